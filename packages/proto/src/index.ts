@@ -1,0 +1,3 @@
+export * from "./identity.js";
+export * from "./opcodes.js";
+export * from "./runtime.js";

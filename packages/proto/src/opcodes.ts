@@ -1,0 +1,82 @@
+/**
+ * Opcodes of the Kalandra wire protocol (DESIGN §3), grouped in families by their
+ * high byte. Numbers are part of the wire contract: never renumber, only add.
+ * docs/protocol.md carries the same table with one line per opcode.
+ */
+export const Opcode = {
+  // 0x00xx session
+  HELLO: 0x0001,
+  AUTH_CHALLENGE: 0x0002,
+  AUTH_RESPONSE: 0x0003,
+  AUTH_OK: 0x0004,
+  PING: 0x0005,
+  PONG: 0x0006,
+  ERROR: 0x0007,
+  ACK: 0x0008,
+  // 0x01xx key packages
+  KP_UPLOAD: 0x0101,
+  KP_CLAIM: 0x0102,
+  KP_CLAIMED: 0x0103,
+  KP_STATUS: 0x0104,
+  // 0x02xx rooms
+  ROOM_CREATE: 0x0201,
+  GROUP_INFO_FETCH: 0x0202,
+  GROUP_INFO: 0x0203,
+  SYNC_REQUEST: 0x0204,
+  SYNC_PAGE: 0x0205,
+  // 0x03xx MLS handshake
+  PROPOSAL: 0x0301,
+  COMMIT: 0x0302,
+  EXTERNAL_COMMIT: 0x0303,
+  WELCOME: 0x0304,
+  COMMIT_REQUEST: 0x0305,
+  // 0x04xx application
+  APP_MESSAGE: 0x0401,
+  // 0x05xx moderation
+  KICK: 0x0501,
+  BAN: 0x0502,
+  REDACT: 0x0503,
+  REDACTION: 0x0504,
+  // 0x06xx ephemeral (datagrams where the transport has them; never stored)
+  PRESENCE: 0x0601,
+  TYPING: 0x0602,
+  // 0x07xx federation
+  FED_ENVELOPE: 0x0701,
+  AUTHORITY_PROPOSE: 0x0702,
+  AUTHORITY_VOTE: 0x0703,
+  AUTHORITY_COMMIT: 0x0704,
+  HANDOVER_CERT: 0x0705,
+} as const;
+
+export type OpcodeName = keyof typeof Opcode;
+export type Opcode = (typeof Opcode)[OpcodeName];
+
+const NAMES = new Map<number, OpcodeName>(
+  (Object.entries(Opcode) as [OpcodeName, number][]).map(([name, code]) => [code, name]),
+);
+
+/** True for every opcode this version of the protocol defines. */
+export function isOpcode(code: number): code is Opcode {
+  return NAMES.has(code);
+}
+
+/** The constant's name for a known opcode, e.g. `opcodeName(0x0401) === "APP_MESSAGE"`. */
+export function opcodeName(code: number): OpcodeName | undefined {
+  return NAMES.get(code);
+}
+
+/** Every defined opcode, in numeric order. */
+export const ALL_OPCODES: readonly Opcode[] = [...NAMES.keys()].sort((a, b) => a - b) as Opcode[];
+
+/** Header flag bits (DESIGN §3); any other bit set is a protocol error. */
+export const Flag = {
+  EXTERNAL: 0b0001,
+  RESPONSE: 0b0010,
+  ERROR: 0b0100,
+  FEDERATED: 0b1000,
+} as const;
+
+export const KNOWN_FLAGS_MASK = Flag.EXTERNAL | Flag.RESPONSE | Flag.ERROR | Flag.FEDERATED;
+
+/** Opcodes that are ephemeral: relayed to a room's live members, never sequenced or stored. */
+export const EPHEMERAL_OPCODES: ReadonlySet<number> = new Set([Opcode.PRESENCE, Opcode.TYPING]);
