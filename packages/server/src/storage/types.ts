@@ -1,0 +1,109 @@
+/**
+ * The server's persistence contract (DESIGN §5). LMDB (`lmdbStorage.ts`) is the production
+ * and default implementation; the simulation runs the same LMDB code in a temp directory.
+ * Cores call these methods; only storage touches files.
+ *
+ * Ownership: byte arrays passed in are copied or sealed before the call returns, so the
+ * caller may reuse its buffers; byte arrays returned are the caller's to keep.
+ */
+
+/** One accepted frame, written atomically with everything that depends on it. */
+export interface AppendEntry {
+  roomId: bigint;
+  logIndex: bigint;
+  /** The 128-byte header as sequenced (log_index and hlc_timestamp stamped). */
+  header: Uint8Array;
+  /** The CBOR payload in clear; storage seals it under a fresh random key. */
+  payload: Uint8Array;
+  /** Idempotency record: (senderId, requestId) → response frame bytes. */
+  senderId: bigint;
+  requestId: number;
+  response: Uint8Array;
+  /** Credential user id of the sender, for the moderation user index (absent for the hub). */
+  userId?: string;
+  /** New opaque room state (public group view, pending proposals) when this frame changed it. */
+  roomState?: Uint8Array;
+}
+
+/** A frame read back from the log; `payload` is null once it was securely deleted. */
+export interface StoredFrame {
+  roomId: bigint;
+  logIndex: bigint;
+  header: Uint8Array;
+  payload: Uint8Array | null;
+}
+
+export interface RoomMeta {
+  roomId: bigint;
+  createdAt: bigint;
+  /** Free-form settings such as retention; CBOR-encodable. */
+  settings: Record<string, unknown>;
+}
+
+export interface StoredKeyPackage {
+  /** Hash reference of the KeyPackage (RFC 9420 §5.2), unique per package. */
+  ref: Uint8Array;
+  senderId: bigint;
+  userId: string;
+  data: Uint8Array;
+  lastResort: boolean;
+  /** notAfter of the package's lifetime, seconds since the Unix epoch. */
+  notAfter: bigint;
+}
+
+export interface AuditRecord {
+  /** Kind of event: "secure_delete", "kick", "ban", "unban", "authority", "admin_refused", ... */
+  kind: string;
+  at: bigint;
+  roomId?: bigint;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+export type AuditVerification =
+  | { ok: true; records: number }
+  | { ok: false; firstBroken: number; reason: string };
+
+export interface Storage {
+  /**
+   * Writes the entries in one transaction; resolves once it is durable (fsynced).
+   * A frame that resolved survives a crash; one that did not is wholly there or absent.
+   */
+  append(entries: readonly AppendEntry[]): Promise<void>;
+  /** Frames of a room from `from` on, at most `limit`, in log order. */
+  readRange(roomId: bigint, from: bigint, limit: number): StoredFrame[];
+  /** The room's next log_index (0 for an empty room). */
+  nextIndex(roomId: bigint): bigint;
+  /** The response recorded for (senderId, requestId), if that request was sequenced. */
+  getResponse(senderId: bigint, requestId: number): Uint8Array | undefined;
+  /** Records a response for a request that produced no log entry (e.g. a refused one is NOT recorded). */
+  putResponse(senderId: bigint, requestId: number, response: Uint8Array): Promise<void>;
+
+  putRoom(meta: RoomMeta, roomState: Uint8Array): Promise<void>;
+  getRoom(roomId: bigint): RoomMeta | undefined;
+  listRooms(): bigint[];
+  getRoomState(roomId: bigint): Uint8Array | undefined;
+  putRoomState(roomId: bigint, roomState: Uint8Array): Promise<void>;
+
+  /** (roomId, logIndex) of everything a user sent, without decrypting anything. */
+  userIndex(userId: string): { roomId: bigint; logIndex: bigint }[];
+
+  /**
+   * Cryptographic erasure: destroys the payload key so that neither key nor plaintext can
+   * be found in any byte of any file under the data directory; the header stays.
+   * Resolves after the erasure is fsynced; false if there was nothing to erase.
+   */
+  secureDelete(roomId: bigint, logIndex: bigint): Promise<boolean>;
+
+  putKeyPackages(packages: readonly StoredKeyPackage[]): Promise<void>;
+  /** Hands out one package per device of the user, each at most once (last-resort ones may repeat). */
+  claimKeyPackages(userId: string, nowSeconds: bigint): Promise<StoredKeyPackage[]>;
+  countKeyPackages(senderId: bigint, nowSeconds: bigint): number;
+
+  appendAudit(record: AuditRecord): Promise<void>;
+  readAudit(): AuditRecord[];
+  verifyAudit(): AuditVerification;
+
+  /** Flushes and closes; further calls throw a StorageError. */
+  close(): Promise<void>;
+}
