@@ -1,0 +1,64 @@
+/** Deterministic test environment: seeded RNG, manual clock and timers, the cipher suite. */
+import { createHash } from "node:crypto";
+import type { Clock, Rng, TimerHandle, Timers } from "@kalandra/proto";
+import { type CiphersuiteImpl, getCiphersuiteFromName, getCiphersuiteImpl } from "ts-mls";
+
+/** SHA-256 counter-mode stream from a seed: replayable randomness for tests. */
+export function seededRng(seed: string): Rng {
+  let counter = 0;
+  return {
+    bytes(n: number): Uint8Array {
+      const out = new Uint8Array(n);
+      let off = 0;
+      while (off < n) {
+        const block = createHash("sha256").update(seed).update(String(counter++)).digest();
+        out.set(block.subarray(0, Math.min(32, n - off)), off);
+        off += 32;
+      }
+      return out;
+    },
+  };
+}
+
+export class ManualClock implements Clock {
+  constructor(public ms = 1_790_000_000_000n) {}
+  now(): bigint {
+    return this.ms;
+  }
+}
+
+/** Timers fired only when the test advances them. */
+export class ManualTimers implements Timers {
+  #next = 1;
+  readonly #live = new Map<number, { at: number; fn: () => void }>();
+  #now = 0;
+  set(delayMs: number, fn: () => void): TimerHandle {
+    const id = this.#next++;
+    this.#live.set(id, { at: this.#now + delayMs, fn });
+    return { id };
+  }
+  clear(h: TimerHandle): void {
+    this.#live.delete(h.id);
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+    for (const [id, t] of [...this.#live]) {
+      if (t.at <= this.#now) {
+        this.#live.delete(id);
+        t.fn();
+      }
+    }
+  }
+  get pending(): number {
+    return this.#live.size;
+  }
+}
+
+let csPromise: Promise<CiphersuiteImpl> | undefined;
+/** Suite 1 (docs/contracts.md), one instance shared by a test file. */
+export function suite(): Promise<CiphersuiteImpl> {
+  csPromise ??= getCiphersuiteImpl(
+    getCiphersuiteFromName("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"),
+  );
+  return csPromise;
+}
