@@ -1,0 +1,49 @@
+import { EpochSenderKeys, type WindowOptions } from "../../src/senderkeys/index.js";
+
+/** Deterministic test bytes from a fixed seed (xorshift32), never Math.random. */
+export function seededBytes(seed: number, n: number): Uint8Array {
+  let x = seed >>> 0 || 0x9e3779b9;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export const ROOM = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210n;
+export const EPOCH = 7n;
+
+/** Members `0..n-1` of one epoch, each holding its own EpochSenderKeys. */
+export function members(
+  n: number,
+  opts: { window?: WindowOptions; seed?: number; epoch?: bigint } = {},
+): EpochSenderKeys[] {
+  const exporterSecret = seededBytes(opts.seed ?? 1, 32);
+  const senders = Array.from({ length: n }, (_, i) => i);
+  return senders.map(
+    (ownLeaf) =>
+      new EpochSenderKeys({
+        roomId: ROOM,
+        epoch: opts.epoch ?? EPOCH,
+        exporterSecret,
+        ownLeaf,
+        senders,
+        ...(opts.window !== undefined ? { window: opts.window } : {}),
+      }),
+  );
+}
+
+export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const fromUtf8 = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** A fast-check seed, printed so that a failing run can be replayed with FC_SEED. */
+export function fcSeed(file: string): number {
+  const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : Date.now() | 0;
+  console.info(`[${file}] fast-check seed ${seed} (replay: FC_SEED=${seed})`);
+  return seed;
+}
