@@ -1,0 +1,361 @@
+/**
+ * The WebTransport listener (@fails-components/webtransport 1.6.8). HTTP/3 through the
+ * optional quiche binding when it is installed, otherwise the library's HTTP/2 mode.
+ *
+ * PROBES.md: in HTTP/2 mode the library's defaults stall a stream after 16 KiB and a
+ * session after 100 streams, so both sides raise the flow-control windows to 64 MiB and
+ * the stream limits to 1e6 (`WT_FLOW_OPTIONS`, shared with the client transport by value).
+ * Frames travel on the one bidirectional stream the client opens; PRESENCE/TYPING may
+ * travel as datagrams.
+ */
+import type { Clock, Rng } from "@kalandra/proto";
+import type { Logger } from "pino";
+import type { Metrics } from "./metrics.js";
+import { type FrameHandler, Session, type SessionLimits } from "./session.js";
+import { TokenBucket } from "./tokenBucket.js";
+import { errorFrame, type HubKey } from "./wire.js";
+
+/** Flow-control options for both sides of an HTTP/2 WebTransport session (PROBES.md). */
+export const WT_WINDOW = 64 * 1024 * 1024;
+export const WT_STREAMS = 1_000_000;
+export const WT_FLOW_OPTIONS = {
+  initialStreamFlowControlWindow: WT_WINDOW,
+  initialSessionFlowControlWindow: WT_WINDOW,
+  streamFlowControlWindowSizeLimit: WT_WINDOW,
+  sessionFlowControlWindowSizeLimit: WT_WINDOW,
+  initialBidirectionalStreams: WT_STREAMS,
+  initialUnidirectionalStreams: WT_STREAMS,
+  initialBidirectionalSendStreams: WT_STREAMS,
+  initialBidirectionalReceiveStreams: WT_STREAMS,
+  initialUnidirectionalSendStreams: WT_STREAMS,
+  initialUnidirectionalReceiveStreams: WT_STREAMS,
+} as const;
+
+/** The path clients open sessions on. */
+export const WT_PATH = "/kalandra";
+
+/** Bytes queued towards one client beyond which it is disconnected as too slow. */
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+
+export interface RuntimeLimits extends SessionLimits {
+  maxConnections: number;
+  deviceRatePerSec: number;
+  deviceBurst: number;
+}
+
+export interface TransportOptions {
+  host: string;
+  port: number;
+  cert: string;
+  key: string;
+  hub: HubKey;
+  handler: FrameHandler;
+  limits: RuntimeLimits;
+  clock: Clock;
+  rng: Rng;
+  metrics?: Metrics;
+  log?: Logger;
+}
+
+export type TransportMode = "http3+http2" | "http2";
+
+// Minimal structural types for the parts of the library we use (its .d.ts are loose).
+interface WtStream {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+interface WtSession {
+  ready: Promise<void>;
+  closed: Promise<unknown>;
+  close(info?: { closeCode?: number; reason?: string }): void;
+  incomingBidirectionalStreams: ReadableStream<WtStream>;
+  datagrams?: {
+    readable: ReadableStream<Uint8Array>;
+    createWritable?(): WritableStream<Uint8Array>;
+  };
+}
+interface WtServer {
+  startServer(): void;
+  stopServer(): void;
+  ready: Promise<void>;
+  closed: Promise<void>;
+  address(): { port: number; host: string } | null;
+  sessionStream(path: string): ReadableStream<WtSession>;
+}
+
+/** Loads the quiche HTTP/3 binding if it is installed; false otherwise (the usual case here). */
+export async function quicheAvailable(): Promise<boolean> {
+  try {
+    const name = "@fails-components/webtransport-transport-http3-quiche";
+    await import(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class WebTransportListener {
+  private server: WtServer | undefined;
+  private readonly sessions = new Map<
+    string,
+    { session: Session; wt: WtSession; pending: Set<Promise<unknown>> }
+  >();
+  private readonly deviceBuckets = new Map<bigint, { bucket: TokenBucket; users: number }>();
+  private accepting = true;
+  private nextId = 1;
+  private acceptLoop: Promise<void> | undefined;
+  mode: TransportMode = "http2";
+
+  constructor(private readonly o: TransportOptions) {}
+
+  async start(): Promise<{ port: number; mode: TransportMode }> {
+    const lib = await import("@fails-components/webtransport");
+    const http3 = await quicheAvailable();
+    this.mode = http3 ? "http3+http2" : "http2";
+    const init = {
+      port: this.o.port,
+      host: this.o.host,
+      secret: this.o.rng.bytes(16).toString(),
+      cert: this.o.cert,
+      privKey: this.o.key,
+      ...WT_FLOW_OPTIONS,
+    };
+    const server = (http3
+      ? new lib.HttpServer({ ...init, reliability: "both" } as never)
+      : new lib.Http2Server(init as never)) as unknown as WtServer;
+    this.server = server;
+    const stream = server.sessionStream(WT_PATH);
+    server.startServer();
+    await server.ready;
+    const port = server.address()?.port ?? this.o.port;
+    this.o.log?.info({ mode: this.mode, host: this.o.host, port }, "webtransport listening");
+    this.acceptLoop = this.accept(stream);
+    return { port, mode: this.mode };
+  }
+
+  /** Number of open sessions. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Outbound sink: delivers a frame to one session; false if that session is gone. */
+  deliver(sessionId: string, frame: Uint8Array): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s) return false;
+    s.session.deliver(frame);
+    return true;
+  }
+
+  /** Applies new limits to every open session (SIGHUP). */
+  reconfigure(limits: RuntimeLimits): void {
+    this.o.limits = limits;
+    for (const { session } of this.sessions.values()) session.reconfigure(limits);
+    for (const { bucket } of this.deviceBuckets.values())
+      bucket.configure(limits.deviceRatePerSec, limits.deviceBurst);
+  }
+
+  /** Stops accepting new sessions; open ones keep working until `close`. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /**
+   * Waits until every queued outbound write finished (or `timeoutMs` passed), then closes
+   * all sessions and the listener.
+   */
+  async close(timeoutMs = 5000): Promise<void> {
+    this.accepting = false;
+    const flushes = [...this.sessions.values()].flatMap((s) => [...s.pending]);
+    await Promise.race([Promise.allSettled(flushes), delay(timeoutMs)]);
+    for (const { session } of [...this.sessions.values()]) session.close("hub shutting down");
+    try {
+      this.server?.stopServer();
+    } catch {
+      // already stopped
+    }
+    await Promise.race([this.acceptLoop ?? Promise.resolve(), delay(1000)]);
+  }
+
+  private async accept(stream: ReadableStream<WtSession>): Promise<void> {
+    const reader = stream.getReader();
+    for (;;) {
+      let next: WtSession | undefined;
+      try {
+        const r = await reader.read();
+        next = r.done ? undefined : r.value;
+      } catch {
+        return;
+      }
+      if (next === undefined) return;
+      this.serve(next).catch((e) => this.o.log?.warn({ err: String(e) }, "session failed"));
+    }
+  }
+
+  private async serve(wt: WtSession): Promise<void> {
+    wt.closed.catch(() => undefined);
+    await wt.ready;
+    const streams = wt.incomingBidirectionalStreams.getReader();
+    const first = await streams.read();
+    if (first.done) return;
+    const { readable, writable } = first.value;
+    const writer = writable.getWriter();
+    const refuse = (reason: "TOO_MANY_CONNECTIONS" | "INTERNAL", message: string) => {
+      this.o.metrics?.connectionsRefused.inc({ reason });
+      this.o.metrics?.framesRejected.inc({ code: reason });
+      writer
+        .write(errorFrame(this.o.hub, reason, message))
+        .then(() => writer.close())
+        .catch(() => undefined)
+        .finally(() => setTimeout(() => safeClose(wt, reason), 50));
+    };
+    if (!this.accepting) return refuse("INTERNAL", "hub is shutting down");
+    if (this.sessions.size >= this.o.limits.maxConnections) {
+      return refuse(
+        "TOO_MANY_CONNECTIONS",
+        `hub holds its maximum of ${this.o.limits.maxConnections} sessions`,
+      );
+    }
+    const id = `s${this.nextId++}`;
+    const pending = new Set<Promise<unknown>>();
+    let queued = 0;
+    let ended = false;
+    let datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
+    try {
+      datagramWriter = wt.datagrams?.createWritable?.().getWriter();
+    } catch {
+      datagramWriter = undefined;
+    }
+    const finish = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      this.sessions.delete(id);
+      this.o.metrics?.connectionsActive.set(this.sessions.size);
+      const sid = session.senderId;
+      if (sid !== undefined) this.releaseDeviceBucket(sid);
+      this.o.log?.debug({ session: id, reason }, "session closed");
+      const flush = Promise.allSettled([...pending]).then(() =>
+        writer.close().catch(() => undefined),
+      );
+      Promise.race([flush, delay(2000)]).finally(() => safeClose(wt, reason));
+    };
+    const session: Session = new Session({
+      id,
+      hub: this.o.hub,
+      handler: this.o.handler,
+      limits: this.o.limits,
+      clock: this.o.clock,
+      rng: this.o.rng,
+      metrics: this.o.metrics,
+      log: this.o.log,
+      deviceBucket: (sid) => this.deviceBucket(sid),
+      onAuthenticated: (s) => this.acquireDeviceBucket(s.senderId as bigint),
+      io: {
+        send: (frame) => {
+          if (ended) return;
+          queued += frame.length;
+          if (queued > MAX_QUEUED_BYTES) {
+            this.o.log?.warn({ session: id, queued }, "client too slow; closing");
+            session.close("client too slow");
+            return;
+          }
+          const p = writer.write(frame).then(
+            () => {
+              queued -= frame.length;
+              pending.delete(p);
+            },
+            () => {
+              pending.delete(p);
+              session.close("write failed");
+            },
+          );
+          pending.add(p);
+        },
+        sendDatagram: datagramWriter
+          ? (frame) => {
+              if (frame.length > 1200 || ended) return false;
+              datagramWriter?.write(frame).catch(() => undefined);
+              return true;
+            }
+          : undefined,
+        close: (reason) => finish(reason),
+      },
+    });
+    this.sessions.set(id, { session, wt, pending });
+    this.o.metrics?.connectionsTotal.inc();
+    this.o.metrics?.connectionsActive.set(this.sessions.size);
+    wt.closed.then(
+      () => session.close("transport closed"),
+      () => session.close("transport closed"),
+    );
+    if (wt.datagrams) this.readDatagrams(wt.datagrams.readable, session);
+    const reader = readable.getReader();
+    try {
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        session.onBytes(r.value);
+        if (session.closed) break;
+      }
+      session.onEnd();
+    } catch {
+      session.close("stream reset");
+    }
+  }
+
+  private async readDatagrams(
+    readable: ReadableStream<Uint8Array>,
+    session: Session,
+  ): Promise<void> {
+    try {
+      const reader = readable.getReader();
+      for (;;) {
+        const r = await reader.read();
+        if (r.done || session.closed) return;
+        session.onDatagram(r.value);
+      }
+    } catch {
+      // datagrams unsupported or session gone
+    }
+  }
+
+  private deviceBucket(senderId: bigint): TokenBucket {
+    let e = this.deviceBuckets.get(senderId);
+    if (!e) {
+      e = {
+        bucket: new TokenBucket(
+          this.o.limits.deviceRatePerSec,
+          this.o.limits.deviceBurst,
+          this.o.clock,
+        ),
+        users: 0,
+      };
+      this.deviceBuckets.set(senderId, e);
+    }
+    return e.bucket;
+  }
+
+  private acquireDeviceBucket(senderId: bigint): void {
+    this.deviceBucket(senderId);
+    const e = this.deviceBuckets.get(senderId);
+    if (e) e.users++;
+  }
+
+  private releaseDeviceBucket(senderId: bigint): void {
+    const e = this.deviceBuckets.get(senderId);
+    if (!e) return;
+    e.users--;
+    if (e.users <= 0) this.deviceBuckets.delete(senderId);
+  }
+}
+
+function safeClose(wt: WtSession, reason: string): void {
+  try {
+    wt.close({ closeCode: 0, reason: reason.slice(0, 100) });
+  } catch {
+    // already closed
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
