@@ -1,0 +1,96 @@
+/**
+ * Outbound effects of the server cores (DESIGN §2: cores push frames to an injected sink,
+ * they never open sockets) and the builders of the hub's own frames: responses carry the
+ * RESPONSE flag, echo `request_id` and `room_id`, have `sender_id` 0 and are signed by the
+ * hub (docs/contracts.md "Frames").
+ */
+import {
+  encodeErrorPayload,
+  encodePayload,
+  Flag,
+  Opcode,
+  type Opcode as OpcodeT,
+} from "@kalandra/proto";
+import { buildFrame, type ErrorName, type FrameHeader, type FrameSigner } from "./wire.js";
+
+/** Where a frame goes: one session, every session of one device, or a room's members. */
+export type Target =
+  | { kind: "session"; sessionId: string }
+  | { kind: "device"; senderId: bigint }
+  | { kind: "members"; roomId: bigint; senderIds: readonly bigint[] };
+
+export type Sink = (target: Target, frame: Uint8Array) => void;
+
+/** An expected refusal of a request (result union member, not an exception). */
+export interface Refusal {
+  code: ErrorName;
+  message: string;
+  expectedEpoch?: bigint;
+}
+
+export const refuse = (code: ErrorName, message: string, expectedEpoch?: bigint): Refusal =>
+  expectedEpoch === undefined ? { code, message } : { code, message, expectedEpoch };
+
+type RequestHeader = Pick<FrameHeader, "requestId" | "roomId" | "epoch">;
+
+/** A success response with a payload (ACK, GROUP_INFO, SYNC_PAGE, KP_CLAIMED, ...). */
+export function responseFrame(
+  signer: FrameSigner,
+  req: RequestHeader,
+  opcode: OpcodeT,
+  payload: unknown,
+  stamp?: { logIndex: bigint; hlc: bigint; epoch?: bigint },
+): Uint8Array {
+  return buildFrame(
+    {
+      flags: Flag.RESPONSE,
+      opcode,
+      requestId: req.requestId,
+      roomId: req.roomId,
+      senderId: 0n,
+      logIndex: stamp?.logIndex ?? 0n,
+      hlcTimestamp: stamp?.hlc ?? 0n,
+      epoch: stamp?.epoch ?? req.epoch,
+    },
+    encodePayload(opcode, payload as never),
+    signer,
+  );
+}
+
+/** An ERROR response `{code, name, message, expected_epoch?}`. */
+export function errorFrame(signer: FrameSigner, req: RequestHeader, r: Refusal): Uint8Array {
+  const payload = encodeErrorPayload(
+    r.code,
+    r.message,
+    r.expectedEpoch === undefined ? undefined : { expected_epoch: r.expectedEpoch },
+  );
+  return buildFrame(
+    {
+      flags: Flag.RESPONSE | Flag.ERROR,
+      opcode: Opcode.ERROR,
+      requestId: req.requestId,
+      roomId: req.roomId,
+      senderId: 0n,
+      epoch: req.epoch,
+    },
+    payload,
+    signer,
+  );
+}
+
+/** A frame the hub originates (COMMIT_REQUEST, WELCOME, KP_STATUS, its own proposals). */
+export function hubFrame(
+  signer: FrameSigner,
+  opcode: OpcodeT,
+  roomId: bigint,
+  epoch: bigint,
+  payload: unknown,
+  flags = Flag.EXTERNAL,
+  requestId = 0,
+): Uint8Array {
+  return buildFrame(
+    { flags, opcode, requestId, roomId, senderId: 0n, epoch },
+    encodePayload(opcode, payload as never),
+    signer,
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * What a room sequencer is given instead of reaching for globals (DESIGN §2). One env per
+ * shard: its rooms share the storage, the AppendBatcher (group commit) and the sink.
+ */
+import type { Clock, Timers } from "@kalandra/proto";
+import type { Storage } from "../storage/types.js";
+import type { AppendBatcher } from "./appendBatcher.js";
+import type { CommitSchedulerLimits } from "./commitScheduler.js";
+import type { Sink } from "./effects.js";
+import type { GroupViewFactory } from "./groupView.js";
+import type { FrameSigner } from "./wire.js";
+
+export interface SequencerLimits extends CommitSchedulerLimits {
+  /** Most frames in one SYNC_PAGE. */
+  syncPageLimit: number;
+}
+
+export const DEFAULT_SEQUENCER_LIMITS: SequencerLimits = {
+  commitDelayMs: 100,
+  maxProposalsPerEpoch: 64,
+  commitDeadlineMs: 2000,
+  syncPageLimit: 256,
+};
+
+export interface SequencerEnv {
+  storage: Storage;
+  batcher: AppendBatcher;
+  clock: Clock;
+  timers: Timers;
+  hubSigner: FrameSigner;
+  sink: Sink;
+  groups: GroupViewFactory;
+  limits: SequencerLimits;
+  /** True while the device has a live session (commit requests go to live members). */
+  isLive(senderId: bigint): boolean;
+}
