@@ -1,0 +1,120 @@
+/**
+ * The KeyPackage directory (issue 3): devices upload packages, a claim hands out one per
+ * device of a user. RFC 9420 §16.8: a KeyPackage is used once, except a "last resort"
+ * package that may be reused when nothing else is left. Expired packages (notAfter < now)
+ * are never handed out and are pruned when a claim meets them.
+ *
+ * Tables (all inside the caller's write transaction for put/claim):
+ *   key_packages  sender_id (8) ‖ seq (8)  → CBOR {ref, user, data, last_resort, not_after}
+ *   kp_refs       ref                      → sender_id (8) ‖ seq (8)   (one row per package)
+ *   kp_devices    userPrefix ‖ sender_id (8) → 0x00                  (devices of a user)
+ */
+import { decodeCbor, encodeCbor } from "./codec.js";
+import { StorageError } from "./errors.js";
+import { concatBytes, copyBytes, prefixEnd, readU64Key, u64Key, userPrefix } from "./keys.js";
+import { META, type Tables } from "./layout.js";
+import type { StoredKeyPackage } from "./types.js";
+
+const ONE = new Uint8Array([0]);
+
+function decodePackage(bytes: Uint8Array, senderId: bigint): StoredKeyPackage {
+  const v = decodeCbor(bytes) as Record<string, unknown> | null;
+  if (
+    v === null ||
+    typeof v !== "object" ||
+    !(v.ref instanceof Uint8Array) ||
+    !(v.data instanceof Uint8Array) ||
+    typeof v.user !== "string" ||
+    typeof v.last_resort !== "boolean" ||
+    typeof v.not_after !== "bigint"
+  ) {
+    throw new StorageError("CORRUPT", `key package of device ${senderId} does not decode`);
+  }
+  return {
+    ref: copyBytes(v.ref),
+    senderId,
+    userId: v.user,
+    data: copyBytes(v.data),
+    lastResort: v.last_resort,
+    notAfter: v.not_after,
+  };
+}
+
+interface Row {
+  key: Uint8Array;
+  pkg: StoredKeyPackage;
+}
+
+function deviceRows(t: Tables, senderId: bigint): Row[] {
+  const prefix = u64Key(senderId, "senderId");
+  const rows: Row[] = [];
+  for (const { key, value } of t.key_packages.getRange({
+    start: prefix,
+    end: prefixEnd(prefix, 8),
+  })) {
+    rows.push({ key: copyBytes(key), pkg: decodePackage(value, senderId) });
+  }
+  return rows;
+}
+
+/** Stores packages; a ref already present is left as it is (uploads are idempotent). */
+export function putPackages(t: Tables, packages: readonly StoredKeyPackage[]): void {
+  const seqBytes = t.meta.get(META.kpSeq);
+  let seq = seqBytes === undefined ? 0n : readU64Key(seqBytes);
+  for (const p of packages) {
+    if (t.kp_refs.get(p.ref) !== undefined) continue;
+    const key = concatBytes(u64Key(p.senderId, "senderId"), u64Key(seq));
+    seq++;
+    t.key_packages.putSync(
+      key,
+      encodeCbor({
+        ref: p.ref,
+        user: p.userId,
+        data: p.data,
+        last_resort: p.lastResort,
+        not_after: p.notAfter,
+      }),
+    );
+    t.kp_refs.putSync(copyBytes(p.ref), key);
+    t.kp_devices.putSync(concatBytes(userPrefix(p.userId), u64Key(p.senderId)), ONE);
+  }
+  t.meta.putSync(META.kpSeq, u64Key(seq));
+}
+
+function removeRow(t: Tables, row: Row): void {
+  t.key_packages.removeSync(row.key);
+  t.kp_refs.removeSync(row.pkg.ref);
+}
+
+/**
+ * One package per device of `userId`: the oldest unexpired one-time package (removed), else
+ * the device's last-resort package (kept). Devices with nothing usable are left out.
+ */
+export function claimPackages(t: Tables, userId: string, now: bigint): StoredKeyPackage[] {
+  const prefix = userPrefix(userId);
+  const devices: bigint[] = [];
+  for (const key of t.kp_devices.getKeys({ start: prefix, end: prefixEnd(prefix, 8) })) {
+    if (key.length === prefix.length + 8) devices.push(readU64Key(key, prefix.length));
+  }
+  const out: StoredKeyPackage[] = [];
+  for (const senderId of devices) {
+    const rows = deviceRows(t, senderId).filter((r) => r.pkg.userId === userId);
+    const live: Row[] = [];
+    for (const r of rows) {
+      if (r.pkg.notAfter < now) removeRow(t, r);
+      else live.push(r);
+    }
+    const oneTime = live.find((r) => !r.pkg.lastResort);
+    const pick = oneTime ?? live.find((r) => r.pkg.lastResort);
+    if (oneTime !== undefined) removeRow(t, oneTime);
+    if (pick !== undefined) out.push(pick.pkg);
+    const left = live.length - (oneTime === undefined ? 0 : 1);
+    if (left === 0) t.kp_devices.removeSync(concatBytes(prefix, u64Key(senderId)));
+  }
+  return out;
+}
+
+/** Unexpired one-time packages a device still has (what KP_STATUS reports). */
+export function countPackages(t: Tables, senderId: bigint, now: bigint): number {
+  return deviceRows(t, senderId).filter((r) => !r.pkg.lastResort && r.pkg.notAfter >= now).length;
+}

@@ -1,0 +1,574 @@
+/**
+ * The production `Storage` (DESIGN §5, docs/storage.md): LMDB for everything except payload
+ * keys, which live in the fixed-slot key vault so that erasing one overwrites its bytes.
+ *
+ * One accepted frame = one LMDB transaction with header, key slot reference, sealed payload,
+ * user index row, idempotency record and room state. Before that transaction is queued the
+ * frame's key is written to its vault slot and fdatasync'ed, so a committed frame always
+ * finds its key after a crash. lmdb-js batches the transactions queued in one event turn
+ * into one commit, and concurrent vault syncs share one fdatasync: that is the group commit
+ * that makes thousands of appends per second possible.
+ */
+import { join } from "node:path";
+import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
+import {
+  type AuditHead,
+  decodeHead,
+  EMPTY_HEAD,
+  encodeAuditRecord,
+  encodeHead,
+  hashRecord,
+  verifyAuditChain,
+} from "../audit/chain.js";
+import { readAuditRecords, readAuditTable } from "../audit/verifyLog.js";
+import { decodeCbor, encodeCbor } from "./codec.js";
+import { asStorageError, StorageError } from "./errors.js";
+import { claimPackages, countPackages, putPackages } from "./keyPackages.js";
+import {
+  copyBytes,
+  frameKey,
+  prefixEnd,
+  readFrameKey,
+  readRoomKey,
+  requestKey,
+  roomKey,
+  u64Key,
+  userIndexKey,
+  userPrefix,
+} from "./keys.js";
+import { type Env, META, openEnv, type Tables, VAULT_FILE } from "./layout.js";
+import { KEY_BYTES, openPayload, sealPayload } from "./seal.js";
+import type {
+  AppendEntry,
+  AuditRecord,
+  AuditVerification,
+  RoomMeta,
+  Storage,
+  StoredFrame,
+  StoredKeyPackage,
+} from "./types.js";
+import { KeyVault, SlotAllocator } from "./vault.js";
+
+export interface LmdbStorageOptions {
+  /** The data directory; created when missing. */
+  path: string;
+  /** Source of payload keys (seeded in simulation). */
+  rng?: Rng;
+  /** Time stamps of the audit records storage writes itself (secure_delete). */
+  clock?: Clock;
+  /** Skip every fsync (LMDB and vault): for simulations and tests only, never production. */
+  noSync?: boolean;
+}
+
+/** `Storage` plus what tests, tools and the operator CLI need on top. */
+export interface LmdbStorage extends Storage {
+  readonly path: string;
+  /**
+   * FORENSIC TESTS ONLY: a copy of the payload key of a live frame, so a test can scan the
+   * files for it after erasure. Never call it from production code.
+   */
+  inspectPayloadKey(roomId: bigint, logIndex: bigint): Uint8Array | undefined;
+  /** Vault slots in use or free, and how many are free (for the docs' figures and tests). */
+  vaultStats(): { highWaterMark: number; free: number };
+}
+
+const STATE_LIVE = 1;
+const STATE_ERASED = 2;
+const ONE = new Uint8Array([0]);
+const CLEAN = new Uint8Array([1]);
+const DIRTY = new Uint8Array([0]);
+const open = new Set<string>();
+
+function u32(v: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, v, false);
+  return out;
+}
+
+function readU32(b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, false);
+}
+
+/** payload_keys value: state (1) ‖ vault slot (u32 BE). */
+function keyRef(state: number, slot: number): Uint8Array {
+  const out = new Uint8Array(5);
+  out[0] = state;
+  out.set(u32(slot), 1);
+  return out;
+}
+
+function readKeyRef(b: Uint8Array, where: string): { state: number; slot: number } {
+  if (b.length !== 5 || (b[0] !== STATE_LIVE && b[0] !== STATE_ERASED)) {
+    throw new StorageError("CORRUPT", `payload key reference of ${where} is malformed`);
+  }
+  return { state: b[0], slot: readU32(b.subarray(1)) };
+}
+
+export async function openLmdbStorage(opts: LmdbStorageOptions): Promise<LmdbStorage> {
+  if (open.has(opts.path)) {
+    throw new StorageError("LOCKED", `${opts.path} is already open in this process`);
+  }
+  const env = openEnv(opts.path, { noSync: opts.noSync === true });
+  let vault: KeyVault;
+  try {
+    vault = KeyVault.open(join(opts.path, VAULT_FILE), opts.noSync === true);
+  } catch (err) {
+    await env.root.close();
+    throw err;
+  }
+  try {
+    const storage = await LmdbStorageImpl.recover(env, vault, opts);
+    open.add(opts.path);
+    return storage;
+  } catch (err) {
+    vault.close();
+    await env.root.close();
+    throw asStorageError(err, `recover ${opts.path}`);
+  }
+}
+
+class LmdbStorageImpl implements LmdbStorage {
+  private closed = false;
+  private readonly t: Tables;
+  /** Next log_index per room, counting appends queued but not yet committed. */
+  private readonly next = new Map<bigint, bigint>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly erasing = new Map<string, Promise<boolean>>();
+  private readonly rng: Rng;
+  private readonly clock: Clock;
+  private readonly noSync: boolean;
+
+  private constructor(
+    private readonly env: Env,
+    private readonly vault: KeyVault,
+    private readonly slots: SlotAllocator,
+    private auditHead: AuditHead,
+    readonly path: string,
+    opts: LmdbStorageOptions,
+  ) {
+    this.t = env.tables;
+    this.rng = opts.rng ?? systemRng;
+    this.clock = opts.clock ?? systemClock;
+    this.noSync = opts.noSync === true;
+  }
+
+  /**
+   * Brings the vault in line with LMDB after any stop (docs/storage.md "Crash atomicity"):
+   * slots past the high-water mark belong to frames that never committed and are wiped;
+   * slots marked dirty were erased in LMDB but maybe not yet in the vault and are wiped
+   * again; after an unclean stop, free slots may hold the key of an append that died
+   * before its commit, so every non-empty free slot is wiped.
+   */
+  static async recover(
+    env: Env,
+    vault: KeyVault,
+    opts: LmdbStorageOptions,
+  ): Promise<LmdbStorageImpl> {
+    const t = env.tables;
+    const hwmBytes = t.meta.get(META.vaultHwm);
+    const hwm = hwmBytes === undefined ? 0 : readU32(hwmBytes);
+    const clean = t.meta.get(META.clean)?.[0] === 1;
+    vault.truncateTo(hwm);
+    const dirty = [...t.vault_dirty.getKeys()].map((k) => readU32(k));
+    const free = [...t.vault_free.getKeys()].map((k) => readU32(k));
+    let wiped = 0;
+    for (const s of dirty) vault.wipe(s);
+    if (!clean) {
+      for (const s of free) {
+        if (!vault.isEmpty(s)) {
+          vault.wipe(s);
+          wiped++;
+        }
+      }
+    }
+    if (dirty.length + wiped > 0) vault.syncNow();
+    await env.root.transaction(() => {
+      for (const s of dirty) {
+        t.vault_dirty.removeSync(u32(s));
+        t.vault_free.putSync(u32(s), ONE);
+      }
+      t.meta.putSync(META.clean, DIRTY);
+    });
+    if (opts.noSync !== true) await env.root.flushed;
+    const headBytes = t.meta.get(META.auditHead);
+    const head = headBytes === undefined ? EMPTY_HEAD : decodeHead(copyBytes(headBytes));
+    const allocator = new SlotAllocator([...free, ...dirty], hwm);
+    return new LmdbStorageImpl(env, vault, allocator, head, opts.path, opts);
+  }
+
+  private live(): void {
+    if (this.closed) throw new StorageError("CLOSED", "storage is closed");
+  }
+
+  /** Runs a write so that `close` waits for it. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = (): void => {
+      this.inflight.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /** Queues `fn` as (part of) one LMDB write transaction and waits until it is durable. */
+  private async write<T>(fn: () => T): Promise<T> {
+    let result: T;
+    try {
+      result = await this.env.root.transaction(fn);
+      if (!this.noSync) await this.env.root.flushed;
+    } catch (err) {
+      throw asStorageError(err, "commit");
+    }
+    return result;
+  }
+
+  append(entries: readonly AppendEntry[]): Promise<void> {
+    this.live();
+    return this.track(this.doAppend(entries));
+  }
+
+  private async doAppend(entries: readonly AppendEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    // Validate and copy everything synchronously: the caller may reuse its buffers.
+    const planned = new Map<bigint, bigint>();
+    for (const e of entries) {
+      if (e.header.length !== 128) {
+        throw new StorageError("INVALID", `"header" expected 128 bytes, got ${e.header.length}`);
+      }
+      const expected = planned.get(e.roomId) ?? this.nextIndex(e.roomId);
+      if (e.logIndex !== expected) {
+        throw new StorageError(
+          "GAP",
+          `room ${e.roomId}: append at ${e.logIndex}, expected ${expected}`,
+        );
+      }
+      planned.set(e.roomId, expected + 1n);
+    }
+    const { slots, reused } = this.slots.allocate(entries.length);
+    const hwm = this.slots.highWaterMark;
+    const rows = entries.map((e, i) => {
+      const key = frameKey(e.roomId, e.logIndex);
+      const payloadKey = copyBytes(this.rng.bytes(KEY_BYTES));
+      const sealed = sealPayload(payloadKey, key, e.payload);
+      this.vault.write(slots[i] as number, payloadKey);
+      payloadKey.fill(0);
+      return {
+        key,
+        slot: slots[i] as number,
+        sealed,
+        header: copyBytes(e.header),
+        request: requestKey(e.senderId, e.requestId),
+        response: copyBytes(e.response),
+        user: e.userId === undefined ? undefined : userIndexKey(e.userId, e.roomId, e.logIndex),
+        room: e.roomState === undefined ? undefined : roomKey(e.roomId),
+        roomState: e.roomState === undefined ? undefined : copyBytes(e.roomState),
+      };
+    });
+    for (const [room, n] of planned) this.next.set(room, n);
+    const t = this.t;
+    try {
+      // The keys must be durable before any commit that references them.
+      await this.vault.sync();
+      await this.write(() => {
+        for (const r of rows) {
+          t.headers.putSync(r.key, r.header);
+          t.payload_keys.putSync(r.key, keyRef(STATE_LIVE, r.slot));
+          t.payloads.putSync(r.key, r.sealed);
+          t.requests.putSync(r.request, r.response);
+          if (r.user !== undefined) t.user_index.putSync(r.user, ONE);
+          if (r.room !== undefined && r.roomState !== undefined)
+            t.mls_state.putSync(r.room, r.roomState);
+        }
+        for (const s of reused) t.vault_free.removeSync(u32(s));
+        const stored = t.meta.get(META.vaultHwm);
+        if (stored === undefined || readU32(stored) < hwm) t.meta.putSync(META.vaultHwm, u32(hwm));
+      });
+    } catch (err) {
+      // Nothing of this batch committed: forget the planned indexes and give the slots back
+      // once their keys are gone from the vault.
+      for (const room of planned.keys()) this.next.delete(room);
+      for (const s of slots) this.vault.wipe(s);
+      this.vault.syncNow();
+      for (const s of slots) this.slots.release(s);
+      throw asStorageError(err, "append");
+    }
+  }
+
+  readRange(roomId: bigint, from: bigint, limit: number): StoredFrame[] {
+    this.live();
+    if (limit <= 0 || from < 0n) return [];
+    const start = frameKey(roomId, from);
+    const out: StoredFrame[] = [];
+    for (const { key, value } of this.t.headers.getRange({
+      start,
+      end: prefixEnd(roomKey(roomId), 8),
+      limit,
+    })) {
+      const k = copyBytes(key);
+      const { logIndex } = readFrameKey(k);
+      out.push({
+        roomId,
+        logIndex,
+        header: copyBytes(value),
+        payload: this.openFrame(k, roomId, logIndex),
+      });
+    }
+    return out;
+  }
+
+  private openFrame(key: Uint8Array, roomId: bigint, logIndex: bigint): Uint8Array | null {
+    const where = `room ${roomId} index ${logIndex}`;
+    const ref = this.t.payload_keys.get(key);
+    if (ref === undefined)
+      throw new StorageError("CORRUPT", `${where} has no payload key reference`);
+    const { state, slot } = readKeyRef(ref, where);
+    if (state === STATE_ERASED) return null;
+    const sealed = this.t.payloads.get(key);
+    if (sealed === undefined) throw new StorageError("CORRUPT", `${where} has no sealed payload`);
+    const payloadKey = this.vault.read(slot);
+    try {
+      return copyBytes(openPayload(payloadKey, key, sealed));
+    } catch (err) {
+      throw new StorageError("CORRUPT", `${where}: sealed payload does not open`, { cause: err });
+    } finally {
+      payloadKey.fill(0);
+    }
+  }
+
+  nextIndex(roomId: bigint): bigint {
+    this.live();
+    const cached = this.next.get(roomId);
+    if (cached !== undefined) return cached;
+    const prefix = roomKey(roomId);
+    let n = 0n;
+    for (const key of this.t.headers.getKeys({
+      start: prefixEnd(prefix, 8),
+      end: prefix,
+      reverse: true,
+      limit: 1,
+    })) {
+      n = readFrameKey(copyBytes(key)).logIndex + 1n;
+    }
+    this.next.set(roomId, n);
+    return n;
+  }
+
+  getResponse(senderId: bigint, requestId: number): Uint8Array | undefined {
+    this.live();
+    const v = this.t.requests.get(requestKey(senderId, requestId));
+    return v === undefined ? undefined : copyBytes(v);
+  }
+
+  putResponse(senderId: bigint, requestId: number, response: Uint8Array): Promise<void> {
+    this.live();
+    const key = requestKey(senderId, requestId);
+    const value = copyBytes(response);
+    return this.track(this.write(() => this.t.requests.putSync(key, value)));
+  }
+
+  putRoom(meta: RoomMeta, roomState: Uint8Array): Promise<void> {
+    this.live();
+    const key = roomKey(meta.roomId);
+    const value = encodeCbor({ created_at: meta.createdAt, settings: meta.settings });
+    const state = copyBytes(roomState);
+    return this.track(
+      this.write(() => {
+        this.t.rooms.putSync(key, value);
+        this.t.mls_state.putSync(key, state);
+      }),
+    );
+  }
+
+  getRoom(roomId: bigint): RoomMeta | undefined {
+    this.live();
+    const bytes = this.t.rooms.get(roomKey(roomId));
+    if (bytes === undefined) return undefined;
+    let v: unknown;
+    try {
+      v = decodeCbor(bytes);
+    } catch (err) {
+      throw new StorageError("CORRUPT", `room ${roomId} metadata does not decode`, { cause: err });
+    }
+    const m = v as { created_at?: unknown; settings?: unknown } | null;
+    if (
+      m === null ||
+      typeof m.created_at !== "bigint" ||
+      typeof m.settings !== "object" ||
+      m.settings === null
+    ) {
+      throw new StorageError("CORRUPT", `room ${roomId} metadata is malformed`);
+    }
+    return { roomId, createdAt: m.created_at, settings: m.settings as Record<string, unknown> };
+  }
+
+  listRooms(): bigint[] {
+    this.live();
+    return [...this.t.rooms.getKeys()].map((k) => readRoomKey(copyBytes(k)));
+  }
+
+  getRoomState(roomId: bigint): Uint8Array | undefined {
+    this.live();
+    const v = this.t.mls_state.get(roomKey(roomId));
+    return v === undefined ? undefined : copyBytes(v);
+  }
+
+  putRoomState(roomId: bigint, roomState: Uint8Array): Promise<void> {
+    this.live();
+    const key = roomKey(roomId);
+    const value = copyBytes(roomState);
+    return this.track(this.write(() => this.t.mls_state.putSync(key, value)));
+  }
+
+  userIndex(userId: string): { roomId: bigint; logIndex: bigint }[] {
+    this.live();
+    const prefix = userPrefix(userId);
+    const out: { roomId: bigint; logIndex: bigint }[] = [];
+    for (const key of this.t.user_index.getKeys({ start: prefix, end: prefixEnd(prefix, 24) })) {
+      if (key.length === prefix.length + 24) out.push(readFrameKey(key.subarray(prefix.length)));
+    }
+    return out;
+  }
+
+  secureDelete(
+    roomId: bigint,
+    logIndex: bigint,
+    context?: { actor?: string; reason?: string },
+  ): Promise<boolean> {
+    this.live();
+    const key = frameKey(roomId, logIndex);
+    const id = Buffer.from(key).toString("hex");
+    const running = this.erasing.get(id);
+    if (running !== undefined) return running.then(() => false);
+    const p = this.track(this.doSecureDelete(key, roomId, logIndex, context ?? {}));
+    this.erasing.set(id, p);
+    const done = (): void => {
+      this.erasing.delete(id);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Three steps, each durable before the next (docs/storage.md "Erasure"):
+   * 1. one LMDB transaction marks the key reference erased, drops the sealed payload, lists
+   *    the slot in `vault_dirty` and appends the audit record;
+   * 2. the slot is overwritten with zeros in place and fdatasync'ed: the key is gone;
+   * 3. a second transaction moves the slot from `vault_dirty` to `vault_free` for reuse.
+   * A crash after 1 leaves the slot in `vault_dirty`, and opening wipes it again.
+   */
+  private async doSecureDelete(
+    key: Uint8Array,
+    roomId: bigint,
+    logIndex: bigint,
+    context: { actor?: string; reason?: string },
+  ): Promise<boolean> {
+    const where = `room ${roomId} index ${logIndex}`;
+    const t = this.t;
+    const slot = await this.write(() => {
+      const ref = t.payload_keys.get(key);
+      if (ref === undefined) return undefined;
+      const { state, slot } = readKeyRef(ref, where);
+      if (state !== STATE_LIVE) return undefined;
+      t.payload_keys.putSync(key, keyRef(STATE_ERASED, 0));
+      t.payloads.removeSync(key);
+      t.vault_dirty.putSync(u32(slot), ONE);
+      const detail: Record<string, unknown> = { log_index: logIndex };
+      if (context.reason !== undefined) detail.reason = context.reason;
+      this.appendAuditInTxn({
+        kind: "secure_delete",
+        at: this.clock.now(),
+        roomId,
+        actor: context.actor ?? "hub",
+        detail,
+      });
+      return slot;
+    });
+    if (slot === undefined) return false;
+    this.vault.wipe(slot);
+    await this.vault.sync();
+    await this.write(() => {
+      t.vault_dirty.removeSync(u32(slot));
+      t.vault_free.putSync(u32(slot), ONE);
+    });
+    this.slots.release(slot);
+    return true;
+  }
+
+  putKeyPackages(packages: readonly StoredKeyPackage[]): Promise<void> {
+    this.live();
+    const copies = packages.map((p) => ({ ...p, ref: copyBytes(p.ref), data: copyBytes(p.data) }));
+    return this.track(this.write(() => putPackages(this.t, copies)));
+  }
+
+  claimKeyPackages(userId: string, nowSeconds: bigint): Promise<StoredKeyPackage[]> {
+    this.live();
+    return this.track(this.write(() => claimPackages(this.t, userId, nowSeconds)));
+  }
+
+  countKeyPackages(senderId: bigint, nowSeconds: bigint): number {
+    this.live();
+    return countPackages(this.t, senderId, nowSeconds);
+  }
+
+  /** Inside a write transaction: chains the record after the current head. */
+  private appendAuditInTxn(record: AuditRecord): void {
+    const bytes = encodeAuditRecord(this.auditHead.hash, this.auditHead.count, record);
+    const head = { count: this.auditHead.count + 1n, hash: hashRecord(bytes) };
+    this.t.audit.putSync(u64Key(this.auditHead.count), bytes);
+    this.t.meta.putSync(META.auditHead, encodeHead(head));
+    this.auditHead = head;
+  }
+
+  async appendAudit(record: AuditRecord): Promise<void> {
+    this.live();
+    try {
+      await this.track(this.write(() => this.appendAuditInTxn(record)));
+    } catch (err) {
+      this.reloadAuditHead();
+      throw err;
+    }
+  }
+
+  private reloadAuditHead(): void {
+    const bytes = this.t.meta.get(META.auditHead);
+    this.auditHead = bytes === undefined ? EMPTY_HEAD : decodeHead(copyBytes(bytes));
+  }
+
+  readAudit(): AuditRecord[] {
+    this.live();
+    return readAuditRecords(this.t);
+  }
+
+  verifyAudit(): AuditVerification {
+    this.live();
+    const { records, head } = readAuditTable(this.t);
+    return verifyAuditChain(records, head);
+  }
+
+  inspectPayloadKey(roomId: bigint, logIndex: bigint): Uint8Array | undefined {
+    this.live();
+    const ref = this.t.payload_keys.get(frameKey(roomId, logIndex));
+    if (ref === undefined) return undefined;
+    const { state, slot } = readKeyRef(ref, `room ${roomId} index ${logIndex}`);
+    return state === STATE_LIVE ? this.vault.read(slot) : undefined;
+  }
+
+  vaultStats(): { highWaterMark: number; free: number } {
+    return { highWaterMark: this.slots.highWaterMark, free: this.slots.freeCount };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+    try {
+      await this.env.root.transaction(() => this.t.meta.putSync(META.clean, CLEAN));
+      if (!this.noSync) await this.env.root.flushed;
+      this.vault.syncNow();
+    } finally {
+      this.vault.close();
+      await this.env.root.close();
+      open.delete(this.path);
+    }
+  }
+}
