@@ -1,0 +1,410 @@
+/**
+ * The public ratchet tree (RFC 9420 §4, §7) as the hub holds it: nodes without any private
+ * key, plus a cache of subtree hashes so a commit rehashes only the paths it touched
+ * (O(log n) per changed leaf instead of O(n) for the whole tree, RFC 9420 §7.8).
+ *
+ * A PublicTree is mutable while a check builds the next epoch's tree on a `clone()`; the
+ * PublicGroup that owns a finished tree never mutates it again.
+ */
+import { encode } from "ts-mls/codec/tlsEncoder.js";
+import type { LeafNode } from "ts-mls/leafNode.js";
+import { parentHashInputEncoder } from "ts-mls/parentHash.js";
+import type { ParentNode } from "ts-mls/parentNode.js";
+import { type Node, type RatchetTree, ratchetTreeEncoder } from "ts-mls/ratchetTree.js";
+import { leafNodeHashInputEncoder, parentNodeHashInputEncoder } from "ts-mls/treeHash.js";
+import type { UpdatePath } from "ts-mls/updatePath.js";
+import { bytesEqual, sha256, toHex } from "./crypto.js";
+import { reject } from "./errors.js";
+
+const encodeLeafHashInput = encode(leafNodeHashInputEncoder);
+const encodeParentHashInput = encode(parentNodeHashInputEncoder);
+const encodeParentHash = encode(parentHashInputEncoder);
+const encodeTree = encode(ratchetTreeEncoder);
+
+// --- tree math (RFC 9420 Appendix C), for trees of 2^(d+1)-1 nodes -----------------------
+
+export function level(x: number): number {
+  if ((x & 1) === 0) return 0;
+  let k = 0;
+  while (((x >> k) & 1) === 1) k++;
+  return k;
+}
+export function leftChild(x: number): number {
+  const k = level(x);
+  return x ^ (1 << (k - 1));
+}
+export function rightChild(x: number): number {
+  const k = level(x);
+  return x ^ (3 << (k - 1));
+}
+function parentOf(x: number): number {
+  const k = level(x);
+  const b = (x >> (k + 1)) & 1;
+  return (x | (1 << k)) ^ (b << (k + 1));
+}
+function rootOf(nodeCount: number): number {
+  return (1 << Math.floor(Math.log2(nodeCount))) - 1;
+}
+/** Smallest 2^(d+1)-1 ≥ n. */
+function fullSize(n: number): number {
+  let s = 1;
+  while (s < n) s = s * 2 + 1;
+  return s;
+}
+
+export class PublicTree {
+  private constructor(
+    /** Node i of the array representation; length is always 2^(d+1)-1. */
+    readonly nodes: (Node | undefined)[],
+    /** hashes[i] = tree hash of the subtree rooted at i, or undefined when stale. */
+    private readonly hashes: (Uint8Array | undefined)[],
+  ) {}
+
+  /** From a decoded ratchet_tree (already extended to full size by ts-mls's decoder). */
+  static fromNodes(tree: RatchetTree): PublicTree {
+    if (tree.length === 0) reject("INVALID_GROUP_INFO", "empty ratchet tree");
+    const size = fullSize(tree.length);
+    const nodes = tree.slice();
+    while (nodes.length < size) nodes.push(undefined);
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i];
+      if (n === undefined) continue;
+      if ((i % 2 === 0) !== (n.nodeType === "leaf"))
+        reject("INVALID_GROUP_INFO", `node ${i} has the wrong type`);
+    }
+    return new PublicTree(nodes, new Array(size).fill(undefined));
+  }
+
+  clone(): PublicTree {
+    return new PublicTree(this.nodes.slice(), this.hashes.slice());
+  }
+
+  get leafCount(): number {
+    return (this.nodes.length + 1) / 2;
+  }
+  get root(): number {
+    return rootOf(this.nodes.length);
+  }
+
+  leaf(leafIndex: number): LeafNode | undefined {
+    if (!Number.isInteger(leafIndex) || leafIndex < 0 || leafIndex >= this.leafCount)
+      return undefined;
+    const n = this.nodes[leafIndex * 2];
+    return n?.nodeType === "leaf" ? n.leaf : undefined;
+  }
+  parent(nodeIndex: number): ParentNode | undefined {
+    const n = this.nodes[nodeIndex];
+    return n?.nodeType === "parent" ? n.parent : undefined;
+  }
+
+  /** Direct path of a node, bottom-up, excluding the node, including the root. */
+  directPath(nodeIndex: number): number[] {
+    const out: number[] = [];
+    const r = this.root;
+    let x = nodeIndex;
+    while (x !== r) {
+      x = parentOf(x);
+      out.push(x);
+    }
+    return out;
+  }
+
+  private set(nodeIndex: number, node: Node | undefined): void {
+    this.nodes[nodeIndex] = node;
+    // Invalidate the cached hashes of this node and every ancestor.
+    this.hashes[nodeIndex] = undefined;
+    for (const p of this.directPath(nodeIndex)) this.hashes[p] = undefined;
+  }
+
+  setLeaf(leafIndex: number, leaf: LeafNode | undefined): void {
+    this.set(leafIndex * 2, leaf === undefined ? undefined : { nodeType: "leaf", leaf });
+  }
+  setParent(nodeIndex: number, parent: ParentNode | undefined): void {
+    this.set(nodeIndex, parent === undefined ? undefined : { nodeType: "parent", parent });
+  }
+  private blankDirectPath(leafIndex: number): void {
+    for (const p of this.directPath(leafIndex * 2))
+      if (this.nodes[p] !== undefined) this.setParent(p, undefined);
+  }
+
+  // --- proposals (RFC 9420 §12.1) ----------------------------------------------------------
+
+  /** Update: replace the sender's leaf and blank its direct path. */
+  updateLeaf(leafIndex: number, leaf: LeafNode): void {
+    this.blankDirectPath(leafIndex);
+    this.setLeaf(leafIndex, leaf);
+  }
+
+  /** Remove: blank the leaf and its direct path, then truncate a blank right half. */
+  removeLeaf(leafIndex: number): void {
+    this.blankDirectPath(leafIndex);
+    this.setLeaf(leafIndex, undefined);
+    this.truncate();
+  }
+
+  private truncate(): void {
+    // RFC 9420 §7.7: while the right subtree of the root is entirely blank, drop it.
+    while (this.nodes.length > 1) {
+      const half = (this.nodes.length - 1) / 2; // index of the root
+      let blank = true;
+      for (let i = half + 1; i < this.nodes.length; i++) {
+        if (this.nodes[i] !== undefined) {
+          blank = false;
+          break;
+        }
+      }
+      if (!blank) return;
+      // Left subtree keeps its cached hashes: hashes do not depend on the tree's size.
+      this.nodes.length = half;
+      this.hashes.length = half;
+    }
+  }
+
+  /** Add: first blank leaf (extending the tree if none), marked unmerged on its direct path. */
+  addLeaf(leaf: LeafNode): number {
+    let leafIndex = -1;
+    for (let i = 0; i < this.nodes.length; i += 2) {
+      if (this.nodes[i] === undefined) {
+        leafIndex = i / 2;
+        break;
+      }
+    }
+    if (leafIndex < 0) {
+      leafIndex = this.leafCount;
+      const n = this.nodes.length;
+      // Double: the old tree becomes the left subtree of a new root; its hashes stay valid.
+      for (let i = 0; i <= n; i++) {
+        this.nodes.push(undefined);
+        this.hashes.push(undefined);
+      }
+    }
+    for (const p of this.directPath(leafIndex * 2)) {
+      const parent = this.parent(p);
+      if (parent !== undefined)
+        this.setParent(p, { ...parent, unmergedLeaves: [...parent.unmergedLeaves, leafIndex] });
+    }
+    this.setLeaf(leafIndex, leaf);
+    return leafIndex;
+  }
+
+  // --- hashes ----------------------------------------------------------------------------
+
+  /** Tree hash of the subtree rooted at `nodeIndex` (RFC 9420 §7.8), cached. */
+  hash(nodeIndex: number): Uint8Array {
+    const cached = this.hashes[nodeIndex];
+    if (cached !== undefined) return cached;
+    let h: Uint8Array;
+    if (nodeIndex >= this.nodes.length) {
+      // Only reached for leaves/subtrees right of a truncated edge (never cached).
+      return this.blankHash(nodeIndex);
+    }
+    const node = this.nodes[nodeIndex];
+    if (nodeIndex % 2 === 0) {
+      const leafNode = node?.nodeType === "leaf" ? node.leaf : undefined;
+      h = sha256(encodeLeafHashInput({ nodeType: "leaf", leafIndex: nodeIndex / 2, leafNode }));
+    } else {
+      const parentNode = node?.nodeType === "parent" ? node.parent : undefined;
+      h = sha256(
+        encodeParentHashInput({
+          nodeType: "parent",
+          parentNode,
+          leftHash: this.hash(leftChild(nodeIndex)),
+          rightHash: this.hash(rightChild(nodeIndex)),
+        }),
+      );
+    }
+    this.hashes[nodeIndex] = h;
+    return h;
+  }
+
+  private blankHash(nodeIndex: number): Uint8Array {
+    if (nodeIndex % 2 === 0) {
+      return sha256(
+        encodeLeafHashInput({ nodeType: "leaf", leafIndex: nodeIndex / 2, leafNode: undefined }),
+      );
+    }
+    return sha256(
+      encodeParentHashInput({
+        nodeType: "parent",
+        parentNode: undefined,
+        leftHash: this.blankHash(leftChild(nodeIndex)),
+        rightHash: this.blankHash(rightChild(nodeIndex)),
+      }),
+    );
+  }
+
+  rootHash(): Uint8Array {
+    return this.hash(this.root);
+  }
+
+  /**
+   * Tree hash of a subtree as if the leaves in `removed` were blank and dropped from every
+   * unmerged_leaves list: the "original sibling tree hash" of RFC 9420 §7.9. Subtrees that
+   * contain no removed leaf keep their cached hash (no descendant lists a leaf outside it).
+   */
+  private hashWithout(nodeIndex: number, removed: readonly number[]): Uint8Array {
+    if (removed.length === 0) return this.hash(nodeIndex);
+    const lvl = level(nodeIndex);
+    const firstLeaf = (nodeIndex - ((1 << lvl) - 1)) / 2;
+    const lastLeaf = firstLeaf + (1 << lvl) - 1;
+    const inside = removed.filter((l) => l >= firstLeaf && l <= lastLeaf);
+    if (inside.length === 0) return this.hash(nodeIndex);
+    if (nodeIndex % 2 === 0) {
+      return sha256(
+        encodeLeafHashInput({ nodeType: "leaf", leafIndex: nodeIndex / 2, leafNode: undefined }),
+      );
+    }
+    const p = this.parent(nodeIndex);
+    const parentNode =
+      p === undefined
+        ? undefined
+        : { ...p, unmergedLeaves: p.unmergedLeaves.filter((l) => !inside.includes(l)) };
+    return sha256(
+      encodeParentHashInput({
+        nodeType: "parent",
+        parentNode,
+        leftHash: this.hashWithout(leftChild(nodeIndex), inside),
+        rightHash: this.hashWithout(rightChild(nodeIndex), inside),
+      }),
+    );
+  }
+
+  /** First non-blank ancestor of a node, or the root if all are blank. */
+  private firstNonBlankAncestor(nodeIndex: number): number {
+    for (const p of this.directPath(nodeIndex)) if (this.nodes[p] !== undefined) return p;
+    return this.root;
+  }
+
+  /**
+   * The parent hash a node must carry (RFC 9420 §7.9): hash of its first non-blank ancestor
+   * P with the tree hash of P's other child, P's unmerged leaves removed. Returns the empty
+   * string for a node whose ancestors are all blank, plus P's index (undefined at the root).
+   */
+  parentHashFor(nodeIndex: number): [Uint8Array, number | undefined] {
+    const root = this.root;
+    if (nodeIndex === root) return [new Uint8Array(0), undefined];
+    const pIndex = this.firstNonBlankAncestor(nodeIndex);
+    const p = this.parent(pIndex);
+    if (p === undefined) return [new Uint8Array(0), pIndex];
+    const sibling = nodeIndex < pIndex ? rightChild(pIndex) : leftChild(pIndex);
+    const originalSiblingTreeHash = this.hashWithout(sibling, p.unmergedLeaves);
+    return [
+      sha256(
+        encodeParentHash({
+          encryptionKey: p.hpkePublicKey,
+          parentHash: p.parentHash,
+          originalSiblingTreeHash,
+        }),
+      ),
+      pIndex,
+    ];
+  }
+
+  /**
+   * Every non-blank parent node must be covered by exactly one parent-hash chain starting at
+   * a leaf (RFC 9420 §7.9.2), as ts-mls's verifyParentHashes checks; here with cached hashes.
+   */
+  verifyParentHashes(): boolean {
+    const coverage = new Map<number, number>();
+    const root = this.root;
+    for (let i = 0; i < this.nodes.length; i += 2) {
+      if (this.nodes[i] === undefined) continue;
+      let current = i;
+      while (current !== root) {
+        const node = this.nodes[current];
+        if (node === undefined) break;
+        const expected =
+          node.nodeType === "parent"
+            ? node.parent.parentHash
+            : node.leaf.leafNodeSource === "commit"
+              ? node.leaf.parentHash
+              : undefined;
+        const [ph, pIndex] = this.parentHashFor(current);
+        if (pIndex === undefined || expected === undefined || !bytesEqual(ph, expected)) break;
+        coverage.set(pIndex, (coverage.get(pIndex) ?? 0) + 1);
+        current = pIndex;
+      }
+    }
+    for (let i = 1; i < this.nodes.length; i += 2) {
+      if (this.nodes[i] !== undefined && coverage.get(i) !== 1) return false;
+    }
+    return true;
+  }
+
+  /** Resolution is non-empty iff the subtree holds any non-blank node (RFC 9420 §4.1.1). */
+  private hasNonBlank(nodeIndex: number): boolean {
+    if (nodeIndex >= this.nodes.length) return false;
+    if (this.nodes[nodeIndex] !== undefined) return true;
+    if (nodeIndex % 2 === 0) return false;
+    return this.hasNonBlank(leftChild(nodeIndex)) || this.hasNonBlank(rightChild(nodeIndex));
+  }
+
+  /** Filtered direct path (RFC 9420 §4.1.2): drop nodes whose copath child has an empty resolution. */
+  filteredDirectPath(leafIndex: number): number[] {
+    const out: number[] = [];
+    let x = leafIndex * 2;
+    const root = this.root;
+    while (x !== root) {
+      const p = parentOf(x);
+      const sibling = x < p ? rightChild(p) : leftChild(p);
+      if (this.hasNonBlank(sibling)) out.push(p);
+      x = p;
+    }
+    return out;
+  }
+
+  /** All HPKE public keys in the tree, as hex, for uniqueness checks (RFC 9420 §7.3, §12.4.2). */
+  hpkeKeys(): Set<string> {
+    const s = new Set<string>();
+    for (const n of this.nodes) {
+      if (n === undefined) continue;
+      s.add(toHex(n.nodeType === "leaf" ? n.leaf.hpkePublicKey : n.parent.hpkePublicKey));
+    }
+    return s;
+  }
+
+  /**
+   * Applies a commit's UpdatePath for `leafIndex` (RFC 9420 §7.5, §12.4.2), mirroring ts-mls's
+   * applyUpdatePath: new leaf, blanked direct path, new parent nodes along the filtered direct
+   * path with their parent hashes, and the leaf's parent_hash must match the computed chain.
+   * The leaf node itself must already have been validated by the caller.
+   */
+  applyUpdatePath(leafIndex: number, path: UpdatePath, isExternal: boolean): void {
+    const old = this.leaf(leafIndex);
+    if (!isExternal) {
+      if (old === undefined) reject("INVALID_COMMIT", "committer leaf is blank");
+      if (bytesEqual(old.hpkePublicKey, path.leafNode.hpkePublicKey))
+        reject("INVALID_COMMIT", "UpdatePath leaf keeps the committer's encryption key");
+    }
+    const existing = this.hpkeKeys();
+    for (const n of path.nodes) {
+      if (existing.has(toHex(n.hpkePublicKey)))
+        reject("INVALID_COMMIT", "UpdatePath public key already in the tree");
+    }
+    const fdp = this.filteredDirectPath(leafIndex);
+    if (fdp.length !== path.nodes.length)
+      reject("INVALID_COMMIT", "UpdatePath length does not match the filtered direct path");
+    this.setLeaf(leafIndex, path.leafNode);
+    this.blankDirectPath(leafIndex);
+    for (let i = fdp.length - 1; i >= 0; i--) {
+      const nodeIndex = fdp[i] as number;
+      const [parentHash] = this.parentHashFor(nodeIndex);
+      this.setParent(nodeIndex, {
+        hpkePublicKey: (path.nodes[i] as UpdatePath["nodes"][number]).hpkePublicKey,
+        parentHash,
+        unmergedLeaves: [],
+      });
+    }
+    const [leafParentHash] = this.parentHashFor(leafIndex * 2);
+    if (
+      path.leafNode.leafNodeSource !== "commit" ||
+      !bytesEqual(leafParentHash, path.leafNode.parentHash)
+    )
+      reject("INVALID_COMMIT", "parent hash of the UpdatePath does not match");
+  }
+
+  /** The ratchet_tree extension encoding (trailing blank nodes stripped, RFC 9420 §12.4.3.3). */
+  encode(): Uint8Array {
+    return encodeTree(this.nodes);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Checks on leaf nodes and key packages that need no group secret (RFC 9420 §7.3, §10.1),
+ * with node:crypto Ed25519. Each throws a Reject with the code the caller chose.
+ */
+import { encode } from "ts-mls/codec/tlsEncoder.js";
+import { extensionsSupportedByCapabilities } from "ts-mls/extension.js";
+import { type KeyPackage, keyPackageTBSEncoder } from "ts-mls/keyPackage.js";
+import { type LeafNode, type LeafNodeTBS, leafNodeTBSEncoder } from "ts-mls/leafNode.js";
+import { bytesEqual, toHex, verifyWithLabel } from "./crypto.js";
+import { type MlsViewErrorCode, reject } from "./errors.js";
+import type { PublicTree } from "./tree.js";
+
+const encodeLeafNodeTBS = encode(leafNodeTBSEncoder);
+const encodeKeyPackageTBS = encode(keyPackageTBSEncoder);
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
+
+/** The user id of a leaf: its BasicCredential identity as UTF-8 (docs/contracts.md, Identity). */
+export function userIdOf(leaf: LeafNode): string {
+  if (leaf.credential.credentialType !== "basic") return "";
+  try {
+    return utf8.decode(leaf.credential.identity);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * A leaf node's own consistency: Ed25519 key of 32 bytes (it doubles as the device's frame
+ * key), a BasicCredential with a UTF-8 user id, extensions listed in its capabilities, and a
+ * valid LeafNodeTBS signature. `groupId`/`leafIndex` are bound for update and commit sources.
+ */
+export function checkLeafNode(
+  leaf: LeafNode,
+  groupId: Uint8Array,
+  leafIndex: number,
+  expectedSource: LeafNode["leafNodeSource"],
+  code: MlsViewErrorCode,
+): void {
+  if (leaf.leafNodeSource !== expectedSource)
+    reject(code, `leaf node source must be ${expectedSource}`);
+  if (leaf.signaturePublicKey.length !== 32)
+    reject(code, "leaf signature key is not an Ed25519 key");
+  if (leaf.credential.credentialType !== "basic" || userIdOf(leaf) === "")
+    reject(code, "leaf credential must be a BasicCredential with a UTF-8 user id");
+  if (!extensionsSupportedByCapabilities(leaf.extensions, leaf.capabilities))
+    reject(code, "leaf node carries an extension not listed in its capabilities");
+  const tbs =
+    leaf.leafNodeSource === "key_package"
+      ? encodeLeafNodeTBS(leaf)
+      : encodeLeafNodeTBS({ ...leaf, groupId, leafIndex } as LeafNodeTBS);
+  if (!verifyWithLabel(leaf.signaturePublicKey, "LeafNodeTBS", tbs, leaf.signature))
+    reject(code, "leaf node signature is invalid");
+}
+
+/**
+ * The encryption and signature keys of a leaf must not appear in any other leaf (and the
+ * encryption key in no parent) of the tree (RFC 9420 §7.3); `ownLeaf` is the leaf being replaced.
+ */
+export function checkLeafUnique(
+  tree: PublicTree,
+  leaf: LeafNode,
+  ownLeaf: number | undefined,
+  code: MlsViewErrorCode,
+): void {
+  const hpke = toHex(leaf.hpkePublicKey);
+  for (let i = 0; i < tree.nodes.length; i++) {
+    const n = tree.nodes[i];
+    if (n === undefined) continue;
+    if (n.nodeType === "parent") {
+      if (toHex(n.parent.hpkePublicKey) === hpke)
+        reject(code, "encryption key already in the tree");
+      continue;
+    }
+    if (ownLeaf !== undefined && i === ownLeaf * 2) continue;
+    if (bytesEqual(n.leaf.hpkePublicKey, leaf.hpkePublicKey))
+      reject(code, "encryption key already in the tree");
+    if (bytesEqual(n.leaf.signaturePublicKey, leaf.signaturePublicKey))
+      reject(code, "signature key already in the tree");
+  }
+}
+
+/** KeyPackage validation of RFC 9420 §10.1 (lifetime is the client's concern, not the hub's). */
+export function checkKeyPackage(kp: KeyPackage, groupId: Uint8Array, code: MlsViewErrorCode): void {
+  if (kp.version !== "mls10") reject(code, "key package is not MLS 1.0");
+  if (kp.cipherSuite !== SUITE) reject(code, "key package uses another cipher suite");
+  checkLeafNode(kp.leafNode, groupId, 0, "key_package", code);
+  if (bytesEqual(kp.initKey, kp.leafNode.hpkePublicKey))
+    reject(code, "init key equals the encryption key");
+  if (
+    !verifyWithLabel(
+      kp.leafNode.signaturePublicKey,
+      "KeyPackageTBS",
+      encodeKeyPackageTBS(kp),
+      kp.signature,
+    )
+  )
+    reject(code, "key package signature is invalid");
+}

@@ -1,0 +1,204 @@
+/**
+ * Real MLS clients (ts-mls 1.6.4, default crypto provider, cipher suite 1) for the public-view
+ * tests: a room whose GroupContext lists the hub as external sender, handshakes as
+ * PublicMessage and GroupInfo with the ratchet tree, as DESIGN §4/§6 and PROBES describe.
+ */
+import {
+  acceptAll,
+  type CiphersuiteImpl,
+  type ClientState,
+  createCommit,
+  createGroup,
+  createGroupInfoWithExternalPubAndRatchetTree,
+  createProposal,
+  defaultCapabilities,
+  defaultLifetime,
+  emptyPskIndex,
+  encodeMlsMessage,
+  generateKeyPackage,
+  getCiphersuiteFromName,
+  getCiphersuiteImpl,
+  joinGroup,
+  joinGroupExternal,
+  type KeyPackage,
+  type MLSMessage,
+  type PrivateKeyPackage,
+  type Proposal,
+  processMessage,
+  proposeExternal,
+} from "ts-mls";
+import { encodeExternalSender } from "ts-mls/externalSender.js";
+import type { GroupInfo } from "ts-mls/groupInfo.js";
+
+export const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
+const te = new TextEncoder();
+
+export interface Device {
+  name: string;
+  publicPackage: KeyPackage;
+  privatePackage: PrivateKeyPackage;
+}
+
+export interface Hub {
+  publicKey: Uint8Array;
+  signKey: Uint8Array;
+}
+
+export async function suite(): Promise<CiphersuiteImpl> {
+  return getCiphersuiteImpl(getCiphersuiteFromName(SUITE));
+}
+
+export async function hubKeys(cs: CiphersuiteImpl): Promise<Hub> {
+  return cs.signature.keygen();
+}
+
+export async function device(cs: CiphersuiteImpl, name: string): Promise<Device> {
+  const kp = await generateKeyPackage(
+    { credentialType: "basic", identity: te.encode(name) },
+    defaultCapabilities(),
+    defaultLifetime,
+    [],
+    cs,
+  );
+  return { name, ...kp };
+}
+
+export function bytes(m: MLSMessage): Uint8Array {
+  return encodeMlsMessage(m);
+}
+
+export async function createRoom(
+  cs: CiphersuiteImpl,
+  hub: Hub,
+  creator: Device,
+  groupId = "room-1",
+): Promise<ClientState> {
+  const externalSenders = {
+    extensionType: "external_senders" as const,
+    extensionData: encodeExternalSender({
+      signaturePublicKey: hub.publicKey,
+      credential: { credentialType: "basic", identity: te.encode("kalandra-hub") },
+    }),
+  };
+  return createGroup(
+    te.encode(groupId),
+    creator.publicPackage,
+    creator.privatePackage,
+    [externalSenders],
+    cs,
+  );
+}
+
+export async function groupInfoOf(cs: CiphersuiteImpl, state: ClientState): Promise<GroupInfo> {
+  return createGroupInfoWithExternalPubAndRatchetTree(state, [], cs);
+}
+
+export async function groupInfoBytes(cs: CiphersuiteImpl, state: ClientState): Promise<Uint8Array> {
+  return bytes({
+    version: "mls10",
+    wireformat: "mls_group_info",
+    groupInfo: await groupInfoOf(cs, state),
+  });
+}
+
+export interface MadeCommit {
+  commit: Uint8Array;
+  commitMessage: MLSMessage;
+  groupInfo: Uint8Array;
+  state: ClientState;
+  welcome: MLSMessage | undefined;
+}
+
+/** A commit as a Kalandra client makes it: PublicMessage, ratchet tree in Welcome and GroupInfo. */
+export async function commit(
+  cs: CiphersuiteImpl,
+  state: ClientState,
+  extraProposals: Proposal[] = [],
+): Promise<MadeCommit> {
+  const res = await createCommit(
+    { state, cipherSuite: cs },
+    { wireAsPublicMessage: true, ratchetTreeExtension: true, extraProposals },
+  );
+  return {
+    commit: bytes(res.commit),
+    commitMessage: res.commit,
+    groupInfo: await groupInfoBytes(cs, res.newState),
+    state: res.newState,
+    welcome:
+      res.welcome === undefined
+        ? undefined
+        : { version: "mls10", wireformat: "mls_welcome", welcome: res.welcome },
+  };
+}
+
+export async function process(
+  cs: CiphersuiteImpl,
+  state: ClientState,
+  message: MLSMessage,
+): Promise<ClientState> {
+  if (message.wireformat !== "mls_public_message" && message.wireformat !== "mls_private_message")
+    throw new Error("not a handshake message");
+  const res = await processMessage(message, state, emptyPskIndex, acceptAll, cs);
+  if (res.kind !== "newState") throw new Error("expected a handshake message");
+  return res.newState;
+}
+
+export async function join(
+  cs: CiphersuiteImpl,
+  d: Device,
+  welcome: MLSMessage,
+): Promise<ClientState> {
+  if (welcome.wireformat !== "mls_welcome") throw new Error("not a welcome");
+  return joinGroup(welcome.welcome, d.publicPackage, d.privatePackage, emptyPskIndex, cs);
+}
+
+export async function memberProposal(
+  cs: CiphersuiteImpl,
+  state: ClientState,
+  proposal: Proposal,
+): Promise<{ message: MLSMessage; bytes: Uint8Array; state: ClientState }> {
+  const res = await createProposal(state, true, proposal, cs);
+  return { message: res.message, bytes: bytes(res.message), state: res.newState };
+}
+
+export async function hubRemove(
+  cs: CiphersuiteImpl,
+  hub: Hub,
+  state: ClientState,
+  leaf: number,
+): Promise<{ message: MLSMessage; bytes: Uint8Array }> {
+  const gi = await groupInfoOf(cs, state);
+  const message = await proposeExternal(
+    gi,
+    { proposalType: "remove", remove: { removed: leaf } },
+    hub.publicKey,
+    hub.signKey,
+    cs,
+  );
+  return { message, bytes: bytes(message) };
+}
+
+export async function externalJoin(
+  cs: CiphersuiteImpl,
+  d: Device,
+  memberState: ClientState,
+): Promise<{
+  commit: Uint8Array;
+  commitMessage: MLSMessage;
+  groupInfo: Uint8Array;
+  state: ClientState;
+}> {
+  const gi = await groupInfoOf(cs, memberState);
+  const res = await joinGroupExternal(gi, d.publicPackage, d.privatePackage, false, cs);
+  const commitMessage: MLSMessage = {
+    version: "mls10",
+    wireformat: "mls_public_message",
+    publicMessage: res.publicMessage,
+  };
+  return {
+    commit: bytes(commitMessage),
+    commitMessage,
+    groupInfo: await groupInfoBytes(cs, res.newState),
+    state: res.newState,
+  };
+}
