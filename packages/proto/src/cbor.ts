@@ -1,0 +1,48 @@
+/**
+ * The one place cbor-x is configured (CONVENTIONS §3). Plain, interoperable CBOR
+ * (RFC 8949): maps with text keys decode to plain objects, no record/structure extension,
+ * byte strings without typed-array tags, bigints as major type 0 integers.
+ *
+ * Ownership:
+ * - `cborEncode` returns a fresh Uint8Array the caller owns (cbor-x encodes into a shared
+ *   buffer that later calls may reuse, so the result is copied out).
+ * - `cborDecode` returns byte strings as plain `Uint8Array` *views into the input* (no
+ *   copy, never a Buffer): they stay valid as long as the caller does not overwrite the
+ *   input. Copy (`.slice()`) what you keep beyond the life of the input buffer.
+ *
+ * Known leniencies of the underlying decoder, harmless because the schema validator
+ * checks every decoded value: duplicate map keys (last one wins); integers encoded in a
+ * longer form than needed; integer-valued floats where an integer is expected.
+ */
+import { Encoder } from "cbor-x";
+
+const codec = new Encoder({
+  mapsAsObjects: true,
+  useRecords: false,
+  tagUint8Array: false,
+  variableMapSize: true,
+  largeBigIntToFloat: false,
+  // Never turn byte strings into Buffers backed by a copy: we want views (see above).
+  copyBuffers: false,
+  bundleStrings: false,
+  pack: false,
+});
+
+/** Encode a value (objects, arrays, text, Uint8Array, booleans, numbers, bigints, null). */
+export function cborEncode(value: unknown): Uint8Array {
+  const out = codec.encode(value);
+  // A plain Uint8Array copy (slice() on a Buffer would yield a Buffer again).
+  const copy = new Uint8Array(out.length);
+  copy.set(out);
+  return copy;
+}
+
+/**
+ * Decode exactly one CBOR data item spanning all of `bytes`. Throws whatever cbor-x throws
+ * on malformed input; callers wrap it (see payloads/codec.ts).
+ */
+export function cborDecode(bytes: Uint8Array): unknown {
+  // A fresh plain view: cbor-x caches a `dataView` property on its source object, which we
+  // keep off the caller's array, and byte strings come out as plain subarrays of it.
+  return codec.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+}

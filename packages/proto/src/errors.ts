@@ -1,0 +1,87 @@
+/**
+ * Error codes of the whole system, with the numbers that travel in ERROR frames
+ * (`{code, name, message}`). The numbers are part of the wire contract: never renumber,
+ * only add. Families by hundreds: 1–99 frame/protocol, 100 session and authorisation,
+ * 200 rooms, 300 sequencer and MLS (DESIGN §4), 400 key packages, 500 internal.
+ * docs/protocol.md carries the same table.
+ */
+export const ErrorCode = {
+  // 1–99: decoding and verifying frames (this package raises these).
+  BAD_MAGIC: 1,
+  BAD_VERSION: 2,
+  RESERVED_FLAGS: 3,
+  UNKNOWN_OPCODE: 4,
+  PAYLOAD_TOO_LARGE: 5,
+  TRUNCATED: 6,
+  TRAILING_BYTES: 7,
+  BAD_PAYLOAD: 8,
+  BAD_SIGNATURE: 9,
+  // 100: session, authentication, authorisation and limits.
+  UNAUTHENTICATED: 100,
+  SENDER_MISMATCH: 101,
+  FORBIDDEN: 102,
+  BANNED: 103,
+  RATE_LIMITED: 104,
+  TOO_MANY_CONNECTIONS: 105,
+  TOO_MANY_ROOMS: 106,
+  // 200: rooms.
+  UNKNOWN_ROOM: 200,
+  ROOM_EXISTS: 201,
+  ROOM_FULL: 202,
+  NOT_MEMBER: 203,
+  NOT_FOUND: 204,
+  // 300: sequencer and MLS checks (DESIGN §4, §6).
+  STALE_EPOCH: 300,
+  WRONG_EPOCH: 301,
+  MUST_INCLUDE_PENDING_REMOVALS: 302,
+  MISSING_PROPOSALS: 303,
+  INVALID_COMMIT: 304,
+  INVALID_PROPOSAL: 305,
+  INVALID_GROUP_INFO: 306,
+  // 400: key packages.
+  NO_KEY_PACKAGE: 400,
+  KEY_PACKAGE_EXPIRED: 401,
+  // 500: the hub failed.
+  INTERNAL: 500,
+} as const;
+
+export type ProtocolErrorCode = keyof typeof ErrorCode;
+
+const BY_NUMBER = new Map<number, ProtocolErrorCode>(
+  (Object.entries(ErrorCode) as [ProtocolErrorCode, number][]).map(([name, n]) => [n, name]),
+);
+
+/** The name of a numeric error code, or undefined for a number this version does not know. */
+export function errorCodeName(numeric: number): ProtocolErrorCode | undefined {
+  return BY_NUMBER.get(numeric);
+}
+
+/** True when `name` is one of the codes in {@link ErrorCode}. */
+export function isErrorCode(name: string): name is ProtocolErrorCode {
+  return Object.hasOwn(ErrorCode, name);
+}
+
+/**
+ * The one error class for every rejection of wire input: malformed input never throws
+ * anything else (DESIGN §3). Other packages raise it too with the session/sequencer codes,
+ * and turn it into an ERROR frame with `{code: numeric, name: code, message}`.
+ *
+ * @example
+ * try { Frame.fromWire(bytes) } catch (e) { if (e instanceof ProtocolError && e.code === "BAD_MAGIC") … }
+ */
+export class ProtocolError extends Error {
+  override readonly name = "ProtocolError";
+  readonly code: ProtocolErrorCode;
+  readonly numeric: number;
+
+  constructor(code: ProtocolErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+    this.code = code;
+    this.numeric = ErrorCode[code];
+  }
+}
+
+/** True for a ProtocolError, optionally with the given code. */
+export function isProtocolError(e: unknown, code?: ProtocolErrorCode): e is ProtocolError {
+  return e instanceof ProtocolError && (code === undefined || e.code === code);
+}

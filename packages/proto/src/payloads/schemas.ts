@@ -1,0 +1,161 @@
+/**
+ * One strict schema per opcode, exactly the table of docs/contracts.md "Opcodes and
+ * payloads" (docs/protocol.md repeats it). u64 quantities are bigint, other integers
+ * number, byte strings Uint8Array.
+ */
+import { Opcode } from "../opcodes.js";
+import {
+  array,
+  bool,
+  bytes,
+  type InferShape,
+  nullable,
+  oneOf,
+  optional,
+  type Shape,
+  type StructCodec,
+  struct,
+  text,
+  u64,
+  uint,
+} from "./schema.js";
+
+// 0x00xx session
+const hello = struct({ device_key: bytes(32), user_id: text(), client: text() });
+const authChallenge = struct({ nonce: bytes(32), hub_key: bytes(32) });
+const authResponse = struct({ nonce: bytes(32) });
+const authOk = struct({ sender_id: u64() });
+const ping = struct({ nonce: uint() });
+const error = struct({
+  code: uint(),
+  name: text(),
+  message: text(),
+  expected_epoch: optional(u64()),
+});
+const empty = struct({});
+
+// 0x01xx key packages
+const kpUpload = struct({ key_packages: array(bytes()), last_resort: bool() });
+const kpClaim = struct({ user_id: text() });
+const kpClaimed = struct({
+  claims: array(struct({ sender_id: u64(), key_package: bytes() })),
+});
+const kpStatus = struct({ remaining: uint() });
+
+// 0x02xx rooms
+const roomCreate = struct({ group_info: bytes() });
+const groupInfo = struct({ epoch: u64(), group_info: bytes() });
+const syncRequest = struct({ from: u64(), limit: uint() });
+const syncPage = struct({
+  entries: array(struct({ header: bytes(128), payload: nullable(bytes()) })),
+  next: u64(),
+  head: u64(),
+});
+
+// 0x03xx MLS handshake
+const proposal = struct({ message: bytes() });
+const commit = struct({
+  commit: bytes(),
+  group_info: bytes(),
+  welcome: optional(bytes()),
+  welcome_recipients: optional(array(u64())),
+});
+const externalCommit = struct({ commit: bytes(), group_info: bytes() });
+const welcome = struct({ welcome: bytes(), epoch: u64() });
+const commitRequest = struct({ epoch: u64(), pending: uint(), deadline_ms: uint() });
+
+// 0x04xx application
+const appMessage = struct({ generation: uint(), ciphertext: bytes() });
+
+// 0x05xx moderation
+const kick = struct({ user_id: text(), reason: text() });
+const ban = struct({ user_id: text(), scope: oneOf("room", "hub"), reason: text() });
+const redact = struct({ log_index: u64(), reason: text() });
+const redaction = struct({ log_index: u64() });
+
+// 0x06xx ephemeral
+const presence = struct({ status: text() });
+const typing = struct({ typing: bool() });
+
+// 0x07xx federation
+const fedEnvelope = struct({ origin: text(), frame: bytes() });
+const authorityPropose = struct({ term: u64(), hub: text() });
+const authorityVote = struct({ term: u64(), approve: bool() });
+const authorityCommit = struct({ term: u64(), hub: text() });
+const handoverCert = struct({ term: u64(), from: text(), to: text(), signature: bytes(64) });
+
+/** The schema of every opcode, keyed by opcode number. */
+export const PAYLOAD_SCHEMAS = {
+  [Opcode.HELLO]: hello,
+  [Opcode.AUTH_CHALLENGE]: authChallenge,
+  [Opcode.AUTH_RESPONSE]: authResponse,
+  [Opcode.AUTH_OK]: authOk,
+  [Opcode.PING]: ping,
+  [Opcode.PONG]: ping,
+  [Opcode.ERROR]: error,
+  [Opcode.ACK]: empty,
+  [Opcode.KP_UPLOAD]: kpUpload,
+  [Opcode.KP_CLAIM]: kpClaim,
+  [Opcode.KP_CLAIMED]: kpClaimed,
+  [Opcode.KP_STATUS]: kpStatus,
+  [Opcode.ROOM_CREATE]: roomCreate,
+  [Opcode.GROUP_INFO_FETCH]: empty,
+  [Opcode.GROUP_INFO]: groupInfo,
+  [Opcode.SYNC_REQUEST]: syncRequest,
+  [Opcode.SYNC_PAGE]: syncPage,
+  [Opcode.PROPOSAL]: proposal,
+  [Opcode.COMMIT]: commit,
+  [Opcode.EXTERNAL_COMMIT]: externalCommit,
+  [Opcode.WELCOME]: welcome,
+  [Opcode.COMMIT_REQUEST]: commitRequest,
+  [Opcode.APP_MESSAGE]: appMessage,
+  [Opcode.KICK]: kick,
+  [Opcode.BAN]: ban,
+  [Opcode.REDACT]: redact,
+  [Opcode.REDACTION]: redaction,
+  [Opcode.PRESENCE]: presence,
+  [Opcode.TYPING]: typing,
+  [Opcode.FED_ENVELOPE]: fedEnvelope,
+  [Opcode.AUTHORITY_PROPOSE]: authorityPropose,
+  [Opcode.AUTHORITY_VOTE]: authorityVote,
+  [Opcode.AUTHORITY_COMMIT]: authorityCommit,
+  [Opcode.HANDOVER_CERT]: handoverCert,
+} as const satisfies Record<Opcode, { readonly shape: Shape }>;
+
+type Schemas = typeof PAYLOAD_SCHEMAS;
+type ShapeOf<C> = C extends StructCodec<infer S> ? S : never;
+
+/** The decoded payload type of an opcode, e.g. `PayloadOf<typeof Opcode.COMMIT>`. */
+export type PayloadOf<Op extends Opcode> = InferShape<ShapeOf<Schemas[Op]>>;
+
+export type HelloPayload = PayloadOf<typeof Opcode.HELLO>;
+export type AuthChallengePayload = PayloadOf<typeof Opcode.AUTH_CHALLENGE>;
+export type AuthResponsePayload = PayloadOf<typeof Opcode.AUTH_RESPONSE>;
+export type AuthOkPayload = PayloadOf<typeof Opcode.AUTH_OK>;
+export type PingPayload = PayloadOf<typeof Opcode.PING>;
+export type ErrorPayload = PayloadOf<typeof Opcode.ERROR>;
+export type KpUploadPayload = PayloadOf<typeof Opcode.KP_UPLOAD>;
+export type KpClaimPayload = PayloadOf<typeof Opcode.KP_CLAIM>;
+export type KpClaimedPayload = PayloadOf<typeof Opcode.KP_CLAIMED>;
+export type KpStatusPayload = PayloadOf<typeof Opcode.KP_STATUS>;
+export type RoomCreatePayload = PayloadOf<typeof Opcode.ROOM_CREATE>;
+export type GroupInfoPayload = PayloadOf<typeof Opcode.GROUP_INFO>;
+export type SyncRequestPayload = PayloadOf<typeof Opcode.SYNC_REQUEST>;
+export type SyncPagePayload = PayloadOf<typeof Opcode.SYNC_PAGE>;
+export type ProposalPayload = PayloadOf<typeof Opcode.PROPOSAL>;
+export type CommitPayload = PayloadOf<typeof Opcode.COMMIT>;
+export type ExternalCommitPayload = PayloadOf<typeof Opcode.EXTERNAL_COMMIT>;
+export type WelcomePayload = PayloadOf<typeof Opcode.WELCOME>;
+export type CommitRequestPayload = PayloadOf<typeof Opcode.COMMIT_REQUEST>;
+export type AppMessagePayload = PayloadOf<typeof Opcode.APP_MESSAGE>;
+export type KickPayload = PayloadOf<typeof Opcode.KICK>;
+export type BanPayload = PayloadOf<typeof Opcode.BAN>;
+export type RedactPayload = PayloadOf<typeof Opcode.REDACT>;
+export type RedactionPayload = PayloadOf<typeof Opcode.REDACTION>;
+export type PresencePayload = PayloadOf<typeof Opcode.PRESENCE>;
+export type TypingPayload = PayloadOf<typeof Opcode.TYPING>;
+export type FedEnvelopePayload = PayloadOf<typeof Opcode.FED_ENVELOPE>;
+export type AuthorityProposePayload = PayloadOf<typeof Opcode.AUTHORITY_PROPOSE>;
+export type AuthorityVotePayload = PayloadOf<typeof Opcode.AUTHORITY_VOTE>;
+export type AuthorityCommitPayload = PayloadOf<typeof Opcode.AUTHORITY_COMMIT>;
+export type HandoverCertPayload = PayloadOf<typeof Opcode.HANDOVER_CERT>;
