@@ -1,0 +1,270 @@
+/**
+ * The hub core (DESIGN §2): sessions in, frames routed to rooms, responses out. It is told
+ * by the transport which device key and user a session authenticated as, checks each
+ * frame (decoding errors and bad signatures become ERROR responses, never exceptions),
+ * handles the key-package directory itself and hands room frames to the shard that owns
+ * the room (DESIGN §9). No sockets, no wall clock, no timers of its own.
+ *
+ * @example
+ * const hub = await HubCore.open({ storage, clock, rng, timers, hubSigner, sink, groups });
+ * hub.attachSession("s1", deviceKey, "alice");
+ * await hub.handleFrame("s1", deriveSenderId(deviceKey), frameBytes);
+ */
+import {
+  type Clock,
+  DEFAULT_MAX_PAYLOAD,
+  type DeviceSigner,
+  decodePayload,
+  deriveSenderId,
+  Flag,
+  HEADER_SIZE,
+  Opcode,
+  type Rng,
+  type Timers,
+} from "@kalandra/proto";
+import {
+  DEFAULT_KEY_PACKAGE_LIMITS,
+  KeyPackageDirectory,
+  type KeyPackageLimits,
+} from "../keypackages/directory.js";
+import {
+  errorFrame,
+  hubFrame,
+  type Refusal,
+  refuse,
+  responseFrame,
+  type Sink,
+} from "../sequencer/effects.js";
+import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
+import type { GroupViewFactory } from "../sequencer/groupView.js";
+import type { Outcome } from "../sequencer/roomSequencer.js";
+import { ProtocolError, parseFrame, verifyFrameSignature } from "../sequencer/wire.js";
+import { InProcessShards } from "../shards/inProcess.js";
+import { shardOf } from "../shards/shardOf.js";
+import type { ShardSet } from "../shards/shardSet.js";
+import type { Storage } from "../storage/types.js";
+
+export interface HubLimits extends SequencerLimits, KeyPackageLimits {
+  maxPayload: number;
+  /** Shards of the in-process runtime when no ShardSet is given. */
+  shards: number;
+  /**
+   * Verify every frame's signature against the session's device key. A transport that
+   * already did (runtime/node/session.ts) may turn it off to save ~120 µs per frame.
+   */
+  verifySignatures: boolean;
+}
+
+export const DEFAULT_HUB_LIMITS: HubLimits = {
+  ...DEFAULT_SEQUENCER_LIMITS,
+  ...DEFAULT_KEY_PACKAGE_LIMITS,
+  maxPayload: DEFAULT_MAX_PAYLOAD,
+  shards: 1,
+  verifySignatures: true,
+};
+
+export interface HubCoreDeps {
+  storage: Storage;
+  clock: Clock;
+  rng: Rng;
+  timers: Timers;
+  hubSigner: DeviceSigner;
+  sink: Sink;
+  /** Public group views; required unless `shards` is given. */
+  groups?: GroupViewFactory;
+  /** The shard runtime; default in-process with `limits.shards` shards. */
+  shards?: ShardSet;
+  limits?: Partial<HubLimits>;
+}
+
+interface Session {
+  deviceKey: Uint8Array;
+  senderId: bigint;
+  userId: string;
+}
+
+const ROOM_OPCODES: ReadonlySet<number> = new Set([
+  Opcode.ROOM_CREATE,
+  Opcode.GROUP_INFO_FETCH,
+  Opcode.SYNC_REQUEST,
+  Opcode.PROPOSAL,
+  Opcode.COMMIT,
+  Opcode.EXTERNAL_COMMIT,
+  Opcode.APP_MESSAGE,
+  Opcode.PRESENCE,
+  Opcode.TYPING,
+]);
+
+export class HubCore {
+  private readonly sessions = new Map<string, Session>();
+  readonly limits: HubLimits;
+  readonly keyPackages: KeyPackageDirectory;
+
+  private constructor(
+    private readonly deps: HubCoreDeps,
+    readonly shards: ShardSet,
+    limits: HubLimits,
+  ) {
+    this.limits = limits;
+    this.keyPackages = new KeyPackageDirectory(deps.storage, limits);
+  }
+
+  /** Opens the hub over its storage; every room is restored by the shard that owns it. */
+  static async open(deps: HubCoreDeps): Promise<HubCore> {
+    const limits = { ...DEFAULT_HUB_LIMITS, ...deps.limits };
+    let shards = deps.shards;
+    if (shards === undefined) {
+      if (deps.groups === undefined) throw new TypeError('"groups" is required without "shards"');
+      shards = new InProcessShards(limits.shards, {
+        storage: deps.storage,
+        clock: deps.clock,
+        timers: deps.timers,
+        hubSigner: deps.hubSigner,
+        sink: deps.sink,
+        groups: deps.groups,
+        limits,
+      });
+    }
+    return new HubCore(deps, shards, limits);
+  }
+
+  /** The transport authenticated `sessionId` as this device of this user. */
+  attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void {
+    const senderId = deriveSenderId(devicePublicKey);
+    this.detachSession(sessionId);
+    this.sessions.set(sessionId, { deviceKey: new Uint8Array(devicePublicKey), senderId, userId });
+    this.shards.broadcast({ t: "live", senderId, live: true });
+  }
+
+  detachSession(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (s === undefined) return;
+    this.sessions.delete(sessionId);
+    this.shards.broadcast({ t: "live", senderId: s.senderId, live: false });
+  }
+
+  /** Sessions of a device (the runtime's sink resolves `device` targets with it). */
+  sessionsOf(senderId: bigint): string[] {
+    return [...this.sessions].filter(([, s]) => s.senderId === senderId).map(([id]) => id);
+  }
+
+  /** Handles one frame from a session; never throws for anything the peer sent. */
+  async handleFrame(sessionId: string, senderId: bigint, bytes: Uint8Array): Promise<void> {
+    const reply = { kind: "session", sessionId } as const;
+    const fail = (r: Refusal): void => {
+      this.deps.sink(reply, errorFrame(this.deps.hubSigner, requestHeaderOf(bytes), r));
+    };
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) return fail(refuse("UNAUTHENTICATED", "session not authenticated"));
+    let frame: ReturnType<typeof parseFrame>;
+    try {
+      frame = parseFrame(bytes, this.limits.maxPayload);
+    } catch (e) {
+      if (e instanceof ProtocolError) return fail(refuse(e.code, e.message));
+      return fail(refuse("BAD_PAYLOAD", String((e as Error)?.message)));
+    }
+    const h = frame.header;
+    if (h.senderId !== session.senderId || senderId !== session.senderId) {
+      return fail(refuse("SENDER_MISMATCH", "sender_id is not the session's device"));
+    }
+    if ((h.flags & (Flag.RESPONSE | Flag.ERROR | Flag.EXTERNAL)) !== 0) {
+      return fail(refuse("FORBIDDEN", "clients send plain requests"));
+    }
+    if (this.limits.verifySignatures && !verifyFrameSignature(frame, session.deviceKey)) {
+      return fail(refuse("BAD_SIGNATURE", "frame signature does not verify"));
+    }
+    try {
+      if (h.opcode === Opcode.KP_UPLOAD) return await this.onKpUpload(frame, session, reply);
+      if (h.opcode === Opcode.KP_CLAIM) return await this.onKpClaim(frame, reply);
+    } catch (e) {
+      if (e instanceof ProtocolError) return fail(refuse(e.code, e.message));
+      throw e;
+    }
+    if (!ROOM_OPCODES.has(h.opcode)) {
+      return fail(refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not a hub request`));
+    }
+    await this.shards.deliver(shardOf(h.roomId, this.shards.count), {
+      t: "frame",
+      sessionId,
+      deviceKey: session.deviceKey,
+      userId: session.userId,
+      bytes,
+    });
+  }
+
+  /**
+   * Hub-originated Remove proposal (DESIGN §6; moderation builds `proposal` with ts-mls's
+   * `proposeExternal` signed by the hub's external-sender key).
+   */
+  async proposeRemoval(roomId: bigint, leaf: number, proposal: Uint8Array): Promise<Outcome> {
+    const r = await this.shards.deliver(shardOf(roomId, this.shards.count), {
+      t: "removal",
+      roomId,
+      leaf,
+      proposal,
+    });
+    return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
+  }
+
+  async close(): Promise<void> {
+    await this.shards.close();
+  }
+
+  private nowSeconds(): bigint {
+    return this.deps.clock.now() / 1000n;
+  }
+
+  private async onKpUpload(
+    frame: ReturnType<typeof parseFrame>,
+    session: Session,
+    reply: { kind: "session"; sessionId: string },
+  ): Promise<void> {
+    const p = decodePayload(Opcode.KP_UPLOAD, frame.payload);
+    const r = await this.keyPackages.upload(
+      session,
+      p.key_packages,
+      p.last_resort,
+      this.nowSeconds(),
+    );
+    const signer = this.deps.hubSigner;
+    if (!r.ok) return this.deps.sink(reply, errorFrame(signer, frame.header, r.refusal));
+    this.deps.sink(reply, responseFrame(signer, frame.header, Opcode.ACK, {}));
+  }
+
+  private async onKpClaim(
+    frame: ReturnType<typeof parseFrame>,
+    reply: { kind: "session"; sessionId: string },
+  ): Promise<void> {
+    const p = decodePayload(Opcode.KP_CLAIM, frame.payload);
+    const now = this.nowSeconds();
+    const r = await this.keyPackages.claim(p.user_id, now);
+    const signer = this.deps.hubSigner;
+    if (!r.ok) return this.deps.sink(reply, errorFrame(signer, frame.header, r.refusal));
+    this.deps.sink(
+      reply,
+      responseFrame(signer, frame.header, Opcode.KP_CLAIMED, {
+        claims: r.claims.map((c) => ({ sender_id: c.senderId, key_package: c.keyPackage })),
+      }),
+    );
+    for (const device of r.drained) {
+      const remaining = this.keyPackages.remaining(device, now);
+      this.deps.sink(
+        { kind: "device", senderId: device },
+        hubFrame(signer, Opcode.KP_STATUS, 0n, 0n, { remaining }),
+      );
+    }
+  }
+}
+
+/** request_id/room_id/epoch of a frame that failed to decode, as far as its bytes go. */
+function requestHeaderOf(bytes: Uint8Array): { requestId: number; roomId: bigint; epoch: bigint } {
+  if (!(bytes instanceof Uint8Array) || bytes.length < HEADER_SIZE) {
+    return { requestId: 0, roomId: 0n, epoch: 0n };
+  }
+  const v = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
+  return {
+    requestId: v.getUint32(8),
+    roomId: (v.getBigUint64(12) << 64n) | v.getBigUint64(20),
+    epoch: v.getBigUint64(52),
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * One shard (DESIGN §9): the rooms whose id hashes to it, each with its RoomSequencer,
+ * sharing one AppendBatcher so their frames are made durable together (group commit).
+ * A shard core is driven by plain messages (`ShardMessage`), so the same object runs
+ * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
+ */
+import { Opcode } from "@kalandra/proto";
+import { AppendBatcher } from "../sequencer/appendBatcher.js";
+import { errorFrame, type Refusal, refuse, type Sink } from "../sequencer/effects.js";
+import type { SequencerEnv } from "../sequencer/env.js";
+import { type Outcome, RoomSequencer } from "../sequencer/roomSequencer.js";
+import { type ParsedFrame, ProtocolError, parseFrame } from "../sequencer/wire.js";
+import { shardOf } from "./shardOf.js";
+
+/** A frame the hub core already parsed and verified against the session's device key. */
+export interface FrameMessage {
+  t: "frame";
+  sessionId: string;
+  deviceKey: Uint8Array;
+  userId: string;
+  bytes: Uint8Array;
+}
+
+export type ShardMessage =
+  | FrameMessage
+  | { t: "live"; senderId: bigint; live: boolean }
+  | { t: "removal"; roomId: bigint; leaf: number; proposal: Uint8Array };
+
+export interface ShardCoreOptions {
+  index: number;
+  count: number;
+  env: Omit<SequencerEnv, "batcher" | "isLive">;
+  maxBatch?: number;
+}
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+export class ShardCore {
+  readonly index: number;
+  private readonly rooms = new Map<bigint, RoomSequencer>();
+  private readonly creating = new Map<bigint, Promise<unknown>>();
+  private readonly live = new Map<bigint, number>();
+  private readonly env: SequencerEnv;
+  readonly batcher: AppendBatcher;
+
+  private constructor(opts: ShardCoreOptions) {
+    this.index = opts.index;
+    this.batcher = new AppendBatcher(opts.env.storage, opts.maxBatch);
+    this.env = {
+      ...opts.env,
+      batcher: this.batcher,
+      isLive: (s) => (this.live.get(s) ?? 0) > 0,
+    };
+  }
+
+  /** Opens the shard and restores every room of it from storage (issue 3, restart). */
+  static open(opts: ShardCoreOptions): ShardCore {
+    const shard = new ShardCore(opts);
+    for (const roomId of opts.env.storage.listRooms()) {
+      if (shardOf(roomId, opts.count) !== opts.index) continue;
+      if (opts.env.storage.getRoomState(roomId) === undefined) continue;
+      shard.rooms.set(roomId, RoomSequencer.restore(shard.env, roomId));
+    }
+    return shard;
+  }
+
+  get sink(): Sink {
+    return this.env.sink;
+  }
+
+  room(roomId: bigint): RoomSequencer | undefined {
+    return this.rooms.get(roomId);
+  }
+
+  roomIds(): bigint[] {
+    return [...this.rooms.keys()];
+  }
+
+  /** Applies one message; resolves when the request it carries has been answered. */
+  async deliver(msg: ShardMessage): Promise<Outcome | undefined> {
+    switch (msg.t) {
+      case "live": {
+        const n = (this.live.get(msg.senderId) ?? 0) + (msg.live ? 1 : -1);
+        if (n > 0) this.live.set(msg.senderId, n);
+        else this.live.delete(msg.senderId);
+        return undefined;
+      }
+      case "removal": {
+        const room = this.rooms.get(msg.roomId);
+        if (room === undefined) {
+          return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${msg.roomId}`) };
+        }
+        return room.proposeRemoval(msg.leaf, msg.proposal);
+      }
+      case "frame":
+        return this.onFrame(msg);
+    }
+  }
+
+  private async onFrame(msg: FrameMessage): Promise<Outcome> {
+    const reply = { kind: "session", sessionId: msg.sessionId } as const;
+    let frame: ParsedFrame;
+    try {
+      frame = parseFrame(msg.bytes);
+    } catch (e) {
+      // The hub core parsed it already; this only guards the worker boundary.
+      const code = e instanceof ProtocolError ? e.code : "INTERNAL";
+      return { ok: false, refusal: refuse(code, String((e as Error).message)) };
+    }
+    const h = frame.header;
+    const fail = (r: Refusal): Outcome => {
+      this.env.sink(reply, errorFrame(this.env.hubSigner, h, r));
+      return { ok: false, refusal: r };
+    };
+    const request = { frame, reply, userId: msg.userId };
+    if (h.opcode === Opcode.ROOM_CREATE) {
+      // Two creations of one room in flight: the second waits and then finds it.
+      while (this.creating.has(h.roomId)) await this.creating.get(h.roomId);
+      if (this.rooms.has(h.roomId) || this.env.storage.getRoom(h.roomId) !== undefined) {
+        return fail(refuse("ROOM_EXISTS", `room ${h.roomId} exists`));
+      }
+      const p = RoomSequencer.create(this.env, request, msg.deviceKey);
+      this.creating.set(h.roomId, p);
+      try {
+        const r = await p.catch((e: unknown) => {
+          if (e instanceof ProtocolError)
+            return { ok: false as const, refusal: refuse(e.code, e.message) };
+          throw e;
+        });
+        if (!r.ok) return fail(r.refusal);
+        this.rooms.set(h.roomId, r.room);
+        return { ok: true, logIndex: 0n };
+      } finally {
+        this.creating.delete(h.roomId);
+      }
+    }
+    const room = this.rooms.get(h.roomId);
+    if (room === undefined) return fail(refuse("UNKNOWN_ROOM", `no room ${h.roomId}`));
+    // Members sign with their leaf key (docs/contracts.md "Identity"): the session's key,
+    // which the hub core verified the frame against, must be that leaf's key.
+    const needsMember = h.opcode !== Opcode.EXTERNAL_COMMIT && h.opcode !== Opcode.GROUP_INFO_FETCH;
+    if (needsMember) {
+      const m = room.member(h.senderId);
+      if (m === undefined) return fail(refuse("NOT_MEMBER", "sender is not a member"));
+      if (!bytesEqual(m.signatureKey, msg.deviceKey)) {
+        return fail(refuse("BAD_SIGNATURE", "frame not signed by the member's leaf key"));
+      }
+    }
+    if (h.opcode === Opcode.PRESENCE || h.opcode === Opcode.TYPING) {
+      // Ephemeral: relayed to the other members, never sequenced or stored.
+      const others = room.members().filter((s) => s !== h.senderId);
+      this.env.sink({ kind: "members", roomId: h.roomId, senderIds: others }, msg.bytes);
+      return { ok: true };
+    }
+    return room.handle(request);
+  }
+
+  /** Stops every room's timers. */
+  close(): void {
+    for (const r of this.rooms.values()) r.close();
+  }
+}
