@@ -47,6 +47,10 @@ function tamper(
   return encodeMlsMessage(m);
 }
 
+function flip(b: Uint8Array, i: number): void {
+  b[i] = (b[i] as number) ^ 0x40;
+}
+
 function giBytes(groupInfo: GroupInfo): Uint8Array {
   return encodeMlsMessage({ version: "mls10", wireformat: "mls_group_info", groupInfo });
 }
@@ -143,7 +147,7 @@ describe("checkCommit rejections", () => {
   it("rejects a forged signature", async () => {
     const c = await commit(cs, b1);
     const forged = tamper(c.commit, (m) => {
-      m.publicMessage.auth.signature[5] ^= 0x40;
+      flip(m.publicMessage.auth.signature, 5);
     });
     expect(room.checkCommit(forged, c.groupInfo, [])).toMatchObject({
       ok: false,
@@ -291,7 +295,7 @@ describe("checkProposal", () => {
       code: "INVALID_PROPOSAL",
     });
     const forged = tamper(rm.bytes, (m) => {
-      m.publicMessage.auth.signature[0] ^= 1;
+      flip(m.publicMessage.auth.signature, 0);
     });
     expect(room.checkProposal(forged)).toMatchObject({ ok: false, code: "INVALID_PROPOSAL" });
     const notHub = tamper(rm.bytes, (m) => {
