@@ -60,6 +60,12 @@ export interface LmdbStorageOptions {
   noSync?: boolean;
 }
 
+/** Who erased a frame and why, for the audit record of a secure delete. */
+export interface EraseContext {
+  actor?: string;
+  reason?: string;
+}
+
 /** `Storage` plus what tests, tools and the operator CLI need on top. */
 export interface LmdbStorage extends Storage {
   readonly path: string;
@@ -68,6 +74,11 @@ export interface LmdbStorage extends Storage {
    * files for it after erasure. Never call it from production code.
    */
   inspectPayloadKey(roomId: bigint, logIndex: bigint): Uint8Array | undefined;
+  /**
+   * `Storage.secureDelete`, plus who asked and why for the audit record (default actor
+   * "hub", no reason).
+   */
+  secureDelete(roomId: bigint, logIndex: bigint, context?: EraseContext): Promise<boolean>;
   /** Vault slots in use or free, and how many are free (for the docs' figures and tests). */
   vaultStats(): { highWaterMark: number; free: number };
 }
@@ -130,8 +141,10 @@ export async function openLmdbStorage(opts: LmdbStorageOptions): Promise<LmdbSto
 class LmdbStorageImpl implements LmdbStorage {
   private closed = false;
   private readonly t: Tables;
-  /** Next log_index per room, counting appends queued but not yet committed. */
+  /** Next log_index per room as committed (what `nextIndex` reports). */
   private readonly next = new Map<bigint, bigint>();
+  /** Next log_index per room counting appends queued but not yet committed (gap check). */
+  private readonly planned = new Map<bigint, bigint>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly erasing = new Map<string, Promise<boolean>>();
   private readonly rng: Rng;
@@ -200,6 +213,19 @@ class LmdbStorageImpl implements LmdbStorage {
     if (this.closed) throw new StorageError("CLOSED", "storage is closed");
   }
 
+  /**
+   * Starts an asynchronous operation: refuses it (as a rejection, never a synchronous
+   * throw) once closed, turns synchronous failures into rejections, and lets `close` wait.
+   */
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      this.live();
+      return this.track(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /** Runs a write so that `close` waits for it. */
   private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
@@ -223,8 +249,7 @@ class LmdbStorageImpl implements LmdbStorage {
   }
 
   append(entries: readonly AppendEntry[]): Promise<void> {
-    this.live();
-    return this.track(this.doAppend(entries));
+    return this.run(() => this.doAppend(entries));
   }
 
   private async doAppend(entries: readonly AppendEntry[]): Promise<void> {
@@ -235,7 +260,8 @@ class LmdbStorageImpl implements LmdbStorage {
       if (e.header.length !== 128) {
         throw new StorageError("INVALID", `"header" expected 128 bytes, got ${e.header.length}`);
       }
-      const expected = planned.get(e.roomId) ?? this.nextIndex(e.roomId);
+      const expected =
+        planned.get(e.roomId) ?? this.planned.get(e.roomId) ?? this.nextIndex(e.roomId);
       if (e.logIndex !== expected) {
         throw new StorageError(
           "GAP",
@@ -264,7 +290,7 @@ class LmdbStorageImpl implements LmdbStorage {
         roomState: e.roomState === undefined ? undefined : copyBytes(e.roomState),
       };
     });
-    for (const [room, n] of planned) this.next.set(room, n);
+    for (const [room, n] of planned) this.planned.set(room, n);
     const t = this.t;
     try {
       // The keys must be durable before any commit that references them.
@@ -286,11 +312,15 @@ class LmdbStorageImpl implements LmdbStorage {
     } catch (err) {
       // Nothing of this batch committed: forget the planned indexes and give the slots back
       // once their keys are gone from the vault.
-      for (const room of planned.keys()) this.next.delete(room);
+      for (const room of planned.keys()) this.planned.delete(room);
       for (const s of slots) this.vault.wipe(s);
       this.vault.syncNow();
       for (const s of slots) this.slots.release(s);
       throw asStorageError(err, "append");
+    }
+    for (const [room, n] of planned) {
+      const had = this.next.get(room);
+      if (had === undefined || had < n) this.next.set(room, n);
     }
   }
 
@@ -360,23 +390,23 @@ class LmdbStorageImpl implements LmdbStorage {
   }
 
   putResponse(senderId: bigint, requestId: number, response: Uint8Array): Promise<void> {
-    this.live();
-    const key = requestKey(senderId, requestId);
-    const value = copyBytes(response);
-    return this.track(this.write(() => this.t.requests.putSync(key, value)));
+    return this.run(() => {
+      const key = requestKey(senderId, requestId);
+      const value = copyBytes(response);
+      return this.write(() => this.t.requests.putSync(key, value));
+    });
   }
 
   putRoom(meta: RoomMeta, roomState: Uint8Array): Promise<void> {
-    this.live();
-    const key = roomKey(meta.roomId);
-    const value = encodeCbor({ created_at: meta.createdAt, settings: meta.settings });
-    const state = copyBytes(roomState);
-    return this.track(
-      this.write(() => {
+    return this.run(() => {
+      const key = roomKey(meta.roomId);
+      const value = encodeCbor({ created_at: meta.createdAt, settings: meta.settings });
+      const state = copyBytes(roomState);
+      return this.write(() => {
         this.t.rooms.putSync(key, value);
         this.t.mls_state.putSync(key, state);
-      }),
-    );
+      });
+    });
   }
 
   getRoom(roomId: bigint): RoomMeta | undefined {
@@ -413,10 +443,11 @@ class LmdbStorageImpl implements LmdbStorage {
   }
 
   putRoomState(roomId: bigint, roomState: Uint8Array): Promise<void> {
-    this.live();
-    const key = roomKey(roomId);
-    const value = copyBytes(roomState);
-    return this.track(this.write(() => this.t.mls_state.putSync(key, value)));
+    return this.run(() => {
+      const key = roomKey(roomId);
+      const value = copyBytes(roomState);
+      return this.write(() => this.t.mls_state.putSync(key, value));
+    });
   }
 
   userIndex(userId: string): { roomId: bigint; logIndex: bigint }[] {
@@ -429,13 +460,14 @@ class LmdbStorageImpl implements LmdbStorage {
     return out;
   }
 
-  secureDelete(
-    roomId: bigint,
-    logIndex: bigint,
-    context?: { actor?: string; reason?: string },
-  ): Promise<boolean> {
-    this.live();
-    const key = frameKey(roomId, logIndex);
+  secureDelete(roomId: bigint, logIndex: bigint, context?: EraseContext): Promise<boolean> {
+    let key: Uint8Array;
+    try {
+      this.live();
+      key = frameKey(roomId, logIndex);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const id = Buffer.from(key).toString("hex");
     const running = this.erasing.get(id);
     if (running !== undefined) return running.then(() => false);
@@ -460,7 +492,7 @@ class LmdbStorageImpl implements LmdbStorage {
     key: Uint8Array,
     roomId: bigint,
     logIndex: bigint,
-    context: { actor?: string; reason?: string },
+    context: EraseContext,
   ): Promise<boolean> {
     const where = `room ${roomId} index ${logIndex}`;
     const t = this.t;
@@ -495,14 +527,18 @@ class LmdbStorageImpl implements LmdbStorage {
   }
 
   putKeyPackages(packages: readonly StoredKeyPackage[]): Promise<void> {
-    this.live();
-    const copies = packages.map((p) => ({ ...p, ref: copyBytes(p.ref), data: copyBytes(p.data) }));
-    return this.track(this.write(() => putPackages(this.t, copies)));
+    return this.run(() => {
+      const copies = packages.map((p) => ({
+        ...p,
+        ref: copyBytes(p.ref),
+        data: copyBytes(p.data),
+      }));
+      return this.write(() => putPackages(this.t, copies));
+    });
   }
 
   claimKeyPackages(userId: string, nowSeconds: bigint): Promise<StoredKeyPackage[]> {
-    this.live();
-    return this.track(this.write(() => claimPackages(this.t, userId, nowSeconds)));
+    return this.run(() => this.write(() => claimPackages(this.t, userId, nowSeconds)));
   }
 
   countKeyPackages(senderId: bigint, nowSeconds: bigint): number {
@@ -519,14 +555,15 @@ class LmdbStorageImpl implements LmdbStorage {
     this.auditHead = head;
   }
 
-  async appendAudit(record: AuditRecord): Promise<void> {
-    this.live();
-    try {
-      await this.track(this.write(() => this.appendAuditInTxn(record)));
-    } catch (err) {
-      this.reloadAuditHead();
-      throw err;
-    }
+  appendAudit(record: AuditRecord): Promise<void> {
+    return this.run(async () => {
+      try {
+        await this.write(() => this.appendAuditInTxn(record));
+      } catch (err) {
+        this.reloadAuditHead();
+        throw err;
+      }
+    });
   }
 
   private reloadAuditHead(): void {
