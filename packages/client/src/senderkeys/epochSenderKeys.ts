@@ -177,6 +177,7 @@ export class EpochSenderKeys {
   snapshot(opts: { includeOwn?: boolean; leaves?: Iterable<number> } = {}): ChainSnapshot[] {
     this.assertLive();
     if (opts.leaves !== undefined) for (const leaf of opts.leaves) this.chainFor(leaf);
+    if (opts.includeOwn === true) this.chainFor(this.ownLeaf);
     const out: ChainSnapshot[] = [];
     for (const [leaf, chain] of [...this.chains].sort((a, b) => a[0] - b[0])) {
       if (leaf === this.ownLeaf && opts.includeOwn !== true) continue;
