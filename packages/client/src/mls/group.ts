@@ -32,12 +32,12 @@ import {
   type Welcome,
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
-import type { Device, OwnKeyPackage } from "../device.js";
+import type { OwnKeyPackage } from "../device.js";
 
 /** Identity the hub uses in every room's external_senders extension (docs/contracts.md). */
 export const HUB_IDENTITY = "kalandra-hub";
 /** Label of the exporter secret handed to the sender-key bridge (RFC 9420 §8.5). */
-export const SENDER_KEYS_EXPORTER_LABEL = "kalandra sender keys";
+export const SENDER_KEYS_EXPORTER_LABEL = "kalandra";
 
 export class MlsOperationError extends Error {
   override readonly name = "MlsOperationError";
@@ -273,7 +273,7 @@ export function senderKeysExporter(state: ClientState, cs: CiphersuiteImpl): Pro
   return mlsExporter(
     state.keySchedule.exporterSecret,
     SENDER_KEYS_EXPORTER_LABEL,
-    state.groupContext.groupId,
+    new Uint8Array(0),
     32,
     cs,
   );

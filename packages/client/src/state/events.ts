@@ -1,0 +1,58 @@
+/** What the client tells the application (docs/client.md "API"). */
+export type ClientEvent =
+  | {
+      readonly type: "message";
+      readonly roomId: bigint;
+      readonly logIndex: bigint;
+      readonly epoch: bigint;
+      readonly senderId: bigint;
+      readonly userId: string;
+      readonly plaintext: Uint8Array;
+      /** True for this device's own message, echoed once the sequencer accepted it. */
+      readonly own: boolean;
+    }
+  | {
+      readonly type: "membership";
+      readonly roomId: bigint;
+      readonly epoch: bigint;
+      readonly added: readonly string[];
+      readonly removed: readonly string[];
+    }
+  | {
+      readonly type: "epoch";
+      readonly roomId: bigint;
+      readonly epoch: bigint;
+      readonly treeHash: Uint8Array;
+    }
+  | { readonly type: "joined"; readonly roomId: bigint; readonly epoch: bigint }
+  | { readonly type: "removed"; readonly roomId: bigint; readonly epoch: bigint }
+  | { readonly type: "redaction"; readonly roomId: bigint; readonly logIndex: bigint }
+  /** A sequenced frame that failed a check and was skipped (its log_index is consumed). */
+  | {
+      readonly type: "rejected";
+      readonly roomId: bigint;
+      readonly logIndex: bigint;
+      readonly reason: string;
+    }
+  | { readonly type: "error"; readonly error: Error };
+
+export type ClientListener = (e: ClientEvent) => void;
+
+export class Emitter {
+  readonly #listeners = new Set<ClientListener>();
+
+  on(l: ClientListener): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+
+  emit(e: ClientEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        // A throwing listener must not break frame processing.
+      }
+    }
+  }
+}

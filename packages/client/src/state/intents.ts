@@ -1,0 +1,312 @@
+/**
+ * What the application asks for (create, add, remove, update, leave, join, send), carried
+ * out against the sequencer (DESIGN §4, §7): each handshake is built from the current
+ * state, its resulting state kept aside as an in-flight op, and adopted only when the
+ * frame reaches the log. On `StaleEpoch` (another commit won the epoch) the op is dropped,
+ * the room syncs from its last log_index, and the intent is rebuilt against the new epoch.
+ */
+import { Opcode } from "@kalandra/proto";
+import type { ClientState, KeyPackage } from "ts-mls";
+import type { HubError, KalandraClient } from "../client.js";
+import { ClientError, hubError } from "../client.js";
+import { generateKeyPackages } from "../device.js";
+import {
+  type CommitOutput,
+  commitWith,
+  createRoomGroup,
+  decodeMessage,
+  groupInfoMessage,
+  joinExternal,
+  members,
+  ownLeaf,
+  proposeSelfRemove,
+} from "../mls/group.js";
+import { enterEpoch, senderKeysFor } from "./apply.js";
+import { Room, signatureKey } from "./room.js";
+import {
+  decodePayloadBytes,
+  FrameFlag,
+  fieldArray,
+  fieldBytes,
+  fieldU64,
+  parseFrame,
+  type WireFrame,
+} from "./wire.js";
+
+/** Hub error names after which the intent is rebuilt on the new epoch. */
+const RETRYABLE = new Set(["StaleEpoch", "MissingProposals", "CommitMissesProposals"]);
+const MAX_ATTEMPTS = 8;
+
+interface Built {
+  opcode: number;
+  payload: Record<string, unknown>;
+  op: "commit" | "proposal" | "app";
+  newState?: ClientState;
+  plaintext?: Uint8Array;
+}
+
+export class Intents {
+  readonly #c: KalandraClient;
+
+  constructor(client: KalandraClient) {
+    this.#c = client;
+  }
+
+  #room(roomId: bigint): Room {
+    const r = this.#c.getRoom(roomId);
+    if (r === undefined || r.state === undefined)
+      throw new ClientError("unknown_room", `no room ${roomId}`);
+    if (r.removed) throw new ClientError("removed", `removed from room ${roomId}`);
+    return r;
+  }
+
+  /**
+   * The retry loop shared by every sequenced intent. `build` runs on the client's queue
+   * against the room's current state; returning undefined means nothing is left to do.
+   * Resolves with the accepted frame's log_index (or undefined).
+   */
+  async #sequence(
+    roomId: bigint,
+    build: (room: Room) => Promise<Built | undefined>,
+  ): Promise<bigint | undefined> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const room = this.#room(roomId);
+      const prepared = await this.#c.run(async () => {
+        if (room.removed || room.state === undefined)
+          throw new ClientError("removed", "removed from the room");
+        const b = await build(room);
+        if (b === undefined) return undefined;
+        const frame = this.#c.frame(b.opcode, roomId, room.epoch, b.payload);
+        const sig = signatureKey(parseFrame(frame));
+        if (b.op === "commit" && b.newState)
+          room.inflight.set(sig, { kind: "commit", frame, newState: b.newState });
+        else if (b.op === "proposal")
+          room.inflight.set(sig, {
+            kind: "proposal",
+            frame,
+            message: fieldBytes(b.payload, "message"),
+          });
+        else
+          room.inflight.set(sig, {
+            kind: "app",
+            frame,
+            plaintext: b.plaintext ?? new Uint8Array(0),
+          });
+        await this.#c.persist(room, false);
+        return { frame, sig };
+      });
+      if (prepared === undefined) return undefined;
+      const resp = await this.#c.sendFrame(prepared.frame);
+      if ((resp.flags & FrameFlag.ERROR) === 0) {
+        await this.#c.run(() => this.#c.acceptOwn(room, prepared.frame, resp));
+        await this.#c.waitApplied(room, resp.logIndex);
+        return resp.logIndex;
+      }
+      const err = hubError(resp);
+      await this.#c.run(async () => {
+        room.inflight.delete(prepared.sig);
+        await this.#c.persist(room, false);
+      });
+      if (!RETRYABLE.has(err.hubName)) throw err;
+      await this.#c.syncRoom(room);
+    }
+    throw new ClientError("retries_exhausted", `gave up after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  #commitPayload(out: CommitOutput, recipients?: bigint[]): Built {
+    const payload: Record<string, unknown> = { commit: out.commit, group_info: out.groupInfo };
+    if (out.welcome !== undefined) {
+      payload.welcome = out.welcome;
+      payload.welcome_recipients = recipients ?? [];
+    }
+    return { opcode: Opcode.COMMIT, payload, op: "commit", newState: out.newState };
+  }
+
+  async createRoom(roomId?: bigint): Promise<bigint> {
+    const o = this.#c.options;
+    const id = roomId ?? randomRoomId(o.rng.bytes(16));
+    const [kp] = await generateKeyPackages(this.#c.device, 1, o.clock, o.cs);
+    if (kp === undefined) throw new ClientError("internal", "no key package");
+    const state = await createRoomGroup(id, kp, o.hubPublicKey, o.cs);
+    const groupInfo = await groupInfoMessage(state, o.cs);
+    const resp = this.#c.expectAck(
+      await this.#c.request(Opcode.ROOM_CREATE, id, 0n, { group_info: groupInfo }),
+    );
+    await this.#c.run(async () => {
+      const room = new Room(id);
+      room.nextIndex = resp.logIndex + 1n;
+      room.synced = true;
+      this.#c.addRoom(room);
+      await enterEpoch(this.#c.ctx, room, undefined, state);
+      await this.#c.persist(room, true);
+    });
+    return id;
+  }
+
+  async addMembers(roomId: bigint, userIds: readonly string[]): Promise<void> {
+    const claims: { senderId: bigint; keyPackage: KeyPackage }[] = [];
+    for (const userId of userIds) {
+      const resp = this.#c.expectAck(
+        await this.#c.request(Opcode.KP_CLAIM, roomId, 0n, { user_id: userId }),
+      );
+      for (const c of fieldArray(decodePayloadBytes(resp.payloadBytes), "claims")) {
+        const claim = c as Record<string, unknown>;
+        const m = decodeMessage(fieldBytes(claim, "key_package"));
+        if (m.wireformat !== "mls_key_package") continue;
+        claims.push({ senderId: fieldU64(claim, "sender_id"), keyPackage: m.keyPackage });
+      }
+    }
+    if (claims.length === 0)
+      throw new ClientError("no_key_packages", `no key package for ${userIds.join(", ")}`);
+    await this.#sequence(roomId, async (room) => {
+      const present = this.#c.memberSenderIds(room);
+      const todo = claims.filter((c) => !present.has(c.senderId));
+      if (todo.length === 0 || room.state === undefined) return undefined;
+      const out = await commitWith(room.state, this.#c.options.cs, {
+        add: todo.map((c) => c.keyPackage),
+      });
+      return this.#commitPayload(
+        out,
+        todo.map((c) => c.senderId),
+      );
+    });
+  }
+
+  async removeMembers(roomId: bigint, userIds: readonly string[]): Promise<void> {
+    const wanted = new Set(userIds);
+    await this.#sequence(roomId, async (room) => {
+      const state = room.state;
+      if (state === undefined) return undefined;
+      const leaves = members(state)
+        .filter((m) => wanted.has(m.userId) && m.leaf !== ownLeaf(state))
+        .map((m) => m.leaf);
+      if (leaves.length === 0) return undefined;
+      return this.#commitPayload(
+        await commitWith(state, this.#c.options.cs, { removeLeaves: leaves }),
+      );
+    });
+  }
+
+  async update(roomId: bigint): Promise<void> {
+    await this.#sequence(roomId, async (room) => {
+      if (room.state === undefined) return undefined;
+      return this.#commitPayload(await commitWith(room.state, this.#c.options.cs));
+    });
+  }
+
+  /** Commits pending proposals; with `epoch`, only while the room is still at it. */
+  async commitPending(roomId: bigint, epoch?: bigint): Promise<void> {
+    const room = this.#c.getRoom(roomId);
+    if (room === undefined || room.state === undefined || room.removed) return;
+    await this.#sequence(roomId, async (r) => {
+      const state = r.state;
+      if (state === undefined) return undefined;
+      if (epoch !== undefined && state.groupContext.epoch < epoch) return undefined;
+      const pending = Object.values(state.unappliedProposals);
+      if (pending.length === 0) return undefined;
+      // A member never commits its own removal (RFC 9420 §12.2): leave that to another.
+      const me = ownLeaf(state);
+      if (
+        pending.some(
+          (p) => p.proposal.proposalType === "remove" && p.proposal.remove.removed === me,
+        )
+      )
+        return undefined;
+      return this.#commitPayload(await commitWith(state, this.#c.options.cs));
+    });
+  }
+
+  async leave(roomId: bigint): Promise<void> {
+    await this.#sequence(roomId, async (room) => {
+      if (room.state === undefined) return undefined;
+      const me = ownLeaf(room.state);
+      const already = Object.values(room.state.unappliedProposals).some(
+        (p) => p.proposal.proposalType === "remove" && p.proposal.remove.removed === me,
+      );
+      if (already) return undefined;
+      const { message } = await proposeSelfRemove(room.state, this.#c.options.cs);
+      return { opcode: Opcode.PROPOSAL, payload: { message }, op: "proposal" };
+    });
+  }
+
+  async send(roomId: bigint, plaintext: Uint8Array): Promise<bigint> {
+    const idx = await this.#sequence(roomId, async (room) => {
+      const keys = await senderKeysFor(room, this.#c.options.cs);
+      const sealed = keys.seal(plaintext);
+      room.sentInEpoch = keys.sendGeneration;
+      return {
+        opcode: Opcode.APP_MESSAGE,
+        payload: { generation: sealed.generation, ciphertext: sealed.ciphertext },
+        op: "app",
+        plaintext: plaintext.slice(),
+      };
+    });
+    if (idx === undefined) throw new ClientError("internal", "message not sent");
+    return idx;
+  }
+
+  async joinExternal(roomId: bigint): Promise<void> {
+    const o = this.#c.options;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const gi = this.#c.expectAck(await this.#c.request(Opcode.GROUP_INFO_FETCH, roomId, 0n, {}));
+      const p = decodePayloadBytes(gi.payloadBytes);
+      const epoch = fieldU64(p, "epoch");
+      const [kp] = await generateKeyPackages(this.#c.device, 1, o.clock, o.cs);
+      if (kp === undefined) throw new ClientError("internal", "no key package");
+      const out = await joinExternal(fieldBytes(p, "group_info"), kp, o.cs);
+      const frame = this.#c.frame(Opcode.EXTERNAL_COMMIT, roomId, epoch, {
+        commit: out.commit,
+        group_info: out.groupInfo,
+      });
+      const resp = await this.#c.sendFrame(frame);
+      if ((resp.flags & FrameFlag.ERROR) !== 0) {
+        const err: HubError = hubError(resp);
+        if (err.hubName === "StaleEpoch" || err.hubName === "MustIncludePendingRemovals") continue;
+        throw err;
+      }
+      const room = await this.#c.run(async () => {
+        const r = new Room(roomId);
+        r.nextIndex = resp.logIndex + 1n;
+        this.#c.addRoom(r);
+        await enterEpoch(this.#c.ctx, r, undefined, out.newState);
+        await this.#c.persist(r, true);
+        return r;
+      });
+      this.#c.ctx.events.emit({ type: "joined", roomId, epoch: room.epoch });
+      await this.#c.syncRoom(room);
+      return;
+    }
+    throw new ClientError("retries_exhausted", "external join kept failing");
+  }
+
+  /**
+   * After a restart or reconnect, own frames still in flight were not seen in the log:
+   * those of the current epoch are asked again with the same request_id (the hub answers a
+   * repeat with its first answer); the others can no longer be accepted and are dropped.
+   */
+  async resumeInflight(room: Room): Promise<void> {
+    const ops = [...room.inflight.entries()];
+    for (const [sig, op] of ops) {
+      const f = parseFrame(op.frame);
+      if (f.epoch !== room.epoch) {
+        await this.#c.run(async () => {
+          room.inflight.delete(sig);
+          await this.#c.persist(room, false);
+        });
+        continue;
+      }
+      const resp: WireFrame = await this.#c.sendFrame(op.frame);
+      await this.#c.run(async () => {
+        if ((resp.flags & FrameFlag.ERROR) === 0) await this.#c.acceptOwn(room, op.frame, resp);
+        else room.inflight.delete(sig);
+        await this.#c.persist(room, false);
+      });
+    }
+  }
+}
+
+function randomRoomId(b: Uint8Array): bigint {
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v === 0n ? 1n : v;
+}

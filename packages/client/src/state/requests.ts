@@ -1,0 +1,99 @@
+/**
+ * Requests awaiting the hub's response. A request is resent with the same bytes (so the
+ * same `request_id`) until an answer arrives: the hub deduplicates on
+ * (sender_id, request_id) and answers a repeat with its first answer (DESIGN §4), which is
+ * what lets a client survive heavy packet loss.
+ */
+import type { TimerHandle, Timers } from "@kalandra/proto";
+import type { WireFrame } from "./wire.js";
+
+export class RequestTimeoutError extends Error {
+  override readonly name = "RequestTimeoutError";
+  readonly code = "request_timeout";
+}
+
+interface Pending {
+  bytes: Uint8Array;
+  attempts: number;
+  timer: TimerHandle | undefined;
+  resolve(f: WireFrame): void;
+  reject(e: Error): void;
+}
+
+export interface RequestPolicy {
+  /** Delay before a request is sent again (ms). */
+  retryMs: number;
+  /** Sends before giving up, the first one included. */
+  maxAttempts: number;
+}
+
+export const DEFAULT_REQUEST_POLICY: RequestPolicy = { retryMs: 1000, maxAttempts: 30 };
+
+export class RequestTracker {
+  readonly #pending = new Map<number, Pending>();
+  readonly #send: (bytes: Uint8Array) => void;
+  readonly #timers: Timers;
+  readonly #policy: RequestPolicy;
+  #online = true;
+
+  constructor(send: (bytes: Uint8Array) => void, timers: Timers, policy: RequestPolicy) {
+    this.#send = send;
+    this.#timers = timers;
+    this.#policy = policy;
+  }
+
+  /** Sends `bytes` and resolves with the response frame carrying `requestId`. */
+  request(requestId: number, bytes: Uint8Array): Promise<WireFrame> {
+    return new Promise<WireFrame>((resolve, reject) => {
+      const p: Pending = { bytes, attempts: 0, timer: undefined, resolve, reject };
+      this.#pending.set(requestId, p);
+      this.#attempt(requestId, p);
+    });
+  }
+
+  #attempt(requestId: number, p: Pending): void {
+    if (p.attempts >= this.#policy.maxAttempts) {
+      this.#pending.delete(requestId);
+      p.reject(new RequestTimeoutError(`no answer to request ${requestId}`));
+      return;
+    }
+    if (this.#online) {
+      p.attempts++;
+      this.#send(p.bytes);
+    }
+    p.timer = this.#timers.set(this.#policy.retryMs, () => this.#attempt(requestId, p));
+  }
+
+  /** Delivers a response; returns false when nobody waits for it (a late duplicate). */
+  resolve(frame: WireFrame): boolean {
+    const p = this.#pending.get(frame.requestId);
+    if (p === undefined) return false;
+    this.#pending.delete(frame.requestId);
+    if (p.timer !== undefined) this.#timers.clear(p.timer);
+    p.resolve(frame);
+    return true;
+  }
+
+  /** While offline nothing is sent and no attempt is spent; going online resends at once. */
+  setOnline(online: boolean): void {
+    this.#online = online;
+    if (!online) return;
+    for (const [id, p] of this.#pending) {
+      if (p.timer !== undefined) this.#timers.clear(p.timer);
+      this.#attempt(id, p);
+    }
+  }
+
+  /** Fails every outstanding request (client closed). */
+  failAll(e: Error): void {
+    for (const [id, p] of this.#pending) {
+      if (p.timer !== undefined) this.#timers.clear(p.timer);
+      this.#pending.delete(id);
+      p.reject(e);
+    }
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * One room as the client sees it (DESIGN §7):
+ * `Disconnected → PendingWelcome → Synchronized(epoch) ⇄ PendingCommit(target)`, and the
+ * terminal `Removed`. The MLS state is advanced only by frames applied in log order; an
+ * own commit's resulting state waits in `inflight` until the sequencer accepts it.
+ */
+import { decode as cborDecode, encode as cborEncode } from "cbor-x";
+import type { ClientState } from "ts-mls";
+import { decodeState, encodeState } from "../mls/group.js";
+import { type EpochSenderKeys, PendingEpochBuffer } from "../senderkeys/index.js";
+import type { WireFrame } from "./wire.js";
+
+export type RoomPhase =
+  | { readonly kind: "disconnected"; readonly epoch: bigint }
+  | { readonly kind: "pendingWelcome" }
+  | { readonly kind: "synchronized"; readonly epoch: bigint }
+  | { readonly kind: "pendingCommit"; readonly epoch: bigint; readonly target: bigint }
+  | { readonly kind: "removed" };
+
+/** A frame this device sent that the sequencer has not yet placed in the log (or refused). */
+export type OwnOp =
+  | { kind: "commit"; frame: Uint8Array; newState: ClientState }
+  | { kind: "proposal"; frame: Uint8Array; message: Uint8Array }
+  | { kind: "app"; frame: Uint8Array; plaintext: Uint8Array };
+
+export class Room {
+  readonly roomId: bigint;
+  state: ClientState | undefined;
+  /** The next log_index to apply; everything below it is applied. */
+  nextIndex = 0n;
+  removed = false;
+  /** True once the room caught up with the hub's head since this process started. */
+  synced = false;
+  /** Own frames in flight, by signature (hex). */
+  readonly inflight = new Map<string, OwnOp>();
+  /** Sequenced frames received ahead of `nextIndex`. */
+  readonly ahead = new Map<bigint, WireFrame>();
+  senderKeys: EpochSenderKeys | undefined;
+  /** Application messages of an epoch not reached yet (bounded). */
+  readonly future = new PendingEpochBuffer<WireFrame>((f) => f.bytes.length);
+  /** Messages this device sealed in the current epoch (so a restart never reuses a key). */
+  sentInEpoch = 0;
+
+  constructor(roomId: bigint) {
+    this.roomId = roomId;
+  }
+
+  get epoch(): bigint {
+    return this.state?.groupContext.epoch ?? 0n;
+  }
+
+  phase(): RoomPhase {
+    if (this.removed) return { kind: "removed" };
+    if (this.state === undefined) return { kind: "pendingWelcome" };
+    if (!this.synced) return { kind: "disconnected", epoch: this.epoch };
+    for (const op of this.inflight.values()) {
+      if (op.kind === "commit")
+        return { kind: "pendingCommit", epoch: this.epoch, target: this.epoch + 1n };
+    }
+    return { kind: "synchronized", epoch: this.epoch };
+  }
+
+  /** Drops the epoch's sender keys (erasing their secrets). */
+  dropKeys(): void {
+    this.senderKeys?.destroy();
+    this.senderKeys = undefined;
+  }
+}
+
+export function roomKey(roomId: bigint, part: "meta" | "mls" | "inflight"): string {
+  return `room/${roomId.toString(16).padStart(32, "0")}/${part}`;
+}
+
+export function encodeRoomMeta(room: Room): Uint8Array {
+  return new Uint8Array(
+    cborEncode({ next: room.nextIndex, removed: room.removed, sent: room.sentInEpoch }),
+  );
+}
+
+export function decodeRoomMeta(room: Room, bytes: Uint8Array): void {
+  const m = cborDecode(bytes) as { next: bigint | number; removed: boolean; sent: number };
+  room.nextIndex = BigInt(m.next);
+  room.removed = m.removed;
+  room.sentInEpoch = m.sent;
+}
+
+/** In-flight commits and proposals survive a restart; app messages are resent from scratch. */
+export function encodeInflight(room: Room): Uint8Array {
+  const ops: unknown[] = [];
+  for (const op of room.inflight.values()) {
+    if (op.kind === "commit") ops.push({ k: "c", f: op.frame, s: encodeState(op.newState) });
+    else if (op.kind === "proposal") ops.push({ k: "p", f: op.frame, m: op.message });
+    else ops.push({ k: "a", f: op.frame, t: op.plaintext });
+  }
+  return new Uint8Array(cborEncode(ops));
+}
+
+export function decodeInflight(bytes: Uint8Array): OwnOp[] {
+  const ops = cborDecode(bytes) as {
+    k: string;
+    f: Uint8Array;
+    s?: Uint8Array;
+    m?: Uint8Array;
+    t?: Uint8Array;
+  }[];
+  return ops.map((o) => {
+    const frame = new Uint8Array(o.f);
+    if (o.k === "c" && o.s !== undefined)
+      return { kind: "commit", frame, newState: decodeState(new Uint8Array(o.s)) };
+    if (o.k === "p" && o.m !== undefined)
+      return { kind: "proposal", frame, message: new Uint8Array(o.m) };
+    return { kind: "app", frame, plaintext: new Uint8Array(o.t ?? new Uint8Array(0)) };
+  });
+}
+
+export function signatureKey(frame: { signature: Uint8Array }): string {
+  return Buffer.from(frame.signature).toString("hex");
+}

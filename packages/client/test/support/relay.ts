@@ -1,0 +1,470 @@
+/**
+ * An honest in-memory hub for client tests: it orders frames per room (log_index from 0,
+ * no gaps), lets the first commit of an epoch win and answers later ones `StaleEpoch`,
+ * refuses commits that miss a pending proposal, keeps each epoch's GroupInfo, a key
+ * package directory, sync pages and idempotent answers. It is not the server (the client
+ * must not depend on it); it follows the same frame contracts (docs/contracts.md).
+ * Delivery is asynchronous and FIFO per connection; a connection can be taken down.
+ */
+import { deriveSenderId, Opcode, type Rng } from "@kalandra/proto";
+import { type CiphersuiteImpl, proposeExternal } from "ts-mls";
+import { makeProposalRef } from "ts-mls/authenticatedContent.js";
+import { ratchetTreeFromExtension } from "ts-mls/groupInfo.js";
+import type { HubConnection } from "../../src/client.js";
+import { decodeGroupInfo, decodeMessage, encodeMessage } from "../../src/mls/group.js";
+import {
+  buildFrame,
+  decodePayloadBytes,
+  ed25519Signer,
+  FrameFlag,
+  type FrameSigner,
+  fieldArray,
+  fieldBytes,
+  fieldNumber,
+  fieldText,
+  fieldU64,
+  HEADER_SIZE,
+  parseFrame,
+  stampFrame,
+  verifyFrame,
+  type WireFrame,
+} from "../../src/state/wire.js";
+
+interface Pending {
+  ref: string;
+  removedLeaf?: number;
+  proposer: bigint;
+}
+
+interface RelayRoom {
+  log: Uint8Array[];
+  epoch: bigint;
+  groupInfo: Uint8Array;
+  members: Map<bigint, { leaf: number; userId: string }>;
+  pending: Pending[];
+  subscribers: Set<RelayConnection>;
+}
+
+export interface RelayOptions {
+  cs: CiphersuiteImpl;
+  rng: Rng;
+  /** Send sequenced frames back to their sender too (default true). */
+  echo?: boolean;
+  /** Ask a member to commit as soon as a proposal is sequenced (default true). */
+  autoCommitRequest?: boolean;
+  /** KP_STATUS is sent when a device has fewer packages left than this (default 2). */
+  kpLowWater?: number;
+}
+
+export class RelayConnection implements HubConnection {
+  up = true;
+  senderId: bigint | undefined;
+  userId: string | undefined;
+  deviceKey: Uint8Array | undefined;
+  nonce: Uint8Array | undefined;
+  #cb: ((f: Uint8Array) => void) | undefined;
+  /** Frames the relay delivered while the connection was up (for assertions). */
+  delivered = 0;
+
+  constructor(readonly relay: Relay) {}
+
+  send(frame: Uint8Array): void {
+    if (!this.up) return;
+    const copy = frame.slice();
+    setImmediate(() => {
+      if (this.up) this.relay.receive(this, copy);
+    });
+  }
+
+  onFrame(cb: (frame: Uint8Array) => void): void {
+    this.#cb = cb;
+  }
+
+  close(): void {
+    this.up = false;
+  }
+
+  deliver(frame: Uint8Array): void {
+    if (!this.up) return;
+    setImmediate(() => {
+      if (this.up && this.#cb) {
+        this.delivered++;
+        this.#cb(frame);
+      }
+    });
+  }
+}
+
+export class Relay {
+  readonly hub: FrameSigner;
+  readonly #hubSeed: Uint8Array;
+  readonly #o: Required<RelayOptions>;
+  readonly rooms = new Map<bigint, RelayRoom>();
+  readonly #devices = new Map<bigint, RelayConnection>();
+  readonly #kps = new Map<string, Map<bigint, Uint8Array[]>>();
+  readonly #answers = new Map<string, Uint8Array>();
+  readonly #welcomes = new Map<bigint, Uint8Array[]>();
+  #hlc = 0n;
+  /** Counters for assertions. */
+  readonly stats = { stale: 0, missingProposals: 0, commits: 0, commitRequests: 0 };
+
+  constructor(o: RelayOptions) {
+    this.#o = { echo: true, autoCommitRequest: true, kpLowWater: 2, ...o };
+    this.#hubSeed = o.rng.bytes(32);
+    this.hub = ed25519Signer(this.#hubSeed);
+  }
+
+  get hubPublicKey(): Uint8Array {
+    return this.hub.publicKey;
+  }
+
+  connect(): RelayConnection {
+    return new RelayConnection(this);
+  }
+
+  #respond(
+    conn: RelayConnection,
+    req: WireFrame,
+    opcode: number,
+    payload: Record<string, unknown>,
+    extra: { error?: boolean; logIndex?: bigint; epoch?: bigint } = {},
+  ): Uint8Array {
+    const flags = FrameFlag.RESPONSE | (extra.error ? FrameFlag.ERROR : 0);
+    const f = buildFrame(
+      {
+        flags,
+        opcode,
+        requestId: req.requestId,
+        roomId: req.roomId,
+        senderId: 0n,
+        epoch: extra.epoch ?? 0n,
+        payload,
+        logIndex: extra.logIndex ?? 0n,
+        hlc: extra.logIndex === undefined ? 0n : this.#hlc,
+      },
+      this.hub,
+    );
+    conn.deliver(f);
+    return f;
+  }
+
+  #error(
+    conn: RelayConnection,
+    req: WireFrame,
+    name: string,
+    message: string,
+    expected?: bigint,
+  ): void {
+    const payload: Record<string, unknown> = { code: 1, name, message };
+    if (expected !== undefined) payload.expected_epoch = expected;
+    if (name === "StaleEpoch") this.stats.stale++;
+    if (name === "MissingProposals") this.stats.missingProposals++;
+    this.#respond(conn, req, Opcode.ERROR, payload, { error: true });
+  }
+
+  #push(
+    conn: RelayConnection | undefined,
+    opcode: number,
+    roomId: bigint,
+    epoch: bigint,
+    payload: Record<string, unknown>,
+    logIndex = 0n,
+  ): void {
+    if (conn === undefined) return;
+    conn.deliver(
+      buildFrame(
+        { opcode, requestId: 0, roomId, senderId: 0n, epoch, payload, logIndex },
+        this.hub,
+      ),
+    );
+  }
+
+  /** Appends a frame to the room log (stamping it) and fans it out; returns its log_index. */
+  #sequence(room: RelayRoom, frame: Uint8Array, sender: RelayConnection | undefined): bigint {
+    const idx = BigInt(room.log.length);
+    this.#hlc++;
+    const stamped = stampFrame(frame, idx, this.#hlc);
+    room.log.push(stamped);
+    for (const s of room.subscribers) if (s !== sender || this.#o.echo) s.deliver(stamped);
+    return idx;
+  }
+
+  #ack(conn: RelayConnection, req: WireFrame, logIndex: bigint, epoch: bigint): void {
+    const answer = this.#respond(conn, req, Opcode.ACK, {}, { logIndex, epoch });
+    this.#answers.set(`${req.senderId}:${req.requestId}`, answer);
+  }
+
+  receive(conn: RelayConnection, bytes: Uint8Array): void {
+    let f: WireFrame;
+    try {
+      f = parseFrame(bytes);
+    } catch {
+      return;
+    }
+    void this.#handle(conn, f).catch((e: unknown) => {
+      this.#error(conn, f, "Internal", String(e));
+    });
+  }
+
+  async #handle(conn: RelayConnection, f: WireFrame): Promise<void> {
+    const p = decodePayloadBytes(f.payloadBytes);
+    if (f.opcode === Opcode.HELLO) {
+      const key = fieldBytes(p, "device_key");
+      if (deriveSenderId(key) !== f.senderId || !verifyFrame(f, key))
+        return this.#error(conn, f, "AuthFailed", "bad hello");
+      conn.deviceKey = key;
+      conn.userId = fieldText(p, "user_id");
+      conn.nonce = this.#o.rng.bytes(32);
+      this.#respond(conn, f, Opcode.AUTH_CHALLENGE, {
+        nonce: conn.nonce,
+        hub_key: this.hub.publicKey,
+      });
+      return;
+    }
+    if (conn.deviceKey === undefined || !verifyFrame(f, conn.deviceKey))
+      return this.#error(conn, f, "AuthFailed", "unauthenticated");
+    if (f.opcode === Opcode.AUTH_RESPONSE) {
+      if (conn.nonce === undefined || Buffer.compare(fieldBytes(p, "nonce"), conn.nonce) !== 0)
+        return this.#error(conn, f, "AuthFailed", "nonce");
+      conn.senderId = f.senderId;
+      this.#devices.set(f.senderId, conn);
+      this.#respond(conn, f, Opcode.AUTH_OK, { sender_id: f.senderId });
+      for (const w of this.#welcomes.get(f.senderId) ?? []) conn.deliver(w);
+      this.#welcomes.delete(f.senderId);
+      return;
+    }
+    if (conn.senderId !== f.senderId) return this.#error(conn, f, "AuthFailed", "sender_id");
+    const answered = this.#answers.get(`${f.senderId}:${f.requestId}`);
+    if (answered !== undefined) {
+      conn.deliver(answered);
+      return;
+    }
+    switch (f.opcode) {
+      case Opcode.KP_UPLOAD: {
+        const byDevice = this.#kps.get(conn.userId ?? "") ?? new Map<bigint, Uint8Array[]>();
+        this.#kps.set(conn.userId ?? "", byDevice);
+        const list = byDevice.get(f.senderId) ?? [];
+        for (const k of fieldArray(p, "key_packages")) list.push(k as Uint8Array);
+        byDevice.set(f.senderId, list);
+        return this.#ack(conn, f, 0n, 0n);
+      }
+      case Opcode.KP_CLAIM: {
+        const claims: { sender_id: bigint; key_package: Uint8Array }[] = [];
+        for (const [sender, list] of this.#kps.get(fieldText(p, "user_id")) ?? []) {
+          const kp = list.shift();
+          if (kp !== undefined) claims.push({ sender_id: sender, key_package: kp });
+          if (list.length < this.#o.kpLowWater)
+            this.#push(this.#devices.get(sender), Opcode.KP_STATUS, 0n, 0n, {
+              remaining: list.length,
+            });
+        }
+        const answer = this.#respond(conn, f, Opcode.KP_CLAIMED, { claims });
+        this.#answers.set(`${f.senderId}:${f.requestId}`, answer);
+        return;
+      }
+      case Opcode.ROOM_CREATE: {
+        if (this.rooms.has(f.roomId)) return this.#error(conn, f, "RoomExists", "room exists");
+        const groupInfo = fieldBytes(p, "group_info");
+        const room: RelayRoom = {
+          log: [],
+          epoch: 0n,
+          groupInfo,
+          members: membersOf(groupInfo),
+          pending: [],
+          subscribers: new Set([conn]),
+        };
+        this.rooms.set(f.roomId, room);
+        return this.#ack(conn, f, this.#sequence(room, f.bytes, conn), 0n);
+      }
+    }
+    const room = this.rooms.get(f.roomId);
+    if (room === undefined) return this.#error(conn, f, "UnknownRoom", "no such room");
+    switch (f.opcode) {
+      case Opcode.GROUP_INFO_FETCH:
+        this.#respond(conn, f, Opcode.GROUP_INFO, {
+          epoch: room.epoch,
+          group_info: room.groupInfo,
+        });
+        return;
+      case Opcode.SYNC_REQUEST: {
+        room.subscribers.add(conn);
+        const from = Number(fieldU64(p, "from"));
+        const limit = Math.max(1, Math.min(fieldNumber(p, "limit"), 1000));
+        const slice = room.log.slice(from, from + limit);
+        const entries = slice.map((b) => ({
+          header: b.subarray(0, HEADER_SIZE),
+          payload: b.subarray(HEADER_SIZE),
+        }));
+        this.#respond(conn, f, Opcode.SYNC_PAGE, {
+          entries,
+          next: BigInt(from + slice.length),
+          head: BigInt(room.log.length),
+        });
+        return;
+      }
+    }
+    if (f.epoch !== room.epoch)
+      return this.#error(conn, f, "StaleEpoch", `room is at ${room.epoch}`, room.epoch);
+    switch (f.opcode) {
+      case Opcode.APP_MESSAGE:
+        if (!room.members.has(f.senderId)) return this.#error(conn, f, "NotMember", "not a member");
+        return this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
+      case Opcode.PROPOSAL: {
+        if (!room.members.has(f.senderId)) return this.#error(conn, f, "NotMember", "not a member");
+        await this.#acceptProposal(room, f, fieldBytes(p, "message"));
+        this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
+        this.#requestCommit(f.roomId, room);
+        return;
+      }
+      case Opcode.COMMIT:
+      case Opcode.EXTERNAL_COMMIT: {
+        const external = f.opcode === Opcode.EXTERNAL_COMMIT;
+        if (!external && !room.members.has(f.senderId))
+          return this.#error(conn, f, "NotMember", "not a member");
+        if (external && room.pending.some((x) => x.removedLeaf !== undefined))
+          return this.#error(conn, f, "MustIncludePendingRemovals", "a removal is pending");
+        const m = decodeMessage(fieldBytes(p, "commit"));
+        if (
+          m.wireformat !== "mls_public_message" ||
+          m.publicMessage.content.contentType !== "commit"
+        )
+          return this.#error(conn, f, "Malformed", "commit is not a PublicMessage commit");
+        const refs = new Set(
+          m.publicMessage.content.commit.proposals.flatMap((x) =>
+            x.proposalOrRefType === "reference" ? [Buffer.from(x.reference).toString("hex")] : [],
+          ),
+        );
+        if (!external && room.pending.some((x) => !refs.has(x.ref)))
+          return this.#error(conn, f, "MissingProposals", "commit misses pending proposals");
+        const groupInfo = fieldBytes(p, "group_info");
+        const gi = decodeGroupInfo(groupInfo);
+        if (gi.groupContext.epoch !== room.epoch + 1n)
+          return this.#error(conn, f, "Malformed", "GroupInfo epoch");
+        const idx = this.#sequence(room, f.bytes, conn);
+        room.epoch += 1n;
+        room.groupInfo = groupInfo;
+        room.members = membersOf(groupInfo);
+        room.pending = [];
+        this.stats.commits++;
+        if (external) room.subscribers.add(conn);
+        this.#ack(conn, f, idx, room.epoch - 1n);
+        const welcome = p.welcome;
+        if (welcome instanceof Uint8Array) {
+          for (const r of Array.isArray(p.welcome_recipients) ? p.welcome_recipients : []) {
+            const rid = BigInt(r as bigint);
+            const w = buildFrame(
+              {
+                opcode: Opcode.WELCOME,
+                requestId: 0,
+                roomId: f.roomId,
+                senderId: 0n,
+                epoch: room.epoch,
+                logIndex: idx,
+                payload: { welcome, epoch: room.epoch },
+              },
+              this.hub,
+            );
+            const target = this.#devices.get(rid);
+            if (target?.up) {
+              room.subscribers.add(target);
+              target.deliver(w);
+            } else {
+              this.#welcomes.set(rid, [...(this.#welcomes.get(rid) ?? []), w]);
+            }
+          }
+        }
+        return;
+      }
+      default:
+        return this.#error(conn, f, "Unsupported", `opcode ${f.opcode}`);
+    }
+  }
+
+  async #acceptProposal(room: RelayRoom, f: WireFrame, message: Uint8Array): Promise<void> {
+    const m = decodeMessage(message);
+    if (m.wireformat !== "mls_public_message" || m.publicMessage.content.contentType !== "proposal")
+      throw new Error("not a PublicMessage proposal");
+    const ref = await makeProposalRef(
+      {
+        wireformat: "mls_public_message",
+        content: m.publicMessage.content,
+        auth: m.publicMessage.auth,
+      },
+      this.#o.cs.hash,
+    );
+    const prop = m.publicMessage.content.proposal;
+    const pending: Pending = { ref: Buffer.from(ref).toString("hex"), proposer: f.senderId };
+    if (prop.proposalType === "remove") pending.removedLeaf = prop.remove.removed;
+    room.pending.push(pending);
+  }
+
+  #requestCommit(roomId: bigint, room: RelayRoom): void {
+    if (!this.#o.autoCommitRequest || room.pending.length === 0) return;
+    const removed = new Set(
+      room.pending.flatMap((x) => (x.removedLeaf === undefined ? [] : [x.removedLeaf])),
+    );
+    for (const [sender, m] of room.members) {
+      const conn = this.#devices.get(sender);
+      if (removed.has(m.leaf) || conn === undefined || !conn.up) continue;
+      this.stats.commitRequests++;
+      this.#push(conn, Opcode.COMMIT_REQUEST, roomId, room.epoch, {
+        epoch: room.epoch,
+        pending: room.pending.length,
+        deadline_ms: 1000,
+      });
+      return;
+    }
+  }
+
+  /** Moderation: the hub proposes removing every device of `userId` (DESIGN §6). */
+  async kick(roomId: bigint, userId: string): Promise<void> {
+    const room = this.rooms.get(roomId);
+    if (room === undefined) throw new Error("no room");
+    for (const m of room.members.values()) {
+      if (m.userId !== userId) continue;
+      const msg = await proposeExternal(
+        decodeGroupInfo(room.groupInfo),
+        { proposalType: "remove", remove: { removed: m.leaf } },
+        this.hub.publicKey,
+        this.#hubSeed,
+        this.#o.cs,
+      );
+      const message = encodeMessage(msg);
+      const frame = buildFrame(
+        {
+          flags: FrameFlag.EXTERNAL,
+          opcode: Opcode.PROPOSAL,
+          requestId: 0,
+          roomId,
+          senderId: 0n,
+          epoch: room.epoch,
+          payload: { message },
+        },
+        this.hub,
+      );
+      await this.#acceptProposal(room, parseFrame(frame), message);
+      this.#sequence(room, frame, undefined);
+    }
+    this.#requestCommit(roomId, room);
+  }
+
+  /** The GroupInfo tree hash the hub holds for the room's current epoch. */
+  treeHash(roomId: bigint): Uint8Array | undefined {
+    const room = this.rooms.get(roomId);
+    return room ? decodeGroupInfo(room.groupInfo).groupContext.treeHash : undefined;
+  }
+}
+
+function membersOf(groupInfo: Uint8Array): Map<bigint, { leaf: number; userId: string }> {
+  const tree = ratchetTreeFromExtension(decodeGroupInfo(groupInfo)) ?? [];
+  const out = new Map<bigint, { leaf: number; userId: string }>();
+  tree.forEach((n, i) => {
+    if (n?.nodeType !== "leaf") return;
+    const c = n.leaf.credential;
+    out.set(deriveSenderId(n.leaf.signaturePublicKey), {
+      leaf: i / 2,
+      userId: c.credentialType === "basic" ? new TextDecoder().decode(c.identity) : "",
+    });
+  });
+  return out;
+}

@@ -1,0 +1,92 @@
+/** A relay plus real clients wired to it, and helpers to wait for them to converge. */
+import { systemTimers } from "@kalandra/proto";
+import type { CiphersuiteImpl } from "ts-mls";
+import { KalandraClient } from "../../src/client.js";
+import type { ClientEvent } from "../../src/state/events.js";
+import { MemoryStore } from "../../src/store.js";
+import { ManualClock, seededRng, suite } from "./env.js";
+import { Relay, type RelayConnection, type RelayOptions } from "./relay.js";
+
+export interface TestClient {
+  userId: string;
+  client: KalandraClient;
+  conn: RelayConnection;
+  store: MemoryStore;
+  events: ClientEvent[];
+  /** Plaintexts received per room, as text, in log order. */
+  texts(roomId: bigint): string[];
+}
+
+export class World {
+  readonly clock = new ManualClock();
+  readonly timers = systemTimers();
+  private constructor(
+    readonly cs: CiphersuiteImpl,
+    readonly relay: Relay,
+    readonly seed: string,
+  ) {}
+
+  static async create(seed: string, opts: Partial<RelayOptions> = {}): Promise<World> {
+    const cs = await suite();
+    return new World(cs, new Relay({ cs, rng: seededRng(`${seed}/hub`), ...opts }), seed);
+  }
+
+  async client(userId: string, store = new MemoryStore()): Promise<TestClient> {
+    const conn = this.relay.connect();
+    const client = await KalandraClient.open({
+      connection: conn,
+      clock: this.clock,
+      rng: seededRng(`${this.seed}/${userId}/${(await store.keys("")).length}`),
+      timers: this.timers,
+      store,
+      hubPublicKey: this.relay.hubPublicKey,
+      cs: this.cs,
+      userId,
+      requestPolicy: { retryMs: 300, maxAttempts: 40 },
+      keyPackageTarget: 3,
+    });
+    const events: ClientEvent[] = [];
+    client.on((e) => events.push(e));
+    await client.connect();
+    const td = new TextDecoder();
+    return {
+      userId,
+      client,
+      conn,
+      store,
+      events,
+      texts: (roomId) =>
+        events
+          .filter((e) => e.type === "message" && e.roomId === roomId)
+          .map((e) => (e.type === "message" ? td.decode(e.plaintext) : "")),
+    };
+  }
+}
+
+/** Polls `cond` on real time until it holds; fails with `what` after `timeoutMs`. */
+export async function waitFor(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Waits until every client sits at `epoch` in `roomId`, synchronized. */
+export function waitEpoch(clients: TestClient[], roomId: bigint, epoch: bigint): Promise<void> {
+  return waitFor(
+    () =>
+      clients.every(
+        (c) =>
+          c.client.room(roomId)?.phase.kind === "synchronized" &&
+          c.client.room(roomId)?.epoch === epoch,
+      ),
+    `epoch ${epoch} at ${clients.map((c) => `${c.userId}:${c.client.room(roomId)?.phase.kind}/${c.client.room(roomId)?.epoch}`).join(",")}`,
+  );
+}
+
+export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
