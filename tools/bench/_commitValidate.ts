@@ -1,0 +1,207 @@
+/**
+ * Cost of the hub validating one commit in an N-member room (issue 3,
+ * `commit_validate_ms_1000_members`; goal ≤ 45 ms at 1000). Not a suite itself (underscore):
+ * `pnpm bench sequencer` imports `measureCommitValidate`.
+ *
+ * The room is built as Kalandra clients build it: one commit adding N-1 key packages, as
+ * PublicMessage with the ratchet tree in the GroupInfo. Clients use the node:crypto provider
+ * of @kalandra/client to keep the set-up short (ts-mls's default provider takes minutes at
+ * 1000 members); the hub side is PublicGroup alone, whatever the clients use.
+ *
+ * Measured on the hub, each the full `checkCommit` (decode, signature, proposals, UpdatePath
+ * with parent hashes, tree hash, GroupInfo agreement including the ratchet tree):
+ * - update: a member's empty commit with an UpdatePath (the common "refresh" commit);
+ * - remove: a member committing the hub's Remove proposal by reference (a kick).
+ * Each is validated `rounds` times (the check is pure: same input, same work).
+ */
+import { performance } from "node:perf_hooks";
+import {
+  acceptAll,
+  type CiphersuiteImpl,
+  type ClientState,
+  createCommit,
+  createGroup,
+  createGroupInfoWithExternalPubAndRatchetTree,
+  defaultLifetime,
+  emptyPskIndex,
+  encodeMlsMessage,
+  generateKeyPackage,
+  type KeyPackage,
+  type MLSMessage,
+  processMessage,
+  proposeExternal,
+} from "ts-mls";
+import { encodeExternalSender } from "ts-mls/externalSender.js";
+import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
+import { PublicGroup } from "../../packages/server/src/mls/index.js";
+
+const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
+const enc = new TextEncoder();
+const capabilities = {
+  versions: ["mls10" as const],
+  ciphersuites: [SUITE],
+  extensions: [],
+  proposals: [],
+  credentials: ["basic" as const],
+};
+
+export interface CommitValidateFigures {
+  members: number;
+  /** Median over every validation of both kinds of commit. */
+  ms_p50: number;
+  ms_p99: number;
+  update_ms_p50: number;
+  remove_ms_p50: number;
+  /** Validating the commit that added the N-1 members (2 signatures per key package). */
+  add_all_ms: number;
+  /** PublicGroup.fromGroupInfo at N members (every leaf signature, parent hashes). */
+  from_group_info_ms: number;
+  /** PublicGroup.decode of the persisted view at N members. */
+  decode_ms: number;
+  setup_ms: number;
+  rounds: number;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return Math.round((s[i] ?? Number.NaN) * 100) / 100;
+}
+
+function timed<T>(f: () => T): [T, number] {
+  const t0 = performance.now();
+  const r = f();
+  return [r, performance.now() - t0];
+}
+
+function groupInfoBytes(cs: CiphersuiteImpl, state: ClientState): Promise<Uint8Array> {
+  return createGroupInfoWithExternalPubAndRatchetTree(state, [], cs).then((groupInfo) =>
+    encodeMlsMessage({ version: "mls10", wireformat: "mls_group_info", groupInfo }),
+  );
+}
+
+async function keyPackage(cs: CiphersuiteImpl, name: string) {
+  return generateKeyPackage(
+    { credentialType: "basic", identity: enc.encode(name) },
+    capabilities,
+    defaultLifetime,
+    [],
+    cs,
+  );
+}
+
+function mustOk<T extends { ok: boolean }>(r: T, what: string): T & { ok: true } {
+  if (!r.ok)
+    throw new Error(
+      `${what} rejected: ${JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? String(v) : v))}`,
+    );
+  return r as T & { ok: true };
+}
+
+export async function measureCommitValidate(
+  members: number,
+  rounds = 15,
+): Promise<CommitValidateFigures> {
+  if (!Number.isInteger(members) || members < 2)
+    throw new RangeError('"members" expected an integer ≥ 2');
+  const t0 = performance.now();
+  const cs = getKalandraCiphersuiteImpl();
+  const hub = await cs.signature.keygen();
+  const creator = await keyPackage(cs, "user-0");
+  const others: KeyPackage[] = [];
+  for (let i = 1; i < members; i++) others.push((await keyPackage(cs, `user-${i}`)).publicPackage);
+  const externalSenders = {
+    extensionType: "external_senders" as const,
+    extensionData: encodeExternalSender({
+      signaturePublicKey: hub.publicKey,
+      credential: { credentialType: "basic", identity: enc.encode("kalandra-hub") },
+    }),
+  };
+  let state = await createGroup(
+    enc.encode("bench-room"),
+    creator.publicPackage,
+    creator.privatePackage,
+    [externalSenders],
+    cs,
+  );
+  const room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, state), hub.publicKey);
+  const addAll = await createCommit(
+    { state, cipherSuite: cs },
+    {
+      wireAsPublicMessage: true,
+      ratchetTreeExtension: true,
+      extraProposals: others.map((keyPackage) => ({
+        proposalType: "add" as const,
+        add: { keyPackage },
+      })),
+    },
+  );
+  state = addAll.newState;
+  const addGi = await groupInfoBytes(cs, state);
+  const [added, add_all_ms] = timed(() =>
+    room0.checkCommit(encodeMlsMessage(addAll.commit), addGi, []),
+  );
+  const room = mustOk(added, "add-all commit").next;
+  const [, from_group_info_ms] = timed(() => PublicGroup.fromGroupInfo(addGi, hub.publicKey));
+  const persisted = room.encode();
+  const [, decode_ms] = timed(() => PublicGroup.decode(persisted));
+
+  // 1. The creator's empty commit: UpdatePath only.
+  const update = await createCommit(
+    { state, cipherSuite: cs },
+    { wireAsPublicMessage: true, ratchetTreeExtension: true },
+  );
+  const updateCommit = encodeMlsMessage(update.commit);
+  const updateGi = await groupInfoBytes(cs, update.newState);
+  // 2. The hub's Remove of the last member, committed by the creator by reference.
+  const gi = await createGroupInfoWithExternalPubAndRatchetTree(state, [], cs);
+  const removal: MLSMessage = await proposeExternal(
+    gi,
+    { proposalType: "remove", remove: { removed: members - 1 } },
+    hub.publicKey,
+    hub.signKey,
+    cs,
+  );
+  const removalBytes = encodeMlsMessage(removal);
+  const ref = mustOk(room.checkProposal(removalBytes), "hub remove").ref;
+  if (removal.wireformat !== "mls_public_message") throw new Error("expected a PublicMessage");
+  const withProposal = await processMessage(removal, state, emptyPskIndex, acceptAll, cs);
+  const kick = await createCommit(
+    { state: withProposal.newState, cipherSuite: cs },
+    { wireAsPublicMessage: true, ratchetTreeExtension: true },
+  );
+  const kickCommit = encodeMlsMessage(kick.commit);
+  const kickGi = await groupInfoBytes(cs, kick.newState);
+  const setup_ms = performance.now() - t0;
+
+  const updateTimes: number[] = [];
+  const removeTimes: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const [u, tu] = timed(() => room.checkCommit(updateCommit, updateGi, []));
+    mustOk(u, "update commit");
+    updateTimes.push(tu);
+    const [k, tk] = timed(() => room.checkCommit(kickCommit, kickGi, [ref], [removalBytes]));
+    mustOk(k, "remove commit");
+    removeTimes.push(tk);
+  }
+  const all = [...updateTimes, ...removeTimes];
+  return {
+    members,
+    ms_p50: percentile(all, 50),
+    ms_p99: percentile(all, 99),
+    update_ms_p50: percentile(updateTimes, 50),
+    remove_ms_p50: percentile(removeTimes, 50),
+    add_all_ms: Math.round(add_all_ms * 100) / 100,
+    from_group_info_ms: Math.round(from_group_info_ms * 100) / 100,
+    decode_ms: Math.round(decode_ms * 100) / 100,
+    setup_ms: Math.round(setup_ms),
+    rounds,
+  };
+}
+
+/** Members for a run: BENCH_QUICK=1 → 30, else 1000 (overridable with BENCH_COMMIT_MEMBERS). */
+export function commitValidateMembers(): number {
+  const fromEnv = Number(process.env.BENCH_COMMIT_MEMBERS);
+  if (Number.isInteger(fromEnv) && fromEnv >= 2) return fromEnv;
+  return process.env.BENCH_QUICK === "1" ? 30 : 1000;
+}
