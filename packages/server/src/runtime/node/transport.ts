@@ -36,6 +36,8 @@ export const WT_PATH = "/kalandra";
 
 /** Bytes queued towards one client beyond which it is disconnected as too slow. */
 const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+/** Time between ending our side of the stream and closing the session. */
+const CLOSE_GRACE_MS = 250;
 
 export interface RuntimeLimits extends SessionLimits {
   maxConnections: number;
@@ -233,9 +235,11 @@ export class WebTransportListener {
       const sid = session.senderId;
       if (sid !== undefined) this.releaseDeviceBucket(sid);
       this.o.log?.debug({ session: id, reason }, "session closed");
-      const flush = Promise.allSettled([...pending]).then(() =>
-        writer.close().catch(() => undefined),
-      );
+      // A resolved write is only handed to the library, not yet on the wire: give the last
+      // frames (typically the ERROR explaining the close) a moment before the session ends.
+      const flush = Promise.allSettled([...pending])
+        .then(() => writer.close().catch(() => undefined))
+        .then(() => delay(CLOSE_GRACE_MS));
       Promise.race([flush, delay(2000)]).finally(() => safeClose(wt, reason));
     };
     const session: Session = new Session({

@@ -1,0 +1,234 @@
+/**
+ * Loading kalandrad's configuration: defaults ← TOML file (optional) ← environment
+ * (`KALANDRA_<SECTION>__<KEY>`, e.g. `KALANDRA_LIMITS__MAX_CONNECTIONS=50`). Validation
+ * reports every problem with the dotted key it concerns, so an operator fixes them all
+ * in one go; the CLI prints them and exits non-zero.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseToml } from "smol-toml";
+import {
+  type Config,
+  defaultConfig,
+  type Field,
+  fields,
+  type SectionName,
+  schema,
+} from "./schema.js";
+
+export interface ConfigIssue {
+  /** Dotted key (`limits.max_connections`), or the file/variable name for whole-input problems. */
+  key: string;
+  problem: string;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: ConfigIssue[] };
+
+export const ENV_PREFIX = "KALANDRA_";
+
+function describe(v: unknown): string {
+  return typeof v === "string"
+    ? JSON.stringify(v)
+    : Array.isArray(v)
+      ? "an array"
+      : `${typeof v} ${String(v)}`;
+}
+
+/** Checks one value against its field; returns the normalised value or a problem text. */
+export function checkValue(field: Field, value: unknown): { value: unknown } | { problem: string } {
+  switch (field.type) {
+    case "int": {
+      const n = typeof value === "bigint" ? Number(value) : value;
+      if (typeof n !== "number" || !Number.isInteger(n))
+        return { problem: `expected an integer, got ${describe(value)}` };
+      if (field.min !== undefined && n < field.min)
+        return { problem: `must be at least ${field.min}, got ${n}` };
+      if (field.max !== undefined && n > field.max)
+        return { problem: `must be at most ${field.max}, got ${n}` };
+      return { value: n };
+    }
+    case "bool":
+      return typeof value === "boolean"
+        ? { value }
+        : { problem: `expected true or false, got ${describe(value)}` };
+    case "string":
+      return typeof value === "string"
+        ? { value }
+        : { problem: `expected a string, got ${describe(value)}` };
+    case "enum":
+      return typeof value === "string" && field.values?.includes(value)
+        ? { value }
+        : {
+            problem: `expected one of ${field.values?.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}`,
+          };
+    case "string[]":
+      return Array.isArray(value) && value.every((v) => typeof v === "string")
+        ? { value: [...value] }
+        : { problem: `expected an array of strings, got ${describe(value)}` };
+    case "address": {
+      if (typeof value !== "string")
+        return { problem: `expected "host:port", got ${describe(value)}` };
+      if (value === "") return { value };
+      const parsed = parseAddress(value);
+      return parsed
+        ? { value }
+        : { problem: `expected "host:port" with a port in 0..65535, got ${JSON.stringify(value)}` };
+    }
+  }
+}
+
+/** Splits "host:port" (IPv6 as "[::1]:4433"); undefined when malformed. */
+export function parseAddress(s: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** Parses an environment string as the field's type (arrays are comma-separated). */
+function fromEnv(field: Field, raw: string): unknown {
+  switch (field.type) {
+    case "int":
+      return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    case "bool":
+      return raw === "true" ? true : raw === "false" ? false : raw;
+    case "string[]":
+      return raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim());
+    default:
+      return raw;
+  }
+}
+
+/** Validates a parsed TOML document plus environment overrides into a Config. */
+export function buildConfig(
+  doc: Record<string, unknown>,
+  env: Record<string, string | undefined> = {},
+): ConfigResult {
+  const issues: ConfigIssue[] = [];
+  const config = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
+  const sections = schema as Record<string, Record<string, Field>>;
+  for (const [section, body] of Object.entries(doc)) {
+    const keys = sections[section];
+    if (!keys) {
+      issues.push({
+        key: section,
+        problem: `unknown section [${section}] (known: ${Object.keys(schema).join(", ")})`,
+      });
+      continue;
+    }
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      issues.push({ key: section, problem: "expected a table" });
+      continue;
+    }
+    for (const [key, value] of Object.entries(body)) {
+      const field = keys[key];
+      if (!field) {
+        issues.push({
+          key: `${section}.${key}`,
+          problem: `unknown key (known: ${Object.keys(keys).join(", ")})`,
+        });
+        continue;
+      }
+      const r = checkValue(field, value);
+      if ("problem" in r) issues.push({ key: `${section}.${key}`, problem: r.problem });
+      else (config[section] as Record<string, unknown>)[key] = r.value;
+    }
+  }
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
+    const rest = name.slice(ENV_PREFIX.length);
+    const sep = rest.indexOf("__");
+    if (sep < 0) continue; // other KALANDRA_* variables (e.g. KALANDRA_LOG) are not config
+    const section = rest.slice(0, sep).toLowerCase();
+    const key = rest.slice(sep + 2).toLowerCase();
+    const field = sections[section]?.[key];
+    if (!field) {
+      issues.push({ key: name, problem: `no configuration key ${section}.${key}` });
+      continue;
+    }
+    const r = checkValue(field, fromEnv(field, raw));
+    if ("problem" in r)
+      issues.push({ key: `${section}.${key}`, problem: `${r.problem} (from ${name})` });
+    else (config[section] as Record<string, unknown>)[key] = r.value;
+  }
+  const c = config as unknown as Config;
+  if ((c.tls.cert === "") !== (c.tls.key === "")) {
+    issues.push({
+      key: c.tls.cert === "" ? "tls.cert" : "tls.key",
+      problem: "tls.cert and tls.key must be set together",
+    });
+  }
+  if (c.federation.enabled && c.federation.hub_name === "") {
+    issues.push({
+      key: "federation.hub_name",
+      problem: "required when federation.enabled is true",
+    });
+  }
+  if (c.limits.connection_burst < 1 || c.limits.device_burst < 1) {
+    issues.push({ key: "limits", problem: "bursts must be at least 1" });
+  }
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, config: c };
+}
+
+/** Reads `path` (when given) and the environment; never throws for bad input. */
+export function loadConfig(
+  path: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): ConfigResult {
+  let doc: Record<string, unknown> = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      return {
+        ok: false,
+        issues: [
+          { key: path, problem: `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? e}` },
+        ],
+      };
+    }
+    try {
+      doc = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      return {
+        ok: false,
+        issues: [{ key: path, problem: `not valid TOML: ${(e as Error).message.split("\n")[0]}` }],
+      };
+    }
+  }
+  return buildConfig(doc, env);
+}
+
+/** Keys whose value differs between two configs, with a flag saying whether SIGHUP may apply it. */
+export function diffConfig(
+  a: Config,
+  b: Config,
+): { key: string; reloadable: boolean; secret: boolean }[] {
+  const out: { key: string; reloadable: boolean; secret: boolean }[] = [];
+  for (const { section, key, field } of fields()) {
+    const x = (a[section] as Record<string, unknown>)[key];
+    const y = (b[section] as Record<string, unknown>)[key];
+    if (JSON.stringify(x) !== JSON.stringify(y)) {
+      out.push({
+        key: `${section}.${key}`,
+        reloadable: field.reload === true,
+        secret: field.secret === true,
+      });
+    }
+  }
+  return out;
+}
+
+/** The config with secrets replaced, for logs and `validate-config` output. */
+export function redacted(c: Config): Config {
+  const copy = structuredClone(c) as unknown as Record<SectionName, Record<string, unknown>>;
+  for (const { section, key, field } of fields()) {
+    if (field.secret && copy[section][key] !== "") copy[section][key] = "<redacted>";
+  }
+  return copy as unknown as Config;
+}
+
+export function formatIssues(issues: readonly ConfigIssue[]): string {
+  return issues.map((i) => `  ${i.key}: ${i.problem}`).join("\n");
+}

@@ -1,0 +1,225 @@
+/**
+ * The kalandrad configuration schema: every key with its type, default, bounds, whether a
+ * SIGHUP reload may change it, and its documentation. docs/configuration.md is rendered
+ * from this table (`kalandrad config-docs`) and a test keeps the two equal.
+ *
+ * Every default is chosen so that `kalandrad start` runs with no file at all: listen on
+ * loopback, LMDB in ./data, a generated development certificate.
+ */
+
+export type FieldType = "string" | "int" | "bool" | "enum" | "string[]" | "address";
+
+export interface Field {
+  type: FieldType;
+  default: string | number | boolean | string[];
+  doc: string;
+  /** May change on SIGHUP without a restart. */
+  reload?: boolean;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Never logged or printed. */
+  secret?: boolean;
+}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+export const schema = {
+  server: {
+    listen: {
+      type: "address",
+      default: "127.0.0.1:4433",
+      doc: "WebTransport listen address (host:port).",
+    },
+    shards: {
+      type: "int",
+      default: 0,
+      min: 0,
+      max: 256,
+      doc: "Sequencer shards (DESIGN §9); 0 = one per CPU core.",
+    },
+    log_level: {
+      type: "enum",
+      default: "info",
+      values: LOG_LEVELS,
+      reload: true,
+      doc: "Minimum level of the JSON log lines written to stdout.",
+    },
+    hub_key: {
+      type: "string",
+      default: "",
+      doc: "Path of the hub's Ed25519 key (PEM); empty = `<database.path>/hub-key.pem`, created on first start.",
+      secret: false,
+    },
+    drain_timeout_ms: {
+      type: "int",
+      default: 10000,
+      min: 100,
+      max: 600000,
+      reload: true,
+      doc: "On SIGTERM/SIGINT: how long in-flight requests may take before the process exits anyway.",
+    },
+  },
+  tls: {
+    cert: {
+      type: "string",
+      default: "",
+      doc: "PEM certificate chain; empty (with `key` empty) = generate a development certificate at start.",
+    },
+    key: { type: "string", default: "", doc: "PEM private key of `cert`.", secret: false },
+  },
+  database: {
+    path: { type: "string", default: "./data", doc: "LMDB data directory (created if missing)." },
+    sync: {
+      type: "enum",
+      default: "full",
+      values: ["full", "none"],
+      doc: "`full` fsyncs every acknowledged write (DESIGN §5); `none` is for benchmarks only and loses acknowledged frames on a crash.",
+    },
+  },
+  limits: {
+    max_connections: {
+      type: "int",
+      default: 10000,
+      min: 1,
+      max: 1_000_000,
+      reload: true,
+      doc: "Open client sessions; more are refused with TOO_MANY_CONNECTIONS.",
+    },
+    max_rooms: {
+      type: "int",
+      default: 100000,
+      min: 1,
+      max: 100_000_000,
+      reload: true,
+      doc: "Rooms on this hub; ROOM_CREATE beyond it gets TOO_MANY_ROOMS.",
+    },
+    max_members_per_room: {
+      type: "int",
+      default: 1000,
+      min: 2,
+      max: 100000,
+      reload: true,
+      doc: "Members of one room; commits growing a room beyond it get ROOM_FULL.",
+    },
+    max_payload_bytes: {
+      type: "int",
+      default: 16 * 1024 * 1024,
+      min: 1024,
+      max: 0xffff_ffff,
+      reload: true,
+      doc: "Largest payload_size accepted; larger headers get PAYLOAD_TOO_LARGE and the session is closed.",
+    },
+    connection_rate: {
+      type: "int",
+      default: 500,
+      min: 1,
+      max: 10_000_000,
+      reload: true,
+      doc: "Frames per second one session may send (token bucket refill).",
+    },
+    connection_burst: {
+      type: "int",
+      default: 1000,
+      min: 1,
+      max: 10_000_000,
+      reload: true,
+      doc: "Token bucket size per session.",
+    },
+    device_rate: {
+      type: "int",
+      default: 500,
+      min: 1,
+      max: 10_000_000,
+      reload: true,
+      doc: "Frames per second one device may send over all its sessions.",
+    },
+    device_burst: {
+      type: "int",
+      default: 1000,
+      min: 1,
+      max: 10_000_000,
+      reload: true,
+      doc: "Token bucket size per device.",
+    },
+    max_strikes: {
+      type: "int",
+      default: 3,
+      min: 1,
+      max: 1000,
+      reload: true,
+      doc: "SENDER_MISMATCH / BAD_SIGNATURE / UNAUTHENTICATED refusals after which the session is closed.",
+    },
+    auth_timeout_ms: {
+      type: "int",
+      default: 10000,
+      min: 100,
+      max: 600000,
+      reload: true,
+      doc: "Time a new session has to finish the auth handshake.",
+    },
+  },
+  federation: {
+    enabled: {
+      type: "bool",
+      default: false,
+      doc: "Federate with other hubs (DESIGN §3 federation opcodes).",
+    },
+    hub_name: {
+      type: "string",
+      default: "",
+      doc: "This hub's name towards its peers (required when enabled).",
+    },
+    peers: { type: "string[]", default: [], doc: "Peer hubs as `name@https://host:port` entries." },
+  },
+  monitoring: {
+    listen: {
+      type: "address",
+      default: "127.0.0.1:9464",
+      doc: "HTTP address of /healthz, /readyz and /metrics; empty string disables it.",
+    },
+    admin_token: {
+      type: "string",
+      default: "",
+      secret: true,
+      doc: "Bearer token required for /metrics when set (never logged).",
+    },
+  },
+} as const satisfies Record<string, Record<string, Field>>;
+
+export type Schema = typeof schema;
+export type SectionName = keyof Schema;
+
+type ValueOf<F> = F extends { type: "int" }
+  ? number
+  : F extends { type: "bool" }
+    ? boolean
+    : F extends { type: "string[]" }
+      ? string[]
+      : string;
+
+/** The validated configuration, one object per section, keys as in the TOML file. */
+export type Config = {
+  [S in SectionName]: { -readonly [K in keyof Schema[S]]: ValueOf<Schema[S][K]> };
+};
+
+/** Every (section, key, field) of the schema, in schema order. */
+export function fields(): { section: SectionName; key: string; field: Field }[] {
+  const out: { section: SectionName; key: string; field: Field }[] = [];
+  for (const [section, keys] of Object.entries(schema) as [SectionName, Record<string, Field>][]) {
+    for (const [key, field] of Object.entries(keys)) out.push({ section, key, field });
+  }
+  return out;
+}
+
+/** The configuration used when there is no file and no environment override. */
+export function defaultConfig(): Config {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const { section, key, field } of fields()) {
+    out[section] ??= {};
+    (out[section] as Record<string, unknown>)[key] = Array.isArray(field.default)
+      ? [...field.default]
+      : field.default;
+  }
+  return out as Config;
+}

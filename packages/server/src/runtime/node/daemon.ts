@@ -1,0 +1,251 @@
+/**
+ * kalandrad's wiring: configuration → storage → hub key and certificate → hub core →
+ * WebTransport listener → monitoring. The runtime owns sockets, the wall clock and timers
+ * (DESIGN §2); the hub core only sees injected interfaces.
+ *
+ * Shutdown order (SIGTERM/SIGINT): stop accepting sessions (readyz turns 503), let queued
+ * responses drain for at most server.drain_timeout_ms, close sessions and the listener,
+ * flush and close storage, close monitoring.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
+import { diffConfig, parseAddress } from "../../config/load.js";
+import type { Config } from "../../config/schema.js";
+import type { LmdbStorage } from "../../storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../storage/lmdbStorage.js";
+import { certificateHash, hex } from "./devCert.js";
+import { loadOrCreateDevCert } from "./devCertStore.js";
+import { EchoCore } from "./echoCore.js";
+import { loadOrCreateHubKey } from "./hubKey.js";
+import type { Logger } from "./logger.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { startMonitoring } from "./monitoring.js";
+import type { FrameHandler } from "./session.js";
+import { type RuntimeLimits, type TransportMode, WebTransportListener } from "./transport.js";
+import type { HubKey } from "./wire.js";
+
+/** Which core answers frames: the real hub, or the echo stand-in (tests, transport benchmarks). */
+export type CoreKind = "hub" | "echo";
+
+/** Everything a hub core factory is given (the HubCore contract: injected storage, clock, rng, sink, limits). */
+export interface CoreDeps {
+  storage: LmdbStorage;
+  clock: Clock;
+  rng: Rng;
+  hubKey: HubKey;
+  sink: (sessionId: string, frame: Uint8Array) => void;
+  config: Config;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  core?: CoreKind;
+  /** Builds the hub core; defaults to the echo core until HubCore is wired. */
+  createCore?: (deps: CoreDeps) => FrameHandler | Promise<FrameHandler>;
+}
+
+export function runtimeLimits(c: Config): RuntimeLimits {
+  const l = c.limits;
+  return {
+    maxPayloadBytes: l.max_payload_bytes,
+    connectionRatePerSec: l.connection_rate,
+    connectionBurst: l.connection_burst,
+    deviceRatePerSec: l.device_rate,
+    deviceBurst: l.device_burst,
+    maxStrikes: l.max_strikes,
+    authTimeoutMs: l.auth_timeout_ms,
+    maxConnections: l.max_connections,
+  };
+}
+
+export class Daemon {
+  private draining = false;
+  private closed = false;
+
+  private constructor(
+    private config: Config,
+    private readonly log: Logger,
+    readonly metrics: Metrics,
+    private readonly storage: LmdbStorage,
+    readonly listener: WebTransportListener,
+    private readonly monitoring: { close(): Promise<void> } | undefined,
+    readonly port: number,
+    readonly monitoringPort: number | undefined,
+    readonly certHash: Uint8Array,
+    readonly hubPublicKey: Uint8Array,
+    readonly mode: TransportMode,
+  ) {}
+
+  static async start(o: DaemonOptions): Promise<Daemon> {
+    const { config, log } = o;
+    const metrics = createMetrics();
+    const dataDir = resolve(config.database.path);
+    const storage = await openLmdbStorage({
+      path: dataDir,
+      noSync: config.database.sync === "none",
+    });
+    try {
+      const hubKeyPath =
+        config.server.hub_key !== ""
+          ? resolve(config.server.hub_key)
+          : join(dataDir, "hub-key.pem");
+      const { key: hubKey, created: keyCreated } = loadOrCreateHubKey(hubKeyPath);
+      if (keyCreated) log.info({ path: hubKeyPath }, "hub key created");
+
+      let cert: string;
+      let key: string;
+      if (config.tls.cert !== "") {
+        cert = readFileSync(config.tls.cert, "utf8");
+        key = readFileSync(config.tls.key, "utf8");
+      } else {
+        const dev = loadOrCreateDevCert(dataDir);
+        cert = dev.cert.cert;
+        key = dev.cert.key;
+        log.warn(
+          {
+            cert_sha256: hex(dev.cert.hash),
+            not_after: dev.cert.notAfter.toISOString(),
+            created: dev.created,
+          },
+          "no [tls] configured: using a development certificate (clients must pin its hash)",
+        );
+      }
+      const hash = certificateHash(cert);
+
+      const addr = parseAddress(config.server.listen) ?? { host: "127.0.0.1", port: 4433 };
+      let listener: WebTransportListener | undefined;
+      const sink = (sessionId: string, frame: Uint8Array) => {
+        listener?.deliver(sessionId, frame);
+      };
+      const deps: CoreDeps = {
+        storage,
+        clock: systemClock,
+        rng: systemRng,
+        hubKey,
+        sink,
+        config,
+        metrics,
+        log,
+      };
+      const core: FrameHandler =
+        o.core === "echo" || o.createCore === undefined
+          ? new EchoCore(sink)
+          : await o.createCore(deps);
+      if (o.core !== "echo" && o.createCore === undefined)
+        log.warn("hub core not wired in this build: running the echo core");
+      listener = new WebTransportListener({
+        host: addr.host,
+        port: addr.port,
+        cert,
+        key,
+        hub: hubKey,
+        handler: core,
+        limits: runtimeLimits(config),
+        clock: systemClock,
+        rng: systemRng,
+        metrics,
+        log,
+      });
+      const { port, mode } = await listener.start();
+
+      let daemon: Daemon | undefined;
+      let monitoring: { close(): Promise<void> } | undefined;
+      let monitoringPort: number | undefined;
+      const mon = parseAddress(config.monitoring.listen);
+      if (mon) {
+        const m = await startMonitoring({
+          host: mon.host,
+          port: mon.port,
+          registry: metrics.registry,
+          ready: () => daemon !== undefined && !daemon.draining,
+          adminToken: () => daemon?.config.monitoring.admin_token ?? config.monitoring.admin_token,
+        });
+        monitoringPort = m.port;
+        monitoring = { close: () => new Promise<void>((r) => m.server.close(() => r())) };
+        m.server.unref();
+      }
+      daemon = new Daemon(
+        config,
+        log,
+        metrics,
+        storage,
+        listener,
+        monitoring,
+        port,
+        monitoringPort,
+        hash,
+        hubKey.publicKey,
+        mode,
+      );
+      metrics.rooms.set(storage.listRooms().length);
+      log.info(
+        {
+          listen: `${addr.host}:${port}`,
+          transport: mode,
+          monitoring: monitoringPort !== undefined ? `${mon?.host}:${monitoringPort}` : "disabled",
+          port,
+          monitoring_port: monitoringPort,
+          cert_sha256: hex(hash),
+          hub_key: hex(hubKey.publicKey),
+          data: dataDir,
+          sync: config.database.sync,
+        },
+        "kalandrad ready",
+      );
+      return daemon;
+    } catch (e) {
+      await storage.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  get ready(): boolean {
+    return !this.draining && !this.closed;
+  }
+
+  /**
+   * Applies a reloaded configuration (SIGHUP): log level and limits change at once; other
+   * changed keys are reported as needing a restart. Returns what changed.
+   */
+  reload(next: Config): { applied: string[]; needsRestart: string[] } {
+    const changes = diffConfig(this.config, next);
+    const applied = changes.filter((c) => c.reloadable).map((c) => c.key);
+    const needsRestart = changes.filter((c) => !c.reloadable).map((c) => c.key);
+    const merged = structuredClone(this.config);
+    merged.server.log_level = next.server.log_level;
+    merged.server.drain_timeout_ms = next.server.drain_timeout_ms;
+    merged.limits = { ...next.limits };
+    this.config = merged;
+    this.log.level = merged.server.log_level;
+    this.listener.reconfigure(runtimeLimits(merged));
+    this.metrics.reloads.inc({ result: "ok" });
+    this.log.info(
+      { applied, needs_restart: needsRestart },
+      applied.length + needsRestart.length > 0
+        ? "configuration reloaded"
+        : "configuration reloaded: nothing changed",
+    );
+    return { applied, needsRestart };
+  }
+
+  /** Drains and stops; resolves once storage is flushed and closed. Safe to call twice. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const t0 = Date.now();
+    this.log.info(
+      { reason, sessions: this.listener.size },
+      "shutting down: no new sessions, draining",
+    );
+    this.listener.stopAccepting();
+    await this.listener.close(this.config.server.drain_timeout_ms);
+    await this.storage.close();
+    this.closed = true;
+    await this.monitoring?.close();
+    this.log.info({ ms: Date.now() - t0 }, "shutdown complete: storage flushed");
+  }
+}

@@ -1,0 +1,143 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderConfigDocs } from "../../src/config/docs.js";
+import {
+  buildConfig,
+  diffConfig,
+  loadConfig,
+  parseAddress,
+  redacted,
+} from "../../src/config/load.js";
+import { defaultConfig, fields } from "../../src/config/schema.js";
+
+const dir = mkdtempSync(join(tmpdir(), "kalandra-config-"));
+function file(text: string): string {
+  const p = join(dir, `c${Math.floor(performance.now() * 1000)}.toml`);
+  writeFileSync(p, text);
+  return p;
+}
+function issues(r: ReturnType<typeof buildConfig>) {
+  return r.ok ? [] : r.issues;
+}
+
+describe("configuration", () => {
+  it("runs with no file at all: the documented defaults", () => {
+    const r = loadConfig(undefined, {});
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.server.listen).toBe("127.0.0.1:4433");
+    expect(r.config.database.path).toBe("./data");
+    expect(r.config.monitoring.listen).toBe("127.0.0.1:9464");
+    expect(r.config.federation.enabled).toBe(false);
+    expect(r.config.tls.cert).toBe("");
+    expect(r.config).toEqual(defaultConfig());
+  });
+
+  it("reads a TOML file", () => {
+    const r = loadConfig(
+      file(
+        '[server]\nlisten = "0.0.0.0:5000"\n[limits]\nmax_connections = 7\n[federation]\npeers = ["b@https://b:1"]\n',
+      ),
+      {},
+    );
+    expect(r.ok && r.config.server.listen).toBe("0.0.0.0:5000");
+    expect(r.ok && r.config.limits.max_connections).toBe(7);
+    expect(r.ok && r.config.federation.peers).toEqual(["b@https://b:1"]);
+  });
+
+  it("names the key and the problem for each bad value", () => {
+    const r = buildConfig(
+      {
+        server: { listen: "nohost", shards: -1, log_level: "loud" },
+        limits: { max_connections: "many", max_payload_bytes: 10 },
+        database: { sync: "sometimes" },
+        federation: { enabled: "yes" },
+        bogus: { a: 1 },
+        tls: { cert: "x.pem", colour: 1 },
+      },
+      {},
+    );
+    const byKey = Object.fromEntries(issues(r).map((i) => [i.key, i.problem]));
+    expect(byKey["server.listen"]).toMatch(/host:port/);
+    expect(byKey["server.shards"]).toMatch(/at least 0/);
+    expect(byKey["server.log_level"]).toMatch(/one of/);
+    expect(byKey["limits.max_connections"]).toMatch(/integer/);
+    expect(byKey["limits.max_payload_bytes"]).toMatch(/at least 1024/);
+    expect(byKey["database.sync"]).toMatch(/"full", "none"/);
+    expect(byKey["federation.enabled"]).toMatch(/true or false/);
+    expect(byKey.bogus).toMatch(/unknown section/);
+    expect(byKey["tls.colour"]).toMatch(/unknown key/);
+    expect(byKey["tls.key"]).toMatch(/together/);
+  });
+
+  it("reports unreadable and malformed files", () => {
+    expect(issues(loadConfig(join(dir, "missing.toml"), {}))[0]?.problem).toMatch(/ENOENT/);
+    expect(issues(loadConfig(file("[server\nlisten="), {}))[0]?.problem).toMatch(/TOML/);
+  });
+
+  it("applies KALANDRA_SECTION__KEY overrides over the file, typed", () => {
+    const r = loadConfig(file("[limits]\nmax_connections = 7\n"), {
+      KALANDRA_LIMITS__MAX_CONNECTIONS: "50",
+      KALANDRA_FEDERATION__ENABLED: "true",
+      KALANDRA_FEDERATION__HUB_NAME: "a",
+      KALANDRA_FEDERATION__PEERS: "b@https://b:1, c@https://c:2",
+      KALANDRA_SERVER__LOG_LEVEL: "debug",
+      KALANDRA_LOG: "ignored, not a config variable",
+    });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.limits.max_connections).toBe(50);
+    expect(r.config.federation.enabled).toBe(true);
+    expect(r.config.federation.peers).toEqual(["b@https://b:1", "c@https://c:2"]);
+    expect(r.config.server.log_level).toBe("debug");
+  });
+
+  it("names bad environment overrides and unknown variables", () => {
+    const r = loadConfig(undefined, {
+      KALANDRA_LIMITS__MAX_CONNECTIONS: "lots",
+      KALANDRA_LIMITS__NOPE: "1",
+    });
+    const byKey = Object.fromEntries(issues(r).map((i) => [i.key, i.problem]));
+    expect(byKey["limits.max_connections"]).toMatch(/integer.*KALANDRA_LIMITS__MAX_CONNECTIONS/);
+    expect(byKey.KALANDRA_LIMITS__NOPE).toMatch(/no configuration key limits.nope/);
+  });
+
+  it("requires a hub name when federation is enabled", () => {
+    expect(issues(buildConfig({ federation: { enabled: true } }))[0]?.key).toBe(
+      "federation.hub_name",
+    );
+  });
+
+  it("parses addresses, IPv6 included", () => {
+    expect(parseAddress("[::1]:443")).toEqual({ host: "::1", port: 443 });
+    expect(parseAddress("h:70000")).toBeUndefined();
+  });
+
+  it("diffs configs and says which keys reload", () => {
+    const a = defaultConfig();
+    const b = defaultConfig();
+    b.limits.max_connections = 1;
+    b.server.listen = "127.0.0.1:1";
+    expect(diffConfig(a, b)).toEqual([
+      { key: "server.listen", reloadable: false, secret: false },
+      { key: "limits.max_connections", reloadable: true, secret: false },
+    ]);
+  });
+
+  it("redacts secrets", () => {
+    const c = defaultConfig();
+    c.monitoring.admin_token = "s3cret";
+    expect(JSON.stringify(redacted(c))).not.toContain("s3cret");
+  });
+
+  it("docs/configuration.md is the schema's rendering", () => {
+    const committed = readFileSync(join(__dirname, "../../../../docs/configuration.md"), "utf8");
+    expect(committed).toBe(renderConfigDocs());
+    for (const { section, key } of fields()) {
+      expect(committed).toContain(`| \`${key}\``);
+      expect(committed).toContain(`[${section}]`);
+    }
+  });
+});
