@@ -1,7 +1,8 @@
 /** Deterministic test environment: seeded RNG, manual clock and timers, the cipher suite. */
 import { createHash } from "node:crypto";
 import type { Clock, Rng, TimerHandle, Timers } from "@kalandra/proto";
-import { type CiphersuiteImpl, getCiphersuiteFromName, getCiphersuiteImpl } from "ts-mls";
+import type { CiphersuiteImpl } from "ts-mls";
+import { getKalandraCiphersuiteImpl } from "../../src/crypto/index.js";
 
 /** SHA-256 counter-mode stream from a seed: replayable randomness for tests. */
 export function seededRng(seed: string): Rng {
@@ -54,11 +55,7 @@ export class ManualTimers implements Timers {
   }
 }
 
-let csPromise: Promise<CiphersuiteImpl> | undefined;
-/** Suite 1 (docs/contracts.md), one instance shared by a test file. */
-export function suite(): Promise<CiphersuiteImpl> {
-  csPromise ??= getCiphersuiteImpl(
-    getCiphersuiteFromName("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"),
-  );
-  return csPromise;
+/** Suite 1 (docs/contracts.md) on the fast node:crypto provider, drawing from a seeded Rng. */
+export async function suite(seed = "suite"): Promise<CiphersuiteImpl> {
+  return getKalandraCiphersuiteImpl(seededRng(seed));
 }

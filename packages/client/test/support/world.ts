@@ -33,14 +33,15 @@ export class World {
 
   async client(userId: string, store = new MemoryStore()): Promise<TestClient> {
     const conn = this.relay.connect();
+    const rng = seededRng(`${this.seed}/${userId}/${(await store.keys("")).length}`);
     const client = await KalandraClient.open({
       connection: conn,
       clock: this.clock,
-      rng: seededRng(`${this.seed}/${userId}/${(await store.keys("")).length}`),
+      rng,
       timers: this.timers,
       store,
       hubPublicKey: this.relay.hubPublicKey,
-      cs: this.cs,
+      cs: await suite(`${this.seed}/${userId}/cs/${(await store.keys("")).length}`),
       userId,
       requestPolicy: { retryMs: 300, maxAttempts: 40 },
       keyPackageTarget: 3,
