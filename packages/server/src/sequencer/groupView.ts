@@ -48,6 +48,7 @@ export interface GroupView {
     commit: Uint8Array,
     groupInfo: Uint8Array,
     pendingRefs: readonly Uint8Array[],
+    pendingMessages: readonly Uint8Array[],
   ): CommitCheck;
   checkExternalCommit(commit: Uint8Array, groupInfo: Uint8Array): CommitCheck;
   encode(): Uint8Array;

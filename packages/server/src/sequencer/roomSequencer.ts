@@ -232,7 +232,13 @@ export class RoomSequencer {
     if (check.proposal.removedLeaf !== leaf) {
       return { ok: false, refusal: refuse("INVALID_PROPOSAL", "not a removal of that leaf") };
     }
-    return this.acceptProposal({ frame: parseFrame(frame) }, check.ref, check.proposal.type, leaf);
+    return this.acceptProposal(
+      { frame: parseFrame(frame) },
+      proposal,
+      check.ref,
+      check.proposal.type,
+      leaf,
+    );
   }
 
   /** Stops the room's timers. */
@@ -293,17 +299,30 @@ export class RoomSequencer {
     if (stale !== undefined) return stale;
     const check = this.group.checkProposal(message);
     if (!check.ok) return this.fromCheck(check, "INVALID_PROPOSAL");
-    return this.acceptProposal(request, check.ref, check.proposal.type, check.proposal.removedLeaf);
+    return this.acceptProposal(
+      request,
+      message,
+      check.ref,
+      check.proposal.type,
+      check.proposal.removedLeaf,
+    );
   }
 
   private acceptProposal(
     request: Request,
+    message: Uint8Array,
     ref: Uint8Array,
     kind: string,
     removedLeaf: number | undefined,
   ): Promise<Outcome> {
     const h = request.frame.header;
-    const p: PendingProposal = { ref, kind, proposer: h.senderId, logIndex: this.next };
+    const p: PendingProposal = {
+      ref,
+      kind,
+      message: new Uint8Array(message),
+      proposer: h.senderId,
+      logIndex: this.next,
+    };
     if (removedLeaf !== undefined) p.removedLeaf = removedLeaf;
     this.state.pending.push(p);
     return this.sequence(request, {
@@ -322,7 +341,8 @@ export class RoomSequencer {
     const stale = this.checkEpoch(h);
     if (stale !== undefined) return stale;
     const refs = this.state.pending.map((p) => p.ref);
-    const check = this.group.checkCommit(body.commit, body.group_info, refs);
+    const messages = this.state.pending.map((p) => p.message);
+    const check = this.group.checkCommit(body.commit, body.group_info, refs, messages);
     if (!check.ok) return this.fromCheck(check, "INVALID_COMMIT");
     const fanout = this.others(h.senderId);
     const added = new Set(check.addedMembers.map((m) => m.senderId));
@@ -438,11 +458,7 @@ export class RoomSequencer {
     });
   }
 
-  private reply(
-    request: Request,
-    opcode: Opcode,
-    payload: unknown,
-  ): Promise<Outcome> {
+  private reply(request: Request, opcode: Opcode, payload: unknown): Promise<Outcome> {
     if (request.reply !== undefined) {
       const frame = responseFrame(this.env.hubSigner, request.frame.header, opcode, payload, {
         logIndex: 0n,

@@ -10,6 +10,8 @@ export interface PendingProposal {
   /** ProposalRef (RFC 9420 §5.2), what a commit must list to cover it. */
   ref: Uint8Array;
   kind: string;
+  /** The proposal's MLSMessage: a commit that references it is applied with it. */
+  message: Uint8Array;
   /** sender_id of the proposer; 0 for hub-originated (external sender) proposals. */
   proposer: bigint;
   /** Leaf a Remove proposal removes. */
@@ -46,6 +48,7 @@ export function encodeRoomState(s: RoomState): Uint8Array {
     pending: s.pending.map((p) => ({
       ref: p.ref,
       kind: p.kind,
+      message: p.message,
       proposer: p.proposer,
       log_index: p.logIndex,
       ...(p.removedLeaf === undefined ? {} : { removed_leaf: p.removedLeaf }),
@@ -65,6 +68,7 @@ export function decodeRoomState(b: Uint8Array): RoomState {
     pending: pending.map((p: Record<string, unknown>) => ({
       ref: bytes(p.ref, "ref"),
       kind: String(p.kind),
+      message: bytes(p.message, "message"),
       proposer: big(p.proposer, "proposer"),
       logIndex: big(p.log_index, "log_index"),
       ...(p.removed_leaf === undefined ? {} : { removedLeaf: Number(p.removed_leaf) }),

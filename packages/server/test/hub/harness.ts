@@ -1,0 +1,241 @@
+/**
+ * Test harness for the hub core: a manual clock and timer queue (DESIGN §2: time is
+ * injected), a recording sink, and real MLS devices (ts-mls, test/mls/mlsClients.ts) whose
+ * leaf signature key is also their frame key (docs/contracts.md "Identity").
+ */
+import {
+  type Clock,
+  createDeviceSigner,
+  type DeviceSigner,
+  decodePayload,
+  deriveSenderId,
+  encodeFrame,
+  encodePayload,
+  Flag,
+  Frame,
+  Opcode,
+  type PayloadOf,
+  type TimerHandle,
+  type Timers,
+} from "@kalandra/proto";
+import type { CiphersuiteImpl, ClientState } from "ts-mls";
+import { HubCore, type HubLimits } from "../../src/hub/hubCore.js";
+import type { Target } from "../../src/sequencer/effects.js";
+import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
+import type { ShardSet } from "../../src/shards/shardSet.js";
+import { MemoryStorage } from "../../src/storage/memoryStorage.js";
+import type { Storage } from "../../src/storage/types.js";
+import { type Device, device, type Hub, hubKeys, suite } from "../mls/mlsClients.js";
+
+export class ManualTime implements Clock, Timers {
+  private t = 1_700_000_000_000n;
+  private seq = 1;
+  private readonly queue = new Map<number, { at: bigint; fn: () => void }>();
+  now(): bigint {
+    return this.t;
+  }
+  set(delayMs: number, fn: () => void): TimerHandle {
+    const id = this.seq++;
+    this.queue.set(id, { at: this.t + BigInt(Math.max(0, Math.ceil(delayMs))), fn });
+    return { id };
+  }
+  clear(h: TimerHandle): void {
+    this.queue.delete(h.id);
+  }
+  get pendingTimers(): number {
+    return this.queue.size;
+  }
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.t + BigInt(ms);
+    for (;;) {
+      let next: [number, { at: bigint; fn: () => void }] | undefined;
+      for (const e of this.queue)
+        if (e[1].at <= end && (next === undefined || e[1].at < next[1].at)) next = e;
+      if (next === undefined) break;
+      this.queue.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = end;
+  }
+  /** Sets the wall clock (it may go backwards). */
+  setNow(ms: bigint): void {
+    this.t = ms;
+  }
+}
+
+export interface Sent {
+  target: Target;
+  frame: Frame;
+  bytes: Uint8Array;
+}
+
+export interface Client {
+  name: string;
+  device: Device;
+  signer: DeviceSigner;
+  senderId: bigint;
+  sessionId: string;
+  state?: ClientState;
+  nextRequest: number;
+}
+
+export interface Env {
+  cs: CiphersuiteImpl;
+  hubMls: Hub;
+  hubSigner: DeviceSigner;
+  time: ManualTime;
+  storage: Storage;
+  out: Sent[];
+  hub: HubCore;
+  limits: Partial<HubLimits>;
+  shards?: (env: Env) => ShardSet;
+}
+
+const rngSeeded = (seed: number) => {
+  let x = seed >>> 0 || 1;
+  return {
+    bytes(n: number): Uint8Array {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        out[i] = x & 0xff;
+      }
+      return out;
+    },
+  };
+};
+
+let shared: { cs: CiphersuiteImpl; hubMls: Hub } | undefined;
+
+export async function makeEnv(
+  opts: { limits?: Partial<HubLimits>; storage?: Storage; shards?: (env: Env) => ShardSet } = {},
+): Promise<Env> {
+  if (shared === undefined) {
+    const cs = await suite();
+    shared = { cs, hubMls: await hubKeys(cs) };
+  }
+  const env = {
+    ...shared,
+    hubSigner: createDeviceSigner(new Uint8Array(32).fill(7)),
+    time: new ManualTime(),
+    storage: opts.storage ?? new MemoryStorage(),
+    out: [] as Sent[],
+    limits: opts.limits ?? {},
+    ...(opts.shards === undefined ? {} : { shards: opts.shards }),
+  } as Env;
+  env.hub = await openHub(env);
+  return env;
+}
+
+/** Opens (or reopens, after a "crash") the hub core over the env's storage. */
+export async function openHub(env: Env): Promise<HubCore> {
+  const sink = (target: Target, bytes: Uint8Array) => {
+    env.out.push({ target, frame: Frame.fromWire(bytes), bytes });
+  };
+  env.hub = await HubCore.open({
+    storage: env.storage,
+    clock: env.time,
+    rng: rngSeeded(1),
+    timers: env.time,
+    hubSigner: env.hubSigner,
+    sink,
+    groups: publicGroupViews(env.hubMls.publicKey),
+    limits: env.limits,
+    ...(env.shards === undefined ? {} : { shards: env.shards(env) }),
+  });
+  return env.hub;
+}
+
+let sessionSeq = 0;
+
+export async function makeClient(env: Env, name: string, attach = true): Promise<Client> {
+  const d = await device(env.cs, name);
+  const seed = d.privatePackage.signaturePrivateKey.subarray(-32);
+  const signer = createDeviceSigner(seed);
+  const c: Client = {
+    name,
+    device: d,
+    signer,
+    senderId: deriveSenderId(signer.publicKey),
+    sessionId: `s${++sessionSeq}-${name}`,
+    nextRequest: 1,
+  };
+  if (attach) env.hub.attachSession(c.sessionId, signer.publicKey, name);
+  return c;
+}
+
+export function frameOf<Op extends Opcode>(
+  c: Client,
+  opcode: Op,
+  roomId: bigint,
+  epoch: bigint,
+  payload: PayloadOf<Op>,
+  requestId = c.nextRequest++,
+): Uint8Array {
+  return encodeFrame(
+    {
+      opcode,
+      requestId,
+      roomId,
+      senderId: c.senderId,
+      epoch,
+      payload: encodePayload(opcode, payload),
+    },
+    c.signer,
+  );
+}
+
+export interface Answer {
+  opcode: number;
+  frame: Frame;
+  bytes: Uint8Array;
+  error?: { name: string; expected_epoch?: bigint | undefined };
+}
+
+/** The response sent to the client's session for `requestId`, if any. */
+export function answerTo(env: Env, c: Client, requestId: number): Answer | undefined {
+  const hit = env.out.findLast(
+    (s) =>
+      s.target.kind === "session" &&
+      s.target.sessionId === c.sessionId &&
+      s.frame.header.has(Flag.RESPONSE) &&
+      s.frame.header.requestId === requestId,
+  );
+  if (hit === undefined) return undefined;
+  const a: Answer = { opcode: hit.frame.header.opcode, frame: hit.frame, bytes: hit.bytes };
+  if (hit.frame.header.opcode === Opcode.ERROR) {
+    const p = decodePayload(Opcode.ERROR, hit.frame.payload);
+    a.error = { name: p.name, expected_epoch: p.expected_epoch };
+  }
+  return a;
+}
+
+/** Sends a frame and returns the hub's answer to it. */
+export async function send(env: Env, c: Client, bytes: Uint8Array): Promise<Answer> {
+  const requestId = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8);
+  await env.hub.handleFrame(c.sessionId, c.senderId, bytes);
+  await env.hub.shards.drain();
+  const a = answerTo(env, c, requestId);
+  if (a === undefined) throw new Error(`no answer to request ${requestId}`);
+  return a;
+}
+
+/** Frames delivered to a device (fan-out, welcome, commit requests). */
+export function deliveredTo(env: Env, senderId: bigint, opcode?: number): Frame[] {
+  return env.out
+    .filter(
+      (s) =>
+        ((s.target.kind === "device" && s.target.senderId === senderId) ||
+          (s.target.kind === "members" && s.target.senderIds.includes(senderId))) &&
+        (opcode === undefined || s.frame.header.opcode === opcode),
+    )
+    .map((s) => s.frame);
+}
+
+export function errorName(a: Answer): string | undefined {
+  return a.error?.name;
+}
