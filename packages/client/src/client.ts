@@ -37,15 +37,15 @@ import {
 } from "./state/room.js";
 import {
   buildFrame,
-  decodePayloadBytes,
   FrameFlag,
   fieldArray,
   fieldBytes,
   fieldNumber,
   fieldText,
   fieldU64,
-  joinFrame,
+  parseEntry,
   parseFrame,
+  payloadOf,
   verifyFrame,
   type WireFrame,
 } from "./state/wire.js";
@@ -213,11 +213,11 @@ export class KalandraClient {
       user_id: this.device.userId,
       client: "kalandra-client/0.1",
     });
-    const cp = decodePayloadBytes(challenge.payloadBytes);
+    const cp = payloadOf(challenge);
     if (Buffer.compare(fieldBytes(cp, "hub_key"), this.#o.hubPublicKey) !== 0)
       throw new ClientError("wrong_hub", "the hub presented another key");
     const ok = await this.request(Opcode.AUTH_RESPONSE, 0n, 0n, { nonce: fieldBytes(cp, "nonce") });
-    const okp = decodePayloadBytes(ok.payloadBytes);
+    const okp = payloadOf(ok);
     if (fieldU64(okp, "sender_id") !== this.device.senderId)
       throw new ClientError("wrong_sender_id", "the hub assigned another sender_id");
     if (this.#keyPackages.size === 0) await this.uploadKeyPackages(this.#o.keyPackageTarget ?? 8);
@@ -477,20 +477,19 @@ export class KalandraClient {
       const resp = this.expectAck(
         await this.request(Opcode.SYNC_REQUEST, room.roomId, room.epoch, { from, limit }),
       );
-      const p = decodePayloadBytes(resp.payloadBytes);
+      const p = payloadOf(resp);
       const head = fieldU64(p, "head");
       const entries = fieldArray(p, "entries");
       await this.#run(async () => {
         for (const e of entries) {
           const entry = e as Record<string, unknown>;
           const payload = entry.payload;
-          const bytes = joinFrame(
-            fieldBytes(entry, "header"),
-            payload instanceof Uint8Array ? payload : null,
-          );
           let f: WireFrame;
           try {
-            f = parseFrame(bytes);
+            f = parseEntry(
+              fieldBytes(entry, "header"),
+              payload instanceof Uint8Array ? payload : null,
+            );
           } catch {
             continue;
           }
@@ -549,7 +548,7 @@ export class KalandraClient {
       return;
     }
     if (f.senderId !== 0n || !verifyFrame(f, this.#o.hubPublicKey)) return;
-    const p = decodePayloadBytes(f.payloadBytes);
+    const p = payloadOf(f);
     switch (f.opcode) {
       case Opcode.WELCOME:
         await this.#onWelcome(f, fieldBytes(p, "welcome"));
@@ -615,7 +614,7 @@ export class KalandraClient {
 
 export function hubError(f: WireFrame): HubError {
   try {
-    const p = decodePayloadBytes(f.payloadBytes);
+    const p = payloadOf(f);
     const expected = p.expected_epoch === undefined ? undefined : fieldU64(p, "expected_epoch");
     return new HubError(
       fieldNumber(p, "code"),

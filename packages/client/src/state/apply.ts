@@ -18,13 +18,7 @@ import {
 import { EpochSenderKeys } from "../senderkeys/index.js";
 import type { Emitter } from "./events.js";
 import { type Room, signatureKey } from "./room.js";
-import {
-  decodePayloadBytes,
-  fieldBytes,
-  fieldNumber,
-  verifyFrame,
-  type WireFrame,
-} from "./wire.js";
+import { fieldBytes, fieldNumber, payloadOf, verifyFrame, type WireFrame } from "./wire.js";
 
 export interface ApplyContext {
   readonly cs: CiphersuiteImpl;
@@ -105,7 +99,7 @@ export async function applySequenced(
   const own = f.senderId === ctx.ownSenderId ? room.inflight.get(signatureKey(f)) : undefined;
   if (own !== undefined) room.inflight.delete(signatureKey(f));
   try {
-    if (f.payloadBytes.length === 0 && f.opcode !== Opcode.ACK) throw new Skip("erased");
+    if (f.erased) throw new Skip("erased");
     switch (f.opcode) {
       case Opcode.APP_MESSAGE: {
         if (own?.kind === "app") {
@@ -122,7 +116,7 @@ export async function applySequenced(
       case Opcode.PROPOSAL: {
         if (f.epoch !== state.groupContext.epoch) throw new Skip("proposal for another epoch");
         if (own === undefined) verifySender(ctx, state, f);
-        const p = decodePayloadBytes(f.payloadBytes);
+        const p = payloadOf(f);
         room.state = await processHandshake(state, fieldBytes(p, "message"), ctx.cs);
         return true;
       }
@@ -133,7 +127,7 @@ export async function applySequenced(
         if (own?.kind === "commit") {
           next = own.newState;
         } else {
-          const p = decodePayloadBytes(f.payloadBytes);
+          const p = payloadOf(f);
           const commit = fieldBytes(p, "commit");
           if (f.opcode === Opcode.COMMIT) verifySender(ctx, state, f);
           else verifyExternalJoiner(f, commit);
@@ -144,7 +138,7 @@ export async function applySequenced(
       }
       case Opcode.REDACTION: {
         verifySender(ctx, state, f);
-        const p = decodePayloadBytes(f.payloadBytes);
+        const p = payloadOf(f);
         ctx.events.emit({
           type: "redaction",
           roomId: room.roomId,
@@ -172,7 +166,7 @@ async function openApp(ctx: ApplyContext, room: Room, f: WireFrame): Promise<voi
   if (f.epoch !== state.groupContext.epoch) throw new Skip("application message for an old epoch");
   const sender = verifySender(ctx, state, f);
   if (sender === undefined) throw new Skip("the hub sends no application messages");
-  const p = decodePayloadBytes(f.payloadBytes);
+  const p = payloadOf(f);
   const keys = await senderKeysFor(room, ctx.cs);
   const plaintext = keys.open(
     sender.leaf,

@@ -24,17 +24,17 @@ import {
 import { enterEpoch, senderKeysFor } from "./apply.js";
 import { Room, signatureKey } from "./room.js";
 import {
-  decodePayloadBytes,
   FrameFlag,
   fieldArray,
   fieldBytes,
   fieldU64,
   parseFrame,
+  payloadOf,
   type WireFrame,
 } from "./wire.js";
 
 /** Hub error names after which the intent is rebuilt on the new epoch. */
-const RETRYABLE = new Set(["StaleEpoch", "MissingProposals", "CommitMissesProposals"]);
+const RETRYABLE = new Set(["STALE_EPOCH", "MISSING_PROPOSALS"]);
 const MAX_ATTEMPTS = 8;
 
 interface Built {
@@ -149,7 +149,7 @@ export class Intents {
       const resp = this.#c.expectAck(
         await this.#c.request(Opcode.KP_CLAIM, roomId, 0n, { user_id: userId }),
       );
-      for (const c of fieldArray(decodePayloadBytes(resp.payloadBytes), "claims")) {
+      for (const c of fieldArray(payloadOf(resp), "claims")) {
         const claim = c as Record<string, unknown>;
         const m = decodeMessage(fieldBytes(claim, "key_package"));
         if (m.wireformat !== "mls_key_package") continue;
@@ -249,7 +249,7 @@ export class Intents {
     const o = this.#c.options;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const gi = this.#c.expectAck(await this.#c.request(Opcode.GROUP_INFO_FETCH, roomId, 0n, {}));
-      const p = decodePayloadBytes(gi.payloadBytes);
+      const p = payloadOf(gi);
       const epoch = fieldU64(p, "epoch");
       const [kp] = await generateKeyPackages(this.#c.device, 1, o.clock, o.cs);
       if (kp === undefined) throw new ClientError("internal", "no key package");
@@ -261,7 +261,8 @@ export class Intents {
       const resp = await this.#c.sendFrame(frame);
       if ((resp.flags & FrameFlag.ERROR) !== 0) {
         const err: HubError = hubError(resp);
-        if (err.hubName === "StaleEpoch" || err.hubName === "MustIncludePendingRemovals") continue;
+        if (err.hubName === "STALE_EPOCH" || err.hubName === "MUST_INCLUDE_PENDING_REMOVALS")
+          continue;
         throw err;
       }
       const room = await this.#c.run(async () => {

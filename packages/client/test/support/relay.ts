@@ -6,7 +6,13 @@
  * must not depend on it); it follows the same frame contracts (docs/contracts.md).
  * Delivery is asynchronous and FIFO per connection; a connection can be taken down.
  */
-import { deriveSenderId, Opcode, type Rng } from "@kalandra/proto";
+import {
+  deriveSenderId,
+  ErrorCode,
+  Opcode,
+  type ProtocolErrorCode,
+  type Rng,
+} from "@kalandra/proto";
 import { type CiphersuiteImpl, proposeExternal } from "ts-mls";
 import { makeProposalRef } from "ts-mls/authenticatedContent.js";
 import { ratchetTreeFromExtension } from "ts-mls/groupInfo.js";
@@ -14,7 +20,6 @@ import type { HubConnection } from "../../src/client.js";
 import { decodeGroupInfo, decodeMessage, encodeMessage } from "../../src/mls/group.js";
 import {
   buildFrame,
-  decodePayloadBytes,
   ed25519Signer,
   FrameFlag,
   type FrameSigner,
@@ -25,6 +30,7 @@ import {
   fieldU64,
   HEADER_SIZE,
   parseFrame,
+  payloadOf,
   stampFrame,
   verifyFrame,
   type WireFrame,
@@ -157,8 +163,8 @@ export class Relay {
   ): void {
     const payload: Record<string, unknown> = { code: 1, name, message };
     if (expected !== undefined) payload.expected_epoch = expected;
-    if (name === "StaleEpoch") this.stats.stale++;
-    if (name === "MissingProposals") this.stats.missingProposals++;
+    if (name === "STALE_EPOCH") this.stats.stale++;
+    if (name === "MISSING_PROPOSALS") this.stats.missingProposals++;
     this.#respond(conn, req, Opcode.ERROR, payload, { error: true });
   }
 
@@ -202,16 +208,16 @@ export class Relay {
       return;
     }
     void this.#handle(conn, f).catch((e: unknown) => {
-      this.#error(conn, f, "Internal", String(e));
+      this.#error(conn, f, "INTERNAL", String(e));
     });
   }
 
   async #handle(conn: RelayConnection, f: WireFrame): Promise<void> {
-    const p = decodePayloadBytes(f.payloadBytes);
+    const p = payloadOf(f);
     if (f.opcode === Opcode.HELLO) {
       const key = fieldBytes(p, "device_key");
       if (deriveSenderId(key) !== f.senderId || !verifyFrame(f, key))
-        return this.#error(conn, f, "AuthFailed", "bad hello");
+        return this.#error(conn, f, "UNAUTHENTICATED", "bad hello");
       conn.deviceKey = key;
       conn.userId = fieldText(p, "user_id");
       conn.nonce = this.#o.rng.bytes(32);
@@ -222,10 +228,10 @@ export class Relay {
       return;
     }
     if (conn.deviceKey === undefined || !verifyFrame(f, conn.deviceKey))
-      return this.#error(conn, f, "AuthFailed", "unauthenticated");
+      return this.#error(conn, f, "UNAUTHENTICATED", "unauthenticated");
     if (f.opcode === Opcode.AUTH_RESPONSE) {
       if (conn.nonce === undefined || Buffer.compare(fieldBytes(p, "nonce"), conn.nonce) !== 0)
-        return this.#error(conn, f, "AuthFailed", "nonce");
+        return this.#error(conn, f, "UNAUTHENTICATED", "nonce");
       conn.senderId = f.senderId;
       this.#devices.set(f.senderId, conn);
       this.#respond(conn, f, Opcode.AUTH_OK, { sender_id: f.senderId });
@@ -233,7 +239,7 @@ export class Relay {
       this.#welcomes.delete(f.senderId);
       return;
     }
-    if (conn.senderId !== f.senderId) return this.#error(conn, f, "AuthFailed", "sender_id");
+    if (conn.senderId !== f.senderId) return this.#error(conn, f, "UNAUTHENTICATED", "sender_id");
     const answered = this.#answers.get(`${f.senderId}:${f.requestId}`);
     if (answered !== undefined) {
       conn.deliver(answered);
@@ -263,7 +269,7 @@ export class Relay {
         return;
       }
       case Opcode.ROOM_CREATE: {
-        if (this.rooms.has(f.roomId)) return this.#error(conn, f, "RoomExists", "room exists");
+        if (this.rooms.has(f.roomId)) return this.#error(conn, f, "ROOM_EXISTS", "room exists");
         const groupInfo = fieldBytes(p, "group_info");
         const room: RelayRoom = {
           log: [],
@@ -278,7 +284,7 @@ export class Relay {
       }
     }
     const room = this.rooms.get(f.roomId);
-    if (room === undefined) return this.#error(conn, f, "UnknownRoom", "no such room");
+    if (room === undefined) return this.#error(conn, f, "UNKNOWN_ROOM", "no such room");
     switch (f.opcode) {
       case Opcode.GROUP_INFO_FETCH:
         this.#respond(conn, f, Opcode.GROUP_INFO, {
@@ -304,13 +310,15 @@ export class Relay {
       }
     }
     if (f.epoch !== room.epoch)
-      return this.#error(conn, f, "StaleEpoch", `room is at ${room.epoch}`, room.epoch);
+      return this.#error(conn, f, "STALE_EPOCH", `room is at ${room.epoch}`, room.epoch);
     switch (f.opcode) {
       case Opcode.APP_MESSAGE:
-        if (!room.members.has(f.senderId)) return this.#error(conn, f, "NotMember", "not a member");
+        if (!room.members.has(f.senderId))
+          return this.#error(conn, f, "NOT_MEMBER", "not a member");
         return this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
       case Opcode.PROPOSAL: {
-        if (!room.members.has(f.senderId)) return this.#error(conn, f, "NotMember", "not a member");
+        if (!room.members.has(f.senderId))
+          return this.#error(conn, f, "NOT_MEMBER", "not a member");
         await this.#acceptProposal(room, f, fieldBytes(p, "message"));
         this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
         this.#requestCommit(f.roomId, room);
@@ -320,26 +328,26 @@ export class Relay {
       case Opcode.EXTERNAL_COMMIT: {
         const external = f.opcode === Opcode.EXTERNAL_COMMIT;
         if (!external && !room.members.has(f.senderId))
-          return this.#error(conn, f, "NotMember", "not a member");
+          return this.#error(conn, f, "NOT_MEMBER", "not a member");
         if (external && room.pending.some((x) => x.removedLeaf !== undefined))
-          return this.#error(conn, f, "MustIncludePendingRemovals", "a removal is pending");
+          return this.#error(conn, f, "MUST_INCLUDE_PENDING_REMOVALS", "a removal is pending");
         const m = decodeMessage(fieldBytes(p, "commit"));
         if (
           m.wireformat !== "mls_public_message" ||
           m.publicMessage.content.contentType !== "commit"
         )
-          return this.#error(conn, f, "Malformed", "commit is not a PublicMessage commit");
+          return this.#error(conn, f, "INVALID_COMMIT", "commit is not a PublicMessage commit");
         const refs = new Set(
           m.publicMessage.content.commit.proposals.flatMap((x) =>
             x.proposalOrRefType === "reference" ? [Buffer.from(x.reference).toString("hex")] : [],
           ),
         );
         if (!external && room.pending.some((x) => !refs.has(x.ref)))
-          return this.#error(conn, f, "MissingProposals", "commit misses pending proposals");
+          return this.#error(conn, f, "MISSING_PROPOSALS", "commit misses pending proposals");
         const groupInfo = fieldBytes(p, "group_info");
         const gi = decodeGroupInfo(groupInfo);
         if (gi.groupContext.epoch !== room.epoch + 1n)
-          return this.#error(conn, f, "Malformed", "GroupInfo epoch");
+          return this.#error(conn, f, "INVALID_COMMIT", "GroupInfo epoch");
         const idx = this.#sequence(room, f.bytes, conn);
         room.epoch += 1n;
         room.groupInfo = groupInfo;
@@ -376,7 +384,7 @@ export class Relay {
         return;
       }
       default:
-        return this.#error(conn, f, "Unsupported", `opcode ${f.opcode}`);
+        return this.#error(conn, f, "FORBIDDEN", `opcode ${f.opcode}`);
     }
   }
 
