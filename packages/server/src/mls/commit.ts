@@ -17,7 +17,7 @@ import { checkNextGroupInfo } from "./groupInfo.js";
 import { decodePublicMessage, proposalRef, verifyFramedContent } from "./messages.js";
 import { type ResolvedProposal, summarize } from "./proposals.js";
 import { type GroupState, interimHash } from "./state.js";
-import { checkKeyPackage, checkLeafNode, checkLeafUnique } from "./validate.js";
+import { checkKeyPackage, checkLeafNode, KeyIndex } from "./validate.js";
 
 const encodeConfirmedInput = encode(confirmedTranscriptHashInputEncoder);
 
@@ -141,20 +141,23 @@ export function applyMemberCommit(
     leaf: state.tree.leaf(leafIndex) as LeafNode,
   }));
   for (const r of removes) tree.removeLeaf(r);
+  const keys = KeyIndex.of(tree);
   const added: AppliedCommit["added"] = [];
   for (const kp of adds) {
     checkKeyPackage(kp, groupId, "INVALID_COMMIT");
     // Against the tree after earlier adds too: no two adds of one client.
-    checkLeafUnique(tree, kp.leafNode, undefined, "INVALID_COMMIT");
-    added.push({ leafIndex: tree.addLeaf(kp.leafNode), leaf: kp.leafNode });
+    keys.check(kp.leafNode, undefined, "INVALID_COMMIT");
+    const leafIndex = tree.addLeaf(kp.leafNode);
+    keys.add(kp.leafNode, leafIndex);
+    added.push({ leafIndex, leaf: kp.leafNode });
   }
   const path = content.commit.path;
   const needsPath = proposals.length === 0 || updates.length > 0 || removes.length > 0;
   if (needsPath && path === undefined) reject("INVALID_COMMIT", "commit needs an UpdatePath");
   if (path !== undefined) {
     checkLeafNode(path.leafNode, groupId, committer, "commit", "INVALID_COMMIT");
-    checkLeafUnique(tree, path.leafNode, committer, "INVALID_COMMIT");
-    tree.applyUpdatePath(committer, path, false);
+    keys.check(path.leafNode, committer, "INVALID_COMMIT");
+    tree.applyUpdatePath(committer, path, false, (k) => keys.hasHpke(k));
   }
   const next = nextState(state, pm, tree);
   checkNextGroupInfo(groupInfoBytes, next, pm, committer);
@@ -205,10 +208,12 @@ export function applyExternalCommit(
     removed.push({ leafIndex: r, leaf: old });
     tree.removeLeaf(r);
   }
+  // Keys of the tree before the joiner's leaf goes in: its own keys must be fresh.
+  const keys = KeyIndex.of(tree);
+  keys.check(path.leafNode, undefined, "INVALID_COMMIT");
   const joiner = tree.addLeaf(path.leafNode);
   checkLeafNode(path.leafNode, state.context.groupId, joiner, "commit", "INVALID_COMMIT");
-  checkLeafUnique(tree, path.leafNode, joiner, "INVALID_COMMIT");
-  tree.applyUpdatePath(joiner, path, true);
+  tree.applyUpdatePath(joiner, path, true, (k) => keys.hasHpke(k));
   const next = nextState(state, pm, tree);
   checkNextGroupInfo(groupInfoBytes, next, pm, joiner);
   return {

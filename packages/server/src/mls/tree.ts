@@ -10,16 +10,36 @@ import { encode } from "ts-mls/codec/tlsEncoder.js";
 import type { LeafNode } from "ts-mls/leafNode.js";
 import { parentHashInputEncoder } from "ts-mls/parentHash.js";
 import type { ParentNode } from "ts-mls/parentNode.js";
-import { type Node, type RatchetTree, ratchetTreeEncoder } from "ts-mls/ratchetTree.js";
+import { type Node, nodeEncoder, type RatchetTree } from "ts-mls/ratchetTree.js";
 import { leafNodeHashInputEncoder, parentNodeHashInputEncoder } from "ts-mls/treeHash.js";
 import type { UpdatePath } from "ts-mls/updatePath.js";
-import { bytesEqual, sha256, toHex } from "./crypto.js";
+import { bytesEqual, sha256, varintPrefix } from "./crypto.js";
 import { reject } from "./errors.js";
 
 const encodeLeafHashInput = encode(leafNodeHashInputEncoder);
 const encodeParentHashInput = encode(parentNodeHashInputEncoder);
 const encodeParentHash = encode(parentHashInputEncoder);
-const encodeTree = encode(ratchetTreeEncoder);
+const encodeNode = encode(nodeEncoder);
+
+/**
+ * Encoded `optional<Node>` (present) per node object. Node objects are never mutated and are
+ * shared between a tree and its clones, so an epoch re-encodes only the nodes it replaced.
+ */
+const nodeEncodings = new WeakMap<Node, Uint8Array>();
+
+function encodedNode(n: Node): Uint8Array {
+  let e = nodeEncodings.get(n);
+  if (e === undefined) {
+    const body = encodeNode(n);
+    e = new Uint8Array(body.length + 1);
+    e[0] = 1;
+    e.set(body, 1);
+    nodeEncodings.set(n, e);
+  }
+  return e;
+}
+
+const ABSENT = Uint8Array.of(0);
 
 // --- tree math (RFC 9420 Appendix C), for trees of 2^(d+1)-1 nodes -----------------------
 
@@ -353,32 +373,26 @@ export class PublicTree {
     return out;
   }
 
-  /** All HPKE public keys in the tree, as hex, for uniqueness checks (RFC 9420 §7.3, §12.4.2). */
-  hpkeKeys(): Set<string> {
-    const s = new Set<string>();
-    for (const n of this.nodes) {
-      if (n === undefined) continue;
-      s.add(toHex(n.nodeType === "leaf" ? n.leaf.hpkePublicKey : n.parent.hpkePublicKey));
-    }
-    return s;
-  }
-
   /**
    * Applies a commit's UpdatePath for `leafIndex` (RFC 9420 §7.5, §12.4.2), mirroring ts-mls's
    * applyUpdatePath: new leaf, blanked direct path, new parent nodes along the filtered direct
    * path with their parent hashes, and the leaf's parent_hash must match the computed chain.
    * The leaf node itself must already have been validated by the caller.
    */
-  applyUpdatePath(leafIndex: number, path: UpdatePath, isExternal: boolean): void {
+  applyUpdatePath(
+    leafIndex: number,
+    path: UpdatePath,
+    isExternal: boolean,
+    hasKey: (hpkePublicKey: Uint8Array) => boolean,
+  ): void {
     const old = this.leaf(leafIndex);
     if (!isExternal) {
       if (old === undefined) reject("INVALID_COMMIT", "committer leaf is blank");
       if (bytesEqual(old.hpkePublicKey, path.leafNode.hpkePublicKey))
         reject("INVALID_COMMIT", "UpdatePath leaf keeps the committer's encryption key");
     }
-    const existing = this.hpkeKeys();
     for (const n of path.nodes) {
-      if (existing.has(toHex(n.hpkePublicKey)))
+      if (hasKey(n.hpkePublicKey))
         reject("INVALID_COMMIT", "UpdatePath public key already in the tree");
     }
     const fdp = this.filteredDirectPath(leafIndex);
@@ -405,6 +419,24 @@ export class PublicTree {
 
   /** The ratchet_tree extension encoding (trailing blank nodes stripped, RFC 9420 §12.4.3.3). */
   encode(): Uint8Array {
-    return encodeTree(this.nodes);
+    let last = this.nodes.length - 1;
+    while (last >= 0 && this.nodes[last] === undefined) last--;
+    const parts: Uint8Array[] = [];
+    let len = 0;
+    for (let i = 0; i <= last; i++) {
+      const n = this.nodes[i];
+      const e = n === undefined ? ABSENT : encodedNode(n);
+      parts.push(e);
+      len += e.length;
+    }
+    const prefix = varintPrefix(len);
+    const out = new Uint8Array(prefix.length + len);
+    out.set(prefix, 0);
+    let o = prefix.length;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
   }
 }

@@ -55,30 +55,51 @@ export function checkLeafNode(
 }
 
 /**
- * The encryption and signature keys of a leaf must not appear in any other leaf (and the
- * encryption key in no parent) of the tree (RFC 9420 §7.3); `ownLeaf` is the leaf being replaced.
+ * The encryption keys of every node and the signature keys of every leaf in a tree, for the
+ * uniqueness rules of RFC 9420 §7.3 / §12.4.2 in O(1) per check (a commit adding 999 members
+ * would otherwise scan the tree 999 times).
  */
+export class KeyIndex {
+  private readonly hpke = new Set<string>();
+  private readonly sig = new Map<string, number>();
+
+  static of(tree: PublicTree): KeyIndex {
+    const k = new KeyIndex();
+    for (let i = 0; i < tree.nodes.length; i++) {
+      const n = tree.nodes[i];
+      if (n === undefined) continue;
+      if (n.nodeType === "parent") k.hpke.add(toHex(n.parent.hpkePublicKey));
+      else k.add(n.leaf, i / 2);
+    }
+    return k;
+  }
+
+  add(leaf: LeafNode, leafIndex: number): void {
+    this.hpke.add(toHex(leaf.hpkePublicKey));
+    this.sig.set(toHex(leaf.signaturePublicKey), leafIndex);
+  }
+
+  hasHpke(key: Uint8Array): boolean {
+    return this.hpke.has(toHex(key));
+  }
+
+  /** A new leaf's keys are fresh; `ownLeaf` may keep its signature key (an Update or a path). */
+  check(leaf: LeafNode, ownLeaf: number | undefined, code: MlsViewErrorCode): void {
+    if (this.hasHpke(leaf.hpkePublicKey)) reject(code, "encryption key already in the tree");
+    const holder = this.sig.get(toHex(leaf.signaturePublicKey));
+    if (holder !== undefined && holder !== ownLeaf)
+      reject(code, "signature key already in the tree");
+  }
+}
+
+/** Uniqueness of one leaf's keys against a whole tree (one-off checks; see KeyIndex). */
 export function checkLeafUnique(
   tree: PublicTree,
   leaf: LeafNode,
   ownLeaf: number | undefined,
   code: MlsViewErrorCode,
 ): void {
-  const hpke = toHex(leaf.hpkePublicKey);
-  for (let i = 0; i < tree.nodes.length; i++) {
-    const n = tree.nodes[i];
-    if (n === undefined) continue;
-    if (n.nodeType === "parent") {
-      if (toHex(n.parent.hpkePublicKey) === hpke)
-        reject(code, "encryption key already in the tree");
-      continue;
-    }
-    if (ownLeaf !== undefined && i === ownLeaf * 2) continue;
-    if (bytesEqual(n.leaf.hpkePublicKey, leaf.hpkePublicKey))
-      reject(code, "encryption key already in the tree");
-    if (bytesEqual(n.leaf.signaturePublicKey, leaf.signaturePublicKey))
-      reject(code, "signature key already in the tree");
-  }
+  KeyIndex.of(tree).check(leaf, ownLeaf, code);
 }
 
 /** KeyPackage validation of RFC 9420 §10.1 (lifetime is the client's concern, not the hub's). */
