@@ -29,8 +29,12 @@ export function resolveMaxPayload(opts: DecodeOptions | undefined): number {
  */
 export class Frame {
   readonly header: FrameHeader;
-  /** The payload bytes (a subarray of the wire bytes when decoded). */
-  readonly payload: Uint8Array;
+  // The payload is `src[start, end)`; its subarray is made on first use (a subarray costs
+  // more than validating a header, and routing often never touches the payload).
+  private readonly src: Uint8Array;
+  private readonly start: number;
+  private readonly end: number;
+  private cachedPayload: Uint8Array | undefined;
 
   constructor(header: FrameHeader, payload: Uint8Array) {
     if (!(header instanceof FrameHeader)) throw new TypeError('"header" expected FrameHeader');
@@ -39,7 +43,31 @@ export class Frame {
       throw new RangeError("payload length differs from the header's payload_size");
     }
     this.header = header;
-    this.payload = payload;
+    this.src = payload;
+    this.start = 0;
+    this.end = payload.length;
+    this.cachedPayload = payload;
+  }
+
+  /** @internal A frame whose payload is `src[start, end)`, bounds already checked. */
+  static unchecked(header: FrameHeader, src: Uint8Array, start: number, end: number): Frame {
+    const f = Object.create(Frame.prototype) as {
+      -readonly [K in "header" | "src" | "start" | "end" | "cachedPayload"]: unknown;
+    };
+    f.header = header;
+    f.src = src;
+    f.start = start;
+    f.end = end;
+    f.cachedPayload = undefined;
+    return f as unknown as Frame;
+  }
+
+  /** The payload bytes (a subarray of the wire bytes when decoded, never a copy). */
+  get payload(): Uint8Array {
+    if (this.cachedPayload === undefined) {
+      this.cachedPayload = this.src.subarray(this.start, this.end);
+    }
+    return this.cachedPayload;
   }
 
   /**
@@ -51,7 +79,13 @@ export class Frame {
   static fromWire(bytes: Uint8Array, opts?: DecodeOptions): Frame {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('"bytes" expected Uint8Array');
     const maxPayload = resolveMaxPayload(opts);
-    const header = FrameHeader.view(bytes);
+    if (bytes.length < HEADER_SIZE) {
+      throw new ProtocolError(
+        "TRUNCATED",
+        `header needs ${HEADER_SIZE} bytes, got ${bytes.length}`,
+      );
+    }
+    const header = FrameHeader.unchecked(bytes, 0);
     validateHeader(header, maxPayload);
     const end = HEADER_SIZE + header.payloadSize;
     if (bytes.length < end) {
@@ -60,7 +94,7 @@ export class Frame {
     if (bytes.length > end) {
       throw new ProtocolError("TRAILING_BYTES", `${bytes.length - end} bytes after the frame`);
     }
-    return new Frame(header, bytes.subarray(HEADER_SIZE, end));
+    return Frame.unchecked(header, bytes, HEADER_SIZE, end);
   }
 
   /**

@@ -82,11 +82,11 @@ export class StreamDecoder {
         const avail = n - pos;
         let need = HEADER_SIZE;
         if (avail >= HEADER_SIZE) {
-          const header = FrameHeader.view(chunk, pos);
+          const header = FrameHeader.unchecked(chunk, pos);
           validateHeader(header, this.maxPayload);
           need = HEADER_SIZE + header.payloadSize;
           if (avail >= need) {
-            frames.push(new Frame(header, chunk.subarray(pos + HEADER_SIZE, pos + need)));
+            frames.push(Frame.unchecked(header, chunk, pos + HEADER_SIZE, pos + need));
             pos += need;
             continue;
           }
@@ -107,7 +107,9 @@ export class StreamDecoder {
         if (this.need > HEADER_SIZE) continue;
       }
       const bytes = this.buf.length === this.got ? this.buf : this.buf.slice(0, this.got);
-      frames.push(new Frame(FrameHeader.view(bytes), bytes.subarray(HEADER_SIZE)));
+      frames.push(
+        Frame.unchecked(FrameHeader.unchecked(bytes, 0), bytes, HEADER_SIZE, bytes.length),
+      );
       this.buf = new Uint8Array(0);
       this.got = 0;
       this.need = 0;
