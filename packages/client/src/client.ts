@@ -8,7 +8,7 @@
  * to requests bypass the queue (they only resolve promises), so a queued task may wait for
  * the hub; `#syncRoom` and the intents wait for the hub *outside* the queue.
  */
-import { type Clock, Opcode, type Rng, type Timers } from "@kalandra/proto";
+import { type Clock, Opcode, type Rng, type TimerHandle, type Timers } from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
 import {
   type Device,
@@ -75,6 +75,11 @@ export interface KalandraClientOptions {
   keyPackageTarget?: number;
   /** Frames asked for per SYNC_REQUEST (default 256). */
   syncPageSize?: number;
+  /**
+   * Every this many ms each room asks the hub for frames past its last log_index, so a
+   * lost fan-out frame with nothing after it is still found (0 = off, the default).
+   */
+  syncIntervalMs?: number;
 }
 
 export class ClientError extends Error {
@@ -136,6 +141,7 @@ export class KalandraClient {
   #reservedRequestId = 0;
   #closed = false;
   readonly #syncing = new Map<bigint, Promise<void>>();
+  #syncTimer: TimerHandle | undefined;
 
   private constructor(o: KalandraClientOptions, device: Device, nextRequestId: number) {
     this.#o = o;
@@ -222,6 +228,24 @@ export class KalandraClient {
       throw new ClientError("wrong_sender_id", "the hub assigned another sender_id");
     if (this.#keyPackages.size === 0) await this.uploadKeyPackages(this.#o.keyPackageTarget ?? 8);
     await Promise.all([...this.#rooms.values()].map((r) => this.#resume(r)));
+    this.#armPeriodicSync();
+  }
+
+  #armPeriodicSync(): void {
+    const every = this.#o.syncIntervalMs ?? 0;
+    if (every <= 0 || this.#syncTimer !== undefined || this.#closed) return;
+    this.#syncTimer = this.#o.timers.set(every, () => {
+      this.#syncTimer = undefined;
+      if (this.#closed) return;
+      for (const r of this.#rooms.values())
+        if (r.state !== undefined && !r.removed) void this.syncRoom(r).catch(() => undefined);
+      this.#armPeriodicSync();
+    });
+  }
+
+  /** Waits `ms` on the injected timers. @internal */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#o.timers.set(ms, resolve));
   }
 
   /** Marks the connection lost: nothing is sent and rooms fall back to Disconnected. */
@@ -242,6 +266,7 @@ export class KalandraClient {
   /** Stops timers and outstanding requests; persisted state stays in the store. */
   close(): void {
     this.#closed = true;
+    if (this.#syncTimer !== undefined) this.#o.timers.clear(this.#syncTimer);
     this.#requests.failAll(new ClientError("closed", "client closed"));
     this.#conn.close();
     for (const r of this.#rooms.values()) r.dropKeys();

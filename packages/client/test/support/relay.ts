@@ -71,11 +71,25 @@ export class RelayConnection implements HubConnection {
   #cb: ((f: Uint8Array) => void) | undefined;
   /** Frames the relay delivered while the connection was up (for assertions). */
   delivered = 0;
+  /** Probability in [0, 1) that a frame is lost, each way (seeded, see `lossRng`). */
+  loss = 0;
+  dropped = 0;
 
-  constructor(readonly relay: Relay) {}
+  constructor(
+    readonly relay: Relay,
+    private readonly lossRng?: Rng,
+  ) {}
+
+  #lost(): boolean {
+    if (this.loss <= 0 || this.lossRng === undefined) return false;
+    const b = this.lossRng.bytes(2);
+    const lost = ((b[0] ?? 0) * 256 + (b[1] ?? 0)) / 65536 < this.loss;
+    if (lost) this.dropped++;
+    return lost;
+  }
 
   send(frame: Uint8Array): void {
-    if (!this.up) return;
+    if (!this.up || this.#lost()) return;
     const copy = frame.slice();
     setImmediate(() => {
       if (this.up) this.relay.receive(this, copy);
@@ -91,7 +105,7 @@ export class RelayConnection implements HubConnection {
   }
 
   deliver(frame: Uint8Array): void {
-    if (!this.up) return;
+    if (!this.up || this.#lost()) return;
     setImmediate(() => {
       if (this.up && this.#cb) {
         this.delivered++;
@@ -111,6 +125,8 @@ export class Relay {
   readonly #answers = new Map<string, Uint8Array>();
   readonly #welcomes = new Map<bigint, Uint8Array[]>();
   #hlc = 0n;
+  /** Test hook called right after a frame is sequenced, before any answer goes out. */
+  afterSequence: ((roomId: bigint, frame: WireFrame) => void) | undefined;
   /** Counters for assertions. */
   readonly stats = { stale: 0, missingProposals: 0, commits: 0, commitRequests: 0 };
 
@@ -124,8 +140,8 @@ export class Relay {
     return this.hub.publicKey;
   }
 
-  connect(): RelayConnection {
-    return new RelayConnection(this);
+  connect(lossRng?: Rng): RelayConnection {
+    return new RelayConnection(this, lossRng);
   }
 
   #respond(
@@ -191,6 +207,7 @@ export class Relay {
     this.#hlc++;
     const stamped = stampFrame(frame, idx, this.#hlc);
     room.log.push(stamped);
+    this.afterSequence?.(parseFrame(stamped).roomId, parseFrame(stamped));
     for (const s of room.subscribers) if (s !== sender || this.#o.echo) s.deliver(stamped);
     return idx;
   }
@@ -454,6 +471,13 @@ export class Relay {
       this.#sequence(room, frame, undefined);
     }
     this.#requestCommit(roomId, room);
+  }
+
+  /** Key packages left in the directory for every device of `userId`. */
+  keyPackageCount(userId: string): number {
+    let n = 0;
+    for (const list of this.#kps.get(userId)?.values() ?? []) n += list.length;
+    return n;
   }
 
   /** The GroupInfo tree hash the hub holds for the room's current epoch. */

@@ -1,7 +1,7 @@
 /** A relay plus real clients wired to it, and helpers to wait for them to converge. */
 import { systemTimers } from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
-import { KalandraClient } from "../../src/client.js";
+import { KalandraClient, type KalandraClientOptions } from "../../src/client.js";
 import type { ClientEvent } from "../../src/state/events.js";
 import { MemoryStore } from "../../src/store.js";
 import { ManualClock, seededRng, suite } from "./env.js";
@@ -31,8 +31,14 @@ export class World {
     return new World(cs, new Relay({ cs, rng: seededRng(`${seed}/hub`), ...opts }), seed);
   }
 
-  async client(userId: string, store = new MemoryStore()): Promise<TestClient> {
-    const conn = this.relay.connect();
+  async client(
+    userId: string,
+    store = new MemoryStore(),
+    extra: Partial<KalandraClientOptions> = {},
+    loss = 0,
+  ): Promise<TestClient> {
+    const conn = this.relay.connect(seededRng(`${this.seed}/${userId}/loss`));
+    conn.loss = loss;
     const rng = seededRng(`${this.seed}/${userId}/${(await store.keys("")).length}`);
     const client = await KalandraClient.open({
       connection: conn,
@@ -45,6 +51,7 @@ export class World {
       userId,
       requestPolicy: { retryMs: 300, maxAttempts: 40 },
       keyPackageTarget: 3,
+      ...extra,
     });
     const events: ClientEvent[] = [];
     client.on((e) => events.push(e));
