@@ -1,0 +1,70 @@
+/** docs/protocol.md must say what the code does: its tables are checked line by line. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { HEADER_SIZE, MAGIC, Offset } from "../src/constants.js";
+import { ErrorCode } from "../src/errors.js";
+import { ALL_OPCODES, Flag, opcodeName } from "../src/opcodes.js";
+import type { Codec } from "../src/payloads/schema.js";
+import { PAYLOAD_SCHEMAS } from "../src/payloads/schemas.js";
+
+const doc = readFileSync(join(import.meta.dirname, "../../../docs/protocol.md"), "utf8");
+const rows = doc
+  .split("\n")
+  .filter((l) => l.startsWith("| "))
+  .map((l) =>
+    l
+      .replaceAll("\\|", "\u0000")
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim().replaceAll("\u0000", "|")),
+  );
+
+describe("docs/protocol.md", () => {
+  it("lists every opcode with its number and exact payload schema", () => {
+    for (const op of ALL_OPCODES) {
+      const hexOp = `0x${op.toString(16).padStart(4, "0")}`;
+      const row = rows.find((r) => r[0] === hexOp);
+      expect(row, hexOp).toBeDefined();
+      expect(row![1]).toBe(opcodeName(op));
+      expect(row![4]).toBe(`\`${(PAYLOAD_SCHEMAS[op] as Codec<unknown>).describe}\``);
+    }
+  });
+
+  it("lists every error code with its number", () => {
+    for (const [name, n] of Object.entries(ErrorCode)) {
+      const row = rows.find((r) => r[1] === name);
+      expect(row?.[0], name).toBe(String(n));
+    }
+  });
+
+  it("has the header layout of the code", () => {
+    const fields: [string, number][] = [
+      ["magic", Offset.MAGIC],
+      ["version", Offset.VERSION],
+      ["flags", Offset.FLAGS],
+      ["opcode", Offset.OPCODE],
+      ["request_id", Offset.REQUEST_ID],
+      ["room_id", Offset.ROOM_ID],
+      ["sender_id", Offset.SENDER_ID],
+      ["log_index", Offset.LOG_INDEX],
+      ["hlc_timestamp", Offset.HLC_TIMESTAMP],
+      ["epoch", Offset.EPOCH],
+      ["payload_size", Offset.PAYLOAD_SIZE],
+      ["signature", Offset.SIGNATURE],
+    ];
+    for (const [i, [name, off]] of fields.entries()) {
+      const row = rows.find((r) => r[2] === name && r[0] === String(off));
+      expect(row, name).toBeDefined();
+      const next = fields[i + 1]?.[1] ?? HEADER_SIZE;
+      expect(Number(row![1]), name).toBe(next - off);
+    }
+    expect(doc).toContain(`0x${MAGIC.toString(16).toUpperCase().replace("X", "x")}`);
+    for (const [name, bit] of Object.entries(Flag)) {
+      expect(
+        rows.some((r) => r[2] === name && r[1] === `\`0x0${bit.toString(16)}\``),
+        name,
+      ).toBe(true);
+    }
+  });
+});
