@@ -27,6 +27,9 @@ import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 import type { Storage } from "../../src/storage/types.js";
 import { type Device, device, type Hub, hubKeys, suite } from "../mls/mlsClients.js";
 
+/** The hub's Ed25519 seed in tests (worker shards get it to sign responses). */
+export const HUB_SEED = new Uint8Array(32).fill(7);
+
 export class ManualTime implements Clock, Timers {
   private t = 1_700_000_000_000n;
   private seq = 1;
@@ -90,7 +93,9 @@ export interface Env {
   out: Sent[];
   hub: HubCore;
   limits: Partial<HubLimits>;
-  shards?: (env: Env) => ShardSet;
+  /** The recording sink (a shard runtime built by `shards` must push to it). */
+  sink: (target: Target, bytes: Uint8Array) => void;
+  shards?: (env: Env) => ShardSet | Promise<ShardSet>;
 }
 
 const rngSeeded = (seed: number) => {
@@ -112,7 +117,11 @@ const rngSeeded = (seed: number) => {
 let shared: { cs: CiphersuiteImpl; hubMls: Hub } | undefined;
 
 export async function makeEnv(
-  opts: { limits?: Partial<HubLimits>; storage?: Storage; shards?: (env: Env) => ShardSet } = {},
+  opts: {
+    limits?: Partial<HubLimits>;
+    storage?: Storage;
+    shards?: (env: Env) => ShardSet | Promise<ShardSet>;
+  } = {},
 ): Promise<Env> {
   if (shared === undefined) {
     const cs = await suite();
@@ -120,7 +129,7 @@ export async function makeEnv(
   }
   const env = {
     ...shared,
-    hubSigner: createDeviceSigner(new Uint8Array(32).fill(7)),
+    hubSigner: createDeviceSigner(HUB_SEED),
     time: new ManualTime(),
     storage: opts.storage ?? new MemoryStorage(),
     out: [] as Sent[],
@@ -136,6 +145,7 @@ export async function openHub(env: Env): Promise<HubCore> {
   const sink = (target: Target, bytes: Uint8Array) => {
     env.out.push({ target, frame: Frame.fromWire(bytes), bytes });
   };
+  env.sink = sink;
   env.hub = await HubCore.open({
     storage: env.storage,
     clock: env.time,
@@ -145,7 +155,7 @@ export async function openHub(env: Env): Promise<HubCore> {
     sink,
     groups: publicGroupViews(env.hubMls.publicKey),
     limits: env.limits,
-    ...(env.shards === undefined ? {} : { shards: env.shards(env) }),
+    ...(env.shards === undefined ? {} : { shards: await env.shards(env) }),
   });
   return env.hub;
 }

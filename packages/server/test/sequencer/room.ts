@@ -17,11 +17,11 @@ export interface Room {
 /** Creates `ROOM` with `names[0]` and adds the others in one commit (epoch 1). */
 export async function roomWith(
   names: string[],
-  opts: { limits?: Partial<HubLimits>; env?: Env; roomId?: bigint } = {},
+  opts: { limits?: Partial<HubLimits>; env?: Env; roomId?: bigint; members?: Client[] } = {},
 ): Promise<Room> {
   const env = opts.env ?? (await makeEnv({ limits: opts.limits ?? {} }));
   const roomId = opts.roomId ?? ROOM;
-  const members = await Promise.all(names.map((n) => makeClient(env, n)));
+  const members = opts.members ?? (await Promise.all(names.map((n) => makeClient(env, n))));
   const creator = members[0]!;
   creator.state = await createRoom(env.cs, env.hubMls, creator.device, `room-${roomId}`);
   const created = await send(

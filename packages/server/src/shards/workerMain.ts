@@ -1,0 +1,68 @@
+/**
+ * Entry point of one shard worker thread (Node runtime, DESIGN §9): opens the shard's own
+ * storage through the setup module, restores its rooms, and runs a ShardCore driven by
+ * messages from the hub thread. Outbound frames are posted back to the hub thread, which
+ * owns the sessions: fan-out leaves the sequencing thread at once.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { createDeviceSigner, systemClock, systemTimers } from "@kalandra/proto";
+import type { SequencerLimits } from "../sequencer/env.js";
+import type { SetupShard, ShardSetupArgs } from "./setup.js";
+import { ShardCore, type ShardMessage } from "./shardCore.js";
+
+export interface WorkerData extends ShardSetupArgs {
+  setupModule: string;
+  hubSeed: Uint8Array;
+  limits: SequencerLimits;
+  maxBatch?: number;
+}
+
+export type ToWorker = { t: "deliver"; id: number; msg: ShardMessage } | { t: "close" };
+export type FromWorker =
+  | { t: "ready" }
+  | { t: "out"; target: import("../sequencer/effects.js").Target; frame: Uint8Array }
+  | { t: "done"; id: number; outcome: unknown; error?: string }
+  | { t: "closed" }
+  | { t: "failed"; error: string };
+
+const port = parentPort;
+if (port === null) throw new Error("workerMain runs in a worker thread");
+const data = workerData as WorkerData;
+
+try {
+  const mod = (await import(data.setupModule)) as { setupShard: SetupShard };
+  const { storage, groups } = await mod.setupShard({
+    index: data.index,
+    count: data.count,
+    options: data.options,
+  });
+  const post = (m: FromWorker) => port.postMessage(m);
+  const shard = ShardCore.open({
+    index: data.index,
+    count: data.count,
+    env: {
+      storage,
+      clock: systemClock,
+      timers: systemTimers(),
+      hubSigner: createDeviceSigner(data.hubSeed),
+      sink: (target, frame) => post({ t: "out", target, frame }),
+      groups,
+      limits: data.limits,
+    },
+    ...(data.maxBatch === undefined ? {} : { maxBatch: data.maxBatch }),
+  });
+  port.on("message", (m: ToWorker) => {
+    if (m.t === "close") {
+      shard.close();
+      void storage.close().then(() => post({ t: "closed" }));
+      return;
+    }
+    shard.deliver(m.msg).then(
+      (outcome) => post({ t: "done", id: m.id, outcome }),
+      (e: unknown) => post({ t: "done", id: m.id, outcome: undefined, error: String(e) }),
+    );
+  });
+  post({ t: "ready" });
+} catch (e) {
+  port.postMessage({ t: "failed", error: String((e as Error)?.stack ?? e) } satisfies FromWorker);
+}

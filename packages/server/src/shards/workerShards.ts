@@ -1,0 +1,138 @@
+/**
+ * Shards as worker threads (Node runtime, DESIGN §9): one per core by default. Each worker
+ * owns its rooms' sequencers and its own storage directory (setup.ts); the hub thread keeps
+ * sessions, verifies signatures and routes frames, and receives every outbound frame to
+ * deliver, so fan-out work stays off the sequencing threads.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { refuse, type Sink } from "../sequencer/effects.js";
+import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
+import type { Outcome } from "../sequencer/roomSequencer.js";
+import type { ShardMessage } from "./shardCore.js";
+import type { ShardSet } from "./shardSet.js";
+import type { FromWorker, ToWorker, WorkerData } from "./workerMain.js";
+
+export interface WorkerShardsOptions {
+  /** Default: one per core. */
+  count?: number;
+  /** The hub's Ed25519 seed: shards sign responses with it. */
+  hubSeed: Uint8Array;
+  sink: Sink;
+  /** Module URL exporting `setupShard` (default: ./setup.ts, LMDB + PublicGroup). */
+  setupModule?: string;
+  /** Options handed to `setupShard` (default setup: `{path, hubKey?, noSync?}`). */
+  setupOptions: Record<string, unknown>;
+  limits?: Partial<SequencerLimits>;
+  maxBatch?: number;
+}
+
+const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+
+export class WorkerShards implements ShardSet {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, (o: Outcome | undefined) => void>();
+  private nextId = 1;
+  private closing = false;
+
+  private constructor(private readonly sink: Sink) {}
+
+  get count(): number {
+    return this.workers.length;
+  }
+
+  /** Starts the workers; resolves once every shard restored its rooms. */
+  static async start(opts: WorkerShardsOptions): Promise<WorkerShards> {
+    const set = new WorkerShards(opts.sink);
+    const count = opts.count ?? Math.max(1, availableParallelism());
+    const setupModule = opts.setupModule ?? new URL(`./setup${EXT}`, import.meta.url).href;
+    const limits = { ...DEFAULT_SEQUENCER_LIMITS, ...opts.limits };
+    const ready: Promise<void>[] = [];
+    for (let index = 0; index < count; index++) {
+      const workerData: WorkerData = {
+        index,
+        count,
+        options: opts.setupOptions,
+        setupModule,
+        hubSeed: opts.hubSeed,
+        limits,
+        ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }),
+      };
+      const main = new URL(`./workerMain${EXT}`, import.meta.url);
+      // From sources, a plain-JS bootstrap registers tsx first (workerBoot.mjs).
+      const w =
+        EXT === ".ts"
+          ? new Worker(new URL("./workerBoot.mjs", import.meta.url), {
+              workerData: { ...workerData, entry: main.href },
+            })
+          : new Worker(main, { workerData });
+      set.workers.push(w);
+      ready.push(
+        new Promise((resolve, reject) => {
+          w.on("message", (m: FromWorker) => {
+            if (m.t === "ready") resolve();
+            else if (m.t === "failed") reject(new Error(`shard ${index}: ${m.error}`));
+            else set.onMessage(m);
+          });
+          w.on("error", reject);
+        }),
+      );
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await Promise.all(set.workers.map((w) => w.terminate()));
+      throw e;
+    }
+    return set;
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.t === "out") this.sink(m.target, m.frame);
+    else if (m.t === "done") {
+      const cb = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      cb?.(
+        m.error === undefined
+          ? (m.outcome as Outcome | undefined)
+          : { ok: false, refusal: refuse("INTERNAL", m.error) },
+      );
+    }
+  }
+
+  deliver(index: number, msg: ShardMessage): Promise<Outcome | undefined> {
+    const w = this.workers[index];
+    if (w === undefined) throw new RangeError(`no shard ${index}`);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      w.postMessage({ t: "deliver", id, msg } satisfies ToWorker);
+    });
+  }
+
+  broadcast(msg: ShardMessage): void {
+    for (let i = 0; i < this.workers.length; i++) void this.deliver(i, msg);
+  }
+
+  async drain(): Promise<void> {
+    while (this.waiting.size > 0) await new Promise((r) => setTimeout(r, 1));
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.drain();
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.on("message", (m: FromWorker) => {
+              if (m.t === "closed") resolve();
+            });
+            w.postMessage({ t: "close" } satisfies ToWorker);
+          }),
+      ),
+    );
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * One compliance suite for every shard runtime (CONVENTIONS 6): in-process with one and
+ * with three shards over the in-memory storage, and worker threads over LMDB. Everything
+ * is observed through the hub core's answers, as a client would.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decodePayload, Opcode } from "@kalandra/proto";
+import { afterAll, describe, expect, it } from "vitest";
+import { shardOf } from "../../src/shards/shardOf.js";
+import { WorkerShards } from "../../src/shards/workerShards.js";
+import { type Env, errorName, frameOf, HUB_SEED, makeEnv, openHub, send } from "../hub/harness.js";
+import { appMessage, roomWith } from "../sequencer/room.js";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Runtime {
+  name: string;
+  make(): Promise<Env>;
+  /** Lets `ms` of hub time pass (manual clock in process, real time in workers). */
+  tick(env: Env, ms: number): Promise<void>;
+}
+
+const runtimes: Runtime[] = [
+  {
+    name: "in-process, 1 shard",
+    make: () => makeEnv({ limits: { shards: 1, commitDelayMs: 20 } }),
+    tick: async (env, ms) => env.time.advance(ms),
+  },
+  {
+    name: "in-process, 3 shards",
+    make: () => makeEnv({ limits: { shards: 3, commitDelayMs: 20 } }),
+    tick: async (env, ms) => env.time.advance(ms),
+  },
+  {
+    name: "worker threads, 2 shards (LMDB)",
+    make: () => {
+      const dir = mkdtempSync(join(tmpdir(), "kalandra-shards-"));
+      dirs.push(dir);
+      return makeEnv({
+        limits: { commitDelayMs: 20 },
+        shards: (env) =>
+          WorkerShards.start({
+            count: 2,
+            hubSeed: HUB_SEED,
+            sink: env.sink,
+            setupOptions: { path: dir, hubKey: env.hubMls.publicKey, noSync: true },
+            limits: { commitDelayMs: 20, commitDeadlineMs: 200 },
+          }),
+      });
+    },
+    tick: (_env, ms) => new Promise((r) => setTimeout(r, ms * 3)),
+  },
+];
+
+const ROOMS = [11n, 12n, 13n, 14n];
+
+for (const rt of runtimes) {
+  describe(`shard runtime: ${rt.name}`, () => {
+    it("sequences each room on its own shard, without gaps, and fans out", async () => {
+      const env = await rt.make();
+      try {
+        const first = await roomWith(["alice", "bob"], { env, roomId: ROOMS[0]! });
+        const [alice, bob] = first.members as [
+          NonNullable<(typeof first.members)[0]>,
+          NonNullable<(typeof first.members)[0]>,
+        ];
+        for (const roomId of ROOMS.slice(1))
+          await roomWith([], { env, roomId, members: [alice, bob] });
+        if (rt.name.includes("3 shards")) {
+          expect(new Set(ROOMS.map((r) => shardOf(r, 3))).size).toBeGreaterThan(1);
+        }
+        for (const roomId of ROOMS) {
+          const acks = [];
+          for (let i = 0; i < 3; i++)
+            acks.push(await send(env, bob, appMessage(bob, roomId, 1n, `m${i}`)));
+          expect(acks.map((a) => a.frame.header.logIndex)).toEqual([2n, 3n, 4n]);
+        }
+        const toAlice = env.out.filter(
+          (s) =>
+            s.target.kind === "members" &&
+            s.target.senderIds.includes(alice.senderId) &&
+            s.frame.header.opcode === Opcode.APP_MESSAGE,
+        );
+        expect(toAlice).toHaveLength(ROOMS.length * 3);
+        expect(errorName(await send(env, bob, appMessage(bob, 99n, 0n)))).toBe("UNKNOWN_ROOM");
+        expect(errorName(await send(env, bob, appMessage(bob, ROOMS[1]!, 0n)))).toBe("STALE_EPOCH");
+      } finally {
+        await env.hub.close();
+      }
+    }, 60_000);
+
+    it("restores every room after a restart, with idempotent answers", async () => {
+      const env = await rt.make();
+      const { members } = await roomWith(["alice", "bob"], { env, roomId: ROOMS[2]! });
+      const bob = members[1]!;
+      const msg = appMessage(bob, ROOMS[2]!, 1n, "kept", 777);
+      const first = await send(env, bob, msg);
+      await env.hub.close();
+      env.out.length = 0;
+      await openHub(env);
+      try {
+        for (const m of members) env.hub.attachSession(m.sessionId, m.signer.publicKey, m.name);
+        const again = await send(env, bob, msg);
+        expect(Buffer.from(again.bytes).equals(Buffer.from(first.bytes))).toBe(true);
+        const next = await send(env, bob, appMessage(bob, ROOMS[2]!, 1n, "after"));
+        expect(next.frame.header.logIndex).toBe(first.frame.header.logIndex + 1n);
+        const page = await send(
+          env,
+          bob,
+          frameOf(bob, Opcode.SYNC_REQUEST, ROOMS[2]!, 1n, { from: 0n, limit: 10 }),
+        );
+        const p = decodePayload(Opcode.SYNC_PAGE, page.frame.payload);
+        expect(p.head).toBe(4n);
+        expect(p.entries.map((e) => e.payload !== null)).toEqual([true, true, true, true]);
+      } finally {
+        await env.hub.close();
+      }
+    }, 60_000);
+
+    it("asks a live member to commit pending proposals", async () => {
+      const env = await rt.make();
+      try {
+        const { members, roomId } = await roomWith(["alice", "bob", "carol"], {
+          env,
+          roomId: ROOMS[3]!,
+        });
+        const bob = members[1]!;
+        const { memberProposal } = await import("../mls/mlsClients.js");
+        const prop = await memberProposal(env.cs, bob.state!, {
+          proposalType: "remove",
+          remove: { removed: 2 },
+        });
+        expect(
+          (await send(env, bob, frameOf(bob, Opcode.PROPOSAL, roomId, 1n, { message: prop.bytes })))
+            .opcode,
+        ).toBe(Opcode.ACK);
+        const requests = () =>
+          env.out.filter((s) => s.frame.header.opcode === Opcode.COMMIT_REQUEST);
+        for (let i = 0; i < 20 && requests().length === 0; i++) await rt.tick(env, 25);
+        expect(requests().length).toBeGreaterThan(0);
+        const target = requests()[0]!.target;
+        expect(target.kind).toBe("device");
+      } finally {
+        await env.hub.close();
+      }
+    }, 60_000);
+  });
+}
