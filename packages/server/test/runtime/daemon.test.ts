@@ -6,23 +6,15 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Opcode } from "@kalandra/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAGIC, readHeader } from "../../src/runtime/node/wire.js";
 import { type Daemon, startDaemon } from "../cli/proc.js";
-import { authed, device, isError, RawClient, signed } from "./helpers.js";
+import { app, authed, device, isError, RawClient } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kalandrad-proc-"));
 const configPath = join(dir, "kalandrad.toml");
 let d: Daemon;
 let certHash: Uint8Array;
-
-const app = (dev: ReturnType<typeof device>, requestId: number) =>
-  signed(
-    dev,
-    { opcode: Opcode.APP_MESSAGE, requestId, roomId: 3n },
-    { generation: 0, ciphertext: new Uint8Array(8) },
-  );
 
 beforeAll(async () => {
   writeFileSync(
@@ -88,7 +80,7 @@ describe("kalandrad process", () => {
 
     const t = await authed(d.ready.port, certHash, device());
     await t.send(app(dev3, 5).subarray(0, 100));
-    await (t as unknown as { writer: WritableStreamDefaultWriter }).writer.close();
+    await t.end();
     await t.waitFor(isError("TRUNCATED"));
 
     await good.send(app(bystander, 42));

@@ -1,7 +1,18 @@
 /** Test helpers: a listener over loopback with an echo handler, and a raw WebTransport client. */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { WebTransport } from "@fails-components/webtransport";
-import { deriveSenderId, Opcode, systemClock, systemRng } from "@kalandra/proto";
+import {
+  decodeErrorPayload,
+  decodePayload,
+  deriveSenderId,
+  encodeFrame,
+  encodePayload,
+  Opcode,
+  StreamDecoder,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "@kalandra/proto";
 import { generateDevCertificate } from "../../src/runtime/node/devCert.js";
 import type { FrameHandler } from "../../src/runtime/node/session.js";
 import {
@@ -11,13 +22,9 @@ import {
   WT_PATH,
 } from "../../src/runtime/node/transport.js";
 import {
-  buildFrame,
-  decodeCborMap,
   ed25519RawPublic,
-  encodeCbor,
-  type FrameFields,
-  FrameSplitter,
   type HubKey,
+  keySigner,
   readHeader,
 } from "../../src/runtime/node/wire.js";
 
@@ -79,6 +86,7 @@ export async function startHub(limits: Partial<RuntimeLimits> = {}) {
     limits: { ...defaultLimits, ...limits },
     clock: systemClock,
     rng: systemRng,
+    timers: systemTimers(),
   });
   handler.sink = (id, f) => listener.deliver(id, f);
   const { port } = await listener.start();
@@ -125,13 +133,13 @@ export class RawClient {
   }
 
   private async pump(readable: ReadableStream<Uint8Array>): Promise<void> {
-    const split = new FrameSplitter(64 << 20);
+    const split = new StreamDecoder({ maxPayload: 64 << 20 });
     const reader = readable.getReader();
     try {
       for (;;) {
         const r = await reader.read();
         if (r.done) break;
-        for (const f of split.push(r.value)) this.frames.push(f);
+        for (const f of split.push(r.value)) this.frames.push(f.toWire().slice());
         this.wake();
       }
     } catch {
@@ -142,6 +150,11 @@ export class RawClient {
 
   async send(bytes: Uint8Array): Promise<void> {
     await this.writer.write(bytes);
+  }
+
+  /** Ends our side of the stream. */
+  async end(): Promise<void> {
+    await this.writer.close();
   }
 
   /** Waits for a frame matching `pred` (searching from index `from`), or throws after `ms`. */
@@ -181,12 +194,52 @@ export class RawClient {
 }
 
 export const isOp = (op: number) => (f: Uint8Array) => readHeader(f).opcode === op;
-export const errorName = (f: Uint8Array) => decodeCborMap(f.subarray(128)).name as string;
+export const errorName = (f: Uint8Array) => decodeErrorPayload(f.subarray(128)).name;
 export const isError = (name: string) => (f: Uint8Array) =>
   readHeader(f).opcode === Opcode.ERROR && errorName(f) === name;
 
-export function signed(dev: Device, fields: FrameFields, payload: unknown = {}): Uint8Array {
-  return buildFrame({ senderId: dev.senderId, ...fields }, encodeCbor(payload), dev.privateKey);
+export interface FrameFields {
+  opcode: number;
+  requestId?: number;
+  roomId?: bigint;
+  senderId?: bigint;
+  epoch?: bigint;
+  flags?: number;
+}
+
+/** A frame signed by `signer` (default: the device) with a raw payload. */
+export function rawFrame(
+  dev: Device,
+  fields: FrameFields,
+  payload: Uint8Array,
+  signerKey: KeyObject = dev.privateKey,
+): Uint8Array {
+  return encodeFrame(
+    { requestId: 0, roomId: 0n, senderId: dev.senderId, epoch: 0n, ...fields, payload },
+    keySigner(signerKey),
+  );
+}
+
+export function app(dev: Device, requestId: number, bytes = 16, roomId = 7n): Uint8Array {
+  return rawFrame(
+    dev,
+    { opcode: Opcode.APP_MESSAGE, requestId, roomId },
+    encodePayload(Opcode.APP_MESSAGE, { generation: requestId, ciphertext: new Uint8Array(bytes) }),
+  );
+}
+
+export function hello(
+  dev: Device,
+  userId = "alice",
+  requestId = 1,
+  signerKey?: KeyObject,
+): Uint8Array {
+  return rawFrame(
+    dev,
+    { opcode: Opcode.HELLO, requestId },
+    encodePayload(Opcode.HELLO, { device_key: dev.publicKey, user_id: userId, client: "test" }),
+    signerKey,
+  );
 }
 
 /** Connects and performs the auth handshake as `dev`. */
@@ -197,16 +250,16 @@ export async function authed(
   userId = "alice",
 ): Promise<RawClient> {
   const c = await RawClient.connect(port, certHash);
+  await c.send(hello(dev, userId));
   const ch = await c.waitFor(isOp(Opcode.AUTH_CHALLENGE));
-  const nonce = decodeCborMap(ch.subarray(128)).nonce as Uint8Array;
+  const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128));
   await c.send(
-    signed(
+    rawFrame(
       dev,
-      { opcode: Opcode.HELLO, requestId: 1 },
-      { device_key: dev.publicKey, user_id: userId, client: "test" },
+      { opcode: Opcode.AUTH_RESPONSE, requestId: 2 },
+      encodePayload(Opcode.AUTH_RESPONSE, { nonce }),
     ),
   );
-  await c.send(signed(dev, { opcode: Opcode.AUTH_RESPONSE, requestId: 2 }, { nonce }));
   await c.waitFor(isOp(Opcode.AUTH_OK));
   return c;
 }

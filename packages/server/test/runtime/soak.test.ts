@@ -1,12 +1,6 @@
-/**
- * Soak: one session carries 50,000 frames / ~50 MB without a stall (PROBES.md: the HTTP/2
- * WebTransport defaults stall after 16 KiB per stream). The full 1,000,000 frames / 1 GB
- * run is `pnpm bench e2e` territory; this one is bounded to run in CI.
- */
-import { Opcode } from "@kalandra/proto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { readHeader } from "../../src/runtime/node/wire.js";
-import { authed, device, signed, startHub } from "./helpers.js";
+import { app, authed, device, startHub } from "./helpers.js";
 
 const FRAMES = Number(process.env.SOAK_FRAMES ?? 50_000);
 const PAYLOAD = 1000;
@@ -31,13 +25,7 @@ it(`carries ${FRAMES} frames over one session without a stall`, { timeout: 120_0
   };
   const dev = device();
   const c = await authed(hub.port, hub.certHash, dev);
-  const distinct = Array.from({ length: 64 }, (_, i) =>
-    signed(
-      dev,
-      { opcode: Opcode.APP_MESSAGE, requestId: i, roomId: 1n },
-      { generation: i, ciphertext: new Uint8Array(PAYLOAD) },
-    ),
-  );
+  const distinct = Array.from({ length: 64 }, (_, i) => app(dev, i, PAYLOAD, 1n));
   const t0 = Date.now();
   const batch = 500;
   for (let sent = 0; sent < FRAMES; sent += batch) {

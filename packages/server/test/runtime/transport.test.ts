@@ -1,20 +1,16 @@
-import { Opcode } from "@kalandra/proto";
+import { decodePayload, encodePayload, MAGIC, Opcode } from "@kalandra/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readHeader } from "../../src/runtime/node/wire.js";
 import {
-  buildFrame,
-  decodeCborMap,
-  encodeCbor,
-  MAGIC,
-  readHeader,
-} from "../../src/runtime/node/wire.js";
-import {
+  app,
   authed,
   device,
   errorName,
+  hello,
   isError,
   isOp,
   RawClient,
-  signed,
+  rawFrame,
   startHub,
 } from "./helpers.js";
 
@@ -32,19 +28,17 @@ afterAll(async () => {
   await hub.listener.close(1000);
 });
 
-const app = (dev: ReturnType<typeof device>, requestId: number, bytes = 16) =>
-  signed(
-    dev,
-    { opcode: Opcode.APP_MESSAGE, requestId, roomId: 7n },
-    { generation: requestId, ciphertext: new Uint8Array(bytes) },
-  );
-
 describe("WebTransport listener", () => {
   it("authenticates a device and echoes frames in order", async () => {
     const dev = device();
     const c = await authed(hub.port, hub.certHash, dev, "alice");
     const ok = c.frames.find(isOp(Opcode.AUTH_OK)) as Uint8Array;
-    expect(decodeCborMap(ok.subarray(128)).sender_id).toBe(dev.senderId);
+    expect(decodePayload(Opcode.AUTH_OK, ok.subarray(128)).sender_id).toBe(dev.senderId);
+    const ch = c.frames.find(isOp(Opcode.AUTH_CHALLENGE)) as Uint8Array;
+    expect(readHeader(ch).requestId).toBe(1); // the challenge answers the HELLO request
+    expect(decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128)).hub_key).toEqual(
+      hub.hub.publicKey,
+    );
     expect(hub.handler.attached.some((a) => a.userId === "alice")).toBe(true);
     for (let i = 1; i <= 50; i++) await c.send(app(dev, 100 + i));
     await c.waitFor((f) => readHeader(f).requestId === 150);
@@ -53,10 +47,38 @@ describe("WebTransport listener", () => {
     c.close();
   });
 
+  it("re-runs the handshake for the same device on an authenticated session, refuses another device", async () => {
+    const dev = device();
+    const c = await authed(hub.port, hub.certHash, dev);
+    await c.send(hello(dev, "alice", 7));
+    const ch = await c.waitFor(
+      (f) => isOp(Opcode.AUTH_CHALLENGE)(f) && readHeader(f).requestId === 7,
+    );
+    const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128));
+    await c.send(
+      rawFrame(
+        dev,
+        { opcode: Opcode.AUTH_RESPONSE, requestId: 8 },
+        encodePayload(Opcode.AUTH_RESPONSE, { nonce }),
+      ),
+    );
+    await c.waitFor((f) => isOp(Opcode.AUTH_OK)(f) && readHeader(f).requestId === 8);
+    await c.send(hello(device(), "bob", 9));
+    await c.waitFor(isError("SENDER_MISMATCH"));
+    expect(hub.handler.attached.filter((a) => a.userId === "bob")).toEqual([]);
+    c.close();
+  });
+
   it("answers PING with PONG", async () => {
     const dev = device();
     const c = await authed(hub.port, hub.certHash, dev);
-    await c.send(signed(dev, { opcode: Opcode.PING, requestId: 9 }, { nonce: 5 }));
+    await c.send(
+      rawFrame(
+        dev,
+        { opcode: Opcode.PING, requestId: 9 },
+        encodePayload(Opcode.PING, { nonce: 5 }),
+      ),
+    );
     const pong = await c.waitFor(isOp(Opcode.PONG));
     expect(readHeader(pong).requestId).toBe(9);
     c.close();
@@ -66,14 +88,7 @@ describe("WebTransport listener", () => {
     const dev = device();
     const other = device();
     const c = await RawClient.connect(hub.port, hub.certHash);
-    await c.waitFor(isOp(Opcode.AUTH_CHALLENGE));
-    // signed by `other` while claiming `dev`'s key and sender_id
-    const forged = buildFrame(
-      { opcode: Opcode.HELLO, senderId: dev.senderId, requestId: 1 },
-      encodeCbor({ device_key: dev.publicKey, user_id: "mallory", client: "t" }),
-      other.privateKey,
-    );
-    await c.send(forged);
+    await c.send(hello(dev, "mallory", 1, other.privateKey)); // claims dev's key, signed by other
     await c.waitFor(isError("BAD_SIGNATURE"));
     await c.waitClosed();
   });
@@ -81,16 +96,14 @@ describe("WebTransport listener", () => {
   it("refuses an AUTH_RESPONSE with the wrong nonce", async () => {
     const dev = device();
     const c = await RawClient.connect(hub.port, hub.certHash);
+    await c.send(hello(dev));
     await c.waitFor(isOp(Opcode.AUTH_CHALLENGE));
     await c.send(
-      signed(
+      rawFrame(
         dev,
-        { opcode: Opcode.HELLO, requestId: 1 },
-        { device_key: dev.publicKey, user_id: "a", client: "t" },
+        { opcode: Opcode.AUTH_RESPONSE, requestId: 2 },
+        encodePayload(Opcode.AUTH_RESPONSE, { nonce: new Uint8Array(32) }),
       ),
-    );
-    await c.send(
-      signed(dev, { opcode: Opcode.AUTH_RESPONSE, requestId: 2 }, { nonce: new Uint8Array(32) }),
     );
     await c.waitFor(isError("UNAUTHENTICATED"));
     await c.waitClosed();
@@ -99,10 +112,18 @@ describe("WebTransport listener", () => {
   it("refuses frames before authentication", async () => {
     const dev = device();
     const c = await RawClient.connect(hub.port, hub.certHash);
-    await c.waitFor(isOp(Opcode.AUTH_CHALLENGE));
     await c.send(app(dev, 1));
     await c.waitFor(isError("UNAUTHENTICATED"));
+    expect(hub.handler.attached.length).toBeGreaterThan(0);
     c.close();
+  });
+
+  it("closes sessions that do not authenticate in time", async () => {
+    const quick = await startHub({ authTimeoutMs: 200 });
+    const c = await RawClient.connect(quick.port, quick.certHash);
+    await c.waitFor(isError("UNAUTHENTICATED"), 3000);
+    await c.waitClosed();
+    await quick.listener.close(500);
   });
 
   it("garbage, wrong magic, truncated and oversized frames each get their error; others keep working", async () => {
@@ -132,10 +153,8 @@ describe("WebTransport listener", () => {
 
     const dev3 = device();
     const trunc = await authed(hub.port, hub.certHash, dev3);
-    const frame = app(dev3, 5, 100);
-    await trunc.send(frame.subarray(0, 150));
-    // end our side of the stream inside the frame
-    await (trunc as unknown as { writer: WritableStreamDefaultWriter }).writer.close();
+    await trunc.send(app(dev3, 5, 100).subarray(0, 150));
+    await trunc.end(); // end our side of the stream inside the frame
     await trunc.waitFor(isError("TRUNCATED"));
 
     await good.send(app(bystander, 77));
@@ -153,13 +172,13 @@ describe("WebTransport listener", () => {
     await c.waitFor(isError("BAD_SIGNATURE"));
     await c.send(app(victim, 11)); // a frame signed by and naming another device
     await c.waitFor(isError("SENDER_MISMATCH"));
-    // still usable after two strikes
-    await c.send(app(dev, 12));
+    await c.send(app(dev, 12)); // still usable after two strikes
     await c.waitFor((f) => readHeader(f).requestId === 12);
     await c.send(app(victim, 13));
     await c.waitClosed();
     const errs = c.frames.filter(isOp(Opcode.ERROR)).map(errorName);
     expect(errs).toEqual(["BAD_SIGNATURE", "SENDER_MISMATCH", "SENDER_MISMATCH"]);
+    expect(hub.handler.detached.length).toBeGreaterThan(0);
   });
 
   it("rate-limits a flood and keeps the session and its neighbours alive", async () => {
@@ -179,6 +198,23 @@ describe("WebTransport listener", () => {
     expect(c.closed).toBe(false);
     c.close();
     o.close();
+  });
+
+  it("applies a per-device limit across sessions of one device", async () => {
+    const small = await startHub({ deviceRatePerSec: 1, deviceBurst: 5 });
+    const dev = device();
+    const a = await authed(small.port, small.certHash, dev);
+    const b = await authed(small.port, small.certHash, dev);
+    await a.send(Buffer.concat([app(dev, 1), app(dev, 2), app(dev, 3)]));
+    await b.send(Buffer.concat([app(dev, 4), app(dev, 5), app(dev, 6)]));
+    // Five tokens for the device, whichever session spends them: exactly one of six is refused.
+    await Promise.any([a.waitFor(isError("RATE_LIMITED")), b.waitFor(isError("RATE_LIMITED"))]);
+    await new Promise((r) => setTimeout(r, 100));
+    const passed = [...a.frames, ...b.frames].filter(isOp(Opcode.APP_MESSAGE)).length;
+    expect(passed).toBe(5);
+    a.close();
+    b.close();
+    await small.listener.close(500);
   });
 
   it("refuses sessions beyond max_connections with TOO_MANY_CONNECTIONS", async () => {

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
+import { type Clock, type Rng, systemClock, systemRng, systemTimers } from "@kalandra/proto";
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import type { LmdbStorage } from "../../storage/lmdbStorage.js";
@@ -147,6 +147,7 @@ export class Daemon {
         limits: runtimeLimits(config),
         clock: systemClock,
         rng: systemRng,
+        timers: systemTimers(),
         metrics,
         log,
       });

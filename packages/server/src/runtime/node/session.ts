@@ -8,32 +8,26 @@
  * (DESIGN §3) already binds opcode, sender_id and payload, so HELLO proves the key and
  * AUTH_RESPONSE proves freshness (it echoes this session's random nonce).
  */
-import type { KeyObject } from "node:crypto";
 import {
   type Clock,
+  decodePayload,
   deriveSenderId,
   EPHEMERAL_OPCODES,
+  encodePayload,
   Flag,
-  isOpcode,
+  Frame,
+  isProtocolError,
   Opcode,
   type Rng,
+  StreamDecoder,
+  type TimerHandle,
+  type Timers,
+  verifyFrame,
 } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { Metrics } from "./metrics.js";
 import { TokenBucket } from "./tokenBucket.js";
-import {
-  buildFrame,
-  decodeCborMap,
-  ed25519PublicKey,
-  encodeCbor,
-  errorFrame,
-  FrameSplitter,
-  type HubKey,
-  type RuntimeErrorName,
-  readHeader,
-  verifyFrameSignature,
-  WireError,
-} from "./wire.js";
+import { errorFrame, type HubKey, hubFrame, type RuntimeErrorName } from "./wire.js";
 
 /** What the runtime needs from the hub core (HubCore implements it; tests use an echo). */
 export interface FrameHandler {
@@ -73,6 +67,7 @@ export interface SessionDeps {
   limits: SessionLimits;
   clock: Clock;
   rng: Rng;
+  timers: Timers;
   /** Per-device bucket shared by all sessions of that device (the transport owns the map). */
   deviceBucket(senderId: bigint): TokenBucket;
   metrics?: Metrics;
@@ -82,40 +77,47 @@ export interface SessionDeps {
 }
 
 type State =
-  | { kind: "challenged"; nonce: Uint8Array }
+  | { kind: "new" }
   | {
-      kind: "helloed";
+      kind: "challenged";
       nonce: Uint8Array;
-      key: KeyObject;
-      raw: Uint8Array;
+      publicKey: Uint8Array;
       senderId: bigint;
       userId: string;
     }
-  | { kind: "ready"; key: KeyObject; senderId: bigint; userId: string }
+  | {
+      kind: "ready";
+      publicKey: Uint8Array;
+      senderId: bigint;
+      userId: string;
+      reauthNonce?: Uint8Array;
+    }
   | { kind: "closed" };
 
+/** Handshake opcodes the runtime answers itself; they never reach the hub core. */
+const HANDSHAKE = new Set<number>([Opcode.HELLO, Opcode.AUTH_RESPONSE]);
+
 export class Session {
-  private state: State;
-  private readonly splitter: FrameSplitter;
+  private state: State = { kind: "new" };
+  private readonly decoder: StreamDecoder;
   private readonly connBucket: TokenBucket;
   private strikes = 0;
+  private authTimer: TimerHandle | undefined;
 
   constructor(private readonly d: SessionDeps) {
-    this.splitter = new FrameSplitter(d.limits.maxPayloadBytes);
+    this.decoder = new StreamDecoder({ maxPayload: d.limits.maxPayloadBytes });
     this.connBucket = new TokenBucket(
       d.limits.connectionRatePerSec,
       d.limits.connectionBurst,
       d.clock,
     );
-    const nonce = d.rng.bytes(32);
-    this.state = { kind: "challenged", nonce };
-    this.emit(
-      buildFrame(
-        { flags: Flag.EXTERNAL, opcode: Opcode.AUTH_CHALLENGE },
-        encodeCbor({ nonce, hub_key: d.hub.publicKey }),
-        d.hub.privateKey,
-      ),
-    );
+    this.authTimer = d.timers.set(d.limits.authTimeoutMs, () => {
+      this.authTimer = undefined;
+      if (this.state.kind === "new" || this.state.kind === "challenged") {
+        this.reject("UNAUTHENTICATED", `no authentication within ${d.limits.authTimeoutMs} ms`);
+        this.close("authentication timeout");
+      }
+    });
   }
 
   get id(): string {
@@ -138,20 +140,19 @@ export class Session {
     return this.state.kind === "closed";
   }
 
-  /** Applies changed limits (SIGHUP). */
+  /** Applies changed limits (SIGHUP); the payload limit applies to sessions opened afterwards. */
   reconfigure(limits: SessionLimits): void {
     this.d.limits = limits;
-    this.splitter.setMaxPayload(limits.maxPayloadBytes);
     this.connBucket.configure(limits.connectionRatePerSec, limits.connectionBurst);
   }
 
-  /** Bytes from the session's stream. */
+  /** Bytes from the session's stream. Bad bytes end this session only (DESIGN §3). */
   onBytes(chunk: Uint8Array): void {
-    if (this.state.kind === "closed") return;
+    if (this.closed) return;
     this.d.metrics?.bytesReceived.inc(chunk.length);
-    let frames: Uint8Array[];
+    let frames: Frame[];
     try {
-      frames = this.splitter.push(chunk);
+      frames = this.decoder.push(chunk);
     } catch (e) {
       this.refuseStream(e);
       return;
@@ -162,45 +163,37 @@ export class Session {
     }
   }
 
-  /** A datagram: one whole frame, ephemeral opcodes only. */
+  /** A datagram: one whole frame, ephemeral opcodes only; bad ones are dropped (nothing to answer). */
   onDatagram(bytes: Uint8Array): void {
-    if (this.state.kind !== "ready") return; // datagrams before auth are dropped silently (unreliable by nature)
-    const f = new FrameSplitter(this.d.limits.maxPayloadBytes);
+    if (this.state.kind !== "ready") return;
+    let frame: Frame;
     try {
-      const frames = f.push(bytes);
-      if (frames.length !== 1 || f.pending !== 0) return;
-      const frame = frames[0] as Uint8Array;
-      if (!EPHEMERAL_OPCODES.has(readHeader(frame).opcode)) return;
-      this.onFrame(frame, true);
+      frame = Frame.fromWire(bytes, { maxPayload: this.d.limits.maxPayloadBytes });
     } catch {
-      // A bad datagram is dropped: there is no request to answer and no stream to close.
+      return;
     }
+    if (EPHEMERAL_OPCODES.has(frame.header.opcode)) this.onFrame(frame, true);
   }
 
   /** The peer finished its stream. */
   onEnd(): void {
-    if (this.state.kind === "closed") return;
-    if (this.splitter.pending > 0) {
-      this.reject(
-        "TRUNCATED",
-        `stream ended inside a frame (${this.splitter.pending} bytes pending)`,
-      );
+    if (this.closed) return;
+    try {
+      this.decoder.end();
+    } catch (e) {
+      this.refuseStream(e);
+      return;
     }
     this.close("peer ended stream");
   }
 
-  /** Delivers a frame the hub core produced for this session. */
+  /** Delivers a frame the hub core produced for this session (ephemeral ones as datagrams when possible). */
   deliver(frame: Uint8Array): void {
-    if (this.state.kind === "closed") return;
-    if (
-      frame.length >= 128 &&
-      this.d.io.sendDatagram &&
-      EPHEMERAL_OPCODES.has(readHeader(frame).opcode)
-    ) {
-      if (this.d.io.sendDatagram(frame)) {
-        this.d.metrics?.messagesSent.inc();
-        return;
-      }
+    if (this.closed) return;
+    const opcode = frame.length >= 8 ? (frame[6] ?? 0) * 256 + (frame[7] ?? 0) : 0;
+    if (this.d.io.sendDatagram && EPHEMERAL_OPCODES.has(opcode) && this.d.io.sendDatagram(frame)) {
+      this.d.metrics?.messagesSent.inc();
+      return;
     }
     this.emit(frame);
   }
@@ -209,6 +202,7 @@ export class Session {
     if (this.state.kind === "closed") return;
     const wasReady = this.state.kind === "ready";
     this.state = { kind: "closed" };
+    if (this.authTimer) this.d.timers.clear(this.authTimer);
     if (wasReady) this.d.handler.detachSession?.(this.d.id);
     this.d.io.close(reason);
   }
@@ -220,9 +214,10 @@ export class Session {
   }
 
   private refuseStream(e: unknown): void {
-    const err = e instanceof WireError ? e : new WireError("INTERNAL", "internal error", true);
-    this.reject(err.code, err.message);
-    if (err.fatal) this.close(`wire error ${err.code}`);
+    const code: RuntimeErrorName = isProtocolError(e) ? e.code : "INTERNAL";
+    const message = isProtocolError(e) ? e.message : "internal error";
+    this.reject(code, message);
+    this.close(`wire error ${code}`);
   }
 
   private reject(code: RuntimeErrorName, message: string, requestId = 0, roomId = 0n): void {
@@ -243,32 +238,29 @@ export class Session {
     }
   }
 
-  private onFrame(frame: Uint8Array, datagram: boolean): void {
-    const h = readHeader(frame);
-    if (!isOpcode(h.opcode)) {
-      this.reject(
-        "UNKNOWN_OPCODE",
-        `unknown opcode 0x${h.opcode.toString(16)}`,
-        h.requestId,
-        h.roomId,
-      );
+  private respond(opcode: number, requestId: number, payload: Uint8Array, roomId = 0n): void {
+    this.emit(hubFrame(this.d.hub, { opcode, flags: Flag.RESPONSE, requestId, roomId }, payload));
+  }
+
+  private onFrame(frame: Frame, datagram: boolean): void {
+    const h = frame.header;
+    const st = this.state;
+    if (st.kind === "closed") return;
+    if (st.kind !== "ready" || HANDSHAKE.has(h.opcode)) {
+      this.onHandshake(frame);
       return;
     }
-    const st = this.state;
-    switch (st.kind) {
-      case "challenged":
-        this.onHello(frame, h.opcode, h.senderId, h.requestId, st.nonce);
-        return;
-      case "helloed":
-        this.onAuthResponse(frame, h.opcode, h.senderId, h.requestId, st);
-        return;
-      case "ready":
-        break;
-      case "closed":
-        return;
-    }
     if (!this.connBucket.take()) {
-      this.reject("RATE_LIMITED", "connection rate limit exceeded", h.requestId, h.roomId);
+      this.d.metrics?.framesRejected.inc({ code: "RATE_LIMITED" });
+      this.emit(
+        errorFrame(
+          this.d.hub,
+          "RATE_LIMITED",
+          "session rate limit exceeded",
+          h.requestId,
+          h.roomId,
+        ),
+      );
       return;
     }
     if (h.senderId !== st.senderId) {
@@ -280,30 +272,26 @@ export class Session {
       );
       return;
     }
-    if (!verifyFrameSignature(frame, st.key)) {
+    if (!verifyFrame(frame, st.publicKey)) {
       this.strike("BAD_SIGNATURE", "frame signature does not verify", h.requestId, h.roomId);
       return;
     }
     if (!this.d.deviceBucket(st.senderId).take()) {
-      this.reject("RATE_LIMITED", "device rate limit exceeded", h.requestId, h.roomId);
+      this.d.metrics?.framesRejected.inc({ code: "RATE_LIMITED" });
+      this.emit(
+        errorFrame(this.d.hub, "RATE_LIMITED", "device rate limit exceeded", h.requestId, h.roomId),
+      );
       return;
     }
     if (h.opcode === Opcode.PING) {
-      const payload = frame.subarray(128);
-      this.emit(
-        buildFrame(
-          { flags: Flag.RESPONSE, opcode: Opcode.PONG, requestId: h.requestId, roomId: h.roomId },
-          payload,
-          this.d.hub.privateKey,
-        ),
-      );
+      this.respond(Opcode.PONG, h.requestId, frame.payload, h.roomId);
       return;
     }
     if (datagram && !EPHEMERAL_OPCODES.has(h.opcode)) return;
     this.d.metrics?.framesReceived.inc({ opcode: h.opcode });
     const end = this.d.metrics?.frameHandling.startTimer();
     try {
-      const r = this.d.handler.handleFrame(this.d.id, st.senderId, frame);
+      const r = this.d.handler.handleFrame(this.d.id, st.senderId, frame.toWire());
       if (r instanceof Promise) r.catch((e) => this.handlerFailed(e, h.requestId, h.roomId));
     } catch (e) {
       this.handlerFailed(e, h.requestId, h.roomId);
@@ -317,121 +305,139 @@ export class Session {
       { session: this.d.id, err: e instanceof Error ? e.message : String(e) },
       "hub core failed on a frame",
     );
-    if (this.state.kind !== "closed") this.reject("INTERNAL", "internal error", requestId, roomId);
+    if (!this.closed) this.reject("INTERNAL", "internal error", requestId, roomId);
   }
 
-  private onHello(
-    frame: Uint8Array,
-    opcode: number,
-    senderId: bigint,
-    requestId: number,
-    nonce: Uint8Array,
-  ): void {
-    if (opcode !== Opcode.HELLO) {
-      this.strike("UNAUTHENTICATED", "expected HELLO", requestId, 0n);
-      return;
-    }
-    let p: Record<string, unknown>;
-    try {
-      p = decodeCborMap(frame.subarray(128));
-    } catch (e) {
-      this.authFail((e as Error).message, requestId);
-      return;
-    }
-    const raw = p.device_key;
-    const userId = p.user_id;
-    if (
-      !(raw instanceof Uint8Array) ||
-      raw.length !== 32 ||
-      typeof userId !== "string" ||
-      userId.length === 0
-    ) {
-      this.authFail("HELLO needs device_key bytes(32) and user_id text", requestId);
-      return;
-    }
-    let key: KeyObject;
-    try {
-      key = ed25519PublicKey(raw);
-    } catch {
-      this.authFail("device_key is not an Ed25519 key", requestId);
-      return;
-    }
-    const expected = deriveSenderId(raw);
-    if (senderId !== expected) {
-      this.strike(
-        "SENDER_MISMATCH",
-        "HELLO sender_id does not derive from device_key",
-        requestId,
-        0n,
+  /**
+   * HELLO → AUTH_CHALLENGE (a response to the HELLO) → AUTH_RESPONSE → AUTH_OK. HELLO's
+   * signature proves possession of the key it names; AUTH_RESPONSE echoes this session's
+   * fresh random nonce, so a recorded handshake cannot be replayed. A HELLO on an
+   * authenticated session re-runs the handshake for the same device (the client core
+   * authenticates again after each reconnect); another device's key is refused.
+   */
+  private onHandshake(frame: Frame): void {
+    const h = frame.header;
+    const st = this.state;
+    if (h.opcode === Opcode.HELLO) {
+      let hello: { device_key: Uint8Array; user_id: string };
+      try {
+        hello = decodePayload(Opcode.HELLO, frame.payload);
+      } catch (e) {
+        this.authFail(isProtocolError(e) ? e.message : "bad HELLO", h.requestId, "BAD_PAYLOAD");
+        return;
+      }
+      const senderId = deriveSenderId(hello.device_key);
+      if (h.senderId !== senderId) {
+        this.strike(
+          "SENDER_MISMATCH",
+          "HELLO sender_id does not derive from device_key",
+          h.requestId,
+          0n,
+        );
+        return;
+      }
+      if (!verifyFrame(frame, hello.device_key)) {
+        this.authFail("HELLO signature does not verify", h.requestId, "BAD_SIGNATURE");
+        return;
+      }
+      if (st.kind === "ready" && st.senderId !== senderId) {
+        this.strike("SENDER_MISMATCH", "this session belongs to another device", h.requestId, 0n);
+        return;
+      }
+      const nonce = this.d.rng.bytes(32);
+      if (st.kind === "ready") st.reauthNonce = nonce;
+      else
+        this.state = {
+          kind: "challenged",
+          nonce,
+          publicKey: hello.device_key.slice(),
+          senderId,
+          userId: hello.user_id,
+        };
+      this.respond(
+        Opcode.AUTH_CHALLENGE,
+        h.requestId,
+        encodePayload(Opcode.AUTH_CHALLENGE, { nonce, hub_key: this.d.hub.publicKey }),
       );
       return;
     }
-    if (!verifyFrameSignature(frame, key)) {
-      this.authFail("HELLO signature does not verify", requestId, "BAD_SIGNATURE");
+    if (
+      h.opcode === Opcode.AUTH_RESPONSE &&
+      (st.kind === "challenged" || (st.kind === "ready" && st.reauthNonce))
+    ) {
+      const expectedNonce = st.kind === "challenged" ? st.nonce : (st.reauthNonce as Uint8Array);
+      if (h.senderId !== st.senderId) {
+        this.authFail("AUTH_RESPONSE sender_id differs from HELLO", h.requestId, "SENDER_MISMATCH");
+        return;
+      }
+      if (!verifyFrame(frame, st.publicKey)) {
+        this.authFail("AUTH_RESPONSE signature does not verify", h.requestId, "BAD_SIGNATURE");
+        return;
+      }
+      let nonce: Uint8Array;
+      try {
+        nonce = decodePayload(Opcode.AUTH_RESPONSE, frame.payload).nonce;
+      } catch (e) {
+        this.authFail(
+          isProtocolError(e) ? e.message : "bad AUTH_RESPONSE",
+          h.requestId,
+          "BAD_PAYLOAD",
+        );
+        return;
+      }
+      if (Buffer.compare(nonce, expectedNonce) !== 0) {
+        this.authFail("nonce does not match the challenge", h.requestId);
+        return;
+      }
+      this.respond(
+        Opcode.AUTH_OK,
+        h.requestId,
+        encodePayload(Opcode.AUTH_OK, { sender_id: st.senderId }),
+      );
+      if (st.kind === "ready") {
+        st.reauthNonce = undefined;
+        return;
+      }
+      this.state = {
+        kind: "ready",
+        publicKey: st.publicKey,
+        senderId: st.senderId,
+        userId: st.userId,
+      };
+      if (this.authTimer) this.d.timers.clear(this.authTimer);
+      this.authTimer = undefined;
+      this.d.metrics?.sessionsAuthenticated.inc();
+      this.d.log?.info(
+        { session: this.d.id, sender: st.senderId.toString(16), user: st.userId },
+        "session authenticated",
+      );
+      try {
+        const r = this.d.handler.attachSession(this.d.id, st.publicKey, st.userId);
+        if (r instanceof Promise) r.catch((e) => this.handlerFailed(e, h.requestId, 0n));
+      } catch (e) {
+        this.handlerFailed(e, h.requestId, 0n);
+      }
+      this.d.onAuthenticated?.(this);
       return;
     }
-    this.state = { kind: "helloed", nonce, key, raw: raw.slice(), senderId, userId };
+    this.strike(
+      "UNAUTHENTICATED",
+      st.kind === "new" ? "expected HELLO" : "expected AUTH_RESPONSE",
+      h.requestId,
+      h.roomId,
+    );
   }
 
-  private onAuthResponse(
-    frame: Uint8Array,
-    opcode: number,
-    senderId: bigint,
-    requestId: number,
-    st: Extract<State, { kind: "helloed" }>,
-  ): void {
-    if (opcode !== Opcode.AUTH_RESPONSE) {
-      this.strike("UNAUTHENTICATED", "expected AUTH_RESPONSE", requestId, 0n);
-      return;
-    }
-    if (senderId !== st.senderId) {
-      this.authFail("AUTH_RESPONSE sender_id differs from HELLO", requestId, "SENDER_MISMATCH");
-      return;
-    }
-    if (!verifyFrameSignature(frame, st.key)) {
-      this.authFail("AUTH_RESPONSE signature does not verify", requestId, "BAD_SIGNATURE");
-      return;
-    }
-    let p: Record<string, unknown>;
-    try {
-      p = decodeCborMap(frame.subarray(128));
-    } catch (e) {
-      this.authFail((e as Error).message, requestId);
-      return;
-    }
-    const echoed = p.nonce;
-    if (!(echoed instanceof Uint8Array) || Buffer.compare(echoed, st.nonce) !== 0) {
-      this.authFail("nonce does not match the challenge", requestId);
-      return;
-    }
-    this.state = { kind: "ready", key: st.key, senderId: st.senderId, userId: st.userId };
-    this.d.metrics?.sessionsAuthenticated.inc();
-    this.emit(
-      buildFrame(
-        { flags: Flag.RESPONSE, opcode: Opcode.AUTH_OK, requestId },
-        encodeCbor({ sender_id: st.senderId }),
-        this.d.hub.privateKey,
-      ),
-    );
-    this.d.log?.info(
-      { session: this.d.id, sender: st.senderId.toString(16), user: st.userId },
-      "session authenticated",
-    );
-    try {
-      const r = this.d.handler.attachSession(this.d.id, st.raw, st.userId);
-      if (r instanceof Promise) r.catch((e) => this.handlerFailed(e, requestId, 0n));
-    } catch (e) {
-      this.handlerFailed(e, requestId, 0n);
-    }
-    this.d.onAuthenticated?.(this);
-  }
-
-  /** A failed handshake ends the session at once: there is nothing to retry on it. */
+  /** A failed handshake ends an unauthenticated session at once: there is nothing to retry on it. */
   private authFail(
     message: string,
     requestId: number,
     code: RuntimeErrorName = "UNAUTHENTICATED",
   ): void {
+    if (this.state.kind === "ready") {
+      this.strike(code, message, requestId, 0n);
+      return;
+    }
     this.reject(code, message, requestId);
     this.close(`authentication failed: ${message}`);
   }

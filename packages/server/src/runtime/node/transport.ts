@@ -8,7 +8,7 @@
  * Frames travel on the one bidirectional stream the client opens; PRESENCE/TYPING may
  * travel as datagrams.
  */
-import type { Clock, Rng } from "@kalandra/proto";
+import type { Clock, Rng, Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { Metrics } from "./metrics.js";
 import { type FrameHandler, Session, type SessionLimits } from "./session.js";
@@ -55,6 +55,7 @@ export interface TransportOptions {
   limits: RuntimeLimits;
   clock: Clock;
   rng: Rng;
+  timers: Timers;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -249,6 +250,7 @@ export class WebTransportListener {
       limits: this.o.limits,
       clock: this.o.clock,
       rng: this.o.rng,
+      timers: this.o.timers,
       metrics: this.o.metrics,
       log: this.o.log,
       deviceBucket: (sid) => this.deviceBucket(sid),
