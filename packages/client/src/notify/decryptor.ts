@@ -15,8 +15,8 @@ import {
   associatedData,
   isU32,
   messageKey,
+  messageNonce,
   openWith,
-  wipeKey,
 } from "../senderkeys/ratchet.js";
 import { type BlobEntry, decodeBlob } from "./blob.js";
 import { NotifyError } from "./errors.js";
@@ -94,12 +94,9 @@ export class NotificationDecryptor {
     const ck = advance(entry.chainKey, generation - entry.generation);
     const mk = messageKey(ck);
     ck.fill(0);
-    const plaintext = openWith(
-      mk,
-      associatedData(roomId, epoch, senderLeaf, generation),
-      ciphertext,
-    );
-    wipeKey(mk);
+    const ad = associatedData(roomId, epoch, senderLeaf, generation);
+    const plaintext = openWith(mk, messageNonce(epoch, senderLeaf, generation), ad, ciphertext);
+    mk.fill(0);
     if (plaintext === undefined)
       throw new NotifyError("DECRYPT_FAILED", `leaf ${senderLeaf} generation ${generation}`);
     try {

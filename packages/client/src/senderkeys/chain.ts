@@ -6,14 +6,7 @@
  * State changes only after a ciphertext authenticates, so forged input cannot advance
  * the chain or evict keys.
  */
-import {
-  MAX_GENERATION,
-  type MessageKey,
-  messageKey,
-  nextChainKey,
-  openWith,
-  wipeKey,
-} from "./ratchet.js";
+import { MAX_GENERATION, messageKey, nextChainKey, openWith } from "./ratchet.js";
 
 export interface WindowOptions {
   /** Most skipped keys kept per sender; the oldest are erased first. Default 1000. */
@@ -55,8 +48,8 @@ export class SenderChain {
   private chainKey: Uint8Array;
   /** The next generation this chain yields. */
   private gen: number;
-  /** Skipped keys in ascending generation order (Map keeps insertion order). */
-  private readonly skipped = new Map<number, MessageKey>();
+  /** Skipped message keys in ascending generation order (Map keeps insertion order). */
+  private readonly skipped = new Map<number, Uint8Array>();
 
   constructor(
     chainKey: Uint8Array,
@@ -77,7 +70,7 @@ export class SenderChain {
   }
 
   /** Sending: the key for the next generation; the chain moves on at once. */
-  nextSendKey(): { generation: number; key: MessageKey } | undefined {
+  nextSendKey(): { generation: number; key: Uint8Array } | undefined {
     if (this.gen > MAX_GENERATION) return undefined;
     const generation = this.gen;
     const key = messageKey(this.chainKey);
@@ -86,22 +79,23 @@ export class SenderChain {
   }
 
   /**
-   * Receiving: opens `ciphertext` as generation `g` with `ad`. On success the used key
-   * is wiped, keys for skipped generations are kept (bounded), the chain moves past `g`.
+   * Receiving: opens `ciphertext` as generation `g` with `nonce` and `ad`. On success the
+   * used key is wiped, keys for skipped generations are kept (bounded), the chain moves
+   * past `g`.
    */
-  open(g: number, ad: Uint8Array, ciphertext: Uint8Array): ChainOpenResult {
+  open(g: number, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): ChainOpenResult {
     if (g < this.gen) {
       const mk = this.skipped.get(g);
       if (mk === undefined) return { kind: "replay" };
-      const plaintext = openWith(mk, ad, ciphertext);
+      const plaintext = openWith(mk, nonce, ad, ciphertext);
       if (plaintext === undefined) return { kind: "decryptFailed" };
-      wipeKey(mk);
+      mk.fill(0);
       this.skipped.delete(g);
       return { kind: "ok", plaintext };
     }
     if (g - this.gen > this.window.maxAheadGenerations) return { kind: "tooFarAhead" };
     // Derive tentatively from a copy; commit only once the ciphertext authenticates.
-    const pending: MessageKey[] = [];
+    const pending: Uint8Array[] = [];
     let ck: Uint8Array = this.chainKey.slice();
     for (let i = this.gen; i < g; i++) {
       pending.push(messageKey(ck));
@@ -110,15 +104,15 @@ export class SenderChain {
       ck = next;
     }
     const mk = messageKey(ck);
-    const plaintext = openWith(mk, ad, ciphertext);
-    wipeKey(mk);
+    const plaintext = openWith(mk, nonce, ad, ciphertext);
+    mk.fill(0);
     if (plaintext === undefined) {
-      for (const k of pending) wipeKey(k);
+      for (const k of pending) k.fill(0);
       ck.fill(0);
       return { kind: "decryptFailed" };
     }
     for (let i = 0; i < pending.length; i++) {
-      this.skipped.set(this.gen + i, pending[i] as MessageKey);
+      this.skipped.set(this.gen + i, pending[i] as Uint8Array);
     }
     this.chainKey.fill(0);
     this.chainKey = nextChainKey(ck);
@@ -131,12 +125,12 @@ export class SenderChain {
   /** Erases every secret this chain holds. */
   destroy(): void {
     this.chainKey.fill(0);
-    for (const k of this.skipped.values()) wipeKey(k);
+    for (const k of this.skipped.values()) k.fill(0);
     this.skipped.clear();
   }
 
   /** @internal test hook: live references to every secret array held. */
-  secretsForTest(): { chainKey: Uint8Array; skipped: Map<number, MessageKey> } {
+  secretsForTest(): { chainKey: Uint8Array; skipped: Map<number, Uint8Array> } {
     return { chainKey: this.chainKey, skipped: this.skipped };
   }
 
@@ -151,8 +145,7 @@ export class SenderChain {
     while (this.skipped.size > this.window.maxSkip) {
       const oldest = this.skipped.keys().next();
       if (oldest.done === true) return;
-      const k = this.skipped.get(oldest.value);
-      if (k !== undefined) wipeKey(k);
+      this.skipped.get(oldest.value)?.fill(0);
       this.skipped.delete(oldest.value);
     }
   }

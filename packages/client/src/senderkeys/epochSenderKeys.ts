@@ -19,8 +19,8 @@ import {
   KEY_BYTES,
   MAX_EPOCH,
   MAX_ROOM_ID,
+  messageNonce,
   sealWith,
-  wipeKey,
 } from "./ratchet.js";
 
 export interface EpochSenderKeysInit {
@@ -104,8 +104,9 @@ export class EpochSenderKeys {
       throw new SenderKeyError("EXHAUSTED", "own sending chain exhausted; commit a new epoch");
     }
     const ad = associatedData(this.roomId, this.epoch, this.ownLeaf, next.generation);
-    const ciphertext = sealWith(next.key, ad, plaintext);
-    wipeKey(next.key);
+    const nonce = messageNonce(this.epoch, this.ownLeaf, next.generation);
+    const ciphertext = sealWith(next.key, nonce, ad, plaintext);
+    next.key.fill(0);
     return { generation: next.generation, ciphertext };
   }
 
@@ -145,7 +146,8 @@ export class EpochSenderKeys {
       throw new SenderKeyError("DECRYPT_FAILED", `own leaf never sent generation ${generation}`);
     }
     const ad = associatedData(this.roomId, this.epoch, senderLeaf, generation);
-    const r = chain.open(generation, ad, ciphertext);
+    const nonce = messageNonce(this.epoch, senderLeaf, generation);
+    const r = chain.open(generation, nonce, ad, ciphertext);
     switch (r.kind) {
       case "ok":
         return r.plaintext;

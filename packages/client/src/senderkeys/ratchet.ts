@@ -1,26 +1,26 @@
 /**
  * The sender-key ratchet math (DESIGN §7), kept free of MLS and CBOR so that both the
  * full client (`EpochSenderKeys`) and the low-memory notification decryptor
- * (`@kalandra/client/notify`) import the very same code. Only @noble primitives.
+ * (`@kalandra/client/notify`) import the very same code.
  *
  * Key schedule (docs/client.md, "Sender keys"):
  *
  *   CK_0(leaf)   = HKDF-SHA256(ikm = exporter_secret, salt = "",
  *                              info = "kalandraSenderV1" ‖ u32be(leaf), L = 32)
  *   MK_g         = HMAC-SHA256(CK_g, "kalandraSenderV1 key")
- *   NONCE_g      = HMAC-SHA256(CK_g, "kalandraSenderV1 nonce")[0..24]
  *   CK_{g+1}     = HMAC-SHA256(CK_g, "kalandraSenderV1 chain")
+ *   NONCE_g      = "kalandra"(8) ‖ epoch(8) ‖ leaf(4) ‖ generation(4)        (24 bytes)
  *   AD           = "kalandra/app/v1" ‖ room_id(16) ‖ epoch(8) ‖ leaf(4) ‖ generation(4)
  *   ciphertext   = XChaCha20-Poly1305(MK_g, NONCE_g, AD).seal(plaintext)
  *
  * The exporter secret is the MLS exporter output (RFC 9420 §8.5) the lifecycle code
- * computes with label "kalandra"; each (key, nonce) pair seals exactly one message, so a
- * derived nonce is safe and keeps the ciphertext at plaintext + 16 bytes.
+ * computes with label "kalandra". Each MK_g seals exactly one message, so the nonce only
+ * has to be unique per key, which any fixed value satisfies; deriving it from the
+ * message's public coordinates costs nothing (no HMAC, no Rng), adds no bytes to the
+ * wire, and keeps nonces distinct even across keys. Two HMACs per message.
+ * Primitives: primitives.ts (node:crypto HKDF/HMAC/ChaCha20-Poly1305, @noble HChaCha20).
  */
-import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { hkdfSha256, hmacSha256, xchachaOpen, xchachaSeal } from "./primitives.js";
 
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 24;
@@ -35,17 +35,13 @@ export const SENDER_INFO_LABEL = "kalandraSenderV1";
 export const AD_LABEL = "kalandra/app/v1";
 const INFO_PREFIX = ascii(SENDER_INFO_LABEL);
 const LABEL_KEY = ascii("kalandraSenderV1 key");
-const LABEL_NONCE = ascii("kalandraSenderV1 nonce");
 const LABEL_CHAIN = ascii("kalandraSenderV1 chain");
 const AD_PREFIX = ascii(AD_LABEL);
 export const AD_BYTES = AD_PREFIX.length + 16 + 8 + 4 + 4;
 const EMPTY = new Uint8Array(0);
 
-/** One message's key material; both arrays are owned by the holder and wiped after use. */
-export interface MessageKey {
-  readonly key: Uint8Array;
-  readonly nonce: Uint8Array;
-}
+export const NONCE_LABEL = "kalandra";
+const NONCE_PREFIX = ascii(NONCE_LABEL);
 
 export function isU32(n: number): boolean {
   return Number.isInteger(n) && n >= 0 && n <= MAX_GENERATION;
@@ -60,21 +56,28 @@ export function initialChainKey(exporterSecret: Uint8Array, leaf: number): Uint8
   const info = new Uint8Array(INFO_PREFIX.length + 4);
   info.set(INFO_PREFIX, 0);
   new DataView(info.buffer).setUint32(INFO_PREFIX.length, leaf);
-  return hkdf(sha256, exporterSecret, EMPTY, info, KEY_BYTES);
+  return hkdfSha256(exporterSecret, EMPTY, info, KEY_BYTES);
 }
 
-/** MK_g and NONCE_g from CK_g; CK_g itself is left untouched. */
-export function messageKey(chainKey: Uint8Array): MessageKey {
-  const key = hmac(sha256, chainKey, LABEL_KEY);
-  const full = hmac(sha256, chainKey, LABEL_NONCE);
-  const nonce = full.slice(0, NONCE_BYTES);
-  full.fill(0);
-  return { key, nonce };
+/** MK_g from CK_g; CK_g itself is left untouched. The caller wipes MK_g after use. */
+export function messageKey(chainKey: Uint8Array): Uint8Array {
+  return hmacSha256(chainKey, LABEL_KEY);
+}
+
+/** NONCE_g: public, unique per (epoch, leaf, generation). */
+export function messageNonce(epoch: bigint, leaf: number, generation: number): Uint8Array {
+  const n = new Uint8Array(NONCE_BYTES);
+  n.set(NONCE_PREFIX, 0);
+  const v = new DataView(n.buffer);
+  v.setBigUint64(8, epoch);
+  v.setUint32(16, leaf);
+  v.setUint32(20, generation);
+  return n;
 }
 
 /** CK_{g+1} from CK_g; the caller wipes CK_g once it no longer needs it. */
 export function nextChainKey(chainKey: Uint8Array): Uint8Array {
-  return hmac(sha256, chainKey, LABEL_CHAIN);
+  return hmacSha256(chainKey, LABEL_CHAIN);
 }
 
 /**
@@ -112,25 +115,22 @@ export function associatedData(
   return ad;
 }
 
-export function sealWith(mk: MessageKey, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  return xchacha20poly1305(mk.key, mk.nonce, ad).encrypt(plaintext);
+export function sealWith(
+  mk: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+): Uint8Array {
+  return xchachaSeal(mk, nonce, ad, plaintext);
 }
 
 /** Opens a ciphertext; `undefined` when authentication fails (forged or truncated). */
 export function openWith(
-  mk: MessageKey,
+  mk: Uint8Array,
+  nonce: Uint8Array,
   ad: Uint8Array,
   ciphertext: Uint8Array,
 ): Uint8Array | undefined {
   if (ciphertext.length < TAG_BYTES) return undefined;
-  try {
-    return xchacha20poly1305(mk.key, mk.nonce, ad).decrypt(ciphertext);
-  } catch {
-    return undefined;
-  }
-}
-
-export function wipeKey(mk: MessageKey): void {
-  mk.key.fill(0);
-  mk.nonce.fill(0);
+  return xchachaOpen(mk, nonce, ad, ciphertext);
 }

@@ -143,7 +143,7 @@ describe("sender-key ratchet properties", () => {
           const m = sealed[g] as typeof far;
           b.open(0, m.generation, m.ciphertext);
         }
-        for (const k of held) expect([...k.key, ...k.nonce].every((x) => x === 0)).toBe(true);
+        for (const k of held) expect(k.every((x) => x === 0)).toBe(true);
       }),
       { seed, numRuns: 60 },
     );
