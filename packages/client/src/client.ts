@@ -20,8 +20,21 @@ import {
   generateKeyPackages,
   type OwnKeyPackage,
 } from "./device.js";
+import {
+  createEnvelope,
+  type EnvelopeContent,
+  encodeEnvelope,
+  type MessageEnvelope,
+} from "./envelope/index.js";
 import { decodeState, encodeMessage, encodeState, joinFromWelcome, members } from "./mls/group.js";
-import { type ApplyContext, applySequenced, enterEpoch, memberBySender } from "./state/apply.js";
+import { exportNotificationKeys } from "./notify/export.js";
+import {
+  type ApplyContext,
+  applySequenced,
+  enterEpoch,
+  memberBySender,
+  senderKeysFor,
+} from "./state/apply.js";
 import { type ClientListener, Emitter } from "./state/events.js";
 import { Intents } from "./state/intents.js";
 import { DEFAULT_REQUEST_POLICY, type RequestPolicy, RequestTracker } from "./state/requests.js";
@@ -343,9 +356,35 @@ export class KalandraClient {
     return this.#intents.joinExternal(roomId);
   }
 
-  /** Seals `plaintext` with the epoch's sender key; resolves with its log_index. */
-  send(roomId: bigint, plaintext: Uint8Array): Promise<bigint> {
+  /**
+   * Sends a message: envelope content (text, edit, reply, reaction, attachment; an id and
+   * timestamp are added), a ready envelope, or raw bytes. Sealed with the epoch's sender
+   * key (DESIGN §7); resolves with the log_index the hub gave it.
+   */
+  send(roomId: bigint, message: EnvelopeContent | MessageEnvelope | Uint8Array): Promise<bigint> {
+    let plaintext: Uint8Array;
+    if (message instanceof Uint8Array) plaintext = message;
+    else if ("id" in message && "sent_at" in message) plaintext = encodeEnvelope(message);
+    else
+      plaintext = encodeEnvelope(
+        createEnvelope(message, { clock: this.#o.clock, rng: this.#o.rng }),
+      );
     return this.#intents.send(roomId, plaintext);
+  }
+
+  /**
+   * The current epoch's sender keys of every room, as the compact blob a push process
+   * decrypts with (`@kalandra/client/notify`, DESIGN §7).
+   */
+  exportNotificationKeys(): Promise<Uint8Array> {
+    return this.#run(async () => {
+      const keys = [];
+      for (const r of this.#rooms.values()) {
+        if (r.state === undefined || r.removed) continue;
+        keys.push(await senderKeysFor(r, this.#o.cs));
+      }
+      return exportNotificationKeys(keys);
+    });
   }
 
   /** Commits whatever proposals are pending (what a COMMIT_REQUEST asks for). */

@@ -6,6 +6,7 @@
  */
 import { Opcode } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
+import { decodeEnvelope, type MessageEnvelope } from "../envelope/index.js";
 import {
   decodeMessage,
   isRemoved,
@@ -195,8 +196,17 @@ function emitMessage(
     senderId,
     userId: uid,
     plaintext,
+    envelope: tryEnvelope(plaintext),
     own,
   });
+}
+
+function tryEnvelope(plaintext: Uint8Array): MessageEnvelope | undefined {
+  try {
+    return decodeEnvelope(plaintext);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Moves the room to the commit's epoch: new keys, membership diff, buffered messages. */

@@ -1,4 +1,6 @@
 /** What the client tells the application (docs/client.md "API"). */
+import type { MessageEnvelope } from "../envelope/index.js";
+
 export type ClientEvent =
   | {
       readonly type: "message";
@@ -8,6 +10,8 @@ export type ClientEvent =
       readonly senderId: bigint;
       readonly userId: string;
       readonly plaintext: Uint8Array;
+      /** The decoded envelope when the plaintext is one (docs/client.md "Envelope"). */
+      readonly envelope: MessageEnvelope | undefined;
       /** True for this device's own message, echoed once the sequencer accepted it. */
       readonly own: boolean;
     }

@@ -25,3 +25,44 @@ describe("client lifecycle against the in-memory relay", () => {
     for (const x of [a, b, c]) expect(x.texts(room)).toEqual(all);
   });
 });
+
+describe("envelopes and notification keys", () => {
+  it("sends envelopes and exports keys a push decryptor opens the next message with", async () => {
+    const { NotificationDecryptor } = await import("../../src/notify/index.js");
+    const { parseFrame, payloadOf, fieldBytes, fieldNumber } = await import(
+      "../../src/state/wire.js"
+    );
+    const w = await World.create("envelope");
+    const [a, b] = await Promise.all(["alice", "bob"].map((u) => w.client(u)));
+    if (!a || !b) throw new Error("clients");
+    const room = await a.client.createRoom();
+    await a.client.addMembers(room, ["bob"]);
+    await waitEpoch([a, b], room, 1n);
+    await b.client.send(room, { t: "text", body: "hello alice" });
+    await waitFor(
+      () => a.events.some((e) => e.type === "message" && e.envelope !== undefined),
+      "envelope",
+    );
+    const got = a.events.find((e) => e.type === "message");
+    expect(got?.type === "message" && got.envelope?.t === "text" && got.envelope.body).toBe(
+      "hello alice",
+    );
+    expect(got?.type === "message" && got.userId).toBe("bob");
+
+    const blob = await a.client.exportNotificationKeys();
+    const push = NotificationDecryptor.fromBlob(blob);
+    const idx = await b.client.send(room, { t: "text", body: "pushed" });
+    const stored = w.relay.rooms.get(room)?.log[Number(idx)];
+    if (stored === undefined) throw new Error("not in the log");
+    const f = parseFrame(stored);
+    const p = payloadOf(f);
+    const env = push.decrypt({
+      roomId: room,
+      epoch: f.epoch,
+      senderLeaf: 1,
+      generation: fieldNumber(p, "generation"),
+      ciphertext: fieldBytes(p, "ciphertext"),
+    });
+    expect(env.t === "text" && env.body).toBe("pushed");
+  });
+});
