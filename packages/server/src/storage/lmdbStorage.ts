@@ -272,12 +272,11 @@ class LmdbStorageImpl implements LmdbStorage {
     }
     const { slots, reused } = this.slots.allocate(entries.length);
     const hwm = this.slots.highWaterMark;
+    // One draw of randomness for the whole batch; every key is used for one payload only.
+    const keys = copyBytes(this.rng.bytes(KEY_BYTES * entries.length));
     const rows = entries.map((e, i) => {
       const key = frameKey(e.roomId, e.logIndex);
-      const payloadKey = copyBytes(this.rng.bytes(KEY_BYTES));
-      const sealed = sealPayload(payloadKey, key, e.payload);
-      this.vault.write(slots[i] as number, payloadKey);
-      payloadKey.fill(0);
+      const sealed = sealPayload(keys.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES), key, e.payload);
       return {
         key,
         slot: slots[i] as number,
@@ -293,6 +292,12 @@ class LmdbStorageImpl implements LmdbStorage {
     for (const [room, n] of planned) this.planned.set(room, n);
     const t = this.t;
     try {
+      try {
+        this.vault.writeMany(slots, keys);
+      } finally {
+        // From here on the vault holds the only copy of the keys.
+        keys.fill(0);
+      }
       // The keys must be durable before any commit that references them.
       await this.vault.sync();
       await this.write(() => {

@@ -113,18 +113,39 @@ export class KeyVault {
     this.pwrite(slot, key);
   }
 
+  /**
+   * Writes `keys` (32 bytes per slot, in the order of `slots`) with one `pwrite` per run of
+   * consecutive slots: a batch of fresh slots from the high-water mark is one system call.
+   */
+  writeMany(slots: readonly number[], keys: Uint8Array): void {
+    if (keys.length !== slots.length * SLOT_BYTES) {
+      throw new StorageError("INVALID", "vault keys must be 32 bytes per slot");
+    }
+    let i = 0;
+    while (i < slots.length) {
+      let j = i + 1;
+      while (j < slots.length && slots[j] === (slots[j - 1] as number) + 1) j++;
+      this.pwriteRun(slots[i] as number, keys.subarray(i * SLOT_BYTES, j * SLOT_BYTES));
+      i = j;
+    }
+  }
+
   /** Overwrites the slot with zeros in place (not yet durable: call `sync`). */
   wipe(slot: number): void {
     this.pwrite(slot, ZERO_SLOT);
   }
 
   private pwrite(slot: number, bytes: Uint8Array): void {
+    this.pwriteRun(slot, bytes.subarray(0, SLOT_BYTES));
+  }
+
+  private pwriteRun(first: number, bytes: Uint8Array): void {
     if (this.closed) throw new StorageError("CLOSED", "key vault is closed");
     try {
-      const n = writeSync(this.fd, bytes, 0, SLOT_BYTES, offsetOf(slot));
-      if (n !== SLOT_BYTES) throw new Error(`short write (${n} bytes)`);
+      const n = writeSync(this.fd, bytes, 0, bytes.length, offsetOf(first));
+      if (n !== bytes.length) throw new Error(`short write (${n} bytes)`);
     } catch (err) {
-      throw asStorageError(err, `write vault slot ${slot}`);
+      throw asStorageError(err, `write vault slot ${first}`);
     }
   }
 
