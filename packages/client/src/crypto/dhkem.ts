@@ -3,17 +3,11 @@
  * node:crypto. Keys are imported into OpenSSL once (X25519 KeyObjects, P-256 ECDH
  * objects) and kept next to their raw bytes, so a key used again costs only the DH.
  */
-import {
-  createECDH,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  ECDH,
-  type KeyObject,
-} from "node:crypto";
+import { createECDH, diffieHellman, ECDH, type KeyObject } from "node:crypto";
 import { CryptoError } from "ts-mls/mlsError.js";
 import { ascii, concat, i2osp, isAllZero } from "./bytes.js";
 import { hkdfExpand, hkdfExtract } from "./hash.js";
+import { okpPrivateKey, okpPublicBytes, okpPublicKey } from "./okp.js";
 import type { Rng } from "./rng.js";
 
 export interface KemPrivateKey {
@@ -64,20 +58,11 @@ function extractAndExpandFor(kemId: number) {
     labeledExpand(labeledExtract(EMPTY, "eae_prk", dh), "shared_secret", kemContext, 32);
 }
 
-// DER wrappers for raw X25519 keys (RFC 8410 §7, §10.3).
-const X25519_PKCS8 = Uint8Array.from(Buffer.from("302e020100300506032b656e04220420", "hex"));
-const X25519_SPKI = Uint8Array.from(Buffer.from("302a300506032b656e032100", "hex"));
-
 function x25519Private(sk: Uint8Array): KemPrivateKey {
   if (sk.length !== 32) throw new CryptoError(`X25519 private key must be 32 bytes`);
   const raw = Uint8Array.from(sk);
-  const handle = createPrivateKey({
-    key: Buffer.from(concat(X25519_PKCS8, raw)),
-    format: "der",
-    type: "pkcs8",
-  });
-  const spki = createPublicKey(handle).export({ format: "der", type: "spki" });
-  return { raw, publicBytes: Uint8Array.from(spki.subarray(spki.length - 32)), handle };
+  const handle = okpPrivateKey("X25519", raw);
+  return { raw, publicBytes: okpPublicBytes(handle), handle };
 }
 
 export function makeX25519Kem(): DhKem {
@@ -92,12 +77,7 @@ export function makeX25519Kem(): DhKem {
       if (pk.length !== 32) throw new CryptoError(`X25519 public key must be 32 bytes`);
       const raw = Uint8Array.from(pk);
       try {
-        const handle = createPublicKey({
-          key: Buffer.from(concat(X25519_SPKI, raw)),
-          format: "der",
-          type: "spki",
-        });
-        return { raw, handle };
+        return { raw, handle: okpPublicKey("X25519", raw) };
       } catch (e) {
         throw new CryptoError(`invalid X25519 public key: ${e}`);
       }

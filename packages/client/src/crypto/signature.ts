@@ -18,10 +18,9 @@ import type { Signature, SignatureAlgorithm } from "ts-mls";
 import { CryptoError } from "ts-mls/mlsError.js";
 import { concat } from "./bytes.js";
 import { KeyCache } from "./keyCache.js";
+import { okpPrivateKey, okpPublicBytes, okpPublicKey } from "./okp.js";
 import type { Rng } from "./rng.js";
 
-const ED25519_PKCS8 = Uint8Array.from(Buffer.from("302e020100300506032b657004220420", "hex"));
-const ED25519_SPKI = Uint8Array.from(Buffer.from("302a300506032b6570032100", "hex"));
 const P256_SPKI_UNCOMPRESSED = Uint8Array.from(
   Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex"),
 );
@@ -30,9 +29,11 @@ const P256_SPKI_COMPRESSED = Uint8Array.from(
 );
 
 function ed25519PrivateKeyObject(signKey: Uint8Array): KeyObject {
-  const der = signKey.length === 32 ? concat(ED25519_PKCS8, signKey) : signKey;
   try {
-    const ko = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+    const ko =
+      signKey.length === 32
+        ? okpPrivateKey("Ed25519", signKey)
+        : createPrivateKey({ key: Buffer.from(signKey), format: "der", type: "pkcs8" });
     if (ko.asymmetricKeyType !== "ed25519") throw new Error(`got ${ko.asymmetricKeyType}`);
     return ko;
   } catch (e) {
@@ -42,11 +43,8 @@ function ed25519PrivateKeyObject(signKey: Uint8Array): KeyObject {
 
 /** The Ed25519 public key (32 bytes) of a 32-byte seed (RFC 8032 §5.1.5). */
 export function ed25519PublicKeyOf(seed: Uint8Array): Uint8Array {
-  const spki = createPublicKey(ed25519PrivateKeyObject(seed)).export({
-    format: "der",
-    type: "spki",
-  });
-  return Uint8Array.from(spki.subarray(spki.length - 32));
+  if (seed.length !== 32) throw new CryptoError("Ed25519 seed must be 32 bytes");
+  return okpPublicBytes(ed25519PrivateKeyObject(seed));
 }
 
 export interface SignatureOptions {
@@ -87,18 +85,7 @@ function makeVerifier(
 function makeEd25519(opts: SignatureOptions): Signature {
   const cacheSize = opts.cacheSize ?? 4096;
   const signing = new KeyCache<KeyObject>(64);
-  const verifyEd = makeVerifier(
-    cacheSize,
-    (pk) => {
-      if (pk.length !== 32) throw new Error("Ed25519 public key must be 32 bytes");
-      return createPublicKey({
-        key: Buffer.from(concat(ED25519_SPKI, pk)),
-        format: "der",
-        type: "spki",
-      });
-    },
-    null,
-  );
+  const verifyEd = makeVerifier(cacheSize, (pk) => okpPublicKey("Ed25519", pk), null);
   return {
     async sign(signKey, message) {
       const key = signing.getOrCreate(signKey, () => ed25519PrivateKeyObject(signKey));
