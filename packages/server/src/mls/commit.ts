@@ -56,7 +56,7 @@ function resolve(
   list: ProposalOrRef[],
   committer: number,
   pending: Map<string, ResolvedProposal | undefined>,
-): ResolvedProposal[] {
+): { proposals: ResolvedProposal[]; uncovered: (ResolvedProposal | undefined)[] } {
   const seen = new Set<string>();
   const out: ResolvedProposal[] = [];
   for (const p of list) {
@@ -77,10 +77,30 @@ function resolve(
       reject("INVALID_COMMIT", "content of a referenced proposal was not supplied");
     out.push(resolved);
   }
-  for (const ref of pending.keys()) {
-    if (!seen.has(ref)) reject("MISSING_PROPOSALS", "commit does not cover every pending proposal");
+  const uncovered: (ResolvedProposal | undefined)[] = [];
+  for (const [ref, resolved] of pending) if (!seen.has(ref)) uncovered.push(resolved);
+  return { proposals: out, uncovered };
+}
+
+/**
+ * DESIGN §4: a commit covers every pending proposal. The one exception is RFC 9420 §12.2's:
+ * of several Updates/Removes for one leaf the committer includes one, so a pending Remove or
+ * Update of a leaf this commit removes anyway may be left out.
+ */
+function checkCoverage(
+  uncovered: (ResolvedProposal | undefined)[],
+  removedLeaves: readonly number[],
+): void {
+  for (const p of uncovered) {
+    const leaf =
+      p?.proposal.proposalType === "remove"
+        ? p.proposal.remove.removed
+        : p?.proposal.proposalType === "update"
+          ? p.senderLeaf
+          : undefined;
+    if (leaf === undefined || !removedLeaves.includes(leaf))
+      reject("MISSING_PROPOSALS", "commit does not cover every pending proposal");
   }
-  return out;
 }
 
 /** A member's commit (sender type member) at the current epoch. */
@@ -101,7 +121,7 @@ export function applyMemberCommit(
   if (!verifyFramedContent(committerLeaf.signaturePublicKey, content, pm.auth, state.context))
     reject("INVALID_COMMIT", "commit signature is invalid");
 
-  const proposals = resolve(content.commit.proposals, committer, pending);
+  const { proposals, uncovered } = resolve(content.commit.proposals, committer, pending);
   const tree = state.tree.clone();
   const groupId = state.context.groupId;
   const updates = proposals.filter((p) => p.proposal.proposalType === "update");
@@ -119,6 +139,7 @@ export function applyMemberCommit(
       reject("INVALID_COMMIT", `invalid proposal in commit: ${(e as Error).message}`);
     }
   }
+  checkCoverage(uncovered, removes);
   const touched = new Set<number>();
   for (const u of updates) {
     const leaf = u.senderLeaf as number;

@@ -1,0 +1,359 @@
+/**
+ * The rules of a member commit one by one (RFC 9420 §12.2–12.4, DESIGN §4). Commits that
+ * ts-mls would never produce are made by editing a real commit and re-signing it with the
+ * committer's key, so only the rule under test can refuse them.
+ */
+import {
+  type CiphersuiteImpl,
+  type ClientState,
+  decodeMlsMessage,
+  encodeMlsMessage,
+  type MLSMessage,
+  proposeAddExternal,
+} from "ts-mls";
+import { type FramedContentCommit, signFramedContentTBS } from "ts-mls/framedContent.js";
+import { signGroupInfo } from "ts-mls/groupInfo.js";
+import { encodeRatchetTree } from "ts-mls/ratchetTree.js";
+import { treeHashRoot } from "ts-mls/treeHash.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { PublicGroup } from "../../src/mls/index.js";
+import {
+  commit,
+  createRoom,
+  type Device,
+  device,
+  groupInfoBytes,
+  groupInfoOf,
+  type Hub,
+  hubKeys,
+  hubRemove,
+  join,
+  memberProposal,
+  process,
+  suite,
+} from "./mlsClients.js";
+
+let cs: CiphersuiteImpl;
+let hub: Hub;
+let alice: Device;
+let bob: Device;
+let carol: Device;
+let room: PublicGroup; // epoch 2: alice, bob, carol, after Bob's path update
+let a2: ClientState;
+let b2: ClientState;
+let c2: ClientState;
+
+beforeAll(async () => {
+  cs = await suite();
+  hub = await hubKeys(cs);
+  alice = await device(cs, "alice");
+  bob = await device(cs, "bob");
+  carol = await device(cs, "carol");
+  const a0 = await createRoom(cs, hub, alice);
+  const room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, a0), hub.publicKey);
+  const add = await commit(cs, a0, [
+    { proposalType: "add", add: { keyPackage: bob.publicPackage } },
+    { proposalType: "add", add: { keyPackage: carol.publicPackage } },
+  ]);
+  const r1 = room0.checkCommit(add.commit, add.groupInfo, []);
+  if (!r1.ok || add.welcome === undefined) throw new Error("setup");
+  const b1 = await join(cs, bob, add.welcome);
+  const c1 = await join(cs, carol, add.welcome);
+  const upd = await commit(cs, b1);
+  const r2 = r1.next.checkCommit(upd.commit, upd.groupInfo, []);
+  if (!r2.ok) throw new Error(r2.message);
+  room = r2.next;
+  b2 = upd.state;
+  a2 = await process(cs, add.state, upd.commitMessage);
+  c2 = await process(cs, c1, upd.commitMessage);
+});
+
+type Public = MLSMessage & { wireformat: "mls_public_message" };
+
+/** Edit a real commit's content and re-sign it as `signer` with the current GroupContext. */
+async function resign(
+  bytes: Uint8Array,
+  signer: Device,
+  state: ClientState,
+  edit: (c: FramedContentCommit) => void,
+): Promise<Uint8Array> {
+  const m = decodeMlsMessage(bytes.slice(), 0)?.[0] as Public;
+  const content = m.publicMessage.content as FramedContentCommit;
+  edit(content);
+  m.publicMessage.auth.signature = await signFramedContentTBS(
+    signer.privatePackage.signaturePrivateKey,
+    {
+      protocolVersion: "mls10",
+      wireformat: "mls_public_message",
+      content,
+      senderType: "member",
+      context: state.groupContext,
+    },
+    cs.signature,
+  );
+  return encodeMlsMessage(m);
+}
+
+describe("pending proposals", () => {
+  it("lets a commit leave out a second Remove or an Update of a leaf it removes", async () => {
+    const kick1 = await hubRemove(cs, hub, a2, 2);
+    const kick2 = await hubRemove(cs, hub, a2, 2);
+    const upd = await memberProposal(cs, c2, { proposalType: "remove", remove: { removed: 2 } });
+    const p1 = room.checkProposal(kick1.bytes);
+    const p2 = room.checkProposal(kick2.bytes);
+    const p3 = room.checkProposal(upd.bytes);
+    if (!p1.ok || !p2.ok || !p3.ok) throw new Error("proposals");
+    // Alice only saw the first kick.
+    const c = await commit(cs, await process(cs, a2, kick1.message));
+    const refs = [p1.ref, p2.ref, p3.ref];
+    const msgs = [kick1.bytes, kick2.bytes, upd.bytes];
+    const r = room.checkCommit(c.commit, c.groupInfo, refs, msgs);
+    expect(r).toMatchObject({ ok: true, removedLeaves: [2] });
+    // Without the content of the uncovered proposals, the hub cannot excuse them.
+    expect(room.checkCommit(c.commit, c.groupInfo, refs, [kick1.bytes])).toMatchObject({
+      ok: false,
+      code: "MISSING_PROPOSALS",
+    });
+  });
+
+  it("accepts an external Add proposal (new_member_proposal) committed by reference", async () => {
+    const dave = await device(cs, "dave");
+    const msg = await proposeAddExternal(
+      await groupInfoOf(cs, a2),
+      dave.publicPackage,
+      dave.privatePackage,
+      cs,
+    );
+    const bytes = encodeMlsMessage(msg);
+    const pc = room.checkProposal(bytes);
+    expect(pc).toMatchObject({ ok: true, proposal: { type: "add", addedUserId: "dave" } });
+    if (!pc.ok) return;
+    const c = await commit(cs, await process(cs, a2, msg));
+    const r = room.checkCommit(c.commit, c.groupInfo, [pc.ref], [bytes]);
+    if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
+    expect(r.addedMembers.map((m) => [m.leafIndex, m.userId])).toEqual([[3, "dave"]]);
+    // Adding a device that is already a member is refused.
+    const again = room.checkProposal(
+      encodeMlsMessage(
+        await proposeAddExternal(
+          await groupInfoOf(cs, a2),
+          bob.publicPackage,
+          bob.privatePackage,
+          cs,
+        ),
+      ),
+    );
+    expect(again).toMatchObject({ ok: false, code: "INVALID_PROPOSAL" });
+  });
+});
+
+describe("commit content rules", () => {
+  let base: Uint8Array;
+  let baseGi: Uint8Array;
+
+  beforeAll(async () => {
+    const c = await commit(cs, a2);
+    base = c.commit;
+    baseGi = c.groupInfo;
+  });
+
+  const cases: [string, (c: FramedContentCommit) => void, string][] = [
+    [
+      "adds a device already in the group",
+      (c) =>
+        c.commit.proposals.push({
+          proposalOrRefType: "proposal",
+          proposal: { proposalType: "add", add: { keyPackage: bob.publicPackage } },
+        }),
+      "already in the tree",
+    ],
+    [
+      "adds a key package with a bad signature",
+      (c) => {
+        const kp = {
+          ...carol.publicPackage,
+          signature: carol.publicPackage.signature.map((x) => x ^ 1),
+        };
+        c.commit.proposals.push({
+          proposalOrRefType: "proposal",
+          proposal: { proposalType: "add", add: { keyPackage: kp } },
+        });
+      },
+      "signature",
+    ],
+    [
+      "removes the committer",
+      (c) =>
+        c.commit.proposals.push({
+          proposalOrRefType: "proposal",
+          proposal: { proposalType: "remove", remove: { removed: 0 } },
+        }),
+      "committer",
+    ],
+    [
+      "removes a blank leaf",
+      (c) =>
+        c.commit.proposals.push({
+          proposalOrRefType: "proposal",
+          proposal: { proposalType: "remove", remove: { removed: 9 } },
+        }),
+      "blank leaf",
+    ],
+    [
+      "removes one leaf twice",
+      (c) => {
+        for (let i = 0; i < 2; i++)
+          c.commit.proposals.push({
+            proposalOrRefType: "proposal",
+            proposal: { proposalType: "remove", remove: { removed: 1 } },
+          });
+      },
+      "two proposals",
+    ],
+    [
+      "changes the group context extensions",
+      (c) =>
+        c.commit.proposals.push({
+          proposalOrRefType: "proposal",
+          proposal: {
+            proposalType: "group_context_extensions",
+            groupContextExtensions: { extensions: [] },
+          },
+        }),
+      "not accepted",
+    ],
+    [
+      "carries an Update by value",
+      (c) => {
+        const leaf = a2.ratchetTree[0];
+        if (leaf?.nodeType !== "leaf") throw new Error("leaf");
+        const {
+          hpkePublicKey,
+          signaturePublicKey,
+          credential,
+          capabilities,
+          extensions,
+          signature,
+        } = leaf.leaf;
+        c.commit.proposals.push({
+          proposalOrRefType: "proposal",
+          proposal: {
+            proposalType: "update",
+            update: {
+              leafNode: {
+                hpkePublicKey,
+                signaturePublicKey,
+                credential,
+                capabilities,
+                extensions,
+                signature,
+                leafNodeSource: "update",
+              },
+            },
+          },
+        });
+      },
+      "by value",
+    ],
+    [
+      "references a proposal the hub never saw",
+      (c) =>
+        c.commit.proposals.push({
+          proposalOrRefType: "reference",
+          reference: new Uint8Array(32).fill(7),
+        }),
+      "does not hold",
+    ],
+    [
+      "removes a member without an UpdatePath",
+      (c) => {
+        c.commit.proposals.push({
+          proposalOrRefType: "proposal",
+          proposal: { proposalType: "remove", remove: { removed: 1 } },
+        });
+        c.commit.path = undefined;
+      },
+      "UpdatePath",
+    ],
+    [
+      "is for another group",
+      (c) => {
+        c.groupId = new Uint8Array([1, 2, 3]);
+      },
+      "another group",
+    ],
+    [
+      "swaps a key in its UpdatePath",
+      (c) => {
+        const node = c.commit.path?.nodes[0];
+        if (node) node.hpkePublicKey = node.hpkePublicKey.map((x, i) => (i === 0 ? x ^ 1 : x));
+      },
+      "parent hash",
+    ],
+    [
+      "keeps the committer's old encryption key",
+      (c) => {
+        const old = a2.ratchetTree[0];
+        if (c.commit.path && old?.nodeType === "leaf")
+          c.commit.path.leafNode = {
+            ...c.commit.path.leafNode,
+            hpkePublicKey: old.leaf.hpkePublicKey,
+          };
+      },
+      "signature",
+    ],
+    [
+      "drops a node from its UpdatePath",
+      (c) => {
+        c.commit.path?.nodes.pop();
+      },
+      "length",
+    ],
+  ];
+
+  for (const [what, edit, reason] of cases) {
+    it(`rejects a commit that ${what}`, async () => {
+      const forged = await resign(base, alice, a2, edit);
+      const r = room.checkCommit(forged, baseGi, []);
+      expect(r).toMatchObject({ ok: false, code: "INVALID_COMMIT" });
+      if (!r.ok) expect(r.message).toContain(reason);
+    });
+  }
+
+  it("accepts the unedited re-signed commit (the harness itself is sound)", async () => {
+    const same = await resign(base, alice, a2, () => {});
+    expect(room.checkCommit(same, baseGi, []).ok).toBe(true);
+  });
+});
+
+describe("fromGroupInfo on a forged tree", () => {
+  it("rejects a tree whose parent hashes do not chain, even with a matching tree hash", async () => {
+    const gi = await groupInfoOf(cs, b2);
+    const tree = b2.ratchetTree.slice();
+    const i = tree.findIndex((n) => n?.nodeType === "parent");
+    const p = tree[i];
+    if (p?.nodeType !== "parent") throw new Error("no parent node");
+    tree[i] = {
+      nodeType: "parent",
+      parent: { ...p.parent, parentHash: new Uint8Array(32).fill(1) },
+    };
+    const forged = await signGroupInfo(
+      {
+        ...gi,
+        groupContext: { ...gi.groupContext, treeHash: await treeHashRoot(tree, cs.hash) },
+        extensions: gi.extensions.map((e) =>
+          e.extensionType === "ratchet_tree" ? { ...e, extensionData: encodeRatchetTree(tree) } : e,
+        ),
+      },
+      bob.privatePackage.signaturePrivateKey,
+      cs.signature,
+    );
+    const bytes = encodeMlsMessage({
+      version: "mls10",
+      wireformat: "mls_group_info",
+      groupInfo: forged,
+    });
+    expect(() => PublicGroup.fromGroupInfo(bytes)).toThrow(/parent hashes/);
+    expect(PublicGroup.fromGroupInfo(await groupInfoBytes(cs, b2)).epoch).toBe(2n);
+  });
+});
