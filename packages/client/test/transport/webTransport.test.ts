@@ -1,0 +1,187 @@
+/**
+ * The client transport against a real kalandrad process (`start --core echo`, which sends
+ * every accepted frame back): handshake, round trips, refusal of a wrong hub key, and
+ * healing across a hub crash (SIGKILL) and restart on the same port and data directory.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  encodeFrame,
+  encodePayload,
+  FrameHeader,
+  generateDeviceKey,
+  Opcode,
+  systemRng,
+} from "@kalandra/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  connectWebTransport,
+  TransportError,
+  type WebTransportConnection,
+} from "../../src/transport/webTransport.js";
+
+const BIN = join(__dirname, "../../../server/bin/kalandrad.mjs");
+const dataDir = mkdtempSync(join(tmpdir(), "kalandra-client-wt-"));
+
+interface Hub {
+  child: ChildProcess;
+  certHash: Uint8Array;
+  hubKey: Uint8Array;
+  exit: Promise<unknown>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startHub(port: number): Promise<Hub> {
+  const child = spawn(process.execPath, [BIN, "start", "--core", "echo"], {
+    env: {
+      ...process.env,
+      KALANDRA_DATABASE__PATH: dataDir,
+      KALANDRA_SERVER__LISTEN: `127.0.0.1:${port}`,
+      KALANDRA_MONITORING__LISTEN: "",
+    },
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const exit = new Promise((r) => child.on("exit", r));
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const t = setTimeout(() => reject(new Error(`kalandrad did not start: ${buf}`)), 30_000);
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      buf += d;
+      for (const line of buf.split("\n")) {
+        if (!line.includes('"kalandrad ready"')) continue;
+        const j = JSON.parse(line) as { cert_sha256: string; hub_key: string };
+        clearTimeout(t);
+        resolve({
+          child,
+          exit,
+          certHash: Uint8Array.from(Buffer.from(j.cert_sha256, "hex")),
+          hubKey: Uint8Array.from(Buffer.from(j.hub_key, "hex")),
+        });
+        return;
+      }
+    });
+    child.on("exit", () => reject(new Error(`kalandrad exited: ${buf}`)));
+  });
+}
+
+const key = generateDeviceKey(systemRng);
+let port: number;
+let hub: Hub;
+
+function ping(requestId: number): Uint8Array {
+  return encodeFrame(
+    {
+      opcode: Opcode.APP_MESSAGE,
+      requestId,
+      roomId: 1n,
+      senderId: key.senderId,
+      epoch: 0n,
+      payload: encodePayload(Opcode.APP_MESSAGE, {
+        generation: requestId,
+        ciphertext: new Uint8Array(32),
+      }),
+    },
+    key.signer,
+  );
+}
+
+function collect(conn: WebTransportConnection): number[] {
+  const ids: number[] = [];
+  conn.onFrame((f) => ids.push(FrameHeader.view(f).requestId));
+  return ids;
+}
+
+async function until(pred: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  hub = await startHub(port);
+});
+
+afterAll(async () => {
+  if (hub.child.exitCode === null) {
+    hub.child.kill("SIGTERM");
+    await hub.exit;
+  }
+});
+
+describe("connectWebTransport", () => {
+  it("authenticates and carries frames both ways in order", async () => {
+    const conn = await connectWebTransport({
+      url: `https://127.0.0.1:${port}/kalandra`,
+      certHash: hub.certHash,
+      deviceSigner: key.signer,
+      userId: "alice",
+      hubPublicKey: hub.hubKey,
+    });
+    expect(conn.state).toBe("open");
+    expect(conn.senderId).toBe(key.senderId);
+    const ids = collect(conn);
+    for (let i = 1; i <= 100; i++) conn.send(ping(i));
+    await until(() => ids.length === 100);
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    conn.close();
+    expect(conn.state).toBe("closed");
+  });
+
+  it("refuses a hub that presents another key", async () => {
+    await expect(
+      connectWebTransport({
+        url: `https://127.0.0.1:${port}/kalandra`,
+        certHash: hub.certHash,
+        deviceSigner: key.signer,
+        userId: "alice",
+        hubPublicKey: new Uint8Array(32).fill(7),
+      }),
+    ).rejects.toBeInstanceOf(TransportError);
+  });
+
+  it("reconnects with backoff after the hub is killed and restarted, then delivers queued frames", async () => {
+    const conn = await connectWebTransport({
+      url: `https://127.0.0.1:${port}/kalandra`,
+      certHash: hub.certHash,
+      deviceSigner: key.signer,
+      userId: "alice",
+      hubPublicKey: hub.hubKey,
+      backoff: { initialMs: 50, maxMs: 500 },
+    });
+    const ids = collect(conn);
+    let reconnects = 0;
+    conn.onReconnect(() => reconnects++);
+    const states: string[] = [];
+    conn.onStateChange((s) => states.push(s));
+    conn.send(ping(1));
+    await until(() => ids.includes(1));
+
+    hub.child.kill("SIGKILL");
+    await hub.exit;
+    await until(() => conn.state === "connecting");
+    conn.send(ping(2)); // queued while the hub is down
+    hub = await startHub(port); // same data dir: same certificate and hub key
+    await until(() => reconnects === 1);
+    expect(conn.state).toBe("open");
+    expect(conn.connections).toBe(2);
+    await until(() => ids.includes(2));
+    conn.send(ping(3));
+    await until(() => ids.includes(3));
+    expect(states).toEqual(["connecting", "open"]);
+    conn.close();
+  });
+});
