@@ -173,11 +173,11 @@ export class Relay {
   #error(
     conn: RelayConnection,
     req: WireFrame,
-    name: string,
+    name: ProtocolErrorCode,
     message: string,
     expected?: bigint,
   ): void {
-    const payload: Record<string, unknown> = { code: 1, name, message };
+    const payload: Record<string, unknown> = { code: ErrorCode[name], name, message };
     if (expected !== undefined) payload.expected_epoch = expected;
     if (name === "STALE_EPOCH") this.stats.stale++;
     if (name === "MISSING_PROPOSALS") this.stats.missingProposals++;
