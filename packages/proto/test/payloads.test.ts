@@ -163,6 +163,26 @@ describe("payload codecs", () => {
     expect(codeOf(() => decodePayload(Opcode.AUTH_OK, big))).toBe("BAD_PAYLOAD");
   });
 
+  it("writes large integers as CBOR integers, never floats", () => {
+    const hexOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    // {nonce: 2^32} and {nonce: 2^53-1}: major type 0 with an 8-byte argument.
+    expect(hexOf(encodePayload(Opcode.PING, { nonce: 2 ** 32 }))).toBe(
+      "a1656e6f6e63651b0000000100000000",
+    );
+    expect(hexOf(encodePayload(Opcode.PING, { nonce: Number.MAX_SAFE_INTEGER }))).toBe(
+      "a1656e6f6e63651b001fffffffffffff",
+    );
+    expect(hexOf(encodePayload(Opcode.PING, { nonce: 2 ** 32 - 1 }))).toBe(
+      "a1656e6f6e63651affffffff",
+    );
+    expect(hexOf(encodePayload(Opcode.AUTH_OK, { sender_id: 2n ** 40n }))).toBe(
+      "a16973656e6465725f69641b0000010000000000",
+    );
+    expect(decodePayload(Opcode.PING, encodePayload(Opcode.PING, { nonce: 2 ** 40 }))).toEqual({
+      nonce: 2 ** 40,
+    });
+  });
+
   it("uint fields accept a long-form small integer and refuse fractions and negatives", () => {
     // {nonce: 5} with nonce written as an 8-byte integer.
     const long = Buffer.from("a1656e6f6e63651b0000000000000005", "hex");

@@ -4,7 +4,10 @@
  * checks a TypeScript value before it is encoded. Any mismatch — missing, extra or wrongly
  * typed field — is a ProtocolError BAD_PAYLOAD naming the path, never another exception.
  */
-import { U64_MAX } from "../constants.js";
+import { U32_MAX, U64_MAX } from "../constants.js";
+
+const U32_MAX_BIG = BigInt(U32_MAX);
+
 import { ProtocolError } from "../errors.js";
 
 /** The structure of a codec, for tools that walk schemas (docs, test generators). */
@@ -104,10 +107,13 @@ export function uint(): Codec<number> {
     if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
     return fail(path, `expected uint, got ${typeName(v)} ${String(v)}`);
   };
-  const toCbor = (v: unknown, path: string): number =>
-    typeof v === "number" && Number.isSafeInteger(v) && v >= 0
-      ? v
-      : fail(path, `expected uint, got ${typeName(v)}`);
+  const toCbor = (v: unknown, path: string): number | bigint => {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      return fail(path, `expected uint, got ${typeName(v)}`);
+    }
+    // cbor-x writes numbers above 2^32 as float64; a bigint makes it write an integer.
+    return v > U32_MAX ? BigInt(v) : v;
+  };
   return codec("uint", { kind: "uint" }, fromCbor, toCbor);
 }
 
@@ -125,8 +131,10 @@ export function u64(): Codec<bigint> {
     if (typeof v !== "bigint" || v < 0n || v > U64_MAX) {
       return fail(path, `expected u64 bigint, got ${typeName(v)}`);
     }
-    // Small values as numbers so cbor-x writes the shortest form (RFC 8949 §4.2.1).
-    return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    // Up to 2^32−1 as numbers so cbor-x writes the shortest integer form (RFC 8949
+    // §4.2.1); above, as bigint, which it writes as an 8-byte integer (a number above
+    // 2^32 would become a float64).
+    return v <= U32_MAX_BIG ? Number(v) : v;
   };
   return codec("u64", { kind: "u64" }, fromCbor, toCbor);
 }
