@@ -178,7 +178,8 @@ export function applyMemberCommit(
   if (path !== undefined) {
     checkLeafNode(path.leafNode, groupId, committer, "commit", "INVALID_COMMIT");
     keys.check(path.leafNode, committer, "INVALID_COMMIT");
-    tree.applyUpdatePath(committer, path, false, (k) => keys.hasHpke(k));
+    const newLeaves = new Set(added.map((a) => a.leafIndex));
+    tree.applyUpdatePath(committer, path, false, (k) => keys.hasHpke(k), newLeaves);
   }
   const next = nextState(state, pm, tree);
   checkNextGroupInfo(groupInfoBytes, next, pm, committer);
@@ -234,7 +235,7 @@ export function applyExternalCommit(
   keys.check(path.leafNode, undefined, "INVALID_COMMIT");
   const joiner = tree.addLeaf(path.leafNode);
   checkLeafNode(path.leafNode, state.context.groupId, joiner, "commit", "INVALID_COMMIT");
-  tree.applyUpdatePath(joiner, path, true, (k) => keys.hasHpke(k));
+  tree.applyUpdatePath(joiner, path, true, (k) => keys.hasHpke(k), new Set([joiner]));
   const next = nextState(state, pm, tree);
   checkNextGroupInfo(groupInfoBytes, next, pm, joiner);
   return {

@@ -351,6 +351,23 @@ export class PublicTree {
     return true;
   }
 
+  /** The child of ancestor `p` whose subtree does not contain node `x`. */
+  private ancestorChildOnOtherSide(p: number, x: number): number {
+    return x < p ? rightChild(p) : leftChild(p);
+  }
+
+  /** Resolution of a node (RFC 9420 §4.1.1), as node indices in left-to-right order. */
+  resolution(nodeIndex: number): number[] {
+    if (nodeIndex >= this.nodes.length) return [];
+    const n = this.nodes[nodeIndex];
+    if (n === undefined) {
+      if (nodeIndex % 2 === 0) return [];
+      return [...this.resolution(leftChild(nodeIndex)), ...this.resolution(rightChild(nodeIndex))];
+    }
+    if (n.nodeType === "leaf") return [nodeIndex];
+    return [nodeIndex, ...n.parent.unmergedLeaves.map((l) => l * 2)];
+  }
+
   /** Resolution is non-empty iff the subtree holds any non-blank node (RFC 9420 §4.1.1). */
   private hasNonBlank(nodeIndex: number): boolean {
     if (nodeIndex >= this.nodes.length) return false;
@@ -384,6 +401,7 @@ export class PublicTree {
     path: UpdatePath,
     isExternal: boolean,
     hasKey: (hpkePublicKey: Uint8Array) => boolean,
+    newLeaves: ReadonlySet<number>,
   ): void {
     const old = this.leaf(leafIndex);
     if (!isExternal) {
@@ -398,6 +416,20 @@ export class PublicTree {
     const fdp = this.filteredDirectPath(leafIndex);
     if (fdp.length !== path.nodes.length)
       reject("INVALID_COMMIT", "UpdatePath length does not match the filtered direct path");
+    // Every member below each copath node must get the path secret, or it could not process
+    // the commit and the room would fork (RFC 9420 §12.4.2). The hub cannot decrypt the
+    // ciphertexts; it checks there is one per node of the copath resolution, leaves added by
+    // this commit excepted (they get the secret in the Welcome).
+    for (let i = 0; i < fdp.length; i++) {
+      const p = fdp[i] as number;
+      const x = i === 0 ? leafIndex * 2 : (fdp[i - 1] as number);
+      const copathChild = this.ancestorChildOnOtherSide(p, x);
+      const expected = this.resolution(copathChild).filter(
+        (n) => n % 2 !== 0 || !newLeaves.has(n / 2),
+      ).length;
+      if ((path.nodes[i] as UpdatePath["nodes"][number]).encryptedPathSecret.length !== expected)
+        reject("INVALID_COMMIT", "UpdatePath does not encrypt the path secret to every member");
+    }
     this.setLeaf(leafIndex, path.leafNode);
     this.blankDirectPath(leafIndex);
     for (let i = fdp.length - 1; i >= 0; i--) {

@@ -303,6 +303,14 @@ describe("commit content rules", () => {
       "signature",
     ],
     [
+      "leaves a member without the path secret",
+      (c) => {
+        const node = c.commit.path?.nodes.find((n) => n.encryptedPathSecret.length > 0);
+        node?.encryptedPathSecret.pop();
+      },
+      "every member",
+    ],
+    [
       "drops a node from its UpdatePath",
       (c) => {
         c.commit.path?.nodes.pop();
