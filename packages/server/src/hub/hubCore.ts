@@ -53,6 +53,8 @@ export interface HubLimits extends SequencerLimits, KeyPackageLimits {
    * already did (runtime/node/session.ts) may turn it off to save ~120 µs per frame.
    */
   verifySignatures: boolean;
+  /** Most frames one shard writes in one `storage.append` (group commit). */
+  maxBatch: number;
 }
 
 export const DEFAULT_HUB_LIMITS: HubLimits = {
@@ -61,6 +63,7 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   maxPayload: DEFAULT_MAX_PAYLOAD,
   shards: 1,
   verifySignatures: true,
+  maxBatch: 4096,
 };
 
 export interface HubCoreDeps {
@@ -115,15 +118,19 @@ export class HubCore {
     let shards = deps.shards;
     if (shards === undefined) {
       if (deps.groups === undefined) throw new TypeError('"groups" is required without "shards"');
-      shards = new InProcessShards(limits.shards, {
-        storage: deps.storage,
-        clock: deps.clock,
-        timers: deps.timers,
-        hubSigner: deps.hubSigner,
-        sink: deps.sink,
-        groups: deps.groups,
-        limits,
-      });
+      shards = new InProcessShards(
+        limits.shards,
+        {
+          storage: deps.storage,
+          clock: deps.clock,
+          timers: deps.timers,
+          hubSigner: deps.hubSigner,
+          sink: deps.sink,
+          groups: deps.groups,
+          limits,
+        },
+        limits.maxBatch,
+      );
     }
     return new HubCore(deps, shards, limits);
   }

@@ -33,6 +33,9 @@ export const refuse = (code: ErrorName, message: string, expectedEpoch?: bigint)
 
 type RequestHeader = Pick<FrameHeader, "requestId" | "roomId" | "epoch">;
 
+/** The ACK payload `{}`, encoded once: every sequenced frame's response carries it. */
+const ACK_PAYLOAD = encodePayload(Opcode.ACK, {});
+
 /** A success response with a payload (ACK, GROUP_INFO, SYNC_PAGE, KP_CLAIMED, ...). */
 export function responseFrame(
   signer: FrameSigner,
@@ -52,7 +55,7 @@ export function responseFrame(
       hlcTimestamp: stamp?.hlc ?? 0n,
       epoch: stamp?.epoch ?? req.epoch,
     },
-    encodePayload(opcode, payload as never),
+    opcode === Opcode.ACK ? ACK_PAYLOAD : encodePayload(opcode, payload as never),
     signer,
   );
 }

@@ -1,0 +1,335 @@
+/**
+ * `pnpm bench sequencer`: the hub core and room sequencer over the LMDB storage, with real
+ * fsyncs (DESIGN §4, §5, §9; issue 3 goals).
+ *
+ * - msgs_per_s_one_room: APP_MESSAGEs per second through HubCore.handleFrame into one room
+ *   of 100 real MLS members: membership and epoch checks, HLC + log index, hub-signed ACK,
+ *   group-committed append (persisted, fsynced), then fan-out to the 99 other members
+ *   (the sink enqueues one delivery per member). Frame signatures are verified by the
+ *   transport session (runtime/node/session.ts), so the hub core's own check is off here;
+ *   msgs_per_s_one_room_verified has it on (one Ed25519 verify per frame in the same thread).
+ * - baseline_unbatched_msgs_per_s: the same pipeline with one `storage.append` per frame
+ *   (maxBatch 1): what group commit buys.
+ * - msgs_per_s_all_shards: worker-thread shards (one per core), two rooms per shard, each
+ *   shard with its own LMDB directory; the hub thread routes and fans out.
+ * - secure_delete_ms_p50/p99: `secureDelete` of frames of that room (fsynced).
+ * - commit_validate_ms_1000_members: PublicGroup.checkCommit p50 (tools/bench/_commitValidate.ts);
+ *   BENCH_QUICK=1 measures 30 members (commit_validate_members says how many).
+ *
+ * Prints one JSON object on its last line. BENCH_QUICK=1 runs a smoke version in seconds.
+ * BENCH_SEQ_MEMORY=1 runs the one-room figures over the in-memory storage (the cores'
+ * own cost, without sealing and fsync).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createDeviceSigner,
+  type DeviceSigner,
+  deriveSenderId,
+  encodeFrame,
+  encodePayload,
+  Opcode,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "@kalandra/proto";
+import {
+  createCommit,
+  createGroup,
+  createGroupInfoWithExternalPubAndRatchetTree,
+  defaultCapabilities,
+  defaultLifetime,
+  encodeMlsMessage,
+  generateKeyPackage,
+  getCiphersuiteFromName,
+  getCiphersuiteImpl,
+} from "ts-mls";
+import { HubCore } from "../../packages/server/src/hub/hubCore.js";
+import type { Target } from "../../packages/server/src/sequencer/effects.js";
+import { publicGroupViews } from "../../packages/server/src/sequencer/publicGroupViews.js";
+import { WorkerShards } from "../../packages/server/src/shards/workerShards.js";
+import { openLmdbStorage } from "../../packages/server/src/storage/lmdbStorage.js";
+import { MemoryStorage } from "../../packages/server/src/storage/memoryStorage.js";
+import { commitValidateMembers, measureCommitValidate } from "./_commitValidate.js";
+
+const quick = process.env.BENCH_QUICK === "1";
+const MEMBERS = 100;
+const MSGS = quick ? 3_000 : 30_000;
+const BASELINE_MSGS = quick ? 200 : 1_500;
+const DELETES = quick ? 40 : 400;
+const WINDOW = 2_048;
+const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
+const enc = new TextEncoder();
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), "kalandra-bench-seq-"));
+  dirs.push(d);
+  return d;
+};
+
+interface Member {
+  name: string;
+  signer: DeviceSigner;
+  senderId: bigint;
+}
+
+/** A 100-member group: the creator's epoch-0 GroupInfo and the commit adding the others. */
+async function buildGroup() {
+  const cs = await getCiphersuiteImpl(getCiphersuiteFromName(SUITE));
+  const kps = [];
+  for (let i = 0; i < MEMBERS; i++) {
+    kps.push(
+      await generateKeyPackage(
+        { credentialType: "basic", identity: enc.encode(`user-${i}`) },
+        defaultCapabilities(),
+        defaultLifetime,
+        [],
+        cs,
+      ),
+    );
+  }
+  const members: Member[] = kps.map((kp, i) => {
+    const signer = createDeviceSigner(kp.privatePackage.signaturePrivateKey.subarray(-32));
+    return { name: `user-${i}`, signer, senderId: deriveSenderId(signer.publicKey) };
+  });
+  const creator = kps[0]!;
+  const state = await createGroup(
+    enc.encode("bench"),
+    creator.publicPackage,
+    creator.privatePackage,
+    [],
+    cs,
+  );
+  const gi0 = encodeMlsMessage({
+    version: "mls10",
+    wireformat: "mls_group_info",
+    groupInfo: await createGroupInfoWithExternalPubAndRatchetTree(state, [], cs),
+  });
+  const c = await createCommit(
+    { state, cipherSuite: cs },
+    {
+      wireAsPublicMessage: true,
+      ratchetTreeExtension: true,
+      extraProposals: kps.slice(1).map((k) => ({
+        proposalType: "add" as const,
+        add: { keyPackage: k.publicPackage },
+      })),
+    },
+  );
+  const gi1 = encodeMlsMessage({
+    version: "mls10",
+    wireformat: "mls_group_info",
+    groupInfo: await createGroupInfoWithExternalPubAndRatchetTree(c.newState, [], cs),
+  });
+  return { members, gi0, commit: encodeMlsMessage(c.commit), gi1 };
+}
+
+type Group = Awaited<ReturnType<typeof buildGroup>>;
+
+class CountingSink {
+  acks = 0;
+  errors = 0;
+  deliveries = 0;
+  readonly sink = (target: Target, frame: Uint8Array) => {
+    if (target.kind === "members") {
+      for (let i = 0; i < target.senderIds.length; i++) this.deliveries++;
+      return;
+    }
+    const opcode = (frame[6]! << 8) | frame[7]!;
+    if (opcode === Opcode.ACK) this.acks++;
+    else if (opcode === Opcode.ERROR) this.errors++;
+  };
+}
+
+let requestSeq = 1;
+
+async function setUpRoom(hub: HubCore, g: Group, roomId: bigint): Promise<void> {
+  for (const m of g.members) hub.attachSession(m.name, m.signer.publicKey, m.name);
+  const creator = g.members[0]!;
+  const frames = [
+    encodeFrame(
+      {
+        opcode: Opcode.ROOM_CREATE,
+        requestId: requestSeq++,
+        roomId,
+        senderId: creator.senderId,
+        epoch: 0n,
+        payload: encodePayload(Opcode.ROOM_CREATE, { group_info: g.gi0 }),
+      },
+      creator.signer,
+    ),
+    encodeFrame(
+      {
+        opcode: Opcode.COMMIT,
+        requestId: requestSeq++,
+        roomId,
+        senderId: creator.senderId,
+        epoch: 0n,
+        payload: encodePayload(Opcode.COMMIT, { commit: g.commit, group_info: g.gi1 }),
+      },
+      creator.signer,
+    ),
+  ];
+  for (const f of frames) await hub.handleFrame(creator.name, creator.senderId, f);
+}
+
+function messages(g: Group, rooms: bigint[], n: number): { m: Member; bytes: Uint8Array }[] {
+  const ciphertext = new Uint8Array(100).fill(0x5a);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const m = g.members[i % MEMBERS]!;
+    out.push({
+      m,
+      bytes: encodeFrame(
+        {
+          opcode: Opcode.APP_MESSAGE,
+          requestId: requestSeq++,
+          roomId: rooms[i % rooms.length]!,
+          senderId: m.senderId,
+          epoch: 1n,
+          payload: encodePayload(Opcode.APP_MESSAGE, { generation: i, ciphertext }),
+        },
+        m.signer,
+      ),
+    });
+  }
+  return out;
+}
+
+/**
+ * Feeds frames with up to WINDOW requests in flight (as many clients would): new frames
+ * are sequenced while the previous batch is being fsynced, so CPU and I/O overlap.
+ */
+async function pump(hub: HubCore, frames: { m: Member; bytes: Uint8Array }[]): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await new Promise<void>((resolve, reject) => {
+    let inflight = 0;
+    const more = (): void => {
+      while (inflight < WINDOW && next < frames.length) {
+        const f = frames[next++]!;
+        inflight++;
+        hub.handleFrame(f.m.name, f.m.senderId, f.bytes).then(() => {
+          inflight--;
+          if (next === frames.length && inflight === 0) resolve();
+          else if (inflight < WINDOW / 2) more();
+        }, reject);
+      }
+    };
+    more();
+  });
+  await hub.shards.drain();
+  return (performance.now() - t0) / 1000;
+}
+
+async function oneRoom(g: Group, n: number, maxBatch: number, verify: boolean) {
+  const storage =
+    process.env.BENCH_SEQ_MEMORY === "1"
+      ? (new MemoryStorage() as unknown as Awaited<ReturnType<typeof openLmdbStorage>>)
+      : await openLmdbStorage({ path: tmp() });
+  const counter = new CountingSink();
+  const hubSigner = createDeviceSigner(systemRng.bytes(32));
+  const hub = await HubCore.open({
+    storage,
+    clock: systemClock,
+    rng: systemRng,
+    timers: systemTimers(),
+    hubSigner,
+    sink: counter.sink,
+    groups: publicGroupViews(),
+    limits: { maxBatch, verifySignatures: verify },
+  });
+  const room = 1n;
+  await setUpRoom(hub, g, room);
+  const frames = messages(g, [room], n);
+  counter.acks = 0;
+  const seconds = await pump(hub, frames);
+  if (counter.acks !== n)
+    throw new Error(`expected ${n} acks, got ${counter.acks} (${counter.errors} errors)`);
+  return { hub, storage, room, rate: n / seconds, deliveries: counter.deliveries };
+}
+
+async function allShards(g: Group, n: number) {
+  const count = Math.max(1, availableParallelism());
+  const dir = tmp();
+  const counter = new CountingSink();
+  const seed = systemRng.bytes(32);
+  const shards = await WorkerShards.start({
+    count,
+    hubSeed: seed,
+    sink: counter.sink,
+    setupOptions: { path: dir },
+  });
+  const hub = await HubCore.open({
+    storage: await openLmdbStorage({ path: join(dir, "hub") }),
+    clock: systemClock,
+    rng: systemRng,
+    timers: systemTimers(),
+    hubSigner: createDeviceSigner(seed),
+    sink: counter.sink,
+    shards,
+    limits: { verifySignatures: false },
+  });
+  const rooms = Array.from({ length: count * 2 }, (_, i) => BigInt(100 + i));
+  for (const r of rooms) await setUpRoom(hub, g, r);
+  const frames = messages(g, rooms, n);
+  counter.acks = 0;
+  const seconds = await pump(hub, frames);
+  if (counter.acks !== n)
+    throw new Error(`expected ${n} acks, got ${counter.acks} (${counter.errors} errors)`);
+  await hub.close();
+  return { rate: n / seconds, shards: count, rooms: rooms.length };
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
+}
+
+const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
+
+try {
+  const g = await buildGroup();
+  // Warm-up (JIT, key caches), then the measured runs.
+  await (await oneRoom(g, Math.min(1000, MSGS), 4096, false)).hub.close();
+  const batched = await oneRoom(g, MSGS, 4096, false);
+  const verified = await oneRoom(g, Math.min(MSGS, quick ? 1_000 : 10_000), 4096, true);
+  await verified.hub.close();
+  const baseline = await oneRoom(g, BASELINE_MSGS, 1, false);
+  await baseline.hub.close();
+
+  const deletes: number[] = [];
+  for (let i = 0; i < DELETES; i++) {
+    const t0 = performance.now();
+    await batched.storage.secureDelete(batched.room, BigInt(2 + i * 7));
+    deletes.push(performance.now() - t0);
+  }
+  await batched.hub.close();
+  await batched.storage.close();
+
+  const shards = await allShards(g, MSGS);
+  const cvMembers = commitValidateMembers();
+  const cv = await measureCommitValidate(cvMembers, quick ? 3 : 15);
+
+  const result = {
+    msgs_per_s_one_room: round(batched.rate),
+    msgs_per_s_one_room_verified: round(verified.rate),
+    baseline_unbatched_msgs_per_s: round(baseline.rate),
+    group_commit_speedup: round(batched.rate / baseline.rate, 1),
+    fanout_members: MEMBERS,
+    fanout_deliveries_per_s: round((batched.deliveries / MSGS) * batched.rate),
+    msgs_per_s_all_shards: round(shards.rate),
+    shards: shards.shards,
+    shard_rooms: shards.rooms,
+    secure_delete_ms_p50: round(percentile(deletes, 50), 2),
+    secure_delete_ms_p99: round(percentile(deletes, 99), 2),
+    commit_validate_ms_1000_members: cv.ms_p50,
+    commit_validate_members: cvMembers,
+    msgs: MSGS,
+    quick,
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
