@@ -1,9 +1,13 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PAYLOAD, HEADER_SIZE } from "../src/constants.js";
 import { isProtocolError, ProtocolError } from "../src/errors.js";
 import { encodeFrame, Frame } from "../src/frame.js";
 import { FrameHeader } from "../src/header.js";
-import { Opcode } from "../src/opcodes.js";
+import { ALL_OPCODES, Opcode, type Opcode as OpcodeT } from "../src/opcodes.js";
+import { decodePayload } from "../src/payloads/codec.js";
+import { verifyFrame } from "../src/signing.js";
+import { fcParams } from "./helpers.js";
 
 function frameBytes(payload = new Uint8Array([1, 2, 3])): Uint8Array {
   return encodeFrame({
@@ -98,5 +102,35 @@ describe("Frame.fromWire", () => {
   it("Frame constructor refuses a payload whose length differs from payload_size", () => {
     const h = FrameHeader.view(frameBytes());
     expect(() => new Frame(h, new Uint8Array(2))).toThrow(RangeError);
+  });
+
+  it("property: random bytes only ever produce ProtocolError, through the whole pipeline", () => {
+    // Half the inputs start with a valid magic/version/opcode so the deeper checks run too.
+    const prefixed = fc
+      .tuple(
+        fc.constantFrom(...ALL_OPCODES),
+        fc.nat({ max: 15 }),
+        fc.uint8Array({ maxLength: 400 }),
+      )
+      .map(([op, flags, rest]) => {
+        const b = new Uint8Array(Math.max(rest.length, 8));
+        b.set(rest);
+        b.set([0x53, 0x55, 0x4e, 0x44, 1, flags, op >> 8, op & 0xff]);
+        if (b.length >= 64) new DataView(b.buffer).setUint32(60, Math.max(0, b.length - 128));
+        return b;
+      });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), prefixed), (bytes) => {
+        try {
+          const f = Frame.fromWire(bytes, { maxPayload: 1024 });
+          verifyFrame(f, new Uint8Array(32).fill(7));
+          decodePayload(f.header.opcode as OpcodeT, f.payload);
+        } catch (e) {
+          return e instanceof ProtocolError;
+        }
+        return true;
+      }),
+      fcParams(2000),
+    );
   });
 });
