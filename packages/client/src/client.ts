@@ -351,6 +351,19 @@ export class KalandraClient {
     return this.#intents.leave(roomId);
   }
 
+  /**
+   * Registers a room this device expects to be added to: it shows as `pendingWelcome`
+   * until the Welcome arrives (a Welcome for an unregistered room is accepted too).
+   */
+  async expectWelcome(roomId: bigint): Promise<void> {
+    await this.#run(async () => {
+      if (this.#rooms.has(roomId)) return;
+      const room = new Room(roomId);
+      this.#rooms.set(roomId, room);
+      await this.persist(room, false);
+    });
+  }
+
   /** Joins a room by external commit from the hub's GroupInfo (RFC 9420 §12.4.3.2). */
   joinExternal(roomId: bigint): Promise<void> {
     return this.#intents.joinExternal(roomId);
@@ -618,7 +631,9 @@ export class KalandraClient {
         await this.#onWelcome(f, fieldBytes(p, "welcome"));
         return;
       case Opcode.COMMIT_REQUEST:
-        void this.#intents.commitPending(f.roomId, fieldU64(p, "epoch")).catch(() => undefined);
+        void this.#intents
+          .commitPending(f.roomId, fieldU64(p, "epoch"), fieldNumber(p, "pending"))
+          .catch(() => undefined);
         return;
       case Opcode.KP_STATUS: {
         const missing = (this.#o.keyPackageTarget ?? 8) - fieldNumber(p, "remaining");

@@ -195,9 +195,14 @@ export class Intents {
   }
 
   /** Commits pending proposals; with `epoch`, only while the room is still at it. */
-  async commitPending(roomId: bigint, epoch?: bigint): Promise<void> {
+  async commitPending(roomId: bigint, epoch?: bigint, pending?: number): Promise<void> {
     const room = this.#c.getRoom(roomId);
     if (room === undefined || room.state === undefined || room.removed) return;
+    // Asked about proposals we have not seen (lost fan-out) or an epoch we have not
+    // reached: catch up first, or nobody would commit them.
+    const known = Object.keys(room.state.unappliedProposals).length;
+    if ((epoch !== undefined && room.epoch < epoch) || (pending !== undefined && known < pending))
+      await this.#c.syncRoom(room);
     await this.#sequence(roomId, async (r) => {
       const state = r.state;
       if (state === undefined) return undefined;

@@ -7,7 +7,10 @@ import { Relay } from "../support/relay.js";
 
 describe("docs/client.md", () => {
   it("the API example runs", async () => {
-    const md = readFileSync(fileURLToPath(new URL("../../../../docs/client.md", import.meta.url)), "utf8");
+    const md = readFileSync(
+      fileURLToPath(new URL("../../../../docs/client.md", import.meta.url)),
+      "utf8",
+    );
     const block = /```ts example\n([\s\S]*?)```/.exec(md)?.[1];
     expect(block).toBeDefined();
     const src = (block ?? "").replace('from "@kalandra/client"', 'from "../../src/index.js"');
@@ -18,7 +21,9 @@ describe("docs/client.md", () => {
         example(a: unknown, b: unknown, hub: Uint8Array): Promise<string>;
       };
       const relay = new Relay({ cs: await suite("docs"), rng: seededRng("docs/hub") });
-      expect(await mod.example(relay.connect(), relay.connect(), relay.hubPublicKey)).toBe("hello bob");
+      expect(await mod.example(relay.connect(), relay.connect(), relay.hubPublicKey)).toBe(
+        "hello bob",
+      );
     } finally {
       rmSync(file, { force: true });
     }

@@ -8,6 +8,8 @@ describe("client lifecycle against the in-memory relay", () => {
     if (!a || !b || !c) throw new Error("clients");
     const room = await a.client.createRoom();
     expect(a.client.room(room)?.phase).toEqual({ kind: "synchronized", epoch: 0n });
+    await b.client.expectWelcome(room);
+    expect(b.client.room(room)?.phase).toEqual({ kind: "pendingWelcome" });
     await a.client.addMembers(room, ["bob", "carol"]);
     await waitEpoch([a, b, c], room, 1n);
     expect(b.client.room(room)?.treeHash).toEqual(a.client.room(room)?.treeHash);

@@ -473,6 +473,13 @@ export class Relay {
     this.#requestCommit(roomId, room);
   }
 
+  /** Test hook: sequences arbitrary frame bytes in a room, as a faulty or hostile hub would. */
+  inject(roomId: bigint, frame: Uint8Array): bigint {
+    const room = this.rooms.get(roomId);
+    if (room === undefined) throw new Error("no room");
+    return this.#sequence(room, frame, undefined);
+  }
+
   /** Key packages left in the directory for every device of `userId`. */
   keyPackageCount(userId: string): number {
     let n = 0;
