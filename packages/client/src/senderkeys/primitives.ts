@@ -66,21 +66,29 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   return owned(createHmac("sha256", key).update(data).digest());
 }
 
+// Scratch words for HChaCha20, reused across calls (single-threaded) and wiped after each.
+const K32 = new Uint32Array(8);
+const N32 = new Uint32Array(4);
+const O32 = new Uint32Array(8);
+
+const le32 = (b: Uint8Array, i: number): number =>
+  (b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24);
+
 /** HChaCha20(key, nonce[0..16]) → 32-byte subkey (draft-irtf-cfrg-xchacha-03 §2.2). */
 function subkey(key: Uint8Array, nonce: Uint8Array): Uint8Array {
-  const k = new Uint32Array(8);
-  const n = new Uint32Array(4);
-  const o = new Uint32Array(8);
-  const kv = new DataView(key.buffer, key.byteOffset, 32);
-  const nv = new DataView(nonce.buffer, nonce.byteOffset, 16);
-  for (let i = 0; i < 8; i++) k[i] = kv.getUint32(4 * i, true);
-  for (let i = 0; i < 4; i++) n[i] = nv.getUint32(4 * i, true);
-  hchacha(SIGMA, k, n, o);
+  for (let i = 0; i < 8; i++) K32[i] = le32(key, 4 * i);
+  for (let i = 0; i < 4; i++) N32[i] = le32(nonce, 4 * i);
+  hchacha(SIGMA, K32, N32, O32);
   const out = new Uint8Array(32);
-  const ov = new DataView(out.buffer);
-  for (let i = 0; i < 8; i++) ov.setUint32(4 * i, o[i] as number, true);
-  k.fill(0);
-  o.fill(0);
+  for (let i = 0; i < 8; i++) {
+    const w = O32[i] as number;
+    out[4 * i] = w;
+    out[4 * i + 1] = w >>> 8;
+    out[4 * i + 2] = w >>> 16;
+    out[4 * i + 3] = w >>> 24;
+  }
+  K32.fill(0);
+  O32.fill(0);
   return out;
 }
 
