@@ -9,7 +9,14 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Clock, type Rng, systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import {
+  type Clock,
+  type Rng,
+  systemClock,
+  systemRng,
+  systemTimers,
+  type Timers,
+} from "@kalandra/proto";
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import type { LmdbStorage } from "../../storage/lmdbStorage.js";
@@ -17,6 +24,7 @@ import { openLmdbStorage } from "../../storage/lmdbStorage.js";
 import { certificateHash, hex } from "./devCert.js";
 import { loadOrCreateDevCert } from "./devCertStore.js";
 import { EchoCore } from "./echoCore.js";
+import { HubAdapter } from "./hubAdapter.js";
 import { loadOrCreateHubKey } from "./hubKey.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -33,6 +41,7 @@ export interface CoreDeps {
   storage: LmdbStorage;
   clock: Clock;
   rng: Rng;
+  timers: Timers;
   hubKey: HubKey;
   sink: (sessionId: string, frame: Uint8Array) => void;
   config: Config;
@@ -44,7 +53,7 @@ export interface DaemonOptions {
   config: Config;
   log: Logger;
   core?: CoreKind;
-  /** Builds the hub core; defaults to the echo core until HubCore is wired. */
+  /** Builds the hub core (default: HubCore through HubAdapter). */
   createCore?: (deps: CoreDeps) => FrameHandler | Promise<FrameHandler>;
 }
 
@@ -65,6 +74,7 @@ export function runtimeLimits(c: Config): RuntimeLimits {
 export class Daemon {
   private draining = false;
   private closed = false;
+  core: FrameHandler | undefined;
 
   private constructor(
     private config: Config,
@@ -121,22 +131,23 @@ export class Daemon {
       const sink = (sessionId: string, frame: Uint8Array) => {
         listener?.deliver(sessionId, frame);
       };
+      const timers = systemTimers();
       const deps: CoreDeps = {
         storage,
         clock: systemClock,
         rng: systemRng,
+        timers,
         hubKey,
         sink,
         config,
         metrics,
         log,
       };
-      const core: FrameHandler =
-        o.core === "echo" || o.createCore === undefined
-          ? new EchoCore(sink)
-          : await o.createCore(deps);
-      if (o.core !== "echo" && o.createCore === undefined)
-        log.warn("hub core not wired in this build: running the echo core");
+      let core: FrameHandler;
+      if (o.core === "echo") core = new EchoCore(sink);
+      else if (o.createCore) core = await o.createCore(deps);
+      else core = await HubAdapter.open(deps, () => listener);
+      log.info({ core: o.core === "echo" ? "echo" : "hub" }, "core ready");
       listener = new WebTransportListener({
         host: addr.host,
         port: addr.port,
@@ -147,7 +158,7 @@ export class Daemon {
         limits: runtimeLimits(config),
         clock: systemClock,
         rng: systemRng,
-        timers: systemTimers(),
+        timers,
         metrics,
         log,
       });
@@ -182,7 +193,6 @@ export class Daemon {
         hubKey.publicKey,
         mode,
       );
-      metrics.rooms.set(storage.listRooms().length);
       log.info(
         {
           listen: `${addr.host}:${port}`,
@@ -223,6 +233,12 @@ export class Daemon {
     this.config = merged;
     this.log.level = merged.server.log_level;
     this.listener.reconfigure(runtimeLimits(merged));
+    if (this.core instanceof HubAdapter) {
+      this.core.reconfigure({
+        maxRooms: merged.limits.max_rooms,
+        maxMembersPerRoom: merged.limits.max_members_per_room,
+      });
+    }
     this.metrics.reloads.inc({ result: "ok" });
     this.log.info(
       { applied, needs_restart: needsRestart },
@@ -243,7 +259,10 @@ export class Daemon {
       "shutting down: no new sessions, draining",
     );
     this.listener.stopAccepting();
-    await this.listener.close(this.config.server.drain_timeout_ms);
+    const budget = this.config.server.drain_timeout_ms;
+    await this.core?.drain?.(budget);
+    await this.listener.close(Math.max(100, budget - (Date.now() - t0)));
+    await this.core?.close?.();
     await this.storage.close();
     this.closed = true;
     await this.monitoring?.close();

@@ -38,6 +38,10 @@ export interface FrameHandler {
   ): void | Promise<void>;
   detachSession?(sessionId: string): void;
   handleFrame(sessionId: string, senderId: bigint, bytes: Uint8Array): void | Promise<void>;
+  /** Waits for work in flight (shutdown), at most `timeoutMs`. */
+  drain?(timeoutMs: number): Promise<void>;
+  /** Stops the core's timers and shards (shutdown, before storage closes). */
+  close?(): Promise<void>;
 }
 
 /** Limits a session enforces itself; the rest (rooms, members) the hub core enforces. */

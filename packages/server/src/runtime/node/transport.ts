@@ -104,6 +104,8 @@ export class WebTransportListener {
     { session: Session; wt: WtSession; pending: Set<Promise<unknown>> }
   >();
   private readonly deviceBuckets = new Map<bigint, { bucket: TokenBucket; users: number }>();
+  /** Authenticated sessions per device, for `device` and `members` targets of the hub core's sink. */
+  private readonly byDevice = new Map<bigint, Set<string>>();
   private accepting = true;
   private nextId = 1;
   private acceptLoop: Promise<void> | undefined;
@@ -147,6 +149,14 @@ export class WebTransportListener {
     if (!s) return false;
     s.session.deliver(frame);
     return true;
+  }
+
+  /** Delivers a frame to every session of a device; returns how many got it. */
+  deliverToDevice(senderId: bigint, frame: Uint8Array): number {
+    const ids = this.byDevice.get(senderId);
+    if (!ids) return 0;
+    for (const id of ids) this.sessions.get(id)?.session.deliver(frame);
+    return ids.size;
   }
 
   /** Applies new limits to every open session (SIGHUP). */
@@ -222,6 +232,7 @@ export class WebTransportListener {
     const pending = new Set<Promise<unknown>>();
     let queued = 0;
     let ended = false;
+    let authedSender: bigint | undefined;
     let datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
     try {
       datagramWriter = wt.datagrams?.createWritable?.().getWriter();
@@ -233,8 +244,7 @@ export class WebTransportListener {
       ended = true;
       this.sessions.delete(id);
       this.o.metrics?.connectionsActive.set(this.sessions.size);
-      const sid = session.senderId;
-      if (sid !== undefined) this.releaseDeviceBucket(sid);
+      if (authedSender !== undefined) this.releaseDeviceBucket(authedSender, id);
       this.o.log?.debug({ session: id, reason }, "session closed");
       // A resolved write is only handed to the library, not yet on the wire: give the last
       // frames (typically the ERROR explaining the close) a moment before the session ends.
@@ -254,7 +264,10 @@ export class WebTransportListener {
       metrics: this.o.metrics,
       log: this.o.log,
       deviceBucket: (sid) => this.deviceBucket(sid),
-      onAuthenticated: (s) => this.acquireDeviceBucket(s.senderId as bigint),
+      onAuthenticated: (s) => {
+        authedSender = s.senderId;
+        if (authedSender !== undefined) this.acquireDeviceBucket(authedSender, id);
+      },
       io: {
         send: (frame) => {
           if (ended) return;
@@ -340,13 +353,22 @@ export class WebTransportListener {
     return e.bucket;
   }
 
-  private acquireDeviceBucket(senderId: bigint): void {
+  private acquireDeviceBucket(senderId: bigint, sessionId: string): void {
+    let ids = this.byDevice.get(senderId);
+    if (!ids) {
+      ids = new Set();
+      this.byDevice.set(senderId, ids);
+    }
+    ids.add(sessionId);
     this.deviceBucket(senderId);
     const e = this.deviceBuckets.get(senderId);
     if (e) e.users++;
   }
 
-  private releaseDeviceBucket(senderId: bigint): void {
+  private releaseDeviceBucket(senderId: bigint, sessionId: string): void {
+    const ids = this.byDevice.get(senderId);
+    ids?.delete(sessionId);
+    if (ids?.size === 0) this.byDevice.delete(senderId);
     const e = this.deviceBuckets.get(senderId);
     if (!e) return;
     e.users--;
