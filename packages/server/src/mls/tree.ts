@@ -214,10 +214,6 @@ export class PublicTree {
     const cached = this.hashes[nodeIndex];
     if (cached !== undefined) return cached;
     let h: Uint8Array;
-    if (nodeIndex >= this.nodes.length) {
-      // Only reached for leaves/subtrees right of a truncated edge (never cached).
-      return this.blankHash(nodeIndex);
-    }
     const node = this.nodes[nodeIndex];
     if (nodeIndex % 2 === 0) {
       const leafNode = node?.nodeType === "leaf" ? node.leaf : undefined;
@@ -233,24 +229,9 @@ export class PublicTree {
         }),
       );
     }
-    this.hashes[nodeIndex] = h;
+    // Nodes right of the array's end (never reached in a full tree) are computed, not cached.
+    if (nodeIndex < this.hashes.length) this.hashes[nodeIndex] = h;
     return h;
-  }
-
-  private blankHash(nodeIndex: number): Uint8Array {
-    if (nodeIndex % 2 === 0) {
-      return sha256(
-        encodeLeafHashInput({ nodeType: "leaf", leafIndex: nodeIndex / 2, leafNode: undefined }),
-      );
-    }
-    return sha256(
-      encodeParentHashInput({
-        nodeType: "parent",
-        parentNode: undefined,
-        leftHash: this.blankHash(leftChild(nodeIndex)),
-        rightHash: this.blankHash(rightChild(nodeIndex)),
-      }),
-    );
   }
 
   rootHash(): Uint8Array {

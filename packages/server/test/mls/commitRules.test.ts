@@ -132,6 +132,15 @@ describe("pending proposals", () => {
     const r = room.checkCommit(c.commit, c.groupInfo, [pc.ref], [bytes]);
     if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
     expect(r.addedMembers.map((m) => [m.leafIndex, m.userId])).toEqual([[3, "dave"]]);
+    // Dave is now an unmerged leaf of the root, in the subtree beside Bob's path: a fresh view
+    // must verify Bob's parent-hash chain with Dave taken out (RFC 9420 §7.9).
+    const fresh = PublicGroup.fromGroupInfo(c.groupInfo, hub.publicKey);
+    expect(Buffer.from(fresh.treeHash).toString("hex")).toBe(
+      Buffer.from(r.treeHash).toString("hex"),
+    );
+    expect(Buffer.from(PublicGroup.decode(r.next.encode()).treeHash)).toEqual(
+      Buffer.from(r.treeHash),
+    );
     // Adding a device that is already a member is refused.
     const again = room.checkProposal(
       encodeMlsMessage(
