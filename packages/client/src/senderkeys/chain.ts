@@ -64,6 +64,24 @@ export class SenderChain {
     return this.gen;
   }
 
+  /** Rebuilds a chain from persisted state (state.ts); takes ownership of the arrays. */
+  static restore(
+    chainKey: Uint8Array,
+    generation: number,
+    window: ResolvedWindow,
+    skipped: Iterable<readonly [number, Uint8Array]>,
+  ): SenderChain {
+    const c = new SenderChain(chainKey, generation, window);
+    for (const [g, k] of [...skipped].sort((a, b) => a[0] - b[0])) c.skipped.set(g, k);
+    c.evict();
+    return c;
+  }
+
+  /** Copies of the held skipped keys, ascending (for persisted state). */
+  skippedCopies(): Array<[number, Uint8Array]> {
+    return [...this.skipped].map(([g, k]) => [g, k.slice()]);
+  }
+
   /** A copy of the current chain key (for the notification blob). */
   chainKeyCopy(): Uint8Array {
     return this.chainKey.slice();

@@ -10,7 +10,7 @@
  * memory can re-derive it. Without `senders` the exporter secret is kept (copied) until
  * `destroy()` so chains can be derived on first use; pass `senders` where you can.
  */
-import { resolveWindow, SenderChain, type WindowOptions } from "./chain.js";
+import { type ResolvedWindow, resolveWindow, SenderChain, type WindowOptions } from "./chain.js";
 import { SenderKeyError } from "./errors.js";
 import {
   associatedData,
@@ -22,6 +22,7 @@ import {
   messageNonce,
   sealWith,
 } from "./ratchet.js";
+import { decodeKeysState, encodeKeysState } from "./state.js";
 
 export interface EpochSenderKeysInit {
   /** u128 room id (frame header `room_id`). */
@@ -62,8 +63,8 @@ export class EpochSenderKeys {
   readonly ownLeaf: number;
   private exporter: Uint8Array | undefined;
   private readonly chains = new Map<number, SenderChain>();
-  private readonly window;
-  private readonly closedSet: boolean;
+  private readonly window: ResolvedWindow;
+  private closedSet: boolean;
   private destroyed = false;
 
   constructor(init: EpochSenderKeysInit) {
@@ -186,6 +187,62 @@ export class EpochSenderKeys {
       out.push({ leaf, generation: chain.generation, chainKey: chain.chainKeyCopy() });
     }
     return out;
+  }
+
+  /**
+   * The chains' positions, chain keys and skipped keys, for the client's secret store:
+   * restore with `fromState` after a restart so no generation is sealed or opened twice.
+   */
+  exportState(): Uint8Array {
+    this.assertLive();
+    const chains = [...this.chains].map(([leaf, c]) => ({
+      leaf,
+      generation: c.generation,
+      chainKey: c.chainKeyCopy(),
+      skipped: c.skippedCopies(),
+    }));
+    const out = encodeKeysState({
+      roomId: this.roomId,
+      epoch: this.epoch,
+      ownLeaf: this.ownLeaf,
+      maxSkip: this.window.maxSkip,
+      maxAheadGenerations: this.window.maxAheadGenerations,
+      closedSet: this.closedSet,
+      exporter: this.exporter,
+      chains,
+    });
+    for (const c of chains) {
+      c.chainKey.fill(0);
+      for (const [, k] of c.skipped) k.fill(0);
+    }
+    return out;
+  }
+
+  /** Rebuilds keys saved by `exportState`. @throws SenderKeyError BAD_STATE */
+  static fromState(state: Uint8Array): EpochSenderKeys {
+    const s = decodeKeysState(state);
+    let window: ResolvedWindow;
+    try {
+      window = resolveWindow({ maxSkip: s.maxSkip, maxAheadGenerations: s.maxAheadGenerations });
+    } catch (e) {
+      throw new SenderKeyError("BAD_STATE", e instanceof Error ? e.message : String(e));
+    }
+    const keys = new EpochSenderKeys({
+      roomId: s.roomId,
+      epoch: s.epoch,
+      exporterSecret: s.exporter ?? new Uint8Array(KEY_BYTES),
+      ownLeaf: s.ownLeaf,
+      window,
+    });
+    keys.exporter?.fill(0);
+    keys.exporter = s.exporter;
+    keys.closedSet = s.closedSet;
+    for (const c of s.chains) {
+      keys.chains.set(c.leaf, SenderChain.restore(c.chainKey, c.generation, window, c.skipped));
+    }
+    if (s.closedSet && !keys.chains.has(s.ownLeaf))
+      throw new SenderKeyError("BAD_STATE", "own chain missing");
+    return keys;
   }
 
   /** Erases every key of the epoch; call when the epoch is left. Idempotent. */

@@ -14,6 +14,8 @@ export const SenderKeyErrorCode = {
   UNKNOWN_SENDER: "UNKNOWN_SENDER",
   /** The own chain reached generation 2^32 - 1; the client must commit a new epoch. */
   EXHAUSTED: "EXHAUSTED",
+  /** `EpochSenderKeys.fromState` was given malformed bytes. */
+  BAD_STATE: "BAD_STATE",
 } as const;
 export type SenderKeyErrorCode = (typeof SenderKeyErrorCode)[keyof typeof SenderKeyErrorCode];
 

@@ -72,7 +72,10 @@ const N32 = new Uint32Array(4);
 const O32 = new Uint32Array(8);
 
 const le32 = (b: Uint8Array, i: number): number =>
-  (b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24);
+  (b[i] as number) |
+  ((b[i + 1] as number) << 8) |
+  ((b[i + 2] as number) << 16) |
+  ((b[i + 3] as number) << 24);
 
 /** HChaCha20(key, nonce[0..16]) → 32-byte subkey (draft-irtf-cfrg-xchacha-03 §2.2). */
 function subkey(key: Uint8Array, nonce: Uint8Array): Uint8Array {
