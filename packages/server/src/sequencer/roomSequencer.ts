@@ -46,6 +46,8 @@ export interface Request {
   reply?: Target;
   /** The sender's credential user id (user index, DESIGN §5). */
   userId?: string;
+  /** The session's authenticated device key (external joiners are checked against it). */
+  deviceKey?: Uint8Array;
 }
 
 export type Outcome = { ok: true; logIndex?: bigint } | { ok: false; refusal: Refusal };
@@ -376,7 +378,9 @@ export class RoomSequencer {
     }
     const check = this.group.checkExternalCommit(body.commit, body.group_info);
     if (!check.ok) return this.fromCheck(check, "INVALID_COMMIT");
-    if (!check.addedMembers.some((m) => m.senderId === h.senderId)) {
+    const joiner = check.addedMembers.find((m) => m.senderId === h.senderId);
+    const key = request.deviceKey;
+    if (joiner === undefined || (key !== undefined && hex(joiner.signatureKey) !== hex(key))) {
       return refuse("SENDER_MISMATCH", "the external commit does not add the sending device");
     }
     const fanout = this.others(h.senderId);

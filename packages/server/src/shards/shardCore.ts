@@ -113,7 +113,7 @@ export class ShardCore {
       this.env.sink(reply, errorFrame(this.env.hubSigner, h, r));
       return { ok: false, refusal: r };
     };
-    const request = { frame, reply, userId: msg.userId };
+    const request = { frame, reply, userId: msg.userId, deviceKey: msg.deviceKey };
     if (h.opcode === Opcode.ROOM_CREATE) {
       // Two creations of one room in flight: the second waits and then finds it.
       while (this.creating.has(h.roomId)) await this.creating.get(h.roomId);
