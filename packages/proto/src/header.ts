@@ -15,7 +15,11 @@ import {
   VERSION,
 } from "./constants.js";
 import { ProtocolError } from "./errors.js";
-import { isOpcode, KNOWN_FLAGS_MASK } from "./opcodes.js";
+import { ALL_OPCODES, isOpcode, KNOWN_FLAGS_MASK } from "./opcodes.js";
+
+/** Defined opcodes as a 64 KiB lookup table: validation is on every received frame. */
+const OPCODE_TABLE = new Uint8Array(0x10000);
+for (const op of ALL_OPCODES) OPCODE_TABLE[op] = 1;
 
 /** The fields a sender chooses; `writeHeader` fills magic, version and a zero signature. */
 export interface HeaderFields {
@@ -53,11 +57,13 @@ export class FrameHeader {
   private readonly src: Uint8Array;
   private readonly off: number;
   private cachedBytes: Uint8Array | undefined;
+  private cachedSignature: Uint8Array | undefined;
 
   private constructor(src: Uint8Array, off: number) {
     this.src = src;
     this.off = off;
     this.cachedBytes = off === 0 && src.length === HEADER_SIZE ? src : undefined;
+    this.cachedSignature = undefined;
   }
 
   /**
@@ -120,11 +126,13 @@ export class FrameHeader {
   get requestId(): number {
     return this.u32(Offset.REQUEST_ID);
   }
-  /** u128 as bigint (two big-endian u64 halves). */
+  /** u128 as bigint (four big-endian u32 words). */
   get roomId(): bigint {
-    const hi = this.u64(Offset.ROOM_ID);
+    const a = this.u32(Offset.ROOM_ID);
+    const b = this.u32(Offset.ROOM_ID + 4);
     const lo = this.u64(Offset.ROOM_ID + 8);
-    return hi === 0n ? lo : (hi << 64n) | lo;
+    if ((a | b) === 0) return lo;
+    return (((BigInt(a) << 32n) | BigInt(b)) << 64n) | lo;
   }
   get senderId(): bigint {
     return this.u64(Offset.SENDER_ID);
@@ -143,8 +151,11 @@ export class FrameHeader {
   }
   /** The 64-byte Ed25519 signature (a subarray, not a copy). */
   get signature(): Uint8Array {
-    const i = this.off + Offset.SIGNATURE;
-    return this.src.subarray(i, i + SIGNATURE_SIZE);
+    if (this.cachedSignature === undefined) {
+      const i = this.off + Offset.SIGNATURE;
+      this.cachedSignature = this.src.subarray(i, i + SIGNATURE_SIZE);
+    }
+    return this.cachedSignature;
   }
 
   /** True when every bit of `flag` is set. */
@@ -185,7 +196,7 @@ export function validateHeader(header: FrameHeader, maxPayload: number): void {
     throw new ProtocolError("RESERVED_FLAGS", `flags 0b${flags.toString(2)}`);
   }
   const opcode = header.opcode;
-  if (!isOpcode(opcode)) {
+  if (OPCODE_TABLE[opcode] !== 1) {
     throw new ProtocolError("UNKNOWN_OPCODE", `opcode 0x${opcode.toString(16).padStart(4, "0")}`);
   }
   const size = header.payloadSize;
