@@ -7,12 +7,20 @@ import { StorageError } from "./errors.js";
 const U64_MAX = (1n << 64n) - 1n;
 const U128_MAX = (1n << 128n) - 1n;
 
+// One scratch view instead of a DataView per call: key encoding runs several times per
+// appended frame, and allocating views was a visible share of append time.
+const scratch = new DataView(new ArrayBuffer(8));
+const scratchBytes = new Uint8Array(scratch.buffer);
+
 function writeU64(out: Uint8Array, at: number, v: bigint): void {
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setBigUint64(at, v, false);
+  scratch.setBigUint64(0, v, false);
+  out.set(scratchBytes, at);
 }
 
 function readU64(b: Uint8Array, at: number): bigint {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(at, false);
+  if (b.length < at + 8) throw new StorageError("CORRUPT", "key too short");
+  scratchBytes.set(b.subarray(at, at + 8));
+  return scratch.getBigUint64(0, false);
 }
 
 function checkU64(v: bigint, label: string): void {
@@ -107,7 +115,10 @@ export function requestKey(senderId: bigint, requestId: number): Uint8Array {
   }
   const out = new Uint8Array(12);
   out.set(u64Key(senderId, "senderId"), 0);
-  new DataView(out.buffer).setUint32(8, requestId, false);
+  out[8] = requestId >>> 24;
+  out[9] = (requestId >>> 16) & 0xff;
+  out[10] = (requestId >>> 8) & 0xff;
+  out[11] = requestId & 0xff;
   return out;
 }
 

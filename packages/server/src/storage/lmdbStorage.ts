@@ -81,6 +81,8 @@ export interface LmdbStorage extends Storage {
   secureDelete(roomId: bigint, logIndex: bigint, context?: EraseContext): Promise<boolean>;
   /** Vault slots in use or free, and how many are free (for the docs' figures and tests). */
   vaultStats(): { highWaterMark: number; free: number };
+  /** Resolves when every write started so far (including background slot recycling) ended. */
+  idle(): Promise<void>;
 }
 
 const STATE_LIVE = 1;
@@ -91,21 +93,23 @@ const DIRTY = new Uint8Array([0]);
 const open = new Set<string>();
 
 function u32(v: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, v, false);
-  return out;
+  return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
 }
 
 function readU32(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, false);
+  if (b.length < 4) throw new StorageError("CORRUPT", "u32 field too short");
+  return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
 }
 
 /** payload_keys value: state (1) ‖ vault slot (u32 BE). */
 function keyRef(state: number, slot: number): Uint8Array {
-  const out = new Uint8Array(5);
-  out[0] = state;
-  out.set(u32(slot), 1);
-  return out;
+  return new Uint8Array([
+    state,
+    slot >>> 24,
+    (slot >>> 16) & 0xff,
+    (slot >>> 8) & 0xff,
+    slot & 0xff,
+  ]);
 }
 
 function readKeyRef(b: Uint8Array, where: string): { state: number; slot: number } {
@@ -486,7 +490,8 @@ class LmdbStorageImpl implements LmdbStorage {
   }
 
   /**
-   * Three steps, each durable before the next (docs/storage.md "Erasure"):
+   * Three steps, each durable before the next (docs/storage.md "Erasure"); the call
+   * resolves once step 2 is durable:
    * 1. one LMDB transaction marks the key reference erased, drops the sealed payload, lists
    *    the slot in `vault_dirty` and appends the audit record;
    * 2. the slot is overwritten with zeros in place and fdatasync'ed: the key is gone;
@@ -523,11 +528,19 @@ class LmdbStorageImpl implements LmdbStorage {
     if (slot === undefined) return false;
     this.vault.wipe(slot);
     await this.vault.sync();
-    await this.write(() => {
-      t.vault_dirty.removeSync(u32(slot));
-      t.vault_free.putSync(u32(slot), ONE);
-    });
-    this.slots.release(slot);
+    // Step 3 needs no wait: until it commits the slot is simply not reused, and if it never
+    // becomes durable the slot is still in vault_dirty and opening finishes the job. LMDB
+    // commits in order, so a later append that reuses the slot implies this commit.
+    const recycle = this.env.root
+      .transaction(() => {
+        t.vault_dirty.removeSync(u32(slot));
+        t.vault_free.putSync(u32(slot), ONE);
+      })
+      .then(
+        () => this.slots.release(slot),
+        () => undefined,
+      );
+    this.track(recycle);
     return true;
   }
 
@@ -599,10 +612,14 @@ class LmdbStorageImpl implements LmdbStorage {
     return { highWaterMark: this.slots.highWaterMark, free: this.slots.freeCount };
   }
 
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([...this.inflight]);
+    await this.idle();
     try {
       await this.env.root.transaction(() => this.t.meta.putSync(META.clean, CLEAN));
       if (!this.noSync) await this.env.root.flushed;

@@ -181,6 +181,7 @@ describe("LMDB storage: vault slots", () => {
     expect(key1?.length).toBe(32);
     await s.secureDelete(1n, 1n);
     expect(s.inspectPayloadKey(1n, 1n)).toBeUndefined();
+    await s.idle(); // the slot returns to the free list in the background
     expect(s.vaultStats()).toEqual({ highWaterMark: 3, free: 1 });
     await s.append([entry(1n, 3n, "d")]);
     expect(s.vaultStats()).toEqual({ highWaterMark: 3, free: 0 });
@@ -197,6 +198,7 @@ describe("LMDB storage: vault slots", () => {
     const results = await Promise.all([s.secureDelete(1n, 0n), s.secureDelete(1n, 0n)]);
     expect(results.sort()).toEqual([false, true]);
     expect(s.readAudit().length).toBe(1);
+    await s.idle();
     expect(s.vaultStats().free).toBe(1);
     await s.close();
   });
