@@ -12,11 +12,7 @@ import { type Clock, Opcode, type Rng, type TimerHandle, type Timers } from "@ka
 import type { CiphersuiteImpl } from "ts-mls";
 import {
   type Device,
-  decodeDeviceRecord,
-  decodeOwnKeyPackage,
-  encodeDeviceRecord,
   encodeOwnKeyPackage,
-  generateDevice,
   generateKeyPackages,
   type OwnKeyPackage,
 } from "./device.js";
@@ -26,37 +22,32 @@ import {
   encodeEnvelope,
   type MessageEnvelope,
 } from "./envelope/index.js";
-import { decodeState, encodeMessage, encodeState, joinFromWelcome, members } from "./mls/group.js";
+import { encodeMessage, joinFromWelcome, members } from "./mls/group.js";
 import { exportNotificationKeys } from "./notify/export.js";
-import {
-  type ApplyContext,
-  applySequenced,
-  enterEpoch,
-  memberBySender,
-  senderKeysFor,
-} from "./state/apply.js";
+import { type ApplyContext, enterEpoch, memberBySender, senderKeysFor } from "./state/apply.js";
+import { ClientError, HubError, hubError } from "./state/errors.js";
 import { type ClientListener, Emitter } from "./state/events.js";
 import { Intents } from "./state/intents.js";
-import { DEFAULT_REQUEST_POLICY, type RequestPolicy, RequestTracker } from "./state/requests.js";
 import {
-  decodeInflight,
-  decodeRoomMeta,
-  encodeInflight,
-  encodeRoomMeta,
-  Room,
-  type RoomPhase,
-  roomKey,
-  signatureKey,
-} from "./state/room.js";
+  keyPackageKey,
+  loadKeyPackages,
+  loadOrCreateDevice,
+  loadRooms,
+  persistRoom,
+  RequestIds,
+} from "./state/persistence.js";
+import { DEFAULT_REQUEST_POLICY, type RequestPolicy, RequestTracker } from "./state/requests.js";
+import { Room, type RoomPhase } from "./state/room.js";
+import { RoomSync } from "./state/sync.js";
+
+export { ClientError, HubError, hubError };
+
 import {
   buildFrame,
   FrameFlag,
-  fieldArray,
   fieldBytes,
   fieldNumber,
-  fieldText,
   fieldU64,
-  parseEntry,
   parseFrame,
   payloadOf,
   verifyFrame,
@@ -95,30 +86,6 @@ export interface KalandraClientOptions {
   syncIntervalMs?: number;
 }
 
-export class ClientError extends Error {
-  override readonly name = "ClientError";
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly expectedEpoch?: bigint,
-  ) {
-    super(`${code}: ${message}`);
-  }
-}
-
-/** Hub ERROR frames (docs/contracts.md "Responses") carried as typed errors. */
-export class HubError extends Error {
-  override readonly name = "HubError";
-  constructor(
-    readonly code: number,
-    readonly hubName: string,
-    message: string,
-    readonly expectedEpoch?: bigint,
-  ) {
-    super(`${hubName}: ${message}`);
-  }
-}
-
 export interface RoomView {
   roomId: bigint;
   phase: RoomPhase;
@@ -136,31 +103,35 @@ const SEQUENCED = new Set<number>([
   Opcode.APP_MESSAGE,
   Opcode.REDACTION,
 ]);
-const REQUEST_ID_BLOCK = 1024;
-const MAX_AHEAD = 4096;
 
 export class KalandraClient {
   readonly device: Device;
   readonly #o: KalandraClientOptions;
   readonly #events = new Emitter();
-  readonly #rooms = new Map<bigint, Room>();
-  readonly #keyPackages = new Map<string, OwnKeyPackage>();
+  readonly #rooms: Map<bigint, Room>;
+  readonly #keyPackages: Map<string, OwnKeyPackage>;
+  readonly #sync: RoomSync;
+  readonly #requestIds: RequestIds;
   readonly #requests: RequestTracker;
   readonly #intents: Intents;
   readonly #ctx: ApplyContext;
   #conn: HubConnection;
   #queue: Promise<unknown> = Promise.resolve();
-  #nextRequestId = 1;
-  #reservedRequestId = 0;
   #closed = false;
-  readonly #syncing = new Map<bigint, Promise<void>>();
   #syncTimer: TimerHandle | undefined;
 
-  private constructor(o: KalandraClientOptions, device: Device, nextRequestId: number) {
+  private constructor(
+    o: KalandraClientOptions,
+    device: Device,
+    requestIds: RequestIds,
+    keyPackages: Map<string, OwnKeyPackage>,
+    rooms: Map<bigint, Room>,
+  ) {
     this.#o = o;
     this.device = device;
-    this.#nextRequestId = nextRequestId;
-    this.#reservedRequestId = nextRequestId;
+    this.#requestIds = requestIds;
+    this.#keyPackages = keyPackages;
+    this.#rooms = rooms;
     this.#conn = o.connection;
     this.#requests = new RequestTracker((b) => this.#conn.send(b), o.timers, {
       ...DEFAULT_REQUEST_POLICY,
@@ -172,44 +143,28 @@ export class KalandraClient {
       ownSenderId: device.senderId,
       events: this.#events,
     };
+    this.#sync = new RoomSync({
+      ctx: this.#ctx,
+      run: (fn) => this.#run(fn),
+      request: async (opcode, roomId, epoch, payload) =>
+        this.expectAck(await this.request(opcode, roomId, epoch, payload)),
+      persist: (room, mls) => this.persist(room, mls),
+      pageSize: o.syncPageSize ?? 256,
+    });
     this.#intents = new Intents(this);
     this.#listen(o.connection);
   }
 
   /** Opens the client, reloading the device, key packages and rooms from the store. */
   static async open(o: KalandraClientOptions): Promise<KalandraClient> {
-    const rec = await o.store.get("device");
-    let device: Device;
-    if (rec === undefined) {
-      device = generateDevice(o.userId, o.rng);
-      await o.store.put("device", encodeDeviceRecord(o.userId, device));
-    } else {
-      device = decodeDeviceRecord(rec);
-    }
-    const rid = await o.store.get("meta/request_id");
-    const next = rid === undefined ? 1 : new DataView(rid.buffer, rid.byteOffset).getUint32(0);
-    const c = new KalandraClient(o, device, next);
-    for (const key of await o.store.keys("kp/")) {
-      const v = await o.store.get(key);
-      const ref = key.slice(3);
-      if (v !== undefined) c.#keyPackages.set(ref, decodeOwnKeyPackage(v, ref, device));
-    }
-    for (const key of await o.store.keys("room/")) {
-      if (!key.endsWith("/meta")) continue;
-      const roomId = BigInt(`0x${key.slice(5, 37)}`);
-      const room = new Room(roomId);
-      const meta = await o.store.get(key);
-      if (meta !== undefined) decodeRoomMeta(room, meta);
-      const mls = await o.store.get(roomKey(roomId, "mls"));
-      if (mls !== undefined) room.state = decodeState(mls);
-      const inflight = await o.store.get(roomKey(roomId, "inflight"));
-      if (inflight !== undefined) {
-        for (const op of decodeInflight(inflight))
-          room.inflight.set(signatureKey(parseFrame(op.frame)), op);
-      }
-      c.#rooms.set(roomId, room);
-    }
-    return c;
+    const device = await loadOrCreateDevice(o.store, o.userId, o.rng);
+    return new KalandraClient(
+      o,
+      device,
+      await RequestIds.load(o.store),
+      await loadKeyPackages(o.store, device),
+      await loadRooms(o.store),
+    );
   }
 
   get senderId(): bigint {
@@ -410,7 +365,7 @@ export class KalandraClient {
     const kps = await generateKeyPackages(this.device, count, this.#o.clock, this.#o.cs);
     for (const kp of kps) {
       this.#keyPackages.set(kp.ref, kp);
-      await this.#o.store.put(`kp/${kp.ref}`, encodeOwnKeyPackage(kp));
+      await this.#o.store.put(keyPackageKey(kp.ref), encodeOwnKeyPackage(kp));
     }
     const resp = await this.request(Opcode.KP_UPLOAD, 0n, 0n, {
       key_packages: kps.map((k) =>
@@ -470,14 +425,7 @@ export class KalandraClient {
     epoch: bigint,
     payload: Record<string, unknown>,
   ): Uint8Array {
-    const requestId = this.#nextRequestId++;
-    if (this.#nextRequestId >= this.#reservedRequestId) {
-      // Reserve ids in blocks so a restart never reuses one (the hub dedupes on them).
-      this.#reservedRequestId = this.#nextRequestId + REQUEST_ID_BLOCK;
-      const b = new Uint8Array(4);
-      new DataView(b.buffer).setUint32(0, this.#reservedRequestId);
-      void this.#o.store.put("meta/request_id", b);
-    }
+    const requestId = this.#requestIds.next();
     return buildFrame(
       { opcode, requestId, roomId, senderId: this.device.senderId, epoch, payload },
       this.device.signer,
@@ -507,82 +455,29 @@ export class KalandraClient {
   }
 
   /** @internal */
-  async persist(room: Room, mls: boolean): Promise<void> {
-    const s = this.#o.store;
-    if (mls && room.state !== undefined)
-      await s.put(roomKey(room.roomId, "mls"), encodeState(room.state));
-    await s.put(roomKey(room.roomId, "inflight"), encodeInflight(room));
-    await s.put(roomKey(room.roomId, "meta"), encodeRoomMeta(room));
+  persist(room: Room, mls: boolean): Promise<void> {
+    return persistRoom(this.#o.store, room, mls);
   }
 
   /** @internal */
   async forgetKeyPackage(ref: string): Promise<void> {
     this.#keyPackages.delete(ref);
-    await this.#o.store.delete(`kp/${ref}`);
+    await this.#o.store.delete(keyPackageKey(ref));
   }
 
   /** Places an own frame the hub accepted into the room's log order. @internal */
-  async acceptOwn(room: Room, frameBytes: Uint8Array, ack: WireFrame): Promise<void> {
-    if (ack.logIndex < room.nextIndex) return;
-    const stamped = frameBytes.slice();
-    const dv = new DataView(stamped.buffer);
-    dv.setBigUint64(36, ack.logIndex);
-    dv.setBigUint64(44, ack.hlc);
-    room.ahead.set(ack.logIndex, parseFrame(stamped));
-    await this.#drain(room);
+  acceptOwn(room: Room, frameBytes: Uint8Array, ack: WireFrame): Promise<void> {
+    return this.#sync.acceptOwn(room, frameBytes, ack);
   }
 
-  /** Resolves once the room has applied `logIndex` (syncing if a gap is in the way). @internal */
-  async waitApplied(room: Room, logIndex: bigint): Promise<void> {
-    for (let i = 0; i < 8 && room.nextIndex <= logIndex && !room.removed; i++)
-      await this.syncRoom(room);
+  /** Resolves once the room has applied `logIndex`. @internal */
+  waitApplied(room: Room, logIndex: bigint): Promise<void> {
+    return this.#sync.waitApplied(room, logIndex);
   }
 
   /** Applies everything the hub has after the room's last applied log_index. @internal */
   syncRoom(room: Room): Promise<void> {
-    const running = this.#syncing.get(room.roomId);
-    if (running !== undefined) return running;
-    const p = this.#syncLoop(room).finally(() => this.#syncing.delete(room.roomId));
-    this.#syncing.set(room.roomId, p);
-    return p;
-  }
-
-  async #syncLoop(room: Room): Promise<void> {
-    const limit = this.#o.syncPageSize ?? 256;
-    for (let page = 0; page < 100_000 && !room.removed; page++) {
-      const from = room.nextIndex;
-      const resp = this.expectAck(
-        await this.request(Opcode.SYNC_REQUEST, room.roomId, room.epoch, { from, limit }),
-      );
-      const p = payloadOf(resp);
-      const head = fieldU64(p, "head");
-      const entries = fieldArray(p, "entries");
-      await this.#run(async () => {
-        for (const e of entries) {
-          const entry = e as Record<string, unknown>;
-          const payload = entry.payload;
-          let f: WireFrame;
-          try {
-            f = parseEntry(
-              fieldBytes(entry, "header"),
-              payload instanceof Uint8Array ? payload : null,
-            );
-          } catch {
-            continue;
-          }
-          if (
-            f.roomId === room.roomId &&
-            f.logIndex >= room.nextIndex &&
-            !room.ahead.has(f.logIndex)
-          )
-            room.ahead.set(f.logIndex, f);
-        }
-        await this.#drain(room);
-      });
-      if (room.nextIndex >= head) break;
-      if (room.nextIndex === from) break; // the hub gave nothing usable: stop, retry later
-    }
-    room.synced = true;
+    return this.#sync.syncRoom(room);
   }
 
   async #resume(room: Room): Promise<void> {
@@ -618,10 +513,7 @@ export class KalandraClient {
   async #onPush(f: WireFrame): Promise<void> {
     if (SEQUENCED.has(f.opcode)) {
       const room = this.#rooms.get(f.roomId);
-      if (room === undefined || room.state === undefined || room.removed) return;
-      if (f.logIndex < room.nextIndex || room.ahead.size >= MAX_AHEAD) return;
-      room.ahead.set(f.logIndex, f);
-      await this.#drain(room);
+      if (room !== undefined) await this.#sync.ingest(room, f);
       return;
     }
     if (f.senderId !== 0n || !verifyFrame(f, this.#o.hubPublicKey)) return;
@@ -667,41 +559,8 @@ export class KalandraClient {
     void this.syncRoom(room).catch(() => undefined);
   }
 
-  /** Applies every contiguous frame from `nextIndex`; a gap triggers a sync. */
-  async #drain(room: Room): Promise<void> {
-    for (;;) {
-      const f = room.ahead.get(room.nextIndex);
-      if (f === undefined) break;
-      room.ahead.delete(room.nextIndex);
-      const changed = await applySequenced(this.#ctx, room, f);
-      room.nextIndex = f.logIndex + 1n;
-      await this.persist(room, changed);
-      if (room.removed) {
-        room.ahead.clear();
-        return;
-      }
-    }
-    for (const k of room.ahead.keys()) if (k < room.nextIndex) room.ahead.delete(k);
-    if (room.ahead.size > 0) void this.syncRoom(room).catch(() => undefined);
-  }
-
   /** @internal */
   memberSenderIds(room: Room): Set<bigint> {
     return room.state ? new Set(memberBySender(room.state).keys()) : new Set();
-  }
-}
-
-export function hubError(f: WireFrame): HubError {
-  try {
-    const p = payloadOf(f);
-    const expected = p.expected_epoch === undefined ? undefined : fieldU64(p, "expected_epoch");
-    return new HubError(
-      fieldNumber(p, "code"),
-      fieldText(p, "name"),
-      fieldText(p, "message"),
-      expected,
-    );
-  } catch {
-    return new HubError(0, "Malformed", "malformed ERROR payload");
   }
 }

@@ -58,3 +58,11 @@ export {
 } from "./state/requests.js";
 export type { RoomPhase } from "./state/room.js";
 export { type ClientStore, MemoryStore } from "./store.js";
+// WebTransport connection to kalandrad (reconnects; resume rooms on onReconnect)
+export {
+  type ConnectionState,
+  type ConnectWebTransportOptions,
+  connectWebTransport,
+  TransportError,
+  type WebTransportConnection,
+} from "./transport/webTransport.js";

@@ -7,8 +7,7 @@
  */
 import { Opcode } from "@kalandra/proto";
 import type { ClientState, KeyPackage } from "ts-mls";
-import type { HubError, KalandraClient } from "../client.js";
-import { ClientError, hubError } from "../client.js";
+import type { KalandraClient } from "../client.js";
 import { generateKeyPackages } from "../device.js";
 import {
   type CommitOutput,
@@ -22,6 +21,7 @@ import {
   proposeSelfRemove,
 } from "../mls/group.js";
 import { enterEpoch, senderKeysFor } from "./apply.js";
+import { ClientError, type HubError, hubError } from "./errors.js";
 import { Room, signatureKey } from "./room.js";
 import {
   FrameFlag,

@@ -1,0 +1,43 @@
+/** Typed failures of the client (docs/client.md "API"). */
+import { fieldNumber, fieldText, fieldU64, payloadOf, type WireFrame } from "./wire.js";
+
+/** A failure on the client's side, with a stable `code`. */
+export class ClientError extends Error {
+  override readonly name = "ClientError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly expectedEpoch?: bigint,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+/** Hub ERROR frames (docs/contracts.md "Responses") carried as typed errors. */
+export class HubError extends Error {
+  override readonly name = "HubError";
+  constructor(
+    readonly code: number,
+    readonly hubName: string,
+    message: string,
+    readonly expectedEpoch?: bigint,
+  ) {
+    super(`${hubName}: ${message}`);
+  }
+}
+
+/** The `HubError` an ERROR response frame carries. */
+export function hubError(f: WireFrame): HubError {
+  try {
+    const p = payloadOf(f);
+    const expected = p.expected_epoch === undefined ? undefined : fieldU64(p, "expected_epoch");
+    return new HubError(
+      fieldNumber(p, "code"),
+      fieldText(p, "name"),
+      fieldText(p, "message"),
+      expected,
+    );
+  } catch {
+    return new HubError(0, "Malformed", "malformed ERROR payload");
+  }
+}
