@@ -123,7 +123,7 @@ export function applyMemberCommit(
 
   const { proposals, uncovered } = resolve(content.commit.proposals, committer, pending);
   const tree = state.tree.clone();
-  const groupId = state.context.groupId;
+  const context = state.context;
   const updates = proposals.filter((p) => p.proposal.proposalType === "update");
   const removes = proposals.flatMap((p) =>
     p.proposal.proposalType === "remove" ? [p.proposal.remove.removed] : [],
@@ -165,7 +165,7 @@ export function applyMemberCommit(
   const keys = KeyIndex.of(tree);
   const added: AppliedCommit["added"] = [];
   for (const kp of adds) {
-    checkKeyPackage(kp, groupId, "INVALID_COMMIT");
+    checkKeyPackage(kp, context, "INVALID_COMMIT");
     // Against the tree after earlier adds too: no two adds of one client.
     keys.check(kp.leafNode, undefined, "INVALID_COMMIT");
     const leafIndex = tree.addLeaf(kp.leafNode);
@@ -176,7 +176,7 @@ export function applyMemberCommit(
   const needsPath = proposals.length === 0 || updates.length > 0 || removes.length > 0;
   if (needsPath && path === undefined) reject("INVALID_COMMIT", "commit needs an UpdatePath");
   if (path !== undefined) {
-    checkLeafNode(path.leafNode, groupId, committer, "commit", "INVALID_COMMIT");
+    checkLeafNode(path.leafNode, context, committer, "commit", "INVALID_COMMIT");
     keys.check(path.leafNode, committer, "INVALID_COMMIT");
     const newLeaves = new Set(added.map((a) => a.leafIndex));
     tree.applyUpdatePath(committer, path, false, (k) => keys.hasHpke(k), newLeaves);
@@ -234,7 +234,7 @@ export function applyExternalCommit(
   const keys = KeyIndex.of(tree);
   keys.check(path.leafNode, undefined, "INVALID_COMMIT");
   const joiner = tree.addLeaf(path.leafNode);
-  checkLeafNode(path.leafNode, state.context.groupId, joiner, "commit", "INVALID_COMMIT");
+  checkLeafNode(path.leafNode, state.context, joiner, "commit", "INVALID_COMMIT");
   tree.applyUpdatePath(joiner, path, true, (k) => keys.hasHpke(k), new Set([joiner]));
   const next = nextState(state, pm, tree);
   checkNextGroupInfo(groupInfoBytes, next, pm, joiner);

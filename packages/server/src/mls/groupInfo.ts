@@ -101,7 +101,7 @@ export function stateFromGroupInfo(bytes: Uint8Array, hubKey: Uint8Array | undef
     if (hpkeKeys.has(hpke)) reject("INVALID_GROUP_INFO", "encryption keys are not unique");
     hpkeKeys.add(hpke);
     if (n.nodeType !== "leaf") continue;
-    checkLeafNode(n.leaf, ctx.groupId, i / 2, n.leaf.leafNodeSource, "INVALID_GROUP_INFO");
+    checkLeafNode(n.leaf, ctx, i / 2, n.leaf.leafNodeSource, "INVALID_GROUP_INFO");
     const sig = Buffer.from(n.leaf.signaturePublicKey).toString("hex");
     if (sigKeys.has(sig)) reject("INVALID_GROUP_INFO", "signature keys are not unique");
     sigKeys.add(sig);

@@ -96,13 +96,13 @@ export function summarize(
   senderLeaf: number | undefined,
 ): ProposalSummary {
   const code: MlsViewErrorCode = "INVALID_PROPOSAL";
-  const groupId = state.context.groupId;
+  const context = state.context;
   const summary: ProposalSummary = { type: "add" };
   if (senderLeaf !== undefined) summary.senderLeaf = senderLeaf;
   switch (proposal.proposalType) {
     case "add": {
       const kp = proposal.add.keyPackage;
-      checkKeyPackage(kp, groupId, code);
+      checkKeyPackage(kp, context, code);
       checkLeafUnique(state.tree, kp.leafNode, undefined, code);
       summary.addedUserId = userIdOf(kp.leafNode);
       return summary;
@@ -118,7 +118,7 @@ export function summarize(
     }
     case "update": {
       if (senderLeaf === undefined) reject(code, "Update must come from a member");
-      checkLeafNode(proposal.update.leafNode, groupId, senderLeaf, "update", code);
+      checkLeafNode(proposal.update.leafNode, context, senderLeaf, "update", code);
       checkLeafUnique(state.tree, proposal.update.leafNode, senderLeaf, code);
       summary.type = "update";
       return summary;

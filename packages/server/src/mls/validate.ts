@@ -4,8 +4,10 @@
  */
 import { encode } from "ts-mls/codec/tlsEncoder.js";
 import { extensionsSupportedByCapabilities } from "ts-mls/extension.js";
+import type { GroupContext } from "ts-mls/groupContext.js";
 import { type KeyPackage, keyPackageTBSEncoder } from "ts-mls/keyPackage.js";
 import { type LeafNode, type LeafNodeTBS, leafNodeTBSEncoder } from "ts-mls/leafNode.js";
+import { decodeRequiredCapabilities } from "ts-mls/requiredCapabilities.js";
 import { bytesEqual, toHex, verifyWithLabel } from "./crypto.js";
 import { type MlsViewErrorCode, reject } from "./errors.js";
 import type { PublicTree } from "./tree.js";
@@ -30,10 +32,13 @@ export function userIdOf(leaf: LeafNode): string {
  * A leaf node's own consistency: Ed25519 key of 32 bytes (it doubles as the device's frame
  * key), a BasicCredential with a UTF-8 user id, extensions listed in its capabilities, and a
  * valid LeafNodeTBS signature. `groupId`/`leafIndex` are bound for update and commit sources.
+ * Like ts-mls's receivers (clientState.js validateLeafNodeCommon, validateProposals), the leaf
+ * must support the basic credential every member uses, the group's extensions and any
+ * required_capabilities: a leaf the hub accepts and the members refuse would fork the room.
  */
 export function checkLeafNode(
   leaf: LeafNode,
-  groupId: Uint8Array,
+  context: GroupContext,
   leafIndex: number,
   expectedSource: LeafNode["leafNodeSource"],
   code: MlsViewErrorCode,
@@ -46,10 +51,15 @@ export function checkLeafNode(
     reject(code, "leaf credential must be a BasicCredential with a UTF-8 user id");
   if (!extensionsSupportedByCapabilities(leaf.extensions, leaf.capabilities))
     reject(code, "leaf node carries an extension not listed in its capabilities");
+  if (!leaf.capabilities.credentials.includes("basic"))
+    reject(code, "leaf node does not support the basic credential");
+  if (!extensionsSupportedByCapabilities(context.extensions, leaf.capabilities))
+    reject(code, "leaf node does not support the group's extensions");
+  checkRequiredCapabilities(leaf, context, code);
   const tbs =
     leaf.leafNodeSource === "key_package"
       ? encodeLeafNodeTBS(leaf)
-      : encodeLeafNodeTBS({ ...leaf, groupId, leafIndex } as LeafNodeTBS);
+      : encodeLeafNodeTBS({ ...leaf, groupId: context.groupId, leafIndex } as LeafNodeTBS);
   if (!verifyWithLabel(leaf.signaturePublicKey, "LeafNodeTBS", tbs, leaf.signature))
     reject(code, "leaf node signature is invalid");
 }
@@ -102,11 +112,39 @@ export function checkLeafUnique(
   KeyIndex.of(tree).check(leaf, ownLeaf, code);
 }
 
+function checkRequiredCapabilities(
+  leaf: LeafNode,
+  context: GroupContext,
+  code: MlsViewErrorCode,
+): void {
+  const ext = context.extensions.find((e) => e.extensionType === "required_capabilities");
+  if (ext === undefined) return;
+  let req: ReturnType<typeof decodeRequiredCapabilities>;
+  try {
+    req = decodeRequiredCapabilities(ext.extensionData, 0);
+  } catch {
+    req = undefined;
+  }
+  if (req === undefined) reject(code, "required_capabilities does not decode");
+  const caps = leaf.capabilities;
+  const r = req[0];
+  if (
+    !r.credentialTypes.every((c) => caps.credentials.includes(c)) ||
+    !r.extensionTypes.every((e) => caps.extensions.includes(e)) ||
+    !r.proposalTypes.every((p) => caps.proposals.includes(p))
+  )
+    reject(code, "leaf node lacks the group's required capabilities");
+}
+
 /** KeyPackage validation of RFC 9420 §10.1 (lifetime is the client's concern, not the hub's). */
-export function checkKeyPackage(kp: KeyPackage, groupId: Uint8Array, code: MlsViewErrorCode): void {
+export function checkKeyPackage(
+  kp: KeyPackage,
+  context: GroupContext,
+  code: MlsViewErrorCode,
+): void {
   if (kp.version !== "mls10") reject(code, "key package is not MLS 1.0");
   if (kp.cipherSuite !== SUITE) reject(code, "key package uses another cipher suite");
-  checkLeafNode(kp.leafNode, groupId, 0, "key_package", code);
+  checkLeafNode(kp.leafNode, context, 0, "key_package", code);
   if (bytesEqual(kp.initKey, kp.leafNode.hpkePublicKey))
     reject(code, "init key equals the encryption key");
   if (

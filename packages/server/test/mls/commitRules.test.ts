@@ -6,8 +6,13 @@
 import {
   type CiphersuiteImpl,
   type ClientState,
+  createGroup,
   decodeMlsMessage,
+  defaultCapabilities,
+  defaultLifetime,
   encodeMlsMessage,
+  encodeRequiredCapabilities,
+  generateKeyPackage,
   type MLSMessage,
   proposeAddExternal,
 } from "ts-mls";
@@ -153,6 +158,50 @@ describe("pending proposals", () => {
       ),
     );
     expect(again).toMatchObject({ ok: false, code: "INVALID_PROPOSAL" });
+  });
+});
+
+describe("leaf capabilities", () => {
+  it("refuses a device that does not support the basic credential members use", async () => {
+    const x = await generateKeyPackage(
+      { credentialType: "basic", identity: new TextEncoder().encode("xavier") },
+      { ...defaultCapabilities(), credentials: ["x509"] },
+      defaultLifetime,
+      [],
+      cs,
+    );
+    const msg = await proposeAddExternal(
+      await groupInfoOf(cs, a2),
+      x.publicPackage,
+      x.privatePackage,
+      cs,
+    );
+    expect(room.checkProposal(encodeMlsMessage(msg))).toMatchObject({
+      ok: false,
+      code: "INVALID_PROPOSAL",
+      message: expect.stringMatching(/basic credential/),
+    });
+  });
+
+  it("refuses a group whose members lack its required capabilities", async () => {
+    const required = {
+      extensionType: "required_capabilities" as const,
+      extensionData: encodeRequiredCapabilities({
+        extensionTypes: [0xf0f0],
+        proposalTypes: [],
+        credentialTypes: ["basic"],
+      }),
+    };
+    const zed = await device(cs, "zed");
+    const state = await createGroup(
+      new TextEncoder().encode("room-rc"),
+      zed.publicPackage,
+      zed.privatePackage,
+      [required],
+      cs,
+    );
+    const gi = await groupInfoBytes(cs, state);
+    expect(() => PublicGroup.fromGroupInfo(gi)).toThrow(/required capabilities/);
   });
 });
 
