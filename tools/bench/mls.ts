@@ -1,9 +1,14 @@
 /**
  * `pnpm bench mls`: MLS costs at 100 and 1000 members (BENCH_QUICK: 20 and 50) with
  * ts-mls's default provider (the baseline, WebCrypto) and Kalandra's node:crypto
- * provider, both in the same process (issue 5, docs/performance.md).
+ * provider, all in the same process (issue 5, docs/performance.md).
  *
- * Per size and provider the group is built once (one commit adding everyone, as
+ * Three configurations: "default" = ts-mls 1.6.4 as published with its default
+ * provider (the baseline; loaded from a reversed copy, see _tsMlsUpstream.ts),
+ * "default_patched" = the patched ts-mls with the default provider, "kalandra" = the
+ * patched ts-mls with the node:crypto provider (what Kalandra runs).
+ *
+ * Per size and configuration the group is built once (one commit adding everyone, as
  * PublicMessage with the ratchet tree in the Welcome, as Kalandra sends them). Then:
  * - key_package_ms: generating one KeyPackage;
  * - join_welcome_ms: a new member joining from that Welcome (ratchet tree included);
@@ -13,25 +18,12 @@
  * Figures are medians. The last line is one JSON object.
  */
 import { performance } from "node:perf_hooks";
-import {
-  acceptAll,
-  type CiphersuiteImpl,
-  type ClientState,
-  createCommit,
-  createGroup,
-  defaultCryptoProvider,
-  defaultLifetime,
-  emptyPskIndex,
-  generateKeyPackage,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-  joinGroup,
-  type KeyPackage,
-  type PrivateKeyPackage,
-  processMessage,
-  type Welcome,
-} from "ts-mls";
+import type { CiphersuiteImpl, ClientState, KeyPackage, PrivateKeyPackage, Welcome } from "ts-mls";
+import * as patched from "ts-mls";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
+import { loadUpstreamTsMls } from "./_tsMlsUpstream.js";
+
+type TsMls = typeof patched;
 
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
 const quick = process.env.BENCH_QUICK === "1";
@@ -56,11 +48,11 @@ interface Member {
   privatePackage: PrivateKeyPackage;
 }
 
-function kp(name: string, cs: CiphersuiteImpl): Promise<Member> {
-  return generateKeyPackage(
+function kp(name: string, cs: CiphersuiteImpl, mls: TsMls = patched): Promise<Member> {
+  return mls.generateKeyPackage(
     { credentialType: "basic", identity: enc.encode(name) },
     capabilities,
-    defaultLifetime,
+    mls.defaultLifetime,
     [],
     cs,
   );
@@ -73,10 +65,15 @@ function median(xs: number[]): number {
   return Math.round(v * 100) / 100;
 }
 
-async function time<T>(f: () => Promise<T>): Promise<[T, number]> {
+async function time<T>(f: () => Promise<T>): Promise<[T, number, number]> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await f();
-  return [r, performance.now() - t0];
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  // CPU time of the whole process (WebCrypto's thread pool included), in ms: on a shared
+  // machine it moves less than wall time when other processes compete for the cores.
+  return [r, wall, (c.user + c.system) / 1000];
 }
 
 interface Figures {
@@ -85,17 +82,24 @@ interface Figures {
   join_welcome_ms: number;
   create_commit_ms: number;
   process_commit_ms: number;
+  create_commit_cpu_ms: number;
+  process_commit_cpu_ms: number;
 }
 
-async function measure(members: number, cs: CiphersuiteImpl, pool: Member[]): Promise<Figures> {
+async function measure(
+  members: number,
+  mls: TsMls,
+  cs: CiphersuiteImpl,
+  pool: Member[],
+): Promise<Figures> {
   const kpTimes: number[] = [];
-  for (let i = 0; i < kpRounds; i++) kpTimes.push((await time(() => kp(`kp${i}`, cs)))[1]);
+  for (let i = 0; i < kpRounds; i++) kpTimes.push((await time(() => kp(`kp${i}`, cs, mls)))[1]);
 
   // Joiners' key packages come from a shared pool (made once, with the fast provider:
   // key packages are provider-independent bytes) so building the group stays quick.
-  const creator = await kp("creator", cs);
+  const creator = await kp("creator", cs, mls);
   const joiners = pool.slice(0, members - 1);
-  let alice: ClientState = await createGroup(
+  let alice: ClientState = await mls.createGroup(
     enc.encode(`bench-${members}`),
     creator.publicPackage,
     creator.privatePackage,
@@ -103,7 +107,7 @@ async function measure(members: number, cs: CiphersuiteImpl, pool: Member[]): Pr
     cs,
   );
   const [added, addMs] = await time(() =>
-    createCommit(
+    mls.createCommit(
       { state: alice, cipherSuite: cs },
       {
         wireAsPublicMessage: true,
@@ -122,7 +126,7 @@ async function measure(members: number, cs: CiphersuiteImpl, pool: Member[]): Pr
   let bob: ClientState | undefined;
   for (let i = 0; i < joinRounds; i++) {
     const [st, ms] = await time(() =>
-      joinGroup(welcome, last.publicPackage, last.privatePackage, emptyPskIndex, cs),
+      mls.joinGroup(welcome, last.publicPackage, last.privatePackage, mls.emptyPskIndex, cs),
     );
     joinTimes.push(ms);
     bob = st;
@@ -131,18 +135,22 @@ async function measure(members: number, cs: CiphersuiteImpl, pool: Member[]): Pr
 
   const createTimes: number[] = [];
   const processTimes: number[] = [];
+  const createCpu: number[] = [];
+  const processCpu: number[] = [];
   for (let i = 0; i < commitRounds; i++) {
-    const [c, cms] = await time(() =>
-      createCommit({ state: alice, cipherSuite: cs }, { wireAsPublicMessage: true }),
+    const [c, cms, ccpu] = await time(() =>
+      mls.createCommit({ state: alice, cipherSuite: cs }, { wireAsPublicMessage: true }),
     );
     createTimes.push(cms);
+    createCpu.push(ccpu);
     alice = c.newState;
     if (c.commit.wireformat !== "mls_public_message") throw new Error("expected PublicMessage");
     const msg = c.commit;
-    const [r, pms] = await time(() =>
-      processMessage(msg, bob as ClientState, emptyPskIndex, acceptAll, cs),
+    const [r, pms, pcpu] = await time(() =>
+      mls.processMessage(msg, bob as ClientState, mls.emptyPskIndex, mls.acceptAll, cs),
     );
     processTimes.push(pms);
+    processCpu.push(pcpu);
     if (r.kind !== "newState") throw new Error("commit not processed");
     bob = r.newState;
   }
@@ -153,40 +161,60 @@ async function measure(members: number, cs: CiphersuiteImpl, pool: Member[]): Pr
     join_welcome_ms: median(joinTimes),
     create_commit_ms: median(createTimes),
     process_commit_ms: median(processTimes),
+    create_commit_cpu_ms: median(createCpu),
+    process_commit_cpu_ms: median(processCpu),
   };
 }
 
+const suite = patched.getCiphersuiteFromName(SUITE);
 const ours = getKalandraCiphersuiteImpl();
-const theirs = await getCiphersuiteImpl(getCiphersuiteFromName(SUITE), defaultCryptoProvider);
 const maxMembers = Math.max(...sizes);
 const pool: Member[] = [];
 for (let i = 0; i < maxMembers - 1; i++) pool.push(await kp(`member${i}`, ours));
 
-// BENCH_MLS_ONLY=kalandra skips the (slow) baseline, e.g. under --cpu-prof.
-const only = process.env.BENCH_MLS_ONLY;
-if (only === "kalandra") {
+// BENCH_MLS_ONLY=kalandra skips the (slow) baselines, e.g. under --cpu-prof.
+if (process.env.BENCH_MLS_ONLY === "kalandra") {
   for (const members of sizes) {
-    console.log(
-      `members=${members} kalandra  ${JSON.stringify(await measure(members, ours, pool))}`,
-    );
+    const k = await measure(members, patched, ours, pool);
+    console.log(`members=${members} kalandra  ${JSON.stringify(k)}`);
   }
   process.exit(0);
 }
 
+// Baseline: ts-mls as published with its default (WebCrypto) provider. For attribution,
+// also the default provider on the patched ts-mls (docs/performance.md).
+const upstream = await loadUpstreamTsMls();
+const theirs = await upstream.getCiphersuiteImpl(suite, upstream.defaultCryptoProvider);
+const theirsPatched = await patched.getCiphersuiteImpl(suite, patched.defaultCryptoProvider);
+
+// Warm every configuration up (JIT, key caches of the code paths) on a small group first.
+for (const [mls, cs] of [
+  [upstream, theirs],
+  [patched, theirsPatched],
+  [patched, ours],
+] as const) {
+  await measure(8, mls, cs, pool);
+}
+
 const out: Array<Record<string, unknown>> = [];
 for (const members of sizes) {
-  const d = await measure(members, theirs, pool);
-  console.log(`members=${members} default   ${JSON.stringify(d)}`);
-  const k = await measure(members, ours, pool);
-  console.log(`members=${members} kalandra  ${JSON.stringify(k)}`);
+  const d = await measure(members, upstream, theirs, pool);
+  console.log(`members=${members} default          ${JSON.stringify(d)}`);
+  const dp = await measure(members, patched, theirsPatched, pool);
+  console.log(`members=${members} default_patched  ${JSON.stringify(dp)}`);
+  const k = await measure(members, patched, ours, pool);
+  console.log(`members=${members} kalandra         ${JSON.stringify(k)}`);
   const ratio = (a: number, b: number) => Math.round((a / b) * 10) / 10;
   out.push({
     members,
     default: d,
+    default_patched: dp,
     kalandra: k,
     speedup_process_commit: ratio(d.process_commit_ms, k.process_commit_ms),
+    speedup_process_commit_cpu: ratio(d.process_commit_cpu_ms, k.process_commit_cpu_ms),
     speedup_create_commit: ratio(d.create_commit_ms, k.create_commit_ms),
     speedup_join_welcome: ratio(d.join_welcome_ms, k.join_welcome_ms),
+    speedup_key_package: ratio(d.key_package_ms, k.key_package_ms),
   });
 }
 console.log(JSON.stringify({ suite: "mls", quick, sizes: out }));
