@@ -57,38 +57,46 @@ function deviceRows(t: Tables, senderId: bigint): Row[] {
   return rows;
 }
 
-/** Stores packages; a ref already present is left as it is (uploads are idempotent). */
+/**
+ * Stores packages; a ref already present is left as it is (uploads are idempotent).
+ * Like every function run inside an lmdb-js transaction callback, it reads and encodes
+ * everything before its first write: lmdb-js commits the writes a throwing callback already
+ * made, so a failure must happen before any of them.
+ */
 export function putPackages(t: Tables, packages: readonly StoredKeyPackage[]): void {
   const seqBytes = t.meta.get(META.kpSeq);
   let seq = seqBytes === undefined ? 0n : readU64Key(seqBytes);
+  const seen = new Set<string>();
+  const rows: { key: Uint8Array; value: Uint8Array; ref: Uint8Array; device: Uint8Array }[] = [];
   for (const p of packages) {
-    if (t.kp_refs.get(p.ref) !== undefined) continue;
-    const key = concatBytes(u64Key(p.senderId, "senderId"), u64Key(seq));
-    seq++;
-    t.key_packages.putSync(
-      key,
-      encodeCbor({
+    const id = Buffer.from(p.ref).toString("hex");
+    if (seen.has(id) || t.kp_refs.get(p.ref) !== undefined) continue;
+    seen.add(id);
+    rows.push({
+      key: concatBytes(u64Key(p.senderId, "senderId"), u64Key(seq++)),
+      value: encodeCbor({
         ref: p.ref,
         user: p.userId,
         data: p.data,
         last_resort: p.lastResort,
         not_after: p.notAfter,
       }),
-    );
-    t.kp_refs.putSync(copyBytes(p.ref), key);
-    t.kp_devices.putSync(concatBytes(userPrefix(p.userId), u64Key(p.senderId)), ONE);
+      ref: copyBytes(p.ref),
+      device: concatBytes(userPrefix(p.userId), u64Key(p.senderId)),
+    });
+  }
+  for (const r of rows) {
+    t.key_packages.putSync(r.key, r.value);
+    t.kp_refs.putSync(r.ref, r.key);
+    t.kp_devices.putSync(r.device, ONE);
   }
   t.meta.putSync(META.kpSeq, u64Key(seq));
-}
-
-function removeRow(t: Tables, row: Row): void {
-  t.key_packages.removeSync(row.key);
-  t.kp_refs.removeSync(row.pkg.ref);
 }
 
 /**
  * One package per device of `userId`: the oldest unexpired one-time package (removed), else
  * the device's last-resort package (kept). Devices with nothing usable are left out.
+ * Reads and decodes everything first, then writes (see `putPackages`).
  */
 export function claimPackages(t: Tables, userId: string, now: bigint): StoredKeyPackage[] {
   const prefix = userPrefix(userId);
@@ -97,20 +105,25 @@ export function claimPackages(t: Tables, userId: string, now: bigint): StoredKey
     if (key.length === prefix.length + 8) devices.push(readU64Key(key, prefix.length));
   }
   const out: StoredKeyPackage[] = [];
+  const remove: Row[] = [];
+  const emptyDevices: Uint8Array[] = [];
   for (const senderId of devices) {
     const rows = deviceRows(t, senderId).filter((r) => r.pkg.userId === userId);
-    const live: Row[] = [];
-    for (const r of rows) {
-      if (r.pkg.notAfter < now) removeRow(t, r);
-      else live.push(r);
-    }
+    const live = rows.filter((r) => r.pkg.notAfter >= now);
+    remove.push(...rows.filter((r) => r.pkg.notAfter < now));
     const oneTime = live.find((r) => !r.pkg.lastResort);
     const pick = oneTime ?? live.find((r) => r.pkg.lastResort);
-    if (oneTime !== undefined) removeRow(t, oneTime);
+    if (oneTime !== undefined) remove.push(oneTime);
     if (pick !== undefined) out.push(pick.pkg);
-    const left = live.length - (oneTime === undefined ? 0 : 1);
-    if (left === 0) t.kp_devices.removeSync(concatBytes(prefix, u64Key(senderId)));
+    if (live.length - (oneTime === undefined ? 0 : 1) === 0) {
+      emptyDevices.push(concatBytes(prefix, u64Key(senderId)));
+    }
   }
+  for (const r of remove) {
+    t.key_packages.removeSync(r.key);
+    t.kp_refs.removeSync(r.pkg.ref);
+  }
+  for (const d of emptyDevices) t.kp_devices.removeSync(d);
   return out;
 }
 

@@ -9,7 +9,7 @@
  * into one commit, and concurrent vault syncs share one fdatasync: that is the group commit
  * that makes thousands of appends per second possible.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
 import {
   type AuditHead,
@@ -120,7 +120,8 @@ function readKeyRef(b: Uint8Array, where: string): { state: number; slot: number
 }
 
 export async function openLmdbStorage(opts: LmdbStorageOptions): Promise<LmdbStorage> {
-  if (open.has(opts.path)) {
+  const path = resolve(opts.path);
+  if (open.has(path)) {
     throw new StorageError("LOCKED", `${opts.path} is already open in this process`);
   }
   const env = openEnv(opts.path, { noSync: opts.noSync === true });
@@ -133,7 +134,7 @@ export async function openLmdbStorage(opts: LmdbStorageOptions): Promise<LmdbSto
   }
   try {
     const storage = await LmdbStorageImpl.recover(env, vault, opts);
-    open.add(opts.path);
+    open.add(path);
     return storage;
   } catch (err) {
     vault.close();
@@ -305,6 +306,9 @@ class LmdbStorageImpl implements LmdbStorage {
       // The keys must be durable before any commit that references them.
       await this.vault.sync();
       await this.write(() => {
+        // Reads first, then only writes (see keyPackages.ts on throwing callbacks).
+        const stored = t.meta.get(META.vaultHwm);
+        const raiseHwm = stored === undefined || readU32(stored) < hwm;
         for (const r of rows) {
           t.headers.putSync(r.key, r.header);
           t.payload_keys.putSync(r.key, keyRef(STATE_LIVE, r.slot));
@@ -315,8 +319,7 @@ class LmdbStorageImpl implements LmdbStorage {
             t.mls_state.putSync(r.room, r.roomState);
         }
         for (const s of reused) t.vault_free.removeSync(u32(s));
-        const stored = t.meta.get(META.vaultHwm);
-        if (stored === undefined || readU32(stored) < hwm) t.meta.putSync(META.vaultHwm, u32(hwm));
+        if (raiseHwm) t.meta.putSync(META.vaultHwm, u32(hwm));
       });
     } catch (err) {
       // Nothing of this batch committed: forget the planned indexes and give the slots back
@@ -506,25 +509,32 @@ class LmdbStorageImpl implements LmdbStorage {
   ): Promise<boolean> {
     const where = `room ${roomId} index ${logIndex}`;
     const t = this.t;
-    const slot = await this.write(() => {
-      const ref = t.payload_keys.get(key);
-      if (ref === undefined) return undefined;
-      const { state, slot } = readKeyRef(ref, where);
-      if (state !== STATE_LIVE) return undefined;
-      t.payload_keys.putSync(key, keyRef(STATE_ERASED, 0));
-      t.payloads.removeSync(key);
-      t.vault_dirty.putSync(u32(slot), ONE);
-      const detail: Record<string, unknown> = { log_index: logIndex };
-      if (context.reason !== undefined) detail.reason = context.reason;
-      this.appendAuditInTxn({
-        kind: "secure_delete",
-        at: this.clock.now(),
-        roomId,
-        actor: context.actor ?? "hub",
-        detail,
+    let slot: number | undefined;
+    try {
+      slot = await this.write(() => {
+        const ref = t.payload_keys.get(key);
+        if (ref === undefined) return undefined;
+        const { state, slot } = readKeyRef(ref, where);
+        if (state !== STATE_LIVE) return undefined;
+        const detail: Record<string, unknown> = { log_index: logIndex };
+        if (context.reason !== undefined) detail.reason = context.reason;
+        // The audit record first: it is the only part that encodes (and could fail).
+        this.appendAuditInTxn({
+          kind: "secure_delete",
+          at: this.clock.now(),
+          roomId,
+          actor: context.actor ?? "hub",
+          detail,
+        });
+        t.payload_keys.putSync(key, keyRef(STATE_ERASED, 0));
+        t.payloads.removeSync(key);
+        t.vault_dirty.putSync(u32(slot), ONE);
+        return slot;
       });
-      return slot;
-    });
+    } catch (err) {
+      this.reloadAuditHead();
+      throw err;
+    }
     if (slot === undefined) return false;
     this.vault.wipe(slot);
     await this.vault.sync();
@@ -564,17 +574,29 @@ class LmdbStorageImpl implements LmdbStorage {
     return countPackages(this.t, senderId, nowSeconds);
   }
 
-  /** Inside a write transaction: chains the record after the current head. */
+  /**
+   * Inside a write transaction: chains the record after the current head. Encodes before
+   * writing, so a record that cannot be encoded fails without a partial write.
+   */
   private appendAuditInTxn(record: AuditRecord): void {
     const bytes = encodeAuditRecord(this.auditHead.hash, this.auditHead.count, record);
     const head = { count: this.auditHead.count + 1n, hash: hashRecord(bytes) };
-    this.t.audit.putSync(u64Key(this.auditHead.count), bytes);
-    this.t.meta.putSync(META.auditHead, encodeHead(head));
+    const key = u64Key(this.auditHead.count);
+    const headBytes = encodeHead(head);
+    this.t.audit.putSync(key, bytes);
+    this.t.meta.putSync(META.auditHead, headBytes);
     this.auditHead = head;
   }
 
   appendAudit(record: AuditRecord): Promise<void> {
     return this.run(async () => {
+      try {
+        // Fail early and clearly on a record CBOR cannot carry (the real encoding happens
+        // in the transaction, where the previous record's hash is known).
+        encodeAuditRecord(EMPTY_HEAD.hash, 0n, record);
+      } catch (err) {
+        throw new StorageError("INVALID", `audit record cannot be encoded: ${String(err)}`);
+      }
       try {
         await this.write(() => this.appendAuditInTxn(record));
       } catch (err) {
@@ -627,7 +649,7 @@ class LmdbStorageImpl implements LmdbStorage {
     } finally {
       this.vault.close();
       await this.env.root.close();
-      open.delete(this.path);
+      open.delete(resolve(this.path));
     }
   }
 }

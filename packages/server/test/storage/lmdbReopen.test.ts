@@ -253,6 +253,30 @@ describe("LMDB storage: recovery on open", () => {
 });
 
 describe("LMDB storage: failures", () => {
+  it("refuses an audit record that cannot be encoded without breaking the chain", async () => {
+    const path = dir("audit-bad");
+    const s = await open(path);
+    await s.appendAudit({ kind: "kick", at: 1n, actor: "a", detail: {} });
+    await expect(
+      s.appendAudit({ kind: "kick", at: 2n, actor: "a", detail: { bad: Symbol("x") } }),
+    ).rejects.toMatchObject({ code: "INVALID" });
+    await s.appendAudit({ kind: "ban", at: 3n, actor: "a", detail: {} });
+    expect(s.verifyAudit()).toEqual({ ok: true, records: 2 });
+    expect(s.readAudit().map((r) => r.kind)).toEqual(["kick", "ban"]);
+    // A batch with the same package twice stores it once.
+    const p = {
+      ref: utf8("r"),
+      senderId: 1n,
+      userId: "u",
+      data: utf8("d"),
+      lastResort: false,
+      notAfter: 9n,
+    };
+    await s.putKeyPackages([p, p]);
+    expect(s.countKeyPackages(1n, 0n)).toBe(1);
+    await s.close();
+  });
+
   it("reports a corrupt sealed payload as StorageError(CORRUPT) and keeps other rooms readable", async () => {
     const path = dir("corrupt");
     let s = await open(path);
