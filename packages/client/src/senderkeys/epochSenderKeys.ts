@@ -14,6 +14,7 @@ import { type ResolvedWindow, resolveWindow, SenderChain, type WindowOptions } f
 import { SenderKeyError } from "./errors.js";
 import {
   associatedData,
+  chainKeyFromPrk,
   initialChainKey,
   isU32,
   KEY_BYTES,
@@ -21,6 +22,7 @@ import {
   MAX_ROOM_ID,
   messageNonce,
   sealWith,
+  senderPrk,
 } from "./ratchet.js";
 import { decodeKeysState, encodeKeysState } from "./state.js";
 
@@ -85,10 +87,14 @@ export class EpochSenderKeys {
     if (init.senders !== undefined) {
       const leaves = new Set<number>(init.senders);
       leaves.add(init.ownLeaf);
-      for (const leaf of [...leaves].sort((a, b) => a - b)) {
+      for (const leaf of leaves) {
         if (!isU32(leaf)) throw new RangeError(`"senders" expected u32 leaf indices`);
-        this.chains.set(leaf, this.newChain(init.exporterSecret, leaf));
       }
+      const prk = senderPrk(init.exporterSecret);
+      for (const leaf of [...leaves].sort((a, b) => a - b)) {
+        this.chains.set(leaf, new SenderChain(chainKeyFromPrk(prk, leaf), 0, this.window));
+      }
+      prk.fill(0);
       this.closedSet = true;
     } else {
       this.exporter = init.exporterSecret.slice();

@@ -30,20 +30,16 @@ function owned(b: Buffer): Uint8Array {
 const HASH_LEN = 32;
 const ZERO_SALT = new Uint8Array(HASH_LEN);
 
-/**
- * HKDF-SHA256 (RFC 5869 §2.2–2.3) from two-plus HMAC calls: node's `hkdfSync` costs
- * several times more for one 32-byte output because it builds key objects.
- */
-export function hkdfSha256(
-  ikm: Uint8Array,
-  salt: Uint8Array,
-  info: Uint8Array,
-  length: number,
-): Uint8Array {
+/** HKDF-Extract (RFC 5869 §2.2); an empty salt means HashLen zero bytes. */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return hmacSha256(salt.length === 0 ? ZERO_SALT : salt, ikm);
+}
+
+/** HKDF-Expand (RFC 5869 §2.3). */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 255 * HASH_LEN) {
     throw new RangeError(`"length" expected an integer in [0, ${255 * HASH_LEN}]`);
   }
-  const prk = hmacSha256(salt.length === 0 ? ZERO_SALT : salt, ikm);
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);
   for (let i = 1, o = 0; o < length; i++) {
@@ -58,8 +54,25 @@ export function hkdfSha256(
     o += HASH_LEN;
   }
   prev.fill(0);
-  prk.fill(0);
   return out;
+}
+
+/**
+ * HKDF-SHA256 built from HMAC calls: node's `hkdfSync` costs several times more for one
+ * 32-byte output because it builds key objects.
+ */
+export function hkdfSha256(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
+  const prk = hkdfExtract(salt, ikm);
+  try {
+    return hkdfExpand(prk, info, length);
+  } finally {
+    prk.fill(0);
+  }
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {

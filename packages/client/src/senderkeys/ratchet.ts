@@ -20,7 +20,7 @@
  * wire, and keeps nonces distinct even across keys. Two HMACs per message.
  * Primitives: primitives.ts (node:crypto HKDF/HMAC/ChaCha20-Poly1305, @noble HChaCha20).
  */
-import { hkdfSha256, hmacSha256, xchachaOpen, xchachaSeal } from "./primitives.js";
+import { hkdfExpand, hkdfExtract, hmacSha256, xchachaOpen, xchachaSeal } from "./primitives.js";
 
 export const KEY_BYTES = 32;
 export const NONCE_BYTES = 24;
@@ -49,14 +49,32 @@ export function isU32(n: number): boolean {
 
 /** CK_0 for `leaf`: HKDF-SHA256 over the epoch's exporter secret (DESIGN §7). */
 export function initialChainKey(exporterSecret: Uint8Array, leaf: number): Uint8Array {
+  const prk = senderPrk(exporterSecret);
+  try {
+    return chainKeyFromPrk(prk, leaf);
+  } finally {
+    prk.fill(0);
+  }
+}
+
+/**
+ * The HKDF-Extract half of CK_0, shared by every leaf: deriving a whole epoch's chains
+ * extracts once and expands per leaf. The caller wipes it.
+ */
+export function senderPrk(exporterSecret: Uint8Array): Uint8Array {
   if (exporterSecret.length !== KEY_BYTES) {
     throw new RangeError(`"exporterSecret" expected Uint8Array of length ${KEY_BYTES}`);
   }
+  return hkdfExtract(EMPTY, exporterSecret);
+}
+
+/** The HKDF-Expand half of CK_0 for `leaf`. */
+export function chainKeyFromPrk(prk: Uint8Array, leaf: number): Uint8Array {
   if (!isU32(leaf)) throw new RangeError(`"leaf" expected u32, got ${leaf}`);
   const info = new Uint8Array(INFO_PREFIX.length + 4);
   info.set(INFO_PREFIX, 0);
   new DataView(info.buffer).setUint32(INFO_PREFIX.length, leaf);
-  return hkdfSha256(exporterSecret, EMPTY, info, KEY_BYTES);
+  return hkdfExpand(prk, info, KEY_BYTES);
 }
 
 /** MK_g from CK_g; CK_g itself is left untouched. The caller wipes MK_g after use. */
