@@ -23,6 +23,7 @@ import {
 } from "./effects.js";
 import type { SequencerEnv } from "./env.js";
 import type { CheckFailure, GroupMember, GroupView } from "./groupView.js";
+import { Idempotency } from "./idempotency.js";
 import {
   decodeRoomState,
   encodeRoomState,
@@ -52,7 +53,6 @@ export interface Request {
 
 export type Outcome = { ok: true; logIndex?: bigint } | { ok: false; refusal: Refusal };
 
-const idKey = (senderId: bigint, requestId: number): string => `${senderId}:${requestId}`;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const SEQUENCED: ReadonlySet<number> = new Set([
   Opcode.PROPOSAL,
@@ -67,7 +67,7 @@ export class RoomSequencer {
   private group: GroupView;
   private memberIds: bigint[] = [];
   private readonly hlc: HybridLogicalClock;
-  private readonly inflight = new Map<string, ((response: Uint8Array) => void)[]>();
+  private readonly idempotency: Idempotency;
   private readonly scheduler: CommitScheduler;
   private failed: unknown;
   private hubRequestId = 0;
@@ -83,6 +83,7 @@ export class RoomSequencer {
     this.group = group;
     this.next = next;
     this.hlc = new HybridLogicalClock(env.clock, state.hlc);
+    this.idempotency = new Idempotency(env.storage);
     this.refreshMembers();
     this.scheduler = new CommitScheduler(env.timers, env.limits, {
       candidates: () => this.commitCandidates(),
@@ -189,19 +190,10 @@ export class RoomSequencer {
     }
     if (SEQUENCED.has(h.opcode)) {
       // Idempotency (DESIGN §4): the first answer, never sequenced twice.
-      const key = idKey(h.senderId, h.requestId);
-      const waiting = this.inflight.get(key);
-      if (waiting !== undefined) {
-        return new Promise((resolve) =>
-          waiting.push((resp) => {
-            if (request.reply !== undefined) this.env.sink(request.reply, resp);
-            resolve({ ok: true });
-          }),
-        );
-      }
-      const earlier = this.env.storage.getResponse(h.senderId, h.requestId);
+      const earlier = this.idempotency.earlier(h.senderId, h.requestId);
       if (earlier !== undefined) {
-        if (request.reply !== undefined) this.env.sink(request.reply, earlier);
+        const bytes = await earlier;
+        if (request.reply !== undefined) this.env.sink(request.reply, bytes);
         return { ok: true };
       }
     }
@@ -436,23 +428,20 @@ export class RoomSequencer {
       this.state.hlc = hlc;
       entry.roomState = encodeRoomState(this.state);
     }
-    const key = idKey(h.senderId, h.requestId);
-    const waiters: ((response: Uint8Array) => void)[] = [];
-    this.inflight.set(key, waiters);
+    const finish = this.idempotency.begin(h.senderId, h.requestId);
     return new Promise((resolve) => {
       this.env.batcher.add(entry, (err) => {
-        this.inflight.delete(key);
         if (err !== undefined) {
           // Later frames of this room may depend on this one: stop accepting (DESIGN §5).
           this.failed = err;
           const fail = errorFrame(this.env.hubSigner, h, refuse("INTERNAL", "storage failed"));
           if (request.reply !== undefined) this.env.sink(request.reply, fail);
-          for (const w of waiters) w(fail);
+          finish(fail);
           resolve({ ok: false, refusal: refuse("INTERNAL", String(err)) });
           return;
         }
         if (request.reply !== undefined) this.env.sink(request.reply, ack);
-        for (const w of waiters) w(ack);
+        finish(ack);
         if (opts.fanout.length > 0) {
           this.env.sink({ kind: "members", roomId: this.roomId, senderIds: opts.fanout }, stamped);
         }
