@@ -10,9 +10,10 @@
  *   copy, never a Buffer): they stay valid as long as the caller does not overwrite the
  *   input. Copy (`.slice()`) what you keep beyond the life of the input buffer.
  *
- * Known leniencies of the underlying decoder, harmless because the schema validator
- * checks every decoded value: duplicate map keys (last one wins); integers encoded in a
- * longer form than needed; integer-valued floats where an integer is expected.
+ * cbor-x alone is lenient (replaces invalid UTF-8, lets duplicate keys overwrite, turns
+ * tags into Dates/bigints, decodes integer-valued floats as integers): `decodePayload`
+ * therefore runs `checkStrictCbor` (cborCheck.ts) first, and the schema validator checks
+ * every decoded value afterwards.
  */
 import { Encoder } from "cbor-x";
 

@@ -289,6 +289,21 @@ export function buildVectors(): Vectors {
   badPayload("bytes(32) of the wrong length", { nonce: fill(31, 1) }, Opcode.AUTH_RESPONSE);
   badPayload("u64 beyond 2^64-1", { sender_id: 2n ** 64n }, Opcode.AUTH_OK);
   badPayload("scope outside room|hub", { user_id: "m", scope: "world", reason: "" }, Opcode.BAN);
+  // Strict CBOR subset (docs/protocol.md "Payloads"): raw bytes, since our encoder cannot
+  // produce them. APP_MESSAGE {generation, ciphertext} with one defect each.
+  const gen = "6a67656e65726174696f6e"; // "generation"
+  const ct = "6a63697068657274657874"; // "ciphertext"
+  const raw = (name: string, hexs: string, op: number = Opcode.APP_MESSAGE) =>
+    add(name, "payload", base(new Uint8Array(Buffer.from(hexs, "hex")), op), "BAD_PAYLOAD");
+  raw("duplicate map key", `a3${gen}01${ct}4101${gen}02`);
+  raw("float where an integer is expected", `a2${gen}f93c00${ct}4101`);
+  raw("tagged integer (bignum)", `a2${gen}c24101${ct}4101`);
+  raw(
+    "invalid UTF-8 in text",
+    "a26775736572 5f6964 62c328 66726561736f6e 60".replace(/ /g, ""),
+    Opcode.KICK,
+  );
+  raw("integer map key", `a2${gen}01${"01"}4101`);
   add("trailing CBOR after the map", "payload", base(b(0xa0, 0x00), Opcode.ACK), "BAD_PAYLOAD");
   add("empty payload", "payload", base(b(), Opcode.ACK), "BAD_PAYLOAD");
   add(

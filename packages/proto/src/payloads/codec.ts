@@ -6,6 +6,7 @@
  * them if you keep them after the input buffer may be reused. Encoded payloads are fresh.
  */
 import { cborDecode, cborEncode } from "../cbor.js";
+import { checkStrictCbor } from "../cborCheck.js";
 import { ErrorCode, ProtocolError, type ProtocolErrorCode } from "../errors.js";
 import { isOpcode, Opcode, opcodeName } from "../opcodes.js";
 import type { Codec } from "./schema.js";
@@ -40,6 +41,7 @@ export function encodePayload<Op extends Opcode>(opcode: Op, value: PayloadOf<Op
 export function decodePayload<Op extends Opcode>(opcode: Op, bytes: Uint8Array): PayloadOf<Op> {
   const { codec, name } = schemaOf(opcode);
   if (!(bytes instanceof Uint8Array)) throw new TypeError('"bytes" expected Uint8Array');
+  checkStrictCbor(bytes);
   let raw: unknown;
   try {
     raw = cborDecode(bytes);
