@@ -17,6 +17,7 @@ import { checkNextGroupInfo } from "./groupInfo.js";
 import { decodePublicMessage, proposalRef, verifyFramedContent } from "./messages.js";
 import { type ResolvedProposal, summarize } from "./proposals.js";
 import { type GroupState, interimHash } from "./state.js";
+import { applyUpdatePath } from "./updatePath.js";
 import { checkKeyPackage, checkLeafNode, KeyIndex } from "./validate.js";
 
 const encodeConfirmedInput = encode(confirmedTranscriptHashInputEncoder);
@@ -179,7 +180,7 @@ export function applyMemberCommit(
     checkLeafNode(path.leafNode, context, committer, "commit", "INVALID_COMMIT");
     keys.check(path.leafNode, committer, "INVALID_COMMIT");
     const newLeaves = new Set(added.map((a) => a.leafIndex));
-    tree.applyUpdatePath(committer, path, false, (k) => keys.hasHpke(k), newLeaves);
+    applyUpdatePath(tree, committer, path, false, (k) => keys.hasHpke(k), newLeaves);
   }
   const next = nextState(state, pm, tree);
   checkNextGroupInfo(groupInfoBytes, next, pm, committer);
@@ -235,7 +236,7 @@ export function applyExternalCommit(
   keys.check(path.leafNode, undefined, "INVALID_COMMIT");
   const joiner = tree.addLeaf(path.leafNode);
   checkLeafNode(path.leafNode, state.context, joiner, "commit", "INVALID_COMMIT");
-  tree.applyUpdatePath(joiner, path, true, (k) => keys.hasHpke(k), new Set([joiner]));
+  applyUpdatePath(tree, joiner, path, true, (k) => keys.hasHpke(k), new Set([joiner]));
   const next = nextState(state, pm, tree);
   checkNextGroupInfo(groupInfoBytes, next, pm, joiner);
   return {

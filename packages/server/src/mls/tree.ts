@@ -12,9 +12,9 @@ import { parentHashInputEncoder } from "ts-mls/parentHash.js";
 import type { ParentNode } from "ts-mls/parentNode.js";
 import { type Node, nodeEncoder, type RatchetTree } from "ts-mls/ratchetTree.js";
 import { leafNodeHashInputEncoder, parentNodeHashInputEncoder } from "ts-mls/treeHash.js";
-import type { UpdatePath } from "ts-mls/updatePath.js";
 import { bytesEqual, sha256, varintPrefix } from "./crypto.js";
 import { reject } from "./errors.js";
+import { fullSize, leftChild, level, parentOf, rightChild, rootOf } from "./treeMath.js";
 
 const encodeLeafHashInput = encode(leafNodeHashInputEncoder);
 const encodeParentHashInput = encode(parentNodeHashInputEncoder);
@@ -40,37 +40,6 @@ function encodedNode(n: Node): Uint8Array {
 }
 
 const ABSENT = Uint8Array.of(0);
-
-// --- tree math (RFC 9420 Appendix C), for trees of 2^(d+1)-1 nodes -----------------------
-
-export function level(x: number): number {
-  if ((x & 1) === 0) return 0;
-  let k = 0;
-  while (((x >> k) & 1) === 1) k++;
-  return k;
-}
-export function leftChild(x: number): number {
-  const k = level(x);
-  return x ^ (1 << (k - 1));
-}
-export function rightChild(x: number): number {
-  const k = level(x);
-  return x ^ (3 << (k - 1));
-}
-function parentOf(x: number): number {
-  const k = level(x);
-  const b = (x >> (k + 1)) & 1;
-  return (x | (1 << k)) ^ (b << (k + 1));
-}
-function rootOf(nodeCount: number): number {
-  return (1 << Math.floor(Math.log2(nodeCount))) - 1;
-}
-/** Smallest 2^(d+1)-1 ≥ n. */
-function fullSize(n: number): number {
-  let s = 1;
-  while (s < n) s = s * 2 + 1;
-  return s;
-}
 
 export class PublicTree {
   private constructor(
@@ -142,7 +111,7 @@ export class PublicTree {
   setParent(nodeIndex: number, parent: ParentNode | undefined): void {
     this.set(nodeIndex, parent === undefined ? undefined : { nodeType: "parent", parent });
   }
-  private blankDirectPath(leafIndex: number): void {
+  blankDirectPath(leafIndex: number): void {
     for (const p of this.directPath(leafIndex * 2))
       if (this.nodes[p] !== undefined) this.setParent(p, undefined);
   }
@@ -332,11 +301,6 @@ export class PublicTree {
     return true;
   }
 
-  /** The child of ancestor `p` whose subtree does not contain node `x`. */
-  private ancestorChildOnOtherSide(p: number, x: number): number {
-    return x < p ? rightChild(p) : leftChild(p);
-  }
-
   /** Resolution of a node (RFC 9420 §4.1.1), as node indices in left-to-right order. */
   resolution(nodeIndex: number): number[] {
     if (nodeIndex >= this.nodes.length) return [];
@@ -369,65 +333,6 @@ export class PublicTree {
       x = p;
     }
     return out;
-  }
-
-  /**
-   * Applies a commit's UpdatePath for `leafIndex` (RFC 9420 §7.5, §12.4.2), mirroring ts-mls's
-   * applyUpdatePath: new leaf, blanked direct path, new parent nodes along the filtered direct
-   * path with their parent hashes, and the leaf's parent_hash must match the computed chain.
-   * The leaf node itself must already have been validated by the caller.
-   */
-  applyUpdatePath(
-    leafIndex: number,
-    path: UpdatePath,
-    isExternal: boolean,
-    hasKey: (hpkePublicKey: Uint8Array) => boolean,
-    newLeaves: ReadonlySet<number>,
-  ): void {
-    const old = this.leaf(leafIndex);
-    if (!isExternal) {
-      if (old === undefined) reject("INVALID_COMMIT", "committer leaf is blank");
-      if (bytesEqual(old.hpkePublicKey, path.leafNode.hpkePublicKey))
-        reject("INVALID_COMMIT", "UpdatePath leaf keeps the committer's encryption key");
-    }
-    for (const n of path.nodes) {
-      if (hasKey(n.hpkePublicKey))
-        reject("INVALID_COMMIT", "UpdatePath public key already in the tree");
-    }
-    const fdp = this.filteredDirectPath(leafIndex);
-    if (fdp.length !== path.nodes.length)
-      reject("INVALID_COMMIT", "UpdatePath length does not match the filtered direct path");
-    // Every member below each copath node must get the path secret, or it could not process
-    // the commit and the room would fork (RFC 9420 §12.4.2). The hub cannot decrypt the
-    // ciphertexts; it checks there is one per node of the copath resolution, leaves added by
-    // this commit excepted (they get the secret in the Welcome).
-    for (let i = 0; i < fdp.length; i++) {
-      const p = fdp[i] as number;
-      const x = i === 0 ? leafIndex * 2 : (fdp[i - 1] as number);
-      const copathChild = this.ancestorChildOnOtherSide(p, x);
-      const expected = this.resolution(copathChild).filter(
-        (n) => n % 2 !== 0 || !newLeaves.has(n / 2),
-      ).length;
-      if ((path.nodes[i] as UpdatePath["nodes"][number]).encryptedPathSecret.length !== expected)
-        reject("INVALID_COMMIT", "UpdatePath does not encrypt the path secret to every member");
-    }
-    this.setLeaf(leafIndex, path.leafNode);
-    this.blankDirectPath(leafIndex);
-    for (let i = fdp.length - 1; i >= 0; i--) {
-      const nodeIndex = fdp[i] as number;
-      const [parentHash] = this.parentHashFor(nodeIndex);
-      this.setParent(nodeIndex, {
-        hpkePublicKey: (path.nodes[i] as UpdatePath["nodes"][number]).hpkePublicKey,
-        parentHash,
-        unmergedLeaves: [],
-      });
-    }
-    const [leafParentHash] = this.parentHashFor(leafIndex * 2);
-    if (
-      path.leafNode.leafNodeSource !== "commit" ||
-      !bytesEqual(leafParentHash, path.leafNode.parentHash)
-    )
-      reject("INVALID_COMMIT", "parent hash of the UpdatePath does not match");
   }
 
   /** The ratchet_tree extension encoding (trailing blank nodes stripped, RFC 9420 §12.4.3.3). */
