@@ -13,6 +13,8 @@
  * verifyFrame(frame, me.publicKey); // true
  * decodePayload(Opcode.PING, frame.payload); // { nonce: 1 }
  */
+export { cborDecode, cborEncode } from "./cbor.js";
+export { checkStrictCbor, MAX_DEPTH as CBOR_MAX_DEPTH } from "./cborCheck.js";
 export * from "./constants.js";
 export * from "./errors.js";
 export { type DecodeOptions, encodeFrame, Frame, type FrameInput } from "./frame.js";
@@ -33,6 +35,8 @@ export {
   errorFromPayload,
 } from "./payloads/codec.js";
 export type { Codec, CodecSpec, Shape } from "./payloads/schema.js";
+/** The strict schema language of the payloads, for other CBOR structures (e.g. `schema.struct({...})`). */
+export * as schema from "./payloads/schema.js";
 export * from "./payloads/schemas.js";
 export * from "./runtime.js";
 export {
