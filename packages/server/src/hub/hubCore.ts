@@ -100,6 +100,8 @@ const ROOM_OPCODES: ReadonlySet<number> = new Set([
 
 export class HubCore {
   private readonly sessions = new Map<string, Session>();
+  /** sender_id → its sessions, so the runtime resolves `device`/`members` targets in O(1). */
+  private readonly bySender = new Map<bigint, Set<string>>();
   readonly limits: HubLimits;
   readonly keyPackages: KeyPackageDirectory;
 
@@ -140,6 +142,12 @@ export class HubCore {
     const senderId = deriveSenderId(devicePublicKey);
     this.detachSession(sessionId);
     this.sessions.set(sessionId, { deviceKey: new Uint8Array(devicePublicKey), senderId, userId });
+    let set = this.bySender.get(senderId);
+    if (set === undefined) {
+      set = new Set();
+      this.bySender.set(senderId, set);
+    }
+    set.add(sessionId);
     this.shards.broadcast({ t: "live", senderId, live: true });
   }
 
@@ -147,12 +155,16 @@ export class HubCore {
     const s = this.sessions.get(sessionId);
     if (s === undefined) return;
     this.sessions.delete(sessionId);
+    const set = this.bySender.get(s.senderId);
+    set?.delete(sessionId);
+    if (set?.size === 0) this.bySender.delete(s.senderId);
     this.shards.broadcast({ t: "live", senderId: s.senderId, live: false });
   }
 
   /** Sessions of a device (the runtime's sink resolves `device` targets with it). */
-  sessionsOf(senderId: bigint): string[] {
-    return [...this.sessions].filter(([, s]) => s.senderId === senderId).map(([id]) => id);
+  sessionsOf(senderId: bigint): readonly string[] {
+    const set = this.bySender.get(senderId);
+    return set === undefined ? [] : [...set];
   }
 
   /** Handles one frame from a session; never throws for anything the peer sent. */
