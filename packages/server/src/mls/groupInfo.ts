@@ -89,6 +89,8 @@ export function stateFromGroupInfo(bytes: Uint8Array, hubKey: Uint8Array | undef
   if (!bytesEqual(tree.rootHash(), ctx.treeHash))
     reject("INVALID_GROUP_INFO", "tree hash does not match the GroupContext");
   verifySigner(gi, tree);
+  if (!tree.unmergedLeavesValid())
+    reject("INVALID_GROUP_INFO", "unmerged leaves do not match the tree");
   if (!tree.verifyParentHashes()) reject("INVALID_GROUP_INFO", "parent hashes do not verify");
   const sigKeys = new Set<string>();
   const hpkeKeys = new Set<string>();

@@ -301,6 +301,33 @@ export class PublicTree {
     return true;
   }
 
+  /**
+   * The joiner's unmerged-leaves check (RFC 9420 §12.4.3.1): each entry of a parent's
+   * unmerged_leaves is a non-blank leaf below it, listed once, and every non-blank node
+   * between that leaf and the parent lists it too.
+   */
+  unmergedLeavesValid(): boolean {
+    for (let p = 1; p < this.nodes.length; p += 2) {
+      const node = this.parent(p);
+      if (node === undefined) continue;
+      const lvl = level(p);
+      const first = (p - ((1 << lvl) - 1)) / 2;
+      const seen = new Set<number>();
+      for (const u of node.unmergedLeaves) {
+        if (!Number.isInteger(u) || u < first || u >= first + (1 << lvl) || seen.has(u))
+          return false;
+        seen.add(u);
+        if (this.leaf(u) === undefined) return false;
+        for (const q of this.directPath(u * 2)) {
+          if (q === p) break;
+          const between = this.parent(q);
+          if (between !== undefined && !between.unmergedLeaves.includes(u)) return false;
+        }
+      }
+    }
+    return true;
+  }
+
   /** Resolution of a node (RFC 9420 §4.1.1), as node indices in left-to-right order. */
   resolution(nodeIndex: number): number[] {
     if (nodeIndex >= this.nodes.length) return [];

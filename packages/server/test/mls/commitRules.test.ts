@@ -18,6 +18,7 @@ import {
 } from "ts-mls";
 import { type FramedContentCommit, signFramedContentTBS } from "ts-mls/framedContent.js";
 import { signGroupInfo } from "ts-mls/groupInfo.js";
+import type { ParentNode } from "ts-mls/parentNode.js";
 import { encodeRatchetTree } from "ts-mls/ratchetTree.js";
 import { treeHashRoot } from "ts-mls/treeHash.js";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -392,7 +393,36 @@ describe("commit content rules", () => {
   });
 });
 
+/** Bob's GroupInfo with one parent node edited, tree hash recomputed, re-signed by Bob. */
+async function forgedParent(edit: (p: ParentNode) => ParentNode): Promise<Uint8Array> {
+  const gi = await groupInfoOf(cs, b2);
+  const tree = b2.ratchetTree.slice();
+  const i = tree.findIndex((n) => n?.nodeType === "parent");
+  const p = tree[i];
+  if (p?.nodeType !== "parent") throw new Error("no parent node");
+  tree[i] = { nodeType: "parent", parent: edit(p.parent) };
+  const forged = await signGroupInfo(
+    {
+      ...gi,
+      groupContext: { ...gi.groupContext, treeHash: await treeHashRoot(tree, cs.hash) },
+      extensions: gi.extensions.map((e) =>
+        e.extensionType === "ratchet_tree" ? { ...e, extensionData: encodeRatchetTree(tree) } : e,
+      ),
+    },
+    bob.privatePackage.signaturePrivateKey,
+    cs.signature,
+  );
+  return encodeMlsMessage({ version: "mls10", wireformat: "mls_group_info", groupInfo: forged });
+}
+
 describe("fromGroupInfo on a forged tree", () => {
+  it("rejects unmerged leaves that are not listed, non-blank descendants", async () => {
+    for (const unmergedLeaves of [[7], [0, 0], [2]]) {
+      const bytes = await forgedParent((p) => ({ ...p, unmergedLeaves }));
+      expect(() => PublicGroup.fromGroupInfo(bytes)).toThrow(/unmerged leaves/);
+    }
+  });
+
   it("rejects a tree whose parent hashes do not chain, even with a matching tree hash", async () => {
     const gi = await groupInfoOf(cs, b2);
     const tree = b2.ratchetTree.slice();
