@@ -11,18 +11,13 @@
  */
 import { join, resolve } from "node:path";
 import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
-import {
-  type AuditHead,
-  decodeHead,
-  EMPTY_HEAD,
-  encodeAuditRecord,
-  encodeHead,
-  hashRecord,
-  verifyAuditChain,
-} from "../audit/chain.js";
-import { readAuditRecords, readAuditTable } from "../audit/verifyLog.js";
+import { AuditLog } from "../audit/auditLog.js";
+import { encodeAuditRecord, GENESIS_HASH } from "../audit/chain.js";
 import { decodeCbor, encodeCbor } from "./codec.js";
+import type { EraseContext } from "./erasure.js";
+import { eraseFrame } from "./erasure.js";
 import { asStorageError, StorageError } from "./errors.js";
+import { openFrame, putRows, sealRows } from "./frames.js";
 import { claimPackages, countPackages, putPackages } from "./keyPackages.js";
 import {
   copyBytes,
@@ -32,12 +27,12 @@ import {
   readRoomKey,
   requestKey,
   roomKey,
-  u64Key,
-  userIndexKey,
   userPrefix,
 } from "./keys.js";
 import { type Env, META, openEnv, type Tables, VAULT_FILE } from "./layout.js";
-import { KEY_BYTES, openPayload, sealPayload } from "./seal.js";
+import { CLEAN, recoverVault } from "./recovery.js";
+import { KEY_BYTES } from "./seal.js";
+import { readKeyRef, readU32, STATE_LIVE, u32 } from "./slotRef.js";
 import type {
   AppendEntry,
   AuditRecord,
@@ -47,7 +42,7 @@ import type {
   StoredFrame,
   StoredKeyPackage,
 } from "./types.js";
-import { KeyVault, SlotAllocator } from "./vault.js";
+import { KeyVault, type SlotAllocator } from "./vault.js";
 
 export interface LmdbStorageOptions {
   /** The data directory; created when missing. */
@@ -60,11 +55,7 @@ export interface LmdbStorageOptions {
   noSync?: boolean;
 }
 
-/** Who erased a frame and why, for the audit record of a secure delete. */
-export interface EraseContext {
-  actor?: string;
-  reason?: string;
-}
+export type { EraseContext } from "./erasure.js";
 
 /** `Storage` plus what tests, tools and the operator CLI need on top. */
 export interface LmdbStorage extends Storage {
@@ -85,39 +76,7 @@ export interface LmdbStorage extends Storage {
   idle(): Promise<void>;
 }
 
-const STATE_LIVE = 1;
-const STATE_ERASED = 2;
-const ONE = new Uint8Array([0]);
-const CLEAN = new Uint8Array([1]);
-const DIRTY = new Uint8Array([0]);
 const open = new Set<string>();
-
-function u32(v: number): Uint8Array {
-  return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
-}
-
-function readU32(b: Uint8Array): number {
-  if (b.length < 4) throw new StorageError("CORRUPT", "u32 field too short");
-  return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
-}
-
-/** payload_keys value: state (1) ‖ vault slot (u32 BE). */
-function keyRef(state: number, slot: number): Uint8Array {
-  return new Uint8Array([
-    state,
-    slot >>> 24,
-    (slot >>> 16) & 0xff,
-    (slot >>> 8) & 0xff,
-    slot & 0xff,
-  ]);
-}
-
-function readKeyRef(b: Uint8Array, where: string): { state: number; slot: number } {
-  if (b.length !== 5 || (b[0] !== STATE_LIVE && b[0] !== STATE_ERASED)) {
-    throw new StorageError("CORRUPT", `payload key reference of ${where} is malformed`);
-  }
-  return { state: b[0], slot: readU32(b.subarray(1)) };
-}
 
 export async function openLmdbStorage(opts: LmdbStorageOptions): Promise<LmdbStorage> {
   const path = resolve(opts.path);
@@ -133,7 +92,8 @@ export async function openLmdbStorage(opts: LmdbStorageOptions): Promise<LmdbSto
     throw err;
   }
   try {
-    const storage = await LmdbStorageImpl.recover(env, vault, opts);
+    const slots = await recoverVault(env, vault, opts.noSync === true);
+    const storage = new LmdbStorageImpl(env, vault, slots, opts);
     open.add(path);
     return storage;
   } catch (err) {
@@ -156,62 +116,21 @@ class LmdbStorageImpl implements LmdbStorage {
   private readonly clock: Clock;
   private readonly noSync: boolean;
 
-  private constructor(
+  private readonly audit: AuditLog;
+  readonly path: string;
+
+  constructor(
     private readonly env: Env,
     private readonly vault: KeyVault,
     private readonly slots: SlotAllocator,
-    private auditHead: AuditHead,
-    readonly path: string,
     opts: LmdbStorageOptions,
   ) {
     this.t = env.tables;
+    this.audit = new AuditLog(env.tables);
+    this.path = opts.path;
     this.rng = opts.rng ?? systemRng;
     this.clock = opts.clock ?? systemClock;
     this.noSync = opts.noSync === true;
-  }
-
-  /**
-   * Brings the vault in line with LMDB after any stop (docs/storage.md "Crash atomicity"):
-   * slots past the high-water mark belong to frames that never committed and are wiped;
-   * slots marked dirty were erased in LMDB but maybe not yet in the vault and are wiped
-   * again; after an unclean stop, free slots may hold the key of an append that died
-   * before its commit, so every non-empty free slot is wiped.
-   */
-  static async recover(
-    env: Env,
-    vault: KeyVault,
-    opts: LmdbStorageOptions,
-  ): Promise<LmdbStorageImpl> {
-    const t = env.tables;
-    const hwmBytes = t.meta.get(META.vaultHwm);
-    const hwm = hwmBytes === undefined ? 0 : readU32(hwmBytes);
-    const clean = t.meta.get(META.clean)?.[0] === 1;
-    vault.truncateTo(hwm);
-    const dirty = [...t.vault_dirty.getKeys()].map((k) => readU32(k));
-    const free = [...t.vault_free.getKeys()].map((k) => readU32(k));
-    let wiped = 0;
-    for (const s of dirty) vault.wipe(s);
-    if (!clean) {
-      for (const s of free) {
-        if (!vault.isEmpty(s)) {
-          vault.wipe(s);
-          wiped++;
-        }
-      }
-    }
-    if (dirty.length + wiped > 0) vault.syncNow();
-    await env.root.transaction(() => {
-      for (const s of dirty) {
-        t.vault_dirty.removeSync(u32(s));
-        t.vault_free.putSync(u32(s), ONE);
-      }
-      t.meta.putSync(META.clean, DIRTY);
-    });
-    if (opts.noSync !== true) await env.root.flushed;
-    const headBytes = t.meta.get(META.auditHead);
-    const head = headBytes === undefined ? EMPTY_HEAD : decodeHead(copyBytes(headBytes));
-    const allocator = new SlotAllocator([...free, ...dirty], hwm);
-    return new LmdbStorageImpl(env, vault, allocator, head, opts.path, opts);
   }
 
   private live(): void {
@@ -279,23 +198,10 @@ class LmdbStorageImpl implements LmdbStorage {
     const hwm = this.slots.highWaterMark;
     // One draw of randomness for the whole batch; every key is used for one payload only.
     const keys = copyBytes(this.rng.bytes(KEY_BYTES * entries.length));
-    const rows = entries.map((e, i) => {
-      const key = frameKey(e.roomId, e.logIndex);
-      const sealed = sealPayload(keys.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES), key, e.payload);
-      return {
-        key,
-        slot: slots[i] as number,
-        sealed,
-        header: copyBytes(e.header),
-        request: requestKey(e.senderId, e.requestId),
-        response: copyBytes(e.response),
-        user: e.userId === undefined ? undefined : userIndexKey(e.userId, e.roomId, e.logIndex),
-        room: e.roomState === undefined ? undefined : roomKey(e.roomId),
-        roomState: e.roomState === undefined ? undefined : copyBytes(e.roomState),
-      };
-    });
+    const rows = sealRows(entries, slots, keys);
     for (const [room, n] of planned) this.planned.set(room, n);
     const t = this.t;
+    let committed = false;
     try {
       try {
         this.vault.writeMany(slots, keys);
@@ -305,29 +211,25 @@ class LmdbStorageImpl implements LmdbStorage {
       }
       // The keys must be durable before any commit that references them.
       await this.vault.sync();
-      await this.write(() => {
+      await this.env.root.transaction(() => {
         // Reads first, then only writes (see keyPackages.ts on throwing callbacks).
         const stored = t.meta.get(META.vaultHwm);
         const raiseHwm = stored === undefined || readU32(stored) < hwm;
-        for (const r of rows) {
-          t.headers.putSync(r.key, r.header);
-          t.payload_keys.putSync(r.key, keyRef(STATE_LIVE, r.slot));
-          t.payloads.putSync(r.key, r.sealed);
-          t.requests.putSync(r.request, r.response);
-          if (r.user !== undefined) t.user_index.putSync(r.user, ONE);
-          if (r.room !== undefined && r.roomState !== undefined)
-            t.mls_state.putSync(r.room, r.roomState);
-        }
+        putRows(t, rows);
         for (const s of reused) t.vault_free.removeSync(u32(s));
         if (raiseHwm) t.meta.putSync(META.vaultHwm, u32(hwm));
       });
+      committed = true;
+      if (!this.noSync) await this.env.root.flushed;
     } catch (err) {
-      // Nothing of this batch committed: forget the planned indexes and give the slots back
-      // once their keys are gone from the vault.
-      for (const room of planned.keys()) this.planned.delete(room);
-      for (const s of slots) this.vault.wipe(s);
-      this.vault.syncNow();
-      for (const s of slots) this.slots.release(s);
+      if (!committed) {
+        // Nothing of this batch committed: forget the planned indexes and give the slots
+        // back once their keys are gone from the vault.
+        for (const room of planned.keys()) this.planned.delete(room);
+        for (const s of slots) this.vault.wipe(s);
+        this.vault.syncNow();
+        for (const s of slots) this.slots.release(s);
+      }
       throw asStorageError(err, "append");
     }
     for (const [room, n] of planned) {
@@ -352,29 +254,10 @@ class LmdbStorageImpl implements LmdbStorage {
         roomId,
         logIndex,
         header: copyBytes(value),
-        payload: this.openFrame(k, roomId, logIndex),
+        payload: openFrame(this.t, this.vault, k, `room ${roomId} index ${logIndex}`),
       });
     }
     return out;
-  }
-
-  private openFrame(key: Uint8Array, roomId: bigint, logIndex: bigint): Uint8Array | null {
-    const where = `room ${roomId} index ${logIndex}`;
-    const ref = this.t.payload_keys.get(key);
-    if (ref === undefined)
-      throw new StorageError("CORRUPT", `${where} has no payload key reference`);
-    const { state, slot } = readKeyRef(ref, where);
-    if (state === STATE_ERASED) return null;
-    const sealed = this.t.payloads.get(key);
-    if (sealed === undefined) throw new StorageError("CORRUPT", `${where} has no sealed payload`);
-    const payloadKey = this.vault.read(slot);
-    try {
-      return copyBytes(openPayload(payloadKey, key, sealed));
-    } catch (err) {
-      throw new StorageError("CORRUPT", `${where}: sealed payload does not open`, { cause: err });
-    } finally {
-      payloadKey.fill(0);
-    }
   }
 
   nextIndex(roomId: bigint): bigint {
@@ -483,75 +366,26 @@ class LmdbStorageImpl implements LmdbStorage {
     const id = Buffer.from(key).toString("hex");
     const running = this.erasing.get(id);
     if (running !== undefined) return running.then(() => false);
-    const p = this.track(this.doSecureDelete(key, roomId, logIndex, context ?? {}));
+    const p = this.track(
+      eraseFrame(
+        {
+          env: this.env,
+          vault: this.vault,
+          slots: this.slots,
+          audit: this.audit,
+          clock: this.clock,
+          durable: (fn) => this.write(fn),
+          background: (q) => this.track(q),
+        },
+        { key, roomId, logIndex, ...(context ?? {}) },
+      ),
+    );
     this.erasing.set(id, p);
     const done = (): void => {
       this.erasing.delete(id);
     };
     p.then(done, done);
     return p;
-  }
-
-  /**
-   * Three steps, each durable before the next (docs/storage.md "Erasure"); the call
-   * resolves once step 2 is durable:
-   * 1. one LMDB transaction marks the key reference erased, drops the sealed payload, lists
-   *    the slot in `vault_dirty` and appends the audit record;
-   * 2. the slot is overwritten with zeros in place and fdatasync'ed: the key is gone;
-   * 3. a second transaction moves the slot from `vault_dirty` to `vault_free` for reuse.
-   * A crash after 1 leaves the slot in `vault_dirty`, and opening wipes it again.
-   */
-  private async doSecureDelete(
-    key: Uint8Array,
-    roomId: bigint,
-    logIndex: bigint,
-    context: EraseContext,
-  ): Promise<boolean> {
-    const where = `room ${roomId} index ${logIndex}`;
-    const t = this.t;
-    let slot: number | undefined;
-    try {
-      slot = await this.write(() => {
-        const ref = t.payload_keys.get(key);
-        if (ref === undefined) return undefined;
-        const { state, slot } = readKeyRef(ref, where);
-        if (state !== STATE_LIVE) return undefined;
-        const detail: Record<string, unknown> = { log_index: logIndex };
-        if (context.reason !== undefined) detail.reason = context.reason;
-        // The audit record first: it is the only part that encodes (and could fail).
-        this.appendAuditInTxn({
-          kind: "secure_delete",
-          at: this.clock.now(),
-          roomId,
-          actor: context.actor ?? "hub",
-          detail,
-        });
-        t.payload_keys.putSync(key, keyRef(STATE_ERASED, 0));
-        t.payloads.removeSync(key);
-        t.vault_dirty.putSync(u32(slot), ONE);
-        return slot;
-      });
-    } catch (err) {
-      this.reloadAuditHead();
-      throw err;
-    }
-    if (slot === undefined) return false;
-    this.vault.wipe(slot);
-    await this.vault.sync();
-    // Step 3 needs no wait: until it commits the slot is simply not reused, and if it never
-    // becomes durable the slot is still in vault_dirty and opening finishes the job. LMDB
-    // commits in order, so a later append that reuses the slot implies this commit.
-    const recycle = this.env.root
-      .transaction(() => {
-        t.vault_dirty.removeSync(u32(slot));
-        t.vault_free.putSync(u32(slot), ONE);
-      })
-      .then(
-        () => this.slots.release(slot),
-        () => undefined,
-      );
-    this.track(recycle);
-    return true;
   }
 
   putKeyPackages(packages: readonly StoredKeyPackage[]): Promise<void> {
@@ -574,52 +408,32 @@ class LmdbStorageImpl implements LmdbStorage {
     return countPackages(this.t, senderId, nowSeconds);
   }
 
-  /**
-   * Inside a write transaction: chains the record after the current head. Encodes before
-   * writing, so a record that cannot be encoded fails without a partial write.
-   */
-  private appendAuditInTxn(record: AuditRecord): void {
-    const bytes = encodeAuditRecord(this.auditHead.hash, this.auditHead.count, record);
-    const head = { count: this.auditHead.count + 1n, hash: hashRecord(bytes) };
-    const key = u64Key(this.auditHead.count);
-    const headBytes = encodeHead(head);
-    this.t.audit.putSync(key, bytes);
-    this.t.meta.putSync(META.auditHead, headBytes);
-    this.auditHead = head;
-  }
-
   appendAudit(record: AuditRecord): Promise<void> {
     return this.run(async () => {
       try {
         // Fail early and clearly on a record CBOR cannot carry (the real encoding happens
         // in the transaction, where the previous record's hash is known).
-        encodeAuditRecord(EMPTY_HEAD.hash, 0n, record);
+        encodeAuditRecord(GENESIS_HASH, 0n, record);
       } catch (err) {
         throw new StorageError("INVALID", `audit record cannot be encoded: ${String(err)}`);
       }
       try {
-        await this.write(() => this.appendAuditInTxn(record));
+        await this.write(() => this.audit.appendInTxn(record));
       } catch (err) {
-        this.reloadAuditHead();
+        this.audit.reload();
         throw err;
       }
     });
   }
 
-  private reloadAuditHead(): void {
-    const bytes = this.t.meta.get(META.auditHead);
-    this.auditHead = bytes === undefined ? EMPTY_HEAD : decodeHead(copyBytes(bytes));
-  }
-
   readAudit(): AuditRecord[] {
     this.live();
-    return readAuditRecords(this.t);
+    return this.audit.read();
   }
 
   verifyAudit(): AuditVerification {
     this.live();
-    const { records, head } = readAuditTable(this.t);
-    return verifyAuditChain(records, head);
+    return this.audit.verify();
   }
 
   inspectPayloadKey(roomId: bigint, logIndex: bigint): Uint8Array | undefined {

@@ -1,0 +1,90 @@
+/**
+ * Cryptographic erasure of one frame (DESIGN §5, docs/storage.md "Erasure"). Three steps,
+ * each durable before the next; `eraseFrame` resolves once step 2 is durable:
+ * 1. one LMDB transaction appends the `secure_delete` audit record, marks the key reference
+ *    erased, drops the sealed payload and lists the slot in `vault_dirty`;
+ * 2. the key's vault slot is overwritten with zeros in place and fdatasync'ed: from here on
+ *    the key is in no file (LMDB never held it, so its copy-on-write free pages cannot);
+ * 3. a second transaction moves the slot from `vault_dirty` to `vault_free`, and only then
+ *    may a new key reuse it. This step runs in the background: until it commits the slot is
+ *    simply not reused; if it never becomes durable the slot is still in `vault_dirty` and
+ *    opening finishes the job. LMDB commits in order, so a later append that reuses the
+ *    slot implies this commit.
+ * A crash after step 1 leaves the slot in `vault_dirty`, and opening wipes it again.
+ */
+import type { Clock } from "@kalandra/proto";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { Env } from "./layout.js";
+import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE, u32 } from "./slotRef.js";
+import type { KeyVault, SlotAllocator } from "./vault.js";
+
+/** Who erased a frame and why, for the audit record of a secure delete. */
+export interface EraseContext {
+  actor?: string;
+  reason?: string;
+}
+
+export interface ErasureDeps {
+  env: Env;
+  vault: KeyVault;
+  slots: SlotAllocator;
+  audit: AuditLog;
+  clock: Clock;
+  /** Runs `fn` in a write transaction and resolves once it is durable. */
+  durable: <T>(fn: () => T) => Promise<T>;
+  /** Work that `close` must wait for but the caller need not. */
+  background: (p: Promise<unknown>) => void;
+}
+
+/** false when there is nothing to erase (no such frame, or erased already). */
+export async function eraseFrame(
+  d: ErasureDeps,
+  target: EraseContext & { key: Uint8Array; roomId: bigint; logIndex: bigint },
+): Promise<boolean> {
+  const { key, roomId, logIndex } = target;
+  const where = `room ${roomId} index ${logIndex}`;
+  const t = d.env.tables;
+  let slot: number | undefined;
+  try {
+    slot = await d.durable(() => {
+      const ref = t.payload_keys.get(key);
+      if (ref === undefined) return undefined;
+      const { state, slot } = readKeyRef(ref, where);
+      if (state !== STATE_LIVE) return undefined;
+      const detail: Record<string, unknown> = { log_index: logIndex };
+      if (target.reason !== undefined) detail.reason = target.reason;
+      // The audit record first: it is the only part that encodes (and could fail), and
+      // lmdb-js keeps the writes a failing callback already made.
+      d.audit.appendInTxn({
+        kind: "secure_delete",
+        at: d.clock.now(),
+        roomId,
+        actor: target.actor ?? "hub",
+        detail,
+      });
+      t.payload_keys.putSync(key, keyRef(STATE_ERASED, 0));
+      t.payloads.removeSync(key);
+      t.vault_dirty.putSync(u32(slot), ONE);
+      return slot;
+    });
+  } catch (err) {
+    d.audit.reload();
+    throw err;
+  }
+  if (slot === undefined) return false;
+  const erased = slot;
+  d.vault.wipe(erased);
+  await d.vault.sync();
+  d.background(
+    d.env.root
+      .transaction(() => {
+        t.vault_dirty.removeSync(u32(erased));
+        t.vault_free.putSync(u32(erased), ONE);
+      })
+      .then(
+        () => d.slots.release(erased),
+        () => undefined,
+      ),
+  );
+  return true;
+}
