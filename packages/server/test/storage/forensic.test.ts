@@ -86,7 +86,7 @@ describe("forensic scan of the data directory", () => {
       await erase((w) => w.room === 4n && w.index % 2n === BigInt(round % 2));
     }
     // Phase 3: erase some of the churn survivors and some phase-1 frames late.
-    await erase((w, i) => i % 7 === 1);
+    await erase((_w, i) => i % 7 === 1);
     await s.close();
 
     const deleted = written.filter((w) => w.deleted);
