@@ -1,15 +1,19 @@
+import type { ProtocolErrorCode } from "@kalandra/proto";
+
 /**
  * Failures of the hub's public view of an MLS group. Codes match the ErrorCode names of
  * @kalandra/proto so the sequencer can put them in an ERROR frame unchanged.
  */
-export type MlsViewErrorCode =
+export type MlsViewErrorCode = Extract<
+  ProtocolErrorCode,
   | "STALE_EPOCH"
   | "WRONG_EPOCH"
   | "NOT_MEMBER"
   | "MISSING_PROPOSALS"
   | "INVALID_COMMIT"
   | "INVALID_PROPOSAL"
-  | "INVALID_GROUP_INFO";
+  | "INVALID_GROUP_INFO"
+>;
 
 /** Thrown only by constructors (`fromGroupInfo`, `decode`); checks return result unions. */
 export class MlsViewError extends Error {
