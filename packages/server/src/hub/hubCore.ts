@@ -225,6 +225,20 @@ export class HubCore {
     return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
   }
 
+  /**
+   * Sequences a hub-originated notice in a room (moderation hook: e.g. REDACTION
+   * `{log_index}` after a secure delete), fanned out to every member.
+   */
+  async sequenceNotice(roomId: bigint, opcode: Opcode, payload: unknown): Promise<Outcome> {
+    const r = await this.shards.deliver(shardOf(roomId, this.shards.count), {
+      t: "notice",
+      roomId,
+      opcode,
+      payload,
+    });
+    return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
+  }
+
   async close(): Promise<void> {
     await this.shards.close();
   }

@@ -235,6 +235,27 @@ export class RoomSequencer {
     );
   }
 
+  /**
+   * Sequences a notice the hub itself originates (moderation: REDACTION after an erasure,
+   * later KICK/BAN notices), signed by the hub with sender_id 0 and the EXTERNAL flag, and
+   * fans it out to every member. Unlike member frames it needs no membership or epoch check.
+   */
+  async sequenceNotice(opcode: Opcode, payload: unknown): Promise<Outcome> {
+    const frame = hubFrame(
+      this.env.hubSigner,
+      opcode,
+      this.roomId,
+      this.state.epoch,
+      payload,
+      Flag.EXTERNAL,
+      ++this.hubRequestId,
+    );
+    return this.sequence(
+      { frame: parseFrame(frame) },
+      { stateChanged: false, fanout: this.memberIds },
+    );
+  }
+
   /** Stops the room's timers. */
   close(): void {
     this.scheduler.cancel();

@@ -24,7 +24,8 @@ export interface FrameMessage {
 export type ShardMessage =
   | FrameMessage
   | { t: "live"; senderId: bigint; live: boolean }
-  | { t: "removal"; roomId: bigint; leaf: number; proposal: Uint8Array };
+  | { t: "removal"; roomId: bigint; leaf: number; proposal: Uint8Array }
+  | { t: "notice"; roomId: bigint; opcode: Opcode; payload: unknown };
 
 export interface ShardCoreOptions {
   index: number;
@@ -92,6 +93,13 @@ export class ShardCore {
           return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${msg.roomId}`) };
         }
         return room.proposeRemoval(msg.leaf, msg.proposal);
+      }
+      case "notice": {
+        const room = this.rooms.get(msg.roomId);
+        if (room === undefined) {
+          return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${msg.roomId}`) };
+        }
+        return room.sequenceNotice(msg.opcode, msg.payload);
       }
       case "frame":
         return this.onFrame(msg);

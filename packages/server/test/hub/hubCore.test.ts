@@ -84,6 +84,21 @@ describe("hub core", () => {
     expect(garbage.ok ? "" : garbage.refusal.code).toBe("INVALID_PROPOSAL");
   });
 
+  it("sequences hub notices (REDACTION) and fans them out to every member", async () => {
+    const { env, members, roomId } = await roomWith(["alice", "bob"]);
+    const r = await env.hub.sequenceNotice(roomId, Opcode.REDACTION, { log_index: 1n });
+    expect(r).toEqual({ ok: true, logIndex: 2n });
+    for (const m of members) {
+      const got = deliveredTo(env, m.senderId, Opcode.REDACTION);
+      expect(got).toHaveLength(1);
+      expect(got[0]!.header.senderId).toBe(0n);
+      expect(got[0]!.header.has(Flag.EXTERNAL)).toBe(true);
+      expect(decodePayload(Opcode.REDACTION, got[0]!.payload).log_index).toBe(1n);
+    }
+    const none = await env.hub.sequenceNotice(999n, Opcode.REDACTION, { log_index: 0n });
+    expect(none.ok ? "" : none.refusal.code).toBe("UNKNOWN_ROOM");
+  });
+
   it("answers INTERNAL when storage fails and accepts nothing more in that room", async () => {
     const storage = new FailingStorage();
     const env = await makeEnv({ storage });
