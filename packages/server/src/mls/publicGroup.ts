@@ -52,9 +52,11 @@ export type CommitCheck =
       /** The view at epoch+1. */
       next: PublicGroup;
       committerLeaf: number;
+      /** Leaves removed, as indexed in the old epoch. An added member may take one of them. */
       removedLeaves: number[];
       /** The removed devices, as they were in the old epoch. */
       removedMembers: Member[];
+      /** New leaves, as indexed in the new epoch (for an external commit: the joiner). */
       addedMembers: Member[];
       treeHash: Uint8Array;
     }
