@@ -239,6 +239,19 @@ export class HubCore {
     return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
   }
 
+  /**
+   * Cryptographic erasure of one frame (DESIGN §5) by the shard that owns the room's
+   * storage; NOT_FOUND when there was nothing to erase.
+   */
+  async secureDelete(roomId: bigint, logIndex: bigint): Promise<Outcome> {
+    const r = await this.shards.deliver(shardOf(roomId, this.shards.count), {
+      t: "erase",
+      roomId,
+      logIndex,
+    });
+    return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
+  }
+
   async close(): Promise<void> {
     await this.shards.close();
   }

@@ -25,7 +25,8 @@ export type ShardMessage =
   | FrameMessage
   | { t: "live"; senderId: bigint; live: boolean }
   | { t: "removal"; roomId: bigint; leaf: number; proposal: Uint8Array }
-  | { t: "notice"; roomId: bigint; opcode: Opcode; payload: unknown };
+  | { t: "notice"; roomId: bigint; opcode: Opcode; payload: unknown }
+  | { t: "erase"; roomId: bigint; logIndex: bigint };
 
 export interface ShardCoreOptions {
   index: number;
@@ -100,6 +101,13 @@ export class ShardCore {
           return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${msg.roomId}`) };
         }
         return room.sequenceNotice(msg.opcode, msg.payload);
+      }
+      case "erase": {
+        // The shard owns the room's storage (its own directory in the worker runtime).
+        const erased = await this.env.storage.secureDelete(msg.roomId, msg.logIndex);
+        return erased
+          ? { ok: true, logIndex: msg.logIndex }
+          : { ok: false, refusal: refuse("NOT_FOUND", "nothing to erase at that index") };
       }
       case "frame":
         return this.onFrame(msg);

@@ -117,6 +117,18 @@ for (const rt of runtimes) {
         const p = decodePayload(Opcode.SYNC_PAGE, page.frame.payload);
         expect(p.head).toBe(4n);
         expect(p.entries.map((e) => e.payload !== null)).toEqual([true, true, true, true]);
+        // Erasure goes to the shard that owns the room's storage; the header stays.
+        expect(await env.hub.secureDelete(ROOMS[2]!, 2n)).toEqual({ ok: true, logIndex: 2n });
+        const again2 = await env.hub.secureDelete(ROOMS[2]!, 2n);
+        expect(again2.ok ? "" : again2.refusal.code).toBe("NOT_FOUND");
+        const page2 = await send(
+          env,
+          bob,
+          frameOf(bob, Opcode.SYNC_REQUEST, ROOMS[2]!, 1n, { from: 2n, limit: 1 }),
+        );
+        const q = decodePayload(Opcode.SYNC_PAGE, page2.frame.payload);
+        expect(q.entries[0]!.payload).toBeNull();
+        expect(q.entries[0]!.header).toHaveLength(128);
       } finally {
         await env.hub.close();
       }
