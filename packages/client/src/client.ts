@@ -182,15 +182,19 @@ export class KalandraClient {
 
   /** Authenticates, keeps the key package stock up, and resumes every room from its log_index. */
   async connect(): Promise<void> {
-    const challenge = await this.request(Opcode.HELLO, 0n, 0n, {
-      device_key: this.device.publicKey,
-      user_id: this.device.userId,
-      client: "kalandra-client/0.1",
-    });
+    const challenge = this.expectAck(
+      await this.request(Opcode.HELLO, 0n, 0n, {
+        device_key: this.device.publicKey,
+        user_id: this.device.userId,
+        client: "kalandra-client/0.1",
+      }),
+    );
     const cp = payloadOf(challenge);
     if (Buffer.compare(fieldBytes(cp, "hub_key"), this.#o.hubPublicKey) !== 0)
       throw new ClientError("wrong_hub", "the hub presented another key");
-    const ok = await this.request(Opcode.AUTH_RESPONSE, 0n, 0n, { nonce: fieldBytes(cp, "nonce") });
+    const ok = this.expectAck(
+      await this.request(Opcode.AUTH_RESPONSE, 0n, 0n, { nonce: fieldBytes(cp, "nonce") }),
+    );
     const okp = payloadOf(ok);
     if (fieldU64(okp, "sender_id") !== this.device.senderId)
       throw new ClientError("wrong_sender_id", "the hub assigned another sender_id");
@@ -520,7 +524,7 @@ export class KalandraClient {
     const p = payloadOf(f);
     switch (f.opcode) {
       case Opcode.WELCOME:
-        await this.#onWelcome(f, fieldBytes(p, "welcome"));
+        await this.#onWelcome(f, fieldBytes(p, "welcome"), fieldU64(p, "epoch"));
         return;
       case Opcode.COMMIT_REQUEST:
         void this.#intents
@@ -537,9 +541,11 @@ export class KalandraClient {
     }
   }
 
-  async #onWelcome(f: WireFrame, welcome: Uint8Array): Promise<void> {
+  async #onWelcome(f: WireFrame, welcome: Uint8Array, epoch: bigint): Promise<void> {
     const existing = this.#rooms.get(f.roomId);
-    if (existing?.state !== undefined && !existing.removed) return; // a repeat
+    // A repeat, or a late Welcome for an epoch this device already went past (it joined
+    // another way, or was added and removed since): nothing to do.
+    if (existing?.state !== undefined && (!existing.removed || epoch <= existing.epoch)) return;
     let joined: Awaited<ReturnType<typeof joinFromWelcome>>;
     try {
       joined = await joinFromWelcome(welcome, this.#keyPackages, this.#o.cs);

@@ -32,6 +32,7 @@ import {
   type Welcome,
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
+import { ratchetTreeFromExtension } from "ts-mls/groupInfo.js";
 import type { OwnKeyPackage } from "../device.js";
 
 /** Identity the hub uses in every room's external_senders extension (docs/contracts.md). */
@@ -215,7 +216,14 @@ export async function joinExternal(
   cs: CiphersuiteImpl,
 ): Promise<{ newState: ClientState; commit: Uint8Array; groupInfo: Uint8Array }> {
   const gi = decodeGroupInfo(groupInfoBytes);
-  const res = await joinGroupExternal(gi, kp.publicPackage, kp.privatePackage, false, cs);
+  // Already a leaf with this device key (a Welcome that never arrived, or a state lost or
+  // diverged): rejoin with `resync`, which removes the old leaf in the same commit
+  // (RFC 9420 §12.4.3.2), instead of failing on a duplicate signature key.
+  const own = kp.publicPackage.leafNode.signaturePublicKey;
+  const resync = (ratchetTreeFromExtension(gi) ?? []).some(
+    (n) => n?.nodeType === "leaf" && Buffer.compare(n.leaf.signaturePublicKey, own) === 0,
+  );
+  const res = await joinGroupExternal(gi, kp.publicPackage, kp.privatePackage, resync, cs);
   return {
     newState: res.newState,
     commit: encodeMlsMessage({

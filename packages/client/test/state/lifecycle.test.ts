@@ -68,3 +68,45 @@ describe("envelopes and notification keys", () => {
     expect(env.t === "text" && env.body).toBe("pushed");
   });
 });
+
+describe("hub variants", () => {
+  it("works when the hub does not echo frames to their sender (ACK only)", async () => {
+    const w = await World.create("noecho", { echo: false });
+    const [a, b] = await Promise.all(["alice", "bob"].map((u) => w.client(u)));
+    if (!a || !b) throw new Error("clients");
+    const room = await a.client.createRoom();
+    await a.client.addMembers(room, ["bob"]);
+    await waitEpoch([a, b], room, 1n);
+    await b.client.update(room);
+    await waitEpoch([a, b], room, 2n);
+    await a.client.send(room, text("one"));
+    await b.client.send(room, text("two"));
+    await waitFor(() => a.texts(room).length === 2 && b.texts(room).length === 2, "both");
+    expect(a.texts(room)).toEqual(["one", "two"]);
+    expect(b.texts(room)).toEqual(["one", "two"]);
+    expect(a.events.filter((e) => e.type === "message" && e.own)).toHaveLength(1);
+  });
+
+  it("a user with two devices is added and removed as a whole", async () => {
+    const w = await World.create("devices");
+    const a = await w.client("alice");
+    const b1 = await w.client("bob");
+    const b2 = await w.client("bob");
+    expect(b1.client.senderId).not.toBe(b2.client.senderId);
+    const room = await a.client.createRoom();
+    await a.client.addMembers(room, ["bob"]);
+    await waitEpoch([a, b1, b2], room, 1n);
+    expect(a.client.room(room)?.members).toEqual(["alice", "bob", "bob"]);
+    await b1.client.send(room, text("from phone"));
+    await waitFor(
+      () => b2.texts(room).includes("from phone") && a.texts(room).includes("from phone"),
+      "phone",
+    );
+    await a.client.removeMembers(room, ["bob"]);
+    await waitFor(
+      () => [b1, b2].every((x) => x.client.room(room)?.phase.kind === "removed"),
+      "both bob devices removed",
+    );
+    expect(a.client.room(room)?.members).toEqual(["alice"]);
+  });
+});

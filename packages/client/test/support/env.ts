@@ -21,8 +21,13 @@ export function seededRng(seed: string): Rng {
   };
 }
 
+/**
+ * A clock the test sets. It starts at the wall time because ts-mls checks key package
+ * lifetimes against `Date.now()` when a member commits an Add (RFC 9420 §10.1): key
+ * packages stamped from a fixed date would expire under the tests one day.
+ */
 export class ManualClock implements Clock {
-  constructor(public ms = 1_790_000_000_000n) {}
+  constructor(public ms = BigInt(Date.now())) {}
   now(): bigint {
     return this.ms;
   }

@@ -60,6 +60,8 @@ export interface RelayOptions {
   autoCommitRequest?: boolean;
   /** KP_STATUS is sent when a device has fewer packages left than this (default 2). */
   kpLowWater?: number;
+  /** A member that was asked to commit and did not within this many ms is replaced (default 150). */
+  recommitMs?: number;
 }
 
 export class RelayConnection implements HubConnection {
@@ -131,7 +133,7 @@ export class Relay {
   readonly stats = { stale: 0, missingProposals: 0, commits: 0, commitRequests: 0 };
 
   constructor(o: RelayOptions) {
-    this.#o = { echo: true, autoCommitRequest: true, kpLowWater: 2, ...o };
+    this.#o = { echo: true, autoCommitRequest: true, kpLowWater: 2, recommitMs: 150, ...o };
     this.#hubSeed = o.rng.bytes(32);
     this.hub = ed25519Signer(this.#hubSeed);
   }
@@ -231,6 +233,11 @@ export class Relay {
 
   async #handle(conn: RelayConnection, f: WireFrame): Promise<void> {
     const p = payloadOf(f);
+    const repeat = this.#answers.get(`${f.senderId}:${f.requestId}`);
+    if (f.opcode === Opcode.HELLO && repeat !== undefined) {
+      conn.deliver(repeat);
+      return;
+    }
     if (f.opcode === Opcode.HELLO) {
       const key = fieldBytes(p, "device_key");
       if (deriveSenderId(key) !== f.senderId || !verifyFrame(f, key))
@@ -238,10 +245,11 @@ export class Relay {
       conn.deviceKey = key;
       conn.userId = fieldText(p, "user_id");
       conn.nonce = this.#o.rng.bytes(32);
-      this.#respond(conn, f, Opcode.AUTH_CHALLENGE, {
+      const challenge = this.#respond(conn, f, Opcode.AUTH_CHALLENGE, {
         nonce: conn.nonce,
         hub_key: this.hub.publicKey,
       });
+      this.#answers.set(`${f.senderId}:${f.requestId}`, challenge);
       return;
     }
     if (conn.deviceKey === undefined || !verifyFrame(f, conn.deviceKey))
@@ -423,21 +431,35 @@ export class Relay {
     room.pending.push(pending);
   }
 
-  #requestCommit(roomId: bigint, room: RelayRoom): void {
-    if (!this.#o.autoCommitRequest || room.pending.length === 0) return;
+  /**
+   * Asks one live member to commit the pending proposals and, like the real sequencer
+   * (DESIGN §4), asks the next one if the epoch has not moved after `recommitMs`.
+   */
+  #requestCommit(roomId: bigint, room: RelayRoom, round = 0): void {
+    if (!this.#o.autoCommitRequest || room.pending.length === 0 || round > 200) return;
     const removed = new Set(
       room.pending.flatMap((x) => (x.removedLeaf === undefined ? [] : [x.removedLeaf])),
     );
-    for (const [sender, m] of room.members) {
+    const candidates = [...room.members].filter(([sender, m]) => {
       const conn = this.#devices.get(sender);
-      if (removed.has(m.leaf) || conn === undefined || !conn.up) continue;
+      return !removed.has(m.leaf) && conn !== undefined && conn.up;
+    });
+    const pick = candidates[round % Math.max(1, candidates.length)];
+    if (pick !== undefined) {
       this.stats.commitRequests++;
-      this.#push(conn, Opcode.COMMIT_REQUEST, roomId, room.epoch, {
+      this.#push(this.#devices.get(pick[0]), Opcode.COMMIT_REQUEST, roomId, room.epoch, {
         epoch: room.epoch,
         pending: room.pending.length,
-        deadline_ms: 1000,
+        deadline_ms: this.#o.recommitMs,
       });
-      return;
+    }
+    const epoch = room.epoch;
+    const pending = room.pending.length;
+    if (round === 0 || pick !== undefined) {
+      setTimeout(() => {
+        if (room.epoch === epoch && room.pending.length >= pending && room.pending.length > 0)
+          this.#requestCommit(roomId, room, round + 1);
+      }, this.#o.recommitMs);
     }
   }
 

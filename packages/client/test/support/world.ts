@@ -20,6 +20,7 @@ export interface TestClient {
 export class World {
   readonly clock = new ManualClock();
   readonly timers = systemTimers();
+  #opened = 0;
   private constructor(
     readonly cs: CiphersuiteImpl,
     readonly relay: Relay,
@@ -39,7 +40,8 @@ export class World {
   ): Promise<TestClient> {
     const conn = this.relay.connect(seededRng(`${this.seed}/${userId}/loss`));
     conn.loss = loss;
-    const rng = seededRng(`${this.seed}/${userId}/${(await store.keys("")).length}`);
+    const n = this.#opened++;
+    const rng = seededRng(`${this.seed}/${userId}/${n}`);
     const client = await KalandraClient.open({
       connection: conn,
       clock: this.clock,
@@ -47,7 +49,7 @@ export class World {
       timers: this.timers,
       store,
       hubPublicKey: this.relay.hubPublicKey,
-      cs: await suite(`${this.seed}/${userId}/cs/${(await store.keys("")).length}`),
+      cs: await suite(`${this.seed}/${userId}/cs/${n}`),
       userId,
       requestPolicy: { retryMs: 300, maxAttempts: 40 },
       keyPackageTarget: 3,
