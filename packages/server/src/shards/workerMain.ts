@@ -17,13 +17,17 @@ export interface WorkerData extends ShardSetupArgs {
   maxBatch?: number;
 }
 
-export type ToWorker = { t: "deliver"; id: number; msg: ShardMessage } | { t: "close" };
+export type ToWorker =
+  | { t: "deliver"; id: number; msg: ShardMessage }
+  | { t: "batch"; items: { id: number; msg: ShardMessage }[] }
+  | { t: "close" };
 export type FromWorker =
   | { t: "ready" }
   | { t: "out"; target: import("../sequencer/effects.js").Target; frame: Uint8Array }
   | { t: "done"; id: number; outcome: unknown; error?: string }
   | { t: "closed" }
-  | { t: "failed"; error: string };
+  | { t: "failed"; error: string }
+  | { t: "batch"; items: FromWorker[] };
 
 const port = parentPort;
 if (port === null) throw new Error("workerMain runs in a worker thread");
@@ -36,7 +40,18 @@ try {
     count: data.count,
     options: data.options,
   });
-  const post = (m: FromWorker) => port.postMessage(m);
+  // Messages to the hub thread are batched per microtask: a group-committed batch of
+  // frames (their ACKs, fan-outs and completions) crosses the thread boundary in one post.
+  let queue: FromWorker[] = [];
+  const post = (m: FromWorker): void => {
+    queue.push(m);
+    if (queue.length > 1) return;
+    queueMicrotask(() => {
+      const q = queue;
+      queue = [];
+      port.postMessage(q.length === 1 ? q[0] : ({ t: "batch", items: q } satisfies FromWorker));
+    });
+  };
   const shard = ShardCore.open({
     index: data.index,
     count: data.count,
@@ -57,10 +72,13 @@ try {
       void storage.close().then(() => post({ t: "closed" }));
       return;
     }
-    shard.deliver(m.msg).then(
-      (outcome) => post({ t: "done", id: m.id, outcome }),
-      (e: unknown) => post({ t: "done", id: m.id, outcome: undefined, error: String(e) }),
-    );
+    const items = m.t === "batch" ? m.items : [m];
+    for (const it of items) {
+      shard.deliver(it.msg).then(
+        (outcome) => post({ t: "done", id: it.id, outcome }),
+        (e: unknown) => post({ t: "done", id: it.id, outcome: undefined, error: String(e) }),
+      );
+    }
   });
   post({ t: "ready" });
 } catch (e) {

@@ -33,6 +33,8 @@ export class WorkerShards implements ShardSet {
   private readonly workers: Worker[] = [];
   private readonly waiting = new Map<number, (o: Outcome | undefined) => void>();
   private nextId = 1;
+  /** Deliveries per worker, posted together once per microtask (one structured clone). */
+  private readonly outbox: { id: number; msg: ShardMessage }[][] = [];
   private closing = false;
 
   private constructor(private readonly sink: Sink) {}
@@ -88,7 +90,8 @@ export class WorkerShards implements ShardSet {
   }
 
   private onMessage(m: FromWorker): void {
-    if (m.t === "out") this.sink(m.target, m.frame);
+    if (m.t === "batch") for (const it of m.items) this.onMessage(it);
+    else if (m.t === "out") this.sink(m.target, m.frame);
     else if (m.t === "done") {
       const cb = this.waiting.get(m.id);
       this.waiting.delete(m.id);
@@ -106,7 +109,18 @@ export class WorkerShards implements ShardSet {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      w.postMessage({ t: "deliver", id, msg } satisfies ToWorker);
+      let box = this.outbox[index];
+      if (box === undefined) {
+        box = [];
+        this.outbox[index] = box;
+      }
+      box.push({ id, msg });
+      if (box.length > 1) return;
+      queueMicrotask(() => {
+        const items = this.outbox[index] ?? [];
+        this.outbox[index] = [];
+        w.postMessage({ t: "batch", items } satisfies ToWorker);
+      });
     });
   }
 
