@@ -40,6 +40,9 @@ function encodedNode(n: Node): Uint8Array {
 }
 
 const ABSENT = Uint8Array.of(0);
+const PRESENT = Uint8Array.of(1);
+const LEAF_TYPE = Uint8Array.of(1); // NodeType leaf (RFC 9420 §7.8)
+const PARENT_TYPE = Uint8Array.of(2);
 
 export class PublicTree {
   private constructor(
@@ -184,19 +187,25 @@ export class PublicTree {
     if (cached !== undefined) return cached;
     let h: Uint8Array;
     const node = this.nodes[nodeIndex];
+    // TreeHashInput (RFC 9420 §7.8) hashed in parts, reusing the node's cached encoding
+    // `01 ‖ node_type ‖ body` of the ratchet tree: one encoding per node serves both.
+    const body = node === undefined ? undefined : encodedNode(node).subarray(2);
     if (nodeIndex % 2 === 0) {
-      const leafNode = node?.nodeType === "leaf" ? node.leaf : undefined;
-      h = sha256(encodeLeafHashInput({ nodeType: "leaf", leafIndex: nodeIndex / 2, leafNode }));
+      const index = new Uint8Array(4);
+      new DataView(index.buffer).setUint32(0, nodeIndex / 2);
+      h =
+        body === undefined
+          ? sha256(LEAF_TYPE, index, ABSENT)
+          : sha256(LEAF_TYPE, index, PRESENT, body);
     } else {
-      const parentNode = node?.nodeType === "parent" ? node.parent : undefined;
-      h = sha256(
-        encodeParentHashInput({
-          nodeType: "parent",
-          parentNode,
-          leftHash: this.hash(leftChild(nodeIndex)),
-          rightHash: this.hash(rightChild(nodeIndex)),
-        }),
-      );
+      const l = this.hash(leftChild(nodeIndex));
+      const r = this.hash(rightChild(nodeIndex));
+      const lp = varintPrefix(l.length);
+      const rp = varintPrefix(r.length);
+      h =
+        body === undefined
+          ? sha256(PARENT_TYPE, ABSENT, lp, l, rp, r)
+          : sha256(PARENT_TYPE, PRESENT, body, lp, l, rp, r);
     }
     // Nodes right of the array's end (never reached in a full tree) are computed, not cached.
     if (nodeIndex < this.hashes.length) this.hashes[nodeIndex] = h;
