@@ -40,7 +40,13 @@ export async function loadUpstreamTsMls(): Promise<TsMls> {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(join(root, "node_modules"), { recursive: true });
     cpSync(installed, pkg, { recursive: true, dereference: true });
-    execFileSync("patch", ["-R", "-p1", "-s", "-d", pkg, "-i", patchFile]);
+    try {
+      execFileSync("patch", ["-R", "-p1", "-s", "-d", pkg, "-i", patchFile]);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      // No `patch` binary: git can apply a patch outside a repository too.
+      execFileSync("git", ["apply", "-R", "-p1", patchFile], { cwd: pkg });
+    }
     // ts-mls's dependencies as the installed copy sees them: its store folder first,
     // then pnpm's hidden hoisting folder (where @noble/hashes comes from).
     const hoisted = dirname(dirname(storeModules)); // …/.pnpm
