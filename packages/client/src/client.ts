@@ -250,18 +250,12 @@ export class KalandraClient {
       for (const key of await this.#o.store.keys("")) await this.#o.store.delete(key);
       for (const r of this.#rooms.values()) {
         r.dropKeys();
-        if (r.state !== undefined) {
-          for (const v of Object.values(r.state.keySchedule))
-            if (v instanceof Uint8Array) v.fill(0);
-          for (const k of Object.values(r.state.privatePath.privateKeys)) {
-            if (k instanceof Uint8Array) k.fill(0);
-          }
-        }
+        // Key schedule, secret tree, path secrets, in-flight states: every byte array
+        // reachable from the room's MLS states (public parts too, they are gone anyway).
+        zeroDeep(r.state);
+        for (const op of r.inflight.values()) zeroDeep(op);
       }
-      for (const kp of this.#keyPackages.values()) {
-        kp.privatePackage.initPrivateKey.fill(0);
-        kp.privatePackage.hpkePrivateKey.fill(0);
-      }
+      for (const kp of this.#keyPackages.values()) zeroDeep(kp.privatePackage);
       this.#keyPackages.clear();
       this.#rooms.clear();
       this.device.destroy();
@@ -569,4 +563,16 @@ export class KalandraClient {
   memberSenderIds(room: Room): Set<bigint> {
     return room.state ? new Set(memberBySender(room.state).keys()) : new Set();
   }
+}
+
+/** Zeroes every Uint8Array reachable from `v` (objects, arrays, maps), each once. */
+function zeroDeep(v: unknown, seen = new Set<unknown>()): void {
+  if (v === null || typeof v !== "object" || seen.has(v)) return;
+  seen.add(v);
+  if (v instanceof Uint8Array) {
+    v.fill(0);
+    return;
+  }
+  const children = v instanceof Map ? v.values() : Object.values(v as Record<string, unknown>);
+  for (const c of children) zeroDeep(c, seen);
 }
