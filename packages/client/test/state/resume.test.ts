@@ -99,8 +99,11 @@ describe("resume, restart and erase", () => {
     await waitFor(() => c.texts(room).length === 1, "x");
     const before = c.store.rawValues();
     expect(before.length).toBeGreaterThan(3);
-    const secret = (c.client as unknown as { getRoom(id: bigint): { state: { keySchedule: { exporterSecret: Uint8Array } } } })
-      .getRoom(room).state.keySchedule.exporterSecret;
+    const secret = (
+      c.client as unknown as {
+        getRoom(id: bigint): { state: { keySchedule: { exporterSecret: Uint8Array } } };
+      }
+    ).getRoom(room).state.keySchedule.exporterSecret;
     expect(secret.some((x) => x !== 0)).toBe(true);
     await c.client.erase();
     expect(secret.every((x) => x === 0)).toBe(true);
