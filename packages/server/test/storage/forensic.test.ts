@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { frameKey } from "../../src/storage/keys.js";
+import { openEnv } from "../../src/storage/layout.js";
 import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
 import { sealPayload } from "../../src/storage/seal.js";
 import { entry, header, seededRng, tempDir, utf8 } from "./helpers.js";
@@ -44,9 +45,24 @@ function filesUnder(dir: string): string[] {
 }
 
 const d = tempDir("forensic");
-afterAll(() => d.cleanup());
+const control = tempDir("forensic-control");
+afterAll(() => {
+  d.cleanup();
+  control.cleanup();
+});
 
 describe("forensic scan of the data directory", () => {
+  it("control: a row deleted from LMDB survives in the file (why keys are not kept there)", async () => {
+    const secret = utf8("KLDR-CONTROL-A-KEY-KEPT-IN-LMDB-WOULD-SURVIVE-DELETION");
+    const env = openEnv(control.path);
+    await env.root.transaction(() => env.tables.payload_keys.putSync(frameKey(1n, 0n), secret));
+    await env.root.transaction(() => env.tables.payload_keys.removeSync(frameKey(1n, 0n)));
+    expect(env.tables.payload_keys.get(frameKey(1n, 0n))).toBeUndefined();
+    await env.root.close();
+    const bytes = readFileSync(join(control.path, "data.mdb"));
+    expect(bytes.indexOf(Buffer.from(secret))).not.toBe(-1);
+  });
+
   it("finds no key and no plaintext of an erased payload in any file", async () => {
     const s = await openLmdbStorage({ path: d.path, rng: seededRng("forensic") });
     const written: Written[] = [];
