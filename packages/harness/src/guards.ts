@@ -18,15 +18,50 @@ export class DeterminismViolation extends Error {
 
 let corePath = CORE_PATH;
 
-function calledFromCore(): boolean {
+/**
+ * Where a guarded call comes from: "core" when core code called it directly, "under-core"
+ * when a third-party library (ts-mls's key-package lifetime check and GREASE draws) called
+ * it on behalf of a core, "outside" otherwise (harness, test runner).
+ */
+type Origin = "core" | "under-core" | "outside";
+
+function origin(): Origin {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 60;
   const stack = new Error().stack ?? "";
   Error.stackTraceLimit = limit;
+  // [0] "Error", [1] origin, [2] the guard wrapper, [3] its caller, ...
   const frames = stack.split("\n").slice(3);
   const core = frames.find((f) => corePath.test(f));
-  return core !== undefined && !RUNTIME_PATH.test(core);
+  if (core === undefined || RUNTIME_PATH.test(core)) return "outside";
+  return core === frames[0] ? "core" : "under-core";
 }
+
+/** "refuse", "seeded" (deterministic stand-in) or "real" for one guarded call. */
+function verdict(): "refuse" | "seeded" | "real" {
+  const o = origin();
+  if (o === "core") return "refuse";
+  if (o === "under-core") return sources === undefined ? "refuse" : "seeded";
+  return "real";
+}
+
+/**
+ * Deterministic stand-ins for what third-party code reads on behalf of a core during a
+ * simulation (virtual time, seeded randomness), so the run replays byte for byte.
+ */
+export interface SimulationSources {
+  nowMs(): number;
+  random(): number;
+  fill(array: Uint8Array): void;
+}
+
+let sources: SimulationSources | undefined;
+
+/** Sets (or clears) the sources that third-party calls made under a core receive. */
+export function setSimulationSources(s: SimulationSources | undefined): void {
+  sources = s;
+}
+
 
 let installed = 0;
 let restore: (() => void) | undefined;
@@ -51,28 +86,48 @@ export function installDeterminismGuards(opts: { corePath?: RegExp } = {}): () =
         `${what} called from a core during simulation; inject Clock/Rng/Timers`,
       );
     };
-    Date.now = () => (calledFromCore() ? refuse("Date.now") : saved.dateNow());
-    Math.random = () => (calledFromCore() ? refuse("Math.random") : saved.random());
+    Date.now = () => {
+      const v = verdict();
+      if (v === "refuse") return refuse("Date.now");
+      return v === "seeded" ? (sources as SimulationSources).nowMs() : saved.dateNow();
+    };
+    Math.random = () => {
+      const v = verdict();
+      if (v === "refuse") return refuse("Math.random");
+      return v === "seeded" ? (sources as SimulationSources).random() : saved.random();
+    };
+    // Timers have no deterministic stand-in: refused under a core whoever calls them.
     g.setTimeout = (...args: unknown[]) =>
-      calledFromCore()
+      origin() !== "outside"
         ? refuse("setTimeout")
         : (saved.setTimeout as (...a: unknown[]) => unknown)(...args);
     g.setInterval = (...args: unknown[]) =>
-      calledFromCore()
+      origin() !== "outside"
         ? refuse("setInterval")
         : (saved.setInterval as (...a: unknown[]) => unknown)(...args);
     const grv = saved.getRandomValues;
+    const seeded = (array: never): never => {
+      (sources as SimulationSources).fill(
+        new Uint8Array(
+          (array as ArrayBufferView).buffer,
+          (array as ArrayBufferView).byteOffset,
+          (array as ArrayBufferView).byteLength,
+        ),
+      );
+      return array;
+    };
+    const pick = (array: never, real: () => never): never => {
+      const v = verdict();
+      if (v === "refuse") return refuse("crypto.getRandomValues");
+      return v === "seeded" ? seeded(array) : real();
+    };
     webcrypto.getRandomValues = ((array: never) =>
-      calledFromCore()
-        ? refuse("crypto.getRandomValues")
-        : grv.call(webcrypto, array)) as typeof webcrypto.getRandomValues;
+      pick(array, () => grv.call(webcrypto, array) as never)) as typeof webcrypto.getRandomValues;
     if (globalThis.crypto !== undefined && globalThis.crypto !== webcrypto) {
       const gc = globalThis.crypto;
       const gGrv = gc.getRandomValues;
       gc.getRandomValues = ((array: never) =>
-        calledFromCore()
-          ? refuse("crypto.getRandomValues")
-          : gGrv.call(gc, array)) as typeof gc.getRandomValues;
+        pick(array, () => gGrv.call(gc, array) as never)) as typeof gc.getRandomValues;
       const prev = restore;
       restore = () => {
         gc.getRandomValues = gGrv;

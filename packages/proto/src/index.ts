@@ -13,6 +13,8 @@
  * verifyFrame(frame, me.publicKey); // true
  * decodePayload(Opcode.PING, frame.payload); // { nonce: 1 }
  */
+
+export { canary, setCanaries } from "./canary.js";
 export { cborDecode, cborEncode } from "./cbor.js";
 export { checkStrictCbor, MAX_DEPTH as CBOR_MAX_DEPTH } from "./cborCheck.js";
 export * from "./constants.js";
