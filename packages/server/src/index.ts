@@ -1,0 +1,53 @@
+/**
+ * @kalandra/server — the hub's cores and runtimes (DESIGN §2, §4–§6, §9): the hub core and
+ * its per-room sequencers, LMDB storage with cryptographic erasure, the socket-independent
+ * session (auth handshake, limits), and the shard runtimes. The `kalandrad` binary wraps
+ * them with real sockets; the simulation harness (@kalandra/harness) drives the same code
+ * with a virtual clock, a lossy network and crashes.
+ *
+ * @example
+ * import { HubCore, openLmdbStorage, publicGroupViews } from "@kalandra/server";
+ * const storage = await openLmdbStorage({ path: "/var/lib/kalandra" });
+ * const hub = await HubCore.open({ storage, clock, rng, timers, hubSigner, sink,
+ *   groups: publicGroupViews(hubSigner.publicKey) });
+ */
+
+export { HLC_COUNTER_BITS, HybridLogicalClock, hlcParts, hlcStamp } from "./hlc.js";
+export {
+  DEFAULT_HUB_LIMITS,
+  HubCore,
+  type HubCoreDeps,
+  type HubLimits,
+} from "./hub/hubCore.js";
+export {
+  type FrameHandler,
+  Session,
+  type SessionDeps,
+  type SessionIo,
+  type SessionLimits,
+} from "./runtime/node/session.js";
+export { TokenBucket } from "./runtime/node/tokenBucket.js";
+export { ed25519RawPublic, type HubKey, keySigner } from "./runtime/node/wire.js";
+export { AppendBatcher } from "./sequencer/appendBatcher.js";
+export type { Refusal, Sink, Target } from "./sequencer/effects.js";
+export type { GroupView, GroupViewFactory } from "./sequencer/groupView.js";
+export { publicGroupViews } from "./sequencer/publicGroupViews.js";
+export type { Outcome } from "./sequencer/roomSequencer.js";
+export { InProcessShards } from "./shards/inProcess.js";
+export type { ShardSet } from "./shards/shardSet.js";
+export { StorageError } from "./storage/errors.js";
+export {
+  type LmdbStorage,
+  type LmdbStorageOptions,
+  openLmdbStorage,
+} from "./storage/lmdbStorage.js";
+export { MemoryStorage, openMemoryStorage } from "./storage/memoryStorage.js";
+export type {
+  AppendEntry,
+  AuditRecord,
+  AuditVerification,
+  RoomMeta,
+  Storage,
+  StoredFrame,
+  StoredKeyPackage,
+} from "./storage/types.js";
