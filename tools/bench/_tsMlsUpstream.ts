@@ -19,6 +19,7 @@ import {
   rmSync,
   symlinkSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -29,7 +30,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const patchFile = join(here, "..", "..", "patches", "ts-mls@1.6.4.patch");
 
 export async function loadUpstreamTsMls(): Promise<TsMls> {
-  const installedIndex = realpathSync(fileURLToPath(import.meta.resolve("ts-mls")));
+  // createRequire works under tsx and vitest alike (import.meta.resolve does not).
+  const installedIndex = realpathSync(createRequire(import.meta.url).resolve("ts-mls"));
   const installed = dirname(dirname(dirname(installedIndex))); // …/ts-mls/dist/src/index.js
   const storeModules = dirname(installed); // …/.pnpm/ts-mls@…/node_modules
   const patch = readFileSync(patchFile);
