@@ -9,6 +9,7 @@
  *   that died between its vault sync and its commit: every non-empty free slot is zeroed.
  * Then `clean` is cleared durably, so a crash from here on is seen as unclean.
  */
+import { StorageError } from "./errors.js";
 import { type Env, META } from "./layout.js";
 import { ONE, readU32, u32 } from "./slotRef.js";
 import { type KeyVault, SlotAllocator } from "./vault.js";
@@ -25,6 +26,14 @@ export async function recoverVault(
   const hwmBytes = t.meta.get(META.vaultHwm);
   const hwm = hwmBytes === undefined ? 0 : readU32(hwmBytes);
   const clean = t.meta.get(META.clean)?.[0] === 1;
+  if (vault.fileSlots() < hwm) {
+    // Keys the log refers to are missing (a replaced or cut vault): refuse rather than
+    // serve frames that can never be opened, or extend the file with zeros.
+    throw new StorageError(
+      "CORRUPT",
+      `key vault holds ${vault.fileSlots()} slots but the log uses ${hwm}: keys are missing`,
+    );
+  }
   vault.truncateTo(hwm);
   const dirty = [...t.vault_dirty.getKeys()].map((k) => readU32(k));
   const free = [...t.vault_free.getKeys()].map((k) => readU32(k));

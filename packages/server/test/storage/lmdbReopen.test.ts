@@ -1,5 +1,5 @@
 /** What only a file-backed storage can show: reopening, recovery, corruption, locking. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { verifyAuditLog } from "../../src/audit/verifyLog.js";
@@ -309,6 +309,18 @@ describe("LMDB storage: failures", () => {
     await s.close();
     await s.close(); // closing twice is harmless
     writeFileSync(join(path, VAULT_FILE), new Uint8Array(64).fill(7));
+    await expect(open(path)).rejects.toMatchObject({ code: "CORRUPT" });
+  });
+
+  it("refuses a data directory whose key vault lost keys", async () => {
+    const path = dir("lost-vault");
+    const s = await open(path);
+    await s.append([entry(1n, 0n, "a"), entry(1n, 1n, "b")]);
+    await s.close();
+    const vault = readFileSync(join(path, VAULT_FILE));
+    writeFileSync(join(path, VAULT_FILE), vault.subarray(0, VAULT_HEADER_BYTES + SLOT_BYTES));
+    await expect(open(path)).rejects.toMatchObject({ code: "CORRUPT" });
+    rmSync(join(path, VAULT_FILE));
     await expect(open(path)).rejects.toMatchObject({ code: "CORRUPT" });
   });
 
