@@ -35,7 +35,11 @@ import {
   responseFrame,
   type Sink,
 } from "../sequencer/effects.js";
-import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
+import {
+  type BanPolicy,
+  DEFAULT_SEQUENCER_LIMITS,
+  type SequencerLimits,
+} from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
 import type { Outcome } from "../sequencer/roomSequencer.js";
 import { ProtocolError, parseFrame, verifyFrameSignature } from "../sequencer/wire.js";
@@ -77,6 +81,11 @@ export interface HubCoreDeps {
   groups?: GroupViewFactory;
   /** The shard runtime; default in-process with `limits.shards` shards. */
   shards?: ShardSet;
+  /**
+   * Bans (moderation/bans.ts): a hub-wide banned user's frames and key packages are refused,
+   * a room-banned user's frames to that room, and commits adding a banned user (BANNED).
+   */
+  bans?: BanPolicy;
   limits?: Partial<HubLimits>;
 }
 
@@ -130,6 +139,7 @@ export class HubCore {
           sink: deps.sink,
           groups: deps.groups,
           limits,
+          ...(deps.bans === undefined ? {} : { bans: deps.bans }),
         },
         limits.maxBatch,
       );
@@ -192,6 +202,15 @@ export class HubCore {
     if (this.limits.verifySignatures && !verifyFrameSignature(frame, session.deviceKey)) {
       return fail(refuse("BAD_SIGNATURE", "frame signature does not verify"));
     }
+    // A banned identity cannot come back (issue 8): hub-wide for everything, per room for
+    // that room's frames (external commits, GroupInfo fetches, anything else).
+    const bans = this.deps.bans;
+    if (bans !== undefined) {
+      if (bans.isBanned(session.userId)) return fail(refuse("BANNED", "banned from this hub"));
+      if (ROOM_OPCODES.has(h.opcode) && bans.isBanned(session.userId, h.roomId)) {
+        return fail(refuse("BANNED", "banned from this room"));
+      }
+    }
     try {
       if (h.opcode === Opcode.KP_UPLOAD) return await this.onKpUpload(frame, session, reply);
       if (h.opcode === Opcode.KP_CLAIM) return await this.onKpClaim(frame, reply);
@@ -221,6 +240,19 @@ export class HubCore {
       roomId,
       leaf,
       proposal,
+    });
+    return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
+  }
+
+  /**
+   * Kick (DESIGN §6, moderation): the shard owning the room proposes the removal of every
+   * device of `userId` as the room's external sender; NOT_MEMBER when it has none there.
+   */
+  async kick(roomId: bigint, userId: string): Promise<Outcome> {
+    const r = await this.shards.deliver(shardOf(roomId, this.shards.count), {
+      t: "kick",
+      roomId,
+      userId,
     });
     return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
   }
@@ -282,6 +314,11 @@ export class HubCore {
     reply: { kind: "session"; sessionId: string },
   ): Promise<void> {
     const p = decodePayload(Opcode.KP_CLAIM, frame.payload);
+    if (this.deps.bans?.isBanned(p.user_id) === true) {
+      // Nobody can add a hub-wide banned user: its key packages are not handed out.
+      const r = refuse("BANNED", `${p.user_id} is banned from this hub`);
+      return this.deps.sink(reply, errorFrame(this.deps.hubSigner, frame.header, r));
+    }
     const now = this.nowSeconds();
     const r = await this.keyPackages.claim(p.user_id, now);
     const signer = this.deps.hubSigner;

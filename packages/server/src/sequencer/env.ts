@@ -33,4 +33,11 @@ export interface SequencerEnv {
   limits: SequencerLimits;
   /** True while the device has a live session (commit requests go to live members). */
   isLive(senderId: bigint): boolean;
+  /** Bans (moderation/bans.ts): commits adding a banned user are refused with BANNED. */
+  bans?: BanPolicy;
+}
+
+/** Who may not be in a room: banned there (`roomId`) or hub-wide. */
+export interface BanPolicy {
+  isBanned(userId: string, roomId?: bigint): boolean;
 }

@@ -51,7 +51,16 @@ export interface Request {
   deviceKey?: Uint8Array;
 }
 
-export type Outcome = { ok: true; logIndex?: bigint } | { ok: false; refusal: Refusal };
+/** What a kick proposed (moderation/removal.ts), carried back through the shard boundary. */
+export interface KickedLeaves {
+  leaves: number[];
+  logIndexes: bigint[];
+  alreadyPending: number[];
+}
+
+export type Outcome =
+  | { ok: true; logIndex?: bigint; kick?: KickedLeaves }
+  | { ok: false; refusal: Refusal };
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const SEQUENCED: ReadonlySet<number> = new Set([
@@ -359,6 +368,8 @@ export class RoomSequencer {
     const messages = this.state.pending.map((p) => p.message);
     const check = this.group.checkCommit(body.commit, body.group_info, refs, messages);
     if (!check.ok) return this.fromCheck(check, "INVALID_COMMIT");
+    const banned = this.bannedAmong(check.addedMembers);
+    if (banned !== undefined) return refuse("BANNED", `${banned} is banned from this room`);
     const fanout = this.others(h.senderId);
     const added = new Set(check.addedMembers.map((m) => m.senderId));
     const recipients = (body.welcome_recipients ?? []).filter((r) => added.has(r));
@@ -396,6 +407,8 @@ export class RoomSequencer {
     if (joiner === undefined || (key !== undefined && hex(joiner.signatureKey) !== hex(key))) {
       return refuse("SENDER_MISMATCH", "the external commit does not add the sending device");
     }
+    // A banned identity cannot come back by joining on its own (issue 8).
+    if (this.bannedAmong([joiner]) !== undefined) return refuse("BANNED", "banned from this room");
     const fanout = this.others(h.senderId);
     this.advance(check.next, body.group_info);
     return this.sequence(request, { stateChanged: true, fanout });
@@ -495,6 +508,13 @@ export class RoomSequencer {
     const code = Object.hasOwn(ErrorCode, check.code) ? (check.code as ErrorName) : fallback;
     const expected = code === "STALE_EPOCH" ? (check.expected ?? this.state.epoch) : check.expected;
     return refuse(code, check.message, expected);
+  }
+
+  /** The first added member whose user is banned here or hub-wide (moderation/bans.ts). */
+  private bannedAmong(added: readonly GroupMember[]): string | undefined {
+    const bans = this.env.bans;
+    if (bans === undefined) return undefined;
+    return added.find((m) => bans.isBanned(m.userId, this.roomId))?.userId;
   }
 
   private refreshMembers(): void {

@@ -5,6 +5,7 @@
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
 import { Opcode } from "@kalandra/proto";
+import { kickUser } from "../moderation/removal.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import { errorFrame, type Refusal, refuse, type Sink } from "../sequencer/effects.js";
 import type { SequencerEnv } from "../sequencer/env.js";
@@ -26,7 +27,8 @@ export type ShardMessage =
   | { t: "live"; senderId: bigint; live: boolean }
   | { t: "removal"; roomId: bigint; leaf: number; proposal: Uint8Array }
   | { t: "notice"; roomId: bigint; opcode: Opcode; payload: unknown }
-  | { t: "erase"; roomId: bigint; logIndex: bigint };
+  | { t: "erase"; roomId: bigint; logIndex: bigint }
+  | { t: "kick"; roomId: bigint; userId: string };
 
 export interface ShardCoreOptions {
   index: number;
@@ -108,6 +110,15 @@ export class ShardCore {
         return erased
           ? { ok: true, logIndex: msg.logIndex }
           : { ok: false, refusal: refuse("NOT_FOUND", "nothing to erase at that index") };
+      }
+      case "kick": {
+        // Built here, where the room's current GroupInfo is (moderation/removal.ts).
+        const room = this.rooms.get(msg.roomId);
+        if (room === undefined) {
+          return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${msg.roomId}`) };
+        }
+        const r = await kickUser(room, msg.userId, this.env.hubSigner);
+        return r.ok ? { ok: true, kick: r.kick } : r;
       }
       case "frame":
         return this.onFrame(msg);

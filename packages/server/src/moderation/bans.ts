@@ -1,0 +1,90 @@
+/**
+ * Bans (issue 8): per room and hub-wide, per user id (docs/contracts.md "Identity": bans
+ * are per user, so every device of the user is covered, including devices it adds later).
+ *
+ * The audit log is the ban table: every ban and unban is an audit record (DESIGN §5:
+ * "every deletion, kick, ban ... goes to an append-only, hash-chained audit log"), and the
+ * list is rebuilt from those records when the hub opens. One source of truth, and a ban
+ * cannot be lifted without a record of who lifted it.
+ */
+import type { BanPolicy } from "../sequencer/env.js";
+import type { AuditRecord } from "../storage/types.js";
+
+export type BanScope = "room" | "hub";
+
+export interface Ban {
+  userId: string;
+  scope: BanScope;
+  /** Set for a room ban. */
+  roomId?: bigint;
+}
+
+export class BanList implements BanPolicy {
+  private readonly hub = new Set<string>();
+  private readonly rooms = new Map<string, Set<bigint>>();
+
+  /** The bans in force after replaying the audit records in order. */
+  static fromAudit(records: readonly AuditRecord[]): BanList {
+    const list = new BanList();
+    for (const r of records) list.applyRecord(r);
+    return list;
+  }
+
+  isBanned(userId: string, roomId?: bigint): boolean {
+    if (this.hub.has(userId)) return true;
+    return roomId !== undefined && this.rooms.get(userId)?.has(roomId) === true;
+  }
+
+  add(ban: Ban): void {
+    if (ban.scope === "hub") {
+      this.hub.add(ban.userId);
+      return;
+    }
+    if (ban.roomId === undefined) throw new TypeError("a room ban needs a room");
+    let set = this.rooms.get(ban.userId);
+    if (set === undefined) {
+      set = new Set();
+      this.rooms.set(ban.userId, set);
+    }
+    set.add(ban.roomId);
+  }
+
+  /** Lifts a ban; false when there was none of that scope. */
+  remove(ban: Ban): boolean {
+    if (ban.scope === "hub") return this.hub.delete(ban.userId);
+    const set = this.rooms.get(ban.userId);
+    if (set === undefined || ban.roomId === undefined) return false;
+    const had = set.delete(ban.roomId);
+    if (set.size === 0) this.rooms.delete(ban.userId);
+    return had;
+  }
+
+  /** Every ban in force (room bans sorted by room). */
+  list(): Ban[] {
+    const out: Ban[] = [...this.hub].sort().map((userId) => ({ userId, scope: "hub" as const }));
+    for (const [userId, rooms] of [...this.rooms].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      for (const roomId of [...rooms].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+        out.push({ userId, scope: "room", roomId });
+      }
+    }
+    return out;
+  }
+
+  /** Applies one audit record if it is a ban or an unban; others are ignored. */
+  applyRecord(r: AuditRecord): void {
+    if (r.kind !== "ban" && r.kind !== "unban") return;
+    const ban = banOf(r);
+    if (ban === undefined) return;
+    if (r.kind === "ban") this.add(ban);
+    else this.remove(ban);
+  }
+}
+
+/** The ban an audit record describes (`detail: {user_id, scope}`, room in `roomId`). */
+export function banOf(r: AuditRecord): Ban | undefined {
+  const userId = r.detail.user_id;
+  const scope = r.detail.scope;
+  if (typeof userId !== "string" || (scope !== "room" && scope !== "hub")) return undefined;
+  if (scope === "hub") return { userId, scope };
+  return r.roomId === undefined ? undefined : { userId, scope, roomId: r.roomId };
+}

@@ -1,0 +1,128 @@
+/**
+ * Retention policies (issue 8): per room, a maximum age and a maximum count after which
+ * application messages are erased (storage.secureDelete, DESIGN §5) without anyone asking.
+ *
+ * What is erased: only APP_MESSAGE payloads. Handshake frames (proposals, commits) hold no
+ * content the hub cannot read anyway, and members that catch up need them to follow the
+ * group's epochs; erasing them would cut members off, not protect anyone.
+ *
+ * - `maxAgeMs`: a message whose HLC stamp (its sequencing time, hlc.ts) is older than
+ *   now − maxAgeMs is erased.
+ * - `maxCount`: only the newest `maxCount` log entries keep their content; application
+ *   messages before them are erased. Counting log entries rather than messages keeps the
+ *   sweep O(erased) with one cursor per room, and both rules are monotone in log order,
+ *   so the sweep stops at the first entry that must stay.
+ *
+ * Policies are audit records (`retention`, detail `{max_age_ms, max_count}`) replayed at
+ * start, like bans (bans.ts); 0 means "no limit". A room without its own record follows
+ * the hub default from the configuration.
+ */
+import { FrameHeader, Opcode } from "@kalandra/proto";
+import { hlcParts } from "../hlc.js";
+import type { AuditRecord, Storage } from "../storage/types.js";
+
+export interface RetentionPolicy {
+  /** 0 = no age limit. */
+  maxAgeMs: number;
+  /** 0 = no count limit. */
+  maxCount: number;
+}
+
+export const NO_RETENTION: RetentionPolicy = { maxAgeMs: 0, maxCount: 0 };
+
+export function isActive(p: RetentionPolicy): boolean {
+  return p.maxAgeMs > 0 || p.maxCount > 0;
+}
+
+export class RetentionPolicies {
+  private readonly rooms = new Map<bigint, RetentionPolicy>();
+
+  constructor(private readonly fallback: RetentionPolicy = NO_RETENTION) {}
+
+  static fromAudit(records: readonly AuditRecord[], fallback?: RetentionPolicy): RetentionPolicies {
+    const p = new RetentionPolicies(fallback);
+    for (const r of records) p.applyRecord(r);
+    return p;
+  }
+
+  get default(): RetentionPolicy {
+    return this.fallback;
+  }
+
+  of(roomId: bigint): RetentionPolicy {
+    return this.rooms.get(roomId) ?? this.fallback;
+  }
+
+  set(roomId: bigint, policy: RetentionPolicy): void {
+    this.rooms.set(roomId, { ...policy });
+  }
+
+  /** Rooms with a policy of their own. */
+  configured(): bigint[] {
+    return [...this.rooms.keys()];
+  }
+
+  applyRecord(r: AuditRecord): void {
+    if (r.kind !== "retention" || r.roomId === undefined) return;
+    const policy = policyOf(r.detail);
+    if (policy !== undefined) this.set(r.roomId, policy);
+  }
+}
+
+/** A policy from `{max_age_ms, max_count}` (non-negative integers); undefined otherwise. */
+export function policyOf(d: Record<string, unknown>): RetentionPolicy | undefined {
+  const age = toCount(d.max_age_ms);
+  const count = toCount(d.max_count);
+  if (age === undefined || count === undefined) return undefined;
+  return { maxAgeMs: age, maxCount: count };
+}
+
+function toCount(v: unknown): number | undefined {
+  if (typeof v === "bigint" && v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
+  return undefined;
+}
+
+export interface SweepPlan {
+  /** Application messages to erase now, in log order. */
+  erase: bigint[];
+  /** Where the next sweep of this room starts. */
+  cursor: bigint;
+}
+
+const PAGE = 256;
+
+/**
+ * The messages of `roomId` the policy says must go, scanning from `cursor` and stopping
+ * at the first entry that stays, or after `budget` erasures (the rest waits for the next
+ * sweep, so one sweep never holds the shard for long).
+ */
+export function planSweep(
+  storage: Pick<Storage, "readRange" | "nextIndex">,
+  roomId: bigint,
+  policy: RetentionPolicy,
+  nowMs: bigint,
+  cursor: bigint,
+  budget: number,
+): SweepPlan {
+  const plan: SweepPlan = { erase: [], cursor };
+  if (!isActive(policy)) return plan;
+  const head = storage.nextIndex(roomId);
+  const countLimit = policy.maxCount > 0 ? head - BigInt(policy.maxCount) : -1n;
+  const ageLimit = policy.maxAgeMs > 0 ? nowMs - BigInt(policy.maxAgeMs) : -1n;
+  while (plan.cursor < head && plan.erase.length < budget) {
+    const frames = storage.readRange(roomId, plan.cursor, PAGE);
+    if (frames.length === 0) break;
+    for (const f of frames) {
+      const h = FrameHeader.view(f.header);
+      const due = f.logIndex < countLimit || hlcParts(h.hlcTimestamp).ms < ageLimit;
+      if (!due) return plan;
+      if (h.opcode === Opcode.APP_MESSAGE && f.payload !== null) {
+        if (plan.erase.length >= budget) return plan;
+        plan.erase.push(f.logIndex);
+      }
+      plan.cursor = f.logIndex + 1n;
+    }
+  }
+  return plan;
+}
