@@ -94,7 +94,7 @@ export function makeHpke(alg: HpkeAlgorithm, opts: HpkeOptions): Hpke {
 
   const cacheSize = opts.cacheSize ?? 8192;
   const publicCache = new KeyCache<KemPublicKey>(cacheSize);
-  const privateCache = new KeyCache<KemPrivateKey>(cacheSize);
+  const privateCache = new KeyCache<KemPrivateKey>(cacheSize, { secretKeys: true });
 
   /** KeySchedule<ROLE>(mode_base, shared_secret, info, "", "") of RFC 9180 §5.1. */
   function keySchedule(sharedSecret: Uint8Array, info: Uint8Array) {

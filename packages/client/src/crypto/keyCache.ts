@@ -5,17 +5,29 @@
  * signature keys for every message), so keys are imported once and kept as KeyObjects.
  * Bounded so that a long-lived client or a hub seeing many groups cannot grow it forever.
  */
+import { createHash } from "node:crypto";
 import { bytesKey } from "./bytes.js";
+
+export interface KeyCacheOptions {
+  /**
+   * Key the cache by SHA-256 of the bytes instead of the bytes themselves: for private
+   * keys, so the secret does not also live on as an immutable JS string (which could
+   * never be wiped) in the cache's index.
+   */
+  secretKeys?: boolean;
+}
 
 export class KeyCache<V> {
   readonly #map = new Map<string, V>();
   readonly #capacity: number;
+  readonly #secretKeys: boolean;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, opts: KeyCacheOptions = {}) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`"capacity" expected a positive integer, got ${capacity}`);
     }
     this.#capacity = capacity;
+    this.#secretKeys = opts.secretKeys ?? false;
   }
 
   get size(): number {
@@ -24,7 +36,7 @@ export class KeyCache<V> {
 
   /** The cached value for `key`, computing and inserting it with `make` on a miss. */
   getOrCreate(key: Uint8Array, make: () => V): V {
-    const k = bytesKey(key);
+    const k = this.#secretKeys ? createHash("sha256").update(key).digest("base64") : bytesKey(key);
     const hit = this.#map.get(k);
     if (hit !== undefined) {
       // Refresh recency: Map iteration order is insertion order.

@@ -84,7 +84,7 @@ function makeVerifier(
 
 function makeEd25519(opts: SignatureOptions): Signature {
   const cacheSize = opts.cacheSize ?? 4096;
-  const signing = new KeyCache<KeyObject>(64);
+  const signing = new KeyCache<KeyObject>(64, { secretKeys: true });
   const verifyEd = makeVerifier(cacheSize, (pk) => okpPublicKey("Ed25519", pk), null);
   return {
     async sign(signKey, message) {

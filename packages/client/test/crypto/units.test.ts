@@ -48,6 +48,14 @@ describe("KeyCache", () => {
     expect(c.size).toBe(0);
     expect(() => new KeyCache(0)).toThrow(RangeError);
   });
+
+  it("with secretKeys, distinguishes keys by their hash and behaves the same", () => {
+    const c = new KeyCache<string>(4, { secretKeys: true });
+    expect(c.getOrCreate(Uint8Array.of(1, 2), () => "a")).toBe("a");
+    expect(c.getOrCreate(Uint8Array.of(1, 2), () => "b")).toBe("a");
+    expect(c.getOrCreate(Uint8Array.of(2, 1), () => "c")).toBe("c");
+    expect(c.size).toBe(2);
+  });
 });
 
 describe("AEAD input checks", () => {
