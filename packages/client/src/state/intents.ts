@@ -162,6 +162,7 @@ export class Intents {
       const present = this.#c.memberSenderIds(room);
       const todo = claims.filter((c) => !present.has(c.senderId));
       if (todo.length === 0 || room.state === undefined) return undefined;
+      assertCanCommit(room.state);
       const out = await commitWith(room.state, this.#c.options.cs, {
         add: todo.map((c) => c.keyPackage),
       });
@@ -177,10 +178,21 @@ export class Intents {
     await this.#sequence(roomId, async (room) => {
       const state = room.state;
       if (state === undefined) return undefined;
-      const leaves = members(state)
-        .filter((m) => wanted.has(m.userId) && m.leaf !== ownLeaf(state))
-        .map((m) => m.leaf);
-      if (leaves.length === 0) return undefined;
+      // Leaves a pending Remove proposal (e.g. the hub's) already targets are removed by
+      // that proposal, committed by reference; naming them again is invalid (RFC 9420 §12.2).
+      const pendingRemovals = new Set(
+        Object.values(state.unappliedProposals).flatMap((p) =>
+          p.proposal.proposalType === "remove" ? [p.proposal.remove.removed] : [],
+        ),
+      );
+      const targets = members(state).filter(
+        (m) => wanted.has(m.userId) && m.leaf !== ownLeaf(state),
+      );
+      if (targets.length === 0) return undefined;
+      assertCanCommit(state);
+      const leaves = targets.map((m) => m.leaf).filter((l) => !pendingRemovals.has(l));
+      if (leaves.length === 0)
+        return this.#commitPayload(await commitWith(state, this.#c.options.cs));
       return this.#commitPayload(
         await commitWith(state, this.#c.options.cs, { removeLeaves: leaves }),
       );
@@ -190,6 +202,7 @@ export class Intents {
   async update(roomId: bigint): Promise<void> {
     await this.#sequence(roomId, async (room) => {
       if (room.state === undefined) return undefined;
+      assertCanCommit(room.state);
       return this.#commitPayload(await commitWith(room.state, this.#c.options.cs));
     });
   }
@@ -210,13 +223,7 @@ export class Intents {
       const pending = Object.values(state.unappliedProposals);
       if (pending.length === 0) return undefined;
       // A member never commits its own removal (RFC 9420 §12.2): leave that to another.
-      const me = ownLeaf(state);
-      if (
-        pending.some(
-          (p) => p.proposal.proposalType === "remove" && p.proposal.remove.removed === me,
-        )
-      )
-        return undefined;
+      if (selfRemovalPending(state)) return undefined;
       return this.#commitPayload(await commitWith(state, this.#c.options.cs));
     });
   }
@@ -309,6 +316,23 @@ export class Intents {
       });
     }
   }
+}
+
+/** True when a pending proposal (the member's own leave or the hub's kick) removes this member. */
+export function selfRemovalPending(state: ClientState): boolean {
+  const me = ownLeaf(state);
+  return Object.values(state.unappliedProposals).some(
+    (p) => p.proposal.proposalType === "remove" && p.proposal.remove.removed === me,
+  );
+}
+
+/**
+ * Every commit must cover the pending proposals (DESIGN §4), and a member cannot commit
+ * its own removal: while one is pending it can commit nothing.
+ */
+function assertCanCommit(state: ClientState): void {
+  if (selfRemovalPending(state))
+    throw new ClientError("removal_pending", "a proposal removing this member is pending");
 }
 
 function randomRoomId(b: Uint8Array): bigint {
