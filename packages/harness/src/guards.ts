@@ -7,10 +7,15 @@
  */
 import { webcrypto } from "node:crypto";
 
-/** Source folders of the cores; the Node runtime folders are allowed to use real I/O. */
+/**
+ * Source folders of the cores; the Node runtime folders are allowed to use real I/O.
+ */
 const CORE_PATH = /[/\\]packages[/\\](server|client|proto)[/\\]src[/\\]/;
 const RUNTIME_PATH =
   /[/\\]packages[/\\](server|client|proto)[/\\]src[/\\](runtime[/\\]node|transport|cli|config)[/\\]|[/\\]proto[/\\]src[/\\]runtime\.ts/;
+
+/** Third-party I/O libraries whose own timers never reach back into a core. */
+const IO_LIBRARY = /[/\\]node_modules[/\\]lmdb[/\\]/;
 
 export class DeterminismViolation extends Error {
   override readonly name = "DeterminismViolation";
@@ -32,6 +37,8 @@ function origin(): Origin {
   Error.stackTraceLimit = limit;
   // [0] "Error", [1] origin, [2] the guard wrapper, [3] its caller, ...
   const frames = stack.split("\n").slice(3);
+  // lmdb-js renews its read transactions on a real timer: storage I/O, not a decision.
+  if (frames[0] !== undefined && IO_LIBRARY.test(frames[0])) return "outside";
   const core = frames.find((f) => corePath.test(f));
   if (core === undefined || RUNTIME_PATH.test(core)) return "outside";
   return core === frames[0] ? "core" : "under-core";
@@ -62,7 +69,6 @@ export function setSimulationSources(s: SimulationSources | undefined): void {
   sources = s;
 }
 
-
 let installed = 0;
 let restore: (() => void) | undefined;
 
@@ -86,10 +92,15 @@ export function installDeterminismGuards(opts: { corePath?: RegExp } = {}): () =
         `${what} called from a core during simulation; inject Clock/Rng/Timers`,
       );
     };
+    // Time is stateless: while a simulation runs, everyone but the cores (refused) reads
+    // virtual time, including library code whose async stack no longer shows the core
+    // that called it (ts-mls checks key-package lifetimes against Date.now()).
     Date.now = () => {
-      const v = verdict();
-      if (v === "refuse") return refuse("Date.now");
-      return v === "seeded" ? (sources as SimulationSources).nowMs() : saved.dateNow();
+      const o = origin();
+      if (o === "core" || (o === "under-core" && sources === undefined)) {
+        return refuse("Date.now");
+      }
+      return sources !== undefined ? sources.nowMs() : saved.dateNow();
     };
     Math.random = () => {
       const v = verdict();

@@ -28,6 +28,12 @@ export interface SchedulerOptions {
   trace: Trace;
   /** Virtual start time (ms since the Unix epoch); a fixed date keeps traces stable. */
   startMs?: bigint;
+  /**
+   * Awaited after every event, before the next one is chosen: the simulation drains
+   * microtasks and in-flight storage work here, so nothing an event started can finish
+   * "during" a later event in an order that depends on real time.
+   */
+  settle?: () => Promise<void>;
 }
 
 export class Scheduler {
@@ -36,6 +42,7 @@ export class Scheduler {
   readonly #heap: SimEvent[] = [];
   readonly #cancelled = new Set<number>();
   readonly #rng: { int(max: number): number };
+  readonly #settle: (() => Promise<void>) | undefined;
   readonly trace: Trace;
   /** Nodes whose timers are suspended (crashed): their events are dropped when due. */
   readonly #downNodes = new Set<string>();
@@ -46,6 +53,7 @@ export class Scheduler {
   constructor(opts: SchedulerOptions) {
     this.#now = opts.startMs ?? 1_767_225_600_000n; // 2026-01-01T00:00:00Z
     this.#rng = opts.rng;
+    this.#settle = opts.settle;
     this.trace = opts.trace;
   }
 
@@ -129,6 +137,7 @@ export class Scheduler {
       }
       this.trace.record(`${this.#now} ${next.node} ${next.label}`);
       await next.action();
+      if (this.#settle !== undefined) await this.#settle();
     }
     if (opts.untilMs !== undefined && opts.untilMs > this.#now) this.#now = opts.untilMs;
   }

@@ -1,0 +1,245 @@
+/**
+ * A simulated client device: the real `KalandraClient` over a simulated connection, its
+ * persistence in a `MemoryStore` that outlives crashes, and what the invariants need to
+ * know about it: the sequenced frames it received (log prefix), the ACKs it got (nothing
+ * acknowledged may be lost), the messages it delivered and the epochs it entered.
+ */
+import { createHash } from "node:crypto";
+import {
+  getKalandraCiphersuiteImpl,
+  type HubConnection,
+  KalandraClient,
+  MemoryStore,
+} from "@kalandra/client";
+import { type Clock, decodePayload, Flag, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { HUB } from "./hubNode.js";
+import type { SimNetwork } from "./network.js";
+import type { SeededRng } from "./rng.js";
+import type { Scheduler } from "./scheduler.js";
+
+/** Opcodes the hub sequences (an ACK for one of them names a log_index). */
+export const SEQUENCED_OPCODES: ReadonlySet<number> = new Set([
+  Opcode.ROOM_CREATE,
+  Opcode.PROPOSAL,
+  Opcode.COMMIT,
+  Opcode.EXTERNAL_COMMIT,
+  Opcode.APP_MESSAGE,
+]);
+
+export interface SeenFrame {
+  header: Uint8Array;
+  /** SHA-256 of the payload, or null when it arrived as an erased tombstone. */
+  payload: string | null;
+}
+
+export interface AckRecord {
+  roomId: bigint;
+  logIndex: bigint;
+  requestId: number;
+  opcode: number;
+}
+
+export interface Delivered {
+  logIndex: bigint;
+  epoch: bigint;
+  senderId: bigint;
+  text: string;
+  at: bigint;
+}
+
+const td = new TextDecoder();
+const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+
+class SimConnection implements HubConnection {
+  open = true;
+  #cb: ((frame: Uint8Array) => void) | undefined;
+  constructor(private readonly node: ClientNode) {}
+  send(frame: Uint8Array): void {
+    if (this.open) this.node.sendToHub(frame);
+  }
+  onFrame(cb: (frame: Uint8Array) => void): void {
+    this.#cb = cb;
+  }
+  close(): void {
+    this.open = false;
+  }
+  deliver(bytes: Uint8Array): void {
+    if (this.open) this.#cb?.(bytes);
+  }
+}
+
+export interface ClientNodeOptions {
+  name: string;
+  scheduler: Scheduler;
+  network: SimNetwork;
+  rng: SeededRng;
+  clock: Clock;
+  hubPublicKey: Uint8Array;
+  syncIntervalMs: number;
+  retryMs: number;
+  /** Called with every client event (the world checks epoch/tree-hash agreement). */
+  onEvent(node: ClientNode, e: Parameters<Parameters<KalandraClient["on"]>[0]>[0]): void;
+}
+
+export class ClientNode {
+  readonly name: string;
+  readonly store = new MemoryStore();
+  client: KalandraClient | undefined;
+  #conn: SimConnection | undefined;
+  #incarnation = 0;
+  /** A connect() in progress (the client is not usable for requests until it settles). */
+  connecting: Promise<void> | undefined;
+  /** True while the node is crashed. */
+  down = false;
+  senderId = 0n;
+
+  // ---- what the invariants read ----------------------------------------------------------
+  readonly seen = new Map<string, SeenFrame>();
+  readonly acks: AckRecord[] = [];
+  readonly delivered = new Map<bigint, Map<bigint, Delivered>>();
+  readonly removedAt = new Map<bigint, bigint>();
+  readonly joinedAt = new Map<bigint, bigint>();
+  readonly rejected: { roomId: bigint; logIndex: bigint; reason: string }[] = [];
+  readonly duplicates: string[] = [];
+  readonly #requests = new Map<number, number>();
+
+  constructor(private readonly o: ClientNodeOptions) {
+    this.name = o.name;
+    o.network.attach(o.name, (_from, bytes) => this.#fromHub(bytes));
+  }
+
+  /** Opens the client object (a fresh one after a crash), reloading from the store. */
+  async open(): Promise<KalandraClient> {
+    const inc = ++this.#incarnation;
+    const rng = this.o.rng.fork(`incarnation-${inc}`);
+    const conn = new SimConnection(this);
+    this.#conn = conn;
+    const client = await KalandraClient.open({
+      connection: conn,
+      clock: this.o.clock,
+      rng: rng.fork("client"),
+      timers: this.o.scheduler.timersFor(this.name),
+      store: this.store,
+      hubPublicKey: this.o.hubPublicKey,
+      cs: getKalandraCiphersuiteImpl(rng.fork("mls")),
+      userId: this.name,
+      requestPolicy: { retryMs: this.o.retryMs, maxAttempts: 1_000_000 },
+      keyPackageTarget: 2,
+      syncIntervalMs: this.o.syncIntervalMs,
+    });
+    this.senderId = client.senderId;
+    client.on((e) => this.#onEvent(e));
+    this.client = client;
+    return client;
+  }
+
+  /** A fresh connection object for `reconnect`. */
+  newConnection(): HubConnection {
+    this.#conn?.close();
+    const conn = new SimConnection(this);
+    this.#conn = conn;
+    return conn;
+  }
+
+  /** Crash: the object and its timers are dropped; only the store survives. */
+  crash(): void {
+    this.o.scheduler.crash(this.name);
+    this.#conn?.close();
+    this.#conn = undefined;
+    this.client = undefined;
+    this.connecting = undefined;
+    this.down = true;
+  }
+
+  sendToHub(frame: Uint8Array): void {
+    if (frame.length >= HEADER_SIZE) {
+      const v = new DataView(frame.buffer, frame.byteOffset, HEADER_SIZE);
+      const opcode = v.getUint16(6);
+      if (SEQUENCED_OPCODES.has(opcode)) this.#requests.set(v.getUint32(8), opcode);
+    }
+    this.o.network.send(this.name, HUB, frame);
+  }
+
+  #fromHub(bytes: Uint8Array): void {
+    if (this.down) return;
+    this.#record(bytes);
+    this.#conn?.deliver(bytes);
+  }
+
+  /** Records what the hub told this device, before the client sees it. */
+  #record(bytes: Uint8Array): void {
+    if (bytes.length < HEADER_SIZE) return;
+    const v = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
+    const flags = v.getUint8(5);
+    const opcode = v.getUint16(6);
+    const roomId = (v.getBigUint64(12) << 64n) | v.getBigUint64(20);
+    if ((flags & Flag.RESPONSE) !== 0) {
+      if ((flags & Flag.ERROR) !== 0) return;
+      const requestId = v.getUint32(8);
+      if (opcode === Opcode.ACK) {
+        const req = this.#requests.get(requestId);
+        if (req !== undefined) {
+          this.acks.push({ roomId, logIndex: v.getBigUint64(36), requestId, opcode: req });
+          this.#requests.delete(requestId);
+        }
+      } else if (opcode === Opcode.SYNC_PAGE) {
+        let page: { entries: { header: Uint8Array; payload: Uint8Array | null }[] };
+        try {
+          page = decodePayload(Opcode.SYNC_PAGE, bytes.subarray(HEADER_SIZE));
+        } catch {
+          return;
+        }
+        for (const e of page.entries) this.#seen(e.header, e.payload);
+      }
+      return;
+    }
+    if (SEQUENCED_OPCODES.has(opcode) && v.getBigUint64(36) !== 0n) {
+      this.#seen(bytes.subarray(0, HEADER_SIZE), bytes.subarray(HEADER_SIZE));
+    }
+  }
+
+  #seen(header: Uint8Array, payload: Uint8Array | null): void {
+    if (header.length !== HEADER_SIZE) return;
+    const v = new DataView(header.buffer, header.byteOffset, HEADER_SIZE);
+    const roomId = (v.getBigUint64(12) << 64n) | v.getBigUint64(20);
+    const key = `${roomId}:${v.getBigUint64(36)}`;
+    const prev = this.seen.get(key);
+    const digest = payload === null ? null : sha(payload);
+    if (prev !== undefined && (prev.payload !== null || digest === null)) return;
+    this.seen.set(key, { header: header.slice(), payload: digest });
+  }
+
+  #onEvent(e: Parameters<Parameters<KalandraClient["on"]>[0]>[0]): void {
+    switch (e.type) {
+      case "message": {
+        let room = this.delivered.get(e.roomId);
+        if (room === undefined) {
+          room = new Map();
+          this.delivered.set(e.roomId, room);
+        }
+        const text = td.decode(e.plaintext);
+        if (room.has(e.logIndex)) this.duplicates.push(`${e.roomId}:${e.logIndex}`);
+        room.set(e.logIndex, {
+          logIndex: e.logIndex,
+          epoch: e.epoch,
+          senderId: e.senderId,
+          text,
+          at: this.o.scheduler.now,
+        });
+        break;
+      }
+      case "removed":
+        if (!this.removedAt.has(e.roomId)) this.removedAt.set(e.roomId, e.epoch);
+        break;
+      case "joined":
+        if (!this.joinedAt.has(e.roomId)) this.joinedAt.set(e.roomId, e.epoch);
+        break;
+      case "rejected":
+        this.rejected.push({ roomId: e.roomId, logIndex: e.logIndex, reason: e.reason });
+        break;
+      default:
+        break;
+    }
+    this.o.onEvent(this, e);
+  }
+}

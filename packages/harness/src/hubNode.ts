@@ -1,0 +1,248 @@
+/**
+ * A simulated hub: the real `HubCore` over the real LMDB storage (in a temp directory,
+ * behind `SimDisk`), with one real `Session` (the shipped auth handshake and per-frame
+ * checks, packages/server/src/runtime/node/session.ts) per client connection. Everything
+ * the node holds in memory is dropped by `crash`; `restart` reopens the same directory.
+ */
+import { createPrivateKey } from "node:crypto";
+import { type Clock, createDeviceSigner, type DeviceSigner } from "@kalandra/proto";
+import {
+  HubCore,
+  type HubKey,
+  type HubLimits,
+  InProcessShards,
+  type LmdbStorage,
+  type Outcome,
+  openLmdbStorage,
+  publicGroupViews,
+  Session,
+  type SessionLimits,
+  type Target,
+  TokenBucket,
+} from "@kalandra/server";
+import type { SimNetwork } from "./network.js";
+import type { SeededRng } from "./rng.js";
+import type { Scheduler } from "./scheduler.js";
+import { SimDisk } from "./simDisk.js";
+
+export const HUB = "hub";
+
+/** What the invariants read of a room's sequencer. */
+export interface HubRoomView {
+  readonly epoch: bigint;
+  readonly treeHash: Uint8Array;
+  readonly nextIndex: bigint;
+  readonly removalPending: boolean;
+  members(): readonly bigint[];
+}
+
+const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
+
+export const SIM_SESSION_LIMITS: SessionLimits = {
+  maxPayloadBytes: 1 << 24,
+  connectionRatePerSec: 10_000,
+  connectionBurst: 10_000,
+  maxStrikes: 50,
+  authTimeoutMs: 30_000,
+};
+
+export interface HubNodeOptions {
+  dir: string;
+  scheduler: Scheduler;
+  network: SimNetwork;
+  rng: SeededRng;
+  clock: Clock;
+  limits?: Partial<HubLimits>;
+  /** Called when the hub side of a client's connection closes (the client must reconnect). */
+  onConnectionClosed(client: string, reason: string): void;
+  /** Observes every frame the hub core emits (invariants on fan-out). */
+  onSink?(target: Target, frame: Uint8Array): void;
+}
+
+interface Conn {
+  id: string;
+  session: Session;
+}
+
+export class HubNode {
+  readonly signer: DeviceSigner;
+  readonly key: HubKey;
+  core: HubCore | undefined;
+  disk: SimDisk | undefined;
+  lmdb: LmdbStorage | undefined;
+  readonly #conns = new Map<string, Conn>();
+  readonly #bySession = new Map<string, string>();
+  readonly #buckets = new Map<bigint, TokenBucket>();
+  #connSeq = 0;
+  incarnation = 0;
+
+  constructor(private readonly o: HubNodeOptions) {
+    const seed = o.rng.fork("hub-key").bytes(32);
+    this.signer = createDeviceSigner(seed);
+    this.key = {
+      privateKey: createPrivateKey({
+        key: Buffer.concat([PKCS8_ED25519, seed]),
+        format: "der",
+        type: "pkcs8",
+      }),
+      publicKey: this.signer.publicKey,
+    };
+    o.network.attach(HUB, (from, bytes) => this.#fromClient(from, bytes));
+  }
+
+  get up(): boolean {
+    return this.core !== undefined;
+  }
+
+  /** Opens (or reopens after a crash) storage and the hub core. */
+  async start(): Promise<void> {
+    const inc = ++this.incarnation;
+    const rng = this.o.rng.fork(`incarnation-${inc}`);
+    this.lmdb = await openLmdbStorage({
+      path: this.o.dir,
+      rng: rng.fork("storage"),
+      clock: this.o.clock,
+      noSync: true,
+    });
+    this.disk = new SimDisk(this.lmdb, {
+      scheduler: this.o.scheduler,
+      node: HUB,
+      rng: rng.fork("disk"),
+    });
+    const timers = this.o.scheduler.timersFor(HUB);
+    const sink = (target: Target, frame: Uint8Array) => this.#route(target, frame);
+    this.core = await HubCore.open({
+      storage: this.disk,
+      clock: this.o.clock,
+      rng: rng.fork("core"),
+      timers,
+      hubSigner: this.signer,
+      sink,
+      groups: publicGroupViews(this.signer.publicKey),
+      // The session already verified each frame (as in the Node runtime).
+      limits: { verifySignatures: false, ...this.o.limits },
+    });
+  }
+
+  /**
+   * Power loss: buffered writes beyond `written` are lost, every session and in-memory
+   * object is dropped, the node's timers die. The LMDB handle is closed so the directory
+   * can be reopened by `start`.
+   */
+  async crash(written: number): Promise<void> {
+    this.o.scheduler.crash(HUB);
+    const disk = this.disk;
+    const conns = [...this.#conns.keys()];
+    this.core = undefined;
+    this.disk = undefined;
+    this.lmdb = undefined;
+    this.#conns.clear();
+    this.#bySession.clear();
+    this.#buckets.clear();
+    if (disk !== undefined) {
+      await disk.crash(written);
+      await disk.close();
+    }
+    for (const c of conns) this.o.onConnectionClosed(c, "hub crashed");
+  }
+
+  async restart(): Promise<void> {
+    this.o.scheduler.restart(HUB);
+    await this.start();
+  }
+
+  /** A new connection from `client` (its previous one, if any, is closed). */
+  openConnection(client: string): void {
+    const core = this.core;
+    if (core === undefined) return;
+    const old = this.#conns.get(client);
+    if (old !== undefined) {
+      this.#conns.delete(client);
+      this.#bySession.delete(old.id);
+      old.session.close("replaced by a new connection");
+    }
+    const id = `${client}#${++this.#connSeq}`;
+    const session: Session = new Session({
+      id,
+      io: {
+        send: (frame) => this.o.network.send(HUB, client, frame),
+        close: (reason) => {
+          if (this.#conns.get(client)?.id !== id) return;
+          this.#conns.delete(client);
+          this.#bySession.delete(id);
+          this.o.onConnectionClosed(client, reason);
+        },
+      },
+      hub: this.key,
+      handler: core,
+      limits: SIM_SESSION_LIMITS,
+      clock: this.o.clock,
+      rng: this.o.rng.fork(`session-${id}`),
+      timers: this.o.scheduler.timersFor(HUB),
+      deviceBucket: (senderId) => {
+        let b = this.#buckets.get(senderId);
+        if (b === undefined) {
+          b = new TokenBucket(10_000, 10_000, this.o.clock);
+          this.#buckets.set(senderId, b);
+        }
+        return b;
+      },
+    });
+    this.#conns.set(client, { id, session });
+    this.#bySession.set(id, client);
+  }
+
+  /** The transport noticed the client is gone (client crash). */
+  dropConnection(client: string): void {
+    const c = this.#conns.get(client);
+    if (c === undefined) return;
+    this.#conns.delete(client);
+    this.#bySession.delete(c.id);
+    c.session.close("peer gone");
+  }
+
+  /** Kick (DESIGN §6): the hub proposes the removal of every device of `userId`. */
+  async kick(roomId: bigint, userId: string): Promise<Outcome | undefined> {
+    const core = this.core as
+      | (HubCore & { kick?: (r: bigint, u: string) => Promise<Outcome> })
+      | undefined;
+    if (core?.kick === undefined) return undefined;
+    return core.kick(roomId, userId);
+  }
+
+  /** The room's sequencer (current epoch, members, tree hash) while the hub is up. */
+  room(roomId: bigint): HubRoomView | undefined {
+    const shards = this.core?.shards;
+    if (!(shards instanceof InProcessShards)) return undefined;
+    for (const s of shards.shards) {
+      const r = s.room(roomId);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  }
+
+  #fromClient(from: string, bytes: Uint8Array): void {
+    this.#conns.get(from)?.session.onBytes(bytes);
+  }
+
+  #route(target: Target, frame: Uint8Array): void {
+    this.o.onSink?.(target, frame);
+    const core = this.core;
+    if (core === undefined) return;
+    const toSession = (sessionId: string) => {
+      const client = this.#bySession.get(sessionId);
+      if (client !== undefined) this.#conns.get(client)?.session.deliver(frame);
+    };
+    switch (target.kind) {
+      case "session":
+        toSession(target.sessionId);
+        return;
+      case "device":
+        for (const s of core.sessionsOf(target.senderId)) toSession(s);
+        return;
+      case "members":
+        for (const id of target.senderIds) for (const s of core.sessionsOf(id)) toSession(s);
+        return;
+    }
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The hub's disk in the simulation: a `Storage` decorator over the real LMDB storage
+ * (DESIGN §2: the simulation runs the same LMDB code in a temp directory) that models when
+ * writes become durable. A write is buffered and resolves only at a scheduled "fsync"
+ * event a few virtual ms later (drawn from the seed), where it is applied to LMDB; a crash
+ * before that event loses it the way a real power loss loses an un-synced write, except
+ * that the disk may have written a seeded prefix of the buffer before the power went.
+ *
+ * Determinism: the real LMDB work runs inside the fsync event and is awaited there, so the
+ * thread it completes on never decides the order of anything else. Reads pass straight
+ * through: they see durable state only, as the Storage contract says.
+ */
+import type {
+  AppendEntry,
+  AuditRecord,
+  AuditVerification,
+  LmdbStorage,
+  RoomMeta,
+  Storage,
+  StoredFrame,
+  StoredKeyPackage,
+} from "@kalandra/server";
+import type { SeededRng } from "./rng.js";
+import type { Scheduler } from "./scheduler.js";
+
+interface Op {
+  what: string;
+  run: () => Promise<unknown>;
+  resolve: (v: never) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface SimDiskOptions {
+  scheduler: Scheduler;
+  /** Node the fsync events belong to (they die with it). */
+  node: string;
+  rng: SeededRng;
+  /** Virtual ms from the first buffered write to its fsync: min + int(spread + 1). */
+  fsyncMinMs?: number;
+  fsyncSpreadMs?: number;
+}
+
+export class DiskCrashedError extends Error {
+  override readonly name = "DiskCrashedError";
+}
+
+export class SimDisk implements Storage {
+  #queue: Op[] = [];
+  #scheduled = false;
+  #dead = false;
+  /** Number of fsync events run, and writes they made durable. */
+  fsyncs = 0;
+  writes = 0;
+
+  constructor(
+    readonly inner: LmdbStorage,
+    private readonly o: SimDiskOptions,
+  ) {}
+
+  get buffered(): number {
+    return this.#queue.length;
+  }
+
+  #enqueue<T>(what: string, run: () => Promise<T>): Promise<T> {
+    if (this.#dead) return Promise.reject(new DiskCrashedError("disk of a crashed hub"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ what, run, resolve: resolve as (v: never) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        const delay = (this.o.fsyncMinMs ?? 1) + this.o.rng.int((this.o.fsyncSpreadMs ?? 4) + 1);
+        this.o.scheduler.schedule(delay, this.o.node, "fsync", () => this.#fsync());
+      }
+    });
+  }
+
+  async #fsync(): Promise<void> {
+    this.#scheduled = false;
+    if (this.#dead) return;
+    const batch = this.#queue.splice(0);
+    const results: { ok: boolean; v: unknown }[] = [];
+    for (const op of batch) {
+      try {
+        results.push({ ok: true, v: await op.run() });
+      } catch (e) {
+        results.push({ ok: false, v: e });
+      }
+    }
+    await this.inner.idle();
+    this.fsyncs++;
+    this.writes += batch.length;
+    this.o.scheduler.trace.record(`fsync ${batch.map((o) => o.what).join(",")}`);
+    batch.forEach((op, i) => {
+      const r = results[i]!;
+      if (r.ok) op.resolve(r.v as never);
+      else op.reject(r.v);
+    });
+  }
+
+  /**
+   * Power loss: the first `written` buffered writes reached the disk (they are applied,
+   * nobody hears about it), the rest are lost; the disk accepts nothing more.
+   */
+  async crash(written: number): Promise<void> {
+    this.#dead = true;
+    const batch = this.#queue.splice(0);
+    for (const op of batch.slice(0, written)) {
+      try {
+        await op.run();
+      } catch {
+        // A write that failed before the crash is as good as lost.
+      }
+    }
+    await this.inner.idle();
+    this.o.scheduler.trace.record(
+      `disk crash wrote ${Math.min(written, batch.length)}/${batch.length}`,
+    );
+  }
+
+  // ---- writes: buffered until the next fsync ------------------------------------------
+
+  append(entries: readonly AppendEntry[]): Promise<void> {
+    // The caller may reuse its buffers once append returns (types.ts "Ownership").
+    const copy = entries.map((e) => ({
+      ...e,
+      header: e.header.slice(),
+      payload: e.payload.slice(),
+      response: e.response.slice(),
+      ...(e.roomState === undefined ? {} : { roomState: e.roomState.slice() }),
+    }));
+    return this.#enqueue(`append${copy.length}`, () => this.inner.append(copy));
+  }
+  putResponse(senderId: bigint, requestId: number, response: Uint8Array): Promise<void> {
+    const r = response.slice();
+    return this.#enqueue("response", () => this.inner.putResponse(senderId, requestId, r));
+  }
+  putRoom(meta: RoomMeta, roomState: Uint8Array): Promise<void> {
+    const s = roomState.slice();
+    return this.#enqueue("room", () => this.inner.putRoom(meta, s));
+  }
+  putRoomState(roomId: bigint, roomState: Uint8Array): Promise<void> {
+    const s = roomState.slice();
+    return this.#enqueue("roomState", () => this.inner.putRoomState(roomId, s));
+  }
+  secureDelete(roomId: bigint, logIndex: bigint): Promise<boolean> {
+    return this.#enqueue("erase", () => this.inner.secureDelete(roomId, logIndex));
+  }
+  putKeyPackages(packages: readonly StoredKeyPackage[]): Promise<void> {
+    const copy = packages.map((p) => ({ ...p, ref: p.ref.slice(), data: p.data.slice() }));
+    return this.#enqueue("kp", () => this.inner.putKeyPackages(copy));
+  }
+  claimKeyPackages(userId: string, nowSeconds: bigint): Promise<StoredKeyPackage[]> {
+    return this.#enqueue("claim", () => this.inner.claimKeyPackages(userId, nowSeconds));
+  }
+  appendAudit(record: AuditRecord): Promise<void> {
+    return this.#enqueue("audit", () => this.inner.appendAudit(record));
+  }
+
+  // ---- reads: durable state --------------------------------------------------------------
+
+  readRange(roomId: bigint, from: bigint, limit: number): StoredFrame[] {
+    return this.inner.readRange(roomId, from, limit);
+  }
+  nextIndex(roomId: bigint): bigint {
+    return this.inner.nextIndex(roomId);
+  }
+  getResponse(senderId: bigint, requestId: number): Uint8Array | undefined {
+    return this.inner.getResponse(senderId, requestId);
+  }
+  getRoom(roomId: bigint): RoomMeta | undefined {
+    return this.inner.getRoom(roomId);
+  }
+  listRooms(): bigint[] {
+    return this.inner.listRooms();
+  }
+  getRoomState(roomId: bigint): Uint8Array | undefined {
+    return this.inner.getRoomState(roomId);
+  }
+  userIndex(userId: string): { roomId: bigint; logIndex: bigint }[] {
+    return this.inner.userIndex(userId);
+  }
+  countKeyPackages(senderId: bigint, nowSeconds: bigint): number {
+    return this.inner.countKeyPackages(senderId, nowSeconds);
+  }
+  readAudit(): AuditRecord[] {
+    return this.inner.readAudit();
+  }
+  verifyAudit(): AuditVerification {
+    return this.inner.verifyAudit();
+  }
+
+  /** Closes the LMDB handle (after a crash, so the directory can be reopened). */
+  async close(): Promise<void> {
+    this.#dead = true;
+    await this.inner.close();
+  }
+}

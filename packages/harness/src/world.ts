@@ -1,0 +1,345 @@
+/**
+ * One simulated world: a hub and client devices, all driven by one seed (DESIGN §8). The
+ * world owns the scheduler (virtual time, one event queue), the lossy network, the trace,
+ * and the fault actions (hub crash/restart, client crash/restart, partitions, clock skew).
+ * Scenarios schedule work on it; invariants read what it recorded.
+ *
+ * Settling: after every event the world waits for a macrotask turn, by which time every
+ * microtask the event started (the cores are promise-shaped but never wait on real I/O
+ * outside the disk, which is awaited inside its own fsync events) has run. So the next
+ * event is chosen only once the previous one is completely done, in the same order on
+ * every run.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KalandraClient } from "@kalandra/client";
+import { setCanaries } from "@kalandra/proto";
+import type { HubLimits } from "@kalandra/server";
+import { ClientNode } from "./clientNode.js";
+import { installDeterminismGuards, setSimulationSources } from "./guards.js";
+import { HUB, HubNode } from "./hubNode.js";
+import { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
+import { SeededRng } from "./rng.js";
+import { Scheduler } from "./scheduler.js";
+import { Trace } from "./trace.js";
+
+export interface Violation {
+  invariant: string;
+  detail: string;
+  at: bigint;
+}
+
+export interface WorldOptions {
+  seed: bigint;
+  clients: readonly string[];
+  /** Keep every trace line in memory (to write it to a file). */
+  keepTrace?: boolean;
+  canaries?: readonly string[];
+  /** Largest clock skew of a node, ms (each node draws its own in ±max). */
+  maxSkewMs?: number;
+  syncIntervalMs?: number;
+  retryMs?: number;
+  hubLimits?: Partial<HubLimits>;
+}
+
+const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export class World {
+  readonly seed: bigint;
+  readonly rng: SeededRng;
+  readonly trace: Trace;
+  readonly scheduler: Scheduler;
+  readonly network: SimNetwork;
+  readonly hub: HubNode;
+  readonly clients = new Map<string, ClientNode>();
+  readonly violations: Violation[] = [];
+  /** (room, epoch) → tree hash hex, as the first member to enter it saw it. */
+  readonly epochHashes = new Map<string, { hash: string; by: string }>();
+  readonly dir: string;
+  readonly #faultRng: SeededRng;
+  readonly #skews = new Map<string, number>();
+  #release: (() => void) | undefined;
+  #closed = false;
+
+  private constructor(readonly o: WorldOptions) {
+    this.seed = o.seed;
+    this.rng = new SeededRng(o.seed);
+    this.trace = new Trace(o.keepTrace === true);
+    this.scheduler = new Scheduler({
+      rng: this.rng.fork("scheduler"),
+      trace: this.trace,
+      settle: immediate,
+    });
+    this.network = new SimNetwork(this.scheduler, this.rng.fork("network"));
+    this.#faultRng = this.rng.fork("faults");
+    this.dir = mkdtempSync(join(tmpdir(), "kalandra-sim-"));
+    const maxSkew = o.maxSkewMs ?? 0;
+    const skew = (node: string) => {
+      const s = maxSkew > 0 ? this.#faultRng.int(2 * maxSkew + 1) - maxSkew : 0;
+      this.#skews.set(node, s);
+      return s;
+    };
+    const hubSkew = skew(HUB);
+    this.hub = new HubNode({
+      dir: this.dir,
+      scheduler: this.scheduler,
+      network: this.network,
+      rng: this.rng.fork(HUB),
+      clock: this.scheduler.clockFor(() => hubSkew),
+      ...(o.hubLimits === undefined ? {} : { limits: o.hubLimits }),
+      onConnectionClosed: (client, reason) => this.#connectionLost(client, reason),
+    });
+    for (const name of o.clients) {
+      const s = skew(name);
+      this.clients.set(
+        name,
+        new ClientNode({
+          name,
+          scheduler: this.scheduler,
+          network: this.network,
+          rng: this.rng.fork(`client-${name}`),
+          clock: this.scheduler.clockFor(() => s),
+          hubPublicKey: this.hub.signer.publicKey,
+          syncIntervalMs: o.syncIntervalMs ?? 10_000,
+          retryMs: o.retryMs ?? 700,
+          onEvent: (node, e) => this.#onClientEvent(node, e),
+        }),
+      );
+    }
+  }
+
+  /** Builds the world, installs the determinism guards and the canaries, starts the hub. */
+  static async create(o: WorldOptions): Promise<World> {
+    const w = new World(o);
+    w.#release = installDeterminismGuards();
+    const third = w.rng.fork("third-party");
+    setSimulationSources({
+      nowMs: () => Number(w.scheduler.now),
+      random: () => third.float(),
+      fill: (a) => a.set(third.bytes(a.length)),
+    });
+    setCanaries(o.canaries ?? []);
+    await w.hub.start();
+    return w;
+  }
+
+  get now(): bigint {
+    return this.scheduler.now;
+  }
+
+  client(name: string): ClientNode {
+    const c = this.clients.get(name);
+    if (c === undefined) throw new RangeError(`no client ${name}`);
+    return c;
+  }
+
+  /** The client object of a live node (throws when crashed). */
+  api(name: string): KalandraClient {
+    const c = this.client(name).client;
+    if (c === undefined) throw new Error(`client ${name} is down`);
+    return c;
+  }
+
+  violation(invariant: string, detail: string): void {
+    this.violations.push({ invariant, detail, at: this.scheduler.now });
+    this.trace.record(`VIOLATION ${invariant}: ${detail}`);
+  }
+
+  // ---- running ------------------------------------------------------------------------------
+
+  /** Runs the event queue until virtual time `untilMs` from the start of the run. */
+  async runFor(ms: number, stop?: () => boolean): Promise<void> {
+    await this.scheduler.run({
+      untilMs: this.scheduler.now + BigInt(ms),
+      ...(stop === undefined ? {} : { stop }),
+    });
+  }
+
+  /** Schedules a harness action `delayMs` from now (it must not wait for other events). */
+  at(delayMs: number, label: string, fn: () => void | Promise<void>): void {
+    this.scheduler.schedule(delayMs, "harness", label, fn);
+  }
+
+  /**
+   * Starts `fn` in an event and runs the simulation until it settles (at most `budgetMs`
+   * of virtual time). For setup steps; throws what `fn` threw.
+   */
+  async perform<T>(label: string, fn: () => Promise<T>, budgetMs = 120_000): Promise<T> {
+    let done = false;
+    let result: T | undefined;
+    let error: unknown;
+    this.at(0, label, () => {
+      fn().then(
+        (r) => {
+          done = true;
+          result = r;
+        },
+        (e: unknown) => {
+          done = true;
+          error = e;
+        },
+      );
+    });
+    await this.runFor(budgetMs, () => done);
+    if (!done) throw new Error(`${label}: not done within ${budgetMs} virtual ms`);
+    if (error !== undefined) throw error;
+    return result as T;
+  }
+
+  /** Starts an operation without waiting; `onDone` sees its outcome. */
+  fire<T>(label: string, fn: () => Promise<T>, onDone?: (ok: boolean, v: unknown) => void): void {
+    this.at(0, label, () => {
+      let p: Promise<T>;
+      try {
+        p = fn();
+      } catch (e) {
+        onDone?.(false, e);
+        return;
+      }
+      p.then(
+        (v) => onDone?.(true, v),
+        (e: unknown) => onDone?.(false, e),
+      );
+    });
+  }
+
+  // ---- clients ---------------------------------------------------------------------------------
+
+  /** Opens and connects every client (perfect network expected). */
+  async startClients(names: readonly string[] = [...this.clients.keys()]): Promise<void> {
+    for (const name of names) {
+      await this.perform(`open ${name}`, async () => {
+        const node = this.client(name);
+        const client = await node.open();
+        this.hub.openConnection(name);
+        await client.connect();
+      });
+    }
+  }
+
+  /** Client crash: the object is dropped; it restarts after `downMs`. */
+  crashClient(name: string, downMs: number): void {
+    const node = this.client(name);
+    if (node.down) return;
+    this.trace.record(`crash ${name}`);
+    node.crash();
+    this.hub.dropConnection(name);
+    this.scheduler.schedule(downMs, "harness", `restart ${name}`, () => this.#restartClient(name));
+  }
+
+  async #restartClient(name: string): Promise<void> {
+    const node = this.client(name);
+    this.scheduler.restart(name);
+    node.down = false;
+    const client = await node.open();
+    if (!this.hub.up) return; // the reconnect loop picks it up when the hub is back
+    this.hub.openConnection(name);
+    this.#connect(node, client.connect());
+  }
+
+  #connect(node: ClientNode, p: Promise<void>): void {
+    const marker = p.then(
+      () => {
+        if (node.connecting === marker) node.connecting = undefined;
+      },
+      () => {
+        if (node.connecting === marker) node.connecting = undefined;
+        this.#connectionLost(node.name, "connect failed");
+      },
+    );
+    node.connecting = marker;
+  }
+
+  /** The transport tells the client its connection is gone; it reconnects later. */
+  #connectionLost(name: string, reason: string): void {
+    const node = this.clients.get(name);
+    if (node === undefined || node.down) return;
+    this.trace.record(`connection lost ${name}: ${reason}`);
+    node.client?.disconnect();
+    this.scheduler.schedule(200 + this.#faultRng.int(800), "harness", `reconnect ${name}`, () =>
+      this.#reconnect(name),
+    );
+  }
+
+  async #reconnect(name: string): Promise<void> {
+    const node = this.client(name);
+    if (node.down) return;
+    if (!this.hub.up) {
+      this.scheduler.schedule(500, "harness", `reconnect ${name}`, () => this.#reconnect(name));
+      return;
+    }
+    if (node.connecting !== undefined || node.client === undefined) {
+      // A connect still waits on the old connection: restart the app (the store survives).
+      node.crash();
+      await this.#restartClient(name);
+      return;
+    }
+    const conn = node.newConnection();
+    this.hub.openConnection(name);
+    this.#connect(node, node.client.reconnect(conn));
+  }
+
+  // ---- hub -------------------------------------------------------------------------------------
+
+  /**
+   * Hub power loss now; `written` of the buffered writes reached the disk. It restarts
+   * from its LMDB directory after `downMs`.
+   */
+  async crashHub(written: number, downMs: number): Promise<void> {
+    if (!this.hub.up) return;
+    this.trace.record(`crash hub written=${written}`);
+    await this.hub.crash(written);
+    this.scheduler.schedule(downMs, "harness", "restart hub", async () => {
+      await this.hub.restart();
+      this.trace.record("hub restarted");
+    });
+  }
+
+  // ---- network ---------------------------------------------------------------------------------
+
+  /** Same faults on every link (hub ↔ each client). */
+  setLinks(f: LinkFaults): void {
+    this.network.setDefaults(f);
+    this.trace.record(`links loss=${f.loss} dup=${f.duplicate} reorder=${f.reorder}`);
+  }
+
+  heal(): void {
+    this.network.heal();
+    this.network.setDefaults(PERFECT_LINK);
+  }
+
+  skewOf(node: string): number {
+    return this.#skews.get(node) ?? 0;
+  }
+
+  // ---- recording -------------------------------------------------------------------------------
+
+  #onClientEvent(node: ClientNode, e: Parameters<Parameters<KalandraClient["on"]>[0]>[0]): void {
+    if (e.type !== "epoch") return;
+    const key = `${e.roomId}:${e.epoch}`;
+    const hash = Buffer.from(e.treeHash).toString("hex");
+    const prev = this.epochHashes.get(key);
+    if (prev === undefined) this.epochHashes.set(key, { hash, by: node.name });
+    else if (prev.hash !== hash) {
+      this.violation(
+        "epoch_tree_hash",
+        `room ${e.roomId} epoch ${e.epoch}: ${node.name} has tree hash ${hash.slice(0, 16)}, ${prev.by} has ${prev.hash.slice(0, 16)}`,
+      );
+    }
+  }
+
+  /** Releases the guards and canaries and removes the data directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.clients.values()) {
+      if (c.client !== undefined) c.crash();
+    }
+    if (this.hub.up) await this.hub.crash(Number.MAX_SAFE_INTEGER);
+    setCanaries([]);
+    setSimulationSources(undefined);
+    this.#release?.();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
