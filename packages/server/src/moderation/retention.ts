@@ -8,10 +8,10 @@
  *
  * - `maxAgeMs`: a message whose HLC stamp (its sequencing time, hlc.ts) is older than
  *   now − maxAgeMs is erased.
- * - `maxCount`: only the newest `maxCount` log entries keep their content; application
- *   messages before them are erased. Counting log entries rather than messages keeps the
- *   sweep O(erased) with one cursor per room, and both rules are monotone in log order,
- *   so the sweep stops at the first entry that must stay.
+ * - `maxCount`: only the newest `maxCount` application messages keep their content (the
+ *   REDACTION notices a sweep adds are not messages, so they never push others out).
+ *   Both rules are monotone in log order, so the sweep stops at the first message that
+ *   must stay.
  *
  * Policies are audit records (`retention`, detail `{max_age_ms, max_count}`) replayed at
  * start, like bans (bans.ts); 0 means "no limit". A room without its own record follows
@@ -19,7 +19,7 @@
  */
 import { FrameHeader, Opcode } from "@kalandra/proto";
 import { hlcParts } from "../hlc.js";
-import type { AuditRecord, Storage } from "../storage/types.js";
+import type { AuditRecord, Storage, StoredFrame } from "../storage/types.js";
 
 export interface RetentionPolicy {
   /** 0 = no age limit. */
@@ -83,45 +83,73 @@ function toCount(v: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Where a room's sweeps stand: every entry before `cursor` is settled (erased or not an
+ * application message); `live` application messages with content lie in [cursor, scanned).
+ * Kept in memory: the first sweep after a start scans the room once, later ones only the
+ * entries added since, so a sweep costs O(new entries + erased).
+ */
+export interface RoomCursor {
+  cursor: bigint;
+  scanned: bigint;
+  live: number;
+}
+
+export const FRESH_CURSOR: RoomCursor = { cursor: 0n, scanned: 0n, live: 0 };
+
 export interface SweepPlan {
   /** Application messages to erase now, in log order. */
   erase: bigint[];
-  /** Where the next sweep of this room starts. */
-  cursor: bigint;
+  /** The room's cursor once they are erased. */
+  next: RoomCursor;
 }
 
 const PAGE = 256;
 
+function isLiveApp(f: StoredFrame): boolean {
+  return f.payload !== null && FrameHeader.view(f.header).opcode === Opcode.APP_MESSAGE;
+}
+
 /**
- * The messages of `roomId` the policy says must go, scanning from `cursor` and stopping
- * at the first entry that stays, or after `budget` erasures (the rest waits for the next
- * sweep, so one sweep never holds the shard for long).
+ * The messages of `roomId` the policy says must go: the oldest live application messages
+ * beyond `maxCount`, and those older than `maxAgeMs`. Scans from the cursor and stops at
+ * the first message that stays, or after `budget` erasures (the rest waits for the next
+ * sweep, so one sweep never holds the hub for long).
  */
 export function planSweep(
   storage: Pick<Storage, "readRange" | "nextIndex">,
   roomId: bigint,
   policy: RetentionPolicy,
   nowMs: bigint,
-  cursor: bigint,
+  at: RoomCursor,
   budget: number,
 ): SweepPlan {
-  const plan: SweepPlan = { erase: [], cursor };
-  if (!isActive(policy)) return plan;
+  const next = { ...at };
+  const plan: SweepPlan = { erase: [], next };
   const head = storage.nextIndex(roomId);
-  const countLimit = policy.maxCount > 0 ? head - BigInt(policy.maxCount) : -1n;
+  // Count what arrived since the last sweep.
+  while (next.scanned < head) {
+    const frames = storage.readRange(roomId, next.scanned, PAGE);
+    if (frames.length === 0) break;
+    for (const f of frames) if (isLiveApp(f)) next.live++;
+    next.scanned = (frames[frames.length - 1] as StoredFrame).logIndex + 1n;
+  }
+  if (!isActive(policy)) return plan;
   const ageLimit = policy.maxAgeMs > 0 ? nowMs - BigInt(policy.maxAgeMs) : -1n;
-  while (plan.cursor < head && plan.erase.length < budget) {
-    const frames = storage.readRange(roomId, plan.cursor, PAGE);
+  const overCount = (): boolean => policy.maxCount > 0 && next.live > policy.maxCount;
+  while (next.cursor < next.scanned && plan.erase.length < budget) {
+    const frames = storage.readRange(roomId, next.cursor, PAGE);
     if (frames.length === 0) break;
     for (const f of frames) {
-      const h = FrameHeader.view(f.header);
-      const due = f.logIndex < countLimit || hlcParts(h.hlcTimestamp).ms < ageLimit;
-      if (!due) return plan;
-      if (h.opcode === Opcode.APP_MESSAGE && f.payload !== null) {
+      if (f.logIndex >= next.scanned) return plan;
+      if (isLiveApp(f)) {
+        const old = hlcParts(FrameHeader.view(f.header).hlcTimestamp).ms < ageLimit;
+        if (!old && !overCount()) return plan;
         if (plan.erase.length >= budget) return plan;
         plan.erase.push(f.logIndex);
+        next.live--;
       }
-      plan.cursor = f.logIndex + 1n;
+      next.cursor = f.logIndex + 1n;
     }
   }
   return plan;

@@ -20,7 +20,14 @@ import { type Refusal, refuse } from "../sequencer/effects.js";
 import type { Outcome } from "../sequencer/roomSequencer.js";
 import type { AuditRecord, Storage } from "../storage/types.js";
 import { type Ban, BanList, type BanScope } from "./bans.js";
-import { isActive, planSweep, RetentionPolicies, type RetentionPolicy } from "./retention.js";
+import {
+  FRESH_CURSOR,
+  isActive,
+  planSweep,
+  RetentionPolicies,
+  type RetentionPolicy,
+  type RoomCursor,
+} from "./retention.js";
 
 /** What moderation asks of the hub core (HubCore satisfies it). */
 export interface ModeratedHub {
@@ -63,7 +70,7 @@ export function loadModerationState(
 }
 
 export class Moderation {
-  private readonly cursors = new Map<bigint, bigint>();
+  private readonly cursors = new Map<bigint, RoomCursor>();
   private timer: TimerHandle | undefined;
   private sweeping: Promise<SweepReport> | undefined;
   private stopped = true;
@@ -172,6 +179,9 @@ export class Moderation {
     }
     const erased = await this.erase(roomId, logIndex);
     if (!erased.ok) return erased;
+    // The sweeper counted it as a live message: it no longer is.
+    const c = this.cursors.get(roomId);
+    if (c !== undefined && logIndex >= c.cursor && logIndex < c.scanned) c.live--;
     await this.audit("redact", actor, roomId, {
       log_index: logIndex,
       reason,
@@ -279,27 +289,22 @@ export class Moderation {
       if (budget <= 0) break;
       const policy = this.d.retention.of(roomId);
       if (!isActive(policy)) continue;
-      const plan = planSweep(
-        this.d.storage,
-        roomId,
-        policy,
-        now,
-        this.cursors.get(roomId) ?? 0n,
-        budget,
-      );
+      const at = this.cursors.get(roomId) ?? FRESH_CURSOR;
+      const plan = planSweep(this.d.storage, roomId, policy, now, at, budget);
       const erased: bigint[] = [];
-      let cursor = plan.cursor;
+      let next = plan.next;
       for (const idx of plan.erase) {
         const r = await this.erase(roomId, idx);
-        if (r.ok) erased.push(idx);
-        else if (r.refusal.code !== "NOT_FOUND") {
-          // Try again next sweep from here.
-          report.failed++;
-          cursor = idx;
-          break;
+        if (r.ok || r.refusal.code === "NOT_FOUND") {
+          if (r.ok) erased.push(idx);
+          continue;
         }
+        // Try again from here at the next sweep: rescan this room from its old cursor.
+        report.failed++;
+        next = { cursor: at.cursor, scanned: at.cursor, live: 0 };
+        break;
       }
-      this.cursors.set(roomId, cursor);
+      this.cursors.set(roomId, next);
       if (erased.length === 0) continue;
       report.rooms++;
       report.erased += erased.length;
