@@ -182,7 +182,30 @@ export const schema = {
       type: "string",
       default: "",
       secret: true,
-      doc: "Bearer token required for /metrics when set (never logged).",
+      doc: "Bearer token of the admin API (/admin/*, `kalandrad admin`) and of /metrics; empty = admin API disabled, /metrics open (never logged).",
+    },
+  },
+  moderation: {
+    retention_max_age_ms: {
+      type: "int",
+      default: 0,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "Hub-wide default retention: application messages older than this are erased (0 = keep). Rooms may set their own (`kalandrad admin retention`).",
+    },
+    retention_max_count: {
+      type: "int",
+      default: 0,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "Hub-wide default retention: only the newest N application messages of a room keep their content (0 = no limit).",
+    },
+    sweep_interval_ms: {
+      type: "int",
+      default: 60000,
+      min: 100,
+      max: 86_400_000,
+      doc: "Time between two retention sweeps.",
     },
   },
 } as const satisfies Record<string, Record<string, Field>>;

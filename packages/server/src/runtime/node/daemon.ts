@@ -19,6 +19,8 @@ import {
 } from "@kalandra/proto";
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
+import { AdminApi } from "../../moderation/adminApi.js";
+import { loadModerationState, Moderation } from "../../moderation/service.js";
 import type { LmdbStorage } from "../../storage/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdbStorage.js";
 import { certificateHash, hex } from "./devCert.js";
@@ -75,6 +77,8 @@ export class Daemon {
   private draining = false;
   private closed = false;
   core: FrameHandler | undefined;
+  /** Kick, ban, redaction, retention sweeps (absent with the echo core). */
+  moderation: Moderation | undefined;
 
   private constructor(
     private config: Config,
@@ -144,9 +148,27 @@ export class Daemon {
         log,
       };
       let core: FrameHandler;
+      let moderation: Moderation | undefined;
       if (o.core === "echo") core = new EchoCore(sink);
       else if (o.createCore) core = await o.createCore(deps);
-      else core = await HubAdapter.open(deps, () => listener);
+      else {
+        // Bans and retention policies are audit records, replayed before the first frame.
+        const mod = loadModerationState(storage, {
+          maxAgeMs: config.moderation.retention_max_age_ms,
+          maxCount: config.moderation.retention_max_count,
+        });
+        const adapter = await HubAdapter.open(deps, () => listener, { bans: mod.bans });
+        moderation = new Moderation({
+          hub: adapter.core,
+          storage,
+          clock: systemClock,
+          timers,
+          ...mod,
+          sweepIntervalMs: config.moderation.sweep_interval_ms,
+        });
+        moderation.start();
+        core = adapter;
+      }
       log.info({ core: o.core === "echo" ? "echo" : "hub" }, "core ready");
       listener = new WebTransportListener({
         host: addr.host,
@@ -175,6 +197,16 @@ export class Daemon {
           registry: metrics.registry,
           ready: () => daemon !== undefined && !daemon.draining,
           adminToken: () => daemon?.config.monitoring.admin_token ?? config.monitoring.admin_token,
+          ...(moderation === undefined
+            ? {}
+            : {
+                admin: new AdminApi({
+                  moderation,
+                  token: () =>
+                    daemon?.config.monitoring.admin_token ?? config.monitoring.admin_token,
+                  clock: systemClock,
+                }),
+              }),
         });
         monitoringPort = m.port;
         monitoring = { close: () => new Promise<void>((r) => m.server.close(() => r())) };
@@ -193,6 +225,7 @@ export class Daemon {
         hubKey.publicKey,
         mode,
       );
+      daemon.moderation = moderation;
       log.info(
         {
           listen: `${addr.host}:${port}`,
@@ -260,6 +293,7 @@ export class Daemon {
     );
     this.listener.stopAccepting();
     const budget = this.config.server.drain_timeout_ms;
+    await this.moderation?.stop();
     await this.core?.drain?.(budget);
     await this.listener.close(Math.max(100, budget - (Date.now() - t0)));
     await this.core?.close?.();

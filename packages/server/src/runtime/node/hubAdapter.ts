@@ -10,6 +10,7 @@
 import { decodePayload, Flag, FrameHeader, Opcode } from "@kalandra/proto";
 import { HubCore } from "../../hub/hubCore.js";
 import type { Target } from "../../sequencer/effects.js";
+import type { BanPolicy } from "../../sequencer/env.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
 import type { CoreDeps } from "./daemon.js";
 import type { Metrics } from "./metrics.js";
@@ -58,7 +59,11 @@ export class HubAdapter implements FrameHandler {
     metrics.rooms.set(initialRooms);
   }
 
-  static async open(deps: CoreDeps, delivery: () => Delivery | undefined): Promise<HubAdapter> {
+  static async open(
+    deps: CoreDeps,
+    delivery: () => Delivery | undefined,
+    extra: { bans?: BanPolicy } = {},
+  ): Promise<HubAdapter> {
     const c = deps.config;
     const adapter = new HubAdapter(
       delivery,
@@ -81,6 +86,7 @@ export class HubAdapter implements FrameHandler {
         // The session layer verified sender_id and signature already (session.ts).
         verifySignatures: false,
       },
+      ...(extra.bans === undefined ? {} : { bans: extra.bans }),
     });
     return adapter;
   }

@@ -1,11 +1,16 @@
 /**
  * The operator's HTTP listener: /healthz (the process is alive), /readyz (accepting
- * sessions: storage open, listener bound, not draining) and /metrics (Prometheus text
- * format; behind a bearer token when monitoring.admin_token is set).
+ * sessions: storage open, listener bound, not draining), /metrics (Prometheus text
+ * format; behind a bearer token when monitoring.admin_token is set) and /admin/* (the
+ * moderation API, moderation/adminApi.ts, which does its own authentication and audit).
  */
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
+import type { AdminRequest, AdminResponse } from "../../moderation/adminApi.js";
+
+/** Largest admin request body read (the API takes small JSON objects). */
+const ADMIN_BODY_LIMIT = 64 * 1024;
 
 export interface MonitoringOptions {
   host: string;
@@ -13,6 +18,55 @@ export interface MonitoringOptions {
   registry: Registry;
   ready(): boolean;
   adminToken(): string;
+  /** Handles /admin/*; absent = 404 (no hub core to moderate). */
+  admin?: { handle(req: AdminRequest): Promise<AdminResponse> };
+}
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > ADMIN_BODY_LIMIT) {
+        reject(new Error("body too large"));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+async function serveAdmin(
+  admin: NonNullable<MonitoringOptions["admin"]>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://admin.invalid");
+  const send = (status: number, body: unknown): void => {
+    res.writeHead(status, { "content-type": "application/json" }).end(`${JSON.stringify(body)}\n`);
+  };
+  let body: unknown;
+  try {
+    const text = await readBody(req);
+    body = text === undefined || text.trim() === "" ? undefined : JSON.parse(text);
+  } catch (e) {
+    return send(400, { error: "bad_request", message: String((e as Error).message) });
+  }
+  const operator = req.headers["x-kalandra-operator"];
+  const r = await admin.handle({
+    method: req.method ?? "GET",
+    path: url.pathname,
+    query: url.searchParams,
+    authorization: req.headers.authorization,
+    operator: typeof operator === "string" ? operator : undefined,
+    body,
+    remote: req.socket.remoteAddress,
+  });
+  send(r.status, r.body);
 }
 
 function tokenOk(header: string | undefined, token: string): boolean {
@@ -27,6 +81,16 @@ export async function startMonitoring(
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
+    if (path?.startsWith("/admin/")) {
+      if (o.admin === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      serveAdmin(o.admin, req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      return;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405).end();
       return;

@@ -1,0 +1,205 @@
+/**
+ * The operator commands of `kalandrad` (issue 8):
+ *
+ *   kalandrad admin kick      --room R --user U [--reason T]
+ *   kalandrad admin ban       --user U [--scope room|hub] [--room R] [--reason T]
+ *   kalandrad admin unban     --user U [--scope room|hub] [--room R]
+ *   kalandrad admin redact    --room R --index I [--reason T]
+ *   kalandrad admin retention --room R [--max-age-ms N] [--max-count N]
+ *   kalandrad admin sweep | bans | audit [--from N --limit N] | messages --user U
+ *   kalandrad audit verify    [--data DIR | --config FILE]
+ *
+ * `admin` calls the admin API of a running hub (adminApi.ts) on its monitoring listener:
+ * `--url`, else `http://<monitoring.listen>` of the configuration; the token from
+ * `--token`, else $KALANDRA_ADMIN_TOKEN, else monitoring.admin_token of the configuration
+ * (file or KALANDRA_MONITORING__ADMIN_TOKEN). It prints the JSON answer; exit 1 when the
+ * hub refused. `audit verify` reads the data directory itself (read-only, safe beside a
+ * running hub) and names the first broken record; exit 1 when the chain is broken.
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { Option } from "commander";
+import { verifyAuditLog } from "../audit/verifyLog.js";
+import { loadConfig, parseAddress } from "../config/load.js";
+import { defaultConfig } from "../config/schema.js";
+
+interface Common {
+  config?: string;
+  url?: string;
+  token?: string;
+  operator?: string;
+}
+
+function configOf(path: string | undefined) {
+  const r = loadConfig(path);
+  if (!r.ok) {
+    process.stderr.write(`invalid configuration${path ? ` in ${path}` : ""}\n`);
+    process.exit(1);
+  }
+  return r.config;
+}
+
+/** Where the admin API is and the token to call it with. */
+export function adminTarget(
+  o: Common,
+  env: NodeJS.ProcessEnv = process.env,
+): { url: string; token: string } {
+  const needConfig = o.url === undefined || (o.token === undefined && !env.KALANDRA_ADMIN_TOKEN);
+  const config = needConfig ? configOf(o.config) : defaultConfig();
+  let url = o.url;
+  if (url === undefined) {
+    const a = parseAddress(config.monitoring.listen);
+    if (a === undefined) {
+      process.stderr.write("monitoring.listen is empty: pass --url\n");
+      process.exit(2);
+    }
+    const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host === "::" ? "[::1]" : a.host;
+    url = `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${a.port}`;
+  }
+  const token = o.token ?? env.KALANDRA_ADMIN_TOKEN ?? config.monitoring.admin_token;
+  return { url: url.replace(/\/+$/, ""), token };
+}
+
+async function call(
+  o: Common,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+): Promise<void> {
+  const { url, token } = adminTarget(o);
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token !== "") headers.authorization = `Bearer ${token}`;
+  headers["x-kalandra-operator"] = o.operator ?? process.env.USER ?? "admin";
+  let res: Response;
+  try {
+    res = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (e) {
+    process.stderr.write(`cannot reach ${url}: ${String((e as Error).message)}\n`);
+    process.exit(1);
+  }
+  const text = await res.text();
+  (res.ok ? process.stdout : process.stderr).write(text.endsWith("\n") ? text : `${text}\n`);
+  if (!res.ok) process.exit(1);
+}
+
+function withCommon(c: Command): Command {
+  return c
+    .option("-c, --config <file>", "configuration file (monitoring.listen, monitoring.admin_token)")
+    .option("--url <url>", "admin API base URL (default http://<monitoring.listen>)")
+    .option("--token <token>", "admin token (default $KALANDRA_ADMIN_TOKEN or the configuration)")
+    .option("--operator <name>", "operator name written to the audit log (default $USER)");
+}
+
+const scope = () =>
+  new Option("--scope <scope>", "ban scope").choices(["room", "hub"]).default("room");
+
+export function registerModerationCommands(program: Command): void {
+  const admin = program
+    .command("admin")
+    .description("moderate a running hub through its admin API (every action is audited)");
+
+  withCommon(admin.command("kick").description("remove every device of a user from a room"))
+    .requiredOption("--room <id>", "room id (decimal or 0x hex)")
+    .requiredOption("--user <id>", "user id")
+    .option("--reason <text>", "reason, written to the audit log", "")
+    .action((o: Common & { room: string; user: string; reason: string }) =>
+      call(o, "POST", "/admin/kick", { room: o.room, user: o.user, reason: o.reason }),
+    );
+
+  withCommon(admin.command("ban").description("ban a user from a room or the hub (kicks it)"))
+    .requiredOption("--user <id>", "user id")
+    .addOption(scope())
+    .option("--room <id>", "room id (scope room)")
+    .option("--reason <text>", "reason, written to the audit log", "")
+    .action((o: Common & { user: string; scope: string; room?: string; reason: string }) =>
+      call(o, "POST", "/admin/ban", {
+        user: o.user,
+        scope: o.scope,
+        room: o.room,
+        reason: o.reason,
+      }),
+    );
+
+  withCommon(admin.command("unban").description("lift a ban"))
+    .requiredOption("--user <id>", "user id")
+    .addOption(scope())
+    .option("--room <id>", "room id (scope room)")
+    .action((o: Common & { user: string; scope: string; room?: string }) =>
+      call(o, "POST", "/admin/unban", { user: o.user, scope: o.scope, room: o.room }),
+    );
+
+  withCommon(admin.command("redact").description("erase one message for good and tell members"))
+    .requiredOption("--room <id>", "room id")
+    .requiredOption("--index <n>", "log index of the message")
+    .option("--reason <text>", "reason, written to the audit log", "")
+    .action((o: Common & { room: string; index: string; reason: string }) =>
+      call(o, "POST", "/admin/redact", { room: o.room, index: o.index, reason: o.reason }),
+    );
+
+  withCommon(admin.command("retention").description("set a room's retention policy (0 = no limit)"))
+    .requiredOption("--room <id>", "room id")
+    .option("--max-age-ms <n>", "erase messages older than this", "0")
+    .option("--max-count <n>", "keep the newest N messages", "0")
+    .action((o: Common & { room: string; maxAgeMs: string; maxCount: string }) =>
+      call(o, "POST", "/admin/retention", {
+        room: o.room,
+        max_age_ms: o.maxAgeMs,
+        max_count: o.maxCount,
+      }),
+    );
+
+  withCommon(admin.command("sweep").description("run a retention sweep now")).action((o: Common) =>
+    call(o, "POST", "/admin/sweep", {}),
+  );
+
+  withCommon(admin.command("bans").description("list the bans in force")).action((o: Common) =>
+    call(o, "GET", "/admin/bans"),
+  );
+
+  withCommon(admin.command("audit").description("read the audit log and its verification"))
+    .option("--from <n>", "first record", "0")
+    .option("--limit <n>", "most records", "1000")
+    .action((o: Common & { from: string; limit: string }) =>
+      call(
+        o,
+        "GET",
+        `/admin/audit?from=${encodeURIComponent(o.from)}&limit=${encodeURIComponent(o.limit)}`,
+      ),
+    );
+
+  withCommon(admin.command("messages").description("(room, log_index) of everything a user sent"))
+    .requiredOption("--user <id>", "user id")
+    .action((o: Common & { user: string }) =>
+      call(o, "GET", `/admin/users/${encodeURIComponent(o.user)}/messages`),
+    );
+
+  program
+    .command("audit")
+    .description("offline checks of the audit log")
+    .command("verify")
+    .description("check the audit log's hash chain; exit 1 naming the first broken record")
+    .option("--data <dir>", "data directory (default database.path of the configuration)")
+    .option("-c, --config <file>", "configuration file")
+    .action(async (o: { data?: string; config?: string }) => {
+      const dir = resolve(o.data ?? configOf(o.config).database.path);
+      let v: Awaited<ReturnType<typeof verifyAuditLog>>;
+      try {
+        v = await verifyAuditLog(dir);
+      } catch (e) {
+        process.stderr.write(
+          `cannot read the audit log in ${dir}: ${String((e as Error).message)}\n`,
+        );
+        process.exit(1);
+      }
+      if (v.ok) {
+        process.stdout.write(`audit log ok: ${v.records} records in ${dir}\n`);
+        return;
+      }
+      process.stderr.write(`audit log BROKEN at record ${v.firstBroken}: ${v.reason}\n`);
+      process.exit(1);
+    });
+}
