@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { renderConfigDocs, renderDefaultToml } from "../config/docs.js";
 import { formatIssues, loadConfig, redacted } from "../config/load.js";
+import { registerModerationCommands } from "../moderation/cli.js";
 import { generateDevCertificate, hex } from "../runtime/node/devCert.js";
 import { runDaemon } from "./run.js";
 
@@ -107,5 +108,6 @@ export function buildProgram(): Command {
       process.stdout.write(renderDefaultToml());
     });
 
+  registerModerationCommands(program);
   return program;
 }
