@@ -4,7 +4,6 @@
  * audited (rate-limited); every action is audited under the operator's name. Tested on the
  * API object, over real HTTP on the monitoring listener, and through `kalandrad admin`.
  */
-import { spawn } from "node:child_process";
 import { Opcode } from "@kalandra/proto";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
@@ -15,32 +14,11 @@ import {
   tokenMatches,
 } from "../../src/moderation/adminApi.js";
 import { startMonitoring } from "../../src/runtime/node/monitoring.js";
-import { BIN } from "../cli/proc.js";
 import { frameOf, send } from "../hub/harness.js";
 import { roomWith } from "../sequencer/room.js";
-import { moderatedEnv } from "./support.js";
+import { moderatedEnv, runCli } from "./support.js";
 
 const TOKEN = "correct horse battery staple";
-
-/** The bin in a child process, without blocking this process (it serves the HTTP API). */
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function req(
   method: string,

@@ -4,6 +4,7 @@
  * sender key, as in production (docs/contracts.md "Identity"), so the hub can sign the
  * Remove proposals of a kick itself.
  */
+import { spawn } from "node:child_process";
 import { createDeviceSigner, Frame } from "@kalandra/proto";
 import { HubCore, type HubLimits } from "../../src/hub/hubCore.js";
 import type { BanList } from "../../src/moderation/bans.js";
@@ -13,6 +14,7 @@ import type { Target } from "../../src/sequencer/effects.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 import type { Storage } from "../../src/storage/types.js";
+import { BIN } from "../cli/proc.js";
 import { type Env, HUB_SEED, ManualTime, type Sent } from "../hub/harness.js";
 import { suite } from "../mls/mlsClients.js";
 
@@ -69,5 +71,27 @@ export async function reopen(env: ModEnv, retention?: RetentionPolicy): Promise<
     bans: state.bans,
     retention: state.retention,
     sweepIntervalMs: 1000,
+  });
+}
+
+/** The bin in a child process, without blocking this process (it serves the HTTP API). */
+export function runCli(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
