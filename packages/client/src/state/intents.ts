@@ -21,7 +21,7 @@ import {
   proposeSelfRemove,
 } from "../mls/group.js";
 import { enterEpoch, senderKeysFor } from "./apply.js";
-import { ClientError, type HubError, hubError } from "./errors.js";
+import { ClientError, HubError, hubError } from "./errors.js";
 import { Room, signatureKey } from "./room.js";
 import {
   FrameFlag,
@@ -229,16 +229,21 @@ export class Intents {
   }
 
   async leave(roomId: bigint): Promise<void> {
-    await this.#sequence(roomId, async (room) => {
-      if (room.state === undefined) return undefined;
-      const me = ownLeaf(room.state);
-      const already = Object.values(room.state.unappliedProposals).some(
-        (p) => p.proposal.proposalType === "remove" && p.proposal.remove.removed === me,
-      );
-      if (already) return undefined;
-      const { message } = await proposeSelfRemove(room.state, this.#c.options.cs);
-      return { opcode: Opcode.PROPOSAL, payload: { message }, op: "proposal" };
-    });
+    try {
+      await this.#sequence(roomId, async (room) => {
+        if (room.state === undefined || selfRemovalPending(room.state)) return undefined;
+        const { message } = await proposeSelfRemove(room.state, this.#c.options.cs);
+        return { opcode: Opcode.PROPOSAL, payload: { message }, op: "proposal" };
+      });
+    } catch (e) {
+      // Refused because our removal is already pending (e.g. the hub's kick won the race):
+      // what we asked for is happening.
+      const room = this.#c.getRoom(roomId);
+      if (!(e instanceof HubError) || room === undefined) throw e;
+      await this.#c.syncRoom(room);
+      if (room.removed || (room.state !== undefined && selfRemovalPending(room.state))) return;
+      throw e;
+    }
   }
 
   async send(roomId: bigint, plaintext: Uint8Array): Promise<bigint> {

@@ -127,6 +127,7 @@ export class Relay {
   readonly #answers = new Map<string, Uint8Array>();
   readonly #welcomes = new Map<bigint, Uint8Array[]>();
   #hlc = 0n;
+  #queue: Promise<void> = Promise.resolve();
   /** Test hook called right after a frame is sequenced, before any answer goes out. */
   afterSequence: ((roomId: bigint, frame: WireFrame) => void) | undefined;
   /** Counters for assertions. */
@@ -226,9 +227,13 @@ export class Relay {
     } catch {
       return;
     }
-    void this.#handle(conn, f).catch((e: unknown) => {
-      this.#error(conn, f, "INTERNAL", String(e));
-    });
+    // One frame at a time, like a sequencer: no await inside a handler may let another
+    // frame slip between its epoch check and its log append.
+    this.#queue = this.#queue
+      .then(() => this.#handle(conn, f))
+      .catch((e: unknown) => {
+        this.#error(conn, f, "INTERNAL", String(e));
+      });
   }
 
   async #handle(conn: RelayConnection, f: WireFrame): Promise<void> {
@@ -344,7 +349,8 @@ export class Relay {
       case Opcode.PROPOSAL: {
         if (!room.members.has(f.senderId))
           return this.#error(conn, f, "NOT_MEMBER", "not a member");
-        await this.#acceptProposal(room, f, fieldBytes(p, "message"));
+        if (!(await this.#acceptProposal(room, f, fieldBytes(p, "message"))))
+          return this.#error(conn, f, "INVALID_PROPOSAL", "that leaf's removal is already pending");
         this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
         this.#requestCommit(f.roomId, room);
         return;
@@ -413,7 +419,12 @@ export class Relay {
     }
   }
 
-  async #acceptProposal(room: RelayRoom, f: WireFrame, message: Uint8Array): Promise<void> {
+  /**
+   * Records a proposal as pending; false when it removes a leaf a pending proposal already
+   * removes (no commit could then cover both: RFC 9420 §12.2 forbids two removals of one
+   * leaf in a commit, and the sequencer requires every pending proposal to be covered).
+   */
+  async #acceptProposal(room: RelayRoom, f: WireFrame, message: Uint8Array): Promise<boolean> {
     const m = decodeMessage(message);
     if (m.wireformat !== "mls_public_message" || m.publicMessage.content.contentType !== "proposal")
       throw new Error("not a PublicMessage proposal");
@@ -427,8 +438,13 @@ export class Relay {
     );
     const prop = m.publicMessage.content.proposal;
     const pending: Pending = { ref: Buffer.from(ref).toString("hex"), proposer: f.senderId };
-    if (prop.proposalType === "remove") pending.removedLeaf = prop.remove.removed;
+    if (prop.proposalType === "remove") {
+      const leaf = prop.remove.removed;
+      if (room.pending.some((x) => x.removedLeaf === leaf)) return false;
+      pending.removedLeaf = leaf;
+    }
     room.pending.push(pending);
+    return true;
   }
 
   /**
@@ -464,7 +480,13 @@ export class Relay {
   }
 
   /** Moderation: the hub proposes removing every device of `userId` (DESIGN §6). */
-  async kick(roomId: bigint, userId: string): Promise<void> {
+  kick(roomId: bigint, userId: string): Promise<void> {
+    const p = this.#queue.then(() => this.#kick(roomId, userId));
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+
+  async #kick(roomId: bigint, userId: string): Promise<void> {
     const room = this.rooms.get(roomId);
     if (room === undefined) throw new Error("no room");
     for (const m of room.members.values()) {
@@ -489,8 +511,8 @@ export class Relay {
         },
         this.hub,
       );
-      await this.#acceptProposal(room, parseFrame(frame), message);
-      this.#sequence(room, frame, undefined);
+      if (await this.#acceptProposal(room, parseFrame(frame), message))
+        this.#sequence(room, frame, undefined);
     }
     this.#requestCommit(roomId, room);
   }
