@@ -19,6 +19,7 @@ export {
   type HubCoreDeps,
   type HubLimits,
 } from "./hub/hubCore.js";
+export * from "./moderation/index.js";
 export {
   type FrameHandler,
   Session,
