@@ -4,8 +4,23 @@
  * (sender_id, request_id) and answers a repeat with its first answer (DESIGN §4), which is
  * what lets a client survive heavy packet loss.
  */
-import type { TimerHandle, Timers } from "@kalandra/proto";
-import type { WireFrame } from "./wire.js";
+import { Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
+import { hubError } from "./errors.js";
+import { FrameFlag, type WireFrame } from "./wire.js";
+
+/**
+ * Refusals of the session, not of the request: a request resent on a new connection before
+ * its handshake completed is answered UNAUTHENTICATED without the hub looking at it (and a
+ * throttled one RATE_LIMITED). They are no answer to the request: it is sent again (same
+ * bytes, same request_id) on the retry timer. Dropping it instead would lose an own commit
+ * the hub may already have sequenced from an earlier copy (found by the simulation, issue 6).
+ */
+const SESSION_REFUSALS: ReadonlySet<string> = new Set(["UNAUTHENTICATED", "RATE_LIMITED"]);
+
+function isHandshake(bytes: Uint8Array): boolean {
+  const opcode = bytes.length >= 8 ? (bytes[6] ?? 0) * 256 + (bytes[7] ?? 0) : 0;
+  return opcode === Opcode.HELLO || opcode === Opcode.AUTH_RESPONSE;
+}
 
 export class RequestTimeoutError extends Error {
   override readonly name = "RequestTimeoutError";
@@ -68,6 +83,12 @@ export class RequestTracker {
   resolve(frame: WireFrame): boolean {
     const p = this.#pending.get(frame.requestId);
     if (p === undefined) return false;
+    if (
+      (frame.flags & FrameFlag.ERROR) !== 0 &&
+      !isHandshake(p.bytes) &&
+      SESSION_REFUSALS.has(hubError(frame).hubName)
+    )
+      return false;
     this.#pending.delete(frame.requestId);
     if (p.timer !== undefined) this.#timers.clear(p.timer);
     p.resolve(frame);
