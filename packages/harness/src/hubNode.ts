@@ -7,6 +7,7 @@
 import { createPrivateKey } from "node:crypto";
 import { type Clock, createDeviceSigner, type DeviceSigner } from "@kalandra/proto";
 import {
+  type AppendEntry,
   HubCore,
   type HubKey,
   type HubLimits,
@@ -57,6 +58,8 @@ export interface HubNodeOptions {
   onConnectionClosed(client: string, reason: string): void;
   /** Observes every frame the hub core emits (invariants on fan-out). */
   onSink?(target: Target, frame: Uint8Array): void;
+  /** Observes every append buffered by the disk. */
+  onAppend?(entries: readonly AppendEntry[]): void;
 }
 
 interface Conn {
@@ -108,6 +111,7 @@ export class HubNode {
       scheduler: this.o.scheduler,
       node: HUB,
       rng: rng.fork("disk"),
+      ...(this.o.onAppend === undefined ? {} : { onAppend: this.o.onAppend }),
     });
     const timers = this.o.scheduler.timersFor(HUB);
     const sink = (target: Target, frame: Uint8Array) => this.#route(target, frame);

@@ -86,6 +86,17 @@ export class SimNetwork {
     this.scheduler.trace.record(`net partition ${a.join(",")} | ${b.join(",")} sym=${symmetric}`);
   }
 
+  /** Undoes `partition(a, b, symmetric)`. */
+  unpartition(a: readonly string[], b: readonly string[], symmetric = true): void {
+    for (const x of a) {
+      for (const y of b) {
+        this.#blocked.delete(key(x, y));
+        if (symmetric) this.#blocked.delete(key(y, x));
+      }
+    }
+    this.scheduler.trace.record(`net unpartition ${a.join(",")} | ${b.join(",")}`);
+  }
+
   /** Removes every partition and every per-link fault setting, and releases held links. */
   heal(): void {
     this.#blocked.clear();

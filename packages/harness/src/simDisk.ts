@@ -38,6 +38,8 @@ export interface SimDiskOptions {
   /** Virtual ms from the first buffered write to its fsync: min + int(spread + 1). */
   fsyncMinMs?: number;
   fsyncSpreadMs?: number;
+  /** Sees every append when it is buffered (scenarios arm crashes "mid-commit" with it). */
+  onAppend?: (entries: readonly AppendEntry[]) => void;
 }
 
 export class DiskCrashedError extends Error {
@@ -127,7 +129,9 @@ export class SimDisk implements Storage {
       response: e.response.slice(),
       ...(e.roomState === undefined ? {} : { roomState: e.roomState.slice() }),
     }));
-    return this.#enqueue(`append${copy.length}`, () => this.inner.append(copy));
+    const p = this.#enqueue(`append${copy.length}`, () => this.inner.append(copy));
+    this.o.onAppend?.(copy);
+    return p;
   }
   putResponse(senderId: bigint, requestId: number, response: Uint8Array): Promise<void> {
     const r = response.slice();

@@ -15,10 +15,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KalandraClient } from "@kalandra/client";
 import { setCanaries } from "@kalandra/proto";
-import type { HubLimits } from "@kalandra/server";
+import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
 import { ClientNode } from "./clientNode.js";
 import { installDeterminismGuards, setSimulationSources } from "./guards.js";
 import { HUB, HubNode } from "./hubNode.js";
+import type { ErasureRecord } from "./invariants.js";
 import { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
 import { SeededRng } from "./rng.js";
 import { Scheduler } from "./scheduler.js";
@@ -59,6 +60,12 @@ export class World {
   readonly dir: string;
   readonly #faultRng: SeededRng;
   readonly #skews = new Map<string, number>();
+  readonly #removals = new Map<string, bigint>();
+  /** Observers of what the hub core emits and what its disk buffers (scenario hooks). */
+  readonly sinkObservers: ((target: Target, frame: Uint8Array) => void)[] = [];
+  readonly appendObservers: ((entries: readonly AppendEntry[]) => void)[] = [];
+  /** Erasures made durable during the run. */
+  readonly erasures: ErasureRecord[] = [];
   #release: (() => void) | undefined;
   #closed = false;
 
@@ -89,6 +96,12 @@ export class World {
       clock: this.scheduler.clockFor(() => hubSkew),
       ...(o.hubLimits === undefined ? {} : { limits: o.hubLimits }),
       onConnectionClosed: (client, reason) => this.#connectionLost(client, reason),
+      onSink: (target, frame) => {
+        for (const f of this.sinkObservers) f(target, frame);
+      },
+      onAppend: (entries) => {
+        for (const f of this.appendObservers) f(entries);
+      },
     });
     for (const name of o.clients) {
       const s = skew(name);
@@ -315,7 +328,47 @@ export class World {
 
   // ---- recording -------------------------------------------------------------------------------
 
+  /** The epoch at which other members saw `user` removed from the room. */
+  removalEpoch(roomId: bigint, user: string): bigint | undefined {
+    return this.#removals.get(`${roomId}:${user}`);
+  }
+
+  /**
+   * Erases one message at the hub (operator secure delete, DESIGN §5); once durable it is
+   * recorded for `erased_unrecoverable`. Call from inside an event.
+   */
+  eraseMessage(roomId: bigint, logIndex: bigint): void {
+    const lmdb = this.hub.lmdb;
+    const disk = this.hub.disk;
+    if (lmdb === undefined || disk === undefined) return;
+    const key = lmdb.inspectPayloadKey(roomId, logIndex);
+    if (key === undefined) return;
+    const deliveredBefore = new Set<string>();
+    for (const c of this.clients.values()) {
+      if (c.delivered.get(roomId)?.has(logIndex)) deliveredBefore.add(c.name);
+    }
+    this.trace.record(`erase ${roomId}:${logIndex}`);
+    disk.secureDelete(roomId, logIndex).then(
+      (done) => {
+        if (done) this.erasures.push({ roomId, logIndex, key, deliveredBefore });
+      },
+      () => undefined,
+    );
+  }
+
   #onClientEvent(node: ClientNode, e: Parameters<Parameters<KalandraClient["on"]>[0]>[0]): void {
+    if (e.type === "error" && e.error.name === "DeterminismViolation") {
+      this.violation("determinism", `${node.name}: ${e.error.message}`);
+      return;
+    }
+    if (e.type === "membership") {
+      for (const user of e.removed) {
+        const k = `${e.roomId}:${user}`;
+        const prev = this.#removals.get(k);
+        if (prev === undefined || e.epoch < prev) this.#removals.set(k, e.epoch);
+      }
+      return;
+    }
     if (e.type !== "epoch") return;
     const key = `${e.roomId}:${e.epoch}`;
     const hash = Buffer.from(e.treeHash).toString("hex");

@@ -1,0 +1,321 @@
+/**
+ * The invariants of DESIGN §8, checked against what the world recorded and what the hub's
+ * LMDB directory holds (its durable log). Safety invariants may be checked at any point
+ * while the hub is up; convergence is checked after the faults heal.
+ *
+ * - log_shape: the durable log is gap-free, HLC stamps strictly increase (DESIGN §4) and no
+ *   (sender_id, request_id) is sequenced twice (idempotency).
+ * - log_prefix: every sequenced frame a client received is, byte for byte, the hub's frame
+ *   at that log_index (each client's log is a prefix of the hub's order).
+ * - ack_durable: every ACKed sequenced request is in the durable log after any crash.
+ * - delivered_agree: members that delivered a log_index delivered the same plaintext, and a
+ *   plaintext is delivered at one log_index only.
+ * - epoch_tree_hash: members of an epoch agree on its tree hash (checked as events arrive).
+ * - removed_reads_nothing: a removed member decrypts nothing sent after its removal.
+ * - no_external_join_during_removal: no external commit is accepted while a removal is
+ *   pending (DESIGN §4, §6).
+ * - erased_unrecoverable: an erased message's key is in no byte of any file, its payload
+ *   reads back as a tombstone, and nobody delivers it after the erasure.
+ * - convergence: after healing, every live member has the hub's epoch, tree hash,
+ *   membership and head, and delivered every message sent since it joined.
+ */
+
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Flag, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import type { StoredFrame } from "@kalandra/server";
+import type { World } from "./world.js";
+
+const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+
+export interface HeaderInfo {
+  flags: number;
+  opcode: number;
+  requestId: number;
+  senderId: bigint;
+  logIndex: bigint;
+  hlc: bigint;
+  epoch: bigint;
+}
+
+export function headerInfo(h: Uint8Array): HeaderInfo {
+  const v = new DataView(h.buffer, h.byteOffset, HEADER_SIZE);
+  return {
+    flags: v.getUint8(5),
+    opcode: v.getUint16(6),
+    requestId: v.getUint32(8),
+    senderId: v.getBigUint64(28),
+    logIndex: v.getBigUint64(36),
+    hlc: v.getBigUint64(44),
+    epoch: v.getBigUint64(52),
+  };
+}
+
+/** The room's durable log (empty while the hub is down). */
+export function hubLog(w: World, roomId: bigint): StoredFrame[] {
+  const s = w.hub.lmdb;
+  if (s === undefined) return [];
+  return s.readRange(roomId, 0n, 1_000_000);
+}
+
+/** An erasure the world made durable, for `erased_unrecoverable`. */
+export interface ErasureRecord {
+  roomId: bigint;
+  logIndex: bigint;
+  key: Uint8Array;
+  /** Clients that had delivered the message before it was erased. */
+  deliveredBefore: Set<string>;
+}
+
+/** Runs every safety invariant over one room; returns the number of violations added. */
+export function checkSafety(w: World, roomId: bigint): number {
+  if (!w.hub.up) return 0;
+  const before = w.violations.length;
+  const log = hubLog(w, roomId);
+  checkLogShape(w, roomId, log);
+  checkPrefix(w, roomId, log);
+  checkAcks(w, roomId, log);
+  checkDelivered(w, roomId, log);
+  checkRemoved(w, roomId);
+  checkExternalDuringRemoval(w, roomId, log);
+  return w.violations.length - before;
+}
+
+function checkLogShape(w: World, roomId: bigint, log: StoredFrame[]): void {
+  let lastHlc = -1n;
+  const requests = new Set<string>();
+  log.forEach((f, i) => {
+    const h = headerInfo(f.header);
+    if (f.logIndex !== BigInt(i) || h.logIndex !== BigInt(i)) {
+      w.violation("log_shape", `room ${roomId}: entry ${i} holds log_index ${h.logIndex}`);
+    }
+    if (h.hlc <= lastHlc) {
+      w.violation("log_shape", `room ${roomId}: hlc goes back at log_index ${i}`);
+    }
+    lastHlc = h.hlc;
+    if (h.senderId !== 0n) {
+      const k = `${h.senderId}:${h.requestId}`;
+      if (requests.has(k)) {
+        w.violation("log_shape", `room ${roomId}: request ${k} sequenced twice (log_index ${i})`);
+      }
+      requests.add(k);
+    }
+  });
+}
+
+function checkPrefix(w: World, roomId: bigint, log: StoredFrame[]): void {
+  const prefix = `${roomId}:`;
+  for (const c of w.clients.values()) {
+    for (const [key, seen] of c.seen) {
+      if (!key.startsWith(prefix)) continue;
+      const idx = Number(key.slice(prefix.length));
+      const f = log[idx];
+      if (f === undefined) {
+        w.violation(
+          "log_prefix",
+          `${c.name} received log_index ${idx} of room ${roomId}, beyond the hub's durable head ${log.length}`,
+        );
+        continue;
+      }
+      const same =
+        hex(f.header) === hex(seen.header) &&
+        (f.payload === null || seen.payload === null || sha(f.payload) === seen.payload);
+      if (!same) {
+        w.violation("log_prefix", `${c.name} received another frame at log_index ${idx}`);
+      }
+    }
+  }
+}
+
+function checkAcks(w: World, roomId: bigint, log: StoredFrame[]): void {
+  for (const c of w.clients.values()) {
+    for (const a of c.acks) {
+      if (a.roomId !== roomId) continue;
+      const f = log[Number(a.logIndex)];
+      const h = f === undefined ? undefined : headerInfo(f.header);
+      if (h === undefined || h.senderId !== c.senderId || h.requestId !== a.requestId) {
+        w.violation(
+          "ack_durable",
+          `${c.name}'s request ${a.requestId} was ACKed at log_index ${a.logIndex} but is not there`,
+        );
+      }
+    }
+  }
+}
+
+function checkDelivered(w: World, roomId: bigint, log: StoredFrame[]): void {
+  const byIndex = new Map<bigint, { text: string; by: string }>();
+  const byText = new Map<string, bigint>();
+  for (const c of w.clients.values()) {
+    for (const d of c.delivered.get(roomId)?.values() ?? []) {
+      const prev = byIndex.get(d.logIndex);
+      if (prev !== undefined && prev.text !== d.text) {
+        w.violation(
+          "delivered_agree",
+          `log_index ${d.logIndex}: ${c.name} delivered "${d.text}", ${prev.by} "${prev.text}"`,
+        );
+      }
+      byIndex.set(d.logIndex, { text: d.text, by: c.name });
+      const at = byText.get(d.text);
+      if (at !== undefined && at !== d.logIndex) {
+        w.violation(
+          "delivered_agree",
+          `"${d.text}" delivered at log_index ${at} and ${d.logIndex}`,
+        );
+      }
+      byText.set(d.text, d.logIndex);
+      const f = log[Number(d.logIndex)];
+      if (f !== undefined) {
+        const h = headerInfo(f.header);
+        if (h.opcode !== Opcode.APP_MESSAGE || h.senderId !== d.senderId || h.epoch !== d.epoch) {
+          w.violation(
+            "delivered_agree",
+            `${c.name} delivered log_index ${d.logIndex} as a message the hub does not hold there`,
+          );
+        }
+      }
+    }
+    if (c.duplicates.length > 0) {
+      w.violation("delivered_agree", `${c.name} delivered ${c.duplicates[0]} twice`);
+      c.duplicates.length = 0;
+    }
+  }
+}
+
+function checkRemoved(w: World, roomId: bigint): void {
+  for (const c of w.clients.values()) {
+    const removal = w.removalEpoch(roomId, c.name);
+    if (removal === undefined) continue;
+    for (const d of c.delivered.get(roomId)?.values() ?? []) {
+      if (d.epoch >= removal) {
+        w.violation(
+          "removed_reads_nothing",
+          `${c.name} was removed at epoch ${removal} but decrypted log_index ${d.logIndex} of epoch ${d.epoch}`,
+        );
+      }
+    }
+  }
+}
+
+function checkExternalDuringRemoval(w: World, roomId: bigint, log: StoredFrame[]): void {
+  let removalPendingAt: bigint | undefined;
+  for (const f of log) {
+    const h = headerInfo(f.header);
+    if (h.opcode === Opcode.PROPOSAL && h.senderId === 0n && (h.flags & Flag.EXTERNAL) !== 0) {
+      removalPendingAt = h.epoch;
+    } else if (h.opcode === Opcode.COMMIT) {
+      removalPendingAt = undefined;
+    } else if (h.opcode === Opcode.EXTERNAL_COMMIT) {
+      if (removalPendingAt !== undefined && removalPendingAt === h.epoch) {
+        w.violation(
+          "no_external_join_during_removal",
+          `external commit at log_index ${h.logIndex} accepted while a removal was pending`,
+        );
+      }
+      removalPendingAt = undefined;
+    }
+  }
+}
+
+/** Checks every erasure the world made: no key bytes on disk, tombstones, no late delivery. */
+export function checkErasures(w: World, erasures: readonly ErasureRecord[]): void {
+  if (erasures.length === 0 || !w.hub.up) return;
+  const files = listFiles(w.dir).map((p) => readFileSync(p));
+  for (const e of erasures) {
+    const f = hubLog(w, e.roomId)[Number(e.logIndex)];
+    if (f !== undefined && f.payload !== null) {
+      w.violation("erased_unrecoverable", `log_index ${e.logIndex} still reads back a payload`);
+    }
+    const key = Buffer.from(e.key);
+    if (files.some((b) => b.indexOf(key) >= 0)) {
+      w.violation("erased_unrecoverable", `the key of log_index ${e.logIndex} is still on disk`);
+    }
+    for (const c of w.clients.values()) {
+      if (e.deliveredBefore.has(c.name)) continue;
+      if (c.delivered.get(e.roomId)?.has(e.logIndex)) {
+        w.violation(
+          "erased_unrecoverable",
+          `${c.name} delivered log_index ${e.logIndex} after it was erased`,
+        );
+      }
+    }
+  }
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/**
+ * What still keeps the room from having converged (empty = converged): every live member
+ * the hub lists sits at the hub's epoch, tree hash, membership and head, and delivered
+ * every message of the log since it joined.
+ */
+export function convergenceGaps(w: World, roomId: bigint): string[] {
+  const gaps: string[] = [];
+  const room = w.hub.room(roomId);
+  if (room === undefined) return ["hub is down"];
+  const log = hubLog(w, roomId);
+  const commitAt = new Map<bigint, number>();
+  const messages: number[] = [];
+  log.forEach((f, i) => {
+    const h = headerInfo(f.header);
+    if (h.opcode === Opcode.COMMIT || h.opcode === Opcode.EXTERNAL_COMMIT) {
+      commitAt.set(h.epoch + 1n, i);
+    } else if (h.opcode === Opcode.APP_MESSAGE && f.payload !== null) messages.push(i);
+  });
+  const members = new Set(room.members());
+  const treeHash = hex(room.treeHash);
+  for (const c of w.clients.values()) {
+    if (!members.has(c.senderId)) continue;
+    if (c.down || c.client === undefined) continue;
+    const view = c.client.room(roomId);
+    if (view === undefined) {
+      gaps.push(`${c.name} does not know the room`);
+      continue;
+    }
+    if (view.phase.kind !== "synchronized") gaps.push(`${c.name} is ${view.phase.kind}`);
+    if (view.epoch !== room.epoch) gaps.push(`${c.name} at epoch ${view.epoch}/${room.epoch}`);
+    else if (view.treeHash === undefined || hex(view.treeHash) !== treeHash) {
+      gaps.push(`${c.name} has another tree hash at epoch ${view.epoch}`);
+    }
+    if (view.members.length !== members.size) {
+      gaps.push(`${c.name} sees ${view.members.length} members, hub ${members.size}`);
+    }
+    if (view.nextLogIndex !== BigInt(log.length)) {
+      gaps.push(`${c.name} applied up to ${view.nextLogIndex}, head ${log.length}`);
+    }
+    const joined = c.joinedAt.get(roomId);
+    const from = joined === undefined ? 0 : (commitAt.get(joined) ?? 0);
+    const got = c.delivered.get(roomId);
+    const missing = messages.filter((i) => i > from && !got?.has(BigInt(i)));
+    if (missing.length > 0) {
+      gaps.push(`${c.name} misses ${missing.length} messages (first log_index ${missing[0]})`);
+    }
+  }
+  return gaps;
+}
+
+/**
+ * Runs until the room converged or `boundMs` of virtual time passed; a room that did not
+ * converge is a `convergence` violation (liveness after healing).
+ */
+export async function awaitConvergence(w: World, roomId: bigint, boundMs: number): Promise<void> {
+  const step = 1000;
+  for (let t = 0; t <= boundMs; t += step) {
+    if (w.hub.up && convergenceGaps(w, roomId).length === 0) return;
+    await w.runFor(step);
+  }
+  const gaps = convergenceGaps(w, roomId);
+  if (gaps.length > 0) {
+    w.violation("convergence", `not converged ${boundMs} ms after healing: ${gaps.join("; ")}`);
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * The scenarios of issue 6 (tests/simulation runs each over many seeds; `pnpm sim` runs one
+ * or a swarm of them). Clients are named u0, u1, …; u0 creates the room.
+ */
+import { decodeErrorPayload, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { headerInfo, hubLog } from "./invariants.js";
+import type { Scenario, ScenarioRun } from "./scenario.js";
+
+const te = new TextEncoder();
+
+/** u0 creates the room and adds `others` in one commit; waits until everyone is in it. */
+async function roomWith(r: ScenarioRun, others: readonly string[]): Promise<void> {
+  const { w } = r;
+  r.room = await w.perform("create room", () => w.api("u0").createRoom());
+  if (others.length === 0) return;
+  await w.perform("add members", () => w.api("u0").addMembers(r.room, others));
+  await w.runFor(30_000, () =>
+    others.every((n) => w.client(n).client?.room(r.room)?.phase.kind === "synchronized"),
+  );
+  for (const n of others) {
+    if (w.client(n).client?.room(r.room)?.phase.kind !== "synchronized") {
+      throw new Error(`${n} did not join during setup`);
+    }
+  }
+}
+
+/** Sends `name:i` from `name` (a failure is fine: the sender may be down or removed). */
+function send(r: ScenarioRun, name: string, i: number, delayMs: number): void {
+  r.w.at(delayMs, `send ${name}:${i}`, () => {
+    const c = r.w.client(name).client;
+    if (c === undefined) return;
+    r.notes.sent = (r.notes.sent ?? 0) + 1;
+    c.send(r.room, te.encode(`${name}:${i}`)).then(
+      () => {
+        r.notes.acked = (r.notes.acked ?? 0) + 1;
+      },
+      () => undefined,
+    );
+  });
+}
+
+function update(r: ScenarioRun, name: string, delayMs: number): void {
+  r.w.at(delayMs, `update ${name}`, () => {
+    const c = r.w.client(name).client;
+    if (c === undefined) return;
+    c.update(r.room).then(
+      () => {
+        r.notes.updates = (r.notes.updates ?? 0) + 1;
+      },
+      () => undefined,
+    );
+  });
+}
+
+/** Ten members chatting with 50 % loss on every link (plus whatever else the seed draws). */
+export const chat10: Scenario = {
+  name: "chat10",
+  description: "10 members chat under 50% packet loss; everyone ends with the same history",
+  clients: 10,
+  chaosMs: 40_000,
+  convergeMs: 60_000,
+  plan: {
+    kinds: ["network", "clientCrash", "hubCrash", "replayOld"],
+    fixedLoss: 0.5,
+    maxEvents: 3,
+    maxSkewMs: 2000,
+  },
+  async setup(r) {
+    await roomWith(r, r.names.slice(1));
+  },
+  workload(r) {
+    for (const name of r.names) {
+      const n = 1 + r.rng.int(3);
+      for (let i = 0; i < n; i++) send(r, name, i, r.rng.int(r.w.o.clients.length * 3000));
+    }
+    update(r, r.rng.pick(r.names), r.rng.int(30_000));
+    // An operator erases one message once some have been sequenced (DESIGN §5).
+    r.w.at(20_000 + r.rng.int(10_000), "erase one message", () => {
+      const msgs = hubLog(r.w, r.room).filter(
+        (f) => headerInfo(f.header).opcode === Opcode.APP_MESSAGE && f.payload !== null,
+      );
+      if (msgs.length === 0) return;
+      r.w.eraseMessage(r.room, r.rng.pick(msgs).logIndex);
+    });
+  },
+};
+
+/** Five members propose their own removal at once: one commit carries all five. */
+export const propose5: Scenario = {
+  name: "propose5",
+  description: "five clients propose at once; the hub yields exactly one commit carrying all five",
+  clients: 8,
+  chaosMs: 10_000,
+  convergeMs: 30_000,
+  // The batch window must hold all five: no loss, no hub crash; proposers are not crashed.
+  plan: {
+    kinds: ["network", "clientCrash", "replayOld"],
+    maxLoss: 0,
+    protect: [0, 3, 4, 5, 6, 7],
+    maxEvents: 2,
+    maxSkewMs: 1000,
+  },
+  hubLimits: { commitDelayMs: 300 },
+  async setup(r) {
+    await roomWith(r, r.names.slice(1));
+  },
+  workload(r) {
+    for (const name of r.names.slice(3)) {
+      r.w.at(1000, `leave ${name}`, () => {
+        void r.w
+          .client(name)
+          .client?.leave(r.room)
+          .catch(() => undefined);
+      });
+    }
+  },
+  check(r) {
+    const leavers = r.names.slice(3);
+    const log = hubLog(r.w, r.room);
+    const proposals = log.filter((f) => headerInfo(f.header).opcode === Opcode.PROPOSAL);
+    const epochs = new Set(proposals.map((f) => headerInfo(f.header).epoch));
+    if (proposals.length !== leavers.length || epochs.size !== 1) {
+      r.w.violation(
+        "one_commit_for_all",
+        `${proposals.length} proposals over ${epochs.size} epochs in the log`,
+      );
+      return;
+    }
+    const [epoch] = [...epochs] as [bigint];
+    for (const name of leavers) {
+      const at = r.w.removalEpoch(r.room, name);
+      if (at !== epoch + 1n) {
+        r.w.violation(
+          "one_commit_for_all",
+          `${name} removed at epoch ${at}, not by the one commit of epoch ${epoch}`,
+        );
+      }
+    }
+    r.notes.commits = log.filter((f) => headerInfo(f.header).opcode === Opcode.COMMIT).length;
+  },
+};
+
+/**
+ * Kick under race: the hub proposes u3's removal while u4 joins by external commit; the
+ * join is refused while the removal is pending (MUST_INCLUDE_PENDING_REMOVALS) and u3
+ * reads nothing sent after its removal.
+ */
+export const kickRace: Scenario = {
+  name: "kick_race",
+  description:
+    "a joiner's external commit races a hub removal; the kicked member reads nothing after",
+  clients: 5,
+  chaosMs: 20_000,
+  convergeMs: 40_000,
+  plan: {
+    kinds: ["network", "clientCrash"],
+    maxLoss: 0.2,
+    protect: [0, 3, 4],
+    maxEvents: 2,
+    maxSkewMs: 1000,
+  },
+  hubLimits: { commitDelayMs: 400 },
+  async setup(r) {
+    await roomWith(r, ["u1", "u2", "u3"]);
+    r.w.sinkObservers.push((target, frame) => {
+      if (frame.length < HEADER_SIZE) return;
+      if (new DataView(frame.buffer, frame.byteOffset, 8).getUint16(6) !== Opcode.ERROR) return;
+      try {
+        const p = decodeErrorPayload(frame.subarray(HEADER_SIZE));
+        if (p.name === "MUST_INCLUDE_PENDING_REMOVALS" && target.kind === "session") {
+          r.notes.refusedJoins = (r.notes.refusedJoins ?? 0) + 1;
+        }
+      } catch {
+        // not an error payload
+      }
+    });
+  },
+  workload(r) {
+    const { w } = r;
+    w.at(1000, "kick u3", () => {
+      w.hub.kick(r.room, "u3").then(
+        (o) => {
+          if (o === undefined) w.violation("scenario_error", "the hub core has no kick");
+          else if (!o.ok) r.notes.kickRefused = 1;
+        },
+        () => undefined,
+      );
+    });
+    w.at(1000 + r.rng.int(40), "u4 joins", () => {
+      void w
+        .client("u4")
+        .client?.joinExternal(r.room)
+        .catch(() => undefined);
+    });
+    for (let i = 0; i < 3; i++) {
+      send(r, "u1", i, 3000 + r.rng.int(10_000));
+      send(r, "u4", i, 6000 + r.rng.int(8000));
+    }
+  },
+  check(r) {
+    const room = r.w.hub.room(r.room);
+    if (room === undefined) return;
+    const members = new Set(room.members());
+    if (members.has(r.w.client("u3").senderId)) {
+      r.w.violation("kick_applied", "u3 is still a member after the kick");
+    }
+    if (!members.has(r.w.client("u4").senderId)) {
+      r.w.violation("join_after_kick", "u4 never joined");
+    }
+  },
+};
+
+/** The hub loses power in the middle of a commit, or of a burst of messages. */
+export const hubCrash: Scenario = {
+  name: "hub_crash",
+  description: "hub crash in the middle of a commit and of a burst of messages",
+  clients: 4,
+  chaosMs: 20_000,
+  convergeMs: 40_000,
+  plan: { kinds: ["network", "replayOld"], maxLoss: 0.2, maxEvents: 2, maxSkewMs: 1000 },
+  async setup(r) {
+    await roomWith(r, r.names.slice(1));
+  },
+  workload(r) {
+    const { w } = r;
+    const written = r.rng.int(3);
+    let armed = 2;
+    // Power goes while the disk holds (part of) a commit, then while it holds a burst.
+    w.appendObservers.push((entries) => {
+      if (armed === 0) return;
+      const opcodes = entries.map((e) => headerInfo(e.header).opcode);
+      const commit = armed === 2 && opcodes.includes(Opcode.COMMIT);
+      const burst = armed === 1 && opcodes.filter((o) => o === Opcode.APP_MESSAGE).length >= 1;
+      if (!commit && !burst) return;
+      armed--;
+      r.notes.crashes = (r.notes.crashes ?? 0) + 1;
+      w.at(0, "crash mid-write", () => w.crashHub(written, 200 + r.rng.int(3000)));
+    });
+    update(r, "u1", 1000);
+    for (const name of r.names) for (let i = 0; i < 4; i++) send(r, name, i, 8000 + r.rng.int(30));
+  },
+};
+
+/** A member is cut off while two epochs pass, then the partition heals and it catches up. */
+export const partition: Scenario = {
+  name: "partition",
+  description: "a member partitioned during two epochs catches up after healing",
+  clients: 4,
+  chaosMs: 20_000,
+  convergeMs: 40_000,
+  plan: { kinds: ["network"], maxLoss: 0.3, maxEvents: 0, maxSkewMs: 2000 },
+  async setup(r) {
+    await roomWith(r, r.names.slice(1));
+  },
+  workload(r) {
+    const { w } = r;
+    const oneWay = r.rng.int(3);
+    const [a, b] = oneWay === 2 ? [["hub"], ["u3"]] : [["u3"], ["hub"]];
+    w.at(500, "partition u3", () => w.network.partition(a, b, oneWay === 0));
+    update(r, "u1", 2000);
+    update(r, "u2", 7000);
+    for (let i = 0; i < 3; i++) {
+      send(r, "u0", i, 3000 + r.rng.int(9000));
+      send(r, "u3", i, 3000 + r.rng.int(9000));
+    }
+    w.at(14_000, "heal u3", () => w.network.unpartition(a, b, oneWay === 0));
+  },
+  check(r) {
+    const epoch = r.w.hub.room(r.room)?.epoch ?? 0n;
+    if (epoch < 3n)
+      r.w.violation("partition_epochs", `only ${epoch} epochs; expected two during the partition`);
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [chat10, propose5, kickRace, hubCrash, partition];
+
+export function scenarioByName(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (s === undefined) {
+    throw new RangeError(`no scenario ${name} (have ${SCENARIOS.map((x) => x.name).join(", ")})`);
+  }
+  return s;
+}
