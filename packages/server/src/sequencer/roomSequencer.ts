@@ -9,7 +9,7 @@
  * Inputs are frames whose signature the hub core already verified (hub/hubCore.ts);
  * effects are pushed to the injected sink. No I/O, no wall clock, no timers of its own.
  */
-import { decodePayload, Flag, Opcode } from "@kalandra/proto";
+import { decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import type { AppendEntry } from "../storage/types.js";
 import { CommitScheduler } from "./commitScheduler.js";
@@ -31,6 +31,7 @@ import {
   type RoomState,
 } from "./roomState.js";
 import {
+  buildFrame,
   ErrorCode,
   type ErrorName,
   type ParsedFrame,
@@ -379,12 +380,22 @@ export class RoomSequencer {
     return this.sequence(request, {
       stateChanged: true,
       fanout,
-      after: () => {
+      after: (logIndex, hlc) => {
         if (welcome !== undefined) {
-          const frame = hubFrame(this.env.hubSigner, Opcode.WELCOME, this.roomId, epoch, {
-            welcome,
-            epoch,
-          });
+          // The header carries the adding commit's place: the joiner applies from the
+          // next index on (docs/client.md "Welcome").
+          const frame = buildFrame(
+            {
+              flags: Flag.EXTERNAL,
+              opcode: Opcode.WELCOME,
+              roomId: this.roomId,
+              epoch,
+              logIndex,
+              hlcTimestamp: hlc,
+            },
+            encodePayload(Opcode.WELCOME, { welcome, epoch }),
+            this.env.hubSigner,
+          );
           for (const r of recipients) this.env.sink({ kind: "device", senderId: r }, frame);
         }
       },
@@ -441,7 +452,11 @@ export class RoomSequencer {
 
   private sequence(
     request: Request,
-    opts: { stateChanged: boolean; fanout: readonly bigint[]; after?: () => void },
+    opts: {
+      stateChanged: boolean;
+      fanout: readonly bigint[];
+      after?: (logIndex: bigint, hlc: bigint) => void;
+    },
   ): Promise<Outcome> {
     const h = request.frame.header;
     const logIndex = this.next++;
@@ -479,7 +494,7 @@ export class RoomSequencer {
         if (opts.fanout.length > 0) {
           this.env.sink({ kind: "members", roomId: this.roomId, senderIds: opts.fanout }, stamped);
         }
-        opts.after?.();
+        opts.after?.(logIndex, hlc);
         resolve({ ok: true, logIndex });
       });
     });
