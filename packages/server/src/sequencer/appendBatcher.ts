@@ -7,6 +7,7 @@
  *
  * One batcher per shard: the rooms of a shard share its transactions.
  */
+import { canary } from "@kalandra/proto";
 import type { AppendEntry, Storage } from "../storage/types.js";
 
 type Done = (err: unknown) => void;
@@ -56,6 +57,8 @@ export class AppendBatcher {
     let err: unknown;
     try {
       this.batches++;
+      // Simulation-only planted bug (DESIGN §8): acknowledge before the batch is durable.
+      if (canary("ack_before_fsync")) for (const cb of callbacks.splice(0)) cb(undefined);
       await this.storage.append(entries);
     } catch (e) {
       err = e ?? new Error("append failed");
