@@ -4,6 +4,7 @@
  * still in flight (accepted, not yet durable: the repeat waits for the same response) and
  * storage (the response recorded with the frame, so the rule holds across restarts).
  */
+import { canary } from "@kalandra/proto";
 import type { Storage } from "../storage/types.js";
 
 const key = (senderId: bigint, requestId: number): string => `${senderId}:${requestId}`;
@@ -18,6 +19,7 @@ export class Idempotency {
    * is in flight, undefined when the request is new.
    */
   earlier(senderId: bigint, requestId: number): Uint8Array | Promise<Uint8Array> | undefined {
+    if (canary("dedupe_forgets")) return undefined; // simulation-only planted bug (DESIGN §8)
     const waiting = this.inflight.get(key(senderId, requestId));
     if (waiting !== undefined) return new Promise((resolve) => waiting.push(resolve));
     return this.storage.getResponse(senderId, requestId);
