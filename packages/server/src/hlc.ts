@@ -8,7 +8,7 @@
  * if the wall clock goes back, the clock keeps its last millisecond and counts up;
  * when the counter would overflow it borrows the next millisecond.
  */
-import type { Clock } from "@kalandra/proto";
+import { type Clock, canary } from "@kalandra/proto";
 
 export const HLC_COUNTER_BITS = 16n;
 const COUNTER_MASK = (1n << HLC_COUNTER_BITS) - 1n;
@@ -48,6 +48,8 @@ export class HybridLogicalClock {
     // Either the wall clock moved past our last stamp, or we count up from it
     // (which also carries into the millisecond when the counter is full).
     this.last = candidate > this.last ? candidate : this.last + 1n;
+    // Simulation-only planted bug (DESIGN §8): trust the wall clock alone.
+    if (canary("hlc_backwards")) this.last = candidate;
     return this.last;
   }
 
