@@ -9,7 +9,7 @@
  * Inputs are frames whose signature the hub core already verified (hub/hubCore.ts);
  * effects are pushed to the injected sink. No I/O, no wall clock, no timers of its own.
  */
-import { decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
+import { canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import type { AppendEntry } from "../storage/types.js";
 import { CommitScheduler } from "./commitScheduler.js";
@@ -434,6 +434,7 @@ export class RoomSequencer {
     const head = this.env.storage.nextIndex(this.roomId);
     const max = Math.min(Math.max(limit, 1), this.env.limits.syncPageLimit);
     const frames = this.env.storage.readRange(this.roomId, from, max);
+    if (canary("sync_drops_last")) frames.pop(); // simulation-only planted bug (DESIGN §8)
     const entries = frames.map((f) => ({ header: f.header, payload: f.payload }));
     const next = frames.length > 0 ? frames[frames.length - 1]!.logIndex + 1n : from;
     return this.reply(request, Opcode.SYNC_PAGE, { entries, next, head });
