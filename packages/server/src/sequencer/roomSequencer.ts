@@ -306,7 +306,8 @@ export class RoomSequencer {
     if (this.group.memberBySenderId(h.senderId) === undefined) {
       return refuse("NOT_MEMBER", "sender is not a member");
     }
-    const stale = this.checkEpoch(h);
+    // canary: simulation-only planted bug (DESIGN §8), the epoch check dropped.
+    const stale = canary("app_epoch_check") ? undefined : this.checkEpoch(h);
     if (stale !== undefined) return stale;
     if (this.removalPending) {
       return refuse("MUST_INCLUDE_PENDING_REMOVALS", "a removal is pending; wait for its commit");
