@@ -119,6 +119,7 @@ export class KalandraClient {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #syncTimer: TimerHandle | undefined;
+  readonly #rejoining = new Set<bigint>();
 
   private constructor(
     o: KalandraClientOptions,
@@ -149,6 +150,7 @@ export class KalandraClient {
       request: async (opcode, roomId, epoch, payload) =>
         this.expectAck(await this.request(opcode, roomId, epoch, payload)),
       persist: (room, mls) => this.persist(room, mls),
+      onDiverged: (room) => this.#onDiverged(room),
       pageSize: o.syncPageSize ?? 256,
     });
     this.#intents = new Intents(this);
@@ -557,6 +559,27 @@ export class KalandraClient {
     this.#events.emit({ type: "joined", roomId: f.roomId, epoch: room.epoch });
     await this.persist(room, true);
     void this.syncRoom(room).catch(() => undefined);
+  }
+
+  /**
+   * The room's state can no longer follow the log: report it and rejoin once by external
+   * commit with resync (the hub's GroupInfo is the current truth, RFC 9420 §12.4.3.2).
+   */
+  #onDiverged(room: Room): void {
+    this.#events.emit({
+      type: "error",
+      error: new ClientError("diverged", `room ${room.roomId} left the hub's order; rejoining`),
+    });
+    if (this.#rejoining.has(room.roomId)) return;
+    this.#rejoining.add(room.roomId);
+    void this.#intents
+      .joinExternal(room.roomId)
+      .catch((error: unknown) =>
+        this.#events.emit({
+          type: "error",
+          error: error instanceof Error ? error : new Error(String(error)),
+        }),
+      );
   }
 
   /** @internal */

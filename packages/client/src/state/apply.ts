@@ -96,7 +96,7 @@ export async function applySequenced(
   f: WireFrame,
 ): Promise<boolean> {
   const state = room.state;
-  if (state === undefined || room.removed) return false;
+  if (state === undefined || room.removed || room.diverged) return false;
   const own = f.senderId === ctx.ownSenderId ? room.inflight.get(signatureKey(f)) : undefined;
   if (own !== undefined) room.inflight.delete(signatureKey(f));
   try {
@@ -126,13 +126,23 @@ export async function applySequenced(
         if (f.epoch !== state.groupContext.epoch) throw new Skip("commit for another epoch");
         let next: ClientState;
         if (own?.kind === "commit") {
+          // Built on this epoch's state: proposals it does not cover are discarded by the
+          // epoch change anyway (RFC 9420 §12.4), so the state kept aside is the result.
           next = own.newState;
         } else {
           const p = payloadOf(f);
           const commit = fieldBytes(p, "commit");
           if (f.opcode === Opcode.COMMIT) verifySender(ctx, state, f);
           else verifyExternalJoiner(f, commit);
-          next = await processHandshake(state, commit, ctx.cs);
+          try {
+            next = await processHandshake(state, commit, ctx.cs);
+          } catch (e) {
+            // A properly signed commit the hub placed in this epoch that our state cannot
+            // process: every later frame builds on it, so this state cannot follow the
+            // log any more (the client rejoins by external commit).
+            room.diverged = true;
+            throw e;
+          }
         }
         await enterEpoch(ctx, room, state, next);
         return true;

@@ -38,6 +38,12 @@ export class Room {
   senderKeys: EpochSenderKeys | undefined;
   /** Application messages of an epoch not reached yet (bounded). */
   readonly future = new PendingEpochBuffer<WireFrame>((f) => f.bytes.length);
+  /**
+   * Set when the room can no longer follow the log (an own commit the hub accepted that
+   * this state cannot adopt, or another member's commit that does not process): the way
+   * back is an external rejoin with resync (`joinExternal`).
+   */
+  diverged = false;
   /** Messages this device sealed in the current epoch (so a restart never reuses a key). */
   sentInEpoch = 0;
 
@@ -52,7 +58,7 @@ export class Room {
   phase(): RoomPhase {
     if (this.removed) return { kind: "removed" };
     if (this.state === undefined) return { kind: "pendingWelcome" };
-    if (!this.synced) return { kind: "disconnected", epoch: this.epoch };
+    if (!this.synced || this.diverged) return { kind: "disconnected", epoch: this.epoch };
     for (const op of this.inflight.values()) {
       if (op.kind === "commit")
         return { kind: "pendingCommit", epoch: this.epoch, target: this.epoch + 1n };

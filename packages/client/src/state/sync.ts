@@ -35,6 +35,8 @@ export interface SyncDeps {
     payload: Record<string, unknown>,
   ): Promise<WireFrame>;
   persist(room: Room, mls: boolean): Promise<void>;
+  /** Called (on the queue) when the room can no longer follow the log. */
+  onDiverged(room: Room): void;
   readonly pageSize: number;
 }
 
@@ -123,6 +125,11 @@ export class RoomSync {
       const changed = await applySequenced(this.#d.ctx, room, f);
       room.nextIndex = f.logIndex + 1n;
       await this.#d.persist(room, changed);
+      if (room.diverged) {
+        room.ahead.clear();
+        this.#d.onDiverged(room);
+        return;
+      }
       if (room.removed) {
         room.ahead.clear();
         return;

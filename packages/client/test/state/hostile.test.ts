@@ -143,3 +143,55 @@ describe("RequestTracker", () => {
     expect(t.size).toBe(0);
   });
 });
+
+describe("a commit nobody can process", () => {
+  it("members that cannot follow the log rejoin by external commit and agree again", async () => {
+    const w = await World.create("diverge");
+    const cs = await Promise.all(["alice", "bob", "carol"].map((u) => w.client(u)));
+    const [a, b, c] = cs as [TestClient, TestClient, TestClient];
+    const room = await a.client.createRoom();
+    await a.client.addMembers(room, ["bob", "carol"]);
+    await waitEpoch(cs, room, 1n);
+    // Bob's device signs a COMMIT whose MLS content is garbage; a faulty hub sequences it.
+    w.relay.inject(
+      room,
+      buildFrame(
+        {
+          opcode: Opcode.COMMIT,
+          requestId: 77,
+          roomId: room,
+          senderId: b.client.senderId,
+          epoch: 1n,
+          payload: { commit: new Uint8Array([0, 1, 0, 2]), group_info: new Uint8Array(4) },
+        },
+        b.client.device.signer,
+      ),
+    );
+    await waitFor(
+      () =>
+        cs.every((x) =>
+          x.events.some((e) => e.type === "error" && /diverged/.test(e.error.message)),
+        ),
+      "everyone noticed",
+    );
+    await waitFor(
+      () =>
+        cs.every(
+          (x) =>
+            x.client.room(room)?.phase.kind === "synchronized" &&
+            x.client.room(room)?.nextLogIndex ===
+              BigInt(w.relay.rooms.get(room)?.log.length ?? -1) &&
+            (w.relay.rooms.get(room)?.members.size ?? 0) === 3,
+        ),
+      "everyone rejoined",
+    );
+    const hub = Buffer.from(w.relay.treeHash(room) ?? []).toString("hex");
+    for (const x of cs)
+      expect(Buffer.from(x.client.room(room)?.treeHash ?? []).toString("hex")).toBe(hub);
+    await c.client.send(room, text("after the fork"));
+    await waitFor(
+      () => a.texts(room).includes("after the fork") && b.texts(room).includes("after the fork"),
+      "msg",
+    );
+  });
+});
