@@ -572,14 +572,12 @@ export class KalandraClient {
     });
     if (this.#rejoining.has(room.roomId)) return;
     this.#rejoining.add(room.roomId);
-    void this.#intents
-      .joinExternal(room.roomId)
-      .catch((error: unknown) =>
-        this.#events.emit({
-          type: "error",
-          error: error instanceof Error ? error : new Error(String(error)),
-        }),
-      );
+    void this.#intents.joinExternal(room.roomId).catch((error: unknown) =>
+      this.#events.emit({
+        type: "error",
+        error: error instanceof Error ? error : new Error(String(error)),
+      }),
+    );
   }
 
   /** @internal */
