@@ -463,7 +463,9 @@ export class RoomSequencer {
     const h = request.frame.header;
     const logIndex = this.next++;
     const hlc = this.hlc.next();
-    const stamped = stampFrame(request.frame.bytes, logIndex, hlc);
+    // canary: simulation-only planted bug (DESIGN §8), an off-by-one log_index past index 4.
+    const off = canary("log_index_off_by_one") && logIndex > 4n ? 1n : 0n;
+    const stamped = stampFrame(request.frame.bytes, logIndex + off, hlc);
     const ack = responseFrame(this.env.hubSigner, h, Opcode.ACK, {}, { logIndex, hlc });
     const entry: AppendEntry = {
       roomId: this.roomId,
