@@ -7,7 +7,7 @@
  * Queue discipline: `ingest`, `acceptOwn` and `#drain` run on the client's serial queue;
  * `syncRoom` and `waitApplied` wait for the hub and must be called from outside it.
  */
-import { Opcode } from "@kalandra/proto";
+import { canary, Opcode } from "@kalandra/proto";
 import { type ApplyContext, applySequenced } from "./apply.js";
 import type { Room } from "./room.js";
 import {
@@ -52,6 +52,8 @@ export class RoomSync {
   async ingest(room: Room, f: WireFrame): Promise<void> {
     if (room.state === undefined || room.removed) return;
     if (f.logIndex < room.nextIndex || room.ahead.size >= MAX_AHEAD) return;
+    // canary: simulation-only planted bug (DESIGN §8), a commit applied ahead of its turn.
+    if (canary("client_reorder_apply") && f.opcode === Opcode.COMMIT) room.nextIndex = f.logIndex;
     room.ahead.set(f.logIndex, f);
     await this.#drain(room);
   }
