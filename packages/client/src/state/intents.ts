@@ -5,7 +5,7 @@
  * frame reaches the log. On `StaleEpoch` (another commit won the epoch) the op is dropped,
  * the room syncs from its last log_index, and the intent is rebuilt against the new epoch.
  */
-import { Opcode } from "@kalandra/proto";
+import { canary, Opcode } from "@kalandra/proto";
 import type { ClientState, KeyPackage } from "ts-mls";
 import type { KalandraClient } from "../client.js";
 import { generateKeyPackages } from "../device.js";
@@ -80,6 +80,9 @@ export class Intents {
         const sig = signatureKey(parseFrame(frame));
         if (b.op === "commit" && b.newState)
           room.inflight.set(sig, { kind: "commit", frame, newState: b.newState });
+        // canary: simulation-only planted bug (DESIGN §8), adopting an own commit unacked.
+        if (canary("own_commit_before_ack") && b.newState)
+          await enterEpoch(this.#c.ctx, room, room.state, b.newState);
         else if (b.op === "proposal")
           room.inflight.set(sig, {
             kind: "proposal",
