@@ -4,7 +4,7 @@
  * ratchet tree (the hub's frames against the hub key); a frame that fails a check is
  * skipped and reported, its log_index consumed, so every member stays on the same order.
  */
-import { Opcode } from "@kalandra/proto";
+import { canary, Opcode } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { decodeEnvelope, type MessageEnvelope } from "../envelope/index.js";
 import {
@@ -58,7 +58,8 @@ export async function senderKeysFor(room: Room, cs: CiphersuiteImpl): Promise<Ep
   // After a restart the own chain starts again at 0: advance it past every generation
   // already sent in this epoch so no message key is ever used twice.
   const filler = new Uint8Array(0);
-  while (keys.sendGeneration < room.sentInEpoch) keys.seal(filler);
+  // canary: simulation-only planted bug (DESIGN §8), the chain restarts at 0 after a restart.
+  while (!canary("sender_key_reuse") && keys.sendGeneration < room.sentInEpoch) keys.seal(filler);
   room.senderKeys = keys;
   return keys;
 }
