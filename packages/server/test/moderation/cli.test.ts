@@ -1,0 +1,44 @@
+/** Where `kalandrad admin` sends its calls and with which token (moderation/cli.ts). */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterAll, describe, expect, it } from "vitest";
+import { adminTarget, registerModerationCommands } from "../../src/moderation/cli.js";
+
+const dir = mkdtempSync(join(tmpdir(), "kalandra-admin-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("kalandrad admin target", () => {
+  it("takes --url and --token as given", () => {
+    expect(adminTarget({ url: "http://h:1/", token: "t" }, {})).toEqual({
+      url: "http://h:1",
+      token: "t",
+    });
+  });
+
+  it("falls back to $KALANDRA_ADMIN_TOKEN and the configuration", () => {
+    const file = join(dir, "k.toml");
+    writeFileSync(file, '[monitoring]\nlisten = "0.0.0.0:9999"\nadmin_token = "from-file"\n');
+    expect(adminTarget({ config: file }, {})).toEqual({
+      url: "http://127.0.0.1:9999",
+      token: "from-file",
+    });
+    expect(adminTarget({ config: file }, { KALANDRA_ADMIN_TOKEN: "from-env" }).token).toBe(
+      "from-env",
+    );
+    writeFileSync(file, '[monitoring]\nlisten = "[::1]:9998"\n');
+    expect(adminTarget({ config: file, token: "t" }, {}).url).toBe("http://[::1]:9998");
+  });
+
+  it("registers every admin subcommand and audit verify", () => {
+    const p = new Command("kalandrad");
+    registerModerationCommands(p);
+    const admin = p.commands.find((c) => c.name() === "admin");
+    expect(admin?.commands.map((c) => c.name()).sort()).toEqual(
+      ["audit", "ban", "bans", "kick", "messages", "redact", "retention", "sweep", "unban"].sort(),
+    );
+    const audit = p.commands.find((c) => c.name() === "audit");
+    expect(audit?.commands.map((c) => c.name())).toEqual(["verify"]);
+  });
+});
