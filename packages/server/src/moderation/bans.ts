@@ -7,6 +7,7 @@
  * list is rebuilt from those records when the hub opens. One source of truth, and a ban
  * cannot be lifted without a record of who lifted it.
  */
+import { decodeMlsMessage } from "ts-mls";
 import type { BanPolicy } from "../sequencer/env.js";
 import type { AuditRecord } from "../storage/types.js";
 
@@ -87,4 +88,24 @@ export function banOf(r: AuditRecord): Ban | undefined {
   if (typeof userId !== "string" || (scope !== "room" && scope !== "hub")) return undefined;
   if (scope === "hub") return { userId, scope };
   return r.roomId === undefined ? undefined : { userId, scope, roomId: r.roomId };
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The user an Add proposal (an MLSMessage PublicMessage) would add, from its KeyPackage's
+ * BasicCredential; undefined for anything else. The sequencer refuses the proposal of a
+ * banned user at once: a pending Add that no commit may include would block the room.
+ */
+export function addedUserOf(proposalMessage: Uint8Array): string | undefined {
+  try {
+    const m = decodeMlsMessage(proposalMessage, 0)?.[0];
+    if (m?.wireformat !== "mls_public_message") return undefined;
+    const c = m.publicMessage.content;
+    if (c.contentType !== "proposal" || c.proposal.proposalType !== "add") return undefined;
+    const cred = c.proposal.add.keyPackage.leafNode.credential;
+    return cred.credentialType === "basic" ? utf8.decode(cred.identity) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -11,6 +11,7 @@
  */
 import { canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
+import { addedUserOf } from "../moderation/bans.js";
 import type { AppendEntry } from "../storage/types.js";
 import { CommitScheduler } from "./commitScheduler.js";
 import {
@@ -325,6 +326,13 @@ export class RoomSequencer {
     if (stale !== undefined) return stale;
     const check = this.group.checkProposal(message);
     if (!check.ok) return this.fromCheck(check, "INVALID_PROPOSAL");
+    if (check.proposal.type === "add" && this.env.bans !== undefined) {
+      // No commit may add a banned user, so a pending Add of one would block the room.
+      const user = addedUserOf(message);
+      if (user !== undefined && this.env.bans.isBanned(user, this.roomId)) {
+        return refuse("BANNED", `${user} is banned from this room`);
+      }
+    }
     return this.acceptProposal(
       request,
       message,

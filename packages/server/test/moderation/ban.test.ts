@@ -6,9 +6,9 @@
 import { Opcode } from "@kalandra/proto";
 import { encodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
-import { BanList, banOf } from "../../src/moderation/bans.js";
+import { addedUserOf, BanList, banOf } from "../../src/moderation/bans.js";
 import { errorName, frameOf, makeClient, send } from "../hub/harness.js";
-import { bytes, commit, device, externalJoin, process } from "../mls/mlsClients.js";
+import { bytes, commit, device, externalJoin, memberProposal, process } from "../mls/mlsClients.js";
 import { roomWith } from "../sequencer/room.js";
 import { moderatedEnv, reopen } from "./support.js";
 
@@ -47,8 +47,22 @@ describe("bans", () => {
     expect(acked.opcode).toBe(Opcode.ACK);
     alice.state = c.state;
 
-    // Re-adding bob (a fresh key package of a new device) is refused.
+    // Re-adding bob (a fresh key package of a new device) is refused, as a proposal...
     const bobNew = await device(env.cs, "bob");
+    const proposed = await memberProposal(env.cs, alice.state, {
+      proposalType: "add",
+      add: { keyPackage: bobNew.publicPackage },
+    });
+    const refusedProposal = await send(
+      env,
+      alice,
+      frameOf(alice, Opcode.PROPOSAL, roomId, 2n, { message: proposed.bytes }),
+    );
+    expect(errorName(refusedProposal)).toBe("BANNED");
+    expect(addedUserOf(proposed.bytes)).toBe("bob");
+    expect(addedUserOf(new Uint8Array([0]))).toBeUndefined();
+    expect(addedUserOf(c.commit)).toBeUndefined();
+    // ... and inside a commit.
     const add = await commit(env.cs, alice.state, [
       { proposalType: "add", add: { keyPackage: bobNew.publicPackage } },
     ]);
