@@ -78,12 +78,12 @@ export class Intents {
         if (b === undefined) return undefined;
         const frame = this.#c.frame(b.opcode, roomId, room.epoch, b.payload);
         const sig = signatureKey(parseFrame(frame));
-        if (b.op === "commit" && b.newState)
+        if (b.op === "commit" && b.newState) {
           room.inflight.set(sig, { kind: "commit", frame, newState: b.newState });
-        // canary: simulation-only planted bug (DESIGN §8), adopting an own commit unacked.
-        if (canary("own_commit_before_ack") && b.newState)
-          await enterEpoch(this.#c.ctx, room, room.state, b.newState);
-        else if (b.op === "proposal")
+          // canary: simulation-only planted bug (DESIGN §8), adopting an own commit unacked.
+          if (canary("own_commit_before_ack"))
+            await enterEpoch(this.#c.ctx, room, room.state, b.newState);
+        } else if (b.op === "proposal")
           room.inflight.set(sig, {
             kind: "proposal",
             frame,
