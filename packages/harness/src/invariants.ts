@@ -23,7 +23,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Flag, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { decodePayload, Flag, HEADER_SIZE, Opcode } from "@kalandra/proto";
 import type { StoredFrame } from "@kalandra/server";
 import type { World } from "./world.js";
 
@@ -86,6 +86,7 @@ export function checkSafety(w: World, roomId: bigint): number {
 function checkLogShape(w: World, roomId: bigint, log: StoredFrame[]): void {
   let lastHlc = -1n;
   const requests = new Set<string>();
+  const generations = new Set<string>();
   log.forEach((f, i) => {
     const h = headerInfo(f.header);
     if (f.logIndex !== BigInt(i) || h.logIndex !== BigInt(i)) {
@@ -101,6 +102,15 @@ function checkLogShape(w: World, roomId: bigint, log: StoredFrame[]): void {
         w.violation("log_shape", `room ${roomId}: request ${k} sequenced twice (log_index ${i})`);
       }
       requests.add(k);
+    }
+    if (h.opcode === Opcode.APP_MESSAGE && f.payload !== null) {
+      // A sender key is used once (DESIGN §7): one (sender, epoch, generation) per log.
+      const { generation } = decodePayload(Opcode.APP_MESSAGE, f.payload);
+      const g = `${h.senderId}:${h.epoch}:${generation}`;
+      if (generations.has(g)) {
+        w.violation("log_shape", `room ${roomId}: sender key ${g} used twice (log_index ${i})`);
+      }
+      generations.add(g);
     }
   });
 }
@@ -211,7 +221,7 @@ function checkExternalDuringRemoval(w: World, roomId: bigint, log: StoredFrame[]
       if (removalPendingAt !== undefined && removalPendingAt === h.epoch) {
         w.violation(
           "no_external_join_during_removal",
-          `external commit at log_index ${h.logIndex} accepted while a removal was pending`,
+          `room ${roomId}: external commit at log_index ${h.logIndex} accepted while a removal was pending`,
         );
       }
       removalPendingAt = undefined;
