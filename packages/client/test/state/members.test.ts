@@ -75,6 +75,12 @@ describe("multi-client rooms", () => {
       expect(x.texts(room), x.userId).toEqual(expected);
     }
     expectAgreement(cs, room);
+    // Every frame applied cleanly: no skipped frame, no error anywhere.
+    for (const x of cs)
+      expect(
+        x.events.filter((e) => e.type === "rejected" || e.type === "error"),
+        x.userId,
+      ).toEqual([]);
     expect(a.client.room(room)?.members).toEqual(["alice", "dave"]);
     expect(w.relay.treeHash(room)).toEqual(a.client.room(room)?.treeHash);
   });
@@ -90,6 +96,11 @@ describe("multi-client rooms", () => {
     await waitEpoch(cs, room, 4n);
     expect(w.relay.stats.stale).toBeGreaterThanOrEqual(2);
     expectAgreement(cs, room);
+    for (const x of cs)
+      expect(
+        x.events.filter((e) => e.type === "rejected" || e.type === "error"),
+        x.userId,
+      ).toEqual([]);
     await c.client.send(room, text("after the race"));
     await waitFor(
       () => a.texts(room).includes("after the race") && b.texts(room).includes("after the race"),
