@@ -75,8 +75,7 @@ class World {
       hubSigner: keySigner(this.hubKey.privateKey),
       sink: (t, f) => this.route(t, f),
       groups: publicGroupViews(this.hubKey.publicKey),
-      // Long enough for a joiner to race the removal before anyone is asked to commit it.
-      limits: { commitDelayMs: 1500, commitDeadlineMs: 2000 },
+      limits: { commitDelayMs: 20, commitDeadlineMs: 400 },
       bans,
     });
     this.moderation = new Moderation({
@@ -89,7 +88,20 @@ class World {
     });
   }
 
+  /** While set, COMMIT_REQUESTs are held back (a joiner gets to race a pending removal). */
+  holdCommitRequests = false;
+  private held: (() => void)[] = [];
+
+  releaseCommitRequests(): void {
+    this.holdCommitRequests = false;
+    for (const f of this.held.splice(0)) f();
+  }
+
   private route(t: Target, frame: Uint8Array): void {
+    if (this.holdCommitRequests && FrameHeader.view(frame).opcode === Opcode.COMMIT_REQUEST) {
+      this.held.push(() => this.route(t, frame));
+      return;
+    }
     const ids =
       t.kind === "session"
         ? [t.sessionId]
@@ -210,31 +222,32 @@ describe("moderation with real client cores", () => {
       texts(carol.events).includes("before the kick"),
     );
 
-    // Kick carol: the hub proposes, the sequencer asks alice or bob to commit.
+    // Kick carol: the hub proposes, the sequencer asks alice or bob to commit (held back
+    // for now, so that a joiner can race the pending removal).
+    world.holdCommitRequests = true;
     const kicked = await world.moderation.kick(roomId, "carol", "spam", "admin:test");
     expect(kicked).toMatchObject({ ok: true, leaves: [2] });
     expect(world.hub.shards.count).toBe(1);
 
     // A joiner racing the removal: refused with MUST_INCLUDE_PENDING_REMOVALS.
     const dave = await world.client("dave");
-    const daveEarly = dave.c.joinExternal(roomId).then(
-      () => "joined",
-      (e: Error) => e.message,
-    );
+    // The client retries a refused external commit a few times, then gives up.
+    await expect(dave.c.joinExternal(roomId)).rejects.toThrow(/retries_exhausted/);
+    const refusals = dave.wire.received
+      .filter((f) => (FrameHeader.view(f).flags & Flag.ERROR) !== 0)
+      .map((f) => decodePayload(Opcode.ERROR, f.subarray(128)).name);
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(new Set(refusals)).toEqual(new Set(["MUST_INCLUDE_PENDING_REMOVALS"]));
+    expect(carol.c.room(roomId)?.epoch).toBe(1n);
 
+    // Now a member the hub asked commits the removal.
+    world.releaseCommitRequests();
     await until("carol removed", () => carol.events.some((e) => e.type === "removed"));
     await until("alice and bob at the removal epoch", () =>
       [alice, bob].every((x) => (x.c.room(roomId)?.epoch ?? 0n) >= 2n),
     );
-    const refusals = dave.wire.received
-      .filter((f) => (FrameHeader.view(f).flags & Flag.ERROR) !== 0)
-      .map((f) => decodePayload(Opcode.ERROR, f.subarray(128)).name);
-    expect(refusals).toContain("MUST_INCLUDE_PENDING_REMOVALS");
-    const early = await daveEarly;
-    if (early !== "joined") {
-      // The client gave up racing; once the removal is committed the join goes through.
-      await dave.c.joinExternal(roomId);
-    }
+    // After the removal commit the joiner gets in.
+    await dave.c.joinExternal(roomId);
     expect(dave.c.room(roomId)?.members).not.toContain("carol");
     const removalEpoch = 2n;
     expect(alice.c.room(roomId)?.members).toEqual(expect.not.arrayContaining(["carol"]));
