@@ -4,10 +4,9 @@
  * format; behind a bearer token when monitoring.admin_token is set) and /admin/* (the
  * moderation API, moderation/adminApi.ts, which does its own authentication and audit).
  */
-import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
-import type { AdminRequest, AdminResponse } from "../../moderation/adminApi.js";
+import { type AdminRequest, type AdminResponse, tokenMatches } from "../../moderation/adminApi.js";
 
 /** Largest admin request body read (the API takes small JSON objects). */
 const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -71,9 +70,8 @@ async function serveAdmin(
 
 function tokenOk(header: string | undefined, token: string): boolean {
   if (token === "") return true;
-  const given = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  // Over SHA-256 digests: neither the token's bytes nor its length leak through timing.
+  return tokenMatches(header, token);
 }
 
 export async function startMonitoring(
