@@ -1,3 +1,4 @@
+export * from "./canaries.js";
 export * from "./clientNode.js";
 export * from "./faults.js";
 export * from "./guards.js";
@@ -9,5 +10,6 @@ export * from "./scenario.js";
 export * from "./scenarios.js";
 export * from "./scheduler.js";
 export * from "./simDisk.js";
+export * from "./swarm.js";
 export * from "./trace.js";
 export * from "./world.js";

@@ -74,6 +74,14 @@ export const chat10: Scenario = {
       for (let i = 0; i < n; i++) send(r, name, i, r.rng.int(r.w.o.clients.length * 3000));
     }
     update(r, r.rng.pick(r.names), r.rng.int(30_000));
+    // A member's app restarts mid-chat and sends again (same epoch, most seeds): its
+    // sending chain must continue past what it sent before (DESIGN §7).
+    const restarting = r.rng.pick(r.names.slice(1));
+    send(r, restarting, 10, 11_000);
+    r.w.at(13_000, `restart ${restarting}`, () =>
+      r.w.crashClient(restarting, 500 + r.rng.int(1500)),
+    );
+    send(r, restarting, 11, 17_000);
     // An operator erases one message once some have been sequenced (DESIGN §5).
     r.w.at(20_000 + r.rng.int(10_000), "erase one message", () => {
       const msgs = hubLog(r.w, r.room).filter(

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KalandraClient } from "@kalandra/client";
-import { setCanaries } from "@kalandra/proto";
+import { decodePayload, HEADER_SIZE, Opcode, setCanaries } from "@kalandra/proto";
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
 import { ClientNode } from "./clientNode.js";
 import { installDeterminismGuards, setSimulationSources } from "./guards.js";
@@ -61,6 +61,7 @@ export class World {
   readonly #faultRng: SeededRng;
   readonly #skews = new Map<string, number>();
   readonly #removals = new Map<string, bigint>();
+  readonly #erased = new Set<string>();
   /** Observers of what the hub core emits and what its disk buffers (scenario hooks). */
   readonly sinkObservers: ((target: Target, frame: Uint8Array) => void)[] = [];
   readonly appendObservers: ((entries: readonly AppendEntry[]) => void)[] = [];
@@ -97,6 +98,7 @@ export class World {
       ...(o.hubLimits === undefined ? {} : { limits: o.hubLimits }),
       onConnectionClosed: (client, reason) => this.#connectionLost(client, reason),
       onSink: (target, frame) => {
+        if (this.#erased.size > 0) this.#checkServed(frame);
         for (const f of this.sinkObservers) f(target, frame);
       },
       onAppend: (entries) => {
@@ -328,6 +330,27 @@ export class World {
 
   // ---- recording -------------------------------------------------------------------------------
 
+  /** erased_unrecoverable: once an erasure is durable, the hub never serves its payload. */
+  #checkServed(frame: Uint8Array): void {
+    if (frame.length < HEADER_SIZE) return;
+    const v = new DataView(frame.buffer, frame.byteOffset, HEADER_SIZE);
+    if (v.getUint16(6) !== Opcode.SYNC_PAGE) return;
+    let page: { entries: { header: Uint8Array; payload: Uint8Array | null }[] };
+    try {
+      page = decodePayload(Opcode.SYNC_PAGE, frame.subarray(HEADER_SIZE));
+    } catch {
+      return;
+    }
+    for (const e of page.entries) {
+      if (e.payload === null || e.header.length !== HEADER_SIZE) continue;
+      const h = new DataView(e.header.buffer, e.header.byteOffset, HEADER_SIZE);
+      const k = `${(h.getBigUint64(12) << 64n) | h.getBigUint64(20)}:${h.getBigUint64(36)}`;
+      if (this.#erased.has(k)) {
+        this.violation("erased_unrecoverable", `the hub served erased ${k} in a SYNC_PAGE`);
+      }
+    }
+  }
+
   /** The epoch at which other members saw `user` removed from the room. */
   removalEpoch(roomId: bigint, user: string): bigint | undefined {
     return this.#removals.get(`${roomId}:${user}`);
@@ -343,14 +366,12 @@ export class World {
     if (lmdb === undefined || disk === undefined) return;
     const key = lmdb.inspectPayloadKey(roomId, logIndex);
     if (key === undefined) return;
-    const deliveredBefore = new Set<string>();
-    for (const c of this.clients.values()) {
-      if (c.delivered.get(roomId)?.has(logIndex)) deliveredBefore.add(c.name);
-    }
     this.trace.record(`erase ${roomId}:${logIndex}`);
     disk.secureDelete(roomId, logIndex).then(
       (done) => {
-        if (done) this.erasures.push({ roomId, logIndex, key, deliveredBefore });
+        if (!done) return;
+        this.erasures.push({ roomId, logIndex, key });
+        this.#erased.add(`${roomId}:${logIndex}`);
       },
       () => undefined,
     );

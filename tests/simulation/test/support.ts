@@ -1,0 +1,32 @@
+/** Shared helpers of the simulation suites: seed batches and failure reports. */
+import { type RunResult, replayCommand } from "@kalandra/harness";
+
+/** Fixed CI seeds per scenario (each run twice: the trace digests must be identical). */
+export const CI_SEEDS: readonly bigint[] = [1n, 2n, 3n, 4n, 5n];
+
+/**
+ * A bounded random batch on top of the fixed seeds; SIM_RANDOM_SEEDS sets its size
+ * (default 1 per scenario), SIM_RANDOM_BASE its first seed (default: drawn, printed).
+ */
+export function randomSeeds(): bigint[] {
+  const n = Number(process.env.SIM_RANDOM_SEEDS ?? 1);
+  const base =
+    process.env.SIM_RANDOM_BASE !== undefined
+      ? BigInt(process.env.SIM_RANDOM_BASE)
+      : BigInt(1000 + Math.floor(Math.random() * 1_000_000_000));
+  return Array.from({ length: n }, (_, i) => base + BigInt(i));
+}
+
+/** One line per failing run with its violations and the command that replays it. */
+export function report(results: readonly RunResult[]): string {
+  return results
+    .filter((r) => !r.ok)
+    .map(
+      (r) =>
+        `${r.scenario} seed ${r.seed}: ${r.violations
+          .slice(0, 3)
+          .map((v) => `${v.invariant}: ${v.detail}`)
+          .join(" | ")}\n  replay: ${replayCommand(r)}`,
+    )
+    .join("\n");
+}
