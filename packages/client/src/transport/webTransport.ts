@@ -282,7 +282,10 @@ class Conn implements WebTransportConnection {
       () => this.wt === wt && this.lost(),
     );
 
-    const exchange = (frame: Uint8Array, expect: number, requestId: number) =>
+    // `last`: the AUTH_OK exchange. Frames the hub sends right behind AUTH_OK (a
+    // COMMIT_REQUEST for a member that just became live) can arrive in the same chunk,
+    // before the awaiting code runs, so the switch to "authenticated" happens here.
+    const exchange = (frame: Uint8Array, expect: number, requestId: number, last = false) =>
       new Promise<Frame>((resolve, reject) => {
         failHandshake = reject;
         pendingHandshake = (f) => {
@@ -300,7 +303,13 @@ class Conn implements WebTransportConnection {
                 "handshake frame not signed by the pinned hub key",
               ),
             );
-          } else resolve(f);
+          } else {
+            if (last) {
+              authed = true;
+              pendingHandshake = undefined;
+            }
+            resolve(f);
+          }
         };
         writer.write(frame).catch(reject);
       });
@@ -345,13 +354,12 @@ class Conn implements WebTransportConnection {
       ),
       Opcode.AUTH_OK,
       respId,
+      true,
     );
     if (decodePayload(Opcode.AUTH_OK, ok.payload).sender_id !== this.senderId) {
       throw new TransportError("WRONG_SENDER_ID", "the hub confirmed another sender_id");
     }
     failHandshake = undefined;
-    pendingHandshake = undefined;
-    authed = true;
     if (this.state === "closed") {
       wt.close();
       return;

@@ -4,13 +4,27 @@
  * add members, chat, remove a member, restart the hub with SIGTERM and then with SIGKILL
  * on the same port and data directory, and continue: every member sees every message
  * once, in one order, and the removed member sees nothing sent after its removal.
+ *
+ * Known issue (2026-11-23): in roughly one run of three, one request of a non-creator
+ * member gets no answer at all from the hub (no ERROR frame, nothing rejected in the hub's
+ * debug log) — seen for an APP_MESSAGE after a restart and once for the removal commit —
+ * until the client core gives up after 60 s. The runtime logs every refusal it makes, so
+ * the frame either reaches HubCore and stays unanswered there, or is lost before. Until
+ * that is found this scenario runs outside the default suite (vitest.e2e.config.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { appendFileSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import {
+  decodeErrorPayload,
+  FrameHeader,
+  Opcode,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "@kalandra/proto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { KalandraClient } from "../../src/client.js";
 import { getKalandraCiphersuiteImpl } from "../../src/crypto/index.js";
@@ -46,9 +60,12 @@ function startHub(port: number): Promise<Hub> {
       KALANDRA_DATABASE__PATH: dataDir,
       KALANDRA_SERVER__LISTEN: `127.0.0.1:${port}`,
       KALANDRA_MONITORING__LISTEN: "",
+      KALANDRA_SERVER__LOG_LEVEL: process.env.E2E_HUB_LOG ? "debug" : "info",
     },
     stdio: ["ignore", "pipe", "ignore"],
   });
+  if (process.env.E2E_HUB_LOG)
+    child.stdout?.on("data", (d: Buffer) => appendFileSync(process.env.E2E_HUB_LOG as string, d));
   const exit = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   return new Promise((resolve, reject) => {
     let buf = "";
@@ -76,6 +93,9 @@ interface User {
   texts: string[];
 }
 
+const trace: string[] = [];
+const t0 = Date.now();
+const step = (s: string) => trace.push(`${Date.now() - t0} step ${s}`);
 let port: number;
 let hub: Hub;
 const users: User[] = [];
@@ -104,6 +124,14 @@ async function user(id: string): Promise<User> {
   });
   conn.onReconnect(() => void client.connect().catch(() => undefined));
   const u: User = { id, client, conn, texts: [] };
+  conn.onStateChange((st) => trace.push(`${Date.now() - t0} ${id} ${st}`));
+  conn.onFrame((f) => {
+    const h = FrameHeader.view(f);
+    if (h.opcode === Opcode.ERROR && trace.length < 400)
+      trace.push(
+        `${Date.now() - t0} ${id} ERROR req ${h.requestId} ${decodeErrorPayload(f.subarray(128)).name}`,
+      );
+  });
   const td = new TextDecoder();
   client.on((e) => {
     if (e.type === "message") u.texts.push(td.decode(e.plaintext));
@@ -139,11 +167,21 @@ afterAll(async () => {
 it("create, add, chat, remove, survive SIGTERM and SIGKILL restarts with nothing lost", {
   timeout: 180_000,
 }, async () => {
+  try {
+    await scenario();
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\ntrace:\n${trace.join("\n")}`);
+  }
+});
+
+async function scenario(): Promise<void> {
   const [alice, bob, carol] = [await user("alice"), await user("bob"), await user("carol")];
   if (!alice || !bob || !carol) throw new Error("users");
+  step("create");
   const room = await alice.client.createRoom();
   await bob.client.expectWelcome(room);
   await carol.client.expectWelcome(room);
+  step("add");
   await alice.client.addMembers(room, ["bob", "carol"]);
   const synced = (us: User[], epoch: bigint) =>
     us.every(
@@ -152,17 +190,23 @@ it("create, add, chat, remove, survive SIGTERM and SIGKILL restarts with nothing
     );
   await until(() => synced([alice, bob, carol], 1n), "epoch 1");
 
+  step("chat");
   await alice.client.send(room, enc("a1"));
   await bob.client.send(room, enc("b1"));
   await carol.client.send(room, enc("c1"));
   await until(() => [alice, bob, carol].every((u) => u.texts.length === 3), "3 messages");
 
+  step("remove");
   await alice.client.removeMembers(room, ["carol"]);
-  await until(() => synced([alice, bob], 2n), "epoch 2");
+  await until(() => synced([alice, bob], 2n), "epoch 2").catch((e) => {
+    const st = (u: User) =>
+      `${u.id}:${u.client.room(room)?.phase.kind}/${u.client.room(room)?.epoch}`;
+    throw new Error(`${(e as Error).message} ${[alice, bob, carol].map(st).join(" ")}`);
+  });
   await alice.client.send(room, enc("a2"));
   await until(() => bob.texts.includes("a2"), "a2 at bob");
 
-  // Graceful restart.
+  step("sigterm");
   hub.child.kill("SIGTERM");
   expect(await hub.exit).toBe(0);
   hub = await startHub(port);
@@ -170,15 +214,20 @@ it("create, add, chat, remove, survive SIGTERM and SIGKILL restarts with nothing
     () => alice.conn.state === "open" && bob.conn.state === "open",
     "reconnected after SIGTERM",
   );
+  await until(() => synced([alice, bob], 2n), "resynced after SIGTERM");
+  step("b2");
   await bob.client.send(room, enc("b2"));
   await until(() => alice.texts.includes("b2"), "b2 at alice");
 
-  // Crash.
+  step("sigkill");
   hub.child.kill("SIGKILL");
   await hub.exit;
   const pending = alice.client.send(room, enc("a3")); // sent while the hub is down
   hub = await startHub(port);
+  step("await a3");
   await pending;
+  await until(() => synced([alice, bob], 2n), "resynced after SIGKILL");
+  step("b3");
   await bob.client.send(room, enc("b3"));
   await until(
     () => ["a3", "b3"].every((m) => alice.texts.includes(m) && bob.texts.includes(m)),
@@ -190,4 +239,4 @@ it("create, add, chat, remove, survive SIGTERM and SIGKILL restarts with nothing
   expect(bob.texts).toEqual(alice.texts);
   expect(new Set(alice.texts).size).toBe(alice.texts.length);
   expect(carol.texts).toEqual(["a1", "b1", "c1"]);
-});
+}
