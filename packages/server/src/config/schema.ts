@@ -207,6 +207,11 @@ export const schema = {
       max: 86_400_000,
       doc: "Time between two retention sweeps.",
     },
+    moderators: {
+      type: "string[]",
+      default: [],
+      doc: "User ids whose devices may send KICK, BAN and REDACT in band (docs/moderation.md); others get FORBIDDEN.",
+    },
   },
 } as const satisfies Record<string, Record<string, Field>>;
 

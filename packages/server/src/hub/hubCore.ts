@@ -19,6 +19,7 @@ import {
   Flag,
   HEADER_SIZE,
   Opcode,
+  type PayloadOf,
   type Rng,
   type Timers,
 } from "@kalandra/proto";
@@ -89,6 +90,21 @@ export interface HubCoreDeps {
   limits?: Partial<HubLimits>;
 }
 
+/** A moderation request a device sent in band (KICK, BAN, REDACT), decoded. */
+export type ModerationRequest = {
+  userId: string;
+  roomId: bigint;
+  request:
+    | { opcode: typeof Opcode.KICK; payload: PayloadOf<typeof Opcode.KICK> }
+    | { opcode: typeof Opcode.BAN; payload: PayloadOf<typeof Opcode.BAN> }
+    | { opcode: typeof Opcode.REDACT; payload: PayloadOf<typeof Opcode.REDACT> };
+};
+
+/** Who answers in-band moderation (moderation/inBand.ts); without it they are FORBIDDEN. */
+export interface InBandModeration {
+  handle(req: ModerationRequest): Promise<Outcome>;
+}
+
 interface Session {
   deviceKey: Uint8Array;
   senderId: bigint;
@@ -113,6 +129,7 @@ export class HubCore {
   private readonly bySender = new Map<bigint, Set<string>>();
   readonly limits: HubLimits;
   readonly keyPackages: KeyPackageDirectory;
+  private moderation: InBandModeration | undefined;
 
   private constructor(
     private readonly deps: HubCoreDeps,
@@ -145,6 +162,11 @@ export class HubCore {
       );
     }
     return new HubCore(deps, shards, limits);
+  }
+
+  /** Lets KICK/BAN/REDACT frames through to moderation (set once moderation is built on this hub). */
+  setModeration(m: InBandModeration | undefined): void {
+    this.moderation = m;
   }
 
   /** The transport authenticated `sessionId` as this device of this user. */
@@ -214,6 +236,9 @@ export class HubCore {
     try {
       if (h.opcode === Opcode.KP_UPLOAD) return await this.onKpUpload(frame, session, reply);
       if (h.opcode === Opcode.KP_CLAIM) return await this.onKpClaim(frame, reply);
+      if (h.opcode === Opcode.KICK || h.opcode === Opcode.BAN || h.opcode === Opcode.REDACT) {
+        return await this.onModeration(frame, session, reply);
+      }
     } catch (e) {
       if (e instanceof ProtocolError) return fail(refuse(e.code, e.message));
       throw e;
@@ -307,6 +332,31 @@ export class HubCore {
     const signer = this.deps.hubSigner;
     if (!r.ok) return this.deps.sink(reply, errorFrame(signer, frame.header, r.refusal));
     this.deps.sink(reply, responseFrame(signer, frame.header, Opcode.ACK, {}));
+  }
+
+  private async onModeration(
+    frame: ReturnType<typeof parseFrame>,
+    session: Session,
+    reply: { kind: "session"; sessionId: string },
+  ): Promise<void> {
+    const h = frame.header;
+    const signer = this.deps.hubSigner;
+    let request: ModerationRequest["request"];
+    if (h.opcode === Opcode.KICK) {
+      request = { opcode: Opcode.KICK, payload: decodePayload(Opcode.KICK, frame.payload) };
+    } else if (h.opcode === Opcode.BAN) {
+      request = { opcode: Opcode.BAN, payload: decodePayload(Opcode.BAN, frame.payload) };
+    } else {
+      request = { opcode: Opcode.REDACT, payload: decodePayload(Opcode.REDACT, frame.payload) };
+    }
+    if (this.moderation === undefined) {
+      const r = refuse("FORBIDDEN", "moderation is not enabled on this hub");
+      return this.deps.sink(reply, errorFrame(signer, h, r));
+    }
+    const r = await this.moderation.handle({ userId: session.userId, roomId: h.roomId, request });
+    if (!r.ok) return this.deps.sink(reply, errorFrame(signer, h, r.refusal));
+    const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlc: 0n };
+    this.deps.sink(reply, responseFrame(signer, h, Opcode.ACK, {}, stamp));
   }
 
   private async onKpClaim(

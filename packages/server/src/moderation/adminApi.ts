@@ -26,6 +26,7 @@ import type { Clock } from "@kalandra/proto";
 import type { Refusal } from "../sequencer/effects.js";
 import type { AuditRecord } from "../storage/types.js";
 import type { BanScope } from "./bans.js";
+import { RefusalLimiter } from "./refusals.js";
 import type { Moderation } from "./service.js";
 
 export interface AdminRequest {
@@ -55,7 +56,6 @@ export interface AdminApiOptions {
   refusalBurst?: number;
 }
 
-const WINDOW_MS = 60_000n;
 const OPERATOR = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 class BadRequest extends Error {}
@@ -69,11 +69,11 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 }
 
 export class AdminApi {
-  private windowStart = -1n;
-  private refusalsInWindow = 0;
-  private suppressed = 0;
+  private readonly refusals: RefusalLimiter;
 
-  constructor(private readonly o: AdminApiOptions) {}
+  constructor(private readonly o: AdminApiOptions) {
+    this.refusals = new RefusalLimiter(o.clock, o.refusalBurst ?? 20);
+  }
 
   async handle(req: AdminRequest): Promise<AdminResponse> {
     const token = this.o.token();
@@ -163,21 +163,11 @@ export class AdminApi {
 
   /** Audits a refused call, rate-limited per minute of the injected clock. */
   private async refused(req: AdminRequest, why: string): Promise<void> {
-    const now = this.o.clock.now();
-    if (this.windowStart < 0n || now - this.windowStart >= WINDOW_MS) {
-      this.windowStart = now;
-      this.refusalsInWindow = 0;
-    }
-    if (this.refusalsInWindow >= (this.o.refusalBurst ?? 20)) {
-      this.suppressed++;
-      return;
-    }
-    this.refusalsInWindow++;
     const detail: Record<string, unknown> = { reason: why, method: req.method, path: req.path };
     if (req.remote !== undefined) detail.remote = req.remote;
-    if (this.suppressed > 0) detail.suppressed_before = this.suppressed;
-    this.suppressed = 0;
-    await this.o.moderation.audit("admin_refused", "anonymous", undefined, detail);
+    const admitted = this.refusals.admit(detail);
+    if (admitted === undefined) return;
+    await this.o.moderation.audit("admin_refused", "anonymous", undefined, admitted);
   }
 }
 

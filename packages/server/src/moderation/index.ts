@@ -9,7 +9,9 @@ export {
   type AdminResponse,
   tokenMatches,
 } from "./adminApi.js";
-export { type Ban, BanList, type BanScope } from "./bans.js";
+export { addedUserOf, type Ban, BanList, type BanScope } from "./bans.js";
+export { type InBandOptions, inBandModeration } from "./inBand.js";
+export { RefusalLimiter } from "./refusals.js";
 export { buildExternalRemove, kickUser, RemovalError } from "./removal.js";
 export {
   isActive,

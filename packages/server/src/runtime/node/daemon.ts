@@ -20,6 +20,7 @@ import {
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import { AdminApi } from "../../moderation/adminApi.js";
+import { inBandModeration } from "../../moderation/inBand.js";
 import { loadModerationState, Moderation } from "../../moderation/service.js";
 import type { LmdbStorage } from "../../storage/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdbStorage.js";
@@ -167,6 +168,12 @@ export class Daemon {
           sweepIntervalMs: config.moderation.sweep_interval_ms,
         });
         moderation.start();
+        adapter.core.setModeration(
+          inBandModeration(moderation, {
+            moderators: () => config.moderation.moderators,
+            clock: systemClock,
+          }),
+        );
         core = adapter;
       }
       log.info({ core: o.core === "echo" ? "echo" : "hub" }, "core ready");
