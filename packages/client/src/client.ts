@@ -200,6 +200,7 @@ export class KalandraClient {
     const okp = payloadOf(ok);
     if (fieldU64(okp, "sender_id") !== this.device.senderId)
       throw new ClientError("wrong_sender_id", "the hub assigned another sender_id");
+    this.#requests.resendAll();
     if (this.#keyPackages.size === 0) await this.uploadKeyPackages(this.#o.keyPackageTarget ?? 8);
     await Promise.all([...this.#rooms.values()].map((r) => this.#resume(r)));
     this.#armPeriodicSync();
@@ -233,7 +234,9 @@ export class KalandraClient {
   async reconnect(connection: HubConnection): Promise<void> {
     this.#conn = connection;
     this.#listen(connection);
-    this.#requests.setOnline(true);
+    // Requests left from the old connection wait for the new session's handshake:
+    // sent before it, the hub would refuse them UNAUTHENTICATED.
+    this.#requests.setOnline(true, false);
     await this.connect();
   }
 

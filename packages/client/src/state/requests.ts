@@ -96,10 +96,19 @@ export class RequestTracker {
   }
 
   /** While offline nothing is sent and no attempt is spent; going online resends at once. */
-  setOnline(online: boolean): void {
+  setOnline(online: boolean, resend = true): void {
     this.#online = online;
-    if (!online) return;
+    if (online && resend) this.resendAll();
+  }
+
+  /**
+   * Sends every outstanding request again now (same bytes). After a reconnect the client
+   * calls this once the session is authenticated, so nothing races the handshake.
+   */
+  resendAll(): void {
+    if (!this.#online) return;
     for (const [id, p] of this.#pending) {
+      if (isHandshake(p.bytes)) continue;
       if (p.timer !== undefined) this.#timers.clear(p.timer);
       this.#attempt(id, p);
     }
