@@ -14,6 +14,8 @@ const CORE_PATH = /[/\\]packages[/\\](server|client|proto)[/\\]src[/\\]/;
 const RUNTIME_PATH =
   /[/\\]packages[/\\](server|client|proto)[/\\]src[/\\](runtime[/\\]node|transport|cli|config)[/\\]|[/\\]proto[/\\]src[/\\]runtime\.ts/;
 
+const SELF = /[/\\]harness[/\\](src|dist)[/\\]guards\.[jt]s$/;
+
 /** Third-party I/O libraries whose own timers never reach back into a core. */
 const IO_LIBRARY = /[/\\]node_modules[/\\]lmdb[/\\]/;
 
@@ -30,13 +32,29 @@ let corePath = CORE_PATH;
  */
 type Origin = "core" | "under-core" | "outside";
 
-function origin(): Origin {
+/**
+ * The file names of the callers above the guard wrapper, read from raw call sites (no
+ * source-map formatting of a stack string: this runs on every guarded call).
+ */
+function callerFiles(): string[] {
   const limit = Error.stackTraceLimit;
+  const prepare = Error.prepareStackTrace;
   Error.stackTraceLimit = 60;
-  const stack = new Error().stack ?? "";
+  Error.prepareStackTrace = (_e, sites) => sites;
+  const holder: { stack?: unknown } = {};
+  Error.captureStackTrace(holder, origin);
+  const sites = holder.stack as NodeJS.CallSite[];
+  Error.prepareStackTrace = prepare;
   Error.stackTraceLimit = limit;
-  // [0] "Error", [1] origin, [2] the guard wrapper, [3] its caller, ...
-  const frames = stack.split("\n").slice(3);
+  // Drop the guard's own frames (wrappers, verdict): [0] is then the direct caller.
+  const files = sites.map((c) => c.getFileName() ?? "");
+  let i = 0;
+  while (i < files.length && SELF.test(files[i] as string)) i++;
+  return files.slice(i);
+}
+
+function origin(): Origin {
+  const frames = callerFiles();
   // lmdb-js renews its read transactions on a real timer: storage I/O, not a decision.
   if (frames[0] !== undefined && IO_LIBRARY.test(frames[0])) return "outside";
   const core = frames.find((f) => corePath.test(f));

@@ -9,6 +9,7 @@ import {
   SimNetwork,
   Trace,
 } from "../src/index.js";
+import * as viaLib from "./fixtures/coreViaLib.js";
 import * as fakeCore from "./fixtures/fakeCore.js";
 
 describe("SeededRng", () => {
@@ -169,5 +170,30 @@ describe("determinism guards", () => {
     }
     expect(typeof fakeCore.useDateNow()).toBe("number");
     clearTimeout(fakeCore.useSetTimeout());
+  });
+});
+
+describe("determinism guards during a simulation", () => {
+  it("refuse direct core calls and hand third-party code seeded stand-ins", async () => {
+    const { setSimulationSources } = await import("../src/index.js");
+    const release = installDeterminismGuards({
+      corePath: /[/\\]fixtures[/\\](fakeCore|coreViaLib)\.ts/,
+    });
+    setSimulationSources({ nowMs: () => 42, random: () => 0.25, fill: (a) => a.fill(7) });
+    try {
+      expect(() => fakeCore.useMathRandom()).toThrow(DeterminismViolation);
+      expect(() => fakeCore.useDateNow()).toThrow(DeterminismViolation);
+      expect(() => fakeCore.useGetRandomValues()).toThrow(DeterminismViolation);
+      // Outside a core, time is virtual while a simulation runs; randomness stays real.
+      expect(Date.now()).toBe(42);
+      expect(Math.random()).not.toBe(0.25);
+      // A library called by a core gets the seeded stand-ins.
+      expect(viaLib.drawViaLibrary()).toBe(0.25);
+      expect([...viaLib.bytesViaLibrary()]).toEqual([7, 7, 7, 7]);
+    } finally {
+      setSimulationSources(undefined);
+      release();
+    }
+    expect(Date.now()).toBeGreaterThan(42);
   });
 });
