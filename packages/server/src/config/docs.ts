@@ -1,7 +1,8 @@
 /**
  * Renders docs/configuration.md from the schema, so the reference cannot drift from the
  * code (test/config/docs.test.ts compares the committed file with this output).
- * Regenerate with `pnpm kalandrad config-docs > docs/configuration.md`.
+ * Regenerate with `pnpm kalandrad config-docs > docs/configuration.md` followed by
+ * `pnpm exec biome format --write docs/configuration.md` (which pads the tables).
  */
 import { ENV_PREFIX } from "./load.js";
 import { type Field, fields, type SectionName, schema } from "./schema.js";
@@ -60,7 +61,7 @@ export function renderConfigDocs(): string {
     "",
     "`kalandrad validate-config --config FILE` checks a file: every problem is printed with its",
     "dotted key and the process exits with status 1. Unknown sections and keys are errors (they",
-    "are usually typos). Keys marked *reload* take effect on `SIGHUP` without a restart; a",
+    "are usually typos). Keys marked _reload_ take effect on `SIGHUP` without a restart; a",
     "changed key that is not reloadable is logged and applies at the next start.",
     "",
   ];

@@ -18,6 +18,13 @@ function file(text: string): string {
   writeFileSync(p, text);
   return p;
 }
+function tableCells(markdown: string): string {
+  return markdown
+    .split("\n")
+    .map((l) => (l.startsWith("|") ? l.replace(/\s*\|\s*/g, "|").replace(/-{3,}/g, "---") : l))
+    .join("\n")
+    .trim();
+}
 function issues(r: ReturnType<typeof buildConfig>) {
   return r.ok ? [] : r.issues;
 }
@@ -134,7 +141,8 @@ describe("configuration", () => {
 
   it("docs/configuration.md is the schema's rendering", () => {
     const committed = readFileSync(join(__dirname, "../../../../docs/configuration.md"), "utf8");
-    expect(committed).toBe(renderConfigDocs());
+    // Table padding is the formatter's (biome) business; compare cells, not spaces.
+    expect(tableCells(committed)).toBe(tableCells(renderConfigDocs()));
     for (const { section, key } of fields()) {
       expect(committed).toContain(`| \`${key}\``);
       expect(committed).toContain(`[${section}]`);
