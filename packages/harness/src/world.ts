@@ -248,7 +248,11 @@ export class World {
     this.scheduler.restart(name);
     node.down = false;
     const client = await node.open();
-    if (!this.hub.up) return; // the reconnect loop picks it up when the hub is back
+    if (!this.hub.up) {
+      // Keep trying until the hub is back (the reconnect loop waits for it).
+      this.scheduler.schedule(500, "harness", `reconnect ${name}`, () => this.#reconnect(name));
+      return;
+    }
     this.hub.openConnection(name);
     this.#connect(node, client.connect());
   }
