@@ -59,6 +59,24 @@ export class RequestTracker {
 
   /** Sends `bytes` and resolves with the response frame carrying `requestId`. */
   request(requestId: number, bytes: Uint8Array): Promise<WireFrame> {
+    const existing = this.#pending.get(requestId);
+    if (existing !== undefined) {
+      // The same request asked again (resuming in-flight frames after a reconnect while the
+      // first ask still waits): both callers get the one answer. Replacing the first entry
+      // would leave its caller waiting forever and its timer resending forever (found by
+      // the simulation, issue 6).
+      return new Promise<WireFrame>((resolve, reject) => {
+        const { resolve: first, reject: firstReject } = existing;
+        existing.resolve = (f) => {
+          first(f);
+          resolve(f);
+        };
+        existing.reject = (e) => {
+          firstReject(e);
+          reject(e);
+        };
+      });
+    }
     return new Promise<WireFrame>((resolve, reject) => {
       const p: Pending = { bytes, attempts: 0, timer: undefined, resolve, reject };
       this.#pending.set(requestId, p);

@@ -59,3 +59,33 @@ describe("RequestTracker", () => {
     expect((await p).opcode).toBe(Opcode.ERROR);
   });
 });
+
+describe("RequestTracker with a request asked twice", () => {
+  it("answers both callers once and stops resending", async () => {
+    const sent: Uint8Array[] = [];
+    const timers = new ManualTimers();
+    const t = new RequestTracker((b) => sent.push(b), timers, { retryMs: 100, maxAttempts: 5 });
+    const bytes = request(Opcode.APP_MESSAGE, 9, { generation: 0, ciphertext: new Uint8Array(4) });
+    const first = t.request(9, bytes);
+    const again = t.request(9, bytes);
+    const ack = encodeFrame(
+      {
+        flags: Flag.RESPONSE,
+        opcode: Opcode.ACK,
+        requestId: 9,
+        roomId: 1n,
+        senderId: 0n,
+        epoch: 0n,
+        payload: new Uint8Array([0xa0]),
+      },
+      hub,
+    );
+    expect(t.resolve(parseFrame(ack))).toBe(true);
+    expect((await first).opcode).toBe(Opcode.ACK);
+    expect((await again).opcode).toBe(Opcode.ACK);
+    const before = sent.length;
+    timers.advance(1000);
+    expect(sent.length).toBe(before);
+    expect(t.size).toBe(0);
+  });
+});
