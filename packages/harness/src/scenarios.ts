@@ -223,12 +223,17 @@ export const kickRace: Scenario = {
         () => undefined,
       );
     });
-    w.at(1000 + r.rng.int(40), "u4 joins", () => {
-      void w
-        .client("u4")
-        .client?.joinExternal(r.room)
-        .catch(() => undefined);
-    });
+    // joinExternal retries at once on MUST_INCLUDE_PENDING_REMOVALS and gives up after 8
+    // tries, which a short pending window can exhaust: the app tries again a second later.
+    const join = (attempt: number) => {
+      const c = w.client("u4").client;
+      if (c === undefined || attempt > 10) return;
+      c.joinExternal(r.room).catch(() => {
+        r.notes.joinRetries = (r.notes.joinRetries ?? 0) + 1;
+        w.at(1000, "u4 joins again", () => join(attempt + 1));
+      });
+    };
+    w.at(1000 + r.rng.int(40), "u4 joins", () => join(0));
     for (let i = 0; i < 3; i++) {
       send(r, "u1", i, 3000 + r.rng.int(10_000));
       send(r, "u4", i, 6000 + r.rng.int(8000));
