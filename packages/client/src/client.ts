@@ -84,6 +84,11 @@ export interface KalandraClientOptions {
    * lost fan-out frame with nothing after it is still found (0 = off, the default).
    */
   syncIntervalMs?: number;
+  /**
+   * True when the `HubConnection` authenticates the session itself (the WebTransport
+   * connection does HELLO/AUTH per session): `connect()` then skips the handshake.
+   */
+  transportAuthenticates?: boolean;
 }
 
 export interface RoomView {
@@ -184,6 +189,24 @@ export class KalandraClient {
 
   /** Authenticates, keeps the key package stock up, and resumes every room from its log_index. */
   async connect(): Promise<void> {
+    if (!this.#o.transportAuthenticates) {
+      // Nothing but the handshake goes out until AUTH_OK (then everything held is sent).
+      this.#requests.holdUntilAuthenticated();
+      try {
+        await this.#authenticate();
+      } catch (e) {
+        this.#requests.release(); // never hold requests forever; the retry timers resend
+        throw e;
+      }
+    }
+    this.#requests.resendAll();
+    if (this.#keyPackages.size === 0) await this.uploadKeyPackages(this.#o.keyPackageTarget ?? 8);
+    await Promise.all([...this.#rooms.values()].map((r) => this.#resume(r)));
+    this.#armPeriodicSync();
+  }
+
+  /** HELLO → AUTH_CHALLENGE → AUTH_RESPONSE → AUTH_OK (docs/contracts.md). */
+  async #authenticate(): Promise<void> {
     const challenge = this.expectAck(
       await this.request(Opcode.HELLO, 0n, 0n, {
         device_key: this.device.publicKey,
@@ -197,13 +220,8 @@ export class KalandraClient {
     const ok = this.expectAck(
       await this.request(Opcode.AUTH_RESPONSE, 0n, 0n, { nonce: fieldBytes(cp, "nonce") }),
     );
-    const okp = payloadOf(ok);
-    if (fieldU64(okp, "sender_id") !== this.device.senderId)
+    if (fieldU64(payloadOf(ok), "sender_id") !== this.device.senderId)
       throw new ClientError("wrong_sender_id", "the hub assigned another sender_id");
-    this.#requests.resendAll();
-    if (this.#keyPackages.size === 0) await this.uploadKeyPackages(this.#o.keyPackageTarget ?? 8);
-    await Promise.all([...this.#rooms.values()].map((r) => this.#resume(r)));
-    this.#armPeriodicSync();
   }
 
   #armPeriodicSync(): void {

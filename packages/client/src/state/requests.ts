@@ -50,6 +50,8 @@ export class RequestTracker {
   readonly #timers: Timers;
   readonly #policy: RequestPolicy;
   #online = true;
+  /** False while a session handshake is under way: only HELLO / AUTH_RESPONSE go out. */
+  #authenticated = true;
 
   constructor(send: (bytes: Uint8Array) => void, timers: Timers, policy: RequestPolicy) {
     this.#send = send;
@@ -90,7 +92,9 @@ export class RequestTracker {
       p.reject(new RequestTimeoutError(`no answer to request ${requestId}`));
       return;
     }
-    if (this.#online) {
+    // A hub strikes (and after a few, closes) a session that sends anything but the
+    // handshake before it is authenticated: hold other requests without spending attempts.
+    if (this.#online && (this.#authenticated || isHandshake(p.bytes))) {
       p.attempts++;
       this.#send(p.bytes);
     }
@@ -114,6 +118,16 @@ export class RequestTracker {
   }
 
   /** While offline nothing is sent and no attempt is spent; going online resends at once. */
+  /** Holds every non-handshake request until `resendAll()` (a session handshake starts). */
+  holdUntilAuthenticated(): void {
+    this.#authenticated = false;
+  }
+
+  /** Ends a hold without resending now (the retry timers do). */
+  release(): void {
+    this.#authenticated = true;
+  }
+
   setOnline(online: boolean, resend = true): void {
     this.#online = online;
     if (online && resend) this.resendAll();
@@ -124,6 +138,7 @@ export class RequestTracker {
    * calls this once the session is authenticated, so nothing races the handshake.
    */
   resendAll(): void {
+    this.#authenticated = true;
     if (!this.#online) return;
     for (const [id, p] of this.#pending) {
       if (isHandshake(p.bytes)) continue;

@@ -110,3 +110,51 @@ describe("hub variants", () => {
     expect(a.client.room(room)?.members).toEqual(["alice"]);
   });
 });
+
+describe("a transport that authenticates the session itself", () => {
+  it("connect() skips HELLO/AUTH and the client works over it", async () => {
+    const { KalandraClient } = await import("../../src/client.js");
+    const { suite, seededRng } = await import("../support/env.js");
+    const w = await World.create("transport-auth");
+    const [a, b] = await Promise.all(["alice", "bob"].map((u) => w.client(u)));
+    if (!a || !b) throw new Error("clients");
+    const room = await a.client.createRoom();
+    await a.client.addMembers(room, ["bob"]);
+    await waitEpoch([a, b], room, 1n);
+    // bob's connection is already authenticated (as if by the transport): a new client core
+    // over it, from bob's store, must not run the handshake again.
+    b.client.close();
+    b.conn.up = true;
+    const sent: number[] = [];
+    const conn = b.conn;
+    const wrapped = {
+      send: (f: Uint8Array) => {
+        sent.push((f[6] ?? 0) * 256 + (f[7] ?? 0));
+        conn.send(f);
+      },
+      onFrame: (cb: (f: Uint8Array) => void) => conn.onFrame(cb),
+      close: () => conn.close(),
+    };
+    const b2 = await KalandraClient.open({
+      connection: wrapped,
+      clock: w.clock,
+      rng: seededRng("b2"),
+      timers: w.timers,
+      store: b.store,
+      hubPublicKey: w.relay.hubPublicKey,
+      cs: await suite("b2"),
+      userId: "bob",
+      transportAuthenticates: true,
+    });
+    const texts: string[] = [];
+    b2.on((e) => {
+      if (e.type === "message") texts.push(new TextDecoder().decode(e.plaintext));
+    });
+    await b2.connect();
+    expect(sent).not.toContain(0x0001); // no HELLO
+    await a.client.send(room, text("over the transport's session"));
+    await b2.send(room, text("and back"));
+    await waitFor(() => texts.length === 2 && a.texts(room).includes("and back"), "both ways");
+    b2.close();
+  });
+});
