@@ -2,14 +2,14 @@
 import { type RunResult, replayCommand } from "@kalandra/harness";
 
 /** Fixed CI seeds per scenario (each run twice: the trace digests must be identical). */
-export const CI_SEEDS: readonly bigint[] = [1n, 2n, 3n, 4n, 5n];
+export const CI_SEEDS: readonly bigint[] = [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n];
 
 /**
  * A bounded random batch on top of the fixed seeds; SIM_RANDOM_SEEDS sets its size
- * (default 1 per scenario), SIM_RANDOM_BASE its first seed (default: drawn, printed).
+ * (default 3 per scenario), SIM_RANDOM_BASE its first seed (default: drawn, printed).
  */
 export function randomSeeds(): bigint[] {
-  const n = Number(process.env.SIM_RANDOM_SEEDS ?? 1);
+  const n = Number(process.env.SIM_RANDOM_SEEDS ?? 3);
   const base =
     process.env.SIM_RANDOM_BASE !== undefined
       ? BigInt(process.env.SIM_RANDOM_BASE)
