@@ -78,6 +78,8 @@ export interface SimulationSources {
   nowMs(): number;
   random(): number;
   fill(array: Uint8Array): void;
+  /** Told of every refused call (the world records a `determinism` violation). */
+  refused?(what: string): void;
 }
 
 let sources: SimulationSources | undefined;
@@ -106,6 +108,7 @@ export function installDeterminismGuards(opts: { corePath?: RegExp } = {}): () =
       getRandomValues: webcrypto.getRandomValues,
     };
     const refuse = (what: string) => {
+      sources?.refused?.(what);
       throw new DeterminismViolation(
         `${what} called from a core during simulation; inject Clock/Rng/Timers`,
       );

@@ -133,6 +133,7 @@ export class World {
       nowMs: () => Number(w.scheduler.now),
       random: () => third.float(),
       fill: (a) => a.set(third.bytes(a.length)),
+      refused: (what) => w.violation("determinism", `a core called ${what}`),
     });
     setCanaries(o.canaries ?? []);
     await w.hub.start();

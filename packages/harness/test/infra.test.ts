@@ -179,11 +179,18 @@ describe("determinism guards during a simulation", () => {
     const release = installDeterminismGuards({
       corePath: /[/\\]fixtures[/\\](fakeCore|coreViaLib)\.ts/,
     });
-    setSimulationSources({ nowMs: () => 42, random: () => 0.25, fill: (a) => a.fill(7) });
+    const refused: string[] = [];
+    setSimulationSources({
+      nowMs: () => 42,
+      random: () => 0.25,
+      fill: (a) => a.fill(7),
+      refused: (what) => refused.push(what),
+    });
     try {
       expect(() => fakeCore.useMathRandom()).toThrow(DeterminismViolation);
       expect(() => fakeCore.useDateNow()).toThrow(DeterminismViolation);
       expect(() => fakeCore.useGetRandomValues()).toThrow(DeterminismViolation);
+      expect(refused).toEqual(["Math.random", "Date.now", "crypto.getRandomValues"]);
       // Outside a core, time is virtual while a simulation runs; randomness stays real.
       expect(Date.now()).toBe(42);
       expect(Math.random()).not.toBe(0.25);
