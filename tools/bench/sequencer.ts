@@ -20,7 +20,7 @@
  * BENCH_SEQ_MEMORY=1 runs the one-room figures over the in-memory storage (the cores'
  * own cost, without sealing and fsync).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -47,6 +47,7 @@ import {
 } from "ts-mls";
 import { HubCore } from "../../packages/server/src/hub/hubCore.js";
 import type { Target } from "../../packages/server/src/sequencer/effects.js";
+import { createHubSigner } from "../../packages/server/src/sequencer/hubSigner.js";
 import { publicGroupViews } from "../../packages/server/src/sequencer/publicGroupViews.js";
 import { WorkerShards } from "../../packages/server/src/shards/workerShards.js";
 import { openLmdbStorage } from "../../packages/server/src/storage/lmdbStorage.js";
@@ -201,7 +202,23 @@ function messages(g: Group, rooms: bigint[], n: number): { m: Member; bytes: Uin
  * Feeds frames with up to WINDOW requests in flight (as many clients would): new frames
  * are sequenced while the previous batch is being fsynced, so CPU and I/O overlap.
  */
+/** CPU time of this thread (Linux: /proc/self/task/<pid>/stat; 0 elsewhere), in µs. */
+function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime + stime, in clock ticks
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of the last `pump`: the whole process (every thread) and the calling thread. */
+const lastCpu = { processUs: 0, mainUs: 0 };
+
 async function pump(hub: HubCore, frames: { m: Member; bytes: Uint8Array }[]): Promise<number> {
+  const c0 = process.cpuUsage();
+  const m0 = mainThreadCpuUs();
   const t0 = performance.now();
   let next = 0;
   await new Promise<void>((resolve, reject) => {
@@ -220,7 +237,11 @@ async function pump(hub: HubCore, frames: { m: Member; bytes: Uint8Array }[]): P
     more();
   });
   await hub.shards.drain();
-  return (performance.now() - t0) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  lastCpu.processUs = c.user + c.system;
+  lastCpu.mainUs = mainThreadCpuUs() - m0;
+  return seconds;
 }
 
 async function oneRoom(g: Group, n: number, maxBatch: number, verify: boolean) {
@@ -229,7 +250,10 @@ async function oneRoom(g: Group, n: number, maxBatch: number, verify: boolean) {
       ? (new MemoryStorage() as unknown as Awaited<ReturnType<typeof openLmdbStorage>>)
       : await openLmdbStorage({ path: tmp() });
   const counter = new CountingSink();
-  const hubSigner = createDeviceSigner(systemRng.bytes(32));
+  // BENCH_SEQ_SYNC_SIGN=1: ACKs signed in the sequencing thread, as before (comparison).
+  const seed = systemRng.bytes(32);
+  const hubSigner =
+    process.env.BENCH_SEQ_SYNC_SIGN === "1" ? createDeviceSigner(seed) : createHubSigner(seed);
   const hub = await HubCore.open({
     storage,
     clock: systemClock,
@@ -247,7 +271,8 @@ async function oneRoom(g: Group, n: number, maxBatch: number, verify: boolean) {
   const seconds = await pump(hub, frames);
   if (counter.acks !== n)
     throw new Error(`expected ${n} acks, got ${counter.acks} (${counter.errors} errors)`);
-  return { hub, storage, room, rate: n / seconds, deliveries: counter.deliveries };
+  const cpu = { processUs: lastCpu.processUs / n, mainUs: lastCpu.mainUs / n };
+  return { hub, storage, room, rate: n / seconds, deliveries: counter.deliveries, cpu };
 }
 
 async function allShards(g: Group, n: number) {
@@ -266,7 +291,7 @@ async function allShards(g: Group, n: number) {
     clock: systemClock,
     rng: systemRng,
     timers: systemTimers(),
-    hubSigner: createDeviceSigner(seed),
+    hubSigner: createHubSigner(seed),
     sink: counter.sink,
     shards,
     limits: { verifySignatures: false },
@@ -279,7 +304,8 @@ async function allShards(g: Group, n: number) {
   if (counter.acks !== n)
     throw new Error(`expected ${n} acks, got ${counter.acks} (${counter.errors} errors)`);
   await hub.close();
-  return { rate: n / seconds, shards: count, rooms: rooms.length };
+  const cpu = { processUs: lastCpu.processUs / n, mainUs: lastCpu.mainUs / n };
+  return { rate: n / seconds, shards: count, rooms: rooms.length, cpu };
 }
 
 function percentile(xs: number[], p: number): number {
@@ -291,45 +317,65 @@ const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
 
 try {
   const g = await buildGroup();
-  // Warm-up (JIT, key caches), then the measured runs.
-  await (await oneRoom(g, Math.min(1000, MSGS), 4096, false)).hub.close();
-  const batched = await oneRoom(g, MSGS, 4096, false);
-  const verified = await oneRoom(g, Math.min(MSGS, quick ? 1_000 : 10_000), 4096, true);
-  await verified.hub.close();
-  const baseline = await oneRoom(g, BASELINE_MSGS, 1, false);
-  await baseline.hub.close();
+  const only = process.env.BENCH_SEQ_ONLY;
+  if (only === "one_room" || only === "shards") {
+    // Profiling knob: one figure only (e.g. under `node --cpu-prof`).
+    if (only === "one_room") {
+      await (await oneRoom(g, Math.min(1000, MSGS), 4096, false)).hub.close();
+      const r = await oneRoom(g, MSGS, 4096, false);
+      await r.hub.close();
+      const batches = (r.hub.shards as unknown as { shards: { batcher: { batches: number } }[] })
+        .shards[0]!.batcher.batches;
+      console.log(JSON.stringify({ msgs_per_s_one_room: round(r.rate), cpu_us: r.cpu, batches }));
+    } else {
+      const r = await allShards(g, MSGS);
+      console.log(JSON.stringify({ msgs_per_s_all_shards: round(r.rate), cpu_us: r.cpu }));
+    }
+  } else {
+    // Warm-up (JIT, key caches), then the measured runs.
+    await (await oneRoom(g, Math.min(1000, MSGS), 4096, false)).hub.close();
+    const batched = await oneRoom(g, MSGS, 4096, false);
+    const verified = await oneRoom(g, Math.min(MSGS, quick ? 1_000 : 10_000), 4096, true);
+    await verified.hub.close();
+    const baseline = await oneRoom(g, BASELINE_MSGS, 1, false);
+    await baseline.hub.close();
 
-  const deletes: number[] = [];
-  for (let i = 0; i < DELETES; i++) {
-    const t0 = performance.now();
-    await batched.storage.secureDelete(batched.room, BigInt(2 + i * 7));
-    deletes.push(performance.now() - t0);
+    const deletes: number[] = [];
+    for (let i = 0; i < DELETES; i++) {
+      const t0 = performance.now();
+      await batched.storage.secureDelete(batched.room, BigInt(2 + i * 7));
+      deletes.push(performance.now() - t0);
+    }
+    await batched.hub.close();
+    await batched.storage.close();
+
+    const shards = await allShards(g, MSGS);
+    const cvMembers = commitValidateMembers();
+    const cv = await measureCommitValidate(cvMembers, quick ? 3 : 15);
+
+    const result = {
+      msgs_per_s_one_room: round(batched.rate),
+      msgs_per_s_one_room_verified: round(verified.rate),
+      baseline_unbatched_msgs_per_s: round(baseline.rate),
+      group_commit_speedup: round(batched.rate / baseline.rate, 1),
+      fanout_members: MEMBERS,
+      fanout_deliveries_per_s: round((batched.deliveries / MSGS) * batched.rate),
+      one_room_cpu_us_per_msg: round(batched.cpu.processUs, 1),
+      one_room_main_thread_cpu_us_per_msg: round(batched.cpu.mainUs, 1),
+      msgs_per_s_all_shards: round(shards.rate),
+      all_shards_cpu_us_per_msg: round(shards.cpu.processUs, 1),
+      all_shards_hub_thread_cpu_us_per_msg: round(shards.cpu.mainUs, 1),
+      shards: shards.shards,
+      shard_rooms: shards.rooms,
+      secure_delete_ms_p50: round(percentile(deletes, 50), 2),
+      secure_delete_ms_p99: round(percentile(deletes, 99), 2),
+      commit_validate_ms_1000_members: cv.ms_p50,
+      commit_validate_members: cvMembers,
+      msgs: MSGS,
+      quick,
+    };
+    console.log(JSON.stringify(result));
   }
-  await batched.hub.close();
-  await batched.storage.close();
-
-  const shards = await allShards(g, MSGS);
-  const cvMembers = commitValidateMembers();
-  const cv = await measureCommitValidate(cvMembers, quick ? 3 : 15);
-
-  const result = {
-    msgs_per_s_one_room: round(batched.rate),
-    msgs_per_s_one_room_verified: round(verified.rate),
-    baseline_unbatched_msgs_per_s: round(baseline.rate),
-    group_commit_speedup: round(batched.rate / baseline.rate, 1),
-    fanout_members: MEMBERS,
-    fanout_deliveries_per_s: round((batched.deliveries / MSGS) * batched.rate),
-    msgs_per_s_all_shards: round(shards.rate),
-    shards: shards.shards,
-    shard_rooms: shards.rooms,
-    secure_delete_ms_p50: round(percentile(deletes, 50), 2),
-    secure_delete_ms_p99: round(percentile(deletes, 99), 2),
-    commit_validate_ms_1000_members: cv.ms_p50,
-    commit_validate_members: cvMembers,
-    msgs: MSGS,
-    quick,
-  };
-  console.log(JSON.stringify(result));
 } finally {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }

@@ -1,9 +1,12 @@
 /**
- * Group commit (issue 3: "persisted, synced in batches"): entries accepted while one
- * `storage.append` is in flight are written together by the next one, so a burst of N
- * frames costs about one fsync instead of N. Batches are written strictly one after the
- * other, so a frame is durable only after every frame sequenced before it; callers act
- * on a frame (acknowledge, fan out) only when its batch resolved (DESIGN §5).
+ * Group commit (issue 3: "persisted, synced in batches"): entries accepted while
+ * `storage.append` calls are in flight are written together by the next one, so a burst
+ * of N frames costs about one fsync instead of N. Up to two batches are outstanding
+ * (the next is sealed and its keys synced while the previous commits); storage commits
+ * them in the order they were handed over and never commits a batch after an earlier one
+ * failed (docs/storage.md), and completions are reported strictly in order. So a frame is
+ * durable only after every frame sequenced before it, and callers act on a frame
+ * (acknowledge, fan out) only when its batch resolved (DESIGN §5).
  *
  * One batcher per shard: the rooms of a shard share its transactions.
  */
@@ -12,24 +15,52 @@ import type { AppendEntry, Storage } from "../storage/types.js";
 
 type Done = (err: unknown) => void;
 
+interface Item {
+  entry: AppendEntry;
+  done: Done;
+  /** False while something the entry carries is still being produced (its ACK's signature). */
+  ready: boolean;
+}
+
 export class AppendBatcher {
-  private queue: AppendEntry[] = [];
-  private callbacks: Done[] = [];
-  private inFlight = false;
+  private queue: Item[] = [];
+  private inFlight = 0;
   private scheduled = false;
+  /** Completion of the newest batch: each batch reports only after the one before it. */
+  private last: Promise<void> = Promise.resolve();
   /** Number of `storage.append` calls made, for benches and tests. */
   batches = 0;
 
+  /**
+   * @param maxBatch most entries in one `storage.append`
+   * @param maxInFlight `storage.append` calls outstanding at once. Two let the next batch
+   *   be sealed and its keys synced while the previous one commits (storage orders them,
+   *   docs/storage.md); completions are still reported strictly in order.
+   */
   constructor(
     private readonly storage: Storage,
     private readonly maxBatch = 4096,
+    private readonly maxInFlight = 2,
   ) {}
 
   /** Queues one entry; `done` runs once it is durable (err undefined) or failed. */
   add(entry: AppendEntry, done: Done): void {
-    this.queue.push(entry);
-    this.callbacks.push(done);
+    this.queue.push({ entry, done, ready: true });
     this.kick();
+  }
+
+  /**
+   * Queues an entry that may not be written yet (its ACK is being signed off-thread); call
+   * the returned function once it may. Entries are written in the order they were added,
+   * so an entry that is not ready holds back those queued after it.
+   */
+  addPending(entry: AppendEntry, done: Done): () => void {
+    const item: Item = { entry, done, ready: false };
+    this.queue.push(item);
+    return () => {
+      item.ready = true;
+      this.kick();
+    };
   }
 
   /** Entries waiting or being written. */
@@ -38,32 +69,47 @@ export class AppendBatcher {
   }
 
   private kick(): void {
-    if (this.inFlight || this.scheduled || this.queue.length === 0) return;
+    if (this.inFlight >= this.maxInFlight || this.scheduled || this.queue[0]?.ready !== true) {
+      return;
+    }
     this.scheduled = true;
     // A microtask, not a timer: everything handled in the current synchronous burst joins
     // the batch, and the simulation stays deterministic.
     queueMicrotask(() => {
       this.scheduled = false;
-      void this.flush();
+      this.flush();
     });
   }
 
-  private async flush(): Promise<void> {
-    if (this.inFlight || this.queue.length === 0) return;
-    this.inFlight = true;
-    const n = Math.min(this.queue.length, this.maxBatch);
-    const entries = this.queue.splice(0, n);
-    const callbacks = this.callbacks.splice(0, n);
-    let err: unknown;
+  private flush(): void {
+    if (this.inFlight >= this.maxInFlight || this.queue[0]?.ready !== true) return;
+    this.inFlight++;
+    const max = Math.min(this.queue.length, this.maxBatch);
+    let n = 1;
+    while (n < max && this.queue[n]!.ready) n++;
+    const items = this.queue.splice(0, n);
+    const entries = items.map((it) => it.entry);
+    const callbacks = items.map((it) => it.done);
+    this.batches++;
+    // Simulation-only planted bug (DESIGN §8): acknowledge before the batch is durable.
+    if (canary("ack_before_fsync")) for (const cb of callbacks.splice(0)) cb(undefined);
+    let written: Promise<void>;
     try {
-      this.batches++;
-      // Simulation-only planted bug (DESIGN §8): acknowledge before the batch is durable.
-      if (canary("ack_before_fsync")) for (const cb of callbacks.splice(0)) cb(undefined);
-      await this.storage.append(entries);
+      written = this.storage.append(entries);
     } catch (e) {
-      err = e ?? new Error("append failed");
+      written = Promise.reject(e);
     }
-    this.inFlight = false;
+    const before = this.last;
+    this.last = written.then(
+      () => this.complete(before, callbacks, undefined),
+      (e: unknown) => this.complete(before, callbacks, e ?? new Error("append failed")),
+    );
+  }
+
+  /** Reports a written batch once every batch before it has been reported. */
+  private async complete(before: Promise<void>, callbacks: Done[], err: unknown): Promise<void> {
+    await before;
+    this.inFlight--;
     for (const cb of callbacks) cb(err);
     this.kick();
   }

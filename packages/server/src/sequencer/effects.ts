@@ -6,6 +6,7 @@
  */
 import {
   encodeErrorPayload,
+  encodeFrame,
   encodePayload,
   Flag,
   Opcode,
@@ -58,6 +59,24 @@ export function responseFrame(
     opcode === Opcode.ACK ? ACK_PAYLOAD : encodePayload(opcode, payload as never),
     signer,
   );
+}
+
+/**
+ * The ACK of a sequenced frame, not yet signed (signature bytes zero): the sequencer signs
+ * it with `signFrameInPlace` (hubSigner.ts) before anything reads or stores it.
+ */
+export function ackFrame(req: RequestHeader, logIndex: bigint, hlc: bigint): Uint8Array {
+  return encodeFrame({
+    flags: Flag.RESPONSE,
+    opcode: Opcode.ACK,
+    requestId: req.requestId,
+    roomId: req.roomId,
+    senderId: 0n,
+    logIndex,
+    hlcTimestamp: hlc,
+    epoch: req.epoch,
+    payload: ACK_PAYLOAD,
+  });
 }
 
 /** An ERROR response `{code, name, message, expected_epoch?}`. */

@@ -15,6 +15,7 @@ import { addedUserOf } from "../moderation/bans.js";
 import type { AppendEntry } from "../storage/types.js";
 import { CommitScheduler } from "./commitScheduler.js";
 import {
+  ackFrame,
   errorFrame,
   hubFrame,
   type Refusal,
@@ -24,6 +25,7 @@ import {
 } from "./effects.js";
 import type { SequencerEnv } from "./env.js";
 import type { CheckFailure, GroupMember, GroupView } from "./groupView.js";
+import { signFrameInPlace } from "./hubSigner.js";
 import { Idempotency } from "./idempotency.js";
 import {
   decodeRoomState,
@@ -474,7 +476,8 @@ export class RoomSequencer {
     // canary: simulation-only planted bug (DESIGN §8), an off-by-one log_index past index 4.
     const off = canary("log_index_off_by_one") && logIndex > 4n ? 1n : 0n;
     const stamped = stampFrame(request.frame.bytes, logIndex + off, hlc);
-    const ack = responseFrame(this.env.hubSigner, h, Opcode.ACK, {}, { logIndex, hlc });
+    // Built unsigned; signed below, on the thread pool when the signer can (hubSigner.ts).
+    const ack = ackFrame(h, logIndex, hlc);
     const entry: AppendEntry = {
       roomId: this.roomId,
       logIndex,
@@ -491,7 +494,7 @@ export class RoomSequencer {
     }
     const finish = this.idempotency.begin(h.senderId, h.requestId);
     return new Promise((resolve) => {
-      this.env.batcher.add(entry, (err) => {
+      const ready = this.env.batcher.addPending(entry, (err) => {
         if (err !== undefined) {
           // Later frames of this room may depend on this one: stop accepting (DESIGN §5).
           this.failed = err;
@@ -509,6 +512,9 @@ export class RoomSequencer {
         opts.after?.(logIndex, hlc);
         resolve({ ok: true, logIndex });
       });
+      // The batch carrying this frame is written only once its ACK is signed: the ACK is
+      // also the frame's idempotency record, stored in the same transaction.
+      signFrameInPlace(this.env.hubSigner, ack, ready);
     });
   }
 

@@ -5,8 +5,9 @@
  * owns the sessions: fan-out leaves the sequencing thread at once.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { createDeviceSigner, systemClock, systemTimers } from "@kalandra/proto";
+import { systemClock, systemTimers } from "@kalandra/proto";
 import type { SequencerLimits } from "../sequencer/env.js";
+import { createHubSigner } from "../sequencer/hubSigner.js";
 import type { SetupShard, ShardSetupArgs } from "./setup.js";
 import { ShardCore, type ShardMessage } from "./shardCore.js";
 
@@ -59,7 +60,8 @@ try {
       storage,
       clock: systemClock,
       timers: systemTimers(),
-      hubSigner: createDeviceSigner(data.hubSeed),
+      // ACKs are signed on the thread pool while the previous batch is being synced.
+      hubSigner: createHubSigner(data.hubSeed),
       sink: (target, frame) => post({ t: "out", target, frame }),
       groups,
       limits: data.limits,

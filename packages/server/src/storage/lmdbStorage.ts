@@ -111,6 +111,13 @@ class LmdbStorageImpl implements LmdbStorage {
   /** Next log_index per room counting appends queued but not yet committed (gap check). */
   private readonly planned = new Map<bigint, bigint>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /**
+   * Commit of the newest append (true = committed). Appends may overlap (sealing and the
+   * vault sync of one while another commits); each waits for the one before it to commit
+   * before queuing its own transaction, and gives up if that one failed, so the log on
+   * disk never has a batch after a missing one.
+   */
+  private lastCommit: Promise<boolean> = Promise.resolve(true);
   private readonly erasing = new Map<string, Promise<boolean>>();
   private readonly rng: Rng;
   private readonly clock: Clock;
@@ -202,6 +209,11 @@ class LmdbStorageImpl implements LmdbStorage {
     for (const [room, n] of planned) this.planned.set(room, n);
     const t = this.t;
     let committed = false;
+    const before = this.lastCommit;
+    let settle!: (ok: boolean) => void;
+    this.lastCommit = new Promise<boolean>((r) => {
+      settle = r;
+    });
     try {
       try {
         this.vault.writeMany(slots, keys);
@@ -211,6 +223,9 @@ class LmdbStorageImpl implements LmdbStorage {
       }
       // The keys must be durable before any commit that references them.
       await this.vault.sync();
+      if (!(await before)) {
+        throw new StorageError("IO", "an earlier append failed; this batch was not written");
+      }
       await this.env.root.transaction(() => {
         // Reads first, then only writes (see keyPackages.ts on throwing callbacks).
         const stored = t.meta.get(META.vaultHwm);
@@ -220,9 +235,11 @@ class LmdbStorageImpl implements LmdbStorage {
         if (raiseHwm) t.meta.putSync(META.vaultHwm, u32(hwm));
       });
       committed = true;
+      settle(true);
       if (!this.noSync) await this.env.root.flushed;
     } catch (err) {
       if (!committed) {
+        settle(false);
         // Nothing of this batch committed: forget the planned indexes and give the slots
         // back once their keys are gone from the vault.
         for (const room of planned.keys()) this.planned.delete(room);
