@@ -207,11 +207,7 @@ export class HubNode {
 
   /** Kick (DESIGN §6): the hub proposes the removal of every device of `userId`. */
   async kick(roomId: bigint, userId: string): Promise<Outcome | undefined> {
-    const core = this.core as
-      | (HubCore & { kick?: (r: bigint, u: string) => Promise<Outcome> })
-      | undefined;
-    if (core?.kick === undefined) return undefined;
-    return core.kick(roomId, userId);
+    return this.core?.kick(roomId, userId);
   }
 
   /** The room's sequencer (current epoch, members, tree hash) while the hub is up. */

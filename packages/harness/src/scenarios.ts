@@ -217,7 +217,7 @@ export const kickRace: Scenario = {
     w.at(1000, "kick u3", () => {
       w.hub.kick(r.room, "u3").then(
         (o) => {
-          if (o === undefined) w.violation("scenario_error", "the hub core has no kick");
+          if (o === undefined) w.violation("scenario_error", "the hub was down for the kick");
           else if (!o.ok) r.notes.kickRefused = 1;
         },
         () => undefined,
