@@ -49,6 +49,7 @@ import { HubCore } from "../../packages/server/src/hub/hubCore.js";
 import type { Target } from "../../packages/server/src/sequencer/effects.js";
 import { createHubSigner } from "../../packages/server/src/sequencer/hubSigner.js";
 import { publicGroupViews } from "../../packages/server/src/sequencer/publicGroupViews.js";
+import { shardOf } from "../../packages/server/src/shards/shardOf.js";
 import { WorkerShards } from "../../packages/server/src/shards/workerShards.js";
 import { openLmdbStorage } from "../../packages/server/src/storage/lmdbStorage.js";
 import { MemoryStorage } from "../../packages/server/src/storage/memoryStorage.js";
@@ -296,7 +297,17 @@ async function allShards(g: Group, n: number) {
     shards,
     limits: { verifySignatures: false },
   });
-  const rooms = Array.from({ length: count * 2 }, (_, i) => BigInt(100 + i));
+  // Two rooms per shard: room ids picked by placement (shardOf), not consecutive ids,
+  // which may hash three rooms to one shard and one to the other.
+  const rooms: bigint[] = [];
+  const perShard = new Array<number>(count).fill(0);
+  for (let id = 100n; rooms.length < count * 2; id++) {
+    const s = shardOf(id, count);
+    if (perShard[s]! < 2) {
+      perShard[s]!++;
+      rooms.push(id);
+    }
+  }
   for (const r of rooms) await setUpRoom(hub, g, r);
   const frames = messages(g, rooms, n);
   counter.acks = 0;

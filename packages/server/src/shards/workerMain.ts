@@ -25,10 +25,18 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready" }
   | { t: "out"; target: import("../sequencer/effects.js").Target; frame: Uint8Array }
+  /** A `members` target: the ids as one typed array (one memcpy to clone, not n BigInts). */
+  | { t: "fanout"; roomId: bigint; senderIds: BigUint64Array; frame: Uint8Array }
   | { t: "done"; id: number; outcome: unknown; error?: string }
   | { t: "closed" }
   | { t: "failed"; error: string }
   | { t: "batch"; items: FromWorker[] };
+
+function packIds(ids: readonly bigint[]): BigUint64Array {
+  const out = new BigUint64Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i] as bigint;
+  return out;
+}
 
 const port = parentPort;
 if (port === null) throw new Error("workerMain runs in a worker thread");
@@ -62,7 +70,12 @@ try {
       timers: systemTimers(),
       // ACKs are signed on the thread pool while the previous batch is being synced.
       hubSigner: createHubSigner(data.hubSeed),
-      sink: (target, frame) => post({ t: "out", target, frame }),
+      sink: (target, frame) =>
+        post(
+          target.kind === "members"
+            ? { t: "fanout", roomId: target.roomId, senderIds: packIds(target.senderIds), frame }
+            : { t: "out", target, frame },
+        ),
       groups,
       limits: data.limits,
     },

@@ -92,7 +92,10 @@ export class WorkerShards implements ShardSet {
   private onMessage(m: FromWorker): void {
     if (m.t === "batch") for (const it of m.items) this.onMessage(it);
     else if (m.t === "out") this.sink(m.target, m.frame);
-    else if (m.t === "done") {
+    else if (m.t === "fanout") {
+      const senderIds = Array.from(m.senderIds);
+      this.sink({ kind: "members", roomId: m.roomId, senderIds }, m.frame);
+    } else if (m.t === "done") {
       const cb = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       cb?.(
