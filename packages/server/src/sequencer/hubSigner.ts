@@ -35,6 +35,9 @@ export function isAsyncSigner(s: FrameSigner): s is AsyncFrameSigner {
   return typeof (s as Partial<AsyncFrameSigner>).signAsync === "function";
 }
 
+/** Signatures per message to the signing thread when a burst is long. */
+const CHUNK = Number(process.env.KALANDRA_SIGN_CHUNK ?? 64);
+
 // RFC 8410 PKCS#8 prefix of an Ed25519 private key (the 32-byte seed follows).
 const PKCS8_PREFIX = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
@@ -124,6 +127,7 @@ export function createHubSigner(key: Uint8Array | KeyObject): AsyncFrameSigner {
     return w;
   };
   const post = (): void => {
+    if (burst.length === 0) return; // already posted as a full chunk
     const reqs = burst;
     burst = [];
     if (closed) {
@@ -154,6 +158,9 @@ export function createHubSigner(key: Uint8Array | KeyObject): AsyncFrameSigner {
     signAsync(data, cb): void {
       burst.push({ data, cb });
       if (burst.length === 1) queueMicrotask(post);
+      // A long burst goes out in chunks, so the signing thread starts on its first ACKs
+      // while this thread is still sequencing the rest.
+      else if (burst.length >= CHUNK) post();
     },
     async close(): Promise<void> {
       closed = true;
