@@ -36,7 +36,13 @@ export const schema = {
       default: 0,
       min: 0,
       max: 256,
-      doc: "Sequencer shards (DESIGN §9); 0 = one per CPU core.",
+      doc: "Sequencer shards (DESIGN §9); 0 = one per CPU core (`os.availableParallelism()`) when the data directory is new, else the count it was created with. A data directory of the worker runtime keeps its shard count: another non-zero value is refused at start.",
+    },
+    shard_runtime: {
+      type: "enum",
+      default: "worker",
+      values: ["worker", "in-process"],
+      doc: '`worker`: each shard is a worker thread with its own LMDB directory `<database.path>/shard-<i>`; `in-process`: every shard in the main thread over the one LMDB of `database.path`. A data directory keeps the runtime it was created with (docs/architecture.md "Shards").',
     },
     log_level: {
       type: "enum",

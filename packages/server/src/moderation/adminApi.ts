@@ -110,7 +110,10 @@ export class AdminApi {
       const userId = decodeURIComponent(user[1] as string);
       return ok({
         user: userId,
-        messages: m.userMessages(userId).map((e) => ({ room: e.roomId, index: e.logIndex })),
+        messages: (await m.userMessages(userId)).map((e) => ({
+          room: e.roomId,
+          index: e.logIndex,
+        })),
       });
     }
     switch (key) {

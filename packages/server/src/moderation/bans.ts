@@ -36,7 +36,36 @@ export class BanList implements BanPolicy {
     return roomId !== undefined && this.rooms.get(userId)?.has(roomId) === true;
   }
 
+  private readonly listeners: ((bans: Ban[]) => void)[] = [];
+
+  /**
+   * Calls `fn` with the whole list after every change (kalandrad copies it to its worker
+   * shards, whose sequencers refuse commits adding a banned user; shards/roomData.ts).
+   */
+  onChange(fn: (bans: Ban[]) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Replaces every ban with `bans` (a worker shard's copy of the hub's list). */
+  replace(bans: readonly Ban[]): void {
+    this.hub.clear();
+    this.rooms.clear();
+    for (const b of bans) this.addQuiet(b);
+    this.changed();
+  }
+
   add(ban: Ban): void {
+    this.addQuiet(ban);
+    this.changed();
+  }
+
+  private changed(): void {
+    if (this.listeners.length === 0) return;
+    const list = this.list();
+    for (const fn of this.listeners) fn(list);
+  }
+
+  private addQuiet(ban: Ban): void {
     if (ban.scope === "hub") {
       this.hub.add(ban.userId);
       return;
@@ -52,6 +81,12 @@ export class BanList implements BanPolicy {
 
   /** Lifts a ban; false when there was none of that scope. */
   remove(ban: Ban): boolean {
+    const had = this.removeQuiet(ban);
+    if (had) this.changed();
+    return had;
+  }
+
+  private removeQuiet(ban: Ban): boolean {
     if (ban.scope === "hub") return this.hub.delete(ban.userId);
     const set = this.rooms.get(ban.userId);
     if (set === undefined || ban.roomId === undefined) return false;

@@ -7,7 +7,7 @@
  *   kalandrad admin redact    --room R --index I [--reason T]
  *   kalandrad admin retention --room R [--max-age-ms N] [--max-count N]
  *   kalandrad admin sweep | bans | audit [--from N --limit N] | messages --user U
- *   kalandrad audit verify    [--data DIR | --config FILE]
+ *   kalandrad audit verify    [--data DIR | --config FILE]   (every chain: hub and shard-<i>)
  *
  * `admin` calls the admin API of a running hub (adminApi.ts) on its monitoring listener:
  * `--url`, else `http://<monitoring.listen>` of the configuration; the token from
@@ -16,12 +16,13 @@
  * hub refused. `audit verify` reads the data directory itself (read-only, safe beside a
  * running hub) and names the first broken record; exit 1 when the chain is broken.
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { verifyAuditLog } from "../audit/verifyLog.js";
 import { loadConfig, parseAddress } from "../config/load.js";
 import { defaultConfig } from "../config/schema.js";
+import { shardDirs } from "../shards/layout.js";
 
 interface Common {
   config?: string;
@@ -186,20 +187,30 @@ export function registerModerationCommands(program: Command): void {
     .option("-c, --config <file>", "configuration file")
     .action(async (o: { data?: string; config?: string }) => {
       const dir = resolve(o.data ?? configOf(o.config).database.path);
-      let v: Awaited<ReturnType<typeof verifyAuditLog>>;
-      try {
-        v = await verifyAuditLog(dir);
-      } catch (e) {
+      // Every chain of the directory: the hub's (moderation records) and, with worker
+      // shards, each shard's own (its secure_delete records), docs/moderation.md.
+      const chains = [dir, ...shardDirs(dir).map((i) => join(dir, `shard-${i}`))];
+      let failed = false;
+      for (const chain of chains) {
+        let v: Awaited<ReturnType<typeof verifyAuditLog>>;
+        try {
+          v = await verifyAuditLog(chain);
+        } catch (e) {
+          process.stderr.write(
+            `cannot read the audit log in ${chain}: ${String((e as Error).message)}\n`,
+          );
+          failed = true;
+          continue;
+        }
+        if (v.ok) {
+          process.stdout.write(`audit log ok: ${v.records} records in ${chain}\n`);
+          continue;
+        }
         process.stderr.write(
-          `cannot read the audit log in ${dir}: ${String((e as Error).message)}\n`,
+          `audit log BROKEN at record ${v.firstBroken}: ${v.reason} (in ${chain})\n`,
         );
-        process.exit(1);
+        failed = true;
       }
-      if (v.ok) {
-        process.stdout.write(`audit log ok: ${v.records} records in ${dir}\n`);
-        return;
-      }
-      process.stderr.write(`audit log BROKEN at record ${v.firstBroken}: ${v.reason}\n`);
-      process.exit(1);
+      if (failed) process.exit(1);
     });
 }

@@ -18,6 +18,7 @@
 import { type Clock, FrameHeader, Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
 import { type Refusal, refuse } from "../sequencer/effects.js";
 import type { Outcome } from "../sequencer/roomSequencer.js";
+import type { RoomData } from "../shards/roomData.js";
 import type { AuditRecord, Storage } from "../storage/types.js";
 import { type Ban, BanList, type BanScope } from "./bans.js";
 import {
@@ -38,7 +39,14 @@ export interface ModeratedHub {
 
 export interface ModerationDeps {
   hub: ModeratedHub;
+  /** The hub's storage: the audit log (and the rooms, unless `rooms` is given). */
   storage: Storage;
+  /**
+   * Where the rooms' frames and user index are read: the shards that own them
+   * (shards/roomData.ts; required with worker shards, whose rooms live in their own
+   * storages). Default: `storage`, holding every room (in-process runtime).
+   */
+  rooms?: RoomData;
   clock: Clock;
   timers: Timers;
   bans: BanList;
@@ -74,8 +82,11 @@ export class Moderation {
   private timer: TimerHandle | undefined;
   private sweeping: Promise<SweepReport> | undefined;
   private stopped = true;
+  private readonly rooms: RoomData;
 
-  constructor(private readonly d: ModerationDeps) {}
+  constructor(private readonly d: ModerationDeps) {
+    this.rooms = d.rooms ?? storageRoomData(d.storage);
+  }
 
   get bans(): BanList {
     return this.d.bans;
@@ -121,14 +132,14 @@ export class Moderation {
     if (scope === "room" && roomId === undefined) {
       return { ok: false, refusal: refuse("BAD_PAYLOAD", "a room ban needs a room") };
     }
-    if (scope === "room" && roomId !== undefined && this.d.storage.getRoom(roomId) === undefined) {
+    if (scope === "room" && roomId !== undefined && !(await this.rooms.hasRoom(roomId))) {
       return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${roomId}`) };
     }
     const ban: Ban =
       scope === "hub" ? { userId, scope } : { userId, scope, roomId: roomId as bigint };
     await this.audit("ban", actor, ban.roomId, { user_id: userId, scope, reason });
     this.d.bans.add(ban);
-    const rooms = scope === "hub" ? this.d.storage.listRooms() : [roomId as bigint];
+    const rooms = scope === "hub" ? await this.rooms.listRooms() : [roomId as bigint];
     const kicked: KickReport[] = [];
     for (const room of rooms) {
       const r = await this.kick(room, userId, `ban: ${reason}`, actor);
@@ -165,8 +176,8 @@ export class Moderation {
     reason: string,
     actor: string,
   ): Promise<Result<{ noticeIndex: bigint }>> {
-    const [frame] = this.d.storage.readRange(roomId, logIndex, 1);
-    if (frame === undefined || frame.logIndex !== logIndex) {
+    const frame = await this.rooms.entry(roomId, logIndex);
+    if (frame === undefined) {
       return { ok: false, refusal: refuse("NOT_FOUND", `no entry ${logIndex} in room ${roomId}`) };
     }
     if (FrameHeader.view(frame.header).opcode !== Opcode.APP_MESSAGE) {
@@ -174,7 +185,7 @@ export class Moderation {
       // the group's epochs (docs/moderation.md).
       return { ok: false, refusal: refuse("FORBIDDEN", "only application messages are redacted") };
     }
-    if (frame.payload === null) {
+    if (frame.erased) {
       return { ok: false, refusal: refuse("NOT_FOUND", `entry ${logIndex} is erased already`) };
     }
     const erased = await this.erase(roomId, logIndex);
@@ -196,7 +207,7 @@ export class Moderation {
     policy: RetentionPolicy,
     actor: string,
   ): Promise<Result<object>> {
-    if (this.d.storage.getRoom(roomId) === undefined) {
+    if (!(await this.rooms.hasRoom(roomId))) {
       return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${roomId}`) };
     }
     await this.audit("retention", actor, roomId, {
@@ -232,8 +243,8 @@ export class Moderation {
   }
 
   /** (room, log_index) of everything `userId` sent: an index lookup, nothing decrypted. */
-  userMessages(userId: string): { roomId: bigint; logIndex: bigint }[] {
-    return this.d.storage.userIndex(userId);
+  userMessages(userId: string): Promise<{ roomId: bigint; logIndex: bigint }[]> {
+    return this.rooms.userIndex(userId);
   }
 
   /** Audit records from `from` on, at most `limit`, with the chain's verification. */
@@ -285,12 +296,12 @@ export class Moderation {
     const report: SweepReport = { rooms: 0, erased: 0, failed: 0 };
     let budget = this.d.sweepBudget ?? 1000;
     const now = this.d.clock.now();
-    for (const roomId of this.d.storage.listRooms()) {
+    for (const roomId of await this.rooms.listRooms()) {
       if (budget <= 0) break;
       const policy = this.d.retention.of(roomId);
       if (!isActive(policy)) continue;
       const at = this.cursors.get(roomId) ?? FRESH_CURSOR;
-      const plan = planSweep(this.d.storage, roomId, policy, now, at, budget);
+      const plan = await this.rooms.planSweep(roomId, policy, now, at, budget);
       const erased: bigint[] = [];
       let next = plan.next;
       for (const idx of plan.erase) {
@@ -325,6 +336,22 @@ export interface SweepReport {
   erased: number;
   /** Erasures that failed (retried by the next sweep). */
   failed: number;
+}
+
+/** RoomData read straight from one storage that holds every room (in-process runtime). */
+export function storageRoomData(storage: Storage): RoomData {
+  return {
+    listRooms: async () => storage.listRooms(),
+    hasRoom: async (roomId) => storage.getRoom(roomId) !== undefined,
+    entry: async (roomId, logIndex) => {
+      const [f] = storage.readRange(roomId, logIndex, 1);
+      if (f === undefined || f.logIndex !== logIndex) return undefined;
+      return { logIndex, header: f.header, erased: f.payload === null };
+    },
+    userIndex: async (userId) => storage.userIndex(userId),
+    planSweep: async (roomId, policy, nowMs, at, budget) =>
+      planSweep(storage, roomId, policy, nowMs, at, budget),
+  };
 }
 
 function sameBan(a: Ban, b: Ban): boolean {

@@ -5,10 +5,12 @@
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
 import { Opcode } from "@kalandra/proto";
+import { type Ban, BanList } from "../moderation/bans.js";
 import { kickUser } from "../moderation/removal.js";
+import { planSweep, type RetentionPolicy, type RoomCursor } from "../moderation/retention.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import { errorFrame, type Refusal, refuse, type Sink } from "../sequencer/effects.js";
-import type { SequencerEnv } from "../sequencer/env.js";
+import type { BanPolicy, SequencerEnv } from "../sequencer/env.js";
 import { type Outcome, RoomSequencer } from "../sequencer/roomSequencer.js";
 import { type ParsedFrame, ProtocolError, parseFrame } from "../sequencer/wire.js";
 import { shardOf } from "./shardOf.js";
@@ -28,7 +30,29 @@ export type ShardMessage =
   | { t: "removal"; roomId: bigint; leaf: number; proposal: Uint8Array }
   | { t: "notice"; roomId: bigint; opcode: Opcode; payload: unknown }
   | { t: "erase"; roomId: bigint; logIndex: bigint }
-  | { t: "kick"; roomId: bigint; userId: string };
+  | { t: "kick"; roomId: bigint; userId: string }
+  /** The hub's ban list, whole (worker shards keep a copy; in process the hub's is shared). */
+  | { t: "bans"; bans: Ban[] }
+  | { t: "query"; query: ShardQuery };
+
+/**
+ * Reads of the rooms' data that moderation needs, answered by the shard that owns the
+ * room's storage (`{ok: true, data}`; shards/roomData.ts). Room lists and the user index
+ * cover this shard's rooms only, so shards sharing one storage answer without overlap.
+ */
+export type ShardQuery =
+  | { q: "rooms" }
+  | { q: "room"; roomId: bigint }
+  | { q: "entry"; roomId: bigint; logIndex: bigint }
+  | { q: "userIndex"; userId: string }
+  | {
+      q: "sweepPlan";
+      roomId: bigint;
+      policy: RetentionPolicy;
+      nowMs: bigint;
+      at: RoomCursor;
+      budget: number;
+    };
 
 export interface ShardCoreOptions {
   index: number;
@@ -46,15 +70,22 @@ export class ShardCore {
   private readonly creating = new Map<bigint, Promise<unknown>>();
   private readonly live = new Map<bigint, number>();
   private readonly env: SequencerEnv;
+  private readonly count: number;
+  /** The shard's own copy of the ban list when the env shares none (worker threads). */
+  private readonly ownBans: BanList | undefined;
   readonly batcher: AppendBatcher;
 
   private constructor(opts: ShardCoreOptions) {
     this.index = opts.index;
+    this.count = opts.count;
     this.batcher = new AppendBatcher(opts.env.storage, opts.maxBatch);
+    this.ownBans = opts.env.bans === undefined ? new BanList() : undefined;
+    const bans: BanPolicy | undefined = opts.env.bans ?? this.ownBans;
     this.env = {
       ...opts.env,
       batcher: this.batcher,
       isLive: (s) => (this.live.get(s) ?? 0) > 0,
+      ...(bans === undefined ? {} : { bans }),
     };
   }
 
@@ -120,8 +151,33 @@ export class ShardCore {
         const r = await kickUser(room, msg.userId, this.env.hubSigner);
         return r.ok ? { ok: true, kick: r.kick } : r;
       }
+      case "bans":
+        this.ownBans?.replace(msg.bans);
+        return undefined;
+      case "query":
+        return { ok: true, data: this.query(msg.query) } as Outcome;
       case "frame":
         return this.onFrame(msg);
+    }
+  }
+
+  private query(q: ShardQuery): unknown {
+    const storage = this.env.storage;
+    const mine = (roomId: bigint) => shardOf(roomId, this.count) === this.index;
+    switch (q.q) {
+      case "rooms":
+        return storage.listRooms().filter(mine);
+      case "room":
+        return storage.getRoom(q.roomId) !== undefined;
+      case "entry": {
+        const [f] = storage.readRange(q.roomId, q.logIndex, 1);
+        if (f === undefined || f.logIndex !== q.logIndex) return undefined;
+        return { logIndex: f.logIndex, header: f.header, erased: f.payload === null };
+      }
+      case "userIndex":
+        return storage.userIndex(q.userId).filter((e) => mine(e.roomId));
+      case "sweepPlan":
+        return planSweep(storage, q.roomId, q.policy, q.nowMs, q.at, q.budget);
     }
   }
 

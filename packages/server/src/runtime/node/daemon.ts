@@ -3,11 +3,19 @@
  * WebTransport listener → monitoring. The runtime owns sockets, the wall clock and timers
  * (DESIGN §2); the hub core only sees injected interfaces.
  *
+ * Shards (DESIGN §9): by default every shard is a worker thread over its own LMDB
+ * directory `<database.path>/shard-<i>`, the hub's own storage in `database.path` keeping
+ * key packages and the audit log; `server.shard_runtime = "in-process"` runs the shards in
+ * this thread over the one storage. The layout is recorded at the first start and checked
+ * at every later one (shards/layout.ts).
+ *
  * Shutdown order (SIGTERM/SIGINT): stop accepting sessions (readyz turns 503), let queued
  * responses drain for at most server.drain_timeout_ms, close sessions and the listener,
- * flush and close storage, close monitoring.
+ * stop the shards (workers finish what was delivered, flush and close their LMDB), flush
+ * and close the hub's storage, close monitoring.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import {
   type Clock,
@@ -17,11 +25,14 @@ import {
   systemTimers,
   type Timers,
 } from "@kalandra/proto";
+import { Gauge } from "prom-client";
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import { AdminApi } from "../../moderation/adminApi.js";
 import { inBandModeration } from "../../moderation/inBand.js";
 import { loadModerationState, Moderation } from "../../moderation/service.js";
+import { resolveShardLayout, type ShardLayout } from "../../shards/layout.js";
+import { shardRoomData } from "../../shards/roomData.js";
 import type { LmdbStorage } from "../../storage/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdbStorage.js";
 import { certificateHash, hex } from "./devCert.js";
@@ -103,6 +114,7 @@ export class Daemon {
       path: dataDir,
       noSync: config.database.sync === "none",
     });
+    let started: FrameHandler | undefined;
     try {
       const hubKeyPath =
         config.server.hub_key !== ""
@@ -150,18 +162,44 @@ export class Daemon {
       };
       let core: FrameHandler;
       let moderation: Moderation | undefined;
+      let layout: ShardLayout | undefined;
       if (o.core === "echo") core = new EchoCore(sink);
       else if (o.createCore) core = await o.createCore(deps);
       else {
+        layout = resolveShardLayout(
+          dataDir,
+          {
+            runtime: config.server.shard_runtime as ShardLayout["runtime"],
+            shards: config.server.shards,
+          },
+          {
+            defaultShards: Math.max(1, availableParallelism()),
+            rootHasRooms: storage.listRooms().length > 0,
+          },
+        );
         // Bans and retention policies are audit records, replayed before the first frame.
         const mod = loadModerationState(storage, {
           maxAgeMs: config.moderation.retention_max_age_ms,
           maxCount: config.moderation.retention_max_count,
         });
-        const adapter = await HubAdapter.open(deps, () => listener, { bans: mod.bans });
+        const adapter = await HubAdapter.open(deps, () => listener, {
+          bans: mod.bans,
+          ...(layout.runtime === "worker"
+            ? { workers: { count: layout.shards, path: dataDir } }
+            : {}),
+        });
+        core = adapter;
+        new Gauge({
+          name: "kalandra_shards",
+          help: "Sequencer shards of this hub, by runtime (worker threads or in-process)",
+          labelNames: ["runtime"],
+          registers: [metrics.registry],
+        }).set({ runtime: layout.runtime }, adapter.core.shards.count);
         moderation = new Moderation({
           hub: adapter.core,
           storage,
+          // Rooms are read by the shard that owns them (their own storages with workers).
+          rooms: shardRoomData(adapter.core.shards),
           clock: systemClock,
           timers,
           ...mod,
@@ -174,9 +212,15 @@ export class Daemon {
             clock: systemClock,
           }),
         );
-        core = adapter;
       }
-      log.info({ core: o.core === "echo" ? "echo" : "hub" }, "core ready");
+      started = core;
+      log.info(
+        {
+          core: o.core === "echo" ? "echo" : "hub",
+          ...(layout === undefined ? {} : { shards: layout.shards, shard_runtime: layout.runtime }),
+        },
+        "core ready",
+      );
       listener = new WebTransportListener({
         host: addr.host,
         port: addr.port,
@@ -233,6 +277,8 @@ export class Daemon {
         mode,
       );
       daemon.moderation = moderation;
+      // Shutdown drains and closes it (worker shards flush their LMDB), and SIGHUP reconfigures it.
+      daemon.core = core;
       log.info(
         {
           listen: `${addr.host}:${port}`,
@@ -244,11 +290,14 @@ export class Daemon {
           hub_key: hex(hubKey.publicKey),
           data: dataDir,
           sync: config.database.sync,
+          ...(layout === undefined ? {} : { shards: layout.shards, shard_runtime: layout.runtime }),
         },
         "kalandrad ready",
       );
       return daemon;
     } catch (e) {
+      // Worker shards would keep the process alive and their LMDB open.
+      await started?.close?.().catch(() => undefined);
       await storage.close().catch(() => undefined);
       throw e;
     }

@@ -8,10 +8,14 @@
  * device of the room), so the runtime never parses MLS to know a room's size.
  */
 import { decodePayload, Flag, FrameHeader, Opcode } from "@kalandra/proto";
-import { HubCore } from "../../hub/hubCore.js";
+import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
+import type { Ban } from "../../moderation/bans.js";
 import type { Target } from "../../sequencer/effects.js";
 import type { BanPolicy } from "../../sequencer/env.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
+import { shardRoomData, syncBans } from "../../shards/roomData.js";
+import type { ShardSet } from "../../shards/shardSet.js";
+import { WorkerShards } from "../../shards/workerShards.js";
 import type { CoreDeps } from "./daemon.js";
 import type { Metrics } from "./metrics.js";
 import type { FrameHandler } from "./session.js";
@@ -59,10 +63,19 @@ export class HubAdapter implements FrameHandler {
     metrics.rooms.set(initialRooms);
   }
 
+  /**
+   * Opens the hub core. With `workers`, its shards are worker threads (shards/workerShards.ts),
+   * each over its own LMDB directory `<path>/shard-<i>` (the hub's `deps.storage` then holds
+   * key packages and the audit log only), and `bans` is copied into them on every change.
+   * Without, the shards run in this thread over `deps.storage`.
+   */
   static async open(
     deps: CoreDeps,
     delivery: () => Delivery | undefined,
-    extra: { bans?: BanPolicy } = {},
+    extra: {
+      bans?: BanPolicy & { list?(): Ban[]; onChange?(fn: (bans: Ban[]) => void): void };
+      workers?: { count: number; path: string };
+    } = {},
   ): Promise<HubAdapter> {
     const c = deps.config;
     const adapter = new HubAdapter(
@@ -72,6 +85,20 @@ export class HubAdapter implements FrameHandler {
       deps.metrics,
       deps.storage.listRooms().length,
     );
+    let shards: ShardSet | undefined;
+    if (extra.workers !== undefined) {
+      shards = await WorkerShards.start({
+        count: extra.workers.count,
+        hubSeed: ed25519Seed(deps.hubKey.privateKey),
+        sink: (target, frame) => adapter.route(target, frame),
+        setupOptions: {
+          path: extra.workers.path,
+          hubKey: deps.hubKey.publicKey,
+          noSync: c.database.sync === "none",
+        },
+        maxBatch: DEFAULT_HUB_LIMITS.maxBatch,
+      });
+    }
     adapter.core = await HubCore.open({
       storage: deps.storage,
       clock: deps.clock,
@@ -87,7 +114,15 @@ export class HubAdapter implements FrameHandler {
         verifySignatures: false,
       },
       ...(extra.bans === undefined ? {} : { bans: extra.bans }),
+      ...(shards === undefined ? {} : { shards }),
     });
+    const bans = extra.bans;
+    if (shards !== undefined && bans?.list !== undefined && bans.onChange !== undefined) {
+      syncBans(shards, { list: () => bans.list?.() ?? [], onChange: (fn) => bans.onChange?.(fn) });
+    }
+    // Rooms are counted where they live (each shard's storage with worker shards).
+    adapter.knownRooms = (await shardRoomData(adapter.core.shards).listRooms()).length;
+    deps.metrics.rooms.set(adapter.knownRooms);
     return adapter;
   }
 
@@ -143,6 +178,7 @@ export class HubAdapter implements FrameHandler {
     clearTimeout(timer);
   }
 
+  /** Stops the shards: worker threads finish what was delivered, flush and close their LMDB. */
   async close(): Promise<void> {
     await this.core.close();
   }
@@ -221,4 +257,11 @@ export class HubAdapter implements FrameHandler {
       this.metrics.rooms.set(this.knownRooms);
     }
   }
+}
+
+/** The 32-byte Ed25519 seed of a private key (worker shards build their signer from it). */
+function ed25519Seed(key: import("node:crypto").KeyObject): Uint8Array {
+  const d = key.export({ format: "jwk" }).d;
+  if (typeof d !== "string") throw new TypeError("the hub key is not an Ed25519 private key");
+  return new Uint8Array(Buffer.from(d, "base64url"));
 }
