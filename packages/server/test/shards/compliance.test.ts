@@ -7,10 +7,24 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodePayload, Opcode } from "@kalandra/proto";
+import { encodeMlsMessage } from "ts-mls";
 import { afterAll, describe, expect, it } from "vitest";
+import { BanList } from "../../src/moderation/bans.js";
+import { FRESH_CURSOR } from "../../src/moderation/retention.js";
+import { shardRoomData, syncBans } from "../../src/shards/roomData.js";
 import { shardOf } from "../../src/shards/shardOf.js";
 import { WorkerShards } from "../../src/shards/workerShards.js";
-import { type Env, errorName, frameOf, HUB_SEED, makeEnv, openHub, send } from "../hub/harness.js";
+import {
+  type Env,
+  errorName,
+  frameOf,
+  HUB_SEED,
+  makeClient,
+  makeEnv,
+  openHub,
+  send,
+} from "../hub/harness.js";
+import { commit } from "../mls/mlsClients.js";
 import { appMessage, roomWith } from "../sequencer/room.js";
 
 const dirs: string[] = [];
@@ -129,6 +143,62 @@ for (const rt of runtimes) {
         const q = decodePayload(Opcode.SYNC_PAGE, page2.frame.payload);
         expect(q.entries[0]!.payload).toBeNull();
         expect(q.entries[0]!.header).toHaveLength(128);
+      } finally {
+        await env.hub.close();
+      }
+    }, 60_000);
+
+    it("refuses a commit adding a user once the ban list reached the shard; answers room reads", async () => {
+      const env = await rt.make();
+      try {
+        const { members, roomId } = await roomWith(["alice", "bob"], { env, roomId: ROOMS[1]! });
+        const alice = members[0]!;
+        const eve = await makeClient(env, "eve");
+        const addEve = async () => {
+          const c = await commit(env.cs, alice.state!, [
+            { proposalType: "add", add: { keyPackage: eve.device.publicPackage } },
+          ]);
+          const a = await send(
+            env,
+            alice,
+            frameOf(alice, Opcode.COMMIT, roomId, 1n, {
+              commit: c.commit,
+              group_info: c.groupInfo,
+              welcome: encodeMlsMessage(c.welcome!),
+              welcome_recipients: [eve.senderId],
+            }),
+          );
+          return { a, c };
+        };
+        const bans = new BanList();
+        syncBans(env.hub.shards, bans);
+        bans.add({ userId: "eve", scope: "room", roomId });
+        expect(errorName((await addEve()).a)).toBe("BANNED");
+        bans.remove({ userId: "eve", scope: "room", roomId });
+        const { a } = await addEve();
+        expect(a.opcode).toBe(Opcode.ACK);
+
+        // Moderation's reads, answered by the shard that owns the room.
+        const rooms = shardRoomData(env.hub.shards);
+        expect(await rooms.listRooms()).toEqual([roomId]);
+        expect(await rooms.hasRoom(roomId)).toBe(true);
+        expect(await rooms.hasRoom(98n)).toBe(false);
+        const e = await rooms.entry(roomId, 1n);
+        expect(e?.erased).toBe(false);
+        expect(e?.header).toHaveLength(128);
+        expect(await rooms.entry(roomId, 50n)).toBeUndefined();
+        const sent = await rooms.userIndex("alice");
+        expect(sent.length).toBeGreaterThan(0);
+        expect(sent.every((x) => x.roomId === roomId)).toBe(true);
+        const plan = await rooms.planSweep(
+          roomId,
+          { maxAgeMs: 0, maxCount: 0 },
+          0n,
+          FRESH_CURSOR,
+          10,
+        );
+        expect(plan.erase).toEqual([]);
+        expect(plan.next.scanned).toBe(3n);
       } finally {
         await env.hub.close();
       }
