@@ -1,5 +1,6 @@
 /**
- * Daemon (in this process) with each shard runtime: rooms are counted where they live
+ * Daemon (in this process) with each shard runtime: rooms are counted where they live, a
+ * retention sweep and the user index go through the shards owning the rooms
  * (`kalandra_rooms` after a restart comes from the worker shards' storages), the
  * `kalandra_shards{runtime}` gauge, and the in-process runtime (`server.shard_runtime =
  * "in-process"`) still enforcing bans in its sequencers through the same wiring.
@@ -82,6 +83,27 @@ describe("Daemon shard runtimes", () => {
       await room(cs, a, alice, bob, 501n);
       await room(cs, a, alice, bob, 502n);
       expect(await metric(a, /^kalandra_rooms /)).toBe("kalandra_rooms 2");
+      // Retention through the shard owning the room: plan, erase there, REDACTION notices.
+      for (let i = 0; i < 3; i++) {
+        const ack = await alice.request(
+          alice.frame(Opcode.APP_MESSAGE, 501n, 1n, {
+            generation: i,
+            ciphertext: new Uint8Array(8),
+          }),
+        );
+        expect(readHeader(ack).logIndex).toBe(BigInt(2 + i));
+      }
+      const mod = a.moderation!;
+      expect((await mod.setRetention(501n, { maxAgeMs: 0, maxCount: 1 }, "admin:test")).ok).toBe(
+        true,
+      );
+      expect((await mod.setRetention(999n, { maxAgeMs: 0, maxCount: 1 }, "admin:test")).ok).toBe(
+        false,
+      );
+      expect(await mod.sweep()).toEqual({ rooms: 1, erased: 2, failed: 0 });
+      // The user index of every shard, merged (501 and 502 are on shards 0 and 1).
+      const sent = await mod.userMessages("alice");
+      expect(new Set(sent.map((x) => x.roomId))).toEqual(new Set([501n, 502n]));
       alice.conn.close();
     } finally {
       await a.shutdown("test");
