@@ -25,13 +25,21 @@ export interface WorkerShardsOptions {
   setupOptions: Record<string, unknown>;
   limits?: Partial<SequencerLimits>;
   maxBatch?: number;
+  /**
+   * A worker stopped without being closed (an uncaught error, out of memory): its waiting
+   * and later requests are answered INTERNAL, and this is called (kalandrad exits 1).
+   */
+  onFailure?: (index: number, error: Error) => void;
 }
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 
 export class WorkerShards implements ShardSet {
   private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, (o: Outcome | undefined) => void>();
+  /** Per worker: request id → its resolver. */
+  private readonly waiting: Map<number, (o: Outcome | undefined) => void>[] = [];
+  private readonly stopped = new Set<number>();
+  private onFailure: ((index: number, error: Error) => void) | undefined;
   private nextId = 1;
   /** Deliveries per worker, posted together once per microtask (one structured clone). */
   private readonly outbox: { id: number; msg: ShardMessage }[][] = [];
@@ -69,12 +77,20 @@ export class WorkerShards implements ShardSet {
             })
           : new Worker(main, { workerData });
       set.workers.push(w);
+      set.waiting.push(new Map());
+      let error: Error | undefined;
+      w.on("error", (e) => {
+        error = e;
+      });
+      w.on("exit", (code) =>
+        set.onExit(index, error ?? new Error(`shard ${index} exited with code ${code}`)),
+      );
       ready.push(
         new Promise((resolve, reject) => {
           w.on("message", (m: FromWorker) => {
             if (m.t === "ready") resolve();
             else if (m.t === "failed") reject(new Error(`shard ${index}: ${m.error}`));
-            else set.onMessage(m);
+            else set.onMessage(m, index);
           });
           w.on("error", reject);
         }),
@@ -86,18 +102,31 @@ export class WorkerShards implements ShardSet {
       await Promise.all(set.workers.map((w) => w.terminate()));
       throw e;
     }
+    set.onFailure = opts.onFailure;
     return set;
   }
 
-  private onMessage(m: FromWorker): void {
-    if (m.t === "batch") for (const it of m.items) this.onMessage(it);
+  private onExit(index: number, error: Error): void {
+    if (this.closing || this.stopped.has(index)) return;
+    this.stopped.add(index);
+    const waiting = this.waiting[index];
+    const left = [...(waiting?.values() ?? [])];
+    waiting?.clear();
+    const refusal = refuse("INTERNAL", `shard ${index} stopped: ${error.message}`);
+    for (const cb of left) cb({ ok: false, refusal });
+    this.onFailure?.(index, error);
+  }
+
+  private onMessage(m: FromWorker, index: number): void {
+    if (m.t === "batch") for (const it of m.items) this.onMessage(it, index);
     else if (m.t === "out") this.sink(m.target, m.frame);
     else if (m.t === "fanout") {
       const senderIds = Array.from(m.senderIds);
       this.sink({ kind: "members", roomId: m.roomId, senderIds }, m.frame);
     } else if (m.t === "done") {
-      const cb = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
+      const waiting = this.waiting[index];
+      const cb = waiting?.get(m.id);
+      waiting?.delete(m.id);
       cb?.(
         m.error === undefined
           ? (m.outcome as Outcome | undefined)
@@ -109,9 +138,12 @@ export class WorkerShards implements ShardSet {
   deliver(index: number, msg: ShardMessage): Promise<Outcome | undefined> {
     const w = this.workers[index];
     if (w === undefined) throw new RangeError(`no shard ${index}`);
+    if (this.stopped.has(index)) {
+      return Promise.resolve({ ok: false, refusal: refuse("INTERNAL", `shard ${index} stopped`) });
+    }
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
+      this.waiting[index]?.set(id, resolve);
       let box = this.outbox[index];
       if (box === undefined) {
         box = [];
@@ -132,7 +164,7 @@ export class WorkerShards implements ShardSet {
   }
 
   async drain(): Promise<void> {
-    while (this.waiting.size > 0) await new Promise((r) => setTimeout(r, 1));
+    while (this.waiting.some((w) => w.size > 0)) await new Promise((r) => setTimeout(r, 1));
   }
 
   async close(): Promise<void> {
@@ -140,14 +172,15 @@ export class WorkerShards implements ShardSet {
     this.closing = true;
     await this.drain();
     await Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.on("message", (m: FromWorker) => {
-              if (m.t === "closed") resolve();
-            });
-            w.postMessage({ t: "close" } satisfies ToWorker);
-          }),
+      this.workers.map((w, i) =>
+        this.stopped.has(i)
+          ? undefined
+          : new Promise<void>((resolve) => {
+              w.on("message", (m: FromWorker) => {
+                if (m.t === "closed") resolve();
+              });
+              w.postMessage({ t: "close" } satisfies ToWorker);
+            }),
       ),
     );
     await Promise.all(this.workers.map((w) => w.terminate()));

@@ -69,6 +69,12 @@ export interface DaemonOptions {
   core?: CoreKind;
   /** Builds the hub core (default: HubCore through HubAdapter). */
   createCore?: (deps: CoreDeps) => FrameHandler | Promise<FrameHandler>;
+  /**
+   * A worker shard stopped on its own (its rooms are unavailable). Default: log it, shut
+   * the daemon down and leave the process with exit code 1, so a supervisor (systemd
+   * `Restart=on-failure`) restarts the hub, which restores every room from storage.
+   */
+  onShardFailure?: (index: number, error: Error) => void;
 }
 
 export function runtimeLimits(c: Config): RuntimeLimits {
@@ -115,6 +121,7 @@ export class Daemon {
       noSync: config.database.sync === "none",
     });
     let started: FrameHandler | undefined;
+    let daemon: Daemon | undefined;
     try {
       const hubKeyPath =
         config.server.hub_key !== ""
@@ -185,7 +192,21 @@ export class Daemon {
         const adapter = await HubAdapter.open(deps, () => listener, {
           bans: mod.bans,
           ...(layout.runtime === "worker"
-            ? { workers: { count: layout.shards, path: dataDir } }
+            ? {
+                workers: {
+                  count: layout.shards,
+                  path: dataDir,
+                  onFailure: (index: number, error: Error) => {
+                    log.fatal(
+                      { shard: index, err: error.message },
+                      "shard worker stopped: its rooms are unavailable",
+                    );
+                    if (o.onShardFailure) return o.onShardFailure(index, error);
+                    process.exitCode = 1;
+                    void daemon?.shutdown(`shard ${index} failed`);
+                  },
+                },
+              }
             : {}),
         });
         core = adapter;
@@ -237,7 +258,6 @@ export class Daemon {
       });
       const { port, mode } = await listener.start();
 
-      let daemon: Daemon | undefined;
       let monitoring: { close(): Promise<void> } | undefined;
       let monitoringPort: number | undefined;
       const mon = parseAddress(config.monitoring.listen);

@@ -74,7 +74,12 @@ export class HubAdapter implements FrameHandler {
     delivery: () => Delivery | undefined,
     extra: {
       bans?: BanPolicy & { list?(): Ban[]; onChange?(fn: (bans: Ban[]) => void): void };
-      workers?: { count: number; path: string };
+      workers?: {
+        count: number;
+        path: string;
+        /** A worker stopped without being closed (its rooms answer INTERNAL from then on). */
+        onFailure?: (index: number, error: Error) => void;
+      };
     } = {},
   ): Promise<HubAdapter> {
     const c = deps.config;
@@ -97,6 +102,7 @@ export class HubAdapter implements FrameHandler {
           noSync: c.database.sync === "none",
         },
         maxBatch: DEFAULT_HUB_LIMITS.maxBatch,
+        ...(extra.workers.onFailure === undefined ? {} : { onFailure: extra.workers.onFailure }),
       });
     }
     adapter.core = await HubCore.open({
