@@ -1,10 +1,10 @@
 /**
  * Group commit (issue 3: "persisted, synced in batches"): entries accepted while
  * `storage.append` calls are in flight are written together by the next one, so a burst
- * of N frames costs about one fsync instead of N. Up to two batches are outstanding
- * (the next is sealed and its keys synced while the previous commits); storage commits
- * them in the order they were handed over and never commits a batch after an earlier one
- * failed (docs/storage.md), and completions are reported strictly in order. So a frame is
+ * of N frames costs about one fsync instead of N. If more than one batch is outstanding
+ * (`maxInFlight`), storage commits them in the order they were handed over and never
+ * commits a batch after an earlier one failed, and completions are reported strictly in
+ * order. So a frame is
  * durable only after every frame sequenced before it, and callers act on a frame
  * (acknowledge, fan out) only when its batch resolved (DESIGN §5).
  *
@@ -33,14 +33,16 @@ export class AppendBatcher {
 
   /**
    * @param maxBatch most entries in one `storage.append`
-   * @param maxInFlight `storage.append` calls outstanding at once. Two let the next batch
-   *   be sealed and its keys synced while the previous one commits (storage orders them,
-   *   docs/storage.md); completions are still reported strictly in order.
+   * @param maxInFlight `storage.append` calls outstanding at once; completions are
+   *   reported strictly in order whatever it is (storage orders the commits and never
+   *   commits one after an earlier failed). One is the default: measured against two
+   *   (docs/performance.md "Sequencer"), two split the bursts into more, smaller batches
+   *   whose vault and LMDB fsyncs compete for the disk, and one room got slower.
    */
   constructor(
     private readonly storage: Storage,
     private readonly maxBatch = 4096,
-    private readonly maxInFlight = 2,
+    private readonly maxInFlight = 1,
   ) {}
 
   /** Queues one entry; `done` runs once it is durable (err undefined) or failed. */
