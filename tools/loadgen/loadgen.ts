@@ -4,6 +4,8 @@
  * the moment the sender calls `send` (before encryption) to the moment each member's
  * client emits the decrypted message; every (message, member) pair is one sample.
  */
+
+import { monitorEventLoopDelay, performance as perf } from "node:perf_hooks";
 import {
   connectWebTransport,
   getKalandraCiphersuiteImpl,
@@ -12,7 +14,7 @@ import {
   MemoryStore,
   type WebTransportConnection,
 } from "@kalandra/client";
-import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import { Frame, Opcode, systemClock, systemRng, systemTimers } from "@kalandra/proto";
 
 export interface LoadOptions {
   url: string;
@@ -29,6 +31,8 @@ export interface LoadOptions {
   /** Payload bytes per message. */
   messageBytes?: number;
   log?: (line: string) => void;
+  /** Called once every room is ready, just before the sending phase (e.g. to read hub CPU). */
+  beforeSend?: () => Promise<void>;
 }
 
 export interface LoadResult {
@@ -45,12 +49,80 @@ export interface LoadResult {
   rooms: number;
   connections: number;
   setup_s: number;
+  /**
+   * End-to-end latency split at the client transport: sender's seal + sign (send called →
+   * frame handed to the transport), hub and transport (→ frame reaches the member's client:
+   * both directions, session verify, sequencing, fsync, fan-out, and waiting for the load
+   * generator's event loop), receiver's verify + decrypt (→ message emitted).
+   */
+  stages: {
+    seal_sign: StageStats;
+    hub_and_transport: StageStats;
+    verify_decrypt: StageStats;
+    slowest_1pct_mean_ms: {
+      total: number;
+      seal_sign: number;
+      hub_and_transport: number;
+      verify_decrypt: number;
+    };
+  };
+  /** The load generator's own process during the sending phase (it shares the cores). */
+  loadgen_cpu_pct: number;
+  loadgen_event_loop_utilization: number;
+  loadgen_event_loop_delay_p99_ms: number;
+  loadgen_event_loop_delay_max_ms: number;
+}
+
+export interface StageStats {
+  p50_ms: number;
+  p99_ms: number;
 }
 
 interface Member {
   userId: string;
   client: KalandraClient;
   conn: WebTransportConnection;
+  /** Ids of the messages this member was asked to send, in order. */
+  sending: string[];
+  /** When each message's APP_MESSAGE frame left the client (seal + sign done), by id. */
+  written: Map<string, number>;
+  /** When each APP_MESSAGE frame reached this member's client, before verify + decrypt. */
+  arrived: number[];
+}
+
+const isAppMessage = (bytes: Uint8Array) => {
+  try {
+    return Frame.fromWire(bytes).header.opcode === Opcode.APP_MESSAGE;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The transport as the client core sees it, noting when application frames leave and
+ * arrive: the stage timestamps that split end-to-end latency into client seal + sign,
+ * hub (both transport directions, verification, sequencing, fsync, fan-out) and the
+ * receiving client's verify + decrypt.
+ */
+function timed(
+  conn: WebTransportConnection,
+  m: Pick<Member, "sending" | "written" | "arrived">,
+): HubConnection {
+  return {
+    send: (f) => {
+      if (isAppMessage(f)) {
+        const id = m.sending.shift();
+        if (id !== undefined) m.written.set(id, performance.now());
+      }
+      conn.send(f);
+    },
+    onFrame: (cb) =>
+      conn.onFrame((f) => {
+        if (isAppMessage(f)) m.arrived.push(performance.now());
+        cb(f);
+      }),
+    close: () => conn.close(),
+  };
 }
 
 /** A connection used only until the transport exists (the core needs one at open). */
@@ -62,8 +134,9 @@ const offline: HubConnection = {
 
 async function openMember(
   o: LoadOptions,
+  written: Map<string, number>,
   userId: string,
-  onMessage: (plain: Uint8Array) => void,
+  onMessage: (plain: Uint8Array, member: Member) => void,
 ): Promise<Member> {
   const client = await KalandraClient.open({
     connection: offline,
@@ -83,12 +156,13 @@ async function openMember(
     userId,
     hubPublicKey: o.hubKey,
   });
+  const member: Member = { userId, client, conn, sending: [], written, arrived: [] };
   conn.onReconnect(() => void client.connect().catch(() => undefined));
   client.on((e) => {
-    if (e.type === "message") onMessage(e.plaintext);
+    if (e.type === "message") onMessage(e.plaintext, member);
   });
-  await client.reconnect(conn);
-  return { userId, client, conn };
+  await client.reconnect(timed(conn, member));
+  return member;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -97,25 +171,36 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] ?? 0;
 }
 
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const log = o.log ?? (() => undefined);
   const t0 = performance.now();
   const sentAt = new Map<string, number>();
+  const written = new Map<string, number>();
   const samples: number[] = [];
+  /** Per sample: [total, client seal + sign, hub and transport, receiver verify + decrypt]. */
+  const staged: [number, number, number, number][] = [];
   let delivered = 0;
   const td = new TextDecoder();
-  const onMessage = (plain: Uint8Array) => {
+  const onMessage = (plain: Uint8Array, member: Member) => {
+    const now = performance.now();
+    const arrived = member.arrived.shift();
     const id = td.decode(plain.subarray(0, 24)).trim();
     const at = sentAt.get(id);
     if (at === undefined) return;
-    samples.push(performance.now() - at);
+    samples.push(now - at);
+    const w = written.get(id);
+    if (w !== undefined && arrived !== undefined)
+      staged.push([now - at, w - at, arrived - w, now - arrived]);
     delivered++;
   };
 
   const rooms: { id: bigint; members: Member[] }[] = [];
   for (let r = 0; r < o.rooms; r++) {
     const members: Member[] = [];
-    for (let m = 0; m < o.members; m++) members.push(await openMember(o, `u${r}-${m}`, onMessage));
+    for (let m = 0; m < o.members; m++)
+      members.push(await openMember(o, written, `u${r}-${m}`, onMessage));
     const owner = members[0] as Member;
     const id = await owner.client.createRoom();
     const others = members.slice(1);
@@ -144,6 +229,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const senders = rooms.flatMap((room) => room.members.map((m) => ({ room, m })));
   const size = Math.max(24, o.messageBytes ?? 100);
   const intervalMs = 1000 / o.rate;
+  await o.beforeSend?.();
+  const eld = monitorEventLoopDelay({ resolution: 5 });
+  eld.enable();
+  const elu0 = perf.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   let sent = 0;
   let next = start;
@@ -162,6 +252,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     body.set(new TextEncoder().encode(id));
     sentAt.set(id.trim(), performance.now());
     sent++;
+    s.m.sending.push(id.trim());
     const p = s.m.client.send(s.room.id, body).catch(() => undefined);
     inFlight.add(p);
     p.finally(() => inFlight.delete(p));
@@ -174,9 +265,18 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   while (delivered < expected && performance.now() < drainDeadline)
     await new Promise((res) => setTimeout(res, 20));
   const elapsedS = (performance.now() - start) / 1000;
+  eld.disable();
+  const cpu = process.cpuUsage(cpu0);
+  const elu = perf.eventLoopUtilization(elu0);
   samples.sort((a, b) => a - b);
+  const stage = (k: 1 | 2 | 3) => {
+    const xs = staged.map((x) => x[k]).sort((a, b) => a - b);
+    return { p50_ms: r2(percentile(xs, 50)), p99_ms: r2(percentile(xs, 99)) };
+  };
+  // Where the slowest 1 % of samples spent their time (mean per stage).
+  const slow = [...staged].sort((a, b) => b[0] - a[0]).slice(0, Math.max(1, staged.length / 100));
+  const mean = (k: number) => r2(slow.reduce((t, x) => t + (x[k] ?? 0), 0) / slow.length);
   for (const room of rooms) for (const m of room.members) m.client.close();
-  const r2 = (x: number) => Math.round(x * 100) / 100;
   return {
     msgs_per_s: r2(sent / Math.max(sendPhaseS, elapsedS)),
     deliveries_per_s: r2(delivered / elapsedS),
@@ -191,5 +291,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     rooms: o.rooms,
     connections: o.rooms * o.members,
     setup_s: r2(setupS),
+    stages: {
+      seal_sign: stage(1),
+      hub_and_transport: stage(2),
+      verify_decrypt: stage(3),
+      slowest_1pct_mean_ms: {
+        total: mean(0),
+        seal_sign: mean(1),
+        hub_and_transport: mean(2),
+        verify_decrypt: mean(3),
+      },
+    },
+    loadgen_cpu_pct: r2(((cpu.user + cpu.system) / 1e6 / elapsedS) * 100),
+    loadgen_event_loop_utilization: r2(elu.utilization),
+    loadgen_event_loop_delay_p99_ms: r2(eld.percentile(99) / 1e6),
+    loadgen_event_loop_delay_max_ms: r2(eld.max / 1e6),
   };
 }
