@@ -106,6 +106,8 @@ export class AppendBatcher {
       () => this.complete(before, callbacks, undefined),
       (e: unknown) => this.complete(before, callbacks, e ?? new Error("append failed")),
     );
+    // With room for another append in flight, the rest of the queue goes out now.
+    this.kick();
   }
 
   /** Reports a written batch once every batch before it has been reported. */
