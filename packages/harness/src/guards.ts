@@ -32,34 +32,45 @@ let corePath = CORE_PATH;
  */
 type Origin = "core" | "under-core" | "outside";
 
-/**
- * The file names of the callers above the guard wrapper, read from raw call sites (no
- * source-map formatting of a stack string: this runs on every guarded call).
- */
-function callerFiles(): string[] {
+/** Raw call sites above `origin` (no source-map formatting of a stack string). */
+function callSites(depth: number): NodeJS.CallSite[] {
   const limit = Error.stackTraceLimit;
   const prepare = Error.prepareStackTrace;
-  Error.stackTraceLimit = 60;
+  Error.stackTraceLimit = depth;
   Error.prepareStackTrace = (_e, sites) => sites;
   const holder: { stack?: unknown } = {};
   Error.captureStackTrace(holder, origin);
   const sites = holder.stack as NodeJS.CallSite[];
   Error.prepareStackTrace = prepare;
   Error.stackTraceLimit = limit;
-  // Drop the guard's own frames (wrappers, verdict): [0] is then the direct caller.
-  const files = sites.map((c) => c.getFileName() ?? "");
-  let i = 0;
-  while (i < files.length && SELF.test(files[i] as string)) i++;
-  return files.slice(i);
+  return sites;
 }
 
+/**
+ * Runs on every guarded call (ts-mls draws GREASE values one `Math.random()` at a time,
+ * lmdb-js arms a timer on every read transaction), so it reads file names lazily and stops
+ * at the first core frame instead of naming every frame of a 60-deep stack.
+ */
 function origin(): Origin {
-  const frames = callerFiles();
+  const sites = callSites(60);
+  // Skip the guard's own frames (wrappers, verdict): the next one is the direct caller.
+  let i = 0;
+  let file = "";
+  for (; i < sites.length; i++) {
+    file = sites[i]?.getFileName() ?? "";
+    if (!SELF.test(file)) break;
+  }
+  if (i >= sites.length) return "outside";
   // lmdb-js renews its read transactions on a real timer: storage I/O, not a decision.
-  if (frames[0] !== undefined && IO_LIBRARY.test(frames[0])) return "outside";
-  const core = frames.find((f) => corePath.test(f));
-  if (core === undefined || RUNTIME_PATH.test(core)) return "outside";
-  return core === frames[0] ? "core" : "under-core";
+  if (IO_LIBRARY.test(file)) return "outside";
+  const direct = i;
+  for (; i < sites.length; i++) {
+    if (i > direct) file = sites[i]?.getFileName() ?? "";
+    if (!corePath.test(file)) continue;
+    if (RUNTIME_PATH.test(file)) return "outside";
+    return i === direct ? "core" : "under-core";
+  }
+  return "outside";
 }
 
 /** "refuse", "seeded" (deterministic stand-in) or "real" for one guarded call. */
