@@ -26,8 +26,10 @@ export function spawnHub(
   dataDir: string,
   env: Record<string, string> = {},
   args: string[] = [],
+  /** Node options for the hub process, e.g. `--cpu-prof` to see where its time goes. */
+  nodeArgs: string[] = [],
 ): Promise<SpawnedHub> {
-  const child = spawn(process.execPath, [BIN, "start", ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, "start", ...args], {
     env: {
       ...process.env,
       KALANDRA_DATABASE__PATH: dataDir,
