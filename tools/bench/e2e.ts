@@ -187,6 +187,9 @@ for (const rate of rates) {
       rate,
       durationMs: seconds * 1000,
       log,
+      // BENCH_LOADGEN_WORKERS=2 runs the clients in two worker threads (measured: no better
+      // on two cores shared with the hub; it only adds CPU, see docs/performance.md).
+      workers: Number(process.env.BENCH_LOADGEN_WORKERS ?? 1),
       beforeSend: async () => {
         cpuBefore = (await hubView(hub, 0, 1)).cpu_s;
       },
@@ -227,6 +230,7 @@ console.log(
     stages: chosen.stages,
     hub: chosen.hub,
     loadgen: {
+      threads: chosen.loadgen_threads,
       cpu_pct: chosen.loadgen_cpu_pct,
       event_loop_delay_p99_ms: chosen.loadgen_event_loop_delay_p99_ms,
       event_loop_delay_max_ms: chosen.loadgen_event_loop_delay_max_ms,

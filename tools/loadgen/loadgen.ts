@@ -1,13 +1,14 @@
 /**
  * Load generator: N real clients (KalandraClient over WebTransport, real MLS) in M rooms,
- * sending application messages at a target aggregate rate. Latency is end to end: from
- * the moment the sender calls `send` (before encryption) to the moment each member's
- * client emits the decrypted message; every (message, member) pair is one sample.
+ * sending application messages (text envelopes) at a target aggregate rate. Latency is end
+ * to end: from the moment the sender calls `send` (before encryption) to the moment each
+ * member's client emits the decrypted message; every (message, member) pair is one sample.
  */
 
 import { monitorEventLoopDelay, performance as perf } from "node:perf_hooks";
 import {
   connectWebTransport,
+  encodeEnvelope,
   getKalandraCiphersuiteImpl,
   type HubConnection,
   KalandraClient,
@@ -33,6 +34,31 @@ export interface LoadOptions {
   log?: (line: string) => void;
   /** Called once every room is ready, just before the sending phase (e.g. to read hub CPU). */
   beforeSend?: () => Promise<void>;
+  /**
+   * Worker threads for the clients (default 1: all in this thread). With more, each worker
+   * owns whole rooms and its share of the rate, so a member's decrypt never waits behind
+   * another worker's clients; latencies are measured inside the worker that owns the room.
+   */
+  workers?: number;
+  /** First room number (user ids `u<room>-<member>` stay unique across workers). */
+  roomOffset?: number;
+}
+
+/** One thread's raw measurements (merged across workers by `summarize`). */
+export interface RawLoad {
+  samples: number[];
+  /** Per sample: [total, client seal + sign, hub and transport, receiver verify + decrypt]. */
+  staged: [number, number, number, number][];
+  sent: number;
+  delivered: number;
+  expected: number;
+  sendPhaseS: number;
+  elapsedS: number;
+  setupS: number;
+  cpuS: number;
+  elu: number;
+  eldP99Ms: number;
+  eldMaxMs: number;
 }
 
 export interface LoadResult {
@@ -66,6 +92,8 @@ export interface LoadResult {
       verify_decrypt: number;
     };
   };
+  /** Threads running clients; event-loop figures are the worst thread's. */
+  loadgen_threads: number;
   /** The load generator's own process during the sending phase (it shares the cores). */
   loadgen_cpu_pct: number;
   loadgen_event_loop_utilization: number;
@@ -136,7 +164,7 @@ async function openMember(
   o: LoadOptions,
   written: Map<string, number>,
   userId: string,
-  onMessage: (plain: Uint8Array, member: Member) => void,
+  onMessage: (id: string | undefined, member: Member) => void,
 ): Promise<Member> {
   const client = await KalandraClient.open({
     connection: offline,
@@ -159,7 +187,8 @@ async function openMember(
   const member: Member = { userId, client, conn, sending: [], written, arrived: [] };
   conn.onReconnect(() => void client.connect().catch(() => undefined));
   client.on((e) => {
-    if (e.type === "message") onMessage(e.plaintext, member);
+    if (e.type === "message")
+      onMessage(e.envelope?.t === "text" ? e.envelope.body.slice(0, 24).trim() : undefined, member);
   });
   await client.reconnect(timed(conn, member));
   return member;
@@ -174,19 +203,25 @@ export function percentile(sorted: readonly number[], p: number): number {
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const workers = Math.max(1, Math.min(o.workers ?? 1, o.rooms));
+  if (workers === 1) return summarize(o, [await runLoadRaw(o)]);
+  const { runInWorkers } = await import("./workers.js");
+  return summarize(o, await runInWorkers(o, workers));
+}
+
+/** The clients of `o.rooms` rooms in this thread. */
+export async function runLoadRaw(o: LoadOptions): Promise<RawLoad> {
   const log = o.log ?? (() => undefined);
   const t0 = performance.now();
   const sentAt = new Map<string, number>();
   const written = new Map<string, number>();
   const samples: number[] = [];
-  /** Per sample: [total, client seal + sign, hub and transport, receiver verify + decrypt]. */
-  const staged: [number, number, number, number][] = [];
+  const staged: RawLoad["staged"] = [];
   let delivered = 0;
-  const td = new TextDecoder();
-  const onMessage = (plain: Uint8Array, member: Member) => {
+  const onMessage = (id: string | undefined, member: Member) => {
     const now = performance.now();
     const arrived = member.arrived.shift();
-    const id = td.decode(plain.subarray(0, 24)).trim();
+    if (id === undefined) return;
     const at = sentAt.get(id);
     if (at === undefined) return;
     samples.push(now - at);
@@ -200,7 +235,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   for (let r = 0; r < o.rooms; r++) {
     const members: Member[] = [];
     for (let m = 0; m < o.members; m++)
-      members.push(await openMember(o, written, `u${r}-${m}`, onMessage));
+      members.push(await openMember(o, written, `u${r + (o.roomOffset ?? 0)}-${m}`, onMessage));
     const owner = members[0] as Member;
     const id = await owner.client.createRoom();
     const others = members.slice(1);
@@ -248,8 +283,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const s = senders[sent % senders.length];
     if (!s) break;
     const id = `m${sent}`.padEnd(24, " ");
-    const body = new Uint8Array(size);
-    body.set(new TextEncoder().encode(id));
+    // A text envelope as applications send it (docs/client.md "Envelope"): members decode
+    // it on receipt; raw bytes would make every member's envelope decode throw.
+    const body = encodeEnvelope({
+      t: "text",
+      body: id.padEnd(size, "."),
+      id: systemRng.bytes(16),
+      sent_at: BigInt(Date.now()),
+    });
     sentAt.set(id.trim(), performance.now());
     sent++;
     s.m.sending.push(id.trim());
@@ -268,7 +309,34 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   eld.disable();
   const cpu = process.cpuUsage(cpu0);
   const elu = perf.eventLoopUtilization(elu0);
-  samples.sort((a, b) => a - b);
+  for (const room of rooms) for (const m of room.members) m.client.close();
+  return {
+    samples,
+    staged,
+    sent,
+    delivered,
+    expected,
+    sendPhaseS,
+    elapsedS,
+    setupS,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    elu: elu.utilization,
+    eldP99Ms: eld.percentile(99) / 1e6,
+    eldMaxMs: eld.max / 1e6,
+  };
+}
+
+/** Percentiles and rates over every thread's samples. */
+export function summarize(o: LoadOptions, raws: readonly RawLoad[]): LoadResult {
+  const samples = raws.flatMap((r) => r.samples).sort((a, b) => a - b);
+  const staged = raws.flatMap((r) => r.staged);
+  const sent = raws.reduce((t, r) => t + r.sent, 0);
+  const delivered = raws.reduce((t, r) => t + r.delivered, 0);
+  const expected = raws.reduce((t, r) => t + r.expected, 0);
+  const sendPhaseS = Math.max(...raws.map((r) => r.sendPhaseS));
+  const elapsedS = Math.max(...raws.map((r) => r.elapsedS));
+  const setupS = Math.max(...raws.map((r) => r.setupS));
+  const cpuS = raws.reduce((t, r) => t + r.cpuS, 0);
   const stage = (k: 1 | 2 | 3) => {
     const xs = staged.map((x) => x[k]).sort((a, b) => a - b);
     return { p50_ms: r2(percentile(xs, 50)), p99_ms: r2(percentile(xs, 99)) };
@@ -276,7 +344,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   // Where the slowest 1 % of samples spent their time (mean per stage).
   const slow = [...staged].sort((a, b) => b[0] - a[0]).slice(0, Math.max(1, staged.length / 100));
   const mean = (k: number) => r2(slow.reduce((t, x) => t + (x[k] ?? 0), 0) / slow.length);
-  for (const room of rooms) for (const m of room.members) m.client.close();
   return {
     msgs_per_s: r2(sent / Math.max(sendPhaseS, elapsedS)),
     deliveries_per_s: r2(delivered / elapsedS),
@@ -302,9 +369,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         verify_decrypt: mean(3),
       },
     },
-    loadgen_cpu_pct: r2(((cpu.user + cpu.system) / 1e6 / elapsedS) * 100),
-    loadgen_event_loop_utilization: r2(elu.utilization),
-    loadgen_event_loop_delay_p99_ms: r2(eld.percentile(99) / 1e6),
-    loadgen_event_loop_delay_max_ms: r2(eld.max / 1e6),
+    loadgen_threads: raws.length,
+    loadgen_cpu_pct: r2((cpuS / elapsedS) * 100),
+    loadgen_event_loop_utilization: r2(Math.max(...raws.map((r) => r.elu))),
+    loadgen_event_loop_delay_p99_ms: r2(Math.max(...raws.map((r) => r.eldP99Ms))),
+    loadgen_event_loop_delay_max_ms: r2(Math.max(...raws.map((r) => r.eldMaxMs))),
   };
 }
