@@ -52,7 +52,14 @@ function callSites(depth: number): NodeJS.CallSite[] {
  * at the first core frame instead of naming every frame of a 60-deep stack.
  */
 function origin(): Origin {
-  const sites = callSites(60);
+  // Most verdicts are found near the top (lmdb-js's own timer, a core calling directly,
+  // ts-mls a few frames under a core): a short stack first, the long one only if needed.
+  return classify(callSites(16), 16) ?? classify(callSites(60), 60) ?? "outside";
+}
+
+/** The verdict of a captured stack; undefined when it was cut short before one was found. */
+function classify(sites: NodeJS.CallSite[], depth: number): Origin | undefined {
+  const cut = sites.length >= depth;
   // Skip the guard's own frames (wrappers, verdict): the next one is the direct caller.
   let i = 0;
   let file = "";
@@ -60,7 +67,7 @@ function origin(): Origin {
     file = sites[i]?.getFileName() ?? "";
     if (!SELF.test(file)) break;
   }
-  if (i >= sites.length) return "outside";
+  if (i >= sites.length) return cut ? undefined : "outside";
   // lmdb-js renews its read transactions on a real timer: storage I/O, not a decision.
   if (IO_LIBRARY.test(file)) return "outside";
   const direct = i;
@@ -70,7 +77,7 @@ function origin(): Origin {
     if (RUNTIME_PATH.test(file)) return "outside";
     return i === direct ? "core" : "under-core";
   }
-  return "outside";
+  return cut ? undefined : "outside";
 }
 
 /** "refuse", "seeded" (deterministic stand-in) or "real" for one guarded call. */
