@@ -174,7 +174,12 @@ let best: Step | undefined;
 let last: Step | undefined;
 const steps: { rate: number; msgs_per_s: number; p50_ms: number; p99_ms: number; ok: boolean }[] =
   [];
-for (const rate of rates) {
+// Other work on the machine can stall both processes at once for ~200 ms (seen as equal
+// event-loop maxima in hub and load generator): a missed step is run once more, at most
+// twice per bench run, before it ends the search.
+let retries = quick ? 0 : 2;
+for (let i = 0; i < rates.length; i++) {
+  const rate = rates[i] as number;
   const hub = await spawnHub(tmp(), unlimited);
   try {
     let cpuBefore = 0;
@@ -206,7 +211,11 @@ for (const rate of rates) {
       r.delivered === r.expected_deliveries && r.p99_ms < 100 && r.msgs_per_s >= rate * 0.9;
     steps.push({ rate, msgs_per_s: r.msgs_per_s, p50_ms: r.p50_ms, p99_ms: r.p99_ms, ok });
     if (ok) best = r;
-    else if (!quick) break;
+    else if (retries > 0) {
+      retries--;
+      i--;
+      log(`rate ${rate} missed the goal; running it once more`);
+    } else if (!quick) break;
   } finally {
     await hub.stop();
   }

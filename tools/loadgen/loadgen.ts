@@ -218,9 +218,11 @@ export async function runLoadRaw(o: LoadOptions): Promise<RawLoad> {
   const samples: number[] = [];
   const staged: RawLoad["staged"] = [];
   let delivered = 0;
+  let warmup: ((id: string | undefined) => void) | undefined;
   const onMessage = (id: string | undefined, member: Member) => {
     const now = performance.now();
     const arrived = member.arrived.shift();
+    warmup?.(id);
     if (id === undefined) return;
     const at = sentAt.get(id);
     if (at === undefined) return;
@@ -264,6 +266,32 @@ export async function runLoadRaw(o: LoadOptions): Promise<RawLoad> {
   const senders = rooms.flatMap((room) => room.members.map((m) => ({ room, m })));
   const size = Math.max(24, o.messageBytes ?? 100);
   const intervalMs = 1000 / o.rate;
+  const envelope = (id: string) =>
+    // A text envelope as applications send it (docs/client.md "Envelope"): members decode
+    // it on receipt; raw bytes would make every member's envelope decode throw.
+    encodeEnvelope({
+      t: "text",
+      body: id.padEnd(size, "."),
+      id: systemRng.bytes(16),
+      sent_at: BigInt(Date.now()),
+    });
+  // Warm-up, not measured: every member sends once and waits for every echo. A sender's
+  // first message creates its sender key, and the first frames through a code path may load
+  // and compile modules; the measured phase is the steady state.
+  let warmed = 0;
+  const warmExpected = senders.length * o.members;
+  const countWarm = (id: string | undefined) => {
+    if (id?.startsWith("w")) warmed++;
+  };
+  warmup = countWarm;
+  for (const [i, s] of senders.entries()) {
+    s.m.sending.push(`w${i}`);
+    void s.m.client.send(s.room.id, envelope(`w${i}`)).catch(() => undefined);
+  }
+  const warmDeadline = performance.now() + 30_000;
+  while (warmed < warmExpected && performance.now() < warmDeadline)
+    await new Promise((res) => setTimeout(res, 10));
+  warmup = undefined;
   await o.beforeSend?.();
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
@@ -283,14 +311,7 @@ export async function runLoadRaw(o: LoadOptions): Promise<RawLoad> {
     const s = senders[sent % senders.length];
     if (!s) break;
     const id = `m${sent}`.padEnd(24, " ");
-    // A text envelope as applications send it (docs/client.md "Envelope"): members decode
-    // it on receipt; raw bytes would make every member's envelope decode throw.
-    const body = encodeEnvelope({
-      t: "text",
-      body: id.padEnd(size, "."),
-      id: systemRng.bytes(16),
-      sent_at: BigInt(Date.now()),
-    });
+    const body = envelope(id);
     sentAt.set(id.trim(), performance.now());
     sent++;
     s.m.sending.push(id.trim());
