@@ -68,8 +68,22 @@ interface LogVersion {
   /** hex(header) and sha256(payload) per entry, computed once per version. */
   headerHex: (string | undefined)[];
   payloadSha: (string | null | undefined)[];
+  /** Decoded headers per entry, computed once per version. */
+  infos: (HeaderInfo | undefined)[];
   /** The log_shape checks passed on this version (a failing version is checked again). */
   shapeOk: boolean;
+  /** Likewise no_external_join_during_removal, which only looks at the log. */
+  externalOk: boolean;
+}
+
+/** The decoded header of `log[i]`, memoised in its version. */
+function infoAt(log: StoredFrame[], infos: (HeaderInfo | undefined)[], i: number): HeaderInfo {
+  let h = infos[i];
+  if (h === undefined) {
+    h = headerInfo((log[i] as StoredFrame).header);
+    infos[i] = h;
+  }
+  return h;
 }
 
 const versions = new WeakMap<World, Map<bigint, LogVersion>>();
@@ -94,7 +108,9 @@ function logVersion(w: World, roomId: bigint): LogVersion | undefined {
     log,
     headerHex: [],
     payloadSha: [],
+    infos: [],
     shapeOk: false,
+    externalOk: false,
   };
   byRoom.set(roomId, fresh);
   return fresh;
@@ -124,10 +140,15 @@ export function checkSafety(w: World, roomId: bigint): number {
     if (version !== undefined) version.shapeOk = w.violations.length === shapeBefore;
   }
   checkPrefix(w, roomId, version);
-  checkAcks(w, roomId, log);
-  checkDelivered(w, roomId, log);
+  const infos = version?.infos ?? [];
+  checkAcks(w, roomId, log, infos);
+  checkDelivered(w, roomId, log, infos);
   checkRemoved(w, roomId);
-  checkExternalDuringRemoval(w, roomId, log);
+  if (version === undefined || !version.externalOk) {
+    const externalBefore = w.violations.length;
+    checkExternalDuringRemoval(w, roomId, log, infos);
+    if (version !== undefined) version.externalOk = w.violations.length === externalBefore;
+  }
   return w.violations.length - before;
 }
 
@@ -195,12 +216,17 @@ function checkPrefix(w: World, roomId: bigint, version: LogVersion | undefined):
   }
 }
 
-function checkAcks(w: World, roomId: bigint, log: StoredFrame[]): void {
+function checkAcks(
+  w: World,
+  roomId: bigint,
+  log: StoredFrame[],
+  infos: (HeaderInfo | undefined)[],
+): void {
   for (const c of w.clients.values()) {
     for (const a of c.acks) {
       if (a.roomId !== roomId) continue;
-      const f = log[Number(a.logIndex)];
-      const h = f === undefined ? undefined : headerInfo(f.header);
+      const i = Number(a.logIndex);
+      const h = log[i] === undefined ? undefined : infoAt(log, infos, i);
       if (h === undefined || h.senderId !== c.senderId || h.requestId !== a.requestId) {
         w.violation(
           "ack_durable",
@@ -211,7 +237,12 @@ function checkAcks(w: World, roomId: bigint, log: StoredFrame[]): void {
   }
 }
 
-function checkDelivered(w: World, roomId: bigint, log: StoredFrame[]): void {
+function checkDelivered(
+  w: World,
+  roomId: bigint,
+  log: StoredFrame[],
+  infos: (HeaderInfo | undefined)[],
+): void {
   const byIndex = new Map<bigint, { text: string; by: string }>();
   const byText = new Map<string, bigint>();
   for (const c of w.clients.values()) {
@@ -232,9 +263,9 @@ function checkDelivered(w: World, roomId: bigint, log: StoredFrame[]): void {
         );
       }
       byText.set(d.text, d.logIndex);
-      const f = log[Number(d.logIndex)];
-      if (f !== undefined) {
-        const h = headerInfo(f.header);
+      const i = Number(d.logIndex);
+      if (log[i] !== undefined) {
+        const h = infoAt(log, infos, i);
         if (h.opcode !== Opcode.APP_MESSAGE || h.senderId !== d.senderId || h.epoch !== d.epoch) {
           w.violation(
             "delivered_agree",
@@ -265,10 +296,15 @@ function checkRemoved(w: World, roomId: bigint): void {
   }
 }
 
-function checkExternalDuringRemoval(w: World, roomId: bigint, log: StoredFrame[]): void {
+function checkExternalDuringRemoval(
+  w: World,
+  roomId: bigint,
+  log: StoredFrame[],
+  infos: (HeaderInfo | undefined)[],
+): void {
   let removalPendingAt: bigint | undefined;
-  for (const f of log) {
-    const h = headerInfo(f.header);
+  for (let i = 0; i < log.length; i++) {
+    const h = infoAt(log, infos, i);
     if (h.opcode === Opcode.PROPOSAL && h.senderId === 0n && (h.flags & Flag.EXTERNAL) !== 0) {
       removalPendingAt = h.epoch;
     } else if (h.opcode === Opcode.COMMIT) {
