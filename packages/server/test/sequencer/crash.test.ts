@@ -5,7 +5,6 @@
  * acknowledged frame is present and intact at the index its ACK named, the log has no
  * gap, and the reopened hub continues at the next index.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -27,6 +26,7 @@ import { HubCore } from "../../src/hub/hubCore.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
 import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
 import { createRoom, device, groupInfoBytes, suite } from "../mls/mlsClients.js";
+import { runUntilKilled } from "../support/killedChild.js";
 import { crashPayload } from "./crashPayload.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,47 +46,23 @@ function killTimes(seed: number, n: number): number[] {
   });
 }
 
-function runChild(seedHex: string, first: number, workMs: number): Promise<[bigint, number][]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(here, "crashChild.ts"), dir, String(ROOM), seedHex, String(first)],
-      { cwd: join(here, "..", ".."), stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    let timer: NodeJS.Timeout | undefined;
-    const guard = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`child never became ready: ${err}`));
-    }, 30_000);
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
-      if (timer === undefined && out.startsWith("ready\n")) {
-        clearTimeout(guard);
-        timer = setTimeout(() => child.kill("SIGKILL"), workMs);
-      }
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on("exit", (_c, signal) => {
-      clearTimeout(guard);
-      if (timer !== undefined) clearTimeout(timer);
-      if (signal !== "SIGKILL") return reject(new Error(`child exited by itself: ${err}`));
-      // Only whole lines: a line cut by the kill may not have been acknowledged.
-      const lines = out
-        .split("\n")
-        .slice(0, -1)
-        .filter((l) => l.startsWith("ack "));
-      resolve(
-        lines.map((l) => {
-          const [, i, r] = l.split(" ");
-          return [BigInt(i!), Number(r)] as [bigint, number];
-        }),
-      );
-    });
+async function runChild(
+  seedHex: string,
+  first: number,
+  workMs: number,
+): Promise<[bigint, number][]> {
+  const lines = await runUntilKilled({
+    script: join(here, "crashChild.ts"),
+    args: [dir, String(ROOM), seedHex, String(first)],
+    workMs,
+    readyTimeoutMs: 30_000,
   });
+  return lines
+    .filter((l) => l.startsWith("ack "))
+    .map((l) => {
+      const [, i, r] = l.split(" ");
+      return [BigInt(i!), Number(r)] as [bigint, number];
+    });
 }
 
 /** A stored frame as one wire frame (no erasures in this test: payloads are present). */

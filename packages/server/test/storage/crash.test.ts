@@ -4,16 +4,15 @@
  * kill the directory is reopened: every acknowledged frame is there and intact, the log has
  * no gap, only frames whose erasure had started are tombstones, and the audit chain holds.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { runUntilKilled } from "../support/killedChild.js";
 import { crashFrame } from "./crashFrames.js";
 import { seededRng, tempDir } from "./helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const packageDir = join(here, "..", "..");
 const SEED = process.env.CRASH_SEED ?? "kalandra-crash-1";
 const ROUNDS = 5;
 
@@ -27,43 +26,12 @@ interface RoundLog {
 }
 
 /** Runs the child until `ready`, lets it work for `workMs`, kills it, returns what it said. */
-function runChild(
-  workMs: number,
-  round: number,
-): Promise<{ lines: string[]; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(here, "crashChild.ts"), d.path, `${SEED}/${round}`],
-      {
-        cwd: packageDir,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let out = "";
-    let err = "";
-    let timer: NodeJS.Timeout | undefined;
-    const guard = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`child never became ready: ${err}`));
-    }, 20_000);
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
-      if (timer === undefined && out.startsWith("ready\n")) {
-        clearTimeout(guard);
-        timer = setTimeout(() => child.kill("SIGKILL"), workMs);
-      }
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on("exit", (_code, signal) => {
-      clearTimeout(guard);
-      if (timer !== undefined) clearTimeout(timer);
-      if (signal !== "SIGKILL") reject(new Error(`child exited on its own (${signal}): ${err}`));
-      // Only complete lines: a line cut by the kill was not acknowledged.
-      else resolve({ lines: out.split("\n").slice(0, -1), child });
-    });
+function runChild(workMs: number, round: number): Promise<string[]> {
+  return runUntilKilled({
+    script: join(here, "crashChild.ts"),
+    args: [d.path, `${SEED}/${round}`],
+    workMs,
+    readyTimeoutMs: 20_000,
   });
 }
 
@@ -88,7 +56,7 @@ describe("crash consistency under SIGKILL", () => {
     for (let round = 0; round < ROUNDS; round++) {
       const r = rng.bytes(2);
       const workMs = 50 + ((((r[0] ?? 0) << 8) | (r[1] ?? 0)) % 900);
-      const { lines } = await runChild(workMs, round);
+      const lines = await runChild(workMs, round);
       parse(lines, log);
 
       const s = await openLmdbStorage({ path: d.path });
