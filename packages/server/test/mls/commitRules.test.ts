@@ -25,18 +25,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { PublicGroup } from "../../src/mls/index.js";
 import {
   commit,
-  createRoom,
   type Device,
   device,
   groupInfoBytes,
   groupInfoOf,
   type Hub,
-  hubKeys,
   hubRemove,
-  join,
   memberProposal,
   process,
-  suite,
+  roomOfThree,
 } from "./mlsClients.js";
 
 let cs: CiphersuiteImpl;
@@ -50,28 +47,15 @@ let b2: ClientState;
 let c2: ClientState;
 
 beforeAll(async () => {
-  cs = await suite();
-  hub = await hubKeys(cs);
-  alice = await device(cs, "alice");
-  bob = await device(cs, "bob");
-  carol = await device(cs, "carol");
-  const a0 = await createRoom(cs, hub, alice);
-  const room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, a0), hub.publicKey);
-  const add = await commit(cs, a0, [
-    { proposalType: "add", add: { keyPackage: bob.publicPackage } },
-    { proposalType: "add", add: { keyPackage: carol.publicPackage } },
-  ]);
-  const r1 = room0.checkCommit(add.commit, add.groupInfo, []);
-  if (!r1.ok || add.welcome === undefined) throw new Error("setup");
-  const b1 = await join(cs, bob, add.welcome);
-  const c1 = await join(cs, carol, add.welcome);
-  const upd = await commit(cs, b1);
-  const r2 = r1.next.checkCommit(upd.commit, upd.groupInfo, []);
+  const r1 = await roomOfThree();
+  ({ cs, hub, alice, bob, carol } = r1);
+  const upd = await commit(cs, r1.b1);
+  const r2 = r1.room.checkCommit(upd.commit, upd.groupInfo, []);
   if (!r2.ok) throw new Error(r2.message);
   room = r2.next;
   b2 = upd.state;
-  a2 = await process(cs, add.state, upd.commitMessage);
-  c2 = await process(cs, c1, upd.commitMessage);
+  a2 = await process(cs, r1.a1, upd.commitMessage);
+  c2 = await process(cs, r1.c1, upd.commitMessage);
 });
 
 type Public = MLSMessage & { wireformat: "mls_public_message" };

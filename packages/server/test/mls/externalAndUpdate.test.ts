@@ -9,28 +9,22 @@ import { signWithLabel } from "ts-mls/crypto/signature.js";
 import { signFramedContentTBS } from "ts-mls/framedContent.js";
 import { encodeLeafNodeTBS, type LeafNode } from "ts-mls/leafNode.js";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PublicGroup } from "../../src/mls/index.js";
+import type { PublicGroup } from "../../src/mls/index.js";
 import {
   commit,
-  createRoom,
   type Device,
   device,
   externalJoin,
   groupInfoBytes,
   groupInfoOf,
-  type Hub,
-  hubKeys,
-  join,
   memberProposal,
   process,
-  suite,
+  roomOfThree,
 } from "./mlsClients.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 let cs: CiphersuiteImpl;
-let hub: Hub;
-let alice: Device;
 let bob: Device;
 let carol: Device;
 let room: PublicGroup; // epoch 1: alice, bob, carol
@@ -39,24 +33,7 @@ let b1: ClientState;
 let c1: ClientState;
 
 beforeAll(async () => {
-  cs = await suite();
-  hub = await hubKeys(cs);
-  alice = await device(cs, "alice");
-  bob = await device(cs, "bob");
-  carol = await device(cs, "carol");
-  const a0 = await createRoom(cs, hub, alice);
-  const room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, a0), hub.publicKey);
-  const add = await commit(cs, a0, [
-    { proposalType: "add", add: { keyPackage: bob.publicPackage } },
-    { proposalType: "add", add: { keyPackage: carol.publicPackage } },
-  ]);
-  const r = room0.checkCommit(add.commit, add.groupInfo, []);
-  if (!r.ok) throw new Error(r.message);
-  room = r.next;
-  a1 = add.state;
-  if (add.welcome === undefined) throw new Error("no welcome");
-  b1 = await join(cs, bob, add.welcome);
-  c1 = await join(cs, carol, add.welcome);
+  ({ cs, bob, carol, room, a1, b1, c1 } = await roomOfThree());
 });
 
 /** An Update leaf node for `leafIndex` with a fresh encryption key, signed by its owner. */

@@ -29,6 +29,7 @@ import {
 } from "ts-mls";
 import { encodeExternalSender } from "ts-mls/externalSender.js";
 import type { GroupInfo } from "ts-mls/groupInfo.js";
+import { PublicGroup } from "../../src/mls/index.js";
 
 export const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
 const te = new TextEncoder();
@@ -200,5 +201,54 @@ export async function externalJoin(
     commitMessage,
     groupInfo: await groupInfoBytes(cs, res.newState),
     state: res.newState,
+  };
+}
+
+/** Alice's room after she adds Bob and Carol in one commit: the hub's views and each client. */
+export interface RoomOfThree {
+  cs: CiphersuiteImpl;
+  hub: Hub;
+  alice: Device;
+  bob: Device;
+  carol: Device;
+  /** Alice alone, epoch 0. */
+  a0: ClientState;
+  room0: PublicGroup;
+  /** Alice, Bob and Carol, epoch 1. */
+  room: PublicGroup;
+  add: MadeCommit;
+  a1: ClientState;
+  b1: ClientState;
+  c1: ClientState;
+}
+
+export async function roomOfThree(): Promise<RoomOfThree> {
+  const cs = await suite();
+  const hub = await hubKeys(cs);
+  const alice = await device(cs, "alice");
+  const bob = await device(cs, "bob");
+  const carol = await device(cs, "carol");
+  const a0 = await createRoom(cs, hub, alice);
+  const room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, a0), hub.publicKey);
+  const add = await commit(cs, a0, [
+    { proposalType: "add", add: { keyPackage: bob.publicPackage } },
+    { proposalType: "add", add: { keyPackage: carol.publicPackage } },
+  ]);
+  const r = room0.checkCommit(add.commit, add.groupInfo, []);
+  if (!r.ok) throw new Error(r.message);
+  if (add.welcome === undefined) throw new Error("no welcome");
+  return {
+    cs,
+    hub,
+    alice,
+    bob,
+    carol,
+    a0,
+    room0,
+    room: r.next,
+    add,
+    a1: add.state,
+    b1: await join(cs, bob, add.welcome),
+    c1: await join(cs, carol, add.welcome),
   };
 }

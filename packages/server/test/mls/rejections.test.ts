@@ -12,19 +12,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MlsViewError, PublicGroup } from "../../src/mls/index.js";
 import {
   commit,
-  createRoom,
-  type Device,
-  device,
   groupInfoBytes,
   groupInfoOf,
   type Hub,
   hubKeys,
   hubRemove,
-  join,
   type MadeCommit,
   memberProposal,
   process,
-  suite,
+  roomOfThree,
 } from "./mlsClients.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -57,9 +53,6 @@ function giBytes(groupInfo: GroupInfo): Uint8Array {
 
 let cs: CiphersuiteImpl;
 let hub: Hub;
-let alice: Device;
-let bob: Device;
-let carol: Device;
 let room0: PublicGroup; // epoch 0: alice
 let room: PublicGroup; // epoch 1: alice, bob, carol
 let a1: ClientState;
@@ -68,25 +61,9 @@ let c1: ClientState;
 let staleCommit: MadeCommit; // a second commit made by alice at epoch 0
 
 beforeAll(async () => {
-  cs = await suite();
-  hub = await hubKeys(cs);
-  alice = await device(cs, "alice");
-  bob = await device(cs, "bob");
-  carol = await device(cs, "carol");
-  const a0 = await createRoom(cs, hub, alice);
-  room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, a0), hub.publicKey);
-  const add = await commit(cs, a0, [
-    { proposalType: "add", add: { keyPackage: bob.publicPackage } },
-    { proposalType: "add", add: { keyPackage: carol.publicPackage } },
-  ]);
-  staleCommit = await commit(cs, a0);
-  const r = room0.checkCommit(add.commit, add.groupInfo, []);
-  if (!r.ok) throw new Error(r.message);
-  room = r.next;
-  a1 = add.state;
-  if (add.welcome === undefined) throw new Error("no welcome");
-  b1 = await join(cs, bob, add.welcome);
-  c1 = await join(cs, carol, add.welcome);
+  const r = await roomOfThree();
+  ({ cs, hub, room0, room, a1, b1, c1 } = r);
+  staleCommit = await commit(cs, r.a0);
 });
 
 describe("fromGroupInfo", () => {
