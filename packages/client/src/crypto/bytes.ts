@@ -12,17 +12,8 @@ export function owned(b: Uint8Array): Uint8Array {
   return out;
 }
 
-export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+/** Kept under the short name the crypto modules use. */
+export { concatBytes as concat } from "@kalandra/proto";
 
 /** I2OSP(n, w) of RFC 8017 for small widths, as used by RFC 9180 (HPKE). */
 export function i2osp(n: number, w: number): Uint8Array {

@@ -4,6 +4,7 @@
  * verifies in ~118 µs, noble in ~2.4 ms). No secrets ever pass through here.
  */
 import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
+import { concatBytes } from "@kalandra/proto";
 
 const ED25519_SPKI_PREFIX = Uint8Array.from([
   0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
@@ -60,18 +61,6 @@ export function varintPrefix(n: number): Uint8Array {
   return Uint8Array.of(0x80 | ((n >>> 24) & 0x3f), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 const textEncoder = new TextEncoder();
 
 /** SignContent of RFC 9420 §5.1.2: opaque label<V> = "MLS 1.0 " + Label; opaque content<V>. */
@@ -82,7 +71,7 @@ export function verifyWithLabel(
   signature: Uint8Array,
 ): boolean {
   const l = textEncoder.encode(`MLS 1.0 ${label}`);
-  const signContent = concat([varintPrefix(l.length), l, varintPrefix(content.length), content]);
+  const signContent = concatBytes(varintPrefix(l.length), l, varintPrefix(content.length), content);
   return ed25519Verify(publicKey, signContent, signature);
 }
 

@@ -11,7 +11,7 @@
  * if (res.ok) room = res.next; else sendError(res.code, res.expected);
  */
 
-import { deriveSenderId } from "@kalandra/proto";
+import { concatBytes, deriveSenderId } from "@kalandra/proto";
 import { encode } from "ts-mls/codec/tlsEncoder.js";
 import { decodeVarLenData, varLenDataEncoder } from "ts-mls/codec/variableLength.js";
 import { decodeGroupContext } from "ts-mls/groupContext.js";
@@ -201,19 +201,12 @@ export class PublicGroup {
 
   /** Compact persistent form: GroupContext, interim transcript hash, ratchet tree. */
   encode(): Uint8Array {
-    const parts = [
+    return concatBytes(
       STATE_MAGIC,
       encodeVarLen(encodeGroupContext(this.state.context)),
       encodeVarLen(this.state.interimTranscriptHash),
       encodeVarLen(this.state.tree.encode()),
-    ];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    );
   }
 
   /** Inverse of encode(); checks the tree against the stored tree hash. Throws MlsViewError. */

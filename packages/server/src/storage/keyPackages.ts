@@ -9,9 +9,10 @@
  *   kp_refs       ref                      → sender_id (8) ‖ seq (8)   (one row per package)
  *   kp_devices    userPrefix ‖ sender_id (8) → 0x00                  (devices of a user)
  */
+import { concatBytes } from "@kalandra/proto";
 import { decodeCbor, encodeCbor } from "./codec.js";
 import { StorageError } from "./errors.js";
-import { concatBytes, copyBytes, prefixEnd, readU64Key, u64Key, userPrefix } from "./keys.js";
+import { copyBytes, prefixEnd, readU64Key, u64Key, userPrefix } from "./keys.js";
 import { META, type Tables } from "./layout.js";
 import type { StoredKeyPackage } from "./types.js";
 

@@ -129,15 +129,3 @@ export function requestKey(senderId: bigint, requestId: number): Uint8Array {
 export function copyBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b);
 }
-
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
