@@ -14,7 +14,16 @@ import { HubAdapter } from "../../src/runtime/node/hubAdapter.js";
 import { createLogger } from "../../src/runtime/node/logger.js";
 import { createMetrics } from "../../src/runtime/node/metrics.js";
 import { errorFrame, hubFrame, readHeader } from "../../src/runtime/node/wire.js";
-import { authed, device, errorName, hubKey, isOp, rawFrame } from "./helpers.js";
+import {
+  authed,
+  type Device,
+  device,
+  errorName,
+  type FrameFields,
+  hubKey,
+  isOp,
+  rawFrame,
+} from "./helpers.js";
 
 function config(dir: string, extra: Record<string, unknown> = {}): Config {
   const r = buildConfig({
@@ -68,10 +77,22 @@ describe("kalandrad with the hub core", () => {
   });
 });
 
-function lastFrame(list: { frame: Uint8Array }[], at: number): Uint8Array {
+/** The error name carried by the frame delivered at `at`. */
+function deliveredError(list: { frame: Uint8Array }[], at: number): string {
   const x = list.at(at);
   if (!x) throw new Error("nothing delivered");
-  return x.frame;
+  return decodeErrorPayload(x.frame.subarray(128)).name;
+}
+
+/** `dev`, on session `session`, hands a signed request straight to the adapter. */
+function request(
+  a: HubAdapter,
+  session: string,
+  dev: Device,
+  fields: FrameFields,
+  payload: Uint8Array,
+): Promise<void> {
+  return a.handleFrame(session, dev.senderId, rawFrame(dev, fields, payload));
 }
 
 describe("HubAdapter", () => {
@@ -114,18 +135,16 @@ describe("HubAdapter", () => {
   it("refuses ROOM_CREATE beyond max_rooms with TOO_MANY_ROOMS", async () => {
     const { a, delivered, handled } = adapter(1, 10, 1);
     const dev = device();
-    await a.handleFrame(
+    await request(
+      a,
       "s9",
-      dev.senderId,
-      rawFrame(
-        dev,
-        { opcode: Opcode.ROOM_CREATE, requestId: 3 },
-        encodePayload(Opcode.ROOM_CREATE, { group_info: new Uint8Array(4) }),
-      ),
+      dev,
+      { opcode: Opcode.ROOM_CREATE, requestId: 3 },
+      encodePayload(Opcode.ROOM_CREATE, { group_info: new Uint8Array(4) }),
     );
     expect(handled).toEqual([]);
     expect(delivered[0]?.to).toBe("s9");
-    expect(decodeErrorPayload(lastFrame(delivered, 0).subarray(128)).name).toBe("TOO_MANY_ROOMS");
+    expect(deliveredError(delivered, 0)).toBe("TOO_MANY_ROOMS");
   });
 
   it("counts members from fan-out and refuses growth beyond max_members_per_room", async () => {
@@ -135,57 +154,49 @@ describe("HubAdapter", () => {
     expect(delivered.map((x) => x.to)).toEqual(["s1", "s2", "s3"]);
     expect((await metrics.roomMembers.get()).values[0]?.value).toBe(2);
     const dev = device();
-    await a.handleFrame(
+    await request(
+      a,
       "s1",
-      dev.senderId,
-      rawFrame(
-        dev,
-        { opcode: Opcode.EXTERNAL_COMMIT, requestId: 4, roomId: 5n },
-        encodePayload(Opcode.EXTERNAL_COMMIT, {
-          commit: new Uint8Array(2),
-          group_info: new Uint8Array(2),
-        }),
-      ),
+      dev,
+      { opcode: Opcode.EXTERNAL_COMMIT, requestId: 4, roomId: 5n },
+      encodePayload(Opcode.EXTERNAL_COMMIT, {
+        commit: new Uint8Array(2),
+        group_info: new Uint8Array(2),
+      }),
     );
-    expect(decodeErrorPayload(lastFrame(delivered, -1).subarray(128)).name).toBe("ROOM_FULL");
-    await a.handleFrame(
+    expect(deliveredError(delivered, -1)).toBe("ROOM_FULL");
+    await request(
+      a,
       "s1",
-      dev.senderId,
-      rawFrame(
-        dev,
-        { opcode: Opcode.COMMIT, requestId: 5, roomId: 5n },
-        encodePayload(Opcode.COMMIT, {
-          commit: new Uint8Array(2),
-          group_info: new Uint8Array(2),
-          welcome: new Uint8Array(2),
-          welcome_recipients: [9n],
-        }),
-      ),
+      dev,
+      { opcode: Opcode.COMMIT, requestId: 5, roomId: 5n },
+      encodePayload(Opcode.COMMIT, {
+        commit: new Uint8Array(2),
+        group_info: new Uint8Array(2),
+        welcome: new Uint8Array(2),
+        welcome_recipients: [9n],
+      }),
     );
-    expect(decodeErrorPayload(lastFrame(delivered, -1).subarray(128)).name).toBe("ROOM_FULL");
+    expect(deliveredError(delivered, -1)).toBe("ROOM_FULL");
     // A commit adding nobody passes to the core.
-    await a.handleFrame(
+    await request(
+      a,
       "s1",
-      dev.senderId,
-      rawFrame(
-        dev,
-        { opcode: Opcode.COMMIT, requestId: 6, roomId: 5n },
-        encodePayload(Opcode.COMMIT, { commit: new Uint8Array(2), group_info: new Uint8Array(2) }),
-      ),
+      dev,
+      { opcode: Opcode.COMMIT, requestId: 6, roomId: 5n },
+      encodePayload(Opcode.COMMIT, { commit: new Uint8Array(2), group_info: new Uint8Array(2) }),
     );
     expect(handled.length).toBe(1);
     a.reconfigure({ maxRooms: 10, maxMembersPerRoom: 3 });
-    await a.handleFrame(
+    await request(
+      a,
       "s1",
-      dev.senderId,
-      rawFrame(
-        dev,
-        { opcode: Opcode.EXTERNAL_COMMIT, requestId: 7, roomId: 5n },
-        encodePayload(Opcode.EXTERNAL_COMMIT, {
-          commit: new Uint8Array(2),
-          group_info: new Uint8Array(2),
-        }),
-      ),
+      dev,
+      { opcode: Opcode.EXTERNAL_COMMIT, requestId: 7, roomId: 5n },
+      encodePayload(Opcode.EXTERNAL_COMMIT, {
+        commit: new Uint8Array(2),
+        group_info: new Uint8Array(2),
+      }),
     );
     expect(handled.length).toBe(2);
     await a.drain(100);
@@ -195,23 +206,19 @@ describe("HubAdapter", () => {
   it("measures request → response latency and counts created rooms", async () => {
     const { a, metrics } = adapter(10, 10);
     const dev = device();
-    await a.handleFrame(
+    await request(
+      a,
       "s1",
-      dev.senderId,
-      rawFrame(
-        dev,
-        { opcode: Opcode.ROOM_CREATE, requestId: 8, roomId: 7n },
-        encodePayload(Opcode.ROOM_CREATE, { group_info: new Uint8Array(4) }),
-      ),
+      dev,
+      { opcode: Opcode.ROOM_CREATE, requestId: 8, roomId: 7n },
+      encodePayload(Opcode.ROOM_CREATE, { group_info: new Uint8Array(4) }),
     );
-    await a.handleFrame(
+    await request(
+      a,
       "s1",
-      dev.senderId,
-      rawFrame(
-        dev,
-        { opcode: Opcode.COMMIT, requestId: 9, roomId: 7n },
-        encodePayload(Opcode.COMMIT, { commit: new Uint8Array(2), group_info: new Uint8Array(2) }),
-      ),
+      dev,
+      { opcode: Opcode.COMMIT, requestId: 9, roomId: 7n },
+      encodePayload(Opcode.COMMIT, { commit: new Uint8Array(2), group_info: new Uint8Array(2) }),
     );
     a.route(
       { kind: "session", sessionId: "s1" },
