@@ -5,16 +5,41 @@
 import { decodePayload, encodeFrame, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import {
+  type Answer,
   answerTo,
+  type Client,
   deliveredTo,
+  type Env,
   errorName,
   frameOf,
   makeClient,
   openHub,
   send,
 } from "../hub/harness.js";
-import { commit, externalJoin, hubRemove, memberProposal, process } from "../mls/mlsClients.js";
+import {
+  commit,
+  externalJoin,
+  hubRemove,
+  type MadeCommit,
+  memberProposal,
+  process,
+} from "../mls/mlsClients.js";
 import { appMessage, ROOM, roomWith } from "./room.js";
+
+/** `member` sends the commit `c` (with its GroupInfo) for `roomId` at `epoch`. */
+function sendCommit(
+  env: Env,
+  member: Client,
+  roomId: bigint,
+  epoch: bigint,
+  c: MadeCommit,
+): Promise<Answer> {
+  return send(
+    env,
+    member,
+    frameOf(member, Opcode.COMMIT, roomId, epoch, { commit: c.commit, group_info: c.groupInfo }),
+  );
+}
 
 describe("room creation", () => {
   it("creates a room at log index 0 and refuses a second creation", async () => {
@@ -138,17 +163,9 @@ describe("commits", () => {
     const [, bob, carol] = members;
     const cb = await commit(env.cs, bob!.state!);
     const cc = await commit(env.cs, carol!.state!);
-    const first = await send(
-      env,
-      bob!,
-      frameOf(bob!, Opcode.COMMIT, roomId, 1n, { commit: cb.commit, group_info: cb.groupInfo }),
-    );
+    const first = await sendCommit(env, bob!, roomId, 1n, cb);
     expect(first.opcode).toBe(Opcode.ACK);
-    const second = await send(
-      env,
-      carol!,
-      frameOf(carol!, Opcode.COMMIT, roomId, 1n, { commit: cc.commit, group_info: cc.groupInfo }),
-    );
+    const second = await sendCommit(env, carol!, roomId, 1n, cc);
     expect(second.error).toEqual({ name: "STALE_EPOCH", expected_epoch: 2n });
     // GROUP_INFO_FETCH serves the winner's GroupInfo for the new epoch.
     const gi = await send(env, carol!, frameOf(carol!, Opcode.GROUP_INFO_FETCH, roomId, 1n, {}));
@@ -171,20 +188,12 @@ describe("commits", () => {
     );
     expect(pa.opcode).toBe(Opcode.ACK);
     const c = await commit(env.cs, alice!.state!); // made without processing the proposal
-    const a = await send(
-      env,
-      alice!,
-      frameOf(alice!, Opcode.COMMIT, roomId, 1n, { commit: c.commit, group_info: c.groupInfo }),
-    );
+    const a = await sendCommit(env, alice!, roomId, 1n, c);
     expect(errorName(a)).toBe("MISSING_PROPOSALS");
     // After processing it, the commit covers it by reference and is accepted.
     const st = await process(env.cs, alice!.state!, prop.message);
     const c2 = await commit(env.cs, st);
-    const ok = await send(
-      env,
-      alice!,
-      frameOf(alice!, Opcode.COMMIT, roomId, 1n, { commit: c2.commit, group_info: c2.groupInfo }),
-    );
+    const ok = await sendCommit(env, alice!, roomId, 1n, c2);
     expect(ok.opcode).toBe(Opcode.ACK);
     const room = env.hub.shards as unknown as {
       shards: { room(id: bigint): { pending: unknown[]; epoch: bigint } }[];
@@ -265,14 +274,7 @@ describe("external commits and hub removals", () => {
     );
     expect(errorName(ext)).toBe("MUST_INCLUDE_PENDING_REMOVALS");
     const without = await commit(env.cs, bob!.state!);
-    const refused = await send(
-      env,
-      bob!,
-      frameOf(bob!, Opcode.COMMIT, roomId, 1n, {
-        commit: without.commit,
-        group_info: without.groupInfo,
-      }),
-    );
+    const refused = await sendCommit(env, bob!, roomId, 1n, without);
     expect(errorName(refused)).toBe("MISSING_PROPOSALS");
     // The hub asks a live member that is not being removed to commit.
     env.time.advance(100);
@@ -283,11 +285,7 @@ describe("external commits and hub removals", () => {
     expect(deliveredTo(env, carol!.senderId, Opcode.COMMIT_REQUEST)).toHaveLength(0);
     const st = await process(env.cs, bob!.state!, removal.message);
     const c = await commit(env.cs, st);
-    const ok = await send(
-      env,
-      bob!,
-      frameOf(bob!, Opcode.COMMIT, roomId, 1n, { commit: c.commit, group_info: c.groupInfo }),
-    );
+    const ok = await sendCommit(env, bob!, roomId, 1n, c);
     expect(ok.opcode).toBe(Opcode.ACK);
     // The removed member got the commit that removed it; messages flow again.
     expect(deliveredTo(env, carol!.senderId, Opcode.COMMIT).length).toBeGreaterThan(0);
@@ -430,19 +428,11 @@ describe("restart", () => {
     expect(Buffer.from(again.bytes).equals(Buffer.from(pa.bytes))).toBe(true);
     // The restored pending proposal still has to be covered.
     const c = await commit(env.cs, alice!.state!);
-    const refused = await send(
-      env,
-      alice!,
-      frameOf(alice!, Opcode.COMMIT, roomId, 1n, { commit: c.commit, group_info: c.groupInfo }),
-    );
+    const refused = await sendCommit(env, alice!, roomId, 1n, c);
     expect(errorName(refused)).toBe("MISSING_PROPOSALS");
     const st = await process(env.cs, alice!.state!, prop.message);
     const c2 = await commit(env.cs, st);
-    const ok = await send(
-      env,
-      alice!,
-      frameOf(alice!, Opcode.COMMIT, roomId, 1n, { commit: c2.commit, group_info: c2.groupInfo }),
-    );
+    const ok = await sendCommit(env, alice!, roomId, 1n, c2);
     expect(ok.opcode).toBe(Opcode.ACK);
     expect(ok.frame.header.logIndex).toBe(snapshot.next);
     expect(ok.frame.header.hlcTimestamp).toBeGreaterThan(pa.frame.header.hlcTimestamp);
