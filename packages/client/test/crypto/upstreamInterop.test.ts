@@ -6,7 +6,7 @@
  * exercises the lazy secret tree against the eager one).
  */
 
-import type { CiphersuiteImpl, ClientState, MLSMessage, PrivateMessage } from "ts-mls";
+import type { CiphersuiteImpl, ClientState, MLSMessage, PrivateMessage, Welcome } from "ts-mls";
 import * as patched from "ts-mls";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadUpstreamTsMls } from "../../../../tools/bench/_tsMlsUpstream.js";
@@ -14,6 +14,7 @@ import { getKalandraCiphersuiteImpl } from "../../src/crypto/index.js";
 import { fixedCapabilities } from "./mlsFixtures.js";
 
 type TsMls = typeof patched;
+type KeyPackages = Awaited<ReturnType<TsMls["generateKeyPackage"]>>;
 interface Side {
   lib: TsMls;
   cs: CiphersuiteImpl;
@@ -52,6 +53,34 @@ const asMls = (privateMessage: PrivateMessage): MLSMessage => ({
   privateMessage,
 });
 
+/** `side` reads an application message: what it decrypted and its state after. */
+async function readApplication(side: Side, st: ClientState, privateMessage: PrivateMessage) {
+  const got = await side.lib.processMessage(
+    asMls(privateMessage) as never,
+    st,
+    side.lib.emptyPskIndex,
+    side.lib.acceptAll,
+    side.cs,
+  );
+  return { text: got.kind === "applicationMessage" && got.message, state: got.newState };
+}
+
+/** `m` joins through `welcome` on `side`. */
+function join(side: Side, welcome: Welcome, m: KeyPackages) {
+  return side.lib.joinGroup(
+    welcome,
+    m.publicPackage,
+    m.privatePackage,
+    side.lib.emptyPskIndex,
+    side.cs,
+  );
+}
+
+/** A commit with an update path, as a PublicMessage. */
+function commitWithPath(side: Side, st: ClientState) {
+  return side.lib.createCommit({ state: st, cipherSuite: side.cs }, { wireAsPublicMessage: true });
+}
+
 async function exporter(side: Side, st: Pick<ClientState, "keySchedule">) {
   return side.lib.mlsExporter(st.keySchedule.exporterSecret, "x", new Uint8Array(0), 32, side.cs);
 }
@@ -81,20 +110,8 @@ async function scenario(a: Side, b: Side) {
   );
   sa = added.newState;
   const welcome = added.welcome!;
-  let sb = await b.lib.joinGroup(
-    welcome,
-    bob.publicPackage,
-    bob.privatePackage,
-    b.lib.emptyPskIndex,
-    b.cs,
-  );
-  let sc = await a.lib.joinGroup(
-    welcome,
-    carol.publicPackage,
-    carol.privatePackage,
-    a.lib.emptyPskIndex,
-    a.cs,
-  );
+  let sb = await join(b, welcome, bob);
+  let sc = await join(a, welcome, carol);
   const agree = async () => {
     expect(sb.groupContext.treeHash).toEqual(sa.groupContext.treeHash);
     expect(sc.groupContext.treeHash).toEqual(sa.groupContext.treeHash);
@@ -105,18 +122,12 @@ async function scenario(a: Side, b: Side) {
   await agree();
   // Commits with update paths from each side, in turn.
   for (let round = 0; round < 3; round++) {
-    const cb = await b.lib.createCommit(
-      { state: sb, cipherSuite: b.cs },
-      { wireAsPublicMessage: true },
-    );
+    const cb = await commitWithPath(b, sb);
     sb = cb.newState;
     sa = await receive(a, sa, cb.commit);
     sc = await receive(a, sc, cb.commit);
     await agree();
-    const cc = await a.lib.createCommit(
-      { state: sc, cipherSuite: a.cs },
-      { wireAsPublicMessage: true },
-    );
+    const cc = await commitWithPath(a, sc);
     sc = cc.newState;
     sa = await receive(a, sa, cc.commit);
     sb = await receive(b, sb, cc.commit);
@@ -126,26 +137,14 @@ async function scenario(a: Side, b: Side) {
       const text = enc.encode(`round ${round} message ${i}`);
       const fromA = await a.lib.createApplicationMessage(sa, text, a.cs);
       sa = fromA.newState;
-      const gotB = await b.lib.processMessage(
-        asMls(fromA.privateMessage) as never,
-        sb,
-        b.lib.emptyPskIndex,
-        b.lib.acceptAll,
-        b.cs,
-      );
-      expect(gotB.kind === "applicationMessage" && gotB.message).toEqual(text);
-      sb = gotB.newState;
+      const gotB = await readApplication(b, sb, fromA.privateMessage);
+      expect(gotB.text).toEqual(text);
+      sb = gotB.state;
       const fromB = await b.lib.createApplicationMessage(sb, text, b.cs);
       sb = fromB.newState;
-      const gotC = await a.lib.processMessage(
-        asMls(fromB.privateMessage) as never,
-        sc,
-        a.lib.emptyPskIndex,
-        a.lib.acceptAll,
-        a.cs,
-      );
-      expect(gotC.kind === "applicationMessage" && gotC.message).toEqual(text);
-      sc = gotC.newState;
+      const gotC = await readApplication(a, sc, fromB.privateMessage);
+      expect(gotC.text).toEqual(text);
+      sc = gotC.state;
     }
   }
   // A state encoded by the patched side round-trips there and keeps working.
