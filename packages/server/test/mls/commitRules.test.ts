@@ -14,6 +14,7 @@ import {
   encodeRequiredCapabilities,
   generateKeyPackage,
   type MLSMessage,
+  type Proposal,
   proposeAddExternal,
 } from "ts-mls";
 import { type FramedContentCommit, signFramedContentTBS } from "ts-mls/framedContent.js";
@@ -200,14 +201,15 @@ describe("commit content rules", () => {
     baseGi = c.groupInfo;
   });
 
+  /** Adds `proposal` to the commit, by value. */
+  function byValue(c: FramedContentCommit, proposal: Proposal): void {
+    c.commit.proposals.push({ proposalOrRefType: "proposal", proposal });
+  }
+
   const cases: [string, (c: FramedContentCommit) => void, string][] = [
     [
       "adds a device already in the group",
-      (c) =>
-        c.commit.proposals.push({
-          proposalOrRefType: "proposal",
-          proposal: { proposalType: "add", add: { keyPackage: bob.publicPackage } },
-        }),
+      (c) => byValue(c, { proposalType: "add", add: { keyPackage: bob.publicPackage } }),
       "already in the tree",
     ],
     [
@@ -217,51 +219,33 @@ describe("commit content rules", () => {
           ...carol.publicPackage,
           signature: carol.publicPackage.signature.map((x) => x ^ 1),
         };
-        c.commit.proposals.push({
-          proposalOrRefType: "proposal",
-          proposal: { proposalType: "add", add: { keyPackage: kp } },
-        });
+        byValue(c, { proposalType: "add", add: { keyPackage: kp } });
       },
       "signature",
     ],
     [
       "removes the committer",
-      (c) =>
-        c.commit.proposals.push({
-          proposalOrRefType: "proposal",
-          proposal: { proposalType: "remove", remove: { removed: 0 } },
-        }),
+      (c) => byValue(c, { proposalType: "remove", remove: { removed: 0 } }),
       "committer",
     ],
     [
       "removes a blank leaf",
-      (c) =>
-        c.commit.proposals.push({
-          proposalOrRefType: "proposal",
-          proposal: { proposalType: "remove", remove: { removed: 9 } },
-        }),
+      (c) => byValue(c, { proposalType: "remove", remove: { removed: 9 } }),
       "blank leaf",
     ],
     [
       "removes one leaf twice",
       (c) => {
-        for (let i = 0; i < 2; i++)
-          c.commit.proposals.push({
-            proposalOrRefType: "proposal",
-            proposal: { proposalType: "remove", remove: { removed: 1 } },
-          });
+        for (let i = 0; i < 2; i++) byValue(c, { proposalType: "remove", remove: { removed: 1 } });
       },
       "two proposals",
     ],
     [
       "changes the group context extensions",
       (c) =>
-        c.commit.proposals.push({
-          proposalOrRefType: "proposal",
-          proposal: {
-            proposalType: "group_context_extensions",
-            groupContextExtensions: { extensions: [] },
-          },
+        byValue(c, {
+          proposalType: "group_context_extensions",
+          groupContextExtensions: { extensions: [] },
         }),
       "not accepted",
     ],
@@ -278,20 +262,17 @@ describe("commit content rules", () => {
           extensions,
           signature,
         } = leaf.leaf;
-        c.commit.proposals.push({
-          proposalOrRefType: "proposal",
-          proposal: {
-            proposalType: "update",
-            update: {
-              leafNode: {
-                hpkePublicKey,
-                signaturePublicKey,
-                credential,
-                capabilities,
-                extensions,
-                signature,
-                leafNodeSource: "update",
-              },
+        byValue(c, {
+          proposalType: "update",
+          update: {
+            leafNode: {
+              hpkePublicKey,
+              signaturePublicKey,
+              credential,
+              capabilities,
+              extensions,
+              signature,
+              leafNodeSource: "update",
             },
           },
         });
@@ -310,10 +291,7 @@ describe("commit content rules", () => {
     [
       "removes a member without an UpdatePath",
       (c) => {
-        c.commit.proposals.push({
-          proposalOrRefType: "proposal",
-          proposal: { proposalType: "remove", remove: { removed: 1 } },
-        });
+        byValue(c, { proposalType: "remove", remove: { removed: 1 } });
         c.commit.path = undefined;
       },
       "UpdatePath",
