@@ -5,7 +5,7 @@
  * `sender_id` is derived from that key; the credential is a BasicCredential carrying the
  * UTF-8 user id.
  */
-import { type Clock, deriveSenderId, type Rng } from "@kalandra/proto";
+import { type Clock, deriveSenderId, type Rng, toHex } from "@kalandra/proto";
 import { decode as cborDecode, encode as cborEncode } from "cbor-x";
 import {
   type CiphersuiteImpl,
@@ -74,10 +74,6 @@ export interface OwnKeyPackage {
   privatePackage: PrivateKeyPackage;
 }
 
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
-}
-
 /** Generates `count` key packages signed by the device key (RFC 9420 §10). */
 export async function generateKeyPackages(
   device: Device,
@@ -97,13 +93,13 @@ export async function generateKeyPackages(
       device.mlsSignatureKeys,
       cs,
     );
-    out.push({ ref: hex(await makeKeyPackageRef(kp.publicPackage, cs.hash)), ...kp });
+    out.push({ ref: toHex(await makeKeyPackageRef(kp.publicPackage, cs.hash)), ...kp });
   }
   return out;
 }
 
 export async function keyPackageRefHex(kp: KeyPackage, cs: CiphersuiteImpl): Promise<string> {
-  return hex(await makeKeyPackageRef(kp, cs.hash));
+  return toHex(await makeKeyPackageRef(kp, cs.hash));
 }
 
 export function encodeOwnKeyPackage(kp: OwnKeyPackage): Uint8Array {

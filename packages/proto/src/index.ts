@@ -14,7 +14,7 @@
  * decodePayload(Opcode.PING, frame.payload); // { nonce: 1 }
  */
 
-export { concatBytes } from "./bytes.js";
+export { bytesEqual, concatBytes, toHex } from "./bytes.js";
 export { canary, setCanaries } from "./canary.js";
 export { cborDecode, cborEncode } from "./cbor.js";
 export { checkStrictCbor, MAX_DEPTH as CBOR_MAX_DEPTH } from "./cborCheck.js";

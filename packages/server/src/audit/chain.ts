@@ -10,6 +10,7 @@
  * (count and last hash) that the writer keeps beside the log.
  */
 import { createHash } from "node:crypto";
+import { bytesEqual } from "@kalandra/proto";
 import { decodeCbor, encodeCbor } from "../storage/codec.js";
 import type { AuditRecord, AuditVerification } from "../storage/types.js";
 
@@ -96,10 +97,6 @@ export function decodeAuditRecord(bytes: Uint8Array): DecodedAuditRecord {
   };
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /**
  * Verifies stored records given in key order (`key` is the record's position as stored).
  * Reports the first record that cannot be trusted:
@@ -132,7 +129,7 @@ export function verifyAuditChain(
         reason: `record ${index} carries sequence number ${decoded.seq} (dropped or reordered)`,
       };
     }
-    if (!equalBytes(decoded.prev, expectedPrev)) {
+    if (!bytesEqual(decoded.prev, expectedPrev)) {
       // The link from index-1 to index is broken: record index-1 was edited (or this
       // record's prev was). The earlier record is the first one that cannot be trusted.
       const broken = index === 0n ? 0 : at - 1;
@@ -160,7 +157,7 @@ export function verifyAuditChain(
         reason: `log has ${index} records but the head says ${head.count}`,
       };
     }
-    if (!equalBytes(head.hash, expectedPrev)) {
+    if (!bytesEqual(head.hash, expectedPrev)) {
       const last = Math.max(0, Number(index) - 1);
       return { ok: false, firstBroken: last, reason: `record ${last} does not hash to the head` };
     }

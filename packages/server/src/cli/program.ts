@@ -11,11 +11,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { toHex } from "@kalandra/proto";
 import { Command, Option } from "commander";
 import { renderConfigDocs, renderDefaultToml } from "../config/docs.js";
 import { formatIssues, loadConfig, redacted } from "../config/load.js";
 import { registerModerationCommands } from "../moderation/cli.js";
-import { generateDevCertificate, hex } from "../runtime/node/devCert.js";
+import { generateDevCertificate } from "../runtime/node/devCert.js";
 import { runDaemon } from "./run.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -90,7 +91,7 @@ export function buildProgram(): Command {
       writeFileSync(join(opts.out, "cert.pem"), c.cert);
       process.stdout.write(
         `wrote ${join(opts.out, "cert.pem")} and ${join(opts.out, "key.pem")} (valid until ${c.notAfter.toISOString()})\n` +
-          `sha-256 ${hex(c.hash)}\n`,
+          `sha-256 ${toHex(c.hash)}\n`,
       );
     });
 

@@ -81,13 +81,5 @@ export function refHash(label: string, value: Uint8Array): Uint8Array {
   return sha256(varintPrefix(l.length), l, varintPrefix(value.length), value);
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
-  return d === 0;
-}
-
-export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-}
+/** Re-exported for the MLS modules, which take their byte helpers from here. */
+export { bytesEqual, toHex } from "@kalandra/proto";

@@ -24,6 +24,7 @@ import {
   systemRng,
   systemTimers,
   type Timers,
+  toHex,
 } from "@kalandra/proto";
 import { Gauge } from "prom-client";
 import { diffConfig, parseAddress } from "../../config/load.js";
@@ -35,7 +36,7 @@ import { resolveShardLayout, type ShardLayout } from "../../shards/layout.js";
 import { shardRoomData } from "../../shards/roomData.js";
 import type { LmdbStorage } from "../../storage/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdbStorage.js";
-import { certificateHash, hex } from "./devCert.js";
+import { certificateHash } from "./devCert.js";
 import { loadOrCreateDevCert } from "./devCertStore.js";
 import { EchoCore } from "./echoCore.js";
 import { HubAdapter } from "./hubAdapter.js";
@@ -141,7 +142,7 @@ export class Daemon {
         key = dev.cert.key;
         log.warn(
           {
-            cert_sha256: hex(dev.cert.hash),
+            cert_sha256: toHex(dev.cert.hash),
             not_after: dev.cert.notAfter.toISOString(),
             created: dev.created,
           },
@@ -306,8 +307,8 @@ export class Daemon {
           monitoring: monitoringPort !== undefined ? `${mon?.host}:${monitoringPort}` : "disabled",
           port,
           monitoring_port: monitoringPort,
-          cert_sha256: hex(hash),
-          hub_key: hex(hubKey.publicKey),
+          cert_sha256: toHex(hash),
+          hub_key: toHex(hubKey.publicKey),
           data: dataDir,
           sync: config.database.sync,
           ...(layout === undefined ? {} : { shards: layout.shards, shard_runtime: layout.runtime }),

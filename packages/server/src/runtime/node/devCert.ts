@@ -143,7 +143,3 @@ export function certificateHash(certPem: string): Uint8Array {
 export function checkPrivateKey(keyPem: string): void {
   createPrivateKey(keyPem);
 }
-
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
-}
