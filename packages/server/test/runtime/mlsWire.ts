@@ -14,9 +14,9 @@ import {
   Opcode,
   type PayloadOf,
 } from "@kalandra/proto";
-import type { CiphersuiteImpl, ClientState } from "ts-mls";
+import { type CiphersuiteImpl, type ClientState, encodeMlsMessage } from "ts-mls";
 import { readHeader } from "../../src/runtime/node/wire.js";
-import { type Device, device } from "../mls/mlsClients.js";
+import { commit, type Device, device, type MadeCommit } from "../mls/mlsClients.js";
 import { isOp, RawClient } from "./helpers.js";
 
 export class WireMember {
@@ -70,6 +70,31 @@ export class WireMember {
       },
       this.signer,
     );
+  }
+
+  /**
+   * Commits the addition of `joiner` on `state` and sends that COMMIT, with its Welcome for
+   * `joiner`, at `epoch`: the commit made and the hub's response.
+   */
+  async add(
+    cs: CiphersuiteImpl,
+    state: ClientState,
+    roomId: bigint,
+    epoch: bigint,
+    joiner: WireMember,
+  ): Promise<{ made: MadeCommit; response: Uint8Array }> {
+    const made = await commit(cs, state, [
+      { proposalType: "add", add: { keyPackage: joiner.device.publicPackage } },
+    ]);
+    const response = await this.request(
+      this.frame(Opcode.COMMIT, roomId, epoch, {
+        commit: made.commit,
+        group_info: made.groupInfo,
+        welcome: encodeMlsMessage(made.welcome!),
+        welcome_recipients: [joiner.senderId],
+      }),
+    );
+    return { made, response };
   }
 
   /** Sends a request and waits for its response (ACK, answer or ERROR). */

@@ -9,13 +9,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Opcode } from "@kalandra/proto";
-import { encodeMlsMessage } from "ts-mls";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/runtime/node/daemon.js";
 import { createLogger } from "../../src/runtime/node/logger.js";
 import { readHeader } from "../../src/runtime/node/wire.js";
-import { commit, createRoom, groupInfoBytes, suite } from "../mls/mlsClients.js";
+import { createRoom, groupInfoBytes, suite } from "../mls/mlsClients.js";
 import { errorName } from "./helpers.js";
 import { WireMember } from "./mlsWire.js";
 
@@ -53,19 +52,9 @@ async function room(
     alice.frame(Opcode.ROOM_CREATE, roomId, 0n, { group_info: await groupInfoBytes(cs, state) }),
   );
   expect(readHeader(created).opcode).toBe(Opcode.ACK);
-  const c = await commit(cs, state, [
-    { proposalType: "add", add: { keyPackage: bob.device.publicPackage } },
-  ]);
-  const added = await alice.request(
-    alice.frame(Opcode.COMMIT, roomId, 0n, {
-      commit: c.commit,
-      group_info: c.groupInfo,
-      welcome: encodeMlsMessage(c.welcome!),
-      welcome_recipients: [bob.senderId],
-    }),
-  );
-  expect(readHeader(added).opcode).toBe(Opcode.ACK);
-  return c.state;
+  const added = await alice.add(cs, state, roomId, 0n, bob);
+  expect(readHeader(added.response).opcode).toBe(Opcode.ACK);
+  return added.made.state;
 }
 
 describe("Daemon shard runtimes", () => {
@@ -134,18 +123,8 @@ describe("Daemon shard runtimes", () => {
       const state = await room(cs, d, alice, bob, 601n);
       const banned = await d.moderation?.ban("eve", "room", 601n, "test", "admin:test");
       expect(banned?.ok).toBe(true);
-      const c = await commit(cs, state, [
-        { proposalType: "add", add: { keyPackage: eve.device.publicPackage } },
-      ]);
-      const refused = await alice.request(
-        alice.frame(Opcode.COMMIT, 601n, 1n, {
-          commit: c.commit,
-          group_info: c.groupInfo,
-          welcome: encodeMlsMessage(c.welcome!),
-          welcome_recipients: [eve.senderId],
-        }),
-      );
-      expect(errorName(refused)).toBe("BANNED");
+      const refused = await alice.add(cs, state, 601n, 1n, eve);
+      expect(errorName(refused.response)).toBe("BANNED");
       expect(await d.moderation?.userMessages("alice")).toEqual([
         { roomId: 601n, logIndex: 0n },
         { roomId: 601n, logIndex: 1n },

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/runtime/node/wire.js";
 import { shardOf } from "../../src/shards/shardOf.js";
 import { type Daemon, runCli, startDaemon } from "../cli/proc.js";
-import { commit, createRoom, groupInfoBytes, join as joinGroup, suite } from "../mls/mlsClients.js";
+import { createRoom, groupInfoBytes, join as joinGroup, suite } from "../mls/mlsClients.js";
 import { errorName } from "./helpers.js";
 import { WireMember } from "./mlsWire.js";
 
@@ -105,17 +105,7 @@ describe("kalandrad with worker-thread shards", () => {
         }),
       );
       expect(opcodeOf(created)).toBe(Opcode.ACK);
-      const c = await commit(cs, state, [
-        { proposalType: "add", add: { keyPackage: bob.device.publicPackage } },
-      ]);
-      const added = await alice.request(
-        alice.frame(Opcode.COMMIT, roomId, 0n, {
-          commit: c.commit,
-          group_info: c.groupInfo,
-          welcome: encodeMlsMessage(c.welcome!),
-          welcome_recipients: [bob.senderId],
-        }),
-      );
+      const { made: c, response: added } = await alice.add(cs, state, roomId, 0n, bob);
       expect(opcodeOf(added)).toBe(Opcode.ACK);
       expect(readHeader(added).logIndex).toBe(1n);
       state = c.state;
@@ -177,19 +167,8 @@ describe("kalandrad with worker-thread shards", () => {
   }, 120_000);
 
   it("a ban refuses a commit adding the user inside each worker shard", async () => {
-    const addMallory = async (roomId: bigint) => {
-      const c = await commit(cs, alice.state!, [
-        { proposalType: "add", add: { keyPackage: mallory.device.publicPackage } },
-      ]);
-      return alice.request(
-        alice.frame(Opcode.COMMIT, roomId, epochs.get(roomId)!, {
-          commit: c.commit,
-          group_info: c.groupInfo,
-          welcome: encodeMlsMessage(c.welcome!),
-          welcome_recipients: [mallory.senderId],
-        }),
-      );
-    };
+    const addMallory = async (roomId: bigint) =>
+      (await alice.add(cs, alice.state!, roomId, epochs.get(roomId)!, mallory)).response;
     // alice.state is room B's (the last one made); room A needs its own state: use B only
     // for the room ban, then a hub ban reaches the other shard through the same list.
     const roomBan = await admin("/admin/ban", {
@@ -276,18 +255,8 @@ describe("kalandrad with worker-thread shards", () => {
     );
     expect(readHeader(next).logIndex).toBe(5n);
     // The ban list was replayed from the hub's audit log and copied into the shards again.
-    const c = await commit(cs, alice.state!, [
-      { proposalType: "add", add: { keyPackage: mallory.device.publicPackage } },
-    ]);
-    const refused = await alice.request(
-      alice.frame(Opcode.COMMIT, ROOM_B, 1n, {
-        commit: c.commit,
-        group_info: c.groupInfo,
-        welcome: encodeMlsMessage(c.welcome!),
-        welcome_recipients: [mallory.senderId],
-      }),
-    );
-    expect(errorName(refused)).toBe("BANNED");
+    const refused = await alice.add(cs, alice.state!, ROOM_B, 1n, mallory);
+    expect(errorName(refused.response)).toBe("BANNED");
     d.child.kill("SIGTERM");
     expect((await d.exit).code).toBe(0);
 
