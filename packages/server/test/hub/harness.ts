@@ -234,6 +234,21 @@ export async function send(env: Env, c: Client, bytes: Uint8Array): Promise<Answ
   return a;
 }
 
+/** `member` sends the commit `c` (with its GroupInfo) for `roomId` at `epoch`. */
+export function sendCommit(
+  env: Env,
+  member: Client,
+  roomId: bigint,
+  epoch: bigint,
+  c: { commit: Uint8Array; groupInfo: Uint8Array },
+): Promise<Answer> {
+  return send(
+    env,
+    member,
+    frameOf(member, Opcode.COMMIT, roomId, epoch, { commit: c.commit, group_info: c.groupInfo }),
+  );
+}
+
 /** Frames delivered to a device (fan-out, welcome, commit requests). */
 export function deliveredTo(env: Env, senderId: bigint, opcode?: number): Frame[] {
   return env.out

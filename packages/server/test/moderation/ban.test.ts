@@ -7,7 +7,7 @@ import { Opcode } from "@kalandra/proto";
 import { encodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import { addedUserOf, BanList, banOf } from "../../src/moderation/bans.js";
-import { errorName, frameOf, makeClient, send } from "../hub/harness.js";
+import { errorName, frameOf, makeClient, send, sendCommit } from "../hub/harness.js";
 import { bytes, commit, device, externalJoin, memberProposal, process } from "../mls/mlsClients.js";
 import { roomWith } from "../sequencer/room.js";
 import { moderatedEnv, reopen } from "./support.js";
@@ -39,11 +39,7 @@ describe("bans", () => {
     )![0];
     const st = await process(env.cs, alice.state!, pmsg);
     const c = await commit(env.cs, st);
-    const acked = await send(
-      env,
-      alice,
-      frameOf(alice, Opcode.COMMIT, roomId, 1n, { commit: c.commit, group_info: c.groupInfo }),
-    );
+    const acked = await sendCommit(env, alice, roomId, 1n, c);
     expect(acked.opcode).toBe(Opcode.ACK);
     alice.state = c.state;
 

@@ -8,7 +8,7 @@ import { decodePayload, Opcode } from "@kalandra/proto";
 import { decodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import { buildExternalRemove, RemovalError } from "../../src/moderation/removal.js";
-import { deliveredTo, errorName, frameOf, makeClient, send } from "../hub/harness.js";
+import { deliveredTo, errorName, frameOf, makeClient, send, sendCommit } from "../hub/harness.js";
 import { commit, externalJoin, process } from "../mls/mlsClients.js";
 import { appMessage, roomWith } from "../sequencer/room.js";
 import { moderatedEnv } from "./support.js";
@@ -84,11 +84,7 @@ describe("kick", () => {
       st = await process(env.cs, st, msg);
     }
     const c = await commit(env.cs, st);
-    const ok = await send(
-      env,
-      carol,
-      frameOf(carol, Opcode.COMMIT, roomId, 1n, { commit: c.commit, group_info: c.groupInfo }),
-    );
+    const ok = await sendCommit(env, carol, roomId, 1n, c);
     expect(ok.opcode).toBe(Opcode.ACK);
     carol.state = c.state;
 

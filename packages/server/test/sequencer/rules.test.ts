@@ -5,41 +5,17 @@
 import { decodePayload, encodeFrame, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import {
-  type Answer,
   answerTo,
-  type Client,
   deliveredTo,
-  type Env,
   errorName,
   frameOf,
   makeClient,
   openHub,
   send,
+  sendCommit,
 } from "../hub/harness.js";
-import {
-  commit,
-  externalJoin,
-  hubRemove,
-  type MadeCommit,
-  memberProposal,
-  process,
-} from "../mls/mlsClients.js";
+import { commit, externalJoin, hubRemove, memberProposal, process } from "../mls/mlsClients.js";
 import { appMessage, ROOM, roomWith } from "./room.js";
-
-/** `member` sends the commit `c` (with its GroupInfo) for `roomId` at `epoch`. */
-function sendCommit(
-  env: Env,
-  member: Client,
-  roomId: bigint,
-  epoch: bigint,
-  c: MadeCommit,
-): Promise<Answer> {
-  return send(
-    env,
-    member,
-    frameOf(member, Opcode.COMMIT, roomId, epoch, { commit: c.commit, group_info: c.groupInfo }),
-  );
-}
 
 describe("room creation", () => {
   it("creates a room at log index 0 and refuses a second creation", async () => {
