@@ -1,23 +1,8 @@
 import { createHmac, hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  associatedData,
-  EpochSenderKeys,
-  initialChainKey,
-  SenderKeyError,
-} from "../../src/senderkeys/index.js";
+import { associatedData, EpochSenderKeys, initialChainKey } from "../../src/senderkeys/index.js";
 import { messageKey, messageNonce, nextChainKey } from "../../src/senderkeys/ratchet.js";
-import { EPOCH, fromUtf8, members, ROOM, seededBytes, utf8 } from "./helpers.js";
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof SenderKeyError) return e.code;
-    throw e;
-  }
-  return "OK";
-}
+import { EPOCH, errorCode, fromUtf8, members, ROOM, seededBytes, utf8 } from "./helpers.js";
 
 describe("key schedule", () => {
   it("matches an independent HKDF/HMAC computation (node:crypto)", () => {
@@ -86,23 +71,23 @@ describe("EpochSenderKeys", () => {
   it("reports replays, far-ahead generations, forgeries, wrong epochs and strangers", () => {
     const [a, b] = members(2, { window: { maxSkip: 4 } }) as [EpochSenderKeys, EpochSenderKeys];
     const m0 = a.seal(utf8("m0"));
-    expect(code(() => b.open(0, 0, m0.ciphertext))).toBe("OK");
-    expect(code(() => b.open(0, 0, m0.ciphertext))).toBe("REPLAY");
-    expect(code(() => b.open(0, 6, m0.ciphertext))).toBe("TOO_FAR_AHEAD");
-    expect(code(() => b.open(0, 2 ** 32, m0.ciphertext))).toBe("TOO_FAR_AHEAD");
-    expect(code(() => b.open(0, -1, m0.ciphertext))).toBe("DECRYPT_FAILED");
-    expect(code(() => b.open(0, 1, m0.ciphertext))).toBe("DECRYPT_FAILED");
-    expect(code(() => b.open(0, 1, new Uint8Array(3)))).toBe("DECRYPT_FAILED");
-    expect(code(() => b.open(0, 1, m0.ciphertext, EPOCH + 1n))).toBe("WRONG_EPOCH");
-    expect(code(() => b.open(9, 0, m0.ciphertext))).toBe("UNKNOWN_SENDER");
-    expect(code(() => b.open(-1, 0, m0.ciphertext))).toBe("UNKNOWN_SENDER");
+    expect(errorCode(() => b.open(0, 0, m0.ciphertext))).toBe("OK");
+    expect(errorCode(() => b.open(0, 0, m0.ciphertext))).toBe("REPLAY");
+    expect(errorCode(() => b.open(0, 6, m0.ciphertext))).toBe("TOO_FAR_AHEAD");
+    expect(errorCode(() => b.open(0, 2 ** 32, m0.ciphertext))).toBe("TOO_FAR_AHEAD");
+    expect(errorCode(() => b.open(0, -1, m0.ciphertext))).toBe("DECRYPT_FAILED");
+    expect(errorCode(() => b.open(0, 1, m0.ciphertext))).toBe("DECRYPT_FAILED");
+    expect(errorCode(() => b.open(0, 1, new Uint8Array(3)))).toBe("DECRYPT_FAILED");
+    expect(errorCode(() => b.open(0, 1, m0.ciphertext, EPOCH + 1n))).toBe("WRONG_EPOCH");
+    expect(errorCode(() => b.open(9, 0, m0.ciphertext))).toBe("UNKNOWN_SENDER");
+    expect(errorCode(() => b.open(-1, 0, m0.ciphertext))).toBe("UNKNOWN_SENDER");
     // own leaf: sent generations are replays, unsent ones forgeries
     const own = b.seal(utf8("mine"));
-    expect(code(() => b.open(1, own.generation, own.ciphertext))).toBe("REPLAY");
-    expect(code(() => b.open(1, 5, own.ciphertext))).toBe("DECRYPT_FAILED");
+    expect(errorCode(() => b.open(1, own.generation, own.ciphertext))).toBe("REPLAY");
+    expect(errorCode(() => b.open(1, 5, own.ciphertext))).toBe("DECRYPT_FAILED");
     b.destroy();
-    expect(code(() => b.open(0, 1, m0.ciphertext))).toBe("WRONG_EPOCH");
-    expect(code(() => b.seal(utf8("late")))).toBe("WRONG_EPOCH");
+    expect(errorCode(() => b.open(0, 1, m0.ciphertext))).toBe("WRONG_EPOCH");
+    expect(errorCode(() => b.seal(utf8("late")))).toBe("WRONG_EPOCH");
     expect(b.isDestroyed).toBe(true);
   });
 
@@ -110,7 +95,7 @@ describe("EpochSenderKeys", () => {
     const [a] = members(2) as [EpochSenderKeys];
     const m = a.seal(utf8("bound"));
     const otherEpoch = members(2, { epoch: EPOCH + 1n })[1] as EpochSenderKeys;
-    expect(code(() => otherEpoch.open(0, 0, m.ciphertext))).toBe("DECRYPT_FAILED");
+    expect(errorCode(() => otherEpoch.open(0, 0, m.ciphertext))).toBe("DECRYPT_FAILED");
     const otherRoom = new EpochSenderKeys({
       roomId: ROOM + 1n,
       epoch: EPOCH,
@@ -118,15 +103,15 @@ describe("EpochSenderKeys", () => {
       ownLeaf: 1,
       senders: [0, 1],
     });
-    expect(code(() => otherRoom.open(0, 0, m.ciphertext))).toBe("DECRYPT_FAILED");
+    expect(errorCode(() => otherRoom.open(0, 0, m.ciphertext))).toBe("DECRYPT_FAILED");
   });
 
   it("does not advance the chain or lose keys on a forged far-ahead message", () => {
     const [a, b] = members(2) as [EpochSenderKeys, EpochSenderKeys];
     const msgs = [0, 1, 2].map((i) => a.seal(utf8(`m${i}`)));
-    expect(code(() => b.open(0, 500, new Uint8Array(40)))).toBe("DECRYPT_FAILED");
+    expect(errorCode(() => b.open(0, 500, new Uint8Array(40)))).toBe("DECRYPT_FAILED");
     expect(b.secretsForTest().chains.get(0)?.generation).toBe(0);
-    for (const m of msgs) expect(code(() => b.open(0, m.generation, m.ciphertext))).toBe("OK");
+    for (const m of msgs) expect(errorCode(() => b.open(0, m.generation, m.ciphertext))).toBe("OK");
   });
 
   it("keeps a bounded window: evicted skipped keys become replays", () => {
@@ -138,7 +123,7 @@ describe("EpochSenderKeys", () => {
     const last = msgs[5] as { generation: number; ciphertext: Uint8Array };
     expect(fromUtf8(b.open(0, 5, last.ciphertext))).toBe("m5");
     expect(b.secretsForTest().chains.get(0)?.secretsForTest().skipped.size).toBe(2);
-    expect(code(() => b.open(0, 0, (msgs[0] as typeof last).ciphertext))).toBe("REPLAY");
+    expect(errorCode(() => b.open(0, 0, (msgs[0] as typeof last).ciphertext))).toBe("REPLAY");
     expect(fromUtf8(b.open(0, 4, (msgs[4] as typeof last).ciphertext))).toBe("m4");
     expect(fromUtf8(b.open(0, 3, (msgs[3] as typeof last).ciphertext))).toBe("m3");
   });

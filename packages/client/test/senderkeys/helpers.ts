@@ -1,4 +1,4 @@
-import { EpochSenderKeys, type WindowOptions } from "../../src/senderkeys/index.js";
+import { EpochSenderKeys, SenderKeyError, type WindowOptions } from "../../src/senderkeys/index.js";
 
 /** Deterministic test bytes from a fixed seed (xorshift32), never Math.random. */
 export function seededBytes(seed: number, n: number): Uint8Array {
@@ -46,4 +46,15 @@ export function fcSeed(file: string): number {
   const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : Date.now() | 0;
   console.info(`[${file}] fast-check seed ${seed} (replay: FC_SEED=${seed})`);
   return seed;
+}
+
+/** The SenderKeyError code `fn` throws, or "OK" when it returns. */
+export function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+    return "OK";
+  } catch (e) {
+    if (e instanceof SenderKeyError) return e.code;
+    throw e;
+  }
 }

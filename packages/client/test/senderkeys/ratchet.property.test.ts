@@ -1,19 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type EpochSenderKeys, SenderKeyError } from "../../src/senderkeys/index.js";
-import { fcSeed, members } from "./helpers.js";
+import type { EpochSenderKeys } from "../../src/senderkeys/index.js";
+import { errorCode, fcSeed, members } from "./helpers.js";
 
 const seed = fcSeed("ratchet.property");
-
-function errCode(fn: () => unknown): string {
-  try {
-    fn();
-    return "OK";
-  } catch (e) {
-    if (e instanceof SenderKeyError) return e.code;
-    throw e;
-  }
-}
 
 describe("sender-key ratchet properties", () => {
   it("round trips under arbitrary reordering inside the window", () => {
@@ -55,7 +45,7 @@ describe("sender-key ratchet properties", () => {
               while (held.length > window) held.shift();
             }
             let got: Uint8Array | undefined;
-            expect(errCode(() => (got = b.open(0, m.generation, m.ciphertext)))).toBe(expected);
+            expect(errorCode(() => (got = b.open(0, m.generation, m.ciphertext)))).toBe(expected);
             if (expected === "OK") {
               expect(got).toEqual(plaintexts[i]);
               opened.push(i);
@@ -64,7 +54,7 @@ describe("sender-key ratchet properties", () => {
           // every message that opened once is a replay the second time
           for (const i of opened) {
             const m = sealed[i] as { generation: number; ciphertext: Uint8Array };
-            expect(errCode(() => b.open(0, m.generation, m.ciphertext))).toBe("REPLAY");
+            expect(errorCode(() => b.open(0, m.generation, m.ciphertext))).toBe("REPLAY");
           }
         },
       ),
@@ -88,7 +78,7 @@ describe("sender-key ratchet properties", () => {
             expect(b.open(0, m.generation, m.ciphertext)).toEqual(
               new Uint8Array([order[i] as number]),
             );
-            expect(errCode(() => b.open(0, m.generation, m.ciphertext))).toBe("REPLAY");
+            expect(errorCode(() => b.open(0, m.generation, m.ciphertext))).toBe("REPLAY");
           }
         },
       ),
@@ -107,10 +97,10 @@ describe("sender-key ratchet properties", () => {
           for (let i = 0; i < m.ciphertext.length; i++) {
             const bad = m.ciphertext.slice();
             bad[i] = ((bad[i] as number) ^ delta) & 0xff;
-            expect(errCode(() => b.open(0, m.generation, bad))).toBe("DECRYPT_FAILED");
+            expect(errorCode(() => b.open(0, m.generation, bad))).toBe("DECRYPT_FAILED");
           }
           for (let n = 0; n < m.ciphertext.length; n++) {
-            expect(errCode(() => b.open(0, m.generation, m.ciphertext.subarray(0, n)))).toBe(
+            expect(errorCode(() => b.open(0, m.generation, m.ciphertext.subarray(0, n)))).toBe(
               "DECRYPT_FAILED",
             );
           }
@@ -131,11 +121,11 @@ describe("sender-key ratchet properties", () => {
         ];
         const sealed = Array.from({ length: win + extra + 1 }, () => a.seal(new Uint8Array([1])));
         const far = sealed[win + extra] as { generation: number; ciphertext: Uint8Array };
-        expect(errCode(() => b.open(0, far.generation, far.ciphertext))).toBe("TOO_FAR_AHEAD");
+        expect(errorCode(() => b.open(0, far.generation, far.ciphertext))).toBe("TOO_FAR_AHEAD");
         const near = sealed[win] as typeof far;
         const chain = b.secretsForTest().chains.get(0);
         const ck = chain?.secretsForTest().chainKey as Uint8Array;
-        expect(errCode(() => b.open(0, near.generation, near.ciphertext))).toBe("OK");
+        expect(errorCode(() => b.open(0, near.generation, near.ciphertext))).toBe("OK");
         expect(ck.every((x) => x === 0)).toBe(true);
         const held = [...(chain?.secretsForTest().skipped.values() ?? [])];
         expect(held.length).toBe(win);

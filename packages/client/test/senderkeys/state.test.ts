@@ -1,19 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EpochSenderKeys, SenderKeyError } from "../../src/senderkeys/index.js";
-import { fcSeed, fromUtf8, members, seededBytes, utf8 } from "./helpers.js";
+import { errorCode, fcSeed, fromUtf8, members, seededBytes, utf8 } from "./helpers.js";
 
 const seed = fcSeed("senderkeys/state");
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return "OK";
-  } catch (e) {
-    if (e instanceof SenderKeyError) return e.code;
-    throw e;
-  }
-}
 
 describe("EpochSenderKeys persisted state", () => {
   it("resumes after a restart: no generation sealed twice, no message opened twice", () => {
@@ -26,9 +16,9 @@ describe("EpochSenderKeys persisted state", () => {
     const restored = EpochSenderKeys.fromState(saved);
     expect([restored.roomId, restored.epoch, restored.ownLeaf]).toEqual([b.roomId, b.epoch, 1]);
     expect(restored.sendGeneration).toBe(1);
-    expect(code(() => restored.open(0, 2, (m[2] as { ciphertext: Uint8Array }).ciphertext))).toBe(
-      "REPLAY",
-    );
+    expect(
+      errorCode(() => restored.open(0, 2, (m[2] as { ciphertext: Uint8Array }).ciphertext)),
+    ).toBe("REPLAY");
     expect(fromUtf8(restored.open(0, 0, (m[0] as { ciphertext: Uint8Array }).ciphertext))).toBe(
       "m0",
     );
@@ -39,9 +29,9 @@ describe("EpochSenderKeys persisted state", () => {
     expect(next.generation).toBe(1);
     expect(fromUtf8(a.open(1, next.generation, next.ciphertext))).toBe("b1");
     expect(fromUtf8(a.open(1, own.generation, own.ciphertext))).toBe("b0");
-    expect(code(() => restored.open(7, 0, next.ciphertext))).toBe("UNKNOWN_SENDER");
+    expect(errorCode(() => restored.open(7, 0, next.ciphertext))).toBe("UNKNOWN_SENDER");
     // the window configuration survives too
-    expect(code(() => restored.open(0, 4 + 6, next.ciphertext))).toBe("TOO_FAR_AHEAD");
+    expect(errorCode(() => restored.open(0, 4 + 6, next.ciphertext))).toBe("TOO_FAR_AHEAD");
   });
 
   it("round trips lazily derived keys with their exporter copy", () => {
@@ -53,18 +43,20 @@ describe("EpochSenderKeys persisted state", () => {
     expect(fromUtf8(r.open(2, msg.generation, msg.ciphertext))).toBe("lazy");
     expect(r.secretsForTest().exporter).toEqual(exporterSecret);
     r.destroy();
-    expect(code(() => r.exportState())).toBe("WRONG_EPOCH");
+    expect(errorCode(() => r.exportState())).toBe("WRONG_EPOCH");
   });
 
   it("rejects malformed state with BAD_STATE only", () => {
     const [a] = members(3) as [EpochSenderKeys];
     a.seal(utf8("x"));
     const good = a.exportState();
-    expect(code(() => EpochSenderKeys.fromState(good))).toBe("OK");
-    expect(code(() => EpochSenderKeys.fromState(good.subarray(0, good.length - 1)))).toBe(
+    expect(errorCode(() => EpochSenderKeys.fromState(good))).toBe("OK");
+    expect(errorCode(() => EpochSenderKeys.fromState(good.subarray(0, good.length - 1)))).toBe(
       "BAD_STATE",
     );
-    expect(code(() => EpochSenderKeys.fromState(new Uint8Array([...good, 0])))).toBe("BAD_STATE");
+    expect(errorCode(() => EpochSenderKeys.fromState(new Uint8Array([...good, 0])))).toBe(
+      "BAD_STATE",
+    );
     for (const [at, value] of [
       [0, 0],
       [4, 9],
@@ -74,7 +66,7 @@ describe("EpochSenderKeys persisted state", () => {
     ] as const) {
       const bad = good.slice();
       bad[at] = value;
-      expect([at, code(() => EpochSenderKeys.fromState(bad))]).toEqual([at, "BAD_STATE"]);
+      expect([at, errorCode(() => EpochSenderKeys.fromState(bad))]).toEqual([at, "BAD_STATE"]);
     }
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat({ max: 400 }), (noise, cut) => {
