@@ -6,8 +6,7 @@
  * control, the scan finds the keys of the messages that stay (in the vault) and every
  * header, so a scan that finds nothing cannot pass.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { decodePayload, FrameHeader, Opcode } from "@kalandra/proto";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -21,7 +20,7 @@ import { type LmdbStorage, openLmdbStorage } from "../../src/storage/lmdbStorage
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 import { deliveredTo, frameOf, send } from "../hub/harness.js";
 import { roomWith } from "../sequencer/room.js";
-import { seededRng, tempDir } from "../storage/helpers.js";
+import { filesUnder, seededRng, tempDir } from "../storage/helpers.js";
 import { moderatedEnv } from "./support.js";
 
 const te = new TextEncoder();
@@ -29,16 +28,6 @@ const dirs: { cleanup(): void }[] = [];
 afterAll(() => {
   for (const d of dirs) d.cleanup();
 });
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 function foundIn(files: Buffer[], needle: Uint8Array): boolean {
   return files.some((f) => f.indexOf(Buffer.from(needle)) >= 0);

@@ -6,14 +6,14 @@
  * so a scan that silently finds nothing cannot pass.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { frameKey } from "../../src/storage/keys.js";
 import { openEnv } from "../../src/storage/layout.js";
 import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
 import { sealPayload } from "../../src/storage/seal.js";
-import { entry, header, seededRng, tempDir, utf8 } from "./helpers.js";
+import { entry, filesUnder, header, seededRng, tempDir, utf8 } from "./helpers.js";
 
 interface Written {
   room: bigint;
@@ -32,16 +32,6 @@ function plaintextFor(
   const marker = `KLDR-FORENSIC-${tag}-${room}-${index}-`;
   const filler = createHash("sha256").update(marker).digest("hex");
   return { plaintext: utf8(`${marker}${filler}${filler}${marker}`), marker: utf8(marker) };
-}
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
 }
 
 const d = tempDir("forensic");

@@ -1,6 +1,6 @@
 /** Shared test fixtures for the storage suites: temp dirs, seeded randomness, frames. */
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Rng } from "@kalandra/proto";
@@ -57,4 +57,15 @@ export function entry(
     response: utf8(`ack ${roomId}/${logIndex}`),
     ...extra,
   };
+}
+
+/** Every file below `dir`, recursively. */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
 }
