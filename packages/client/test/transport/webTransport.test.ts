@@ -122,15 +122,21 @@ afterAll(async () => {
   }
 });
 
+/** Alice connects to the test hub; `extra` overrides or adds options. */
+function connect(extra: Partial<Parameters<typeof connectWebTransport>[0]> = {}) {
+  return connectWebTransport({
+    url: `https://127.0.0.1:${port}/kalandra`,
+    certHash: hub.certHash,
+    deviceSigner: key.signer,
+    userId: "alice",
+    hubPublicKey: hub.hubKey,
+    ...extra,
+  });
+}
+
 describe("connectWebTransport", () => {
   it("authenticates and carries frames both ways in order", async () => {
-    const conn = await connectWebTransport({
-      url: `https://127.0.0.1:${port}/kalandra`,
-      certHash: hub.certHash,
-      deviceSigner: key.signer,
-      userId: "alice",
-      hubPublicKey: hub.hubKey,
-    });
+    const conn = await connect();
     expect(conn.state).toBe("open");
     expect(conn.senderId).toBe(key.senderId);
     const ids = collect(conn);
@@ -142,26 +148,13 @@ describe("connectWebTransport", () => {
   });
 
   it("refuses a hub that presents another key", async () => {
-    await expect(
-      connectWebTransport({
-        url: `https://127.0.0.1:${port}/kalandra`,
-        certHash: hub.certHash,
-        deviceSigner: key.signer,
-        userId: "alice",
-        hubPublicKey: new Uint8Array(32).fill(7),
-      }),
-    ).rejects.toBeInstanceOf(TransportError);
+    await expect(connect({ hubPublicKey: new Uint8Array(32).fill(7) })).rejects.toBeInstanceOf(
+      TransportError,
+    );
   });
 
   it("reconnects with backoff after the hub is killed and restarted, then delivers queued frames", async () => {
-    const conn = await connectWebTransport({
-      url: `https://127.0.0.1:${port}/kalandra`,
-      certHash: hub.certHash,
-      deviceSigner: key.signer,
-      userId: "alice",
-      hubPublicKey: hub.hubKey,
-      backoff: { initialMs: 50, maxMs: 500 },
-    });
+    const conn = await connect({ backoff: { initialMs: 50, maxMs: 500 } });
     const ids = collect(conn);
     let reconnects = 0;
     conn.onReconnect(() => reconnects++);
