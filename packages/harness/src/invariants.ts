@@ -24,12 +24,11 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { decodePayload, Flag, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { decodePayload, Flag, HEADER_SIZE, Opcode, toHex } from "@kalandra/proto";
 import type { StoredFrame } from "@kalandra/server";
 import type { World } from "./world.js";
 
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 export interface HeaderInfo {
   flags: number;
@@ -201,9 +200,9 @@ function checkPrefix(w: World, roomId: bigint, version: LogVersion | undefined):
         continue;
       }
       const v = version as LogVersion;
-      const headerHex = v.headerHex[idx] ?? hex(f.header);
+      const headerHex = v.headerHex[idx] ?? toHex(f.header);
       v.headerHex[idx] = headerHex;
-      let same = headerHex === hex(seen.header);
+      let same = headerHex === toHex(seen.header);
       if (same && f.payload !== null && seen.payload !== null) {
         const payloadSha = v.payloadSha[idx] ?? sha(f.payload);
         v.payloadSha[idx] = payloadSha;
@@ -366,7 +365,7 @@ export function convergenceGaps(w: World, roomId: bigint): string[] {
     } else if (h.opcode === Opcode.APP_MESSAGE && f.payload !== null) messages.push(i);
   });
   const members = new Set(room.members());
-  const treeHash = hex(room.treeHash);
+  const treeHash = toHex(room.treeHash);
   for (const c of w.clients.values()) {
     if (!members.has(c.senderId)) continue;
     if (c.down || c.client === undefined) continue;
@@ -377,7 +376,7 @@ export function convergenceGaps(w: World, roomId: bigint): string[] {
     }
     if (view.phase.kind !== "synchronized") gaps.push(`${c.name} is ${view.phase.kind}`);
     if (view.epoch !== room.epoch) gaps.push(`${c.name} at epoch ${view.epoch}/${room.epoch}`);
-    else if (view.treeHash === undefined || hex(view.treeHash) !== treeHash) {
+    else if (view.treeHash === undefined || toHex(view.treeHash) !== treeHash) {
       gaps.push(`${c.name} has another tree hash at epoch ${view.epoch}`);
     }
     if (view.members.length !== members.size) {

@@ -9,7 +9,7 @@
  * Inputs are frames whose signature the hub core already verified (hub/hubCore.ts);
  * effects are pushed to the injected sink. No I/O, no wall clock, no timers of its own.
  */
-import { canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
+import { bytesEqual, canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import { addedUserOf } from "../moderation/bans.js";
 import type { AppendEntry } from "../storage/types.js";
@@ -66,7 +66,6 @@ export type Outcome =
   | { ok: true; logIndex?: bigint; kick?: KickedLeaves }
   | { ok: false; refusal: Refusal };
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const SEQUENCED: ReadonlySet<number> = new Set([
   Opcode.PROPOSAL,
   Opcode.COMMIT,
@@ -130,7 +129,7 @@ export class RoomSequencer {
       return { ok: false, refusal: refuse("INVALID_GROUP_INFO", "a room starts at epoch 0") };
     }
     const creator = group.memberBySenderId(h.senderId);
-    if (creator === undefined || hex(creator.signatureKey) !== hex(deviceKey)) {
+    if (creator === undefined || !bytesEqual(creator.signatureKey, deviceKey)) {
       return { ok: false, refusal: refuse("NOT_MEMBER", "the creator must be the group's member") };
     }
     const state: RoomState = {
@@ -426,7 +425,7 @@ export class RoomSequencer {
     if (!check.ok) return this.fromCheck(check, "INVALID_COMMIT");
     const joiner = check.addedMembers.find((m) => m.senderId === h.senderId);
     const key = request.deviceKey;
-    if (joiner === undefined || (key !== undefined && hex(joiner.signatureKey) !== hex(key))) {
+    if (joiner === undefined || (key !== undefined && !bytesEqual(joiner.signatureKey, key))) {
       return refuse("SENDER_MISMATCH", "the external commit does not add the sending device");
     }
     // A banned identity cannot come back by joining on its own (issue 8).

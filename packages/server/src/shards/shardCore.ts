@@ -4,7 +4,7 @@
  * A shard core is driven by plain messages (`ShardMessage`), so the same object runs
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
-import { Opcode } from "@kalandra/proto";
+import { bytesEqual, Opcode } from "@kalandra/proto";
 import { type Ban, BanList } from "../moderation/bans.js";
 import { kickUser } from "../moderation/removal.js";
 import { planSweep, type RetentionPolicy, type RoomCursor } from "../moderation/retention.js";
@@ -60,9 +60,6 @@ export interface ShardCoreOptions {
   env: Omit<SequencerEnv, "batcher" | "isLive">;
   maxBatch?: number;
 }
-
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length && a.every((x, i) => x === b[i]);
 
 export class ShardCore {
   readonly index: number;
