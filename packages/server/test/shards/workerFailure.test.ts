@@ -21,12 +21,12 @@ describe("WorkerShards when a worker stops", () => {
       hubSeed: HUB_SEED,
       sink: () => undefined,
       setupModule: new URL("./fixtures/crashingSetup.ts", import.meta.url).href,
-      setupOptions: { path: dir, noSync: true, crashAfterMs: 300 },
+      setupOptions: { path: dir, noSync: true, crashAfterMs: 1500 },
       onFailure: (index, error) => failures.push({ index, error }),
     });
     const rooms = { t: "query", query: { q: "rooms" } } as const;
     expect(await shards.deliver(0, rooms)).toEqual({ ok: true, data: [] });
-    for (let i = 0; i < 100 && failures.length === 0; i++) {
+    for (let i = 0; i < 400 && failures.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(failures.map((f) => f.index)).toEqual([0]);
