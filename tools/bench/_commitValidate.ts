@@ -35,17 +35,10 @@ import {
 import { encodeExternalSender } from "ts-mls/externalSender.js";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
 import { PublicGroup } from "../../packages/server/src/mls/index.js";
+import { capabilities } from "./_mlsFixtures.js";
 
 const WARMUP = 3;
-const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
 const enc = new TextEncoder();
-const capabilities = {
-  versions: ["mls10" as const],
-  ciphersuites: [SUITE],
-  extensions: [],
-  proposals: [],
-  credentials: ["basic" as const],
-};
 
 export interface CommitValidateFigures {
   members: number;

@@ -36,8 +36,6 @@ import {
   getCiphersuiteFromName,
   getCiphersuiteImpl,
   joinGroup,
-  type KeyPackage,
-  type PrivateKeyPackage,
   processMessage,
   type Welcome,
 } from "ts-mls";
@@ -52,8 +50,8 @@ import {
   EpochSenderKeys,
   exportNotificationKeys,
 } from "../../packages/client/src/senderkeys/index.js";
+import { capabilities, type Member, SUITE } from "./_mlsFixtures.js";
 
-const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
 const quick = process.env.BENCH_QUICK === "1";
 const bridgeMessages = quick ? 2_000 : 20_000;
 const mlsMessages = quick ? 40 : 200;
@@ -159,17 +157,6 @@ function notify(): Record<string, number> {
 }
 
 // ---- ts-mls baselines ---------------------------------------------------------------
-const capabilities = {
-  versions: ["mls10" as const],
-  ciphersuites: [SUITE as typeof SUITE],
-  extensions: [],
-  proposals: [],
-  credentials: ["basic" as const],
-};
-interface Member {
-  publicPackage: KeyPackage;
-  privatePackage: PrivateKeyPackage;
-}
 const kp = (name: string, cs: CiphersuiteImpl): Promise<Member> =>
   generateKeyPackage(
     { credentialType: "basic", identity: enc.encode(name) },

@@ -18,14 +18,14 @@
  * Figures are medians. The last line is one JSON object.
  */
 import { performance } from "node:perf_hooks";
-import type { CiphersuiteImpl, ClientState, KeyPackage, PrivateKeyPackage, Welcome } from "ts-mls";
+import type { CiphersuiteImpl, ClientState, Welcome } from "ts-mls";
 import * as patched from "ts-mls";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
+import { capabilities, type Member, SUITE } from "./_mlsFixtures.js";
 import { loadUpstreamTsMls } from "./_tsMlsUpstream.js";
 
 type TsMls = typeof patched;
 
-const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
 const quick = process.env.BENCH_QUICK === "1";
 const sizes = (process.env.BENCH_MLS_SIZES ?? (quick ? "20,50" : "100,1000"))
   .split(",")
@@ -35,18 +35,6 @@ const joinRounds = quick ? 2 : 3;
 const kpRounds = quick ? 5 : 30;
 
 const enc = new TextEncoder();
-const capabilities = {
-  versions: ["mls10" as const],
-  ciphersuites: [SUITE as typeof SUITE],
-  extensions: [],
-  proposals: [],
-  credentials: ["basic" as const],
-};
-
-interface Member {
-  publicPackage: KeyPackage;
-  privatePackage: PrivateKeyPackage;
-}
 
 function kp(name: string, cs: CiphersuiteImpl, mls: TsMls = patched): Promise<Member> {
   return mls.generateKeyPackage(
