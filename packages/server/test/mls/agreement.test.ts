@@ -5,6 +5,7 @@
  * epoch's GroupInfo also seeds a fresh view (parent hashes with unmerged leaves) and the view
  * survives encode/decode.
  */
+import { toHex as hex } from "@kalandra/proto";
 import fc from "fast-check";
 import type { CiphersuiteImpl, ClientState, MLSMessage } from "ts-mls";
 import { treeHashRoot } from "ts-mls/treeHash.js";
@@ -24,8 +25,6 @@ import {
   process,
   suite,
 } from "./mlsClients.js";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 type Op =
   | { kind: "add"; by: number; count: number }

@@ -1,3 +1,4 @@
+import { toHex as hex } from "@kalandra/proto";
 import {
   type CiphersuiteImpl,
   type ClientState,
@@ -21,8 +22,6 @@ import {
   process,
   roomOfThree,
 } from "./mlsClients.js";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 let cs: CiphersuiteImpl;
 let bob: Device;

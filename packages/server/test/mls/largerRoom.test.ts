@@ -4,6 +4,7 @@
  * on the right: the hub's incremental tree hash and re-encoded tree must match ts-mls's at
  * every epoch, and every GroupInfo must seed an equal fresh view.
  */
+import { toHex as hex } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState, Proposal } from "ts-mls";
 import { treeHashRoot } from "ts-mls/treeHash.js";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +22,6 @@ import {
   suite,
 } from "./mlsClients.js";
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const N = 40;
 
 let cs: CiphersuiteImpl;

@@ -1,3 +1,4 @@
+import { toHex as hex } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicGroup } from "../../src/mls/index.js";
@@ -15,8 +16,6 @@ import {
   process,
   suite,
 } from "./mlsClients.js";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 let cs: CiphersuiteImpl;
 let hub: Hub;

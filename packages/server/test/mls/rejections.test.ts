@@ -1,3 +1,4 @@
+import { toHex as hex } from "@kalandra/proto";
 import fc from "fast-check";
 import {
   type CiphersuiteImpl,
@@ -22,8 +23,6 @@ import {
   process,
   roomOfThree,
 } from "./mlsClients.js";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 function decode(b: Uint8Array): MLSMessage {
   const d = decodeMlsMessage(b, 0);
