@@ -62,8 +62,13 @@ function oid(dotted: string): Uint8Array {
 }
 
 function positiveInteger(bytes: Uint8Array): Uint8Array {
-  // DER INTEGER is two's complement: prefix 0x00 when the high bit is set.
-  const body = (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Uint8Array.of(0), bytes]) : bytes;
+  // DER INTEGER is minimal two's complement (X.690 §8.3.2): leading zero bytes are
+  // "illegal padding" to OpenSSL (a random serial starts with 0x00 one time in 256),
+  // and a 0x00 prefix is needed when the high bit is set.
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const trimmed = bytes.subarray(start);
+  const body = (trimmed[0] ?? 0) & 0x80 ? Buffer.concat([Uint8Array.of(0), trimmed]) : trimmed;
   return tlv(0x02, body);
 }
 
