@@ -46,12 +46,12 @@ import {
   getCiphersuiteImpl,
 } from "ts-mls";
 import { HubCore } from "../../packages/server/src/hub/hubCore.js";
+import { createHubSigner } from "../../packages/server/src/runtime/node/hubSigner.js";
+import { WorkerShards } from "../../packages/server/src/runtime/node/shards/workerShards.js";
 import type { Target } from "../../packages/server/src/sequencer/effects.js";
-import { createHubSigner } from "../../packages/server/src/sequencer/hubSigner.js";
 import { publicGroupViews } from "../../packages/server/src/sequencer/publicGroupViews.js";
 import { shardOf } from "../../packages/server/src/shards/shardOf.js";
-import { WorkerShards } from "../../packages/server/src/shards/workerShards.js";
-import { openLmdbStorage } from "../../packages/server/src/storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
 import { MemoryStorage } from "../../packages/server/src/storage/memoryStorage.js";
 import { commitValidateMembers, measureCommitValidate } from "./_commitValidate.js";
 

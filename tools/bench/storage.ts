@@ -18,8 +18,8 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openEnv } from "../../packages/server/src/storage/layout.js";
-import { openLmdbStorage } from "../../packages/server/src/storage/lmdbStorage.js";
+import { openEnv } from "../../packages/server/src/storage/lmdb/layout.js";
+import { openLmdbStorage } from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
 import type { AppendEntry } from "../../packages/server/src/storage/types.js";
 
 const quick = process.env.BENCH_QUICK === "1";

@@ -41,7 +41,7 @@ export {
   type LmdbStorage,
   type LmdbStorageOptions,
   openLmdbStorage,
-} from "./storage/lmdbStorage.js";
+} from "./storage/lmdb/lmdbStorage.js";
 export { MemoryStorage, openMemoryStorage } from "./storage/memoryStorage.js";
 export type {
   AppendEntry,

@@ -5,7 +5,7 @@
  *   kalandrad validate-config [--config F]   check a file (+ environment); exit 1 naming each problem
  *   kalandrad version                        print the version
  *   kalandrad gen-dev-cert [--out DIR]       write a development certificate, print its hash
- *   kalandrad admin kick|ban|redact|audit …  moderate a running hub (moderation/cli.ts)
+ *   kalandrad admin kick|ban|redact|audit …  moderate a running hub (cli/admin.ts)
  *   kalandrad audit verify [--data DIR]      check the audit log's hash chain
  */
 import { buildProgram } from "./program.js";

@@ -15,8 +15,8 @@ import { toHex } from "@kalandra/proto";
 import { Command, Option } from "commander";
 import { renderConfigDocs, renderDefaultToml } from "../config/docs.js";
 import { formatIssues, loadConfig, redacted } from "../config/load.js";
-import { registerModerationCommands } from "../moderation/cli.js";
 import { generateDevCertificate } from "../runtime/node/devCert.js";
+import { registerModerationCommands } from "./admin.js";
 import { runDaemon } from "./run.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

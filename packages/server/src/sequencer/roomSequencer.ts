@@ -12,6 +12,7 @@
 import { bytesEqual, canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import { addedUserOf } from "../moderation/bans.js";
+import { signFrameInPlace } from "../runtime/node/hubSigner.js";
 import type { AppendEntry } from "../storage/types.js";
 import { CommitScheduler } from "./commitScheduler.js";
 import {
@@ -25,7 +26,6 @@ import {
 } from "./effects.js";
 import type { SequencerEnv } from "./env.js";
 import type { CheckFailure, GroupMember, GroupView } from "./groupView.js";
-import { signFrameInPlace } from "./hubSigner.js";
 import { Idempotency } from "./idempotency.js";
 import {
   decodeRoomState,

@@ -4,10 +4,10 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeAuditRecord, encodeAuditRecord } from "../../src/audit/chain.js";
-import { verifyAuditLog } from "../../src/audit/verifyLog.js";
 import { u64Key } from "../../src/storage/keys.js";
-import { openEnv } from "../../src/storage/layout.js";
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openEnv } from "../../src/storage/lmdb/layout.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
+import { verifyAuditLog } from "../../src/storage/lmdb/verifyLog.js";
 import { entry, seededRng, tempDir } from "../storage/helpers.js";
 
 const cleanups: (() => void)[] = [];

@@ -1,10 +1,10 @@
-/** Where `kalandrad admin` sends its calls and with which token (moderation/cli.ts). */
+/** Where `kalandrad admin` sends its calls and with which token (cli/admin.ts). */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
-import { adminTarget, registerModerationCommands } from "../../src/moderation/cli.js";
+import { adminTarget, registerModerationCommands } from "../../src/cli/admin.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kalandra-admin-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

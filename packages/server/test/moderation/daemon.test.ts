@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyAuditLog } from "../../src/audit/verifyLog.js";
 import { buildConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/runtime/node/daemon.js";
 import { createLogger } from "../../src/runtime/node/logger.js";
+import { verifyAuditLog } from "../../src/storage/lmdb/verifyLog.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kalandra-moderation-daemon-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

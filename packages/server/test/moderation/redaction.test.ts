@@ -16,7 +16,7 @@ import {
   policyOf,
   RetentionPolicies,
 } from "../../src/moderation/retention.js";
-import { type LmdbStorage, openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { type LmdbStorage, openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 import { deliveredTo, frameOf, send } from "../hub/harness.js";
 import { roomWith } from "../sequencer/room.js";

@@ -24,7 +24,7 @@ import {
 import { afterAll, describe, expect, it } from "vitest";
 import { HubCore } from "../../src/hub/hubCore.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { createRoom, device, groupInfoBytes, suite } from "../mls/mlsClients.js";
 import { runUntilKilled } from "../support/killedChild.js";
 import { crashPayload } from "./crashPayload.js";

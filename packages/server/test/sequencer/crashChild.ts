@@ -19,7 +19,7 @@ import {
 } from "@kalandra/proto";
 import { HubCore } from "../../src/hub/hubCore.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { crashPayload } from "./crashPayload.js";
 
 const [dir, roomArg, seedHex, firstArg] = process.argv.slice(2);

@@ -1,7 +1,11 @@
 import { createPublicKey, verify as edVerify } from "node:crypto";
 import { encodeFrame, Frame, Opcode, verifyFrame } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
-import { createHubSigner, isAsyncSigner, signFrameInPlace } from "../../src/sequencer/hubSigner.js";
+import {
+  createHubSigner,
+  isAsyncSigner,
+  signFrameInPlace,
+} from "../../src/runtime/node/hubSigner.js";
 
 const SEED = new Uint8Array(32).fill(9);
 

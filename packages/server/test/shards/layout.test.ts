@@ -13,7 +13,7 @@ import {
   resolveShardLayout,
   ShardLayoutError,
   shardDirs,
-} from "../../src/shards/layout.js";
+} from "../../src/runtime/node/shards/layout.js";
 
 const dirs: string[] = [];
 const fresh = () => {

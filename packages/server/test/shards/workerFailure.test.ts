@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { WorkerShards } from "../../src/shards/workerShards.js";
+import { WorkerShards } from "../../src/runtime/node/shards/workerShards.js";
 import { HUB_SEED } from "../hub/harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kalandra-shard-failure-"));

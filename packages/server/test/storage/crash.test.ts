@@ -7,7 +7,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { runUntilKilled } from "../support/killedChild.js";
 import { crashFrame } from "./crashFrames.js";
 import { seededRng, tempDir } from "./helpers.js";

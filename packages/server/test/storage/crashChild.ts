@@ -8,7 +8,7 @@
  * "deleted <room> <index>".
  * Usage: node --import tsx crashChild.ts <dir> <seed>
  */
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import type { AppendEntry } from "../../src/storage/types.js";
 import { crashFrame } from "./crashFrames.js";
 import { seededRng } from "./helpers.js";

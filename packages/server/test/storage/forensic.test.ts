@@ -10,8 +10,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { frameKey } from "../../src/storage/keys.js";
-import { openEnv } from "../../src/storage/layout.js";
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openEnv } from "../../src/storage/lmdb/layout.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { sealPayload } from "../../src/storage/seal.js";
 import { entry, filesUnder, header, seededRng, tempDir, utf8 } from "./helpers.js";
 

@@ -2,12 +2,12 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { verifyAuditLog } from "../../src/audit/verifyLog.js";
 import { StorageError } from "../../src/storage/errors.js";
 import { frameKey, u64Key } from "../../src/storage/keys.js";
-import { META, openEnv, VAULT_FILE } from "../../src/storage/layout.js";
-import { type LmdbStorage, openLmdbStorage } from "../../src/storage/lmdbStorage.js";
-import { SLOT_BYTES, VAULT_HEADER_BYTES } from "../../src/storage/vault.js";
+import { META, openEnv, VAULT_FILE } from "../../src/storage/lmdb/layout.js";
+import { type LmdbStorage, openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
+import { SLOT_BYTES, VAULT_HEADER_BYTES } from "../../src/storage/lmdb/vault.js";
+import { verifyAuditLog } from "../../src/storage/lmdb/verifyLog.js";
 import { entry, header, seededRng, tempDir, utf8 } from "./helpers.js";
 
 const dirs: (() => void)[] = [];

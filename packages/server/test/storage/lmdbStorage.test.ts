@@ -1,4 +1,4 @@
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { openMemoryStorage } from "../../src/storage/memoryStorage.js";
 import { storageCompliance } from "./compliance.js";
 import { seededRng, tempDir } from "./helpers.js";

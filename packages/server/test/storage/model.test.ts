@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { openLmdbStorage } from "../../src/storage/lmdbStorage.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { openMemoryStorage } from "../../src/storage/memoryStorage.js";
 import { entry, seededRng, tempDir } from "./helpers.js";
 

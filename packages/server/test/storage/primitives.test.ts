@@ -16,13 +16,13 @@ import {
   userIndexKey,
   userPrefix,
 } from "../../src/storage/keys.js";
-import { openPayload, sealPayload } from "../../src/storage/seal.js";
 import {
   KeyVault,
   SLOT_BYTES,
   SlotAllocator,
   VAULT_HEADER_BYTES,
-} from "../../src/storage/vault.js";
+} from "../../src/storage/lmdb/vault.js";
+import { openPayload, sealPayload } from "../../src/storage/seal.js";
 import { seededRng, tempDir, utf8 } from "./helpers.js";
 
 const d = tempDir("primitives");

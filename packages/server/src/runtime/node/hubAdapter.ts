@@ -15,10 +15,10 @@ import type { BanPolicy } from "../../sequencer/env.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
 import { shardRoomData, syncBans } from "../../shards/roomData.js";
 import type { ShardSet } from "../../shards/shardSet.js";
-import { WorkerShards } from "../../shards/workerShards.js";
 import type { CoreDeps } from "./daemon.js";
 import type { Metrics } from "./metrics.js";
 import type { FrameHandler } from "./session.js";
+import { WorkerShards } from "./shards/workerShards.js";
 import { errorFrame, type HubKey, keySigner } from "./wire.js";
 
 /** Where the adapter sends frames (the WebTransport listener). */
@@ -64,7 +64,7 @@ export class HubAdapter implements FrameHandler {
   }
 
   /**
-   * Opens the hub core. With `workers`, its shards are worker threads (shards/workerShards.ts),
+   * Opens the hub core. With `workers`, its shards are worker threads (runtime/node/shards/workerShards.ts),
    * each over its own LMDB directory `<path>/shard-<i>` (the hub's `deps.storage` then holds
    * key packages and the audit log only), and `bans` is copied into them on every change.
    * Without, the shards run in this thread over `deps.storage`.

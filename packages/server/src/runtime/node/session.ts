@@ -25,7 +25,7 @@ import {
   verifyFrame,
 } from "@kalandra/proto";
 import type { Logger } from "pino";
-import { verifyFrameAsync } from "../../hub/asyncVerify.js";
+import { verifyFrameAsync } from "./asyncVerify.js";
 import type { Metrics } from "./metrics.js";
 import { TokenBucket } from "./tokenBucket.js";
 import { errorFrame, type HubKey, hubFrame, type RuntimeErrorName } from "./wire.js";
@@ -80,7 +80,7 @@ export interface SessionDeps {
   /** Called once the device is authenticated. */
   onAuthenticated?(session: Session): void;
   /**
-   * Verify frame signatures on the thread pool (hub/asyncVerify.ts), frames still handed
+   * Verify frame signatures on the thread pool (runtime/node/asyncVerify.ts), frames still handed
    * on in arrival order. Off by default: the deterministic simulation runs this class and
    * must not depend on thread-pool timing; the Node transport turns it on.
    */
@@ -296,7 +296,7 @@ export class Session {
       this.afterVerify(frame, datagram, verifyFrame(frame, st.publicKey), st.senderId);
       return;
     }
-    // Verified on the thread pool (hub/asyncVerify.ts), ~120 µs of CPU per frame off this
+    // Verified on the thread pool (runtime/node/asyncVerify.ts), ~120 µs of CPU per frame off this
     // thread; the session's frames still reach the hub core in the order they arrived.
     const item: Verifying = { frame, datagram, ok: undefined };
     this.verifying.push(item);

@@ -19,10 +19,10 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
-import { verifyAuditLog } from "../audit/verifyLog.js";
 import { loadConfig, parseAddress } from "../config/load.js";
 import { defaultConfig } from "../config/schema.js";
-import { shardDirs } from "../shards/layout.js";
+import { shardDirs } from "../runtime/node/shards/layout.js";
+import { verifyAuditLog } from "../storage/lmdb/verifyLog.js";
 
 interface Common {
   config?: string;

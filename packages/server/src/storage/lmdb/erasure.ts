@@ -13,9 +13,9 @@
  * A crash after step 1 leaves the slot in `vault_dirty`, and opening wipes it again.
  */
 import type { Clock } from "@kalandra/proto";
-import type { AuditLog } from "../audit/auditLog.js";
+import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE, u32 } from "../slotRef.js";
+import type { AuditLog } from "./auditLog.js";
 import type { Env } from "./layout.js";
-import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE, u32 } from "./slotRef.js";
 import type { KeyVault, SlotAllocator } from "./vault.js";
 
 /** Who erased a frame and why, for the audit record of a secure delete. */

@@ -9,10 +9,10 @@
  * A setup module exports `setupShard(args)`; this is the default one (LMDB + PublicGroup).
  */
 import { join } from "node:path";
-import type { GroupViewFactory } from "../sequencer/groupView.js";
-import { publicGroupViews } from "../sequencer/publicGroupViews.js";
-import { openLmdbStorage } from "../storage/lmdbStorage.js";
-import type { Storage } from "../storage/types.js";
+import type { GroupViewFactory } from "../../../sequencer/groupView.js";
+import { publicGroupViews } from "../../../sequencer/publicGroupViews.js";
+import { openLmdbStorage } from "../../../storage/lmdb/lmdbStorage.js";
+import type { Storage } from "../../../storage/types.js";
 
 export interface ShardSetupArgs {
   index: number;

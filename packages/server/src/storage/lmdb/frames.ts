@@ -6,12 +6,12 @@
  *   payloads[room ‖ index]     = ChaCha20-Poly1305(key, AD = room ‖ index, payload)
  *   requests[sender ‖ request] = response;  user_index[user ‖ room ‖ index];  mls_state[room]
  */
-import { StorageError } from "./errors.js";
-import { copyBytes, frameKey, requestKey, roomKey, userIndexKey } from "./keys.js";
+import { StorageError } from "../errors.js";
+import { copyBytes, frameKey, requestKey, roomKey, userIndexKey } from "../keys.js";
+import { KEY_BYTES, openPayload, sealPayload } from "../seal.js";
+import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE } from "../slotRef.js";
+import type { AppendEntry } from "../types.js";
 import type { Tables } from "./layout.js";
-import { KEY_BYTES, openPayload, sealPayload } from "./seal.js";
-import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE } from "./slotRef.js";
-import type { AppendEntry } from "./types.js";
 import type { KeyVault } from "./vault.js";
 
 export interface FrameRows {

@@ -9,9 +9,9 @@
  *   that died between its vault sync and its commit: every non-empty free slot is zeroed.
  * Then `clean` is cleared durably, so a crash from here on is seen as unclean.
  */
-import { StorageError } from "./errors.js";
+import { StorageError } from "../errors.js";
+import { ONE, readU32, u32 } from "../slotRef.js";
 import { type Env, META } from "./layout.js";
-import { ONE, readU32, u32 } from "./slotRef.js";
 import { type KeyVault, SlotAllocator } from "./vault.js";
 
 const NOT_CLEAN = new Uint8Array([0]);

@@ -11,14 +11,9 @@
  */
 import { join, resolve } from "node:path";
 import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
-import { AuditLog } from "../audit/auditLog.js";
-import { encodeAuditRecord, GENESIS_HASH } from "../audit/chain.js";
-import { decodeCbor, encodeCbor } from "./codec.js";
-import type { EraseContext } from "./erasure.js";
-import { eraseFrame } from "./erasure.js";
-import { asStorageError, StorageError } from "./errors.js";
-import { openFrame, putRows, sealRows } from "./frames.js";
-import { claimPackages, countPackages, putPackages } from "./keyPackages.js";
+import { encodeAuditRecord, GENESIS_HASH } from "../../audit/chain.js";
+import { decodeCbor, encodeCbor } from "../codec.js";
+import { asStorageError, StorageError } from "../errors.js";
 import {
   copyBytes,
   frameKey,
@@ -28,11 +23,9 @@ import {
   requestKey,
   roomKey,
   userPrefix,
-} from "./keys.js";
-import { type Env, META, openEnv, type Tables, VAULT_FILE } from "./layout.js";
-import { CLEAN, recoverVault } from "./recovery.js";
-import { KEY_BYTES } from "./seal.js";
-import { readKeyRef, readU32, STATE_LIVE, u32 } from "./slotRef.js";
+} from "../keys.js";
+import { KEY_BYTES } from "../seal.js";
+import { readKeyRef, readU32, STATE_LIVE, u32 } from "../slotRef.js";
 import type {
   AppendEntry,
   AuditRecord,
@@ -41,7 +34,14 @@ import type {
   Storage,
   StoredFrame,
   StoredKeyPackage,
-} from "./types.js";
+} from "../types.js";
+import { AuditLog } from "./auditLog.js";
+import type { EraseContext } from "./erasure.js";
+import { eraseFrame } from "./erasure.js";
+import { openFrame, putRows, sealRows } from "./frames.js";
+import { claimPackages, countPackages, putPackages } from "./keyPackages.js";
+import { type Env, META, openEnv, type Tables, VAULT_FILE } from "./layout.js";
+import { CLEAN, recoverVault } from "./recovery.js";
 import { KeyVault, type SlotAllocator } from "./vault.js";
 
 export interface LmdbStorageOptions {

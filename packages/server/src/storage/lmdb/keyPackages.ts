@@ -10,11 +10,11 @@
  *   kp_devices    userPrefix ‖ sender_id (8) → 0x00                  (devices of a user)
  */
 import { concatBytes } from "@kalandra/proto";
-import { decodeCbor, encodeCbor } from "./codec.js";
-import { StorageError } from "./errors.js";
-import { copyBytes, prefixEnd, readU64Key, u64Key, userPrefix } from "./keys.js";
+import { decodeCbor, encodeCbor } from "../codec.js";
+import { StorageError } from "../errors.js";
+import { copyBytes, prefixEnd, readU64Key, u64Key, userPrefix } from "../keys.js";
+import type { StoredKeyPackage } from "../types.js";
 import { META, type Tables } from "./layout.js";
-import type { StoredKeyPackage } from "./types.js";
 
 const ONE = new Uint8Array([0]);
 

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Database, open, type RootDatabase } from "lmdb";
-import { asStorageError } from "./errors.js";
+import { asStorageError } from "../errors.js";
 
 export const DATA_FILE = "data.mdb";
 export const VAULT_FILE = "keys.vault";

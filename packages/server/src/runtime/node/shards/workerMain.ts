@@ -7,10 +7,10 @@
 import { availableParallelism } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { createDeviceSigner, systemClock, systemTimers } from "@kalandra/proto";
-import type { SequencerLimits } from "../sequencer/env.js";
-import { createHubSigner } from "../sequencer/hubSigner.js";
+import type { SequencerLimits } from "../../../sequencer/env.js";
+import { ShardCore, type ShardMessage } from "../../../shards/shardCore.js";
+import { createHubSigner } from "../hubSigner.js";
 import type { SetupShard, ShardSetupArgs } from "./setup.js";
-import { ShardCore, type ShardMessage } from "./shardCore.js";
 
 export interface WorkerData extends ShardSetupArgs {
   setupModule: string;
@@ -25,7 +25,7 @@ export type ToWorker =
   | { t: "close" };
 export type FromWorker =
   | { t: "ready" }
-  | { t: "out"; target: import("../sequencer/effects.js").Target; frame: Uint8Array }
+  | { t: "out"; target: import("../../../sequencer/effects.js").Target; frame: Uint8Array }
   /** A `members` target: the ids as one typed array (one memcpy to clone, not n BigInts). */
   | { t: "fanout"; roomId: bigint; senderIds: BigUint64Array; frame: Uint8Array }
   | { t: "done"; id: number; outcome: unknown; error?: string }

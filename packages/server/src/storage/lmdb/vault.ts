@@ -25,7 +25,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { asStorageError, StorageError } from "./errors.js";
+import { asStorageError, StorageError } from "../errors.js";
 
 export const SLOT_BYTES = 32;
 export const VAULT_HEADER_BYTES = 64;

@@ -5,9 +5,7 @@
  * transaction that erases the key reference). The head is kept in memory and in
  * `meta.audit_head`; after a failed transaction `reload` reads it back.
  */
-import { copyBytes, u64Key } from "../storage/keys.js";
-import { META, type Tables } from "../storage/layout.js";
-import type { AuditRecord, AuditVerification } from "../storage/types.js";
+
 import {
   type AuditHead,
   decodeHead,
@@ -16,7 +14,10 @@ import {
   encodeHead,
   hashRecord,
   verifyAuditChain,
-} from "./chain.js";
+} from "../../audit/chain.js";
+import { copyBytes, u64Key } from "../keys.js";
+import type { AuditRecord, AuditVerification } from "../types.js";
+import { META, type Tables } from "./layout.js";
 import { readAuditRecords, readAuditTable } from "./verifyLog.js";
 
 export class AuditLog {

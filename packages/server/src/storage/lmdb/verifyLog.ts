@@ -8,17 +8,17 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { StorageError } from "../storage/errors.js";
-import { copyBytes, readU64Key } from "../storage/keys.js";
-import { DATA_FILE, META, openEnv, type Tables } from "../storage/layout.js";
-import type { AuditRecord, AuditVerification } from "../storage/types.js";
 import {
   AuditFormatError,
   type AuditHead,
   decodeAuditRecord,
   decodeHead,
   verifyAuditChain,
-} from "./chain.js";
+} from "../../audit/chain.js";
+import { StorageError } from "../errors.js";
+import { copyBytes, readU64Key } from "../keys.js";
+import type { AuditRecord, AuditVerification } from "../types.js";
+import { DATA_FILE, META, openEnv, type Tables } from "./layout.js";
 
 export interface AuditTable {
   records: { key: bigint; bytes: Uint8Array }[];
