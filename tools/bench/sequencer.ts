@@ -46,7 +46,7 @@ import {
   getCiphersuiteImpl,
 } from "ts-mls";
 import { HubCore } from "../../packages/server/src/hub/hubCore.js";
-import { createHubSigner } from "../../packages/server/src/runtime/node/hubSigner.js";
+import { createHubSigner } from "../../packages/server/src/runtime/node/shards/hubSigner.js";
 import { WorkerShards } from "../../packages/server/src/runtime/node/shards/workerShards.js";
 import type { Target } from "../../packages/server/src/sequencer/effects.js";
 import { publicGroupViews } from "../../packages/server/src/sequencer/publicGroupViews.js";

@@ -11,12 +11,6 @@
 import { type Clock, Opcode, type Rng, type TimerHandle, type Timers } from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
 import {
-  type Device,
-  encodeOwnKeyPackage,
-  generateKeyPackages,
-  type OwnKeyPackage,
-} from "./device.js";
-import {
   createEnvelope,
   type EnvelopeContent,
   encodeEnvelope,
@@ -25,6 +19,12 @@ import {
 import { encodeMessage, joinFromWelcome, members } from "./mls/group.js";
 import { exportNotificationKeys } from "./notify/export.js";
 import { type ApplyContext, enterEpoch, memberBySender, senderKeysFor } from "./state/apply.js";
+import {
+  type Device,
+  encodeOwnKeyPackage,
+  generateKeyPackages,
+  type OwnKeyPackage,
+} from "./state/device.js";
 import { ClientError, HubError, hubError } from "./state/errors.js";
 import { type ClientListener, Emitter } from "./state/events.js";
 import { Intents } from "./state/intents.js";

@@ -30,14 +30,6 @@ export {
 } from "./client.js";
 // Cipher suite / fast node:crypto provider (issue 5)
 export * from "./crypto/index.js";
-export {
-  type Device,
-  deviceFromSeed,
-  generateDevice,
-  generateKeyPackages,
-  KEY_PACKAGE_LIFETIME_S,
-  type OwnKeyPackage,
-} from "./device.js";
 // Message envelopes
 export * from "./envelope/index.js";
 export {
@@ -50,6 +42,14 @@ export {
 export { type ExportNotificationKeysOptions, exportNotificationKeys } from "./notify/export.js";
 // Sender-key bridge
 export * from "./senderkeys/index.js";
+export {
+  type Device,
+  deviceFromSeed,
+  generateDevice,
+  generateKeyPackages,
+  KEY_PACKAGE_LIFETIME_S,
+  type OwnKeyPackage,
+} from "./state/device.js";
 export type { ClientEvent, ClientListener } from "./state/events.js";
 export {
   DEFAULT_REQUEST_POLICY,

@@ -33,7 +33,7 @@ import {
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
 import { ratchetTreeFromExtension } from "ts-mls/groupInfo.js";
-import type { OwnKeyPackage } from "../device.js";
+import type { OwnKeyPackage } from "../state/device.js";
 
 /** Identity the hub uses in every room's external_senders extension (docs/contracts.md). */
 export const HUB_IDENTITY = "kalandra-hub";

@@ -8,7 +8,6 @@
 import { canary, Opcode } from "@kalandra/proto";
 import type { ClientState, KeyPackage } from "ts-mls";
 import type { KalandraClient } from "../client.js";
-import { generateKeyPackages } from "../device.js";
 import {
   type CommitOutput,
   commitWith,
@@ -21,6 +20,7 @@ import {
   proposeSelfRemove,
 } from "../mls/group.js";
 import { enterEpoch, senderKeysFor } from "./apply.js";
+import { generateKeyPackages } from "./device.js";
 import { ClientError, HubError, hubError } from "./errors.js";
 import { Room, signatureKey } from "./room.js";
 import {

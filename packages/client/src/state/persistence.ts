@@ -4,6 +4,8 @@
  * and the reserved block of request ids.
  */
 import type { Rng } from "@kalandra/proto";
+import { decodeState, encodeState } from "../mls/group.js";
+import type { ClientStore } from "../store.js";
 import {
   type Device,
   decodeDeviceRecord,
@@ -11,9 +13,7 @@ import {
   encodeDeviceRecord,
   generateDevice,
   type OwnKeyPackage,
-} from "../device.js";
-import { decodeState, encodeState } from "../mls/group.js";
-import type { ClientStore } from "../store.js";
+} from "./device.js";
 import {
   decodeInflight,
   decodeRoomMeta,

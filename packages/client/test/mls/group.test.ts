@@ -1,6 +1,5 @@
 import { proposeExternal } from "ts-mls";
 import { describe, expect, it } from "vitest";
-import { generateDevice, generateKeyPackages } from "../../src/device.js";
 import {
   commitWith,
   createRoomGroup,
@@ -18,6 +17,7 @@ import {
   proposeSelfRemove,
   senderKeysExporter,
 } from "../../src/mls/group.js";
+import { generateDevice, generateKeyPackages } from "../../src/state/device.js";
 import { ed25519Signer } from "../../src/state/wire.js";
 import { ManualClock, seededRng, suite } from "../support/env.js";
 

@@ -1,6 +1,6 @@
 import { Flag, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
-import { generateDevice } from "../../src/device.js";
+import { generateDevice } from "../../src/state/device.js";
 import { RequestTracker } from "../../src/state/requests.js";
 import { buildFrame, parseFrame } from "../../src/state/wire.js";
 import { ManualTimers, seededRng } from "../support/env.js";

@@ -12,7 +12,7 @@
 import { bytesEqual, canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import { addedUserOf } from "../moderation/bans.js";
-import { signFrameInPlace } from "../runtime/node/hubSigner.js";
+import { signFrameInPlace } from "../runtime/node/shards/hubSigner.js";
 import type { AppendEntry } from "../storage/types.js";
 import { CommitScheduler } from "./commitScheduler.js";
 import {

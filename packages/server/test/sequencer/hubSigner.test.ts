@@ -5,7 +5,7 @@ import {
   createHubSigner,
   isAsyncSigner,
   signFrameInPlace,
-} from "../../src/runtime/node/hubSigner.js";
+} from "../../src/runtime/node/shards/hubSigner.js";
 
 const SEED = new Uint8Array(32).fill(9);
 

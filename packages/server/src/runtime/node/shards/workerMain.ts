@@ -9,7 +9,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { createDeviceSigner, systemClock, systemTimers } from "@kalandra/proto";
 import type { SequencerLimits } from "../../../sequencer/env.js";
 import { ShardCore, type ShardMessage } from "../../../shards/shardCore.js";
-import { createHubSigner } from "../hubSigner.js";
+import { createHubSigner } from "./hubSigner.js";
 import type { SetupShard, ShardSetupArgs } from "./setup.js";
 
 export interface WorkerData extends ShardSetupArgs {

@@ -16,7 +16,7 @@ import {
   type PrivateKeyPackage,
 } from "ts-mls";
 import { decodeKeyPackage, encodeKeyPackage, makeKeyPackageRef } from "ts-mls/keyPackage.js";
-import { ed25519Signer, type FrameSigner } from "./state/wire.js";
+import { ed25519Signer, type FrameSigner } from "./wire.js";
 
 /** Default key package lifetime: 90 days (RFC 9420 §10.1 leaves it to the application). */
 export const KEY_PACKAGE_LIFETIME_S = 90n * 24n * 3600n;

@@ -19,7 +19,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { SIGNED_HEADER_SIZE, signedView } from "@kalandra/proto";
-import type { FrameSigner } from "../../sequencer/wire.js";
+import type { FrameSigner } from "../../../sequencer/wire.js";
 
 type SignCallback = (err: Error | null, signature?: Uint8Array) => void;
 
