@@ -63,7 +63,7 @@ export function responseFrame(
 
 /**
  * The ACK of a sequenced frame, not yet signed (signature bytes zero): the sequencer signs
- * it with `signFrameInPlace` (hubSigner.ts) before anything reads or stores it.
+ * it with `signFrameInPlace` (frameSigner.ts) before anything reads or stores it.
  */
 export function ackFrame(req: RequestHeader, logIndex: bigint, hlc: bigint): Uint8Array {
   return encodeFrame({

@@ -12,7 +12,6 @@
 import { bytesEqual, canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import { addedUserOf } from "../moderation/bans.js";
-import { signFrameInPlace } from "../runtime/node/shards/hubSigner.js";
 import type { AppendEntry } from "../storage/types.js";
 import { CommitScheduler } from "./commitScheduler.js";
 import {
@@ -25,6 +24,7 @@ import {
   type Target,
 } from "./effects.js";
 import type { SequencerEnv } from "./env.js";
+import { signFrameInPlace } from "./frameSigner.js";
 import type { CheckFailure, GroupMember, GroupView } from "./groupView.js";
 import { Idempotency } from "./idempotency.js";
 import {
@@ -475,7 +475,7 @@ export class RoomSequencer {
     // canary: simulation-only planted bug (DESIGN §8), an off-by-one log_index past index 4.
     const off = canary("log_index_off_by_one") && logIndex > 4n ? 1n : 0n;
     const stamped = stampFrame(request.frame.bytes, logIndex + off, hlc);
-    // Built unsigned; signed below, on the thread pool when the signer can (hubSigner.ts).
+    // Built unsigned; signed below, on the thread pool when the signer can (frameSigner.ts).
     const ack = ackFrame(h, logIndex, hlc);
     const entry: AppendEntry = {
       roomId: this.roomId,

@@ -1,11 +1,8 @@
 import { createPublicKey, verify as edVerify } from "node:crypto";
 import { encodeFrame, Frame, Opcode, verifyFrame } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
-import {
-  createHubSigner,
-  isAsyncSigner,
-  signFrameInPlace,
-} from "../../src/runtime/node/shards/hubSigner.js";
+import { createHubSigner } from "../../src/runtime/node/shards/hubSigner.js";
+import { isAsyncSigner, signFrameInPlace } from "../../src/sequencer/frameSigner.js";
 
 const SEED = new Uint8Array(32).fill(9);
 

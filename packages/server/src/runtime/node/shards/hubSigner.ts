@@ -12,28 +12,11 @@
  * The signature is the same (Ed25519 is deterministic, RFC 8032 §5.1.6); only where the
  * CPU time is spent changes. The sequencer still acknowledges a frame only after its
  * batch is durable, and a batch is written only once all of its ACKs are signed.
- *
- * Signers without `signAsync` (the simulation's, tests') are used synchronously, so the
- * deterministic runtime keeps its exact event order.
+ * The core side (the interface, `signFrameInPlace`) is sequencer/frameSigner.ts.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { SIGNED_HEADER_SIZE, signedView } from "@kalandra/proto";
-import type { FrameSigner } from "../../../sequencer/wire.js";
-
-type SignCallback = (err: Error | null, signature?: Uint8Array) => void;
-
-/** A FrameSigner that can also sign off the calling thread. */
-export interface AsyncFrameSigner extends FrameSigner {
-  /** Signs `data` off the calling thread; `cb` gets the 64-byte signature or an error. */
-  signAsync(data: Uint8Array, cb: SignCallback): void;
-  /** Stops the signing thread (it never keeps the process alive; this frees it early). */
-  close(): Promise<void>;
-}
-
-export function isAsyncSigner(s: FrameSigner): s is AsyncFrameSigner {
-  return typeof (s as Partial<AsyncFrameSigner>).signAsync === "function";
-}
+import type { AsyncFrameSigner, SignCallback } from "../../../sequencer/frameSigner.js";
 
 /** Signatures per message to the signing thread when a burst is long. */
 const CHUNK = Number(process.env.KALANDRA_SIGN_CHUNK ?? 64);
@@ -171,27 +154,4 @@ export function createHubSigner(key: Uint8Array | KeyObject): AsyncFrameSigner {
       sent.clear();
     },
   };
-}
-
-const SIGNATURE_OFFSET = SIGNED_HEADER_SIZE;
-
-/**
- * Signs a whole frame (built with a zero signature) in place, on the thread pool when the
- * signer can; `done` runs once bytes 64..128 hold the signature (synchronously for a
- * signer without `signAsync`). A failed thread-pool signature is retried here; if that
- * throws too, the hub's key is unusable and the error propagates (fail-stop: nothing of
- * the frame was acknowledged or written).
- */
-export function signFrameInPlace(signer: FrameSigner, frame: Uint8Array, done: () => void): void {
-  const view = signedView(frame);
-  if (!isAsyncSigner(signer)) {
-    frame.set(signer.sign(view), SIGNATURE_OFFSET);
-    done();
-    return;
-  }
-  signer.signAsync(view, (err, sig) => {
-    if (err !== null || sig === undefined || sig.length !== 64) sig = signer.sign(view);
-    frame.set(sig, SIGNATURE_OFFSET);
-    done();
-  });
 }
