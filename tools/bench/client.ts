@@ -45,11 +45,9 @@ import {
   decodeEnvelope,
   encodeEnvelope,
 } from "../../packages/client/src/envelope/index.js";
+import { exportNotificationKeys } from "../../packages/client/src/notify/export.js";
 import { NotificationDecryptor } from "../../packages/client/src/notify/index.js";
-import {
-  EpochSenderKeys,
-  exportNotificationKeys,
-} from "../../packages/client/src/senderkeys/index.js";
+import { EpochSenderKeys } from "../../packages/client/src/senderkeys/index.js";
 import { capabilities, type Member, SUITE } from "./_mlsFixtures.js";
 
 const quick = process.env.BENCH_QUICK === "1";

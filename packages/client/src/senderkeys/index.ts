@@ -7,8 +7,6 @@
  * const back = otherMembersKeys.open(0, generation, ciphertext);
  */
 
-export type { ExportNotificationKeysOptions } from "../notify/export.js";
-export { exportNotificationKeys } from "../notify/export.js";
 export type { WindowOptions } from "./chain.js";
 export { DEFAULT_MAX_SKIP } from "./chain.js";
 export type { ChainSnapshot, EpochSenderKeysInit, SealedMessage } from "./epochSenderKeys.js";

@@ -12,7 +12,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createEnvelope, encodeEnvelope } from "../../src/envelope/index.js";
-import { type EpochSenderKeys, exportNotificationKeys } from "../../src/senderkeys/index.js";
+import { exportNotificationKeys } from "../../src/notify/export.js";
+import type { EpochSenderKeys } from "../../src/senderkeys/index.js";
 import { EPOCH, members, ROOM, seededBytes } from "../senderkeys/helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

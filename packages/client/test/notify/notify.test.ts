@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createEnvelope, encodeEnvelope } from "../../src/envelope/index.js";
+import { exportNotificationKeys } from "../../src/notify/export.js";
 import { decodeBlob, NotificationDecryptor, NotifyError } from "../../src/notify/index.js";
-import { EpochSenderKeys, exportNotificationKeys } from "../../src/senderkeys/index.js";
+import { EpochSenderKeys } from "../../src/senderkeys/index.js";
 import { EPOCH, fcSeed, members, ROOM, seededBytes } from "../senderkeys/helpers.js";
 
 const seed = fcSeed("notify");
