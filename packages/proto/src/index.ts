@@ -29,6 +29,7 @@ export {
   writeHeader,
 } from "./header.js";
 export * from "./identity.js";
+export * from "./node/system.js";
 export * from "./opcodes.js";
 export {
   decodeErrorPayload,
