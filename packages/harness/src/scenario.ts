@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import type { HubLimits } from "@kalandra/server";
 import { applyPlan, type FaultPlan, type PlanSpec, planFor } from "./faults.js";
+import { wallClockMs } from "./host.js";
 import { awaitConvergence, checkErasures, checkSafety, hubLog } from "./invariants.js";
 import type { SeededRng } from "./rng.js";
 import { type Violation, World } from "./world.js";
@@ -77,7 +78,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
   const s = o.scenario;
   const plan = o.plan ?? planFor(planSpec(s), o.seed);
   const names = Array.from({ length: s.clients }, (_, i) => `u${i}`);
-  const started = performance.now();
+  const started = wallClockMs();
   const w = await World.create({
     seed: o.seed,
     clients: names,
@@ -132,7 +133,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     stateDigest,
     events: w.scheduler.eventsRun,
     simulatedMs: Number(w.scheduler.now - t0),
-    wallMs: performance.now() - started,
+    wallMs: wallClockMs() - started,
     notes: r.notes,
     ...(o.keepTrace === true ? { trace: w.trace.lines() } : {}),
   };

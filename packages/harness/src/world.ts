@@ -18,6 +18,7 @@ import { decodePayload, HEADER_SIZE, Opcode, setCanaries } from "@kalandra/proto
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
 import { ClientNode } from "./clientNode.js";
 import { installDeterminismGuards, setSimulationSources } from "./guards.js";
+import { settleRealIo } from "./host.js";
 import { HUB, HubNode } from "./hubNode.js";
 import type { ErasureRecord } from "./invariants.js";
 import { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
@@ -43,8 +44,6 @@ export interface WorldOptions {
   retryMs?: number;
   hubLimits?: Partial<HubLimits>;
 }
-
-const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export class World {
   readonly seed: bigint;
@@ -77,7 +76,7 @@ export class World {
     this.scheduler = new Scheduler({
       rng: this.rng.fork("scheduler"),
       trace: this.trace,
-      settle: immediate,
+      settle: settleRealIo,
     });
     this.network = new SimNetwork(this.scheduler, this.rng.fork("network"));
     this.#faultRng = this.rng.fork("faults");
