@@ -40,7 +40,7 @@ export class BanList implements BanPolicy {
 
   /**
    * Calls `fn` with the whole list after every change (kalandrad copies it to its worker
-   * shards, whose sequencers refuse commits adding a banned user; shards/roomData.ts).
+   * shards, whose sequencers refuse commits adding a banned user; moderation/roomData.ts).
    */
   onChange(fn: (bans: Ban[]) => void): void {
     this.listeners.push(fn);

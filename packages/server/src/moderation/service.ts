@@ -18,7 +18,6 @@
 import { type Clock, FrameHeader, Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
 import { type Refusal, refuse } from "../sequencer/effects.js";
 import type { Outcome } from "../sequencer/roomSequencer.js";
-import type { RoomData } from "../shards/roomData.js";
 import type { AuditRecord, Storage } from "../storage/types.js";
 import { type Ban, BanList, type BanScope } from "./bans.js";
 import {
@@ -29,6 +28,7 @@ import {
   type RetentionPolicy,
   type RoomCursor,
 } from "./retention.js";
+import type { RoomData } from "./roomData.js";
 
 /** What moderation asks of the hub core (HubCore satisfies it). */
 export interface ModeratedHub {
@@ -43,7 +43,7 @@ export interface ModerationDeps {
   storage: Storage;
   /**
    * Where the rooms' frames and user index are read: the shards that own them
-   * (shards/roomData.ts; required with worker shards, whose rooms live in their own
+   * (moderation/roomData.ts; required with worker shards, whose rooms live in their own
    * storages). Default: `storage`, holding every room (in-process runtime).
    */
   rooms?: RoomData;

@@ -37,7 +37,7 @@ export type ShardMessage =
 
 /**
  * Reads of the rooms' data that moderation needs, answered by the shard that owns the
- * room's storage (`{ok: true, data}`; shards/roomData.ts). Room lists and the user index
+ * room's storage (`{ok: true, data}`; moderation/roomData.ts). Room lists and the user index
  * cover this shard's rooms only, so shards sharing one storage answer without overlap.
  */
 export type ShardQuery =

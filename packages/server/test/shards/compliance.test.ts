@@ -11,8 +11,8 @@ import { encodeMlsMessage } from "ts-mls";
 import { afterAll, describe, expect, it } from "vitest";
 import { BanList } from "../../src/moderation/bans.js";
 import { FRESH_CURSOR } from "../../src/moderation/retention.js";
+import { shardRoomData, syncBans } from "../../src/moderation/roomData.js";
 import { WorkerShards } from "../../src/runtime/node/shards/workerShards.js";
-import { shardRoomData, syncBans } from "../../src/shards/roomData.js";
 import { shardOf } from "../../src/shards/shardOf.js";
 import {
   type Env,

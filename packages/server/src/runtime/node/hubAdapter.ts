@@ -10,10 +10,10 @@
 import { decodePayload, Flag, FrameHeader, Opcode } from "@kalandra/proto";
 import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
 import type { Ban } from "../../moderation/bans.js";
+import { shardRoomData, syncBans } from "../../moderation/roomData.js";
 import type { Target } from "../../sequencer/effects.js";
 import type { BanPolicy } from "../../sequencer/env.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
-import { shardRoomData, syncBans } from "../../shards/roomData.js";
 import type { ShardSet } from "../../shards/shardSet.js";
 import type { CoreDeps } from "./daemon.js";
 import type { Metrics } from "./metrics.js";

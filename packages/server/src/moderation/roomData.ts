@@ -10,11 +10,12 @@
  * are few), so a worker shard's sequencer refuses commits and Add proposals naming a
  * banned user exactly as the in-process one does.
  */
-import type { Ban } from "../moderation/bans.js";
-import type { RetentionPolicy, RoomCursor, SweepPlan } from "../moderation/retention.js";
-import type { ShardQuery } from "./shardCore.js";
-import { shardOf } from "./shardOf.js";
-import type { ShardSet } from "./shardSet.js";
+
+import type { ShardQuery } from "../shards/shardCore.js";
+import { shardOf } from "../shards/shardOf.js";
+import type { ShardSet } from "../shards/shardSet.js";
+import type { Ban } from "./bans.js";
+import type { RetentionPolicy, RoomCursor, SweepPlan } from "./retention.js";
 
 /** One log entry as moderation sees it: header and whether its payload was erased. */
 export interface RoomEntry {
