@@ -1,0 +1,85 @@
+/**
+ * Which folders are cores and which are runtimes, per package, and the known violations
+ * still being removed. docs/architecture.md ("Folders and what they may import") is the
+ * prose version of this table; keep the two together.
+ */
+import type { Allowed, PackageLayers } from "./check.js";
+
+export const PACKAGES: PackageLayers[] = [
+  {
+    src: "packages/proto/src",
+    layer: "core",
+    overrides: { "node/": "runtime", "index.ts": "runtime" },
+  },
+  {
+    src: "packages/server/src",
+    layer: "core",
+    overrides: {
+      "runtime/": "runtime", // the Node runtime: sockets, threads, files, wall clock
+      "cli/": "runtime", // kalandrad's command line: argv, exit codes, stdout
+      "config/": "runtime", // configuration read from files and the environment
+      "storage/lmdb/": "runtime", // the LMDB implementation of Storage (files, fsync)
+      "index.ts": "runtime", // the package entry exports cores and runtimes alike
+    },
+    clients: ["moderation/"],
+  },
+  {
+    src: "packages/client/src",
+    layer: "core",
+    overrides: {
+      "transport/": "runtime", // WebTransport, reconnect timers
+      "crypto/": "runtime", // node:crypto's ts-mls provider, handed to the cores as `cs`
+      "index.ts": "runtime",
+    },
+  },
+  {
+    // The harness is the simulation runtime (DESIGN §2, §8): it may use Node modules (temp
+    // directories for the real LMDB code) but must stay deterministic. guards.ts (which
+    // forbids the ambient globals to the cores) and host.ts (waiting for real I/O, wall
+    // time for reports) are the modules that touch the host.
+    src: "packages/harness/src",
+    layer: "deterministic",
+    overrides: { "guards.ts": "runtime", "host.ts": "runtime" },
+  },
+];
+
+/**
+ * Known violations, each removed by a named task of issue 11. The check fails on any
+ * violation not listed here and on any entry that no longer matches, so this list only
+ * shrinks: delete an entry in the change that fixes it.
+ */
+const SEQUENCER_TASK =
+  "sequencer (issue 11): the core vocabulary module; roomSequencer.ts and shardCore.ts stop importing moderation";
+
+export const ALLOWED: Allowed[] = [
+  {
+    rule: "imports-client",
+    file: "packages/server/src/sequencer/roomSequencer.ts",
+    detail: "moderation/bans.ts",
+    task: SEQUENCER_TASK,
+  },
+  {
+    rule: "imports-client",
+    file: "packages/server/src/shards/shardCore.ts",
+    detail: "moderation/bans.ts",
+    task: SEQUENCER_TASK,
+  },
+  {
+    rule: "imports-client",
+    file: "packages/server/src/shards/shardCore.ts",
+    detail: "moderation/removal.ts",
+    task: SEQUENCER_TASK,
+  },
+  {
+    rule: "imports-client",
+    file: "packages/server/src/shards/shardCore.ts",
+    detail: "moderation/retention.ts",
+    task: SEQUENCER_TASK,
+  },
+  {
+    rule: "folder-cycle",
+    file: "packages/server/src",
+    detail: "moderation/ sequencer/ shards/",
+    task: SEQUENCER_TASK,
+  },
+];
