@@ -3,7 +3,7 @@
  * what they may import"), checked over every package's src. Exits 1 with one line per
  * violation. Rules and allowlist: tools/layers/rules.ts.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkLayers, findingKey, type SourceFile } from "./layers/check.js";
@@ -22,6 +22,15 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
+// A package missing from the table would go unchecked without anyone noticing.
+const unlisted = readdirSync(join(root, "packages"), { withFileTypes: true })
+  .filter((e) => e.isDirectory() && existsSync(join(root, "packages", e.name, "src")))
+  .map((e) => `packages/${e.name}/src`)
+  .filter((src) => !PACKAGES.some((p) => p.src === src));
+for (const src of unlisted) {
+  console.error(`${src}: not in tools/layers/rules.ts PACKAGES; add it with its layers`);
+}
+
 const files: SourceFile[] = PACKAGES.flatMap((pkg) =>
   [...walk(join(root, pkg.src))].map((p) => ({
     path: relative(root, p).split(sep).join("/"),
@@ -35,9 +44,10 @@ for (const f of unexpected) {
 for (const a of stale) {
   console.error(`tools/layers/rules.ts: allowed but no longer found, remove: ${findingKey(a)}`);
 }
-if (unexpected.length + stale.length > 0) {
+if (unexpected.length + stale.length + unlisted.length > 0) {
   console.error(
-    `check-layers: ${unexpected.length} violation(s), ${stale.length} stale allowlist entr(ies); ` +
+    `check-layers: ${unexpected.length} violation(s), ${stale.length} stale allowlist entr(ies), ` +
+      `${unlisted.length} unlisted package(s); ` +
       "rules in docs/architecture.md, 'Folders and what they may import'",
   );
   process.exit(1);

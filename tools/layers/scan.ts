@@ -33,7 +33,8 @@ export interface ModuleScan {
 }
 
 /**
- * Globals a core may not touch. `queueMicrotask` is deliberately absent: a microtask runs
+ * Globals a core may not touch: clocks, timers, entropy, the process, the network.
+ * `queueMicrotask` is deliberately absent: a microtask runs
  * before any I/O or timer, in a fixed order, so it stays deterministic (AppendBatcher
  * relies on that, docs/architecture.md).
  */
@@ -44,6 +45,10 @@ const FORBIDDEN_GLOBALS = new Set([
   "setTimeout",
   "setInterval",
   "setImmediate",
+  "crypto", // the WebCrypto global: getRandomValues, randomUUID
+  "fetch",
+  "WebSocket",
+  "WebTransport",
 ]);
 const GLOBAL_OBJECTS = new Set(["globalThis", "global", "window", "self"]);
 

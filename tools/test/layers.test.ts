@@ -41,12 +41,16 @@ describe("ambient effects and Node imports", () => {
           "export const f = new Date();",
           "export const g = performance.now();",
           'export const h = () => import("node:worker_threads");',
+          "export const i = crypto.getRandomValues(new Uint8Array(4));",
+          'export const j = fetch("https://example.org");',
         ].join("\n"),
       ),
     ]);
     expect(keys(findings).sort()).toEqual(
       [
         "ambient core/bad.ts Date",
+        "ambient core/bad.ts crypto",
+        "ambient core/bad.ts fetch",
         "ambient core/bad.ts Math.random",
         "ambient core/bad.ts performance",
         "ambient core/bad.ts process",
