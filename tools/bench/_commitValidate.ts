@@ -32,8 +32,8 @@ import {
   processMessage,
   proposeExternal,
 } from "ts-mls";
-import { encodeExternalSender } from "ts-mls/externalSender.js";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
+import { hubExternalSender } from "../../packages/client/src/mls/group.js";
 import { PublicGroup } from "../../packages/server/src/mls/index.js";
 import { capabilities } from "./_mlsFixtures.js";
 
@@ -107,13 +107,7 @@ export async function measureCommitValidate(
   const creator = await keyPackage(cs, "user-0");
   const others: KeyPackage[] = [];
   for (let i = 1; i < members; i++) others.push((await keyPackage(cs, `user-${i}`)).publicPackage);
-  const externalSenders = {
-    extensionType: "external_senders" as const,
-    extensionData: encodeExternalSender({
-      signaturePublicKey: hub.publicKey,
-      credential: { credentialType: "basic", identity: enc.encode("kalandra-hub") },
-    }),
-  };
+  const externalSenders = hubExternalSender(hub.publicKey);
   let state = await createGroup(
     enc.encode("bench-room"),
     creator.publicPackage,

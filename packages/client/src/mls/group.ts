@@ -18,7 +18,7 @@ import {
   decodeMlsMessage,
   type Extension,
   emptyPskIndex,
-  encodeExternalSender,
+  encodeExternalSenders,
   encodeGroupState,
   encodeMlsMessage,
   type GroupInfo,
@@ -74,14 +74,19 @@ export function roomIdToGroupId(roomId: bigint): Uint8Array {
   return out;
 }
 
-/** The hub as external sender 0 (DESIGN §6): lets it propose removals without group secrets. */
+/**
+ * The hub as external sender 0 (DESIGN §6): lets it propose removals without group secrets.
+ * Written as the RFC 9420 §12.1.8.1 list `ExternalSender external_senders<V>` (docs/mls-interop.md).
+ */
 export function hubExternalSender(hubPublicKey: Uint8Array): Extension {
   return {
     extensionType: "external_senders",
-    extensionData: encodeExternalSender({
-      signaturePublicKey: hubPublicKey,
-      credential: { credentialType: "basic", identity: new TextEncoder().encode(HUB_IDENTITY) },
-    }),
+    extensionData: encodeExternalSenders([
+      {
+        signaturePublicKey: hubPublicKey,
+        credential: { credentialType: "basic", identity: new TextEncoder().encode(HUB_IDENTITY) },
+      },
+    ]),
   };
 }
 

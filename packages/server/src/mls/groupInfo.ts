@@ -4,6 +4,7 @@
  * joiners a forged tree, epoch or transcript (issue 3, DESIGN §4).
  */
 import { encode } from "ts-mls/codec/tlsEncoder.js";
+import { decodeExternalPub } from "ts-mls/createCommit.js";
 import { type GroupInfo, groupInfoTBSEncoder } from "ts-mls/groupInfo.js";
 import type { PublicMessage } from "ts-mls/publicMessage.js";
 import { bytesEqual, verifyWithLabel } from "./crypto.js";
@@ -19,6 +20,7 @@ import { PublicTree } from "./tree.js";
 import { checkLeafNode, SUITE } from "./validate.js";
 
 const encodeGroupInfoTBS = encode(groupInfoTBSEncoder);
+const X25519_PUBLIC_KEY_BYTES = 32;
 
 function verifySigner(gi: GroupInfo, tree: PublicTree): void {
   const signer = tree.leaf(gi.signer);
@@ -33,6 +35,21 @@ function verifySigner(gi: GroupInfo, tree: PublicTree): void {
     )
   )
     reject("INVALID_GROUP_INFO", "GroupInfo signature is invalid");
+}
+
+/**
+ * The GroupInfo's external_pub, if any, must be one RFC 9420 §12.4.3.2 `HPKEPublicKey`
+ * (opaque<V>) holding an X25519 key, so that external joiners of any implementation can use
+ * what the hub serves. The patched ts-mls also reads the bare 32-byte key that clients wrote
+ * before issue 13 (docs/mls-interop.md); anything else is refused.
+ */
+function checkExternalPub(gi: GroupInfo): void {
+  const exts = gi.extensions.filter((e) => e.extensionType === "external_pub");
+  if (exts.length > 1) reject("INVALID_GROUP_INFO", "more than one external_pub extension");
+  const ext = exts[0];
+  if (ext === undefined) return;
+  if (decodeExternalPub(ext.extensionData)?.length !== X25519_PUBLIC_KEY_BYTES)
+    reject("INVALID_GROUP_INFO", "external_pub is not an X25519 HPKEPublicKey");
 }
 
 /**
@@ -62,6 +79,7 @@ export function checkNextGroupInfo(
   if (gi.signer !== committer)
     reject("INVALID_GROUP_INFO", "GroupInfo is not signed by the committer");
   verifySigner(gi, next.tree);
+  checkExternalPub(gi);
   const treeExt = ratchetTreeExtension(gi);
   if (treeExt === undefined)
     reject("INVALID_GROUP_INFO", "GroupInfo lacks the ratchet_tree extension");
@@ -89,6 +107,7 @@ export function stateFromGroupInfo(bytes: Uint8Array, hubKey: Uint8Array | undef
   if (!bytesEqual(tree.rootHash(), ctx.treeHash))
     reject("INVALID_GROUP_INFO", "tree hash does not match the GroupContext");
   verifySigner(gi, tree);
+  checkExternalPub(gi);
   if (!tree.unmergedLeavesValid())
     reject("INVALID_GROUP_INFO", "unmerged leaves do not match the tree");
   if (!tree.verifyParentHashes()) reject("INVALID_GROUP_INFO", "parent hashes do not verify");

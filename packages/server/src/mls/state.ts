@@ -3,7 +3,7 @@
  * (so it can compute the next epoch's confirmed transcript hash, RFC 9420 §8.2), the public
  * ratchet tree, and the external senders. No secret of the group is here, nor derivable.
  */
-import { decodeExternalSender } from "ts-mls/externalSender.js";
+import { externalSendersOf } from "ts-mls/externalSender.js";
 import type { GroupContext } from "ts-mls/groupContext.js";
 import { sha256, varintPrefix } from "./crypto.js";
 import { type MlsViewErrorCode, reject } from "./errors.js";
@@ -24,22 +24,16 @@ export function interimHash(
 }
 
 /**
- * Signature keys of the external senders. Like ts-mls 1.6.4 (publicMessage.js
- * senderFromExtension), each `external_senders` extension holds one ExternalSender and a
- * sender's index is the position of its extension; the hub must agree with its clients.
+ * Signature keys of the external senders, in sender-index order. RFC 9420 §12.1.8.1: one
+ * `external_senders` extension holding the list `ExternalSender external_senders<V>`, and a
+ * sender's index is its position in that list. Rooms created before issue 13 hold one bare
+ * ExternalSender there for their whole life (the GroupContext cannot change without a commit
+ * the hub refuses); the patched ts-mls reads that form too, as index 0, like the clients.
  */
 export function externalSenderKeys(context: GroupContext, code: MlsViewErrorCode): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const ext of context.extensions) {
-    if (ext.extensionType !== "external_senders") continue;
-    let decoded: ReturnType<typeof decodeExternalSender>;
-    try {
-      decoded = decodeExternalSender(ext.extensionData, 0);
-    } catch {
-      decoded = undefined;
-    }
-    if (decoded === undefined) reject(code, "external_senders extension does not decode");
-    out.push(decoded[0].signaturePublicKey);
-  }
-  return out;
+  const exts = context.extensions.filter((e) => e.extensionType === "external_senders");
+  if (exts.length > 1) reject(code, "more than one external_senders extension");
+  const senders = externalSendersOf(exts);
+  if (senders === undefined) reject(code, "external_senders extension does not decode");
+  return senders.map((s) => s.signaturePublicKey);
 }

@@ -27,7 +27,7 @@ import {
   processMessage,
   proposeExternal,
 } from "ts-mls";
-import { encodeExternalSender } from "ts-mls/externalSender.js";
+import { encodeExternalSenders } from "ts-mls/externalSender.js";
 import type { GroupInfo } from "ts-mls/groupInfo.js";
 import { PublicGroup } from "../../src/mls/index.js";
 
@@ -76,10 +76,12 @@ export async function createRoom(
 ): Promise<ClientState> {
   const externalSenders = {
     extensionType: "external_senders" as const,
-    extensionData: encodeExternalSender({
-      signaturePublicKey: hub.publicKey,
-      credential: { credentialType: "basic", identity: te.encode("kalandra-hub") },
-    }),
+    extensionData: encodeExternalSenders([
+      {
+        signaturePublicKey: hub.publicKey,
+        credential: { credentialType: "basic", identity: te.encode("kalandra-hub") },
+      },
+    ]),
   };
   return createGroup(
     te.encode(groupId),
