@@ -232,7 +232,12 @@ export class ClientNode {
         if (!this.removedAt.has(e.roomId)) this.removedAt.set(e.roomId, e.epoch);
         break;
       case "joined":
-        if (!this.joinedAt.has(e.roomId)) this.joinedAt.set(e.roomId, e.epoch);
+        // The first join counts (a resync rejoin must still deliver what came before it),
+        // unless the device had been removed: added back, it owes only what came after.
+        if (!this.joinedAt.has(e.roomId) || this.removedAt.has(e.roomId)) {
+          this.joinedAt.set(e.roomId, e.epoch);
+          this.removedAt.delete(e.roomId);
+        }
         break;
       case "rejected":
         this.rejected.push({ roomId: e.roomId, logIndex: e.logIndex, reason: e.reason });

@@ -11,7 +11,8 @@
  * - delivered_agree: members that delivered a log_index delivered the same plaintext, and a
  *   plaintext is delivered at one log_index only.
  * - epoch_tree_hash: members of an epoch agree on its tree hash (checked as events arrive).
- * - removed_reads_nothing: a removed member decrypts nothing sent after its removal.
+ * - removed_reads_nothing: a removed member decrypts nothing sent after its removal (until
+ *   it is added back, if it is).
  * - no_external_join_during_removal: no external commit is accepted while a removal is
  *   pending (DESIGN §4, §6).
  * - erased_unrecoverable: an erased message's key is in no byte of any file, its payload
@@ -285,7 +286,7 @@ function checkRemoved(w: World, roomId: bigint): void {
     const removal = w.removalEpoch(roomId, c.name);
     if (removal === undefined) continue;
     for (const d of c.delivered.get(roomId)?.values() ?? []) {
-      if (d.epoch >= removal) {
+      if (d.epoch >= removal && w.removedIn(roomId, c.name, d.epoch)) {
         w.violation(
           "removed_reads_nothing",
           `${c.name} was removed at epoch ${removal} but decrypted log_index ${d.logIndex} of epoch ${d.epoch}`,

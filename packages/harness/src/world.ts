@@ -60,6 +60,8 @@ export class World {
   readonly #faultRng: SeededRng;
   readonly #skews = new Map<string, number>();
   readonly #removals = new Map<string, bigint>();
+  /** Per room and user, the epochs at which members saw the user removed / added. */
+  readonly #membership = new Map<string, Map<bigint, "removed" | "added">>();
   readonly #erased = new Set<string>();
   /** Observers of what the hub core emits and what its disk buffers (scenario hooks). */
   readonly sinkObservers: ((target: Target, frame: Uint8Array) => void)[] = [];
@@ -361,6 +363,18 @@ export class World {
   }
 
   /**
+   * Whether `user` was out of the room in `epoch` after a removal: removed at or before it
+   * and not added back since (a removed user may be added again, e.g. grow_room).
+   */
+  removedIn(roomId: bigint, user: string, epoch: bigint): boolean {
+    let last: { at: bigint; kind: "removed" | "added" } | undefined;
+    for (const [at, kind] of this.#membership.get(`${roomId}:${user}`) ?? []) {
+      if (at <= epoch && (last === undefined || at > last.at)) last = { at, kind };
+    }
+    return last?.kind === "removed";
+  }
+
+  /**
    * Erases one message at the hub (operator secure delete, DESIGN §5); once durable it is
    * recorded for `erased_unrecoverable`. Call from inside an event.
    */
@@ -391,6 +405,20 @@ export class World {
         const k = `${e.roomId}:${user}`;
         const prev = this.#removals.get(k);
         if (prev === undefined || e.epoch < prev) this.#removals.set(k, e.epoch);
+      }
+      for (const [users, kind] of [
+        [e.removed, "removed"],
+        [e.added, "added"],
+      ] as const) {
+        for (const user of users) {
+          const k = `${e.roomId}:${user}`;
+          let changes = this.#membership.get(k);
+          if (changes === undefined) {
+            changes = new Map();
+            this.#membership.set(k, changes);
+          }
+          changes.set(e.epoch, kind);
+        }
       }
       return;
     }
