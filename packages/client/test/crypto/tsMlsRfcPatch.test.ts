@@ -197,7 +197,8 @@ describe("rooms and GroupInfos written by ts-mls 1.6.4 as published", () => {
       hub.signKey,
       cs,
     );
-    expect(kick.wireformat === "mls_public_message" && kick.publicMessage.content.sender).toEqual({
+    if (kick.wireformat !== "mls_public_message") throw new Error("a PublicMessage proposal");
+    expect(kick.publicMessage.content.sender).toEqual({
       senderType: "external",
       senderIndex: 0,
     });
@@ -210,11 +211,12 @@ describe("rooms and GroupInfos written by ts-mls 1.6.4 as published", () => {
       { state: b, cipherSuite: cs },
       { wireAsPublicMessage: true },
     );
-    a = (await lib.processMessage(removal.commit, a, lib.emptyPskIndex, lib.acceptAll, upstream.cs))
+    const commit = removal.commit;
+    if (commit.wireformat !== "mls_public_message") throw new Error("a PublicMessage commit");
+    a = (await lib.processMessage(commit, a, lib.emptyPskIndex, lib.acceptAll, upstream.cs))
       .newState;
-    c = (
-      await patched.processMessage(removal.commit, c, patched.emptyPskIndex, patched.acceptAll, cs)
-    ).newState;
+    c = (await patched.processMessage(commit, c, patched.emptyPskIndex, patched.acceptAll, cs))
+      .newState;
     expect(c.groupActiveState.kind).toBe("removedFromGroup");
     expect(a.groupContext.treeHash).toEqual(removal.newState.groupContext.treeHash);
   });
