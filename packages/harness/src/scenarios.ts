@@ -288,6 +288,45 @@ export const hubCrash: Scenario = {
   },
 };
 
+/**
+ * The hub loses power right after answering a sync while its disk still holds writes that
+ * were not yet synced (issue 11, "sync serves frames that are not yet durable"). Members
+ * chat in bursts under loss, so lost fan-outs make them sync while the next batch waits
+ * for its fsync; the power goes at the first SYNC_PAGE sent inside such a window, before
+ * the disk wrote any of it. A page may carry only durable frames: one the crash took away
+ * would leave its reader with a frame the hub no longer has, and its log_index free for
+ * other content (`log_prefix`).
+ */
+export const syncCrash: Scenario = {
+  name: "sync_crash",
+  description: "hub crash right after a sync answered inside an fsync window",
+  clients: 4,
+  chaosMs: 20_000,
+  convergeMs: 40_000,
+  plan: { kinds: ["network", "replayOld"], maxLoss: 0.3, maxEvents: 2, maxSkewMs: 1000 },
+  async setup(r) {
+    await roomWith(r, r.names.slice(1));
+  },
+  workload(r) {
+    const { w } = r;
+    let armed = 2;
+    w.sinkObservers.push((target, frame) => {
+      if (armed === 0 || target.kind !== "session" || (w.hub.disk?.buffered ?? 0) === 0) return;
+      if (new DataView(frame.buffer, frame.byteOffset, 8).getUint16(6) !== Opcode.SYNC_PAGE) {
+        return;
+      }
+      armed--;
+      r.notes.crashes = (r.notes.crashes ?? 0) + 1;
+      w.at(0, "crash after a sync", () => w.crashHub(0, 200 + r.rng.int(3000)));
+    });
+    for (const start of [2000, 10_000]) {
+      for (const name of r.names) {
+        for (let i = 0; i < 6; i++) send(r, name, start + i, start + r.rng.int(200));
+      }
+    }
+  },
+};
+
 /** A member is cut off while two epochs pass, then the partition heals and it catches up. */
 export const partition: Scenario = {
   name: "partition",
@@ -319,7 +358,14 @@ export const partition: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [chat10, propose5, kickRace, hubCrash, partition];
+export const SCENARIOS: readonly Scenario[] = [
+  chat10,
+  propose5,
+  kickRace,
+  hubCrash,
+  syncCrash,
+  partition,
+];
 
 /** Every scenario by name: the CI/swarm ones and the bench's slow chat. */
 export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, chat10Slow];

@@ -7,8 +7,14 @@
  * that the disk may have written a seeded prefix of the buffer before the power went.
  *
  * Determinism: the real LMDB work runs inside the fsync event and is awaited there, so the
- * thread it completes on never decides the order of anything else. Reads pass straight
- * through: they see durable state only, as the Storage contract says.
+ * thread it completes on never decides the order of anything else.
+ *
+ * Reads: `readRange` also sees the appended frames still waiting for their fsync, because
+ * LMDB does: `LmdbStorage.append` commits its transaction (readers see it at once) and
+ * only then waits for the flush, so a reader can get a frame that a power loss will still
+ * take away (issue 11, "sync serves frames that are not yet durable"). `nextIndex` counts
+ * durable frames only, as `LmdbStorage.nextIndex` does. Every other read sees durable state
+ * (the sequencer reads idempotency records of in-flight requests from memory first).
  */
 import type {
   AppendEntry,
@@ -26,6 +32,8 @@ import type { Scheduler } from "./scheduler.js";
 interface Op {
   what: string;
   run: () => Promise<unknown>;
+  /** The frames an append carries, readable before they are durable. */
+  frames?: readonly AppendEntry[];
   resolve: (v: never) => void;
   reject: (e: unknown) => void;
 }
@@ -63,10 +71,12 @@ export class SimDisk implements Storage {
     return this.#queue.length;
   }
 
-  #enqueue<T>(what: string, run: () => Promise<T>): Promise<T> {
+  #enqueue<T>(what: string, run: () => Promise<T>, frames?: readonly AppendEntry[]): Promise<T> {
     if (this.#dead) return Promise.reject(new DiskCrashedError("disk of a crashed hub"));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ what, run, resolve: resolve as (v: never) => void, reject });
+      const op: Op = { what, run, resolve: resolve as (v: never) => void, reject };
+      if (frames !== undefined) op.frames = frames;
+      this.#queue.push(op);
       if (!this.#scheduled) {
         this.#scheduled = true;
         const delay = (this.o.fsyncMinMs ?? 1) + this.o.rng.int((this.o.fsyncSpreadMs ?? 4) + 1);
@@ -129,7 +139,7 @@ export class SimDisk implements Storage {
       response: e.response.slice(),
       ...(e.roomState === undefined ? {} : { roomState: e.roomState.slice() }),
     }));
-    const p = this.#enqueue(`append${copy.length}`, () => this.inner.append(copy));
+    const p = this.#enqueue(`append${copy.length}`, () => this.inner.append(copy), copy);
     this.o.onAppend?.(copy);
     return p;
   }
@@ -162,7 +172,22 @@ export class SimDisk implements Storage {
   // ---- reads: durable state --------------------------------------------------------------
 
   readRange(roomId: bigint, from: bigint, limit: number): StoredFrame[] {
-    return this.inner.readRange(roomId, from, limit);
+    const durable = this.inner.readRange(roomId, from, limit);
+    if (durable.length >= limit) return durable;
+    // Committed but not yet synced: what LMDB's readers see until the fsync (above).
+    const next = durable.length > 0 ? durable[durable.length - 1]!.logIndex + 1n : from;
+    for (const op of this.#queue) {
+      for (const e of op.frames ?? []) {
+        if (e.roomId !== roomId || e.logIndex < next || durable.length >= limit) continue;
+        durable.push({
+          roomId,
+          logIndex: e.logIndex,
+          header: e.header.slice(),
+          payload: e.payload.slice(),
+        });
+      }
+    }
+    return durable;
   }
   nextIndex(roomId: bigint): bigint {
     return this.inner.nextIndex(roomId);
