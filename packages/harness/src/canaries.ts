@@ -33,6 +33,11 @@ export const CANARIES: readonly CanaryInfo[] = [
     scenarios: ["chat10", "kick_race", "partition"],
   },
   {
+    name: "sync_past_head",
+    description: "server SYNC_PAGE serves frames past the durable head (awaiting their fsync)",
+    scenarios: ["sync_crash"],
+  },
+  {
     name: "app_epoch_check",
     description: "server accepts application messages of any epoch",
     scenarios: ["partition", "chat10"],

@@ -443,7 +443,15 @@ export class RoomSequencer {
     }
     const head = this.env.storage.nextIndex(this.roomId);
     const max = Math.min(Math.max(limit, 1), this.env.limits.syncPageLimit);
-    const frames = this.env.storage.readRange(this.roomId, from, max);
+    // Durable frames only (issue 11): LMDB readers see a batch once its transaction
+    // commits, before its fsync; a frame past `head` may still vanish in a power loss and
+    // its log_index be reused. canary: simulation-only planted bug (DESIGN §8), cap dropped.
+    const durable = from < head ? Math.min(max, Number(head - from)) : 0;
+    const frames = this.env.storage.readRange(
+      this.roomId,
+      from,
+      canary("sync_past_head") ? max : durable,
+    );
     if (canary("sync_drops_last")) frames.pop(); // simulation-only planted bug (DESIGN §8)
     const entries = frames.map((f) => ({ header: f.header, payload: f.payload }));
     const next = frames.length > 0 ? frames[frames.length - 1]!.logIndex + 1n : from;

@@ -6,16 +6,19 @@ import { decodePayload, encodeFrame, encodePayload, Flag, Opcode } from "@kaland
 import { describe, expect, it } from "vitest";
 import {
   answerTo,
+  type Client,
   deliveredTo,
   errorName,
   frameOf,
   makeClient,
+  makeEnv,
   openHub,
   send,
   sendCommit,
 } from "../hub/harness.js";
 import { commit, externalJoin, hubRemove, memberProposal, process } from "../mls/mlsClients.js";
 import { appMessage, ROOM, roomWith } from "./room.js";
+import { UnsyncedDisk } from "./unsyncedDisk.js";
 
 describe("room creation", () => {
   it("creates a room at log index 0 and refuses a second creation", async () => {
@@ -369,6 +372,41 @@ describe("idempotency and sync", () => {
     const q = decodePayload(Opcode.SYNC_PAGE, rest.frame.payload);
     expect(q.entries.map((e) => e.payload === null)).toEqual([false, false]);
     expect(q.next).toBe(6n);
+  });
+});
+
+describe("sync reads durable frames only", () => {
+  it("a SYNC_PAGE stops at the durable head while a later frame waits for its fsync", async () => {
+    // LMDB readers see a committed transaction before its fsync completes (lmdbStorage.ts):
+    // a page must not carry such a frame, a power loss could still take it away (issue 11).
+    const disk = new UnsyncedDisk();
+    const env = await makeEnv({ storage: disk });
+    const { members, roomId } = await roomWith(["alice", "bob"], { env });
+    const [alice, bob] = members as [Client, Client];
+    disk.hold = true;
+    const pending = env.hub.handleFrame(bob.sessionId, bob.senderId, appMessage(bob, roomId, 1n));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(disk.readRange(roomId, 2n, 10)).toHaveLength(1); // committed, not yet durable
+    const sync = frameOf(alice, Opcode.SYNC_REQUEST, roomId, 1n, { from: 0n, limit: 100 });
+    await env.hub.handleFrame(alice.sessionId, alice.senderId, sync);
+    const page = answerTo(env, alice, new DataView(sync.buffer).getUint32(8))!;
+    const p = decodePayload(Opcode.SYNC_PAGE, page.frame.payload);
+    expect(p.head).toBe(2n);
+    expect(
+      p.entries.map((e) => new DataView(e.header.buffer, e.header.byteOffset).getBigUint64(36)),
+    ).toEqual([0n, 1n]);
+    expect(p.next).toBe(2n);
+    const past = frameOf(alice, Opcode.SYNC_REQUEST, roomId, 1n, { from: 2n, limit: 100 });
+    await env.hub.handleFrame(alice.sessionId, alice.senderId, past);
+    const q = decodePayload(
+      Opcode.SYNC_PAGE,
+      answerTo(env, alice, new DataView(past.buffer).getUint32(8))!.frame.payload,
+    );
+    expect(q.entries).toEqual([]);
+    expect(q.next).toBe(2n);
+    await disk.release();
+    await pending;
+    expect(env.storage.nextIndex(roomId)).toBe(3n);
   });
 });
 
