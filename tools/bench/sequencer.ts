@@ -48,11 +48,11 @@ import {
 import { HubCore } from "../../packages/server/src/hub/hubCore.js";
 import { createHubSigner } from "../../packages/server/src/runtime/node/shards/hubSigner.js";
 import { WorkerShards } from "../../packages/server/src/runtime/node/shards/workerShards.js";
-import type { Target } from "../../packages/server/src/sequencer/effects.js";
 import { publicGroupViews } from "../../packages/server/src/sequencer/publicGroupViews.js";
 import { shardOf } from "../../packages/server/src/shards/shardOf.js";
 import { openLmdbStorage } from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
 import { MemoryStorage } from "../../packages/server/src/storage/memoryStorage.js";
+import type { Target } from "../../packages/server/src/vocabulary/target.js";
 import { commitValidateMembers, measureCommitValidate } from "./_commitValidate.js";
 
 const quick = process.env.BENCH_QUICK === "1";

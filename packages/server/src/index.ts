@@ -30,10 +30,10 @@ export {
 export { TokenBucket } from "./runtime/node/tokenBucket.js";
 export { ed25519RawPublic, type HubKey, keySigner } from "./runtime/node/wire.js";
 export { AppendBatcher } from "./sequencer/appendBatcher.js";
-export type { Refusal, Sink, Target } from "./sequencer/effects.js";
+
 export type { GroupView, GroupViewFactory } from "./sequencer/groupView.js";
 export { publicGroupViews } from "./sequencer/publicGroupViews.js";
-export type { Outcome } from "./sequencer/roomSequencer.js";
+
 export { InProcessShards } from "./shards/inProcess.js";
 export type { ShardSet } from "./shards/shardSet.js";
 export { StorageError } from "./storage/errors.js";
@@ -52,3 +52,6 @@ export type {
   StoredFrame,
   StoredKeyPackage,
 } from "./storage/types.js";
+export type { BanPolicy } from "./vocabulary/bans.js";
+export type { KickedLeaves, Outcome, Refusal } from "./vocabulary/outcome.js";
+export type { Sink, Target } from "./vocabulary/target.js";

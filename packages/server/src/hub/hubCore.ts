@@ -28,26 +28,17 @@ import {
   KeyPackageDirectory,
   type KeyPackageLimits,
 } from "../keypackages/directory.js";
-import {
-  errorFrame,
-  hubFrame,
-  type Refusal,
-  refuse,
-  responseFrame,
-  type Sink,
-} from "../sequencer/effects.js";
-import {
-  type BanPolicy,
-  DEFAULT_SEQUENCER_LIMITS,
-  type SequencerLimits,
-} from "../sequencer/env.js";
+import { errorFrame, hubFrame, responseFrame } from "../sequencer/effects.js";
+import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
-import type { Outcome } from "../sequencer/roomSequencer.js";
 import { ProtocolError, parseFrame, verifyFrameSignature } from "../sequencer/wire.js";
 import { InProcessShards } from "../shards/inProcess.js";
 import { shardOf } from "../shards/shardOf.js";
 import type { ShardSet } from "../shards/shardSet.js";
 import type { Storage } from "../storage/types.js";
+import type { BanPolicy } from "../vocabulary/bans.js";
+import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
+import type { Sink } from "../vocabulary/target.js";
 
 export interface HubLimits extends SequencerLimits, KeyPackageLimits {
   maxPayload: number;

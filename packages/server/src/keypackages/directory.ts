@@ -12,8 +12,8 @@
 import { decodeMlsMessage } from "ts-mls";
 import { encodeKeyPackage, encodeKeyPackageTBS, type KeyPackage } from "ts-mls/keyPackage.js";
 import { bytesEqual, refHash, verifyWithLabel } from "../mls/crypto.js";
-import { type Refusal, refuse } from "../sequencer/effects.js";
 import type { Storage, StoredKeyPackage } from "../storage/types.js";
+import { type Refusal, refuse } from "../vocabulary/outcome.js";
 
 export interface UploaderSession {
   senderId: bigint;

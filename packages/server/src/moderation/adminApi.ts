@@ -23,8 +23,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Clock } from "@kalandra/proto";
-import type { Refusal } from "../sequencer/effects.js";
 import type { AuditRecord } from "../storage/types.js";
+import type { Refusal } from "../vocabulary/outcome.js";
 import type { BanScope } from "./bans.js";
 import { RefusalLimiter } from "./refusals.js";
 import type { Moderation } from "./service.js";

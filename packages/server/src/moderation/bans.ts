@@ -8,17 +8,10 @@
  * cannot be lifted without a record of who lifted it.
  */
 import { decodeMlsMessage } from "ts-mls";
-import type { BanPolicy } from "../sequencer/env.js";
 import type { AuditRecord } from "../storage/types.js";
+import type { Ban, BanPolicy } from "../vocabulary/bans.js";
 
-export type BanScope = "room" | "hub";
-
-export interface Ban {
-  userId: string;
-  scope: BanScope;
-  /** Set for a room ban. */
-  roomId?: bigint;
-}
+export type { Ban, BanScope } from "../vocabulary/bans.js";
 
 export class BanList implements BanPolicy {
   private readonly hub = new Set<string>();

@@ -8,8 +8,7 @@
 import type { Clock } from "@kalandra/proto";
 import { Opcode } from "@kalandra/proto";
 import type { InBandModeration, ModerationRequest } from "../hub/hubCore.js";
-import { refuse } from "../sequencer/effects.js";
-import type { Outcome } from "../sequencer/roomSequencer.js";
+import { type Outcome, refuse } from "../vocabulary/outcome.js";
 import { RefusalLimiter } from "./refusals.js";
 import type { Moderation } from "./service.js";
 

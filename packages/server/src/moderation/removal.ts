@@ -12,9 +12,8 @@
  */
 import type { DeviceSigner } from "@kalandra/proto";
 import { type CiphersuiteImpl, decodeMlsMessage, encodeMlsMessage, proposeExternal } from "ts-mls";
-import { type Refusal, refuse } from "../sequencer/effects.js";
 import type { GroupMember } from "../sequencer/groupView.js";
-import type { KickedLeaves, Outcome } from "../sequencer/roomSequencer.js";
+import { type KickedLeaves, type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 
 /** What a kick needs of one room's sequencer (RoomSequencer satisfies it). */
 export interface RemovableRoom {

@@ -16,9 +16,8 @@
  * await mod.kick(roomId, "eve", "spam", "admin");
  */
 import { type Clock, FrameHeader, Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
-import { type Refusal, refuse } from "../sequencer/effects.js";
-import type { Outcome } from "../sequencer/roomSequencer.js";
 import type { AuditRecord, Storage } from "../storage/types.js";
+import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import { type Ban, BanList, type BanScope } from "./bans.js";
 import {
   FRESH_CURSOR,

@@ -1,8 +1,7 @@
 /**
- * Outbound effects of the server cores (DESIGN §2: cores push frames to an injected sink,
- * they never open sockets) and the builders of the hub's own frames: responses carry the
- * RESPONSE flag, echo `request_id` and `room_id`, have `sender_id` 0 and are signed by the
- * hub (docs/contracts.md "Frames").
+ * The builders of the hub's own frames, which the cores push to their sink
+ * (vocabulary/target.ts): responses carry the RESPONSE flag, echo `request_id` and
+ * `room_id`, have `sender_id` 0 and are signed by the hub (docs/contracts.md "Frames").
  */
 import {
   encodeErrorPayload,
@@ -12,25 +11,8 @@ import {
   Opcode,
   type Opcode as OpcodeT,
 } from "@kalandra/proto";
-import { buildFrame, type ErrorName, type FrameHeader, type FrameSigner } from "./wire.js";
-
-/** Where a frame goes: one session, every session of one device, or a room's members. */
-export type Target =
-  | { kind: "session"; sessionId: string }
-  | { kind: "device"; senderId: bigint }
-  | { kind: "members"; roomId: bigint; senderIds: readonly bigint[] };
-
-export type Sink = (target: Target, frame: Uint8Array) => void;
-
-/** An expected refusal of a request (result union member, not an exception). */
-export interface Refusal {
-  code: ErrorName;
-  message: string;
-  expectedEpoch?: bigint;
-}
-
-export const refuse = (code: ErrorName, message: string, expectedEpoch?: bigint): Refusal =>
-  expectedEpoch === undefined ? { code, message } : { code, message, expectedEpoch };
+import type { Refusal } from "../vocabulary/outcome.js";
+import { buildFrame, type FrameHeader, type FrameSigner } from "./wire.js";
 
 type RequestHeader = Pick<FrameHeader, "requestId" | "roomId" | "epoch">;
 

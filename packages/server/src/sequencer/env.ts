@@ -4,9 +4,10 @@
  */
 import type { Clock, Timers } from "@kalandra/proto";
 import type { Storage } from "../storage/types.js";
+import type { BanPolicy } from "../vocabulary/bans.js";
+import type { Sink } from "../vocabulary/target.js";
 import type { AppendBatcher } from "./appendBatcher.js";
 import type { CommitSchedulerLimits } from "./commitScheduler.js";
-import type { Sink } from "./effects.js";
 import type { GroupViewFactory } from "./groupView.js";
 import type { FrameSigner } from "./wire.js";
 
@@ -33,11 +34,6 @@ export interface SequencerEnv {
   limits: SequencerLimits;
   /** True while the device has a live session (commit requests go to live members). */
   isLive(senderId: bigint): boolean;
-  /** Bans (moderation/bans.ts): commits adding a banned user are refused with BANNED. */
+  /** Bans (implemented by moderation/bans.ts): commits adding a banned user are refused. */
   bans?: BanPolicy;
-}
-
-/** Who may not be in a room: banned there (`roomId`) or hub-wide. */
-export interface BanPolicy {
-  isBanned(userId: string, roomId?: bigint): boolean;
 }

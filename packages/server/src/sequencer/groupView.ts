@@ -16,6 +16,8 @@ export interface ProposalSummary {
   type: string;
   /** Leaf removed by a Remove proposal. */
   removedLeaf?: number;
+  /** User an Add proposal adds (its BasicCredential identity), for the ban check. */
+  addedUserId?: string;
 }
 
 export type CheckFailure = {

@@ -11,18 +11,11 @@
  */
 import { bytesEqual, canary, decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
-import { addedUserOf } from "../moderation/bans.js";
 import type { AppendEntry } from "../storage/types.js";
+import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
+import type { Target } from "../vocabulary/target.js";
 import { CommitScheduler } from "./commitScheduler.js";
-import {
-  ackFrame,
-  errorFrame,
-  hubFrame,
-  type Refusal,
-  refuse,
-  responseFrame,
-  type Target,
-} from "./effects.js";
+import { ackFrame, errorFrame, hubFrame, responseFrame } from "./effects.js";
 import type { SequencerEnv } from "./env.js";
 import { signFrameInPlace } from "./frameSigner.js";
 import type { CheckFailure, GroupMember, GroupView } from "./groupView.js";
@@ -54,17 +47,6 @@ export interface Request {
   /** The session's authenticated device key (external joiners are checked against it). */
   deviceKey?: Uint8Array;
 }
-
-/** What a kick proposed (moderation/removal.ts), carried back through the shard boundary. */
-export interface KickedLeaves {
-  leaves: number[];
-  logIndexes: bigint[];
-  alreadyPending: number[];
-}
-
-export type Outcome =
-  | { ok: true; logIndex?: bigint; kick?: KickedLeaves }
-  | { ok: false; refusal: Refusal };
 
 const SEQUENCED: ReadonlySet<number> = new Set([
   Opcode.PROPOSAL,
@@ -329,7 +311,7 @@ export class RoomSequencer {
     if (!check.ok) return this.fromCheck(check, "INVALID_PROPOSAL");
     if (check.proposal.type === "add" && this.env.bans !== undefined) {
       // No commit may add a banned user, so a pending Add of one would block the room.
-      const user = addedUserOf(message);
+      const user = check.proposal.addedUserId;
       if (user !== undefined && this.env.bans.isBanned(user, this.roomId)) {
         return refuse("BANNED", `${user} is banned from this room`);
       }

@@ -4,7 +4,7 @@
  * placement and group commit behave as in the worker runtime.
  */
 import type { SequencerEnv } from "../sequencer/env.js";
-import type { Outcome } from "../sequencer/roomSequencer.js";
+import type { Outcome } from "../vocabulary/outcome.js";
 import { ShardCore, type ShardMessage } from "./shardCore.js";
 import type { ShardSet } from "./shardSet.js";
 

@@ -9,10 +9,13 @@ import { type Ban, BanList } from "../moderation/bans.js";
 import { kickUser } from "../moderation/removal.js";
 import { planSweep, type RetentionPolicy, type RoomCursor } from "../moderation/retention.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
-import { errorFrame, type Refusal, refuse, type Sink } from "../sequencer/effects.js";
-import type { BanPolicy, SequencerEnv } from "../sequencer/env.js";
-import { type Outcome, RoomSequencer } from "../sequencer/roomSequencer.js";
+import { errorFrame } from "../sequencer/effects.js";
+import type { SequencerEnv } from "../sequencer/env.js";
+import { RoomSequencer } from "../sequencer/roomSequencer.js";
 import { type ParsedFrame, ProtocolError, parseFrame } from "../sequencer/wire.js";
+import type { BanPolicy } from "../vocabulary/bans.js";
+import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
+import type { Sink } from "../vocabulary/target.js";
 import { shardOf } from "./shardOf.js";
 
 /** A frame the hub core already parsed and verified against the session's device key. */

@@ -4,7 +4,7 @@
  * and `WorkerShards` (one worker thread per shard: the Node runtime). The same
  * compliance suite runs against both (test/shards/compliance.test.ts).
  */
-import type { Outcome } from "../sequencer/roomSequencer.js";
+import type { Outcome } from "../vocabulary/outcome.js";
 import type { ShardMessage } from "./shardCore.js";
 
 export interface ShardSet {

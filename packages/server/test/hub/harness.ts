@@ -20,11 +20,11 @@ import {
 } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { HubCore, type HubLimits } from "../../src/hub/hubCore.js";
-import type { Target } from "../../src/sequencer/effects.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
 import type { ShardSet } from "../../src/shards/shardSet.js";
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 import type { Storage } from "../../src/storage/types.js";
+import type { Target } from "../../src/vocabulary/target.js";
 import { type Device, device, type Hub, hubKeys, suite } from "../mls/mlsClients.js";
 
 /** The hub's Ed25519 seed in tests (worker shards get it to sign responses). */

@@ -25,7 +25,7 @@ export type ToWorker =
   | { t: "close" };
 export type FromWorker =
   | { t: "ready" }
-  | { t: "out"; target: import("../../../sequencer/effects.js").Target; frame: Uint8Array }
+  | { t: "out"; target: import("../../../vocabulary/target.js").Target; frame: Uint8Array }
   /** A `members` target: the ids as one typed array (one memcpy to clone, not n BigInts). */
   | { t: "fanout"; roomId: bigint; senderIds: BigUint64Array; frame: Uint8Array }
   | { t: "done"; id: number; outcome: unknown; error?: string }

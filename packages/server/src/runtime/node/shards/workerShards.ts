@@ -6,11 +6,11 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { refuse, type Sink } from "../../../sequencer/effects.js";
 import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../../../sequencer/env.js";
-import type { Outcome } from "../../../sequencer/roomSequencer.js";
 import type { ShardMessage } from "../../../shards/shardCore.js";
 import type { ShardSet } from "../../../shards/shardSet.js";
+import { type Outcome, refuse } from "../../../vocabulary/outcome.js";
+import type { Sink } from "../../../vocabulary/target.js";
 import type { FromWorker, ToWorker, WorkerData } from "./workerMain.js";
 
 export interface WorkerShardsOptions {
