@@ -1,0 +1,68 @@
+/**
+ * How a room's sequencer starts (DESIGN §4, issue 3): created from its creator's epoch-0
+ * GroupInfo, whose creation frame becomes log index 0, or restored after a restart exactly
+ * as its last durable frame left it. `RoomSequencer.create`/`restore` build on these.
+ */
+import { decodePayload, Opcode } from "@kalandra/proto";
+import { type Refusal, refuse } from "../vocabulary/outcome.js";
+import type { SequencerEnv } from "./env.js";
+import type { GroupView } from "./groupView.js";
+import { decodeRoomState, encodeRoomState, type RoomState } from "./roomState.js";
+import { judgeCreation } from "./rules.js";
+import { type ParsedFrame, ProtocolError, readHlc } from "./wire.js";
+
+/** Everything a sequencer starts from. */
+export interface RoomStart {
+  roomId: bigint;
+  state: RoomState;
+  group: GroupView;
+  /** Next log_index to assign. */
+  next: bigint;
+  /** HLC stamp of the last durable frame (app messages advance it without a state write). */
+  lastHlc?: bigint;
+}
+
+/** Checks a ROOM_CREATE and stores the new room's metadata and epoch-0 state. */
+export async function createRoom(
+  env: SequencerEnv,
+  frame: ParsedFrame,
+  deviceKey: Uint8Array,
+): Promise<{ ok: true; start: RoomStart } | { ok: false; refusal: Refusal }> {
+  const h = frame.header;
+  const { group_info } = decodePayload(Opcode.ROOM_CREATE, frame.payload);
+  let group: GroupView;
+  try {
+    group = env.groups.fromGroupInfo(group_info);
+  } catch (e) {
+    return { ok: false, refusal: refuse("INVALID_GROUP_INFO", String((e as Error).message)) };
+  }
+  const refused = judgeCreation(group, h.senderId, deviceKey);
+  if (refused !== undefined) return { ok: false, refusal: refused };
+  const state: RoomState = {
+    epoch: 0n,
+    group: group.encode(),
+    groupInfo: new Uint8Array(group_info),
+    pending: [],
+    hlc: 0n,
+  };
+  await env.storage.putRoom(
+    { roomId: h.roomId, createdAt: env.clock.now(), settings: {} },
+    encodeRoomState(state),
+  );
+  return {
+    ok: true,
+    start: { roomId: h.roomId, state, group, next: env.storage.nextIndex(h.roomId) },
+  };
+}
+
+/** Reads a room back from storage (restart). */
+export function restoreRoom(env: SequencerEnv, roomId: bigint): RoomStart {
+  const bytes = env.storage.getRoomState(roomId);
+  if (bytes === undefined) throw new ProtocolError("UNKNOWN_ROOM", `room ${roomId} has no state`);
+  const state = decodeRoomState(bytes);
+  const next = env.storage.nextIndex(roomId);
+  const start: RoomStart = { roomId, state, group: env.groups.decode(state.group), next };
+  const last = next > 0n ? env.storage.readRange(roomId, next - 1n, 1)[0] : undefined;
+  if (last !== undefined) start.lastHlc = readHlc(last.header);
+  return start;
+}
