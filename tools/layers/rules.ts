@@ -54,12 +54,6 @@ const SEQUENCER_TASK =
 export const ALLOWED: Allowed[] = [
   {
     rule: "imports-client",
-    file: "packages/server/src/sequencer/roomSequencer.ts",
-    detail: "moderation/bans.ts",
-    task: SEQUENCER_TASK,
-  },
-  {
-    rule: "imports-client",
     file: "packages/server/src/shards/shardCore.ts",
     detail: "moderation/bans.ts",
     task: SEQUENCER_TASK,
@@ -79,7 +73,7 @@ export const ALLOWED: Allowed[] = [
   {
     rule: "folder-cycle",
     file: "packages/server/src",
-    detail: "moderation/ sequencer/ shards/",
+    detail: "moderation/ shards/",
     task: SEQUENCER_TASK,
   },
 ];

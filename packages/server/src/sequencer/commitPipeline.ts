@@ -73,7 +73,7 @@ export class CommitPipeline {
     // canary: simulation-only planted bug (DESIGN §8), an off-by-one log_index past index 4.
     const off = canary("log_index_off_by_one") && logIndex > 4n ? 1n : 0n;
     const stamped = stampFrame(frame.bytes, logIndex + off, hlc);
-    // Built unsigned; signed below, on the thread pool when the signer can (hubSigner.ts).
+    // Built unsigned; signed below, on the thread pool when the signer can (frameSigner.ts).
     const ack = ackFrame(h, logIndex, hlc);
     const entry: AppendEntry = {
       roomId: this.roomId,
