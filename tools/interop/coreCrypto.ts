@@ -130,7 +130,7 @@ export async function installCoreCrypto(): Promise<InstalledCoreCrypto> {
     );
     const installMs = performance.now() - started;
     const native = join(folder, "node_modules/@wireapp/core-crypto/dist/native");
-    rewriteC23Strtol(join(native, "libcore_crypto_ffi.so"));
+    if (process.platform === "linux") rewriteC23Strtol(join(native, "libcore_crypto_ffi.so"));
     polyfillErrorIsError();
     const cc = (await import(
       pathToFileURL(join(native, "corecrypto.js")).href

@@ -136,7 +136,7 @@ export class KalandraMember implements InteropMember {
     const res = await processMessage(m, this.current, emptyPskIndex, acceptAll, this.cs);
     this.state = res.newState;
     if (res.kind === "applicationMessage") {
-      return { kind: "application", plaintext: res.message, sender: "" };
+      return { kind: "application", plaintext: res.message };
     }
     return { kind: "commit", removed: isRemoved(res.newState) };
   }

@@ -110,4 +110,5 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-process.exitCode = await main();
+// Exit explicitly: a timed-out case may leave native core-crypto work pending.
+process.exit(await main());

@@ -15,7 +15,8 @@ export interface CommitOut {
 }
 
 export type Received =
-  | { kind: "application"; plaintext: Uint8Array; sender: string }
+  /** `sender`: the sender's identity where the implementation reports it (core-crypto does). */
+  | { kind: "application"; plaintext: Uint8Array; sender?: string }
   | { kind: "commit"; removed: boolean }
   | { kind: "proposal" };
 

@@ -28,31 +28,31 @@ export const CORE_CRYPTO_EXPORTER_LABEL = "exporter";
 export class OpenMlsMember implements InteropMember {
   readonly impl = "openmls" as const;
   private conversation: ConversationId | undefined;
-  private pendingBundle: CommitBundle | undefined;
 
   private constructor(
     readonly identity: string,
     private readonly cc: CoreCryptoModule,
     private readonly instance: CoreCryptoInstance,
+    /** Where the transport puts the bundle of the commit being made. */
+    private readonly sent: { bundle?: CommitBundle },
     private readonly credential: CredentialRef,
   ) {}
 
   static async create(cc: CoreCryptoModule, identity: string): Promise<OpenMlsMember> {
     const instance = cc.CoreCrypto.new(await cc.Database.inMemory());
     const id = clientId(cc, identity);
-    let member: OpenMlsMember | undefined;
+    const sent: { bundle?: CommitBundle } = {};
     const credential = await instance.transaction(async (ctx) => {
       await ctx.mlsInit(id, {
         sendCommitBundle: async (bundle) => {
-          if (member !== undefined) member.pendingBundle = bundle;
+          sent.bundle = bundle;
         },
         prepareForTransport: async () => new Uint8Array(0),
       });
       const suite = cc.CipherSuite.Mls128Dhkemx25519Aes128gcmSha256Ed25519;
       return ctx.addCredential(cc.Credential.basic(suite, id));
     });
-    member = new OpenMlsMember(identity, cc, instance, credential);
-    return member;
+    return new OpenMlsMember(identity, cc, instance, sent, credential);
   }
 
   private get conv(): ConversationId {
@@ -66,10 +66,11 @@ export class OpenMlsMember implements InteropMember {
 
   /** Runs a committing operation and returns the bundle core-crypto sent. */
   private async committing(f: (ctx: Context) => Promise<unknown>): Promise<CommitOut> {
-    this.pendingBundle = undefined;
+    delete this.sent.bundle;
     await this.tx(f);
-    const bundle = this.pendingBundle as CommitBundle | undefined;
-    this.pendingBundle = undefined;
+    // (TypeScript cannot see that the transaction's callback set it.)
+    const bundle = this.sent.bundle as CommitBundle | undefined;
+    delete this.sent.bundle;
     if (bundle === undefined) throw new Error(`${this.identity}: core-crypto sent no commit`);
     // core-crypto frames all three as MLSMessages already.
     const out: CommitOut = {
