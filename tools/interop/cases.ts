@@ -6,9 +6,9 @@
  * epoch (Room.check).
  */
 import { createDeviceSigner, type DeviceSigner, systemRng } from "@kalandra/proto";
+import { buildExternalRemove } from "@kalandra/server";
 import { ratchetTreeFromExtension } from "ts-mls/groupInfo.js";
 import { decodeGroupInfo } from "../../packages/client/src/mls/group.js";
-import { buildExternalRemove } from "../../packages/server/src/moderation/removal.js";
 import type { CoreCryptoModule } from "./coreCrypto.js";
 import { wireIdentity } from "./identity.js";
 import { KalandraMember } from "./kalandra.js";
