@@ -163,7 +163,7 @@ function externalJoin(creator: Implementation): InteropCase {
   };
 }
 
-/** The leaf the hub names for `identity`, read from the room's GroupInfo as the hub reads it. */
+/** The leaf the hub names for `identity`: from the tree in the room's latest GroupInfo, which the hub stores. */
 function hubLeafOf(room: Room, identity: string): number {
   expect(room.groupInfo !== undefined, "no GroupInfo at the hub");
   const gi = decodeGroupInfo(room.groupInfo);
