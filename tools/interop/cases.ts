@@ -163,7 +163,7 @@ function externalJoin(creator: Implementation): InteropCase {
   };
 }
 
-/** The leaf the hub names for `identity`: from the tree in the room's latest GroupInfo (the hub stores it). */
+/** The leaf the hub names for `identity`, from the tree in the room's latest GroupInfo. */
 function hubLeafOf(room: Room, identity: string): number {
   expect(room.groupInfo !== undefined, "no GroupInfo at the hub");
   const gi = decodeGroupInfo(room.groupInfo);

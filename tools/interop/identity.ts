@@ -1,6 +1,7 @@
 /**
- * Members' identities in Wire's client-id format, `<uuid>:<device id in hex, no leading zeros>@<domain>`: the
- * BasicCredential identity of every leaf, on both sides. core-crypto parses the sender's
+ * Members' identities in Wire's client-id format,
+ * `<uuid>:<device id in hex, no leading zeros>@<domain>`: the BasicCredential identity of
+ * every leaf, on both sides. core-crypto parses the sender's
  * credential into a ClientId when it decrypts an application message and fails on any
  * other form.
  */
