@@ -1,9 +1,8 @@
 /**
  * Members' identities in Wire's client-id format,
  * `<uuid>:<device id in hex, no leading zeros>@<domain>`: the BasicCredential identity of
- * every leaf, on both sides. core-crypto parses the sender's
- * credential into a ClientId when it decrypts an application message and fails on any
- * other form.
+ * every leaf, on both sides. core-crypto parses the sender's credential into a ClientId
+ * when it decrypts an application message and fails on any other form.
  */
 
 const DOMAIN = "interop.kalandra.test";
