@@ -18,12 +18,6 @@ import {
 import { decodeKeyPackage, encodeKeyPackage } from "ts-mls/keyPackage.js";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
 import {
-  type Device,
-  deviceFromSeed,
-  generateKeyPackages,
-  type OwnKeyPackage,
-} from "../../packages/client/src/device.js";
-import {
   type CommitOutput,
   commitWith,
   createRoomGroup,
@@ -34,6 +28,12 @@ import {
   members,
   processHandshake,
 } from "../../packages/client/src/mls/group.js";
+import {
+  type Device,
+  deviceFromSeed,
+  generateKeyPackages,
+  type OwnKeyPackage,
+} from "../../packages/client/src/state/device.js";
 import type { CommitOut, InteropMember, Received } from "./member.js";
 import { CORE_CRYPTO_EXPORTER_LABEL } from "./openmls.js";
 
