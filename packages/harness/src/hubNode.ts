@@ -18,6 +18,7 @@ import {
   publicGroupViews,
   Session,
   type SessionLimits,
+  shardModeration,
   type Target,
   TokenBucket,
 } from "@kalandra/server";
@@ -125,6 +126,7 @@ export class HubNode {
       groups: publicGroupViews(this.signer.publicKey),
       // The session already verified each frame (as in the Node runtime).
       limits: { verifySignatures: false, ...this.o.limits },
+      shardModeration,
     });
   }
 

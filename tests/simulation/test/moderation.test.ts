@@ -34,6 +34,7 @@ import {
   Moderation,
   publicGroupViews,
   Session,
+  shardModeration,
   type Target,
   TokenBucket,
 } from "@kalandra/server";
@@ -77,6 +78,7 @@ class World {
       groups: publicGroupViews(this.hubKey.publicKey),
       limits: { commitDelayMs: 20, commitDeadlineMs: 400 },
       bans,
+      shardModeration,
     });
     this.moderation = new Moderation({
       hub: this.hub,

@@ -33,6 +33,7 @@ import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env
 import type { GroupViewFactory } from "../sequencer/groupView.js";
 import { ProtocolError, parseFrame, verifyFrameSignature } from "../sequencer/wire.js";
 import { InProcessShards } from "../shards/inProcess.js";
+import type { ShardModeration } from "../shards/shardCore.js";
 import { shardOf } from "../shards/shardOf.js";
 import type { ShardSet } from "../shards/shardSet.js";
 import type { Storage } from "../storage/types.js";
@@ -78,6 +79,8 @@ export interface HubCoreDeps {
    * a room-banned user's frames to that room, and commits adding a banned user (BANNED).
    */
   bans?: BanPolicy;
+  /** Moderation's side of the in-process shards (moderation/shardModeration.ts): kicks, sweeps. */
+  shardModeration?: ShardModeration;
   limits?: Partial<HubLimits>;
 }
 
@@ -150,6 +153,7 @@ export class HubCore {
           ...(deps.bans === undefined ? {} : { bans: deps.bans }),
         },
         limits.maxBatch,
+        deps.shardModeration,
       );
     }
     return new HubCore(deps, shards, limits);

@@ -28,3 +28,4 @@ export {
   type ModerationDeps,
   type SweepReport,
 } from "./service.js";
+export { shardModeration } from "./shardModeration.js";

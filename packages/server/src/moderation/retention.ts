@@ -20,13 +20,9 @@
 import { FrameHeader, Opcode } from "@kalandra/proto";
 import { hlcParts } from "../hlc.js";
 import type { AuditRecord, Storage, StoredFrame } from "../storage/types.js";
+import type { RetentionPolicy, RoomCursor } from "../vocabulary/retention.js";
 
-export interface RetentionPolicy {
-  /** 0 = no age limit. */
-  maxAgeMs: number;
-  /** 0 = no count limit. */
-  maxCount: number;
-}
+export type { RetentionPolicy, RoomCursor } from "../vocabulary/retention.js";
 
 export const NO_RETENTION: RetentionPolicy = { maxAgeMs: 0, maxCount: 0 };
 
@@ -81,18 +77,6 @@ function toCount(v: unknown): number | undefined {
   if (typeof v === "bigint" && v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
   return undefined;
-}
-
-/**
- * Where a room's sweeps stand: every entry before `cursor` is settled (erased or not an
- * application message); `live` application messages with content lie in [cursor, scanned).
- * Kept in memory: the first sweep after a start scans the room once, later ones only the
- * entries added since, so a sweep costs O(new entries + erased).
- */
-export interface RoomCursor {
-  cursor: bigint;
-  scanned: bigint;
-  live: number;
 }
 
 export const FRESH_CURSOR: RoomCursor = { cursor: 0n, scanned: 0n, live: 0 };

@@ -5,16 +5,27 @@
  */
 import type { SequencerEnv } from "../sequencer/env.js";
 import type { Outcome } from "../vocabulary/outcome.js";
-import { ShardCore, type ShardMessage } from "./shardCore.js";
+import { ShardCore, type ShardMessage, type ShardModeration } from "./shardCore.js";
 import type { ShardSet } from "./shardSet.js";
 
 export class InProcessShards implements ShardSet {
   readonly shards: ShardCore[];
   private readonly pending = new Set<Promise<unknown>>();
 
-  constructor(count: number, env: Omit<SequencerEnv, "batcher" | "isLive">, maxBatch?: number) {
+  constructor(
+    count: number,
+    env: Omit<SequencerEnv, "batcher" | "isLive">,
+    maxBatch?: number,
+    moderation?: ShardModeration,
+  ) {
     this.shards = Array.from({ length: count }, (_, index) =>
-      ShardCore.open({ index, count, env, ...(maxBatch === undefined ? {} : { maxBatch }) }),
+      ShardCore.open({
+        index,
+        count,
+        env,
+        ...(maxBatch === undefined ? {} : { maxBatch }),
+        ...(moderation === undefined ? {} : { moderation }),
+      }),
     );
   }
 

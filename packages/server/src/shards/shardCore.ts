@@ -5,16 +5,20 @@
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
 import { bytesEqual, Opcode } from "@kalandra/proto";
-import { type Ban, BanList } from "../moderation/bans.js";
-import { kickUser } from "../moderation/removal.js";
-import { planSweep, type RetentionPolicy, type RoomCursor } from "../moderation/retention.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import { errorFrame } from "../sequencer/effects.js";
 import type { SequencerEnv } from "../sequencer/env.js";
 import { RoomSequencer } from "../sequencer/roomSequencer.js";
-import { type ParsedFrame, ProtocolError, parseFrame } from "../sequencer/wire.js";
-import type { BanPolicy } from "../vocabulary/bans.js";
-import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
+import {
+  type FrameSigner,
+  type ParsedFrame,
+  ProtocolError,
+  parseFrame,
+} from "../sequencer/wire.js";
+import type { Storage } from "../storage/types.js";
+import type { Ban, BanListCopy, BanPolicy } from "../vocabulary/bans.js";
+import { type KickedLeaves, type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
+import type { RetentionPolicy, RoomCursor } from "../vocabulary/retention.js";
 import type { Sink } from "../vocabulary/target.js";
 import { shardOf } from "./shardOf.js";
 
@@ -57,11 +61,32 @@ export type ShardQuery =
       budget: number;
     };
 
+export type SweepQuery = Extract<ShardQuery, { q: "sweepPlan" }>;
+
+/**
+ * What a shard asks of moderation, which implements it (moderation/shardModeration.ts):
+ * moderation is a client of the cores and no core imports it (docs/architecture.md,
+ * "Folders and what they may import"). Without it a shard refuses kicks and sweeps.
+ */
+export interface ShardModeration {
+  /** A ban list of the shard's own, kept current by "bans" messages (worker threads). */
+  banList(): BanListCopy;
+  /** Proposes the removal of every device of `userId`, built where the room's GroupInfo is. */
+  kick(
+    room: RoomSequencer,
+    userId: string,
+    signer: FrameSigner,
+  ): Promise<{ ok: true; kick: KickedLeaves } | { ok: false; refusal: Refusal }>;
+  /** One step of a room's retention sweep, planned where the room's storage is. */
+  planSweep(storage: Storage, q: SweepQuery): unknown;
+}
+
 export interface ShardCoreOptions {
   index: number;
   count: number;
   env: Omit<SequencerEnv, "batcher" | "isLive">;
   maxBatch?: number;
+  moderation?: ShardModeration;
 }
 
 export class ShardCore {
@@ -72,14 +97,16 @@ export class ShardCore {
   private readonly env: SequencerEnv;
   private readonly count: number;
   /** The shard's own copy of the ban list when the env shares none (worker threads). */
-  private readonly ownBans: BanList | undefined;
+  private readonly ownBans: BanListCopy | undefined;
+  private readonly moderation: ShardModeration | undefined;
   readonly batcher: AppendBatcher;
 
   private constructor(opts: ShardCoreOptions) {
     this.index = opts.index;
     this.count = opts.count;
     this.batcher = new AppendBatcher(opts.env.storage, opts.maxBatch);
-    this.ownBans = opts.env.bans === undefined ? new BanList() : undefined;
+    this.moderation = opts.moderation;
+    this.ownBans = opts.env.bans === undefined ? opts.moderation?.banList() : undefined;
     const bans: BanPolicy | undefined = opts.env.bans ?? this.ownBans;
     this.env = {
       ...opts.env,
@@ -148,7 +175,10 @@ export class ShardCore {
         if (room === undefined) {
           return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${msg.roomId}`) };
         }
-        const r = await kickUser(room, msg.userId, this.env.hubSigner);
+        if (this.moderation === undefined) {
+          return { ok: false, refusal: refuse("FORBIDDEN", "no moderation in this shard") };
+        }
+        const r = await this.moderation.kick(room, msg.userId, this.env.hubSigner);
         return r.ok ? { ok: true, kick: r.kick } : r;
       }
       case "bans":
@@ -177,7 +207,7 @@ export class ShardCore {
       case "userIndex":
         return storage.userIndex(q.userId).filter((e) => mine(e.roomId));
       case "sweepPlan":
-        return planSweep(storage, q.roomId, q.policy, q.nowMs, q.at, q.budget);
+        return this.moderation?.planSweep(storage, q);
     }
   }
 

@@ -18,3 +18,8 @@ export interface Ban {
 export interface BanPolicy {
   isBanned(userId: string, roomId?: bigint): boolean;
 }
+
+/** A shard's own copy of the hub's ban list (worker threads), replaced whole on each change. */
+export interface BanListCopy extends BanPolicy {
+  replace(bans: readonly Ban[]): void;
+}

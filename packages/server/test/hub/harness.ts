@@ -20,6 +20,7 @@ import {
 } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { HubCore, type HubLimits } from "../../src/hub/hubCore.js";
+import { shardModeration } from "../../src/moderation/shardModeration.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
 import type { ShardSet } from "../../src/shards/shardSet.js";
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
@@ -156,6 +157,7 @@ export async function openHub(env: Env): Promise<HubCore> {
     groups: publicGroupViews(env.hubMls.publicKey),
     limits: env.limits,
     ...(env.shards === undefined ? {} : { shards: await env.shards(env) }),
+    shardModeration,
   });
   return env.hub;
 }

@@ -10,6 +10,7 @@ import { HubCore, type HubLimits } from "../../src/hub/hubCore.js";
 import type { BanList } from "../../src/moderation/bans.js";
 import type { RetentionPolicy } from "../../src/moderation/retention.js";
 import { loadModerationState, Moderation } from "../../src/moderation/service.js";
+import { shardModeration } from "../../src/moderation/shardModeration.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 import type { Storage } from "../../src/storage/types.js";
@@ -62,6 +63,7 @@ export async function reopen(env: ModEnv, retention?: RetentionPolicy): Promise<
     groups: publicGroupViews(env.hubSigner.publicKey),
     limits: env.limits,
     bans: state.bans,
+    shardModeration,
   });
   env.moderation = new Moderation({
     hub: env.hub,

@@ -11,6 +11,7 @@ import { decodePayload, Flag, FrameHeader, Opcode } from "@kalandra/proto";
 import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
 import type { Ban } from "../../moderation/bans.js";
 import { shardRoomData, syncBans } from "../../moderation/roomData.js";
+import { shardModeration } from "../../moderation/shardModeration.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
 import type { ShardSet } from "../../shards/shardSet.js";
 import type { BanPolicy } from "../../vocabulary/bans.js";
@@ -121,6 +122,7 @@ export class HubAdapter implements FrameHandler {
       },
       ...(extra.bans === undefined ? {} : { bans: extra.bans }),
       ...(shards === undefined ? {} : { shards }),
+      shardModeration,
     });
     const bans = extra.bans;
     if (shards !== undefined && bans?.list !== undefined && bans.onChange !== undefined) {

@@ -7,6 +7,7 @@
 import { availableParallelism } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { createDeviceSigner, systemClock, systemTimers } from "@kalandra/proto";
+import { shardModeration } from "../../../moderation/shardModeration.js";
 import type { SequencerLimits } from "../../../sequencer/env.js";
 import { ShardCore, type ShardMessage } from "../../../shards/shardCore.js";
 import { createHubSigner } from "./hubSigner.js";
@@ -86,6 +87,7 @@ try {
       limits: data.limits,
     },
     ...(data.maxBatch === undefined ? {} : { maxBatch: data.maxBatch }),
+    moderation: shardModeration,
   });
   port.on("message", (m: ToWorker) => {
     if (m.t === "close") {
