@@ -2,7 +2,7 @@
  * The scenarios of issue 6 (tests/simulation runs each over many seeds; `pnpm sim` runs one
  * or a swarm of them). Clients are named u0, u1, …; u0 creates the room.
  */
-import { decodeErrorPayload, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { decodeErrorPayload, FrameHeader, HEADER_SIZE, Opcode } from "@kalandra/proto";
 import { headerInfo, hubLog } from "./invariants.js";
 import type { Scenario, ScenarioRun } from "./scenario.js";
 
@@ -298,23 +298,16 @@ export const hubCrash: Scenario = {
  * other content (`log_prefix`).
  */
 export const syncCrash: Scenario = {
+  ...hubCrash,
   name: "sync_crash",
   description: "hub crash right after a sync answered inside an fsync window",
-  clients: 4,
-  chaosMs: 20_000,
-  convergeMs: 40_000,
-  plan: { kinds: ["network", "replayOld"], maxLoss: 0.3, maxEvents: 2, maxSkewMs: 1000 },
-  async setup(r) {
-    await roomWith(r, r.names.slice(1));
-  },
+  plan: { ...hubCrash.plan, maxLoss: 0.3 },
   workload(r) {
     const { w } = r;
     let armed = 2;
     w.sinkObservers.push((target, frame) => {
       if (armed === 0 || target.kind !== "session" || (w.hub.disk?.buffered ?? 0) === 0) return;
-      if (new DataView(frame.buffer, frame.byteOffset, 8).getUint16(6) !== Opcode.SYNC_PAGE) {
-        return;
-      }
+      if (FrameHeader.view(frame).opcode !== Opcode.SYNC_PAGE) return;
       armed--;
       r.notes.crashes = (r.notes.crashes ?? 0) + 1;
       w.at(0, "crash after a sync", () => w.crashHub(0, 200 + r.rng.int(3000)));
