@@ -1,7 +1,14 @@
 /**
- * The one place cbor-x is configured (CONVENTIONS §3). Plain, interoperable CBOR
- * (RFC 8949): maps with text keys decode to plain objects, no record/structure extension,
- * byte strings without typed-array tags, bigints as major type 0 integers.
+ * The one place cbor-x is configured (CONVENTIONS §3), one configuration per purpose:
+ *
+ * - wire payloads (`cborEncode`/`cborDecode`, through `encodePayload`/`decodePayload`);
+ * - state kept at rest by the hub and the client (`stateCborEncode`/`stateCborDecode`:
+ *   storage rows, room state, the audit chain, client persistence).
+ *
+ * Both are plain, interoperable CBOR (RFC 8949): maps with text keys decode to plain
+ * objects, no record/structure extension, byte strings without typed-array tags, bigints
+ * as major type 0 integers. (Push-notification envelopes keep their own pure-JS codec in
+ * the client, client/src/envelope/cbor.ts, so the notification process stays small.)
  *
  * Ownership:
  * - `cborEncode` returns a fresh Uint8Array the caller owns (cbor-x encodes into a shared
@@ -46,4 +53,27 @@ export function cborDecode(bytes: Uint8Array): unknown {
   // A fresh plain view: cbor-x caches a `dataView` property on its source object, which we
   // keep off the caller's array, and byte strings come out as plain subarrays of it.
   return codec.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+}
+
+// State at rest: every 64-bit integer decodes as a bigint, so a bigint written comes back
+// as a bigint. `int64AsType` is honoured by cbor-x 1.6.8 but missing from its typings.
+const stateCodec = new Encoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  tagUint8Array: false,
+  int64AsType: "bigint",
+} as ConstructorParameters<typeof Encoder>[0]);
+
+/** Encode state kept at rest; returns a fresh Uint8Array the caller owns. */
+export function stateCborEncode(value: unknown): Uint8Array {
+  return new Uint8Array(stateCodec.encode(value));
+}
+
+/**
+ * Decode state kept at rest (also reads records written with cbor-x's defaults, whose
+ * byte strings carry typed-array tags). Byte strings may be views into `bytes`: copy what
+ * you keep.
+ */
+export function stateCborDecode(bytes: Uint8Array): unknown {
+  return stateCodec.decode(bytes);
 }

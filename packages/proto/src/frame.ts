@@ -4,9 +4,10 @@
  * caller owns and must not overwrite while the frame is in use.
  */
 import { DEFAULT_MAX_PAYLOAD, HEADER_SIZE } from "./constants.js";
+import type { DeviceSigner } from "./ed25519.js";
 import { ProtocolError } from "./errors.js";
-import { FrameHeader, type HeaderFields, validateHeader, writeHeader } from "./header.js";
-import { type DeviceSigner, signFrame } from "./signing.js";
+import { FrameHeader, type HeaderFields, headerAt, validateHeader, writeHeader } from "./header.js";
+import { signFrame } from "./signing.js";
 
 export interface DecodeOptions {
   /** Largest accepted `payload_size`; default {@link DEFAULT_MAX_PAYLOAD}. */
@@ -22,6 +23,12 @@ export function resolveMaxPayload(opts: DecodeOptions | undefined): number {
 }
 
 /**
+ * A frame whose payload is `src[start, end)`, bounds already checked: for the frame and
+ * stream decoders inside proto; not exported from the package.
+ */
+export let frameAt: (header: FrameHeader, src: Uint8Array, start: number, end: number) => Frame;
+
+/**
  * @example
  * const frame = Frame.fromWire(bytes);            // throws ProtocolError on bad input
  * if (!verifyFrame(frame, senderKey)) reject();
@@ -31,9 +38,9 @@ export class Frame {
   readonly header: FrameHeader;
   // The payload is `src[start, end)`; its subarray is made on first use (a subarray costs
   // more than validating a header, and routing often never touches the payload).
-  private readonly src: Uint8Array;
-  private readonly start: number;
-  private readonly end: number;
+  private src: Uint8Array;
+  private start: number;
+  private end: number;
   private cachedPayload: Uint8Array | undefined;
 
   constructor(header: FrameHeader, payload: Uint8Array) {
@@ -49,17 +56,16 @@ export class Frame {
     this.cachedPayload = payload;
   }
 
-  /** @internal A frame whose payload is `src[start, end)`, bounds already checked. */
-  static unchecked(header: FrameHeader, src: Uint8Array, start: number, end: number): Frame {
-    const f = Object.create(Frame.prototype) as {
-      -readonly [K in "header" | "src" | "start" | "end" | "cachedPayload"]: unknown;
+  static {
+    frameAt = (header, src, start, end) => {
+      const f = Object.create(Frame.prototype) as Frame;
+      (f as { header: FrameHeader }).header = header;
+      f.src = src;
+      f.start = start;
+      f.end = end;
+      f.cachedPayload = undefined;
+      return f;
     };
-    f.header = header;
-    f.src = src;
-    f.start = start;
-    f.end = end;
-    f.cachedPayload = undefined;
-    return f as unknown as Frame;
   }
 
   /** The payload bytes (a subarray of the wire bytes when decoded, never a copy). */
@@ -85,7 +91,7 @@ export class Frame {
         `header needs ${HEADER_SIZE} bytes, got ${bytes.length}`,
       );
     }
-    const header = FrameHeader.unchecked(bytes, 0);
+    const header = headerAt(bytes, 0);
     validateHeader(header, maxPayload);
     const end = HEADER_SIZE + header.payloadSize;
     if (bytes.length < end) {
@@ -94,7 +100,7 @@ export class Frame {
     if (bytes.length > end) {
       throw new ProtocolError("TRAILING_BYTES", `${bytes.length - end} bytes after the frame`);
     }
-    return Frame.unchecked(header, bytes, HEADER_SIZE, end);
+    return frameAt(header, bytes, HEADER_SIZE, end);
   }
 
   /**

@@ -15,11 +15,8 @@ import {
   VERSION,
 } from "./constants.js";
 import { ProtocolError } from "./errors.js";
-import { ALL_OPCODES, isOpcode, KNOWN_FLAGS_MASK } from "./opcodes.js";
-
-/** Defined opcodes as a 64 KiB lookup table: validation is on every received frame. */
-const OPCODE_TABLE = new Uint8Array(0x10000);
-for (const op of ALL_OPCODES) OPCODE_TABLE[op] = 1;
+import { KNOWN_FLAGS_MASK } from "./opcodes.js";
+import { isOpcode } from "./opcodeTraits.js";
 
 /** The fields a sender chooses; `writeHeader` fills magic, version and a zero signature. */
 export interface HeaderFields {
@@ -41,6 +38,12 @@ export interface HeaderFields {
   /** u32 length of the payload that follows; 0 when omitted. */
   payloadSize?: number;
 }
+
+/**
+ * Same as `FrameHeader.view` for callers inside proto that already checked the bounds
+ * (the frame and stream decoders); not exported from the package.
+ */
+export let headerAt: (bytes: Uint8Array, offset: number) => FrameHeader;
 
 /**
  * A read-only view of a header inside received bytes. Getters decode on demand from a
@@ -85,9 +88,8 @@ export class FrameHeader {
     return new FrameHeader(bytes, offset);
   }
 
-  /** @internal Same as `view` for callers that already checked the bounds. */
-  static unchecked(bytes: Uint8Array, offset: number): FrameHeader {
-    return new FrameHeader(bytes, offset);
+  static {
+    headerAt = (bytes, offset) => new FrameHeader(bytes, offset);
   }
 
   private u32(o: number): number {
@@ -196,7 +198,7 @@ export function validateHeader(header: FrameHeader, maxPayload: number): void {
     throw new ProtocolError("RESERVED_FLAGS", `flags 0b${flags.toString(2)}`);
   }
   const opcode = header.opcode;
-  if (OPCODE_TABLE[opcode] !== 1) {
+  if (!isOpcode(opcode)) {
     throw new ProtocolError("UNKNOWN_OPCODE", `opcode 0x${opcode.toString(16).padStart(4, "0")}`);
   }
   const size = header.payloadSize;
@@ -266,11 +268,31 @@ export function writeHeader(target: Uint8Array, offset: number, fields: HeaderFi
  * Stamp the sequencer's order and time into a header in place (contracts.md "Frames").
  * The sender's signature stays valid: both fields are zeroed in the signed view.
  */
-export function stampSequence(headerBytes: Uint8Array, logIndex: bigint, hlc: bigint): void {
+export function stampSequence(
+  headerBytes: Uint8Array,
+  logIndex: bigint,
+  hlcTimestamp: bigint,
+): void {
   if (!(headerBytes instanceof Uint8Array) || headerBytes.length < HEADER_SIZE) {
     throw new TypeError(`"headerBytes" expected Uint8Array of at least ${HEADER_SIZE} bytes`);
   }
   const dv = new DataView(headerBytes.buffer, headerBytes.byteOffset, HEADER_SIZE);
   dv.setBigUint64(Offset.LOG_INDEX, checkBig("logIndex", logIndex, U64_MAX));
-  dv.setBigUint64(Offset.HLC_TIMESTAMP, checkBig("hlcTimestamp", hlc, U64_MAX));
+  dv.setBigUint64(Offset.HLC_TIMESTAMP, checkBig("hlcTimestamp", hlcTimestamp, U64_MAX));
+}
+
+/**
+ * A copy of a whole frame with the sequencer's `log_index` and `hlc_timestamp` stamped in:
+ * the copy the sequencer stores and fans out, owned by the caller (the received bytes
+ * may be a view into a transport's reused buffer).
+ */
+export function stampFrame(
+  frameBytes: Uint8Array,
+  logIndex: bigint,
+  hlcTimestamp: bigint,
+): Uint8Array {
+  const out = new Uint8Array(frameBytes.length); // a plain copy even when given a Buffer
+  out.set(frameBytes);
+  stampSequence(out, logIndex, hlcTimestamp);
+  return out;
 }

@@ -1,7 +1,10 @@
 /**
  * @kalandra/proto — the Kalandra wire protocol (DESIGN §3, docs/protocol.md): the signed
- * 128-byte frame header, opcodes and flags, strict CBOR payload schemas, Ed25519 frame
- * signatures, a streaming decoder, error codes, identity and runtime interfaces.
+ * 128-byte frame header, opcodes and what each is, strict CBOR payload schemas, Ed25519,
+ * the frames the hub emits, a streaming decoder, error codes, identity and runtime
+ * interfaces. Every name is listed here; two more entries hold what production code must
+ * not reach from here: `@kalandra/proto/node` (node:crypto KeyObject interop) and
+ * `@kalandra/proto/testing` (simulation switches).
  *
  * @example
  * import { Frame, Opcode, decodePayload, encodeFrame, encodePayload, generateDeviceKey,
@@ -14,23 +17,93 @@
  * decodePayload(Opcode.PING, frame.payload); // { nonce: 1 }
  */
 
+// Bytes: constant-time comparison, concatenation, hex.
 export { bytesEqual, concatBytes, toHex } from "./bytes.js";
-export { canary, setCanaries } from "./canary.js";
-export { cborDecode, cborEncode } from "./cbor.js";
+/** `canary(name)`: is a planted bug switched on (simulation only; see `@kalandra/proto/testing`). */
+export { canary } from "./canary.js";
+/** CBOR, one configuration per purpose: wire payloads, and state kept at rest. */
+export { cborDecode, cborEncode, stateCborDecode, stateCborEncode } from "./cbor.js";
+/** The strict CBOR subset payloads must use, checked before decoding. */
 export { checkStrictCbor, MAX_DEPTH as CBOR_MAX_DEPTH } from "./cborCheck.js";
-export * from "./constants.js";
-export * from "./errors.js";
+/** Header sizes, offsets and integer bounds of the wire contract. */
+export {
+  DEFAULT_MAX_PAYLOAD,
+  HEADER_SIZE,
+  MAGIC,
+  Offset,
+  SIGNATURE_SIZE,
+  SIGNED_HEADER_SIZE,
+  U32_MAX,
+  U64_MAX,
+  U128_MAX,
+  VERSION,
+} from "./constants.js";
+/** Ed25519 on raw keys: DER prefixes, a signer over a seed, verification with one key cache. */
+export {
+  createDeviceSigner,
+  type DeviceSigner,
+  ED25519_PKCS8_PREFIX,
+  ED25519_SPKI_PREFIX,
+  ed25519PublicKey,
+  ed25519Verify,
+  ed25519VerifyAsync,
+} from "./ed25519.js";
+/** The one error vocabulary: codes with stable numbers, and the error class carrying them. */
+export {
+  ErrorCode,
+  errorCodeName,
+  isErrorCode,
+  isProtocolError,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from "./errors.js";
+/** Whole frames: decode (views, no copies) and encode. */
 export { type DecodeOptions, encodeFrame, Frame, type FrameInput } from "./frame.js";
+/** The header: a zero-copy view, a writer, the sequencer's stamp. */
 export {
   FrameHeader,
   type HeaderFields,
+  stampFrame,
   stampSequence,
   validateHeader,
   writeHeader,
 } from "./header.js";
-export * from "./identity.js";
-export * from "./node/system.js";
-export * from "./opcodes.js";
+/** The frames the hub emits: responses, ACKs, ERRORs, hub-originated frames. */
+export {
+  ackFrame,
+  errorFrame,
+  hubFrame,
+  type RefusalFields,
+  type RequestRef,
+  responseFrame,
+} from "./hubFrames.js";
+/** sender_id: derived from the device key; 0 is the hub. */
+export { deriveSenderId, HUB_SENDER_ID } from "./identity.js";
+/** Opcode numbers and names, header flag bits. */
+export {
+  ALL_OPCODES,
+  Flag,
+  KNOWN_FLAGS_MASK,
+  Opcode,
+  type OpcodeName,
+  opcodeName,
+} from "./opcodes.js";
+/** What each opcode is: one table every package asks. */
+export {
+  isEphemeral,
+  isIdempotent,
+  isOpcode,
+  isRoomRequest,
+  isRoomScoped,
+  isSequenced,
+  maySend,
+  OPCODE_TRAITS,
+  type OpcodeFamily,
+  type OpcodeSender,
+  type OpcodeTraits,
+  opcodeTraits,
+} from "./opcodeTraits.js";
+/** Payload encoding and decoding against each opcode's strict schema. */
 export {
   decodeErrorPayload,
   decodePayload,
@@ -41,17 +114,54 @@ export {
 export type { Codec, CodecSpec, Shape } from "./payloads/schema.js";
 /** The strict schema language of the payloads, for other CBOR structures (e.g. `schema.struct({...})`). */
 export * as schema from "./payloads/schema.js";
-export * from "./payloads/schemas.js";
-export * from "./runtime.js";
+/** Every opcode's payload schema and its TypeScript type. */
+export {
+  type AppMessagePayload,
+  type AuthChallengePayload,
+  type AuthOkPayload,
+  type AuthorityCommitPayload,
+  type AuthorityProposePayload,
+  type AuthorityVotePayload,
+  type AuthResponsePayload,
+  type BanPayload,
+  type CommitPayload,
+  type CommitRequestPayload,
+  type ErrorPayload,
+  type ExternalCommitPayload,
+  type FedEnvelopePayload,
+  type GroupInfoPayload,
+  type HandoverCertPayload,
+  type HelloPayload,
+  type KickPayload,
+  type KpClaimedPayload,
+  type KpClaimPayload,
+  type KpStatusPayload,
+  type KpUploadPayload,
+  PAYLOAD_SCHEMAS,
+  type PayloadOf,
+  type PingPayload,
+  type PresencePayload,
+  type ProposalPayload,
+  type RedactionPayload,
+  type RedactPayload,
+  type RoomCreatePayload,
+  type SyncPagePayload,
+  type SyncRequestPayload,
+  type TypingPayload,
+  type WelcomePayload,
+} from "./payloads/schemas.js";
+/** What a core is given instead of globals: clock, randomness, timers (DESIGN §2). */
+export { systemClock, systemRng, systemTimers } from "./node/system.js";
+export type { Clock, Rng, TimerHandle, Timers } from "./runtime.js";
+/** Frame signatures over the signed view (log_index and hlc_timestamp zeroed). */
 export {
   assertFrameSignature,
-  createDeviceSigner,
   type DeviceKey,
-  type DeviceSigner,
   generateDeviceKey,
   SCRATCH_RETAIN,
   signedView,
   signFrame,
   verifyFrame,
 } from "./signing.js";
+/** Frames from a byte stream, with a hard size limit checked before buffering. */
 export { StreamDecoder } from "./streamDecoder.js";

@@ -55,11 +55,6 @@ const NAMES = new Map<number, OpcodeName>(
   (Object.entries(Opcode) as [OpcodeName, number][]).map(([name, code]) => [code, name]),
 );
 
-/** True for every opcode this version of the protocol defines. */
-export function isOpcode(code: number): code is Opcode {
-  return NAMES.has(code);
-}
-
 /** The constant's name for a known opcode, e.g. `opcodeName(0x0401) === "APP_MESSAGE"`. */
 export function opcodeName(code: number): OpcodeName | undefined {
   return NAMES.get(code);
@@ -77,6 +72,3 @@ export const Flag = {
 } as const;
 
 export const KNOWN_FLAGS_MASK = Flag.EXTERNAL | Flag.RESPONSE | Flag.ERROR | Flag.FEDERATED;
-
-/** Opcodes that are ephemeral: relayed to a room's live members, never sequenced or stored. */
-export const EPHEMERAL_OPCODES: ReadonlySet<number> = new Set([Opcode.PRESENCE, Opcode.TYPING]);

@@ -17,8 +17,8 @@
  */
 import { HEADER_SIZE } from "./constants.js";
 import { ProtocolError } from "./errors.js";
-import { type DecodeOptions, Frame, resolveMaxPayload } from "./frame.js";
-import { FrameHeader, validateHeader } from "./header.js";
+import { type DecodeOptions, type Frame, frameAt, resolveMaxPayload } from "./frame.js";
+import { FrameHeader, headerAt, validateHeader } from "./header.js";
 
 /**
  * @example
@@ -82,11 +82,11 @@ export class StreamDecoder {
         const avail = n - pos;
         let need = HEADER_SIZE;
         if (avail >= HEADER_SIZE) {
-          const header = FrameHeader.unchecked(chunk, pos);
+          const header = headerAt(chunk, pos);
           validateHeader(header, this.maxPayload);
           need = HEADER_SIZE + header.payloadSize;
           if (avail >= need) {
-            frames.push(Frame.unchecked(header, chunk, pos + HEADER_SIZE, pos + need));
+            frames.push(frameAt(header, chunk, pos + HEADER_SIZE, pos + need));
             pos += need;
             continue;
           }
@@ -107,9 +107,7 @@ export class StreamDecoder {
         if (this.need > HEADER_SIZE) continue;
       }
       const bytes = this.buf.length === this.got ? this.buf : this.buf.slice(0, this.got);
-      frames.push(
-        Frame.unchecked(FrameHeader.unchecked(bytes, 0), bytes, HEADER_SIZE, bytes.length),
-      );
+      frames.push(frameAt(headerAt(bytes, 0), bytes, HEADER_SIZE, bytes.length));
       this.buf = new Uint8Array(0);
       this.got = 0;
       this.need = 0;

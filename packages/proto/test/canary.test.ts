@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { canary, setCanaries } from "../src/index.js";
+import { canary } from "../src/index.js";
+import { setCanaries } from "../src/testing.js";
 
 describe("canary flags", () => {
   afterEach(() => setCanaries([]));

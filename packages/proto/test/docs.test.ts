@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { HEADER_SIZE, MAGIC, Offset } from "../src/constants.js";
 import { ErrorCode } from "../src/errors.js";
 import { ALL_OPCODES, Flag, opcodeName } from "../src/opcodes.js";
+import { OPCODE_TRAITS } from "../src/opcodeTraits.js";
 import type { Codec } from "../src/payloads/schema.js";
 import { PAYLOAD_SCHEMAS } from "../src/payloads/schemas.js";
 
@@ -27,7 +28,25 @@ describe("docs/protocol.md", () => {
       const row = rows.find((r) => r[0] === hexOp);
       expect(row, hexOp).toBeDefined();
       expect(row![1]).toBe(opcodeName(op));
-      expect(row![4]).toBe(`\`${(PAYLOAD_SCHEMAS[op] as Codec<unknown>).describe}\``);
+      expect(row![5]).toBe(`\`${(PAYLOAD_SCHEMAS[op] as Codec<unknown>).describe}\``);
+    }
+  });
+
+  it("gives every opcode the family, sender and traits of OPCODE_TRAITS", () => {
+    const directions = { client: "C→H", hub: "H→C", either: "either way", peer: "H" } as const;
+    for (const op of ALL_OPCODES) {
+      const t = OPCODE_TRAITS[op];
+      const row = rows.find((r) => r[1] === opcodeName(op))!;
+      expect(row[2], opcodeName(op)).toBe(t.family);
+      expect(row[3]!.startsWith(directions[t.from]), opcodeName(op)).toBe(true);
+      if (t.from === "peer") expect(row[3], opcodeName(op)).toContain("H′");
+      const marks = [
+        t.sequenced && "seq",
+        t.roomScoped && "room",
+        t.ephemeral && "eph",
+        t.idempotent && "idem",
+      ].filter(Boolean);
+      expect(row[4], opcodeName(op)).toBe(marks.length === 0 ? "" : `\`${marks.join(" ")}\``);
     }
   });
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { HEADER_SIZE } from "../src/constants.js";
+import { createDeviceSigner } from "../src/ed25519.js";
 import type { ProtocolError } from "../src/errors.js";
 import { encodeFrame, Frame } from "../src/frame.js";
 import { FrameHeader, stampSequence, writeHeader } from "../src/header.js";
@@ -16,13 +17,7 @@ import {
   encodeErrorPayload,
   encodePayload,
 } from "../src/payloads/codec.js";
-import {
-  createDeviceSigner,
-  generateDeviceKey,
-  signedView,
-  signFrame,
-  verifyFrame,
-} from "../src/signing.js";
+import { generateDeviceKey, signedView, signFrame, verifyFrame } from "../src/signing.js";
 import { StreamDecoder } from "../src/streamDecoder.js";
 import { seededRng } from "./helpers.js";
 

@@ -49,6 +49,14 @@ describe("@kalandra/proto public API", () => {
     expect(proto.DEFAULT_MAX_PAYLOAD).toBe(16 * 1024 * 1024);
   });
 
+  it("keeps test switches and unchecked constructors out of the main entry", () => {
+    expect(proto).not.toHaveProperty("setCanaries");
+    expect(proto.FrameHeader).not.toHaveProperty("unchecked");
+    expect(proto.Frame).not.toHaveProperty("unchecked");
+    expect(proto).not.toHaveProperty("headerAt");
+    expect(proto).not.toHaveProperty("frameAt");
+  });
+
   it("runs the README example end to end", () => {
     const me = proto.generateDeviceKey(proto.systemRng);
     const ciphertext = proto.systemRng.bytes(24);

@@ -1,13 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { HEADER_SIZE } from "../src/constants.js";
+import { createDeviceSigner } from "../src/ed25519.js";
 import { encodeFrame, Frame } from "../src/frame.js";
 import { FrameHeader, stampSequence } from "../src/header.js";
 import { deriveSenderId } from "../src/identity.js";
 import { Opcode } from "../src/opcodes.js";
 import {
   assertFrameSignature,
-  createDeviceSigner,
   generateDeviceKey,
   SCRATCH_RETAIN,
   signedView,

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { createDeviceSigner } from "../src/ed25519.js";
 import { ErrorCode, ProtocolError } from "../src/errors.js";
 import { encodeFrame, Frame } from "../src/frame.js";
 import { stampSequence } from "../src/header.js";
 import { ALL_OPCODES, type Opcode } from "../src/opcodes.js";
 import { decodePayload } from "../src/payloads/codec.js";
-import { createDeviceSigner, signedView, verifyFrame } from "../src/signing.js";
+import { signedView, verifyFrame } from "../src/signing.js";
 import {
   buildVectors,
   fromJson,

@@ -8,7 +8,8 @@
 import { cborDecode, cborEncode } from "../cbor.js";
 import { checkStrictCbor } from "../cborCheck.js";
 import { ErrorCode, ProtocolError, type ProtocolErrorCode } from "../errors.js";
-import { isOpcode, Opcode, opcodeName } from "../opcodes.js";
+import { Opcode, opcodeName } from "../opcodes.js";
+import { isOpcode } from "../opcodeTraits.js";
 import type { Codec } from "./schema.js";
 import { type ErrorPayload, PAYLOAD_SCHEMAS, type PayloadOf } from "./schemas.js";
 

@@ -1,0 +1,129 @@
+/**
+ * The frames the hub emits, built in one place (docs/contracts.md "Frames"): `sender_id` 0,
+ * signed by the hub key over the whole header. Responses carry the RESPONSE flag and echo
+ * the request's `request_id`, `room_id` and epoch; refusals are ERROR frames with
+ * RESPONSE|ERROR; frames the hub originates (COMMIT_REQUEST, WELCOME, KP_STATUS, its own
+ * proposals) carry EXTERNAL unless told otherwise.
+ *
+ * @example
+ * sink(reply, errorFrame(hubSigner, frame.header, { code: "NOT_MEMBER", message: "…" }));
+ */
+import type { DeviceSigner } from "./ed25519.js";
+import type { ProtocolErrorCode } from "./errors.js";
+import { encodeFrame } from "./frame.js";
+import { Flag, Opcode } from "./opcodes.js";
+import { encodeErrorPayload, encodePayload } from "./payloads/codec.js";
+
+/** What a response echoes of its request; `epoch` is 0 when omitted (session requests). */
+export interface RequestRef {
+  readonly requestId: number;
+  readonly roomId: bigint;
+  readonly epoch?: bigint;
+}
+
+/** Why a request was refused: an ERROR frame's `{code, name, message, expected_epoch?}`. */
+export interface RefusalFields {
+  readonly code: ProtocolErrorCode;
+  readonly message: string;
+  /** For STALE_EPOCH / WRONG_EPOCH: the room's epoch. */
+  readonly expectedEpoch?: bigint;
+}
+
+/** The ACK payload `{}`, encoded once: every sequenced frame's response carries it. */
+const ACK_PAYLOAD = encodePayload(Opcode.ACK, {});
+
+function payloadBytes(opcode: Opcode, payload: unknown): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  return opcode === Opcode.ACK ? ACK_PAYLOAD : encodePayload(opcode, payload as never);
+}
+
+/**
+ * A success response (ACK, GROUP_INFO, SYNC_PAGE, KP_CLAIMED, AUTH_OK, PONG, ...). The
+ * payload is the opcode's payload object, or its encoded bytes. `stamp` is the sequencer's
+ * position of the request's frame (ACKs of sequenced frames).
+ */
+export function responseFrame(
+  signer: DeviceSigner,
+  req: RequestRef,
+  opcode: Opcode,
+  payload: unknown,
+  stamp?: { logIndex: bigint; hlcTimestamp: bigint; epoch?: bigint },
+): Uint8Array {
+  return encodeFrame(
+    {
+      flags: Flag.RESPONSE,
+      opcode,
+      requestId: req.requestId,
+      roomId: req.roomId,
+      senderId: 0n,
+      logIndex: stamp?.logIndex ?? 0n,
+      hlcTimestamp: stamp?.hlcTimestamp ?? 0n,
+      epoch: stamp?.epoch ?? req.epoch ?? 0n,
+      payload: payloadBytes(opcode, payload),
+    },
+    signer,
+  );
+}
+
+/**
+ * The ACK of a sequenced frame, not yet signed (signature bytes zero): the sequencer signs
+ * it (possibly off-thread) before anything reads or stores it.
+ */
+export function ackFrame(req: RequestRef, logIndex: bigint, hlcTimestamp: bigint): Uint8Array {
+  return encodeFrame({
+    flags: Flag.RESPONSE,
+    opcode: Opcode.ACK,
+    requestId: req.requestId,
+    roomId: req.roomId,
+    senderId: 0n,
+    logIndex,
+    hlcTimestamp,
+    epoch: req.epoch ?? 0n,
+    payload: ACK_PAYLOAD,
+  });
+}
+
+/** An ERROR response `{code, name, message, expected_epoch?}` (RESPONSE|ERROR). */
+export function errorFrame(signer: DeviceSigner, req: RequestRef, r: RefusalFields): Uint8Array {
+  const payload = encodeErrorPayload(
+    r.code,
+    r.message,
+    r.expectedEpoch === undefined ? undefined : { expected_epoch: r.expectedEpoch },
+  );
+  return encodeFrame(
+    {
+      flags: Flag.RESPONSE | Flag.ERROR,
+      opcode: Opcode.ERROR,
+      requestId: req.requestId,
+      roomId: req.roomId,
+      senderId: 0n,
+      epoch: req.epoch ?? 0n,
+      payload,
+    },
+    signer,
+  );
+}
+
+/** A frame the hub originates (COMMIT_REQUEST, WELCOME, KP_STATUS, its own proposals). */
+export function hubFrame(
+  signer: DeviceSigner,
+  opcode: Opcode,
+  roomId: bigint,
+  epoch: bigint,
+  payload: unknown,
+  flags: number = Flag.EXTERNAL,
+  requestId = 0,
+): Uint8Array {
+  return encodeFrame(
+    {
+      flags,
+      opcode,
+      requestId,
+      roomId,
+      senderId: 0n,
+      epoch,
+      payload: payloadBytes(opcode, payload),
+    },
+    signer,
+  );
+}
