@@ -8,7 +8,15 @@
  * to requests bypass the queue (they only resolve promises), so a queued task may wait for
  * the hub; `#syncRoom` and the intents wait for the hub *outside* the queue.
  */
-import { type Clock, Opcode, type Rng, type TimerHandle, type Timers } from "@kalandra/proto";
+import {
+  type Clock,
+  Flag,
+  isSequenced,
+  Opcode,
+  type Rng,
+  type TimerHandle,
+  type Timers,
+} from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
 import {
   createEnvelope,
@@ -44,7 +52,6 @@ export { ClientError, HubError, hubError };
 
 import {
   buildFrame,
-  FrameFlag,
   fieldBytes,
   fieldNumber,
   fieldU64,
@@ -99,15 +106,6 @@ export interface RoomView {
   members: string[];
   treeHash: Uint8Array | undefined;
 }
-
-const SEQUENCED = new Set<number>([
-  Opcode.ROOM_CREATE,
-  Opcode.PROPOSAL,
-  Opcode.COMMIT,
-  Opcode.EXTERNAL_COMMIT,
-  Opcode.APP_MESSAGE,
-  Opcode.REDACTION,
-]);
 
 export class KalandraClient {
   readonly device: Device;
@@ -471,7 +469,7 @@ export class KalandraClient {
 
   /** Throws the hub's ERROR as a `HubError`. @internal */
   expectAck(resp: WireFrame): WireFrame {
-    if ((resp.flags & FrameFlag.ERROR) !== 0) throw hubError(resp);
+    if ((resp.flags & Flag.ERROR) !== 0) throw hubError(resp);
     return resp;
   }
 
@@ -518,7 +516,7 @@ export class KalandraClient {
       } catch {
         return;
       }
-      if ((f.flags & FrameFlag.RESPONSE) !== 0) {
+      if ((f.flags & Flag.RESPONSE) !== 0) {
         if (f.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey)) this.#requests.resolve(f);
         return;
       }
@@ -532,7 +530,7 @@ export class KalandraClient {
   }
 
   async #onPush(f: WireFrame): Promise<void> {
-    if (SEQUENCED.has(f.opcode)) {
+    if (isSequenced(f.opcode)) {
       const room = this.#rooms.get(f.roomId);
       if (room !== undefined) await this.#sync.ingest(room, f);
       return;

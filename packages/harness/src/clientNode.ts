@@ -11,20 +11,24 @@ import {
   KalandraClient,
   MemoryStore,
 } from "@kalandra/client";
-import { type Clock, decodePayload, Flag, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import {
+  type Clock,
+  decodePayload,
+  Flag,
+  FrameHeader,
+  HEADER_SIZE,
+  isSequenced,
+  maySend,
+  Opcode,
+} from "@kalandra/proto";
 import { HUB } from "./hubNode.js";
 import type { SimNetwork } from "./network.js";
 import type { SeededRng } from "./rng.js";
 import type { Scheduler } from "./scheduler.js";
 
-/** Opcodes the hub sequences (an ACK for one of them names a log_index). */
-export const SEQUENCED_OPCODES: ReadonlySet<number> = new Set([
-  Opcode.ROOM_CREATE,
-  Opcode.PROPOSAL,
-  Opcode.COMMIT,
-  Opcode.EXTERNAL_COMMIT,
-  Opcode.APP_MESSAGE,
-]);
+/** A client's request the hub sequences: its ACK names a log_index, its push is a log entry. */
+const sequencedRequest = (opcode: number): boolean =>
+  isSequenced(opcode) && maySend(opcode, "client");
 
 export interface SeenFrame {
   header: Uint8Array;
@@ -153,9 +157,8 @@ export class ClientNode {
 
   sendToHub(frame: Uint8Array): void {
     if (frame.length >= HEADER_SIZE) {
-      const v = new DataView(frame.buffer, frame.byteOffset, HEADER_SIZE);
-      const opcode = v.getUint16(6);
-      if (SEQUENCED_OPCODES.has(opcode)) this.#requests.set(v.getUint32(8), opcode);
+      const h = FrameHeader.view(frame);
+      if (sequencedRequest(h.opcode)) this.#requests.set(h.requestId, h.opcode);
     }
     this.o.network.send(this.name, HUB, frame);
   }
@@ -169,17 +172,15 @@ export class ClientNode {
   /** Records what the hub told this device, before the client sees it. */
   #record(bytes: Uint8Array): void {
     if (bytes.length < HEADER_SIZE) return;
-    const v = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
-    const flags = v.getUint8(5);
-    const opcode = v.getUint16(6);
-    const roomId = (v.getBigUint64(12) << 64n) | v.getBigUint64(20);
+    const h = FrameHeader.view(bytes);
+    const { flags, opcode } = h;
     if ((flags & Flag.RESPONSE) !== 0) {
       if ((flags & Flag.ERROR) !== 0) return;
-      const requestId = v.getUint32(8);
+      const requestId = h.requestId;
       if (opcode === Opcode.ACK) {
         const req = this.#requests.get(requestId);
         if (req !== undefined) {
-          this.acks.push({ roomId, logIndex: v.getBigUint64(36), requestId, opcode: req });
+          this.acks.push({ roomId: h.roomId, logIndex: h.logIndex, requestId, opcode: req });
           this.#requests.delete(requestId);
         }
       } else if (opcode === Opcode.SYNC_PAGE) {
@@ -193,16 +194,15 @@ export class ClientNode {
       }
       return;
     }
-    if (SEQUENCED_OPCODES.has(opcode) && v.getBigUint64(36) !== 0n) {
+    if (sequencedRequest(opcode) && h.logIndex !== 0n) {
       this.#seen(bytes.subarray(0, HEADER_SIZE), bytes.subarray(HEADER_SIZE));
     }
   }
 
   #seen(header: Uint8Array, payload: Uint8Array | null): void {
     if (header.length !== HEADER_SIZE) return;
-    const v = new DataView(header.buffer, header.byteOffset, HEADER_SIZE);
-    const roomId = (v.getBigUint64(12) << 64n) | v.getBigUint64(20);
-    const key = `${roomId}:${v.getBigUint64(36)}`;
+    const h = FrameHeader.view(header);
+    const key = `${h.roomId}:${h.logIndex}`;
     const prev = this.seen.get(key);
     const digest = payload === null ? null : sha(payload);
     if (prev !== undefined && (prev.payload !== null || digest === null)) return;

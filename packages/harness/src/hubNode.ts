@@ -4,8 +4,8 @@
  * checks, packages/server/src/runtime/node/session.ts) per client connection. Everything
  * the node holds in memory is dropped by `crash`; `restart` reopens the same directory.
  */
-import { createPrivateKey } from "node:crypto";
 import { type Clock, createDeviceSigner, type DeviceSigner } from "@kalandra/proto";
+import { ed25519PrivateKeyObject } from "@kalandra/proto/node";
 import {
   type AppendEntry,
   HubCore,
@@ -37,8 +37,6 @@ export interface HubRoomView {
   readonly removalPending: boolean;
   members(): readonly bigint[];
 }
-
-const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
 
 export const SIM_SESSION_LIMITS: SessionLimits = {
   maxPayloadBytes: 1 << 24,
@@ -84,11 +82,7 @@ export class HubNode {
     const seed = o.rng.fork("hub-key").bytes(32);
     this.signer = createDeviceSigner(seed);
     this.key = {
-      privateKey: createPrivateKey({
-        key: Buffer.concat([PKCS8_ED25519, seed]),
-        format: "der",
-        type: "pkcs8",
-      }),
+      privateKey: ed25519PrivateKeyObject(seed),
       publicKey: this.signer.publicKey,
     };
     o.network.attach(HUB, (from, bytes) => this.#fromClient(from, bytes));

@@ -25,7 +25,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { decodePayload, Flag, HEADER_SIZE, Opcode, toHex } from "@kalandra/proto";
+import { decodePayload, Flag, FrameHeader, Opcode, toHex } from "@kalandra/proto";
 import type { StoredFrame } from "@kalandra/server";
 import type { World } from "./world.js";
 
@@ -37,20 +37,21 @@ export interface HeaderInfo {
   requestId: number;
   senderId: bigint;
   logIndex: bigint;
-  hlc: bigint;
+  hlcTimestamp: bigint;
   epoch: bigint;
 }
 
+/** The header fields the invariants read, copied out (stored headers may be reused views). */
 export function headerInfo(h: Uint8Array): HeaderInfo {
-  const v = new DataView(h.buffer, h.byteOffset, HEADER_SIZE);
+  const v = FrameHeader.view(h);
   return {
-    flags: v.getUint8(5),
-    opcode: v.getUint16(6),
-    requestId: v.getUint32(8),
-    senderId: v.getBigUint64(28),
-    logIndex: v.getBigUint64(36),
-    hlc: v.getBigUint64(44),
-    epoch: v.getBigUint64(52),
+    flags: v.flags,
+    opcode: v.opcode,
+    requestId: v.requestId,
+    senderId: v.senderId,
+    logIndex: v.logIndex,
+    hlcTimestamp: v.hlcTimestamp,
+    epoch: v.epoch,
   };
 }
 
@@ -161,10 +162,10 @@ function checkLogShape(w: World, roomId: bigint, log: StoredFrame[]): void {
     if (f.logIndex !== BigInt(i) || h.logIndex !== BigInt(i)) {
       w.violation("log_shape", `room ${roomId}: entry ${i} holds log_index ${h.logIndex}`);
     }
-    if (h.hlc <= lastHlc) {
+    if (h.hlcTimestamp <= lastHlc) {
       w.violation("log_shape", `room ${roomId}: hlc goes back at log_index ${i}`);
     }
-    lastHlc = h.hlc;
+    lastHlc = h.hlcTimestamp;
     if (h.senderId !== 0n) {
       const k = `${h.senderId}:${h.requestId}`;
       if (requests.has(k)) {

@@ -206,7 +206,7 @@ export const kickRace: Scenario = {
     await roomWith(r, ["u1", "u2", "u3"]);
     r.w.sinkObservers.push((target, frame) => {
       if (frame.length < HEADER_SIZE) return;
-      if (new DataView(frame.buffer, frame.byteOffset, 8).getUint16(6) !== Opcode.ERROR) return;
+      if (FrameHeader.view(frame).opcode !== Opcode.ERROR) return;
       try {
         const p = decodeErrorPayload(frame.subarray(HEADER_SIZE));
         if (p.name === "MUST_INCLUDE_PENDING_REMOVALS" && target.kind === "session") {

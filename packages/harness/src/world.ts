@@ -14,7 +14,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KalandraClient } from "@kalandra/client";
-import { decodePayload, HEADER_SIZE, Opcode, setCanaries } from "@kalandra/proto";
+import { decodePayload, FrameHeader, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { setCanaries } from "@kalandra/proto/testing";
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
 import { ClientNode } from "./clientNode.js";
 import { installDeterminismGuards, setSimulationSources } from "./guards.js";
@@ -339,8 +340,7 @@ export class World {
   /** erased_unrecoverable: once an erasure is durable, the hub never serves its payload. */
   #checkServed(frame: Uint8Array): void {
     if (frame.length < HEADER_SIZE) return;
-    const v = new DataView(frame.buffer, frame.byteOffset, HEADER_SIZE);
-    if (v.getUint16(6) !== Opcode.SYNC_PAGE) return;
+    if (FrameHeader.view(frame).opcode !== Opcode.SYNC_PAGE) return;
     let page: { entries: { header: Uint8Array; payload: Uint8Array | null }[] };
     try {
       page = decodePayload(Opcode.SYNC_PAGE, frame.subarray(HEADER_SIZE));
@@ -349,8 +349,8 @@ export class World {
     }
     for (const e of page.entries) {
       if (e.payload === null || e.header.length !== HEADER_SIZE) continue;
-      const h = new DataView(e.header.buffer, e.header.byteOffset, HEADER_SIZE);
-      const k = `${(h.getBigUint64(12) << 64n) | h.getBigUint64(20)}:${h.getBigUint64(36)}`;
+      const h = FrameHeader.view(e.header);
+      const k = `${h.roomId}:${h.logIndex}`;
       if (this.#erased.has(k)) {
         this.violation("erased_unrecoverable", `the hub served erased ${k} in a SYNC_PAGE`);
       }

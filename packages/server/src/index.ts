@@ -28,7 +28,7 @@ export {
   type SessionLimits,
 } from "./runtime/node/session.js";
 export { TokenBucket } from "./runtime/node/tokenBucket.js";
-export { ed25519RawPublic, type HubKey, keySigner } from "./runtime/node/wire.js";
+export { type HubKey, hubKeySigner } from "./runtime/node/wire.js";
 export { AppendBatcher } from "./sequencer/appendBatcher.js";
 
 export type { GroupView, GroupViewFactory } from "./sequencer/groupView.js";

@@ -24,11 +24,10 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
+import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
 import {
-  ed25519RawPublic,
   HubCore,
   type HubKey,
-  keySigner,
   loadModerationState,
   MemoryStorage,
   Moderation,
@@ -63,7 +62,7 @@ class World {
 
   constructor() {
     const { privateKey } = generateKeyPairSync("ed25519");
-    this.hubKey = { privateKey, publicKey: ed25519RawPublic(privateKey) };
+    this.hubKey = { privateKey, publicKey: ed25519RawPublicKey(privateKey) };
   }
 
   async open(): Promise<void> {
@@ -73,7 +72,7 @@ class World {
       clock: systemClock,
       rng: systemRng,
       timers: this.timers,
-      hubSigner: keySigner(this.hubKey.privateKey),
+      hubSigner: ed25519KeySigner(this.hubKey.privateKey),
       sink: (t, f) => this.route(t, f),
       groups: publicGroupViews(this.hubKey.publicKey),
       limits: { commitDelayMs: 20, commitDeadlineMs: 400 },

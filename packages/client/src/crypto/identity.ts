@@ -7,7 +7,7 @@
  * 32-byte RFC 8032 seed. Every provider accepts it: ours, the noble one, and the default
  * WebCrypto one (which wraps 32-byte keys into PKCS#8 before importing them).
  */
-import { ed25519PublicKeyOf } from "./signature.js";
+import { ed25519PublicKey } from "@kalandra/proto";
 
 export interface MlsSignatureKeys {
   /** ts-mls `signatureKeyPair.signKey` / `PrivateKeyPackage.signaturePrivateKey`. */
@@ -26,5 +26,5 @@ export function mlsSignatureKeysFromSeed(seed32: Uint8Array): MlsSignatureKeys {
     throw new RangeError(`"seed32" expected Uint8Array of length 32`);
   }
   const signKey = Uint8Array.from(seed32);
-  return { signKey, publicKey: ed25519PublicKeyOf(signKey) };
+  return { signKey, publicKey: ed25519PublicKey(signKey) };
 }

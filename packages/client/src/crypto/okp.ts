@@ -11,17 +11,18 @@
  * behaves differently (rejects or keeps the placeholder) we use the DER path instead.
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { ED25519_PKCS8_PREFIX, ED25519_SPKI_PREFIX } from "@kalandra/proto";
 import { concat } from "./bytes.js";
 
 export type OkpCurve = "X25519" | "Ed25519";
 
 const PKCS8_PREFIX: Record<OkpCurve, Uint8Array> = {
   X25519: Uint8Array.from(Buffer.from("302e020100300506032b656e04220420", "hex")),
-  Ed25519: Uint8Array.from(Buffer.from("302e020100300506032b657004220420", "hex")),
+  Ed25519: ED25519_PKCS8_PREFIX,
 };
 const SPKI_PREFIX: Record<OkpCurve, Uint8Array> = {
   X25519: Uint8Array.from(Buffer.from("302a300506032b656e032100", "hex")),
-  Ed25519: Uint8Array.from(Buffer.from("302a300506032b6570032100", "hex")),
+  Ed25519: ED25519_SPKI_PREFIX,
 };
 const PLACEHOLDER_X = Buffer.alloc(32).toString("base64url");
 

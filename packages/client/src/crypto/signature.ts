@@ -1,8 +1,9 @@
 /**
  * MLS signature schemes on node:crypto.
  *
- * Ed25519 (suites 1 and 3): sign and verify with OpenSSL, keys imported once and cached
- * as KeyObjects. Ed25519 signatures are deterministic (RFC 8032 §5.1.6), so signing
+ * Ed25519 (suites 1 and 3): sign with OpenSSL, signing keys imported once and cached as
+ * KeyObjects; verification and public keys through proto's one Ed25519 module (its key
+ * cache serves the frame checks too). Ed25519 signatures are deterministic (RFC 8032 §5.1.6), so signing
  * draws no randomness. A signing key is accepted in the two forms ts-mls produces: the
  * raw 32-byte seed (noble, and `mlsSignatureKeysFromSeed`) or a PKCS#8 DER document
  * (the default provider's WebCrypto keygen); keys we generate are raw seeds.
@@ -13,12 +14,13 @@
  * drawn from outside the injected Rng.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { ed25519PublicKey, ed25519Verify } from "@kalandra/proto";
 import { p256 } from "@noble/curves/nist.js";
 import type { Signature, SignatureAlgorithm } from "ts-mls";
 import { CryptoError } from "ts-mls/mlsError.js";
 import { concat } from "./bytes.js";
 import { KeyCache } from "./keyCache.js";
-import { okpPrivateKey, okpPublicBytes, okpPublicKey } from "./okp.js";
+import { okpPrivateKey } from "./okp.js";
 import type { Rng } from "./rng.js";
 
 const P256_SPKI_UNCOMPRESSED = Uint8Array.from(
@@ -28,7 +30,7 @@ const P256_SPKI_COMPRESSED = Uint8Array.from(
   Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex"),
 );
 
-function ed25519PrivateKeyObject(signKey: Uint8Array): KeyObject {
+function signingKeyObject(signKey: Uint8Array): KeyObject {
   try {
     const ko =
       signKey.length === 32
@@ -39,12 +41,6 @@ function ed25519PrivateKeyObject(signKey: Uint8Array): KeyObject {
   } catch (e) {
     throw new CryptoError(`invalid Ed25519 signing key: ${e}`);
   }
-}
-
-/** The Ed25519 public key (32 bytes) of a 32-byte seed (RFC 8032 §5.1.5). */
-export function ed25519PublicKeyOf(seed: Uint8Array): Uint8Array {
-  if (seed.length !== 32) throw new CryptoError("Ed25519 seed must be 32 bytes");
-  return okpPublicBytes(ed25519PrivateKeyObject(seed));
 }
 
 export interface SignatureOptions {
@@ -83,18 +79,16 @@ function makeVerifier(
 }
 
 function makeEd25519(opts: SignatureOptions): Signature {
-  const cacheSize = opts.cacheSize ?? 4096;
   const signing = new KeyCache<KeyObject>(64, { secretKeys: true });
-  const verifyEd = makeVerifier(cacheSize, (pk) => okpPublicKey("Ed25519", pk), null);
   return {
     async sign(signKey, message) {
-      const key = signing.getOrCreate(signKey, () => ed25519PrivateKeyObject(signKey));
+      const key = signing.getOrCreate(signKey, () => signingKeyObject(signKey));
       return Uint8Array.from(sign(null, message, key));
     },
-    verify: async (publicKey, message, signature) => verifyEd(publicKey, message, signature),
+    verify: async (publicKey, message, signature) => ed25519Verify(publicKey, message, signature),
     async keygen() {
       const signKey = opts.rng.bytes(32);
-      return { signKey, publicKey: ed25519PublicKeyOf(signKey) };
+      return { signKey, publicKey: ed25519PublicKey(signKey) };
     },
   };
 }

@@ -5,8 +5,16 @@
  * `sender_id` is derived from that key; the credential is a BasicCredential carrying the
  * UTF-8 user id.
  */
-import { type Clock, deriveSenderId, type Rng, toHex } from "@kalandra/proto";
-import { decode as cborDecode, encode as cborEncode } from "cbor-x";
+import {
+  type Clock,
+  createDeviceSigner,
+  type DeviceSigner,
+  deriveSenderId,
+  type Rng,
+  stateCborDecode,
+  stateCborEncode,
+  toHex,
+} from "@kalandra/proto";
 import {
   type CiphersuiteImpl,
   type Credential,
@@ -16,7 +24,6 @@ import {
   type PrivateKeyPackage,
 } from "ts-mls";
 import { decodeKeyPackage, encodeKeyPackage, makeKeyPackageRef } from "ts-mls/keyPackage.js";
-import { ed25519Signer, type FrameSigner } from "./wire.js";
 
 /** Default key package lifetime: 90 days (RFC 9420 §10.1 leaves it to the application). */
 export const KEY_PACKAGE_LIFETIME_S = 90n * 24n * 3600n;
@@ -25,7 +32,7 @@ export interface Device {
   readonly userId: string;
   readonly senderId: bigint;
   readonly publicKey: Uint8Array;
-  readonly signer: FrameSigner;
+  readonly signer: DeviceSigner;
   readonly credential: Credential;
   /** The same key in the form ts-mls signs with (RFC 9420 §5.1.2 leaf signature key). */
   readonly mlsSignatureKeys: { signKey: Uint8Array; publicKey: Uint8Array };
@@ -37,7 +44,7 @@ export interface Device {
 export function deviceFromSeed(userId: string, seed: Uint8Array): Device {
   if (seed.length !== 32) throw new TypeError('"seed" expected Uint8Array of length 32');
   const own = seed.slice();
-  const signer = ed25519Signer(own);
+  const signer = createDeviceSigner(own);
   return {
     userId,
     senderId: deriveSenderId(signer.publicKey),
@@ -59,11 +66,11 @@ export function generateDevice(userId: string, rng: Rng): Device {
 }
 
 export function encodeDeviceRecord(userId: string, device: Device): Uint8Array {
-  return new Uint8Array(cborEncode({ user_id: userId, seed: device.mlsSignatureKeys.signKey }));
+  return stateCborEncode({ user_id: userId, seed: device.mlsSignatureKeys.signKey });
 }
 
 export function decodeDeviceRecord(bytes: Uint8Array): Device {
-  const rec = cborDecode(bytes) as { user_id: string; seed: Uint8Array };
+  const rec = stateCborDecode(bytes) as { user_id: string; seed: Uint8Array };
   return deviceFromSeed(rec.user_id, new Uint8Array(rec.seed));
 }
 
@@ -103,17 +110,15 @@ export async function keyPackageRefHex(kp: KeyPackage, cs: CiphersuiteImpl): Pro
 }
 
 export function encodeOwnKeyPackage(kp: OwnKeyPackage): Uint8Array {
-  return new Uint8Array(
-    cborEncode({
-      public: encodeKeyPackage(kp.publicPackage),
-      init: kp.privatePackage.initPrivateKey,
-      hpke: kp.privatePackage.hpkePrivateKey,
-    }),
-  );
+  return stateCborEncode({
+    public: encodeKeyPackage(kp.publicPackage),
+    init: kp.privatePackage.initPrivateKey,
+    hpke: kp.privatePackage.hpkePrivateKey,
+  });
 }
 
 export function decodeOwnKeyPackage(bytes: Uint8Array, ref: string, device: Device): OwnKeyPackage {
-  const rec = cborDecode(bytes) as { public: Uint8Array; init: Uint8Array; hpke: Uint8Array };
+  const rec = stateCborDecode(bytes) as { public: Uint8Array; init: Uint8Array; hpke: Uint8Array };
   const decoded = decodeKeyPackage(new Uint8Array(rec.public), 0);
   if (decoded === undefined) throw new Error("stored key package does not decode");
   return {

@@ -5,7 +5,7 @@
  * frame reaches the log. On `StaleEpoch` (another commit won the epoch) the op is dropped,
  * the room syncs from its last log_index, and the intent is rebuilt against the new epoch.
  */
-import { canary, Opcode } from "@kalandra/proto";
+import { canary, Flag, Opcode } from "@kalandra/proto";
 import type { ClientState, KeyPackage } from "ts-mls";
 import type { KalandraClient } from "../client.js";
 import {
@@ -23,15 +23,7 @@ import { enterEpoch, senderKeysFor } from "./apply.js";
 import { generateKeyPackages } from "./device.js";
 import { ClientError, HubError, hubError } from "./errors.js";
 import { Room, signatureKey } from "./room.js";
-import {
-  FrameFlag,
-  fieldArray,
-  fieldBytes,
-  fieldU64,
-  parseFrame,
-  payloadOf,
-  type WireFrame,
-} from "./wire.js";
+import { fieldArray, fieldBytes, fieldU64, parseFrame, payloadOf, type WireFrame } from "./wire.js";
 
 /** Hub error names after which the intent is rebuilt on the new epoch. */
 const RETRYABLE = new Set(["STALE_EPOCH", "MISSING_PROPOSALS"]);
@@ -100,7 +92,7 @@ export class Intents {
       });
       if (prepared === undefined) return undefined;
       const resp = await this.#c.sendFrame(prepared.frame);
-      if ((resp.flags & FrameFlag.ERROR) === 0) {
+      if ((resp.flags & Flag.ERROR) === 0) {
         await this.#c.run(() => this.#c.acceptOwn(room, prepared.frame, resp));
         await this.#c.waitApplied(room, resp.logIndex);
         return resp.logIndex;
@@ -279,7 +271,7 @@ export class Intents {
         group_info: out.groupInfo,
       });
       const resp = await this.#c.sendFrame(frame);
-      if ((resp.flags & FrameFlag.ERROR) !== 0) {
+      if ((resp.flags & Flag.ERROR) !== 0) {
         const err: HubError = hubError(resp);
         if (err.hubName === "STALE_EPOCH" || err.hubName === "MUST_INCLUDE_PENDING_REMOVALS")
           continue;
@@ -318,7 +310,7 @@ export class Intents {
       }
       const resp: WireFrame = await this.#c.sendFrame(op.frame);
       await this.#c.run(async () => {
-        if ((resp.flags & FrameFlag.ERROR) === 0) await this.#c.acceptOwn(room, op.frame, resp);
+        if ((resp.flags & Flag.ERROR) === 0) await this.#c.acceptOwn(room, op.frame, resp);
         else room.inflight.delete(sig);
         await this.#c.persist(room, false);
       });

@@ -4,9 +4,9 @@
  * (sender_id, request_id) and answers a repeat with its first answer (DESIGN §4), which is
  * what lets a client survive heavy packet loss.
  */
-import { Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
+import { Flag, Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
 import { hubError } from "./errors.js";
-import { FrameFlag, type WireFrame } from "./wire.js";
+import type { WireFrame } from "./wire.js";
 
 /**
  * Refusals of the session, not of the request: a request resent on a new connection before
@@ -106,7 +106,7 @@ export class RequestTracker {
     const p = this.#pending.get(frame.requestId);
     if (p === undefined) return false;
     if (
-      (frame.flags & FrameFlag.ERROR) !== 0 &&
+      (frame.flags & Flag.ERROR) !== 0 &&
       !isHandshake(p.bytes) &&
       SESSION_REFUSALS.has(hubError(frame).hubName)
     )

@@ -4,7 +4,7 @@
  * terminal `Removed`. The MLS state is advanced only by frames applied in log order; an
  * own commit's resulting state waits in `inflight` until the sequencer accepts it.
  */
-import { decode as cborDecode, encode as cborEncode } from "cbor-x";
+import { stateCborDecode, stateCborEncode } from "@kalandra/proto";
 import type { ClientState } from "ts-mls";
 import { decodeState, encodeState } from "../mls/group.js";
 import { type EpochSenderKeys, PendingEpochBuffer } from "../senderkeys/index.js";
@@ -78,13 +78,11 @@ export function roomKey(roomId: bigint, part: "meta" | "mls" | "inflight"): stri
 }
 
 export function encodeRoomMeta(room: Room): Uint8Array {
-  return new Uint8Array(
-    cborEncode({ next: room.nextIndex, removed: room.removed, sent: room.sentInEpoch }),
-  );
+  return stateCborEncode({ next: room.nextIndex, removed: room.removed, sent: room.sentInEpoch });
 }
 
 export function decodeRoomMeta(room: Room, bytes: Uint8Array): void {
-  const m = cborDecode(bytes) as { next: bigint | number; removed: boolean; sent: number };
+  const m = stateCborDecode(bytes) as { next: bigint | number; removed: boolean; sent: number };
   room.nextIndex = BigInt(m.next);
   room.removed = m.removed;
   room.sentInEpoch = m.sent;
@@ -98,11 +96,11 @@ export function encodeInflight(room: Room): Uint8Array {
     else if (op.kind === "proposal") ops.push({ k: "p", f: op.frame, m: op.message });
     else ops.push({ k: "a", f: op.frame, t: op.plaintext });
   }
-  return new Uint8Array(cborEncode(ops));
+  return stateCborEncode(ops);
 }
 
 export function decodeInflight(bytes: Uint8Array): OwnOp[] {
-  const ops = cborDecode(bytes) as {
+  const ops = stateCborDecode(bytes) as {
     k: string;
     f: Uint8Array;
     s?: Uint8Array;

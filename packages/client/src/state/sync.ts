@@ -7,7 +7,7 @@
  * Queue discipline: `ingest`, `acceptOwn` and `#drain` run on the client's serial queue;
  * `syncRoom` and `waitApplied` wait for the hub and must be called from outside it.
  */
-import { canary, Opcode } from "@kalandra/proto";
+import { canary, Opcode, stampFrame } from "@kalandra/proto";
 import { type ApplyContext, applySequenced } from "./apply.js";
 import type { Room } from "./room.js";
 import {
@@ -17,7 +17,6 @@ import {
   parseEntry,
   parseFrame,
   payloadOf,
-  stampFrame,
   type WireFrame,
 } from "./wire.js";
 
@@ -61,7 +60,10 @@ export class RoomSync {
   /** Places an own frame the hub accepted at its log_index. On the queue. */
   async acceptOwn(room: Room, frameBytes: Uint8Array, ack: WireFrame): Promise<void> {
     if (ack.logIndex < room.nextIndex) return;
-    room.ahead.set(ack.logIndex, parseFrame(stampFrame(frameBytes, ack.logIndex, ack.hlc)));
+    room.ahead.set(
+      ack.logIndex,
+      parseFrame(stampFrame(frameBytes, ack.logIndex, ack.hlcTimestamp)),
+    );
     await this.#drain(room);
   }
 

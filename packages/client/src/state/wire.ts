@@ -4,24 +4,16 @@
  * `buildFrame` / `parseFrame`, payloads through proto's strict per-opcode schemas.
  */
 import {
-  createDeviceSigner,
   type DeviceSigner,
   encodeFrame,
   encodePayload,
-  Flag,
   Frame,
   FrameHeader,
-  HEADER_SIZE as PROTO_HEADER_SIZE,
+  HEADER_SIZE,
   ProtocolError,
   decodePayload as protoDecodePayload,
   verifyFrame as protoVerifyFrame,
-  stampSequence,
 } from "@kalandra/proto";
-
-export const HEADER_SIZE = PROTO_HEADER_SIZE;
-export const FrameFlag = Flag;
-export type FrameSigner = DeviceSigner;
-export { ProtocolError as WireError };
 
 /** A received frame with its header fields read out; `payloadBytes` is a view. */
 export interface WireFrame {
@@ -31,7 +23,7 @@ export interface WireFrame {
   roomId: bigint;
   senderId: bigint;
   logIndex: bigint;
-  hlc: bigint;
+  hlcTimestamp: bigint;
   epoch: bigint;
   signature: Uint8Array;
   payloadBytes: Uint8Array;
@@ -49,19 +41,14 @@ export interface FrameFields {
   roomId: bigint;
   senderId: bigint;
   logIndex?: bigint;
-  hlc?: bigint;
+  hlcTimestamp?: bigint;
   epoch: bigint;
   /** The payload object; checked against the opcode's schema by proto. */
   payload: Record<string, unknown>;
 }
 
-/** Ed25519 signer over a 32-byte seed (proto's node:crypto signer). */
-export function ed25519Signer(seed: Uint8Array): FrameSigner {
-  return createDeviceSigner(seed);
-}
-
 /** Builds and signs one frame. */
-export function buildFrame(f: FrameFields, signer: FrameSigner): Uint8Array {
+export function buildFrame(f: FrameFields, signer: DeviceSigner): Uint8Array {
   const payload = encodePayload(f.opcode as never, f.payload as never);
   const input = {
     opcode: f.opcode,
@@ -72,7 +59,7 @@ export function buildFrame(f: FrameFields, signer: FrameSigner): Uint8Array {
     payload,
     ...(f.flags === undefined ? {} : { flags: f.flags }),
     ...(f.logIndex === undefined ? {} : { logIndex: f.logIndex }),
-    ...(f.hlc === undefined ? {} : { hlcTimestamp: f.hlc }),
+    ...(f.hlcTimestamp === undefined ? {} : { hlcTimestamp: f.hlcTimestamp }),
   };
   return encodeFrame(input, signer);
 }
@@ -90,7 +77,7 @@ function fromHeader(
     roomId: header.roomId,
     senderId: header.senderId,
     logIndex: header.logIndex,
-    hlc: header.hlcTimestamp,
+    hlcTimestamp: header.hlcTimestamp,
     epoch: header.epoch,
     signature: header.signature,
     payloadBytes: payload,
@@ -122,13 +109,6 @@ export function parseEntry(header: Uint8Array, payload: Uint8Array | null): Wire
 export function verifyFrame(frame: WireFrame, publicKey: Uint8Array): boolean {
   if (frame.erased || publicKey.length !== 32) return false;
   return protoVerifyFrame(frame.parts, publicKey);
-}
-
-/** Copies the frame with log_index and hlc stamped (as the sequencer does). */
-export function stampFrame(bytes: Uint8Array, logIndex: bigint, hlc: bigint): Uint8Array {
-  const out = bytes.slice();
-  stampSequence(out.subarray(0, HEADER_SIZE), logIndex, hlc);
-  return out;
 }
 
 /** The frame's payload decoded and checked against its opcode's schema. */

@@ -1,4 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
+import { ED25519_PKCS8_PREFIX, ED25519_SPKI_PREFIX } from "@kalandra/proto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import fc from "fast-check";
 import { defaultLifetime, generateKeyPackageWithKey } from "ts-mls";
@@ -62,13 +63,13 @@ describe("mlsSignatureKeysFromSeed", () => {
     expect(kp.publicPackage.leafNode.signaturePublicKey).toEqual(keys.publicKey);
     expect(kp.privatePackage.signaturePrivateKey).toEqual(new Uint8Array(seed));
     // The node:crypto view of the same seed agrees.
-    const der = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
+    const der = Buffer.concat([ED25519_PKCS8_PREFIX, seed]);
     const spki = createPublicKey(
       createPrivateKey({ key: der, format: "der", type: "pkcs8" }),
     ).export({
       format: "der",
       type: "spki",
     });
-    expect(new Uint8Array(spki.subarray(12))).toEqual(keys.publicKey);
+    expect(new Uint8Array(spki.subarray(ED25519_SPKI_PREFIX.length))).toEqual(keys.publicKey);
   });
 });

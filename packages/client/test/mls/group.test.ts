@@ -1,3 +1,4 @@
+import { createDeviceSigner } from "@kalandra/proto";
 import { proposeExternal } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import {
@@ -18,7 +19,6 @@ import {
   senderKeysExporter,
 } from "../../src/mls/group.js";
 import { generateDevice, generateKeyPackages } from "../../src/state/device.js";
-import { ed25519Signer } from "../../src/state/wire.js";
 import { ManualClock, seededRng, suite } from "../support/env.js";
 
 describe("mls/group", () => {
@@ -27,7 +27,7 @@ describe("mls/group", () => {
     const rng = seededRng("group");
     const clock = new ManualClock();
     const hubSeed = rng.bytes(32);
-    const hub = ed25519Signer(hubSeed);
+    const hub = createDeviceSigner(hubSeed);
     const [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map((u) =>
       generateDevice(u, rng),
     );

@@ -5,14 +5,14 @@
  * UNAUTHENTICATED answer as the commit's fate and dropped its pending state, then could
  * not apply its own commit, which the hub had sequenced from the first copy.
  */
-import { encodeErrorPayload, encodeFrame, Flag, Opcode } from "@kalandra/proto";
+import { createDeviceSigner, encodeErrorPayload, encodeFrame, Flag, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { RequestTracker } from "../../src/state/requests.js";
-import { buildFrame, ed25519Signer, parseFrame } from "../../src/state/wire.js";
+import { buildFrame, parseFrame } from "../../src/state/wire.js";
 import { ManualTimers } from "../support/env.js";
 
-const hub = ed25519Signer(new Uint8Array(32).fill(9));
-const me = ed25519Signer(new Uint8Array(32).fill(3));
+const hub = createDeviceSigner(new Uint8Array(32).fill(9));
+const me = createDeviceSigner(new Uint8Array(32).fill(3));
 
 function request(opcode: number, requestId: number, payload: Record<string, unknown>): Uint8Array {
   return buildFrame({ opcode, requestId, roomId: 1n, senderId: 5n, epoch: 0n, payload }, me);

@@ -7,11 +7,16 @@
  * Delivery is asynchronous and FIFO per connection; a connection can be taken down.
  */
 import {
+  createDeviceSigner,
+  type DeviceSigner,
   deriveSenderId,
   ErrorCode,
+  Flag,
+  HEADER_SIZE,
   Opcode,
   type ProtocolErrorCode,
   type Rng,
+  stampFrame,
 } from "@kalandra/proto";
 import { type CiphersuiteImpl, proposeExternal } from "ts-mls";
 import { makeProposalRef } from "ts-mls/authenticatedContent.js";
@@ -20,18 +25,13 @@ import type { HubConnection } from "../../src/client.js";
 import { decodeGroupInfo, decodeMessage, encodeMessage } from "../../src/mls/group.js";
 import {
   buildFrame,
-  ed25519Signer,
-  FrameFlag,
-  type FrameSigner,
   fieldArray,
   fieldBytes,
   fieldNumber,
   fieldText,
   fieldU64,
-  HEADER_SIZE,
   parseFrame,
   payloadOf,
-  stampFrame,
   verifyFrame,
   type WireFrame,
 } from "../../src/state/wire.js";
@@ -118,7 +118,7 @@ export class RelayConnection implements HubConnection {
 }
 
 export class Relay {
-  readonly hub: FrameSigner;
+  readonly hub: DeviceSigner;
   readonly #hubSeed: Uint8Array;
   readonly #o: Required<RelayOptions>;
   readonly rooms = new Map<bigint, RelayRoom>();
@@ -136,7 +136,7 @@ export class Relay {
   constructor(o: RelayOptions) {
     this.#o = { echo: true, autoCommitRequest: true, kpLowWater: 2, recommitMs: 150, ...o };
     this.#hubSeed = o.rng.bytes(32);
-    this.hub = ed25519Signer(this.#hubSeed);
+    this.hub = createDeviceSigner(this.#hubSeed);
   }
 
   get hubPublicKey(): Uint8Array {
@@ -154,7 +154,7 @@ export class Relay {
     payload: Record<string, unknown>,
     extra: { error?: boolean; logIndex?: bigint; epoch?: bigint } = {},
   ): Uint8Array {
-    const flags = FrameFlag.RESPONSE | (extra.error ? FrameFlag.ERROR : 0);
+    const flags = Flag.RESPONSE | (extra.error ? Flag.ERROR : 0);
     const f = buildFrame(
       {
         flags,
@@ -165,7 +165,7 @@ export class Relay {
         epoch: extra.epoch ?? 0n,
         payload,
         logIndex: extra.logIndex ?? 0n,
-        hlc: extra.logIndex === undefined ? 0n : this.#hlc,
+        hlcTimestamp: extra.logIndex === undefined ? 0n : this.#hlc,
       },
       this.hub,
     );
@@ -501,7 +501,7 @@ export class Relay {
       const message = encodeMessage(msg);
       const frame = buildFrame(
         {
-          flags: FrameFlag.EXTERNAL,
+          flags: Flag.EXTERNAL,
           opcode: Opcode.PROPOSAL,
           requestId: 0,
           roomId,

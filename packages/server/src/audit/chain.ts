@@ -10,8 +10,7 @@
  * (count and last hash) that the writer keeps beside the log.
  */
 import { createHash } from "node:crypto";
-import { bytesEqual } from "@kalandra/proto";
-import { decodeCbor, encodeCbor } from "../storage/codec.js";
+import { bytesEqual, stateCborDecode, stateCborEncode } from "@kalandra/proto";
 import type { AuditRecord, AuditVerification } from "../storage/types.js";
 
 export const HASH_BYTES = 32;
@@ -46,7 +45,7 @@ export function encodeAuditRecord(prev: Uint8Array, seq: bigint, record: AuditRe
     detail: record.detail,
   };
   if (record.roomId !== undefined) body.room = record.roomId;
-  const encoded = encodeCbor(body);
+  const encoded = stateCborEncode(body);
   const out = new Uint8Array(HASH_BYTES + encoded.length);
   out.set(prev, 0);
   out.set(encoded, HASH_BYTES);
@@ -70,7 +69,7 @@ export function decodeAuditRecord(bytes: Uint8Array): DecodedAuditRecord {
   if (bytes.length <= HASH_BYTES) throw new AuditFormatError("record too short");
   let body: unknown;
   try {
-    body = decodeCbor(bytes.subarray(HASH_BYTES));
+    body = stateCborDecode(bytes.subarray(HASH_BYTES));
   } catch (err) {
     throw new AuditFormatError(`record body is not CBOR: ${(err as Error).message}`);
   }

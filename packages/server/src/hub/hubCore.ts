@@ -16,11 +16,16 @@ import {
   type DeviceSigner,
   decodePayload,
   deriveSenderId,
+  errorFrame,
   Flag,
+  FrameHeader,
   HEADER_SIZE,
+  hubFrame,
+  isRoomRequest,
   Opcode,
   type PayloadOf,
   type Rng,
+  responseFrame,
   type Timers,
 } from "@kalandra/proto";
 import {
@@ -28,7 +33,6 @@ import {
   KeyPackageDirectory,
   type KeyPackageLimits,
 } from "../keypackages/directory.js";
-import { errorFrame, hubFrame, responseFrame } from "../sequencer/effects.js";
 import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
 import { ProtocolError, parseFrame, verifyFrameSignature } from "../sequencer/wire.js";
@@ -104,18 +108,6 @@ interface Session {
   senderId: bigint;
   userId: string;
 }
-
-const ROOM_OPCODES: ReadonlySet<number> = new Set([
-  Opcode.ROOM_CREATE,
-  Opcode.GROUP_INFO_FETCH,
-  Opcode.SYNC_REQUEST,
-  Opcode.PROPOSAL,
-  Opcode.COMMIT,
-  Opcode.EXTERNAL_COMMIT,
-  Opcode.APP_MESSAGE,
-  Opcode.PRESENCE,
-  Opcode.TYPING,
-]);
 
 export class HubCore {
   private readonly sessions = new Map<string, Session>();
@@ -224,7 +216,7 @@ export class HubCore {
     const bans = this.deps.bans;
     if (bans !== undefined) {
       if (bans.isBanned(session.userId)) return fail(refuse("BANNED", "banned from this hub"));
-      if (ROOM_OPCODES.has(h.opcode) && bans.isBanned(session.userId, h.roomId)) {
+      if (isRoomRequest(h.opcode) && bans.isBanned(session.userId, h.roomId)) {
         return fail(refuse("BANNED", "banned from this room"));
       }
     }
@@ -238,7 +230,7 @@ export class HubCore {
       if (e instanceof ProtocolError) return fail(refuse(e.code, e.message));
       throw e;
     }
-    if (!ROOM_OPCODES.has(h.opcode)) {
+    if (!isRoomRequest(h.opcode)) {
       return fail(refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not a hub request`));
     }
     await this.shards.deliver(shardOf(h.roomId, this.shards.count), {
@@ -350,7 +342,7 @@ export class HubCore {
     }
     const r = await this.moderation.handle({ userId: session.userId, roomId: h.roomId, request });
     if (!r.ok) return this.deps.sink(reply, errorFrame(signer, h, r.refusal));
-    const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlc: 0n };
+    const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlcTimestamp: 0n };
     this.deps.sink(reply, responseFrame(signer, h, Opcode.ACK, {}, stamp));
   }
 
@@ -389,10 +381,6 @@ function requestHeaderOf(bytes: Uint8Array): { requestId: number; roomId: bigint
   if (!(bytes instanceof Uint8Array) || bytes.length < HEADER_SIZE) {
     return { requestId: 0, roomId: 0n, epoch: 0n };
   }
-  const v = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
-  return {
-    requestId: v.getUint32(8),
-    roomId: (v.getBigUint64(12) << 64n) | v.getBigUint64(20),
-    epoch: v.getBigUint64(52),
-  };
+  const h = FrameHeader.view(bytes);
+  return { requestId: h.requestId, roomId: h.roomId, epoch: h.epoch };
 }

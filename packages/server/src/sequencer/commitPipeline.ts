@@ -5,12 +5,11 @@
  * only once its batch is durable. A failed batch stops the room: later frames may depend
  * on the lost one.
  */
-import { canary } from "@kalandra/proto";
+import { ackFrame, canary, errorFrame } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import type { AppendEntry } from "../storage/types.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
 import type { Target } from "../vocabulary/target.js";
-import { ackFrame, errorFrame } from "./effects.js";
 import type { SequencerEnv } from "./env.js";
 import { signFrameInPlace } from "./frameSigner.js";
 import { Idempotency } from "./idempotency.js";

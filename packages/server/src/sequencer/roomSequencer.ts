@@ -12,13 +12,21 @@
  * Inputs are frames whose signature the hub core already verified (hub/hubCore.ts);
  * effects are pushed to the injected sink. No I/O, no wall clock, no timers of its own.
  */
-import { decodePayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
+import {
+  decodePayload,
+  encodePayload,
+  errorFrame,
+  Flag,
+  hubFrame,
+  isIdempotent,
+  Opcode,
+  responseFrame,
+} from "@kalandra/proto";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { Target } from "../vocabulary/target.js";
 import { CommitPipeline, type SequenceOptions } from "./commitPipeline.js";
 import { CommitScheduler } from "./commitScheduler.js";
-import { errorFrame, hubFrame, responseFrame } from "./effects.js";
 import type { SequencerEnv } from "./env.js";
 import type { GroupMember, GroupView } from "./groupView.js";
 import { createRoom, type RoomStart, restoreRoom } from "./lifecycle.js";
@@ -49,13 +57,6 @@ export interface Request {
   /** The session's authenticated device key (external joiners are checked against it). */
   deviceKey?: Uint8Array;
 }
-
-const SEQUENCED: ReadonlySet<number> = new Set([
-  Opcode.PROPOSAL,
-  Opcode.COMMIT,
-  Opcode.EXTERNAL_COMMIT,
-  Opcode.APP_MESSAGE,
-]);
 
 export class RoomSequencer implements RoomFacts {
   readonly roomId: bigint;
@@ -156,7 +157,7 @@ export class RoomSequencer implements RoomFacts {
     if (this.pipeline.failed !== undefined) {
       return this.answer(request, refuse("INTERNAL", "room storage failed; restart the hub"));
     }
-    if (SEQUENCED.has(h.opcode)) {
+    if (isIdempotent(h.opcode)) {
       // Idempotency (DESIGN §4): the first answer, never sequenced twice.
       const earlier = this.pipeline.earlier(h.senderId, h.requestId);
       if (earlier !== undefined) {
@@ -328,7 +329,7 @@ export class RoomSequencer implements RoomFacts {
     if (request.reply !== undefined) {
       const frame = responseFrame(this.env.hubSigner, request.frame.header, opcode, payload, {
         logIndex: 0n,
-        hlc: 0n,
+        hlcTimestamp: 0n,
         epoch: this.state.epoch,
       });
       this.env.sink(request.reply, frame);

@@ -4,7 +4,8 @@
  * and the pending proposals. Restoring it after a restart gives back exactly the room
  * that was acknowledged (issue 3, "Reopening the data directory restores every room").
  */
-import { decodeCborMap, encodeCbor, ProtocolError } from "./wire.js";
+import { stateCborEncode } from "@kalandra/proto";
+import { decodeCborMap, ProtocolError } from "./wire.js";
 
 export interface PendingProposal {
   /** ProposalRef (RFC 9420 §5.2), what a commit must list to cover it. */
@@ -39,7 +40,7 @@ const bytes = (v: unknown, name: string): Uint8Array => {
 };
 
 export function encodeRoomState(s: RoomState): Uint8Array {
-  return encodeCbor({
+  return stateCborEncode({
     v: 1,
     epoch: s.epoch,
     group: s.group,

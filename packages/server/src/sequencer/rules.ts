@@ -5,12 +5,18 @@
  * verdict, commitPipeline.ts makes it durable. The MLS checks behind `GroupView` are
  * computations over the public group state (packages/server/src/mls), no I/O either.
  */
-import { bytesEqual, canary, type Opcode, type PayloadOf } from "@kalandra/proto";
+import {
+  bytesEqual,
+  canary,
+  type Opcode,
+  type PayloadOf,
+  type ProtocolErrorCode,
+} from "@kalandra/proto";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { CheckFailure, GroupMember, GroupView } from "./groupView.js";
 import type { PendingProposal } from "./roomState.js";
-import { ErrorCode, type ErrorName, type FrameHeader } from "./wire.js";
+import { ErrorCode, type FrameHeader } from "./wire.js";
 
 /** What the rules see of a room: its epoch, group, pending proposals and the bans. */
 export interface RoomFacts {
@@ -46,7 +52,7 @@ export function removalPending(pending: readonly PendingProposal[]): boolean {
 /** A frame must be made in the room's epoch: older is STALE, newer is WRONG (§4). */
 export function checkEpoch(frameEpoch: bigint, roomEpoch: bigint): Refusal | undefined {
   if (frameEpoch === roomEpoch) return undefined;
-  const code: ErrorName = frameEpoch < roomEpoch ? "STALE_EPOCH" : "WRONG_EPOCH";
+  const code: ProtocolErrorCode = frameEpoch < roomEpoch ? "STALE_EPOCH" : "WRONG_EPOCH";
   return refuse(code, `room is at epoch ${roomEpoch}`, roomEpoch);
 }
 
@@ -204,8 +210,8 @@ export function commitCandidates(
 }
 
 /** A failed group-view check as a refusal: its own code when it is a protocol code. */
-export function fromCheck(check: CheckFailure, fallback: ErrorName, roomEpoch: bigint): Refusal {
-  const code = Object.hasOwn(ErrorCode, check.code) ? (check.code as ErrorName) : fallback;
+export function fromCheck(check: CheckFailure, fallback: ProtocolErrorCode, roomEpoch: bigint): Refusal {
+  const code = Object.hasOwn(ErrorCode, check.code) ? (check.code as ProtocolErrorCode) : fallback;
   const expected = code === "STALE_EPOCH" ? (check.expected ?? roomEpoch) : check.expected;
   return refuse(code, check.message, expected);
 }

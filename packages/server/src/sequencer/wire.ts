@@ -5,25 +5,20 @@
  * schemas, signatures with node:crypto through proto's `verifyFrame`.
  *
  * Ownership: a ParsedFrame's header and payload are views into the caller's buffer;
- * `stampFrame` returns a fresh buffer the caller owns.
+ * `stampFrame` (proto's) returns a fresh buffer the caller owns.
  */
 import {
   DEFAULT_MAX_PAYLOAD,
   type DeviceSigner,
   encodeFrame,
   Frame,
-  type FrameHeader,
-  HEADER_SIZE,
+  FrameHeader,
   type HeaderFields,
-  Offset,
-  type ProtocolErrorCode,
-  stampSequence,
+  stateCborDecode,
   verifyFrame,
 } from "@kalandra/proto";
-import { Decoder, Encoder } from "cbor-x";
 
-export { ErrorCode, ProtocolError } from "@kalandra/proto";
-export type ErrorName = ProtocolErrorCode;
+export { ErrorCode, ProtocolError, stampFrame } from "@kalandra/proto";
 export type FrameSigner = DeviceSigner;
 export type { FrameHeader };
 
@@ -41,18 +36,9 @@ export function parseFrame(bytes: Uint8Array, maxPayload = DEFAULT_MAX_PAYLOAD):
   return { header: frame.header, payload: frame.payload, bytes };
 }
 
-/** A copy of `frame` with the sequencer's `log_index` and `hlc_timestamp` written in. */
-export function stampFrame(frame: Uint8Array, logIndex: bigint, hlc: bigint): Uint8Array {
-  const out = frame.slice();
-  stampSequence(out, logIndex, hlc);
-  return out;
-}
-
 /** The `hlc_timestamp` of a stored 128-byte header. */
 export function readHlc(header: Uint8Array): bigint {
-  return new DataView(header.buffer, header.byteOffset, HEADER_SIZE).getBigUint64(
-    Offset.HLC_TIMESTAMP,
-  );
+  return FrameHeader.view(header).hlcTimestamp;
 }
 
 /** Verifies the Ed25519 frame signature against a 32-byte device (leaf) key. */
@@ -78,22 +64,9 @@ export function buildFrame(f: FrameFields, payload: Uint8Array, signer: FrameSig
   );
 }
 
-// Room state only (payloads go through proto's schemas): plain CBOR, no record extension.
-const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
-// int64AsType is a cbor-x option its typings do not list yet.
-const decoder = new Decoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  int64AsType: "bigint",
-} as ConstructorParameters<typeof Decoder>[0]);
-
-export function encodeCbor(value: unknown): Uint8Array {
-  // cbor-x returns a view into a buffer it reuses: copy so the caller owns the bytes.
-  return new Uint8Array(encoder.encode(value));
-}
-
+/** A room-state record (plain CBOR kept at rest, proto's `stateCborDecode`); throws unless a map. */
 export function decodeCborMap(bytes: Uint8Array): Record<string, unknown> {
-  const v: unknown = decoder.decode(bytes);
+  const v: unknown = stateCborDecode(bytes);
   if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array) {
     throw new TypeError("expected a CBOR map");
   }

@@ -4,9 +4,8 @@
  * A shard core is driven by plain messages (`ShardMessage`), so the same object runs
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
-import { bytesEqual, Opcode } from "@kalandra/proto";
+import { bytesEqual, errorFrame, isEphemeral, Opcode } from "@kalandra/proto";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
-import { errorFrame } from "../sequencer/effects.js";
 import type { SequencerEnv } from "../sequencer/env.js";
 import { RoomSequencer } from "../sequencer/roomSequencer.js";
 import {
@@ -260,7 +259,7 @@ export class ShardCore {
         return fail(refuse("BAD_SIGNATURE", "frame not signed by the member's leaf key"));
       }
     }
-    if (h.opcode === Opcode.PRESENCE || h.opcode === Opcode.TYPING) {
+    if (isEphemeral(h.opcode)) {
       // Ephemeral: relayed to the other members, never sequenced or stored.
       const others = room.members().filter((s) => s !== h.senderId);
       this.env.sink({ kind: "members", roomId: h.roomId, senderIds: others }, msg.bytes);

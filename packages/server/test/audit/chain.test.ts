@@ -1,3 +1,4 @@
+import { stateCborEncode } from "@kalandra/proto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -11,7 +12,6 @@ import {
   hashRecord,
   verifyAuditChain,
 } from "../../src/audit/chain.js";
-import { encodeCbor } from "../../src/storage/codec.js";
 import type { AuditRecord } from "../../src/storage/types.js";
 
 const record = fc.record(
@@ -168,7 +168,7 @@ describe("audit chain", () => {
   it("rejects bytes that are not a record with a labelled error", () => {
     const prev = new Uint8Array(32);
     const bad = (body: unknown) => {
-      const b = encodeCbor(body);
+      const b = stateCborEncode(body);
       const out = new Uint8Array(32 + b.length);
       out.set(b, 32);
       return out;

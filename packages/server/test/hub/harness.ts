@@ -13,6 +13,7 @@ import {
   encodePayload,
   Flag,
   Frame,
+  FrameHeader,
   Opcode,
   type PayloadOf,
   type TimerHandle,
@@ -228,7 +229,7 @@ export function answerTo(env: Env, c: Client, requestId: number): Answer | undef
 
 /** Sends a frame and returns the hub's answer to it. */
 export async function send(env: Env, c: Client, bytes: Uint8Array): Promise<Answer> {
-  const requestId = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8);
+  const requestId = FrameHeader.view(bytes).requestId;
   await env.hub.handleFrame(c.sessionId, c.senderId, bytes);
   await env.hub.shards.drain();
   const a = answerTo(env, c, requestId);

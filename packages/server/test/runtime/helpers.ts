@@ -13,6 +13,7 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
+import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
 import { generateDevCertificate } from "../../src/runtime/node/devCert.js";
 import type { FrameHandler } from "../../src/runtime/node/session.js";
 import {
@@ -21,12 +22,7 @@ import {
   WT_FLOW_OPTIONS,
   WT_PATH,
 } from "../../src/runtime/node/transport.js";
-import {
-  ed25519RawPublic,
-  type HubKey,
-  keySigner,
-  readHeader,
-} from "../../src/runtime/node/wire.js";
+import { type HubKey, readHeader } from "../../src/runtime/node/wire.js";
 
 export const defaultLimits: RuntimeLimits = {
   maxPayloadBytes: 1 << 20,
@@ -41,7 +37,7 @@ export const defaultLimits: RuntimeLimits = {
 
 export function hubKey(): HubKey {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  return { privateKey, publicKey: ed25519RawPublic(publicKey) };
+  return { privateKey, publicKey: ed25519RawPublicKey(publicKey) };
 }
 
 export interface Device {
@@ -52,7 +48,7 @@ export interface Device {
 
 export function device(): Device {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const raw = ed25519RawPublic(publicKey);
+  const raw = ed25519RawPublicKey(publicKey);
   return { privateKey, publicKey: raw, senderId: deriveSenderId(raw) };
 }
 
@@ -216,7 +212,7 @@ export function rawFrame(
 ): Uint8Array {
   return encodeFrame(
     { requestId: 0, roomId: 0n, senderId: dev.senderId, epoch: 0n, ...fields, payload },
-    keySigner(signerKey),
+    ed25519KeySigner(signerKey),
   );
 }
 

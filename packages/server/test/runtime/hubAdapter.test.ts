@@ -5,7 +5,15 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeErrorPayload, encodePayload, Flag, Opcode } from "@kalandra/proto";
+import {
+  decodeErrorPayload,
+  encodePayload,
+  errorFrame,
+  Flag,
+  hubFrame,
+  Opcode,
+  responseFrame,
+} from "@kalandra/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
@@ -13,7 +21,7 @@ import { Daemon } from "../../src/runtime/node/daemon.js";
 import { HubAdapter } from "../../src/runtime/node/hubAdapter.js";
 import { createLogger } from "../../src/runtime/node/logger.js";
 import { createMetrics } from "../../src/runtime/node/metrics.js";
-import { errorFrame, hubFrame, readHeader } from "../../src/runtime/node/wire.js";
+import { hubKeySigner, readHeader } from "../../src/runtime/node/wire.js";
 import {
   authed,
   type Device,
@@ -149,7 +157,7 @@ describe("HubAdapter", () => {
 
   it("counts members from fan-out and refuses growth beyond max_members_per_room", async () => {
     const { a, delivered, handled, metrics } = adapter(10, 2);
-    const f = hubFrame(hub, { opcode: Opcode.APP_MESSAGE, roomId: 5n }, new Uint8Array([0xa0]));
+    const f = hubFrame(hubKeySigner(hub), Opcode.APP_MESSAGE, 5n, 0n, new Uint8Array([0xa0]), 0);
     a.route({ kind: "members", roomId: 5n, senderIds: [1n, 2n] }, f);
     expect(delivered.map((x) => x.to)).toEqual(["s1", "s2", "s3"]);
     expect((await metrics.roomMembers.get()).values[0]?.value).toBe(2);
@@ -222,16 +230,24 @@ describe("HubAdapter", () => {
     );
     a.route(
       { kind: "session", sessionId: "s1" },
-      hubFrame(
-        hub,
-        { opcode: Opcode.ACK, flags: Flag.RESPONSE, requestId: 8, roomId: 7n },
+      responseFrame(
+        hubKeySigner(hub),
+        { requestId: 8, roomId: 7n },
+        Opcode.ACK,
         new Uint8Array([0xa0]),
       ),
     );
-    a.route({ kind: "session", sessionId: "s1" }, errorFrame(hub, "STALE_EPOCH", "late", 9, 7n));
+    a.route(
+      { kind: "session", sessionId: "s1" },
+      errorFrame(
+        hubKeySigner(hub),
+        { requestId: 9, roomId: 7n },
+        { code: "STALE_EPOCH", message: "late" },
+      ),
+    );
     a.route(
       { kind: "device", senderId: 2n },
-      hubFrame(hub, { opcode: Opcode.WELCOME }, new Uint8Array([0xa0])),
+      hubFrame(hubKeySigner(hub), Opcode.WELCOME, 0n, 0n, new Uint8Array([0xa0]), 0),
     );
     expect((await metrics.rooms.get()).values[0]?.value).toBe(1);
     const text = await metrics.registry.metrics();

@@ -1,5 +1,5 @@
 import { createPublicKey, verify as edVerify } from "node:crypto";
-import { encodeFrame, Frame, Opcode, verifyFrame } from "@kalandra/proto";
+import { ED25519_SPKI_PREFIX, encodeFrame, Frame, Opcode, verifyFrame } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { createHubSigner } from "../../src/runtime/node/shards/hubSigner.js";
 import { isAsyncSigner, signFrameInPlace } from "../../src/sequencer/frameSigner.js";
@@ -7,8 +7,9 @@ import { isAsyncSigner, signFrameInPlace } from "../../src/sequencer/frameSigner
 const SEED = new Uint8Array(32).fill(9);
 
 function spki(pub: Uint8Array) {
-  const prefix = Buffer.from("302a300506032b6570032100", "hex");
-  return createPublicKey({ key: Buffer.concat([prefix, pub]), format: "der", type: "spki" });
+  // Imported by node:crypto directly, so the check does not rest on proto's key cache.
+  const der = Buffer.concat([ED25519_SPKI_PREFIX, pub]);
+  return createPublicKey({ key: der, format: "der", type: "spki" });
 }
 
 describe("createHubSigner", () => {

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Rng } from "@kalandra/proto";
+import { MAGIC, Offset, type Rng, U64_MAX } from "@kalandra/proto";
 import type { AppendEntry } from "../../src/storage/types.js";
 
 /** Deterministic bytes: SHA-256 in counter mode over a seed (replayable failures). */
@@ -30,10 +30,10 @@ export function tempDir(label: string): { path: string; cleanup: () => void } {
 export function header(roomId: bigint, logIndex: bigint, fill = 0x11): Uint8Array {
   const h = new Uint8Array(128).fill(fill);
   const v = new DataView(h.buffer);
-  v.setUint32(0, 0x53554e44);
-  v.setBigUint64(12, roomId >> 64n);
-  v.setBigUint64(20, roomId & 0xffffffffffffffffn);
-  v.setBigUint64(36, logIndex);
+  v.setUint32(Offset.MAGIC, MAGIC);
+  v.setBigUint64(Offset.ROOM_ID, roomId >> 64n);
+  v.setBigUint64(Offset.ROOM_ID + 8, roomId & U64_MAX);
+  v.setBigUint64(Offset.LOG_INDEX, logIndex);
   // Distinctive signature bytes so a forensic scan can find the header in the files.
   h.set(createHash("sha256").update(`header/${roomId}/${logIndex}`).digest(), 64);
   return h;

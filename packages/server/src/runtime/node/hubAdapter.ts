@@ -7,7 +7,16 @@
  * Member counts come from the core's own fan-out (`members` targets list every member
  * device of the room), so the runtime never parses MLS to know a room's size.
  */
-import { decodePayload, Flag, FrameHeader, Opcode } from "@kalandra/proto";
+import {
+  decodePayload,
+  errorFrame,
+  Flag,
+  FrameHeader,
+  maySend,
+  Opcode,
+  opcodeTraits,
+} from "@kalandra/proto";
+import { ed25519KeySigner, ed25519SeedOf } from "@kalandra/proto/node";
 import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
 import type { Ban } from "../../moderation/bans.js";
 import { shardRoomData, syncBans } from "../../moderation/roomData.js";
@@ -20,7 +29,7 @@ import type { CoreDeps } from "./daemon.js";
 import type { Metrics } from "./metrics.js";
 import type { FrameHandler } from "./session.js";
 import { WorkerShards } from "./shards/workerShards.js";
-import { errorFrame, type HubKey, keySigner } from "./wire.js";
+import { type HubKey, hubKeySigner } from "./wire.js";
 
 /** Where the adapter sends frames (the WebTransport listener). */
 export interface Delivery {
@@ -33,17 +42,15 @@ export interface HubLimitsView {
   maxMembersPerRoom: number;
 }
 
-/** Opcodes whose success means a durable append (the storage latency histogram). */
-const SEQUENCED = new Set<number>([
-  Opcode.ROOM_CREATE,
-  Opcode.PROPOSAL,
-  Opcode.COMMIT,
-  Opcode.EXTERNAL_COMMIT,
-  Opcode.APP_MESSAGE,
-  Opcode.KICK,
-  Opcode.BAN,
-  Opcode.REDACT,
-]);
+/**
+ * Requests answered only once something is durably appended (the storage latency
+ * histogram): a client's sequenced frames, and moderation, which appends removals,
+ * redactions and audit entries.
+ */
+function answeredAfterAppend(opcode: number): boolean {
+  const t = opcodeTraits(opcode);
+  return t !== undefined && maySend(opcode, "client") && (t.sequenced || t.family === "moderation");
+}
 const MAX_PENDING = 100_000;
 
 export class HubAdapter implements FrameHandler {
@@ -95,7 +102,7 @@ export class HubAdapter implements FrameHandler {
     if (extra.workers !== undefined) {
       shards = await WorkerShards.start({
         count: extra.workers.count,
-        hubSeed: ed25519Seed(deps.hubKey.privateKey),
+        hubSeed: ed25519SeedOf(deps.hubKey.privateKey),
         sink: (target, frame) => adapter.route(target, frame),
         setupOptions: {
           path: extra.workers.path,
@@ -111,7 +118,7 @@ export class HubAdapter implements FrameHandler {
       clock: deps.clock,
       rng: deps.rng,
       timers: deps.timers,
-      hubSigner: keySigner(deps.hubKey.privateKey),
+      hubSigner: ed25519KeySigner(deps.hubKey.privateKey),
       sink: (target, frame) => adapter.route(target, frame),
       groups: publicGroupViews(deps.hubKey.publicKey),
       limits: {
@@ -153,11 +160,11 @@ export class HubAdapter implements FrameHandler {
       this.metrics.framesRejected.inc({ code: refusal.code });
       this.delivery()?.deliver(
         sessionId,
-        errorFrame(this.hub, refusal.code, refusal.message, h.requestId, h.roomId),
+        errorFrame(hubKeySigner(this.hub), { requestId: h.requestId, roomId: h.roomId }, refusal),
       );
       return;
     }
-    if (SEQUENCED.has(h.opcode)) {
+    if (answeredAfterAppend(h.opcode)) {
       // Requests whose session vanished never get a response: forget them wholesale.
       if (this.pending.size >= MAX_PENDING) this.pending.clear();
       this.pending.set(`${sessionId}/${h.requestId}`, {
@@ -265,11 +272,4 @@ export class HubAdapter implements FrameHandler {
       this.metrics.rooms.set(this.knownRooms);
     }
   }
-}
-
-/** The 32-byte Ed25519 seed of a private key (worker shards build their signer from it). */
-function ed25519Seed(key: import("node:crypto").KeyObject): Uint8Array {
-  const d = key.export({ format: "jwk" }).d;
-  if (typeof d !== "string") throw new TypeError("the hub key is not an Ed25519 private key");
-  return new Uint8Array(Buffer.from(d, "base64url"));
 }

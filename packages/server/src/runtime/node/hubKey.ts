@@ -3,10 +3,11 @@
  * room's external_senders). Created on first start with mode 0600 and reused afterwards,
  * because rooms and clients pin it.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { ed25519RawPublic, type HubKey } from "./wire.js";
+import { ed25519RawPublicKey } from "@kalandra/proto/node";
+import type { HubKey } from "./wire.js";
 
 export function loadOrCreateHubKey(path: string): { key: HubKey; created: boolean } {
   if (existsSync(path)) {
@@ -14,7 +15,7 @@ export function loadOrCreateHubKey(path: string): { key: HubKey; created: boolea
     if (privateKey.asymmetricKeyType !== "ed25519")
       throw new Error(`${path} is not an Ed25519 private key`);
     return {
-      key: { privateKey, publicKey: ed25519RawPublic(createPublicKey(privateKey)) },
+      key: { privateKey, publicKey: ed25519RawPublicKey(privateKey) },
       created: false,
     };
   }
@@ -24,5 +25,5 @@ export function loadOrCreateHubKey(path: string): { key: HubKey; created: boolea
     mode: 0o600,
     flag: "wx",
   });
-  return { key: { privateKey, publicKey: ed25519RawPublic(publicKey) }, created: true };
+  return { key: { privateKey, publicKey: ed25519RawPublicKey(publicKey) }, created: true };
 }

@@ -12,13 +12,15 @@ import {
   type Clock,
   decodePayload,
   deriveSenderId,
-  EPHEMERAL_OPCODES,
   encodePayload,
-  Flag,
+  errorFrame,
   Frame,
+  isEphemeral,
   isProtocolError,
   Opcode,
+  type ProtocolErrorCode,
   type Rng,
+  responseFrame,
   StreamDecoder,
   type TimerHandle,
   type Timers,
@@ -28,7 +30,7 @@ import type { Logger } from "pino";
 import { verifyFrameAsync } from "./asyncVerify.js";
 import type { Metrics } from "./metrics.js";
 import { TokenBucket } from "./tokenBucket.js";
-import { errorFrame, type HubKey, hubFrame, type RuntimeErrorName } from "./wire.js";
+import { type HubKey, hubKeySigner } from "./wire.js";
 
 /** What the runtime needs from the hub core (HubCore implements it; tests use an echo). */
 export interface FrameHandler {
@@ -192,7 +194,7 @@ export class Session {
     } catch {
       return;
     }
-    if (EPHEMERAL_OPCODES.has(frame.header.opcode)) this.onFrame(frame, true);
+    if (isEphemeral(frame.header.opcode)) this.onFrame(frame, true);
   }
 
   /** The peer finished its stream. */
@@ -211,7 +213,7 @@ export class Session {
   deliver(frame: Uint8Array): void {
     if (this.closed) return;
     const opcode = frame.length >= 8 ? (frame[6] ?? 0) * 256 + (frame[7] ?? 0) : 0;
-    if (this.d.io.sendDatagram && EPHEMERAL_OPCODES.has(opcode) && this.d.io.sendDatagram(frame)) {
+    if (this.d.io.sendDatagram && isEphemeral(opcode) && this.d.io.sendDatagram(frame)) {
       this.d.metrics?.messagesSent.inc();
       return;
     }
@@ -234,19 +236,24 @@ export class Session {
   }
 
   private refuseStream(e: unknown): void {
-    const code: RuntimeErrorName = isProtocolError(e) ? e.code : "INTERNAL";
+    const code: ProtocolErrorCode = isProtocolError(e) ? e.code : "INTERNAL";
     const message = isProtocolError(e) ? e.message : "internal error";
     this.reject(code, message);
     this.close(`wire error ${code}`);
   }
 
-  private reject(code: RuntimeErrorName, message: string, requestId = 0, roomId = 0n): void {
+  private reject(code: ProtocolErrorCode, message: string, requestId = 0, roomId = 0n): void {
     this.d.metrics?.framesRejected.inc({ code });
     this.d.log?.debug({ session: this.d.id, code }, "frame rejected");
-    this.emit(errorFrame(this.d.hub, code, message, requestId, roomId));
+    this.emit(errorFrame(hubKeySigner(this.d.hub), { requestId, roomId }, { code, message }));
   }
 
-  private strike(code: RuntimeErrorName, message: string, requestId: number, roomId: bigint): void {
+  private strike(
+    code: ProtocolErrorCode,
+    message: string,
+    requestId: number,
+    roomId: bigint,
+  ): void {
     this.reject(code, message, requestId, roomId);
     this.strikes++;
     if (this.strikes >= this.d.limits.maxStrikes) {
@@ -258,8 +265,8 @@ export class Session {
     }
   }
 
-  private respond(opcode: number, requestId: number, payload: Uint8Array, roomId = 0n): void {
-    this.emit(hubFrame(this.d.hub, { opcode, flags: Flag.RESPONSE, requestId, roomId }, payload));
+  private respond(opcode: Opcode, requestId: number, payload: Uint8Array, roomId = 0n): void {
+    this.emit(responseFrame(hubKeySigner(this.d.hub), { requestId, roomId }, opcode, payload));
   }
 
   private onFrame(frame: Frame, datagram: boolean): void {
@@ -274,11 +281,12 @@ export class Session {
       this.d.metrics?.framesRejected.inc({ code: "RATE_LIMITED" });
       this.emit(
         errorFrame(
-          this.d.hub,
-          "RATE_LIMITED",
-          "session rate limit exceeded",
-          h.requestId,
-          h.roomId,
+          hubKeySigner(this.d.hub),
+          { requestId: h.requestId, roomId: h.roomId },
+          {
+            code: "RATE_LIMITED",
+            message: "session rate limit exceeded",
+          },
         ),
       );
       return;
@@ -325,7 +333,14 @@ export class Session {
     if (!this.d.deviceBucket(senderId).take()) {
       this.d.metrics?.framesRejected.inc({ code: "RATE_LIMITED" });
       this.emit(
-        errorFrame(this.d.hub, "RATE_LIMITED", "device rate limit exceeded", h.requestId, h.roomId),
+        errorFrame(
+          hubKeySigner(this.d.hub),
+          { requestId: h.requestId, roomId: h.roomId },
+          {
+            code: "RATE_LIMITED",
+            message: "device rate limit exceeded",
+          },
+        ),
       );
       return;
     }
@@ -333,7 +348,7 @@ export class Session {
       this.respond(Opcode.PONG, h.requestId, frame.payload, h.roomId);
       return;
     }
-    if (datagram && !EPHEMERAL_OPCODES.has(h.opcode)) return;
+    if (datagram && !isEphemeral(h.opcode)) return;
     this.d.metrics?.framesReceived.inc({ opcode: h.opcode });
     const end = this.d.metrics?.frameHandling.startTimer();
     try {
@@ -478,7 +493,7 @@ export class Session {
   private authFail(
     message: string,
     requestId: number,
-    code: RuntimeErrorName = "UNAUTHENTICATED",
+    code: ProtocolErrorCode = "UNAUTHENTICATED",
   ): void {
     if (this.state.kind === "ready") {
       this.strike(code, message, requestId, 0n);

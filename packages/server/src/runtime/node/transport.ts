@@ -8,12 +8,12 @@
  * Frames travel on the one bidirectional stream the client opens; PRESENCE/TYPING may
  * travel as datagrams.
  */
-import type { Clock, Rng, Timers } from "@kalandra/proto";
+import { type Clock, errorFrame, type Rng, type Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { Metrics } from "./metrics.js";
 import { type FrameHandler, Session, type SessionLimits } from "./session.js";
 import { TokenBucket } from "./tokenBucket.js";
-import { errorFrame, type HubKey } from "./wire.js";
+import { type HubKey, hubKeySigner } from "./wire.js";
 
 /** Flow-control options for both sides of an HTTP/2 WebTransport session (PROBES.md). */
 export const WT_WINDOW = 64 * 1024 * 1024;
@@ -216,7 +216,13 @@ export class WebTransportListener {
       this.o.metrics?.connectionsRefused.inc({ reason });
       this.o.metrics?.framesRejected.inc({ code: reason });
       writer
-        .write(errorFrame(this.o.hub, reason, message))
+        .write(
+          errorFrame(
+            hubKeySigner(this.o.hub),
+            { requestId: 0, roomId: 0n },
+            { code: reason, message },
+          ),
+        )
         .then(() => writer.close())
         .catch(() => undefined)
         .finally(() => setTimeout(() => safeClose(wt, reason), 50));

@@ -9,8 +9,7 @@
  *   kp_refs       ref                      → sender_id (8) ‖ seq (8)   (one row per package)
  *   kp_devices    userPrefix ‖ sender_id (8) → 0x00                  (devices of a user)
  */
-import { concatBytes } from "@kalandra/proto";
-import { decodeCbor, encodeCbor } from "../codec.js";
+import { concatBytes, stateCborDecode, stateCborEncode } from "@kalandra/proto";
 import { StorageError } from "../errors.js";
 import { copyBytes, prefixEnd, readU64Key, u64Key, userPrefix } from "../keys.js";
 import type { StoredKeyPackage } from "../types.js";
@@ -19,7 +18,7 @@ import { META, type Tables } from "./layout.js";
 const ONE = new Uint8Array([0]);
 
 function decodePackage(bytes: Uint8Array, senderId: bigint): StoredKeyPackage {
-  const v = decodeCbor(bytes) as Record<string, unknown> | null;
+  const v = stateCborDecode(bytes) as Record<string, unknown> | null;
   if (
     v === null ||
     typeof v !== "object" ||
@@ -75,7 +74,7 @@ export function putPackages(t: Tables, packages: readonly StoredKeyPackage[]): v
     seen.add(id);
     rows.push({
       key: concatBytes(u64Key(p.senderId, "senderId"), u64Key(seq++)),
-      value: encodeCbor({
+      value: stateCborEncode({
         ref: p.ref,
         user: p.userId,
         data: p.data,

@@ -10,9 +10,15 @@
  * that makes thousands of appends per second possible.
  */
 import { join, resolve } from "node:path";
-import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
+import {
+  type Clock,
+  type Rng,
+  stateCborDecode,
+  stateCborEncode,
+  systemClock,
+  systemRng,
+} from "@kalandra/proto";
 import { encodeAuditRecord, GENESIS_HASH } from "../../audit/chain.js";
-import { decodeCbor, encodeCbor } from "../codec.js";
 import { asStorageError, StorageError } from "../errors.js";
 import {
   copyBytes,
@@ -312,7 +318,7 @@ class LmdbStorageImpl implements LmdbStorage {
   putRoom(meta: RoomMeta, roomState: Uint8Array): Promise<void> {
     return this.run(() => {
       const key = roomKey(meta.roomId);
-      const value = encodeCbor({ created_at: meta.createdAt, settings: meta.settings });
+      const value = stateCborEncode({ created_at: meta.createdAt, settings: meta.settings });
       const state = copyBytes(roomState);
       return this.write(() => {
         this.t.rooms.putSync(key, value);
@@ -327,7 +333,7 @@ class LmdbStorageImpl implements LmdbStorage {
     if (bytes === undefined) return undefined;
     let v: unknown;
     try {
-      v = decodeCbor(bytes);
+      v = stateCborDecode(bytes);
     } catch (err) {
       throw new StorageError("CORRUPT", `room ${roomId} metadata does not decode`, { cause: err });
     }

@@ -14,17 +14,13 @@
  * batch is durable, and a batch is written only once all of its ACKs are signed.
  * The core side (the interface, `signFrameInPlace`) is sequencer/frameSigner.ts.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign } from "node:crypto";
+import { type KeyObject, sign } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import { ed25519PrivateKeyObject, ed25519RawPublicKey } from "@kalandra/proto/node";
 import type { AsyncFrameSigner, SignCallback } from "../../../sequencer/frameSigner.js";
 
 /** Signatures per message to the signing thread when a burst is long. */
 const CHUNK = Number(process.env.KALANDRA_SIGN_CHUNK ?? 64);
-
-// RFC 8410 PKCS#8 prefix of an Ed25519 private key (the 32-byte seed follows).
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-]);
 
 /**
  * The signing thread: receives batches `{id, data, ends}` (the messages concatenated, each
@@ -58,22 +54,8 @@ parentPort.on("message", ({ id, data, ends }) => {
  * the calling thread pays a fraction of a microsecond per signature instead of ~40 µs.
  */
 export function createHubSigner(key: Uint8Array | KeyObject): AsyncFrameSigner {
-  let privateKey: KeyObject;
-  if (key instanceof Uint8Array) {
-    if (key.length !== 32) throw new TypeError('"key" expected Uint8Array of length 32');
-    const der = new Uint8Array(PKCS8_PREFIX.length + 32);
-    der.set(PKCS8_PREFIX);
-    der.set(key, PKCS8_PREFIX.length);
-    try {
-      privateKey = createPrivateKey({ key: Buffer.from(der.buffer), format: "der", type: "pkcs8" });
-    } finally {
-      der.fill(0);
-    }
-  } else {
-    privateKey = key;
-  }
-  const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
-  const publicKey = new Uint8Array(spki.subarray(spki.length - 32));
+  const privateKey = key instanceof Uint8Array ? ed25519PrivateKeyObject(key) : key;
+  const publicKey = ed25519RawPublicKey(privateKey);
   const syncSign = (data: Uint8Array): Uint8Array => {
     const sig = sign(null, data, privateKey);
     return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
