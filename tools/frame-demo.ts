@@ -11,14 +11,14 @@ import {
   deriveSenderId,
   encodeFrame,
   encodePayload,
-  Flag,
   Frame,
   HUB_SENDER_ID,
   Opcode,
   opcodeName,
   ProtocolError,
+  responseFrame,
   StreamDecoder,
-  stampSequence,
+  stampFrame,
   verifyFrame,
 } from "@kalandra/proto";
 
@@ -102,27 +102,21 @@ for (const frame of received) {
   console.log(`  payload ${frame.payload.length} B ${show(payload)}`);
   console.log(`  signature ${hex(h.signature)} verifies: ${ok}`);
   if (h.opcode === Opcode.APP_MESSAGE) {
-    const wire = frame.toWire().slice();
-    stampSequence(wire, nextIndex, 0x0000_0193_0000_0001n);
-    const stamped = Frame.fromWire(wire);
+    const stamped = Frame.fromWire(stampFrame(frame.toWire(), nextIndex, 0x0000_0193_0000_0001n));
     console.log(
       `  sequenced: log_index=${stamped.header.logIndex} hlc=${stamped.header.hlcTimestamp}` +
         ` still verifies: ${verifyFrame(stamped, alice.publicKey)}`,
     );
     const ack = Frame.fromWire(
-      encodeFrame(
+      responseFrame(
+        hub,
+        h,
+        Opcode.ACK,
+        {},
         {
-          flags: Flag.RESPONSE,
-          opcode: Opcode.ACK,
-          requestId: h.requestId,
-          roomId: h.roomId,
-          senderId: HUB_SENDER_ID,
           logIndex: nextIndex,
           hlcTimestamp: 0x0000_0193_0000_0001n,
-          epoch: h.epoch,
-          payload: encodePayload(Opcode.ACK, {}),
         },
-        hub,
       ),
     );
     console.log(
