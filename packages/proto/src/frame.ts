@@ -26,7 +26,17 @@ export function resolveMaxPayload(opts: DecodeOptions | undefined): number {
  * A frame whose payload is `src[start, end)`, bounds already checked: for the frame and
  * stream decoders inside proto; not exported from the package.
  */
-export let frameAt: (header: FrameHeader, src: Uint8Array, start: number, end: number) => Frame;
+export function frameAt(header: FrameHeader, src: Uint8Array, start: number, end: number): Frame {
+  const f = Object.create(Frame.prototype) as {
+    -readonly [K in "header" | "src" | "start" | "end" | "cachedPayload"]: unknown;
+  };
+  f.header = header;
+  f.src = src;
+  f.start = start;
+  f.end = end;
+  f.cachedPayload = undefined;
+  return f as unknown as Frame;
+}
 
 /**
  * @example
@@ -38,9 +48,9 @@ export class Frame {
   readonly header: FrameHeader;
   // The payload is `src[start, end)`; its subarray is made on first use (a subarray costs
   // more than validating a header, and routing often never touches the payload).
-  private src: Uint8Array;
-  private start: number;
-  private end: number;
+  private readonly src: Uint8Array;
+  private readonly start: number;
+  private readonly end: number;
   private cachedPayload: Uint8Array | undefined;
 
   constructor(header: FrameHeader, payload: Uint8Array) {
@@ -54,18 +64,6 @@ export class Frame {
     this.start = 0;
     this.end = payload.length;
     this.cachedPayload = payload;
-  }
-
-  static {
-    frameAt = (header, src, start, end) => {
-      const f = Object.create(Frame.prototype) as Frame;
-      (f as { header: FrameHeader }).header = header;
-      f.src = src;
-      f.start = start;
-      f.end = end;
-      f.cachedPayload = undefined;
-      return f;
-    };
   }
 
   /** The payload bytes (a subarray of the wire bytes when decoded, never a copy). */

@@ -43,7 +43,10 @@ export interface HeaderFields {
  * Same as `FrameHeader.view` for callers inside proto that already checked the bounds
  * (the frame and stream decoders); not exported from the package.
  */
-export let headerAt: (bytes: Uint8Array, offset: number) => FrameHeader;
+export function headerAt(bytes: Uint8Array, offset: number): FrameHeader {
+  return new (FrameHeader as unknown as HeaderConstructor)(bytes, offset);
+}
+type HeaderConstructor = new (src: Uint8Array, off: number) => FrameHeader;
 
 /**
  * A read-only view of a header inside received bytes. Getters decode on demand from a
@@ -86,10 +89,6 @@ export class FrameHeader {
       );
     }
     return new FrameHeader(bytes, offset);
-  }
-
-  static {
-    headerAt = (bytes, offset) => new FrameHeader(bytes, offset);
   }
 
   private u32(o: number): number {
