@@ -4,8 +4,8 @@
  *
  * Everything here takes and returns raw bytes, so this is the one file to swap when proto
  * runs in a browser (issue 14: WebCrypto or @noble behind an export condition). Node's
- * `KeyObject` interop (the hub's key file, the signing thread) lives in `./node.ts`, the
- * `@kalandra/proto/node` entry, which stays Node-only.
+ * `KeyObject` interop (the hub's key file, the signing thread) lives in
+ * `node/keyObjects.ts`, the `@kalandra/proto/node` entry, which stays Node-only.
  *
  * Cost (PROBES, docs/performance.md): sign ~39 µs, verify ~118 µs with node:crypto.
  * Importing a public key costs ~9 µs through JWK against ~110-200 µs through SPKI DER

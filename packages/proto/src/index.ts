@@ -79,6 +79,8 @@ export {
 } from "./hubFrames.js";
 /** sender_id: derived from the device key; 0 is the hub. */
 export { deriveSenderId, HUB_SENDER_ID } from "./identity.js";
+/** What a core is given instead of globals: clock, randomness, timers (DESIGN §2). */
+export { systemClock, systemRng, systemTimers } from "./node/system.js";
 /** Opcode numbers and names, header flag bits. */
 export {
   ALL_OPCODES,
@@ -150,8 +152,6 @@ export {
   type TypingPayload,
   type WelcomePayload,
 } from "./payloads/schemas.js";
-/** What a core is given instead of globals: clock, randomness, timers (DESIGN §2). */
-export { systemClock, systemRng, systemTimers } from "./node/system.js";
 export type { Clock, Rng, TimerHandle, Timers } from "./runtime.js";
 /** Frame signatures over the signed view (log_index and hlc_timestamp zeroed). */
 export {

@@ -15,7 +15,7 @@ import {
   ed25519PublicKeyObject,
   ed25519RawPublicKey,
   ed25519SeedOf,
-} from "../src/node.js";
+} from "../src/node/keyObjects.js";
 import { fcParams, hex } from "./helpers.js";
 
 // RFC 8032 §7.1, TEST 2 (one-byte message 0x72).

@@ -15,7 +15,7 @@ import {
   publicKeyObject,
   rawPublicKeyOf,
   signerOfKey,
-} from "./ed25519.js";
+} from "../ed25519.js";
 
 /** A node:crypto private key of a 32-byte Ed25519 seed (RFC 8032 §5.1.5). */
 export function ed25519PrivateKeyObject(seed: Uint8Array): KeyObject {
