@@ -5,6 +5,8 @@
  * list it too. This room reaches the tree of the issue (node 19 = [11], root 15 = [11, 12]),
  * and every later join (Welcome and external) must still succeed.
  */
+
+import { createDeviceSigner } from "@kalandra/proto";
 import type { ClientState } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import {
@@ -16,7 +18,6 @@ import {
   processHandshake,
 } from "../../src/mls/group.js";
 import { generateDevice, generateKeyPackages, type OwnKeyPackage } from "../../src/state/device.js";
-import { ed25519Signer } from "../../src/state/wire.js";
 import { ManualClock, seededRng, suite } from "../support/env.js";
 
 function unmergedAt(state: ClientState, nodeIndex: number): number[] | undefined {
@@ -29,7 +30,7 @@ describe("mls/unmerged leaves (RFC 9420 §7.9)", () => {
     const cs = await suite();
     const rng = seededRng("unmerged-leaves");
     const clock = new ManualClock();
-    const hub = ed25519Signer(rng.bytes(32));
+    const hub = createDeviceSigner(rng.bytes(32));
     const kps: OwnKeyPackage[] = [];
     for (let i = 0; i < 15; i++) {
       const [kp] = await generateKeyPackages(generateDevice(`user${i}`, rng), 1, clock, cs);
