@@ -210,7 +210,11 @@ export function commitCandidates(
 }
 
 /** A failed group-view check as a refusal: its own code when it is a protocol code. */
-export function fromCheck(check: CheckFailure, fallback: ProtocolErrorCode, roomEpoch: bigint): Refusal {
+export function fromCheck(
+  check: CheckFailure,
+  fallback: ProtocolErrorCode,
+  roomEpoch: bigint,
+): Refusal {
   const code = Object.hasOwn(ErrorCode, check.code) ? (check.code as ProtocolErrorCode) : fallback;
   const expected = code === "STALE_EPOCH" ? (check.expected ?? roomEpoch) : check.expected;
   return refuse(code, check.message, expected);
