@@ -2,8 +2,7 @@
  * Test fixtures: a seeded Rng (replayable failures, no Math.random) and small MLS
  * group helpers used by the differential, determinism and interop tests.
  */
-import { createHash } from "node:crypto";
-import type { Rng } from "@kalandra/proto";
+import { seededRng } from "@kalandra/test-support";
 import {
   acceptAll,
   type Capabilities,
@@ -24,27 +23,7 @@ import {
   type Welcome,
 } from "ts-mls";
 
-/** SHA-256 in counter mode over a seed: deterministic, good enough for tests. */
-export function seededRng(seed: string | number): Rng {
-  let counter = 0;
-  let pool = new Uint8Array(0);
-  return {
-    bytes(n: number): Uint8Array {
-      const out = new Uint8Array(n);
-      let off = 0;
-      while (off < n) {
-        if (pool.length === 0) {
-          pool = new Uint8Array(createHash("sha256").update(`${seed}/${counter++}`).digest());
-        }
-        const take = Math.min(pool.length, n - off);
-        out.set(pool.subarray(0, take), off);
-        pool = pool.subarray(take);
-        off += take;
-      }
-      return out;
-    },
-  };
-}
+export { seededRng };
 
 /** No GREASE: ts-mls's defaultCapabilities() draws GREASE values with Math.random. */
 export const fixedCapabilities: Capabilities = {

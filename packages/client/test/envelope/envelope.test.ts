@@ -1,3 +1,4 @@
+import { seededBytes, seededRng } from "@kalandra/test-support";
 import { Encoder } from "cbor-x/encode";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -13,11 +14,10 @@ import {
   sealAttachment,
 } from "../../src/envelope/index.js";
 import { pad, unpad } from "../../src/envelope/padding.js";
-import { fcSeed, seededBytes } from "../senderkeys/helpers.js";
+import { fcSeed } from "../senderkeys/helpers.js";
 
 const seed = fcSeed("envelope");
-let counter = 0;
-const rng = { bytes: (n: number) => seededBytes(++counter, n) };
+const rng = seededRng("envelope");
 const clock = { now: () => 1_700_000_000_123n };
 const raw = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 const rawPadded = (v: unknown): Uint8Array => pad(new Uint8Array(raw.encode(v)));

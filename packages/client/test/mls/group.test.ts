@@ -19,13 +19,13 @@ import {
   senderKeysExporter,
 } from "../../src/mls/group.js";
 import { generateDevice, generateKeyPackages } from "../../src/state/device.js";
-import { ManualClock, seededRng, suite } from "../support/env.js";
+import { seededRng, suite, wallStartedClock } from "../support/env.js";
 
 describe("mls/group", () => {
   it("create, add by Welcome, external join, self-remove, hub remove, state codec", async () => {
     const cs = await suite();
     const rng = seededRng("group");
-    const clock = new ManualClock();
+    const clock = wallStartedClock();
     const hubSeed = rng.bytes(32);
     const hub = createDeviceSigner(hubSeed);
     const [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map((u) =>

@@ -10,11 +10,12 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { seededRng } from "@kalandra/test-support";
 import { describe, expect, it } from "vitest";
 import { createEnvelope, encodeEnvelope } from "../../src/envelope/index.js";
 import { exportNotificationKeys } from "../../src/notify/export.js";
 import type { EpochSenderKeys } from "../../src/senderkeys/index.js";
-import { EPOCH, members, ROOM, seededBytes } from "../senderkeys/helpers.js";
+import { EPOCH, members, ROOM } from "../senderkeys/helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgRoot = resolve(here, "../..");
@@ -30,7 +31,7 @@ describe("notification decryptor in a fresh process", () => {
     const blob = exportNotificationKeys([phone]);
     const env = createEnvelope(
       { t: "text", body: "ping from leaf 42" },
-      { clock: { now: () => 1_700_000_000_000n }, rng: { bytes: (n) => seededBytes(3, n) } },
+      { clock: { now: () => 1_700_000_000_000n }, rng: seededRng(3) },
     );
     sender.seal(encodeEnvelope(env)); // generation 0 never reaches the phone
     const m = sender.seal(encodeEnvelope(env));

@@ -1,14 +1,15 @@
+import { seededBytes, seededRng } from "@kalandra/test-support";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createEnvelope, encodeEnvelope } from "../../src/envelope/index.js";
 import { exportNotificationKeys } from "../../src/notify/export.js";
 import { decodeBlob, NotificationDecryptor, NotifyError } from "../../src/notify/index.js";
 import { EpochSenderKeys } from "../../src/senderkeys/index.js";
-import { EPOCH, fcSeed, members, ROOM, seededBytes } from "../senderkeys/helpers.js";
+import { EPOCH, fcSeed, members, ROOM } from "../senderkeys/helpers.js";
 
 const seed = fcSeed("notify");
 const clock = { now: () => 1_700_000_000_000n };
-const rng = { bytes: (n: number) => seededBytes(n + 11, n) };
+const rng = seededRng("notify");
 const text = (body: string) => encodeEnvelope(createEnvelope({ t: "text", body }, { clock, rng }));
 
 function codeOf(fn: () => unknown): string {

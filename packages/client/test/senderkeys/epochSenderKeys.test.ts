@@ -1,8 +1,9 @@
 import { createHmac, hkdfSync } from "node:crypto";
+import { seededBytes } from "@kalandra/test-support";
 import { describe, expect, it } from "vitest";
 import { associatedData, EpochSenderKeys, initialChainKey } from "../../src/senderkeys/index.js";
 import { messageKey, messageNonce, nextChainKey } from "../../src/senderkeys/ratchet.js";
-import { EPOCH, errorCode, fromUtf8, members, ROOM, seededBytes, utf8 } from "./helpers.js";
+import { EPOCH, errorCode, fromUtf8, members, ROOM, utf8 } from "./helpers.js";
 
 describe("key schedule", () => {
   it("matches an independent HKDF/HMAC computation (node:crypto)", () => {

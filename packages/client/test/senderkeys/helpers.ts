@@ -1,19 +1,5 @@
+import { seededBytes } from "@kalandra/test-support";
 import { EpochSenderKeys, SenderKeyError, type WindowOptions } from "../../src/senderkeys/index.js";
-
-/** Deterministic test bytes from a fixed seed (xorshift32), never Math.random. */
-export function seededBytes(seed: number, n: number): Uint8Array {
-  let x = seed >>> 0 || 0x9e3779b9;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 export const ROOM = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210n;
 export const EPOCH = 7n;

@@ -1,7 +1,8 @@
+import { seededBytes } from "@kalandra/test-support";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EpochSenderKeys, SenderKeyError } from "../../src/senderkeys/index.js";
-import { fcSeed, ROOM, seededBytes } from "./helpers.js";
+import { fcSeed, ROOM } from "./helpers.js";
 
 const seed = fcSeed("senderkeys/scenario");
 

@@ -1,7 +1,8 @@
+import { seededBytes } from "@kalandra/test-support";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EpochSenderKeys, SenderKeyError } from "../../src/senderkeys/index.js";
-import { errorCode, fcSeed, fromUtf8, members, seededBytes, utf8 } from "./helpers.js";
+import { errorCode, fcSeed, fromUtf8, members, utf8 } from "./helpers.js";
 
 const seed = fcSeed("senderkeys/state");
 

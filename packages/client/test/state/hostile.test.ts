@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { generateDevice } from "../../src/state/device.js";
 import { RequestTracker } from "../../src/state/requests.js";
 import { buildFrame, parseFrame } from "../../src/state/wire.js";
-import { ManualTimers, seededRng } from "../support/env.js";
+import { ManualTime, seededRng } from "../support/env.js";
 import type { TestClient } from "../support/world.js";
 import { text, World, waitEpoch, waitFor } from "../support/world.js";
 
@@ -90,7 +90,7 @@ describe("frames that fail a check", () => {
 
 describe("RequestTracker", () => {
   it("resends with the same bytes until answered, not while offline, and gives up", async () => {
-    const timers = new ManualTimers();
+    const timers = new ManualTime();
     const sent: Uint8Array[] = [];
     const t = new RequestTracker((b) => sent.push(b), timers, { retryMs: 100, maxAttempts: 3 });
     const dev = generateDevice("x", seededRng("rt"));

@@ -9,7 +9,7 @@ import { createDeviceSigner, encodeErrorPayload, encodeFrame, Flag, Opcode } fro
 import { describe, expect, it } from "vitest";
 import { RequestTracker } from "../../src/state/requests.js";
 import { buildFrame, parseFrame } from "../../src/state/wire.js";
-import { ManualTimers } from "../support/env.js";
+import { ManualTime } from "../support/env.js";
 
 const hub = createDeviceSigner(new Uint8Array(32).fill(9));
 const me = createDeviceSigner(new Uint8Array(32).fill(3));
@@ -36,7 +36,7 @@ function error(requestId: number, name: "UNAUTHENTICATED" | "STALE_EPOCH"): Uint
 describe("RequestTracker", () => {
   it("keeps a request refused by the session and sends it again", async () => {
     const sent: Uint8Array[] = [];
-    const timers = new ManualTimers();
+    const timers = new ManualTime();
     const t = new RequestTracker((b) => sent.push(b), timers, { retryMs: 100, maxAttempts: 5 });
     const bytes = request(Opcode.APP_MESSAGE, 7, { generation: 0, ciphertext: new Uint8Array(4) });
     let answer: number | undefined;
@@ -53,7 +53,7 @@ describe("RequestTracker", () => {
   });
 
   it("lets a handshake request fail on UNAUTHENTICATED", async () => {
-    const t = new RequestTracker(() => {}, new ManualTimers(), { retryMs: 100, maxAttempts: 5 });
+    const t = new RequestTracker(() => {}, new ManualTime(), { retryMs: 100, maxAttempts: 5 });
     const p = t.request(3, request(Opcode.AUTH_RESPONSE, 3, { nonce: new Uint8Array(32) }));
     expect(t.resolve(parseFrame(error(3, "UNAUTHENTICATED")))).toBe(true);
     expect((await p).opcode).toBe(Opcode.ERROR);
@@ -63,7 +63,7 @@ describe("RequestTracker", () => {
 describe("RequestTracker with a request asked twice", () => {
   it("answers both callers once and stops resending", async () => {
     const sent: Uint8Array[] = [];
-    const timers = new ManualTimers();
+    const timers = new ManualTime();
     const t = new RequestTracker((b) => sent.push(b), timers, { retryMs: 100, maxAttempts: 5 });
     const bytes = request(Opcode.APP_MESSAGE, 9, { generation: 0, ciphertext: new Uint8Array(4) });
     const first = t.request(9, bytes);

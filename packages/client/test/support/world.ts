@@ -1,10 +1,11 @@
 /** A relay plus real clients wired to it, and helpers to wait for them to converge. */
 import { systemTimers } from "@kalandra/proto";
+import { waitUntil } from "@kalandra/test-support";
 import type { CiphersuiteImpl } from "ts-mls";
 import { KalandraClient, type KalandraClientOptions } from "../../src/client.js";
 import type { ClientEvent } from "../../src/state/events.js";
 import { MemoryStore } from "../../src/store.js";
-import { ManualClock, seededRng, suite } from "./env.js";
+import { seededRng, suite, wallStartedClock } from "./env.js";
 import { Relay, type RelayConnection, type RelayOptions } from "./relay.js";
 
 export interface TestClient {
@@ -18,7 +19,7 @@ export interface TestClient {
 }
 
 export class World {
-  readonly clock = new ManualClock();
+  readonly clock = wallStartedClock();
   readonly timers = systemTimers();
   #opened = 0;
   private constructor(
@@ -73,17 +74,9 @@ export class World {
   }
 }
 
-/** Polls `cond` on real time until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(
-  cond: () => boolean,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Waits on real time until `cond` holds; fails naming `what` after `timeoutMs`. */
+export function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  return waitUntil(cond, what, { timeoutMs, intervalMs: 5 });
 }
 
 /** Waits until every client sits at `epoch` in `roomId`, synchronized. */
