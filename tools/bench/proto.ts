@@ -14,39 +14,24 @@
  * of per-round ratios of interleaved decode/baseline slices. Prints one JSON object on its last line. BENCH_QUICK=1 runs a short smoke version.
  */
 
-import { createHash } from "node:crypto";
 import {
   encodeFrame,
   encodePayload,
   Frame,
   generateDeviceKey,
   Opcode,
-  type Rng,
   StreamDecoder,
   signFrame,
   verifyFrame,
 } from "@kalandra/proto";
+import { seededRng } from "@kalandra/test-support";
 import { Encoder } from "cbor-x";
 
 const quick = process.env.BENCH_QUICK === "1";
 const SECONDS = quick ? 0.25 : 2;
 
 /** Deterministic bytes so every run measures the same frames. */
-function seeded(seed: string): Rng {
-  let n = 0;
-  return {
-    bytes(len: number) {
-      const out = new Uint8Array(len);
-      for (let o = 0; o < len; o += 32) {
-        const d = createHash("sha256").update(`${seed}/${n++}`).digest();
-        out.set(d.subarray(0, Math.min(32, len - o)), o);
-      }
-      return out;
-    },
-  };
-}
-
-const rng = seeded("bench/proto");
+const rng = seededRng("bench/proto");
 const key = generateDeviceKey(rng);
 let sink = 0;
 

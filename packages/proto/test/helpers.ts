@@ -2,32 +2,11 @@
  * Test helpers: deterministic randomness, fast-check parameters with a printed seed, and
  * payload arbitraries generated from the schemas themselves.
  */
-import { createHash } from "node:crypto";
+import { seededRng } from "@kalandra/test-support";
 import fc from "fast-check";
 import type { Codec } from "../src/payloads/schema.js";
-import type { Rng } from "../src/runtime.js";
 
-/** A reproducible Rng: SHA-256 in counter mode over a text seed. Never use outside tests. */
-export function seededRng(seed: string): Rng {
-  let counter = 0;
-  let pool = new Uint8Array(0);
-  return {
-    bytes(n: number): Uint8Array {
-      const out = new Uint8Array(n);
-      let filled = 0;
-      while (filled < n) {
-        if (pool.length === 0) {
-          pool = new Uint8Array(createHash("sha256").update(`${seed}/${counter++}`).digest());
-        }
-        const take = Math.min(pool.length, n - filled);
-        out.set(pool.subarray(0, take), filled);
-        pool = pool.subarray(take);
-        filled += take;
-      }
-      return out;
-    },
-  };
-}
+export { seededRng };
 
 /**
  * fast-check parameters: the seed comes from FC_SEED when set (to replay a failure),

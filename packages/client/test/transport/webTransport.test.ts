@@ -4,9 +4,6 @@
  * healing across a hub crash (SIGKILL) and restart on the same port and data directory.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   encodeFrame,
@@ -16,6 +13,7 @@ import {
   Opcode,
   systemRng,
 } from "@kalandra/proto";
+import { freePort, tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectWebTransport,
@@ -24,22 +22,14 @@ import {
 } from "../../src/transport/webTransport.js";
 
 const BIN = join(__dirname, "../../../server/bin/kalandrad.mjs");
-const dataDir = mkdtempSync(join(tmpdir(), "kalandra-client-wt-"));
+const data = tempDir("client-wt");
+const dataDir = data.path;
 
 interface Hub {
   child: ChildProcess;
   certHash: Uint8Array;
   hubKey: Uint8Array;
   exit: Promise<unknown>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function startHub(port: number): Promise<Hub> {
@@ -102,13 +92,9 @@ function collect(conn: WebTransportConnection): number[] {
   return ids;
 }
 
-async function until(pred: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Waits (real time, bounded) until `pred` holds; fails naming the condition. */
+const until = (pred: () => boolean): Promise<void> =>
+  waitUntil(pred, pred.toString(), { timeoutMs: 15_000, intervalMs: 25 });
 
 beforeAll(async () => {
   port = await freePort();
@@ -120,6 +106,7 @@ afterAll(async () => {
     hub.child.kill("SIGTERM");
     await hub.exit;
   }
+  data.cleanup();
 });
 
 /** Alice connects to the test hub; `extra` overrides or adds options. */

@@ -4,7 +4,6 @@
  * leaf signature key is also their frame key (docs/contracts.md "Identity").
  */
 import {
-  type Clock,
   createDeviceSigner,
   type DeviceSigner,
   decodePayload,
@@ -16,9 +15,8 @@ import {
   FrameHeader,
   Opcode,
   type PayloadOf,
-  type TimerHandle,
-  type Timers,
 } from "@kalandra/proto";
+import { ManualTime, seededRng } from "@kalandra/test-support";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { HubCore, type HubLimits } from "../../src/hub/hubCore.js";
 import { shardModeration } from "../../src/moderation/shardModeration.js";
@@ -32,43 +30,7 @@ import { type Device, device, type Hub, hubKeys, suite } from "../mls/mlsClients
 /** The hub's Ed25519 seed in tests (worker shards get it to sign responses). */
 export const HUB_SEED = new Uint8Array(32).fill(7);
 
-export class ManualTime implements Clock, Timers {
-  private t = 1_700_000_000_000n;
-  private seq = 1;
-  private readonly queue = new Map<number, { at: bigint; fn: () => void }>();
-  now(): bigint {
-    return this.t;
-  }
-  set(delayMs: number, fn: () => void): TimerHandle {
-    const id = this.seq++;
-    this.queue.set(id, { at: this.t + BigInt(Math.max(0, Math.ceil(delayMs))), fn });
-    return { id };
-  }
-  clear(h: TimerHandle): void {
-    this.queue.delete(h.id);
-  }
-  get pendingTimers(): number {
-    return this.queue.size;
-  }
-  /** Moves time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const end = this.t + BigInt(ms);
-    for (;;) {
-      let next: [number, { at: bigint; fn: () => void }] | undefined;
-      for (const e of this.queue)
-        if (e[1].at <= end && (next === undefined || e[1].at < next[1].at)) next = e;
-      if (next === undefined) break;
-      this.queue.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-  /** Sets the wall clock (it may go backwards). */
-  setNow(ms: bigint): void {
-    this.t = ms;
-  }
-}
+export { ManualTime };
 
 export interface Sent {
   target: Target;
@@ -99,22 +61,6 @@ export interface Env {
   sink: (target: Target, bytes: Uint8Array) => void;
   shards?: (env: Env) => ShardSet | Promise<ShardSet>;
 }
-
-const rngSeeded = (seed: number) => {
-  let x = seed >>> 0 || 1;
-  return {
-    bytes(n: number): Uint8Array {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        out[i] = x & 0xff;
-      }
-      return out;
-    },
-  };
-};
 
 let shared: { cs: CiphersuiteImpl; hubMls: Hub } | undefined;
 
@@ -151,7 +97,7 @@ export async function openHub(env: Env): Promise<HubCore> {
   env.hub = await HubCore.open({
     storage: env.storage,
     clock: env.time,
-    rng: rngSeeded(1),
+    rng: seededRng("hub-core"),
     timers: env.time,
     hubSigner: env.hubSigner,
     sink,

@@ -5,8 +5,6 @@
  * acknowledged frame is present and intact at the index its ACK named, the log has no
  * gap, and the reopened hub continues at the next index.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -21,6 +19,7 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
+import { seededRng, tempDir } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import { HubCore } from "../../src/hub/hubCore.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
@@ -30,20 +29,16 @@ import { runUntilKilled } from "../support/killedChild.js";
 import { crashPayload } from "./crashPayload.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "kalandra-seq-crash-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("seq-crash");
+const dir = tmp.path;
+afterAll(() => tmp.cleanup());
 const ROOM = 4242n;
 const ROUNDS = 4;
 
-/** Deterministic "random" kill moments (xorshift, fixed seed: a failure replays). */
+/** Deterministic "random" kill moments (fixed seed: a failure replays). */
 function killTimes(seed: number, n: number): number[] {
-  let x = seed;
-  return Array.from({ length: n }, () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return 150 + ((x >>> 0) % 600);
-  });
+  const rng = seededRng(`kill-times/${seed}`);
+  return Array.from({ length: n }, () => 150 + rng.below(600));
 }
 
 async function runChild(

@@ -1,30 +1,12 @@
 /** Shared test fixtures for the storage suites: temp dirs, seeded randomness, frames. */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { MAGIC, Offset, type Rng, U64_MAX } from "@kalandra/proto";
+import { MAGIC, Offset, U64_MAX } from "@kalandra/proto";
+import { seededRng, tempDir } from "@kalandra/test-support";
 import type { AppendEntry } from "../../src/storage/types.js";
 
-/** Deterministic bytes: SHA-256 in counter mode over a seed (replayable failures). */
-export function seededRng(seed: string): Rng {
-  let counter = 0;
-  return {
-    bytes(n: number): Uint8Array {
-      const out = new Uint8Array(n);
-      for (let at = 0; at < n; at += 32) {
-        const block = createHash("sha256").update(`${seed}/${counter++}`).digest();
-        out.set(block.subarray(0, Math.min(32, n - at)), at);
-      }
-      return out;
-    },
-  };
-}
-
-export function tempDir(label: string): { path: string; cleanup: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `kalandra-${label}-`));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
-}
+export { seededRng, tempDir };
 
 /** A 128-byte header with recognisable contents (room and index in the log_index field). */
 export function header(roomId: bigint, logIndex: bigint, fill = 0x11): Uint8Array {
