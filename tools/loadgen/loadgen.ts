@@ -180,7 +180,7 @@ async function openMember(
   const conn = await connectWebTransport({
     url: o.url,
     certHash: o.certHash,
-    deviceSigner: client.device.signer,
+    deviceSigner: client.signer,
     userId,
     hubPublicKey: o.hubKey,
   });

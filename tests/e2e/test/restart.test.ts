@@ -18,10 +18,8 @@
  * the hub's debug log.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import {
   connectWebTransport,
@@ -38,6 +36,7 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
+import { freePort, tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // The server package's `kalandrad` bin (package.json "bin"), found through the workspace link.
@@ -45,22 +44,14 @@ const BIN = join(
   dirname(createRequire(import.meta.url).resolve("@kalandra/server")),
   "../bin/kalandrad.mjs",
 );
-const dataDir = mkdtempSync(join(tmpdir(), "kalandra-e2e-"));
+const data = tempDir("e2e");
+const dataDir = data.path;
 
 interface Hub {
   child: ChildProcess;
   certHash: Uint8Array;
   hubKey: Uint8Array;
   exit: Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function startHub(port: number): Promise<Hub> {
@@ -127,7 +118,7 @@ async function user(id: string): Promise<User> {
   const conn = await connectWebTransport({
     url: `https://127.0.0.1:${port}/kalandra`,
     certHash: hub.certHash,
-    deviceSigner: client.device.signer,
+    deviceSigner: client.signer,
     userId: id,
     hubPublicKey: hub.hubKey,
     backoff: { initialMs: 50, maxMs: 500 },
@@ -151,13 +142,9 @@ async function user(id: string): Promise<User> {
   return u;
 }
 
-async function until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Waits (real time, bounded) until `pred` holds; fails naming `what`. */
+const until = (pred: () => boolean, what: string, ms = 30_000): Promise<void> =>
+  waitUntil(pred, what, { timeoutMs: ms, intervalMs: 20 });
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -175,7 +162,7 @@ afterAll(async () => {
     hub.child.kill("SIGTERM");
     await hub.exit;
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  data.cleanup();
 });
 
 it("create, add, chat, remove, survive SIGTERM and SIGKILL restarts with nothing lost", {

@@ -1,4 +1,5 @@
 /** Typed failures of the client (docs/client.md "API"). */
+import { Flag } from "@kalandra/proto";
 import { fieldNumber, fieldText, fieldU64, payloadOf, type WireFrame } from "./wire.js";
 
 /** A failure on the client's side, with a stable `code`. */
@@ -40,4 +41,15 @@ export function hubError(f: WireFrame): HubError {
   } catch {
     return new HubError(0, "Malformed", "malformed ERROR payload");
   }
+}
+
+/** Returns `resp` when it is a success; throws the hub's ERROR as a `HubError`. */
+export function expectAck(resp: WireFrame): WireFrame {
+  if ((resp.flags & Flag.ERROR) !== 0) throw hubError(resp);
+  return resp;
+}
+
+/** `e` as an Error (a thrown non-Error wrapped), for the "error" event. */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }

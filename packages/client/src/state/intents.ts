@@ -7,7 +7,6 @@
  */
 import { canary, Flag, Opcode } from "@kalandra/proto";
 import type { ClientState, KeyPackage } from "ts-mls";
-import type { KalandraClient } from "../client.js";
 import {
   type CommitOutput,
   commitWith,
@@ -19,9 +18,10 @@ import {
   ownLeaf,
   proposeSelfRemove,
 } from "../mls/group.js";
-import { enterEpoch, senderKeysFor } from "./apply.js";
+import { enterEpoch, memberBySender, senderKeysFor } from "./apply.js";
+import type { ClientContext } from "./context.js";
 import { generateKeyPackages } from "./device.js";
-import { ClientError, HubError, hubError } from "./errors.js";
+import { ClientError, expectAck, HubError, hubError } from "./errors.js";
 import { Room, signatureKey } from "./room.js";
 import { fieldArray, fieldBytes, fieldU64, parseFrame, payloadOf, type WireFrame } from "./wire.js";
 
@@ -38,14 +38,14 @@ interface Built {
 }
 
 export class Intents {
-  readonly #c: KalandraClient;
+  readonly #c: ClientContext;
 
-  constructor(client: KalandraClient) {
-    this.#c = client;
+  constructor(context: ClientContext) {
+    this.#c = context;
   }
 
   #room(roomId: bigint): Room {
-    const r = this.#c.getRoom(roomId);
+    const r = this.#c.rooms.get(roomId);
     if (r === undefined || r.state === undefined)
       throw new ClientError("unknown_room", `no room ${roomId}`);
     if (r.removed) throw new ClientError("removed", `removed from room ${roomId}`);
@@ -68,13 +68,13 @@ export class Intents {
           throw new ClientError("removed", "removed from the room");
         const b = await build(room);
         if (b === undefined) return undefined;
-        const frame = this.#c.frame(b.opcode, roomId, room.epoch, b.payload);
+        const frame = this.#c.hub.frame(b.opcode, roomId, room.epoch, b.payload);
         const sig = signatureKey(parseFrame(frame));
         if (b.op === "commit" && b.newState) {
           room.inflight.set(sig, { kind: "commit", frame, newState: b.newState });
           // canary: simulation-only planted bug (DESIGN §8), adopting an own commit unacked.
           if (canary("own_commit_before_ack"))
-            await enterEpoch(this.#c.ctx, room, room.state, b.newState);
+            await enterEpoch(this.#c.apply, room, room.state, b.newState);
         } else if (b.op === "proposal")
           room.inflight.set(sig, {
             kind: "proposal",
@@ -91,10 +91,10 @@ export class Intents {
         return { frame, sig };
       });
       if (prepared === undefined) return undefined;
-      const resp = await this.#c.sendFrame(prepared.frame);
+      const resp = await this.#c.hub.send(prepared.frame);
       if ((resp.flags & Flag.ERROR) === 0) {
-        await this.#c.run(() => this.#c.acceptOwn(room, prepared.frame, resp));
-        await this.#c.waitApplied(room, resp.logIndex);
+        await this.#c.run(() => this.#c.sync.acceptOwn(room, prepared.frame, resp));
+        await this.#c.sync.waitApplied(room, resp.logIndex);
         return resp.logIndex;
       }
       const err = hubError(resp);
@@ -103,7 +103,7 @@ export class Intents {
         await this.#c.persist(room, false);
       });
       if (!RETRYABLE.has(err.hubName)) throw err;
-      await this.#c.syncRoom(room);
+      await this.#c.sync.syncRoom(room);
     }
     throw new ClientError("retries_exhausted", `gave up after ${MAX_ATTEMPTS} attempts`);
   }
@@ -118,21 +118,21 @@ export class Intents {
   }
 
   async createRoom(roomId?: bigint): Promise<bigint> {
-    const o = this.#c.options;
-    const id = roomId ?? randomRoomId(o.rng.bytes(16));
-    const [kp] = await generateKeyPackages(this.#c.device, 1, o.clock, o.cs);
+    const { cs, hubPublicKey } = this.#c.apply;
+    const id = roomId ?? randomRoomId(this.#c.rng.bytes(16));
+    const [kp] = await generateKeyPackages(this.#c.device, 1, this.#c.clock, cs);
     if (kp === undefined) throw new ClientError("internal", "no key package");
-    const state = await createRoomGroup(id, kp, o.hubPublicKey, o.cs);
-    const groupInfo = await groupInfoMessage(state, o.cs);
-    const resp = this.#c.expectAck(
-      await this.#c.request(Opcode.ROOM_CREATE, id, 0n, { group_info: groupInfo }),
+    const state = await createRoomGroup(id, kp, hubPublicKey, cs);
+    const groupInfo = await groupInfoMessage(state, cs);
+    const resp = expectAck(
+      await this.#c.hub.request(Opcode.ROOM_CREATE, id, 0n, { group_info: groupInfo }),
     );
     await this.#c.run(async () => {
       const room = new Room(id);
       room.nextIndex = resp.logIndex + 1n;
       room.synced = true;
-      this.#c.addRoom(room);
-      await enterEpoch(this.#c.ctx, room, undefined, state);
+      this.#c.rooms.set(id, room);
+      await enterEpoch(this.#c.apply, room, undefined, state);
       await this.#c.persist(room, true);
     });
     return id;
@@ -141,8 +141,8 @@ export class Intents {
   async addMembers(roomId: bigint, userIds: readonly string[]): Promise<void> {
     const claims: { senderId: bigint; keyPackage: KeyPackage }[] = [];
     for (const userId of userIds) {
-      const resp = this.#c.expectAck(
-        await this.#c.request(Opcode.KP_CLAIM, roomId, 0n, { user_id: userId }),
+      const resp = expectAck(
+        await this.#c.hub.request(Opcode.KP_CLAIM, roomId, 0n, { user_id: userId }),
       );
       for (const c of fieldArray(payloadOf(resp), "claims")) {
         const claim = c as Record<string, unknown>;
@@ -154,11 +154,12 @@ export class Intents {
     if (claims.length === 0)
       throw new ClientError("no_key_packages", `no key package for ${userIds.join(", ")}`);
     await this.#sequence(roomId, async (room) => {
-      const present = this.#c.memberSenderIds(room);
+      if (room.state === undefined) return undefined;
+      const present = memberBySender(room.state);
       const todo = claims.filter((c) => !present.has(c.senderId));
-      if (todo.length === 0 || room.state === undefined) return undefined;
+      if (todo.length === 0) return undefined;
       assertCanCommit(room.state);
-      const out = await commitWith(room.state, this.#c.options.cs, {
+      const out = await commitWith(room.state, this.#c.apply.cs, {
         add: todo.map((c) => c.keyPackage),
       });
       return this.#commitPayload(
@@ -187,9 +188,9 @@ export class Intents {
       assertCanCommit(state);
       const leaves = targets.map((m) => m.leaf).filter((l) => !pendingRemovals.has(l));
       if (leaves.length === 0)
-        return this.#commitPayload(await commitWith(state, this.#c.options.cs));
+        return this.#commitPayload(await commitWith(state, this.#c.apply.cs));
       return this.#commitPayload(
-        await commitWith(state, this.#c.options.cs, { removeLeaves: leaves }),
+        await commitWith(state, this.#c.apply.cs, { removeLeaves: leaves }),
       );
     });
   }
@@ -198,19 +199,19 @@ export class Intents {
     await this.#sequence(roomId, async (room) => {
       if (room.state === undefined) return undefined;
       assertCanCommit(room.state);
-      return this.#commitPayload(await commitWith(room.state, this.#c.options.cs));
+      return this.#commitPayload(await commitWith(room.state, this.#c.apply.cs));
     });
   }
 
   /** Commits pending proposals; with `epoch`, only while the room is still at it. */
   async commitPending(roomId: bigint, epoch?: bigint, pending?: number): Promise<void> {
-    const room = this.#c.getRoom(roomId);
+    const room = this.#c.rooms.get(roomId);
     if (room === undefined || room.state === undefined || room.removed) return;
     // Asked about proposals we have not seen (lost fan-out) or an epoch we have not
     // reached: catch up first, or nobody would commit them.
     const known = Object.keys(room.state.unappliedProposals).length;
     if ((epoch !== undefined && room.epoch < epoch) || (pending !== undefined && known < pending))
-      await this.#c.syncRoom(room);
+      await this.#c.sync.syncRoom(room);
     await this.#sequence(roomId, async (r) => {
       const state = r.state;
       if (state === undefined) return undefined;
@@ -219,7 +220,7 @@ export class Intents {
       if (pending.length === 0) return undefined;
       // A member never commits its own removal (RFC 9420 §12.2): leave that to another.
       if (selfRemovalPending(state)) return undefined;
-      return this.#commitPayload(await commitWith(state, this.#c.options.cs));
+      return this.#commitPayload(await commitWith(state, this.#c.apply.cs));
     });
   }
 
@@ -227,15 +228,15 @@ export class Intents {
     try {
       await this.#sequence(roomId, async (room) => {
         if (room.state === undefined || selfRemovalPending(room.state)) return undefined;
-        const { message } = await proposeSelfRemove(room.state, this.#c.options.cs);
+        const { message } = await proposeSelfRemove(room.state, this.#c.apply.cs);
         return { opcode: Opcode.PROPOSAL, payload: { message }, op: "proposal" };
       });
     } catch (e) {
       // Refused because our removal is already pending (e.g. the hub's kick won the race):
       // what we asked for is happening.
-      const room = this.#c.getRoom(roomId);
+      const room = this.#c.rooms.get(roomId);
       if (!(e instanceof HubError) || room === undefined) throw e;
-      await this.#c.syncRoom(room);
+      await this.#c.sync.syncRoom(room);
       if (room.removed || (room.state !== undefined && selfRemovalPending(room.state))) return;
       throw e;
     }
@@ -243,7 +244,7 @@ export class Intents {
 
   async send(roomId: bigint, plaintext: Uint8Array): Promise<bigint> {
     const idx = await this.#sequence(roomId, async (room) => {
-      const keys = await senderKeysFor(room, this.#c.options.cs);
+      const keys = await senderKeysFor(room, this.#c.apply.cs);
       const sealed = keys.seal(plaintext);
       room.sentInEpoch = keys.sendGeneration;
       return {
@@ -258,19 +259,19 @@ export class Intents {
   }
 
   async joinExternal(roomId: bigint): Promise<void> {
-    const o = this.#c.options;
+    const cs = this.#c.apply.cs;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const gi = this.#c.expectAck(await this.#c.request(Opcode.GROUP_INFO_FETCH, roomId, 0n, {}));
+      const gi = expectAck(await this.#c.hub.request(Opcode.GROUP_INFO_FETCH, roomId, 0n, {}));
       const p = payloadOf(gi);
       const epoch = fieldU64(p, "epoch");
-      const [kp] = await generateKeyPackages(this.#c.device, 1, o.clock, o.cs);
+      const [kp] = await generateKeyPackages(this.#c.device, 1, this.#c.clock, cs);
       if (kp === undefined) throw new ClientError("internal", "no key package");
-      const out = await joinExternal(fieldBytes(p, "group_info"), kp, o.cs);
-      const frame = this.#c.frame(Opcode.EXTERNAL_COMMIT, roomId, epoch, {
+      const out = await joinExternal(fieldBytes(p, "group_info"), kp, cs);
+      const frame = this.#c.hub.frame(Opcode.EXTERNAL_COMMIT, roomId, epoch, {
         commit: out.commit,
         group_info: out.groupInfo,
       });
-      const resp = await this.#c.sendFrame(frame);
+      const resp = await this.#c.hub.send(frame);
       if ((resp.flags & Flag.ERROR) !== 0) {
         const err: HubError = hubError(resp);
         if (err.hubName === "STALE_EPOCH" || err.hubName === "MUST_INCLUDE_PENDING_REMOVALS")
@@ -280,13 +281,13 @@ export class Intents {
       const room = await this.#c.run(async () => {
         const r = new Room(roomId);
         r.nextIndex = resp.logIndex + 1n;
-        this.#c.addRoom(r);
-        await enterEpoch(this.#c.ctx, r, undefined, out.newState);
+        this.#c.rooms.set(roomId, r);
+        await enterEpoch(this.#c.apply, r, undefined, out.newState);
         await this.#c.persist(r, true);
         return r;
       });
-      this.#c.ctx.events.emit({ type: "joined", roomId, epoch: room.epoch });
-      await this.#c.syncRoom(room);
+      this.#c.apply.events.emit({ type: "joined", roomId, epoch: room.epoch });
+      await this.#c.sync.syncRoom(room);
       return;
     }
     throw new ClientError("retries_exhausted", "external join kept failing");
@@ -308,9 +309,9 @@ export class Intents {
         });
         continue;
       }
-      const resp: WireFrame = await this.#c.sendFrame(op.frame);
+      const resp: WireFrame = await this.#c.hub.send(op.frame);
       await this.#c.run(async () => {
-        if ((resp.flags & Flag.ERROR) === 0) await this.#c.acceptOwn(room, op.frame, resp);
+        if ((resp.flags & Flag.ERROR) === 0) await this.#c.sync.acceptOwn(room, op.frame, resp);
         else room.inflight.delete(sig);
         await this.#c.persist(room, false);
       });

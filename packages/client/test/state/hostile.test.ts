@@ -164,7 +164,7 @@ describe("a commit nobody can process", () => {
           epoch: 1n,
           payload: { commit: new Uint8Array([0, 1, 0, 2]), group_info: new Uint8Array(4) },
         },
-        b.client.device.signer,
+        b.client.signer,
       ),
     );
     await waitFor(

@@ -1,0 +1,148 @@
+/**
+ * The client's link to the hub (docs/contracts.md "Client ↔ hub transport"): it owns the
+ * current `HubConnection`, signs requests with a fresh request_id, resends them until
+ * answered (`RequestTracker`), routes the hub's verified responses to their requests and
+ * hands every other frame to `onPush`. Frames of a replaced connection are ignored.
+ */
+import { Flag, type Timers } from "@kalandra/proto";
+import type { Device } from "./device.js";
+import { ClientError } from "./errors.js";
+import type { RequestIds } from "./persistence.js";
+import { type RequestPolicy, RequestTracker } from "./requests.js";
+import { buildFrame, parseFrame, verifyFrame, type WireFrame } from "./wire.js";
+
+/** The transport seam (docs/contracts.md "Client ↔ hub transport"). */
+export interface HubConnection {
+  send(frame: Uint8Array): void;
+  onFrame(cb: (frame: Uint8Array) => void): void;
+  close(): void;
+}
+
+/** What the intents and the room sync ask of the hub. */
+export interface HubRequests {
+  /** Builds a signed request frame with a fresh request_id. */
+  frame(
+    opcode: number,
+    roomId: bigint,
+    epoch: bigint,
+    payload: Record<string, unknown>,
+  ): Uint8Array;
+  /** Sends a built request (resent until answered); resolves with the hub's response. */
+  send(bytes: Uint8Array): Promise<WireFrame>;
+  /** `frame` then `send`. */
+  request(
+    opcode: number,
+    roomId: bigint,
+    epoch: bigint,
+    payload: Record<string, unknown>,
+  ): Promise<WireFrame>;
+}
+
+export interface HubLinkOptions {
+  connection: HubConnection;
+  timers: Timers;
+  policy: RequestPolicy;
+  requestIds: RequestIds;
+  device: Device;
+  hubPublicKey: Uint8Array;
+  /** A frame that is not a response (fan-out, WELCOME, COMMIT_REQUEST, KP_STATUS...). */
+  onPush(f: WireFrame): void;
+}
+
+export class HubLink implements HubRequests {
+  readonly #o: HubLinkOptions;
+  readonly #requests: RequestTracker;
+  #conn: HubConnection;
+  #closed = false;
+
+  constructor(o: HubLinkOptions) {
+    this.#o = o;
+    this.#conn = o.connection;
+    this.#requests = new RequestTracker((b) => this.#conn.send(b), o.timers, o.policy);
+    this.#listen(o.connection);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  frame(opcode: number, roomId: bigint, epoch: bigint, payload: Record<string, unknown>) {
+    const requestId = this.#o.requestIds.next();
+    const senderId = this.#o.device.senderId;
+    return buildFrame(
+      { opcode, requestId, roomId, senderId, epoch, payload },
+      this.#o.device.signer,
+    );
+  }
+
+  send(bytes: Uint8Array): Promise<WireFrame> {
+    if (this.#closed) return Promise.reject(new ClientError("closed", "client closed"));
+    return this.#requests.request(parseFrame(bytes).requestId, bytes);
+  }
+
+  request(
+    opcode: number,
+    roomId: bigint,
+    epoch: bigint,
+    payload: Record<string, unknown>,
+  ): Promise<WireFrame> {
+    return this.send(this.frame(opcode, roomId, epoch, payload));
+  }
+
+  /**
+   * Runs a session handshake: until it settles nothing but the handshake goes out, then
+   * everything held is sent. On failure the hold ends without a resend (the retry timers
+   * resend), so requests are never held forever.
+   */
+  async handshake(authenticate: () => Promise<void>): Promise<void> {
+    this.#requests.holdUntilAuthenticated();
+    try {
+      await authenticate();
+    } catch (e) {
+      this.#requests.release();
+      throw e;
+    }
+  }
+
+  /** Sends every outstanding request again now (the session is authenticated). */
+  resendAll(): void {
+    this.#requests.resendAll();
+  }
+
+  /** The connection is lost: nothing is sent until `replace`. */
+  goOffline(): void {
+    this.#requests.setOnline(false);
+    this.#conn.close();
+  }
+
+  /**
+   * Continues over a new connection. Requests left from the old one wait for the new
+   * session's handshake: sent before it, the hub would refuse them UNAUTHENTICATED.
+   */
+  replace(connection: HubConnection): void {
+    this.#conn = connection;
+    this.#listen(connection);
+    this.#requests.setOnline(true, false);
+  }
+
+  /** Fails every outstanding request and closes the connection. */
+  close(): void {
+    this.#closed = true;
+    this.#requests.failAll(new ClientError("closed", "client closed"));
+    this.#conn.close();
+  }
+
+  #listen(conn: HubConnection): void {
+    conn.onFrame((bytes) => {
+      if (conn !== this.#conn || this.#closed) return;
+      let f: WireFrame;
+      try {
+        f = parseFrame(bytes);
+      } catch {
+        return;
+      }
+      if ((f.flags & Flag.RESPONSE) === 0) this.#o.onPush(f);
+      else if (f.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey)) this.#requests.resolve(f);
+    });
+  }
+}
