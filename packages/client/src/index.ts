@@ -19,46 +19,75 @@
  * await client.send(room, { t: "text", body: "hello" });
  */
 
-// Client core (MLS lifecycle and room state machine)
+// The client: one device in Kalandra rooms.
 export {
+  /** A failure on the client's side, with a stable `code`. */
   ClientError,
+  /** The transport seam: send frames, receive frames, close. */
   type HubConnection,
+  /** A hub ERROR response, as a typed error (`hubName`, `code`). */
   HubError,
+  /** The facade: rooms, members, messages, connection lifecycle, erasure. */
   KalandraClient,
   type KalandraClientOptions,
+  /** A room as the application sees it (phase, epoch, members). */
   type RoomView,
 } from "./client.js";
-// Cipher suite / fast node:crypto provider (issue 5)
-export * from "./crypto/index.js";
-// Message envelopes
-export * from "./envelope/index.js";
+// Cipher suite 1 on a fast node:crypto provider (issue 5), every random byte injected.
 export {
-  HUB_IDENTITY,
-  type Member,
-  MlsOperationError,
-  SENDER_KEYS_EXPORTER_LABEL,
-} from "./mls/group.js";
-// Notification keys for the push decryptor
+  createKalandraCryptoProvider,
+  defaultCryptoProvider,
+  getKalandraCiphersuiteImpl,
+  KALANDRA_CIPHERSUITE,
+  type KalandraCryptoOptions,
+  SUPPORTED_CIPHERSUITES,
+} from "./crypto/index.js";
+// Message envelopes (the plaintext inside an APP_MESSAGE) and attachments.
+export {
+  CONTENT_KEY_BYTES,
+  contentHash,
+  createEnvelope,
+  decodeEnvelope,
+  type EnvelopeContent,
+  EnvelopeError,
+  EnvelopeErrorCode,
+  type EnvelopeType,
+  encodeEnvelope,
+  HASH_BYTES,
+  ID_BYTES,
+  MAX_BODY_BYTES,
+  MAX_EMOJI_BYTES,
+  MAX_MIME_BYTES,
+  MAX_NAME_BYTES,
+  type MessageEnvelope,
+  openAttachment,
+  type SealedAttachment,
+  sealAttachment,
+} from "./envelope/index.js";
+export { MlsOperationError } from "./mls/group.js";
+/** The sender keys a push process decrypts with (`@kalandra/client/notify`). */
 export { type ExportNotificationKeysOptions, exportNotificationKeys } from "./notify/export.js";
-// Sender-key bridge
-export * from "./senderkeys/index.js";
+// The sender-key bridge (DESIGN §7): one epoch's application-message keys.
 export {
-  type Device,
-  deviceFromSeed,
-  generateDevice,
-  generateKeyPackages,
-  KEY_PACKAGE_LIFETIME_S,
-  type OwnKeyPackage,
-} from "./state/device.js";
+  EpochSenderKeys,
+  type EpochSenderKeysInit,
+  type SealedMessage,
+  SenderKeyError,
+  SenderKeyErrorCode,
+  type WindowOptions,
+} from "./senderkeys/index.js";
 export type { ClientEvent, ClientListener } from "./state/events.js";
 export {
   DEFAULT_REQUEST_POLICY,
+  /** How often and how many times an unanswered request is sent again. */
   type RequestPolicy,
+  /** A request the hub never answered within the policy's attempts. */
   RequestTimeoutError,
 } from "./state/requests.js";
 export type { RoomPhase } from "./state/room.js";
+/** Where the client persists its device, key packages and rooms (bring your own). */
 export { type ClientStore, MemoryStore } from "./store.js";
-// WebTransport connection to kalandrad (reconnects; resume rooms on onReconnect)
+// WebTransport connection to kalandrad (reconnects; resume rooms on onReconnect).
 export {
   type ConnectionState,
   type ConnectWebTransportOptions,

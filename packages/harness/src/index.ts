@@ -1,15 +1,68 @@
-export * from "./canaries.js";
-export * from "./clientNode.js";
-export * from "./faults.js";
-export * from "./guards.js";
-export * from "./hubNode.js";
-export * from "./invariants.js";
-export * from "./network.js";
-export * from "./rng.js";
-export * from "./scenario.js";
-export * from "./scenarios.js";
-export * from "./scheduler.js";
-export * from "./simDisk.js";
-export * from "./swarm.js";
-export * from "./trace.js";
-export * from "./world.js";
+/**
+ * @kalandra/harness — deterministic simulation (DESIGN §8, docs/simulation.md): the real
+ * server and client cores on a virtual clock over a lossy network, with crashes,
+ * partitions and planted bugs (canaries). Private to the workspace: tests/simulation,
+ * tools/sim.ts and the benches use it.
+ *
+ * @example
+ * import { runScenario, scenarioByName } from "@kalandra/harness";
+ * const r = await runScenario({ scenario: scenarioByName("chat10"), seed: 1n });
+ * if (!r.ok) console.log(r.violations);
+ */
+
+// Planted bugs the simulation must catch.
+export { CANARIES, type CanaryInfo } from "./canaries.js";
+// Fault plans: message loss, partitions, crashes.
+export {
+  type FaultEvent,
+  type FaultKind,
+  type FaultPlan,
+  NO_FAULTS,
+  type PlanSpec,
+  planArbitrary,
+  planFor,
+} from "./faults.js";
+// The building blocks: scheduler, network, randomness, trace, determinism guards.
+export {
+  DeterminismViolation,
+  installDeterminismGuards,
+  setSimulationSources,
+} from "./guards.js";
+// The simulated world (hub, clients, network on one scheduler) and its safety check.
+export { checkSafety } from "./invariants.js";
+export { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
+export { SeededRng } from "./rng.js";
+// Scenarios and runs: one seed, one deterministic run, a digest of its trace.
+export {
+  digestState,
+  planSpec,
+  type RunOptions,
+  type RunResult,
+  replayCommand,
+  runScenario,
+  type Scenario,
+  type ScenarioRun,
+} from "./scenario.js";
+export {
+  ALL_SCENARIOS,
+  chat10,
+  chat10Slow,
+  hubCrash,
+  kickRace,
+  partition,
+  propose5,
+  SCENARIOS,
+  scenarioByName,
+} from "./scenarios.js";
+export { Scheduler, type SchedulerOptions, SimulationBudgetError } from "./scheduler.js";
+// Many seeds: swarm testing, shrinking a failing seed, saving it as a regression.
+export {
+  type Regression,
+  type ShrinkOptions,
+  type Shrunk,
+  shrinkSeed,
+  swarmScenario,
+  toRegression,
+} from "./swarm.js";
+export { Trace } from "./trace.js";
+export { type Violation, World, type WorldOptions } from "./world.js";
