@@ -9,6 +9,7 @@
  */
 import { canary, Opcode, stampFrame } from "@kalandra/proto";
 import { type ApplyContext, applySequenced } from "./apply.js";
+import type { HubRequests } from "./hubLink.js";
 import type { Room } from "./room.js";
 import {
   fieldArray,
@@ -27,12 +28,7 @@ export interface SyncDeps {
   readonly ctx: ApplyContext;
   run<T>(fn: () => Promise<T>): Promise<T>;
   /** A request whose answer must be an ACK-like success (throws the hub's ERROR). */
-  request(
-    opcode: number,
-    roomId: bigint,
-    epoch: bigint,
-    payload: Record<string, unknown>,
-  ): Promise<WireFrame>;
+  request: HubRequests["request"];
   persist(room: Room, mls: boolean): Promise<void>;
   /** Called (on the queue) when the room can no longer follow the log. */
   onDiverged(room: Room): void;
