@@ -19,7 +19,34 @@ export {
   type HubCoreDeps,
   type HubLimits,
 } from "./hub/hubCore.js";
-export * from "./moderation/index.js";
+// Moderation (DESIGN §6): bans, kicks, retention, the admin API, in-band commands.
+export {
+  AdminApi,
+  type AdminApiOptions,
+  type AdminRequest,
+  type AdminResponse,
+  type Ban,
+  BanList,
+  type BanScope,
+  /** The hub's external Remove proposal (used by the OpenMLS interop suite too). */
+  buildExternalRemove,
+  type InBandOptions,
+  inBandModeration,
+  type KickReport,
+  loadModerationState,
+  type ModeratedHub,
+  Moderation,
+  type ModerationDeps,
+  NO_RETENTION,
+  RemovalError,
+  RetentionPolicies,
+  type RetentionPolicy,
+  type SweepReport,
+  /** Moderation as the shard cores consume it (handed in by the runtimes). */
+  shardModeration,
+} from "./moderation/index.js";
+// Session and TokenBucket: only the harness hub and the simulation moderation test use them;
+// they leave this surface once those run the one HubHost (issue 11).
 export {
   type FrameHandler,
   Session,
@@ -29,11 +56,8 @@ export {
 } from "./runtime/node/session.js";
 export { TokenBucket } from "./runtime/node/tokenBucket.js";
 export { type HubKey, hubKeySigner } from "./runtime/node/wire.js";
-export { AppendBatcher } from "./sequencer/appendBatcher.js";
-
 export type { GroupView, GroupViewFactory } from "./sequencer/groupView.js";
 export { publicGroupViews } from "./sequencer/publicGroupViews.js";
-
 export { InProcessShards } from "./shards/inProcess.js";
 export type { ShardSet } from "./shards/shardSet.js";
 export { StorageError } from "./storage/errors.js";
