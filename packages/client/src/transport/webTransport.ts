@@ -14,46 +14,20 @@
  * its last log_index (SYNC_REQUEST) and resends unanswered requests; (sender_id,
  * request_id) idempotency on the hub makes those resends safe, so nothing is lost.
  *
- * HTTP/2 mode needs raised flow-control windows on both sides (PROBES.md): the same
- * values as kalandrad's listener.
+ * The handshake is `sessionHandshake.ts`, the library and its flow-control options
+ * `wtLibrary.ts`, the retry delays `backoff.ts`.
  */
-import {
-  type DeviceSigner,
-  decodeErrorPayload,
-  decodePayload,
-  deriveSenderId,
-  encodeFrame,
-  encodePayload,
-  Flag,
-  type Frame,
-  Opcode,
-  StreamDecoder,
-  verifyFrame,
-} from "@kalandra/proto";
-import type { HubConnection } from "../client.js";
+import { type DeviceSigner, deriveSenderId, StreamDecoder } from "@kalandra/proto";
+import type { HubConnection } from "../state/hubLink.js";
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+import { TransportError } from "./errors.js";
+import { SessionHandshake } from "./sessionHandshake.js";
+import { openSession, type Wt } from "./wtLibrary.js";
 
-const WINDOW = 64 * 1024 * 1024;
-const STREAMS = 1_000_000;
-/** Flow-control options for HTTP/2 WebTransport (PROBES.md: the defaults stall after 16 KiB). */
-export const CLIENT_FLOW_OPTIONS = {
-  initialStreamFlowControlWindow: WINDOW,
-  initialSessionFlowControlWindow: WINDOW,
-  streamFlowControlWindowSizeLimit: WINDOW,
-  sessionFlowControlWindowSizeLimit: WINDOW,
-  initialBidirectionalSendStreams: STREAMS,
-  initialBidirectionalReceiveStreams: STREAMS,
-  initialUnidirectionalSendStreams: STREAMS,
-  initialUnidirectionalReceiveStreams: STREAMS,
-} as const;
+export { TransportError };
 
 /** Request ids the transport's handshakes use (the client core counts up from 1). */
 export const HANDSHAKE_REQUEST_ID_BASE = 0xfff0_0000;
-
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-}
 
 export interface ConnectWebTransportOptions {
   /** e.g. `https://127.0.0.1:4433/kalandra`. */
@@ -91,58 +65,6 @@ export interface WebTransportConnection extends HubConnection {
   readonly dropped: number;
 }
 
-/** Error raised when the hub refuses the handshake or cannot be reached in time. */
-export class TransportError extends Error {
-  override readonly name = "TransportError";
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-// Structural view of the library objects we use.
-interface WtStream {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
-interface Wt {
-  ready: Promise<void>;
-  closed: Promise<unknown>;
-  close(info?: { closeCode?: number; reason?: string }): void;
-  createBidirectionalStream(): Promise<WtStream>;
-}
-
-let libPromise:
-  | Promise<{ WebTransport: new (url: string, opts: unknown) => Wt; http3: boolean }>
-  | undefined;
-function loadLib() {
-  libPromise ??= (async () => {
-    const lib = (await import("@fails-components/webtransport")) as unknown as {
-      WebTransport: new (url: string, opts: unknown) => Wt;
-      quicheLoaded: Promise<unknown>;
-    };
-    let http3 = false;
-    try {
-      await lib.quicheLoaded;
-      const name = "@fails-components/webtransport-transport-http3-quiche";
-      await import(name);
-      http3 = true;
-    } catch {
-      http3 = false;
-    }
-    return { WebTransport: lib.WebTransport, http3 };
-  })();
-  return libPromise;
-}
-
-function randomUnit(): number {
-  const b = new Uint32Array(1);
-  crypto.getRandomValues(b);
-  return (b[0] ?? 0) / 0x1_0000_0000;
-}
-
 class Conn implements WebTransportConnection {
   state: ConnectionState = "connecting";
   senderId: bigint;
@@ -161,7 +83,7 @@ class Conn implements WebTransportConnection {
 
   constructor(private readonly o: ConnectWebTransportOptions) {
     this.senderId = deriveSenderId(o.deviceSigner.publicKey);
-    this.backoff = { initialMs: 100, maxMs: 10_000, factor: 2, ...o.backoff };
+    this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
   }
 
   send(frame: Uint8Array): void {
@@ -220,12 +142,7 @@ class Conn implements WebTransportConnection {
 
   /** One connection attempt: session, stream, handshake. Resolves once AUTH_OK arrived. */
   async connectOnce(): Promise<void> {
-    const { WebTransport, http3 } = await loadLib();
-    const opts: Record<string, unknown> = { ...CLIENT_FLOW_OPTIONS, forceReliable: !http3 };
-    if (this.o.certHash)
-      opts.serverCertificateHashes = [{ algorithm: "sha-256", value: this.o.certHash.slice() }];
-    const wt = new WebTransport(this.o.url, opts);
-    wt.closed.catch(() => undefined);
+    const wt = await openSession(this.o.url, this.o.certHash);
     const timeout = this.o.connectTimeoutMs ?? 10_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -253,9 +170,15 @@ class Conn implements WebTransportConnection {
     const stream = await wt.createBidirectionalStream();
     const writer = stream.writable.getWriter();
     const decoder = new StreamDecoder({ maxPayload: this.o.maxPayload ?? 16 * 1024 * 1024 });
-    let authed = false;
-    let pendingHandshake: ((f: Frame) => void) | undefined;
-    let failHandshake: ((e: Error) => void) | undefined;
+    const handshake = new SessionHandshake({
+      deviceSigner: this.o.deviceSigner,
+      senderId: this.senderId,
+      userId: this.o.userId,
+      client: this.o.client ?? "kalandra-client/webtransport",
+      hubPublicKey: this.o.hubPublicKey,
+      write: (frame) => writer.write(frame),
+      nextRequestId: () => this.nextHandshakeId(),
+    });
     const reader = stream.readable.getReader();
     const pump = (async () => {
       try {
@@ -263,8 +186,8 @@ class Conn implements WebTransportConnection {
           const r = await reader.read();
           if (r.done) break;
           for (const f of decoder.push(r.value)) {
-            if (!authed && pendingHandshake) pendingHandshake(f);
-            else if (authed) {
+            if (!handshake.authenticated) handshake.receive(f);
+            else {
               const bytes = f.toWire();
               for (const cb of this.frameCbs) cb(bytes);
             }
@@ -273,7 +196,7 @@ class Conn implements WebTransportConnection {
       } catch {
         // reset or undecodable bytes from the hub: treat as a lost session
       }
-      failHandshake?.(new TransportError("CLOSED", "session closed during the handshake"));
+      handshake.abort(new TransportError("CLOSED", "session closed during the handshake"));
       if (this.wt === wt) this.lost();
     })();
     void pump;
@@ -282,84 +205,7 @@ class Conn implements WebTransportConnection {
       () => this.wt === wt && this.lost(),
     );
 
-    // `last`: the AUTH_OK exchange. Frames the hub sends right behind AUTH_OK (a
-    // COMMIT_REQUEST for a member that just became live) can arrive in the same chunk,
-    // before the awaiting code runs, so the switch to "authenticated" happens here.
-    const exchange = (frame: Uint8Array, expect: number, requestId: number, last = false) =>
-      new Promise<Frame>((resolve, reject) => {
-        failHandshake = reject;
-        pendingHandshake = (f) => {
-          const h = f.header;
-          if (h.requestId !== requestId || (h.flags & Flag.RESPONSE) === 0) return;
-          if (h.opcode === Opcode.ERROR) {
-            const p = decodeErrorPayload(f.payload);
-            reject(new TransportError(p.name, p.message));
-          } else if (h.opcode !== expect) {
-            reject(new TransportError("PROTOCOL", `expected opcode ${expect}, got ${h.opcode}`));
-          } else if (this.o.hubPublicKey && !verifyFrame(f, this.o.hubPublicKey)) {
-            reject(
-              new TransportError(
-                "BAD_SIGNATURE",
-                "handshake frame not signed by the pinned hub key",
-              ),
-            );
-          } else {
-            if (last) {
-              authed = true;
-              pendingHandshake = undefined;
-            }
-            resolve(f);
-          }
-        };
-        writer.write(frame).catch(reject);
-      });
-
-    const signer = this.o.deviceSigner;
-    const helloId = this.nextHandshakeId();
-    const challenge = await exchange(
-      encodeFrame(
-        {
-          opcode: Opcode.HELLO,
-          requestId: helloId,
-          roomId: 0n,
-          senderId: this.senderId,
-          epoch: 0n,
-          payload: encodePayload(Opcode.HELLO, {
-            device_key: signer.publicKey,
-            user_id: this.o.userId,
-            client: this.o.client ?? "kalandra-client/webtransport",
-          }),
-        },
-        signer,
-      ),
-      Opcode.AUTH_CHALLENGE,
-      helloId,
-    );
-    const ch = decodePayload(Opcode.AUTH_CHALLENGE, challenge.payload);
-    if (this.o.hubPublicKey && Buffer.compare(ch.hub_key, this.o.hubPublicKey) !== 0) {
-      throw new TransportError("WRONG_HUB", "the hub presented another key");
-    }
-    const respId = this.nextHandshakeId();
-    const ok = await exchange(
-      encodeFrame(
-        {
-          opcode: Opcode.AUTH_RESPONSE,
-          requestId: respId,
-          roomId: 0n,
-          senderId: this.senderId,
-          epoch: 0n,
-          payload: encodePayload(Opcode.AUTH_RESPONSE, { nonce: ch.nonce }),
-        },
-        signer,
-      ),
-      Opcode.AUTH_OK,
-      respId,
-      true,
-    );
-    if (decodePayload(Opcode.AUTH_OK, ok.payload).sender_id !== this.senderId) {
-      throw new TransportError("WRONG_SENDER_ID", "the hub confirmed another sender_id");
-    }
-    failHandshake = undefined;
+    await handshake.run();
     if (this.state === "closed") {
       wt.close();
       return;
@@ -392,9 +238,7 @@ class Conn implements WebTransportConnection {
 
   private scheduleRetry(): void {
     if (this.state === "closed" || this.retryTimer) return;
-    const { initialMs, maxMs, factor } = this.backoff;
-    const ceiling = Math.min(maxMs, initialMs * factor ** this.attempt);
-    const delay = Math.round(ceiling / 2 + (ceiling / 2) * randomUnit()); // "equal jitter"
+    const delay = backoffDelay(this.attempt, this.backoff);
     this.attempt++;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
