@@ -41,6 +41,12 @@ export const PACKAGES: PackageLayers[] = [
     layer: "deterministic",
     overrides: { "guards.ts": "runtime", "host.ts": "runtime" },
   },
+  {
+    // Test-only helpers, never shipped: temp dirs, free ports and real-time waits touch the host.
+    src: "packages/test-support/src",
+    layer: "runtime",
+    overrides: {},
+  },
 ];
 
 /**
