@@ -18,7 +18,7 @@ import {
   processHandshake,
 } from "../../src/mls/group.js";
 import { generateDevice, generateKeyPackages, type OwnKeyPackage } from "../../src/state/device.js";
-import { ManualClock, seededRng, suite } from "../support/env.js";
+import { seededRng, suite, wallStartedClock } from "../support/env.js";
 
 function unmergedAt(state: ClientState, nodeIndex: number): number[] | undefined {
   const n = state.ratchetTree[nodeIndex];
@@ -29,7 +29,7 @@ describe("mls/unmerged leaves (RFC 9420 §7.9)", () => {
   it("11 members, an update by leaf 8, two adds in one commit: Welcome and external joins succeed", async () => {
     const cs = await suite();
     const rng = seededRng("unmerged-leaves");
-    const clock = new ManualClock();
+    const clock = wallStartedClock();
     const hub = createDeviceSigner(rng.bytes(32));
     const kps: OwnKeyPackage[] = [];
     for (let i = 0; i < 15; i++) {
