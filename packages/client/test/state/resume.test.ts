@@ -255,7 +255,12 @@ describe("churn under loss", () => {
       );
       expect(hashes.size).toBe(1);
       expect(a.texts(room)).toEqual(b.texts(room));
-      for (const x of [c, d, e]) expect(x.client.room(room)?.phase.kind).toBe("removed");
+      // The removed learn it from the log like anyone else: under loss, by their periodic sync.
+      await waitFor(
+        () => [c, d, e].every((x) => x.client.room(room)?.phase.kind === "removed"),
+        "carol, dave and erin applying their removal",
+        30_000,
+      );
       expect(c.texts(room)).not.toContain("f1");
       for (const x of cs) x.client.close();
     },
