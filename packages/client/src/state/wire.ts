@@ -10,21 +10,17 @@ import {
   Frame,
   FrameHeader,
   HEADER_SIZE,
+  type HeaderFields,
   ProtocolError,
   decodePayload as protoDecodePayload,
   verifyFrame as protoVerifyFrame,
 } from "@kalandra/proto";
 
-/** A received frame with its header fields read out; `payloadBytes` is a view. */
-export interface WireFrame {
-  flags: number;
-  opcode: number;
-  requestId: number;
-  roomId: bigint;
-  senderId: bigint;
-  logIndex: bigint;
-  hlcTimestamp: bigint;
-  epoch: bigint;
+/**
+ * A received frame with its header fields read out (proto's `HeaderFields`, so the names are
+ * the wire's); `payloadBytes` is a view.
+ */
+export interface WireFrame extends Required<Omit<HeaderFields, "payloadSize">> {
   signature: Uint8Array;
   payloadBytes: Uint8Array;
   /** True for a SYNC_PAGE tombstone: the payload was erased (its header stays). */
@@ -34,33 +30,15 @@ export interface WireFrame {
   readonly parts: { header: FrameHeader; payload: Uint8Array };
 }
 
-export interface FrameFields {
-  flags?: number;
-  opcode: number;
-  requestId: number;
-  roomId: bigint;
-  senderId: bigint;
-  logIndex?: bigint;
-  hlcTimestamp?: bigint;
-  epoch: bigint;
-  /** The payload object; checked against the opcode's schema by proto. */
+/** The header fields of a frame to send, and its payload object (checked by proto's schema). */
+export interface FrameFields extends Omit<HeaderFields, "payloadSize"> {
   payload: Record<string, unknown>;
 }
 
 /** Builds and signs one frame. */
 export function buildFrame(f: FrameFields, signer: DeviceSigner): Uint8Array {
   const payload = encodePayload(f.opcode as never, f.payload as never);
-  const input = {
-    opcode: f.opcode,
-    requestId: f.requestId >>> 0,
-    roomId: f.roomId,
-    senderId: f.senderId,
-    epoch: f.epoch,
-    payload,
-    ...(f.flags === undefined ? {} : { flags: f.flags }),
-    ...(f.logIndex === undefined ? {} : { logIndex: f.logIndex }),
-    ...(f.hlcTimestamp === undefined ? {} : { hlcTimestamp: f.hlcTimestamp }),
-  };
+  const input = { ...f, requestId: f.requestId >>> 0, payload };
   return encodeFrame(input, signer);
 }
 
