@@ -31,6 +31,7 @@ import {
 import {
   decodeErrorPayload,
   FrameHeader,
+  HEADER_SIZE,
   Opcode,
   systemClock,
   systemRng,
@@ -130,7 +131,7 @@ async function user(id: string): Promise<User> {
     const h = FrameHeader.view(f);
     if (h.opcode === Opcode.ERROR && trace.length < 400)
       trace.push(
-        `${Date.now() - t0} ${id} ERROR req ${h.requestId} ${decodeErrorPayload(f.subarray(128)).name}`,
+        `${Date.now() - t0} ${id} ERROR req ${h.requestId} ${decodeErrorPayload(f.subarray(HEADER_SIZE)).name}`,
       );
   });
   const td = new TextDecoder();

@@ -5,7 +5,7 @@
  * only once its batch is durable. A failed batch stops the room: later frames may depend
  * on the lost one.
  */
-import { ackFrame, canary, errorFrame } from "@kalandra/proto";
+import { ackFrame, canary, errorFrame, HEADER_SIZE } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import type { AppendEntry } from "../storage/types.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
@@ -77,8 +77,8 @@ export class CommitPipeline {
     const entry: AppendEntry = {
       roomId: this.roomId,
       logIndex,
-      header: stamped.subarray(0, 128),
-      payload: stamped.subarray(128),
+      header: stamped.subarray(0, HEADER_SIZE),
+      payload: stamped.subarray(HEADER_SIZE),
       senderId: h.senderId,
       requestId: h.requestId,
       response: ack,

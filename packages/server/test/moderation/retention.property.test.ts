@@ -5,7 +5,7 @@
  * policy condemns at that time are erased — the ones older than max_age and those beyond
  * the newest max_count — and nothing else (no handshake frame, no message that stays).
  */
-import { encodeFrame, Opcode } from "@kalandra/proto";
+import { encodeFrame, HEADER_SIZE, Opcode } from "@kalandra/proto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hlcStamp } from "../../src/hlc.js";
@@ -65,8 +65,8 @@ describe("retention sweep model", () => {
               {
                 roomId: ROOM,
                 logIndex: idx,
-                header: bytes.subarray(0, 128),
-                payload: bytes.subarray(128),
+                header: bytes.subarray(0, HEADER_SIZE),
+                payload: bytes.subarray(HEADER_SIZE),
                 senderId: 9n,
                 requestId: i + 1,
                 response: new Uint8Array(1),

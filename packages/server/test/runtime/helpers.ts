@@ -7,6 +7,7 @@ import {
   deriveSenderId,
   encodeFrame,
   encodePayload,
+  HEADER_SIZE,
   Opcode,
   StreamDecoder,
   systemClock,
@@ -190,7 +191,7 @@ export class RawClient {
 }
 
 export const isOp = (op: number) => (f: Uint8Array) => readHeader(f).opcode === op;
-export const errorName = (f: Uint8Array) => decodeErrorPayload(f.subarray(128)).name;
+export const errorName = (f: Uint8Array) => decodeErrorPayload(f.subarray(HEADER_SIZE)).name;
 export const isError = (name: string) => (f: Uint8Array) =>
   readHeader(f).opcode === Opcode.ERROR && errorName(f) === name;
 
@@ -248,7 +249,7 @@ export async function authed(
   const c = await RawClient.connect(port, certHash);
   await c.send(hello(dev, userId));
   const ch = await c.waitFor(isOp(Opcode.AUTH_CHALLENGE));
-  const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128));
+  const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(HEADER_SIZE));
   await c.send(
     rawFrame(
       dev,

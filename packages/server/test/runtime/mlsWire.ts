@@ -11,6 +11,7 @@ import {
   encodeFrame,
   encodePayload,
   Flag,
+  HEADER_SIZE,
   Opcode,
   type PayloadOf,
 } from "@kalandra/proto";
@@ -48,7 +49,7 @@ export class WireMember {
     });
     await this.conn.send(hello);
     const ch = await this.conn.waitFor(isOp(Opcode.AUTH_CHALLENGE), 15_000);
-    const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128));
+    const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(HEADER_SIZE));
     await this.conn.send(this.frame(Opcode.AUTH_RESPONSE, 0n, 0n, { nonce }));
     await this.conn.waitFor(isOp(Opcode.AUTH_OK), 15_000);
   }

@@ -9,7 +9,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodePayload, Flag, Opcode } from "@kalandra/proto";
+import { decodePayload, Flag, HEADER_SIZE, Opcode } from "@kalandra/proto";
 import { encodeMlsMessage } from "ts-mls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/runtime/node/wire.js";
@@ -61,7 +61,7 @@ async function sync(m: WireMember, roomId: bigint) {
     m.frame(Opcode.SYNC_REQUEST, roomId, epochs.get(roomId) ?? 0n, { from: 0n, limit: 50 }),
   );
   expect(opcodeOf(page)).toBe(Opcode.SYNC_PAGE);
-  return decodePayload(Opcode.SYNC_PAGE, page.subarray(128));
+  return decodePayload(Opcode.SYNC_PAGE, page.subarray(HEADER_SIZE));
 }
 
 beforeAll(async () => {
@@ -117,7 +117,7 @@ describe("kalandrad with worker-thread shards", () => {
         15_000,
         mark,
       );
-      expect(decodePayload(Opcode.WELCOME, welcome.subarray(128)).epoch).toBe(1n);
+      expect(decodePayload(Opcode.WELCOME, welcome.subarray(HEADER_SIZE)).epoch).toBe(1n);
       bob.state = await joinGroup(cs, bob.device, c.welcome!);
 
       const markA = alice.conn.frames.length;

@@ -2,7 +2,14 @@
  * Every rule of the sequencer (DESIGN §4, issue 3), with each rejection and its code, on a
  * room of real ts-mls clients driven through the hub core.
  */
-import { decodePayload, encodeFrame, encodePayload, Flag, Opcode } from "@kalandra/proto";
+import {
+  decodePayload,
+  encodeFrame,
+  encodePayload,
+  Flag,
+  FrameHeader,
+  Opcode,
+} from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import {
   answerTo,
@@ -389,18 +396,16 @@ describe("sync reads durable frames only", () => {
     expect(disk.readRange(roomId, 2n, 10)).toHaveLength(1); // committed, not yet durable
     const sync = frameOf(alice, Opcode.SYNC_REQUEST, roomId, 1n, { from: 0n, limit: 100 });
     await env.hub.handleFrame(alice.sessionId, alice.senderId, sync);
-    const page = answerTo(env, alice, new DataView(sync.buffer).getUint32(8))!;
+    const page = answerTo(env, alice, FrameHeader.view(sync).requestId)!;
     const p = decodePayload(Opcode.SYNC_PAGE, page.frame.payload);
     expect(p.head).toBe(2n);
-    expect(
-      p.entries.map((e) => new DataView(e.header.buffer, e.header.byteOffset).getBigUint64(36)),
-    ).toEqual([0n, 1n]);
+    expect(p.entries.map((e) => FrameHeader.view(e.header).logIndex)).toEqual([0n, 1n]);
     expect(p.next).toBe(2n);
     const past = frameOf(alice, Opcode.SYNC_REQUEST, roomId, 1n, { from: 2n, limit: 100 });
     await env.hub.handleFrame(alice.sessionId, alice.senderId, past);
     const q = decodePayload(
       Opcode.SYNC_PAGE,
-      answerTo(env, alice, new DataView(past.buffer).getUint32(8))!.frame.payload,
+      answerTo(env, alice, FrameHeader.view(past).requestId)!.frame.payload,
     );
     expect(q.entries).toEqual([]);
     expect(q.next).toBe(2n);
