@@ -22,6 +22,7 @@
  * Goals: encrypt < 5 ms, decrypt < 3 ms, bridge_speedup ≥ 50. Last line: one JSON object.
  */
 import { performance } from "node:perf_hooks";
+import { seededRng } from "@kalandra/test-support";
 import {
   acceptAll,
   type CiphersuiteImpl,
@@ -63,17 +64,8 @@ function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
-let seed = 1;
-const rng = {
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      out[i] = seed >>> 24;
-    }
-    return out;
-  },
-};
+/** Deterministic bytes so every run measures the same keys and messages. */
+const rng = seededRng("bench/client");
 const clock = { now: () => BigInt(Date.now()) };
 
 // ---- sender-key bridge -------------------------------------------------------------
