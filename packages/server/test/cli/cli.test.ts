@@ -1,11 +1,13 @@
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { tempDir } from "@kalandra/test-support";
+import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "./proc.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kalandra-cli-"));
+const tmp = tempDir("cli");
+const dir = tmp.path;
+afterAll(() => tmp.cleanup());
 
 describe("kalandrad CLI", () => {
   it("version prints the package version", () => {

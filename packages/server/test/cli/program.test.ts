@@ -1,7 +1,7 @@
 /** The commander program in-process (the spawn tests in cli.test.ts cover exit codes). */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "@kalandra/test-support";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { buildProgram, version } from "../../src/cli/program.js";
 import { renderConfigDocs } from "../../src/config/docs.js";
@@ -41,9 +41,11 @@ describe("kalandrad program", () => {
   });
 
   it("gen-dev-cert writes cert.pem and key.pem", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kalandra-prog-"));
+    const tmp = tempDir("prog");
+    const dir = tmp.path;
     const out = await run("gen-dev-cert", "--out", dir, "--host", "example.test");
     expect(out).toMatch(/sha-256 [0-9a-f]{64}/);
     expect(readFileSync(join(dir, "cert.pem"), "utf8")).toContain("BEGIN CERTIFICATE");
+    tmp.cleanup();
   });
 });

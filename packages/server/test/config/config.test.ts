@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { tempDir } from "@kalandra/test-support";
+import { afterAll, describe, expect, it } from "vitest";
 import { renderConfigDocs } from "../../src/config/docs.js";
 import {
   buildConfig,
@@ -12,7 +12,9 @@ import {
 } from "../../src/config/load.js";
 import { defaultConfig, fields } from "../../src/config/schema.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kalandra-config-"));
+const tmp = tempDir("config");
+const dir = tmp.path;
+afterAll(() => tmp.cleanup());
 function file(text: string): string {
   const p = join(dir, `c${Math.floor(performance.now() * 1000)}.toml`);
   writeFileSync(p, text);

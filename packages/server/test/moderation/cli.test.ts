@@ -1,13 +1,14 @@
 /** Where `kalandrad admin` sends its calls and with which token (cli/admin.ts). */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "@kalandra/test-support";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { adminTarget, registerModerationCommands } from "../../src/cli/admin.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kalandra-admin-cli-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("admin-cli");
+const dir = tmp.path;
+afterAll(() => tmp.cleanup());
 
 describe("kalandrad admin target", () => {
   it("takes --url and --token as given", () => {

@@ -4,17 +4,16 @@
  * the data directory, bans survive a restart (replayed from the audit log), and
  * `audit verify` reads the same directory.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { tempDir } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/runtime/node/daemon.js";
 import { createLogger } from "../../src/runtime/node/logger.js";
 import { verifyAuditLog } from "../../src/storage/lmdb/verifyLog.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kalandra-moderation-daemon-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("moderation-daemon");
+const dir = tmp.path;
+afterAll(() => tmp.cleanup());
 
 function config(token: string) {
   const r = buildConfig({

@@ -3,10 +3,8 @@
  * with three shards over the in-memory storage, and worker threads over LMDB. Everything
  * is observed through the hub core's answers, as a client would.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { decodePayload, Opcode } from "@kalandra/proto";
+import { type TempDir, tempDir } from "@kalandra/test-support";
 import { encodeMlsMessage } from "ts-mls";
 import { afterAll, describe, expect, it } from "vitest";
 import { BanList } from "../../src/moderation/bans.js";
@@ -27,9 +25,9 @@ import {
 import { commit } from "../mls/mlsClients.js";
 import { appMessage, roomWith } from "../sequencer/room.js";
 
-const dirs: string[] = [];
+const dirs: TempDir[] = [];
 afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs) d.cleanup();
 });
 
 interface Runtime {
@@ -53,8 +51,9 @@ const runtimes: Runtime[] = [
   {
     name: "worker threads, 2 shards (LMDB)",
     make: () => {
-      const dir = mkdtempSync(join(tmpdir(), "kalandra-shards-"));
-      dirs.push(dir);
+      const tmp = tempDir("shards");
+      dirs.push(tmp);
+      const dir = tmp.path;
       return makeEnv({
         limits: { commitDelayMs: 20 },
         shards: (env) =>

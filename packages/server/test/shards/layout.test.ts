@@ -3,9 +3,9 @@
  * a worker directory reopens only with its shard count (or 0) and runtime, an in-process
  * directory holding rooms is not taken over by worker shards; each refusal names the key.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type TempDir, tempDir } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   LAYOUT_FILE,
@@ -15,14 +15,14 @@ import {
   shardDirs,
 } from "../../src/runtime/node/shards/layout.js";
 
-const dirs: string[] = [];
+const dirs: TempDir[] = [];
 const fresh = () => {
-  const d = mkdtempSync(join(tmpdir(), "kalandra-layout-"));
+  const d = tempDir("layout");
   dirs.push(d);
-  return d;
+  return d.path;
 };
 afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs) d.cleanup();
 });
 
 const NEW = { defaultShards: 4, rootHasRooms: false };

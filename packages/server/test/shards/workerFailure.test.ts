@@ -3,15 +3,14 @@
  * later are answered INTERNAL instead of hanging, the owner is told (kalandrad exits 1 so
  * its supervisor restarts it), the other shards keep answering, and close() still returns.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { tempDir } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import { WorkerShards } from "../../src/runtime/node/shards/workerShards.js";
 import { HUB_SEED } from "../hub/harness.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kalandra-shard-failure-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDir("shard-failure");
+const dir = tmp.path;
+afterAll(() => tmp.cleanup());
 
 describe("WorkerShards when a worker stops", () => {
   it("answers INTERNAL for that shard, reports it, keeps the others, closes", async () => {
