@@ -5,12 +5,11 @@
  * its heap.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { seededRng } from "@kalandra/test-support";
+import { seededRng, tempDir } from "@kalandra/test-support";
 import { describe, expect, it } from "vitest";
 import { createEnvelope, encodeEnvelope } from "../../src/envelope/index.js";
 import { exportNotificationKeys } from "../../src/notify/export.js";
@@ -35,7 +34,8 @@ describe("notification decryptor in a fresh process", () => {
     );
     sender.seal(encodeEnvelope(env)); // generation 0 never reaches the phone
     const m = sender.seal(encodeEnvelope(env));
-    const dir = mkdtempSync(join(tmpdir(), "kalandra-notify-"));
+    const tmp = tempDir("notify");
+    const dir = tmp.path;
     try {
       const blobFile = join(dir, "keys.bin");
       writeFileSync(blobFile, blob);
@@ -68,7 +68,7 @@ describe("notification decryptor in a fresh process", () => {
       );
       expect(out.heapUsed).toBeLessThan(HEAP_LIMIT);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      tmp.cleanup();
     }
   });
 });
