@@ -17,21 +17,21 @@
  * /metrics histogram, both processes' event-loop delay and CPU, and the machine's load
  * average (the hub, 100 client cores and anything else running share two cores).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+
+import { loadavg } from "node:os";
 import { connectWebTransport } from "@kalandra/client";
 import { encodeFrame, encodePayload, generateDeviceKey, Opcode, systemRng } from "@kalandra/proto";
+import { type TempDir, tempDir } from "@kalandra/test-support";
 import { type SpawnedHub, spawnHub } from "../loadgen/hub.js";
 import { type LoadResult, percentile, runLoad } from "../loadgen/loadgen.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const log = (s: string) => process.stderr.write(`[e2e] ${s}\n`);
-const dirs: string[] = [];
+const dirs: TempDir[] = [];
 const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "kalandra-bench-e2e-"));
+  const d = tempDir("bench-e2e");
   dirs.push(d);
-  return d;
+  return d.path;
 };
 const unlimited = {
   KALANDRA_LIMITS__CONNECTION_RATE: "10000000",
@@ -248,7 +248,7 @@ for (let i = 0; i < rates.length; i++) {
     await hub.stop();
   }
 }
-for (const d of dirs) rmSync(d, { recursive: true, force: true });
+for (const d of dirs) d.cleanup();
 const chosen = best ?? last;
 if (!chosen) throw new Error("no load run completed");
 console.log(

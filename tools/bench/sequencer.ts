@@ -20,8 +20,9 @@
  * BENCH_SEQ_MEMORY=1 runs the one-room figures over the in-memory storage (the cores'
  * own cost, without sealing and fsync).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import {
   createDeviceSigner,
@@ -34,6 +35,7 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
+import { type TempDir, tempDir } from "@kalandra/test-support";
 import {
   createCommit,
   createGroup,
@@ -63,11 +65,11 @@ const DELETES = quick ? 40 : 400;
 const WINDOW = 2_048;
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
 const enc = new TextEncoder();
-const dirs: string[] = [];
+const dirs: TempDir[] = [];
 const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "kalandra-bench-seq-"));
+  const d = tempDir("bench-seq");
   dirs.push(d);
-  return d;
+  return d.path;
 };
 
 interface Member {
@@ -388,5 +390,5 @@ try {
     console.log(JSON.stringify(result));
   }
 } finally {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs) d.cleanup();
 }

@@ -15,9 +15,10 @@
  *
  * Prints one JSON object on its last line. BENCH_QUICK=1 runs a few-second smoke version.
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+
+import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "@kalandra/test-support";
 import { openEnv } from "../../packages/server/src/storage/lmdb/layout.js";
 import { openLmdbStorage } from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
 import type { AppendEntry } from "../../packages/server/src/storage/types.js";
@@ -49,7 +50,8 @@ function percentile(sorted: number[], p: number): number {
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
 async function appendRate(batch: number): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "kalandra-bench-"));
+  const tmp = tempDir("bench");
+  const dir = tmp.path;
   const s = await openLmdbStorage({ path: dir });
   try {
     let next = 0n;
@@ -65,12 +67,13 @@ async function appendRate(batch: number): Promise<number> {
     return Number(next) / ((performance.now() - t0) / 1000);
   } finally {
     await s.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.cleanup();
   }
 }
 
 async function concurrentRate(inFlight: number): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "kalandra-bench-"));
+  const tmp = tempDir("bench");
+  const dir = tmp.path;
   const s = await openLmdbStorage({ path: dir });
   try {
     let next = 0n;
@@ -83,12 +86,13 @@ async function concurrentRate(inFlight: number): Promise<number> {
     return Number(next) / ((performance.now() - t0) / 1000);
   } finally {
     await s.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.cleanup();
   }
 }
 
 async function baselineAppendRate(batch: number, frames: number): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "kalandra-bench-"));
+  const tmp = tempDir("bench");
+  const dir = tmp.path;
   // The same LMDB file settings as the storage, through its own opener.
   const { root, tables } = openEnv(dir);
   const { headers, payloads } = tables;
@@ -111,12 +115,13 @@ async function baselineAppendRate(batch: number, frames: number): Promise<number
     return next / ((performance.now() - t0) / 1000);
   } finally {
     await root.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.cleanup();
   }
 }
 
 async function deleteLatencies(): Promise<number[]> {
-  const dir = mkdtempSync(join(tmpdir(), "kalandra-bench-"));
+  const tmp = tempDir("bench");
+  const dir = tmp.path;
   const s = await openLmdbStorage({ path: dir });
   try {
     const n = DELETES;
@@ -137,12 +142,13 @@ async function deleteLatencies(): Promise<number[]> {
     return ms.sort((a, b) => a - b);
   } finally {
     await s.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.cleanup();
   }
 }
 
 function baselineFsyncMs(): number[] {
-  const dir = mkdtempSync(join(tmpdir(), "kalandra-bench-"));
+  const tmp = tempDir("bench");
+  const dir = tmp.path;
   const fd = openSync(join(dir, "f"), "w+");
   const ms: number[] = [];
   try {
@@ -154,7 +160,7 @@ function baselineFsyncMs(): number[] {
     }
   } finally {
     closeSync(fd);
-    rmSync(dir, { recursive: true, force: true });
+    tmp.cleanup();
   }
   return ms.sort((a, b) => a - b);
 }

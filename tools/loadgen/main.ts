@@ -4,10 +4,9 @@
  * Without --url it spawns its own kalandrad (temporary data directory). Prints progress
  * on stderr and one JSON object with the achieved rate and latency percentiles on stdout.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+
 import { parseArgs } from "node:util";
+import { type TempDir, tempDir } from "@kalandra/test-support";
 import { spawnHub } from "./hub.js";
 import { runLoad } from "./loadgen.js";
 
@@ -27,14 +26,14 @@ const { values } = parseArgs({
 
 const hex = (s: string | undefined): Uint8Array | undefined =>
   s ? Uint8Array.from(Buffer.from(s, "hex")) : undefined;
-let dir: string | undefined;
+let dir: TempDir | undefined;
 let hub: Awaited<ReturnType<typeof spawnHub>> | undefined;
 let url = values.url;
 let certHash: Uint8Array | undefined = hex(values["cert-hash"]);
 let hubKey: Uint8Array | undefined = hex(values["hub-key"]);
 if (url === undefined) {
-  dir = mkdtempSync(join(tmpdir(), "kalandra-loadgen-"));
-  hub = await spawnHub(dir, { KALANDRA_DATABASE__SYNC: values.sync ?? "full" });
+  dir = tempDir("loadgen");
+  hub = await spawnHub(dir.path, { KALANDRA_DATABASE__SYNC: values.sync ?? "full" });
   url = hub.url;
   certHash = hub.certHash;
   hubKey = hub.hubKey;
@@ -55,6 +54,6 @@ try {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await hub?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir?.cleanup();
 }
 process.exit(0);
