@@ -1,18 +1,25 @@
 /**
- * A simulated hub: the real `HubCore` over the real LMDB storage (in a temp directory,
- * behind `SimDisk`), with one real `Session` (the shipped auth handshake and per-frame
- * checks, packages/server/src/runtime/node/session.ts) per client connection. Everything
- * the node holds in memory is dropped by `crash`; `restart` reopens the same directory.
+ * A simulated hub: the shipped `HubHost` (sessions, devices, routing, device limits) over
+ * the real `HubCore` and the real LMDB storage (in a temp directory, behind `SimDisk`),
+ * with one real `Session` (the shipped auth handshake and per-frame checks,
+ * packages/server/src/runtime/node/session.ts) per client connection: the simulated
+ * network is the host's second runtime, next to kalandrad's WebTransport listener.
+ * Everything the node holds in memory is dropped by `crash`; `restart` reopens the same
+ * directory.
  */
 import { type Clock, createDeviceSigner, type DeviceSigner } from "@kalandra/proto";
 import { ed25519PrivateKeyObject } from "@kalandra/proto/node";
 import {
   type AppendEntry,
   HubCore,
+  HubHost,
   type HubKey,
   type HubLimits,
   InProcessShards,
+  inBandModeration,
   type LmdbStorage,
+  loadModerationState,
+  Moderation,
   type Outcome,
   openLmdbStorage,
   publicGroupViews,
@@ -20,7 +27,6 @@ import {
   type SessionLimits,
   shardModeration,
   type Target,
-  TokenBucket,
 } from "@kalandra/server";
 import type { SimNetwork } from "./network.js";
 import type { SeededRng } from "./rng.js";
@@ -46,6 +52,9 @@ export const SIM_SESSION_LIMITS: SessionLimits = {
   authTimeoutMs: 30_000,
 };
 
+/** Per-device rate limit in the simulation: high, so only the session protocol is exercised. */
+const SIM_DEVICE_LIMITS = { deviceRatePerSec: 10_000, deviceBurst: 10_000 };
+
 export interface HubNodeOptions {
   dir: string;
   scheduler: Scheduler;
@@ -69,12 +78,13 @@ interface Conn {
 export class HubNode {
   readonly signer: DeviceSigner;
   readonly key: HubKey;
-  core: HubCore | undefined;
+  host: HubHost<HubCore> | undefined;
+  /** Kick, ban, redaction (audit-logged), as kalandrad composes it over the same core. */
+  moderation: Moderation | undefined;
   disk: SimDisk | undefined;
   lmdb: LmdbStorage | undefined;
+  /** client name → its current connection. */
   readonly #conns = new Map<string, Conn>();
-  readonly #bySession = new Map<string, string>();
-  readonly #buckets = new Map<bigint, TokenBucket>();
   #connSeq = 0;
   incarnation = 0;
 
@@ -89,7 +99,12 @@ export class HubNode {
   }
 
   get up(): boolean {
-    return this.core !== undefined;
+    return this.host !== undefined;
+  }
+
+  /** The hub core while the hub is up. */
+  get core(): HubCore | undefined {
+    return this.host?.core;
   }
 
   /** Opens (or reopens after a crash) storage and the hub core. */
@@ -109,19 +124,42 @@ export class HubNode {
       ...(this.o.onAppend === undefined ? {} : { onAppend: this.o.onAppend }),
     });
     const timers = this.o.scheduler.timersFor(HUB);
-    const sink = (target: Target, frame: Uint8Array) => this.#route(target, frame);
-    this.core = await HubCore.open({
-      storage: this.disk,
+    const disk = this.disk;
+    const onSink = this.o.onSink;
+    // Bans and retention policies are audit records, replayed before the first frame.
+    const { bans, retention } = loadModerationState(disk);
+    const host = await HubHost.open(
+      {
+        clock: this.o.clock,
+        limits: SIM_DEVICE_LIMITS,
+        ...(onSink === undefined ? {} : { observer: { emitted: onSink } }),
+      },
+      (sink) =>
+        HubCore.open({
+          storage: disk,
+          clock: this.o.clock,
+          rng: rng.fork("core"),
+          timers,
+          hubSigner: this.signer,
+          sink,
+          groups: publicGroupViews(this.signer.publicKey),
+          bans,
+          shardModeration,
+          ...(this.o.limits === undefined ? {} : { limits: this.o.limits }),
+        }),
+    );
+    this.moderation = new Moderation({
+      hub: host.core,
+      storage: disk,
       clock: this.o.clock,
-      rng: rng.fork("core"),
       timers,
-      hubSigner: this.signer,
-      sink,
-      groups: publicGroupViews(this.signer.publicKey),
-      // The session already verified each frame (as in the Node runtime).
-      limits: { verifySignatures: false, ...this.o.limits },
-      shardModeration,
+      bans,
+      retention,
     });
+    host.core.setModeration(
+      inBandModeration(this.moderation, { moderators: () => [], clock: this.o.clock }),
+    );
+    this.host = host;
   }
 
   /**
@@ -133,12 +171,11 @@ export class HubNode {
     this.o.scheduler.crash(HUB);
     const disk = this.disk;
     const conns = [...this.#conns.keys()];
-    this.core = undefined;
+    this.host = undefined;
+    this.moderation = undefined;
     this.disk = undefined;
     this.lmdb = undefined;
     this.#conns.clear();
-    this.#bySession.clear();
-    this.#buckets.clear();
     if (disk !== undefined) {
       await disk.crash(written);
       await disk.close();
@@ -153,13 +190,13 @@ export class HubNode {
 
   /** A new connection from `client` (its previous one, if any, is closed). */
   openConnection(client: string): void {
-    const core = this.core;
-    if (core === undefined) return;
+    const host = this.host;
+    if (host === undefined) return;
     const old = this.#conns.get(client);
     if (old !== undefined) {
       this.#conns.delete(client);
-      this.#bySession.delete(old.id);
       old.session.close("replaced by a new connection");
+      host.disconnect(old.id);
     }
     const id = `${client}#${++this.#connSeq}`;
     const session: Session = new Session({
@@ -167,29 +204,21 @@ export class HubNode {
       io: {
         send: (frame) => this.o.network.send(HUB, client, frame),
         close: (reason) => {
+          host.disconnect(id);
           if (this.#conns.get(client)?.id !== id) return;
           this.#conns.delete(client);
-          this.#bySession.delete(id);
           this.o.onConnectionClosed(client, reason);
         },
       },
-      hub: this.key,
-      handler: core,
+      hubKey: this.key,
+      hub: host,
       limits: SIM_SESSION_LIMITS,
       clock: this.o.clock,
       rng: this.o.rng.fork(`session-${id}`),
       timers: this.o.scheduler.timersFor(HUB),
-      deviceBucket: (senderId) => {
-        let b = this.#buckets.get(senderId);
-        if (b === undefined) {
-          b = new TokenBucket(10_000, 10_000, this.o.clock);
-          this.#buckets.set(senderId, b);
-        }
-        return b;
-      },
     });
     this.#conns.set(client, { id, session });
-    this.#bySession.set(id, client);
+    host.connect(id, session);
   }
 
   /** The transport noticed the client is gone (client crash). */
@@ -197,8 +226,8 @@ export class HubNode {
     const c = this.#conns.get(client);
     if (c === undefined) return;
     this.#conns.delete(client);
-    this.#bySession.delete(c.id);
     c.session.close("peer gone");
+    this.host?.disconnect(c.id);
   }
 
   /** Kick (DESIGN §6): the hub proposes the removal of every device of `userId`. */
@@ -219,26 +248,5 @@ export class HubNode {
 
   #fromClient(from: string, bytes: Uint8Array): void {
     this.#conns.get(from)?.session.onBytes(bytes);
-  }
-
-  #route(target: Target, frame: Uint8Array): void {
-    this.o.onSink?.(target, frame);
-    const core = this.core;
-    if (core === undefined) return;
-    const toSession = (sessionId: string) => {
-      const client = this.#bySession.get(sessionId);
-      if (client !== undefined) this.#conns.get(client)?.session.deliver(frame);
-    };
-    switch (target.kind) {
-      case "session":
-        toSession(target.sessionId);
-        return;
-      case "device":
-        for (const s of core.sessionsOf(target.senderId)) toSession(s);
-        return;
-      case "members":
-        for (const id of target.senderIds) for (const s of core.sessionsOf(id)) toSession(s);
-        return;
-    }
   }
 }

@@ -19,6 +19,15 @@ export {
   type HubCoreDeps,
   type HubLimits,
 } from "./hub/hubCore.js";
+// The one hub composition (HubHost) and the session it serves; the harness runs both.
+export {
+  type Connection,
+  type DeviceLimits,
+  type FrameCore,
+  type HostObserver,
+  HubHost,
+  type HubHostOptions,
+} from "./hub/hubHost.js";
 // Moderation (DESIGN §6): bans, kicks, retention, the admin API, in-band commands.
 export {
   AdminApi,
@@ -45,16 +54,13 @@ export {
   /** Moderation as the shard cores consume it (handed in by the runtimes). */
   shardModeration,
 } from "./moderation/index.js";
-// Session and TokenBucket: only the harness hub and the simulation moderation test use them;
-// they leave this surface once those run the one HubHost (issue 11).
 export {
-  type FrameHandler,
   Session,
   type SessionDeps,
+  type SessionHub,
   type SessionIo,
   type SessionLimits,
 } from "./runtime/node/session.js";
-export { TokenBucket } from "./runtime/node/tokenBucket.js";
 export { type HubKey, hubKeySigner } from "./runtime/node/wire.js";
 export type { GroupView, GroupViewFactory } from "./sequencer/groupView.js";
 export { publicGroupViews } from "./sequencer/publicGroupViews.js";

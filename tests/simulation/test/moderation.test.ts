@@ -1,203 +1,20 @@
 /**
- * Moderation end to end (issue 8) with real cores: KalandraClient devices talk to a real
- * HubCore through the runtime's Session (auth handshake included) over an in-memory
- * connection. The hub kicks a member as the rooms' MLS external sender; a member commits
- * the removal when the hub asks; the kicked member decrypts nothing sent after that commit
- * (even when handed the frame), the others carry on; a joiner racing the removal is
- * refused with MUST_INCLUDE_PENDING_REMOVALS and gets in after the commit; a redaction
- * reaches the clients as a REDACTION notice.
+ * Moderation end to end (issue 8) on the simulation World: real KalandraClient devices, the
+ * shipped HubHost, Session, HubCore and Moderation over LMDB, on the virtual clock (every
+ * wait below polls the virtual clock; nothing sleeps). The hub kicks a member as the room's
+ * MLS external sender; a member commits the removal when the hub asks; the kicked member
+ * decrypts nothing sent after that commit (even when handed the frames), the others carry
+ * on; a joiner racing the removal is refused with MUST_INCLUDE_PENDING_REMOVALS and gets in
+ * after the commit; a redaction reaches the clients as a REDACTION notice.
  */
-import { generateKeyPairSync } from "node:crypto";
-import {
-  type ClientEvent,
-  getKalandraCiphersuiteImpl,
-  type HubConnection,
-  KalandraClient,
-  MemoryStore,
-} from "@kalandra/client";
-import {
-  decodePayload,
-  Flag,
-  FrameHeader,
-  Opcode,
-  systemClock,
-  systemRng,
-  systemTimers,
-} from "@kalandra/proto";
-import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
-import {
-  HubCore,
-  type HubKey,
-  loadModerationState,
-  MemoryStorage,
-  Moderation,
-  publicGroupViews,
-  Session,
-  shardModeration,
-  type Target,
-  TokenBucket,
-} from "@kalandra/server";
+import { World } from "@kalandra/harness";
+import { decodePayload, Flag, FrameHeader, HEADER_SIZE, Opcode } from "@kalandra/proto";
 import { afterEach, describe, expect, it } from "vitest";
 
 const te = new TextEncoder();
-const td = new TextDecoder();
 
-interface Wire {
-  conn: HubConnection;
-  /** Every frame the hub sent to this connection. */
-  received: Uint8Array[];
-  /** Hands a frame to the client as if the hub had sent it. */
-  inject(frame: Uint8Array): void;
-}
-
-/** One hub and the in-memory links of its clients (async delivery, both ways). */
-class World {
-  readonly storage = new MemoryStorage();
-  readonly hubKey: HubKey;
-  readonly timers = systemTimers();
-  readonly sessions = new Map<string, Session>();
-  hub!: HubCore;
-  moderation!: Moderation;
-  private seq = 0;
-
-  constructor() {
-    const { privateKey } = generateKeyPairSync("ed25519");
-    this.hubKey = { privateKey, publicKey: ed25519RawPublicKey(privateKey) };
-  }
-
-  async open(): Promise<void> {
-    const { bans, retention } = loadModerationState(this.storage);
-    this.hub = await HubCore.open({
-      storage: this.storage,
-      clock: systemClock,
-      rng: systemRng,
-      timers: this.timers,
-      hubSigner: ed25519KeySigner(this.hubKey.privateKey),
-      sink: (t, f) => this.route(t, f),
-      groups: publicGroupViews(this.hubKey.publicKey),
-      limits: { commitDelayMs: 20, commitDeadlineMs: 400 },
-      bans,
-      shardModeration,
-    });
-    this.moderation = new Moderation({
-      hub: this.hub,
-      storage: this.storage,
-      clock: systemClock,
-      timers: this.timers,
-      bans,
-      retention,
-    });
-  }
-
-  /** While set, COMMIT_REQUESTs are held back (a joiner gets to race a pending removal). */
-  holdCommitRequests = false;
-  private held: (() => void)[] = [];
-
-  releaseCommitRequests(): void {
-    this.holdCommitRequests = false;
-    for (const f of this.held.splice(0)) f();
-  }
-
-  private route(t: Target, frame: Uint8Array): void {
-    if (this.holdCommitRequests && FrameHeader.view(frame).opcode === Opcode.COMMIT_REQUEST) {
-      this.held.push(() => this.route(t, frame));
-      return;
-    }
-    const ids =
-      t.kind === "session"
-        ? [t.sessionId]
-        : t.kind === "device"
-          ? this.hub.sessionsOf(t.senderId)
-          : t.senderIds.flatMap((s) => this.hub.sessionsOf(s));
-    for (const id of ids) this.sessions.get(id)?.deliver(frame);
-  }
-
-  connect(): Wire {
-    const id = `s${++this.seq}`;
-    let cb: ((f: Uint8Array) => void) | undefined;
-    const received: Uint8Array[] = [];
-    const session = new Session({
-      id,
-      io: {
-        send: (f) => {
-          const copy = new Uint8Array(f);
-          received.push(copy);
-          setImmediate(() => cb?.(copy));
-        },
-        close: () => undefined,
-      },
-      hub: this.hubKey,
-      handler: this.hub,
-      limits: {
-        maxPayloadBytes: 16 << 20,
-        connectionRatePerSec: 1e6,
-        connectionBurst: 1e6,
-        maxStrikes: 1000,
-        authTimeoutMs: 60_000,
-      },
-      clock: systemClock,
-      rng: systemRng,
-      timers: this.timers,
-      deviceBucket: () => new TokenBucket(1e6, 1e6, systemClock),
-    });
-    this.sessions.set(id, session);
-    return {
-      received,
-      inject: (f) => setImmediate(() => cb?.(f)),
-      conn: {
-        send: (f) => {
-          const copy = new Uint8Array(f);
-          setImmediate(() => session.onBytes(copy));
-        },
-        onFrame: (c) => {
-          cb = c;
-        },
-        close: () => {
-          this.sessions.delete(id);
-          session.close("client closed");
-        },
-      },
-    };
-  }
-
-  async client(userId: string): Promise<{ c: KalandraClient; wire: Wire; events: ClientEvent[] }> {
-    const wire = this.connect();
-    const c = await KalandraClient.open({
-      connection: wire.conn,
-      clock: systemClock,
-      rng: systemRng,
-      timers: this.timers,
-      store: new MemoryStore(),
-      hubPublicKey: this.hubKey.publicKey,
-      cs: getKalandraCiphersuiteImpl(systemRng),
-      userId,
-    });
-    const events: ClientEvent[] = [];
-    c.on((e) => events.push(e));
-    await c.connect();
-    this.clients.push(c);
-    return { c, wire, events };
-  }
-
-  readonly clients: KalandraClient[] = [];
-
-  async close(): Promise<void> {
-    for (const c of this.clients) c.close();
-    await this.moderation.stop();
-    await this.hub.close();
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const texts = (events: ClientEvent[]) =>
-  events.flatMap((e) => (e.type === "message" ? [td.decode(e.plaintext)] : []));
+/** The commit request waits this long (virtual ms): a joiner gets to race the removal. */
+const COMMIT_DELAY_MS = 60_000;
 
 let world: World | undefined;
 afterEach(async () => {
@@ -205,90 +22,119 @@ afterEach(async () => {
   world = undefined;
 });
 
-describe("moderation with real client cores", () => {
+/** Runs the virtual clock until `cond` holds, at most `budgetMs` of virtual time. */
+async function until(w: World, what: string, cond: () => boolean, budgetMs = 30_000) {
+  await w.runFor(budgetMs, cond);
+  if (!cond()) throw new Error(`${what}: not within ${budgetMs} virtual ms`);
+}
+
+const texts = (w: World, name: string, roomId: bigint) =>
+  [...(w.client(name).delivered.get(roomId)?.values() ?? [])].map((d) => d.text);
+
+describe("moderation with real client cores on the virtual clock", () => {
   it("a kicked member decrypts nothing sent after its removal; the others continue; the eviction race", async () => {
-    world = new World();
-    await world.open();
-    const alice = await world.client("alice");
-    const bob = await world.client("bob");
-    const carol = await world.client("carol");
-    const roomId = await alice.c.createRoom();
-    await alice.c.addMembers(roomId, ["bob", "carol"]);
-    await until("bob and carol joined", () =>
-      [bob, carol].every((x) => x.c.room(roomId)?.epoch === 1n),
+    const w = await World.create({
+      seed: 1n,
+      clients: ["alice", "bob", "carol", "dave"],
+      hubLimits: { commitDelayMs: COMMIT_DELAY_MS, commitDeadlineMs: 2000 },
+    });
+    world = w;
+    await w.startClients();
+    const alice = () => w.api("alice");
+    const roomId = await w.perform("create", () => alice().createRoom());
+    await w.perform("add bob, carol", () => alice().addMembers(roomId, ["bob", "carol"]));
+    await until(w, "bob and carol joined", () =>
+      ["bob", "carol"].every((n) => w.api(n).room(roomId)?.epoch === 1n),
     );
+    await w.perform("first message", () => alice().send(roomId, te.encode("before the kick")));
+    await until(w, "carol got it", () => texts(w, "carol", roomId).includes("before the kick"));
 
-    await alice.c.send(roomId, te.encode("before the kick"));
-    await until("carol got the first message", () =>
-      texts(carol.events).includes("before the kick"),
+    // Kick carol: the hub proposes her removal; its commit request waits COMMIT_DELAY_MS.
+    const moderation = w.hub.moderation!;
+    const kickedAt = w.now;
+    const kicked = await w.perform("kick carol", () =>
+      moderation.kick(roomId, "carol", "spam", "admin:test"),
     );
-
-    // Kick carol: the hub proposes, the sequencer asks alice or bob to commit (held back
-    // for now, so that a joiner can race the pending removal).
-    world.holdCommitRequests = true;
-    const kicked = await world.moderation.kick(roomId, "carol", "spam", "admin:test");
     expect(kicked).toMatchObject({ ok: true, leaves: [2] });
-    expect(world.hub.shards.count).toBe(1);
 
-    // A joiner racing the removal: refused with MUST_INCLUDE_PENDING_REMOVALS.
-    const dave = await world.client("dave");
-    // The client retries a refused external commit a few times, then gives up.
-    await expect(dave.c.joinExternal(roomId)).rejects.toThrow(/retries_exhausted/);
-    const refusals = dave.wire.received
-      .filter((f) => (FrameHeader.view(f).flags & Flag.ERROR) !== 0)
-      .map((f) => decodePayload(Opcode.ERROR, f.subarray(128)).name);
-    expect(refusals.length).toBeGreaterThan(0);
+    // A joiner racing the removal: every attempt refused with MUST_INCLUDE_PENDING_REMOVALS,
+    // until the client gives up; all of it before the hub even asks for the commit.
+    const refusals: string[] = [];
+    w.sinkObservers.push((target, frame) => {
+      const h = FrameHeader.view(frame);
+      if (target.kind === "session" && target.sessionId.startsWith("dave#")) {
+        if ((h.flags & Flag.ERROR) !== 0) {
+          refusals.push(decodePayload(Opcode.ERROR, frame.subarray(HEADER_SIZE)).name);
+        }
+      }
+    });
+    await expect(w.perform("dave joins", () => w.api("dave").joinExternal(roomId))).rejects.toThrow(
+      /retries_exhausted/,
+    );
+    expect(w.now - kickedAt).toBeLessThan(BigInt(COMMIT_DELAY_MS));
+    expect(refusals.length).toBeGreaterThan(1);
     expect(new Set(refusals)).toEqual(new Set(["MUST_INCLUDE_PENDING_REMOVALS"]));
-    expect(carol.c.room(roomId)?.epoch).toBe(1n);
+    expect(w.api("carol").room(roomId)?.epoch).toBe(1n);
 
-    // Now a member the hub asked commits the removal.
-    world.releaseCommitRequests();
-    await until("carol removed", () => carol.events.some((e) => e.type === "removed"));
-    await until("alice and bob at the removal epoch", () =>
-      [alice, bob].every((x) => (x.c.room(roomId)?.epoch ?? 0n) >= 2n),
+    // The commit delay passes; a member the hub asks commits the removal.
+    await until(
+      w,
+      "carol removed, alice and bob at epoch 2",
+      () =>
+        w.client("carol").removedAt.has(roomId) &&
+        ["alice", "bob"].every((n) => w.api(n).room(roomId)?.epoch === 2n),
+      2 * COMMIT_DELAY_MS,
     );
     // After the removal commit the joiner gets in.
-    await dave.c.joinExternal(roomId);
-    expect(dave.c.room(roomId)?.members).not.toContain("carol");
-    const removalEpoch = 2n;
-    expect(alice.c.room(roomId)?.members).toEqual(expect.not.arrayContaining(["carol"]));
+    await w.perform("dave joins again", () => w.api("dave").joinExternal(roomId));
+    expect(w.api("dave").room(roomId)?.members).not.toContain("carol");
+    expect(alice().room(roomId)?.members).not.toContain("carol");
 
-    // After the removal: alice sends; bob and dave read it, carol does not.
-    const carolSeen = carol.wire.received.length;
-    await alice.c.send(roomId, te.encode("after the kick"));
-    await until("bob got it", () => texts(bob.events).includes("after the kick"));
-    await until("dave got it", () => texts(dave.events).includes("after the kick"));
-    // Even handed every frame sent after its removal, carol decrypts none of them.
-    const later = bob.wire.received.filter((f) => {
-      const h = FrameHeader.view(f);
-      return h.opcode === Opcode.APP_MESSAGE && h.epoch >= removalEpoch;
+    // After the removal: alice sends; bob and dave read it. Carol is not sent it, and even
+    // handed every frame sent after her removal she decrypts none of them.
+    const carolFrames: Uint8Array[] = [];
+    w.sinkObservers.push((target, frame) => {
+      if (target.kind === "members" && FrameHeader.view(frame).opcode === Opcode.APP_MESSAGE) {
+        carolFrames.push(frame);
+      }
     });
-    expect(later.length).toBeGreaterThan(0);
-    for (const f of later) carol.wire.inject(f);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(texts(carol.events)).toEqual(["before the kick"]);
-    expect(carol.c.room(roomId)?.phase).toEqual({ kind: "removed" });
-    expect(carol.wire.received.length).toBe(carolSeen); // the hub sent her nothing new
-    await expect(carol.c.send(roomId, te.encode("let me in"))).rejects.toThrow(/removed/);
+    const carolSeen = w.client("carol").seen.size;
+    await w.perform("after the kick", () => alice().send(roomId, te.encode("after the kick")));
+    await until(w, "bob and dave got it", () =>
+      ["bob", "dave"].every((n) => texts(w, n, roomId).includes("after the kick")),
+    );
+    expect(w.client("carol").seen.size).toBe(carolSeen);
+    expect(carolFrames).toHaveLength(1);
+    const rejectedBefore = w.client("carol").rejected.length;
+    // Each delivery is one event, run to completion (client included) before the next.
+    for (const f of carolFrames) w.network.send("hub", "carol", f);
+    await until(w, "carol was handed the frame", () => w.client("carol").seen.size > carolSeen);
+    expect(texts(w, "carol", roomId)).toEqual(["before the kick"]);
+    expect(w.client("carol").rejected.length).toBe(rejectedBefore);
+    expect(w.api("carol").room(roomId)?.phase).toEqual({ kind: "removed" });
+    await expect(
+      w.perform("carol sends", () => w.api("carol").send(roomId, te.encode("let me in"))),
+    ).rejects.toThrow(/removed/);
 
     // The others continue without interruption.
-    await bob.c.send(roomId, te.encode("bob still here"));
-    await until("alice got bob's", () => texts(alice.events).includes("bob still here"));
-    for (const [n, x] of Object.entries({ alice, bob, dave }))
-      expect(
-        x.events.filter((e) => e.type === "error" || e.type === "rejected"),
-        n,
-      ).toEqual([]);
+    await w.perform("bob sends", () => w.api("bob").send(roomId, te.encode("bob still here")));
+    await until(w, "alice got bob's", () => texts(w, "alice", roomId).includes("bob still here"));
 
-    // Redaction reaches the members as a REDACTION notice.
-    const idx = await bob.c.send(roomId, te.encode("oops, a secret"));
-    await until("alice got the secret", () => texts(alice.events).includes("oops, a secret"));
-    const red = await world.moderation.redact(roomId, idx, "leak", "admin:test");
-    expect(red.ok).toBe(true);
-    await until("alice saw the redaction", () =>
-      alice.events.some((e) => e.type === "redaction" && e.logIndex === idx),
+    // Redaction reaches the members as a REDACTION notice and erases the payload.
+    const idx = await w.perform("secret", () => w.api("bob").send(roomId, te.encode("oops")));
+    await until(w, "alice got the secret", () => texts(w, "alice", roomId).includes("oops"));
+    const redactions: bigint[] = [];
+    alice().on((e) => {
+      if (e.type === "redaction" && e.roomId === roomId) redactions.push(e.logIndex);
+    });
+    const red = await w.perform("redact", () =>
+      moderation.redact(roomId, idx, "leak", "admin:test"),
     );
-    expect(world.storage.readRange(roomId, idx, 1)[0]?.payload).toBeNull();
-    expect(world.storage.readAudit().map((a) => a.kind)).toEqual(["kick", "redact"]);
+    expect(red.ok).toBe(true);
+    await until(w, "alice saw the redaction", () => redactions.includes(idx));
+    expect(w.hub.lmdb?.readRange(roomId, idx, 1)[0]?.payload).toBeNull();
+    // LMDB records the erasure itself too (storage/erasure.ts), then moderation its redaction.
+    expect(w.hub.disk?.readAudit().map((a) => a.kind)).toEqual(["kick", "secure_delete", "redact"]);
+    expect(w.violations).toEqual([]);
   }, 120_000);
 });

@@ -1,9 +1,11 @@
 /**
- * The hub core (DESIGN §2): sessions in, frames routed to rooms, responses out. It is told
- * by the transport which device key and user a session authenticated as, checks each
- * frame (decoding errors and bad signatures become ERROR responses, never exceptions),
- * handles the key-package directory itself and hands room frames to the shard that owns
- * the room (DESIGN §9). No sockets, no wall clock, no timers of its own.
+ * The hub core (DESIGN §2): what a session's frame is for. It is told which device key and
+ * user a session authenticated as, and takes the frames the session already parsed and
+ * verified (`handleVerified`; `handleFrame` parses and verifies raw bytes first, for
+ * callers without a session). It refuses flagged frames and banned users, answers
+ * key-package and in-band moderation requests itself (hubRequests.ts), enforces
+ * `max_rooms`, and hands room frames to the shard that owns the room (DESIGN §9). Errors
+ * are ERROR responses, never exceptions. No sockets, no wall clock, no timers of its own.
  *
  * @example
  * const hub = await HubCore.open({ storage, clock, rng, timers, hubSigner, sink, groups });
@@ -14,18 +16,15 @@ import {
   type Clock,
   DEFAULT_MAX_PAYLOAD,
   type DeviceSigner,
-  decodePayload,
   deriveSenderId,
   errorFrame,
   Flag,
+  Frame,
   FrameHeader,
   HEADER_SIZE,
-  hubFrame,
   isRoomRequest,
   Opcode,
-  type PayloadOf,
   type Rng,
-  responseFrame,
   type Timers,
 } from "@kalandra/proto";
 import {
@@ -35,7 +34,7 @@ import {
 } from "../keypackages/directory.js";
 import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
-import { ProtocolError, parseFrame, verifyFrameSignature } from "../sequencer/wire.js";
+import { ProtocolError, requestFields, verifyFrameSignature } from "../sequencer/wire.js";
 import { InProcessShards } from "../shards/inProcess.js";
 import type { ShardModeration } from "../shards/shardCore.js";
 import { shardOf } from "../shards/shardOf.js";
@@ -44,14 +43,22 @@ import type { Storage } from "../storage/types.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
+import {
+  answerHubRequest,
+  HUB_REQUEST_OPCODES,
+  type HubRequestContext,
+  type InBandModeration,
+} from "./hubRequests.js";
 
 export interface HubLimits extends SequencerLimits, KeyPackageLimits {
   maxPayload: number;
+  /** Rooms on this hub (`limits.max_rooms`); ROOM_CREATE beyond it gets TOO_MANY_ROOMS. */
+  maxRooms: number;
   /** Shards of the in-process runtime when no ShardSet is given. */
   shards: number;
   /**
-   * Verify every frame's signature against the session's device key. A transport that
-   * already did (runtime/node/session.ts) may turn it off to save ~120 µs per frame.
+   * `handleFrame` (raw bytes) verifies each frame's signature against the session's device
+   * key; off, it trusts the caller (benchmarks). `handleVerified` never verifies again.
    */
   verifySignatures: boolean;
   /** Most frames one shard writes in one `storage.append` (group commit). */
@@ -62,6 +69,7 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   ...DEFAULT_SEQUENCER_LIMITS,
   ...DEFAULT_KEY_PACKAGE_LIMITS,
   maxPayload: DEFAULT_MAX_PAYLOAD,
+  maxRooms: 100_000,
   shards: 1,
   verifySignatures: true,
   maxBatch: 4096,
@@ -88,20 +96,7 @@ export interface HubCoreDeps {
   limits?: Partial<HubLimits>;
 }
 
-/** A moderation request a device sent in band (KICK, BAN, REDACT), decoded. */
-export type ModerationRequest = {
-  userId: string;
-  roomId: bigint;
-  request:
-    | { opcode: typeof Opcode.KICK; payload: PayloadOf<typeof Opcode.KICK> }
-    | { opcode: typeof Opcode.BAN; payload: PayloadOf<typeof Opcode.BAN> }
-    | { opcode: typeof Opcode.REDACT; payload: PayloadOf<typeof Opcode.REDACT> };
-};
-
-/** Who answers in-band moderation (moderation/inBand.ts); without it they are FORBIDDEN. */
-export interface InBandModeration {
-  handle(req: ModerationRequest): Promise<Outcome>;
-}
+export type { InBandModeration, ModerationRequest } from "./hubRequests.js";
 
 interface Session {
   deviceKey: Uint8Array;
@@ -111,8 +106,8 @@ interface Session {
 
 export class HubCore {
   private readonly sessions = new Map<string, Session>();
-  /** sender_id → its sessions, so the runtime resolves `device`/`members` targets in O(1). */
-  private readonly bySender = new Map<bigint, Set<string>>();
+  private rooms = 0;
+  private creating = 0;
   readonly limits: HubLimits;
   readonly keyPackages: KeyPackageDirectory;
   private moderation: InBandModeration | undefined;
@@ -148,7 +143,9 @@ export class HubCore {
         deps.shardModeration,
       );
     }
-    return new HubCore(deps, shards, limits);
+    const hub = new HubCore(deps, shards, limits);
+    hub.rooms = await countRooms(shards);
+    return hub;
   }
 
   /** Lets KICK/BAN/REDACT frames through to moderation (set once moderation is built on this hub). */
@@ -161,12 +158,6 @@ export class HubCore {
     const senderId = deriveSenderId(devicePublicKey);
     this.detachSession(sessionId);
     this.sessions.set(sessionId, { deviceKey: new Uint8Array(devicePublicKey), senderId, userId });
-    let set = this.bySender.get(senderId);
-    if (set === undefined) {
-      set = new Set();
-      this.bySender.set(senderId, set);
-    }
-    set.add(sessionId);
     this.shards.broadcast({ t: "live", senderId, live: true });
   }
 
@@ -174,42 +165,84 @@ export class HubCore {
     const s = this.sessions.get(sessionId);
     if (s === undefined) return;
     this.sessions.delete(sessionId);
-    const set = this.bySender.get(s.senderId);
-    set?.delete(sessionId);
-    if (set?.size === 0) this.bySender.delete(s.senderId);
     this.shards.broadcast({ t: "live", senderId: s.senderId, live: false });
   }
 
-  /** Sessions of a device (the runtime's sink resolves `device` targets with it). */
-  sessionsOf(senderId: bigint): readonly string[] {
-    const set = this.bySender.get(senderId);
-    return set === undefined ? [] : [...set];
+  /** Rooms on this hub: counted in the shards at open, plus those created since. */
+  get roomCount(): number {
+    return this.rooms;
   }
 
-  /** Handles one frame from a session; never throws for anything the peer sent. */
-  async handleFrame(sessionId: string, senderId: bigint, bytes: Uint8Array): Promise<void> {
-    const reply = { kind: "session", sessionId } as const;
-    const fail = (r: Refusal): void => {
-      this.deps.sink(reply, errorFrame(this.deps.hubSigner, requestHeaderOf(bytes), r));
-    };
+  /** Applies changed limits (SIGHUP): `maxRooms` here, `maxMembersPerRoom` in every shard. */
+  reconfigure(limits: Pick<HubLimits, "maxRooms" | "maxMembersPerRoom">): void {
+    this.limits.maxRooms = limits.maxRooms;
+    this.limits.maxMembersPerRoom = limits.maxMembersPerRoom;
+    this.shards.broadcast({
+      t: "limits",
+      limits: { maxMembersPerRoom: limits.maxMembersPerRoom },
+    });
+  }
+
+  /**
+   * Handles one frame as raw bytes from a session that did not check it (tests, tools):
+   * parsed, its sender and signature checked against the session, then `handleVerified`.
+   * Never throws for anything the peer sent.
+   */
+  async handleFrame(
+    sessionId: string,
+    senderId: bigint,
+    bytes: Uint8Array,
+  ): Promise<Outcome | undefined> {
     const session = this.sessions.get(sessionId);
-    if (session === undefined) return fail(refuse("UNAUTHENTICATED", "session not authenticated"));
-    let frame: ReturnType<typeof parseFrame>;
+    if (session === undefined) {
+      return this.refuseRaw(
+        sessionId,
+        bytes,
+        refuse("UNAUTHENTICATED", "session not authenticated"),
+      );
+    }
+    let frame: Frame;
     try {
-      frame = parseFrame(bytes, this.limits.maxPayload);
+      frame = Frame.fromWire(bytes, { maxPayload: this.limits.maxPayload });
     } catch (e) {
-      if (e instanceof ProtocolError) return fail(refuse(e.code, e.message));
-      return fail(refuse("BAD_PAYLOAD", String((e as Error)?.message)));
+      if (e instanceof ProtocolError)
+        return this.refuseRaw(sessionId, bytes, refuse(e.code, e.message));
+      return this.refuseRaw(sessionId, bytes, refuse("BAD_PAYLOAD", String((e as Error)?.message)));
     }
     const h = frame.header;
     if (h.senderId !== session.senderId || senderId !== session.senderId) {
-      return fail(refuse("SENDER_MISMATCH", "sender_id is not the session's device"));
-    }
-    if ((h.flags & (Flag.RESPONSE | Flag.ERROR | Flag.EXTERNAL)) !== 0) {
-      return fail(refuse("FORBIDDEN", "clients send plain requests"));
+      return this.refuseRaw(
+        sessionId,
+        bytes,
+        refuse("SENDER_MISMATCH", "sender_id is not the session's device"),
+      );
     }
     if (this.limits.verifySignatures && !verifyFrameSignature(frame, session.deviceKey)) {
-      return fail(refuse("BAD_SIGNATURE", "frame signature does not verify"));
+      return this.refuseRaw(
+        sessionId,
+        bytes,
+        refuse("BAD_SIGNATURE", "frame signature does not verify"),
+      );
+    }
+    return this.handleVerified(sessionId, frame);
+  }
+
+  /**
+   * Handles one frame the session parsed and verified (sender_id is the session's device,
+   * the signature verifies against its key: runtime/node/session.ts). The frame is not
+   * parsed again here nor in the shard. Never throws for anything the peer sent.
+   */
+  async handleVerified(sessionId: string, frame: Frame): Promise<Outcome | undefined> {
+    const reply = { kind: "session", sessionId } as const;
+    const h = frame.header;
+    const fail = (r: Refusal): Outcome => {
+      this.deps.sink(reply, errorFrame(this.deps.hubSigner, h, r));
+      return { ok: false, refusal: r };
+    };
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) return fail(refuse("UNAUTHENTICATED", "session not authenticated"));
+    if ((h.flags & (Flag.RESPONSE | Flag.ERROR | Flag.EXTERNAL)) !== 0) {
+      return fail(refuse("FORBIDDEN", "clients send plain requests"));
     }
     // A banned identity cannot come back (issue 8): hub-wide for everything, per room for
     // that room's frames (external commits, GroupInfo fetches, anything else).
@@ -220,26 +253,52 @@ export class HubCore {
         return fail(refuse("BANNED", "banned from this room"));
       }
     }
-    try {
-      if (h.opcode === Opcode.KP_UPLOAD) return await this.onKpUpload(frame, session, reply);
-      if (h.opcode === Opcode.KP_CLAIM) return await this.onKpClaim(frame, reply);
-      if (h.opcode === Opcode.KICK || h.opcode === Opcode.BAN || h.opcode === Opcode.REDACT) {
-        return await this.onModeration(frame, session, reply);
+    if (HUB_REQUEST_OPCODES.has(h.opcode)) {
+      try {
+        await answerHubRequest(this.requestContext(), frame, { sessionId, ...session });
+      } catch (e) {
+        if (e instanceof ProtocolError) return fail(refuse(e.code, e.message));
+        throw e;
       }
-    } catch (e) {
-      if (e instanceof ProtocolError) return fail(refuse(e.code, e.message));
-      throw e;
+      return undefined;
     }
     if (!isRoomRequest(h.opcode)) {
       return fail(refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not a hub request`));
     }
-    await this.shards.deliver(shardOf(h.roomId, this.shards.count), {
+    const msg = {
       t: "frame",
       sessionId,
       deviceKey: session.deviceKey,
       userId: session.userId,
-      bytes,
-    });
+      header: requestFields(h),
+      bytes: frame.toWire(),
+    } as const;
+    const shard = shardOf(h.roomId, this.shards.count);
+    if (h.opcode !== Opcode.ROOM_CREATE) return this.shards.deliver(shard, msg);
+    // max_rooms counts the rooms that exist and those being created, so creations in
+    // flight together cannot pass it.
+    if (this.rooms + this.creating >= this.limits.maxRooms) {
+      return fail(
+        refuse("TOO_MANY_ROOMS", `this hub holds its maximum of ${this.limits.maxRooms} rooms`),
+      );
+    }
+    this.creating++;
+    try {
+      const r = await this.shards.deliver(shard, msg);
+      if (r?.ok === true) this.rooms++;
+      return r;
+    } finally {
+      this.creating--;
+    }
+  }
+
+  /** An ERROR to a frame that may not even parse: request_id/room_id/epoch as far as its bytes go. */
+  private refuseRaw(sessionId: string, bytes: Uint8Array, r: Refusal): Outcome {
+    this.deps.sink(
+      { kind: "session", sessionId },
+      errorFrame(this.deps.hubSigner, requestHeaderOf(bytes), r),
+    );
+    return { ok: false, refusal: r };
   }
 
   /**
@@ -304,76 +363,32 @@ export class HubCore {
     return this.deps.clock.now() / 1000n;
   }
 
-  private async onKpUpload(
-    frame: ReturnType<typeof parseFrame>,
-    session: Session,
-    reply: { kind: "session"; sessionId: string },
-  ): Promise<void> {
-    const p = decodePayload(Opcode.KP_UPLOAD, frame.payload);
-    const r = await this.keyPackages.upload(
-      session,
-      p.key_packages,
-      p.last_resort,
-      this.nowSeconds(),
-    );
-    const signer = this.deps.hubSigner;
-    if (!r.ok) return this.deps.sink(reply, errorFrame(signer, frame.header, r.refusal));
-    this.deps.sink(reply, responseFrame(signer, frame.header, Opcode.ACK, {}));
+  private requestContext(): HubRequestContext {
+    return {
+      sink: this.deps.sink,
+      signer: this.deps.hubSigner,
+      keyPackages: this.keyPackages,
+      bans: this.deps.bans,
+      moderation: this.moderation,
+      nowSeconds: this.nowSeconds(),
+    };
   }
+}
 
-  private async onModeration(
-    frame: ReturnType<typeof parseFrame>,
-    session: Session,
-    reply: { kind: "session"; sessionId: string },
-  ): Promise<void> {
-    const h = frame.header;
-    const signer = this.deps.hubSigner;
-    let request: ModerationRequest["request"];
-    if (h.opcode === Opcode.KICK) {
-      request = { opcode: Opcode.KICK, payload: decodePayload(Opcode.KICK, frame.payload) };
-    } else if (h.opcode === Opcode.BAN) {
-      request = { opcode: Opcode.BAN, payload: decodePayload(Opcode.BAN, frame.payload) };
-    } else {
-      request = { opcode: Opcode.REDACT, payload: decodePayload(Opcode.REDACT, frame.payload) };
-    }
-    if (this.moderation === undefined) {
-      const r = refuse("FORBIDDEN", "moderation is not enabled on this hub");
-      return this.deps.sink(reply, errorFrame(signer, h, r));
-    }
-    const r = await this.moderation.handle({ userId: session.userId, roomId: h.roomId, request });
-    if (!r.ok) return this.deps.sink(reply, errorFrame(signer, h, r.refusal));
-    const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlcTimestamp: 0n };
-    this.deps.sink(reply, responseFrame(signer, h, Opcode.ACK, {}, stamp));
+/** Rooms are counted where they live: each shard's own storage with worker shards. */
+async function countRooms(shards: ShardSet): Promise<number> {
+  const answers = await Promise.all(
+    Array.from({ length: shards.count }, (_, i) =>
+      shards.deliver(i, { t: "query", query: { q: "rooms" } }),
+    ),
+  );
+  let n = 0;
+  for (const a of answers) {
+    const rooms = (a as { ok: boolean; data?: unknown } | undefined)?.data;
+    if (a?.ok !== true || !Array.isArray(rooms)) throw new Error("a shard did not list its rooms");
+    n += rooms.length;
   }
-
-  private async onKpClaim(
-    frame: ReturnType<typeof parseFrame>,
-    reply: { kind: "session"; sessionId: string },
-  ): Promise<void> {
-    const p = decodePayload(Opcode.KP_CLAIM, frame.payload);
-    if (this.deps.bans?.isBanned(p.user_id) === true) {
-      // Nobody can add a hub-wide banned user: its key packages are not handed out.
-      const r = refuse("BANNED", `${p.user_id} is banned from this hub`);
-      return this.deps.sink(reply, errorFrame(this.deps.hubSigner, frame.header, r));
-    }
-    const now = this.nowSeconds();
-    const r = await this.keyPackages.claim(p.user_id, now);
-    const signer = this.deps.hubSigner;
-    if (!r.ok) return this.deps.sink(reply, errorFrame(signer, frame.header, r.refusal));
-    this.deps.sink(
-      reply,
-      responseFrame(signer, frame.header, Opcode.KP_CLAIMED, {
-        claims: r.claims.map((c) => ({ sender_id: c.senderId, key_package: c.keyPackage })),
-      }),
-    );
-    for (const device of r.drained) {
-      const remaining = this.keyPackages.remaining(device, now);
-      this.deps.sink(
-        { kind: "device", senderId: device },
-        hubFrame(signer, Opcode.KP_STATUS, 0n, 0n, { remaining }),
-      );
-    }
-  }
+  return n;
 }
 
 /** request_id/room_id/epoch of a frame that failed to decode, as far as its bytes go. */

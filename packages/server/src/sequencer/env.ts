@@ -14,6 +14,11 @@ import type { FrameSigner } from "./wire.js";
 export interface SequencerLimits extends CommitSchedulerLimits {
   /** Most frames in one SYNC_PAGE. */
   syncPageLimit: number;
+  /**
+   * Members of one room (`limits.max_members_per_room`): a commit or external commit whose
+   * resulting tree holds more, and more than the room has now, is refused with ROOM_FULL.
+   */
+  maxMembersPerRoom: number;
 }
 
 export const DEFAULT_SEQUENCER_LIMITS: SequencerLimits = {
@@ -21,6 +26,7 @@ export const DEFAULT_SEQUENCER_LIMITS: SequencerLimits = {
   maxProposalsPerEpoch: 64,
   commitDeadlineMs: 2000,
   syncPageLimit: 256,
+  maxMembersPerRoom: 1000,
 };
 
 export interface SequencerEnv {

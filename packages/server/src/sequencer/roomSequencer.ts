@@ -135,6 +135,9 @@ export class RoomSequencer implements RoomFacts {
   get group(): GroupView {
     return this.#group;
   }
+  get maxMembers(): number {
+    return this.env.limits.maxMembersPerRoom;
+  }
   get bans(): BanPolicy | undefined {
     return this.env.bans;
   }

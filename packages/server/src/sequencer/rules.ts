@@ -25,6 +25,8 @@ export interface RoomFacts {
   readonly group: GroupView;
   readonly pending: readonly PendingProposal[];
   readonly bans?: BanPolicy | undefined;
+  /** `max_members_per_room`; no limit when absent. */
+  readonly maxMembers?: number | undefined;
 }
 
 type Header = Pick<FrameHeader, "senderId" | "epoch">;
@@ -141,6 +143,8 @@ export function judgeCommit(
   if (!check.ok) return fromCheck(check, "INVALID_COMMIT", room.epoch);
   const banned = bannedAmong(room, check.addedMembers);
   if (banned !== undefined) return refuse("BANNED", `${banned} is banned from this room`);
+  const full = checkRoomSize(room, check.next);
+  if (full !== undefined) return full;
   const added = new Set(check.addedMembers.map((m) => m.senderId));
   const welcomeRecipients = (body.welcome_recipients ?? []).filter((r) => added.has(r));
   return { next: check.next, welcomeRecipients };
@@ -172,7 +176,23 @@ export function judgeExternalCommit(
     return refuse("SENDER_MISMATCH", "the external commit does not add the sending device");
   }
   if (bannedAmong(room, [joiner]) !== undefined) return refuse("BANNED", "banned from this room");
+  const full = checkRoomSize(room, check.next);
+  if (full !== undefined) return full;
   return { next: check.next, welcomeRecipients: [] };
+}
+
+/**
+ * `max_members_per_room`, counted in the tree a commit leads to (its sender included), so
+ * every Add counts whether or not the commit names welcome recipients, and right after a
+ * restart (the tree is the room state). A commit that does not grow the room passes even
+ * when a lowered limit is already exceeded.
+ */
+export function checkRoomSize(room: RoomFacts, next: GroupView): Refusal | undefined {
+  const max = room.maxMembers;
+  if (max === undefined) return undefined;
+  const size = next.members().length;
+  if (size <= max || size <= room.group.members().length) return undefined;
+  return refuse("ROOM_FULL", `a room holds at most ${max} members`);
 }
 
 /** Only members read the room's log. */

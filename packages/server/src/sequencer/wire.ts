@@ -22,8 +22,30 @@ export { ErrorCode, ProtocolError, stampFrame } from "@kalandra/proto";
 export type FrameSigner = DeviceSigner;
 export type { FrameHeader };
 
+/**
+ * The header fields the cores read of a request. A `FrameHeader` has them; a plain copy
+ * of them (`requestFields`) crosses the worker boundary with the bytes, so a shard never
+ * parses a frame the session already parsed.
+ */
+export type RequestFields = Pick<
+  FrameHeader,
+  "opcode" | "flags" | "requestId" | "roomId" | "senderId" | "epoch"
+>;
+
+/** A plain copy of a header's request fields (six reads, no bytes). */
+export function requestFields(h: RequestFields): RequestFields {
+  return {
+    opcode: h.opcode,
+    flags: h.flags,
+    requestId: h.requestId,
+    roomId: h.roomId,
+    senderId: h.senderId,
+    epoch: h.epoch,
+  };
+}
+
 export interface ParsedFrame {
-  header: FrameHeader;
+  header: RequestFields;
   /** View into the received buffer. */
   payload: Uint8Array;
   /** The whole frame (header + payload) as received. */
@@ -42,7 +64,7 @@ export function readHlc(header: Uint8Array): bigint {
 }
 
 /** Verifies the Ed25519 frame signature against a 32-byte device (leaf) key. */
-export function verifyFrameSignature(frame: ParsedFrame, publicKey: Uint8Array): boolean {
+export function verifyFrameSignature(frame: Frame, publicKey: Uint8Array): boolean {
   if (publicKey.length !== 32) return false;
   return verifyFrame(frame, publicKey);
 }

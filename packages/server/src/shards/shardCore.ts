@@ -4,15 +4,15 @@
  * A shard core is driven by plain messages (`ShardMessage`), so the same object runs
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
-import { bytesEqual, errorFrame, isEphemeral, Opcode } from "@kalandra/proto";
+import { bytesEqual, errorFrame, HEADER_SIZE, isEphemeral, Opcode } from "@kalandra/proto";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
-import type { SequencerEnv } from "../sequencer/env.js";
+import type { SequencerEnv, SequencerLimits } from "../sequencer/env.js";
 import { RoomSequencer } from "../sequencer/roomSequencer.js";
 import {
   type FrameSigner,
   type ParsedFrame,
   ProtocolError,
-  parseFrame,
+  type RequestFields,
 } from "../sequencer/wire.js";
 import type { Storage } from "../storage/types.js";
 import type { Ban, BanListCopy, BanPolicy } from "../vocabulary/bans.js";
@@ -21,12 +21,17 @@ import type { RetentionPolicy, RoomCursor } from "../vocabulary/retention.js";
 import type { Sink } from "../vocabulary/target.js";
 import { shardOf } from "./shardOf.js";
 
-/** A frame the hub core already parsed and verified against the session's device key. */
+/**
+ * A frame the session already parsed and verified against its device key: the bytes as
+ * received and the header fields read from them (plain data, so the shard, in this thread
+ * or a worker, never parses the frame again).
+ */
 export interface FrameMessage {
   t: "frame";
   sessionId: string;
   deviceKey: Uint8Array;
   userId: string;
+  header: RequestFields;
   bytes: Uint8Array;
 }
 
@@ -39,6 +44,8 @@ export type ShardMessage =
   | { t: "kick"; roomId: bigint; userId: string }
   /** The hub's ban list, whole (worker shards keep a copy; in process the hub's is shared). */
   | { t: "bans"; bans: Ban[] }
+  /** Limits changed at run time (SIGHUP): `max_members_per_room`. */
+  | { t: "limits"; limits: Pick<SequencerLimits, "maxMembersPerRoom"> }
   | { t: "query"; query: ShardQuery };
 
 /**
@@ -49,6 +56,8 @@ export type ShardMessage =
 export type ShardQuery =
   | { q: "rooms" }
   | { q: "room"; roomId: bigint }
+  /** Member devices summed over this shard's rooms (the `kalandra_room_members` gauge). */
+  | { q: "members" }
   | { q: "entry"; roomId: bigint; logIndex: bigint }
   | { q: "userIndex"; userId: string }
   | {
@@ -183,6 +192,10 @@ export class ShardCore {
       case "bans":
         this.ownBans?.replace(msg.bans);
         return undefined;
+      case "limits":
+        // Every room reads its limits from this env at decision time.
+        this.env.limits = { ...this.env.limits, ...msg.limits };
+        return undefined;
       case "query":
         return { ok: true, data: this.query(msg.query) } as Outcome;
       case "frame":
@@ -198,6 +211,11 @@ export class ShardCore {
         return storage.listRooms().filter(mine);
       case "room":
         return storage.getRoom(q.roomId) !== undefined;
+      case "members": {
+        let n = 0;
+        for (const r of this.rooms.values()) n += r.members().length;
+        return n;
+      }
       case "entry": {
         const [f] = storage.readRange(q.roomId, q.logIndex, 1);
         if (f === undefined || f.logIndex !== q.logIndex) return undefined;
@@ -212,15 +230,12 @@ export class ShardCore {
 
   private async onFrame(msg: FrameMessage): Promise<Outcome> {
     const reply = { kind: "session", sessionId: msg.sessionId } as const;
-    let frame: ParsedFrame;
-    try {
-      frame = parseFrame(msg.bytes);
-    } catch (e) {
-      // The hub core parsed it already; this only guards the worker boundary.
-      const code = e instanceof ProtocolError ? e.code : "INTERNAL";
-      return { ok: false, refusal: refuse(code, String((e as Error).message)) };
-    }
-    const h = frame.header;
+    const h = msg.header;
+    const frame: ParsedFrame = {
+      header: h,
+      payload: msg.bytes.subarray(HEADER_SIZE),
+      bytes: msg.bytes,
+    };
     const fail = (r: Refusal): Outcome => {
       this.env.sink(reply, errorFrame(this.env.hubSigner, h, r));
       return { ok: false, refusal: r };

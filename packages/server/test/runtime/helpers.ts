@@ -1,4 +1,4 @@
-/** Test helpers: a listener over loopback with an echo handler, and a raw WebTransport client. */
+/** Test helpers: a listener over loopback in front of a HubHost with an echo core, and a raw WebTransport client. */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { WebTransport } from "@fails-components/webtransport";
 import {
@@ -7,6 +7,7 @@ import {
   deriveSenderId,
   encodeFrame,
   encodePayload,
+  type Frame,
   HEADER_SIZE,
   Opcode,
   StreamDecoder,
@@ -15,8 +16,8 @@ import {
   systemTimers,
 } from "@kalandra/proto";
 import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
+import { type FrameCore, HubHost } from "../../src/hub/hubHost.js";
 import { generateDevCertificate } from "../../src/runtime/node/devCert.js";
-import type { FrameHandler } from "../../src/runtime/node/session.js";
 import {
   type RuntimeLimits,
   WebTransportListener,
@@ -24,6 +25,7 @@ import {
   WT_PATH,
 } from "../../src/runtime/node/transport.js";
 import { type HubKey, readHeader } from "../../src/runtime/node/wire.js";
+import type { Sink } from "../../src/vocabulary/target.js";
 
 export const defaultLimits: RuntimeLimits = {
   maxPayloadBytes: 1 << 20,
@@ -53,41 +55,54 @@ export function device(): Device {
   return { privateKey, publicKey: raw, senderId: deriveSenderId(raw) };
 }
 
-/** Echoes every frame back to its session (the runtime's stand-in for HubCore). */
-export class EchoHandler implements FrameHandler {
+/**
+ * The runtime's stand-in for HubCore behind the real HubHost: records attachments and
+ * echoes every frame back to its session, or hands it to `onFrame` when a test sets it.
+ */
+export class EchoRecorder implements FrameCore {
   attached: { sessionId: string; userId: string }[] = [];
   detached: string[] = [];
-  sink: (sessionId: string, frame: Uint8Array) => void = () => undefined;
+  onFrame: ((sessionId: string, frame: Frame) => void) | undefined;
+  constructor(private readonly sink: Sink) {}
   attachSession(sessionId: string, _key: Uint8Array, userId: string): void {
     this.attached.push({ sessionId, userId });
   }
   detachSession(sessionId: string): void {
     this.detached.push(sessionId);
   }
-  handleFrame(sessionId: string, _sender: bigint, bytes: Uint8Array): void {
-    this.sink(sessionId, bytes);
+  handleVerified(sessionId: string, frame: Frame): undefined {
+    if (this.onFrame !== undefined) this.onFrame(sessionId, frame);
+    else this.reply(sessionId, frame.toWire());
+    return undefined;
+  }
+  reply(sessionId: string, frame: Uint8Array): void {
+    this.sink({ kind: "session", sessionId }, frame);
   }
 }
 
+/** A listener on loopback in front of its own HubHost over an `EchoRecorder`. */
 export async function startHub(limits: Partial<RuntimeLimits> = {}) {
   const cert = generateDevCertificate();
   const hub = hubKey();
-  const handler = new EchoHandler();
+  const all = { ...defaultLimits, ...limits };
+  const host = await HubHost.open(
+    { clock: systemClock, limits: all },
+    (sink) => new EchoRecorder(sink),
+  );
   const listener = new WebTransportListener({
     host: "127.0.0.1",
     port: 0,
     cert: cert.cert,
     key: cert.key,
-    hub,
-    handler,
-    limits: { ...defaultLimits, ...limits },
+    hubKey: hub,
+    hub: host,
+    limits: all,
     clock: systemClock,
     rng: systemRng,
     timers: systemTimers(),
   });
-  handler.sink = (id, f) => listener.deliver(id, f);
   const { port } = await listener.start();
-  return { listener, handler, hub, port, certHash: cert.hash };
+  return { listener, host, core: host.core, hub, port, certHash: cert.hash };
 }
 
 /** A raw client: sends arbitrary bytes, collects decoded frames. */

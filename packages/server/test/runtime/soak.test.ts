@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { readHeader } from "../../src/runtime/node/wire.js";
 import { app, authed, device, startHub } from "./helpers.js";
 
 const FRAMES = Number(process.env.SOAK_FRAMES ?? 50_000);
@@ -17,11 +16,10 @@ it(`carries ${FRAMES} frames over one session without a stall`, { timeout: 120_0
   let received = 0;
   let bytes = 0;
   // Count what the hub core sees; answer every 1000th frame so the client can pace itself.
-  hub.handler.handleFrame = (sessionId, _s, frame) => {
+  hub.core.onFrame = (sessionId, frame) => {
     received++;
-    bytes += frame.length;
-    if (received % 1000 === 0 || received === FRAMES)
-      hub.listener.deliver(sessionId, frame.subarray(0, 128 + readHeader(frame).payloadSize));
+    bytes += 128 + frame.payload.length;
+    if (received % 1000 === 0 || received === FRAMES) hub.core.reply(sessionId, frame.toWire());
   };
   const dev = device();
   const c = await authed(hub.port, hub.certHash, dev);

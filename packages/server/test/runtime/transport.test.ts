@@ -39,7 +39,11 @@ describe("WebTransport listener", () => {
     expect(decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128)).hub_key).toEqual(
       hub.hub.publicKey,
     );
-    expect(hub.handler.attached.some((a) => a.userId === "alice")).toBe(true);
+    // Routed through the host: this device has exactly this one session.
+    const [session] = hub.host.sessionsOf(dev.senderId);
+    expect(hub.core.attached.filter((a) => a.sessionId === session)).toEqual([
+      { sessionId: session, userId: "alice" },
+    ]);
     for (let i = 1; i <= 50; i++) await c.send(app(dev, 100 + i));
     await c.waitFor((f) => readHeader(f).requestId === 150);
     const ids = c.frames.filter(isOp(Opcode.APP_MESSAGE)).map((f) => readHeader(f).requestId);
@@ -63,9 +67,11 @@ describe("WebTransport listener", () => {
       ),
     );
     await c.waitFor((f) => isOp(Opcode.AUTH_OK)(f) && readHeader(f).requestId === 8);
-    await c.send(hello(device(), "bob", 9));
+    const bob = device();
+    await c.send(hello(bob, "bob", 9));
     await c.waitFor(isError("SENDER_MISMATCH"));
-    expect(hub.handler.attached.filter((a) => a.userId === "bob")).toEqual([]);
+    expect(hub.host.sessionsOf(dev.senderId)).toHaveLength(1);
+    expect(hub.host.sessionsOf(bob.senderId)).toEqual([]);
     c.close();
   });
 
@@ -110,12 +116,17 @@ describe("WebTransport listener", () => {
   });
 
   it("refuses frames before authentication", async () => {
+    const own = await startHub();
     const dev = device();
-    const c = await RawClient.connect(hub.port, hub.certHash);
+    const c = await RawClient.connect(own.port, own.certHash);
     await c.send(app(dev, 1));
     await c.waitFor(isError("UNAUTHENTICATED"));
-    expect(hub.handler.attached.length).toBeGreaterThan(0);
+    // The frame never reached the core, and the device is not routable.
+    expect(own.core.attached).toEqual([]);
+    expect(own.host.sessionsOf(dev.senderId)).toEqual([]);
+    expect(c.frames.filter(isOp(Opcode.APP_MESSAGE))).toEqual([]);
     c.close();
+    await own.listener.close(500);
   });
 
   it("closes sessions that do not authenticate in time", async () => {
@@ -163,9 +174,10 @@ describe("WebTransport listener", () => {
   });
 
   it("forged signatures and other devices' sender_ids get errors, then a disconnect after repeats", async () => {
+    const own = await startHub({ maxStrikes: 3 });
     const dev = device();
     const victim = device();
-    const c = await authed(hub.port, hub.certHash, dev);
+    const c = await authed(own.port, own.certHash, dev);
     const forged = app(dev, 10);
     forged[100] = (forged[100] ?? 0) ^ 0xff; // break the signature
     await c.send(forged);
@@ -178,7 +190,12 @@ describe("WebTransport listener", () => {
     await c.waitClosed();
     const errs = c.frames.filter(isOp(Opcode.ERROR)).map(errorName);
     expect(errs).toEqual(["BAD_SIGNATURE", "SENDER_MISMATCH", "SENDER_MISMATCH"]);
-    expect(hub.handler.detached.length).toBeGreaterThan(0);
+    // The one session was attached, then detached when the hub closed it.
+    const ids = own.core.attached.map((a) => a.sessionId);
+    expect(ids).toHaveLength(1);
+    expect(own.core.detached).toEqual(ids);
+    expect(own.host.sessionsOf(dev.senderId)).toEqual([]);
+    await own.listener.close(500);
   });
 
   it("rate-limits a flood and keeps the session and its neighbours alive", async () => {
@@ -207,11 +224,16 @@ describe("WebTransport listener", () => {
     const b = await authed(small.port, small.certHash, dev);
     await a.send(Buffer.concat([app(dev, 1), app(dev, 2), app(dev, 3)]));
     await b.send(Buffer.concat([app(dev, 4), app(dev, 5), app(dev, 6)]));
+    // A session answers in order: once each has answered a HELLO (a handshake frame, which
+    // spends no token) sent after its three frames, all six were judged.
+    await a.send(hello(dev, "alice", 7));
+    await b.send(hello(dev, "alice", 8));
+    await a.waitFor((f) => isOp(Opcode.AUTH_CHALLENGE)(f) && readHeader(f).requestId === 7);
+    await b.waitFor((f) => isOp(Opcode.AUTH_CHALLENGE)(f) && readHeader(f).requestId === 8);
     // Five tokens for the device, whichever session spends them: exactly one of six is refused.
-    await Promise.any([a.waitFor(isError("RATE_LIMITED")), b.waitFor(isError("RATE_LIMITED"))]);
-    await new Promise((r) => setTimeout(r, 100));
-    const passed = [...a.frames, ...b.frames].filter(isOp(Opcode.APP_MESSAGE)).length;
-    expect(passed).toBe(5);
+    const answers = [...a.frames, ...b.frames].filter((f) => readHeader(f).requestId <= 6);
+    expect(answers.filter(isOp(Opcode.APP_MESSAGE))).toHaveLength(5);
+    expect(answers.filter(isError("RATE_LIMITED"))).toHaveLength(1);
     a.close();
     b.close();
     await small.listener.close(500);

@@ -1,7 +1,8 @@
 /**
- * kalandrad's wiring: configuration → storage → hub key and certificate → hub core →
- * WebTransport listener → monitoring. The runtime owns sockets, the wall clock and timers
- * (DESIGN §2); the hub core only sees injected interfaces.
+ * kalandrad's wiring: configuration → storage → hub key and certificate → hub (HubHost,
+ * HubCore, shards, moderation) → WebTransport listener → monitoring, each a named step in
+ * startup.ts. The runtime owns sockets, the wall clock and timers (DESIGN §2); the cores
+ * only see injected interfaces.
  *
  * Shards (DESIGN §9): by default every shard is a worker thread over its own LMDB
  * directory `<database.path>/shard-<i>`, the hub's own storage in `database.path` keeping
@@ -14,9 +15,7 @@
  * stop the shards (workers finish what was delivered, flush and close their LMDB), flush
  * and close the hub's storage, close monitoring.
  */
-import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import {
   type Clock,
   type Rng,
@@ -26,39 +25,38 @@ import {
   type Timers,
   toHex,
 } from "@kalandra/proto";
-import { Gauge } from "prom-client";
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
-import { AdminApi } from "../../moderation/adminApi.js";
-import { inBandModeration } from "../../moderation/inBand.js";
-import { shardRoomData } from "../../moderation/roomData.js";
-import { loadModerationState, Moderation } from "../../moderation/service.js";
+import type { HubCore } from "../../hub/hubCore.js";
+import type { HubHost } from "../../hub/hubHost.js";
+import type { Moderation } from "../../moderation/service.js";
 import type { LmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
-import { certificateHash } from "./devCert.js";
-import { loadOrCreateDevCert } from "./devCertStore.js";
-import { EchoCore } from "./echoCore.js";
-import { HubAdapter } from "./hubAdapter.js";
-import { loadOrCreateHubKey } from "./hubKey.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { startMonitoring } from "./monitoring.js";
-import type { FrameHandler } from "./session.js";
-import { resolveShardLayout, type ShardLayout } from "./shards/layout.js";
+import { roomLimits } from "./nodeHub.js";
+import {
+  layoutFields,
+  loadCertificate,
+  loadKey,
+  type Monitoring,
+  openHub,
+  type StartedHub,
+  startMonitoringEndpoint,
+} from "./startup.js";
 import { type RuntimeLimits, type TransportMode, WebTransportListener } from "./transport.js";
 import type { HubKey } from "./wire.js";
 
 /** Which core answers frames: the real hub, or the echo stand-in (tests, transport benchmarks). */
 export type CoreKind = "hub" | "echo";
 
-/** Everything a hub core factory is given (the HubCore contract: injected storage, clock, rng, sink, limits). */
+/** What the hub is built from (the cores get injected storage, clock, rng and timers). */
 export interface CoreDeps {
   storage: LmdbStorage;
   clock: Clock;
   rng: Rng;
   timers: Timers;
   hubKey: HubKey;
-  sink: (sessionId: string, frame: Uint8Array) => void;
   config: Config;
   metrics: Metrics;
   log: Logger;
@@ -68,8 +66,6 @@ export interface DaemonOptions {
   config: Config;
   log: Logger;
   core?: CoreKind;
-  /** Builds the hub core (default: HubCore through HubAdapter). */
-  createCore?: (deps: CoreDeps) => FrameHandler | Promise<FrameHandler>;
   /**
    * A worker shard stopped on its own (its rooms are unavailable). Default: log it, shut
    * the daemon down and leave the process with exit code 1, so a supervisor (systemd
@@ -95,7 +91,6 @@ export function runtimeLimits(c: Config): RuntimeLimits {
 export class Daemon {
   private draining = false;
   private closed = false;
-  core: FrameHandler | undefined;
   /** Kick, ban, redaction, retention sweeps (absent with the echo core). */
   moderation: Moderation | undefined;
 
@@ -104,15 +99,27 @@ export class Daemon {
     private readonly log: Logger,
     readonly metrics: Metrics,
     private readonly storage: LmdbStorage,
+    /** Sessions, devices and routing in front of the core; shutdown drains and closes it. */
+    readonly host: HubHost,
+    private readonly hubCore: HubCore | undefined,
     readonly listener: WebTransportListener,
-    private readonly monitoring: { close(): Promise<void> } | undefined,
     readonly port: number,
-    readonly monitoringPort: number | undefined,
     readonly certHash: Uint8Array,
     readonly hubPublicKey: Uint8Array,
     readonly mode: TransportMode,
   ) {}
 
+  private monitoring: Monitoring | undefined;
+
+  get monitoringPort(): number | undefined {
+    return this.monitoring?.port;
+  }
+
+  /**
+   * Starts kalandrad: storage, hub key, TLS certificate, the hub (host, core, shards,
+   * moderation), the WebTransport listener, monitoring. On failure everything opened so
+   * far is closed again.
+   */
   static async start(o: DaemonOptions): Promise<Daemon> {
     const { config, log } = o;
     const metrics = createMetrics();
@@ -121,207 +128,83 @@ export class Daemon {
       path: dataDir,
       noSync: config.database.sync === "none",
     });
-    let started: FrameHandler | undefined;
-    let daemon: Daemon | undefined;
+    let hub: StartedHub | undefined;
     try {
-      const hubKeyPath =
-        config.server.hub_key !== ""
-          ? resolve(config.server.hub_key)
-          : join(dataDir, "hub-key.pem");
-      const { key: hubKey, created: keyCreated } = loadOrCreateHubKey(hubKeyPath);
-      if (keyCreated) log.info({ path: hubKeyPath }, "hub key created");
-
-      let cert: string;
-      let key: string;
-      if (config.tls.cert !== "") {
-        cert = readFileSync(config.tls.cert, "utf8");
-        key = readFileSync(config.tls.key, "utf8");
-      } else {
-        const dev = loadOrCreateDevCert(dataDir);
-        cert = dev.cert.cert;
-        key = dev.cert.key;
-        log.warn(
-          {
-            cert_sha256: toHex(dev.cert.hash),
-            not_after: dev.cert.notAfter.toISOString(),
-            created: dev.created,
-          },
-          "no [tls] configured: using a development certificate (clients must pin its hash)",
-        );
-      }
-      const hash = certificateHash(cert);
-
-      const addr = parseAddress(config.server.listen) ?? { host: "127.0.0.1", port: 4433 };
-      let listener: WebTransportListener | undefined;
-      const sink = (sessionId: string, frame: Uint8Array) => {
-        listener?.deliver(sessionId, frame);
-      };
-      const timers = systemTimers();
+      const hubKey = loadKey(config, dataDir, log);
+      const tls = loadCertificate(config, dataDir, log);
       const deps: CoreDeps = {
         storage,
         clock: systemClock,
         rng: systemRng,
-        timers,
+        timers: systemTimers(),
         hubKey,
-        sink,
         config,
         metrics,
         log,
       };
-      let core: FrameHandler;
-      let moderation: Moderation | undefined;
-      let layout: ShardLayout | undefined;
-      if (o.core === "echo") core = new EchoCore(sink);
-      else if (o.createCore) core = await o.createCore(deps);
-      else {
-        layout = resolveShardLayout(
-          dataDir,
-          {
-            runtime: config.server.shard_runtime as ShardLayout["runtime"],
-            shards: config.server.shards,
-          },
-          {
-            defaultShards: Math.max(1, availableParallelism()),
-            rootHasRooms: storage.listRooms().length > 0,
-          },
-        );
-        // Bans and retention policies are audit records, replayed before the first frame.
-        const mod = loadModerationState(storage, {
-          maxAgeMs: config.moderation.retention_max_age_ms,
-          maxCount: config.moderation.retention_max_count,
-        });
-        const adapter = await HubAdapter.open(deps, () => listener, {
-          bans: mod.bans,
-          ...(layout.runtime === "worker"
-            ? {
-                workers: {
-                  count: layout.shards,
-                  path: dataDir,
-                  onFailure: (index: number, error: Error) => {
-                    log.fatal(
-                      { shard: index, err: error.message },
-                      "shard worker stopped: its rooms are unavailable",
-                    );
-                    if (o.onShardFailure) return o.onShardFailure(index, error);
-                    process.exitCode = 1;
-                    void daemon?.shutdown(`shard ${index} failed`);
-                  },
-                },
-              }
-            : {}),
-        });
-        core = adapter;
-        new Gauge({
-          name: "kalandra_shards",
-          help: "Sequencer shards of this hub, by runtime (worker threads or in-process)",
-          labelNames: ["runtime"],
-          registers: [metrics.registry],
-        }).set({ runtime: layout.runtime }, adapter.core.shards.count);
-        moderation = new Moderation({
-          hub: adapter.core,
-          storage,
-          // Rooms are read by the shard that owns them (their own storages with workers).
-          rooms: shardRoomData(adapter.core.shards),
-          clock: systemClock,
-          timers,
-          ...mod,
-          sweepIntervalMs: config.moderation.sweep_interval_ms,
-        });
-        moderation.start();
-        adapter.core.setModeration(
-          inBandModeration(moderation, {
-            moderators: () => config.moderation.moderators,
-            clock: systemClock,
-          }),
-        );
-      }
-      started = core;
-      log.info(
-        {
-          core: o.core === "echo" ? "echo" : "hub",
-          ...(layout === undefined ? {} : { shards: layout.shards, shard_runtime: layout.runtime }),
-        },
-        "core ready",
-      );
-      listener = new WebTransportListener({
+      let daemon: Daemon | undefined;
+      hub = await openHub(o, deps, dataDir, () => daemon);
+      const addr = parseAddress(config.server.listen) ?? { host: "127.0.0.1", port: 4433 };
+      const listener = new WebTransportListener({
         host: addr.host,
         port: addr.port,
-        cert,
-        key,
-        hub: hubKey,
-        handler: core,
+        cert: tls.cert,
+        key: tls.key,
+        hubKey,
+        hub: hub.host,
         limits: runtimeLimits(config),
         clock: systemClock,
         rng: systemRng,
-        timers,
+        timers: deps.timers,
         metrics,
         log,
       });
       const { port, mode } = await listener.start();
-
-      let monitoring: { close(): Promise<void> } | undefined;
-      let monitoringPort: number | undefined;
-      const mon = parseAddress(config.monitoring.listen);
-      if (mon) {
-        const m = await startMonitoring({
-          host: mon.host,
-          port: mon.port,
-          registry: metrics.registry,
-          ready: () => daemon !== undefined && !daemon.draining,
-          adminToken: () => daemon?.config.monitoring.admin_token ?? config.monitoring.admin_token,
-          ...(moderation === undefined
-            ? {}
-            : {
-                admin: new AdminApi({
-                  moderation,
-                  token: () =>
-                    daemon?.config.monitoring.admin_token ?? config.monitoring.admin_token,
-                  clock: systemClock,
-                }),
-              }),
-        });
-        monitoringPort = m.port;
-        monitoring = { close: () => new Promise<void>((r) => m.server.close(() => r())) };
-        m.server.unref();
-      }
       daemon = new Daemon(
         config,
         log,
         metrics,
         storage,
+        hub.host,
+        hub.hubCore,
         listener,
-        monitoring,
         port,
-        monitoringPort,
-        hash,
+        tls.hash,
         hubKey.publicKey,
         mode,
       );
-      daemon.moderation = moderation;
-      // Shutdown drains and closes it (worker shards flush their LMDB), and SIGHUP reconfigures it.
-      daemon.core = core;
+      daemon.moderation = hub.moderation;
+      daemon.monitoring = await startMonitoringEndpoint(daemon, config, metrics, hub.moderation);
       log.info(
         {
           listen: `${addr.host}:${port}`,
           transport: mode,
-          monitoring: monitoringPort !== undefined ? `${mon?.host}:${monitoringPort}` : "disabled",
+          monitoring:
+            daemon.monitoringPort !== undefined
+              ? `${parseAddress(config.monitoring.listen)?.host}:${daemon.monitoringPort}`
+              : "disabled",
           port,
-          monitoring_port: monitoringPort,
-          cert_sha256: toHex(hash),
+          monitoring_port: daemon.monitoringPort,
+          cert_sha256: toHex(tls.hash),
           hub_key: toHex(hubKey.publicKey),
           data: dataDir,
           sync: config.database.sync,
-          ...(layout === undefined ? {} : { shards: layout.shards, shard_runtime: layout.runtime }),
+          ...layoutFields(hub.layout),
         },
         "kalandrad ready",
       );
       return daemon;
     } catch (e) {
       // Worker shards would keep the process alive and their LMDB open.
-      await started?.close?.().catch(() => undefined);
+      await hub?.host.close().catch(() => undefined);
       await storage.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** The admin token of the configuration in force (it may change on SIGHUP). */
+  get adminToken(): string {
+    return this.config.monitoring.admin_token;
   }
 
   get ready(): boolean {
@@ -343,12 +226,7 @@ export class Daemon {
     this.config = merged;
     this.log.level = merged.server.log_level;
     this.listener.reconfigure(runtimeLimits(merged));
-    if (this.core instanceof HubAdapter) {
-      this.core.reconfigure({
-        maxRooms: merged.limits.max_rooms,
-        maxMembersPerRoom: merged.limits.max_members_per_room,
-      });
-    }
+    this.hubCore?.reconfigure(roomLimits(merged));
     this.metrics.reloads.inc({ result: "ok" });
     this.log.info(
       { applied, needs_restart: needsRestart },
@@ -371,12 +249,22 @@ export class Daemon {
     this.listener.stopAccepting();
     const budget = this.config.server.drain_timeout_ms;
     await this.moderation?.stop();
-    await this.core?.drain?.(budget);
+    await withTimeout(this.host.drain(), budget);
     await this.listener.close(Math.max(100, budget - (Date.now() - t0)));
-    await this.core?.close?.();
+    await this.host.close();
     await this.storage.close();
     this.closed = true;
     await this.monitoring?.close();
     this.log.info({ ms: Date.now() - t0 }, "shutdown complete: storage flushed");
   }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<void>((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -1,15 +1,19 @@
 /**
  * A stand-in hub core that sends every accepted frame back to its session. It lets the
  * transport, the auth handshake and the limits be exercised (tests, `--core echo`, the
- * transport part of the e2e bench) without the sequencer.
+ * transport part of the e2e bench) without the sequencer; the HubHost in front of it is
+ * the one kalandrad runs.
  */
-import type { FrameHandler } from "./session.js";
+import type { Frame } from "@kalandra/proto";
+import type { FrameCore } from "../../hub/hubHost.js";
+import type { Sink } from "../../vocabulary/target.js";
 
-export class EchoCore implements FrameHandler {
-  constructor(private readonly sink: (sessionId: string, frame: Uint8Array) => void) {}
+export class EchoCore implements FrameCore {
+  constructor(private readonly sink: Sink) {}
   attachSession(): void {}
   detachSession(): void {}
-  handleFrame(sessionId: string, _senderId: bigint, bytes: Uint8Array): void {
-    this.sink(sessionId, bytes);
+  handleVerified(sessionId: string, frame: Frame): undefined {
+    this.sink({ kind: "session", sessionId }, frame.toWire());
+    return undefined;
   }
 }

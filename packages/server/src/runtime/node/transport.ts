@@ -10,9 +10,9 @@
  */
 import { type Clock, errorFrame, type Rng, type Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
+import type { HubHost } from "../../hub/hubHost.js";
 import type { Metrics } from "./metrics.js";
-import { type FrameHandler, Session, type SessionLimits } from "./session.js";
-import { TokenBucket } from "./tokenBucket.js";
+import { Session, type SessionLimits } from "./session.js";
 import { type HubKey, hubKeySigner } from "./wire.js";
 
 /** Flow-control options for both sides of an HTTP/2 WebTransport session (PROBES.md). */
@@ -50,8 +50,9 @@ export interface TransportOptions {
   port: number;
   cert: string;
   key: string;
-  hub: HubKey;
-  handler: FrameHandler;
+  hubKey: HubKey;
+  /** Sessions, devices and routing (the host routes the core's frames to `Session.deliver`). */
+  hub: HubHost;
   limits: RuntimeLimits;
   clock: Clock;
   rng: Rng;
@@ -103,9 +104,6 @@ export class WebTransportListener {
     string,
     { session: Session; wt: WtSession; pending: Set<Promise<unknown>> }
   >();
-  private readonly deviceBuckets = new Map<bigint, { bucket: TokenBucket; users: number }>();
-  /** Authenticated sessions per device, for `device` and `members` targets of the hub core's sink. */
-  private readonly byDevice = new Map<bigint, Set<string>>();
   private accepting = true;
   private nextId = 1;
   private acceptLoop: Promise<void> | undefined;
@@ -143,28 +141,11 @@ export class WebTransportListener {
     return this.sessions.size;
   }
 
-  /** Outbound sink: delivers a frame to one session; false if that session is gone. */
-  deliver(sessionId: string, frame: Uint8Array): boolean {
-    const s = this.sessions.get(sessionId);
-    if (!s) return false;
-    s.session.deliver(frame);
-    return true;
-  }
-
-  /** Delivers a frame to every session of a device; returns how many got it. */
-  deliverToDevice(senderId: bigint, frame: Uint8Array): number {
-    const ids = this.byDevice.get(senderId);
-    if (!ids) return 0;
-    for (const id of ids) this.sessions.get(id)?.session.deliver(frame);
-    return ids.size;
-  }
-
   /** Applies new limits to every open session (SIGHUP). */
   reconfigure(limits: RuntimeLimits): void {
     this.o.limits = limits;
     for (const { session } of this.sessions.values()) session.reconfigure(limits);
-    for (const { bucket } of this.deviceBuckets.values())
-      bucket.configure(limits.deviceRatePerSec, limits.deviceBurst);
+    this.o.hub.reconfigure(limits);
   }
 
   /** Stops accepting new sessions; open ones keep working until `close`. */
@@ -218,7 +199,7 @@ export class WebTransportListener {
       writer
         .write(
           errorFrame(
-            hubKeySigner(this.o.hub),
+            hubKeySigner(this.o.hubKey),
             { requestId: 0, roomId: 0n },
             { code: reason, message },
           ),
@@ -238,7 +219,6 @@ export class WebTransportListener {
     const pending = new Set<Promise<unknown>>();
     let queued = 0;
     let ended = false;
-    let authedSender: bigint | undefined;
     let datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
     try {
       datagramWriter = wt.datagrams?.createWritable?.().getWriter();
@@ -249,8 +229,8 @@ export class WebTransportListener {
       if (ended) return;
       ended = true;
       this.sessions.delete(id);
+      this.o.hub.disconnect(id);
       this.o.metrics?.connectionsActive.set(this.sessions.size);
-      if (authedSender !== undefined) this.releaseDeviceBucket(authedSender, id);
       this.o.log?.debug({ session: id, reason }, "session closed");
       // A resolved write is only handed to the library, not yet on the wire: give the last
       // frames (typically the ERROR explaining the close) a moment before the session ends.
@@ -261,19 +241,14 @@ export class WebTransportListener {
     };
     const session: Session = new Session({
       id,
+      hubKey: this.o.hubKey,
       hub: this.o.hub,
-      handler: this.o.handler,
       limits: this.o.limits,
       clock: this.o.clock,
       rng: this.o.rng,
       timers: this.o.timers,
       metrics: this.o.metrics,
       log: this.o.log,
-      deviceBucket: (sid) => this.deviceBucket(sid),
-      onAuthenticated: (s) => {
-        authedSender = s.senderId;
-        if (authedSender !== undefined) this.acquireDeviceBucket(authedSender, id);
-      },
       io: {
         send: (frame) => {
           if (ended) return;
@@ -306,6 +281,7 @@ export class WebTransportListener {
       },
     });
     this.sessions.set(id, { session, wt, pending });
+    this.o.hub.connect(id, session);
     this.o.metrics?.connectionsTotal.inc();
     this.o.metrics?.connectionsActive.set(this.sessions.size);
     wt.closed.then(
@@ -341,44 +317,6 @@ export class WebTransportListener {
     } catch {
       // datagrams unsupported or session gone
     }
-  }
-
-  private deviceBucket(senderId: bigint): TokenBucket {
-    let e = this.deviceBuckets.get(senderId);
-    if (!e) {
-      e = {
-        bucket: new TokenBucket(
-          this.o.limits.deviceRatePerSec,
-          this.o.limits.deviceBurst,
-          this.o.clock,
-        ),
-        users: 0,
-      };
-      this.deviceBuckets.set(senderId, e);
-    }
-    return e.bucket;
-  }
-
-  private acquireDeviceBucket(senderId: bigint, sessionId: string): void {
-    let ids = this.byDevice.get(senderId);
-    if (!ids) {
-      ids = new Set();
-      this.byDevice.set(senderId, ids);
-    }
-    ids.add(sessionId);
-    this.deviceBucket(senderId);
-    const e = this.deviceBuckets.get(senderId);
-    if (e) e.users++;
-  }
-
-  private releaseDeviceBucket(senderId: bigint, sessionId: string): void {
-    const ids = this.byDevice.get(senderId);
-    ids?.delete(sessionId);
-    if (ids?.size === 0) this.byDevice.delete(senderId);
-    const e = this.deviceBuckets.get(senderId);
-    if (!e) return;
-    e.users--;
-    if (e.users <= 0) this.deviceBuckets.delete(senderId);
   }
 }
 

@@ -1,0 +1,205 @@
+/**
+ * The hub, composed once (DESIGN §2, §9): the sessions a runtime opened, the devices they
+ * authenticated as, the routing of the core's `Target`s to those sessions, and the
+ * per-device rate limit shared by a device's sessions. The core behind it (HubCore, or the
+ * echo stand-in of the transport tests) decides about frames; room and member limits are
+ * enforced there, where the rooms and their trees are (hub/hubCore.ts, the sequencer).
+ *
+ * Sans-IO: it is given connections (anything that takes a frame) and a clock. The Node
+ * transport (runtime/node/transport.ts) and the harness's simulated network
+ * (harness/src/hubNode.ts) are its two runtimes, so the simulation runs the routing and the
+ * limits that ship.
+ *
+ * @example
+ * const host = await HubHost.open({ clock, limits }, (sink) => HubCore.open({ ...deps, sink }));
+ * host.connect("s1", { deliver: (frame) => session.deliver(frame) });
+ * // the session authenticates, then hands each verified frame to host.handleFrame("s1", frame)
+ */
+import { type Clock, deriveSenderId, type Frame } from "@kalandra/proto";
+import type { Sink, Target } from "../vocabulary/target.js";
+import { TokenBucket } from "./tokenBucket.js";
+
+/** One session's outbound side: the session decides stream or datagram. */
+export interface Connection {
+  deliver(frame: Uint8Array): void;
+}
+
+/** What the host needs of the core that decides about frames (HubCore implements it). */
+export interface FrameCore {
+  attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void;
+  detachSession(sessionId: string): void;
+  /** A frame the session parsed and verified (sender_id and signature are the session's). */
+  handleVerified(sessionId: string, frame: Frame): Promise<unknown> | undefined;
+  close?(): Promise<void>;
+}
+
+/** The per-device rate limit (`limits.device_rate`, `limits.device_burst`). */
+export interface DeviceLimits {
+  deviceRatePerSec: number;
+  deviceBurst: number;
+}
+
+/** What the host reports to its runtime (metrics in kalandrad, the trace in the harness). */
+export interface HostObserver {
+  /** A verified frame on its way to the core. */
+  received?(sessionId: string, frame: Frame): void;
+  /** A frame the core emitted, before it is routed. */
+  emitted?(target: Target, frame: Uint8Array): void;
+}
+
+export interface HubHostOptions {
+  clock: Clock;
+  limits: DeviceLimits;
+  observer?: HostObserver;
+}
+
+interface Device {
+  sessions: Set<string>;
+  bucket: TokenBucket;
+}
+
+export class HubHost<C extends FrameCore = FrameCore> {
+  /** Open sessions (authenticated or not) and where their frames go. */
+  private readonly connections = new Map<string, Connection>();
+  /** sender_id → its authenticated sessions and its rate limit. */
+  private readonly devices = new Map<bigint, Device>();
+  /** sessionId → the device it authenticated as. */
+  private readonly deviceOf = new Map<string, bigint>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private limits: DeviceLimits;
+  core!: C;
+
+  private constructor(private readonly o: HubHostOptions) {
+    this.limits = o.limits;
+  }
+
+  /** Builds the host and its core; the core's sink is the host's router. */
+  static async open<C extends FrameCore>(
+    o: HubHostOptions,
+    makeCore: (sink: Sink) => C | Promise<C>,
+  ): Promise<HubHost<C>> {
+    const host = new HubHost<C>(o);
+    host.core = await makeCore((target, frame) => host.route(target, frame));
+    return host;
+  }
+
+  /** Open sessions. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** A runtime opened a session; frames for it go to `conn` from now on. */
+  connect(sessionId: string, conn: Connection): void {
+    this.connections.set(sessionId, conn);
+  }
+
+  /** The session is gone (closed, crashed, replaced); nothing is routed to it any more. */
+  disconnect(sessionId: string): void {
+    this.detachSession(sessionId);
+    this.connections.delete(sessionId);
+  }
+
+  /** The session authenticated as this device of this user. */
+  attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void {
+    this.core.attachSession(sessionId, devicePublicKey, userId);
+    const senderId = deriveSenderId(devicePublicKey);
+    this.releaseDevice(sessionId);
+    let d = this.devices.get(senderId);
+    if (d === undefined) {
+      d = {
+        sessions: new Set(),
+        bucket: new TokenBucket(
+          this.limits.deviceRatePerSec,
+          this.limits.deviceBurst,
+          this.o.clock,
+        ),
+      };
+      this.devices.set(senderId, d);
+    }
+    d.sessions.add(sessionId);
+    this.deviceOf.set(sessionId, senderId);
+  }
+
+  detachSession(sessionId: string): void {
+    if (!this.deviceOf.has(sessionId)) return;
+    this.releaseDevice(sessionId);
+    this.core.detachSession(sessionId);
+  }
+
+  /** The rate limit shared by every session of a device. */
+  deviceBucket(senderId: bigint): TokenBucket {
+    const d = this.devices.get(senderId);
+    // A device without a session (a frame verified after its session closed) gets a
+    // bucket of its own that nobody keeps.
+    return (
+      d?.bucket ??
+      new TokenBucket(this.limits.deviceRatePerSec, this.limits.deviceBurst, this.o.clock)
+    );
+  }
+
+  /** A frame the session parsed and verified; resolves once the core answered it. */
+  async handleFrame(sessionId: string, frame: Frame): Promise<void> {
+    this.o.observer?.received?.(sessionId, frame);
+    const p = this.core.handleVerified(sessionId, frame);
+    if (p === undefined) return;
+    this.inFlight.add(p);
+    try {
+      await p;
+    } finally {
+      this.inFlight.delete(p);
+    }
+  }
+
+  /** The core's sink: a target resolved to the sessions it names. */
+  route(target: Target, frame: Uint8Array): void {
+    this.o.observer?.emitted?.(target, frame);
+    switch (target.kind) {
+      case "session":
+        this.connections.get(target.sessionId)?.deliver(frame);
+        return;
+      case "device":
+        this.toDevice(target.senderId, frame);
+        return;
+      case "members":
+        for (const id of target.senderIds) this.toDevice(id, frame);
+        return;
+    }
+  }
+
+  /** Sessions of a device (tests, moderation views). */
+  sessionsOf(senderId: bigint): readonly string[] {
+    return [...(this.devices.get(senderId)?.sessions ?? [])];
+  }
+
+  /** Applies changed device limits (SIGHUP) to every device's bucket. */
+  reconfigure(limits: DeviceLimits): void {
+    this.limits = limits;
+    for (const d of this.devices.values())
+      d.bucket.configure(limits.deviceRatePerSec, limits.deviceBurst);
+  }
+
+  /** Resolves once the frames the core is working on were answered. */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Stops the core (its shards finish what was delivered). */
+  async close(): Promise<void> {
+    await this.core.close?.();
+  }
+
+  private toDevice(senderId: bigint, frame: Uint8Array): void {
+    const d = this.devices.get(senderId);
+    if (d === undefined) return;
+    for (const s of d.sessions) this.connections.get(s)?.deliver(frame);
+  }
+
+  private releaseDevice(sessionId: string): void {
+    const senderId = this.deviceOf.get(sessionId);
+    if (senderId === undefined) return;
+    this.deviceOf.delete(sessionId);
+    const d = this.devices.get(senderId);
+    d?.sessions.delete(sessionId);
+    if (d?.sessions.size === 0) this.devices.delete(senderId);
+  }
+}

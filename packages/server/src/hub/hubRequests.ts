@@ -1,0 +1,133 @@
+/**
+ * The requests the hub answers itself, without a room's sequencer: key-package upload and
+ * claim (the directory, keypackages/directory.ts) and in-band moderation (KICK, BAN,
+ * REDACT, handed to moderation when it is enabled, FORBIDDEN otherwise). Each answers on
+ * the requesting session; payloads that do not decode throw ProtocolError, which the hub
+ * core turns into an ERROR response.
+ */
+import {
+  type DeviceSigner,
+  decodePayload,
+  errorFrame,
+  type Frame,
+  hubFrame,
+  Opcode,
+  type PayloadOf,
+  responseFrame,
+} from "@kalandra/proto";
+import type { KeyPackageDirectory } from "../keypackages/directory.js";
+import type { BanPolicy } from "../vocabulary/bans.js";
+import { type Outcome, refuse } from "../vocabulary/outcome.js";
+import type { Sink } from "../vocabulary/target.js";
+
+/** A moderation request a device sent in band (KICK, BAN, REDACT), decoded. */
+export type ModerationRequest = {
+  userId: string;
+  roomId: bigint;
+  request:
+    | { opcode: typeof Opcode.KICK; payload: PayloadOf<typeof Opcode.KICK> }
+    | { opcode: typeof Opcode.BAN; payload: PayloadOf<typeof Opcode.BAN> }
+    | { opcode: typeof Opcode.REDACT; payload: PayloadOf<typeof Opcode.REDACT> };
+};
+
+/** Who answers in-band moderation (moderation/inBand.ts); without it they are FORBIDDEN. */
+export interface InBandModeration {
+  handle(req: ModerationRequest): Promise<Outcome>;
+}
+
+/** Who sent the request: the session's authenticated device and user. */
+export interface Requester {
+  sessionId: string;
+  deviceKey: Uint8Array;
+  senderId: bigint;
+  userId: string;
+}
+
+/** What the answers need of the hub core. */
+export interface HubRequestContext {
+  sink: Sink;
+  signer: DeviceSigner;
+  keyPackages: KeyPackageDirectory;
+  bans: BanPolicy | undefined;
+  moderation: InBandModeration | undefined;
+  nowSeconds: bigint;
+}
+
+/** The opcodes answered here. */
+export const HUB_REQUEST_OPCODES: ReadonlySet<number> = new Set([
+  Opcode.KP_UPLOAD,
+  Opcode.KP_CLAIM,
+  Opcode.KICK,
+  Opcode.BAN,
+  Opcode.REDACT,
+]);
+
+/** Answers one of `HUB_REQUEST_OPCODES`. */
+export async function answerHubRequest(
+  ctx: HubRequestContext,
+  frame: Frame,
+  from: Requester,
+): Promise<void> {
+  switch (frame.header.opcode) {
+    case Opcode.KP_UPLOAD:
+      return kpUpload(ctx, frame, from);
+    case Opcode.KP_CLAIM:
+      return kpClaim(ctx, frame, from);
+    default:
+      return moderate(ctx, frame, from);
+  }
+}
+
+async function kpUpload(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {
+  const reply = { kind: "session", sessionId: from.sessionId } as const;
+  const p = decodePayload(Opcode.KP_UPLOAD, frame.payload);
+  const r = await ctx.keyPackages.upload(from, p.key_packages, p.last_resort, ctx.nowSeconds);
+  if (!r.ok) return ctx.sink(reply, errorFrame(ctx.signer, frame.header, r.refusal));
+  ctx.sink(reply, responseFrame(ctx.signer, frame.header, Opcode.ACK, {}));
+}
+
+async function kpClaim(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {
+  const reply = { kind: "session", sessionId: from.sessionId } as const;
+  const p = decodePayload(Opcode.KP_CLAIM, frame.payload);
+  if (ctx.bans?.isBanned(p.user_id) === true) {
+    // Nobody can add a hub-wide banned user: its key packages are not handed out.
+    const r = refuse("BANNED", `${p.user_id} is banned from this hub`);
+    return ctx.sink(reply, errorFrame(ctx.signer, frame.header, r));
+  }
+  const r = await ctx.keyPackages.claim(p.user_id, ctx.nowSeconds);
+  if (!r.ok) return ctx.sink(reply, errorFrame(ctx.signer, frame.header, r.refusal));
+  ctx.sink(
+    reply,
+    responseFrame(ctx.signer, frame.header, Opcode.KP_CLAIMED, {
+      claims: r.claims.map((c) => ({ sender_id: c.senderId, key_package: c.keyPackage })),
+    }),
+  );
+  for (const device of r.drained) {
+    const remaining = ctx.keyPackages.remaining(device, ctx.nowSeconds);
+    ctx.sink(
+      { kind: "device", senderId: device },
+      hubFrame(ctx.signer, Opcode.KP_STATUS, 0n, 0n, { remaining }),
+    );
+  }
+}
+
+async function moderate(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {
+  const reply = { kind: "session", sessionId: from.sessionId } as const;
+  const h = frame.header;
+  let request: ModerationRequest["request"];
+  if (h.opcode === Opcode.KICK) {
+    request = { opcode: Opcode.KICK, payload: decodePayload(Opcode.KICK, frame.payload) };
+  } else if (h.opcode === Opcode.BAN) {
+    request = { opcode: Opcode.BAN, payload: decodePayload(Opcode.BAN, frame.payload) };
+  } else {
+    request = { opcode: Opcode.REDACT, payload: decodePayload(Opcode.REDACT, frame.payload) };
+  }
+  if (ctx.moderation === undefined) {
+    const r = refuse("FORBIDDEN", "moderation is not enabled on this hub");
+    return ctx.sink(reply, errorFrame(ctx.signer, h, r));
+  }
+  const r = await ctx.moderation.handle({ userId: from.userId, roomId: h.roomId, request });
+  if (!r.ok) return ctx.sink(reply, errorFrame(ctx.signer, h, r.refusal));
+  const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlcTimestamp: 0n };
+  ctx.sink(reply, responseFrame(ctx.signer, h, Opcode.ACK, {}, stamp));
+}

@@ -1,0 +1,176 @@
+/**
+ * The hub in the Node runtime: the one HubHost (hub/hubHost.ts) over a HubCore whose shards
+ * are worker threads (or in-process), with the wall clock, and an observer feeding
+ * /metrics: request → response latencies (hrtime), refusals by code, and the room and
+ * member gauges read from the cores when scraped.
+ */
+import {
+  decodeErrorPayload,
+  Flag,
+  FrameHeader,
+  HEADER_SIZE,
+  maySend,
+  Opcode,
+  opcodeTraits,
+} from "@kalandra/proto";
+import { ed25519KeySigner, ed25519SeedOf } from "@kalandra/proto/node";
+import type { Gauge } from "prom-client";
+import type { Config } from "../../config/schema.js";
+import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
+import { type HostObserver, HubHost } from "../../hub/hubHost.js";
+import { syncBans } from "../../moderation/roomData.js";
+import { shardModeration } from "../../moderation/shardModeration.js";
+import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
+import type { ShardSet } from "../../shards/shardSet.js";
+import type { Ban, BanPolicy } from "../../vocabulary/bans.js";
+import type { CoreDeps } from "./daemon.js";
+import type { Metrics } from "./metrics.js";
+import { WorkerShards } from "./shards/workerShards.js";
+
+/**
+ * Requests answered only once something is durably appended (the storage latency
+ * histogram): a client's sequenced frames, and moderation, which appends removals,
+ * redactions and audit entries.
+ */
+function answeredAfterAppend(opcode: number): boolean {
+  const t = opcodeTraits(opcode);
+  return t !== undefined && maySend(opcode, "client") && (t.sequenced || t.family === "moderation");
+}
+const MAX_PENDING = 100_000;
+
+export interface NodeHubOptions {
+  bans?: BanPolicy & { list?(): Ban[]; onChange?(fn: (bans: Ban[]) => void): void };
+  /**
+   * Worker-thread shards, each over its own LMDB directory `<path>/shard-<i>` (the hub's
+   * `deps.storage` then holds key packages and the audit log only). Without, the shards run
+   * in this thread over `deps.storage`.
+   */
+  workers?: {
+    count: number;
+    path: string;
+    /** A worker stopped without being closed (its rooms answer INTERNAL from then on). */
+    onFailure?: (index: number, error: Error) => void;
+  };
+}
+
+/** The room and member limits of a configuration, as HubCore takes them. */
+export function roomLimits(c: Config): { maxRooms: number; maxMembersPerRoom: number } {
+  return { maxRooms: c.limits.max_rooms, maxMembersPerRoom: c.limits.max_members_per_room };
+}
+
+/** Opens kalandrad's hub: HubHost + HubCore + shards, metrics wired. */
+export async function openNodeHub(
+  deps: CoreDeps,
+  o: NodeHubOptions = {},
+): Promise<HubHost<HubCore>> {
+  const c = deps.config;
+  const metrics = deps.metrics;
+  const host = await HubHost.open(
+    {
+      clock: deps.clock,
+      limits: { deviceRatePerSec: c.limits.device_rate, deviceBurst: c.limits.device_burst },
+      observer: metricsObserver(metrics),
+    },
+    async (sink) => {
+      let shards: ShardSet | undefined;
+      if (o.workers !== undefined) {
+        shards = await WorkerShards.start({
+          count: o.workers.count,
+          hubSeed: ed25519SeedOf(deps.hubKey.privateKey),
+          sink,
+          setupOptions: {
+            path: o.workers.path,
+            hubKey: deps.hubKey.publicKey,
+            noSync: c.database.sync === "none",
+          },
+          limits: { maxMembersPerRoom: c.limits.max_members_per_room },
+          maxBatch: DEFAULT_HUB_LIMITS.maxBatch,
+          ...(o.workers.onFailure === undefined ? {} : { onFailure: o.workers.onFailure }),
+        });
+      }
+      return HubCore.open({
+        storage: deps.storage,
+        clock: deps.clock,
+        rng: deps.rng,
+        timers: deps.timers,
+        hubSigner: ed25519KeySigner(deps.hubKey.privateKey),
+        sink,
+        groups: publicGroupViews(deps.hubKey.publicKey),
+        shardModeration,
+        limits: {
+          ...roomLimits(c),
+          maxPayload: c.limits.max_payload_bytes,
+          shards: c.server.shards === 0 ? 1 : c.server.shards,
+        },
+        ...(o.bans === undefined ? {} : { bans: o.bans }),
+        ...(shards === undefined ? {} : { shards }),
+      });
+    },
+  );
+  const bans = o.bans;
+  if (o.workers !== undefined && bans?.list !== undefined && bans.onChange !== undefined) {
+    syncBans(host.core.shards, {
+      list: () => bans.list?.() ?? [],
+      onChange: (fn) => bans.onChange?.(fn),
+    });
+  }
+  // Both gauges read the cores' state when scraped, never a count kept on the side.
+  const core = host.core;
+  collect(metrics.rooms, () => core.roomCount);
+  collect(metrics.roomMembers, () => memberCount(core));
+  return host;
+}
+
+function collect(gauge: Gauge, value: () => number | Promise<number>): void {
+  (gauge as Gauge & { collect?: () => Promise<void> }).collect = async () => {
+    gauge.set(await value());
+  };
+}
+
+/** Member devices summed over every room, as the shards' sequencers hold them. */
+async function memberCount(core: HubCore): Promise<number> {
+  const counts = await Promise.all(
+    Array.from({ length: core.shards.count }, (_, i) =>
+      core.shards.deliver(i, { t: "query", query: { q: "members" } }),
+    ),
+  );
+  let n = 0;
+  for (const r of counts) if (r?.ok === true) n += (r as { data?: number }).data ?? 0;
+  return n;
+}
+
+/** Request → response latency and refusals by code. */
+function metricsObserver(metrics: Metrics): HostObserver {
+  const pending = new Map<string, { t: bigint; opcode: number }>();
+  return {
+    received(sessionId, frame) {
+      const h = frame.header;
+      if (!answeredAfterAppend(h.opcode)) return;
+      // Requests whose session vanished never get a response: forget them wholesale.
+      if (pending.size >= MAX_PENDING) pending.clear();
+      pending.set(`${sessionId}/${h.requestId}`, { t: process.hrtime.bigint(), opcode: h.opcode });
+    },
+    emitted(target, frame) {
+      if (target.kind !== "session") return;
+      const h = FrameHeader.view(frame);
+      if ((h.flags & Flag.RESPONSE) === 0) return;
+      const ok = h.opcode !== Opcode.ERROR;
+      if (!ok) {
+        try {
+          metrics.framesRejected.inc({
+            code: decodeErrorPayload(frame.subarray(HEADER_SIZE)).name,
+          });
+        } catch {
+          // the hub's own error frames always decode
+        }
+      }
+      const key = `${target.sessionId}/${h.requestId}`;
+      const p = pending.get(key);
+      if (!p) return;
+      pending.delete(key);
+      const seconds = Number(process.hrtime.bigint() - p.t) / 1e9;
+      if (ok) metrics.storageAppend.observe(seconds);
+      if (p.opcode === Opcode.COMMIT) metrics.commitDuration.observe(seconds);
+    },
+  };
+}

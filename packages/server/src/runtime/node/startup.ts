@@ -1,0 +1,191 @@
+/**
+ * The named steps of `Daemon.start` (daemon.ts): the hub key, the TLS certificate, the hub
+ * (host, core, shards, moderation) and the monitoring endpoint. Each does one thing and
+ * logs what an operator needs to know about it.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { systemClock, toHex } from "@kalandra/proto";
+import { Gauge } from "prom-client";
+import { parseAddress } from "../../config/load.js";
+import type { Config } from "../../config/schema.js";
+import type { HubCore } from "../../hub/hubCore.js";
+import { HubHost } from "../../hub/hubHost.js";
+import { AdminApi } from "../../moderation/adminApi.js";
+import { inBandModeration } from "../../moderation/inBand.js";
+import { shardRoomData } from "../../moderation/roomData.js";
+import { loadModerationState, Moderation } from "../../moderation/service.js";
+import type { CoreDeps, Daemon, DaemonOptions } from "./daemon.js";
+import { certificateHash } from "./devCert.js";
+import { loadOrCreateDevCert } from "./devCertStore.js";
+import { EchoCore } from "./echoCore.js";
+import { loadOrCreateHubKey } from "./hubKey.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import { startMonitoring } from "./monitoring.js";
+import { openNodeHub } from "./nodeHub.js";
+import { resolveShardLayout, type ShardLayout } from "./shards/layout.js";
+import type { HubKey } from "./wire.js";
+
+/** The hub as started: its host, and moderation and shard layout with the real core. */
+export interface StartedHub {
+  host: HubHost;
+  hubCore?: HubCore;
+  moderation?: Moderation;
+  layout?: ShardLayout;
+}
+
+export interface Monitoring {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The hub's signing key: `server.hub_key`, or `<data>/hub-key.pem` (created at the first start). */
+export function loadKey(config: Config, dataDir: string, log: Logger): HubKey {
+  const path =
+    config.server.hub_key !== "" ? resolve(config.server.hub_key) : join(dataDir, "hub-key.pem");
+  const { key, created } = loadOrCreateHubKey(path);
+  if (created) log.info({ path }, "hub key created");
+  return key;
+}
+
+/** The TLS certificate: `[tls]`, or a development certificate kept in the data directory. */
+export function loadCertificate(
+  config: Config,
+  dataDir: string,
+  log: Logger,
+): { cert: string; key: string; hash: Uint8Array } {
+  if (config.tls.cert !== "") {
+    const cert = readFileSync(config.tls.cert, "utf8");
+    return { cert, key: readFileSync(config.tls.key, "utf8"), hash: certificateHash(cert) };
+  }
+  const dev = loadOrCreateDevCert(dataDir);
+  log.warn(
+    {
+      cert_sha256: toHex(dev.cert.hash),
+      not_after: dev.cert.notAfter.toISOString(),
+      created: dev.created,
+    },
+    "no [tls] configured: using a development certificate (clients must pin its hash)",
+  );
+  return { cert: dev.cert.cert, key: dev.cert.key, hash: certificateHash(dev.cert.cert) };
+}
+
+/**
+ * The hub behind the listener: with the echo core, a host over `EchoCore`; otherwise the
+ * shard layout is resolved, moderation state replayed (bans and retention policies are
+ * audit records, replayed before the first frame), the host and core opened over the
+ * shards, and moderation started on it.
+ */
+export async function openHub(
+  o: DaemonOptions,
+  deps: CoreDeps,
+  dataDir: string,
+  daemon: () => Daemon | undefined,
+): Promise<StartedHub> {
+  const { config, log, metrics } = deps;
+  if (o.core === "echo") {
+    const host = await HubHost.open(
+      {
+        clock: deps.clock,
+        limits: {
+          deviceRatePerSec: config.limits.device_rate,
+          deviceBurst: config.limits.device_burst,
+        },
+      },
+      (sink) => new EchoCore(sink),
+    );
+    log.info({ core: "echo" }, "core ready");
+    return { host };
+  }
+  const layout = resolveShardLayout(
+    dataDir,
+    {
+      runtime: config.server.shard_runtime as ShardLayout["runtime"],
+      shards: config.server.shards,
+    },
+    {
+      defaultShards: Math.max(1, availableParallelism()),
+      rootHasRooms: deps.storage.listRooms().length > 0,
+    },
+  );
+  const mod = loadModerationState(deps.storage, {
+    maxAgeMs: config.moderation.retention_max_age_ms,
+    maxCount: config.moderation.retention_max_count,
+  });
+  const host = await openNodeHub(deps, {
+    bans: mod.bans,
+    ...(layout.runtime === "worker"
+      ? {
+          workers: {
+            count: layout.shards,
+            path: dataDir,
+            onFailure: (index: number, error: Error) => {
+              log.fatal(
+                { shard: index, err: error.message },
+                "shard worker stopped: its rooms are unavailable",
+              );
+              if (o.onShardFailure) return o.onShardFailure(index, error);
+              process.exitCode = 1;
+              void daemon()?.shutdown(`shard ${index} failed`);
+            },
+          },
+        }
+      : {}),
+  });
+  const core = host.core;
+  new Gauge({
+    name: "kalandra_shards",
+    help: "Sequencer shards of this hub, by runtime (worker threads or in-process)",
+    labelNames: ["runtime"],
+    registers: [metrics.registry],
+  }).set({ runtime: layout.runtime }, core.shards.count);
+  const moderation = new Moderation({
+    hub: core,
+    storage: deps.storage,
+    // Rooms are read by the shard that owns them (their own storages with workers).
+    rooms: shardRoomData(core.shards),
+    clock: systemClock,
+    timers: deps.timers,
+    ...mod,
+    sweepIntervalMs: config.moderation.sweep_interval_ms,
+  });
+  moderation.start();
+  core.setModeration(
+    inBandModeration(moderation, {
+      moderators: () => config.moderation.moderators,
+      clock: systemClock,
+    }),
+  );
+  log.info({ core: "hub", ...layoutFields(layout) }, "core ready");
+  return { host, hubCore: core, moderation, layout };
+}
+
+/** /metrics, /healthz, /readyz and the admin API on `monitoring.listen` (none when empty). */
+export async function startMonitoringEndpoint(
+  daemon: Daemon,
+  config: Config,
+  metrics: Metrics,
+  moderation: Moderation | undefined,
+): Promise<Monitoring | undefined> {
+  const mon = parseAddress(config.monitoring.listen);
+  if (!mon) return undefined;
+  const token = () => daemon.adminToken;
+  const m = await startMonitoring({
+    host: mon.host,
+    port: mon.port,
+    registry: metrics.registry,
+    ready: () => daemon.ready,
+    adminToken: token,
+    ...(moderation === undefined
+      ? {}
+      : { admin: new AdminApi({ moderation, token, clock: systemClock }) }),
+  });
+  m.server.unref();
+  return { port: m.port, close: () => new Promise<void>((r) => m.server.close(() => r())) };
+}
+
+export function layoutFields(layout: ShardLayout | undefined): Record<string, unknown> {
+  return layout === undefined ? {} : { shards: layout.shards, shard_runtime: layout.runtime };
+}

@@ -1,0 +1,143 @@
+/**
+ * The session's pure pieces without a socket: the handshake state machine (every step and
+ * refusal), admission (rates, sender, signature verdict, strikes) and the ordered verify
+ * queue. The transport tests (test/runtime/transport.test.ts) run them behind real sockets.
+ */
+import { encodePayload, Frame, Opcode } from "@kalandra/proto";
+import { describe, expect, it } from "vitest";
+import { TokenBucket } from "../../src/hub/tokenBucket.js";
+import { Admission } from "../../src/session/admission.js";
+import { Handshake } from "../../src/session/handshake.js";
+import { VerifyQueue } from "../../src/session/verifyQueue.js";
+import { ManualTime } from "../hub/harness.js";
+import { app, device, hello, rawFrame } from "../runtime/helpers.js";
+
+const counterRng = () => {
+  let n = 0;
+  return { bytes: (len: number) => new Uint8Array(len).fill(++n) };
+};
+const frame = (bytes: Uint8Array) => Frame.fromWire(bytes);
+const response = (dev: ReturnType<typeof device>, nonce: Uint8Array, requestId = 2) =>
+  frame(
+    rawFrame(
+      dev,
+      { opcode: Opcode.AUTH_RESPONSE, requestId },
+      encodePayload(Opcode.AUTH_RESPONSE, { nonce }),
+    ),
+  );
+
+describe("Handshake", () => {
+  it("HELLO → challenge → AUTH_RESPONSE → authenticated; a re-run for the same device", () => {
+    const dev = device();
+    const hs = new Handshake(counterRng());
+    const ch = hs.step(frame(hello(dev, "alice", 1)));
+    expect(ch).toEqual({ kind: "challenge", requestId: 1, nonce: new Uint8Array(32).fill(1) });
+    expect(hs.identity).toBeUndefined();
+    const ok = hs.step(response(dev, new Uint8Array(32).fill(1)));
+    expect(ok).toMatchObject({ kind: "authenticated", requestId: 2, first: true });
+    expect(hs.identity).toEqual({
+      publicKey: dev.publicKey,
+      senderId: dev.senderId,
+      userId: "alice",
+    });
+    // Re-authentication after a reconnect: a new nonce, the same identity, not `first`.
+    expect(hs.step(frame(hello(dev, "alice", 3)))).toMatchObject({ kind: "challenge" });
+    expect(hs.step(response(dev, new Uint8Array(32).fill(2), 4))).toMatchObject({
+      kind: "authenticated",
+      first: false,
+    });
+    expect(hs.state.kind).toBe("ready");
+  });
+
+  it("refuses: frames before HELLO (strike), a forged HELLO (fatal), a wrong nonce (fatal)", () => {
+    const dev = device();
+    const other = device();
+    const hs = new Handshake(counterRng());
+    expect(hs.step(frame(app(dev, 5)))).toMatchObject({
+      kind: "refused",
+      code: "UNAUTHENTICATED",
+      message: "expected HELLO",
+      roomId: 7n,
+      fatal: false,
+    });
+    expect(hs.step(frame(hello(dev, "mallory", 1, other.privateKey)))).toMatchObject({
+      kind: "refused",
+      code: "BAD_SIGNATURE",
+      fatal: true,
+    });
+    expect(hs.step(frame(hello(dev, "alice", 2)))).toMatchObject({ kind: "challenge" });
+    expect(hs.step(response(dev, new Uint8Array(32)))).toMatchObject({
+      kind: "refused",
+      code: "UNAUTHENTICATED",
+      fatal: true,
+    });
+    expect(hs.step(response(other, new Uint8Array(32).fill(1)))).toMatchObject({
+      code: "SENDER_MISMATCH",
+      fatal: true,
+    });
+  });
+
+  it("on an authenticated session, another device's HELLO and bad responses are strikes", () => {
+    const dev = device();
+    const hs = new Handshake(counterRng());
+    hs.step(frame(hello(dev)));
+    hs.step(response(dev, new Uint8Array(32).fill(1)));
+    expect(hs.step(frame(hello(device(), "bob", 9)))).toMatchObject({
+      code: "SENDER_MISMATCH",
+      message: "this session belongs to another device",
+      fatal: false,
+    });
+    expect(hs.step(frame(hello(dev, "alice", 10)))).toMatchObject({ kind: "challenge" });
+    expect(hs.step(response(dev, new Uint8Array(32), 11))).toMatchObject({
+      code: "UNAUTHENTICATED",
+      fatal: false,
+    });
+    expect(hs.identity?.senderId).toBe(dev.senderId);
+  });
+});
+
+describe("Admission", () => {
+  it("checks the session rate, sender_id, the verdict and the device rate, and counts strikes", () => {
+    const time = new ManualTime();
+    const a = new Admission({ connectionRatePerSec: 1, connectionBurst: 2, maxStrikes: 2 }, time);
+    expect(a.beforeVerify(1n, 1n)).toBeUndefined();
+    expect(a.beforeVerify(2n, 1n)).toMatchObject({ code: "SENDER_MISMATCH", strike: true });
+    expect(a.beforeVerify(1n, 1n)).toMatchObject({ code: "RATE_LIMITED", strike: false });
+    const device = new TokenBucket(1, 1, time);
+    expect(a.afterVerify(false, device)).toMatchObject({ code: "BAD_SIGNATURE", strike: true });
+    expect(a.afterVerify(true, device)).toBeUndefined();
+    expect(a.afterVerify(true, device)).toMatchObject({ code: "RATE_LIMITED", strike: false });
+    expect(a.strike()).toBe(false);
+    expect(a.strike()).toBe(true);
+    time.advance(1000);
+    expect(a.beforeVerify(1n, 1n)).toBeUndefined();
+  });
+});
+
+describe("VerifyQueue", () => {
+  it("releases in arrival order whatever order the verdicts come in, and stops when told", () => {
+    const dev = device();
+    const f = frame(app(dev, 1));
+    const done: ((ok: boolean) => void)[] = [];
+    const released: string[] = [];
+    let open = true;
+    const q = new VerifyQueue<string>(
+      (_frame, _key, cb) => done.push(cb),
+      (item, ok) => {
+        if (!open) return false;
+        released.push(`${item}:${ok}`);
+        return true;
+      },
+    );
+    for (const x of ["a", "b", "c", "d"]) q.push(x, f, dev.publicKey);
+    done[2]?.(true);
+    done[1]?.(false);
+    expect(released).toEqual([]);
+    done[0]?.(true);
+    expect(released).toEqual(["a:true", "b:false", "c:true"]);
+    open = false;
+    done[3]?.(true);
+    expect(released).toEqual(["a:true", "b:false", "c:true"]);
+    expect(q.size).toBe(0);
+  });
+});
