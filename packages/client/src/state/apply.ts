@@ -19,7 +19,7 @@ import {
 import { EpochSenderKeys } from "../senderkeys/index.js";
 import type { Emitter } from "./events.js";
 import { type Room, signatureKey } from "./room.js";
-import { fieldBytes, fieldNumber, payloadOf, verifyFrame, type WireFrame } from "./wire.js";
+import { fieldBytes, fieldNumber, payloadOf, type ReceivedFrame, verifyFrame } from "./wire.js";
 
 export interface ApplyContext {
   readonly cs: CiphersuiteImpl;
@@ -64,19 +64,19 @@ export async function senderKeysFor(room: Room, cs: CiphersuiteImpl): Promise<Ep
   return keys;
 }
 
-function verifySender(ctx: ApplyContext, state: ClientState, f: WireFrame): Member | undefined {
-  if (f.senderId === 0n) {
+function verifySender(ctx: ApplyContext, state: ClientState, f: ReceivedFrame): Member | undefined {
+  if (f.header.senderId === 0n) {
     if (!verifyFrame(f, ctx.hubPublicKey)) throw new Skip("bad hub signature");
     return undefined;
   }
-  const m = memberBySender(state).get(f.senderId);
+  const m = memberBySender(state).get(f.header.senderId);
   if (m === undefined) throw new Skip("sender is not a member");
   if (!verifyFrame(f, m.signaturePublicKey)) throw new Skip("bad frame signature");
   return m;
 }
 
 /** An external joiner is not in the tree yet: its key is the leaf its commit installs. */
-function verifyExternalJoiner(f: WireFrame, commit: Uint8Array): void {
+function verifyExternalJoiner(f: ReceivedFrame, commit: Uint8Array): void {
   const m = decodeMessage(commit);
   if (m.wireformat !== "mls_public_message")
     throw new Skip("external commit is not a PublicMessage");
@@ -94,29 +94,31 @@ function verifyExternalJoiner(f: WireFrame, commit: Uint8Array): void {
 export async function applySequenced(
   ctx: ApplyContext,
   room: Room,
-  f: WireFrame,
+  f: ReceivedFrame,
 ): Promise<boolean> {
   const state = room.state;
   if (state === undefined || room.removed || room.diverged) return false;
-  const own = f.senderId === ctx.ownSenderId ? room.inflight.get(signatureKey(f)) : undefined;
+  const own =
+    f.header.senderId === ctx.ownSenderId ? room.inflight.get(signatureKey(f)) : undefined;
   if (own !== undefined) room.inflight.delete(signatureKey(f));
   try {
     if (f.erased) throw new Skip("erased");
-    switch (f.opcode) {
+    switch (f.header.opcode) {
       case Opcode.APP_MESSAGE: {
         if (own?.kind === "app") {
           emitMessage(ctx, room, f, ctx.ownSenderId, own.plaintext, true);
           return false;
         }
-        if (f.epoch > state.groupContext.epoch) {
-          room.future.push(state.groupContext.epoch, f.epoch, f);
+        if (f.header.epoch > state.groupContext.epoch) {
+          room.future.push(state.groupContext.epoch, f.header.epoch, f);
           return false;
         }
         await openApp(ctx, room, f);
         return false;
       }
       case Opcode.PROPOSAL: {
-        if (f.epoch !== state.groupContext.epoch) throw new Skip("proposal for another epoch");
+        if (f.header.epoch !== state.groupContext.epoch)
+          throw new Skip("proposal for another epoch");
         if (own === undefined) verifySender(ctx, state, f);
         const p = payloadOf(f);
         room.state = await processHandshake(state, fieldBytes(p, "message"), ctx.cs);
@@ -124,7 +126,7 @@ export async function applySequenced(
       }
       case Opcode.COMMIT:
       case Opcode.EXTERNAL_COMMIT: {
-        if (f.epoch !== state.groupContext.epoch) throw new Skip("commit for another epoch");
+        if (f.header.epoch !== state.groupContext.epoch) throw new Skip("commit for another epoch");
         let next: ClientState;
         if (own?.kind === "commit") {
           // Built on this epoch's state: proposals it does not cover are discarded by the
@@ -133,7 +135,7 @@ export async function applySequenced(
         } else {
           const p = payloadOf(f);
           const commit = fieldBytes(p, "commit");
-          if (f.opcode === Opcode.COMMIT) verifySender(ctx, state, f);
+          if (f.header.opcode === Opcode.COMMIT) verifySender(ctx, state, f);
           else verifyExternalJoiner(f, commit);
           try {
             next = await processHandshake(state, commit, ctx.cs);
@@ -165,17 +167,18 @@ export async function applySequenced(
     ctx.events.emit({
       type: "rejected",
       roomId: room.roomId,
-      logIndex: f.logIndex,
+      logIndex: f.header.logIndex,
       reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e),
     });
     return false;
   }
 }
 
-async function openApp(ctx: ApplyContext, room: Room, f: WireFrame): Promise<void> {
+async function openApp(ctx: ApplyContext, room: Room, f: ReceivedFrame): Promise<void> {
   const state = room.state;
   if (state === undefined) return;
-  if (f.epoch !== state.groupContext.epoch) throw new Skip("application message for an old epoch");
+  if (f.header.epoch !== state.groupContext.epoch)
+    throw new Skip("application message for an old epoch");
   const sender = verifySender(ctx, state, f);
   if (sender === undefined) throw new Skip("the hub sends no application messages");
   const p = payloadOf(f);
@@ -191,7 +194,7 @@ async function openApp(ctx: ApplyContext, room: Room, f: WireFrame): Promise<voi
 function emitMessage(
   ctx: ApplyContext,
   room: Room,
-  f: WireFrame,
+  f: ReceivedFrame,
   senderId: bigint,
   plaintext: Uint8Array,
   own: boolean,
@@ -202,8 +205,8 @@ function emitMessage(
   ctx.events.emit({
     type: "message",
     roomId: room.roomId,
-    logIndex: f.logIndex,
-    epoch: f.epoch,
+    logIndex: f.header.logIndex,
+    epoch: f.header.epoch,
     senderId,
     userId: uid,
     plaintext,
@@ -260,7 +263,7 @@ export async function enterEpoch(
       ctx.events.emit({
         type: "rejected",
         roomId: room.roomId,
-        logIndex: f.logIndex,
+        logIndex: f.header.logIndex,
         reason: String(e),
       });
     }

@@ -1,6 +1,6 @@
 /** Typed failures of the client (docs/client.md "API"). */
 import { Flag } from "@kalandra/proto";
-import { fieldNumber, fieldText, fieldU64, payloadOf, type WireFrame } from "./wire.js";
+import { fieldNumber, fieldText, fieldU64, payloadOf, type ReceivedFrame } from "./wire.js";
 
 /** A failure on the client's side, with a stable `code`. */
 export class ClientError extends Error {
@@ -28,7 +28,7 @@ export class HubError extends Error {
 }
 
 /** The `HubError` an ERROR response frame carries. */
-export function hubError(f: WireFrame): HubError {
+export function hubError(f: ReceivedFrame): HubError {
   try {
     const p = payloadOf(f);
     const expected = p.expected_epoch === undefined ? undefined : fieldU64(p, "expected_epoch");
@@ -44,8 +44,8 @@ export function hubError(f: WireFrame): HubError {
 }
 
 /** Returns `resp` when it is a success; throws the hub's ERROR as a `HubError`. */
-export function expectAck(resp: WireFrame): WireFrame {
-  if ((resp.flags & Flag.ERROR) !== 0) throw hubError(resp);
+export function expectAck(resp: ReceivedFrame): ReceivedFrame {
+  if ((resp.header.flags & Flag.ERROR) !== 0) throw hubError(resp);
   return resp;
 }
 

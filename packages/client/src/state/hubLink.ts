@@ -9,7 +9,7 @@ import type { Device } from "./device.js";
 import { ClientError } from "./errors.js";
 import type { RequestIds } from "./persistence.js";
 import { type RequestPolicy, RequestTracker } from "./requests.js";
-import { buildFrame, parseFrame, verifyFrame, type WireFrame } from "./wire.js";
+import { buildFrame, parseFrame, type ReceivedFrame, verifyFrame } from "./wire.js";
 
 /** The transport seam (docs/contracts.md "Client ↔ hub transport"). */
 export interface HubConnection {
@@ -28,14 +28,14 @@ export interface HubRequests {
     payload: Record<string, unknown>,
   ): Uint8Array;
   /** Sends a built request (resent until answered); resolves with the hub's response. */
-  send(bytes: Uint8Array): Promise<WireFrame>;
+  send(bytes: Uint8Array): Promise<ReceivedFrame>;
   /** `frame` then `send`. */
   request(
     opcode: number,
     roomId: bigint,
     epoch: bigint,
     payload: Record<string, unknown>,
-  ): Promise<WireFrame>;
+  ): Promise<ReceivedFrame>;
 }
 
 export interface HubLinkOptions {
@@ -46,7 +46,7 @@ export interface HubLinkOptions {
   device: Device;
   hubPublicKey: Uint8Array;
   /** A frame that is not a response (fan-out, WELCOME, COMMIT_REQUEST, KP_STATUS...). */
-  onPush(f: WireFrame): void;
+  onPush(f: ReceivedFrame): void;
 }
 
 export class HubLink implements HubRequests {
@@ -75,9 +75,9 @@ export class HubLink implements HubRequests {
     );
   }
 
-  send(bytes: Uint8Array): Promise<WireFrame> {
+  send(bytes: Uint8Array): Promise<ReceivedFrame> {
     if (this.#closed) return Promise.reject(new ClientError("closed", "client closed"));
-    return this.#requests.request(parseFrame(bytes).requestId, bytes);
+    return this.#requests.request(parseFrame(bytes).header.requestId, bytes);
   }
 
   request(
@@ -85,7 +85,7 @@ export class HubLink implements HubRequests {
     roomId: bigint,
     epoch: bigint,
     payload: Record<string, unknown>,
-  ): Promise<WireFrame> {
+  ): Promise<ReceivedFrame> {
     return this.send(this.frame(opcode, roomId, epoch, payload));
   }
 
@@ -135,14 +135,15 @@ export class HubLink implements HubRequests {
   #listen(conn: HubConnection): void {
     conn.onFrame((bytes) => {
       if (conn !== this.#conn || this.#closed) return;
-      let f: WireFrame;
+      let f: ReceivedFrame;
       try {
         f = parseFrame(bytes);
       } catch {
         return;
       }
-      if ((f.flags & Flag.RESPONSE) === 0) this.#o.onPush(f);
-      else if (f.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey)) this.#requests.resolve(f);
+      if ((f.header.flags & Flag.RESPONSE) === 0) this.#o.onPush(f);
+      else if (f.header.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey))
+        this.#requests.resolve(f);
     });
   }
 }

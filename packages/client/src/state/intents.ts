@@ -23,7 +23,14 @@ import type { ClientContext } from "./context.js";
 import { generateKeyPackages } from "./device.js";
 import { ClientError, expectAck, HubError, hubError } from "./errors.js";
 import { Room, signatureKey } from "./room.js";
-import { fieldArray, fieldBytes, fieldU64, parseFrame, payloadOf, type WireFrame } from "./wire.js";
+import {
+  fieldArray,
+  fieldBytes,
+  fieldU64,
+  parseFrame,
+  payloadOf,
+  type ReceivedFrame,
+} from "./wire.js";
 
 /** Hub error names after which the intent is rebuilt on the new epoch. */
 const RETRYABLE = new Set(["STALE_EPOCH", "MISSING_PROPOSALS"]);
@@ -92,10 +99,10 @@ export class Intents {
       });
       if (prepared === undefined) return undefined;
       const resp = await this.#c.hub.send(prepared.frame);
-      if ((resp.flags & Flag.ERROR) === 0) {
+      if ((resp.header.flags & Flag.ERROR) === 0) {
         await this.#c.run(() => this.#c.sync.acceptOwn(room, prepared.frame, resp));
-        await this.#c.sync.waitApplied(room, resp.logIndex);
-        return resp.logIndex;
+        await this.#c.sync.waitApplied(room, resp.header.logIndex);
+        return resp.header.logIndex;
       }
       const err = hubError(resp);
       await this.#c.run(async () => {
@@ -129,7 +136,7 @@ export class Intents {
     );
     await this.#c.run(async () => {
       const room = new Room(id);
-      room.nextIndex = resp.logIndex + 1n;
+      room.nextIndex = resp.header.logIndex + 1n;
       room.synced = true;
       this.#c.rooms.set(id, room);
       await enterEpoch(this.#c.apply, room, undefined, state);
@@ -272,7 +279,7 @@ export class Intents {
         group_info: out.groupInfo,
       });
       const resp = await this.#c.hub.send(frame);
-      if ((resp.flags & Flag.ERROR) !== 0) {
+      if ((resp.header.flags & Flag.ERROR) !== 0) {
         const err: HubError = hubError(resp);
         if (err.hubName === "STALE_EPOCH" || err.hubName === "MUST_INCLUDE_PENDING_REMOVALS")
           continue;
@@ -280,7 +287,7 @@ export class Intents {
       }
       const room = await this.#c.run(async () => {
         const r = new Room(roomId);
-        r.nextIndex = resp.logIndex + 1n;
+        r.nextIndex = resp.header.logIndex + 1n;
         this.#c.rooms.set(roomId, r);
         await enterEpoch(this.#c.apply, r, undefined, out.newState);
         await this.#c.persist(r, true);
@@ -302,16 +309,17 @@ export class Intents {
     const ops = [...room.inflight.entries()];
     for (const [sig, op] of ops) {
       const f = parseFrame(op.frame);
-      if (f.epoch !== room.epoch) {
+      if (f.header.epoch !== room.epoch) {
         await this.#c.run(async () => {
           room.inflight.delete(sig);
           await this.#c.persist(room, false);
         });
         continue;
       }
-      const resp: WireFrame = await this.#c.hub.send(op.frame);
+      const resp: ReceivedFrame = await this.#c.hub.send(op.frame);
       await this.#c.run(async () => {
-        if ((resp.flags & Flag.ERROR) === 0) await this.#c.sync.acceptOwn(room, op.frame, resp);
+        if ((resp.header.flags & Flag.ERROR) === 0)
+          await this.#c.sync.acceptOwn(room, op.frame, resp);
         else room.inflight.delete(sig);
         await this.#c.persist(room, false);
       });

@@ -18,8 +18,8 @@ import {
   fieldNumber,
   fieldU64,
   payloadOf,
+  type ReceivedFrame,
   verifyFrame,
-  type WireFrame,
 } from "./wire.js";
 
 export class PushHandler {
@@ -37,21 +37,21 @@ export class PushHandler {
   }
 
   /** One pushed frame. On the client's queue. */
-  async handle(f: WireFrame): Promise<void> {
-    if (isSequenced(f.opcode)) {
-      const room = this.#c.rooms.get(f.roomId);
+  async handle(f: ReceivedFrame): Promise<void> {
+    if (isSequenced(f.header.opcode)) {
+      const room = this.#c.rooms.get(f.header.roomId);
       if (room !== undefined) await this.#sync.ingest(room, f);
       return;
     }
-    if (f.senderId !== 0n || !verifyFrame(f, this.#c.apply.hubPublicKey)) return;
+    if (f.header.senderId !== 0n || !verifyFrame(f, this.#c.apply.hubPublicKey)) return;
     const p = payloadOf(f);
-    switch (f.opcode) {
+    switch (f.header.opcode) {
       case Opcode.WELCOME:
         await this.#onWelcome(f, fieldBytes(p, "welcome"), fieldU64(p, "epoch"));
         return;
       case Opcode.COMMIT_REQUEST:
         void this.#intents
-          .commitPending(f.roomId, fieldU64(p, "epoch"), fieldNumber(p, "pending"))
+          .commitPending(f.header.roomId, fieldU64(p, "epoch"), fieldNumber(p, "pending"))
           .catch(() => undefined);
         return;
       case Opcode.KP_STATUS:
@@ -62,9 +62,9 @@ export class PushHandler {
     }
   }
 
-  async #onWelcome(f: WireFrame, welcome: Uint8Array, epoch: bigint): Promise<void> {
+  async #onWelcome(f: ReceivedFrame, welcome: Uint8Array, epoch: bigint): Promise<void> {
     const { rooms, apply } = this.#c;
-    const existing = rooms.get(f.roomId);
+    const existing = rooms.get(f.header.roomId);
     // A repeat, or a late Welcome for an epoch this device already went past (it joined
     // another way, or was added and removed since): nothing to do.
     if (existing?.state !== undefined && (!existing.removed || epoch <= existing.epoch)) return;
@@ -76,13 +76,13 @@ export class PushHandler {
       return;
     }
     await this.#stock.forget(joined.usedRef);
-    const room = new Room(f.roomId);
+    const room = new Room(f.header.roomId);
     // The WELCOME header carries the log_index of the commit that added us: apply from
     // the frame after it (frames of earlier epochs are skipped anyway).
-    room.nextIndex = f.logIndex + 1n;
-    rooms.set(f.roomId, room);
+    room.nextIndex = f.header.logIndex + 1n;
+    rooms.set(f.header.roomId, room);
     await enterEpoch(apply, room, undefined, joined.state);
-    apply.events.emit({ type: "joined", roomId: f.roomId, epoch: room.epoch });
+    apply.events.emit({ type: "joined", roomId: f.header.roomId, epoch: room.epoch });
     await this.#c.persist(room, true);
     void this.#c.sync.syncRoom(room).catch(() => undefined);
   }

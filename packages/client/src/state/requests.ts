@@ -6,7 +6,7 @@
  */
 import { Flag, Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
 import { hubError } from "./errors.js";
-import type { WireFrame } from "./wire.js";
+import type { ReceivedFrame } from "./wire.js";
 
 /**
  * Refusals of the session, not of the request: a request resent on a new connection before
@@ -31,7 +31,7 @@ interface Pending {
   bytes: Uint8Array;
   attempts: number;
   timer: TimerHandle | undefined;
-  resolve(f: WireFrame): void;
+  resolve(f: ReceivedFrame): void;
   reject(e: Error): void;
 }
 
@@ -60,14 +60,14 @@ export class RequestTracker {
   }
 
   /** Sends `bytes` and resolves with the response frame carrying `requestId`. */
-  request(requestId: number, bytes: Uint8Array): Promise<WireFrame> {
+  request(requestId: number, bytes: Uint8Array): Promise<ReceivedFrame> {
     const existing = this.#pending.get(requestId);
     if (existing !== undefined) {
       // The same request asked again (resuming in-flight frames after a reconnect while the
       // first ask still waits): both callers get the one answer. Replacing the first entry
       // would leave its caller waiting forever and its timer resending forever (found by
       // the simulation, issue 6).
-      return new Promise<WireFrame>((resolve, reject) => {
+      return new Promise<ReceivedFrame>((resolve, reject) => {
         const { resolve: first, reject: firstReject } = existing;
         existing.resolve = (f) => {
           first(f);
@@ -79,7 +79,7 @@ export class RequestTracker {
         };
       });
     }
-    return new Promise<WireFrame>((resolve, reject) => {
+    return new Promise<ReceivedFrame>((resolve, reject) => {
       const p: Pending = { bytes, attempts: 0, timer: undefined, resolve, reject };
       this.#pending.set(requestId, p);
       this.#attempt(requestId, p);
@@ -102,16 +102,16 @@ export class RequestTracker {
   }
 
   /** Delivers a response; returns false when nobody waits for it (a late duplicate). */
-  resolve(frame: WireFrame): boolean {
-    const p = this.#pending.get(frame.requestId);
+  resolve(frame: ReceivedFrame): boolean {
+    const p = this.#pending.get(frame.header.requestId);
     if (p === undefined) return false;
     if (
-      (frame.flags & Flag.ERROR) !== 0 &&
+      (frame.header.flags & Flag.ERROR) !== 0 &&
       !isHandshake(p.bytes) &&
       SESSION_REFUSALS.has(hubError(frame).hubName)
     )
       return false;
-    this.#pending.delete(frame.requestId);
+    this.#pending.delete(frame.header.requestId);
     if (p.timer !== undefined) this.#timers.clear(p.timer);
     p.resolve(frame);
     return true;

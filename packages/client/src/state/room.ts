@@ -8,7 +8,7 @@ import { stateCborDecode, stateCborEncode } from "@kalandra/proto";
 import type { ClientState } from "ts-mls";
 import { decodeState, encodeState } from "../mls/group.js";
 import { type EpochSenderKeys, PendingEpochBuffer } from "../senderkeys/index.js";
-import type { WireFrame } from "./wire.js";
+import type { ReceivedFrame } from "./wire.js";
 
 export type RoomPhase =
   | { readonly kind: "disconnected"; readonly epoch: bigint }
@@ -34,10 +34,10 @@ export class Room {
   /** Own frames in flight, by signature (hex). */
   readonly inflight = new Map<string, OwnOp>();
   /** Sequenced frames received ahead of `nextIndex`. */
-  readonly ahead = new Map<bigint, WireFrame>();
+  readonly ahead = new Map<bigint, ReceivedFrame>();
   senderKeys: EpochSenderKeys | undefined;
   /** Application messages of an epoch not reached yet (bounded). */
-  readonly future = new PendingEpochBuffer<WireFrame>((f) => f.bytes.length);
+  readonly future = new PendingEpochBuffer<ReceivedFrame>((f) => f.bytes.length);
   /**
    * Set when the room can no longer follow the log (an own commit the hub accepted that
    * this state cannot adopt, or another member's commit that does not process): the way
@@ -117,6 +117,6 @@ export function decodeInflight(bytes: Uint8Array): OwnOp[] {
   });
 }
 
-export function signatureKey(frame: { signature: Uint8Array }): string {
-  return Buffer.from(frame.signature).toString("hex");
+export function signatureKey(frame: { header: { signature: Uint8Array } }): string {
+  return Buffer.from(frame.header.signature).toString("hex");
 }

@@ -18,7 +18,7 @@ import {
   parseEntry,
   parseFrame,
   payloadOf,
-  type WireFrame,
+  type ReceivedFrame,
 } from "./wire.js";
 
 /** Most frames held ahead of a gap per room; more are dropped and fetched by sync. */
@@ -44,21 +44,22 @@ export class RoomSync {
   }
 
   /** A sequenced frame from the fan-out. On the queue. */
-  async ingest(room: Room, f: WireFrame): Promise<void> {
+  async ingest(room: Room, f: ReceivedFrame): Promise<void> {
     if (room.state === undefined || room.removed) return;
-    if (f.logIndex < room.nextIndex || room.ahead.size >= MAX_AHEAD) return;
+    if (f.header.logIndex < room.nextIndex || room.ahead.size >= MAX_AHEAD) return;
     // canary: simulation-only planted bug (DESIGN §8), a commit applied ahead of its turn.
-    if (canary("client_reorder_apply") && f.opcode === Opcode.COMMIT) room.nextIndex = f.logIndex;
-    room.ahead.set(f.logIndex, f);
+    if (canary("client_reorder_apply") && f.header.opcode === Opcode.COMMIT)
+      room.nextIndex = f.header.logIndex;
+    room.ahead.set(f.header.logIndex, f);
     await this.#drain(room);
   }
 
   /** Places an own frame the hub accepted at its log_index. On the queue. */
-  async acceptOwn(room: Room, frameBytes: Uint8Array, ack: WireFrame): Promise<void> {
-    if (ack.logIndex < room.nextIndex) return;
+  async acceptOwn(room: Room, frameBytes: Uint8Array, ack: ReceivedFrame): Promise<void> {
+    if (ack.header.logIndex < room.nextIndex) return;
     room.ahead.set(
-      ack.logIndex,
-      parseFrame(stampFrame(frameBytes, ack.logIndex, ack.hlcTimestamp)),
+      ack.header.logIndex,
+      parseFrame(stampFrame(frameBytes, ack.header.logIndex, ack.header.hlcTimestamp)),
     );
     await this.#drain(room);
   }
@@ -92,7 +93,7 @@ export class RoomSync {
         for (const e of entries) {
           const entry = e as Record<string, unknown>;
           const payload = entry.payload;
-          let f: WireFrame;
+          let f: ReceivedFrame;
           try {
             f = parseEntry(
               fieldBytes(entry, "header"),
@@ -102,11 +103,11 @@ export class RoomSync {
             continue;
           }
           if (
-            f.roomId === room.roomId &&
-            f.logIndex >= room.nextIndex &&
-            !room.ahead.has(f.logIndex)
+            f.header.roomId === room.roomId &&
+            f.header.logIndex >= room.nextIndex &&
+            !room.ahead.has(f.header.logIndex)
           )
-            room.ahead.set(f.logIndex, f);
+            room.ahead.set(f.header.logIndex, f);
         }
         await this.#drain(room);
       });
@@ -123,7 +124,7 @@ export class RoomSync {
       if (f === undefined) break;
       room.ahead.delete(room.nextIndex);
       const changed = await applySequenced(this.#d.ctx, room, f);
-      room.nextIndex = f.logIndex + 1n;
+      room.nextIndex = f.header.logIndex + 1n;
       await this.#d.persist(room, changed);
       if (room.diverged) {
         room.ahead.clear();

@@ -17,17 +17,17 @@ import {
 } from "@kalandra/proto";
 
 /**
- * A received frame with its header fields read out (proto's `HeaderFields`, so the names are
- * the wire's); `payloadBytes` is a view.
+ * A frame the client received, as proto reads it: the header view and the payload view into
+ * `bytes` (no field is copied out), or a SYNC_PAGE tombstone whose payload was erased.
  */
-export interface WireFrame extends Required<Omit<HeaderFields, "payloadSize">> {
-  signature: Uint8Array;
-  payloadBytes: Uint8Array;
+export interface ReceivedFrame {
+  readonly header: FrameHeader;
+  /** View into `bytes`; empty for a tombstone. */
+  readonly payload: Uint8Array;
   /** True for a SYNC_PAGE tombstone: the payload was erased (its header stays). */
-  erased: boolean;
+  readonly erased: boolean;
   /** The whole frame as received (the header alone for a tombstone). */
-  bytes: Uint8Array;
-  readonly parts: { header: FrameHeader; payload: Uint8Array };
+  readonly bytes: Uint8Array;
 }
 
 /** The header fields of a frame to send, and its payload object (checked by proto's schema). */
@@ -42,40 +42,21 @@ export function buildFrame(f: FrameFields, signer: DeviceSigner): Uint8Array {
   return encodeFrame(input, signer);
 }
 
-function fromHeader(
-  header: FrameHeader,
-  payload: Uint8Array,
-  bytes: Uint8Array,
-  erased: boolean,
-): WireFrame {
-  return {
-    flags: header.flags,
-    opcode: header.opcode,
-    requestId: header.requestId,
-    roomId: header.roomId,
-    senderId: header.senderId,
-    logIndex: header.logIndex,
-    hlcTimestamp: header.hlcTimestamp,
-    epoch: header.epoch,
-    signature: header.signature,
-    payloadBytes: payload,
-    erased,
-    bytes,
-    parts: { header, payload },
-  };
-}
-
 /** Parses one whole frame; throws `ProtocolError` on anything malformed. */
-export function parseFrame(bytes: Uint8Array): WireFrame {
+export function parseFrame(bytes: Uint8Array): ReceivedFrame {
   const f = Frame.fromWire(bytes);
-  return fromHeader(f.header, f.payload, bytes, false);
+  return { header: f.header, payload: f.payload, erased: false, bytes };
 }
 
 /** A SYNC_PAGE entry: the whole frame, or a tombstone whose payload was erased. */
-export function parseEntry(header: Uint8Array, payload: Uint8Array | null): WireFrame {
+export function parseEntry(header: Uint8Array, payload: Uint8Array | null): ReceivedFrame {
   if (payload === null) {
-    const h = FrameHeader.view(header);
-    return fromHeader(h, new Uint8Array(0), header, true);
+    return {
+      header: FrameHeader.view(header),
+      payload: new Uint8Array(0),
+      erased: true,
+      bytes: header,
+    };
   }
   const out = new Uint8Array(HEADER_SIZE + payload.length);
   out.set(header.subarray(0, HEADER_SIZE), 0);
@@ -84,14 +65,14 @@ export function parseEntry(header: Uint8Array, payload: Uint8Array | null): Wire
 }
 
 /** Ed25519 check of a frame's signature against a raw 32-byte public key. */
-export function verifyFrame(frame: WireFrame, publicKey: Uint8Array): boolean {
+export function verifyFrame(frame: ReceivedFrame, publicKey: Uint8Array): boolean {
   if (frame.erased || publicKey.length !== 32) return false;
-  return protoVerifyFrame(frame.parts, publicKey);
+  return protoVerifyFrame(frame, publicKey);
 }
 
 /** The frame's payload decoded and checked against its opcode's schema. */
-export function payloadOf(f: WireFrame): Record<string, unknown> {
-  return protoDecodePayload(f.opcode as never, f.payloadBytes) as Record<string, unknown>;
+export function payloadOf(f: ReceivedFrame): Record<string, unknown> {
+  return protoDecodePayload(f.header.opcode as never, f.payload) as Record<string, unknown>;
 }
 
 /** Typed field readers over a decoded payload; a missing or mistyped field throws. */

@@ -129,7 +129,7 @@ describe("RequestTracker", () => {
       ),
     );
     expect(t.resolve(pong)).toBe(true);
-    expect((await answered).opcode).toBe(Opcode.PONG);
+    expect((await answered).header.opcode).toBe(Opcode.PONG);
     expect(t.resolve(pong)).toBe(false);
 
     const lost = t.request(6, req);

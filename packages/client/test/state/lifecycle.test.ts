@@ -60,7 +60,7 @@ describe("envelopes and notification keys", () => {
     const p = payloadOf(f);
     const env = push.decrypt({
       roomId: room,
-      epoch: f.epoch,
+      epoch: f.header.epoch,
       senderLeaf: 1,
       generation: fieldNumber(p, "generation"),
       ciphertext: fieldBytes(p, "ciphertext"),

@@ -41,7 +41,7 @@ describe("RequestTracker", () => {
     const bytes = request(Opcode.APP_MESSAGE, 7, { generation: 0, ciphertext: new Uint8Array(4) });
     let answer: number | undefined;
     void t.request(7, bytes).then((f) => {
-      answer = f.opcode;
+      answer = f.header.opcode;
     });
     expect(t.resolve(parseFrame(error(7, "UNAUTHENTICATED")))).toBe(false);
     timers.advance(100);
@@ -56,7 +56,7 @@ describe("RequestTracker", () => {
     const t = new RequestTracker(() => {}, new ManualTime(), { retryMs: 100, maxAttempts: 5 });
     const p = t.request(3, request(Opcode.AUTH_RESPONSE, 3, { nonce: new Uint8Array(32) }));
     expect(t.resolve(parseFrame(error(3, "UNAUTHENTICATED")))).toBe(true);
-    expect((await p).opcode).toBe(Opcode.ERROR);
+    expect((await p).header.opcode).toBe(Opcode.ERROR);
   });
 });
 
@@ -81,8 +81,8 @@ describe("RequestTracker with a request asked twice", () => {
       hub,
     );
     expect(t.resolve(parseFrame(ack))).toBe(true);
-    expect((await first).opcode).toBe(Opcode.ACK);
-    expect((await again).opcode).toBe(Opcode.ACK);
+    expect((await first).header.opcode).toBe(Opcode.ACK);
+    expect((await again).header.opcode).toBe(Opcode.ACK);
     const before = sent.length;
     timers.advance(1000);
     expect(sent.length).toBe(before);

@@ -74,7 +74,7 @@ describe("resume, restart and erase", () => {
     const [a, b, c, room] = await threeInRoom(w);
     // Cut bob off the moment his commit is sequenced: its ACK and fan-out are lost.
     w.relay.afterSequence = (_r, f) => {
-      if (f.senderId === b.client.senderId) b.conn.close();
+      if (f.header.senderId === b.client.senderId) b.conn.close();
     };
     const sent = b.client.update(room).then(
       () => "done",

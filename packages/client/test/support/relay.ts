@@ -32,8 +32,8 @@ import {
   fieldU64,
   parseFrame,
   payloadOf,
+  type ReceivedFrame,
   verifyFrame,
-  type WireFrame,
 } from "../../src/state/wire.js";
 
 interface Pending {
@@ -129,7 +129,7 @@ export class Relay {
   #hlc = 0n;
   #queue: Promise<void> = Promise.resolve();
   /** Test hook called right after a frame is sequenced, before any answer goes out. */
-  afterSequence: ((roomId: bigint, frame: WireFrame) => void) | undefined;
+  afterSequence: ((roomId: bigint, frame: ReceivedFrame) => void) | undefined;
   /** Counters for assertions. */
   readonly stats = { stale: 0, missingProposals: 0, commits: 0, commitRequests: 0 };
 
@@ -149,7 +149,7 @@ export class Relay {
 
   #respond(
     conn: RelayConnection,
-    req: WireFrame,
+    req: ReceivedFrame,
     opcode: number,
     payload: Record<string, unknown>,
     extra: { error?: boolean; logIndex?: bigint; epoch?: bigint } = {},
@@ -159,8 +159,8 @@ export class Relay {
       {
         flags,
         opcode,
-        requestId: req.requestId,
-        roomId: req.roomId,
+        requestId: req.header.requestId,
+        roomId: req.header.roomId,
         senderId: 0n,
         epoch: extra.epoch ?? 0n,
         payload,
@@ -175,7 +175,7 @@ export class Relay {
 
   #error(
     conn: RelayConnection,
-    req: WireFrame,
+    req: ReceivedFrame,
     name: ProtocolErrorCode,
     message: string,
     expected?: bigint,
@@ -210,18 +210,18 @@ export class Relay {
     this.#hlc++;
     const stamped = stampFrame(frame, idx, this.#hlc);
     room.log.push(stamped);
-    this.afterSequence?.(parseFrame(stamped).roomId, parseFrame(stamped));
+    this.afterSequence?.(parseFrame(stamped).header.roomId, parseFrame(stamped));
     for (const s of room.subscribers) if (s !== sender || this.#o.echo) s.deliver(stamped);
     return idx;
   }
 
-  #ack(conn: RelayConnection, req: WireFrame, logIndex: bigint, epoch: bigint): void {
+  #ack(conn: RelayConnection, req: ReceivedFrame, logIndex: bigint, epoch: bigint): void {
     const answer = this.#respond(conn, req, Opcode.ACK, {}, { logIndex, epoch });
-    this.#answers.set(`${req.senderId}:${req.requestId}`, answer);
+    this.#answers.set(`${req.header.senderId}:${req.header.requestId}`, answer);
   }
 
   receive(conn: RelayConnection, bytes: Uint8Array): void {
-    let f: WireFrame;
+    let f: ReceivedFrame;
     try {
       f = parseFrame(bytes);
     } catch {
@@ -236,16 +236,16 @@ export class Relay {
       });
   }
 
-  async #handle(conn: RelayConnection, f: WireFrame): Promise<void> {
+  async #handle(conn: RelayConnection, f: ReceivedFrame): Promise<void> {
     const p = payloadOf(f);
-    const repeat = this.#answers.get(`${f.senderId}:${f.requestId}`);
-    if (f.opcode === Opcode.HELLO && repeat !== undefined) {
+    const repeat = this.#answers.get(`${f.header.senderId}:${f.header.requestId}`);
+    if (f.header.opcode === Opcode.HELLO && repeat !== undefined) {
       conn.deliver(repeat);
       return;
     }
-    if (f.opcode === Opcode.HELLO) {
+    if (f.header.opcode === Opcode.HELLO) {
       const key = fieldBytes(p, "device_key");
-      if (deriveSenderId(key) !== f.senderId || !verifyFrame(f, key))
+      if (deriveSenderId(key) !== f.header.senderId || !verifyFrame(f, key))
         return this.#error(conn, f, "UNAUTHENTICATED", "bad hello");
       conn.deviceKey = key;
       conn.userId = fieldText(p, "user_id");
@@ -254,34 +254,35 @@ export class Relay {
         nonce: conn.nonce,
         hub_key: this.hub.publicKey,
       });
-      this.#answers.set(`${f.senderId}:${f.requestId}`, challenge);
+      this.#answers.set(`${f.header.senderId}:${f.header.requestId}`, challenge);
       return;
     }
     if (conn.deviceKey === undefined || !verifyFrame(f, conn.deviceKey))
       return this.#error(conn, f, "UNAUTHENTICATED", "unauthenticated");
-    if (f.opcode === Opcode.AUTH_RESPONSE) {
+    if (f.header.opcode === Opcode.AUTH_RESPONSE) {
       if (conn.nonce === undefined || Buffer.compare(fieldBytes(p, "nonce"), conn.nonce) !== 0)
         return this.#error(conn, f, "UNAUTHENTICATED", "nonce");
-      conn.senderId = f.senderId;
-      this.#devices.set(f.senderId, conn);
-      this.#respond(conn, f, Opcode.AUTH_OK, { sender_id: f.senderId });
-      for (const w of this.#welcomes.get(f.senderId) ?? []) conn.deliver(w);
-      this.#welcomes.delete(f.senderId);
+      conn.senderId = f.header.senderId;
+      this.#devices.set(f.header.senderId, conn);
+      this.#respond(conn, f, Opcode.AUTH_OK, { sender_id: f.header.senderId });
+      for (const w of this.#welcomes.get(f.header.senderId) ?? []) conn.deliver(w);
+      this.#welcomes.delete(f.header.senderId);
       return;
     }
-    if (conn.senderId !== f.senderId) return this.#error(conn, f, "UNAUTHENTICATED", "sender_id");
-    const answered = this.#answers.get(`${f.senderId}:${f.requestId}`);
+    if (conn.senderId !== f.header.senderId)
+      return this.#error(conn, f, "UNAUTHENTICATED", "sender_id");
+    const answered = this.#answers.get(`${f.header.senderId}:${f.header.requestId}`);
     if (answered !== undefined) {
       conn.deliver(answered);
       return;
     }
-    switch (f.opcode) {
+    switch (f.header.opcode) {
       case Opcode.KP_UPLOAD: {
         const byDevice = this.#kps.get(conn.userId ?? "") ?? new Map<bigint, Uint8Array[]>();
         this.#kps.set(conn.userId ?? "", byDevice);
-        const list = byDevice.get(f.senderId) ?? [];
+        const list = byDevice.get(f.header.senderId) ?? [];
         for (const k of fieldArray(p, "key_packages")) list.push(k as Uint8Array);
-        byDevice.set(f.senderId, list);
+        byDevice.set(f.header.senderId, list);
         return this.#ack(conn, f, 0n, 0n);
       }
       case Opcode.KP_CLAIM: {
@@ -295,11 +296,12 @@ export class Relay {
             });
         }
         const answer = this.#respond(conn, f, Opcode.KP_CLAIMED, { claims });
-        this.#answers.set(`${f.senderId}:${f.requestId}`, answer);
+        this.#answers.set(`${f.header.senderId}:${f.header.requestId}`, answer);
         return;
       }
       case Opcode.ROOM_CREATE: {
-        if (this.rooms.has(f.roomId)) return this.#error(conn, f, "ROOM_EXISTS", "room exists");
+        if (this.rooms.has(f.header.roomId))
+          return this.#error(conn, f, "ROOM_EXISTS", "room exists");
         const groupInfo = fieldBytes(p, "group_info");
         const room: RelayRoom = {
           log: [],
@@ -309,13 +311,13 @@ export class Relay {
           pending: [],
           subscribers: new Set([conn]),
         };
-        this.rooms.set(f.roomId, room);
+        this.rooms.set(f.header.roomId, room);
         return this.#ack(conn, f, this.#sequence(room, f.bytes, conn), 0n);
       }
     }
-    const room = this.rooms.get(f.roomId);
+    const room = this.rooms.get(f.header.roomId);
     if (room === undefined) return this.#error(conn, f, "UNKNOWN_ROOM", "no such room");
-    switch (f.opcode) {
+    switch (f.header.opcode) {
       case Opcode.GROUP_INFO_FETCH:
         this.#respond(conn, f, Opcode.GROUP_INFO, {
           epoch: room.epoch,
@@ -339,26 +341,26 @@ export class Relay {
         return;
       }
     }
-    if (f.epoch !== room.epoch)
+    if (f.header.epoch !== room.epoch)
       return this.#error(conn, f, "STALE_EPOCH", `room is at ${room.epoch}`, room.epoch);
-    switch (f.opcode) {
+    switch (f.header.opcode) {
       case Opcode.APP_MESSAGE:
-        if (!room.members.has(f.senderId))
+        if (!room.members.has(f.header.senderId))
           return this.#error(conn, f, "NOT_MEMBER", "not a member");
         return this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
       case Opcode.PROPOSAL: {
-        if (!room.members.has(f.senderId))
+        if (!room.members.has(f.header.senderId))
           return this.#error(conn, f, "NOT_MEMBER", "not a member");
         if (!(await this.#acceptProposal(room, f, fieldBytes(p, "message"))))
           return this.#error(conn, f, "INVALID_PROPOSAL", "that leaf's removal is already pending");
         this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
-        this.#requestCommit(f.roomId, room);
+        this.#requestCommit(f.header.roomId, room);
         return;
       }
       case Opcode.COMMIT:
       case Opcode.EXTERNAL_COMMIT: {
-        const external = f.opcode === Opcode.EXTERNAL_COMMIT;
-        if (!external && !room.members.has(f.senderId))
+        const external = f.header.opcode === Opcode.EXTERNAL_COMMIT;
+        if (!external && !room.members.has(f.header.senderId))
           return this.#error(conn, f, "NOT_MEMBER", "not a member");
         if (external && room.pending.some((x) => x.removedLeaf !== undefined))
           return this.#error(conn, f, "MUST_INCLUDE_PENDING_REMOVALS", "a removal is pending");
@@ -395,7 +397,7 @@ export class Relay {
               {
                 opcode: Opcode.WELCOME,
                 requestId: 0,
-                roomId: f.roomId,
+                roomId: f.header.roomId,
                 senderId: 0n,
                 epoch: room.epoch,
                 logIndex: idx,
@@ -415,7 +417,7 @@ export class Relay {
         return;
       }
       default:
-        return this.#error(conn, f, "FORBIDDEN", `opcode ${f.opcode}`);
+        return this.#error(conn, f, "FORBIDDEN", `opcode ${f.header.opcode}`);
     }
   }
 
@@ -424,7 +426,7 @@ export class Relay {
    * removes (no commit could then cover both: RFC 9420 §12.2 forbids two removals of one
    * leaf in a commit, and the sequencer requires every pending proposal to be covered).
    */
-  async #acceptProposal(room: RelayRoom, f: WireFrame, message: Uint8Array): Promise<boolean> {
+  async #acceptProposal(room: RelayRoom, f: ReceivedFrame, message: Uint8Array): Promise<boolean> {
     const m = decodeMessage(message);
     if (m.wireformat !== "mls_public_message" || m.publicMessage.content.contentType !== "proposal")
       throw new Error("not a PublicMessage proposal");
@@ -437,7 +439,7 @@ export class Relay {
       this.#o.cs.hash,
     );
     const prop = m.publicMessage.content.proposal;
-    const pending: Pending = { ref: Buffer.from(ref).toString("hex"), proposer: f.senderId };
+    const pending: Pending = { ref: Buffer.from(ref).toString("hex"), proposer: f.header.senderId };
     if (prop.proposalType === "remove") {
       const leaf = prop.remove.removed;
       if (room.pending.some((x) => x.removedLeaf === leaf)) return false;
