@@ -4,7 +4,7 @@
  * is observed through the hub core's answers, as a client would.
  */
 import { decodePayload, Opcode } from "@kalandra/proto";
-import { type TempDir, tempDir } from "@kalandra/test-support";
+import { pollUntil, type TempDir, tempDir } from "@kalandra/test-support";
 import { encodeMlsMessage } from "ts-mls";
 import { afterAll, describe, expect, it } from "vitest";
 import { BanList } from "../../src/moderation/bans.js";
@@ -222,8 +222,11 @@ for (const rt of runtimes) {
         ).toBe(Opcode.ACK);
         const requests = () =>
           env.out.filter((s) => s.frame.header.opcode === Opcode.COMMIT_REQUEST);
-        for (let i = 0; i < 20 && requests().length === 0; i++) await rt.tick(env, 25);
-        expect(requests().length).toBeGreaterThan(0);
+        const clock = { advance: (ms: number) => rt.tick(env, ms) };
+        await pollUntil(() => requests().length > 0, clock, "a COMMIT_REQUEST to a member", {
+          stepMs: 25,
+          maxMs: 500,
+        });
         const target = requests()[0]!.target;
         expect(target.kind).toBe("device");
       } finally {

@@ -3,7 +3,7 @@
  * later are answered INTERNAL instead of hanging, the owner is told (kalandrad exits 1 so
  * its supervisor restarts it), the other shards keep answering, and close() still returns.
  */
-import { tempDir } from "@kalandra/test-support";
+import { tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import { WorkerShards } from "../../src/runtime/node/shards/workerShards.js";
 import { HUB_SEED } from "../hub/harness.js";
@@ -25,9 +25,10 @@ describe("WorkerShards when a worker stops", () => {
     });
     const rooms = { t: "query", query: { q: "rooms" } } as const;
     expect(await shards.deliver(0, rooms)).toEqual({ ok: true, data: [] });
-    for (let i = 0; i < 400 && failures.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil(() => failures.length > 0, "the crashing worker reported", {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
     expect(failures.map((f) => f.index)).toEqual([0]);
     expect(failures[0]?.error.message).toMatch(/exited with code 3/);
     const after = await shards.deliver(0, rooms);
