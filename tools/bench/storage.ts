@@ -20,7 +20,10 @@ import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "@kalandra/test-support";
 import { openEnv } from "../../packages/server/src/storage/lmdb/layout.js";
-import { openLmdbStorage } from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
+import {
+  type LmdbStorage,
+  openLmdbStorage,
+} from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
 import type { AppendEntry } from "../../packages/server/src/storage/types.js";
 
 const quick = process.env.BENCH_QUICK === "1";
@@ -49,11 +52,20 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
-async function appendRate(batch: number): Promise<number> {
+/** Runs `fn` on a fresh LMDB storage in a temporary directory, then closes and removes both. */
+async function withStorage<T>(fn: (s: LmdbStorage) => Promise<T>): Promise<T> {
   const tmp = tempDir("bench");
-  const dir = tmp.path;
-  const s = await openLmdbStorage({ path: dir });
+  const s = await openLmdbStorage({ path: tmp.path });
   try {
+    return await fn(s);
+  } finally {
+    await s.close();
+    tmp.cleanup();
+  }
+}
+
+async function appendRate(batch: number): Promise<number> {
+  return withStorage(async (s) => {
     let next = 0n;
     // Batches of one are fsync-bound: fewer of them measure the same rate.
     const frames =
@@ -65,17 +77,11 @@ async function appendRate(batch: number): Promise<number> {
       await s.append(entries);
     }
     return Number(next) / ((performance.now() - t0) / 1000);
-  } finally {
-    await s.close();
-    tmp.cleanup();
-  }
+  });
 }
 
 async function concurrentRate(inFlight: number): Promise<number> {
-  const tmp = tempDir("bench");
-  const dir = tmp.path;
-  const s = await openLmdbStorage({ path: dir });
-  try {
+  return withStorage(async (s) => {
     let next = 0n;
     const t0 = performance.now();
     while (next < BigInt(FRAMES)) {
@@ -84,10 +90,7 @@ async function concurrentRate(inFlight: number): Promise<number> {
       await Promise.all(calls);
     }
     return Number(next) / ((performance.now() - t0) / 1000);
-  } finally {
-    await s.close();
-    tmp.cleanup();
-  }
+  });
 }
 
 async function baselineAppendRate(batch: number, frames: number): Promise<number> {
@@ -120,10 +123,7 @@ async function baselineAppendRate(batch: number, frames: number): Promise<number
 }
 
 async function deleteLatencies(): Promise<number[]> {
-  const tmp = tempDir("bench");
-  const dir = tmp.path;
-  const s = await openLmdbStorage({ path: dir });
-  try {
+  return withStorage(async (s) => {
     const n = DELETES;
     for (let at = 0; at < n; at += 512) {
       const entries: AppendEntry[] = [];
@@ -140,10 +140,7 @@ async function deleteLatencies(): Promise<number[]> {
       if (!ok) throw new Error(`nothing erased at ${index}`);
     }
     return ms.sort((a, b) => a - b);
-  } finally {
-    await s.close();
-    tmp.cleanup();
-  }
+  });
 }
 
 function baselineFsyncMs(): number[] {
