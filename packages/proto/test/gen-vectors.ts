@@ -20,6 +20,7 @@ import { ErrorCode, type ProtocolErrorCode } from "../src/errors.js";
 import { encodeFrame } from "../src/frame.js";
 import { FrameHeader, type HeaderFields, stampSequence } from "../src/header.js";
 import { ALL_OPCODES, Flag, Opcode, opcodeName } from "../src/opcodes.js";
+import { OPCODE_TRAITS } from "../src/opcodeTraits.js";
 import { encodePayload } from "../src/payloads/codec.js";
 import type { PayloadOf } from "../src/payloads/schemas.js";
 import { generateDeviceKey, signedView } from "../src/signing.js";
@@ -172,24 +173,12 @@ export function buildVectors(): Vectors {
   const device = generateDeviceKey(seededRng("kalandra/test-vectors/device"));
   const hub = generateDeviceKey(seededRng("kalandra/test-vectors/hub"));
   const room = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210n;
-  const fromHub = new Set<number>([
-    Opcode.AUTH_CHALLENGE,
-    Opcode.AUTH_OK,
-    Opcode.PONG,
-    Opcode.ERROR,
-    Opcode.ACK,
-    Opcode.KP_CLAIMED,
-    Opcode.KP_STATUS,
-    Opcode.GROUP_INFO,
-    Opcode.SYNC_PAGE,
-    Opcode.WELCOME,
-    Opcode.COMMIT_REQUEST,
-    Opcode.REDACTION,
-  ]);
 
   const valid: ValidVector[] = [];
   for (const [i, op] of ALL_OPCODES.entries()) {
-    const isHub = fromHub.has(op);
+    // Frames only the hub sends are signed by the hub key; so is PONG (sent either way, here
+    // as the hub's response).
+    const isHub = OPCODE_TRAITS[op].from === "hub" || op === Opcode.PONG;
     const key = isHub ? hub : device;
     let flags = 0;
     if (op === Opcode.ERROR) flags = Flag.RESPONSE | Flag.ERROR;

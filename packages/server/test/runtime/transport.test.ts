@@ -1,4 +1,4 @@
-import { decodePayload, encodePayload, MAGIC, Opcode } from "@kalandra/proto";
+import { decodePayload, encodePayload, HEADER_SIZE, MAGIC, Opcode } from "@kalandra/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/runtime/node/wire.js";
 import {
@@ -33,10 +33,10 @@ describe("WebTransport listener", () => {
     const dev = device();
     const c = await authed(hub.port, hub.certHash, dev, "alice");
     const ok = c.frames.find(isOp(Opcode.AUTH_OK)) as Uint8Array;
-    expect(decodePayload(Opcode.AUTH_OK, ok.subarray(128)).sender_id).toBe(dev.senderId);
+    expect(decodePayload(Opcode.AUTH_OK, ok.subarray(HEADER_SIZE)).sender_id).toBe(dev.senderId);
     const ch = c.frames.find(isOp(Opcode.AUTH_CHALLENGE)) as Uint8Array;
     expect(readHeader(ch).requestId).toBe(1); // the challenge answers the HELLO request
-    expect(decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128)).hub_key).toEqual(
+    expect(decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(HEADER_SIZE)).hub_key).toEqual(
       hub.hub.publicKey,
     );
     // Routed through the host: this device has exactly this one session.
@@ -58,7 +58,7 @@ describe("WebTransport listener", () => {
     const ch = await c.waitFor(
       (f) => isOp(Opcode.AUTH_CHALLENGE)(f) && readHeader(f).requestId === 7,
     );
-    const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(128));
+    const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(HEADER_SIZE));
     await c.send(
       rawFrame(
         dev,
