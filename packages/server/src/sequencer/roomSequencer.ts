@@ -210,13 +210,13 @@ export class RoomSequencer implements RoomFacts {
     const payload = request.frame.payload;
     switch (h.opcode) {
       case Opcode.APP_MESSAGE: {
-        const refused = judgeAppMessage(this, h);
+        const refused = judgeAppMessage(this, h, request.deviceKey);
         if (refused !== undefined) return refused;
         return this.sequence(request, { fanout: this.others(h.senderId) });
       }
       case Opcode.PROPOSAL: {
         const { message } = decodePayload(Opcode.PROPOSAL, payload);
-        const verdict = judgeProposal(this, h, message);
+        const verdict = judgeProposal(this, h, message, request.deviceKey);
         return isRefusal(verdict) ? verdict : this.acceptProposal(request, message, verdict);
       }
       case Opcode.COMMIT:
@@ -234,7 +234,7 @@ export class RoomSequencer implements RoomFacts {
         return this.reply(request, Opcode.GROUP_INFO, groupInfoOf(this.state));
       case Opcode.SYNC_REQUEST: {
         const { from, limit } = decodePayload(Opcode.SYNC_REQUEST, payload);
-        const refused = judgeSync(this, h);
+        const refused = judgeSync(this, h, request.deviceKey);
         if (refused !== undefined) return refused;
         return this.reply(request, Opcode.SYNC_PAGE, syncPage(this.env, this.roomId, from, limit));
       }
@@ -268,7 +268,7 @@ export class RoomSequencer implements RoomFacts {
   private onCommit(request: Request): Refusal | Promise<Outcome> {
     const h = request.frame.header;
     const body = decodePayload(Opcode.COMMIT, request.frame.payload);
-    const verdict = judgeCommit(this, h, body);
+    const verdict = judgeCommit(this, h, body, request.deviceKey);
     if (isRefusal(verdict)) return verdict;
     const fanout = this.others(h.senderId);
     this.advance(verdict.next, body.group_info);

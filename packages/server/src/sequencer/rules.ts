@@ -73,10 +73,13 @@ export function judgeCreation(
 }
 
 /** Application messages: members only, at the current epoch, never while a removal waits. */
-export function judgeAppMessage(room: RoomFacts, h: Header): Refusal | undefined {
-  if (room.group.memberBySenderId(h.senderId) === undefined) {
-    return refuse("NOT_MEMBER", "sender is not a member");
-  }
+export function judgeAppMessage(
+  room: RoomFacts,
+  h: Header,
+  deviceKey?: Uint8Array,
+): Refusal | undefined {
+  const outsider = checkMember(room, h.senderId, deviceKey);
+  if (outsider !== undefined) return outsider;
   // canary: simulation-only planted bug (DESIGN §8), the epoch check dropped.
   const stale = canary("app_epoch_check") ? undefined : checkEpoch(h.epoch, room.epoch);
   if (stale !== undefined) return stale;
@@ -91,10 +94,10 @@ export function judgeProposal(
   room: RoomFacts,
   h: Header,
   message: Uint8Array,
+  deviceKey?: Uint8Array,
 ): Refusal | ProposalVerdict {
-  if (room.group.memberBySenderId(h.senderId) === undefined) {
-    return refuse("NOT_MEMBER", "sender is not a member");
-  }
+  const outsider = checkMember(room, h.senderId, deviceKey);
+  if (outsider !== undefined) return outsider;
   const stale = checkEpoch(h.epoch, room.epoch);
   if (stale !== undefined) return stale;
   const check = room.group.checkProposal(message);
@@ -131,10 +134,10 @@ export function judgeCommit(
   room: RoomFacts,
   h: Header,
   body: PayloadOf<typeof Opcode.COMMIT>,
+  deviceKey?: Uint8Array,
 ): Refusal | CommitVerdict {
-  if (room.group.memberBySenderId(h.senderId) === undefined) {
-    return refuse("NOT_MEMBER", "sender is not a member");
-  }
+  const outsider = checkMember(room, h.senderId, deviceKey);
+  if (outsider !== undefined) return outsider;
   const stale = checkEpoch(h.epoch, room.epoch);
   if (stale !== undefined) return stale;
   const refs = room.pending.map((p) => p.ref);
@@ -196,9 +199,26 @@ export function checkRoomSize(room: RoomFacts, next: GroupView): Refusal | undef
 }
 
 /** Only members read the room's log. */
-export function judgeSync(room: RoomFacts, h: Header): Refusal | undefined {
-  if (room.group.memberBySenderId(h.senderId) === undefined) {
-    return refuse("NOT_MEMBER", "only members read the room's log");
+export function judgeSync(room: RoomFacts, h: Header, deviceKey?: Uint8Array): Refusal | undefined {
+  return checkMember(room, h.senderId, deviceKey, "only members read the room's log");
+}
+
+/**
+ * The one membership check of a member's frame: the sender is a member of the current
+ * epoch and, when the session's device key is given (the key the session verified the
+ * frame against), that key is the member's leaf signature key (docs/contracts.md
+ * "Identity"), so the frame is in effect verified against the leaf in the stored tree.
+ */
+export function checkMember(
+  room: Pick<RoomFacts, "group">,
+  senderId: bigint,
+  deviceKey: Uint8Array | undefined,
+  notMember = "sender is not a member",
+): Refusal | undefined {
+  const m = room.group.memberBySenderId(senderId);
+  if (m === undefined) return refuse("NOT_MEMBER", notMember);
+  if (deviceKey !== undefined && !bytesEqual(m.signatureKey, deviceKey)) {
+    return refuse("BAD_SIGNATURE", "frame not signed by the member's leaf key");
   }
   return undefined;
 }

@@ -4,10 +4,11 @@
  * A shard core is driven by plain messages (`ShardMessage`), so the same object runs
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
-import { bytesEqual, errorFrame, HEADER_SIZE, isEphemeral, Opcode } from "@kalandra/proto";
+import { errorFrame, HEADER_SIZE, isEphemeral, Opcode } from "@kalandra/proto";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import type { SequencerEnv, SequencerLimits } from "../sequencer/env.js";
 import { RoomSequencer } from "../sequencer/roomSequencer.js";
+import { checkMember } from "../sequencer/rules.js";
 import {
   type FrameSigner,
   type ParsedFrame,
@@ -264,22 +265,15 @@ export class ShardCore {
     }
     const room = this.rooms.get(h.roomId);
     if (room === undefined) return fail(refuse("UNKNOWN_ROOM", `no room ${h.roomId}`));
-    // Members sign with their leaf key (docs/contracts.md "Identity"): the session's key,
-    // which the hub core verified the frame against, must be that leaf's key.
-    const needsMember = h.opcode !== Opcode.EXTERNAL_COMMIT && h.opcode !== Opcode.GROUP_INFO_FETCH;
-    if (needsMember) {
-      const m = room.member(h.senderId);
-      if (m === undefined) return fail(refuse("NOT_MEMBER", "sender is not a member"));
-      if (!bytesEqual(m.signatureKey, msg.deviceKey)) {
-        return fail(refuse("BAD_SIGNATURE", "frame not signed by the member's leaf key"));
-      }
-    }
     if (isEphemeral(h.opcode)) {
       // Ephemeral: relayed to the other members, never sequenced or stored.
+      const outsider = checkMember(room, h.senderId, msg.deviceKey);
+      if (outsider !== undefined) return fail(outsider);
       const others = room.members().filter((s) => s !== h.senderId);
       this.env.sink({ kind: "members", roomId: h.roomId, senderIds: others }, msg.bytes);
       return { ok: true };
     }
+    // Membership is checked once, by the room's rules (rules.ts checkMember).
     return room.handle(request);
   }
 
