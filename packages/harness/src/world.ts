@@ -14,7 +14,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KalandraClient } from "@kalandra/client";
-import { decodePayload, FrameHeader, HEADER_SIZE, Opcode } from "@kalandra/proto";
 import { setCanaries } from "@kalandra/proto/testing";
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
 import { ClientNode } from "./clientNode.js";
@@ -23,6 +22,7 @@ import { settleRealIo } from "./host.js";
 import { HUB, HubNode } from "./hubNode.js";
 import type { ErasureRecord } from "./invariants.js";
 import { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
+import { WorldObservations } from "./observations.js";
 import { SeededRng } from "./rng.js";
 import { Scheduler } from "./scheduler.js";
 import { Trace } from "./trace.js";
@@ -55,20 +55,16 @@ export class World {
   readonly hub: HubNode;
   readonly clients = new Map<string, ClientNode>();
   readonly violations: Violation[] = [];
-  /** (room, epoch) → tree hash hex, as the first member to enter it saw it. */
-  readonly epochHashes = new Map<string, { hash: string; by: string }>();
   readonly dir: string;
   readonly #faultRng: SeededRng;
   readonly #skews = new Map<string, number>();
-  readonly #removals = new Map<string, bigint>();
-  /** Per room and user, the epochs at which members saw the user removed / added. */
-  readonly #membership = new Map<string, Map<bigint, "removed" | "added">>();
-  readonly #erased = new Set<string>();
   /** Observers of what the hub core emits and what its disk buffers (scenario hooks). */
   readonly sinkObservers: ((target: Target, frame: Uint8Array) => void)[] = [];
   readonly appendObservers: ((entries: readonly AppendEntry[]) => void)[] = [];
-  /** Erasures made durable during the run. */
-  readonly erasures: ErasureRecord[] = [];
+  /** What the invariants read of the run: epochs, removals, erasures (observations.ts). */
+  readonly observed = new WorldObservations((invariant, detail) =>
+    this.violation(invariant, detail),
+  );
   #release: (() => void) | undefined;
   #closed = false;
 
@@ -100,7 +96,7 @@ export class World {
       ...(o.hubLimits === undefined ? {} : { limits: o.hubLimits }),
       onConnectionClosed: (client, reason) => this.#connectionLost(client, reason),
       onSink: (target, frame) => {
-        if (this.#erased.size > 0) this.#checkServed(frame);
+        this.observed.served(frame);
         for (const f of this.sinkObservers) f(target, frame);
       },
       onAppend: (entries) => {
@@ -120,7 +116,7 @@ export class World {
           hubPublicKey: this.hub.signer.publicKey,
           syncIntervalMs: o.syncIntervalMs ?? 10_000,
           retryMs: o.retryMs ?? 700,
-          onEvent: (node, e) => this.#onClientEvent(node, e),
+          onEvent: (node, e) => this.observed.clientEvent(node.name, e),
         }),
       );
     }
@@ -335,43 +331,26 @@ export class World {
     return this.#skews.get(node) ?? 0;
   }
 
-  // ---- recording -------------------------------------------------------------------------------
+  // ---- recording (observations.ts) -------------------------------------------------------------
 
-  /** erased_unrecoverable: once an erasure is durable, the hub never serves its payload. */
-  #checkServed(frame: Uint8Array): void {
-    if (frame.length < HEADER_SIZE) return;
-    if (FrameHeader.view(frame).opcode !== Opcode.SYNC_PAGE) return;
-    let page: { entries: { header: Uint8Array; payload: Uint8Array | null }[] };
-    try {
-      page = decodePayload(Opcode.SYNC_PAGE, frame.subarray(HEADER_SIZE));
-    } catch {
-      return;
-    }
-    for (const e of page.entries) {
-      if (e.payload === null || e.header.length !== HEADER_SIZE) continue;
-      const h = FrameHeader.view(e.header);
-      const k = `${h.roomId}:${h.logIndex}`;
-      if (this.#erased.has(k)) {
-        this.violation("erased_unrecoverable", `the hub served erased ${k} in a SYNC_PAGE`);
-      }
-    }
+  /** (room, epoch) → tree hash hex, as the first member to enter it saw it. */
+  get epochHashes(): ReadonlyMap<string, { hash: string; by: string }> {
+    return this.observed.epochHashes;
+  }
+
+  /** Erasures made durable during the run. */
+  get erasures(): readonly ErasureRecord[] {
+    return this.observed.erasures;
   }
 
   /** The epoch at which other members saw `user` removed from the room. */
   removalEpoch(roomId: bigint, user: string): bigint | undefined {
-    return this.#removals.get(`${roomId}:${user}`);
+    return this.observed.removalEpoch(roomId, user);
   }
 
-  /**
-   * Whether `user` was out of the room in `epoch` after a removal: removed at or before it
-   * and not added back since (a removed user may be added again, e.g. grow_room).
-   */
+  /** Whether `user` was out of the room in `epoch` (observations.ts `removedIn`). */
   removedIn(roomId: bigint, user: string, epoch: bigint): boolean {
-    let last: { at: bigint; kind: "removed" | "added" } | undefined;
-    for (const [at, kind] of this.#membership.get(`${roomId}:${user}`) ?? []) {
-      if (at <= epoch && (last === undefined || at > last.at)) last = { at, kind };
-    }
-    return last?.kind === "removed";
+    return this.observed.removedIn(roomId, user, epoch);
   }
 
   /**
@@ -387,52 +366,10 @@ export class World {
     this.trace.record(`erase ${roomId}:${logIndex}`);
     disk.secureDelete(roomId, logIndex).then(
       (done) => {
-        if (!done) return;
-        this.erasures.push({ roomId, logIndex, key });
-        this.#erased.add(`${roomId}:${logIndex}`);
+        if (done) this.observed.erased({ roomId, logIndex, key });
       },
       () => undefined,
     );
-  }
-
-  #onClientEvent(node: ClientNode, e: Parameters<Parameters<KalandraClient["on"]>[0]>[0]): void {
-    if (e.type === "error" && e.error.name === "DeterminismViolation") {
-      this.violation("determinism", `${node.name}: ${e.error.message}`);
-      return;
-    }
-    if (e.type === "membership") {
-      for (const user of e.removed) {
-        const k = `${e.roomId}:${user}`;
-        const prev = this.#removals.get(k);
-        if (prev === undefined || e.epoch < prev) this.#removals.set(k, e.epoch);
-      }
-      for (const [users, kind] of [
-        [e.removed, "removed"],
-        [e.added, "added"],
-      ] as const) {
-        for (const user of users) {
-          const k = `${e.roomId}:${user}`;
-          let changes = this.#membership.get(k);
-          if (changes === undefined) {
-            changes = new Map();
-            this.#membership.set(k, changes);
-          }
-          changes.set(e.epoch, kind);
-        }
-      }
-      return;
-    }
-    if (e.type !== "epoch") return;
-    const key = `${e.roomId}:${e.epoch}`;
-    const hash = Buffer.from(e.treeHash).toString("hex");
-    const prev = this.epochHashes.get(key);
-    if (prev === undefined) this.epochHashes.set(key, { hash, by: node.name });
-    else if (prev.hash !== hash) {
-      this.violation(
-        "epoch_tree_hash",
-        `room ${e.roomId} epoch ${e.epoch}: ${node.name} has tree hash ${hash.slice(0, 16)}, ${prev.by} has ${prev.hash.slice(0, 16)}`,
-      );
-    }
   }
 
   /** Releases the guards and canaries and removes the data directory. */
