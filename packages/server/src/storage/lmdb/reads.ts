@@ -1,0 +1,86 @@
+/**
+ * The synchronous reads of `LmdbStorage`: a room's frames (payloads opened with their
+ * vault keys), room metadata and the user index. Every result is a copy: LMDB's buffers
+ * are only valid until the next read.
+ */
+import { stateCborDecode, stateCborEncode } from "@kalandra/proto";
+import { StorageError } from "../errors.js";
+import {
+  copyBytes,
+  frameKey,
+  prefixEnd,
+  readFrameKey,
+  readRoomKey,
+  roomKey,
+  userPrefix,
+} from "../keys.js";
+import type { RoomMeta, StoredFrame } from "../types.js";
+import { openFrame } from "./frames.js";
+import type { Tables } from "./layout.js";
+import type { KeyVault } from "./vault.js";
+
+export function readFrames(
+  t: Tables,
+  vault: KeyVault,
+  roomId: bigint,
+  from: bigint,
+  limit: number,
+): StoredFrame[] {
+  if (limit <= 0 || from < 0n) return [];
+  const start = frameKey(roomId, from);
+  const out: StoredFrame[] = [];
+  for (const { key, value } of t.headers.getRange({
+    start,
+    end: prefixEnd(roomKey(roomId), 8),
+    limit,
+  })) {
+    const k = copyBytes(key);
+    const { logIndex } = readFrameKey(k);
+    out.push({
+      roomId,
+      logIndex,
+      header: copyBytes(value),
+      payload: openFrame(t, vault, k, `room ${roomId} index ${logIndex}`),
+    });
+  }
+  return out;
+}
+
+/** The `rooms` row of a room: its creation time and settings as state CBOR. */
+export function encodeRoomMeta(meta: RoomMeta): Uint8Array {
+  return stateCborEncode({ created_at: meta.createdAt, settings: meta.settings });
+}
+
+export function readRoomMeta(t: Tables, roomId: bigint): RoomMeta | undefined {
+  const bytes = t.rooms.get(roomKey(roomId));
+  if (bytes === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = stateCborDecode(bytes);
+  } catch (err) {
+    throw new StorageError("CORRUPT", `room ${roomId} metadata does not decode`, { cause: err });
+  }
+  const m = v as { created_at?: unknown; settings?: unknown } | null;
+  if (
+    m === null ||
+    typeof m.created_at !== "bigint" ||
+    typeof m.settings !== "object" ||
+    m.settings === null
+  ) {
+    throw new StorageError("CORRUPT", `room ${roomId} metadata is malformed`);
+  }
+  return { roomId, createdAt: m.created_at, settings: m.settings as Record<string, unknown> };
+}
+
+export function listRoomIds(t: Tables): bigint[] {
+  return [...t.rooms.getKeys()].map((k) => readRoomKey(copyBytes(k)));
+}
+
+export function readUserIndex(t: Tables, userId: string): { roomId: bigint; logIndex: bigint }[] {
+  const prefix = userPrefix(userId);
+  const out: { roomId: bigint; logIndex: bigint }[] = [];
+  for (const key of t.user_index.getKeys({ start: prefix, end: prefixEnd(prefix, 24) })) {
+    if (key.length === prefix.length + 24) out.push(readFrameKey(key.subarray(prefix.length)));
+  }
+  return out;
+}
