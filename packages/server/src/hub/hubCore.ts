@@ -1,3 +1,4 @@
+// Kept whole at ~400 lines: one concept (where a session's frame goes), no clear seam to split.
 /**
  * The hub core (DESIGN §2): what a session's frame is for. It is told which device key and
  * user a session authenticated as, and takes the frames the session already parsed and
