@@ -194,7 +194,9 @@ const steps: {
 let retries = quick ? 0 : 2;
 for (let i = 0; i < rates.length; i++) {
   const rate = rates[i] as number;
-  const hub = await spawnHub(tmp(), unlimited);
+  // BENCH_E2E_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node options for the hub.
+  const hubNodeArgs = process.env.BENCH_E2E_HUB_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const hub = await spawnHub(tmp(), unlimited, [], hubNodeArgs);
   try {
     let cpuBefore = 0;
     const load = await runLoad({
