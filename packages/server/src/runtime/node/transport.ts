@@ -11,7 +11,6 @@
 import { type Clock, errorFrame, type Rng, type Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { HubHost } from "../../hub/hubHost.js";
-import { FrameCoalescer } from "./frameCoalescer.js";
 import type { Metrics } from "./metrics.js";
 import { Session, type SessionLimits } from "./session.js";
 import { type HubKey, hubKeySigner } from "./wire.js";
@@ -103,7 +102,7 @@ export class WebTransportListener {
   private server: WtServer | undefined;
   private readonly sessions = new Map<
     string,
-    { session: Session; wt: WtSession; out: FrameCoalescer; pending: Set<Promise<unknown>> }
+    { session: Session; wt: WtSession; pending: Set<Promise<unknown>> }
   >();
   private accepting = true;
   private nextId = 1;
@@ -160,7 +159,6 @@ export class WebTransportListener {
    */
   async close(timeoutMs = 5000): Promise<void> {
     this.accepting = false;
-    for (const s of this.sessions.values()) s.out.flush();
     const flushes = [...this.sessions.values()].flatMap((s) => [...s.pending]);
     await Promise.race([Promise.allSettled(flushes), delay(timeoutMs)]);
     for (const { session } of [...this.sessions.values()]) session.close("hub shutting down");
@@ -227,22 +225,8 @@ export class WebTransportListener {
     } catch {
       datagramWriter = undefined;
     }
-    const out = new FrameCoalescer((chunk) => {
-      const p = writer.write(chunk).then(
-        () => {
-          queued -= chunk.length;
-          pending.delete(p);
-        },
-        () => {
-          pending.delete(p);
-          session.close("write failed");
-        },
-      );
-      pending.add(p);
-    });
     const finish = (reason: string) => {
       if (ended) return;
-      out.flush();
       ended = true;
       this.sessions.delete(id);
       this.o.hub.disconnect(id);
@@ -274,7 +258,17 @@ export class WebTransportListener {
             session.close("client too slow");
             return;
           }
-          out.push(frame);
+          const p = writer.write(frame).then(
+            () => {
+              queued -= frame.length;
+              pending.delete(p);
+            },
+            () => {
+              pending.delete(p);
+              session.close("write failed");
+            },
+          );
+          pending.add(p);
         },
         sendDatagram: datagramWriter
           ? (frame) => {
@@ -286,7 +280,7 @@ export class WebTransportListener {
         close: (reason) => finish(reason),
       },
     });
-    this.sessions.set(id, { session, wt, out, pending });
+    this.sessions.set(id, { session, wt, pending });
     this.o.hub.connect(id, session);
     this.o.metrics?.connectionsTotal.inc();
     this.o.metrics?.connectionsActive.set(this.sessions.size);

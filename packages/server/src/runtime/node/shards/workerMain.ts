@@ -51,14 +51,13 @@ try {
     count: data.count,
     options: data.options,
   });
-  // Messages to the hub thread are batched per event-loop turn: a group-committed batch of
-  // frames (their ACKs, fan-outs and completions, resolved along promise chains of
-  // different lengths) crosses the thread boundary in one post and one wake-up.
+  // Messages to the hub thread are batched per microtask: a group-committed batch of
+  // frames (their ACKs, fan-outs and completions) crosses the thread boundary in one post.
   let queue: FromWorker[] = [];
   const post = (m: FromWorker): void => {
     queue.push(m);
     if (queue.length > 1) return;
-    setImmediate(() => {
+    queueMicrotask(() => {
       const q = queue;
       queue = [];
       port.postMessage(q.length === 1 ? q[0] : ({ t: "batch", items: q } satisfies FromWorker));

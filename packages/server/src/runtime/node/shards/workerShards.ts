@@ -41,11 +41,7 @@ export class WorkerShards implements ShardSet {
   private readonly stopped = new Set<number>();
   private onFailure: ((index: number, error: Error) => void) | undefined;
   private nextId = 1;
-  /**
-   * Deliveries per worker, posted together once per event-loop turn (one structured clone,
-   * one wake-up of the worker): the frames of every connection read in one poll phase,
-   * not only those of one socket read as a microtask batch would.
-   */
+  /** Deliveries per worker, posted together once per microtask (one structured clone). */
   private readonly outbox: { id: number; msg: ShardMessage }[][] = [];
   private closing = false;
 
@@ -155,7 +151,7 @@ export class WorkerShards implements ShardSet {
       }
       box.push({ id, msg });
       if (box.length > 1) return;
-      setImmediate(() => {
+      queueMicrotask(() => {
         const items = this.outbox[index] ?? [];
         this.outbox[index] = [];
         w.postMessage({ t: "batch", items } satisfies ToWorker);
