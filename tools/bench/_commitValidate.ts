@@ -16,29 +16,22 @@
  * same work); the cold first validation is reported apart as `first_ms`.
  */
 import { performance } from "node:perf_hooks";
-import {
-  acceptAll,
-  type CiphersuiteImpl,
-  type ClientState,
-  createCommit,
-  createGroup,
-  createGroupInfoWithExternalPubAndRatchetTree,
-  defaultLifetime,
-  emptyPskIndex,
-  encodeMlsMessage,
-  generateKeyPackage,
-  type KeyPackage,
-  type MLSMessage,
-  processMessage,
-  proposeExternal,
-} from "ts-mls";
+import type { Proposal } from "ts-mls";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
-import { hubExternalSender } from "../../packages/client/src/mls/group.js";
 import { PublicGroup } from "../../packages/server/src/mls/index.js";
+import {
+  bytes,
+  commit,
+  createRoom,
+  device,
+  groupInfoBytes,
+  hubKeys,
+  hubRemove,
+  process as processHandshake,
+} from "../../packages/server/test/mls/mlsClients.js";
 import { capabilities } from "./_mlsFixtures.js";
 
 const WARMUP = 3;
-const enc = new TextEncoder();
 
 export interface CommitValidateFigures {
   members: number;
@@ -71,22 +64,6 @@ function timed<T>(f: () => T): [T, number] {
   return [r, performance.now() - t0];
 }
 
-function groupInfoBytes(cs: CiphersuiteImpl, state: ClientState): Promise<Uint8Array> {
-  return createGroupInfoWithExternalPubAndRatchetTree(state, [], cs).then((groupInfo) =>
-    encodeMlsMessage({ version: "mls10", wireformat: "mls_group_info", groupInfo }),
-  );
-}
-
-async function keyPackage(cs: CiphersuiteImpl, name: string) {
-  return generateKeyPackage(
-    { credentialType: "basic", identity: enc.encode(name) },
-    capabilities,
-    defaultLifetime,
-    [],
-    cs,
-  );
-}
-
 function mustOk<T extends { ok: boolean }>(r: T, what: string): T & { ok: true } {
   if (!r.ok)
     throw new Error(
@@ -103,66 +80,37 @@ export async function measureCommitValidate(
     throw new RangeError('"members" expected an integer ≥ 2');
   const t0 = performance.now();
   const cs = getKalandraCiphersuiteImpl();
-  const hub = await cs.signature.keygen();
-  const creator = await keyPackage(cs, "user-0");
-  const others: KeyPackage[] = [];
-  for (let i = 1; i < members; i++) others.push((await keyPackage(cs, `user-${i}`)).publicPackage);
-  const externalSenders = hubExternalSender(hub.publicKey);
-  let state = await createGroup(
-    enc.encode("bench-room"),
-    creator.publicPackage,
-    creator.privatePackage,
-    [externalSenders],
-    cs,
-  );
+  const hub = await hubKeys(cs);
+  const creator = await device(cs, "user-0", capabilities);
+  const adds: Proposal[] = [];
+  for (let i = 1; i < members; i++) {
+    const { publicPackage } = await device(cs, `user-${i}`, capabilities);
+    adds.push({ proposalType: "add", add: { keyPackage: publicPackage } });
+  }
+  const state = await createRoom(cs, hub, creator, "bench-room");
   const room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, state), hub.publicKey);
-  const addAll = await createCommit(
-    { state, cipherSuite: cs },
-    {
-      wireAsPublicMessage: true,
-      ratchetTreeExtension: true,
-      extraProposals: others.map((keyPackage) => ({
-        proposalType: "add" as const,
-        add: { keyPackage },
-      })),
-    },
-  );
-  state = addAll.newState;
-  const addGi = await groupInfoBytes(cs, state);
+  const addAll = await commit(cs, state, adds);
   const [added, add_all_ms] = timed(() =>
-    room0.checkCommit(encodeMlsMessage(addAll.commit), addGi, []),
+    room0.checkCommit(bytes(addAll.commitMessage), addAll.groupInfo, []),
   );
   const room = mustOk(added, "add-all commit").next;
-  const [, from_group_info_ms] = timed(() => PublicGroup.fromGroupInfo(addGi, hub.publicKey));
+  const [, from_group_info_ms] = timed(() =>
+    PublicGroup.fromGroupInfo(addAll.groupInfo, hub.publicKey),
+  );
   const persisted = room.encode();
   const [, decode_ms] = timed(() => PublicGroup.decode(persisted));
 
   // 1. The creator's empty commit: UpdatePath only.
-  const update = await createCommit(
-    { state, cipherSuite: cs },
-    { wireAsPublicMessage: true, ratchetTreeExtension: true },
-  );
-  const updateCommit = encodeMlsMessage(update.commit);
-  const updateGi = await groupInfoBytes(cs, update.newState);
+  const update = await commit(cs, addAll.state);
+  const updateCommit = update.commit;
+  const updateGi = update.groupInfo;
   // 2. The hub's Remove of the last member, committed by the creator by reference.
-  const gi = await createGroupInfoWithExternalPubAndRatchetTree(state, [], cs);
-  const removal: MLSMessage = await proposeExternal(
-    gi,
-    { proposalType: "remove", remove: { removed: members - 1 } },
-    hub.publicKey,
-    hub.signKey,
-    cs,
-  );
-  const removalBytes = encodeMlsMessage(removal);
+  const removal = await hubRemove(cs, hub, addAll.state, members - 1);
+  const removalBytes = removal.bytes;
   const ref = mustOk(room.checkProposal(removalBytes), "hub remove").ref;
-  if (removal.wireformat !== "mls_public_message") throw new Error("expected a PublicMessage");
-  const withProposal = await processMessage(removal, state, emptyPskIndex, acceptAll, cs);
-  const kick = await createCommit(
-    { state: withProposal.newState, cipherSuite: cs },
-    { wireAsPublicMessage: true, ratchetTreeExtension: true },
-  );
-  const kickCommit = encodeMlsMessage(kick.commit);
-  const kickGi = await groupInfoBytes(cs, kick.newState);
+  const kick = await commit(cs, await processHandshake(cs, addAll.state, removal.message));
+  const kickCommit = kick.commit;
+  const kickGi = kick.groupInfo;
   const setup_ms = performance.now() - t0;
 
   // The first validation runs cold (JIT, key objects); a hub validates commits all day.

@@ -12,6 +12,7 @@ import { treeHashRoot } from "ts-mls/treeHash.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicGroup } from "../../src/mls/index.js";
 import {
+  cast,
   commit,
   createRoom,
   type Device,
@@ -19,11 +20,9 @@ import {
   externalJoin,
   groupInfoBytes,
   type Hub,
-  hubKeys,
   hubRemove,
   join,
   process,
-  suite,
 } from "./mlsClients.js";
 
 type Op =
@@ -49,8 +48,7 @@ let cs: CiphersuiteImpl;
 let hub: Hub;
 
 beforeAll(async () => {
-  cs = await suite();
-  hub = await hubKeys(cs);
+  ({ cs, hub } = await cast([]));
 });
 
 const tally = { commits: 0, kicks: 0, joins: 0, maxMembers: 0 };

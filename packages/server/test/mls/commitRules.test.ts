@@ -28,6 +28,7 @@ import {
   commit,
   type Device,
   device,
+  encodeGroupInfo,
   groupInfoBytes,
   groupInfoOf,
   type Hub,
@@ -374,7 +375,7 @@ async function forgedParent(edit: (p: ParentNode) => ParentNode): Promise<Uint8A
     bob.privatePackage.signaturePrivateKey,
     cs.signature,
   );
-  return encodeMlsMessage({ version: "mls10", wireformat: "mls_group_info", groupInfo: forged });
+  return encodeGroupInfo(forged);
 }
 
 describe("fromGroupInfo on a forged tree", () => {

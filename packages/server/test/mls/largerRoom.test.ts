@@ -10,16 +10,14 @@ import { treeHashRoot } from "ts-mls/treeHash.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicGroup } from "../../src/mls/index.js";
 import {
+  cast,
   commit,
   createRoom,
   type Device,
-  device,
   groupInfoBytes,
   type Hub,
-  hubKeys,
   join,
   process,
-  suite,
 } from "./mlsClients.js";
 
 const N = 40;
@@ -29,10 +27,7 @@ let hub: Hub;
 let devices: Device[];
 
 beforeAll(async () => {
-  cs = await suite();
-  hub = await hubKeys(cs);
-  devices = [];
-  for (let i = 0; i < N + 8; i++) devices.push(await device(cs, `user-${i}`));
+  ({ cs, hub, devices } = await cast(Array.from({ length: N + 8 }, (_, i) => `user-${i}`)));
 });
 
 describe("a larger room", () => {

@@ -1,10 +1,12 @@
 /**
- * Real MLS clients (ts-mls 1.6.4, default crypto provider, cipher suite 1) for the public-view
- * tests: a room whose GroupContext lists the hub as external sender, handshakes as
- * PublicMessage and GroupInfo with the ratchet tree, as DESIGN §4/§6 and PROBES describe.
+ * Real MLS clients (ts-mls 1.6.4, cipher suite 1) for the public-view tests and the
+ * commit-validation bench (tools/bench/_commitValidate.ts, with the node:crypto provider):
+ * a room whose GroupContext lists the hub as external sender, handshakes as PublicMessage
+ * and GroupInfo with the ratchet tree, as DESIGN §4/§6 and PROBES describe.
  */
 import {
   acceptAll,
+  type Capabilities,
   type CiphersuiteImpl,
   type ClientState,
   createCommit,
@@ -53,10 +55,29 @@ export async function hubKeys(cs: CiphersuiteImpl): Promise<Hub> {
   return cs.signature.keygen();
 }
 
-export async function device(cs: CiphersuiteImpl, name: string): Promise<Device> {
+/**
+ * A member's key package. `capabilities` defaults to ts-mls's, which draws GREASE values
+ * with Math.random; the benches pass fixed ones so runs are alike.
+ */
+/** A test's cast: the cipher suite, the hub's signing keys and one device per name. */
+export async function cast<const N extends readonly string[]>(
+  names: N,
+): Promise<{ cs: CiphersuiteImpl; hub: Hub; devices: { -readonly [K in keyof N]: Device } }> {
+  const cs = await suite();
+  const hub = await hubKeys(cs);
+  const devices: Device[] = [];
+  for (const name of names) devices.push(await device(cs, name));
+  return { cs, hub, devices: devices as { -readonly [K in keyof N]: Device } };
+}
+
+export async function device(
+  cs: CiphersuiteImpl,
+  name: string,
+  capabilities: Capabilities = defaultCapabilities(),
+): Promise<Device> {
   const kp = await generateKeyPackage(
     { credentialType: "basic", identity: te.encode(name) },
-    defaultCapabilities(),
+    capabilities,
     defaultLifetime,
     [],
     cs,
@@ -96,12 +117,12 @@ export async function groupInfoOf(cs: CiphersuiteImpl, state: ClientState): Prom
   return createGroupInfoWithExternalPubAndRatchetTree(state, [], cs);
 }
 
+export function encodeGroupInfo(groupInfo: GroupInfo): Uint8Array {
+  return bytes({ version: "mls10", wireformat: "mls_group_info", groupInfo });
+}
+
 export async function groupInfoBytes(cs: CiphersuiteImpl, state: ClientState): Promise<Uint8Array> {
-  return bytes({
-    version: "mls10",
-    wireformat: "mls_group_info",
-    groupInfo: await groupInfoOf(cs, state),
-  });
+  return encodeGroupInfo(await groupInfoOf(cs, state));
 }
 
 export interface MadeCommit {
@@ -225,11 +246,11 @@ export interface RoomOfThree {
 }
 
 export async function roomOfThree(): Promise<RoomOfThree> {
-  const cs = await suite();
-  const hub = await hubKeys(cs);
-  const alice = await device(cs, "alice");
-  const bob = await device(cs, "bob");
-  const carol = await device(cs, "carol");
+  const {
+    cs,
+    hub,
+    devices: [alice, bob, carol],
+  } = await cast(["alice", "bob", "carol"]);
   const a0 = await createRoom(cs, hub, alice);
   const room0 = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, a0), hub.publicKey);
   const add = await commit(cs, a0, [

@@ -3,6 +3,7 @@ import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicGroup } from "../../src/mls/index.js";
 import {
+  cast,
   commit,
   createRoom,
   type Device,
@@ -10,11 +11,9 @@ import {
   externalJoin,
   groupInfoBytes,
   type Hub,
-  hubKeys,
   hubRemove,
   join,
   process,
-  suite,
 } from "./mlsClients.js";
 
 let cs: CiphersuiteImpl;
@@ -24,11 +23,11 @@ let bob: Device;
 let carol: Device;
 
 beforeAll(async () => {
-  cs = await suite();
-  hub = await hubKeys(cs);
-  [alice, bob, carol] = (await Promise.all(
-    ["alice", "bob", "carol"].map((n) => device(cs, n)),
-  )) as [Device, Device, Device];
+  ({
+    cs,
+    hub,
+    devices: [alice, bob, carol],
+  } = await cast(["alice", "bob", "carol"]));
 });
 
 describe("PublicGroup scenario", () => {

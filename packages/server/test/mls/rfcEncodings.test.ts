@@ -5,13 +5,7 @@
  * with the bare legacy form of existing rooms still read; `external_pub` is an opaque<V>
  * HPKEPublicKey (§12.4.3.2).
  */
-import {
-  type CiphersuiteImpl,
-  type ClientState,
-  createGroup,
-  type Extension,
-  encodeMlsMessage,
-} from "ts-mls";
+import { type CiphersuiteImpl, type ClientState, createGroup, type Extension } from "ts-mls";
 import { encode } from "ts-mls/codec/tlsEncoder.js";
 import { createGroupInfo } from "ts-mls/createCommit.js";
 import { encodeExternalSender, encodeExternalSenders } from "ts-mls/externalSender.js";
@@ -19,9 +13,11 @@ import { ratchetTreeEncoder } from "ts-mls/ratchetTree.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicGroup } from "../../src/mls/index.js";
 import {
+  cast,
   commit,
   type Device,
   device,
+  encodeGroupInfo,
   groupInfoBytes,
   groupInfoOf,
   type Hub,
@@ -29,7 +25,6 @@ import {
   hubRemove,
   join,
   process,
-  suite,
 } from "./mlsClients.js";
 
 const te = new TextEncoder();
@@ -39,10 +34,11 @@ let alice: Device;
 let bob: Device;
 
 beforeAll(async () => {
-  cs = await suite();
-  hub = await hubKeys(cs);
-  alice = await device(cs, "alice");
-  bob = await device(cs, "bob");
+  ({
+    cs,
+    hub,
+    devices: [alice, bob],
+  } = await cast(["alice", "bob"]));
 });
 
 function sender(key: Uint8Array, name: string) {
@@ -87,7 +83,7 @@ async function groupInfoWithExternalPub(
     ],
     cs,
   );
-  return encodeMlsMessage({ version: "mls10", wireformat: "mls_group_info", groupInfo });
+  return encodeGroupInfo(groupInfo);
 }
 
 /** The hub's remove proposal is accepted by the hub and applied by a member's commit. */
