@@ -4,7 +4,7 @@ import { Opcode } from "@kalandra/proto";
 import { encodeMlsMessage } from "ts-mls";
 import type { HubLimits } from "../../src/hub/hubCore.js";
 import { type Client, type Env, frameOf, makeClient, makeEnv, send } from "../hub/harness.js";
-import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
+import { commit, createRoom, groupInfoBytes, join, memberProposal } from "../mls/mlsClients.js";
 
 export const ROOM = 0x1234_5678_9abc_def0_1122_3344_5566_7788n;
 
@@ -73,3 +73,21 @@ export const appMessage = (
     { generation: 0, ciphertext: new TextEncoder().encode(text) },
     requestId,
   );
+
+/**
+ * Bob (the second member) proposes removing Carol (leaf 2) at epoch 1: the pending proposal
+ * the commit-coverage, COMMIT_REQUEST and restart tests start from.
+ */
+export async function proposeCarolsRemoval({ env, members, roomId }: Room, requestId?: number) {
+  const bob = members[1]!;
+  const proposal = await memberProposal(env.cs, bob.state!, {
+    proposalType: "remove",
+    remove: { removed: 2 },
+  });
+  const answer = await send(
+    env,
+    bob,
+    frameOf(bob, Opcode.PROPOSAL, roomId, 1n, { message: proposal.bytes }, requestId),
+  );
+  return { proposal, answer };
+}

@@ -23,8 +23,8 @@ import {
   send,
   sendCommit,
 } from "../hub/harness.js";
-import { commit, externalJoin, hubRemove, memberProposal, process } from "../mls/mlsClients.js";
-import { appMessage, ROOM, roomWith } from "./room.js";
+import { commit, externalJoin, hubRemove, process } from "../mls/mlsClients.js";
+import { appMessage, proposeCarolsRemoval, ROOM, roomWith } from "./room.js";
 import { UnsyncedDisk } from "./unsyncedDisk.js";
 
 describe("room creation", () => {
@@ -161,17 +161,10 @@ describe("commits", () => {
   });
 
   it("refuses a commit that does not cover the pending proposals with MISSING_PROPOSALS", async () => {
-    const { env, members, roomId } = await roomWith(["alice", "bob", "carol"]);
-    const [alice, bob] = members;
-    const prop = await memberProposal(env.cs, bob!.state!, {
-      proposalType: "remove",
-      remove: { removed: 2 },
-    });
-    const pa = await send(
-      env,
-      bob!,
-      frameOf(bob!, Opcode.PROPOSAL, roomId, 1n, { message: prop.bytes }),
-    );
+    const three = await roomWith(["alice", "bob", "carol"]);
+    const { env, members, roomId } = three;
+    const [alice] = members;
+    const { proposal: prop, answer: pa } = await proposeCarolsRemoval(three);
     expect(pa.opcode).toBe(Opcode.ACK);
     const c = await commit(env.cs, alice!.state!); // made without processing the proposal
     const a = await sendCommit(env, alice!, roomId, 1n, c);
@@ -293,15 +286,11 @@ describe("external commits and hub removals", () => {
 
 describe("commit requests (proposal batching)", () => {
   it("asks one live member after commit_delay_ms and another one after the deadline", async () => {
-    const { env, members, roomId } = await roomWith(["alice", "bob", "carol"], {
+    const room = await roomWith(["alice", "bob", "carol"], {
       limits: { commitDelayMs: 100, commitDeadlineMs: 500 },
     });
-    const [, bob] = members;
-    const prop = await memberProposal(env.cs, bob!.state!, {
-      proposalType: "remove",
-      remove: { removed: 2 },
-    });
-    await send(env, bob!, frameOf(bob!, Opcode.PROPOSAL, roomId, 1n, { message: prop.bytes }));
+    const { env } = room;
+    await proposeCarolsRemoval(room);
     const requests = () =>
       env.out.filter((s) => s.frame.header.opcode === Opcode.COMMIT_REQUEST).map((s) => s.target);
     env.time.advance(99);
@@ -317,15 +306,11 @@ describe("commit requests (proposal batching)", () => {
   });
 
   it("asks at once when max_proposals_per_epoch are pending", async () => {
-    const { env, members, roomId } = await roomWith(["alice", "bob", "carol"], {
+    const room = await roomWith(["alice", "bob", "carol"], {
       limits: { commitDelayMs: 10_000, maxProposalsPerEpoch: 1 },
     });
-    const [, bob] = members;
-    const prop = await memberProposal(env.cs, bob!.state!, {
-      proposalType: "remove",
-      remove: { removed: 2 },
-    });
-    await send(env, bob!, frameOf(bob!, Opcode.PROPOSAL, roomId, 1n, { message: prop.bytes }));
+    const { env } = room;
+    await proposeCarolsRemoval(room);
     expect(env.out.filter((s) => s.frame.header.opcode === Opcode.COMMIT_REQUEST)).toHaveLength(1);
   });
 });
@@ -417,17 +402,10 @@ describe("sync reads durable frames only", () => {
 
 describe("restart", () => {
   it("reopening storage restores next index, epoch, pending proposals and idempotent answers", async () => {
-    const { env, members, roomId } = await roomWith(["alice", "bob", "carol"]);
+    const room = await roomWith(["alice", "bob", "carol"]);
+    const { env, members, roomId } = room;
     const [alice, bob] = members;
-    const prop = await memberProposal(env.cs, bob!.state!, {
-      proposalType: "remove",
-      remove: { removed: 2 },
-    });
-    const pa = await send(
-      env,
-      bob!,
-      frameOf(bob!, Opcode.PROPOSAL, roomId, 1n, { message: prop.bytes }, 77),
-    );
+    const { proposal: prop, answer: pa } = await proposeCarolsRemoval(room, 77);
     const before = env.hub.shards as unknown as {
       shards: { room(id: bigint): { nextIndex: bigint; epoch: bigint; pending: unknown[] } }[];
     };

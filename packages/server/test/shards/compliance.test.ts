@@ -23,7 +23,7 @@ import {
   send,
 } from "../hub/harness.js";
 import { commit } from "../mls/mlsClients.js";
-import { appMessage, roomWith } from "../sequencer/room.js";
+import { appMessage, proposeCarolsRemoval, roomWith } from "../sequencer/room.js";
 
 const dirs: TempDir[] = [];
 afterAll(() => {
@@ -206,20 +206,8 @@ for (const rt of runtimes) {
     it("asks a live member to commit pending proposals", async () => {
       const env = await rt.make();
       try {
-        const { members, roomId } = await roomWith(["alice", "bob", "carol"], {
-          env,
-          roomId: ROOMS[3]!,
-        });
-        const bob = members[1]!;
-        const { memberProposal } = await import("../mls/mlsClients.js");
-        const prop = await memberProposal(env.cs, bob.state!, {
-          proposalType: "remove",
-          remove: { removed: 2 },
-        });
-        expect(
-          (await send(env, bob, frameOf(bob, Opcode.PROPOSAL, roomId, 1n, { message: prop.bytes })))
-            .opcode,
-        ).toBe(Opcode.ACK);
+        const room = await roomWith(["alice", "bob", "carol"], { env, roomId: ROOMS[3]! });
+        expect((await proposeCarolsRemoval(room)).answer.opcode).toBe(Opcode.ACK);
         const requests = () =>
           env.out.filter((s) => s.frame.header.opcode === Opcode.COMMIT_REQUEST);
         const clock = { advance: (ms: number) => rt.tick(env, ms) };
