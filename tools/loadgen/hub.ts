@@ -34,6 +34,7 @@ export function spawnHub(
       ...process.env,
       KALANDRA_DATABASE__PATH: dataDir,
       KALANDRA_SERVER__LISTEN: "127.0.0.1:0",
+      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
       KALANDRA_MONITORING__LISTEN: "127.0.0.1:0",
       KALANDRA_SERVER__LOG_LEVEL: "info",
       ...env,

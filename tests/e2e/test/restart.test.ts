@@ -61,6 +61,7 @@ function startHub(port: number): Promise<Hub> {
       ...process.env,
       KALANDRA_DATABASE__PATH: dataDir,
       KALANDRA_SERVER__LISTEN: `127.0.0.1:${port}`,
+      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
       KALANDRA_MONITORING__LISTEN: "",
       KALANDRA_SERVER__LOG_LEVEL: process.env.E2E_HUB_LOG ? "debug" : "info",
     },

@@ -38,6 +38,7 @@ function startHub(port: number): Promise<Hub> {
       ...process.env,
       KALANDRA_DATABASE__PATH: dataDir,
       KALANDRA_SERVER__LISTEN: `127.0.0.1:${port}`,
+      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
       KALANDRA_MONITORING__LISTEN: "",
     },
     stdio: ["ignore", "pipe", "ignore"],

@@ -85,6 +85,11 @@ export function parseAddress(s: string): { host: string; port: number } | undefi
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
+/** True for 127.0.0.0/8, ::1 and localhost: a listener only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** Parses an environment string as the field's type (arrays are comma-separated). */
 function fromEnv(field: Field, raw: string): unknown {
   switch (field.type) {
@@ -156,6 +161,14 @@ export function buildConfig(
     issues.push({
       key: c.tls.cert === "" ? "tls.cert" : "tls.key",
       problem: "tls.cert and tls.key must be set together",
+    });
+  }
+  const ws = parseAddress(c.server.websocket_listen);
+  if (ws && !isLoopback(ws.host) && c.tls.cert === "" && !c.server.websocket_plaintext) {
+    issues.push({
+      key: "server.websocket_listen",
+      problem:
+        "a non-loopback WebSocket listener needs tls.cert/tls.key (wss), or server.websocket_plaintext = true",
     });
   }
   if (c.federation.enabled && c.federation.hub_name === "") {

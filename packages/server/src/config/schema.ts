@@ -31,6 +31,16 @@ export const schema = {
       default: "127.0.0.1:4433",
       doc: "WebTransport listen address (host:port).",
     },
+    websocket_listen: {
+      type: "address",
+      default: "127.0.0.1:4480",
+      doc: "WebSocket listen address (host:port; clients connect to `ws://host:port/kalandra`, `wss://` when `tls.cert` is set); empty string disables it. A non-loopback address needs `tls.cert` or `websocket_plaintext = true`.",
+    },
+    websocket_plaintext: {
+      type: "bool",
+      default: false,
+      doc: "Allow plain (unencrypted) WebSocket on a non-loopback `websocket_listen` without `tls.cert` (for a TLS-terminating proxy in front). Loopback is always allowed plaintext.",
+    },
     shards: {
       type: "int",
       default: 0,

@@ -39,6 +39,7 @@ export async function startDaemon(
       ...process.env,
       KALANDRA_DATABASE__PATH: dataDir,
       KALANDRA_SERVER__LISTEN: "127.0.0.1:0",
+      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
       KALANDRA_MONITORING__LISTEN: "127.0.0.1:0",
       ...env,
     },

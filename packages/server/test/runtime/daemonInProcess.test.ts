@@ -13,7 +13,12 @@ import { app, authed, device, isError, RawClient } from "./helpers.js";
 function config(doc: Record<string, Record<string, unknown>>) {
   const r = buildConfig({
     ...doc,
-    server: { listen: "127.0.0.1:0", log_level: "fatal", ...doc.server },
+    server: {
+      listen: "127.0.0.1:0",
+      websocket_listen: "127.0.0.1:0",
+      log_level: "fatal",
+      ...doc.server,
+    },
     monitoring: { listen: "127.0.0.1:0", ...doc.monitoring },
   });
   if (!r.ok) throw new Error(JSON.stringify(r.issues));

@@ -1,4 +1,4 @@
-/** Test helpers: a listener over loopback in front of a HubHost with an echo core, and a raw WebTransport client. */
+/** Test helpers: listeners over loopback in front of a HubHost with an echo core, and raw WebTransport and WebSocket clients. */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { WebTransport } from "@fails-components/webtransport";
 import {
@@ -16,6 +16,7 @@ import {
   systemTimers,
 } from "@kalandra/proto";
 import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
+import { WebSocket } from "ws";
 import { type FrameCore, HubHost } from "../../src/hub/hubHost.js";
 import { generateDevCertificate } from "../../src/runtime/node/devCert.js";
 import {
@@ -25,6 +26,7 @@ import {
   WT_PATH,
 } from "../../src/runtime/node/transport.js";
 import { type HubKey, readHeader } from "../../src/runtime/node/wire.js";
+import { WebSocketListener, WS_PATH } from "../../src/runtime/node/wsTransport.js";
 import type { Sink } from "../../src/vocabulary/target.js";
 
 export const defaultLimits: RuntimeLimits = {
@@ -80,8 +82,14 @@ export class EchoRecorder implements FrameCore {
   }
 }
 
-/** A listener on loopback in front of its own HubHost over an `EchoRecorder`. */
-export async function startHub(limits: Partial<RuntimeLimits> = {}) {
+/**
+ * A WebTransport listener on loopback in front of its own HubHost over an `EchoRecorder`;
+ * with `websocket`, a WebSocket listener in front of the same host too.
+ */
+export async function startHub(
+  limits: Partial<RuntimeLimits> = {},
+  o: { websocket?: boolean } = {},
+) {
   const cert = generateDevCertificate();
   const hub = hubKey();
   const all = { ...defaultLimits, ...limits };
@@ -102,71 +110,35 @@ export async function startHub(limits: Partial<RuntimeLimits> = {}) {
     timers: systemTimers(),
   });
   const { port } = await listener.start();
-  return { listener, host, core: host.core, hub, port, certHash: cert.hash };
+  const ws = o.websocket
+    ? new WebSocketListener({
+        host: "127.0.0.1",
+        port: 0,
+        hubKey: hub,
+        hub: host,
+        limits: all,
+        clock: systemClock,
+        rng: systemRng,
+        timers: systemTimers(),
+      })
+    : undefined;
+  const wsPort = (await ws?.start())?.port ?? 0;
+  return { listener, ws, wsPort, host, core: host.core, hub, port, certHash: cert.hash };
 }
 
-/** A raw client: sends arbitrary bytes, collects decoded frames. */
-export class RawClient {
+/** Collects decoded frames from the hub and lets a test wait for one. */
+class FrameCollector {
   frames: Uint8Array[] = [];
   closed = false;
   private waiters: (() => void)[] = [];
-  private constructor(
-    readonly wt: WebTransport,
-    private readonly writer: WritableStreamDefaultWriter<Uint8Array>,
-  ) {}
 
-  static async connect(port: number, certHash: Uint8Array): Promise<RawClient> {
-    const wt = new WebTransport(`https://127.0.0.1:${port}${WT_PATH}`, {
-      serverCertificateHashes: [{ algorithm: "sha-256", value: certHash.slice() }],
-      forceReliable: true,
-      ...WT_FLOW_OPTIONS,
-    } as never);
-    await wt.ready;
-    const bidi = await wt.createBidirectionalStream();
-    const c = new RawClient(
-      wt,
-      bidi.writable.getWriter() as WritableStreamDefaultWriter<Uint8Array>,
-    );
-    c.pump(bidi.readable as ReadableStream<Uint8Array>);
-    wt.closed.then(
-      () => c.markClosed(),
-      () => c.markClosed(),
-    );
-    return c;
-  }
-
-  private markClosed(): void {
+  protected markClosed(): void {
     this.closed = true;
     this.wake();
   }
 
-  private wake(): void {
+  protected wake(): void {
     for (const w of this.waiters.splice(0)) w();
-  }
-
-  private async pump(readable: ReadableStream<Uint8Array>): Promise<void> {
-    const split = new StreamDecoder({ maxPayload: 64 << 20 });
-    const reader = readable.getReader();
-    try {
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) break;
-        for (const f of split.push(r.value)) this.frames.push(f.toWire().slice());
-        this.wake();
-      }
-    } catch {
-      // stream reset
-    }
-    this.markClosed();
-  }
-
-  async send(bytes: Uint8Array): Promise<void> {
-    await this.writer.write(bytes);
-  }
-
-  /** Ends our side of the stream. */
-  async end(): Promise<void> {
-    await this.writer.close();
   }
 
   /** Waits for a frame matching `pred` (searching from index `from`), or throws after `ms`. */
@@ -195,6 +167,61 @@ export class RawClient {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** A raw client: sends arbitrary bytes, collects decoded frames. */
+export class RawClient extends FrameCollector {
+  private constructor(
+    readonly wt: WebTransport,
+    private readonly writer: WritableStreamDefaultWriter<Uint8Array>,
+  ) {
+    super();
+  }
+
+  static async connect(port: number, certHash: Uint8Array): Promise<RawClient> {
+    const wt = new WebTransport(`https://127.0.0.1:${port}${WT_PATH}`, {
+      serverCertificateHashes: [{ algorithm: "sha-256", value: certHash.slice() }],
+      forceReliable: true,
+      ...WT_FLOW_OPTIONS,
+    } as never);
+    await wt.ready;
+    const bidi = await wt.createBidirectionalStream();
+    const c = new RawClient(
+      wt,
+      bidi.writable.getWriter() as WritableStreamDefaultWriter<Uint8Array>,
+    );
+    c.pump(bidi.readable as ReadableStream<Uint8Array>);
+    wt.closed.then(
+      () => c.markClosed(),
+      () => c.markClosed(),
+    );
+    return c;
+  }
+
+  private async pump(readable: ReadableStream<Uint8Array>): Promise<void> {
+    const split = new StreamDecoder({ maxPayload: 64 << 20 });
+    const reader = readable.getReader();
+    try {
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        for (const f of split.push(r.value)) this.frames.push(f.toWire().slice());
+        this.wake();
+      }
+    } catch {
+      // stream reset
+    }
+    this.markClosed();
+  }
+
+  async send(bytes: Uint8Array): Promise<void> {
+    await this.writer.write(bytes);
+  }
+
+  /** Ends our side of the stream. */
+  async end(): Promise<void> {
+    await this.writer.close();
+  }
 
   close(): void {
     try {
@@ -202,6 +229,37 @@ export class RawClient {
     } catch {
       // closed
     }
+  }
+}
+
+/** A raw WebSocket client: one `send` is one binary message (or a text one). */
+export class WsClient extends FrameCollector {
+  private constructor(readonly ws: WebSocket) {
+    super();
+  }
+
+  static async connect(port: number): Promise<WsClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
+    const c = new WsClient(ws);
+    ws.on("message", (data: Buffer) => {
+      c.frames.push(new Uint8Array(data));
+      c.wake();
+    });
+    ws.on("close", () => c.markClosed());
+    ws.on("error", () => c.markClosed());
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    return c;
+  }
+
+  async send(bytes: Uint8Array | string): Promise<void> {
+    await new Promise<void>((r, j) => this.ws.send(bytes, (e) => (e ? j(e) : r())));
+  }
+
+  close(): void {
+    this.ws.close();
   }
 }
 
@@ -261,7 +319,19 @@ export async function authed(
   dev: Device,
   userId = "alice",
 ): Promise<RawClient> {
-  const c = await RawClient.connect(port, certHash);
+  return handshake(await RawClient.connect(port, certHash), dev, userId);
+}
+
+/** Connects over WebSocket and performs the auth handshake as `dev`. */
+export async function authedWs(port: number, dev: Device, userId = "alice"): Promise<WsClient> {
+  return handshake(await WsClient.connect(port), dev, userId);
+}
+
+async function handshake<C extends RawClient | WsClient>(
+  c: C,
+  dev: Device,
+  userId: string,
+): Promise<C> {
   await c.send(hello(dev, userId));
   const ch = await c.waitFor(isOp(Opcode.AUTH_CHALLENGE));
   const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, ch.subarray(HEADER_SIZE));

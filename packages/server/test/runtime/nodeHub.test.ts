@@ -18,7 +18,7 @@ import { authed, device, errorName, isOp, rawFrame } from "./helpers.js";
 
 function config(dir: string, extra: Record<string, unknown> = {}): Config {
   const r = buildConfig({
-    server: { listen: "127.0.0.1:0", log_level: "fatal" },
+    server: { listen: "127.0.0.1:0", websocket_listen: "127.0.0.1:0", log_level: "fatal" },
     database: { path: dir, sync: "none" },
     monitoring: { listen: "" },
     ...extra,

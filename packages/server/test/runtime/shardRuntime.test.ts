@@ -25,7 +25,12 @@ afterAll(() => {
 
 function config(dir: string, server: Record<string, unknown>) {
   const r = buildConfig({
-    server: { listen: "127.0.0.1:0", log_level: "fatal", ...server },
+    server: {
+      listen: "127.0.0.1:0",
+      websocket_listen: "127.0.0.1:0",
+      log_level: "fatal",
+      ...server,
+    },
     monitoring: { listen: "127.0.0.1:0" },
     database: { path: dir, sync: "none" },
   });

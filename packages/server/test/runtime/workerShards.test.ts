@@ -226,6 +226,7 @@ describe("kalandrad with worker-thread shards", () => {
     const wrong = runCli(["start"], {
       KALANDRA_DATABASE__PATH: dir,
       KALANDRA_SERVER__LISTEN: "127.0.0.1:0",
+      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
       KALANDRA_MONITORING__LISTEN: "",
       KALANDRA_SERVER__SHARDS: "3",
     });
@@ -234,6 +235,7 @@ describe("kalandrad with worker-thread shards", () => {
     const inProcess = runCli(["start"], {
       KALANDRA_DATABASE__PATH: dir,
       KALANDRA_SERVER__LISTEN: "127.0.0.1:0",
+      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
       KALANDRA_MONITORING__LISTEN: "",
       KALANDRA_SERVER__SHARD_RUNTIME: "in-process",
     });

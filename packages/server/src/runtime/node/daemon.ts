@@ -1,6 +1,6 @@
 /**
  * kalandrad's wiring: configuration → storage → hub key and certificate → hub (HubHost,
- * HubCore, shards, moderation) → WebTransport listener → monitoring, each a named step in
+ * HubCore, shards, moderation) → WebTransport and WebSocket listeners → monitoring, each a named step in
  * startup.ts. The runtime owns sockets, the wall clock and timers (DESIGN §2); the cores
  * only see injected interfaces.
  *
@@ -46,6 +46,7 @@ import {
 } from "./startup.js";
 import { type RuntimeLimits, type TransportMode, WebTransportListener } from "./transport.js";
 import type { HubKey } from "./wire.js";
+import { WebSocketListener } from "./wsTransport.js";
 
 /** Which core answers frames: the real hub, or the echo stand-in (tests, transport benchmarks). */
 export type CoreKind = "hub" | "echo";
@@ -93,6 +94,9 @@ export class Daemon {
   private closed = false;
   /** Kick, ban, redaction, retention sweeps (absent with the echo core). */
   moderation: Moderation | undefined;
+  /** The WebSocket listener and its port (absent when `server.websocket_listen` is empty). */
+  wsListener: WebSocketListener | undefined;
+  wsPort: number | undefined;
 
   private constructor(
     private config: Config,
@@ -129,6 +133,7 @@ export class Daemon {
       noSync: config.database.sync === "none",
     });
     let hub: StartedHub | undefined;
+    const listeners: { close(ms: number): Promise<void> }[] = [];
     try {
       const hubKey = loadKey(config, dataDir, log);
       const tls = loadCertificate(config, dataDir, log);
@@ -159,7 +164,28 @@ export class Daemon {
         metrics,
         log,
       });
+      listeners.push(listener);
       const { port, mode } = await listener.start();
+      const wsAddr = parseAddress(config.server.websocket_listen);
+      const wsListener =
+        wsAddr === undefined
+          ? undefined
+          : new WebSocketListener({
+              host: wsAddr.host,
+              port: wsAddr.port,
+              // A configured certificate makes it wss; the development one is for WebTransport's hash pinning only.
+              ...(config.tls.cert === "" ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+              hubKey,
+              hub: hub.host,
+              limits: runtimeLimits(config),
+              clock: systemClock,
+              rng: systemRng,
+              timers: deps.timers,
+              metrics,
+              log,
+            });
+      if (wsListener) listeners.push(wsListener);
+      const ws = await wsListener?.start();
       daemon = new Daemon(
         config,
         log,
@@ -174,11 +200,17 @@ export class Daemon {
         mode,
       );
       daemon.moderation = hub.moderation;
+      daemon.wsListener = wsListener;
+      daemon.wsPort = ws?.port;
       daemon.monitoring = await startMonitoringEndpoint(daemon, config, metrics, hub.moderation);
       log.info(
         {
           listen: `${addr.host}:${port}`,
           transport: mode,
+          websocket:
+            ws === undefined
+              ? "disabled"
+              : `${ws.secure ? "wss" : "ws"}://${wsAddr?.host}:${ws.port}/kalandra`,
           monitoring:
             daemon.monitoringPort !== undefined
               ? `${parseAddress(config.monitoring.listen)?.host}:${daemon.monitoringPort}`
@@ -196,6 +228,7 @@ export class Daemon {
       return daemon;
     } catch (e) {
       // Worker shards would keep the process alive and their LMDB open.
+      for (const l of listeners) await l.close(0).catch(() => undefined);
       await hub?.host.close().catch(() => undefined);
       await storage.close().catch(() => undefined);
       throw e;
@@ -226,6 +259,7 @@ export class Daemon {
     this.config = merged;
     this.log.level = merged.server.log_level;
     this.listener.reconfigure(runtimeLimits(merged));
+    this.wsListener?.reconfigure(runtimeLimits(merged));
     this.hubCore?.reconfigure(roomLimits(merged));
     this.metrics.reloads.inc({ result: "ok" });
     this.log.info(
@@ -242,15 +276,14 @@ export class Daemon {
     if (this.draining) return;
     this.draining = true;
     const t0 = Date.now();
-    this.log.info(
-      { reason, sessions: this.listener.size },
-      "shutting down: no new sessions, draining",
-    );
+    this.log.info({ reason, sessions: this.host.size }, "shutting down: no new sessions, draining");
     this.listener.stopAccepting();
+    this.wsListener?.stopAccepting();
     const budget = this.config.server.drain_timeout_ms;
     await this.moderation?.stop();
     await withTimeout(this.host.drain(), budget);
-    await this.listener.close(Math.max(100, budget - (Date.now() - t0)));
+    const left = Math.max(100, budget - (Date.now() - t0));
+    await Promise.all([this.listener.close(left), this.wsListener?.close(left)]);
     await this.host.close();
     await this.storage.close();
     this.closed = true;

@@ -14,6 +14,7 @@ import {
   isEphemeral,
   isProtocolError,
   Opcode,
+  type ProtocolError,
   type ProtocolErrorCode,
   type Rng,
   responseFrame,
@@ -159,6 +160,28 @@ export class Session {
       if (this.isClosed) return;
       this.onFrame(f, false);
     }
+  }
+
+  /**
+   * One message that must hold exactly one whole frame (WebSocket): a truncated frame, two
+   * frames or trailing bytes are refused like bad stream bytes, and end the session.
+   */
+  onMessage(bytes: Uint8Array): void {
+    if (this.isClosed) return;
+    this.d.metrics?.bytesReceived.inc(bytes.length);
+    let frame: Frame;
+    try {
+      frame = Frame.fromWire(bytes, { maxPayload: this.d.limits.maxPayloadBytes });
+    } catch (e) {
+      this.refuseStream(e);
+      return;
+    }
+    this.onFrame(frame, false);
+  }
+
+  /** Input the transport itself found unusable (e.g. a text WebSocket message): ERROR, then close. */
+  onWireError(e: ProtocolError): void {
+    if (!this.isClosed) this.refuseStream(e);
   }
 
   /** A datagram: one whole frame, ephemeral opcodes only; bad ones are dropped (nothing to answer). */

@@ -8,12 +8,13 @@
  * Frames travel on the one bidirectional stream the client opens; PRESENCE/TYPING may
  * travel as datagrams.
  */
-import { type Clock, errorFrame, type Rng, type Timers } from "@kalandra/proto";
+import type { Clock, Rng, Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { HubHost } from "../../hub/hubHost.js";
+import { refuseConnection } from "./connectionGate.js";
 import type { Metrics } from "./metrics.js";
 import { Session, type SessionLimits } from "./session.js";
-import { type HubKey, hubKeySigner } from "./wire.js";
+import type { HubKey } from "./wire.js";
 
 /** Flow-control options for both sides of an HTTP/2 WebTransport session (PROBES.md). */
 export const WT_WINDOW = 64 * 1024 * 1024;
@@ -35,7 +36,7 @@ export const WT_FLOW_OPTIONS = {
 export const WT_PATH = "/kalandra";
 
 /** Bytes queued towards one client beyond which it is disconnected as too slow. */
-const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+export const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 /** Time between ending our side of the stream and closing the session. */
 const CLOSE_GRACE_MS = 250;
 
@@ -193,27 +194,20 @@ export class WebTransportListener {
     if (first.done) return;
     const { readable, writable } = first.value;
     const writer = writable.getWriter();
-    const refuse = (reason: "TOO_MANY_CONNECTIONS" | "INTERNAL", message: string) => {
-      this.o.metrics?.connectionsRefused.inc({ reason });
-      this.o.metrics?.framesRejected.inc({ code: reason });
+    const refusal = refuseConnection({
+      accepting: this.accepting,
+      hub: this.o.hub,
+      maxConnections: this.o.limits.maxConnections,
+      hubKey: this.o.hubKey,
+      metrics: this.o.metrics,
+    });
+    if (refusal !== undefined) {
       writer
-        .write(
-          errorFrame(
-            hubKeySigner(this.o.hubKey),
-            { requestId: 0, roomId: 0n },
-            { code: reason, message },
-          ),
-        )
+        .write(refusal)
         .then(() => writer.close())
         .catch(() => undefined)
-        .finally(() => setTimeout(() => safeClose(wt, reason), 50));
-    };
-    if (!this.accepting) return refuse("INTERNAL", "hub is shutting down");
-    if (this.sessions.size >= this.o.limits.maxConnections) {
-      return refuse(
-        "TOO_MANY_CONNECTIONS",
-        `hub holds its maximum of ${this.o.limits.maxConnections} sessions`,
-      );
+        .finally(() => setTimeout(() => safeClose(wt, "refused"), 50));
+      return;
     }
     const id = `s${this.nextId++}`;
     const pending = new Set<Promise<unknown>>();
@@ -230,7 +224,7 @@ export class WebTransportListener {
       ended = true;
       this.sessions.delete(id);
       this.o.hub.disconnect(id);
-      this.o.metrics?.connectionsActive.set(this.sessions.size);
+      this.o.metrics?.connectionsActive.set(this.o.hub.size);
       this.o.log?.debug({ session: id, reason }, "session closed");
       // A resolved write is only handed to the library, not yet on the wire: give the last
       // frames (typically the ERROR explaining the close) a moment before the session ends.
@@ -283,7 +277,7 @@ export class WebTransportListener {
     this.sessions.set(id, { session, wt, pending });
     this.o.hub.connect(id, session);
     this.o.metrics?.connectionsTotal.inc();
-    this.o.metrics?.connectionsActive.set(this.sessions.size);
+    this.o.metrics?.connectionsActive.set(this.o.hub.size);
     wt.closed.then(
       () => session.close("transport closed"),
       () => session.close("transport closed"),

@@ -1,0 +1,198 @@
+/**
+ * The WebSocket listener (ws 8.23), beside the WebTransport one (transport.ts): for
+ * browsers, which reach WebTransport only over HTTP/3 (PROBES.md). Each connection opens
+ * the same `Session` and registers it with the same HubHost, so handshake, admission,
+ * strikes, limits and metrics are those of WebTransport (docs/protocol.md "Transports").
+ *
+ * One binary message carries exactly one frame (`Session.onMessage`); a text message, a
+ * truncated frame, two frames or trailing bytes get their typed ERROR and end the session.
+ * There are no datagrams: PRESENCE and TYPING travel as ordinary binary messages, their
+ * opcode marks them ephemeral. ws's own `maxPayload` is the frame limit plus a margin, so
+ * a frame declaring too large a payload still gets PAYLOAD_TOO_LARGE; a message beyond the
+ * margin is cut off by ws with close code 1009 before it is buffered.
+ *
+ * TLS (wss) when `tls` is given; plain ws otherwise (config/load.ts refuses plaintext on a
+ * non-loopback address unless `server.websocket_plaintext`).
+ */
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
+import { type WebSocket, WebSocketServer } from "ws";
+import { refuseConnection } from "./connectionGate.js";
+import { Session } from "./session.js";
+import {
+  MAX_QUEUED_BYTES,
+  type RuntimeLimits,
+  type TransportOptions,
+  WT_PATH,
+} from "./transport.js";
+
+/** The path clients open WebSockets on (the same as WebTransport's). */
+export const WS_PATH = WT_PATH;
+/** Bytes beyond the largest frame that ws still buffers, so our decoder can answer with a typed ERROR. */
+const MESSAGE_MARGIN = 64 * 1024;
+/** WebSocket close codes (RFC 6455 §7.4.1). */
+const CLOSE_NORMAL = 1000;
+const CLOSE_POLICY = 1008;
+const CLOSE_TRY_AGAIN = 1013;
+/** Time a peer gets to answer our close frame before the socket is cut. */
+const CLOSE_GRACE_MS = 2000;
+
+export interface WebSocketListenerOptions extends Omit<TransportOptions, "cert" | "key"> {
+  /** PEM certificate chain and key: wss. Absent: plain ws. */
+  tls?: { cert: string; key: string };
+}
+
+export class WebSocketListener {
+  private http: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private readonly sessions = new Map<string, { session: Session; ws: WebSocket }>();
+  private accepting = true;
+  private nextId = 1;
+
+  constructor(private readonly o: WebSocketListenerOptions) {}
+
+  async start(): Promise<{ port: number; secure: boolean }> {
+    const secure = this.o.tls !== undefined;
+    const http = this.o.tls ? createHttpsServer(this.o.tls) : createHttpServer();
+    http.on("request", (_req, res) => {
+      res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
+      res.end(`kalandrad: open a WebSocket on ${WS_PATH}\n`);
+    });
+    this.http = http;
+    this.wss = new WebSocketServer({
+      server: http,
+      path: WS_PATH,
+      maxPayload: HEADER_SIZE + this.o.limits.maxPayloadBytes + MESSAGE_MARGIN,
+      perMessageDeflate: false,
+    });
+    this.wss.on("connection", (ws) => this.serve(ws));
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(this.o.port, this.o.host, () => {
+        http.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = http.address();
+    const port = typeof addr === "object" && addr !== null ? addr.port : this.o.port;
+    this.o.log?.info({ host: this.o.host, port, secure }, "websocket listening");
+    return { port, secure };
+  }
+
+  /** Number of open sessions on this listener. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Applies new limits to every open session (SIGHUP; ws's message cap stays as started). */
+  reconfigure(limits: RuntimeLimits): void {
+    this.o.limits = limits;
+    for (const { session } of this.sessions.values()) session.reconfigure(limits);
+  }
+
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Waits until queued writes left (or `timeoutMs` passed), closes every session and the listener. */
+  async close(timeoutMs = 5000): Promise<void> {
+    this.accepting = false;
+    const until = Date.now() + timeoutMs;
+    while (
+      Date.now() < until &&
+      [...this.sessions.values()].some(({ ws }) => ws.bufferedAmount > 0)
+    ) {
+      await delay(10);
+    }
+    for (const { session } of [...this.sessions.values()]) session.close("hub shutting down");
+    for (const ws of this.wss?.clients ?? []) ws.terminate();
+    await new Promise<void>((r) => (this.wss ? this.wss.close(() => r()) : r()));
+    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+  }
+
+  private serve(ws: WebSocket): void {
+    ws.on("error", () => undefined); // the close event follows and ends the session
+    const refusal = refuseConnection({
+      accepting: this.accepting,
+      hub: this.o.hub,
+      maxConnections: this.o.limits.maxConnections,
+      hubKey: this.o.hubKey,
+      metrics: this.o.metrics,
+    });
+    if (refusal !== undefined) {
+      ws.send(refusal, () => ws.close(CLOSE_TRY_AGAIN, "refused"));
+      return;
+    }
+    const id = `w${this.nextId++}`;
+    let ended = false;
+    const finish = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      this.sessions.delete(id);
+      this.o.hub.disconnect(id);
+      this.o.metrics?.connectionsActive.set(this.o.hub.size);
+      this.o.log?.debug({ session: id, reason }, "session closed");
+      // The close frame is queued behind the frames already sent (the last ERROR included).
+      const code =
+        reason.startsWith("wire error") || reason.startsWith("too many")
+          ? CLOSE_POLICY
+          : CLOSE_NORMAL;
+      try {
+        ws.close(code, reason.slice(0, 120));
+      } catch {
+        // already closing
+      }
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+    };
+    const session: Session = new Session({
+      id,
+      hubKey: this.o.hubKey,
+      hub: this.o.hub,
+      limits: this.o.limits,
+      clock: this.o.clock,
+      rng: this.o.rng,
+      timers: this.o.timers,
+      metrics: this.o.metrics,
+      log: this.o.log,
+      io: {
+        send: (frame) => {
+          if (ended) return;
+          ws.send(frame);
+          if (ws.bufferedAmount > MAX_QUEUED_BYTES) {
+            this.o.log?.warn(
+              { session: id, queued: ws.bufferedAmount },
+              "client too slow; closing",
+            );
+            session.close("client too slow");
+          }
+        },
+        close: (reason) => finish(reason),
+      },
+    });
+    this.sessions.set(id, { session, ws });
+    this.o.hub.connect(id, session);
+    this.o.metrics?.connectionsTotal.inc();
+    this.o.metrics?.connectionsActive.set(this.o.hub.size);
+    ws.on("message", (data, isBinary) => {
+      if (!isBinary) {
+        session.onWireError(
+          new ProtocolError("BAD_PAYLOAD", "text message: frames travel as binary messages"),
+        );
+        return;
+      }
+      session.onMessage(messageBytes(data));
+    });
+    ws.on("close", () => session.close("transport closed"));
+  }
+}
+
+/** ws hands a Buffer (its default binaryType); fragments arrive joined. */
+function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

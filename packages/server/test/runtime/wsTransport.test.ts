@@ -1,0 +1,178 @@
+import { decodePayload, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readHeader } from "../../src/runtime/node/wire.js";
+import {
+  app,
+  authed,
+  authedWs,
+  device,
+  errorName,
+  hello,
+  isError,
+  isOp,
+  RawClient,
+  startHub,
+  WsClient,
+} from "./helpers.js";
+
+let hub: Awaited<ReturnType<typeof startHub>>;
+
+beforeAll(async () => {
+  hub = await startHub(
+    { maxPayloadBytes: 1 << 20, maxConnections: 50, maxStrikes: 3 },
+    { websocket: true },
+  );
+});
+afterAll(async () => {
+  await Promise.all([hub.listener.close(500), hub.ws?.close(500)]);
+});
+
+describe("WebSocket listener", () => {
+  it("authenticates a device through the same handshake and echoes frames in order", async () => {
+    const dev = device();
+    const c = await authedWs(hub.wsPort, dev, "alice");
+    const ok = c.frames.find(isOp(Opcode.AUTH_OK)) as Uint8Array;
+    expect(decodePayload(Opcode.AUTH_OK, ok.subarray(HEADER_SIZE)).sender_id).toBe(dev.senderId);
+    const [session] = hub.host.sessionsOf(dev.senderId);
+    expect(session).toMatch(/^w/); // a WebSocket session in the one host
+    for (let i = 1; i <= 50; i++) await c.send(app(dev, 100 + i));
+    await c.waitFor((f) => readHeader(f).requestId === 150);
+    const ids = c.frames.filter(isOp(Opcode.APP_MESSAGE)).map((f) => readHeader(f).requestId);
+    expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => 101 + i));
+    c.close();
+  });
+
+  it("routes between a WebSocket and a WebTransport session of the same host", async () => {
+    const a = device();
+    const b = device();
+    const overWs = await authedWs(hub.wsPort, a, "alice");
+    const overWt = await authed(hub.port, hub.certHash, b, "bob");
+    const [wsId] = hub.host.sessionsOf(a.senderId);
+    const [wtId] = hub.host.sessionsOf(b.senderId);
+    // The core answers a frame of each to the other session.
+    hub.core.onFrame = (from, f) =>
+      hub.core.reply(from === wsId ? String(wtId) : String(wsId), f.toWire());
+    await overWs.send(app(a, 41));
+    await overWt.send(app(b, 42));
+    await overWt.waitFor((f) => readHeader(f).requestId === 41);
+    await overWs.waitFor((f) => readHeader(f).requestId === 42);
+    hub.core.onFrame = undefined;
+    overWs.close();
+    overWt.close();
+  });
+
+  it("each kind of bad message gets its typed error and ends only that session", async () => {
+    const bystander = device();
+    const good = await authedWs(hub.wsPort, bystander);
+    const cases: [string, (dev: ReturnType<typeof device>) => Uint8Array | string][] = [
+      ["BAD_PAYLOAD", () => "hello as text"],
+      ["TRUNCATED", (dev) => app(dev, 5, 100).subarray(0, 150)],
+      ["TRAILING_BYTES", (dev) => Buffer.concat([app(dev, 6), app(dev, 7)])],
+      ["BAD_MAGIC", () => new Uint8Array(200).fill(0xab)],
+      [
+        "PAYLOAD_TOO_LARGE",
+        (dev) => {
+          const over = app(dev, 8);
+          new DataView(over.buffer).setUint32(60, (1 << 20) + 1);
+          return over;
+        },
+      ],
+    ];
+    for (const [code, message] of cases) {
+      const dev = device();
+      const c = await authedWs(hub.wsPort, dev);
+      await c.send(message(dev));
+      await c.waitFor(isError(code));
+      await c.waitClosed();
+      expect(c.frames.filter(isOp(Opcode.ERROR)).map(errorName)).toEqual([code]);
+      expect(hub.host.sessionsOf(dev.senderId)).toEqual([]);
+    }
+    await good.send(app(bystander, 77));
+    await good.waitFor((f) => readHeader(f).requestId === 77);
+    good.close();
+  });
+
+  it("a message far beyond the frame limit is cut off by ws itself", async () => {
+    const c = await authedWs(hub.wsPort, device());
+    await c.send(new Uint8Array((1 << 20) + HEADER_SIZE + 128 * 1024)).catch(() => undefined);
+    await c.waitClosed();
+    expect((c.ws as unknown as { _closeCode?: number })._closeCode).toBe(1009);
+  });
+
+  it("forged signatures strike, and an unauthenticated flood is refused and closed", async () => {
+    const bystander = device();
+    const good = await authedWs(hub.wsPort, bystander);
+    const dev = device();
+    const c = await authedWs(hub.wsPort, dev);
+    const forged = app(dev, 10);
+    forged[100] = (forged[100] ?? 0) ^ 0xff;
+    await c.send(forged);
+    await c.waitFor(isError("BAD_SIGNATURE"));
+    await c.send(app(dev, 11)); // still usable after one strike
+    await c.waitFor((f) => readHeader(f).requestId === 11);
+
+    const forgedHello = await WsClient.connect(hub.wsPort);
+    await forgedHello.send(hello(device(), "mallory", 1, device().privateKey));
+    await forgedHello.waitFor(isError("BAD_SIGNATURE"));
+    await forgedHello.waitClosed();
+
+    const flooder = device();
+    const flood = await WsClient.connect(hub.wsPort);
+    for (let i = 0; i < 200 && !flood.closed; i++)
+      await flood.send(app(flooder, i)).catch(() => undefined);
+    await flood.waitFor(isError("UNAUTHENTICATED"));
+    await flood.waitClosed();
+    expect(flood.frames.filter(isOp(Opcode.APP_MESSAGE))).toEqual([]);
+    expect(hub.host.sessionsOf(flooder.senderId)).toEqual([]);
+
+    await good.send(app(bystander, 78));
+    await good.waitFor((f) => readHeader(f).requestId === 78);
+    good.close();
+    c.close();
+  });
+
+  it("closes a WebSocket that does not authenticate in time", async () => {
+    const quick = await startHub({ authTimeoutMs: 200 }, { websocket: true });
+    const c = await WsClient.connect(quick.wsPort);
+    await c.waitFor(isError("UNAUTHENTICATED"), 3000);
+    await c.waitClosed();
+    await Promise.all([quick.listener.close(200), quick.ws?.close(200)]);
+  });
+
+  it("max_connections is one budget across WebTransport and WebSocket", async () => {
+    const small = await startHub({ maxConnections: 2 }, { websocket: true });
+    const a = await authed(small.port, small.certHash, device());
+    const b = await authedWs(small.wsPort, device());
+    expect(small.host.size).toBe(2);
+    const overWs = await WsClient.connect(small.wsPort);
+    await overWs.waitFor(isError("TOO_MANY_CONNECTIONS"));
+    await overWs.waitClosed();
+    const overWt = await RawClient.connect(small.port, small.certHash);
+    await overWt.waitFor(isError("TOO_MANY_CONNECTIONS"));
+    b.close();
+    await waitUntil(() => small.host.size === 1);
+    const c = await authedWs(small.wsPort, device()); // a freed slot is usable again
+    expect(small.host.size).toBe(2);
+    a.close();
+    c.close();
+    await Promise.all([small.listener.close(200), small.ws?.close(200)]);
+  });
+
+  it("answers plain HTTP with 426 and refuses sessions once stopped", async () => {
+    const own = await startHub({}, { websocket: true });
+    const res = await fetch(`http://127.0.0.1:${own.wsPort}/`);
+    expect(res.status).toBe(426);
+    own.ws?.stopAccepting();
+    const late = await WsClient.connect(own.wsPort);
+    await late.waitFor(isError("INTERNAL"));
+    await Promise.all([own.listener.close(200), own.ws?.close(200)]);
+  });
+});
+
+async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
