@@ -87,6 +87,12 @@ export {
 export type { RoomPhase } from "./state/room.js";
 /** Where the client persists its device, key packages and rooms (bring your own). */
 export { type ClientStore, MemoryStore } from "./store.js";
+// WebSocket connection to kalandrad (the same handshake, reconnect and resume).
+export {
+  type ConnectWebSocketOptions,
+  connectWebSocket,
+  type WebSocketConnection,
+} from "./transport/webSocket.js";
 // WebTransport connection to kalandrad (reconnects; resume rooms on onReconnect).
 export {
   type ConnectionState,

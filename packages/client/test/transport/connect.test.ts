@@ -1,7 +1,8 @@
 /**
- * The client transport against a real kalandrad process (`start --core echo`, which sends
- * every accepted frame back): handshake, round trips, refusal of a wrong hub key, and
- * healing across a hub crash (SIGKILL) and restart on the same port and data directory.
+ * The client transports (WebTransport and WebSocket, the same tests for each) against a
+ * real kalandrad process (`start --core echo`, which sends every accepted frame back):
+ * handshake, round trips, refusal of a wrong hub key, and healing across a hub crash
+ * (SIGKILL) and restart on the same ports and data directory.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
@@ -15,11 +16,9 @@ import {
 } from "@kalandra/proto";
 import { freePort, tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  connectWebTransport,
-  TransportError,
-  type WebTransportConnection,
-} from "../../src/transport/webTransport.js";
+import type { ReconnectingConnection } from "../../src/transport/reconnecting.js";
+import { connectWebSocket } from "../../src/transport/webSocket.js";
+import { connectWebTransport, TransportError } from "../../src/transport/webTransport.js";
 
 const BIN = join(__dirname, "../../../server/bin/kalandrad.mjs");
 const data = tempDir("client-wt");
@@ -32,13 +31,13 @@ interface Hub {
   exit: Promise<unknown>;
 }
 
-function startHub(port: number): Promise<Hub> {
+function startHub(port: number, wsPort: number): Promise<Hub> {
   const child = spawn(process.execPath, [BIN, "start", "--core", "echo"], {
     env: {
       ...process.env,
       KALANDRA_DATABASE__PATH: dataDir,
       KALANDRA_SERVER__LISTEN: `127.0.0.1:${port}`,
-      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
+      KALANDRA_SERVER__WEBSOCKET_LISTEN: `127.0.0.1:${wsPort}`,
       KALANDRA_MONITORING__LISTEN: "",
     },
     stdio: ["ignore", "pipe", "ignore"],
@@ -68,6 +67,7 @@ function startHub(port: number): Promise<Hub> {
 
 const key = generateDeviceKey(systemRng);
 let port: number;
+let wsPort: number;
 let hub: Hub;
 
 function ping(requestId: number): Uint8Array {
@@ -87,7 +87,7 @@ function ping(requestId: number): Uint8Array {
   );
 }
 
-function collect(conn: WebTransportConnection): number[] {
+function collect(conn: ReconnectingConnection): number[] {
   const ids: number[] = [];
   conn.onFrame((f) => ids.push(FrameHeader.view(f).requestId));
   return ids;
@@ -99,7 +99,8 @@ const until = (pred: () => boolean): Promise<void> =>
 
 beforeAll(async () => {
   port = await freePort();
-  hub = await startHub(port);
+  wsPort = await freePort();
+  hub = await startHub(port, wsPort);
 });
 
 afterAll(async () => {
@@ -110,19 +111,36 @@ afterAll(async () => {
   data.cleanup();
 });
 
-/** Alice connects to the test hub; `extra` overrides or adds options. */
-function connect(extra: Partial<Parameters<typeof connectWebTransport>[0]> = {}) {
-  return connectWebTransport({
-    url: `https://127.0.0.1:${port}/kalandra`,
-    certHash: hub.certHash,
-    deviceSigner: key.signer,
-    userId: "alice",
-    hubPublicKey: hub.hubKey,
-    ...extra,
-  });
-}
+type Extra = Partial<Parameters<typeof connectWebTransport>[0]>;
 
-describe("connectWebTransport", () => {
+/** Alice connects to the test hub over each transport; `extra` overrides or adds options. */
+const transports: [string, (extra?: Extra) => Promise<ReconnectingConnection>][] = [
+  [
+    "connectWebTransport",
+    (extra = {}) =>
+      connectWebTransport({
+        url: `https://127.0.0.1:${port}/kalandra`,
+        certHash: hub.certHash,
+        deviceSigner: key.signer,
+        userId: "alice",
+        hubPublicKey: hub.hubKey,
+        ...extra,
+      }),
+  ],
+  [
+    "connectWebSocket",
+    (extra = {}) =>
+      connectWebSocket({
+        url: `ws://127.0.0.1:${wsPort}/kalandra`,
+        deviceSigner: key.signer,
+        userId: "alice",
+        hubPublicKey: hub.hubKey,
+        ...extra,
+      }),
+  ],
+];
+
+describe.each(transports)("%s", (_name, connect) => {
   it("authenticates and carries frames both ways in order", async () => {
     const conn = await connect();
     expect(conn.state).toBe("open");
@@ -155,7 +173,7 @@ describe("connectWebTransport", () => {
     await hub.exit;
     await until(() => conn.state === "connecting");
     conn.send(ping(2)); // queued while the hub is down
-    hub = await startHub(port); // same data dir: same certificate and hub key
+    hub = await startHub(port, wsPort); // same data dir: same certificate and hub key
     await until(() => reconnects === 1);
     expect(conn.state).toBe("open");
     expect(conn.connections).toBe(2);
