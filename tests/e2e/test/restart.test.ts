@@ -17,77 +17,18 @@
  * If this fails, the error carries a step/state trace; `E2E_HUB_LOG=/tmp/hub.log` keeps
  * the hub's debug log.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import {
   connectWebTransport,
-  getKalandraCiphersuiteImpl,
-  KalandraClient,
-  MemoryStore,
+  type KalandraClient,
   type WebTransportConnection,
 } from "@kalandra/client";
-import {
-  decodeErrorPayload,
-  FrameHeader,
-  HEADER_SIZE,
-  Opcode,
-  systemClock,
-  systemRng,
-  systemTimers,
-} from "@kalandra/proto";
+import { decodeErrorPayload, FrameHeader, HEADER_SIZE, Opcode } from "@kalandra/proto";
 import { freePort, tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type Hub, openClient, startHub as startKalandrad, stopHub } from "./kalandrad.js";
 
-// The server package's `kalandrad` bin (package.json "bin"), found through the workspace link.
-const BIN = join(
-  dirname(createRequire(import.meta.url).resolve("@kalandra/server")),
-  "../bin/kalandrad.mjs",
-);
 const data = tempDir("e2e");
-const dataDir = data.path;
-
-interface Hub {
-  child: ChildProcess;
-  certHash: Uint8Array;
-  hubKey: Uint8Array;
-  exit: Promise<number | null>;
-}
-
-function startHub(port: number): Promise<Hub> {
-  const child = spawn(process.execPath, [BIN, "start"], {
-    env: {
-      ...process.env,
-      KALANDRA_DATABASE__PATH: dataDir,
-      KALANDRA_SERVER__LISTEN: `127.0.0.1:${port}`,
-      KALANDRA_SERVER__WEBSOCKET_LISTEN: "127.0.0.1:0",
-      KALANDRA_MONITORING__LISTEN: "",
-      KALANDRA_SERVER__LOG_LEVEL: process.env.E2E_HUB_LOG ? "debug" : "info",
-    },
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  if (process.env.E2E_HUB_LOG)
-    child.stdout?.on("data", (d: Buffer) => appendFileSync(process.env.E2E_HUB_LOG as string, d));
-  const exit = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const t = setTimeout(() => reject(new Error(`kalandrad did not start: ${buf}`)), 30_000);
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      buf += d;
-      const line = buf.split("\n").find((l) => l.includes('"kalandrad ready"'));
-      if (!line) return;
-      const j = JSON.parse(line) as { cert_sha256: string; hub_key: string };
-      clearTimeout(t);
-      resolve({
-        child,
-        exit,
-        certHash: Uint8Array.from(Buffer.from(j.cert_sha256, "hex")),
-        hubKey: Uint8Array.from(Buffer.from(j.hub_key, "hex")),
-      });
-    });
-  });
-}
+const startHub = (port: number) => startKalandrad(data.path, port);
 
 interface User {
   id: string;
@@ -104,19 +45,7 @@ let hub: Hub;
 const users: User[] = [];
 
 async function user(id: string): Promise<User> {
-  const offline = { send: () => undefined, onFrame: () => undefined, close: () => undefined };
-  const client = await KalandraClient.open({
-    connection: offline,
-    clock: systemClock,
-    rng: systemRng,
-    timers: systemTimers(),
-    store: new MemoryStore(),
-    hubPublicKey: hub.hubKey,
-    cs: getKalandraCiphersuiteImpl(systemRng),
-    userId: id,
-    keyPackageTarget: 3,
-    requestPolicy: { retryMs: 300, maxAttempts: 200 },
-  });
+  const client = await openClient(id, hub.hubKey);
   const conn = await connectWebTransport({
     url: `https://127.0.0.1:${port}/kalandra`,
     certHash: hub.certHash,
@@ -160,10 +89,7 @@ afterAll(async () => {
     u.client.close();
     u.conn.close();
   }
-  if (hub !== undefined && hub.child.exitCode === null && hub.child.signalCode === null) {
-    hub.child.kill("SIGTERM");
-    await hub.exit;
-  }
+  await stopHub(hub);
   data.cleanup();
 });
 
