@@ -17,7 +17,12 @@ afterAll(() => tmp.cleanup());
 
 function config(token: string) {
   const r = buildConfig({
-    server: { listen: "127.0.0.1:0", websocket_listen: "127.0.0.1:0", log_level: "fatal", shards: 1 },
+    server: {
+      listen: "127.0.0.1:0",
+      websocket_listen: "127.0.0.1:0",
+      log_level: "fatal",
+      shards: 1,
+    },
     monitoring: { listen: "127.0.0.1:0", admin_token: token },
     database: { path: dir },
     moderation: { sweep_interval_ms: 100 },
