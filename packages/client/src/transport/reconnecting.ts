@@ -27,7 +27,7 @@ export const HANDSHAKE_REQUEST_ID_BASE = 0xfff0_0000;
 export interface FrameChannel {
   /** Writes one whole frame. */
   write(frame: Uint8Array): Promise<void>;
-  /** Hands every frame read to `onFrame` until the channel ends, then calls `onEnd` once. */
+  /** Hands every frame read to `onFrame` until the channel ends, then calls `onEnd` (repeats are ignored). */
   start(onFrame: (f: Frame) => void, onEnd: () => void): void;
   close(): void;
 }
@@ -186,8 +186,10 @@ class Conn implements ReconnectingConnection {
       write: (frame) => channel.write(frame),
       nextRequestId: () => this.nextHandshakeId(),
     });
+    let ended = false;
     channel.start(
       (f) => {
+        if (ended) return;
         if (!handshake.authenticated) {
           handshake.receive(f);
           return;
@@ -196,6 +198,8 @@ class Conn implements ReconnectingConnection {
         for (const cb of this.frameCbs) cb(bytes);
       },
       () => {
+        if (ended) return;
+        ended = true;
         handshake.abort(new TransportError("CLOSED", "session closed during the handshake"));
         if (this.channel === channel) this.lost();
       },

@@ -63,25 +63,18 @@ async function openWebSocketChannel(url: string, maxPayload: number): Promise<Fr
       return Promise.resolve();
     },
     start(onFrame, onEnd) {
-      let ended = false;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        onEnd();
-      };
       ws.onmessage = (ev) => {
-        if (ended) return;
         try {
           if (!(ev.data instanceof ArrayBuffer)) throw new Error("not a binary message");
           onFrame(Frame.fromWire(new Uint8Array(ev.data), { maxPayload }));
         } catch {
           // the hub sent something that is not one frame: drop this socket, reconnect
           ws.close(1002, "bad frame");
-          end();
+          onEnd();
         }
       };
-      ws.onclose = end;
-      ws.onerror = end;
+      ws.onclose = () => onEnd();
+      ws.onerror = () => onEnd();
     },
     close() {
       try {

@@ -42,12 +42,6 @@ async function openWebTransportChannel(
     return {
       write: (frame) => writer.write(frame),
       start(onFrame, onEnd) {
-        let ended = false;
-        const end = () => {
-          if (ended) return;
-          ended = true;
-          onEnd();
-        };
         const decoder = new StreamDecoder({ maxPayload });
         const reader = stream.readable.getReader();
         void (async () => {
@@ -60,9 +54,9 @@ async function openWebTransportChannel(
           } catch {
             // reset or undecodable bytes from the hub: treat as a lost session
           }
-          end();
+          onEnd();
         })();
-        wt.closed.then(end, end);
+        wt.closed.then(onEnd, onEnd);
       },
       close() {
         writer

@@ -44,6 +44,20 @@ describe("configuration", () => {
     expect(r.config).toEqual(defaultConfig());
   });
 
+  it("allows plaintext WebSocket on loopback only, unless TLS or websocket_plaintext", () => {
+    const ws = (listen: string, more: Record<string, string> = {}) =>
+      loadConfig(undefined, { KALANDRA_SERVER__WEBSOCKET_LISTEN: listen, ...more });
+    for (const ok of ["127.0.0.1:4480", "127.8.0.1:1", "[::1]:4480", "localhost:4480", ""])
+      expect(ws(ok).ok).toBe(true);
+    const refused = ws("0.0.0.0:4480");
+    expect(refused.ok).toBe(false);
+    expect(refused.ok ? [] : refused.issues.map((i) => i.key)).toEqual(["server.websocket_listen"]);
+    expect(ws("192.168.1.5:4480").ok).toBe(false);
+    expect(ws("0.0.0.0:4480", { KALANDRA_SERVER__WEBSOCKET_PLAINTEXT: "true" }).ok).toBe(true);
+    const tls = { KALANDRA_TLS__CERT: "/c.pem", KALANDRA_TLS__KEY: "/k.pem" };
+    expect(ws("0.0.0.0:4480", tls).ok).toBe(true);
+  });
+
   it("reads a TOML file", () => {
     const r = loadConfig(
       file(

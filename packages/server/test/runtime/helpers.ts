@@ -88,7 +88,7 @@ export class EchoRecorder implements FrameCore {
  */
 export async function startHub(
   limits: Partial<RuntimeLimits> = {},
-  o: { websocket?: boolean } = {},
+  o: { websocket?: boolean | "wss" } = {},
 ) {
   const cert = generateDevCertificate();
   const hub = hubKey();
@@ -97,31 +97,20 @@ export async function startHub(
     { clock: systemClock, limits: all },
     (sink) => new EchoRecorder(sink),
   );
-  const listener = new WebTransportListener({
+  const shared = {
     host: "127.0.0.1",
     port: 0,
-    cert: cert.cert,
-    key: cert.key,
     hubKey: hub,
     hub: host,
     limits: all,
     clock: systemClock,
     rng: systemRng,
     timers: systemTimers(),
-  });
+  };
+  const listener = new WebTransportListener({ ...shared, cert: cert.cert, key: cert.key });
   const { port } = await listener.start();
-  const ws = o.websocket
-    ? new WebSocketListener({
-        host: "127.0.0.1",
-        port: 0,
-        hubKey: hub,
-        hub: host,
-        limits: all,
-        clock: systemClock,
-        rng: systemRng,
-        timers: systemTimers(),
-      })
-    : undefined;
+  const tls = o.websocket === "wss" ? { tls: { cert: cert.cert, key: cert.key } } : {};
+  const ws = o.websocket ? new WebSocketListener({ ...shared, ...tls }) : undefined;
   const wsPort = (await ws?.start())?.port ?? 0;
   return { listener, ws, wsPort, host, core: host.core, hub, port, certHash: cert.hash };
 }
@@ -238,8 +227,11 @@ export class WsClient extends FrameCollector {
     super();
   }
 
-  static async connect(port: number): Promise<WsClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
+  /** `wss`: TLS, accepting the listener's self-signed test certificate. */
+  static async connect(port: number, wss = false): Promise<WsClient> {
+    const ws = wss
+      ? new WebSocket(`wss://127.0.0.1:${port}${WS_PATH}`, { rejectUnauthorized: false })
+      : new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
     const c = new WsClient(ws);
     ws.on("message", (data: Buffer) => {
       c.frames.push(new Uint8Array(data));
@@ -323,8 +315,13 @@ export async function authed(
 }
 
 /** Connects over WebSocket and performs the auth handshake as `dev`. */
-export async function authedWs(port: number, dev: Device, userId = "alice"): Promise<WsClient> {
-  return handshake(await WsClient.connect(port), dev, userId);
+export async function authedWs(
+  port: number,
+  dev: Device,
+  userId = "alice",
+  wss = false,
+): Promise<WsClient> {
+  return handshake(await WsClient.connect(port, wss), dev, userId);
 }
 
 async function handshake<C extends RawClient | WsClient>(

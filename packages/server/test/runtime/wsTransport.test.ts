@@ -158,6 +158,17 @@ describe("WebSocket listener", () => {
     await Promise.all([small.listener.close(200), small.ws?.close(200)]);
   });
 
+  it("serves wss with the configured certificate", async () => {
+    const secure = await startHub({}, { websocket: "wss" });
+    const dev = device();
+    const c = await authedWs(secure.wsPort, dev, "alice", true);
+    await c.send(app(dev, 5));
+    await c.waitFor((f) => readHeader(f).requestId === 5);
+    await expect(WsClient.connect(secure.wsPort)).rejects.toThrow(); // plain ws is not served
+    c.close();
+    await Promise.all([secure.listener.close(200), secure.ws?.close(200)]);
+  });
+
   it("answers plain HTTP with 426 and refuses sessions once stopped", async () => {
     const own = await startHub({}, { websocket: true });
     const res = await fetch(`http://127.0.0.1:${own.wsPort}/`);

@@ -1,34 +1,70 @@
 /**
- * Whether a listener may open one more session. Every listener (WebTransport, WebSocket)
- * asks the same HubHost, whose `size` counts the sessions of all of them: one
- * `max_connections` budget, not one per transport.
+ * What every listener (WebTransport, WebSocket) does alike when a connection arrives:
+ * whether it may open one more session (asking the one HubHost, whose `size` counts the
+ * sessions of all listeners: one `max_connections` budget, not one per transport), and
+ * the `Session` it opens.
  */
-import { errorFrame } from "@kalandra/proto";
+import { type Clock, errorFrame, type Rng, type Timers } from "@kalandra/proto";
+import type { Logger } from "pino";
 import type { HubHost } from "../../hub/hubHost.js";
 import type { Metrics } from "./metrics.js";
+import { Session, type SessionIo } from "./session.js";
+import type { RuntimeLimits } from "./transport.js";
 import { type HubKey, hubKeySigner } from "./wire.js";
 
-export interface GateInput {
-  accepting: boolean;
-  hub: HubHost;
-  maxConnections: number;
+/** The parts of a listener's options a connection needs (transport.ts `TransportOptions`). */
+export interface ListenerDeps {
   hubKey: HubKey;
+  hub: HubHost;
+  limits: RuntimeLimits;
+  clock: Clock;
+  rng: Rng;
+  timers: Timers;
   metrics?: Metrics;
+  log?: Logger;
 }
 
 /** undefined = admit; otherwise the ERROR frame to send before closing the connection. */
-export function refuseConnection(g: GateInput): Uint8Array | undefined {
-  const [reason, message] = !g.accepting
+export function refuseConnection(o: ListenerDeps, accepting: boolean): Uint8Array | undefined {
+  const max = o.limits.maxConnections;
+  const [reason, message] = !accepting
     ? (["INTERNAL", "hub is shutting down"] as const)
-    : g.hub.size >= g.maxConnections
-      ? (["TOO_MANY_CONNECTIONS", `hub holds its maximum of ${g.maxConnections} sessions`] as const)
+    : o.hub.size >= max
+      ? (["TOO_MANY_CONNECTIONS", `hub holds its maximum of ${max} sessions`] as const)
       : [undefined, ""];
   if (reason === undefined) return undefined;
-  g.metrics?.connectionsRefused.inc({ reason });
-  g.metrics?.framesRejected.inc({ code: reason });
+  o.metrics?.connectionsRefused.inc({ reason });
+  o.metrics?.framesRejected.inc({ code: reason });
   return errorFrame(
-    hubKeySigner(g.hubKey),
+    hubKeySigner(o.hubKey),
     { requestId: 0, roomId: 0n },
     { code: reason, message },
   );
+}
+
+/** A new session `id` over `io`, registered with the host and counted in the metrics. */
+export function openSession(o: ListenerDeps, id: string, io: SessionIo): Session {
+  const session = new Session({
+    id,
+    io,
+    hubKey: o.hubKey,
+    hub: o.hub,
+    limits: o.limits,
+    clock: o.clock,
+    rng: o.rng,
+    timers: o.timers,
+    metrics: o.metrics,
+    log: o.log,
+  });
+  o.hub.connect(id, session);
+  o.metrics?.connectionsTotal.inc();
+  o.metrics?.connectionsActive.set(o.hub.size);
+  return session;
+}
+
+/** Unregisters a closed session from the host. */
+export function closeSession(o: ListenerDeps, id: string, reason: string): void {
+  o.hub.disconnect(id);
+  o.metrics?.connectionsActive.set(o.hub.size);
+  o.log?.debug({ session: id, reason }, "session closed");
 }

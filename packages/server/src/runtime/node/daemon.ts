@@ -150,11 +150,8 @@ export class Daemon {
       let daemon: Daemon | undefined;
       hub = await openHub(o, deps, dataDir, () => daemon);
       const addr = parseAddress(config.server.listen) ?? { host: "127.0.0.1", port: 4433 };
-      const listener = new WebTransportListener({
-        host: addr.host,
-        port: addr.port,
-        cert: tls.cert,
-        key: tls.key,
+      // What every listener shares: the one host, its limits, key and metrics.
+      const shared = {
         hubKey,
         hub: hub.host,
         limits: runtimeLimits(config),
@@ -163,6 +160,13 @@ export class Daemon {
         timers: deps.timers,
         metrics,
         log,
+      };
+      const listener = new WebTransportListener({
+        ...shared,
+        host: addr.host,
+        port: addr.port,
+        cert: tls.cert,
+        key: tls.key,
       });
       listeners.push(listener);
       const { port, mode } = await listener.start();
@@ -175,14 +179,8 @@ export class Daemon {
               port: wsAddr.port,
               // A configured certificate makes it wss; the development one is for WebTransport's hash pinning only.
               ...(config.tls.cert === "" ? {} : { tls: { cert: tls.cert, key: tls.key } }),
-              hubKey,
-              hub: hub.host,
+              ...shared,
               limits: runtimeLimits(config),
-              clock: systemClock,
-              rng: systemRng,
-              timers: deps.timers,
-              metrics,
-              log,
             });
       if (wsListener) listeners.push(wsListener);
       const ws = await wsListener?.start();

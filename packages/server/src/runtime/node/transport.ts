@@ -11,9 +11,9 @@
 import type { Clock, Rng, Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { HubHost } from "../../hub/hubHost.js";
-import { refuseConnection } from "./connectionGate.js";
+import { closeSession, openSession, refuseConnection } from "./connectionGate.js";
 import type { Metrics } from "./metrics.js";
-import { Session, type SessionLimits } from "./session.js";
+import type { Session, SessionLimits } from "./session.js";
 import type { HubKey } from "./wire.js";
 
 /** Flow-control options for both sides of an HTTP/2 WebTransport session (PROBES.md). */
@@ -194,13 +194,7 @@ export class WebTransportListener {
     if (first.done) return;
     const { readable, writable } = first.value;
     const writer = writable.getWriter();
-    const refusal = refuseConnection({
-      accepting: this.accepting,
-      hub: this.o.hub,
-      maxConnections: this.o.limits.maxConnections,
-      hubKey: this.o.hubKey,
-      metrics: this.o.metrics,
-    });
+    const refusal = refuseConnection(this.o, this.accepting);
     if (refusal !== undefined) {
       writer
         .write(refusal)
@@ -223,9 +217,7 @@ export class WebTransportListener {
       if (ended) return;
       ended = true;
       this.sessions.delete(id);
-      this.o.hub.disconnect(id);
-      this.o.metrics?.connectionsActive.set(this.o.hub.size);
-      this.o.log?.debug({ session: id, reason }, "session closed");
+      closeSession(this.o, id, reason);
       // A resolved write is only handed to the library, not yet on the wire: give the last
       // frames (typically the ERROR explaining the close) a moment before the session ends.
       const flush = Promise.allSettled([...pending])
@@ -233,51 +225,37 @@ export class WebTransportListener {
         .then(() => delay(CLOSE_GRACE_MS));
       Promise.race([flush, delay(2000)]).finally(() => safeClose(wt, reason));
     };
-    const session: Session = new Session({
-      id,
-      hubKey: this.o.hubKey,
-      hub: this.o.hub,
-      limits: this.o.limits,
-      clock: this.o.clock,
-      rng: this.o.rng,
-      timers: this.o.timers,
-      metrics: this.o.metrics,
-      log: this.o.log,
-      io: {
-        send: (frame) => {
-          if (ended) return;
-          queued += frame.length;
-          if (queued > MAX_QUEUED_BYTES) {
-            this.o.log?.warn({ session: id, queued }, "client too slow; closing");
-            session.close("client too slow");
-            return;
-          }
-          const p = writer.write(frame).then(
-            () => {
-              queued -= frame.length;
-              pending.delete(p);
-            },
-            () => {
-              pending.delete(p);
-              session.close("write failed");
-            },
-          );
-          pending.add(p);
-        },
-        sendDatagram: datagramWriter
-          ? (frame) => {
-              if (frame.length > 1200 || ended) return false;
-              datagramWriter?.write(frame).catch(() => undefined);
-              return true;
-            }
-          : undefined,
-        close: (reason) => finish(reason),
+    const session: Session = openSession(this.o, id, {
+      send: (frame) => {
+        if (ended) return;
+        queued += frame.length;
+        if (queued > MAX_QUEUED_BYTES) {
+          this.o.log?.warn({ session: id, queued }, "client too slow; closing");
+          session.close("client too slow");
+          return;
+        }
+        const p = writer.write(frame).then(
+          () => {
+            queued -= frame.length;
+            pending.delete(p);
+          },
+          () => {
+            pending.delete(p);
+            session.close("write failed");
+          },
+        );
+        pending.add(p);
       },
+      sendDatagram: datagramWriter
+        ? (frame) => {
+            if (frame.length > 1200 || ended) return false;
+            datagramWriter?.write(frame).catch(() => undefined);
+            return true;
+          }
+        : undefined,
+      close: (reason) => finish(reason),
     });
     this.sessions.set(id, { session, wt, pending });
-    this.o.hub.connect(id, session);
-    this.o.metrics?.connectionsTotal.inc();
-    this.o.metrics?.connectionsActive.set(this.o.hub.size);
     wt.closed.then(
       () => session.close("transport closed"),
       () => session.close("transport closed"),

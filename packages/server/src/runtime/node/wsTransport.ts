@@ -18,8 +18,8 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { type WebSocket, WebSocketServer } from "ws";
-import { refuseConnection } from "./connectionGate.js";
-import { Session } from "./session.js";
+import { closeSession, openSession, refuseConnection } from "./connectionGate.js";
+import type { Session } from "./session.js";
 import {
   MAX_QUEUED_BYTES,
   type RuntimeLimits,
@@ -113,13 +113,7 @@ export class WebSocketListener {
 
   private serve(ws: WebSocket): void {
     ws.on("error", () => undefined); // the close event follows and ends the session
-    const refusal = refuseConnection({
-      accepting: this.accepting,
-      hub: this.o.hub,
-      maxConnections: this.o.limits.maxConnections,
-      hubKey: this.o.hubKey,
-      metrics: this.o.metrics,
-    });
+    const refusal = refuseConnection(this.o, this.accepting);
     if (refusal !== undefined) {
       ws.send(refusal, () => ws.close(CLOSE_TRY_AGAIN, "refused"));
       return;
@@ -130,9 +124,7 @@ export class WebSocketListener {
       if (ended) return;
       ended = true;
       this.sessions.delete(id);
-      this.o.hub.disconnect(id);
-      this.o.metrics?.connectionsActive.set(this.o.hub.size);
-      this.o.log?.debug({ session: id, reason }, "session closed");
+      closeSession(this.o, id, reason);
       // The close frame is queued behind the frames already sent (the last ERROR included).
       const code =
         reason.startsWith("wire error") || reason.startsWith("too many")
@@ -145,35 +137,18 @@ export class WebSocketListener {
       }
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     };
-    const session: Session = new Session({
-      id,
-      hubKey: this.o.hubKey,
-      hub: this.o.hub,
-      limits: this.o.limits,
-      clock: this.o.clock,
-      rng: this.o.rng,
-      timers: this.o.timers,
-      metrics: this.o.metrics,
-      log: this.o.log,
-      io: {
-        send: (frame) => {
-          if (ended) return;
-          ws.send(frame);
-          if (ws.bufferedAmount > MAX_QUEUED_BYTES) {
-            this.o.log?.warn(
-              { session: id, queued: ws.bufferedAmount },
-              "client too slow; closing",
-            );
-            session.close("client too slow");
-          }
-        },
-        close: (reason) => finish(reason),
+    const session: Session = openSession(this.o, id, {
+      send: (frame) => {
+        if (ended) return;
+        ws.send(frame);
+        if (ws.bufferedAmount > MAX_QUEUED_BYTES) {
+          this.o.log?.warn({ session: id, queued: ws.bufferedAmount }, "client too slow; closing");
+          session.close("client too slow");
+        }
       },
+      close: (reason) => finish(reason),
     });
     this.sessions.set(id, { session, ws });
-    this.o.hub.connect(id, session);
-    this.o.metrics?.connectionsTotal.inc();
-    this.o.metrics?.connectionsActive.set(this.o.hub.size);
     ws.on("message", (data, isBinary) => {
       if (!isBinary) {
         session.onWireError(
