@@ -12,9 +12,10 @@ import { Session, type SessionIo } from "./session.js";
 import type { RuntimeLimits } from "./transport.js";
 import { type HubKey, hubKeySigner } from "./wire.js";
 
-/** The parts of a listener's options a connection needs (transport.ts `TransportOptions`). */
+/** What every listener is given besides its address and certificate (`TransportOptions` extends it). */
 export interface ListenerDeps {
   hubKey: HubKey;
+  /** Sessions, devices and routing (the host routes the core's frames to `Session.deliver`). */
   hub: HubHost;
   limits: RuntimeLimits;
   clock: Clock;

@@ -8,13 +8,13 @@
  * Frames travel on the one bidirectional stream the client opens; PRESENCE/TYPING may
  * travel as datagrams.
  */
-import type { Clock, Rng, Timers } from "@kalandra/proto";
-import type { Logger } from "pino";
-import type { HubHost } from "../../hub/hubHost.js";
-import { closeSession, openSession, refuseConnection } from "./connectionGate.js";
-import type { Metrics } from "./metrics.js";
+import {
+  closeSession,
+  type ListenerDeps,
+  openSession,
+  refuseConnection,
+} from "./connectionGate.js";
 import type { Session, SessionLimits } from "./session.js";
-import type { HubKey } from "./wire.js";
 
 /** Flow-control options for both sides of an HTTP/2 WebTransport session (PROBES.md). */
 export const WT_WINDOW = 64 * 1024 * 1024;
@@ -46,20 +46,11 @@ export interface RuntimeLimits extends SessionLimits {
   deviceBurst: number;
 }
 
-export interface TransportOptions {
+export interface TransportOptions extends ListenerDeps {
   host: string;
   port: number;
   cert: string;
   key: string;
-  hubKey: HubKey;
-  /** Sessions, devices and routing (the host routes the core's frames to `Session.deliver`). */
-  hub: HubHost;
-  limits: RuntimeLimits;
-  clock: Clock;
-  rng: Rng;
-  timers: Timers;
-  metrics?: Metrics;
-  log?: Logger;
 }
 
 export type TransportMode = "http3+http2" | "http2";
