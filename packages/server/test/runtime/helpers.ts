@@ -16,6 +16,7 @@ import {
   systemTimers,
 } from "@kalandra/proto";
 import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
+import { afterAll, beforeAll } from "vitest";
 import { WebSocket } from "ws";
 import { type FrameCore, HubHost } from "../../src/hub/hubHost.js";
 import { generateDevCertificate } from "../../src/runtime/node/devCert.js";
@@ -112,7 +113,27 @@ export async function startHub(
   const tls = o.websocket === "wss" ? { tls: { cert: cert.cert, key: cert.key } } : {};
   const ws = o.websocket ? new WebSocketListener({ ...shared, ...tls }) : undefined;
   const wsPort = (await ws?.start())?.port ?? 0;
-  return { listener, ws, wsPort, host, core: host.core, hub, port, certHash: cert.hash };
+  /** Closes both listeners, each waiting at most `timeoutMs` for queued writes. */
+  const close = async (timeoutMs: number) => {
+    await Promise.all([listener.close(timeoutMs), ws?.close(timeoutMs)]);
+  };
+  return { listener, ws, wsPort, host, core: host.core, hub, port, certHash: cert.hash, close };
+}
+
+export type TestHub = Awaited<ReturnType<typeof startHub>>;
+
+/** One `startHub` for a whole test file: started before its tests, closed after them. */
+export function hubPerFile(
+  limits: Partial<RuntimeLimits>,
+  o: { websocket?: boolean | "wss" } = {},
+  closeMs = 1000,
+): TestHub {
+  const hub = {} as TestHub;
+  beforeAll(async () => {
+    Object.assign(hub, await startHub(limits, o));
+  });
+  afterAll(() => hub.close(closeMs));
+  return hub;
 }
 
 /** Collects decoded frames from the hub and lets a test wait for one. */

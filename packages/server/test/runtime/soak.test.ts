@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { app, authed, device, startHub } from "./helpers.js";
+import { expect, it } from "vitest";
+import { app, authed, device, hubPerFile } from "./helpers.js";
 
 const FRAMES = Number(process.env.SOAK_FRAMES ?? 50_000);
 const PAYLOAD = 1000;
-let hub: Awaited<ReturnType<typeof startHub>>;
-
-beforeAll(async () => {
-  hub = await startHub({ maxPayloadBytes: 1 << 20 });
-});
-afterAll(async () => {
-  await hub.listener.close(1000);
-});
+const hub = hubPerFile({ maxPayloadBytes: 1 << 20 });
 
 it(`carries ${FRAMES} frames over one session without a stall`, { timeout: 120_000 }, async () => {
   let received = 0;

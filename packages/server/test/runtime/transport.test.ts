@@ -1,5 +1,5 @@
 import { decodePayload, encodePayload, HEADER_SIZE, MAGIC, Opcode } from "@kalandra/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readHeader } from "../../src/runtime/node/wire.js";
 import {
   app,
@@ -7,6 +7,7 @@ import {
   device,
   errorName,
   hello,
+  hubPerFile,
   isError,
   isOp,
   RawClient,
@@ -14,18 +15,11 @@ import {
   startHub,
 } from "./helpers.js";
 
-let hub: Awaited<ReturnType<typeof startHub>>;
-
-beforeAll(async () => {
-  hub = await startHub({
-    maxPayloadBytes: 1 << 20,
-    connectionRatePerSec: 200,
-    connectionBurst: 200,
-    maxConnections: 20,
-  });
-});
-afterAll(async () => {
-  await hub.listener.close(1000);
+const hub = hubPerFile({
+  maxPayloadBytes: 1 << 20,
+  connectionRatePerSec: 200,
+  connectionBurst: 200,
+  maxConnections: 20,
 });
 
 describe("WebTransport listener", () => {

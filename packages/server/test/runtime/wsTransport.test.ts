@@ -1,5 +1,5 @@
 import { decodePayload, HEADER_SIZE, Opcode } from "@kalandra/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readHeader } from "../../src/runtime/node/wire.js";
 import {
   app,
@@ -8,6 +8,7 @@ import {
   device,
   errorName,
   hello,
+  hubPerFile,
   isError,
   isOp,
   RawClient,
@@ -15,17 +16,11 @@ import {
   WsClient,
 } from "./helpers.js";
 
-let hub: Awaited<ReturnType<typeof startHub>>;
-
-beforeAll(async () => {
-  hub = await startHub(
-    { maxPayloadBytes: 1 << 20, maxConnections: 50, maxStrikes: 3 },
-    { websocket: true },
-  );
-});
-afterAll(async () => {
-  await Promise.all([hub.listener.close(500), hub.ws?.close(500)]);
-});
+const hub = hubPerFile(
+  { maxPayloadBytes: 1 << 20, maxConnections: 50, maxStrikes: 3 },
+  { websocket: true },
+  500,
+);
 
 describe("WebSocket listener", () => {
   it("authenticates a device through the same handshake and echoes frames in order", async () => {
