@@ -5,7 +5,8 @@
  *
  * The installed (patched) package is copied to a cache directory under the OS temp dir
  * and the patch is reversed there with `patch -R`; its own dependencies (@hpke, @noble)
- * are symlinked from pnpm's store folders, so nothing in node_modules is written.
+ * are symlinked from pnpm's store folders, so nothing in node_modules is written (one cache
+ * per checkout, as the links point into its node_modules).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -35,7 +36,9 @@ export async function loadUpstreamTsMls(): Promise<TsMls> {
   const installed = dirname(dirname(dirname(installedIndex))); // …/ts-mls/dist/src/index.js
   const storeModules = dirname(installed); // …/.pnpm/ts-mls@…/node_modules
   const patch = readFileSync(patchFile);
-  const tag = createHash("sha256").update(patch).digest("hex").slice(0, 16);
+  // Keyed by the store folder too: the cache links into that checkout's node_modules, so a
+  // cache built by another worktree (since removed) must not be reused.
+  const tag = createHash("sha256").update(patch).update(storeModules).digest("hex").slice(0, 16);
   const root = join(tmpdir(), `kalandra-ts-mls-upstream-${tag}`);
   const pkg = join(root, "node_modules", "ts-mls");
   if (!existsSync(join(root, "ready"))) {
