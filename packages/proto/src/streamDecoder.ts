@@ -26,7 +26,7 @@ import { FrameHeader, headerAt, validateHeader } from "./header.js";
  * socket.on("data", (chunk) => { for (const f of dec.push(chunk)) handle(f); });
  */
 export class StreamDecoder {
-  private readonly maxPayload: number;
+  private maxPayload: number;
   /** Bytes of the partial frame (capacity grows towards `need`). */
   private buf: Uint8Array = new Uint8Array(0);
   private got = 0;
@@ -36,6 +36,20 @@ export class StreamDecoder {
 
   constructor(opts?: DecodeOptions) {
     this.maxPayload = resolveMaxPayload(opts);
+  }
+
+  /** The largest `payload_size` a header may declare now. */
+  get payloadLimit(): number {
+    return this.maxPayload;
+  }
+
+  /**
+   * Changes the limit for headers not yet validated (a hub raises its small pre-auth limit
+   * once the session is authenticated). A frame whose header was already accepted keeps
+   * its size; frames of a chunk already pushed were checked against the old limit.
+   */
+  setPayloadLimit(maxPayload: number): void {
+    this.maxPayload = resolveMaxPayload({ maxPayload });
   }
 
   /** Bytes held for a frame not yet complete. */

@@ -114,6 +114,24 @@ describe("StreamDecoder", () => {
     expect(() => dec.end()).toThrow(dec.error!);
   });
 
+  it("a raised payload limit admits larger frames from the next header on", () => {
+    const small = makeFrame(0, 100);
+    const big = makeFrame(1, 5000);
+    const dec = new StreamDecoder({ maxPayload: 1000 });
+    expect(dec.payloadLimit).toBe(1000);
+    expect(dec.push(small).length).toBe(1);
+    dec.setPayloadLimit(8000);
+    expect(dec.payloadLimit).toBe(8000);
+    // Split across chunks: the header is checked against the raised limit when complete.
+    expect(dec.push(big.subarray(0, 200))).toEqual([]);
+    const out = dec.push(big.subarray(200));
+    expect(out.map((f) => hex(f.toWire()))).toEqual([hex(big)]);
+    expect(() => dec.setPayloadLimit(-1)).toThrow(RangeError);
+    // Without the raise the same frame is refused at its header.
+    const strict = new StreamDecoder({ maxPayload: 1000 });
+    expect(codeOf(() => strict.push(big.subarray(0, HEADER_SIZE)))).toBe("PAYLOAD_TOO_LARGE");
+  });
+
   it("refuses an oversized header in the fast path too (whole header in one chunk)", () => {
     const dec = new StreamDecoder({ maxPayload: 10 });
     expect(codeOf(() => dec.push(makeFrame(0, 11).subarray(0, HEADER_SIZE)))).toBe(

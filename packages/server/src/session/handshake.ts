@@ -57,6 +57,15 @@ export type HandshakeStep =
       fatal: boolean;
     };
 
+/**
+ * The largest payload a frame may declare before the session is authenticated (AUTH_OK
+ * sent). The handshake frames are small: AUTH_RESPONSE is ~40 bytes; HELLO is a 32-byte key
+ * plus user_id and client name, ~100 bytes for real ones. 4 KiB leaves room for long ids and
+ * names while an unauthenticated peer can no longer make the hub buffer up to
+ * max_payload_bytes (issue 12).
+ */
+export const PRE_AUTH_MAX_PAYLOAD = 4096;
+
 /** The opcodes the handshake answers on an authenticated session; they never reach the hub. */
 export const HANDSHAKE_OPCODES: ReadonlySet<number> = new Set([Opcode.HELLO, Opcode.AUTH_RESPONSE]);
 

@@ -123,6 +123,26 @@ describe("WebTransport listener", () => {
     await own.listener.close(500);
   });
 
+  it("refuses a large frame header before AUTH_OK; after AUTH_OK a large frame gets through", async () => {
+    const bystander = device();
+    const good = await authed(hub.port, hub.certHash, bystander);
+    // A HELLO declaring 64 KiB (within max_payload_bytes, over the pre-auth cap): refused
+    // at its header, before any payload byte is buffered.
+    const dev = device();
+    const c = await RawClient.connect(hub.port, hub.certHash);
+    await c.send(hello(dev, "x".repeat(64 * 1024)).subarray(0, HEADER_SIZE));
+    await c.waitFor(isError("PAYLOAD_TOO_LARGE"));
+    await c.waitClosed();
+    expect(c.frames.filter(isOp(Opcode.AUTH_CHALLENGE))).toEqual([]);
+    expect(c.frames.filter(isOp(Opcode.ERROR)).map(errorName)).toEqual(["PAYLOAD_TOO_LARGE"]);
+
+    await good.send(app(bystander, 64, 64 * 1024));
+    const echoed = await good.waitFor((f) => readHeader(f).requestId === 64);
+    expect(echoed.length).toBeGreaterThan(64 * 1024);
+    expect(good.frames.filter(isOp(Opcode.ERROR))).toEqual([]);
+    good.close();
+  });
+
   it("closes sessions that do not authenticate in time", async () => {
     const quick = await startHub({ authTimeoutMs: 200 });
     const c = await RawClient.connect(quick.port, quick.certHash);

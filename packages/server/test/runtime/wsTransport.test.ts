@@ -87,6 +87,26 @@ describe("WebSocket listener", () => {
     good.close();
   });
 
+  it("refuses a large frame before AUTH_OK; after AUTH_OK a large frame gets through", async () => {
+    const bystander = device();
+    const good = await authedWs(hub.wsPort, bystander);
+    // A HELLO with a 64 KiB payload (within max_payload_bytes, over the pre-auth cap).
+    const dev = device();
+    const c = await WsClient.connect(hub.wsPort);
+    await c.send(hello(dev, "x".repeat(64 * 1024)));
+    await c.waitFor(isError("PAYLOAD_TOO_LARGE"));
+    await c.waitClosed();
+    expect(c.frames.filter(isOp(Opcode.AUTH_CHALLENGE))).toEqual([]);
+    expect(c.frames.filter(isOp(Opcode.ERROR)).map(errorName)).toEqual(["PAYLOAD_TOO_LARGE"]);
+    expect(hub.host.sessionsOf(dev.senderId)).toEqual([]);
+
+    await good.send(app(bystander, 64, 64 * 1024));
+    const echoed = await good.waitFor((f) => readHeader(f).requestId === 64);
+    expect(echoed.length).toBeGreaterThan(64 * 1024);
+    expect(good.frames.filter(isOp(Opcode.ERROR))).toEqual([]);
+    good.close();
+  });
+
   it("a message far beyond the frame limit is cut off by ws itself", async () => {
     const c = await authedWs(hub.wsPort, device());
     await c.send(new Uint8Array((1 << 20) + HEADER_SIZE + 128 * 1024)).catch(() => undefined);

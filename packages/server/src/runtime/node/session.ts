@@ -30,6 +30,7 @@ import {
   HANDSHAKE_OPCODES,
   Handshake,
   type HandshakeStep,
+  PRE_AUTH_MAX_PAYLOAD,
   type SessionIdentity,
 } from "../../session/handshake.js";
 import { type AsyncVerifier, VerifyQueue } from "../../session/verifyQueue.js";
@@ -99,8 +100,9 @@ export class Session {
   private isClosed = false;
 
   constructor(private readonly d: SessionDeps) {
-    this.decoder = new StreamDecoder({ maxPayload: d.limits.maxPayloadBytes });
     this.handshake = new Handshake(d.rng);
+    // Until AUTH_OK only handshake-sized frames: the limit is raised in onHandshake.
+    this.decoder = new StreamDecoder({ maxPayload: this.payloadLimit });
     this.admission = new Admission(d.limits, d.clock);
     if (d.verifyAsync !== undefined) {
       this.verifying = new VerifyQueue(d.verifyAsync, ({ frame, datagram }, ok) => {
@@ -139,6 +141,15 @@ export class Session {
     return this.isClosed;
   }
 
+  /**
+   * The largest payload a frame may declare now: small until AUTH_OK, so an unauthenticated
+   * peer cannot make the hub hold a max_payload_bytes frame (one rule for both transports).
+   */
+  private get payloadLimit(): number {
+    const max = this.d.limits.maxPayloadBytes;
+    return this.handshake.identity === undefined ? Math.min(PRE_AUTH_MAX_PAYLOAD, max) : max;
+  }
+
   /** Applies changed limits (SIGHUP); the payload limit applies to sessions opened afterwards. */
   reconfigure(limits: SessionLimits): void {
     this.d.limits = limits;
@@ -171,7 +182,7 @@ export class Session {
     this.d.metrics?.bytesReceived.inc(bytes.length);
     let frame: Frame;
     try {
-      frame = Frame.fromWire(bytes, { maxPayload: this.d.limits.maxPayloadBytes });
+      frame = Frame.fromWire(bytes, { maxPayload: this.payloadLimit });
     } catch (e) {
       this.refuseStream(e);
       return;
@@ -362,6 +373,7 @@ export class Session {
         if (!step.first) return;
         if (this.authTimer) this.d.timers.clear(this.authTimer);
         this.authTimer = undefined;
+        this.decoder.setPayloadLimit(this.payloadLimit);
         this.d.metrics?.sessionsAuthenticated.inc();
         this.d.log?.info(
           { session: this.d.id, sender: me.senderId.toString(16), user: me.userId },
