@@ -1,7 +1,7 @@
 /**
  * @kalandra/test-support — private helpers for the packages' test suites (never shipped):
  * replayable randomness, temporary directories, free loopback ports, a virtual clock and
- * polling that fails loudly instead of sleeping.
+ * polling that fails loudly instead of sleeping, kalandrad as a child process.
  *
  * @example
  * import { ManualTime, pollUntil, seededRng } from "@kalandra/test-support";
@@ -9,6 +9,7 @@
  * const rng = seededRng("my-test");
  * await pollUntil(() => done, time, "the retry fires", { stepMs: 100 });
  */
+export { type Kalandrad, type KalandradOptions, startKalandrad } from "./kalandrad.js";
 export { ManualTime, type ManualTimerHandle } from "./manualTime.js";
 export {
   type PollOptions,

@@ -24,7 +24,7 @@ async function user(id: string, transport: "websocket" | "webtransport") {
   const common = { deviceSigner: client.signer, userId: id, hubPublicKey: hub.hubKey };
   const conn =
     transport === "websocket"
-      ? await connectWebSocket({ url: hub.wsUrl, ...common })
+      ? await connectWebSocket({ url: hub.websocket, ...common })
       : await connectWebTransport({
           url: `https://127.0.0.1:${port}/kalandra`,
           certHash: hub.certHash,
@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 it("a room over WebSocket, joined over WebSocket and WebTransport, carries messages all ways", async () => {
-  expect(hub.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/kalandra$/);
+  expect(hub.websocket).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/kalandra$/);
   const alice = await user("alice", "websocket");
   const bob = await user("bob", "websocket");
   const carol = await user("carol", "webtransport");

@@ -4,7 +4,6 @@
  * handshake, round trips, refusal of a wrong hub key, and healing across a hub crash
  * (SIGKILL) and restart on the same ports and data directory.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import {
   encodeFrame,
@@ -14,7 +13,13 @@ import {
   Opcode,
   systemRng,
 } from "@kalandra/proto";
-import { freePort, tempDir, waitUntil } from "@kalandra/test-support";
+import {
+  freePort,
+  type Kalandrad,
+  startKalandrad,
+  tempDir,
+  waitUntil,
+} from "@kalandra/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReconnectingConnection } from "../../src/transport/reconnecting.js";
 import { connectWebSocket } from "../../src/transport/webSocket.js";
@@ -24,51 +29,22 @@ const BIN = join(__dirname, "../../../server/bin/kalandrad.mjs");
 const data = tempDir("client-wt");
 const dataDir = data.path;
 
-interface Hub {
-  child: ChildProcess;
-  certHash: Uint8Array;
-  hubKey: Uint8Array;
-  exit: Promise<unknown>;
-}
-
-function startHub(port: number, wsPort: number): Promise<Hub> {
-  const child = spawn(process.execPath, [BIN, "start", "--core", "echo"], {
-    env: {
-      ...process.env,
-      KALANDRA_DATABASE__PATH: dataDir,
-      KALANDRA_SERVER__LISTEN: `127.0.0.1:${port}`,
-      KALANDRA_SERVER__WEBSOCKET_LISTEN: `127.0.0.1:${wsPort}`,
-      KALANDRA_MONITORING__LISTEN: "",
-    },
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  const exit = new Promise((r) => child.on("exit", r));
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const t = setTimeout(() => reject(new Error(`kalandrad did not start: ${buf}`)), 30_000);
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      buf += d;
-      for (const line of buf.split("\n")) {
-        if (!line.includes('"kalandrad ready"')) continue;
-        const j = JSON.parse(line) as { cert_sha256: string; hub_key: string };
-        clearTimeout(t);
-        resolve({
-          child,
-          exit,
-          certHash: Uint8Array.from(Buffer.from(j.cert_sha256, "hex")),
-          hubKey: Uint8Array.from(Buffer.from(j.hub_key, "hex")),
-        });
-        return;
-      }
-    });
-    child.on("exit", () => reject(new Error(`kalandrad exited: ${buf}`)));
+/** kalandrad with the echo core on these loopback ports, over the one data directory. */
+function startHub(port: number, wsPort: number): Promise<Kalandrad> {
+  return startKalandrad({
+    bin: BIN,
+    dataDir,
+    listen: `127.0.0.1:${port}`,
+    websocketListen: `127.0.0.1:${wsPort}`,
+    monitoringListen: "",
+    args: ["--core", "echo"],
   });
 }
 
 const key = generateDeviceKey(systemRng);
 let port: number;
 let wsPort: number;
-let hub: Hub;
+let hub: Kalandrad;
 
 function ping(requestId: number): Uint8Array {
   return encodeFrame(
