@@ -151,7 +151,7 @@ describe("WebSocket listener", () => {
     const c = await WsClient.connect(quick.wsPort);
     await c.waitFor(isError("UNAUTHENTICATED"), 3000);
     await c.waitClosed();
-    await Promise.all([quick.listener.close(200), quick.ws?.close(200)]);
+    await quick.close(200);
   });
 
   it("max_connections is one budget across WebTransport and WebSocket", async () => {
@@ -170,7 +170,7 @@ describe("WebSocket listener", () => {
     expect(small.host.size).toBe(2);
     a.close();
     c.close();
-    await Promise.all([small.listener.close(200), small.ws?.close(200)]);
+    await small.close(200);
   });
 
   it("serves wss with the configured certificate", async () => {
@@ -181,7 +181,7 @@ describe("WebSocket listener", () => {
     await c.waitFor((f) => readHeader(f).requestId === 5);
     await expect(WsClient.connect(secure.wsPort)).rejects.toThrow(); // plain ws is not served
     c.close();
-    await Promise.all([secure.listener.close(200), secure.ws?.close(200)]);
+    await secure.close(200);
   });
 
   it("answers plain HTTP with 426 and refuses sessions once stopped", async () => {
@@ -191,7 +191,7 @@ describe("WebSocket listener", () => {
     own.ws?.stopAccepting();
     const late = await WsClient.connect(own.wsPort);
     await late.waitFor(isError("INTERNAL"));
-    await Promise.all([own.listener.close(200), own.ws?.close(200)]);
+    await own.close(200);
   });
 });
 
