@@ -122,8 +122,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The user an Add proposal (an MLSMessage PublicMessage) would add, from its KeyPackage's
- * BasicCredential; undefined for anything else. The sequencer refuses the proposal of a
- * banned user at once: a pending Add that no commit may include would block the room.
+ * BasicCredential; undefined for anything else. A public helper for tools that inspect
+ * proposals: the sequencer itself reads the added user from its group view's proposal
+ * check (`addedUserId`, sequencer/rules.ts) when it refuses a banned user's Add.
  */
 export function addedUserOf(proposalMessage: Uint8Array): string | undefined {
   try {
