@@ -19,7 +19,6 @@ import {
   type DeviceSigner,
   deriveSenderId,
   errorFrame,
-  Flag,
   Frame,
   FrameHeader,
   HEADER_SIZE,
@@ -36,6 +35,7 @@ import {
 import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
 import { ProtocolError, requestFields, verifyFrameSignature } from "../sequencer/wire.js";
+import { HUB_ONLY_FLAGS } from "../session/admission.js";
 import { InProcessShards } from "../shards/inProcess.js";
 import type { ShardModeration } from "../shards/shardCore.js";
 import { shardOf } from "../shards/shardOf.js";
@@ -242,7 +242,7 @@ export class HubCore {
     };
     const session = this.sessions.get(sessionId);
     if (session === undefined) return fail(refuse("UNAUTHENTICATED", "session not authenticated"));
-    if ((h.flags & (Flag.RESPONSE | Flag.ERROR | Flag.EXTERNAL)) !== 0) {
+    if ((h.flags & HUB_ONLY_FLAGS) !== 0) {
       return fail(refuse("FORBIDDEN", "clients send plain requests"));
     }
     // A banned identity cannot come back (issue 8): hub-wide for everything, per room for

@@ -4,7 +4,7 @@
  * bucket shared by the device's sessions, owned by the hub: hub/hubHost.ts), and the
  * strikes after which a misbehaving session is closed. Pure: time comes from the clock.
  */
-import type { Clock, ProtocolErrorCode } from "@kalandra/proto";
+import { type Clock, Flag, type ProtocolErrorCode } from "@kalandra/proto";
 import { TokenBucket } from "../hub/tokenBucket.js";
 
 export interface AdmissionLimits {
@@ -19,6 +19,9 @@ export interface AdmissionRefusal {
   message: string;
   strike: boolean;
 }
+
+/** Flags only hubs set; a client frame carrying one is refused. */
+export const HUB_ONLY_FLAGS = Flag.RESPONSE | Flag.ERROR | Flag.EXTERNAL | Flag.FEDERATED;
 
 export class Admission {
   private readonly bucket: TokenBucket;
@@ -37,10 +40,21 @@ export class Admission {
     this.bucket.configure(limits.connectionRatePerSec, limits.connectionBurst);
   }
 
-  /** Before the signature is checked: the session's rate, then sender_id. */
-  beforeVerify(frameSender: bigint, sessionSender: bigint): AdmissionRefusal | undefined {
+  /**
+   * Before the signature is checked: the session's rate, the flags (a client sends plain
+   * requests: RESPONSE, ERROR, EXTERNAL and FEDERATED are the hub's and its peers'), then
+   * sender_id.
+   */
+  beforeVerify(
+    frameSender: bigint,
+    sessionSender: bigint,
+    flags: number,
+  ): AdmissionRefusal | undefined {
     if (!this.bucket.take()) {
       return { code: "RATE_LIMITED", message: "session rate limit exceeded", strike: false };
+    }
+    if ((flags & HUB_ONLY_FLAGS) !== 0) {
+      return { code: "FORBIDDEN", message: "clients send plain requests", strike: true };
     }
     if (frameSender !== sessionSender) {
       const message = "sender_id is not this session's device";

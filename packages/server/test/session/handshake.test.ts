@@ -3,7 +3,7 @@
  * refusal), admission (rates, sender, signature verdict, strikes) and the ordered verify
  * queue. The transport tests (test/runtime/transport.test.ts) run them behind real sockets.
  */
-import { encodePayload, Frame, Opcode } from "@kalandra/proto";
+import { encodePayload, Flag, Frame, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { TokenBucket } from "../../src/hub/tokenBucket.js";
 import { Admission } from "../../src/session/admission.js";
@@ -100,9 +100,9 @@ describe("Admission", () => {
   it("checks the session rate, sender_id, the verdict and the device rate, and counts strikes", () => {
     const time = new ManualTime();
     const a = new Admission({ connectionRatePerSec: 1, connectionBurst: 2, maxStrikes: 2 }, time);
-    expect(a.beforeVerify(1n, 1n)).toBeUndefined();
-    expect(a.beforeVerify(2n, 1n)).toMatchObject({ code: "SENDER_MISMATCH", strike: true });
-    expect(a.beforeVerify(1n, 1n)).toMatchObject({ code: "RATE_LIMITED", strike: false });
+    expect(a.beforeVerify(1n, 1n, 0)).toBeUndefined();
+    expect(a.beforeVerify(2n, 1n, 0)).toMatchObject({ code: "SENDER_MISMATCH", strike: true });
+    expect(a.beforeVerify(1n, 1n, 0)).toMatchObject({ code: "RATE_LIMITED", strike: false });
     const device = new TokenBucket(1, 1, time);
     expect(a.afterVerify(false, device)).toMatchObject({ code: "BAD_SIGNATURE", strike: true });
     expect(a.afterVerify(true, device)).toBeUndefined();
@@ -110,7 +110,18 @@ describe("Admission", () => {
     expect(a.strike()).toBe(false);
     expect(a.strike()).toBe(true);
     time.advance(1000);
-    expect(a.beforeVerify(1n, 1n)).toBeUndefined();
+    expect(a.beforeVerify(1n, 1n, 0)).toBeUndefined();
+  });
+
+  it("refuses every flag only hubs set (a strike), plain requests pass", () => {
+    const a = new Admission(
+      { connectionRatePerSec: 100, connectionBurst: 100, maxStrikes: 9 },
+      new ManualTime(),
+    );
+    for (const flag of [Flag.RESPONSE, Flag.ERROR, Flag.EXTERNAL, Flag.FEDERATED]) {
+      expect(a.beforeVerify(1n, 1n, flag)).toMatchObject({ code: "FORBIDDEN", strike: true });
+    }
+    expect(a.beforeVerify(1n, 1n, 0)).toBeUndefined();
   });
 });
 

@@ -291,7 +291,7 @@ export class Session {
       this.onHandshake(this.handshake.step(frame));
       return;
     }
-    const refused = this.admission.beforeVerify(h.senderId, me.senderId);
+    const refused = this.admission.beforeVerify(h.senderId, me.senderId, h.flags);
     if (refused !== undefined) {
       this.refuse(refused, h.requestId, h.roomId);
       return;
