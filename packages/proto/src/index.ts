@@ -85,6 +85,7 @@ export { systemClock, systemRng, systemTimers } from "./node/system.js";
 export {
   ALL_OPCODES,
   Flag,
+  HUB_ONLY_FLAGS,
   KNOWN_FLAGS_MASK,
   Opcode,
   type OpcodeName,

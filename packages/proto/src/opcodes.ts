@@ -72,3 +72,9 @@ export const Flag = {
 } as const;
 
 export const KNOWN_FLAGS_MASK = Flag.EXTERNAL | Flag.RESPONSE | Flag.ERROR | Flag.FEDERATED;
+
+/**
+ * Flags only a hub sets (answers, errors, hub-originated frames, frames relayed between
+ * hubs): a client's request carrying one is refused.
+ */
+export const HUB_ONLY_FLAGS = Flag.EXTERNAL | Flag.RESPONSE | Flag.ERROR | Flag.FEDERATED;

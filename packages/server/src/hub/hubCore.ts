@@ -22,6 +22,7 @@ import {
   Frame,
   FrameHeader,
   HEADER_SIZE,
+  HUB_ONLY_FLAGS,
   isRoomRequest,
   Opcode,
   type Rng,
@@ -35,7 +36,6 @@ import {
 import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
 import { ProtocolError, requestFields, verifyFrameSignature } from "../sequencer/wire.js";
-import { HUB_ONLY_FLAGS } from "../session/admission.js";
 import { InProcessShards } from "../shards/inProcess.js";
 import type { ShardModeration } from "../shards/shardCore.js";
 import { shardOf } from "../shards/shardOf.js";

@@ -4,7 +4,7 @@
  * bucket shared by the device's sessions, owned by the hub: hub/hubHost.ts), and the
  * strikes after which a misbehaving session is closed. Pure: time comes from the clock.
  */
-import { type Clock, Flag, type ProtocolErrorCode } from "@kalandra/proto";
+import { type Clock, HUB_ONLY_FLAGS, type ProtocolErrorCode } from "@kalandra/proto";
 import { TokenBucket } from "../hub/tokenBucket.js";
 
 export interface AdmissionLimits {
@@ -19,9 +19,6 @@ export interface AdmissionRefusal {
   message: string;
   strike: boolean;
 }
-
-/** Flags only hubs set; a client frame carrying one is refused. */
-export const HUB_ONLY_FLAGS = Flag.RESPONSE | Flag.ERROR | Flag.EXTERNAL | Flag.FEDERATED;
 
 export class Admission {
   private readonly bucket: TokenBucket;

@@ -1,0 +1,36 @@
+/**
+ * How the hub learns who a session's user is (DESIGN §10). The handshake proves that the
+ * peer holds the device key it names; an Authenticator decides which user that device
+ * speaks for, from what HELLO presents (`auth: {method, credential}`): an OpenID Connect
+ * token, an enrollment code, a device link, or nothing at all in development mode. What
+ * HELLO's `user_id` merely claims grants nothing unless the authenticator says so.
+ *
+ * Authenticators are cores: time comes in the request, keys and storage are injected.
+ */
+import type { ProtocolErrorCode } from "@kalandra/proto";
+
+/** What a session presents once it has proved possession of its device key. */
+export interface AuthRequest {
+  /** The device's Ed25519 public key (its frame key and MLS leaf signature key). */
+  deviceKey: Uint8Array;
+  senderId: bigint;
+  /** HELLO's `user_id`: a claim, trusted only by the development authenticator. */
+  claimedUserId: string;
+  /** HELLO's `auth.method` (e.g. "oidc"), absent when HELLO presents nothing. */
+  method?: string;
+  /** HELLO's `auth.credential`: the token, code or link the method defines. */
+  credential?: Uint8Array;
+  /** Now, in seconds since the Unix epoch (the injected clock). */
+  nowSeconds: bigint;
+}
+
+/** The user a device speaks for, or why not. */
+export type AuthVerdict =
+  | { ok: true; userId: string }
+  | { ok: false; code: ProtocolErrorCode; message: string };
+
+export interface Authenticator {
+  /** The `auth.method` this authenticator answers ("dev" answers HELLOs without one). */
+  readonly method: string;
+  authenticate(req: AuthRequest): Promise<AuthVerdict>;
+}
