@@ -5,8 +5,14 @@
  * RESPONSE|ERROR; frames the hub originates (COMMIT_REQUEST, WELCOME, KP_STATUS, its own
  * proposals) carry EXTERNAL unless told otherwise.
  *
+ * ERROR frames are the exception to signing: their signature bytes are zero. A refusal
+ * grants nothing (it only says "not done"), TLS already protects it in transit, and an
+ * unsigned refusal means a peer replaying one bad frame N times cannot make the hub spend
+ * N Ed25519 signatures (issue 12). Clients accept ERRORs unsigned and require the hub's
+ * signature on every other frame (docs/protocol.md "Signatures").
+ *
  * @example
- * sink(reply, errorFrame(hubSigner, frame.header, { code: "NOT_MEMBER", message: "…" }));
+ * sink(reply, errorFrame(frame.header, { code: "NOT_MEMBER", message: "…" }));
  */
 import type { DeviceSigner } from "./ed25519.js";
 import type { ProtocolErrorCode } from "./errors.js";
@@ -83,24 +89,40 @@ export function ackFrame(req: RequestRef, logIndex: bigint, hlcTimestamp: bigint
   });
 }
 
-/** An ERROR response `{code, name, message, expected_epoch?}` (RESPONSE|ERROR). */
-export function errorFrame(signer: DeviceSigner, req: RequestRef, r: RefusalFields): Uint8Array {
+/**
+ * An ERROR response `{code, name, message, expected_epoch?}` (RESPONSE|ERROR), unsigned:
+ * signature bytes zero (see the module comment for why).
+ */
+export function errorFrame(req: RequestRef, r: RefusalFields): Uint8Array {
   const payload = encodeErrorPayload(
     r.code,
     r.message,
     r.expectedEpoch === undefined ? undefined : { expected_epoch: r.expectedEpoch },
   );
-  return encodeFrame(
-    {
-      flags: Flag.RESPONSE | Flag.ERROR,
-      opcode: Opcode.ERROR,
-      requestId: req.requestId,
-      roomId: req.roomId,
-      senderId: 0n,
-      epoch: req.epoch ?? 0n,
-      payload,
-    },
-    signer,
+  return encodeFrame({
+    flags: Flag.RESPONSE | Flag.ERROR,
+    opcode: Opcode.ERROR,
+    requestId: req.requestId,
+    roomId: req.roomId,
+    senderId: 0n,
+    epoch: req.epoch ?? 0n,
+    payload,
+  });
+}
+
+/**
+ * True for a hub refusal (ERROR opcode with the RESPONSE|ERROR flags, from sender 0): the
+ * one kind of hub frame that is not signed, so a client accepts it without a signature check.
+ */
+export function isHubError(header: {
+  readonly flags: number;
+  readonly opcode: number;
+  readonly senderId: bigint;
+}): boolean {
+  return (
+    header.opcode === Opcode.ERROR &&
+    header.flags === (Flag.RESPONSE | Flag.ERROR) &&
+    header.senderId === 0n
   );
 }
 

@@ -73,6 +73,7 @@ export {
   ackFrame,
   errorFrame,
   hubFrame,
+  isHubError,
   type RefusalFields,
   type RequestRef,
   responseFrame,

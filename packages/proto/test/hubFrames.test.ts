@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Frame } from "../src/frame.js";
-import { ackFrame, errorFrame, hubFrame, responseFrame } from "../src/hubFrames.js";
+import { ackFrame, errorFrame, hubFrame, isHubError, responseFrame } from "../src/hubFrames.js";
 import { Flag, Opcode } from "../src/opcodes.js";
 import { decodeErrorPayload, decodePayload } from "../src/payloads/codec.js";
 import { generateDeviceKey, signFrame, verifyFrame } from "../src/signing.js";
@@ -47,9 +47,9 @@ describe("the frames the hub emits (hubFrames.ts)", () => {
     expect(bytes.header.epoch).toBe(0n);
   });
 
-  it("errors carry RESPONSE|ERROR and {code, name, message, expected_epoch?}", () => {
+  it("errors carry RESPONSE|ERROR and {code, name, message, expected_epoch?}, unsigned", () => {
     const f = Frame.fromWire(
-      errorFrame(hub.signer, req, { code: "STALE_EPOCH", message: "late", expectedEpoch: 4n }),
+      errorFrame(req, { code: "STALE_EPOCH", message: "late", expectedEpoch: 4n }),
     );
     expect(f.header.flags).toBe(Flag.RESPONSE | Flag.ERROR);
     expect(f.header.requestId).toBe(77);
@@ -59,10 +59,12 @@ describe("the frames the hub emits (hubFrames.ts)", () => {
       message: "late",
       expected_epoch: 4n,
     });
-    expect(verifyFrame(f, hub.publicKey)).toBe(true);
+    // A refusal costs the hub no signature: the signature bytes are zero.
+    expect(f.header.signature.every((b) => b === 0)).toBe(true);
+    expect(verifyFrame(f, hub.publicKey)).toBe(false);
+    expect(isHubError(f.header)).toBe(true);
     const plain = Frame.fromWire(
       errorFrame(
-        hub.signer,
         { requestId: 2, roomId: 0n },
         {
           code: "RATE_LIMITED",
@@ -71,6 +73,15 @@ describe("the frames the hub emits (hubFrames.ts)", () => {
       ),
     );
     expect(decodeErrorPayload(plain.payload).expected_epoch).toBeUndefined();
+  });
+
+  it("isHubError: only an ERROR opcode with exactly RESPONSE|ERROR from sender 0", () => {
+    const base = { opcode: Opcode.ERROR, flags: Flag.RESPONSE | Flag.ERROR, senderId: 0n };
+    expect(isHubError(base)).toBe(true);
+    expect(isHubError({ ...base, senderId: 5n })).toBe(false);
+    expect(isHubError({ ...base, flags: Flag.RESPONSE })).toBe(false);
+    expect(isHubError({ ...base, flags: Flag.ERROR })).toBe(false);
+    expect(isHubError({ ...base, opcode: Opcode.ACK })).toBe(false);
   });
 
   it("ACKs are built unsigned, with the sequencer's stamp", () => {

@@ -1,10 +1,11 @@
 /**
  * The client's link to the hub (docs/contracts.md "Client ↔ hub transport"): it owns the
  * current `HubConnection`, signs requests with a fresh request_id, resends them until
- * answered (`RequestTracker`), routes the hub's verified responses to their requests and
+ * answered (`RequestTracker`), routes the hub's verified responses (and its unsigned
+ * ERRORs) to their requests and
  * hands every other frame to `onPush`. Frames of a replaced connection are ignored.
  */
-import { Flag, type Timers } from "@kalandra/proto";
+import { Flag, isHubError, type Timers } from "@kalandra/proto";
 import type { Device } from "./device.js";
 import { ClientError } from "./errors.js";
 import type { RequestIds } from "./persistence.js";
@@ -142,7 +143,12 @@ export class HubLink implements HubRequests {
         return;
       }
       if ((f.header.flags & Flag.RESPONSE) === 0) this.#o.onPush(f);
-      else if (f.header.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey))
+      // ERRORs come unsigned (docs/protocol.md "Signatures"): a refusal grants nothing, so
+      // it is taken as is; every other response must carry the hub's signature.
+      else if (
+        isHubError(f.header) ||
+        (f.header.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey))
+      )
         this.#requests.resolve(f);
     });
   }

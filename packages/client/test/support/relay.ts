@@ -169,6 +169,8 @@ export class Relay {
       },
       this.hub,
     );
+    // Like kalandrad, refusals go unsigned (signature bytes zero).
+    if (extra.error) f.fill(0, 64, 128);
     conn.deliver(f);
     return f;
   }

@@ -237,7 +237,7 @@ export class HubCore {
     const reply = { kind: "session", sessionId } as const;
     const h = frame.header;
     const fail = (r: Refusal): Outcome => {
-      this.deps.sink(reply, errorFrame(this.deps.hubSigner, h, r));
+      this.deps.sink(reply, errorFrame(h, r));
       return { ok: false, refusal: r };
     };
     const session = this.sessions.get(sessionId);
@@ -295,10 +295,7 @@ export class HubCore {
 
   /** An ERROR to a frame that may not even parse: request_id/room_id/epoch as far as its bytes go. */
   private refuseRaw(sessionId: string, bytes: Uint8Array, r: Refusal): Outcome {
-    this.deps.sink(
-      { kind: "session", sessionId },
-      errorFrame(this.deps.hubSigner, requestHeaderOf(bytes), r),
-    );
+    this.deps.sink({ kind: "session", sessionId }, errorFrame(requestHeaderOf(bytes), r));
     return { ok: false, refusal: r };
   }
 

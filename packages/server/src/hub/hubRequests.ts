@@ -82,7 +82,7 @@ async function kpUpload(ctx: HubRequestContext, frame: Frame, from: Requester): 
   const reply = { kind: "session", sessionId: from.sessionId } as const;
   const p = decodePayload(Opcode.KP_UPLOAD, frame.payload);
   const r = await ctx.keyPackages.upload(from, p.key_packages, p.last_resort, ctx.nowSeconds);
-  if (!r.ok) return ctx.sink(reply, errorFrame(ctx.signer, frame.header, r.refusal));
+  if (!r.ok) return ctx.sink(reply, errorFrame(frame.header, r.refusal));
   ctx.sink(reply, responseFrame(ctx.signer, frame.header, Opcode.ACK, {}));
 }
 
@@ -92,10 +92,10 @@ async function kpClaim(ctx: HubRequestContext, frame: Frame, from: Requester): P
   if (ctx.bans?.isBanned(p.user_id) === true) {
     // Nobody can add a hub-wide banned user: its key packages are not handed out.
     const r = refuse("BANNED", `${p.user_id} is banned from this hub`);
-    return ctx.sink(reply, errorFrame(ctx.signer, frame.header, r));
+    return ctx.sink(reply, errorFrame(frame.header, r));
   }
   const r = await ctx.keyPackages.claim(p.user_id, ctx.nowSeconds);
-  if (!r.ok) return ctx.sink(reply, errorFrame(ctx.signer, frame.header, r.refusal));
+  if (!r.ok) return ctx.sink(reply, errorFrame(frame.header, r.refusal));
   ctx.sink(
     reply,
     responseFrame(ctx.signer, frame.header, Opcode.KP_CLAIMED, {
@@ -124,10 +124,10 @@ async function moderate(ctx: HubRequestContext, frame: Frame, from: Requester): 
   }
   if (ctx.moderation === undefined) {
     const r = refuse("FORBIDDEN", "moderation is not enabled on this hub");
-    return ctx.sink(reply, errorFrame(ctx.signer, h, r));
+    return ctx.sink(reply, errorFrame(h, r));
   }
   const r = await ctx.moderation.handle({ userId: from.userId, roomId: h.roomId, request });
-  if (!r.ok) return ctx.sink(reply, errorFrame(ctx.signer, h, r.refusal));
+  if (!r.ok) return ctx.sink(reply, errorFrame(h, r.refusal));
   const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlcTimestamp: 0n };
   ctx.sink(reply, responseFrame(ctx.signer, h, Opcode.ACK, {}, stamp));
 }

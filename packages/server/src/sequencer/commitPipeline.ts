@@ -94,7 +94,7 @@ export class CommitPipeline {
         if (err !== undefined) {
           // Later frames of this room may depend on this one: stop accepting (DESIGN §5).
           this.failed = err;
-          const fail = errorFrame(this.env.hubSigner, h, refuse("INTERNAL", "storage failed"));
+          const fail = errorFrame(h, refuse("INTERNAL", "storage failed"));
           if (reply !== undefined) this.env.sink(reply, fail);
           finish(fail);
           resolve({ ok: false, refusal: refuse("INTERNAL", String(err)) });

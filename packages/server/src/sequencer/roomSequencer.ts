@@ -342,7 +342,7 @@ export class RoomSequencer implements RoomFacts {
 
   private answer(request: Request, refusal: Refusal): Outcome {
     if (request.reply !== undefined) {
-      this.env.sink(request.reply, errorFrame(this.env.hubSigner, request.frame.header, refusal));
+      this.env.sink(request.reply, errorFrame(request.frame.header, refusal));
     }
     return { ok: false, refusal };
   }

@@ -238,7 +238,7 @@ export class ShardCore {
       bytes: msg.bytes,
     };
     const fail = (r: Refusal): Outcome => {
-      this.env.sink(reply, errorFrame(this.env.hubSigner, h, r));
+      this.env.sink(reply, errorFrame(h, r));
       return { ok: false, refusal: r };
     };
     const request = { frame, reply, userId: msg.userId, deviceKey: msg.deviceKey };

@@ -81,6 +81,32 @@ describe("WebTransport listener", () => {
     );
     const pong = await c.waitFor(isOp(Opcode.PONG));
     expect(readHeader(pong).requestId).toBe(9);
+    expect(pong.subarray(HEADER_SIZE)).toEqual(encodePayload(Opcode.PONG, { nonce: 5 }));
+    c.close();
+  });
+
+  it("refuses a PING carrying more than its schema {nonce}, unsigned, and echoes nothing of it", async () => {
+    const dev = device();
+    const c = await authed(hub.port, hub.certHash, dev);
+    const valid = encodePayload(Opcode.PING, { nonce: 5 });
+    // {nonce: 5, extra: h'00…'}: a schema field plus 1000 bytes the hub must not echo.
+    const extra = new Uint8Array([
+      0xa2,
+      ...[0x65, ...new TextEncoder().encode("nonce"), 0x05],
+      ...[0x65, ...new TextEncoder().encode("extra"), 0x59, 0x03, 0xe8],
+      ...new Uint8Array(1000),
+    ]);
+    const trailing = new Uint8Array([...valid, 0xff, 0xff]);
+    for (const [requestId, payload] of [
+      [21, extra],
+      [22, trailing],
+    ] as const) {
+      await c.send(rawFrame(dev, { opcode: Opcode.PING, requestId }, payload));
+      const err = await c.waitFor((f) => readHeader(f).requestId === requestId);
+      expect(errorName(err)).toBe("BAD_PAYLOAD");
+      expect(err.subarray(64, 128).every((b) => b === 0)).toBe(true); // ERRORs go unsigned
+    }
+    expect(c.frames.filter(isOp(Opcode.PONG))).toEqual([]);
     c.close();
   });
 

@@ -10,7 +10,7 @@ import type { HubHost } from "../../hub/hubHost.js";
 import type { Metrics } from "./metrics.js";
 import { Session, type SessionIo } from "./session.js";
 import type { RuntimeLimits } from "./transport.js";
-import { type HubKey, hubKeySigner } from "./wire.js";
+import type { HubKey } from "./wire.js";
 
 /** What every listener is given besides its address and certificate (`TransportOptions` extends it). */
 export interface ListenerDeps {
@@ -36,11 +36,7 @@ export function refuseConnection(o: ListenerDeps, accepting: boolean): Uint8Arra
   if (reason === undefined) return undefined;
   o.metrics?.connectionsRefused.inc({ reason });
   o.metrics?.framesRejected.inc({ code: reason });
-  return errorFrame(
-    hubKeySigner(o.hubKey),
-    { requestId: 0, roomId: 0n },
-    { code: reason, message },
-  );
+  return errorFrame({ requestId: 0, roomId: 0n }, { code: reason, message });
 }
 
 /** A new session `id` over `io`, registered with the host and counted in the metrics. */

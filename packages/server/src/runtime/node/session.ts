@@ -8,6 +8,7 @@
  */
 import {
   type Clock,
+  decodePayload,
   encodePayload,
   errorFrame,
   Frame,
@@ -255,7 +256,7 @@ export class Session {
   private reject(code: ProtocolErrorCode, message: string, requestId = 0, roomId = 0n): void {
     this.d.metrics?.framesRejected.inc({ code });
     this.d.log?.debug({ session: this.d.id, code }, "frame rejected");
-    this.emit(errorFrame(hubKeySigner(this.d.hubKey), { requestId, roomId }, { code, message }));
+    this.emit(errorFrame({ requestId, roomId }, { code, message }));
   }
 
   private strike(
@@ -318,7 +319,7 @@ export class Session {
       return;
     }
     if (h.opcode === Opcode.PING) {
-      this.respond(Opcode.PONG, h.requestId, frame.payload, h.roomId);
+      this.pong(frame);
       return;
     }
     if (datagram && !isEphemeral(h.opcode)) return;
@@ -332,6 +333,23 @@ export class Session {
     } finally {
       end?.();
     }
+  }
+
+  /**
+   * PONG echoes the PING's nonce re-encoded, never the received bytes: a PING carries its
+   * schema `{nonce}` and nothing else (issue 12: a 16 MiB non-schema PING came back signed).
+   */
+  private pong(frame: Frame): void {
+    const h = frame.header;
+    let nonce: number;
+    try {
+      ({ nonce } = decodePayload(Opcode.PING, frame.payload));
+    } catch (e) {
+      const message = isProtocolError(e) ? e.message : "PING payload is not {nonce}";
+      this.strike("BAD_PAYLOAD", message, h.requestId, h.roomId);
+      return;
+    }
+    this.respond(Opcode.PONG, h.requestId, encodePayload(Opcode.PONG, { nonce }), h.roomId);
   }
 
   private handlerFailed(e: unknown, requestId: number, roomId: bigint): void {
