@@ -23,6 +23,13 @@ export { bytesEqual, concatBytes, toHex } from "./bytes.js";
 export { canary } from "./canary.js";
 /** CBOR, one configuration per purpose: wire payloads, and state kept at rest. */
 export { cborDecode, cborEncode, stateCborDecode, stateCborEncode } from "./cbor.js";
+/** SYNC_PAGE byte bounds: the page budget and the largest payload the hub sequences. */
+export {
+  maxSequencedPayload,
+  SYNC_ENTRY_OVERHEAD,
+  SYNC_PAGE_OVERHEAD,
+  syncEntrySize,
+} from "./syncPageSize.js";
 /** The strict CBOR subset payloads must use, checked before decoding. */
 export { checkStrictCbor, MAX_DEPTH as CBOR_MAX_DEPTH } from "./cborCheck.js";
 /** Header sizes, offsets and integer bounds of the wire contract. */

@@ -15,7 +15,6 @@
  */
 import {
   type Clock,
-  DEFAULT_MAX_PAYLOAD,
   type DeviceSigner,
   deriveSenderId,
   errorFrame,
@@ -52,7 +51,6 @@ import {
 } from "./hubRequests.js";
 
 export interface HubLimits extends SequencerLimits, KeyPackageLimits {
-  maxPayload: number;
   /** Rooms on this hub (`limits.max_rooms`); ROOM_CREATE beyond it gets TOO_MANY_ROOMS. */
   maxRooms: number;
   /** Shards of the in-process runtime when no ShardSet is given. */
@@ -69,7 +67,6 @@ export interface HubLimits extends SequencerLimits, KeyPackageLimits {
 export const DEFAULT_HUB_LIMITS: HubLimits = {
   ...DEFAULT_SEQUENCER_LIMITS,
   ...DEFAULT_KEY_PACKAGE_LIMITS,
-  maxPayload: DEFAULT_MAX_PAYLOAD,
   maxRooms: 100_000,
   shards: 1,
   verifySignatures: true,

@@ -2,7 +2,7 @@
  * What a room sequencer is given instead of reaching for globals (DESIGN §2). One env per
  * shard: its rooms share the storage, the AppendBatcher (group commit) and the sink.
  */
-import type { Clock, Timers } from "@kalandra/proto";
+import { type Clock, DEFAULT_MAX_PAYLOAD, type Timers } from "@kalandra/proto";
 import type { Storage } from "../storage/types.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import type { Sink } from "../vocabulary/target.js";
@@ -15,6 +15,17 @@ export interface SequencerLimits extends CommitSchedulerLimits {
   /** Most frames in one SYNC_PAGE. */
   syncPageLimit: number;
   /**
+   * Bytes after which a SYNC_PAGE takes no further entry (it always holds at least one):
+   * a small request cannot make the hub build a huge answer.
+   */
+  syncPageBytes: number;
+  /**
+   * Largest frame payload (`limits.max_payload_bytes`): sequenced payloads above
+   * `maxSequencedPayload(maxPayload)` are refused PAYLOAD_TOO_LARGE, so any one entry fits
+   * a SYNC_PAGE within this limit (proto syncPageSize.ts).
+   */
+  maxPayload: number;
+  /**
    * Members of one room (`limits.max_members_per_room`): a commit or external commit whose
    * resulting tree holds more, and more than the room has now, is refused with ROOM_FULL.
    */
@@ -26,6 +37,8 @@ export const DEFAULT_SEQUENCER_LIMITS: SequencerLimits = {
   maxProposalsPerEpoch: 64,
   commitDeadlineMs: 2000,
   syncPageLimit: 256,
+  syncPageBytes: 1024 * 1024,
+  maxPayload: DEFAULT_MAX_PAYLOAD,
   maxMembersPerRoom: 1000,
 };
 

@@ -19,6 +19,8 @@ import {
   Flag,
   hubFrame,
   isIdempotent,
+  isSequenced,
+  maxSequencedPayload,
   Opcode,
   responseFrame,
 } from "@kalandra/proto";
@@ -208,6 +210,14 @@ export class RoomSequencer implements RoomFacts {
   private decide(request: Request): Refusal | Promise<Outcome> {
     const h = request.frame.header;
     const payload = request.frame.payload;
+    // Every log entry must fit a SYNC_PAGE of its own, or no one could sync past it.
+    const largest = maxSequencedPayload(this.env.limits.maxPayload);
+    if (isSequenced(h.opcode) && payload.length > largest) {
+      return refuse(
+        "PAYLOAD_TOO_LARGE",
+        `a sequenced payload may hold at most ${largest} bytes (got ${payload.length})`,
+      );
+    }
     switch (h.opcode) {
       case Opcode.APP_MESSAGE: {
         const refused = judgeAppMessage(this, h, request.deviceKey);

@@ -83,7 +83,10 @@ export async function openNodeHub(
             hubKey: deps.hubKey.publicKey,
             noSync: c.database.sync === "none",
           },
-          limits: { maxMembersPerRoom: c.limits.max_members_per_room },
+          limits: {
+            maxMembersPerRoom: c.limits.max_members_per_room,
+            maxPayload: c.limits.max_payload_bytes,
+          },
           maxBatch: DEFAULT_HUB_LIMITS.maxBatch,
           ...(o.workers.onFailure === undefined ? {} : { onFailure: o.workers.onFailure }),
         });
