@@ -23,13 +23,6 @@ export { bytesEqual, concatBytes, toHex } from "./bytes.js";
 export { canary } from "./canary.js";
 /** CBOR, one configuration per purpose: wire payloads, and state kept at rest. */
 export { cborDecode, cborEncode, stateCborDecode, stateCborEncode } from "./cbor.js";
-/** SYNC_PAGE byte bounds: the page budget and the largest payload the hub sequences. */
-export {
-  maxSequencedPayload,
-  SYNC_ENTRY_OVERHEAD,
-  SYNC_PAGE_OVERHEAD,
-  syncEntrySize,
-} from "./syncPageSize.js";
 /** The strict CBOR subset payloads must use, checked before decoding. */
 export { checkStrictCbor, MAX_DEPTH as CBOR_MAX_DEPTH } from "./cborCheck.js";
 /** Header sizes, offsets and integer bounds of the wire contract. */
@@ -174,3 +167,10 @@ export {
 } from "./signing.js";
 /** Frames from a byte stream, with a hard size limit checked before buffering. */
 export { StreamDecoder } from "./streamDecoder.js";
+/** SYNC_PAGE byte bounds: the page budget and the largest payload the hub sequences. */
+export {
+  maxSequencedPayload,
+  SYNC_ENTRY_OVERHEAD,
+  SYNC_PAGE_OVERHEAD,
+  syncEntrySize,
+} from "./syncPageSize.js";

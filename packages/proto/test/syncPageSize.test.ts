@@ -3,11 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PAYLOAD } from "../src/constants.js";
 import { Opcode } from "../src/opcodes.js";
 import { encodePayload } from "../src/payloads/codec.js";
-import {
-  maxSequencedPayload,
-  SYNC_PAGE_OVERHEAD,
-  syncEntrySize,
-} from "../src/syncPageSize.js";
+import { maxSequencedPayload, SYNC_PAGE_OVERHEAD, syncEntrySize } from "../src/syncPageSize.js";
 import { fcParams } from "./helpers.js";
 
 const U64_MAX = 2n ** 64n - 1n;
