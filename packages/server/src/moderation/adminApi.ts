@@ -42,6 +42,9 @@ export interface AdminRequest {
   remote?: string | undefined;
 }
 
+/** What the token check needs: the request without its body. */
+export type AdminRequestHead = Pick<AdminRequest, "method" | "path" | "authorization" | "remote">;
+
 export interface AdminResponse {
   status: number;
   body: unknown;
@@ -75,7 +78,12 @@ export class AdminApi {
     this.refusals = new RefusalLimiter(o.clock, o.refusalBurst ?? 20);
   }
 
-  async handle(req: AdminRequest): Promise<AdminResponse> {
+  /**
+   * The token check alone (audited when it fails), which needs nothing but the request's
+   * head: the listener asks it before reading any body, so a tokenless client cannot hold a
+   * connection open with a slow body (issue 12). undefined = authorised.
+   */
+  async refuse(req: AdminRequestHead): Promise<AdminResponse | undefined> {
     const token = this.o.token();
     if (token === "" || !tokenMatches(req.authorization, token)) {
       const why =
@@ -89,6 +97,12 @@ export class AdminApi {
         ? { status: 403, body: { error: why, message: "set monitoring.admin_token to enable" } }
         : { status: 401, body: { error: why } };
     }
+    return undefined;
+  }
+
+  async handle(req: AdminRequest): Promise<AdminResponse> {
+    const refused = await this.refuse(req);
+    if (refused !== undefined) return refused;
     const actor = `admin:${req.operator !== undefined && OPERATOR.test(req.operator) ? req.operator : "admin"}`;
     try {
       return await this.route(req, actor);
@@ -107,7 +121,7 @@ export class AdminApi {
     const key = `${req.method} ${req.path}`;
     const user = /^\/admin\/users\/([^/]+)\/messages$/.exec(req.path);
     if (req.method === "GET" && user !== null) {
-      const userId = decodeURIComponent(user[1] as string);
+      const userId = percentDecoded(user[1] as string);
       return ok({
         user: userId,
         messages: (await m.userMessages(userId)).map((e) => ({
@@ -165,7 +179,7 @@ export class AdminApi {
   }
 
   /** Audits a refused call, rate-limited per minute of the injected clock. */
-  private async refused(req: AdminRequest, why: string): Promise<void> {
+  private async refused(req: AdminRequestHead, why: string): Promise<void> {
     const detail: Record<string, unknown> = { reason: why, method: req.method, path: req.path };
     if (req.remote !== undefined) detail.remote = req.remote;
     const admitted = this.refusals.admit(detail);
@@ -190,6 +204,15 @@ function reply(r: { ok: true } | { ok: false; refusal: Refusal }): AdminResponse
   if (r.ok) return ok(r);
   const status = STATUS[r.refusal.code] ?? (r.refusal.code === "INTERNAL" ? 500 : 409);
   return { status, body: { ok: false, error: r.refusal.code, message: r.refusal.message } };
+}
+
+/** A percent-encoded path segment; malformed encoding is the caller's error (400), not ours. */
+function percentDecoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequest("malformed percent-encoding in the path");
+  }
 }
 
 function text(v: unknown, name: string): string {

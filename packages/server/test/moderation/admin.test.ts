@@ -4,6 +4,7 @@
  * audited (rate-limited); every action is audited under the operator's name. Tested on the
  * API object, over real HTTP on the monitoring listener, and through `kalandrad admin`.
  */
+import { connect } from "node:net";
 import { Opcode } from "@kalandra/proto";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
@@ -176,6 +177,58 @@ describe("admin API", () => {
       a: "1",
       b: "ff",
     });
+  });
+
+  it("over HTTP: the token is checked before the body is read; malformed paths are 400", async () => {
+    const { api } = await setup();
+    const m = await startMonitoring({
+      host: "127.0.0.1",
+      port: 0,
+      registry: new Registry(),
+      ready: () => true,
+      adminToken: () => TOKEN,
+      admin: api,
+    });
+    try {
+      // Headers announcing 1 MB, then 10 bytes, then nothing: answered and closed at once.
+      const answer = await new Promise<{ text: string; closed: boolean }>((resolve, reject) => {
+        const sock = connect(m.port, "127.0.0.1");
+        let text = "";
+        const t = setTimeout(() => {
+          sock.destroy();
+          resolve({ text, closed: false });
+        }, 3000);
+        sock.on("data", (d) => {
+          text += d.toString();
+        });
+        sock.on("close", () => {
+          clearTimeout(t);
+          resolve({ text, closed: true });
+        });
+        sock.on("error", reject);
+        sock.write(
+          "POST /admin/kick HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" +
+            'content-length: 1000000\r\n\r\n{"room": "1',
+        );
+      });
+      expect(answer.text).toMatch(/^HTTP\/1\.1 401/);
+      expect(answer.text).toMatch(/missing_token/);
+      expect(answer.closed).toBe(true);
+
+      const base = `http://127.0.0.1:${m.port}`;
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      for (const path of ["/admin/users/%E0%A4%A/messages", "/admin/users/%/messages"]) {
+        const r = await fetch(`${base}${path}`, { headers: auth });
+        expect(r.status).toBe(400);
+        expect(await r.json()).toMatchObject({ error: "bad_request" });
+      }
+      // A well-formed escape still works.
+      const ok = await fetch(`${base}/admin/users/al%69ce/messages`, { headers: auth });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ user: "alice" });
+    } finally {
+      await new Promise<void>((r) => m.server.close(() => r()));
+    }
   });
 
   it("over HTTP on the monitoring listener and through kalandrad admin", async () => {

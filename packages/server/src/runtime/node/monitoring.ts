@@ -6,7 +6,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
-import { type AdminRequest, type AdminResponse, tokenMatches } from "../../moderation/adminApi.js";
+import {
+  type AdminRequest,
+  type AdminRequestHead,
+  type AdminResponse,
+  tokenMatches,
+} from "../../moderation/adminApi.js";
 
 /** Largest admin request body read (the API takes small JSON objects). */
 const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -17,8 +22,14 @@ export interface MonitoringOptions {
   registry: Registry;
   ready(): boolean;
   adminToken(): string;
-  /** Handles /admin/*; absent = 404 (no hub core to moderate). */
-  admin?: { handle(req: AdminRequest): Promise<AdminResponse> };
+  /**
+   * Handles /admin/*; absent = 404 (no hub core to moderate). `refuse` checks the token
+   * from the request's head, before its body is read.
+   */
+  admin?: {
+    refuse(req: AdminRequestHead): Promise<AdminResponse | undefined>;
+    handle(req: AdminRequest): Promise<AdminResponse>;
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<string | undefined> {
@@ -44,10 +55,27 @@ async function serveAdmin(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://admin.invalid");
-  const send = (status: number, body: unknown): void => {
-    res.writeHead(status, { "content-type": "application/json" }).end(`${JSON.stringify(body)}\n`);
+  const send = (status: number, body: unknown, close = false): void => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    // Refused before its body was read: the connection goes, with whatever body is left.
+    if (close) headers.connection = "close";
+    res.writeHead(status, headers).end(`${JSON.stringify(body)}\n`);
+    if (close) res.once("finish", () => req.socket.end());
   };
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "/", "http://admin.invalid");
+  } catch {
+    return send(400, { error: "bad_request", message: "malformed request path" }, true);
+  }
+  const head = {
+    method: req.method ?? "GET",
+    path: url.pathname,
+    authorization: req.headers.authorization,
+    remote: req.socket.remoteAddress,
+  };
+  const refused = await admin.refuse(head);
+  if (refused !== undefined) return send(refused.status, refused.body, true);
   let body: unknown;
   try {
     const text = await readBody(req);
@@ -57,13 +85,10 @@ async function serveAdmin(
   }
   const operator = req.headers["x-kalandra-operator"];
   const r = await admin.handle({
-    method: req.method ?? "GET",
-    path: url.pathname,
+    ...head,
     query: url.searchParams,
-    authorization: req.headers.authorization,
     operator: typeof operator === "string" ? operator : undefined,
     body,
-    remote: req.socket.remoteAddress,
   });
   send(r.status, r.body);
 }
