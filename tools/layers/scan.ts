@@ -102,7 +102,7 @@ export function scanModule(fileName: string, text: string): ModuleScan {
         });
       }
     } else if (ts.isIdentifier(node) && FORBIDDEN_GLOBALS.has(node.text)) {
-      if (isGlobalReference(node) && !declared.has(node.text)) {
+      if (isGlobalReference(node) && !declared.has(node.text) && !isGivenInstant(node)) {
         ambient.push({ what: node.text, line: lineOf(node) });
       }
     } else if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression)) {
@@ -119,6 +119,20 @@ export function scanModule(fileName: string, text: string): ModuleScan {
   };
   visit(sf);
   return { imports, ambient };
+}
+
+/**
+ * `new Date(t)` with an argument converts a time the core was given (e.g. for a library
+ * that takes a Date); only `new Date()`, `Date()` and `Date.now()` read the clock.
+ */
+function isGivenInstant(id: ts.Identifier): boolean {
+  const p = id.parent;
+  return (
+    id.text === "Date" &&
+    ts.isNewExpression(p) &&
+    p.expression === id &&
+    (p.arguments?.length ?? 0) > 0
+  );
 }
 
 /** `import("x")` and `require("x")`. */

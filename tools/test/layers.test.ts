@@ -81,6 +81,7 @@ describe("ambient effects and Node imports", () => {
           "export const p = (x: { process(): void }) => x.process();",
           "export function run(process: () => void) { process(); }",
           "queueMicrotask(() => {});",
+          "export const r = (s: number) => new Date(s * 1000);",
           "export const q = [createHash, timingSafeEqual, isUtf8] as unknown as Worker;",
         ].join("\n"),
       ),
