@@ -180,7 +180,48 @@ export function buildConfig(
   if (c.limits.connection_burst < 1 || c.limits.device_burst < 1) {
     issues.push({ key: "limits", problem: "bursts must be at least 1" });
   }
+  issues.push(...oidcIssues(c));
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config: c };
+}
+
+/** The `auth.oidc_*` keys hold together: an issuer, an audience and one key source. */
+function oidcIssues(c: Config): ConfigIssue[] {
+  const a = c.auth;
+  const any = [a.oidc_issuer, a.oidc_audience, a.oidc_jwks_url, a.oidc_jwks_file].some(
+    (v) => v !== "",
+  );
+  if (!any) return [];
+  const out: ConfigIssue[] = [];
+  const need = (key: "oidc_issuer" | "oidc_audience") => {
+    if (a[key] === "") out.push({ key: `auth.${key}`, problem: "required for OpenID Connect" });
+  };
+  need("oidc_issuer");
+  need("oidc_audience");
+  if ((a.oidc_jwks_url === "") === (a.oidc_jwks_file === "")) {
+    out.push({
+      key: "auth.oidc_jwks_url",
+      problem: "set exactly one of auth.oidc_jwks_url and auth.oidc_jwks_file",
+    });
+  }
+  if (a.oidc_jwks_url !== "") {
+    let url: URL | undefined;
+    try {
+      url = new URL(a.oidc_jwks_url);
+    } catch {}
+    const host = url?.hostname.replace(/^\[(.*)\]$/, "$1");
+    if (
+      !url ||
+      !(url.protocol === "https:" || (url.protocol === "http:" && isLoopback(host ?? "")))
+    ) {
+      out.push({
+        key: "auth.oidc_jwks_url",
+        problem: `expected an https:// URL (http:// only on loopback), got ${JSON.stringify(a.oidc_jwks_url)}`,
+      });
+    }
+  }
+  if (a.oidc_user_claim === "")
+    out.push({ key: "auth.oidc_user_claim", problem: "must not be empty" });
+  return out;
 }
 
 /** Reads `path` (when given) and the environment; never throws for bad input. */

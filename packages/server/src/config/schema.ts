@@ -67,6 +67,11 @@ export const schema = {
       doc: "Path of the hub's Ed25519 key (PEM); empty = `<database.path>/hub-key.pem`, created on first start.",
       secret: false,
     },
+    domain: {
+      type: "string",
+      default: "localhost",
+      doc: "This hub's domain: authenticated user ids are `name@domain` (DESIGN §10).",
+    },
     drain_timeout_ms: {
       type: "int",
       default: 10000,
@@ -173,6 +178,40 @@ export const schema = {
       max: 600000,
       reload: true,
       doc: "Time a new session has to finish the auth handshake.",
+    },
+  },
+  auth: {
+    oidc_issuer: {
+      type: "string",
+      default: "",
+      doc: 'OpenID Connect: the issuer every token\'s `iss` must equal, exactly (e.g. `https://accounts.example.com/realms/staff`); empty = no OIDC authenticator. Needs `oidc_audience` and one of `oidc_jwks_url`, `oidc_jwks_file` (docs/operations.md "OpenID Connect").',
+    },
+    oidc_audience: {
+      type: "string",
+      default: "",
+      doc: "OpenID Connect: the value a token's `aud` must be or contain (the client id the hub's users log in with).",
+    },
+    oidc_jwks_url: {
+      type: "string",
+      default: "",
+      doc: "OpenID Connect: the issuer's JWKS (`jwks_uri` of its discovery document); https, or http on loopback only. Fetched when first needed and again when a token names an unknown key (at most every 30 s).",
+    },
+    oidc_jwks_file: {
+      type: "string",
+      default: "",
+      doc: 'OpenID Connect: a JWKS file (`{"keys": [...]}`) instead of `oidc_jwks_url`, read at start.',
+    },
+    oidc_user_claim: {
+      type: "string",
+      default: "sub",
+      doc: "OpenID Connect: the claim naming the user (`sub`, `preferred_username`, `email`, ...); the user id is `<claim>@<server.domain>`. A value with `@` must end in `@<server.domain>`; `email` also needs `email_verified: true`.",
+    },
+    oidc_clock_skew_s: {
+      type: "int",
+      default: 60,
+      min: 0,
+      max: 600,
+      doc: "OpenID Connect: seconds of clock difference allowed when checking `exp` and `nbf`.",
     },
   },
   federation: {
