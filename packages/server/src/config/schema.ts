@@ -67,11 +67,6 @@ export const schema = {
       doc: "Path of the hub's Ed25519 key (PEM); empty = `<database.path>/hub-key.pem`, created on first start.",
       secret: false,
     },
-    domain: {
-      type: "string",
-      default: "localhost",
-      doc: "This hub's domain: authenticated user ids are `name@domain` (DESIGN §10).",
-    },
     drain_timeout_ms: {
       type: "int",
       default: 10000,
@@ -79,6 +74,11 @@ export const schema = {
       max: 600000,
       reload: true,
       doc: "On SIGTERM/SIGINT: how long in-flight requests may take before the process exits anyway.",
+    },
+    domain: {
+      type: "string",
+      default: "localhost",
+      doc: "This hub's domain: users authenticated by `enrollment` or `oidc` are `name@domain` (DESIGN §10).",
     },
   },
   tls: {
