@@ -81,6 +81,40 @@ export const schema = {
       doc: "This hub's domain: users authenticated by `enrollment` or `oidc` are `name@domain` (DESIGN §10).",
     },
   },
+  auth: {
+    oidc_issuer: {
+      type: "string",
+      default: "",
+      doc: 'OpenID Connect: the issuer every token\'s `iss` must equal, exactly (e.g. `https://accounts.example.com/realms/staff`); empty = no OIDC authenticator. Needs `oidc_audience` and one of `oidc_jwks_url`, `oidc_jwks_file` (docs/operations.md "OpenID Connect").',
+    },
+    oidc_audience: {
+      type: "string",
+      default: "",
+      doc: "OpenID Connect: the value a token's `aud` must be or contain (the client id the hub's users log in with).",
+    },
+    oidc_jwks_url: {
+      type: "string",
+      default: "",
+      doc: "OpenID Connect: the issuer's JWKS (`jwks_uri` of its discovery document); https, or http on loopback only. Fetched when first needed and again when a token names an unknown key (at most every 30 s).",
+    },
+    oidc_jwks_file: {
+      type: "string",
+      default: "",
+      doc: 'OpenID Connect: a JWKS file (`{"keys": [...]}`) instead of `oidc_jwks_url`, read at start.',
+    },
+    oidc_user_claim: {
+      type: "string",
+      default: "sub",
+      doc: "OpenID Connect: the claim naming the user (`sub`, `preferred_username`, `email`, ...); the user id is `<claim>@<server.domain>`. A value with `@` must end in `@<server.domain>`; `email` also needs `email_verified: true`.",
+    },
+    oidc_clock_skew_s: {
+      type: "int",
+      default: 60,
+      min: 0,
+      max: 600,
+      doc: "OpenID Connect: seconds of clock difference allowed when checking `exp` and `nbf`.",
+    },
+  },
   tls: {
     cert: {
       type: "string",
@@ -178,40 +212,6 @@ export const schema = {
       max: 600000,
       reload: true,
       doc: "Time a new session has to finish the auth handshake.",
-    },
-  },
-  auth: {
-    oidc_issuer: {
-      type: "string",
-      default: "",
-      doc: 'OpenID Connect: the issuer every token\'s `iss` must equal, exactly (e.g. `https://accounts.example.com/realms/staff`); empty = no OIDC authenticator. Needs `oidc_audience` and one of `oidc_jwks_url`, `oidc_jwks_file` (docs/operations.md "OpenID Connect").',
-    },
-    oidc_audience: {
-      type: "string",
-      default: "",
-      doc: "OpenID Connect: the value a token's `aud` must be or contain (the client id the hub's users log in with).",
-    },
-    oidc_jwks_url: {
-      type: "string",
-      default: "",
-      doc: "OpenID Connect: the issuer's JWKS (`jwks_uri` of its discovery document); https, or http on loopback only. Fetched when first needed and again when a token names an unknown key (at most every 30 s).",
-    },
-    oidc_jwks_file: {
-      type: "string",
-      default: "",
-      doc: 'OpenID Connect: a JWKS file (`{"keys": [...]}`) instead of `oidc_jwks_url`, read at start.',
-    },
-    oidc_user_claim: {
-      type: "string",
-      default: "sub",
-      doc: "OpenID Connect: the claim naming the user (`sub`, `preferred_username`, `email`, ...); the user id is `<claim>@<server.domain>`. A value with `@` must end in `@<server.domain>`; `email` also needs `email_verified: true`.",
-    },
-    oidc_clock_skew_s: {
-      type: "int",
-      default: 60,
-      min: 0,
-      max: 600,
-      doc: "OpenID Connect: seconds of clock difference allowed when checking `exp` and `nbf`.",
     },
   },
   federation: {
