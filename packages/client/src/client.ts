@@ -84,6 +84,13 @@ export interface RoomView {
   treeHash: Uint8Array | undefined;
 }
 
+/** One leaf of a room's tree: its index, the user its credential names, the device at it. */
+export interface RoomLeaf {
+  leaf: number;
+  userId: string;
+  senderId: bigint;
+}
+
 export class KalandraClient {
   readonly #o: KalandraClientOptions;
   readonly #device: Device;
@@ -232,6 +239,16 @@ export class KalandraClient {
       members: r.state ? members(r.state).map((m) => m.userId) : [],
       treeHash: r.state?.groupContext.treeHash,
     };
+  }
+
+  /**
+   * The room's leaves as this device's MLS state holds them: the device (sender_id) at
+   * each leaf and the user its credential names (DESIGN §10); undefined before it joined.
+   */
+  leaves(roomId: bigint): RoomLeaf[] | undefined {
+    const state = this.#rooms.get(roomId)?.state;
+    if (state === undefined) return undefined;
+    return members(state).map(({ leaf, userId, senderId }) => ({ leaf, userId, senderId }));
   }
 
   rooms(): bigint[] {

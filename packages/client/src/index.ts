@@ -30,6 +30,8 @@ export {
   /** The facade: rooms, members, messages, connection lifecycle, erasure. */
   KalandraClient,
   type KalandraClientOptions,
+  /** One leaf of a room's tree: its user and device. */
+  type RoomLeaf,
   /** A room as the application sees it (phase, epoch, members). */
   type RoomView,
 } from "./client.js";

@@ -74,6 +74,8 @@ class SimConnection implements HubConnection {
 
 export interface ClientNodeOptions {
   name: string;
+  /** The user id the device claims (HELLO, credentials); default its name. */
+  userId?: string;
   scheduler: Scheduler;
   network: SimNetwork;
   rng: SeededRng;
@@ -126,7 +128,7 @@ export class ClientNode {
       store: this.store,
       hubPublicKey: this.o.hubPublicKey,
       cs: getKalandraCiphersuiteImpl(rng.fork("mls")),
-      userId: this.name,
+      userId: this.o.userId ?? this.name,
       requestPolicy: { retryMs: this.o.retryMs, maxAttempts: 1_000_000 },
       keyPackageTarget: 2,
       syncIntervalMs: this.o.syncIntervalMs,

@@ -7,7 +7,7 @@
  * Everything the node holds in memory is dropped by `crash`; `restart` reopens the same
  * directory.
  */
-import { type Clock, createDeviceSigner, type DeviceSigner } from "@kalandra/proto";
+import { type Clock, createDeviceSigner, type DeviceSigner, deriveSenderId } from "@kalandra/proto";
 import { ed25519PrivateKeyObject } from "@kalandra/proto/node";
 import {
   type AppendEntry,
@@ -24,10 +24,12 @@ import {
   openLmdbStorage,
   publicGroupViews,
   Session,
+  type SessionHub,
   type SessionLimits,
   shardModeration,
   type Target,
 } from "@kalandra/server";
+import type { LeafRef } from "./invariants/identityChecks.js";
 import type { SimNetwork } from "./network.js";
 import type { SeededRng } from "./rng.js";
 import type { Scheduler } from "./scheduler.js";
@@ -42,6 +44,8 @@ export interface HubRoomView {
   readonly nextIndex: bigint;
   readonly removalPending: boolean;
   members(): readonly bigint[];
+  /** The public view of the group: each leaf's device and the user its credential names. */
+  readonly group: { members(): readonly LeafRef[] };
 }
 
 export const SIM_SESSION_LIMITS: SessionLimits = {
@@ -62,6 +66,8 @@ export interface HubNodeOptions {
   rng: SeededRng;
   clock: Clock;
   limits?: Partial<HubLimits>;
+  /** Called as the hub attaches an authenticated session (session_owner). */
+  onAuthenticated?(senderId: bigint, userId: string): void;
   /** Called when the hub side of a client's connection closes (the client must reconnect). */
   onConnectionClosed(client: string, reason: string): void;
   /** Observes every frame the hub core emits (invariants on fan-out). */
@@ -211,7 +217,7 @@ export class HubNode {
         },
       },
       hubKey: this.key,
-      hub: host,
+      hub: this.#observed(host),
       limits: SIM_SESSION_LIMITS,
       clock: this.o.clock,
       rng: this.o.rng.fork(`session-${id}`),
@@ -219,6 +225,21 @@ export class HubNode {
     });
     this.#conns.set(client, { id, session });
     host.connect(id, session);
+  }
+
+  /** The host as a session sees it, telling the world which user each session became. */
+  #observed(host: HubHost<HubCore>): SessionHub {
+    const onAuthenticated = this.o.onAuthenticated;
+    if (onAuthenticated === undefined) return host;
+    return {
+      attachSession: (sessionId, deviceKey, userId) => {
+        onAuthenticated(deriveSenderId(deviceKey), userId);
+        host.attachSession(sessionId, deviceKey, userId);
+      },
+      detachSession: (sessionId) => host.detachSession(sessionId),
+      handleFrame: (sessionId, frame) => host.handleFrame(sessionId, frame),
+      deviceBucket: (senderId) => host.deviceBucket(senderId),
+    };
   }
 
   /** The transport noticed the client is gone (client crash). */

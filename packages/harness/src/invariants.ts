@@ -11,10 +11,13 @@
  *   tree hash.
  * - erasure.ts: erased_unrecoverable.
  * - convergence.ts: convergence.
+ * - identityChecks.ts: leaf_owner, room_access (every tree of the room against the
+ *   identity provider and the access ledger), session_owner (as sessions authenticate).
  * - hubLog.ts: the versions of the durable log the checks read.
  */
 import { checkAcks, checkDelivered, checkPrefix, checkRemoved } from "./invariants/clientChecks.js";
 import { type LogVersion, logVersion, type SafetyContext } from "./invariants/hubLog.js";
+import { checkLeaves } from "./invariants/identityChecks.js";
 import { checkExternalDuringRemoval, checkLogShape } from "./invariants/logChecks.js";
 import type { World } from "./world.js";
 
@@ -39,6 +42,7 @@ const SAFETY: readonly SafetyInvariant[] = [
   { check: checkDelivered },
   { check: checkRemoved },
   { check: checkExternalDuringRemoval, passed: "externalOk" },
+  { check: checkLeaves },
 ];
 
 /** Runs every safety invariant over one room; returns the number of violations added. */

@@ -13,6 +13,7 @@ async function roomWith(r: ScenarioRun, others: readonly string[]): Promise<void
   const { w } = r;
   r.room = await w.perform("create room", () => w.api("u0").createRoom());
   if (others.length === 0) return;
+  w.access.admit(r.room, others);
   await w.perform("add members", () => w.api("u0").addMembers(r.room, others));
   await w.runFor(30_000, () =>
     others.every((n) => w.client(n).client?.room(r.room)?.phase.kind === "synchronized"),
@@ -219,7 +220,10 @@ export const kickRace: Scenario = {
   },
   workload(r) {
     const { w } = r;
+    // u4 holds an invite to the room (room_access); the kick takes u3's right away.
+    w.access.admit(r.room, ["u4"]);
     w.at(1000, "kick u3", () => {
+      w.access.revoke(r.room, "u3");
       w.hub.kick(r.room, "u3").then(
         (o) => {
           if (o === undefined) w.violation("scenario_error", "the hub was down for the kick");

@@ -14,12 +14,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KalandraClient } from "@kalandra/client";
+import { FrameHeader, Opcode } from "@kalandra/proto";
 import { setCanaries } from "@kalandra/proto/testing";
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
+import { RoomAccess } from "./access.js";
 import { ClientNode } from "./clientNode.js";
 import { installDeterminismGuards, setSimulationSources } from "./guards.js";
 import { settleRealIo } from "./host.js";
 import { HUB, HubNode } from "./hubNode.js";
+import { SimIdentity } from "./identity.js";
+import { observeHubTree, sessionAttached } from "./invariants/identityChecks.js";
 import type { ErasureRecord } from "./invariants.js";
 import { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
 import { WorldObservations } from "./observations.js";
@@ -53,7 +57,19 @@ export class World {
   readonly scheduler: Scheduler;
   readonly network: SimNetwork;
   readonly hub: HubNode;
+  /** The honest devices (every invariant reads them), by node name. */
   readonly clients = new Map<string, ClientNode>();
+  /**
+   * Devices run by an attacker on the real client code (attacker.ts), by node name: the
+   * hub serves them like any other; the invariants do not count them as honest members.
+   */
+  readonly attackers = new Map<string, ClientNode>();
+  /** Which user each device key speaks for (the hub's Authenticator, DESIGN §10). */
+  readonly identity = new SimIdentity();
+  /** Who the honest actors admitted to each room (room_access). */
+  readonly access = new RoomAccess();
+  /** Node name → the user the world created its device for. */
+  readonly #owners = new Map<string, string>();
   readonly violations: Violation[] = [];
   readonly dir: string;
   readonly #faultRng: SeededRng;
@@ -95,30 +111,85 @@ export class World {
       clock: this.scheduler.clockFor(() => hubSkew),
       ...(o.hubLimits === undefined ? {} : { limits: o.hubLimits }),
       onConnectionClosed: (client, reason) => this.#connectionLost(client, reason),
+      onAuthenticated: (senderId, userId) => sessionAttached(this, senderId, userId),
       onSink: (target, frame) => {
         this.observed.served(frame);
         for (const f of this.sinkObservers) f(target, frame);
       },
       onAppend: (entries) => {
+        this.#appended(entries);
         for (const f of this.appendObservers) f(entries);
       },
     });
     for (const name of o.clients) {
       const s = skew(name);
-      this.clients.set(
-        name,
-        new ClientNode({
-          name,
-          scheduler: this.scheduler,
-          network: this.network,
-          rng: this.rng.fork(`client-${name}`),
-          clock: this.scheduler.clockFor(() => s),
-          hubPublicKey: this.hub.signer.publicKey,
-          syncIntervalMs: o.syncIntervalMs ?? 10_000,
-          retryMs: o.retryMs ?? 700,
-          onEvent: (node, e) => this.observed.clientEvent(node.name, e),
-        }),
-      );
+      this.clients.set(name, this.#clientNode(name, this.rng.fork(`client-${name}`), s));
+    }
+  }
+
+  #clientNode(name: string, rng: SeededRng, skewMs: number, userId?: string): ClientNode {
+    return new ClientNode({
+      name,
+      ...(userId === undefined ? {} : { userId }),
+      scheduler: this.scheduler,
+      network: this.network,
+      rng,
+      clock: this.scheduler.clockFor(() => skewMs),
+      hubPublicKey: this.hub.signer.publicKey,
+      syncIntervalMs: this.o.syncIntervalMs ?? 10_000,
+      retryMs: this.o.retryMs ?? 700,
+      // An attacker's view of a room is no evidence (only its determinism is checked).
+      onEvent: (node, e) => {
+        if (this.clients.get(node.name) === node || e.type === "error") {
+          this.observed.clientEvent(node.name, e);
+        }
+      },
+    });
+  }
+
+  /**
+   * A device of user `owner` that runs the real client code but claims to be `claims`
+   * (its HELLO's user_id and its credentials): an impostor when the two differ, a
+   * malicious insider when they do not. Not started; `connectAttacker` connects it.
+   */
+  addAttacker(name: string, owner: string, claims: string = owner): ClientNode {
+    if (this.clients.has(name) || this.attackers.has(name)) throw new Error(`${name} exists`);
+    const node = this.#clientNode(name, this.rng.fork(`attacker-${name}`), 0, claims);
+    this.attackers.set(name, node);
+    this.#owners.set(name, owner);
+    return node;
+  }
+
+  /** Opens an attacker's device and connects it once (no reconnects: it is on its own). */
+  async connectAttacker(name: string): Promise<KalandraClient> {
+    const node = this.attackers.get(name);
+    if (node === undefined) throw new RangeError(`no attacker ${name}`);
+    const client = node.client ?? (await this.#open(node));
+    this.hub.openConnection(name);
+    await client.connect();
+    return client;
+  }
+
+  /** Opens a node's client and binds its device key to the user it was created for. */
+  async #open(node: ClientNode): Promise<KalandraClient> {
+    const client = await node.open();
+    this.identity.bind(client.signer.publicKey, this.#owners.get(node.name) ?? node.name);
+    return client;
+  }
+
+  /**
+   * What the hub sequenced, as its disk buffers it: a room's creator is admitted to it,
+   * and the tree after each commit is judged (room_access, leaf_owner).
+   */
+  #appended(entries: readonly AppendEntry[]): void {
+    for (const e of entries) {
+      const opcode = FrameHeader.view(e.header).opcode;
+      if (opcode === Opcode.ROOM_CREATE) {
+        const owner = this.identity.ownerOf(e.senderId);
+        if (owner !== undefined) this.access.admit(e.roomId, [owner]);
+      } else if (opcode === Opcode.COMMIT || opcode === Opcode.EXTERNAL_COMMIT) {
+        observeHubTree(this, e.roomId);
+      }
     }
   }
 
@@ -225,7 +296,7 @@ export class World {
     for (const name of names) {
       await this.perform(`open ${name}`, async () => {
         const node = this.client(name);
-        const client = await node.open();
+        const client = await this.#open(node);
         this.hub.openConnection(name);
         await client.connect();
       });
@@ -246,7 +317,7 @@ export class World {
     const node = this.client(name);
     this.scheduler.restart(name);
     node.down = false;
-    const client = await node.open();
+    const client = await this.#open(node);
     if (!this.hub.up) {
       // Keep trying until the hub is back (the reconnect loop waits for it).
       this.scheduler.schedule(500, "harness", `reconnect ${name}`, () => this.#reconnect(name));

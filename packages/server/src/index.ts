@@ -28,6 +28,11 @@ export {
   HubHost,
   type HubHostOptions,
 } from "./hub/hubHost.js";
+export type {
+  Authenticator,
+  AuthRequest,
+  AuthVerdict,
+} from "./identity/authenticator.js";
 // Moderation (DESIGN §6): bans, kicks, retention, the admin API, in-band commands.
 export {
   AdminApi,

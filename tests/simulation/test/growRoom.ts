@@ -100,6 +100,8 @@ export const growRoom: Scenario = {
     const { w } = r;
     r.room = await w.perform("create room", () => w.api("u0").createRoom());
     const first = r.names.slice(1, FIRST);
+    // Everyone is invited from the start: joiners come in by Welcome or external commit.
+    w.access.admit(r.room, r.names);
     await w.perform("add members", () => w.api("u0").addMembers(r.room, first));
     await w.runFor(30_000, () =>
       first.every((n) => w.client(n).client?.room(r.room)?.phase.kind === "synchronized"),
