@@ -67,4 +67,15 @@ export const CANARIES: readonly CanaryInfo[] = [
     description: "client restarts its sending chain at 0 after a restart (key reuse)",
     scenarios: ["chat10", "partition", "hub_crash"],
   },
+  {
+    name: "kp_credential_unchecked",
+    description:
+      "server key package directory accepts a credential naming another user than the uploader",
+    scenarios: ["impostor_kp"],
+  },
+  {
+    name: "ban_ignored",
+    description: "server BanList: no ban is ever in force (a banned user rejoins)",
+    scenarios: ["banned_rejoin"],
+  },
 ];

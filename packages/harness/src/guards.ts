@@ -16,6 +16,12 @@ const RUNTIME_PATH =
 
 const SELF = /[/\\]harness[/\\](src|dist)[/\\]guards\.[jt]s$/;
 
+/**
+ * Harness modules that act as a device themselves (the attacker builds key packages and
+ * commits with ts-mls outside any client core): what they draw must be seeded like a core's.
+ */
+const ACTOR_PATH = /[/\\]harness[/\\](src|dist)[/\\]attacker\.[jt]s$/;
+
 /** Third-party I/O libraries whose own timers never reach back into a core. */
 const IO_LIBRARY = /[/\\]node_modules[/\\]lmdb[/\\]/;
 
@@ -73,6 +79,7 @@ function classify(sites: NodeJS.CallSite[], depth: number): Origin | undefined {
   const direct = i;
   for (; i < sites.length; i++) {
     if (i > direct) file = sites[i]?.getFileName() ?? "";
+    if (ACTOR_PATH.test(file)) return i === direct ? "core" : "under-core";
     if (!corePath.test(file)) continue;
     if (RUNTIME_PATH.test(file)) return "outside";
     return i === direct ? "core" : "under-core";

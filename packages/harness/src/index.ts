@@ -10,6 +10,9 @@
  * if (!r.ok) console.log(r.violations);
  */
 
+// Who may hold a leaf in a room (room_access) and the attacker that speaks raw frames.
+export { RoomAccess } from "./access.js";
+export { type Answer, forgeKeyPackage, keyPackageMessage, RawDevice } from "./attacker.js";
 // Planted bugs the simulation must catch.
 export { CANARIES, type CanaryInfo } from "./canaries.js";
 // Fault plans: message loss, partitions, crashes.
@@ -28,6 +31,14 @@ export {
   installDeterminismGuards,
   setSimulationSources,
 } from "./guards.js";
+// The simulation's identity provider: device key → user, the hub's Authenticator.
+export { SIM_AUTH_METHOD, SimIdentity } from "./identity.js";
+// The impostor family (issue 12): attacks refused today, and those still to be refused.
+export {
+  IMPOSTOR_SCENARIOS,
+  PENDING_ATTACKS,
+} from "./impostor/index.js";
+export { sessionAttached } from "./invariants/identityChecks.js";
 // The simulated world (hub, clients, network on one scheduler) and its safety check.
 export { checkSafety } from "./invariants.js";
 export { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";

@@ -3,55 +3,10 @@
  * or a swarm of them). Clients are named u0, u1, …; u0 creates the room.
  */
 import { decodeErrorPayload, FrameHeader, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { IMPOSTOR_SCENARIOS, PENDING_ATTACKS } from "./impostor/index.js";
 import { headerInfo, hubLog } from "./invariants.js";
 import type { Scenario, ScenarioRun } from "./scenario.js";
-
-const te = new TextEncoder();
-
-/** u0 creates the room and adds `others` in one commit; waits until everyone is in it. */
-async function roomWith(r: ScenarioRun, others: readonly string[]): Promise<void> {
-  const { w } = r;
-  r.room = await w.perform("create room", () => w.api("u0").createRoom());
-  if (others.length === 0) return;
-  w.access.admit(r.room, others);
-  await w.perform("add members", () => w.api("u0").addMembers(r.room, others));
-  await w.runFor(30_000, () =>
-    others.every((n) => w.client(n).client?.room(r.room)?.phase.kind === "synchronized"),
-  );
-  for (const n of others) {
-    if (w.client(n).client?.room(r.room)?.phase.kind !== "synchronized") {
-      throw new Error(`${n} did not join during setup`);
-    }
-  }
-}
-
-/** Sends `name:i` from `name` (a failure is fine: the sender may be down or removed). */
-function send(r: ScenarioRun, name: string, i: number, delayMs: number): void {
-  r.w.at(delayMs, `send ${name}:${i}`, () => {
-    const c = r.w.client(name).client;
-    if (c === undefined) return;
-    r.notes.sent = (r.notes.sent ?? 0) + 1;
-    c.send(r.room, te.encode(`${name}:${i}`)).then(
-      () => {
-        r.notes.acked = (r.notes.acked ?? 0) + 1;
-      },
-      () => undefined,
-    );
-  });
-}
-
-function update(r: ScenarioRun, name: string, delayMs: number): void {
-  r.w.at(delayMs, `update ${name}`, () => {
-    const c = r.w.client(name).client;
-    if (c === undefined) return;
-    c.update(r.room).then(
-      () => {
-        r.notes.updates = (r.notes.updates ?? 0) + 1;
-      },
-      () => undefined,
-    );
-  });
-}
+import { roomWith, send, update } from "./workload.js";
 
 /** Ten members chatting with 50 % loss on every link (plus whatever else the seed draws). */
 export const chat10: Scenario = {
@@ -362,10 +317,11 @@ export const SCENARIOS: readonly Scenario[] = [
   hubCrash,
   syncCrash,
   partition,
+  ...IMPOSTOR_SCENARIOS,
 ];
 
 /** Every scenario by name: the CI/swarm ones and the bench's slow chat. */
-export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, chat10Slow];
+export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, chat10Slow, ...PENDING_ATTACKS];
 
 export function scenarioByName(name: string): Scenario {
   const s = ALL_SCENARIOS.find((x) => x.name === name);

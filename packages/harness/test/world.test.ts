@@ -91,6 +91,7 @@ describe("world faults", () => {
     try {
       await w.startClients();
       const room = await w.perform("create", () => w.api("u0").createRoom());
+      w.access.admit(room, ["u1"]);
       await w.perform("add", () => w.api("u0").addMembers(room, ["u1"]));
       await w.runFor(
         10_000,

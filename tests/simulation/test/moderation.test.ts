@@ -42,6 +42,8 @@ describe("moderation with real client cores on the virtual clock", () => {
     await w.startClients();
     const alice = () => w.api("alice");
     const roomId = await w.perform("create", () => alice().createRoom());
+    // bob and carol are added, dave is invited (room_access holds every leaf against this).
+    w.access.admit(roomId, ["bob", "carol", "dave"]);
     await w.perform("add bob, carol", () => alice().addMembers(roomId, ["bob", "carol"]));
     await until(w, "bob and carol joined", () =>
       ["bob", "carol"].every((n) => w.api(n).room(roomId)?.epoch === 1n),

@@ -30,6 +30,13 @@ describe("multi-client rooms", () => {
     const room = await a.client.createRoom();
     await a.client.addMembers(room, ["bob", "carol", "dave", "erin"]);
     await waitEpoch(cs, room, 1n);
+    // Every member's tree names each leaf's user and the device holding it (DESIGN §10).
+    const leaves = cs.map((x) => x.client.leaves(room));
+    expect(leaves[0]).toEqual(
+      cs.map((x, leaf) => ({ leaf, userId: x.userId, senderId: x.client.senderId })),
+    );
+    for (const l of leaves) expect(l).toEqual(leaves[0]);
+    expect(a.client.leaves(room + 1n)).toBeUndefined();
     const sent: { text: string; epoch: bigint }[] = [];
     const say = async (who: TestClient, s: string) => {
       await who.client.send(room, text(s));

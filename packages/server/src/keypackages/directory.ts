@@ -9,6 +9,7 @@
  * leaf's signature key (RFC 9420 §10.1), that key is the uploading session's device key
  * (docs/contracts.md "Identity"), and the credential names the session's user.
  */
+import { canary } from "@kalandra/proto";
 import { decodeMlsMessage } from "ts-mls";
 import { encodeKeyPackage, encodeKeyPackageTBS, type KeyPackage } from "ts-mls/keyPackage.js";
 import { bytesEqual, refHash, verifyWithLabel } from "../mls/crypto.js";
@@ -72,7 +73,8 @@ export function checkUploadedKeyPackage(
   } catch {
     return { ok: false, refusal: refuse("BAD_PAYLOAD", "identity is not UTF-8") };
   }
-  if (identity !== session.userId) {
+  // canary: simulation-only planted bug (DESIGN §8), the credential may name anyone.
+  if (identity !== session.userId && !canary("kp_credential_unchecked")) {
     return { ok: false, refusal: refuse("SENDER_MISMATCH", "credential names another user") };
   }
   if (

@@ -7,6 +7,7 @@
  * list is rebuilt from those records when the hub opens. One source of truth, and a ban
  * cannot be lifted without a record of who lifted it.
  */
+import { canary } from "@kalandra/proto";
 import { decodeMlsMessage } from "ts-mls";
 import type { AuditRecord } from "../storage/types.js";
 import type { Ban, BanPolicy } from "../vocabulary/bans.js";
@@ -25,6 +26,8 @@ export class BanList implements BanPolicy {
   }
 
   isBanned(userId: string, roomId?: bigint): boolean {
+    // canary: simulation-only planted bug (DESIGN §8), no ban is ever in force.
+    if (canary("ban_ignored")) return false;
     if (this.hub.has(userId)) return true;
     return roomId !== undefined && this.rooms.get(userId)?.has(roomId) === true;
   }
