@@ -24,6 +24,8 @@ export const ErrorCode = {
   RATE_LIMITED: 104,
   TOO_MANY_CONNECTIONS: 105,
   TOO_MANY_ROOMS: 106,
+  // 120–129: per-user and per-device quotas (issue 12).
+  TOO_MANY_KEY_PACKAGES: 120,
   // 200: rooms.
   UNKNOWN_ROOM: 200,
   ROOM_EXISTS: 201,

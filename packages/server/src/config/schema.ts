@@ -149,6 +149,22 @@ export const schema = {
       reload: true,
       doc: "Rooms on this hub; ROOM_CREATE beyond it gets TOO_MANY_ROOMS.",
     },
+    max_rooms_per_user: {
+      type: "int",
+      default: 1000,
+      min: 1,
+      max: 100_000_000,
+      reload: true,
+      doc: "Rooms one user may create (counted from storage, so across restarts); beyond it that user's ROOM_CREATE gets TOO_MANY_ROOMS while other users still create rooms.",
+    },
+    max_key_packages_per_device: {
+      type: "int",
+      default: 200,
+      min: 1,
+      max: 1_000_000,
+      reload: false,
+      doc: "One-shot key packages stored per device; an upload that would pass it gets TOO_MANY_KEY_PACKAGES.",
+    },
     max_members_per_room: {
       type: "int",
       default: 1000,

@@ -35,6 +35,7 @@ import {
 import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
 import { ProtocolError, requestFields, verifyFrameSignature } from "../sequencer/wire.js";
+import { askAllShards } from "../shards/askShards.js";
 import { InProcessShards } from "../shards/inProcess.js";
 import type { ShardModeration } from "../shards/shardCore.js";
 import { shardOf } from "../shards/shardOf.js";
@@ -53,6 +54,11 @@ import {
 export interface HubLimits extends SequencerLimits, KeyPackageLimits {
   /** Rooms on this hub (`limits.max_rooms`); ROOM_CREATE beyond it gets TOO_MANY_ROOMS. */
   maxRooms: number;
+  /**
+   * Rooms one user may create (`limits.max_rooms_per_user`): beyond it that user's
+   * ROOM_CREATE gets TOO_MANY_ROOMS while others still create theirs (issue 12).
+   */
+  maxRoomsPerUser: number;
   /** Shards of the in-process runtime when no ShardSet is given. */
   shards: number;
   /**
@@ -68,6 +74,7 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   ...DEFAULT_SEQUENCER_LIMITS,
   ...DEFAULT_KEY_PACKAGE_LIMITS,
   maxRooms: 100_000,
+  maxRoomsPerUser: 1000,
   shards: 1,
   verifySignatures: true,
   maxBatch: 4096,
@@ -106,6 +113,8 @@ export class HubCore {
   private readonly sessions = new Map<string, Session>();
   private rooms = 0;
   private creating = 0;
+  /** Rooms each user created, those being created included (counted from storage at open). */
+  private readonly createdBy = new Map<string, number>();
   readonly limits: HubLimits;
   readonly keyPackages: KeyPackageDirectory;
   private moderation: InBandModeration | undefined;
@@ -142,7 +151,11 @@ export class HubCore {
       );
     }
     const hub = new HubCore(deps, shards, limits);
-    hub.rooms = await countRooms(shards);
+    // Rooms are counted where they live: each shard's own storage with worker shards.
+    hub.rooms = (await askAllShards(shards, { q: "rooms" })).length;
+    for (const user of await askAllShards<string>(shards, { q: "roomCreators" })) {
+      hub.createdBy.set(user, (hub.createdBy.get(user) ?? 0) + 1);
+    }
     return hub;
   }
 
@@ -171,9 +184,21 @@ export class HubCore {
     return this.rooms;
   }
 
-  /** Applies changed limits (SIGHUP): `maxRooms` here, `maxMembersPerRoom` in every shard. */
-  reconfigure(limits: Pick<HubLimits, "maxRooms" | "maxMembersPerRoom">): void {
+  /** Rooms `userId` has created (the per-user quota's count). */
+  roomsCreatedBy(userId: string): number {
+    return this.createdBy.get(userId) ?? 0;
+  }
+
+  /**
+   * Applies changed limits (SIGHUP): `maxRooms` and `maxRoomsPerUser` here,
+   * `maxMembersPerRoom` in every shard.
+   */
+  reconfigure(
+    limits: Pick<HubLimits, "maxRooms" | "maxMembersPerRoom"> &
+      Partial<Pick<HubLimits, "maxRoomsPerUser">>,
+  ): void {
     this.limits.maxRooms = limits.maxRooms;
+    if (limits.maxRoomsPerUser !== undefined) this.limits.maxRoomsPerUser = limits.maxRoomsPerUser;
     this.limits.maxMembersPerRoom = limits.maxMembersPerRoom;
     this.shards.broadcast({
       t: "limits",
@@ -280,14 +305,35 @@ export class HubCore {
         refuse("TOO_MANY_ROOMS", `this hub holds its maximum of ${this.limits.maxRooms} rooms`),
       );
     }
+    // The per-user quota counts that user's creations in flight too.
+    const user = session.userId;
+    const mine = this.roomsCreatedBy(user);
+    if (mine >= this.limits.maxRoomsPerUser) {
+      return fail(
+        refuse(
+          "TOO_MANY_ROOMS",
+          `${user} has created the maximum of ${this.limits.maxRoomsPerUser} rooms`,
+        ),
+      );
+    }
     this.creating++;
+    this.createdBy.set(user, mine + 1);
+    let created = false;
     try {
       const r = await this.shards.deliver(shard, msg);
-      if (r?.ok === true) this.rooms++;
+      created = r?.ok === true;
+      if (created) this.rooms++;
       return r;
     } finally {
       this.creating--;
+      if (!created) this.uncount(user);
     }
+  }
+
+  private uncount(user: string): void {
+    const n = this.roomsCreatedBy(user) - 1;
+    if (n > 0) this.createdBy.set(user, n);
+    else this.createdBy.delete(user);
   }
 
   /** An ERROR to a frame that may not even parse: request_id/room_id/epoch as far as its bytes go. */
@@ -368,22 +414,6 @@ export class HubCore {
       nowSeconds: this.nowSeconds(),
     };
   }
-}
-
-/** Rooms are counted where they live: each shard's own storage with worker shards. */
-async function countRooms(shards: ShardSet): Promise<number> {
-  const answers = await Promise.all(
-    Array.from({ length: shards.count }, (_, i) =>
-      shards.deliver(i, { t: "query", query: { q: "rooms" } }),
-    ),
-  );
-  let n = 0;
-  for (const a of answers) {
-    const rooms = (a as { ok: boolean; data?: unknown } | undefined)?.data;
-    if (a?.ok !== true || !Array.isArray(rooms)) throw new Error("a shard did not list its rooms");
-    n += rooms.length;
-  }
-  return n;
 }
 
 /** request_id/room_id/epoch of a frame that failed to decode, as far as its bytes go. */

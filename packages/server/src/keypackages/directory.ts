@@ -27,9 +27,18 @@ export interface KeyPackageLimits {
   lowWatermark: number;
   /** Most packages accepted in one upload. */
   maxPerUpload: number;
+  /**
+   * One-shot packages stored per device (`limits.max_key_packages_per_device`): an upload
+   * that would pass it is refused TOO_MANY_KEY_PACKAGES (issue 12: per-device quotas).
+   */
+  maxKeyPackagesPerDevice: number;
 }
 
-export const DEFAULT_KEY_PACKAGE_LIMITS: KeyPackageLimits = { lowWatermark: 10, maxPerUpload: 100 };
+export const DEFAULT_KEY_PACKAGE_LIMITS: KeyPackageLimits = {
+  lowWatermark: 10,
+  maxPerUpload: 100,
+  maxKeyPackagesPerDevice: 200,
+};
 
 export type UploadResult =
   | { ok: true; stored: number; remaining: number }
@@ -117,6 +126,12 @@ export class KeyPackageDirectory {
     }
     if (lastResort && packages.length !== 1) {
       return { ok: false, refusal: refuse("BAD_PAYLOAD", "one last-resort package at a time") };
+    }
+    const held = this.storage.countKeyPackages(session.senderId, nowSeconds);
+    const max = this.limits.maxKeyPackagesPerDevice;
+    if (!lastResort && held + packages.length > max) {
+      const message = `a device may hold ${max} key packages (holds ${held}, uploads ${packages.length})`;
+      return { ok: false, refusal: refuse("TOO_MANY_KEY_PACKAGES", message) };
     }
     const stored: StoredKeyPackage[] = [];
     for (const bytes of packages) {

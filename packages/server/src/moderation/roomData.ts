@@ -11,7 +11,7 @@
  * banned user exactly as the in-process one does.
  */
 
-import type { ShardQuery } from "../shards/shardCore.js";
+import { askShard as ask, askAllShards as askAll } from "../shards/askShards.js";
 import { shardOf } from "../shards/shardOf.js";
 import type { ShardSet } from "../shards/shardSet.js";
 import type { Ban } from "./bans.js";
@@ -37,23 +37,6 @@ export interface RoomData {
     at: RoomCursor,
     budget: number,
   ): Promise<SweepPlan>;
-}
-
-async function ask<T>(shards: ShardSet, index: number, query: ShardQuery): Promise<T> {
-  const r = (await shards.deliver(index, { t: "query", query })) as
-    | { ok: true; data: T }
-    | { ok: false; refusal: { code: string; message: string } }
-    | undefined;
-  if (r === undefined) throw new Error(`shard ${index} did not answer ${query.q}`);
-  if (!r.ok) throw new Error(`shard ${index}: ${r.refusal.code} ${r.refusal.message}`);
-  return r.data;
-}
-
-async function askAll<T>(shards: ShardSet, query: ShardQuery): Promise<T[]> {
-  const all = await Promise.all(
-    Array.from({ length: shards.count }, (_, i) => ask<T[]>(shards, i, query)),
-  );
-  return all.flat();
 }
 
 const byBigint = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);

@@ -8,7 +8,7 @@ import { type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { SequencerEnv } from "./env.js";
 import type { GroupView } from "./groupView.js";
 import { decodeRoomState, encodeRoomState, type RoomState } from "./roomState.js";
-import { judgeCreation } from "./rules.js";
+import { checkEntrySize, judgeCreation } from "./rules.js";
 import { type ParsedFrame, ProtocolError, readHlc } from "./wire.js";
 
 /** Everything a sequencer starts from. */
@@ -27,8 +27,12 @@ export async function createRoom(
   env: SequencerEnv,
   frame: ParsedFrame,
   deviceKey: Uint8Array,
+  creator?: string,
 ): Promise<{ ok: true; start: RoomStart } | { ok: false; refusal: Refusal }> {
   const h = frame.header;
+  // The creation is the room's first log entry: it must fit a page like any other.
+  const tooLarge = checkEntrySize(frame.payload.length, env.limits.maxPayload);
+  if (tooLarge !== undefined) return { ok: false, refusal: tooLarge };
   const { group_info } = decodePayload(Opcode.ROOM_CREATE, frame.payload);
   let group: GroupView;
   try {
@@ -46,7 +50,12 @@ export async function createRoom(
     hlc: 0n,
   };
   await env.storage.putRoom(
-    { roomId: h.roomId, createdAt: env.clock.now(), settings: {} },
+    {
+      roomId: h.roomId,
+      createdAt: env.clock.now(),
+      settings: {},
+      ...(creator === undefined ? {} : { creator }),
+    },
     encodeRoomState(state),
   );
   return {

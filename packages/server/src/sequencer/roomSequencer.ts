@@ -20,7 +20,6 @@ import {
   hubFrame,
   isIdempotent,
   isSequenced,
-  maxSequencedPayload,
   Opcode,
   responseFrame,
 } from "@kalandra/proto";
@@ -35,6 +34,7 @@ import { createRoom, type RoomStart, restoreRoom } from "./lifecycle.js";
 import { groupInfoOf, syncPage } from "./queries.js";
 import type { PendingProposal, RoomState } from "./roomState.js";
 import {
+  checkEntrySize,
   commitCandidates,
   isRefusal,
   judgeAppMessage,
@@ -98,7 +98,7 @@ export class RoomSequencer implements RoomFacts {
     request: Request,
     deviceKey: Uint8Array,
   ): Promise<{ ok: true; room: RoomSequencer } | { ok: false; refusal: Refusal }> {
-    const created = await createRoom(env, request.frame, deviceKey);
+    const created = await createRoom(env, request.frame, deviceKey, request.userId);
     if (!created.ok) return created;
     const room = new RoomSequencer(env, created.start);
     const outcome = await room.sequence(request, { state: room.state, fanout: [] });
@@ -210,13 +210,9 @@ export class RoomSequencer implements RoomFacts {
   private decide(request: Request): Refusal | Promise<Outcome> {
     const h = request.frame.header;
     const payload = request.frame.payload;
-    // Every log entry must fit a SYNC_PAGE of its own, or no one could sync past it.
-    const largest = maxSequencedPayload(this.env.limits.maxPayload);
-    if (isSequenced(h.opcode) && payload.length > largest) {
-      return refuse(
-        "PAYLOAD_TOO_LARGE",
-        `a sequenced payload may hold at most ${largest} bytes (got ${payload.length})`,
-      );
+    if (isSequenced(h.opcode)) {
+      const tooLarge = checkEntrySize(payload.length, this.env.limits.maxPayload);
+      if (tooLarge !== undefined) return tooLarge;
     }
     switch (h.opcode) {
       case Opcode.APP_MESSAGE: {

@@ -8,6 +8,7 @@
 import {
   bytesEqual,
   canary,
+  maxSequencedPayload,
   type Opcode,
   type PayloadOf,
   type ProtocolErrorCode,
@@ -234,6 +235,19 @@ export function syncWindow(from: bigint, limit: number, head: bigint, pageLimit:
   // canary: simulation-only planted bug (DESIGN §8), the durable cap dropped.
   if (canary("sync_past_head")) return max;
   return from < head ? Math.min(max, Number(head - from)) : 0;
+}
+
+/**
+ * A log entry must fit a SYNC_PAGE of its own within the frame limit, or no one could ever
+ * sync past it (issue 12): payloads above `maxSequencedPayload(maxPayload)` are refused.
+ */
+export function checkEntrySize(payloadLength: number, maxPayload: number): Refusal | undefined {
+  const largest = maxSequencedPayload(maxPayload);
+  if (payloadLength <= largest) return undefined;
+  return refuse(
+    "PAYLOAD_TOO_LARGE",
+    `a sequenced payload may hold at most ${largest} bytes (got ${payloadLength})`,
+  );
 }
 
 /** Members the commit scheduler may ask: live, and not being removed. */

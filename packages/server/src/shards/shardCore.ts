@@ -56,6 +56,8 @@ export type ShardMessage =
  */
 export type ShardQuery =
   | { q: "rooms" }
+  /** The creator of each of this shard's rooms that has one (per-user room quota). */
+  | { q: "roomCreators" }
   | { q: "room"; roomId: bigint }
   /** Member devices summed over this shard's rooms (the `kalandra_room_members` gauge). */
   | { q: "members" }
@@ -210,6 +212,11 @@ export class ShardCore {
     switch (q.q) {
       case "rooms":
         return storage.listRooms().filter(mine);
+      case "roomCreators":
+        return storage
+          .listRooms()
+          .filter(mine)
+          .flatMap((id) => storage.getRoom(id)?.creator ?? []);
       case "room":
         return storage.getRoom(q.roomId) !== undefined;
       case "members": {

@@ -38,6 +38,8 @@ export interface RoomMeta {
   createdAt: bigint;
   /** Free-form settings such as retention; CBOR-encodable. */
   settings: Record<string, unknown>;
+  /** The user whose ROOM_CREATE made the room (per-user room quota, counted at start). */
+  creator?: string;
 }
 
 export interface StoredKeyPackage {

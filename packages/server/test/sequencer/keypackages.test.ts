@@ -155,3 +155,27 @@ describe("key package directory", () => {
     ).toBe("BAD_PAYLOAD");
   });
 });
+
+describe("per-device key package quota (issue 12)", () => {
+  it("refuses an upload that would pass maxKeyPackagesPerDevice; the last-resort one and other devices are not held back", async () => {
+    const env = await makeEnv({ limits: { maxKeyPackagesPerDevice: 5 } });
+    const mallory = await makeClient(env, "mallory");
+    const bob = await makeClient(env, "bob");
+    const upload = async (c: Client, n: number, lastResort = false) =>
+      send(
+        env,
+        c,
+        frameOf(c, Opcode.KP_UPLOAD, 0n, 0n, {
+          key_packages: await packages(env, c, n),
+          last_resort: lastResort,
+        }),
+      );
+    expect((await upload(mallory, 4)).opcode).toBe(Opcode.ACK);
+    expect(errorName(await upload(mallory, 2))).toBe("TOO_MANY_KEY_PACKAGES");
+    expect((await upload(mallory, 1)).opcode).toBe(Opcode.ACK);
+    expect(errorName(await upload(mallory, 1))).toBe("TOO_MANY_KEY_PACKAGES");
+    expect(env.hub.keyPackages.remaining(mallory.senderId, 0n)).toBe(5);
+    expect((await upload(mallory, 1, true)).opcode).toBe(Opcode.ACK);
+    expect((await upload(bob, 5)).opcode).toBe(Opcode.ACK);
+  });
+});

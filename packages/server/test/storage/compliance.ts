@@ -107,7 +107,8 @@ export function storageCompliance(name: string, make: () => Promise<Harness>): v
         { roomId: 5n, createdAt: 123n, settings: { retention_days: 30 } },
         utf8("s0"),
       );
-      await s.putRoom({ roomId: 3n, createdAt: 124n, settings: {} }, utf8("t0"));
+      await s.putRoom({ roomId: 3n, createdAt: 124n, settings: {}, creator: "ann" }, utf8("t0"));
+      expect(s.getRoom(3n)).toEqual({ roomId: 3n, createdAt: 124n, settings: {}, creator: "ann" });
       expect(s.getRoom(5n)).toEqual({
         roomId: 5n,
         createdAt: 123n,

@@ -54,8 +54,16 @@ export interface NodeHubOptions {
 }
 
 /** The room and member limits of a configuration, as HubCore takes them. */
-export function roomLimits(c: Config): { maxRooms: number; maxMembersPerRoom: number } {
-  return { maxRooms: c.limits.max_rooms, maxMembersPerRoom: c.limits.max_members_per_room };
+export function roomLimits(c: Config): {
+  maxRooms: number;
+  maxRoomsPerUser: number;
+  maxMembersPerRoom: number;
+} {
+  return {
+    maxRooms: c.limits.max_rooms,
+    maxRoomsPerUser: c.limits.max_rooms_per_user,
+    maxMembersPerRoom: c.limits.max_members_per_room,
+  };
 }
 
 /** Opens kalandrad's hub: HubHost + HubCore + shards, metrics wired. */
@@ -103,6 +111,7 @@ export async function openNodeHub(
         limits: {
           ...roomLimits(c),
           maxPayload: c.limits.max_payload_bytes,
+          maxKeyPackagesPerDevice: c.limits.max_key_packages_per_device,
           shards: c.server.shards === 0 ? 1 : c.server.shards,
         },
         ...(o.bans === undefined ? {} : { bans: o.bans }),

@@ -46,9 +46,11 @@ export function readFrames(
   return out;
 }
 
-/** The `rooms` row of a room: its creation time and settings as state CBOR. */
+/** The `rooms` row of a room: its creation time, settings and creator as state CBOR. */
 export function encodeRoomMeta(meta: RoomMeta): Uint8Array {
-  return stateCborEncode({ created_at: meta.createdAt, settings: meta.settings });
+  const row: Record<string, unknown> = { created_at: meta.createdAt, settings: meta.settings };
+  if (meta.creator !== undefined) row.creator = meta.creator;
+  return stateCborEncode(row);
 }
 
 export function readRoomMeta(t: Tables, roomId: bigint): RoomMeta | undefined {
@@ -60,16 +62,23 @@ export function readRoomMeta(t: Tables, roomId: bigint): RoomMeta | undefined {
   } catch (err) {
     throw new StorageError("CORRUPT", `room ${roomId} metadata does not decode`, { cause: err });
   }
-  const m = v as { created_at?: unknown; settings?: unknown } | null;
+  const m = v as { created_at?: unknown; settings?: unknown; creator?: unknown } | null;
   if (
     m === null ||
     typeof m.created_at !== "bigint" ||
     typeof m.settings !== "object" ||
-    m.settings === null
+    m.settings === null ||
+    (m.creator !== undefined && typeof m.creator !== "string")
   ) {
     throw new StorageError("CORRUPT", `room ${roomId} metadata is malformed`);
   }
-  return { roomId, createdAt: m.created_at, settings: m.settings as Record<string, unknown> };
+  const meta: RoomMeta = {
+    roomId,
+    createdAt: m.created_at,
+    settings: m.settings as Record<string, unknown>,
+  };
+  if (m.creator !== undefined) meta.creator = m.creator;
+  return meta;
 }
 
 export function listRoomIds(t: Tables): bigint[] {
