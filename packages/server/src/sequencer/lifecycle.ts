@@ -40,7 +40,7 @@ export async function createRoom(
   } catch (e) {
     return { ok: false, refusal: refuse("INVALID_GROUP_INFO", String((e as Error).message)) };
   }
-  const refused = judgeCreation(group, h.senderId, deviceKey);
+  const refused = judgeCreation(group, h.senderId, deviceKey, env.limits.maxMembersPerRoom);
   if (refused !== undefined) return { ok: false, refusal: refused };
   const state: RoomState = {
     epoch: 0n,

@@ -59,12 +59,21 @@ export function checkEpoch(frameEpoch: bigint, roomEpoch: bigint): Refusal | und
   return refuse(code, `room is at epoch ${roomEpoch}`, roomEpoch);
 }
 
-/** A room starts from its creator's epoch-0 GroupInfo, the creator being its member. */
+/**
+ * A room starts from its creator's epoch-0 GroupInfo, the creator being its member, and no
+ * more members in its tree than `max_members_per_room` (counted from the tree, like every
+ * later commit: checkRoomSize).
+ */
 export function judgeCreation(
   group: GroupView,
   senderId: bigint,
   deviceKey: Uint8Array,
+  maxMembers?: number,
 ): Refusal | undefined {
+  const size = group.members().length;
+  if (maxMembers !== undefined && size > maxMembers) {
+    return refuse("ROOM_FULL", `a room holds at most ${maxMembers} members (this one ${size})`);
+  }
   if (group.epoch !== 0n) return refuse("INVALID_GROUP_INFO", "a room starts at epoch 0");
   const creator = group.memberBySenderId(senderId);
   if (creator === undefined || !bytesEqual(creator.signatureKey, deviceKey)) {

@@ -141,3 +141,19 @@ describe("max_rooms", () => {
     expect(answers.map((a) => a.error?.name ?? "ACK").sort()).toEqual(["ACK", "TOO_MANY_ROOMS"]);
   });
 });
+
+describe("max_members_per_room at creation (issue 12)", () => {
+  it("refuses a ROOM_CREATE whose GroupInfo already holds more members than the limit", async () => {
+    const { env, members } = await roomWith(["alice", "bob", "carol"]);
+    const hub = await restartWith(env, 2);
+    for (const m of members) hub.attach(m);
+    const alice = members[0]!;
+    const crowded = await groupInfoBytes(env.cs, alice.state!); // three members
+    const a = await hub.send(
+      alice,
+      frameOf(alice, Opcode.ROOM_CREATE, ROOM + 9n, 0n, { group_info: crowded }),
+    );
+    expect(a.error?.name).toBe("ROOM_FULL");
+    expect(env.hub.roomCount).toBe(1);
+  });
+});
