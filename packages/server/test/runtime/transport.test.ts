@@ -1,5 +1,8 @@
+import { WebTransport } from "@fails-components/webtransport";
 import { decodePayload, encodePayload, HEADER_SIZE, MAGIC, Opcode } from "@kalandra/proto";
+import { waitUntil } from "@kalandra/test-support";
 import { describe, expect, it } from "vitest";
+import { WT_FLOW_OPTIONS, WT_PATH } from "../../src/runtime/node/transport.js";
 import { readHeader } from "../../src/runtime/node/wire.js";
 import {
   app,
@@ -276,6 +279,39 @@ describe("WebTransport listener", () => {
     expect(answers.filter(isError("RATE_LIMITED"))).toHaveLength(1);
     a.close();
     b.close();
+    await small.listener.close(500);
+  });
+
+  it("a session that never opens a stream counts towards max_connections and is closed after auth_timeout", async () => {
+    const small = await startHub({ maxConnections: 1, authTimeoutMs: 400 });
+    const silent = new WebTransport(`https://127.0.0.1:${small.port}${WT_PATH}`, {
+      serverCertificateHashes: [{ algorithm: "sha-256", value: small.certHash.slice() }],
+      forceReliable: true,
+      ...WT_FLOW_OPTIONS,
+    } as never);
+    await silent.ready;
+    let closedAt: number | undefined;
+    const opened = Date.now();
+    silent.closed.then(
+      () => {
+        closedAt = Date.now();
+      },
+      () => {
+        closedAt = Date.now();
+      },
+    );
+    // Counted from acceptance: the one slot is taken, another client is refused.
+    await waitUntil(() => small.host.size === 1, "the streamless session counted");
+    const b = await RawClient.connect(small.port, small.certHash);
+    await b.waitFor(isError("TOO_MANY_CONNECTIONS"));
+    // Timed from acceptance: closed after auth_timeout, and its slot is free again.
+    await waitUntil(() => closedAt !== undefined, "the streamless session closed", {
+      timeoutMs: 5000,
+    });
+    expect(closedAt! - opened).toBeGreaterThanOrEqual(300);
+    expect(small.host.size).toBe(0);
+    const c = await authed(small.port, small.certHash, device());
+    c.close();
     await small.listener.close(500);
   });
 

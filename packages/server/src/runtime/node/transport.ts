@@ -177,25 +177,22 @@ export class WebTransportListener {
     }
   }
 
+  /**
+   * One WebTransport session. It is counted (`max_connections`) and its auth timer runs
+   * from the moment the transport session is accepted, whether or not the client ever opens
+   * the stream frames travel on (issue 12: sessions that never opened a stream were neither
+   * counted nor timed out). Frames for a session without its stream are dropped: it has
+   * sent nothing to answer, and the auth timeout closes it.
+   */
   private async serve(wt: WtSession): Promise<void> {
     wt.closed.catch(() => undefined);
     await wt.ready;
     const streams = wt.incomingBidirectionalStreams.getReader();
-    const first = await streams.read();
-    if (first.done) return;
-    const { readable, writable } = first.value;
-    const writer = writable.getWriter();
     const refusal = refuseConnection(this.o, this.accepting);
-    if (refusal !== undefined) {
-      writer
-        .write(refusal)
-        .then(() => writer.close())
-        .catch(() => undefined)
-        .finally(() => setTimeout(() => safeClose(wt, "refused"), 50));
-      return;
-    }
+    if (refusal !== undefined) return refuseSession(wt, streams, refusal);
     const id = `s${this.nextId++}`;
     const pending = new Set<Promise<unknown>>();
+    let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
     let queued = 0;
     let ended = false;
     let datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -209,16 +206,18 @@ export class WebTransportListener {
       ended = true;
       this.sessions.delete(id);
       closeSession(this.o, id, reason);
+      const w = writer;
+      if (w === undefined) return safeClose(wt, reason);
       // A resolved write is only handed to the library, not yet on the wire: give the last
       // frames (typically the ERROR explaining the close) a moment before the session ends.
       const flush = Promise.allSettled([...pending])
-        .then(() => writer.close().catch(() => undefined))
+        .then(() => w.close().catch(() => undefined))
         .then(() => delay(CLOSE_GRACE_MS));
       Promise.race([flush, delay(2000)]).finally(() => safeClose(wt, reason));
     };
     const session: Session = openSession(this.o, id, {
       send: (frame) => {
-        if (ended) return;
+        if (ended || writer === undefined) return;
         queued += frame.length;
         if (queued > MAX_QUEUED_BYTES) {
           this.o.log?.warn({ session: id, queued }, "client too slow; closing");
@@ -252,7 +251,13 @@ export class WebTransportListener {
       () => session.close("transport closed"),
     );
     if (wt.datagrams) this.readDatagrams(wt.datagrams.readable, session);
-    const reader = readable.getReader();
+    const first = await streams.read().catch(() => undefined);
+    if (first === undefined || first.done || session.closed) {
+      session.close("no stream");
+      return;
+    }
+    writer = first.value.writable.getWriter();
+    const reader = first.value.readable.getReader();
     try {
       for (;;) {
         const r = await reader.read();
@@ -281,6 +286,31 @@ export class WebTransportListener {
       // datagrams unsupported or session gone
     }
   }
+}
+
+/** Time a refused session has to open its stream and read why before it is closed. */
+const REFUSAL_WAIT_MS = 1000;
+
+/**
+ * A session beyond the limits: the refusal goes on its first stream if one opens within
+ * REFUSAL_WAIT_MS, then the session is closed (it was never counted).
+ */
+async function refuseSession(
+  wt: WtSession,
+  streams: ReadableStreamDefaultReader<WtStream>,
+  refusal: Uint8Array,
+): Promise<void> {
+  const first = await Promise.race([
+    streams.read().catch(() => undefined),
+    delay(REFUSAL_WAIT_MS).then(() => undefined),
+  ]);
+  if (first === undefined || first.done) return safeClose(wt, "refused");
+  const writer = first.value.writable.getWriter();
+  writer
+    .write(refusal)
+    .then(() => writer.close())
+    .catch(() => undefined)
+    .finally(() => setTimeout(() => safeClose(wt, "refused"), 50));
 }
 
 function safeClose(wt: WtSession, reason: string): void {
