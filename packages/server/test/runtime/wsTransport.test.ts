@@ -107,6 +107,26 @@ describe("WebSocket listener", () => {
     good.close();
   });
 
+  it("before AUTH_OK ws buffers no more than a handshake-sized message; after it the full limit", async () => {
+    // 512 KiB: within max_payload_bytes (1 MiB), far beyond pre-auth frame + margin.
+    const dev = device();
+    const c = await WsClient.connect(hub.wsPort);
+    await c.send(hello(dev, "x".repeat(512 * 1024))).catch(() => undefined);
+    await c.waitClosed();
+    expect((c.ws as unknown as { _closeCode?: number })._closeCode).toBe(1009);
+    expect(c.frames).toEqual([]);
+    expect(hub.host.sessionsOf(dev.senderId)).toEqual([]);
+
+    const ok = await authedWs(hub.wsPort, device());
+    const big = device();
+    await ok.send(app(big, 65, 512 * 1024)); // another device's frame: refused, not cut off
+    expect(errorName(await ok.waitFor((f) => readHeader(f).requestId === 65))).toBe(
+      "SENDER_MISMATCH",
+    );
+    expect(ok.ws.readyState).toBe(1); // still open
+    ok.close();
+  });
+
   it("a message far beyond the frame limit is cut off by ws itself", async () => {
     const c = await authedWs(hub.wsPort, device());
     await c.send(new Uint8Array((1 << 20) + HEADER_SIZE + 128 * 1024)).catch(() => undefined);

@@ -65,6 +65,11 @@ export interface SessionIo {
   sendDatagram?(frame: Uint8Array): boolean;
   /** Closes the session after pending writes. */
   close(reason: string): void;
+  /**
+   * The device authenticated (first AUTH_OK): a transport that capped what it buffers
+   * before authentication may raise the cap to `maxPayloadBytes` (wsTransport.ts).
+   */
+  authenticated?(): void;
 }
 
 export interface SessionDeps {
@@ -392,6 +397,7 @@ export class Session {
         if (this.authTimer) this.d.timers.clear(this.authTimer);
         this.authTimer = undefined;
         this.decoder.setPayloadLimit(this.payloadLimit);
+        this.d.io.authenticated?.();
         this.d.metrics?.sessionsAuthenticated.inc();
         this.d.log?.info(
           { session: this.d.id, sender: me.senderId.toString(16), user: me.userId },

@@ -7,9 +7,10 @@
  * One binary message carries exactly one frame (`Session.onMessage`); a text message, a
  * truncated frame, two frames or trailing bytes get their typed ERROR and end the session.
  * There are no datagrams: PRESENCE and TYPING travel as ordinary binary messages, their
- * opcode marks them ephemeral. ws's own `maxPayload` is the frame limit plus a margin, so
- * a frame declaring too large a payload still gets PAYLOAD_TOO_LARGE; a message beyond the
- * margin is cut off by ws with close code 1009 before it is buffered.
+ * opcode marks them ephemeral. ws's own message cap is the frame limit plus a margin (before
+ * AUTH_OK the pre-auth frame limit plus the margin), so a frame declaring too large a
+ * payload still gets PAYLOAD_TOO_LARGE; a message beyond the margin is cut off by ws with
+ * close code 1009 before it is buffered.
  *
  * TLS (wss) when `tls` is given; plain ws otherwise (config/load.ts refuses plaintext on a
  * non-loopback address unless `server.websocket_plaintext`).
@@ -18,6 +19,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { type WebSocket, WebSocketServer } from "ws";
+import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
 import { closeSession, openSession, refuseConnection } from "./connectionGate.js";
 import type { Session } from "./session.js";
 import {
@@ -63,7 +65,7 @@ export class WebSocketListener {
     this.wss = new WebSocketServer({
       server: http,
       path: WS_PATH,
-      maxPayload: HEADER_SIZE + this.o.limits.maxPayloadBytes + MESSAGE_MARGIN,
+      maxPayload: this.messageCap,
       perMessageDeflate: false,
     });
     this.wss.on("connection", (ws) => this.serve(ws));
@@ -80,12 +82,17 @@ export class WebSocketListener {
     return { port, secure };
   }
 
+  /** The largest message ws reassembles for an authenticated session. */
+  private get messageCap(): number {
+    return HEADER_SIZE + this.o.limits.maxPayloadBytes + MESSAGE_MARGIN;
+  }
+
   /** Number of open sessions on this listener. */
   get size(): number {
     return this.sessions.size;
   }
 
-  /** Applies new limits to every open session (SIGHUP; ws's message cap stays as started). */
+  /** Applies new limits to every open session (SIGHUP); sessions authenticated afterwards get the new message cap. */
   reconfigure(limits: RuntimeLimits): void {
     this.o.limits = limits;
     for (const { session } of this.sessions.values()) session.reconfigure(limits);
@@ -137,7 +144,11 @@ export class WebSocketListener {
       }
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     };
+    // Until AUTH_OK ws buffers at most a handshake-sized message (issue 12: 15 MiB HELLOs
+    // were reassembled before the session could refuse them); the full cap after it.
+    capMessages(ws, HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN);
     const session: Session = openSession(this.o, id, {
+      authenticated: () => capMessages(ws, this.messageCap),
       send: (frame) => {
         if (ended) return;
         ws.send(frame);
@@ -160,6 +171,20 @@ export class WebSocketListener {
     });
     ws.on("close", () => session.close("transport closed"));
   }
+}
+
+/**
+ * Sets the largest message ws reassembles on this connection. ws 8 has no public per-socket
+ * limit; its receiver checks `_maxPayload` against each frame header's length before it
+ * buffers the payload, and a message over it closes the connection with 1009. Pinned to
+ * ws 8.23.1 (a test in wsTransport.test.ts fails if the field goes away).
+ */
+export function capMessages(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: number } })._receiver;
+  if (receiver === undefined || typeof receiver._maxPayload !== "number") {
+    throw new Error("ws receiver has no _maxPayload: check the ws version (wsTransport.ts)");
+  }
+  receiver._maxPayload = bytes;
 }
 
 /** ws hands a Buffer (its default binaryType); fragments arrive joined. */
