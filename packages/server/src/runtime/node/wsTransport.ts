@@ -92,7 +92,10 @@ export class WebSocketListener {
     return this.sessions.size;
   }
 
-  /** Applies new limits to every open session (SIGHUP); sessions authenticated afterwards get the new message cap. */
+  /**
+   * Applies new limits to every open session (SIGHUP); sessions authenticated afterwards
+   * get the new message cap.
+   */
   reconfigure(limits: RuntimeLimits): void {
     this.o.limits = limits;
     for (const { session } of this.sessions.values()) session.reconfigure(limits);
