@@ -51,6 +51,18 @@ async function setup(token = TOKEN, refusalBurst?: number) {
   return { env, room, api };
 }
 
+/** The monitoring listener on a free loopback port, serving `api` under /admin/. */
+function monitoringFor(api: AdminApi) {
+  return startMonitoring({
+    host: "127.0.0.1",
+    port: 0,
+    registry: new Registry(),
+    ready: () => true,
+    adminToken: () => TOKEN,
+    admin: api,
+  });
+}
+
 describe("admin API", () => {
   it("refuses and audits calls without the right token; disabled without one", async () => {
     const { env, api } = await setup();
@@ -181,14 +193,7 @@ describe("admin API", () => {
 
   it("over HTTP: the token is checked before the body is read; malformed paths are 400", async () => {
     const { api } = await setup();
-    const m = await startMonitoring({
-      host: "127.0.0.1",
-      port: 0,
-      registry: new Registry(),
-      ready: () => true,
-      adminToken: () => TOKEN,
-      admin: api,
-    });
+    const m = await monitoringFor(api);
     try {
       // Headers announcing 1 MB, then 10 bytes, then nothing: answered and closed at once.
       const answer = await new Promise<{ text: string; closed: boolean }>((resolve, reject) => {
@@ -233,14 +238,7 @@ describe("admin API", () => {
 
   it("over HTTP on the monitoring listener and through kalandrad admin", async () => {
     const { env, api, room } = await setup();
-    const m = await startMonitoring({
-      host: "127.0.0.1",
-      port: 0,
-      registry: new Registry(),
-      ready: () => true,
-      adminToken: () => TOKEN,
-      admin: api,
-    });
+    const m = await monitoringFor(api);
     try {
       const base = `http://127.0.0.1:${m.port}`;
       const anon = await fetch(`${base}/admin/kick`, {
