@@ -50,6 +50,7 @@ import {
   type HubRequestContext,
   type InBandModeration,
 } from "./hubRequests.js";
+import { RoomQuota } from "./roomQuota.js";
 
 export interface HubLimits extends SequencerLimits, KeyPackageLimits {
   /** Rooms on this hub (`limits.max_rooms`); ROOM_CREATE beyond it gets TOO_MANY_ROOMS. */
@@ -111,10 +112,7 @@ interface Session {
 
 export class HubCore {
   private readonly sessions = new Map<string, Session>();
-  private rooms = 0;
-  private creating = 0;
-  /** Rooms each user created, those being created included (counted from storage at open). */
-  private readonly createdBy = new Map<string, number>();
+  private readonly quota: RoomQuota;
   readonly limits: HubLimits;
   readonly keyPackages: KeyPackageDirectory;
   private moderation: InBandModeration | undefined;
@@ -125,6 +123,7 @@ export class HubCore {
     limits: HubLimits,
   ) {
     this.limits = limits;
+    this.quota = new RoomQuota(limits);
     this.keyPackages = new KeyPackageDirectory(deps.storage, limits);
   }
 
@@ -152,10 +151,10 @@ export class HubCore {
     }
     const hub = new HubCore(deps, shards, limits);
     // Rooms are counted where they live: each shard's own storage with worker shards.
-    hub.rooms = (await askAllShards(shards, { q: "rooms" })).length;
-    for (const user of await askAllShards<string>(shards, { q: "roomCreators" })) {
-      hub.createdBy.set(user, (hub.createdBy.get(user) ?? 0) + 1);
-    }
+    hub.quota.restore(
+      (await askAllShards(shards, { q: "rooms" })).length,
+      await askAllShards<string>(shards, { q: "roomCreators" }),
+    );
     return hub;
   }
 
@@ -181,12 +180,12 @@ export class HubCore {
 
   /** Rooms on this hub: counted in the shards at open, plus those created since. */
   get roomCount(): number {
-    return this.rooms;
+    return this.quota.roomCount;
   }
 
   /** Rooms `userId` has created (the per-user quota's count). */
   roomsCreatedBy(userId: string): number {
-    return this.createdBy.get(userId) ?? 0;
+    return this.quota.createdBy(userId);
   }
 
   /**
@@ -298,42 +297,17 @@ export class HubCore {
     } as const;
     const shard = shardOf(h.roomId, this.shards.count);
     if (h.opcode !== Opcode.ROOM_CREATE) return this.shards.deliver(shard, msg);
-    // max_rooms counts the rooms that exist and those being created, so creations in
-    // flight together cannot pass it.
-    if (this.rooms + this.creating >= this.limits.maxRooms) {
-      return fail(
-        refuse("TOO_MANY_ROOMS", `this hub holds its maximum of ${this.limits.maxRooms} rooms`),
-      );
-    }
-    // The per-user quota counts that user's creations in flight too.
-    const user = session.userId;
-    const mine = this.roomsCreatedBy(user);
-    if (mine >= this.limits.maxRoomsPerUser) {
-      return fail(
-        refuse(
-          "TOO_MANY_ROOMS",
-          `${user} has created the maximum of ${this.limits.maxRoomsPerUser} rooms`,
-        ),
-      );
-    }
-    this.creating++;
-    this.createdBy.set(user, mine + 1);
+    // The quotas count creations in flight too (hub/roomQuota.ts).
+    const refused = this.quota.reserve(session.userId);
+    if (refused !== undefined) return fail(refused);
     let created = false;
     try {
       const r = await this.shards.deliver(shard, msg);
       created = r?.ok === true;
-      if (created) this.rooms++;
       return r;
     } finally {
-      this.creating--;
-      if (!created) this.uncount(user);
+      this.quota.settle(session.userId, created);
     }
-  }
-
-  private uncount(user: string): void {
-    const n = this.roomsCreatedBy(user) - 1;
-    if (n > 0) this.createdBy.set(user, n);
-    else this.createdBy.delete(user);
   }
 
   /** An ERROR to a frame that may not even parse: request_id/room_id/epoch as far as its bytes go. */
