@@ -10,13 +10,21 @@ const te = new TextEncoder();
 export async function roomWith(r: ScenarioRun, others: readonly string[]): Promise<void> {
   const { w } = r;
   r.room = await w.perform("create room", () => w.api("u0").createRoom());
-  if (others.length === 0) return;
-  w.access.admit(r.room, others);
-  await w.perform("add members", () => w.api("u0").addMembers(r.room, others));
+  if (others.length > 0) await addAndWait(r, others);
+}
+
+/**
+ * During setup: u0 admits `users` to the room and adds them in one commit; waits until
+ * each is in it (throws if one is not within 30 virtual seconds).
+ */
+export async function addAndWait(r: ScenarioRun, users: readonly string[]): Promise<void> {
+  const { w } = r;
+  w.access.admit(r.room, users);
+  await w.perform("add members", () => w.api("u0").addMembers(r.room, users));
   await w.runFor(30_000, () =>
-    others.every((n) => w.client(n).client?.room(r.room)?.phase.kind === "synchronized"),
+    users.every((n) => w.client(n).client?.room(r.room)?.phase.kind === "synchronized"),
   );
-  for (const n of others) {
+  for (const n of users) {
     if (w.client(n).client?.room(r.room)?.phase.kind !== "synchronized") {
       throw new Error(`${n} did not join during setup`);
     }

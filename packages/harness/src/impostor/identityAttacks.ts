@@ -14,7 +14,7 @@ import {
 } from "../attacker.js";
 import type { SeededRng } from "../rng.js";
 import type { Scenario, ScenarioRun } from "../scenario.js";
-import { roomWith } from "../workload.js";
+import { addAndWait, roomWith } from "../workload.js";
 import { addLater, chat, count, expectMember, failure, MALLORY } from "./steps.js";
 
 const HONEST = ["u0", "u1", "u2"];
@@ -39,9 +39,10 @@ const BASE = {
 /**
  * Forged key packages: mallory authenticates as herself and uploads key packages whose
  * credential names u3 (signed by her key, and by a key no session holds) and one naming
- * herself signed by a ghost key. The hub refuses each (SENDER_MISMATCH); u0 then adds u3
- * (only u3's own device may get a leaf under u3's name) and tries to add mallory (she has
- * no acceptable key package left).
+ * herself signed by a ghost key; the hub refuses each (SENDER_MISMATCH). u0 then adds u3
+ * (during setup: a Welcome lost on the way is not delivered again until the Welcome inbox
+ * exists), and only u3's own device gets a leaf under u3's name. In the chaos mallory
+ * uploads them again and u0 tries to add mallory, who has no acceptable key package.
  */
 export const impostorKp: Scenario = {
   name: "impostor_kp",
@@ -67,23 +68,26 @@ export const impostorKp: Scenario = {
     for (const [what, user, seed] of forgeries) {
       forged.push([what, keyPackageMessage(await forgeKeyPackage(rng, user, seed, now))]);
     }
-    r.notes.forged = forged.length;
-    w.at(1000, "mallory uploads forged key packages", () => {
-      for (const [what, kp] of forged) {
-        void mallory
-          .request(Opcode.KP_UPLOAD, 0n, 0n, { key_packages: [kp], last_resort: false })
-          .then((a) => {
-            if (a.ok)
-              w.violation("forgery_refused", `the hub accepted a key package naming ${what}`);
-            else count(r, a.error === "SENDER_MISMATCH" ? "refused" : `refused ${a.error}`);
+    const upload = () =>
+      Promise.all(
+        forged.map(async ([what, kp]) => {
+          r.notes.forged = (r.notes.forged ?? 0) + 1;
+          const a = await mallory.request(Opcode.KP_UPLOAD, 0n, 0n, {
+            key_packages: [kp],
+            last_resort: false,
           });
-      }
-    });
+          if (a.ok) w.violation("forgery_refused", `the hub accepted a key package naming ${what}`);
+          else count(r, a.error === "SENDER_MISMATCH" ? "refused" : `refused ${a.error}`);
+        }),
+      );
+    await w.perform("mallory uploads forged key packages", upload);
+    await addAndWait(r, ["u3"]);
+    // In the chaos phase (which starts now), under the seed's faults.
+    w.at(1000, "mallory uploads forged key packages again", () => void upload());
   },
   workload(r) {
-    addLater(r, "u0", ["u3"], 5000);
-    addLater(r, "u0", [MALLORY], 9000);
-    chat(r, HONEST, 16_000);
+    addLater(r, "u0", [MALLORY], 6000);
+    chat(r, [...HONEST, "u3"], 16_000);
   },
   check(r) {
     if ((r.notes.refused ?? 0) !== r.notes.forged) {
@@ -107,19 +111,18 @@ export const impostorHello: Scenario = {
     "a device of the attacker claims another user's id in HELLO: refused; adding that user adds only its own devices",
   ...BASE,
   async setup(r) {
+    const { w } = r;
     await roomWith(r, ["u1", "u2"]);
-    r.w.addAttacker("m0", MALLORY, "u3");
+    w.addAttacker("m0", MALLORY, "u3");
+    await w.perform("m0 connects as u3", () => impostorConnects(r));
+    // Had it got in, its key packages as u3 would be uploaded by now.
+    await w.runFor(2000);
+    await addAndWait(r, ["u3"]);
   },
   workload(r) {
-    const { w } = r;
-    w.at(1000, "m0 connects as u3", () => {
-      w.connectAttacker("m0").then(
-        () => count(r, "impostor authenticated"),
-        (e: unknown) => count(r, `impostor refused ${failure(e)}`),
-      );
-    });
-    addLater(r, "u0", ["u3"], 5000);
-    chat(r, HONEST, 16_000);
+    // It tries again in the chaos phase, under the seed's faults.
+    r.w.at(1000, "m0 connects as u3 again", () => void impostorConnects(r));
+    chat(r, [...HONEST, "u3"], 16_000);
   },
   check(r) {
     if ((r.notes["impostor authenticated"] ?? 0) > 0) {
@@ -128,6 +131,14 @@ export const impostorHello: Scenario = {
     expectMember(r, "u3", true, "named_user_joined");
   },
 };
+
+/** m0 (mallory's device claiming u3) connects; the outcome goes to the notes. */
+function impostorConnects(r: ScenarioRun): Promise<void> {
+  return r.w.connectAttacker("m0").then(
+    () => count(r, "impostor authenticated"),
+    (e: unknown) => count(r, `impostor refused ${failure(e)}`),
+  );
+}
 
 /**
  * A malicious member adds a ghost device: mallory, a member of the room, builds a commit
