@@ -82,7 +82,8 @@ it(`cuts off ${SESSIONS} unauthenticated 15 MiB HELLOs at once without the hub's
     expect(r.code).toBe(1009); // message too big: refused at its header
     expect(r.answers.filter((f) => errorName(f) === "UNAUTHENTICATED")).toEqual([]);
   }
-  // 20 × 15 MiB = 300 MiB pushed; the hub holds none of it.
-  expect(after - before).toBeLessThan(64);
+  // 20 × 15 MiB = 300 MiB pushed; the hub holds none of it (measured: +35–40 MiB of
+  // connection and read buffers with the cap, +217 MiB without it).
+  expect(after - before).toBeLessThan(96);
   await pingOk(bystander);
 }, 120_000);
