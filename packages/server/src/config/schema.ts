@@ -157,6 +157,14 @@ export const schema = {
       reload: true,
       doc: "Rooms one user may create (counted from storage, so across restarts); beyond it that user's ROOM_CREATE gets TOO_MANY_ROOMS while other users still create rooms.",
     },
+    max_room_creations_per_minute: {
+      type: "int",
+      default: 60,
+      min: 1,
+      max: 1_000_000,
+      reload: true,
+      doc: "ROOM_CREATE requests one user may make per minute; more get RATE_LIMITED.",
+    },
     max_key_packages_per_device: {
       type: "int",
       default: 200,

@@ -60,6 +60,8 @@ export interface HubLimits extends SequencerLimits, KeyPackageLimits {
    * ROOM_CREATE gets TOO_MANY_ROOMS while others still create theirs (issue 12).
    */
   maxRoomsPerUser: number;
+  /** ROOM_CREATEs one user may make per minute (`limits.max_room_creations_per_minute`). */
+  maxRoomCreationsPerMinute: number;
   /** Shards of the in-process runtime when no ShardSet is given. */
   shards: number;
   /**
@@ -76,6 +78,7 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   ...DEFAULT_KEY_PACKAGE_LIMITS,
   maxRooms: 100_000,
   maxRoomsPerUser: 1000,
+  maxRoomCreationsPerMinute: 60,
   shards: 1,
   verifySignatures: true,
   maxBatch: 4096,
@@ -123,7 +126,7 @@ export class HubCore {
     limits: HubLimits,
   ) {
     this.limits = limits;
-    this.quota = new RoomQuota(limits);
+    this.quota = new RoomQuota(limits, deps.clock);
     this.keyPackages = new KeyPackageDirectory(deps.storage, limits);
   }
 
@@ -194,15 +197,10 @@ export class HubCore {
    */
   reconfigure(
     limits: Pick<HubLimits, "maxRooms" | "maxMembersPerRoom"> &
-      Partial<Pick<HubLimits, "maxRoomsPerUser">>,
+      Partial<Pick<HubLimits, "maxRoomsPerUser" | "maxRoomCreationsPerMinute">>,
   ): void {
-    this.limits.maxRooms = limits.maxRooms;
-    if (limits.maxRoomsPerUser !== undefined) this.limits.maxRoomsPerUser = limits.maxRoomsPerUser;
-    this.limits.maxMembersPerRoom = limits.maxMembersPerRoom;
-    this.shards.broadcast({
-      t: "limits",
-      limits: { maxMembersPerRoom: limits.maxMembersPerRoom },
-    });
+    Object.assign(this.limits, limits); // the room quota reads these at each ROOM_CREATE
+    this.shards.broadcast({ t: "limits", limits: { maxMembersPerRoom: limits.maxMembersPerRoom } });
   }
 
   /**

@@ -57,11 +57,13 @@ export interface NodeHubOptions {
 export function roomLimits(c: Config): {
   maxRooms: number;
   maxRoomsPerUser: number;
+  maxRoomCreationsPerMinute: number;
   maxMembersPerRoom: number;
 } {
   return {
     maxRooms: c.limits.max_rooms,
     maxRoomsPerUser: c.limits.max_rooms_per_user,
+    maxRoomCreationsPerMinute: c.limits.max_room_creations_per_minute,
     maxMembersPerRoom: c.limits.max_members_per_room,
   };
 }
