@@ -24,6 +24,15 @@ export const ErrorCode = {
   RATE_LIMITED: 104,
   TOO_MANY_CONNECTIONS: 105,
   TOO_MANY_ROOMS: 106,
+  // 107–119: identity (DESIGN §10): who a device speaks for.
+  AUTH_FAILED: 107,
+  DEVICE_REVOKED: 108,
+  TOO_MANY_DEVICES: 109,
+  DEVICE_TAKEN: 110,
+  CREDENTIAL_MISMATCH: 111,
+  INVALID_USER_ID: 112,
+  CODE_EXPIRED: 113,
+  UNKNOWN_AUTH_METHOD: 114,
   // 120–129: per-user and per-device quotas (issue 12).
   TOO_MANY_KEY_PACKAGES: 120,
   // 200: rooms.

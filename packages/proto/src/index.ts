@@ -130,6 +130,8 @@ export {
   type BanPayload,
   type CommitPayload,
   type CommitRequestPayload,
+  type DeviceListedPayload,
+  type DeviceRevokePayload,
   type ErrorPayload,
   type ExternalCommitPayload,
   type FedEnvelopePayload,

@@ -30,7 +30,8 @@ export type OpcodeFamily =
   | "application"
   | "moderation"
   | "ephemeral"
-  | "federation";
+  | "federation"
+  | "identity";
 
 /** Who may send an opcode: a client device, the hub, either, or a peer hub (federation). */
 export type OpcodeSender = "client" | "hub" | "either" | "peer";
@@ -100,6 +101,10 @@ export const OPCODE_TRAITS: Readonly<Record<Opcode, OpcodeTraits>> = Object.free
   [Opcode.AUTHORITY_VOTE]: t("federation", "peer"),
   [Opcode.AUTHORITY_COMMIT]: t("federation", "peer"),
   [Opcode.HANDOVER_CERT]: t("federation", "peer"),
+  // A user lists and revokes its own devices; the hub answers them itself.
+  [Opcode.DEVICE_LIST]: t("identity", "client"),
+  [Opcode.DEVICE_LISTED]: t("identity", "hub"),
+  [Opcode.DEVICE_REVOKE]: t("identity", "client"),
 });
 
 /** The traits of a defined opcode, undefined for a number this version does not define. */

@@ -46,6 +46,10 @@ export const Opcode = {
   AUTHORITY_VOTE: 0x0703,
   AUTHORITY_COMMIT: 0x0704,
   HANDOVER_CERT: 0x0705,
+  // 0x08xx identity (the user's own devices; DESIGN §10)
+  DEVICE_LIST: 0x0801,
+  DEVICE_LISTED: 0x0802,
+  DEVICE_REVOKE: 0x0803,
 } as const;
 
 export type OpcodeName = keyof typeof Opcode;

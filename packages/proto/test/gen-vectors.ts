@@ -31,10 +31,15 @@ const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
 
 /** One representative payload per opcode. */
 export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
-  [Opcode.HELLO]: { device_key: fill(32, 0x11), user_id: "alice", client: "kalandra-test/1" },
+  [Opcode.HELLO]: {
+    device_key: fill(32, 0x11),
+    user_id: "alice",
+    client: "kalandra-test/1",
+    auth: { method: "enrollment", credential: b(0x41, 0x42) },
+  },
   [Opcode.AUTH_CHALLENGE]: { nonce: fill(32, 0x22), hub_key: fill(32, 0x33) },
   [Opcode.AUTH_RESPONSE]: { nonce: fill(32, 0x22) },
-  [Opcode.AUTH_OK]: { sender_id: 0x1234_5678_9abc_def0n },
+  [Opcode.AUTH_OK]: { sender_id: 0x1234_5678_9abc_def0n, user_id: "alice@localhost" },
   [Opcode.PING]: { nonce: 42 },
   [Opcode.PONG]: { nonce: 42 },
   [Opcode.ERROR]: {
@@ -87,6 +92,11 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
     to: "hub-b.example.org",
     signature: fill(64, 0x77),
   },
+  [Opcode.DEVICE_LIST]: {},
+  [Opcode.DEVICE_LISTED]: {
+    devices: [{ sender_id: 77n, device_key: fill(32, 0x11), bound_at: 1_700_000_000n, revoked: false }],
+  },
+  [Opcode.DEVICE_REVOKE]: { sender_id: 77n },
 };
 
 /** JSON form of payload values: bytes and bigints tagged, everything else as is. */

@@ -140,27 +140,27 @@ describe("payload codecs", () => {
 
   it("u64 fields round trip across the 2^53 boundary and reject out-of-range values", () => {
     for (const v of [0n, 23n, 24n, (1n << 53n) - 1n, 1n << 53n, (1n << 64n) - 1n]) {
-      const b = encodePayload(Opcode.AUTH_OK, { sender_id: v });
-      expect(decodePayload(Opcode.AUTH_OK, b).sender_id).toBe(v);
+      const b = encodePayload(Opcode.DEVICE_REVOKE, { sender_id: v });
+      expect(decodePayload(Opcode.DEVICE_REVOKE, b).sender_id).toBe(v);
     }
-    expect(Buffer.from(encodePayload(Opcode.AUTH_OK, { sender_id: 1n })).toString("hex")).toBe(
+    expect(Buffer.from(encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 1n })).toString("hex")).toBe(
       "a16973656e6465725f696401",
     );
-    expect(codeOf(() => encodePayload(Opcode.AUTH_OK, { sender_id: 1n << 64n }))).toBe(
+    expect(codeOf(() => encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 1n << 64n }))).toBe(
       "BAD_PAYLOAD",
     );
-    expect(codeOf(() => encodePayload(Opcode.AUTH_OK, { sender_id: -1n }))).toBe("BAD_PAYLOAD");
-    expect(codeOf(() => encodePayload(Opcode.AUTH_OK, { sender_id: 1 as never }))).toBe(
+    expect(codeOf(() => encodePayload(Opcode.DEVICE_REVOKE, { sender_id: -1n }))).toBe("BAD_PAYLOAD");
+    expect(codeOf(() => encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 1 as never }))).toBe(
       "BAD_PAYLOAD",
     );
     // Negative integers, floats, 2^64 as a bignum tag: all refused on decode.
     for (const hexs of ["a16973656e6465725f696420", "a16973656e6465725f6964f93e00"]) {
-      expect(codeOf(() => decodePayload(Opcode.AUTH_OK, Buffer.from(hexs, "hex")))).toBe(
+      expect(codeOf(() => decodePayload(Opcode.DEVICE_REVOKE, Buffer.from(hexs, "hex")))).toBe(
         "BAD_PAYLOAD",
       );
     }
     const big = cborEncode({ sender_id: 1n << 64n });
-    expect(codeOf(() => decodePayload(Opcode.AUTH_OK, big))).toBe("BAD_PAYLOAD");
+    expect(codeOf(() => decodePayload(Opcode.DEVICE_REVOKE, big))).toBe("BAD_PAYLOAD");
   });
 
   it("writes large integers as CBOR integers, never floats", () => {
@@ -175,7 +175,7 @@ describe("payload codecs", () => {
     expect(hexOf(encodePayload(Opcode.PING, { nonce: 2 ** 32 - 1 }))).toBe(
       "a1656e6f6e63651affffffff",
     );
-    expect(hexOf(encodePayload(Opcode.AUTH_OK, { sender_id: 2n ** 40n }))).toBe(
+    expect(hexOf(encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 2n ** 40n }))).toBe(
       "a16973656e6465725f69641b0000010000000000",
     );
     expect(decodePayload(Opcode.PING, encodePayload(Opcode.PING, { nonce: 2 ** 40 }))).toEqual({

@@ -21,10 +21,16 @@ import {
 } from "./schema.js";
 
 // 0x00xx session
-const hello = struct({ device_key: bytes(32), user_id: text(), client: text() });
+// `auth`: what proves the user (DESIGN §10): an OIDC token, an enrollment code, a device link.
+const hello = struct({
+  device_key: bytes(32),
+  user_id: text(),
+  client: text(),
+  auth: optional(struct({ method: text(), credential: bytes() })),
+});
 const authChallenge = struct({ nonce: bytes(32), hub_key: bytes(32) });
 const authResponse = struct({ nonce: bytes(32) });
-const authOk = struct({ sender_id: u64() });
+const authOk = struct({ sender_id: u64(), user_id: text() });
 const ping = struct({ nonce: uint() });
 const error = struct({
   code: uint(),
@@ -84,6 +90,14 @@ const authorityVote = struct({ term: u64(), approve: bool() });
 const authorityCommit = struct({ term: u64(), hub: text() });
 const handoverCert = struct({ term: u64(), from: text(), to: text(), signature: bytes(64) });
 
+// 0x08xx identity
+const deviceListed = struct({
+  devices: array(
+    struct({ sender_id: u64(), device_key: bytes(32), bound_at: u64(), revoked: bool() }),
+  ),
+});
+const deviceRevoke = struct({ sender_id: u64() });
+
 /** The schema of every opcode, keyed by opcode number. */
 export const PAYLOAD_SCHEMAS = {
   [Opcode.HELLO]: hello,
@@ -120,6 +134,9 @@ export const PAYLOAD_SCHEMAS = {
   [Opcode.AUTHORITY_VOTE]: authorityVote,
   [Opcode.AUTHORITY_COMMIT]: authorityCommit,
   [Opcode.HANDOVER_CERT]: handoverCert,
+  [Opcode.DEVICE_LIST]: empty,
+  [Opcode.DEVICE_LISTED]: deviceListed,
+  [Opcode.DEVICE_REVOKE]: deviceRevoke,
 } as const satisfies Record<Opcode, { readonly shape: Shape }>;
 
 type Schemas = typeof PAYLOAD_SCHEMAS;
@@ -159,3 +176,5 @@ export type AuthorityProposePayload = PayloadOf<typeof Opcode.AUTHORITY_PROPOSE>
 export type AuthorityVotePayload = PayloadOf<typeof Opcode.AUTHORITY_VOTE>;
 export type AuthorityCommitPayload = PayloadOf<typeof Opcode.AUTHORITY_COMMIT>;
 export type HandoverCertPayload = PayloadOf<typeof Opcode.HANDOVER_CERT>;
+export type DeviceListedPayload = PayloadOf<typeof Opcode.DEVICE_LISTED>;
+export type DeviceRevokePayload = PayloadOf<typeof Opcode.DEVICE_REVOKE>;
