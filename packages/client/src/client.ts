@@ -27,6 +27,7 @@ import type { Device, OwnKeyPackage } from "./state/device.js";
 import { eraseDevice } from "./state/erasure.js";
 import { asError, ClientError, expectAck, HubError, hubError } from "./state/errors.js";
 import { type ClientListener, Emitter } from "./state/events.js";
+import type { HelloAuthProvider } from "./state/helloAuth.js";
 import { type HubConnection, HubLink } from "./state/hubLink.js";
 import { HubSession } from "./state/hubSession.js";
 import { Intents } from "./state/intents.js";
@@ -73,6 +74,11 @@ export interface KalandraClientOptions {
    * connection does HELLO/AUTH per session): `connect()` then skips the handshake.
    */
   transportAuthenticates?: boolean;
+  /**
+   * What HELLO presents to prove the user (DESIGN §10): an enrollment code or device link
+   * for a new device, a token; nothing for a device the hub bound already, or in dev mode.
+   */
+  auth?: HelloAuthProvider;
 }
 
 export interface RoomView {
@@ -160,6 +166,7 @@ export class KalandraClient {
         timers: o.timers,
         syncIntervalMs: o.syncIntervalMs ?? 0,
         transportAuthenticates: o.transportAuthenticates ?? false,
+        ...(o.auth === undefined ? {} : { auth: o.auth }),
       },
       this.#c,
       link,

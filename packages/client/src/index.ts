@@ -79,6 +79,7 @@ export {
   type WindowOptions,
 } from "./senderkeys/index.js";
 export type { ClientEvent, ClientListener } from "./state/events.js";
+export type { HelloAuth, HelloAuthProvider } from "./state/helloAuth.js";
 export {
   DEFAULT_REQUEST_POLICY,
   /** How often and how many times an unanswered request is sent again. */

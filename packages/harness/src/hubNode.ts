@@ -140,7 +140,7 @@ export class HubNode {
         limits: SIM_DEVICE_LIMITS,
         ...(onSink === undefined ? {} : { observer: { emitted: onSink } }),
       },
-      (sink) =>
+      (sink, control) =>
         HubCore.open({
           storage: disk,
           clock: this.o.clock,
@@ -151,6 +151,7 @@ export class HubNode {
           groups: publicGroupViews(this.signer.publicKey),
           bans,
           shardModeration,
+          closeDevice: control.closeDevice,
           ...(this.o.limits === undefined ? {} : { limits: this.o.limits }),
         }),
     );

@@ -20,9 +20,12 @@ import type {
   AppendEntry,
   AuditRecord,
   AuditVerification,
+  BindResult,
   LmdbStorage,
   RoomMeta,
   Storage,
+  StoredDevice,
+  StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
 } from "@kalandra/server";
@@ -168,6 +171,28 @@ export class SimDisk implements Storage {
   appendAudit(record: AuditRecord): Promise<void> {
     return this.#enqueue("audit", () => this.inner.appendAudit(record));
   }
+  putUser(userId: string, createdAt: bigint): Promise<void> {
+    return this.#enqueue("user", () => this.inner.putUser(userId, createdAt));
+  }
+  bindDevice(device: StoredDevice, maxActive: number): Promise<BindResult> {
+    const d = { ...device, deviceKey: device.deviceKey.slice() };
+    return this.#enqueue("device", () => this.inner.bindDevice(d, maxActive));
+  }
+  revokeDevice(senderId: bigint, at: bigint): Promise<StoredDevice | undefined> {
+    return this.#enqueue("revoke", () => this.inner.revokeDevice(senderId, at));
+  }
+  putEnrollmentCode(code: StoredEnrollmentCode): Promise<void> {
+    const c = { ...code, codeHash: code.codeHash.slice() };
+    return this.#enqueue("code", () => this.inner.putEnrollmentCode(c));
+  }
+  takeEnrollmentCode(codeHash: Uint8Array, now: bigint): Promise<StoredEnrollmentCode | undefined> {
+    const h = codeHash.slice();
+    return this.#enqueue("takeCode", () => this.inner.takeEnrollmentCode(h, now));
+  }
+  useNonce(nonce: Uint8Array, expiresAt: bigint, now: bigint): Promise<boolean> {
+    const n = nonce.slice();
+    return this.#enqueue("nonce", () => this.inner.useNonce(n, expiresAt, now));
+  }
 
   // ---- reads: durable state --------------------------------------------------------------
 
@@ -209,6 +234,15 @@ export class SimDisk implements Storage {
   }
   countKeyPackages(senderId: bigint, nowSeconds: bigint): number {
     return this.inner.countKeyPackages(senderId, nowSeconds);
+  }
+  listUsers(): { userId: string; createdAt: bigint }[] {
+    return this.inner.listUsers();
+  }
+  getDevice(senderId: bigint): StoredDevice | undefined {
+    return this.inner.getDevice(senderId);
+  }
+  devicesOf(userId: string): StoredDevice[] {
+    return this.inner.devicesOf(userId);
   }
   readAudit(): AuditRecord[] {
     return this.inner.readAudit();

@@ -38,6 +38,14 @@ export {
   U128_MAX,
   VERSION,
 } from "./constants.js";
+/** Device links: an existing device signs a further device of its user in (DESIGN §10). */
+export {
+  type DeviceLink,
+  type DeviceLinkBody,
+  decodeDeviceLink,
+  deviceLinkSignatureValid,
+  signDeviceLink,
+} from "./deviceLink.js";
 /** Ed25519 on raw keys: DER prefixes, a signer over a seed, verification with one key cache. */
 export {
   createDeviceSigner,

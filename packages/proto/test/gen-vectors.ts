@@ -94,7 +94,9 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
   },
   [Opcode.DEVICE_LIST]: {},
   [Opcode.DEVICE_LISTED]: {
-    devices: [{ sender_id: 77n, device_key: fill(32, 0x11), bound_at: 1_700_000_000n, revoked: false }],
+    devices: [
+      { sender_id: 77n, device_key: fill(32, 0x11), bound_at: 1_700_000_000n, revoked: false },
+    ],
   },
   [Opcode.DEVICE_REVOKE]: { sender_id: 77n },
 };

@@ -143,13 +143,15 @@ describe("payload codecs", () => {
       const b = encodePayload(Opcode.DEVICE_REVOKE, { sender_id: v });
       expect(decodePayload(Opcode.DEVICE_REVOKE, b).sender_id).toBe(v);
     }
-    expect(Buffer.from(encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 1n })).toString("hex")).toBe(
-      "a16973656e6465725f696401",
-    );
+    expect(
+      Buffer.from(encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 1n })).toString("hex"),
+    ).toBe("a16973656e6465725f696401");
     expect(codeOf(() => encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 1n << 64n }))).toBe(
       "BAD_PAYLOAD",
     );
-    expect(codeOf(() => encodePayload(Opcode.DEVICE_REVOKE, { sender_id: -1n }))).toBe("BAD_PAYLOAD");
+    expect(codeOf(() => encodePayload(Opcode.DEVICE_REVOKE, { sender_id: -1n }))).toBe(
+      "BAD_PAYLOAD",
+    );
     expect(codeOf(() => encodePayload(Opcode.DEVICE_REVOKE, { sender_id: 1 as never }))).toBe(
       "BAD_PAYLOAD",
     );

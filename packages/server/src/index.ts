@@ -82,8 +82,12 @@ export type {
   AppendEntry,
   AuditRecord,
   AuditVerification,
+  BindResult,
+  IdentityStorage,
   RoomMeta,
   Storage,
+  StoredDevice,
+  StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
 } from "./storage/types.js";

@@ -1,11 +1,13 @@
 /**
  * The session handshake (docs/contracts.md "Session"): HELLO → AUTH_CHALLENGE →
- * AUTH_RESPONSE → AUTH_OK. The hub must present the key this client trusts and assign the
- * sender_id derived from the device key.
+ * AUTH_RESPONSE → AUTH_OK. The hub must present the key this client trusts, assign the
+ * sender_id derived from the device key, and have authenticated the device as the user its
+ * credential names (AUTH_OK `user_id`, DESIGN §10).
  */
 import { Opcode } from "@kalandra/proto";
 import type { Device } from "./device.js";
 import { ClientError, expectAck } from "./errors.js";
+import type { HelloAuthProvider } from "./helloAuth.js";
 import type { HubRequests } from "./hubLink.js";
 import { fieldBytes, fieldU64, payloadOf } from "./wire.js";
 
@@ -13,12 +15,15 @@ export async function authenticate(
   hub: HubRequests,
   device: Device,
   hubPublicKey: Uint8Array,
+  auth?: HelloAuthProvider,
 ): Promise<void> {
+  const presented = auth?.();
   const challenge = expectAck(
     await hub.request(Opcode.HELLO, 0n, 0n, {
       device_key: device.publicKey,
       user_id: device.userId,
       client: "kalandra-client/0.1",
+      ...(presented === undefined ? {} : { auth: presented }),
     }),
   );
   const cp = payloadOf(challenge);
@@ -27,6 +32,9 @@ export async function authenticate(
   const ok = expectAck(
     await hub.request(Opcode.AUTH_RESPONSE, 0n, 0n, { nonce: fieldBytes(cp, "nonce") }),
   );
-  if (fieldU64(payloadOf(ok), "sender_id") !== device.senderId)
+  const okPayload = payloadOf(ok);
+  if (fieldU64(okPayload, "sender_id") !== device.senderId)
     throw new ClientError("wrong_sender_id", "the hub assigned another sender_id");
+  if (okPayload.user_id !== device.userId)
+    throw new ClientError("wrong_user", "the hub authenticated this device as another user");
 }

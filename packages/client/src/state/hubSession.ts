@@ -5,9 +5,11 @@
  * Disconnected; a new one repeats the whole. An optional timer syncs every room now and
  * then, so a lost fan-out frame with nothing after it is still found.
  */
+
 import type { TimerHandle, Timers } from "@kalandra/proto";
 import type { ClientContext } from "./context.js";
 import { authenticate } from "./handshake.js";
+import type { HelloAuthProvider } from "./helloAuth.js";
 import type { HubConnection, HubLink } from "./hubLink.js";
 import type { Intents } from "./intents.js";
 import type { KeyPackageStock } from "./keyPackageStock.js";
@@ -19,6 +21,8 @@ export interface HubSessionOptions {
   syncIntervalMs: number;
   /** The transport runs the handshake itself (WebTransport does, per session). */
   transportAuthenticates: boolean;
+  /** What HELLO presents to prove the user (enrollment code, device link, token). */
+  auth?: HelloAuthProvider;
 }
 
 export class HubSession {
@@ -46,7 +50,7 @@ export class HubSession {
   async connect(): Promise<void> {
     if (!this.#o.transportAuthenticates)
       await this.#link.handshake(() =>
-        authenticate(this.#link, this.#c.device, this.#c.apply.hubPublicKey),
+        authenticate(this.#link, this.#c.device, this.#c.apply.hubPublicKey, this.#o.auth),
       );
     this.#link.resendAll();
     await this.#stock.fillIfEmpty();

@@ -14,7 +14,9 @@
  * its last log_index (SYNC_REQUEST) and resends unanswered requests; (sender_id,
  * request_id) idempotency on the hub makes those resends safe, so nothing is lost.
  */
+
 import { type DeviceSigner, deriveSenderId, type Frame } from "@kalandra/proto";
+import type { HelloAuthProvider } from "../state/helloAuth.js";
 import type { HubConnection } from "../state/hubLink.js";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
 import { TransportError } from "./errors.js";
@@ -39,6 +41,8 @@ export interface ReconnectOptions {
   hubPublicKey?: Uint8Array;
   /** Client name sent in HELLO. */
   client?: string;
+  /** What HELLO presents to prove the user (DESIGN §10); none for a bound device. */
+  auth?: HelloAuthProvider;
   backoff?: Partial<BackoffOptions>;
   /** Frames kept while disconnected; older ones beyond it are dropped (the core resends). */
   maxQueuedFrames?: number;
@@ -182,6 +186,7 @@ class Conn implements ReconnectingConnection {
       senderId: this.senderId,
       userId: this.o.userId,
       client: this.o.client ?? this.o.defaultClient,
+      auth: this.o.auth,
       hubPublicKey: this.o.hubPublicKey,
       write: (frame) => channel.write(frame),
       nextRequestId: () => this.nextHandshakeId(),

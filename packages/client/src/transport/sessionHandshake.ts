@@ -15,6 +15,7 @@ import {
   Opcode,
   verifyFrame,
 } from "@kalandra/proto";
+import type { HelloAuthProvider } from "../state/helloAuth.js";
 import { TransportError } from "./errors.js";
 
 export interface SessionHandshakeOptions {
@@ -23,6 +24,8 @@ export interface SessionHandshakeOptions {
   userId: string;
   /** Client name sent in HELLO. */
   client: string;
+  /** What HELLO presents to prove the user (DESIGN §10); none for a bound device. */
+  auth?: HelloAuthProvider | undefined;
   /** When given, the hub must present this key and sign its handshake frames with it. */
   hubPublicKey: Uint8Array | undefined;
   /** Writes a frame to the session's stream. */
@@ -60,10 +63,12 @@ export class SessionHandshake {
   async run(): Promise<void> {
     const { deviceSigner: signer, senderId, hubPublicKey } = this.#o;
     const helloId = this.#o.nextRequestId();
+    const auth = this.#o.auth?.();
     const hello = encodePayload(Opcode.HELLO, {
       device_key: signer.publicKey,
       user_id: this.#o.userId,
       client: this.#o.client,
+      ...(auth === undefined ? {} : { auth }),
     });
     const challenge = await this.#exchange(
       this.#request(Opcode.HELLO, helloId, hello),
@@ -81,8 +86,13 @@ export class SessionHandshake {
       respId,
       true,
     );
-    if (decodePayload(Opcode.AUTH_OK, ok.payload).sender_id !== senderId)
+    const confirmed = decodePayload(Opcode.AUTH_OK, ok.payload);
+    if (confirmed.sender_id !== senderId)
       throw new TransportError("WRONG_SENDER_ID", "the hub confirmed another sender_id");
+    // The hub authenticated this device as a user (DESIGN §10): it must be the one the
+    // device's credential names, or every leaf it signs would be refused.
+    if (confirmed.user_id !== this.#o.userId)
+      throw new TransportError("WRONG_USER", "the hub authenticated this device as another user");
     this.#fail = undefined;
   }
 

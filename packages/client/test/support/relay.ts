@@ -266,7 +266,10 @@ export class Relay {
         return this.#error(conn, f, "UNAUTHENTICATED", "nonce");
       conn.senderId = f.header.senderId;
       this.#devices.set(f.header.senderId, conn);
-      this.#respond(conn, f, Opcode.AUTH_OK, { sender_id: f.header.senderId });
+      this.#respond(conn, f, Opcode.AUTH_OK, {
+        sender_id: f.header.senderId,
+        user_id: conn.userId ?? "",
+      });
       for (const w of this.#welcomes.get(f.header.senderId) ?? []) conn.deliver(w);
       this.#welcomes.delete(f.header.senderId);
       return;

@@ -60,10 +60,16 @@ export function checkValue(field: Field, value: unknown): { value: unknown } | {
         : {
             problem: `expected one of ${field.values?.map((v) => JSON.stringify(v)).join(", ")}, got ${describe(value)}`,
           };
-    case "string[]":
-      return Array.isArray(value) && value.every((v) => typeof v === "string")
+    case "string[]": {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string"))
+        return { problem: `expected an array of strings, got ${describe(value)}` };
+      const unknown = value.find((v) => field.values !== undefined && !field.values.includes(v));
+      return unknown === undefined
         ? { value: [...value] }
-        : { problem: `expected an array of strings, got ${describe(value)}` };
+        : {
+            problem: `unknown value ${JSON.stringify(unknown)} (known: ${field.values?.map((v) => JSON.stringify(v)).join(", ")})`,
+          };
+    }
     case "address": {
       if (typeof value !== "string")
         return { problem: `expected "host:port", got ${describe(value)}` };
@@ -88,6 +94,33 @@ export function parseAddress(s: string): { host: string; port: number } | undefi
 /** True for 127.0.0.0/8, ::1 and localhost: a listener only this machine can reach. */
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * `[auth]` rules (DESIGN §10): at least one method; `"dev"` lets users name themselves,
+ * so it is refused unless every listener (WebTransport, WebSocket, monitoring and admin)
+ * is on loopback, where only this machine's users can reach the hub.
+ */
+function authIssues(c: Config): ConfigIssue[] {
+  if (c.auth.methods.length === 0) {
+    return [{ key: "auth.methods", problem: "needs at least one method" }];
+  }
+  if (!c.auth.methods.includes("dev")) return [];
+  const listeners = {
+    "server.listen": c.server.listen,
+    "server.websocket_listen": c.server.websocket_listen,
+    "monitoring.listen": c.monitoring.listen,
+  };
+  const issues: ConfigIssue[] = [];
+  for (const [key, value] of Object.entries(listeners)) {
+    const a = parseAddress(value);
+    if (a === undefined || isLoopback(a.host)) continue;
+    issues.push({
+      key: "auth.methods",
+      problem: `"dev" lets users name themselves, so every listener must be on loopback, but ${key} is ${value}: set auth.methods = ["enrollment"] (or "oidc"), or listen on 127.0.0.1`,
+    });
+  }
+  return issues;
 }
 
 /** Parses an environment string as the field's type (arrays are comma-separated). */
@@ -171,6 +204,7 @@ export function buildConfig(
         "a non-loopback WebSocket listener needs tls.cert/tls.key (wss), or server.websocket_plaintext = true",
     });
   }
+  issues.push(...authIssues(c));
   if (c.federation.enabled && c.federation.hub_name === "") {
     issues.push({
       key: "federation.hub_name",

@@ -24,6 +24,9 @@ export interface Field {
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
+/** The values of `auth.methods` (identity/methods.ts builds the authenticator of each). */
+export const AUTH_METHODS = ["dev", "enrollment", "oidc"] as const;
+
 export const schema = {
   server: {
     listen: {
@@ -82,6 +85,33 @@ export const schema = {
     },
   },
   auth: {
+    methods: {
+      type: "string[]",
+      default: ["dev"],
+      values: AUTH_METHODS,
+      doc: 'How devices prove their user (docs/identity.md): `"dev"` (users name themselves; only when every listener is on loopback, logged as a warning), `"enrollment"` (one-time codes from `kalandrad admin user add`, further devices by device links), `"oidc"` (OpenID Connect tokens).',
+    },
+    max_devices_per_user: {
+      type: "int",
+      default: 10,
+      min: 1,
+      max: 1000,
+      doc: "Active (unrevoked) devices one user may have; a further device gets TOO_MANY_DEVICES.",
+    },
+    enrollment_code_ttl_s: {
+      type: "int",
+      default: 86400,
+      min: 60,
+      max: 30 * 86400,
+      doc: "How long an enrollment code from `kalandrad admin user add` stays usable (it is used once).",
+    },
+    device_link_ttl_s: {
+      type: "int",
+      default: 600,
+      min: 10,
+      max: 86400,
+      doc: "Longest lifetime a device link may declare (signed by one of the user's devices, used once).",
+    },
     oidc_issuer: {
       type: "string",
       default: "",

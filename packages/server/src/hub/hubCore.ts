@@ -27,6 +27,10 @@ import {
   type Rng,
   type Timers,
 } from "@kalandra/proto";
+import { Authentication } from "../identity/authentication.js";
+import type { AuthRequest, AuthVerdict } from "../identity/authenticator.js";
+import { devAuthenticator } from "../identity/devAuthenticator.js";
+import { DeviceRegistry } from "../identity/devices.js";
 import {
   DEFAULT_KEY_PACKAGE_LIMITS,
   KeyPackageDirectory,
@@ -71,6 +75,8 @@ export interface HubLimits extends SequencerLimits, KeyPackageLimits {
   verifySignatures: boolean;
   /** Most frames one shard writes in one `storage.append` (group commit). */
   maxBatch: number;
+  /** Active devices per user (`auth.max_devices_per_user`) for the default authentication. */
+  maxDevicesPerUser: number;
 }
 
 export const DEFAULT_HUB_LIMITS: HubLimits = {
@@ -82,6 +88,7 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   shards: 1,
   verifySignatures: true,
   maxBatch: 4096,
+  maxDevicesPerUser: 10,
 };
 
 export interface HubCoreDeps {
@@ -103,6 +110,13 @@ export interface HubCoreDeps {
   /** Moderation's side of the in-process shards (moderation/shardModeration.ts): kicks, sweeps. */
   shardModeration?: ShardModeration;
   limits?: Partial<HubLimits>;
+  /**
+   * Who a device speaks for (identity/authentication.ts); default: the development
+   * authenticator (users name themselves) over this storage's device registry.
+   */
+  authentication?: Authentication;
+  /** Closes a revoked device's sessions (HubHost's control). */
+  closeDevice?: (senderId: bigint, reason: string) => void;
 }
 
 export type { InBandModeration, ModerationRequest } from "./hubRequests.js";
@@ -118,6 +132,9 @@ export class HubCore {
   private readonly quota: RoomQuota;
   readonly limits: HubLimits;
   readonly keyPackages: KeyPackageDirectory;
+  /** The device registry: owners, listing, revocation (identity/devices.ts). */
+  readonly devices: DeviceRegistry;
+  readonly authentication: Authentication;
   private moderation: InBandModeration | undefined;
 
   private constructor(
@@ -128,6 +145,23 @@ export class HubCore {
     this.limits = limits;
     this.quota = new RoomQuota(limits, deps.clock);
     this.keyPackages = new KeyPackageDirectory(deps.storage, limits);
+    this.authentication =
+      deps.authentication ??
+      new Authentication({
+        storage: deps.storage,
+        authenticators: [devAuthenticator],
+        maxDevicesPerUser: limits.maxDevicesPerUser,
+      });
+    this.devices = new DeviceRegistry({
+      storage: deps.storage,
+      clock: deps.clock,
+      ...(deps.closeDevice === undefined ? {} : { closeDevice: deps.closeDevice }),
+    });
+  }
+
+  /** Who a device speaks for (DESIGN §10); the session asks once the device proved its key. */
+  authenticate(req: AuthRequest): Promise<AuthVerdict> {
+    return this.authentication.authenticate(req);
   }
 
   /** Opens the hub over its storage; every room is restored by the shard that owns it. */
@@ -381,6 +415,7 @@ export class HubCore {
       sink: this.deps.sink,
       signer: this.deps.hubSigner,
       keyPackages: this.keyPackages,
+      devices: this.devices,
       bans: this.deps.bans,
       moderation: this.moderation,
       nowSeconds: this.nowSeconds(),

@@ -16,16 +16,31 @@
  * // the session authenticates, then hands each verified frame to host.handleFrame("s1", frame)
  */
 import { type Clock, deriveSenderId, type Frame } from "@kalandra/proto";
+import type { AuthRequest, AuthVerdict } from "../identity/authenticator.js";
+import { userIdProblem } from "../identity/userId.js";
 import type { Sink, Target } from "../vocabulary/target.js";
 import { TokenBucket } from "./tokenBucket.js";
 
 /** One session's outbound side: the session decides stream or datagram. */
 export interface Connection {
   deliver(frame: Uint8Array): void;
+  /** Ends the session (its device was revoked). */
+  close?(reason: string): void;
+}
+
+/** What the core may ask of the host besides routing its frames. */
+export interface HostControl {
+  /** Closes every session of a device (revocation, DESIGN §10). */
+  closeDevice(senderId: bigint, reason: string): void;
 }
 
 /** What the host needs of the core that decides about frames (HubCore implements it). */
 export interface FrameCore {
+  /**
+   * Who a device speaks for (HubCore: identity/authentication.ts). A core without it (the
+   * echo stand-in) takes HELLO's claim, checked like any user id.
+   */
+  authenticate?(req: AuthRequest): Promise<AuthVerdict>;
   attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void;
   detachSession(sessionId: string): void;
   /** A frame the session parsed and verified (sender_id and signature are the session's). */
@@ -76,11 +91,29 @@ export class HubHost<C extends FrameCore = FrameCore> {
   /** Builds the host and its core; the core's sink is the host's router. */
   static async open<C extends FrameCore>(
     o: HubHostOptions,
-    makeCore: (sink: Sink) => C | Promise<C>,
+    makeCore: (sink: Sink, control: HostControl) => C | Promise<C>,
   ): Promise<HubHost<C>> {
     const host = new HubHost<C>(o);
-    host.core = await makeCore((target, frame) => host.route(target, frame));
+    host.core = await makeCore((target, frame) => host.route(target, frame), {
+      closeDevice: (senderId, reason) => host.closeDevice(senderId, reason),
+    });
     return host;
+  }
+
+  /** Who a device speaks for: the core decides (see FrameCore.authenticate). */
+  authenticate(req: AuthRequest): Promise<AuthVerdict> {
+    if (this.core.authenticate !== undefined) return this.core.authenticate(req);
+    const problem = userIdProblem(req.claimedUserId);
+    return Promise.resolve(
+      problem === undefined
+        ? { ok: true, userId: req.claimedUserId }
+        : { ok: false, code: "INVALID_USER_ID", message: problem },
+    );
+  }
+
+  /** Closes every session of a device. */
+  closeDevice(senderId: bigint, reason: string): void {
+    for (const s of this.sessionsOf(senderId)) this.connections.get(s)?.close?.(reason);
   }
 
   /** Open sessions. */

@@ -15,6 +15,7 @@ import {
   type PayloadOf,
   responseFrame,
 } from "@kalandra/proto";
+import type { DeviceRegistry } from "../identity/devices.js";
 import type { KeyPackageDirectory } from "../keypackages/directory.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
@@ -48,6 +49,7 @@ export interface HubRequestContext {
   sink: Sink;
   signer: DeviceSigner;
   keyPackages: KeyPackageDirectory;
+  devices: DeviceRegistry;
   bans: BanPolicy | undefined;
   moderation: InBandModeration | undefined;
   nowSeconds: bigint;
@@ -60,6 +62,8 @@ export const HUB_REQUEST_OPCODES: ReadonlySet<number> = new Set([
   Opcode.KICK,
   Opcode.BAN,
   Opcode.REDACT,
+  Opcode.DEVICE_LIST,
+  Opcode.DEVICE_REVOKE,
 ]);
 
 /** Answers one of `HUB_REQUEST_OPCODES`. */
@@ -73,6 +77,9 @@ export async function answerHubRequest(
       return kpUpload(ctx, frame, from);
     case Opcode.KP_CLAIM:
       return kpClaim(ctx, frame, from);
+    case Opcode.DEVICE_LIST:
+    case Opcode.DEVICE_REVOKE:
+      return ownDevices(ctx, frame, from);
     default:
       return moderate(ctx, frame, from);
   }
@@ -109,6 +116,29 @@ async function kpClaim(ctx: HubRequestContext, frame: Frame, from: Requester): P
       hubFrame(ctx.signer, Opcode.KP_STATUS, 0n, 0n, { remaining }),
     );
   }
+}
+
+/** DEVICE_LIST and DEVICE_REVOKE: a user's own devices (identity/devices.ts). */
+async function ownDevices(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {
+  const reply = { kind: "session", sessionId: from.sessionId } as const;
+  const h = frame.header;
+  if (h.opcode === Opcode.DEVICE_LIST) {
+    decodePayload(Opcode.DEVICE_LIST, frame.payload);
+    const devices = ctx.devices.devicesOf(from.userId).map((d) => ({
+      sender_id: d.senderId,
+      device_key: d.deviceKey,
+      bound_at: d.boundAt,
+      revoked: d.revokedAt !== undefined,
+    }));
+    return ctx.sink(reply, responseFrame(ctx.signer, h, Opcode.DEVICE_LISTED, { devices }));
+  }
+  const { sender_id } = decodePayload(Opcode.DEVICE_REVOKE, frame.payload);
+  // The answer goes out before the revoked device's sessions close (this one among them).
+  const r = await ctx.devices.revoke(sender_id, `user:${from.userId}`, {
+    asUser: from.userId,
+    answered: () => ctx.sink(reply, responseFrame(ctx.signer, h, Opcode.ACK, {})),
+  });
+  if (!r.ok) ctx.sink(reply, errorFrame(h, r.refusal));
 }
 
 async function moderate(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {

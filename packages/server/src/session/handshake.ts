@@ -1,10 +1,13 @@
 /**
  * The auth handshake of one session as a pure state machine (no I/O, no timers): HELLO →
- * AUTH_CHALLENGE (a response to the HELLO) → AUTH_RESPONSE → AUTH_OK. HELLO's signature
- * proves possession of the key it names; AUTH_RESPONSE echoes this session's fresh random
- * nonce, so a recorded handshake cannot be replayed. A HELLO on an authenticated session
- * re-runs the handshake for the same device (the client core authenticates again after
- * each reconnect); another device's key is refused.
+ * AUTH_CHALLENGE (a response to the HELLO) → AUTH_RESPONSE → (the hub's authenticator
+ * decides the user, identity/authentication.ts) → AUTH_OK `{sender_id, user_id}`. HELLO's
+ * signature proves possession of the key it names; AUTH_RESPONSE echoes this session's
+ * fresh random nonce, so a recorded handshake cannot be replayed. HELLO's `user_id` and
+ * `auth` are only a claim until the authenticator's verdict (`settle`). A HELLO on an
+ * authenticated session re-runs the handshake for the same device (the client core
+ * authenticates again after each reconnect) and must yield the same user; another
+ * device's key is refused.
  *
  * Why the handshake signs frames rather than a bare nonce: the signed view of every frame
  * (DESIGN §3) already binds opcode, sender_id and payload, so HELLO proves the key and
@@ -13,6 +16,8 @@
  * @example
  * const hs = new Handshake(rng);
  * const step = hs.step(helloFrame); // { kind: "challenge", requestId, nonce }
+ * const next = hs.step(responseFrame); // { kind: "authenticate", claim, first: true }
+ * hs.settle(await authenticator.authenticate(...), next.requestId); // { kind: "authenticated" }
  */
 import {
   bytesEqual,
@@ -21,27 +26,44 @@ import {
   type Frame,
   isProtocolError,
   Opcode,
+  type PayloadOf,
   type ProtocolErrorCode,
   type Rng,
   verifyFrame,
 } from "@kalandra/proto";
 
-/** Who a session authenticated as. */
+/** Who a session authenticated as: the device and the user the hub authenticated it as. */
 export interface SessionIdentity {
   publicKey: Uint8Array;
   senderId: bigint;
   userId: string;
 }
 
+/** What a HELLO claims and presents; the hub's authenticator decides what it is worth. */
+export interface HelloClaim {
+  publicKey: Uint8Array;
+  senderId: bigint;
+  claimedUserId: string;
+  auth?: { method: string; credential: Uint8Array };
+}
+
 export type HandshakeState =
   | { kind: "new" }
-  | { kind: "challenged"; nonce: Uint8Array; identity: SessionIdentity }
-  | { kind: "ready"; identity: SessionIdentity; reauthNonce?: Uint8Array };
+  | { kind: "challenged"; nonce: Uint8Array; claim: HelloClaim }
+  /** The device proved its key; the hub's authenticator is deciding its user. */
+  | { kind: "authenticating"; claim: HelloClaim }
+  | { kind: "ready"; identity: SessionIdentity; reauth?: { nonce: Uint8Array; claim: HelloClaim } };
 
 /** What the session does with a handshake frame. */
 export type HandshakeStep =
   /** Answer AUTH_CHALLENGE `{nonce}` to the HELLO. */
   | { kind: "challenge"; requestId: number; nonce: Uint8Array }
+  /**
+   * The device proved its key: ask the hub's authenticator (asynchronously, within the
+   * auth timeout) and hand its verdict to `settle`. `first`: the session is not
+   * authenticated yet (otherwise a re-authentication, which must yield the same user).
+   */
+  | { kind: "authenticate"; requestId: number; claim: HelloClaim; first: boolean }
   /** Answer AUTH_OK; `first` when the session has just become authenticated. */
   | { kind: "authenticated"; requestId: number; identity: SessionIdentity; first: boolean }
   /**
@@ -56,6 +78,11 @@ export type HandshakeStep =
       roomId: bigint;
       fatal: boolean;
     };
+
+/** The authenticator's answer (identity/authenticator.ts `AuthVerdict`). */
+export type Verdict =
+  | { ok: true; userId: string }
+  | { ok: false; code: ProtocolErrorCode; message: string };
 
 /**
  * The largest payload a frame may declare before the session is authenticated (AUTH_OK
@@ -86,21 +113,46 @@ export class Handshake {
   /** A HELLO, an AUTH_RESPONSE, or any frame before the session is authenticated. */
   step(frame: Frame): HandshakeStep {
     const h = frame.header;
-    if (h.opcode === Opcode.HELLO) return this.onHello(frame);
     const st = this.s;
+    if (st.kind === "authenticating") {
+      return this.strike("UNAUTHENTICATED", "authentication in progress", h.requestId, h.roomId);
+    }
+    if (h.opcode === Opcode.HELLO) return this.onHello(frame);
     if (h.opcode === Opcode.AUTH_RESPONSE) {
-      if (st.kind === "challenged") return this.onResponse(frame, st.nonce, st.identity);
-      if (st.kind === "ready" && st.reauthNonce !== undefined) {
-        return this.onResponse(frame, st.reauthNonce, st.identity);
+      if (st.kind === "challenged") return this.onResponse(frame, st.nonce, st.claim);
+      if (st.kind === "ready" && st.reauth !== undefined) {
+        return this.onResponse(frame, st.reauth.nonce, st.reauth.claim);
       }
     }
     const message = st.kind === "new" ? "expected HELLO" : "expected AUTH_RESPONSE";
     return this.strike("UNAUTHENTICATED", message, h.requestId, h.roomId);
   }
 
+  /**
+   * The authenticator's verdict on an `authenticate` step. The first one fixes the
+   * session's user for its life; a re-authentication must yield that same user.
+   */
+  settle(verdict: Verdict, requestId: number): HandshakeStep {
+    const st = this.s;
+    if (st.kind === "authenticating") {
+      if (!verdict.ok) return this.fail(verdict.code, verdict.message, requestId);
+      const { publicKey, senderId } = st.claim;
+      const identity = { publicKey, senderId, userId: verdict.userId };
+      this.s = { kind: "ready", identity };
+      return { kind: "authenticated", requestId, identity, first: true };
+    }
+    if (st.kind !== "ready")
+      return this.fail("UNAUTHENTICATED", "no authentication under way", requestId);
+    if (!verdict.ok) return this.fail(verdict.code, verdict.message, requestId);
+    if (verdict.userId !== st.identity.userId) {
+      return this.fail("FORBIDDEN", "re-authentication named another user", requestId);
+    }
+    return { kind: "authenticated", requestId, identity: st.identity, first: false };
+  }
+
   private onHello(frame: Frame): HandshakeStep {
     const h = frame.header;
-    let hello: { device_key: Uint8Array; user_id: string };
+    let hello: PayloadOf<typeof Opcode.HELLO>;
     try {
       hello = decodePayload(Opcode.HELLO, frame.payload);
     } catch (e) {
@@ -122,24 +174,30 @@ export class Handshake {
       return this.strike("SENDER_MISMATCH", "this session belongs to another device", h.requestId);
     }
     const nonce = this.rng.bytes(32);
-    if (st.kind === "ready") st.reauthNonce = nonce;
-    else {
-      const identity = { publicKey: hello.device_key.slice(), senderId, userId: hello.user_id };
-      this.s = { kind: "challenged", nonce, identity };
+    // Copies: the payload is a view into the frame's buffer.
+    const claim: HelloClaim = {
+      publicKey: hello.device_key.slice(),
+      senderId,
+      claimedUserId: hello.user_id,
+    };
+    if (hello.auth !== undefined) {
+      claim.auth = { method: hello.auth.method, credential: hello.auth.credential.slice() };
     }
+    if (st.kind === "ready") st.reauth = { nonce, claim };
+    else this.s = { kind: "challenged", nonce, claim };
     return { kind: "challenge", requestId: h.requestId, nonce };
   }
 
-  private onResponse(frame: Frame, expected: Uint8Array, identity: SessionIdentity): HandshakeStep {
+  private onResponse(frame: Frame, expected: Uint8Array, claim: HelloClaim): HandshakeStep {
     const h = frame.header;
-    if (h.senderId !== identity.senderId) {
+    if (h.senderId !== claim.senderId) {
       return this.fail(
         "SENDER_MISMATCH",
         "AUTH_RESPONSE sender_id differs from HELLO",
         h.requestId,
       );
     }
-    if (!verifyFrame(frame, identity.publicKey)) {
+    if (!verifyFrame(frame, claim.publicKey)) {
       return this.fail("BAD_SIGNATURE", "AUTH_RESPONSE signature does not verify", h.requestId);
     }
     let nonce: Uint8Array;
@@ -154,11 +212,11 @@ export class Handshake {
     }
     const st = this.s;
     if (st.kind === "ready") {
-      st.reauthNonce = undefined;
-      return { kind: "authenticated", requestId: h.requestId, identity, first: false };
+      st.reauth = undefined;
+      return { kind: "authenticate", requestId: h.requestId, claim, first: false };
     }
-    this.s = { kind: "ready", identity };
-    return { kind: "authenticated", requestId: h.requestId, identity, first: true };
+    this.s = { kind: "authenticating", claim };
+    return { kind: "authenticate", requestId: h.requestId, claim, first: true };
   }
 
   private strike(

@@ -6,12 +6,16 @@
  * to a fresh core: everything a core keeps in memory is lost, everything here stays.
  */
 import { createHash } from "node:crypto";
+import { MemoryIdentity } from "./memoryIdentity.js";
 import type {
   AppendEntry,
   AuditRecord,
   AuditVerification,
+  BindResult,
   RoomMeta,
   Storage,
+  StoredDevice,
+  StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
 } from "./types.js";
@@ -54,6 +58,7 @@ export class MemoryStorage implements Storage {
   /** Exposed to tests so they can tamper with the chain and see the verifier notice. */
   readonly audit: ChainedAudit[] = [];
   private closed = false;
+  private readonly identity = new MemoryIdentity(() => this.live());
   /** Number of `append` calls, so tests and benches can see group commit at work. */
   appendCalls = 0;
 
@@ -228,6 +233,42 @@ export class MemoryStorage implements Storage {
       prev = a.hash;
     }
     return { ok: true, records: this.audit.length };
+  }
+
+  putUser(userId: string, createdAt: bigint): Promise<void> {
+    return this.identity.putUser(userId, createdAt);
+  }
+
+  listUsers(): { userId: string; createdAt: bigint }[] {
+    return this.identity.listUsers();
+  }
+
+  getDevice(senderId: bigint): StoredDevice | undefined {
+    return this.identity.getDevice(senderId);
+  }
+
+  devicesOf(userId: string): StoredDevice[] {
+    return this.identity.devicesOf(userId);
+  }
+
+  bindDevice(device: StoredDevice, maxActive: number): Promise<BindResult> {
+    return this.identity.bindDevice(device, maxActive);
+  }
+
+  revokeDevice(senderId: bigint, at: bigint): Promise<StoredDevice | undefined> {
+    return this.identity.revokeDevice(senderId, at);
+  }
+
+  putEnrollmentCode(code: StoredEnrollmentCode): Promise<void> {
+    return this.identity.putEnrollmentCode(code);
+  }
+
+  takeEnrollmentCode(codeHash: Uint8Array, now: bigint): Promise<StoredEnrollmentCode | undefined> {
+    return this.identity.takeEnrollmentCode(codeHash, now);
+  }
+
+  useNonce(nonce: Uint8Array, expiresAt: bigint, now: bigint): Promise<boolean> {
+    return this.identity.useNonce(nonce, expiresAt, now);
   }
 
   async close(): Promise<void> {

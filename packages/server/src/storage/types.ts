@@ -53,6 +53,72 @@ export interface StoredKeyPackage {
   notAfter: bigint;
 }
 
+/**
+ * A device the hub bound to a user (DESIGN §10) at its first authentication. The binding
+ * never changes; a revoked device stays in the registry so it can never authenticate again.
+ */
+export interface StoredDevice {
+  senderId: bigint;
+  /** The device's Ed25519 public key (frame key and MLS leaf signature key). */
+  deviceKey: Uint8Array;
+  userId: string;
+  /** Seconds since the Unix epoch. */
+  boundAt: bigint;
+  revokedAt?: bigint;
+}
+
+/** A one-time enrollment code (`kalandrad admin user add`), kept only as its hash. */
+export interface StoredEnrollmentCode {
+  /** SHA-256 of the code. */
+  codeHash: Uint8Array;
+  userId: string;
+  /** Seconds since the Unix epoch. */
+  expiresAt: bigint;
+  /** When it was used (a used code is kept, so a second use is told apart from a typo). */
+  usedAt?: bigint;
+}
+
+/** What binding a device did. */
+export type BindResult =
+  | { kind: "bound"; device: StoredDevice }
+  /** The device was already registered (bound to `device.userId`, maybe revoked). */
+  | { kind: "existing"; device: StoredDevice }
+  /** The user already has `maxActive` active devices. */
+  | { kind: "too_many" };
+
+/**
+ * The identity tables (DESIGN §10): users, the device registry, enrollment codes and the
+ * single-use nonces of device links. Cores (identity/) decide; this only stores, each
+ * write one transaction.
+ */
+export interface IdentityStorage {
+  /** Registers a user (idempotent: a known user keeps its creation time). */
+  putUser(userId: string, createdAt: bigint): Promise<void>;
+  /** Registered users with their creation time, ordered by user id. */
+  listUsers(): { userId: string; createdAt: bigint }[];
+  getDevice(senderId: bigint): StoredDevice | undefined;
+  /** Every device ever bound to the user (revoked ones too), ordered by sender_id. */
+  devicesOf(userId: string): StoredDevice[];
+  /**
+   * Binds the device to its user in one transaction unless the sender_id is registered
+   * already (then `existing`, unchanged) or the user has `maxActive` unrevoked devices.
+   */
+  bindDevice(device: StoredDevice, maxActive: number): Promise<BindResult>;
+  /** Marks a device revoked (once; the first time stays); undefined when unknown. */
+  revokeDevice(senderId: bigint, at: bigint): Promise<StoredDevice | undefined>;
+  putEnrollmentCode(code: StoredEnrollmentCode): Promise<void>;
+  /**
+   * Marks the code with this hash used at `now` and returns it as it was before (with
+   * `usedAt` when it had been used already): a code is good at most once.
+   */
+  takeEnrollmentCode(codeHash: Uint8Array, now: bigint): Promise<StoredEnrollmentCode | undefined>;
+  /**
+   * Records a single-use nonce (device links) until `expiresAt`; false when it was
+   * recorded before. Nonces past their expiry at `now` may be forgotten.
+   */
+  useNonce(nonce: Uint8Array, expiresAt: bigint, now: bigint): Promise<boolean>;
+}
+
 export interface AuditRecord {
   /** Kind of event: "secure_delete", "kick", "ban", "unban", "authority", "admin_refused", ... */
   kind: string;
@@ -66,7 +132,7 @@ export type AuditVerification =
   | { ok: true; records: number }
   | { ok: false; firstBroken: number; reason: string };
 
-export interface Storage {
+export interface Storage extends IdentityStorage {
   /**
    * Writes the entries in one transaction; resolves once it is durable (fsynced).
    * A frame that resolved survives a crash; one that did not is wholly there or absent.

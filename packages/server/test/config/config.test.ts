@@ -46,7 +46,11 @@ describe("configuration", () => {
 
   it("allows plaintext WebSocket on loopback only, unless TLS or websocket_plaintext", () => {
     const ws = (listen: string, more: Record<string, string> = {}) =>
-      loadConfig(undefined, { KALANDRA_SERVER__WEBSOCKET_LISTEN: listen, ...more });
+      loadConfig(undefined, {
+        KALANDRA_SERVER__WEBSOCKET_LISTEN: listen,
+        KALANDRA_AUTH__METHODS: "enrollment",
+        ...more,
+      });
     for (const ok of ["127.0.0.1:4480", "127.8.0.1:1", "[::1]:4480", "localhost:4480", ""])
       expect(ws(ok).ok).toBe(true);
     const refused = ws("0.0.0.0:4480");
@@ -58,10 +62,37 @@ describe("configuration", () => {
     expect(ws("0.0.0.0:4480", tls).ok).toBe(true);
   });
 
+  it("[auth]: dev only when every listener is on loopback; known methods only", () => {
+    const env = (vars: Record<string, string>) => loadConfig(undefined, vars);
+    expect(env({}).ok).toBe(true);
+    for (const [key, value] of [
+      ["KALANDRA_SERVER__LISTEN", "0.0.0.0:4433"],
+      ["KALANDRA_SERVER__WEBSOCKET_LISTEN", "192.168.1.5:4480"],
+      ["KALANDRA_MONITORING__LISTEN", "[::]:9464"],
+    ] as const) {
+      const r = env({ [key]: value, KALANDRA_SERVER__WEBSOCKET_PLAINTEXT: "true" });
+      expect(r.ok, key).toBe(false);
+      const issue = r.ok ? undefined : r.issues.find((i) => i.key === "auth.methods");
+      expect(issue?.problem, key).toMatch(/"dev" lets users name themselves.*loopback/);
+      const fixed = env({
+        [key]: value,
+        KALANDRA_SERVER__WEBSOCKET_PLAINTEXT: "true",
+        KALANDRA_AUTH__METHODS: "enrollment,oidc",
+      });
+      expect(fixed.ok, key).toBe(true);
+    }
+    const unknown = env({ KALANDRA_AUTH__METHODS: "dev,password" });
+    expect(unknown.ok ? [] : unknown.issues.map((i) => i.problem)).toEqual([
+      'unknown value "password" (known: "dev", "enrollment", "oidc") (from KALANDRA_AUTH__METHODS)',
+    ]);
+    const none = env({ KALANDRA_AUTH__METHODS: "" });
+    expect(none.ok ? [] : none.issues.map((i) => i.key)).toEqual(["auth.methods"]);
+  });
+
   it("reads a TOML file", () => {
     const r = loadConfig(
       file(
-        '[server]\nlisten = "0.0.0.0:5000"\n[limits]\nmax_connections = 7\n[federation]\npeers = ["b@https://b:1"]\n',
+        '[server]\nlisten = "0.0.0.0:5000"\n[auth]\nmethods = ["enrollment"]\n[limits]\nmax_connections = 7\n[federation]\npeers = ["b@https://b:1"]\n',
       ),
       {},
     );

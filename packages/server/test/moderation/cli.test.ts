@@ -20,7 +20,10 @@ describe("kalandrad admin target", () => {
 
   it("falls back to $KALANDRA_ADMIN_TOKEN and the configuration", () => {
     const file = join(dir, "k.toml");
-    writeFileSync(file, '[monitoring]\nlisten = "0.0.0.0:9999"\nadmin_token = "from-file"\n');
+    writeFileSync(
+      file,
+      '[auth]\nmethods = ["enrollment"]\n[monitoring]\nlisten = "0.0.0.0:9999"\nadmin_token = "from-file"\n',
+    );
     expect(adminTarget({ config: file }, {})).toEqual({
       url: "http://127.0.0.1:9999",
       token: "from-file",

@@ -27,26 +27,76 @@ const response = (dev: ReturnType<typeof device>, nonce: Uint8Array, requestId =
   );
 
 describe("Handshake", () => {
-  it("HELLO → challenge → AUTH_RESPONSE → authenticated; a re-run for the same device", () => {
+  it("HELLO → challenge → AUTH_RESPONSE → authenticate → settled; a re-run for the same device", () => {
     const dev = device();
     const hs = new Handshake(counterRng());
     const ch = hs.step(frame(hello(dev, "alice", 1)));
     expect(ch).toEqual({ kind: "challenge", requestId: 1, nonce: new Uint8Array(32).fill(1) });
     expect(hs.identity).toBeUndefined();
-    const ok = hs.step(response(dev, new Uint8Array(32).fill(1)));
+    const proven = hs.step(response(dev, new Uint8Array(32).fill(1)));
+    // The claim goes to the hub's authenticator; nothing is authenticated before its verdict.
+    expect(proven).toMatchObject({
+      kind: "authenticate",
+      requestId: 2,
+      first: true,
+      claim: { publicKey: dev.publicKey, senderId: dev.senderId, claimedUserId: "alice" },
+    });
+    expect(hs.identity).toBeUndefined();
+    expect(hs.step(frame(app(dev, 5)))).toMatchObject({
+      code: "UNAUTHENTICATED",
+      message: "authentication in progress",
+      fatal: false,
+    });
+    // The verdict's user, not the claim, is the session's.
+    const ok = hs.settle({ ok: true, userId: "alice@hub" }, 2);
     expect(ok).toMatchObject({ kind: "authenticated", requestId: 2, first: true });
     expect(hs.identity).toEqual({
       publicKey: dev.publicKey,
       senderId: dev.senderId,
-      userId: "alice",
+      userId: "alice@hub",
     });
     // Re-authentication after a reconnect: a new nonce, the same identity, not `first`.
     expect(hs.step(frame(hello(dev, "alice", 3)))).toMatchObject({ kind: "challenge" });
     expect(hs.step(response(dev, new Uint8Array(32).fill(2), 4))).toMatchObject({
+      kind: "authenticate",
+      first: false,
+    });
+    expect(hs.settle({ ok: true, userId: "alice@hub" }, 4)).toMatchObject({
       kind: "authenticated",
       first: false,
     });
     expect(hs.state.kind).toBe("ready");
+  });
+
+  it("a verdict refusing the first authentication is fatal; a re-authentication must keep the user", () => {
+    const dev = device();
+    const hs = new Handshake(counterRng());
+    hs.step(frame(hello(dev, "mod", 1)));
+    hs.step(response(dev, new Uint8Array(32).fill(1)));
+    expect(hs.settle({ ok: false, code: "AUTH_FAILED", message: "no code" }, 2)).toMatchObject({
+      kind: "refused",
+      code: "AUTH_FAILED",
+      fatal: true,
+    });
+    expect(hs.identity).toBeUndefined();
+
+    const ready = new Handshake(counterRng());
+    ready.step(frame(hello(dev, "alice", 1)));
+    ready.step(response(dev, new Uint8Array(32).fill(1)));
+    ready.settle({ ok: true, userId: "alice" }, 2);
+    ready.step(frame(hello(dev, "mod", 3)));
+    ready.step(response(dev, new Uint8Array(32).fill(2), 4));
+    expect(ready.settle({ ok: true, userId: "mod" }, 4)).toMatchObject({
+      kind: "refused",
+      code: "FORBIDDEN",
+      fatal: false,
+    });
+    expect(ready.identity?.userId).toBe("alice");
+    expect(ready.settle({ ok: true, userId: "alice" }, 5)).toMatchObject({ first: false });
+    expect(new Handshake(counterRng()).settle({ ok: true, userId: "x" }, 1)).toMatchObject({
+      code: "UNAUTHENTICATED",
+      fatal: true,
+    });
   });
 
   it("refuses: frames before HELLO (strike), a forged HELLO (fatal), a wrong nonce (fatal)", () => {
@@ -82,6 +132,7 @@ describe("Handshake", () => {
     const hs = new Handshake(counterRng());
     hs.step(frame(hello(dev)));
     hs.step(response(dev, new Uint8Array(32).fill(1)));
+    hs.settle({ ok: true, userId: "alice" }, 2);
     expect(hs.step(frame(hello(device(), "bob", 9)))).toMatchObject({
       code: "SENDER_MISMATCH",
       message: "this session belongs to another device",

@@ -225,6 +225,61 @@ export function storageCompliance(name: string, make: () => Promise<Harness>): v
       expect(s.verifyAudit().ok).toBe(true);
     });
 
+    it("binds a device to one user for good, caps active devices, revokes", async () => {
+      const dev = (senderId: bigint, userId: string) => ({
+        senderId,
+        deviceKey: new Uint8Array(32).fill(Number(senderId)),
+        userId,
+        boundAt: 5n,
+      });
+      expect(await s.bindDevice(dev(1n, "alice"), 2)).toEqual({
+        kind: "bound",
+        device: dev(1n, "alice"),
+      });
+      // The same key for another user finds the first binding, unchanged.
+      expect(await s.bindDevice(dev(1n, "bob"), 2)).toEqual({
+        kind: "existing",
+        device: dev(1n, "alice"),
+      });
+      expect((await s.bindDevice(dev(2n, "alice"), 2)).kind).toBe("bound");
+      expect(await s.bindDevice(dev(3n, "alice"), 2)).toEqual({ kind: "too_many" });
+      expect(s.getDevice(3n)).toBeUndefined();
+      expect((await s.revokeDevice(2n, 9n))?.revokedAt).toBe(9n);
+      expect((await s.revokeDevice(2n, 10n))?.revokedAt).toBe(9n);
+      expect(await s.revokeDevice(7n, 9n)).toBeUndefined();
+      // A revoked device frees its place but stays registered.
+      expect((await s.bindDevice(dev(3n, "alice"), 2)).kind).toBe("bound");
+      expect(s.devicesOf("alice").map((d) => [d.senderId, d.revokedAt])).toEqual([
+        [1n, undefined],
+        [2n, 9n],
+        [3n, undefined],
+      ]);
+      expect(s.devicesOf("bob")).toEqual([]);
+      expect(s.getDevice(1n)?.deviceKey).toEqual(new Uint8Array(32).fill(1));
+    });
+
+    it("keeps users, single-use enrollment codes and nonces", async () => {
+      await s.putUser("bob@h", 2n);
+      await s.putUser("alice@h", 1n);
+      await s.putUser("alice@h", 7n);
+      expect(s.listUsers()).toEqual([
+        { userId: "alice@h", createdAt: 1n },
+        { userId: "bob@h", createdAt: 2n },
+      ]);
+      const codeHash = new Uint8Array(32).fill(3);
+      await s.putEnrollmentCode({ codeHash, userId: "alice@h", expiresAt: 100n });
+      expect(await s.takeEnrollmentCode(new Uint8Array(32).fill(4), 10n)).toBeUndefined();
+      const code = { codeHash, userId: "alice@h", expiresAt: 100n };
+      expect(await s.takeEnrollmentCode(codeHash, 10n)).toEqual(code);
+      // Used once: kept, so a second use is told apart from an unknown code.
+      expect(await s.takeEnrollmentCode(codeHash, 11n)).toEqual({ ...code, usedAt: 10n });
+      const nonce = utf8("nonce-1");
+      expect(await s.useNonce(nonce, 50n, 10n)).toBe(true);
+      expect(await s.useNonce(nonce, 50n, 20n)).toBe(false);
+      // Past its expiry a nonce may be forgotten (a link carrying it is expired anyway).
+      expect(await s.useNonce(utf8("nonce-2"), 60n, 51n)).toBe(true);
+    });
+
     it("refuses every call once closed", async () => {
       await s.close();
       expect(() => s.nextIndex(1n)).toThrow(expect.objectContaining({ code: "CLOSED" }));

@@ -18,6 +18,7 @@ import type { Gauge } from "prom-client";
 import type { Config } from "../../config/schema.js";
 import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
 import { type HostObserver, HubHost } from "../../hub/hubHost.js";
+import { buildAuthentication } from "../../identity/methods.js";
 import { syncBans } from "../../moderation/roomData.js";
 import { shardModeration } from "../../moderation/shardModeration.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
@@ -75,13 +76,25 @@ export async function openNodeHub(
 ): Promise<HubHost<HubCore>> {
   const c = deps.config;
   const metrics = deps.metrics;
+  const authentication = await buildAuthentication({
+    config: c,
+    storage: deps.storage,
+    clock: deps.clock,
+    rng: deps.rng,
+  });
+  if (authentication.selfNamed) {
+    deps.log.warn(
+      { auth_methods: c.auth.methods },
+      'auth.methods includes "dev": users name themselves (development only; every listener is on loopback)',
+    );
+  }
   const host = await HubHost.open(
     {
       clock: deps.clock,
       limits: { deviceRatePerSec: c.limits.device_rate, deviceBurst: c.limits.device_burst },
       observer: metricsObserver(metrics),
     },
-    async (sink) => {
+    async (sink, control) => {
       let shards: ShardSet | undefined;
       if (o.workers !== undefined) {
         shards = await WorkerShards.start({
@@ -110,6 +123,8 @@ export async function openNodeHub(
         sink,
         groups: publicGroupViews(deps.hubKey.publicKey),
         shardModeration,
+        authentication,
+        closeDevice: control.closeDevice,
         limits: {
           ...roomLimits(c),
           maxPayload: c.limits.max_payload_bytes,

@@ -26,6 +26,7 @@ import {
 } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { TokenBucket } from "../../hub/tokenBucket.js";
+import type { AuthRequest, AuthVerdict } from "../../identity/authenticator.js";
 import { Admission, type AdmissionRefusal } from "../../session/admission.js";
 import {
   HANDSHAKE_OPCODES,
@@ -40,6 +41,11 @@ import { type HubKey, hubKeySigner } from "./wire.js";
 
 /** What a session needs of the hub (hub/hubHost.ts implements it). */
 export interface SessionHub {
+  /**
+   * Which user the device speaks for (identity/authentication.ts), asked once the device
+   * proved its key; the session's user is the verdict's for the session's life.
+   */
+  authenticate(req: AuthRequest): Promise<AuthVerdict>;
   attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void;
   detachSession(sessionId: string): void;
   /** A frame this session parsed and verified (sender_id and signature are its device's). */
@@ -365,9 +371,45 @@ export class Session {
     if (!this.isClosed) this.reject("INTERNAL", "internal error", requestId, roomId);
   }
 
+  /**
+   * Asks the hub who the device speaks for; the wait counts against the auth timer (a
+   * verdict arriving after the session closed is dropped).
+   */
+  private authenticate(step: Extract<HandshakeStep, { kind: "authenticate" }>): void {
+    const { claim, requestId } = step;
+    const req: AuthRequest = {
+      deviceKey: claim.publicKey,
+      senderId: claim.senderId,
+      claimedUserId: claim.claimedUserId,
+      nowSeconds: this.d.clock.now() / 1000n,
+      ...(claim.auth === undefined
+        ? {}
+        : { method: claim.auth.method, credential: claim.auth.credential }),
+    };
+    const settle = (v: AuthVerdict): void => {
+      if (!this.isClosed) this.onHandshake(this.handshake.settle(v, requestId));
+    };
+    let pending: Promise<AuthVerdict>;
+    try {
+      pending = this.d.hub.authenticate(req);
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    pending.then(settle, (e: unknown) => {
+      this.d.log?.error(
+        { session: this.d.id, err: e instanceof Error ? e.message : String(e) },
+        "authentication failed",
+      );
+      settle({ ok: false, code: "AUTH_FAILED", message: "authentication failed" });
+    });
+  }
+
   /** Carries out what the handshake decided (session/handshake.ts). */
   private onHandshake(step: HandshakeStep): void {
     switch (step.kind) {
+      case "authenticate":
+        this.authenticate(step);
+        return;
       case "challenge":
         this.respond(
           Opcode.AUTH_CHALLENGE,
@@ -391,7 +433,7 @@ export class Session {
         this.respond(
           Opcode.AUTH_OK,
           requestId,
-          encodePayload(Opcode.AUTH_OK, { sender_id: me.senderId }),
+          encodePayload(Opcode.AUTH_OK, { sender_id: me.senderId, user_id: me.userId }),
         );
         if (!step.first) return;
         if (this.authTimer) this.d.timers.clear(this.authTimer);

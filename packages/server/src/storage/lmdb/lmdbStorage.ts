@@ -16,8 +16,11 @@ import type {
   AppendEntry,
   AuditRecord,
   AuditVerification,
+  BindResult,
   RoomMeta,
   Storage,
+  StoredDevice,
+  StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
 } from "../types.js";
@@ -25,6 +28,7 @@ import { FrameAppender } from "./appender.js";
 import { AuditLog } from "./auditLog.js";
 import type { EraseContext } from "./erasure.js";
 import { eraseFrame } from "./erasure.js";
+import * as identity from "./identity.js";
 import { claimPackages, countPackages, putPackages } from "./keyPackages.js";
 import { type Env, META, openEnv, type Tables, VAULT_FILE } from "./layout.js";
 import { Lifecycle } from "./lifecycle.js";
@@ -237,6 +241,50 @@ class LmdbStorageImpl implements LmdbStorage {
   countKeyPackages(senderId: bigint, nowSeconds: bigint): number {
     this.life.live();
     return countPackages(this.t, senderId, nowSeconds);
+  }
+
+  putUser(userId: string, createdAt: bigint): Promise<void> {
+    return this.life.run(() => this.life.write(() => identity.putUser(this.t, userId, createdAt)));
+  }
+
+  listUsers(): { userId: string; createdAt: bigint }[] {
+    this.life.live();
+    return identity.listUsers(this.t);
+  }
+
+  getDevice(senderId: bigint): StoredDevice | undefined {
+    this.life.live();
+    return identity.getDevice(this.t, senderId);
+  }
+
+  devicesOf(userId: string): StoredDevice[] {
+    this.life.live();
+    return identity.devicesOf(this.t, userId);
+  }
+
+  bindDevice(device: StoredDevice, maxActive: number): Promise<BindResult> {
+    const copy = { ...device, deviceKey: copyBytes(device.deviceKey) };
+    return this.life.run(() => this.life.write(() => identity.bindDevice(this.t, copy, maxActive)));
+  }
+
+  revokeDevice(senderId: bigint, at: bigint): Promise<StoredDevice | undefined> {
+    return this.life.run(() => this.life.write(() => identity.revokeDevice(this.t, senderId, at)));
+  }
+
+  putEnrollmentCode(code: StoredEnrollmentCode): Promise<void> {
+    return this.life.run(() => this.life.write(() => identity.putEnrollmentCode(this.t, code)));
+  }
+
+  takeEnrollmentCode(codeHash: Uint8Array, now: bigint): Promise<StoredEnrollmentCode | undefined> {
+    const hash = copyBytes(codeHash);
+    return this.life.run(() =>
+      this.life.write(() => identity.takeEnrollmentCode(this.t, hash, now)),
+    );
+  }
+
+  useNonce(nonce: Uint8Array, expiresAt: bigint, now: bigint): Promise<boolean> {
+    const n = copyBytes(nonce);
+    return this.life.run(() => this.life.write(() => identity.useNonce(this.t, n, expiresAt, now)));
   }
 
   appendAudit(record: AuditRecord): Promise<void> {

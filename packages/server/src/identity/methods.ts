@@ -1,0 +1,52 @@
+/**
+ * The authenticators kalandrad can enable, by `auth.methods` value (config/schema.ts
+ * `AUTH_METHODS`), and the one `Authentication` built from a configuration. A method maps
+ * to the authenticators it answers with: "enrollment" answers both the codes and the
+ * device links that add a user's further devices. A method plugs in by one line here.
+ */
+import type { Clock, Rng } from "@kalandra/proto";
+import type { Config } from "../config/schema.js";
+import type { IdentityStorage } from "../storage/types.js";
+import { Authentication } from "./authentication.js";
+import type { Authenticator } from "./authenticator.js";
+import { devAuthenticator } from "./devAuthenticator.js";
+import { deviceLinkAuthenticator } from "./deviceLinkAuthenticator.js";
+import { enrollmentAuthenticator } from "./enrollment.js";
+
+/** What an authenticator may be built from. */
+export interface AuthenticatorContext {
+  config: Config;
+  storage: IdentityStorage;
+  clock: Clock;
+  rng: Rng;
+}
+
+export type AuthenticatorFactory = (
+  ctx: AuthenticatorContext,
+) => Authenticator[] | Promise<Authenticator[]>;
+
+/** `auth.methods` value → the authenticators it enables. */
+export const AUTHENTICATOR_FACTORIES: Readonly<Record<string, AuthenticatorFactory>> = {
+  dev: () => [devAuthenticator],
+  enrollment: ({ storage, config }) => [
+    enrollmentAuthenticator(storage),
+    deviceLinkAuthenticator(storage, config.auth.device_link_ttl_s),
+  ],
+};
+
+/** The hub's authentication for `config.auth`; throws naming a method this build lacks. */
+export async function buildAuthentication(ctx: AuthenticatorContext): Promise<Authentication> {
+  const authenticators: Authenticator[] = [];
+  for (const method of ctx.config.auth.methods) {
+    const make = AUTHENTICATOR_FACTORIES[method];
+    if (make === undefined) {
+      throw new Error(`auth.methods: "${method}" is not built into this kalandrad`);
+    }
+    authenticators.push(...(await make(ctx)));
+  }
+  return new Authentication({
+    storage: ctx.storage,
+    authenticators,
+    maxDevicesPerUser: ctx.config.auth.max_devices_per_user,
+  });
+}
