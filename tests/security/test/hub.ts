@@ -40,7 +40,7 @@ export interface SecurityHub extends Kalandrad {
  * KALANDRA_SECTION__KEY variables; `args` go after `start` (e.g. `["--config", file]`).
  */
 export async function startHub(
-  o: { env?: Record<string, string>; args?: string[] } = {},
+  o: { env?: Record<string, string>; args?: string[]; monitoring?: boolean } = {},
 ): Promise<SecurityHub> {
   const dir = tempDir("security");
   const file = process.env.SECURITY_HUB_LOG;
@@ -48,7 +48,8 @@ export async function startHub(
   const hub = await startKalandrad({
     bin: BIN,
     dataDir: join(dir.path, "data"),
-    monitoringListen: "",
+    // The monitoring listener (admin API) on a port the OS picks when asked for.
+    ...(o.monitoring === true ? {} : { monitoringListen: "" }),
     env: { KALANDRA_SERVER__LOG_LEVEL: "debug", ...o.env },
     ...(o.args === undefined ? {} : { args: o.args }),
     onStdout: (d) => {

@@ -7,6 +7,7 @@
  *   kalandrad admin redact    --room R --index I [--reason T]
  *   kalandrad admin retention --room R [--max-age-ms N] [--max-count N]
  *   kalandrad admin sweep | bans | audit [--from N --limit N] | messages --user U
+ *   kalandrad admin user add NAME | list | devices USER | revoke SENDER_ID   (userAdmin.ts)
  *   kalandrad audit verify    [--data DIR | --config FILE]   (every chain: hub and shard-<i>)
  *
  * `admin` calls the admin API of a running hub (adminApi.ts) on its monitoring listener:
@@ -19,81 +20,13 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
-import { loadConfig, parseAddress } from "../config/load.js";
-import { defaultConfig } from "../config/schema.js";
 import { shardDirs } from "../runtime/node/shards/layout.js";
 import { verifyAuditLog } from "../storage/lmdb/verifyLog.js";
+import { type Common, call, configOf, withCommon } from "./adminCall.js";
 
-interface Common {
-  config?: string;
-  url?: string;
-  token?: string;
-  operator?: string;
-}
+export { adminTarget } from "./adminCall.js";
 
-function configOf(path: string | undefined) {
-  const r = loadConfig(path);
-  if (!r.ok) {
-    process.stderr.write(`invalid configuration${path ? ` in ${path}` : ""}\n`);
-    process.exit(1);
-  }
-  return r.config;
-}
-
-/** Where the admin API is and the token to call it with. */
-export function adminTarget(
-  o: Common,
-  env: NodeJS.ProcessEnv = process.env,
-): { url: string; token: string } {
-  const needConfig = o.url === undefined || (o.token === undefined && !env.KALANDRA_ADMIN_TOKEN);
-  const config = needConfig ? configOf(o.config) : defaultConfig();
-  let url = o.url;
-  if (url === undefined) {
-    const a = parseAddress(config.monitoring.listen);
-    if (a === undefined) {
-      process.stderr.write("monitoring.listen is empty: pass --url\n");
-      process.exit(2);
-    }
-    const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host === "::" ? "[::1]" : a.host;
-    url = `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${a.port}`;
-  }
-  const token = o.token ?? env.KALANDRA_ADMIN_TOKEN ?? config.monitoring.admin_token;
-  return { url: url.replace(/\/+$/, ""), token };
-}
-
-async function call(
-  o: Common,
-  method: "GET" | "POST",
-  path: string,
-  body?: unknown,
-): Promise<void> {
-  const { url, token } = adminTarget(o);
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token !== "") headers.authorization = `Bearer ${token}`;
-  headers["x-kalandra-operator"] = o.operator ?? process.env.USER ?? "admin";
-  let res: Response;
-  try {
-    res = await fetch(`${url}${path}`, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch (e) {
-    process.stderr.write(`cannot reach ${url}: ${String((e as Error).message)}\n`);
-    process.exit(1);
-  }
-  const text = await res.text();
-  (res.ok ? process.stdout : process.stderr).write(text.endsWith("\n") ? text : `${text}\n`);
-  if (!res.ok) process.exit(1);
-}
-
-function withCommon(c: Command): Command {
-  return c
-    .option("-c, --config <file>", "configuration file (monitoring.listen, monitoring.admin_token)")
-    .option("--url <url>", "admin API base URL (default http://<monitoring.listen>)")
-    .option("--token <token>", "admin token (default $KALANDRA_ADMIN_TOKEN or the configuration)")
-    .option("--operator <name>", "operator name written to the audit log (default $USER)");
-}
+import { registerUserCommands } from "./userAdmin.js";
 
 const scope = () =>
   new Option("--scope <scope>", "ban scope").choices(["room", "hub"]).default("room");
@@ -102,6 +35,8 @@ export function registerModerationCommands(program: Command): void {
   const admin = program
     .command("admin")
     .description("moderate a running hub through its admin API (every action is audited)");
+
+  registerUserCommands(admin);
 
   withCommon(admin.command("kick").description("remove every device of a user from a room"))
     .requiredOption("--room <id>", "room id (decimal or 0x hex)")

@@ -24,7 +24,7 @@ export interface Field {
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
-/** The values of `auth.methods` (identity/methods.ts builds the authenticator of each). */
+/** The values of `auth.methods` (runtime/node/authMethods.ts builds the authenticators of each). */
 export const AUTH_METHODS = ["dev", "enrollment", "oidc"] as const;
 
 export const schema = {
@@ -101,7 +101,7 @@ export const schema = {
     enrollment_code_ttl_s: {
       type: "int",
       default: 86400,
-      min: 60,
+      min: 1,
       max: 30 * 86400,
       doc: "How long an enrollment code from `kalandrad admin user add` stays usable (it is used once).",
     },

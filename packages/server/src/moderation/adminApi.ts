@@ -11,6 +11,7 @@
  *   GET  /admin/audit?from=&limit=                 records and the chain's verification
  *   GET  /admin/users/:id/messages                 the user index: [{room, index}]
  *   GET  /admin/bans
+ *   /admin/users, /admin/users/:id/devices, /admin/devices/revoke   identity/adminRoutes.ts
  *
  * Room ids and log indexes are decimal strings in JSON (u128 and u64 do not fit a double).
  *
@@ -23,6 +24,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Clock } from "@kalandra/proto";
+import { type IdentityAdmin, identityRoute } from "../identity/adminRoutes.js";
 import type { AuditRecord } from "../storage/types.js";
 import type { Refusal } from "../vocabulary/outcome.js";
 import type { BanScope } from "./bans.js";
@@ -57,6 +59,8 @@ export interface AdminApiOptions {
   clock: Clock;
   /** Refusal records per minute (default 20). */
   refusalBurst?: number;
+  /** Users and devices (identity/adminRoutes.ts); absent = those routes are 404. */
+  identity?: IdentityAdmin;
 }
 
 const OPERATOR = /^[A-Za-z0-9_.@-]{1,64}$/;
@@ -119,6 +123,10 @@ export class AdminApi {
     if (typeof b !== "object" || b === null || Array.isArray(b))
       throw new BadRequest("body must be a JSON object");
     const key = `${req.method} ${req.path}`;
+    if (this.o.identity !== undefined) {
+      const answer = await identityRoute(this.o.identity, { ...req, body: b }, actor);
+      if (answer !== undefined) return { status: answer.status, body: jsonSafe(answer.body) };
+    }
     const user = /^\/admin\/users\/([^/]+)\/messages$/.exec(req.path);
     if (req.method === "GET" && user !== null) {
       const userId = percentDecoded(user[1] as string);

@@ -40,8 +40,21 @@ describe("kalandrad admin target", () => {
     registerModerationCommands(p);
     const admin = p.commands.find((c) => c.name() === "admin");
     expect(admin?.commands.map((c) => c.name()).sort()).toEqual(
-      ["audit", "ban", "bans", "kick", "messages", "redact", "retention", "sweep", "unban"].sort(),
+      [
+        "audit",
+        "ban",
+        "bans",
+        "kick",
+        "messages",
+        "redact",
+        "retention",
+        "sweep",
+        "unban",
+        "user",
+      ].sort(),
     );
+    const user = admin?.commands.find((c) => c.name() === "user");
+    expect(user?.commands.map((c) => c.name())).toEqual(["add", "list", "devices", "revoke"]);
     const audit = p.commands.find((c) => c.name() === "audit");
     expect(audit?.commands.map((c) => c.name())).toEqual(["verify"]);
   });

@@ -200,7 +200,13 @@ export class Daemon {
       daemon.moderation = hub.moderation;
       daemon.wsListener = wsListener;
       daemon.wsPort = ws?.port;
-      daemon.monitoring = await startMonitoringEndpoint(daemon, config, metrics, hub.moderation);
+      daemon.monitoring = await startMonitoringEndpoint(
+        daemon,
+        config,
+        metrics,
+        hub.moderation,
+        hub.identity,
+      );
       log.info(
         {
           listen: `${addr.host}:${port}`,

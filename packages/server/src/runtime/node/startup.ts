@@ -12,6 +12,8 @@ import { parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import type { HubCore } from "../../hub/hubCore.js";
 import { HubHost } from "../../hub/hubHost.js";
+import type { IdentityAdmin } from "../../identity/adminRoutes.js";
+import { Enrollment } from "../../identity/enrollment.js";
 import { AdminApi } from "../../moderation/adminApi.js";
 import { inBandModeration } from "../../moderation/inBand.js";
 import { shardRoomData } from "../../moderation/roomData.js";
@@ -34,6 +36,8 @@ export interface StartedHub {
   hubCore?: HubCore;
   moderation?: Moderation;
   layout?: ShardLayout;
+  /** Users and devices for the admin API. */
+  identity?: IdentityAdmin;
 }
 
 export interface Monitoring {
@@ -158,8 +162,24 @@ export async function openHub(
       clock: systemClock,
     }),
   );
-  log.info({ core: "hub", ...layoutFields(layout) }, "core ready");
-  return { host, hubCore: core, moderation, layout };
+  const identity: IdentityAdmin = {
+    devices: core.devices,
+    storage: deps.storage,
+    enrollment: config.auth.methods.includes("enrollment")
+      ? new Enrollment({
+          storage: deps.storage,
+          clock: deps.clock,
+          rng: deps.rng,
+          domain: config.server.domain,
+          codeTtlSeconds: config.auth.enrollment_code_ttl_s,
+        })
+      : undefined,
+  };
+  log.info(
+    { core: "hub", auth_methods: config.auth.methods, ...layoutFields(layout) },
+    "core ready",
+  );
+  return { host, hubCore: core, moderation, layout, identity };
 }
 
 /** /metrics, /healthz, /readyz and the admin API on `monitoring.listen` (none when empty). */
@@ -168,6 +188,7 @@ export async function startMonitoringEndpoint(
   config: Config,
   metrics: Metrics,
   moderation: Moderation | undefined,
+  identity?: IdentityAdmin,
 ): Promise<Monitoring | undefined> {
   const mon = parseAddress(config.monitoring.listen);
   if (!mon) return undefined;
@@ -180,7 +201,14 @@ export async function startMonitoringEndpoint(
     adminToken: token,
     ...(moderation === undefined
       ? {}
-      : { admin: new AdminApi({ moderation, token, clock: systemClock }) }),
+      : {
+          admin: new AdminApi({
+            moderation,
+            token,
+            clock: systemClock,
+            ...(identity === undefined ? {} : { identity }),
+          }),
+        }),
   });
   m.server.unref();
   return { port: m.port, close: () => new Promise<void>((r) => m.server.close(() => r())) };

@@ -1,17 +1,17 @@
 /**
- * The authenticators kalandrad can enable, by `auth.methods` value (config/schema.ts
+ * kalandrad's wiring of identity (DESIGN §10): the authenticators it can enable, by `auth.methods` value (config/schema.ts
  * `AUTH_METHODS`), and the one `Authentication` built from a configuration. A method maps
  * to the authenticators it answers with: "enrollment" answers both the codes and the
  * device links that add a user's further devices. A method plugs in by one line here.
  */
 import type { Clock, Rng } from "@kalandra/proto";
-import type { Config } from "../config/schema.js";
-import type { IdentityStorage } from "../storage/types.js";
-import { Authentication } from "./authentication.js";
-import type { Authenticator } from "./authenticator.js";
-import { devAuthenticator } from "./devAuthenticator.js";
-import { deviceLinkAuthenticator } from "./deviceLinkAuthenticator.js";
-import { enrollmentAuthenticator } from "./enrollment.js";
+import type { Config } from "../../config/schema.js";
+import { Authentication } from "../../identity/authentication.js";
+import type { Authenticator } from "../../identity/authenticator.js";
+import { devAuthenticator } from "../../identity/devAuthenticator.js";
+import { deviceLinkAuthenticator } from "../../identity/deviceLinkAuthenticator.js";
+import { enrollmentAuthenticator } from "../../identity/enrollment.js";
+import type { IdentityStorage } from "../../storage/types.js";
 
 /** What an authenticator may be built from. */
 export interface AuthenticatorContext {
