@@ -105,6 +105,9 @@ function authIssues(c: Config): ConfigIssue[] {
   if (c.auth.methods.length === 0) {
     return [{ key: "auth.methods", problem: "needs at least one method" }];
   }
+  if (c.auth.methods.includes("oidc") && c.auth.oidc_issuer === "") {
+    return [{ key: "auth.methods", problem: '"oidc" needs auth.oidc_issuer (and its other keys)' }];
+  }
   if (!c.auth.methods.includes("dev")) return [];
   const listeners = {
     "server.listen": c.server.listen,

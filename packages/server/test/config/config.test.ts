@@ -77,13 +77,17 @@ describe("configuration", () => {
       const fixed = env({
         [key]: value,
         KALANDRA_SERVER__WEBSOCKET_PLAINTEXT: "true",
-        KALANDRA_AUTH__METHODS: "enrollment,oidc",
+        KALANDRA_AUTH__METHODS: "enrollment",
       });
       expect(fixed.ok, key).toBe(true);
     }
     const unknown = env({ KALANDRA_AUTH__METHODS: "dev,password" });
     expect(unknown.ok ? [] : unknown.issues.map((i) => i.problem)).toEqual([
       'unknown value "password" (known: "dev", "enrollment", "oidc") (from KALANDRA_AUTH__METHODS)',
+    ]);
+    const oidc = env({ KALANDRA_AUTH__METHODS: "oidc" });
+    expect(oidc.ok ? [] : oidc.issues.map((i) => i.problem)).toEqual([
+      '"oidc" needs auth.oidc_issuer (and its other keys)',
     ]);
     const none = env({ KALANDRA_AUTH__METHODS: "" });
     expect(none.ok ? [] : none.issues.map((i) => i.key)).toEqual(["auth.methods"]);

@@ -125,12 +125,19 @@ describe("enrollment", () => {
     expect(await hello(generateDeviceKey(rng), "x", good)).toMatchObject({ code: "AUTH_FAILED" });
   });
 
-  it("buildAuthentication refuses a method this build lacks", async () => {
+  it("buildAuthentication: one entry per method; a method this build lacks is refused", async () => {
     const config = defaultConfig();
-    config.auth.methods = ["oidc"];
-    await expect(
-      buildAuthentication({ config, storage: new MemoryStorage(), clock: new ManualTime(), rng }),
-    ).rejects.toThrow(/"oidc" is not built into this kalandrad/);
+    config.auth.methods = ["oidc", "enrollment"];
+    config.auth.oidc_issuer = "https://issuer.example";
+    config.auth.oidc_audience = "kalandra";
+    config.auth.oidc_jwks_url = "https://issuer.example/jwks";
+    const deps = { storage: new MemoryStorage(), clock: new ManualTime(), rng };
+    const auth = await buildAuthentication({ config, ...deps });
+    expect(auth.methods).toEqual(["oidc", "enrollment", "device_link"]);
+    config.auth.methods = ["password"];
+    await expect(buildAuthentication({ config, ...deps })).rejects.toThrow(
+      /"password" is not built into this kalandrad/,
+    );
   });
 });
 

@@ -12,6 +12,7 @@ import { devAuthenticator } from "../../identity/devAuthenticator.js";
 import { deviceLinkAuthenticator } from "../../identity/deviceLinkAuthenticator.js";
 import { enrollmentAuthenticator } from "../../identity/enrollment.js";
 import type { IdentityStorage } from "../../storage/types.js";
+import { oidcFromConfig } from "./oidcKeys.js";
 
 /** What an authenticator may be built from. */
 export interface AuthenticatorContext {
@@ -32,6 +33,8 @@ export const AUTHENTICATOR_FACTORIES: Readonly<Record<string, AuthenticatorFacto
     enrollmentAuthenticator(storage),
     deviceLinkAuthenticator(storage, config.auth.device_link_ttl_s),
   ],
+  // config/load.ts refuses "oidc" without auth.oidc_issuer, so the authenticator exists.
+  oidc: ({ config }) => [oidcFromConfig(config)].filter((a) => a !== undefined),
 };
 
 /** The hub's authentication for `config.auth`; throws naming a method this build lacks. */
