@@ -149,7 +149,17 @@ class CountingSink {
 let requestSeq = 1;
 
 async function setUpRoom(hub: HubCore, g: Group, roomId: bigint): Promise<void> {
-  for (const m of g.members) hub.attachSession(m.name, m.signer.publicKey, m.name);
+  for (const m of g.members) {
+    // Authenticated as a session would (dev mode): the hub binds each device to its user.
+    const deviceKey = m.signer.publicKey;
+    await hub.authenticate({
+      deviceKey,
+      senderId: m.senderId,
+      claimedUserId: m.name,
+      nowSeconds: 0n,
+    });
+    hub.attachSession(m.name, deviceKey, m.name);
+  }
   const creator = g.members[0]!;
   const frames = [
     encodeFrame(

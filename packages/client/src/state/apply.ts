@@ -18,6 +18,7 @@ import {
 } from "../mls/group.js";
 import { EpochSenderKeys } from "../senderkeys/index.js";
 import type { Emitter } from "./events.js";
+import { leafSenderId } from "./leafIdentity.js";
 import { type Room, signatureKey } from "./room.js";
 import { fieldBytes, fieldNumber, payloadOf, type ReceivedFrame, verifyFrame } from "./wire.js";
 
@@ -83,8 +84,11 @@ function verifyExternalJoiner(f: ReceivedFrame, commit: Uint8Array): void {
   const content = m.publicMessage.content;
   if (content.contentType !== "commit" || content.commit.path === undefined)
     throw new Skip("external commit without update path");
-  const key = content.commit.path.leafNode.signaturePublicKey;
-  if (!verifyFrame(f, key)) throw new Skip("bad frame signature");
+  const leaf = content.commit.path.leafNode;
+  // The joiner's leaf is its device (DESIGN §10): the key derives to the frame's sender_id.
+  if (leafSenderId(leaf) !== f.header.senderId)
+    throw new Skip("external joiner's leaf is not the sender's device");
+  if (!verifyFrame(f, leaf.signaturePublicKey)) throw new Skip("bad frame signature");
 }
 
 /**

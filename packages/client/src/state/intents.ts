@@ -22,6 +22,7 @@ import { enterEpoch, memberBySender, senderKeysFor } from "./apply.js";
 import type { ClientContext } from "./context.js";
 import { generateKeyPackages } from "./device.js";
 import { ClientError, expectAck, HubError, hubError } from "./errors.js";
+import { claimMatches } from "./leafIdentity.js";
 import { Room, signatureKey } from "./room.js";
 import {
   fieldArray,
@@ -155,7 +156,11 @@ export class Intents {
         const claim = c as Record<string, unknown>;
         const m = decodeMessage(fieldBytes(claim, "key_package"));
         if (m.wireformat !== "mls_key_package") continue;
-        claims.push({ senderId: fieldU64(claim, "sender_id"), keyPackage: m.keyPackage });
+        const senderId = fieldU64(claim, "sender_id");
+        // Only a device of the user asked for, under its own sender_id (DESIGN §10): a
+        // package naming someone else, or another key, is never added.
+        if (!claimMatches(m.keyPackage, userId, senderId)) continue;
+        claims.push({ senderId, keyPackage: m.keyPackage });
       }
     }
     if (claims.length === 0)

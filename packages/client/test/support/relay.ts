@@ -531,6 +531,18 @@ export class Relay {
     return this.#sequence(room, frame, undefined);
   }
 
+  /**
+   * Test hook: files every key package of `fromUser`'s devices under `toUser`, as a hostile
+   * hub handing out ghost devices would (the real hub binds packages to their owner).
+   */
+  misfileKeyPackages(fromUser: string, toUser: string): void {
+    const from = this.#kps.get(fromUser) ?? new Map<bigint, Uint8Array[]>();
+    const to = this.#kps.get(toUser) ?? new Map<bigint, Uint8Array[]>();
+    for (const [sender, list] of from) to.set(sender, list);
+    this.#kps.set(toUser, to);
+    this.#kps.delete(fromUser);
+  }
+
   /** Key packages left in the directory for every device of `userId`. */
   keyPackageCount(userId: string): number {
     let n = 0;

@@ -24,11 +24,11 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Clock } from "@kalandra/proto";
+import { RefusalLimiter } from "../audit/refusals.js";
 import { type IdentityAdmin, identityRoute } from "../identity/adminRoutes.js";
 import type { AuditRecord } from "../storage/types.js";
 import type { Refusal } from "../vocabulary/outcome.js";
 import type { BanScope } from "./bans.js";
-import { RefusalLimiter } from "./refusals.js";
 import type { Moderation } from "./service.js";
 
 export interface AdminRequest {

@@ -7,9 +7,9 @@
  */
 import type { Clock } from "@kalandra/proto";
 import { Opcode } from "@kalandra/proto";
+import { RefusalLimiter } from "../audit/refusals.js";
 import type { InBandModeration, ModerationRequest } from "../hub/hubCore.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
-import { RefusalLimiter } from "./refusals.js";
 import type { Moderation } from "./service.js";
 
 export interface InBandOptions {

@@ -2,6 +2,8 @@
  * Moderation (issue 8, DESIGN §6): kick, ban, redaction, retention, the user index and the
  * operators' admin API, all without reading content (docs/moderation.md).
  */
+
+export { RefusalLimiter } from "../audit/refusals.js";
 export {
   AdminApi,
   type AdminApiOptions,
@@ -11,7 +13,6 @@ export {
 } from "./adminApi.js";
 export { addedUserOf, type Ban, BanList, type BanScope } from "./bans.js";
 export { type InBandOptions, inBandModeration } from "./inBand.js";
-export { RefusalLimiter } from "./refusals.js";
 export { buildExternalRemove, kickUser, RemovalError } from "./removal.js";
 export {
   isActive,

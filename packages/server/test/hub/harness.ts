@@ -111,6 +111,22 @@ export async function openHub(env: Env): Promise<HubCore> {
 
 let sessionSeq = 0;
 
+/**
+ * Registers an MLS device as the hub would at its first authentication (DESIGN §10): its
+ * key packages and the leaves it brings into groups are bound to `userId` from then on.
+ */
+export async function registerDevice(
+  env: Pick<Env, "storage">,
+  d: Device,
+  userId: string,
+): Promise<void> {
+  const key = createDeviceSigner(d.privatePackage.signaturePrivateKey.subarray(-32)).publicKey;
+  await env.storage.bindDevice(
+    { senderId: deriveSenderId(key), deviceKey: key, userId, boundAt: 0n },
+    Number.MAX_SAFE_INTEGER,
+  );
+}
+
 export async function makeClient(env: Env, name: string, attach = true): Promise<Client> {
   const d = await device(env.cs, name);
   const seed = d.privatePackage.signaturePrivateKey.subarray(-32);
@@ -123,6 +139,7 @@ export async function makeClient(env: Env, name: string, attach = true): Promise
     sessionId: `s${++sessionSeq}-${name}`,
     nextRequest: 1,
   };
+  await registerDevice(env, d, name);
   if (attach) env.hub.attachSession(c.sessionId, signer.publicKey, name);
   return c;
 }

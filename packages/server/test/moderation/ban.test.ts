@@ -7,7 +7,14 @@ import { Opcode } from "@kalandra/proto";
 import { encodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import { addedUserOf, BanList, banOf } from "../../src/moderation/bans.js";
-import { errorName, frameOf, makeClient, send, sendCommit } from "../hub/harness.js";
+import {
+  errorName,
+  frameOf,
+  makeClient,
+  registerDevice,
+  send,
+  sendCommit,
+} from "../hub/harness.js";
 import { bytes, commit, device, externalJoin, memberProposal, process } from "../mls/mlsClients.js";
 import { roomWith } from "../sequencer/room.js";
 import { moderatedEnv, reopen } from "./support.js";
@@ -45,6 +52,7 @@ describe("bans", () => {
 
     // Re-adding bob (a fresh key package of a new device) is refused, as a proposal...
     const bobNew = await device(env.cs, "bob");
+    await registerDevice(env, bobNew, "bob");
     const proposed = await memberProposal(env.cs, alice.state, {
       proposalType: "add",
       add: { keyPackage: bobNew.publicPackage },

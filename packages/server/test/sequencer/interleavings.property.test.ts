@@ -9,7 +9,7 @@ import { decodePayload, Frame, Opcode } from "@kalandra/proto";
 import fc from "fast-check";
 import { decodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
-import { answerTo, type Client, frameOf, makeClient } from "../hub/harness.js";
+import { answerTo, type Client, frameOf, makeClient, registerDevice } from "../hub/harness.js";
 import {
   process as apply,
   commit,
@@ -120,7 +120,9 @@ async function run(steps: Action[][], order: number[]): Promise<void> {
           },
         });
       } else {
-        const fresh = await device(env.cs, `added${++joiners}`);
+        const name = `added${++joiners}`;
+        const fresh = await device(env.cs, name);
+        await registerDevice(env, fresh, name);
         const p = await memberProposal(env.cs, a.c.state!, {
           proposalType: "add",
           add: { keyPackage: fresh.publicPackage },

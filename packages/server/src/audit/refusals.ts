@@ -1,6 +1,7 @@
 /**
- * Audit records of refused moderation calls, rate-limited (issue 8: refused calls are
- * audited, but a flood of them must not fill the disk with fsynced records). At most
+ * Audit records of refused calls (admin API, in-band moderation, unbound credentials),
+ * rate-limited (issue 8: refused calls are audited, but a flood of them must not fill the
+ * disk with fsynced records). At most
  * `burst` records per minute of the injected clock; the next record written says how many
  * were left out (`suppressed_before`).
  */
