@@ -14,7 +14,6 @@
  * await hub.handleFrame("s1", deriveSenderId(deviceKey), frameBytes);
  */
 import {
-  bytesEqual,
   type Clock,
   type DeviceSigner,
   deriveSenderId,
@@ -25,16 +24,14 @@ import {
   HUB_ONLY_FLAGS,
   isRoomRequest,
   Opcode,
-  opcodeName,
   type Rng,
   type Timers,
 } from "@kalandra/proto";
-import { RefusalLimiter } from "../audit/refusals.js";
 import { Authentication } from "../identity/authentication.js";
 import type { AuthRequest, AuthVerdict } from "../identity/authenticator.js";
 import { devAuthenticator } from "../identity/devAuthenticator.js";
 import { DeviceRegistry } from "../identity/devices.js";
-import { LEAF_OPCODES, unboundLeaf } from "../identity/leafBinding.js";
+import { LeafBinding } from "../identity/leafBinding.js";
 import {
   DEFAULT_KEY_PACKAGE_LIMITS,
   KeyPackageDirectory,
@@ -140,7 +137,8 @@ export class HubCore {
   readonly devices: DeviceRegistry;
   readonly authentication: Authentication;
   private moderation: InBandModeration | undefined;
-  private readonly credentialRefusals: RefusalLimiter;
+  /** Every new leaf names its registered owner (identity/leafBinding.ts). */
+  private readonly leaves: LeafBinding;
 
   private constructor(
     private readonly deps: HubCoreDeps,
@@ -157,11 +155,15 @@ export class HubCore {
         authenticators: [devAuthenticator],
         maxDevicesPerUser: limits.maxDevicesPerUser,
       });
-    this.credentialRefusals = new RefusalLimiter(deps.clock);
     this.devices = new DeviceRegistry({
       storage: deps.storage,
       clock: deps.clock,
       ...(deps.closeDevice === undefined ? {} : { closeDevice: deps.closeDevice }),
+    });
+    this.leaves = new LeafBinding({
+      devices: this.devices,
+      storage: deps.storage,
+      clock: deps.clock,
     });
   }
 
@@ -314,13 +316,8 @@ export class HubCore {
       }
     }
     // Credentials bound to identity (DESIGN §10), here because the registry is not in the shards.
-    if (LEAF_OPCODES.has(h.opcode)) {
-      const problem = unboundLeaf(frame, session, (key) => this.ownerOf(key));
-      if (problem !== undefined) {
-        await this.auditCredentialRefusal(session, h.roomId, h.opcode, problem);
-        return fail(refuse("CREDENTIAL_MISMATCH", problem));
-      }
-    }
+    const unbound = await this.leaves.check(frame, session);
+    if (unbound !== undefined) return fail(unbound);
     if (HUB_REQUEST_OPCODES.has(h.opcode)) {
       try {
         await answerHubRequest(this.requestContext(), frame, { sessionId, ...session });
@@ -418,35 +415,6 @@ export class HubCore {
 
   async close(): Promise<void> {
     await this.shards.close();
-  }
-
-  /** The registered device with exactly this key (a 63-bit sender_id alone could collide). */
-  private ownerOf(key: Uint8Array) {
-    if (key.length !== 32) return undefined;
-    const d = this.devices.device(deriveSenderId(key));
-    return d !== undefined && bytesEqual(d.deviceKey, key) ? d : undefined;
-  }
-
-  /** A leaf naming someone else is a rights violation: audited, at most 20 records a minute. */
-  private async auditCredentialRefusal(
-    session: Session,
-    roomId: bigint,
-    opcode: number,
-    problem: string,
-  ): Promise<void> {
-    const detail = this.credentialRefusals.admit({
-      reason: problem,
-      opcode: opcodeName(opcode) ?? opcode,
-      sender_id: session.senderId.toString(16),
-    });
-    if (detail === undefined) return;
-    await this.deps.storage.appendAudit({
-      kind: "credential_refused",
-      at: this.deps.clock.now(),
-      roomId,
-      actor: `user:${session.userId}`,
-      detail,
-    });
   }
 
   private nowSeconds(): bigint {

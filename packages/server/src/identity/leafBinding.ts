@@ -17,18 +17,76 @@
  * The credential is a BasicCredential whose identity is the UTF-8 user id (docs/identity.md).
  * MLS that does not decode is left to the sequencer, which refuses it with its own code.
  */
-import { bytesEqual, decodePayload, type Frame, Opcode } from "@kalandra/proto";
+import {
+  bytesEqual,
+  type Clock,
+  decodePayload,
+  deriveSenderId,
+  type Frame,
+  Opcode,
+  opcodeName,
+} from "@kalandra/proto";
 import type { LeafNode } from "ts-mls/leafNode.js";
 import type { Proposal } from "ts-mls/proposal.js";
 import type { PublicMessage } from "ts-mls/publicMessage.js";
+import { RefusalLimiter } from "../audit/refusals.js";
 import { decodePublicMessage } from "../mls/messages.js";
 import { userIdOf } from "../mls/validate.js";
-import type { StoredDevice } from "../storage/types.js";
+import type { AuditRecord, StoredDevice } from "../storage/types.js";
+import { type Refusal, refuse } from "../vocabulary/outcome.js";
+import type { DeviceRegistry } from "./devices.js";
 
 /** The device and user a session authenticated as. */
 export interface Speaker {
   deviceKey: Uint8Array;
+  senderId: bigint;
   userId: string;
+}
+
+export interface LeafBindingDeps {
+  devices: DeviceRegistry;
+  storage: { appendAudit(record: AuditRecord): Promise<void> };
+  clock: Clock;
+}
+
+/** The hub core's check of every frame that may bring a leaf into a group. */
+export class LeafBinding {
+  /** A refusal is a rights violation: audited, at most 20 records a minute. */
+  private readonly refusals: RefusalLimiter;
+
+  constructor(private readonly d: LeafBindingDeps) {
+    this.refusals = new RefusalLimiter(d.clock);
+  }
+
+  /** CREDENTIAL_MISMATCH (audited) when a new leaf is not bound to its owner. */
+  async check(frame: Frame, speaker: Speaker): Promise<Refusal | undefined> {
+    const h = frame.header;
+    if (!LEAF_OPCODES.has(h.opcode)) return undefined;
+    const problem = unboundLeaf(frame, speaker, (key) => this.ownerOf(key));
+    if (problem === undefined) return undefined;
+    const detail = this.refusals.admit({
+      reason: problem,
+      opcode: opcodeName(h.opcode) ?? h.opcode,
+      sender_id: speaker.senderId.toString(16),
+    });
+    if (detail !== undefined) {
+      await this.d.storage.appendAudit({
+        kind: "credential_refused",
+        at: this.d.clock.now(),
+        roomId: h.roomId,
+        actor: `user:${speaker.userId}`,
+        detail,
+      });
+    }
+    return refuse("CREDENTIAL_MISMATCH", problem);
+  }
+
+  /** The registered device with exactly this key (a 63-bit sender_id alone could collide). */
+  private ownerOf(key: Uint8Array): StoredDevice | undefined {
+    if (key.length !== 32) return undefined;
+    const d = this.d.devices.device(deriveSenderId(key));
+    return d !== undefined && bytesEqual(d.deviceKey, key) ? d : undefined;
+  }
 }
 
 /** The registered device with this signature key (revoked ones too), or undefined. */
