@@ -233,6 +233,7 @@ export class HubNode {
     const onAuthenticated = this.o.onAuthenticated;
     if (onAuthenticated === undefined) return host;
     return {
+      authenticate: (req) => host.authenticate(req),
       attachSession: (sessionId, deviceKey, userId) => {
         onAuthenticated(deriveSenderId(deviceKey), userId);
         host.attachSession(sessionId, deviceKey, userId);
