@@ -10,11 +10,10 @@ import type { Scenario } from "../scenario.js";
 import { bannedRejoin, kickedRejoin, kpDrain, uninvitedJoin } from "./accessAttacks.js";
 import { ghostAdd, impostorHello, impostorKp } from "./identityAttacks.js";
 
-export const IMPOSTOR_SCENARIOS: readonly Scenario[] = [impostorKp, bannedRejoin];
+export const IMPOSTOR_SCENARIOS: readonly Scenario[] = [impostorKp, bannedRejoin, ghostAdd];
 
 export const PENDING_ATTACKS: readonly Scenario[] = [
   impostorHello,
-  ghostAdd,
   uninvitedJoin,
   kickedRejoin,
   kpDrain,
