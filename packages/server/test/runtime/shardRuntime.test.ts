@@ -74,6 +74,8 @@ describe("Daemon shard runtimes", () => {
     try {
       expect(await metric(a, /^kalandra_shards\{/)).toBe('kalandra_shards{runtime="worker"} 2');
       await alice.connect(a.port, a.certHash);
+      // Bob's device authenticates once, so the hub has bound it to bob (DESIGN §10).
+      await bob.connect(a.port, a.certHash);
       await room(cs, a, alice, bob, 501n);
       await room(cs, a, alice, bob, 502n);
       expect(await metric(a, /^kalandra_rooms /)).toBe("kalandra_rooms 2");
@@ -125,6 +127,8 @@ describe("Daemon shard runtimes", () => {
     try {
       expect(await metric(d, /^kalandra_shards\{/)).toBe('kalandra_shards{runtime="in-process"} 3');
       await alice.connect(d.port, d.certHash);
+      await bob.connect(d.port, d.certHash);
+      await eve.connect(d.port, d.certHash);
       const state = await room(cs, d, alice, bob, 601n);
       const banned = await d.moderation?.ban("eve", "room", 601n, "test", "admin:test");
       expect(banned?.ok).toBe(true);
