@@ -72,7 +72,7 @@ function checkOwners(
 function outsider(w: World, roomId: bigint, epoch: bigint, whose: string, l: LeafRef): void {
   w.violation(
     "room_access",
-    `room ${roomId} epoch ${epoch} (${whose}'s tree): ${l.userId} holds a leaf (${holder(w, l.senderId)}) but is neither a member nor an invitee`,
+    `room ${roomId} epoch ${epoch} (${whose}'s tree): ${l.userId} holds a leaf (${holder(w, l.senderId)}) but is neither a member nor an invitee (scenarios admit whom they add or invite: w.access.admit)`,
   );
 }
 
