@@ -6,10 +6,21 @@
  * the WebSocket listener now also caps what ws reassembles before AUTH_OK (pre-auth frame
  * + 64 KiB): a 15 MiB HELLO is cut off at its header with close code 1009, never buffered,
  * and the hub's resident memory does not follow the bytes pushed at it. Before the change
- * ws reassembled every 15 MiB message first (the sessions then hit the auth timeout).
+ * ws reassembled every 15 MiB message first (+217 MiB RSS for 20 of them). The 8 KiB
+ * WebSocket case and the WebTransport case (the stream decoder refuses the header) passed
+ * on main already; the 20 × 15 MiB WebSocket case failed there.
  */
 import { readFileSync } from "node:fs";
-import { encodeFrame, Flag, Frame, generateDeviceKey, Opcode, systemRng } from "@kalandra/proto";
+import { WebTransport } from "@fails-components/webtransport";
+import {
+  encodeFrame,
+  Flag,
+  Frame,
+  generateDeviceKey,
+  Opcode,
+  StreamDecoder,
+  systemRng,
+} from "@kalandra/proto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
 import { errorName, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
@@ -87,3 +98,37 @@ it(`cuts off ${SESSIONS} unauthenticated 15 MiB HELLOs at once without the hub's
   expect(after - before).toBeLessThan(96);
   await pingOk(bystander);
 }, 120_000);
+
+/** One unauthenticated WebTransport session that writes `frame` on its stream: the answers. */
+async function pushWt(frame: Uint8Array): Promise<Frame[]> {
+  const wt = new WebTransport(`https://127.0.0.1:${hub.port}/kalandra`, {
+    serverCertificateHashes: [{ algorithm: "sha-256", value: hub.certHash.slice() }],
+    forceReliable: true,
+  } as never);
+  await wt.ready;
+  wt.closed.catch(() => undefined);
+  const stream = await wt.createBidirectionalStream();
+  const writer = stream.writable.getWriter();
+  writer.write(frame).catch(() => undefined); // the hub stops reading after the header
+  const answers: Frame[] = [];
+  const decoder = new StreamDecoder({ maxPayload: 1 << 20 });
+  const reader = stream.readable.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      answers.push(...decoder.push(r.value));
+    }
+  } catch {
+    // the hub closed the session
+  }
+  return answers;
+}
+
+it("refuses a 15 MiB HELLO over WebTransport PAYLOAD_TOO_LARGE at its header", async () => {
+  const before = rssMiB();
+  const answers = await Promise.all(Array.from({ length: 4 }, () => pushWt(helloOf(HELLO_BYTES))));
+  for (const a of answers) expect(a.map(errorName)).toEqual(["PAYLOAD_TOO_LARGE"]);
+  expect(rssMiB() - before).toBeLessThan(96);
+  await pingOk(bystander);
+}, 60_000);
