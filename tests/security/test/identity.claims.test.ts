@@ -113,6 +113,14 @@ it("a device key that spoke for carol never speaks for dave, with or without dav
   expect(outcome(bare.answer)).toBe("error:DEVICE_TAKEN");
   const withCode = await attempt(hub, dave.user, { key: c.key, auth: codeAuth(dave.code) });
   expect(outcome(withCode.answer)).toBe("error:DEVICE_TAKEN");
+  // A rights violation: audited under the device and its owner, not the claimed name.
+  const audited = await auditOf(hub, "auth_refused");
+  expect(audited).toContainEqual(
+    expect.objectContaining({
+      actor: `device:${c.key.senderId.toString(16)}`,
+      detail: { code: "DEVICE_TAKEN", user_id: carol.user },
+    }),
+  );
   // carol's key still speaks for carol, by the key alone.
   const again = await attempt(hub, carol.user, { key: c.key });
   expect(outcome(again.answer)).toBe(carol.user);

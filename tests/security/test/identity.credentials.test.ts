@@ -164,6 +164,12 @@ it("a revoked device's sessions close and it never authenticates again; others' 
   await c2.session.waitClosed();
   const back = await attempt(hub, carol.user, { key: k2 });
   expect(outcome(back.answer)).toBe("error:DEVICE_REVOKED");
+  expect(await auditOf(hub, "auth_refused")).toContainEqual(
+    expect.objectContaining({
+      actor: `device:${k2.senderId.toString(16)}`,
+      detail: { code: "DEVICE_REVOKED", user_id: carol.user },
+    }),
+  );
   const relinked = await attempt(hub, carol.user, {
     key: k2,
     auth: link(c1.key, k2.publicKey, carol.user),

@@ -168,8 +168,12 @@ export class HubCore {
   }
 
   /** Who a device speaks for (DESIGN §10); the session asks once the device proved its key. */
-  authenticate(req: AuthRequest): Promise<AuthVerdict> {
-    return this.authentication.authenticate(req);
+  async authenticate(req: AuthRequest): Promise<AuthVerdict> {
+    const v = await this.authentication.authenticate(req);
+    if (!v.ok && (v.code === "DEVICE_TAKEN" || v.code === "DEVICE_REVOKED")) {
+      await this.devices.refusedAuthentication(req.senderId, v.code);
+    }
+    return v;
   }
 
   /** Opens the hub over its storage; every room is restored by the shard that owns it. */

@@ -6,6 +6,7 @@
  * and every refused attempt to revoke another user's device is audited.
  */
 import { type Clock, toHex } from "@kalandra/proto";
+import { RefusalLimiter } from "../audit/refusals.js";
 import type { AuditRecord, IdentityStorage, StoredDevice } from "../storage/types.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
 
@@ -17,7 +18,25 @@ export interface DeviceRegistryDeps {
 }
 
 export class DeviceRegistry {
-  constructor(private readonly d: DeviceRegistryDeps) {}
+  /** Refused authentications of registered devices: audited, at most 20 records a minute. */
+  private readonly refusals: RefusalLimiter;
+
+  constructor(private readonly d: DeviceRegistryDeps) {
+    this.refusals = new RefusalLimiter(d.clock);
+  }
+
+  /**
+   * A registered device was refused (`DEVICE_TAKEN`: its key tried to speak for another
+   * user; `DEVICE_REVOKED`: a revoked key came back): a rights violation, audited under the
+   * device and its bound user. The claimed user id is never written (it is unchecked input).
+   */
+  async refusedAuthentication(senderId: bigint, code: string): Promise<void> {
+    const device = this.d.storage.getDevice(senderId);
+    if (device === undefined) return;
+    const detail = this.refusals.admit({ code, user_id: device.userId });
+    if (detail === undefined) return;
+    await this.audit("auth_refused", `device:${senderId.toString(16)}`, detail);
+  }
 
   /** The registered device, revoked or not; undefined for a key the hub never bound. */
   device(senderId: bigint): StoredDevice | undefined {
