@@ -16,6 +16,7 @@ import {
   codeAuth,
   DOMAIN,
   enroll,
+  enrolledBystander,
   link,
   MAX_DEVICES,
   outcome,
@@ -27,10 +28,7 @@ let bystander: RawSession;
 
 beforeAll(async () => {
   hub = await startEnrollmentHub();
-  const by = await enroll(hub, "bystander");
-  const s = await attempt(hub, by.user, { auth: codeAuth(by.code) });
-  expect(outcome(s.answer)).toBe(`bystander@${DOMAIN}`);
-  bystander = s.session;
+  bystander = await enrolledBystander(hub);
 });
 afterAll(async () => {
   bystander?.close();

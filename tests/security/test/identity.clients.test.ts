@@ -5,62 +5,35 @@
  * alone. A room of enrolled users works end to end with every leaf bound to its owner,
  * while a self-named client is refused.
  */
-import {
-  connectWebSocket,
-  getKalandraCiphersuiteImpl,
-  KalandraClient,
-  MemoryStore,
-  type WebSocketConnection,
-} from "@kalandra/client";
-import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
 import { waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { SecurityHub } from "./hub.js";
 import { codeAuth, enroll, startEnrollmentHub } from "./identityHub.js";
+import { closeUser, openUser, type User } from "./limitsClients.js";
 
 let hub: SecurityHub;
-const open: { client: KalandraClient; conn: WebSocketConnection }[] = [];
+const users: User[] = [];
 
 beforeAll(async () => {
   hub = await startEnrollmentHub();
 });
 afterAll(async () => {
-  for (const u of open) {
-    u.client.close();
-    u.conn.close();
-  }
+  for (const u of users) closeUser(u);
   await hub?.stop();
 });
 
-async function connect(userId: string, code?: string) {
-  const offline = { send: () => undefined, onFrame: () => undefined, close: () => undefined };
-  const client = await KalandraClient.open({
-    connection: offline,
-    clock: systemClock,
-    rng: systemRng,
-    timers: systemTimers(),
-    store: new MemoryStore(),
-    hubPublicKey: hub.hubKey,
-    cs: getKalandraCiphersuiteImpl(systemRng),
-    userId,
-    keyPackageTarget: 2,
-  });
+/** A client core presenting its one-time code in its first HELLO, nothing afterwards. */
+async function connect(userId: string, code?: string): Promise<User> {
   let used = false;
-  const conn = await connectWebSocket({
-    url: hub.websocket,
-    deviceSigner: client.signer,
-    userId,
-    hubPublicKey: hub.hubKey,
-    // The code once; afterwards the bound device needs nothing.
+  const u = await openUser(hub, userId, {
     auth: () => {
       if (code === undefined || used) return undefined;
       used = true;
       return codeAuth(code);
     },
   });
-  await client.reconnect(conn);
-  open.push({ client, conn });
-  return { client, conn };
+  users.push(u);
+  return u;
 }
 
 it("enrolled users share a room; a self-named device is refused", async () => {
@@ -68,15 +41,11 @@ it("enrolled users share a room; a self-named device is refused", async () => {
   const bob = await enroll(hub, "bob");
   const a = await connect(alice.user, alice.code);
   const b = await connect(bob.user, bob.code);
-  const texts: string[] = [];
-  b.client.on((e) => {
-    if (e.type === "message") texts.push(new TextDecoder().decode(e.plaintext));
-  });
   const room = await a.client.createRoom();
   await a.client.addMembers(room, [bob.user]);
   await waitUntil(() => b.client.room(room)?.epoch === 1n, "bob joins");
   await a.client.send(room, new TextEncoder().encode("hello bob"));
-  await waitUntil(() => texts.includes("hello bob"), "bob reads alice");
+  await waitUntil(() => b.texts.includes("hello bob"), "bob reads alice");
   expect(a.client.room(room)?.members.sort()).toEqual([alice.user, bob.user]);
   await expect(connect("mallory")).rejects.toMatchObject({ code: "AUTH_FAILED" });
 });

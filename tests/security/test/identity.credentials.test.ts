@@ -22,8 +22,8 @@ import {
   attempt,
   auditOf,
   codeAuth,
-  DOMAIN,
   enroll,
+  enrolledBystander,
   link,
   outcome,
   startEnrollmentHub,
@@ -35,10 +35,7 @@ let bystander: RawSession;
 
 beforeAll(async () => {
   hub = await startEnrollmentHub({ KALANDRA_AUTH__ENROLLMENT_CODE_TTL_S: String(CODE_TTL_S) });
-  const by = await enroll(hub, "bystander");
-  const s = await attempt(hub, by.user, { auth: codeAuth(by.code) });
-  expect(outcome(s.answer)).toBe(`bystander@${DOMAIN}`);
-  bystander = s.session;
+  bystander = await enrolledBystander(hub);
 });
 afterAll(async () => {
   bystander?.close();

@@ -117,6 +117,14 @@ export function outcome(answer: Frame): string {
   return decodePayload(Opcode.AUTH_OK, answer.payload).user_id;
 }
 
+/** An enrolled user's session that must keep being served while the attacks run. */
+export async function enrolledBystander(hub: SecurityHub): Promise<RawSession> {
+  const by = await enroll(hub, "bystander");
+  const s = await attempt(hub, by.user, { auth: codeAuth(by.code) });
+  if (outcome(s.answer) !== by.user) throw new Error(`bystander refused: ${outcome(s.answer)}`);
+  return s.session;
+}
+
 /** Audit records of a kind, through the admin API. */
 export async function auditOf(hub: SecurityHub, kind: string): Promise<Record<string, unknown>[]> {
   const r = await admin(hub, "GET", "/admin/audit?from=0&limit=10000");

@@ -6,6 +6,7 @@
 import {
   connectWebSocket,
   getKalandraCiphersuiteImpl,
+  type HelloAuthProvider,
   KalandraClient,
   MemoryStore,
   type WebSocketConnection,
@@ -23,8 +24,15 @@ export interface User {
   reconnect(): Promise<void>;
 }
 
-/** A client core for `id`, connected and authenticated over the hub's WebSocket listener. */
-export async function openUser(hub: SecurityHub, id: string): Promise<User> {
+/**
+ * A client core for `id`, connected and authenticated over the hub's WebSocket listener;
+ * `auth` is what its HELLO presents (an enrollment code, DESIGN §10), none in dev mode.
+ */
+export async function openUser(
+  hub: SecurityHub,
+  id: string,
+  o: { auth?: HelloAuthProvider } = {},
+): Promise<User> {
   const offline = { send: () => undefined, onFrame: () => undefined, close: () => undefined };
   const client = await KalandraClient.open({
     connection: offline,
@@ -44,6 +52,7 @@ export async function openUser(hub: SecurityHub, id: string): Promise<User> {
       deviceSigner: client.signer,
       userId: id,
       hubPublicKey: hub.hubKey,
+      ...(o.auth === undefined ? {} : { auth: o.auth }),
     });
   const texts: string[] = [];
   const td = new TextDecoder();
