@@ -319,7 +319,7 @@ export const schema = {
     moderators: {
       type: "string[]",
       default: [],
-      doc: "User ids whose devices may send KICK, BAN and REDACT in band (docs/moderation.md); others get FORBIDDEN.",
+      doc: "Authenticated user ids whose devices may send KICK, BAN and REDACT in band (docs/moderation.md): `name@server.domain` under `enrollment` or `oidc`, the self-chosen name under `dev` (docs/identity.md). Others get FORBIDDEN.",
     },
   },
 } as const satisfies Record<string, Record<string, Field>>;
