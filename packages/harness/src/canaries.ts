@@ -74,6 +74,11 @@ export const CANARIES: readonly CanaryInfo[] = [
     scenarios: ["impostor_kp"],
   },
   {
+    name: "auth_trusts_claim",
+    description: "server Authentication: a new device is whoever its HELLO claims to be",
+    scenarios: ["impostor_hello"],
+  },
+  {
     name: "ban_ignored",
     description: "server BanList: no ban is ever in force (a banned user rejoins)",
     scenarios: ["banned_rejoin"],

@@ -11,6 +11,8 @@ import { type Clock, createDeviceSigner, type DeviceSigner, deriveSenderId } fro
 import { ed25519PrivateKeyObject } from "@kalandra/proto/node";
 import {
   type AppendEntry,
+  Authentication,
+  type Authenticator,
   HubCore,
   HubHost,
   type HubKey,
@@ -56,6 +58,9 @@ export const SIM_SESSION_LIMITS: SessionLimits = {
   authTimeoutMs: 30_000,
 };
 
+/** Devices per user: attackers may hold many devices of their own. */
+const SIM_MAX_DEVICES_PER_USER = 64;
+
 /** Per-device rate limit in the simulation: high, so only the session protocol is exercised. */
 const SIM_DEVICE_LIMITS = { deviceRatePerSec: 10_000, deviceBurst: 10_000 };
 
@@ -66,6 +71,11 @@ export interface HubNodeOptions {
   rng: SeededRng;
   clock: Clock;
   limits?: Partial<HubLimits>;
+  /**
+   * Who each device speaks for: the simulation's identity provider (identity.ts) in place
+   * of development mode's self-naming, over the hub's device registry (DESIGN §10).
+   */
+  authenticator: Authenticator;
   /** Called as the hub attaches an authenticated session (session_owner). */
   onAuthenticated?(senderId: bigint, userId: string): void;
   /** Called when the hub side of a client's connection closes (the client must reconnect). */
@@ -152,6 +162,11 @@ export class HubNode {
           bans,
           shardModeration,
           closeDevice: control.closeDevice,
+          authentication: new Authentication({
+            storage: disk,
+            authenticators: [this.o.authenticator],
+            maxDevicesPerUser: SIM_MAX_DEVICES_PER_USER,
+          }),
           ...(this.o.limits === undefined ? {} : { limits: this.o.limits }),
         }),
     );

@@ -111,6 +111,7 @@ export class World {
       clock: this.scheduler.clockFor(() => hubSkew),
       ...(o.hubLimits === undefined ? {} : { limits: o.hubLimits }),
       onConnectionClosed: (client, reason) => this.#connectionLost(client, reason),
+      authenticator: this.identity,
       onAuthenticated: (senderId, userId) => sessionAttached(this, senderId, userId),
       onSink: (target, frame) => {
         this.observed.served(frame);

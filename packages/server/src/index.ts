@@ -28,6 +28,8 @@ export {
   HubHost,
   type HubHostOptions,
 } from "./hub/hubHost.js";
+// Identity (DESIGN §10): who a device speaks for.
+export { Authentication, type AuthenticationOptions } from "./identity/authentication.js";
 export type {
   Authenticator,
   AuthRequest,

@@ -10,10 +10,14 @@ import type { Scenario } from "../scenario.js";
 import { bannedRejoin, kickedRejoin, kpDrain, uninvitedJoin } from "./accessAttacks.js";
 import { ghostAdd, impostorHello, impostorKp } from "./identityAttacks.js";
 
-export const IMPOSTOR_SCENARIOS: readonly Scenario[] = [impostorKp, bannedRejoin, ghostAdd];
+export const IMPOSTOR_SCENARIOS: readonly Scenario[] = [
+  impostorKp,
+  impostorHello,
+  ghostAdd,
+  bannedRejoin,
+];
 
 export const PENDING_ATTACKS: readonly Scenario[] = [
-  impostorHello,
   uninvitedJoin,
   kickedRejoin,
   kpDrain,

@@ -16,6 +16,7 @@
  * const auth = new Authentication({ storage, authenticators: [devAuthenticator], maxDevicesPerUser: 10 });
  * await auth.authenticate({ deviceKey, senderId, claimedUserId: "alice", nowSeconds });
  */
+import { canary } from "@kalandra/proto";
 import type { IdentityStorage } from "../storage/types.js";
 import type { Authenticator, AuthRequest, AuthVerdict } from "./authenticator.js";
 import { userIdProblem } from "./userId.js";
@@ -59,6 +60,8 @@ export class Authentication {
     if (known !== undefined && req.method === undefined) {
       return this.sameUser(known.userId, req.claimedUserId);
     }
+    // canary: simulation-only planted bug (DESIGN §8), HELLO's claim names the user.
+    if (canary("auth_trusts_claim")) return { ok: true, userId: req.claimedUserId };
     const method = req.method ?? "dev";
     const authenticator = this.byMethod.get(method);
     if (authenticator === undefined) {
