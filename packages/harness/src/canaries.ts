@@ -79,6 +79,11 @@ export const CANARIES: readonly CanaryInfo[] = [
     scenarios: ["impostor_hello"],
   },
   {
+    name: "leaf_binding_unchecked",
+    description: "server LeafBinding: an Add may bring any credential on any key (a ghost device)",
+    scenarios: ["ghost_add"],
+  },
+  {
     name: "ban_ignored",
     description: "server BanList: no ban is ever in force (a banned user rejoins)",
     scenarios: ["banned_rejoin"],

@@ -17,8 +17,4 @@ export const IMPOSTOR_SCENARIOS: readonly Scenario[] = [
   bannedRejoin,
 ];
 
-export const PENDING_ATTACKS: readonly Scenario[] = [
-  uninvitedJoin,
-  kickedRejoin,
-  kpDrain,
-];
+export const PENDING_ATTACKS: readonly Scenario[] = [uninvitedJoin, kickedRejoin, kpDrain];

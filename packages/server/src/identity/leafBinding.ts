@@ -20,6 +20,7 @@
 import {
   bytesEqual,
   type Clock,
+  canary,
   decodePayload,
   deriveSenderId,
   type Frame,
@@ -61,7 +62,8 @@ export class LeafBinding {
   /** CREDENTIAL_MISMATCH (audited) when a new leaf is not bound to its owner. */
   async check(frame: Frame, speaker: Speaker): Promise<Refusal | undefined> {
     const h = frame.header;
-    if (!LEAF_OPCODES.has(h.opcode)) return undefined;
+    // canary: simulation-only planted bug (DESIGN §8), any credential on any key.
+    if (!LEAF_OPCODES.has(h.opcode) || canary("leaf_binding_unchecked")) return undefined;
     const problem = unboundLeaf(frame, speaker, (key) => this.ownerOf(key));
     if (problem === undefined) return undefined;
     const detail = this.refusals.admit({
