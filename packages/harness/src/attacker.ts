@@ -43,6 +43,9 @@ export type Answer = { ok: true; frame: Frame } | { ok: false; error: string };
 /** Resend an unanswered request this often, this many times (the network may lose it). */
 const RETRY_MS = 700;
 const ATTEMPTS = 20;
+/** Handshakes tried before giving up, and the refusals that a new one may get past. */
+const HANDSHAKES = 5;
+const RETRY_HANDSHAKE = new Set(["UNAUTHENTICATED", "NO_ANSWER"]);
 
 export class RawDevice {
   readonly senderId: bigint;
@@ -70,8 +73,21 @@ export class RawDevice {
     return this.#signer.publicKey;
   }
 
-  /** A new session: HELLO claiming `userId`, the challenge answered. */
+  /**
+   * A new session: HELLO claiming `userId`, the challenge answered. Under duplication and
+   * loss a HELLO sent again is challenged again, and the nonce answered may be the stale
+   * one (UNAUTHENTICATED, the session closed): then it starts over on a new connection.
+   */
   async authenticate(userId: string): Promise<Answer> {
+    let last: Answer = { ok: false, error: "NO_ANSWER" };
+    for (let attempt = 0; attempt < HANDSHAKES; attempt++) {
+      last = await this.#handshake(userId);
+      if (last.ok || !RETRY_HANDSHAKE.has(last.error)) return last;
+    }
+    return last;
+  }
+
+  async #handshake(userId: string): Promise<Answer> {
     this.w.hub.openConnection(this.name);
     const challenge = await this.request(Opcode.HELLO, 0n, 0n, {
       device_key: this.#signer.publicKey,
