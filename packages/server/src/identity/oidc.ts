@@ -64,10 +64,12 @@ export type OidcVerdict =
   | { ok: true; userId: string }
   | { ok: false; reason: OidcRefusal; message: string };
 
-/** The error code of a refusal on the wire. */
-// TODO(identity): AUTH_FAILED and its siblings (107–119) once they are on main.
+/**
+ * The error code of a refusal on the wire: AUTH_FAILED, the code for a credential an
+ * authenticator does not accept, whatever the check; the message says which one failed.
+ */
 function codeOf(_reason: OidcRefusal): ProtocolErrorCode {
-  return "UNAUTHENTICATED";
+  return "AUTH_FAILED";
 }
 
 export function oidcAuthenticator(options: OidcOptions): Authenticator {

@@ -275,7 +275,7 @@ describe("tokens no provider should issue", () => {
     const auth = oidcAuthenticator(options);
     const base = { deviceKey: new Uint8Array(32), senderId: 1n, claimedUserId: "alice" };
     const none = await auth.authenticate({ ...base, nowSeconds: BigInt(NOW) });
-    expect(none).toMatchObject({ ok: false, code: "UNAUTHENTICATED" });
+    expect(none).toMatchObject({ ok: false, code: "AUTH_FAILED" });
     const token = await issuerSigned(claims());
     const wrong = await auth.authenticate({
       ...base,
@@ -283,13 +283,13 @@ describe("tokens no provider should issue", () => {
       credential: enc.encode(token),
       nowSeconds: BigInt(NOW),
     });
-    expect(wrong).toMatchObject({ ok: false, code: "UNAUTHENTICATED" });
+    expect(wrong).toMatchObject({ ok: false, code: "AUTH_FAILED" });
     const expired = await auth.authenticate({
       ...base,
       method: "oidc",
       credential: enc.encode(token),
       nowSeconds: BigInt(NOW + 3600),
     });
-    expect(expired).toEqual({ ok: false, code: "UNAUTHENTICATED", message: "oidc: token expired" });
+    expect(expired).toEqual({ ok: false, code: "AUTH_FAILED", message: "oidc: token expired" });
   });
 });

@@ -108,7 +108,7 @@ describe("oidcFromConfig", () => {
     const stranger = generateSigningJwk("ES256");
     expect(await auth?.authenticate(hello(await sign(stranger, "dana")))).toMatchObject({
       ok: false,
-      code: "UNAUTHENTICATED",
+      code: "AUTH_FAILED",
     });
   });
 
