@@ -41,6 +41,7 @@ export const ErrorCode = {
   ROOM_FULL: 202,
   NOT_MEMBER: 203,
   NOT_FOUND: 204,
+  NO_ACCESS: 205,
   // 300: sequencer and MLS checks (DESIGN §4, §6).
   STALE_EPOCH: 300,
   WRONG_EPOCH: 301,

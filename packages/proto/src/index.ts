@@ -159,11 +159,15 @@ export {
   type RedactionPayload,
   type RedactPayload,
   type RoomCreatePayload,
+  type RoomPolicyPayload,
+  type RoomPolicyStatePayload,
   type SyncPagePayload,
   type SyncRequestPayload,
   type TypingPayload,
   type WelcomePayload,
 } from "./payloads/schemas.js";
+/** The MLS group id bound to a room id (ROOM_CREATE checks it). */
+export { roomGroupId } from "./roomGroupId.js";
 export type { Clock, Rng, TimerHandle, Timers } from "./runtime.js";
 /** Frame signatures over the signed view (log_index and hlc_timestamp zeroed). */
 export {

@@ -82,6 +82,11 @@ export const OPCODE_TRAITS: Readonly<Record<Opcode, OpcodeTraits>> = Object.free
   [Opcode.GROUP_INFO]: t("rooms", "hub", ROOM),
   [Opcode.SYNC_REQUEST]: t("rooms", "client", ROOM),
   [Opcode.SYNC_PAGE]: t("rooms", "hub", ROOM),
+  // Room access (roles, join rule, invites): sequenced so every member sees each change;
+  // the hub sends it too (a kick revokes the kicked user's invite and role).
+  [Opcode.ROOM_POLICY]: t("rooms", "either", LOGGED),
+  [Opcode.ROOM_POLICY_FETCH]: t("rooms", "client", ROOM),
+  [Opcode.ROOM_POLICY_STATE]: t("rooms", "hub", ROOM),
   // The hub proposes too, as the group's external sender (DESIGN §6: removals).
   [Opcode.PROPOSAL]: t("MLS handshake", "either", LOGGED),
   [Opcode.COMMIT]: t("MLS handshake", "client", LOGGED),

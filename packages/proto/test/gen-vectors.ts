@@ -57,6 +57,15 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
   [Opcode.GROUP_INFO_FETCH]: {},
   [Opcode.GROUP_INFO]: { epoch: 5n, group_info: b(0, 1, 0, 4, 5) },
   [Opcode.SYNC_REQUEST]: { from: 100n, limit: 50 },
+  [Opcode.ROOM_POLICY]: { action: "invite", user_id: "dave", expires_at: 1_900_000_000n },
+  [Opcode.ROOM_POLICY_FETCH]: {},
+  [Opcode.ROOM_POLICY_STATE]: {
+    join_rule: "open",
+    allowed_domains: ["example.org"],
+    roles: [{ user_id: "alice", role: "owner" }],
+    invites: [{ user_id: "dave", expires_at: 1_900_000_000n }],
+    members_are_admins: false,
+  },
   [Opcode.SYNC_PAGE]: {
     entries: [
       { header: fill(128, 0xaa), payload: b(0xa0) },

@@ -49,7 +49,29 @@ const kpClaimed = struct({
 const kpStatus = struct({ remaining: uint() });
 
 // 0x02xx rooms
-const roomCreate = struct({ group_info: bytes() });
+/** Who may join a room by GroupInfo and external commit besides its members (docs/protocol.md "Room access"). */
+const joinRule = oneOf("invite", "open");
+const roomCreate = struct({
+  group_info: bytes(),
+  join_rule: optional(joinRule),
+  allowed_domains: optional(array(text())),
+});
+/** One change of a room's access policy; which fields an action takes: docs/protocol.md. */
+const roomPolicy = struct({
+  action: oneOf("invite", "revoke", "set_role", "set_join_rule", "expel"),
+  user_id: optional(text()),
+  role: optional(oneOf("owner", "admin", "member")),
+  expires_at: optional(u64()),
+  join_rule: optional(joinRule),
+  allowed_domains: optional(array(text())),
+});
+const roomPolicyState = struct({
+  join_rule: joinRule,
+  allowed_domains: array(text()),
+  roles: array(struct({ user_id: text(), role: oneOf("owner", "admin") })),
+  invites: array(struct({ user_id: text(), expires_at: u64() })),
+  members_are_admins: bool(),
+});
 const groupInfo = struct({ epoch: u64(), group_info: bytes() });
 const syncRequest = struct({ from: u64(), limit: uint() });
 const syncPage = struct({
@@ -117,6 +139,9 @@ export const PAYLOAD_SCHEMAS = {
   [Opcode.GROUP_INFO]: groupInfo,
   [Opcode.SYNC_REQUEST]: syncRequest,
   [Opcode.SYNC_PAGE]: syncPage,
+  [Opcode.ROOM_POLICY]: roomPolicy,
+  [Opcode.ROOM_POLICY_FETCH]: empty,
+  [Opcode.ROOM_POLICY_STATE]: roomPolicyState,
   [Opcode.PROPOSAL]: proposal,
   [Opcode.COMMIT]: commit,
   [Opcode.EXTERNAL_COMMIT]: externalCommit,
@@ -159,6 +184,8 @@ export type RoomCreatePayload = PayloadOf<typeof Opcode.ROOM_CREATE>;
 export type GroupInfoPayload = PayloadOf<typeof Opcode.GROUP_INFO>;
 export type SyncRequestPayload = PayloadOf<typeof Opcode.SYNC_REQUEST>;
 export type SyncPagePayload = PayloadOf<typeof Opcode.SYNC_PAGE>;
+export type RoomPolicyPayload = PayloadOf<typeof Opcode.ROOM_POLICY>;
+export type RoomPolicyStatePayload = PayloadOf<typeof Opcode.ROOM_POLICY_STATE>;
 export type ProposalPayload = PayloadOf<typeof Opcode.PROPOSAL>;
 export type CommitPayload = PayloadOf<typeof Opcode.COMMIT>;
 export type ExternalCommitPayload = PayloadOf<typeof Opcode.EXTERNAL_COMMIT>;
