@@ -179,7 +179,11 @@ export class HubNode {
       retention,
     });
     host.core.setModeration(
-      inBandModeration(this.moderation, { moderators: () => [], clock: this.o.clock }),
+      inBandModeration(this.moderation, {
+        moderators: () => [],
+        roomRole: (roomId, userId) => host.core.roomRole(roomId, userId),
+        clock: this.o.clock,
+      }),
     );
     this.host = host;
   }

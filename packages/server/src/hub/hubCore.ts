@@ -390,6 +390,16 @@ export class HubCore {
     return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
   }
 
+  /** The user's role in the room (owner, admin, member), undefined for a non-member. */
+  async roomRole(roomId: bigint, userId: string): Promise<string | undefined> {
+    const r = await this.shards.deliver(shardOf(roomId, this.shards.count), {
+      t: "query",
+      query: { q: "role", roomId, userId },
+    });
+    const data = r?.ok === true ? (r as { data?: unknown }).data : undefined;
+    return typeof data === "string" ? data : undefined;
+  }
+
   /**
    * Sequences a hub-originated notice in a room (moderation hook: e.g. REDACTION
    * `{log_index}` after a secure delete), fanned out to every member.

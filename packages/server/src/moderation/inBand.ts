@@ -1,7 +1,9 @@
 /**
  * In-band moderation (docs/protocol.md, opcodes KICK, BAN, REDACT "C→H (moderator)"):
  * devices of users named in `moderation.moderators` may do over the wire what operators do
- * through the admin API. Anyone else gets FORBIDDEN, and the refusal is audited
+ * through the admin API; a room's admins and owners (roomPolicy.ts) may kick, ban from the
+ * room and redact in that room (DESIGN §10). Both by the session's user id, which the hub
+ * authenticated. Anyone else gets FORBIDDEN, and the refusal is audited
  * (`moderation_refused`, rate-limited like the admin API's). Actions are audited with the
  * actor `user:<id>`.
  */
@@ -15,6 +17,8 @@ import type { Moderation } from "./service.js";
 export interface InBandOptions {
   /** User ids allowed to moderate (read per request). */
   moderators(): readonly string[];
+  /** The user's role in the room, undefined for a non-member (HubCore.roomRole). */
+  roomRole?(roomId: bigint, userId: string): Promise<string | undefined>;
   clock: Clock;
   refusalBurst?: number;
 }
@@ -30,7 +34,7 @@ export function inBandModeration(m: Moderation, o: InBandOptions): InBandModerat
   return {
     async handle(req: ModerationRequest): Promise<Outcome> {
       const actor = `user:${req.userId}`;
-      if (!o.moderators().includes(req.userId)) {
+      if (!o.moderators().includes(req.userId) && !(await roomAdminMay(o, req))) {
         const detail = refusals.admit({
           reason: "not_moderator",
           opcode: NAMES[req.request.opcode] ?? req.request.opcode,
@@ -58,6 +62,14 @@ export function inBandModeration(m: Moderation, o: InBandOptions): InBandModerat
       }
     },
   };
+}
+
+/** A room admin's reach: KICK, room-scoped BAN and REDACT in its own room. */
+async function roomAdminMay(o: InBandOptions, req: ModerationRequest): Promise<boolean> {
+  if (o.roomRole === undefined) return false;
+  if (req.request.opcode === Opcode.BAN && req.request.payload.scope !== "room") return false;
+  const role = await o.roomRole(req.roomId, req.userId);
+  return role === "admin" || role === "owner";
 }
 
 function last(indexes: readonly bigint[]): { logIndex?: bigint } {

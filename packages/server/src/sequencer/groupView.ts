@@ -42,6 +42,8 @@ export type CommitCheck =
 
 export interface GroupView {
   readonly epoch: bigint;
+  /** The MLS group id (ROOM_CREATE binds it to the room id); absent in test doubles. */
+  readonly groupId?: Uint8Array;
   readonly treeHash: Uint8Array;
   members(): GroupMember[];
   memberBySenderId(senderId: bigint): GroupMember | undefined;

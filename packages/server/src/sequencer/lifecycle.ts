@@ -3,12 +3,13 @@
  * GroupInfo, whose creation frame becomes log index 0, or restored after a restart exactly
  * as its last durable frame left it. `RoomSequencer.create`/`restore` build on these.
  */
-import { decodePayload, Opcode } from "@kalandra/proto";
+import { bytesEqual, decodePayload, Opcode, roomGroupId } from "@kalandra/proto";
 import { type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { SequencerEnv } from "./env.js";
 import type { GroupView } from "./groupView.js";
+import { newRoomPolicy } from "./roomPolicy.js";
 import { decodeRoomState, encodeRoomState, type RoomState } from "./roomState.js";
-import { checkEntrySize, judgeCreation } from "./rules.js";
+import { checkEntrySize, isRefusal, judgeCreation } from "./rules.js";
 import { type ParsedFrame, ProtocolError, readHlc } from "./wire.js";
 
 /** Everything a sequencer starts from. */
@@ -33,7 +34,10 @@ export async function createRoom(
   // The creation is the room's first log entry: it must fit a page like any other.
   const tooLarge = checkEntrySize(frame.payload.length, env.limits.maxPayload);
   if (tooLarge !== undefined) return { ok: false, refusal: tooLarge };
-  const { group_info } = decodePayload(Opcode.ROOM_CREATE, frame.payload);
+  const { group_info, join_rule, allowed_domains } = decodePayload(
+    Opcode.ROOM_CREATE,
+    frame.payload,
+  );
   let group: GroupView;
   try {
     group = env.groups.fromGroupInfo(group_info);
@@ -42,12 +46,24 @@ export async function createRoom(
   }
   const refused = judgeCreation(group, h.senderId, deviceKey, env.limits.maxMembersPerRoom);
   if (refused !== undefined) return { ok: false, refusal: refused };
+  // One GroupInfo opens one room: its group id is the room id (issue 12).
+  if (group.groupId !== undefined && !bytesEqual(group.groupId, roomGroupId(h.roomId))) {
+    return {
+      ok: false,
+      refusal: refuse("INVALID_GROUP_INFO", "the group id is not the room id (roomGroupId)"),
+    };
+  }
+  // The creator owns the room: the session's user (its leaf is checked to be the sender's).
+  const owner = creator ?? group.memberBySenderId(h.senderId)?.userId ?? "";
+  const policy = newRoomPolicy(owner, join_rule, allowed_domains);
+  if (isRefusal(policy)) return { ok: false, refusal: policy };
   const state: RoomState = {
     epoch: 0n,
     group: group.encode(),
     groupInfo: new Uint8Array(group_info),
     pending: [],
     hlc: 0n,
+    policy,
   };
   await env.storage.putRoom(
     {

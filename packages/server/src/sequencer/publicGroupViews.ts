@@ -26,6 +26,9 @@ class PublicGroupView implements GroupView {
   get treeHash(): Uint8Array {
     return this.inner.treeHash;
   }
+  get groupId(): Uint8Array {
+    return this.inner.groupId;
+  }
   members(): GroupMember[] {
     if (this.cache === undefined) this.cache = this.inner.members().map(toMember);
     return this.cache;

@@ -26,15 +26,32 @@ import {
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { Target } from "../vocabulary/target.js";
+import {
+  isMemberUser,
+  joinedUsers,
+  judgeCommitRemovals,
+  judgeExternalJoiner,
+  judgeJoinAccess,
+  judgeRemovalProposal,
+  noAccess,
+} from "./access.js";
 import { CommitPipeline, type SequenceOptions } from "./commitPipeline.js";
 import { CommitScheduler } from "./commitScheduler.js";
 import type { SequencerEnv } from "./env.js";
 import type { GroupMember, GroupView } from "./groupView.js";
 import { createRoom, type RoomStart, restoreRoom } from "./lifecycle.js";
 import { groupInfoOf, syncPage } from "./queries.js";
+import {
+  changePolicy,
+  consumeInvites,
+  type PolicyChange,
+  policyPayload,
+  type RoomPolicy,
+} from "./roomPolicy.js";
 import type { PendingProposal, RoomState } from "./roomState.js";
 import {
   checkEntrySize,
+  checkMember,
   commitCandidates,
   isRefusal,
   judgeAppMessage,
@@ -143,6 +160,14 @@ export class RoomSequencer implements RoomFacts {
   get bans(): BanPolicy | undefined {
     return this.env.bans;
   }
+  /** Roles, join rule and invites (roomPolicy.ts; access.ts judges with them). */
+  get policy(): RoomPolicy {
+    return this.state.policy;
+  }
+  /** True when one of the user's devices holds a leaf here. */
+  hasMemberUser(userId: string): boolean {
+    return isMemberUser(this.#group, userId);
+  }
   /** Leaf signature key of a member (the frame-signing device key, docs/contracts.md). */
   member(senderId: bigint): GroupMember | undefined {
     return this.#group.memberBySenderId(senderId);
@@ -202,6 +227,24 @@ export class RoomSequencer implements RoomFacts {
     return this.sequence({ frame: parseFrame(frame) }, { fanout: this.memberIds });
   }
 
+  /**
+   * A kick takes the user's invite and role (DESIGN §10): the hub sequences a ROOM_POLICY
+   * "expel" so every member's view of the policy follows. Nothing is written when the user
+   * had neither.
+   */
+  async expel(userId: string): Promise<Outcome | undefined> {
+    const change: PolicyChange = { action: "expel", user_id: userId };
+    const next = changePolicy(this.state.policy, { kind: "hub" }, change, this.nowSeconds());
+    if (isRefusal(next)) return { ok: false, refusal: next };
+    if (next === this.state.policy) return undefined;
+    this.state.policy = next;
+    const frame = this.hubOwnFrame(Opcode.ROOM_POLICY, change);
+    return this.sequence(
+      { frame: parseFrame(frame) },
+      { state: this.state, fanout: this.memberIds },
+    );
+  }
+
   /** Stops the room's timers. */
   close(): void {
     this.scheduler.cancel();
@@ -223,21 +266,43 @@ export class RoomSequencer implements RoomFacts {
       case Opcode.PROPOSAL: {
         const { message } = decodePayload(Opcode.PROPOSAL, payload);
         const verdict = judgeProposal(this, h, message, request.deviceKey);
-        return isRefusal(verdict) ? verdict : this.acceptProposal(request, message, verdict);
+        if (isRefusal(verdict)) return verdict;
+        const proposer = this.#group.memberBySenderId(h.senderId);
+        const forbidden =
+          proposer === undefined
+            ? undefined
+            : judgeRemovalProposal(this, proposer, verdict.removedLeaf);
+        if (forbidden !== undefined) return forbidden;
+        return this.acceptProposal(request, message, verdict);
       }
       case Opcode.COMMIT:
         return this.onCommit(request);
       case Opcode.EXTERNAL_COMMIT: {
+        // Access first: an outsider learns nothing, not even the room's epoch.
+        const outsider = judgeJoinAccess(this, request.userId, this.nowSeconds());
+        if (outsider !== undefined) return outsider;
         const body = decodePayload(Opcode.EXTERNAL_COMMIT, payload);
         const verdict = judgeExternalCommit(this, h, body, request.deviceKey);
         if (isRefusal(verdict)) return verdict;
+        const foreign = judgeExternalJoiner(this.#group, verdict.next, h.senderId, request.userId);
+        if (foreign !== undefined) return foreign;
         const fanout = this.others(h.senderId);
         this.advance(verdict.next, body.group_info);
         return this.sequence(request, { state: this.state, fanout });
       }
-      case Opcode.GROUP_INFO_FETCH:
+      case Opcode.GROUP_INFO_FETCH: {
+        const outsider = judgeJoinAccess(this, request.userId, this.nowSeconds());
+        if (outsider !== undefined) return outsider;
         decodePayload(Opcode.GROUP_INFO_FETCH, payload);
         return this.reply(request, Opcode.GROUP_INFO, groupInfoOf(this.state));
+      }
+      case Opcode.ROOM_POLICY_FETCH: {
+        if (checkMember(this, h.senderId, request.deviceKey) !== undefined) return noAccess();
+        decodePayload(Opcode.ROOM_POLICY_FETCH, payload);
+        return this.reply(request, Opcode.ROOM_POLICY_STATE, policyPayload(this.state.policy));
+      }
+      case Opcode.ROOM_POLICY:
+        return this.onPolicy(request);
       case Opcode.SYNC_REQUEST: {
         const { from, limit } = decodePayload(Opcode.SYNC_REQUEST, payload);
         const refused = judgeSync(this, h, request.deviceKey);
@@ -271,11 +336,31 @@ export class RoomSequencer implements RoomFacts {
     });
   }
 
+  /** A member's change of the room's policy (roomPolicy.ts decides who may make which). */
+  private onPolicy(request: Request): Refusal | Promise<Outcome> {
+    const h = request.frame.header;
+    if (checkMember(this, h.senderId, request.deviceKey) !== undefined) return noAccess();
+    const change = decodePayload(Opcode.ROOM_POLICY, request.frame.payload);
+    // The member's leaf names its user (checked against the session's key above).
+    const userId = this.#group.memberBySenderId(h.senderId)?.userId ?? "";
+    const actor = { kind: "user", userId, isMember: true } as const;
+    const next = changePolicy(this.state.policy, actor, change, this.nowSeconds());
+    if (isRefusal(next)) return next;
+    this.state.policy = next;
+    return this.sequence(request, { state: this.state, fanout: this.others(h.senderId) });
+  }
+
   private onCommit(request: Request): Refusal | Promise<Outcome> {
     const h = request.frame.header;
     const body = decodePayload(Opcode.COMMIT, request.frame.payload);
     const verdict = judgeCommit(this, h, body, request.deviceKey);
     if (isRefusal(verdict)) return verdict;
+    const committer = this.#group.memberBySenderId(h.senderId);
+    const forbidden =
+      committer === undefined
+        ? undefined
+        : judgeCommitRemovals(this, committer, verdict.next, this.state.pending);
+    if (forbidden !== undefined) return forbidden;
     const fanout = this.others(h.senderId);
     this.advance(verdict.next, body.group_info);
     const epoch = this.state.epoch;
@@ -308,6 +393,7 @@ export class RoomSequencer implements RoomFacts {
 
   /** A commit was accepted: the room moves to the next epoch, old proposals are void. */
   private advance(next: GroupView, groupInfo: Uint8Array): void {
+    this.state.policy = consumeInvites(this.state.policy, joinedUsers(this.#group, next));
     this.#group = next;
     this.state.epoch = next.epoch;
     this.state.group = next.encode();
@@ -315,6 +401,10 @@ export class RoomSequencer implements RoomFacts {
     this.state.pending = [];
     this.refreshMembers();
     this.scheduler.update(this.state.epoch, 0);
+  }
+
+  private nowSeconds(): bigint {
+    return this.env.clock.now() / 1000n;
   }
 
   private sequence(request: Request, opts: SequenceOptions): Promise<Outcome> {

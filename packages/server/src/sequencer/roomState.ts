@@ -4,7 +4,13 @@
  * and the pending proposals. Restoring it after a restart gives back exactly the room
  * that was acknowledged (issue 3, "Reopening the data directory restores every room").
  */
-import { stateCborEncode } from "@kalandra/proto";
+import { decodePayload, encodePayload, Opcode, stateCborEncode } from "@kalandra/proto";
+import {
+  LEGACY_ROOM_POLICY,
+  policyFromPayload,
+  policyPayload,
+  type RoomPolicy,
+} from "./roomPolicy.js";
 import { decodeCborMap, ProtocolError } from "./wire.js";
 
 export interface PendingProposal {
@@ -27,6 +33,11 @@ export interface RoomState {
   pending: PendingProposal[];
   /** Last HLC stamp issued in this room, so stamps never go back across restarts. */
   hlc: bigint;
+  /**
+   * Roles, join rule and invites (roomPolicy.ts), stored with the frame that changed them.
+   * A room stored before policies existed reads back as LEGACY_ROOM_POLICY.
+   */
+  policy: RoomPolicy;
 }
 
 const big = (v: unknown, name: string): bigint => {
@@ -46,6 +57,8 @@ export function encodeRoomState(s: RoomState): Uint8Array {
     group: s.group,
     group_info: s.groupInfo,
     hlc: s.hlc,
+    // The ROOM_POLICY_STATE payload encoding: one strict schema for wire and disk.
+    policy: encodePayload(Opcode.ROOM_POLICY_STATE, policyPayload(s.policy)),
     pending: s.pending.map((p) => ({
       ref: p.ref,
       kind: p.kind,
@@ -66,6 +79,10 @@ export function decodeRoomState(b: Uint8Array): RoomState {
     group: bytes(m.group, "group"),
     groupInfo: bytes(m.group_info, "group_info"),
     hlc: big(m.hlc, "hlc"),
+    policy:
+      m.policy === undefined
+        ? LEGACY_ROOM_POLICY
+        : policyFromPayload(decodePayload(Opcode.ROOM_POLICY_STATE, bytes(m.policy, "policy"))),
     pending: pending.map((p: Record<string, unknown>) => ({
       ref: bytes(p.ref, "ref"),
       kind: String(p.kind),

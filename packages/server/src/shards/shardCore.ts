@@ -5,8 +5,10 @@
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
 import { errorFrame, HEADER_SIZE, isEphemeral, Opcode } from "@kalandra/proto";
+import { noAccess } from "../sequencer/access.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import type { SequencerEnv, SequencerLimits } from "../sequencer/env.js";
+import { roleOf } from "../sequencer/roomPolicy.js";
 import { RoomSequencer } from "../sequencer/roomSequencer.js";
 import { checkMember } from "../sequencer/rules.js";
 import {
@@ -61,6 +63,8 @@ export type ShardQuery =
   | { q: "room"; roomId: bigint }
   /** Member devices summed over this shard's rooms (the `kalandra_room_members` gauge). */
   | { q: "members" }
+  /** A user's role in a room (roomPolicy.ts), undefined when not a member or no room. */
+  | { q: "role"; roomId: bigint; userId: string }
   | { q: "entry"; roomId: bigint; logIndex: bigint }
   | { q: "userIndex"; userId: string }
   | {
@@ -99,6 +103,14 @@ export interface ShardCoreOptions {
   maxBatch?: number;
   moderation?: ShardModeration;
 }
+
+/** Requests whose refusal must not tell an outsider whether the room exists. */
+const ACCESS_OPCODES: ReadonlySet<number> = new Set([
+  Opcode.GROUP_INFO_FETCH,
+  Opcode.EXTERNAL_COMMIT,
+  Opcode.ROOM_POLICY,
+  Opcode.ROOM_POLICY_FETCH,
+]);
 
 export class ShardCore {
   readonly index: number;
@@ -190,7 +202,19 @@ export class ShardCore {
           return { ok: false, refusal: refuse("FORBIDDEN", "no moderation in this shard") };
         }
         const r = await this.moderation.kick(room, msg.userId, this.env.hubSigner);
-        return r.ok ? { ok: true, kick: r.kick } : r;
+        // A kick also takes the user's invite and role (DESIGN §10), member or not.
+        const expelled = await room.expel(msg.userId);
+        if (r.ok) {
+          if (expelled?.ok === true && expelled.logIndex !== undefined) {
+            r.kick.logIndexes = [...r.kick.logIndexes, expelled.logIndex];
+          }
+          return { ok: true, kick: r.kick };
+        }
+        if (r.refusal.code === "NOT_MEMBER" && expelled?.ok === true) {
+          const logIndexes = expelled.logIndex === undefined ? [] : [expelled.logIndex];
+          return { ok: true, kick: { leaves: [], logIndexes, alreadyPending: [] } };
+        }
+        return r;
       }
       case "bans":
         this.ownBans?.replace(msg.bans);
@@ -219,6 +243,11 @@ export class ShardCore {
           .flatMap((id) => storage.getRoom(id)?.creator ?? []);
       case "room":
         return storage.getRoom(q.roomId) !== undefined;
+      case "role": {
+        const room = this.rooms.get(q.roomId);
+        if (room === undefined) return undefined;
+        return roleOf(room.policy, q.userId, room.hasMemberUser(q.userId));
+      }
       case "members": {
         let n = 0;
         for (const r of this.rooms.values()) n += r.members().length;
@@ -271,7 +300,12 @@ export class ShardCore {
       }
     }
     const room = this.rooms.get(h.roomId);
-    if (room === undefined) return fail(refuse("UNKNOWN_ROOM", `no room ${h.roomId}`));
+    if (room === undefined) {
+      // Access requests get the answer an outsider gets in a room that exists (access.ts).
+      return fail(
+        ACCESS_OPCODES.has(h.opcode) ? noAccess() : refuse("UNKNOWN_ROOM", `no room ${h.roomId}`),
+      );
+    }
     if (isEphemeral(h.opcode)) {
       // Ephemeral: relayed to the other members, never sequenced or stored.
       const outsider = checkMember(room, h.senderId, msg.deviceKey);

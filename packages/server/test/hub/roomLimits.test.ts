@@ -130,7 +130,7 @@ describe("max_rooms", () => {
     hub.attach(alice);
     const frames = [];
     for (const roomId of [ROOM + 1n, ROOM + 2n]) {
-      const state = await createRoom(env.cs, env.hubMls, alice.device, `room-${roomId}`);
+      const state = await createRoom(env.cs, env.hubMls, alice.device, roomId);
       frames.push(
         frameOf(alice, Opcode.ROOM_CREATE, roomId, 0n, {
           group_info: await groupInfoBytes(env.cs, state),

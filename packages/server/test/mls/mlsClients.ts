@@ -4,6 +4,8 @@
  * a room whose GroupContext lists the hub as external sender, handshakes as PublicMessage
  * and GroupInfo with the ratchet tree, as DESIGN §4/§6 and PROBES describe.
  */
+
+import { roomGroupId } from "@kalandra/proto";
 import {
   acceptAll,
   type Capabilities,
@@ -93,7 +95,8 @@ export async function createRoom(
   cs: CiphersuiteImpl,
   hub: Hub,
   creator: Device,
-  groupId = "room-1",
+  /** A room id gives the group id ROOM_CREATE requires (roomGroupId); a string, any id. */
+  groupId: string | bigint = "room-1",
 ): Promise<ClientState> {
   const externalSenders = {
     extensionType: "external_senders" as const,
@@ -105,7 +108,7 @@ export async function createRoom(
     ]),
   };
   return createGroup(
-    te.encode(groupId),
+    typeof groupId === "bigint" ? roomGroupId(groupId) : te.encode(groupId),
     creator.publicPackage,
     creator.privatePackage,
     [externalSenders],

@@ -98,9 +98,9 @@ describe("bans", () => {
     for (const m of members) env.hub.attachSession(m.sessionId, m.signer.publicKey, m.name);
     expect(env.bans.isBanned("bob", roomId)).toBe(true);
     expect(errorName(await send(env, bob, ext))).toBe("BANNED");
-    // Other rooms are not affected.
+    // Other rooms are not affected (this one does not exist: the answer any outsider gets).
     const other = await send(env, bob, frameOf(bob, Opcode.GROUP_INFO_FETCH, roomId + 1n, 0n, {}));
-    expect(errorName(other)).toBe("UNKNOWN_ROOM");
+    expect(errorName(other)).toBe("NO_ACCESS");
 
     expect(await env.moderation.unban("bob", "room", roomId, "admin")).toEqual({ ok: true });
     expect(env.storage.readAudit().at(-1)).toMatchObject({ kind: "unban", roomId });

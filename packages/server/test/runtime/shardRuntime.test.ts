@@ -52,7 +52,7 @@ async function room(
   roomId: bigint,
 ) {
   const hub = { publicKey: d.hubPublicKey, signKey: new Uint8Array(32) };
-  const state = await createRoom(cs, hub, alice.device, `room-${roomId}`);
+  const state = await createRoom(cs, hub, alice.device, roomId);
   const created = await alice.request(
     alice.frame(Opcode.ROOM_CREATE, roomId, 0n, { group_info: await groupInfoBytes(cs, state) }),
   );

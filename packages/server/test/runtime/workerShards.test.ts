@@ -98,7 +98,7 @@ describe("kalandrad with worker-thread shards", () => {
     const hub = { publicKey: hubKey(), signKey: new Uint8Array(32) };
     for (const roomId of [ROOM_A, ROOM_B]) {
       const mark = bob.conn.frames.length;
-      let state = await createRoom(cs, hub, alice.device, `room-${roomId}`);
+      let state = await createRoom(cs, hub, alice.device, roomId);
       const created = await alice.request(
         alice.frame(Opcode.ROOM_CREATE, roomId, 0n, {
           group_info: await groupInfoBytes(cs, state),

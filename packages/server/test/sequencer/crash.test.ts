@@ -91,6 +91,7 @@ describe("sequencer crash (SIGKILL under load)", () => {
         cs,
         { publicKey: new Uint8Array(32), signKey: new Uint8Array(32) },
         alice,
+        ROOM,
       );
       const senderId = deriveSenderId(signer.publicKey);
       await hub.handleFrame(

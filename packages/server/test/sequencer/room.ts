@@ -14,21 +14,32 @@ export interface Room {
   roomId: bigint;
 }
 
-/** Creates `ROOM` with `names[0]` and adds the others in one commit (epoch 1). */
+/**
+ * Creates `ROOM` with `names[0]` and adds the others in one commit (epoch 1). The room is
+ * open to every user unless `joinRule` says otherwise: the sequencing tests that use it let
+ * outsiders join by external commit; the access tests (access.test.ts) ask for "invite".
+ */
 export async function roomWith(
   names: string[],
-  opts: { limits?: Partial<HubLimits>; env?: Env; roomId?: bigint; members?: Client[] } = {},
+  opts: {
+    limits?: Partial<HubLimits>;
+    env?: Env;
+    roomId?: bigint;
+    members?: Client[];
+    joinRule?: "invite" | "open";
+  } = {},
 ): Promise<Room> {
   const env = opts.env ?? (await makeEnv({ limits: opts.limits ?? {} }));
   const roomId = opts.roomId ?? ROOM;
   const members = opts.members ?? (await Promise.all(names.map((n) => makeClient(env, n))));
   const creator = members[0]!;
-  creator.state = await createRoom(env.cs, env.hubMls, creator.device, `room-${roomId}`);
+  creator.state = await createRoom(env.cs, env.hubMls, creator.device, roomId);
   const created = await send(
     env,
     creator,
     frameOf(creator, Opcode.ROOM_CREATE, roomId, 0n, {
       group_info: await groupInfoBytes(env.cs, creator.state),
+      join_rule: opts.joinRule ?? "open",
     }),
   );
   if (created.opcode !== Opcode.ACK) throw new Error(`create failed: ${created.error?.name}`);
@@ -75,11 +86,22 @@ export const appMessage = (
   );
 
 /**
- * Bob (the second member) proposes removing Carol (leaf 2) at epoch 1: the pending proposal
- * the commit-coverage, COMMIT_REQUEST and restart tests start from.
+ * Bob (the second member), made a room admin by Alice (removing another user is for room
+ * admins), proposes removing Carol (leaf 2) at epoch 1: the pending proposal the
+ * commit-coverage, COMMIT_REQUEST and restart tests start from.
  */
 export async function proposeCarolsRemoval({ env, members, roomId }: Room, requestId?: number) {
-  const bob = members[1]!;
+  const [alice, bob] = [members[0]!, members[1]!];
+  const promoted = await send(
+    env,
+    alice,
+    frameOf(alice, Opcode.ROOM_POLICY, roomId, 1n, {
+      action: "set_role",
+      user_id: bob.name,
+      role: "admin",
+    }),
+  );
+  if (promoted.opcode !== Opcode.ACK) throw new Error(`set_role failed: ${promoted.error?.name}`);
   const proposal = await memberProposal(env.cs, bob.state!, {
     proposalType: "remove",
     remove: { removed: 2 },

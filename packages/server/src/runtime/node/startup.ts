@@ -159,6 +159,7 @@ export async function openHub(
   core.setModeration(
     inBandModeration(moderation, {
       moderators: () => config.moderation.moderators,
+      roomRole: (roomId, userId) => core.roomRole(roomId, userId),
       clock: systemClock,
     }),
   );
