@@ -30,7 +30,7 @@ import { type ClientListener, Emitter } from "./state/events.js";
 import type { HelloAuthProvider } from "./state/helloAuth.js";
 import { type HubConnection, HubLink } from "./state/hubLink.js";
 import { HubSession } from "./state/hubSession.js";
-import { Intents } from "./state/intents.js";
+import { Intents, type RoomAccessOptions } from "./state/intents.js";
 import { KeyPackageStock } from "./state/keyPackageStock.js";
 import {
   loadKeyPackages,
@@ -39,13 +39,19 @@ import {
   persistRoom,
   RequestIds,
 } from "./state/persistence.js";
+import { type JoinRule, type RoomPolicyView, type RoomRole, roleIn } from "./state/policy.js";
+import { PolicyIntents } from "./state/policyIntents.js";
 import { PushHandler } from "./state/push.js";
 import { DEFAULT_REQUEST_POLICY, type RequestPolicy } from "./state/requests.js";
 import { Room, type RoomPhase } from "./state/room.js";
 import { RoomSync } from "./state/sync.js";
 import type { ClientStore } from "./store.js";
 
+export type { JoinRule, RoomAccessOptions, RoomPolicyView, RoomRole };
 export { ClientError, type HubConnection, HubError, hubError };
+
+/** Default lifetime of an invite: seven days. */
+const INVITE_SECONDS = 7n * 24n * 3600n;
 
 export interface KalandraClientOptions {
   connection: HubConnection;
@@ -88,6 +94,10 @@ export interface RoomView {
   nextLogIndex: bigint;
   members: string[];
   treeHash: Uint8Array | undefined;
+  /** Roles, join rule and invites as the log has them; undefined until known (`roomPolicy`). */
+  policy: RoomPolicyView | undefined;
+  /** This user's role, when the policy is known. */
+  role: RoomRole | undefined;
 }
 
 /** One leaf of a room's tree: its index, the user its credential names, the device at it. */
@@ -105,6 +115,7 @@ export class KalandraClient {
   readonly #c: ClientContext;
   readonly #stock: KeyPackageStock;
   readonly #intents: Intents;
+  readonly #policy: PolicyIntents;
   readonly #session: HubSession;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -160,6 +171,7 @@ export class KalandraClient {
       keyPackages,
     );
     this.#intents = new Intents(this.#c);
+    this.#policy = new PolicyIntents(this.#c);
     const push = new PushHandler(this.#c, sync, this.#intents, this.#stock);
     this.#session = new HubSession(
       {
@@ -245,6 +257,8 @@ export class KalandraClient {
       nextLogIndex: r.nextIndex,
       members: r.state ? members(r.state).map((m) => m.userId) : [],
       treeHash: r.state?.groupContext.treeHash,
+      policy: r.policy,
+      role: r.policy === undefined ? undefined : roleIn(r.policy, this.#device.userId),
     };
   }
 
@@ -262,9 +276,53 @@ export class KalandraClient {
     return [...this.#rooms.keys()];
   }
 
-  /** Creates a room with this device as its only member; resolves with its id. */
-  createRoom(roomId?: bigint): Promise<bigint> {
-    return this.#intents.createRoom(roomId);
+  /**
+   * Creates a room with this device as its only member and this user as its owner;
+   * resolves with its id. Invite-only unless `access.joinRule` is "open".
+   *
+   * @example
+   * const room = await client.createRoom(undefined, { joinRule: "open", allowedDomains: ["example.org"] });
+   */
+  createRoom(roomId?: bigint, access?: RoomAccessOptions): Promise<bigint> {
+    return this.#intents.createRoom(roomId, access);
+  }
+
+  /**
+   * Invites a user (room admins): it may then fetch the GroupInfo and join by external
+   * commit until `expiresAt` (seconds since the Unix epoch; default in seven days).
+   * Resolves with the invite's log_index.
+   */
+  invite(roomId: bigint, userId: string, expiresAt?: bigint): Promise<bigint> {
+    const until = expiresAt ?? this.#o.clock.now() / 1000n + INVITE_SECONDS;
+    return this.#policy.change(roomId, { action: "invite", user_id: userId, expires_at: until });
+  }
+
+  /** Revokes a user's invite (room admins). */
+  revokeInvite(roomId: bigint, userId: string): Promise<bigint> {
+    return this.#policy.change(roomId, { action: "revoke", user_id: userId });
+  }
+
+  /** Sets a user's role (room admins; never above the caller's own). */
+  setRole(roomId: bigint, userId: string, role: RoomRole): Promise<bigint> {
+    return this.#policy.change(roomId, { action: "set_role", user_id: userId, role });
+  }
+
+  /** Sets the join rule (room admins): "invite", or "open" to users of `allowedDomains`. */
+  setJoinRule(
+    roomId: bigint,
+    joinRule: JoinRule,
+    allowedDomains: readonly string[] = [],
+  ): Promise<bigint> {
+    return this.#policy.change(roomId, {
+      action: "set_join_rule",
+      join_rule: joinRule,
+      ...(allowedDomains.length === 0 ? {} : { allowed_domains: [...allowedDomains] }),
+    });
+  }
+
+  /** Reads the room's policy from the hub (members only) and keeps it in the room view. */
+  roomPolicy(roomId: bigint): Promise<RoomPolicyView> {
+    return this.#policy.fetch(roomId);
   }
 
   /** Adds every device of each user (claims their key packages, commits, sends Welcomes). */

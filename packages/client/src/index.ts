@@ -27,12 +27,19 @@ export {
   type HubConnection,
   /** A hub ERROR response, as a typed error (`hubName`, `code`). */
   HubError,
+  /** Room access (docs/protocol.md "Room access"): join rule, roles, invites. */
+  type JoinRule,
   /** The facade: rooms, members, messages, connection lifecycle, erasure. */
   KalandraClient,
   type KalandraClientOptions,
+  /** Who may join a new room besides those its members add. */
+  type RoomAccessOptions,
   /** One leaf of a room's tree: its user and device. */
   type RoomLeaf,
-  /** A room as the application sees it (phase, epoch, members). */
+  /** A room's roles, join rule and invites as the log has them. */
+  type RoomPolicyView,
+  type RoomRole,
+  /** A room as the application sees it (phase, epoch, members, policy). */
   type RoomView,
 } from "./client.js";
 // Cipher suite 1 on a fast node:crypto provider (issue 5), every random byte injected.

@@ -5,7 +5,7 @@
  * nothing else from the hub. Every function returns the resulting state without touching
  * the input state: the caller adopts it only once the sequencer has accepted the frame.
  */
-import { deriveSenderId } from "@kalandra/proto";
+import { deriveSenderId, roomGroupId } from "@kalandra/proto";
 import {
   acceptAll,
   type CiphersuiteImpl,
@@ -66,13 +66,8 @@ export interface CommitOutput {
 
 const td = new TextDecoder();
 
-export function roomIdToGroupId(roomId: bigint): Uint8Array {
-  const out = new Uint8Array(16);
-  const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, roomId >> 64n);
-  dv.setBigUint64(8, roomId & 0xffff_ffff_ffff_ffffn);
-  return out;
-}
+/** The room's MLS group id (proto's roomGroupId: the hub refuses any other at ROOM_CREATE). */
+export const roomIdToGroupId = roomGroupId;
 
 /**
  * The hub as external sender 0 (DESIGN §6): lets it propose removals without group secrets.

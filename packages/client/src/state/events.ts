@@ -1,4 +1,5 @@
 /** What the client tells the application (docs/client.md "API"). */
+import type { Opcode, PayloadOf } from "@kalandra/proto";
 import type { MessageEnvelope } from "../envelope/index.js";
 
 export type ClientEvent =
@@ -31,6 +32,13 @@ export type ClientEvent =
   | { readonly type: "joined"; readonly roomId: bigint; readonly epoch: bigint }
   | { readonly type: "removed"; readonly roomId: bigint; readonly epoch: bigint }
   | { readonly type: "redaction"; readonly roomId: bigint; readonly logIndex: bigint }
+  /** A sequenced change of the room's roles, join rule or invites (docs/protocol.md). */
+  | {
+      readonly type: "policy";
+      readonly roomId: bigint;
+      readonly logIndex: bigint;
+      readonly change: PayloadOf<typeof Opcode.ROOM_POLICY>;
+    }
   /** A sequenced frame that failed a check and was skipped (its log_index is consumed). */
   | {
       readonly type: "rejected";

@@ -23,6 +23,7 @@ import type { ClientContext } from "./context.js";
 import { generateKeyPackages } from "./device.js";
 import { ClientError, expectAck, HubError, hubError } from "./errors.js";
 import { claimMatches } from "./leafIdentity.js";
+import { createdPolicy, type JoinRule } from "./policy.js";
 import { Room, signatureKey } from "./room.js";
 import {
   fieldArray,
@@ -32,6 +33,14 @@ import {
   payloadOf,
   type ReceivedFrame,
 } from "./wire.js";
+
+/** Who may join a new room besides those its members add (docs/protocol.md "Room access"). */
+export interface RoomAccessOptions {
+  /** "invite" (the default): invited users only; "open": any user of `allowedDomains`. */
+  joinRule?: JoinRule;
+  /** For an open room: domains whose users may join; empty = every user of the hub. */
+  allowedDomains?: readonly string[];
+}
 
 /** Hub error names after which the intent is rebuilt on the new epoch. */
 const RETRYABLE = new Set(["STALE_EPOCH", "MISSING_PROPOSALS"]);
@@ -125,18 +134,25 @@ export class Intents {
     return { opcode: Opcode.COMMIT, payload, op: "commit", newState: out.newState };
   }
 
-  async createRoom(roomId?: bigint): Promise<bigint> {
+  async createRoom(roomId?: bigint, access: RoomAccessOptions = {}): Promise<bigint> {
     const { cs, hubPublicKey } = this.#c.apply;
     const id = roomId ?? randomRoomId(this.#c.rng.bytes(16));
     const [kp] = await generateKeyPackages(this.#c.device, 1, this.#c.clock, cs);
     if (kp === undefined) throw new ClientError("internal", "no key package");
     const state = await createRoomGroup(id, kp, hubPublicKey, cs);
     const groupInfo = await groupInfoMessage(state, cs);
+    const joinRule = access.joinRule ?? "invite";
+    const domains = access.allowedDomains ?? [];
     const resp = expectAck(
-      await this.#c.hub.request(Opcode.ROOM_CREATE, id, 0n, { group_info: groupInfo }),
+      await this.#c.hub.request(Opcode.ROOM_CREATE, id, 0n, {
+        group_info: groupInfo,
+        ...(access.joinRule === undefined ? {} : { join_rule: joinRule }),
+        ...(domains.length === 0 ? {} : { allowed_domains: [...domains] }),
+      }),
     );
     await this.#c.run(async () => {
       const room = new Room(id);
+      room.policy = createdPolicy(this.#c.device.userId, joinRule, domains);
       room.nextIndex = resp.header.logIndex + 1n;
       room.synced = true;
       this.#c.rooms.set(id, room);

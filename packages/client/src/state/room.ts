@@ -8,6 +8,7 @@ import { stateCborDecode, stateCborEncode } from "@kalandra/proto";
 import type { ClientState } from "ts-mls";
 import { decodeState, encodeState } from "../mls/group.js";
 import { type EpochSenderKeys, PendingEpochBuffer } from "../senderkeys/index.js";
+import { policyFromState, policyToState, type RoomPolicyView } from "./policy.js";
 import type { ReceivedFrame } from "./wire.js";
 
 export type RoomPhase =
@@ -46,6 +47,11 @@ export class Room {
   diverged = false;
   /** Messages this device sealed in the current epoch (so a restart never reuses a key). */
   sentInEpoch = 0;
+  /**
+   * Roles, join rule and invites (state/policy.ts): known from creation or a fetch, then
+   * kept current by the sequenced ROOM_POLICY frames; undefined until then.
+   */
+  policy: RoomPolicyView | undefined;
 
   constructor(roomId: bigint) {
     this.roomId = roomId;
@@ -78,14 +84,32 @@ export function roomKey(roomId: bigint, part: "meta" | "mls" | "inflight"): stri
 }
 
 export function encodeRoomMeta(room: Room): Uint8Array {
-  return stateCborEncode({ next: room.nextIndex, removed: room.removed, sent: room.sentInEpoch });
+  return stateCborEncode({
+    next: room.nextIndex,
+    removed: room.removed,
+    sent: room.sentInEpoch,
+    ...(room.policy === undefined ? {} : { policy: policyToState(room.policy) }),
+  });
 }
 
 export function decodeRoomMeta(room: Room, bytes: Uint8Array): void {
-  const m = stateCborDecode(bytes) as { next: bigint | number; removed: boolean; sent: number };
+  const m = stateCborDecode(bytes) as {
+    next: bigint | number;
+    removed: boolean;
+    sent: number;
+    policy?: Parameters<typeof policyFromState>[0];
+  };
   room.nextIndex = BigInt(m.next);
   room.removed = m.removed;
   room.sentInEpoch = m.sent;
+  if (m.policy !== undefined) room.policy = policyFromState(normalizePolicy(m.policy));
+}
+
+/** State CBOR may give small u64 values back as numbers. */
+function normalizePolicy(
+  p: Parameters<typeof policyFromState>[0],
+): Parameters<typeof policyFromState>[0] {
+  return { ...p, invites: p.invites.map((i) => ({ ...i, expires_at: BigInt(i.expires_at) })) };
 }
 
 /** In-flight commits and proposals survive a restart; app messages are resent from scratch. */
