@@ -31,6 +31,7 @@ import {
   encodeFrame,
   encodePayload,
   Opcode,
+  roomGroupId,
   systemClock,
   systemRng,
   systemTimers,
@@ -78,10 +79,14 @@ interface Member {
   senderId: bigint;
 }
 
-/** A 100-member group: the creator's epoch-0 GroupInfo and the commit adding the others. */
+/**
+ * 100 members and, per room id, the creator's epoch-0 GroupInfo and the commit adding the
+ * others: the hub binds a room's MLS group id to its room id (roomGroupId), so each room
+ * gets a group of its own (built once per id, outside the measured loops).
+ */
 async function buildGroup() {
   const cs = await getCiphersuiteImpl(getCiphersuiteFromName(SUITE));
-  const kps = [];
+  const kps: Awaited<ReturnType<typeof generateKeyPackage>>[] = [];
   for (let i = 0; i < MEMBERS; i++) {
     kps.push(
       await generateKeyPackage(
@@ -98,35 +103,53 @@ async function buildGroup() {
     return { name: `user-${i}`, signer, senderId: deriveSenderId(signer.publicKey) };
   });
   const creator = kps[0]!;
-  const state = await createGroup(
-    enc.encode("bench"),
-    creator.publicPackage,
-    creator.privatePackage,
-    [],
-    cs,
-  );
-  const gi0 = encodeMlsMessage({
-    version: "mls10",
-    wireformat: "mls_group_info",
-    groupInfo: await createGroupInfoWithExternalPubAndRatchetTree(state, [], cs),
-  });
-  const c = await createCommit(
-    { state, cipherSuite: cs },
-    {
-      wireAsPublicMessage: true,
-      ratchetTreeExtension: true,
-      extraProposals: kps.slice(1).map((k) => ({
-        proposalType: "add" as const,
-        add: { keyPackage: k.publicPackage },
-      })),
-    },
-  );
-  const gi1 = encodeMlsMessage({
-    version: "mls10",
-    wireformat: "mls_group_info",
-    groupInfo: await createGroupInfoWithExternalPubAndRatchetTree(c.newState, [], cs),
-  });
-  return { members, gi0, commit: encodeMlsMessage(c.commit), gi1 };
+  const rooms = new Map<bigint, Promise<RoomGroup>>();
+  const build = async (roomId: bigint): Promise<RoomGroup> => {
+    const state = await createGroup(
+      roomGroupId(roomId),
+      creator.publicPackage,
+      creator.privatePackage,
+      [],
+      cs,
+    );
+    const gi0 = encodeMlsMessage({
+      version: "mls10",
+      wireformat: "mls_group_info",
+      groupInfo: await createGroupInfoWithExternalPubAndRatchetTree(state, [], cs),
+    });
+    const c = await createCommit(
+      { state, cipherSuite: cs },
+      {
+        wireAsPublicMessage: true,
+        ratchetTreeExtension: true,
+        extraProposals: kps.slice(1).map((k) => ({
+          proposalType: "add" as const,
+          add: { keyPackage: k.publicPackage },
+        })),
+      },
+    );
+    const gi1 = encodeMlsMessage({
+      version: "mls10",
+      wireformat: "mls_group_info",
+      groupInfo: await createGroupInfoWithExternalPubAndRatchetTree(c.newState, [], cs),
+    });
+    return { gi0, commit: encodeMlsMessage(c.commit), gi1 };
+  };
+  const forRoom = (roomId: bigint): Promise<RoomGroup> => {
+    let g = rooms.get(roomId);
+    if (g === undefined) {
+      g = build(roomId);
+      rooms.set(roomId, g);
+    }
+    return g;
+  };
+  return { members, forRoom };
+}
+
+interface RoomGroup {
+  gi0: Uint8Array;
+  commit: Uint8Array;
+  gi1: Uint8Array;
 }
 
 type Group = Awaited<ReturnType<typeof buildGroup>>;
@@ -148,8 +171,8 @@ class CountingSink {
 
 let requestSeq = 1;
 
-async function setUpRoom(hub: HubCore, g: Group, roomId: bigint): Promise<void> {
-  for (const m of g.members) {
+async function setUpRoom(hub: HubCore, group: Group, roomId: bigint): Promise<void> {
+  for (const m of group.members) {
     // Authenticated as a session would (dev mode): the hub binds each device to its user.
     const deviceKey = m.signer.publicKey;
     await hub.authenticate({
@@ -160,7 +183,8 @@ async function setUpRoom(hub: HubCore, g: Group, roomId: bigint): Promise<void> 
     });
     hub.attachSession(m.name, deviceKey, m.name);
   }
-  const creator = g.members[0]!;
+  const g = await group.forRoom(roomId);
+  const creator = group.members[0]!;
   const frames = [
     encodeFrame(
       {
