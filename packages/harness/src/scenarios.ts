@@ -159,7 +159,8 @@ export const kickRace: Scenario = {
   },
   hubLimits: { commitDelayMs: 400 },
   async setup(r) {
-    await roomWith(r, ["u1", "u2", "u3"]);
+    // Open: u4, not a member, joins by external commit (DESIGN §10 room access).
+    await roomWith(r, ["u1", "u2", "u3"], { joinRule: "open" });
     r.w.sinkObservers.push((target, frame) => {
       if (frame.length < HEADER_SIZE) return;
       if (FrameHeader.view(frame).opcode !== Opcode.ERROR) return;

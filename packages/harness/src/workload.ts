@@ -2,14 +2,22 @@
  * The steps scenarios are made of: the room set up on a perfect network, messages and key
  * updates scheduled inside the chaos phase (each records its outcome, never awaits).
  */
+import type { RoomAccessOptions } from "@kalandra/client";
 import type { ScenarioRun } from "./scenario.js";
 
 const te = new TextEncoder();
 
-/** u0 creates the room and adds `others` in one commit; waits until everyone is in it. */
-export async function roomWith(r: ScenarioRun, others: readonly string[]): Promise<void> {
+/**
+ * u0 creates the room (invite-only unless `access` says otherwise, DESIGN §10) and adds
+ * `others` in one commit; waits until everyone is in it.
+ */
+export async function roomWith(
+  r: ScenarioRun,
+  others: readonly string[],
+  access?: RoomAccessOptions,
+): Promise<void> {
   const { w } = r;
-  r.room = await w.perform("create room", () => w.api("u0").createRoom());
+  r.room = await w.perform("create room", () => w.api("u0").createRoom(undefined, access));
   if (others.length > 0) await addAndWait(r, others);
 }
 

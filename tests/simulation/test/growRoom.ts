@@ -98,11 +98,18 @@ export const growRoom: Scenario = {
   plan: { kinds: ["network"], maxLoss: 0.1, maxEvents: 0, maxSkewMs: 1000 },
   async setup(r) {
     const { w } = r;
-    r.room = await w.perform("create room", () => w.api("u0").createRoom());
+    // Open, so removed users come back by their own external commit; the founders are
+    // room admins, so they may remove other users (DESIGN §10 room access).
+    r.room = await w.perform("create room", () =>
+      w.api("u0").createRoom(undefined, { joinRule: "open" }),
+    );
     const first = r.names.slice(1, FIRST);
     // Everyone is invited from the start: joiners come in by Welcome or external commit.
     w.access.admit(r.room, r.names);
     await w.perform("add members", () => w.api("u0").addMembers(r.room, first));
+    for (const n of first) {
+      await w.perform(`make ${n} admin`, () => w.api("u0").setRole(r.room, n, "admin"));
+    }
     await w.runFor(30_000, () =>
       first.every((n) => w.client(n).client?.room(r.room)?.phase.kind === "synchronized"),
     );

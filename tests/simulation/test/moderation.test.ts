@@ -41,8 +41,11 @@ describe("moderation with real client cores on the virtual clock", () => {
     world = w;
     await w.startClients();
     const alice = () => w.api("alice");
-    const roomId = await w.perform("create", () => alice().createRoom());
-    // bob and carol are added, dave is invited (room_access holds every leaf against this).
+    // Open: dave, not a member, joins by external commit (DESIGN §10 room access).
+    const roomId = await w.perform("create", () =>
+      alice().createRoom(undefined, { joinRule: "open" }),
+    );
+    // bob and carol are added, dave joins the open room (room_access holds every leaf against this).
     w.access.admit(roomId, ["bob", "carol", "dave"]);
     await w.perform("add bob, carol", () => alice().addMembers(roomId, ["bob", "carol"]));
     await until(w, "bob and carol joined", () =>
