@@ -168,6 +168,20 @@ export {
 } from "./payloads/schemas.js";
 /** The MLS group id bound to a room id (ROOM_CREATE checks it). */
 export { roomGroupId } from "./roomGroupId.js";
+/** A room's roles, join rule and invites, and what each ROOM_POLICY change does to them. */
+export {
+  applyRoomPolicyChange,
+  consumeRoomInvites,
+  createdRoomPolicy,
+  type JoinRule,
+  type RoomPolicy,
+  type RoomPolicyChange,
+  type RoomPolicyState,
+  type RoomRole,
+  roomPolicyFromState,
+  roomPolicyToState,
+  roomRoleOf,
+} from "./roomPolicy.js";
 export type { Clock, Rng, TimerHandle, Timers } from "./runtime.js";
 /** Frame signatures over the signed view (log_index and hlc_timestamp zeroed). */
 export {

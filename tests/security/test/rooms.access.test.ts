@@ -167,6 +167,19 @@ it("an invited user joins; a member who is not an admin cannot invite or change 
   const policy = await dave.client.roomPolicy(room);
   expect(policy.invites.has("dave")).toBe(false); // used up by the join
   expect(policy.roles.get(alice.client.userId)).toBe("owner");
+  // Later changes reach every member's room view through the log.
+  await bob.client.roomPolicy(room);
+  expect(bob.client.room(room)?.role).toBe("member");
+  await alice.client.setRole(room, bob.client.userId, "admin");
+  await until(() => bob.client.room(room)?.role === "admin", "bob sees his new role");
+  await until(
+    () => dave.client.room(room)?.policy?.roles.get(bob.client.userId) === "admin",
+    "dave sees it",
+  );
+  await bob.client.invite(room, "erin");
+  await erin.client.joinExternal(room);
+  await until(() => dave.client.room(room)?.members.includes("erin") === true, "erin in");
+  expect(dave.client.room(room)?.policy?.invites.has("erin")).toBe(false);
 }, 60_000);
 
 it("a kicked user cannot rejoin, and a kick takes an unused invite", async () => {

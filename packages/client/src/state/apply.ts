@@ -4,7 +4,13 @@
  * ratchet tree (the hub's frames against the hub key); a frame that fails a check is
  * skipped and reported, its log_index consumed, so every member stays on the same order.
  */
-import { canary, decodePayload, Opcode } from "@kalandra/proto";
+import {
+  applyRoomPolicyChange,
+  canary,
+  consumeRoomInvites,
+  decodePayload,
+  Opcode,
+} from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import { decodeEnvelope, type MessageEnvelope } from "../envelope/index.js";
 import {
@@ -19,7 +25,6 @@ import {
 import { EpochSenderKeys } from "../senderkeys/index.js";
 import type { Emitter } from "./events.js";
 import { leafSenderId } from "./leafIdentity.js";
-import { applyPolicyChange, consumeInvites } from "./policy.js";
 import { type Room, signatureKey } from "./room.js";
 import { fieldBytes, fieldNumber, payloadOf, type ReceivedFrame, verifyFrame } from "./wire.js";
 
@@ -159,7 +164,7 @@ export async function applySequenced(
         // A member's change or the hub's (a kick's expel); the hub judged it (policy.ts).
         verifySender(ctx, state, f);
         const change = decodePayload(Opcode.ROOM_POLICY, f.payload);
-        if (room.policy !== undefined) room.policy = applyPolicyChange(room.policy, change);
+        if (room.policy !== undefined) room.policy = applyRoomPolicyChange(room.policy, change);
         ctx.events.emit({
           type: "policy",
           roomId: room.roomId,
@@ -272,7 +277,7 @@ export async function enterEpoch(
     // Users who hold a leaf now and held none before used their invites (as on the hub).
     const had = new Set([...old.values()].map((m) => m.userId));
     const joined = [...now.values()].map((m) => m.userId).filter((u) => !had.has(u));
-    room.policy = consumeInvites(room.policy, joined);
+    room.policy = consumeRoomInvites(room.policy, joined);
   }
   ctx.events.emit({
     type: "epoch",

@@ -5,7 +5,7 @@
  * frame reaches the log. On `StaleEpoch` (another commit won the epoch) the op is dropped,
  * the room syncs from its last log_index, and the intent is rebuilt against the new epoch.
  */
-import { canary, Flag, Opcode } from "@kalandra/proto";
+import { canary, createdRoomPolicy, Flag, Opcode } from "@kalandra/proto";
 import type { ClientState, KeyPackage } from "ts-mls";
 import {
   type CommitOutput,
@@ -23,8 +23,8 @@ import type { ClientContext } from "./context.js";
 import { generateKeyPackages } from "./device.js";
 import { ClientError, expectAck, HubError, hubError } from "./errors.js";
 import { claimMatches } from "./leafIdentity.js";
-import { createdPolicy, type JoinRule } from "./policy.js";
-import { Room, signatureKey } from "./room.js";
+import type { JoinRule } from "./policy.js";
+import { liveRoom, Room, signatureKey } from "./room.js";
 import {
   fieldArray,
   fieldBytes,
@@ -62,11 +62,7 @@ export class Intents {
   }
 
   #room(roomId: bigint): Room {
-    const r = this.#c.rooms.get(roomId);
-    if (r === undefined || r.state === undefined)
-      throw new ClientError("unknown_room", `no room ${roomId}`);
-    if (r.removed) throw new ClientError("removed", `removed from room ${roomId}`);
-    return r;
+    return liveRoom(this.#c.rooms, roomId);
   }
 
   /**
@@ -152,7 +148,7 @@ export class Intents {
     );
     await this.#c.run(async () => {
       const room = new Room(id);
-      room.policy = createdPolicy(this.#c.device.userId, joinRule, domains);
+      room.policy = createdRoomPolicy(this.#c.device.userId, joinRule, domains);
       room.nextIndex = resp.header.logIndex + 1n;
       room.synced = true;
       this.#c.rooms.set(id, room);

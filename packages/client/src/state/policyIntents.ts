@@ -7,9 +7,9 @@
  */
 import { Flag, Opcode, type PayloadOf } from "@kalandra/proto";
 import type { ClientContext } from "./context.js";
-import { ClientError, expectAck, hubError } from "./errors.js";
+import { expectAck, hubError } from "./errors.js";
 import { decodePolicyState, type RoomPolicyView } from "./policy.js";
-import type { Room } from "./room.js";
+import { liveRoom, type Room } from "./room.js";
 
 export type PolicyChange = PayloadOf<typeof Opcode.ROOM_POLICY>;
 
@@ -21,11 +21,7 @@ export class PolicyIntents {
   }
 
   #room(roomId: bigint): Room {
-    const r = this.#c.rooms.get(roomId);
-    if (r === undefined || r.state === undefined)
-      throw new ClientError("unknown_room", `no room ${roomId}`);
-    if (r.removed) throw new ClientError("removed", `removed from room ${roomId}`);
-    return r;
+    return liveRoom(this.#c.rooms, roomId);
   }
 
   /** Sends one change; resolves with its log_index once this room view applied it. */

@@ -4,11 +4,18 @@
  * terminal `Removed`. The MLS state is advanced only by frames applied in log order; an
  * own commit's resulting state waits in `inflight` until the sequencer accepts it.
  */
-import { stateCborDecode, stateCborEncode } from "@kalandra/proto";
+import {
+  type RoomPolicyState,
+  roomPolicyFromState,
+  roomPolicyToState,
+  stateCborDecode,
+  stateCborEncode,
+} from "@kalandra/proto";
 import type { ClientState } from "ts-mls";
 import { decodeState, encodeState } from "../mls/group.js";
 import { type EpochSenderKeys, PendingEpochBuffer } from "../senderkeys/index.js";
-import { policyFromState, policyToState, type RoomPolicyView } from "./policy.js";
+import { ClientError } from "./errors.js";
+import type { RoomPolicyView } from "./policy.js";
 import type { ReceivedFrame } from "./wire.js";
 
 export type RoomPhase =
@@ -79,6 +86,15 @@ export class Room {
   }
 }
 
+/** The room an intent acts on: known, with a group state, not removed. */
+export function liveRoom(rooms: ReadonlyMap<bigint, Room>, roomId: bigint): Room {
+  const r = rooms.get(roomId);
+  if (r === undefined || r.state === undefined)
+    throw new ClientError("unknown_room", `no room ${roomId}`);
+  if (r.removed) throw new ClientError("removed", `removed from room ${roomId}`);
+  return r;
+}
+
 export function roomKey(roomId: bigint, part: "meta" | "mls" | "inflight"): string {
   return `room/${roomId.toString(16).padStart(32, "0")}/${part}`;
 }
@@ -88,7 +104,7 @@ export function encodeRoomMeta(room: Room): Uint8Array {
     next: room.nextIndex,
     removed: room.removed,
     sent: room.sentInEpoch,
-    ...(room.policy === undefined ? {} : { policy: policyToState(room.policy) }),
+    ...(room.policy === undefined ? {} : { policy: roomPolicyToState(room.policy) }),
   });
 }
 
@@ -97,18 +113,16 @@ export function decodeRoomMeta(room: Room, bytes: Uint8Array): void {
     next: bigint | number;
     removed: boolean;
     sent: number;
-    policy?: Parameters<typeof policyFromState>[0];
+    policy?: RoomPolicyState;
   };
   room.nextIndex = BigInt(m.next);
   room.removed = m.removed;
   room.sentInEpoch = m.sent;
-  if (m.policy !== undefined) room.policy = policyFromState(normalizePolicy(m.policy));
+  if (m.policy !== undefined) room.policy = roomPolicyFromState(normalizePolicy(m.policy));
 }
 
 /** State CBOR may give small u64 values back as numbers. */
-function normalizePolicy(
-  p: Parameters<typeof policyFromState>[0],
-): Parameters<typeof policyFromState>[0] {
+function normalizePolicy(p: RoomPolicyState): RoomPolicyState {
   return { ...p, invites: p.invites.map((i) => ({ ...i, expires_at: BigInt(i.expires_at) })) };
 }
 

@@ -1,6 +1,8 @@
 /**
- * A room's access policy (DESIGN §10, docs/protocol.md "Room access"): roles, the join rule
- * and the invites, and the one state machine that changes them. Pure: no storage, no clock
+ * Who may change a room's access policy (DESIGN §10, docs/protocol.md "Room access"): the
+ * policy itself and what each change does live in proto (roomPolicy.ts, shared with the
+ * clients); this module judges each change — actor, bounds, validity — before the
+ * sequencer applies it. Pure: no storage, no clock
  * (the caller passes `nowSeconds`); the sequencer stores the policy inside the room state it
  * persists with the ROOM_POLICY frame that changed it, so every change is in the log and a
  * restarted or re-sharded room has exactly the policy its members saw.
@@ -11,28 +13,24 @@
  * higher user, and the last owner stays an owner. So no sequence of changes lets a member
  * raise anyone's role, its own included.
  */
-import type { Opcode, PayloadOf } from "@kalandra/proto";
+import {
+  applyRoomPolicyChange,
+  createdRoomPolicy,
+  type JoinRule,
+  type RoomPolicyChange as PolicyChange,
+  type RoomRole as Role,
+  type RoomPolicy,
+  roomRoleOf as roleOf,
+} from "@kalandra/proto";
 import { type Refusal, refuse } from "../vocabulary/outcome.js";
 
-export type Role = "owner" | "admin" | "member";
-export type JoinRule = "invite" | "open";
-
-export interface RoomPolicy {
-  readonly joinRule: JoinRule;
-  /** For an open room: domains (`name@domain`) whose users may join; empty = every user. */
-  readonly allowedDomains: readonly string[];
-  /** Elevated roles by user id; any other current member is a "member". */
-  readonly roles: ReadonlyMap<string, "owner" | "admin">;
-  /** Unexpired-until (seconds since the Unix epoch) of each invited user. */
-  readonly invites: ReadonlyMap<string, bigint>;
-  /**
-   * Rooms created before rooms had policies (no creator known): every current member
-   * counts as an admin, the join rule is invite-only (docs/protocol.md "Room access").
-   */
-  readonly membersAreAdmins: boolean;
-}
-
-export type PolicyChange = PayloadOf<typeof Opcode.ROOM_POLICY>;
+export {
+  consumeRoomInvites as consumeInvites,
+  roomPolicyFromState as policyFromPayload,
+  roomPolicyToState as policyPayload,
+} from "@kalandra/proto";
+export type { JoinRule, PolicyChange, Role, RoomPolicy };
+export { roleOf };
 
 /** Who asks for a change: a user (with whether it is a current member) or the hub. */
 export type PolicyActor = { kind: "user"; userId: string; isMember: boolean } | { kind: "hub" };
@@ -57,13 +55,7 @@ export function newRoomPolicy(
 ): Refusal | RoomPolicy {
   const bad = checkDomains(joinRule, allowedDomains);
   if (bad !== undefined) return bad;
-  return {
-    joinRule,
-    allowedDomains: [...allowedDomains],
-    roles: new Map([[creator, "owner"]]),
-    invites: new Map(),
-    membersAreAdmins: false,
-  };
+  return createdRoomPolicy(creator, joinRule, allowedDomains);
 }
 
 /** The policy of a room stored before policies existed. */
@@ -74,12 +66,6 @@ export const LEGACY_ROOM_POLICY: RoomPolicy = Object.freeze({
   invites: new Map(),
   membersAreAdmins: true,
 });
-
-/** A user's role in the room; undefined for a user who is not a member. */
-export function roleOf(policy: RoomPolicy, userId: string, isMember: boolean): Role | undefined {
-  if (!isMember) return undefined;
-  return policy.roles.get(userId) ?? (policy.membersAreAdmins ? "admin" : "member");
-}
 
 /** True for members whose role is admin or owner. */
 export function isRoomAdmin(policy: RoomPolicy, userId: string, isMember: boolean): boolean {
@@ -106,17 +92,6 @@ export function mayJoin(policy: RoomPolicy, userId: string, nowSeconds: bigint):
   return domain !== undefined && policy.allowedDomains.includes(domain);
 }
 
-/** Invites are used up when their user becomes a member (by Add or external commit). */
-export function consumeInvites(policy: RoomPolicy, joined: Iterable<string>): RoomPolicy {
-  let invites: Map<string, bigint> | undefined;
-  for (const u of joined) {
-    if (!policy.invites.has(u)) continue;
-    invites ??= new Map(policy.invites);
-    invites.delete(u);
-  }
-  return invites === undefined ? policy : { ...policy, invites };
-}
-
 /**
  * Applies one ROOM_POLICY change for `actor`: the next policy, or why it is refused.
  * The hub's only change is "expel" (a kick: the user loses its invite and its role).
@@ -131,7 +106,7 @@ export function changePolicy(
     if (actor.kind !== "hub") return refuse("FORBIDDEN", "only the hub expels (a kick)");
     const user = requireUser(change);
     if (typeof user !== "string") return user;
-    return withoutUser(policy, user);
+    return applyRoomPolicyChange(policy, change);
   }
   if (actor.kind === "hub") return refuse("FORBIDDEN", "the hub only expels");
   const actorRole = roleOf(policy, actor.userId, actor.isMember);
@@ -144,10 +119,7 @@ export function changePolicy(
     case "revoke": {
       const user = requireUser(change);
       if (typeof user !== "string") return user;
-      if (!policy.invites.has(user)) return policy;
-      const invites = new Map(policy.invites);
-      invites.delete(user);
-      return { ...policy, invites };
+      return applyRoomPolicyChange(policy, change);
     }
     case "set_role":
       return setRole(policy, actorRole, change);
@@ -156,7 +128,7 @@ export function changePolicy(
       const domains = change.allowed_domains ?? [];
       const bad = checkDomains(change.join_rule, domains);
       if (bad !== undefined) return bad;
-      return { ...policy, joinRule: change.join_rule, allowedDomains: [...domains] };
+      return applyRoomPolicyChange(policy, change);
     }
   }
 }
@@ -175,14 +147,12 @@ function invite(
   if (until - nowSeconds > POLICY_LIMITS.maxInviteSeconds) {
     return refuse("BAD_PAYLOAD", "invite: expires_at is too far in the future");
   }
-  const invites = new Map(policy.invites);
-  // Expired invites make room for new ones.
-  for (const [u, t] of invites) if (t <= nowSeconds) invites.delete(u);
-  invites.set(user, until);
-  if (invites.size > POLICY_LIMITS.maxInvites) {
+  // Expired invites stay until revoked (members apply the same change without a clock).
+  const next = applyRoomPolicyChange(policy, change);
+  if (next.invites.size > POLICY_LIMITS.maxInvites) {
     return refuse("RATE_LIMITED", `a room holds at most ${POLICY_LIMITS.maxInvites} invites`);
   }
-  return { ...policy, invites };
+  return next;
 }
 
 function setRole(policy: RoomPolicy, actorRole: Role, change: PolicyChange): Refusal | RoomPolicy {
@@ -200,23 +170,11 @@ function setRole(policy: RoomPolicy, actorRole: Role, change: PolicyChange): Ref
   if (current === "owner" && wanted !== "owner" && ownerCount(policy) <= 1) {
     return refuse("FORBIDDEN", "a room keeps at least one owner");
   }
-  const roles = new Map(policy.roles);
-  if (wanted === "member") roles.delete(user);
-  else roles.set(user, wanted);
-  if (roles.size > POLICY_LIMITS.maxRoles) {
+  const next = applyRoomPolicyChange(policy, change);
+  if (next.roles.size > POLICY_LIMITS.maxRoles) {
     return refuse("RATE_LIMITED", `a room holds at most ${POLICY_LIMITS.maxRoles} roles`);
   }
-  return { ...policy, roles };
-}
-
-/** A kick: no invite, no role; the last owner keeps the room owned (the hub may kick it). */
-function withoutUser(policy: RoomPolicy, user: string): RoomPolicy {
-  if (!policy.invites.has(user) && !policy.roles.has(user)) return policy;
-  const invites = new Map(policy.invites);
-  invites.delete(user);
-  const roles = new Map(policy.roles);
-  roles.delete(user);
-  return { ...policy, invites, roles };
+  return next;
 }
 
 function ownerCount(policy: RoomPolicy): number {
@@ -244,26 +202,4 @@ function checkDomains(rule: JoinRule, domains: readonly string[]): Refusal | und
     return refuse("BAD_PAYLOAD", "allowed_domains: a domain is a non-empty name without '@'");
   }
   return undefined;
-}
-
-/** The policy as ROOM_POLICY_STATE's payload (and as the room state stores it). */
-export function policyPayload(p: RoomPolicy): PayloadOf<typeof Opcode.ROOM_POLICY_STATE> {
-  return {
-    join_rule: p.joinRule,
-    allowed_domains: [...p.allowedDomains],
-    roles: [...p.roles].map(([user_id, role]) => ({ user_id, role })),
-    invites: [...p.invites].map(([user_id, expires_at]) => ({ user_id, expires_at })),
-    members_are_admins: p.membersAreAdmins,
-  };
-}
-
-/** Reads a policy back from `policyPayload`'s shape. */
-export function policyFromPayload(m: PayloadOf<typeof Opcode.ROOM_POLICY_STATE>): RoomPolicy {
-  return {
-    joinRule: m.join_rule,
-    allowedDomains: [...m.allowed_domains],
-    roles: new Map(m.roles.map((r) => [r.user_id, r.role])),
-    invites: new Map(m.invites.map((i) => [i.user_id, i.expires_at])),
-    membersAreAdmins: m.members_are_admins,
-  };
 }

@@ -1,3 +1,5 @@
+// Kept whole at ~450 lines: the one place that applies verdicts to a room's state; its rules,
+// access judgments, policy, pipeline and queries already live in their own modules.
 /**
  * One room's sequencer (DESIGN §4): the single place that decides what enters the room's
  * log. Every decision is taken synchronously against the in-memory room state, so two
