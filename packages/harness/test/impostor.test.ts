@@ -87,8 +87,6 @@ describe("identity invariants on planted violations", () => {
  * (src/impostor/index.ts), where CI runs it over every seed.
  */
 const CAUGHT_BY: Record<string, string> = {
-  uninvited_join: "room_access",
-  kicked_rejoin: "room_access",
   kp_drain: "drained_user_added",
 };
 

@@ -15,6 +15,9 @@ export const IMPOSTOR_SCENARIOS: readonly Scenario[] = [
   impostorHello,
   ghostAdd,
   bannedRejoin,
+  // Refused since rooms admit only whom they invite (docs/protocol.md "Room access").
+  uninvitedJoin,
+  kickedRejoin,
 ];
 
-export const PENDING_ATTACKS: readonly Scenario[] = [uninvitedJoin, kickedRejoin, kpDrain];
+export const PENDING_ATTACKS: readonly Scenario[] = [kpDrain];
