@@ -58,9 +58,9 @@ function throwOut(r: ScenarioRun, how: "ban" | "kick", joinsAtMs: readonly numbe
 }
 
 /**
- * A banned user tries to come back: the hub bans u3 from the room (and kicks it), u3's
- * external commits are refused from then on (BANNED, while the removal is pending too),
- * and u3 stays out while the others chat.
+ * A banned user tries to come back to an open room: the hub bans u3 from the room (and
+ * kicks it), u3's external commits are refused from then on (BANNED, while the removal is
+ * pending too), and u3 stays out while the others chat.
  */
 export const bannedRejoin: Scenario = {
   name: "banned_rejoin",
@@ -71,7 +71,10 @@ export const bannedRejoin: Scenario = {
   plan: PLAN,
   hubLimits: { commitDelayMs: 300 },
   async setup(r) {
-    await roomWith(r, ["u1", "u2", "u3"]);
+    // Open to every user: only the ban keeps u3 out (an invite-only room would refuse its
+    // rejoin with NO_ACCESS after the kick alone, kicked_rejoin).
+    await roomWith(r, ["u1", "u2", "u3"], { joinRule: "open" });
+    r.w.access.open(r.room);
   },
   workload(r) {
     throwOut(r, "ban", [2000, 6000, 10_000, 14_000]);
@@ -90,6 +93,9 @@ export const kickedRejoin: Scenario = {
   name: "kicked_rejoin",
   description:
     "a kicked member tries to rejoin by external commit: refused (the kick revoked its invite)",
+  async setup(r) {
+    await roomWith(r, ["u1", "u2", "u3"]);
+  },
   workload(r) {
     throwOut(r, "kick", [3000, 7000, 11_000, 15_000]);
   },
