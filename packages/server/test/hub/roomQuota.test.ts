@@ -20,7 +20,7 @@ import {
 let nextRoom = 0x5000n;
 
 async function create(env: Env, c: Client, roomId = nextRoom++) {
-  const state = await createRoom(env.cs, env.hubMls, c.device, `room-${roomId}`);
+  const state = await createRoom(env.cs, env.hubMls, c.device, roomId);
   return send(
     env,
     c,
