@@ -10,7 +10,10 @@
  * Full mode also runs a session soak over one session (echo core), reporting frames/s and
  * whether it completed: 100,000 frames (~100 MB, ~35 s) so the whole run stays within ~5
  * minutes; BENCH_SOAK_FRAMES=1000000 runs the 1,000,000-frame / ~1 GB soak (~6 min more).
- * BENCH_QUICK=1 is a seconds-long smoke.
+ * BENCH_QUICK=1 is a seconds-long smoke. BENCH_E2E_AUTH=oidc runs the hub with OpenID
+ * Connect authentication (a stand-in issuer, loadgen/benchIssuer.ts): every device presents
+ * a JWT the hub verifies once, when it binds the device (issue 12: figures unchanged within
+ * noise with authentication on).
  *
  * Each rate step also reports where the time went: the load generator's stage split
  * (loadgen.ts `stages`), the hub's request → response time (sequencing, fsync, ACK) from its
@@ -22,6 +25,7 @@ import { loadavg } from "node:os";
 import { connectWebTransport } from "@kalandra/client";
 import { encodeFrame, encodePayload, generateDeviceKey, Opcode, systemRng } from "@kalandra/proto";
 import { type TempDir, tempDir } from "@kalandra/test-support";
+import { createBenchIssuer } from "../loadgen/benchIssuer.js";
 import { type SpawnedHub, spawnHub } from "../loadgen/hub.js";
 import { type LoadResult, percentile, runLoad } from "../loadgen/loadgen.js";
 
@@ -170,6 +174,7 @@ const members = quick ? 3 : 10;
 const fixedRates = process.env.BENCH_E2E_RATES?.split(",").map(Number);
 const rates = fixedRates ?? (quick ? [30] : [50, 100, 150, 200, 300, 400, 600, 800]);
 const seconds = quick ? 2 : 8;
+const auth = process.env.BENCH_E2E_AUTH === "oidc" ? "oidc" : "dev";
 type Step = LoadResult & {
   rate: number;
   hub: Awaited<ReturnType<typeof hubView>> & {
@@ -196,10 +201,12 @@ for (let i = 0; i < rates.length; i++) {
   const rate = rates[i] as number;
   // BENCH_E2E_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node options for the hub.
   const hubNodeArgs = process.env.BENCH_E2E_HUB_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const hub = await spawnHub(tmp(), unlimited, [], hubNodeArgs);
+  const oidc = auth === "oidc" ? await createBenchIssuer(tmp()) : undefined;
+  const hub = await spawnHub(tmp(), { ...unlimited, ...oidc?.env }, [], hubNodeArgs);
   try {
     let cpuBefore = 0;
     const load = await runLoad({
+      ...(oidc === undefined ? {} : { oidc: oidc.issuer }),
       url: hub.url,
       certHash: hub.certHash,
       hubKey: hub.hubKey,
@@ -255,6 +262,7 @@ const chosen = best ?? last;
 if (!chosen) throw new Error("no load run completed");
 console.log(
   JSON.stringify({
+    auth,
     msgs_per_s: chosen.msgs_per_s,
     p50_ms: chosen.p50_ms,
     p99_ms: chosen.p99_ms,

@@ -16,6 +16,7 @@ import {
   type WebTransportConnection,
 } from "@kalandra/client";
 import { Frame, Opcode, systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import { type BenchIssuer, tokenFor } from "./benchIssuer.js";
 
 export interface LoadOptions {
   url: string;
@@ -42,6 +43,11 @@ export interface LoadOptions {
   workers?: number;
   /** First room number (user ids `u<room>-<member>` stay unique across workers). */
   roomOffset?: number;
+  /**
+   * Authenticate each device with an ID token from this issuer (the hub runs `auth.methods
+   * = oidc`): users are then `u<room>-<member>@<domain>`. Absent: development mode.
+   */
+  oidc?: BenchIssuer;
 }
 
 /** One thread's raw measurements (merged across workers by `summarize`). */
@@ -153,6 +159,8 @@ function timed(
   };
 }
 
+const utf8 = new TextEncoder();
+
 /** A connection used only until the transport exists (the core needs one at open). */
 const offline: HubConnection = {
   send: () => undefined,
@@ -163,9 +171,12 @@ const offline: HubConnection = {
 async function openMember(
   o: LoadOptions,
   written: Map<string, number>,
-  userId: string,
+  name: string,
   onMessage: (id: string | undefined, member: Member) => void,
 ): Promise<Member> {
+  const userId = o.oidc === undefined ? name : `${name}@${o.oidc.domain}`;
+  const token = o.oidc === undefined ? undefined : await tokenFor(o.oidc, name);
+  const auth = token === undefined ? undefined : { method: "oidc", credential: utf8.encode(token) };
   const client = await KalandraClient.open({
     connection: offline,
     clock: systemClock,
@@ -183,6 +194,7 @@ async function openMember(
     deviceSigner: client.signer,
     userId,
     hubPublicKey: o.hubKey,
+    ...(auth === undefined ? {} : { auth: () => auth }),
   });
   const member: Member = { userId, client, conn, sending: [], written, arrived: [] };
   conn.onReconnect(() => void client.connect().catch(() => undefined));
