@@ -5,7 +5,8 @@
  * the device has proved its key; the verdict's user is the session's for its life.
  *
  * Rules, in order: a revoked device never authenticates again (DEVICE_REVOKED); a bound
- * device presenting nothing authenticates by its key alone, as its user (HELLO's claim must
+ * device presenting nothing authenticates by its key alone, as its user, unless the method
+ * that bound it asks for its credential on every session (OpenID tokens: AUTH_FAILED) (HELLO's claim must
  * name that user, else DEVICE_TAKEN: the binding was made by an authenticator and never
  * changes); otherwise HELLO's `auth.method` picks the authenticator (none = "dev" when enabled, else AUTH_FAILED;
  * unknown = UNKNOWN_AUTH_METHOD); its user id must be printable and bounded
@@ -58,6 +59,10 @@ export class Authentication {
     const known = storage.getDevice(req.senderId);
     if (known?.revokedAt !== undefined) return refuse("DEVICE_REVOKED", "this device was revoked");
     if (known !== undefined && req.method === undefined) {
+      const binder = known.boundBy === undefined ? undefined : this.byMethod.get(known.boundBy);
+      if (binder?.everySession === true) {
+        return refuse("AUTH_FAILED", `this device presents a fresh ${binder.method} credential`);
+      }
       return this.sameUser(known.userId, req.claimedUserId);
     }
     // canary: simulation-only planted bug (DESIGN §8), HELLO's claim names the user.
@@ -85,6 +90,7 @@ export class Authentication {
         deviceKey: req.deviceKey,
         userId: verdict.userId,
         boundAt: req.nowSeconds,
+        boundBy: method,
       },
       this.o.maxDevicesPerUser,
     );

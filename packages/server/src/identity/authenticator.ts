@@ -32,5 +32,11 @@ export type AuthVerdict =
 export interface Authenticator {
   /** The `auth.method` this authenticator answers ("dev" answers HELLOs without one). */
   readonly method: string;
+  /**
+   * A device this authenticator bound presents its credential again on every session (an
+   * OpenID token expires, and the issuer may disable the account meanwhile); without it a
+   * bound device authenticates by its key alone (enrollment, device links, dev).
+   */
+  readonly everySession?: boolean;
   authenticate(req: AuthRequest): Promise<AuthVerdict>;
 }

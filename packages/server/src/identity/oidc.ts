@@ -75,6 +75,7 @@ function codeOf(_reason: OidcRefusal): ProtocolErrorCode {
 export function oidcAuthenticator(options: OidcOptions): Authenticator {
   return {
     method: OIDC_METHOD,
+    everySession: true,
     async authenticate(req: AuthRequest): Promise<AuthVerdict> {
       if (req.method !== OIDC_METHOD || req.credential === undefined) {
         return {

@@ -64,6 +64,8 @@ export interface StoredDevice {
   userId: string;
   /** Seconds since the Unix epoch. */
   boundAt: bigint;
+  /** The `auth.method` that bound it (absent in records written before it was kept). */
+  boundBy?: string;
   revokedAt?: bigint;
 }
 

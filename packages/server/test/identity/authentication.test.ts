@@ -49,6 +49,22 @@ function make(authenticators: Authenticator[], max = 3) {
 const token = (name: string) => ({ method: "token", credential: new TextEncoder().encode(name) });
 
 describe("Authentication", () => {
+  it("a device bound by an every-session method presents its credential on every session", async () => {
+    const everySession: Authenticator = { ...tokens, everySession: true };
+    const { auth, storage } = make([everySession, devAuthenticator]);
+    const carol = req("carol", token("carol"));
+    expect(await auth.authenticate(carol)).toEqual({ ok: true, userId: "carol@hub" });
+    expect(storage.getDevice(carol.senderId)?.boundBy).toBe("token");
+    // By its key alone (no token): refused, where an enrollment- or dev-bound key would pass.
+    const { method: _m, credential: _c, ...keyOnly } = carol;
+    expect(await auth.authenticate(keyOnly)).toMatchObject({ ok: false, code: "AUTH_FAILED" });
+    expect(await auth.authenticate(carol)).toEqual({ ok: true, userId: "carol@hub" });
+    // A dev-bound device still authenticates by its key alone.
+    const dave = req("dave");
+    expect(await auth.authenticate(dave)).toEqual({ ok: true, userId: "dave" });
+    expect(await auth.authenticate(dave)).toEqual({ ok: true, userId: "dave" });
+  });
+
   it("dev: the claimed name, bound to the device for good", async () => {
     const { auth, storage } = make([devAuthenticator]);
     expect(auth.selfNamed).toBe(true);

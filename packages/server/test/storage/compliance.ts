@@ -244,6 +244,10 @@ export function storageCompliance(name: string, make: () => Promise<Harness>): v
       expect((await s.bindDevice(dev(2n, "alice"), 2)).kind).toBe("bound");
       expect(await s.bindDevice(dev(3n, "alice"), 2)).toEqual({ kind: "too_many" });
       expect(s.getDevice(3n)).toBeUndefined();
+      // The method that bound a device is kept with it (OIDC-bound devices show tokens again).
+      expect((await s.bindDevice({ ...dev(4n, "carol"), boundBy: "oidc" }, 2)).kind).toBe("bound");
+      expect(s.getDevice(4n)?.boundBy).toBe("oidc");
+      expect(s.getDevice(1n)?.boundBy).toBeUndefined();
       expect((await s.revokeDevice(2n, 9n))?.revokedAt).toBe(9n);
       expect((await s.revokeDevice(2n, 10n))?.revokedAt).toBe(9n);
       expect(await s.revokeDevice(7n, 9n)).toBeUndefined();

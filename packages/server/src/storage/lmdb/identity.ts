@@ -32,6 +32,7 @@ function decodeDevice(bytes: Uint8Array, senderId: bigint): StoredDevice {
     !(v.key instanceof Uint8Array) ||
     typeof v.user !== "string" ||
     typeof v.bound_at !== "bigint" ||
+    (v.bound_by !== undefined && typeof v.bound_by !== "string") ||
     (v.revoked_at !== undefined && typeof v.revoked_at !== "bigint")
   ) {
     throw new StorageError("CORRUPT", `device ${senderId} does not decode`);
@@ -42,6 +43,7 @@ function decodeDevice(bytes: Uint8Array, senderId: bigint): StoredDevice {
     userId: v.user,
     boundAt: v.bound_at,
   };
+  if (typeof v.bound_by === "string") d.boundBy = v.bound_by;
   if (typeof v.revoked_at === "bigint") d.revokedAt = v.revoked_at;
   return d;
 }
@@ -51,6 +53,7 @@ function encodeDevice(d: StoredDevice): Uint8Array {
     key: d.deviceKey,
     user: d.userId,
     bound_at: d.boundAt,
+    ...(d.boundBy === undefined ? {} : { bound_by: d.boundBy }),
     ...(d.revokedAt === undefined ? {} : { revoked_at: d.revokedAt }),
   });
 }
