@@ -119,6 +119,25 @@ describe("kalandrad with auth.methods = [oidc]", () => {
     await pingOk(bystander);
   });
 
+  it("a device bound by a token shows a fresh one on every session, not its key alone", async () => {
+    const first = await RawSession.connect(hub);
+    await first.authenticate("dora", oidc(await op.login("dora")));
+    first.close();
+    await first.waitClosed();
+    // The same device key, bound to dora@localhost, without a token: refused.
+    const keyOnly = await RawSession.connect(hub, first.key);
+    await expect(keyOnly.authenticate("dora@localhost")).rejects.toThrow();
+    const error = keyOnly.frames.find((f) => errorName(f) !== undefined);
+    expect(error && errorName(error)).toBe("AUTH_FAILED");
+    expect(error && decodeErrorMessage(error)).toMatch(/fresh oidc credential/);
+    // With a fresh token it is in again, as dora.
+    const again = await RawSession.connect(hub, first.key);
+    const ok = await again.authenticate("dora", oidc(await op.login("dora")));
+    expect(decodePayload(Opcode.AUTH_OK, ok.payload).user_id).toBe("dora@localhost");
+    again.close();
+    await pingOk(bystander);
+  });
+
   it("checks the token once per session: the session outlives its token", async () => {
     const exp = nowS() + 2;
     const s = await RawSession.connect(hub);
