@@ -28,6 +28,7 @@ import {
 import { waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { errorName, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
+import { ADMIN_TOKEN, auditOf } from "./identityHub.js";
 
 let hub: SecurityHub;
 let bystander: RawSession;
@@ -113,7 +114,10 @@ async function membersStillTalk(room: bigint, a: User, b: User, tag: string): Pr
 }
 
 beforeAll(async () => {
-  hub = await startHub({ env: { KALANDRA_MODERATION__MODERATORS: "mod" } });
+  hub = await startHub({
+    monitoring: true,
+    env: { KALANDRA_MODERATION__MODERATORS: "mod", KALANDRA_MONITORING__ADMIN_TOKEN: ADMIN_TOKEN },
+  });
   bystander = await RawSession.open(hub, "bystander");
 }, 30_000);
 afterAll(async () => {
@@ -149,6 +153,13 @@ it("an outsider cannot fetch the GroupInfo nor join by room id, and learns nothi
   expect(mallory.client.room(room)).toBeUndefined();
   await membersStillTalk(room, alice, bob, "after mallory");
   expect(mallory.texts).toEqual([]);
+  // A rights violation: each refused attempt is in the audit chain under mallory.
+  const refused = (await auditOf(hub, "access_refused")).filter((r) => r.actor === "user:mallory");
+  // Two raw fetches and the client's (its join stops at the fetch).
+  const fetches = refused.filter(
+    (r) => (r.detail as { opcode: string }).opcode === "GROUP_INFO_FETCH",
+  );
+  expect(fetches.length).toBeGreaterThanOrEqual(3);
 }, 60_000);
 
 it("an invited user joins; a member who is not an admin cannot invite or change roles", async () => {
@@ -159,6 +170,12 @@ it("an invited user joins; a member who is not an admin cannot invite or change 
   await hubRefuses(bob.client.setRole(room, bob.client.userId, "admin"), "FORBIDDEN");
   await hubRefuses(bob.client.setJoinRule(room, "open"), "FORBIDDEN");
   await hubRefuses(erin.client.joinExternal(room), "NO_ACCESS");
+  const bobs = (await auditOf(hub, "access_refused")).filter(
+    (r) => r.actor === `user:${bob.client.userId}`,
+  );
+  expect(bobs.map((r) => (r.detail as { opcode: string }).opcode)).toEqual(
+    expect.arrayContaining(["ROOM_POLICY"]),
+  );
 
   await alice.client.invite(room, "dave");
   await dave.client.joinExternal(room);

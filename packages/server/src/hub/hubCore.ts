@@ -49,6 +49,7 @@ import type { Storage } from "../storage/types.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
+import { ACCESS_OPCODES, AccessAudit } from "./accessAudit.js";
 import {
   answerHubRequest,
   HUB_REQUEST_OPCODES,
@@ -139,6 +140,8 @@ export class HubCore {
   private moderation: InBandModeration | undefined;
   /** Every new leaf names its registered owner (identity/leafBinding.ts). */
   private readonly leaves: LeafBinding;
+  /** Refused room access is audited (hub/accessAudit.ts). */
+  private readonly access: AccessAudit;
 
   private constructor(
     private readonly deps: HubCoreDeps,
@@ -160,6 +163,7 @@ export class HubCore {
       clock: deps.clock,
       ...(deps.closeDevice === undefined ? {} : { closeDevice: deps.closeDevice }),
     });
+    this.access = new AccessAudit({ storage: deps.storage, clock: deps.clock });
     this.leaves = new LeafBinding({
       devices: this.devices,
       storage: deps.storage,
@@ -343,6 +347,9 @@ export class HubCore {
       bytes: frame.toWire(),
     } as const;
     const shard = shardOf(h.roomId, this.shards.count);
+    if (ACCESS_OPCODES.has(h.opcode)) {
+      return this.access.note(await this.shards.deliver(shard, msg), h, session.userId);
+    }
     if (h.opcode !== Opcode.ROOM_CREATE) return this.shards.deliver(shard, msg);
     // The quotas count creations in flight too (hub/roomQuota.ts).
     const refused = this.quota.reserve(session.userId);
