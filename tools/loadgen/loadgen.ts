@@ -187,6 +187,7 @@ async function openMember(
     cs: getKalandraCiphersuiteImpl(systemRng),
     userId,
     keyPackageTarget: 2,
+    ...(auth === undefined ? {} : { auth: () => auth }),
   });
   const conn = await connectWebTransport({
     url: o.url,
