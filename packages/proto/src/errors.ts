@@ -53,6 +53,8 @@ export const ErrorCode = {
   // 400: key packages.
   NO_KEY_PACKAGE: 400,
   KEY_PACKAGE_EXPIRED: 401,
+  /** Key-package claims over a claimer's or a target user's rate (issue 12: drains are slow). */
+  CLAIM_RATE_LIMITED: 402,
   // 500: the hub failed.
   INTERNAL: 500,
 } as const;

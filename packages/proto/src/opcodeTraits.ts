@@ -93,6 +93,10 @@ export const OPCODE_TRAITS: Readonly<Record<Opcode, OpcodeTraits>> = Object.free
   [Opcode.EXTERNAL_COMMIT]: t("MLS handshake", "client", LOGGED),
   [Opcode.WELCOME]: t("MLS handshake", "hub", ROOM),
   [Opcode.COMMIT_REQUEST]: t("MLS handshake", "hub", ROOM),
+  // The Welcome inbox is the hub's, per device: answered by the hub, not by a sequencer.
+  [Opcode.INVITES_LIST]: t("MLS handshake", "client"),
+  [Opcode.INVITES]: t("MLS handshake", "hub"),
+  [Opcode.WELCOME_ACK]: t("MLS handshake", "client"),
   [Opcode.APP_MESSAGE]: t("application", "client", LOGGED),
   // Moderation requests are served by the hub's moderation, not by the room's sequencer.
   [Opcode.KICK]: t("moderation", "client"),

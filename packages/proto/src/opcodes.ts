@@ -33,6 +33,10 @@ export const Opcode = {
   EXTERNAL_COMMIT: 0x0303,
   WELCOME: 0x0304,
   COMMIT_REQUEST: 0x0305,
+  // Welcome inbox (issue 12): a device's Welcomes wait at the hub until acknowledged.
+  INVITES_LIST: 0x0306,
+  INVITES: 0x0307,
+  WELCOME_ACK: 0x0308,
   // 0x04xx application
   APP_MESSAGE: 0x0401,
   // 0x05xx moderation

@@ -91,6 +91,10 @@ const commit = struct({
 const externalCommit = struct({ commit: bytes(), group_info: bytes() });
 const welcome = struct({ welcome: bytes(), epoch: u64() });
 const commitRequest = struct({ epoch: u64(), pending: uint(), deadline_ms: uint() });
+const invites = struct({
+  invites: array(struct({ room_id: u64(), epoch: u64(), log_index: u64(), expires_at: u64() })),
+});
+const welcomeAck = struct({ room_id: u64(), log_index: u64() });
 
 // 0x04xx application
 const appMessage = struct({ generation: uint(), ciphertext: bytes() });
@@ -147,6 +151,9 @@ export const PAYLOAD_SCHEMAS = {
   [Opcode.EXTERNAL_COMMIT]: externalCommit,
   [Opcode.WELCOME]: welcome,
   [Opcode.COMMIT_REQUEST]: commitRequest,
+  [Opcode.INVITES_LIST]: empty,
+  [Opcode.INVITES]: invites,
+  [Opcode.WELCOME_ACK]: welcomeAck,
   [Opcode.APP_MESSAGE]: appMessage,
   [Opcode.KICK]: kick,
   [Opcode.BAN]: ban,
@@ -191,6 +198,8 @@ export type CommitPayload = PayloadOf<typeof Opcode.COMMIT>;
 export type ExternalCommitPayload = PayloadOf<typeof Opcode.EXTERNAL_COMMIT>;
 export type WelcomePayload = PayloadOf<typeof Opcode.WELCOME>;
 export type CommitRequestPayload = PayloadOf<typeof Opcode.COMMIT_REQUEST>;
+export type InvitesPayload = PayloadOf<typeof Opcode.INVITES>;
+export type WelcomeAckPayload = PayloadOf<typeof Opcode.WELCOME_ACK>;
 export type AppMessagePayload = PayloadOf<typeof Opcode.APP_MESSAGE>;
 export type KickPayload = PayloadOf<typeof Opcode.KICK>;
 export type BanPayload = PayloadOf<typeof Opcode.BAN>;
