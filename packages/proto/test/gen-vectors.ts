@@ -86,9 +86,9 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
   [Opcode.COMMIT_REQUEST]: { epoch: 6n, pending: 2, deadline_ms: 5000 },
   [Opcode.INVITES_LIST]: {},
   [Opcode.INVITES]: {
-    invites: [{ room_id: 2n ** 64n - 1n, epoch: 6n, log_index: 41n, expires_at: 1_800_000_000n }],
+    invites: [{ room_id: fill(16, 0x7e), epoch: 6n, log_index: 41n, expires_at: 1_800_000_000n }],
   },
-  [Opcode.WELCOME_ACK]: { room_id: 2n ** 64n - 1n, log_index: 41n },
+  [Opcode.WELCOME_ACK]: { log_index: 41n },
   [Opcode.APP_MESSAGE]: { generation: 12, ciphertext: fill(40, 0x5c) },
   [Opcode.KICK]: { user_id: "mallory", reason: "spam" },
   [Opcode.BAN]: { user_id: "mallory", scope: "hub", reason: "abuse" },
