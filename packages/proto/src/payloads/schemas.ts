@@ -91,10 +91,11 @@ const commit = struct({
 const externalCommit = struct({ commit: bytes(), group_info: bytes() });
 const welcome = struct({ welcome: bytes(), epoch: u64() });
 const commitRequest = struct({ epoch: u64(), pending: uint(), deadline_ms: uint() });
+// room_id is u128 like the header's field: 16 bytes, big-endian.
 const invites = struct({
-  invites: array(struct({ room_id: u64(), epoch: u64(), log_index: u64(), expires_at: u64() })),
+  invites: array(struct({ room_id: bytes(16), epoch: u64(), log_index: u64(), expires_at: u64() })),
 });
-const welcomeAck = struct({ room_id: u64(), log_index: u64() });
+const welcomeAck = struct({ log_index: u64() });
 
 // 0x04xx application
 const appMessage = struct({ generation: uint(), ciphertext: bytes() });
