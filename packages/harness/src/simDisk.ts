@@ -28,6 +28,7 @@ import type {
   StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
+  StoredWelcome,
 } from "@kalandra/server";
 import type { SeededRng } from "./rng.js";
 import type { Scheduler } from "./scheduler.js";
@@ -193,6 +194,16 @@ export class SimDisk implements Storage {
     const n = nonce.slice();
     return this.#enqueue("nonce", () => this.inner.useNonce(n, expiresAt, now));
   }
+  putWelcome(welcome: StoredWelcome, maxPerDevice: number): Promise<number> {
+    const w = { ...welcome, frame: welcome.frame.slice() };
+    return this.#enqueue("welcome", () => this.inner.putWelcome(w, maxPerDevice));
+  }
+  removeWelcome(senderId: bigint, roomId: bigint, logIndex: bigint): Promise<boolean> {
+    return this.#enqueue("welcomeAck", () => this.inner.removeWelcome(senderId, roomId, logIndex));
+  }
+  expireWelcomes(nowSeconds: bigint, limit: number): Promise<number> {
+    return this.#enqueue("welcomeExpiry", () => this.inner.expireWelcomes(nowSeconds, limit));
+  }
 
   // ---- reads: durable state --------------------------------------------------------------
 
@@ -243,6 +254,9 @@ export class SimDisk implements Storage {
   }
   devicesOf(userId: string): StoredDevice[] {
     return this.inner.devicesOf(userId);
+  }
+  welcomesFor(senderId: bigint, nowSeconds: bigint): StoredWelcome[] {
+    return this.inner.welcomesFor(senderId, nowSeconds);
   }
   readAudit(): AuditRecord[] {
     return this.inner.readAudit();

@@ -92,6 +92,7 @@ export type {
   StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
+  StoredWelcome,
 } from "./storage/types.js";
 export type { BanPolicy } from "./vocabulary/bans.js";
 export type { KickedLeaves, Outcome, Refusal } from "./vocabulary/outcome.js";

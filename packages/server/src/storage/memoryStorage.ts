@@ -18,6 +18,7 @@ import type {
   StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
+  StoredWelcome,
 } from "./types.js";
 
 export class MemoryStorageError extends Error {
@@ -55,6 +56,8 @@ export class MemoryStorage implements Storage {
   private readonly roomStates = new Map<bigint, Uint8Array>();
   private readonly users = new Map<string, { roomId: bigint; logIndex: bigint }[]>();
   private keyPackages: StoredKeyPackage[] = [];
+  /** Welcomes in the order they were stored (oldest first). */
+  private welcomes: StoredWelcome[] = [];
   /** Exposed to tests so they can tamper with the chain and see the verifier notice. */
   readonly audit: ChainedAudit[] = [];
   private closed = false;
@@ -180,6 +183,12 @@ export class MemoryStorage implements Storage {
     for (const p of packages) {
       const hex = Buffer.from(p.ref).toString("hex");
       if (this.keyPackages.some((k) => Buffer.from(k.ref).toString("hex") === hex)) continue;
+      // A device keeps exactly one last-resort package: a new one replaces the old.
+      if (p.lastResort) {
+        this.keyPackages = this.keyPackages.filter(
+          (k) => !(k.lastResort && k.senderId === p.senderId),
+        );
+      }
       this.keyPackages.push({ ...p, ref: copy(p.ref), data: copy(p.data) });
     }
   }
@@ -209,6 +218,41 @@ export class MemoryStorage implements Storage {
     return this.keyPackages.filter(
       (k) => k.senderId === senderId && !k.lastResort && k.notAfter >= nowSeconds,
     ).length;
+  }
+
+  async putWelcome(w: StoredWelcome, maxPerDevice: number): Promise<number> {
+    this.live();
+    const same = (x: StoredWelcome) =>
+      x.senderId === w.senderId && x.roomId === w.roomId && x.logIndex === w.logIndex;
+    if (this.welcomes.some(same)) return 0;
+    this.welcomes.push({ ...w, frame: copy(w.frame) });
+    const mine = this.welcomes.filter((x) => x.senderId === w.senderId);
+    const drop = new Set(mine.slice(0, Math.max(0, mine.length - maxPerDevice)));
+    this.welcomes = this.welcomes.filter((x) => !drop.has(x));
+    return drop.size;
+  }
+
+  welcomesFor(senderId: bigint, nowSeconds: bigint): StoredWelcome[] {
+    this.live();
+    return this.welcomes
+      .filter((w) => w.senderId === senderId && w.expiresAt > nowSeconds)
+      .map((w) => ({ ...w, frame: copy(w.frame) }));
+  }
+
+  async removeWelcome(senderId: bigint, roomId: bigint, logIndex: bigint): Promise<boolean> {
+    this.live();
+    const before = this.welcomes.length;
+    this.welcomes = this.welcomes.filter(
+      (w) => !(w.senderId === senderId && w.roomId === roomId && w.logIndex === logIndex),
+    );
+    return this.welcomes.length < before;
+  }
+
+  async expireWelcomes(nowSeconds: bigint, limit: number): Promise<number> {
+    this.live();
+    const expired = new Set(this.welcomes.filter((w) => w.expiresAt <= nowSeconds).slice(0, limit));
+    this.welcomes = this.welcomes.filter((w) => !expired.has(w));
+    return expired.size;
   }
 
   async appendAudit(record: AuditRecord): Promise<void> {

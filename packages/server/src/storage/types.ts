@@ -121,6 +121,24 @@ export interface IdentityStorage {
   useNonce(nonce: Uint8Array, expiresAt: bigint, now: bigint): Promise<boolean>;
 }
 
+/**
+ * A Welcome kept for one recipient device until the device acknowledges it or it expires
+ * (issue 12, the Welcome inbox): an offline invitee gets it when it next connects.
+ */
+export interface StoredWelcome {
+  /** The recipient device. */
+  senderId: bigint;
+  roomId: bigint;
+  /** log_index of the commit that added the device (the WELCOME header carries it). */
+  logIndex: bigint;
+  /** The epoch the Welcome joins. */
+  epoch: bigint;
+  /** The WELCOME frame as the hub signed it, delivered again byte for byte. */
+  frame: Uint8Array;
+  /** Seconds since the Unix epoch from which on it is erased and never delivered. */
+  expiresAt: bigint;
+}
+
 export interface AuditRecord {
   /** Kind of event: "secure_delete", "kick", "ban", "unban", "authority", "admin_refused", ... */
   kind: string;
@@ -169,6 +187,18 @@ export interface Storage extends IdentityStorage {
   /** Hands out one package per device of the user, each at most once (last-resort ones may repeat). */
   claimKeyPackages(userId: string, nowSeconds: bigint): Promise<StoredKeyPackage[]>;
   countKeyPackages(senderId: bigint, nowSeconds: bigint): number;
+
+  /**
+   * Keeps a Welcome for its device; a repeat (same device, room and log_index) is kept
+   * once. Beyond `maxPerDevice` the device's oldest are dropped: resolves with how many.
+   */
+  putWelcome(welcome: StoredWelcome, maxPerDevice: number): Promise<number>;
+  /** A device's Welcomes not expired at `nowSeconds`, oldest first. */
+  welcomesFor(senderId: bigint, nowSeconds: bigint): StoredWelcome[];
+  /** Removes one Welcome (the device acknowledged it); false when there was none. */
+  removeWelcome(senderId: bigint, roomId: bigint, logIndex: bigint): Promise<boolean>;
+  /** Erases at most `limit` Welcomes expired at `nowSeconds`; resolves with how many. */
+  expireWelcomes(nowSeconds: bigint, limit: number): Promise<number>;
 
   appendAudit(record: AuditRecord): Promise<void>;
   readAudit(): AuditRecord[];

@@ -189,6 +189,74 @@ export function storageCompliance(name: string, make: () => Promise<Harness>): v
       }
     });
 
+    it("keeps one last-resort package per device: a new one replaces the old", async () => {
+      await s.putKeyPackages([kp(10n, "alice", 1, { lastResort: true })]);
+      await s.putKeyPackages([kp(11n, "alice", 1, { lastResort: true })]);
+      await s.putKeyPackages([kp(10n, "alice", 2, { lastResort: true })]);
+      const got = await s.claimKeyPackages("alice", 1000n);
+      expect(got.map((k) => new TextDecoder().decode(k.ref))).toEqual(["ref-10-2", "ref-11-1"]);
+      // The replaced one is gone for good, its ref free to be stored again.
+      await s.putKeyPackages([kp(10n, "alice", 3)]);
+      expect((await s.claimKeyPackages("alice", 1000n)).map((k) => k.lastResort)).toEqual([
+        false,
+        true,
+      ]);
+    });
+
+    it("keeps Welcomes per device until removed, oldest first, capped", async () => {
+      const w = (senderId: bigint, roomId: bigint, logIndex: bigint, expiresAt = 100n) => ({
+        senderId,
+        roomId,
+        logIndex,
+        epoch: logIndex + 1n,
+        frame: utf8(`welcome-${senderId}-${roomId}-${logIndex}`),
+        expiresAt,
+      });
+      const big = 2n ** 127n + 3n;
+      expect(await s.putWelcome(w(7n, big, 1n), 3)).toBe(0);
+      expect(await s.putWelcome(w(7n, 2n, 4n), 3)).toBe(0);
+      expect(await s.putWelcome(w(7n, big, 1n), 3)).toBe(0); // a repeat is kept once
+      expect(await s.putWelcome(w(8n, 2n, 4n), 3)).toBe(0);
+      const seven = s.welcomesFor(7n, 10n);
+      expect(seven.map((x) => [x.roomId, x.logIndex, x.epoch])).toEqual([
+        [big, 1n, 2n],
+        [2n, 4n, 5n],
+      ]);
+      expect(new TextDecoder().decode(seven[0]?.frame)).toBe(`welcome-7-${big}-1`);
+      // Beyond the cap the oldest goes.
+      expect(await s.putWelcome(w(7n, 3n, 0n), 3)).toBe(0);
+      expect(await s.putWelcome(w(7n, 4n, 0n), 3)).toBe(1);
+      expect(s.welcomesFor(7n, 10n).map((x) => x.roomId)).toEqual([2n, 3n, 4n]);
+      expect(await s.removeWelcome(7n, 3n, 0n)).toBe(true);
+      expect(await s.removeWelcome(7n, 3n, 0n)).toBe(false);
+      expect(await s.removeWelcome(8n, 3n, 0n)).toBe(false);
+      expect(s.welcomesFor(7n, 10n).map((x) => x.roomId)).toEqual([2n, 4n]);
+      expect(s.welcomesFor(8n, 10n).map((x) => x.roomId)).toEqual([2n]);
+      expect(s.welcomesFor(9n, 10n)).toEqual([]);
+    });
+
+    it("never delivers an expired Welcome and erases it on expiry, in bounded steps", async () => {
+      const w = (senderId: bigint, roomId: bigint, expiresAt: bigint) => ({
+        senderId,
+        roomId,
+        logIndex: 0n,
+        epoch: 1n,
+        frame: utf8("w"),
+        expiresAt,
+      });
+      await s.putWelcome(w(7n, 1n, 50n), 10);
+      await s.putWelcome(w(7n, 2n, 60n), 10);
+      await s.putWelcome(w(8n, 3n, 40n), 10);
+      await s.putWelcome(w(8n, 4n, 200n), 10);
+      expect(s.welcomesFor(7n, 50n).map((x) => x.roomId)).toEqual([2n]);
+      expect(await s.expireWelcomes(60n, 2)).toBe(2);
+      expect(await s.expireWelcomes(60n, 2)).toBe(1);
+      expect(await s.expireWelcomes(60n, 2)).toBe(0);
+      // Erased, not merely hidden: a later clock does not bring them back.
+      expect(s.welcomesFor(7n, 0n)).toEqual([]);
+      expect(s.welcomesFor(8n, 0n).map((x) => x.roomId)).toEqual([4n]);
+    });
+
     it("never hands out an expired key package", async () => {
       await s.putKeyPackages([
         kp(10n, "alice", 1, { notAfter: 500n }),
@@ -289,6 +357,9 @@ export function storageCompliance(name: string, make: () => Promise<Harness>): v
       expect(() => s.nextIndex(1n)).toThrow(expect.objectContaining({ code: "CLOSED" }));
       expect(() => s.readRange(1n, 0n, 1)).toThrow(expect.objectContaining({ code: "CLOSED" }));
       await expect(s.append([entry(1n, 0n, "late")])).rejects.toMatchObject({ code: "CLOSED" });
+      expect(() => s.welcomesFor(1n, 0n)).toThrow(expect.objectContaining({ code: "CLOSED" }));
+      await expect(s.removeWelcome(1n, 1n, 0n)).rejects.toMatchObject({ code: "CLOSED" });
+      await expect(s.expireWelcomes(1n, 1)).rejects.toMatchObject({ code: "CLOSED" });
     });
   });
 }

@@ -58,7 +58,8 @@ function deviceRows(t: Tables, senderId: bigint): Row[] {
 }
 
 /**
- * Stores packages; a ref already present is left as it is (uploads are idempotent).
+ * Stores packages; a ref already present is left as it is (uploads are idempotent). A new
+ * last-resort package replaces the device's previous one: a device keeps exactly one.
  * Like every function run inside an lmdb-js transaction callback, it reads and encodes
  * everything before its first write: lmdb-js commits the writes a throwing callback already
  * made, so a failure must happen before any of them.
@@ -68,10 +69,14 @@ export function putPackages(t: Tables, packages: readonly StoredKeyPackage[]): v
   let seq = seqBytes === undefined ? 0n : readU64Key(seqBytes);
   const seen = new Set<string>();
   const rows: { key: Uint8Array; value: Uint8Array; ref: Uint8Array; device: Uint8Array }[] = [];
+  const replaced: Row[] = [];
   for (const p of packages) {
     const id = Buffer.from(p.ref).toString("hex");
     if (seen.has(id) || t.kp_refs.get(p.ref) !== undefined) continue;
     seen.add(id);
+    if (p.lastResort) {
+      replaced.push(...deviceRows(t, p.senderId).filter((r) => r.pkg.lastResort));
+    }
     rows.push({
       key: concatBytes(u64Key(p.senderId, "senderId"), u64Key(seq++)),
       value: stateCborEncode({
@@ -84,6 +89,10 @@ export function putPackages(t: Tables, packages: readonly StoredKeyPackage[]): v
       ref: copyBytes(p.ref),
       device: concatBytes(userPrefix(p.userId), u64Key(p.senderId)),
     });
+  }
+  for (const r of replaced) {
+    t.key_packages.removeSync(r.key);
+    t.kp_refs.removeSync(r.pkg.ref);
   }
   for (const r of rows) {
     t.key_packages.putSync(r.key, r.value);

@@ -24,6 +24,8 @@ export const TABLE_NAMES = [
   "key_packages",
   "kp_refs",
   "kp_devices",
+  "welcomes",
+  "welcome_expiry",
   "audit",
   "users",
   "devices",
@@ -49,6 +51,8 @@ export const META = {
   auditHead: new TextEncoder().encode("audit_head"),
   /** u64 BE: next key package sequence number (FIFO order per device). */
   kpSeq: new TextEncoder().encode("kp_seq"),
+  /** u64 BE: next Welcome inbox sequence number (oldest first per device). */
+  welcomeSeq: new TextEncoder().encode("welcome_seq"),
 } as const;
 
 export interface Env {

@@ -23,6 +23,7 @@ import type {
   StoredEnrollmentCode,
   StoredFrame,
   StoredKeyPackage,
+  StoredWelcome,
 } from "../types.js";
 import { FrameAppender } from "./appender.js";
 import { AuditLog } from "./auditLog.js";
@@ -35,6 +36,7 @@ import { Lifecycle } from "./lifecycle.js";
 import { encodeRoomMeta, listRoomIds, readFrames, readRoomMeta, readUserIndex } from "./reads.js";
 import { CLEAN, recoverVault } from "./recovery.js";
 import { KeyVault, type SlotAllocator } from "./vault.js";
+import { expireWelcomes, putWelcome, removeWelcome, welcomesOf } from "./welcomes.js";
 
 export interface LmdbStorageOptions {
   /** The data directory; created when missing. */
@@ -285,6 +287,28 @@ class LmdbStorageImpl implements LmdbStorage {
   useNonce(nonce: Uint8Array, expiresAt: bigint, now: bigint): Promise<boolean> {
     const n = copyBytes(nonce);
     return this.life.run(() => this.life.write(() => identity.useNonce(this.t, n, expiresAt, now)));
+  }
+
+  putWelcome(w: StoredWelcome, maxPerDevice: number): Promise<number> {
+    return this.life.run(() => {
+      const copy = { ...w, frame: copyBytes(w.frame) };
+      return this.life.write(() => putWelcome(this.t, copy, maxPerDevice));
+    });
+  }
+
+  welcomesFor(senderId: bigint, nowSeconds: bigint): StoredWelcome[] {
+    this.life.live();
+    return welcomesOf(this.t, senderId, nowSeconds);
+  }
+
+  removeWelcome(senderId: bigint, roomId: bigint, logIndex: bigint): Promise<boolean> {
+    return this.life.run(() =>
+      this.life.write(() => removeWelcome(this.t, senderId, roomId, logIndex)),
+    );
+  }
+
+  expireWelcomes(nowSeconds: bigint, limit: number): Promise<number> {
+    return this.life.run(() => this.life.write(() => expireWelcomes(this.t, nowSeconds, limit)));
   }
 
   appendAudit(record: AuditRecord): Promise<void> {
