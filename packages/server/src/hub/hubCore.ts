@@ -33,6 +33,11 @@ import { devAuthenticator } from "../identity/devAuthenticator.js";
 import { DeviceRegistry } from "../identity/devices.js";
 import { LeafBinding } from "../identity/leafBinding.js";
 import {
+  DEFAULT_WELCOME_INBOX_LIMITS,
+  WelcomeInbox,
+  type WelcomeInboxLimits,
+} from "../inbox/welcomeInbox.js";
+import {
   DEFAULT_KEY_PACKAGE_LIMITS,
   KeyPackageDirectory,
   type KeyPackageLimits,
@@ -50,6 +55,7 @@ import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
 import { ACCESS_OPCODES, AccessAudit } from "./accessAudit.js";
+import { type ClaimLimits, ClaimRateLimiter, DEFAULT_CLAIM_LIMITS } from "./claimLimits.js";
 import {
   answerHubRequest,
   HUB_REQUEST_OPCODES,
@@ -58,7 +64,11 @@ import {
 } from "./hubRequests.js";
 import { RoomQuota } from "./roomQuota.js";
 
-export interface HubLimits extends SequencerLimits, KeyPackageLimits {
+export interface HubLimits
+  extends SequencerLimits,
+    KeyPackageLimits,
+    ClaimLimits,
+    WelcomeInboxLimits {
   /** Rooms on this hub (`limits.max_rooms`); ROOM_CREATE beyond it gets TOO_MANY_ROOMS. */
   maxRooms: number;
   /**
@@ -84,6 +94,8 @@ export interface HubLimits extends SequencerLimits, KeyPackageLimits {
 export const DEFAULT_HUB_LIMITS: HubLimits = {
   ...DEFAULT_SEQUENCER_LIMITS,
   ...DEFAULT_KEY_PACKAGE_LIMITS,
+  ...DEFAULT_CLAIM_LIMITS,
+  ...DEFAULT_WELCOME_INBOX_LIMITS,
   maxRooms: 100_000,
   maxRoomsPerUser: 1000,
   maxRoomCreationsPerMinute: 60,
@@ -102,8 +114,13 @@ export interface HubCoreDeps {
   sink: Sink;
   /** Public group views; required unless `shards` is given. */
   groups?: GroupViewFactory;
-  /** The shard runtime; default in-process with `limits.shards` shards. */
+  /**
+   * The shard runtime; default in-process with `limits.shards` shards. Shards given here
+   * must emit through `inbox.capture(sink)` so their Welcomes are kept.
+   */
   shards?: ShardSet;
+  /** The Welcome inbox (inbox/welcomeInbox.ts); default one over `storage` with `limits`. */
+  inbox?: WelcomeInbox;
   /**
    * Bans (moderation/bans.ts): a hub-wide banned user's frames and key packages are refused,
    * a room-banned user's frames to that room, and commits adding a banned user (BANNED).
@@ -137,6 +154,7 @@ export class HubCore {
   /** The device registry: owners, listing, revocation (identity/devices.ts). */
   readonly devices: DeviceRegistry;
   readonly authentication: Authentication;
+  readonly claimLimits: ClaimRateLimiter;
   private moderation: InBandModeration | undefined;
   /** Every new leaf names its registered owner (identity/leafBinding.ts). */
   private readonly leaves: LeafBinding;
@@ -147,6 +165,7 @@ export class HubCore {
     private readonly deps: HubCoreDeps,
     readonly shards: ShardSet,
     limits: HubLimits,
+    readonly inbox: WelcomeInbox,
   ) {
     this.limits = limits;
     this.quota = new RoomQuota(limits, deps.clock);
@@ -169,6 +188,7 @@ export class HubCore {
       storage: deps.storage,
       clock: deps.clock,
     });
+    this.claimLimits = new ClaimRateLimiter(deps.clock, limits);
   }
 
   /** Who a device speaks for (DESIGN §10); the session asks once the device proved its key. */
@@ -183,6 +203,7 @@ export class HubCore {
   /** Opens the hub over its storage; every room is restored by the shard that owns it. */
   static async open(deps: HubCoreDeps): Promise<HubCore> {
     const limits = { ...DEFAULT_HUB_LIMITS, ...deps.limits };
+    const inbox = deps.inbox ?? new WelcomeInbox(deps.storage, deps.clock, limits);
     let shards = deps.shards;
     if (shards === undefined) {
       if (deps.groups === undefined) throw new TypeError('"groups" is required without "shards"');
@@ -193,7 +214,8 @@ export class HubCore {
           clock: deps.clock,
           timers: deps.timers,
           hubSigner: deps.hubSigner,
-          sink: deps.sink,
+          // Welcomes to devices are kept in the inbox on their way out.
+          sink: inbox.capture(deps.sink),
           groups: deps.groups,
           limits,
           ...(deps.bans === undefined ? {} : { bans: deps.bans }),
@@ -202,7 +224,7 @@ export class HubCore {
         deps.shardModeration,
       );
     }
-    const hub = new HubCore(deps, shards, limits);
+    const hub = new HubCore(deps, shards, limits, inbox);
     // Rooms are counted where they live: each shard's own storage with worker shards.
     hub.quota.restore(
       (await askAllShards(shards, { q: "rooms" })).length,
@@ -222,6 +244,23 @@ export class HubCore {
     this.detachSession(sessionId);
     this.sessions.set(sessionId, { deviceKey: new Uint8Array(devicePublicKey), senderId, userId });
     this.shards.broadcast({ t: "live", senderId, live: true });
+    void this.deliverInbox(sessionId, senderId);
+  }
+
+  /**
+   * The Welcomes waiting for the device, to the session that just authenticated (after its
+   * AUTH_OK), byte for byte as the sequencer sent them; the device acknowledges each.
+   */
+  private async deliverInbox(sessionId: string, senderId: bigint): Promise<void> {
+    let waiting: Awaited<ReturnType<WelcomeInbox["pending"]>>;
+    try {
+      waiting = await this.inbox.pending(senderId);
+    } catch {
+      return; // storage closed under a late session: nothing to deliver
+    }
+    // The session may have gone (or become another device) while the inbox was read.
+    if (this.sessions.get(sessionId)?.senderId !== senderId) return;
+    for (const w of waiting) this.deps.sink({ kind: "session", sessionId }, w.frame);
   }
 
   detachSession(sessionId: string): void {
@@ -448,6 +487,8 @@ export class HubCore {
       signer: this.deps.hubSigner,
       keyPackages: this.keyPackages,
       devices: this.devices,
+      claimLimits: this.claimLimits,
+      inbox: this.inbox,
       bans: this.deps.bans,
       moderation: this.moderation,
       nowSeconds: this.nowSeconds(),

@@ -1,6 +1,7 @@
 /**
  * The requests the hub answers itself, without a room's sequencer: key-package upload and
- * claim (the directory, keypackages/directory.ts) and in-band moderation (KICK, BAN,
+ * claim (the directory, keypackages/directory.ts; claims rate-limited, claimLimits.ts),
+ * the device's Welcome inbox (INVITES_LIST, WELCOME_ACK; inbox/welcomeInbox.ts) and in-band moderation (KICK, BAN,
  * REDACT, handed to moderation when it is enabled, FORBIDDEN otherwise). Each answers on
  * the requesting session; payloads that do not decode throw ProtocolError, which the hub
  * core turns into an ERROR response.
@@ -16,10 +17,13 @@ import {
   responseFrame,
 } from "@kalandra/proto";
 import type { DeviceRegistry } from "../identity/devices.js";
+import type { WelcomeInbox } from "../inbox/welcomeInbox.js";
 import type { KeyPackageDirectory } from "../keypackages/directory.js";
+import { roomKey } from "../storage/keys.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
+import type { ClaimRateLimiter } from "./claimLimits.js";
 
 /** A moderation request a device sent in band (KICK, BAN, REDACT), decoded. */
 export type ModerationRequest = {
@@ -50,6 +54,8 @@ export interface HubRequestContext {
   signer: DeviceSigner;
   keyPackages: KeyPackageDirectory;
   devices: DeviceRegistry;
+  claimLimits: ClaimRateLimiter;
+  inbox: WelcomeInbox;
   bans: BanPolicy | undefined;
   moderation: InBandModeration | undefined;
   nowSeconds: bigint;
@@ -59,6 +65,8 @@ export interface HubRequestContext {
 export const HUB_REQUEST_OPCODES: ReadonlySet<number> = new Set([
   Opcode.KP_UPLOAD,
   Opcode.KP_CLAIM,
+  Opcode.INVITES_LIST,
+  Opcode.WELCOME_ACK,
   Opcode.KICK,
   Opcode.BAN,
   Opcode.REDACT,
@@ -80,6 +88,10 @@ export async function answerHubRequest(
     case Opcode.DEVICE_LIST:
     case Opcode.DEVICE_REVOKE:
       return ownDevices(ctx, frame, from);
+    case Opcode.INVITES_LIST:
+      return invitesList(ctx, frame, from);
+    case Opcode.WELCOME_ACK:
+      return welcomeAck(ctx, frame, from);
     default:
       return moderate(ctx, frame, from);
   }
@@ -101,6 +113,8 @@ async function kpClaim(ctx: HubRequestContext, frame: Frame, from: Requester): P
     const r = refuse("BANNED", `${p.user_id} is banned from this hub`);
     return ctx.sink(reply, errorFrame(frame.header, r));
   }
+  const limited = ctx.claimLimits.admit(from.userId, p.user_id);
+  if (limited !== undefined) return ctx.sink(reply, errorFrame(frame.header, limited));
   const r = await ctx.keyPackages.claim(p.user_id, ctx.nowSeconds);
   if (!r.ok) return ctx.sink(reply, errorFrame(frame.header, r.refusal));
   ctx.sink(
@@ -139,6 +153,34 @@ async function ownDevices(ctx: HubRequestContext, frame: Frame, from: Requester)
     answered: () => ctx.sink(reply, responseFrame(ctx.signer, h, Opcode.ACK, {})),
   });
   if (!r.ok) ctx.sink(reply, errorFrame(h, r.refusal));
+}
+
+/** "Rooms I was invited to": the Welcomes waiting for this device. */
+async function invitesList(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {
+  decodePayload(Opcode.INVITES_LIST, frame.payload);
+  const waiting = await ctx.inbox.pending(from.senderId);
+  ctx.sink(
+    { kind: "session", sessionId: from.sessionId },
+    responseFrame(ctx.signer, frame.header, Opcode.INVITES, {
+      invites: waiting.map((w) => ({
+        room_id: roomKey(w.roomId),
+        epoch: w.epoch,
+        log_index: w.logIndex,
+        expires_at: w.expiresAt,
+      })),
+    }),
+  );
+}
+
+/** The device processed the Welcome of (header room_id, log_index): never deliver it again. */
+async function welcomeAck(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {
+  const p = decodePayload(Opcode.WELCOME_ACK, frame.payload);
+  // Acknowledging twice, or a Welcome already expired, is not an error: the outcome is the same.
+  await ctx.inbox.acknowledge(from.senderId, frame.header.roomId, p.log_index);
+  ctx.sink(
+    { kind: "session", sessionId: from.sessionId },
+    responseFrame(ctx.signer, frame.header, Opcode.ACK, {}),
+  );
 }
 
 async function moderate(ctx: HubRequestContext, frame: Frame, from: Requester): Promise<void> {

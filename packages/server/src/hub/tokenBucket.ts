@@ -33,6 +33,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Refilled to its burst: it admits as much as a new bucket would. */
+  isFull(): boolean {
+    this.refill();
+    return this.tokens >= this.burst;
+  }
+
   private refill(): void {
     const now = this.clock.now();
     const elapsedMs = Number(now - this.last);

@@ -285,6 +285,7 @@ export class Daemon {
     this.wsListener?.stopAccepting();
     const budget = this.config.server.drain_timeout_ms;
     await this.moderation?.stop();
+    this.hubCore?.inbox.stop();
     await withTimeout(this.host.drain(), budget);
     const left = Math.max(100, budget - (Date.now() - t0));
     await Promise.all([this.listener.close(left), this.wsListener?.close(left)]);

@@ -18,6 +18,7 @@ import type { Gauge } from "prom-client";
 import type { Config } from "../../config/schema.js";
 import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
 import { type HostObserver, HubHost } from "../../hub/hubHost.js";
+import { WelcomeInbox } from "../../inbox/welcomeInbox.js";
 import { syncBans } from "../../moderation/roomData.js";
 import { shardModeration } from "../../moderation/shardModeration.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
@@ -69,6 +70,21 @@ export function roomLimits(c: Config): {
   };
 }
 
+/** The Welcome inbox and key-package claim limits of a configuration, as HubCore takes them. */
+export function inboxLimits(c: Config): {
+  welcomeTtlS: number;
+  welcomesPerDevice: number;
+  kpClaimsPerMinPerClaimer: number;
+  kpClaimsPerMinPerTarget: number;
+} {
+  return {
+    welcomeTtlS: c.limits.welcome_ttl_s,
+    welcomesPerDevice: c.limits.welcome_inbox_per_device,
+    kpClaimsPerMinPerClaimer: c.limits.kp_claims_per_min_per_claimer,
+    kpClaimsPerMinPerTarget: c.limits.kp_claims_per_min_per_target,
+  };
+}
+
 /** Opens kalandrad's hub: HubHost + HubCore + shards, metrics wired. */
 export async function openNodeHub(
   deps: CoreDeps,
@@ -95,12 +111,15 @@ export async function openNodeHub(
       observer: metricsObserver(metrics),
     },
     async (sink, control) => {
+      // Welcomes leave the shards (worker threads too) through this sink and are kept in
+      // the main storage's inbox on their way (inbox/welcomeInbox.ts).
+      const inbox = new WelcomeInbox(deps.storage, deps.clock, inboxLimits(c));
       let shards: ShardSet | undefined;
       if (o.workers !== undefined) {
         shards = await WorkerShards.start({
           count: o.workers.count,
           hubSeed: ed25519SeedOf(deps.hubKey.privateKey),
-          sink,
+          sink: inbox.capture(sink),
           setupOptions: {
             path: o.workers.path,
             hubKey: deps.hubKey.publicKey,
@@ -125,8 +144,10 @@ export async function openNodeHub(
         shardModeration,
         authentication,
         closeDevice: control.closeDevice,
+        inbox,
         limits: {
           ...roomLimits(c),
+          ...inboxLimits(c),
           maxPayload: c.limits.max_payload_bytes,
           maxKeyPackagesPerDevice: c.limits.max_key_packages_per_device,
           shards: c.server.shards === 0 ? 1 : c.server.shards,

@@ -156,6 +156,8 @@ export async function openHub(
     sweepIntervalMs: config.moderation.sweep_interval_ms,
   });
   moderation.start();
+  // Expired Welcomes are erased once a minute (inbox/welcomeInbox.ts).
+  core.inbox.start(deps.timers, 60_000);
   core.setModeration(
     inBandModeration(moderation, {
       moderators: () => config.moderation.moderators,
