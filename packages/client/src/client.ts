@@ -31,6 +31,7 @@ import type { HelloAuthProvider } from "./state/helloAuth.js";
 import { type HubConnection, HubLink } from "./state/hubLink.js";
 import { HubSession } from "./state/hubSession.js";
 import { Intents, type RoomAccessOptions } from "./state/intents.js";
+import { type Invitation, listInvitations } from "./state/invitations.js";
 import { KeyPackageStock } from "./state/keyPackageStock.js";
 import {
   loadKeyPackages,
@@ -48,7 +49,7 @@ import { RoomSync } from "./state/sync.js";
 import type { ClientStore } from "./store.js";
 
 export type { JoinRule, RoomAccessOptions, RoomPolicyView, RoomRole };
-export { ClientError, type HubConnection, HubError, hubError };
+export { ClientError, type HubConnection, HubError, hubError, type Invitation };
 
 /** Default lifetime of an invite: seven days. */
 const INVITE_SECONDS = 7n * 24n * 3600n;
@@ -355,6 +356,15 @@ export class KalandraClient {
       this.#rooms.set(roomId, room);
       await this.#c.persist(room, false);
     });
+  }
+
+  /**
+   * "Rooms I was invited to": the Welcomes the hub still keeps for this device (issue 12).
+   * They are delivered and joined on connect; one stays listed until this device
+   * acknowledged it (after joining, or finding it of no use) or it expired.
+   */
+  invitations(): Promise<Invitation[]> {
+    return listInvitations(this.#c.hub);
   }
 
   /** Joins a room by external commit from the hub's GroupInfo (RFC 9420 §12.4.3.2). */

@@ -27,6 +27,8 @@ export {
   type HubConnection,
   /** A hub ERROR response, as a typed error (`hubName`, `code`). */
   HubError,
+  /** A Welcome waiting for this device at the hub (`client.invitations()`). */
+  type Invitation,
   /** Room access (docs/protocol.md "Room access"): join rule, roles, invites. */
   type JoinRule,
   /** The facade: rooms, members, messages, connection lifecycle, erasure. */

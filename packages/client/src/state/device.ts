@@ -79,6 +79,13 @@ export interface OwnKeyPackage {
   ref: string;
   publicPackage: KeyPackage;
   privatePackage: PrivateKeyPackage;
+  /**
+   * The device's last-resort package (RFC 9420 §16.8): the hub hands it out again when
+   * the one-shot ones are gone, so its private keys stay until it expires.
+   */
+  lastResort?: boolean;
+  /** A Welcome used this last-resort package: a fresh one replaces it at the hub. */
+  used?: boolean;
 }
 
 /** Generates `count` key packages signed by the device key (RFC 9420 §10). */
@@ -114,14 +121,21 @@ export function encodeOwnKeyPackage(kp: OwnKeyPackage): Uint8Array {
     public: encodeKeyPackage(kp.publicPackage),
     init: kp.privatePackage.initPrivateKey,
     hpke: kp.privatePackage.hpkePrivateKey,
+    ...(kp.lastResort === true ? { last_resort: true, used: kp.used === true } : {}),
   });
 }
 
 export function decodeOwnKeyPackage(bytes: Uint8Array, ref: string, device: Device): OwnKeyPackage {
-  const rec = stateCborDecode(bytes) as { public: Uint8Array; init: Uint8Array; hpke: Uint8Array };
+  const rec = stateCborDecode(bytes) as {
+    public: Uint8Array;
+    init: Uint8Array;
+    hpke: Uint8Array;
+    last_resort?: boolean;
+    used?: boolean;
+  };
   const decoded = decodeKeyPackage(new Uint8Array(rec.public), 0);
   if (decoded === undefined) throw new Error("stored key package does not decode");
-  return {
+  const kp: OwnKeyPackage = {
     ref,
     publicPackage: decoded[0],
     privatePackage: {
@@ -130,4 +144,9 @@ export function decodeOwnKeyPackage(bytes: Uint8Array, ref: string, device: Devi
       signaturePrivateKey: device.mlsSignatureKeys.signKey,
     },
   };
+  if (rec.last_resort === true) {
+    kp.lastResort = true;
+    kp.used = rec.used === true;
+  }
+  return kp;
 }

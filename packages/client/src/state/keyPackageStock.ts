@@ -2,6 +2,12 @@
  * The device's stock of key packages (RFC 9420 §10, DESIGN §7): private halves kept in the
  * store until a Welcome uses one, public halves uploaded to the hub's directory (KP_UPLOAD)
  * and topped up to `target` when the hub reports a low count (KP_STATUS).
+ *
+ * Plus exactly one current last-resort package (RFC 9420 §16.8, issue 12): the hub hands it
+ * out when the one-shot packages are gone (drained by claimers, or the device was offline
+ * long), so the device can still be added. A new one replaces it at the hub once a Welcome
+ * used it or half its lifetime has passed; the private keys of replaced ones are kept until
+ * they expire, because a claimer may have fetched one before it was replaced.
  */
 import { type Clock, Opcode } from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
@@ -11,6 +17,7 @@ import {
   type Device,
   encodeOwnKeyPackage,
   generateKeyPackages,
+  KEY_PACKAGE_LIFETIME_S,
   type OwnKeyPackage,
 } from "./device.js";
 import { zeroDeep } from "./erasure.js";
@@ -43,10 +50,14 @@ export class KeyPackageStock {
   }
 
   /** Generates `count` key packages, keeps their private keys, uploads them (KP_UPLOAD). */
-  async upload(count: number): Promise<void> {
+  async upload(count: number, lastResort = false): Promise<void> {
     const { device, clock, cs, store, hub } = this.#o;
     const kps = await generateKeyPackages(device, count, clock, cs);
     for (const kp of kps) {
+      if (lastResort) {
+        kp.lastResort = true;
+        kp.used = false;
+      }
       this.#own.set(kp.ref, kp);
       await store.put(keyPackageKey(kp.ref), encodeOwnKeyPackage(kp));
     }
@@ -60,14 +71,46 @@ export class KeyPackageStock {
     expectAck(
       await hub.request(Opcode.KP_UPLOAD, 0n, 0n, {
         key_packages: keyPackages,
-        last_resort: false,
+        last_resort: lastResort,
       }),
     );
   }
 
-  /** Uploads a full stock when the device holds none (first connect). */
+  /**
+   * On connect: a full stock when the device holds no one-shot package, and a current
+   * last-resort package at the hub.
+   */
   async fillIfEmpty(): Promise<void> {
-    if (this.#own.size === 0) await this.upload(this.#o.target);
+    if (![...this.#own.values()].some((k) => k.lastResort !== true)) {
+      await this.upload(this.#o.target);
+    }
+    await this.keepLastResort();
+  }
+
+  /**
+   * Uploads a fresh last-resort package when there is no current one: none yet, the
+   * newest was used by a Welcome, or it has less than half its lifetime left (the hub
+   * replaces the previous one). Expired ones are forgotten.
+   */
+  async keepLastResort(): Promise<void> {
+    const now = this.#o.clock.now() / 1000n;
+    let current: OwnKeyPackage | undefined;
+    for (const kp of [...this.#own.values()]) {
+      if (kp.lastResort !== true) continue;
+      if (kp.publicPackage.leafNode.lifetime.notAfter < now) {
+        await this.#drop(kp.ref);
+        continue;
+      }
+      const after = kp.publicPackage.leafNode.lifetime.notAfter;
+      if (current === undefined || after > current.publicPackage.leafNode.lifetime.notAfter) {
+        current = kp;
+      }
+    }
+    const fresh =
+      current !== undefined &&
+      current.used !== true &&
+      current.publicPackage.leafNode.lifetime.notAfter - now > KEY_PACKAGE_LIFETIME_S / 2n;
+    if (!fresh) await this.upload(1, true);
   }
 
   /** The hub reports `remaining` packages in its directory: top up to the target. */
@@ -76,15 +119,26 @@ export class KeyPackageStock {
     if (missing > 0) void this.upload(missing).catch(() => undefined);
   }
 
-  /** A Welcome used `ref`: its private keys are spent. */
+  /**
+   * A Welcome used `ref`: a one-shot package's private keys are spent; a last-resort one
+   * is kept (it may be handed out again) and replaced at the hub.
+   */
   async forget(ref: string): Promise<void> {
-    this.#own.delete(ref);
-    await this.#o.store.delete(keyPackageKey(ref));
+    const kp = this.#own.get(ref);
+    if (kp?.lastResort !== true) return this.#drop(ref);
+    kp.used = true;
+    await this.#o.store.put(keyPackageKey(ref), encodeOwnKeyPackage(kp));
+    void this.keepLastResort().catch(() => undefined);
   }
 
   /** Zeroes every private key held in memory and forgets them (the store is erased apart). */
   erase(): void {
     for (const kp of this.#own.values()) zeroDeep(kp.privatePackage);
     this.#own.clear();
+  }
+
+  async #drop(ref: string): Promise<void> {
+    this.#own.delete(ref);
+    await this.#o.store.delete(keyPackageKey(ref));
   }
 }

@@ -10,6 +10,7 @@ import { enterEpoch } from "./apply.js";
 import type { ClientContext } from "./context.js";
 import { asError, ClientError } from "./errors.js";
 import type { Intents } from "./intents.js";
+import { acknowledgeWelcome } from "./invitations.js";
 import type { KeyPackageStock } from "./keyPackageStock.js";
 import { Room } from "./room.js";
 import type { RoomSync } from "./sync.js";
@@ -62,18 +63,30 @@ export class PushHandler {
     }
   }
 
+  /**
+   * Joins from a Welcome, then acknowledges it so the hub's inbox stops delivering it
+   * (issue 12). The hub delivers waiting Welcomes again on every connection, so a repeat is
+   * normal: it is acknowledged and nothing else happens.
+   */
   async #onWelcome(f: ReceivedFrame, welcome: Uint8Array, epoch: bigint): Promise<void> {
+    const done = () =>
+      void acknowledgeWelcome(this.#c.hub, f.header.roomId, f.header.logIndex).catch(
+        () => undefined, // unacknowledged, it comes again on the next connection
+      );
     const { rooms, apply } = this.#c;
     const existing = rooms.get(f.header.roomId);
     // A repeat, or a late Welcome for an epoch this device already went past (it joined
     // another way, or was added and removed since): nothing to do.
-    if (existing?.state !== undefined && (!existing.removed || epoch <= existing.epoch)) return;
+    if (existing?.state !== undefined && (!existing.removed || epoch <= existing.epoch)) {
+      return done();
+    }
     let joined: Awaited<ReturnType<typeof joinFromWelcome>>;
     try {
       joined = await joinFromWelcome(welcome, this.#stock.own, apply.cs);
     } catch (e) {
+      // Not for a key package this device holds, or not a valid Welcome: it never will be.
       apply.events.emit({ type: "error", error: asError(e) });
-      return;
+      return done();
     }
     await this.#stock.forget(joined.usedRef);
     const room = new Room(f.header.roomId);
@@ -84,6 +97,7 @@ export class PushHandler {
     await enterEpoch(apply, room, undefined, joined.state);
     apply.events.emit({ type: "joined", roomId: f.header.roomId, epoch: room.epoch });
     await this.#c.persist(room, true);
+    done();
     void this.#c.sync.syncRoom(room).catch(() => undefined);
   }
 

@@ -125,13 +125,26 @@ export class Relay {
   readonly #devices = new Map<bigint, RelayConnection>();
   readonly #kps = new Map<string, Map<bigint, Uint8Array[]>>();
   readonly #answers = new Map<string, Uint8Array>();
+  /** Welcomes per device until acknowledged (the hub's Welcome inbox). */
   readonly #welcomes = new Map<bigint, Uint8Array[]>();
+  readonly #lastResort = new Map<bigint, Uint8Array>();
   #hlc = 0n;
   #queue: Promise<void> = Promise.resolve();
+  /** Acknowledged Welcomes stay (tests look at the list before an acknowledgement). */
+  holdWelcomes = false;
+  /** Every Welcome the relay sent, in order (tests push one again to see a repeat handled). */
+  readonly welcomesSent: Uint8Array[] = [];
   /** Test hook called right after a frame is sequenced, before any answer goes out. */
   afterSequence: ((roomId: bigint, frame: ReceivedFrame) => void) | undefined;
   /** Counters for assertions. */
-  readonly stats = { stale: 0, missingProposals: 0, commits: 0, commitRequests: 0 };
+  readonly stats = {
+    stale: 0,
+    missingProposals: 0,
+    commits: 0,
+    commitRequests: 0,
+    welcomeAcks: 0,
+    lastResortUploads: 0,
+  };
 
   constructor(o: RelayOptions) {
     this.#o = { echo: true, autoCommitRequest: true, kpLowWater: 2, recommitMs: 150, ...o };
@@ -141,6 +154,13 @@ export class Relay {
 
   get hubPublicKey(): Uint8Array {
     return this.hub.publicKey;
+  }
+
+  /** Claims every one-shot key package of `userId` (a drain, as an attacker would). */
+  drain(userId: string): number {
+    let n = 0;
+    for (const list of this.#kps.get(userId)?.values() ?? []) n += list.splice(0).length;
+    return n;
   }
 
   connect(lossRng?: Rng): RelayConnection {
@@ -270,8 +290,8 @@ export class Relay {
         sender_id: f.header.senderId,
         user_id: conn.userId ?? "",
       });
+      // The Welcome inbox: every Welcome waits until its device acknowledges it.
       for (const w of this.#welcomes.get(f.header.senderId) ?? []) conn.deliver(w);
-      this.#welcomes.delete(f.header.senderId);
       return;
     }
     if (conn.senderId !== f.header.senderId)
@@ -286,14 +306,19 @@ export class Relay {
         const byDevice = this.#kps.get(conn.userId ?? "") ?? new Map<bigint, Uint8Array[]>();
         this.#kps.set(conn.userId ?? "", byDevice);
         const list = byDevice.get(f.header.senderId) ?? [];
-        for (const k of fieldArray(p, "key_packages")) list.push(k as Uint8Array);
+        const uploaded = fieldArray(p, "key_packages") as Uint8Array[];
+        // One last-resort package per device, replaced by a new one, never used up.
+        if (p.last_resort === true) {
+          this.#lastResort.set(f.header.senderId, uploaded[0]!);
+          this.stats.lastResortUploads++;
+        } else list.push(...uploaded);
         byDevice.set(f.header.senderId, list);
         return this.#ack(conn, f, 0n, 0n);
       }
       case Opcode.KP_CLAIM: {
         const claims: { sender_id: bigint; key_package: Uint8Array }[] = [];
         for (const [sender, list] of this.#kps.get(fieldText(p, "user_id")) ?? []) {
-          const kp = list.shift();
+          const kp = list.shift() ?? this.#lastResort.get(sender);
           if (kp !== undefined) claims.push({ sender_id: sender, key_package: kp });
           if (list.length < this.#o.kpLowWater)
             this.#push(this.#devices.get(sender), Opcode.KP_STATUS, 0n, 0n, {
@@ -303,6 +328,25 @@ export class Relay {
         const answer = this.#respond(conn, f, Opcode.KP_CLAIMED, { claims });
         this.#answers.set(`${f.header.senderId}:${f.header.requestId}`, answer);
         return;
+      }
+      case Opcode.INVITES_LIST: {
+        const invites = (this.#welcomes.get(f.header.senderId) ?? []).map((w) => {
+          const h = parseFrame(w).header;
+          const room = new Uint8Array(16);
+          for (let i = 0; i < 16; i++) room[i] = Number((h.roomId >> BigInt(8 * (15 - i))) & 0xffn);
+          return { room_id: room, epoch: h.epoch, log_index: h.logIndex, expires_at: 1n << 40n };
+        });
+        return void this.#respond(conn, f, Opcode.INVITES, { invites });
+      }
+      case Opcode.WELCOME_ACK: {
+        if (this.holdWelcomes) return this.#ack(conn, f, 0n, 0n);
+        const left = (this.#welcomes.get(f.header.senderId) ?? []).filter((w) => {
+          const h = parseFrame(w).header;
+          return !(h.roomId === f.header.roomId && h.logIndex === fieldU64(p, "log_index"));
+        });
+        this.#welcomes.set(f.header.senderId, left);
+        this.stats.welcomeAcks++;
+        return this.#ack(conn, f, 0n, 0n);
       }
       case Opcode.ROOM_CREATE: {
         if (this.rooms.has(f.header.roomId))
@@ -411,11 +455,11 @@ export class Relay {
               this.hub,
             );
             const target = this.#devices.get(rid);
+            this.#welcomes.set(rid, [...(this.#welcomes.get(rid) ?? []), w]);
+            this.welcomesSent.push(w);
             if (target?.up) {
               room.subscribers.add(target);
               target.deliver(w);
-            } else {
-              this.#welcomes.set(rid, [...(this.#welcomes.get(rid) ?? []), w]);
             }
           }
         }
