@@ -1,0 +1,50 @@
+/**
+ * Issue 12, "Welcome inbox": a user added while offline used to miss its Welcome for good
+ * (the hub sent it to the device's sessions, and it had none), so it never joined. Now the
+ * hub keeps the Welcome per device and delivers it after the device's next AUTH_OK; the
+ * device joins, acknowledges it, and it is not listed any more.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { inEpoch, type RealUser, realUser } from "./clients.js";
+import { pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
+
+let hub: SecurityHub;
+let bystander: RawSession;
+const users: RealUser[] = [];
+
+beforeAll(async () => {
+  hub = await startHub();
+  bystander = await RawSession.open(hub, "bystander");
+});
+afterAll(async () => {
+  for (const u of users) u.close();
+  bystander?.close();
+  await hub?.stop();
+});
+
+it("an invitee offline when added joins after reconnecting, and the Welcome is then gone", async () => {
+  const alice = await realUser(hub, "alice");
+  const bob = await realUser(hub, "bob");
+  users.push(alice, bob);
+  await alice.online();
+  await bob.online(); // uploads bob's key packages
+  bob.offline();
+
+  const room = await alice.client.createRoom();
+  await alice.client.addMembers(room, ["bob"]);
+  await inEpoch([alice], room, 1n);
+  expect(bob.client.room(room)).toBeUndefined();
+
+  await bob.online();
+  await inEpoch([alice, bob], room, 1n);
+  const got: string[] = [];
+  alice.client.on((e) => {
+    if (e.type === "message") got.push(new TextDecoder().decode(e.plaintext));
+  });
+  await bob.client.send(room, new TextEncoder().encode("back online"));
+  await inEpoch([alice, bob], room, 1n);
+  await expect.poll(() => got, { timeout: 20_000 }).toEqual(["back online"]);
+  // Acknowledged once joined: nothing is waiting for bob's device any more.
+  await expect.poll(() => bob.client.invitations(), { timeout: 10_000 }).toEqual([]);
+  await pingOk(bystander);
+});
