@@ -311,6 +311,51 @@ export const partition: Scenario = {
   },
 };
 
+/**
+ * Issue 12, the Welcome inbox: u2 is down (its app crashed) when u0 adds it; the hub keeps
+ * the Welcome for u2's device and delivers it when u2 authenticates again, so u2 joins and
+ * chats. Links duplicate, reorder and replay old frames (a Welcome may arrive twice), but
+ * lose nothing: a Welcome pushed on a connection that loses it waits for the next one.
+ */
+export const offlineInvitee: Scenario = {
+  name: "offline_invitee",
+  description: "a member added while its device is down joins when it comes back",
+  clients: 3,
+  chaosMs: 20_000,
+  convergeMs: 40_000,
+  plan: { kinds: ["network", "replayOld"], maxLoss: 0, maxEvents: 1, maxSkewMs: 2000 },
+  async setup(r) {
+    await roomWith(r, ["u1"]);
+  },
+  workload(r) {
+    const { w } = r;
+    w.at(200, "u2 goes down", () => w.crashClient("u2", 4000 + r.rng.int(8000)));
+    w.at(1000, "add u2 while it is down", () => {
+      w.api("u0")
+        .addMembers(r.room, ["u2"])
+        .then(
+          () => {
+            r.notes.added = 1;
+          },
+          () => undefined,
+        );
+    });
+    for (let i = 0; i < 3; i++) send(r, "u0", i, 2000 + r.rng.int(5000));
+    for (let i = 0; i < 3; i++) send(r, "u2", i, 14_000 + r.rng.int(4000));
+  },
+  check(r) {
+    if (r.notes.added !== 1) {
+      r.w.violation("invitee_added", "u0 could not add u2");
+      return;
+    }
+    const epoch = r.w.hub.room(r.room)?.epoch;
+    const u2 = r.w.client("u2").client?.room(r.room);
+    if (u2?.phase.kind !== "synchronized" || u2.epoch !== epoch) {
+      r.w.violation("offline_invitee_joined", `u2 is ${u2?.phase.kind ?? "not in the room"}`);
+    }
+  },
+};
+
 export const SCENARIOS: readonly Scenario[] = [
   chat10,
   propose5,
@@ -318,6 +363,7 @@ export const SCENARIOS: readonly Scenario[] = [
   hubCrash,
   syncCrash,
   partition,
+  offlineInvitee,
   ...IMPOSTOR_SCENARIOS,
 ];
 
