@@ -43,6 +43,10 @@ it("refuses claims of one target past its rate, whoever claims; others' claims g
   expect(await claim(mallory, "victim")).toBe("CLAIM_RATE_LIMITED");
   expect(await claim(helper, "victim")).toBe("CLAIM_RATE_LIMITED"); // another claimer too
   expect(await claim(bystander, "carol")).toBe("NO_KEY_PACKAGE"); // another target is served
+  // Visible to the operator: the refusals are logged (and counted by code in /metrics).
+  await expect
+    .poll(() => hub.log(), { timeout: 5000 })
+    .toContain("key-package claims refused over the rate limit");
   await pingOk(bystander);
   mallory.close();
   helper.close();

@@ -4,7 +4,7 @@
  * user a session authenticated as, and takes the frames the session already parsed and
  * verified (`handleVerified`; `handleFrame` parses and verifies raw bytes first, for
  * callers without a session). It refuses flagged frames and banned users, answers
- * key-package and in-band moderation requests itself (hubRequests.ts), enforces
+ * key-package, Welcome-inbox and in-band moderation requests itself (hubRequests.ts), enforces
  * `max_rooms`, and hands room frames to the shard that owns the room (DESIGN §9). Errors
  * are ERROR responses, never exceptions. No sockets, no wall clock, no timers of its own.
  *
@@ -244,23 +244,13 @@ export class HubCore {
     this.detachSession(sessionId);
     this.sessions.set(sessionId, { deviceKey: new Uint8Array(devicePublicKey), senderId, userId });
     this.shards.broadcast({ t: "live", senderId, live: true });
-    void this.deliverInbox(sessionId, senderId);
-  }
-
-  /**
-   * The Welcomes waiting for the device, to the session that just authenticated (after its
-   * AUTH_OK), byte for byte as the sequencer sent them; the device acknowledges each.
-   */
-  private async deliverInbox(sessionId: string, senderId: bigint): Promise<void> {
-    let waiting: Awaited<ReturnType<WelcomeInbox["pending"]>>;
-    try {
-      waiting = await this.inbox.pending(senderId);
-    } catch {
-      return; // storage closed under a late session: nothing to deliver
-    }
-    // The session may have gone (or become another device) while the inbox was read.
-    if (this.sessions.get(sessionId)?.senderId !== senderId) return;
-    for (const w of waiting) this.deps.sink({ kind: "session", sessionId }, w.frame);
+    // The Welcomes waiting for the device, after its AUTH_OK (inbox/welcomeInbox.ts); not
+    // if the session went (or became another device) while the inbox was read.
+    void this.inbox.deliver(
+      senderId,
+      (frame) => this.deps.sink({ kind: "session", sessionId }, frame),
+      () => this.sessions.get(sessionId)?.senderId === senderId,
+    );
   }
 
   detachSession(sessionId: string): void {

@@ -96,6 +96,25 @@ export class WelcomeInbox {
     return this.storage.welcomesFor(senderId, this.nowSeconds());
   }
 
+  /**
+   * Sends a device's waiting Welcomes, byte for byte, to `send` while `stillThere()`
+   * (the session may go while the inbox is read). A storage already closed sends nothing.
+   */
+  async deliver(
+    senderId: bigint,
+    send: (frame: Uint8Array) => void,
+    stillThere: () => boolean,
+  ): Promise<void> {
+    let waiting: StoredWelcome[];
+    try {
+      waiting = await this.pending(senderId);
+    } catch {
+      return;
+    }
+    if (!stillThere()) return;
+    for (const w of waiting) send(w.frame);
+  }
+
   /** The device acknowledged the Welcome of (room, log_index): it is not delivered again. */
   async acknowledge(senderId: bigint, roomId: bigint, logIndex: bigint): Promise<boolean> {
     while (this.writing.size > 0) await Promise.allSettled([...this.writing]);

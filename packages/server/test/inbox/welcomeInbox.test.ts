@@ -72,6 +72,14 @@ describe("Welcome inbox", () => {
     expect(toSession(env, bob, Opcode.WELCOME)).toHaveLength(2);
   });
 
+  it("delivers nothing to a session that went before the inbox was read", async () => {
+    const { env, bob } = await offlineInvitee();
+    env.hub.attachSession(bob.sessionId, bob.signer.publicKey, "bob");
+    env.hub.detachSession(bob.sessionId);
+    await flush(env);
+    expect(toSession(env, bob, Opcode.WELCOME)).toHaveLength(0);
+  });
+
   it("lists the rooms a device was invited to and forgets one once acknowledged", async () => {
     const { env, bob, welcome } = await offlineInvitee();
     env.hub.attachSession(bob.sessionId, bob.signer.publicKey, "bob");

@@ -108,7 +108,7 @@ export async function openNodeHub(
     {
       clock: deps.clock,
       limits: { deviceRatePerSec: c.limits.device_rate, deviceBurst: c.limits.device_burst },
-      observer: metricsObserver(metrics),
+      observer: metricsObserver(metrics, deps.log),
     },
     async (sink, control) => {
       // Welcomes leave the shards (worker threads too) through this sink and are kept in
@@ -189,9 +189,13 @@ async function memberCount(core: HubCore): Promise<number> {
   return n;
 }
 
-/** Request → response latency and refusals by code. */
-function metricsObserver(metrics: Metrics): HostObserver {
+/**
+ * Request → response latency and refusals by code; refused key-package claims (a drain
+ * under way, issue 12) are also logged, at most once a second with the count since.
+ */
+function metricsObserver(metrics: Metrics, log: CoreDeps["log"]): HostObserver {
   const pending = new Map<string, { t: bigint; opcode: number }>();
+  const claims = { refused: 0, loggedAt: 0 };
   return {
     received(sessionId, frame) {
       const h = frame.header;
@@ -207,9 +211,19 @@ function metricsObserver(metrics: Metrics): HostObserver {
       const ok = h.opcode !== Opcode.ERROR;
       if (!ok) {
         try {
-          metrics.framesRejected.inc({
-            code: decodeErrorPayload(frame.subarray(HEADER_SIZE)).name,
-          });
+          const e = decodeErrorPayload(frame.subarray(HEADER_SIZE));
+          metrics.framesRejected.inc({ code: e.name });
+          if (e.name === "CLAIM_RATE_LIMITED") {
+            claims.refused++;
+            if (Date.now() - claims.loggedAt >= 1000) {
+              log.warn(
+                { session: target.sessionId, refused: claims.refused, reason: e.message },
+                "key-package claims refused over the rate limit",
+              );
+              claims.loggedAt = Date.now();
+              claims.refused = 0;
+            }
+          }
         } catch {
           // the hub's own error frames always decode
         }
