@@ -12,7 +12,8 @@ import {
 } from "@kalandra/client";
 import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
 import { waitUntil } from "@kalandra/test-support";
-import type { SecurityHub } from "./hub.js";
+import { afterAll, beforeAll } from "vitest";
+import { RawSession, type SecurityHub, startHub } from "./hub.js";
 
 export interface RealUser {
   client: KalandraClient;
@@ -73,4 +74,40 @@ export function inEpoch(users: RealUser[], room: bigint, epoch: bigint): Promise
     `epoch ${epoch} everywhere`,
     { timeoutMs: 20_000, intervalMs: 20 },
   );
+}
+
+/**
+ * One kalandrad for the test file, a bystander session on it, and the real users the tests
+ * open (closed after the file): `hub()`, `bystander()`, `user(id)`.
+ */
+export function hubWithUsers(): {
+  hub: () => SecurityHub;
+  bystander: () => RawSession;
+  user: (id: string) => Promise<RealUser>;
+} {
+  let hub: SecurityHub | undefined;
+  let bystander: RawSession | undefined;
+  const users: RealUser[] = [];
+  beforeAll(async () => {
+    hub = await startHub();
+    bystander = await RawSession.open(hub, "bystander");
+  });
+  afterAll(async () => {
+    for (const u of users) u.close();
+    bystander?.close();
+    await hub?.stop();
+  });
+  const must = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error("the hub is not started");
+    return v;
+  };
+  return {
+    hub: () => must(hub),
+    bystander: () => must(bystander),
+    async user(id) {
+      const u = await realUser(must(hub), id);
+      users.push(u);
+      return u;
+    },
+  };
 }

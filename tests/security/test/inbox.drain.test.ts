@@ -5,33 +5,20 @@
  * one-shot ones are gone and never deletes on a claim: the drained user is still added.
  */
 import { decodePayload, encodePayload, Opcode } from "@kalandra/proto";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { inEpoch, type RealUser, realUser } from "./clients.js";
-import { errorName, expectOpcode, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
+import { expect, it } from "vitest";
+import { hubWithUsers, inEpoch } from "./clients.js";
+import { errorName, expectOpcode, pingOk, RawSession } from "./hub.js";
 
-let hub: SecurityHub;
-let bystander: RawSession;
-const users: RealUser[] = [];
-
-beforeAll(async () => {
-  hub = await startHub();
-  bystander = await RawSession.open(hub, "bystander");
-});
-afterAll(async () => {
-  for (const u of users) u.close();
-  bystander?.close();
-  await hub?.stop();
-});
+const { hub, bystander, user } = hubWithUsers();
 
 it("a user whose one-shot key packages were drained is still added (last resort) and joins", async () => {
-  const alice = await realUser(hub, "alice");
-  const bob = await realUser(hub, "bob");
-  users.push(alice, bob);
+  const alice = await user("alice");
+  const bob = await user("bob");
   await alice.online();
   await bob.online();
   bob.offline();
 
-  const mallory = await RawSession.open(hub, "mallory");
+  const mallory = await RawSession.open(hub(), "mallory");
   const claimed: string[] = [];
   for (let i = 0; i < 5; i++) {
     const a = await mallory.request({
@@ -54,6 +41,6 @@ it("a user whose one-shot key packages were drained is still added (last resort)
   await bob.online();
   await inEpoch([alice, bob], room, 1n);
   expect(bob.client.room(room)?.members).toEqual(["alice", "bob"]);
-  await pingOk(bystander);
+  await pingOk(bystander());
   mallory.close();
 });

@@ -4,28 +4,15 @@
  * hub keeps the Welcome per device and delivers it after the device's next AUTH_OK; the
  * device joins, acknowledges it, and it is not listed any more.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { inEpoch, type RealUser, realUser } from "./clients.js";
-import { pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
+import { expect, it } from "vitest";
+import { hubWithUsers, inEpoch } from "./clients.js";
+import { pingOk } from "./hub.js";
 
-let hub: SecurityHub;
-let bystander: RawSession;
-const users: RealUser[] = [];
-
-beforeAll(async () => {
-  hub = await startHub();
-  bystander = await RawSession.open(hub, "bystander");
-});
-afterAll(async () => {
-  for (const u of users) u.close();
-  bystander?.close();
-  await hub?.stop();
-});
+const { bystander, user } = hubWithUsers();
 
 it("an invitee offline when added joins after reconnecting, and the Welcome is then gone", async () => {
-  const alice = await realUser(hub, "alice");
-  const bob = await realUser(hub, "bob");
-  users.push(alice, bob);
+  const alice = await user("alice");
+  const bob = await user("bob");
   await alice.online();
   await bob.online(); // uploads bob's key packages
   bob.offline();
@@ -46,5 +33,5 @@ it("an invitee offline when added joins after reconnecting, and the Welcome is t
   await expect.poll(() => got, { timeout: 20_000 }).toEqual(["back online"]);
   // Acknowledged once joined: nothing is waiting for bob's device any more.
   await expect.poll(() => bob.client.invitations(), { timeout: 10_000 }).toEqual([]);
-  await pingOk(bystander);
+  await pingOk(bystander());
 });

@@ -13,7 +13,7 @@ import { concatBytes, stateCborDecode, stateCborEncode } from "@kalandra/proto";
 import { StorageError } from "../errors.js";
 import { copyBytes, prefixEnd, readU64Key, u64Key, userPrefix } from "../keys.js";
 import type { StoredKeyPackage } from "../types.js";
-import { META, type Tables } from "./layout.js";
+import { deviceRows, META, type Tables } from "./layout.js";
 
 const ONE = new Uint8Array([0]);
 
@@ -45,16 +45,11 @@ interface Row {
   pkg: StoredKeyPackage;
 }
 
-function deviceRows(t: Tables, senderId: bigint): Row[] {
-  const prefix = u64Key(senderId, "senderId");
-  const rows: Row[] = [];
-  for (const { key, value } of t.key_packages.getRange({
-    start: prefix,
-    end: prefixEnd(prefix, 8),
-  })) {
-    rows.push({ key: copyBytes(key), pkg: decodePackage(value, senderId) });
-  }
-  return rows;
+function packagesOf(t: Tables, senderId: bigint): Row[] {
+  return deviceRows(t.key_packages, senderId, (v) => decodePackage(v, senderId)).map((r) => ({
+    key: r.key,
+    pkg: r.value,
+  }));
 }
 
 /**
@@ -75,7 +70,7 @@ export function putPackages(t: Tables, packages: readonly StoredKeyPackage[]): v
     if (seen.has(id) || t.kp_refs.get(p.ref) !== undefined) continue;
     seen.add(id);
     if (p.lastResort) {
-      replaced.push(...deviceRows(t, p.senderId).filter((r) => r.pkg.lastResort));
+      replaced.push(...packagesOf(t, p.senderId).filter((r) => r.pkg.lastResort));
     }
     rows.push({
       key: concatBytes(u64Key(p.senderId, "senderId"), u64Key(seq++)),
@@ -117,7 +112,7 @@ export function claimPackages(t: Tables, userId: string, now: bigint): StoredKey
   const remove: Row[] = [];
   const emptyDevices: Uint8Array[] = [];
   for (const senderId of devices) {
-    const rows = deviceRows(t, senderId).filter((r) => r.pkg.userId === userId);
+    const rows = packagesOf(t, senderId).filter((r) => r.pkg.userId === userId);
     const live = rows.filter((r) => r.pkg.notAfter >= now);
     remove.push(...rows.filter((r) => r.pkg.notAfter < now));
     const oneTime = live.find((r) => !r.pkg.lastResort);
@@ -138,5 +133,5 @@ export function claimPackages(t: Tables, userId: string, now: bigint): StoredKey
 
 /** Unexpired one-time packages a device still has (what KP_STATUS reports). */
 export function countPackages(t: Tables, senderId: bigint, now: bigint): number {
-  return deviceRows(t, senderId).filter((r) => !r.pkg.lastResort && r.pkg.notAfter >= now).length;
+  return packagesOf(t, senderId).filter((r) => !r.pkg.lastResort && r.pkg.notAfter >= now).length;
 }

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Database, open, type RootDatabase } from "lmdb";
 import { asStorageError } from "../errors.js";
+import { copyBytes, prefixEnd, u64Key } from "../keys.js";
 
 export const DATA_FILE = "data.mdb";
 export const VAULT_FILE = "keys.vault";
@@ -54,6 +55,23 @@ export const META = {
   /** u64 BE: next Welcome inbox sequence number (oldest first per device). */
   welcomeSeq: new TextEncoder().encode("welcome_seq"),
 } as const;
+
+/**
+ * The rows of a table keyed `sender_id (8) ‖ seq (8)` that belong to one device, in seq
+ * order (key packages, Welcomes), each key copied and its value decoded.
+ */
+export function deviceRows<T>(
+  table: Table,
+  senderId: bigint,
+  decode: (value: Uint8Array) => T,
+): { key: Uint8Array; value: T }[] {
+  const prefix = u64Key(senderId, "senderId");
+  const rows: { key: Uint8Array; value: T }[] = [];
+  for (const { key, value } of table.getRange({ start: prefix, end: prefixEnd(prefix, 8) })) {
+    rows.push({ key: copyBytes(key), value: decode(value) });
+  }
+  return rows;
+}
 
 export interface Env {
   root: RootDatabase<Uint8Array, Uint8Array>;

@@ -13,9 +13,9 @@
  */
 import { concatBytes, stateCborDecode, stateCborEncode } from "@kalandra/proto";
 import { StorageError } from "../errors.js";
-import { copyBytes, prefixEnd, readRoomKey, readU64Key, roomKey, u64Key } from "../keys.js";
+import { copyBytes, readRoomKey, readU64Key, roomKey, u64Key } from "../keys.js";
 import type { StoredWelcome } from "../types.js";
-import { META, type Tables } from "./layout.js";
+import { deviceRows, META, type Tables } from "./layout.js";
 
 const ONE = new Uint8Array([0]);
 
@@ -49,16 +49,11 @@ function decodeWelcome(bytes: Uint8Array, senderId: bigint): StoredWelcome {
 }
 
 /** Every Welcome a device has, oldest first (expired ones included). */
-function deviceRows(t: Tables, senderId: bigint): Row[] {
-  const prefix = u64Key(senderId, "senderId");
-  const rows: Row[] = [];
-  for (const { key, value } of t.welcomes.getRange({
-    start: prefix,
-    end: prefixEnd(prefix, 8),
-  })) {
-    rows.push({ key: copyBytes(key), welcome: decodeWelcome(value, senderId) });
-  }
-  return rows;
+function welcomeRows(t: Tables, senderId: bigint): Row[] {
+  return deviceRows(t.welcomes, senderId, (v) => decodeWelcome(v, senderId)).map((r) => ({
+    key: r.key,
+    welcome: r.value,
+  }));
 }
 
 const expiryKey = (r: Row): Uint8Array =>
@@ -74,7 +69,7 @@ function removeRows(t: Tables, rows: readonly Row[]): void {
 /** Stores one Welcome, drops the device's oldest beyond `maxPerDevice`; how many dropped. */
 export function putWelcome(t: Tables, w: StoredWelcome, maxPerDevice: number): number {
   // Read and encode everything before the first write (keyPackages.ts `putPackages`).
-  const rows = deviceRows(t, w.senderId);
+  const rows = welcomeRows(t, w.senderId);
   if (rows.some((r) => r.welcome.roomId === w.roomId && r.welcome.logIndex === w.logIndex)) {
     return 0;
   }
@@ -99,7 +94,7 @@ export function putWelcome(t: Tables, w: StoredWelcome, maxPerDevice: number): n
 
 /** A device's Welcomes not expired at `now`, oldest first. */
 export function welcomesOf(t: Tables, senderId: bigint, now: bigint): StoredWelcome[] {
-  return deviceRows(t, senderId)
+  return welcomeRows(t, senderId)
     .filter((r) => r.welcome.expiresAt > now)
     .map((r) => r.welcome);
 }
@@ -110,7 +105,7 @@ export function removeWelcome(
   roomId: bigint,
   logIndex: bigint,
 ): boolean {
-  const rows = deviceRows(t, senderId).filter(
+  const rows = welcomeRows(t, senderId).filter(
     (r) => r.welcome.roomId === roomId && r.welcome.logIndex === logIndex,
   );
   removeRows(t, rows);
