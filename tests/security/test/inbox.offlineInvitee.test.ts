@@ -5,7 +5,7 @@
  * device joins, acknowledges it, and it is not listed any more.
  */
 import { expect, it } from "vitest";
-import { hubWithUsers, inEpoch } from "./clients.js";
+import { goOffline, hubWithUsers, inEpoch } from "./clients.js";
 import { pingOk } from "./hub.js";
 
 const { bystander, user } = hubWithUsers();
@@ -13,16 +13,14 @@ const { bystander, user } = hubWithUsers();
 it("an invitee offline when added joins after reconnecting, and the Welcome is then gone", async () => {
   const alice = await user("alice");
   const bob = await user("bob");
-  await alice.online();
-  await bob.online(); // uploads bob's key packages
-  bob.offline();
+  goOffline(bob); // its key packages are uploaded
 
   const room = await alice.client.createRoom();
   await alice.client.addMembers(room, ["bob"]);
   await inEpoch([alice], room, 1n);
   expect(bob.client.room(room)).toBeUndefined();
 
-  await bob.online();
+  await bob.reconnect();
   await inEpoch([alice, bob], room, 1n);
   const got: string[] = [];
   alice.client.on((e) => {
