@@ -331,6 +331,7 @@ export const offlineInvitee: Scenario = {
     const { w } = r;
     w.at(200, "u2 goes down", () => w.crashClient("u2", 4000 + r.rng.int(8000)));
     w.at(1000, "add u2 while it is down", () => {
+      w.access.admit(r.room, ["u2"]); // an honest add (room_access)
       w.api("u0")
         .addMembers(r.room, ["u2"])
         .then(
