@@ -90,7 +90,8 @@ const CAUGHT_BY: Record<string, string> = {
   kp_drain: "drained_user_added",
 };
 
-describe("attacks not refused yet", () => {
+// Every attack of the family is refused now; the check stays for attacks added later.
+describe.skipIf(PENDING_ATTACKS.length === 0)("attacks not refused yet", () => {
   it.each(PENDING_ATTACKS.map((s) => [s.name, s] as const))(
     "%s still succeeds and is caught",
     async (name, scenario) => {
