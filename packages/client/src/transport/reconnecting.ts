@@ -23,6 +23,10 @@ import { TransportError } from "./errors.js";
 import { SessionHandshake } from "./sessionHandshake.js";
 
 /** Request ids the transport's handshakes use (the client core counts up from 1). */
+
+/** Most frames kept for a listener that registers after AUTH_OK (`onFrame`). */
+const MAX_EARLY_FRAMES = 1024;
+
 export const HANDSHAKE_REQUEST_ID_BASE = 0xfff0_0000;
 
 /** One open connection to the hub carrying whole frames both ways. */
@@ -88,6 +92,8 @@ class Conn implements ReconnectingConnection {
   connections = 0;
   dropped = 0;
   private readonly frameCbs: ((f: Uint8Array) => void)[] = [];
+  /** Frames read after AUTH_OK while no `onFrame` listener was registered yet. */
+  private early: Uint8Array[] = [];
   private readonly reconnectCbs: (() => void)[] = [];
   private readonly stateCbs: ((s: ConnectionState) => void)[] = [];
   private queue: Uint8Array[] = [];
@@ -121,6 +127,11 @@ class Conn implements ReconnectingConnection {
 
   onFrame(cb: (frame: Uint8Array) => void): void {
     this.frameCbs.push(cb);
+    // Frames read before anyone listened: the hub pushes a device's waiting Welcomes right
+    // after AUTH_OK, before the client has taken the connection over.
+    const early = this.early;
+    this.early = [];
+    for (const f of early) cb(f);
   }
 
   onReconnect(cb: () => void): void {
@@ -200,6 +211,10 @@ class Conn implements ReconnectingConnection {
           return;
         }
         const bytes = f.toWire();
+        if (this.frameCbs.length === 0) {
+          if (this.early.length < MAX_EARLY_FRAMES) this.early.push(bytes);
+          return;
+        }
         for (const cb of this.frameCbs) cb(bytes);
       },
       () => {
