@@ -129,6 +129,18 @@ describe.each(transports)("%s", (_name, connect) => {
     expect(conn.state).toBe("closed");
   });
 
+  it("keeps frames that arrive before anyone listens and hands them to the first listener", async () => {
+    // The hub pushes a device's waiting Welcomes right after AUTH_OK, before the client
+    // registers onFrame: they must not be dropped (issue 12, the Welcome inbox).
+    const conn = await connect();
+    for (let i = 1; i <= 3; i++) conn.send(ping(i));
+    await new Promise((r) => setTimeout(r, 500)); // the echoes arrive with no listener
+    const ids = collect(conn);
+    await until(() => ids.length === 3);
+    expect(ids).toEqual([1, 2, 3]);
+    conn.close();
+  });
+
   it("refuses a hub that presents another key", async () => {
     await expect(connect({ hubPublicKey: new Uint8Array(32).fill(7) })).rejects.toBeInstanceOf(
       TransportError,
