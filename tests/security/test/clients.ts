@@ -1,12 +1,11 @@
 /**
  * The inbox tests' fixture: one kalandrad for the file, a bystander session on it, and real
- * client cores (limitsClients.ts) for the users whose Welcomes and key packages are at
+ * client cores (clientCores.ts) for the users whose Welcomes and key packages are at
  * stake (drained users, offline invitees), closed after the file.
  */
-import { waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll } from "vitest";
+import { closeUser, openUser, type User } from "./clientCores.js";
 import { RawSession, type SecurityHub, startHub } from "./hub.js";
-import { closeUser, openUser, type User } from "./limitsClients.js";
 
 export type { User };
 
@@ -47,18 +46,4 @@ export function hubWithUsers(): {
       return u;
     },
   };
-}
-
-/** Waits until every user's view of the room is synchronized at `epoch`. */
-export function inEpoch(users: User[], room: bigint, epoch: bigint): Promise<void> {
-  return waitUntil(
-    () =>
-      users.every(
-        (u) =>
-          u.client.room(room)?.phase.kind === "synchronized" &&
-          u.client.room(room)?.epoch === epoch,
-      ),
-    `epoch ${epoch} everywhere`,
-    { timeoutMs: 20_000, intervalMs: 20 },
-  );
 }

@@ -7,9 +7,9 @@
  */
 import { waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { closeUser, openUser, type User } from "./clientCores.js";
 import type { SecurityHub } from "./hub.js";
 import { codeAuth, enroll, startEnrollmentHub } from "./identityHub.js";
-import { closeUser, openUser, type User } from "./limitsClients.js";
 
 let hub: SecurityHub;
 const users: User[] = [];

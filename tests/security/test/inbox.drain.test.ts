@@ -6,7 +6,8 @@
  */
 import { decodePayload, encodePayload, Opcode } from "@kalandra/proto";
 import { expect, it } from "vitest";
-import { goOffline, hubWithUsers, inEpoch } from "./clients.js";
+import { untilEpoch } from "./clientCores.js";
+import { goOffline, hubWithUsers } from "./clients.js";
 import { errorName, expectOpcode, pingOk, RawSession } from "./hub.js";
 
 const { hub, bystander, user } = hubWithUsers();
@@ -38,7 +39,7 @@ it("a user whose one-shot key packages were drained is still added (last resort)
   const room = await alice.client.createRoom();
   await alice.client.addMembers(room, ["bob"]);
   await bob.reconnect();
-  await inEpoch([alice, bob], room, 1n);
+  await untilEpoch([alice, bob], room, 1n);
   expect(bob.client.room(room)?.members).toEqual(["alice", "bob"]);
   await pingOk(bystander());
   mallory.close();

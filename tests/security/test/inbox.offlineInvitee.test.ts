@@ -5,7 +5,8 @@
  * device joins, acknowledges it, and it is not listed any more.
  */
 import { expect, it } from "vitest";
-import { goOffline, hubWithUsers, inEpoch } from "./clients.js";
+import { untilEpoch } from "./clientCores.js";
+import { goOffline, hubWithUsers } from "./clients.js";
 import { pingOk } from "./hub.js";
 
 const { bystander, user } = hubWithUsers();
@@ -17,17 +18,17 @@ it("an invitee offline when added joins after reconnecting, and the Welcome is t
 
   const room = await alice.client.createRoom();
   await alice.client.addMembers(room, ["bob"]);
-  await inEpoch([alice], room, 1n);
+  await untilEpoch([alice], room, 1n);
   expect(bob.client.room(room)).toBeUndefined();
 
   await bob.reconnect();
-  await inEpoch([alice, bob], room, 1n);
+  await untilEpoch([alice, bob], room, 1n);
   const got: string[] = [];
   alice.client.on((e) => {
     if (e.type === "message") got.push(new TextDecoder().decode(e.plaintext));
   });
   await bob.client.send(room, new TextEncoder().encode("back online"));
-  await inEpoch([alice, bob], room, 1n);
+  await untilEpoch([alice, bob], room, 1n);
   await expect.poll(() => got, { timeout: 20_000 }).toEqual(["back online"]);
   // Acknowledged once joined: nothing is waiting for bob's device any more.
   await expect.poll(() => bob.client.invitations(), { timeout: 10_000 }).toEqual([]);

@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { decodePayload, encodePayload, Opcode } from "@kalandra/proto";
 import { tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { closeUser, openUser, rawAs, type User, untilEpoch } from "./clientCores.js";
 import { errorName, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
-import { closeUser, openUser, rawAs, type User, untilEpoch } from "./limitsClients.js";
 
 const conf = tempDir("security-members");
 const file = join(conf.path, "kalandra.toml");

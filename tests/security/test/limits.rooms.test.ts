@@ -6,8 +6,8 @@
  * the bystander was refused.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { closeUser, openUser, type User } from "./clientCores.js";
 import { pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
-import { closeUser, openUser, type User } from "./limitsClients.js";
 
 let hub: SecurityHub;
 let bystander: RawSession;

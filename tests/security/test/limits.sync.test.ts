@@ -17,8 +17,8 @@ import {
 } from "@kalandra/proto";
 import { waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { closeUser, enc, openUser, rawAs, type User, untilEpoch } from "./clientCores.js";
 import { errorName, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
-import { closeUser, enc, openUser, rawAs, type User, untilEpoch } from "./limitsClients.js";
 
 let hub: SecurityHub;
 let bystander: RawSession;

@@ -7,85 +7,34 @@
  * GroupInfo created room after room. Each is refused now, with the same NO_ACCESS whether
  * or not the room exists; a bystander session and the room's members keep working.
  */
-import {
-  connectWebSocket,
-  getKalandraCiphersuiteImpl,
-  HubError,
-  KalandraClient,
-  MemoryStore,
-  type WebSocketConnection,
-} from "@kalandra/client";
-import {
-  type DeviceKey,
-  decodePayload,
-  deriveSenderId,
-  encodePayload,
-  Opcode,
-  systemClock,
-  systemRng,
-  systemTimers,
-} from "@kalandra/proto";
+import { HubError } from "@kalandra/client";
+import { decodePayload, encodePayload, Opcode } from "@kalandra/proto";
 import { waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { closeUser, enc, openUser, rawAs as rawAsUser, type User } from "./clientCores.js";
 import { errorName, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
 import { ADMIN_TOKEN, auditOf } from "./identityHub.js";
 
 let hub: SecurityHub;
 let bystander: RawSession;
-const open: { client: KalandraClient; conn: WebSocketConnection }[] = [];
+const open: User[] = [];
 const raws: RawSession[] = [];
 
-interface User {
-  client: KalandraClient;
-  texts: string[];
-}
-
 async function user(id: string): Promise<User> {
-  const offline = { send: () => undefined, onFrame: () => undefined, close: () => undefined };
-  const client = await KalandraClient.open({
-    connection: offline,
-    clock: systemClock,
-    rng: systemRng,
-    timers: systemTimers(),
-    store: new MemoryStore(),
-    hubPublicKey: hub.hubKey,
-    cs: getKalandraCiphersuiteImpl(systemRng),
-    userId: id,
-    keyPackageTarget: 3,
-    requestPolicy: { retryMs: 300, maxAttempts: 50 },
-  });
-  const conn = await connectWebSocket({
-    url: hub.websocket,
-    deviceSigner: client.signer,
-    userId: id,
-    hubPublicKey: hub.hubKey,
-  });
-  const texts: string[] = [];
-  client.on((e) => {
-    if (e.type === "message") texts.push(new TextDecoder().decode(e.plaintext));
-  });
-  await client.reconnect(conn);
-  open.push({ client, conn });
-  return { client, texts };
+  const u = await openUser(hub, id);
+  open.push(u);
+  return u;
 }
 
 /** A raw session on the same device key as a client (what its owner may send by hand). */
 async function rawAs(u: User): Promise<RawSession> {
-  const signer = u.client.signer;
-  const key: DeviceKey = {
-    seed: new Uint8Array(32),
-    publicKey: signer.publicKey,
-    signer,
-    senderId: deriveSenderId(signer.publicKey),
-  };
-  const s = await RawSession.open(hub, u.client.userId, { key });
+  const s = await rawAsUser(hub, u);
   raws.push(s);
   return s;
 }
 
 const until = (pred: () => boolean, what: string) =>
   waitUntil(pred, what, { timeoutMs: 20_000, intervalMs: 20 });
-const enc = (s: string) => new TextEncoder().encode(s);
 
 async function hubRefuses(p: Promise<unknown>, name: string): Promise<void> {
   const e = await p.then(
@@ -122,10 +71,7 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(async () => {
   for (const s of raws) s.close();
-  for (const u of open) {
-    u.client.close();
-    u.conn.close();
-  }
+  for (const u of open) closeUser(u);
   bystander?.close();
   await hub?.stop();
 });

@@ -1,7 +1,7 @@
 /**
  * Real client cores (@kalandra/client: MLS, sender keys) over WebSocket to the security
- * suite's kalandrad, for the limits tests that need real MLS groups; and a RawSession that
- * speaks as such a client's device (same key, so the hub takes it for that member).
+ * suite's kalandrad, for the tests that need real MLS groups; and a RawSession that speaks
+ * as such a client's device (same key, so the hub takes it for that member).
  */
 import {
   connectWebSocket,
