@@ -31,7 +31,7 @@ import { Authentication } from "../identity/authentication.js";
 import type { AuthRequest, AuthVerdict } from "../identity/authenticator.js";
 import { devAuthenticator } from "../identity/devAuthenticator.js";
 import { DeviceRegistry } from "../identity/devices.js";
-import { LeafBinding } from "../identity/leafBinding.js";
+import { LEAF_OPCODES, LeafBinding } from "../identity/leafBinding.js";
 import {
   DEFAULT_WELCOME_INBOX_LIMITS,
   WelcomeInbox,
@@ -352,9 +352,12 @@ export class HubCore {
         return fail(refuse("BANNED", "banned from this room"));
       }
     }
-    // Credentials bound to identity (DESIGN §10), here because the registry is not in the shards.
-    const unbound = await this.leaves.check(frame, session);
-    if (unbound !== undefined) return fail(unbound);
+    // Credentials bound to identity (DESIGN §10), here because the registry is not in the
+    // shards; only frames that can bring a leaf take the await (not every APP_MESSAGE).
+    if (LEAF_OPCODES.has(h.opcode)) {
+      const unbound = await this.leaves.check(frame, session);
+      if (unbound !== undefined) return fail(unbound);
+    }
     if (HUB_REQUEST_OPCODES.has(h.opcode)) {
       try {
         await answerHubRequest(this.requestContext(), frame, { sessionId, ...session });
