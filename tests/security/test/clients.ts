@@ -1,7 +1,7 @@
 /**
- * The inbox tests' fixture: one kalandrad for the file, a bystander session on it, and real
- * client cores (clientCores.ts) for the users whose Welcomes and key packages are at
- * stake (drained users, offline invitees), closed after the file.
+ * A file's fixture: one kalandrad with the default configuration, a bystander session on
+ * it, and real client cores (clientCores.ts) for the users at stake (drained users, offline
+ * invitees, a room whose log is synced), closed after the file.
  */
 import { afterAll, beforeAll } from "vitest";
 import { closeUser, openUser, type User } from "./clientCores.js";

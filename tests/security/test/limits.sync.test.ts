@@ -16,23 +16,12 @@ import {
   Opcode,
 } from "@kalandra/proto";
 import { waitUntil } from "@kalandra/test-support";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { closeUser, enc, openUser, rawAs, type User, untilEpoch } from "./clientCores.js";
-import { errorName, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
+import { expect, it } from "vitest";
+import { enc, rawAs, untilEpoch } from "./clientCores.js";
+import { hubWithUsers } from "./clients.js";
+import { errorName, pingOk } from "./hub.js";
 
-let hub: SecurityHub;
-let bystander: RawSession;
-const users: User[] = [];
-
-beforeAll(async () => {
-  hub = await startHub();
-  bystander = await RawSession.open(hub, "bystander");
-});
-afterAll(async () => {
-  for (const u of users) closeUser(u);
-  bystander?.close();
-  await hub?.stop();
-});
+const { hub, bystander, user } = hubWithUsers();
 
 /** An APP_MESSAGE payload of exactly `size` bytes. */
 function appPayload(size: number): Uint8Array {
@@ -48,9 +37,8 @@ function appPayload(size: number): Uint8Array {
 }
 
 it("refuses an entry no page could carry; pages stay within the frame limit; an offline member syncs past the largest entries", async () => {
-  const alice = await openUser(hub, "alice");
-  const bob = await openUser(hub, "bob");
-  users.push(alice, bob);
+  const alice = await user("alice");
+  const bob = await user("bob");
   const room = await alice.client.createRoom();
   await bob.client.expectWelcome(room);
   await alice.client.addMembers(room, ["bob"]);
@@ -58,7 +46,7 @@ it("refuses an entry no page could carry; pages stay within the frame limit; an 
   bob.conn.close(); // bob is away while the big messages arrive
   bob.client.disconnect();
 
-  const raw = await rawAs(hub, alice);
+  const raw = await rawAs(hub(), alice);
   const largest = maxSequencedPayload(DEFAULT_MAX_PAYLOAD);
   const tooBig = await raw.request(
     { opcode: Opcode.APP_MESSAGE, roomId: room, epoch: 1n, payload: appPayload(largest + 1) },
@@ -108,5 +96,5 @@ it("refuses an entry no page could carry; pages stay within the frame limit; an 
       intervalMs: 50,
     },
   );
-  await pingOk(bystander);
+  await pingOk(bystander());
 }, 180_000);
