@@ -94,6 +94,18 @@ it("an outsider cannot fetch the GroupInfo nor join by room id, and learns nothi
     decodePayload(Opcode.ERROR, missing.payload),
   );
   expect(existing.header.epoch).toBe(missing.header.epoch);
+  // The policy (roles, invites) is for members only, with the same answer.
+  const policyOf = (roomId: bigint) =>
+    raw.request({
+      opcode: Opcode.ROOM_POLICY_FETCH,
+      roomId,
+      payload: encodePayload(Opcode.ROOM_POLICY_FETCH, {}),
+    });
+  const policy = await policyOf(room);
+  expect(errorName(policy)).toBe("NO_ACCESS");
+  expect(decodePayload(Opcode.ERROR, policy.payload)).toEqual(
+    decodePayload(Opcode.ERROR, (await policyOf(room ^ 0xffffn)).payload),
+  );
   // The real client's external join is refused, and it reads nothing sent afterwards.
   await hubRefuses(mallory.client.joinExternal(room), "NO_ACCESS");
   expect(mallory.client.room(room)).toBeUndefined();
