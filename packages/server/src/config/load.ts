@@ -207,6 +207,12 @@ export function buildConfig(
         "a non-loopback WebSocket listener needs tls.cert/tls.key (wss), or server.websocket_plaintext = true",
     });
   }
+  if (c.web.static_dir !== "" && ws === undefined) {
+    issues.push({
+      key: "web.static_dir",
+      problem: "the web app is served on the WebSocket listener: set server.websocket_listen",
+    });
+  }
   issues.push(...authIssues(c));
   if (c.federation.enabled && c.federation.hub_name === "") {
     issues.push({

@@ -322,6 +322,13 @@ export const schema = {
       doc: "Bearer token of the admin API (/admin/*, `kalandrad admin`) and of /metrics; empty = admin API disabled, /metrics open (never logged).",
     },
   },
+  web: {
+    static_dir: {
+      type: "string",
+      default: "",
+      doc: "Directory of a web app to serve on the WebSocket listener's HTTP port (e.g. `apps/web/dist`, built by `pnpm build`): open `http://host:port/` in a browser. It must hold `index.html`; the app reads the hub's key and sign-in methods from `/.well-known/kalandra.json` there (docs/client.md \"The web app\"). Empty = no web app (plain HTTP requests get 426).",
+    },
+  },
   moderation: {
     retention_max_age_ms: {
       type: "int",

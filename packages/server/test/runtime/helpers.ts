@@ -27,7 +27,11 @@ import {
   WT_PATH,
 } from "../../src/runtime/node/transport.js";
 import { type HubKey, readHeader } from "../../src/runtime/node/wire.js";
-import { WebSocketListener, WS_PATH } from "../../src/runtime/node/wsTransport.js";
+import {
+  WebSocketListener,
+  type WebSocketListenerOptions,
+  WS_PATH,
+} from "../../src/runtime/node/wsTransport.js";
 import type { Sink } from "../../src/vocabulary/target.js";
 
 export const defaultLimits: RuntimeLimits = {
@@ -89,7 +93,7 @@ export class EchoRecorder implements FrameCore {
  */
 export async function startHub(
   limits: Partial<RuntimeLimits> = {},
-  o: { websocket?: boolean | "wss" } = {},
+  o: { websocket?: boolean | "wss"; http?: WebSocketListenerOptions["http"] } = {},
 ) {
   const cert = generateDevCertificate();
   const hub = hubKey();
@@ -111,7 +115,8 @@ export async function startHub(
   const listener = new WebTransportListener({ ...shared, cert: cert.cert, key: cert.key });
   const { port } = await listener.start();
   const tls = o.websocket === "wss" ? { tls: { cert: cert.cert, key: cert.key } } : {};
-  const ws = o.websocket ? new WebSocketListener({ ...shared, ...tls }) : undefined;
+  const http = o.http === undefined ? {} : { http: o.http };
+  const ws = o.websocket ? new WebSocketListener({ ...shared, ...tls, ...http }) : undefined;
   const wsPort = (await ws?.start())?.port ?? 0;
   /** Closes both listeners, each waiting at most `timeoutMs` for queued writes. */
   const close = async (timeoutMs: number) => {
@@ -125,7 +130,7 @@ export type TestHub = Awaited<ReturnType<typeof startHub>>;
 /** One `startHub` for a whole test file: started before its tests, closed after them. */
 export function hubPerFile(
   limits: Partial<RuntimeLimits>,
-  o: { websocket?: boolean | "wss" } = {},
+  o: Parameters<typeof startHub>[1] = {},
   closeMs = 1000,
 ): TestHub {
   const hub = {} as TestHub;

@@ -45,6 +45,7 @@ import {
   startMonitoringEndpoint,
 } from "./startup.js";
 import { type RuntimeLimits, type TransportMode, WebTransportListener } from "./transport.js";
+import { webAppHandler } from "./webApp.js";
 import type { HubKey } from "./wire.js";
 import { WebSocketListener } from "./wsTransport.js";
 
@@ -181,6 +182,9 @@ export class Daemon {
               ...(config.tls.cert === "" ? {} : { tls: { cert: tls.cert, key: tls.key } }),
               ...shared,
               limits: runtimeLimits(config),
+              ...(config.web.static_dir === ""
+                ? {}
+                : { http: await webAppHandler(config, hubKey.publicKey) }),
             });
       if (wsListener) listeners.push(wsListener);
       const ws = await wsListener?.start();
@@ -211,6 +215,10 @@ export class Daemon {
         {
           listen: `${addr.host}:${port}`,
           transport: mode,
+          web_app:
+            ws === undefined || config.web.static_dir === ""
+              ? "disabled"
+              : `http://${wsAddr?.host}:${ws.port}/`,
           websocket:
             ws === undefined
               ? "disabled"

@@ -15,7 +15,12 @@
  * TLS (wss) when `tls` is given; plain ws otherwise (config/load.ts refuses plaintext on a
  * non-loopback address unless `server.websocket_plaintext`).
  */
-import { createServer as createHttpServer, type Server } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -43,6 +48,8 @@ const CLOSE_GRACE_MS = 2000;
 export interface WebSocketListenerOptions extends Omit<TransportOptions, "cert" | "key"> {
   /** PEM certificate chain and key: wss. Absent: plain ws. */
   tls?: { cert: string; key: string };
+  /** Answers plain HTTP requests (the web app, webApp.ts); absent: 426 Upgrade Required. */
+  http?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export class WebSocketListener {
@@ -57,10 +64,14 @@ export class WebSocketListener {
   async start(): Promise<{ port: number; secure: boolean }> {
     const secure = this.o.tls !== undefined;
     const http = this.o.tls ? createHttpsServer(this.o.tls) : createHttpServer();
-    http.on("request", (_req, res) => {
-      res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
-      res.end(`kalandrad: open a WebSocket on ${WS_PATH}\n`);
-    });
+    http.on(
+      "request",
+      this.o.http ??
+        ((_req, res) => {
+          res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
+          res.end(`kalandrad: open a WebSocket on ${WS_PATH}\n`);
+        }),
+    );
     this.http = http;
     this.wss = new WebSocketServer({
       server: http,
