@@ -75,6 +75,14 @@ export {
   type SealedAttachment,
   sealAttachment,
 } from "./envelope/index.js";
+/** Where a browser device persists itself: IndexedDB (one database per device). */
+export {
+  type IdbFactory,
+  type IdbKeyRangeClass,
+  IndexedDbStore,
+  IndexedDbStoreError,
+  type IndexedDbStoreOptions,
+} from "./indexedDbStore.js";
 export { MlsOperationError } from "./mls/group.js";
 /** The sender keys a push process decrypts with (`@kalandra/client/notify`). */
 export { type ExportNotificationKeysOptions, exportNotificationKeys } from "./notify/export.js";

@@ -4,15 +4,15 @@ import { waitUntil } from "@kalandra/test-support";
 import type { CiphersuiteImpl } from "ts-mls";
 import { KalandraClient, type KalandraClientOptions } from "../../src/client.js";
 import type { ClientEvent } from "../../src/state/events.js";
-import { MemoryStore } from "../../src/store.js";
+import { type ClientStore, MemoryStore } from "../../src/store.js";
 import { seededRng, suite, wallStartedClock } from "./env.js";
 import { Relay, type RelayConnection, type RelayOptions } from "./relay.js";
 
-export interface TestClient {
+export interface TestClient<S extends ClientStore = MemoryStore> {
   userId: string;
   client: KalandraClient;
   conn: RelayConnection;
-  store: MemoryStore;
+  store: S;
   events: ClientEvent[];
   /** Plaintexts received per room, as text, in log order. */
   texts(roomId: bigint): string[];
@@ -33,12 +33,24 @@ export class World {
     return new World(cs, new Relay({ cs, rng: seededRng(`${seed}/hub`), ...opts }), seed);
   }
 
+  client(
+    userId: string,
+    store?: MemoryStore,
+    extra?: Partial<KalandraClientOptions>,
+    loss?: number,
+  ): Promise<TestClient>;
+  client<S extends ClientStore>(
+    userId: string,
+    store: S,
+    extra?: Partial<KalandraClientOptions>,
+    loss?: number,
+  ): Promise<TestClient<S>>;
   async client(
     userId: string,
-    store = new MemoryStore(),
+    store: ClientStore = new MemoryStore(),
     extra: Partial<KalandraClientOptions> = {},
     loss = 0,
-  ): Promise<TestClient> {
+  ): Promise<TestClient<ClientStore>> {
     const conn = this.relay.connect(seededRng(`${this.seed}/${userId}/loss`));
     conn.loss = loss;
     const n = this.#opened++;
@@ -80,7 +92,11 @@ export function waitFor(cond: () => boolean, what: string, timeoutMs = 30_000): 
 }
 
 /** Waits until every client sits at `epoch` in `roomId`, synchronized. */
-export function waitEpoch(clients: TestClient[], roomId: bigint, epoch: bigint): Promise<void> {
+export function waitEpoch(
+  clients: TestClient<ClientStore>[],
+  roomId: bigint,
+  epoch: bigint,
+): Promise<void> {
   return waitFor(
     () =>
       clients.every(
