@@ -11,7 +11,7 @@
  * to requests bypass the queue (they only resolve promises), so a queued task may wait for
  * the hub; the room sync and the intents wait for the hub *outside* the queue.
  */
-import type { Clock, DeviceSigner, Rng, Timers } from "@kalandra/proto";
+import { type Clock, type DeviceSigner, Opcode, type Rng, type Timers } from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
 import {
   createEnvelope,
@@ -44,7 +44,7 @@ import { type JoinRule, type RoomPolicyView, type RoomRole, roleIn } from "./sta
 import { PolicyIntents } from "./state/policyIntents.js";
 import { PushHandler } from "./state/push.js";
 import { DEFAULT_REQUEST_POLICY, type RequestPolicy } from "./state/requests.js";
-import { Room, type RoomPhase } from "./state/room.js";
+import { liveRoom, Room, type RoomPhase } from "./state/room.js";
 import { RoomSync } from "./state/sync.js";
 import type { ClientStore } from "./store.js";
 
@@ -324,6 +324,18 @@ export class KalandraClient {
   /** Reads the room's policy from the hub (members only) and keeps it in the room view. */
   roomPolicy(roomId: bigint): Promise<RoomPolicyView> {
     return this.#policy.fetch(roomId);
+  }
+
+  /**
+   * Redacts a message (room admins and owners, hub moderators; DESIGN §10): the hub erases
+   * its content for good and sequences a REDACTION notice that every member sees as a
+   * `redaction` event. Resolves with the notice's log_index; others get FORBIDDEN.
+   */
+  async redact(roomId: bigint, logIndex: bigint, reason = ""): Promise<bigint> {
+    const room = liveRoom(this.#rooms, roomId);
+    const payload = { log_index: logIndex, reason };
+    const resp = expectAck(await this.#c.hub.request(Opcode.REDACT, roomId, room.epoch, payload));
+    return resp.header.logIndex;
   }
 
   /** Adds every device of each user (claims their key packages, commits, sends Welcomes). */

@@ -2,11 +2,13 @@
  * The WebSocket transport end to end (issue 14): kalandrad as a child process with the
  * real hub core, real client cores (MLS + sender keys). Alice creates a room over
  * WebSocket, Bob joins over WebSocket, Carol over WebTransport; each one's messages reach
- * the other two, whichever transport carries them.
+ * the other two, whichever transport carries them. A room's owner redacts a message in
+ * band (`client.redact`, the web app's "delete"); a plain member is refused.
  */
 import {
   connectWebSocket,
   connectWebTransport,
+  HubError,
   type KalandraClient,
   type WebSocketConnection,
 } from "@kalandra/client";
@@ -31,13 +33,19 @@ async function user(id: string, transport: "websocket" | "webtransport") {
           ...common,
         });
   const texts: string[] = [];
+  const messages: bigint[] = [];
+  const redacted: bigint[] = [];
   const td = new TextDecoder();
   client.on((e) => {
-    if (e.type === "message") texts.push(td.decode(e.plaintext));
+    if (e.type === "message") {
+      texts.push(td.decode(e.plaintext));
+      messages.push(e.logIndex);
+    }
+    if (e.type === "redaction") redacted.push(e.logIndex);
   });
   await client.reconnect(conn);
   users.push({ client, conn });
-  return { client, texts };
+  return { client, texts, messages, redacted };
 }
 
 const until = (pred: () => boolean, what: string): Promise<void> =>
@@ -84,4 +92,26 @@ it("a room over WebSocket, joined over WebSocket and WebTransport, carries messa
   // One order for everyone: the hub sequenced them.
   expect(bob.texts).toEqual(alice.texts);
   expect(carol.texts).toEqual(alice.texts);
+});
+
+it("the room's owner redacts a message over WebSocket: every member sees it; a plain member may not", async () => {
+  const dave = await user("dave", "websocket");
+  const erin = await user("erin", "webtransport");
+  const room = await dave.client.createRoom();
+  await erin.client.expectWelcome(room);
+  await dave.client.addMembers(room, ["erin"]);
+  await until(() => erin.client.room(room)?.epoch === 1n, "erin in epoch 1");
+  const target = await erin.client.send(room, { t: "text", body: "oops" });
+  await until(() => dave.messages.includes(target), "dave has the message");
+
+  const refused = await erin.client.redact(room, target).catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(HubError);
+  expect((refused as HubError).hubName).toBe("FORBIDDEN");
+
+  const notice = await dave.client.redact(room, target, "posted by mistake");
+  expect(notice).toBeGreaterThan(target);
+  await until(
+    () => dave.redacted.includes(target) && erin.redacted.includes(target),
+    "both see the redaction",
+  );
 });
