@@ -59,7 +59,9 @@ export interface TestOidcProvider {
 }
 
 const HOST = "127.0.0.1";
-const REDIRECT_URI = "http://127.0.0.1/kalandra-callback";
+/** The redirect URI every client of the test provider has registered. */
+export const OIDC_REDIRECT_URI = "http://127.0.0.1/kalandra-callback";
+const REDIRECT_URI = OIDC_REDIRECT_URI;
 let keyCounter = 0;
 
 /** A fresh private signing JWK with a kid unique in this process. */
@@ -242,13 +244,26 @@ async function login(issuer: string, clientId: string, user: string): Promise<st
     scope: "openid email profile",
     code_challenge: challenge,
     code_challenge_method: "S256",
-    login_hint: user,
     state: randomBytes(8).toString("hex"),
   })) {
     auth.searchParams.set(k, v);
   }
+  const back = await authorize(auth.href, user);
+  const code = back.searchParams.get("code");
+  if (!code) throw new Error(`login refused: ${back.search}`);
+  return tokenFor(issuer, clientId, code, verifier);
+}
+
+/**
+ * What a browser does between an authorization URL (one of this provider's clients, with
+ * `OIDC_REDIRECT_URI`) and the redirect back: logs `user` in (`login_hint`), grants, and
+ * returns the redirect URL with its `code` and `state` (or `error`).
+ */
+export async function authorize(authorizationUrl: string, user: string): Promise<URL> {
   const jar = new Map<string, string>();
-  let url = auth.href;
+  const first = new URL(authorizationUrl);
+  first.searchParams.set("login_hint", user);
+  let url = first.href;
   for (let hop = 0; hop < 10; hop++) {
     const res = await fetch(url, {
       redirect: "manual",
@@ -263,11 +278,7 @@ async function login(issuer: string, clientId: string, user: string): Promise<st
     if (!location)
       throw new Error(`login: ${res.status} without a redirect at ${url}: ${await res.text()}`);
     const next = new URL(location, url);
-    if (next.href.startsWith(REDIRECT_URI)) {
-      const code = next.searchParams.get("code");
-      if (!code) throw new Error(`login refused: ${next.search}`);
-      return tokenFor(issuer, clientId, code, verifier);
-    }
+    if (next.href.startsWith(REDIRECT_URI)) return next;
     url = next.href;
   }
   throw new Error("login: too many redirects");
