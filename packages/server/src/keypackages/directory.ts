@@ -160,11 +160,11 @@ export class KeyPackageDirectory {
    * `drained` lists devices now below the low watermark (they get KP_STATUS).
    */
   async claim(userId: string, nowSeconds: bigint): Promise<ClaimResult> {
-    const claims = await this.storage.claimKeyPackages(userId, nowSeconds);
+    const claims = this.unrevoked(await this.storage.claimKeyPackages(userId, nowSeconds));
     if (claims.length === 0) {
       // Expired packages are never handed out; tell the claimer which case it is. The probe
       // removes expired one-shot packages, which could never be used again anyway.
-      const expired = await this.storage.claimKeyPackages(userId, 0n);
+      const expired = this.unrevoked(await this.storage.claimKeyPackages(userId, 0n));
       const code = expired.length > 0 ? "KEY_PACKAGE_EXPIRED" : "NO_KEY_PACKAGE";
       return { ok: false, refusal: refuse(code, `no usable key package for ${userId}`) };
     }
@@ -176,6 +176,15 @@ export class KeyPackageDirectory {
       claims: claims.map((c) => ({ senderId: c.senderId, keyPackage: c.data })),
       drained,
     };
+  }
+
+  /**
+   * A revoked device's packages are never handed out (its one-shot ones are used up by the
+   * claim that finds them): a commit adding it would be refused by the leaf binding, and
+   * with it the adding of every other device of the user (identity/leafBinding.ts).
+   */
+  private unrevoked(claims: StoredKeyPackage[]): StoredKeyPackage[] {
+    return claims.filter((c) => this.storage.getDevice(c.senderId)?.revokedAt === undefined);
   }
 
   /** One-shot packages left for a device. */
