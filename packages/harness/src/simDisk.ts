@@ -21,8 +21,10 @@ import type {
   AuditRecord,
   AuditVerification,
   BindResult,
+  EraseContext,
   LmdbStorage,
   RoomMeta,
+  RoomUsage,
   Storage,
   StoredDevice,
   StoredEnrollmentCode,
@@ -159,8 +161,21 @@ export class SimDisk implements Storage {
     const s = roomState.slice();
     return this.#enqueue("roomState", () => this.inner.putRoomState(roomId, s));
   }
-  secureDelete(roomId: bigint, logIndex: bigint): Promise<boolean> {
-    return this.#enqueue("erase", () => this.inner.secureDelete(roomId, logIndex));
+  secureDelete(roomId: bigint, logIndex: bigint, context?: EraseContext): Promise<boolean> {
+    return this.#enqueue("erase", () => this.inner.secureDelete(roomId, logIndex, context));
+  }
+  roomUsage(roomId: bigint): RoomUsage {
+    return this.inner.roomUsage(roomId);
+  }
+  livePayloads(roomId: bigint, from: bigint, limit: number): bigint[] {
+    return this.inner.livePayloads(roomId, from, limit);
+  }
+  retireRoom(meta: RoomMeta): Promise<void> {
+    const copy = { ...meta, settings: { ...meta.settings } };
+    return this.#enqueue("retire", () => this.inner.retireRoom(copy));
+  }
+  dropRoomLog(roomId: bigint): Promise<number> {
+    return this.#enqueue("droplog", () => this.inner.dropRoomLog(roomId));
   }
   putKeyPackages(packages: readonly StoredKeyPackage[]): Promise<void> {
     const copy = packages.map((p) => ({ ...p, ref: p.ref.slice(), data: p.data.slice() }));

@@ -6,8 +6,10 @@
  *   kalandrad admin unban     --user U [--scope room|hub] [--room R]
  *   kalandrad admin redact    --room R --index I [--reason T]
  *   kalandrad admin retention --room R [--max-age-ms N] [--max-count N]
- *   kalandrad admin sweep | bans | audit [--from N --limit N] | messages --user U
+ *   kalandrad admin sweep | bans | audit [--from N --limit N --chain C] | messages --user U
  *   kalandrad admin user add NAME | list | devices USER | revoke SENDER_ID   (userAdmin.ts)
+ *   kalandrad admin rooms list|show|delete, users list|show|devices, devices show|revoke
+ *                                                                          (roomAdmin.ts)
  *   kalandrad audit verify    [--data DIR | --config FILE]   (every chain: hub and shard-<i>)
  *
  * `admin` calls the admin API of a running hub (adminApi.ts) on its monitoring listener:
@@ -26,6 +28,7 @@ import { type Common, call, configOf, withCommon } from "./adminCall.js";
 
 export { adminTarget } from "./adminCall.js";
 
+import { registerRoomCommands } from "./roomAdmin.js";
 import { registerUserCommands } from "./userAdmin.js";
 
 const scope = () =>
@@ -37,6 +40,7 @@ export function registerModerationCommands(program: Command): void {
     .description("moderate a running hub through its admin API (every action is audited)");
 
   registerUserCommands(admin);
+  registerRoomCommands(admin);
 
   withCommon(admin.command("kick").description("remove every device of a user from a room"))
     .requiredOption("--room <id>", "room id (decimal or 0x hex)")
@@ -96,16 +100,15 @@ export function registerModerationCommands(program: Command): void {
     call(o, "GET", "/admin/bans"),
   );
 
-  withCommon(admin.command("audit").description("read the audit log and its verification"))
+  withCommon(admin.command("audit").description("read every audit chain and its verification"))
     .option("--from <n>", "first record", "0")
     .option("--limit <n>", "most records", "1000")
-    .action((o: Common & { from: string; limit: string }) =>
-      call(
-        o,
-        "GET",
-        `/admin/audit?from=${encodeURIComponent(o.from)}&limit=${encodeURIComponent(o.limit)}`,
-      ),
-    );
+    .option("--chain <name>", 'one chain only: "hub" or "shard-<i>"')
+    .action((o: Common & { from: string; limit: string; chain?: string }) => {
+      const q = new URLSearchParams({ from: o.from, limit: o.limit });
+      if (o.chain !== undefined) q.set("chain", o.chain);
+      return call(o, "GET", `/admin/audit?${q}`);
+    });
 
   withCommon(admin.command("messages").description("(room, log_index) of everything a user sent"))
     .requiredOption("--user <id>", "user id")

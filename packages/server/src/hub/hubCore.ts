@@ -265,6 +265,11 @@ export class HubCore {
     return this.quota.roomCount;
   }
 
+  /** An operator deleted a room: it leaves the room counts (hub/roomQuota.ts). */
+  roomDeleted(creator: string | undefined): void {
+    this.quota.forget(creator);
+  }
+
   /** Rooms `userId` has created (the per-user quota's count). */
   roomsCreatedBy(userId: string): number {
     return this.quota.createdBy(userId);

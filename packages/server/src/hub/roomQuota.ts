@@ -87,6 +87,15 @@ export class RoomQuota {
     return fresh;
   }
 
+  /** A room was deleted (admin API): it no longer counts, for the hub or for its creator. */
+  forget(creator: string | undefined): void {
+    this.rooms = Math.max(0, this.rooms - 1);
+    if (creator === undefined) return;
+    const n = this.createdBy(creator) - 1;
+    if (n > 0) this.byUser.set(creator, n);
+    else this.byUser.delete(creator);
+  }
+
   /** The reserved creation ended: the room counts when it was created, else the place is freed. */
   settle(user: string, created: boolean): void {
     this.creating--;

@@ -4,8 +4,11 @@
  *
  *   POST /admin/users                {user}        register name@domain, issue a one-time code
  *   GET  /admin/users                              users and their active device counts
+ *   GET  /admin/users/:id                          one user: devices and the rooms it is in
  *   GET  /admin/users/:id/devices                  a user's devices (revoked ones too)
- *   POST /admin/devices/revoke       {sender_id}   revoke a device (sessions closed, audited)
+ *   GET  /admin/devices/:sender_id                 one device: owner, state, rooms it holds a leaf in
+ *   POST /admin/devices/revoke       {sender_id}   revoke a device (sessions closed, audited;
+ *                                                  its key packages are no longer handed out)
  *
  * sender_id is a decimal or 0x-hex string (u64 does not fit a double); the answers carry it
  * as a decimal string, keys as hex.
@@ -15,9 +18,19 @@ import type { IdentityStorage, StoredDevice } from "../storage/types.js";
 import type { DeviceRegistry } from "./devices.js";
 import type { Enrollment } from "./enrollment.js";
 
+/** Where users' and devices' rooms are found (moderation/roomAdmin.ts asks the shards). */
+export interface Memberships {
+  userRooms(
+    userId: string,
+  ): Promise<{ roomId: bigint; role: string | undefined; leaves: number[] }[]>;
+  deviceRooms(senderId: bigint): Promise<{ roomId: bigint; leaf: number }[]>;
+}
+
 export interface IdentityAdmin {
   devices: DeviceRegistry;
-  storage: Pick<IdentityStorage, "listUsers" | "devicesOf">;
+  storage: Pick<IdentityStorage, "listUsers" | "devicesOf" | "getDevice">;
+  /** Rooms of a user or device; absent = the detail routes list no rooms. */
+  memberships?: Memberships | undefined;
   /** Absent when `auth.methods` has no "enrollment". */
   enrollment?: Enrollment | undefined;
 }
@@ -44,6 +57,14 @@ function deviceJson(d: StoredDevice): Record<string, unknown> {
   };
 }
 
+function segment(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
 function senderIdOf(v: unknown): bigint | undefined {
   if (typeof v !== "string" || !/^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/.test(v)) return undefined;
   const n = BigInt(v);
@@ -57,6 +78,45 @@ export async function identityRoute(
   actor: string,
 ): Promise<Answer | undefined> {
   const key = `${req.method} ${req.path}`;
+  const oneUser = /^\/admin\/users\/([^/]+)$/.exec(req.path);
+  if (req.method === "GET" && oneUser !== null) {
+    const user = segment(oneUser[1] as string);
+    if (user === undefined) return bad("malformed user id in the path");
+    const known = a.storage.listUsers().find((u) => u.userId === user);
+    const devices = a.storage.devicesOf(user);
+    if (known === undefined && devices.length === 0) {
+      return { status: 404, body: { error: "NOT_FOUND", message: `no user ${user}` } };
+    }
+    const rooms = (await a.memberships?.userRooms(user)) ?? [];
+    return {
+      status: 200,
+      body: {
+        user,
+        ...(known === undefined ? {} : { created_at: known.createdAt.toString() }),
+        devices: devices.map(deviceJson),
+        rooms: rooms.map((r) => ({ room: r.roomId.toString(), role: r.role, leaves: r.leaves })),
+      },
+    };
+  }
+  const oneDevice = /^\/admin\/devices\/([^/]+)$/.exec(req.path);
+  if (req.method === "GET" && oneDevice !== null && oneDevice[1] !== "revoke") {
+    const senderId = senderIdOf(segment(oneDevice[1] as string));
+    if (senderId === undefined) return bad("sender_id expected a u64 (decimal or 0x string)");
+    const d = a.storage.getDevice(senderId);
+    if (d === undefined) {
+      return { status: 404, body: { error: "NOT_FOUND", message: `no device ${senderId}` } };
+    }
+    const rooms = (await a.memberships?.deviceRooms(senderId)) ?? [];
+    return {
+      status: 200,
+      body: {
+        ...deviceJson(d),
+        user: d.userId,
+        ...(d.boundBy === undefined ? {} : { bound_by: d.boundBy }),
+        rooms: rooms.map((r) => ({ room: r.roomId.toString(), leaf: r.leaf })),
+      },
+    };
+  }
   const devicesOf = /^\/admin\/users\/([^/]+)\/devices$/.exec(req.path);
   if (req.method === "GET" && devicesOf !== null) {
     let user: string;

@@ -1,6 +1,6 @@
 /**
  * The operators' admin API (issue 8), served under /admin/ on the monitoring listener
- * (runtime/node/monitoring.ts) and called by `kalandrad admin …` (adminClient.ts):
+ * (runtime/node/monitoring.ts) and called by `kalandrad admin …` (cli/admin.ts):
  *
  *   POST /admin/kick       {room, user, reason}
  *   POST /admin/ban        {user, scope: "room"|"hub", room?, reason}
@@ -8,10 +8,11 @@
  *   POST /admin/redact     {room, index, reason}
  *   POST /admin/retention  {room, max_age_ms, max_count}
  *   POST /admin/sweep      {}                      run a retention sweep now
- *   GET  /admin/audit?from=&limit=                 records and the chain's verification
+ *   GET  /admin/audit?from=&limit=&chain=          every chain's records and verification
  *   GET  /admin/users/:id/messages                 the user index: [{room, index}]
  *   GET  /admin/bans
- *   /admin/users, /admin/users/:id/devices, /admin/devices/revoke   identity/adminRoutes.ts
+ *   /admin/users…, /admin/devices…                 identity/adminRoutes.ts
+ *   /admin/rooms…                                  moderation/roomRoutes.ts
  *
  * Room ids and log indexes are decimal strings in JSON (u128 and u64 do not fit a double).
  *
@@ -27,8 +28,22 @@ import type { Clock } from "@kalandra/proto";
 import { RefusalLimiter } from "../audit/refusals.js";
 import { type IdentityAdmin, identityRoute } from "../identity/adminRoutes.js";
 import type { AuditRecord } from "../storage/types.js";
-import type { Refusal } from "../vocabulary/outcome.js";
+import {
+  type AdminResponse,
+  BadRequest,
+  count,
+  indexOf,
+  jsonSafe,
+  ok,
+  percentDecoded,
+  reasonOf,
+  reply,
+  roomOf,
+  text,
+} from "./adminHttp.js";
 import type { BanScope } from "./bans.js";
+import type { RoomAdmin } from "./roomAdmin.js";
+import { roomRoute } from "./roomRoutes.js";
 import type { Moderation } from "./service.js";
 
 export interface AdminRequest {
@@ -47,11 +62,6 @@ export interface AdminRequest {
 /** What the token check needs: the request without its body. */
 export type AdminRequestHead = Pick<AdminRequest, "method" | "path" | "authorization" | "remote">;
 
-export interface AdminResponse {
-  status: number;
-  body: unknown;
-}
-
 export interface AdminApiOptions {
   moderation: Moderation;
   /** The configured token, read per request (SIGHUP may change it); "" disables the API. */
@@ -61,11 +71,16 @@ export interface AdminApiOptions {
   refusalBurst?: number;
   /** Users and devices (identity/adminRoutes.ts); absent = those routes are 404. */
   identity?: IdentityAdmin;
+  /**
+   * Rooms: list, inspect, delete, and every audit chain (moderation/roomAdmin.ts); absent =
+   * the rooms routes are 404 and /admin/audit reads the hub's chain only.
+   */
+  rooms?: RoomAdmin;
 }
 
-const OPERATOR = /^[A-Za-z0-9_.@-]{1,64}$/;
+export { type AdminResponse, jsonSafe } from "./adminHttp.js";
 
-class BadRequest extends Error {}
+const OPERATOR = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 /** Constant-time token check over SHA-256 digests (equal lengths whatever was sent). */
 export function tokenMatches(header: string | undefined, token: string): boolean {
@@ -127,6 +142,10 @@ export class AdminApi {
       const answer = await identityRoute(this.o.identity, { ...req, body: b }, actor);
       if (answer !== undefined) return { status: answer.status, body: jsonSafe(answer.body) };
     }
+    if (this.o.rooms !== undefined) {
+      const answer = await roomRoute(this.o.rooms, { ...req, body: b }, actor);
+      if (answer !== undefined) return answer;
+    }
     const user = /^\/admin\/users\/([^/]+)\/messages$/.exec(req.path);
     if (req.method === "GET" && user !== null) {
       const userId = percentDecoded(user[1] as string);
@@ -166,17 +185,8 @@ export class AdminApi {
         );
       case "POST /admin/sweep":
         return ok(await m.sweep());
-      case "GET /admin/audit": {
-        const from = count(req.query.get("from") ?? 0, "from");
-        const limit = Math.min(count(req.query.get("limit") ?? 1000, "limit"), 10_000);
-        const log = m.auditLog(from, limit);
-        return ok({
-          from,
-          total: log.total,
-          verification: log.verification,
-          records: log.records.map(recordJson),
-        });
-      }
+      case "GET /admin/audit":
+        return this.audit(req.query);
       case "GET /admin/bans":
         return ok({
           bans: m.bans.list().map((x) => ({ user: x.userId, scope: x.scope, room: x.roomId })),
@@ -184,6 +194,37 @@ export class AdminApi {
       default:
         return { status: 404, body: { error: "not_found", message: `no route ${key}` } };
     }
+  }
+
+  /**
+   * The hub's chain at the top level (as before issue 16), and every chain — the hub's and
+   * each worker shard's own — in `chains`, each paged by the same from/limit; `chain=NAME`
+   * keeps only that one (404 when there is no such chain).
+   */
+  private async audit(query: URLSearchParams): Promise<AdminResponse> {
+    const from = count(query.get("from") ?? 0, "from");
+    const limit = Math.min(count(query.get("limit") ?? 1000, "limit"), 10_000);
+    const log = this.o.moderation.auditLog(from, limit);
+    const all = (await this.o.rooms?.auditChains(from, limit)) ?? [
+      { chain: "hub", ...log, verification: log.verification },
+    ];
+    const name = query.get("chain");
+    const chains = name === null ? all : all.filter((c) => c.chain === name);
+    if (chains.length === 0) {
+      return { status: 404, body: { error: "not_found", message: `no audit chain ${name}` } };
+    }
+    return ok({
+      from,
+      total: log.total,
+      verification: log.verification,
+      records: log.records.map(recordJson),
+      chains: chains.map((c) => ({
+        chain: c.chain,
+        total: c.total,
+        verification: c.verification,
+        records: c.records.map(recordJson),
+      })),
+    });
   }
 
   /** Audits a refused call, rate-limited per minute of the injected clock. */
@@ -196,82 +237,12 @@ export class AdminApi {
   }
 }
 
-function ok(body: unknown): AdminResponse {
-  return { status: 200, body: jsonSafe(body) };
-}
-
-const STATUS: Record<string, number> = {
-  NOT_FOUND: 404,
-  UNKNOWN_ROOM: 404,
-  NOT_MEMBER: 404,
-  FORBIDDEN: 403,
-  BAD_PAYLOAD: 400,
-};
-
-function reply(r: { ok: true } | { ok: false; refusal: Refusal }): AdminResponse {
-  if (r.ok) return ok(r);
-  const status = STATUS[r.refusal.code] ?? (r.refusal.code === "INTERNAL" ? 500 : 409);
-  return { status, body: { ok: false, error: r.refusal.code, message: r.refusal.message } };
-}
-
-/** A percent-encoded path segment; malformed encoding is the caller's error (400), not ours. */
-function percentDecoded(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    throw new BadRequest("malformed percent-encoding in the path");
-  }
-}
-
-function text(v: unknown, name: string): string {
-  if (typeof v !== "string" || v.length === 0 || v.length > 256)
-    throw new BadRequest(`"${name}" expected a non-empty string`);
-  return v;
-}
-
-function reasonOf(b: Record<string, unknown>): string {
-  if (b.reason === undefined) return "";
-  if (typeof b.reason !== "string" || b.reason.length > 1024)
-    throw new BadRequest('"reason" expected a string of at most 1024 characters');
-  return b.reason;
+function recordJson(r: AuditRecord): unknown {
+  return { kind: r.kind, at: r.at, room: r.roomId, actor: r.actor, detail: r.detail };
 }
 
 function scopeOf(v: unknown): BanScope {
   if (v === undefined || v === "room") return "room";
   if (v === "hub") return "hub";
   throw new BadRequest('"scope" expected "room" or "hub"');
-}
-
-function unsigned(v: unknown, name: string, bits: bigint): bigint {
-  let n: bigint;
-  try {
-    if (typeof v === "number" && Number.isSafeInteger(v)) n = BigInt(v);
-    else if (typeof v === "string" && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v)) n = BigInt(v);
-    else throw new Error();
-  } catch {
-    throw new BadRequest(`"${name}" expected an unsigned integer (decimal or 0x string)`);
-  }
-  if (n < 0n || n >= 1n << bits) throw new BadRequest(`"${name}" out of range`);
-  return n;
-}
-
-const roomOf = (v: unknown): bigint => unsigned(v, "room", 128n);
-const indexOf = (v: unknown): bigint => unsigned(v, "index", 64n);
-const count = (v: unknown, name: string): number => Number(unsigned(v, name, 53n));
-
-function recordJson(r: AuditRecord): unknown {
-  return { kind: r.kind, at: r.at, room: r.roomId, actor: r.actor, detail: r.detail };
-}
-
-/** bigint → decimal string, bytes → hex, so any result serialises as JSON. */
-export function jsonSafe(v: unknown): unknown {
-  if (typeof v === "bigint") return v.toString();
-  if (v instanceof Uint8Array) return Buffer.from(v).toString("hex");
-  if (Array.isArray(v)) return v.map(jsonSafe);
-  if (v !== null && typeof v === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = jsonSafe(x);
-    return out;
-  }
-  return v;
 }

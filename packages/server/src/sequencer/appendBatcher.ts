@@ -30,6 +30,10 @@ export class AppendBatcher {
   private last: Promise<void> = Promise.resolve();
   /** Number of `storage.append` calls made, for benches and tests. */
   batches = 0;
+  /** Entries queued and entries reported (in order) so far, for `flushed`. */
+  private added = 0;
+  private reported = 0;
+  private flushWaiters: { upTo: number; resolve: () => void }[] = [];
 
   /**
    * @param maxBatch most entries in one `storage.append`
@@ -48,6 +52,7 @@ export class AppendBatcher {
   /** Queues one entry; `done` runs once it is durable (err undefined) or failed. */
   add(entry: AppendEntry, done: Done): void {
     this.queue.push({ entry, done, ready: true });
+    this.added++;
     this.kick();
   }
 
@@ -59,10 +64,21 @@ export class AppendBatcher {
   addPending(entry: AppendEntry, done: Done): () => void {
     const item: Item = { entry, done, ready: false };
     this.queue.push(item);
+    this.added++;
     return () => {
       item.ready = true;
       this.kick();
     };
+  }
+
+  /**
+   * Resolves once every entry queued before this call was reported (durable or failed),
+   * whatever is queued after it: a room being deleted waits for its last frames only.
+   */
+  flushed(): Promise<void> {
+    if (this.reported >= this.added) return Promise.resolve();
+    const upTo = this.added;
+    return new Promise((resolve) => this.flushWaiters.push({ upTo, resolve }));
   }
 
   /** Entries waiting or being written. */
@@ -103,18 +119,29 @@ export class AppendBatcher {
     }
     const before = this.last;
     this.last = written.then(
-      () => this.complete(before, callbacks, undefined),
-      (e: unknown) => this.complete(before, callbacks, e ?? new Error("append failed")),
+      () => this.complete(before, callbacks, undefined, n),
+      (e: unknown) => this.complete(before, callbacks, e ?? new Error("append failed"), n),
     );
     // With room for another append in flight, the rest of the queue goes out now.
     this.kick();
   }
 
   /** Reports a written batch once every batch before it has been reported. */
-  private async complete(before: Promise<void>, callbacks: Done[], err: unknown): Promise<void> {
+  private async complete(
+    before: Promise<void>,
+    callbacks: Done[],
+    err: unknown,
+    count: number,
+  ): Promise<void> {
     await before;
     this.inFlight--;
     for (const cb of callbacks) cb(err);
+    this.reported += count;
+    if (this.flushWaiters.length > 0) {
+      const done = this.flushWaiters.filter((w) => w.upTo <= this.reported);
+      this.flushWaiters = this.flushWaiters.filter((w) => w.upTo > this.reported);
+      for (const w of done) w.resolve();
+    }
     this.kick();
   }
 }

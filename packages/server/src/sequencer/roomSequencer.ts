@@ -87,6 +87,8 @@ export class RoomSequencer implements RoomFacts {
   private readonly pipeline: CommitPipeline;
   private readonly scheduler: CommitScheduler;
   private hubRequestId = 0;
+  /** Set when the room is deleted (shards/roomAdmin.ts): nothing more is sequenced. */
+  private retired = false;
 
   private constructor(
     private readonly env: SequencerEnv,
@@ -252,6 +254,15 @@ export class RoomSequencer implements RoomFacts {
     this.scheduler.cancel();
   }
 
+  /**
+   * The room is being deleted: from now on every request to sequence a frame is refused
+   * (a kick or notice already under way included), and its timers stop.
+   */
+  retire(): void {
+    this.retired = true;
+    this.close();
+  }
+
   private decide(request: Request): Refusal | Promise<Outcome> {
     const h = request.frame.header;
     const payload = request.frame.payload;
@@ -410,6 +421,9 @@ export class RoomSequencer implements RoomFacts {
   }
 
   private sequence(request: Request, opts: SequenceOptions): Promise<Outcome> {
+    if (this.retired) {
+      return Promise.resolve(this.answer(request, refuse("UNKNOWN_ROOM", "the room was deleted")));
+    }
     return this.pipeline.sequence(request.frame, request.reply, request.userId, opts);
   }
 

@@ -22,6 +22,15 @@ import type { Ban, BanListCopy, BanPolicy } from "../vocabulary/bans.js";
 import { type KickedLeaves, type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { RetentionPolicy, RoomCursor } from "../vocabulary/retention.js";
 import type { Sink } from "../vocabulary/target.js";
+import {
+  auditPage,
+  deleteRoom,
+  deviceRooms,
+  roomIds,
+  roomInfo,
+  type ShardRooms,
+  userRooms,
+} from "./roomAdmin.js";
 import { shardOf } from "./shardOf.js";
 
 /**
@@ -49,6 +58,8 @@ export type ShardMessage =
   | { t: "bans"; bans: Ban[] }
   /** Limits changed at run time (SIGHUP): `max_members_per_room`. */
   | { t: "limits"; limits: Pick<SequencerLimits, "maxMembersPerRoom"> }
+  /** An operator deletes the room (shards/roomAdmin.ts); again = finish or extend it. */
+  | { t: "deleteRoom"; roomId: bigint; dropHeaders: boolean; actor: string }
   | { t: "query"; query: ShardQuery };
 
 /**
@@ -67,6 +78,14 @@ export type ShardQuery =
   | { q: "role"; roomId: bigint; userId: string }
   | { q: "entry"; roomId: bigint; logIndex: bigint }
   | { q: "userIndex"; userId: string }
+  /** The operator's view (shards/roomAdmin.ts): rooms of this shard among `roomIds`. */
+  | { q: "roomInfo"; roomIds: bigint[] }
+  /** This shard's deleted rooms that still hold live payloads (an interrupted deletion). */
+  | { q: "unfinishedDeletions" }
+  | { q: "userRooms"; userId: string }
+  | { q: "deviceRooms"; senderId: bigint }
+  /** A page of this shard's own audit chain (worker shards: its secure_delete records). */
+  | { q: "audit"; from: number; limit: number }
   | {
       q: "sweepPlan";
       roomId: bigint;
@@ -223,6 +242,8 @@ export class ShardCore {
         // Every room reads its limits from this env at decision time.
         this.env.limits = { ...this.env.limits, ...msg.limits };
         return undefined;
+      case "deleteRoom":
+        return deleteRoom(this.operatorView(), msg);
       case "query":
         return { ok: true, data: this.query(msg.query) } as Outcome;
       case "frame":
@@ -234,15 +255,27 @@ export class ShardCore {
     const storage = this.env.storage;
     const mine = (roomId: bigint) => shardOf(roomId, this.count) === this.index;
     switch (q.q) {
+      // Deleted rooms are tombstones: not counted, listed or moderated (roomAdmin.ts).
       case "rooms":
-        return storage.listRooms().filter(mine);
+        return roomIds(this.operatorView());
       case "roomCreators":
-        return storage
-          .listRooms()
-          .filter(mine)
-          .flatMap((id) => storage.getRoom(id)?.creator ?? []);
-      case "room":
-        return storage.getRoom(q.roomId) !== undefined;
+        return roomIds(this.operatorView()).flatMap((id) => storage.getRoom(id)?.creator ?? []);
+      case "room": {
+        const meta = storage.getRoom(q.roomId);
+        return meta !== undefined && meta.deleted === undefined;
+      }
+      case "roomInfo":
+        return q.roomIds.flatMap((id) => roomInfo(this.operatorView(), id) ?? []);
+      case "unfinishedDeletions":
+        return roomIds(this.operatorView(), true).filter(
+          (id) => storage.livePayloads(id, 0n, 1).length > 0,
+        );
+      case "userRooms":
+        return userRooms(this.operatorView(), q.userId);
+      case "deviceRooms":
+        return deviceRooms(this.operatorView(), q.senderId);
+      case "audit":
+        return auditPage(storage, q.from, q.limit);
       case "role": {
         const room = this.rooms.get(q.roomId);
         if (room === undefined) return undefined;
@@ -303,7 +336,7 @@ export class ShardCore {
     if (room === undefined) {
       // Access requests get the answer an outsider gets in a room that exists (access.ts).
       return fail(
-        ACCESS_OPCODES.has(h.opcode) ? noAccess() : refuse("UNKNOWN_ROOM", `no room ${h.roomId}`),
+        ACCESS_OPCODES.has(h.opcode) ? noAccess() : refuse("UNKNOWN_ROOM", this.noRoom(h.roomId)),
       );
     }
     if (isEphemeral(h.opcode)) {
@@ -316,6 +349,30 @@ export class ShardCore {
     }
     // Membership is checked once, by the room's rules (rules.ts checkMember).
     return room.handle(request);
+  }
+
+  /** Why a room has no sequencer here: never created, or deleted by an operator. */
+  private noRoom(roomId: bigint): string {
+    return this.env.storage.getRoom(roomId)?.deleted !== undefined
+      ? `room ${roomId} was deleted`
+      : `no room ${roomId}`;
+  }
+
+  /** What the operator's reads and room deletion use of this shard (roomAdmin.ts). */
+  private operatorView(): ShardRooms {
+    return {
+      index: this.index,
+      storage: this.env.storage,
+      room: (id) => this.rooms.get(id),
+      take: (id) => {
+        const room = this.rooms.get(id);
+        this.rooms.delete(id);
+        return room;
+      },
+      flushed: () => this.batcher.flushed(),
+      mine: (id) => shardOf(id, this.count) === this.index,
+      now: () => this.env.clock.now(),
+    };
   }
 
   /** Stops every room's timers. */

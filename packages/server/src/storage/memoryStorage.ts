@@ -12,7 +12,9 @@ import type {
   AuditRecord,
   AuditVerification,
   BindResult,
+  EraseContext,
   RoomMeta,
+  RoomUsage,
   Storage,
   StoredDevice,
   StoredEnrollmentCode,
@@ -169,7 +171,54 @@ export class MemoryStorage implements Storage {
     return (this.users.get(userId) ?? []).map((e) => ({ ...e }));
   }
 
-  async secureDelete(roomId: bigint, logIndex: bigint): Promise<boolean> {
+  roomUsage(roomId: bigint): RoomUsage {
+    this.live();
+    let livePayloads = 0;
+    let bytes = (this.roomStates.get(roomId)?.length ?? 0) + (this.rooms.has(roomId) ? 64 : 0);
+    const log = this.logs.get(roomId) ?? [];
+    for (const row of log) {
+      bytes += 24 + row.header.length;
+      if (row.payload === null) continue;
+      livePayloads++;
+      // Key reference, 32-byte key and the sealing's 16-byte tag, as the LMDB storage has.
+      bytes += 24 + 5 + 32 + 24 + row.payload.length + 16;
+    }
+    return { frames: log.length, livePayloads, bytes };
+  }
+
+  livePayloads(roomId: bigint, from: bigint, limit: number): bigint[] {
+    this.live();
+    const out: bigint[] = [];
+    const log = this.logs.get(roomId) ?? [];
+    for (let i = from < 0n ? 0 : Number(from); i < log.length && out.length < limit; i++) {
+      if (log[i]?.payload !== null) out.push(BigInt(i));
+    }
+    return out;
+  }
+
+  async retireRoom(meta: RoomMeta): Promise<void> {
+    this.live();
+    if (meta.deleted === undefined) throw new Error("a retired room needs a tombstone");
+    this.rooms.set(meta.roomId, { ...meta, settings: { ...meta.settings } });
+    this.roomStates.delete(meta.roomId);
+  }
+
+  async dropRoomLog(roomId: bigint): Promise<number> {
+    this.live();
+    const log = this.logs.get(roomId) ?? [];
+    const live = log.findIndex((r) => r.payload !== null);
+    if (live >= 0) throw new Error(`room ${roomId} index ${live} is not erased`);
+    this.logs.delete(roomId);
+    for (const [user, rows] of this.users) {
+      this.users.set(
+        user,
+        rows.filter((r) => r.roomId !== roomId),
+      );
+    }
+    return log.length;
+  }
+
+  async secureDelete(roomId: bigint, logIndex: bigint, _context?: EraseContext): Promise<boolean> {
     this.live();
     const row = this.logs.get(roomId)?.[Number(logIndex)];
     if (row === undefined || row.payload === null) return false;

@@ -40,6 +40,31 @@ export interface RoomMeta {
   settings: Record<string, unknown>;
   /** The user whose ROOM_CREATE made the room (per-user room quota, counted at start). */
   creator?: string;
+  /**
+   * Set when an operator deleted the room (admin API, moderation/roomAdmin.ts): the row stays
+   * as a tombstone so the room answers as deleted and its id is never created again.
+   */
+  deleted?: RoomTombstone;
+}
+
+/** When a room was deleted, and where its log ended (its next log_index then). */
+export interface RoomTombstone {
+  at: bigint;
+  nextIndex: bigint;
+}
+
+/** What one room occupies in storage (the admin API's "size on disk"). */
+export interface RoomUsage {
+  /** Log entries whose header is stored. */
+  frames: number;
+  /** Entries whose payload and payload key still exist (not erased). */
+  livePayloads: number;
+  /**
+   * Bytes of the room's rows, keys and values (headers, sealed payloads, key references,
+   * MLS state, metadata) plus 32 vault bytes per live payload key; the B-tree's page
+   * overhead and the user index (keyed by user, not room) are not counted.
+   */
+  bytes: number;
 }
 
 export interface StoredKeyPackage {
@@ -139,6 +164,12 @@ export interface StoredWelcome {
   expiresAt: bigint;
 }
 
+/** Who erased a frame and why, for the audit record of a secure delete. */
+export interface EraseContext {
+  actor?: string;
+  reason?: string;
+}
+
 export interface AuditRecord {
   /** Kind of event: "secure_delete", "kick", "ban", "unban", "authority", "admin_refused", ... */
   kind: string;
@@ -176,12 +207,28 @@ export interface Storage extends IdentityStorage {
   /** (roomId, logIndex) of everything a user sent, without decrypting anything. */
   userIndex(userId: string): { roomId: bigint; logIndex: bigint }[];
 
+  /** Rows and bytes of one room, read without opening a payload. */
+  roomUsage(roomId: bigint): RoomUsage;
+  /** Log indexes of the room whose payload is not erased, ascending from `from`, at most `limit`. */
+  livePayloads(roomId: bigint, from: bigint, limit: number): bigint[];
+  /**
+   * Room deletion, first step: writes `meta` (its `deleted` tombstone set) and drops the
+   * room's MLS state in one transaction, so the room is never restored again.
+   */
+  retireRoom(meta: RoomMeta): Promise<void>;
+  /**
+   * Room deletion with its headers dropped: removes every header of the room, with its
+   * key reference and user-index row; resolves with how many. Only after every payload was
+   * erased (through `secureDelete`): a live payload is StorageError INVALID, nothing removed.
+   */
+  dropRoomLog(roomId: bigint): Promise<number>;
+
   /**
    * Cryptographic erasure: destroys the payload key so that neither key nor plaintext can
    * be found in any byte of any file under the data directory; the header stays.
    * Resolves after the erasure is fsynced; false if there was nothing to erase.
    */
-  secureDelete(roomId: bigint, logIndex: bigint): Promise<boolean>;
+  secureDelete(roomId: bigint, logIndex: bigint, context?: EraseContext): Promise<boolean>;
 
   putKeyPackages(packages: readonly StoredKeyPackage[]): Promise<void>;
   /** Hands out one package per device of the user, each at most once (last-resort ones may repeat). */

@@ -51,7 +51,11 @@ describe("device revocation", () => {
     }
     // A user whose every device is revoked has nothing to claim.
     expect((await env.hub.devices.revoke(laptop.senderId, "admin:ops")).ok).toBe(true);
-    const none = await send(env, alice, frameOf(alice, Opcode.KP_CLAIM, 0n, 0n, { user_id: "bob" }));
+    const none = await send(
+      env,
+      alice,
+      frameOf(alice, Opcode.KP_CLAIM, 0n, 0n, { user_id: "bob" }),
+    );
     expect(none.opcode).toBe(Opcode.ERROR);
   });
 });

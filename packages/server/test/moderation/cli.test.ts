@@ -44,17 +44,25 @@ describe("kalandrad admin target", () => {
         "audit",
         "ban",
         "bans",
+        "devices",
         "kick",
         "messages",
         "redact",
         "retention",
+        "rooms",
         "sweep",
         "unban",
         "user",
+        "users",
       ].sort(),
     );
     const user = admin?.commands.find((c) => c.name() === "user");
     expect(user?.commands.map((c) => c.name())).toEqual(["add", "list", "devices", "revoke"]);
+    const sub = (name: string) =>
+      admin?.commands.find((c) => c.name() === name)?.commands.map((c) => c.name());
+    expect(sub("rooms")).toEqual(["list", "show", "delete"]);
+    expect(sub("users")).toEqual(["list", "show", "devices"]);
+    expect(sub("devices")).toEqual(["show", "revoke"]);
     const audit = p.commands.find((c) => c.name() === "audit");
     expect(audit?.commands.map((c) => c.name())).toEqual(["verify"]);
   });

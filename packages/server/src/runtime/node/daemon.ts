@@ -210,6 +210,7 @@ export class Daemon {
         metrics,
         hub.moderation,
         hub.identity,
+        hub.rooms,
       );
       log.info(
         {

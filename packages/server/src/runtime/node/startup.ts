@@ -16,6 +16,7 @@ import type { IdentityAdmin } from "../../identity/adminRoutes.js";
 import { Enrollment } from "../../identity/enrollment.js";
 import { AdminApi } from "../../moderation/adminApi.js";
 import { inBandModeration } from "../../moderation/inBand.js";
+import { RoomAdmin } from "../../moderation/roomAdmin.js";
 import { shardRoomData } from "../../moderation/roomData.js";
 import { loadModerationState, Moderation } from "../../moderation/service.js";
 import type { CoreDeps, Daemon, DaemonOptions } from "./daemon.js";
@@ -38,6 +39,8 @@ export interface StartedHub {
   layout?: ShardLayout;
   /** Users and devices for the admin API. */
   identity?: IdentityAdmin;
+  /** Rooms and audit chains for the admin API. */
+  rooms?: RoomAdmin;
 }
 
 export interface Monitoring {
@@ -165,9 +168,27 @@ export async function openHub(
       clock: systemClock,
     }),
   );
+  const rooms = new RoomAdmin({
+    shards: core.shards,
+    audit: (kind, actor, roomId, detail) => moderation.audit(kind, actor, roomId, detail),
+    storage: deps.storage,
+    // Worker shards keep their own chains; in process they share the hub's storage.
+    shardChains: layout.runtime === "worker",
+    authority: { domain: config.server.domain, hubKey: toHex(deps.hubKey.publicKey) },
+    onDeleted: (creator) => core.roomDeleted(creator),
+  });
+  // A room deletion a crash interrupted is finished before anything else is asked of it.
+  void rooms.resumeDeletions().then(
+    (done) => {
+      if (done.length > 0)
+        log.warn({ rooms: done.map(String) }, "finished interrupted room deletions");
+    },
+    (e: unknown) => log.error({ err: String(e) }, "resuming room deletions failed"),
+  );
   const identity: IdentityAdmin = {
     devices: core.devices,
     storage: deps.storage,
+    memberships: rooms,
     enrollment: config.auth.methods.includes("enrollment")
       ? new Enrollment({
           storage: deps.storage,
@@ -182,7 +203,7 @@ export async function openHub(
     { core: "hub", auth_methods: config.auth.methods, ...layoutFields(layout) },
     "core ready",
   );
-  return { host, hubCore: core, moderation, layout, identity };
+  return { host, hubCore: core, moderation, layout, identity, rooms };
 }
 
 /** /metrics, /healthz, /readyz and the admin API on `monitoring.listen` (none when empty). */
@@ -192,6 +213,7 @@ export async function startMonitoringEndpoint(
   metrics: Metrics,
   moderation: Moderation | undefined,
   identity?: IdentityAdmin,
+  rooms?: RoomAdmin,
 ): Promise<Monitoring | undefined> {
   const mon = parseAddress(config.monitoring.listen);
   if (!mon) return undefined;
@@ -210,6 +232,7 @@ export async function startMonitoringEndpoint(
             token,
             clock: systemClock,
             ...(identity === undefined ? {} : { identity }),
+            ...(rooms === undefined ? {} : { rooms }),
           }),
         }),
   });

@@ -14,15 +14,12 @@
  */
 import type { Clock } from "@kalandra/proto";
 import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE, u32 } from "../slotRef.js";
+import type { EraseContext } from "../types.js";
 import type { AuditLog } from "./auditLog.js";
 import type { Env } from "./layout.js";
 import type { KeyVault, SlotAllocator } from "./vault.js";
 
-/** Who erased a frame and why, for the audit record of a secure delete. */
-export interface EraseContext {
-  actor?: string;
-  reason?: string;
-}
+export type { EraseContext } from "../types.js";
 
 export interface ErasureDeps {
   env: Env;

@@ -18,6 +18,7 @@ import type {
   AuditVerification,
   BindResult,
   RoomMeta,
+  RoomUsage,
   Storage,
   StoredDevice,
   StoredEnrollmentCode,
@@ -35,6 +36,14 @@ import { type Env, META, openEnv, type Tables, VAULT_FILE } from "./layout.js";
 import { Lifecycle } from "./lifecycle.js";
 import { encodeRoomMeta, listRoomIds, readFrames, readRoomMeta, readUserIndex } from "./reads.js";
 import { CLEAN, recoverVault } from "./recovery.js";
+import {
+  DROP_CHUNK,
+  dropLogChunk,
+  livePayloadIndexes,
+  retireRoomInTxn,
+  roomUsage,
+  userIndexRowsOf,
+} from "./roomRows.js";
 import { KeyVault, type SlotAllocator } from "./vault.js";
 import { expireWelcomes, putWelcome, removeWelcome, welcomesOf } from "./welcomes.js";
 
@@ -190,6 +199,36 @@ class LmdbStorageImpl implements LmdbStorage {
   userIndex(userId: string): { roomId: bigint; logIndex: bigint }[] {
     this.life.live();
     return readUserIndex(this.t, userId);
+  }
+
+  roomUsage(roomId: bigint): RoomUsage {
+    this.life.live();
+    return roomUsage(this.t, roomId);
+  }
+
+  livePayloads(roomId: bigint, from: bigint, limit: number): bigint[] {
+    this.life.live();
+    return livePayloadIndexes(this.t, roomId, from, limit);
+  }
+
+  retireRoom(meta: RoomMeta): Promise<void> {
+    return this.life.run(() => this.life.write(() => retireRoomInTxn(this.t, meta)));
+  }
+
+  dropRoomLog(roomId: bigint): Promise<number> {
+    return this.life.run(async () => {
+      let dropped = 0;
+      for (;;) {
+        const n = await this.life.write(() => dropLogChunk(this.t, roomId));
+        dropped += n;
+        if (n < DROP_CHUNK) break;
+      }
+      const rows = userIndexRowsOf(this.t, roomId);
+      await this.life.write(() => {
+        for (const key of rows) this.t.user_index.removeSync(key);
+      });
+      return dropped;
+    });
   }
 
   secureDelete(roomId: bigint, logIndex: bigint, context?: EraseContext): Promise<boolean> {

@@ -50,6 +50,9 @@ export function readFrames(
 export function encodeRoomMeta(meta: RoomMeta): Uint8Array {
   const row: Record<string, unknown> = { created_at: meta.createdAt, settings: meta.settings };
   if (meta.creator !== undefined) row.creator = meta.creator;
+  if (meta.deleted !== undefined) {
+    row.deleted = { at: meta.deleted.at, next_index: meta.deleted.nextIndex };
+  }
   return stateCborEncode(row);
 }
 
@@ -62,13 +65,23 @@ export function readRoomMeta(t: Tables, roomId: bigint): RoomMeta | undefined {
   } catch (err) {
     throw new StorageError("CORRUPT", `room ${roomId} metadata does not decode`, { cause: err });
   }
-  const m = v as { created_at?: unknown; settings?: unknown; creator?: unknown } | null;
+  const m = v as {
+    created_at?: unknown;
+    settings?: unknown;
+    creator?: unknown;
+    deleted?: { at?: unknown; next_index?: unknown } | null;
+  } | null;
   if (
     m === null ||
     typeof m.created_at !== "bigint" ||
     typeof m.settings !== "object" ||
     m.settings === null ||
-    (m.creator !== undefined && typeof m.creator !== "string")
+    (m.creator !== undefined && typeof m.creator !== "string") ||
+    (m.deleted !== undefined &&
+      (typeof m.deleted !== "object" ||
+        m.deleted === null ||
+        typeof m.deleted.at !== "bigint" ||
+        typeof m.deleted.next_index !== "bigint"))
   ) {
     throw new StorageError("CORRUPT", `room ${roomId} metadata is malformed`);
   }
@@ -78,6 +91,9 @@ export function readRoomMeta(t: Tables, roomId: bigint): RoomMeta | undefined {
     settings: m.settings as Record<string, unknown>,
   };
   if (m.creator !== undefined) meta.creator = m.creator;
+  if (m.deleted != null) {
+    meta.deleted = { at: m.deleted.at as bigint, nextIndex: m.deleted.next_index as bigint };
+  }
   return meta;
 }
 
