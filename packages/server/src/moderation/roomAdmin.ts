@@ -30,8 +30,8 @@ export interface RoomAdminDeps {
     roomId: bigint | undefined,
     detail: Record<string, unknown>,
   ): Promise<void>;
-  /** The hub's own storage: its audit chain. */
-  storage: Pick<Storage, "readAudit" | "verifyAudit">;
+  /** The hub's own storage: its audit chain and the Welcome inbox. */
+  storage: Pick<Storage, "readAudit" | "verifyAudit" | "welcomesFor" | "removeWelcome">;
   /**
    * Each shard keeps an audit chain of its own (worker shards, each over its own
    * directory); false when the shards share the hub's storage (in-process runtime).
@@ -106,6 +106,7 @@ export class RoomAdmin {
     if (!r.ok) return r;
     const done = (r as unknown as { data: RoomDeletion }).data;
     if (!done.again) this.d.onDeleted?.(before.creator);
+    const welcomes = await this.dropWelcomes(roomId, done.members);
     await this.d.audit("room_delete", actor, roomId, {
       reason: o.reason,
       drop_headers: o.dropHeaders,
@@ -113,8 +114,25 @@ export class RoomAdmin {
       dropped_headers: done.droppedHeaders,
       again: done.again,
       next_index: before.nextIndex,
+      welcomes,
     });
     return { ok: true, ...done };
+  }
+
+  /**
+   * The Welcomes to the room still waiting in its members' inboxes (offline invitees): they
+   * would let a device join a room that no longer exists. Welcomes to a device that was
+   * removed before it fetched one are not found this way; they expire as usual.
+   */
+  private async dropWelcomes(roomId: bigint, members: readonly bigint[]): Promise<number> {
+    let dropped = 0;
+    for (const senderId of members) {
+      for (const w of this.d.storage.welcomesFor(senderId, 0n)) {
+        if (w.roomId !== roomId) continue;
+        if (await this.d.storage.removeWelcome(senderId, roomId, w.logIndex)) dropped++;
+      }
+    }
+    return dropped;
   }
 
   /**

@@ -57,6 +57,8 @@ export interface RoomDeletion {
   droppedHeaders: number;
   /** The room had been deleted before (this call finished or extended that deletion). */
   again: boolean;
+  /** Its member devices when it was deleted (the hub drops their Welcomes to it). */
+  members: bigint[];
 }
 
 /** What these reads and the deletion need of the shard core. */
@@ -161,8 +163,10 @@ export async function deleteRoom(
     return { ok: false, refusal: refuse("UNKNOWN_ROOM", `no room ${roomId}`) };
   }
   const again = meta.deleted !== undefined;
+  let members: bigint[] = [];
   if (!again) {
     const room = s.take(roomId);
+    members = [...(room?.members() ?? [])];
     room?.retire();
     await s.flushed();
     await s.storage.retireRoom({
@@ -179,6 +183,6 @@ export async function deleteRoom(
     erased += done.filter(Boolean).length;
   }
   const droppedHeaders = msg.dropHeaders ? await s.storage.dropRoomLog(roomId) : 0;
-  const result: RoomDeletion = { erased, droppedHeaders, again };
+  const result: RoomDeletion = { erased, droppedHeaders, again, members };
   return { ok: true, data: result } as Outcome;
 }

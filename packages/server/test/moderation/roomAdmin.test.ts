@@ -154,9 +154,18 @@ describe("admin API: rooms", () => {
     const keysB = [0n, 1n, 2n, 3n].map((i) => storage.inspectPayloadKey(ROOM_B, i)!);
     expect(keysA.every((k) => k !== undefined)).toBe(true);
 
+    // Bob and carol never fetched their Welcomes (the harness does not acknowledge them).
+    const [, bob0, carol0] = a.members;
+    const waiting = (c: Client, room: bigint) =>
+      storage.welcomesFor(c.senderId, 0n).filter((w) => w.roomId === room).length;
+    expect(waiting(bob0!, ROOM_A)).toBe(1);
+    expect(waiting(b.members[1]!, ROOM_B)).toBe(1);
     const del = await api.handle(
       req("POST", "/admin/rooms/delete", { room: ROOM_A.toString(), reason: "abuse" }),
     );
+    // Their Welcomes to the deleted room are gone; dave's to the other room stays.
+    expect(waiting(bob0!, ROOM_A) + waiting(carol0!, ROOM_A)).toBe(0);
+    expect(waiting(b.members[1]!, ROOM_B)).toBe(1);
     expect(del).toEqual({
       status: 200,
       body: { ok: true, erased: 8, dropped_headers: 0, again: false },
@@ -166,7 +175,7 @@ describe("admin API: rooms", () => {
     expect(audit.find((r) => r.kind === "room_delete")).toMatchObject({
       actor: "admin:ops",
       roomId: ROOM_A,
-      detail: { reason: "abuse", drop_headers: false, erased: 8 },
+      detail: { reason: "abuse", drop_headers: false, erased: 8, welcomes: 2 },
     });
     const erasures = audit.filter((r) => r.kind === "secure_delete" && r.roomId === ROOM_A);
     expect(erasures).toHaveLength(8);
