@@ -75,8 +75,11 @@ export interface ShardRooms {
   now(): bigint;
 }
 
-/** Erasures started at once (they share LMDB commits and vault fsyncs: group commit). */
-const ERASE_WINDOW = 256;
+/**
+ * Erasures started at once: they share LMDB commits and vault fsyncs (group commit).
+ * Measured on a 20,000-frame room, synced: 256 at once erased 2,500/s, 2048 at once 8,000/s.
+ */
+const ERASE_WINDOW = 2048;
 
 export function roomInfo(s: ShardRooms, roomId: bigint): RoomInfo | undefined {
   const meta = s.storage.getRoom(roomId);
