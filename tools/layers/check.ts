@@ -115,6 +115,22 @@ function resolveRelative(from: string, specifier: string, files: Set<string>): s
 }
 
 /**
+ * The modules a `#platform/<name>` subpath import may resolve to: every
+ * `platform/<variant>/<name>.ts` of the package (package.json "imports" picks one variant
+ * per condition: node, browser, default). The check holds every variant to the
+ * importer's rules, so a core cannot reach a runtime module through a condition.
+ */
+function resolvePlatform(pkg: PackageLayers, specifier: string, files: Set<string>): string[] {
+  const name = specifier.slice("#platform/".length);
+  const prefix = `${pkg.src}/platform/`;
+  return [...files].filter((f) => {
+    if (!f.startsWith(prefix)) return false;
+    const rest = f.slice(prefix.length).split("/");
+    return rest.length === 2 && rest[1] === `${name}.ts`;
+  });
+}
+
+/**
  * The unit of the folder check: the folder of a module, or the module itself when it sits
  * at the root of src (index.ts, hlc.ts are not a folder of their own).
  */
@@ -158,35 +174,40 @@ export function checkPackage(pkg: PackageLayers, files: SourceFile[]): Finding[]
         }
         continue;
       }
-      if (!edge.specifier.startsWith(".")) continue;
-      const target = resolveRelative(file.path, edge.specifier, paths);
-      if (target === undefined) continue;
-      if (layer === "core" && layerOf(pkg, target) === "runtime") {
-        findings.push({
-          rule: "imports-runtime",
-          file: file.path,
-          detail: posix.relative(pkg.src, target),
-          line: edge.line,
-        });
-      }
-      const client = clientOf(pkg, target);
-      if (layer === "core" && client !== undefined && clientOf(pkg, file.path) !== client) {
-        findings.push({
-          rule: "imports-client",
-          file: file.path,
-          detail: posix.relative(pkg.src, target),
-          line: edge.line,
-        });
-      }
-      // A type-only import is erased before the code runs: it orders no evaluation and
-      // carries no behaviour, so it cannot make the undefined-at-init bugs a cycle makes.
-      if (edge.typeOnly) continue;
-      out.add(target);
-      const a = folderOf(pkg, file.path);
-      const b = folderOf(pkg, target);
-      if (a !== b) {
-        if (!folderEdges.has(a)) folderEdges.set(a, new Set());
-        folderEdges.get(a)!.add(b);
+      const targets = edge.specifier.startsWith("#platform/")
+        ? resolvePlatform(pkg, edge.specifier, paths)
+        : edge.specifier.startsWith(".")
+          ? [resolveRelative(file.path, edge.specifier, paths)]
+          : [];
+      for (const target of targets) {
+        if (target === undefined) continue;
+        if (layer === "core" && layerOf(pkg, target) === "runtime") {
+          findings.push({
+            rule: "imports-runtime",
+            file: file.path,
+            detail: posix.relative(pkg.src, target),
+            line: edge.line,
+          });
+        }
+        const client = clientOf(pkg, target);
+        if (layer === "core" && client !== undefined && clientOf(pkg, file.path) !== client) {
+          findings.push({
+            rule: "imports-client",
+            file: file.path,
+            detail: posix.relative(pkg.src, target),
+            line: edge.line,
+          });
+        }
+        // A type-only import is erased before the code runs: it orders no evaluation and
+        // carries no behaviour, so it cannot make the undefined-at-init bugs a cycle makes.
+        if (edge.typeOnly) continue;
+        out.add(target);
+        const a = folderOf(pkg, file.path);
+        const b = folderOf(pkg, target);
+        if (a !== b) {
+          if (!folderEdges.has(a)) folderEdges.set(a, new Set());
+          folderEdges.get(a)!.add(b);
+        }
       }
     }
   }

@@ -9,7 +9,13 @@ export const PACKAGES: PackageLayers[] = [
   {
     src: "packages/proto/src",
     layer: "core",
-    overrides: { "node/": "runtime", "index.ts": "runtime" },
+    overrides: {
+      "node/": "runtime",
+      "index.ts": "runtime",
+      // The platform's CSPRNG (`#platform/random`), for node/system.ts's systemRng only.
+      "platform/node/random.ts": "runtime",
+      "platform/web/random.ts": "runtime",
+    },
   },
   {
     src: "packages/server/src",
@@ -28,7 +34,13 @@ export const PACKAGES: PackageLayers[] = [
     layer: "core",
     overrides: {
       "transport/": "runtime", // WebTransport, reconnect timers
-      "crypto/": "runtime", // node:crypto's ts-mls provider, handed to the cores as `cs`
+      "crypto/": "runtime", // the ts-mls provider, handed to the cores as `cs`
+      // The platform's sockets and sessions (`#platform/webSocket`, `#platform/webTransport`);
+      // the rest of platform/ is deterministic crypto the cores may use (sender keys).
+      "platform/node/webSocket.ts": "runtime",
+      "platform/node/webTransport.ts": "runtime",
+      "platform/web/webSocket.ts": "runtime",
+      "platform/web/webTransport.ts": "runtime",
       "index.ts": "runtime",
     },
   },

@@ -118,6 +118,41 @@ describe("imports between folders", () => {
   });
 });
 
+describe("#platform/* subpath imports", () => {
+  const PLATFORM_PKG: PackageLayers = {
+    ...PKG,
+    overrides: { ...PKG.overrides, "platform/node/random.ts": "runtime" },
+  };
+
+  it("holds every variant to the importer's rules and counts it in cycles", () => {
+    const findings = checkPackage(PLATFORM_PKG, [
+      file("core/id.ts", 'import { sha } from "#platform/hash";\nexport const id = sha;'),
+      file("core/key.ts", 'import { fill } from "#platform/random";\nexport const k = fill;'),
+      file("platform/node/hash.ts", "export const sha = 1;"),
+      file(
+        "platform/web/hash.ts",
+        'import { id } from "../../core/id.js";\nexport const sha = id;',
+      ),
+      file("platform/node/random.ts", "export const fill = 2;"),
+      file("platform/web/random.ts", "export const fill = 3;"),
+    ]);
+    expect(keys(findings).sort()).toEqual([
+      "folder-cycle pkg/src core/ platform/web/",
+      "imports-runtime core/key.ts platform/node/random.ts",
+      "module-cycle pkg/src core/id.ts platform/web/hash.ts",
+    ]);
+  });
+
+  it("resolves a platform import to nothing else (no other folder, no nested file)", () => {
+    const findings = checkPackage(PLATFORM_PKG, [
+      file("core/id.ts", 'import { fill } from "#platform/random";\nexport const id = fill;'),
+      file("runtime/random.ts", "export const fill = 1;"),
+      file("platform/web/x/random.ts", "export const fill = 2;"),
+    ]);
+    expect(keys(findings)).toEqual([]);
+  });
+});
+
 describe("import cycles", () => {
   it("flags a cycle of three modules, once, naming its members", () => {
     const findings = checkPackage(PKG, [
