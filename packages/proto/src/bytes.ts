@@ -21,7 +21,5 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
-/** Lower-case hex of `b` (no copy of the bytes). */
-export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-}
+/** Lower-case hex of `b`: the platform's codec (`#platform/bytes`). */
+export { toHex } from "#platform/bytes";

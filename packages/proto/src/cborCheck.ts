@@ -15,7 +15,7 @@
  * and maps (valid CBOR that some encoders emit). Indefinite-length strings are refused
  * (cbor-x cannot decode them). Linear in the input; byte strings are skipped by length.
  */
-import { isUtf8 } from "node:buffer";
+import { isUtf8 } from "#platform/bytes";
 import { ProtocolError } from "./errors.js";
 
 /** Deepest nesting of arrays/maps accepted; the schemas nest at most 4 levels. */

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "#platform/sha256";
 
 const SENDER_ID_DOMAIN = new TextEncoder().encode("kalandra/sender-id/v1");
 const TOP_BIT_CLEAR = 0x7fff_ffff_ffff_ffffn;
@@ -16,7 +16,7 @@ export function deriveSenderId(publicKey: Uint8Array): bigint {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) {
     throw new TypeError('"publicKey" expected Uint8Array of length 32');
   }
-  const digest = createHash("sha256").update(SENDER_ID_DOMAIN).update(publicKey).digest();
-  const id = digest.readBigUInt64BE(0) & TOP_BIT_CLEAR;
+  const digest = sha256(SENDER_ID_DOMAIN, publicKey);
+  const id = new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0) & TOP_BIT_CLEAR;
   return id === 0n ? 1n : id;
 }

@@ -9,13 +9,13 @@
  * const signer = ed25519KeySigner(createPrivateKey(pem)); // a DeviceSigner
  */
 import type { KeyObject } from "node:crypto";
+import type { DeviceSigner } from "../ed25519Keys.js";
 import {
-  type DeviceSigner,
   privateKeyOfSeed,
   publicKeyObject,
   rawPublicKeyOf,
   signerOfKey,
-} from "../ed25519.js";
+} from "../platform/node/ed25519.js";
 
 /** A node:crypto private key of a 32-byte Ed25519 seed (RFC 8032 §5.1.5). */
 export function ed25519PrivateKeyObject(seed: Uint8Array): KeyObject {
