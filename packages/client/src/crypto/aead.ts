@@ -1,17 +1,14 @@
 /**
- * AEADs of the MLS cipher suites on node:crypto: AES-128-GCM, AES-256-GCM and
- * ChaCha20-Poly1305 (RFC 8439), 16-byte tags appended to the ciphertext as ts-mls and
- * RFC 9180 expect. Nonces are always given by the caller (MLS derives them from the key
+ * AEADs of the MLS cipher suites: AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305
+ * (RFC 8439), 16-byte tags appended to the ciphertext as ts-mls and RFC 9180 expect.
+ * The ciphers are the platform's (`#platform/aead`: node:crypto in Node, @noble/ciphers
+ * elsewhere). Nonces are always given by the caller (MLS derives them from the key
  * schedule, RFC 9420 §6.3.2), so nothing here draws randomness.
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
+
 import type { AeadAlgorithm } from "ts-mls";
 import { CryptoError } from "ts-mls/mlsError.js";
-
-// The cast to one GCM name in the calls below only picks the typed overload: OpenSSL's
-// chacha20-poly1305 has the same AEAD surface (setAAD, setAuthTag, getAuthTag).
-type CipherName = "aes-128-gcm" | "aes-256-gcm" | "chacha20-poly1305";
-const TAG = 16;
+import { type AeadName, aeadOpen, aeadSeal } from "#platform/aead";
 
 export interface SyncAead {
   readonly keyLength: number;
@@ -27,7 +24,7 @@ function check(name: string, b: Uint8Array, len: number): void {
   }
 }
 
-function makeSyncAead(cipher: CipherName, keyLength: number, id: number): SyncAead {
+function makeSyncAead(cipher: AeadName, keyLength: number, id: number): SyncAead {
   const nonceLength = 12;
   return {
     keyLength,
@@ -36,36 +33,15 @@ function makeSyncAead(cipher: CipherName, keyLength: number, id: number): SyncAe
     seal(key, nonce, aad, plaintext) {
       check("key", key, keyLength);
       check("nonce", nonce, nonceLength);
-      const c = createCipheriv(cipher as "aes-128-gcm", key, nonce, { authTagLength: TAG });
-      if (aad.length > 0) c.setAAD(aad, { plaintextLength: plaintext.length });
-      const body = c.update(plaintext);
-      const tail = c.final();
-      const tag = c.getAuthTag();
-      const out = new Uint8Array(body.length + tail.length + TAG);
-      out.set(body, 0);
-      out.set(tail, body.length);
-      out.set(tag, body.length + tail.length);
-      return out;
+      return aeadSeal(cipher, key, nonce, aad, plaintext);
     },
     open(key, nonce, aad, ciphertext) {
       check("key", key, keyLength);
       check("nonce", nonce, nonceLength);
-      if (ciphertext.length < TAG) throw new CryptoError("ciphertext shorter than the tag");
-      const bodyLen = ciphertext.length - TAG;
-      const d = createDecipheriv(cipher as "aes-128-gcm", key, nonce, { authTagLength: TAG });
-      d.setAuthTag(ciphertext.subarray(bodyLen));
-      if (aad.length > 0) d.setAAD(aad, { plaintextLength: bodyLen });
-      const body = d.update(ciphertext.subarray(0, bodyLen));
-      let tail: Uint8Array;
-      try {
-        tail = d.final();
-      } catch {
-        throw new CryptoError("AEAD authentication failed");
-      }
-      const out = new Uint8Array(body.length + tail.length);
-      out.set(body, 0);
-      out.set(tail, body.length);
-      return out;
+      if (ciphertext.length < 16) throw new CryptoError("ciphertext shorter than the tag");
+      const pt = aeadOpen(cipher, key, nonce, aad, ciphertext);
+      if (pt === undefined) throw new CryptoError("AEAD authentication failed");
+      return pt;
     },
   };
 }

@@ -1,16 +1,8 @@
 /**
- * Small byte helpers shared by the node:crypto provider. node:crypto returns `Buffer`s,
- * some of which are views into a shared allocation pool; ts-mls keeps, compares and
- * zeroes what we hand it, so every output crosses the boundary as a plain, owned
- * `Uint8Array` (copied once, a few dozen bytes in the common case).
+ * Small byte helpers shared by the provider's modules. (The platform modules hand back
+ * plain, owned `Uint8Array`s, never views into a shared Buffer pool: ts-mls keeps,
+ * compares and zeroes what we hand it.)
  */
-
-/** An owned plain Uint8Array copy of `b` (never a pooled Buffer view). */
-export function owned(b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(b.length);
-  out.set(b);
-  return out;
-}
 
 /** Kept under the short name the crypto modules use. */
 export { concatBytes as concat } from "@kalandra/proto";
@@ -28,11 +20,6 @@ export function i2osp(n: number, w: number): Uint8Array {
 const utf8 = new TextEncoder();
 export function ascii(s: string): Uint8Array {
   return utf8.encode(s);
-}
-
-/** A cache key for bytes: latin1 maps each byte to one UTF-16 unit, cheap and exact. */
-export function bytesKey(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
 }
 
 export function isAllZero(b: Uint8Array): boolean {

@@ -1,25 +1,34 @@
 /**
- * DHKEM(X25519, HKDF-SHA256) and DHKEM(P-256, HKDF-SHA256) of RFC 9180 §4.1 on
- * node:crypto. Keys are imported into OpenSSL once (X25519 KeyObjects, P-256 ECDH
- * objects) and kept next to their raw bytes, so a key used again costs only the DH.
+ * DHKEM(X25519, HKDF-SHA256) and DHKEM(P-256, HKDF-SHA256) of RFC 9180 §4.1 on the
+ * platform's curves (`#platform/ecdh`: OpenSSL in Node, @noble/curves elsewhere). Keys are
+ * imported once and kept as handles next to their raw bytes, so a key used again costs
+ * only the DH.
  */
-import { createECDH, diffieHellman, ECDH, type KeyObject } from "node:crypto";
+import { toHex } from "@kalandra/proto";
 import { CryptoError } from "ts-mls/mlsError.js";
+import {
+  type KeyHandle,
+  p256,
+  p256PrivateKey,
+  p256PublicKey,
+  x25519,
+  x25519PrivateKey,
+  x25519PublicKey,
+} from "#platform/ecdh";
 import { ascii, concat, i2osp, isAllZero } from "./bytes.js";
 import { hkdfExpand, hkdfExtract } from "./hash.js";
-import { okpPrivateKey, okpPublicBytes, okpPublicKey } from "./okp.js";
 import type { Rng } from "./rng.js";
 
 export interface KemPrivateKey {
   readonly raw: Uint8Array;
   /** SerializePublicKey(pk(sk)). */
   readonly publicBytes: Uint8Array;
-  readonly handle: KeyObject | ECDH;
+  readonly handle: KeyHandle;
 }
 
 export interface KemPublicKey {
   readonly raw: Uint8Array;
-  readonly handle: KeyObject | Uint8Array;
+  readonly handle: KeyHandle;
 }
 
 export interface DhKem {
@@ -61,8 +70,7 @@ function extractAndExpandFor(kemId: number) {
 function x25519Private(sk: Uint8Array): KemPrivateKey {
   if (sk.length !== 32) throw new CryptoError(`X25519 private key must be 32 bytes`);
   const raw = Uint8Array.from(sk);
-  const handle = okpPrivateKey("X25519", raw);
-  return { raw, publicBytes: okpPublicBytes(handle), handle };
+  return { raw, ...x25519PrivateKey(raw) };
 }
 
 export function makeX25519Kem(): DhKem {
@@ -77,7 +85,7 @@ export function makeX25519Kem(): DhKem {
       if (pk.length !== 32) throw new CryptoError(`X25519 public key must be 32 bytes`);
       const raw = Uint8Array.from(pk);
       try {
-        return { raw, handle: okpPublicKey("X25519", raw) };
+        return { raw, handle: x25519PublicKey(raw) };
       } catch (e) {
         throw new CryptoError(`invalid X25519 public key: ${e}`);
       }
@@ -90,16 +98,13 @@ export function makeX25519Kem(): DhKem {
     dh(sk, pk) {
       let out: Uint8Array;
       try {
-        out = diffieHellman({
-          privateKey: sk.handle as KeyObject,
-          publicKey: pk.handle as KeyObject,
-        });
+        out = x25519(sk.handle, pk.handle);
       } catch (e) {
         throw new CryptoError(`X25519 failed: ${e}`);
       }
       // RFC 9180 §7.1.4: an all-zero shared secret (small-order point) must be rejected.
       if (isAllZero(out)) throw new CryptoError("X25519 produced the all-zero value");
-      return Uint8Array.from(out);
+      return out;
     },
     extractAndExpand: extractAndExpandFor(id),
   };
@@ -109,7 +114,7 @@ export function makeX25519Kem(): DhKem {
 const P256_ORDER = BigInt("0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
 
 function p256ScalarOk(b: Uint8Array): boolean {
-  const s = BigInt(`0x${Buffer.from(b).toString("hex")}`);
+  const s = BigInt(`0x${toHex(b)}`);
   return s !== 0n && s < P256_ORDER;
 }
 
@@ -118,9 +123,7 @@ function p256Private(sk: Uint8Array): KemPrivateKey {
     throw new CryptoError("P-256 private key must be a 32-byte scalar in [1, n)");
   }
   const raw = Uint8Array.from(sk);
-  const handle = createECDH("prime256v1");
-  handle.setPrivateKey(raw);
-  return { raw, publicBytes: Uint8Array.from(handle.getPublicKey()), handle };
+  return { raw, ...p256PrivateKey(raw) };
 }
 
 export function makeP256Kem(): DhKem {
@@ -132,18 +135,16 @@ export function makeP256Kem(): DhKem {
     npk: 65,
     importPrivate: p256Private,
     importPublic(pk) {
-      // Uncompressed SEC1 points only (RFC 9180 §7.1.1); convertKey checks the point.
+      // Uncompressed SEC1 points only (RFC 9180 §7.1.1); the platform checks the point.
       if (pk.length !== 65 || pk[0] !== 0x04) {
         throw new CryptoError("P-256 public key must be an uncompressed 65-byte point");
       }
+      const raw = Uint8Array.from(pk);
       try {
-        // Decoding (and re-encoding) the point fails for points not on the curve.
-        ECDH.convertKey(pk, "prime256v1", undefined, undefined, "uncompressed");
+        return { raw, handle: p256PublicKey(raw) };
       } catch (e) {
         throw new CryptoError(`invalid P-256 public key: ${e}`);
       }
-      const raw = Uint8Array.from(pk);
-      return { raw, handle: raw };
     },
     derive(ikm) {
       // RFC 9180 §7.1.3: rejection sampling with bitmask 0xff for P-256.
@@ -163,7 +164,7 @@ export function makeP256Kem(): DhKem {
     },
     dh(sk, pk) {
       try {
-        return Uint8Array.from((sk.handle as ECDH).computeSecret(pk.handle as Uint8Array));
+        return p256(sk.handle, pk.handle);
       } catch (e) {
         throw new CryptoError(`P-256 ECDH failed: ${e}`);
       }

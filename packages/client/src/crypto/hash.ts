@@ -1,14 +1,15 @@
 /**
- * Hash, HMAC and HKDF (RFC 5869) on node:crypto, synchronously. ts-mls's interface is
+ * Hash, HMAC and HKDF (RFC 5869), synchronously, on the platform's hashes
+ * (`#platform/hash`: node:crypto in Node, @noble/hashes elsewhere). ts-mls's interface is
  * Promise-based; we return already-resolved promises, so the cost of an operation is the
  * hash itself plus one microtask, instead of a WebCrypto round trip through libuv's
  * thread pool (PROBES.md: 44% of commit time was idle waiting on that pool).
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { bytesEqual } from "@kalandra/proto";
 import type { Hash, HashAlgorithm, Kdf, KdfAlgorithm } from "ts-mls";
-import { owned } from "./bytes.js";
+import { digest, type HashName, hmac } from "#platform/hash";
 
-export type NodeHashName = "sha256" | "sha384" | "sha512";
+export type NodeHashName = HashName;
 
 export function nodeHashName(h: HashAlgorithm | KdfAlgorithm): NodeHashName {
   switch (h) {
@@ -29,11 +30,11 @@ export function hashLength(h: NodeHashName): number {
 }
 
 export function digestSync(h: NodeHashName, data: Uint8Array): Uint8Array {
-  return owned(createHash(h).update(data).digest());
+  return digest(h, data);
 }
 
 export function hmacSync(h: NodeHashName, key: Uint8Array, data: Uint8Array): Uint8Array {
-  return owned(createHmac(h, key).update(data).digest());
+  return hmac(h, key, data);
 }
 
 /** HKDF-Extract (RFC 5869 §2.2). An empty salt is HMAC's zero key, as the RFC requires. */
@@ -57,7 +58,7 @@ export function hkdfExpand(
   const counter = new Uint8Array(1);
   for (let i = 0, off = 0; off < length; i++) {
     counter[0] = i + 1;
-    prev = createHmac(h, prk).update(prev).update(info).update(counter).digest();
+    prev = hmac(h, prk, prev, info, counter);
     out.set(prev.subarray(0, Math.min(hl, length - off)), off);
     off += hl;
   }
@@ -70,8 +71,8 @@ export function makeHash(alg: HashAlgorithm): Hash {
     digest: async (data) => digestSync(h, data),
     mac: async (key, data) => hmacSync(h, key, data),
     async verifyMac(key, mac, data) {
-      const expected = createHmac(h, key).update(data).digest();
-      return mac.length === expected.length && timingSafeEqual(mac, expected);
+      // bytesEqual's time depends only on the lengths (a MAC check must not leak more).
+      return bytesEqual(mac, hmac(h, key, data));
     },
   };
 }

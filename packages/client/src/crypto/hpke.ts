@@ -1,10 +1,10 @@
 /**
- * HPKE (RFC 9180) in base mode, single-shot, on node:crypto: what MLS uses for
+ * HPKE (RFC 9180) in base mode, single-shot, on the platform's primitives: what MLS uses for
  * UpdatePath and Welcome encryption (RFC 9420 §5.1.3 EncryptWithLabel) and external
  * commits (export/import of the external init secret, RFC 9420 §8.3).
  *
  * ts-mls types HPKE keys as WebCrypto `CryptoKey`s but only ever passes them back to the
- * same provider, so ours are opaque records holding raw bytes and the OpenSSL handle.
+ * same provider, so ours are opaque records holding raw bytes and the platform's handle.
  */
 import type { HpkeAlgorithm } from "ts-mls";
 import type { Hpke, PrivateKey, PublicKey } from "ts-mls/crypto/hpke.js";
@@ -37,7 +37,7 @@ interface OurPublic {
 
 export interface HpkeOptions {
   rng: Rng;
-  /** How many imported public / private keys to keep as OpenSSL handles. */
+  /** How many imported public / private keys to keep as platform handles. */
   cacheSize?: number;
 }
 
@@ -48,7 +48,7 @@ function kemFor(alg: HpkeAlgorithm["kem"]): DhKem {
     case "DHKEM-P256-HKDF-SHA256":
       return makeP256Kem();
     default:
-      throw new CryptoError(`KEM ${alg} is not supported by the node:crypto provider`);
+      throw new CryptoError(`KEM ${alg} is not supported by the Kalandra provider`);
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * @kalandra/client crypto: a fast ts-mls CryptoProvider on node:crypto (issue 5).
+ * @kalandra/client crypto: a fast, synchronous ts-mls CryptoProvider (issue 5) on the
+ * platform's primitives (`#platform/*`: node:crypto in Node, @noble in browsers).
  *
  * @example
  * import { getKalandraCiphersuiteImpl } from "@kalandra/client";
@@ -11,7 +12,6 @@ export {
   createKalandraCryptoProvider,
   defaultCryptoProvider,
   getKalandraCiphersuiteImpl,
-  isNodeRuntime,
   KALANDRA_CIPHERSUITE,
   type KalandraCryptoOptions,
   makeKalandraCiphersuiteImpl,

@@ -1,12 +1,13 @@
 /**
- * A bounded least-recently-used cache keyed by bytes. Importing a key into node:crypto
- * (DER parsing, OpenSSL key object) costs more than using it, and ts-mls hands us the
+ * A bounded least-recently-used cache keyed by bytes. Importing a key into the platform
+ * (DER parsing and an OpenSSL key object in Node, point decoding elsewhere) costs more
+ * than using it, and ts-mls hands us the
  * same raw keys over and over (the same members' HPKE keys in every commit, the same
- * signature keys for every message), so keys are imported once and kept as KeyObjects.
+ * signature keys for every message), so keys are imported once and kept as handles.
  * Bounded so that a long-lived client or a hub seeing many groups cannot grow it forever.
  */
-import { createHash } from "node:crypto";
-import { bytesKey } from "./bytes.js";
+import { bytesKey } from "#platform/bytes";
+import { digest } from "#platform/hash";
 
 export interface KeyCacheOptions {
   /**
@@ -36,7 +37,7 @@ export class KeyCache<V> {
 
   /** The cached value for `key`, computing and inserting it with `make` on a miss. */
   getOrCreate(key: Uint8Array, make: () => V): V {
-    const k = this.#secretKeys ? createHash("sha256").update(key).digest("base64") : bytesKey(key);
+    const k = bytesKey(this.#secretKeys ? digest("sha256", key) : key);
     const hit = this.#map.get(k);
     if (hit !== undefined) {
       // Refresh recency: Map iteration order is insertion order.

@@ -1,7 +1,8 @@
 /**
- * The Kalandra CryptoProvider for ts-mls: every primitive on node:crypto, synchronous
- * under ts-mls's Promise-shaped interface, keys cached as OpenSSL handles, and every
- * random draw from one injected Rng (see rng.ts). Supported cipher suites:
+ * The Kalandra CryptoProvider for ts-mls: every primitive synchronous under ts-mls's
+ * Promise-shaped interface, on the platform's crypto (package.json `#platform/*`:
+ * node:crypto in Node, @noble in browsers and elsewhere, the same code above them), keys
+ * cached as platform handles, and every random draw from one injected Rng (see rng.ts). Supported cipher suites:
  * 1 MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 (Kalandra's suite, docs/contracts.md),
  * 2 MLS_128_DHKEMP256_AES128GCM_SHA256_P256 and
  * 3 MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519.
@@ -12,7 +13,6 @@ import {
   type CiphersuiteName,
   type CryptoProvider,
   getCiphersuiteFromName,
-  defaultCryptoProvider as tsMlsDefaultCryptoProvider,
 } from "ts-mls";
 import { CryptoError } from "ts-mls/mlsError.js";
 import { makeHash, makeKdf } from "./hash.js";
@@ -30,7 +30,7 @@ export const SUPPORTED_CIPHERSUITES: readonly CiphersuiteName[] = [
 ];
 
 export interface KalandraCryptoOptions {
-  /** Source of every random byte; defaults to node:crypto's CSPRNG. */
+  /** Source of every random byte; defaults to the platform's CSPRNG. */
   rng?: Rng;
   /** Imported keys kept per kind (HPKE public/private, signature public); default 8192. */
   keyCacheSize?: number;
@@ -49,9 +49,7 @@ export function makeKalandraCiphersuiteImpl(
   opts: KalandraCryptoOptions = {},
 ): CiphersuiteImpl {
   if (!SUPPORTED_CIPHERSUITES.includes(suite.name)) {
-    throw new CryptoError(
-      `cipher suite ${suite.name} is not supported by the node:crypto provider`,
-    );
+    throw new CryptoError(`cipher suite ${suite.name} is not supported by the Kalandra provider`);
   }
   const rng = opts.rng ?? defaultRng;
   const cacheSize = opts.keyCacheSize ?? 8192;
@@ -66,7 +64,7 @@ export function makeKalandraCiphersuiteImpl(
 }
 
 /**
- * A ts-mls `CryptoProvider` on node:crypto. Each call of `getCiphersuiteImpl` builds a
+ * A ts-mls `CryptoProvider` on the platform's crypto. Each call of `getCiphersuiteImpl` builds a
  * fresh implementation (own key caches) drawing from the same Rng.
  *
  * @example
@@ -94,16 +92,10 @@ export function getKalandraCiphersuiteImpl(
   return makeKalandraCiphersuiteImpl(getCiphersuiteFromName(suite), rng ? { rng } : {});
 }
 
-/** True when running under Node.js (where node:crypto exists), false in browsers. */
-export function isNodeRuntime(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === "string";
-}
-
 /**
- * The provider the client uses unless told otherwise: ours under Node, ts-mls's
- * WebCrypto-based default in a browser (where node:crypto does not exist).
+ * The provider the client uses unless told otherwise: ours, on every platform (the
+ * platform's primitives are chosen when the package is resolved, not by sniffing).
  */
 export function defaultCryptoProvider(opts: KalandraCryptoOptions = {}): CryptoProvider {
-  return isNodeRuntime() ? createKalandraCryptoProvider(opts) : tsMlsDefaultCryptoProvider;
+  return createKalandraCryptoProvider(opts);
 }

@@ -4,8 +4,7 @@
  * secrets, reuse guards, epoch secrets) comes from one injected `Rng`, so a simulation
  * with a seeded Rng replays MLS byte for byte (DESIGN §2, §8).
  */
-import { randomFillSync } from "node:crypto";
-import type { Rng } from "@kalandra/proto";
+import { type Rng, systemRng } from "@kalandra/proto";
 import type { Rng as MlsRng } from "ts-mls";
 
 export type { Rng };
@@ -23,11 +22,5 @@ export function toMlsRng(rng: Rng): MlsRng {
   };
 }
 
-/** node:crypto's CSPRNG (the same as proto's `systemRng`, without a runtime import of proto). */
-export const defaultRng: Rng = {
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    randomFillSync(out);
-    return out;
-  },
-};
+/** The platform's CSPRNG: proto's `systemRng` (node:crypto in Node, WebCrypto in browsers). */
+export const defaultRng: Rng = systemRng;

@@ -1,43 +1,36 @@
 /**
- * MLS signature schemes on node:crypto.
+ * MLS signature schemes on the platform's keys (`#platform/signing`: OpenSSL in Node,
+ * @noble/curves elsewhere).
  *
- * Ed25519 (suites 1 and 3): sign with OpenSSL, signing keys imported once and cached as
- * KeyObjects; verification and public keys through proto's one Ed25519 module (its key
- * cache serves the frame checks too). Ed25519 signatures are deterministic (RFC 8032 §5.1.6), so signing
- * draws no randomness. A signing key is accepted in the two forms ts-mls produces: the
+ * Ed25519 (suites 1 and 3): signing keys imported once and cached as platform handles;
+ * verification and public keys through proto's one Ed25519 module (its key cache serves
+ * the frame checks too). Ed25519 signatures are deterministic (RFC 8032 §5.1.6), so
+ * signing draws no randomness. A signing key is accepted in the two forms ts-mls produces: the
  * raw 32-byte seed (noble, and `mlsSignatureKeysFromSeed`) or a PKCS#8 DER document
  * (the default provider's WebCrypto keygen); keys we generate are raw seeds.
  *
- * ECDSA P-256 with SHA-256 (suite 2): verification by OpenSSL; signing by
+ * ECDSA P-256 with SHA-256 (suite 2): verification by the platform; signing by
  * @noble/curves with RFC 6979 deterministic nonces, exactly as ts-mls's default provider
  * signs (DER encoding, high S allowed), so signatures are reproducible and no nonce is
  * drawn from outside the injected Rng.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { ed25519PublicKey, ed25519Verify } from "@kalandra/proto";
 import { p256 } from "@noble/curves/nist.js";
 import type { Signature, SignatureAlgorithm } from "ts-mls";
 import { CryptoError } from "ts-mls/mlsError.js";
-import { concat } from "./bytes.js";
+import {
+  ed25519Sign,
+  ed25519SigningKey,
+  type KeyHandle,
+  p256Verify,
+  p256VerifyingKey,
+} from "#platform/signing";
 import { KeyCache } from "./keyCache.js";
-import { okpPrivateKey } from "./okp.js";
 import type { Rng } from "./rng.js";
 
-const P256_SPKI_UNCOMPRESSED = Uint8Array.from(
-  Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex"),
-);
-const P256_SPKI_COMPRESSED = Uint8Array.from(
-  Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex"),
-);
-
-function signingKeyObject(signKey: Uint8Array): KeyObject {
+function signingKey(signKey: Uint8Array): KeyHandle {
   try {
-    const ko =
-      signKey.length === 32
-        ? okpPrivateKey("Ed25519", signKey)
-        : createPrivateKey({ key: Buffer.from(signKey), format: "der", type: "pkcs8" });
-    if (ko.asymmetricKeyType !== "ed25519") throw new Error(`got ${ko.asymmetricKeyType}`);
-    return ko;
+    return ed25519SigningKey(signKey);
   } catch (e) {
     throw new CryptoError(`invalid Ed25519 signing key: ${e}`);
   }
@@ -52,38 +45,28 @@ export interface SignatureOptions {
  * Public keys that fail to import are cached as `null` so a flood of messages with a
  * bad key costs one parse, and verification of them simply returns false.
  */
-function makeVerifier(
-  cacheSize: number,
-  importKey: (pk: Uint8Array) => KeyObject,
-  algorithm: string | null,
-  dsaEncoding?: "der",
-) {
-  const cache = new KeyCache<KeyObject | null>(cacheSize);
+function makeP256Verifier(cacheSize: number) {
+  const cache = new KeyCache<KeyHandle | null>(cacheSize);
   return (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => {
     const key = cache.getOrCreate(publicKey, () => {
       try {
-        return importKey(publicKey);
+        return p256VerifyingKey(publicKey);
       } catch {
         return null;
       }
     });
-    if (key === null) return false;
-    try {
-      return dsaEncoding === undefined
-        ? verify(algorithm, message, key, signature)
-        : verify(algorithm, message, { key, dsaEncoding }, signature);
-    } catch {
-      return false;
-    }
+    return key !== null && p256Verify(key, message, signature);
   };
 }
 
 function makeEd25519(opts: SignatureOptions): Signature {
-  const signing = new KeyCache<KeyObject>(64, { secretKeys: true });
+  const signing = new KeyCache<KeyHandle>(64, { secretKeys: true });
   return {
     async sign(signKey, message) {
-      const key = signing.getOrCreate(signKey, () => signingKeyObject(signKey));
-      return Uint8Array.from(sign(null, message, key));
+      return ed25519Sign(
+        signing.getOrCreate(signKey, () => signingKey(signKey)),
+        message,
+      );
     },
     verify: async (publicKey, message, signature) => ed25519Verify(publicKey, message, signature),
     async keygen() {
@@ -95,17 +78,7 @@ function makeEd25519(opts: SignatureOptions): Signature {
 
 function makeP256(opts: SignatureOptions): Signature {
   const cacheSize = opts.cacheSize ?? 4096;
-  const verifyP = makeVerifier(
-    cacheSize,
-    (pk) => {
-      const prefix =
-        pk.length === 65 ? P256_SPKI_UNCOMPRESSED : pk.length === 33 ? P256_SPKI_COMPRESSED : null;
-      if (prefix === null) throw new Error("P-256 public key must be a 33- or 65-byte point");
-      return createPublicKey({ key: Buffer.from(concat(prefix, pk)), format: "der", type: "spki" });
-    },
-    "sha256",
-    "der",
-  );
+  const verifyP = makeP256Verifier(cacheSize);
   return {
     async sign(signKey, message) {
       return p256.sign(message, signKey, { prehash: true, format: "der", lowS: false });
@@ -130,6 +103,6 @@ export function makeSignature(alg: SignatureAlgorithm, opts: SignatureOptions): 
     case "P256":
       return makeP256(opts);
     default:
-      throw new CryptoError(`signature ${alg} is not supported by the node:crypto provider`);
+      throw new CryptoError(`signature ${alg} is not supported by the Kalandra provider`);
   }
 }

@@ -5,7 +5,7 @@
  * nothing else from the hub. Every function returns the resulting state without touching
  * the input state: the caller adopts it only once the sequencer has accepted the frame.
  */
-import { deriveSenderId, roomGroupId } from "@kalandra/proto";
+import { bytesEqual, deriveSenderId, roomGroupId, toHex } from "@kalandra/proto";
 import {
   acceptAll,
   type CiphersuiteImpl,
@@ -193,7 +193,7 @@ export async function joinFromWelcome(
   const m = decodeMessage(welcomeBytes);
   if (m.wireformat !== "mls_welcome") throw new MlsOperationError("wrong_message", "not a Welcome");
   for (const secret of m.welcome.secrets) {
-    const ref = Buffer.from(secret.newMember).toString("hex");
+    const ref = toHex(secret.newMember);
     const kp = ownPackages.get(ref);
     if (kp !== undefined) {
       const state = await joinGroup(
@@ -221,7 +221,7 @@ export async function joinExternal(
   // (RFC 9420 §12.4.3.2), instead of failing on a duplicate signature key.
   const own = kp.publicPackage.leafNode.signaturePublicKey;
   const resync = (ratchetTreeFromExtension(gi) ?? []).some(
-    (n) => n?.nodeType === "leaf" && Buffer.compare(n.leaf.signaturePublicKey, own) === 0,
+    (n) => n?.nodeType === "leaf" && bytesEqual(n.leaf.signaturePublicKey, own),
   );
   const res = await joinGroupExternal(gi, kp.publicPackage, kp.privatePackage, resync, cs);
   return {

@@ -1,31 +1,25 @@
 /**
- * The three primitives the sender-key ratchet needs, on node:crypto for speed (issue 4
- * asks the bridge to be ≥ 50× faster than an MLS PrivateMessage; @noble's pure-JS HMAC
- * alone costs ~13 µs per call here, node:crypto's ~2 µs):
+ * The three primitives the sender-key ratchet needs, on the platform's HMAC and AEAD
+ * (`#platform/hash`, `#platform/aead`): node:crypto in Node for speed (issue 4 asks the
+ * bridge to be ≥ 50× faster than an MLS PrivateMessage; @noble's pure-JS HMAC alone
+ * costs ~13 µs per call here, node:crypto's ~2 µs), @noble in browsers.
  *
- * - HMAC-SHA256 (RFC 2104) from node:crypto, HKDF-SHA256 (RFC 5869) built on it;
+ * - HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869) built on it;
  * - XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03 §2.3): the subkey is HChaCha20(key,
  *   nonce[0..16]) computed with @noble/ciphers' `hchacha`, then the IETF
- *   ChaCha20-Poly1305 AEAD (RFC 8439) of node:crypto with nonce 0x00000000 ‖ nonce[16..24].
+ *   ChaCha20-Poly1305 AEAD (RFC 8439) with nonce 0x00000000 ‖ nonce[16..24].
  *
  * test/senderkeys/primitives.test.ts checks every function against @noble/hashes'
  * `hkdf`/`hmac` and @noble/ciphers' `xchacha20poly1305` on random inputs.
  * Every returned array is a fresh Uint8Array owned by the caller.
  */
-import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
-import { hchacha } from "@noble/ciphers/chacha.js";
 
-const TAG = 16;
+import { hchacha } from "@noble/ciphers/chacha.js";
+import { aeadOpen, aeadSeal } from "#platform/aead";
+import { hmac } from "#platform/hash";
+
 // "expand 32-byte k" as little-endian u32 words (RFC 8439 §2.3).
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
-
-/** Copies a node Buffer (possibly a slice of a shared pool) into an owned array, wiping it. */
-function owned(b: Buffer): Uint8Array {
-  const out = new Uint8Array(b.length);
-  out.set(b);
-  b.fill(0);
-  return out;
-}
 
 const HASH_LEN = 32;
 const ZERO_SALT = new Uint8Array(HASH_LEN);
@@ -76,7 +70,7 @@ export function hkdfSha256(
 }
 
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return owned(createHmac("sha256", key).update(data).digest());
+  return hmac("sha256", key, data);
 }
 
 // Scratch words for HChaCha20, reused across calls (single-threaded) and wiped after each.
@@ -128,15 +122,11 @@ export function xchachaSeal(
 ): Uint8Array {
   checkKeyNonce(key, nonce);
   const sk = subkey(key, nonce);
-  const c = createCipheriv("chacha20-poly1305", sk, ietfNonce(nonce), { authTagLength: TAG });
-  sk.fill(0);
-  c.setAAD(ad, { plaintextLength: plaintext.length });
-  const out = new Uint8Array(plaintext.length + TAG);
-  const body = c.update(plaintext);
-  out.set(body, 0);
-  c.final();
-  out.set(c.getAuthTag(), plaintext.length);
-  return out;
+  try {
+    return aeadSeal("chacha20-poly1305", sk, ietfNonce(nonce), ad, plaintext);
+  } finally {
+    sk.fill(0);
+  }
 }
 
 /** XChaCha20-Poly1305 open; `undefined` when the tag does not verify. */
@@ -147,19 +137,10 @@ export function xchachaOpen(
   ciphertext: Uint8Array,
 ): Uint8Array | undefined {
   checkKeyNonce(key, nonce);
-  if (ciphertext.length < TAG) return undefined;
-  const n = ciphertext.length - TAG;
   const sk = subkey(key, nonce);
-  const d = createDecipheriv("chacha20-poly1305", sk, ietfNonce(nonce), { authTagLength: TAG });
-  sk.fill(0);
-  d.setAAD(ad, { plaintextLength: n });
-  d.setAuthTag(ciphertext.subarray(n));
-  const body = d.update(ciphertext.subarray(0, n));
   try {
-    d.final();
-  } catch {
-    body.fill(0);
-    return undefined;
+    return aeadOpen("chacha20-poly1305", sk, ietfNonce(nonce), ad, ciphertext);
+  } finally {
+    sk.fill(0);
   }
-  return owned(body);
 }

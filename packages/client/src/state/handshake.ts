@@ -4,7 +4,7 @@
  * sender_id derived from the device key, and have authenticated the device as the user its
  * credential names (AUTH_OK `user_id`, DESIGN §10).
  */
-import { Opcode } from "@kalandra/proto";
+import { bytesEqual, Opcode } from "@kalandra/proto";
 import type { Device } from "./device.js";
 import { ClientError, expectAck } from "./errors.js";
 import type { HelloAuthProvider } from "./helloAuth.js";
@@ -27,7 +27,7 @@ export async function authenticate(
     }),
   );
   const cp = payloadOf(challenge);
-  if (Buffer.compare(fieldBytes(cp, "hub_key"), hubPublicKey) !== 0)
+  if (!bytesEqual(fieldBytes(cp, "hub_key"), hubPublicKey))
     throw new ClientError("wrong_hub", "the hub presented another key");
   const ok = expectAck(
     await hub.request(Opcode.AUTH_RESPONSE, 0n, 0n, { nonce: fieldBytes(cp, "nonce") }),

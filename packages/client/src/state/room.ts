@@ -10,6 +10,7 @@ import {
   roomPolicyToState,
   stateCborDecode,
   stateCborEncode,
+  toHex,
 } from "@kalandra/proto";
 import type { ClientState } from "ts-mls";
 import { decodeState, encodeState } from "../mls/group.js";
@@ -156,5 +157,5 @@ export function decodeInflight(bytes: Uint8Array): OwnOp[] {
 }
 
 export function signatureKey(frame: { header: { signature: Uint8Array } }): string {
-  return Buffer.from(frame.header.signature).toString("hex");
+  return toHex(frame.header.signature);
 }

@@ -5,6 +5,7 @@
  * stream are handed to `receive` until `authenticated`; the stream's end to `abort`.
  */
 import {
+  bytesEqual,
   type DeviceSigner,
   decodeErrorPayload,
   decodePayload,
@@ -76,7 +77,7 @@ export class SessionHandshake {
       helloId,
     );
     const ch = decodePayload(Opcode.AUTH_CHALLENGE, challenge.payload);
-    if (hubPublicKey && Buffer.compare(ch.hub_key, hubPublicKey) !== 0)
+    if (hubPublicKey && !bytesEqual(ch.hub_key, hubPublicKey))
       throw new TransportError("WRONG_HUB", "the hub presented another key");
     const respId = this.#o.nextRequestId();
     const response = encodePayload(Opcode.AUTH_RESPONSE, { nonce: ch.nonce });

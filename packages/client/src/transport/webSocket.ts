@@ -3,11 +3,12 @@
  * message per frame both ways; PRESENCE and TYPING are ordinary messages (no datagrams).
  * Handshake, queueing and reconnection are those of WebTransport (reconnecting.ts).
  *
- * The socket is the global `WebSocket` where there is one (browsers, Node 22+), else the
- * `ws` package (Node 20 has no global WebSocket without a flag), loaded by a dynamic import
- * only then, so a browser bundle need not include it.
+ * The socket class is the platform's (`#platform/webSocket`): the global `WebSocket` in
+ * browsers; in Node the global one (Node 22+) or else the `ws` package, which a browser
+ * bundle never reaches.
  */
 import { Frame } from "@kalandra/proto";
+import { loadSocketClass } from "#platform/webSocket";
 import { TransportError } from "./errors.js";
 import {
   connectReconnecting,
@@ -23,28 +24,7 @@ export interface ConnectWebSocketOptions extends ReconnectOptions {
 
 export type WebSocketConnection = ReconnectingConnection;
 
-/** The part of the WHATWG WebSocket API used here (the global one and `ws` both have it). */
-interface Socket {
-  binaryType: string;
-  readonly readyState: number;
-  onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: unknown) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-}
-type SocketClass = new (url: string) => Socket;
-
 const OPEN = 1;
-
-let socketClass: Promise<SocketClass> | undefined;
-function loadSocketClass(): Promise<SocketClass> {
-  const global = (globalThis as { WebSocket?: SocketClass }).WebSocket;
-  if (global !== undefined) return Promise.resolve(global);
-  socketClass ??= import("ws").then((m) => m.WebSocket as unknown as SocketClass);
-  return socketClass;
-}
 
 /** Opens one WebSocket; resolves once it is open. */
 async function openWebSocketChannel(url: string, maxPayload: number): Promise<FrameChannel> {

@@ -1,10 +1,12 @@
 /**
  * The client's connection over WebTransport: one session to kalandrad and one long-lived
  * bidirectional stream carrying whole frames (DESIGN §3). Handshake, queueing and
- * reconnection are the transport-independent part (reconnecting.ts); the library and its
- * flow-control options are in `wtLibrary.ts`.
+ * reconnection are the transport-independent part (reconnecting.ts); the session comes from
+ * the platform (`#platform/webTransport`: the global WebTransport in browsers, the
+ * @fails-components library with its flow-control options in Node).
  */
 import { StreamDecoder } from "@kalandra/proto";
+import { openSession } from "#platform/webTransport";
 import { TransportError } from "./errors.js";
 import {
   type ConnectionState,
@@ -14,7 +16,6 @@ import {
   type ReconnectingConnection,
   type ReconnectOptions,
 } from "./reconnecting.js";
-import { openSession } from "./wtLibrary.js";
 
 export { type ConnectionState, HANDSHAKE_REQUEST_ID_BASE, TransportError };
 
@@ -35,6 +36,9 @@ async function openWebTransportChannel(
   maxPayload: number,
 ): Promise<FrameChannel> {
   const wt = await openSession(url, certHash);
+  if (wt === undefined) {
+    throw new TransportError("CLOSED", "this runtime has no WebTransport: use connectWebSocket");
+  }
   try {
     await wt.ready;
     const stream = await wt.createBidirectionalStream();

@@ -1,15 +1,24 @@
 /**
  * Same seeded Rng, same bytes: every random draw of the provider (HPKE keys and
  * ephemerals, signature keys, ts-mls's own cs.rng draws) comes from the injected Rng,
- * which the simulation harness relies on (DESIGN §8).
+ * which the simulation harness relies on (DESIGN §8). And the same bytes on both
+ * platforms: the browser build of the provider (@noble under `#platform/*`) replays the
+ * Node one (node:crypto) byte for byte.
  */
 import { createCommit, encodeMlsMessage, mlsExporter } from "ts-mls";
 import { describe, expect, it } from "vitest";
-import { getKalandraCiphersuiteImpl } from "../../src/crypto/index.js";
+import * as nodeCrypto from "../../src/crypto/index.js";
+import { importWebBuild } from "../support/webBuild.js";
 import { addMembers, join, newGroup, newMember, receive, seededRng } from "./mlsFixtures.js";
 import { SUITES } from "./providers.js";
 
-async function run(seed: string, suite: (typeof SUITES)[number]) {
+type CryptoModule = typeof nodeCrypto;
+
+async function run(
+  seed: string,
+  suite: (typeof SUITES)[number],
+  { getKalandraCiphersuiteImpl }: CryptoModule = nodeCrypto,
+) {
   const cs = getKalandraCiphersuiteImpl(seededRng(seed), suite);
   const alice = await newMember("alice", cs);
   const bob = await newMember("bob", cs);
@@ -49,5 +58,11 @@ describe.each(SUITES)("%s with a seeded Rng", (suite) => {
     const other = await run("seed-2", suite);
     expect(other.keyPackages[0]).not.toEqual(first.keyPackages[0]);
     expect(other.updateCommit).not.toEqual(first.updateCommit);
+  });
+
+  it("the browser build replays the Node provider byte for byte", async () => {
+    const web = await importWebBuild<CryptoModule>("src/crypto/index.ts");
+    expect(web.getKalandraCiphersuiteImpl).not.toBe(nodeCrypto.getKalandraCiphersuiteImpl);
+    expect(await run("seed-3", suite, web)).toEqual(await run("seed-3", suite));
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The notification entry point must not pull in ts-mls or MLS tree code (issue 4). This
- * walks the static import graph from src/notify/index.ts — our TypeScript and every
- * package entry it reaches in node_modules (exports map, "node"/"import"/"default"
- * conditions) — the way Node would load it.
+ * walks the static import graph from src/notify/index.ts — our TypeScript, the package's
+ * `#platform/*` subpath imports, and every package entry it reaches in node_modules
+ * (exports map, "node"/"import"/"default" conditions) — the way Node would load it.
  */
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
@@ -72,6 +72,26 @@ function resolvePackage(spec: string, fromDir: string): string {
   }
 }
 
+/** A `#…` subpath import through the nearest package.json's "imports" (one `*` per pattern). */
+function resolveImportsField(spec: string, fromDir: string): string {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const pjPath = join(dir, "package.json");
+    if (existsSync(pjPath)) {
+      const imports = JSON.parse(readFileSync(pjPath, "utf8")).imports ?? {};
+      for (const [pattern, target] of Object.entries(imports)) {
+        const [head, tail = ""] = pattern.split("*") as [string, string?];
+        const exact = !pattern.includes("*");
+        if (exact ? spec !== pattern : !(spec.startsWith(head) && spec.endsWith(tail))) continue;
+        const star = exact ? "" : spec.slice(head.length, spec.length - tail.length);
+        const picked = pickExport(target);
+        if (picked !== undefined) return resolveFile(join(dir, picked.replace("*", star)));
+      }
+      throw new Error(`${spec}: not in ${pjPath} "imports"`);
+    }
+    if (dirname(dir) === dir) throw new Error(`cannot resolve ${spec} from ${fromDir}`);
+  }
+}
+
 function resolveFile(p: string): string {
   for (const c of [
     p,
@@ -102,7 +122,9 @@ export function moduleGraph(start: string): Set<string> {
       todo.push(
         spec.startsWith(".")
           ? resolveFile(resolve(dirname(file), spec))
-          : resolvePackage(spec, dirname(file)),
+          : spec.startsWith("#")
+            ? resolveImportsField(spec, dirname(file))
+            : resolvePackage(spec, dirname(file)),
       );
     }
   }
@@ -122,6 +144,7 @@ describe("notify module graph", () => {
     const graph = [...moduleGraph(entry)];
     const ours = graph.filter((f) => f.startsWith(join(pkgRoot, "src")));
     expect(ours).toContain(join(pkgRoot, "src/senderkeys/ratchet.ts"));
+    expect(ours).toContain(join(pkgRoot, "src/platform/node/aead.ts")); // the Node condition
     expect(graph.some((f) => f.includes("@noble/ciphers") && f.endsWith("chacha.js"))).toBe(true);
     expect(graph.some((f) => f.includes("cbor-x"))).toBe(true);
     expect(graph.filter((f) => f.includes("ts-mls"))).toEqual([]);

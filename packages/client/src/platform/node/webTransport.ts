@@ -1,8 +1,12 @@
 /**
- * The WebTransport library (@fails-components/webtransport), loaded once on first use:
- * HTTP/3 when its QUIC binding loads, HTTP/2 otherwise. HTTP/2 mode needs raised
- * flow-control windows on both sides (PROBES.md): the same values as kalandrad's listener.
+ * WebTransport sessions in Node (the Node side of `#platform/webTransport`): Node has no
+ * global WebTransport, so the @fails-components/webtransport library is loaded once on
+ * first use (browsers never reach this module): HTTP/3 when its QUIC binding loads, HTTP/2
+ * otherwise. HTTP/2 mode needs raised flow-control windows on both sides (PROBES.md): the
+ * same values as kalandrad's listener.
  */
+import type { Wt } from "../../transport/platformTypes.js";
+
 const WINDOW = 64 * 1024 * 1024;
 const STREAMS = 1_000_000;
 /** Flow-control options for HTTP/2 WebTransport (PROBES.md: the defaults stall after 16 KiB). */
@@ -16,18 +20,6 @@ export const CLIENT_FLOW_OPTIONS = {
   initialUnidirectionalSendStreams: STREAMS,
   initialUnidirectionalReceiveStreams: STREAMS,
 } as const;
-
-// Structural view of the library objects we use.
-export interface WtStream {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
-export interface Wt {
-  ready: Promise<void>;
-  closed: Promise<unknown>;
-  close(info?: { closeCode?: number; reason?: string }): void;
-  createBidirectionalStream(): Promise<WtStream>;
-}
 
 let libPromise:
   | Promise<{ WebTransport: new (url: string, opts: unknown) => Wt; http3: boolean }>
@@ -53,7 +45,10 @@ function loadLib() {
 }
 
 /** A new session to `url` (not yet ready), pinned to `certHash` when given. */
-export async function openSession(url: string, certHash: Uint8Array | undefined): Promise<Wt> {
+export async function openSession(
+  url: string,
+  certHash: Uint8Array | undefined,
+): Promise<Wt | undefined> {
   const { WebTransport, http3 } = await loadLib();
   const opts: Record<string, unknown> = { ...CLIENT_FLOW_OPTIONS, forceReliable: !http3 };
   if (certHash) opts.serverCertificateHashes = [{ algorithm: "sha-256", value: certHash.slice() }];

@@ -11,8 +11,7 @@
  * behaves differently (rejects or keeps the placeholder) we use the DER path instead.
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { ED25519_PKCS8_PREFIX, ED25519_SPKI_PREFIX } from "@kalandra/proto";
-import { concat } from "./bytes.js";
+import { concatBytes as concat, ED25519_PKCS8_PREFIX, ED25519_SPKI_PREFIX } from "@kalandra/proto";
 
 export type OkpCurve = "X25519" | "Ed25519";
 
