@@ -7,7 +7,8 @@
  * The file holds `{pid, start, purpose}`, created with O_EXCL. A lock whose process is
  * gone (kill -9, power loss) is stale and taken over; "gone" means no process with that
  * pid, or one that started at another time (`/proc/<pid>/stat` field 22, so a recycled
- * pid is not mistaken for the holder). Where /proc is missing only the pid is compared.
+ * pid is not mistaken for the holder), or a zombie. Where /proc is missing only the pid is
+ * compared.
  */
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,11 +33,13 @@ export interface DataLock {
   release(): void;
 }
 
-function startTicks(pid: number): string | undefined {
+/** `/proc/<pid>/stat`: the process state letter and start time, when /proc tells them. */
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name (which may hold spaces and parentheses).
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: f[0] ?? "", start: f[19] ?? "" };
   } catch {
     return undefined;
   }
@@ -48,8 +51,11 @@ function alive(h: LockHolder): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  const now = startTicks(h.pid);
-  return h.start === undefined || now === undefined || now === h.start;
+  const now = procStat(h.pid);
+  if (now === undefined) return true;
+  // A zombie (killed, not yet reaped by its parent) holds nothing any more.
+  if (now.state === "Z" || now.state === "X") return false;
+  return h.start === undefined || now.start === h.start;
 }
 
 function readHolder(path: string): LockHolder | undefined {
@@ -86,7 +92,7 @@ export function acquireDataLock(
 ): DataLock {
   const path = join(dir, LOCK_FILE);
   const me: LockHolder = { pid: process.pid, purpose };
-  const start = startTicks(process.pid);
+  const start = procStat(process.pid)?.start;
   if (start !== undefined) me.start = start;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

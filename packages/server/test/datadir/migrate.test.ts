@@ -3,8 +3,11 @@
  * of the committed format-1 fixture (test/fixtures/data-v1, made by makeDataV1.ts with the
  * code from before format.json existed).
  */
+
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitUntil } from "@kalandra/test-support";
 import { describe, expect, it } from "vitest";
 import { acquireDataLock, DataLockError, LOCK_FILE } from "../../src/datadir/dataLock.js";
 import { DataFormatError, readFormat } from "../../src/datadir/formatFile.js";
@@ -174,5 +177,29 @@ describe("the data directory's lock", () => {
       JSON.stringify({ pid: process.pid, start: "1", purpose: "kalandrad start" }),
     );
     acquireDataLock(dir, "migrate").release();
+  });
+
+  it("a lock held by a zombie (exited, never reaped by its parent) is stale", async () => {
+    const dir = emptyDir();
+    // sh starts `sleep 0.2` in the background, prints its pid, then becomes `sleep 30`,
+    // which never waits for it: once it exits, the child stays a zombie.
+    const parent = spawn("sh", ["-c", "sleep 0.2 & echo $!; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const pid = Number(
+        await new Promise<string>((r) => parent.stdout.once("data", (d: Buffer) => r(String(d)))),
+      );
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, purpose: "kalandrad start" }));
+      expect(() => acquireDataLock(dir, "migrate")).toThrow(DataLockError);
+      await waitUntil(
+        () => readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "),
+        "the child to be a zombie",
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
+      acquireDataLock(dir, "migrate").release();
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 });
