@@ -10,9 +10,9 @@
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { acquireDataLock } from "../datadir/dataLock.js";
-import { migrateDataDir } from "../datadir/migrate.js";
-import { reshardDataDir } from "../datadir/reshard.js";
+import { acquireDataLock } from "../runtime/node/datadir/dataLock.js";
+import { migrateDataDir } from "../runtime/node/datadir/migrate.js";
+import { reshardDataDir } from "../runtime/node/datadir/reshard.js";
 import { DATA_FORMAT_VERSION } from "../storage/format.js";
 import { configOf } from "./adminCall.js";
 

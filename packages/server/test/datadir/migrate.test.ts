@@ -9,11 +9,15 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitUntil } from "@kalandra/test-support";
 import { describe, expect, it } from "vitest";
-import { acquireDataLock, DataLockError, LOCK_FILE } from "../../src/datadir/dataLock.js";
-import { DataFormatError, readFormat } from "../../src/datadir/formatFile.js";
-import { checkFormat, migrateDataDir } from "../../src/datadir/migrate.js";
-import type { Migration } from "../../src/datadir/migrations.js";
-import { openDataDir } from "../../src/datadir/openDataDir.js";
+import {
+  acquireDataLock,
+  DataLockError,
+  LOCK_FILE,
+} from "../../src/runtime/node/datadir/dataLock.js";
+import { DataFormatError, readFormat } from "../../src/runtime/node/datadir/formatFile.js";
+import { checkFormat, migrateDataDir } from "../../src/runtime/node/datadir/migrate.js";
+import type { Migration } from "../../src/runtime/node/datadir/migrations.js";
+import { openDataDir } from "../../src/runtime/node/datadir/openDataDir.js";
 import { DATA_FORMAT_VERSION, FORMAT_FILE } from "../../src/storage/format.js";
 import { expectedSnapshot, FIXTURE_USERS } from "../fixtures/dataV1.js";
 import { tempDataDirs } from "./copies.js";

@@ -10,10 +10,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../src/audit/chain.js";
 import { buildConfig } from "../../src/config/load.js";
-import { DataLockError } from "../../src/datadir/dataLock.js";
-import { ARCHIVE_DIR, reshardDataDir } from "../../src/datadir/reshard.js";
-import { RESHARD_FILE, RETIRED_DIR, STAGING_DIR } from "../../src/datadir/reshardJournal.js";
 import { Daemon } from "../../src/runtime/node/daemon.js";
+import { DataLockError } from "../../src/runtime/node/datadir/dataLock.js";
+import { ARCHIVE_DIR, reshardDataDir } from "../../src/runtime/node/datadir/reshard.js";
+import {
+  RESHARD_FILE,
+  RETIRED_DIR,
+  STAGING_DIR,
+} from "../../src/runtime/node/datadir/reshardJournal.js";
 import { createLogger } from "../../src/runtime/node/logger.js";
 import { readShardLayout, shardDirs } from "../../src/runtime/node/shards/layout.js";
 import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
@@ -185,7 +189,7 @@ describe("reshard", () => {
   it("an interrupted staging is rolled back (staged vaults wiped) and the reshard redone", async () => {
     const dir = copy();
     // A crash while copying: journal in `staging`, a partial staging directory.
-    const { writeJournal } = await import("../../src/datadir/reshardJournal.js");
+    const { writeJournal } = await import("../../src/runtime/node/datadir/reshardJournal.js");
     const { mkdirSync, writeFileSync } = await import("node:fs");
     writeJournal(dir, { id: "x", from: 2, to: 5, phase: "staging", started: "" });
     mkdirSync(join(dir, STAGING_DIR, "shard-0"), { recursive: true });

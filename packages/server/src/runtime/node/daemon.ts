@@ -27,13 +27,13 @@ import {
 } from "@kalandra/proto";
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
-import type { DataLock } from "../../datadir/dataLock.js";
-import { openDataDir } from "../../datadir/openDataDir.js";
 import type { HubCore } from "../../hub/hubCore.js";
 import type { HubHost } from "../../hub/hubHost.js";
 import type { Moderation } from "../../moderation/service.js";
 import type { LmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
+import type { DataLock } from "./datadir/dataLock.js";
+import { openDataDir } from "./datadir/openDataDir.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { roomLimits } from "./nodeHub.js";

@@ -5,12 +5,12 @@
  * With worker shards a room lives in `<data>/shard-<shardOf(room, count)>`, so a directory
  * can only be reopened with the shard count and runtime it was created with: anything else
  * would silently lose rooms. A different configuration is refused with an error naming the
- * key to set; `kalandrad admin reshard --shards N` (datadir/reshard.ts) moves the rooms of
+ * key to set; `kalandrad admin reshard --shards N` (../datadir/reshard.ts) moves the rooms of
  * a stopped hub to another count.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../../../datadir/atomicFile.js";
+import { writeJsonAtomic } from "../files/atomicFile.js";
 
 export type ShardRuntime = "worker" | "in-process";
 

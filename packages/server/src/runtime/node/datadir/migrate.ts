@@ -8,8 +8,8 @@
  * running it again.
  */
 import { join } from "node:path";
-import { shardDirs } from "../runtime/node/shards/layout.js";
-import { DATA_FORMAT_VERSION, FORMAT_FILE } from "../storage/format.js";
+import { DATA_FORMAT_VERSION, FORMAT_FILE } from "../../../storage/format.js";
+import { shardDirs } from "../shards/layout.js";
 import { DataFormatError, type FormatRecord, readFormat, writeFormat } from "./formatFile.js";
 import { MIGRATIONS, type Migration } from "./migrations.js";
 

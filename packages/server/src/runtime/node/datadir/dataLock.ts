@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { syncPath } from "./atomicFile.js";
+import { syncPath } from "../files/atomicFile.js";
 
 export const LOCK_FILE = "kalandrad.lock";
 

@@ -9,8 +9,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FORMAT_FILE } from "../storage/format.js";
-import { writeJsonAtomic } from "./atomicFile.js";
+import { FORMAT_FILE } from "../../../storage/format.js";
+import { writeJsonAtomic } from "../files/atomicFile.js";
 
 /** The format of a directory that has no format.json: what kalandrad wrote before issue 16. */
 export const UNRECORDED_FORMAT = 1;

@@ -34,17 +34,12 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { toHex } from "@kalandra/proto";
-import {
-  readShardLayout,
-  ShardLayoutError,
-  shardDirs,
-  writeLayout,
-} from "../runtime/node/shards/layout.js";
-import { shardPath } from "../runtime/node/shards/setup.js";
-import { openEnv, VAULT_FILE } from "../storage/lmdb/layout.js";
-import { openLmdbStorage } from "../storage/lmdb/lmdbStorage.js";
-import { readAuditTable } from "../storage/lmdb/verifyLog.js";
-import { syncPath, writeJsonAtomic } from "./atomicFile.js";
+import { openEnv, VAULT_FILE } from "../../../storage/lmdb/layout.js";
+import { openLmdbStorage } from "../../../storage/lmdb/lmdbStorage.js";
+import { readAuditTable } from "../../../storage/lmdb/verifyLog.js";
+import { syncPath, writeJsonAtomic } from "../files/atomicFile.js";
+import { readShardLayout, ShardLayoutError, shardDirs, writeLayout } from "../shards/layout.js";
+import { shardPath } from "../shards/setup.js";
 import { acquireDataLock } from "./dataLock.js";
 import { checkFormat } from "./migrate.js";
 import { type CopyStats, copyShards, countRows } from "./reshardCopy.js";

@@ -5,7 +5,7 @@
  * to date first (docs/operations.md "Upgrading").
  */
 import { mkdirSync } from "node:fs";
-import { DATA_FORMAT_VERSION } from "../storage/format.js";
+import { DATA_FORMAT_VERSION } from "../../../storage/format.js";
 import { acquireDataLock, type DataLock } from "./dataLock.js";
 import { readFormat, writeFormat } from "./formatFile.js";
 import { checkFormat, migrateDataDir } from "./migrate.js";

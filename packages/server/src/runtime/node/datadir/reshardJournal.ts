@@ -13,8 +13,8 @@
  */
 import { existsSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { ShardLayoutError } from "../runtime/node/shards/layout.js";
-import { syncPath, writeJsonAtomic } from "./atomicFile.js";
+import { syncPath, writeJsonAtomic } from "../files/atomicFile.js";
+import { ShardLayoutError } from "../shards/layout.js";
 
 export const RESHARD_FILE = "reshard.json";
 /** Where the new shard directories are built. */

@@ -22,16 +22,22 @@
  * the new vault, synced before the LMDB transaction that points at them, then zeroed.
  */
 import { join } from "node:path";
-import { decodeAuditRecord } from "../audit/chain.js";
-import { shardOf } from "../shards/shardOf.js";
-import { StorageError } from "../storage/errors.js";
-import { copyBytes, readRoomKey, readUserPrefix } from "../storage/keys.js";
-import { AuditLog } from "../storage/lmdb/auditLog.js";
-import { type Env, META, openEnv, type TableName, VAULT_FILE } from "../storage/lmdb/layout.js";
-import { CLEAN } from "../storage/lmdb/recovery.js";
-import { KeyVault, SLOT_BYTES } from "../storage/lmdb/vault.js";
-import { keyRef, readKeyRef, STATE_LIVE, u32 } from "../storage/slotRef.js";
-import type { AuditRecord } from "../storage/types.js";
+import { decodeAuditRecord } from "../../../audit/chain.js";
+import { shardOf } from "../../../shards/shardOf.js";
+import { StorageError } from "../../../storage/errors.js";
+import { copyBytes, readRoomKey, readUserPrefix } from "../../../storage/keys.js";
+import { AuditLog } from "../../../storage/lmdb/auditLog.js";
+import {
+  type Env,
+  META,
+  openEnv,
+  type TableName,
+  VAULT_FILE,
+} from "../../../storage/lmdb/layout.js";
+import { CLEAN } from "../../../storage/lmdb/recovery.js";
+import { KeyVault, SLOT_BYTES } from "../../../storage/lmdb/vault.js";
+import { keyRef, readKeyRef, STATE_LIVE, u32 } from "../../../storage/slotRef.js";
+import type { AuditRecord } from "../../../storage/types.js";
 
 /** Tables whose rows belong to one room, and where a row names its room. */
 const ROOM_OF: Partial<Record<TableName, (key: Uint8Array, value: Uint8Array) => bigint>> = {
