@@ -81,6 +81,15 @@ describe("data format", () => {
     }
   });
 
+  it("start --migrate brings the directory to today's format before anything opens it", async () => {
+    const dir = copy();
+    const lines: string[] = [];
+    const lock = await openDataDir(dir, { migrate: true, log: (m) => lines.push(m) });
+    lock.release();
+    expect(formatJson(dir)).toEqual({ format: DATA_FORMAT_VERSION, migrations: [] });
+    expect(lines.some((l) => l.startsWith("recorded format 1"))).toBe(true);
+  });
+
   it("a newer format is refused at start with a message naming both versions", async () => {
     const dir = copy();
     writeFileSync(join(dir, FORMAT_FILE), `${JSON.stringify({ format: 7, migrations: [] })}\n`);
