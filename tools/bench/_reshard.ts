@@ -9,7 +9,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "@kalandra/test-support";
 import { reshardDataDir } from "../../packages/server/src/runtime/node/datadir/reshard.js";
-import { writeLayout } from "../../packages/server/src/runtime/node/shards/layout.js";
+import { shardDirs, writeLayout } from "../../packages/server/src/runtime/node/shards/layout.js";
 import { shardPath } from "../../packages/server/src/runtime/node/shards/setup.js";
 import { shardOf } from "../../packages/server/src/shards/shardOf.js";
 import { openLmdbStorage } from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
@@ -26,14 +26,15 @@ export interface ReshardFigures {
 
 const HEADER = new Uint8Array(128).fill(0x11);
 
+/** Bytes of the shard directories' LMDB files and key vaults. */
 function dirBytes(dir: string): number {
   let n = 0;
-  for (const i of [0, 1, 2, 3]) {
+  for (const i of shardDirs(dir)) {
     for (const f of ["data.mdb", "keys.vault"]) {
       try {
         n += statSync(join(shardPath(dir, i), f)).size;
       } catch {
-        // Not every shard exists in every layout.
+        // A shard directory without a vault yet.
       }
     }
   }
@@ -73,6 +74,23 @@ async function makeDataDir(dir: string, rooms: number, frames: number, payloadBy
   writeLayout(dir, { runtime: "worker", shards: 2 });
 }
 
+/** Reshards `dir` (a stopped hub's worker-shard directory) to `shards` and reports the rate. */
+export async function reshardFigures(dir: string, shards: number): Promise<ReshardFigures> {
+  const bytes = dirBytes(dir);
+  const r = await reshardDataDir(dir, { shards });
+  const s = r.ms / 1000;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    reshard_rooms_per_s: round((r.stats?.rooms ?? 0) / s),
+    reshard_frames_per_s: round((r.stats?.frames ?? 0) / s),
+    reshard_mb_per_s: round(bytes / 1e6 / s),
+    reshard_rooms: r.stats?.rooms ?? 0,
+    reshard_frames: r.stats?.frames ?? 0,
+    reshard_data_mb: round(bytes / 1e6),
+  };
+}
+
+/** `reshardFigures` 2 → 4 on a directory of `rooms` × `frames` made for it. */
 export async function measureReshard(o: {
   rooms: number;
   frames: number;
@@ -82,18 +100,7 @@ export async function measureReshard(o: {
   try {
     const dir = join(tmp.path, "data");
     await makeDataDir(dir, o.rooms, o.frames, o.payloadBytes);
-    const bytes = dirBytes(dir);
-    const r = await reshardDataDir(dir, { shards: 4 });
-    const s = r.ms / 1000;
-    const round = (x: number) => Math.round(x * 100) / 100;
-    return {
-      reshard_rooms_per_s: round((r.stats?.rooms ?? 0) / s),
-      reshard_frames_per_s: round((r.stats?.frames ?? 0) / s),
-      reshard_mb_per_s: round(bytes / 1e6 / s),
-      reshard_rooms: r.stats?.rooms ?? 0,
-      reshard_frames: r.stats?.frames ?? 0,
-      reshard_data_mb: round(bytes / 1e6),
-    };
+    return await reshardFigures(dir, 4);
   } finally {
     tmp.cleanup();
   }
