@@ -5,6 +5,8 @@
  *   kalandrad validate-config [--config F]   check a file (+ environment); exit 1 naming each problem
  *   kalandrad version                        print the version
  *   kalandrad gen-dev-cert [--out DIR]       write a development certificate, print its hash
+ *   kalandrad migrate [--config F]           bring the data format up to date (storeCommands.ts)
+ *   kalandrad admin reshard --shards N       move rooms to another shard count, offline (idem)
  *
  * Exit codes: 0 success, 1 invalid configuration or failed start, 2 usage error.
  */
@@ -18,6 +20,7 @@ import { formatIssues, loadConfig, redacted } from "../config/load.js";
 import { generateDevCertificate } from "../runtime/node/devCert.js";
 import { registerModerationCommands } from "./admin.js";
 import { runDaemon } from "./run.js";
+import { registerStoreCommands } from "./storeCommands.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -46,8 +49,12 @@ export function buildProgram(): Command {
         .default("hub")
         .hideHelp(),
     )
-    .action(async (opts: { config?: string; core: "hub" | "echo" }) => {
-      await runDaemon(opts.config, opts.core);
+    .option(
+      "--migrate",
+      "bring the data directory to this version's format first (kalandrad migrate)",
+    )
+    .action(async (opts: { config?: string; core: "hub" | "echo"; migrate?: boolean }) => {
+      await runDaemon(opts.config, opts.core, opts.migrate === true);
     });
 
   program
@@ -110,5 +117,6 @@ export function buildProgram(): Command {
     });
 
   registerModerationCommands(program);
+  registerStoreCommands(program);
   return program;
 }

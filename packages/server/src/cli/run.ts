@@ -10,7 +10,11 @@ import { formatIssues, loadConfig } from "../config/load.js";
 import { type CoreKind, Daemon } from "../runtime/node/daemon.js";
 import { createLogger } from "../runtime/node/logger.js";
 
-export async function runDaemon(configPath: string | undefined, core: CoreKind): Promise<void> {
+export async function runDaemon(
+  configPath: string | undefined,
+  core: CoreKind,
+  migrate = false,
+): Promise<void> {
   const r = loadConfig(configPath);
   if (!r.ok) {
     process.stderr.write(
@@ -27,7 +31,7 @@ export async function runDaemon(configPath: string | undefined, core: CoreKind):
   }
   let daemon: Daemon;
   try {
-    daemon = await Daemon.start({ config: r.config, log, core });
+    daemon = await Daemon.start({ config: r.config, log, core, migrate });
   } catch (e) {
     log.fatal({ err: e instanceof Error ? e.message : String(e) }, "start failed");
     process.exit(1);

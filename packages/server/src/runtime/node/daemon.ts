@@ -32,6 +32,8 @@ import type { HubHost } from "../../hub/hubHost.js";
 import type { Moderation } from "../../moderation/service.js";
 import type { LmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
+import type { DataLock } from "./datadir/dataLock.js";
+import { openDataDir } from "./datadir/openDataDir.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { roomLimits } from "./nodeHub.js";
@@ -74,6 +76,8 @@ export interface DaemonOptions {
    * `Restart=on-failure`) restarts the hub, which restores every room from storage.
    */
   onShardFailure?: (index: number, error: Error) => void;
+  /** Run pending data-format migrations before opening storage (`start --migrate`). */
+  migrate?: boolean;
 }
 
 export function runtimeLimits(c: Config): RuntimeLimits {
@@ -115,6 +119,8 @@ export class Daemon {
   ) {}
 
   private monitoring: Monitoring | undefined;
+  /** The data directory's lock (datadir/dataLock.ts), released once storage is closed. */
+  private dataLock: DataLock | undefined;
 
   get monitoringPort(): number | undefined {
     return this.monitoring?.port;
@@ -129,10 +135,18 @@ export class Daemon {
     const { config, log } = o;
     const metrics = createMetrics();
     const dataDir = resolve(config.database.path);
-    const storage = await openLmdbStorage({
-      path: dataDir,
-      noSync: config.database.sync === "none",
+    // Lock, interrupted-reshard check, format check or --migrate (docs/operations.md "Upgrading").
+    const dataLock = await openDataDir(dataDir, {
+      migrate: o.migrate === true,
+      log: (msg) => log.info({ data: dataDir }, msg),
     });
+    let storage: LmdbStorage;
+    try {
+      storage = await openLmdbStorage({ path: dataDir, noSync: config.database.sync === "none" });
+    } catch (e) {
+      dataLock.release();
+      throw e;
+    }
     let hub: StartedHub | undefined;
     const listeners: { close(ms: number): Promise<void> }[] = [];
     try {
@@ -201,6 +215,7 @@ export class Daemon {
         hubKey.publicKey,
         mode,
       );
+      daemon.dataLock = dataLock;
       daemon.moderation = hub.moderation;
       daemon.wsListener = wsListener;
       daemon.wsPort = ws?.port;
@@ -244,6 +259,7 @@ export class Daemon {
       for (const l of listeners) await l.close(0).catch(() => undefined);
       await hub?.host.close().catch(() => undefined);
       await storage.close().catch(() => undefined);
+      dataLock.release();
       throw e;
     }
   }
@@ -300,6 +316,7 @@ export class Daemon {
     await Promise.all([this.listener.close(left), this.wsListener?.close(left)]);
     await this.host.close();
     await this.storage.close();
+    this.dataLock?.release();
     this.closed = true;
     await this.monitoring?.close();
     this.log.info({ ms: Date.now() - t0 }, "shutdown complete: storage flushed");

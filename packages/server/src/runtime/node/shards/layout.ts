@@ -4,20 +4,13 @@
  *
  * With worker shards a room lives in `<data>/shard-<shardOf(room, count)>`, so a directory
  * can only be reopened with the shard count and runtime it was created with: anything else
- * would silently lose rooms. Moving rooms between shard directories is not implemented, so
- * a different configuration is refused with an error naming the key to set.
+ * would silently lose rooms. A different configuration is refused with an error naming the
+ * key to set; `kalandrad admin reshard --shards N` (../datadir/reshard.ts) moves the rooms of
+ * a stopped hub to another count.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeJsonAtomic } from "../files/atomicFile.js";
 
 export type ShardRuntime = "worker" | "in-process";
 
@@ -86,7 +79,7 @@ export function resolveShardLayout(
       throw new ShardLayoutError(
         `server.shards = ${want.shards}, but ${dir} holds ${have.shards} worker shards ` +
           `(shard-0 … shard-${have.shards - 1}; each room lives in the directory of the shard its id hashes to); ` +
-          `set server.shards = ${have.shards} or 0 (moving rooms to another shard count is not implemented)`,
+          `set server.shards = ${have.shards} or 0, or move the rooms first with \`kalandrad admin reshard --shards ${want.shards}\``,
       );
     }
     return want.runtime === "worker"
@@ -115,15 +108,6 @@ export function resolveShardLayout(
 }
 
 /** Atomically (write, fsync, rename) records the layout. */
-function writeLayout(dir: string, layout: ShardLayout): void {
-  const path = join(dir, LAYOUT_FILE);
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(layout)}\n`);
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+export function writeLayout(dir: string, layout: ShardLayout): void {
+  writeJsonAtomic(join(dir, LAYOUT_FILE), layout);
 }
