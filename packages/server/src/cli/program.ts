@@ -17,6 +17,7 @@ import { renderConfigDocs, renderDefaultToml } from "../config/docs.js";
 import { formatIssues, loadConfig, redacted } from "../config/load.js";
 import { generateDevCertificate } from "../runtime/node/devCert.js";
 import { registerModerationCommands } from "./admin.js";
+import { registerBackupCommands } from "./backup.js";
 import { runDaemon } from "./run.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -110,5 +111,6 @@ export function buildProgram(): Command {
     });
 
   registerModerationCommands(program);
+  registerBackupCommands(program);
   return program;
 }
