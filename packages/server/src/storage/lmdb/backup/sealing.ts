@@ -10,7 +10,9 @@
  * the nonce `stream (u32) ‖ chunk (u64)` never repeats for a key. The associated data binds
  * each chunk to its backup, stream and position, so chunks cannot be moved or swapped.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { StorageError } from "../../errors.js";
+import { openAead, sealAead } from "../../seal.js";
 import { BackupError } from "./errors.js";
 
 /** Vault slots per sealed chunk of `keys.sealed` (32 bytes each: 1 MiB of plaintext). */
@@ -40,14 +42,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pt: Uint8Array): Uint8Array {
-  const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
-  c.setAAD(ad, { plaintextLength: pt.length });
-  const body = c.update(pt);
-  c.final();
-  return concat(body, c.getAuthTag());
-}
-
+/** `openAead` with the failure named for the backup (BackupError CORRUPT). */
 function open(
   key: Uint8Array,
   nonce: Uint8Array,
@@ -55,17 +50,12 @@ function open(
   sealed: Uint8Array,
   what: string,
 ): Uint8Array {
-  if (sealed.length < TAG_BYTES) throw new BackupError("CORRUPT", `${what} is too short`);
-  const body = sealed.subarray(0, sealed.length - TAG_BYTES);
   try {
-    const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
-    d.setAAD(ad, { plaintextLength: body.length });
-    d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const pt = d.update(body);
-    d.final();
-    return new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
-  } catch {
-    throw new BackupError("CORRUPT", `${what} does not authenticate`);
+    return openAead(key, nonce, ad, sealed);
+  } catch (err) {
+    if (err instanceof StorageError)
+      throw new BackupError("CORRUPT", `${what} does not authenticate`);
+    throw err;
   }
 }
 
@@ -81,7 +71,7 @@ export function sealChunk(
   chunk: number,
   plaintext: Uint8Array,
 ): Uint8Array {
-  return seal(backupKey, chunkNonce(stream, chunk), chunkAd(backupId, stream, chunk), plaintext);
+  return sealAead(backupKey, chunkNonce(stream, chunk), chunkAd(backupId, stream, chunk), plaintext);
 }
 
 /** Opens a sealed chunk; BackupError(CORRUPT) when it was altered, moved or is of another backup. */
@@ -104,7 +94,7 @@ export function openChunk(
 /** The backup key wrapped under the key file's key: nonce (12) ‖ ciphertext ‖ tag, hex. */
 export function wrapBackupKey(master: Uint8Array, backupId: Uint8Array, key: Uint8Array): string {
   const nonce = new Uint8Array(randomBytes(12));
-  const sealed = seal(master, nonce, concat(WRAP_LABEL, backupId), key);
+  const sealed = sealAead(master, nonce, concat(WRAP_LABEL, backupId), key);
   return Buffer.from(concat(nonce, sealed)).toString("hex");
 }
 
