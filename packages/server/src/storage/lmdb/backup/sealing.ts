@@ -71,7 +71,12 @@ export function sealChunk(
   chunk: number,
   plaintext: Uint8Array,
 ): Uint8Array {
-  return sealAead(backupKey, chunkNonce(stream, chunk), chunkAd(backupId, stream, chunk), plaintext);
+  return sealAead(
+    backupKey,
+    chunkNonce(stream, chunk),
+    chunkAd(backupId, stream, chunk),
+    plaintext,
+  );
 }
 
 /** Opens a sealed chunk; BackupError(CORRUPT) when it was altered, moved or is of another backup. */
