@@ -17,8 +17,16 @@ const BIN = join(
 
 export type Hub = Kalandrad;
 
-/** Starts kalandrad on loopback (`wsPort` 0 = the OS picks) over `dataDir`; resolves once ready. */
-export function startHub(dataDir: string, port: number, wsPort = 0): Promise<Hub> {
+/**
+ * Starts kalandrad on loopback (`wsPort` 0 = the OS picks) over `dataDir`; resolves once
+ * ready. `env` sets more KALANDRA_* keys.
+ */
+export function startHub(
+  dataDir: string,
+  port: number,
+  wsPort = 0,
+  env: Record<string, string> = {},
+): Promise<Hub> {
   const log = process.env.E2E_HUB_LOG;
   return startKalandrad({
     bin: BIN,
@@ -26,7 +34,7 @@ export function startHub(dataDir: string, port: number, wsPort = 0): Promise<Hub
     listen: `127.0.0.1:${port}`,
     websocketListen: `127.0.0.1:${wsPort}`,
     monitoringListen: "",
-    env: { KALANDRA_SERVER__LOG_LEVEL: log ? "debug" : "info" },
+    env: { KALANDRA_SERVER__LOG_LEVEL: log ? "debug" : "info", ...env },
     ...(log ? { onStdout: (d: string) => appendFileSync(log, d) } : {}),
   });
 }

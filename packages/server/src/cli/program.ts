@@ -19,6 +19,7 @@ import { renderConfigDocs, renderDefaultToml } from "../config/docs.js";
 import { formatIssues, loadConfig, redacted } from "../config/load.js";
 import { generateDevCertificate } from "../runtime/node/devCert.js";
 import { registerModerationCommands } from "./admin.js";
+import { registerBackupCommands } from "./backup.js";
 import { runDaemon } from "./run.js";
 import { registerStoreCommands } from "./storeCommands.js";
 
@@ -118,5 +119,6 @@ export function buildProgram(): Command {
 
   registerModerationCommands(program);
   registerStoreCommands(program);
+  registerBackupCommands(program);
   return program;
 }

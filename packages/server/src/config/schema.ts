@@ -371,6 +371,13 @@ export const schema = {
       doc: "Authenticated user ids whose devices may send KICK, BAN and REDACT in band (docs/moderation.md): `name@server.domain` under `enrollment` or `oidc`, the self-chosen name under `dev` (docs/identity.md). Others get FORBIDDEN.",
     },
   },
+  backup: {
+    key_file: {
+      type: "string",
+      default: "",
+      doc: 'The backup key file of `kalandrad backup create` and `kalandrad restore` (32 random bytes as hex, mode 0600; created by the first backup when missing). Every backup\'s own key is stored only wrapped under it: keep it apart from the data directory and from the backups (both are refused as its place), and destroy it to destroy every backup made under it (docs/storage.md "Backups and erasure"). Empty = pass `--key`.',
+    },
+  },
 } as const satisfies Record<string, Record<string, Field>>;
 
 export type Schema = typeof schema;

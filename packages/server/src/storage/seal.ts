@@ -21,7 +21,26 @@ function checkKey(key: Uint8Array): void {
 /** Returns ciphertext ‖ 16-byte tag. */
 export function sealPayload(key: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
   checkKey(key);
-  const c = createCipheriv("chacha20-poly1305", key, ZERO_NONCE, { authTagLength: TAG_BYTES });
+  return sealAead(key, ZERO_NONCE, ad, plaintext);
+}
+
+/** Opens a sealed payload; StorageError(CORRUPT) if it does not authenticate. */
+export function openPayload(key: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array {
+  checkKey(key);
+  return openAead(key, ZERO_NONCE, ad, sealed);
+}
+
+/**
+ * ChaCha20-Poly1305 with an explicit 12-byte nonce, for callers that seal more than one
+ * message under a key and so must never repeat a nonce (backups, storage/lmdb/backup/).
+ */
+export function sealAead(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+): Uint8Array {
+  const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
   c.setAAD(ad, { plaintextLength: plaintext.length });
   const body = c.update(plaintext);
   c.final();
@@ -31,13 +50,17 @@ export function sealPayload(key: Uint8Array, ad: Uint8Array, plaintext: Uint8Arr
   return out;
 }
 
-/** Opens a sealed payload; StorageError(CORRUPT) if it does not authenticate. */
-export function openPayload(key: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array {
-  checkKey(key);
+/** Opens `sealAead`'s output; StorageError(CORRUPT) if it does not authenticate. */
+export function openAead(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array {
   if (sealed.length < TAG_BYTES) throw new StorageError("CORRUPT", "sealed payload too short");
   const body = sealed.subarray(0, sealed.length - TAG_BYTES);
   try {
-    const d = createDecipheriv("chacha20-poly1305", key, ZERO_NONCE, { authTagLength: TAG_BYTES });
+    const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: TAG_BYTES });
     d.setAAD(ad, { plaintextLength: body.length });
     d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     const pt = d.update(body);
