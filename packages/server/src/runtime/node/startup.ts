@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { systemClock } from "@kalandra/proto";
+import { systemClock, toHex } from "@kalandra/proto";
 import { Gauge } from "prom-client";
 import { parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
