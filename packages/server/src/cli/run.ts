@@ -2,8 +2,9 @@
  * `kalandrad start`: loads the configuration, starts the daemon and installs the signal
  * handlers. SIGTERM/SIGINT drain and exit 0 (a hard deadline of drain_timeout_ms + 5 s
  * exits 1 if draining hangs); SIGHUP re-reads the file and environment and applies what
- * may change at run time (server.log_level, [limits]); an invalid reload keeps the
- * running configuration and logs why.
+ * may change at run time (server.log_level, [limits], ...) and re-reads the TLS certificate
+ * files; an invalid reload keeps the running configuration and logs why (the certificate is
+ * re-read all the same: a renewal is not held back by an unrelated mistake in the file).
  */
 import { format } from "node:util";
 import { formatIssues, loadConfig } from "../config/load.js";
@@ -59,6 +60,7 @@ export async function runDaemon(configPath: string | undefined, core: CoreKind):
         { issues: next.issues },
         `reload refused, keeping the running configuration:\n${formatIssues(next.issues)}`,
       );
+      daemon.reloadCertificate();
       return;
     }
     const { needsRestart } = daemon.reload(next.config);

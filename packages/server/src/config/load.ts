@@ -220,6 +220,16 @@ export function buildConfig(
       problem: "required when federation.enabled is true",
     });
   }
+  // A required peer must be a configured one: a typo would keep /readyz failing forever.
+  const peerNames = c.federation.peers.map((p) => p.slice(0, Math.max(0, p.indexOf("@"))));
+  for (const peer of c.monitoring.required_peers) {
+    if (!peerNames.includes(peer)) {
+      issues.push({
+        key: "monitoring.required_peers",
+        problem: `${JSON.stringify(peer)} is not the name of an entry of federation.peers`,
+      });
+    }
+  }
   if (c.limits.connection_burst < 1 || c.limits.device_burst < 1) {
     issues.push({ key: "limits", problem: "bursts must be at least 1" });
   }

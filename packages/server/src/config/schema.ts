@@ -152,6 +152,14 @@ export const schema = {
       doc: "PEM certificate chain; empty (with `key` empty) = generate a development certificate at start.",
     },
     key: { type: "string", default: "", doc: "PEM private key of `cert`.", secret: false },
+    expiry_warning_days: {
+      type: "int",
+      default: 14,
+      min: 0,
+      max: 365,
+      reload: true,
+      doc: "Log a warning at start, at every SIGHUP and once a day while the configured certificate expires within this many days (0 = only once expired). The files at `cert`/`key` are re-read on SIGHUP; `kalandra_tls_cert_expiry_seconds` reports the time left.",
+    },
   },
   database: {
     path: { type: "string", default: "./data", doc: "LMDB data directory (created if missing)." },
@@ -320,6 +328,12 @@ export const schema = {
       default: "",
       secret: true,
       doc: "Bearer token of the admin API (/admin/*, `kalandrad admin`) and of /metrics; empty = admin API disabled, /metrics open (never logged).",
+    },
+    required_peers: {
+      type: "string[]",
+      default: [],
+      reload: true,
+      doc: "Names of `federation.peers` whose link must be up for /readyz to answer 200 (the `peer_links` check). Federation reports link states from issue 18 on; until then a listed peer is never up.",
     },
   },
   web: {

@@ -16,6 +16,8 @@ export function runCli(args: string[], env: Record<string, string> = {}) {
 export interface Ready {
   port: number;
   monitoring_port: number;
+  /** `ws://host:port/kalandra` (`wss://` with [tls]), "disabled" without a WebSocket listener. */
+  websocket: string;
   cert_sha256: string;
   hub_key: string;
 }
@@ -93,4 +95,12 @@ export async function startDaemon(
   };
   const ready = (await waitLog(/^kalandrad ready$/)) as unknown as Ready;
   return { child, ready, lines, exit, waitLog };
+}
+
+/** SIGTERM (when it still runs) and waits for the exit. */
+export async function stopDaemon(d: Daemon | undefined): Promise<void> {
+  if (d !== undefined && d.child.exitCode === null && d.child.signalCode === null) {
+    d.child.kill("SIGTERM");
+    await d.exit;
+  }
 }

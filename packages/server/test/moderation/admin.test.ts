@@ -57,7 +57,7 @@ function monitoringFor(api: AdminApi) {
     host: "127.0.0.1",
     port: 0,
     registry: new Registry(),
-    ready: () => true,
+    readiness: async () => ({ ready: true, failing: [], checks: {} }),
     adminToken: () => TOKEN,
     admin: api,
   });
@@ -288,7 +288,7 @@ describe("admin API", () => {
       host: "127.0.0.1",
       port: 0,
       registry: new Registry(),
-      ready: () => true,
+      readiness: async () => ({ ready: true, failing: [], checks: {} }),
       adminToken: () => "",
     });
     try {

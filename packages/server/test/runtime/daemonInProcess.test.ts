@@ -73,10 +73,15 @@ describe("Daemon", () => {
     expect(d.reload(next)).toEqual({
       applied: ["server.log_level", "limits.max_connections"],
       needsRestart: ["database.sync"],
+      tls: "unchanged",
     });
     const refused = await RawClient.connect(d.port, d.certHash);
     await refused.waitFor(isError("TOO_MANY_CONNECTIONS"));
-    expect(d.reload(next)).toEqual({ applied: [], needsRestart: ["database.sync"] });
+    expect(d.reload(next)).toEqual({
+      applied: [],
+      needsRestart: ["database.sync"],
+      tls: "unchanged",
+    });
     s.close();
     await d.shutdown("test");
     expect(d.ready).toBe(false);

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics } from "../../src/runtime/node/metrics.js";
 import { startMonitoring } from "../../src/runtime/node/monitoring.js";
+import { evaluateReadiness } from "../../src/runtime/node/readiness.js";
+import { drainingCheck } from "../../src/runtime/node/readinessChecks.js";
 
 let ready = true;
 let token = "";
@@ -13,18 +15,29 @@ beforeAll(async () => {
     host: "127.0.0.1",
     port: 0,
     registry: metrics.registry,
-    ready: () => ready,
+    readiness: () => evaluateReadiness([drainingCheck(() => ready)]),
     adminToken: () => token,
   });
 });
 afterAll(() => new Promise<void>((r) => m.server.close(() => r())));
 
 describe("monitoring listener", () => {
-  it("answers /healthz and /readyz, 503 while draining", async () => {
+  it("answers /healthz and /readyz, 503 naming the failing check while draining", async () => {
     expect((await fetch(url("/healthz"))).status).toBe(200);
-    expect((await fetch(url("/readyz"))).status).toBe(200);
+    const ok = await fetch(url("/readyz"));
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("content-type")).toBe("application/json");
+    expect(await ok.json()).toEqual({ status: "ready", checks: { draining: { ok: true } } });
     ready = false;
-    expect((await fetch(url("/readyz"))).status).toBe(503);
+    const no = await fetch(url("/readyz"));
+    expect(no.status).toBe(503);
+    expect(await no.json()).toEqual({
+      status: "not_ready",
+      failing: ["draining"],
+      checks: { draining: { ok: false, reason: "draining: shutting down" } },
+    });
+    // Liveness is not readiness: the process still answers.
+    expect((await fetch(url("/healthz"))).status).toBe(200);
     ready = true;
   });
 

@@ -32,15 +32,18 @@ import type { HubHost } from "../../hub/hubHost.js";
 import type { Moderation } from "../../moderation/service.js";
 import type { LmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
 import { openLmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
+import { Certificates } from "./certificates.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { roomLimits } from "./nodeHub.js";
+import { PeerLinks } from "./peerLinks.js";
+import { evaluateReadiness, type ReadinessCheck, type ReadinessReport } from "./readiness.js";
 import {
   layoutFields,
-  loadCertificate,
   loadKey,
   type Monitoring,
   openHub,
+  readinessChecks,
   type StartedHub,
   startMonitoringEndpoint,
 } from "./startup.js";
@@ -74,6 +77,8 @@ export interface DaemonOptions {
    * `Restart=on-failure`) restarts the hub, which restores every room from storage.
    */
   onShardFailure?: (index: number, error: Error) => void;
+  /** Module URL exporting `setupShard` for worker shards (tests; default shards/setup.ts). */
+  shardSetupModule?: string;
 }
 
 export function runtimeLimits(c: Config): RuntimeLimits {
@@ -98,6 +103,12 @@ export class Daemon {
   /** The WebSocket listener and its port (absent when `server.websocket_listen` is empty). */
   wsListener: WebSocketListener | undefined;
   wsPort: number | undefined;
+  /**
+   * Federation peer links as readiness sees them: federation (issue 18) reports each link's
+   * state here; `/readyz` fails while a `monitoring.required_peers` link is not up.
+   */
+  readonly peerLinks = new PeerLinks();
+  private checks: ReadinessCheck[] = [];
 
   private constructor(
     private config: Config,
@@ -109,7 +120,8 @@ export class Daemon {
     private readonly hubCore: HubCore | undefined,
     readonly listener: WebTransportListener,
     readonly port: number,
-    readonly certHash: Uint8Array,
+    /** The served TLS certificate: re-read on SIGHUP, a development one renewed when due. */
+    readonly certificates: Certificates,
     readonly hubPublicKey: Uint8Array,
     readonly mode: TransportMode,
   ) {}
@@ -118,6 +130,11 @@ export class Daemon {
 
   get monitoringPort(): number | undefined {
     return this.monitoring?.port;
+  }
+
+  /** SHA-256 of the certificate served now (what WebTransport clients pin). */
+  get certHash(): Uint8Array {
+    return this.certificates.current.hash;
   }
 
   /**
@@ -137,7 +154,15 @@ export class Daemon {
     const listeners: { close(ms: number): Promise<void> }[] = [];
     try {
       const hubKey = loadKey(config, dataDir, log);
-      const tls = loadCertificate(config, dataDir, log);
+      const certificates = new Certificates({
+        certPath: config.tls.cert,
+        keyPath: config.tls.key,
+        dataDir,
+        warningDays: config.tls.expiry_warning_days,
+        log,
+        registry: metrics.registry,
+      });
+      const tls = certificates.current;
       const deps: CoreDeps = {
         storage,
         clock: systemClock,
@@ -197,13 +222,27 @@ export class Daemon {
         hub.hubCore,
         listener,
         port,
-        tls.hash,
+        certificates,
         hubKey.publicKey,
         mode,
       );
       daemon.moderation = hub.moderation;
       daemon.wsListener = wsListener;
       daemon.wsPort = ws?.port;
+      // Both listeners swap their TLS context together (plain ws has none to swap).
+      certificates.onChange((c) => {
+        listener.updateCertificate(c.cert, c.key);
+        wsListener?.updateCertificate(c.cert, c.key);
+      });
+      certificates.start(deps.timers);
+      const d = daemon;
+      daemon.checks = readinessChecks({
+        accepting: () => d.ready,
+        dataDir,
+        hub,
+        requiredPeers: () => d.config.monitoring.required_peers,
+        peerLinks: d.peerLinks,
+      });
       daemon.monitoring = await startMonitoringEndpoint(
         daemon,
         config,
@@ -231,6 +270,7 @@ export class Daemon {
           port,
           monitoring_port: daemon.monitoringPort,
           cert_sha256: toHex(tls.hash),
+          cert_not_after: tls.notAfter.toISOString(),
           hub_key: toHex(hubKey.publicKey),
           data: dataDir,
           sync: config.database.sync,
@@ -257,11 +297,28 @@ export class Daemon {
     return !this.draining && !this.closed;
   }
 
+  /** Every readiness check's answer (`/readyz`). */
+  readiness(): Promise<ReadinessReport> {
+    return evaluateReadiness(this.checks);
+  }
+
+  /**
+   * Re-reads the TLS certificate and key (SIGHUP; also when the reloaded file is invalid, so
+   * a renewed certificate is never held back by an unrelated configuration mistake).
+   */
+  reloadCertificate(): "ok" | "unchanged" | "failed" {
+    return this.certificates.reload(this.config.tls.expiry_warning_days);
+  }
+
   /**
    * Applies a reloaded configuration (SIGHUP): log level and limits change at once; other
    * changed keys are reported as needing a restart. Returns what changed.
    */
-  reload(next: Config): { applied: string[]; needsRestart: string[] } {
+  reload(next: Config): {
+    applied: string[];
+    needsRestart: string[];
+    tls: "ok" | "unchanged" | "failed";
+  } {
     const changes = diffConfig(this.config, next);
     const applied = changes.filter((c) => c.reloadable).map((c) => c.key);
     const needsRestart = changes.filter((c) => !c.reloadable).map((c) => c.key);
@@ -269,25 +326,29 @@ export class Daemon {
     merged.server.log_level = next.server.log_level;
     merged.server.drain_timeout_ms = next.server.drain_timeout_ms;
     merged.limits = { ...next.limits };
+    merged.tls.expiry_warning_days = next.tls.expiry_warning_days;
+    merged.monitoring.required_peers = [...next.monitoring.required_peers];
     this.config = merged;
+    const tls = this.reloadCertificate();
     this.log.level = merged.server.log_level;
     this.listener.reconfigure(runtimeLimits(merged));
     this.wsListener?.reconfigure(runtimeLimits(merged));
     this.hubCore?.reconfigure(roomLimits(merged));
     this.metrics.reloads.inc({ result: "ok" });
     this.log.info(
-      { applied, needs_restart: needsRestart },
+      { applied, needs_restart: needsRestart, tls },
       applied.length + needsRestart.length > 0
         ? "configuration reloaded"
         : "configuration reloaded: nothing changed",
     );
-    return { applied, needsRestart };
+    return { applied, needsRestart, tls };
   }
 
   /** Drains and stops; resolves once storage is flushed and closed. Safe to call twice. */
   async shutdown(reason: string): Promise<void> {
     if (this.draining) return;
     this.draining = true;
+    this.certificates.stop();
     const t0 = Date.now();
     this.log.info({ reason, sessions: this.host.size }, "shutting down: no new sessions, draining");
     this.listener.stopAccepting();

@@ -8,6 +8,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { certificateHash, type DevCertificate, generateDevCertificate } from "./devCert.js";
 
+/** A kept certificate with this little time left is replaced by a new one. */
+export const DEV_CERT_RENEW_BEFORE_MS = 86400_000;
+
 export function loadOrCreateDevCert(
   dir: string,
   now = new Date(),
@@ -19,7 +22,7 @@ export function loadOrCreateDevCert(
       const pem = readFileSync(certPath, "utf8");
       const x = new X509Certificate(pem);
       const notAfter = new Date(x.validTo);
-      if (notAfter.getTime() - now.getTime() > 86400_000) {
+      if (notAfter.getTime() - now.getTime() > DEV_CERT_RENEW_BEFORE_MS) {
         return {
           cert: {
             cert: pem,

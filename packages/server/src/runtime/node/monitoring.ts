@@ -1,6 +1,7 @@
 /**
- * The operator's HTTP listener: /healthz (the process is alive), /readyz (accepting
- * sessions: storage open, listener bound, not draining), /metrics (Prometheus text
+ * The operator's HTTP listener: /healthz (liveness: the process answers), /readyz (every
+ * readiness check passes, readiness.ts: a JSON body naming each check, 503 naming the
+ * failing ones), /metrics (Prometheus text
  * format; behind a bearer token when monitoring.admin_token is set) and /admin/* (the
  * moderation API, moderation/adminApi.ts, which does its own authentication and audit).
  */
@@ -12,6 +13,7 @@ import {
   type AdminResponse,
   tokenMatches,
 } from "../../moderation/adminApi.js";
+import type { ReadinessReport } from "./readiness.js";
 
 /** Largest admin request body read (the API takes small JSON objects). */
 const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -20,7 +22,8 @@ export interface MonitoringOptions {
   host: string;
   port: number;
   registry: Registry;
-  ready(): boolean;
+  /** The readiness checks' answers (`/readyz`). */
+  readiness(): Promise<ReadinessReport>;
   adminToken(): string;
   /**
    * Handles /admin/*; absent = 404 (no hub core to moderate). `refuse` checks the token
@@ -121,10 +124,17 @@ export async function startMonitoring(
     if (path === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {
-      const ready = o.ready();
-      res
-        .writeHead(ready ? 200 : 503, { "content-type": "text/plain" })
-        .end(ready ? "ready\n" : "not ready\n");
+      o.readiness().then(
+        (r) => {
+          const body = r.ready
+            ? { status: "ready", checks: r.checks }
+            : { status: "not_ready", failing: r.failing, checks: r.checks };
+          res
+            .writeHead(r.ready ? 200 : 503, { "content-type": "application/json" })
+            .end(`${JSON.stringify(body)}\n`);
+        },
+        () => res.writeHead(500).end(),
+      );
     } else if (path === "/metrics") {
       if (!tokenOk(req.headers.authorization, o.adminToken())) {
         res.writeHead(401, { "www-authenticate": "Bearer" }).end();

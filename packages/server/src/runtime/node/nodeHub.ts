@@ -52,6 +52,8 @@ export interface NodeHubOptions {
     path: string;
     /** A worker stopped without being closed (its rooms answer INTERNAL from then on). */
     onFailure?: (index: number, error: Error) => void;
+    /** Module URL exporting `setupShard` (default shards/setup.ts). */
+    setupModule?: string;
   };
 }
 
@@ -131,6 +133,7 @@ export async function openNodeHub(
           },
           maxBatch: DEFAULT_HUB_LIMITS.maxBatch,
           ...(o.workers.onFailure === undefined ? {} : { onFailure: o.workers.onFailure }),
+          ...(o.workers.setupModule === undefined ? {} : { setupModule: o.workers.setupModule }),
         });
       }
       return HubCore.open({

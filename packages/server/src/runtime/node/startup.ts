@@ -1,9 +1,8 @@
 /**
- * The named steps of `Daemon.start` (daemon.ts): the hub key, the TLS certificate, the hub
- * (host, core, shards, moderation) and the monitoring endpoint. Each does one thing and
- * logs what an operator needs to know about it.
+ * The named steps of `Daemon.start` (daemon.ts): the hub key, the hub (host, core, shards,
+ * moderation), the readiness checks and the monitoring endpoint (the TLS certificate is
+ * certificates.ts). Each does one thing and logs what an operator needs to know about it.
  */
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { systemClock, toHex } from "@kalandra/proto";
@@ -20,15 +19,19 @@ import { RoomAdmin } from "../../moderation/roomAdmin.js";
 import { shardRoomData } from "../../moderation/roomData.js";
 import { loadModerationState, Moderation } from "../../moderation/service.js";
 import type { CoreDeps, Daemon, DaemonOptions } from "./daemon.js";
-import { certificateHash } from "./devCert.js";
-import { loadOrCreateDevCert } from "./devCertStore.js";
 import { EchoCore } from "./echoCore.js";
 import { loadOrCreateHubKey } from "./hubKey.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { startMonitoring } from "./monitoring.js";
 import { openNodeHub } from "./nodeHub.js";
+import type { PeerLinkSource } from "./peerLinks.js";
+import type { ReadinessCheck } from "./readiness.js";
+import { cached } from "./readiness.js";
+import { drainingCheck, peerLinksCheck, shardsCheck, storageCheck } from "./readinessChecks.js";
 import { resolveShardLayout, type ShardLayout } from "./shards/layout.js";
+import { shardPath } from "./shards/setup.js";
+import { WorkerShards } from "./shards/workerShards.js";
 import type { HubKey } from "./wire.js";
 
 /** The hub as started: its host, and moderation and shard layout with the real core. */
@@ -55,28 +58,6 @@ export function loadKey(config: Config, dataDir: string, log: Logger): HubKey {
   const { key, created } = loadOrCreateHubKey(path);
   if (created) log.info({ path }, "hub key created");
   return key;
-}
-
-/** The TLS certificate: `[tls]`, or a development certificate kept in the data directory. */
-export function loadCertificate(
-  config: Config,
-  dataDir: string,
-  log: Logger,
-): { cert: string; key: string; hash: Uint8Array } {
-  if (config.tls.cert !== "") {
-    const cert = readFileSync(config.tls.cert, "utf8");
-    return { cert, key: readFileSync(config.tls.key, "utf8"), hash: certificateHash(cert) };
-  }
-  const dev = loadOrCreateDevCert(dataDir);
-  log.warn(
-    {
-      cert_sha256: toHex(dev.cert.hash),
-      not_after: dev.cert.notAfter.toISOString(),
-      created: dev.created,
-    },
-    "no [tls] configured: using a development certificate (clients must pin its hash)",
-  );
-  return { cert: dev.cert.cert, key: dev.cert.key, hash: certificateHash(dev.cert.cert) };
 }
 
 /**
@@ -128,6 +109,7 @@ export async function openHub(
           workers: {
             count: layout.shards,
             path: dataDir,
+            ...(o.shardSetupModule === undefined ? {} : { setupModule: o.shardSetupModule }),
             onFailure: (index: number, error: Error) => {
               log.fatal(
                 { shard: index, err: error.message },
@@ -222,7 +204,7 @@ export async function startMonitoringEndpoint(
     host: mon.host,
     port: mon.port,
     registry: metrics.registry,
-    ready: () => daemon.ready,
+    readiness: () => daemon.readiness(),
     adminToken: token,
     ...(moderation === undefined
       ? {}
@@ -242,4 +224,33 @@ export async function startMonitoringEndpoint(
 
 export function layoutFields(layout: ShardLayout | undefined): Record<string, unknown> {
   return layout === undefined ? {} : { shards: layout.shards, shard_runtime: layout.runtime };
+}
+
+/** How long a storage or shard probe's answer is reused by /readyz (readiness.ts `cached`). */
+export const PROBE_TTL_MS = 1000;
+
+/**
+ * The checks behind /readyz (readinessChecks.ts): not draining; every storage directory
+ * writable (the hub's and, with worker shards, each `shard-<i>`); every shard worker alive
+ * and answering; every `monitoring.required_peers` link up.
+ */
+export function readinessChecks(o: {
+  accepting: () => boolean;
+  dataDir: string;
+  hub: StartedHub;
+  requiredPeers: () => readonly string[];
+  peerLinks: PeerLinkSource;
+}): ReadinessCheck[] {
+  const dirs = [{ label: "data", path: o.dataDir }];
+  const layout = o.hub.layout;
+  if (layout?.runtime === "worker") {
+    for (let i = 0; i < layout.shards; i++) {
+      dirs.push({ label: `shard-${i}`, path: shardPath(o.dataDir, i) });
+    }
+  }
+  const checks = [drainingCheck(o.accepting), cached(storageCheck(dirs), PROBE_TTL_MS)];
+  const shards = o.hub.hubCore?.shards;
+  if (shards instanceof WorkerShards) checks.push(cached(shardsCheck(shards), PROBE_TTL_MS));
+  checks.push(peerLinksCheck(o.requiredPeers, o.peerLinks));
+  return checks;
 }

@@ -77,6 +77,8 @@ interface WtServer {
   closed: Promise<void>;
   address(): { port: number; host: string } | null;
   sessionStream(path: string): ReadableStream<WtSession>;
+  /** Swaps the TLS context (Node's `setSecureContext` in HTTP/2 mode): new sessions only. */
+  updateCert(cert: string, privKey: string, http2only: boolean): void;
 }
 
 /** Loads the quiche HTTP/3 binding if it is installed; false otherwise (the usual case here). */
@@ -138,6 +140,16 @@ export class WebTransportListener {
     this.o.limits = limits;
     for (const { session } of this.sessions.values()) session.reconfigure(limits);
     this.o.hub.reconfigure(limits);
+  }
+
+  /**
+   * Serves `cert`/`key` to sessions opened from now on (SIGHUP, certificates.ts); open
+   * sessions keep the TLS session they have.
+   */
+  updateCertificate(cert: string, key: string): void {
+    this.o.cert = cert;
+    this.o.key = key;
+    this.server?.updateCert(cert, key, false);
   }
 
   /** Stops accepting new sessions; open ones keep working until `close`. */

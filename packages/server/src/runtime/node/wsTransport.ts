@@ -21,7 +21,7 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { type WebSocket, WebSocketServer } from "ws";
 import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
@@ -110,6 +110,16 @@ export class WebSocketListener {
   reconfigure(limits: RuntimeLimits): void {
     this.o.limits = limits;
     for (const { session } of this.sessions.values()) session.reconfigure(limits);
+  }
+
+  /**
+   * Serves `cert`/`key` to connections made from now on (SIGHUP, certificates.ts); open
+   * ones keep their TLS session. Without TLS (plain ws) there is nothing to swap.
+   */
+  updateCertificate(cert: string, key: string): void {
+    if (this.o.tls === undefined) return;
+    this.o.tls = { cert, key };
+    (this.http as HttpsServer | undefined)?.setSecureContext({ cert, key });
   }
 
   stopAccepting(): void {

@@ -23,6 +23,8 @@ export interface WorkerData extends ShardSetupArgs {
 export type ToWorker =
   | { t: "deliver"; id: number; msg: ShardMessage }
   | { t: "batch"; items: { id: number; msg: ShardMessage }[] }
+  /** Liveness (readiness check `shards`): answered at once, from the worker's event loop. */
+  | { t: "ping"; id: number }
   | { t: "close" };
 export type FromWorker =
   | { t: "ready" }
@@ -31,6 +33,7 @@ export type FromWorker =
   | { t: "fanout"; roomId: bigint; senderIds: BigUint64Array; frame: Uint8Array }
   | { t: "done"; id: number; outcome: unknown; error?: string }
   | { t: "closed" }
+  | { t: "pong"; id: number }
   | { t: "failed"; error: string }
   | { t: "batch"; items: FromWorker[] };
 
@@ -93,6 +96,10 @@ try {
     if (m.t === "close") {
       shard.close();
       void storage.close().then(() => post({ t: "closed" }));
+      return;
+    }
+    if (m.t === "ping") {
+      post({ t: "pong", id: m.id });
       return;
     }
     const items = m.t === "batch" ? m.items : [m];

@@ -38,7 +38,10 @@ export class WorkerShards implements ShardSet {
   private readonly workers: Worker[] = [];
   /** Per worker: request id → its resolver. */
   private readonly waiting: Map<number, (o: Outcome | undefined) => void>[] = [];
-  private readonly stopped = new Set<number>();
+  /** Workers that stopped on their own, with why. */
+  private readonly stopped = new Map<number, Error>();
+  /** Ping id → its resolver (liveness). */
+  private readonly pings = new Map<number, () => void>();
   private onFailure: ((index: number, error: Error) => void) | undefined;
   private nextId = 1;
   /** Deliveries per worker, posted together once per microtask (one structured clone). */
@@ -108,7 +111,7 @@ export class WorkerShards implements ShardSet {
 
   private onExit(index: number, error: Error): void {
     if (this.closing || this.stopped.has(index)) return;
-    this.stopped.add(index);
+    this.stopped.set(index, error);
     const waiting = this.waiting[index];
     const left = [...(waiting?.values() ?? [])];
     waiting?.clear();
@@ -120,7 +123,10 @@ export class WorkerShards implements ShardSet {
   private onMessage(m: FromWorker, index: number): void {
     if (m.t === "batch") for (const it of m.items) this.onMessage(it, index);
     else if (m.t === "out") this.sink(m.target, m.frame);
-    else if (m.t === "fanout") {
+    else if (m.t === "pong") {
+      this.pings.get(m.id)?.();
+      this.pings.delete(m.id);
+    } else if (m.t === "fanout") {
       const senderIds = Array.from(m.senderIds);
       this.sink({ kind: "members", roomId: m.roomId, senderIds }, m.frame);
     } else if (m.t === "done") {
@@ -157,6 +163,35 @@ export class WorkerShards implements ShardSet {
         w.postMessage({ t: "batch", items } satisfies ToWorker);
       });
     });
+  }
+
+  /**
+   * Whether each worker is alive and answers a ping within `timeoutMs` (the readiness check
+   * `shards`): a stopped worker is down at once; a worker whose event loop is stuck (an
+   * endless loop, a hung synchronous call) does not answer.
+   */
+  liveness(timeoutMs: number): Promise<{ index: number; ok: boolean; reason?: string }[]> {
+    return Promise.all(
+      this.workers.map((w, index) => {
+        const stopped = this.stopped.get(index);
+        if (stopped !== undefined) {
+          return { index, ok: false, reason: `stopped: ${stopped.message}` };
+        }
+        const id = this.nextId++;
+        return new Promise<{ index: number; ok: boolean; reason?: string }>((resolve) => {
+          const timer = setTimeout(() => {
+            this.pings.delete(id);
+            resolve({ index, ok: false, reason: `did not answer within ${timeoutMs} ms` });
+          }, timeoutMs);
+          timer.unref();
+          this.pings.set(id, () => {
+            clearTimeout(timer);
+            resolve({ index, ok: true });
+          });
+          w.postMessage({ t: "ping", id } satisfies ToWorker);
+        });
+      }),
+    );
   }
 
   broadcast(msg: ShardMessage): void {
