@@ -152,9 +152,10 @@ export class Daemon {
     });
     let hub: StartedHub | undefined;
     const listeners: { close(ms: number): Promise<void> }[] = [];
+    let certificates: Certificates | undefined;
     try {
       const hubKey = loadKey(config, dataDir, log);
-      const certificates = new Certificates({
+      certificates = new Certificates({
         certPath: config.tls.cert,
         keyPath: config.tls.key,
         dataDir,
@@ -230,11 +231,12 @@ export class Daemon {
       daemon.wsListener = wsListener;
       daemon.wsPort = ws?.port;
       // Both listeners swap their TLS context together (plain ws has none to swap).
-      certificates.onChange((c) => {
+      const certs = certificates;
+      certs.onChange((c) => {
         listener.updateCertificate(c.cert, c.key);
         wsListener?.updateCertificate(c.cert, c.key);
       });
-      certificates.start(deps.timers);
+      certs.start(deps.timers);
       const d = daemon;
       daemon.checks = readinessChecks({
         accepting: () => d.ready,
@@ -280,6 +282,7 @@ export class Daemon {
       );
       return daemon;
     } catch (e) {
+      certificates?.stop();
       // Worker shards would keep the process alive and their LMDB open.
       for (const l of listeners) await l.close(0).catch(() => undefined);
       await hub?.host.close().catch(() => undefined);
