@@ -1,0 +1,181 @@
+/**
+ * The web app in a real browser (issue 14): kalandrad serves the built app
+ * (`web.static_dir`) and two Chromium contexts — two people — use it. Alice signs in,
+ * creates a room and invites Bob by his user id; they write both ways; Alice deletes one
+ * of Bob's messages and both see it deleted; the hub is restarted (SIGTERM, same data
+ * directory and port) and the conversation continues; Bob leaves and both see it. Bob
+ * also replies, reacts, and Alice edits her message. Screenshots of both windows are
+ * saved in apps/web/test-results/ (the test's artifact).
+ */
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, type Kalandrad, startKalandrad, tempDir, within } from "@kalandra/test-support";
+import { type Chromium, type Page, withChromium } from "@kalandra/test-support/browser";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildWebApp } from "../build.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ARTIFACTS = join(here, "..", "test-results");
+const BIN = join(
+  dirname(createRequire(import.meta.url).resolve("@kalandra/server")),
+  "../bin/kalandrad.mjs",
+);
+/** Real ms any one step in a page may take. */
+const STEP_MS = 30_000;
+
+const data = tempDir("web-app-hub");
+const site = tempDir("web-app-dist");
+let hub: Kalandrad | undefined;
+let ports: { wt: number; ws: number };
+
+function startHub(): Promise<Kalandrad> {
+  return startKalandrad({
+    bin: BIN,
+    dataDir: data.path,
+    listen: `127.0.0.1:${ports.wt}`,
+    websocketListen: `127.0.0.1:${ports.ws}`,
+    monitoringListen: "",
+    env: { KALANDRA_WEB__STATIC_DIR: site.path },
+  });
+}
+
+async function stopHub(): Promise<void> {
+  const h = hub;
+  hub = undefined;
+  if (h !== undefined && h.child.exitCode === null && h.child.signalCode === null) {
+    h.child.kill("SIGTERM");
+    await within(h.exit, 20_000, "kalandrad to exit");
+  }
+}
+
+beforeAll(async () => {
+  await buildWebApp(site.path, { minify: false });
+  ports = { wt: await freePort(), ws: await freePort() };
+  hub = await startHub();
+});
+
+afterAll(async () => {
+  await stopHub();
+  data.cleanup();
+  site.cleanup();
+});
+
+/** Opens the app in a fresh context (its own IndexedDB) and signs in as `user`. */
+async function signIn(chromium: Chromium, user: string, errors: string[]): Promise<Page> {
+  const page = await chromium.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  await page.setViewportSize({ width: 1100, height: 720 });
+  page.on("pageerror", (e) => errors.push(`${user}: ${e.message}`));
+  await page.goto(`http://127.0.0.1:${ports.ws}/`);
+  await page.fill("#signin-user", user);
+  await page.click("#signin-submit");
+  await page.waitForSelector("#status.open");
+  expect(await page.textContent("#me")).toBe(user);
+  return page;
+}
+
+/** Sends a message from the open room's composer. */
+async function say(page: Page, text: string): Promise<void> {
+  await page.fill("#composer-input", text);
+  await page.press("#composer-input", "Enter");
+}
+
+/** Waits until the open room shows a message with this text. */
+async function sees(page: Page, text: string): Promise<void> {
+  await page.locator(".message .body", { hasText: text }).first().waitFor();
+}
+
+it("two people chat, a deletion shows on both sides, and the chat survives a hub restart", async () => {
+  const errors: string[] = [];
+  await withChromium(async (chromium) => {
+    const alice = await signIn(chromium, "alice", errors);
+    const bob = await signIn(chromium, "bob", errors);
+    try {
+      await conversation(alice, bob);
+    } catch (e) {
+      // What each person saw when it failed.
+      await alice.screenshot({ path: join(ARTIFACTS, "web-app-failed-alice.png") });
+      await bob.screenshot({ path: join(ARTIFACTS, "web-app-failed-bob.png") });
+      throw e;
+    }
+  });
+  expect(errors).toEqual([]);
+});
+
+async function conversation(alice: Page, bob: Page): Promise<void> {
+  await alice.click("#new-room");
+  await alice.waitForSelector("#invite-user");
+  await alice.fill("#invite-user", "bob");
+  await alice.click("#invite-submit");
+  // Bob's room appears by itself (the Welcome) and opens as his first room.
+  await bob.waitForSelector(".room .title:text('alice')");
+  await alice.waitForSelector("#room-title:text('bob')");
+  await alice.locator(".notice", { hasText: "bob joined the room" }).waitFor();
+
+  await say(alice, "Hello Bob, this room is end-to-end encrypted.");
+  await sees(bob, "Hello Bob");
+  const hello = (page: Page) =>
+    page.locator(".message").filter({ has: page.locator(".body", { hasText: "Hello Bob" }) });
+
+  // Bob replies to it and reacts; Alice edits it.
+  await hello(bob).hover();
+  await hello(bob).locator(".action-reply").click();
+  await say(bob, "Nice. Can the hub read this?");
+  await sees(alice, "Can the hub read this?");
+  const reply = alice.locator(".message", { hasText: "Can the hub read this?" });
+  expect(await reply.locator(".quote").textContent()).toContain("alice: Hello Bob");
+  await hello(bob).hover();
+  await hello(bob).locator(".action-react").first().click();
+  await hello(alice).locator(".reaction", { hasText: "1" }).waitFor();
+  await hello(alice).hover();
+  await hello(alice).locator(".action-edit").click();
+  await alice.fill("#composer-input", "Hello Bob, this room is end-to-end encrypted (MLS).");
+  await alice.press("#composer-input", "Enter");
+  await sees(bob, "end-to-end encrypted (MLS).");
+  expect(await hello(bob).locator(".edited").count()).toBe(1);
+
+  await say(bob, "Hi Alice! Sending something I will regret");
+  await sees(alice, "something I will regret");
+
+  // Alice (the room's owner) deletes Bob's message: two clicks, no dialog.
+  const regret = alice.locator(".message", { hasText: "something I will regret" });
+  await regret.hover();
+  await regret.locator(".action-delete").click();
+  await regret.locator(".action-delete").click();
+  await bob.locator(".message.redacted").waitFor();
+  await alice.locator(".message.redacted").waitFor();
+  expect(await bob.locator(".message.redacted .body").textContent()).toBe(
+    "This message was deleted.",
+  );
+  expect(await bob.locator(".message .body", { hasText: "regret" }).count()).toBe(0);
+
+  // The hub goes away and comes back on the same port and data directory.
+  await stopHub();
+  await alice.waitForSelector("#status.connecting");
+  hub = await startHub();
+  await alice.waitForSelector("#status.open");
+  await bob.waitForSelector("#status.open");
+  await say(alice, "Still there after the restart?");
+  await sees(bob, "Still there after the restart?");
+  await say(bob, "Yes, still here.");
+  await sees(alice, "Yes, still here.");
+
+  // Bob leaves (two clicks); Alice's client commits his removal and both see it.
+  await bob.click(".action-leave");
+  await bob.click(".action-leave");
+  await alice.locator(".notice", { hasText: "bob left the room" }).waitFor();
+  await bob.locator(".notice", { hasText: "no longer a member" }).waitFor();
+  expect(await bob.locator("#composer-input").isDisabled()).toBe(true);
+
+  await alice.screenshot({ path: join(ARTIFACTS, "web-app-alice.png") });
+  await bob.screenshot({ path: join(ARTIFACTS, "web-app-bob.png") });
+  const texts = await bob.locator(".message .body").allTextContents();
+  expect(texts).toEqual([
+    "Hello Bob, this room is end-to-end encrypted (MLS).",
+    "Nice. Can the hub read this?",
+    "This message was deleted.",
+    "Still there after the restart?",
+    "Yes, still here.",
+  ]);
+}
