@@ -3,7 +3,8 @@
  * (`web.static_dir`) and two Chromium contexts — two people — use it. Alice signs in,
  * creates a room and invites Bob by his user id; they write both ways; Alice deletes one
  * of Bob's messages and both see it deleted; the hub is restarted (SIGTERM, same data
- * directory and port) and the conversation continues; Bob leaves and both see it. Bob
+ * directory and port) and the conversation continues; Alice reloads her page and is back
+ * with her device and history (IndexedDB); Bob leaves and both see it. Bob
  * also replies, reacts, and Alice edits her message. Screenshots of both windows are
  * saved in apps/web/test-results/ (the test's artifact).
  */
@@ -161,6 +162,14 @@ async function conversation(alice: Page, bob: Page): Promise<void> {
   await say(bob, "Yes, still here.");
   await sees(alice, "Yes, still here.");
 
+  // A reload keeps the device (IndexedDB) and the conversation: Alice is back in the room
+  // without signing in again, and writes from the restored device.
+  await alice.reload();
+  await alice.waitForSelector("#status.open");
+  await sees(alice, "Yes, still here.");
+  await say(alice, "Reloaded my page.");
+  await sees(bob, "Reloaded my page.");
+
   // Bob leaves (two clicks); Alice's client commits his removal and both see it.
   await bob.click(".action-leave");
   await bob.click(".action-leave");
@@ -177,5 +186,6 @@ async function conversation(alice: Page, bob: Page): Promise<void> {
     "This message was deleted.",
     "Still there after the restart?",
     "Yes, still here.",
+    "Reloaded my page.",
   ]);
 }
