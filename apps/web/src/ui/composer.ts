@@ -22,6 +22,7 @@ export class Composer {
       id: "composer-input",
       rows: 2,
       placeholder: "Write a message…",
+      "aria-label": "Message",
       maxlength: 16000,
     });
     this.#bar = h("div", { class: "context-bar", hidden: true });

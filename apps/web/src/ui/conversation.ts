@@ -30,6 +30,7 @@ export function headView(head: RoomHead, actions: ConversationActions): HTMLElem
   const who = h("input", {
     id: "invite-user",
     placeholder: "user id to invite",
+    "aria-label": "User id to invite",
     autocomplete: "off",
     maxlength: 128,
   });
