@@ -14,7 +14,16 @@
  * Exits non-zero on any finding or failure. `--keep` leaves the temp project in place.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,6 +99,20 @@ try {
     ),
   );
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], project);
+
+  // The patched ts-mls travels inside client and server (tools/build/vendorTsMls.ts):
+  // npm installed no ts-mls of its own, and the vendored copies carry the patch's API.
+  if (existsSync(join(project, "node_modules/ts-mls"))) {
+    throw new Error(
+      "npm installed ts-mls: a package still depends on it instead of its vendored copy",
+    );
+  }
+  for (const p of ["client", "server"]) {
+    const index = join(project, "node_modules/@kalandra", p, "dist/vendor/ts-mls/index.js");
+    if (!readFileSync(index, "utf8").includes("decodeExternalSenders")) {
+      throw new Error(`@kalandra/${p}: the vendored ts-mls is not the patched one`);
+    }
+  }
 
   console.log("+ tsc (the consumer against the tarballs' declarations)");
   copyFileSync(join(root, "tools/pack/consumer.ts"), join(project, "consumer.ts"));
