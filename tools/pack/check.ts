@@ -9,7 +9,10 @@
  * 3. installs the tarballs with plain npm into an empty temp project, compiles
  *    tools/pack/consumer.ts there with tsc against the tarballs' declarations, starts
  *    kalandrad from the installed @kalandra/server's bin on loopback, and runs the consumer:
- *    a room, a member added, a message each way, over WebSocket and over WebTransport.
+ *    a room, a member added, a message each way, over WebSocket and over WebTransport;
+ * 4. bundles tools/pack/browserPage.ts for the browser in that project (the tarballs'
+ *    browser builds) and runs it in headless Chromium against the same kalandrad: MLS
+ *    create/join, a message each way, and the notification decryptor.
  *
  * Exits non-zero on any finding or failure. `--keep` leaves the temp project in place.
  */
@@ -28,6 +31,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startKalandrad } from "@kalandra/test-support";
+import { runPackedInBrowser } from "./browser.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PUBLIC = ["proto", "client", "server"] as const;
@@ -159,7 +163,26 @@ try {
       throw new Error(`consumer over ${t}: unexpected result ${JSON.stringify(r)}`);
     }
   }
-  console.log("pack check passed: publint and attw clean; the npm-installed packages work");
+
+  console.log("+ Chromium: the tarballs' browser builds (MLS create/join/encrypt/decrypt, notify)");
+  const started = performance.now();
+  const page = await runPackedInBrowser(root, project, {
+    websocket: hub.websocket,
+    hubKey: info.hubKey,
+  });
+  console.log(
+    `${JSON.stringify(page)}\n  (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+  if (
+    page.bob.join() !== "alice-browser: hello from alice,alice-browser: pushed to bob's phone" ||
+    page.alice.join() !== "bob-browser: hello from bob" ||
+    page.notify !== "pushed to bob's phone"
+  ) {
+    throw new Error(`the browser run: unexpected result ${JSON.stringify(page)}`);
+  }
+  console.log(
+    "pack check passed: publint and attw clean; the npm-installed packages work in Node and Chromium",
+  );
 } finally {
   if (hub !== undefined && hub.child.exitCode === null) {
     hub.child.kill("SIGTERM");
