@@ -20,8 +20,10 @@ export async function runPackedInBrowser(
   project: string,
   hub: { websocket: string; hubKey: string },
 ): Promise<BrowserResult> {
+  for (const f of ["browserPage.ts", "fixtureClient.ts"]) {
+    copyFileSync(join(root, "tools/pack", f), join(project, f));
+  }
   const page = join(project, "browserPage.ts");
-  copyFileSync(join(root, "tools/pack/browserPage.ts"), page);
   const bundle = await build({
     entryPoints: [page],
     absWorkingDir: project,

@@ -7,22 +7,10 @@
  * way (encrypt, decrypt), and bob's exported notification keys open alice's next message
  * with `@kalandra/client/notify`, as a push process would. `/hub.json` tells it the hub.
  */
-import {
-  connectWebSocket,
-  getKalandraCiphersuiteImpl,
-  type HubConnection,
-  KalandraClient,
-  MemoryStore,
-} from "@kalandra/client";
+import { connectWebSocket, type HubConnection } from "@kalandra/client";
 import { NotificationDecryptor } from "@kalandra/client/notify";
-import {
-  decodePayload,
-  Frame,
-  Opcode,
-  systemClock,
-  systemRng,
-  systemTimers,
-} from "@kalandra/proto";
+import { decodePayload, Frame, Opcode } from "@kalandra/proto";
+import { fromHex, openUser, until } from "./fixtureClient.js";
 
 interface Hub {
   websocket: string;
@@ -34,16 +22,6 @@ interface Pushed {
   senderId: bigint;
   generation: number;
   ciphertext: Uint8Array;
-}
-
-const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (b) => Number.parseInt(b, 16));
-
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** The APP_MESSAGE frames a connection delivers, as a push service would forward them. */
@@ -73,33 +51,16 @@ export default async function run() {
   const hub = (await (await fetch("/hub.json")).json()) as Hub;
   const hubPublicKey = fromHex(hub.hubKey);
   const pushed: Pushed[] = [];
-  const user = async (id: string) => {
-    const offline = { send: () => undefined, onFrame: () => undefined, close: () => undefined };
-    const client = await KalandraClient.open({
-      connection: offline,
-      clock: systemClock,
-      rng: systemRng,
-      timers: systemTimers(),
-      store: new MemoryStore(),
-      hubPublicKey,
-      cs: getKalandraCiphersuiteImpl(systemRng),
-      userId: id,
+  const user = (userId: string) =>
+    openUser(userId, hubPublicKey, async (deviceSigner) => {
+      const conn = await connectWebSocket({
+        url: hub.websocket,
+        deviceSigner,
+        userId,
+        hubPublicKey,
+      });
+      return userId === "bob-browser" ? tapped(conn, pushed) : conn;
     });
-    const conn = await connectWebSocket({
-      url: hub.websocket,
-      deviceSigner: client.signer,
-      userId: id,
-      hubPublicKey,
-    });
-    const heard: string[] = [];
-    client.on((e) => {
-      if (e.type === "message" && !e.own && e.envelope?.t === "text") {
-        heard.push(`${e.userId}: ${e.envelope.body}`);
-      }
-    });
-    await client.reconnect(id === "bob-browser" ? tapped(conn, pushed) : conn);
-    return { client, heard };
-  };
   const alice = await user("alice-browser");
   const bob = await user("bob-browser");
   try {
@@ -129,7 +90,9 @@ export default async function run() {
       blobBytes: blob.length,
     };
   } finally {
-    alice.client.close();
-    bob.client.close();
+    for (const u of [alice, bob]) {
+      u.client.close();
+      u.conn.close();
+    }
   }
 }

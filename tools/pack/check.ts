@@ -1,7 +1,8 @@
 /**
  * `pnpm pack:check` (CI, .ci/run): the public packages as an npm consumer gets them.
  *
- * 1. builds proto, client and server (turbo, cached) and packs each with `pnpm pack`
+ * 1. runs `pnpm build` (turbo, cached; then the browser builds' sizes against their
+ *    budget) and packs proto, client and server with `pnpm pack`
  *    (pnpm applies `publishConfig` and turns `workspace:*` into versions; npm pack would
  *    ship both unchanged, which no registry install can resolve);
  * 2. lints every tarball with publint and @arethetypeswrong/cli (ESM-only profile: the
@@ -40,23 +41,29 @@ const bin = (name: string) => join(root, "node_modules", ".bin", name);
 
 function run(cmd: string, args: string[], cwd: string, quiet = false): string {
   const started = performance.now();
-  const out = execFileSync(cmd, args, {
-    cwd,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, npm_config_update_notifier: "false" },
-  });
+  let out: string;
+  try {
+    out = execFileSync(cmd, args, {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, npm_config_update_notifier: "false" },
+    });
+  } catch (e) {
+    console.log((e as { stdout?: string }).stdout ?? ""); // what failed says why
+    throw e;
+  }
   if (!quiet && out.trim() !== "") console.log(out.trimEnd());
   console.log(`  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   return out;
 }
 
 /** pnpm as the one running this script (npm_execpath), else the README's `npx -y pnpm@10`. */
-function pnpm(args: string[], cwd: string): string {
+function pnpm(args: string[], cwd: string, quiet = true): string {
   const execPath = process.env.npm_execpath;
   return execPath?.includes("pnpm")
-    ? run(process.execPath, [execPath, ...args], cwd, true)
-    : run("npx", ["-y", "pnpm@10", ...args], cwd, true);
+    ? run(process.execPath, [execPath, ...args], cwd, quiet)
+    : run("npx", ["-y", "pnpm@10", ...args], cwd, quiet);
 }
 
 const work = mkdtempSync(join(tmpdir(), "kalandra-pack-"));
@@ -66,8 +73,9 @@ mkdirSync(tarballs);
 mkdirSync(project);
 let hub: Awaited<ReturnType<typeof startKalandrad>> | undefined;
 try {
-  console.log("+ build");
-  run(bin("turbo"), ["run", "build", ...PUBLIC.map((p) => `--filter=@kalandra/${p}`)], root, true);
+  console.log("+ pnpm build (dist of every public package, the browser builds' sizes and budget)");
+  const built = pnpm(["build"], root);
+  console.log(built.slice(built.indexOf("browser builds")).trimEnd());
 
   console.log("+ pnpm pack");
   const tgz: Record<string, string> = {};
@@ -119,7 +127,9 @@ try {
   }
 
   console.log("+ tsc (the consumer against the tarballs' declarations)");
-  copyFileSync(join(root, "tools/pack/consumer.ts"), join(project, "consumer.ts"));
+  for (const f of ["consumer.ts", "fixtureClient.ts"]) {
+    copyFileSync(join(root, "tools/pack", f), join(project, f));
+  }
   writeFileSync(
     join(project, "tsconfig.json"),
     JSON.stringify({

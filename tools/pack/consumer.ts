@@ -7,15 +7,8 @@
  *
  * Usage: node consumer.js '{"websocket":"ws://…","webtransport":"https://…","certHash":"…","hubKey":"…"}'
  */
-import {
-  connectWebSocket,
-  connectWebTransport,
-  getKalandraCiphersuiteImpl,
-  type HubConnection,
-  KalandraClient,
-  MemoryStore,
-} from "@kalandra/client";
-import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import { connectWebSocket, connectWebTransport } from "@kalandra/client";
+import { fromHex, openUser, until } from "./fixtureClient.js";
 
 interface Hub {
   websocket: string;
@@ -26,47 +19,16 @@ interface Hub {
 type Transport = "websocket" | "webtransport";
 
 const hub = JSON.parse(process.argv[2] ?? "{}") as Hub;
-const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (b) => Number.parseInt(b, 16));
-const hubKey = fromHex(hub.hubKey);
+const hubPublicKey = fromHex(hub.hubKey);
 const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function user(id: string, transport: Transport) {
-  const offline = { send: () => undefined, onFrame: () => undefined, close: () => undefined };
-  const client = await KalandraClient.open({
-    connection: offline,
-    clock: systemClock,
-    rng: systemRng,
-    timers: systemTimers(),
-    store: new MemoryStore(),
-    hubPublicKey: hubKey,
-    cs: getKalandraCiphersuiteImpl(systemRng),
-    userId: id,
+const user = (userId: string, transport: Transport) =>
+  openUser(userId, hubPublicKey, (deviceSigner) => {
+    const common = { deviceSigner, userId, hubPublicKey };
+    return transport === "websocket"
+      ? connectWebSocket({ url: hub.websocket, ...common })
+      : connectWebTransport({ url: hub.webtransport, certHash: fromHex(hub.certHash), ...common });
   });
-  const common = { deviceSigner: client.signer, userId: id, hubPublicKey: hubKey };
-  const conn: HubConnection =
-    transport === "websocket"
-      ? await connectWebSocket({ url: hub.websocket, ...common })
-      : await connectWebTransport({
-          url: hub.webtransport,
-          certHash: fromHex(hub.certHash),
-          ...common,
-        });
-  const texts: string[] = [];
-  client.on((e) => {
-    if (e.type === "message" && !e.own) texts.push(`${e.userId}: ${dec(e.plaintext)}`);
-  });
-  await client.reconnect(conn);
-  return { client, conn, texts };
-}
 
 async function exchange(transport: Transport) {
   const alice = await user(`alice-${transport}`, transport);
@@ -80,10 +42,10 @@ async function exchange(transport: Transport) {
       `${transport}: epoch 1 for both`,
     );
     await alice.client.send(room, enc(`hello over ${transport}`));
-    await until(() => bob.texts.length === 1, `${transport}: bob receives`);
+    await until(() => bob.heard.length === 1, `${transport}: bob receives`);
     await bob.client.send(room, enc(`hi back over ${transport}`));
-    await until(() => alice.texts.length === 1, `${transport}: alice receives`);
-    return { room: room.toString(), bob: bob.texts, alice: alice.texts };
+    await until(() => alice.heard.length === 1, `${transport}: alice receives`);
+    return { room: room.toString(), bob: bob.heard, alice: alice.heard };
   } finally {
     for (const u of [alice, bob]) {
       u.client.close();
