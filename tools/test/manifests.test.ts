@@ -112,11 +112,13 @@ describe.each(PUBLIC)("@kalandra/%s (published)", (name) => {
 });
 
 it("only proto, client and server are published; everything else is private", () => {
-  const dirs = ["packages", "tests"].flatMap((d) =>
-    readdirSync(join(root, d), { withFileTypes: true })
-      .filter((e) => e.isDirectory() && existsSync(join(root, d, e.name, "package.json")))
-      .map((e) => `${d}/${e.name}`),
-  );
+  const dirs = ["packages", "tests", "apps"]
+    .filter((d) => existsSync(join(root, d)))
+    .flatMap((d) =>
+      readdirSync(join(root, d), { withFileTypes: true })
+        .filter((e) => e.isDirectory() && existsSync(join(root, d, e.name, "package.json")))
+        .map((e) => `${d}/${e.name}`),
+    );
   const published = [...dirs, "tools", "."].filter((d) => read(d).private !== true);
   expect(published.sort()).toEqual(PUBLIC.map((p) => `packages/${p}`).sort());
 });
