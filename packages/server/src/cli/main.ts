@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 /**
- * Entry point of the `kalandrad` bin (packages/server/bin/kalandrad.mjs imports it):
+ * Entry point of the `kalandrad` bin: the published package's bin is the compiled
+ * `dist/cli/main.js`; in the workspace, bin/kalandrad.mjs runs this source through tsx.
  *
  *   kalandrad start [--config FILE]          run the hub (SIGTERM/SIGINT drain, SIGHUP reload)
  *   kalandrad validate-config [--config F]   check a file (+ environment); exit 1 naming each problem
