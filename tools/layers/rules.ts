@@ -35,8 +35,11 @@ export const PACKAGES: PackageLayers[] = [
     overrides: {
       "transport/": "runtime", // WebTransport, reconnect timers
       "crypto/": "runtime", // the ts-mls provider, handed to the cores as `cs`
-      // The platform's sockets and sessions (`#platform/webSocket`, `#platform/webTransport`);
-      // the rest of platform/ is deterministic crypto the cores may use (sender keys).
+      // The platform's sockets and sessions (`#platform/webSocket`, `#platform/webTransport`)
+      // and MLS signing keys (`#platform/signing`: WebCrypto in browsers, asynchronous; only
+      // crypto/ uses it); the rest of platform/ is deterministic crypto the cores may use.
+      "platform/node/signing.ts": "runtime",
+      "platform/web/signing.ts": "runtime",
       "platform/node/webSocket.ts": "runtime",
       "platform/node/webTransport.ts": "runtime",
       "platform/web/webSocket.ts": "runtime",

@@ -2,9 +2,10 @@
  * MLS signature schemes on the platform's keys (`#platform/signing`: OpenSSL in Node,
  * @noble/curves elsewhere).
  *
- * Ed25519 (suites 1 and 3): signing keys imported once and cached as platform handles;
- * verification and public keys through proto's one Ed25519 module (its key cache serves
- * the frame checks too). Ed25519 signatures are deterministic (RFC 8032 §5.1.6), so
+ * Ed25519 (suites 1 and 3): signing and verification keys imported once and cached as
+ * platform handles (in Node, verification goes on through proto's one Ed25519 module,
+ * whose key cache serves the frame checks too; browsers use WebCrypto where it has
+ * Ed25519). Ed25519 signatures are deterministic (RFC 8032 §5.1.6), so
  * signing draws no randomness. A signing key is accepted in the two forms ts-mls produces: the
  * raw 32-byte seed (noble, and `mlsSignatureKeysFromSeed`) or a PKCS#8 DER document
  * (the default provider's WebCrypto keygen); keys we generate are raw seeds.
@@ -14,13 +15,15 @@
  * signs (DER encoding, high S allowed), so signatures are reproducible and no nonce is
  * drawn from outside the injected Rng.
  */
-import { ed25519PublicKey, ed25519Verify } from "@kalandra/proto";
+import { ed25519PublicKey } from "@kalandra/proto";
 import { p256 } from "@noble/curves/nist.js";
 import type { Signature, SignatureAlgorithm } from "ts-mls";
 import { CryptoError } from "ts-mls/mlsError.js";
 import {
   ed25519Sign,
   ed25519SigningKey,
+  ed25519Verify,
+  ed25519VerifyingKey,
   type KeyHandle,
   p256Verify,
   p256VerifyingKey,
@@ -42,25 +45,35 @@ export interface SignatureOptions {
 }
 
 /**
- * Public keys that fail to import are cached as `null` so a flood of messages with a
- * bad key costs one parse, and verification of them simply returns false.
+ * A verifier over cached imported public keys. Keys that fail to import are cached as
+ * `null` so a flood of messages with a bad key costs one parse, and verification of them
+ * simply returns false.
  */
-function makeP256Verifier(cacheSize: number) {
+function makeVerifier(
+  cacheSize: number,
+  importKey: (publicKey: Uint8Array) => KeyHandle,
+  verify: (
+    key: KeyHandle,
+    message: Uint8Array,
+    signature: Uint8Array,
+  ) => boolean | Promise<boolean>,
+) {
   const cache = new KeyCache<KeyHandle | null>(cacheSize);
-  return (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => {
+  return async (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => {
     const key = cache.getOrCreate(publicKey, () => {
       try {
-        return p256VerifyingKey(publicKey);
+        return importKey(publicKey);
       } catch {
         return null;
       }
     });
-    return key !== null && p256Verify(key, message, signature);
+    return key !== null && verify(key, message, signature);
   };
 }
 
 function makeEd25519(opts: SignatureOptions): Signature {
   const signing = new KeyCache<KeyHandle>(64, { secretKeys: true });
+  const verify = makeVerifier(opts.cacheSize ?? 4096, ed25519VerifyingKey, ed25519Verify);
   return {
     async sign(signKey, message) {
       return ed25519Sign(
@@ -68,7 +81,7 @@ function makeEd25519(opts: SignatureOptions): Signature {
         message,
       );
     },
-    verify: async (publicKey, message, signature) => ed25519Verify(publicKey, message, signature),
+    verify,
     async keygen() {
       const signKey = opts.rng.bytes(32);
       return { signKey, publicKey: ed25519PublicKey(signKey) };
@@ -78,12 +91,12 @@ function makeEd25519(opts: SignatureOptions): Signature {
 
 function makeP256(opts: SignatureOptions): Signature {
   const cacheSize = opts.cacheSize ?? 4096;
-  const verifyP = makeP256Verifier(cacheSize);
+  const verifyP = makeVerifier(cacheSize, p256VerifyingKey, p256Verify);
   return {
     async sign(signKey, message) {
       return p256.sign(message, signKey, { prehash: true, format: "der", lowS: false });
     },
-    verify: async (publicKey, message, signature) => verifyP(publicKey, message, signature),
+    verify: verifyP,
     async keygen() {
       for (let i = 0; i < 256; i++) {
         const signKey = opts.rng.bytes(32);

@@ -4,9 +4,11 @@
  * give identical bytes, and what one side seals the other opens. Vitest runs under Node,
  * so the package resolves `#platform/*` to the Node variants.
  */
+
+import { ED25519_PKCS8_PREFIX, ed25519PublicKey } from "@kalandra/proto";
 import { p256 as nobleP256 } from "@noble/curves/nist.js";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import * as nodeAead from "../../src/platform/node/aead.js";
 import * as nodeBytes from "../../src/platform/node/bytes.js";
 import * as nodeEcdh from "../../src/platform/node/ecdh.js";
@@ -124,27 +126,49 @@ describe("Diffie-Hellman", () => {
 });
 
 describe("signing keys", () => {
-  it("Ed25519 from a seed or its PKCS#8 document: identical signatures", () => {
-    const pkcs8 = (seed: Uint8Array) =>
-      Uint8Array.of(
-        ...[0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22],
-        ...[0x04, 0x20],
-        ...seed,
-      );
-    fc.assert(
-      fc.property(exact(32), bytes(), (seed, msg) => {
-        const sig = nodeSigning.ed25519Sign(nodeSigning.ed25519SigningKey(seed), msg);
-        expect(webSigning.ed25519Sign(webSigning.ed25519SigningKey(seed), msg)).toEqual(sig);
-        expect(webSigning.ed25519Sign(webSigning.ed25519SigningKey(pkcs8(seed)), msg)).toEqual(sig);
-        expect(nodeSigning.ed25519Sign(nodeSigning.ed25519SigningKey(pkcs8(seed)), msg)).toEqual(
-          sig,
-        );
-      }),
+  const pkcs8 = (seed: Uint8Array) => Uint8Array.of(...ED25519_PKCS8_PREFIX, ...seed);
+
+  /** Ed25519 through each platform: sign from a seed and from PKCS#8, verify tampering. */
+  async function ed25519Agree(seed: Uint8Array, msg: Uint8Array, at: number) {
+    const sig = await nodeSigning.ed25519Sign(nodeSigning.ed25519SigningKey(seed), msg);
+    const pk = ed25519PublicKey(seed);
+    for (const impl of [nodeSigning, webSigning]) {
+      expect(await impl.ed25519Sign(impl.ed25519SigningKey(seed), msg)).toEqual(sig);
+      expect(await impl.ed25519Sign(impl.ed25519SigningKey(pkcs8(seed)), msg)).toEqual(sig);
+      const key = impl.ed25519VerifyingKey(pk);
+      expect(await impl.ed25519Verify(key, msg, sig)).toBe(true);
+      expect(await impl.ed25519Verify(key, msg, flip(sig, at))).toBe(false);
+      expect(await impl.ed25519Verify(key, Uint8Array.of(...msg, 1), sig)).toBe(false);
+      expect(await impl.ed25519Verify(key, msg, sig.subarray(1))).toBe(false);
+      const notAKey = impl.ed25519VerifyingKey(flip(pk, at));
+      expect(await impl.ed25519Verify(notAKey, msg, sig)).toBe(false);
+    }
+  }
+
+  it("Ed25519 (WebCrypto in the web variant): identical signatures, the same verdicts", async () => {
+    await fc.assert(
+      fc.asyncProperty(exact(32), bytes(), fc.nat(), ed25519Agree),
       params("ed25519"),
     );
     for (const impl of [nodeSigning, webSigning]) {
       expect(() => impl.ed25519SigningKey(new Uint8Array(40))).toThrow();
+      expect(() => impl.ed25519SigningKey(new Uint8Array(48))).toThrow(); // not PKCS#8
+      expect(() => impl.ed25519VerifyingKey(new Uint8Array(31))).toThrow();
     }
+  });
+
+  it("Ed25519 without WebCrypto's Ed25519: the web variant falls back to @noble", async () => {
+    const real = globalThis.crypto;
+    vi.stubGlobal("crypto", { getRandomValues: real.getRandomValues.bind(real) });
+    try {
+      await fc.assert(
+        fc.asyncProperty(exact(32), bytes(), fc.nat(), ed25519Agree),
+        params("ed25519 fallback"),
+      );
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(globalThis.crypto).toBe(real);
   });
 
   it("P-256 verification agrees on valid, tampered and malformed signatures", () => {

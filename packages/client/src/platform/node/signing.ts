@@ -1,10 +1,11 @@
 /**
- * MLS signing keys on node:crypto (the Node side of `#platform/signing`): Ed25519 signing
- * with OpenSSL, ECDSA P-256 verification with OpenSSL. Imported keys are opaque handles
+ * MLS signing keys on node:crypto (the Node side of `#platform/signing`): Ed25519 with
+ * OpenSSL (verification through proto's cached keys), ECDSA P-256 verification with
+ * OpenSSL. Imported keys are opaque handles
  * the caller caches (crypto/signature.ts); every import throws on a bad key.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
-import { concatBytes } from "@kalandra/proto";
+import { concatBytes, ed25519Verify as verifyRaw } from "@kalandra/proto";
 import { okpPrivateKey } from "./okp.js";
 
 /** An imported key as the platform holds it; only this module looks inside. */
@@ -20,8 +21,24 @@ export function ed25519SigningKey(signKey: Uint8Array): KeyHandle {
   return ko;
 }
 
-export function ed25519Sign(key: KeyHandle, message: Uint8Array): Uint8Array {
-  return Uint8Array.from(sign(null, message, key as KeyObject));
+/** Synchronous underneath (OpenSSL); Promise-shaped like the browsers' WebCrypto. */
+export function ed25519Sign(key: KeyHandle, message: Uint8Array): Promise<Uint8Array> {
+  return Promise.resolve(Uint8Array.from(sign(null, message, key as KeyObject)));
+}
+
+/** An Ed25519 verification key from its 32 bytes (proto keeps the OpenSSL key cache). */
+export function ed25519VerifyingKey(publicKey: Uint8Array): KeyHandle {
+  if (publicKey.length !== 32) throw new Error("Ed25519 public key must be 32 bytes");
+  return Uint8Array.from(publicKey);
+}
+
+/** RFC 8032 verification, synchronous underneath; false for anything that does not verify. */
+export function ed25519Verify(
+  key: KeyHandle,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  return Promise.resolve(verifyRaw(key as Uint8Array, message, signature));
 }
 
 // RFC 5480 SPKI DER prefixes of a P-256 point (uncompressed, compressed); the point follows.
