@@ -5,7 +5,12 @@
 import { appendFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { getKalandraCiphersuiteImpl, KalandraClient, MemoryStore } from "@kalandra/client";
+import {
+  getKalandraCiphersuiteImpl,
+  KalandraClient,
+  type KalandraClientOptions,
+  MemoryStore,
+} from "@kalandra/client";
 import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
 import { type Kalandrad, startKalandrad } from "@kalandra/test-support";
 
@@ -40,7 +45,11 @@ export async function stopHub(hub: Hub | undefined): Promise<void> {
 }
 
 /** A client core for user `id`, not yet connected (`client.reconnect(conn)` connects it). */
-export function openClient(id: string, hubPublicKey: Uint8Array): Promise<KalandraClient> {
+export function openClient(
+  id: string,
+  hubPublicKey: Uint8Array,
+  extra: Partial<KalandraClientOptions> = {},
+): Promise<KalandraClient> {
   const offline = { send: () => undefined, onFrame: () => undefined, close: () => undefined };
   return KalandraClient.open({
     connection: offline,
@@ -53,5 +62,6 @@ export function openClient(id: string, hubPublicKey: Uint8Array): Promise<Kaland
     userId: id,
     keyPackageTarget: 3,
     requestPolicy: { retryMs: 300, maxAttempts: 200 },
+    ...extra,
   });
 }
