@@ -6,10 +6,13 @@ import { appendFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import {
+  connectWebSocket,
+  connectWebTransport,
   getKalandraCiphersuiteImpl,
   KalandraClient,
   type KalandraClientOptions,
   MemoryStore,
+  type WebSocketConnection,
 } from "@kalandra/client";
 import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
 import { type Kalandrad, startKalandrad } from "@kalandra/test-support";
@@ -64,4 +67,45 @@ export function openClient(
     requestPolicy: { retryMs: 300, maxAttempts: 200 },
     ...extra,
   });
+}
+
+export type Transport = "websocket" | "webtransport";
+
+/** A client core and its connection (the same kind of object on both transports). */
+export interface Connected {
+  client: KalandraClient;
+  conn: WebSocketConnection;
+}
+
+/**
+ * A client core for `id` connected to `hub` over `transport` and authenticated; `opened`
+ * collects it for `closeAll`.
+ */
+export async function connectUser(
+  hub: Hub,
+  id: string,
+  transport: Transport,
+  opened: Connected[],
+  extra: Partial<KalandraClientOptions> = {},
+): Promise<Connected> {
+  const client = await openClient(id, hub.hubKey, extra);
+  const common = { deviceSigner: client.signer, userId: id, hubPublicKey: hub.hubKey };
+  const conn =
+    transport === "websocket"
+      ? await connectWebSocket({ url: hub.websocket, ...common })
+      : await connectWebTransport({
+          url: `https://127.0.0.1:${hub.port}/kalandra`,
+          certHash: hub.certHash,
+          ...common,
+        });
+  opened.push({ client, conn });
+  return { client, conn };
+}
+
+/** Closes every client and connection `connectUser` opened. */
+export function closeAll(opened: Connected[]): void {
+  for (const u of opened.splice(0)) {
+    u.client.close();
+    u.conn.close();
+  }
 }

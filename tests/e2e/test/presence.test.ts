@@ -5,14 +5,7 @@
  * the other members and lapse on their own; the hub refuses an outsider, an oversized
  * payload and a flood with typed errors while the members go on unharmed.
  */
-import {
-  type ClientEvent,
-  connectWebSocket,
-  connectWebTransport,
-  type HubError,
-  type KalandraClient,
-  type WebSocketConnection,
-} from "@kalandra/client";
+import type { ClientEvent, HubError, KalandraClient, WebSocketConnection } from "@kalandra/client";
 import {
   decodePayload,
   encodeFrame,
@@ -23,13 +16,20 @@ import {
 } from "@kalandra/proto";
 import { freePort, tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Hub, openClient, startHub, stopHub } from "./kalandrad.js";
+import {
+  type Connected,
+  closeAll,
+  connectUser,
+  type Hub,
+  startHub,
+  stopHub,
+  type Transport,
+} from "./kalandrad.js";
 
 const TYPING_TTL_MS = 1_500;
 const data = tempDir("e2e-presence");
 let hub: Hub;
-let port: number;
-const opened: { client: KalandraClient; conn: WebSocketConnection }[] = [];
+const opened: Connected[] = [];
 
 interface User {
   client: KalandraClient;
@@ -37,21 +37,12 @@ interface User {
   events: ClientEvent[];
 }
 
-async function user(id: string, transport: "websocket" | "webtransport"): Promise<User> {
-  const client = await openClient(id, hub.hubKey, { presence: { typingTtlMs: TYPING_TTL_MS } });
-  const common = { deviceSigner: client.signer, userId: id, hubPublicKey: hub.hubKey };
-  const conn =
-    transport === "websocket"
-      ? await connectWebSocket({ url: hub.websocket, ...common })
-      : await connectWebTransport({
-          url: `https://127.0.0.1:${port}/kalandra`,
-          certHash: hub.certHash,
-          ...common,
-        });
+async function user(id: string, transport: Transport): Promise<User> {
+  const extra = { presence: { typingTtlMs: TYPING_TTL_MS } };
+  const { client, conn } = await connectUser(hub, id, transport, opened, extra);
   const events: ClientEvent[] = [];
   client.on((e) => events.push(e));
   await client.reconnect(conn);
-  opened.push({ client, conn });
   return { client, conn, events };
 }
 
@@ -73,15 +64,11 @@ function errorsOn(conn: WebSocketConnection): Map<number, string> {
 }
 
 beforeAll(async () => {
-  port = await freePort();
-  hub = await startHub(data.path, port);
+  hub = await startHub(data.path, await freePort());
 });
 
 afterAll(async () => {
-  for (const u of opened) {
-    u.client.close();
-    u.conn.close();
-  }
+  closeAll(opened);
   await stopHub(hub);
   data.cleanup();
 });
