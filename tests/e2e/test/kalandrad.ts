@@ -15,7 +15,14 @@ import {
   type WebSocketConnection,
 } from "@kalandra/client";
 import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
-import { type Kalandrad, startKalandrad } from "@kalandra/test-support";
+import {
+  freePort,
+  type Kalandrad,
+  startKalandrad,
+  tempDir,
+  waitUntil,
+} from "@kalandra/test-support";
+import { afterAll, beforeAll } from "vitest";
 
 // The server package's `kalandrad` bin (package.json "bin"), found through the workspace link.
 const BIN = join(
@@ -108,4 +115,59 @@ export function closeAll(opened: Connected[]): void {
     u.client.close();
     u.conn.close();
   }
+}
+
+/**
+ * One hub for a test file's tests: started before them over a temp directory, stopped
+ * after them with every user `connect` opened closed; `until` waits on real time.
+ */
+export function hubForFile(label: string): {
+  readonly hub: Hub;
+  connect(
+    id: string,
+    transport: Transport,
+    extra?: Partial<KalandraClientOptions>,
+  ): Promise<Connected>;
+  until(pred: () => boolean, what: string): Promise<void>;
+  roomOf(creator: KalandraClient, others: readonly { client: KalandraClient }[]): Promise<bigint>;
+} {
+  const data = tempDir(label);
+  const opened: Connected[] = [];
+  let hub: Hub | undefined;
+  beforeAll(async () => {
+    hub = await startHub(data.path, await freePort());
+  });
+  afterAll(async () => {
+    closeAll(opened);
+    await stopHub(hub);
+    data.cleanup();
+  });
+  return {
+    get hub() {
+      if (hub === undefined) throw new Error("the hub starts in beforeAll");
+      return hub;
+    },
+    connect(id, transport, extra) {
+      return connectUser(this.hub, id, transport, opened, extra);
+    },
+    until: (pred, what) => waitUntil(pred, what, { timeoutMs: 20_000, intervalMs: 20 }),
+    /** A room `creator` makes and adds the others to, once everyone is synchronized at epoch 1. */
+    async roomOf(creator, others) {
+      const room = await creator.createRoom();
+      for (const o of others) await o.client.expectWelcome(room);
+      await creator.addMembers(
+        room,
+        others.map((o) => o.client.userId),
+      );
+      const all = [creator, ...others.map((o) => o.client)];
+      await this.until(
+        () =>
+          all.every(
+            (c) => c.room(room)?.phase.kind === "synchronized" && c.room(room)?.epoch === 1n,
+          ),
+        "epoch 1 everywhere",
+      );
+      return room;
+    },
+  };
 }

@@ -14,22 +14,12 @@ import {
   HEADER_SIZE,
   Opcode,
 } from "@kalandra/proto";
-import { freePort, tempDir, waitUntil } from "@kalandra/test-support";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  type Connected,
-  closeAll,
-  connectUser,
-  type Hub,
-  startHub,
-  stopHub,
-  type Transport,
-} from "./kalandrad.js";
+import { expect, it } from "vitest";
+import { hubForFile, type Transport } from "./kalandrad.js";
 
 const TYPING_TTL_MS = 1_500;
-const data = tempDir("e2e-presence");
-let hub: Hub;
-const opened: Connected[] = [];
+const e2e = hubForFile("e2e-presence");
+const until = e2e.until;
 
 interface User {
   client: KalandraClient;
@@ -39,15 +29,13 @@ interface User {
 
 async function user(id: string, transport: Transport): Promise<User> {
   const extra = { presence: { typingTtlMs: TYPING_TTL_MS } };
-  const { client, conn } = await connectUser(hub, id, transport, opened, extra);
+  const { client, conn } = await e2e.connect(id, transport, extra);
   const events: ClientEvent[] = [];
   client.on((e) => events.push(e));
   await client.reconnect(conn);
   return { client, conn, events };
 }
 
-const until = (pred: () => boolean, what: string): Promise<void> =>
-  waitUntil(pred, what, { timeoutMs: 20_000, intervalMs: 20 });
 const signals = (u: User, type: "presence" | "typing") => u.events.filter((e) => e.type === type);
 const refusals = (u: User) =>
   u.events.flatMap((e) => (e.type === "error" ? [(e.error as HubError).hubName] : []));
@@ -63,28 +51,11 @@ function errorsOn(conn: WebSocketConnection): Map<number, string> {
   return out;
 }
 
-beforeAll(async () => {
-  hub = await startHub(data.path, await freePort());
-});
-
-afterAll(async () => {
-  closeAll(opened);
-  await stopHub(hub);
-  data.cleanup();
-});
-
 it("relays typing and presence over WebSocket and WebTransport; refuses outsiders, oversize and floods", async () => {
   const alice = await user("alice", "websocket");
   const bob = await user("bob", "websocket");
   const carol = await user("carol", "webtransport");
-  const room = await alice.client.createRoom();
-  await bob.client.expectWelcome(room);
-  await carol.client.expectWelcome(room);
-  await alice.client.addMembers(room, ["bob", "carol"]);
-  await until(
-    () => [alice, bob, carol].every((u) => u.client.room(room)?.epoch === 1n),
-    "epoch 1 everywhere",
-  );
+  const room = await e2e.roomOf(alice.client, [bob, carol]);
 
   // Typing from a WebSocket client reaches both; unrenewed, it lapses on its own.
   alice.client.setTyping(room, true);
