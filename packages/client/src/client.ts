@@ -11,14 +11,7 @@
  * to requests bypass the queue (they only resolve promises), so a queued task may wait for
  * the hub; the room sync and the intents wait for the hub *outside* the queue.
  */
-import {
-  type Clock,
-  type DeviceSigner,
-  isEphemeral,
-  Opcode,
-  type Rng,
-  type Timers,
-} from "@kalandra/proto";
+import { type Clock, type DeviceSigner, Opcode, type Rng, type Timers } from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
 import {
   createEnvelope,
@@ -163,7 +156,7 @@ export class KalandraClient {
       device,
       hubPublicKey: o.hubPublicKey,
       onPush: (f) => {
-        if (isEphemeral(f.header.opcode)) return this.#presence.receive(f);
+        if (this.#presence.receive(f)) return;
         void this.#run(() => push.handle(f)).catch((e: unknown) =>
           this.#events.emit({ type: "error", error: asError(e) }),
         );

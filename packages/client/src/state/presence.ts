@@ -11,7 +11,7 @@
  * Not on the client's serial queue: nothing here changes MLS or persisted state, and a
  * typing signal should not wait behind a commit.
  */
-import { type Clock, Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
+import { type Clock, isEphemeral, Opcode, type TimerHandle, type Timers } from "@kalandra/proto";
 import { memberBySender } from "./apply.js";
 import { ClientError } from "./errors.js";
 import type { Emitter } from "./events.js";
@@ -145,18 +145,22 @@ export class Presence {
     }));
   }
 
-  /** A relayed PRESENCE or TYPING; anything not from a member, well signed, is dropped. */
-  receive(f: ReceivedFrame): void {
+  /**
+   * Takes a pushed frame if it is a relayed PRESENCE or TYPING (true), whatever becomes of
+   * it: anything not from a member of the room, signed with its leaf key, is dropped.
+   */
+  receive(f: ReceivedFrame): boolean {
+    if (!isEphemeral(f.header.opcode)) return false;
     const { roomId, senderId } = f.header;
     const state = this.#joined(roomId)?.state;
-    if (state === undefined || senderId === this.#d.ownSenderId) return;
+    if (state === undefined || senderId === this.#d.ownSenderId) return true;
     const member = memberBySender(state).get(senderId);
-    if (member === undefined || !verifyFrame(f, member.signaturePublicKey)) return;
+    if (member === undefined || !verifyFrame(f, member.signaturePublicKey)) return true;
     let p: Record<string, unknown>;
     try {
       p = payloadOf(f);
     } catch {
-      return;
+      return true;
     }
     const { userId } = member;
     if (f.header.opcode === Opcode.PRESENCE) {
@@ -164,7 +168,7 @@ export class Presence {
       const changed = this.#presence.get(roomId)?.get(senderId)?.value !== status;
       this.#hold(this.#presence, roomId, senderId, userId, status, this.#d.options.presenceTtlMs);
       if (changed) this.#d.events.emit({ type: "presence", roomId, senderId, userId, status });
-      return;
+      return true;
     }
     if (p.typing === true) {
       const was = this.#typing.get(roomId)?.has(senderId) === true;
@@ -173,6 +177,7 @@ export class Presence {
     } else if (this.#drop(this.#typing, roomId, senderId)) {
       this.#d.events.emit({ type: "typing", roomId, senderId, userId, typing: false });
     }
+    return true;
   }
 
   /** Stops renewing and forgets every signal (their timers included). */
