@@ -6,17 +6,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import {
-  type ClientEvent,
-  connectWebSocket,
-  getKalandraCiphersuiteImpl,
-  KalandraClient,
-  MemoryStore,
-  type WebSocketConnection,
-} from "@kalandra/client";
-import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import type { ClientEvent } from "@kalandra/client";
+import { toHex } from "@kalandra/proto";
 import { type Kalandrad, startKalandrad, tempDir, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { openChat } from "../browser/chat.js";
 
 const require = createRequire(import.meta.url);
 const KALANDRAD = join(dirname(require.resolve("@kalandra/server")), "../bin/kalandrad.mjs");
@@ -48,7 +42,7 @@ it("the echo bot joins the room it is added to, shows itself online and typing, 
     env: {
       ...process.env,
       KALANDRA_URL: hub.websocket,
-      KALANDRA_HUB_KEY: Buffer.from(hub.hubKey).toString("hex"),
+      KALANDRA_HUB_KEY: toHex(hub.hubKey),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -57,29 +51,15 @@ it("the echo bot joins the room it is added to, shows itself online and typing, 
   bot.stderr?.setEncoding("utf8").on("data", (d: string) => (botOut += d));
   await until(() => botOut.includes("echo-bot ready as echo-bot"), "the bot is ready");
 
-  const alice = await KalandraClient.open({
-    connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
-    hubPublicKey: hub.hubKey,
-    userId: "alice",
-    store: new MemoryStore(),
-    clock: systemClock,
-    rng: systemRng,
-    timers: systemTimers(),
-    cs: getKalandraCiphersuiteImpl(systemRng),
-  });
-  const conn: WebSocketConnection = await connectWebSocket({
+  // Alice uses the browser snippet's openChat, which runs in Node as well.
+  const alice = await openChat({
     url: hub.websocket,
-    deviceSigner: alice.signer,
+    hubKeyHex: toHex(hub.hubKey),
     userId: "alice",
-    hubPublicKey: hub.hubKey,
   });
-  closers.push(() => {
-    alice.close();
-    conn.close();
-  });
+  closers.push(() => alice.close());
   const events: ClientEvent[] = [];
   alice.on((e) => events.push(e));
-  await alice.reconnect(conn);
   const room = await alice.createRoom();
   await alice.addMembers(room, ["echo-bot"]);
   const sent = await alice.send(room, { t: "text", body: "hello bot" });
