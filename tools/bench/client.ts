@@ -23,11 +23,7 @@
  * Goals: encrypt < 5 ms, decrypt < 3 ms, bridge_speedup ≥ 50. Last line: one JSON object.
  */
 import { seededRng } from "@kalandra/test-support";
-import {
-  defaultCryptoProvider,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-} from "ts-mls";
+import { defaultCryptoProvider, getCiphersuiteFromName, getCiphersuiteImpl } from "ts-mls";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
 import {
   createEnvelope,
@@ -37,9 +33,9 @@ import {
 import {
   benchInputs,
   commitProcess,
-  epochKeys as keysOf,
   headToHead,
   keyPackage,
+  epochKeys as keysOf,
   notify,
   round,
 } from "./_clientCore.js";
