@@ -123,7 +123,7 @@ it("relays typing and presence over WebSocket and WebTransport; refuses outsider
 
   // A flood of presence changes: the hub relays its burst and refuses the rest RATE_LIMITED,
   // which reach Alice's client as error events; Bob sees only what was relayed.
-  const flood = 45;
+  const flood = 80;
   const bobBefore = signals(bob, "presence").length;
   for (let i = 0; i < flood; i++) alice.client.setPresence(`s${i}`);
   await until(
@@ -131,7 +131,10 @@ it("relays typing and presence over WebSocket and WebTransport; refuses outsider
     "every flooded presence relayed to carol or refused",
   );
   const refused = refusals(alice);
-  expect(refused.length).toBeGreaterThanOrEqual(flood - 32);
+  // At least the burst (30) passes; tokens refill at 5/s while the hub works through the
+  // flood, so how many more pass depends on the machine, but not all 80.
+  expect(refused.length).toBeGreaterThan(0);
+  expect(refused.length).toBeLessThanOrEqual(flood - 30);
   expect(new Set(refused)).toEqual(new Set(["RATE_LIMITED"]));
   const relayed = flood - refused.length;
   await until(
