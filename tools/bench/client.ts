@@ -2,8 +2,9 @@
  * `pnpm bench client`: the sender-key bridge against MLS PrivateMessage, measured in the
  * same process (issue 4, docs/client.md). Figures:
  * - encrypt_us / decrypt_us: `EpochSenderKeys.seal` / `.open` of one padded 128-byte
- *   envelope plaintext (a ~60-character text message): per-operation median, timed
- *   interleaved with the MLS baseline (headToHead) so both see the same machine load;
+ *   envelope plaintext (a ~60-character text message): the median over rounds of a
+ *   batch's mean, timed interleaved with the MLS baseline (_clientCore.ts headToHead) so
+ *   both see the same machine load;
  *   encrypt_mean_us / decrypt_mean_us: throughput means over a long in-order run;
  * - envelope_encrypt_us / envelope_decrypt_us: the same including envelope CBOR
  *   encode/decode and padding;
@@ -21,67 +22,39 @@
  *   `_two_epochs` with the previous one too); notify_decrypt_us: one push decrypted.
  * Goals: encrypt < 5 ms, decrypt < 3 ms, bridge_speedup ≥ 50. Last line: one JSON object.
  */
-import { performance } from "node:perf_hooks";
 import { seededRng } from "@kalandra/test-support";
-import {
-  acceptAll,
-  type CiphersuiteImpl,
-  type ClientState,
-  createApplicationMessage,
-  createCommit,
-  createGroup,
-  defaultCryptoProvider,
-  defaultLifetime,
-  emptyPskIndex,
-  generateKeyPackage,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-  joinGroup,
-  processMessage,
-  type Welcome,
-} from "ts-mls";
+import { defaultCryptoProvider, getCiphersuiteFromName, getCiphersuiteImpl } from "ts-mls";
 import { getKalandraCiphersuiteImpl } from "../../packages/client/src/crypto/index.js";
 import {
   createEnvelope,
   decodeEnvelope,
   encodeEnvelope,
 } from "../../packages/client/src/envelope/index.js";
-import { exportNotificationKeys } from "../../packages/client/src/notify/export.js";
-import { NotificationDecryptor } from "../../packages/client/src/notify/index.js";
-import { EpochSenderKeys } from "../../packages/client/src/senderkeys/index.js";
-import { capabilities, type Member, SUITE } from "./_mlsFixtures.js";
+import {
+  benchInputs,
+  commitProcess,
+  headToHead,
+  keyPackage,
+  epochKeys as keysOf,
+  notify,
+  round,
+} from "./_clientCore.js";
+import { type Member, SUITE } from "./_mlsFixtures.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const bridgeMessages = quick ? 2_000 : 20_000;
 const mlsMessages = quick ? 40 : 200;
 const groupSize = quick ? 20 : 100;
 const commitRounds = quick ? 2 : 5;
-const enc = new TextEncoder();
 
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 /** Deterministic bytes so every run measures the same keys and messages. */
 const rng = seededRng("bench/client");
 const clock = { now: () => BigInt(Date.now()) };
-
-// ---- sender-key bridge -------------------------------------------------------------
-const ROOM = 0x1234_5678_9abc_def0_1234_5678_9abc_def0n;
-const exporterSecret = rng.bytes(32);
-function epochKeys(ownLeaf: number, members: number, epoch = 1n): EpochSenderKeys {
-  return new EpochSenderKeys({
-    roomId: ROOM,
-    epoch,
-    exporterSecret,
-    ownLeaf,
-    senders: Array.from({ length: members }, (_, i) => i),
-  });
-}
+const inputs = benchInputs(rng);
+const { plaintext } = inputs;
 const envelope = createEnvelope({ t: "text", body: "x".repeat(60) }, { clock, rng });
-const plaintext = encodeEnvelope(envelope);
+const epochKeys = (ownLeaf: number, members: number, epoch = 1n) =>
+  keysOf(inputs, ownLeaf, members, epoch);
 
 function bridge(): Record<string, number> {
   const alice = epochKeys(0, 2);
@@ -129,152 +102,26 @@ function bridge(): Record<string, number> {
   };
 }
 
-function notify(): Record<string, number> {
-  const phone = epochKeys(7, 100);
-  const previous = epochKeys(7, 100, 0n);
-  const blob = exportNotificationKeys([phone]);
-  const blob2 = exportNotificationKeys([phone, previous]);
-  const sender = epochKeys(42, 100);
-  const msgs = Array.from({ length: 200 }, () => sender.seal(plaintext));
-  const dec = NotificationDecryptor.fromBlob(blob);
-  const t0 = performance.now();
-  for (const m of msgs) dec.decrypt({ roomId: ROOM, epoch: 1n, senderLeaf: 42, ...m });
-  return {
-    notify_blob_bytes_100: blob.length,
-    notify_blob_bytes_100_two_epochs: blob2.length,
-    notify_decrypt_us: round(((performance.now() - t0) * 1000) / msgs.length),
-  };
-}
-
-// ---- ts-mls baselines ---------------------------------------------------------------
-const kp = (name: string, cs: CiphersuiteImpl): Promise<Member> =>
-  generateKeyPackage(
-    { credentialType: "basic", identity: enc.encode(name) },
-    capabilities,
-    defaultLifetime,
-    [],
-    cs,
-  );
-
-async function group(
-  cs: CiphersuiteImpl,
-  joiners: Member[],
-): Promise<{ creator: ClientState; last: ClientState }> {
-  const creator = await kp("creator", cs);
-  let state = await createGroup(
-    enc.encode("bench-client"),
-    creator.publicPackage,
-    creator.privatePackage,
-    [],
-    cs,
-  );
-  const added = await createCommit(
-    { state, cipherSuite: cs },
-    {
-      wireAsPublicMessage: true,
-      ratchetTreeExtension: true,
-      extraProposals: joiners.map((j) => ({
-        proposalType: "add" as const,
-        add: { keyPackage: j.publicPackage },
-      })),
-    },
-  );
-  state = added.newState;
-  const last = joiners[joiners.length - 1] as Member;
-  const joined = await joinGroup(
-    added.welcome as Welcome,
-    last.publicPackage,
-    last.privatePackage,
-    emptyPskIndex,
-    cs,
-  );
-  return { creator: state, last: joined };
-}
-
-/**
- * MLS PrivateMessage vs the bridge, interleaved: each round times one ts-mls message
- * each way, then a burst of bridge messages, so both see the same machine load (the
- * machines are shared). Per-operation medians.
- */
-async function headToHead(cs: CiphersuiteImpl): Promise<Record<string, number>> {
-  let { creator: alice, last: bob } = await group(cs, [await kp("bob", cs)]);
-  const sender = epochKeys(0, 2, 7n);
-  const receiver = epochKeys(1, 2, 7n);
-  const mlsEnc: number[] = [];
-  const mlsDec: number[] = [];
-  const enc: number[] = [];
-  const dec: number[] = [];
-  for (let i = 0; i < mlsMessages; i++) {
-    let t0 = performance.now();
-    const m = await createApplicationMessage(alice, plaintext, cs);
-    mlsEnc.push(performance.now() - t0);
-    alice = m.newState;
-    t0 = performance.now();
-    const r = await processMessage(
-      { wireformat: "mls_private_message", privateMessage: m.privateMessage },
-      bob,
-      emptyPskIndex,
-      acceptAll,
-      cs,
-    );
-    mlsDec.push(performance.now() - t0);
-    if (r.kind !== "applicationMessage") throw new Error("expected an application message");
-    bob = r.newState;
-    for (let j = 0; j < 20; j++) {
-      t0 = performance.now();
-      const s = sender.seal(plaintext);
-      enc.push(performance.now() - t0);
-      t0 = performance.now();
-      receiver.open(0, s.generation, s.ciphertext);
-      dec.push(performance.now() - t0);
-    }
-  }
-  return {
-    mls_encrypt_us: round(median(mlsEnc) * 1000, 1),
-    mls_decrypt_us: round(median(mlsDec) * 1000, 1),
-    encrypt_us: round(median(enc) * 1000),
-    decrypt_us: round(median(dec) * 1000),
-  };
-}
-
-async function commitProcess(cs: CiphersuiteImpl, pool: Member[]): Promise<number> {
-  let { creator: alice, last: bob } = await group(cs, pool.slice(0, groupSize - 1));
-  const times: number[] = [];
-  for (let i = 0; i < commitRounds; i++) {
-    const c = await createCommit({ state: alice, cipherSuite: cs }, { wireAsPublicMessage: true });
-    alice = c.newState;
-    const commit = c.commit;
-    if (commit.wireformat !== "mls_public_message")
-      throw new Error("expected a PublicMessage commit");
-    const t0 = performance.now();
-    const r = await processMessage(commit, bob, emptyPskIndex, acceptAll, cs);
-    times.push(performance.now() - t0);
-    if (r.kind !== "newState") throw new Error("commit not processed");
-    bob = r.newState;
-  }
-  return round(median(times), 1);
-}
-
 const baseline = await getCiphersuiteImpl(getCiphersuiteFromName(SUITE), defaultCryptoProvider);
 const kalandra = getKalandraCiphersuiteImpl();
 
 const b = bridge();
 console.log(`bridge throughput (means) ${JSON.stringify(b)}`);
-const h = await headToHead(baseline);
-const hK = await headToHead(kalandra);
+const h = await headToHead(baseline, inputs, mlsMessages);
+const hK = await headToHead(kalandra, inputs, mlsMessages);
 console.log(`head to head (medians): default ${JSON.stringify(h)} kalandra ${JSON.stringify(hK)}`);
 const mls = { encrypt_us: h.mls_encrypt_us as number, decrypt_us: h.mls_decrypt_us as number };
 const mlsK = { encrypt_us: hK.mls_encrypt_us as number, decrypt_us: hK.mls_decrypt_us as number };
 const encryptUs = Math.max(h.encrypt_us as number, hK.encrypt_us as number);
 const decryptUs = Math.max(h.decrypt_us as number, hK.decrypt_us as number);
 const pool: Member[] = [];
-for (let i = 0; i < groupSize - 1; i++) pool.push(await kp(`member${i}`, kalandra));
-const commitDefault = await commitProcess(baseline, pool);
-const commitKalandra = await commitProcess(kalandra, pool);
+for (let i = 0; i < groupSize - 1; i++) pool.push(await keyPackage(`member${i}`, kalandra));
+const commitDefault = await commitProcess(baseline, pool, commitRounds);
+const commitKalandra = await commitProcess(kalandra, pool, commitRounds);
 console.log(
   `commit process (${groupSize} members): default ${commitDefault} ms, kalandra ${commitKalandra} ms`,
 );
-const n = notify();
+const n = notify(inputs);
 
 const encSpeedup = mls.encrypt_us / (h.encrypt_us as number);
 const decSpeedup = mls.decrypt_us / (h.decrypt_us as number);

@@ -42,13 +42,28 @@ import {
 } from "./state/persistence.js";
 import { type JoinRule, type RoomPolicyView, type RoomRole, roleIn } from "./state/policy.js";
 import { PolicyIntents } from "./state/policyIntents.js";
+import {
+  DEFAULT_PRESENCE_OPTIONS,
+  type MemberPresence,
+  type MemberTyping,
+  Presence,
+  type PresenceOptions,
+} from "./state/presence.js";
 import { PushHandler } from "./state/push.js";
 import { DEFAULT_REQUEST_POLICY, type RequestPolicy } from "./state/requests.js";
 import { liveRoom, Room, type RoomPhase } from "./state/room.js";
 import { RoomSync } from "./state/sync.js";
 import type { ClientStore } from "./store.js";
 
-export type { JoinRule, RoomAccessOptions, RoomPolicyView, RoomRole };
+export type {
+  JoinRule,
+  MemberPresence,
+  MemberTyping,
+  PresenceOptions,
+  RoomAccessOptions,
+  RoomPolicyView,
+  RoomRole,
+};
 export { ClientError, type HubConnection, HubError, hubError, type Invitation };
 
 /** Default lifetime of an invite: seven days. */
@@ -86,6 +101,8 @@ export interface KalandraClientOptions {
    * for a new device, a token; nothing for a device the hub bound already, or in dev mode.
    */
   auth?: HelloAuthProvider;
+  /** How long others' typing and presence signals hold (state/presence.ts). */
+  presence?: Partial<PresenceOptions>;
 }
 
 export interface RoomView {
@@ -118,6 +135,7 @@ export class KalandraClient {
   readonly #intents: Intents;
   readonly #policy: PolicyIntents;
   readonly #session: HubSession;
+  readonly #presence: Presence;
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -137,10 +155,22 @@ export class KalandraClient {
       requestIds,
       device,
       hubPublicKey: o.hubPublicKey,
-      onPush: (f) =>
+      onPush: (f) => {
+        if (this.#presence.receive(f)) return;
         void this.#run(() => push.handle(f)).catch((e: unknown) =>
           this.#events.emit({ type: "error", error: asError(e) }),
-        ),
+        );
+      },
+      onPostRefused: (f) => this.#events.emit({ type: "error", error: hubError(f) }),
+    });
+    this.#presence = new Presence({
+      clock: o.clock,
+      timers: o.timers,
+      events: this.#events,
+      rooms,
+      post: (...a) => link.post(...a),
+      ownSenderId: device.senderId,
+      options: { ...DEFAULT_PRESENCE_OPTIONS, ...o.presence },
     });
     const apply = {
       cs: o.cs,
@@ -235,6 +265,7 @@ export class KalandraClient {
 
   /** Stops timers and outstanding requests; persisted state stays in the store. */
   close(): void {
+    this.#presence.close();
     this.#session.close();
     for (const r of this.#rooms.values()) r.dropKeys();
   }
@@ -413,6 +444,32 @@ export class KalandraClient {
       }
       return exportNotificationKeys(keys);
     });
+  }
+
+  /**
+   * Announces this user's presence status ("online", "away", ... at most 64 UTF-8 bytes)
+   * to every room it is in and keeps renewing it; `undefined` stops. Others see `presence`
+   * events; nothing is stored by the hub.
+   *
+   * @example
+   * client.setPresence("online");
+   * client.on((e) => { if (e.type === "presence") show(e.userId, e.status ?? "gone"); });
+   */
+  setPresence(status: string | undefined): void {
+    this.#presence.setPresence(status);
+  }
+
+  /**
+   * Signals typing in a room (call it on every keystroke: renewals are spaced), or that it
+   * stopped. Others see `typing` events, which also end on their own when not renewed.
+   */
+  setTyping(roomId: bigint, typing: boolean): void {
+    this.#presence.setTyping(roomId, typing);
+  }
+
+  /** The room's other members whose presence status holds now, and who is typing. */
+  presence(roomId: bigint): { present: MemberPresence[]; typing: MemberTyping[] } {
+    return { present: this.#presence.presence(roomId), typing: this.#presence.typing(roomId) };
   }
 
   /** Commits whatever proposals are pending (what a COMMIT_REQUEST asks for). */

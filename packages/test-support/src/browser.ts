@@ -15,6 +15,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
+import { build } from "esbuild";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import {
   type ChromiumBinary,
@@ -89,6 +90,29 @@ export async function withChromium<T>(
   } finally {
     await launched.close();
   }
+}
+
+/**
+ * TypeScript `source` bundled for browsers as one ES module (esbuild, `platform: "browser"`,
+ * the `browser` condition: packages' `#platform/*` imports take their web variants); its
+ * imports resolve from `resolveDir`. Refuses a bundle that reached a Node platform variant.
+ *
+ * @example const script = await bundleForBrowser('export { default } from "./page.ts";', here);
+ */
+export async function bundleForBrowser(source: string, resolveDir: string): Promise<string> {
+  const r = await build({
+    stdin: { contents: source, resolveDir, sourcefile: "entry.ts", loader: "ts" },
+    bundle: true,
+    platform: "browser",
+    conditions: ["browser"],
+    format: "esm",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+  });
+  const nodeOnly = Object.keys(r.metafile.inputs).filter((i) => i.includes("/platform/node/"));
+  if (nodeOnly.length > 0) throw new Error(`the browser bundle reached ${nodeOnly.join(", ")}`);
+  return r.outputFiles.map((f) => f.text).join("");
 }
 
 export interface ConsoleLine {

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  bundleForBrowser,
   CHROMIUM_ENV,
   type Chromium,
   chromiumBinary,
@@ -186,5 +187,52 @@ describe("withChromium", () => {
       }),
     ).rejects.toThrow("test failure inside");
     expect(seen?.browser.isConnected()).toBe(false);
+  });
+});
+
+describe("bundleForBrowser", () => {
+  it("bundles TypeScript with its imports into one module Chromium runs", async () => {
+    const dir = tempDir("bundle");
+    try {
+      writeFileSync(join(dir.path, "answer.ts"), "export const answer: number = 6 * 7;\n");
+      const script = await bundleForBrowser(
+        'import { answer } from "./answer.ts"; export default () => answer;',
+        dir.path,
+      );
+      expect(script).not.toContain("import ");
+      const run = await withChromium((c) => runScript<number>(c, { script }));
+      expect(run.result).toBe(42);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("refuses a bundle that reaches a package's node platform variant", async () => {
+    const dir = tempDir("bundle-node");
+    try {
+      const pkg = join(dir.path, "node_modules", "dual");
+      mkdirSync(join(pkg, "platform", "node"), { recursive: true });
+      mkdirSync(join(pkg, "platform", "web"), { recursive: true });
+      writeFileSync(
+        join(pkg, "package.json"),
+        JSON.stringify({
+          name: "dual",
+          exports: { ".": { node: "./platform/node/x.js", default: "./platform/web/x.js" } },
+        }),
+      );
+      writeFileSync(join(pkg, "platform", "node", "x.js"), "export const where = 'node';\n");
+      writeFileSync(join(pkg, "platform", "web", "x.js"), "export const where = 'web';\n");
+      const ok = await bundleForBrowser('export { where } from "dual";', dir.path);
+      expect(ok).toContain("web");
+      // A path straight into the node variant is what a wrong condition would produce.
+      await expect(
+        bundleForBrowser(
+          'export { where } from "./node_modules/dual/platform/node/x.js";',
+          dir.path,
+        ),
+      ).rejects.toThrow("the browser bundle reached");
+    } finally {
+      dir.cleanup();
+    }
   });
 });

@@ -46,6 +46,25 @@ export type ClientEvent =
       readonly logIndex: bigint;
       readonly reason: string;
     }
+  /**
+   * Another member's presence status in a room (relayed, never stored: state/presence.ts);
+   * `status` is undefined once it lapsed without renewal.
+   */
+  | {
+      readonly type: "presence";
+      readonly roomId: bigint;
+      readonly senderId: bigint;
+      readonly userId: string;
+      readonly status: string | undefined;
+    }
+  /** Another member started typing, or stopped (said so, or its signal lapsed). */
+  | {
+      readonly type: "typing";
+      readonly roomId: bigint;
+      readonly senderId: bigint;
+      readonly userId: string;
+      readonly typing: boolean;
+    }
   | { readonly type: "error"; readonly error: Error };
 
 export type ClientListener = (e: ClientEvent) => void;

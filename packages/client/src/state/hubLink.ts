@@ -5,7 +5,7 @@
  * ERRORs) to their requests and
  * hands every other frame to `onPush`. Frames of a replaced connection are ignored.
  */
-import { Flag, isHubError, type Timers } from "@kalandra/proto";
+import { Flag, FrameHeader, isHubError, type Timers } from "@kalandra/proto";
 import type { Device } from "./device.js";
 import { ClientError } from "./errors.js";
 import type { RequestIds } from "./persistence.js";
@@ -48,13 +48,20 @@ export interface HubLinkOptions {
   hubPublicKey: Uint8Array;
   /** A frame that is not a response (fan-out, WELCOME, COMMIT_REQUEST, KP_STATUS...). */
   onPush(f: ReceivedFrame): void;
+  /** An ERROR answering a frame sent by `post` (the hub refused a PRESENCE or TYPING). */
+  onPostRefused?(f: ReceivedFrame): void;
 }
+
+/** Posted frames whose refusal is still routed (a refusal comes within a round trip). */
+const MAX_POSTED = 256;
 
 export class HubLink implements HubRequests {
   readonly #o: HubLinkOptions;
   readonly #requests: RequestTracker;
   #conn: HubConnection;
   #closed = false;
+  /** request_ids of the latest `post`s, to route their refusals. */
+  readonly #posted = new Set<number>();
 
   constructor(o: HubLinkOptions) {
     this.#o = o;
@@ -88,6 +95,21 @@ export class HubLink implements HubRequests {
     payload: Record<string, unknown>,
   ): Promise<ReceivedFrame> {
     return this.send(this.frame(opcode, roomId, epoch, payload));
+  }
+
+  /**
+   * Sends a frame once, unacknowledged and never resent (PRESENCE, TYPING: the hub answers
+   * only a refusal: `onPostRefused`). False when it was not sent: offline, or a session
+   * handshake under way (a stale signal is worth nothing later).
+   */
+  post(opcode: number, roomId: bigint, epoch: bigint, payload: Record<string, unknown>): boolean {
+    if (this.#closed || !this.#requests.sending) return false;
+    const bytes = this.frame(opcode, roomId, epoch, payload);
+    this.#posted.add(FrameHeader.view(bytes).requestId);
+    // Only the latest ones can still be refused; the set stays small.
+    if (this.#posted.size > MAX_POSTED) this.#posted.delete(this.#posted.values().next().value!);
+    this.#conn.send(bytes);
+    return true;
   }
 
   /**
@@ -145,10 +167,10 @@ export class HubLink implements HubRequests {
       if ((f.header.flags & Flag.RESPONSE) === 0) this.#o.onPush(f);
       // ERRORs come unsigned (docs/protocol.md "Signatures"): a refusal grants nothing, so
       // it is taken as is; every other response must carry the hub's signature.
-      else if (
-        isHubError(f.header) ||
-        (f.header.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey))
-      )
+      else if (isHubError(f.header)) {
+        if (this.#posted.delete(f.header.requestId)) this.#o.onPostRefused?.(f);
+        else this.#requests.resolve(f);
+      } else if (f.header.senderId === 0n && verifyFrame(f, this.#o.hubPublicKey))
         this.#requests.resolve(f);
     });
   }

@@ -101,6 +101,11 @@ export class RequestTracker {
     p.timer = this.#timers.set(this.#policy.retryMs, () => this.#attempt(requestId, p));
   }
 
+  /** True while a request would go out now: online, and no session handshake under way. */
+  get sending(): boolean {
+    return this.#online && this.#authenticated;
+  }
+
   /** Delivers a response; returns false when nobody waits for it (a late duplicate). */
   resolve(frame: ReceivedFrame): boolean {
     const p = this.#pending.get(frame.header.requestId);

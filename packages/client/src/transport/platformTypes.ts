@@ -14,6 +14,8 @@ export interface Wt {
   closed: Promise<unknown>;
   close(info?: { closeCode?: number; reason?: string }): void;
   createBidirectionalStream(): Promise<WtStream>;
+  /** Unreliable datagrams (the hub sends PRESENCE/TYPING this way when it can). */
+  datagrams?: { readable: ReadableStream<Uint8Array> };
 }
 
 export interface Socket {

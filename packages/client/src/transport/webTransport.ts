@@ -5,7 +5,7 @@
  * the platform (`#platform/webTransport`: the global WebTransport in browsers, the
  * @fails-components library with its flow-control options in Node).
  */
-import { StreamDecoder } from "@kalandra/proto";
+import { Frame, isEphemeral, StreamDecoder } from "@kalandra/proto";
 import { openSession } from "#platform/webTransport";
 import { TransportError } from "./errors.js";
 import {
@@ -60,6 +60,7 @@ async function openWebTransportChannel(
           }
           onEnd();
         })();
+        if (wt.datagrams) void readDatagrams(wt.datagrams.readable, maxPayload, onFrame);
         wt.closed.then(onEnd, onEnd);
       },
       close() {
@@ -82,6 +83,33 @@ async function openWebTransportChannel(
       // not open
     }
     throw e;
+  }
+}
+
+/**
+ * Datagrams: one whole frame each, PRESENCE and TYPING the hub relays (DESIGN §3). One
+ * that is not a frame is dropped: a datagram may be lost anyway, so it ends nothing.
+ */
+async function readDatagrams(
+  readable: ReadableStream<Uint8Array>,
+  maxPayload: number,
+  onFrame: (f: Frame) => void,
+): Promise<void> {
+  const reader = readable.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      let frame: Frame;
+      try {
+        frame = Frame.fromWire(r.value, { maxPayload });
+      } catch {
+        continue;
+      }
+      if (isEphemeral(frame.header.opcode)) onFrame(frame);
+    }
+  } catch {
+    // the session ended; the stream's reader reports that
   }
 }
 

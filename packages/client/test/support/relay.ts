@@ -367,6 +367,16 @@ export class Relay {
     const room = this.rooms.get(f.header.roomId);
     if (room === undefined) return this.#error(conn, f, "UNKNOWN_ROOM", "no such room");
     switch (f.header.opcode) {
+      case Opcode.PRESENCE:
+      case Opcode.TYPING:
+        // Ephemeral (DESIGN §3): relayed as sent to the other members, never sequenced;
+        // the hub answers only a refusal.
+        if (!room.members.has(f.header.senderId))
+          return this.#error(conn, f, "NOT_MEMBER", "not a member");
+        for (const s of room.subscribers)
+          if (s !== conn && s.senderId !== undefined && room.members.has(s.senderId))
+            s.deliver(f.bytes);
+        return;
       case Opcode.GROUP_INFO_FETCH:
         this.#respond(conn, f, Opcode.GROUP_INFO, {
           epoch: room.epoch,

@@ -22,6 +22,7 @@ import {
   FrameHeader,
   HEADER_SIZE,
   HUB_ONLY_FLAGS,
+  isEphemeral,
   isRoomRequest,
   Opcode,
   type Rng,
@@ -56,6 +57,7 @@ import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
 import { ACCESS_OPCODES, AccessAudit } from "./accessAudit.js";
 import { type ClaimLimits, ClaimRateLimiter, DEFAULT_CLAIM_LIMITS } from "./claimLimits.js";
+import { EphemeralGate } from "./ephemeralGate.js";
 import {
   answerHubRequest,
   HUB_REQUEST_OPCODES,
@@ -144,6 +146,8 @@ interface Session {
   deviceKey: Uint8Array;
   senderId: bigint;
   userId: string;
+  /** The session's allowance of PRESENCE/TYPING frames (ephemeralGate.ts). */
+  ephemeral: EphemeralGate;
 }
 
 export class HubCore {
@@ -242,7 +246,12 @@ export class HubCore {
   attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void {
     const senderId = deriveSenderId(devicePublicKey);
     this.detachSession(sessionId);
-    this.sessions.set(sessionId, { deviceKey: new Uint8Array(devicePublicKey), senderId, userId });
+    this.sessions.set(sessionId, {
+      deviceKey: new Uint8Array(devicePublicKey),
+      senderId,
+      userId,
+      ephemeral: new EphemeralGate(this.deps.clock),
+    });
     this.shards.broadcast({ t: "live", senderId, live: true });
     // The Welcomes waiting for the device, after its AUTH_OK (inbox/welcomeInbox.ts); not
     // if the session went (or became another device) while the inbox was read.
@@ -374,6 +383,10 @@ export class HubCore {
     }
     if (!isRoomRequest(h.opcode)) {
       return fail(refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not a hub request`));
+    }
+    if (isEphemeral(h.opcode)) {
+      const refused = session.ephemeral.check(frame);
+      if (refused !== undefined) return fail(refused);
     }
     const msg = {
       t: "frame",
