@@ -29,6 +29,9 @@ export interface AppEnv {
   history: History;
   session: Storage;
   oidc: OidcEnv;
+  /** Whether the tab is visible now, and a hook for when that changes (presence). */
+  visible(): boolean;
+  onVisibilityChange(cb: () => void): void;
 }
 
 export class App {
@@ -39,6 +42,7 @@ export class App {
   #context: { kind: "reply" | "edit"; at: LogIndex } | undefined;
   #unread = new Map<bigint, number>();
   #notice: string | undefined;
+  #ownPresence = "online";
   #composer: Composer;
   #main = h("main", { class: "conversation" });
   #sidebar = h("div", { class: "sidebar-slot" });
@@ -50,7 +54,7 @@ export class App {
   ) {
     this.#composer = new Composer({
       send: (text) => void this.#send(text),
-      typing: () => undefined,
+      typing: () => this.#signalTyping(true),
       cancel: () => this.#setContext(undefined),
     });
   }
@@ -121,6 +125,8 @@ export class App {
       this.#rooms = await Rooms.load(c.store, c.client.userId);
       this.env.session.setItem(USER_KEY, c.client.userId);
       c.client.on((e) => this.#onEvent(e));
+      this.#announcePresence();
+      this.env.onVisibilityChange(() => this.#announcePresence());
       this.#current = c.client.rooms()[0];
       replace(this.root, h("div", { class: "layout" }, this.#sidebar, this.#main));
       this.#render();
@@ -131,6 +137,7 @@ export class App {
   }
 
   #signOut(): void {
+    this.#c?.client.setPresence(undefined);
     this.#c?.close();
     this.#c = undefined;
     this.#current = undefined;
@@ -166,12 +173,13 @@ export class App {
     const c = this.#c;
     const view = c?.client.room(id);
     const me = c?.client.userId;
+    const present = new Map(c?.client.presence(id).present.map((p) => [p.userId, p.status]));
     const role = view?.role;
     return {
       title: this.#title(id),
       members: [...new Set(view?.members ?? [])].map((userId) => ({
         userId,
-        presence: userId === me ? "online" : undefined,
+        presence: userId === me ? this.#ownPresence : present.get(userId),
       })),
       canInvite: role === undefined || role === "owner" || role === "admin",
       canRedact: role === "owner" || role === "admin",
@@ -227,11 +235,34 @@ export class App {
       notice,
       headView(head, this.#actions(id)),
       list,
-      h("div", { class: "typing", id: "typing" }, typingText([])),
+      h("div", { class: "typing", id: "typing" }, typingText(this.#typing(id))),
       this.#composer.el,
     );
     list.scrollTop = stick ? list.scrollHeight : scrollTop;
     this.#composer.enabled = !head.joining && !head.removed;
+  }
+
+  /** The other users typing in the room now (one entry per user, whatever its devices). */
+  #typing(id: bigint): string[] {
+    const me = this.#c?.client.userId;
+    const users = this.#c?.client.presence(id).typing.map((t) => t.userId) ?? [];
+    return [...new Set(users)].filter((u) => u !== me);
+  }
+
+  /** Tells the open room this user is typing (renewals are spaced by the client), or stopped. */
+  #signalTyping(typing: boolean): void {
+    if (this.#current === undefined) return;
+    try {
+      this.#c?.client.setTyping(this.#current, typing);
+    } catch {
+      // not (or no longer) a member of the room: nobody to tell
+    }
+  }
+
+  /** "online" while the tab is visible, "away" while hidden; others see it as a dot. */
+  #announcePresence(): void {
+    this.#ownPresence = this.env.visible() ? "online" : "away";
+    this.#c?.client.setPresence(this.#ownPresence);
   }
 
   #dismiss(): void {
@@ -287,6 +318,7 @@ export class App {
     if (room === undefined) return;
     const ctx = this.#context;
     this.#setContext(undefined);
+    this.#signalTyping(false);
     await this.#do(() =>
       this.#c?.client.send(
         room,

@@ -11,6 +11,8 @@ async function main(): Promise<void> {
       location,
       history,
       session: sessionStorage,
+      visible: () => document.visibilityState === "visible",
+      onVisibilityChange: (cb) => document.addEventListener("visibilitychange", cb),
       oidc: {
         fetch: (input, init) => fetch(input, init),
         storage: sessionStorage,

@@ -4,9 +4,9 @@
  * creates a room and invites Bob by his user id; they write both ways; Alice deletes one
  * of Bob's messages and both see it deleted; the hub is restarted (SIGTERM, same data
  * directory and port) and the conversation continues; Alice reloads her page and is back
- * with her device and history (IndexedDB); Bob leaves and both see it. Bob
- * also replies, reacts, and Alice edits her message. Screenshots of both windows are
- * saved in apps/web/test-results/ (the test's artifact).
+ * with her device and history (IndexedDB); Bob leaves and both see it. Bob also replies,
+ * reacts, and Alice edits her message; presence and typing show. Screenshots of both
+ * windows are saved in apps/web/test-results/ (the test's artifact).
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -114,7 +114,16 @@ async function conversation(alice: Page, bob: Page): Promise<void> {
   await alice.waitForSelector("#room-title:text('bob')");
   await alice.locator(".notice", { hasText: "bob joined the room" }).waitFor();
 
+  // Presence: each sees the other online. Typing shows while Alice writes, and stops
+  // when she sends.
+  await bob.locator(".member.online", { hasText: "alice" }).waitFor();
+  await alice.locator(".member.online", { hasText: "bob" }).waitFor();
+  await alice.locator("#composer-input").pressSequentially("Hello");
+  await bob.locator("#typing", { hasText: "alice is typing…" }).waitFor();
+  await bob.screenshot({ path: join(ARTIFACTS, "web-app-bob-typing.png") });
+  await alice.fill("#composer-input", "");
   await say(alice, "Hello Bob, this room is end-to-end encrypted.");
+  await bob.waitForFunction(() => document.getElementById("typing")?.textContent === "");
   await sees(bob, "Hello Bob");
   const hello = (page: Page) =>
     page.locator(".message").filter({ has: page.locator(".body", { hasText: "Hello Bob" }) });
