@@ -12,7 +12,9 @@
  *
  * The directory is filled with `database.sync = none` (it only has to exist), then the hub
  * restarts with full sync for the measurements. Prints one JSON object on its last line.
- * BENCH_QUICK=1 fills a few MB (seconds), as bench:smoke does.
+ * BENCH_QUICK=1 fills a few MB (seconds), as bench:smoke does. BENCH_OPS_DATA=<dir> reuses
+ * (and keeps) a directory an earlier run filled, topping it up to the target: filling 1 GB
+ * through real clients takes the better part of an hour on the shared 2-core machine.
  *
  * - reshard_rooms_per_s (with frames and MB per second): `kalandrad admin reshard` 2 → 4
  *   worker shards, real fsyncs (tools/bench/_reshard.ts). Full: 1000 rooms × 1000 frames of
@@ -101,12 +103,14 @@ function load(
 }
 
 const tmp = tempDir("bench-ops");
-const data = join(tmp.path, "data");
+const reuse = process.env.BENCH_OPS_DATA;
+const data = reuse ?? join(tmp.path, "data");
 const key = join(tmp.path, "backup.key");
 const shards = { KALANDRA_SERVER__SHARDS: "2" };
 try {
   let hub = await spawnHub(data, { ...shards, KALANDRA_DATABASE__SYNC: "none" });
-  let offset = 0;
+  // Fresh user and room numbers when topping up a directory filled before.
+  let offset = reuse === undefined ? 0 : 10_000 + (Math.floor(Date.now() / 1000) % 100_000);
   for (let r = 0; r < MAX_ROUNDS && diskBytes(data) < TARGET_BYTES; r++) {
     const res = await load(hub, {
       rooms: 4,
