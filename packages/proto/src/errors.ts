@@ -2,7 +2,8 @@
  * Error codes of the whole system, with the numbers that travel in ERROR frames
  * (`{code, name, message}`). The numbers are part of the wire contract: never renumber,
  * only add. Families by hundreds: 1–99 frame/protocol, 100 session and authorisation,
- * 200 rooms, 300 sequencer and MLS (DESIGN §4), 400 key packages, 500 internal.
+ * 200 rooms, 300 sequencer and MLS (DESIGN §4), 400 key packages, 500 internal,
+ * 600 attachments.
  * docs/protocol.md carries the same table.
  */
 export const ErrorCode = {
@@ -57,6 +58,19 @@ export const ErrorCode = {
   CLAIM_RATE_LIMITED: 402,
   // 500: the hub failed.
   INTERNAL: 500,
+  // 600: attachments (issue 17, docs/protocol.md "Attachments").
+  /** The declared size is above `attachments.max_blob_bytes` (or 0). */
+  BLOB_TOO_LARGE: 600,
+  /** The upload would take the user or the room past its attachment quota. */
+  QUOTA_EXCEEDED: 601,
+  /** The completed upload's BLAKE3-256 is not its blob_id: nothing is kept. */
+  HASH_MISMATCH: 602,
+  /** No such blob readable in this room (never uploaded, unreferenced, erased). */
+  BLOB_NOT_FOUND: 603,
+  /** A chunk not at the upload's next offset, or of the wrong length. */
+  CHUNK_OUT_OF_ORDER: 604,
+  /** No upload in progress for this blob: never begun, expired or collected. */
+  UPLOAD_EXPIRED: 605,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ErrorCode;

@@ -17,6 +17,14 @@
  * decodePayload(Opcode.PING, frame.payload); // { nonce: 1 }
  */
 
+/** Attachments: blob id size, the fixed chunk size, references per message. */
+export {
+  BLOB_CHUNK_SIZE,
+  BLOB_ID_SIZE,
+  chunkCount,
+  chunkLength,
+  MAX_ATTACHMENTS_PER_MESSAGE,
+} from "./attachments.js";
 // Bytes: constant-time comparison, concatenation, hex.
 export { bytesEqual, concatBytes, toHex } from "./bytes.js";
 /** `canary(name)`: is a planted bug switched on (simulation only; see `@kalandra/proto/testing`). */
@@ -136,6 +144,11 @@ export {
   type AuthorityVotePayload,
   type AuthResponsePayload,
   type BanPayload,
+  type BlobChunkPayload,
+  type BlobDataPayload,
+  type BlobFetchPayload,
+  type BlobUploadPayload,
+  type BlobUploadStatePayload,
   type CommitPayload,
   type CommitRequestPayload,
   type DeviceListedPayload,

@@ -31,7 +31,8 @@ export type OpcodeFamily =
   | "moderation"
   | "ephemeral"
   | "federation"
-  | "identity";
+  | "identity"
+  | "attachments";
 
 /** Who may send an opcode: a client device, the hub, either, or a peer hub (federation). */
 export type OpcodeSender = "client" | "hub" | "either" | "peer";
@@ -114,6 +115,14 @@ export const OPCODE_TRAITS: Readonly<Record<Opcode, OpcodeTraits>> = Object.free
   [Opcode.DEVICE_LIST]: t("identity", "client"),
   [Opcode.DEVICE_LISTED]: t("identity", "hub"),
   [Opcode.DEVICE_REVOKE]: t("identity", "client"),
+  // Blobs belong to a room (room_id names it): answered by the shard that owns the room,
+  // which holds the blob store, the membership and the references (docs/protocol.md
+  // "Attachments"). Never sequenced: a blob is referenced by a sequenced APP_MESSAGE.
+  [Opcode.BLOB_UPLOAD]: t("attachments", "client", ROOM),
+  [Opcode.BLOB_CHUNK]: t("attachments", "client", ROOM),
+  [Opcode.BLOB_UPLOAD_STATE]: t("attachments", "hub", ROOM),
+  [Opcode.BLOB_FETCH]: t("attachments", "client", ROOM),
+  [Opcode.BLOB_DATA]: t("attachments", "hub", ROOM),
 });
 
 /** The traits of a defined opcode, undefined for a number this version does not define. */

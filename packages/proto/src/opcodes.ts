@@ -57,6 +57,12 @@ export const Opcode = {
   DEVICE_LIST: 0x0801,
   DEVICE_LISTED: 0x0802,
   DEVICE_REVOKE: 0x0803,
+  // 0x09xx attachments (issue 17): client-encrypted blobs addressed by BLAKE3, in chunks.
+  BLOB_UPLOAD: 0x0901,
+  BLOB_CHUNK: 0x0902,
+  BLOB_UPLOAD_STATE: 0x0903,
+  BLOB_FETCH: 0x0904,
+  BLOB_DATA: 0x0905,
 } as const;
 
 export type OpcodeName = keyof typeof Opcode;

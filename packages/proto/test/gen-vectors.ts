@@ -113,6 +113,16 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
     ],
   },
   [Opcode.DEVICE_REVOKE]: { sender_id: 77n },
+  [Opcode.BLOB_UPLOAD]: { blob_id: fill(32, 0x3b), size: 300_000 },
+  [Opcode.BLOB_CHUNK]: { blob_id: fill(32, 0x3b), offset: 262_144, data: fill(16, 0x42) },
+  [Opcode.BLOB_UPLOAD_STATE]: {
+    blob_id: fill(32, 0x3b),
+    size: 300_000,
+    offset: 262_144,
+    complete: false,
+  },
+  [Opcode.BLOB_FETCH]: { blob_id: fill(32, 0x3b), offset: 0 },
+  [Opcode.BLOB_DATA]: { blob_id: fill(32, 0x3b), size: 16, offset: 0, data: fill(16, 0x42) },
 };
 
 /** JSON form of payload values: bytes and bigints tagged, everything else as is. */

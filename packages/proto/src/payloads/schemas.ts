@@ -98,7 +98,13 @@ const invites = struct({
 const welcomeAck = struct({ log_index: u64() });
 
 // 0x04xx application
-const appMessage = struct({ generation: uint(), ciphertext: bytes() });
+// `attachments`: the blob ids the message references, in the clear for the hub (read ACL,
+// refcounts; docs/protocol.md "Attachments"); the keys travel inside `ciphertext`.
+const appMessage = struct({
+  generation: uint(),
+  ciphertext: bytes(),
+  attachments: optional(array(bytes(32))),
+});
 
 // 0x05xx moderation
 const kick = struct({ user_id: text(), reason: text() });
@@ -124,6 +130,18 @@ const deviceListed = struct({
   ),
 });
 const deviceRevoke = struct({ sender_id: u64() });
+
+// 0x09xx attachments (docs/protocol.md "Attachments"): blob_id = BLAKE3-256 of the blob.
+const blobUpload = struct({ blob_id: bytes(32), size: uint() });
+const blobChunk = struct({ blob_id: bytes(32), offset: uint(), data: bytes() });
+const blobUploadState = struct({
+  blob_id: bytes(32),
+  size: uint(),
+  offset: uint(),
+  complete: bool(),
+});
+const blobFetch = struct({ blob_id: bytes(32), offset: uint() });
+const blobData = struct({ blob_id: bytes(32), size: uint(), offset: uint(), data: bytes() });
 
 /** The schema of every opcode, keyed by opcode number. */
 export const PAYLOAD_SCHEMAS = {
@@ -170,6 +188,11 @@ export const PAYLOAD_SCHEMAS = {
   [Opcode.DEVICE_LIST]: empty,
   [Opcode.DEVICE_LISTED]: deviceListed,
   [Opcode.DEVICE_REVOKE]: deviceRevoke,
+  [Opcode.BLOB_UPLOAD]: blobUpload,
+  [Opcode.BLOB_CHUNK]: blobChunk,
+  [Opcode.BLOB_UPLOAD_STATE]: blobUploadState,
+  [Opcode.BLOB_FETCH]: blobFetch,
+  [Opcode.BLOB_DATA]: blobData,
 } as const satisfies Record<Opcode, { readonly shape: Shape }>;
 
 type Schemas = typeof PAYLOAD_SCHEMAS;
@@ -215,3 +238,8 @@ export type AuthorityCommitPayload = PayloadOf<typeof Opcode.AUTHORITY_COMMIT>;
 export type HandoverCertPayload = PayloadOf<typeof Opcode.HANDOVER_CERT>;
 export type DeviceListedPayload = PayloadOf<typeof Opcode.DEVICE_LISTED>;
 export type DeviceRevokePayload = PayloadOf<typeof Opcode.DEVICE_REVOKE>;
+export type BlobUploadPayload = PayloadOf<typeof Opcode.BLOB_UPLOAD>;
+export type BlobChunkPayload = PayloadOf<typeof Opcode.BLOB_CHUNK>;
+export type BlobUploadStatePayload = PayloadOf<typeof Opcode.BLOB_UPLOAD_STATE>;
+export type BlobFetchPayload = PayloadOf<typeof Opcode.BLOB_FETCH>;
+export type BlobDataPayload = PayloadOf<typeof Opcode.BLOB_DATA>;
