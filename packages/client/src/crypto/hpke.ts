@@ -9,6 +9,7 @@
 import type { HpkeAlgorithm } from "ts-mls";
 import type { Hpke, PrivateKey, PublicKey } from "ts-mls/crypto/hpke.js";
 import { CryptoError } from "ts-mls/mlsError.js";
+import { sameBytes } from "#platform/bytes";
 import { makeSyncAeadFor } from "./aead.js";
 import { ascii, concat, i2osp } from "./bytes.js";
 import {
@@ -25,6 +26,8 @@ import type { Rng } from "./rng.js";
 const HPKE_V1 = ascii("HPKE-v1");
 const EMPTY = new Uint8Array(0);
 const MODE_BASE = 0x00;
+/** Infos at least this long have their info_hash kept for the next seal (a Welcome's). */
+const LARGE_INFO = 64 * 1024;
 
 interface OurPrivate {
   readonly type: "private";
@@ -96,9 +99,24 @@ export function makeHpke(alg: HpkeAlgorithm, opts: HpkeOptions): Hpke {
   const publicCache = new KeyCache<KemPublicKey>(cacheSize);
   const privateCache = new KeyCache<KemPrivateKey>(cacheSize, { secretKeys: true });
 
+  // A Welcome seals every joiner's GroupSecrets with the same info: RFC 9420 §12.4.3.1
+  // EncryptWithLabel(init_key, "Welcome", encrypted_group_info, …) puts the whole encrypted
+  // GroupInfo, ratchet tree included, in the HPKE info (1.8 MB at 10,000 members). Hashing
+  // it once per joiner was the largest cost of a commit adding 1,000 members to a large
+  // group (docs/performance.md "Scale: large rooms"); the last large info and its info_hash
+  // are kept, and an equal info (a memcmp, far cheaper than the hash) reuses the hash.
+  let lastInfo: { bytes: Uint8Array; hash: Uint8Array } | undefined;
+  function infoHashOf(info: Uint8Array): Uint8Array {
+    if (info.length < LARGE_INFO) return labeledExtract(EMPTY, "info_hash", info);
+    if (lastInfo !== undefined && sameBytes(lastInfo.bytes, info)) return lastInfo.hash;
+    const hash = labeledExtract(EMPTY, "info_hash", info);
+    lastInfo = { bytes: info.slice(), hash };
+    return hash;
+  }
+
   /** KeySchedule<ROLE>(mode_base, shared_secret, info, "", "") of RFC 9180 §5.1. */
   function keySchedule(sharedSecret: Uint8Array, info: Uint8Array) {
-    const infoHash = labeledExtract(EMPTY, "info_hash", info);
+    const infoHash = infoHashOf(info);
     const context = concat(i2osp(MODE_BASE, 1), pskIdHash, infoHash);
     const secret = labeledExtract(sharedSecret, "secret", EMPTY);
     return {

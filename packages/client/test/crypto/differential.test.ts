@@ -143,6 +143,33 @@ describe.each(SUITES)("%s", (suite) => {
     );
   });
 
+  it("HPKE with a Welcome's large info: the same, an equal and a different info in turn", async () => {
+    // Ours keeps the info_hash of the last large info (hpke.ts): a different info of the same
+    // length must never reuse it, on either side.
+    const { ours, theirs } = await bothImpls(suite);
+    const { privateKey, publicKey } = await ours.hpke.deriveKeyPair(new Uint8Array(32).fill(7));
+    const pkBytes = await ours.hpke.exportPublicKey(publicKey);
+    const skBytes = await ours.hpke.exportPrivateKey(privateKey);
+    const theirSk = await theirs.hpke.importPrivateKey(skBytes);
+    const a = new Uint8Array(200_000).fill(1);
+    const b = a.slice();
+    b[123_456] = 2;
+    const pt = new Uint8Array([1, 2, 3]);
+    for (const info of [a, a.slice(), b, a, b.slice()]) {
+      const other = info[123_456] === 1 ? b : a;
+      const ourPk = await ours.hpke.importPublicKey(pkBytes);
+      const sealed = await ours.hpke.seal(ourPk, pt, info, undefined);
+      expect(await theirs.hpke.open(theirSk, sealed.enc, sealed.ct, info, undefined)).toEqual(pt);
+      await expect(
+        theirs.hpke.open(theirSk, sealed.enc, sealed.ct, other, undefined),
+      ).rejects.toThrow();
+      await expect(
+        ours.hpke.open(privateKey, sealed.enc, sealed.ct, other, undefined),
+      ).rejects.toThrow();
+      expect(await ours.hpke.open(privateKey, sealed.enc, sealed.ct, info, undefined)).toEqual(pt);
+    }
+  });
+
   it("HPKE: generated key pairs interoperate", async () => {
     const { ours, theirs } = await bothImpls(suite);
     for (const [gen, other] of [

@@ -8,3 +8,10 @@ export function bytesKey(b: Uint8Array): string {
   }
   return s;
 }
+
+/** Whether two byte strings are equal (not constant time: for public data). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
