@@ -8,7 +8,8 @@ import type { GroupContext } from "ts-mls/groupContext.js";
 import { type KeyPackage, keyPackageTBSEncoder } from "ts-mls/keyPackage.js";
 import { type LeafNode, type LeafNodeTBS, leafNodeTBSEncoder } from "ts-mls/leafNode.js";
 import { decodeRequiredCapabilities } from "ts-mls/requiredCapabilities.js";
-import { bytesEqual, toHex, verifyWithLabel } from "./crypto.js";
+import { BytesMap } from "./bytesMap.js";
+import { bytesEqual, verifyWithLabel } from "./crypto.js";
 import { type MlsViewErrorCode, reject } from "./errors.js";
 import type { PublicTree } from "./tree.js";
 
@@ -70,33 +71,33 @@ export function checkLeafNode(
  * would otherwise scan the tree 999 times).
  */
 export class KeyIndex {
-  private readonly hpke = new Set<string>();
-  private readonly sig = new Map<string, number>();
+  private readonly hpke = new BytesMap<true>();
+  private readonly sig = new BytesMap<number>();
 
   static of(tree: PublicTree): KeyIndex {
     const k = new KeyIndex();
     for (let i = 0; i < tree.nodes.length; i++) {
       const n = tree.nodes[i];
       if (n === undefined) continue;
-      if (n.nodeType === "parent") k.hpke.add(toHex(n.parent.hpkePublicKey));
+      if (n.nodeType === "parent") k.hpke.set(n.parent.hpkePublicKey, true);
       else k.add(n.leaf, i / 2);
     }
     return k;
   }
 
   add(leaf: LeafNode, leafIndex: number): void {
-    this.hpke.add(toHex(leaf.hpkePublicKey));
-    this.sig.set(toHex(leaf.signaturePublicKey), leafIndex);
+    this.hpke.set(leaf.hpkePublicKey, true);
+    this.sig.set(leaf.signaturePublicKey, leafIndex);
   }
 
   hasHpke(key: Uint8Array): boolean {
-    return this.hpke.has(toHex(key));
+    return this.hpke.has(key);
   }
 
   /** A new leaf's keys are fresh; `ownLeaf` may keep its signature key (an Update or a path). */
   check(leaf: LeafNode, ownLeaf: number | undefined, code: MlsViewErrorCode): void {
     if (this.hasHpke(leaf.hpkePublicKey)) reject(code, "encryption key already in the tree");
-    const holder = this.sig.get(toHex(leaf.signaturePublicKey));
+    const holder = this.sig.get(leaf.signaturePublicKey);
     if (holder !== undefined && holder !== ownLeaf)
       reject(code, "signature key already in the tree");
   }
