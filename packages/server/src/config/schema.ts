@@ -213,7 +213,7 @@ export const schema = {
     },
     max_members_per_room: {
       type: "int",
-      default: 1000,
+      default: 10_000,
       min: 2,
       max: 100000,
       reload: true,

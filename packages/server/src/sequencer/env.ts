@@ -39,7 +39,7 @@ export const DEFAULT_SEQUENCER_LIMITS: SequencerLimits = {
   syncPageLimit: 256,
   syncPageBytes: 1024 * 1024,
   maxPayload: DEFAULT_MAX_PAYLOAD,
-  maxMembersPerRoom: 1000,
+  maxMembersPerRoom: 10_000,
 };
 
 export interface SequencerEnv {
