@@ -18,6 +18,8 @@ export interface SpawnedHub {
   port: number;
   monitoringPort: number;
   url: string;
+  /** `ws://127.0.0.1:<port>/kalandra`: the WebSocket listener. */
+  websocket: string;
   certHash: Uint8Array;
   hubKey: Uint8Array;
   exit: Promise<number | null>;

@@ -159,6 +159,7 @@ describe("commits adding many members", () => {
       cs,
     );
     const next = await commitWith(joined, []);
+    if (next.commit.wireformat !== "mls_public_message") throw new Error("not a PublicMessage");
     const processed = await processMessage(next.commit, res.newState, emptyPskIndex, acceptAll, cs);
     if (processed.kind !== "newState") throw new Error("commit not processed");
     expect(await secret(processed.newState)).toEqual(await secret(next.newState));
