@@ -3,7 +3,7 @@
  * (`{code, name, message}`). The numbers are part of the wire contract: never renumber,
  * only add. Families by hundreds: 1–99 frame/protocol, 100 session and authorisation,
  * 200 rooms, 300 sequencer and MLS (DESIGN §4), 400 key packages, 500 internal,
- * 600 attachments.
+ * 600 attachments, 700 federation (DESIGN §11).
  * docs/protocol.md carries the same table.
  */
 export const ErrorCode = {
@@ -71,6 +71,31 @@ export const ErrorCode = {
   CHUNK_OUT_OF_ORDER: 604,
   /** No upload in progress for this blob: never begun, expired or collected. */
   UPLOAD_EXPIRED: 605,
+  // 700–799: federation (DESIGN §11): hub links, envelopes, room authority.
+  /** A hub link or envelope from a domain not configured as a peer. */
+  PEER_NOT_CONFIGURED: 700,
+  /** A domain on the blocklist (or off the allowlist), as link peer or envelope origin. */
+  PEER_BLOCKED: 701,
+  /** An envelope whose hop count is past `max_hops`: dropped, never forwarded or stored. */
+  TOO_MANY_HOPS: 702,
+  /** An envelope, handshake proof, vote or position whose hub signature does not verify. */
+  BAD_HUB_SIGNATURE: 703,
+  /** The peer presented a hub key other than the one pinned for its domain. */
+  HUB_KEY_MISMATCH: 704,
+  /** The room's authority is another hub (or none this hub knows of). */
+  NOT_AUTHORITY: 705,
+  /** The room's authority is handing over: retry after `retry_after_ms` (DESIGN §11). */
+  TRANSFERRING: 706,
+  /** A term lower than the room's current term (a deposed authority, an old proposal). */
+  STALE_TERM: 707,
+  /** This hub already voted in that (room, term); votes are once per term. */
+  ALREADY_VOTED: 708,
+  /** The room's authority hub is not reachable over a link right now: retry. */
+  PEER_UNREACHABLE: 709,
+  /** Federation is disabled on this hub (federation opcodes are refused). */
+  FEDERATION_DISABLED: 710,
+  /** A replica refused an authority frame: not the next log_index, wrong term or signature. */
+  OUT_OF_POSITION: 711,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ErrorCode;

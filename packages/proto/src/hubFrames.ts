@@ -33,6 +33,10 @@ export interface RefusalFields {
   readonly message: string;
   /** For STALE_EPOCH / WRONG_EPOCH: the room's epoch. */
   readonly expectedEpoch?: bigint;
+  /** For TRANSFERRING / PEER_UNREACHABLE: when to retry (DESIGN §11). */
+  readonly retryAfterMs?: bigint;
+  /** For STALE_TERM / NOT_AUTHORITY: the room's term as the refusing hub knows it. */
+  readonly term?: bigint;
 }
 
 /** The ACK payload `{}`, encoded once: every sequenced frame's response carries it. */
@@ -94,11 +98,11 @@ export function ackFrame(req: RequestRef, logIndex: bigint, hlcTimestamp: bigint
  * signature bytes zero (see the module comment for why).
  */
 export function errorFrame(req: RequestRef, r: RefusalFields): Uint8Array {
-  const payload = encodeErrorPayload(
-    r.code,
-    r.message,
-    r.expectedEpoch === undefined ? undefined : { expected_epoch: r.expectedEpoch },
-  );
+  const extra: { expected_epoch?: bigint; retry_after_ms?: bigint; term?: bigint } = {};
+  if (r.expectedEpoch !== undefined) extra.expected_epoch = r.expectedEpoch;
+  if (r.retryAfterMs !== undefined) extra.retry_after_ms = r.retryAfterMs;
+  if (r.term !== undefined) extra.term = r.term;
+  const payload = encodeErrorPayload(r.code, r.message, extra);
   return encodeFrame({
     flags: Flag.RESPONSE | Flag.ERROR,
     opcode: Opcode.ERROR,

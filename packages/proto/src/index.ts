@@ -73,6 +73,18 @@ export {
   ProtocolError,
   type ProtocolErrorCode,
 } from "./errors.js";
+/** Frames between hubs: envelopes, the authority's position proof, link handshake bytes. */
+export {
+  type EnvelopeInput,
+  type LinkProofKind,
+  linkTranscript,
+  type OpenedEnvelope,
+  openEnvelope,
+  positionView,
+  sealEnvelope,
+  signPosition,
+  verifyPosition,
+} from "./federation.js";
 /** Whole frames: decode (views, no copies) and encode. */
 export { type DecodeOptions, encodeFrame, Frame, type FrameInput } from "./frame.js";
 /** The header: a zero-copy view, a writer, the sequencer's stamp. */
@@ -155,7 +167,11 @@ export {
   type DeviceRevokePayload,
   type ErrorPayload,
   type ExternalCommitPayload,
+  type FedChallengePayload,
   type FedEnvelopePayload,
+  type FedHelloPayload,
+  type FedLinkOkPayload,
+  type FedProofPayload,
   type GroupInfoPayload,
   type HandoverCertPayload,
   type HelloPayload,
@@ -196,7 +212,7 @@ export {
   roomRoleOf,
 } from "./roomPolicy.js";
 export type { Clock, Rng, TimerHandle, Timers } from "./runtime.js";
-/** Frame signatures over the signed view (log_index and hlc_timestamp zeroed). */
+/** Frame signatures over the signed view (a device's: log_index and hlc_timestamp zeroed; the hub's: the whole header). */
 export {
   assertFrameSignature,
   type DeviceKey,

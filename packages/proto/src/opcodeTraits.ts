@@ -111,6 +111,10 @@ export const OPCODE_TRAITS: Readonly<Record<Opcode, OpcodeTraits>> = Object.free
   [Opcode.AUTHORITY_VOTE]: t("federation", "peer"),
   [Opcode.AUTHORITY_COMMIT]: t("federation", "peer"),
   [Opcode.HANDOVER_CERT]: t("federation", "peer"),
+  [Opcode.FED_HELLO]: t("federation", "peer"),
+  [Opcode.FED_CHALLENGE]: t("federation", "peer"),
+  [Opcode.FED_PROOF]: t("federation", "peer"),
+  [Opcode.FED_LINK_OK]: t("federation", "peer"),
   // A user lists and revokes its own devices; the hub answers them itself.
   [Opcode.DEVICE_LIST]: t("identity", "client"),
   [Opcode.DEVICE_LISTED]: t("identity", "hub"),

@@ -53,6 +53,11 @@ export const Opcode = {
   AUTHORITY_VOTE: 0x0703,
   AUTHORITY_COMMIT: 0x0704,
   HANDOVER_CERT: 0x0705,
+  // Hub link handshake (DESIGN §11): a challenge each way with pinned hub keys.
+  FED_HELLO: 0x0706,
+  FED_CHALLENGE: 0x0707,
+  FED_PROOF: 0x0708,
+  FED_LINK_OK: 0x0709,
   // 0x08xx identity (the user's own devices; DESIGN §10)
   DEVICE_LIST: 0x0801,
   DEVICE_LISTED: 0x0802,

@@ -1,9 +1,13 @@
 /**
  * Ed25519 frame signatures (DESIGN §3; contracts.md "Identity"), on ed25519.ts.
  *
- * The signed bytes ("signed view") are header bytes 0..64 with `log_index` (36..44) and
- * `hlc_timestamp` (44..52) zeroed, followed by the payload. The signature itself (64..128)
- * is not covered, and the sequencer can stamp order and time without breaking it.
+ * The signed bytes ("signed view") of a device's frame are header bytes 0..64 with
+ * `log_index` (36..44) and `hlc_timestamp` (44..52) zeroed, followed by the payload: the
+ * sequencer can stamp order and time without breaking the sender's signature. A frame with
+ * `sender_id` 0 is the hub's, and its view is the whole header 0..64 with the payload:
+ * a hub's ACK is a proof of position, and an authority's frames to peer hubs bind each
+ * frame's position under its key (DESIGN §3, §11). So the hub signs its own sequenced
+ * frames after stamping them. The signature itself (64..128) is never covered.
  *
  * Cost of verification: Ed25519 (PureEdDSA, RFC 8032 §5.1) hashes the whole message twice
  * and node's `crypto.verify` takes one contiguous buffer, while on the wire the signature
@@ -42,9 +46,16 @@ interface FrameParts {
   readonly payload: Uint8Array;
 }
 
+/** True when the header's `sender_id` (bytes 28..36) is 0: the hub signed the whole header. */
+function isHubSigned(header: Uint8Array): boolean {
+  for (let i = Offset.SENDER_ID; i < Offset.LOG_INDEX; i++) if (header[i] !== 0) return false;
+  return true;
+}
+
 function writeSignedView(header: Uint8Array, payload: Uint8Array, out: Uint8Array): void {
   out.set(header.subarray(0, SIGNED_HEADER_SIZE));
-  out.fill(0, Offset.LOG_INDEX, Offset.EPOCH); // log_index and hlc_timestamp
+  // A device's signature leaves the sequencer's stamp (log_index, hlc_timestamp) out.
+  if (!isHubSigned(header)) out.fill(0, Offset.LOG_INDEX, Offset.EPOCH);
   out.set(payload, SIGNED_HEADER_SIZE);
 }
 
@@ -58,8 +69,9 @@ function splitFrameBytes(frameBytes: Uint8Array): FrameParts {
 }
 
 /**
- * The exact bytes a frame's signature covers: header 0..64 with log_index and
- * hlc_timestamp zeroed, then the `payload_size` bytes after the header. Allocates.
+ * The exact bytes a frame's signature covers: header 0..64 (with log_index and
+ * hlc_timestamp zeroed unless `sender_id` is 0, the hub), then the `payload_size` bytes
+ * after the header. Allocates.
  */
 export function signedView(frameBytes: Uint8Array): Uint8Array {
   if (!(frameBytes instanceof Uint8Array)) throw new TypeError('"frameBytes" expected Uint8Array');

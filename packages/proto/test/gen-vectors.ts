@@ -23,7 +23,7 @@ import { ALL_OPCODES, Flag, Opcode, opcodeName } from "../src/opcodes.js";
 import { OPCODE_TRAITS } from "../src/opcodeTraits.js";
 import { encodePayload } from "../src/payloads/codec.js";
 import type { PayloadOf } from "../src/payloads/schemas.js";
-import { generateDeviceKey, signedView } from "../src/signing.js";
+import { generateDeviceKey, signedView, signFrame } from "../src/signing.js";
 import { hex, seededRng } from "./helpers.js";
 
 const b = (...xs: number[]) => new Uint8Array(xs);
@@ -96,16 +96,45 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
   [Opcode.REDACTION]: { log_index: 41n },
   [Opcode.PRESENCE]: { status: "online" },
   [Opcode.TYPING]: { typing: true },
-  [Opcode.FED_ENVELOPE]: { origin: "hub.example.org", frame: fill(130, 0x01) },
-  [Opcode.AUTHORITY_PROPOSE]: { term: 3n, hub: "hub-b.example.org" },
-  [Opcode.AUTHORITY_VOTE]: { term: 3n, approve: true },
-  [Opcode.AUTHORITY_COMMIT]: { term: 3n, hub: "hub-b.example.org" },
-  [Opcode.HANDOVER_CERT]: {
+  [Opcode.FED_ENVELOPE]: {
+    origin: "hub-a.example.org",
+    forwarded_at: 1_700_000_000_123n,
+    hops: 1,
+    frame: fill(130, 0x01),
+    user_id: "alice@hub-a.example.org",
+    device_key: fill(32, 0x11),
+  },
+  [Opcode.AUTHORITY_PROPOSE]: {
     term: 3n,
     from: "hub-a.example.org",
     to: "hub-b.example.org",
+    log_index: 41n,
+    nonce: fill(16, 0x55),
+    reason: "planned",
+  },
+  [Opcode.AUTHORITY_VOTE]: {
+    term: 3n,
+    proposal: fill(32, 0x66),
+    voter: "hub-c.example.org",
+    approve: true,
+    log_index: 41n,
+  },
+  [Opcode.AUTHORITY_COMMIT]: { term: 3n, authority: "hub-b.example.org", next_index: 42n },
+  [Opcode.HANDOVER_CERT]: { proposal: fill(150, 0x02), votes: [fill(160, 0x03)] },
+  [Opcode.FED_HELLO]: {
+    domain: "hub-a.example.org",
+    to: "hub-b.example.org",
+    hub_key: fill(32, 0x33),
+    nonce: fill(32, 0x44),
+  },
+  [Opcode.FED_CHALLENGE]: {
+    domain: "hub-b.example.org",
+    hub_key: fill(32, 0x34),
+    nonce: fill(32, 0x45),
     signature: fill(64, 0x77),
   },
+  [Opcode.FED_PROOF]: { signature: fill(64, 0x78) },
+  [Opcode.FED_LINK_OK]: { max_hops: 3 },
   [Opcode.DEVICE_LIST]: {},
   [Opcode.DEVICE_LISTED]: {
     devices: [
@@ -205,6 +234,14 @@ export interface Vectors {
   invalid: InvalidVector[];
 }
 
+/** Opcodes whose vector carries a sequencer stamp: device frames, an ACK, a hub-sequenced notice. */
+const STAMPED: ReadonlySet<number> = new Set([
+  Opcode.APP_MESSAGE,
+  Opcode.COMMIT,
+  Opcode.ACK,
+  Opcode.REDACTION,
+]);
+
 export function buildVectors(): Vectors {
   const device = generateDeviceKey(seededRng("kalandra/test-vectors/device"));
   const hub = generateDeviceKey(seededRng("kalandra/test-vectors/hub"));
@@ -212,9 +249,10 @@ export function buildVectors(): Vectors {
 
   const valid: ValidVector[] = [];
   for (const [i, op] of ALL_OPCODES.entries()) {
-    // Frames only the hub sends are signed by the hub key; so is PONG (sent either way, here
-    // as the hub's response).
-    const isHub = OPCODE_TRAITS[op].from === "hub" || op === Opcode.PONG;
+    // Frames only the hub sends are signed by the hub key; so are PONG (sent either way, here
+    // as the hub's response) and the federation frames hubs send each other.
+    const from = OPCODE_TRAITS[op].from;
+    const isHub = from === "hub" || from === "peer" || op === Opcode.PONG;
     const key = isHub ? hub : device;
     let flags = 0;
     if (op === Opcode.ERROR) flags = Flag.RESPONSE | Flag.ERROR;
@@ -230,11 +268,11 @@ export function buildVectors(): Vectors {
       senderId: isHub ? 0n : device.senderId,
       epoch: op >= Opcode.PROPOSAL ? 5n : 0n,
     };
-    const frame = encodeFrame({ ...fields, payload }, key.signer);
-    // Sequenced frames carry the sequencer's stamp; the signature still verifies.
-    if (op === Opcode.APP_MESSAGE || op === Opcode.COMMIT || op === Opcode.ACK) {
-      stampSequence(frame, 41n, 0x0000_0193_0000_0007n);
-    }
+    // A device signs before the sequencer stamps (its signature leaves the stamp out); the
+    // hub signs its frames after stamping, over the whole header (DESIGN §3).
+    const frame = encodeFrame({ ...fields, payload }, isHub ? undefined : key.signer);
+    if (STAMPED.has(op)) stampSequence(frame, 41n, 0x0000_0193_0000_0007n);
+    if (isHub) signFrame(frame, key.signer);
     valid.push({
       name: opcodeName(op)!,
       opcode: op,
@@ -348,6 +386,35 @@ export function buildVectors(): Vectors {
   add("signed by another key", "signature", base(okPayload), "BAD_SIGNATURE", {
     public_key: hex(hub.publicKey),
   });
+  // A hub's signature covers its whole header (DESIGN §3): a receipt is a proof of position.
+  const hubAck = encodeFrame({
+    flags: Flag.RESPONSE,
+    opcode: Opcode.ACK,
+    requestId: 7,
+    roomId: room,
+    senderId: 0n,
+    logIndex: 41n,
+    hlcTimestamp: 0x0000_0193_0000_0007n,
+    epoch: 5n,
+    payload: encodePayload(Opcode.ACK, {}),
+  });
+  signFrame(hubAck, hub.signer);
+  const movedAck = hubAck.slice();
+  stampSequence(movedAck, 40n, 0x0000_0193_0000_0007n);
+  add("hub ACK with log_index changed after signing", "signature", movedAck, "BAD_SIGNATURE", {
+    public_key: hex(hub.publicKey),
+  });
+  const retimedAck = hubAck.slice();
+  stampSequence(retimedAck, 41n, 0x0000_0193_0000_0008n);
+  add(
+    "hub ACK with hlc_timestamp changed after signing",
+    "signature",
+    retimedAck,
+    "BAD_SIGNATURE",
+    {
+      public_key: hex(hub.publicKey),
+    },
+  );
   add(
     "unsigned (zero signature)",
     "signature",

@@ -61,11 +61,13 @@ export function decodePayload<Op extends Opcode>(opcode: Op, bytes: Uint8Array):
 export function encodeErrorPayload(
   code: ProtocolErrorCode,
   message: string,
-  extra?: { expected_epoch?: bigint },
+  extra?: { expected_epoch?: bigint; retry_after_ms?: bigint; term?: bigint },
 ): Uint8Array {
   if (!Object.hasOwn(ErrorCode, code)) throw new TypeError(`unknown error code ${String(code)}`);
   const value: ErrorPayload = { code: ErrorCode[code], name: code, message };
   if (extra?.expected_epoch !== undefined) value.expected_epoch = extra.expected_epoch;
+  if (extra?.retry_after_ms !== undefined) value.retry_after_ms = extra.retry_after_ms;
+  if (extra?.term !== undefined) value.term = extra.term;
   return encodePayload(Opcode.ERROR, value);
 }
 

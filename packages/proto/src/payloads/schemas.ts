@@ -37,6 +37,10 @@ const error = struct({
   name: text(),
   message: text(),
   expected_epoch: optional(u64()),
+  /** TRANSFERRING, PEER_UNREACHABLE, rate limits: when a retry may succeed. */
+  retry_after_ms: optional(u64()),
+  /** STALE_TERM, NOT_AUTHORITY: the room's current term as the refusing hub knows it. */
+  term: optional(u64()),
 });
 const empty = struct({});
 
@@ -116,12 +120,62 @@ const redaction = struct({ log_index: u64() });
 const presence = struct({ status: text() });
 const typing = struct({ typing: bool() });
 
-// 0x07xx federation
-const fedEnvelope = struct({ origin: text(), frame: bytes() });
-const authorityPropose = struct({ term: u64(), hub: text() });
-const authorityVote = struct({ term: u64(), approve: bool() });
-const authorityCommit = struct({ term: u64(), hub: text() });
-const handoverCert = struct({ term: u64(), from: text(), to: text(), signature: bytes(64) });
+// 0x07xx federation (DESIGN §11; docs/protocol.md "Federation"). Every federation frame is a
+// hub frame: sender_id 0, signed by the sending hub's key over its whole header and payload.
+/**
+ * A frame travelling between hubs. `frame` is the inner frame, untouched (a device's
+ * request, an authority's answer or sequenced frame). The envelope frame's own signature
+ * (by the forwarding hub) covers every field. `user_id`/`device_key`: the origin hub's
+ * authenticated user and device key for a forwarded device request. `term`/`position_sig`:
+ * on a sequenced frame from the authority, its term and its signature over
+ * `positionView(term, frame)` — proof of position that survives re-forwarding. `to`: the
+ * receiving hub's devices a frame is for (WELCOME routing).
+ */
+const fedEnvelope = struct({
+  origin: text(),
+  forwarded_at: u64(),
+  hops: uint(),
+  frame: bytes(),
+  user_id: optional(text()),
+  device_key: optional(bytes(32)),
+  term: optional(u64()),
+  position_sig: optional(bytes(64)),
+  to: optional(array(u64())),
+});
+/** Move a room's authority: room in the header; `log_index` the proposer's replica head. */
+const authorityPropose = struct({
+  term: u64(),
+  from: text(),
+  to: text(),
+  log_index: u64(),
+  nonce: bytes(16),
+  reason: oneOf("planned", "failover"),
+});
+/** One voter's answer to a proposal (sha-256 of the proposal frame), once per (room, term). */
+const authorityVote = struct({
+  term: u64(),
+  proposal: bytes(32),
+  voter: text(),
+  approve: bool(),
+  log_index: u64(),
+});
+/** The new authority took over: it continues at `next_index` in `term`. */
+const authorityCommit = struct({ term: u64(), authority: text(), next_index: u64() });
+/** A majority's proof: the signed proposal frame and the signed vote frames. */
+const handoverCert = struct({ proposal: bytes(), votes: array(bytes()) });
+/** Hub link handshake (dialer → acceptor): who dials, whom, its key and its challenge. */
+const fedHello = struct({ domain: text(), to: text(), hub_key: bytes(32), nonce: bytes(32) });
+/** Acceptor → dialer: its own challenge and its signature over `linkTranscript("challenge", …)`. */
+const fedChallenge = struct({
+  domain: text(),
+  hub_key: bytes(32),
+  nonce: bytes(32),
+  signature: bytes(64),
+});
+/** Dialer → acceptor: its signature over `linkTranscript("proof", …)`. */
+const fedProof = struct({ signature: bytes(64) });
+/** Acceptor → dialer: the link is up (both sides proved their pinned keys). */
+const fedLinkOk = struct({ max_hops: uint() });
 
 // 0x08xx identity
 const deviceListed = struct({
@@ -185,6 +239,10 @@ export const PAYLOAD_SCHEMAS = {
   [Opcode.AUTHORITY_VOTE]: authorityVote,
   [Opcode.AUTHORITY_COMMIT]: authorityCommit,
   [Opcode.HANDOVER_CERT]: handoverCert,
+  [Opcode.FED_HELLO]: fedHello,
+  [Opcode.FED_CHALLENGE]: fedChallenge,
+  [Opcode.FED_PROOF]: fedProof,
+  [Opcode.FED_LINK_OK]: fedLinkOk,
   [Opcode.DEVICE_LIST]: empty,
   [Opcode.DEVICE_LISTED]: deviceListed,
   [Opcode.DEVICE_REVOKE]: deviceRevoke,
@@ -236,6 +294,10 @@ export type AuthorityProposePayload = PayloadOf<typeof Opcode.AUTHORITY_PROPOSE>
 export type AuthorityVotePayload = PayloadOf<typeof Opcode.AUTHORITY_VOTE>;
 export type AuthorityCommitPayload = PayloadOf<typeof Opcode.AUTHORITY_COMMIT>;
 export type HandoverCertPayload = PayloadOf<typeof Opcode.HANDOVER_CERT>;
+export type FedHelloPayload = PayloadOf<typeof Opcode.FED_HELLO>;
+export type FedChallengePayload = PayloadOf<typeof Opcode.FED_CHALLENGE>;
+export type FedProofPayload = PayloadOf<typeof Opcode.FED_PROOF>;
+export type FedLinkOkPayload = PayloadOf<typeof Opcode.FED_LINK_OK>;
 export type DeviceListedPayload = PayloadOf<typeof Opcode.DEVICE_LISTED>;
 export type DeviceRevokePayload = PayloadOf<typeof Opcode.DEVICE_REVOKE>;
 export type BlobUploadPayload = PayloadOf<typeof Opcode.BLOB_UPLOAD>;

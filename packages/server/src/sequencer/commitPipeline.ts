@@ -110,7 +110,11 @@ export class CommitPipeline {
       });
       // The batch carrying this frame is written only once its ACK is signed: the ACK is
       // also the frame's idempotency record, stored in the same transaction.
-      signFrameInPlace(this.env.hubSigner, ack, ready);
+      const signAck = (): void => signFrameInPlace(this.env.hubSigner, ack, ready);
+      // The hub's own frames (sender_id 0) are signed over their whole header, position
+      // included (DESIGN §3): signed here, after stamping, before anything stores them.
+      if (h.senderId === 0n) signFrameInPlace(this.env.hubSigner, stamped, signAck);
+      else signAck();
     });
   }
 }

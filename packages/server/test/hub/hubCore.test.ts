@@ -37,7 +37,13 @@ describe("hub core", () => {
   it("refuses opcodes that are not hub requests and frames flagged as responses", async () => {
     const { env, members, roomId } = await roomWith(["alice"]);
     const alice = members[0]!;
-    const kick = frameOf(alice, Opcode.AUTHORITY_VOTE, roomId, 0n, { term: 1n, approve: true });
+    const kick = frameOf(alice, Opcode.AUTHORITY_VOTE, roomId, 0n, {
+      term: 1n,
+      proposal: new Uint8Array(32),
+      voter: "alice.example",
+      approve: true,
+      log_index: 0n,
+    });
     expect(errorName(await send(env, alice, kick))).toBe("FORBIDDEN");
     const flagged = encodeFrame(
       {

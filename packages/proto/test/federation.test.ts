@@ -1,0 +1,209 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { HEADER_SIZE } from "../src/constants.js";
+import { ProtocolError } from "../src/errors.js";
+import {
+  linkTranscript,
+  openEnvelope,
+  positionView,
+  sealEnvelope,
+  signPosition,
+  verifyPosition,
+} from "../src/federation.js";
+import { encodeFrame, Frame } from "../src/frame.js";
+import { stampSequence } from "../src/header.js";
+import { ackFrame } from "../src/hubFrames.js";
+import { Flag, Opcode } from "../src/opcodes.js";
+import { decodePayload, encodePayload } from "../src/payloads/codec.js";
+import { generateDeviceKey, signedView, signFrame, verifyFrame } from "../src/signing.js";
+import { fcParams, seededRng } from "./helpers.js";
+
+const hubA = generateDeviceKey(seededRng("fed/hub-a"));
+const hubB = generateDeviceKey(seededRng("fed/hub-b"));
+const alice = generateDeviceKey(seededRng("fed/alice"));
+
+function appMessage(logIndex = 0n, hlc = 0n): Uint8Array {
+  const f = encodeFrame(
+    {
+      opcode: Opcode.APP_MESSAGE,
+      requestId: 9,
+      roomId: 0xabcn,
+      senderId: alice.senderId,
+      epoch: 3n,
+      payload: encodePayload(Opcode.APP_MESSAGE, { generation: 1, ciphertext: new Uint8Array(8) }),
+    },
+    alice.signer,
+  );
+  if (logIndex !== 0n || hlc !== 0n) stampSequence(f, logIndex, hlc);
+  return f;
+}
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProtocolError);
+    return (e as ProtocolError).code;
+  }
+  return undefined;
+}
+
+describe("hub signatures cover the whole header (DESIGN §3)", () => {
+  it("a hub ACK's signature binds log_index and hlc_timestamp", () => {
+    const ack = ackFrame({ requestId: 1, roomId: 5n, epoch: 2n }, 17n, 99n);
+    signFrame(ack, hubA.signer);
+    expect(signedView(ack).subarray(36, 52)).toEqual(ack.subarray(36, 52));
+    expect(verifyFrame(Frame.fromWire(ack), hubA.publicKey)).toBe(true);
+    const moved = ack.slice();
+    stampSequence(moved, 18n, 99n);
+    expect(verifyFrame(Frame.fromWire(moved), hubA.publicKey)).toBe(false);
+  });
+
+  it("property: any flip of the header's position bytes breaks a hub signature", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 36, max: 51 }), fc.nat({ max: 7 }), (at, bit) => {
+        const ack = ackFrame({ requestId: 1, roomId: 5n }, 3n, 4n);
+        signFrame(ack, hubA.signer);
+        ack[at]! ^= 1 << bit;
+        return !verifyFrame(Frame.fromWire(ack), hubA.publicKey);
+      }),
+      fcParams(60),
+    );
+  });
+});
+
+describe("position proofs", () => {
+  it("verify for the signed (term, frame) only", () => {
+    const f = appMessage(41n, 7n);
+    const sig = signPosition(hubA.signer, 3n, f);
+    expect(verifyPosition(hubA.publicKey, 3n, f, sig)).toBe(true);
+    expect(verifyPosition(hubA.publicKey, 4n, f, sig)).toBe(false);
+    expect(verifyPosition(hubB.publicKey, 3n, f, sig)).toBe(false);
+    expect(verifyPosition(hubA.publicKey, 3n, appMessage(42n, 7n), sig)).toBe(false);
+    expect(verifyPosition(hubA.publicKey, 3n, f, sig.subarray(0, 63))).toBe(false);
+    expect(positionView(3n, f).subarray(-f.length)).toEqual(f);
+  });
+});
+
+describe("link transcripts", () => {
+  const t = {
+    dialer: "a.example",
+    acceptor: "b.example",
+    dialerKey: hubA.publicKey,
+    acceptorKey: hubB.publicKey,
+    dialerNonce: new Uint8Array(32).fill(1),
+    acceptorNonce: new Uint8Array(32).fill(2),
+  };
+  it("differ by side, by domains and by nonces", () => {
+    const c = linkTranscript("challenge", t);
+    expect(linkTranscript("proof", t)).not.toEqual(c);
+    expect(
+      linkTranscript("challenge", { ...t, dialer: "a.exampl", acceptor: "eb.example" }),
+    ).not.toEqual(c);
+    expect(linkTranscript("challenge", { ...t, dialerNonce: new Uint8Array(32) })).not.toEqual(c);
+    expect(linkTranscript("challenge", t)).toEqual(c);
+  });
+  it("reject malformed keys and nonces with a TypeError", () => {
+    expect(() => linkTranscript("proof", { ...t, dialerNonce: new Uint8Array(31) })).toThrow(
+      TypeError,
+    );
+    expect(() => linkTranscript("proof", { ...t, acceptorKey: new Uint8Array(3) })).toThrow(
+      TypeError,
+    );
+  });
+});
+
+describe("envelopes", () => {
+  const base = { origin: "a.example", forwardedAt: 1_000n, hops: 1 };
+
+  it("round-trip: the inner frame untouched, the header mirrors it, all fields kept", () => {
+    const inner = appMessage(41n, 7n);
+    const wire = sealEnvelope(hubA.signer, {
+      ...base,
+      frame: inner,
+      userId: "alice@a.example",
+      deviceKey: alice.publicKey,
+      term: 2n,
+      positionSig: signPosition(hubA.signer, 2n, inner),
+      to: [5n, 6n],
+    });
+    const outer = Frame.fromWire(wire).header;
+    expect(outer.flags).toBe(Flag.FEDERATED);
+    expect(outer.senderId).toBe(0n);
+    expect([outer.roomId, outer.logIndex, outer.hlcTimestamp, outer.epoch]).toEqual([
+      0xabcn,
+      41n,
+      7n,
+      3n,
+    ]);
+    const { envelope, inner: got } = openEnvelope(wire, hubA.publicKey, { maxHops: 3 });
+    expect(got.toWire()).toEqual(inner);
+    expect(verifyFrame(got, alice.publicKey)).toBe(true);
+    expect(envelope.user_id).toBe("alice@a.example");
+    expect(envelope.to).toEqual([5n, 6n]);
+    expect(
+      verifyPosition(hubA.publicKey, envelope.term!, envelope.frame, envelope.position_sig!),
+    ).toBe(true);
+  });
+
+  it("refuses a wrong key, too many hops and a tampered envelope with typed errors", () => {
+    const wire = sealEnvelope(hubA.signer, { ...base, frame: appMessage() });
+    expect(codeOf(() => openEnvelope(wire, hubB.publicKey, { maxHops: 3 }))).toBe(
+      "BAD_HUB_SIGNATURE",
+    );
+    const far = sealEnvelope(hubA.signer, { ...base, hops: 4, frame: appMessage() });
+    expect(codeOf(() => openEnvelope(far, hubA.publicKey, { maxHops: 3 }))).toBe("TOO_MANY_HOPS");
+    const zero = sealEnvelope(hubA.signer, { ...base, hops: 0, frame: appMessage() });
+    expect(codeOf(() => openEnvelope(zero, hubA.publicKey, { maxHops: 3 }))).toBe("TOO_MANY_HOPS");
+    const moved = wire.slice();
+    stampSequence(moved, 1n, 0n); // header no longer what A signed
+    expect(codeOf(() => openEnvelope(moved, hubA.publicKey, { maxHops: 3 }))).toBe(
+      "BAD_HUB_SIGNATURE",
+    );
+  });
+
+  it("refuses a non-envelope, a header that disagrees with its inner frame, and nesting", () => {
+    const notEnvelope = appMessage();
+    expect(codeOf(() => openEnvelope(notEnvelope, alice.publicKey, { maxHops: 3 }))).toBe(
+      "BAD_PAYLOAD",
+    );
+    // A hub-signed envelope whose header claims another position than its inner frame's.
+    const lying = sealEnvelope(hubA.signer, { ...base, frame: appMessage(5n, 1n) });
+    stampSequence(lying, 6n, 1n);
+    signFrame(lying, hubA.signer);
+    expect(codeOf(() => openEnvelope(lying, hubA.publicKey, { maxHops: 3 }))).toBe("BAD_PAYLOAD");
+    const inner = sealEnvelope(hubA.signer, { ...base, frame: appMessage() });
+    const nested = sealEnvelope(hubA.signer, { ...base, frame: inner });
+    expect(codeOf(() => openEnvelope(nested, hubA.publicKey, { maxHops: 3 }))).toBe("BAD_PAYLOAD");
+  });
+
+  it("property: random bytes, truncations and flips never open and only raise ProtocolError", () => {
+    const good = sealEnvelope(hubA.signer, { ...base, frame: appMessage(2n, 3n) });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 400 }),
+          fc.nat({ max: good.length - 1 }).map((n) => good.subarray(0, n)),
+          fc
+            .tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 }))
+            .filter(([at]) => at < 64 || at >= HEADER_SIZE)
+            .map(([at, x]) => {
+              const b = good.slice();
+              b[at]! ^= x;
+              return b;
+            }),
+        ),
+        (bytes) => {
+          expect(codeOf(() => openEnvelope(bytes, hubA.publicKey, { maxHops: 3 }))).toBeDefined();
+        },
+      ),
+      fcParams(300),
+    );
+  });
+
+  it("decodes a federation payload strictly", () => {
+    const bad = encodePayload(Opcode.FED_PROOF, { signature: new Uint8Array(64) });
+    expect(decodePayload(Opcode.FED_PROOF, bad).signature.length).toBe(64);
+    expect(codeOf(() => decodePayload(Opcode.FED_HELLO, bad))).toBe("BAD_PAYLOAD");
+  });
+});

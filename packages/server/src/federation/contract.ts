@@ -1,0 +1,94 @@
+/**
+ * The seams of federation (DESIGN §11; issue 18): what the runtimes give the federation
+ * core, what they feed it, and what the authority-transfer part plugs into. Types only, so
+ * the link runtime (runtime/node/federation/), the harness and the authority state machine
+ * (federation/authority/) build against this file and never against each other.
+ *
+ * Every frame on an established link is a FED_ENVELOPE (proto's `sealEnvelope`/
+ * `openEnvelope`), also the authority frames (AUTHORITY_PROPOSE, _VOTE, _COMMIT,
+ * HANDOVER_CERT, hub frames signed by their author, carried as the envelope's inner frame).
+ * The link handshake frames (FED_HELLO … FED_LINK_OK) travel bare, before `linkUp`.
+ */
+import type {
+  AuthorityCommitPayload,
+  AuthorityProposePayload,
+  AuthorityVotePayload,
+  Frame,
+  HandoverCertPayload,
+  ProtocolErrorCode,
+} from "@kalandra/proto";
+
+/** Moves bytes to a peer over its authenticated link; the runtime drops them if it is down. */
+export interface PeerLinks {
+  send(domain: string, bytes: Uint8Array): void;
+}
+
+/** What the runtime tells the federation core about its links (all synchronous). */
+export interface FederationInputs {
+  /** The link to `domain` passed the handshake with `hubKey` (the pinned key). */
+  linkUp(domain: string, hubKey: Uint8Array): void;
+  linkDown(domain: string): void;
+  /** One message received on the link to `domain` (an envelope; anything else is refused). */
+  linkFrame(domain: string, bytes: Uint8Array): void;
+}
+
+/** A configured peer: its domain and its pinned Ed25519 hub key. */
+export interface PeerConfig {
+  readonly domain: string;
+  readonly hubKey: Uint8Array;
+}
+
+export type PeerRefusalCode = Extract<ProtocolErrorCode, "PEER_NOT_CONFIGURED" | "PEER_BLOCKED">;
+
+export type PeerAdmission =
+  | { readonly ok: true; readonly hubKey: Uint8Array }
+  | { readonly ok: false; readonly code: PeerRefusalCode; readonly message: string };
+
+/**
+ * Who this hub federates with (config `[federation]`, fed-runtime builds it): one policy
+ * for the link handshake and for envelope origins, so both refuse alike.
+ */
+export interface PeerPolicy {
+  /** This hub's own domain (`server.domain`). */
+  readonly domain: string;
+  /** Envelopes past this many hops are dropped (TOO_MANY_HOPS). */
+  readonly maxHops: number;
+  /** The pinned key of a configured, allowed peer, or why it is refused. */
+  admit(domain: string): PeerAdmission;
+}
+
+/** A room's authority as this hub knows it: the hub that sequences it, in which term. */
+export interface RoomAuthority {
+  readonly domain: string;
+  readonly term: bigint;
+}
+
+/**
+ * Where a room's authority is (fed-authority's term store implements it; the default is
+ * federation/authorityBook.ts). Rooms this hub never federated have none: they are local.
+ */
+export interface AuthorityView {
+  authorityOf(roomId: bigint): RoomAuthority | undefined;
+  /**
+   * While this hub is the room's authority and hands it over: the ms after which a write
+   * may be retried (TRANSFERRING); undefined when it accepts writes.
+   */
+  transferring?(roomId: bigint): bigint | undefined;
+}
+
+/** The authority frames, as the federation core hands them to the transfer state machine. */
+export type AuthorityFrame =
+  | { kind: "propose"; frame: Frame; payload: AuthorityProposePayload }
+  | { kind: "vote"; frame: Frame; payload: AuthorityVotePayload }
+  | { kind: "commit"; frame: Frame; payload: AuthorityCommitPayload }
+  | { kind: "certificate"; frame: Frame; payload: HandoverCertPayload };
+
+/**
+ * The authority-transfer part (federation/authority/): given every authority frame a peer
+ * sent (its envelope signature already checked against the pinned key of `from`), and told
+ * of each link change. It answers through the same links (`FederationCore.sendHubFrame`).
+ */
+export interface AuthorityHandler {
+  onAuthorityFrame(from: string, f: AuthorityFrame): void;
+  onLinkChange?(domain: string, up: boolean): void;
+}
