@@ -16,6 +16,7 @@ import {
   Opcode,
   type ProtocolErrorCode,
   type Rng,
+  signFrame,
   stampFrame,
 } from "@kalandra/proto";
 import { type CiphersuiteImpl, proposeExternal } from "ts-mls";
@@ -231,6 +232,8 @@ export class Relay {
     const idx = BigInt(room.log.length);
     this.#hlc++;
     const stamped = stampFrame(frame, idx, this.#hlc);
+    // The hub's own frames are signed over their whole header, position included (DESIGN §3).
+    if (parseFrame(stamped).header.senderId === 0n) signFrame(stamped, this.hub);
     room.log.push(stamped);
     this.afterSequence?.(parseFrame(stamped).header.roomId, parseFrame(stamped));
     for (const s of room.subscribers) if (s !== sender || this.#o.echo) s.deliver(stamped);
