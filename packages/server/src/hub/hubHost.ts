@@ -45,6 +45,11 @@ export interface FrameCore {
   detachSession(sessionId: string): void;
   /** A frame the session parsed and verified (sender_id and signature are the session's). */
   handleVerified(sessionId: string, frame: Frame): Promise<unknown> | undefined;
+  /**
+   * Sees each target before it is routed: true when the core took the frame itself
+   * (federation sends it to a peer hub), so no local session gets it.
+   */
+  intercept?(target: Target, frame: Uint8Array): boolean;
   close?(): Promise<void>;
 }
 
@@ -186,6 +191,7 @@ export class HubHost<C extends FrameCore = FrameCore> {
   /** The core's sink: a target resolved to the sessions it names. */
   route(target: Target, frame: Uint8Array): void {
     this.o.observer?.emitted?.(target, frame);
+    if (this.core.intercept?.(target, frame) === true) return;
     switch (target.kind) {
       case "session":
         this.connections.get(target.sessionId)?.deliver(frame);
@@ -195,6 +201,8 @@ export class HubHost<C extends FrameCore = FrameCore> {
         return;
       case "members":
         for (const id of target.senderIds) this.toDevice(id, frame);
+        return;
+      case "replicas": // other hubs' (federation); nothing for local sessions
         return;
     }
   }

@@ -46,6 +46,8 @@ export interface Speaker {
 
 export interface LeafBindingDeps {
   devices: DeviceRegistry;
+  /** Federation: a device of another hub (its home vouched for it in a key-package claim). */
+  remoteOwner?: (senderId: bigint) => StoredDevice | undefined;
   storage: { appendAudit(record: AuditRecord): Promise<void> };
   clock: Clock;
 }
@@ -86,8 +88,11 @@ export class LeafBinding {
   /** The registered device with exactly this key (a 63-bit sender_id alone could collide). */
   private ownerOf(key: Uint8Array): StoredDevice | undefined {
     if (key.length !== 32) return undefined;
-    const d = this.d.devices.device(deriveSenderId(key));
-    return d !== undefined && bytesEqual(d.deviceKey, key) ? d : undefined;
+    const senderId = deriveSenderId(key);
+    const d = this.d.devices.device(senderId);
+    if (d !== undefined) return bytesEqual(d.deviceKey, key) ? d : undefined;
+    const remote = this.d.remoteOwner?.(senderId);
+    return remote === undefined ? undefined : { ...remote, deviceKey: key };
   }
 }
 

@@ -25,6 +25,16 @@ export function userIdProblem(id: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The home domain of `userId` (DESIGN §10: what federation routes on): after its last `@`,
+ * lower-cased; undefined for a bare name (a user of this hub).
+ */
+export function domainOf(userId: string): string | undefined {
+  const at = userId.lastIndexOf("@");
+  if (at < 0 || at === userId.length - 1) return undefined;
+  return userId.slice(at + 1).toLowerCase();
+}
+
 /** The name of a user on this hub: `name@domain`, or `name` as is when it already names `domain`. */
 export function qualifiedUserId(name: string, domain: string): string {
   return name.endsWith(`@${domain}`) ? name : `${name}@${domain}`;

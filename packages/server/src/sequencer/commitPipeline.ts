@@ -9,7 +9,7 @@ import { ackFrame, canary, errorFrame, HEADER_SIZE } from "@kalandra/proto";
 import { HybridLogicalClock } from "../hlc.js";
 import type { AppendEntry } from "../storage/types.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
-import type { Target } from "../vocabulary/target.js";
+import type { ReplicaPeer, Target } from "../vocabulary/target.js";
 import type { SequencerEnv } from "./env.js";
 import { signFrameInPlace } from "./frameSigner.js";
 import { Idempotency } from "./idempotency.js";
@@ -24,6 +24,8 @@ export interface SequenceOptions {
   fanout: readonly bigint[];
   /** Runs once the frame is durable, acknowledged and fanned out. */
   after?: (logIndex: bigint, hlc: bigint) => void;
+  /** Other hubs of the room (federation): the frame goes to each of them once. */
+  replicas?: readonly ReplicaPeer[];
 }
 
 export class CommitPipeline {
@@ -104,6 +106,10 @@ export class CommitPipeline {
         finish(ack);
         if (opts.fanout.length > 0) {
           this.env.sink({ kind: "members", roomId: this.roomId, senderIds: opts.fanout }, stamped);
+        }
+        if (opts.replicas !== undefined && opts.replicas.length > 0) {
+          const peers = opts.replicas;
+          this.env.sink({ kind: "replicas", roomId: this.roomId, logIndex, peers }, stamped);
         }
         opts.after?.(logIndex, hlc);
         resolve({ ok: true, logIndex });

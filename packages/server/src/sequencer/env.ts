@@ -55,4 +55,9 @@ export interface SequencerEnv {
   isLive(senderId: bigint): boolean;
   /** Bans (implemented by moderation/bans.ts): commits adding a banned user are refused. */
   bans?: BanPolicy;
+  /**
+   * Federation is on (DESIGN §11): this hub's domain. Each sequenced frame of a room with
+   * members of other domains is also emitted to a `replicas` target (sequencer/replicaPeers.ts).
+   */
+  federation?: { domain: string };
 }

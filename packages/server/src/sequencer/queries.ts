@@ -24,7 +24,7 @@ const READ_CHUNK = 32;
  * and a client asking for more than a page gets `next` to continue from.
  */
 export function syncPage(
-  env: SequencerEnv,
+  env: Pick<SequencerEnv, "storage" | "limits">,
   roomId: bigint,
   from: bigint,
   limit: number,

@@ -43,6 +43,7 @@ import type { SequencerEnv } from "./env.js";
 import type { GroupMember, GroupView } from "./groupView.js";
 import { createRoom, type RoomStart, restoreRoom } from "./lifecycle.js";
 import { groupInfoOf, syncPage } from "./queries.js";
+import { replicaPeers } from "./replicaPeers.js";
 import {
   changePolicy,
   consumeInvites,
@@ -89,6 +90,8 @@ export class RoomSequencer implements RoomFacts {
   private hubRequestId = 0;
   /** Set when the room is deleted (shards/roomAdmin.ts): nothing more is sequenced. */
   private retired = false;
+  /** Federation only: the user of every device that was a member (replicaPeers.ts). */
+  private readonly userOf = new Map<bigint, string>();
 
   private constructor(
     private readonly env: SequencerEnv,
@@ -424,6 +427,15 @@ export class RoomSequencer implements RoomFacts {
     if (this.retired) {
       return Promise.resolve(this.answer(request, refuse("UNKNOWN_ROOM", "the room was deleted")));
     }
+    const fed = this.env.federation;
+    if (fed !== undefined) {
+      const sender = request.frame.header.senderId;
+      const users = this.userOf;
+      opts = {
+        ...opts,
+        replicas: replicaPeers(fed.domain, this.memberIds, opts.fanout, sender, users),
+      };
+    }
     return this.pipeline.sequence(request.frame, request.reply, request.userId, opts);
   }
 
@@ -460,7 +472,11 @@ export class RoomSequencer implements RoomFacts {
   }
 
   private refreshMembers(): void {
-    this.memberIds = this.#group.members().map((m) => m.senderId);
+    const members = this.#group.members();
+    this.memberIds = members.map((m) => m.senderId);
+    // Federation routes by each device's user (removed ones too: they get their removal).
+    if (this.env.federation !== undefined)
+      for (const m of members) this.userOf.set(m.senderId, m.userId);
   }
 
   private others(senderId: bigint): bigint[] {

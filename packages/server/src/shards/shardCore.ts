@@ -8,6 +8,7 @@ import { errorFrame, HEADER_SIZE, isEphemeral, Opcode } from "@kalandra/proto";
 import { noAccess } from "../sequencer/access.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import type { SequencerEnv, SequencerLimits } from "../sequencer/env.js";
+import { syncPage } from "../sequencer/queries.js";
 import { roleOf } from "../sequencer/roomPolicy.js";
 import { RoomSequencer } from "../sequencer/roomSequencer.js";
 import { checkMember } from "../sequencer/rules.js";
@@ -77,6 +78,8 @@ export type ShardQuery =
   /** A user's role in a room (roomPolicy.ts), undefined when not a member or no room. */
   | { q: "role"; roomId: bigint; userId: string }
   | { q: "entry"; roomId: bigint; logIndex: bigint }
+  /** A SYNC_PAGE of a room of this shard for a replica catching up (federation), or undefined. */
+  | { q: "syncPage"; roomId: bigint; from: bigint; limit: number }
   | { q: "userIndex"; userId: string }
   /** The operator's view (shards/roomAdmin.ts): rooms of this shard among `roomIds`. */
   | { q: "roomInfo"; roomIds: bigint[] }
@@ -293,6 +296,8 @@ export class ShardCore {
       }
       case "userIndex":
         return storage.userIndex(q.userId).filter((e) => mine(e.roomId));
+      case "syncPage":
+        return this.rooms.has(q.roomId) ? syncPage(this.env, q.roomId, q.from, q.limit) : undefined;
       case "sweepPlan":
         return this.moderation?.planSweep(storage, q);
     }

@@ -12,6 +12,10 @@ export interface Refusal {
   code: ProtocolErrorCode;
   message: string;
   expectedEpoch?: bigint;
+  /** TRANSFERRING, PEER_UNREACHABLE (federation): when a retry may succeed, ms. */
+  retryAfterMs?: bigint;
+  /** STALE_TERM, NOT_AUTHORITY (federation): the room's term as the refusing hub knows it. */
+  term?: bigint;
 }
 
 export const refuse = (

@@ -4,10 +4,22 @@
  * connections.
  */
 
-/** One session, every session of one device, or a room's members. */
+/**
+ * One session, every session of one device, a room's members, or (federation, DESIGN §11)
+ * the other hubs holding a replica of the room: a sequenced frame for each of them, with
+ * their member devices and those it is fanned out to.
+ */
 export type Target =
   | { kind: "session"; sessionId: string }
   | { kind: "device"; senderId: bigint }
-  | { kind: "members"; roomId: bigint; senderIds: readonly bigint[] };
+  | { kind: "members"; roomId: bigint; senderIds: readonly bigint[] }
+  | { kind: "replicas"; roomId: bigint; logIndex: bigint; peers: readonly ReplicaPeer[] };
+
+/** A participating hub of a room: its member devices, and those a frame is fanned out to. */
+export interface ReplicaPeer {
+  readonly domain: string;
+  readonly members: readonly bigint[];
+  readonly fanout: readonly bigint[];
+}
 
 export type Sink = (target: Target, frame: Uint8Array) => void;

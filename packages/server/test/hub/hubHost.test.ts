@@ -62,6 +62,30 @@ describe("HubHost", () => {
     expect(h.size).toBe(3);
   });
 
+  it("lets the core take a target first (federation), and routes replicas targets to no session", async () => {
+    const time = new ManualTime();
+    const taken: string[] = [];
+    const h = await HubHost.open(
+      { clock: time, limits: { deviceRatePerSec: 1, deviceBurst: 2 } },
+      (sink) =>
+        Object.assign(new Recorder(sink), {
+          intercept: (t: { kind: string }) => {
+            taken.push(t.kind);
+            return t.kind === "device";
+          },
+        }),
+    );
+    const got: number[] = [];
+    h.connect("a1", { deliver: (f) => got.push(f[0] ?? -1) });
+    h.attachSession("a1", key(1), "alice");
+    const alice = deriveSenderId(key(1));
+    h.route({ kind: "device", senderId: alice }, Uint8Array.of(1));
+    h.route({ kind: "session", sessionId: "a1" }, Uint8Array.of(2));
+    h.route({ kind: "replicas", roomId: 1n, logIndex: 0n, peers: [] }, Uint8Array.of(3));
+    expect(got).toEqual([2]);
+    expect(taken).toEqual(["device", "session", "replicas"]);
+  });
+
   it("shares one rate limit among a device's sessions and applies a reload", async () => {
     const { h, time, connect } = await host(1, 2);
     connect("a1");

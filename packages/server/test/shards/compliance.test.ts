@@ -107,6 +107,20 @@ for (const rt of runtimes) {
       }
     }, 60_000);
 
+    it("serves a page of a room's log to replicas from the shard that owns it (federation)", async () => {
+      const env = await rt.make();
+      try {
+        const { members, roomId } = await roomWith(["alice", "bob"], { env, roomId: ROOMS[3]! });
+        await send(env, members[1]!, appMessage(members[1]!, roomId, 1n, "replicated"));
+        const page = await env.hub.roomPage(roomId, 1n, 10);
+        expect(page?.head).toBe(3n);
+        expect(page?.entries.map((e) => e.payload !== null)).toEqual([true, true]);
+        expect(await env.hub.roomPage(99n, 0n, 10)).toBeUndefined();
+      } finally {
+        await env.hub.close();
+      }
+    }, 60_000);
+
     it("restores every room after a restart, with idempotent answers", async () => {
       const env = await rt.make();
       const { members } = await roomWith(["alice", "bob"], { env, roomId: ROOMS[2]! });

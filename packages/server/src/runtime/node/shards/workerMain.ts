@@ -18,6 +18,7 @@ export interface WorkerData extends ShardSetupArgs {
   hubSeed: Uint8Array;
   limits: SequencerLimits;
   maxBatch?: number;
+  federation?: { domain: string };
 }
 
 export type ToWorker =
@@ -88,6 +89,7 @@ try {
         ),
       groups,
       limits: data.limits,
+      ...(data.federation === undefined ? {} : { federation: data.federation }),
     },
     ...(data.maxBatch === undefined ? {} : { maxBatch: data.maxBatch }),
     moderation: shardModeration,

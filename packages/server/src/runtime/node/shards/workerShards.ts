@@ -25,6 +25,8 @@ export interface WorkerShardsOptions {
   setupOptions: Record<string, unknown>;
   limits?: Partial<SequencerLimits>;
   maxBatch?: number;
+  /** Federation on: this hub's domain (sequenced frames also go to `replicas` targets). */
+  federation?: { domain: string };
   /**
    * A worker stopped without being closed (an uncaught error, out of memory): its waiting
    * and later requests are answered INTERNAL, and this is called (kalandrad exits 1).
@@ -70,6 +72,7 @@ export class WorkerShards implements ShardSet {
         hubSeed: opts.hubSeed,
         limits,
         ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }),
+        ...(opts.federation === undefined ? {} : { federation: opts.federation }),
       };
       const main = new URL(`./workerMain${EXT}`, import.meta.url);
       // From sources, a plain-JS bootstrap registers tsx first (workerBoot.mjs).
