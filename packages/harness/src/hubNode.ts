@@ -13,6 +13,7 @@ import {
   type AppendEntry,
   Authentication,
   type Authenticator,
+  type FederationSetup,
   HubCore,
   HubHost,
   type HubKey,
@@ -84,6 +85,8 @@ export interface HubNodeOptions {
   onSink?(target: Target, frame: Uint8Array): void;
   /** Observes every append buffered by the disk. */
   onAppend?(entries: readonly AppendEntry[]): void;
+  /** Federation (DESIGN §11): this hub's peers and its links to them. */
+  federation?: FederationSetup;
 }
 
 interface Conn {
@@ -168,6 +171,7 @@ export class HubNode {
             maxDevicesPerUser: SIM_MAX_DEVICES_PER_USER,
           }),
           ...(this.o.limits === undefined ? {} : { limits: this.o.limits }),
+          ...(this.o.federation === undefined ? {} : { federation: this.o.federation }),
         }),
     );
     this.moderation = new Moderation({

@@ -124,6 +124,7 @@ export interface EnvelopeInput {
   term?: bigint;
   positionSig?: Uint8Array;
   to?: readonly bigint[];
+  members?: readonly bigint[];
 }
 
 /** Builds and signs a FED_ENVELOPE frame around `e.frame` (which must be a whole frame). */
@@ -140,6 +141,7 @@ export function sealEnvelope(signer: DeviceSigner, e: EnvelopeInput): Uint8Array
   if (e.term !== undefined) payload.term = e.term;
   if (e.positionSig !== undefined) payload.position_sig = e.positionSig;
   if (e.to !== undefined) payload.to = [...e.to];
+  if (e.members !== undefined) payload.members = [...e.members];
   return encodeFrame(
     {
       flags: Flag.FEDERATED,

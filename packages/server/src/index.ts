@@ -12,6 +12,21 @@
  *   groups: publicGroupViews(hubSigner.publicKey) });
  */
 
+// Federation (DESIGN §11): the seams (contract.ts), the core, the peer policy.
+export type {
+  AuthorityFrame,
+  AuthorityHandler,
+  AuthorityView,
+  FederationInputs,
+  FederationSetup,
+  PeerAdmission,
+  PeerConfig,
+  PeerLinks,
+  PeerPolicy,
+  RoomAuthority,
+} from "./federation/contract.js";
+export { FederationCore, type LocalHub, type PeerRequester } from "./federation/federationCore.js";
+export { DEFAULT_MAX_HOPS, staticPeerPolicy } from "./federation/peerPolicy.js";
 export { HLC_COUNTER_BITS, HybridLogicalClock, hlcParts, hlcStamp } from "./hlc.js";
 export {
   DEFAULT_HUB_LIMITS,

@@ -129,7 +129,8 @@ const typing = struct({ typing: bool() });
  * authenticated user and device key for a forwarded device request. `term`/`position_sig`:
  * on a sequenced frame from the authority, its term and its signature over
  * `positionView(term, frame)` — proof of position that survives re-forwarding. `to`: the
- * receiving hub's devices a frame is for (WELCOME routing).
+ * receiving hub's devices a frame is for (fan-out, WELCOME routing); `members`: the receiving
+ * hub's member devices of the room after this frame (access checks on its replica).
  */
 const fedEnvelope = struct({
   origin: text(),
@@ -141,6 +142,7 @@ const fedEnvelope = struct({
   term: optional(u64()),
   position_sig: optional(bytes(64)),
   to: optional(array(u64())),
+  members: optional(array(u64())),
 });
 /** Move a room's authority: room in the header; `log_index` the proposer's replica head. */
 const authorityPropose = struct({

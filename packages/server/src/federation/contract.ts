@@ -91,4 +91,17 @@ export type AuthorityFrame =
 export interface AuthorityHandler {
   onAuthorityFrame(from: string, f: AuthorityFrame): void;
   onLinkChange?(domain: string, up: boolean): void;
+  /**
+   * While this hub hands a room it sequences over: the retry hint (ms) writes to it are
+   * refused with (TRANSFERRING), local and forwarded alike; undefined when it accepts them.
+   */
+  transferring?(roomId: bigint): bigint | undefined;
+}
+
+/** What a runtime gives the hub core to federate (`HubCoreDeps.federation`): peers and links. */
+export interface FederationSetup {
+  peers: PeerPolicy;
+  links: PeerLinks;
+  authority?: AuthorityHandler;
+  retryAfterMs?: bigint;
 }

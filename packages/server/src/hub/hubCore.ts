@@ -1,4 +1,4 @@
-// Kept whole at ~400 lines: one concept (where a session's frame goes), no clear seam to split.
+// Kept whole at ~600 lines: one concept (where a session's or a peer's frame goes), no clear seam to split.
 /**
  * The hub core (DESIGN §2): what a session's frame is for. It is told which device key and
  * user a session authenticated as, and takes the frames the session already parsed and
@@ -25,9 +25,13 @@ import {
   isEphemeral,
   isRoomRequest,
   Opcode,
+  type PayloadOf,
   type Rng,
   type Timers,
 } from "@kalandra/proto";
+import type { FederationSetup } from "../federation/contract.js";
+import { FederationCore, type PeerRequester } from "../federation/federationCore.js";
+import { routeFederated } from "../federation/hubRoutes.js";
 import { Authentication } from "../identity/authentication.js";
 import type { AuthRequest, AuthVerdict } from "../identity/authenticator.js";
 import { devAuthenticator } from "../identity/devAuthenticator.js";
@@ -54,7 +58,7 @@ import type { ShardSet } from "../shards/shardSet.js";
 import type { Storage } from "../storage/types.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
-import type { Sink } from "../vocabulary/target.js";
+import type { Sink, Target } from "../vocabulary/target.js";
 import { ACCESS_OPCODES, AccessAudit } from "./accessAudit.js";
 import { type ClaimLimits, ClaimRateLimiter, DEFAULT_CLAIM_LIMITS } from "./claimLimits.js";
 import { EphemeralGate } from "./ephemeralGate.js";
@@ -138,6 +142,8 @@ export interface HubCoreDeps {
   authentication?: Authentication;
   /** Closes a revoked device's sessions (HubHost's control). */
   closeDevice?: (senderId: bigint, reason: string) => void;
+  /** Federation (DESIGN §11); absent: this hub federates with nobody, exactly as before. */
+  federation?: FederationSetup;
 }
 
 export type { InBandModeration, ModerationRequest } from "./hubRequests.js";
@@ -148,6 +154,8 @@ interface Session {
   userId: string;
   /** The session's allowance of PRESENCE/TYPING frames (ephemeralGate.ts). */
   ephemeral: EphemeralGate;
+  /** A peer hub's user whose request the peer forwarded (federation). */
+  peer?: true;
 }
 
 export class HubCore {
@@ -170,6 +178,8 @@ export class HubCore {
     readonly shards: ShardSet,
     limits: HubLimits,
     readonly inbox: WelcomeInbox,
+    /** Rooms across hubs (federation/federationCore.ts), when federation is on. */
+    readonly federation?: FederationCore,
   ) {
     this.limits = limits;
     this.quota = new RoomQuota(limits, deps.clock);
@@ -191,6 +201,7 @@ export class HubCore {
       devices: this.devices,
       storage: deps.storage,
       clock: deps.clock,
+      remoteOwner: (senderId) => this.federation?.remoteOwner(senderId),
     });
     this.claimLimits = new ClaimRateLimiter(deps.clock, limits);
   }
@@ -205,9 +216,27 @@ export class HubCore {
   }
 
   /** Opens the hub over its storage; every room is restored by the shard that owns it. */
-  static async open(deps: HubCoreDeps): Promise<HubCore> {
-    const limits = { ...DEFAULT_HUB_LIMITS, ...deps.limits };
-    const inbox = deps.inbox ?? new WelcomeInbox(deps.storage, deps.clock, limits);
+  static async open(given: HubCoreDeps): Promise<HubCore> {
+    const limits = { ...DEFAULT_HUB_LIMITS, ...given.limits };
+    const inbox = given.inbox ?? new WelcomeInbox(given.storage, given.clock, limits);
+    const federation =
+      given.federation === undefined
+        ? undefined
+        : new FederationCore({
+            ...given.federation,
+            signer: given.hubSigner,
+            clock: given.clock,
+            storage: given.storage,
+          });
+    // Every frame the hub emits passes federation first: it takes those for other hubs
+    // (before the inbox keeps a Welcome: one for a remote device is its hub's to keep).
+    const viaFederation = (next: Sink): Sink =>
+      federation === undefined
+        ? next
+        : (t, f) => {
+            if (!federation.intercept(t, f)) next(t, f);
+          };
+    const deps: HubCoreDeps = { ...given, sink: viaFederation(given.sink) };
     let shards = deps.shards;
     if (shards === undefined) {
       if (deps.groups === undefined) throw new TypeError('"groups" is required without "shards"');
@@ -219,16 +248,23 @@ export class HubCore {
           timers: deps.timers,
           hubSigner: deps.hubSigner,
           // Welcomes to devices are kept in the inbox on their way out.
-          sink: inbox.capture(deps.sink),
+          sink: viaFederation(inbox.capture(given.sink)),
           groups: deps.groups,
           limits,
           ...(deps.bans === undefined ? {} : { bans: deps.bans }),
+          ...(federation === undefined ? {} : { federation: { domain: federation.domain } }),
         },
         limits.maxBatch,
         deps.shardModeration,
       );
     }
-    const hub = new HubCore(deps, shards, limits, inbox);
+    const hub = new HubCore(deps, shards, limits, inbox, federation);
+    federation?.attach({
+      peerRequest: (replyTo, frame, from) => hub.peerRequest(replyTo, frame, from),
+      syncPage: (roomId, from, limit) => hub.roomPage(roomId, from, limit),
+      // Local delivery; Welcomes for this hub's devices are kept in its inbox.
+      sink: inbox.capture(given.sink),
+    });
     // Rooms are counted where they live: each shard's own storage with worker shards.
     hub.quota.restore(
       (await askAllShards(shards, { q: "rooms" })).length,
@@ -346,14 +382,50 @@ export class HubCore {
    * parsed again here nor in the shard. Never throws for anything the peer sent.
    */
   async handleVerified(sessionId: string, frame: Frame): Promise<Outcome | undefined> {
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) {
+      const r = refuse("UNAUTHENTICATED", "session not authenticated");
+      this.deps.sink({ kind: "session", sessionId }, errorFrame(frame.header, r));
+      return { ok: false, refusal: r };
+    }
+    return this.route(sessionId, session, frame);
+  }
+
+  /**
+   * A request a peer hub forwarded for one of its users (federation): checked and routed
+   * as a local session's (bans, credentials, room rules), answered to `replyTo`.
+   */
+  peerRequest(replyTo: string, frame: Frame, from: PeerRequester): Promise<Outcome | undefined> {
+    const session: Session = { ...from, ephemeral: new EphemeralGate(this.deps.clock), peer: true };
+    return this.route(replyTo, session, frame);
+  }
+
+  /** Federation takes the frames for other hubs (HubHost asks before routing each target). */
+  intercept(target: Target, frame: Uint8Array): boolean {
+    return this.federation?.intercept(target, frame) ?? false;
+  }
+
+  /** A SYNC_PAGE of a room this hub sequences, from the shard that owns it (replicas catching up). */
+  async roomPage(roomId: bigint, from: bigint, limit: number) {
+    const r = await this.shards.deliver(shardOf(roomId, this.shards.count), {
+      t: "query",
+      query: { q: "syncPage", roomId, from, limit },
+    });
+    const data = r?.ok === true ? (r as { data?: unknown }).data : undefined;
+    return data as PayloadOf<typeof Opcode.SYNC_PAGE> | undefined;
+  }
+
+  private async route(
+    sessionId: string,
+    session: Session,
+    frame: Frame,
+  ): Promise<Outcome | undefined> {
     const reply = { kind: "session", sessionId } as const;
     const h = frame.header;
     const fail = (r: Refusal): Outcome => {
       this.deps.sink(reply, errorFrame(h, r));
       return { ok: false, refusal: r };
     };
-    const session = this.sessions.get(sessionId);
-    if (session === undefined) return fail(refuse("UNAUTHENTICATED", "session not authenticated"));
     if ((h.flags & HUB_ONLY_FLAGS) !== 0) {
       return fail(refuse("FORBIDDEN", "clients send plain requests"));
     }
@@ -371,6 +443,12 @@ export class HubCore {
     if (LEAF_OPCODES.has(h.opcode)) {
       const unbound = await this.leaves.check(frame, session);
       if (unbound !== undefined) return fail(unbound);
+    }
+    const fed = this.federation;
+    if (fed !== undefined && session.peer === undefined) {
+      const ctx = { federation: fed, storage: this.deps.storage, limits: this.limits };
+      const routed = routeFederated(ctx, sessionId, session, frame);
+      if (routed !== undefined) return routed;
     }
     if (HUB_REQUEST_OPCODES.has(h.opcode)) {
       try {

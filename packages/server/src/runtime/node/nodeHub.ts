@@ -16,6 +16,7 @@ import {
 import { ed25519KeySigner, ed25519SeedOf } from "@kalandra/proto/node";
 import type { Gauge } from "prom-client";
 import type { Config } from "../../config/schema.js";
+import type { FederationSetup } from "../../federation/contract.js";
 import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
 import { type HostObserver, HubHost } from "../../hub/hubHost.js";
 import { WelcomeInbox } from "../../inbox/welcomeInbox.js";
@@ -55,6 +56,8 @@ export interface NodeHubOptions {
     /** Module URL exporting `setupShard` (default shards/setup.ts). */
     setupModule?: string;
   };
+  /** Federation (DESIGN §11): peers and links (runtime/node/federation/ builds them). */
+  federation?: FederationSetup;
 }
 
 /** The room and member limits of a configuration, as HubCore takes them. */
@@ -132,6 +135,9 @@ export async function openNodeHub(
             maxPayload: c.limits.max_payload_bytes,
           },
           maxBatch: DEFAULT_HUB_LIMITS.maxBatch,
+          ...(o.federation === undefined
+            ? {}
+            : { federation: { domain: o.federation.peers.domain } }),
           ...(o.workers.onFailure === undefined ? {} : { onFailure: o.workers.onFailure }),
           ...(o.workers.setupModule === undefined ? {} : { setupModule: o.workers.setupModule }),
         });
@@ -157,6 +163,7 @@ export async function openNodeHub(
         },
         ...(o.bans === undefined ? {} : { bans: o.bans }),
         ...(shards === undefined ? {} : { shards }),
+        ...(o.federation === undefined ? {} : { federation: o.federation }),
       });
     },
   );

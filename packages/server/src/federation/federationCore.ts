@@ -1,0 +1,394 @@
+/**
+ * The federation core (DESIGN §11, issue 18): rooms across hubs, without I/O. Driven by the
+ * link runtime through `FederationInputs` (linkUp/linkDown/linkFrame) and by the hub core
+ * (`forward`, `serveSync`, `intercept`); it sends through `PeerLinks` and delivers locally
+ * through the hub's sink.
+ *
+ * - As a room's authority: a peer's forwarded request (inner frame signed by its device,
+ *   user and device key vouched for by the peer's envelope, the user's domain the peer's)
+ *   goes to the hub core like a local session's (`LocalHub.peerRequest`); its answers go
+ *   back in an envelope. Each sequenced frame goes once to every participating hub with the
+ *   room's term and a position signature (`replicas` targets from the shards); Welcomes and
+ *   commit requests for remote devices go to their hub; a replica's catch-up is answered.
+ * - As a participating hub: its users' requests are forwarded (forwarding.ts), the
+ *   authority's frames go into the replica (replicaIntake.ts).
+ *
+ * Every refusal of a peer's frame is typed (`refused` counts by code) and never stored.
+ */
+import {
+  type Clock,
+  type DeviceSigner,
+  decodePayload,
+  deriveSenderId,
+  errorFrame,
+  Flag,
+  type Frame,
+  isProtocolError,
+  isRoomRequest,
+  isSequenced,
+  Opcode,
+  openEnvelope,
+  type ProtocolErrorCode,
+  responseFrame,
+  sealEnvelope,
+  signPosition,
+  verifyFrame,
+} from "@kalandra/proto";
+import { domainOf } from "../identity/userId.js";
+import type { Storage, StoredDevice } from "../storage/types.js";
+import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
+import type { ReplicaPeer, Sink, Target } from "../vocabulary/target.js";
+import { AuthorityBook } from "./authorityBook.js";
+import type {
+  AuthorityFrame,
+  AuthorityHandler,
+  FederationInputs,
+  PeerLinks,
+  PeerPolicy,
+} from "./contract.js";
+import { Forwarding, type PeerRequester } from "./forwarding.js";
+import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
+import { ReplicaLog } from "./replica.js";
+import { ReplicaIntake, type SyncPage, type SyncPageReader } from "./replicaIntake.js";
+
+export type { PeerRequester } from "./forwarding.js";
+export type { SyncPage, SyncPageReader } from "./replicaIntake.js";
+
+/** Reply session ids of forwarded requests: `fed:<domain>:<sender_id hex>`. */
+const PEER_SESSION = "fed:";
+
+/** What the federation core asks of its hub. */
+export interface LocalHub {
+  /** A peer's forwarded request; answers go to `replyTo` (a session id) through the sink. */
+  peerRequest(replyTo: string, frame: Frame, from: PeerRequester): Promise<unknown>;
+  /** A SYNC_PAGE of a room this hub sequences (replicas catching up), undefined if none. */
+  syncPage(roomId: bigint, from: bigint, limit: number): Promise<SyncPage | undefined>;
+  /** Local delivery (the hub's sink; Welcomes are kept in the inbox on their way). */
+  sink: Sink;
+}
+
+export interface FederationDeps {
+  peers: PeerPolicy;
+  links: PeerLinks;
+  signer: DeviceSigner;
+  clock: Clock;
+  /** The hub's main storage: replicas and the authority book. */
+  storage: Storage;
+  /** The authority-transfer part; without it authority frames are refused. */
+  authority?: AuthorityHandler;
+  /** Retry hint of PEER_UNREACHABLE, ms (default 1000). */
+  retryAfterMs?: bigint;
+}
+
+/** Hub requests a peer may forward besides room requests: claims and in-band moderation. */
+const PEER_HUB_REQUESTS: ReadonlySet<number> = new Set([
+  Opcode.KP_CLAIM,
+  Opcode.KICK,
+  Opcode.BAN,
+  Opcode.REDACT,
+]);
+
+const AUTHORITY_KINDS = new Map<number, AuthorityFrame["kind"]>([
+  [Opcode.AUTHORITY_PROPOSE, "propose"],
+  [Opcode.AUTHORITY_VOTE, "vote"],
+  [Opcode.AUTHORITY_COMMIT, "commit"],
+  [Opcode.HANDOVER_CERT, "certificate"],
+]);
+
+export class FederationCore implements FederationInputs {
+  readonly book: AuthorityBook;
+  readonly replica: ReplicaLog;
+  /** Refused peer frames by error code (metrics: frames refused per peer are the runtime's). */
+  readonly refused = new Map<ProtocolErrorCode, number>();
+  private readonly up = new Map<string, Uint8Array>();
+  /**
+   * Devices of other hubs this hub learned of: sender_id → home domain, and user when the
+   * home vouched for it (a forwarded request, a key-package claim it answered).
+   */
+  private readonly remoteDevices = new Map<bigint, { domain: string; userId?: string }>();
+  private readonly forwarding: Forwarding;
+  private readonly intake: ReplicaIntake;
+  private local: LocalHub | undefined;
+
+  constructor(private readonly d: FederationDeps) {
+    this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
+    this.replica = new ReplicaLog(d.storage);
+    const ports: FederationPorts = {
+      send: (domain, frame, extra) => this.send(domain, frame, extra),
+      sink: (t, f) => this.local?.sink(t, f),
+      signer: d.signer,
+      count: (code) => this.count(code),
+    };
+    this.forwarding = new Forwarding({
+      ports,
+      isUp: (domain) => this.up.has(domain),
+      learnDevice: (senderId, domain, userId) =>
+        this.remoteDevices.set(senderId, { domain, userId }),
+      retryAfterMs: d.retryAfterMs ?? 1000n,
+    });
+    this.intake = new ReplicaIntake(ports, this.book, this.replica);
+  }
+
+  get domain(): string {
+    return this.d.peers.domain;
+  }
+
+  /** The hub this core serves (set once, after the hub core is built around it). */
+  attach(local: LocalHub): void {
+    this.local = local;
+  }
+
+  linkUp(domain: string, hubKey: Uint8Array): void {
+    this.up.set(domain, new Uint8Array(hubKey));
+    this.d.authority?.onLinkChange?.(domain, true);
+  }
+
+  linkDown(domain: string): void {
+    this.up.delete(domain);
+    this.d.authority?.onLinkChange?.(domain, false);
+  }
+
+  isUp(domain: string): boolean {
+    return this.up.has(domain);
+  }
+
+  /** A device of another hub whose user its home vouched for (identity/leafBinding.ts). */
+  remoteOwner(senderId: bigint): StoredDevice | undefined {
+    const r = this.remoteDevices.get(senderId);
+    if (r?.userId === undefined) return undefined;
+    return { senderId, deviceKey: new Uint8Array(0), userId: r.userId, boundAt: 0n };
+  }
+
+  /** True when another hub sequences this room (its log here is a replica). */
+  isRemoteRoom(roomId: bigint): boolean {
+    const a = this.book.authorityOf(roomId);
+    return a !== undefined && a.domain !== this.domain;
+  }
+
+  /** A hub frame of this hub's own (an authority frame) to a peer, in an envelope. */
+  sendHubFrame(domain: string, frame: Uint8Array, extra: { to?: bigint[] } = {}): void {
+    this.send(domain, frame, extra);
+  }
+
+  /**
+   * Forwards a local user's request to `domain` (a remote room's authority, or the home of
+   * a user whose key packages are claimed): forwarding.ts.
+   */
+  forward(sessionId: string, frame: Frame, from: PeerRequester, domain: string): Outcome {
+    return this.forwarding.forward(sessionId, frame, from, domain);
+  }
+
+  /** SYNC_REQUEST on a replicated room: replicaIntake.ts. */
+  serveSync(sessionId: string, frame: Frame, from: PeerRequester, page: SyncPageReader): Outcome {
+    return this.intake.serveSync(sessionId, frame, from, page, this.forwarding);
+  }
+
+  /** The retry hint while this hub hands the room over (TRANSFERRING), or undefined. */
+  transferring(roomId: bigint): bigint | undefined {
+    return this.d.authority?.transferring?.(roomId);
+  }
+
+  /** Answers a local session's request with a refusal. */
+  refuse(sessionId: string, frame: Frame, r: Refusal): Outcome {
+    return this.forwarding.refuse(sessionId, frame, r);
+  }
+
+  /**
+   * The hub's sink passes every target here first: true when it was federation's (sent to
+   * a peer), false when it is for local sessions only.
+   */
+  intercept(target: Target, frame: Uint8Array): boolean {
+    switch (target.kind) {
+      case "replicas":
+        this.replicate(target.roomId, target.peers, frame);
+        return true;
+      case "session": {
+        if (!target.sessionId.startsWith(PEER_SESSION)) return false;
+        const rest = target.sessionId.slice(PEER_SESSION.length);
+        const sep = rest.lastIndexOf(":");
+        this.send(rest.slice(0, sep), frame, { to: [BigInt(`0x${rest.slice(sep + 1)}`)] });
+        return true;
+      }
+      case "device": {
+        const remote = this.remoteDevices.get(target.senderId);
+        if (remote === undefined) return false;
+        this.send(remote.domain, frame, { to: [target.senderId] });
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  linkFrame(domain: string, bytes: Uint8Array): void {
+    void this.onLinkFrame(domain, bytes).catch((e: unknown) => {
+      if (isProtocolError(e)) this.count(e.code);
+      else throw e;
+    });
+  }
+
+  private async onLinkFrame(domain: string, bytes: Uint8Array): Promise<void> {
+    const key = this.up.get(domain);
+    if (key === undefined) return this.count("PEER_NOT_CONFIGURED");
+    const { envelope, inner } = openEnvelope(bytes, key, { maxHops: this.d.peers.maxHops });
+    // Only direct links: the origin is the peer that signed the envelope.
+    if (envelope.origin !== domain) return this.count("PEER_BLOCKED");
+    const h = inner.header;
+    // A frame the authority sequenced carries its position proof, whoever signed the frame.
+    if (envelope.position_sig !== undefined) {
+      return this.intake.sequenced(domain, key, inner, envelope);
+    }
+    if (h.senderId !== 0n) return this.fromPeerUser(domain, inner, envelope);
+    const kind = AUTHORITY_KINDS.get(h.opcode);
+    if (kind !== undefined) return this.toAuthority(domain, inner, key, kind);
+    if ((h.flags & Flag.RESPONSE) !== 0) {
+      const sender = envelope.to?.[0];
+      if (sender === undefined) return this.count("BAD_PAYLOAD");
+      if (sender === 0n) return this.intake.pageArrived(domain, inner);
+      return this.forwarding.answered(domain, inner, sender);
+    }
+    if (h.opcode === Opcode.SYNC_REQUEST) return this.answerCatchUp(domain, inner);
+    // A Welcome or commit request the authority sends to devices of this hub.
+    if (h.opcode === Opcode.WELCOME || h.opcode === Opcode.COMMIT_REQUEST) {
+      if (h.opcode === Opcode.WELCOME) await this.book.learn(h.roomId, domain, 0n);
+      const bytes = ownCopy(this.d.signer, inner);
+      for (const senderId of envelope.to ?? []) {
+        this.local?.sink({ kind: "device", senderId }, bytes);
+      }
+      return;
+    }
+    this.count("BAD_PAYLOAD");
+  }
+
+  /** A request one of `domain`'s users sent, forwarded by its hub. */
+  private async fromPeerUser(
+    domain: string,
+    inner: Frame,
+    e: { user_id?: string; device_key?: Uint8Array },
+  ): Promise<void> {
+    const h = inner.header;
+    const refused = peerRequestProblem(this, domain, inner, e);
+    if (refused !== undefined) {
+      this.count(refused.code);
+      this.send(domain, errorFrame(h, refused), { to: [h.senderId] });
+      return;
+    }
+    const userId = e.user_id as string;
+    const deviceKey = e.device_key as Uint8Array;
+    this.remoteDevices.set(h.senderId, { domain, userId });
+    const reply = `${PEER_SESSION}${domain}:${h.senderId.toString(16)}`;
+    await this.local?.peerRequest(reply, inner, { senderId: h.senderId, deviceKey, userId });
+  }
+
+  /** A replica's catch-up request, answered from this hub's log of the room it sequences. */
+  private async answerCatchUp(domain: string, inner: Frame): Promise<void> {
+    const h = inner.header;
+    if (this.isRemoteRoom(h.roomId)) return this.count("NOT_AUTHORITY");
+    const { from, limit } = decodePayload(Opcode.SYNC_REQUEST, inner.payload);
+    const page = await this.local?.syncPage(h.roomId, from, limit);
+    const answer =
+      page === undefined
+        ? errorFrame(h, refuse("UNKNOWN_ROOM", "no such room"))
+        : responseFrame(this.d.signer, h, Opcode.SYNC_PAGE, page);
+    this.send(domain, answer, { to: [0n] });
+  }
+
+  private toAuthority(
+    domain: string,
+    inner: Frame,
+    key: Uint8Array,
+    kind: AuthorityFrame["kind"],
+  ): void {
+    const handler = this.d.authority;
+    if (handler === undefined) {
+      this.count("NOT_AUTHORITY");
+      return;
+    }
+    // Authority frames are signed by their author, the peer itself on a direct link.
+    if (!verifyFrame(inner, key)) {
+      this.count("BAD_HUB_SIGNATURE");
+      return;
+    }
+    const payload = decodePayload(
+      inner.header.opcode as typeof Opcode.AUTHORITY_COMMIT,
+      inner.payload,
+    );
+    handler.onAuthorityFrame(domain, { kind, frame: inner, payload } as AuthorityFrame);
+  }
+
+  /** A frame this hub sequenced, once to each participating hub with its position proof. */
+  private replicate(roomId: bigint, peers: readonly ReplicaPeer[], frame: Uint8Array): void {
+    if (this.isRemoteRoom(roomId)) return;
+    const term = this.book.authorityOf(roomId)?.term ?? 0n;
+    const positionSig = signPosition(this.d.signer, term, frame);
+    for (const p of peers) {
+      if (p.domain === this.domain) continue;
+      for (const s of [...p.members, ...p.fanout]) {
+        if (!this.remoteDevices.has(s)) this.remoteDevices.set(s, { domain: p.domain });
+      }
+      const to = [...p.fanout];
+      this.send(p.domain, frame, { term, positionSig, to, members: [...p.members] });
+    }
+  }
+
+  private send(domain: string, frame: Uint8Array, extra: EnvelopeExtra): void {
+    if (!this.up.has(domain)) return;
+    const wire = sealEnvelope(this.d.signer, {
+      origin: this.domain,
+      forwardedAt: this.d.clock.now(),
+      hops: 1,
+      frame,
+      ...extra,
+    });
+    this.d.links.send(domain, wire);
+  }
+
+  private count(code: ProtocolErrorCode): void {
+    this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
+  }
+}
+
+/**
+ * Why a peer's forwarded request is refused, or undefined: it must name its user and
+ * device, the user must be of the peer's domain, the device's signature must verify, and
+ * it must be something a peer's user may ask here (not a room creation, not a room this
+ * hub does not sequence).
+ */
+function peerRequestProblem(
+  fed: FederationCore,
+  domain: string,
+  inner: Frame,
+  e: { user_id?: string; device_key?: Uint8Array },
+): Refusal | undefined {
+  const h = inner.header;
+  if (e.user_id === undefined || e.device_key === undefined) {
+    return refuse("BAD_PAYLOAD", "a forwarded request names its user and device");
+  }
+  if (domainOf(e.user_id) !== domain.toLowerCase()) {
+    return refuse("FORBIDDEN", `${domain} does not speak for ${e.user_id}`);
+  }
+  if (deriveSenderId(e.device_key) !== h.senderId || !verifyFrame(inner, e.device_key)) {
+    return refuse("BAD_SIGNATURE", "frame signature does not verify");
+  }
+  if (h.opcode === Opcode.ROOM_CREATE) {
+    return refuse("FORBIDDEN", "rooms are created on their creator's home hub");
+  }
+  if (!isRoomRequest(h.opcode) && !PEER_HUB_REQUESTS.has(h.opcode)) {
+    return refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not for peers`);
+  }
+  const a = isRoomRequest(h.opcode) ? fed.book.authorityOf(h.roomId) : undefined;
+  if (a !== undefined && a.domain !== fed.domain) {
+    return { ...refuse("NOT_AUTHORITY", `${a.domain} is`), term: a.term };
+  }
+  return transferringRefusal(fed, h);
+}
+
+/** TRANSFERRING with its retry hint for a write to a room this hub is handing over. */
+export function transferringRefusal(
+  fed: FederationCore,
+  h: { opcode: number; roomId: bigint },
+): Refusal | undefined {
+  const wait = isSequenced(h.opcode) ? fed.transferring(h.roomId) : undefined;
+  if (wait === undefined) return undefined;
+  return { ...refuse("TRANSFERRING", "the room's authority is moving"), retryAfterMs: wait };
+}

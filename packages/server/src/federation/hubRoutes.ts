@@ -1,0 +1,51 @@
+/**
+ * Where the hub core sends a local user's request when federation is on (DESIGN §11): a
+ * request to a room another hub sequences goes to that authority (sync is served from the
+ * replica), a key-package claim for another domain's user goes to that user's home hub.
+ * Everything else stays on this hub. The hub core's own checks (bans, credentials bound to
+ * identity) have run before, so a participating hub's bans apply to what it relays.
+ */
+import { decodePayload, type Frame, isRoomRequest, Opcode } from "@kalandra/proto";
+import { domainOf } from "../identity/userId.js";
+import type { SequencerLimits } from "../sequencer/env.js";
+import { syncPage } from "../sequencer/queries.js";
+import type { Storage } from "../storage/types.js";
+import { type Outcome, refuse } from "../vocabulary/outcome.js";
+import { type FederationCore, type PeerRequester, transferringRefusal } from "./federationCore.js";
+
+export interface RouteContext {
+  federation: FederationCore;
+  storage: Storage;
+  limits: SequencerLimits;
+}
+
+/** The outcome when federation took the request, undefined when it is this hub's. */
+export function routeFederated(
+  c: RouteContext,
+  sessionId: string,
+  from: PeerRequester,
+  frame: Frame,
+): Outcome | undefined {
+  const fed = c.federation;
+  const h = frame.header;
+  if (h.opcode === Opcode.KP_CLAIM) {
+    const domain = domainOf(decodePayload(Opcode.KP_CLAIM, frame.payload).user_id);
+    if (domain === undefined || domain === fed.domain.toLowerCase()) return undefined;
+    return fed.forward(sessionId, frame, from, domain);
+  }
+  if (!isRoomRequest(h.opcode)) return undefined;
+  const authority = fed.book.authorityOf(h.roomId);
+  if (authority === undefined || authority.domain === fed.domain) {
+    const moving = transferringRefusal(fed, h);
+    return moving === undefined ? undefined : fed.refuse(sessionId, frame, moving);
+  }
+  if (h.opcode === Opcode.ROOM_CREATE) {
+    return fed.refuse(sessionId, frame, refuse("ROOM_EXISTS", `room ${h.roomId} exists`));
+  }
+  if (h.opcode === Opcode.SYNC_REQUEST) {
+    return fed.serveSync(sessionId, frame, from, (roomId, start, limit) =>
+      syncPage({ storage: c.storage, limits: c.limits }, roomId, start, limit),
+    );
+  }
+  return fed.forward(sessionId, frame, from, authority.domain);
+}

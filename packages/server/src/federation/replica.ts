@@ -1,0 +1,168 @@
+/**
+ * A participating hub's replica of a room's log (DESIGN §11): the frames the authority
+ * sequenced, at the positions it gave them, stored like a local room's log so sync and
+ * history are served here. The caller (federationCore.ts) has checked the authority's
+ * position signature and term; this module checks the position itself: a frame is appended
+ * only at the replica's next log_index. An earlier index must be byte-identical to what is
+ * stored (a duplicate), anything else there is a fork and refused; a later one waits in a
+ * bounded buffer while the missing range is fetched from the authority (`gap`).
+ *
+ * Operations on one room run one after another (each append is awaited before the next
+ * position is judged), so a burst of frames cannot race past the position check.
+ */
+import { bytesEqual, canary, FrameHeader, HEADER_SIZE } from "@kalandra/proto";
+import type { Storage } from "../storage/types.js";
+import { type Refusal, refuse } from "../vocabulary/outcome.js";
+
+/** Frames held per room while a gap before them is fetched; more are dropped (re-fetched). */
+export const MAX_BUFFERED = 1024;
+
+/** A frame now in the replica, with the local devices it is for. */
+export interface Applied {
+  readonly frame: Uint8Array;
+  readonly to: readonly bigint[];
+}
+
+export type ReplicaVerdict =
+  | { kind: "appended"; applied: Applied[] }
+  | { kind: "duplicate" }
+  /** Held back: the replica needs the frames from `from` on first. */
+  | { kind: "gap"; from: bigint }
+  | { kind: "refused"; refusal: Refusal };
+
+/** One entry of a catch-up page: header and payload (null when erased at the authority). */
+export interface PageEntry {
+  readonly header: Uint8Array;
+  readonly payload: Uint8Array | null;
+}
+
+const NO_RESPONSE = new Uint8Array(0);
+
+export class ReplicaLog {
+  private readonly buffered = new Map<bigint, Map<bigint, Applied>>();
+  private readonly queues = new Map<bigint, Promise<unknown>>();
+
+  constructor(private readonly storage: Storage) {}
+
+  /** The next log_index this replica expects. */
+  head(roomId: bigint): bigint {
+    return this.storage.nextIndex(roomId);
+  }
+
+  /** A live frame from the authority (position signature and term already checked). */
+  accept(roomId: bigint, frame: Uint8Array, to: readonly bigint[]): Promise<ReplicaVerdict> {
+    return this.serial(roomId, () => this.acceptNow(roomId, frame, to));
+  }
+
+  /**
+   * A catch-up page from the authority: entries from the replica's head on are stored (not
+   * fanned out: devices that missed them sync), then buffered frames that now follow.
+   */
+  applyPage(roomId: bigint, entries: readonly PageEntry[]): Promise<Applied[]> {
+    return this.serial(roomId, async () => {
+      for (const e of entries) {
+        const h = FrameHeader.view(e.header);
+        if (h.roomId !== roomId) break;
+        const head = this.head(roomId);
+        if (h.logIndex < head) continue;
+        if (h.logIndex > head) break;
+        await this.append(roomId, e.header, e.payload);
+      }
+      return this.drain(roomId);
+    });
+  }
+
+  private async acceptNow(
+    roomId: bigint,
+    frame: Uint8Array,
+    to: readonly bigint[],
+  ): Promise<ReplicaVerdict> {
+    const h = FrameHeader.view(frame);
+    if (h.roomId !== roomId) return refused("frame of another room");
+    const head = this.head(roomId);
+    // canary: simulation-only planted bug (issue 18), a replica that skips the position
+    // check and stores a frame from the future at its own next index.
+    if (h.logIndex > head && canary("replica_skips_position_check")) {
+      await this.append(roomId, frame.subarray(0, HEADER_SIZE), frame.subarray(HEADER_SIZE), head);
+      return { kind: "appended", applied: [{ frame, to }] };
+    }
+    if (h.logIndex < head) {
+      const [stored] = this.storage.readRange(roomId, h.logIndex, 1);
+      if (stored !== undefined && bytesEqual(stored.header, frame.subarray(0, HEADER_SIZE))) {
+        return { kind: "duplicate" };
+      }
+      return refused(`log_index ${h.logIndex} differs from the replica's entry (a fork)`);
+    }
+    if (h.logIndex > head) {
+      let held = this.buffered.get(roomId);
+      if (held === undefined) {
+        held = new Map();
+        this.buffered.set(roomId, held);
+      }
+      if (held.size < MAX_BUFFERED) held.set(h.logIndex, { frame, to });
+      return { kind: "gap", from: head };
+    }
+    await this.append(roomId, frame.subarray(0, HEADER_SIZE), frame.subarray(HEADER_SIZE));
+    return { kind: "appended", applied: [{ frame, to }, ...(await this.drain(roomId))] };
+  }
+
+  /** Buffered frames that follow the head now, applied in order. */
+  private async drain(roomId: bigint): Promise<Applied[]> {
+    const held = this.buffered.get(roomId);
+    const out: Applied[] = [];
+    if (held === undefined) return out;
+    for (;;) {
+      const head = this.head(roomId);
+      for (const k of held.keys()) if (k < head) held.delete(k);
+      const next = held.get(head);
+      if (next === undefined) break;
+      held.delete(head);
+      await this.append(
+        roomId,
+        next.frame.subarray(0, HEADER_SIZE),
+        next.frame.subarray(HEADER_SIZE),
+      );
+      out.push(next);
+    }
+    if (held.size === 0) this.buffered.delete(roomId);
+    return out;
+  }
+
+  private async append(
+    roomId: bigint,
+    header: Uint8Array,
+    payload: Uint8Array | null,
+    at?: bigint,
+  ): Promise<void> {
+    const h = FrameHeader.view(header);
+    const logIndex = at ?? h.logIndex;
+    await this.storage.append([
+      {
+        roomId,
+        logIndex,
+        header,
+        payload: payload ?? new Uint8Array(0),
+        senderId: h.senderId,
+        requestId: h.requestId,
+        response: NO_RESPONSE,
+      },
+    ]);
+    // Erased at the authority: erased here too, so no byte of it is kept (DESIGN §5).
+    if (payload === null) await this.storage.secureDelete(roomId, logIndex);
+  }
+
+  private serial<T>(roomId: bigint, op: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(roomId) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.catch(() => undefined);
+    this.queues.set(roomId, tail);
+    void tail.then(() => {
+      if (this.queues.get(roomId) === tail) this.queues.delete(roomId);
+    });
+    return next;
+  }
+}
+
+function refused(message: string): ReplicaVerdict {
+  return { kind: "refused", refusal: refuse("OUT_OF_POSITION", message) };
+}

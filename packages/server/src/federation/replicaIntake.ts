@@ -1,0 +1,148 @@
+/**
+ * A participating hub's side of a replicated room (DESIGN §11): the authority's sequenced
+ * frames are checked — position signature under the authority's pinned key, term not
+ * below the known one, one authority per term — then position-checked into the replica
+ * (replica.ts) and fanned out to the local devices the authority named; a gap is fetched
+ * with a hub SYNC_REQUEST (one at a time per room). Sync is served from the replica to the
+ * room's local members, as the authority last listed them.
+ */
+import {
+  decodePayload,
+  Flag,
+  type Frame,
+  FrameHeader,
+  hubFrame,
+  Opcode,
+  responseFrame,
+  verifyPosition,
+} from "@kalandra/proto";
+import type { Outcome } from "../vocabulary/outcome.js";
+import { refuse } from "../vocabulary/outcome.js";
+import type { AuthorityBook } from "./authorityBook.js";
+import type { Forwarding, PeerRequester } from "./forwarding.js";
+import { type FederationPorts, ownHeader, resign } from "./ports.js";
+import type { PageEntry, ReplicaLog } from "./replica.js";
+
+/** Entries a replica asks per catch-up page. */
+export const CATCH_UP_LIMIT = 256;
+
+export interface SyncPage {
+  entries: PageEntry[];
+  next: bigint;
+  head: bigint;
+}
+
+/** Reads a page of a replicated room (sequencer/queries.ts `syncPage` over the main storage). */
+export type SyncPageReader = (roomId: bigint, from: bigint, limit: number) => SyncPage;
+
+/** The envelope fields of a sequenced frame. */
+export interface Position {
+  term?: bigint;
+  position_sig?: Uint8Array;
+  to?: bigint[];
+  members?: bigint[];
+}
+
+export class ReplicaIntake {
+  /** Local member devices of each replicated room, as the authority last listed them. */
+  private readonly members = new Map<bigint, Set<bigint>>();
+  /** Rooms with a catch-up request in flight. */
+  private readonly catchingUp = new Set<bigint>();
+  private requestId = 0;
+
+  constructor(
+    private readonly ports: FederationPorts,
+    private readonly book: AuthorityBook,
+    private readonly replica: ReplicaLog,
+  ) {}
+
+  /** A frame `domain` sequenced (its link key `key`): checked into the replica, fanned out. */
+  async sequenced(domain: string, key: Uint8Array, inner: Frame, e: Position): Promise<void> {
+    const h = inner.header;
+    const term = e.term ?? 0n;
+    const wire = inner.toWire();
+    if (!verifyPosition(key, term, wire, e.position_sig ?? new Uint8Array(0))) {
+      return this.ports.count("BAD_HUB_SIGNATURE");
+    }
+    const known = this.book.authorityOf(h.roomId);
+    if (known !== undefined && term < known.term) return this.ports.count("STALE_TERM");
+    if (known !== undefined && term === known.term && known.domain !== domain) {
+      return this.ports.count("NOT_AUTHORITY");
+    }
+    await this.book.learn(h.roomId, domain, term);
+    if (e.members !== undefined) this.members.set(h.roomId, new Set(e.members));
+    const v = await this.replica.accept(h.roomId, wire, e.to ?? []);
+    if (v.kind === "refused") return this.ports.count(v.refusal.code);
+    if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
+    if (v.kind === "appended") for (const a of v.applied) this.fanOut(a.frame, a.to);
+  }
+
+  /** The authority's answer to this hub's catch-up request. */
+  async pageArrived(domain: string, inner: Frame): Promise<void> {
+    const roomId = inner.header.roomId;
+    this.catchingUp.delete(roomId);
+    if (inner.header.opcode !== Opcode.SYNC_PAGE) return;
+    if (this.book.authorityOf(roomId)?.domain !== domain) return;
+    const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
+    for (const a of await this.replica.applyPage(roomId, page.entries)) this.fanOut(a.frame, a.to);
+    const head = this.replica.head(roomId);
+    if (head < page.head && page.entries.length > 0) this.catchUp(domain, roomId, head);
+  }
+
+  /**
+   * SYNC_REQUEST of a local device on a replicated room: served from the replica to the
+   * room's local members; before the authority listed them (after a restart), forwarded.
+   */
+  serveSync(
+    sessionId: string,
+    frame: Frame,
+    from: PeerRequester,
+    page: SyncPageReader,
+    forwarding: Forwarding,
+  ): Outcome {
+    const h = frame.header;
+    const members = this.members.get(h.roomId);
+    const authority = this.book.authorityOf(h.roomId);
+    if (members === undefined && authority !== undefined) {
+      return forwarding.forward(sessionId, frame, from, authority.domain);
+    }
+    if (members === undefined || !members.has(from.senderId)) {
+      return forwarding.refuse(sessionId, frame, refuse("NOT_MEMBER", "not a member of the room"));
+    }
+    const { from: start, limit } = decodePayload(Opcode.SYNC_REQUEST, frame.payload);
+    const p = page(h.roomId, start, limit);
+    const signer = this.ports.signer;
+    const entries = p.entries.map((e) => ({
+      header: ownHeader(signer, e.header, e.payload),
+      payload: e.payload,
+    }));
+    this.ports.sink(
+      { kind: "session", sessionId },
+      responseFrame(signer, h, Opcode.SYNC_PAGE, { ...p, entries }),
+    );
+    return { ok: true };
+  }
+
+  private fanOut(frame: Uint8Array, to: readonly bigint[]): void {
+    const f = FrameHeader.view(frame);
+    const senderIds = to.filter((s) => s !== f.senderId);
+    if (senderIds.length === 0) return;
+    const bytes = f.senderId === 0n ? resign(this.ports.signer, frame) : frame;
+    this.ports.sink({ kind: "members", roomId: f.roomId, senderIds }, bytes);
+  }
+
+  private catchUp(domain: string, roomId: bigint, from: bigint): void {
+    if (this.catchingUp.has(roomId)) return;
+    this.catchingUp.add(roomId);
+    const req = hubFrame(
+      this.ports.signer,
+      Opcode.SYNC_REQUEST,
+      roomId,
+      0n,
+      { from, limit: CATCH_UP_LIMIT },
+      Flag.EXTERNAL,
+      ++this.requestId,
+    );
+    this.ports.send(domain, req, {});
+  }
+}

@@ -1,0 +1,142 @@
+import {
+  encodeFrame,
+  encodePayload,
+  generateDeviceKey,
+  Opcode,
+  stampSequence,
+} from "@kalandra/proto";
+import { seededRng } from "@kalandra/test-support";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { MAX_BUFFERED, ReplicaLog } from "../../src/federation/replica.js";
+import { MemoryStorage } from "../../src/storage/memoryStorage.js";
+
+const ROOM = 0xfeedn;
+const alice = generateDeviceKey(seededRng("replica/alice"));
+
+/** The authority's frame at `logIndex`: an APP_MESSAGE stamped with its position. */
+function frameAt(logIndex: bigint, text = logIndex): Uint8Array {
+  const f = encodeFrame(
+    {
+      opcode: Opcode.APP_MESSAGE,
+      requestId: Number(logIndex) + 1,
+      roomId: ROOM,
+      senderId: alice.senderId,
+      epoch: 1n,
+      payload: encodePayload(Opcode.APP_MESSAGE, {
+        generation: 0,
+        ciphertext: new TextEncoder().encode(String(text)),
+      }),
+    },
+    alice.signer,
+  );
+  stampSequence(f, logIndex, 1000n + logIndex);
+  return f;
+}
+
+function indexes(storage: MemoryStorage): bigint[] {
+  return storage.readRange(ROOM, 0n, 10_000).map((f) => f.logIndex);
+}
+
+describe("ReplicaLog: the position check of a participating hub (DESIGN §11)", () => {
+  it("appends the next log_index and fans out to the given devices", async () => {
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage);
+    const v = await r.accept(ROOM, frameAt(0n), [5n]);
+    expect(v).toMatchObject({ kind: "appended", applied: [{ to: [5n] }] });
+    expect(r.head(ROOM)).toBe(1n);
+    expect(storage.readRange(ROOM, 0n, 1)[0]!.header).toEqual(frameAt(0n).subarray(0, 128));
+  });
+
+  it("ignores an identical duplicate, refuses a different frame at a stored index (a fork)", async () => {
+    const r = new ReplicaLog(new MemoryStorage());
+    await r.accept(ROOM, frameAt(0n), []);
+    expect(await r.accept(ROOM, frameAt(0n), [])).toEqual({ kind: "duplicate" });
+    const fork = await r.accept(ROOM, frameAt(0n, 99n), []);
+    expect(fork).toMatchObject({ kind: "refused", refusal: { code: "OUT_OF_POSITION" } });
+    expect(r.head(ROOM)).toBe(1n);
+  });
+
+  it("holds a frame past a gap, then applies it in order after the missing page", async () => {
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage);
+    expect(await r.accept(ROOM, frameAt(2n), [7n])).toEqual({ kind: "gap", from: 0n });
+    expect(r.head(ROOM)).toBe(0n);
+    const page = [frameAt(0n), frameAt(1n)].map((f) => ({
+      header: f.subarray(0, 128),
+      payload: f.subarray(128),
+    }));
+    const applied = await r.applyPage(ROOM, page);
+    expect(applied.map((a) => a.to)).toEqual([[7n]]);
+    expect(indexes(storage)).toEqual([0n, 1n, 2n]);
+  });
+
+  it("stores an entry erased at the authority as erased here", async () => {
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage);
+    const f = frameAt(0n);
+    await r.applyPage(ROOM, [{ header: f.subarray(0, 128), payload: null }]);
+    expect(storage.readRange(ROOM, 0n, 1)[0]!.payload).toBeNull();
+  });
+
+  it("ignores page entries of another room or out of sequence", async () => {
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage);
+    const far = frameAt(3n);
+    await r.applyPage(ROOM, [{ header: far.subarray(0, 128), payload: far.subarray(128) }]);
+    expect(r.head(ROOM)).toBe(0n);
+    const other = frameAt(0n);
+    expect(await r.accept(ROOM + 1n, other, [])).toMatchObject({ kind: "refused" });
+  });
+
+  it(`buffers at most ${MAX_BUFFERED} frames per room`, async () => {
+    const r = new ReplicaLog(new MemoryStorage());
+    for (let i = 1; i <= MAX_BUFFERED + 5; i++) await r.accept(ROOM, frameAt(BigInt(i)), []);
+    const applied = await r.applyPage(ROOM, [
+      { header: frameAt(0n).subarray(0, 128), payload: frameAt(0n).subarray(128) },
+    ]);
+    expect(applied).toHaveLength(MAX_BUFFERED);
+    expect(r.head(ROOM)).toBe(BigInt(MAX_BUFFERED + 1));
+  });
+
+  it("property: any arrival order, with duplicates, ends as the authority's log, each frame fanned out once", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 24 }).chain((n) =>
+          fc.tuple(
+            fc.constant(n),
+            fc.shuffledSubarray([...Array(n).keys(), ...Array(n).keys()], {
+              minLength: 2 * n,
+              maxLength: 2 * n,
+            }),
+          ),
+        ),
+        async ([n, order]) => {
+          const storage = new MemoryStorage();
+          const r = new ReplicaLog(storage);
+          const fanned: bigint[] = [];
+          // Frames arrive concurrently, as link messages do.
+          const verdicts = await Promise.all(
+            order.map((i) => r.accept(ROOM, frameAt(BigInt(i)), [BigInt(i)])),
+          );
+          for (const v of verdicts) {
+            if (v.kind === "appended") for (const a of v.applied) fanned.push(...a.to);
+            expect(v.kind).not.toBe("refused");
+          }
+          // Whatever is still held waits for a page from the authority's head.
+          const page = Array.from({ length: n }, (_, i) => frameAt(BigInt(i))).map((f) => ({
+            header: f.subarray(0, 128),
+            payload: f.subarray(128),
+          }));
+          for (const a of await r.applyPage(ROOM, page)) fanned.push(...a.to);
+          expect(indexes(storage)).toEqual(Array.from({ length: n }, (_, i) => BigInt(i)));
+          for (const f of storage.readRange(ROOM, 0n, n)) {
+            expect(f.header).toEqual(frameAt(f.logIndex).subarray(0, 128));
+          }
+          expect(new Set(fanned).size).toBe(fanned.length);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,341 @@
+/** Rooms across two hubs in one process (DESIGN §11, issue 18): real hub cores, real MLS. */
+import {
+  type DeviceSigner,
+  decodePayload,
+  Frame,
+  hubFrame,
+  Opcode,
+  openEnvelope,
+  sealEnvelope,
+  verifyFrame,
+} from "@kalandra/proto";
+import { encodeMlsMessage } from "ts-mls";
+import { describe, expect, it } from "vitest";
+import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
+import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
+import { appMessage } from "../sequencer/room.js";
+import { federation, type Net, sendVia } from "./twoHubs.js";
+
+const A = "a.example";
+const B = "b.example";
+const ROOM = 0x0a0b_0c0d_0e0f_1011_1213_1415_1617_1819n;
+
+interface CrossRoom {
+  net: Net;
+  a: Env;
+  b: Env;
+  alice: Client;
+  bob: Client;
+}
+
+/** alice@a creates ROOM on A, claims bob@b's key package through B, and adds him. */
+async function crossRoom(net?: Net): Promise<CrossRoom> {
+  net ??= await federation([A, B]);
+  const a = net.hub(A);
+  const b = net.hub(B);
+  const alice = await makeClient(a, `alice@${A}`);
+  const bob = await makeClient(b, `bob@${B}`);
+  const kp = encodeMlsMessage({
+    version: "mls10",
+    wireformat: "mls_key_package",
+    keyPackage: bob.device.publicPackage,
+  });
+  const up = await sendVia(
+    net,
+    b,
+    bob,
+    frameOf(bob, Opcode.KP_UPLOAD, 0n, 0n, { key_packages: [kp], last_resort: false }),
+  );
+  expect(up.opcode).toBe(Opcode.ACK);
+  alice.state = await createRoom(a.cs, a.hubMls, alice.device, ROOM);
+  const created = await sendVia(
+    net,
+    a,
+    alice,
+    frameOf(alice, Opcode.ROOM_CREATE, ROOM, 0n, {
+      group_info: await groupInfoBytes(a.cs, alice.state),
+      join_rule: "invite",
+    }),
+  );
+  expect(created.opcode).toBe(Opcode.ACK);
+  const claimed = await sendVia(
+    net,
+    a,
+    alice,
+    frameOf(alice, Opcode.KP_CLAIM, 0n, 0n, { user_id: `bob@${B}` }),
+  );
+  expect(claimed.opcode).toBe(Opcode.KP_CLAIMED);
+  // Relayed by A: signed by A's key, the only hub key alice's client knows.
+  expect(verifyFrame(claimed.frame, a.hubSigner.publicKey)).toBe(true);
+  const claims = decodePayload(Opcode.KP_CLAIMED, claimed.frame.payload).claims;
+  expect(claims).toEqual([{ sender_id: bob.senderId, key_package: kp }]);
+  const c = await commit(a.cs, alice.state, [
+    { proposalType: "add", add: { keyPackage: bob.device.publicPackage } },
+  ]);
+  const added = await sendVia(
+    net,
+    a,
+    alice,
+    frameOf(alice, Opcode.COMMIT, ROOM, 0n, {
+      commit: c.commit,
+      group_info: c.groupInfo,
+      welcome: encodeMlsMessage(c.welcome!),
+      welcome_recipients: [bob.senderId],
+    }),
+  );
+  expect(added.opcode).toBe(Opcode.ACK);
+  alice.state = c.state;
+  bob.state = await join(b.cs, bob.device, c.welcome!);
+  return { net, a, b, alice, bob };
+}
+
+function headers(env: Env): string[] {
+  return env.storage.readRange(ROOM, 0n, 1000).map((f) => Buffer.from(f.header).toString("hex"));
+}
+
+describe("rooms across two hubs", () => {
+  it("invites bob@b through his home hub: claim, Welcome routed to his inbox, replica from 0", async () => {
+    const { net, a, b, bob } = await crossRoom();
+    const welcomes = deliveredTo(b, bob.senderId, Opcode.WELCOME);
+    expect(welcomes).toHaveLength(1);
+    expect(verifyFrame(welcomes[0]!, b.hubSigner.publicKey)).toBe(true);
+    expect(b.storage.welcomesFor(bob.senderId, 0n)).toHaveLength(1);
+    // B keeps a replica of the whole log, position for position.
+    await net.settle();
+    expect(headers(b)).toEqual(headers(a));
+    expect(headers(a)).toHaveLength(2);
+    expect(b.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: A, term: 0n });
+  });
+
+  it("bob's messages go through B to the authority, alice's reach bob through B", async () => {
+    const { net, a, b, alice, bob } = await crossRoom();
+    const sent = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "from bob"));
+    expect(sent.opcode).toBe(Opcode.ACK);
+    expect(sent.frame.header.logIndex).toBe(2n);
+    expect(verifyFrame(sent.frame, b.hubSigner.publicKey)).toBe(true);
+    expect(deliveredTo(a, alice.senderId, Opcode.APP_MESSAGE)).toHaveLength(1);
+    const back = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "from alice"));
+    expect(back.frame.header.logIndex).toBe(3n);
+    const atBob = deliveredTo(b, bob.senderId, Opcode.APP_MESSAGE);
+    expect(atBob.map((f) => f.header.logIndex)).toEqual([3n]);
+    // Bob's own message is not echoed to him; the replica has both.
+    expect(headers(b)).toEqual(headers(a));
+    expect(headers(a)).toHaveLength(4);
+  });
+
+  it("serves sync and history from the replica; refuses non-members", async () => {
+    const { net, a, b, bob } = await crossRoom();
+    await sendVia(net, b, bob, appMessage(bob, ROOM, 1n));
+    const sentBefore = net.log.length;
+    const page = await sendVia(
+      net,
+      b,
+      bob,
+      frameOf(bob, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 }),
+    );
+    expect(page.opcode).toBe(Opcode.SYNC_PAGE);
+    expect(net.log.length).toBe(sentBefore); // answered by B, nothing crossed the link
+    const p = decodePayload(Opcode.SYNC_PAGE, page.frame.payload);
+    expect(p.entries.map((e) => Buffer.from(e.header).toString("hex"))).toEqual(headers(a));
+    expect(p.head).toBe(3n);
+    const mallory = await makeClient(b, `mallory@${B}`);
+    const refused = await sendVia(
+      net,
+      b,
+      mallory,
+      frameOf(mallory, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 }),
+    );
+    expect(refused.error?.name).toBe("NOT_MEMBER");
+  });
+
+  it("relays the authority's refusals and keeps idempotency: one entry per request", async () => {
+    const { net, a, b, bob } = await crossRoom();
+    const stale = await sendVia(net, b, bob, appMessage(bob, ROOM, 0n));
+    expect(stale.error?.name).toBe("STALE_EPOCH");
+    const msg = appMessage(bob, ROOM, 1n, "once", 500);
+    const first = await sendVia(net, b, bob, msg);
+    const again = await sendVia(net, b, bob, msg);
+    expect(again.frame.header.logIndex).toBe(first.frame.header.logIndex);
+    expect(a.storage.nextIndex(ROOM)).toBe(3n);
+    expect(headers(b)).toEqual(headers(a));
+  });
+
+  it("a kick of bob@b at the authority holds bob's writes until the removal is committed", async () => {
+    const { net, a, b, bob } = await crossRoom();
+    const kicked = await a.hub.kick(ROOM, `bob@${B}`);
+    expect(kicked).toMatchObject({ ok: true, kick: { leaves: [1] } });
+    await net.settle();
+    // The hub's Remove proposal reaches bob through B, re-signed by B; the replica keeps A's.
+    const proposals = deliveredTo(b, bob.senderId, Opcode.PROPOSAL);
+    expect(proposals).toHaveLength(1);
+    expect(proposals[0]!.header.senderId).toBe(0n);
+    expect(verifyFrame(proposals[0]!, b.hubSigner.publicKey)).toBe(true);
+    expect(headers(b)).toEqual(headers(a));
+    const held = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n));
+    expect(held.error?.name).toBe("MUST_INCLUDE_PENDING_REMOVALS");
+  });
+
+  it("answers PEER_UNREACHABLE with a retry hint while the authority's link is down", async () => {
+    const { net, b, bob } = await crossRoom();
+    net.link(A, B, false);
+    const r = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n));
+    expect(r.error?.name).toBe("PEER_UNREACHABLE");
+    const p = decodePayload(Opcode.ERROR, r.frame.payload);
+    expect(p.retry_after_ms).toBe(1000n);
+    net.link(A, B);
+    expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
+  });
+
+  it("B's ban applies to its users: nothing is forwarded", async () => {
+    let banned = false;
+    const net = await federation([A, B], {
+      bans: { [B]: { isBanned: (u) => banned && u === `bob@${B}` } },
+    });
+    const { b, bob } = await crossRoom(net);
+    banned = true;
+    const before = net.log.length;
+    const r = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n));
+    expect(r.error?.name).toBe("BANNED");
+    expect(net.log.length).toBe(before);
+  });
+
+  it("a replica catches up a frame it missed, and never stores a frame with a bad position", async () => {
+    const { net, a, b, alice } = await crossRoom();
+    let dropNext = true;
+    net.tamper = (m) => {
+      if (m.to === B && dropNext) {
+        dropNext = false;
+        return undefined;
+      }
+      return m;
+    };
+    await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "lost on the link"));
+    expect(b.storage.nextIndex(ROOM)).toBe(2n);
+    await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "after the loss"));
+    expect(headers(b)).toEqual(headers(a));
+    // A frame whose envelope claims another position signature: refused, not stored.
+    net.tamper = (m) => {
+      if (m.to !== B) return m;
+      const { envelope } = openEnvelope(m.bytes, net.signers.get(A)!.publicKey, { maxHops: 3 });
+      if (envelope.position_sig === undefined) return m;
+      const forged = sealEnvelope(net.signers.get(A)!, {
+        origin: A,
+        forwardedAt: 0n,
+        hops: 1,
+        frame: envelope.frame,
+        term: envelope.term ?? 0n,
+        positionSig: new Uint8Array(64),
+        to: envelope.to ?? [],
+      });
+      return { ...m, bytes: forged };
+    };
+    await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "forged"));
+    expect(b.storage.nextIndex(ROOM)).toBe(a.storage.nextIndex(ROOM) - 1n);
+    expect(b.hub.federation!.refused.get("BAD_HUB_SIGNATURE")).toBe(1);
+  });
+
+  it("refuses a peer speaking for another domain's user, and a peer's ROOM_CREATE", async () => {
+    const { net, a, b, bob } = await crossRoom();
+    const fed = b.hub.federation!;
+    // B forwards a request naming a user of c.example: A refuses it and stores nothing.
+    const before = a.storage.nextIndex(ROOM);
+    fed.forward(
+      bob.sessionId,
+      Frame.fromWire(appMessage(bob, ROOM, 1n)),
+      { senderId: bob.senderId, deviceKey: bob.signer.publicKey, userId: "bob@c.example" },
+      A,
+    );
+    await net.settle();
+    expect(a.storage.nextIndex(ROOM)).toBe(before);
+    expect(a.hub.federation!.refused.get("FORBIDDEN")).toBe(1);
+    const create = frameOf(bob, Opcode.ROOM_CREATE, 77n, 0n, {
+      group_info: new Uint8Array(4),
+    });
+    fed.forward(
+      bob.sessionId,
+      Frame.fromWire(create),
+      { senderId: bob.senderId, deviceKey: bob.signer.publicKey, userId: bob.name },
+      A,
+    );
+    await net.settle();
+    expect(a.hub.federation!.refused.get("FORBIDDEN")).toBe(2);
+    expect(a.storage.nextIndex(77n)).toBe(0n);
+  });
+
+  it("drops envelopes from a peer without a link, with a bad signature or too many hops", async () => {
+    const { net, a, b } = await crossRoom();
+    const fed = a.hub.federation!;
+    fed.linkFrame("c.example", new Uint8Array(200));
+    fed.linkFrame(B, new Uint8Array(10));
+    const frame = frameOf(await makeClient(b, `x@${B}`), Opcode.APP_MESSAGE, ROOM, 1n, {
+      generation: 0,
+      ciphertext: new Uint8Array(1),
+    });
+    const far = sealEnvelope(net.signers.get(B)!, { origin: B, forwardedAt: 0n, hops: 9, frame });
+    fed.linkFrame(B, far);
+    const wrongKey = sealEnvelope(net.signers.get(A)!, {
+      origin: B,
+      forwardedAt: 0n,
+      hops: 1,
+      frame,
+    });
+    fed.linkFrame(B, wrongKey);
+    await net.settle();
+    expect(Object.fromEntries(fed.refused)).toMatchObject({
+      PEER_NOT_CONFIGURED: 1,
+      TRUNCATED: 1,
+      TOO_MANY_HOPS: 1,
+      BAD_HUB_SIGNATURE: 1,
+    });
+  });
+
+  it("hands authority frames to the transfer state machine, checked against the peer's key", async () => {
+    const got: string[] = [];
+    const net = await federation([A, B], {
+      authority: {
+        [A]: {
+          onAuthorityFrame: (from, f) => got.push(`${from} ${f.kind} ${f.frame.header.roomId}`),
+        },
+      },
+    });
+    const propose = (signer: DeviceSigner) =>
+      hubFrame(signer, Opcode.AUTHORITY_PROPOSE, ROOM, 0n, {
+        term: 1n,
+        from: A,
+        to: B,
+        log_index: 3n,
+        nonce: new Uint8Array(16),
+        reason: "planned",
+      });
+    const b = net.hub(B).hub.federation!;
+    b.sendHubFrame(A, propose(net.signers.get(B)!));
+    b.sendHubFrame(A, propose(net.signers.get(A)!)); // not signed by its sender
+    net.hub(A).hub.federation!.sendHubFrame(B, propose(net.signers.get(A)!)); // B has none
+    await net.settle();
+    expect(got).toEqual([`${B} propose ${ROOM}`]);
+    expect(net.hub(A).hub.federation!.refused.get("BAD_HUB_SIGNATURE")).toBe(1);
+    expect(b.refused.get("NOT_AUTHORITY")).toBe(1);
+  });
+
+  it("refuses writes TRANSFERRING with the retry hint while the authority hands the room over", async () => {
+    let moving: bigint | undefined;
+    const net = await federation([A, B], {
+      authority: { [A]: { onAuthorityFrame: () => {}, transferring: () => moving } },
+    });
+    const { a, b, alice, bob } = await crossRoom(net);
+    moving = 250n;
+    for (const [env, c] of [
+      [a, alice],
+      [b, bob],
+    ] as const) {
+      const r = await sendVia(net, env, c, appMessage(c, ROOM, 1n));
+      expect(r.error?.name).toBe("TRANSFERRING");
+      expect(decodePayload(Opcode.ERROR, r.frame.payload).retry_after_ms).toBe(250n);
+    }
+    // Reads still work; writes resume once the hand-over is done.
+    const sync = frameOf(bob, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 10 });
+    expect((await sendVia(net, b, bob, sync)).opcode).toBe(Opcode.SYNC_PAGE);
+    moving = undefined;
+    expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
+  });
+});

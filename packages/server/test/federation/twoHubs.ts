@@ -1,0 +1,147 @@
+/**
+ * Hubs federating in one process (DESIGN §11): each a real HubCore over its own storage,
+ * with real MLS devices (test/hub/harness.ts), linked by an in-memory network that carries
+ * envelopes between their federation cores. `settle` runs the network and the shards until
+ * nothing is in flight. Links are up from the start (the handshake is fed-runtime's).
+ */
+import { createDeviceSigner, type DeviceSigner, Frame, FrameHeader } from "@kalandra/proto";
+import { ManualTime, seededRng } from "@kalandra/test-support";
+import type { AuthorityHandler, PeerLinks } from "../../src/federation/contract.js";
+import { staticPeerPolicy } from "../../src/federation/peerPolicy.js";
+import { HubCore } from "../../src/hub/hubCore.js";
+import { shardModeration } from "../../src/moderation/shardModeration.js";
+import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
+import { MemoryStorage } from "../../src/storage/memoryStorage.js";
+import type { BanPolicy } from "../../src/vocabulary/bans.js";
+import type { Target } from "../../src/vocabulary/target.js";
+import { type Answer, answerTo, type Client, type Env, HUB_SEED, makeEnv } from "../hub/harness.js";
+
+export interface Message {
+  from: string;
+  to: string;
+  bytes: Uint8Array;
+}
+
+export class Net {
+  readonly hubs = new Map<string, Env>();
+  readonly signers = new Map<string, DeviceSigner>();
+  readonly queue: Message[] = [];
+  /** Every message sent, for assertions on what crossed a link. */
+  readonly log: Message[] = [];
+  readonly time = new ManualTime();
+  /** Rewrites (or drops, with undefined) a message on its way: a hostile or broken link. */
+  tamper: ((m: Message) => Message | undefined) | undefined;
+
+  links(from: string): PeerLinks {
+    return {
+      send: (to, bytes) => {
+        const m = { from, to, bytes: bytes.slice() };
+        this.queue.push(m);
+        this.log.push(m);
+      },
+    };
+  }
+
+  hub(domain: string): Env {
+    const e = this.hubs.get(domain);
+    if (e === undefined) throw new Error(`no hub ${domain}`);
+    return e;
+  }
+
+  /** Delivers messages and lets the shards work until nothing is in flight. */
+  async settle(): Promise<void> {
+    let quiet = 0;
+    for (let round = 0; round < 500; round++) {
+      for (const e of this.hubs.values()) await e.hub.shards.drain();
+      await new Promise((r) => setTimeout(r, 0));
+      if (this.queue.length === 0) {
+        if (++quiet >= 3) return;
+        continue;
+      }
+      quiet = 0;
+      for (const m of this.queue.splice(0)) {
+        const t = this.tamper === undefined ? m : this.tamper(m);
+        if (t !== undefined) this.hub(t.to).hub.federation?.linkFrame(t.from, t.bytes);
+      }
+    }
+    throw new Error("the network did not settle");
+  }
+
+  /** Both directions of the link between `a` and `b` go up (or down). */
+  link(a: string, b: string, up = true): void {
+    const fa = this.hub(a).hub.federation!;
+    const fb = this.hub(b).hub.federation!;
+    if (up) {
+      fa.linkUp(b, this.signers.get(b)!.publicKey);
+      fb.linkUp(a, this.signers.get(a)!.publicKey);
+    } else {
+      fa.linkDown(b);
+      fb.linkDown(a);
+    }
+  }
+}
+
+/** Hubs `domains` (seeded keys), every pair configured as peers and linked. */
+export async function federation(
+  domains: string[],
+  opts: {
+    bans?: Record<string, BanPolicy>;
+    authority?: Record<string, AuthorityHandler>;
+  } = {},
+): Promise<Net> {
+  const base = await makeEnv();
+  const net = new Net();
+  for (const [i, d] of domains.entries()) {
+    net.signers.set(d, createDeviceSigner(i === 0 ? HUB_SEED : new Uint8Array(32).fill(i + 1)));
+  }
+  // Rooms name the first hub as their MLS external sender, so it can build removals.
+  const first = net.signers.get(domains[0]!)!;
+  const hubMls = { publicKey: first.publicKey, signKey: HUB_SEED };
+  for (const domain of domains) {
+    const hubSigner = net.signers.get(domain)!;
+    const env = {
+      cs: base.cs,
+      hubMls,
+      hubSigner,
+      time: net.time,
+      storage: new MemoryStorage(),
+      out: [],
+      limits: {},
+    } as unknown as Env;
+    env.sink = (target: Target, bytes: Uint8Array) => {
+      env.out.push({ target, frame: Frame.fromWire(bytes), bytes });
+    };
+    const peers = domains
+      .filter((d) => d !== domain)
+      .map((d) => ({ domain: d, hubKey: net.signers.get(d)!.publicKey }));
+    env.hub = await HubCore.open({
+      storage: env.storage,
+      clock: net.time,
+      rng: seededRng(`hub-${domain}`),
+      timers: net.time,
+      hubSigner,
+      sink: env.sink,
+      groups: publicGroupViews(hubMls.publicKey),
+      shardModeration,
+      ...(opts.bans?.[domain] === undefined ? {} : { bans: opts.bans[domain] }),
+      federation: {
+        peers: staticPeerPolicy({ domain, peers }),
+        links: net.links(domain),
+        ...(opts.authority?.[domain] === undefined ? {} : { authority: opts.authority[domain] }),
+      },
+    });
+    net.hubs.set(domain, env);
+  }
+  for (const a of domains) for (const b of domains) if (a < b) net.link(a, b);
+  return net;
+}
+
+/** Sends a client's frame to its home hub, runs the federation, returns the answer. */
+export async function sendVia(net: Net, env: Env, c: Client, bytes: Uint8Array): Promise<Answer> {
+  const requestId = FrameHeader.view(bytes).requestId;
+  await env.hub.handleFrame(c.sessionId, c.senderId, bytes);
+  await net.settle();
+  const a = answerTo(env, c, requestId);
+  if (a === undefined) throw new Error(`no answer to request ${requestId}`);
+  return a;
+}
