@@ -7,6 +7,7 @@
 
 import { monitorEventLoopDelay, performance as perf } from "node:perf_hooks";
 import {
+  connectWebSocket,
   connectWebTransport,
   encodeEnvelope,
   getKalandraCiphersuiteImpl,
@@ -21,6 +22,10 @@ import { type BenchIssuer, tokenFor } from "./benchIssuer.js";
 export interface LoadOptions {
   url: string;
   certHash?: Uint8Array;
+  /** The clients' transport (default WebTransport at `url`); WebSocket at `websocketUrl`. */
+  transport?: "webtransport" | "websocket";
+  /** `ws://host:port/kalandra` of the hub's WebSocket listener. */
+  websocketUrl?: string;
   hubKey: Uint8Array;
   /** Rooms. */
   rooms: number;
@@ -112,10 +117,12 @@ export interface StageStats {
   p99_ms: number;
 }
 
-interface Member {
+export interface Member {
   userId: string;
   client: KalandraClient;
   conn: WebTransportConnection;
+  /** Sees every received frame first; true = consumed, the client core never gets it. */
+  tap?: (bytes: Uint8Array) => boolean;
   /** Ids of the messages this member was asked to send, in order. */
   sending: string[];
   /** When each message's APP_MESSAGE frame left the client (seal + sign done), by id. */
@@ -140,7 +147,7 @@ const isAppMessage = (bytes: Uint8Array) => {
  */
 function timed(
   conn: WebTransportConnection,
-  m: Pick<Member, "sending" | "written" | "arrived">,
+  m: Pick<Member, "sending" | "written" | "arrived" | "tap">,
 ): HubConnection {
   return {
     send: (f) => {
@@ -152,6 +159,7 @@ function timed(
     },
     onFrame: (cb) =>
       conn.onFrame((f) => {
+        if (m.tap?.(f)) return;
         if (isAppMessage(f)) m.arrived.push(performance.now());
         cb(f);
       }),
@@ -168,7 +176,7 @@ const offline: HubConnection = {
   close: () => undefined,
 };
 
-async function openMember(
+export async function openMember(
   o: LoadOptions,
   written: Map<string, number>,
   name: string,
@@ -189,14 +197,16 @@ async function openMember(
     keyPackageTarget: 2,
     ...(auth === undefined ? {} : { auth: () => auth }),
   });
-  const conn = await connectWebTransport({
-    url: o.url,
-    certHash: o.certHash,
+  const link = {
     deviceSigner: client.signer,
     userId,
     hubPublicKey: o.hubKey,
     ...(auth === undefined ? {} : { auth: () => auth }),
-  });
+  };
+  const conn =
+    o.transport === "websocket"
+      ? await connectWebSocket({ ...link, url: o.websocketUrl ?? "" })
+      : await connectWebTransport({ ...link, url: o.url, certHash: o.certHash });
   const member: Member = { userId, client, conn, sending: [], written, arrived: [] };
   conn.onReconnect(() => void client.connect().catch(() => undefined));
   client.on((e) => {
@@ -224,7 +234,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
 /** The clients of `o.rooms` rooms in this thread. */
 export async function runLoadRaw(o: LoadOptions): Promise<RawLoad> {
-  const log = o.log ?? (() => undefined);
   const t0 = performance.now();
   const sentAt = new Map<string, number>();
   const written = new Map<string, number>();
@@ -246,34 +255,7 @@ export async function runLoadRaw(o: LoadOptions): Promise<RawLoad> {
     delivered++;
   };
 
-  const rooms: { id: bigint; members: Member[] }[] = [];
-  for (let r = 0; r < o.rooms; r++) {
-    const members: Member[] = [];
-    for (let m = 0; m < o.members; m++)
-      members.push(await openMember(o, written, `u${r + (o.roomOffset ?? 0)}-${m}`, onMessage));
-    const owner = members[0] as Member;
-    const id = await owner.client.createRoom();
-    const others = members.slice(1);
-    await Promise.all(others.map((x) => x.client.expectWelcome(id)));
-    if (others.length > 0)
-      await owner.client.addMembers(
-        id,
-        others.map((x) => x.userId),
-      );
-    const deadline = Date.now() + 60_000;
-    while (
-      !members.every(
-        (x) =>
-          (x.client.room(id)?.phase.kind === "synchronized" && x.client.room(id)?.epoch === 1n) ||
-          others.length === 0,
-      )
-    ) {
-      if (Date.now() > deadline) throw new Error(`room ${r} did not converge`);
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    rooms.push({ id, members });
-    log(`room ${r + 1}/${o.rooms} ready with ${o.members} members`);
-  }
+  const rooms = await openRooms(o, written, onMessage);
   const setupS = (performance.now() - t0) / 1000;
 
   const senders = rooms.flatMap((room) => room.members.map((m) => ({ room, m })));
@@ -358,6 +340,49 @@ export async function runLoadRaw(o: LoadOptions): Promise<RawLoad> {
     eldP99Ms: eld.percentile(99) / 1e6,
     eldMaxMs: eld.max / 1e6,
   };
+}
+
+export interface OpenRoom {
+  id: bigint;
+  members: Member[];
+}
+
+/** `o.rooms` rooms of `o.members` clients each, every member at epoch 1 (added by one commit). */
+export async function openRooms(
+  o: LoadOptions,
+  written: Map<string, number>,
+  onMessage: (id: string | undefined, member: Member) => void,
+): Promise<OpenRoom[]> {
+  const log = o.log ?? (() => undefined);
+  const rooms: OpenRoom[] = [];
+  for (let r = 0; r < o.rooms; r++) {
+    const members: Member[] = [];
+    for (let m = 0; m < o.members; m++)
+      members.push(await openMember(o, written, `u${r + (o.roomOffset ?? 0)}-${m}`, onMessage));
+    const owner = members[0] as Member;
+    const id = await owner.client.createRoom();
+    const others = members.slice(1);
+    await Promise.all(others.map((x) => x.client.expectWelcome(id)));
+    if (others.length > 0)
+      await owner.client.addMembers(
+        id,
+        others.map((x) => x.userId),
+      );
+    const deadline = Date.now() + 60_000;
+    while (
+      !members.every(
+        (x) =>
+          (x.client.room(id)?.phase.kind === "synchronized" && x.client.room(id)?.epoch === 1n) ||
+          others.length === 0,
+      )
+    ) {
+      if (Date.now() > deadline) throw new Error(`room ${r} did not converge`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    rooms.push({ id, members });
+    log(`room ${r + 1}/${o.rooms} ready with ${o.members} members`);
+  }
+  return rooms;
 }
 
 /** Percentiles and rates over every thread's samples. */
