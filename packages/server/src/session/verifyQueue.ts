@@ -13,8 +13,15 @@ export type AsyncVerifier = (
   done: (ok: boolean) => void,
 ) => void;
 
+interface Entry<T> {
+  item?: T;
+  /** An action that needs no verdict, run in its turn (`inOrder`). */
+  run?: () => void;
+  ok: boolean | undefined;
+}
+
 export class VerifyQueue<T> {
-  private readonly pending: { item: T; ok: boolean | undefined }[] = [];
+  private readonly pending: Entry<T>[] = [];
 
   /** `release` gets each item with its verdict, in order; false stops (the rest waits). */
   constructor(
@@ -26,8 +33,17 @@ export class VerifyQueue<T> {
     return this.pending.length;
   }
 
+  /**
+   * Runs `action` now when nothing waits for a verdict, otherwise after the items queued
+   * before it (a refusal or a handshake answer must not overtake the frames before it).
+   */
+  inOrder(action: () => void): void {
+    if (this.pending.length === 0) action();
+    else this.pending.push({ run: action, ok: true });
+  }
+
   push(item: T, frame: Frame, publicKey: Uint8Array): void {
-    const entry: { item: T; ok: boolean | undefined } = { item, ok: undefined };
+    const entry: Entry<T> = { item, ok: undefined };
     this.pending.push(entry);
     this.verify(frame, publicKey, (ok) => {
       entry.ok = ok;
@@ -37,8 +53,9 @@ export class VerifyQueue<T> {
 
   private drain(): void {
     while (this.pending.length > 0 && this.pending[0]?.ok !== undefined) {
-      const { item, ok } = this.pending.shift() as { item: T; ok: boolean };
-      if (!this.release(item, ok)) return;
+      const { item, run, ok } = this.pending.shift() as Entry<T>;
+      if (run !== undefined) run();
+      else if (!this.release(item as T, ok as boolean)) return;
     }
   }
 }

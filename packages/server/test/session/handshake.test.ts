@@ -202,4 +202,29 @@ describe("VerifyQueue", () => {
     expect(released).toEqual(["a:true", "b:false", "c:true"]);
     expect(q.size).toBe(0);
   });
+
+  it("runs an action at once when nothing waits, else after the frames queued before it", () => {
+    const dev = device();
+    const f = frame(app(dev, 1));
+    const done: ((ok: boolean) => void)[] = [];
+    const log: string[] = [];
+    const q = new VerifyQueue<string>(
+      (_frame, _key, cb) => done.push(cb),
+      (item, ok) => {
+        log.push(`${item}:${ok}`);
+        return true;
+      },
+    );
+    q.inOrder(() => log.push("refusal-0"));
+    expect(log).toEqual(["refusal-0"]);
+    q.push("a", f, dev.publicKey);
+    q.inOrder(() => log.push("refusal-1"));
+    q.push("b", f, dev.publicKey);
+    q.inOrder(() => log.push("hello-2"));
+    done[1]?.(true);
+    expect(log).toEqual(["refusal-0"]);
+    done[0]?.(false);
+    expect(log).toEqual(["refusal-0", "a:false", "refusal-1", "b:true", "hello-2"]);
+    expect(q.size).toBe(0);
+  });
 });

@@ -296,16 +296,22 @@ export class Session {
     this.emit(responseFrame(hubKeySigner(this.d.hubKey), { requestId, roomId }, opcode, payload));
   }
 
+  /** Runs `action` after the frames still being verified (at once when there are none). */
+  private inOrder(action: () => void): void {
+    if (this.verifying === undefined) action();
+    else this.verifying.inOrder(() => !this.isClosed && action());
+  }
+
   private onFrame(frame: Frame, datagram: boolean): void {
     const h = frame.header;
     const me = this.handshake.identity;
     if (me === undefined || HANDSHAKE_OPCODES.has(h.opcode)) {
-      this.onHandshake(this.handshake.step(frame));
+      this.inOrder(() => this.onHandshake(this.handshake.step(frame)));
       return;
     }
     const refused = this.admission.beforeVerify(h.senderId, me.senderId, h.flags);
     if (refused !== undefined) {
-      this.refuse(refused, h.requestId, h.roomId);
+      this.inOrder(() => this.refuse(refused, h.requestId, h.roomId));
       return;
     }
     if (this.verifying === undefined) {

@@ -8,6 +8,7 @@
  * Frames travel on the one bidirectional stream the client opens; PRESENCE/TYPING may
  * travel as datagrams.
  */
+import { concatBytes } from "@kalandra/proto";
 import {
   closeSession,
   type ListenerDeps,
@@ -213,8 +214,30 @@ export class WebTransportListener {
     } catch {
       datagramWriter = undefined;
     }
+    // Frames sent within one synchronous run (a fan-out burst) go to the library as one
+    // write (issue 15): each write costs a web-streams request, a capsule header and an
+    // HTTP/2 DATA frame, whatever its size.
+    let burst: Uint8Array[] = [];
+    const flush = () => {
+      const frames = burst;
+      burst = [];
+      if (ended || writer === undefined || frames.length === 0) return;
+      const bytes = frames.length === 1 ? (frames[0] as Uint8Array) : concatBytes(...frames);
+      const p = writer.write(bytes).then(
+        () => {
+          queued -= bytes.length;
+          pending.delete(p);
+        },
+        () => {
+          pending.delete(p);
+          session.close("write failed");
+        },
+      );
+      pending.add(p);
+    };
     const finish = (reason: string) => {
       if (ended) return;
+      flush(); // the frames of this run first (typically the ERROR explaining the close)
       ended = true;
       this.sessions.delete(id);
       closeSession(this.o, id, reason);
@@ -222,10 +245,10 @@ export class WebTransportListener {
       if (w === undefined) return safeClose(wt, reason);
       // A resolved write is only handed to the library, not yet on the wire: give the last
       // frames (typically the ERROR explaining the close) a moment before the session ends.
-      const flush = Promise.allSettled([...pending])
+      const drained = Promise.allSettled([...pending])
         .then(() => w.close().catch(() => undefined))
         .then(() => delay(CLOSE_GRACE_MS));
-      Promise.race([flush, delay(2000)]).finally(() => safeClose(wt, reason));
+      Promise.race([drained, delay(2000)]).finally(() => safeClose(wt, reason));
     };
     const session: Session = openSession(this.o, id, {
       send: (frame) => {
@@ -236,17 +259,8 @@ export class WebTransportListener {
           session.close("client too slow");
           return;
         }
-        const p = writer.write(frame).then(
-          () => {
-            queued -= frame.length;
-            pending.delete(p);
-          },
-          () => {
-            pending.delete(p);
-            session.close("write failed");
-          },
-        );
-        pending.add(p);
+        if (burst.length === 0) queueMicrotask(flush);
+        burst.push(frame);
       },
       sendDatagram: datagramWriter
         ? (frame) => {

@@ -171,10 +171,12 @@ export class WebSocketListener {
     // Until AUTH_OK ws buffers at most a handshake-sized message (issue 12: 15 MiB HELLOs
     // were reassembled before the session could refuse them); the full cap after it.
     capMessages(ws, HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN);
+    const cork = corker(ws);
     const session: Session = openSession(this.o, id, {
       authenticated: () => capMessages(ws, this.messageCap),
       send: (frame) => {
         if (ended) return;
+        cork();
         ws.send(frame);
         if (ws.bufferedAmount > MAX_QUEUED_BYTES) {
           this.o.log?.warn({ session: id, queued: ws.bufferedAmount }, "client too slow; closing");
@@ -209,6 +211,26 @@ export function capMessages(ws: WebSocket, bytes: number): void {
     throw new Error("ws receiver has no _maxPayload: check the ws version (wsTransport.ts)");
   }
   receiver._maxPayload = bytes;
+}
+
+/**
+ * Holds a connection's writes until the current synchronous run ends (issue 15): the
+ * frames one fan-out burst sends to a session (a shard's batch holds many) then leave in
+ * one `writev` instead of one system call per frame. ws corks around each frame itself;
+ * corks nest, so its frames wait for ours.
+ */
+function corker(ws: WebSocket): () => void {
+  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  let corked = false;
+  return () => {
+    if (corked || socket === undefined) return;
+    corked = true;
+    socket.cork();
+    queueMicrotask(() => {
+      corked = false;
+      socket.uncork();
+    });
+  };
 }
 
 /** ws hands a Buffer (its default binaryType); fragments arrive joined. */
