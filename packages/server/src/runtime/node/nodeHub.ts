@@ -28,6 +28,7 @@ import type { Ban, BanPolicy } from "../../vocabulary/bans.js";
 import { buildAuthentication } from "./authMethods.js";
 import type { CoreDeps } from "./daemon.js";
 import type { Metrics } from "./metrics.js";
+import { createHubSigner } from "./shards/hubSigner.js";
 import { WorkerShards } from "./shards/workerShards.js";
 
 /**
@@ -147,7 +148,12 @@ export async function openNodeHub(
         clock: deps.clock,
         rng: deps.rng,
         timers: deps.timers,
-        hubSigner: ed25519KeySigner(deps.hubKey.privateKey),
+        // In-process shards sequence on this thread: their ACKs are signed on the signing
+        // thread (issue 15). Worker shards sign in their own threads (workerMain.ts).
+        hubSigner:
+          o.workers === undefined
+            ? createHubSigner(deps.hubKey.privateKey)
+            : ed25519KeySigner(deps.hubKey.privateKey),
         sink,
         groups: publicGroupViews(deps.hubKey.publicKey),
         shardModeration,

@@ -46,7 +46,7 @@ export class WorkerShards implements ShardSet {
   private readonly pings = new Map<number, () => void>();
   private onFailure: ((index: number, error: Error) => void) | undefined;
   private nextId = 1;
-  /** Deliveries per worker, posted together once per microtask (one structured clone). */
+  /** Deliveries per worker, posted together once per event-loop turn (one structured clone). */
   private readonly outbox: { id: number; msg: ShardMessage }[][] = [];
   private closing = false;
 
@@ -160,7 +160,9 @@ export class WorkerShards implements ShardSet {
       }
       box.push({ id, msg });
       if (box.length > 1) return;
-      queueMicrotask(() => {
+      // Once per event-loop turn (issue 15): the frames of every socket read and every
+      // signature verified in this poll phase cross to the worker in one message.
+      setImmediate(() => {
         const items = this.outbox[index] ?? [];
         this.outbox[index] = [];
         w.postMessage({ t: "batch", items } satisfies ToWorker);
