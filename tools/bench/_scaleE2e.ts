@@ -23,7 +23,6 @@ import { bareLinks } from "../loadgen/bareFanout.js";
 import {
   type LeanRoom,
   leanIndex,
-  procCpuSeconds,
   runStep,
   type StepResult,
   searchPeak,
@@ -52,7 +51,8 @@ interface Shape {
 
 /**
  * Knobs for profiling runs: BENCH_SCALE_RATES=1000,1500 (the hub's steps),
- * BENCH_SCALE_TRANSPORTS=websocket, BENCH_SCALE_BARE=0 (no ceiling run),
+ * BENCH_SCALE_TRANSPORTS=websocket, BENCH_SCALE_BARE=0 (no ceiling run), BENCH_SCALE_HUB=0
+ * (the ceiling only, with a 427-byte frame: a 100-character text message's),
  * BENCH_SCALE_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (node options of the hub).
  */
 const env = process.env;
@@ -71,8 +71,8 @@ const defaultShape = (quick: boolean): Shape =>
         rooms: 10,
         members: 10,
         durationMs: 4000,
-        hubRates: [200, 400, 700, 1000, 1500, 2000, 3000, 4000, 6000],
-        bareRates: [1000, 2000, 3000, 4500, 6000, 9000, 13000, 20000],
+        hubRates: [100, 200, 400, 700, 1000, 1500, 2000, 3000, 4000, 6000],
+        bareRates: [500, 1000, 2000, 3000, 4500, 6000, 9000, 13000, 20000],
       };
 
 /** The best passing step's figures (the last step's when none passed). */
@@ -84,6 +84,8 @@ function summary(prefix: string, r: { best: StepResult | undefined; steps: StepR
     [`${prefix}_p50_ms`]: b?.p50_ms ?? 0,
     [`${prefix}_p99_ms`]: b?.p99_ms ?? 0,
     [`${prefix}_server_cpu_us_per_delivery`]: b?.server_cpu_us_per_delivery ?? 0,
+    [`${prefix}_server_main_thread_cpu_us_per_delivery`]:
+      b?.server_main_thread_cpu_us_per_delivery ?? 0,
     [`${prefix}_loadgen_cpu_pct`]: b?.loadgen_cpu_pct ?? 0,
     [`${prefix}_steps`]: r.steps
       .map((s) => `${s.rate}:${s.msgs_per_s}/${s.p99_ms}ms${s.ok ? "" : "!"}`)
@@ -157,7 +159,7 @@ async function hubRun(t: Transport, s: Shape) {
     const opts = {
       durationMs: s.durationMs,
       ciphertextBytes: Math.max(64, frameBytes - 128 - 16),
-      serverCpuS: () => procCpuSeconds(pid),
+      serverPid: pid,
       log: (x: string) => log(`${t} ${x}`),
     };
     const warm = await runStep(lean, { ...opts, rate: s.hubRates[0] ?? 100, first: 0 });
@@ -218,7 +220,7 @@ async function bareRun(t: Transport, s: Shape, frameBytes: number) {
     const opts = {
       durationMs: s.durationMs,
       ciphertextBytes: Math.max(64, frameBytes - 128 - 16),
-      serverCpuS: () => procCpuSeconds(pid),
+      serverPid: pid,
       log: (x: string) => log(`bare ${t} ${x}`),
     };
     const warm = await runStep(lean, { ...opts, rate: s.bareRates[0] ?? 100, first: 0 });
@@ -243,7 +245,10 @@ export async function scaleE2e(quick: boolean): Promise<Record<string, number | 
   };
   const transports = (listEnv(env.BENCH_SCALE_TRANSPORTS) as Transport[] | undefined) ?? TRANSPORTS;
   for (const t of transports) {
-    const hub = await hubRun(t, s);
+    const hub =
+      env.BENCH_SCALE_HUB === "0"
+        ? { best: undefined, steps: [], frameBytes: 427 }
+        : await hubRun(t, s);
     const bare =
       env.BENCH_SCALE_BARE === "0"
         ? { best: undefined, steps: [] }

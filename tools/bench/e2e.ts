@@ -175,6 +175,8 @@ const fixedRates = process.env.BENCH_E2E_RATES?.split(",").map(Number);
 const rates = fixedRates ?? (quick ? [30] : [50, 100, 150, 200, 300, 400, 600, 800]);
 const seconds = quick ? 2 : 8;
 const auth = process.env.BENCH_E2E_AUTH === "oidc" ? "oidc" : "dev";
+// BENCH_E2E_TRANSPORT=websocket: the clients reach the hub over its WebSocket listener.
+const transport = process.env.BENCH_E2E_TRANSPORT === "websocket" ? "websocket" : "webtransport";
 type Step = LoadResult & {
   rate: number;
   hub: Awaited<ReturnType<typeof hubView>> & {
@@ -207,6 +209,8 @@ for (let i = 0; i < rates.length; i++) {
     let cpuBefore = 0;
     const load = await runLoad({
       ...(oidc === undefined ? {} : { oidc: oidc.issuer }),
+      transport,
+      websocketUrl: hub.websocket,
       url: hub.url,
       certHash: hub.certHash,
       hubKey: hub.hubKey,
@@ -263,6 +267,7 @@ if (!chosen) throw new Error("no load run completed");
 console.log(
   JSON.stringify({
     auth,
+    transport,
     msgs_per_s: chosen.msgs_per_s,
     p50_ms: chosen.p50_ms,
     p99_ms: chosen.p99_ms,

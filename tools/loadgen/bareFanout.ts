@@ -12,38 +12,17 @@
  */
 import { StreamDecoder } from "@kalandra/proto";
 import { type WebSocket, WebSocketServer } from "ws";
+import { openSession } from "../../packages/client/src/platform/node/webTransport.js";
+import type { Wt, WtStream } from "../../packages/client/src/transport/platformTypes.js";
 import { generateDevCertificate } from "../../packages/server/src/runtime/node/devCert.js";
+import { WT_FLOW_OPTIONS } from "../../packages/server/src/runtime/node/transport.js";
 import type { Link } from "./frameLoad.js";
 
 const PATH = "/bare";
-const WINDOW = 64 * 1024 * 1024;
-const STREAMS = 1_000_000;
-/** PROBES.md: HTTP/2 WebTransport stalls after 16 KiB without raised windows. */
-const FLOW = {
-  initialStreamFlowControlWindow: WINDOW,
-  initialSessionFlowControlWindow: WINDOW,
-  streamFlowControlWindowSizeLimit: WINDOW,
-  sessionFlowControlWindowSizeLimit: WINDOW,
-  initialBidirectionalStreams: STREAMS,
-  initialUnidirectionalStreams: STREAMS,
-  initialBidirectionalSendStreams: STREAMS,
-  initialBidirectionalReceiveStreams: STREAMS,
-  initialUnidirectionalSendStreams: STREAMS,
-  initialUnidirectionalReceiveStreams: STREAMS,
-};
 const MAX_FRAME_PAYLOAD = 1 << 20;
 
-interface WtStream {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
-interface WtSession {
-  ready: Promise<void>;
-  closed: Promise<unknown>;
-  close(): void;
-  incomingBidirectionalStreams: ReadableStream<WtStream>;
-  createBidirectionalStream(): Promise<WtStream>;
-}
+/** A server-side session: the client's shape plus the streams the client opened. */
+type WtSession = Wt & { incomingBidirectionalStreams: ReadableStream<WtStream> };
 
 type Peer = (frame: Uint8Array) => void;
 const rooms = new Map<bigint, Set<Peer>>();
@@ -92,7 +71,7 @@ async function serveWebTransport(cert: string, key: string): Promise<number> {
     secret: "bare-fanout",
     cert,
     privKey: key,
-    ...FLOW,
+    ...WT_FLOW_OPTIONS, // PROBES.md: HTTP/2 WebTransport stalls after 16 KiB without them
   });
   const sessions = server.sessionStream(PATH).getReader();
   server.startServer();
@@ -189,14 +168,8 @@ async function wsLink(port: number, room: Uint8Array): Promise<Link> {
 }
 
 async function wtLink(port: number, certHash: Uint8Array, room: Uint8Array): Promise<Link> {
-  const lib = (await import("@fails-components/webtransport")) as unknown as {
-    WebTransport: new (url: string, o: unknown) => WtSession;
-  };
-  const wt = new lib.WebTransport(`https://127.0.0.1:${port}${PATH}`, {
-    ...FLOW,
-    forceReliable: true,
-    serverCertificateHashes: [{ algorithm: "sha-256", value: certHash.slice() }],
-  });
+  const wt = await openSession(`https://127.0.0.1:${port}${PATH}`, certHash);
+  if (wt === undefined) throw new Error("no WebTransport in this runtime");
   wt.closed.catch(() => undefined);
   await wt.ready;
   const stream = await wt.createBidirectionalStream();

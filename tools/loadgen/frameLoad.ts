@@ -57,6 +57,8 @@ export interface StepResult {
   /** The server process's CPU (all threads) over the step, when `serverCpuS` was given. */
   server_cpu_pct?: number;
   server_cpu_us_per_delivery?: number;
+  /** Of which the server's main thread (sessions, socket reads and writes, fan-out). */
+  server_main_thread_cpu_us_per_delivery?: number;
   ok: boolean;
 }
 
@@ -64,13 +66,17 @@ export interface StepOptions {
   durationMs: number;
   ciphertextBytes: number;
   drainMs?: number;
-  /** CPU seconds the server process has used so far (procCpuSeconds). */
-  serverCpuS?: () => number;
+  /** Server process id: its CPU (procCpuSeconds) is reported per delivery. */
+  serverPid?: number;
 }
 
-/** CPU seconds (user + system, all threads) a Linux process has used: /proc/<pid>/stat. */
-export function procCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/**
+ * CPU seconds (user + system) a Linux process has used, all threads (/proc/<pid>/stat), or
+ * one thread's (`tid`; the main thread's id is the process id).
+ */
+export function procCpuSeconds(pid: number, tid?: number): number {
+  const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+  const stat = readFileSync(path, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ = 100).
   return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -154,7 +160,9 @@ export async function runStep(
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
   const cpu0 = process.cpuUsage();
-  const server0 = o.serverCpuS?.() ?? 0;
+  const pid = o.serverPid;
+  const server0 = pid === undefined ? 0 : procCpuSeconds(pid);
+  const main0 = pid === undefined ? 0 : procCpuSeconds(pid, pid);
   const intervalMs = 1000 / o.rate;
   const start = performance.now();
   let sent = 0;
@@ -173,7 +181,8 @@ export async function runStep(
     await new Promise((r) => setTimeout(r, 5));
   const elapsedS = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const serverS = o.serverCpuS === undefined ? undefined : o.serverCpuS() - server0;
+  const serverS = pid === undefined ? undefined : procCpuSeconds(pid) - server0;
+  const mainS = pid === undefined ? 0 : procCpuSeconds(pid, pid) - main0;
   eld.disable();
   samples.sort((a, b) => a - b);
   const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -196,6 +205,7 @@ export async function runStep(
       : {
           server_cpu_pct: r2((serverS / elapsedS) * 100),
           server_cpu_us_per_delivery: r2((serverS / Math.max(1, delivered)) * 1e6),
+          server_main_thread_cpu_us_per_delivery: r2((mainS / Math.max(1, delivered)) * 1e6),
         }),
     ok: delivered === expected && p99 < 100 && msgsPerS >= o.rate * 0.9,
   };
