@@ -1,6 +1,6 @@
 /**
  * `pnpm bench e2e`: kalandrad as a child process, real clients (MLS + sender keys) over
- * WebTransport. Steps up the aggregate message rate and reports the highest rate at which
+ * WebTransport (BENCH_E2E_TRANSPORT=websocket: over the hub's WebSocket listener). Steps up the aggregate message rate and reports the highest rate at which
  * every message reached every member with p99 end-to-end latency under 100 ms (DESIGN
  * goal), plus the latency at that rate.
  *
