@@ -3,6 +3,7 @@
  * client-encrypted, named by the BLAKE3-256 of their bytes, and move in chunks of
  * {@link BLOB_CHUNK_SIZE} so that no frame comes near `limits.max_payload_bytes`.
  */
+import { blake3 } from "@noble/hashes/blake3.js";
 
 /** Bytes of a blob_id: BLAKE3-256 of the blob (the ciphertext the client uploads). */
 export const BLOB_ID_SIZE = 32;
@@ -25,4 +26,9 @@ export function chunkLength(size: number, offset: number): number {
 /** How many chunks a `size`-byte blob has (0 for an empty one, which is refused anyway). */
 export function chunkCount(size: number): number {
   return Math.ceil(size / BLOB_CHUNK_SIZE);
+}
+
+/** The blob_id of `blob`: BLAKE3-256 of its bytes (what the hub checks on completion). */
+export function blobIdOf(blob: Uint8Array): Uint8Array {
+  return blake3(blob, { dkLen: BLOB_ID_SIZE });
 }

@@ -21,6 +21,7 @@
 export {
   BLOB_CHUNK_SIZE,
   BLOB_ID_SIZE,
+  blobIdOf,
   chunkCount,
   chunkLength,
   MAX_ATTACHMENTS_PER_MESSAGE,

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BLOB_CHUNK_SIZE, chunkCount, chunkLength } from "../src/attachments.js";
+import { BLOB_CHUNK_SIZE, blobIdOf, chunkCount, chunkLength } from "../src/attachments.js";
+import { toHex } from "../src/bytes.js";
 import { fcParams } from "./helpers.js";
 
 describe("attachment chunking (attachments.ts)", () => {
@@ -10,6 +11,12 @@ describe("attachment chunking (attachments.ts)", () => {
     expect(chunkLength(10, 10)).toBe(0);
     expect(chunkCount(BLOB_CHUNK_SIZE)).toBe(1);
     expect(chunkCount(BLOB_CHUNK_SIZE + 1)).toBe(2);
+  });
+
+  it("names a blob by BLAKE3-256 (the official test vector of the empty input)", () => {
+    expect(toHex(blobIdOf(new Uint8Array(0)))).toBe(
+      "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
+    );
   });
 
   it("property: the chunks at successive offsets cover the blob exactly", () => {

@@ -371,6 +371,43 @@ export const schema = {
       doc: "Authenticated user ids whose devices may send KICK, BAN and REDACT in band (docs/moderation.md): `name@server.domain` under `enrollment` or `oidc`, the self-chosen name under `dev` (docs/identity.md). Others get FORBIDDEN.",
     },
   },
+  attachments: {
+    max_blob_bytes: {
+      type: "int",
+      default: 104_857_600,
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: 'Largest attachment blob in bytes (100 MiB); a larger BLOB_UPLOAD gets BLOB_TOO_LARGE (docs/protocol.md "Attachments").',
+    },
+    user_quota_bytes: {
+      type: "int",
+      default: 1_073_741_824,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "Bytes one user may hold in attachment blobs and uploads in progress (1 GiB), counted per shard; beyond it QUOTA_EXCEEDED.",
+    },
+    room_quota_bytes: {
+      type: "int",
+      default: 10_737_418_240,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "Bytes one room may hold in attachment blobs and uploads in progress (10 GiB); beyond it QUOTA_EXCEEDED.",
+    },
+    unreferenced_grace_ms: {
+      type: "int",
+      default: 86_400_000,
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "A complete blob that no message referenced within this long after its upload is erased (24 h).",
+    },
+    upload_expiry_ms: {
+      type: "int",
+      default: 86_400_000,
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "An upload that received no chunk for this long is discarded; a later chunk gets UPLOAD_EXPIRED (24 h).",
+    },
+  },
   backup: {
     key_file: {
       type: "string",

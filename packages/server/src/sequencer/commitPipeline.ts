@@ -22,6 +22,8 @@ export interface SequenceOptions {
   state?: RoomState;
   /** Members that get the stamped frame. */
   fanout: readonly bigint[];
+  /** Blob ids the frame references (stored with it: AppendEntry.blobRefs). */
+  blobRefs?: readonly Uint8Array[];
   /** Runs once the frame is durable, acknowledged and fanned out. */
   after?: (logIndex: bigint, hlc: bigint) => void;
   /** Other hubs of the room (federation): the frame goes to each of them once. */
@@ -86,6 +88,7 @@ export class CommitPipeline {
       response: ack,
     };
     if (userId !== undefined) entry.userId = userId;
+    if (opts.blobRefs !== undefined) entry.blobRefs = opts.blobRefs;
     if (opts.state !== undefined) {
       opts.state.hlc = hlc;
       entry.roomState = encodeRoomState(opts.state);

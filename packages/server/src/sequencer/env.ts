@@ -4,6 +4,10 @@
  */
 import { type Clock, DEFAULT_MAX_PAYLOAD, type Timers } from "@kalandra/proto";
 import type { Storage } from "../storage/types.js";
+import {
+  type AttachmentLimits,
+  DEFAULT_ATTACHMENT_LIMITS,
+} from "../vocabulary/attachmentLimits.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
 import type { Sink } from "../vocabulary/target.js";
 import type { AppendBatcher } from "./appendBatcher.js";
@@ -30,6 +34,8 @@ export interface SequencerLimits extends CommitSchedulerLimits {
    * resulting tree holds more, and more than the room has now, is refused with ROOM_FULL.
    */
   maxMembersPerRoom: number;
+  /** `[attachments]`: blob size, quotas, grace and expiry (the shard's blob service). */
+  attachments: AttachmentLimits;
 }
 
 export const DEFAULT_SEQUENCER_LIMITS: SequencerLimits = {
@@ -40,6 +46,7 @@ export const DEFAULT_SEQUENCER_LIMITS: SequencerLimits = {
   syncPageBytes: 1024 * 1024,
   maxPayload: DEFAULT_MAX_PAYLOAD,
   maxMembersPerRoom: 10_000,
+  attachments: DEFAULT_ATTACHMENT_LIMITS,
 };
 
 export interface SequencerEnv {

@@ -37,6 +37,7 @@ import {
   judgeRemovalProposal,
   noAccess,
 } from "./access.js";
+import { attachmentRefs, judgeAttachments } from "./attachmentRefs.js";
 import { CommitPipeline, type SequenceOptions } from "./commitPipeline.js";
 import { CommitScheduler } from "./commitScheduler.js";
 import type { SequencerEnv } from "./env.js";
@@ -277,7 +278,13 @@ export class RoomSequencer implements RoomFacts {
       case Opcode.APP_MESSAGE: {
         const refused = judgeAppMessage(this, h, request.deviceKey);
         if (refused !== undefined) return refused;
-        return this.sequence(request, { fanout: this.others(h.senderId) });
+        const blobRefs = attachmentRefs(payload);
+        if (blobRefs === undefined)
+          return this.sequence(request, { fanout: this.others(h.senderId) });
+        if (!Array.isArray(blobRefs)) return blobRefs;
+        const missing = judgeAttachments(this.env.storage.blobs, this.roomId, blobRefs);
+        if (missing !== undefined) return missing;
+        return this.sequence(request, { fanout: this.others(h.senderId), blobRefs });
       }
       case Opcode.PROPOSAL: {
         const { message } = decodePayload(Opcode.PROPOSAL, payload);

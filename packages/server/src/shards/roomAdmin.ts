@@ -73,6 +73,8 @@ export interface ShardRooms {
   mine(roomId: bigint): boolean;
   /** The injected clock's time (ms), for the tombstone. */
   now(): bigint;
+  /** Erases every blob of the room still stored (those no erased frame took with it). */
+  eraseBlobs(roomId: bigint, actor: string): Promise<number>;
 }
 
 /**
@@ -185,6 +187,7 @@ export async function deleteRoom(
     const done = await Promise.all(live.map((i) => s.storage.secureDelete(roomId, i, context)));
     erased += done.filter(Boolean).length;
   }
+  await s.eraseBlobs(roomId, msg.actor);
   const droppedHeaders = msg.dropHeaders ? await s.storage.dropRoomLog(roomId) : 0;
   const result: RoomDeletion = { erased, droppedHeaders, again, members };
   return { ok: true, data: result } as Outcome;

@@ -4,7 +4,8 @@
  * A shard core is driven by plain messages (`ShardMessage`), so the same object runs
  * in the hub's thread (simulation, tests) or inside a worker thread (Node runtime).
  */
-import { errorFrame, HEADER_SIZE, isEphemeral, Opcode } from "@kalandra/proto";
+import { errorFrame, HEADER_SIZE, isEphemeral, Opcode, opcodeTraits } from "@kalandra/proto";
+import { BlobService } from "../blobs/blobService.js";
 import { noAccess } from "../sequencer/access.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import type { SequencerEnv, SequencerLimits } from "../sequencer/env.js";
@@ -145,6 +146,8 @@ export class ShardCore {
   private readonly ownBans: BanListCopy | undefined;
   private readonly moderation: ShardModeration | undefined;
   readonly batcher: AppendBatcher;
+  /** Attachments of this shard's rooms (blobs/): upload, fetch, collection. */
+  readonly blobs: BlobService;
 
   private constructor(opts: ShardCoreOptions) {
     this.index = opts.index;
@@ -159,6 +162,17 @@ export class ShardCore {
       isLive: (s) => (this.live.get(s) ?? 0) > 0,
       ...(bans === undefined ? {} : { bans }),
     };
+    const env = this.env;
+    this.blobs = new BlobService({
+      store: env.storage.blobs,
+      clock: env.clock,
+      hubSigner: env.hubSigner,
+      sink: env.sink,
+      // Read at each decision, so a limits change reaches it like the rooms' limits.
+      get limits() {
+        return env.limits.attachments;
+      },
+    });
   }
 
   /** Opens the shard and restores every room of it from storage (issue 3, restart). */
@@ -344,6 +358,9 @@ export class ShardCore {
         ACCESS_OPCODES.has(h.opcode) ? noAccess() : refuse("UNKNOWN_ROOM", this.noRoom(h.roomId)),
       );
     }
+    if (opcodeTraits(h.opcode)?.family === "attachments") {
+      return this.blobs.handle(room, request);
+    }
     if (isEphemeral(h.opcode)) {
       // Ephemeral: relayed to the other members, never sequenced or stored.
       const outsider = checkMember(room, h.senderId, msg.deviceKey);
@@ -377,11 +394,13 @@ export class ShardCore {
       flushed: () => this.batcher.flushed(),
       mine: (id) => shardOf(id, this.count) === this.index,
       now: () => this.env.clock.now(),
+      eraseBlobs: (id, actor) => this.blobs.eraseRoom(id, actor),
     };
   }
 
   /** Stops every room's timers. */
   close(): void {
     for (const r of this.rooms.values()) r.close();
+    this.blobs.close();
   }
 }

@@ -7,6 +7,8 @@
  * caller may reuse its buffers; byte arrays returned are the caller's to keep.
  */
 
+import type { BlobStore } from "./blobTypes.js";
+
 /** One accepted frame, written atomically with everything that depends on it. */
 export interface AppendEntry {
   roomId: bigint;
@@ -23,6 +25,11 @@ export interface AppendEntry {
   userId?: string;
   /** New opaque room state (public group view, pending proposals) when this frame changed it. */
   roomState?: Uint8Array;
+  /**
+   * Blob ids (32 bytes each) the frame references (an APP_MESSAGE's `attachments`): stored
+   * with it in the same write, dropped when it is erased (docs/storage.md "Blobs").
+   */
+  blobRefs?: readonly Uint8Array[];
 }
 
 /** A frame read back from the log; `payload` is null once it was securely deleted. */
@@ -184,6 +191,8 @@ export type AuditVerification =
   | { ok: false; firstBroken: number; reason: string };
 
 export interface Storage extends IdentityStorage {
+  /** The attachment blobs (issue 17); absent in storages that keep none (MemoryStorage). */
+  readonly blobs?: BlobStore;
   /**
    * Writes the entries in one transaction; resolves once it is durable (fsynced).
    * A frame that resolved survives a crash; one that did not is wholly there or absent.

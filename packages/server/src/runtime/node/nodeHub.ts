@@ -4,6 +4,7 @@
  * /metrics: request → response latencies (hrtime), refusals by code, and the room and
  * member gauges read from the cores when scraped.
  */
+
 import {
   decodeErrorPayload,
   Flag,
@@ -24,6 +25,7 @@ import { syncBans } from "../../moderation/roomData.js";
 import { shardModeration } from "../../moderation/shardModeration.js";
 import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
 import type { ShardSet } from "../../shards/shardSet.js";
+import type { AttachmentLimits } from "../../vocabulary/attachmentLimits.js";
 import type { Ban, BanPolicy } from "../../vocabulary/bans.js";
 import { buildAuthentication } from "./authMethods.js";
 import type { CoreDeps } from "./daemon.js";
@@ -73,6 +75,18 @@ export function roomLimits(c: Config): {
     maxRoomsPerUser: c.limits.max_rooms_per_user,
     maxRoomCreationsPerMinute: c.limits.max_room_creations_per_minute,
     maxMembersPerRoom: c.limits.max_members_per_room,
+  };
+}
+
+/** The `[attachments]` limits of a configuration, as every shard's blob service takes them. */
+export function attachmentLimits(c: Config): AttachmentLimits {
+  const a = c.attachments;
+  return {
+    maxBlobBytes: a.max_blob_bytes,
+    userQuotaBytes: a.user_quota_bytes,
+    roomQuotaBytes: a.room_quota_bytes,
+    unreferencedGraceMs: a.unreferenced_grace_ms,
+    uploadExpiryMs: a.upload_expiry_ms,
   };
 }
 
@@ -134,6 +148,7 @@ export async function openNodeHub(
           limits: {
             maxMembersPerRoom: c.limits.max_members_per_room,
             maxPayload: c.limits.max_payload_bytes,
+            attachments: attachmentLimits(c),
           },
           maxBatch: DEFAULT_HUB_LIMITS.maxBatch,
           ...(o.federation === undefined
@@ -164,6 +179,7 @@ export async function openNodeHub(
           ...roomLimits(c),
           ...inboxLimits(c),
           maxPayload: c.limits.max_payload_bytes,
+          attachments: attachmentLimits(c),
           maxKeyPackagesPerDevice: c.limits.max_key_packages_per_device,
           shards: c.server.shards === 0 ? 1 : c.server.shards,
         },

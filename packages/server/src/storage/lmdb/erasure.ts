@@ -16,6 +16,7 @@ import type { Clock } from "@kalandra/proto";
 import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE, u32 } from "../slotRef.js";
 import type { EraseContext } from "../types.js";
 import type { AuditLog } from "./auditLog.js";
+import { dropBlobRefsInTxn } from "./blobs.js";
 import type { Env } from "./layout.js";
 import type { KeyVault, SlotAllocator } from "./vault.js";
 
@@ -31,6 +32,8 @@ export interface ErasureDeps {
   durable: <T>(fn: () => T) => Promise<T>;
   /** Work that `close` must wait for but the caller need not. */
   background: (p: Promise<unknown>) => void;
+  /** Erases a blob (`room ‖ blob_id`) whose last reference was the erased frame. */
+  eraseBlob: (blobKey: Uint8Array, context: EraseContext) => Promise<boolean>;
 }
 
 /** false when there is nothing to erase (no such frame, or erased already). */
@@ -42,6 +45,7 @@ export async function eraseFrame(
   const where = `room ${roomId} index ${logIndex}`;
   const t = d.env.tables;
   let slot: number | undefined;
+  let orphans: Uint8Array[] = [];
   try {
     slot = await d.durable(() => {
       const ref = t.payload_keys.get(key);
@@ -62,6 +66,8 @@ export async function eraseFrame(
       t.payload_keys.putSync(key, keyRef(STATE_ERASED, 0));
       t.payloads.removeSync(key);
       t.vault_dirty.putSync(u32(slot), ONE);
+      // Its blob references go with it (docs/storage.md "Blobs").
+      orphans = dropBlobRefsInTxn(t, key);
       return slot;
     });
   } catch (err) {
@@ -83,5 +89,10 @@ export async function eraseFrame(
         () => undefined,
       ),
   );
+  // A blob no live frame references any more is erased before this erasure resolves; if
+  // the hub stops first, the blob service's sweep erases it (referenced, no reference left).
+  const context: EraseContext = { actor: target.actor ?? "hub" };
+  if (target.reason !== undefined) context.reason = target.reason;
+  for (const blob of orphans) await d.eraseBlob(blob, context);
   return true;
 }

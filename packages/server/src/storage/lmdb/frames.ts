@@ -11,6 +11,7 @@ import { copyBytes, frameKey, requestKey, roomKey, userIndexKey } from "../keys.
 import { KEY_BYTES, openPayload, sealPayload } from "../seal.js";
 import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE } from "../slotRef.js";
 import type { AppendEntry } from "../types.js";
+import { putBlobRefsInTxn } from "./blobs.js";
 import type { Tables } from "./layout.js";
 import type { KeyVault } from "./vault.js";
 
@@ -24,6 +25,9 @@ export interface FrameRows {
   user: Uint8Array | undefined;
   room: Uint8Array | undefined;
   roomState: Uint8Array | undefined;
+  roomId: bigint;
+  logIndex: bigint;
+  blobRefs: Uint8Array[] | undefined;
 }
 
 /**
@@ -47,6 +51,9 @@ export function sealRows(
       user: e.userId === undefined ? undefined : userIndexKey(e.userId, e.roomId, e.logIndex),
       room: e.roomState === undefined ? undefined : roomKey(e.roomId),
       roomState: e.roomState === undefined ? undefined : copyBytes(e.roomState),
+      roomId: e.roomId,
+      logIndex: e.logIndex,
+      blobRefs: e.blobRefs?.map((id) => copyBytes(id)),
     };
   });
 }
@@ -60,6 +67,9 @@ export function putRows(t: Tables, rows: readonly FrameRows[]): void {
     t.requests.putSync(r.request, r.response);
     if (r.user !== undefined) t.user_index.putSync(r.user, ONE);
     if (r.room !== undefined && r.roomState !== undefined) t.mls_state.putSync(r.room, r.roomState);
+    if (r.blobRefs !== undefined && r.blobRefs.length > 0) {
+      putBlobRefsInTxn(t, r.roomId, r.logIndex, r.blobRefs);
+    }
   }
 }
 

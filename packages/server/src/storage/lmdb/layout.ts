@@ -20,6 +20,8 @@ export const TABLE_NAMES = [
   "mls_state",
   "user_index",
   "cas",
+  "blob_refs",
+  "msg_blobs",
   "rooms",
   "requests",
   "key_packages",

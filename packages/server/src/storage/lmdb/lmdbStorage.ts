@@ -11,7 +11,7 @@ import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
 import { encodeAuditRecord, GENESIS_HASH } from "../../audit/chain.js";
 import { asStorageError, StorageError } from "../errors.js";
 import { copyBytes, frameKey, requestKey, roomKey } from "../keys.js";
-import { readKeyRef, STATE_LIVE } from "../slotRef.js";
+import { readKeyRef, readU32, STATE_LIVE } from "../slotRef.js";
 import type {
   AppendEntry,
   AuditRecord,
@@ -28,6 +28,7 @@ import type {
 } from "../types.js";
 import { FrameAppender } from "./appender.js";
 import { AuditLog } from "./auditLog.js";
+import { blobKey, LmdbBlobStore } from "./blobs.js";
 import type { EraseContext } from "./erasure.js";
 import { eraseFrame } from "./erasure.js";
 import * as identity from "./identity.js";
@@ -77,6 +78,10 @@ export interface LmdbStorage extends Storage {
   vaultStats(): { highWaterMark: number; free: number };
   /** Resolves when every write started so far (including background slot recycling) ended. */
   idle(): Promise<void>;
+  /** The attachment blobs: files under `<path>/blobs/`, keys in the vault (blobs.ts). */
+  readonly blobs: LmdbBlobStore;
+  /** FORENSIC TESTS ONLY: a copy of a live blob's key (like `inspectPayloadKey`). */
+  inspectBlobKey(roomId: bigint, blobId: Uint8Array): Uint8Array | undefined;
 }
 
 const open = new Set<string>();
@@ -116,6 +121,7 @@ class LmdbStorageImpl implements LmdbStorage {
 
   private readonly audit: AuditLog;
   readonly path: string;
+  readonly blobs: LmdbBlobStore;
 
   constructor(
     private readonly env: Env,
@@ -130,6 +136,17 @@ class LmdbStorageImpl implements LmdbStorage {
     this.noSync = opts.noSync === true;
     this.life = new Lifecycle(env, this.noSync);
     this.appender = new FrameAppender(env, vault, slots, opts.rng ?? systemRng, this.noSync);
+    this.blobs = new LmdbBlobStore({
+      dir: opts.path,
+      t: this.t,
+      vault,
+      slots,
+      rng: opts.rng ?? systemRng,
+      clock: this.clock,
+      audit: this.audit,
+      life: this.life,
+      noSync: this.noSync,
+    });
   }
 
   append(entries: readonly AppendEntry[]): Promise<void> {
@@ -252,6 +269,7 @@ class LmdbStorageImpl implements LmdbStorage {
           clock: this.clock,
           durable: (fn) => this.life.write(fn),
           background: (q) => this.life.track(q),
+          eraseBlob: (blob, ctx) => this.blobs.eraseKey(blob, ctx),
         },
         { key, roomId, logIndex, ...(context ?? {}) },
       ),
@@ -384,6 +402,12 @@ class LmdbStorageImpl implements LmdbStorage {
     if (ref === undefined) return undefined;
     const { state, slot } = readKeyRef(ref, `room ${roomId} index ${logIndex}`);
     return state === STATE_LIVE ? this.vault.read(slot) : undefined;
+  }
+
+  inspectBlobKey(roomId: bigint, blobId: Uint8Array): Uint8Array | undefined {
+    this.life.live();
+    const row = this.t.cas.get(blobKey(roomId, blobId));
+    return row === undefined ? undefined : this.vault.read(readU32(row));
   }
 
   vaultStats(): { highWaterMark: number; free: number } {

@@ -1,0 +1,264 @@
+/**
+ * `pnpm bench attachments`: kalandrad as a child process, one client over WebTransport on
+ * loopback, uploading and fetching blobs of 1 MB and 50 MB through the attachment protocol
+ * (docs/protocol.md "Attachments": 256 KiB chunks, 16 in flight each way), against a
+ * same-run baseline of the bare transport moving the same bytes: the same number of
+ * chunk-sized frames through kalandrad's echo core (`--core echo`: session, signature
+ * check and framing, no blob store), 16 in flight. The echo sends each frame back, so the
+ * baseline moves the bytes both ways, as a fetch does (a small request, a chunk back) and
+ * an upload does not (a chunk up, a small state back).
+ *
+ * Reports `upload_mb_per_s`, `fetch_mb_per_s` and `baseline_mb_per_s` per size (MB =
+ * 10^6 bytes; median of the runs) and each ratio to the baseline. Goal: within 2×.
+ * BENCH_QUICK=1: one 1 MB blob each way, seconds.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  connectWebTransport,
+  getKalandraCiphersuiteImpl,
+  KalandraClient,
+  MemoryStore,
+} from "@kalandra/client";
+import {
+  BLOB_CHUNK_SIZE,
+  blobIdOf,
+  chunkLength,
+  type DeviceSigner,
+  decodePayload,
+  deriveSenderId,
+  encodeFrame,
+  encodePayload,
+  Flag,
+  Frame,
+  Opcode,
+  type PayloadOf,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "@kalandra/proto";
+import { type TempDir, tempDir } from "@kalandra/test-support";
+import { spawnHub } from "../loadgen/hub.js";
+
+const quick = process.env.BENCH_QUICK === "1";
+const WINDOW = 16;
+const log = (s: string) => process.stderr.write(`[attachments] ${s}\n`);
+const dirs: TempDir[] = [];
+const tmp = () => {
+  const d = tempDir("bench-attachments");
+  dirs.push(d);
+  return d.path;
+};
+const unlimited = {
+  KALANDRA_LIMITS__CONNECTION_RATE: "10000000",
+  KALANDRA_LIMITS__CONNECTION_BURST: "10000000",
+  KALANDRA_LIMITS__DEVICE_RATE: "10000000",
+  KALANDRA_LIMITS__DEVICE_BURST: "10000000",
+  KALANDRA_ATTACHMENTS__MAX_BLOB_BYTES: String(64 * 1024 * 1024),
+  KALANDRA_ATTACHMENTS__USER_QUOTA_BYTES: String(4 * 1024 * 1024 * 1024),
+};
+
+interface Conn {
+  send(f: Uint8Array): void;
+  onFrame(cb: (f: Uint8Array) => void): void;
+  close(): void;
+}
+
+/** Requests by request_id, answers matched to them; at most `WINDOW` in flight. */
+class Requests {
+  private next = 1_000_000;
+  private readonly waiting = new Map<number, (f: Frame) => void>();
+  constructor(
+    private readonly conn: Conn,
+    private readonly signer: DeviceSigner,
+    private readonly roomId: bigint,
+  ) {
+    conn.onFrame((bytes) => {
+      const f = Frame.fromWire(bytes);
+      if (!f.header.has(Flag.RESPONSE)) return;
+      const w = this.waiting.get(f.header.requestId);
+      if (w === undefined) return;
+      this.waiting.delete(f.header.requestId);
+      w(f);
+    });
+  }
+  ask<Op extends Opcode>(opcode: Op, payload: PayloadOf<Op>): Promise<Frame> {
+    const requestId = this.next++;
+    const frame = encodeFrame(
+      {
+        opcode,
+        requestId,
+        roomId: this.roomId,
+        senderId: deriveSenderId(this.signer.publicKey),
+        epoch: 0n,
+        payload: encodePayload(opcode, payload),
+      },
+      this.signer,
+    );
+    return new Promise((resolve) => {
+      this.waiting.set(requestId, resolve);
+      this.conn.send(frame);
+    });
+  }
+}
+
+/** Runs `count` jobs with at most WINDOW in flight, in order of start. */
+async function windowed(count: number, job: (i: number) => Promise<void>): Promise<void> {
+  let started = 0;
+  const lane = async () => {
+    while (started < count) await job(started++);
+  };
+  await Promise.all(Array.from({ length: Math.min(WINDOW, count) }, lane));
+}
+
+function fail(f: Frame): never {
+  const e = decodePayload(Opcode.ERROR, f.payload);
+  throw new Error(`hub refused: ${e.name}: ${e.message}`);
+}
+
+async function upload(r: Requests, blob: Uint8Array): Promise<Uint8Array> {
+  const id = blobIdOf(blob);
+  const first = await r.ask(Opcode.BLOB_UPLOAD, { blob_id: id, size: blob.length });
+  if (first.header.opcode !== Opcode.BLOB_UPLOAD_STATE) fail(first);
+  const chunks = Math.ceil(blob.length / BLOB_CHUNK_SIZE);
+  let complete = false;
+  await windowed(chunks, async (i) => {
+    const offset = i * BLOB_CHUNK_SIZE;
+    const data = blob.subarray(offset, offset + chunkLength(blob.length, offset));
+    const a = await r.ask(Opcode.BLOB_CHUNK, { blob_id: id, offset, data });
+    if (a.header.opcode !== Opcode.BLOB_UPLOAD_STATE) fail(a);
+    complete ||= decodePayload(Opcode.BLOB_UPLOAD_STATE, a.payload).complete;
+  });
+  if (!complete) throw new Error("upload did not complete");
+  return id;
+}
+
+async function fetchBlob(r: Requests, id: Uint8Array, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  await windowed(Math.ceil(size / BLOB_CHUNK_SIZE), async (i) => {
+    const a = await r.ask(Opcode.BLOB_FETCH, { blob_id: id, offset: i * BLOB_CHUNK_SIZE });
+    if (a.header.opcode !== Opcode.BLOB_DATA) fail(a);
+    const d = decodePayload(Opcode.BLOB_DATA, a.payload);
+    out.set(d.data, d.offset);
+  });
+  return out;
+}
+
+const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** The bare transport: chunk-sized frames through the echo core, WINDOW in flight. */
+async function baseline(sizes: number[], runs: number): Promise<Map<number, number>> {
+  const hub = await spawnHub(tmp(), unlimited, ["--core", "echo"]);
+  const out = new Map<number, number>();
+  try {
+    const key = (await import("@kalandra/proto")).generateDeviceKey(systemRng);
+    const conn = await connectWebTransport({
+      url: hub.url,
+      certHash: hub.certHash,
+      deviceSigner: key.signer,
+      userId: "bench",
+      hubPublicKey: hub.hubKey,
+    });
+    const r = new Requests(conn, key.signer, 1n);
+    for (const size of sizes) {
+      const blob = randomBytes(size);
+      const figures: number[] = [];
+      for (let run = 0; run < runs; run++) {
+        const t0 = performance.now();
+        await windowed(Math.ceil(size / BLOB_CHUNK_SIZE), async (i) => {
+          const offset = i * BLOB_CHUNK_SIZE;
+          const data = blob.subarray(offset, offset + chunkLength(size, offset));
+          await r.ask(Opcode.APP_MESSAGE, { generation: 0, ciphertext: data });
+        });
+        figures.push(mbps(size, performance.now() - t0));
+      }
+      out.set(size, median(figures));
+    }
+    conn.close();
+  } finally {
+    await hub.stop();
+  }
+  return out;
+}
+
+async function attachments(sizes: number[], runs: number) {
+  const hub = await spawnHub(tmp(), unlimited);
+  const out = new Map<number, { upload: number; fetch: number }>();
+  try {
+    const client = await KalandraClient.open({
+      connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
+      clock: systemClock,
+      rng: systemRng,
+      timers: systemTimers(),
+      store: new MemoryStore(),
+      hubPublicKey: hub.hubKey,
+      cs: getKalandraCiphersuiteImpl(systemRng),
+      userId: "alice",
+      keyPackageTarget: 1,
+    });
+    const conn = await connectWebTransport({
+      url: hub.url,
+      certHash: hub.certHash,
+      deviceSigner: client.signer,
+      userId: "alice",
+      hubPublicKey: hub.hubKey,
+    });
+    await client.reconnect(conn);
+    const roomId = await client.createRoom();
+    const r = new Requests(conn, client.signer, roomId);
+    for (const size of sizes) {
+      const ups: number[] = [];
+      const fetches: number[] = [];
+      for (let run = 0; run < runs; run++) {
+        const blob = randomBytes(size);
+        let t0 = performance.now();
+        const id = await upload(r, blob);
+        ups.push(mbps(size, performance.now() - t0));
+        // The reference that makes it readable: an APP_MESSAGE naming it (epoch 0, the
+        // creator alone; its ciphertext is opaque to the hub).
+        const ack = await r.ask(Opcode.APP_MESSAGE, {
+          generation: 0,
+          ciphertext: new Uint8Array(16),
+          attachments: [id],
+        });
+        if (ack.header.opcode !== Opcode.ACK) fail(ack);
+        t0 = performance.now();
+        const back = await fetchBlob(r, id, size);
+        fetches.push(mbps(size, performance.now() - t0));
+        if (!Buffer.from(back).equals(blob)) throw new Error("fetched blob differs");
+      }
+      out.set(size, { upload: median(ups), fetch: median(fetches) });
+      log(
+        `${size} B: upload ${median(ups).toFixed(1)} MB/s, fetch ${median(fetches).toFixed(1)} MB/s`,
+      );
+    }
+    conn.close();
+  } finally {
+    await hub.stop();
+  }
+  return out;
+}
+
+const MB = 1_000_000;
+const sizes = quick ? [1 * MB] : [1 * MB, 50 * MB];
+const runs = quick ? 1 : 3;
+try {
+  const base = await baseline(sizes, runs);
+  const real = await attachments(sizes, runs);
+  const result: Record<string, unknown> = { quick, window: WINDOW, chunk_bytes: BLOB_CHUNK_SIZE };
+  for (const size of sizes) {
+    const label = `${size / MB}mb`;
+    const b = base.get(size) as number;
+    const a = real.get(size) as { upload: number; fetch: number };
+    result[label] = {
+      upload_mb_per_s: Number(a.upload.toFixed(1)),
+      fetch_mb_per_s: Number(a.fetch.toFixed(1)),
+      baseline_mb_per_s: Number(b.toFixed(1)),
+      upload_vs_baseline: Number((b / a.upload).toFixed(2)),
+      fetch_vs_baseline: Number((b / a.fetch).toFixed(2)),
+    };
+  }
+  console.log(JSON.stringify(result));
+} finally {
+  for (const d of dirs) d.cleanup();
+}
