@@ -28,7 +28,6 @@ import {
   deriveSenderId,
   encodeFrame,
   encodePayload,
-  Flag,
   Frame,
   Opcode,
   type PayloadOf,
@@ -74,7 +73,7 @@ class Requests {
   ) {
     conn.onFrame((bytes) => {
       const f = Frame.fromWire(bytes);
-      if (!f.header.has(Flag.RESPONSE)) return;
+      // Echo-core answers are the frame itself (no RESPONSE flag): match by request id.
       const w = this.waiting.get(f.header.requestId);
       if (w === undefined) return;
       this.waiting.delete(f.header.requestId);
