@@ -59,8 +59,10 @@ export class BlobService {
     try {
       answer = await this.decide(room, request);
     } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
-      answer = refuse(e.code, e.message);
+      // A storage failure (a file gone, a chunk that does not open) fails this request
+      // only: the room, the shard and other sessions go on (docs/storage.md "Errors").
+      answer =
+        e instanceof ProtocolError ? refuse(e.code, e.message) : refuse("INTERNAL", String(e));
     }
     const h = request.frame.header;
     if ("code" in answer) {

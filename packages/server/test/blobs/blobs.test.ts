@@ -319,3 +319,15 @@ describe("attachments through the hub (blobs/)", () => {
     expect(filesUnder(join(dir, "blobs")).filter((f) => f.endsWith(".part"))).toHaveLength(1);
   });
 });
+
+describe("attachments when storage fails", () => {
+  it("answers INTERNAL for a blob whose file is gone, and keeps serving the room", async () => {
+    const { env, roomId, alice, bob, dir } = await setup();
+    const blob = bytesOf(3000, 21);
+    await upload(env, alice, roomId, blob);
+    await send(env, alice, message(alice, roomId, [idOf(blob)]));
+    for (const f of filesUnder(join(dir, "blobs"))) rmSync(f);
+    expect(await fetchAll(env, bob, roomId, idOf(blob))).toBe("INTERNAL");
+    expect((await send(env, bob, message(bob, roomId, []))).opcode).toBe(Opcode.ACK);
+  });
+});
