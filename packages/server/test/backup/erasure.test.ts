@@ -162,7 +162,13 @@ describe("verify and refusals", () => {
   it("verify names a file whose bytes changed", async () => {
     const copy = join(tmp.path, "tampered");
     mkdirSync(copy);
-    for (const f of ["manifest.json", "journal.bin", "shards.json", "hub-key.sealed"]) {
+    for (const f of [
+      "manifest.json",
+      "journal.bin",
+      "blob-journal.bin",
+      "shards.json",
+      "hub-key.sealed",
+    ]) {
       writeFileSync(join(copy, f), readFileSync(join(N1, f)));
     }
     for (const d of ["", "shard-0", "shard-1"]) {

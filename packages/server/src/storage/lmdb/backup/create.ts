@@ -32,6 +32,14 @@ import { ed25519RawPublicKey } from "@kalandra/proto/node";
 import { LAYOUT_FILE, readShardLayout } from "../../../runtime/node/shards/layout.js";
 import { DATA_FORMAT_VERSION, FORMAT_FILE } from "../../format.js";
 import { DATA_FILE, VAULT_FILE } from "../layout.js";
+import {
+  BLOB_JOURNAL_FILE,
+  blobErasuresOf,
+  blobFilesUnder,
+  blobRows,
+  copyBlobFiles,
+  encodeBlobJournal,
+} from "./blobFiles.js";
 import { envsOf, lastIndexes, liveKeyRefs, vaultHwm, withEnv } from "./envs.js";
 import { BackupError } from "./errors.js";
 import { type Erasure, encodeJournal, erasuresOf, JOURNAL_FILE } from "./journal.js";
@@ -88,6 +96,7 @@ export async function createBackup(o: CreateBackupOptions): Promise<BackupReport
   try {
     const envs: EnvEntry[] = [];
     const journal: Erasure[] = [];
+    const blobJournal: Uint8Array[] = [];
     for (const [stream, e] of envsOf(dataDir).entries()) {
       const src = join(dataDir, e.dir);
       const dst = join(out, e.dir);
@@ -103,12 +112,19 @@ export async function createBackup(o: CreateBackupOptions): Promise<BackupReport
             liveSlots[slot] = 1;
             count++;
           }
+          // The blobs' keys are sealed with the payload keys (not counted as live_keys).
+          const blobs = blobRows(copy.tables);
+          for (const { slot } of blobs) {
+            if (slot >= hwm) throw new BackupError("CORRUPT", `${src}: slot ${slot} ≥ ${hwm}`);
+            liveSlots[slot] = 1;
+          }
           return {
             hwm,
             liveSlots,
             count,
             rooms: lastIndexes(copy.tables),
             audit: copy.tables.audit.getKeysCount(),
+            blobs: blobs.map((b) => b.key),
           };
         });
         sealVault(join(src, VAULT_FILE), join(dst, SEALED_KEYS_FILE), s.hwm, s.liveSlots, {
@@ -116,8 +132,10 @@ export async function createBackup(o: CreateBackupOptions): Promise<BackupReport
           id,
           stream,
         }); // T2
+        copyBlobFiles(src, dst, s.blobs); // T2 too: a file gone by now is in T3's journal
         live.root.resetReadTxn();
         journal.push(...erasuresOf(live.tables)); // T3
+        blobJournal.push(...blobErasuresOf(live.tables));
         return s;
       });
       envs.push({
@@ -147,6 +165,7 @@ export async function createBackup(o: CreateBackupOptions): Promise<BackupReport
     }
     const journalBytes = encodeJournal(journal);
     writeFileSync(join(out, JOURNAL_FILE), journalBytes);
+    writeFileSync(join(out, BLOB_JOURNAL_FILE), encodeBlobJournal(blobJournal));
     const files: Record<string, FileEntry> = {};
     let bytes = 0;
     for (const name of backupFiles(out, envs)) {
@@ -189,8 +208,15 @@ function backupFiles(out: string, envs: readonly EnvEntry[]): string[] {
   const names: string[] = [];
   for (const e of envs) {
     names.push(join(e.dir, DATA_FILE), join(e.dir, SEALED_KEYS_FILE));
+    names.push(...blobFilesUnder(out, e.dir));
   }
-  for (const f of [SEALED_HUB_KEY_FILE, LAYOUT_FILE, FORMAT_FILE, JOURNAL_FILE]) {
+  for (const f of [
+    SEALED_HUB_KEY_FILE,
+    LAYOUT_FILE,
+    FORMAT_FILE,
+    JOURNAL_FILE,
+    BLOB_JOURNAL_FILE,
+  ]) {
     if (existsSync(join(out, f))) names.push(f);
   }
   return names;

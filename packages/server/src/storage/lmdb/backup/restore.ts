@@ -27,11 +27,18 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { LAYOUT_FILE } from "../../../runtime/node/shards/layout.js";
 import { DATA_FORMAT_VERSION, FORMAT_FILE } from "../../format.js";
-import { frameKey } from "../../keys.js";
+import { frameKey, readRoomKey } from "../../keys.js";
 import { keyRef, ONE, readKeyRef, STATE_ERASED, STATE_LIVE, u32 } from "../../slotRef.js";
 import { AuditLog } from "../auditLog.js";
 import { DATA_FILE, VAULT_FILE } from "../layout.js";
 import { KeyVault, SLOT_BYTES } from "../vault.js";
+import {
+  BLOB_JOURNAL_FILE,
+  blobFilesUnder,
+  blobRows,
+  decodeBlobJournal,
+  removeBlobFile,
+} from "./blobFiles.js";
 import { SEALED_HUB_KEY_FILE } from "./create.js";
 import { withEnv } from "./envs.js";
 import { BackupError } from "./errors.js";
@@ -102,6 +109,10 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreReport> {
       erasures.set(Buffer.from(frameKey(e.roomId, e.logIndex)).toString("hex"), e);
     }
   }
+  const blobErasures = new Map<string, Uint8Array>();
+  for (const src of sources) {
+    for (const k of readBlobJournal(src, m)) blobErasures.set(Buffer.from(k).toString("hex"), k);
+  }
   const tmp = `${into}.restore-${m.id.slice(0, 8)}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -109,7 +120,7 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreReport> {
   let erased = 0;
   try {
     for (const e of m.envs) {
-      erased += await restoreEnv(from, tmp, e, [...erasures.values()], {
+      erased += await restoreEnv(from, tmp, e, [...erasures.values()], [...blobErasures.values()], {
         backupKey,
         id,
         now,
@@ -170,17 +181,32 @@ function readJournal(dir: string, m: BackupManifest): Erasure[] {
   return decodeJournal(new Uint8Array(readFileSync(join(dir, JOURNAL_FILE))));
 }
 
+/** The blob journal of backup `dir` (none in backups from before attachments). */
+function readBlobJournal(dir: string, m: BackupManifest): Uint8Array[] {
+  const other = readManifest(dir);
+  if (other.hub_public_key !== m.hub_public_key || other.files[BLOB_JOURNAL_FILE] === undefined) {
+    return [];
+  }
+  checkFiles(dir, other, (name) => name === BLOB_JOURNAL_FILE);
+  return decodeBlobJournal(new Uint8Array(readFileSync(join(dir, BLOB_JOURNAL_FILE))));
+}
+
 /** One environment: its LMDB copy with the journals applied, and a new key vault. */
 async function restoreEnv(
   from: string,
   tmp: string,
   e: EnvEntry,
   erasures: readonly Erasure[],
+  blobErasures: readonly Uint8Array[],
   s: { backupKey: Uint8Array; id: Uint8Array; now: () => number; reason: string },
 ): Promise<number> {
   const dst = join(tmp, e.dir);
   mkdirSync(dst, { recursive: true });
   copyFileSync(join(from, e.dir, DATA_FILE), join(dst, DATA_FILE));
+  for (const name of blobFilesUnder(from, e.dir)) {
+    mkdirSync(dirname(join(tmp, name)), { recursive: true });
+    copyFileSync(join(from, name), join(tmp, name));
+  }
   const dropped = new Set<number>();
   await withEnv(dst, { readOnly: false }, async (env) => {
     const t = env.tables;
@@ -193,6 +219,9 @@ async function restoreEnv(
       const { state, slot } = readKeyRef(ref, `room ${er.roomId} index ${er.logIndex}`);
       if (state === STATE_LIVE) hits.push({ key, slot, e: er });
     }
+    const blobHits = blobRows(t).filter((b) =>
+      blobErasures.some((k) => Buffer.compare(k, b.key) === 0),
+    );
     const audit = new AuditLog(t);
     await env.root.transaction(() => {
       for (const h of hits) {
@@ -208,7 +237,20 @@ async function restoreEnv(
         t.vault_free.putSync(u32(h.slot), ONE);
         dropped.add(h.slot);
       }
+      for (const b of blobHits) {
+        audit.appendInTxn({
+          kind: "blob_erase",
+          at: BigInt(s.now()),
+          roomId: readRoomKey(b.key, 0),
+          actor: "restore",
+          detail: { blob_id: Buffer.from(b.key.subarray(16)).toString("hex"), reason: s.reason },
+        });
+        t.cas.removeSync(b.key);
+        t.vault_free.putSync(u32(b.slot), ONE);
+        dropped.add(b.slot);
+      }
     });
+    for (const b of blobHits) removeBlobFile(dst, b.key);
     await env.root.flushed;
   });
   writeVault(join(from, e.dir, SEALED_KEYS_FILE), join(dst, VAULT_FILE), e, dropped, s);
