@@ -20,7 +20,7 @@ import {
   Opcode,
   type PayloadOf,
 } from "@kalandra/proto";
-import { waitUntil } from "@kalandra/test-support";
+import { seededBytes, waitUntil } from "@kalandra/test-support";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { closeUser, openUser, rawAs, type User } from "./clientCores.js";
 import { errorName, expectOpcode, pingOk, RawSession, type SecurityHub, startHub } from "./hub.js";
@@ -63,18 +63,6 @@ afterAll(async () => {
   closeUser(bob);
   await hub?.stop();
 });
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 const idOf = (blob: Uint8Array) => blobIdOf(blob);
 const epoch = () => alice.client.room(room)?.epoch ?? 0n;
@@ -148,7 +136,7 @@ const holding = (needle: Uint8Array) =>
 const blobFiles = () => filesUnder(dataDir()).filter((f) => f.includes(`${"/blobs/"}`));
 
 it("a member uploads, references and fetches; a non-member learns nothing", async () => {
-  const blob = bytesOf(BLOB_CHUNK_SIZE * 2 + 99, 1);
+  const blob = seededBytes(1, BLOB_CHUNK_SIZE * 2 + 99);
   const id = idOf(blob);
   expect(await upload(a, blob)).toBe("complete");
   // Unreferenced: nobody reads it yet.
@@ -162,7 +150,7 @@ it("a member uploads, references and fetches; a non-member learns nothing", asyn
   const got = await fetchAll(b, id);
   expect(typeof got === "string" ? got : Buffer.from(got).equals(Buffer.from(blob))).toBe(true);
   expect(await fetchAll(mallory, id)).toBe("NOT_MEMBER");
-  expect(await upload(mallory, bytesOf(100, 2))).toBe("NOT_MEMBER");
+  expect(await upload(mallory, seededBytes(2, 100))).toBe("NOT_MEMBER");
   // The blob's bytes are never in a file as they were sent (sealed under its own key).
   expect(holding(blob.subarray(5000, 5064))).toEqual([]);
   // Redacted by its sender's room owner: the message and the blob are gone for good.
@@ -201,10 +189,10 @@ it("answers every bad input with its typed error, stores nothing, and keeps serv
     errorName(await ask(a, Opcode.BLOB_UPLOAD, { blob_id: new Uint8Array(32), size: 2 * MiB + 1 })),
   ).toBe("BLOB_TOO_LARGE");
   // Bytes that do not hash to their id.
-  const wrong = bytesOf(BLOB_CHUNK_SIZE + 1, 3);
-  expect(await upload(a, wrong, idOf(bytesOf(BLOB_CHUNK_SIZE + 1, 4)))).toBe("HASH_MISMATCH");
+  const wrong = seededBytes(3, BLOB_CHUNK_SIZE + 1);
+  expect(await upload(a, wrong, idOf(seededBytes(4, BLOB_CHUNK_SIZE + 1)))).toBe("HASH_MISMATCH");
   // A chunk out of order.
-  const blob = bytesOf(2 * BLOB_CHUNK_SIZE, 5);
+  const blob = seededBytes(5, 2 * BLOB_CHUNK_SIZE);
   const id = idOf(blob);
   expectOpcode(
     await ask(b, Opcode.BLOB_UPLOAD, { blob_id: id, size: blob.length }),

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BLOB_CHUNK_SIZE, blobIdOf } from "@kalandra/proto";
+import { seededBytes } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import { blobFile } from "../../src/storage/lmdb/backup/blobFiles.js";
 import { createBackup } from "../../src/storage/lmdb/backup/create.js";
@@ -18,18 +19,6 @@ import { HubDir } from "./fixture.js";
 
 const tmp = tempDir("backup-blobs");
 afterAll(() => tmp.cleanup());
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Stores `blob` in `room` of `s` and a frame referencing it; returns that frame's index. */
 async function putBlob(s: LmdbStorage, room: bigint, blob: Uint8Array): Promise<bigint> {
@@ -59,8 +48,8 @@ describe("backups with attachment blobs", () => {
     const hub = await HubDir.create(data, "blobs");
     await hub.send(0, 7n, 1);
     const shard = hub.shards[0] as LmdbStorage;
-    const kept = bytesOf(BLOB_CHUNK_SIZE + 11, 1);
-    const gone = bytesOf(3000, 2);
+    const kept = seededBytes(1, BLOB_CHUNK_SIZE + 11);
+    const gone = seededBytes(2, 3000);
     await putBlob(shard, 7n, kept);
     const goneIndex = await putBlob(shard, 7n, gone);
     const goneKey = shard.inspectBlobKey(7n, blobIdOf(gone)) as Uint8Array;

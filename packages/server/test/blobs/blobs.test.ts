@@ -13,6 +13,7 @@ import {
   Opcode,
   type PayloadOf,
 } from "@kalandra/proto";
+import { seededBytes } from "@kalandra/test-support";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HubLimits } from "../../src/hub/hubCore.js";
@@ -34,18 +35,6 @@ const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function bytesOf(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 const idOf = (blob: Uint8Array) => blake3(blob, { dkLen: 32 });
 
@@ -163,7 +152,7 @@ function foundIn(dir: string, needle: Uint8Array): string[] {
 describe("attachments through the hub (blobs/)", () => {
   it("uploads in chunks, is referenced by a message, and a member fetches the same bytes", async () => {
     const { env, roomId, alice, bob } = await setup();
-    const blob = bytesOf(2 * BLOB_CHUNK_SIZE + 1234, 1);
+    const blob = seededBytes(1, 2 * BLOB_CHUNK_SIZE + 1234);
     const id = idOf(blob);
     const done = state(await upload(env, alice, roomId, blob));
     expect(done).toMatchObject({ complete: true, offset: blob.length, size: blob.length });
@@ -181,7 +170,7 @@ describe("attachments through the hub (blobs/)", () => {
 
   it("refuses outsiders, unknown references, oversize, quotas and wrong hashes, keeping nothing", async () => {
     const { env, storage, roomId, alice, bob, carol, dir } = await setup();
-    const blob = bytesOf(1000, 2);
+    const blob = seededBytes(2, 1000);
     const id = idOf(blob);
     expect(errorName(await begin(env, carol, roomId, id, blob.length))).toBe("NOT_MEMBER");
     // A message naming a blob the room does not hold is not sequenced.
@@ -194,19 +183,21 @@ describe("attachments through the hub (blobs/)", () => {
     );
     expect(errorName(await begin(env, alice, roomId, id, 0))).toBe("BLOB_TOO_LARGE");
     // The user's quota (6 MiB) counts uploads in progress.
-    const big = bytesOf(4 * 1024 * 1024, 3);
+    const big = seededBytes(3, 4 * 1024 * 1024);
     expect(state(await begin(env, alice, roomId, idOf(big), big.length)).offset).toBe(0);
-    expect(errorName(await begin(env, alice, roomId, bytesOf(32, 9), 3 * 1024 * 1024))).toBe(
+    expect(errorName(await begin(env, alice, roomId, seededBytes(9, 32), 3 * 1024 * 1024))).toBe(
       "QUOTA_EXCEEDED",
     );
     // The room's (8 MiB): bob's own quota has room, the room has not.
-    expect(state(await begin(env, bob, roomId, bytesOf(32, 10), 3 * 1024 * 1024)).offset).toBe(0);
-    expect(errorName(await begin(env, bob, roomId, bytesOf(32, 11), 2 * 1024 * 1024))).toBe(
+    expect(state(await begin(env, bob, roomId, seededBytes(10, 32), 3 * 1024 * 1024)).offset).toBe(
+      0,
+    );
+    expect(errorName(await begin(env, bob, roomId, seededBytes(11, 32), 2 * 1024 * 1024))).toBe(
       "QUOTA_EXCEEDED",
     );
     // Bytes that do not hash to the id: refused at completion, nothing kept.
-    const wrong = bytesOf(BLOB_CHUNK_SIZE + 10, 4);
-    const claimed = idOf(bytesOf(BLOB_CHUNK_SIZE + 10, 5));
+    const wrong = seededBytes(4, BLOB_CHUNK_SIZE + 10);
+    const claimed = idOf(seededBytes(5, BLOB_CHUNK_SIZE + 10));
     expect(errorName(await upload(env, bob, roomId, wrong, claimed))).toBe("HASH_MISMATCH");
     expect(storage.blobs.get(roomId, claimed)).toBeUndefined();
     expect(
@@ -221,7 +212,7 @@ describe("attachments through the hub (blobs/)", () => {
 
   it("takes chunks only in order, answers retransmissions, resumes, and keeps an upload to its device", async () => {
     const { env, roomId, alice, bob } = await setup();
-    const blob = bytesOf(3 * BLOB_CHUNK_SIZE, 6);
+    const blob = seededBytes(6, 3 * BLOB_CHUNK_SIZE);
     const id = idOf(blob);
     expect(state(await begin(env, alice, roomId, id, blob.length)).offset).toBe(0);
     expect(errorName(await chunk(env, alice, roomId, id, blob, BLOB_CHUNK_SIZE))).toBe(
@@ -249,9 +240,9 @@ describe("attachments through the hub (blobs/)", () => {
 
   it("discards idle uploads and collects blobs nobody referenced within the grace period", async () => {
     const { env, storage, roomId, alice } = await setup();
-    const kept = bytesOf(5000, 7);
-    const dropped = bytesOf(6000, 8);
-    const partial = bytesOf(2 * BLOB_CHUNK_SIZE, 9);
+    const kept = seededBytes(7, 5000);
+    const dropped = seededBytes(8, 6000);
+    const partial = seededBytes(9, 2 * BLOB_CHUNK_SIZE);
     expect(state(await upload(env, alice, roomId, kept)).complete).toBe(true);
     expect(state(await upload(env, alice, roomId, dropped)).complete).toBe(true);
     await begin(env, alice, roomId, idOf(partial), partial.length);
@@ -259,7 +250,7 @@ describe("attachments through the hub (blobs/)", () => {
     expect((await send(env, alice, message(alice, roomId, [idOf(kept)]))).opcode).toBe(Opcode.ACK);
     env.time.advance(61_000);
     // The next new upload runs the sweep.
-    await begin(env, alice, roomId, idOf(bytesOf(10, 1)), 10);
+    await begin(env, alice, roomId, idOf(seededBytes(1, 10)), 10);
     expect(
       errorName(await chunk(env, alice, roomId, idOf(partial), partial, BLOB_CHUNK_SIZE)),
     ).toBe("UPLOAD_EXPIRED");
@@ -271,7 +262,7 @@ describe("attachments through the hub (blobs/)", () => {
 
   it("erases a blob when its last referencing message is erased: no byte of its key is left", async () => {
     const { env, storage, roomId, alice, bob, dir } = await setup();
-    const blob = bytesOf(BLOB_CHUNK_SIZE + 77, 12);
+    const blob = seededBytes(12, BLOB_CHUNK_SIZE + 77);
     const id = idOf(blob);
     await upload(env, alice, roomId, blob);
     const first = env.storage.nextIndex(roomId);
@@ -297,8 +288,8 @@ describe("attachments through the hub (blobs/)", () => {
 
   it("keeps an acknowledged upload across a restart and forgets unfinished ones", async () => {
     const { env, roomId, alice, bob, dir } = await setup();
-    const blob = bytesOf(BLOB_CHUNK_SIZE + 5, 13);
-    const partial = bytesOf(2 * BLOB_CHUNK_SIZE, 14);
+    const blob = seededBytes(13, BLOB_CHUNK_SIZE + 5);
+    const partial = seededBytes(14, 2 * BLOB_CHUNK_SIZE);
     await upload(env, alice, roomId, blob);
     await send(env, alice, message(alice, roomId, [idOf(blob)]));
     await begin(env, alice, roomId, idOf(partial), partial.length);
@@ -323,7 +314,7 @@ describe("attachments through the hub (blobs/)", () => {
 describe("attachments when storage fails", () => {
   it("answers INTERNAL for a blob whose file is gone, and keeps serving the room", async () => {
     const { env, roomId, alice, bob, dir } = await setup();
-    const blob = bytesOf(3000, 21);
+    const blob = seededBytes(21, 3000);
     await upload(env, alice, roomId, blob);
     await send(env, alice, message(alice, roomId, [idOf(blob)]));
     for (const f of filesUnder(join(dir, "blobs"))) rmSync(f);

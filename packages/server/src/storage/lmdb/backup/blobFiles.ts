@@ -17,7 +17,7 @@ import { readU32 } from "../../slotRef.js";
 import { BLOBS_DIR } from "../blobs.js";
 import type { Tables } from "../layout.js";
 import { readAuditRecords } from "../verifyLog.js";
-import { BackupError } from "./errors.js";
+import { decodeKeyJournal, encodeKeyJournal } from "./journal.js";
 
 export const BLOB_JOURNAL_FILE = "blob-journal.bin";
 const MAGIC = new TextEncoder().encode("KLDRBJN1");
@@ -82,36 +82,12 @@ export function blobErasuresOf(t: Pick<Tables, "audit" | "meta">): Uint8Array[] 
 }
 
 export function encodeBlobJournal(keys: Iterable<Uint8Array>): Uint8Array {
-  const unique = new Map<string, Uint8Array>();
-  for (const k of keys) unique.set(Buffer.from(k).toString("hex"), k);
-  const sorted = [...unique.values()].sort((a, b) => Buffer.compare(a, b));
-  const out = new Uint8Array(MAGIC.length + 8 + sorted.length * ENTRY_BYTES);
-  out.set(MAGIC, 0);
-  new DataView(out.buffer).setBigUint64(MAGIC.length, BigInt(sorted.length), false);
-  sorted.forEach((k, i) => {
-    out.set(k, MAGIC.length + 8 + i * ENTRY_BYTES);
-  });
-  return out;
+  return encodeKeyJournal(MAGIC, keys);
 }
 
 /** BackupError(CORRUPT) when `bytes` is not a blob journal. */
 export function decodeBlobJournal(bytes: Uint8Array): Uint8Array[] {
-  const head = MAGIC.length + 8;
-  if (bytes.length < head || !MAGIC.every((b, i) => bytes[i] === b)) {
-    throw new BackupError("CORRUPT", "not a blob erasure journal");
-  }
-  const count = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(
-    MAGIC.length,
-    false,
-  );
-  if (BigInt(bytes.length - head) !== count * BigInt(ENTRY_BYTES)) {
-    throw new BackupError("CORRUPT", `blob journal: ${count} entries do not fit its length`);
-  }
-  const out: Uint8Array[] = [];
-  for (let at = head; at < bytes.length; at += ENTRY_BYTES) {
-    out.push(copyBytes(bytes.subarray(at, at + ENTRY_BYTES)));
-  }
-  return out;
+  return decodeKeyJournal(MAGIC, ENTRY_BYTES, bytes, "a blob erasure journal");
 }
 
 /** Removes a restored blob's file (its key is not written to the new vault). */

@@ -43,39 +43,64 @@ export function erasuresOf(t: Pick<Tables, "audit" | "meta">): Erasure[] {
   return out;
 }
 
-/** Sorted, without repeats. */
-export function encodeJournal(entries: Iterable<Erasure>): Uint8Array {
-  const keys = new Map<string, Uint8Array>();
-  for (const e of entries) {
-    const k = frameKey(e.roomId, e.logIndex);
-    keys.set(Buffer.from(k).toString("hex"), k);
+/**
+ * A journal file of fixed-size entries: `magic` (8) ‖ count (u64 BE) ‖ the entries, sorted
+ * and without repeats. The frame journal's entries are `headers` keys; the blob journal's
+ * (blobFiles.ts) are `cas` keys.
+ */
+export function encodeKeyJournal(magic: Uint8Array, keys: Iterable<Uint8Array>): Uint8Array {
+  const unique = new Map<string, Uint8Array>();
+  let size = 0;
+  for (const k of keys) {
+    unique.set(Buffer.from(k).toString("hex"), k);
+    size = k.length;
   }
-  const sorted = [...keys.values()].sort((a, b) => Buffer.compare(a, b));
-  const out = new Uint8Array(MAGIC.length + 8 + sorted.length * ENTRY_BYTES);
-  out.set(MAGIC, 0);
-  new DataView(out.buffer).setBigUint64(MAGIC.length, BigInt(sorted.length), false);
+  const sorted = [...unique.values()].sort((a, b) => Buffer.compare(a, b));
+  const out = new Uint8Array(magic.length + 8 + sorted.length * size);
+  out.set(magic, 0);
+  new DataView(out.buffer).setBigUint64(magic.length, BigInt(sorted.length), false);
   sorted.forEach((k, i) => {
-    out.set(k, MAGIC.length + 8 + i * ENTRY_BYTES);
+    out.set(k, magic.length + 8 + i * size);
   });
   return out;
 }
 
-/** BackupError(CORRUPT) when `bytes` is not a journal. */
-export function decodeJournal(bytes: Uint8Array): Erasure[] {
-  const head = MAGIC.length + 8;
-  if (bytes.length < head || !MAGIC.every((b, i) => bytes[i] === b)) {
-    throw new BackupError("CORRUPT", "not an erasure journal");
+/** The entries (copies) of a journal file; BackupError(CORRUPT) when `bytes` is not one. */
+export function decodeKeyJournal(
+  magic: Uint8Array,
+  entryBytes: number,
+  bytes: Uint8Array,
+  what: string,
+): Uint8Array[] {
+  const head = magic.length + 8;
+  if (bytes.length < head || !magic.every((b, i) => bytes[i] === b)) {
+    throw new BackupError("CORRUPT", `not ${what}`);
   }
   const count = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(
-    MAGIC.length,
+    magic.length,
     false,
   );
-  if (BigInt(bytes.length - head) !== count * BigInt(ENTRY_BYTES)) {
-    throw new BackupError("CORRUPT", `erasure journal: ${count} entries do not fit its length`);
+  if (BigInt(bytes.length - head) !== count * BigInt(entryBytes)) {
+    throw new BackupError("CORRUPT", `${what}: ${count} entries do not fit its length`);
   }
-  const out: Erasure[] = [];
-  for (let at = head; at < bytes.length; at += ENTRY_BYTES) {
-    out.push(readFrameKey(copyBytes(bytes.subarray(at, at + ENTRY_BYTES))));
+  const out: Uint8Array[] = [];
+  for (let at = head; at < bytes.length; at += entryBytes) {
+    out.push(copyBytes(bytes.subarray(at, at + entryBytes)));
   }
   return out;
+}
+
+/** Sorted, without repeats. */
+export function encodeJournal(entries: Iterable<Erasure>): Uint8Array {
+  return encodeKeyJournal(
+    MAGIC,
+    [...entries].map((e) => frameKey(e.roomId, e.logIndex)),
+  );
+}
+
+/** BackupError(CORRUPT) when `bytes` is not a journal. */
+export function decodeJournal(bytes: Uint8Array): Erasure[] {
+  return decodeKeyJournal(MAGIC, ENTRY_BYTES, bytes, "an erasure journal").map((k) =>
+    readFrameKey(k),
+  );
 }
