@@ -9,7 +9,9 @@
  * an upload does not (a chunk up, a small state back).
  *
  * Reports `upload_mb_per_s`, `fetch_mb_per_s` and `baseline_mb_per_s` per size (MB =
- * 10^6 bytes; median of the runs) and each ratio to the baseline. Goal: within 2×.
+ * 10^6 bytes; median of the runs, baseline and attachment runs alternating) and each
+ * ratio to the baseline. The client's BLAKE3 of a blob is computed before its upload is
+ * timed. Goal: within 2×.
  * BENCH_QUICK=1: one 1 MB blob each way, seconds.
  */
 import { randomBytes } from "node:crypto";
@@ -29,6 +31,7 @@ import {
   encodeFrame,
   encodePayload,
   Frame,
+  generateDeviceKey,
   Opcode,
   type PayloadOf,
   systemClock,
@@ -114,8 +117,7 @@ function fail(f: Frame): never {
   throw new Error(`hub refused: ${e.name}: ${e.message}`);
 }
 
-async function upload(r: Requests, blob: Uint8Array): Promise<Uint8Array> {
-  const id = blobIdOf(blob);
+async function upload(r: Requests, blob: Uint8Array, id: Uint8Array): Promise<void> {
   const first = await r.ask(Opcode.BLOB_UPLOAD, { blob_id: id, size: blob.length });
   if (first.header.opcode !== Opcode.BLOB_UPLOAD_STATE) fail(first);
   const chunks = Math.ceil(blob.length / BLOB_CHUNK_SIZE);
@@ -128,7 +130,6 @@ async function upload(r: Requests, blob: Uint8Array): Promise<Uint8Array> {
     complete ||= decodePayload(Opcode.BLOB_UPLOAD_STATE, a.payload).complete;
   });
   if (!complete) throw new Error("upload did not complete");
-  return id;
 }
 
 async function fetchBlob(r: Requests, id: Uint8Array, size: number): Promise<Uint8Array> {
@@ -145,119 +146,126 @@ async function fetchBlob(r: Requests, id: Uint8Array, size: number): Promise<Uin
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-/** The bare transport: chunk-sized frames through the echo core, WINDOW in flight. */
-async function baseline(sizes: number[], runs: number): Promise<Map<number, number>> {
+/** The bare transport: the echo core and one session to it. */
+async function openBaseline(): Promise<{ r: Requests; close(): Promise<void> }> {
   const hub = await spawnHub(tmp(), unlimited, ["--core", "echo"]);
-  const out = new Map<number, number>();
-  try {
-    const key = (await import("@kalandra/proto")).generateDeviceKey(systemRng);
-    const conn = await connectWebTransport({
-      url: hub.url,
-      certHash: hub.certHash,
-      deviceSigner: key.signer,
-      userId: "bench",
-      hubPublicKey: hub.hubKey,
-    });
-    const r = new Requests(conn, key.signer, 1n);
-    for (const size of sizes) {
-      const blob = randomBytes(size);
-      const figures: number[] = [];
-      for (let run = 0; run < runs; run++) {
-        const t0 = performance.now();
-        await windowed(Math.ceil(size / BLOB_CHUNK_SIZE), async (i) => {
-          const offset = i * BLOB_CHUNK_SIZE;
-          const data = blob.subarray(offset, offset + chunkLength(size, offset));
-          await r.ask(Opcode.APP_MESSAGE, { generation: 0, ciphertext: data });
-        });
-        figures.push(mbps(size, performance.now() - t0));
-      }
-      out.set(size, median(figures));
-    }
-    conn.close();
-  } finally {
-    await hub.stop();
-  }
-  return out;
+  const key = generateDeviceKey(systemRng);
+  const conn = await connectWebTransport({
+    url: hub.url,
+    certHash: hub.certHash,
+    deviceSigner: key.signer,
+    userId: "bench",
+    hubPublicKey: hub.hubKey,
+  });
+  return {
+    r: new Requests(conn, key.signer, 1n),
+    close: async () => {
+      conn.close();
+      await hub.stop();
+    },
+  };
 }
 
-async function attachments(sizes: number[], runs: number) {
+/** Chunk-sized frames of `blob` through the echo core, WINDOW in flight: MB/s. */
+async function baselineRun(r: Requests, blob: Uint8Array): Promise<number> {
+  const t0 = performance.now();
+  await windowed(Math.ceil(blob.length / BLOB_CHUNK_SIZE), async (i) => {
+    const offset = i * BLOB_CHUNK_SIZE;
+    const data = blob.subarray(offset, offset + chunkLength(blob.length, offset));
+    await r.ask(Opcode.APP_MESSAGE, { generation: 0, ciphertext: data });
+  });
+  return mbps(blob.length, performance.now() - t0);
+}
+
+/** kalandrad with a room of one member, and a session of that member. */
+async function openHub(): Promise<{ r: Requests; close(): Promise<void> }> {
   const hub = await spawnHub(tmp(), unlimited);
-  const out = new Map<number, { upload: number; fetch: number }>();
-  try {
-    const client = await KalandraClient.open({
-      connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
-      clock: systemClock,
-      rng: systemRng,
-      timers: systemTimers(),
-      store: new MemoryStore(),
-      hubPublicKey: hub.hubKey,
-      cs: getKalandraCiphersuiteImpl(systemRng),
-      userId: "alice",
-      keyPackageTarget: 1,
-    });
-    const conn = await connectWebTransport({
-      url: hub.url,
-      certHash: hub.certHash,
-      deviceSigner: client.signer,
-      userId: "alice",
-      hubPublicKey: hub.hubKey,
-    });
-    await client.reconnect(conn);
-    const roomId = await client.createRoom();
-    const r = new Requests(conn, client.signer, roomId);
-    for (const size of sizes) {
-      const ups: number[] = [];
-      const fetches: number[] = [];
-      for (let run = 0; run < runs; run++) {
-        const blob = randomBytes(size);
-        let t0 = performance.now();
-        const id = await upload(r, blob);
-        ups.push(mbps(size, performance.now() - t0));
-        // The reference that makes it readable: an APP_MESSAGE naming it (epoch 0, the
-        // creator alone; its ciphertext is opaque to the hub).
-        const ack = await r.ask(Opcode.APP_MESSAGE, {
-          generation: 0,
-          ciphertext: new Uint8Array(16),
-          attachments: [id],
-        });
-        if (ack.header.opcode !== Opcode.ACK) fail(ack);
-        t0 = performance.now();
-        const back = await fetchBlob(r, id, size);
-        fetches.push(mbps(size, performance.now() - t0));
-        if (!Buffer.from(back).equals(blob)) throw new Error("fetched blob differs");
-      }
-      out.set(size, { upload: median(ups), fetch: median(fetches) });
-      log(
-        `${size} B: upload ${median(ups).toFixed(1)} MB/s, fetch ${median(fetches).toFixed(1)} MB/s`,
-      );
-    }
-    conn.close();
-  } finally {
-    await hub.stop();
-  }
-  return out;
+  const client = await KalandraClient.open({
+    connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
+    clock: systemClock,
+    rng: systemRng,
+    timers: systemTimers(),
+    store: new MemoryStore(),
+    hubPublicKey: hub.hubKey,
+    cs: getKalandraCiphersuiteImpl(systemRng),
+    userId: "alice",
+    keyPackageTarget: 1,
+  });
+  const conn = await connectWebTransport({
+    url: hub.url,
+    certHash: hub.certHash,
+    deviceSigner: client.signer,
+    userId: "alice",
+    hubPublicKey: hub.hubKey,
+  });
+  await client.reconnect(conn);
+  const roomId = await client.createRoom();
+  return {
+    r: new Requests(conn, client.signer, roomId),
+    close: async () => {
+      client.close();
+      conn.close();
+      await hub.stop();
+    },
+  };
+}
+
+/** One blob up and down: MB/s each way (the client's BLAKE3 of it is not timed). */
+async function attachmentRun(r: Requests, blob: Uint8Array) {
+  const id = blobIdOf(blob);
+  let t0 = performance.now();
+  await upload(r, blob, id);
+  const up = mbps(blob.length, performance.now() - t0);
+  // The reference that makes it readable: an APP_MESSAGE naming it (epoch 0, the
+  // creator alone; its ciphertext is opaque to the hub).
+  const ack = await r.ask(Opcode.APP_MESSAGE, {
+    generation: 0,
+    ciphertext: new Uint8Array(16),
+    attachments: [id],
+  });
+  if (ack.header.opcode !== Opcode.ACK) fail(ack);
+  t0 = performance.now();
+  const back = await fetchBlob(r, id, blob.length);
+  const down = mbps(blob.length, performance.now() - t0);
+  if (!Buffer.from(back).equals(blob)) throw new Error("fetched blob differs");
+  return { up, down };
 }
 
 const MB = 1_000_000;
 const sizes = quick ? [1 * MB] : [1 * MB, 50 * MB];
 const runs = quick ? 1 : 3;
+const base = await openBaseline();
+const real = await openHub();
 try {
-  const base = await baseline(sizes, runs);
-  const real = await attachments(sizes, runs);
   const result: Record<string, unknown> = { quick, window: WINDOW, chunk_bytes: BLOB_CHUNK_SIZE };
   for (const size of sizes) {
-    const label = `${size / MB}mb`;
-    const b = base.get(size) as number;
-    const a = real.get(size) as { upload: number; fetch: number };
-    result[label] = {
-      upload_mb_per_s: Number(a.upload.toFixed(1)),
-      fetch_mb_per_s: Number(a.fetch.toFixed(1)),
-      baseline_mb_per_s: Number(b.toFixed(1)),
-      upload_vs_baseline: Number((b / a.upload).toFixed(2)),
-      fetch_vs_baseline: Number((b / a.fetch).toFixed(2)),
+    // Baseline and attachment runs alternate, so a load change on the shared machine
+    // reaches both (the figures are ratios).
+    const b: number[] = [];
+    const ups: number[] = [];
+    const downs: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      const blob = new Uint8Array(randomBytes(size));
+      b.push(await baselineRun(base.r, blob));
+      const a = await attachmentRun(real.r, blob);
+      ups.push(a.up);
+      downs.push(a.down);
+    }
+    const [mb, mu, md] = [median(b), median(ups), median(downs)];
+    log(
+      `${size} B: baseline ${mb.toFixed(1)}, upload ${mu.toFixed(1)}, fetch ${md.toFixed(1)} MB/s`,
+    );
+    result[`${size / MB}mb`] = {
+      upload_mb_per_s: Number(mu.toFixed(1)),
+      fetch_mb_per_s: Number(md.toFixed(1)),
+      baseline_mb_per_s: Number(mb.toFixed(1)),
+      upload_vs_baseline: Number((mb / mu).toFixed(2)),
+      fetch_vs_baseline: Number((mb / md).toFixed(2)),
     };
   }
   console.log(JSON.stringify(result));
 } finally {
+  await base.close();
+  await real.close();
   for (const d of dirs) d.cleanup();
 }
