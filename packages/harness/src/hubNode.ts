@@ -57,6 +57,9 @@ export const SIM_SESSION_LIMITS: SessionLimits = {
   connectionBurst: 10_000,
   maxStrikes: 50,
   authTimeoutMs: 30_000,
+  // The shipped defaults (config/schema.ts): clients ping when quiet, the hub closes silent ones.
+  keepaliveIntervalMs: 60_000,
+  idleTimeoutMs: 150_000,
 };
 
 /** Devices per user: attackers may hold many devices of their own. */
@@ -257,6 +260,7 @@ export class HubNode {
     if (onAuthenticated === undefined) return host;
     return {
       authenticate: (req) => host.authenticate(req),
+      refuseUser: (sessionId, userId) => host.refuseUser(sessionId, userId),
       attachSession: (sessionId, deviceKey, userId) => {
         onAuthenticated(deriveSenderId(deviceKey), userId);
         host.attachSession(sessionId, deviceKey, userId);

@@ -109,6 +109,8 @@ export {
 } from "./hubFrames.js";
 /** sender_id: derived from the device key; 0 is the hub. */
 export { deriveSenderId, HUB_SENDER_ID } from "./identity.js";
+/** Keep-alive of a connection: PING when quiet, the peer dead after a timeout (both ends). */
+export { Keepalive, type KeepaliveDeps, type KeepaliveOptions } from "./keepalive.js";
 /** What a core is given instead of globals: clock, randomness, timers (DESIGN §2). */
 export { systemClock, systemRng, systemTimers } from "./node/system.js";
 /** Opcode numbers and names, header flag bits. */

@@ -39,6 +39,7 @@ export {
   type Connection,
   type DeviceLimits,
   type FrameCore,
+  type HostLimits,
   type HostObserver,
   HubHost,
   type HubHostOptions,

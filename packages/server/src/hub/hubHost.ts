@@ -19,6 +19,7 @@ import { type Clock, deriveSenderId, type Frame } from "@kalandra/proto";
 import type { AuthRequest, AuthVerdict } from "../identity/authenticator.js";
 import { userIdProblem } from "../identity/userId.js";
 import type { Sink, Target } from "../vocabulary/target.js";
+import { type ConnectionCapLimits, ConnectionCaps, NO_CAPS } from "./connectionCaps.js";
 import { TokenBucket } from "./tokenBucket.js";
 
 /** One session's outbound side: the session decides stream or datagram. */
@@ -67,9 +68,12 @@ export interface HostObserver {
   emitted?(target: Target, frame: Uint8Array): void;
 }
 
+/** The host's limits: per device rates, and the per-address / per-user session caps. */
+export type HostLimits = DeviceLimits & Partial<ConnectionCapLimits>;
+
 export interface HubHostOptions {
   clock: Clock;
-  limits: DeviceLimits;
+  limits: HostLimits;
   observer?: HostObserver;
 }
 
@@ -86,11 +90,14 @@ export class HubHost<C extends FrameCore = FrameCore> {
   /** sessionId → the device it authenticated as. */
   private readonly deviceOf = new Map<string, bigint>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Sessions per source address and per user (connectionCaps.ts). */
+  private readonly caps: ConnectionCaps;
   private limits: DeviceLimits;
   core!: C;
 
   private constructor(private readonly o: HubHostOptions) {
     this.limits = o.limits;
+    this.caps = new ConnectionCaps(capLimits(o.limits));
   }
 
   /** Builds the host and its core; the core's sink is the host's router. */
@@ -126,15 +133,33 @@ export class HubHost<C extends FrameCore = FrameCore> {
     return this.connections.size;
   }
 
-  /** A runtime opened a session; frames for it go to `conn` from now on. */
-  connect(sessionId: string, conn: Connection): void {
+  /**
+   * A runtime opened a session (from source address `peer`, counted against
+   * `max_connections_per_ip`); frames for it go to `conn` from now on.
+   */
+  connect(sessionId: string, conn: Connection, peer?: string): void {
     this.connections.set(sessionId, conn);
+    if (peer !== undefined) this.caps.addPeer(sessionId, peer);
+  }
+
+  /** Why one more session from `peer` is refused (`max_connections_per_ip`), or undefined. */
+  refusePeer(peer: string): string | undefined {
+    return this.caps.refusePeer(peer);
+  }
+
+  /**
+   * Why `sessionId` may not authenticate as `userId` (`max_sessions_per_user`), or
+   * undefined; asked right before AUTH_OK, with `attachSession` in the same step.
+   */
+  refuseUser(sessionId: string, userId: string): string | undefined {
+    return this.caps.refuseUser(sessionId, userId);
   }
 
   /** The session is gone (closed, crashed, replaced); nothing is routed to it any more. */
   disconnect(sessionId: string): void {
     this.detachSession(sessionId);
     this.connections.delete(sessionId);
+    this.caps.remove(sessionId);
   }
 
   /** The session authenticated as this device of this user. */
@@ -156,11 +181,13 @@ export class HubHost<C extends FrameCore = FrameCore> {
     }
     d.sessions.add(sessionId);
     this.deviceOf.set(sessionId, senderId);
+    this.caps.addUser(sessionId, userId);
   }
 
   detachSession(sessionId: string): void {
     if (!this.deviceOf.has(sessionId)) return;
     this.releaseDevice(sessionId);
+    this.caps.removeUser(sessionId);
     this.core.detachSession(sessionId);
   }
 
@@ -212,9 +239,10 @@ export class HubHost<C extends FrameCore = FrameCore> {
     return [...(this.devices.get(senderId)?.sessions ?? [])];
   }
 
-  /** Applies changed device limits (SIGHUP) to every device's bucket. */
-  reconfigure(limits: DeviceLimits): void {
+  /** Applies changed device limits (SIGHUP) to every device's bucket, and the session caps. */
+  reconfigure(limits: HostLimits): void {
     this.limits = limits;
+    this.caps.reconfigure(capLimits(limits));
     for (const d of this.devices.values())
       d.bucket.configure(limits.deviceRatePerSec, limits.deviceBurst);
   }
@@ -243,4 +271,11 @@ export class HubHost<C extends FrameCore = FrameCore> {
     d?.sessions.delete(sessionId);
     if (d?.sessions.size === 0) this.devices.delete(senderId);
   }
+}
+
+function capLimits(l: HostLimits): ConnectionCapLimits {
+  return {
+    maxConnectionsPerIp: l.maxConnectionsPerIp ?? NO_CAPS.maxConnectionsPerIp,
+    maxSessionsPerUser: l.maxSessionsPerUser ?? NO_CAPS.maxSessionsPerUser,
+  };
 }

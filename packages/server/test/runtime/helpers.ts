@@ -42,7 +42,11 @@ export const defaultLimits: RuntimeLimits = {
   deviceBurst: 1e6,
   maxStrikes: 3,
   authTimeoutMs: 10_000,
+  keepaliveIntervalMs: 60_000,
+  idleTimeoutMs: 150_000,
   maxConnections: 100,
+  maxConnectionsPerIp: 0,
+  maxSessionsPerUser: 0,
 };
 
 export function hubKey(): HubKey {

@@ -95,7 +95,11 @@ export function runtimeLimits(c: Config): RuntimeLimits {
     deviceBurst: l.device_burst,
     maxStrikes: l.max_strikes,
     authTimeoutMs: l.auth_timeout_ms,
+    keepaliveIntervalMs: l.keepalive_interval_ms,
+    idleTimeoutMs: l.idle_timeout_ms,
     maxConnections: l.max_connections,
+    maxConnectionsPerIp: l.max_connections_per_ip,
+    maxSessionsPerUser: l.max_sessions_per_user,
   };
 }
 

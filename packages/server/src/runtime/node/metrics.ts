@@ -17,6 +17,7 @@ export interface Metrics {
   connectionsTotal: Counter;
   connectionsRefused: Counter<"reason">;
   sessionsAuthenticated: Counter;
+  sessionsIdleClosed: Counter;
   roomMembers: Gauge;
   rooms: Gauge;
   commitDuration: Histogram;
@@ -78,6 +79,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     sessionsAuthenticated: new Counter({
       name: "kalandra_sessions_authenticated_total",
       help: "Sessions whose device proved its key",
+      registers,
+    }),
+    sessionsIdleClosed: new Counter({
+      name: "kalandra_sessions_idle_closed_total",
+      help: "Sessions closed because the client stayed silent for limits.idle_timeout_ms",
       registers,
     }),
     roomMembers: new Gauge({

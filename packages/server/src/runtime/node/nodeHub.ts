@@ -19,7 +19,7 @@ import type { Gauge } from "prom-client";
 import type { Config } from "../../config/schema.js";
 import type { FederationSetup } from "../../federation/contract.js";
 import { DEFAULT_HUB_LIMITS, HubCore } from "../../hub/hubCore.js";
-import { type HostObserver, HubHost } from "../../hub/hubHost.js";
+import { type HostLimits, type HostObserver, HubHost } from "../../hub/hubHost.js";
 import { WelcomeInbox } from "../../inbox/welcomeInbox.js";
 import { syncBans } from "../../moderation/roomData.js";
 import { shardModeration } from "../../moderation/shardModeration.js";
@@ -64,6 +64,17 @@ export interface NodeHubOptions {
 }
 
 /** The room and member limits of a configuration, as HubCore takes them. */
+/** The host's limits: per-device rates, per-address and per-user session caps. */
+export function hostLimits(c: Config): HostLimits {
+  const l = c.limits;
+  return {
+    deviceRatePerSec: l.device_rate,
+    deviceBurst: l.device_burst,
+    maxConnectionsPerIp: l.max_connections_per_ip,
+    maxSessionsPerUser: l.max_sessions_per_user,
+  };
+}
+
 export function roomLimits(c: Config): {
   maxRooms: number;
   maxRoomsPerUser: number;
@@ -127,7 +138,7 @@ export async function openNodeHub(
   const host = await HubHost.open(
     {
       clock: deps.clock,
-      limits: { deviceRatePerSec: c.limits.device_rate, deviceBurst: c.limits.device_burst },
+      limits: hostLimits(c),
       observer: metricsObserver(metrics, deps.log),
     },
     async (sink, control) => {

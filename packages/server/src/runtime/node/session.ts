@@ -11,9 +11,12 @@ import {
   decodePayload,
   encodePayload,
   errorFrame,
+  Flag,
   Frame,
+  hubFrame,
   isEphemeral,
   isProtocolError,
+  Keepalive,
   Opcode,
   type ProtocolError,
   type ProtocolErrorCode,
@@ -47,6 +50,11 @@ export interface SessionHub {
    */
   authenticate(req: AuthRequest): Promise<AuthVerdict>;
   attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void;
+  /**
+   * Why this session may not become one of `userId`'s (`max_sessions_per_user`), or
+   * undefined; asked right before AUTH_OK, `attachSession` follows in the same step.
+   */
+  refuseUser?(sessionId: string, userId: string): string | undefined;
   detachSession(sessionId: string): void;
   /** A frame this session parsed and verified (sender_id and signature are its device's). */
   handleFrame(sessionId: string, frame: Frame): void | Promise<void>;
@@ -61,6 +69,10 @@ export interface SessionLimits {
   connectionBurst: number;
   maxStrikes: number;
   authTimeoutMs: number;
+  /** Silence from an authenticated client after which the hub PINGs it (0 = never). */
+  keepaliveIntervalMs: number;
+  /** Silence after which the hub closes the session (0 = never). */
+  idleTimeoutMs: number;
 }
 
 /** What a session may do to its socket. */
@@ -109,6 +121,10 @@ export class Session {
   private readonly verifying: VerifyQueue<Verifying> | undefined;
   private readonly decoder: StreamDecoder;
   private authTimer: TimerHandle | undefined;
+  /** From AUTH_OK on: PING when quiet, close when silent (proto keepalive.ts). */
+  private keepalive: Keepalive | undefined;
+  /** Nonce of the hub's next PING. */
+  private pingNonce = 0;
   private isClosed = false;
 
   constructor(private readonly d: SessionDeps) {
@@ -166,11 +182,13 @@ export class Session {
   reconfigure(limits: SessionLimits): void {
     this.d.limits = limits;
     this.admission.reconfigure(limits);
+    this.keepalive?.reconfigure(keepaliveOptions(limits));
   }
 
   /** Bytes from the session's stream. Bad bytes end this session only (DESIGN §3). */
   onBytes(chunk: Uint8Array): void {
     if (this.isClosed) return;
+    this.keepalive?.heard();
     this.d.metrics?.bytesReceived.inc(chunk.length);
     let frames: Frame[];
     try {
@@ -191,6 +209,7 @@ export class Session {
    */
   onMessage(bytes: Uint8Array): void {
     if (this.isClosed) return;
+    this.keepalive?.heard();
     this.d.metrics?.bytesReceived.inc(bytes.length);
     let frame: Frame;
     try {
@@ -210,6 +229,7 @@ export class Session {
   /** A datagram: one whole frame, ephemeral opcodes only; bad ones are dropped (nothing to answer). */
   onDatagram(bytes: Uint8Array): void {
     if (!this.authenticated) return;
+    this.keepalive?.heard();
     let frame: Frame;
     try {
       frame = Frame.fromWire(bytes, { maxPayload: this.d.limits.maxPayloadBytes });
@@ -247,6 +267,7 @@ export class Session {
     const wasReady = this.handshake.identity !== undefined;
     this.isClosed = true;
     if (this.authTimer) this.d.timers.clear(this.authTimer);
+    this.keepalive?.stop();
     if (wasReady) this.d.hub.detachSession(this.d.id);
     this.d.io.close(reason);
   }
@@ -339,6 +360,8 @@ export class Session {
       this.pong(frame);
       return;
     }
+    // The answer to the hub's PING: hearing it was the point (keepalive.heard in onBytes).
+    if (h.opcode === Opcode.PONG) return;
     if (datagram && !isEphemeral(h.opcode)) return;
     this.d.metrics?.framesReceived.inc({ opcode: h.opcode });
     const end = this.d.metrics?.frameHandling.startTimer();
@@ -367,6 +390,40 @@ export class Session {
       return;
     }
     this.respond(Opcode.PONG, h.requestId, encodePayload(Opcode.PONG, { nonce }), h.roomId);
+  }
+
+  /**
+   * Watches the authenticated client: a PING (signed by the hub, EXTERNAL like every frame
+   * the hub originates) after `keepaliveIntervalMs` of silence, the session closed after
+   * `idleTimeoutMs` (docs/protocol.md "Keep-alive"). A client that pings on its own more
+   * often than the hub's interval (the client core does) is never pinged by the hub.
+   */
+  private startKeepalive(): void {
+    this.keepalive = new Keepalive(keepaliveOptions(this.d.limits), {
+      clock: this.d.clock,
+      timers: this.d.timers,
+      ping: () => {
+        this.pingNonce = (this.pingNonce + 1) >>> 0;
+        const nonce = this.pingNonce;
+        this.emit(
+          hubFrame(
+            hubKeySigner(this.d.hubKey),
+            Opcode.PING,
+            0n,
+            0n,
+            { nonce },
+            Flag.EXTERNAL,
+            nonce,
+          ),
+        );
+      },
+      dead: (silentMs) => {
+        this.d.metrics?.sessionsIdleClosed.inc();
+        this.d.log?.info({ session: this.d.id, silentMs }, "session closed: client silent");
+        this.close("idle timeout");
+      },
+    });
+    this.keepalive.start();
   }
 
   private handlerFailed(e: unknown, requestId: number, roomId: bigint): void {
@@ -436,6 +493,13 @@ export class Session {
         return;
       case "authenticated": {
         const { identity: me, requestId } = step;
+        const capped = step.first ? this.d.hub.refuseUser?.(this.d.id, me.userId) : undefined;
+        if (capped !== undefined) {
+          this.d.metrics?.connectionsRefused.inc({ reason: "TOO_MANY_CONNECTIONS" });
+          this.reject("TOO_MANY_CONNECTIONS", capped, requestId);
+          this.close("too many sessions for the user");
+          return;
+        }
         this.respond(
           Opcode.AUTH_OK,
           requestId,
@@ -445,6 +509,7 @@ export class Session {
         if (this.authTimer) this.d.timers.clear(this.authTimer);
         this.authTimer = undefined;
         this.decoder.setPayloadLimit(this.payloadLimit);
+        this.startKeepalive();
         this.d.io.authenticated?.();
         this.d.metrics?.sessionsAuthenticated.inc();
         this.d.log?.info(
@@ -460,4 +525,8 @@ export class Session {
       }
     }
   }
+}
+
+function keepaliveOptions(l: SessionLimits): { intervalMs: number; timeoutMs: number } {
+  return { intervalMs: l.keepaliveIntervalMs, timeoutMs: l.idleTimeoutMs };
 }

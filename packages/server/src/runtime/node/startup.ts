@@ -24,7 +24,7 @@ import { loadOrCreateHubKey } from "./hubKey.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { startMonitoring } from "./monitoring.js";
-import { openNodeHub } from "./nodeHub.js";
+import { hostLimits, openNodeHub } from "./nodeHub.js";
 import type { PeerLinkSource } from "./peerLinks.js";
 import type { ReadinessCheck } from "./readiness.js";
 import { cached } from "./readiness.js";
@@ -77,10 +77,7 @@ export async function openHub(
     const host = await HubHost.open(
       {
         clock: deps.clock,
-        limits: {
-          deviceRatePerSec: config.limits.device_rate,
-          deviceBurst: config.limits.device_burst,
-        },
+        limits: hostLimits(config),
       },
       (sink) => new EchoCore(sink),
     );

@@ -13,6 +13,7 @@ import {
   closeSession,
   type ListenerDeps,
   openSession,
+  peerHost,
   refuseConnection,
 } from "./connectionGate.js";
 import type { Session, SessionLimits } from "./session.js";
@@ -43,6 +44,10 @@ const CLOSE_GRACE_MS = 250;
 
 export interface RuntimeLimits extends SessionLimits {
   maxConnections: number;
+  /** Open sessions from one source address (0 = no cap). */
+  maxConnectionsPerIp: number;
+  /** Authenticated sessions of one user (0 = no cap). */
+  maxSessionsPerUser: number;
   deviceRatePerSec: number;
   deviceBurst: number;
 }
@@ -63,6 +68,8 @@ interface WtStream {
 }
 interface WtSession {
   ready: Promise<void>;
+  /** "address:port" of the client (HTTP/2 mode), when the library knows it. */
+  readonly peerAddress?: string;
   closed: Promise<unknown>;
   close(info?: { closeCode?: number; reason?: string }): void;
   incomingBidirectionalStreams: ReadableStream<WtStream>;
@@ -201,7 +208,8 @@ export class WebTransportListener {
     wt.closed.catch(() => undefined);
     await wt.ready;
     const streams = wt.incomingBidirectionalStreams.getReader();
-    const refusal = refuseConnection(this.o, this.accepting);
+    const peer = peerHost(wt.peerAddress, true);
+    const refusal = refuseConnection(this.o, this.accepting, peer);
     if (refusal !== undefined) return refuseSession(wt, streams, refusal);
     const id = `s${this.nextId++}`;
     const pending = new Set<Promise<unknown>>();
@@ -250,27 +258,32 @@ export class WebTransportListener {
         .then(() => delay(CLOSE_GRACE_MS));
       Promise.race([drained, delay(2000)]).finally(() => safeClose(wt, reason));
     };
-    const session: Session = openSession(this.o, id, {
-      send: (frame) => {
-        if (ended || writer === undefined) return;
-        queued += frame.length;
-        if (queued > MAX_QUEUED_BYTES) {
-          this.o.log?.warn({ session: id, queued }, "client too slow; closing");
-          session.close("client too slow");
-          return;
-        }
-        if (burst.length === 0) queueMicrotask(flush);
-        burst.push(frame);
-      },
-      sendDatagram: datagramWriter
-        ? (frame) => {
-            if (frame.length > 1200 || ended) return false;
-            datagramWriter?.write(frame).catch(() => undefined);
-            return true;
+    const session: Session = openSession(
+      this.o,
+      id,
+      {
+        send: (frame) => {
+          if (ended || writer === undefined) return;
+          queued += frame.length;
+          if (queued > MAX_QUEUED_BYTES) {
+            this.o.log?.warn({ session: id, queued }, "client too slow; closing");
+            session.close("client too slow");
+            return;
           }
-        : undefined,
-      close: (reason) => finish(reason),
-    });
+          if (burst.length === 0) queueMicrotask(flush);
+          burst.push(frame);
+        },
+        sendDatagram: datagramWriter
+          ? (frame) => {
+              if (frame.length > 1200 || ended) return false;
+              datagramWriter?.write(frame).catch(() => undefined);
+              return true;
+            }
+          : undefined,
+        close: (reason) => finish(reason),
+      },
+      peer,
+    );
     this.sessions.set(id, { session, wt, pending });
     wt.closed.then(
       () => session.close("transport closed"),

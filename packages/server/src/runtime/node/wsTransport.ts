@@ -25,7 +25,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { type WebSocket, WebSocketServer } from "ws";
 import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
-import { closeSession, openSession, refuseConnection } from "./connectionGate.js";
+import { closeSession, openSession, peerHost, refuseConnection } from "./connectionGate.js";
 import type { Session } from "./session.js";
 import {
   MAX_QUEUED_BYTES,
@@ -79,7 +79,7 @@ export class WebSocketListener {
       maxPayload: this.messageCap,
       perMessageDeflate: false,
     });
-    this.wss.on("connection", (ws) => this.serve(ws));
+    this.wss.on("connection", (ws, req) => this.serve(ws, peerHost(req.socket.remoteAddress)));
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
       http.listen(this.o.port, this.o.host, () => {
@@ -142,9 +142,9 @@ export class WebSocketListener {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
   }
 
-  private serve(ws: WebSocket): void {
+  private serve(ws: WebSocket, peer: string | undefined): void {
     ws.on("error", () => undefined); // the close event follows and ends the session
-    const refusal = refuseConnection(this.o, this.accepting);
+    const refusal = refuseConnection(this.o, this.accepting, peer);
     if (refusal !== undefined) {
       ws.send(refusal, () => ws.close(CLOSE_TRY_AGAIN, "refused"));
       return;
@@ -172,19 +172,27 @@ export class WebSocketListener {
     // were reassembled before the session could refuse them); the full cap after it.
     capMessages(ws, HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN);
     const cork = corker(ws);
-    const session: Session = openSession(this.o, id, {
-      authenticated: () => capMessages(ws, this.messageCap),
-      send: (frame) => {
-        if (ended) return;
-        cork();
-        ws.send(frame);
-        if (ws.bufferedAmount > MAX_QUEUED_BYTES) {
-          this.o.log?.warn({ session: id, queued: ws.bufferedAmount }, "client too slow; closing");
-          session.close("client too slow");
-        }
+    const session: Session = openSession(
+      this.o,
+      id,
+      {
+        authenticated: () => capMessages(ws, this.messageCap),
+        send: (frame) => {
+          if (ended) return;
+          cork();
+          ws.send(frame);
+          if (ws.bufferedAmount > MAX_QUEUED_BYTES) {
+            this.o.log?.warn(
+              { session: id, queued: ws.bufferedAmount },
+              "client too slow; closing",
+            );
+            session.close("client too slow");
+          }
+        },
+        close: (reason) => finish(reason),
       },
-      close: (reason) => finish(reason),
-    });
+      peer,
+    );
     this.sessions.set(id, { session, ws });
     ws.on("message", (data, isBinary) => {
       if (!isBinary) {
