@@ -11,7 +11,14 @@
  * to requests bypass the queue (they only resolve promises), so a queued task may wait for
  * the hub; the room sync and the intents wait for the hub *outside* the queue.
  */
-import { type Clock, type DeviceSigner, Opcode, type Rng, type Timers } from "@kalandra/proto";
+import {
+  type Clock,
+  type DeviceSigner,
+  type KeepaliveOptions,
+  Opcode,
+  type Rng,
+  type Timers,
+} from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
 import {
   createEnvelope,
@@ -28,7 +35,7 @@ import { eraseDevice } from "./state/erasure.js";
 import { asError, ClientError, expectAck, HubError, hubError } from "./state/errors.js";
 import { type ClientListener, Emitter } from "./state/events.js";
 import type { HelloAuthProvider } from "./state/helloAuth.js";
-import { type HubConnection, HubLink } from "./state/hubLink.js";
+import { DEFAULT_KEEPALIVE, type HubConnection, HubLink } from "./state/hubLink.js";
 import { HubSession } from "./state/hubSession.js";
 import { Intents, type RoomAccessOptions } from "./state/intents.js";
 import { type Invitation, listInvitations } from "./state/invitations.js";
@@ -103,6 +110,13 @@ export interface KalandraClientOptions {
   auth?: HelloAuthProvider;
   /** How long others' typing and presence signals hold (state/presence.ts). */
   presence?: Partial<PresenceOptions>;
+  /**
+   * Keep-alive (docs/client.md "Keep-alive"): a PING after `intervalMs` without a frame from
+   * the hub, the hub declared dead after `timeoutMs` (the connection is dropped and
+   * reconnected; an `error` event with code `hub_silent` tells the application). Defaults
+   * 45 s and 120 s; 0 turns either off.
+   */
+  keepalive?: Partial<KeepaliveOptions>;
 }
 
 export interface RoomView {
@@ -150,7 +164,14 @@ export class KalandraClient {
     this.#rooms = rooms;
     const link = new HubLink({
       connection: o.connection,
+      clock: o.clock,
       timers: o.timers,
+      keepalive: { ...DEFAULT_KEEPALIVE, ...o.keepalive },
+      onHubSilent: (silentMs) =>
+        this.#events.emit({
+          type: "error",
+          error: new ClientError("hub_silent", `no frame from the hub for ${silentMs} ms`),
+        }),
       policy: { ...DEFAULT_REQUEST_POLICY, ...o.requestPolicy },
       requestIds,
       device,

@@ -67,6 +67,12 @@ class SimConnection implements HubConnection {
   close(): void {
     this.open = false;
   }
+  /** The client core found the hub silent (keep-alive): the node's owner reconnects it. */
+  drop(reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.node.dropped(reason);
+  }
   deliver(bytes: Uint8Array): void {
     if (this.open) this.#cb?.(bytes);
   }
@@ -83,6 +89,11 @@ export interface ClientNodeOptions {
   hubPublicKey: Uint8Array;
   syncIntervalMs: number;
   retryMs: number;
+  /**
+   * The client dropped its connection (the hub silent past its keep-alive timeout); the
+   * world reconnects it as after any loss.
+   */
+  onDropped?(node: ClientNode, reason: string): void;
   /** Called with every client event (the world checks epoch/tree-hash agreement). */
   onEvent(node: ClientNode, e: Parameters<Parameters<KalandraClient["on"]>[0]>[0]): void;
 }
@@ -155,6 +166,11 @@ export class ClientNode {
     this.client = undefined;
     this.connecting = undefined;
     this.down = true;
+  }
+
+  /** Called by the node's connection when the client core dropped it. */
+  dropped(reason: string): void {
+    this.o.onDropped?.(this, reason);
   }
 
   sendToHub(frame: Uint8Array): void {

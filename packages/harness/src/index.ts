@@ -64,6 +64,7 @@ export {
   propose5,
   SCENARIOS,
   scenarioByName,
+  silentPartition,
 } from "./scenarios.js";
 export { Scheduler, type SchedulerOptions, SimulationBudgetError } from "./scheduler.js";
 // Many seeds: swarm testing, shrinking a failing seed, saving it as a regression.

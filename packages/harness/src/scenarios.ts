@@ -357,6 +357,44 @@ export const offlineInvitee: Scenario = {
   },
 };
 
+/**
+ * Issue 15, keep-alive on the virtual clock: u2 is cut off both ways and u3 only towards the
+ * hub, each for longer than the keep-alive timeouts (client 120 s, hub 150 s). u2 hears
+ * nothing, declares the hub dead and reconnects until the link heals; the hub hears nothing
+ * of u3 and closes its session at the idle timeout, while u3 still hears the hub. Both catch
+ * up once healed; the others chat on.
+ */
+export const silentPartition: Scenario = {
+  name: "silent_partition",
+  description: "members cut off past the keep-alive timeouts are dropped and catch up",
+  clients: 4,
+  chaosMs: 230_000,
+  convergeMs: 60_000,
+  plan: { kinds: [], maxEvents: 0 },
+  async setup(r) {
+    await roomWith(r, r.names.slice(1));
+  },
+  workload(r) {
+    const { w } = r;
+    w.at(500, "cut u2 both ways", () => w.network.partition(["u2"], ["hub"], true));
+    w.at(500, "cut u3 towards the hub", () => w.network.partition(["u3"], ["hub"], false));
+    for (let i = 0; i < 3; i++) send(r, "u0", i, 2000 + r.rng.int(200_000));
+    send(r, "u2", 0, 100_000);
+    w.at(200_000, "heal u2", () => w.network.unpartition(["u2"], ["hub"], true));
+    w.at(200_000, "heal u3", () => w.network.unpartition(["u3"], ["hub"], false));
+  },
+  check(r) {
+    const lost = (client: string, reason: string) =>
+      r.w.connectionsLost.filter((l) => l.client === client && l.reason.startsWith(reason)).length;
+    r.notes.u2HubSilent = lost("u2", "hub silent");
+    r.notes.u3IdleClosed = lost("u3", "idle timeout");
+    if (r.notes.u2HubSilent === 0)
+      r.w.violation("keepalive_client", "u2 never declared the silent hub dead");
+    if (r.notes.u3IdleClosed === 0)
+      r.w.violation("keepalive_hub", "the hub never closed u3's silent session");
+  },
+};
+
 export const SCENARIOS: readonly Scenario[] = [
   chat10,
   propose5,
@@ -369,7 +407,12 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 /** Every scenario by name: the CI/swarm ones and the bench's slow chat. */
-export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, chat10Slow, ...PENDING_ATTACKS];
+export const ALL_SCENARIOS: readonly Scenario[] = [
+  ...SCENARIOS,
+  chat10Slow,
+  silentPartition,
+  ...PENDING_ATTACKS,
+];
 
 export function scenarioByName(name: string): Scenario {
   const s = ALL_SCENARIOS.find((x) => x.name === name);

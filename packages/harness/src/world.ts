@@ -54,6 +54,8 @@ export class World {
   readonly seed: bigint;
   readonly rng: SeededRng;
   readonly trace: Trace;
+  /** Every client connection lost during the run, and why (keep-alive scenarios count them). */
+  readonly connectionsLost: { client: string; reason: string }[] = [];
   readonly scheduler: Scheduler;
   readonly network: SimNetwork;
   readonly hub: HubNode;
@@ -139,6 +141,9 @@ export class World {
       hubPublicKey: this.hub.signer.publicKey,
       syncIntervalMs: this.o.syncIntervalMs ?? 10_000,
       retryMs: this.o.retryMs ?? 700,
+      onDropped: (node, reason) => {
+        if (this.clients.get(node.name) === node) this.#connectionLost(node.name, reason);
+      },
       // An attacker's view of a room is no evidence (only its determinism is checked).
       onEvent: (node, e) => {
         if (this.clients.get(node.name) === node || e.type === "error") {
@@ -346,6 +351,7 @@ export class World {
     const node = this.clients.get(name);
     if (node === undefined || node.down) return;
     this.trace.record(`connection lost ${name}: ${reason}`);
+    this.connectionsLost.push({ client: name, reason });
     node.client?.disconnect();
     this.scheduler.schedule(200 + this.#faultRng.int(800), "harness", `reconnect ${name}`, () =>
       this.#reconnect(name),

@@ -4,8 +4,24 @@
  * answered (`RequestTracker`), routes the hub's verified responses (and its unsigned
  * ERRORs) to their requests and
  * hands every other frame to `onPush`. Frames of a replaced connection are ignored.
+ *
+ * Keep-alive (docs/client.md "Keep-alive", proto keepalive.ts): while a session is up
+ * (`watch`), a PING goes out after `keepalive.intervalMs` without a frame from the hub; after
+ * `keepalive.timeoutMs` without one the hub is declared dead: the connection is dropped
+ * (`HubConnection.drop`, the transport reconnects as after any loss) and `onHubSilent` is told.
+ * The hub's own PINGs are answered with a PONG.
  */
-import { Flag, FrameHeader, isHubError, type Timers } from "@kalandra/proto";
+import {
+  type Clock,
+  decodePayload,
+  Flag,
+  FrameHeader,
+  isHubError,
+  Keepalive,
+  type KeepaliveOptions,
+  Opcode,
+  type Timers,
+} from "@kalandra/proto";
 import type { Device } from "./device.js";
 import { ClientError } from "./errors.js";
 import type { RequestIds } from "./persistence.js";
@@ -17,7 +33,16 @@ export interface HubConnection {
   send(frame: Uint8Array): void;
   onFrame(cb: (frame: Uint8Array) => void): void;
   close(): void;
+  /**
+   * The client found the connection dead (the hub silent past the keep-alive timeout): drop
+   * it and reconnect as after any loss. Optional: without it the application is told
+   * (`onHubSilent`) and reconnects itself.
+   */
+  drop?(reason: string): void;
 }
+
+/** The client's keep-alive defaults: a PING after 45 s of quiet, the hub dead after 120 s. */
+export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 45_000, timeoutMs: 120_000 };
 
 /** What the intents and the room sync ask of the hub. */
 export interface HubRequests {
@@ -41,7 +66,12 @@ export interface HubRequests {
 
 export interface HubLinkOptions {
   connection: HubConnection;
+  clock: Clock;
   timers: Timers;
+  /** PING after `intervalMs` of quiet, the hub dead after `timeoutMs` (0 = off). */
+  keepalive: KeepaliveOptions;
+  /** The hub was silent for `silentMs` (≥ keepalive.timeoutMs): the connection was dropped. */
+  onHubSilent?(silentMs: number): void;
   policy: RequestPolicy;
   requestIds: RequestIds;
   device: Device;
@@ -62,12 +92,25 @@ export class HubLink implements HubRequests {
   #closed = false;
   /** request_ids of the latest `post`s, to route their refusals. */
   readonly #posted = new Set<number>();
+  readonly #keepalive: Keepalive;
+  #pingNonce = 0;
 
   constructor(o: HubLinkOptions) {
     this.#o = o;
     this.#conn = o.connection;
     this.#requests = new RequestTracker((b) => this.#conn.send(b), o.timers, o.policy);
+    this.#keepalive = new Keepalive(o.keepalive, {
+      clock: o.clock,
+      timers: o.timers,
+      ping: () => this.#ping(),
+      dead: (silentMs) => this.#hubSilent(silentMs),
+    });
     this.#listen(o.connection);
+  }
+
+  /** Starts the keep-alive: the session is authenticated (HubSession.connect). */
+  watch(): void {
+    if (!this.#closed) this.#keepalive.start();
   }
 
   get closed(): boolean {
@@ -134,6 +177,7 @@ export class HubLink implements HubRequests {
 
   /** The connection is lost: nothing is sent until `replace`. */
   goOffline(): void {
+    this.#keepalive.stop();
     this.#requests.setOnline(false);
     this.#conn.close();
   }
@@ -151,20 +195,59 @@ export class HubLink implements HubRequests {
   /** Fails every outstanding request and closes the connection. */
   close(): void {
     this.#closed = true;
+    this.#keepalive.stop();
     this.#requests.failAll(new ClientError("closed", "client closed"));
     this.#conn.close();
+  }
+
+  /** A PING of our own (its PONG resolves no request: hearing it is the point). */
+  #ping(): void {
+    if (!this.#requests.sending) return; // offline or re-authenticating: nothing to probe
+    this.#pingNonce = (this.#pingNonce + 1) >>> 0;
+    this.#conn.send(this.frame(Opcode.PING, 0n, 0n, { nonce: this.#pingNonce }));
+  }
+
+  /** Answers the hub's PING (signed by the hub; anything else is ignored). */
+  #pong(f: ReceivedFrame): void {
+    if (f.header.senderId !== 0n || !verifyFrame(f, this.#o.hubPublicKey)) return;
+    let nonce: number;
+    try {
+      ({ nonce } = decodePayload(Opcode.PING, f.payload));
+    } catch {
+      return;
+    }
+    const pong = buildFrame(
+      {
+        opcode: Opcode.PONG,
+        requestId: f.header.requestId,
+        roomId: 0n,
+        senderId: this.#o.device.senderId,
+        epoch: 0n,
+        payload: { nonce },
+      },
+      this.#o.device.signer,
+    );
+    this.#conn.send(pong);
+  }
+
+  #hubSilent(silentMs: number): void {
+    if (this.#closed) return;
+    this.#conn.drop?.(`hub silent for ${silentMs} ms`);
+    this.#o.onHubSilent?.(silentMs);
   }
 
   #listen(conn: HubConnection): void {
     conn.onFrame((bytes) => {
       if (conn !== this.#conn || this.#closed) return;
+      this.#keepalive.heard();
       let f: ReceivedFrame;
       try {
         f = parseFrame(bytes);
       } catch {
         return;
       }
-      if ((f.header.flags & Flag.RESPONSE) === 0) this.#o.onPush(f);
+      if (f.header.opcode === Opcode.PING && (f.header.flags & Flag.RESPONSE) === 0) this.#pong(f);
+      else if ((f.header.flags & Flag.RESPONSE) === 0) this.#o.onPush(f);
       // ERRORs come unsigned (docs/protocol.md "Signatures"): a refusal grants nothing, so
       // it is taken as is; every other response must carry the hub's signature.
       else if (isHubError(f.header)) {

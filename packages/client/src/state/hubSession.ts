@@ -53,6 +53,7 @@ export class HubSession {
         authenticate(this.#link, this.#c.device, this.#c.apply.hubPublicKey, this.#o.auth),
       );
     this.#link.resendAll();
+    this.#link.watch();
     await this.#stock.fillIfEmpty();
     await Promise.all([...this.#c.rooms.values()].map((r) => this.#resume(r)));
     this.#armPeriodicSync();

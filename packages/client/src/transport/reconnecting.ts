@@ -70,6 +70,8 @@ export interface ReconnectingConnection extends HubConnection {
   readonly connections: number;
   /** Frames dropped because the disconnected queue was full. */
   readonly dropped: number;
+  /** Drops the open channel (the core found the hub silent) and reconnects with backoff. */
+  drop(reason: string): void;
 }
 
 /**
@@ -140,6 +142,15 @@ class Conn implements ReconnectingConnection {
 
   onStateChange(cb: (state: ConnectionState) => void): void {
     this.stateCbs.push(cb);
+  }
+
+  /** The client core found the hub silent: drop this channel and reconnect with backoff. */
+  drop(_reason: string): void {
+    const channel = this.channel;
+    if (this.state !== "open" || channel === undefined) return;
+    this.channel = undefined;
+    channel.close();
+    this.lost();
   }
 
   close(): void {

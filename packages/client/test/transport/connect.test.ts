@@ -171,4 +171,24 @@ describe.each(transports)("%s", (_name, connect) => {
     expect(states).toEqual(["connecting", "open"]);
     conn.close();
   });
+
+  it("drops a connection the client core found silent and opens a new session", async () => {
+    // The keep-alive (state/hubLink.ts) calls drop() when the hub stays silent past its
+    // timeout: the channel goes and the transport reconnects as after any loss.
+    const conn = await connect({ backoff: { initialMs: 20, maxMs: 100 } });
+    const ids = collect(conn);
+    let reconnects = 0;
+    conn.onReconnect(() => reconnects++);
+    conn.drop("hub silent for 120000 ms");
+    expect(conn.state).toBe("connecting");
+    conn.send(ping(7)); // queued until the new session is up
+    await until(() => reconnects === 1);
+    expect(conn.connections).toBe(2);
+    await until(() => ids.includes(7));
+    conn.drop("again"); // not open yet or open: either way it heals
+    await until(() => conn.state === "open" && reconnects === 2);
+    conn.close();
+    conn.drop("after close"); // a closed connection stays closed
+    expect(conn.state).toBe("closed");
+  });
 });
