@@ -1,0 +1,120 @@
+/**
+ * Idle sessions spread over several processes (issue 15): each child process
+ * (idleWorker.ts) opens its share with `IdleSessions` from its own source addresses, so
+ * no process comes near its file-descriptor limit (`ulimit -n`, 20,000 here) and the
+ * handshakes' signing is spread over the cores. The parent only counts.
+ *
+ * @example
+ * const fleet = await IdleFleet.start({ url: hub.websocket, sessions: 20_000, processes: 4,
+ *   addresses: loopbackAddresses(20), pingMs: 45_000 });
+ * // ... measure ...
+ * await fleet.close();
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import type { IdleSessionReport } from "./idleSessions.js";
+
+export interface IdleFleetOptions {
+  url: string;
+  sessions: number;
+  processes: number;
+  /** Source addresses; each process takes a disjoint share (at least one). */
+  addresses: readonly string[];
+  pingMs: number;
+  /** Handshakes in flight per process. */
+  concurrency?: number;
+  sessionsPerUser?: number;
+  /** Distinguishes the user ids of several fleets against one hub. */
+  userPrefix?: string;
+  log?: (line: string) => void;
+}
+
+/** `count` loopback addresses 127.0.0.2, 127.0.0.3, … (Linux routes all of 127/8 to lo). */
+export function loopbackAddresses(count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`,
+  );
+}
+
+const entry = new URL(
+  import.meta.url.endsWith(".ts") ? "./idleWorker.ts" : "./idleWorker.js",
+  import.meta.url,
+);
+
+export class IdleFleet {
+  private constructor(
+    private readonly children: ChildProcess[],
+    readonly report: IdleSessionReport,
+  ) {}
+
+  static async start(o: IdleFleetOptions): Promise<IdleFleet> {
+    const n = Math.max(1, Math.min(o.processes, o.sessions));
+    const children: ChildProcess[] = [];
+    const reports: Promise<IdleSessionReport>[] = [];
+    for (let p = 0; p < n; p++) {
+      const count = Math.floor(o.sessions / n) + (p < o.sessions % n ? 1 : 0);
+      const addresses = o.addresses.filter((_, i) => i % n === p);
+      // tsx's loader is inherited through execArgv: the child runs the .ts file as is.
+      const child = fork(entry, [], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+      children.push(child);
+      reports.push(
+        new Promise((resolve, reject) => {
+          child.once("exit", (code) => reject(new Error(`idle worker ${p} exited with ${code}`)));
+          child.on(
+            "message",
+            (m: { kind: string; opened?: number; report?: IdleSessionReport }) => {
+              if (m.kind === "progress") o.log?.(`[idle ${p}] ${m.opened} sessions`);
+              else if (m.kind === "opened" && m.report) resolve(m.report);
+            },
+          );
+        }),
+      );
+      child.send({
+        kind: "open",
+        options: {
+          url: o.url,
+          count,
+          addresses: addresses.length > 0 ? addresses : [o.addresses[p % o.addresses.length]],
+          userPrefix: `${o.userPrefix ?? "idle"}${p}-`,
+          sessionsPerUser: o.sessionsPerUser ?? 1,
+          pingMs: o.pingMs,
+          concurrency: o.concurrency ?? 64,
+        },
+      });
+    }
+    try {
+      const all = await Promise.all(reports);
+      const report: IdleSessionReport = { opened: 0, refused: {}, failed: 0, openS: 0 };
+      for (const r of all) {
+        report.opened += r.opened;
+        report.failed += r.failed;
+        report.openS = Math.max(report.openS, r.openS);
+        for (const [k, v] of Object.entries(r.refused))
+          report.refused[k] = (report.refused[k] ?? 0) + v;
+      }
+      return new IdleFleet(children, report);
+    } catch (e) {
+      for (const c of children) c.kill("SIGKILL");
+      throw e;
+    }
+  }
+
+  /** Closes every session and ends the processes (killed if they take over `timeoutMs`). */
+  async close(timeoutMs = 15_000): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const kill = setTimeout(() => c.kill("SIGKILL"), timeoutMs);
+            c.removeAllListeners("exit");
+            c.once("exit", () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            c.send({ kind: "close" });
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Authenticated idle sessions for the connection-scale bench (issue 15), as cheaply as the
+ * client side allows: a WebSocket each, opened from one of several loopback source
+ * addresses (127.0.0.x, so a hub's `max_connections_per_ip` is met the way many real
+ * clients would meet it). Each session runs the real handshake (HELLO, AUTH_CHALLENGE,
+ * AUTH_RESPONSE, AUTH_OK) with its own device key as its own user, then keeps only its
+ * socket and one PING frame signed once, sent every `pingMs` like the client core's
+ * keep-alive (the hub answers each with a PONG); the key is dropped after AUTH_OK.
+ * A hub PING (the session silent past the hub's interval) goes unanswered: with `pingMs`
+ * under `limits.keepalive_interval_ms` it never comes.
+ *
+ * Bounded: `count` sessions, `concurrency` handshakes in flight, `handshakeTimeoutMs` each.
+ */
+import { generateKeyPairSync } from "node:crypto";
+import {
+  type DeviceSigner,
+  decodeErrorPayload,
+  decodePayload,
+  deriveSenderId,
+  encodeFrame,
+  encodePayload,
+  FrameHeader,
+  HEADER_SIZE,
+  Opcode,
+} from "@kalandra/proto";
+import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
+import WebSocket from "ws";
+
+export interface IdleSessionOptions {
+  /** `ws://host:port/kalandra`. */
+  url: string;
+  count: number;
+  /** Source addresses, used round-robin (e.g. 127.0.0.2 … 127.0.0.21). */
+  addresses: readonly string[];
+  /** User ids are `<userPrefix><i>`; several sessions per user when `sessionsPerUser` > 1. */
+  userPrefix: string;
+  sessionsPerUser?: number;
+  /** Interval of each session's PING (0 = never). */
+  pingMs: number;
+  /** Handshakes in flight at once. */
+  concurrency: number;
+  handshakeTimeoutMs?: number;
+  onProgress?: (opened: number) => void;
+}
+
+/** What became of the sessions asked for. */
+export interface IdleSessionReport {
+  opened: number;
+  /** Refusals by error name (TOO_MANY_CONNECTIONS, ...), from the hub's ERROR frame. */
+  refused: Record<string, number>;
+  /** Sessions that failed without an ERROR (socket error, timeout). */
+  failed: number;
+  openS: number;
+}
+
+/** One open idle session: all that is kept of it. */
+interface Idle {
+  ws: WebSocket;
+  ping: Uint8Array;
+}
+
+export class IdleSessions {
+  readonly #open = new Set<Idle>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Opens the sessions; resolves once each is authenticated, refused or failed. */
+  async open(o: IdleSessionOptions): Promise<IdleSessionReport> {
+    const started = performance.now();
+    const report: IdleSessionReport = { opened: 0, refused: {}, failed: 0, openS: 0 };
+    let next = 0;
+    const perUser = Math.max(1, o.sessionsPerUser ?? 1);
+    const lane = async () => {
+      while (next < o.count) {
+        const i = next++;
+        const from = o.addresses[i % o.addresses.length] ?? "127.0.0.1";
+        const user = `${o.userPrefix}${Math.floor(i / perUser)}`;
+        const r = await openOne(o, from, user);
+        if (r.kind === "open") {
+          this.#open.add(r.idle);
+          r.idle.ws.on("close", () => this.#open.delete(r.idle));
+          report.opened++;
+          if (report.opened % 1000 === 0) o.onProgress?.(report.opened);
+        } else if (r.kind === "refused") report.refused[r.name] = (report.refused[r.name] ?? 0) + 1;
+        else report.failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, lane));
+    report.openS = (performance.now() - started) / 1000;
+    if (o.pingMs > 0 && this.#timer === undefined) this.#startPings(o.pingMs);
+    return report;
+  }
+
+  /** Spreads the PINGs over the interval: a slice of the sessions every second. */
+  #startPings(pingMs: number): void {
+    const tickMs = Math.min(1000, pingMs);
+    let tick = 0;
+    const ticks = Math.max(1, Math.round(pingMs / tickMs));
+    this.#timer = setInterval(() => {
+      let i = 0;
+      for (const s of this.#open) {
+        if (i++ % ticks === tick && s.ws.readyState === WebSocket.OPEN) s.ws.send(s.ping);
+      }
+      tick = (tick + 1) % ticks;
+    }, tickMs);
+    this.#timer.unref();
+  }
+
+  /** Closes every session (and waits, bounded, until the sockets are gone). */
+  async close(timeoutMs = 10_000): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const closing = [...this.#open].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.ws.readyState === WebSocket.CLOSED) return resolve();
+          s.ws.once("close", () => resolve());
+          s.ws.close(1000, "bench done");
+        }),
+    );
+    const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([Promise.all(closing), deadline]);
+    for (const s of this.#open) s.ws.terminate();
+    this.#open.clear();
+  }
+}
+
+type Opened =
+  | { kind: "open"; idle: Idle }
+  | { kind: "refused"; name: string }
+  | { kind: "failed"; why: string };
+
+function frame(
+  signer: DeviceSigner,
+  senderId: bigint,
+  opcode: Opcode,
+  requestId: number,
+  payload: unknown,
+) {
+  return encodeFrame(
+    {
+      opcode,
+      requestId,
+      roomId: 0n,
+      senderId,
+      epoch: 0n,
+      payload: encodePayload(opcode, payload as never),
+    },
+    signer,
+  );
+}
+
+/** One session: connect from `from`, handshake as a new device of `user`, keep it idle. */
+function openOne(o: IdleSessionOptions, from: string, user: string): Promise<Opened> {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const devicePublicKey = ed25519RawPublicKey(publicKey);
+  const signer = ed25519KeySigner(privateKey);
+  const senderId = deriveSenderId(devicePublicKey);
+  return new Promise<Opened>((resolve) => {
+    let settled = false;
+    const ws = new WebSocket(o.url, { localAddress: from, perMessageDeflate: false });
+    const done = (r: Opened) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (r.kind !== "open") ws.terminate();
+      else ws.removeAllListeners("message");
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => done({ kind: "failed", why: "handshake timeout" }),
+      o.handshakeTimeoutMs ?? 30_000,
+    );
+    ws.on("error", (e) => done({ kind: "failed", why: e.message }));
+    ws.on("close", () => done({ kind: "failed", why: "closed" }));
+    ws.on("open", () =>
+      ws.send(
+        frame(signer, senderId, Opcode.HELLO, 1, {
+          device_key: devicePublicKey,
+          user_id: user,
+          client: "kalandra-idle-bench",
+        }),
+      ),
+    );
+    ws.on("message", (data: Buffer) => {
+      if (data.length < HEADER_SIZE) return done({ kind: "failed", why: "short frame" });
+      const h = FrameHeader.view(data);
+      const payload = data.subarray(HEADER_SIZE);
+      if (h.opcode === Opcode.ERROR) {
+        let name = "ERROR";
+        try {
+          name = decodeErrorPayload(payload).name;
+        } catch {
+          // keep the generic name
+        }
+        return done({ kind: "refused", name });
+      }
+      if (h.opcode === Opcode.AUTH_CHALLENGE) {
+        const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, payload);
+        ws.send(frame(signer, senderId, Opcode.AUTH_RESPONSE, 2, { nonce }));
+      } else if (h.opcode === Opcode.AUTH_OK) {
+        // done() drops the message listener: PONGs from here on are read and discarded.
+        done({
+          kind: "open",
+          idle: { ws, ping: frame(signer, senderId, Opcode.PING, 3, { nonce: 3 }) },
+        });
+      }
+    });
+  });
+}
