@@ -7,6 +7,7 @@ import { readHeader } from "../../src/runtime/node/wire.js";
 import {
   app,
   authed,
+  authedWs,
   device,
   errorName,
   hello,
@@ -16,6 +17,7 @@ import {
   RawClient,
   rawFrame,
   startHub,
+  WsClient,
 } from "./helpers.js";
 
 const hub = hubPerFile({
@@ -322,5 +324,24 @@ describe("WebTransport listener", () => {
     await b.waitFor(isError("TOO_MANY_CONNECTIONS"));
     a.close();
     await small.listener.close(500);
+  });
+
+  it("counts max_connections_per_ip over both listeners by the client's address", async () => {
+    const small = await startHub({ maxConnectionsPerIp: 2 }, { websocket: true });
+    const a = await authed(small.port, small.certHash, device());
+    const b = await authedWs(small.wsPort, device(), "bob");
+    // A third session from 127.0.0.1, on either listener, is refused.
+    const c = await RawClient.connect(small.port, small.certHash);
+    await c.waitFor(isError("TOO_MANY_CONNECTIONS"));
+    const d = await WsClient.connect(small.wsPort);
+    await d.waitFor(isError("TOO_MANY_CONNECTIONS"));
+    expect(small.host.size).toBe(2);
+    // A closed session gives its place back.
+    a.close();
+    await waitUntil(() => small.host.size === 1, "the closed session gone");
+    const e = await authed(small.port, small.certHash, device(), "carol");
+    e.close();
+    b.close();
+    await small.close(500);
   });
 });
