@@ -67,7 +67,11 @@ async function openWebTransportIdle(hub: SpawnedHub, count: number) {
       }),
     );
   }
-  return { close: () => conns.forEach((c) => c.close()) };
+  return {
+    close: () => {
+      for (const c of conns) c.close();
+    },
+  };
 }
 
 export async function scaleIdle(quick: boolean): Promise<Record<string, number | string>> {

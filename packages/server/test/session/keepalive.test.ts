@@ -19,8 +19,8 @@ import { HubHost } from "../../src/hub/hubHost.js";
 import { Session } from "../../src/runtime/node/session.js";
 import { ManualTime } from "../hub/harness.js";
 import {
-  defaultLimits,
   type Device,
+  defaultLimits,
   device,
   EchoRecorder,
   hello,
