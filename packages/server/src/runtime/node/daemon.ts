@@ -37,7 +37,7 @@ import type { DataLock } from "./datadir/dataLock.js";
 import { openDataDir } from "./datadir/openDataDir.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { roomLimits } from "./nodeHub.js";
+import { hostLimits, roomLimits } from "./nodeHub.js";
 import { PeerLinks } from "./peerLinks.js";
 import { evaluateReadiness, type ReadinessCheck, type ReadinessReport } from "./readiness.js";
 import {
@@ -88,18 +88,15 @@ export interface DaemonOptions {
 export function runtimeLimits(c: Config): RuntimeLimits {
   const l = c.limits;
   return {
+    ...hostLimits(c),
     maxPayloadBytes: l.max_payload_bytes,
     connectionRatePerSec: l.connection_rate,
     connectionBurst: l.connection_burst,
-    deviceRatePerSec: l.device_rate,
-    deviceBurst: l.device_burst,
     maxStrikes: l.max_strikes,
     authTimeoutMs: l.auth_timeout_ms,
     keepaliveIntervalMs: l.keepalive_interval_ms,
     idleTimeoutMs: l.idle_timeout_ms,
     maxConnections: l.max_connections,
-    maxConnectionsPerIp: l.max_connections_per_ip,
-    maxSessionsPerUser: l.max_sessions_per_user,
   };
 }
 
