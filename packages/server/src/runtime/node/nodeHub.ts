@@ -65,7 +65,7 @@ export interface NodeHubOptions {
 
 /** The room and member limits of a configuration, as HubCore takes them. */
 /** The host's limits: per-device rates, per-address and per-user session caps. */
-export function hostLimits(c: Config): HostLimits {
+export function hostLimits(c: Config): Required<HostLimits> {
   const l = c.limits;
   return {
     deviceRatePerSec: l.device_rate,
