@@ -152,8 +152,11 @@ interface Session {
   deviceKey: Uint8Array;
   senderId: bigint;
   userId: string;
-  /** The session's allowance of PRESENCE/TYPING frames (ephemeralGate.ts). */
-  ephemeral: EphemeralGate;
+  /**
+   * The session's allowance of PRESENCE/TYPING frames (ephemeralGate.ts), made on its first
+   * one: most sessions idle, and an idle session keeps only what it needs.
+   */
+  ephemeral?: EphemeralGate;
   /** A peer hub's user whose request the peer forwarded (federation). */
   peer?: true;
 }
@@ -286,7 +289,6 @@ export class HubCore {
       deviceKey: new Uint8Array(devicePublicKey),
       senderId,
       userId,
-      ephemeral: new EphemeralGate(this.deps.clock),
     });
     this.shards.broadcast({ t: "live", senderId, live: true });
     // The Welcomes waiting for the device, after its AUTH_OK (inbox/welcomeInbox.ts); not
@@ -463,6 +465,7 @@ export class HubCore {
       return fail(refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not a hub request`));
     }
     if (isEphemeral(h.opcode)) {
+      session.ephemeral ??= new EphemeralGate(this.deps.clock);
       const refused = session.ephemeral.check(frame);
       if (refused !== undefined) return fail(refused);
     }

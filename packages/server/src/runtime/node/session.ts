@@ -119,7 +119,11 @@ export class Session {
   private readonly handshake: Handshake;
   private readonly admission: Admission;
   private readonly verifying: VerifyQueue<Verifying> | undefined;
-  private readonly decoder: StreamDecoder;
+  /**
+   * Framing of a byte stream (WebTransport), made on the first chunk: a WebSocket session,
+   * whose messages are whole frames, never needs one (an idle session keeps what it needs).
+   */
+  private decoder: StreamDecoder | undefined;
   private authTimer: TimerHandle | undefined;
   /** From AUTH_OK on: PING when quiet, close when silent (proto keepalive.ts). */
   private keepalive: Keepalive | undefined;
@@ -129,8 +133,6 @@ export class Session {
 
   constructor(private readonly d: SessionDeps) {
     this.handshake = new Handshake(d.rng);
-    // Until AUTH_OK only handshake-sized frames: the limit is raised in onHandshake.
-    this.decoder = new StreamDecoder({ maxPayload: this.payloadLimit });
     this.admission = new Admission(d.limits, d.clock);
     if (d.verifyAsync !== undefined) {
       this.verifying = new VerifyQueue(d.verifyAsync, ({ frame, datagram }, ok) => {
@@ -192,6 +194,8 @@ export class Session {
     this.d.metrics?.bytesReceived.inc(chunk.length);
     let frames: Frame[];
     try {
+      // Until AUTH_OK only handshake-sized frames: the limit is raised in onHandshake.
+      this.decoder ??= new StreamDecoder({ maxPayload: this.payloadLimit });
       frames = this.decoder.push(chunk);
     } catch (e) {
       this.refuseStream(e);
@@ -243,7 +247,7 @@ export class Session {
   onEnd(): void {
     if (this.isClosed) return;
     try {
-      this.decoder.end();
+      this.decoder?.end();
     } catch (e) {
       this.refuseStream(e);
       return;
@@ -508,7 +512,7 @@ export class Session {
         if (!step.first) return;
         if (this.authTimer) this.d.timers.clear(this.authTimer);
         this.authTimer = undefined;
-        this.decoder.setPayloadLimit(this.payloadLimit);
+        this.decoder?.setPayloadLimit(this.payloadLimit);
         this.startKeepalive();
         this.d.io.authenticated?.();
         this.d.metrics?.sessionsAuthenticated.inc();
