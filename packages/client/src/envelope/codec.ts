@@ -35,6 +35,10 @@ export function encodeEnvelope(env: MessageEnvelope): Uint8Array {
       map.mime = v.mime;
       if (v.name !== undefined) map.name = v.name;
       if (v.key !== undefined) map.key = v.key;
+      if (v.thumb !== undefined) {
+        const { hash, size, mime, key } = v.thumb;
+        map.thumb = { hash, size, mime, key };
+      }
       break;
   }
   return pad(cborEncode(map));

@@ -12,7 +12,7 @@ export { decodeEnvelope, encodeEnvelope } from "./codec.js";
 export { createEnvelope } from "./create.js";
 export { EnvelopeError, EnvelopeErrorCode } from "./errors.js";
 export { bucketFor, MAX_PADDED_BYTES } from "./padding.js";
-export type { EnvelopeContent, EnvelopeType, MessageEnvelope } from "./types.js";
+export type { AttachmentThumb, EnvelopeContent, EnvelopeType, MessageEnvelope } from "./types.js";
 export {
   CONTENT_KEY_BYTES,
   HASH_BYTES,

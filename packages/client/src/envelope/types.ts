@@ -18,7 +18,17 @@ export type EnvelopeContent =
       readonly name?: string;
       /** XChaCha20-Poly1305 key of the encrypted blob; absent for public blobs. */
       readonly key?: Uint8Array;
+      /** A small preview (an image's thumbnail), itself a separate sealed blob. */
+      readonly thumb?: AttachmentThumb;
     };
+
+/** A thumbnail: a second, small attachment of its own, with its own key. */
+export interface AttachmentThumb {
+  readonly hash: Uint8Array;
+  readonly size: number;
+  readonly mime: string;
+  readonly key: Uint8Array;
+}
 
 export type EnvelopeType = EnvelopeContent["t"];
 

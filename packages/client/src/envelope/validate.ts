@@ -5,6 +5,7 @@
  */
 import { EnvelopeError } from "./errors.js";
 import {
+  type AttachmentThumb,
   CONTENT_KEY_BYTES,
   HASH_BYTES,
   ID_BYTES,
@@ -21,7 +22,7 @@ const FIELDS = {
   edit: { required: ["target", "body"], optional: [] },
   reply: { required: ["target", "body"], optional: [] },
   reaction: { required: ["target", "emoji"], optional: [] },
-  attachment: { required: ["hash", "size", "mime"], optional: ["name", "key"] },
+  attachment: { required: ["hash", "size", "mime"], optional: ["name", "key", "thumb"] },
 } as const satisfies Record<string, { required: readonly string[]; optional: readonly string[] }>;
 type KnownType = keyof typeof FIELDS;
 
@@ -60,6 +61,42 @@ function text(v: unknown, field: string, maxBytes: number, nonEmpty = false): st
 
 // type "/" subtype, visible ASCII without spaces (RFC 6838 §4.2 names, parameters allowed).
 const MIME = /^[!#$&^_.+\-0-9A-Za-z]+\/[!#$&^_.+\-0-9A-Za-z]+(;[\x21-\x7e ]*)?$/;
+
+function blobSize(v: unknown, field: string): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    throw new EnvelopeError("INVALID_FIELD", `"${field}" expected a non-negative integer`, field);
+  }
+  return v;
+}
+
+function mediaType(v: unknown, field: string): string {
+  const mime = text(v, field, MAX_MIME_BYTES, true);
+  if (!MIME.test(mime))
+    throw new EnvelopeError("INVALID_FIELD", `"${field}" is not a media type`, field);
+  return mime;
+}
+
+const THUMB_FIELDS = ["hash", "size", "mime", "key"] as const;
+
+/** `thumb`: exactly {hash, size, mime, key}; errors name the field as `thumb.<key>`. */
+function thumb(v: unknown): AttachmentThumb {
+  if (!isPlainObject(v))
+    throw new EnvelopeError("INVALID_FIELD", `"thumb" expected a map`, "thumb");
+  for (const k of Object.keys(v)) {
+    if (!(THUMB_FIELDS as readonly string[]).includes(k))
+      throw new EnvelopeError("UNKNOWN_FIELD", `unknown key "${k}" in thumb`, `thumb.${k}`);
+  }
+  for (const k of THUMB_FIELDS) {
+    if (v[k] === undefined)
+      throw new EnvelopeError("MISSING_FIELD", `missing "${k}" in thumb`, `thumb.${k}`);
+  }
+  return {
+    hash: bytes(v.hash, "thumb.hash", HASH_BYTES),
+    size: blobSize(v.size, "thumb.size"),
+    mime: mediaType(v.mime, "thumb.mime"),
+    key: bytes(v.key, "thumb.key", CONTENT_KEY_BYTES),
+  };
+}
 
 /** Validates an untrusted decoded value into a `MessageEnvelope`. */
 export function validateEnvelope(v: unknown): MessageEnvelope {
@@ -101,13 +138,8 @@ export function validateEnvelope(v: unknown): MessageEnvelope {
         emoji: text(v.emoji, "emoji", MAX_EMOJI_BYTES, true),
       };
     case "attachment": {
-      const size = v.size;
-      if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
-        throw new EnvelopeError("INVALID_FIELD", `"size" expected a non-negative integer`, "size");
-      }
-      const mime = text(v.mime, "mime", MAX_MIME_BYTES, true);
-      if (!MIME.test(mime))
-        throw new EnvelopeError("INVALID_FIELD", `"mime" is not a media type`, "mime");
+      const size = blobSize(v.size, "size");
+      const mime = mediaType(v.mime, "mime");
       const out: {
         t: "attachment";
         id: Uint8Array;
@@ -117,9 +149,11 @@ export function validateEnvelope(v: unknown): MessageEnvelope {
         mime: string;
         name?: string;
         key?: Uint8Array;
+        thumb?: AttachmentThumb;
       } = { t: "attachment", id, sent_at, hash: bytes(v.hash, "hash", HASH_BYTES), size, mime };
       if (v.name !== undefined) out.name = text(v.name, "name", MAX_NAME_BYTES);
       if (v.key !== undefined) out.key = bytes(v.key, "key", CONTENT_KEY_BYTES);
+      if (v.thumb !== undefined) out.thumb = thumb(v.thumb);
       return out;
     }
   }

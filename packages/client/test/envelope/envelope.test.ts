@@ -127,6 +127,19 @@ describe("envelope codec", () => {
         "INVALID_FIELD",
       ],
       [{ t: "attachment", id, sent_at: 1, hash, size: 1, mime: "a/b", name: 7 }, "INVALID_FIELD"],
+      [{ t: "attachment", id, sent_at: 1, hash, size: 1, mime: "a/b", thumb: 1 }, "INVALID_FIELD"],
+      ...(
+        [
+          [{ hash, size: 1, mime: "image/png" }, "MISSING_FIELD"],
+          [{ hash, size: 1, mime: "image/png", key: hash, w: 1 }, "UNKNOWN_FIELD"],
+          [{ hash, size: -2, mime: "image/png", key: hash }, "INVALID_FIELD"],
+          [{ hash, size: 1, mime: "png", key: hash }, "INVALID_FIELD"],
+          [{ hash, size: 1, mime: "image/png", key: seededBytes(2, 31) }, "INVALID_FIELD"],
+        ] as const
+      ).map(([thumb, code]): [unknown, string] => [
+        { t: "attachment", id, sent_at: 1, hash, size: 1, mime: "a/b", thumb },
+        code,
+      ]),
     ];
     for (const [value, code] of cases) {
       expect([value, codeOf(() => decodeEnvelope(rawPadded(value)))]).toEqual([value, code]);
@@ -184,6 +197,12 @@ describe("envelope codec", () => {
           mime: fc.constantFrom("image/png", "application/octet-stream"),
           name: fc.string({ maxLength: 40 }),
           key: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+          thumb: fc.record({
+            hash: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+            size: fc.nat(),
+            mime: fc.constantFrom("image/jpeg", "image/webp"),
+            key: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+          }),
         },
         { requiredKeys: ["t", "hash", "size", "mime"] },
       ),
