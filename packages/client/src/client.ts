@@ -21,6 +21,15 @@ import {
 } from "@kalandra/proto";
 import type { CiphersuiteImpl } from "ts-mls";
 import {
+  type AttachmentMetadata,
+  type AttachmentRef,
+  type AttachmentSource,
+  Attachments,
+  referencedBlobs,
+  type SentAttachment,
+} from "./attachments/attachments.js";
+import type { TransferOptions } from "./attachments/transfer.js";
+import {
   createEnvelope,
   type EnvelopeContent,
   encodeEnvelope,
@@ -150,6 +159,7 @@ export class KalandraClient {
   readonly #policy: PolicyIntents;
   readonly #session: HubSession;
   readonly #presence: Presence;
+  readonly #attachments: Attachments;
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -223,6 +233,7 @@ export class KalandraClient {
       keyPackages,
     );
     this.#intents = new Intents(this.#c);
+    this.#attachments = new Attachments(this.#c, (roomId, content) => this.send(roomId, content));
     this.#policy = new PolicyIntents(this.#c);
     const push = new PushHandler(this.#c, sync, this.#intents, this.#stock);
     this.#session = new HubSession(
@@ -442,14 +453,40 @@ export class KalandraClient {
    * key (DESIGN §7); resolves with the log_index the hub gave it.
    */
   send(roomId: bigint, message: EnvelopeContent | MessageEnvelope | Uint8Array): Promise<bigint> {
-    let plaintext: Uint8Array;
-    if (message instanceof Uint8Array) plaintext = message;
-    else if ("id" in message && "sent_at" in message) plaintext = encodeEnvelope(message);
-    else
-      plaintext = encodeEnvelope(
-        createEnvelope(message, { clock: this.#o.clock, rng: this.#o.rng }),
-      );
-    return this.#intents.send(roomId, plaintext);
+    if (message instanceof Uint8Array) return this.#intents.send(roomId, message);
+    const envelope =
+      "id" in message && "sent_at" in message
+        ? message
+        : createEnvelope(message, { clock: this.#o.clock, rng: this.#o.rng });
+    return this.#intents.send(roomId, encodeEnvelope(envelope), referencedBlobs(envelope));
+  }
+
+  /**
+   * Sends a file (docs/client.md "Attachments"): seals it under a fresh key, uploads it in
+   * chunks (resuming after a reconnect or a hub restart), a thumbnail likewise as a second
+   * small blob, then sends the attachment message referencing both. Resolves with the
+   * message's log_index and its envelope content.
+   *
+   * @example
+   * const { logIndex } = await client.sendAttachment(room, file, { mime: file.type, name: file.name },
+   *   { onProgress: ({ loaded, total }) => bar.value = loaded / total });
+   */
+  sendAttachment(
+    roomId: bigint,
+    file: AttachmentSource,
+    metadata: AttachmentMetadata,
+    options?: TransferOptions,
+  ): Promise<SentAttachment> {
+    return this.#attachments.send(roomId, file, metadata, options);
+  }
+
+  /**
+   * Fetches an attachment of a room this device is a member of, checks it against its
+   * hash and opens it: `{ roomId, ...envelope }` of an attachment message, or
+   * `{ roomId, ...envelope.thumb }` for its thumbnail.
+   */
+  fetchAttachment(ref: AttachmentRef, options?: TransferOptions): Promise<Uint8Array> {
+    return this.#attachments.fetch(ref, options);
   }
 
   /**

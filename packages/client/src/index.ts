@@ -19,6 +19,15 @@
  * await client.send(room, { t: "text", body: "hello" });
  */
 
+// Attachments (docs/client.md "Attachments"): `sendAttachment` / `fetchAttachment`.
+export type {
+  AttachmentContent,
+  AttachmentMetadata,
+  AttachmentRef,
+  AttachmentSource,
+  SentAttachment,
+} from "./attachments/attachments.js";
+export type { TransferOptions, TransferProgress } from "./attachments/transfer.js";
 // The client: one device in Kalandra rooms.
 export {
   /** A failure on the client's side, with a stable `code`. */
@@ -55,6 +64,7 @@ export {
 } from "./crypto/index.js";
 // Message envelopes (the plaintext inside an APP_MESSAGE) and attachments.
 export {
+  type AttachmentThumb,
   CONTENT_KEY_BYTES,
   contentHash,
   createEnvelope,

@@ -266,14 +266,26 @@ export class Intents {
     }
   }
 
-  async send(roomId: bigint, plaintext: Uint8Array): Promise<bigint> {
+  /**
+   * Seals and sends an application message; `attachments` are the blob ids it references,
+   * in the clear for the hub (docs/protocol.md "Attachments").
+   */
+  async send(
+    roomId: bigint,
+    plaintext: Uint8Array,
+    attachments: readonly Uint8Array[] = [],
+  ): Promise<bigint> {
     const idx = await this.#sequence(roomId, async (room) => {
       const keys = await senderKeysFor(room, this.#c.apply.cs);
       const sealed = keys.seal(plaintext);
       room.sentInEpoch = keys.sendGeneration;
       return {
         opcode: Opcode.APP_MESSAGE,
-        payload: { generation: sealed.generation, ciphertext: sealed.ciphertext },
+        payload: {
+          generation: sealed.generation,
+          ciphertext: sealed.ciphertext,
+          ...(attachments.length === 0 ? {} : { attachments: [...attachments] }),
+        },
         op: "app",
         plaintext: plaintext.slice(),
       };

@@ -36,6 +36,7 @@ import {
   type ReceivedFrame,
   verifyFrame,
 } from "../../src/state/wire.js";
+import { type BlobAnswer, RelayBlobs } from "./relayBlobs.js";
 
 interface Pending {
   ref: string;
@@ -129,6 +130,8 @@ export class Relay {
   /** Welcomes per device until acknowledged (the hub's Welcome inbox). */
   readonly #welcomes = new Map<bigint, Uint8Array[]>();
   readonly #lastResort = new Map<bigint, Uint8Array>();
+  /** Attachments: uploads, complete blobs and the rooms referencing them. */
+  readonly blobs = new RelayBlobs();
   #hlc = 0n;
   #queue: Promise<void> = Promise.resolve();
   /** Acknowledged Welcomes stay (tests look at the list before an acknowledgement). */
@@ -243,6 +246,13 @@ export class Relay {
   #ack(conn: RelayConnection, req: ReceivedFrame, logIndex: bigint, epoch: bigint): void {
     const answer = this.#respond(conn, req, Opcode.ACK, {}, { logIndex, epoch });
     this.#answers.set(`${req.header.senderId}:${req.header.requestId}`, answer);
+  }
+
+  /** A blob request's answer (never remembered: these answers are states, not outcomes). */
+  #blobAnswer(conn: RelayConnection, req: ReceivedFrame, a: BlobAnswer): void {
+    if ("error" in a) this.#error(conn, req, a.error, a.message);
+    else
+      this.#respond(conn, req, a.data === true ? Opcode.BLOB_DATA : Opcode.BLOB_UPLOAD_STATE, a.ok);
   }
 
   receive(conn: RelayConnection, bytes: Uint8Array): void {
@@ -403,13 +413,31 @@ export class Relay {
         return;
       }
     }
+    const member = room.members.has(f.header.senderId);
+    switch (f.header.opcode) {
+      case Opcode.BLOB_UPLOAD:
+      case Opcode.BLOB_CHUNK:
+        if (!member) return this.#error(conn, f, "NOT_MEMBER", "not a member");
+        return this.#blobAnswer(
+          conn,
+          f,
+          f.header.opcode === Opcode.BLOB_UPLOAD ? this.blobs.upload(p) : this.blobs.chunk(p),
+        );
+      case Opcode.BLOB_FETCH:
+        return this.#blobAnswer(conn, f, this.blobs.fetch(f.header.roomId, member, p));
+    }
     if (f.header.epoch !== room.epoch)
       return this.#error(conn, f, "STALE_EPOCH", `room is at ${room.epoch}`, room.epoch);
     switch (f.header.opcode) {
-      case Opcode.APP_MESSAGE:
-        if (!room.members.has(f.header.senderId))
-          return this.#error(conn, f, "NOT_MEMBER", "not a member");
+      case Opcode.APP_MESSAGE: {
+        if (!member) return this.#error(conn, f, "NOT_MEMBER", "not a member");
+        const refused = this.blobs.reference(
+          f.header.roomId,
+          (p.attachments as Uint8Array[] | undefined) ?? [],
+        );
+        if (refused !== undefined) return this.#blobAnswer(conn, f, refused);
         return this.#ack(conn, f, this.#sequence(room, f.bytes, conn), room.epoch);
+      }
       case Opcode.PROPOSAL: {
         if (!room.members.has(f.header.senderId))
           return this.#error(conn, f, "NOT_MEMBER", "not a member");
