@@ -21,6 +21,18 @@ export interface ChatMessage {
   /** emoji → users who reacted with it, in the order they did. */
   reactions: Record<string, string[]>;
   redacted?: boolean;
+  /** A file or image: `body` is then its name (docs/client.md "Attachments"). */
+  attachment?: AttachmentInfo;
+}
+
+/** What fetching and opening an attachment needs, JSON-safe (hex for bytes). */
+export interface AttachmentInfo {
+  hash: string;
+  key: string;
+  size: number;
+  mime: string;
+  name?: string;
+  thumb?: { hash: string; key: string; size: number; mime: string };
 }
 
 export interface ChatNotice {
@@ -37,6 +49,7 @@ export type Content =
   | { t: "reply"; target: bigint; body: string }
   | { t: "edit"; target: bigint; body: string }
   | { t: "reaction"; target: bigint; emoji: string }
+  | { t: "attachment"; file: AttachmentInfo }
   | { t: "other"; what: string };
 
 export interface ChatLogData {
@@ -76,15 +89,17 @@ export class ChatLog {
     const at = String(logIndex);
     switch (content.t) {
       case "text":
-      case "reply": {
+      case "reply":
+      case "attachment": {
         const m: ChatMessage = {
           kind: "message",
           logIndex: at,
           sender,
-          body: content.body,
+          body: content.t === "attachment" ? (content.file.name ?? "file") : content.body,
           sentAt,
           reactions: {},
           ...(content.t === "reply" ? { replyTo: String(content.target) } : {}),
+          ...(content.t === "attachment" ? { attachment: content.file } : {}),
         };
         if (this.#redactedEarly.delete(at)) redact(m);
         this.#messages.set(at, m);
@@ -93,8 +108,9 @@ export class ChatLog {
       }
       case "edit": {
         const m = this.#messages.get(String(content.target));
-        // Only the author edits its message; a redacted one stays redacted.
-        if (m === undefined || m.sender !== sender || m.redacted) return;
+        // Only the author edits its message (a file's name is not text to edit); a
+        // redacted one stays redacted.
+        if (m === undefined || m.sender !== sender || m.redacted || m.attachment) return;
         m.body = content.body;
         m.edited = true;
         return;
@@ -144,6 +160,8 @@ export class ChatLog {
 
 function redact(m: ChatMessage): void {
   m.redacted = true;
+  // The key goes too: the hub erases the blob with its last reference (issue 17).
+  delete m.attachment;
   m.body = "";
   m.reactions = {};
   m.edited = false;

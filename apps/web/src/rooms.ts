@@ -4,6 +4,7 @@
  * prefixes), so a reloaded page shows the history it had.
  */
 import type { ClientEvent, ClientStore, MessageEnvelope } from "@kalandra/client";
+import { toHex } from "@kalandra/proto";
 import { ChatLog, type ChatLogData, type Content } from "./chatLog.js";
 
 const PREFIX = "app/chat/";
@@ -20,8 +21,31 @@ export function contentOf(envelope: MessageEnvelope | undefined): Content {
       return { t: "edit", target: envelope.target, body: envelope.body };
     case "reaction":
       return { t: "reaction", target: envelope.target, emoji: envelope.emoji };
-    case "attachment":
-      return { t: "other", what: "an attachment" };
+    case "attachment": {
+      // A blob without its key is not one this app can open.
+      if (envelope.key === undefined) return { t: "other", what: "an unencrypted attachment" };
+      const { hash, key, size, mime, name, thumb } = envelope;
+      return {
+        t: "attachment",
+        file: {
+          hash: toHex(hash),
+          key: toHex(key),
+          size,
+          mime,
+          ...(name === undefined ? {} : { name }),
+          ...(thumb === undefined
+            ? {}
+            : {
+                thumb: {
+                  hash: toHex(thumb.hash),
+                  key: toHex(thumb.key),
+                  size: thumb.size,
+                  mime: thumb.mime,
+                },
+              }),
+        },
+      };
+    }
   }
 }
 

@@ -33,6 +33,23 @@ describe("ChatLog", () => {
     expect(log.message("9")).toMatchObject({ redacted: true, body: "" });
   });
 
+  it("shows a file under its name; its author cannot edit it; a redaction drops its key", () => {
+    const log = new ChatLog();
+    const file = { hash: "aa", key: "bb", size: 3, mime: "text/plain", name: "notes.txt" };
+    log.applyMessage(1n, "alice", 1, { t: "attachment", file });
+    log.applyMessage(2n, "alice", 2, { t: "edit", target: 1n, body: "renamed" });
+    log.applyMessage(3n, "bob", 3, {
+      t: "attachment",
+      file: { hash: "cc", key: "dd", size: 1, mime: "a/b" },
+    });
+    expect(log.message("1")).toMatchObject({ body: "notes.txt", attachment: file });
+    expect(log.message("1")?.edited).toBeUndefined();
+    expect(log.message("3")?.body).toBe("file");
+    log.applyRedaction(1n);
+    expect(log.message("1")?.attachment).toBeUndefined();
+    expect(JSON.stringify(log.message("1"))).not.toContain("bb");
+  });
+
   it("ignores repeats at or below the last log index, and edits of unknown messages", () => {
     const log = new ChatLog();
     log.applyMessage(2n, "alice", 1, text("two"));

@@ -68,6 +68,28 @@ describe("Rooms", () => {
       emoji: "👍",
     });
     expect(contentOf(undefined)).toEqual({ t: "other", what: "a message in another format" });
+    const hash = new Uint8Array(32).fill(0xab);
+    const key = new Uint8Array(32).fill(0x01);
+    const thumb = { hash: new Uint8Array(32).fill(2), size: 9, mime: "image/png", key };
+    expect(
+      contentOf(
+        env({ t: "attachment", hash, size: 5, mime: "image/png", name: "a.png", key, thumb }),
+      ),
+    ).toEqual({
+      t: "attachment",
+      file: {
+        hash: "ab".repeat(32),
+        key: "01".repeat(32),
+        size: 5,
+        mime: "image/png",
+        name: "a.png",
+        thumb: { hash: "02".repeat(32), key: "01".repeat(32), size: 9, mime: "image/png" },
+      },
+    });
+    expect(contentOf(env({ t: "attachment", hash, size: 5, mime: "text/plain" }))).toEqual({
+      t: "other",
+      what: "an unencrypted attachment",
+    });
   });
 
   it("drops a stored history that is not JSON and keeps the others", async () => {
