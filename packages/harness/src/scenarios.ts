@@ -3,6 +3,7 @@
  * or a swarm of them). Clients are named u0, u1, …; u0 creates the room.
  */
 import { decodeErrorPayload, FrameHeader, HEADER_SIZE, Opcode } from "@kalandra/proto";
+import { attachments } from "./attachments.js";
 import { IMPOSTOR_SCENARIOS, PENDING_ATTACKS } from "./impostor/index.js";
 import { headerInfo, hubLog } from "./invariants.js";
 import type { Scenario, ScenarioRun } from "./scenario.js";
@@ -403,6 +404,7 @@ export const SCENARIOS: readonly Scenario[] = [
   syncCrash,
   partition,
   offlineInvitee,
+  attachments,
   ...IMPOSTOR_SCENARIOS,
 ];
 

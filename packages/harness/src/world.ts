@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { KalandraClient } from "@kalandra/client";
+import type { ClientEvent, KalandraClient } from "@kalandra/client";
 import { FrameHeader, Opcode } from "@kalandra/proto";
 import { setCanaries } from "@kalandra/proto/testing";
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
@@ -79,6 +79,8 @@ export class World {
   /** Observers of what the hub core emits and what its disk buffers (scenario hooks). */
   readonly sinkObservers: ((target: Target, frame: Uint8Array) => void)[] = [];
   readonly appendObservers: ((entries: readonly AppendEntry[]) => void)[] = [];
+  /** Observers of every honest client's events (whichever incarnation of it). */
+  readonly eventObservers: ((node: string, e: ClientEvent) => void)[] = [];
   /** What the invariants read of the run: epochs, removals, erasures (observations.ts). */
   readonly observed = new WorldObservations((invariant, detail) =>
     this.violation(invariant, detail),
@@ -149,6 +151,8 @@ export class World {
         if (this.clients.get(node.name) === node || e.type === "error") {
           this.observed.clientEvent(node.name, e);
         }
+        if (this.clients.get(node.name) === node)
+          for (const f of this.eventObservers) f(node.name, e);
       },
     });
   }

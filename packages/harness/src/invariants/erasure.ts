@@ -31,7 +31,8 @@ export function checkErasures(w: World, erasures: readonly ErasureRecord[]): voi
   }
 }
 
-function listFiles(dir: string): string[] {
+/** Every file below `dir` (paths). */
+export function listFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
