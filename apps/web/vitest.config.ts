@@ -12,7 +12,7 @@ export default mergeConfig(
   defineConfig({
     test: {
       coverage: {
-        exclude: ["src/main.ts", "src/app.ts", "src/connection.ts", "src/ui/**"],
+        exclude: ["src/main.ts", "src/app.ts", "src/connection.ts", "src/media.ts", "src/ui/**"],
       },
     },
   }),

@@ -6,6 +6,7 @@
 import type { ClientEvent, ConnectionState } from "@kalandra/client";
 import type { LogIndex } from "./chatLog.js";
 import { type Connected, connect, type SignIn } from "./connection.js";
+import { Media } from "./media.js";
 import { finishLogin, loginUrl, type OidcEnv, userIdFromToken } from "./oidc.js";
 import { Rooms } from "./rooms.js";
 import { type AppSettings, websocketUrl } from "./settings.js";
@@ -20,6 +21,7 @@ import {
 import { h, replace } from "./ui/dom.js";
 import { type RoomItem, sidebarView } from "./ui/sidebar.js";
 import { signInView } from "./ui/signIn.js";
+import { sizeText } from "./ui/thumbnail.js";
 
 /** The user this tab signed in as (per tab, so two windows can be two users). */
 const USER_KEY = "kalandra.user";
@@ -43,6 +45,15 @@ export class App {
   #unread = new Map<bigint, number>();
   #notice: string | undefined;
   #ownPresence = "online";
+  /** What is being sent or fetched now ("Sending photo.png… 40 %"), shown above the composer. */
+  #transfer: string | undefined;
+  #media = new Media(
+    () => this.#c?.client,
+    () => this.#render(),
+    (e) => {
+      this.#notice = `Could not fetch an attachment: ${message(e)}`;
+    },
+  );
   #composer: Composer;
   #main = h("main", { class: "conversation" });
   #sidebar = h("div", { class: "sidebar-slot" });
@@ -54,6 +65,7 @@ export class App {
   ) {
     this.#composer = new Composer({
       send: (text) => void this.#send(text),
+      attach: (file) => void this.#attachFile(file),
       typing: () => this.#signalTyping(true),
       cancel: () => this.#setContext(undefined),
     });
@@ -236,6 +248,7 @@ export class App {
       headView(head, this.#actions(id)),
       list,
       h("div", { class: "typing", id: "typing" }, typingText(this.#typing(id))),
+      h("div", { class: "transfer", id: "transfer" }, this.#transfer ?? ""),
       this.#composer.el,
     );
     list.scrollTop = stick ? list.scrollHeight : scrollTop;
@@ -293,7 +306,45 @@ export class App {
         ),
       redact: (at) =>
         void this.#do(() => this.#c?.client.redact(roomId, BigInt(at), "deleted in the web app")),
+      image: (file) => this.#media.image(roomId, file),
+      download: (file) =>
+        void this.#do(() =>
+          this.#showing(`Fetching ${file.name ?? "file"}`, (onProgress) =>
+            this.#media.download(roomId, file, onProgress),
+          ),
+        ),
     };
+  }
+
+  /** Sends a picked file (with a thumbnail for an image), showing its progress. */
+  async #attachFile(file: File): Promise<void> {
+    const room = this.#current;
+    if (room === undefined) return;
+    await this.#do(() =>
+      this.#showing(`Sending ${file.name}`, (onProgress) =>
+        this.#media.send(room, file, onProgress),
+      ),
+    );
+  }
+
+  /** Runs a transfer with its progress in the status line; the line clears when it ends. */
+  async #showing<T>(
+    what: string,
+    run: (onProgress: (p: { loaded: number; total: number }) => void) => Promise<T>,
+  ): Promise<T> {
+    const show = (text: string | undefined) => {
+      this.#transfer = text;
+      const el = this.#main.querySelector("#transfer");
+      if (el !== null) el.textContent = text ?? "";
+    };
+    show(`${what}…`);
+    try {
+      return await run(({ loaded, total }) =>
+        show(`${what}… ${Math.floor((100 * loaded) / total)} % of ${sizeText(total)}`),
+      );
+    } finally {
+      show(undefined);
+    }
   }
 
   #setContext(ctx: { kind: "reply" | "edit"; at: LogIndex } | undefined): void {

@@ -5,12 +5,17 @@
  * of Bob's messages and both see it deleted; the hub is restarted (SIGTERM, same data
  * directory and port) and the conversation continues; Alice reloads her page and is back
  * with her device and history (IndexedDB); Bob leaves and both see it. Bob also replies,
- * reacts, and Alice edits her message; presence and typing show. Screenshots of both
- * windows are saved in apps/web/test-results/ (the test's artifact).
+ * reacts, and Alice edits her message; presence and typing show. Alice sends a picture,
+ * which Bob sees inline (thumbnail made on a canvas, then the picture), and a file of two
+ * chunks, which Bob downloads byte for byte (issue 17). Screenshots of both windows are
+ * saved in apps/web/test-results/ (the test's artifact).
  */
+
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { deflateSync } from "node:zlib";
 import { freePort, type Kalandrad, startKalandrad, tempDir, within } from "@kalandra/test-support";
 import { type Chromium, type Page, withChromium } from "@kalandra/test-support/browser";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -74,6 +79,41 @@ async function signIn(chromium: Chromium, user: string, errors: string[]): Promi
   await page.waitForSelector("#status.open");
   expect(await page.textContent("#me")).toBe(user);
   return page;
+}
+
+/** CRC-32 (ISO-HDLC) of PNG chunks. */
+function crc32(b: Uint8Array): number {
+  let c = ~0;
+  for (const x of b) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** A real PNG of `w`×`h` pixels (a colour gradient): something a browser decodes. */
+function png(w: number, h: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = Buffer.alloc(h * (1 + 3 * w));
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) rows.set([x % 256, y % 256, 160], y * (1 + 3 * w) + 1 + 3 * x);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(rows)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 /** Sends a message from the open room's composer. */
@@ -179,6 +219,38 @@ async function conversation(alice: Page, bob: Page): Promise<void> {
   await say(alice, "Reloaded my page.");
   await sees(bob, "Reloaded my page.");
 
+  // Attachments: a picture shows inline on Bob's side (the 400 px picture replaces its
+  // 240 px thumbnail), a file of two chunks downloads byte for byte.
+  await alice.setInputFiles("#composer-file", {
+    name: "gradient.png",
+    mimeType: "image/png",
+    buffer: png(400, 300),
+  });
+  const picture = bob.locator(".message .attachment.image img");
+  await picture.waitFor();
+  await bob.waitForFunction(
+    () =>
+      (document.querySelector(".attachment.image img") as HTMLImageElement | null)?.naturalWidth ===
+      400,
+  );
+  expect(await bob.locator(".attachment.image .body").textContent()).toBe("gradient.png");
+  const notes = Buffer.from("Meeting notes\n".repeat(30_000)); // 420 kB: two chunks
+  await alice.setInputFiles("#composer-file", {
+    name: "notes.txt",
+    mimeType: "text/plain",
+    buffer: notes,
+  });
+  const file = bob.locator(".message .attachment.file", { hasText: "notes.txt" });
+  await file.waitFor();
+  await bob.screenshot({ path: join(ARTIFACTS, "web-app-bob-attachments.png") });
+  const [download] = await Promise.all([
+    bob.waitForEvent("download"),
+    file.locator(".action-download").click(),
+  ]);
+  expect(download.suggestedFilename()).toBe("notes.txt");
+  expect(Buffer.compare(await readFile(await download.path()), notes)).toBe(0);
+  await alice.locator(".message .attachment.file", { hasText: "notes.txt" }).waitFor();
+
   // Bob leaves (two clicks); Alice's client commits his removal and both see it.
   await bob.click(".action-leave");
   await bob.click(".action-leave");
@@ -196,5 +268,7 @@ async function conversation(alice: Page, bob: Page): Promise<void> {
     "Still there after the restart?",
     "Yes, still here.",
     "Reloaded my page.",
+    "gradient.png",
+    "notes.txt",
   ]);
 }

@@ -1,12 +1,14 @@
 /**
- * The message box: Enter sends, Shift+Enter is a new line; a bar above it says which
- * message a reply or an edit is for. Built once per room view and kept across renders, so
+ * The message box: Enter sends, Shift+Enter is a new line; "Attach" picks a file to send;
+ * a bar above it says which message a reply or an edit is for. Built once per room view and kept across renders, so
  * what the user is typing survives incoming messages.
  */
 import { h, replace } from "./dom.js";
 
 export interface ComposerActions {
   send(text: string): void;
+  /** A file the user picked to send. */
+  attach(file: File): void;
   /** Called on every keystroke (the typing indicator). */
   typing(): void;
   cancel(): void;
@@ -16,6 +18,8 @@ export class Composer {
   readonly el: HTMLFormElement;
   readonly #input: HTMLTextAreaElement;
   readonly #bar: HTMLDivElement;
+  readonly #file: HTMLInputElement;
+  readonly #attach: HTMLButtonElement;
 
   constructor(actions: ComposerActions) {
     this.#input = h("textarea", {
@@ -26,6 +30,17 @@ export class Composer {
       maxlength: 16000,
     });
     this.#bar = h("div", { class: "context-bar", hidden: true });
+    this.#file = h("input", { id: "composer-file", type: "file", hidden: true });
+    this.#file.addEventListener("change", () => {
+      const file = this.#file.files?.[0];
+      this.#file.value = "";
+      if (file !== undefined) actions.attach(file);
+    });
+    this.#attach = h(
+      "button",
+      { id: "attach", type: "button", title: "Send a file", onclick: () => this.#file.click() },
+      "Attach",
+    );
     const submit = () => {
       const text = this.#input.value.trim();
       if (text === "") return;
@@ -52,6 +67,8 @@ export class Composer {
       h(
         "div",
         { class: "row" },
+        this.#file,
+        this.#attach,
         this.#input,
         h("button", { id: "send", type: "submit", class: "primary" }, "Send"),
       ),
@@ -84,6 +101,7 @@ export class Composer {
 
   set enabled(on: boolean) {
     this.#input.disabled = !on;
+    this.#attach.disabled = !on;
     this.#input.placeholder = on ? "Write a message…" : "You cannot write in this room";
   }
 }

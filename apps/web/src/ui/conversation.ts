@@ -2,8 +2,9 @@
  * The open room: its members (with presence), the invite form, the messages with their
  * replies, edits, reactions and actions, and who is typing.
  */
-import type { ChatEntry, ChatLog, ChatMessage, LogIndex } from "../chatLog.js";
+import type { AttachmentInfo, ChatEntry, ChatLog, ChatMessage, LogIndex } from "../chatLog.js";
 import { type Child, h } from "./dom.js";
+import { sizeText } from "./thumbnail.js";
 
 export const REACTIONS = ["👍", "❤️", "😂", "🎉"] as const;
 
@@ -24,6 +25,38 @@ export interface ConversationActions {
   edit(at: LogIndex): void;
   react(at: LogIndex, emoji: string): void;
   redact(at: LogIndex): void;
+  /** The object URL of an image attachment to show (thumbnail or full), once fetched. */
+  image(file: AttachmentInfo): string | undefined;
+  /** Fetches a file and hands it to the browser's download. */
+  download(file: AttachmentInfo): void;
+}
+
+/** An image inline (its thumbnail first, then the picture), or a file to download. */
+function attachmentView(file: AttachmentInfo, actions: ConversationActions): HTMLElement {
+  const name = file.name ?? "file";
+  const save = h(
+    "button",
+    { class: "action-download", type: "button", onclick: () => actions.download(file) },
+    `Download (${sizeText(file.size)})`,
+  );
+  if (file.mime.startsWith("image/")) {
+    const src = actions.image(file);
+    return h(
+      "figure",
+      { class: "attachment image" },
+      src === undefined
+        ? h("div", { class: "image-loading" }, "Loading image…")
+        : h("img", { class: "attachment-image", src, alt: name }),
+      h("figcaption", {}, h("span", { class: "body" }, name), " ", save),
+    );
+  }
+  return h(
+    "div",
+    { class: "attachment file" },
+    h("span", { class: "file-icon" }, "📄"),
+    h("span", { class: "body" }, name),
+    save,
+  );
 }
 
 export function headView(head: RoomHead, actions: ConversationActions): HTMLElement {
@@ -115,7 +148,7 @@ function messageView(
             e,
           ),
         ),
-        own
+        own && m.attachment === undefined
           ? h(
               "button",
               { class: "action-edit", title: "Edit", onclick: () => actions.edit(m.logIndex) },
@@ -152,7 +185,9 @@ function messageView(
               ? "a deleted message"
               : `${quoted.sender}: ${quoted.body.slice(0, 120)}`,
         ),
-    h("div", { class: "body" }, m.redacted ? "This message was deleted." : m.body),
+    m.attachment !== undefined && !m.redacted
+      ? attachmentView(m.attachment, actions)
+      : h("div", { class: "body" }, m.redacted ? "This message was deleted." : m.body),
     Object.keys(m.reactions).length === 0
       ? null
       : h(
