@@ -15,6 +15,12 @@
  * take away (issue 11, "sync serves frames that are not yet durable"). `nextIndex` counts
  * durable frames only, as `LmdbStorage.nextIndex` does. Every other read sees durable state
  * (the sequencer reads idempotency records of in-flight requests from memory first).
+ *
+ * Blobs (issue 17): the blob store's own durable steps — completing an upload (file, key
+ * and row synced) and erasing a blob — are writes like the others: they run at the next
+ * fsync event and a power loss before it loses them (an upload then is never acknowledged,
+ * and its half-written file is unreadable without the key only the lost writer held).
+ * Chunk writes and every read go straight to the LMDB blob store.
  */
 import type {
   AppendEntry,
@@ -56,6 +62,9 @@ export interface SimDiskOptions {
   onAppend?: (entries: readonly AppendEntry[]) => void;
 }
 
+type BlobStore = NonNullable<Storage["blobs"]>;
+type BlobWriter = ReturnType<BlobStore["begin"]>;
+
 export class DiskCrashedError extends Error {
   override readonly name = "DiskCrashedError";
 }
@@ -68,10 +77,32 @@ export class SimDisk implements Storage {
   fsyncs = 0;
   writes = 0;
 
+  /** The LMDB blob store with its durable steps scheduled as this disk's writes. */
+  readonly blobs: BlobStore;
+
   constructor(
     readonly inner: LmdbStorage,
     private readonly o: SimDiskOptions,
-  ) {}
+  ) {
+    const store = inner.blobs;
+    const enqueue = <T>(what: string, run: () => Promise<T>) => this.#enqueue(what, run);
+    this.blobs = {
+      begin(roomId, blobId, size): BlobWriter {
+        const w = store.begin(roomId, blobId, size);
+        return {
+          write: (index, data) => w.write(index, data),
+          commit: (meta) => enqueue("blob", () => w.commit(meta)),
+          discard: () => w.discard(),
+        };
+      },
+      get: (roomId, blobId) => store.get(roomId, blobId),
+      usage: (userId, roomId) => store.usage(userId, roomId),
+      list: () => store.list(),
+      readChunk: (roomId, blobId, index) => store.readChunk(roomId, blobId, index),
+      erase: (roomId, blobId, context) =>
+        enqueue("blobErase", () => store.erase(roomId, blobId.slice(), context)),
+    };
+  }
 
   get buffered(): number {
     return this.#queue.length;
@@ -144,6 +175,7 @@ export class SimDisk implements Storage {
       payload: e.payload.slice(),
       response: e.response.slice(),
       ...(e.roomState === undefined ? {} : { roomState: e.roomState.slice() }),
+      ...(e.blobRefs === undefined ? {} : { blobRefs: e.blobRefs.map((b) => b.slice()) }),
     }));
     const p = this.#enqueue(`append${copy.length}`, () => this.inner.append(copy), copy);
     this.o.onAppend?.(copy);
