@@ -84,6 +84,16 @@ export const CANARIES: readonly CanaryInfo[] = [
     scenarios: ["ghost_add"],
   },
   {
+    name: "blob_read_unchecked",
+    description: "server BlobService: any device may fetch a room's blobs (no membership check)",
+    scenarios: ["attachments"],
+  },
+  {
+    name: "blob_ack_before_durable",
+    description: "server BlobService acknowledges a complete upload before the blob is durable",
+    scenarios: ["attachments"],
+  },
+  {
     name: "ban_ignored",
     description: "server BanList: no ban is ever in force (a banned user rejoins)",
     scenarios: ["banned_rejoin"],

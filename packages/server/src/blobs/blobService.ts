@@ -13,6 +13,7 @@
 import {
   BLOB_CHUNK_SIZE,
   bytesEqual,
+  canary,
   chunkLength,
   decodePayload,
   errorFrame,
@@ -82,7 +83,9 @@ export class BlobService {
     const h = r.frame.header;
     // Outsiders learn nothing about blobs: membership before anything else.
     const outsider = checkMember(room, h.senderId, r.deviceKey);
-    if (outsider !== undefined) return outsider;
+    // canary: simulation-only planted bug (DESIGN §8), anyone may fetch a room's blobs.
+    const unchecked = h.opcode === Opcode.BLOB_FETCH && canary("blob_read_unchecked");
+    if (outsider !== undefined && !unchecked) return outsider;
     const store = this.env.store;
     if (store === undefined) return refuse("INTERNAL", "this hub's storage keeps no attachments");
     switch (h.opcode) {
@@ -202,8 +205,14 @@ export class BlobService {
       up.writer.discard();
       return refuse("HASH_MISMATCH", "the bytes' BLAKE3-256 is not the blob id; nothing kept");
     }
+    const durable = up.writer.commit({ userId: up.userId, completedAt: this.env.clock.now() });
+    // canary: simulation-only planted bug (DESIGN §8), acknowledges before the blob is durable.
+    if (canary("blob_ack_before_durable")) {
+      durable.catch(() => up.writer.discard());
+      return state(up.blobId, up.size, up.size, true);
+    }
     try {
-      await up.writer.commit({ userId: up.userId, completedAt: this.env.clock.now() });
+      await durable;
     } catch {
       up.writer.discard();
       return refuse("INTERNAL", "the blob could not be stored; upload it again");
