@@ -142,7 +142,7 @@ it("two people chat, a deletion shows on both sides, and the chat survives a hub
     }
   });
   expect(errors).toEqual([]);
-});
+}, 120_000);
 
 async function conversation(alice: Page, bob: Page): Promise<void> {
   await alice.click("#new-room");

@@ -120,7 +120,8 @@ function contentSecurityPolicy(connectOrigins: readonly string[]): string {
   return [
     "default-src 'self'",
     `connect-src ${connect}`,
-    "img-src 'self' data:",
+    // blob: URLs are how the web app shows an attachment it decrypted itself (issue 17).
+    "img-src 'self' data: blob:",
     "style-src 'self'",
     "script-src 'self'",
     "object-src 'none'",
