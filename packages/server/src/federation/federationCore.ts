@@ -65,6 +65,11 @@ export interface LocalHub {
   syncPage(roomId: bigint, from: bigint, limit: number): Promise<SyncPage | undefined>;
   /** Local delivery (the hub's sink; Welcomes are kept in the inbox on their way). */
   sink: Sink;
+  /**
+   * A device of another hub is live (its hub forwards its requests) or no longer (the link
+   * went down): commit requests may go to it (sequencer/commitScheduler.ts).
+   */
+  remoteLive?(senderId: bigint, live: boolean): void;
 }
 
 export interface FederationDeps {
@@ -106,6 +111,8 @@ export class FederationCore implements FederationInputs {
    * home vouched for it (a forwarded request, a key-package claim it answered).
    */
   private readonly remoteDevices = new Map<bigint, { domain: string; userId?: string }>();
+  /** Remote devices reported live to the hub, by their hub's domain. */
+  private readonly live = new Map<string, Set<bigint>>();
   private readonly forwarding: Forwarding;
   private readonly intake: ReplicaIntake;
   private local: LocalHub | undefined;
@@ -145,6 +152,8 @@ export class FederationCore implements FederationInputs {
 
   linkDown(domain: string): void {
     this.up.delete(domain);
+    for (const senderId of this.live.get(domain) ?? []) this.local?.remoteLive?.(senderId, false);
+    this.live.delete(domain);
     this.d.authority?.onLinkChange?.(domain, false);
   }
 
@@ -276,6 +285,15 @@ export class FederationCore implements FederationInputs {
     const userId = e.user_id as string;
     const deviceKey = e.device_key as Uint8Array;
     this.remoteDevices.set(h.senderId, { domain, userId });
+    let live = this.live.get(domain);
+    if (live === undefined) {
+      live = new Set();
+      this.live.set(domain, live);
+    }
+    if (!live.has(h.senderId)) {
+      live.add(h.senderId);
+      this.local?.remoteLive?.(h.senderId, true);
+    }
     const reply = `${PEER_SESSION}${domain}:${h.senderId.toString(16)}`;
     await this.local?.peerRequest(reply, inner, { senderId: h.senderId, deviceKey, userId });
   }

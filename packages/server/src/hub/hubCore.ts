@@ -267,6 +267,7 @@ export class HubCore {
       syncPage: (roomId, from, limit) => hub.roomPage(roomId, from, limit),
       // Local delivery; Welcomes for this hub's devices are kept in its inbox.
       sink: inbox.capture(given.sink),
+      remoteLive: (senderId, live) => shards.broadcast({ t: "live", senderId, live }),
     });
     // Rooms are counted where they live: each shard's own storage with worker shards.
     hub.quota.restore(

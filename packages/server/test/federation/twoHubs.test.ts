@@ -338,4 +338,17 @@ describe("rooms across two hubs", () => {
     moving = undefined;
     expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
   });
+
+  it("asks a remote member to commit a pending removal when no local member is live", async () => {
+    const { net, a, b, alice, bob } = await crossRoom();
+    // Bob's requests through B make him a live member at A, until B's link goes down.
+    expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
+    a.hub.detachSession(alice.sessionId);
+    expect(await a.hub.kick(ROOM, `alice@${A}`)).toMatchObject({ ok: true });
+    net.time.advance(1_000);
+    await net.settle();
+    const asked = deliveredTo(b, bob.senderId, Opcode.COMMIT_REQUEST);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(verifyFrame(asked[0]!, b.hubSigner.publicKey)).toBe(true);
+  });
 });
