@@ -7,6 +7,14 @@
 import { ENV_PREFIX } from "./load.js";
 import { type Field, fields, type SectionName, schema } from "./schema.js";
 
+/** The commented example of `[[federation.peers]]` in the default file. */
+const PEER_EXAMPLE = [
+  "[[federation.peers]]",
+  'domain = "b.example"',
+  'url = "wss://hub.b.example:4480/kalandra"',
+  'hub_key = "<64 hex digits: the hub_key line kalandrad logs at start>"',
+];
+
 function fmt(field: Field): string {
   const d = field.default;
   if (Array.isArray(d)) return `\`[${d.map((x) => JSON.stringify(x)).join(", ")}]\``;
@@ -24,6 +32,7 @@ function typeText(field: Field): string {
   }
   if (field.type === "address") return '"host:port"';
   if (field.type === "string[]") return "array of strings";
+  if (field.type === "peers") return "array of tables";
   return field.type === "bool" ? "boolean" : "string";
 }
 
@@ -34,6 +43,11 @@ export function renderDefaultToml(): string {
     lines.push(`[${section}]`);
     for (const { key, field } of fields().filter((f) => f.section === section)) {
       lines.push(`# ${field.doc}`);
+      if (field.type === "peers") {
+        // Tables come last in their section: keys after a [[…]] header would belong to it.
+        lines.push(...PEER_EXAMPLE.map((l) => `# ${l}`));
+        continue;
+      }
       const d = field.default;
       const v = Array.isArray(d)
         ? `[${d.map((x) => JSON.stringify(x)).join(", ")}]`

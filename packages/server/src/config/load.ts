@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
+import { checkPeers, federationIssues } from "./federation.js";
 import {
   type Config,
   defaultConfig,
@@ -70,6 +71,8 @@ export function checkValue(field: Field, value: unknown): { value: unknown } | {
             problem: `unknown value ${JSON.stringify(unknown)} (known: ${field.values?.map((v) => JSON.stringify(v)).join(", ")})`,
           };
     }
+    case "peers":
+      return checkPeers(value);
     case "address": {
       if (typeof value !== "string")
         return { problem: `expected "host:port", got ${describe(value)}` };
@@ -135,6 +138,12 @@ function fromEnv(field: Field, raw: string): unknown {
       return raw === "true" ? true : raw === "false" ? false : raw;
     case "string[]":
       return raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim());
+    case "peers":
+      try {
+        return JSON.parse(raw);
+      } catch {
+        return raw;
+      }
     default:
       return raw;
   }
@@ -214,22 +223,7 @@ export function buildConfig(
     });
   }
   issues.push(...authIssues(c));
-  if (c.federation.enabled && c.federation.hub_name === "") {
-    issues.push({
-      key: "federation.hub_name",
-      problem: "required when federation.enabled is true",
-    });
-  }
-  // A required peer must be a configured one: a typo would keep /readyz failing forever.
-  const peerNames = c.federation.peers.map((p) => p.slice(0, Math.max(0, p.indexOf("@"))));
-  for (const peer of c.monitoring.required_peers) {
-    if (!peerNames.includes(peer)) {
-      issues.push({
-        key: "monitoring.required_peers",
-        problem: `${JSON.stringify(peer)} is not the name of an entry of federation.peers`,
-      });
-    }
-  }
+  issues.push(...federationIssues(c));
   if (c.limits.connection_burst < 1 || c.limits.device_burst < 1) {
     issues.push({ key: "limits", problem: "bursts must be at least 1" });
   }

@@ -7,11 +7,24 @@
  * loopback, LMDB in ./data, a generated development certificate.
  */
 
-export type FieldType = "string" | "int" | "bool" | "enum" | "string[]" | "address";
+export type FieldType = "string" | "int" | "bool" | "enum" | "string[]" | "address" | "peers";
+
+/**
+ * One `[[federation.peers]]` table: a hub this hub links to (DESIGN §11). The hub key is
+ * pinned here, so a link is authenticated by the key and never by the network address.
+ */
+export interface PeerConfig {
+  /** The peer's `server.domain`; its users are `name@domain`. */
+  domain: string;
+  /** Where this hub dials it: `ws://host:port/kalandra` (loopback) or `wss://…`. */
+  url: string;
+  /** The peer's Ed25519 hub public key, 64 hex digits (`kalandrad` logs it as `hub_key`). */
+  hub_key: string;
+}
 
 export interface Field {
   type: FieldType;
-  default: string | number | boolean | string[];
+  default: string | number | boolean | string[] | PeerConfig[];
   doc: string;
   /** May change on SIGHUP without a restart. */
   reload?: boolean;
@@ -340,14 +353,89 @@ export const schema = {
     enabled: {
       type: "bool",
       default: false,
-      doc: "Federate with other hubs (DESIGN §3 federation opcodes).",
+      doc: "Federate with the hubs of `peers` (DESIGN §11, docs/federation.md); this hub's domain towards them is `server.domain`. Disabled: no link is dialed or accepted and federation frames are refused as before.",
     },
-    hub_name: {
-      type: "string",
-      default: "",
-      doc: "This hub's name towards its peers (required when enabled).",
+    allow: {
+      type: "string[]",
+      default: [],
+      reload: true,
+      doc: "Domains of `peers` allowed to link and to originate relayed frames; empty = every configured peer.",
     },
-    peers: { type: "string[]", default: [], doc: "Peer hubs as `name@https://host:port` entries." },
+    block: {
+      type: "string[]",
+      default: [],
+      reload: true,
+      doc: "Domains refused (PEER_BLOCKED, audited) even when configured or allowed: their links are closed and frames they originate are dropped.",
+    },
+    max_hops: {
+      type: "int",
+      default: 3,
+      min: 1,
+      max: 16,
+      doc: "Largest hop count of a federation envelope; a frame that would pass it is dropped (TOO_MANY_HOPS), never forwarded.",
+    },
+    connect_timeout_ms: {
+      type: "int",
+      default: 5000,
+      min: 100,
+      max: 600000,
+      doc: "Time a link has to connect and finish its mutual challenge before it is closed and retried.",
+    },
+    request_timeout_ms: {
+      type: "int",
+      default: 10000,
+      min: 100,
+      max: 600000,
+      doc: "Time a request relayed to a peer (a forwarded room request, a key-package claim) waits for its answer.",
+    },
+    reconnect_min_ms: {
+      type: "int",
+      default: 200,
+      min: 10,
+      max: 600000,
+      doc: "First delay before redialing a lost link; it doubles (with jitter) at each failure up to `reconnect_max_ms`.",
+    },
+    reconnect_max_ms: {
+      type: "int",
+      default: 30000,
+      min: 10,
+      max: 3600000,
+      doc: "Longest delay between two dials of a peer whose link keeps failing.",
+    },
+    peer_rate: {
+      type: "int",
+      default: 5000,
+      min: 1,
+      max: 10_000_000,
+      reload: true,
+      doc: "Frames per second one peer may send on its link (token bucket refill); more are refused with RATE_LIMITED and counted per peer.",
+    },
+    peer_burst: {
+      type: "int",
+      default: 10000,
+      min: 1,
+      max: 10_000_000,
+      reload: true,
+      doc: "Token bucket size per peer link.",
+    },
+    failover_after_ms: {
+      type: "int",
+      default: 10000,
+      min: 100,
+      max: 3600000,
+      doc: "How long a room's authority must be unreachable before a voter proposes a failover (DESIGN §11).",
+    },
+    ack_quorum: {
+      type: "enum",
+      default: "majority",
+      values: ["majority", "local"],
+      doc: '`"majority"`: a frame is acknowledged once a majority of the room\'s voters persisted it, so failover loses no acknowledged frame; `"local"`: once the authority persisted it (a failover may lose the unreplicated tail).',
+    },
+    peers: {
+      type: "peers",
+      default: [],
+      doc: "The peer hubs, one `[[federation.peers]]` table each: `domain` (the peer's `server.domain`), `url` (`ws://host:port/kalandra` on loopback, else `wss://`), `hub_key` (its Ed25519 hub public key, 64 hex digits, pinned: a link proves it). A hub not listed here is refused (PEER_NOT_CONFIGURED) and audited. From the environment: a JSON array of such tables.",
+    },
   },
   monitoring: {
     listen: {
@@ -365,7 +453,7 @@ export const schema = {
       type: "string[]",
       default: [],
       reload: true,
-      doc: "Names of `federation.peers` whose link must be up for /readyz to answer 200 (the `peer_links` check). Federation reports link states from issue 18 on; until then a listed peer is never up.",
+      doc: "Domains of `federation.peers` whose link must be up for /readyz to answer 200 (the `peer_links` check).",
     },
   },
   web: {
@@ -458,7 +546,9 @@ type ValueOf<F> = F extends { type: "int" }
     ? boolean
     : F extends { type: "string[]" }
       ? string[]
-      : string;
+      : F extends { type: "peers" }
+        ? PeerConfig[]
+        : string;
 
 /** The validated configuration, one object per section, keys as in the TOML file. */
 export type Config = {
@@ -480,7 +570,7 @@ export function defaultConfig(): Config {
   for (const { section, key, field } of fields()) {
     out[section] ??= {};
     (out[section] as Record<string, unknown>)[key] = Array.isArray(field.default)
-      ? [...field.default]
+      ? structuredClone(field.default)
       : field.default;
   }
   return out as Config;

@@ -27,6 +27,16 @@ function tableCells(markdown: string): string {
     .join("\n")
     .trim();
 }
+const PEER_B = {
+  domain: "b.example",
+  url: "wss://hub.b.example:4480/kalandra",
+  hub_key: "0b".repeat(32),
+};
+const PEER_C = {
+  domain: "c.example",
+  url: "ws://127.0.0.1:4490/kalandra",
+  hub_key: "0c".repeat(32),
+};
 function issues(r: ReturnType<typeof buildConfig>) {
   return r.ok ? [] : r.issues;
 }
@@ -96,13 +106,17 @@ describe("configuration", () => {
   it("reads a TOML file", () => {
     const r = loadConfig(
       file(
-        '[server]\nlisten = "0.0.0.0:5000"\n[auth]\nmethods = ["enrollment"]\n[limits]\nmax_connections = 7\n[federation]\npeers = ["b@https://b:1"]\n',
+        `[server]\nlisten = "0.0.0.0:5000"\n[auth]\nmethods = ["enrollment"]\n[limits]\nmax_connections = 7\n[federation]\nmax_hops = 2\n[[federation.peers]]\ndomain = "B.example"\nurl = "wss://hub.b.example:4480/kalandra"\nhub_key = "${"AB".repeat(32)}"\n`,
       ),
       {},
     );
     expect(r.ok && r.config.server.listen).toBe("0.0.0.0:5000");
     expect(r.ok && r.config.limits.max_connections).toBe(7);
-    expect(r.ok && r.config.federation.peers).toEqual(["b@https://b:1"]);
+    expect(r.ok && r.config.federation.max_hops).toBe(2);
+    // Domains and keys are normalised to lower case: they are compared, never displayed as typed.
+    expect(r.ok && r.config.federation.peers).toEqual([
+      { domain: "b.example", url: "wss://hub.b.example:4480/kalandra", hub_key: "ab".repeat(32) },
+    ]);
   });
 
   it("names the key and the problem for each bad value", () => {
@@ -139,8 +153,8 @@ describe("configuration", () => {
     const r = loadConfig(file("[limits]\nmax_connections = 7\n"), {
       KALANDRA_LIMITS__MAX_CONNECTIONS: "50",
       KALANDRA_FEDERATION__ENABLED: "true",
-      KALANDRA_FEDERATION__HUB_NAME: "a",
-      KALANDRA_FEDERATION__PEERS: "b@https://b:1, c@https://c:2",
+      KALANDRA_SERVER__DOMAIN: "a.example",
+      KALANDRA_FEDERATION__PEERS: JSON.stringify([PEER_B, PEER_C]),
       KALANDRA_SERVER__LOG_LEVEL: "debug",
       KALANDRA_LOG: "ignored, not a config variable",
     });
@@ -148,7 +162,7 @@ describe("configuration", () => {
     if (!r.ok) return;
     expect(r.config.limits.max_connections).toBe(50);
     expect(r.config.federation.enabled).toBe(true);
-    expect(r.config.federation.peers).toEqual(["b@https://b:1", "c@https://c:2"]);
+    expect(r.config.federation.peers).toEqual([PEER_B, PEER_C]);
     expect(r.config.server.log_level).toBe("debug");
   });
 
@@ -162,10 +176,43 @@ describe("configuration", () => {
     expect(byKey.KALANDRA_LIMITS__NOPE).toMatch(/no configuration key limits.nope/);
   });
 
-  it("requires a hub name when federation is enabled", () => {
-    expect(issues(buildConfig({ federation: { enabled: true } }))[0]?.key).toBe(
-      "federation.hub_name",
+  it("[federation]: peers are checked tables, lists and required peers name configured domains", () => {
+    const fed = (federation: Record<string, unknown>, more: Record<string, unknown> = {}) =>
+      issues(buildConfig({ server: { domain: "a.example" }, federation, ...more }));
+    expect(fed({ enabled: true, peers: [PEER_B, PEER_C], block: ["c.example"] })).toEqual([]);
+    const problem = (peer: Record<string, unknown>) => fed({ peers: [peer] })[0]?.problem;
+    expect(problem({ ...PEER_B, hub_key: "ab" })).toMatch(
+      /peer 1 \(b.example\): "hub_key" expected 64 hex/,
     );
+    expect(problem({ ...PEER_B, url: "ws://hub.b.example:1/kalandra" })).toMatch(
+      /ws:\/\/ only on loopback/,
+    );
+    expect(problem({ ...PEER_B, url: "not a url" })).toMatch(/is not a URL/);
+    expect(problem({ ...PEER_B, domain: "b_example" })).toMatch(/is not a domain/);
+    expect(problem({ ...PEER_B, colour: "red" })).toMatch(/unknown key "colour"/);
+    expect(problem({ domain: "b.example" })).toMatch(/"url" expected a string/);
+    expect(fed({ peers: "b.example" })[0]?.problem).toMatch(/array of \[\[federation.peers\]\]/);
+    expect(fed({ peers: [PEER_B, PEER_B] }).map((i) => i.problem)).toEqual([
+      "b.example is listed twice",
+    ]);
+    expect(fed({ peers: [{ ...PEER_B, domain: "a.example" }] })[0]?.problem).toMatch(
+      /own server.domain/,
+    );
+    expect(
+      fed({ peers: [PEER_B], allow: ["x.example"], block: ["y.example"] }).map((i) => i.key),
+    ).toEqual(["federation.allow", "federation.block"]);
+    expect(fed({ reconnect_min_ms: 500, reconnect_max_ms: 100 })[0]?.key).toBe(
+      "federation.reconnect_max_ms",
+    );
+    const required = fed({ peers: [PEER_B] }, { monitoring: { required_peers: ["c.example"] } });
+    expect(required[0]).toEqual({
+      key: "monitoring.required_peers",
+      problem: '"c.example" is not the domain of an entry of federation.peers',
+    });
+    expect(fed({ peers: [PEER_B] }, { monitoring: { required_peers: ["b.example"] } })).toEqual([]);
+    expect(
+      issues(buildConfig({ server: { domain: "" }, federation: { enabled: true } }))[0]?.key,
+    ).toBe("server.domain");
   });
 
   it("parses addresses, IPv6 included", () => {

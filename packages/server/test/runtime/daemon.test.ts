@@ -107,12 +107,12 @@ describe("kalandrad process", () => {
   it("SIGHUP reloads limits and log level and logs what changed", async () => {
     writeFileSync(
       configPath,
-      '[server]\nlog_level = "debug"\n[limits]\nconnection_rate = 100\nconnection_burst = 100\nmax_payload_bytes = 65536\nmax_connections = 1\n[federation]\nhub_name = "x"\n',
+      '[server]\nlog_level = "debug"\n[limits]\nconnection_rate = 100\nconnection_burst = 100\nmax_payload_bytes = 65536\nmax_connections = 1\n[federation]\nmax_hops = 2\n',
     );
     d.child.kill("SIGHUP");
     const line = await d.waitLog(/^configuration reloaded$/);
     expect(line.applied).toEqual(["server.log_level", "limits.max_connections"]);
-    expect(line.needs_restart).toEqual(["federation.hub_name"]);
+    expect(line.needs_restart).toEqual(["federation.max_hops"]);
     const a = await authed(d.ready.port, certHash, device());
     const b = await RawClient.connect(d.ready.port, certHash);
     await b.waitFor(isError("TOO_MANY_CONNECTIONS"));

@@ -16,7 +16,7 @@ import { type Daemon, startDaemon, stopDaemon } from "../cli/proc.js";
 
 const tmp = tempDir("readyz");
 const configPath = join(tmp.path, "kalandrad.toml");
-const PEERS = '[federation]\npeers = ["beta@https://127.0.0.1:1"]\n';
+const PEERS = `[[federation.peers]]\ndomain = "beta.example"\nurl = "ws://127.0.0.1:1/kalandra"\nhub_key = "${"0b".repeat(32)}"\n`;
 let d: Daemon;
 
 interface Readyz {
@@ -103,13 +103,13 @@ describe("kalandrad /readyz", () => {
   }, 30_000);
 
   it("fails naming peer_links while a required peer has no link (SIGHUP applies it)", async () => {
-    writeFileSync(configPath, `${PEERS}[monitoring]\nrequired_peers = ["beta"]\n`);
+    writeFileSync(configPath, `[monitoring]\nrequired_peers = ["beta.example"]\n${PEERS}`);
     d.child.kill("SIGHUP");
     const r = await readyzUntil(503);
     expect(r.body.failing).toEqual(["peer_links"]);
     expect(r.body.checks.peer_links).toEqual({
       ok: false,
-      reason: "required peer links down: beta not connected",
+      reason: "required peer links down: beta.example not connected",
     });
     expect(await healthz()).toBe(200);
     writeFileSync(configPath, PEERS);
