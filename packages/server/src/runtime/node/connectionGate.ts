@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { HubHost } from "../../hub/hubHost.js";
 import { verifyFrameAsync } from "./asyncVerify.js";
 import type { Metrics } from "./metrics.js";
-import { Session, type SessionIo } from "./session.js";
+import { type LinkAcceptor, Session, type SessionIo } from "./session.js";
 import type { RuntimeLimits } from "./transport.js";
 import type { HubKey } from "./wire.js";
 
@@ -24,6 +24,8 @@ export interface ListenerDeps {
   timers: Timers;
   metrics?: Metrics;
   log?: Logger;
+  /** Peer hubs' links (federation enabled): a connection opening with FED_HELLO becomes one. */
+  links?: LinkAcceptor;
 }
 
 /**
@@ -69,6 +71,7 @@ export function openSession(o: ListenerDeps, id: string, io: SessionIo, peer?: s
     metrics: o.metrics,
     log: o.log,
     verifyAsync: verifyFrameAsync,
+    ...(o.links === undefined ? {} : { links: o.links }),
   });
   o.hub.connect(id, session, peer);
   o.metrics?.connectionsTotal.inc();

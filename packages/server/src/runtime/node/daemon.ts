@@ -35,6 +35,8 @@ import { openLmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
 import { Certificates } from "./certificates.js";
 import type { DataLock } from "./datadir/dataLock.js";
 import { openDataDir } from "./datadir/openDataDir.js";
+import type { FederationLinks } from "./federation/federationLinks.js";
+import { openFederationLinks } from "./federation/openLinks.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { hostLimits, roomLimits } from "./nodeHub.js";
@@ -112,7 +114,9 @@ export class Daemon {
    * Federation peer links as readiness sees them: federation (issue 18) reports each link's
    * state here; `/readyz` fails while a `monitoring.required_peers` link is not up.
    */
-  readonly peerLinks = new PeerLinks();
+  peerLinks = new PeerLinks();
+  /** The hub links to `[federation] peers` (absent while federation is disabled). */
+  federation: FederationLinks | undefined;
   private checks: ReadinessCheck[] = [];
 
   private constructor(
@@ -191,6 +195,13 @@ export class Daemon {
       };
       let daemon: Daemon | undefined;
       hub = await openHub(o, deps, dataDir, () => daemon);
+      const board = new PeerLinks();
+      const federation = openFederationLinks({
+        ...deps,
+        board,
+        audit: (r) => storage.appendAudit(r),
+      });
+      if (federation) listeners.push({ close: async () => federation.close() });
       const addr = parseAddress(config.server.listen) ?? { host: "127.0.0.1", port: 4433 };
       // What every listener shares: the one host, its limits, key and metrics.
       const shared = {
@@ -202,6 +213,7 @@ export class Daemon {
         timers: deps.timers,
         metrics,
         log,
+        ...(federation === undefined ? {} : { links: federation }),
       };
       const listener = new WebTransportListener({
         ...shared,
@@ -246,6 +258,9 @@ export class Daemon {
       daemon.moderation = hub.moderation;
       daemon.wsListener = wsListener;
       daemon.wsPort = ws?.port;
+      daemon.peerLinks = board;
+      daemon.federation = federation;
+      federation?.start();
       // Both listeners swap their TLS context together (plain ws has none to swap).
       const certs = certificates;
       certs.onChange((c) => {
@@ -348,7 +363,12 @@ export class Daemon {
     merged.limits = { ...next.limits };
     merged.tls.expiry_warning_days = next.tls.expiry_warning_days;
     merged.monitoring.required_peers = [...next.monitoring.required_peers];
+    merged.federation.allow = [...next.federation.allow];
+    merged.federation.block = [...next.federation.block];
+    merged.federation.peer_rate = next.federation.peer_rate;
+    merged.federation.peer_burst = next.federation.peer_burst;
     this.config = merged;
+    this.federation?.reconfigure(merged.federation);
     const tls = this.reloadCertificate();
     this.log.level = merged.server.log_level;
     this.listener.reconfigure(runtimeLimits(merged));
@@ -373,6 +393,7 @@ export class Daemon {
     this.log.info({ reason, sessions: this.host.size }, "shutting down: no new sessions, draining");
     this.listener.stopAccepting();
     this.wsListener?.stopAccepting();
+    this.federation?.close();
     const budget = this.config.server.drain_timeout_ms;
     await this.moderation?.stop();
     this.hubCore?.inbox.stop();

@@ -5,6 +5,12 @@
  * ordered verify queue (session/verifyQueue.ts). The transport feeds bytes in; each frame
  * is parsed and verified here once, and the parsed frame goes to the hub (SessionHub,
  * hub/hubHost.ts), which does not parse or verify it again.
+ *
+ * A peer hub connects to the same listeners: a connection whose first frame is FED_HELLO
+ * is handed to the federation links (`SessionDeps.links`, runtime/node/federation/) and from
+ * then on only carries frames: no device handshake, no device admission, never attached to
+ * the hub as a session. Without `links` (federation disabled) FED_HELLO is refused like
+ * any frame before HELLO.
  */
 import {
   type Clock,
@@ -62,6 +68,25 @@ export interface SessionHub {
   deviceBucket(senderId: bigint): TokenBucket;
 }
 
+/** What the federation links give a connection whose first frame was FED_HELLO. */
+export interface LinkAcceptor {
+  accept(sessionId: string, io: LinkIo): LinkInbound;
+}
+
+/** What a hub link may do to the connection under it. */
+export interface LinkIo {
+  send(frame: Uint8Array): void;
+  close(reason: string): void;
+  /** The link is up: frames up to `maxPayloadBytes` may now arrive. */
+  up(): void;
+}
+
+/** The link's side of the connection: frames in, and the end of the connection. */
+export interface LinkInbound {
+  receive(frame: Frame): void;
+  closed(reason: string): void;
+}
+
 /** Limits a session enforces itself; the rest (devices, rooms, members) the hub enforces. */
 export interface SessionLimits {
   maxPayloadBytes: number;
@@ -107,6 +132,8 @@ export interface SessionDeps {
    * runs this class without it: it must not depend on thread-pool timing.
    */
   verifyAsync?: AsyncVerifier;
+  /** Accepts peer hubs' links (federation enabled); absent: FED_HELLO is refused as today. */
+  links?: LinkAcceptor;
 }
 
 /** A frame waiting for its signature's verdict. */
@@ -130,6 +157,9 @@ export class Session {
   /** Nonce of the hub's next PING. */
   private pingNonce = 0;
   private isClosed = false;
+  /** Set when this connection became a peer hub's link (its first frame was FED_HELLO). */
+  private link: LinkInbound | undefined;
+  private linkUp = false;
 
   constructor(private readonly d: SessionDeps) {
     this.handshake = new Handshake(d.rng);
@@ -177,7 +207,8 @@ export class Session {
    */
   private get payloadLimit(): number {
     const max = this.d.limits.maxPayloadBytes;
-    return this.handshake.identity === undefined ? Math.min(PRE_AUTH_MAX_PAYLOAD, max) : max;
+    const proved = this.handshake.identity !== undefined || this.linkUp;
+    return proved ? max : Math.min(PRE_AUTH_MAX_PAYLOAD, max);
   }
 
   /** Applies changed limits (SIGHUP); the payload limit applies to sessions opened afterwards. */
@@ -273,6 +304,7 @@ export class Session {
     if (this.authTimer) this.d.timers.clear(this.authTimer);
     this.keepalive?.stop();
     if (wasReady) this.d.hub.detachSession(this.d.id);
+    this.link?.closed(reason);
     this.d.io.close(reason);
   }
 
@@ -329,7 +361,15 @@ export class Session {
 
   private onFrame(frame: Frame, datagram: boolean): void {
     const h = frame.header;
+    if (this.link !== undefined) {
+      if (!datagram) this.link.receive(frame);
+      return;
+    }
     const me = this.handshake.identity;
+    if (h.opcode === Opcode.FED_HELLO && this.d.links && this.handshake.state.kind === "new") {
+      this.becomeLink(this.d.links).receive(frame);
+      return;
+    }
     if (me === undefined || HANDSHAKE_OPCODES.has(h.opcode)) {
       this.inOrder(() => this.onHandshake(this.handshake.step(frame)));
       return;
@@ -377,6 +417,24 @@ export class Session {
     } finally {
       end?.();
     }
+  }
+
+  /** Hands this connection to the federation links; the link's own timeout replaces the auth timer. */
+  private becomeLink(links: LinkAcceptor): LinkInbound {
+    if (this.authTimer) this.d.timers.clear(this.authTimer);
+    this.authTimer = undefined;
+    this.link = links.accept(this.d.id, {
+      send: (f) => {
+        if (!this.isClosed) this.emit(f);
+      },
+      close: (reason) => this.close(reason),
+      up: () => {
+        this.linkUp = true;
+        this.decoder.setPayloadLimit(this.payloadLimit);
+        this.d.io.authenticated?.();
+      },
+    });
+    return this.link;
   }
 
   /**

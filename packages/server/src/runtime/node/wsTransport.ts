@@ -37,7 +37,7 @@ import {
 /** The path clients open WebSockets on (the same as WebTransport's). */
 export const WS_PATH = WT_PATH;
 /** Bytes beyond the largest frame that ws still buffers, so our decoder can answer with a typed ERROR. */
-const MESSAGE_MARGIN = 64 * 1024;
+export const MESSAGE_MARGIN = 64 * 1024;
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const CLOSE_NORMAL = 1000;
 const CLOSE_POLICY = 1008;
@@ -242,7 +242,7 @@ function corker(ws: WebSocket): () => void {
 }
 
 /** ws hands a Buffer (its default binaryType); fragments arrive joined. */
-function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+export function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 }

@@ -1,0 +1,45 @@
+/**
+ * The hub links as kalandrad builds them (daemon.ts): nothing when `[federation] enabled`
+ * is false (the hub behaves as before federation: FED_HELLO is refused like any frame
+ * before HELLO); otherwise FederationLinks over a WebSocket dialer, this hub presenting
+ * `server.domain` and its hub key, link states reported to readiness and refusals to the
+ * audit chain.
+ */
+import type { Clock, Rng, Timers } from "@kalandra/proto";
+import type { Logger } from "pino";
+import type { Config } from "../../../config/schema.js";
+import type { AuditRecord } from "../../../storage/types.js";
+import type { Metrics } from "../metrics.js";
+import type { PeerLinks } from "../peerLinks.js";
+import { type HubKey, hubKeySigner } from "../wire.js";
+import { FederationLinks } from "./federationLinks.js";
+import { createLinkMetrics } from "./linkMetrics.js";
+import { wsDialer } from "./wsDialer.js";
+
+export interface OpenLinksDeps {
+  config: Config;
+  hubKey: HubKey;
+  clock: Clock;
+  rng: Rng;
+  timers: Timers;
+  metrics: Metrics;
+  board: PeerLinks;
+  audit: (record: AuditRecord) => Promise<void>;
+  log: Logger;
+}
+
+export function openFederationLinks(d: OpenLinksDeps): FederationLinks | undefined {
+  if (!d.config.federation.enabled) return undefined;
+  return new FederationLinks({
+    self: { domain: d.config.server.domain.toLowerCase(), signer: hubKeySigner(d.hubKey) },
+    config: d.config.federation,
+    clock: d.clock,
+    rng: d.rng,
+    timers: d.timers,
+    metrics: createLinkMetrics(d.metrics.registry),
+    board: d.board,
+    audit: d.audit,
+    dialer: wsDialer({ maxPayloadBytes: d.config.limits.max_payload_bytes }),
+    log: d.log.child({ component: "federation" }),
+  });
+}

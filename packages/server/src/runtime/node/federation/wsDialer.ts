@@ -1,0 +1,111 @@
+/**
+ * Dialing a peer hub: a WebSocket (ws 8.23, the transport stack clients use; the peer
+ * accepts on its ordinary WebSocket listener, wsTransport.ts) carrying one frame per binary
+ * message. Until the link is up the socket reassembles at most a handshake-sized message;
+ * then up to `max_payload_bytes`. A keepalive ping every `keepaliveMs` measures the link's
+ * round trip (its lag) and ends a link whose peer stopped answering (two missed pongs):
+ * a partition is noticed and the link redialed, not left hanging.
+ *
+ * `wss://` peers are checked against the system's CAs (NODE_EXTRA_CA_CERTS for a private
+ * one); the link's authentication is the pinned hub key either way (federation/link/).
+ */
+import { Frame, HEADER_SIZE, ProtocolError } from "@kalandra/proto";
+import { WebSocket } from "ws";
+import { PRE_AUTH_MAX_PAYLOAD } from "../../../session/handshake.js";
+import type { LinkIo } from "../session.js";
+import { capMessages, MESSAGE_MARGIN, messageBytes } from "../wsTransport.js";
+
+export interface DialHandlers {
+  open(): void;
+  frame(frame: Frame): void;
+  /** The connection ended (refused, dropped, closed by either side); called once. */
+  closed(reason: string): void;
+  /** A keepalive's round trip, ms. */
+  rtt(ms: number): void;
+}
+
+export interface Dialer {
+  dial(url: string, handlers: DialHandlers): LinkIo;
+}
+
+export interface WsDialerOptions {
+  maxPayloadBytes: number;
+  /** Time between keepalive pings (default 5 s). */
+  keepaliveMs?: number;
+}
+
+const CLOSE_GRACE_MS = 2000;
+
+export function wsDialer(o: WsDialerOptions): Dialer {
+  const keepaliveMs = o.keepaliveMs ?? 5000;
+  return {
+    dial(url, h) {
+      let ended = false;
+      let pingSentAt: number | undefined;
+      let keepalive: ReturnType<typeof setInterval> | undefined;
+      const finish = (reason: string) => {
+        if (ended) return;
+        ended = true;
+        if (keepalive) clearInterval(keepalive);
+        h.closed(reason);
+      };
+      const ws = new WebSocket(url, {
+        perMessageDeflate: false,
+        maxPayload: HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN,
+        handshakeTimeout: 10_000,
+      });
+      const close = (reason: string) => {
+        try {
+          ws.close(1000, reason.slice(0, 120));
+        } catch {
+          // not open yet, or already closing
+        }
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+        finish(reason);
+      };
+      ws.on("error", () => undefined); // the close event follows
+      ws.on("open", () => {
+        keepalive = setInterval(() => {
+          if (pingSentAt !== undefined && performance.now() - pingSentAt > 2 * keepaliveMs) {
+            ws.terminate();
+            finish("keepalive: no pong from the peer");
+            return;
+          }
+          if (pingSentAt === undefined) {
+            pingSentAt = performance.now();
+            ws.ping();
+          }
+        }, keepaliveMs);
+        keepalive.unref();
+        h.open();
+      });
+      ws.on("pong", () => {
+        if (pingSentAt !== undefined) h.rtt(performance.now() - pingSentAt);
+        pingSentAt = undefined;
+      });
+      ws.on("message", (data, isBinary) => {
+        if (ended) return;
+        if (!isBinary) {
+          close("wire error: text message");
+          return;
+        }
+        let frame: Frame;
+        try {
+          frame = Frame.fromWire(messageBytes(data), { maxPayload: o.maxPayloadBytes });
+        } catch (e) {
+          close(`wire error ${e instanceof ProtocolError ? e.code : "INTERNAL"}`);
+          return;
+        }
+        h.frame(frame);
+      });
+      ws.on("close", (code, reason) => finish(`closed ${code} ${reason.toString()}`.trim()));
+      return {
+        send: (frame) => {
+          if (!ended && ws.readyState === WebSocket.OPEN) ws.send(frame);
+        },
+        close,
+        up: () => capMessages(ws, HEADER_SIZE + o.maxPayloadBytes + MESSAGE_MARGIN),
+      };
+    },
+  };
+}

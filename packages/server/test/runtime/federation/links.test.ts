@@ -1,0 +1,107 @@
+/**
+ * kalandrad hub links between in-process daemons on loopback (runtime/node/federation/):
+ * the lower domain dials, both prove their pinned keys, readiness and metrics see the
+ * link; a hub that is not a configured peer, or a blocked one, is refused with its typed
+ * code and audited; a peer that goes away is redialed with backoff once it is back.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitUntil } from "@kalandra/test-support";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Daemon } from "../../../src/runtime/node/daemon.js";
+import { auditOf, type HubSpec, hubConfig, hubSpec, metricsOf, startHub } from "./hubs.js";
+
+const root = mkdtempSync(join(tmpdir(), "kalandra-fed-links-"));
+const running: Daemon[] = [];
+afterAll(async () => {
+  for (const d of running) await d.shutdown("test");
+});
+
+async function start(spec: HubSpec, peers: HubSpec[], federation: Record<string, unknown> = {}) {
+  const d = await startHub(hubConfig(spec, peers, federation));
+  running.push(d);
+  return d;
+}
+/** Polls an async read (real time, bounded) until `ok` holds; returns the last value. */
+async function eventually<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  what: string,
+): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = await read();
+    if (ok(v)) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not reached in 10 s: ${what}`);
+}
+async function stop(d: Daemon) {
+  await d.shutdown("test");
+  running.splice(running.indexOf(d), 1);
+}
+
+describe("kalandrad hub links", () => {
+  it("link up, refusals typed and audited, redial after the peer restarts, block on SIGHUP", async () => {
+    const [a, b, ab] = await Promise.all([
+      hubSpec(root, "a.example"),
+      hubSpec(root, "b.example"),
+      hubSpec(root, "ab.example"), // sorts before b.example: it dials b
+    ]);
+    let hubB = await start(b, [a]);
+    const hubA = await start(a, [b]);
+    await waitUntil(() => hubA.peerLinks.state("b.example") === "up", "a's link to b up");
+    await waitUntil(() => hubB.peerLinks.state("a.example") === "up", "b's link to a up");
+    expect(await metricsOf(a)).toMatch(/kalandra_federation_link_up\{peer="b.example"\} 1/);
+    expect(await metricsOf(a)).toMatch(
+      /kalandra_federation_dials_total\{peer="b.example",result="up"\} 1/,
+    );
+
+    // A hub b does not list: refused PEER_NOT_CONFIGURED, in b's audit chain.
+    const stranger = await start(ab, [b], { reconnect_min_ms: 5000, reconnect_max_ms: 5000 });
+    await waitUntil(
+      () => stranger.federation !== undefined && !stranger.federation.isUp("b.example"),
+      "stranger not linked",
+    );
+    const refusals = await eventually(
+      async () => (await auditOf(b)).filter((r) => r.kind === "federation_link_refused"),
+      (rs) => rs.length > 0,
+      "b audits the refusal",
+    );
+    expect(refusals[0]).toMatchObject({
+      actor: "ab.example",
+      detail: { code: "PEER_NOT_CONFIGURED", side: "accepted" },
+    });
+    expect(await metricsOf(ab)).toMatch(
+      /kalandra_federation_dials_total\{peer="b.example",result="refused"\} \d+/,
+    );
+    expect(hubB.peerLinks.state("ab.example")).toBeUndefined();
+    await stop(stranger);
+
+    // b goes away: a sees the link down; b comes back: a redials it.
+    await stop(hubB);
+    await waitUntil(() => hubA.peerLinks.state("b.example") === "down", "a sees b down");
+    hubB = await start(b, [a]);
+    await waitUntil(() => hubA.peerLinks.state("b.example") === "up", "a redials b");
+    expect(hubB.peerLinks.state("a.example")).toBe("up");
+
+    // b blocks a (SIGHUP): the link closes, a's redials are refused PEER_BLOCKED and audited.
+    const blocked = structuredClone(hubConfig(b, [a]));
+    blocked.federation.block = ["a.example"];
+    hubB.reload(blocked);
+    await waitUntil(() => hubA.peerLinks.state("b.example") === "down", "blocked link closes");
+    const blockedRecords = await eventually(
+      async () =>
+        (await auditOf(b)).filter(
+          (r) => r.kind === "federation_link_refused" && r.detail.code === "PEER_BLOCKED",
+        ),
+      (rs) => rs.length > 0,
+      "b audits the blocked redial",
+    );
+    expect(blockedRecords[0]).toMatchObject({ actor: "a.example", detail: { side: "accepted" } });
+    expect(hubA.peerLinks.state("b.example")).toBe("down");
+    // Unblocked: a's next redial (backoff ≤ 200 ms here) brings the link back.
+    hubB.reload(hubConfig(b, [a]));
+    await waitUntil(() => hubA.peerLinks.state("b.example") === "up", "unblocked link back up");
+  }, 60_000);
+});
