@@ -25,7 +25,7 @@ import {
 import { afterAll, beforeAll } from "vitest";
 
 // The server package's `kalandrad` bin (package.json "bin"), found through the workspace link.
-const BIN = join(
+export const BIN = join(
   dirname(createRequire(import.meta.url).resolve("@kalandra/server")),
   "../bin/kalandrad.mjs",
 );
