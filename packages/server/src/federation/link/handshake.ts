@@ -38,7 +38,7 @@ import {
   type Rng,
   verifyFrame,
 } from "@kalandra/proto";
-import type { PeerEntry, PeerPolicy } from "./peerPolicy.js";
+import type { PeerConfig, PeerPolicy } from "../contract.js";
 
 /** This hub as its links present it. */
 export interface LinkSelf {
@@ -60,7 +60,7 @@ export type LinkStep =
   /** Send `frame` and wait for the next one. */
   | { kind: "send"; frame: Uint8Array }
   /** Both keys proved: the link is up (send `frame` first when given). */
-  | { kind: "up"; peer: PeerEntry; maxHops: number; frame?: Uint8Array }
+  | { kind: "up"; peer: PeerConfig; maxHops: number; frame?: Uint8Array }
   /**
    * The link is refused: send `frame` when given, close, audit. `remote`: the other side
    * refused us (its ERROR frame); `peer`: the domain the other side claimed, if any.
@@ -125,7 +125,7 @@ type DialerState =
 export class DialerHandshake {
   private s: DialerState = { kind: "new" };
 
-  constructor(private readonly o: { self: LinkSelf; peer: PeerEntry; rng: Rng }) {}
+  constructor(private readonly o: { self: LinkSelf; peer: PeerConfig; rng: Rng }) {}
 
   /** The FED_HELLO that opens the link (once). */
   hello(): Uint8Array {
@@ -207,7 +207,7 @@ export class DialerHandshake {
 
 type AcceptorState =
   | { kind: "new" }
-  | { kind: "challenged"; peer: PeerEntry; fields: TranscriptFields }
+  | { kind: "challenged"; peer: PeerConfig; fields: TranscriptFields }
   | { kind: "up" }
   | { kind: "failed" };
 
@@ -215,9 +215,7 @@ type AcceptorState =
 export class AcceptorHandshake {
   private s: AcceptorState = { kind: "new" };
 
-  constructor(
-    private readonly o: { self: LinkSelf; policy: PeerPolicy; rng: Rng; maxHops: number },
-  ) {}
+  constructor(private readonly o: { self: LinkSelf; policy: PeerPolicy; rng: Rng }) {}
 
   step(frame: Frame): LinkStep {
     const st = this.s;
@@ -246,7 +244,7 @@ export class AcceptorHandshake {
     }
     const verdict = this.o.policy.admit(domain);
     if (!verdict.ok) return this.refuse(verdict.code, verdict.message, domain);
-    const peer = verdict.peer;
+    const peer: PeerConfig = { domain, hubKey: verdict.hubKey };
     if (!bytesEqual(h.hub_key, peer.hubKey)) {
       return this.refuse(
         "HUB_KEY_MISMATCH",
@@ -283,7 +281,7 @@ export class AcceptorHandshake {
     };
   }
 
-  private onProof(frame: Frame, peer: PeerEntry, fields: TranscriptFields): LinkStep {
+  private onProof(frame: Frame, peer: PeerConfig, fields: TranscriptFields): LinkStep {
     const p = decodeOr(Opcode.FED_PROOF, frame);
     if ("failed" in p) return this.refuse("BAD_PAYLOAD", p.failed, peer.domain);
     if (
@@ -299,9 +297,9 @@ export class AcceptorHandshake {
     }
     this.s = { kind: "up" };
     const frameOut = linkFrame(this.o.self.signer, Opcode.FED_LINK_OK, {
-      max_hops: this.o.maxHops,
+      max_hops: this.o.policy.maxHops,
     });
-    return { kind: "up", peer, maxHops: this.o.maxHops, frame: frameOut };
+    return { kind: "up", peer, maxHops: this.o.policy.maxHops, frame: frameOut };
   }
 
   private refuse(code: ProtocolErrorCode, message: string, peer?: string): LinkStep {

@@ -1,6 +1,6 @@
 /**
- * The hub link core (DESIGN §11): who may link (peerPolicy.ts), the mutual challenge
- * (handshake.ts), one link end with per-peer rate limiting
+ * The hub link core (DESIGN §11): the mutual challenge against the peer policy
+ * (../peerPolicy.ts) in handshake.ts, one link end with per-peer rate limiting
  * (linkEndpoint.ts), redial delays (backoff.ts). Sans I/O: kalandrad
  * (runtime/node/federation/) and the simulation move the bytes.
  */
@@ -13,9 +13,3 @@ export {
   type LinkStep,
 } from "./handshake.js";
 export { LinkEndpoint, type LinkEndpointDeps, type LinkEvent } from "./linkEndpoint.js";
-export {
-  type PeerEntry,
-  PeerPolicy,
-  type PeerPolicyOptions,
-  type PeerVerdict,
-} from "./peerPolicy.js";

@@ -12,14 +12,14 @@
  */
 import { Flag, type Frame, type ProtocolErrorCode, type Rng } from "@kalandra/proto";
 import type { TokenBucket } from "../../hub/tokenBucket.js";
+import type { PeerConfig, PeerPolicy } from "../contract.js";
 import { AcceptorHandshake, DialerHandshake, type LinkSelf, type LinkStep } from "./handshake.js";
-import type { PeerEntry, PeerPolicy } from "./peerPolicy.js";
 
 export type LinkEvent =
   /** Write this frame on the link. */
   | { kind: "send"; frame: Uint8Array }
   /** The handshake finished: the federation core may use the link (`linkUp`). */
-  | { kind: "up"; peer: PeerEntry; maxHops: number }
+  | { kind: "up"; peer: PeerConfig; maxHops: number }
   /** A frame from the peer for the federation core (`linkFrame`); the bytes are the runtime's buffer. */
   | { kind: "frame"; peer: string; bytes: Uint8Array }
   /** A frame from the peer not passed on (counted per peer; the link stays up). */
@@ -46,7 +46,7 @@ export interface LinkEndpointDeps {
 type Handshaker = Pick<DialerHandshake, "step">;
 
 export class LinkEndpoint {
-  private peer: PeerEntry | undefined;
+  private peer: PeerConfig | undefined;
   private closed = false;
 
   private constructor(
@@ -56,24 +56,19 @@ export class LinkEndpoint {
   ) {}
 
   /** The side that dials `peer`. */
-  static dialer(d: LinkEndpointDeps & { peer: PeerEntry }): LinkEndpoint {
+  static dialer(d: LinkEndpointDeps & { peer: PeerConfig }): LinkEndpoint {
     const hs = new DialerHandshake({ self: d.self, peer: d.peer, rng: d.rng });
     return new LinkEndpoint(d, hs, hs);
   }
 
   /** The side that accepted a connection; `policy` decides who may link. */
-  static acceptor(d: LinkEndpointDeps & { policy: PeerPolicy; maxHops: number }): LinkEndpoint {
-    const hs = new AcceptorHandshake({
-      self: d.self,
-      policy: d.policy,
-      rng: d.rng,
-      maxHops: d.maxHops,
-    });
+  static acceptor(d: LinkEndpointDeps & { policy: PeerPolicy }): LinkEndpoint {
+    const hs = new AcceptorHandshake({ self: d.self, policy: d.policy, rng: d.rng });
     return new LinkEndpoint(d, hs, undefined);
   }
 
   /** The peer, once the link is up. */
-  get up(): PeerEntry | undefined {
+  get up(): PeerConfig | undefined {
     return this.closed ? undefined : this.peer;
   }
 

@@ -1,18 +1,15 @@
 /** Hubs with deterministic keys for the link tests, and a loop that runs two ends against each other. */
 import { createDeviceSigner, type DeviceSigner, Frame } from "@kalandra/proto";
 import { ManualTime, seededBytes, seededRng } from "@kalandra/test-support";
-import {
-  type LinkEndpoint,
-  type LinkEvent,
-  type PeerEntry,
-  PeerPolicy,
-} from "../../../src/federation/link/index.js";
+import type { PeerConfig, PeerPolicy } from "../../../src/federation/contract.js";
+import type { LinkEndpoint, LinkEvent } from "../../../src/federation/link/index.js";
+import { staticPeerPolicy } from "../../../src/federation/peerPolicy.js";
 import { TokenBucket } from "../../../src/hub/tokenBucket.js";
 
 export interface TestHub {
   domain: string;
   signer: DeviceSigner;
-  entry: PeerEntry;
+  entry: PeerConfig;
 }
 
 export function hub(domain: string): TestHub {
@@ -24,11 +21,13 @@ export const A = hub("a.example");
 export const B = hub("b.example");
 export const C = hub("c.example");
 
+/** The policy of hub `self` (the acceptor) listing `peers`. */
 export function policyOf(
+  self: TestHub,
   peers: TestHub[],
   o: { allow?: string[]; block?: string[] } = {},
 ): PeerPolicy {
-  return new PeerPolicy({ peers: peers.map((p) => p.entry), ...o });
+  return staticPeerPolicy({ domain: self.domain, peers: peers.map((p) => p.entry), ...o });
 }
 
 export function buckets(time = new ManualTime(), rate = 10, burst = 10) {

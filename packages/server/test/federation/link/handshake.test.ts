@@ -21,8 +21,8 @@ import { A, B, buckets, C, hub, policyOf, rng, run } from "./fixtures.js";
 function dialer(self = A, peer = B.entry, seed = "d") {
   return LinkEndpoint.dialer({ self, peer, rng: rng(seed), bucketFor: buckets() });
 }
-function acceptor(self = B, policy = policyOf([A, C]), seed = "a") {
-  return LinkEndpoint.acceptor({ self, policy, maxHops: 3, rng: rng(seed), bucketFor: buckets() });
+function acceptor(self = B, policy = policyOf(B, [A, C]), seed = "a") {
+  return LinkEndpoint.acceptor({ self, policy, rng: rng(seed), bucketFor: buckets() });
 }
 const closed = (evs: LinkEvent[]) => evs.find((e) => e.kind === "closed");
 const up = (evs: LinkEvent[]) => evs.find((e) => e.kind === "up");
@@ -42,9 +42,9 @@ describe("hub link handshake", () => {
 
   it("refuses an unconfigured, a blocked and an unlisted dialer, typed, naming the claimed domain", () => {
     const cases = [
-      { policy: policyOf([C]), code: "PEER_NOT_CONFIGURED" },
-      { policy: policyOf([A, C], { block: ["a.example"] }), code: "PEER_BLOCKED" },
-      { policy: policyOf([A, C], { allow: ["c.example"] }), code: "PEER_BLOCKED" },
+      { policy: policyOf(B, [C]), code: "PEER_NOT_CONFIGURED" },
+      { policy: policyOf(B, [A, C], { block: ["a.example"] }), code: "PEER_BLOCKED" },
+      { policy: policyOf(B, [A, C], { allow: ["c.example"] }), code: "PEER_BLOCKED" },
     ] as const;
     for (const { policy, code } of cases) {
       const d = dialer();
@@ -97,7 +97,7 @@ describe("hub link handshake", () => {
   it("the dialer refuses an acceptor that is not the pinned peer", () => {
     // Dials "b.example" pinned to B's key, but C answers (a hijacked address).
     const d = dialer(A, B.entry);
-    const cAcceptsEveryone = acceptor(C, policyOf([A]));
+    const cAcceptsEveryone = acceptor(C, policyOf(C, [A]));
     // C, as itself, refuses a FED_HELLO addressed to b.example; the dialer learns why.
     const fake = run(d, cAcceptsEveryone);
     expect(closed(fake.dialer)).toMatchObject({ code: "PEER_NOT_CONFIGURED", remote: true });
@@ -125,14 +125,14 @@ describe("hub link handshake", () => {
     // C answers claiming to be b.example with its own key: key mismatch.
     const cAsB = { ...C, domain: "b.example" };
     const d2 = dialer(A, B.entry, "d2");
-    const seen = run(d2, acceptor(cAsB, policyOf([A])));
+    const seen = run(d2, acceptor(cAsB, policyOf(B, [A])));
     expect(closed(seen.dialer)).toMatchObject({ code: "HUB_KEY_MISMATCH", remote: false });
     expect(up(seen.dialer)).toBeUndefined();
   });
 
   it("a replayed FED_CHALLENGE from an earlier handshake does not prove the key (fresh nonce)", () => {
     const first = dialer(A, B.entry, "one");
-    const a1 = acceptor(B, policyOf([A]), "acc1");
+    const a1 = acceptor(B, policyOf(B, [A]), "acc1");
     const hello = first.start()[0] as { frame: Uint8Array };
     const challenge = a1.receive(Frame.fromWire(hello.frame))[0] as { frame: Uint8Array };
     // A second dial (new nonce) gets the recorded challenge.
@@ -144,13 +144,13 @@ describe("hub link handshake", () => {
 
   it("a FED_PROOF signed over another acceptor nonce is refused", () => {
     const d = dialer(A, B.entry, "p1");
-    const a = acceptor(B, policyOf([A]), "p-acc");
+    const a = acceptor(B, policyOf(B, [A]), "p-acc");
     const hello = d.start()[0] as { frame: Uint8Array };
     a.receive(Frame.fromWire(hello.frame));
     // The dialer answers a challenge it got from an earlier acceptor session instead.
     const d2 = dialer(A, B.entry, "p2");
     const hello2 = d2.start()[0] as { frame: Uint8Array };
-    const earlier = acceptor(B, policyOf([A]), "p-old").receive(
+    const earlier = acceptor(B, policyOf(B, [A]), "p-old").receive(
       Frame.fromWire(hello2.frame),
     )[0] as { frame: Uint8Array };
     const proof = d2.receive(Frame.fromWire(earlier.frame))[0] as { frame: Uint8Array };
@@ -188,7 +188,7 @@ describe("hub link handshake", () => {
   });
 
   it("after a refusal an end ignores further frames; the ERROR it sends decodes to the code", () => {
-    const a = acceptor(B, policyOf([C]));
+    const a = acceptor(B, policyOf(B, [C]));
     const d = dialer();
     const hello = d.start()[0] as { frame: Uint8Array };
     const evs = a.receive(Frame.fromWire(hello.frame));
@@ -247,8 +247,7 @@ describe("an up link", () => {
     const d = LinkEndpoint.dialer({ self: A, peer: B.entry, rng: rng("r"), bucketFor: buckets() });
     const a = LinkEndpoint.acceptor({
       self: B,
-      policy: policyOf([A]),
-      maxHops: 3,
+      policy: policyOf(B, [A]),
       rng: rng("ra"),
       bucketFor: b,
     });
@@ -277,8 +276,7 @@ describe("an up link", () => {
     expect(passed[0]).toMatchObject({ kind: "dropped", code: "RATE_LIMITED" });
     const first = LinkEndpoint.acceptor({
       self: B,
-      policy: policyOf([A]),
-      maxHops: 3,
+      policy: policyOf(B, [A]),
       rng: rng("rb"),
       bucketFor: b,
     });

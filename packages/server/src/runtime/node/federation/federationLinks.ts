@@ -16,27 +16,20 @@ import type { Clock, Frame, Rng, TimerHandle, Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import { RefusalLimiter } from "../../../audit/refusals.js";
 import type { Config } from "../../../config/schema.js";
+import type { FederationInputs, PeerConfig, PeerPolicy } from "../../../federation/contract.js";
 import {
   backoffDelay,
   LinkEndpoint,
   type LinkEvent,
   type LinkSelf,
-  type PeerEntry,
-  PeerPolicy,
 } from "../../../federation/link/index.js";
+import { staticPeerPolicy } from "../../../federation/peerPolicy.js";
 import { TokenBucket } from "../../../hub/tokenBucket.js";
 import type { AuditRecord } from "../../../storage/types.js";
 import type { PeerLinks as ReadinessBoard } from "../peerLinks.js";
 import type { LinkAcceptor, LinkInbound, LinkIo } from "../session.js";
 import type { LinkMetrics } from "./linkMetrics.js";
 import type { Dialer } from "./wsDialer.js";
-
-/** What the federation core takes from the links (fed-rooms' FederationCore inputs). */
-export interface LinkConsumer {
-  linkUp(domain: string, hubKey: Uint8Array): void;
-  linkDown(domain: string): void;
-  linkFrame(domain: string, bytes: Uint8Array): void;
-}
 
 export type FederationConfig = Config["federation"];
 
@@ -62,7 +55,7 @@ interface Link {
   readonly io: LinkIo;
   readonly startedAt: number;
   timer: TimerHandle | undefined;
-  peer: PeerEntry | undefined;
+  peer: PeerConfig | undefined;
   ended: boolean;
   /** A handshake refusal ended it (counted once, not again as a failed dial). */
   refused: boolean;
@@ -70,7 +63,7 @@ interface Link {
 
 /** Per configured peer: its current link, its rate bucket, its redial state. */
 interface Peer {
-  entry: PeerEntry;
+  entry: PeerConfig;
   url: string;
   bucket: TokenBucket;
   current: Link | undefined;
@@ -79,7 +72,7 @@ interface Peer {
   redial: TimerHandle | undefined;
 }
 
-export function peerEntries(config: FederationConfig): (PeerEntry & { url: string })[] {
+export function peerEntries(config: FederationConfig): (PeerConfig & { url: string })[] {
   return config.peers.map((p) => ({
     domain: p.domain,
     url: p.url,
@@ -91,7 +84,7 @@ export class FederationLinks implements LinkAcceptor {
   private policy: PeerPolicy;
   private readonly peers = new Map<string, Peer>();
   private readonly refusals: RefusalLimiter;
-  private consumer: LinkConsumer | undefined;
+  private consumer: FederationInputs | undefined;
   private stopped = false;
 
   constructor(private readonly o: FederationLinksOptions) {
@@ -112,7 +105,7 @@ export class FederationLinks implements LinkAcceptor {
   }
 
   /** The federation core this hands link events to (set once the hub is built). */
-  attach(consumer: LinkConsumer): void {
+  attach(consumer: FederationInputs): void {
     this.consumer = consumer;
   }
 
@@ -149,7 +142,6 @@ export class FederationLinks implements LinkAcceptor {
       LinkEndpoint.acceptor({
         self: this.o.self,
         policy: this.policy,
-        maxHops: this.o.config.max_hops,
         rng: this.o.rng,
         bucketFor: (d) => this.bucketOf(d),
       }),
@@ -190,7 +182,14 @@ export class FederationLinks implements LinkAcceptor {
   }
 
   private makePolicy(c: FederationConfig): PeerPolicy {
-    return new PeerPolicy({ peers: peerEntries(c), allow: c.allow, block: c.block });
+    return staticPeerPolicy({
+      domain: this.o.self.domain,
+      peers: peerEntries(c),
+      // An empty allowlist in the file means "every configured peer".
+      ...(c.allow.length > 0 ? { allow: c.allow } : {}),
+      block: c.block,
+      maxHops: c.max_hops,
+    });
   }
 
   private dialsTo(p: Peer): boolean {
@@ -287,7 +286,7 @@ export class FederationLinks implements LinkAcceptor {
     }
   }
 
-  private up(link: Link, entry: PeerEntry): void {
+  private up(link: Link, entry: PeerConfig): void {
     const p = this.peers.get(entry.domain);
     if (p === undefined) return;
     if (link.timer) this.o.timers.clear(link.timer);
