@@ -2,14 +2,21 @@
  * kalandrad hub links between in-process daemons on loopback (runtime/node/federation/):
  * the lower domain dials, both prove their pinned keys, readiness and metrics see the
  * link; a hub that is not a configured peer, or a blocked one, is refused with its typed
- * code and audited; a peer that goes away is redialed with backoff once it is back.
+ * code and audited; a peer that goes away is redialed with backoff once it is back. With
+ * federation disabled a FED_HELLO gets what it got before federation existed.
  */
-import { mkdtempSync } from "node:fs";
+import { createPrivateKey } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodePayload, Frame, Opcode } from "@kalandra/proto";
 import { waitUntil } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { LinkEndpoint } from "../../../src/federation/link/index.js";
 import type { Daemon } from "../../../src/runtime/node/daemon.js";
+import { hubKeySigner } from "../../../src/runtime/node/wire.js";
+import { buckets } from "../../federation/link/fixtures.js";
 import { auditOf, type HubSpec, hubConfig, hubSpec, metricsOf, startHub } from "./hubs.js";
 
 const root = mkdtempSync(join(tmpdir(), "kalandra-fed-links-"));
@@ -104,4 +111,32 @@ describe("kalandrad hub links", () => {
     hubB.reload(hubConfig(b, [a]));
     await waitUntil(() => hubA.peerLinks.state("b.example") === "up", "unblocked link back up");
   }, 60_000);
+
+  it("with federation disabled a FED_HELLO is refused as any frame before HELLO", async () => {
+    const [a, b] = await Promise.all([hubSpec(root, "a2.example"), hubSpec(root, "b2.example")]);
+    const cfg = hubConfig(b, [a], { enabled: false });
+    const hubB = await startHub(cfg);
+    running.push(hubB);
+    expect(hubB.federation).toBeUndefined();
+    const signer = hubKeySigner({
+      privateKey: createPrivateKey(readFileSync(a.keyPath, "utf8")),
+      publicKey: Uint8Array.from(Buffer.from(a.hubKeyHex, "hex")),
+    });
+    const hello = LinkEndpoint.dialer({
+      self: { domain: a.domain, signer },
+      peer: { domain: b.domain, hubKey: Uint8Array.from(Buffer.from(b.hubKeyHex, "hex")) },
+      rng: { bytes: (n) => new Uint8Array(n).fill(7) },
+      bucketFor: buckets(),
+    }).start()[0] as { frame: Uint8Array };
+    const ws = new WebSocket(`ws://127.0.0.1:${b.wsPort}/kalandra`);
+    const answer = new Promise<Uint8Array>((resolve, reject) => {
+      ws.on("message", (d) => resolve(new Uint8Array(d as Buffer)));
+      ws.on("error", reject);
+    });
+    await new Promise((r) => ws.on("open", r));
+    ws.send(hello.frame);
+    const err = decodePayload(Opcode.ERROR, Frame.fromWire(await answer).payload);
+    expect(err).toMatchObject({ name: "UNAUTHENTICATED", message: "expected HELLO" });
+    ws.close();
+  });
 });
