@@ -17,6 +17,7 @@ import { LinkEndpoint } from "../../../src/federation/link/index.js";
 import type { Daemon } from "../../../src/runtime/node/daemon.js";
 import { hubKeySigner } from "../../../src/runtime/node/wire.js";
 import { buckets } from "../../federation/link/fixtures.js";
+import { isOp, RawClient } from "../helpers.js";
 import { auditOf, type HubSpec, hubConfig, hubSpec, metricsOf, startHub } from "./hubs.js";
 
 const root = mkdtempSync(join(tmpdir(), "kalandra-fed-links-"));
@@ -30,6 +31,13 @@ async function start(spec: HubSpec, peers: HubSpec[], federation: Record<string,
   running.push(d);
   return d;
 }
+function signerOf(s: HubSpec) {
+  return hubKeySigner({
+    privateKey: createPrivateKey(readFileSync(s.keyPath, "utf8")),
+    publicKey: Uint8Array.from(Buffer.from(s.hubKeyHex, "hex")),
+  });
+}
+
 /** Polls an async read (real time, bounded) until `ok` holds; returns the last value. */
 async function eventually<T>(
   read: () => Promise<T>,
@@ -118,10 +126,7 @@ describe("kalandrad hub links", () => {
     const hubB = await startHub(cfg);
     running.push(hubB);
     expect(hubB.federation).toBeUndefined();
-    const signer = hubKeySigner({
-      privateKey: createPrivateKey(readFileSync(a.keyPath, "utf8")),
-      publicKey: Uint8Array.from(Buffer.from(a.hubKeyHex, "hex")),
-    });
+    const signer = signerOf(a);
     const hello = LinkEndpoint.dialer({
       self: { domain: a.domain, signer },
       peer: { domain: b.domain, hubKey: Uint8Array.from(Buffer.from(b.hubKeyHex, "hex")) },
@@ -138,5 +143,30 @@ describe("kalandrad hub links", () => {
     const err = decodePayload(Opcode.ERROR, Frame.fromWire(await answer).payload);
     expect(err).toMatchObject({ name: "UNAUTHENTICATED", message: "expected HELLO" });
     ws.close();
+  });
+
+  it("accepts a link on the WebTransport listener too (the same session handoff)", async () => {
+    const [a, b] = await Promise.all([hubSpec(root, "a3.example"), hubSpec(root, "b3.example")]);
+    const hubB = await start(b, [a]);
+    const dialer = LinkEndpoint.dialer({
+      self: { domain: a.domain, signer: signerOf(a) },
+      peer: { domain: b.domain, hubKey: Uint8Array.from(Buffer.from(b.hubKeyHex, "hex")) },
+      rng: { bytes: (n) => new Uint8Array(n).fill(9) },
+      bucketFor: buckets(),
+    });
+    const wt = await RawClient.connect(hubB.port, hubB.certHash);
+    const run = async (evs: ReturnType<LinkEndpoint["start"]>) => {
+      for (const e of evs) if (e.kind === "send") await wt.send(e.frame);
+      return evs;
+    };
+    await run(dialer.start());
+    const challenge = await wt.waitFor(isOp(Opcode.FED_CHALLENGE));
+    await run(dialer.receive(Frame.fromWire(challenge)));
+    const ok = await wt.waitFor(isOp(Opcode.FED_LINK_OK));
+    const evs = await run(dialer.receive(Frame.fromWire(ok)));
+    expect(evs.map((e) => e.kind)).toEqual(["up"]);
+    await waitUntil(() => hubB.peerLinks.state("a3.example") === "up", "b sees a's link");
+    wt.close();
+    await waitUntil(() => hubB.peerLinks.state("a3.example") === "down", "b sees it go");
   });
 });
