@@ -8,8 +8,9 @@ import { type Clock, errorFrame, type Rng, type Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { HubHost } from "../../hub/hubHost.js";
 import { verifyFrameAsync } from "./asyncVerify.js";
+import type { LinkAcceptor } from "./federation/linkIo.js";
 import type { Metrics } from "./metrics.js";
-import { type LinkAcceptor, Session, type SessionIo } from "./session.js";
+import { Session, type SessionIo } from "./session.js";
 import type { RuntimeLimits } from "./transport.js";
 import type { HubKey } from "./wire.js";
 

@@ -36,7 +36,7 @@ import { Certificates } from "./certificates.js";
 import type { DataLock } from "./datadir/dataLock.js";
 import { openDataDir } from "./datadir/openDataDir.js";
 import type { FederationLinks } from "./federation/federationLinks.js";
-import { openFederationLinks } from "./federation/openLinks.js";
+import { openFederationLinks } from "./federationStartup.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { hostLimits, roomLimits } from "./nodeHub.js";

@@ -45,6 +45,7 @@ import {
   type SessionIdentity,
 } from "../../session/handshake.js";
 import { type AsyncVerifier, VerifyQueue } from "../../session/verifyQueue.js";
+import type { LinkAcceptor, LinkInbound } from "./federation/linkIo.js";
 import type { Metrics } from "./metrics.js";
 import { type HubKey, hubKeySigner } from "./wire.js";
 
@@ -66,25 +67,6 @@ export interface SessionHub {
   handleFrame(sessionId: string, frame: Frame): void | Promise<void>;
   /** The rate limit shared by every session of a device. */
   deviceBucket(senderId: bigint): TokenBucket;
-}
-
-/** What the federation links give a connection whose first frame was FED_HELLO. */
-export interface LinkAcceptor {
-  accept(sessionId: string, io: LinkIo): LinkInbound;
-}
-
-/** What a hub link may do to the connection under it. */
-export interface LinkIo {
-  send(frame: Uint8Array): void;
-  close(reason: string): void;
-  /** The link is up: frames up to `maxPayloadBytes` may now arrive. */
-  up(): void;
-}
-
-/** The link's side of the connection: frames in, and the end of the connection. */
-export interface LinkInbound {
-  receive(frame: Frame): void;
-  closed(reason: string): void;
 }
 
 /** Limits a session enforces itself; the rest (devices, rooms, members) the hub enforces. */

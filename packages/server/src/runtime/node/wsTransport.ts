@@ -33,11 +33,10 @@ import {
   type TransportOptions,
   WT_PATH,
 } from "./transport.js";
+import { capMessages, MESSAGE_MARGIN, messageBytes } from "./websocket/messages.js";
 
 /** The path clients open WebSockets on (the same as WebTransport's). */
 export const WS_PATH = WT_PATH;
-/** Bytes beyond the largest frame that ws still buffers, so our decoder can answer with a typed ERROR. */
-export const MESSAGE_MARGIN = 64 * 1024;
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const CLOSE_NORMAL = 1000;
 const CLOSE_POLICY = 1008;
@@ -208,20 +207,6 @@ export class WebSocketListener {
 }
 
 /**
- * Sets the largest message ws reassembles on this connection. ws 8 has no public per-socket
- * limit; its receiver checks `_maxPayload` against each frame header's length before it
- * buffers the payload, and a message over it closes the connection with 1009. Pinned to
- * ws 8.23.1 (a test in wsTransport.test.ts fails if the field goes away).
- */
-export function capMessages(ws: WebSocket, bytes: number): void {
-  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: number } })._receiver;
-  if (receiver === undefined || typeof receiver._maxPayload !== "number") {
-    throw new Error("ws receiver has no _maxPayload: check the ws version (wsTransport.ts)");
-  }
-  receiver._maxPayload = bytes;
-}
-
-/**
  * Holds a connection's writes until the current synchronous run ends (issue 15): the
  * frames one fan-out burst sends to a session (a shard's batch holds many) then leave in
  * one `writev` instead of one system call per frame. ws corks around each frame itself;
@@ -239,12 +224,6 @@ function corker(ws: WebSocket): () => void {
       socket.uncork();
     });
   };
-}
-
-/** ws hands a Buffer (its default binaryType); fragments arrive joined. */
-export function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 }
 
 function delay(ms: number): Promise<void> {

@@ -26,8 +26,7 @@ import {
 import { staticPeerPolicy } from "../../../federation/peerPolicy.js";
 import { TokenBucket } from "../../../hub/tokenBucket.js";
 import type { AuditRecord } from "../../../storage/types.js";
-import type { PeerLinks as ReadinessBoard } from "../peerLinks.js";
-import type { LinkAcceptor, LinkInbound, LinkIo } from "../session.js";
+import type { LinkAcceptor, LinkInbound, LinkIo } from "./linkIo.js";
 import type { LinkMetrics } from "./linkMetrics.js";
 import type { Dialer } from "./wsDialer.js";
 
@@ -40,13 +39,18 @@ export interface FederationLinksOptions {
   rng: Rng;
   timers: Timers;
   metrics: LinkMetrics;
-  board: ReadinessBoard;
+  board: LinkStateBoard;
   audit: (record: AuditRecord) => Promise<void>;
   dialer: Dialer;
   log?: Logger;
 }
 
 type Side = "dialed" | "accepted";
+
+/** Where link states go for readiness (runtime/node/peerLinks.ts `PeerLinks`). */
+export interface LinkStateBoard {
+  report(peer: string, state: "up" | "down"): void;
+}
 
 /** One connection carrying (or trying to carry) a link. */
 interface Link {

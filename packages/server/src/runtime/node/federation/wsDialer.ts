@@ -12,8 +12,8 @@
 import { Frame, HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { WebSocket } from "ws";
 import { PRE_AUTH_MAX_PAYLOAD } from "../../../session/handshake.js";
-import type { LinkIo } from "../session.js";
-import { capMessages, MESSAGE_MARGIN, messageBytes } from "../wsTransport.js";
+import { capMessages, MESSAGE_MARGIN, messageBytes } from "../websocket/messages.js";
+import type { LinkIo } from "./linkIo.js";
 
 export interface DialHandlers {
   open(): void;

@@ -7,14 +7,14 @@
  */
 import type { Clock, Rng, Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
-import type { Config } from "../../../config/schema.js";
-import type { AuditRecord } from "../../../storage/types.js";
-import type { Metrics } from "../metrics.js";
-import type { PeerLinks } from "../peerLinks.js";
-import { type HubKey, hubKeySigner } from "../wire.js";
-import { FederationLinks } from "./federationLinks.js";
-import { createLinkMetrics } from "./linkMetrics.js";
-import { wsDialer } from "./wsDialer.js";
+import type { Config } from "../../config/schema.js";
+import type { AuditRecord } from "../../storage/types.js";
+import { FederationLinks } from "./federation/federationLinks.js";
+import { createLinkMetrics } from "./federation/linkMetrics.js";
+import { wsDialer } from "./federation/wsDialer.js";
+import type { Metrics } from "./metrics.js";
+import type { PeerLinks } from "./peerLinks.js";
+import { type HubKey, hubKeySigner } from "./wire.js";
 
 export interface OpenLinksDeps {
   config: Config;
