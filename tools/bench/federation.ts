@@ -16,11 +16,8 @@
  * `transfer_ms_p99`, `failover_ms_p99`, `acked_lost` (authority transfer not in kalandrad
  * yet). BENCH_QUICK=1: two kill rounds and a two-second baseline.
  */
-import { generateKeyPairSync } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ed25519RawPublicKey } from "@kalandra/proto/node";
-import { freePort, type TempDir, tempDir } from "@kalandra/test-support";
+import { freePort, type TempDir, tempDir, writeHubKey } from "@kalandra/test-support";
 import { type SpawnedHub, spawnHub } from "../loadgen/hub.js";
 import { percentile, runLoad } from "../loadgen/loadgen.js";
 
@@ -38,11 +35,8 @@ interface Spec {
 
 async function spec(domain: string): Promise<Spec> {
   const dir = tempDir(`bench-fed-${domain}`);
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const keyPath = join(dir.path, "hub-key.pem");
-  writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-  const hubKey = Buffer.from(ed25519RawPublicKey(publicKey)).toString("hex");
-  return { domain, dir, keyPath, hubKey, wsPort: await freePort() };
+  return { domain, dir, keyPath, hubKey: writeHubKey(keyPath), wsPort: await freePort() };
 }
 
 function start(s: Spec, peer: Spec): Promise<SpawnedHub> {

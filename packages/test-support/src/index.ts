@@ -9,6 +9,7 @@
  * const rng = seededRng("my-test");
  * await pollUntil(() => done, time, "the retry fires", { stepMs: 100 });
  */
+export { writeHubKey } from "./hubKey.js";
 export { type Kalandrad, type KalandradOptions, startKalandrad } from "./kalandrad.js";
 export { ManualTime, type ManualTimerHandle } from "./manualTime.js";
 export {

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -12,6 +12,7 @@ import {
   tempDir,
   waitUntil,
   within,
+  writeHubKey,
 } from "../src/index.js";
 
 describe("seededRng", () => {
@@ -125,5 +126,21 @@ describe("real-time waits", () => {
     await expect(within(new Promise(() => undefined), 20, "forever")).rejects.toThrow(
       "timed out after 20 ms waiting for forever",
     );
+  });
+});
+
+describe("writeHubKey", () => {
+  it("writes an Ed25519 PEM (0600) and returns its raw public key as hex", () => {
+    const dir = tempDir("hubkey");
+    try {
+      const path = join(dir.path, "hub-key.pem");
+      const hex = writeHubKey(path);
+      expect(hex).toMatch(/^[0-9a-f]{64}$/);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      const pub = createPublicKey(createPrivateKey(readFileSync(path, "utf8")));
+      expect(pub.export({ format: "jwk" }).x).toBe(Buffer.from(hex, "hex").toString("base64url"));
+    } finally {
+      dir.cleanup();
+    }
   });
 });

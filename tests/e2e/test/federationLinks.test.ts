@@ -6,11 +6,15 @@
  * names `peer_links`; the killed hub restarted on its data directory is redialed (or redials)
  * and every hub is ready again.
  */
-import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ed25519RawPublicKey } from "@kalandra/proto/node";
-import { freePort, type Kalandrad, startKalandrad, tempDir } from "@kalandra/test-support";
+import {
+  freePort,
+  type Kalandrad,
+  startKalandrad,
+  tempDir,
+  writeHubKey,
+} from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN } from "./kalandrad.js";
 
@@ -42,14 +46,12 @@ afterAll(async () => {
 async function spec(domain: Domain): Promise<Spec> {
   const dir = join(tmp.path, domain);
   mkdirSync(dir, { recursive: true });
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const keyPath = join(dir, "hub-key.pem");
-  writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   return {
     domain,
     dataDir: join(dir, "data"),
     keyPath,
-    hubKey: Buffer.from(ed25519RawPublicKey(publicKey)).toString("hex"),
+    hubKey: writeHubKey(keyPath),
     port: await freePort(),
     wsPort: await freePort(),
     monPort: await freePort(),

@@ -3,11 +3,9 @@
  * a hub key made before start (so peers can pin it in their config), and a WebSocket port
  * chosen before start (so peers can dial it).
  */
-import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ed25519RawPublicKey } from "@kalandra/proto/node";
-import { freePort } from "@kalandra/test-support";
+import { freePort, writeHubKey } from "@kalandra/test-support";
 import { buildConfig } from "../../../src/config/load.js";
 import type { Config, PeerConfig } from "../../../src/config/schema.js";
 import { Daemon } from "../../../src/runtime/node/daemon.js";
@@ -27,14 +25,12 @@ export interface HubSpec {
 export async function hubSpec(root: string, domain: string): Promise<HubSpec> {
   const dir = join(root, domain);
   mkdirSync(dir, { recursive: true });
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const keyPath = join(dir, "hub-key.pem");
-  writeFileSync(keyPath, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   return {
     domain,
     dir,
     keyPath,
-    hubKeyHex: Buffer.from(ed25519RawPublicKey(publicKey)).toString("hex"),
+    hubKeyHex: writeHubKey(keyPath),
     wsPort: await freePort(),
     monitoringPort: await freePort(),
   };
