@@ -27,6 +27,7 @@ import {
 } from "@kalandra/proto";
 import { diffConfig, parseAddress } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
+import type { FederationSetup } from "../../federation/contract.js";
 import type { HubCore } from "../../hub/hubCore.js";
 import type { HubHost } from "../../hub/hubHost.js";
 import type { Moderation } from "../../moderation/service.js";
@@ -69,6 +70,8 @@ export interface CoreDeps {
   config: Config;
   metrics: Metrics;
   log: Logger;
+  /** Rooms across hubs: the peer policy and the hub links (absent: federation disabled). */
+  federation?: FederationSetup;
 }
 
 export interface DaemonOptions {
@@ -194,13 +197,17 @@ export class Daemon {
         log,
       };
       let daemon: Daemon | undefined;
-      hub = await openHub(o, deps, dataDir, () => daemon);
+      // The links exist before the hub: its federation core sends through them.
       const board = new PeerLinks();
       const federation = openFederationLinks({
         ...deps,
         board,
         audit: (r) => storage.appendAudit(r),
       });
+      if (federation) deps.federation = { peers: federation.policyView, links: federation };
+      hub = await openHub(o, deps, dataDir, () => daemon);
+      const fedCore = hub.hubCore?.federation;
+      if (federation && fedCore) federation.attach(fedCore);
       if (federation) listeners.push({ close: async () => federation.close() });
       const addr = parseAddress(config.server.listen) ?? { host: "127.0.0.1", port: 4433 };
       // What every listener shares: the one host, its limits, key and metrics.

@@ -101,6 +101,7 @@ export async function openHub(
   });
   const host = await openNodeHub(deps, {
     bans: mod.bans,
+    ...(deps.federation === undefined ? {} : { federation: deps.federation }),
     ...(layout.runtime === "worker"
       ? {
           workers: {

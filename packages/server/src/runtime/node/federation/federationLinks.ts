@@ -106,7 +106,18 @@ export class FederationLinks implements LinkAcceptor {
       });
     }
     this.refusals = new RefusalLimiter(o.clock);
+    this.policyView = {
+      domain: o.self.domain,
+      maxHops: o.config.max_hops,
+      admit: (domain) => this.policy.admit(domain),
+    };
   }
+
+  /**
+   * The peer policy in force, for the federation core's envelope checks: the same answers
+   * as the link handshake's, and it follows a SIGHUP's allow/block lists.
+   */
+  readonly policyView: PeerPolicy;
 
   /** The federation core this hands link events to (set once the hub is built). */
   attach(consumer: FederationInputs): void {
