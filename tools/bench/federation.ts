@@ -2,21 +2,29 @@
  * `pnpm bench federation` (issue 18): two kalandrad processes on loopback federating,
  * `a.example` and `b.example`, each pinning the other's hub key (docs/federation.md).
  *
- * Measured now:
- * - `baseline_lag_ms_p50/p99`: the same-run single-hub baseline — a frame from sequencing
- *   to delivery for a two-member room on hub A (the load generator, real MLS clients over
- *   WebTransport; send called → message decrypted by the other member).
+ * - `lag_ms_p50/p99`: a room on A with a member whose home is B; one message at a time,
+ *   from the sender's `send` call on A to the decrypted message at the member on B (A
+ *   sequences, sends it over the hub link, B fans it out). `single_hub_lag_ms_*`: the same
+ *   run's baseline, both members on A, measured the same way.
+ * - `baseline_lag_ms_p50/p99`: the load generator's single-hub figure on A (two members,
+ *   20 messages/s over WebTransport), as `pnpm bench e2e` measures.
  * - `link_up_ms_p50/p99`: hub B SIGKILLed and restarted on its data directory, from B
- *   ready to A's link to B up again (A is the dialer: redial backoff 100 ms … 1 s here,
- *   handshake, both keys proved), over `rounds` kills.
+ *   ready to A's link to B up again (A dials: redial backoff 100 ms … 1 s here, handshake,
+ *   both keys proved), over `rounds` kills.
  * - `link_rtt_ms`: the link's keepalive round trip as A's metric reports it.
  *
- * Not measured yet, reported as null with the reason in `not_measured`: `lag_ms_p50/p99`
- * (a member on the other hub: rooms across hubs are not wired into kalandrad yet),
- * `transfer_ms_p99`, `failover_ms_p99`, `acked_lost` (authority transfer not in kalandrad
- * yet). BENCH_QUICK=1: two kill rounds and a two-second baseline.
+ * Not measured yet, reported as null with the reason in `not_measured`: `transfer_ms_p99`,
+ * `failover_ms_p99`, `acked_lost` (authority transfer is not in kalandrad yet).
+ * BENCH_QUICK=1: 20 messages, two kill rounds, a two-second baseline.
  */
 import { join } from "node:path";
+import {
+  connectWebSocket,
+  getKalandraCiphersuiteImpl,
+  KalandraClient,
+  MemoryStore,
+} from "@kalandra/client";
+import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
 import { freePort, type TempDir, tempDir, writeHubKey } from "@kalandra/test-support";
 import { type SpawnedHub, spawnHub } from "../loadgen/hub.js";
 import { percentile, runLoad } from "../loadgen/loadgen.js";
@@ -75,12 +83,98 @@ async function linkUp(hub: SpawnedHub, peer: string, timeoutMs = 30_000): Promis
   throw new Error(`link to ${peer} not up within ${timeoutMs} ms`);
 }
 
+/** A client core of `userId` connected to `hub` over WebSocket, counting the messages it decrypts. */
+async function member(userId: string, hub: SpawnedHub) {
+  const client = await KalandraClient.open({
+    connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
+    clock: systemClock,
+    rng: systemRng,
+    timers: systemTimers(),
+    store: new MemoryStore(),
+    hubPublicKey: hub.hubKey,
+    cs: getKalandraCiphersuiteImpl(systemRng),
+    userId,
+    keyPackageTarget: 3,
+    requestPolicy: { retryMs: 300, maxAttempts: 200 },
+  });
+  const conn = await connectWebSocket({
+    url: hub.websocket,
+    deviceSigner: client.signer,
+    userId,
+    hubPublicKey: hub.hubKey,
+  });
+  const arrived = new Map<string, number>();
+  const td = new TextDecoder();
+  client.on((e) => {
+    if (e.type === "message") arrived.set(td.decode(e.plaintext), performance.now());
+  });
+  await client.reconnect(conn);
+  const close = () => {
+    client.close();
+    conn.close();
+  };
+  return { client, arrived, close };
+}
+
+/**
+ * Sender on `from`, receiver (`receiverId`, home `to`) added to the sender's room; `n`
+ * messages one after another: send called → decrypted by the receiver, ms, sorted.
+ */
+async function lag(
+  from: SpawnedHub,
+  senderId: string,
+  to: SpawnedHub,
+  receiverId: string,
+  n: number,
+): Promise<number[]> {
+  const s = await member(senderId, from);
+  const r = await member(receiverId, to);
+  try {
+    const room = await s.client.createRoom();
+    const welcomed = r.client.expectWelcome(room);
+    await s.client.addMembers(room, [receiverId]);
+    await welcomed;
+    // The receiver has processed its Welcome (epoch 1) before the first message is timed.
+    const joinedBy = performance.now() + 30_000;
+    while (r.client.room(room)?.epoch !== 1n && performance.now() < joinedBy) {
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    if (r.client.room(room)?.epoch !== 1n) throw new Error(`${receiverId} did not join in 30 s`);
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const body = `m${i}`;
+      const t0 = performance.now();
+      await s.client.send(room, new TextEncoder().encode(body));
+      const until = t0 + 10_000;
+      while (!r.arrived.has(body) && performance.now() < until) {
+        await new Promise((res) => setImmediate(res));
+      }
+      const t1 = r.arrived.get(body);
+      if (t1 === undefined) throw new Error(`${body} not delivered to ${receiverId} within 10 s`);
+      out.push(t1 - t0);
+    }
+    return out.sort((x, y) => x - y);
+  } finally {
+    s.close();
+    r.close();
+  }
+}
+
 const [a, b] = [await spec("a.example"), await spec("b.example")];
 let hubB = await start(b, a);
 const hubA = await start(a, b);
 try {
   await linkUp(hubA, b.domain);
   log("link a.example → b.example up");
+  const n = quick ? 20 : 300;
+  const same = await lag(hubA, "carol@a.example", hubA, "dave@a.example", n);
+  log(
+    `same hub: p50 ${percentile(same, 50).toFixed(2)} ms p99 ${percentile(same, 99).toFixed(2)} ms`,
+  );
+  const cross = await lag(hubA, "alice@a.example", hubB, "bob@b.example", n);
+  log(
+    `across hubs: p50 ${percentile(cross, 50).toFixed(2)} ms p99 ${percentile(cross, 99).toFixed(2)} ms`,
+  );
 
   const baseline = await runLoad({
     url: hubA.url,
@@ -122,13 +216,15 @@ try {
       link_up_ms_p50: round(percentile(upMs, 50)),
       link_up_ms_p99: round(percentile(upMs, 99)),
       link_rtt_ms: rtt === undefined ? null : round(rtt * 1000),
-      lag_ms_p50: null,
-      lag_ms_p99: null,
+      lag_messages: n,
+      lag_ms_p50: round(percentile(cross, 50)),
+      lag_ms_p99: round(percentile(cross, 99)),
+      single_hub_lag_ms_p50: round(percentile(same, 50)),
+      single_hub_lag_ms_p99: round(percentile(same, 99)),
       transfer_ms_p99: null,
       failover_ms_p99: null,
       acked_lost: null,
       not_measured: [
-        "lag_ms_*: rooms across hubs are not wired into kalandrad yet",
         "transfer_ms_p99, failover_ms_p99, acked_lost: authority transfer is not in kalandrad yet",
       ],
     }),
