@@ -56,6 +56,7 @@ export interface RoomMlsFigures {
   welcome_bytes: number;
   group_info_bytes: number;
   join_welcome_ms: number;
+  join_welcome_cpu_ms: number;
   join_welcome_default_provider_ms: number;
   first_commit_bytes: number;
   first_commit_create_ms: number;
@@ -64,8 +65,10 @@ export interface RoomMlsFigures {
   commit_bytes: number;
   create_commit_ms: number;
   process_commit_ms: number;
+  process_commit_cpu_ms: number;
   process_commit_default_provider_ms: number;
   hub_validate_commit_ms: number;
+  hub_validate_commit_cpu_ms: number;
   kick_propose_ms: number;
   kick_commit_ms: number;
   kick_hub_validate_ms: number;
@@ -87,10 +90,14 @@ function median(xs: number[]): number {
 }
 const round = (x: number) => Math.round(x * 10) / 10;
 
-async function timed<T>(f: () => Promise<T> | T): Promise<[T, number]> {
+/** Wall time, and the process's CPU time (steadier on a shared machine; WebCrypto's pool included). */
+async function timed<T>(f: () => Promise<T> | T): Promise<[T, number, number]> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await f();
-  return [r, performance.now() - t0];
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return [r, wall, (c.user + c.system) / 1000];
 }
 
 function accepted<T extends { ok: boolean }>(r: T, what: string): T & { ok: true } {
@@ -151,7 +158,7 @@ export async function measureRoomMls(
   // The last member joins from the last batch's Welcome (ratchet tree included).
   const last = rest[rest.length - 1] as RoomMember;
   const lastOwn = new Map([[(await own(last)).ref, await own(last)]]);
-  const [joined, joinMs] = await timed(() => joinFromWelcome(welcome, lastOwn, cs));
+  const [joined, joinMs, joinCpu] = await timed(() => joinFromWelcome(welcome, lastOwn, cs));
   const defaultCs = await getCiphersuiteImpl(getCiphersuiteFromName(SUITE), defaultCryptoProvider);
   const [, joinDefaultMs] = await timed(() => joinFromWelcome(welcome, lastOwn, defaultCs));
   let bob: ClientState = joined.state;
@@ -163,21 +170,25 @@ export async function measureRoomMls(
   const creates: number[] = [];
   const processes: number[] = [];
   const hubs: number[] = [];
+  const hubCpus: number[] = [];
+  const processCpus: number[] = [];
   const sizes: number[] = [];
   let processDefaultMs = Number.NaN;
   for (let r = 0; r <= ROUNDS; r++) {
     const [c, createMs] = await timed(() => commitWith(state, cs));
-    const [checked, hubMs] = await timed(() => view.checkCommit(c.commit, c.groupInfo, []));
+    const [checked, hubMs, hubCpu] = await timed(() => view.checkCommit(c.commit, c.groupInfo, []));
     view = accepted(checked, "an update commit").next;
     if (r === ROUNDS) {
       [, processDefaultMs] = await timed(() => processHandshake(bob, c.commit, defaultCs));
     }
-    const [next, processMs] = await timed(() => processHandshake(bob, c.commit, cs));
+    const [next, processMs, processCpu] = await timed(() => processHandshake(bob, c.commit, cs));
     state = c.newState;
     bob = next;
     creates.push(createMs);
     processes.push(processMs);
     hubs.push(hubMs);
+    hubCpus.push(hubCpu);
+    processCpus.push(processCpu);
     sizes.push(c.commit.length);
     log(
       `commit ${r}: ${c.commit.length} B, create ${Math.round(createMs)} ms, hub ${Math.round(hubMs)} ms, process ${Math.round(processMs)} ms`,
@@ -215,6 +226,7 @@ export async function measureRoomMls(
       welcome_bytes: welcome.length,
       group_info_bytes: gi.length,
       join_welcome_ms: round(joinMs),
+      join_welcome_cpu_ms: round(joinCpu),
       join_welcome_default_provider_ms: round(joinDefaultMs),
       first_commit_bytes: sizes[0] ?? 0,
       first_commit_create_ms: round(creates[0] ?? Number.NaN),
@@ -223,8 +235,10 @@ export async function measureRoomMls(
       commit_bytes: sizes[sizes.length - 1] ?? 0,
       create_commit_ms: median(creates.slice(1)),
       process_commit_ms: median(processes.slice(1)),
+      process_commit_cpu_ms: median(processCpus.slice(1)),
       process_commit_default_provider_ms: round(processDefaultMs),
       hub_validate_commit_ms: median(hubs.slice(1)),
+      hub_validate_commit_cpu_ms: median(hubCpus.slice(1)),
       kick_propose_ms: round(proposeMs),
       kick_commit_ms: round(kickMs),
       kick_hub_validate_ms: round(kickHubMs),
