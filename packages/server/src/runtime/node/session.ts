@@ -412,7 +412,7 @@ export class Session {
       close: (reason) => this.close(reason),
       up: () => {
         this.linkUp = true;
-        this.decoder.setPayloadLimit(this.payloadLimit);
+        this.decoder?.setPayloadLimit(this.payloadLimit);
         this.d.io.authenticated?.();
       },
     });
