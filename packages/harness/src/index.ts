@@ -25,6 +25,8 @@ export {
   planArbitrary,
   planFor,
 } from "./faults.js";
+// Federation worlds: 2–5 hubs, one room, transfers and failovers (issue 18).
+export * from "./federation/index.js";
 // The building blocks: scheduler, network, randomness, trace, determinism guards.
 export {
   DeterminismViolation,

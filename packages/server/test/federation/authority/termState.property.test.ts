@@ -226,7 +226,9 @@ describe("authority terms and votes", () => {
       "NOT_AUTHORITY",
     );
     expect(code(proposal({ ...planned, proposer: "a.example", from: "a.example" }))).toBe("vote");
-    expect(code(proposal({ ...planned, term: 3n, proposer: "a.example" }))).toBe("NOT_AUTHORITY");
+    expect(code(proposal({ ...planned, proposer: "a.example", from: "b.example" }))).toBe(
+      "NOT_AUTHORITY",
+    );
     const failover = { voters, term: 2n, to: "b.example", proposer: "b.example" };
     expect(code(proposal({ ...failover, position: 4n, lastTerm: 1n }))).toBe("CANDIDATE_BEHIND");
     expect(code(proposal({ ...failover, position: 9n, lastTerm: 0n }))).toBe("CANDIDATE_BEHIND");

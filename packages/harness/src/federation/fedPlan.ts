@@ -1,0 +1,108 @@
+/**
+ * Fault plans of the federation worlds: the same link faults as client links (loss,
+ * duplication, reordering, latency, late replays) on every hub-to-hub link, clock skew
+ * between hubs, hub crashes (power loss with `written` buffered writes surviving) and
+ * partitions that cut a group of hubs off from the rest (both ways or one way). Plain
+ * JSON drawn by fast-check from the seed, like the single-hub plans (faults.ts).
+ */
+import fc from "fast-check";
+import { fcSeed } from "../faults.js";
+
+export type FedFaultEvent =
+  | { kind: "hubCrash"; at: number; hub: number; written: number; downMs: number }
+  | { kind: "partition"; at: number; group: number[]; durationMs: number; oneWay: 0 | 1 | 2 }
+  | { kind: "replayOld"; at: number; count: number };
+
+export interface FedPlan {
+  hubs: number;
+  loss: number;
+  duplicate: number;
+  reorder: number;
+  lateReplay: number;
+  latencyMs: number;
+  jitterMs: number;
+  maxSkewMs: number;
+  events: FedFaultEvent[];
+}
+
+export interface FedPlanSpec {
+  chaosMs: number;
+  minHubs: number;
+  maxHubs: number;
+  kinds: readonly ("network" | FedFaultEvent["kind"])[];
+  maxLoss?: number;
+  maxEvents?: number;
+  maxDownMs?: number;
+}
+
+const prob = (max: number) =>
+  fc.oneof(
+    { weight: 1, arbitrary: fc.constant(0) },
+    {
+      weight: 2,
+      arbitrary: fc.integer({ min: 0, max: Math.round(max * 100) }).map((x) => x / 100),
+    },
+  );
+
+export function fedPlanArbitrary(spec: FedPlanSpec): fc.Arbitrary<FedPlan> {
+  return fc.integer({ min: spec.minHubs, max: spec.maxHubs }).chain((hubs) => {
+    const at = fc.integer({ min: 0, max: Math.max(0, spec.chaosMs - 1) });
+    const hub = fc.integer({ min: 0, max: hubs - 1 });
+    const events: fc.Arbitrary<FedFaultEvent>[] = [];
+    if (spec.kinds.includes("hubCrash")) {
+      events.push(
+        fc.record({
+          kind: fc.constant("hubCrash" as const),
+          at,
+          hub,
+          written: fc.integer({ min: 0, max: 6 }),
+          downMs: fc.integer({ min: 10, max: spec.maxDownMs ?? 4000 }),
+        }),
+      );
+    }
+    if (spec.kinds.includes("partition")) {
+      events.push(
+        fc.record({
+          kind: fc.constant("partition" as const),
+          at,
+          group: fc.uniqueArray(hub, { minLength: 1, maxLength: Math.max(1, hubs - 1) }),
+          durationMs: fc.integer({ min: 100, max: 8000 }),
+          oneWay: fc.constantFrom(0 as const, 1 as const, 2 as const),
+        }),
+      );
+    }
+    if (spec.kinds.includes("replayOld")) {
+      events.push(
+        fc.record({
+          kind: fc.constant("replayOld" as const),
+          at,
+          count: fc.integer({ min: 1, max: 20 }),
+        }),
+      );
+    }
+    const network = spec.kinds.includes("network");
+    return fc.record({
+      hubs: fc.constant(hubs),
+      loss: network ? prob(spec.maxLoss ?? 0.3) : fc.constant(0),
+      duplicate: network ? prob(0.3) : fc.constant(0),
+      reorder: network ? prob(0.3) : fc.constant(0),
+      lateReplay: network ? prob(0.05) : fc.constant(0),
+      latencyMs: network ? fc.integer({ min: 1, max: 40 }) : fc.constant(1),
+      jitterMs: network ? fc.integer({ min: 0, max: 40 }) : fc.constant(0),
+      maxSkewMs: fc.integer({ min: 0, max: 2000 }),
+      events:
+        events.length === 0
+          ? fc.constant([])
+          : fc
+              .array(fc.oneof(...events), { maxLength: spec.maxEvents ?? 5 })
+              .map((es) => [...es].sort((a, b) => a.at - b.at)),
+    });
+  });
+}
+
+/** The plan a seed runs with (the first value fast-check generates from that seed). */
+export function fedPlanFor(spec: FedPlanSpec, seed: bigint): FedPlan {
+  const [plan] = fc.sample(fedPlanArbitrary(spec), { seed: fcSeed(seed), numRuns: 1 });
+  if (plan === undefined) throw new RangeError("no plan");
+  return plan;
+}
