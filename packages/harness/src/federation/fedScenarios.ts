@@ -45,7 +45,7 @@ function plannedTransfers(w: FedWorld, rng: SeededRng, chaosMs: number): void {
 
 /** The authority crashes (or is cut off from every other hub) long enough to be replaced. */
 function authorityOutage(w: FedWorld, rng: SeededRng, chaosMs: number): void {
-  const t = 1000 + rng.int(Math.max(1, chaosMs / 3));
+  const t = 1000 + rng.int(Math.max(1, Math.floor(chaosMs / 3)));
   const cut = rng.chance(0.5);
   w.at(t, "authority outage", () => {
     const auth = currentAuthority(w);

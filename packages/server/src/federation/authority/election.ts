@@ -111,7 +111,10 @@ export class Election {
     if (d.kind === "refused") {
       const cert =
         rec.certificate !== undefined && rec.term >= proposal.term ? { cert: rec.certificate } : {};
-      return { t: "refuse", room: o.roomId, term: d.term, code: d.code, ...cert };
+      // The promised term too, so the proposer's next proposal goes above it.
+      const promised = rec.vote?.term ?? 0n;
+      const term = promised > d.term ? promised : d.term;
+      return { t: "refuse", room: o.roomId, term, code: d.code, ...cert };
     }
     if (!d.repeated) {
       o.store.putRecord(d.record);

@@ -81,6 +81,7 @@ interface Peer {
 const BATCH = 32n;
 
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
 export class RoomAuthority {
   readonly #o: RoomAuthorityOptions;
@@ -93,6 +94,12 @@ export class RoomAuthority {
   #delivered = 0n;
   #lastHeard: bigint;
   #jitter = 0;
+  /**
+   * The highest term seen in any proposal or answer (not persisted: it only raises this
+   * hub's next proposal above the terms others already spent, so two voters that keep
+   * proposing do not keep colliding in one term).
+   */
+  #seenTerm = 0n;
   #election: Election | undefined;
   readonly #requests = new Map<string, bigint>();
 
@@ -284,8 +291,13 @@ export class RoomAuthority {
     }
     const e = this.#election;
     if (e !== undefined) {
-      if (e.expired(now)) this.#election = undefined;
-      else e.resend(this.#o.send);
+      if (e.expired(now)) {
+        // Wait a fresh failover delay (with a fresh random part) before trying again, so
+        // two voters that split a term's votes do not keep proposing in lockstep.
+        this.#election = undefined;
+        this.#lastHeard = now;
+        this.#drawJitter();
+      } else e.resend(this.#o.send);
       return;
     }
     if (!this.#o.voters().includes(this.#o.self) || this.#started) return;
@@ -307,8 +319,7 @@ export class RoomAuthority {
 
   #propose(kind: "planned" | "failover", to: string): boolean {
     const rec = this.record;
-    const promised = rec.vote?.term ?? 0n;
-    const term = (rec.term > promised ? rec.term : promised) + 1n;
+    const term = maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm) + 1n;
     this.#lastHeard = this.#now();
     this.#drawJitter();
     const e = new Election(
@@ -385,6 +396,7 @@ export class RoomAuthority {
         if (this.#election?.proposal.term === m.term) this.#election.vote(m.vote);
         return;
       case "refuse":
+        this.#seenTerm = maxBig(this.#seenTerm, m.term);
         if (m.cert !== undefined) await this.#adopt(m.cert);
         this.#election?.refuse(from, m.code);
         return;
@@ -398,6 +410,7 @@ export class RoomAuthority {
   }
 
   async #onPropose(from: string, proposal: Proposal): Promise<void> {
+    this.#seenTerm = maxBig(this.#seenTerm, proposal.term);
     const answer = await Election.answer(this.#o, proposal, this.#lastTerm());
     if (answer.t === "vote") {
       this.#lastHeard = this.#now(); // a voter that just voted does not run itself
@@ -422,7 +435,8 @@ export class RoomAuthority {
       this.#o.send(from, {
         t: "appended",
         room: roomId,
-        term: this.record.term,
+        // The promised term too: an authority it refuses learns its writes cannot commit.
+        term: maxBig(this.record.term, this.record.vote?.term ?? 0n),
         ok,
         length,
         ...(higher ? { cert: this.record.certificate } : {}),
@@ -477,8 +491,16 @@ export class RoomAuthority {
   }
 
   #onAppended(from: string, m: Extract<AuthorityMessage, { t: "appended" }>): void {
+    this.#seenTerm = maxBig(this.#seenTerm, m.term);
     if (m.cert !== undefined && m.cert.proposal.term > this.record.term) {
       void this.#adopt(m.cert);
+      return;
+    }
+    if (!m.ok && m.term > this.record.term && this.sequencing && this.#election === undefined) {
+      // A voter promised a higher term to a proposal that has not (yet) won: nothing this
+      // authority sequences can commit there. It asks for that voter's trust again in a
+      // higher term; its log is the most complete, so it wins unless a successor did.
+      this.#propose("failover", this.#o.self);
       return;
     }
     const h = this.#handingOver;
