@@ -6,6 +6,8 @@
  *   pnpm sim --seed 42 --trace run.trace    … and write every trace line to a file
  *   pnpm sim --seeds 1000 [--from 7] [--jobs 2] [--scenario name]   a swarm of seeds
  *   pnpm sim --seed 42 --canary ack_before_fsync   with a planted bug switched on
+ *   pnpm sim --seeds 500 --scenario federation      the federation worlds (2–5 hubs, issue 18)
+ *   pnpm sim --seed 3 --scenario fed_election --canary vote_twice
  *
  * A failing run prints its violations, the one command that replays it, and (unless
  * --no-shrink) the fault plan fast-check shrank it to, saved with --save <file.json> as a
@@ -16,8 +18,13 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  FED_SCENARIOS,
+  type FedRunResult,
+  type FedScenario,
+  fedScenarioByName,
   type RunResult,
   replayCommand,
+  runFedScenario,
   runScenario,
   type Scenario,
   scenarioByName,
@@ -48,7 +55,24 @@ const pickScenario = (seed: bigint): Scenario =>
     ? swarmScenario(seed)
     : scenarioByName(values.scenario);
 
-function summary(r: RunResult): string {
+/** The federation scenario of a seed: by name, or drawn from the seed ("federation"). */
+function pickFed(seed: bigint): FedScenario | undefined {
+  if (values.scenario === "federation") {
+    return FED_SCENARIOS[Number(seed % BigInt(FED_SCENARIOS.length))];
+  }
+  return values.scenario === undefined ? undefined : fedScenarioByName(values.scenario);
+}
+
+type AnyResult = RunResult | FedRunResult;
+
+/** Runs one seed: a federation world when the scenario is one, else the single-hub world. */
+function runSeed(seed: bigint, keepTrace = false): Promise<AnyResult> {
+  const fed = pickFed(seed);
+  if (fed !== undefined) return runFedScenario({ scenario: fed, seed, canaries, keepTrace });
+  return runScenario({ scenario: pickScenario(seed), seed, canaries, keepTrace });
+}
+
+function summary(r: AnyResult): string {
   const head = `${r.ok ? "ok  " : "FAIL"} ${r.scenario} seed ${r.seed}: ${r.events} events, ${(
     r.simulatedMs / 1000
   ).toFixed(
@@ -59,8 +83,12 @@ function summary(r: RunResult): string {
   return `${head}\n${vs}\n  replay: ${replayCommand(r)}`;
 }
 
-async function shrinkAndReport(r: RunResult): Promise<void> {
+async function shrinkAndReport(r: AnyResult): Promise<void> {
   if (values["no-shrink"] === true) return;
+  if (fedScenarioByName(r.scenario) !== undefined) {
+    console.log(`  federation plan (replayed by the seed): ${JSON.stringify(r.plan)}`);
+    return;
+  }
   console.log("  shrinking the fault plan (fast-check)…");
   const s = await shrinkSeed({
     scenario: scenarioByName(r.scenario),
@@ -83,12 +111,7 @@ async function shrinkAndReport(r: RunResult): Promise<void> {
 }
 
 async function one(seed: bigint): Promise<boolean> {
-  const r = await runScenario({
-    scenario: pickScenario(seed),
-    seed,
-    canaries,
-    keepTrace: values.trace !== undefined,
-  });
+  const r = await runSeed(seed, values.trace !== undefined);
   console.log(summary(r));
   if (values.trace !== undefined) {
     writeFileSync(values.trace, `${(r.trace ?? []).join("\n")}\n`);
@@ -102,7 +125,7 @@ async function one(seed: bigint): Promise<boolean> {
 async function worker(list: string): Promise<void> {
   for (const s of list.split(",")) {
     const seed = BigInt(s);
-    const r = await runScenario({ scenario: pickScenario(seed), seed, canaries });
+    const r = await runSeed(seed);
     process.send?.({ ...r, trace: undefined });
   }
 }
@@ -114,10 +137,10 @@ async function many(count: number): Promise<boolean> {
   const seeds = Array.from({ length: count }, (_, i) => from + BigInt(i));
   console.log(`swarm: ${count} seeds from ${from}, ${jobs} job(s)`);
   const started = performance.now();
-  const failures: RunResult[] = [];
+  const failures: AnyResult[] = [];
   let simulated = 0;
   let done = 0;
-  const onResult = (r: RunResult) => {
+  const onResult = (r: AnyResult) => {
     done++;
     simulated += r.simulatedMs;
     if (!r.ok) {
@@ -127,7 +150,7 @@ async function many(count: number): Promise<boolean> {
   };
   if (jobs === 1) {
     for (const seed of seeds) {
-      onResult(await runScenario({ scenario: pickScenario(seed), seed, canaries }));
+      onResult(await runSeed(seed));
     }
   } else {
     const self = fileURLToPath(import.meta.url);
@@ -142,7 +165,7 @@ async function many(count: number): Promise<boolean> {
               if (values.scenario !== undefined) args.push("--scenario", values.scenario);
               if (canaries.length > 0) args.push("--canary", canaries.join(","));
               const child = fork(self, args, { execArgv: ["--import", "tsx"] });
-              child.on("message", (m) => onResult(m as RunResult));
+              child.on("message", (m) => onResult(m as AnyResult));
               child.on("exit", (code) =>
                 code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)),
               );
@@ -167,7 +190,7 @@ if (
 ) {
   console.log(
     "usage: pnpm sim --seed N [--scenario name] [--trace file] [--canary a,b] [--no-shrink] [--save file]\n" +
-      "       pnpm sim --seeds COUNT [--from N] [--jobs J] [--scenario name|swarm] [--canary a,b]",
+      "       pnpm sim --seeds COUNT [--from N] [--jobs J] [--scenario name|swarm|federation] [--canary a,b]",
   );
   process.exit(values.help === true ? 0 : 1);
 }

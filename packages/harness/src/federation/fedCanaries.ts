@@ -8,7 +8,7 @@ export const FED_CANARIES: readonly CanaryInfo[] = [
   {
     name: "vote_twice",
     description: "a hub votes for a second proposal in a term it already voted in",
-    scenarios: ["fed_partition", "fed_failover"],
+    scenarios: ["fed_election", "fed_partition"],
   },
   {
     name: "deposed_keeps_sequencing",

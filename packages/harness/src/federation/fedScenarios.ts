@@ -117,11 +117,37 @@ export const fedLocal: FedScenario = {
   workload: (w, rng) => authorityOutage(w, rng, fedLocal.chaosMs),
 };
 
+/** The authority crashes again and again: many elections, often two candidates at once. */
+function repeatedCrashes(w: FedWorld, rng: SeededRng, chaosMs: number): void {
+  for (let t = 800 + rng.int(500); t < chaosMs - 1500; t += 1500 + rng.int(1500)) {
+    w.at(t, "authority crash", () => {
+      const auth = currentAuthority(w);
+      if (auth === undefined) return;
+      w.note("authority_crashed");
+      auth.crash(rng.int(3));
+      w.at(600 + rng.int(1500), `restart ${auth.name}`, () => auth.restart());
+    });
+  }
+}
+
+export const fedElection: FedScenario = {
+  name: "fed_election",
+  description: "the authority crashes every few seconds; voters with equal logs run at once",
+  ackQuorum: "majority",
+  chaosMs: 12_000,
+  convergeMs: 20_000,
+  failoverAfterMs: 250,
+  writersPerHub: 1,
+  plan: { minHubs: 3, maxHubs: 5, kinds: ["network"], maxLoss: 0.1, maxEvents: 0 },
+  workload: (w, rng) => repeatedCrashes(w, rng, fedElection.chaosMs),
+};
+
 export const FED_SCENARIOS: readonly FedScenario[] = [
   fedTransfer,
   fedFailover,
   fedPartition,
   fedLocal,
+  fedElection,
 ];
 
 export function fedScenarioByName(name: string): FedScenario | undefined {

@@ -6,6 +6,7 @@ export {
   type FedRunOptions,
   type FedRunResult,
   type FedScenario,
+  fedElection,
   fedFailover,
   fedLocal,
   fedPartition,
