@@ -18,7 +18,9 @@ export function randomSeeds(): bigint[] {
 }
 
 /** One line per failing run with its violations and the command that replays it. */
-export function report(results: readonly RunResult[]): string {
+export function report(
+  results: readonly Pick<RunResult, "ok" | "scenario" | "seed" | "violations" | "canaries">[],
+): string {
   return results
     .filter((r) => !r.ok)
     .map(

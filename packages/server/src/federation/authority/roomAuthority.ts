@@ -29,10 +29,9 @@ import {
   encodeAuthorityMessage,
   type LogEntry,
   signEntry,
-  verifyEntry,
 } from "./messages.js";
+import { majorityCommit, planAppend, termAt } from "./replication.js";
 import {
-  certificateToMap,
   type HandoverCertificate,
   type HubKeys,
   type Proposal,
@@ -148,7 +147,7 @@ export class RoomAuthority {
   }
 
   #termAt(length: bigint): bigint {
-    return length === 0n ? 0n : (this.#o.store.entry(length - 1n)?.term ?? -1n);
+    return termAt(this.#o.store, length);
   }
 
   /** Promised to another term's proposal (a vote above the record's term). */
@@ -220,16 +219,13 @@ export class RoomAuthority {
   #advanceCommit(): void {
     const { store, ackQuorum } = this.#o;
     const durable = store.durableLength();
-    let candidate = durable;
+    let candidate: bigint | undefined = durable;
     if (ackQuorum === "majority") {
-      const voters = this.#o.voters();
-      const matches = voters.map((v) =>
-        v === this.#o.self ? durable : (this.#peers.get(v)?.match ?? 0n),
-      );
-      matches.sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
-      candidate = matches[Math.floor(voters.length / 2)] ?? 0n;
-      // Only an entry of this term commits by counting (earlier ones commit under it).
-      if (this.#termAt(candidate) !== this.record.term) return;
+      const matches = this.#o
+        .voters()
+        .map((v) => (v === this.#o.self ? durable : (this.#peers.get(v)?.match ?? 0n)));
+      candidate = majorityCommit(store, matches, this.record.term);
+      if (candidate === undefined) return;
     }
     this.#setCommit(candidate, true);
   }
@@ -450,24 +446,10 @@ export class RoomAuthority {
     } else if (this.#started) {
       return reply(true, store.length()); // the handover is done; the old authority learns it
     }
-    const skip = canary("replica_skips_position_check");
-    const at = skip ? store.length() : m.prevLength;
-    if (!skip && (m.prevLength > store.length() || this.#termAt(m.prevLength) !== m.prevTerm)) {
-      const back = m.prevLength > store.length() ? store.length() : m.prevLength - 1n;
-      return reply(false, back < 0n ? 0n : back);
-    }
-    let write = at;
-    const fresh: LogEntry[] = [];
-    for (const [i, e] of m.entries.entries()) {
-      const index = at + BigInt(i);
-      if (!skip && (e.index !== index || !verifyEntry(roomId, e, keys))) return;
-      const have = store.entry(index);
-      if (fresh.length === 0 && have !== undefined && have.term === e.term && !skip) {
-        write = index + 1n;
-        continue;
-      }
-      fresh.push(e);
-    }
+    const plan = planAppend(store, roomId, keys, m);
+    if (plan.kind === "invalid") return;
+    if (plan.kind === "mismatch") return reply(false, plan.length);
+    const { write, fresh, matched } = plan;
     if (fresh.length > 0) {
       const dropped = store.length() - write;
       if (dropped > 0n) {
@@ -481,7 +463,6 @@ export class RoomAuthority {
       for (const e of fresh) this.#requests.set(e.request, e.index);
     }
     await store.sync();
-    const matched = at + BigInt(m.entries.length);
     this.#setCommit(minBig(m.commit, matched), false);
     if (handover && m.handover?.final === true && store.length() === matched) {
       this.#becomeSequencer(true);
@@ -521,19 +502,16 @@ export class RoomAuthority {
     if (m.ok) {
       p.knowsTerm = true;
       if (m.length > p.match) p.match = m.length;
-      if (m.length > p.next) p.next = m.length;
+      // Only an answer that moves the peer on sends more: duplicated or stale answers
+      // would otherwise multiply the appends (the heartbeat resends what is lost).
+      const progress = m.length > p.next;
+      if (progress) p.next = m.length;
       if (h === undefined) this.#advanceCommit();
-      if (p.next < this.#o.store.durableLength())
+      if (progress && p.next < this.#o.store.durableLength())
         this.#sendAppend(from, h === undefined ? undefined : { final: true });
     } else if (m.length < p.next) {
       p.next = m.length;
       this.#sendAppend(from, h === undefined ? undefined : { final: true });
     }
-  }
-
-  /** The certificate map of the record's term (for the audit chain and operators). */
-  certificateDetail(): Record<string, unknown> | undefined {
-    const c = this.record.certificate;
-    return c === undefined ? undefined : certificateToMap(c);
   }
 }
