@@ -44,6 +44,39 @@ it('counts what "local" acknowledgement loses in a failover, and loses nothing i
   expect(lost).toBeGreaterThan(0);
 });
 
+/** Seeds the federation swarm failed at, each with what was wrong and what fixed it. */
+const REGRESSIONS = [
+  {
+    scenario: "fed_election",
+    seed: 1059n,
+    why: "a hub whose own certificate (term 6) was still being persisted adopted term 7, then acted on term 6 and sequenced under term 7 beside the real authority (one_authority_per_term, no_fork); #adopt now stops when a newer term was adopted meanwhile",
+  },
+  {
+    scenario: "fed_transfer",
+    seed: 1080n,
+    why: "a planned transfer to a crashed hub left the authority promised to a term that never won, read-only forever (convergence: no hub sequencing); it now takes the room back in a higher term",
+  },
+  {
+    scenario: "fed_failover",
+    seed: 1006n,
+    why: "duplicated append answers each sent more appends: 707k events, 286 s; only an answer that moves a peer on sends more now",
+  },
+] as const;
+
+describe.each(REGRESSIONS.map((r) => [`${r.scenario}/${r.seed}`, r] as const))(
+  "federation regression %s",
+  (_n, reg) => {
+    it("holds every invariant in a bounded run", async () => {
+      const r = await runFedScenario({
+        scenario: fedScenarioByName(reg.scenario)!,
+        seed: reg.seed,
+      });
+      expect(report([r]), reg.why).toBe("");
+      expect(r.events).toBeLessThan(100_000);
+    });
+  },
+);
+
 describe.each(FED_CANARIES.map((c) => [c.name, c] as const))("federation canary %s", (name, c) => {
   it(`is caught: ${c.description}`, async () => {
     const tried: string[] = [];

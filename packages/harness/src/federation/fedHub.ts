@@ -1,6 +1,6 @@
 /**
  * One simulated hub of a federation world: the real room authority engine
- * (`RoomAuthority` from @kalandra/server) over its own simulated disk, its links to the
+ * (`RoomAuthorityEngine` from @kalandra/server) over its own simulated disk, its links to the
  * other hubs through the world's lossy network, and its local writers (the devices homed
  * on it). A writer's request goes to its home hub, which sequences it when it is the
  * authority or forwards it to the authority it knows (fed-rooms' routing, modelled here as
@@ -13,7 +13,7 @@ import {
   encodeAuthorityMessage,
   initialRecord,
   type LogEntry,
-  RoomAuthority,
+  RoomAuthorityEngine,
 } from "@kalandra/server";
 import type { SeededRng } from "../rng.js";
 import { SimFedStore } from "./fedStore.js";
@@ -37,7 +37,7 @@ type Glue =
 export class FedHub {
   readonly signer: ReturnType<typeof createDeviceSigner>;
   readonly store: SimFedStore;
-  engine: RoomAuthority | undefined;
+  engine: RoomAuthorityEngine | undefined;
   readonly writers: Writer[] = [];
   readonly skewMs: number;
   /** What this hub served its local devices, by log index (their view of the room). */
@@ -67,7 +67,7 @@ export class FedHub {
 
   start(): void {
     const w = this.w;
-    this.engine = new RoomAuthority({
+    this.engine = new RoomAuthorityEngine({
       self: this.name,
       roomId: FED_ROOM,
       store: this.store,
@@ -127,9 +127,11 @@ export class FedHub {
           .catch((e: unknown) => this.w.violation("scenario_error", `${this.name}: ${String(e)}`));
         return;
       case "fwd":
-        return this.#route(g.request, g.body);
+        this.#route(g.request, g.body);
+        return;
       case "ack":
-        return this.#acked(g.request, g.index);
+        this.#acked(g.request, g.index);
+        return;
     }
   }
 

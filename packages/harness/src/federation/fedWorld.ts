@@ -1,6 +1,6 @@
 /**
  * A federation world (DESIGN §11, issue 18): 2–5 hubs, each with its own simulated disk and
- * local writers, sharing one room whose authority is the real `RoomAuthority` engine,
+ * local writers, sharing one room whose authority is the real `RoomAuthorityEngine` engine,
  * linked through the lossy network under the same faults as client links, plus clock skew,
  * hub crashes and partitions between hubs. The world records what the invariants need:
  * which hub accepted writes in which term, which certificate each hub adopted per term,

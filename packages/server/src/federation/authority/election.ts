@@ -4,7 +4,7 @@
  * certificate. And the voter's side: `answer` decides, persists, audits, then replies.
  */
 import type { AuthorityMessage } from "./messages.js";
-import type { RoomAuthorityOptions } from "./roomAuthority.js";
+import type { RoomAuthorityEngineOptions } from "./roomAuthority.js";
 import {
   type HandoverCertificate,
   NONCE_BYTES,
@@ -33,7 +33,7 @@ export class Election {
   #resolve: (cert: HandoverCertificate | undefined) => void = () => {};
 
   constructor(
-    readonly o: RoomAuthorityOptions,
+    readonly o: RoomAuthorityEngineOptions,
     shape: ProposalShape,
     now: bigint,
   ) {
@@ -72,7 +72,7 @@ export class Election {
     return true;
   }
 
-  resend(send: RoomAuthorityOptions["send"]): void {
+  resend(send: RoomAuthorityEngineOptions["send"]): void {
     for (const v of this.proposal.voters) {
       if (v === this.o.self || this.#answered.has(v)) continue;
       send(v, { t: "propose", room: this.o.roomId, proposal: this.proposal });
@@ -97,7 +97,7 @@ export class Election {
    * certificate of a higher term when it knows one.
    */
   static async answer(
-    o: RoomAuthorityOptions,
+    o: RoomAuthorityEngineOptions,
     proposal: Proposal,
     lastTerm: bigint,
   ): Promise<AuthorityMessage> {

@@ -10,8 +10,8 @@ export {
 } from "./messages.js";
 export {
   type AckQuorum,
-  RoomAuthority,
-  type RoomAuthorityOptions,
+  RoomAuthorityEngine,
+  type RoomAuthorityEngineOptions,
   type SubmitResult,
 } from "./roomAuthority.js";
 export {

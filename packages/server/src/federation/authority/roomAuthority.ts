@@ -41,7 +41,7 @@ import { adoptCertificate, type TermRecord } from "./termState.js";
 
 export type AckQuorum = "majority" | "local";
 
-export interface RoomAuthorityOptions {
+export interface RoomAuthorityEngineOptions {
   self: string;
   roomId: bigint;
   store: AuthorityStore;
@@ -82,8 +82,8 @@ const BATCH = 32n;
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
-export class RoomAuthority {
-  readonly #o: RoomAuthorityOptions;
+export class RoomAuthorityEngine {
+  readonly #o: RoomAuthorityEngineOptions;
   /** Sequencing in the record's term (false while waiting for a handover or deposed). */
   #started = false;
   #handingOver: HandoverCertificate | undefined;
@@ -102,7 +102,7 @@ export class RoomAuthority {
   #election: Election | undefined;
   readonly #requests = new Map<string, bigint>();
 
-  constructor(o: RoomAuthorityOptions) {
+  constructor(o: RoomAuthorityEngineOptions) {
     this.#o = o;
     this.#lastHeard = o.clock.now();
     this.#drawJitter();
@@ -281,7 +281,9 @@ export class RoomAuthority {
     const now = this.#now();
     if (this.#handingOver !== undefined) {
       this.#sendAppend(this.#handingOver.proposal.to, { final: true });
-    } else if (this.#started && !this.#readOnly()) {
+      return;
+    }
+    if (this.#started && !this.#readOnly()) {
       for (const peer of this.#others()) this.#sendAppend(peer);
       return;
     }
@@ -296,7 +298,13 @@ export class RoomAuthority {
       } else e.resend(this.#o.send);
       return;
     }
-    if (!this.#o.voters().includes(this.#o.self) || this.#started) return;
+    if (this.#started) {
+      // Read-only after its planned proposal found no majority (it promised that term):
+      // it takes the room back in a term above, which its complete log wins.
+      this.#propose("failover", this.#o.self);
+      return;
+    }
+    if (!this.#o.voters().includes(this.#o.self)) return;
     const silentFor = Number(now - (this.#awaitingSince ?? this.#lastHeard));
     if (silentFor > this.#o.failoverAfterMs + this.#jitter) this.#propose("failover", this.#o.self);
   }
@@ -359,6 +367,9 @@ export class RoomAuthority {
       proposal: toHex(proposalHash(p)),
       votes: cert.votes.map((v) => v.voter),
     });
+    // A newer certificate may have been adopted while this one was being persisted: then
+    // that one decides who sequences (acting on this one would sequence in its term).
+    if (this.record.term !== p.term) return;
     if (this.#election !== undefined && this.#election.proposal.term <= p.term)
       this.#election = undefined;
     this.#lastHeard = this.#now();
@@ -368,7 +379,7 @@ export class RoomAuthority {
         const to = this.#peers.get(p.to);
         this.#peers = new Map([[p.to, to ?? { next: 0n, match: 0n, knowsTerm: true }]]);
         this.#sendAppend(p.to, { final: true });
-      } else {
+      } else if (p.to !== self) {
         this.#o.audit("authority_deposed", {
           term: p.term,
           by: p.to,
@@ -464,7 +475,8 @@ export class RoomAuthority {
     }
     await store.sync();
     this.#setCommit(minBig(m.commit, matched), false);
-    if (handover && m.handover?.final === true && store.length() === matched) {
+    const still = this.record.term === rec.term && this.record.authority === this.#o.self;
+    if (handover && still && m.handover?.final === true && store.length() === matched) {
       this.#becomeSequencer(true);
       this.#o.audit("authority_handover_received", { term: rec.term, length: matched });
     }

@@ -13,7 +13,10 @@ import {
   encodeAuthorityMessage,
   type LogEntry,
 } from "../../../src/federation/authority/messages.js";
-import { type AckQuorum, RoomAuthority } from "../../../src/federation/authority/roomAuthority.js";
+import {
+  type AckQuorum,
+  RoomAuthorityEngine,
+} from "../../../src/federation/authority/roomAuthority.js";
 import { StatementFormatError } from "../../../src/federation/authority/statement.js";
 import { initialRecord } from "../../../src/federation/authority/termState.js";
 
@@ -29,7 +32,7 @@ class Cluster {
   readonly queue: { from: string; to: string; bytes: Uint8Array }[] = [];
   readonly cut = new Set<string>();
   readonly stores = new Map<string, MemoryAuthorityStore>();
-  readonly engines = new Map<string, RoomAuthority>();
+  readonly engines = new Map<string, RoomAuthorityEngine>();
   readonly acks: { hub: string; request: string; index: bigint }[] = [];
   readonly served = new Map<string, LogEntry[]>();
   readonly audits: { hub: string; kind: string }[] = [];
@@ -43,8 +46,8 @@ class Cluster {
     }
   }
 
-  start(h: string): RoomAuthority {
-    const e = new RoomAuthority({
+  start(h: string): RoomAuthorityEngine {
+    const e = new RoomAuthorityEngine({
       self: h,
       roomId: ROOM,
       store: this.stores.get(h)!,
@@ -64,7 +67,7 @@ class Cluster {
     return e;
   }
 
-  engine(h: string): RoomAuthority {
+  engine(h: string): RoomAuthorityEngine {
     return this.engines.get(h)!;
   }
 
@@ -102,7 +105,7 @@ class Cluster {
 
 const body = (t: string) => new TextEncoder().encode(t);
 
-describe("RoomAuthority", () => {
+describe("RoomAuthorityEngine", () => {
   it("majority: acknowledges once a majority holds the entry, and replicas serve it in order", async () => {
     const c = new Cluster("majority");
     c.cut.add("c.example");
