@@ -20,6 +20,11 @@
  *
  * The host calls `tick()` periodically (heartbeats, retries, failover) and `receive()` for
  * every message; the engine calls `send`. Every vote, transfer and deposition is audited.
+ *
+ * Longer than our ~400 lines on purpose: one state machine whose roles (sequencer, replica,
+ * handing over, awaiting a handover) share the log, the peers, the commit point and the
+ * term record; the pure rules it applies live beside it (termState.ts, replication.ts,
+ * election.ts, statement.ts), and what is left here is the glue between them.
  */
 import { type Clock, canary, type Rng, toHex } from "@kalandra/proto";
 import type { AuthorityStore } from "./authorityStore.js";
