@@ -65,7 +65,21 @@ export interface PlanSpec {
   maxSkewMs?: number;
 }
 
-const prob = (max: number) =>
+/**
+ * The per-link faults but loss (each off or on, and how hard), shared by the single-hub and
+ * the federation plans; `maxDelayMs` bounds latency and jitter.
+ */
+export function linkArbitraries(network: boolean, maxDelayMs = 60) {
+  return {
+    duplicate: network ? prob(0.3) : fc.constant(0),
+    reorder: network ? prob(0.3) : fc.constant(0),
+    lateReplay: network ? prob(0.05) : fc.constant(0),
+    latencyMs: network ? fc.integer({ min: 1, max: maxDelayMs }) : fc.constant(1),
+    jitterMs: network ? fc.integer({ min: 0, max: maxDelayMs }) : fc.constant(0),
+  };
+}
+
+export const prob = (max: number) =>
   fc.oneof(
     { weight: 1, arbitrary: fc.constant(0) },
     {
@@ -128,11 +142,7 @@ export function planArbitrary(spec: PlanSpec): fc.Arbitrary<FaultPlan> {
         : network
           ? prob(spec.maxLoss ?? 0.5)
           : fc.constant(0),
-    duplicate: network ? prob(0.3) : fc.constant(0),
-    reorder: network ? prob(0.3) : fc.constant(0),
-    lateReplay: network ? prob(0.05) : fc.constant(0),
-    latencyMs: network ? fc.integer({ min: 1, max: 60 }) : fc.constant(1),
-    jitterMs: network ? fc.integer({ min: 0, max: 60 }) : fc.constant(0),
+    ...linkArbitraries(network),
     maxSkewMs: fc.integer({ min: 0, max: spec.maxSkewMs ?? 0 }),
     events:
       events.length === 0

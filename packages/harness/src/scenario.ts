@@ -139,7 +139,8 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
   };
 }
 
-function dedupe(vs: readonly Violation[]): RunResult["violations"] {
+/** Each (invariant, detail) once, in the order first seen, with its time as text. */
+export function dedupe(vs: readonly Violation[]): RunResult["violations"] {
   const seen = new Set<string>();
   const out: RunResult["violations"] = [];
   for (const v of vs) {

@@ -15,11 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClientEvent, KalandraClient } from "@kalandra/client";
 import { FrameHeader, Opcode } from "@kalandra/proto";
-import { setCanaries } from "@kalandra/proto/testing";
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
 import { RoomAccess } from "./access.js";
 import { ClientNode } from "./clientNode.js";
-import { installDeterminismGuards, setSimulationSources } from "./guards.js";
 import { settleRealIo } from "./host.js";
 import { HUB, HubNode } from "./hubNode.js";
 import { SimIdentity } from "./identity.js";
@@ -29,6 +27,7 @@ import { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
 import { WorldObservations } from "./observations.js";
 import { SeededRng } from "./rng.js";
 import { Scheduler } from "./scheduler.js";
+import { enterSimulation } from "./simSources.js";
 import { Trace } from "./trace.js";
 
 export interface Violation {
@@ -206,15 +205,12 @@ export class World {
   /** Builds the world, installs the determinism guards and the canaries, starts the hub. */
   static async create(o: WorldOptions): Promise<World> {
     const w = new World(o);
-    w.#release = installDeterminismGuards();
-    const third = w.rng.fork("third-party");
-    setSimulationSources({
-      nowMs: () => Number(w.scheduler.now),
-      random: () => third.float(),
-      fill: (a) => a.set(third.bytes(a.length)),
-      refused: (what) => w.violation("determinism", `a core called ${what}`),
+    w.#release = enterSimulation({
+      nowMs: () => w.scheduler.now,
+      rng: w.rng.fork("third-party"),
+      violation: (i, d) => w.violation(i, d),
+      canaries: o.canaries ?? [],
     });
-    setCanaries(o.canaries ?? []);
     await w.hub.start();
     return w;
   }
@@ -462,8 +458,6 @@ export class World {
       if (c.client !== undefined) c.crash();
     }
     if (this.hub.up) await this.hub.crash(Number.MAX_SAFE_INTEGER);
-    setCanaries([]);
-    setSimulationSources(undefined);
     this.#release?.();
     rmSync(this.dir, { recursive: true, force: true });
   }

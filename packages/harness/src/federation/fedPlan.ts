@@ -6,7 +6,7 @@
  * JSON drawn by fast-check from the seed, like the single-hub plans (faults.ts).
  */
 import fc from "fast-check";
-import { fcSeed } from "../faults.js";
+import { fcSeed, linkArbitraries, prob } from "../faults.js";
 
 export type FedFaultEvent =
   | { kind: "hubCrash"; at: number; hub: number; written: number; downMs: number }
@@ -34,15 +34,6 @@ export interface FedPlanSpec {
   maxEvents?: number;
   maxDownMs?: number;
 }
-
-const prob = (max: number) =>
-  fc.oneof(
-    { weight: 1, arbitrary: fc.constant(0) },
-    {
-      weight: 2,
-      arbitrary: fc.integer({ min: 0, max: Math.round(max * 100) }).map((x) => x / 100),
-    },
-  );
 
 export function fedPlanArbitrary(spec: FedPlanSpec): fc.Arbitrary<FedPlan> {
   return fc.integer({ min: spec.minHubs, max: spec.maxHubs }).chain((hubs) => {
@@ -84,11 +75,7 @@ export function fedPlanArbitrary(spec: FedPlanSpec): fc.Arbitrary<FedPlan> {
     return fc.record({
       hubs: fc.constant(hubs),
       loss: network ? prob(spec.maxLoss ?? 0.3) : fc.constant(0),
-      duplicate: network ? prob(0.3) : fc.constant(0),
-      reorder: network ? prob(0.3) : fc.constant(0),
-      lateReplay: network ? prob(0.05) : fc.constant(0),
-      latencyMs: network ? fc.integer({ min: 1, max: 40 }) : fc.constant(1),
-      jitterMs: network ? fc.integer({ min: 0, max: 40 }) : fc.constant(0),
+      ...linkArbitraries(network, 40),
       maxSkewMs: fc.integer({ min: 0, max: 2000 }),
       events:
         events.length === 0

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { AckQuorum } from "@kalandra/server";
 import { wallClockMs } from "../host.js";
 import type { SeededRng } from "../rng.js";
-import type { RunResult } from "../scenario.js";
+import { dedupe, type RunResult } from "../scenario.js";
 import { checkFedFinal, checkFedSafety, currentAuthority, fedConverged } from "./fedChecks.js";
 import { type FedPlan, type FedPlanSpec, fedPlanFor } from "./fedPlan.js";
 import { FedWorld } from "./fedWorld.js";
@@ -206,15 +206,7 @@ export async function runFedScenario(o: FedRunOptions): Promise<FedRunResult> {
   } finally {
     w.close();
   }
-  const seen = new Set<string>();
-  const violations = w.violations
-    .filter((v) => {
-      const k = `${v.invariant}|${v.detail}`;
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    })
-    .map((v) => ({ invariant: v.invariant, detail: v.detail, at: v.at.toString() }));
+  const violations = dedupe(w.violations);
   return {
     scenario: s.name,
     seed: o.seed.toString(),

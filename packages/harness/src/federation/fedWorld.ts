@@ -6,13 +6,12 @@
  * which hub accepted writes in which term, which certificate each hub adopted per term,
  * every acknowledged write, and what each hub served its devices.
  */
-import { setCanaries } from "@kalandra/proto/testing";
 import type { AckQuorum, LogEntry } from "@kalandra/server";
-import { installDeterminismGuards, setSimulationSources } from "../guards.js";
 import { settleRealIo } from "../host.js";
 import { PERFECT_LINK, SimNetwork } from "../network.js";
 import { SeededRng } from "../rng.js";
 import { Scheduler } from "../scheduler.js";
+import { enterSimulation } from "../simSources.js";
 import { Trace } from "../trace.js";
 import type { Violation } from "../world.js";
 import { FedHub } from "./fedHub.js";
@@ -77,22 +76,17 @@ export class FedWorld {
 
   static create(o: FedWorldOptions): FedWorld {
     const w = new FedWorld(o);
-    w.#release = installDeterminismGuards();
-    const third = w.rng.fork("third-party");
-    setSimulationSources({
-      nowMs: () => Number(w.scheduler.now),
-      random: () => third.float(),
-      fill: (a) => a.set(third.bytes(a.length)),
-      refused: (what) => w.violation("determinism", `a core called ${what}`),
+    w.#release = enterSimulation({
+      nowMs: () => w.scheduler.now,
+      rng: w.rng.fork("third-party"),
+      violation: (i, d) => w.violation(i, d),
+      canaries: o.canaries ?? [],
     });
-    setCanaries(o.canaries ?? []);
     for (const h of w.hubs.values()) h.start();
     return w;
   }
 
   close(): void {
-    setCanaries([]);
-    setSimulationSources(undefined);
     this.#release?.();
     this.#release = undefined;
   }
