@@ -36,7 +36,7 @@ describe.each(FED_SCENARIOS.map((s) => [s.name, s] as const))("federation %s", (
   });
 });
 
-it('counts what "local" acknowledgement loses in a failover, and loses nothing in "majority"', async () => {
+it('counts what "local" acknowledgement loses in a failover (the majority scenarios lose nothing: acked_lost)', async () => {
   const local = fedScenarioByName("fed_local")!;
   let lost = 0;
   for (const seed of CI_SEEDS)
