@@ -12,6 +12,8 @@
  *   groups: publicGroupViews(hubSigner.publicKey) });
  */
 
+// Federation: a room's authority across hubs (terms, votes, handover, replication).
+export * from "./federation/authority/index.js";
 // Federation (DESIGN §11): the seams (contract.ts), the core, the peer policy.
 export type {
   AuthorityFrame,
@@ -27,8 +29,6 @@ export type {
 } from "./federation/contract.js";
 export { FederationCore, type LocalHub, type PeerRequester } from "./federation/federationCore.js";
 export { DEFAULT_MAX_HOPS, staticPeerPolicy } from "./federation/peerPolicy.js";
-// Federation: a room's authority across hubs (terms, votes, handover, replication).
-export * from "./federation/authority/index.js";
 export { HLC_COUNTER_BITS, HybridLogicalClock, hlcParts, hlcStamp } from "./hlc.js";
 export {
   DEFAULT_HUB_LIMITS,
