@@ -5,7 +5,15 @@
  * records read back; each live key in exactly one file afterwards; refused while a hub
  * holds the directory; an interrupted switch refused at start and finished by the next run.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../src/audit/chain.js";
@@ -51,6 +59,11 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
     .map((f) => join(dir, f))
     .filter((f) => statSync(f).isFile());
+}
+
+/** Every file under `dir` with its size, to show a refused reshard changed nothing. */
+function snapshotFiles(dir: string): Record<string, number> {
+  return Object.fromEntries(filesUnder(dir).map((f) => [f, statSync(f).size]));
 }
 
 /** How many times `needle` occurs in the files under `dir`. */
@@ -201,6 +214,23 @@ describe("reshard", () => {
     expect(r).toMatchObject({ from: 2, to: 4 });
     expect(existsSync(join(dir, STAGING_DIR))).toBe(false);
     expect((await snapshotDataDir(dir, FIXTURE_USERS)).rooms).toEqual(expectedSnapshot().rooms);
+  }, 60_000);
+
+  it("refuses a directory holding attachment blobs (it does not move them) and leaves it as it was", async () => {
+    const dir = copy();
+    const room = join(dir, "shard-1", "blobs", "00".repeat(16));
+    mkdirSync(room, { recursive: true });
+    writeFileSync(join(room, "ab".repeat(32)), new Uint8Array([1, 2, 3]));
+    const before = snapshotFiles(dir);
+    await expect(reshardDataDir(dir, { shards: 3, noSync: true })).rejects.toThrow(
+      /shard-1 of .* hold attachment blobs, which re-sharding does not move yet/,
+    );
+    expect(readShardLayout(dir)).toEqual({ runtime: "worker", shards: 2 });
+    expect(existsSync(join(dir, RESHARD_FILE))).toBe(false);
+    expect(snapshotFiles(dir)).toEqual(before);
+    // An empty room folder (its blobs collected or erased) no longer holds the reshard back.
+    rmSync(join(room, "ab".repeat(32)));
+    expect((await reshardDataDir(dir, { shards: 3, noSync: true })).to).toBe(3);
   }, 60_000);
 
   it("refuses an in-process directory, a bad count, and does nothing at the same count", async () => {
