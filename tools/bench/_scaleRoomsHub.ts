@@ -51,6 +51,9 @@ const unlimited = {
   KALANDRA_LIMITS__CONNECTION_BURST: "10000000",
   KALANDRA_LIMITS__DEVICE_RATE: "10000000",
   KALANDRA_LIMITS__DEVICE_BURST: "10000000",
+  // Every member's session comes from 127.0.0.1 (limits.max_connections_per_ip, 2,000 by default).
+  KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: "100000",
+  KALANDRA_LIMITS__MAX_CONNECTIONS: "100000",
 };
 
 /** The bench's hub key as kalandrad's PEM (`server.hub_key`): the room lists it (DESIGN §6). */
