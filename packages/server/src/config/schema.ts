@@ -462,6 +462,20 @@ export const schema = {
       default: "",
       doc: "Directory of a web app to serve on the WebSocket listener's HTTP port (e.g. `apps/web/dist`, built by `pnpm build`): open `http://host:port/` in a browser. It must hold `index.html`; the app reads the hub's key and sign-in methods from `/.well-known/kalandra.json` there (docs/client.md \"The web app\"). Empty = no web app (plain HTTP requests get 426).",
     },
+    http_rate_per_ip: {
+      type: "int",
+      default: 20,
+      min: 1,
+      max: 1_000_000,
+      doc: "Plain HTTP requests per second one address may make to the web app and `/.well-known/kalandra.json` (token bucket refill); more get 429 with `retry-after`. WebSocket upgrades are not counted.",
+    },
+    http_burst_per_ip: {
+      type: "int",
+      default: 100,
+      min: 1,
+      max: 1_000_000,
+      doc: "Token bucket size per address for those requests (a page load fetches a handful of files at once).",
+    },
   },
   moderation: {
     retention_max_age_ms: {

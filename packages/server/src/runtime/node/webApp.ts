@@ -8,8 +8,9 @@
  * the page itself; the app pins it in its device store on first use (apps/web).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { toHex } from "@kalandra/proto";
+import { type Clock, systemClock, toHex } from "@kalandra/proto";
 import type { Config } from "../../config/schema.js";
+import { HttpRateLimit } from "./httpRateLimit.js";
 import { staticFiles } from "./staticFiles.js";
 import { WS_PATH } from "./wsTransport.js";
 
@@ -48,16 +49,23 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * The HTTP handler for the WebSocket listener's plain requests: the app settings and the
- * static files of `config.web.static_dir`. Rejects when that directory has no index.html.
+ * static files of `config.web.static_dir`, each address rate limited (httpRateLimit.ts).
+ * Rejects when that directory has no index.html.
  */
 export async function webAppHandler(
   config: Config,
   hubPublicKey: Uint8Array,
+  clock: Clock = systemClock,
 ): Promise<HttpHandler> {
   const settings = JSON.stringify(appSettings(config, hubPublicKey));
   const issuer = config.auth.methods.includes("oidc") ? originOf(config.auth.oidc_issuer) : [];
   const files = await staticFiles({ root: config.web.static_dir, connectOrigins: issuer });
-  return (req, res) => {
+  const limit = new HttpRateLimit({
+    ratePerSec: config.web.http_rate_per_ip,
+    burst: config.web.http_burst_per_ip,
+    clock,
+  });
+  return limit.wrap((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === APP_SETTINGS_PATH && (req.method === "GET" || req.method === "HEAD")) {
       res.writeHead(200, {
@@ -72,7 +80,7 @@ export async function webAppHandler(
       if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
       res.end();
     });
-  };
+  });
 }
 
 function originOf(url: string): string[] {
