@@ -83,6 +83,31 @@ describe("connect storm", () => {
     await s.close();
   });
 
+  it("binds no device for a session the per-user cap refuses, so the user keeps their device slots", async () => {
+    // 14 new devices of one user, more than auth.max_devices_per_user (10): the refused
+    // sessions must not bind their devices (they would run the user out of device slots).
+    const first = await storm(14, {
+      addresses: ["127.0.0.5", "127.0.0.6"],
+      userPrefix: "slot-user",
+      sessionsPerUser: 14,
+    });
+    expect(first.report.opened).toBe(CAPS.perUser);
+    expect(first.report.refused).toEqual({ TOO_MANY_CONNECTIONS: 14 - CAPS.perUser });
+    await first.s.close();
+    await drained();
+    // 3 devices bound so far: 7 more new ones still fit (3 at a time).
+    for (let round = 0; round < 2; round++) {
+      const again = await storm(CAPS.perUser, {
+        addresses: ["127.0.0.7"],
+        userPrefix: "slot-user",
+        sessionsPerUser: CAPS.perUser,
+      });
+      expect(again.report.opened).toBe(CAPS.perUser);
+      await again.s.close();
+      await drained();
+    }
+  });
+
   it("holds max_connections for a storm over many addresses, then gives the places back", async () => {
     await drained();
     const addresses = Array.from({ length: 8 }, (_, i) => `127.0.1.${i + 1}`);

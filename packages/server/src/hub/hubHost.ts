@@ -149,10 +149,14 @@ export class HubHost<C extends FrameCore = FrameCore> {
 
   /**
    * Why `sessionId` may not authenticate as `userId` (`max_sessions_per_user`), or
-   * undefined; asked right before AUTH_OK, with `attachSession` in the same step.
+   * undefined, and then the session counts for the user from this step on (until it closes
+   * or attaches): asked before a new device is bound and again right before AUTH_OK, so
+   * sessions authenticating at once cannot all pass the cap while none is attached yet.
    */
   refuseUser(sessionId: string, userId: string): string | undefined {
-    return this.caps.refuseUser(sessionId, userId);
+    const why = this.caps.refuseUser(sessionId, userId);
+    if (why === undefined) this.caps.addUser(sessionId, userId);
+    return why;
   }
 
   /** The session is gone (closed, crashed, replaced); nothing is routed to it any more. */

@@ -84,6 +84,8 @@ export class Authentication {
     const problem = userIdProblem(verdict.userId);
     if (problem !== undefined) return refuse("INVALID_USER_ID", problem);
     if (known !== undefined) return this.sameUser(known.userId, verdict.userId);
+    const gate = req.beforeBind?.(verdict.userId);
+    if (gate !== undefined && !gate.ok) return gate;
     const bound = await storage.bindDevice(
       {
         senderId: req.senderId,

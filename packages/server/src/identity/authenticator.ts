@@ -22,6 +22,12 @@ export interface AuthRequest {
   credential?: Uint8Array;
   /** Now, in seconds since the Unix epoch (the injected clock). */
   nowSeconds: bigint;
+  /**
+   * Asked once the authenticator named the user and before a new device is bound to it: a
+   * refusal here (the session caps, `max_sessions_per_user`) binds nothing, so sessions
+   * refused for their number cannot use up the user's `max_devices_per_user`.
+   */
+  beforeBind?(userId: string): AuthVerdict | undefined;
 }
 
 /** The user a device speaks for, or why not. */

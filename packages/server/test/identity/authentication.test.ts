@@ -49,6 +49,31 @@ function make(authenticators: Authenticator[], max = 3) {
 const token = (name: string) => ({ method: "token", credential: new TextEncoder().encode(name) });
 
 describe("Authentication", () => {
+  it("a refusal before binding binds nothing, and is asked with the authenticated user", async () => {
+    const { auth, storage } = make([tokens]);
+    const asked: string[] = [];
+    const dave = req("whoever", {
+      ...token("dave"),
+      beforeBind: (userId) => {
+        asked.push(userId);
+        return { ok: false, code: "TOO_MANY_CONNECTIONS", message: "full" };
+      },
+    });
+    expect(await auth.authenticate(dave)).toEqual({
+      ok: false,
+      code: "TOO_MANY_CONNECTIONS",
+      message: "full",
+    });
+    expect(asked).toEqual(["dave@hub"]);
+    expect(storage.getDevice(dave.senderId)).toBeUndefined();
+    const { beforeBind: _b, ...admitted } = dave;
+    expect(await auth.authenticate({ ...admitted, beforeBind: () => undefined })).toEqual({
+      ok: true,
+      userId: "dave@hub",
+    });
+    expect(storage.getDevice(dave.senderId)?.userId).toBe("dave@hub");
+  });
+
   it("a device bound by an every-session method presents its credential on every session", async () => {
     const everySession: Authenticator = { ...tokens, everySession: true };
     const { auth, storage } = make([everySession, devAuthenticator]);

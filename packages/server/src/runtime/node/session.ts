@@ -59,7 +59,8 @@ export interface SessionHub {
   attachSession(sessionId: string, devicePublicKey: Uint8Array, userId: string): void;
   /**
    * Why this session may not become one of `userId`'s (`max_sessions_per_user`), or
-   * undefined; asked right before AUTH_OK, `attachSession` follows in the same step.
+   * undefined, which counts the session for the user; asked before a new device is bound
+   * and right before AUTH_OK (`attachSession` follows in the same step).
    */
   refuseUser?(sessionId: string, userId: string): string | undefined;
   detachSession(sessionId: string): void;
@@ -489,6 +490,12 @@ export class Session {
       senderId: claim.senderId,
       claimedUserId: claim.claimedUserId,
       nowSeconds: this.d.clock.now() / 1000n,
+      beforeBind: (userId) => {
+        const capped = this.d.hub.refuseUser?.(this.d.id, userId);
+        if (capped === undefined) return undefined;
+        this.d.metrics?.connectionsRefused.inc({ reason: "TOO_MANY_CONNECTIONS" });
+        return { ok: false, code: "TOO_MANY_CONNECTIONS", message: capped };
+      },
       ...(claim.auth === undefined
         ? {}
         : { method: claim.auth.method, credential: claim.auth.credential }),
