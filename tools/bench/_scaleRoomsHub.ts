@@ -23,6 +23,7 @@ import { decodePayload, encodeFrame, encodePayload, FrameHeader, Opcode } from "
 import { type TempDir, tempDir } from "@kalandra/test-support";
 import WebSocket from "ws";
 import { spawnHub } from "../loadgen/hub.js";
+import { UNLIMITED_RATES } from "./_benchEnv.js";
 import type { HubSigner, RoomMember } from "./_scaleRoomsFixture.js";
 import type { BuiltRoom } from "./_scaleRoomsMls.js";
 
@@ -47,10 +48,7 @@ const MESSAGES = 5;
 const MESSAGE_BYTES = 100;
 
 const unlimited = {
-  KALANDRA_LIMITS__CONNECTION_RATE: "10000000",
-  KALANDRA_LIMITS__CONNECTION_BURST: "10000000",
-  KALANDRA_LIMITS__DEVICE_RATE: "10000000",
-  KALANDRA_LIMITS__DEVICE_BURST: "10000000",
+  ...UNLIMITED_RATES,
   // Every member's session comes from 127.0.0.1 (limits.max_connections_per_ip, 2,000 by default).
   KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: "100000",
   KALANDRA_LIMITS__MAX_CONNECTIONS: "100000",

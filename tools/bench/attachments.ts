@@ -38,23 +38,15 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
-import { type TempDir, tempDir } from "@kalandra/test-support";
 import { spawnHub } from "../loadgen/hub.js";
+import { benchDir, benchLog, cleanupBenchDirs, UNLIMITED_RATES } from "./_benchEnv.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const WINDOW = 16;
-const log = (s: string) => process.stderr.write(`[attachments] ${s}\n`);
-const dirs: TempDir[] = [];
-const tmp = () => {
-  const d = tempDir("bench-attachments");
-  dirs.push(d);
-  return d.path;
-};
+const log = benchLog("attachments");
+const tmp = () => benchDir("attachments");
 const unlimited = {
-  KALANDRA_LIMITS__CONNECTION_RATE: "10000000",
-  KALANDRA_LIMITS__CONNECTION_BURST: "10000000",
-  KALANDRA_LIMITS__DEVICE_RATE: "10000000",
-  KALANDRA_LIMITS__DEVICE_BURST: "10000000",
+  ...UNLIMITED_RATES,
   KALANDRA_ATTACHMENTS__MAX_BLOB_BYTES: String(64 * 1024 * 1024),
   KALANDRA_ATTACHMENTS__USER_QUOTA_BYTES: String(4 * 1024 * 1024 * 1024),
 };
@@ -267,5 +259,5 @@ try {
 } finally {
   await base.close();
   await real.close();
-  for (const d of dirs) d.cleanup();
+  cleanupBenchDirs();
 }

@@ -24,25 +24,15 @@
 import { loadavg } from "node:os";
 import { connectWebTransport } from "@kalandra/client";
 import { encodeFrame, encodePayload, generateDeviceKey, Opcode, systemRng } from "@kalandra/proto";
-import { type TempDir, tempDir } from "@kalandra/test-support";
 import { createBenchIssuer } from "../loadgen/benchIssuer.js";
 import { type SpawnedHub, spawnHub } from "../loadgen/hub.js";
 import { type LoadResult, percentile, runLoad } from "../loadgen/loadgen.js";
+import { benchDir, benchLog, cleanupBenchDirs, UNLIMITED_RATES } from "./_benchEnv.js";
 
 const quick = process.env.BENCH_QUICK === "1";
-const log = (s: string) => process.stderr.write(`[e2e] ${s}\n`);
-const dirs: TempDir[] = [];
-const tmp = () => {
-  const d = tempDir("bench-e2e");
-  dirs.push(d);
-  return d.path;
-};
-const unlimited = {
-  KALANDRA_LIMITS__CONNECTION_RATE: "10000000",
-  KALANDRA_LIMITS__CONNECTION_BURST: "10000000",
-  KALANDRA_LIMITS__DEVICE_RATE: "10000000",
-  KALANDRA_LIMITS__DEVICE_BURST: "10000000",
-};
+const log = benchLog("e2e");
+const tmp = () => benchDir("e2e");
+const unlimited = UNLIMITED_RATES;
 
 /** Echo-core round trips (transport floor) and, in full mode, the 1M-frame soak. */
 async function transportFloor(roundTrips: number, soakFrames: number) {
@@ -261,7 +251,7 @@ for (let i = 0; i < rates.length; i++) {
     await hub.stop();
   }
 }
-for (const d of dirs) d.cleanup();
+cleanupBenchDirs();
 const chosen = best ?? last;
 if (!chosen) throw new Error("no load run completed");
 console.log(

@@ -36,7 +36,6 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
-import { type TempDir, tempDir } from "@kalandra/test-support";
 import {
   createCommit,
   createGroup,
@@ -56,6 +55,7 @@ import { shardOf } from "../../packages/server/src/shards/shardOf.js";
 import { openLmdbStorage } from "../../packages/server/src/storage/lmdb/lmdbStorage.js";
 import { MemoryStorage } from "../../packages/server/src/storage/memoryStorage.js";
 import type { Target } from "../../packages/server/src/vocabulary/target.js";
+import { benchDir, cleanupBenchDirs } from "./_benchEnv.js";
 import { commitValidateMembers, measureCommitValidate } from "./_commitValidate.js";
 
 const quick = process.env.BENCH_QUICK === "1";
@@ -66,12 +66,7 @@ const DELETES = quick ? 40 : 400;
 const WINDOW = 2_048;
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
 const enc = new TextEncoder();
-const dirs: TempDir[] = [];
-const tmp = () => {
-  const d = tempDir("bench-seq");
-  dirs.push(d);
-  return d.path;
-};
+const tmp = () => benchDir("seq");
 
 interface Member {
   name: string;
@@ -424,5 +419,5 @@ try {
     console.log(JSON.stringify(result));
   }
 } finally {
-  for (const d of dirs) d.cleanup();
+  cleanupBenchDirs();
 }
