@@ -5,16 +5,9 @@
  * records read back; each live key in exactly one file afterwards; refused while a hub
  * holds the directory; an interrupted switch refused at start and finished by the next run.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { BLOB_CHUNK_SIZE } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../src/audit/chain.js";
 import { buildConfig } from "../../src/config/load.js";
@@ -28,8 +21,14 @@ import {
 } from "../../src/runtime/node/datadir/reshardJournal.js";
 import { createLogger } from "../../src/runtime/node/logger.js";
 import { readShardLayout, shardDirs } from "../../src/runtime/node/shards/layout.js";
+import { shardOf } from "../../src/shards/shardOf.js";
+import { blobKey } from "../../src/storage/lmdb/blobs.js";
+import { openEnv, VAULT_FILE } from "../../src/storage/lmdb/layout.js";
 import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
+import { KeyVault } from "../../src/storage/lmdb/vault.js";
+import { readU32 } from "../../src/storage/slotRef.js";
 import { expectedSnapshot, FIXTURE_USERS } from "../fixtures/dataV1.js";
+import { entry } from "../storage/helpers.js";
 import { tempDataDirs } from "./copies.js";
 import { snapshotDataDir } from "./snapshot.js";
 
@@ -62,7 +61,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Every file under `dir` with its size, to show a refused reshard changed nothing. */
-function snapshotFiles(dir: string): Record<string, number> {
+function _snapshotFiles(dir: string): Record<string, number> {
   return Object.fromEntries(filesUnder(dir).map((f) => [f, statSync(f).size]));
 }
 
@@ -74,6 +73,34 @@ function occurrences(dir: string, needle: Uint8Array): number {
     for (let at = b.indexOf(needle); at >= 0; at = b.indexOf(needle, at + 1)) n++;
   }
   return n;
+}
+
+/** The storage of the shard `room` lives in under `shards` shards. */
+function storageOf(dir: string, shards: number, room: bigint) {
+  return openLmdbStorage({ path: join(dir, `shard-${shardOf(room, shards)}`), noSync: true });
+}
+
+/** The vault keys of `blobs`, read through each one's shard (they are not in the API). */
+async function blobVaultKeys(
+  dir: string,
+  blobs: readonly { room: bigint; id: Uint8Array }[],
+): Promise<Uint8Array[]> {
+  const keys: Uint8Array[] = [];
+  for (const i of shardDirs(dir)) {
+    const env = openEnv(join(dir, `shard-${i}`), { readOnly: true });
+    const vault = KeyVault.open(join(dir, `shard-${i}`, VAULT_FILE), true);
+    try {
+      for (const b of blobs) {
+        const row = env.tables.cas.get(blobKey(b.room, b.id));
+        if (row !== undefined) keys.push(vault.read(readU32(row)));
+      }
+    } finally {
+      vault.close();
+      await env.root.close();
+    }
+  }
+  expect(keys).toHaveLength(blobs.length);
+  return keys;
 }
 
 function config(dir: string, shards: number) {
@@ -216,21 +243,49 @@ describe("reshard", () => {
     expect((await snapshotDataDir(dir, FIXTURE_USERS)).rooms).toEqual(expectedSnapshot().rooms);
   }, 60_000);
 
-  it("refuses a directory holding attachment blobs (it does not move them) and leaves it as it was", async () => {
+  it("moves attachment blobs with their room: file, key, references; erasable afterwards", async () => {
     const dir = copy();
-    const room = join(dir, "shard-1", "blobs", "00".repeat(16));
-    mkdirSync(room, { recursive: true });
-    writeFileSync(join(room, "ab".repeat(32)), new Uint8Array([1, 2, 3]));
-    const before = snapshotFiles(dir);
-    await expect(reshardDataDir(dir, { shards: 3, noSync: true })).rejects.toThrow(
-      /shard-1 of .* hold attachment blobs, which re-sharding does not move yet/,
-    );
-    expect(readShardLayout(dir)).toEqual({ runtime: "worker", shards: 2 });
-    expect(existsSync(join(dir, RESHARD_FILE))).toBe(false);
-    expect(snapshotFiles(dir)).toEqual(before);
-    // An empty room folder (its blobs collected or erased) no longer holds the reshard back.
-    rmSync(join(room, "ab".repeat(32)));
-    expect((await reshardDataDir(dir, { shards: 3, noSync: true })).to).toBe(3);
+    // One blob in a room of each old shard; the first referenced by a frame appended to it.
+    const blobs: { room: bigint; id: Uint8Array; chunks: Uint8Array[] }[] = [];
+    for (const i of shardDirs(dir)) {
+      const s = await openLmdbStorage({ path: join(dir, `shard-${i}`), noSync: true });
+      try {
+        const room = s.listRooms()[0] as bigint;
+        const id = new Uint8Array(32).fill(0xb0 + i);
+        const chunks = [new Uint8Array(BLOB_CHUNK_SIZE).fill(i + 1), new Uint8Array([9, i])];
+        const w = s.blobs.begin(room, id, BLOB_CHUNK_SIZE + 2);
+        chunks.forEach((c, n) => w.write(n, c));
+        await w.commit({ userId: "alice", completedAt: 5n });
+        if (i === 0) {
+          await s.append([entry(room, s.nextIndex(room), "with attachment", { blobRefs: [id] })]);
+        }
+        blobs.push({ room, id, chunks });
+      } finally {
+        await s.close();
+      }
+    }
+    const blobKeys = await blobVaultKeys(dir, blobs);
+    const r = await reshardDataDir(dir, { shards: 3, noSync: true });
+    expect(r.stats).toMatchObject({ blobs: 2 });
+    for (const k of blobKeys) expect(occurrences(dir, k)).toBe(1);
+    for (const b of blobs) {
+      const s = await storageOf(dir, 3, b.room);
+      try {
+        expect(s.blobs.get(b.room, b.id)).toMatchObject({
+          size: BLOB_CHUNK_SIZE + 2,
+          userId: "alice",
+          refs: b === blobs[0] ? 1 : 0,
+        });
+        b.chunks.forEach((c, n) => expect(s.blobs.readChunk(b.room, b.id, n)).toEqual(c));
+        // The moved key erases like any: gone from the vault, the file removed.
+        expect(await s.blobs.erase(b.room, b.id)).toBe(true);
+        expect(s.blobs.get(b.room, b.id)).toBeUndefined();
+      } finally {
+        await s.close();
+      }
+    }
+    for (const k of blobKeys) expect(occurrences(dir, k)).toBe(0);
+    expect(filesUnder(dir).filter((f) => f.includes(`${join("blobs", "")}`))).toEqual([]);
   }, 60_000);
 
   it("refuses an in-process directory, a bad count, and does nothing at the same count", async () => {

@@ -26,7 +26,6 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -35,7 +34,6 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { toHex } from "@kalandra/proto";
-import { BLOBS_DIR } from "../../../storage/lmdb/blobs.js";
 import { openEnv, VAULT_FILE } from "../../../storage/lmdb/layout.js";
 import { openLmdbStorage } from "../../../storage/lmdb/lmdbStorage.js";
 import { readAuditTable } from "../../../storage/lmdb/verifyLog.js";
@@ -121,15 +119,6 @@ export async function reshardDataDir(dataDir: string, o: ReshardOptions): Promis
       log(`${dir} already has ${o.shards} shards: nothing to do`);
       return { from: layout.shards, to: o.shards, ms: now() - t0 };
     }
-    const withBlobs = have.filter((i) => holdsBlobs(shardPath(dir, i)));
-    if (withBlobs.length > 0) {
-      // The copy moves frames and their keys, not attachment blobs (files, cas rows, keys):
-      // refuse rather than leave them behind (docs/storage.md "Blobs").
-      throw new ShardLayoutError(
-        `${withBlobs.map((i) => `shard-${i}`).join(", ")} of ${dir} hold attachment blobs, which re-sharding does not move yet: ` +
-          "re-sharding would lose them, so the directory is left as it is",
-      );
-    }
     const j: ReshardJournal = {
       id: `${t0}-${layout.shards}to${o.shards}`,
       from: layout.shards,
@@ -150,7 +139,7 @@ export async function reshardDataDir(dataDir: string, o: ReshardOptions): Promis
     const ms = now() - t0;
     log(
       `resharded ${j.from} → ${j.to} shards: ${stats.rooms} rooms, ${stats.frames} frames, ` +
-        `${stats.liveKeys} live keys, ${stats.auditRecords} audit records in ${ms} ms`,
+        `${stats.liveKeys} live keys, ${stats.blobs} blobs, ${stats.auditRecords} audit records in ${ms} ms`,
     );
     return { from: j.from, to: j.to, id: j.id, stats, ms };
   } finally {
@@ -333,13 +322,4 @@ function rollBack(dir: string): void {
   if (existsSync(staging)) wipeTree(staging);
   syncPath(dir);
   removeJournal(dir);
-}
-
-/** Whether a shard directory holds any attachment blob file (`<shard>/blobs/<room>/<blob>`). */
-function holdsBlobs(shardDir: string): boolean {
-  const root = join(shardDir, BLOBS_DIR);
-  if (!existsSync(root)) return false;
-  return readdirSync(root, { withFileTypes: true }).some(
-    (room) => room.isDirectory() && readdirSync(join(root, room.name)).length > 0,
-  );
 }

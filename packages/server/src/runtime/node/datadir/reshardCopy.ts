@@ -18,15 +18,24 @@
  * each new chain ends with a `reshard` record. The old chains themselves are archived
  * verbatim (reshard.ts) and their heads written to the hub's own chain.
  *
+ * Attachment blobs (storage/lmdb/blobs.ts) move with their room: the `cas`, `blob_refs` and
+ * `msg_blobs` rows, the blob's key into a slot of the new vault (the `cas` row names it),
+ * and the blob's file hard-linked into the new directory (copied where a link is not
+ * possible): the chunks are sealed under the blob's key with room ‖ blob_id as associated
+ * data, so the same bytes open in the new place, and the old file goes with the old tree.
+ *
  * Keys never touch anything but the two vault files: they are read into memory, written to
  * the new vault, synced before the LMDB transaction that points at them, then zeroed.
  */
+import { copyFileSync, existsSync, linkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { toHex } from "@kalandra/proto";
 import { decodeAuditRecord } from "../../../audit/chain.js";
 import { shardOf } from "../../../shards/shardOf.js";
 import { StorageError } from "../../../storage/errors.js";
 import { copyBytes, readRoomKey, readUserPrefix } from "../../../storage/keys.js";
 import { AuditLog } from "../../../storage/lmdb/auditLog.js";
+import { BLOBS_DIR } from "../../../storage/lmdb/blobs.js";
 import {
   type Env,
   META,
@@ -36,8 +45,9 @@ import {
 } from "../../../storage/lmdb/layout.js";
 import { CLEAN } from "../../../storage/lmdb/recovery.js";
 import { KeyVault, SLOT_BYTES } from "../../../storage/lmdb/vault.js";
-import { keyRef, readKeyRef, STATE_LIVE, u32 } from "../../../storage/slotRef.js";
+import { keyRef, readKeyRef, readU32, STATE_LIVE, u32 } from "../../../storage/slotRef.js";
 import type { AuditRecord } from "../../../storage/types.js";
+import { syncPath } from "../files/atomicFile.js";
 
 /** Tables whose rows belong to one room, and where a row names its room. */
 const ROOM_OF: Partial<Record<TableName, (key: Uint8Array, value: Uint8Array) => bigint>> = {
@@ -49,7 +59,16 @@ const ROOM_OF: Partial<Record<TableName, (key: Uint8Array, value: Uint8Array) =>
   user_index: (k) => readRoomKey(k, readUserPrefix(k).end),
   // sender ‖ request → the response frame, whose header names the room (offset 12).
   requests: (_k, v) => (v.length >= 28 ? readRoomKey(v, 12) : 0n),
+  // room ‖ blob_id → slot ‖ …; room ‖ blob_id ‖ index; room ‖ index.
+  cas: (k) => readRoomKey(k),
+  blob_refs: (k) => readRoomKey(k),
+  msg_blobs: (k) => readRoomKey(k),
 };
+
+/** A blob's file under a shard directory, from its `cas` key (room ‖ blob_id). */
+function blobFile(shardDir: string, casKey: Uint8Array): string {
+  return join(shardDir, BLOBS_DIR, toHex(casKey.subarray(0, 16)), toHex(casKey.subarray(16)));
+}
 
 /** Copied row by row: the tables above. */
 export const ROOM_TABLES = Object.keys(ROOM_OF) as TableName[];
@@ -64,6 +83,8 @@ export interface CopyStats {
   rooms: number;
   frames: number;
   liveKeys: number;
+  /** Attachment blobs moved (file and key). */
+  blobs: number;
   auditRecords: number;
   /** Rows per table, summed over the old directories (the new ones must hold as many). */
   rows: Partial<Record<TableName, number>>;
@@ -94,6 +115,8 @@ class ShardWriter {
   private keys: Uint8Array[] = [];
   private records: AuditRecord[] = [];
   private hwm = 0;
+  /** Blob folders written to since the last flush (synced before the rows that name them). */
+  private blobDirs = new Set<string>();
   readonly rooms = new Set<bigint>();
   mergedRequests = 0;
 
@@ -119,6 +142,39 @@ class ShardWriter {
     await this.put("payload_keys", frameKey, keyRef(STATE_LIVE, slot));
   }
 
+  /**
+   * A complete blob: its key into the next slot of this vault, its `cas` row pointing at
+   * that slot, and its file linked (or copied) from `from`.
+   */
+  async putBlob(
+    casKey: Uint8Array,
+    row: Uint8Array,
+    blobKey: Uint8Array,
+    from: string,
+  ): Promise<void> {
+    if (!existsSync(from)) {
+      blobKey.fill(0);
+      throw new StorageError("CORRUPT", `${from}: the blob file its row names is missing`);
+    }
+    const to = blobFile(this.path, casKey);
+    const folder = join(to, "..");
+    mkdirSync(folder, { recursive: true });
+    try {
+      linkSync(from, to);
+    } catch {
+      copyFileSync(from, to);
+      if (!this.noSync) syncPath(to);
+    }
+    this.blobDirs.add(folder);
+    this.blobDirs.add(join(folder, ".."));
+    const slot = this.hwm++;
+    this.slots.push(slot);
+    this.keys.push(blobKey);
+    const moved = copyBytes(row);
+    moved.set(u32(slot), 0);
+    await this.put("cas", casKey, moved);
+  }
+
   async putAudit(record: AuditRecord): Promise<void> {
     this.records.push(record);
     if (this.records.length >= BATCH_ROWS) await this.flush();
@@ -126,6 +182,8 @@ class ShardWriter {
 
   /** Keys into the vault and synced, then one LMDB transaction with the rows that use them. */
   async flush(): Promise<void> {
+    if (!this.noSync) for (const d of this.blobDirs) syncPath(d);
+    this.blobDirs.clear();
     if (this.slots.length > 0) {
       const all = new Uint8Array(this.slots.length * SLOT_BYTES);
       this.keys.forEach((k, i) => {
@@ -198,6 +256,7 @@ export async function copyShards(
     rooms: 0,
     frames: 0,
     liveKeys: 0,
+    blobs: 0,
     auditRecords: 0,
     rows: {},
     mergedRequests: 0,
@@ -257,6 +316,11 @@ async function copyShard(
         stats.rows[name] = (stats.rows[name] ?? 0) + 1;
         if (name === "rooms") w.rooms.add(room);
         if (name === "headers") stats.frames++;
+        if (name === "cas") {
+          stats.blobs++;
+          await w.putBlob(k, v, vault.read(readU32(v)), blobFile(dir, k));
+          continue;
+        }
         if (name !== "payload_keys") {
           await w.put(name, k, v);
           continue;
