@@ -33,6 +33,16 @@ export class BytesMap<V> {
     return this.get(key) !== undefined;
   }
 
+  delete(key: Uint8Array): boolean {
+    const b = bucketOf(key);
+    const bucket = this.buckets.get(b);
+    const at = bucket?.findIndex((x) => bytesEqual(x.key, key)) ?? -1;
+    if (bucket === undefined || at < 0) return false;
+    if (bucket.length === 1) this.buckets.delete(b);
+    else bucket.splice(at, 1);
+    return true;
+  }
+
   /** Sets the value for `key` (keeps a reference to `key`: callers pass immutable bytes). */
   set(key: Uint8Array, value: V): void {
     const b = bucketOf(key);

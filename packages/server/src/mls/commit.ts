@@ -14,11 +14,12 @@ import { confirmedTranscriptHashInputEncoder } from "ts-mls/transcriptHash.js";
 import { bytesEqual, sha256, toHex } from "./crypto.js";
 import { reject } from "./errors.js";
 import { checkNextGroupInfo } from "./groupInfo.js";
+import { withCarriedKeys } from "./keyIndex.js";
 import { decodePublicMessage, proposalRef, verifyFramedContent } from "./messages.js";
 import { type ResolvedProposal, summarize } from "./proposals.js";
 import { type GroupState, interimHash } from "./state.js";
 import { applyUpdatePath } from "./updatePath.js";
-import { checkKeyPackage, checkLeafNode, KeyIndex } from "./validate.js";
+import { checkKeyPackage, checkLeafNode } from "./validate.js";
 
 const encodeConfirmedInput = encode(confirmedTranscriptHashInputEncoder);
 
@@ -163,28 +164,30 @@ export function applyMemberCommit(
     leaf: state.tree.leaf(leafIndex) as LeafNode,
   }));
   for (const r of removes) tree.removeLeaf(r);
-  const keys = KeyIndex.of(tree);
-  const added: AppliedCommit["added"] = [];
-  for (const kp of adds) {
-    checkKeyPackage(kp, context, "INVALID_COMMIT");
-    // Against the tree after earlier adds too: no two adds of one client.
-    keys.check(kp.leafNode, undefined, "INVALID_COMMIT");
-    const leafIndex = tree.addLeaf(kp.leafNode);
-    keys.add(kp.leafNode, leafIndex);
-    added.push({ leafIndex, leaf: kp.leafNode });
-  }
-  const path = content.commit.path;
-  const needsPath = proposals.length === 0 || updates.length > 0 || removes.length > 0;
-  if (needsPath && path === undefined) reject("INVALID_COMMIT", "commit needs an UpdatePath");
-  if (path !== undefined) {
-    checkLeafNode(path.leafNode, context, committer, "commit", "INVALID_COMMIT");
-    keys.check(path.leafNode, committer, "INVALID_COMMIT");
-    const newLeaves = new Set(added.map((a) => a.leafIndex));
-    applyUpdatePath(tree, committer, path, false, (k) => keys.hasHpke(k), newLeaves);
-  }
-  const next = nextState(state, pm, tree);
-  checkNextGroupInfo(groupInfoBytes, next, pm, committer);
-  return { state: next, committerLeaf: committer, removed, added };
+  return withCarriedKeys(state.keys, state.tree, tree, (keys, sync) => {
+    sync(); // the index of the tree after Updates and Removes
+    const added: AppliedCommit["added"] = [];
+    for (const kp of adds) {
+      checkKeyPackage(kp, context, "INVALID_COMMIT");
+      // Against the tree after earlier adds too: no two adds of one client.
+      keys.check(kp.leafNode, undefined, "INVALID_COMMIT");
+      const leafIndex = tree.addLeaf(kp.leafNode);
+      sync();
+      added.push({ leafIndex, leaf: kp.leafNode });
+    }
+    const path = content.commit.path;
+    const needsPath = proposals.length === 0 || updates.length > 0 || removes.length > 0;
+    if (needsPath && path === undefined) reject("INVALID_COMMIT", "commit needs an UpdatePath");
+    if (path !== undefined) {
+      checkLeafNode(path.leafNode, context, committer, "commit", "INVALID_COMMIT");
+      keys.check(path.leafNode, committer, "INVALID_COMMIT");
+      const newLeaves = new Set(added.map((a) => a.leafIndex));
+      applyUpdatePath(tree, committer, path, false, (k) => keys.hasHpke(k), newLeaves);
+    }
+    const next = nextState(state, pm, tree);
+    checkNextGroupInfo(groupInfoBytes, next, pm, committer);
+    return { result: { state: next, committerLeaf: committer, removed, added }, slot: next.keys };
+  });
 }
 
 /** An external commit (sender type new_member_commit, RFC 9420 §12.4.3.2). */
@@ -232,19 +235,22 @@ export function applyExternalCommit(
     tree.removeLeaf(r);
   }
   // Keys of the tree before the joiner's leaf goes in: its own keys must be fresh.
-  const keys = KeyIndex.of(tree);
-  keys.check(path.leafNode, undefined, "INVALID_COMMIT");
-  const joiner = tree.addLeaf(path.leafNode);
-  checkLeafNode(path.leafNode, state.context, joiner, "commit", "INVALID_COMMIT");
-  applyUpdatePath(tree, joiner, path, true, (k) => keys.hasHpke(k), new Set([joiner]));
-  const next = nextState(state, pm, tree);
-  checkNextGroupInfo(groupInfoBytes, next, pm, joiner);
-  return {
-    state: next,
-    committerLeaf: joiner,
-    removed,
-    added: [{ leafIndex: joiner, leaf: path.leafNode }],
-  };
+  return withCarriedKeys(state.keys, state.tree, tree, (keys, sync) => {
+    sync();
+    keys.check(path.leafNode, undefined, "INVALID_COMMIT");
+    const joiner = tree.addLeaf(path.leafNode);
+    checkLeafNode(path.leafNode, state.context, joiner, "commit", "INVALID_COMMIT");
+    applyUpdatePath(tree, joiner, path, true, (k) => keys.hasHpke(k), new Set([joiner]));
+    const next = nextState(state, pm, tree);
+    checkNextGroupInfo(groupInfoBytes, next, pm, joiner);
+    const result: AppliedCommit = {
+      state: next,
+      committerLeaf: joiner,
+      removed,
+      added: [{ leafIndex: joiner, leaf: path.leafNode }],
+    };
+    return { result, slot: next.keys };
+  });
 }
 
 function checkFrame(state: GroupState, pm: PublicMessage): void {
@@ -282,5 +288,6 @@ function nextState(state: GroupState, pm: PublicMessage, tree: GroupState["tree"
     context,
     tree,
     interimTranscriptHash: interimHash(confirmedTranscriptHash, auth.confirmationTag),
+    keys: { index: undefined },
   };
 }

@@ -134,5 +134,6 @@ export function stateFromGroupInfo(bytes: Uint8Array, hubKey: Uint8Array | undef
     context: ctx,
     tree,
     interimTranscriptHash: interimHash(ctx.confirmedTranscriptHash, gi.confirmationTag),
+    keys: { index: undefined },
   };
 }

@@ -10,9 +10,10 @@ import type { Proposal } from "ts-mls/proposal.js";
 import type { PublicMessage } from "ts-mls/publicMessage.js";
 import { bytesEqual } from "./crypto.js";
 import { type MlsViewErrorCode, reject } from "./errors.js";
+import { checkLeafUnique } from "./keyIndex.js";
 import { proposalRef, verifyFramedContent } from "./messages.js";
 import { externalSenderKeys, type GroupState } from "./state.js";
-import { checkKeyPackage, checkLeafNode, checkLeafUnique, userIdOf } from "./validate.js";
+import { checkKeyPackage, checkLeafNode, userIdOf } from "./validate.js";
 
 /** What a proposal does, for the sequencer's pending set and moderation rules. */
 export interface ProposalSummary {
@@ -103,7 +104,7 @@ export function summarize(
     case "add": {
       const kp = proposal.add.keyPackage;
       checkKeyPackage(kp, context, code);
-      checkLeafUnique(state.tree, kp.leafNode, undefined, code);
+      checkLeafUnique(state.keys, state.tree, kp.leafNode, undefined, code);
       summary.addedUserId = userIdOf(kp.leafNode);
       return summary;
     }
@@ -119,7 +120,7 @@ export function summarize(
     case "update": {
       if (senderLeaf === undefined) reject(code, "Update must come from a member");
       checkLeafNode(proposal.update.leafNode, context, senderLeaf, "update", code);
-      checkLeafUnique(state.tree, proposal.update.leafNode, senderLeaf, code);
+      checkLeafUnique(state.keys, state.tree, proposal.update.leafNode, senderLeaf, code);
       summary.type = "update";
       return summary;
     }

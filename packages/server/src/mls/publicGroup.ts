@@ -228,7 +228,12 @@ export class PublicGroup {
       const treeHash = tree.rootHash();
       if (Buffer.compare(Buffer.from(treeHash), Buffer.from(ctx[0].treeHash)) !== 0)
         throw new Error("tree hash mismatch");
-      return new PublicGroup({ context: ctx[0], tree, interimTranscriptHash: interim[0].slice() });
+      return new PublicGroup({
+        context: ctx[0],
+        tree,
+        interimTranscriptHash: interim[0].slice(),
+        keys: { index: undefined },
+      });
     } catch (e) {
       throw new MlsViewError(
         "INVALID_GROUP_INFO",

@@ -7,12 +7,15 @@ import { externalSendersOf } from "ts-mls/externalSender.js";
 import type { GroupContext } from "ts-mls/groupContext.js";
 import { sha256, varintPrefix } from "./crypto.js";
 import { type MlsViewErrorCode, reject } from "./errors.js";
+import type { KeySlot } from "./keyIndex.js";
 import type { PublicTree } from "./tree.js";
 
 export interface GroupState {
   readonly context: GroupContext;
   readonly interimTranscriptHash: Uint8Array;
   readonly tree: PublicTree;
+  /** The tree's key index, carried to the next epoch by a commit check (keyIndex.ts). */
+  readonly keys: KeySlot;
 }
 
 /** interim_transcript_hash = H(confirmed_transcript_hash ‖ confirmation_tag<V>) (RFC 9420 §8.2). */

@@ -44,7 +44,17 @@ const PRESENT = Uint8Array.of(1);
 const LEAF_TYPE = Uint8Array.of(1); // NodeType leaf (RFC 9420 §7.8)
 const PARENT_TYPE = Uint8Array.of(2);
 
+/** One node replaced in a tree: what a carried index needs to follow the tree (keyIndex.ts). */
+export interface NodeChange {
+  readonly nodeIndex: number;
+  readonly old: Node | undefined;
+  readonly now: Node | undefined;
+}
+
 export class PublicTree {
+  /** Every node replaced since this tree was made (a clone starts empty), in order. */
+  readonly changes: NodeChange[] = [];
+
   private constructor(
     /** Node i of the array representation; length is always 2^(d+1)-1. */
     readonly nodes: (Node | undefined)[],
@@ -102,6 +112,7 @@ export class PublicTree {
   }
 
   private set(nodeIndex: number, node: Node | undefined): void {
+    this.changes.push({ nodeIndex, old: this.nodes[nodeIndex], now: node });
     this.nodes[nodeIndex] = node;
     // Invalidate the cached hashes of this node and every ancestor.
     this.hashes[nodeIndex] = undefined;

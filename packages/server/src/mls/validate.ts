@@ -8,10 +8,8 @@ import type { GroupContext } from "ts-mls/groupContext.js";
 import { type KeyPackage, keyPackageTBSEncoder } from "ts-mls/keyPackage.js";
 import { type LeafNode, type LeafNodeTBS, leafNodeTBSEncoder } from "ts-mls/leafNode.js";
 import { decodeRequiredCapabilities } from "ts-mls/requiredCapabilities.js";
-import { BytesMap } from "./bytesMap.js";
 import { bytesEqual, verifyWithLabel } from "./crypto.js";
 import { type MlsViewErrorCode, reject } from "./errors.js";
-import type { PublicTree } from "./tree.js";
 
 const encodeLeafNodeTBS = encode(leafNodeTBSEncoder);
 const encodeKeyPackageTBS = encode(keyPackageTBSEncoder);
@@ -63,54 +61,6 @@ export function checkLeafNode(
       : encodeLeafNodeTBS({ ...leaf, groupId: context.groupId, leafIndex } as LeafNodeTBS);
   if (!verifyWithLabel(leaf.signaturePublicKey, "LeafNodeTBS", tbs, leaf.signature))
     reject(code, "leaf node signature is invalid");
-}
-
-/**
- * The encryption keys of every node and the signature keys of every leaf in a tree, for the
- * uniqueness rules of RFC 9420 §7.3 / §12.4.2 in O(1) per check (a commit adding 999 members
- * would otherwise scan the tree 999 times).
- */
-export class KeyIndex {
-  private readonly hpke = new BytesMap<true>();
-  private readonly sig = new BytesMap<number>();
-
-  static of(tree: PublicTree): KeyIndex {
-    const k = new KeyIndex();
-    for (let i = 0; i < tree.nodes.length; i++) {
-      const n = tree.nodes[i];
-      if (n === undefined) continue;
-      if (n.nodeType === "parent") k.hpke.set(n.parent.hpkePublicKey, true);
-      else k.add(n.leaf, i / 2);
-    }
-    return k;
-  }
-
-  add(leaf: LeafNode, leafIndex: number): void {
-    this.hpke.set(leaf.hpkePublicKey, true);
-    this.sig.set(leaf.signaturePublicKey, leafIndex);
-  }
-
-  hasHpke(key: Uint8Array): boolean {
-    return this.hpke.has(key);
-  }
-
-  /** A new leaf's keys are fresh; `ownLeaf` may keep its signature key (an Update or a path). */
-  check(leaf: LeafNode, ownLeaf: number | undefined, code: MlsViewErrorCode): void {
-    if (this.hasHpke(leaf.hpkePublicKey)) reject(code, "encryption key already in the tree");
-    const holder = this.sig.get(leaf.signaturePublicKey);
-    if (holder !== undefined && holder !== ownLeaf)
-      reject(code, "signature key already in the tree");
-  }
-}
-
-/** Uniqueness of one leaf's keys against a whole tree (one-off checks; see KeyIndex). */
-export function checkLeafUnique(
-  tree: PublicTree,
-  leaf: LeafNode,
-  ownLeaf: number | undefined,
-  code: MlsViewErrorCode,
-): void {
-  KeyIndex.of(tree).check(leaf, ownLeaf, code);
 }
 
 function checkRequiredCapabilities(

@@ -19,15 +19,18 @@ const key = fc.oneof(
 );
 
 describe("BytesMap", () => {
-  it("agrees with a Map keyed by hex over any sequence of sets and lookups", () => {
+  it("agrees with a Map keyed by hex over any sequence of sets, deletes and lookups", () => {
+    const op = fc.constantFrom("set" as const, "delete" as const, "get" as const);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.boolean(), key, fc.integer()), { maxLength: 60 }), (ops) => {
+      fc.property(fc.array(fc.tuple(op, key, fc.integer()), { maxLength: 60 }), (ops) => {
         const ours = new BytesMap<number>();
         const model = new Map<string, number>();
-        for (const [isSet, k, v] of ops) {
-          if (isSet) {
+        for (const [kind, k, v] of ops) {
+          if (kind === "set") {
             ours.set(k.slice(), v);
             model.set(toHex(k), v);
+          } else if (kind === "delete") {
+            expect(ours.delete(k)).toBe(model.delete(toHex(k)));
           }
           expect(ours.get(k)).toBe(model.get(toHex(k)));
           expect(ours.has(k)).toBe(model.has(toHex(k)));

@@ -1,0 +1,183 @@
+/**
+ * The key index a view carries from epoch to epoch (keyIndex.ts) against the uncached path:
+ * after any sequence of tree edits, an index that followed the edits answers exactly as one
+ * built from the edited tree, duplicates included; undoing the edits gives back the answers
+ * of the original tree. And a view whose commit check failed half-way (its index followed
+ * the commit, then was restored) still refuses and accepts what a fresh view does.
+ */
+import fc from "fast-check";
+import type { CiphersuiteImpl, ClientState } from "ts-mls";
+import type { LeafNode } from "ts-mls/leafNode.js";
+import type { RatchetTree } from "ts-mls/ratchetTree.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { PublicGroup } from "../../src/mls/index.js";
+import { KeyIndex } from "../../src/mls/keyIndex.js";
+import { PublicTree } from "../../src/mls/tree.js";
+import {
+  cast,
+  commit,
+  createRoom,
+  type Device,
+  groupInfoBytes,
+  type Hub,
+  memberProposal,
+} from "./mlsClients.js";
+
+// A small key universe, so that trees hold one key several times.
+const KEYS = Array.from({ length: 6 }, (_, i) => Uint8Array.from([i, 7, 7, 7, i]));
+const keyIx = fc.integer({ min: 0, max: KEYS.length - 1 });
+
+function leafOf(hpke: number, sig: number): LeafNode {
+  return {
+    hpkePublicKey: KEYS[hpke] as Uint8Array,
+    signaturePublicKey: KEYS[sig] as Uint8Array,
+  } as LeafNode;
+}
+
+type Edit =
+  | { op: "setLeaf"; at: number; hpke: number; sig: number; blank: boolean }
+  | { op: "setParent"; at: number; hpke: number; blank: boolean }
+  | { op: "add"; hpke: number; sig: number }
+  | { op: "update"; at: number; hpke: number; sig: number }
+  | { op: "remove"; at: number };
+
+const edit: fc.Arbitrary<Edit> = fc.oneof(
+  fc.record({
+    op: fc.constant("setLeaf" as const),
+    at: fc.nat(15),
+    hpke: keyIx,
+    sig: keyIx,
+    blank: fc.boolean(),
+  }),
+  fc.record({
+    op: fc.constant("setParent" as const),
+    at: fc.nat(15),
+    hpke: keyIx,
+    blank: fc.boolean(),
+  }),
+  fc.record({ op: fc.constant("add" as const), hpke: keyIx, sig: keyIx }),
+  fc.record({ op: fc.constant("update" as const), at: fc.nat(15), hpke: keyIx, sig: keyIx }),
+  fc.record({ op: fc.constant("remove" as const), at: fc.nat(15) }),
+);
+
+function startTree(leaves: [number, number][]): PublicTree {
+  const nodes: RatchetTree = [];
+  leaves.forEach(([h, s], i) => {
+    if (i > 0) nodes.push(undefined);
+    nodes.push({ nodeType: "leaf", leaf: leafOf(h, s) });
+  });
+  return PublicTree.fromNodes(nodes);
+}
+
+function applyEdit(t: PublicTree, e: Edit): void {
+  const leaves = t.leafCount;
+  switch (e.op) {
+    case "setLeaf":
+      t.setLeaf(e.at % leaves, e.blank ? undefined : leafOf(e.hpke, e.sig));
+      return;
+    case "setParent": {
+      if (t.nodes.length < 3) return;
+      const p = 2 * (e.at % Math.floor(t.nodes.length / 2)) + 1;
+      t.setParent(
+        p,
+        e.blank
+          ? undefined
+          : {
+              hpkePublicKey: KEYS[e.hpke] as Uint8Array,
+              parentHash: new Uint8Array(0),
+              unmergedLeaves: [],
+            },
+      );
+      return;
+    }
+    case "add":
+      t.addLeaf(leafOf(e.hpke, e.sig));
+      return;
+    case "update":
+      if (t.leaf(e.at % leaves) !== undefined) t.updateLeaf(e.at % leaves, leafOf(e.hpke, e.sig));
+      return;
+    case "remove":
+      if (t.leafCount > 1) t.removeLeaf(e.at % leaves);
+  }
+}
+
+function answers(k: KeyIndex): string {
+  return JSON.stringify(KEYS.map((key) => [k.hasHpke(key), k.signatureHolder(key) ?? null]));
+}
+
+describe("KeyIndex carried across tree edits", () => {
+  it("equals an index built from the edited tree, and reverts to the original's", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(keyIx, keyIx), { minLength: 1, maxLength: 6 }),
+        fc.array(edit, { maxLength: 25 }),
+        fc.nat(25),
+        (leaves, edits, cut) => {
+          const old = startTree(leaves);
+          const carried = KeyIndex.of(old);
+          const before = answers(carried);
+          const next = old.clone();
+          // Followed in two steps, as a commit check syncs after proposals and again later.
+          const first = Math.min(cut, edits.length);
+          for (const e of edits.slice(0, first)) applyEdit(next, e);
+          carried.apply(next.changes);
+          const synced = next.changes.length;
+          for (const e of edits.slice(first)) applyEdit(next, e);
+          carried.apply(next.changes, synced);
+          expect(answers(carried)).toBe(answers(KeyIndex.of(next)));
+          carried.revert(next.changes, next.changes.length);
+          expect(answers(carried)).toBe(before);
+        },
+      ),
+    );
+  });
+});
+
+describe("a view's carried index after a failed commit check", () => {
+  let cs: CiphersuiteImpl;
+  let hub: Hub;
+  let devices: Device[];
+  beforeAll(async () => {
+    ({ cs, hub, devices } = await cast(["alice", "bob", "carol", "dave"]));
+  });
+
+  it("refuses and accepts what a fresh view does", async () => {
+    const [alice, bob, carol, dave] = devices as [Device, Device, Device, Device];
+    const creator: ClientState = await createRoom(cs, hub, alice);
+    const add = (d: Device) => ({
+      proposalType: "add" as const,
+      add: { keyPackage: d.publicPackage },
+    });
+    const made = await commit(cs, creator, [add(bob), add(carol)]);
+    const first = PublicGroup.fromGroupInfo(await groupInfoBytes(cs, creator), hub.publicKey);
+    const r1 = first.checkCommit(made.commit, made.groupInfo, []);
+    if (!r1.ok) throw new Error(r1.message);
+    const view = r1.next; // carries the index of the 3-member tree
+
+    // A commit adding dave, sent with the previous epoch's GroupInfo: refused after the
+    // check followed the Add (and the path) into the index, which must then be restored.
+    const badAdd = await commit(cs, made.state, [add(dave)]);
+    expect(view.checkCommit(badAdd.commit, made.groupInfo, [])).toMatchObject({
+      ok: false,
+      code: "INVALID_GROUP_INFO",
+    });
+    const update = await commit(cs, made.state);
+
+    const fresh = PublicGroup.decode(view.encode());
+    for (const v of [view, fresh]) {
+      // bob is in the tree: his key package again is a duplicate; dave's is fresh.
+      const dup = await memberProposal(cs, made.state, add(bob));
+      const ok = await memberProposal(cs, made.state, add(dave));
+      expect(v.checkProposal(dup.bytes)).toMatchObject({ ok: false, code: "INVALID_PROPOSAL" });
+      expect(v.checkProposal(ok.bytes).ok).toBe(true);
+    }
+    const good = view.checkCommit(update.commit, update.groupInfo, []);
+    expect(good.ok).toBe(true);
+    if (!good.ok) return;
+    // The successor took the index over and follows it: bob still a duplicate, dave not.
+    const dup = await memberProposal(cs, update.state, add(bob));
+    expect(good.next.checkProposal(dup.bytes)).toMatchObject({ ok: false });
+    const fine = await commit(cs, update.state, [add(dave)]);
+    expect(good.next.checkCommit(fine.commit, fine.groupInfo, []).ok).toBe(true);
+  });
+});
