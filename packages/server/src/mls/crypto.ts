@@ -5,7 +5,7 @@
  * No secrets ever pass through here.
  */
 import { createHash } from "node:crypto";
-import { concatBytes, ed25519Verify } from "@kalandra/proto";
+import { concatBytes, ed25519Verify, bytesEqual as shortBytesEqual } from "@kalandra/proto";
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash("sha256");
@@ -40,5 +40,17 @@ export function refHash(label: string, value: Uint8Array): Uint8Array {
   return sha256(varintPrefix(l.length), l, varintPrefix(value.length), value);
 }
 
+/**
+ * Byte equality; long arrays (a 10,000-member ratchet tree is 1.76 MB) compared natively,
+ * not one byte per loop iteration.
+ */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  if (a.length < 64) return shortBytesEqual(a, b);
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.length),
+  );
+}
+
 /** Re-exported for the MLS modules, which take their byte helpers from here. */
-export { bytesEqual, toHex } from "@kalandra/proto";
+export { toHex } from "@kalandra/proto";

@@ -17,6 +17,7 @@ import {
 } from "./messages.js";
 import { externalSenderKeys, type GroupState, interimHash } from "./state.js";
 import { PublicTree } from "./tree.js";
+import { matchesTreeEncoding } from "./treeEncoding.js";
 import { checkLeafNode, SUITE } from "./validate.js";
 
 const encodeGroupInfoTBS = encode(groupInfoTBSEncoder);
@@ -83,7 +84,7 @@ export function checkNextGroupInfo(
   const treeExt = ratchetTreeExtension(gi);
   if (treeExt === undefined)
     reject("INVALID_GROUP_INFO", "GroupInfo lacks the ratchet_tree extension");
-  if (!bytesEqual(treeExt, next.tree.encode()))
+  if (!matchesTreeEncoding(next.tree, treeExt))
     reject(
       "INVALID_GROUP_INFO",
       "GroupInfo ratchet tree differs from the tree the commit produces",

@@ -14,6 +14,7 @@ import { type Node, nodeEncoder, type RatchetTree } from "ts-mls/ratchetTree.js"
 import { leafNodeHashInputEncoder, parentNodeHashInputEncoder } from "ts-mls/treeHash.js";
 import { bytesEqual, sha256, varintPrefix } from "./crypto.js";
 import { reject } from "./errors.js";
+import type { TreeBytes } from "./treeEncoding.js";
 import { fullSize, leftChild, level, parentOf, rightChild, rootOf } from "./treeMath.js";
 
 const encodeLeafHashInput = encode(leafNodeHashInputEncoder);
@@ -27,7 +28,7 @@ const encodeNode = encode(nodeEncoder);
  */
 const nodeEncodings = new WeakMap<Node, Uint8Array>();
 
-function encodedNode(n: Node): Uint8Array {
+export function encodedNode(n: Node): Uint8Array {
   let e = nodeEncodings.get(n);
   if (e === undefined) {
     const body = encodeNode(n);
@@ -54,6 +55,10 @@ export interface NodeChange {
 export class PublicTree {
   /** Every node replaced since this tree was made (a clone starts empty), in order. */
   readonly changes: NodeChange[] = [];
+  /** This tree's ratchet_tree encoding, once known to be equal to encode() (treeEncoding.ts). */
+  private encoding: TreeBytes | undefined;
+  /** The encoding of the tree this one was cloned from, before `changes`. */
+  private base: TreeBytes | undefined;
 
   private constructor(
     /** Node i of the array representation; length is always 2^(d+1)-1. */
@@ -78,7 +83,19 @@ export class PublicTree {
   }
 
   clone(): PublicTree {
-    return new PublicTree(this.nodes.slice(), this.hashes.slice());
+    const c = new PublicTree(this.nodes.slice(), this.hashes.slice());
+    c.base = this.encoding;
+    return c;
+  }
+
+  get baseEncoding(): TreeBytes | undefined {
+    return this.base;
+  }
+
+  /** Keeps `e` as this tree's encoding: the caller checked it equals encode(). */
+  adoptEncoding(e: TreeBytes): void {
+    this.encoding = e;
+    this.base = undefined;
   }
 
   get leafCount(): number {
@@ -113,6 +130,7 @@ export class PublicTree {
 
   private set(nodeIndex: number, node: Node | undefined): void {
     this.changes.push({ nodeIndex, old: this.nodes[nodeIndex], now: node });
+    this.encoding = undefined;
     this.nodes[nodeIndex] = node;
     // Invalidate the cached hashes of this node and every ancestor.
     this.hashes[nodeIndex] = undefined;
@@ -384,6 +402,13 @@ export class PublicTree {
 
   /** The ratchet_tree extension encoding (trailing blank nodes stripped, RFC 9420 §12.4.3.3). */
   encode(): Uint8Array {
+    if (this.encoding !== undefined) {
+      const prefix = varintPrefix(this.encoding.body.length);
+      const out = new Uint8Array(prefix.length + this.encoding.body.length);
+      out.set(prefix, 0);
+      out.set(this.encoding.body, prefix.length);
+      return out;
+    }
     let last = this.nodes.length - 1;
     while (last >= 0 && this.nodes[last] === undefined) last--;
     const parts: Uint8Array[] = [];
