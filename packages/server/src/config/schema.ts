@@ -57,6 +57,13 @@ export const schema = {
       default: false,
       doc: "Allow plain (unencrypted) WebSocket on a non-loopback `websocket_listen` without `tls.cert` (for a TLS-terminating proxy in front). Loopback is always allowed plaintext.",
     },
+    websocket_fronts: {
+      type: "int",
+      default: 0,
+      min: 0,
+      max: 64,
+      doc: 'WebSocket front processes: 0 = the WebSocket sockets live in the hub\'s process; N > 0 = the hub accepts each connection on `websocket_listen` and passes it to one of N child processes that hold the sockets (TLS and WebSocket framing there, every session still in the hub). One process holds at most `ulimit -n` sockets: fronts let one hub serve more (docs/architecture.md "WebSocket front processes"). A front that exits ends its sessions and is restarted.',
+    },
     shards: {
       type: "int",
       default: 0,

@@ -54,8 +54,12 @@ import {
 } from "./startup.js";
 import { type RuntimeLimits, type TransportMode, WebTransportListener } from "./transport.js";
 import { webAppHandler } from "./webApp.js";
+import { WebSocketFronts } from "./websocket/frontPool.js";
 import type { HubKey } from "./wire.js";
 import { WebSocketListener } from "./wsTransport.js";
+
+/** The WebSocket listener in this process, or its front processes: the daemon uses either alike. */
+export type WsListener = WebSocketListener | WebSocketFronts;
 
 /** Which core answers frames: the real hub, or the echo stand-in (tests, transport benchmarks). */
 export type CoreKind = "hub" | "echo";
@@ -110,8 +114,11 @@ export class Daemon {
   private closed = false;
   /** Kick, ban, redaction, retention sweeps (absent with the echo core). */
   moderation: Moderation | undefined;
-  /** The WebSocket listener and its port (absent when `server.websocket_listen` is empty). */
-  wsListener: WebSocketListener | undefined;
+  /**
+   * The WebSocket listener and its port (absent when `server.websocket_listen` is empty):
+   * in this process, or its front processes (`server.websocket_fronts`).
+   */
+  wsListener: WsListener | undefined;
   wsPort: number | undefined;
   /**
    * Federation peer links as readiness sees them: federation (issue 18) reports each link's
@@ -232,20 +239,32 @@ export class Daemon {
       listeners.push(listener);
       const { port, mode } = await listener.start();
       const wsAddr = parseAddress(config.server.websocket_listen);
-      const wsListener =
+      const wsShared =
         wsAddr === undefined
           ? undefined
-          : new WebSocketListener({
+          : {
               host: wsAddr.host,
               port: wsAddr.port,
               // A configured certificate makes it wss; the development one is for WebTransport's hash pinning only.
               ...(config.tls.cert === "" ? {} : { tls: { cert: tls.cert, key: tls.key } }),
               ...shared,
               limits: runtimeLimits(config),
-              ...(config.web.static_dir === ""
-                ? {}
-                : { http: await webAppHandler(config, hubKey.publicKey) }),
-            });
+            };
+      const web = config.web.static_dir !== "";
+      // Front processes hold the sockets when configured (websocket/frontPool.ts).
+      const wsListener: WsListener | undefined =
+        wsShared === undefined
+          ? undefined
+          : config.server.websocket_fronts > 0
+            ? new WebSocketFronts({
+                ...wsShared,
+                fronts: config.server.websocket_fronts,
+                ...(web ? { webApp: { config, hubPublicKey: hubKey.publicKey } } : {}),
+              })
+            : new WebSocketListener({
+                ...wsShared,
+                ...(web ? { http: await webAppHandler(config, hubKey.publicKey) } : {}),
+              });
       if (wsListener) listeners.push(wsListener);
       const ws = await wsListener?.start();
       daemon = new Daemon(

@@ -33,6 +33,7 @@ import {
   type TransportOptions,
   WT_PATH,
 } from "./transport.js";
+import { corker } from "./websocket/corker.js";
 import { capMessages, MESSAGE_MARGIN, messageBytes } from "./websocket/messages.js";
 
 /** The path clients open WebSockets on (the same as WebTransport's). */
@@ -204,26 +205,6 @@ export class WebSocketListener {
     });
     ws.on("close", () => session.close("transport closed"));
   }
-}
-
-/**
- * Holds a connection's writes until the current synchronous run ends (issue 15): the
- * frames one fan-out burst sends to a session (a shard's batch holds many) then leave in
- * one `writev` instead of one system call per frame. ws corks around each frame itself;
- * corks nest, so its frames wait for ours.
- */
-function corker(ws: WebSocket): () => void {
-  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-  let corked = false;
-  return () => {
-    if (corked || socket === undefined) return;
-    corked = true;
-    socket.cork();
-    queueMicrotask(() => {
-      corked = false;
-      socket.uncork();
-    });
-  };
 }
 
 function delay(ms: number): Promise<void> {
