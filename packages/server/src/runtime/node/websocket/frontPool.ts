@@ -45,6 +45,8 @@ export interface WebSocketFrontsOptions extends Omit<WebSocketListenerOptions, "
   fronts: number;
   /** The web app (`web.static_dir`): each front builds its handler from these. */
   webApp?: FrontSettings["webApp"];
+  /** Bytes queued to one client before its session is closed as too slow (tests; default MAX_QUEUED_BYTES). */
+  maxQueuedBytes?: number;
 }
 
 /** One front process and the sessions whose sockets it holds. */
@@ -149,6 +151,10 @@ export class WebSocketFronts {
   async close(timeoutMs = 5000): Promise<void> {
     this.accepting = false;
     this.closing = true;
+    // Stops listening now. Its callback is not awaited: node waits there for every front
+    // that was passed a socket to report its copies closed, and a front that exited never
+    // answers (node 20 child_process socket lists).
+    this.server?.close();
     for (const slot of this.slots) {
       for (const session of [...slot.sessions.values()]) session.close("hub shutting down");
       slot.outbox.flush();
@@ -169,7 +175,6 @@ export class WebSocketFronts {
         });
       }),
     );
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
   private settings(): FrontSettings {
@@ -177,7 +182,7 @@ export class WebSocketFronts {
       ...(this.o.tls === undefined ? {} : { tls: this.o.tls }),
       preAuthCap: HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN,
       cap: HEADER_SIZE + this.o.limits.maxPayloadBytes + MESSAGE_MARGIN,
-      maxQueuedBytes: MAX_QUEUED_BYTES,
+      maxQueuedBytes: this.o.maxQueuedBytes ?? MAX_QUEUED_BYTES,
       ...(this.o.webApp === undefined ? {} : { webApp: this.o.webApp }),
     };
   }
