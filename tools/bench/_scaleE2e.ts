@@ -27,11 +27,18 @@ import {
   type StepResult,
   searchPeak,
 } from "../loadgen/frameLoad.js";
-import { spawnHub } from "../loadgen/hub.js";
+import { frontPids, spawnHub } from "../loadgen/hub.js";
 import { openRooms } from "../loadgen/loadgen.js";
 
-type Transport = "webtransport" | "websocket";
-const TRANSPORTS: readonly Transport[] = ["webtransport", "websocket"];
+/**
+ * `websocket-fronts`: the WebSocket transport with `server.websocket_fronts` (2 by default,
+ * BENCH_SCALE_FRONTS): sockets in front processes, frames over IPC to the primary. Its
+ * ceiling is plain WebSocket's (the bare server has no fronts), so it has no bare run.
+ */
+type Transport = "webtransport" | "websocket" | "websocket-fronts";
+const TRANSPORTS: readonly Transport[] = ["webtransport", "websocket", "websocket-fronts"];
+/** Quick mode (bench:smoke) skips the fronts' run: the idle section's quick run crosses fronts. */
+const QUICK_TRANSPORTS: readonly Transport[] = ["webtransport", "websocket"];
 const log = (s: string) => process.stderr.write(`[scale e2e] ${s}\n`);
 const here = dirname(fileURLToPath(import.meta.url));
 const UNLIMITED = {
@@ -97,7 +104,9 @@ function summary(prefix: string, r: { best: StepResult | undefined; steps: StepR
 async function hubRun(t: Transport, s: Shape) {
   const dir = tempDir("bench-scale-e2e");
   const nodeArgs = env.BENCH_SCALE_HUB_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const hub = await spawnHub(dir.path, UNLIMITED, [], nodeArgs);
+  const fronts: Record<string, string> =
+    t === "websocket-fronts" ? { KALANDRA_SERVER__WEBSOCKET_FRONTS: FRONTS } : {};
+  const hub = await spawnHub(dir.path, { ...UNLIMITED, ...fronts }, [], nodeArgs);
   try {
     let frameBytes = 0;
     const rooms = await openRooms(
@@ -106,7 +115,7 @@ async function hubRun(t: Transport, s: Shape) {
         certHash: hub.certHash,
         hubKey: hub.hubKey,
         websocketUrl: hub.websocket,
-        transport: t,
+        transport: t === "webtransport" ? "webtransport" : "websocket",
         rooms: s.rooms,
         members: s.members,
         rate: 1,
@@ -160,6 +169,8 @@ async function hubRun(t: Transport, s: Shape) {
       durationMs: s.durationMs,
       ciphertextBytes: Math.max(64, frameBytes - 128 - 16),
       serverPid: pid,
+      // The fronts' CPU is the hub's too (none without fronts).
+      serverHelperPids: () => frontPids(pid),
       log: (x: string) => log(`${t} ${x}`),
     };
     const warm = await runStep(lean, { ...opts, rate: s.hubRates[0] ?? 100, first: 0 });
@@ -207,7 +218,7 @@ async function startBare() {
   };
 }
 
-async function bareRun(t: Transport, s: Shape, frameBytes: number) {
+async function bareRun(t: "webtransport" | "websocket", s: Shape, frameBytes: number) {
   const { child, server } = await startBare();
   try {
     const links = await bareLinks(t, server, s.rooms, s.members);
@@ -233,7 +244,12 @@ async function bareRun(t: Transport, s: Shape, frameBytes: number) {
   }
 }
 
-const SHORT: Record<Transport, string> = { webtransport: "wt", websocket: "ws" };
+const SHORT: Record<Transport, string> = {
+  webtransport: "wt",
+  websocket: "ws",
+  "websocket-fronts": "wsf",
+};
+const FRONTS = env.BENCH_SCALE_FRONTS ?? "2";
 
 /** Section `e2e`: per transport, kalandrad's peak under the p99 goal and the bare ceiling. */
 export async function scaleE2e(quick: boolean): Promise<Record<string, number | string>> {
@@ -243,23 +259,36 @@ export async function scaleE2e(quick: boolean): Promise<Record<string, number | 
     e2e_members_per_room: s.members,
     e2e_connections: s.rooms * s.members,
   };
-  const transports = (listEnv(env.BENCH_SCALE_TRANSPORTS) as Transport[] | undefined) ?? TRANSPORTS;
+  const transports =
+    (listEnv(env.BENCH_SCALE_TRANSPORTS) as Transport[] | undefined) ??
+    (quick ? QUICK_TRANSPORTS : TRANSPORTS);
   for (const t of transports) {
     const hub =
       env.BENCH_SCALE_HUB === "0"
         ? { best: undefined, steps: [], frameBytes: 427 }
         : await hubRun(t, s);
+    const k = SHORT[t];
+    Object.assign(out, summary(`e2e_${k}`, hub));
+    out[`e2e_${k}_frame_bytes`] = hub.frameBytes;
+    if (t === "websocket-fronts") {
+      out.e2e_wsf_fronts = Number(FRONTS);
+      continue;
+    }
     const bare =
       env.BENCH_SCALE_BARE === "0"
         ? { best: undefined, steps: [] }
         : await bareRun(t, s, hub.frameBytes);
-    const k = SHORT[t];
-    Object.assign(out, summary(`e2e_${k}`, hub), summary(`bare_${k}`, bare));
-    out[`e2e_${k}_frame_bytes`] = hub.frameBytes;
+    Object.assign(out, summary(`bare_${k}`, bare));
     out[`bare_fanout_deliveries_per_s_${k}`] = bare.best?.deliveries_per_s ?? 0;
     const ceiling = bare.best?.deliveries_per_s ?? 0;
     out[`e2e_${k}_share_of_bare`] =
       ceiling === 0 ? 0 : Math.round(((hub.best?.deliveries_per_s ?? 0) / ceiling) * 1000) / 1000;
+  }
+  // Fronts against the in-process listener, same run: what the IPC hop costs.
+  const ws = Number(out.e2e_ws_msgs_per_s_p99_under_100ms ?? 0);
+  if (out.e2e_wsf_msgs_per_s_p99_under_100ms !== undefined && ws > 0) {
+    out.e2e_wsf_share_of_ws =
+      Math.round((Number(out.e2e_wsf_msgs_per_s_p99_under_100ms) / ws) * 1000) / 1000;
   }
   const best = (k: (t: string) => string) =>
     Math.max(0, ...transports.map((t) => Number(out[k(SHORT[t])] ?? 0)));

@@ -2,52 +2,90 @@
  * Section `idle` of `pnpm bench scale` (issue 15): authenticated idle sessions on one hub
  * (kalandrad as a child process, WebSocket sessions from several processes and 127.0.0.x
  * source addresses, each pinging like the client core: loadgen/idleFleet.ts), the hub's
- * memory per idle session, and one active room's p99 with them connected, beside the same
- * room's p99 measured on the same hub before they connected and after they closed (the
- * same-run baselines).
+ * memory per idle session, the hub's CPU for their keep-alive, and one active room's p99
+ * with them connected, beside the same room's p99 measured on the same hub before they
+ * connected and after they closed (the same-run baselines).
  *
- * The hub's file-descriptor limit bounds the sessions one process can hold: `ulimit -n` is
- * 20,000 (soft = hard) on these machines, so the full run opens 18,000 (BENCH_IDLE_SESSIONS
- * to change it); 100,000 need a hub with `ulimit -n` above 100,000. Quick mode: 300.
- * Memory is the hub's RSS (/proc/<pid>/status, median of five samples) after the sessions
- * settled minus before, per session, with its anonymous part and the V8 heap in use (from
- * /metrics). BENCH_IDLE_WT=N also opens N WebTransport (HTTP/2) idle sessions and reports
- * their memory apart (each is a TLS + HTTP/2 connection on both ends).
+ * `ulimit -n` is 20,000 (soft = hard) on these machines, so one process holds at most
+ * ~19,000 sockets. The hub therefore runs WebSocket front processes
+ * (`server.websocket_fronts`, ≤ 15,000 sessions each): the full run opens 100,000 sessions
+ * through 7 fronts, the client side spread over 7 processes (each < 20,000 sockets) and 101
+ * source addresses (1,000 per address, the hub's `max_connections_per_ip` in this run).
+ * The hub's memory is the sum over the primary and its fronts (/proc/<pid>/status, median
+ * of five samples a second apart), after the sessions settled minus before, per session,
+ * with the primary's and the fronts' parts and the primary's V8 heap (/metrics) apart.
+ * Keep-alive CPU: the primary's and the fronts' CPU over a window with only the idle
+ * sessions' PINGs (each session every 45 s; the hub's own interval is 60 s, so it never
+ * pings them), per PING answered.
+ *
+ * Knobs: BENCH_IDLE_SESSIONS (default 100,000; quick 300), BENCH_IDLE_FRONTS (default one
+ * per 15,000 sessions; quick 2; 0 = in-process listener, then capped by `ulimit -n`),
+ * BENCH_IDLE_OPEN_S (bound on the open phase, default 900 s; what opened by then is
+ * measured), BENCH_IDLE_WT=N (N WebTransport idle sessions measured apart). The machine's
+ * load average is reported at the start and end: latencies on a loaded machine are noise.
  */
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { connectWebTransport } from "@kalandra/client";
 import { generateDeviceKey, systemRng } from "@kalandra/proto";
 import { type TempDir, tempDir } from "@kalandra/test-support";
-import { type SpawnedHub, spawnHub } from "../loadgen/hub.js";
+import { procCpuSeconds } from "../loadgen/frameLoad.js";
+import { frontPids, type SpawnedHub, spawnHub } from "../loadgen/hub.js";
 import { IdleFleet, loopbackAddresses } from "../loadgen/idleFleet.js";
 import { runLoad } from "../loadgen/loadgen.js";
 
 const log = (s: string) => process.stderr.write(`[scale idle] ${s}\n`);
 const round1 = (x: number) => Math.round(x * 10) / 10;
+/** Sessions per front process and per load process: well under `ulimit -n` (20,000). */
+const PER_PROCESS = 15_000;
+/** Each session's PING interval (the client core's), under the hub's 60 s. */
+const PING_MS = 45_000;
 
 /** Resident memory of a process in KB (Linux): all of it, and its anonymous part. */
 function memoryKb(pid: number): { rss: number; anon: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1]);
-  return { rss: field("VmRSS"), anon: field("RssAnon") };
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1]);
+    return { rss: field("VmRSS"), anon: field("RssAnon") };
+  } catch {
+    return { rss: 0, anon: 0 }; // exited meanwhile
+  }
 }
+
+/** The hub's memory now: the primary's, and its fronts' summed. */
+function hubMemoryKb(pid: number) {
+  const primary = memoryKb(pid);
+  const fronts = frontPids(pid).map(memoryKb);
+  const sum = (k: "rss" | "anon") => fronts.reduce((t, m) => t + m[k], 0);
+  return {
+    primary: primary.rss,
+    fronts: sum("rss"),
+    rss: primary.rss + sum("rss"),
+    anon: primary.anon + sum("anon"),
+  };
+}
+
+type HubMemory = ReturnType<typeof hubMemoryKb> & { heapKb: number };
 
 /**
  * The hub's memory once settled: the median of five samples a second apart (garbage
- * collection moves single readings by megabytes), and its V8 heap in use from /metrics.
+ * collection moves single readings by megabytes), and the primary's V8 heap in use.
  */
-async function settledMemory(hub: SpawnedHub) {
-  const samples: { rss: number; anon: number }[] = [];
+async function settledMemory(hub: SpawnedHub): Promise<HubMemory> {
+  const samples: ReturnType<typeof hubMemoryKb>[] = [];
   for (let i = 0; i < 5; i++) {
     await settle(1000);
-    samples.push(memoryKb(hub.child.pid ?? 0));
+    samples.push(hubMemoryKb(hub.child.pid ?? 0));
   }
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const median = (k: keyof (typeof samples)[number]) =>
+    samples.map((s) => s[k]).sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
   const metrics = await (await fetch(`http://127.0.0.1:${hub.monitoringPort}/metrics`)).text();
   const heap = /^kalandra_process_nodejs_heap_size_used_bytes (\S+)/m.exec(metrics);
   return {
-    rss: median(samples.map((s) => s.rss)),
-    anon: median(samples.map((s) => s.anon)),
+    primary: median("primary"),
+    fronts: median("fronts"),
+    rss: median("rss"),
+    anon: median("anon"),
     heapKb: Number(heap?.[1] ?? Number.NaN) / 1024,
   };
 }
@@ -75,6 +113,21 @@ async function activeRoomP99(hub: SpawnedHub, roomOffset: number, seconds: numbe
   return { p99: r.p99_ms, delivered: r.delivered === r.expected_deliveries };
 }
 
+/** CPU the primary and the fronts use over `seconds` with nothing but the idle sessions. */
+async function keepaliveCpu(pid: number, seconds: number) {
+  const fronts = frontPids(pid);
+  const cpu = () => ({
+    primary: procCpuSeconds(pid),
+    fronts: fronts.reduce((t, p) => t + procCpuSeconds(p), 0),
+  });
+  const a = cpu();
+  const t0 = performance.now();
+  await settle(seconds * 1000);
+  const b = cpu();
+  const s = (performance.now() - t0) / 1000;
+  return { primaryS: b.primary - a.primary, frontsS: b.fronts - a.fronts, seconds: s };
+}
+
 /** Idle sessions over WebTransport: each a client connection (TLS + HTTP/2) of its own. */
 async function openWebTransportIdle(hub: SpawnedHub, count: number) {
   const conns: { close(): void }[] = [];
@@ -97,38 +150,60 @@ async function openWebTransportIdle(hub: SpawnedHub, count: number) {
   };
 }
 
-export async function scaleIdle(quick: boolean): Promise<Record<string, number | string>> {
+/** How many sessions, fronts and load processes this run uses. */
+function plan(quick: boolean) {
   const fdLimit = openFileLimit();
-  const wanted = quick ? 300 : Number(process.env.BENCH_IDLE_SESSIONS ?? 18_000);
-  // Keep ~1000 descriptors for LMDB, listeners, the active room and the hub's own files.
-  const sessions = Math.max(1, Math.min(wanted, fdLimit - 1000));
+  const wanted = quick ? 300 : Number(process.env.BENCH_IDLE_SESSIONS ?? 100_000);
+  const fronts = Number(
+    process.env.BENCH_IDLE_FRONTS ?? (quick ? 2 : Math.ceil(wanted / PER_PROCESS)),
+  );
+  // Keep ~1000 descriptors per holder for LMDB, listeners, the active room and its files.
+  const holders = Math.max(1, fronts);
+  const sessions = Math.max(1, Math.min(wanted, holders * (fdLimit - 1000)));
   const perIp = 1000;
-  const addresses = loopbackAddresses(Math.ceil(sessions / perIp) + 1);
-  const processes = quick ? 2 : Math.max(2, Math.ceil(sessions / 6000));
-  const wtSessions = quick ? 0 : Number(process.env.BENCH_IDLE_WT ?? 0);
-  const roomSeconds = quick ? 3 : 15;
+  return {
+    fdLimit,
+    wanted,
+    fronts,
+    sessions,
+    perIp,
+    addresses: loopbackAddresses(Math.ceil(sessions / perIp) + 1),
+    processes: quick ? 2 : Math.max(2, Math.ceil(sessions / PER_PROCESS)),
+    wtSessions: quick ? 0 : Number(process.env.BENCH_IDLE_WT ?? 0),
+    roomSeconds: quick ? 3 : 15,
+    cpuSeconds: quick ? 3 : 30,
+    openS: quick ? 60 : Number(process.env.BENCH_IDLE_OPEN_S ?? 900),
+  };
+}
+
+export async function scaleIdle(quick: boolean): Promise<Record<string, number | string>> {
+  const p = plan(quick);
+  const load0 = loadavg()[0] ?? 0;
   const dirs: TempDir[] = [];
   const dir = tempDir("bench-scale-idle");
   dirs.push(dir);
-  const hub = (await spawnHub(dir.path, {
-    KALANDRA_LIMITS__MAX_CONNECTIONS: String(sessions + wtSessions + 1000),
-    KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: String(perIp),
-  })) as SpawnedHub & { websocket: string };
+  const hub = await spawnHub(dir.path, {
+    KALANDRA_LIMITS__MAX_CONNECTIONS: String(p.sessions + p.wtSessions + 1000),
+    KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: String(p.perIp),
+    KALANDRA_SERVER__WEBSOCKET_FRONTS: String(p.fronts),
+  });
+  const pid = hub.child.pid ?? 0;
   let fleet: IdleFleet | undefined;
   let wt: { close(): void } | undefined;
   try {
-    const before = await activeRoomP99(hub, 0, roomSeconds);
+    const before = await activeRoomP99(hub, 0, p.roomSeconds);
     const memBefore = await settledMemory(hub);
     log(
-      `hub ${JSON.stringify(memBefore)} KB; opening ${sessions} idle sessions from ${processes} processes`,
+      `hub ${JSON.stringify(memBefore)} KB (${frontPids(pid).length} fronts); opening ${p.sessions} idle sessions from ${p.processes} processes, ${p.addresses.length} addresses, at most ${p.openS} s`,
     );
     fleet = await IdleFleet.start({
       url: hub.websocket,
-      sessions,
-      processes,
-      addresses,
-      pingMs: 45_000,
+      sessions: p.sessions,
+      processes: p.processes,
+      addresses: p.addresses,
+      pingMs: PING_MS,
       concurrency: 32,
+      deadline: Date.now() + p.openS * 1000,
       log,
     });
     log(`opened ${JSON.stringify(fleet.report)}`);
@@ -137,39 +212,53 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     const opened = fleet.report.opened;
     const perSession = (after: number, before: number) =>
       round1((after - before) / Math.max(1, opened));
-    const during = await activeRoomP99(hub, 1000, roomSeconds);
+    const cpu = await keepaliveCpu(pid, p.cpuSeconds);
+    const pings = (opened * cpu.seconds * 1000) / PING_MS;
+    const during = await activeRoomP99(hub, 1000, p.roomSeconds);
     const out: Record<string, number | string> = {
       idle_sessions: opened,
-      idle_sessions_wanted: wanted,
-      idle_transport: "websocket",
+      idle_sessions_wanted: p.wanted,
+      idle_transport: p.fronts > 0 ? "websocket (front processes)" : "websocket",
+      idle_fronts: p.fronts,
       idle_failed:
         fleet.report.failed + Object.values(fleet.report.refused).reduce((a, b) => a + b, 0),
       idle_open_s: round1(fleet.report.openS),
       idle_open_per_s: Math.round(opened / Math.max(0.001, fleet.report.openS)),
       hub_rss_mb: round1(memIdle.rss / 1024),
       hub_rss_mb_before: round1(memBefore.rss / 1024),
+      hub_primary_rss_mb: round1(memIdle.primary / 1024),
+      hub_fronts_rss_mb: round1(memIdle.fronts / 1024),
       rss_kb_per_idle_session: perSession(memIdle.rss, memBefore.rss),
+      primary_rss_kb_per_idle_session: perSession(memIdle.primary, memBefore.primary),
+      fronts_rss_kb_per_idle_session: perSession(memIdle.fronts, memBefore.fronts),
       anon_rss_kb_per_idle_session: perSession(memIdle.anon, memBefore.anon),
-      heap_kb_per_idle_session: perSession(memIdle.heapKb, memBefore.heapKb),
+      primary_heap_kb_per_idle_session: perSession(memIdle.heapKb, memBefore.heapKb),
+      keepalive_cpu_pct_primary: round1((cpu.primaryS / cpu.seconds) * 100),
+      keepalive_cpu_pct_fronts: round1((cpu.frontsS / cpu.seconds) * 100),
+      keepalive_cpu_us_per_ping: Math.round(
+        ((cpu.primaryS + cpu.frontsS) / Math.max(1, pings)) * 1e6,
+      ),
       active_room_p99_ms: during.p99,
       active_room_p99_ms_baseline: before.p99,
       active_room_delivered_all: String(during.delivered && before.delivered),
-      ulimit_n: fdLimit,
-      idle_processes: processes,
-      idle_source_addresses: addresses.length,
+      ulimit_n: p.fdLimit,
+      idle_processes: p.processes,
+      idle_source_addresses: p.addresses.length,
     };
     // The same room once they are gone: the machine's noise, measured around the figure.
     await fleet.close();
     fleet = undefined;
-    out.active_room_p99_ms_after_close = (await activeRoomP99(hub, 2000, roomSeconds)).p99;
-    if (wtSessions > 0) {
+    out.active_room_p99_ms_after_close = (await activeRoomP99(hub, 2000, p.roomSeconds)).p99;
+    if (p.wtSessions > 0) {
       const wt0 = await settledMemory(hub);
-      wt = await openWebTransportIdle(hub, wtSessions);
+      wt = await openWebTransportIdle(hub, p.wtSessions);
       const wt1 = await settledMemory(hub);
-      out.wt_idle_sessions = wtSessions;
-      out.wt_rss_kb_per_idle_session = round1((wt1.rss - wt0.rss) / wtSessions);
-      out.wt_heap_kb_per_idle_session = round1((wt1.heapKb - wt0.heapKb) / wtSessions);
+      out.wt_idle_sessions = p.wtSessions;
+      out.wt_rss_kb_per_idle_session = round1((wt1.rss - wt0.rss) / p.wtSessions);
+      out.wt_heap_kb_per_idle_session = round1((wt1.heapKb - wt0.heapKb) / p.wtSessions);
     }
+    out.idle_loadavg_1m_start = round1(load0);
+    out.idle_loadavg_1m_end = round1(loadavg()[0] ?? 0);
     return out;
   } finally {
     wt?.close();

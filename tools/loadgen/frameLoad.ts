@@ -68,6 +68,8 @@ export interface StepOptions {
   drainMs?: number;
   /** Server process id: its CPU (procCpuSeconds) is reported per delivery. */
   serverPid?: number;
+  /** More processes of the server (its WebSocket fronts): their CPU counts as the server's. */
+  serverHelperPids?: () => number[];
 }
 
 /**
@@ -161,7 +163,10 @@ export async function runStep(
   eld.enable();
   const cpu0 = process.cpuUsage();
   const pid = o.serverPid;
-  const server0 = pid === undefined ? 0 : procCpuSeconds(pid);
+  const helpers = o.serverHelperPids?.() ?? [];
+  const serverCpu = (p: number) =>
+    helpers.reduce((t, h) => t + procCpuSeconds(h), procCpuSeconds(p));
+  const server0 = pid === undefined ? 0 : serverCpu(pid);
   const main0 = pid === undefined ? 0 : procCpuSeconds(pid, pid);
   const intervalMs = 1000 / o.rate;
   const start = performance.now();
@@ -181,7 +186,7 @@ export async function runStep(
     await new Promise((r) => setTimeout(r, 5));
   const elapsedS = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const serverS = pid === undefined ? undefined : procCpuSeconds(pid) - server0;
+  const serverS = pid === undefined ? undefined : serverCpu(pid) - server0;
   const mainS = pid === undefined ? 0 : procCpuSeconds(pid, pid) - main0;
   eld.disable();
   samples.sort((a, b) => a - b);

@@ -4,6 +4,7 @@
  * `startKalandrad`, plus the URL and a `stop` the load generator and benches use.
  */
 import type { ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startKalandrad } from "@kalandra/test-support";
@@ -50,4 +51,22 @@ export async function spawnHub(
       return hub.exit;
     },
   };
+}
+
+/**
+ * The WebSocket front processes of hub `pid` (`server.websocket_fronts`): its children
+ * (Linux, /proc/<pid>/task/<tid>/children) whose command line is a front's; the hub's
+ * other, short-lived children (a /metrics or readiness helper) are left out. [] when gone.
+ */
+export function frontPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`)
+      .flatMap((tid) =>
+        readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean),
+      )
+      .filter((c) => /websocket\/front/.test(readFileSync(`/proc/${c}/cmdline`, "utf8")))
+      .map(Number);
+  } catch {
+    return [];
+  }
 }

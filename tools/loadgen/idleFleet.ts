@@ -23,6 +23,8 @@ export interface IdleFleetOptions {
   /** Handshakes in flight per process. */
   concurrency?: number;
   sessionsPerUser?: number;
+  /** Wall-clock time (Date.now()) after which no process starts another handshake. */
+  deadline?: number;
   /** Distinguishes the user ids of several fleets against one hub. */
   userPrefix?: string;
   log?: (line: string) => void;
@@ -79,6 +81,7 @@ export class IdleFleet {
           sessionsPerUser: o.sessionsPerUser ?? 1,
           pingMs: o.pingMs,
           concurrency: o.concurrency ?? 64,
+          ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
         },
       });
     }

@@ -9,7 +9,8 @@
  * A hub PING (the session silent past the hub's interval) goes unanswered: with `pingMs`
  * under `limits.keepalive_interval_ms` it never comes.
  *
- * Bounded: `count` sessions, `concurrency` handshakes in flight, `handshakeTimeoutMs` each.
+ * Bounded: `count` sessions, `concurrency` handshakes in flight, `handshakeTimeoutMs` each,
+ * none started after `deadline`.
  */
 import { generateKeyPairSync } from "node:crypto";
 import {
@@ -40,6 +41,8 @@ export interface IdleSessionOptions {
   /** Handshakes in flight at once. */
   concurrency: number;
   handshakeTimeoutMs?: number;
+  /** Wall-clock time (Date.now()) after which no new handshake starts: the open phase's bound. */
+  deadline?: number;
   onProgress?: (opened: number) => void;
 }
 
@@ -74,7 +77,7 @@ export class IdleSessions {
     let next = 0;
     const perUser = Math.max(1, o.sessionsPerUser ?? 1);
     const lane = async () => {
-      while (next < o.count) {
+      while (next < o.count && (o.deadline === undefined || Date.now() < o.deadline)) {
         const i = next++;
         const from = o.addresses[i % o.addresses.length] ?? "127.0.0.1";
         const user = `${o.userPrefix}${Math.floor(i / perUser)}`;

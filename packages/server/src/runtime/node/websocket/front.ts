@@ -24,8 +24,6 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Config } from "../../../config/schema.js";
-import { webAppHandler } from "../webApp.js";
-import { WS_PATH } from "../wsTransport.js";
 import { corker } from "./corker.js";
 import {
   F,
@@ -68,12 +66,12 @@ export class Front {
       web ??
         ((_req, res) => {
           res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
-          res.end(`kalandrad: open a WebSocket on ${WS_PATH}\n`);
+          res.end(`kalandrad: open a WebSocket on ${settings.path}\n`);
         }),
     );
     this.wss = new WebSocketServer({
       server: this.http,
-      path: WS_PATH,
+      path: settings.path,
       maxPayload: settings.cap,
       perMessageDeflate: false,
     });
@@ -81,10 +79,14 @@ export class Front {
   }
 
   static async create(settings: FrontSettings, send: (ops: Op[]) => void): Promise<Front> {
+    // Loaded only when serving the web app: a front loads little else (its memory counts).
     const web =
       settings.webApp === undefined
         ? undefined
-        : await webAppHandler(settings.webApp.config as Config, settings.webApp.hubPublicKey);
+        : await (await import("../webApp.js")).webAppHandler(
+            settings.webApp.config as Config,
+            settings.webApp.hubPublicKey,
+          );
     return new Front(settings, send, web);
   }
 

@@ -19,7 +19,7 @@ import { PRE_AUTH_MAX_PAYLOAD } from "../../../session/handshake.js";
 import { closeSession, openSession, peerHost, refuseConnection } from "../connectionGate.js";
 import type { Session } from "../session.js";
 import { MAX_QUEUED_BYTES, type RuntimeLimits } from "../transport.js";
-import type { WebSocketListenerOptions } from "../wsTransport.js";
+import { type WebSocketListenerOptions, WS_PATH } from "../wsTransport.js";
 import {
   F,
   type FromFront,
@@ -179,6 +179,7 @@ export class WebSocketFronts {
 
   private settings(): FrontSettings {
     return {
+      path: WS_PATH,
       ...(this.o.tls === undefined ? {} : { tls: this.o.tls }),
       preAuthCap: HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN,
       cap: HEADER_SIZE + this.o.limits.maxPayloadBytes + MESSAGE_MARGIN,

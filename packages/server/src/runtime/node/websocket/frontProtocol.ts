@@ -45,6 +45,8 @@ export interface ToFront {
 
 /** What a front is started with and told when it changes (TLS certificate, limits). */
 export interface FrontSettings {
+  /** The path WebSockets open on (wsTransport.ts WS_PATH). */
+  path: string;
   /** PEM chain and key: the front speaks wss. Absent: plain ws. */
   tls?: { cert: string; key: string };
   /** Largest message before AUTH_OK and after it (frame limit plus margin). */
