@@ -372,3 +372,22 @@ async function handshake<C extends RawClient | WsClient>(
   await c.waitFor(isOp(Opcode.AUTH_OK));
   return c;
 }
+
+/**
+ * Each kind of bad WebSocket message with the typed error it gets (a frame declaring more
+ * than 1 MiB: the listener's `maxPayloadBytes` must be 1 MiB).
+ */
+export const BAD_WS_MESSAGES: [string, (dev: Device) => Uint8Array | string][] = [
+  ["BAD_PAYLOAD", () => "hello as text"],
+  ["TRUNCATED", (dev) => app(dev, 5, 100).subarray(0, 150)],
+  ["TRAILING_BYTES", (dev) => Buffer.concat([app(dev, 6), app(dev, 7)])],
+  ["BAD_MAGIC", () => new Uint8Array(200).fill(0xab)],
+  [
+    "PAYLOAD_TOO_LARGE",
+    (dev) => {
+      const over = app(dev, 8);
+      new DataView(over.buffer).setUint32(60, (1 << 20) + 1);
+      return over;
+    },
+  ],
+];

@@ -13,7 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { readHeader } from "../../src/runtime/node/wire.js";
 import { type Daemon, startDaemon, stopDaemon } from "../cli/proc.js";
-import { app, type Device, device, errorName, hello, isError, isOp, rawFrame } from "./helpers.js";
+import {
+  app,
+  BAD_WS_MESSAGES,
+  type Device,
+  device,
+  errorName,
+  hello,
+  isError,
+  isOp,
+  rawFrame,
+} from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kalandrad-fronts-"));
 let d: Daemon;
@@ -155,21 +165,7 @@ describe("kalandrad with WebSocket front processes", () => {
 
   it("each kind of bad message through a front gets its typed error and ends only that session", async () => {
     const bystander = await authed("bystander");
-    const cases: [string, (dev: Device) => Uint8Array | string][] = [
-      ["BAD_PAYLOAD", () => "hello as text"],
-      ["TRUNCATED", (dev) => app(dev, 5, 100).subarray(0, 150)],
-      ["TRAILING_BYTES", (dev) => Buffer.concat([app(dev, 6), app(dev, 7)])],
-      ["BAD_MAGIC", () => new Uint8Array(200).fill(0xab)],
-      [
-        "PAYLOAD_TOO_LARGE",
-        (dev) => {
-          const over = app(dev, 8);
-          new DataView(over.buffer).setUint32(60, (1 << 20) + 1);
-          return over;
-        },
-      ],
-    ];
-    for (const [code, message] of cases) {
+    for (const [code, message] of BAD_WS_MESSAGES) {
       const { c, dev } = await authed(`bad-${code}`);
       c.send(message(dev));
       await c.waitFor(isError(code));

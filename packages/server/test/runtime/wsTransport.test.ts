@@ -5,6 +5,7 @@ import {
   app,
   authed,
   authedWs,
+  BAD_WS_MESSAGES,
   device,
   errorName,
   hello,
@@ -59,21 +60,7 @@ describe("WebSocket listener", () => {
   it("each kind of bad message gets its typed error and ends only that session", async () => {
     const bystander = device();
     const good = await authedWs(hub.wsPort, bystander);
-    const cases: [string, (dev: ReturnType<typeof device>) => Uint8Array | string][] = [
-      ["BAD_PAYLOAD", () => "hello as text"],
-      ["TRUNCATED", (dev) => app(dev, 5, 100).subarray(0, 150)],
-      ["TRAILING_BYTES", (dev) => Buffer.concat([app(dev, 6), app(dev, 7)])],
-      ["BAD_MAGIC", () => new Uint8Array(200).fill(0xab)],
-      [
-        "PAYLOAD_TOO_LARGE",
-        (dev) => {
-          const over = app(dev, 8);
-          new DataView(over.buffer).setUint32(60, (1 << 20) + 1);
-          return over;
-        },
-      ],
-    ];
-    for (const [code, message] of cases) {
+    for (const [code, message] of BAD_WS_MESSAGES) {
       const dev = device();
       const c = await authedWs(hub.wsPort, dev);
       await c.send(message(dev));

@@ -34,16 +34,17 @@ import {
   WT_PATH,
 } from "./transport.js";
 import { corker } from "./websocket/corker.js";
-import { capMessages, MESSAGE_MARGIN, messageBytes } from "./websocket/messages.js";
+import {
+  CLOSE_GRACE_MS,
+  CLOSE_TRY_AGAIN,
+  capMessages,
+  closeCodeFor,
+  MESSAGE_MARGIN,
+  messageBytes,
+} from "./websocket/messages.js";
 
 /** The path clients open WebSockets on (the same as WebTransport's). */
 export const WS_PATH = WT_PATH;
-/** WebSocket close codes (RFC 6455 §7.4.1). */
-const CLOSE_NORMAL = 1000;
-const CLOSE_POLICY = 1008;
-const CLOSE_TRY_AGAIN = 1013;
-/** Time a peer gets to answer our close frame before the socket is cut. */
-const CLOSE_GRACE_MS = 2000;
 
 export interface WebSocketListenerOptions extends Omit<TransportOptions, "cert" | "key"> {
   /** PEM certificate chain and key: wss. Absent: plain ws. */
@@ -157,10 +158,7 @@ export class WebSocketListener {
       this.sessions.delete(id);
       closeSession(this.o, id, reason);
       // The close frame is queued behind the frames already sent (the last ERROR included).
-      const code =
-        reason.startsWith("wire error") || reason.startsWith("too many")
-          ? CLOSE_POLICY
-          : CLOSE_NORMAL;
+      const code = closeCodeFor(reason);
       try {
         ws.close(code, reason.slice(0, 120));
       } catch {

@@ -34,10 +34,7 @@ import {
   P,
   type ToFront,
 } from "./frontProtocol.js";
-import { capMessages, messageBytes } from "./messages.js";
-
-/** Time a peer gets to answer our close frame before the socket is cut. */
-const CLOSE_GRACE_MS = 2000;
+import { CLOSE_GRACE_MS, capMessages, messageBytes } from "./messages.js";
 
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -30,13 +30,9 @@ import {
   P,
   type ToFront,
 } from "./frontProtocol.js";
-import { MESSAGE_MARGIN } from "./messages.js";
+import { CLOSE_TRY_AGAIN, closeCodeFor, MESSAGE_MARGIN } from "./messages.js";
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-/** WebSocket close codes (RFC 6455 §7.4.1). */
-const CLOSE_NORMAL = 1000;
-const CLOSE_POLICY = 1008;
-const CLOSE_TRY_AGAIN = 1013;
 /** First wait before restarting a front that exited; doubled while fronts die young. */
 const RESTART_MS = 250;
 const RESTART_MAX_MS = 10_000;
@@ -334,11 +330,7 @@ export class WebSocketFronts {
           ended = true;
           if (slot.sessions.get(conn) === session) slot.sessions.delete(conn);
           closeSession(this.o, id, reason);
-          const code =
-            reason.startsWith("wire error") || reason.startsWith("too many")
-              ? CLOSE_POLICY
-              : CLOSE_NORMAL;
-          out.push(P.CLOSE, conn, code, reason);
+          out.push(P.CLOSE, conn, closeCodeFor(reason), reason);
         },
       },
       peer,

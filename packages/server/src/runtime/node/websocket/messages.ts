@@ -27,3 +27,13 @@ export function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array 
   if (Array.isArray(data)) return Buffer.concat(data);
   return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 }
+
+/** WebSocket close code for a refused connection (RFC 6455 §7.4.1: try again later). */
+export const CLOSE_TRY_AGAIN = 1013;
+/** Time a peer gets to answer our close frame before the socket is cut. */
+export const CLOSE_GRACE_MS = 2000;
+
+/** The close code for a session ended for `reason`: policy for bad input, normal otherwise. */
+export function closeCodeFor(reason: string): number {
+  return reason.startsWith("wire error") || reason.startsWith("too many") ? 1008 : 1000;
+}
