@@ -223,9 +223,13 @@ export class WebSocketFronts {
           slot.ready = true;
           this.o.log?.info({ front: slot.index, pid: child.pid }, "websocket front ready");
           resolve();
-        } else if (m.t === "batch") this.receive(slot, m.ops);
+        } else if (m.t === "batch") this.receiveOrStop(slot, child, m.ops);
       });
     });
+    // A failed fork or signal: the exit event (when the process ran) does the rest.
+    child.on("error", (e) =>
+      this.o.log?.error({ front: slot.index, err: e.message }, "websocket front error"),
+    );
     child.on("exit", (code, signal) => this.frontExited(slot, child, code, signal));
     this.control(slot, { t: "settings", settings: this.settings() });
     return ready;
@@ -269,6 +273,22 @@ export class WebSocketFronts {
       return;
     }
     best.handedOff++;
+  }
+
+  /**
+   * A batch this primary cannot read means a front of another build or a broken one: it is
+   * stopped (and restarted) rather than let an exception take the hub down.
+   */
+  private receiveOrStop(slot: FrontSlot, child: ChildProcess, ops: Op[]): void {
+    try {
+      this.receive(slot, ops);
+    } catch (e) {
+      this.o.log?.error(
+        { front: slot.index, err: e instanceof Error ? e.message : String(e) },
+        "websocket front sent what the hub cannot read; stopping it",
+      );
+      child.kill("SIGKILL");
+    }
   }
 
   /** One batch from a front, in order. */
