@@ -233,6 +233,10 @@ describe("kalandrad with WebSocket front processes", () => {
       s.c.send(app(s.dev, 900 + i));
       await s.c.waitFor((f) => readHeader(f).requestId === 900 + i);
     }
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${d.ready.monitoring_port}/metrics`)
+    ).text();
+    expect(metrics).toMatch(/^kalandra_websocket_front_exits_total 1$/m);
     // Restarted: a new "ready" for the same front, with a new pid.
     await sessions[0]?.c.until(() => fronts().length > readyBefore || undefined, "restart");
     const restarted = fronts().at(-1);

@@ -18,6 +18,8 @@ export interface Metrics {
   connectionsRefused: Counter<"reason">;
   sessionsAuthenticated: Counter;
   sessionsIdleClosed: Counter;
+  /** WebSocket front processes that exited on their own (`server.websocket_fronts`). */
+  websocketFrontExits: Counter;
   roomMembers: Gauge;
   rooms: Gauge;
   commitDuration: Histogram;
@@ -84,6 +86,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     sessionsIdleClosed: new Counter({
       name: "kalandra_sessions_idle_closed_total",
       help: "Sessions closed because the client stayed silent for limits.idle_timeout_ms",
+      registers,
+    }),
+    websocketFrontExits: new Counter({
+      name: "kalandra_websocket_front_exits_total",
+      help: "WebSocket front processes that exited while the hub ran (each ended its sessions and was restarted)",
       registers,
     }),
     roomMembers: new Gauge({

@@ -250,6 +250,7 @@ export class WebSocketFronts {
     slot.outbox.flush(); // the closes have no socket left to go to
     this.onFrontExit?.(slot.index, ended);
     if (this.closing) return;
+    this.o.metrics?.websocketFrontExits.inc();
     this.o.log?.error(
       { front: slot.index, code, signal, sessions: ended },
       "websocket front exited; its sessions ended, restarting it",
