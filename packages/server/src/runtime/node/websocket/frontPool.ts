@@ -223,7 +223,10 @@ export class WebSocketFronts {
           slot.ready = true;
           this.o.log?.info({ front: slot.index, pid: child.pid }, "websocket front ready");
           resolve();
-        } else if (m.t === "batch") this.receiveOrStop(slot, child, m.ops);
+        } else if (m.t === "batch" && slot.child === child) {
+          // (A batch a front sent just before it exited is dropped with its sessions.)
+          this.receiveOrStop(slot, child, m.ops);
+        }
       });
     });
     // A failed fork or signal: the exit event (when the process ran) does the rest.
