@@ -64,7 +64,7 @@ export function frontPids(pid: number): number[] {
       .flatMap((tid) =>
         readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ").filter(Boolean),
       )
-      .filter((c) => /websocket\/front/.test(readFileSync(`/proc/${c}/cmdline`, "utf8")))
+      .filter((c) => /wsFront(Boot)?\.(mjs|js|ts)/.test(readFileSync(`/proc/${c}/cmdline`, "utf8")))
       .map(Number);
   } catch {
     return [];

@@ -1,5 +1,5 @@
 /**
- * One WebSocket front (websocket/front.ts) in this process, its primary played by the
+ * One WebSocket front (wsFront.ts) in this process, its primary played by the
  * test: it reports a connection with its source address, forwards binary messages whole
  * and text ones as TEXT, caps messages small until the primary says AUTH, writes a frame
  * listed once for several connections to each, closes with the primary's code and reason,
@@ -8,13 +8,13 @@
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { Front } from "../../src/runtime/node/websocket/front.js";
 import {
   F,
   type FrontSettings,
   type Op,
   P,
 } from "../../src/runtime/node/websocket/frontProtocol.js";
+import { Front } from "../../src/runtime/node/wsFront.js";
 
 const settings: FrontSettings = {
   path: "/kalandra",

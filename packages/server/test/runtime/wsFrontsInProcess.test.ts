@@ -1,5 +1,5 @@
 /**
- * The WebSocket fronts' primary side in this process (websocket/frontPool.ts) over an
+ * The WebSocket fronts' primary side in this process (wsFronts.ts) over an
  * echo HubHost, the fronts forked as in kalandrad: wss through a front, a client that
  * stops reading is closed as too slow, a SIGHUP-style reconfigure raises the message cap
  * in the fronts, a renewed certificate reaches them, close() ends the fronts.
@@ -10,8 +10,8 @@ import { HEADER_SIZE, Opcode, systemClock, systemRng, systemTimers } from "@kala
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HubHost } from "../../src/hub/hubHost.js";
 import { generateDevCertificate } from "../../src/runtime/node/devCert.js";
-import { WebSocketFronts } from "../../src/runtime/node/websocket/frontPool.js";
 import { readHeader } from "../../src/runtime/node/wire.js";
+import { WebSocketFronts } from "../../src/runtime/node/wsFronts.js";
 import {
   app,
   authedWs,

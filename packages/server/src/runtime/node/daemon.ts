@@ -54,8 +54,8 @@ import {
 } from "./startup.js";
 import { type RuntimeLimits, type TransportMode, WebTransportListener } from "./transport.js";
 import { webAppHandler } from "./webApp.js";
-import { WebSocketFronts } from "./websocket/frontPool.js";
 import type { HubKey } from "./wire.js";
+import { WebSocketFronts } from "./wsFronts.js";
 import { WebSocketListener } from "./wsTransport.js";
 
 /** The WebSocket listener in this process, or its front processes: the daemon uses either alike. */
@@ -251,7 +251,7 @@ export class Daemon {
               limits: runtimeLimits(config),
             };
       const web = config.web.static_dir !== "";
-      // Front processes hold the sockets when configured (websocket/frontPool.ts).
+      // Front processes hold the sockets when configured (wsFronts.ts).
       const wsListener: WsListener | undefined =
         wsShared === undefined
           ? undefined

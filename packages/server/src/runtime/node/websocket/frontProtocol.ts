@@ -1,6 +1,6 @@
 /**
- * What the hub's primary process and its WebSocket front processes (frontPool.ts,
- * front.ts) say to each other over the IPC channel (`serialization: "advanced"`: V8's
+ * What the hub's primary process and its WebSocket front processes (wsFronts.ts,
+ * wsFront.ts) say to each other over the IPC channel (`serialization: "advanced"`: V8's
  * structured clone, so frames travel as bytes, never as JSON of Buffers).
  *
  * Both directions send batches: every operation queued during one turn of the event loop

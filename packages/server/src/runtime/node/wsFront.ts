@@ -1,5 +1,5 @@
 /**
- * A WebSocket front process (`server.websocket_fronts`, frontPool.ts): holds the sockets of
+ * A WebSocket front process (`server.websocket_fronts`, wsFronts.ts): holds the sockets of
  * the WebSocket sessions for the hub's primary process, which accepts each connection and
  * passes its socket here. The front speaks TLS and the WebSocket protocol and moves whole
  * messages between its sockets and the primary (batched, frontProtocol.ts); every session
@@ -23,8 +23,8 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
-import type { Config } from "../../../config/schema.js";
-import { corker } from "./corker.js";
+import type { Config } from "../../config/schema.js";
+import { corker } from "./websocket/corker.js";
 import {
   F,
   type FrontControl,
@@ -33,8 +33,8 @@ import {
   Outbox,
   P,
   type ToFront,
-} from "./frontProtocol.js";
-import { CLOSE_GRACE_MS, capMessages, messageBytes } from "./messages.js";
+} from "./websocket/frontProtocol.js";
+import { CLOSE_GRACE_MS, capMessages, messageBytes } from "./websocket/messages.js";
 
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -80,7 +80,7 @@ export class Front {
     const web =
       settings.webApp === undefined
         ? undefined
-        : await (await import("../webApp.js")).webAppHandler(
+        : await (await import("./webApp.js")).webAppHandler(
             settings.webApp.config as Config,
             settings.webApp.hubPublicKey,
           );

@@ -2,7 +2,7 @@
  * The WebSocket listener as socket front processes (`server.websocket_fronts = N`, issue 15):
  * one process cannot hold 100,000 sockets under a hard `ulimit -n` of 20,000, so the
  * primary (this process) accepts each connection on the WebSocket port and passes its
- * socket to the least-loaded of N forked fronts (front.ts), which hold the sockets, speak
+ * socket to the least-loaded of N forked fronts (wsFront.ts), which hold the sockets, speak
  * TLS and WebSocket, and move whole messages over IPC (frontProtocol.ts). Each connection
  * is a `Session` here exactly as with the in-process listener (wsTransport.ts): handshake,
  * admission, keep-alive, caps, strikes and metrics unchanged; the connection gate sees the
@@ -15,11 +15,10 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
-import { PRE_AUTH_MAX_PAYLOAD } from "../../../session/handshake.js";
-import { closeSession, openSession, peerHost, refuseConnection } from "../connectionGate.js";
-import type { Session } from "../session.js";
-import { MAX_QUEUED_BYTES, type RuntimeLimits } from "../transport.js";
-import { type WebSocketListenerOptions, WS_PATH } from "../wsTransport.js";
+import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
+import { closeSession, openSession, peerHost, refuseConnection } from "./connectionGate.js";
+import type { Session } from "./session.js";
+import { MAX_QUEUED_BYTES, type RuntimeLimits } from "./transport.js";
 import {
   F,
   type FromFront,
@@ -29,8 +28,9 @@ import {
   Outbox,
   P,
   type ToFront,
-} from "./frontProtocol.js";
-import { CLOSE_TRY_AGAIN, closeCodeFor, MESSAGE_MARGIN } from "./messages.js";
+} from "./websocket/frontProtocol.js";
+import { CLOSE_TRY_AGAIN, closeCodeFor, MESSAGE_MARGIN } from "./websocket/messages.js";
+import { type WebSocketListenerOptions, WS_PATH } from "./wsTransport.js";
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 /** First wait before restarting a front that exited; doubled while fronts die young. */
@@ -203,9 +203,9 @@ export class WebSocketFronts {
 
   /** Forks front `slot.index`; resolves once it can take connections. */
   private spawn(slot: FrontSlot): Promise<void> {
-    const entry = new URL(`./front${EXT}`, import.meta.url);
-    // From sources, a plain-JS bootstrap registers tsx first (frontBoot.mjs).
-    const main = EXT === ".ts" ? new URL("./frontBoot.mjs", import.meta.url) : entry;
+    const entry = new URL(`./wsFront${EXT}`, import.meta.url);
+    // From sources, a plain-JS bootstrap registers tsx first (wsFrontBoot.mjs).
+    const main = EXT === ".ts" ? new URL("./wsFrontBoot.mjs", import.meta.url) : entry;
     const child = fork(main, [], {
       serialization: "advanced",
       execArgv: [],
