@@ -111,6 +111,9 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
     log_index: 41n,
     nonce: fill(16, 0x55),
     reason: "planned",
+    proposer: "hub-a.example.org",
+    last_term: 2n,
+    voters: ["hub-a.example.org", "hub-b.example.org", "hub-c.example.org"],
   },
   [Opcode.AUTHORITY_VOTE]: {
     term: 3n,
@@ -118,9 +121,14 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
     voter: "hub-c.example.org",
     approve: true,
     log_index: 41n,
+    signature: fill(64, 0x67),
   },
   [Opcode.AUTHORITY_COMMIT]: { term: 3n, authority: "hub-b.example.org", next_index: 42n },
-  [Opcode.HANDOVER_CERT]: { proposal: fill(150, 0x02), votes: [fill(160, 0x03)] },
+  [Opcode.HANDOVER_CERT]: {
+    proposal: fill(150, 0x02),
+    votes: [fill(160, 0x03)],
+    handover: { next_index: 42n, room_state: fill(40, 0x04), created_at: 1_700_000_000_000n },
+  },
   [Opcode.FED_HELLO]: {
     domain: "hub-a.example.org",
     to: "hub-b.example.org",

@@ -152,19 +152,48 @@ const authorityPropose = struct({
   log_index: u64(),
   nonce: bytes(16),
   reason: oneOf("planned", "failover"),
+  /** The hub asking for votes (the sitting authority in a planned transfer). */
+  proposer: text(),
+  /** Term of the last entry in `to`'s log (with `log_index`: how complete it is). */
+  last_term: u64(),
+  /** The room's voters at `log_index`: distinct domains, ascending. */
+  voters: array(text()),
 });
-/** One voter's answer to a proposal (sha-256 of the proposal frame), once per (room, term). */
+/**
+ * One voter's answer to a proposal (`proposal`: SHA-256 of the proposal statement), once per
+ * (room, term). `signature` (approve) is the voter's hub signature over the vote statement
+ * (it goes into the certificate); `refusal` (not approve) says why, and `cert` carries the
+ * certificate of a higher term the voter knows.
+ */
 const authorityVote = struct({
   term: u64(),
   proposal: bytes(32),
   voter: text(),
   approve: bool(),
   log_index: u64(),
+  signature: optional(bytes(64)),
+  refusal: optional(text()),
+  cert: optional(bytes()),
 });
 /** The new authority took over: it continues at `next_index` in `term`. */
 const authorityCommit = struct({ term: u64(), authority: text(), next_index: u64() });
-/** A majority's proof: the signed proposal frame and the signed vote frames. */
-const handoverCert = struct({ proposal: bytes(), votes: array(bytes()) });
+/**
+ * A majority's proof: the proposal statement and the signed vote statements (CBOR, as the
+ * authority state machine encodes them). `handover` only from the old authority to the new
+ * one in a planned transfer: where its log ends and the room as its last frame left it.
+ */
+const handoverCert = struct({
+  proposal: bytes(),
+  votes: array(bytes()),
+  handover: optional(
+    struct({
+      next_index: u64(),
+      room_state: bytes(),
+      created_at: u64(),
+      creator: optional(text()),
+    }),
+  ),
+});
 /** Hub link handshake (dialer → acceptor): who dials, whom, its key and its challenge. */
 const fedHello = struct({ domain: text(), to: text(), hub_key: bytes(32), nonce: bytes(32) });
 /** Acceptor → dialer: its own challenge and its signature over `linkTranscript("challenge", …)`. */

@@ -102,6 +102,12 @@ export interface AuthorityHandler {
 export interface FederationSetup {
   peers: PeerPolicy;
   links: PeerLinks;
+  /** Replaces the built-in transfer part (federation/roomTransfers.ts): tests only. */
   authority?: AuthorityHandler;
+  /** Retry hint of PEER_UNREACHABLE and TRANSFERRING, ms (default 1000). */
   retryAfterMs?: bigint;
+  /** `federation.ack_quorum` (default "local"). */
+  ackQuorum?: "local" | "majority";
+  /** `federation.failover_after_ms` (default 3000). */
+  failoverAfterMs?: number;
 }

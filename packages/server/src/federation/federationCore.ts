@@ -29,15 +29,18 @@ import {
   Opcode,
   openEnvelope,
   type ProtocolErrorCode,
+  type Rng,
   responseFrame,
   sealEnvelope,
   signPosition,
   verifyFrame,
 } from "@kalandra/proto";
 import { domainOf } from "../identity/userId.js";
-import type { Storage, StoredDevice } from "../storage/types.js";
+import type { RoomMeta, Storage, StoredDevice } from "../storage/types.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { ReplicaPeer, Sink, Target } from "../vocabulary/target.js";
+import type { AckQuorum } from "./authority/roomAuthority.js";
+import { TermRecords } from "./authority/termRecords.js";
 import { AuthorityBook } from "./authorityBook.js";
 import type {
   AuthorityFrame,
@@ -50,9 +53,11 @@ import { Forwarding, type PeerRequester } from "./forwarding.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
 import { ReplicaLog } from "./replica.js";
 import { ReplicaIntake, type SyncPage, type SyncPageReader } from "./replicaIntake.js";
+import { type RoomAuthorityStatus, RoomTransfers, type TransferResult } from "./roomTransfers.js";
 
 export type { PeerRequester } from "./forwarding.js";
 export type { SyncPage, SyncPageReader } from "./replicaIntake.js";
+export type { AuthorityRole, RoomAuthorityStatus, TransferResult } from "./roomTransfers.js";
 
 /** Reply session ids of forwarded requests: `fed:<domain>:<sender_id hex>`. */
 const PEER_SESSION = "fed:";
@@ -70,6 +75,21 @@ export interface LocalHub {
    * went down): commit requests may go to it (sequencer/commitScheduler.ts).
    */
   remoteLive?(senderId: bigint, live: boolean): void;
+  /** Domains of the users of a room's member devices, undefined when not sequenced here. */
+  memberDomains?(roomId: bigint): Promise<string[] | undefined>;
+  /** Resolves once every request accepted before is durable and sent on (shards drained). */
+  settle?(): Promise<void>;
+  /** Where a room sequenced here ends, with its stored state and metadata (a handover). */
+  handoverOf?(roomId: bigint): Promise<RoomHandover | undefined>;
+  /** Stores a room taken over and (re)starts its sequencer from it; a refusal if it cannot. */
+  installRoom?(h: RoomHandover): Promise<Refusal | undefined>;
+}
+
+/** A room as its old authority hands it to the new one (roomTransfers.ts). */
+export interface RoomHandover {
+  meta: RoomMeta;
+  roomState: Uint8Array;
+  nextIndex: bigint;
 }
 
 export interface FederationDeps {
@@ -81,9 +101,21 @@ export interface FederationDeps {
   storage: Storage;
   /** The authority-transfer part; without it authority frames are refused. */
   authority?: AuthorityHandler;
-  /** Retry hint of PEER_UNREACHABLE, ms (default 1000). */
+  /** Retry hint of PEER_UNREACHABLE and TRANSFERRING, ms (default 1000). */
   retryAfterMs?: bigint;
+  /** `federation.ack_quorum` (default "local"). */
+  ackQuorum?: AckQuorum;
+  /** `federation.failover_after_ms`: silence before a voter proposes itself (default 3000). */
+  failoverAfterMs?: number;
+  /** Proposal nonces (default: none; a hub without it cannot propose a transfer). */
+  rng?: Rng;
 }
+
+const NO_RNG: Rng = {
+  bytes: () => {
+    throw new Error("federation: no rng given, cannot propose a transfer");
+  },
+};
 
 /** Hub requests a peer may forward besides room requests: claims and in-band moderation. */
 const PEER_HUB_REQUESTS: ReadonlySet<number> = new Set([
@@ -115,6 +147,7 @@ export class FederationCore implements FederationInputs {
   private readonly live = new Map<string, Set<bigint>>();
   private readonly forwarding: Forwarding;
   private readonly intake: ReplicaIntake;
+  private readonly transfers: RoomTransfers;
   private local: LocalHub | undefined;
 
   constructor(private readonly d: FederationDeps) {
@@ -134,6 +167,62 @@ export class FederationCore implements FederationInputs {
       retryAfterMs: d.retryAfterMs ?? 1000n,
     });
     this.intake = new ReplicaIntake(ports, this.book, this.replica);
+    const self = d.peers.domain;
+    this.transfers = new RoomTransfers({
+      self,
+      signer: d.signer,
+      clock: d.clock,
+      rng: d.rng ?? NO_RNG,
+      storage: d.storage,
+      book: this.book,
+      records: new TermRecords({ storage: d.storage, clock: d.clock, self }),
+      keyOf: (domain) => this.keyOf(domain),
+      isUp: (domain) => this.up.has(domain),
+      send: (domain, frame) => this.send(domain, frame, {}),
+      local: () => this.local,
+      replicaSettled: (roomId) => this.replica.settled(roomId),
+      count: (code) => this.count(code),
+      failoverAfterMs: d.failoverAfterMs ?? 3000,
+      retryAfterMs: d.retryAfterMs ?? 1000n,
+    });
+  }
+
+  /**
+   * Starts a planned transfer of a room this hub sequences to `to` (roomTransfers.ts):
+   * resolves once the new authority took the room over, or with why it did not.
+   */
+  transfer(roomId: bigint, to: string): Promise<TransferResult> {
+    return this.transfers.transfer(roomId, to);
+  }
+
+  /** Periodic work of the rooms' authority (resends, expiry, handovers); every ~100 ms. */
+  tick(): void {
+    this.transfers.tick();
+  }
+
+  /** Who sequences the room in which term, and this hub's part; undefined for no room. */
+  roomAuthority(roomId: bigint): RoomAuthorityStatus | undefined {
+    return this.transfers.status(roomId);
+  }
+
+  /**
+   * Why a write to the room may not be sequenced here now (the sequencer asks before it
+   * decides): TRANSFERRING while the room moves, NOT_AUTHORITY once another hub has it.
+   */
+  writeRefusal(roomId: bigint): Refusal | undefined {
+    const wait = this.transferring(roomId);
+    if (wait !== undefined) {
+      return { ...refuse("TRANSFERRING", "the room's authority is moving"), retryAfterMs: wait };
+    }
+    const a = this.book.authorityOf(roomId);
+    if (a === undefined || a.domain === this.domain) return undefined;
+    return { ...refuse("NOT_AUTHORITY", `${a.domain} is`), term: a.term };
+  }
+
+  private keyOf(domain: string): Uint8Array | undefined {
+    if (domain === this.domain) return this.d.signer.publicKey;
+    const admitted = this.d.peers.admit(domain);
+    return admitted.ok ? admitted.hubKey : undefined;
   }
 
   get domain(): string {
@@ -194,7 +283,8 @@ export class FederationCore implements FederationInputs {
 
   /** The retry hint while this hub hands the room over (TRANSFERRING), or undefined. */
   transferring(roomId: bigint): bigint | undefined {
-    return this.d.authority?.transferring?.(roomId);
+    if (this.d.authority !== undefined) return this.d.authority.transferring?.(roomId);
+    return this.transfers.transferring(roomId);
   }
 
   /** Answers a local session's request with a refusal. */
@@ -316,17 +406,14 @@ export class FederationCore implements FederationInputs {
     inner: Frame,
     key: Uint8Array,
     kind: AuthorityFrame["kind"],
-  ): void {
-    const handler = this.d.authority;
-    if (handler === undefined) {
-      this.count("NOT_AUTHORITY");
-      return;
-    }
+  ): Promise<void> | undefined {
     // Authority frames are signed by their author, the peer itself on a direct link.
     if (!verifyFrame(inner, key)) {
       this.count("BAD_HUB_SIGNATURE");
       return;
     }
+    const handler = this.d.authority;
+    if (handler === undefined) return this.transfers.onFrame(domain, inner);
     const payload = decodePayload(
       inner.header.opcode as typeof Opcode.AUTHORITY_COMMIT,
       inner.payload,
@@ -394,11 +481,13 @@ function peerRequestProblem(
   if (!isRoomRequest(h.opcode) && !PEER_HUB_REQUESTS.has(h.opcode)) {
     return refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not for peers`);
   }
+  const moving = transferringRefusal(fed, h);
+  if (moving !== undefined) return moving;
   const a = isRoomRequest(h.opcode) ? fed.book.authorityOf(h.roomId) : undefined;
   if (a !== undefined && a.domain !== fed.domain) {
     return { ...refuse("NOT_AUTHORITY", `${a.domain} is`), term: a.term };
   }
-  return transferringRefusal(fed, h);
+  return undefined;
 }
 
 /** TRANSFERRING with its retry hint for a write to a room this hub is handing over. */

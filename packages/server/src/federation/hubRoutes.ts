@@ -34,11 +34,11 @@ export function routeFederated(
     return fed.forward(sessionId, frame, from, domain);
   }
   if (!isRoomRequest(h.opcode)) return undefined;
+  // While the room moves, here or to here: the client retries after the hint.
+  const moving = transferringRefusal(fed, h);
+  if (moving !== undefined) return fed.refuse(sessionId, frame, moving);
   const authority = fed.book.authorityOf(h.roomId);
-  if (authority === undefined || authority.domain === fed.domain) {
-    const moving = transferringRefusal(fed, h);
-    return moving === undefined ? undefined : fed.refuse(sessionId, frame, moving);
-  }
+  if (authority === undefined || authority.domain === fed.domain) return undefined;
   if (h.opcode === Opcode.ROOM_CREATE) {
     return fed.refuse(sessionId, frame, refuse("ROOM_EXISTS", `room ${h.roomId} exists`));
   }

@@ -49,6 +49,11 @@ export class ReplicaLog {
     return this.storage.nextIndex(roomId);
   }
 
+  /** Resolves once every operation on the room queued before has run. */
+  settled(roomId: bigint): Promise<void> {
+    return this.serial(roomId, async () => {});
+  }
+
   /** A live frame from the authority (position signature and term already checked). */
   accept(roomId: bigint, frame: Uint8Array, to: readonly bigint[]): Promise<ReplicaVerdict> {
     return this.serial(roomId, () => this.acceptNow(roomId, frame, to));

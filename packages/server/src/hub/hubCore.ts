@@ -30,7 +30,11 @@ import {
   type Timers,
 } from "@kalandra/proto";
 import type { FederationSetup } from "../federation/contract.js";
-import { FederationCore, type PeerRequester } from "../federation/federationCore.js";
+import {
+  FederationCore,
+  type PeerRequester,
+  type RoomHandover,
+} from "../federation/federationCore.js";
 import { routeFederated } from "../federation/hubRoutes.js";
 import { Authentication } from "../identity/authentication.js";
 import type { AuthRequest, AuthVerdict } from "../identity/authenticator.js";
@@ -50,7 +54,7 @@ import {
 import { DEFAULT_SEQUENCER_LIMITS, type SequencerLimits } from "../sequencer/env.js";
 import type { GroupViewFactory } from "../sequencer/groupView.js";
 import { ProtocolError, requestFields, verifyFrameSignature } from "../sequencer/wire.js";
-import { askAllShards } from "../shards/askShards.js";
+import { askAllShards, askShard } from "../shards/askShards.js";
 import { InProcessShards } from "../shards/inProcess.js";
 import type { ShardModeration } from "../shards/shardCore.js";
 import { shardOf } from "../shards/shardOf.js";
@@ -230,6 +234,7 @@ export class HubCore {
             signer: given.hubSigner,
             clock: given.clock,
             storage: given.storage,
+            rng: given.rng,
           });
     // Every frame the hub emits passes federation first: it takes those for other hubs
     // (before the inbox keeps a Welcome: one for a remote device is its hub's to keep).
@@ -255,7 +260,14 @@ export class HubCore {
           groups: deps.groups,
           limits,
           ...(deps.bans === undefined ? {} : { bans: deps.bans }),
-          ...(federation === undefined ? {} : { federation: { domain: federation.domain } }),
+          ...(federation === undefined
+            ? {}
+            : {
+                federation: {
+                  domain: federation.domain,
+                  writeRefusal: (roomId: bigint) => federation.writeRefusal(roomId),
+                },
+              }),
         },
         limits.maxBatch,
         deps.shardModeration,
@@ -268,6 +280,24 @@ export class HubCore {
       // Local delivery; Welcomes for this hub's devices are kept in its inbox.
       sink: inbox.capture(given.sink),
       remoteLive: (senderId, live) => shards.broadcast({ t: "live", senderId, live }),
+      memberDomains: (roomId) =>
+        askShard<string[] | undefined>(shards, shardOf(roomId, shards.count), {
+          q: "memberDomains",
+          roomId,
+        }),
+      settle: () => shards.drain(),
+      handoverOf: (roomId) =>
+        askShard<RoomHandover | undefined>(shards, shardOf(roomId, shards.count), {
+          q: "handover",
+          roomId,
+        }),
+      installRoom: async (h) => {
+        const r = await shards.deliver(shardOf(h.meta.roomId, shards.count), {
+          t: "install",
+          ...h,
+        });
+        return r?.ok === false ? r.refusal : undefined;
+      },
     });
     // Rooms are counted where they live: each shard's own storage with worker shards.
     hub.quota.restore(

@@ -9,6 +9,7 @@ import {
   DEFAULT_ATTACHMENT_LIMITS,
 } from "../vocabulary/attachmentLimits.js";
 import type { BanPolicy } from "../vocabulary/bans.js";
+import type { Refusal } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
 import type { AppendBatcher } from "./appendBatcher.js";
 import type { CommitSchedulerLimits } from "./commitScheduler.js";
@@ -65,6 +66,8 @@ export interface SequencerEnv {
   /**
    * Federation is on (DESIGN §11): this hub's domain. Each sequenced frame of a room with
    * members of other domains is also emitted to a `replicas` target (sequencer/replicaPeers.ts).
+   * `writeRefusal` (in-process shards): why nothing may be sequenced in the room now — it
+   * is moving to another hub (TRANSFERRING) or another hub has it (NOT_AUTHORITY).
    */
-  federation?: { domain: string };
+  federation?: { domain: string; writeRefusal?(roomId: bigint): Refusal | undefined };
 }

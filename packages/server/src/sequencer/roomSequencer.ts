@@ -195,6 +195,9 @@ export class RoomSequencer implements RoomFacts {
     if (this.pipeline.failed !== undefined) {
       return this.answer(request, refuse("INTERNAL", "room storage failed; restart the hub"));
     }
+    // Before anything is decided: a decision changes the room's state in memory.
+    const elsewhere = isSequenced(h.opcode) ? this.elsewhere() : undefined;
+    if (elsewhere !== undefined) return this.answer(request, elsewhere);
     if (isIdempotent(h.opcode)) {
       // Idempotency (DESIGN §4): the first answer, never sequenced twice.
       const earlier = this.pipeline.earlier(h.senderId, h.requestId);
@@ -219,6 +222,8 @@ export class RoomSequencer implements RoomFacts {
    * moderation). From then on no application message and no commit without it is accepted.
    */
   async proposeRemoval(leaf: number, proposal: Uint8Array): Promise<Outcome> {
+    const elsewhere = this.elsewhere();
+    if (elsewhere !== undefined) return { ok: false, refusal: elsewhere };
     const frame = this.hubOwnFrame(Opcode.PROPOSAL, { message: proposal });
     const verdict = judgeHubRemoval(this, proposal, leaf);
     if (isRefusal(verdict)) return { ok: false, refusal: verdict };
@@ -231,6 +236,8 @@ export class RoomSequencer implements RoomFacts {
    * fans it out to every member. Unlike member frames it needs no membership or epoch check.
    */
   async sequenceNotice(opcode: Opcode, payload: unknown): Promise<Outcome> {
+    const elsewhere = this.elsewhere();
+    if (elsewhere !== undefined) return { ok: false, refusal: elsewhere };
     const frame = this.hubOwnFrame(opcode, payload);
     return this.sequence({ frame: parseFrame(frame) }, { fanout: this.memberIds });
   }
@@ -241,6 +248,8 @@ export class RoomSequencer implements RoomFacts {
    * had neither.
    */
   async expel(userId: string): Promise<Outcome | undefined> {
+    const elsewhere = this.elsewhere();
+    if (elsewhere !== undefined) return { ok: false, refusal: elsewhere };
     const change: PolicyChange = { action: "expel", user_id: userId };
     const next = changePolicy(this.state.policy, { kind: "hub" }, change, this.nowSeconds());
     if (isRefusal(next)) return { ok: false, refusal: next };
@@ -424,6 +433,11 @@ export class RoomSequencer implements RoomFacts {
     this.state.pending = [];
     this.refreshMembers();
     this.scheduler.update(this.state.epoch, 0);
+  }
+
+  /** Federation: the room is moving or sequenced by another hub (nothing is decided here). */
+  private elsewhere(): Refusal | undefined {
+    return this.env.federation?.writeRefusal?.(this.roomId);
   }
 
   private nowSeconds(): bigint {

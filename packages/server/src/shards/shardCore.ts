@@ -6,6 +6,7 @@
  */
 import { errorFrame, HEADER_SIZE, isEphemeral, Opcode, opcodeTraits } from "@kalandra/proto";
 import { BlobService } from "../blobs/blobService.js";
+import { domainOf } from "../identity/userId.js";
 import { noAccess } from "../sequencer/access.js";
 import { AppendBatcher } from "../sequencer/appendBatcher.js";
 import type { SequencerEnv, SequencerLimits } from "../sequencer/env.js";
@@ -19,7 +20,7 @@ import {
   ProtocolError,
   type RequestFields,
 } from "../sequencer/wire.js";
-import type { Storage } from "../storage/types.js";
+import type { RoomMeta, Storage } from "../storage/types.js";
 import type { Ban, BanListCopy, BanPolicy } from "../vocabulary/bans.js";
 import { type KickedLeaves, type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { RetentionPolicy, RoomCursor } from "../vocabulary/retention.js";
@@ -62,6 +63,12 @@ export type ShardMessage =
   | { t: "limits"; limits: Pick<SequencerLimits, "maxMembersPerRoom"> }
   /** An operator deletes the room (shards/roomAdmin.ts); again = finish or extend it. */
   | { t: "deleteRoom"; roomId: bigint; dropHeaders: boolean; actor: string }
+  /**
+   * Federation: this hub takes the room over from its old authority (federation/
+   * roomTransfers.ts). Its log is here (the replica) up to `nextIndex`: the room's metadata
+   * and state are stored and its sequencer restarts from them.
+   */
+  | { t: "install"; meta: RoomMeta; roomState: Uint8Array; nextIndex: bigint }
   | { t: "query"; query: ShardQuery };
 
 /**
@@ -79,6 +86,10 @@ export type ShardQuery =
   /** A user's role in a room (roomPolicy.ts), undefined when not a member or no room. */
   | { q: "role"; roomId: bigint; userId: string }
   | { q: "entry"; roomId: bigint; logIndex: bigint }
+  /** Federation: the users' domains of the room's member devices (undefined: no room here). */
+  | { q: "memberDomains"; roomId: bigint }
+  /** Federation: where the room's log ends, with its stored state and metadata (a handover). */
+  | { q: "handover"; roomId: bigint }
   /** A SYNC_PAGE of a room of this shard for a replica catching up (federation), or undefined. */
   | { q: "syncPage"; roomId: bigint; from: bigint; limit: number }
   | { q: "userIndex"; userId: string }
@@ -261,6 +272,8 @@ export class ShardCore {
         return undefined;
       case "deleteRoom":
         return deleteRoom(this.operatorView(), msg);
+      case "install":
+        return this.install(msg);
       case "query":
         return { ok: true, data: this.query(msg.query) } as Outcome;
       case "frame":
@@ -312,6 +325,18 @@ export class ShardCore {
         return storage.userIndex(q.userId).filter((e) => mine(e.roomId));
       case "syncPage":
         return this.rooms.has(q.roomId) ? syncPage(this.env, q.roomId, q.from, q.limit) : undefined;
+      case "memberDomains": {
+        const room = this.rooms.get(q.roomId);
+        if (room === undefined) return undefined;
+        const users = room.members().map((s) => room.member(s)?.userId ?? "");
+        return [...new Set(users.flatMap((u) => domainOf(u) ?? []))];
+      }
+      case "handover": {
+        const meta = storage.getRoom(q.roomId);
+        const roomState = storage.getRoomState(q.roomId);
+        if (meta === undefined || roomState === undefined) return undefined;
+        return { meta, roomState, nextIndex: storage.nextIndex(q.roomId) };
+      }
       case "sweepPlan":
         return this.moderation?.planSweep(storage, q);
     }
@@ -371,6 +396,24 @@ export class ShardCore {
     }
     // Membership is checked once, by the room's rules (rules.ts checkMember).
     return room.handle(request);
+  }
+
+  /**
+   * A room taken over from another hub: stored, and its sequencer (re)started from it.
+   * Refused when this shard's storage does not hold the log up to where the old authority
+   * ended (worker shards keep their own log; the replica is in the hub's main storage).
+   */
+  private async install(msg: Extract<ShardMessage, { t: "install" }>): Promise<Outcome> {
+    const { meta, roomState, nextIndex } = msg;
+    const storage = this.env.storage;
+    if (storage.nextIndex(meta.roomId) !== nextIndex) {
+      const message = `this shard holds the room's log up to ${storage.nextIndex(meta.roomId)}`;
+      return { ok: false, refusal: refuse("INTERNAL", message) };
+    }
+    await storage.putRoom(meta, roomState);
+    this.rooms.get(meta.roomId)?.close();
+    this.rooms.set(meta.roomId, RoomSequencer.restore(this.env, meta.roomId));
+    return { ok: true, logIndex: nextIndex };
   }
 
   /** Why a room has no sequencer here: never created, or deleted by an operator. */

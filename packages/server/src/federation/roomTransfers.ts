@@ -1,0 +1,466 @@
+/**
+ * Moving a room's authority between real hubs (DESIGN §11, issue 18): the hub side of the
+ * rules in federation/authority/ (decideVote, VoteCollector, adoptCertificate — the same
+ * rules the harness's RoomAuthorityEngine runs), over the room's real log.
+ *
+ * The room's sequencer (sequencer/roomSequencer.ts) stays the one that decides order, and
+ * the log a voter holds is the replica the authority's position-signed frames built
+ * (replica.ts). A planned transfer:
+ *  1. the authority proposes (term+1, from itself, to a voter, its log position, the
+ *     voters = hubs with a member device, and itself) and votes for it: from then on every
+ *     write to the room is answered TRANSFERRING with a retry hint (routing and the
+ *     sequencer alike), so nothing more enters its log;
+ *  2. each voter persists its vote (termRecords.ts, the audit chain) before answering;
+ *  3. a majority makes the certificate: the authority adopts it, waits until everything it
+ *     accepted is durable and sent to the replicas, then sends the certificate to every
+ *     voter and, to the new authority, the handover (where its log ends, the room's state
+ *     and metadata); the book (authorityBook.ts) now names the new authority, so the old
+ *     one forwards its users' requests there;
+ *  4. the new authority, once its replica holds the whole log, stores the room's state,
+ *     has its shard restore the room's sequencer from it, continues at the next log_index
+ *     in the new term and says so (AUTHORITY_COMMIT) to every voter.
+ * A proposal that finds no majority before it expires gives the room back to the
+ * authority (a new authority waits for the old one's handover, so this cannot fork).
+ */
+import {
+  type Clock,
+  type DeviceSigner,
+  decodePayload,
+  type Frame,
+  hubFrame,
+  Opcode,
+  type ProtocolErrorCode,
+  type Rng,
+} from "@kalandra/proto";
+import type { Storage } from "../storage/types.js";
+import {
+  certFrame,
+  certOf,
+  type Handover,
+  proposalOf,
+  proposeFrame,
+  voteAnswerOf,
+  voteFrame,
+} from "./authority/authorityFrames.js";
+import {
+  type HandoverCertificate,
+  NONCE_BYTES,
+  type Proposal,
+  proposalHash,
+  StatementFormatError,
+} from "./authority/statement.js";
+import type { TermRecords } from "./authority/termRecords.js";
+import {
+  adoptCertificate,
+  decideVote,
+  initialRecord,
+  type TermRecord,
+  VoteCollector,
+} from "./authority/termState.js";
+import type { AuthorityBook } from "./authorityBook.js";
+import type { LocalHub } from "./federationCore.js";
+
+export type TransferResult =
+  | { ok: true; term: bigint }
+  | { ok: false; code: ProtocolErrorCode; message: string };
+
+export type AuthorityRole = "sequencer" | "replica" | "handing_over" | "awaiting_handover";
+
+export interface RoomAuthorityStatus {
+  authority: string;
+  term: bigint;
+  role: AuthorityRole;
+  /** Entries of the room's log this hub holds as committed. */
+  commitIndex: bigint;
+}
+
+/** What the transfer part needs of its federation core and hub. */
+export interface TransferHost {
+  readonly self: string;
+  readonly signer: DeviceSigner;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly storage: Storage;
+  readonly book: AuthorityBook;
+  readonly records: TermRecords;
+  /** The pinned key of a peer (or this hub's own), for statements' signatures. */
+  keyOf(domain: string): Uint8Array | undefined;
+  isUp(domain: string): boolean;
+  /** A hub frame of this hub's to a peer, in an envelope. */
+  send(domain: string, frame: Uint8Array): void;
+  /** The hub (its shards): member domains, settling, handover and installation of rooms. */
+  local(): LocalHub | undefined;
+  /** Resolves once the replica holds every frame that reached it so far. */
+  replicaSettled(roomId: bigint): Promise<void>;
+  /** Counts a refused authority frame by its code. */
+  count(code: ProtocolErrorCode): void;
+  failoverAfterMs: number;
+  retryAfterMs: bigint;
+}
+
+/** A planned transfer this hub (the authority) runs. */
+interface Outgoing {
+  proposal: Proposal;
+  collector: VoteCollector;
+  answered: Set<string>;
+  expiresAt: bigint;
+  /** Set once the certificate formed: the room is being handed over. */
+  cert?: HandoverCertificate;
+  handover?: Handover;
+  lastSent: bigint;
+  done(r: TransferResult): void;
+}
+
+/** A room this hub takes over once its replica holds the old authority's whole log. */
+interface Incoming {
+  cert: HandoverCertificate;
+  handover: Handover;
+  installing: boolean;
+}
+
+const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+export class RoomTransfers {
+  readonly #outgoing = new Map<bigint, Outgoing>();
+  readonly #incoming = new Map<bigint, Incoming>();
+
+  constructor(private readonly h: TransferHost) {}
+
+  /** The room's record: the stored one, or term 0 under the authority the book knows. */
+  record(roomId: bigint): TermRecord | undefined {
+    const stored = this.h.records.get(roomId);
+    if (stored !== undefined) return stored;
+    const a = this.h.book.authorityOf(roomId);
+    if (a !== undefined) return { ...initialRecord(roomId, a.domain), term: a.term };
+    return this.h.storage.getRoom(roomId) === undefined
+      ? undefined
+      : initialRecord(roomId, this.h.self);
+  }
+
+  status(roomId: bigint): RoomAuthorityStatus | undefined {
+    const rec = this.record(roomId);
+    if (rec === undefined) return undefined;
+    const out = this.#outgoing.get(roomId);
+    let role: AuthorityRole = rec.authority === this.h.self ? "sequencer" : "replica";
+    if (out?.cert !== undefined) role = "handing_over";
+    else if (this.#incoming.has(roomId)) role = "awaiting_handover";
+    return {
+      authority: rec.authority,
+      term: rec.term,
+      role,
+      commitIndex: this.h.storage.nextIndex(roomId),
+    };
+  }
+
+  /** The retry hint while writes to the room are refused here (TRANSFERRING). */
+  transferring(roomId: bigint): bigint | undefined {
+    return this.#outgoing.has(roomId) || this.#incoming.has(roomId)
+      ? this.h.retryAfterMs
+      : undefined;
+  }
+
+  /** Starts a planned transfer of a room this hub sequences to the voter `to`. */
+  async transfer(roomId: bigint, to: string): Promise<TransferResult> {
+    const fail = (code: ProtocolErrorCode, message: string): TransferResult => ({
+      ok: false,
+      code,
+      message,
+    });
+    const rec = this.record(roomId);
+    if (rec === undefined) return fail("UNKNOWN_ROOM", `no room ${roomId}`);
+    if (rec.authority !== this.h.self) {
+      return fail("NOT_AUTHORITY", `${rec.authority} is the room's authority`);
+    }
+    if (this.transferring(roomId) !== undefined) {
+      return fail("TRANSFERRING", "the room is already being transferred");
+    }
+    if (to === this.h.self) return fail("FORBIDDEN", "this hub is the room's authority already");
+    if (!this.h.isUp(to)) return fail("PEER_UNREACHABLE", `no link to ${to}`);
+    const voters = await this.voters(roomId);
+    if (voters === undefined) return fail("UNKNOWN_ROOM", `no room ${roomId} sequenced here`);
+    if (!voters.includes(to)) {
+      return fail("FORBIDDEN", `${to} is not a voter of the room (no member device there)`);
+    }
+    if (this.transferring(roomId) !== undefined) {
+      return fail("TRANSFERRING", "the room is already being transferred");
+    }
+    const proposal: Proposal = {
+      roomId,
+      term: maxBig(rec.term, rec.vote?.term ?? 0n) + 1n,
+      from: this.h.self,
+      to,
+      proposer: this.h.self,
+      position: this.h.storage.nextIndex(roomId),
+      lastTerm: rec.term,
+      voters,
+      nonce: this.h.rng.bytes(NONCE_BYTES),
+      kind: "planned",
+    };
+    const now = this.h.clock.now();
+    const result = new Promise<TransferResult>((resolve) => {
+      this.#outgoing.set(roomId, {
+        proposal,
+        collector: new VoteCollector(proposal, (d) => this.h.keyOf(d)),
+        answered: new Set([this.h.self]),
+        expiresAt: now + BigInt(2 * this.h.failoverAfterMs),
+        lastSent: now,
+        done: resolve,
+      });
+    });
+    // Its own vote first, persisted: from here on the room takes no write (TRANSFERRING).
+    const own = decideVote(rec, proposal, this.view(roomId, voters));
+    if (own.kind !== "vote") {
+      this.finish(roomId, fail("STALE_TERM", `this hub cannot vote for term ${proposal.term}`));
+      return result;
+    }
+    await this.h.records.put(own.record, "proposal", { to, kind: "planned" });
+    this.count(roomId, own.vote);
+    for (const v of voters)
+      if (v !== this.h.self) this.h.send(v, proposeFrame(this.h.signer, proposal));
+    return result;
+  }
+
+  /** An authority frame from a peer (its hub signature checked against `from`'s key). */
+  async onFrame(from: string, frame: Frame): Promise<void> {
+    const h = frame.header;
+    try {
+      switch (h.opcode) {
+        case Opcode.AUTHORITY_PROPOSE:
+          return await this.onPropose(from, h.roomId, frame);
+        case Opcode.AUTHORITY_VOTE:
+          return this.onVote(from, h.roomId, frame);
+        case Opcode.HANDOVER_CERT:
+          return await this.onCertificate(from, h.roomId, frame);
+        case Opcode.AUTHORITY_COMMIT:
+          return this.onCommit(from, h.roomId, frame);
+      }
+    } catch (e) {
+      if (e instanceof StatementFormatError) return this.h.count("BAD_PAYLOAD");
+      throw e;
+    }
+  }
+
+  /** Periodic work: resends, expiry, a handover waiting for the log's end. */
+  tick(): void {
+    const now = this.h.clock.now();
+    for (const [roomId, out] of this.#outgoing) {
+      if (out.cert === undefined && now >= out.expiresAt) {
+        this.finish(roomId, {
+          ok: false,
+          code: "PEER_UNREACHABLE",
+          message: "no majority of voters answered in time",
+        });
+        continue;
+      }
+      if (now - out.lastSent < this.h.retryAfterMs) continue;
+      out.lastSent = now;
+      if (out.cert === undefined) {
+        for (const v of out.proposal.voters) {
+          if (!out.answered.has(v)) this.h.send(v, proposeFrame(this.h.signer, out.proposal));
+        }
+      } else this.h.send(out.proposal.to, certFrame(this.h.signer, out.cert, out.handover));
+    }
+    for (const roomId of this.#incoming.keys()) void this.tryInstall(roomId);
+  }
+
+  private async onPropose(from: string, roomId: bigint, frame: Frame): Promise<void> {
+    const p = proposalOf(roomId, decodePayload(Opcode.AUTHORITY_PROPOSE, frame.payload));
+    // The proposer signs its proposal's frame: nobody proposes in another hub's name.
+    if (p.proposer !== from) return this.h.count("FORBIDDEN");
+    const hash = proposalHash(p);
+    const answer = { roomId, term: p.term, hash, voter: this.h.self, logIndex: p.position };
+    const rec = this.record(roomId);
+    if (rec === undefined) {
+      // A room this hub holds nothing of: it is no voter of it.
+      const refusal = { approve: false as const, refusal: "NOT_VOTER" as const };
+      this.h.send(from, voteFrame(this.h.signer, answer, refusal));
+      return;
+    }
+    // A planned transfer's voters are the sitting authority's to say (it holds the members).
+    const d = decideVote(rec, p, this.view(roomId, p.voters));
+    if (d.kind === "refused") {
+      const cert =
+        rec.certificate !== undefined && rec.term >= p.term ? rec.certificate : undefined;
+      const refusal = { approve: false as const, refusal: d.code, ...(cert ? { cert } : {}) };
+      this.h.send(from, voteFrame(this.h.signer, answer, refusal));
+      return;
+    }
+    // Persisted before it is sent: a restart can never vote again in this term.
+    if (!d.repeated) await this.h.records.put(d.record, "vote", { to: p.to, proposer: from });
+    this.h.send(from, voteFrame(this.h.signer, answer, { approve: true, vote: d.vote }));
+  }
+
+  private onVote(from: string, roomId: bigint, frame: Frame): void {
+    const m = decodePayload(Opcode.AUTHORITY_VOTE, frame.payload);
+    const out = this.#outgoing.get(roomId);
+    if (out === undefined || out.cert !== undefined || m.term !== out.proposal.term) return;
+    if (m.voter !== from) {
+      this.h.count("FORBIDDEN");
+      return;
+    }
+    const a = voteAnswerOf(m);
+    out.answered.add(from);
+    if (a.approve) {
+      this.count(roomId, a.vote);
+      return;
+    }
+    out.collector.refuse(from, a.refusal);
+    if (out.collector.lost) {
+      this.finish(roomId, {
+        ok: false,
+        code: a.refusal === "ALREADY_VOTED" ? "ALREADY_VOTED" : "STALE_TERM",
+        message: `the voters refused the transfer (${a.refusal})`,
+      });
+    }
+  }
+
+  private count(roomId: bigint, vote: Parameters<VoteCollector["add"]>[0]): void {
+    const out = this.#outgoing.get(roomId);
+    const cert = out?.collector.add(vote);
+    if (cert !== undefined) void this.handOver(roomId, cert);
+  }
+
+  /** The certificate formed here: adopt it, let the log settle, hand the room over. */
+  private async handOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
+    const out = this.#outgoing.get(roomId);
+    if (out === undefined) return;
+    out.cert = cert;
+    await this.adopt(roomId, cert);
+    // Everything accepted before the proposal is durable and on its way to the replicas
+    // (the links keep order): the certificate follows the last frame.
+    const local = this.h.local();
+    await local?.settle?.();
+    const room = await local?.handoverOf?.(roomId);
+    if (room === undefined) return; // stays handing over: no hub can take the room
+    out.handover = {
+      nextIndex: room.nextIndex,
+      roomState: room.roomState,
+      createdAt: room.meta.createdAt,
+      ...(room.meta.creator === undefined ? {} : { creator: room.meta.creator }),
+    };
+    const p = cert.proposal;
+    await this.h.book.learn(roomId, p.to, p.term);
+    out.lastSent = this.h.clock.now();
+    for (const v of p.voters) {
+      if (v === this.h.self) continue;
+      this.h.send(v, certFrame(this.h.signer, cert, v === p.to ? out.handover : undefined));
+    }
+  }
+
+  private async onCertificate(from: string, roomId: bigint, frame: Frame): Promise<void> {
+    const { cert, handover } = certOf(decodePayload(Opcode.HANDOVER_CERT, frame.payload));
+    const p = cert.proposal;
+    if (p.roomId !== roomId) return this.h.count("BAD_PAYLOAD");
+    if (!(await this.adopt(roomId, cert))) return;
+    if (p.to !== this.h.self) {
+      await this.h.book.learn(roomId, p.to, p.term);
+      return;
+    }
+    // The new authority: its book names it only once it sequences the room (installed).
+    if (handover === undefined || from !== p.from || p.kind !== "planned") return;
+    const a = this.h.book.authorityOf(roomId);
+    if (a?.domain === this.h.self && a.term === p.term) {
+      this.announce(roomId, p, handover.nextIndex); // a resent certificate: said again
+      return;
+    }
+    if (!this.#incoming.has(roomId))
+      this.#incoming.set(roomId, { cert, handover, installing: false });
+    await this.tryInstall(roomId);
+  }
+
+  /** Adopts a valid certificate of a higher term (persisted); false when it is not one. */
+  private async adopt(roomId: bigint, cert: HandoverCertificate): Promise<boolean> {
+    const rec = this.record(roomId) ?? initialRecord(roomId, cert.proposal.from);
+    const d = adoptCertificate(rec, cert, (x) => this.h.keyOf(x));
+    if (d.kind === "invalid") {
+      this.h.count("BAD_HUB_SIGNATURE");
+      return false;
+    }
+    if (d.kind === "known") return rec.term === cert.proposal.term;
+    const p = cert.proposal;
+    await this.h.records.put(d.record, "transfer", {
+      from: d.previous,
+      to: p.to,
+      kind: p.kind,
+      votes: cert.votes.map((v) => v.voter),
+    });
+    return true;
+  }
+
+  /** The new authority takes the room once its replica holds the old one's whole log. */
+  private async tryInstall(roomId: bigint): Promise<void> {
+    const inc = this.#incoming.get(roomId);
+    if (inc === undefined || inc.installing) return;
+    inc.installing = true;
+    try {
+      await this.h.replicaSettled(roomId);
+      const head = this.h.storage.nextIndex(roomId);
+      if (head !== inc.handover.nextIndex) return; // not yet (or a fork: never installed)
+      const { handover } = inc;
+      const refused = await this.h.local()?.installRoom?.({
+        meta: {
+          roomId,
+          createdAt: handover.createdAt,
+          settings: {},
+          ...(handover.creator === undefined ? {} : { creator: handover.creator }),
+        },
+        roomState: handover.roomState,
+        nextIndex: head,
+      });
+      if (refused !== undefined) return;
+      await this.h.book.learn(roomId, this.h.self, inc.cert.proposal.term);
+      this.#incoming.delete(roomId);
+      this.announce(roomId, inc.cert.proposal, head);
+    } finally {
+      inc.installing = false;
+    }
+  }
+
+  private announce(roomId: bigint, p: Proposal, nextIndex: bigint): void {
+    const frame = hubFrame(this.h.signer, Opcode.AUTHORITY_COMMIT, roomId, 0n, {
+      term: p.term,
+      authority: this.h.self,
+      next_index: nextIndex,
+    });
+    for (const v of p.voters) if (v !== this.h.self) this.h.send(v, frame);
+  }
+
+  private onCommit(from: string, roomId: bigint, frame: Frame): void {
+    const m = decodePayload(Opcode.AUTHORITY_COMMIT, frame.payload);
+    if (m.authority !== from) {
+      this.h.count("FORBIDDEN");
+      return;
+    }
+    const rec = this.h.records.get(roomId);
+    if (rec?.term === m.term && rec.authority === from)
+      void this.h.book.learn(roomId, from, m.term);
+    const out = this.#outgoing.get(roomId);
+    if (out?.cert === undefined) return;
+    const p = out.cert.proposal;
+    if (p.to !== from || m.term !== p.term) return;
+    this.finish(roomId, { ok: true, term: p.term });
+  }
+
+  private finish(roomId: bigint, r: TransferResult): void {
+    const out = this.#outgoing.get(roomId);
+    this.#outgoing.delete(roomId);
+    out?.done(r);
+  }
+
+  /** The room's voters: hubs with a member device, and this hub (its authority). */
+  private async voters(roomId: bigint): Promise<string[] | undefined> {
+    const domains = await this.h.local()?.memberDomains?.(roomId);
+    if (domains === undefined) return undefined;
+    return [...new Set([...domains, this.h.self])].sort();
+  }
+
+  private view(roomId: bigint, voters: readonly string[]) {
+    const rec = this.record(roomId);
+    return {
+      self: this.h.self,
+      voters,
+      log: { position: this.h.storage.nextIndex(roomId), lastTerm: rec?.term ?? 0n },
+      signer: this.h.signer,
+    };
+  }
+}
