@@ -3,9 +3,21 @@
  * src/federation/roomTransfers.ts): three hub cores, each with its own storage and real MLS
  * devices, linked in memory (twoHubs.ts).
  */
-import { decodePayload, FrameHeader, Opcode } from "@kalandra/proto";
+import {
+  decodePayload,
+  FrameHeader,
+  hubFrame,
+  Opcode,
+  openEnvelope,
+  type PayloadOf,
+} from "@kalandra/proto";
+import { seededRng, tempDir } from "@kalandra/test-support";
 import { encodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
+import { certFrame, proposeFrame } from "../../src/federation/authority/authorityFrames.js";
+import { type Proposal, proposalHash, signVote } from "../../src/federation/authority/statement.js";
+import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
+import type { Storage } from "../../src/storage/types.js";
 import {
   type Answer,
   answerTo,
@@ -48,8 +60,8 @@ async function uploadKeyPackage(net: Net, env: Env, c: Client): Promise<Uint8Arr
 }
 
 /** alice@a creates ROOM on A and adds bob@b and carol@c (claimed through their hubs). */
-async function threeHubRoom(): Promise<Room> {
-  const net = await federation([A, B, C]);
+async function threeHubRoom(opts: Parameters<typeof federation>[1] = {}): Promise<Room> {
+  const net = await federation([A, B, C], opts);
   const [a, b, c] = [net.hub(A), net.hub(B), net.hub(C)];
   const alice = await makeClient(a, `alice@${A}`);
   const bob = await makeClient(b, `bob@${B}`);
@@ -181,5 +193,136 @@ describe("planned transfer of a room's authority between real hubs", () => {
       return `${h.senderId}:${h.requestId}`;
     });
     expect(new Set(seen).size).toBe(seen.length);
+  });
+});
+
+/** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
+function votes(net: Net, from: string, to: string): PayloadOf<typeof Opcode.AUTHORITY_VOTE>[] {
+  const key = net.signers.get(from)!.publicKey;
+  return net.log
+    .filter((m) => m.from === from && m.to === to)
+    .map((m) => openEnvelope(m.bytes, key, { maxHops: 3 }).inner)
+    .filter((f) => f.header.opcode === Opcode.AUTHORITY_VOTE)
+    .map((f) => decodePayload(Opcode.AUTHORITY_VOTE, f.payload));
+}
+
+function proposal(over: Partial<Proposal> = {}): Proposal {
+  return {
+    roomId: ROOM,
+    term: 1n,
+    from: A,
+    to: B,
+    proposer: A,
+    position: 3n,
+    lastTerm: 0n,
+    voters: [A, B, C],
+    nonce: new Uint8Array(16).fill(1),
+    kind: "planned",
+    ...over,
+  };
+}
+
+describe("votes and refusals", () => {
+  it("a voter's vote survives its restart from LMDB: the same proposal gets the same vote, another in that term ALREADY_VOTED", async () => {
+    const dir = tempDir("fed-votes");
+    const open = () => openLmdbStorage({ path: dir.path, rng: seededRng("fed-votes-c") });
+    let storage: Storage = await open();
+    try {
+      const { net } = await threeHubRoom({ storage: { [C]: storage } });
+      const a = net.hub(A).hub.federation!;
+      const p1 = proposal();
+      a.sendHubFrame(C, proposeFrame(net.signers.get(A)!, p1));
+      await net.settleUntil(() => votes(net, C, A).length === 1);
+      const [first] = votes(net, C, A);
+      expect(first).toMatchObject({ term: 1n, voter: C, approve: true });
+      expect(storage.readAudit().filter((r) => r.detail.event === "vote")).toHaveLength(1);
+      await net.crash(C);
+      await storage.close();
+      storage = await open();
+      await net.restart(C, storage);
+      a.sendHubFrame(C, proposeFrame(net.signers.get(A)!, p1));
+      const p2 = proposal({ to: C, nonce: new Uint8Array(16).fill(2) });
+      a.sendHubFrame(C, proposeFrame(net.signers.get(A)!, p2));
+      await net.settleUntil(() => votes(net, C, A).length === 3);
+      const [, again, other] = votes(net, C, A);
+      expect(again).toEqual(first);
+      expect(other).toMatchObject({ approve: false, refusal: "ALREADY_VOTED" });
+      // Still one vote on record: the repeated answer wrote nothing.
+      expect(storage.readAudit().filter((r) => r.detail.event === "vote")).toHaveLength(1);
+    } finally {
+      await storage.close();
+      dir.cleanup();
+    }
+  });
+
+  it("refuses transfers it cannot make, typed, and the room stays writable", async () => {
+    const { net, hubs, alice, bob } = await threeHubRoom();
+    const a = hubs[A]!.hub.federation!;
+    const b = hubs[B]!.hub.federation!;
+    expect(await b.transfer(ROOM, C)).toMatchObject({ ok: false, code: "NOT_AUTHORITY" });
+    expect(await a.transfer(ROOM, A)).toMatchObject({ ok: false, code: "FORBIDDEN" });
+    expect(await a.transfer(ROOM, "d.example")).toMatchObject({
+      ok: false,
+      code: "PEER_UNREACHABLE",
+    });
+    expect(await a.transfer(99n, B)).toMatchObject({ ok: false, code: "UNKNOWN_ROOM" });
+    net.link(A, C, false);
+    expect(await a.transfer(ROOM, C)).toMatchObject({ ok: false, code: "PEER_UNREACHABLE" });
+    net.link(A, C);
+    expect((await sendVia(net, hubs[A]!, alice, appMessage(alice, ROOM, 1n))).opcode).toBe(
+      Opcode.ACK,
+    );
+    expect((await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
+  });
+
+  it("a transfer no majority answers expires, and the authority takes writes again", async () => {
+    const { net, hubs, bob } = await threeHubRoom();
+    const a = hubs[A]!.hub.federation!;
+    // B and C never hear of it: the proposal is lost on both links.
+    net.tamper = (m) => (m.from === A ? undefined : m);
+    const moving = a.transfer(ROOM, B);
+    await net.settle();
+    expect(a.transferring(ROOM)).toBe(1000n);
+    net.tamper = undefined;
+    const held = await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n));
+    expect(held.error?.name).toBe("TRANSFERRING");
+    net.time.advance(6001);
+    a.tick();
+    expect(await moving).toMatchObject({ ok: false, code: "PEER_UNREACHABLE" });
+    expect(a.roomAuthority(ROOM)).toMatchObject({ authority: A, term: 0n, role: "sequencer" });
+    expect((await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
+  });
+
+  it("drops forged authority frames, typed: a certificate without a majority, a proposal in another hub's name", async () => {
+    const { net, hubs } = await threeHubRoom();
+    const c = hubs[C]!.hub.federation!;
+    const bSigner = net.signers.get(B)!;
+    // B claims the room with only its own vote: no majority of three.
+    const p = proposal({ kind: "failover", from: A, to: B, proposer: B });
+    const own = signVote(B, proposalHash(p), bSigner);
+    hubs[B]!.hub.federation!.sendHubFrame(C, certFrame(bSigner, { proposal: p, votes: [own] }));
+    // A vote signed by C's key forged by B (B cannot sign as C).
+    const forged = { voter: C, proposal: proposalHash(p), signature: own.signature };
+    hubs[B]!.hub.federation!.sendHubFrame(
+      C,
+      certFrame(bSigner, { proposal: p, votes: [own, forged] }),
+    );
+    // B proposes in A's name.
+    hubs[B]!.hub.federation!.sendHubFrame(C, proposeFrame(bSigner, proposal()));
+    // Garbage in a well-signed frame.
+    hubs[B]!.hub.federation!.sendHubFrame(
+      C,
+      hubFrame(bSigner, Opcode.HANDOVER_CERT, ROOM, 0n, {
+        proposal: new Uint8Array([1, 2, 3]),
+        votes: [],
+      }),
+    );
+    await net.settle();
+    expect(c.refused.get("BAD_HUB_SIGNATURE")).toBe(2);
+    expect(c.refused.get("FORBIDDEN")).toBe(1);
+    expect(c.refused.get("BAD_PAYLOAD")).toBe(1);
+    expect(c.book.authorityOf(ROOM)).toEqual({ domain: A, term: 0n });
+    expect(c.roomAuthority(ROOM)).toMatchObject({ authority: A, term: 0n, role: "replica" });
+    expect(votes(net, C, B)).toEqual([]);
   });
 });

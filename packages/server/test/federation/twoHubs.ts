@@ -6,12 +6,17 @@
  */
 import { createDeviceSigner, type DeviceSigner, Frame, FrameHeader } from "@kalandra/proto";
 import { ManualTime, seededRng } from "@kalandra/test-support";
-import type { AuthorityHandler, PeerLinks } from "../../src/federation/contract.js";
+import type {
+  AuthorityHandler,
+  FederationSetup,
+  PeerLinks,
+} from "../../src/federation/contract.js";
 import { staticPeerPolicy } from "../../src/federation/peerPolicy.js";
 import { HubCore } from "../../src/hub/hubCore.js";
 import { shardModeration } from "../../src/moderation/shardModeration.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
+import type { Storage } from "../../src/storage/types.js";
 import type { BanPolicy } from "../../src/vocabulary/bans.js";
 import type { Target } from "../../src/vocabulary/target.js";
 import { type Answer, answerTo, type Client, type Env, HUB_SEED, makeEnv } from "../hub/harness.js";
@@ -31,6 +36,30 @@ export class Net {
   readonly time = new ManualTime();
   /** Rewrites (or drops, with undefined) a message on its way: a hostile or broken link. */
   tamper: ((m: Message) => Message | undefined) | undefined;
+  /** Opens a hub over a storage (a restart opens it again over the same data). */
+  readonly open = new Map<string, (storage: Storage) => Promise<HubCore>>();
+  /** Hubs that are down (crashed): messages to them are lost. */
+  readonly down = new Set<string>();
+
+  /** The hub stops (its links go down at every peer); its storage stays as it was. */
+  async crash(domain: string): Promise<void> {
+    const env = this.hub(domain);
+    this.down.add(domain);
+    for (const other of this.hubs.keys()) {
+      if (other !== domain) this.hub(other).hub.federation?.linkDown(domain);
+    }
+    await env.hub.close();
+  }
+
+  /** The hub comes back over `storage` (its own, or the same data reopened) and relinks. */
+  async restart(domain: string, storage?: Storage): Promise<Env> {
+    const env = this.hub(domain);
+    if (storage !== undefined) env.storage = storage;
+    env.hub = await this.open.get(domain)!(env.storage);
+    this.down.delete(domain);
+    for (const other of this.hubs.keys()) if (other !== domain) this.link(domain, other);
+    return env;
+  }
 
   links(from: string): PeerLinks {
     return {
@@ -61,10 +90,20 @@ export class Net {
       quiet = 0;
       for (const m of this.queue.splice(0)) {
         const t = this.tamper === undefined ? m : this.tamper(m);
-        if (t !== undefined) this.hub(t.to).hub.federation?.linkFrame(t.from, t.bytes);
+        if (t === undefined || this.down.has(t.to) || this.down.has(t.from)) continue;
+        this.hub(t.to).hub.federation?.linkFrame(t.from, t.bytes);
       }
     }
     throw new Error("the network did not settle");
+  }
+
+  /** Settles until `done` holds (a hub on LMDB answers after its write is on disk). */
+  async settleUntil(done: () => boolean): Promise<void> {
+    await this.settle();
+    for (let wait = 0; wait < 100 && !done(); wait++) {
+      await new Promise((r) => setTimeout(r, 5));
+      await this.settle();
+    }
   }
 
   /** Both directions of the link between `a` and `b` go up (or down). */
@@ -87,6 +126,10 @@ export async function federation(
   opts: {
     bans?: Record<string, BanPolicy>;
     authority?: Record<string, AuthorityHandler>;
+    /** A hub's storage (default: a MemoryStorage). */
+    storage?: Record<string, Storage>;
+    /** Federation settings of every hub (ack quorum, failover delay). */
+    setup?: Pick<FederationSetup, "ackQuorum" | "failoverAfterMs">;
   } = {},
 ): Promise<Net> {
   const base = await makeEnv();
@@ -104,7 +147,7 @@ export async function federation(
       hubMls,
       hubSigner,
       time: net.time,
-      storage: new MemoryStorage(),
+      storage: opts.storage?.[domain] ?? new MemoryStorage(),
       out: [],
       limits: {},
     } as unknown as Env;
@@ -114,22 +157,26 @@ export async function federation(
     const peers = domains
       .filter((d) => d !== domain)
       .map((d) => ({ domain: d, hubKey: net.signers.get(d)!.publicKey }));
-    env.hub = await HubCore.open({
-      storage: env.storage,
-      clock: net.time,
-      rng: seededRng(`hub-${domain}`),
-      timers: net.time,
-      hubSigner,
-      sink: env.sink,
-      groups: publicGroupViews(hubMls.publicKey),
-      shardModeration,
-      ...(opts.bans?.[domain] === undefined ? {} : { bans: opts.bans[domain] }),
-      federation: {
-        peers: staticPeerPolicy({ domain, peers }),
-        links: net.links(domain),
-        ...(opts.authority?.[domain] === undefined ? {} : { authority: opts.authority[domain] }),
-      },
-    });
+    const open = (storage: Storage) =>
+      HubCore.open({
+        storage,
+        clock: net.time,
+        rng: seededRng(`hub-${domain}`),
+        timers: net.time,
+        hubSigner,
+        sink: env.sink,
+        groups: publicGroupViews(hubMls.publicKey),
+        shardModeration,
+        ...(opts.bans?.[domain] === undefined ? {} : { bans: opts.bans[domain] }),
+        federation: {
+          peers: staticPeerPolicy({ domain, peers }),
+          links: net.links(domain),
+          ...(opts.authority?.[domain] === undefined ? {} : { authority: opts.authority[domain] }),
+          ...opts.setup,
+        },
+      });
+    net.open.set(domain, open);
+    env.hub = await open(env.storage);
     net.hubs.set(domain, env);
   }
   for (const a of domains) for (const b of domains) if (a < b) net.link(a, b);
@@ -140,7 +187,7 @@ export async function federation(
 export async function sendVia(net: Net, env: Env, c: Client, bytes: Uint8Array): Promise<Answer> {
   const requestId = FrameHeader.view(bytes).requestId;
   await env.hub.handleFrame(c.sessionId, c.senderId, bytes);
-  await net.settle();
+  await net.settleUntil(() => answerTo(env, c, requestId) !== undefined);
   const a = answerTo(env, c, requestId);
   if (a === undefined) throw new Error(`no answer to request ${requestId}`);
   return a;
