@@ -176,6 +176,7 @@ export {
   type FedLinkOkPayload,
   type FedProofPayload,
   type GroupInfoPayload,
+  type FedLogStatePayload,
   type HandoverCertPayload,
   type HelloPayload,
   type KickPayload,

@@ -115,6 +115,7 @@ export const OPCODE_TRAITS: Readonly<Record<Opcode, OpcodeTraits>> = Object.free
   [Opcode.FED_CHALLENGE]: t("federation", "peer"),
   [Opcode.FED_PROOF]: t("federation", "peer"),
   [Opcode.FED_LINK_OK]: t("federation", "peer"),
+  [Opcode.FED_LOG_STATE]: t("federation", "peer"),
   // A user lists and revokes its own devices; the hub answers them itself.
   [Opcode.DEVICE_LIST]: t("identity", "client"),
   [Opcode.DEVICE_LISTED]: t("identity", "hub"),

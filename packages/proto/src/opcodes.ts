@@ -58,6 +58,8 @@ export const Opcode = {
   FED_CHALLENGE: 0x0707,
   FED_PROOF: 0x0708,
   FED_LINK_OK: 0x0709,
+  /** Replica ↔ authority: how much of a room's log is durable there / committed (issue 18). */
+  FED_LOG_STATE: 0x070a,
   // 0x08xx identity (the user's own devices; DESIGN §10)
   DEVICE_LIST: 0x0801,
   DEVICE_LISTED: 0x0802,

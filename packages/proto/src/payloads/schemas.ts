@@ -207,6 +207,13 @@ const fedChallenge = struct({
 const fedProof = struct({ signature: bytes(64) });
 /** Acceptor → dialer: the link is up (both sides proved their pinned keys). */
 const fedLinkOk = struct({ max_hops: uint() });
+/**
+ * How far a room's log is at the sender in `term`: a replica tells the authority how many
+ * entries it holds durably (`durable`), the authority tells the replicas how many a
+ * majority of voters holds (`commit`), so `ack_quorum = "majority"` acknowledges and fans
+ * out only what no failover can drop.
+ */
+const fedLogState = struct({ term: u64(), durable: u64(), commit: u64() });
 
 // 0x08xx identity
 const deviceListed = struct({
@@ -274,6 +281,7 @@ export const PAYLOAD_SCHEMAS = {
   [Opcode.FED_CHALLENGE]: fedChallenge,
   [Opcode.FED_PROOF]: fedProof,
   [Opcode.FED_LINK_OK]: fedLinkOk,
+  [Opcode.FED_LOG_STATE]: fedLogState,
   [Opcode.DEVICE_LIST]: empty,
   [Opcode.DEVICE_LISTED]: deviceListed,
   [Opcode.DEVICE_REVOKE]: deviceRevoke,
@@ -325,6 +333,7 @@ export type AuthorityProposePayload = PayloadOf<typeof Opcode.AUTHORITY_PROPOSE>
 export type AuthorityVotePayload = PayloadOf<typeof Opcode.AUTHORITY_VOTE>;
 export type AuthorityCommitPayload = PayloadOf<typeof Opcode.AUTHORITY_COMMIT>;
 export type HandoverCertPayload = PayloadOf<typeof Opcode.HANDOVER_CERT>;
+export type FedLogStatePayload = PayloadOf<typeof Opcode.FED_LOG_STATE>;
 export type FedHelloPayload = PayloadOf<typeof Opcode.FED_HELLO>;
 export type FedChallengePayload = PayloadOf<typeof Opcode.FED_CHALLENGE>;
 export type FedProofPayload = PayloadOf<typeof Opcode.FED_PROOF>;

@@ -23,6 +23,8 @@ import {
   errorFrame,
   Flag,
   type Frame,
+  FrameHeader,
+  hubFrame,
   isProtocolError,
   isRoomRequest,
   isSequenced,
@@ -50,6 +52,7 @@ import type {
   PeerPolicy,
 } from "./contract.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
+import { MajorityGate } from "./majorityGate.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
 import { ReplicaLog } from "./replica.js";
 import { ReplicaIntake, type SyncPage, type SyncPageReader } from "./replicaIntake.js";
@@ -148,6 +151,8 @@ export class FederationCore implements FederationInputs {
   private readonly forwarding: Forwarding;
   private readonly intake: ReplicaIntake;
   private readonly transfers: RoomTransfers;
+  /** `ack_quorum = "majority"` at the authority (majorityGate.ts). */
+  private readonly gate: MajorityGate | undefined;
   private local: LocalHub | undefined;
 
   constructor(private readonly d: FederationDeps) {
@@ -166,8 +171,27 @@ export class FederationCore implements FederationInputs {
         this.remoteDevices.set(senderId, { domain, userId }),
       retryAfterMs: d.retryAfterMs ?? 1000n,
     });
-    this.intake = new ReplicaIntake(ports, this.book, this.replica);
+    const majority = d.ackQuorum === "majority";
+    this.intake = new ReplicaIntake(ports, this.book, this.replica, majority);
     const self = d.peers.domain;
+    if (majority) {
+      this.gate = new MajorityGate({
+        self,
+        deliver: (t, f) => {
+          if (!this.route(t, f)) this.local?.sink(t, f);
+        },
+        committed: (roomId, voters, commit) => {
+          const term = this.book.authorityOf(roomId)?.term ?? 0n;
+          const durable = this.d.storage.nextIndex(roomId);
+          const state = hubFrame(d.signer, Opcode.FED_LOG_STATE, roomId, 0n, {
+            term,
+            durable,
+            commit,
+          });
+          for (const v of voters) if (v !== self) this.send(v, state, {});
+        },
+      });
+    }
     this.transfers = new RoomTransfers({
       self,
       signer: d.signer,
@@ -181,6 +205,7 @@ export class FederationCore implements FederationInputs {
       send: (domain, frame) => this.send(domain, frame, {}),
       local: () => this.local,
       replicaSettled: (roomId) => this.replica.settled(roomId),
+      handedOver: (roomId) => this.gate?.releaseAll(roomId),
       count: (code) => this.count(code),
       failoverAfterMs: d.failoverAfterMs ?? 3000,
       retryAfterMs: d.retryAfterMs ?? 1000n,
@@ -202,7 +227,10 @@ export class FederationCore implements FederationInputs {
 
   /** Who sequences the room in which term, and this hub's part; undefined for no room. */
   roomAuthority(roomId: bigint): RoomAuthorityStatus | undefined {
-    return this.transfers.status(roomId);
+    const s = this.transfers.status(roomId);
+    const commit = this.gate?.commit(roomId);
+    if (s === undefined || commit === undefined || s.authority !== this.domain) return s;
+    return { ...s, commitIndex: commit };
   }
 
   /**
@@ -297,6 +325,12 @@ export class FederationCore implements FederationInputs {
    * a peer), false when it is for local sessions only.
    */
   intercept(target: Target, frame: Uint8Array): boolean {
+    if (this.gate?.hold(target, frame) === true) return true;
+    return this.route(target, frame);
+  }
+
+  /** Sends what is for other hubs; false when `target` is for local sessions only. */
+  private route(target: Target, frame: Uint8Array): boolean {
     switch (target.kind) {
       case "replicas":
         this.replicate(target.roomId, target.peers, frame);
@@ -347,6 +381,7 @@ export class FederationCore implements FederationInputs {
       return this.forwarding.answered(domain, inner, sender);
     }
     if (h.opcode === Opcode.SYNC_REQUEST) return this.answerCatchUp(domain, inner);
+    if (h.opcode === Opcode.FED_LOG_STATE) return this.logState(domain, inner, key);
     // A Welcome or commit request the authority sends to devices of this hub.
     if (h.opcode === Opcode.WELCOME || h.opcode === Opcode.COMMIT_REQUEST) {
       if (h.opcode === Opcode.WELCOME) await this.book.learn(h.roomId, domain, 0n);
@@ -421,11 +456,27 @@ export class FederationCore implements FederationInputs {
     handler.onAuthorityFrame(domain, { kind, frame: inner, payload } as AuthorityFrame);
   }
 
+  /** FED_LOG_STATE: a replica's durable length (here the authority) or the commit point. */
+  private logState(domain: string, inner: Frame, key: Uint8Array): void {
+    if (!verifyFrame(inner, key)) return this.count("BAD_HUB_SIGNATURE");
+    const roomId = inner.header.roomId;
+    const m = decodePayload(Opcode.FED_LOG_STATE, inner.payload);
+    const term = this.book.authorityOf(roomId)?.term ?? 0n;
+    if (m.term !== term) return;
+    if (this.isRemoteRoom(roomId)) this.intake.committed(domain, roomId, m.commit);
+    else this.gate?.replicated(roomId, domain, m.durable);
+  }
+
   /** A frame this hub sequenced, once to each participating hub with its position proof. */
   private replicate(roomId: bigint, peers: readonly ReplicaPeer[], frame: Uint8Array): void {
     if (this.isRemoteRoom(roomId)) return;
     const term = this.book.authorityOf(roomId)?.term ?? 0n;
     const positionSig = signPosition(this.d.signer, term, frame);
+    if (this.gate !== undefined) {
+      const voters = peers.filter((p) => p.members.length > 0).map((p) => p.domain);
+      const all = [...new Set([this.domain, ...voters])].sort();
+      this.gate.sequenced(roomId, all, FrameHeader.view(frame).logIndex + 1n);
+    }
     for (const p of peers) {
       if (p.domain === this.domain) continue;
       for (const s of [...p.members, ...p.fanout]) {

@@ -20,6 +20,7 @@ import type { Outcome } from "../vocabulary/outcome.js";
 import { refuse } from "../vocabulary/outcome.js";
 import type { AuthorityBook } from "./authorityBook.js";
 import type { Forwarding, PeerRequester } from "./forwarding.js";
+import { ReplicaCommits } from "./majorityGate.js";
 import { type FederationPorts, ownHeader, resign } from "./ports.js";
 import type { PageEntry, ReplicaLog } from "./replica.js";
 
@@ -49,12 +50,22 @@ export class ReplicaIntake {
   /** Rooms with a catch-up request in flight. */
   private readonly catchingUp = new Set<bigint>();
   private requestId = 0;
+  /** `ack_quorum = "majority"`: local fan-out waits for the authority's commit point. */
+  private readonly commits: ReplicaCommits | undefined;
 
   constructor(
     private readonly ports: FederationPorts,
     private readonly book: AuthorityBook,
     private readonly replica: ReplicaLog,
-  ) {}
+    majority = false,
+  ) {
+    if (majority) this.commits = new ReplicaCommits((f, to) => this.fanOut(f, to));
+  }
+
+  /** The authority's commit point for a room (FED_LOG_STATE from `domain`). */
+  committed(domain: string, roomId: bigint, commit: bigint): void {
+    if (this.book.authorityOf(roomId)?.domain === domain) this.commits?.committed(roomId, commit);
+  }
 
   /** A frame `domain` sequenced (its link key `key`): checked into the replica, fanned out. */
   async sequenced(domain: string, key: Uint8Array, inner: Frame, e: Position): Promise<void> {
@@ -74,7 +85,25 @@ export class ReplicaIntake {
     const v = await this.replica.accept(h.roomId, wire, e.to ?? []);
     if (v.kind === "refused") return this.ports.count(v.refusal.code);
     if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
-    if (v.kind === "appended") for (const a of v.applied) this.fanOut(a.frame, a.to);
+    if (v.kind === "appended") for (const a of v.applied) this.deliver(h.roomId, a.frame, a.to);
+    this.reportDurable(domain, h.roomId, term);
+  }
+
+  /** Majority mode: tells the authority how much of the room's log is durable here. */
+  private reportDurable(domain: string, roomId: bigint, term: bigint): void {
+    if (this.commits === undefined) return;
+    const durable = this.replica.head(roomId);
+    const state = { term, durable, commit: 0n };
+    this.ports.send(
+      domain,
+      hubFrame(this.ports.signer, Opcode.FED_LOG_STATE, roomId, 0n, state),
+      {},
+    );
+  }
+
+  private deliver(roomId: bigint, frame: Uint8Array, to: readonly bigint[]): void {
+    if (this.commits === undefined) this.fanOut(frame, to);
+    else this.commits.offer(roomId, frame, to);
   }
 
   /** The authority's answer to this hub's catch-up request. */
@@ -84,7 +113,10 @@ export class ReplicaIntake {
     if (inner.header.opcode !== Opcode.SYNC_PAGE) return;
     if (this.book.authorityOf(roomId)?.domain !== domain) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
-    for (const a of await this.replica.applyPage(roomId, page.entries)) this.fanOut(a.frame, a.to);
+    for (const a of await this.replica.applyPage(roomId, page.entries)) {
+      this.deliver(roomId, a.frame, a.to);
+    }
+    this.reportDurable(domain, roomId, this.book.authorityOf(roomId)?.term ?? 0n);
     const head = this.replica.head(roomId);
     if (head < page.head && page.entries.length > 0) this.catchUp(domain, roomId, head);
   }

@@ -92,6 +92,8 @@ export interface TransferHost {
   local(): LocalHub | undefined;
   /** Resolves once the replica holds every frame that reached it so far. */
   replicaSettled(roomId: bigint): Promise<void>;
+  /** The room is the new authority's now: whatever this hub still held for it may go. */
+  handedOver(roomId: bigint): void;
   /** Counts a refused authority frame by its code. */
   count(code: ProtocolErrorCode): void;
   failoverAfterMs: number;
@@ -438,6 +440,7 @@ export class RoomTransfers {
     if (out?.cert === undefined) return;
     const p = out.cert.proposal;
     if (p.to !== from || m.term !== p.term) return;
+    this.h.handedOver(roomId);
     this.finish(roomId, { ok: true, term: p.term });
   }
 

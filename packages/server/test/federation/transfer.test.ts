@@ -128,72 +128,75 @@ async function sendRetrying(net: Net, env: Env, c: Client, bytes: Uint8Array): P
 }
 
 describe("planned transfer of a room's authority between real hubs", () => {
-  it("moves the room from A to B while all three hubs' users send: no gap, no reordering, nothing acked lost", async () => {
-    const { net, hubs, alice, bob, carol } = await threeHubRoom();
-    const a = hubs[A]!;
-    const b = hubs[B]!;
-    const c = hubs[C]!;
-    expect(a.hub.federation!.roomAuthority(ROOM)).toEqual({
-      authority: A,
-      term: 0n,
-      role: "sequencer",
-      commitIndex: 2n,
-    });
-    expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "before"))).opcode).toBe(
-      Opcode.ACK,
-    );
-    // The transfer starts while a message of each user is in flight.
-    const moving = a.hub.federation!.transfer(ROOM, B);
-    const inFlight = [
-      [a, alice, appMessage(alice, ROOM, 1n, "during a")],
-      [b, bob, appMessage(bob, ROOM, 1n, "during b")],
-      [c, carol, appMessage(carol, ROOM, 1n, "during c")],
-    ] as const;
-    for (const [env, client, bytes] of inFlight) {
-      await env.hub.handleFrame(client.sessionId, client.senderId, bytes);
-    }
-    await net.settle();
-    expect(await moving).toEqual({ ok: true, term: 1n });
-    // Refused ones (TRANSFERRING) are retried with the same request id, like the client core.
-    const acked: Answer[] = [];
-    for (const [env, client, bytes] of inFlight) {
-      const first = answerTo(env, client, FrameHeader.view(bytes).requestId);
-      expect(["ACK", "TRANSFERRING"]).toContain(
-        first?.opcode === Opcode.ACK ? "ACK" : first?.error?.name,
+  it.each(["local", "majority"] as const)(
+    "moves the room from A to B while all three hubs' users send (ack_quorum %s): no gap, no reordering, nothing acked lost",
+    async (ackQuorum) => {
+      const { net, hubs, alice, bob, carol } = await threeHubRoom({ setup: { ackQuorum } });
+      const a = hubs[A]!;
+      const b = hubs[B]!;
+      const c = hubs[C]!;
+      expect(a.hub.federation!.roomAuthority(ROOM)).toEqual({
+        authority: A,
+        term: 0n,
+        role: "sequencer",
+        commitIndex: 2n,
+      });
+      expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "before"))).opcode).toBe(
+        Opcode.ACK,
       );
-      acked.push(await sendRetrying(net, env, client, bytes));
-    }
-    for (const x of acked) expect(x.opcode).toBe(Opcode.ACK);
-    // Every hub's view: B sequences in term 1, the others replicate it.
-    for (const [domain, env] of Object.entries(hubs)) {
-      const s = env.hub.federation!.roomAuthority(ROOM);
-      expect(s).toMatchObject({ authority: B, term: 1n });
-      expect(s!.role).toBe(domain === B ? "sequencer" : "replica");
-      expect(env.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: B, term: 1n });
-    }
-    // After the transfer: writes from every hub go to B, continuing the log.
-    const after = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "after a"));
-    const afterC = await sendVia(net, c, carol, appMessage(carol, ROOM, 1n, "after c"));
-    expect(afterC.frame.header.logIndex).toBe(after.frame.header.logIndex + 1n);
-    await net.settle();
-    const log = headers(b);
-    expect(log).toHaveLength(Number(afterC.frame.header.logIndex) + 1);
-    expect(headers(a)).toEqual(log);
-    expect(headers(c)).toEqual(log);
-    // Every acknowledged frame is at the index its ACK named, from its sender.
-    const stored = b.storage.readRange(ROOM, 0n, 1000);
-    for (const [i, x] of acked.entries()) {
-      const f = FrameHeader.view(stored[Number(x.frame.header.logIndex)]!.header);
-      expect(f.senderId).toBe(inFlight[i]![1].senderId);
-      expect(f.requestId).toBe(x.frame.header.requestId);
-    }
-    // Each sequenced frame once: the request ids of each sender are distinct.
-    const seen = stored.map((f) => {
-      const h = FrameHeader.view(f.header);
-      return `${h.senderId}:${h.requestId}`;
-    });
-    expect(new Set(seen).size).toBe(seen.length);
-  });
+      // The transfer starts while a message of each user is in flight.
+      const moving = a.hub.federation!.transfer(ROOM, B);
+      const inFlight = [
+        [a, alice, appMessage(alice, ROOM, 1n, "during a")],
+        [b, bob, appMessage(bob, ROOM, 1n, "during b")],
+        [c, carol, appMessage(carol, ROOM, 1n, "during c")],
+      ] as const;
+      for (const [env, client, bytes] of inFlight) {
+        await env.hub.handleFrame(client.sessionId, client.senderId, bytes);
+      }
+      await net.settle();
+      expect(await moving).toEqual({ ok: true, term: 1n });
+      // Refused ones (TRANSFERRING) are retried with the same request id, like the client core.
+      const acked: Answer[] = [];
+      for (const [env, client, bytes] of inFlight) {
+        const first = answerTo(env, client, FrameHeader.view(bytes).requestId);
+        expect(["ACK", "TRANSFERRING"]).toContain(
+          first?.opcode === Opcode.ACK ? "ACK" : first?.error?.name,
+        );
+        acked.push(await sendRetrying(net, env, client, bytes));
+      }
+      for (const x of acked) expect(x.opcode).toBe(Opcode.ACK);
+      // Every hub's view: B sequences in term 1, the others replicate it.
+      for (const [domain, env] of Object.entries(hubs)) {
+        const s = env.hub.federation!.roomAuthority(ROOM);
+        expect(s).toMatchObject({ authority: B, term: 1n });
+        expect(s!.role).toBe(domain === B ? "sequencer" : "replica");
+        expect(env.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: B, term: 1n });
+      }
+      // After the transfer: writes from every hub go to B, continuing the log.
+      const after = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "after a"));
+      const afterC = await sendVia(net, c, carol, appMessage(carol, ROOM, 1n, "after c"));
+      expect(afterC.frame.header.logIndex).toBe(after.frame.header.logIndex + 1n);
+      await net.settle();
+      const log = headers(b);
+      expect(log).toHaveLength(Number(afterC.frame.header.logIndex) + 1);
+      expect(headers(a)).toEqual(log);
+      expect(headers(c)).toEqual(log);
+      // Every acknowledged frame is at the index its ACK named, from its sender.
+      const stored = b.storage.readRange(ROOM, 0n, 1000);
+      for (const [i, x] of acked.entries()) {
+        const f = FrameHeader.view(stored[Number(x.frame.header.logIndex)]!.header);
+        expect(f.senderId).toBe(inFlight[i]![1].senderId);
+        expect(f.requestId).toBe(x.frame.header.requestId);
+      }
+      // Each sequenced frame once: the request ids of each sender are distinct.
+      const seen = stored.map((f) => {
+        const h = FrameHeader.view(f.header);
+        return `${h.senderId}:${h.requestId}`;
+      });
+      expect(new Set(seen).size).toBe(seen.length);
+    },
+  );
 });
 
 /** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
@@ -324,5 +327,59 @@ describe("votes and refusals", () => {
     expect(c.book.authorityOf(ROOM)).toEqual({ domain: A, term: 0n });
     expect(c.roomAuthority(ROOM)).toMatchObject({ authority: A, term: 0n, role: "replica" });
     expect(votes(net, C, B)).toEqual([]);
+  });
+});
+
+/** The opcode of the frame inside a link message. */
+function innerOpcode(net: Net, m: { from: string; bytes: Uint8Array }): number {
+  const key = net.signers.get(m.from)!.publicKey;
+  return openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+}
+
+describe('ack_quorum = "majority"', () => {
+  it("acknowledges and fans out an entry only once a majority of voters holds it durably", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority" },
+    });
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    // The replicas store the entry but their reports are lost: it is durable at A only.
+    net.tamper = (m) =>
+      m.to === A && innerOpcode(net, m) === Opcode.FED_LOG_STATE ? undefined : m;
+    const bytes = appMessage(alice, ROOM, 1n, "held");
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
+    await net.settle();
+    const requestId = FrameHeader.view(bytes).requestId;
+    expect(a.storage.nextIndex(ROOM)).toBe(3n);
+    expect(c.storage.nextIndex(ROOM)).toBe(3n);
+    expect(answerTo(a, alice, requestId)).toBeUndefined();
+    expect(a.hub.federation!.roomAuthority(ROOM)?.commitIndex).toBe(2n);
+    const shownTo = (env: Env, who: Client) =>
+      env.out
+        .filter((s) => s.target.kind === "members" && s.target.senderIds.includes(who.senderId))
+        .map((s) => s.frame.header.logIndex);
+    expect(shownTo(c, carol)).toEqual([]);
+    // The reports get through again: the next entry's make the majority hold both.
+    net.tamper = undefined;
+    const next = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "next"));
+    expect(next.opcode).toBe(Opcode.ACK);
+    const held = answerTo(a, alice, requestId);
+    expect(held?.opcode).toBe(Opcode.ACK);
+    expect(held?.frame.header.logIndex).toBe(2n);
+    await net.settle();
+    expect(a.hub.federation!.roomAuthority(ROOM)?.commitIndex).toBe(4n);
+    // Carol (on C) and alice (on A) saw each entry once committed, in order.
+    expect(shownTo(c, carol)).toEqual([2n, 3n]);
+    expect(shownTo(a, alice)).toEqual([3n]);
+    expect(headers(b)).toEqual(headers(a));
+    expect(headers(c)).toEqual(headers(a));
+  });
+
+  it('"local" acknowledges at once, whatever the replicas hold', async () => {
+    const { net, hubs, alice } = await threeHubRoom();
+    net.tamper = (m) =>
+      m.from === A && innerOpcode(net, m) === Opcode.APP_MESSAGE ? undefined : m;
+    const sent = await sendVia(net, hubs[A]!, alice, appMessage(alice, ROOM, 1n, "at once"));
+    expect(sent.opcode).toBe(Opcode.ACK);
+    expect(hubs[B]!.storage.nextIndex(ROOM)).toBe(2n);
   });
 });

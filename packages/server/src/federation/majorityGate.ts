@@ -1,0 +1,148 @@
+/**
+ * `ack_quorum = "majority"` (DESIGN §11, issue 18): what a client sees of a federated room
+ * waits until a majority of the room's voters hold the entry durably, so no failover can
+ * drop an entry anyone was told of.
+ *
+ * - At the authority: each sequenced entry goes to the replicas at once (they must persist
+ *   it), but its ACK (to a local session or, forwarded, to a peer's), its local fan-out and
+ *   the Welcomes of a commit are held here until the commit point passes its index. The
+ *   commit point is the length a majority of the voters (this hub counting what it
+ *   emitted: the sequencer emits only durable entries) reported durable (FED_LOG_STATE).
+ * - At a replica: the local fan-out of an entry waits for the authority's commit point
+ *   (FED_LOG_STATE `commit`), which it sends whenever it advances.
+ *
+ * Deliveries are released in the order they were held. `"local"` mode never holds anything.
+ * Held deliveries are in memory: after a restart the clients' retries (idempotent, same
+ * request id) get their ACK once the entry is committed.
+ */
+import { Flag, FrameHeader, isSequenced, Opcode } from "@kalandra/proto";
+import type { Target } from "../vocabulary/target.js";
+import { majority } from "./authority/statement.js";
+
+interface Held {
+  target: Target;
+  frame: Uint8Array;
+  index: bigint;
+}
+
+interface GatedRoom {
+  voters: readonly string[];
+  /** Durable length at each voter (this hub's own included). */
+  durable: Map<string, bigint>;
+  /** Entries a majority holds (entries below it are committed). */
+  commit: bigint;
+  held: Held[];
+}
+
+export interface MajorityGateDeps {
+  self: string;
+  /** Delivers a released frame as the sink would have (local or to a peer). */
+  deliver(target: Target, frame: Uint8Array): void;
+  /** The commit point advanced: tell the room's replicas. */
+  committed(roomId: bigint, voters: readonly string[], commit: bigint): void;
+}
+
+/** Which entry of which room a delivery shows a client, when it shows one. */
+export function shownEntry(
+  target: Target,
+  frame: Uint8Array,
+): { roomId: bigint; index: bigint } | undefined {
+  const h = FrameHeader.view(frame);
+  switch (target.kind) {
+    case "session":
+      if (h.opcode !== Opcode.ACK || (h.flags & Flag.RESPONSE) === 0) return undefined;
+      return { roomId: h.roomId, index: h.logIndex };
+    case "members":
+      return isSequenced(h.opcode) ? { roomId: h.roomId, index: h.logIndex } : undefined;
+    case "device":
+      return h.opcode === Opcode.WELCOME ? { roomId: h.roomId, index: h.logIndex } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export class MajorityGate {
+  readonly #rooms = new Map<bigint, GatedRoom>();
+
+  constructor(private readonly d: MajorityGateDeps) {}
+
+  /** The authority emitted the entry `length - 1` with these voters (itself among them). */
+  sequenced(roomId: bigint, voters: readonly string[], length: bigint): void {
+    let r = this.#rooms.get(roomId);
+    if (r === undefined) {
+      r = { voters, durable: new Map(), commit: 0n, held: [] };
+      this.#rooms.set(roomId, r);
+    }
+    r.voters = voters;
+    this.#report(roomId, r, this.d.self, length);
+  }
+
+  /** A voter reported how much of the room's log it holds durably. */
+  replicated(roomId: bigint, domain: string, length: bigint): void {
+    const r = this.#rooms.get(roomId);
+    if (r !== undefined && r.voters.includes(domain)) this.#report(roomId, r, domain, length);
+  }
+
+  /** The room's commit point at this authority, undefined when it gates nothing. */
+  commit(roomId: bigint): bigint | undefined {
+    return this.#rooms.get(roomId)?.commit;
+  }
+
+  /** True when the delivery waits for its entry's commit (it is released later). */
+  hold(target: Target, frame: Uint8Array): boolean {
+    const shown = shownEntry(target, frame);
+    if (shown === undefined) return false;
+    const r = this.#rooms.get(shown.roomId);
+    if (r === undefined || r.voters.length < 2 || shown.index < r.commit) return false;
+    r.held.push({ target, frame, index: shown.index });
+    return true;
+  }
+
+  /** Releases everything held for the room (its entries are in the next authority's log). */
+  releaseAll(roomId: bigint): void {
+    const r = this.#rooms.get(roomId);
+    this.#rooms.delete(roomId);
+    for (const h of r?.held ?? []) this.d.deliver(h.target, h.frame);
+  }
+
+  #report(roomId: bigint, r: GatedRoom, domain: string, length: bigint): void {
+    if ((r.durable.get(domain) ?? 0n) >= length) return;
+    r.durable.set(domain, length);
+    const lengths = r.voters.map((v) => r.durable.get(v) ?? 0n).sort((a, b) => (a > b ? -1 : 1));
+    const commit = lengths[majority(r.voters.length) - 1] ?? 0n;
+    if (commit <= r.commit) return;
+    r.commit = commit;
+    const ready = r.held.filter((h) => h.index < commit);
+    r.held = r.held.filter((h) => h.index >= commit);
+    for (const h of ready) this.d.deliver(h.target, h.frame);
+    this.d.committed(roomId, r.voters, commit);
+  }
+}
+
+/** The replica's side: local fan-out waits for the authority's commit point. */
+export class ReplicaCommits {
+  readonly #commit = new Map<bigint, bigint>();
+  readonly #held = new Map<bigint, { frame: Uint8Array; to: readonly bigint[]; index: bigint }[]>();
+
+  constructor(private readonly fanOut: (frame: Uint8Array, to: readonly bigint[]) => void) {}
+
+  /** Fans the entry out now if committed, else once the authority says it is. */
+  offer(roomId: bigint, frame: Uint8Array, to: readonly bigint[]): void {
+    const index = FrameHeader.view(frame).logIndex;
+    if (index < (this.#commit.get(roomId) ?? 0n)) return this.fanOut(frame, to);
+    const held = this.#held.get(roomId) ?? [];
+    held.push({ frame, to, index });
+    this.#held.set(roomId, held);
+  }
+
+  committed(roomId: bigint, commit: bigint): void {
+    if (commit <= (this.#commit.get(roomId) ?? 0n)) return;
+    this.#commit.set(roomId, commit);
+    const held = this.#held.get(roomId) ?? [];
+    const ready = held.filter((h) => h.index < commit);
+    const rest = held.filter((h) => h.index >= commit);
+    if (rest.length === 0) this.#held.delete(roomId);
+    else this.#held.set(roomId, rest);
+    for (const h of ready) this.fanOut(h.frame, h.to);
+  }
+}
