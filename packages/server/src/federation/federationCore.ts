@@ -1,3 +1,5 @@
+// Kept whole at ~430 lines: the one dispatcher of link frames and sink targets; its parts
+// (forwarding, replica intake, transfers, majority gate, peer rules) live in their modules.
 /**
  * The federation core (DESIGN §11, issue 18): rooms across hubs, without I/O. Driven by the
  * link runtime through `FederationInputs` (linkUp/linkDown/linkFrame) and by the hub core
@@ -16,117 +18,44 @@
  * Every refusal of a peer's frame is typed (`refused` counts by code) and never stored.
  */
 import {
-  type Clock,
-  type DeviceSigner,
   decodePayload,
-  deriveSenderId,
   errorFrame,
   Flag,
   type Frame,
   FrameHeader,
   hubFrame,
   isProtocolError,
-  isRoomRequest,
-  isSequenced,
   Opcode,
   openEnvelope,
   type ProtocolErrorCode,
-  type Rng,
   responseFrame,
   sealEnvelope,
   signPosition,
   verifyFrame,
 } from "@kalandra/proto";
-import { domainOf } from "../identity/userId.js";
-import type { RoomMeta, Storage, StoredDevice } from "../storage/types.js";
+import type { StoredDevice } from "../storage/types.js";
 import { type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
-import type { ReplicaPeer, Sink, Target } from "../vocabulary/target.js";
-import type { AckQuorum } from "./authority/roomAuthority.js";
+import type { ReplicaPeer, Target } from "../vocabulary/target.js";
 import { TermRecords } from "./authority/termRecords.js";
 import { AuthorityBook } from "./authorityBook.js";
-import type {
-  AuthorityFrame,
-  AuthorityHandler,
-  FederationInputs,
-  PeerLinks,
-  PeerPolicy,
-} from "./contract.js";
+import type { AuthorityFrame, FederationInputs } from "./contract.js";
+import { type FederationDeps, type LocalHub, NO_RNG } from "./coreDeps.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
 import { MajorityGate } from "./majorityGate.js";
+import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
 import { ReplicaLog } from "./replica.js";
-import { ReplicaIntake, type SyncPage, type SyncPageReader } from "./replicaIntake.js";
+import { ReplicaIntake, type SyncPageReader } from "./replicaIntake.js";
 import { type RoomAuthorityStatus, RoomTransfers, type TransferResult } from "./roomTransfers.js";
 
+export type { FederationDeps, LocalHub, RoomHandover } from "./coreDeps.js";
 export type { PeerRequester } from "./forwarding.js";
+export { transferringRefusal } from "./peerRequests.js";
 export type { SyncPage, SyncPageReader } from "./replicaIntake.js";
 export type { AuthorityRole, RoomAuthorityStatus, TransferResult } from "./roomTransfers.js";
 
 /** Reply session ids of forwarded requests: `fed:<domain>:<sender_id hex>`. */
 const PEER_SESSION = "fed:";
-
-/** What the federation core asks of its hub. */
-export interface LocalHub {
-  /** A peer's forwarded request; answers go to `replyTo` (a session id) through the sink. */
-  peerRequest(replyTo: string, frame: Frame, from: PeerRequester): Promise<unknown>;
-  /** A SYNC_PAGE of a room this hub sequences (replicas catching up), undefined if none. */
-  syncPage(roomId: bigint, from: bigint, limit: number): Promise<SyncPage | undefined>;
-  /** Local delivery (the hub's sink; Welcomes are kept in the inbox on their way). */
-  sink: Sink;
-  /**
-   * A device of another hub is live (its hub forwards its requests) or no longer (the link
-   * went down): commit requests may go to it (sequencer/commitScheduler.ts).
-   */
-  remoteLive?(senderId: bigint, live: boolean): void;
-  /** Domains of the users of a room's member devices, undefined when not sequenced here. */
-  memberDomains?(roomId: bigint): Promise<string[] | undefined>;
-  /** Resolves once every request accepted before is durable and sent on (shards drained). */
-  settle?(): Promise<void>;
-  /** Where a room sequenced here ends, with its stored state and metadata (a handover). */
-  handoverOf?(roomId: bigint): Promise<RoomHandover | undefined>;
-  /** Stores a room taken over and (re)starts its sequencer from it; a refusal if it cannot. */
-  installRoom?(h: RoomHandover): Promise<Refusal | undefined>;
-}
-
-/** A room as its old authority hands it to the new one (roomTransfers.ts). */
-export interface RoomHandover {
-  meta: RoomMeta;
-  roomState: Uint8Array;
-  nextIndex: bigint;
-}
-
-export interface FederationDeps {
-  peers: PeerPolicy;
-  links: PeerLinks;
-  signer: DeviceSigner;
-  clock: Clock;
-  /** The hub's main storage: replicas and the authority book. */
-  storage: Storage;
-  /** The authority-transfer part; without it authority frames are refused. */
-  authority?: AuthorityHandler;
-  /** Retry hint of PEER_UNREACHABLE and TRANSFERRING, ms (default 1000). */
-  retryAfterMs?: bigint;
-  /** `federation.ack_quorum` (default "local"). */
-  ackQuorum?: AckQuorum;
-  /** `federation.failover_after_ms`: silence before a voter proposes itself (default 3000). */
-  failoverAfterMs?: number;
-  /** Proposal nonces (default: none; a hub without it cannot propose a transfer). */
-  rng?: Rng;
-}
-
-const NO_RNG: Rng = {
-  bytes: () => {
-    throw new Error("federation: no rng given, cannot propose a transfer");
-  },
-};
-
-/** Hub requests a peer may forward besides room requests: claims and in-band moderation. */
-const PEER_HUB_REQUESTS: ReadonlySet<number> = new Set([
-  Opcode.KP_CLAIM,
-  Opcode.KICK,
-  Opcode.BAN,
-  Opcode.REDACT,
-]);
 
 const AUTHORITY_KINDS = new Map<number, AuthorityFrame["kind"]>([
   [Opcode.AUTHORITY_PROPOSE, "propose"],
@@ -458,7 +387,10 @@ export class FederationCore implements FederationInputs {
 
   /** FED_LOG_STATE: a replica's durable length (here the authority) or the commit point. */
   private logState(domain: string, inner: Frame, key: Uint8Array): void {
-    if (!verifyFrame(inner, key)) return this.count("BAD_HUB_SIGNATURE");
+    if (!verifyFrame(inner, key)) {
+      this.count("BAD_HUB_SIGNATURE");
+      return;
+    }
     const roomId = inner.header.roomId;
     const m = decodePayload(Opcode.FED_LOG_STATE, inner.payload);
     const term = this.book.authorityOf(roomId)?.term ?? 0n;
@@ -502,51 +434,4 @@ export class FederationCore implements FederationInputs {
   private count(code: ProtocolErrorCode): void {
     this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
   }
-}
-
-/**
- * Why a peer's forwarded request is refused, or undefined: it must name its user and
- * device, the user must be of the peer's domain, the device's signature must verify, and
- * it must be something a peer's user may ask here (not a room creation, not a room this
- * hub does not sequence).
- */
-function peerRequestProblem(
-  fed: FederationCore,
-  domain: string,
-  inner: Frame,
-  e: { user_id?: string; device_key?: Uint8Array },
-): Refusal | undefined {
-  const h = inner.header;
-  if (e.user_id === undefined || e.device_key === undefined) {
-    return refuse("BAD_PAYLOAD", "a forwarded request names its user and device");
-  }
-  if (domainOf(e.user_id) !== domain.toLowerCase()) {
-    return refuse("FORBIDDEN", `${domain} does not speak for ${e.user_id}`);
-  }
-  if (deriveSenderId(e.device_key) !== h.senderId || !verifyFrame(inner, e.device_key)) {
-    return refuse("BAD_SIGNATURE", "frame signature does not verify");
-  }
-  if (h.opcode === Opcode.ROOM_CREATE) {
-    return refuse("FORBIDDEN", "rooms are created on their creator's home hub");
-  }
-  if (!isRoomRequest(h.opcode) && !PEER_HUB_REQUESTS.has(h.opcode)) {
-    return refuse("FORBIDDEN", `opcode 0x${h.opcode.toString(16)} is not for peers`);
-  }
-  const moving = transferringRefusal(fed, h);
-  if (moving !== undefined) return moving;
-  const a = isRoomRequest(h.opcode) ? fed.book.authorityOf(h.roomId) : undefined;
-  if (a !== undefined && a.domain !== fed.domain) {
-    return { ...refuse("NOT_AUTHORITY", `${a.domain} is`), term: a.term };
-  }
-  return undefined;
-}
-
-/** TRANSFERRING with its retry hint for a write to a room this hub is handing over. */
-export function transferringRefusal(
-  fed: FederationCore,
-  h: { opcode: number; roomId: bigint },
-): Refusal | undefined {
-  const wait = isSequenced(h.opcode) ? fed.transferring(h.roomId) : undefined;
-  if (wait === undefined) return undefined;
-  return { ...refuse("TRANSFERRING", "the room's authority is moving"), retryAfterMs: wait };
 }

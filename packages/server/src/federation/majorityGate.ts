@@ -80,7 +80,7 @@ export class MajorityGate {
   /** A voter reported how much of the room's log it holds durably. */
   replicated(roomId: bigint, domain: string, length: bigint): void {
     const r = this.#rooms.get(roomId);
-    if (r !== undefined && r.voters.includes(domain)) this.#report(roomId, r, domain, length);
+    if (r?.voters.includes(domain)) this.#report(roomId, r, domain, length);
   }
 
   /** The room's commit point at this authority, undefined when it gates nothing. */
@@ -129,7 +129,10 @@ export class ReplicaCommits {
   /** Fans the entry out now if committed, else once the authority says it is. */
   offer(roomId: bigint, frame: Uint8Array, to: readonly bigint[]): void {
     const index = FrameHeader.view(frame).logIndex;
-    if (index < (this.#commit.get(roomId) ?? 0n)) return this.fanOut(frame, to);
+    if (index < (this.#commit.get(roomId) ?? 0n)) {
+      this.fanOut(frame, to);
+      return;
+    }
     const held = this.#held.get(roomId) ?? [];
     held.push({ frame, to, index });
     this.#held.set(roomId, held);

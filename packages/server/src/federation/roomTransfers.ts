@@ -1,3 +1,5 @@
+// Kept whole at ~410 lines: one state machine whose two sides (the authority handing a room
+// over, a voter or new authority taking it) share the term records and the in-flight maps.
 /**
  * Moving a room's authority between real hubs (DESIGN §11, issue 18): the hub side of the
  * rules in federation/authority/ (decideVote, VoteCollector, adoptCertificate — the same
@@ -23,20 +25,15 @@
  * authority (a new authority waits for the old one's handover, so this cannot fork).
  */
 import {
-  type Clock,
-  type DeviceSigner,
   decodePayload,
   type Frame,
   hubFrame,
   Opcode,
   type ProtocolErrorCode,
-  type Rng,
 } from "@kalandra/proto";
-import type { Storage } from "../storage/types.js";
 import {
   certFrame,
   certOf,
-  type Handover,
   proposalOf,
   proposeFrame,
   voteAnswerOf,
@@ -49,7 +46,6 @@ import {
   proposalHash,
   StatementFormatError,
 } from "./authority/statement.js";
-import type { TermRecords } from "./authority/termRecords.js";
 import {
   adoptCertificate,
   decideVote,
@@ -57,68 +53,16 @@ import {
   type TermRecord,
   VoteCollector,
 } from "./authority/termState.js";
-import type { AuthorityBook } from "./authorityBook.js";
-import type { LocalHub } from "./federationCore.js";
+import type {
+  AuthorityRole,
+  Incoming,
+  Outgoing,
+  RoomAuthorityStatus,
+  TransferHost,
+  TransferResult,
+} from "./transferTypes.js";
 
-export type TransferResult =
-  | { ok: true; term: bigint }
-  | { ok: false; code: ProtocolErrorCode; message: string };
-
-export type AuthorityRole = "sequencer" | "replica" | "handing_over" | "awaiting_handover";
-
-export interface RoomAuthorityStatus {
-  authority: string;
-  term: bigint;
-  role: AuthorityRole;
-  /** Entries of the room's log this hub holds as committed. */
-  commitIndex: bigint;
-}
-
-/** What the transfer part needs of its federation core and hub. */
-export interface TransferHost {
-  readonly self: string;
-  readonly signer: DeviceSigner;
-  readonly clock: Clock;
-  readonly rng: Rng;
-  readonly storage: Storage;
-  readonly book: AuthorityBook;
-  readonly records: TermRecords;
-  /** The pinned key of a peer (or this hub's own), for statements' signatures. */
-  keyOf(domain: string): Uint8Array | undefined;
-  isUp(domain: string): boolean;
-  /** A hub frame of this hub's to a peer, in an envelope. */
-  send(domain: string, frame: Uint8Array): void;
-  /** The hub (its shards): member domains, settling, handover and installation of rooms. */
-  local(): LocalHub | undefined;
-  /** Resolves once the replica holds every frame that reached it so far. */
-  replicaSettled(roomId: bigint): Promise<void>;
-  /** The room is the new authority's now: whatever this hub still held for it may go. */
-  handedOver(roomId: bigint): void;
-  /** Counts a refused authority frame by its code. */
-  count(code: ProtocolErrorCode): void;
-  failoverAfterMs: number;
-  retryAfterMs: bigint;
-}
-
-/** A planned transfer this hub (the authority) runs. */
-interface Outgoing {
-  proposal: Proposal;
-  collector: VoteCollector;
-  answered: Set<string>;
-  expiresAt: bigint;
-  /** Set once the certificate formed: the room is being handed over. */
-  cert?: HandoverCertificate;
-  handover?: Handover;
-  lastSent: bigint;
-  done(r: TransferResult): void;
-}
-
-/** A room this hub takes over once its replica holds the old authority's whole log. */
-interface Incoming {
-  cert: HandoverCertificate;
-  handover: Handover;
-  installing: boolean;
-}
+export type { AuthorityRole, RoomAuthorityStatus, TransferHost, TransferResult };
 
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 

@@ -1,0 +1,73 @@
+/**
+ * The shapes of a transfer of a room's authority on a real hub (roomTransfers.ts): its
+ * result and status as the runtime sees them, what it needs of its federation core, and
+ * the transfers in flight.
+ */
+import type { Clock, DeviceSigner, ProtocolErrorCode, Rng } from "@kalandra/proto";
+import type { Storage } from "../storage/types.js";
+import type { Handover } from "./authority/authorityFrames.js";
+import type { HandoverCertificate, Proposal } from "./authority/statement.js";
+import type { TermRecords } from "./authority/termRecords.js";
+import type { VoteCollector } from "./authority/termState.js";
+import type { AuthorityBook } from "./authorityBook.js";
+import type { LocalHub } from "./coreDeps.js";
+
+export type TransferResult =
+  | { ok: true; term: bigint }
+  | { ok: false; code: ProtocolErrorCode; message: string };
+
+export type AuthorityRole = "sequencer" | "replica" | "handing_over" | "awaiting_handover";
+
+export interface RoomAuthorityStatus {
+  authority: string;
+  term: bigint;
+  role: AuthorityRole;
+  /** Entries of the room's log this hub holds as committed. */
+  commitIndex: bigint;
+}
+
+/** What the transfer part needs of its federation core and hub. */
+export interface TransferHost {
+  readonly self: string;
+  readonly signer: DeviceSigner;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly storage: Storage;
+  readonly book: AuthorityBook;
+  readonly records: TermRecords;
+  /** The pinned key of a peer (or this hub's own), for statements' signatures. */
+  keyOf(domain: string): Uint8Array | undefined;
+  isUp(domain: string): boolean;
+  /** A hub frame of this hub's to a peer, in an envelope. */
+  send(domain: string, frame: Uint8Array): void;
+  /** The hub (its shards): member domains, settling, handover and installation of rooms. */
+  local(): LocalHub | undefined;
+  /** Resolves once the replica holds every frame that reached it so far. */
+  replicaSettled(roomId: bigint): Promise<void>;
+  /** The room is the new authority's now: whatever this hub still held for it may go. */
+  handedOver(roomId: bigint): void;
+  /** Counts a refused authority frame by its code. */
+  count(code: ProtocolErrorCode): void;
+  failoverAfterMs: number;
+  retryAfterMs: bigint;
+}
+
+/** A planned transfer this hub (the authority) runs. */
+export interface Outgoing {
+  proposal: Proposal;
+  collector: VoteCollector;
+  answered: Set<string>;
+  expiresAt: bigint;
+  /** Set once the certificate formed: the room is being handed over. */
+  cert?: HandoverCertificate;
+  handover?: Handover;
+  lastSent: bigint;
+  done(r: TransferResult): void;
+}
+
+/** A room this hub takes over once its replica holds the old authority's whole log. */
+export interface Incoming {
+  cert: HandoverCertificate;
+  handover: Handover;
+  installing: boolean;
+}
