@@ -193,6 +193,11 @@ export class FederationCore implements FederationInputs {
 
   linkUp(domain: string, hubKey: Uint8Array): void {
     this.up.set(domain, new Uint8Array(hubKey));
+    const rooms = this.book.remoteRooms(this.domain);
+    this.intake.resume(
+      domain,
+      rooms.filter((r) => this.book.authorityOf(r)?.domain === domain),
+    );
     this.d.authority?.onLinkChange?.(domain, true);
   }
 

@@ -106,6 +106,19 @@ export class ReplicaIntake {
     else this.commits.offer(roomId, frame, to);
   }
 
+  /**
+   * The link to `domain`, the authority of `rooms`, came (back) up: what it sequenced while
+   * the link was down was never sent here and a catch-up in flight died with the old link,
+   * so each room is caught up from the replica's head (no later frame may come to reveal
+   * the gap).
+   */
+  resume(domain: string, rooms: readonly bigint[]): void {
+    for (const roomId of rooms) {
+      this.catchingUp.delete(roomId);
+      this.catchUp(domain, roomId, this.replica.head(roomId));
+    }
+  }
+
   /** The authority's answer to this hub's catch-up request. */
   async pageArrived(domain: string, inner: Frame): Promise<void> {
     const roomId = inner.header.roomId;

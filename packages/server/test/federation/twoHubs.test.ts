@@ -186,6 +186,19 @@ describe("rooms across two hubs", () => {
     expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
   });
 
+  it("a replica catches up, once its link is back, what the authority sequenced while it was down", async () => {
+    const { net, a, b, alice } = await crossRoom();
+    net.link(A, B, false);
+    const sent = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "while B is away"));
+    expect(sent.opcode).toBe(Opcode.ACK);
+    expect(headers(b)).toHaveLength(2); // nothing crossed the dead link
+    net.link(A, B);
+    await net.settle();
+    // No later frame reveals the gap: the link coming up must.
+    expect(headers(b)).toEqual(headers(a));
+    expect(headers(a)).toHaveLength(3);
+  });
+
   it("B's ban applies to its users: nothing is forwarded", async () => {
     let banned = false;
     const net = await federation([A, B], {
