@@ -8,6 +8,7 @@
  *   pnpm sim --seed 42 --canary ack_before_fsync   with a planted bug switched on
  *   pnpm sim --seeds 500 --scenario federation      the federation worlds (2–5 hubs, issue 18)
  *   pnpm sim --seed 3 --scenario fed_election --canary vote_twice
+ *   pnpm sim --seed 3 --scenario fed_hubs           real hubs and MLS clients across hubs
  *
  * A failing run prints its violations, the one command that replays it, and (unless
  * --no-shrink) the fault plan fast-check shrank it to, saved with --save <file.json> as a
@@ -18,12 +19,14 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  FED_HUB_SCENARIOS,
   FED_SCENARIOS,
   type FedRunResult,
-  type FedScenario,
+  fedHubScenarioByName,
   fedScenarioByName,
   type RunResult,
   replayCommand,
+  runFedHubScenario,
   runFedScenario,
   runScenario,
   type Scenario,
@@ -55,12 +58,15 @@ const pickScenario = (seed: bigint): Scenario =>
     ? swarmScenario(seed)
     : scenarioByName(values.scenario);
 
+/** Every federation scenario: the authority engine's worlds, then the worlds of real hubs. */
+const FED_NAMES = [...FED_SCENARIOS, ...FED_HUB_SCENARIOS].map((s) => s.name);
+
 /** The federation scenario of a seed: by name, or drawn from the seed ("federation"). */
-function pickFed(seed: bigint): FedScenario | undefined {
-  if (values.scenario === "federation") {
-    return FED_SCENARIOS[Number(seed % BigInt(FED_SCENARIOS.length))];
-  }
-  return values.scenario === undefined ? undefined : fedScenarioByName(values.scenario);
+function pickFed(seed: bigint): string | undefined {
+  if (values.scenario === "federation") return FED_NAMES[Number(seed % BigInt(FED_NAMES.length))];
+  return values.scenario !== undefined && FED_NAMES.includes(values.scenario)
+    ? values.scenario
+    : undefined;
 }
 
 type AnyResult = RunResult | FedRunResult;
@@ -68,7 +74,10 @@ type AnyResult = RunResult | FedRunResult;
 /** Runs one seed: a federation world when the scenario is one, else the single-hub world. */
 function runSeed(seed: bigint, keepTrace = false): Promise<AnyResult> {
   const fed = pickFed(seed);
-  if (fed !== undefined) return runFedScenario({ scenario: fed, seed, canaries, keepTrace });
+  const hubs = fed === undefined ? undefined : fedHubScenarioByName(fed);
+  if (hubs !== undefined) return runFedHubScenario({ scenario: hubs, seed, canaries, keepTrace });
+  const engine = fed === undefined ? undefined : fedScenarioByName(fed);
+  if (engine !== undefined) return runFedScenario({ scenario: engine, seed, canaries, keepTrace });
   return runScenario({ scenario: pickScenario(seed), seed, canaries, keepTrace });
 }
 
@@ -85,7 +94,7 @@ function summary(r: AnyResult): string {
 
 async function shrinkAndReport(r: AnyResult): Promise<void> {
   if (values["no-shrink"] === true) return;
-  if (fedScenarioByName(r.scenario) !== undefined) {
+  if (FED_NAMES.includes(r.scenario)) {
     console.log(`  federation plan (replayed by the seed): ${JSON.stringify(r.plan)}`);
     return;
   }

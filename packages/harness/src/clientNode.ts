@@ -87,6 +87,8 @@ export interface ClientNodeOptions {
   rng: SeededRng;
   clock: Clock;
   hubPublicKey: Uint8Array;
+  /** The home hub's node name (default `HUB`). */
+  hub?: string;
   syncIntervalMs: number;
   retryMs: number;
   /**
@@ -178,7 +180,7 @@ export class ClientNode {
       const h = FrameHeader.view(frame);
       if (sequencedRequest(h.opcode)) this.#requests.set(h.requestId, h.opcode);
     }
-    this.o.network.send(this.name, HUB, frame);
+    this.o.network.send(this.name, this.o.hub ?? HUB, frame);
   }
 
   #fromHub(bytes: Uint8Array): void {

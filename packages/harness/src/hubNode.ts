@@ -90,6 +90,10 @@ export interface HubNodeOptions {
   onAppend?(entries: readonly AppendEntry[]): void;
   /** Federation (DESIGN §11): this hub's peers and its links to them. */
   federation?: FederationSetup;
+  /** The hub's name on the network and the scheduler (default `HUB`; a federation world names each hub by its domain). */
+  node?: string;
+  /** Bytes from a node that is not a client (a peer hub's link); default: treated as a client's. */
+  onPeerBytes?(from: string, bytes: Uint8Array): boolean;
 }
 
 interface Conn {
@@ -109,15 +113,20 @@ export class HubNode {
   readonly #conns = new Map<string, Conn>();
   #connSeq = 0;
   incarnation = 0;
+  readonly node: string;
 
   constructor(private readonly o: HubNodeOptions) {
+    this.node = o.node ?? HUB;
     const seed = o.rng.fork("hub-key").bytes(32);
     this.signer = createDeviceSigner(seed);
     this.key = {
       privateKey: ed25519PrivateKeyObject(seed),
       publicKey: this.signer.publicKey,
     };
-    o.network.attach(HUB, (from, bytes) => this.#fromClient(from, bytes));
+    o.network.attach(this.node, (from, bytes) => {
+      if (o.onPeerBytes?.(from, bytes) === true) return;
+      this.#fromClient(from, bytes);
+    });
   }
 
   get up(): boolean {
@@ -141,11 +150,11 @@ export class HubNode {
     });
     this.disk = new SimDisk(this.lmdb, {
       scheduler: this.o.scheduler,
-      node: HUB,
+      node: this.node,
       rng: rng.fork("disk"),
       ...(this.o.onAppend === undefined ? {} : { onAppend: this.o.onAppend }),
     });
-    const timers = this.o.scheduler.timersFor(HUB);
+    const timers = this.o.scheduler.timersFor(this.node);
     const disk = this.disk;
     const onSink = this.o.onSink;
     // Bans and retention policies are audit records, replayed before the first frame.
@@ -201,7 +210,7 @@ export class HubNode {
    * can be reopened by `start`.
    */
   async crash(written: number): Promise<void> {
-    this.o.scheduler.crash(HUB);
+    this.o.scheduler.crash(this.node);
     const disk = this.disk;
     const conns = [...this.#conns.keys()];
     this.host = undefined;
@@ -217,7 +226,7 @@ export class HubNode {
   }
 
   async restart(): Promise<void> {
-    this.o.scheduler.restart(HUB);
+    this.o.scheduler.restart(this.node);
     await this.start();
   }
 
@@ -235,7 +244,7 @@ export class HubNode {
     const session: Session = new Session({
       id,
       io: {
-        send: (frame) => this.o.network.send(HUB, client, frame),
+        send: (frame) => this.o.network.send(this.node, client, frame),
         close: (reason) => {
           host.disconnect(id);
           if (this.#conns.get(client)?.id !== id) return;
@@ -248,7 +257,7 @@ export class HubNode {
       limits: SIM_SESSION_LIMITS,
       clock: this.o.clock,
       rng: this.o.rng.fork(`session-${id}`),
-      timers: this.o.scheduler.timersFor(HUB),
+      timers: this.o.scheduler.timersFor(this.node),
     });
     this.#conns.set(client, { id, session });
     host.connect(id, session);

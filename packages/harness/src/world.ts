@@ -18,23 +18,15 @@ import { FrameHeader, Opcode } from "@kalandra/proto";
 import type { AppendEntry, HubLimits, Target } from "@kalandra/server";
 import { RoomAccess } from "./access.js";
 import { ClientNode } from "./clientNode.js";
-import { settleRealIo } from "./host.js";
 import { HUB, HubNode } from "./hubNode.js";
 import { SimIdentity } from "./identity.js";
 import { observeHubTree, sessionAttached } from "./invariants/identityChecks.js";
 import type { ErasureRecord } from "./invariants.js";
 import { type LinkFaults, PERFECT_LINK, SimNetwork } from "./network.js";
 import { WorldObservations } from "./observations.js";
-import { SeededRng } from "./rng.js";
-import { Scheduler } from "./scheduler.js";
+import type { SeededRng } from "./rng.js";
+import { SimRun } from "./simRun.js";
 import { enterSimulation } from "./simSources.js";
-import { Trace } from "./trace.js";
-
-export interface Violation {
-  invariant: string;
-  detail: string;
-  at: bigint;
-}
 
 export interface WorldOptions {
   seed: bigint;
@@ -49,13 +41,11 @@ export interface WorldOptions {
   hubLimits?: Partial<HubLimits>;
 }
 
-export class World {
-  readonly seed: bigint;
-  readonly rng: SeededRng;
-  readonly trace: Trace;
+export type { Violation } from "./simRun.js";
+
+export class World extends SimRun {
   /** Every client connection lost during the run, and why (keep-alive scenarios count them). */
   readonly connectionsLost: { client: string; reason: string }[] = [];
-  readonly scheduler: Scheduler;
   readonly network: SimNetwork;
   readonly hub: HubNode;
   /** The honest devices (every invariant reads them), by node name. */
@@ -71,7 +61,6 @@ export class World {
   readonly access = new RoomAccess();
   /** Node name → the user the world created its device for. */
   readonly #owners = new Map<string, string>();
-  readonly violations: Violation[] = [];
   readonly dir: string;
   readonly #faultRng: SeededRng;
   readonly #skews = new Map<string, number>();
@@ -88,14 +77,7 @@ export class World {
   #closed = false;
 
   private constructor(readonly o: WorldOptions) {
-    this.seed = o.seed;
-    this.rng = new SeededRng(o.seed);
-    this.trace = new Trace(o.keepTrace === true);
-    this.scheduler = new Scheduler({
-      rng: this.rng.fork("scheduler"),
-      trace: this.trace,
-      settle: settleRealIo,
-    });
+    super(o.seed, o.keepTrace === true);
     this.network = new SimNetwork(this.scheduler, this.rng.fork("network"));
     this.#faultRng = this.rng.fork("faults");
     this.dir = mkdtempSync(join(tmpdir(), "kalandra-sim-"));
@@ -215,10 +197,6 @@ export class World {
     return w;
   }
 
-  get now(): bigint {
-    return this.scheduler.now;
-  }
-
   client(name: string): ClientNode {
     const c = this.clients.get(name);
     if (c === undefined) throw new RangeError(`no client ${name}`);
@@ -230,69 +208,6 @@ export class World {
     const c = this.client(name).client;
     if (c === undefined) throw new Error(`client ${name} is down`);
     return c;
-  }
-
-  violation(invariant: string, detail: string): void {
-    this.violations.push({ invariant, detail, at: this.scheduler.now });
-    this.trace.record(`VIOLATION ${invariant}: ${detail}`);
-  }
-
-  // ---- running ------------------------------------------------------------------------------
-
-  /** Runs the event queue until virtual time `untilMs` from the start of the run. */
-  async runFor(ms: number, stop?: () => boolean): Promise<void> {
-    await this.scheduler.run({
-      untilMs: this.scheduler.now + BigInt(ms),
-      ...(stop === undefined ? {} : { stop }),
-    });
-  }
-
-  /** Schedules a harness action `delayMs` from now (it must not wait for other events). */
-  at(delayMs: number, label: string, fn: () => void | Promise<void>): void {
-    this.scheduler.schedule(delayMs, "harness", label, fn);
-  }
-
-  /**
-   * Starts `fn` in an event and runs the simulation until it settles (at most `budgetMs`
-   * of virtual time). For setup steps; throws what `fn` threw.
-   */
-  async perform<T>(label: string, fn: () => Promise<T>, budgetMs = 120_000): Promise<T> {
-    let done = false;
-    let result: T | undefined;
-    let error: unknown;
-    this.at(0, label, () => {
-      fn().then(
-        (r) => {
-          done = true;
-          result = r;
-        },
-        (e: unknown) => {
-          done = true;
-          error = e;
-        },
-      );
-    });
-    await this.runFor(budgetMs, () => done);
-    if (!done) throw new Error(`${label}: not done within ${budgetMs} virtual ms`);
-    if (error !== undefined) throw error;
-    return result as T;
-  }
-
-  /** Starts an operation without waiting; `onDone` sees its outcome. */
-  fire<T>(label: string, fn: () => Promise<T>, onDone?: (ok: boolean, v: unknown) => void): void {
-    this.at(0, label, () => {
-      let p: Promise<T>;
-      try {
-        p = fn();
-      } catch (e) {
-        onDone?.(false, e);
-        return;
-      }
-      p.then(
-        (v) => onDone?.(true, v),
-        (e: unknown) => onDone?.(false, e),
-      );
-    });
   }
 
   // ---- clients ---------------------------------------------------------------------------------

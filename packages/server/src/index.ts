@@ -28,6 +28,12 @@ export type {
   RoomAuthority,
 } from "./federation/contract.js";
 export { FederationCore, type LocalHub, type PeerRequester } from "./federation/federationCore.js";
+export {
+  backoffDelay,
+  LinkEndpoint,
+  type LinkEndpointDeps,
+  type LinkEvent,
+} from "./federation/link/index.js";
 export { DEFAULT_MAX_HOPS, staticPeerPolicy } from "./federation/peerPolicy.js";
 export { HLC_COUNTER_BITS, HybridLogicalClock, hlcParts, hlcStamp } from "./hlc.js";
 export {
@@ -46,6 +52,7 @@ export {
   HubHost,
   type HubHostOptions,
 } from "./hub/hubHost.js";
+export { TokenBucket } from "./hub/tokenBucket.js";
 // Identity (DESIGN §10): who a device speaks for.
 export { Authentication, type AuthenticationOptions } from "./identity/authentication.js";
 export type {

@@ -7,6 +7,7 @@
  */
 import fc from "fast-check";
 import { fcSeed, linkArbitraries, prob } from "../faults.js";
+import { type LinkFaults, PERFECT_LINK, type SimNetwork } from "../network.js";
 
 export type FedFaultEvent =
   | { kind: "hubCrash"; at: number; hub: number; written: number; downMs: number }
@@ -92,4 +93,50 @@ export function fedPlanFor(spec: FedPlanSpec, seed: bigint): FedPlan {
   const [plan] = fc.sample(fedPlanArbitrary(spec), { seed: fcSeed(seed), numRuns: 1 });
   if (plan === undefined) throw new RangeError("no plan");
   return plan;
+}
+
+/** The link faults of a plan, on every hub-to-hub link. */
+export function planLinkFaults(plan: FedPlan): LinkFaults {
+  const { loss, duplicate, reorder, lateReplay, latencyMs, jitterMs } = plan;
+  return { ...PERFECT_LINK, loss, duplicate, reorder, lateReplay, latencyMs, jitterMs };
+}
+
+/** A federation world as a plan's faults act on it: hubs by name, the network, the queue. */
+export interface FedFaultTarget {
+  readonly names: readonly string[];
+  readonly network: SimNetwork;
+  at(delayMs: number, label: string, fn: () => void | Promise<void>): void;
+  /** Power loss of hub `name` (`written` buffered writes survive); back after `downMs`. */
+  crashHub(name: string, written: number, downMs: number): void | Promise<void>;
+}
+
+/** Sets the plan's link faults between the hubs and schedules its events. */
+export function applyFedPlan(w: FedFaultTarget, plan: FedPlan): void {
+  const faults = planLinkFaults(plan);
+  for (const a of w.names) for (const b of w.names) if (a !== b) w.network.setLink(a, b, faults);
+  for (const e of plan.events) {
+    switch (e.kind) {
+      case "hubCrash": {
+        const name = w.names[e.hub % w.names.length]!;
+        w.at(e.at, `fault crash ${name}`, () => w.crashHub(name, e.written, e.downMs));
+        break;
+      }
+      case "partition": {
+        const group = [...new Set(e.group.map((i) => w.names[i % w.names.length]!))];
+        const rest = w.names.filter((n) => !group.includes(n));
+        if (rest.length === 0) break;
+        const [a, b] = e.oneWay === 2 ? [rest, group] : [group, rest];
+        w.at(e.at, `fault partition ${group.join(",")}`, () => {
+          w.network.partition(a, b, e.oneWay === 0);
+          w.at(e.durationMs, `heal partition ${group.join(",")}`, () =>
+            w.network.unpartition(a, b, e.oneWay === 0),
+          );
+        });
+        break;
+      }
+      case "replayOld":
+        w.at(e.at, "fault replay", () => w.network.replayOld(e.count));
+        break;
+    }
+  }
 }

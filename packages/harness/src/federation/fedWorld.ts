@@ -8,14 +8,14 @@
  */
 import type { AckQuorum, LogEntry } from "@kalandra/server";
 import { settleRealIo } from "../host.js";
-import { PERFECT_LINK, SimNetwork } from "../network.js";
+import { SimNetwork } from "../network.js";
 import { SeededRng } from "../rng.js";
 import { Scheduler } from "../scheduler.js";
 import { enterSimulation } from "../simSources.js";
 import { Trace } from "../trace.js";
 import type { Violation } from "../world.js";
 import { FedHub } from "./fedHub.js";
-import type { FedPlan } from "./fedPlan.js";
+import { applyFedPlan, type FedPlan } from "./fedPlan.js";
 
 export interface FedWorldOptions {
   seed: bigint;
@@ -167,38 +167,15 @@ export class FedWorld {
   // ---- faults --------------------------------------------------------------------------
 
   applyPlan(plan: FedPlan): void {
-    const faults = { ...PERFECT_LINK, ...pickLink(plan) };
-    for (const a of this.names)
-      for (const b of this.names) if (a !== b) this.network.setLink(a, b, faults);
-    for (const e of plan.events) {
-      switch (e.kind) {
-        case "hubCrash": {
-          const hub = this.hub(this.names[e.hub % this.names.length]!);
-          this.at(e.at, `fault crash ${hub.name}`, () => {
-            if (!hub.up) return;
-            hub.crash(e.written);
-            this.at(e.downMs, `restart ${hub.name}`, () => hub.restart());
-          });
-          break;
-        }
-        case "partition": {
-          const group = [...new Set(e.group.map((i) => this.names[i % this.names.length]!))];
-          const rest = this.names.filter((n) => !group.includes(n));
-          if (rest.length === 0) break;
-          const [a, b] = e.oneWay === 2 ? [rest, group] : [group, rest];
-          this.at(e.at, `fault partition ${group.join(",")}`, () => {
-            this.network.partition(a, b, e.oneWay === 0);
-            this.at(e.durationMs, `heal partition ${group.join(",")}`, () =>
-              this.network.unpartition(a, b, e.oneWay === 0),
-            );
-          });
-          break;
-        }
-        case "replayOld":
-          this.at(e.at, "fault replay", () => this.network.replayOld(e.count));
-          break;
-      }
-    }
+    applyFedPlan(this, plan);
+  }
+
+  /** Power loss of hub `name`; it restarts after `downMs`. */
+  crashHub(name: string, written: number, downMs: number): void {
+    const hub = this.hub(name);
+    if (!hub.up) return;
+    hub.crash(written);
+    this.at(downMs, `restart ${hub.name}`, () => hub.restart());
   }
 
   /** Heals every partition and link fault and restarts every crashed hub. */
@@ -206,9 +183,4 @@ export class FedWorld {
     this.network.heal();
     for (const h of this.hubs.values()) if (!h.up) h.restart();
   }
-}
-
-function pickLink(plan: FedPlan) {
-  const { loss, duplicate, reorder, lateReplay, latencyMs, jitterMs } = plan;
-  return { loss, duplicate, reorder, lateReplay, latencyMs, jitterMs };
 }

@@ -1,6 +1,12 @@
 /** Federation worlds (issue 18): several hubs, one room, the authority moving between them. */
 export { FED_CANARIES } from "./fedCanaries.js";
-export { type FedPlan, type FedPlanSpec, fedPlanArbitrary, fedPlanFor } from "./fedPlan.js";
+export {
+  applyFedPlan,
+  type FedPlan,
+  type FedPlanSpec,
+  fedPlanArbitrary,
+  fedPlanFor,
+} from "./fedPlan.js";
 export {
   FED_SCENARIOS,
   type FedRunOptions,
@@ -15,3 +21,16 @@ export {
   runFedScenario,
 } from "./fedScenarios.js";
 export { FedWorld, type FedWorldOptions } from "./fedWorld.js";
+export { authorityOf, checkFedSafety, fedHubGaps } from "./hubChecks.js";
+export {
+  FED_HUB_SCENARIOS,
+  type FedHubRun,
+  type FedHubRunOptions,
+  type FedHubScenario,
+  fedHubScenarioByName,
+  fedHubs,
+  fedHubsPartition,
+  runFedHubScenario,
+} from "./hubScenarios.js";
+export { FedHubWorld, type FedHubWorldOptions, hubDomain } from "./hubWorld.js";
+export { LINK_TIMING, SimHubLinks } from "./simLinks.js";

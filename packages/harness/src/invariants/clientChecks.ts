@@ -11,7 +11,24 @@
  */
 import { createHash } from "node:crypto";
 import { Opcode, toHex } from "@kalandra/proto";
+import type { ClientNode } from "../clientNode.js";
 import { infoAt, type LogVersion, type SafetyContext } from "./hubLog.js";
+
+/** What the client checks read of a world (the single hub's, or a federation's with real hubs). */
+export interface ClientWorld {
+  readonly clients: ReadonlyMap<string, ClientNode>;
+  violation(invariant: string, detail: string): void;
+  removalEpoch(roomId: bigint, user: string): bigint | undefined;
+  removedIn(roomId: bigint, user: string, epoch: bigint): boolean;
+}
+
+/** One room's durable log (the hub's, or the room's authority's) as the client checks read it. */
+export interface ClientCheckContext {
+  w: ClientWorld;
+  roomId: bigint;
+  log: SafetyContext["log"];
+  infos: SafetyContext["infos"];
+}
 
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
@@ -49,7 +66,7 @@ export function checkPrefix({ w, roomId, version, log }: SafetyContext): void {
   }
 }
 
-export function checkAcks({ w, roomId, log, infos }: SafetyContext): void {
+export function checkAcks({ w, roomId, log, infos }: ClientCheckContext): void {
   for (const c of w.clients.values()) {
     for (const a of c.acks) {
       if (a.roomId !== roomId) continue;
@@ -65,7 +82,7 @@ export function checkAcks({ w, roomId, log, infos }: SafetyContext): void {
   }
 }
 
-export function checkDelivered({ w, roomId, log, infos }: SafetyContext): void {
+export function checkDelivered({ w, roomId, log, infos }: ClientCheckContext): void {
   const byIndex = new Map<bigint, { text: string; by: string }>();
   const byText = new Map<string, bigint>();
   for (const c of w.clients.values()) {
@@ -104,7 +121,7 @@ export function checkDelivered({ w, roomId, log, infos }: SafetyContext): void {
   }
 }
 
-export function checkRemoved({ w, roomId }: SafetyContext): void {
+export function checkRemoved({ w, roomId }: Pick<ClientCheckContext, "w" | "roomId">): void {
   for (const c of w.clients.values()) {
     const removal = w.removalEpoch(roomId, c.name);
     if (removal === undefined) continue;

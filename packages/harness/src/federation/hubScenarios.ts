@@ -1,0 +1,302 @@
+/**
+ * Scenarios of the federation world with real hubs and MLS clients (hubWorld.ts, issue 18)
+ * and their runner. A run: 2–5 hubs from the seed's plan, users homed on every hub; the
+ * first user of hub a creates a room and adds everyone (key packages claimed across the
+ * links, Welcomes routed by each home hub); through the chaos phase members on every hub
+ * send, a member homed on another hub removes someone, the authority's operator kicks a
+ * user homed elsewhere, under the plan's faults (safety checked every 2 s); then the faults
+ * heal and the room must converge. Same seed → same trace and state digests.
+ */
+import { createHash } from "node:crypto";
+import { wallClockMs } from "../host.js";
+import { type LinkFaults, PERFECT_LINK } from "../network.js";
+import type { SeededRng } from "../rng.js";
+import { dedupe } from "../scenario.js";
+import { applyFedPlan, type FedPlan, type FedPlanSpec, fedPlanFor } from "./fedPlan.js";
+import type { FedRunResult } from "./fedScenarios.js";
+import { authorityOf, checkFedSafety, fedHubGaps, hubLogOf } from "./hubChecks.js";
+import { FedHubWorld, hubDomain } from "./hubWorld.js";
+
+/** One run's room: who created it, who is in it, what the scenario did to it. */
+export interface FedHubRun {
+  readonly w: FedHubWorld;
+  readonly rng: SeededRng;
+  room: bigint;
+  readonly creator: string;
+  /** Users the scenario removed or kicked (their removal was accepted). */
+  readonly removed: Set<string>;
+}
+
+export interface FedHubScenario {
+  name: string;
+  description: string;
+  usersPerHub: number;
+  chaosMs: number;
+  convergeMs: number;
+  plan: Omit<FedPlanSpec, "chaosMs">;
+  /** Faults on the client ↔ home hub links during the chaos phase (default none). */
+  clientLinks?: Partial<LinkFaults>;
+  /** Messages each member sends during the chaos phase. */
+  messagesPerUser: number;
+  /** Schedules the scenario's own actions (removals, kicks …) in the chaos phase. */
+  workload?(r: FedHubRun): void;
+}
+
+const te = new TextEncoder();
+const CHECK_EVERY_MS = 2000;
+
+/** Sends `user:i` (a refusal is fine: the sender may be removed, its hub cut off). */
+function send(r: FedHubRun, user: string, i: number, delayMs: number): void {
+  r.w.at(delayMs, `send ${user}:${i}`, () => {
+    const c = r.w.client(user).client;
+    if (c === undefined) return;
+    r.w.note("sent");
+    c.send(r.room, te.encode(`${user}:${i}`)).then(
+      () => r.w.note("acked"),
+      () => r.w.note("send_refused"),
+    );
+  });
+}
+
+/** A user of hub `i` (the first unless `k`), when the world has that hub. */
+function userOf(r: FedHubRun, i: number, k = 0): string | undefined {
+  const d = hubDomain(i);
+  return [...r.w.clients.keys()].filter((n) => r.w.homeOf(n) === d)[k];
+}
+
+/** A member homed on hub b (made an admin in setup) removes a user homed on another hub. */
+function remoteRemoval(r: FedHubRun, atMs: number): void {
+  const admin = userOf(r, 1)!;
+  const hubs = r.w.domains.length;
+  const victim = hubs > 2 ? userOf(r, 2, 1) : userOf(r, 0, 1);
+  if (victim === undefined) return;
+  r.w.at(atMs, `${admin} removes ${victim}`, () => {
+    const c = r.w.client(admin).client;
+    if (c === undefined) return;
+    c.removeMembers(r.room, [victim]).then(
+      () => {
+        r.removed.add(victim);
+        r.w.note("removed");
+      },
+      () => r.w.note("remove_refused"),
+    );
+  });
+}
+
+/** The authority's operator kicks a user homed on another hub (a member commits it). */
+function operatorKick(r: FedHubRun, atMs: number): void {
+  const hubs = r.w.domains.length;
+  const victim = hubs > 3 ? userOf(r, hubs - 1, 0) : userOf(r, 1, 1);
+  if (victim === undefined) return;
+  r.w.at(atMs, `kick ${victim}`, () => {
+    const hub = r.w.hub(authorityOf(r.w, r.room, r.w.homeOf(r.creator))).node;
+    hub.kick(r.room, victim).then(
+      (o) => {
+        if (o?.ok === true) {
+          r.removed.add(victim);
+          r.w.note("kicked");
+        }
+      },
+      () => undefined,
+    );
+  });
+}
+
+export const fedHubs: FedHubScenario = {
+  name: "fed_hubs",
+  description:
+    "real hubs and MLS clients: chat across hubs, a removal by a member homed elsewhere and an operator kick, under lossy links, crashes, partitions and skew",
+  usersPerHub: 2,
+  chaosMs: 12_000,
+  convergeMs: 30_000,
+  messagesPerUser: 3,
+  plan: {
+    minHubs: 2,
+    maxHubs: 4,
+    kinds: ["network", "hubCrash", "partition", "replayOld"],
+    maxLoss: 0.2,
+    maxEvents: 3,
+    maxDownMs: 3000,
+  },
+  clientLinks: { loss: 0.05, duplicate: 0.05, reorder: 0.05 },
+  workload(r) {
+    remoteRemoval(r, 2000 + r.rng.int(4000));
+    operatorKick(r, 3000 + r.rng.int(4000));
+  },
+};
+
+export const fedHubsPartition: FedHubScenario = {
+  name: "fed_hubs_partition",
+  description:
+    "real hubs: groups of hubs cut off and hubs crashing while members on every side keep sending; the replicas catch up and agree",
+  usersPerHub: 1,
+  chaosMs: 14_000,
+  convergeMs: 30_000,
+  messagesPerUser: 5,
+  plan: {
+    minHubs: 3,
+    maxHubs: 5,
+    kinds: ["network", "hubCrash", "partition"],
+    maxLoss: 0.1,
+    maxEvents: 5,
+    maxDownMs: 4000,
+  },
+};
+
+export const FED_HUB_SCENARIOS: readonly FedHubScenario[] = [fedHubs, fedHubsPartition];
+
+export function fedHubScenarioByName(name: string): FedHubScenario | undefined {
+  return FED_HUB_SCENARIOS.find((s) => s.name === name);
+}
+
+export interface FedHubRunOptions {
+  scenario: FedHubScenario;
+  seed: bigint;
+  plan?: FedPlan;
+  canaries?: readonly string[];
+  keepTrace?: boolean;
+  /** Looks at the world before it closes (tests, debugging a seed). */
+  inspect?(w: FedHubWorld, room: bigint): void;
+}
+
+/** Creates the room on hub a, gives hub b's first user admin, adds everyone; waits for all. */
+async function setUp(w: FedHubWorld, creator: string): Promise<bigint> {
+  await w.startClients();
+  const room = await w.perform("create room", () => w.api(creator).createRoom());
+  const others = [...w.clients.keys()].filter((n) => n !== creator);
+  await w.perform("add members", () => w.api(creator).addMembers(room, others));
+  const admin = others.find((n) => w.homeOf(n) !== w.homeOf(creator));
+  if (admin !== undefined) {
+    await w.runFor(30_000, () => w.client(admin).client?.room(room)?.phase.kind === "synchronized");
+    await w.perform("admin", () => w.api(creator).setRole(room, admin, "admin"));
+  }
+  await w.runFor(30_000, () =>
+    others.every((n) => w.client(n).client?.room(room)?.phase.kind === "synchronized"),
+  );
+  for (const n of others) {
+    if (w.client(n).client?.room(room)?.phase.kind !== "synchronized") {
+      throw new Error(`${n} did not join during setup`);
+    }
+  }
+  return room;
+}
+
+export async function runFedHubScenario(o: FedHubRunOptions): Promise<FedRunResult> {
+  const s = o.scenario;
+  const plan = o.plan ?? fedPlanFor({ ...s.plan, chaosMs: s.chaosMs }, o.seed);
+  const started = wallClockMs();
+  const w = await FedHubWorld.create({
+    seed: o.seed,
+    hubs: plan.hubs,
+    usersPerHub: s.usersPerHub,
+    maxSkewMs: plan.maxSkewMs,
+    canaries: o.canaries ?? [],
+    keepTrace: o.keepTrace === true,
+  });
+  const creator = [...w.clients.keys()][0]!;
+  const creatorHome = w.homeOf(creator);
+  const t0 = w.scheduler.now;
+  let stateDigest = "";
+  try {
+    try {
+      await w.runFor(2000); // the links come up
+      const room = await setUp(w, creator);
+      const r: FedHubRun = {
+        w,
+        rng: w.rng.fork(`scenario-${s.name}`),
+        room,
+        creator,
+        removed: new Set(),
+      };
+      applyFedPlan(w, plan);
+      if (s.clientLinks !== undefined) w.setClientLinks({ ...PERFECT_LINK, ...s.clientLinks });
+      for (const user of w.clients.keys()) {
+        for (let i = 0; i < s.messagesPerUser; i++) send(r, user, i, r.rng.int(s.chaosMs));
+      }
+      s.workload?.(r);
+      for (let t = 0; t < s.chaosMs; t += CHECK_EVERY_MS) {
+        await w.runFor(Math.min(CHECK_EVERY_MS, s.chaosMs - t));
+        checkFedSafety(w, room, creatorHome);
+      }
+      w.heal();
+      w.trace.record("heal");
+      await converge(r, s.convergeMs);
+      checkFedSafety(w, room, creatorHome);
+      checkRemovals(r);
+      stateDigest = digestFedHubs(w, room);
+      o.inspect?.(w, room);
+    } catch (e) {
+      w.violation("scenario_error", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    }
+  } finally {
+    await w.close();
+  }
+  const violations = dedupe(w.violations);
+  return {
+    scenario: s.name,
+    seed: o.seed.toString(),
+    plan,
+    canaries: [...(o.canaries ?? [])],
+    ok: violations.length === 0,
+    violations,
+    traceDigest: w.trace.digest(),
+    stateDigest,
+    events: w.scheduler.eventsRun,
+    simulatedMs: Number(w.scheduler.now - t0),
+    wallMs: wallClockMs() - started,
+    notes: { ...w.notes, hubs: plan.hubs },
+    ...(o.keepTrace === true ? { trace: w.trace.lines() } : {}),
+  };
+}
+
+/** The members by the authority's room (removed ones excluded), or undefined while it is down. */
+function members(r: FedHubRun): string[] | undefined {
+  const auth = authorityOf(r.w, r.room, r.w.homeOf(r.creator));
+  const room = r.w.hub(auth).node.room(r.room);
+  if (room === undefined) return undefined;
+  const ids = new Set(room.members());
+  return [...r.w.clients.keys()].filter((n) => ids.has(r.w.client(n).senderId));
+}
+
+/**
+ * After the heal: every hub restarts, the creator sends once more (a replica that missed
+ * the last frames learns of the gap from the next one), and the room must converge.
+ */
+async function converge(r: FedHubRun, budgetMs: number): Promise<void> {
+  const { w } = r;
+  await w.runFor(3000, () => [...w.hubs.values()].every((h) => h.node.up));
+  send(r, r.creator, 1000, 0);
+  let waiting: string | undefined = "not checked";
+  for (let t = 0; t < budgetMs && waiting !== undefined; t += 250) {
+    await w.runFor(250);
+    const m = members(r);
+    waiting =
+      m === undefined ? "the authority is down" : fedHubGaps(w, r.room, w.homeOf(r.creator), m);
+  }
+  if (waiting !== undefined)
+    w.violation("fed_convergence", `not converged after ${budgetMs} ms: ${waiting}`);
+}
+
+/** A removal the hub accepted leaves the user out of the room for good. */
+function checkRemovals(r: FedHubRun): void {
+  const m = members(r);
+  if (m === undefined) return;
+  for (const u of r.removed) {
+    if (m.includes(u)) r.w.violation("removal_applied", `${u} is still a member after its removal`);
+  }
+}
+
+/** SHA-256 over every hub's copy of the room's log and every client's room epoch. */
+export function digestFedHubs(w: FedHubWorld, roomId: bigint): string {
+  const h = createHash("sha256");
+  for (const d of w.domains) {
+    const log = hubLogOf(w, d, roomId) ?? [];
+    h.update(`${d} ${log.length}\n`);
+    for (const f of log) h.update(f.header);
+  }
+  for (const [n, c] of w.clients) {
+    const room = c.client?.room(roomId);
+    h.update(`${n} ${room?.epoch ?? "-"} ${c.delivered.get(roomId)?.size ?? 0}\n`);
+  }
+  return h.digest("hex");
+}
