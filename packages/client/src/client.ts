@@ -183,6 +183,7 @@ export class KalandraClient {
           error: new ClientError("hub_silent", `no frame from the hub for ${silentMs} ms`),
         }),
       policy: { ...DEFAULT_REQUEST_POLICY, ...o.requestPolicy },
+      rng: o.rng,
       requestIds,
       device,
       hubPublicKey: o.hubPublicKey,

@@ -22,6 +22,8 @@ export class HubError extends Error {
     readonly hubName: string,
     message: string,
     readonly expectedEpoch?: bigint,
+    /** TRANSFERRING, PEER_UNREACHABLE, rate limits: when the hub says a retry may succeed. */
+    readonly retryAfterMs?: bigint,
   ) {
     super(`${hubName}: ${message}`);
   }
@@ -32,11 +34,13 @@ export function hubError(f: ReceivedFrame): HubError {
   try {
     const p = payloadOf(f);
     const expected = p.expected_epoch === undefined ? undefined : fieldU64(p, "expected_epoch");
+    const retry = p.retry_after_ms === undefined ? undefined : fieldU64(p, "retry_after_ms");
     return new HubError(
       fieldNumber(p, "code"),
       fieldText(p, "name"),
       fieldText(p, "message"),
       expected,
+      retry,
     );
   } catch {
     return new HubError(0, "Malformed", "malformed ERROR payload");

@@ -20,6 +20,7 @@ import {
   Keepalive,
   type KeepaliveOptions,
   Opcode,
+  type Rng,
   type Timers,
 } from "@kalandra/proto";
 import type { Device } from "./device.js";
@@ -73,6 +74,8 @@ export interface HubLinkOptions {
   /** The hub was silent for `silentMs` (≥ keepalive.timeoutMs): the connection was dropped. */
   onHubSilent?(silentMs: number): void;
   policy: RequestPolicy;
+  /** Jitter of retries after a hub's hint (TRANSFERRING...): none without it. */
+  rng?: Rng;
   requestIds: RequestIds;
   device: Device;
   hubPublicKey: Uint8Array;
@@ -98,7 +101,13 @@ export class HubLink implements HubRequests {
   constructor(o: HubLinkOptions) {
     this.#o = o;
     this.#conn = o.connection;
-    this.#requests = new RequestTracker((b) => this.#conn.send(b), o.timers, o.policy);
+    const rng = o.rng;
+    this.#requests = new RequestTracker(
+      (b) => this.#conn.send(b),
+      o.timers,
+      o.policy,
+      rng === undefined ? undefined : () => unitFraction(rng),
+    );
     this.#keepalive = new Keepalive(o.keepalive, {
       clock: o.clock,
       timers: o.timers,
@@ -257,4 +266,10 @@ export class HubLink implements HubRequests {
         this.#requests.resolve(f);
     });
   }
+}
+
+/** A fraction in [0, 1) from two random bytes. */
+function unitFraction(rng: Rng): number {
+  const b = rng.bytes(2);
+  return ((b[0] ?? 0) * 256 + (b[1] ?? 0)) / 65_536;
 }

@@ -138,6 +138,13 @@ export class Relay {
   holdWelcomes = false;
   /** Every Welcome the relay sent, in order (tests push one again to see a repeat handled). */
   readonly welcomesSent: Uint8Array[] = [];
+  /**
+   * Test hook: a refusal (a federation routing refusal such as TRANSFERRING, with its
+   * retry hint) for a room request, or undefined to handle it. Nothing is sequenced.
+   */
+  refuseRoomRequest:
+    | ((f: ReceivedFrame) => { name: ProtocolErrorCode; retryAfterMs?: bigint } | undefined)
+    | undefined;
   /** Test hook called right after a frame is sequenced, before any answer goes out. */
   afterSequence: ((roomId: bigint, frame: ReceivedFrame) => void) | undefined;
   /** Counters for assertions. */
@@ -205,9 +212,11 @@ export class Relay {
     name: ProtocolErrorCode,
     message: string,
     expected?: bigint,
+    retryAfterMs?: bigint,
   ): void {
     const payload: Record<string, unknown> = { code: ErrorCode[name], name, message };
     if (expected !== undefined) payload.expected_epoch = expected;
+    if (retryAfterMs !== undefined) payload.retry_after_ms = retryAfterMs;
     if (name === "STALE_EPOCH") this.stats.stale++;
     if (name === "MISSING_PROPOSALS") this.stats.missingProposals++;
     this.#respond(conn, req, Opcode.ERROR, payload, { error: true });
@@ -379,6 +388,17 @@ export class Relay {
     }
     const room = this.rooms.get(f.header.roomId);
     if (room === undefined) return this.#error(conn, f, "UNKNOWN_ROOM", "no such room");
+    const refusal = this.refuseRoomRequest?.(f);
+    if (refusal !== undefined) {
+      return this.#error(
+        conn,
+        f,
+        refusal.name,
+        "refused by the test",
+        undefined,
+        refusal.retryAfterMs,
+      );
+    }
     switch (f.header.opcode) {
       case Opcode.PRESENCE:
       case Opcode.TYPING:
