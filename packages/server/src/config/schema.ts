@@ -395,6 +395,13 @@ export const schema = {
       max: 600000,
       doc: "Time a request relayed to a peer (a forwarded room request, a key-package claim) waits for its answer.",
     },
+    keepalive_ms: {
+      type: "int",
+      default: 5000,
+      min: 50,
+      max: 600000,
+      doc: "Both ends of an up link PING the other this often; a link silent for twice this is closed (and redialed by its dialer), so a partition is noticed from either end. The PONG's round trip is `kalandra_federation_link_rtt_seconds`.",
+    },
     reconnect_min_ms: {
       type: "int",
       default: 200,

@@ -9,7 +9,7 @@ import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodePayload, Frame, Opcode } from "@kalandra/proto";
+import { decodePayload, Flag, Frame, hubFrame, Opcode, verifyFrame } from "@kalandra/proto";
 import { waitUntil } from "@kalandra/test-support";
 import { afterAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -168,5 +168,45 @@ describe("kalandrad hub links", () => {
     await waitUntil(() => hubB.peerLinks.state("a3.example") === "up", "b sees a's link");
     wt.close();
     await waitUntil(() => hubB.peerLinks.state("a3.example") === "down", "b sees it go");
+  });
+
+  it("the accepting side pings too: a dialer that falls silent is noticed and its link closed", async () => {
+    const [a, b] = await Promise.all([hubSpec(root, "a4.example"), hubSpec(root, "b4.example")]);
+    const hubB = await start(b, [a], { keepalive_ms: 100 });
+    const bKey = Uint8Array.from(Buffer.from(b.hubKeyHex, "hex"));
+    const signer = signerOf(a);
+    const dialer = LinkEndpoint.dialer({
+      self: { domain: a.domain, signer },
+      peer: { domain: b.domain, hubKey: bKey },
+      rng: { bytes: (n) => new Uint8Array(n).fill(5) },
+      bucketFor: buckets(),
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${b.wsPort}/kalandra`);
+    let answering = true;
+    let pings = 0;
+    ws.on("message", (d) => {
+      const f = Frame.fromWire(new Uint8Array(d as Buffer));
+      if (f.header.opcode === Opcode.PING) {
+        expect(verifyFrame(f, bKey)).toBe(true);
+        pings++;
+        if (!answering) return;
+        const { nonce } = decodePayload(Opcode.PING, f.payload);
+        ws.send(hubFrame(signer, Opcode.PONG, 0n, 0n, { nonce }, Flag.FEDERATED | Flag.RESPONSE));
+        return;
+      }
+      for (const e of dialer.receive(f)) if (e.kind === "send") ws.send(e.frame);
+    });
+    await new Promise((r) => ws.on("open", r));
+    for (const e of dialer.start()) if (e.kind === "send") ws.send(e.frame);
+    await waitUntil(() => hubB.peerLinks.state("a4.example") === "up", "b sees a's link");
+    // Answered, the link stays up across many intervals.
+    await waitUntil(() => pings >= 5, "b pings the dialer");
+    expect(hubB.peerLinks.state("a4.example")).toBe("up");
+    // Silent (a partition): b closes the link on its own within a few intervals.
+    answering = false;
+    const silentAt = performance.now();
+    await waitUntil(() => hubB.peerLinks.state("a4.example") === "down", "b drops the silent link");
+    expect(performance.now() - silentAt).toBeLessThan(2000);
+    ws.close();
   });
 });

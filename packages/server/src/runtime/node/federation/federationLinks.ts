@@ -12,7 +12,15 @@
  * means no two links race for one pair; a newer link from the same peer replaces an older
  * one (a restarted peer redials before the old connection is known dead).
  */
-import type { Clock, Frame, Rng, TimerHandle, Timers } from "@kalandra/proto";
+import {
+  type Clock,
+  Frame,
+  FrameHeader,
+  Opcode,
+  type Rng,
+  type TimerHandle,
+  type Timers,
+} from "@kalandra/proto";
 import type { Logger } from "pino";
 import { RefusalLimiter } from "../../../audit/refusals.js";
 import type { Config } from "../../../config/schema.js";
@@ -27,6 +35,7 @@ import { staticPeerPolicy } from "../../../federation/peerPolicy.js";
 import { TokenBucket } from "../../../hub/tokenBucket.js";
 import type { AuditRecord } from "../../../storage/types.js";
 import type { LinkAcceptor, LinkInbound, LinkIo } from "./linkIo.js";
+import { LinkKeepalive } from "./linkKeepalive.js";
 import type { LinkMetrics } from "./linkMetrics.js";
 import type { Dialer } from "./wsDialer.js";
 
@@ -63,6 +72,8 @@ interface Link {
   ended: boolean;
   /** A handshake refusal ended it (counted once, not again as a failed dial). */
   refused: boolean;
+  /** Once up: PINGs both ways, the link closed when the peer falls silent. */
+  keepalive: LinkKeepalive | undefined;
 }
 
 /** Per configured peer: its current link, its rate bucket, its redial state. */
@@ -237,7 +248,6 @@ export class FederationLinks implements LinkAcceptor {
       closed: (reason) => {
         if (link) this.ended(link, reason);
       },
-      rtt: (ms) => this.o.metrics.rtt.set({ peer: p.entry.domain }, ms / 1000),
     });
     link = this.newLink("dialed", endpoint, socket);
     p.dialing = link;
@@ -253,6 +263,7 @@ export class FederationLinks implements LinkAcceptor {
       peer: undefined,
       ended: false,
       refused: false,
+      keepalive: undefined,
     };
     link.timer = this.o.timers.set(this.o.config.connect_timeout_ms, () => {
       link.timer = undefined;
@@ -266,7 +277,15 @@ export class FederationLinks implements LinkAcceptor {
 
   private receive(link: Link, frame: Frame): void {
     if (link.ended) return;
+    link.keepalive?.heard();
     this.run(link, link.endpoint.receive(frame));
+  }
+
+  /** True when `bytes` (a frame the link passed) was the keepalive's (PING/PONG). */
+  private keepaliveFrame(link: Link, bytes: Uint8Array): boolean {
+    const op = FrameHeader.view(bytes).opcode;
+    if (op !== Opcode.PING && op !== Opcode.PONG) return false;
+    return link.keepalive?.take(Frame.fromWire(bytes)) ?? true;
   }
 
   private run(link: Link, events: LinkEvent[]): void {
@@ -280,6 +299,7 @@ export class FederationLinks implements LinkAcceptor {
           this.up(link, ev.peer);
           break;
         case "frame":
+          if (this.keepaliveFrame(link, ev.bytes)) break;
           this.o.metrics.framesReceived.inc({ peer: ev.peer });
           try {
             this.consumer?.linkFrame(ev.peer, ev.bytes);
@@ -318,9 +338,12 @@ export class FederationLinks implements LinkAcceptor {
     );
     if (link.side === "dialed") this.o.metrics.dials.inc({ peer: entry.domain, result: "up" });
     link.io.up();
+    link.keepalive = this.keepaliveOf(link, entry);
+    link.keepalive.start();
     if (old !== undefined) {
       // Replaced, not down: the core keeps the peer; the old connection just goes.
       old.ended = true;
+      old.keepalive?.stop();
       if (old.timer) this.o.timers.clear(old.timer);
       old.io.close("federation: replaced by a newer link");
       this.o.log?.info({ peer: entry.domain, side: link.side }, "hub link replaced");
@@ -334,6 +357,23 @@ export class FederationLinks implements LinkAcceptor {
     } catch (e) {
       this.o.log?.error({ peer: entry.domain, err: String(e) }, "federation core failed on linkUp");
     }
+  }
+
+  private keepaliveOf(link: Link, entry: PeerConfig): LinkKeepalive {
+    const intervalMs = this.o.config.keepalive_ms;
+    return new LinkKeepalive({
+      clock: this.o.clock,
+      timers: this.o.timers,
+      intervalMs,
+      signer: this.o.self.signer,
+      peerKey: entry.hubKey,
+      send: (frame) => link.io.send(frame),
+      rtt: (ms) => this.o.metrics.rtt.set({ peer: entry.domain }, ms / 1000),
+      dead: (silentMs) => {
+        this.o.log?.warn({ peer: entry.domain, silent_ms: silentMs }, "hub link silent: closing");
+        link.io.close(`keepalive: nothing from the peer for ${silentMs} ms`);
+      },
+    });
   }
 
   private refused(link: Link, ev: Extract<LinkEvent, { kind: "closed" }>): void {
@@ -370,6 +410,7 @@ export class FederationLinks implements LinkAcceptor {
   private ended(link: Link, reason: string): void {
     if (link.ended) return;
     link.ended = true;
+    link.keepalive?.stop();
     if (link.timer) this.o.timers.clear(link.timer);
     link.timer = undefined;
     const domain = link.peer?.domain ?? this.dialedPeer(link)?.entry.domain;

@@ -2,9 +2,8 @@
  * Dialing a peer hub: a WebSocket (ws 8.23, the transport stack clients use; the peer
  * accepts on its ordinary WebSocket listener, wsTransport.ts) carrying one frame per binary
  * message. Until the link is up the socket reassembles at most a handshake-sized message;
- * then up to `max_payload_bytes`. A keepalive ping every `keepaliveMs` measures the link's
- * round trip (its lag) and ends a link whose peer stopped answering (two missed pongs):
- * a partition is noticed and the link redialed, not left hanging.
+ * then up to `max_payload_bytes`. The link's keepalive is not the socket's: both ends PING
+ * on the link itself (linkKeepalive.ts), whatever transport carries it.
  *
  * `wss://` peers are checked against the system's CAs (NODE_EXTRA_CA_CERTS for a private
  * one); the link's authentication is the pinned hub key either way (federation/link/).
@@ -20,8 +19,6 @@ export interface DialHandlers {
   frame(frame: Frame): void;
   /** The connection ended (refused, dropped, closed by either side); called once. */
   closed(reason: string): void;
-  /** A keepalive's round trip, ms. */
-  rtt(ms: number): void;
 }
 
 export interface Dialer {
@@ -30,23 +27,17 @@ export interface Dialer {
 
 export interface WsDialerOptions {
   maxPayloadBytes: number;
-  /** Time between keepalive pings (default 5 s). */
-  keepaliveMs?: number;
 }
 
 const CLOSE_GRACE_MS = 2000;
 
 export function wsDialer(o: WsDialerOptions): Dialer {
-  const keepaliveMs = o.keepaliveMs ?? 5000;
   return {
     dial(url, h) {
       let ended = false;
-      let pingSentAt: number | undefined;
-      let keepalive: ReturnType<typeof setInterval> | undefined;
       const finish = (reason: string) => {
         if (ended) return;
         ended = true;
-        if (keepalive) clearInterval(keepalive);
         h.closed(reason);
       };
       const ws = new WebSocket(url, {
@@ -64,25 +55,7 @@ export function wsDialer(o: WsDialerOptions): Dialer {
         finish(reason);
       };
       ws.on("error", () => undefined); // the close event follows
-      ws.on("open", () => {
-        keepalive = setInterval(() => {
-          if (pingSentAt !== undefined && performance.now() - pingSentAt > 2 * keepaliveMs) {
-            ws.terminate();
-            finish("keepalive: no pong from the peer");
-            return;
-          }
-          if (pingSentAt === undefined) {
-            pingSentAt = performance.now();
-            ws.ping();
-          }
-        }, keepaliveMs);
-        keepalive.unref();
-        h.open();
-      });
-      ws.on("pong", () => {
-        if (pingSentAt !== undefined) h.rtt(performance.now() - pingSentAt);
-        pingSentAt = undefined;
-      });
+      ws.on("open", () => h.open());
       ws.on("message", (data, isBinary) => {
         if (ended) return;
         if (!isBinary) {
