@@ -6,6 +6,9 @@
  *   kalandrad admin rooms show ROOM                         one room (deleted ones too)
  *   kalandrad admin rooms delete ROOM [--drop-headers] [--reason T]
  *                                       erase every message of the room; it answers as deleted
+ *   kalandrad admin rooms authority ROOM                    a federated room's authority, term, role
+ *   kalandrad admin rooms transfer ROOM DOMAIN [--reason T] move a room this hub sequences to
+ *                                       the peer DOMAIN (planned transfer, docs/federation.md)
  *   kalandrad admin users list | show USER | devices USER   users, their devices and rooms
  *   kalandrad admin devices show SENDER_ID | revoke SENDER_ID
  *
@@ -42,6 +45,21 @@ export function registerRoomCommands(admin: Command): void {
         drop_headers: o.dropHeaders,
         reason: o.reason,
       }),
+    );
+
+  withCommon(
+    rooms
+      .command("authority <room>")
+      .description("a federated room's authority as this hub knows it: hub, term, role"),
+  ).action((room: string, o: Common) => call(o, "GET", `/admin/rooms/${seg(room)}/authority`));
+  withCommon(
+    rooms
+      .command("transfer <room> <domain>")
+      .description("move a room this hub sequences to the peer hub <domain> (planned transfer)"),
+  )
+    .option("--reason <text>", "reason, written to the audit log", "")
+    .action((room: string, domain: string, o: Common & { reason: string }) =>
+      call(o, "POST", "/admin/rooms/transfer", { room, to: domain, reason: o.reason }),
     );
 
   const users = admin.command("users").description("users, their devices and rooms");

@@ -13,6 +13,7 @@
  *   GET  /admin/bans
  *   /admin/users…, /admin/devices…                 identity/adminRoutes.ts
  *   /admin/rooms…                                  moderation/roomRoutes.ts
+ *   /admin/rooms/transfer, /admin/rooms/:id/authority  moderation/authorityRoutes.ts
  *
  * Room ids and log indexes are decimal strings in JSON (u128 and u64 do not fit a double).
  *
@@ -41,6 +42,7 @@ import {
   roomOf,
   text,
 } from "./adminHttp.js";
+import { authorityRoute, type RoomAuthorityAdmin } from "./authorityRoutes.js";
 import type { BanScope } from "./bans.js";
 import type { RoomAdmin } from "./roomAdmin.js";
 import { roomRoute } from "./roomRoutes.js";
@@ -76,6 +78,11 @@ export interface AdminApiOptions {
    * the rooms routes are 404 and /admin/audit reads the hub's chain only.
    */
   rooms?: RoomAdmin;
+  /**
+   * Federated rooms' authority: inspect, planned transfer (moderation/authorityRoutes.ts);
+   * absent (federation disabled) = those routes are 404.
+   */
+  authority?: { federation: RoomAuthorityAdmin; counted?(result: string): void };
 }
 
 export { type AdminResponse, jsonSafe } from "./adminHttp.js";
@@ -141,6 +148,11 @@ export class AdminApi {
     if (this.o.identity !== undefined) {
       const answer = await identityRoute(this.o.identity, { ...req, body: b }, actor);
       if (answer !== undefined) return { status: answer.status, body: jsonSafe(answer.body) };
+    }
+    if (this.o.authority !== undefined) {
+      const deps = { ...this.o.authority, audit: m.audit.bind(m) };
+      const answer = await authorityRoute(deps, { ...req, body: b }, actor);
+      if (answer !== undefined) return answer;
     }
     if (this.o.rooms !== undefined) {
       const answer = await roomRoute(this.o.rooms, { ...req, body: b }, actor);

@@ -60,7 +60,7 @@ describe("kalandrad admin target", () => {
     expect(user?.commands.map((c) => c.name())).toEqual(["add", "list", "devices", "revoke"]);
     const sub = (name: string) =>
       admin?.commands.find((c) => c.name() === name)?.commands.map((c) => c.name());
-    expect(sub("rooms")).toEqual(["list", "show", "delete"]);
+    expect(sub("rooms")).toEqual(["list", "show", "delete", "authority", "transfer"]);
     expect(sub("users")).toEqual(["list", "show", "devices"]);
     expect(sub("devices")).toEqual(["show", "revoke"]);
     const audit = p.commands.find((c) => c.name() === "audit");
