@@ -5,7 +5,14 @@
  * UNAUTHENTICATED answer as the commit's fate and dropped its pending state, then could
  * not apply its own commit, which the hub had sequenced from the first copy.
  */
-import { createDeviceSigner, encodeErrorPayload, encodeFrame, Flag, Opcode } from "@kalandra/proto";
+import {
+  createDeviceSigner,
+  encodeErrorPayload,
+  encodeFrame,
+  Flag,
+  Opcode,
+  type ProtocolErrorCode,
+} from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { hubError } from "../../src/state/errors.js";
 import { RequestTracker } from "../../src/state/requests.js";
@@ -19,7 +26,8 @@ function request(opcode: number, requestId: number, payload: Record<string, unkn
   return buildFrame({ opcode, requestId, roomId: 1n, senderId: 5n, epoch: 0n, payload }, me);
 }
 
-function error(requestId: number, name: "UNAUTHENTICATED" | "STALE_EPOCH"): Uint8Array {
+function error(requestId: number, name: ProtocolErrorCode, retryAfterMs?: bigint): Uint8Array {
+  const extra = retryAfterMs === undefined ? undefined : { retry_after_ms: retryAfterMs };
   return encodeFrame(
     {
       flags: Flag.RESPONSE | Flag.ERROR,
@@ -28,7 +36,7 @@ function error(requestId: number, name: "UNAUTHENTICATED" | "STALE_EPOCH"): Uint
       roomId: 1n,
       senderId: 0n,
       epoch: 0n,
-      payload: encodeErrorPayload(name, "refused"),
+      payload: encodeErrorPayload(name, "refused", extra),
     },
     hub,
   );
@@ -92,28 +100,7 @@ describe("RequestTracker with a request asked twice", () => {
 });
 
 /** An ERROR answer with an optional retry hint (federation routing refusals). */
-function refusal(
-  requestId: number,
-  name: "TRANSFERRING" | "NOT_AUTHORITY" | "PEER_UNREACHABLE" | "STALE_EPOCH",
-  retryAfterMs?: bigint,
-): Uint8Array {
-  return encodeFrame(
-    {
-      flags: Flag.RESPONSE | Flag.ERROR,
-      opcode: Opcode.ERROR,
-      requestId,
-      roomId: 1n,
-      senderId: 0n,
-      epoch: 0n,
-      payload: encodeErrorPayload(
-        name,
-        "not now",
-        retryAfterMs === undefined ? undefined : { retry_after_ms: retryAfterMs },
-      ),
-    },
-    hub,
-  );
-}
+const refusal = error;
 
 function ackOf(requestId: number): Uint8Array {
   return encodeFrame(
@@ -133,15 +120,17 @@ function ackOf(requestId: number): Uint8Array {
 describe("RequestTracker during an authority transfer (federation)", () => {
   const app = (id: number) =>
     request(Opcode.APP_MESSAGE, id, { generation: 0, ciphertext: new Uint8Array(4) });
-
-  it("resends the same bytes after TRANSFERRING's hint, not before, and takes the later ACK", async () => {
+  /** A tracker on a manual clock recording what it sends. */
+  const tracker = (retryMs: number, routingRetries: number, jitter?: () => number) => {
     const sent: Uint8Array[] = [];
     const timers = new ManualTime();
-    const t = new RequestTracker((b) => sent.push(b), timers, {
-      retryMs: 1000,
-      maxAttempts: 30,
-      routingRetries: 5,
-    });
+    const policy = { retryMs, maxAttempts: 30, routingRetries };
+    const t = new RequestTracker((b) => sent.push(b), timers, policy, jitter);
+    return { sent, timers, t };
+  };
+
+  it("resends the same bytes after TRANSFERRING's hint, not before, and takes the later ACK", async () => {
+    const { sent, timers, t } = tracker(1000, 5);
     const bytes = app(11);
     let answer: number | undefined;
     void t.request(11, bytes).then((f) => {
@@ -161,13 +150,7 @@ describe("RequestTracker during an authority transfer (federation)", () => {
   });
 
   it("retries NOT_AUTHORITY and PEER_UNREACHABLE without a hint after the retry delay", async () => {
-    const sent: Uint8Array[] = [];
-    const timers = new ManualTime();
-    const t = new RequestTracker((b) => sent.push(b), timers, {
-      retryMs: 400,
-      maxAttempts: 30,
-      routingRetries: 5,
-    });
+    const { sent, timers, t } = tracker(400, 5);
     const p = t.request(12, app(12));
     t.resolve(parseFrame(refusal(12, "NOT_AUTHORITY")));
     timers.advance(400);
@@ -182,13 +165,7 @@ describe("RequestTracker during an authority transfer (federation)", () => {
   });
 
   it("gives the refusal to the caller once the bounded retries are spent", async () => {
-    const sent: Uint8Array[] = [];
-    const timers = new ManualTime();
-    const t = new RequestTracker((b) => sent.push(b), timers, {
-      retryMs: 1000,
-      maxAttempts: 30,
-      routingRetries: 2,
-    });
+    const { sent, timers, t } = tracker(1000, 2);
     const p = t.request(13, app(13));
     for (let i = 0; i < 2; i++) {
       t.resolve(parseFrame(refusal(13, "TRANSFERRING", 100n)));
@@ -204,14 +181,7 @@ describe("RequestTracker during an authority transfer (federation)", () => {
   });
 
   it("spreads retries over hint × [1, 1.5) with the jitter and caps a huge hint", () => {
-    const sent: Uint8Array[] = [];
-    const timers = new ManualTime();
-    const t = new RequestTracker(
-      (b) => sent.push(b),
-      timers,
-      { retryMs: 1000, maxAttempts: 30, routingRetries: 5 },
-      () => 0.999,
-    );
+    const { sent, timers, t } = tracker(1000, 5, () => 0.999);
     void t.request(14, app(14));
     t.resolve(parseFrame(refusal(14, "TRANSFERRING", 200n)));
     timers.advance(299);

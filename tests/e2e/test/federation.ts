@@ -1,0 +1,320 @@
+/**
+ * Federating kalandrad processes on loopback for the end-to-end suites (issue 18): each hub
+ * a child process with its own data directory, hub key (made before start, so peers pin it),
+ * WebSocket and monitoring ports; every hub lists every other as a peer. Users connect to
+ * their home hub; `Member` records what its client core received (log index → text) and
+ * what the hub acknowledged (`sent`), so a test can check the issue's invariants: every
+ * acknowledged frame present, the same order on every hub.
+ *
+ * `E2E_HUB_LOG=/tmp/hubs.log` keeps the hubs' logs (each line prefixed by its domain).
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { connectWebSocket, type KalandraClient, type WebSocketConnection } from "@kalandra/client";
+import { freePort, type Kalandrad, startKalandrad, writeHubKey } from "@kalandra/test-support";
+import { BIN, openClient } from "./kalandrad.js";
+
+export const ADMIN_TOKEN = "e2e-federation-admin";
+
+export interface HubSpec {
+  domain: string;
+  dataDir: string;
+  keyPath: string;
+  hubKey: string;
+  port: number;
+  wsPort: number;
+  monPort: number;
+}
+
+export interface Member {
+  readonly id: string;
+  readonly hub: string;
+  client: KalandraClient;
+  conn: WebSocketConnection;
+  /** Messages received (own ones echoed included): log index → text. */
+  readonly received: Map<bigint, string>;
+  /** Acknowledged sends: text → the log index the authority gave it. */
+  readonly sent: Map<string, bigint>;
+  /** `error` events of the client core (a transfer must cause none). */
+  readonly errors: Error[];
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export interface FederationOptions {
+  /** More KALANDRA_* keys for every hub (ack_quorum, failover_after_ms...). */
+  env?: Record<string, string>;
+  /** Every hub requires its links to all the others for /readyz. */
+  requirePeers?: boolean;
+}
+
+export class Federation {
+  readonly specs = new Map<string, HubSpec>();
+  readonly hubs = new Map<string, Kalandrad>();
+  readonly members: Member[] = [];
+
+  private constructor(
+    private readonly root: string,
+    private readonly o: FederationOptions,
+  ) {}
+
+  static async create(
+    root: string,
+    domains: readonly string[],
+    o: FederationOptions = {},
+  ): Promise<Federation> {
+    const f = new Federation(root, o);
+    for (const domain of domains) {
+      const dir = join(root, domain);
+      mkdirSync(dir, { recursive: true });
+      const keyPath = join(dir, "hub-key.pem");
+      f.specs.set(domain, {
+        domain,
+        dataDir: join(dir, "data"),
+        keyPath,
+        hubKey: writeHubKey(keyPath),
+        port: await freePort(),
+        wsPort: await freePort(),
+        monPort: await freePort(),
+      });
+    }
+    return f;
+  }
+
+  spec(domain: string): HubSpec {
+    const s = this.specs.get(domain);
+    if (s === undefined) throw new Error(`no hub ${domain}`);
+    return s;
+  }
+
+  hub(domain: string): Kalandrad {
+    const h = this.hubs.get(domain);
+    if (h === undefined) throw new Error(`hub ${domain} is not running`);
+    return h;
+  }
+
+  /** Starts (or restarts, on its data directory) the hub of `domain`. */
+  async start(domain: string): Promise<Kalandrad> {
+    const s = this.spec(domain);
+    const peers = [...this.specs.values()].filter((p) => p.domain !== domain);
+    const log = process.env.E2E_HUB_LOG;
+    const hub = await startKalandrad({
+      bin: BIN,
+      dataDir: s.dataDir,
+      listen: `127.0.0.1:${s.port}`,
+      websocketListen: `127.0.0.1:${s.wsPort}`,
+      monitoringListen: `127.0.0.1:${s.monPort}`,
+      env: {
+        KALANDRA_SERVER__DOMAIN: domain,
+        KALANDRA_SERVER__HUB_KEY: s.keyPath,
+        KALANDRA_SERVER__SHARDS: "1",
+        KALANDRA_SERVER__LOG_LEVEL: log ? "debug" : "info",
+        KALANDRA_MONITORING__ADMIN_TOKEN: ADMIN_TOKEN,
+        KALANDRA_FEDERATION__ENABLED: "true",
+        KALANDRA_FEDERATION__RECONNECT_MIN_MS: "100",
+        KALANDRA_FEDERATION__RECONNECT_MAX_MS: "500",
+        KALANDRA_FEDERATION__KEEPALIVE_MS: "500",
+        KALANDRA_FEDERATION__PEERS: JSON.stringify(
+          peers.map((p) => ({
+            domain: p.domain,
+            url: `ws://127.0.0.1:${p.wsPort}/kalandra`,
+            hub_key: p.hubKey,
+          })),
+        ),
+        ...(this.o.requirePeers
+          ? { KALANDRA_MONITORING__REQUIRED_PEERS: peers.map((p) => p.domain).join(",") }
+          : {}),
+        ...this.o.env,
+      },
+      ...(log
+        ? {
+            onStdout: (d: string) => appendFileSync(log, d.replace(/^(?=.)/gm, `[${domain}] `)),
+          }
+        : {}),
+    });
+    this.hubs.set(domain, hub);
+    return hub;
+  }
+
+  /** SIGKILL: no drain, no flush beyond what the hub made durable. */
+  async kill(domain: string): Promise<void> {
+    const h = this.hub(domain);
+    h.child.kill("SIGKILL");
+    await h.exit;
+    this.hubs.delete(domain);
+  }
+
+  /** Whether every pair of running hubs has its link up (each hub's metrics). */
+  async linked(): Promise<boolean> {
+    for (const [domain] of this.hubs) {
+      const text = await this.metrics(domain);
+      for (const peer of this.hubs.keys()) {
+        if (peer === domain) continue;
+        const up = new RegExp(
+          `kalandra_federation_link_up\\{peer="${peer.replace(/\./g, "\\.")}"\\} 1`,
+        );
+        if (!up.test(text)) return false;
+      }
+    }
+    return true;
+  }
+
+  /** `/readyz` of `domain`: status, failing checks, the peer_links check's reason. */
+  async readyz(domain: string): Promise<{ status: number; failing?: string[]; reason?: string }> {
+    const r = await fetch(`http://127.0.0.1:${this.spec(domain).monPort}/readyz`);
+    const body = (await r.json()) as {
+      failing?: string[];
+      checks: Record<string, { reason?: string }>;
+    };
+    return { status: r.status, failing: body.failing, reason: body.checks.peer_links?.reason };
+  }
+
+  /** Polls `domain`'s /readyz (real time, bounded) until it answers `status`. */
+  async readyzUntil(domain: string, status: number, what: string): Promise<void> {
+    let last: unknown;
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      last = await this.readyz(domain);
+      if ((last as { status: number }).status === status) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `${what}: /readyz of ${domain} never answered ${status}; last ${JSON.stringify(last)}`,
+    );
+  }
+
+  async metrics(domain: string): Promise<string> {
+    const r = await fetch(`http://127.0.0.1:${this.spec(domain).monPort}/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    return r.text();
+  }
+
+  /** An admin API call on `domain`'s monitoring listener. */
+  async admin(
+    domain: string,
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const r = await fetch(`http://127.0.0.1:${this.spec(domain).monPort}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "x-kalandra-operator": "e2e" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  }
+
+  /** A client core for `id` (`name@domain`) connected to its home hub. */
+  async member(id: string): Promise<Member> {
+    const domain = id.slice(id.indexOf("@") + 1);
+    const hub = this.hub(domain);
+    const client = await openClient(id, hub.hubKey, {
+      requestPolicy: { retryMs: 300, maxAttempts: 400, routingRetries: 100 },
+    });
+    const conn = await connectWebSocket({
+      url: hub.websocket,
+      deviceSigner: client.signer,
+      userId: id,
+      hubPublicKey: hub.hubKey,
+    });
+    const m: Member = {
+      id,
+      hub: domain,
+      client,
+      conn,
+      received: new Map(),
+      sent: new Map(),
+      errors: [],
+    };
+    client.on((e) => {
+      if (e.type === "message") m.received.set(e.logIndex, dec.decode(e.plaintext));
+      if (e.type === "error") m.errors.push(e.error);
+    });
+    await client.reconnect(conn);
+    this.members.push(m);
+    return m;
+  }
+
+  /** Sends `text` from `m` and records the acknowledged log index. */
+  async send(m: Member, roomId: bigint, text: string): Promise<bigint> {
+    const index = await m.client.send(roomId, enc.encode(text));
+    m.sent.set(text, index);
+    return index;
+  }
+
+  /**
+   * `creator` makes a room and adds `others` (homed anywhere); resolves once every member
+   * is synchronized at epoch 1.
+   */
+  async room(creator: Member, others: readonly Member[], until: Until): Promise<bigint> {
+    const room = await creator.client.createRoom();
+    const welcomed = others.map((o) => o.client.expectWelcome(room));
+    await creator.client.addMembers(
+      room,
+      others.map((o) => o.id),
+    );
+    await Promise.all(welcomed);
+    await until(
+      () =>
+        [creator, ...others].every(
+          (m) =>
+            m.client.room(room)?.phase.kind === "synchronized" && m.client.room(room)?.epoch === 1n,
+        ),
+      "every member synchronized at epoch 1",
+    );
+    return room;
+  }
+
+  /** Closes every member and SIGTERMs every hub still running. */
+  async close(): Promise<void> {
+    for (const m of this.members.splice(0)) {
+      m.client.close();
+      m.conn.close();
+    }
+    for (const h of this.hubs.values()) {
+      if (h.child.exitCode === null && h.child.signalCode === null) {
+        h.child.kill("SIGTERM");
+        await h.exit;
+      }
+    }
+    this.hubs.clear();
+  }
+
+  /** The root directory (tests put more files there). */
+  get dir(): string {
+    return this.root;
+  }
+}
+
+export type Until = (pred: () => boolean, what: string) => Promise<void>;
+
+/**
+ * The issue's invariants over what the members saw: every acknowledged send is present at
+ * its log index on every member, and members agree on every index they share (one order
+ * everywhere). Returns the problems (empty = holds).
+ */
+export function orderProblems(members: readonly Member[]): string[] {
+  const problems: string[] = [];
+  const byIndex = new Map<bigint, string>();
+  for (const m of members) {
+    for (const [i, t] of m.received) {
+      const other = byIndex.get(i);
+      if (other === undefined) byIndex.set(i, t);
+      else if (other !== t) problems.push(`index ${i}: "${other}" vs "${t}" (${m.id})`);
+    }
+  }
+  for (const m of members) {
+    for (const [text, index] of m.sent) {
+      for (const r of members) {
+        if (r.received.get(index) !== text) {
+          problems.push(
+            `${r.id} lacks acknowledged "${text}" at ${index} (has "${r.received.get(index)}")`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
