@@ -35,6 +35,8 @@ export interface Member {
   readonly received: Map<bigint, string>;
   /** Acknowledged sends: text → the log index the authority gave it. */
   readonly sent: Map<string, bigint>;
+  /** When each acknowledgement arrived (performance.now()), in arrival order. */
+  readonly acks: { at: number; index: bigint }[];
   /** `error` events of the client core (a transfer must cause none). */
   readonly errors: Error[];
 }
@@ -226,6 +228,7 @@ export class Federation {
       conn,
       received: new Map(),
       sent: new Map(),
+      acks: [],
       errors: [],
     };
     client.on((e) => {
@@ -241,6 +244,7 @@ export class Federation {
   async send(m: Member, roomId: bigint, text: string): Promise<bigint> {
     const index = await m.client.send(roomId, enc.encode(text));
     m.sent.set(text, index);
+    m.acks.push({ at: performance.now(), index });
     return index;
   }
 
@@ -286,6 +290,38 @@ export class Federation {
   get dir(): string {
     return this.root;
   }
+}
+
+/**
+ * Load: every member sends one message after another (each waits for its acknowledgement)
+ * until `stop()`; `stop` resolves once every loop ended. Bounded by `max` per member.
+ */
+export function load(
+  f: Federation,
+  members: readonly Member[],
+  roomId: bigint,
+  tag: string,
+  max = 10_000,
+): { stop(): Promise<void>; failures: Error[] } {
+  let running = true;
+  const failures: Error[] = [];
+  const loops = members.map(async (m) => {
+    for (let i = 0; running && i < max; i++) {
+      try {
+        await f.send(m, roomId, `${tag} ${m.id} #${i}`);
+      } catch (e) {
+        failures.push(e as Error);
+        return;
+      }
+    }
+  });
+  return {
+    failures,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
 }
 
 export type Until = (pred: () => boolean, what: string) => Promise<void>;

@@ -432,6 +432,13 @@ export const schema = {
       reload: true,
       doc: "Token bucket size per peer link.",
     },
+    retry_after_ms: {
+      type: "int",
+      default: 250,
+      min: 10,
+      max: 60000,
+      doc: "Retry hint (ms) sent with TRANSFERRING while a room's authority moves and with PEER_UNREACHABLE while the authority's link is down; clients retry after it plus 0–50 % jitter (docs/client.md). Also the resend interval of transfer proposals.",
+    },
     failover_after_ms: {
       type: "int",
       default: 10000,

@@ -36,6 +36,11 @@ export class AuthorityBook implements AuthorityView {
     return this.rooms.get(roomId);
   }
 
+  /** Every room this hub learned an authority for (replicas, and rooms that moved). */
+  knownRooms(): bigint[] {
+    return [...this.rooms.keys()];
+  }
+
   /** Rooms whose authority is another hub (their log here is a replica). */
   remoteRooms(self: string): bigint[] {
     return [...this.rooms].filter(([, a]) => a.domain !== self).map(([id]) => id);

@@ -36,8 +36,9 @@ import { openLmdbStorage } from "../../storage/lmdb/lmdbStorage.js";
 import { Certificates } from "./certificates.js";
 import type { DataLock } from "./datadir/dataLock.js";
 import { openDataDir } from "./datadir/openDataDir.js";
+import type { AuthorityDriver } from "./federation/authorityDriver.js";
 import type { FederationLinks } from "./federation/federationLinks.js";
-import { openFederationLinks } from "./federationStartup.js";
+import { driveRoomAuthority, openFederationLinks } from "./federationStartup.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { hostLimits, roomLimits } from "./nodeHub.js";
@@ -127,6 +128,8 @@ export class Daemon {
   peerLinks = new PeerLinks();
   /** The hub links to `[federation] peers` (absent while federation is disabled). */
   federation: FederationLinks | undefined;
+  /** Ticks the federation core (transfers, failover) and samples rooms into metrics. */
+  authorityDriver: AuthorityDriver | undefined;
   private checks: ReadinessCheck[] = [];
 
   private constructor(
@@ -211,11 +214,22 @@ export class Daemon {
         board,
         audit: (r) => storage.appendAudit(r),
       });
-      if (federation) deps.federation = { peers: federation.policyView, links: federation };
+      if (federation) {
+        deps.federation = {
+          peers: federation.policyView,
+          links: federation,
+          ackQuorum: config.federation.ack_quorum === "local" ? "local" : "majority",
+          failoverAfterMs: config.federation.failover_after_ms,
+          retryAfterMs: BigInt(config.federation.retry_after_ms),
+        };
+      }
       hub = await openHub(o, deps, dataDir, () => daemon);
       const fedCore = hub.hubCore?.federation;
       if (federation && fedCore) federation.attach(fedCore);
       if (federation) listeners.push({ close: async () => federation.close() });
+      // Transfers and failovers: the core's clock, and its rooms sampled into metrics.
+      const authority = federation && fedCore ? driveRoomAuthority(fedCore, deps) : undefined;
+      if (authority) listeners.push({ close: async () => authority.driver.stop() });
       const addr = parseAddress(config.server.listen) ?? { host: "127.0.0.1", port: 4433 };
       // What every listener shares: the one host, its limits, key and metrics.
       const shared = {
@@ -286,6 +300,7 @@ export class Daemon {
       daemon.wsPort = ws?.port;
       daemon.peerLinks = board;
       daemon.federation = federation;
+      daemon.authorityDriver = authority?.driver;
       federation?.start();
       // Both listeners swap their TLS context together (plain ws has none to swap).
       const certs = certificates;
@@ -309,6 +324,12 @@ export class Daemon {
         hub.moderation,
         hub.identity,
         hub.rooms,
+        fedCore === undefined || authority === undefined
+          ? undefined
+          : {
+              federation: fedCore,
+              counted: (result) => authority.metrics.transfersRequested.inc({ result }),
+            },
       );
       log.info(
         {
@@ -420,6 +441,7 @@ export class Daemon {
     this.listener.stopAccepting();
     this.wsListener?.stopAccepting();
     this.federation?.close();
+    this.authorityDriver?.stop();
     const budget = this.config.server.drain_timeout_ms;
     await this.moderation?.stop();
     this.hubCore?.inbox.stop();

@@ -3,12 +3,19 @@
  * is false (the hub behaves as before federation: FED_HELLO is refused like any frame
  * before HELLO); otherwise FederationLinks over a WebSocket dialer, this hub presenting
  * `server.domain` and its hub key, link states reported to readiness and refusals to the
- * audit chain.
+ * audit chain. Once the hub (and its federation core) exists, `driveRoomAuthority` ticks the
+ * core's transfer/failover clock and samples the rooms' authority into metrics.
  */
 import type { Clock, Rng, Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import type { Config } from "../../config/schema.js";
+import type { FederationCore } from "../../federation/federationCore.js";
 import type { AuditRecord } from "../../storage/types.js";
+import {
+  AuthorityDriver,
+  type AuthorityMetrics,
+  createAuthorityMetrics,
+} from "./federation/authorityDriver.js";
 import { FederationLinks } from "./federation/federationLinks.js";
 import { createLinkMetrics } from "./federation/linkMetrics.js";
 import { wsDialer } from "./federation/wsDialer.js";
@@ -42,4 +49,25 @@ export function openFederationLinks(d: OpenLinksDeps): FederationLinks | undefin
     dialer: wsDialer({ maxPayloadBytes: d.config.limits.max_payload_bytes }),
     log: d.log.child({ component: "federation" }),
   });
+}
+
+/** The federation core's clock and the room-authority metrics (authorityDriver.ts), started. */
+export function driveRoomAuthority(
+  core: FederationCore,
+  d: { timers: Timers; metrics: Metrics; log: Logger },
+): { driver: AuthorityDriver; metrics: AuthorityMetrics } {
+  const metrics = createAuthorityMetrics(d.metrics.registry);
+  const driver = new AuthorityDriver({
+    core: {
+      domain: core.domain,
+      tick: () => core.tick(),
+      roomAuthority: (roomId) => core.roomAuthority(roomId),
+      federatedRooms: () => core.book.knownRooms(),
+    },
+    timers: d.timers,
+    metrics,
+    log: d.log.child({ component: "federation" }),
+  });
+  driver.start();
+  return { driver, metrics };
 }

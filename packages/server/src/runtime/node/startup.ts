@@ -13,7 +13,7 @@ import type { HubCore } from "../../hub/hubCore.js";
 import { HubHost } from "../../hub/hubHost.js";
 import type { IdentityAdmin } from "../../identity/adminRoutes.js";
 import { Enrollment } from "../../identity/enrollment.js";
-import { AdminApi } from "../../moderation/adminApi.js";
+import { AdminApi, type AdminApiOptions } from "../../moderation/adminApi.js";
 import { inBandModeration } from "../../moderation/inBand.js";
 import { RoomAdmin } from "../../moderation/roomAdmin.js";
 import { shardRoomData } from "../../moderation/roomData.js";
@@ -194,6 +194,8 @@ export async function startMonitoringEndpoint(
   moderation: Moderation | undefined,
   identity?: IdentityAdmin,
   rooms?: RoomAdmin,
+  /** Federated rooms' authority routes (absent: federation disabled). */
+  authority?: AdminApiOptions["authority"],
 ): Promise<Monitoring | undefined> {
   const mon = parseAddress(config.monitoring.listen);
   if (!mon) return undefined;
@@ -213,6 +215,7 @@ export async function startMonitoringEndpoint(
             clock: systemClock,
             ...(identity === undefined ? {} : { identity }),
             ...(rooms === undefined ? {} : { rooms }),
+            ...(authority === undefined ? {} : { authority }),
           }),
         }),
   });
