@@ -12,10 +12,20 @@
  *   ready to A's link to B up again (A dials: redial backoff 100 ms … 1 s here, handshake,
  *   both keys proved), over `rounds` kills.
  * - `link_rtt_ms`: the link's keepalive round trip as A's metric reports it.
+ * - `transfer_ms_p50/p99`: planned transfer under load. A room with alice@a.example and
+ *   bob@b.example, both sending one message after another the whole time; the operator
+ *   moves it to the other hub (`POST /admin/rooms/transfer`, what `kalandrad admin rooms
+ *   transfer` calls) and back, `transfer_rounds` times. Each round: from the admin call
+ *   (the proposal) to the first acknowledgement a member receives after the call was
+ *   answered (the answer comes once the new authority installed the room and said so, so
+ *   every acknowledgement after it is the new authority's): an upper bound of "proposal →
+ *   first write accepted by the new authority", client retry delay included.
+ *   `transfer_answer_ms_p99`: the admin call alone. `transfer_acked`/`transfer_seen`:
+ *   messages acknowledged in the run and how many of them both members decrypted.
  *
- * Not measured yet, reported as null with the reason in `not_measured`: `transfer_ms_p99`,
- * `failover_ms_p99`, `acked_lost` (authority transfer is not in kalandrad yet).
- * BENCH_QUICK=1: 20 messages, two kill rounds, a two-second baseline.
+ * Not measured yet, reported as null with the reason in `not_measured`: `failover_ms_p99`,
+ * `acked_lost` (failover is not in the federation core yet).
+ * BENCH_QUICK=1: 20 messages, two kill rounds, a two-second baseline, two transfers.
  */
 import { join } from "node:path";
 import {
@@ -32,6 +42,8 @@ import { percentile, runLoad } from "../loadgen/loadgen.js";
 const quick = process.env.BENCH_QUICK === "1";
 const log = (s: string) => process.stderr.write(`[federation] ${s}\n`);
 const rounds = quick ? 2 : 10;
+const transferRounds = quick ? 2 : 10;
+const ADMIN_TOKEN = "bench-federation";
 
 interface Spec {
   domain: string;
@@ -54,6 +66,9 @@ function start(s: Spec, peer: Spec): Promise<SpawnedHub> {
     KALANDRA_SERVER__HUB_KEY: s.keyPath,
     KALANDRA_SERVER__WEBSOCKET_LISTEN: `127.0.0.1:${s.wsPort}`,
     KALANDRA_SERVER__SHARDS: "1",
+    // The transfer reads the room from the hub's own storage: shards in-process share it.
+    KALANDRA_SERVER__SHARD_RUNTIME: "in-process",
+    KALANDRA_MONITORING__ADMIN_TOKEN: ADMIN_TOKEN,
     KALANDRA_DATABASE__SYNC: "full",
     KALANDRA_FEDERATION__ENABLED: "true",
     KALANDRA_FEDERATION__RECONNECT_MIN_MS: "100",
@@ -65,7 +80,11 @@ function start(s: Spec, peer: Spec): Promise<SpawnedHub> {
 }
 
 async function metric(hub: SpawnedHub, line: RegExp): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${hub.monitoringPort}/metrics`)).text();
+  const text = await (
+    await fetch(`http://127.0.0.1:${hub.monitoringPort}/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
+  ).text();
   const m = text.split("\n").find((l) => line.test(l));
   return m === undefined ? undefined : Number(m.split(" ").at(-1));
 }
@@ -95,7 +114,7 @@ async function member(userId: string, hub: SpawnedHub) {
     cs: getKalandraCiphersuiteImpl(systemRng),
     userId,
     keyPackageTarget: 3,
-    requestPolicy: { retryMs: 300, maxAttempts: 200 },
+    requestPolicy: { retryMs: 300, maxAttempts: 200, routingRetries: 100 },
   });
   const conn = await connectWebSocket({
     url: hub.websocket,
@@ -104,6 +123,8 @@ async function member(userId: string, hub: SpawnedHub) {
     hubPublicKey: hub.hubKey,
   });
   const arrived = new Map<string, number>();
+  /** Arrival times of acknowledgements (sends through `send`). */
+  const acks: number[] = [];
   const td = new TextDecoder();
   client.on((e) => {
     if (e.type === "message") arrived.set(td.decode(e.plaintext), performance.now());
@@ -113,7 +134,107 @@ async function member(userId: string, hub: SpawnedHub) {
     client.close();
     conn.close();
   };
-  return { client, arrived, close };
+  const send = async (room: bigint, body: string) => {
+    await client.send(room, new TextEncoder().encode(body));
+    acks.push(performance.now());
+  };
+  return { client, arrived, acks, send, close };
+}
+
+type Member = Awaited<ReturnType<typeof member>>;
+
+/** `userId`'s room with `others` added, once each of them processed its Welcome. */
+async function roomWith(creator: Member, others: { m: Member; id: string }[]): Promise<bigint> {
+  const room = await creator.client.createRoom();
+  const welcomed = others.map((o) => o.m.client.expectWelcome(room));
+  await creator.client.addMembers(
+    room,
+    others.map((o) => o.id),
+  );
+  await Promise.all(welcomed);
+  const joinedBy = performance.now() + 30_000;
+  while (others.some((o) => o.m.client.room(room)?.epoch !== 1n)) {
+    if (performance.now() > joinedBy) throw new Error("a member did not join in 30 s");
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  return room;
+}
+
+async function admin(hub: SpawnedHub, path: string, body: unknown) {
+  const r = await fetch(`http://127.0.0.1:${hub.monitoringPort}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "x-kalandra-operator": "bench" },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
+/**
+ * Planned transfers under load (see the header): the room moves A → B → A … while both
+ * members send; returns per-round figures and what was acknowledged and seen.
+ */
+async function transfers(hubs: Record<string, SpawnedHub>, n: number) {
+  const alice = await member("erin@a.example", hubs["a.example"] as SpawnedHub);
+  const bob = await member("frank@b.example", hubs["b.example"] as SpawnedHub);
+  try {
+    const room = await roomWith(alice, [{ m: bob, id: "frank@b.example" }]);
+    let running = true;
+    let sent = 0;
+    const loops = [alice, bob].map(async (m, k) => {
+      for (let i = 0; running && i < 100_000; i++) {
+        await m.send(room, `t${k}-${i}`);
+        sent++;
+      }
+    });
+    const answerMs: number[] = [];
+    const firstWriteMs: number[] = [];
+    let authority = "a.example";
+    for (let i = 0; i < n; i++) {
+      await new Promise((r) => setTimeout(r, 300)); // load at the current authority
+      const to = authority === "a.example" ? "b.example" : "a.example";
+      const t0 = performance.now();
+      const r = await admin(hubs[authority] as SpawnedHub, "/admin/rooms/transfer", {
+        room: room.toString(),
+        to,
+      });
+      const answered = performance.now();
+      if (r.status !== 200) throw new Error(`transfer ${i + 1} refused: ${JSON.stringify(r.body)}`);
+      const deadline = answered + 30_000;
+      let first: number | undefined;
+      while (first === undefined && performance.now() < deadline) {
+        first = [...alice.acks, ...bob.acks].find((t) => t >= answered);
+        if (first === undefined) await new Promise((res) => setTimeout(res, 2));
+      }
+      if (first === undefined) throw new Error(`no write accepted by ${to} within 30 s`);
+      answerMs.push(answered - t0);
+      firstWriteMs.push(first - t0);
+      log(
+        `transfer ${i + 1} ${authority} → ${to}: answered ${(answered - t0).toFixed(1)} ms, first write at the new authority ${(first - t0).toFixed(1)} ms`,
+      );
+      authority = to;
+    }
+    running = false;
+    await Promise.all(loops);
+    const bodies = (m: Member) => [...m.arrived.keys()].filter((b) => b.startsWith("t"));
+    const seenBy = (m: Member) => new Set(bodies(m));
+    const [sa, sb] = [seenBy(alice), seenBy(bob)];
+    const settleBy = performance.now() + 30_000;
+    while ((sa.size < sent || sb.size < sent) && performance.now() < settleBy) {
+      await new Promise((res) => setTimeout(res, 20));
+      for (const x of bodies(alice)) sa.add(x);
+      for (const x of bodies(bob)) sb.add(x);
+    }
+    const seen = [...sa].filter((x) => sb.has(x)).length;
+    return {
+      answerMs: answerMs.sort((x, y) => x - y),
+      firstWriteMs: firstWriteMs.sort((x, y) => x - y),
+      acked: sent,
+      seen,
+    };
+  } finally {
+    alice.close();
+    bob.close();
+  }
 }
 
 /**
@@ -130,16 +251,8 @@ async function lag(
   const s = await member(senderId, from);
   const r = await member(receiverId, to);
   try {
-    const room = await s.client.createRoom();
-    const welcomed = r.client.expectWelcome(room);
-    await s.client.addMembers(room, [receiverId]);
-    await welcomed;
     // The receiver has processed its Welcome (epoch 1) before the first message is timed.
-    const joinedBy = performance.now() + 30_000;
-    while (r.client.room(room)?.epoch !== 1n && performance.now() < joinedBy) {
-      await new Promise((res) => setTimeout(res, 5));
-    }
-    if (r.client.room(room)?.epoch !== 1n) throw new Error(`${receiverId} did not join in 30 s`);
+    const room = await roomWith(s, [{ m: r, id: receiverId }]);
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
       const body = `m${i}`;
@@ -197,6 +310,8 @@ try {
     log(`round ${i + 1}: link up ${upMs.at(-1)?.toFixed(1)} ms after b was ready`);
   }
   upMs.sort((x, y) => x - y);
+  await linkUp(hubA, b.domain);
+  const moved = await transfers({ "a.example": hubA, "b.example": hubB }, transferRounds);
   // The keepalive runs every 5 s: wait for one round trip on the last link.
   const rttDeadline = performance.now() + (quick ? 0 : 6000);
   let rtt = await metric(hubA, /^kalandra_federation_link_rtt_seconds\{peer="b\.example"\}/);
@@ -221,12 +336,15 @@ try {
       lag_ms_p99: round(percentile(cross, 99)),
       single_hub_lag_ms_p50: round(percentile(same, 50)),
       single_hub_lag_ms_p99: round(percentile(same, 99)),
-      transfer_ms_p99: null,
+      transfer_rounds: transferRounds,
+      transfer_ms_p50: round(percentile(moved.firstWriteMs, 50)),
+      transfer_ms_p99: round(percentile(moved.firstWriteMs, 99)),
+      transfer_answer_ms_p99: round(percentile(moved.answerMs, 99)),
+      transfer_acked: moved.acked,
+      transfer_seen: moved.seen,
       failover_ms_p99: null,
       acked_lost: null,
-      not_measured: [
-        "transfer_ms_p99, failover_ms_p99, acked_lost: authority transfer is not in kalandrad yet",
-      ],
+      not_measured: ["failover_ms_p99, acked_lost: failover is not in the federation core yet"],
     }),
   );
 } finally {
