@@ -73,7 +73,7 @@ export interface RequestPolicy {
 export const DEFAULT_REQUEST_POLICY: RequestPolicy = {
   retryMs: 1000,
   maxAttempts: 30,
-  routingRetries: 10,
+  routingRetries: 40,
 };
 
 export class RequestTracker {
