@@ -37,8 +37,10 @@ export interface RoomAdminDeps {
    * directory); false when the shards share the hub's storage (in-process runtime).
    */
   shardChains: boolean;
-  /** The room's authority: this hub until federation moves rooms (DESIGN §11, issue 18). */
+  /** This hub: every room's authority unless federation says otherwise (`federated`). */
   authority: { domain: string; hubKey: string };
+  /** A federated room's authority and term as the federation core knows it (DESIGN §11). */
+  federated?: (roomId: bigint) => { authority: string; term: bigint } | undefined;
   /** Told after a room was deleted (the hub's room quota). */
   onDeleted?: (creator: string | undefined) => void;
 }
@@ -58,8 +60,13 @@ const byBigint = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 export class RoomAdmin {
   constructor(private readonly d: RoomAdminDeps) {}
 
-  get authority(): { domain: string; hubKey: string } {
-    return this.d.authority;
+  /** The room's authority (with its hub key when it is this hub) and term. */
+  authorityOf(roomId: bigint): { domain: string; hubKey?: string; term: bigint } {
+    const f = this.d.federated?.(roomId);
+    if (f === undefined || f.authority === this.d.authority.domain) {
+      return { ...this.d.authority, term: f?.term ?? 0n };
+    }
+    return { domain: f.authority, term: f.term };
   }
 
   /** Rooms (not deleted) with ids above `after`, ascending, at most `limit`. */

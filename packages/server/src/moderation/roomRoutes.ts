@@ -33,7 +33,7 @@ export interface RoomRouteRequest {
 export const ROOM_PAGE_MAX = 1000;
 
 /** A room as the admin API shows it. */
-export function roomJson(info: RoomInfo, authority: RoomAdmin["authority"]): unknown {
+export function roomJson(info: RoomInfo, authority: ReturnType<RoomAdmin["authorityOf"]>): unknown {
   const last = info.nextIndex > 0n ? info.nextIndex - 1n : undefined;
   return {
     room: info.roomId,
@@ -55,8 +55,8 @@ export function roomJson(info: RoomInfo, authority: RoomAdmin["authority"]): unk
     frames: info.usage.frames,
     live_payloads: info.usage.livePayloads,
     size_bytes: info.usage.bytes,
-    // Federation does not exist yet (issue 18): every room's authority is this hub, term 0.
-    authority: { domain: authority.domain, hub_key: authority.hubKey, term: "0" },
+    // This hub, or the hub a federated room moved to (its key is the peer's pinned one).
+    authority: { domain: authority.domain, hub_key: authority.hubKey, term: authority.term },
   };
 }
 
@@ -82,7 +82,7 @@ export async function roomRoute(
     const page = await rooms.list(after === null ? undefined : roomOf(after), limit);
     const last = page.at(-1);
     return ok({
-      rooms: page.map((r) => roomJson(r, rooms.authority)),
+      rooms: page.map((r) => roomJson(r, rooms.authorityOf(r.roomId))),
       // Where the next page starts; absent on the last one.
       next: page.length === limit && last !== undefined ? last.roomId : undefined,
     });
@@ -109,7 +109,7 @@ export async function roomRoute(
     if (info === undefined) {
       return { status: 404, body: { error: "UNKNOWN_ROOM", message: `no room ${roomId}` } };
     }
-    return ok(roomJson(info, rooms.authority));
+    return ok(roomJson(info, rooms.authorityOf(roomId)));
   }
   return undefined;
 }

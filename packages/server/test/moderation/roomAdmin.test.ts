@@ -37,8 +37,13 @@ function req(method: string, path: string, body?: unknown, token = TOKEN): Admin
   };
 }
 
+/** Federation's view for the tests: room B moved to b.example in term 2; A was never moved. */
+const FEDERATED = (roomId: bigint) =>
+  roomId === ROOM_B ? { authority: "b.example", term: 2n } : undefined;
+
 function adminFor(env: ModEnv): { api: AdminApi; rooms: RoomAdmin } {
   const rooms = new RoomAdmin({
+    federated: FEDERATED,
     shards: env.hub.shards,
     audit: (kind, actor, roomId, detail) => env.moderation.audit(kind, actor, roomId, detail),
     storage: env.storage,
@@ -109,6 +114,8 @@ describe("admin API: rooms", () => {
       join_rule: "open",
       authority: { domain: "example.org", hub_key: "ab", term: "0" },
     });
+    // A room that moved names its new authority and term (its key is the peer's pinned one).
+    expect(rooms[1]?.authority).toEqual({ domain: "b.example", term: "2" });
     expect(rooms[0]?.size_bytes as number).toBeGreaterThan(5 * (128 + 32));
     // Two shards: each room is answered by the one that owns it.
     expect(rooms.map((r) => r.shard)).toEqual([shardOf(ROOM_A, 2), shardOf(ROOM_B, 2)]);

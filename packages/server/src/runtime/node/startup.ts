@@ -155,6 +155,9 @@ export async function openHub(
     // Worker shards keep their own chains; in process they share the hub's storage.
     shardChains: layout.runtime === "worker",
     authority: { domain: config.server.domain, hubKey: toHex(deps.hubKey.publicKey) },
+    ...(core.federation === undefined
+      ? {}
+      : { federated: (roomId: bigint) => core.federation?.roomAuthority(roomId) }),
     onDeleted: (creator) => core.roomDeleted(creator),
   });
   // A room deletion a crash interrupted is finished before anything else is asked of it.
