@@ -254,7 +254,7 @@ describe("reshard", () => {
         const id = new Uint8Array(32).fill(0xb0 + i);
         const chunks = [new Uint8Array(BLOB_CHUNK_SIZE).fill(i + 1), new Uint8Array([9, i])];
         const w = s.blobs.begin(room, id, BLOB_CHUNK_SIZE + 2);
-        chunks.forEach((c, n) => w.write(n, c));
+        for (const [n, c] of chunks.entries()) w.write(n, c);
         await w.commit({ userId: "alice", completedAt: 5n });
         if (i === 0) {
           await s.append([entry(room, s.nextIndex(room), "with attachment", { blobRefs: [id] })]);
@@ -276,7 +276,9 @@ describe("reshard", () => {
           userId: "alice",
           refs: b === blobs[0] ? 1 : 0,
         });
-        b.chunks.forEach((c, n) => expect(s.blobs.readChunk(b.room, b.id, n)).toEqual(c));
+        for (const [n, c] of b.chunks.entries()) {
+          expect(s.blobs.readChunk(b.room, b.id, n)).toEqual(c);
+        }
         // The moved key erases like any: gone from the vault, the file removed.
         expect(await s.blobs.erase(b.room, b.id)).toBe(true);
         expect(s.blobs.get(b.room, b.id)).toBeUndefined();
