@@ -8,11 +8,9 @@
 import fc from "fast-check";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
 import type { LeafNode } from "ts-mls/leafNode.js";
-import type { RatchetTree } from "ts-mls/ratchetTree.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicGroup } from "../../src/mls/index.js";
 import { KeyIndex } from "../../src/mls/keyIndex.js";
-import { PublicTree } from "../../src/mls/tree.js";
 import {
   cast,
   commit,
@@ -22,84 +20,25 @@ import {
   type Hub,
   memberProposal,
 } from "./mlsClients.js";
+import { applyTreeEdit, type NodeMakers, startTree, treeEdit } from "./treeEdits.js";
 
 // A small key universe, so that trees hold one key several times.
 const KEYS = Array.from({ length: 6 }, (_, i) => Uint8Array.from([i, 7, 7, 7, i]));
 const keyIx = fc.integer({ min: 0, max: KEYS.length - 1 });
 
-function leafOf(hpke: number, sig: number): LeafNode {
-  return {
+const makers: NodeMakers = {
+  leaf: (hpke, sig) =>
+    ({
+      hpkePublicKey: KEYS[hpke] as Uint8Array,
+      signaturePublicKey: KEYS[sig] as Uint8Array,
+    }) as LeafNode,
+  parent: (hpke) => ({
     hpkePublicKey: KEYS[hpke] as Uint8Array,
-    signaturePublicKey: KEYS[sig] as Uint8Array,
-  } as LeafNode;
-}
-
-type Edit =
-  | { op: "setLeaf"; at: number; hpke: number; sig: number; blank: boolean }
-  | { op: "setParent"; at: number; hpke: number; blank: boolean }
-  | { op: "add"; hpke: number; sig: number }
-  | { op: "update"; at: number; hpke: number; sig: number }
-  | { op: "remove"; at: number };
-
-const edit: fc.Arbitrary<Edit> = fc.oneof(
-  fc.record({
-    op: fc.constant("setLeaf" as const),
-    at: fc.nat(15),
-    hpke: keyIx,
-    sig: keyIx,
-    blank: fc.boolean(),
+    parentHash: new Uint8Array(0),
+    unmergedLeaves: [],
   }),
-  fc.record({
-    op: fc.constant("setParent" as const),
-    at: fc.nat(15),
-    hpke: keyIx,
-    blank: fc.boolean(),
-  }),
-  fc.record({ op: fc.constant("add" as const), hpke: keyIx, sig: keyIx }),
-  fc.record({ op: fc.constant("update" as const), at: fc.nat(15), hpke: keyIx, sig: keyIx }),
-  fc.record({ op: fc.constant("remove" as const), at: fc.nat(15) }),
-);
-
-function startTree(leaves: [number, number][]): PublicTree {
-  const nodes: RatchetTree = [];
-  leaves.forEach(([h, s], i) => {
-    if (i > 0) nodes.push(undefined);
-    nodes.push({ nodeType: "leaf", leaf: leafOf(h, s) });
-  });
-  return PublicTree.fromNodes(nodes);
-}
-
-function applyEdit(t: PublicTree, e: Edit): void {
-  const leaves = t.leafCount;
-  switch (e.op) {
-    case "setLeaf":
-      t.setLeaf(e.at % leaves, e.blank ? undefined : leafOf(e.hpke, e.sig));
-      return;
-    case "setParent": {
-      if (t.nodes.length < 3) return;
-      const p = 2 * (e.at % Math.floor(t.nodes.length / 2)) + 1;
-      t.setParent(
-        p,
-        e.blank
-          ? undefined
-          : {
-              hpkePublicKey: KEYS[e.hpke] as Uint8Array,
-              parentHash: new Uint8Array(0),
-              unmergedLeaves: [],
-            },
-      );
-      return;
-    }
-    case "add":
-      t.addLeaf(leafOf(e.hpke, e.sig));
-      return;
-    case "update":
-      if (t.leaf(e.at % leaves) !== undefined) t.updateLeaf(e.at % leaves, leafOf(e.hpke, e.sig));
-      return;
-    case "remove":
-      if (t.leafCount > 1) t.removeLeaf(e.at % leaves);
-  }
-}
+};
+const edit = treeEdit(keyIx, keyIx);
 
 function answers(k: KeyIndex): string {
   return JSON.stringify(KEYS.map((key) => [k.hasHpke(key), k.signatureHolder(key) ?? null]));
@@ -113,16 +52,16 @@ describe("KeyIndex carried across tree edits", () => {
         fc.array(edit, { maxLength: 25 }),
         fc.nat(25),
         (leaves, edits, cut) => {
-          const old = startTree(leaves);
+          const old = startTree(leaves, makers);
           const carried = KeyIndex.of(old);
           const before = answers(carried);
           const next = old.clone();
           // Followed in two steps, as a commit check syncs after proposals and again later.
           const first = Math.min(cut, edits.length);
-          for (const e of edits.slice(0, first)) applyEdit(next, e);
+          for (const e of edits.slice(0, first)) applyTreeEdit(next, e, makers);
           carried.apply(next.changes);
           const synced = next.changes.length;
-          for (const e of edits.slice(first)) applyEdit(next, e);
+          for (const e of edits.slice(first)) applyTreeEdit(next, e, makers);
           carried.apply(next.changes, synced);
           expect(answers(carried)).toBe(answers(KeyIndex.of(next)));
           carried.revert(next.changes, next.changes.length);

@@ -6,12 +6,11 @@
  */
 import fc from "fast-check";
 import type { LeafNode } from "ts-mls/leafNode.js";
-import type { RatchetTree } from "ts-mls/ratchetTree.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bytesEqual } from "../../src/mls/crypto.js";
-import { PublicTree } from "../../src/mls/tree.js";
 import { matchesTreeEncoding } from "../../src/mls/treeEncoding.js";
 import { device, suite } from "./mlsClients.js";
+import { applyTreeEdit, type NodeMakers, startTree, treeEdit } from "./treeEdits.js";
 
 let template: LeafNode;
 
@@ -20,61 +19,15 @@ beforeAll(async () => {
 });
 
 const key = (k: number, len = 32) => new Uint8Array(len).fill(k);
-const leafOf = (k: number, extra: number): LeafNode => ({
-  ...template,
-  hpkePublicKey: key(k),
-  signature: key(k, 64 + extra), // varying lengths shift every later node's offset
-});
-
-type Edit =
-  | { op: "leaf"; at: number; k: number; extra: number; blank: boolean }
-  | { op: "parent"; at: number; k: number; unmerged: number[]; blank: boolean }
-  | { op: "add"; k: number; extra: number }
-  | { op: "remove"; at: number };
-
-const edit: fc.Arbitrary<Edit> = fc.oneof(
-  fc.record({
-    op: fc.constant("leaf" as const),
-    at: fc.nat(20),
-    k: fc.nat(255),
-    extra: fc.nat(100),
-    blank: fc.boolean(),
+const makers: NodeMakers = {
+  leaf: (k, extra) => ({
+    ...template,
+    hpkePublicKey: key(k),
+    signature: key(k, 64 + extra), // varying lengths shift every later node's offset
   }),
-  fc.record({
-    op: fc.constant("parent" as const),
-    at: fc.nat(20),
-    k: fc.nat(255),
-    unmerged: fc.array(fc.nat(30), { maxLength: 3 }),
-    blank: fc.boolean(),
-  }),
-  fc.record({ op: fc.constant("add" as const), k: fc.nat(255), extra: fc.nat(100) }),
-  fc.record({ op: fc.constant("remove" as const), at: fc.nat(20) }),
-);
-
-function applyEdit(t: PublicTree, e: Edit): void {
-  switch (e.op) {
-    case "leaf":
-      t.setLeaf(e.at % t.leafCount, e.blank ? undefined : leafOf(e.k, e.extra));
-      return;
-    case "parent": {
-      if (t.nodes.length < 3) return;
-      const p = 2 * (e.at % Math.floor(t.nodes.length / 2)) + 1;
-      t.setParent(
-        p,
-        e.blank
-          ? undefined
-          : { hpkePublicKey: key(e.k), parentHash: key(e.k, 32), unmergedLeaves: e.unmerged },
-      );
-      return;
-    }
-    case "add":
-      t.addLeaf(leafOf(e.k, e.extra));
-      return;
-    case "remove":
-      if (t.leafCount > 1 && t.leaf(e.at % t.leafCount) !== undefined)
-        t.removeLeaf(e.at % t.leafCount);
-  }
-}
+  parent: (k, unmergedLeaves) => ({ hpkePublicKey: key(k), parentHash: key(k), unmergedLeaves }),
+};
+const edit = treeEdit(fc.nat(255), fc.nat(100));
 
 function variants(right: Uint8Array, flip: number, previous: Uint8Array): Uint8Array[] {
   const flipped = right.slice();
@@ -93,22 +46,17 @@ describe("carried ratchet tree encoding", () => {
         fc.array(fc.array(edit, { maxLength: 8 }), { minLength: 1, maxLength: 4 }),
         fc.nat(1_000_000),
         (leaves, epochs, flip) => {
-          const nodes: RatchetTree = [];
-          leaves.forEach(([k, extra], i) => {
-            if (i > 0) nodes.push(undefined);
-            nodes.push({ nodeType: "leaf", leaf: leafOf(k, extra) });
-          });
-          let tree = PublicTree.fromNodes(nodes);
+          let tree = startTree(leaves, makers);
           let previous = tree.encode();
           expect(matchesTreeEncoding(tree, previous)).toBe(true);
           for (const edits of epochs) {
             const next = tree.clone();
-            for (const e of edits) applyEdit(next, e);
+            for (const e of edits) applyTreeEdit(next, e, makers);
             const right = next.clone().encode(); // a clone has no encoding: the full path
             // Each candidate on its own clone of the same edits (a match adopts the bytes).
             for (const candidate of variants(right, flip, previous)) {
               const probe = tree.clone();
-              for (const e of edits) applyEdit(probe, e);
+              for (const e of edits) applyTreeEdit(probe, e, makers);
               expect(matchesTreeEncoding(probe, candidate)).toBe(bytesEqual(candidate, right));
             }
             expect(matchesTreeEncoding(next, right)).toBe(true);
