@@ -7,7 +7,9 @@
  *
  * CPU time (process.cpuUsage) is the figure: the machine is shared. Same-run baseline for
  * the hub: the same check on a view decoded from its stored form (PublicGroup.decode), which
- * carries nothing from the previous epoch (key index, tree encoding) — the uncached path.
+ * carries nothing from the previous epoch (key index, tree encoding, leaf facts) — the
+ * uncached path. `hub_next_members_cpu_ms`: what the sequencer does next with an accepted
+ * commit's view (its member list for the room size, a sender lookup for the next frame).
  * BENCH_SCALE_ROOM_MEMBERS overrides the size; BENCH_COMMIT_ROUNDS the repetitions.
  */
 import { performance } from "node:perf_hooks";
@@ -68,6 +70,14 @@ log(
 const hubCpu: number[] = [];
 const hubWall: number[] = [];
 const hubBaseCpu: number[] = [];
+// The sequencer's next steps on an accepted commit's view: its member list (room size,
+// joins and leaves) and a sender lookup (the next frame's membership check).
+const followCpu: number[] = [];
+const followBaseCpu: number[] = [];
+const followUp = (v: PublicGroup | undefined) => {
+  const ms = v?.members() ?? [];
+  v?.leafBySenderId(ms[ms.length >> 1]?.senderId ?? 0n);
+};
 const processCpu: number[] = [];
 const processWall: number[] = [];
 // Commit 0 only brings the view and the member to the epoch of commit 1: a running hub's
@@ -86,13 +96,17 @@ for (let i = 1; i < state.commits.length; i++) {
   const stored = view.encode();
   for (let r = 0; r < rounds; r++) {
     const fresh = PublicGroup.decode(stored);
-    const [, baseCpu] = await skip("hub", () =>
+    const [freshNext, baseCpu] = await skip("hub", () =>
       accepted(fresh.checkCommit(c.commit, c.groupInfo, [])));
+    const [, fBaseCpu] = await skip("hub", () => followUp(freshNext));
     view = accepted(prev.checkCommit(before.commit, before.groupInfo, []));
-    const [, hCpu, hWall] = await skip("hub", () =>
+    const [next, hCpu, hWall] = await skip("hub", () =>
       accepted(view.checkCommit(c.commit, c.groupInfo, [])));
+    const [, fCpu] = await skip("hub", () => followUp(next));
     const [, pCpu, pWall] = await skip("member", () => processHandshake(member, c.commit, cs));
     hubBaseCpu.push(baseCpu);
+    followCpu.push(fCpu);
+    followBaseCpu.push(fBaseCpu);
     hubCpu.push(hCpu);
     hubWall.push(hWall);
     processCpu.push(pCpu);
@@ -112,6 +126,8 @@ console.log(
     hub_validate_commit_cpu_ms: median(hubCpu),
     hub_validate_commit_ms: median(hubWall),
     hub_validate_commit_uncached_cpu_ms: median(hubBaseCpu),
+    hub_next_members_cpu_ms: median(followCpu),
+    hub_next_members_uncached_cpu_ms: median(followBaseCpu),
     process_commit_cpu_ms: median(processCpu),
     process_commit_ms: median(processWall),
     quick,

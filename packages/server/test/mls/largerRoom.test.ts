@@ -2,7 +2,7 @@
  * A 40-member room through removals that blank whole subtrees and shrink the tree, adds
  * that fill the gaps (unmerged leaves under existing parents) and commits from a leaf deep
  * on the right: the hub's incremental tree hash and re-encoded tree must match ts-mls's at
- * every epoch, and every GroupInfo must seed an equal fresh view.
+ * every epoch, and every GroupInfo must seed an equal fresh view (members and lookups too).
  */
 import { toHex as hex } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState, Proposal } from "ts-mls";
@@ -41,6 +41,13 @@ describe("a larger room", () => {
       const r = room.checkCommit(c.commit, c.groupInfo, []);
       if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
       room = r.next;
+      // Members and lookups from leaf facts carried over unchanged leaves equal a fresh view's.
+      const fresh = PublicGroup.decode(room.encode());
+      expect(room.members()).toEqual(fresh.members());
+      for (const m of fresh.members()) {
+        expect(room.leafBySenderId(m.senderId)).toBe(m.leafIndex);
+        expect(room.leafBySignatureKey(m.signatureKey)).toBe(m.leafIndex);
+      }
       expect(hex(room.treeHash)).toBe(hex(c.state.groupContext.treeHash));
       expect(hex(room.treeHash)).toBe(hex(await treeHashRoot(c.state.ratchetTree, cs.hash)));
       expect(hex(PublicGroup.fromGroupInfo(c.groupInfo, hub.publicKey).treeHash)).toBe(
