@@ -125,6 +125,7 @@ export interface EnvelopeInput {
   positionSig?: Uint8Array;
   to?: readonly bigint[];
   members?: readonly bigint[];
+  roomState?: Uint8Array;
 }
 
 /** Builds and signs a FED_ENVELOPE frame around `e.frame` (which must be a whole frame). */
@@ -142,6 +143,7 @@ export function sealEnvelope(signer: DeviceSigner, e: EnvelopeInput): Uint8Array
   if (e.positionSig !== undefined) payload.position_sig = e.positionSig;
   if (e.to !== undefined) payload.to = [...e.to];
   if (e.members !== undefined) payload.members = [...e.members];
+  if (e.roomState !== undefined) payload.room_state = e.roomState;
   return encodeFrame(
     {
       flags: Flag.FEDERATED,

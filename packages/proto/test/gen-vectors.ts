@@ -143,7 +143,12 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
   },
   [Opcode.FED_PROOF]: { signature: fill(64, 0x78) },
   [Opcode.FED_LINK_OK]: { max_hops: 3 },
-  [Opcode.FED_LOG_STATE]: { term: 3n, durable: 42n, commit: 41n },
+  [Opcode.FED_LOG_STATE]: {
+    term: 3n,
+    durable: 42n,
+    commit: 41n,
+    voters: ["hub-a.example.org", "hub-b.example.org"],
+  },
   [Opcode.DEVICE_LIST]: {},
   [Opcode.DEVICE_LISTED]: {
     devices: [

@@ -143,6 +143,11 @@ const fedEnvelope = struct({
   position_sig: optional(bytes(64)),
   to: optional(array(u64())),
   members: optional(array(u64())),
+  /**
+   * The room's state after the inner frame (a sequenced frame that changed it, or the last
+   * entry of a catch-up page): what lets a replica take the room over (failover).
+   */
+  room_state: optional(bytes()),
 });
 /** Move a room's authority: room in the header; `log_index` the proposer's replica head. */
 const authorityPropose = struct({
@@ -213,7 +218,13 @@ const fedLinkOk = struct({ max_hops: uint() });
  * majority of voters holds (`commit`), so `ack_quorum = "majority"` acknowledges and fans
  * out only what no failover can drop.
  */
-const fedLogState = struct({ term: u64(), durable: u64(), commit: u64() });
+const fedLogState = struct({
+  term: u64(),
+  durable: u64(),
+  commit: u64(),
+  /** From the authority when they change: the room's voters (hubs with a member device). */
+  voters: optional(array(text())),
+});
 
 // 0x08xx identity
 const deviceListed = struct({

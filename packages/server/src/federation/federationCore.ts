@@ -46,6 +46,7 @@ import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
 import { ReplicaLog } from "./replica.js";
 import { ReplicaIntake, type SyncPageReader } from "./replicaIntake.js";
+import { RoomFacts } from "./roomFacts.js";
 import { type RoomAuthorityStatus, RoomTransfers, type TransferResult } from "./roomTransfers.js";
 
 export type { FederationDeps, LocalHub, RoomHandover } from "./coreDeps.js";
@@ -80,11 +81,17 @@ export class FederationCore implements FederationInputs {
   private readonly forwarding: Forwarding;
   private readonly intake: ReplicaIntake;
   private readonly transfers: RoomTransfers;
+  /** Voters and term starts of the rooms (failover). */
+  private readonly facts: RoomFacts;
+  /** When each peer's link went down (or this core started, for links never up). */
+  private readonly downSince = new Map<string, bigint>();
+  private readonly startedAt: bigint;
   /** `ack_quorum = "majority"` at the authority (majorityGate.ts). */
   private readonly gate: MajorityGate | undefined;
   private local: LocalHub | undefined;
 
   constructor(private readonly d: FederationDeps) {
+    this.startedAt = d.clock.now();
     this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
     this.replica = new ReplicaLog(d.storage);
     const ports: FederationPorts = {
@@ -101,24 +108,23 @@ export class FederationCore implements FederationInputs {
       retryAfterMs: d.retryAfterMs ?? 1000n,
     });
     const majority = d.ackQuorum === "majority";
-    this.intake = new ReplicaIntake(ports, this.book, this.replica, majority);
     const self = d.peers.domain;
+    this.facts = new RoomFacts({ storage: d.storage, clock: d.clock, self });
+    this.intake = new ReplicaIntake(ports, this.book, this.replica, {
+      majority,
+      facts: this.facts,
+      authorityOf: (roomId) => {
+        const rec = this.transfers.record(roomId);
+        return rec === undefined ? undefined : { domain: rec.authority, term: rec.term };
+      },
+    });
     if (majority) {
       this.gate = new MajorityGate({
         self,
         deliver: (t, f) => {
           if (!this.route(t, f)) this.local?.sink(t, f);
         },
-        committed: (roomId, voters, commit) => {
-          const term = this.book.authorityOf(roomId)?.term ?? 0n;
-          const durable = this.d.storage.nextIndex(roomId);
-          const state = hubFrame(d.signer, Opcode.FED_LOG_STATE, roomId, 0n, {
-            term,
-            durable,
-            commit,
-          });
-          for (const v of voters) if (v !== self) this.send(v, state, {});
-        },
+        committed: (roomId, voters, commit) => this.sendLogState(roomId, voters, { commit }),
       });
     }
     this.transfers = new RoomTransfers({
@@ -134,6 +140,11 @@ export class FederationCore implements FederationInputs {
       send: (domain, frame) => this.send(domain, frame, {}),
       local: () => this.local,
       replicaSettled: (roomId) => this.replica.settled(roomId),
+      facts: this.facts,
+      downFor: (domain) =>
+        this.up.has(domain)
+          ? undefined
+          : d.clock.now() - (this.downSince.get(domain) ?? this.startedAt),
       handedOver: (roomId) => this.gate?.releaseAll(roomId),
       count: (code) => this.count(code),
       failoverAfterMs: d.failoverAfterMs ?? 3000,
@@ -193,6 +204,8 @@ export class FederationCore implements FederationInputs {
 
   linkUp(domain: string, hubKey: Uint8Array): void {
     this.up.set(domain, new Uint8Array(hubKey));
+    this.downSince.delete(domain);
+    this.transfers.linkUp(domain);
     const rooms = this.book.remoteRooms(this.domain);
     this.intake.resume(
       domain,
@@ -202,6 +215,7 @@ export class FederationCore implements FederationInputs {
   }
 
   linkDown(domain: string): void {
+    if (this.up.has(domain)) this.downSince.set(domain, this.d.clock.now());
     this.up.delete(domain);
     for (const senderId of this.live.get(domain) ?? []) this.local?.remoteLive?.(senderId, false);
     this.live.delete(domain);
@@ -267,7 +281,7 @@ export class FederationCore implements FederationInputs {
   private route(target: Target, frame: Uint8Array): boolean {
     switch (target.kind) {
       case "replicas":
-        this.replicate(target.roomId, target.peers, frame);
+        this.replicate(target.roomId, target.peers, frame, target.roomState);
         return true;
       case "session": {
         if (!target.sessionId.startsWith(PEER_SESSION)) return false;
@@ -311,7 +325,7 @@ export class FederationCore implements FederationInputs {
     if ((h.flags & Flag.RESPONSE) !== 0) {
       const sender = envelope.to?.[0];
       if (sender === undefined) return this.count("BAD_PAYLOAD");
-      if (sender === 0n) return this.intake.pageArrived(domain, inner);
+      if (sender === 0n) return this.intake.pageArrived(domain, inner, envelope.room_state);
       return this.forwarding.answered(domain, inner, sender);
     }
     if (h.opcode === Opcode.SYNC_REQUEST) return this.answerCatchUp(domain, inner);
@@ -367,7 +381,13 @@ export class FederationCore implements FederationInputs {
       page === undefined
         ? errorFrame(h, refuse("UNKNOWN_ROOM", "no such room"))
         : responseFrame(this.d.signer, h, Opcode.SYNC_PAGE, page);
-    this.send(domain, answer, { to: [0n] });
+    // A page that ends the log carries the room's state there (a replica's way to failover).
+    let roomState: Uint8Array | undefined;
+    if (page !== undefined && page.entries.length > 0 && page.next === page.head) {
+      const room = await this.local?.handoverOf?.(h.roomId);
+      if (room?.nextIndex === page.head) roomState = room.roomState;
+    }
+    this.send(domain, answer, { to: [0n], ...(roomState === undefined ? {} : { roomState }) });
   }
 
   private toAuthority(
@@ -400,28 +420,57 @@ export class FederationCore implements FederationInputs {
     const m = decodePayload(Opcode.FED_LOG_STATE, inner.payload);
     const term = this.book.authorityOf(roomId)?.term ?? 0n;
     if (m.term !== term) return;
-    if (this.isRemoteRoom(roomId)) this.intake.committed(domain, roomId, m.commit);
-    else this.gate?.replicated(roomId, domain, m.durable);
+    if (this.isRemoteRoom(roomId)) {
+      if (this.book.authorityOf(roomId)?.domain !== domain) return;
+      if (m.voters !== undefined) void this.facts.setVoters(roomId, m.voters);
+      this.intake.committed(domain, roomId, m.commit);
+    } else this.gate?.replicated(roomId, domain, m.durable);
   }
 
   /** A frame this hub sequenced, once to each participating hub with its position proof. */
-  private replicate(roomId: bigint, peers: readonly ReplicaPeer[], frame: Uint8Array): void {
+  private replicate(
+    roomId: bigint,
+    peers: readonly ReplicaPeer[],
+    frame: Uint8Array,
+    roomState?: Uint8Array,
+  ): void {
     if (this.isRemoteRoom(roomId)) return;
     const term = this.book.authorityOf(roomId)?.term ?? 0n;
     const positionSig = signPosition(this.d.signer, term, frame);
-    if (this.gate !== undefined) {
-      const voters = peers.filter((p) => p.members.length > 0).map((p) => p.domain);
-      const all = [...new Set([this.domain, ...voters])].sort();
-      this.gate.sequenced(roomId, all, FrameHeader.view(frame).logIndex + 1n);
-    }
+    const withMembers = peers.filter((p) => p.members.length > 0).map((p) => p.domain);
+    const voters = [...new Set([this.domain, ...withMembers])].sort();
+    this.gate?.sequenced(roomId, voters, FrameHeader.view(frame).logIndex + 1n);
+    const known = this.facts.voters(roomId);
+    const changed = known === undefined || known.join() !== voters.join();
     for (const p of peers) {
       if (p.domain === this.domain) continue;
       for (const s of [...p.members, ...p.fanout]) {
         if (!this.remoteDevices.has(s)) this.remoteDevices.set(s, { domain: p.domain });
       }
       const to = [...p.fanout];
-      this.send(p.domain, frame, { term, positionSig, to, members: [...p.members] });
+      const state = roomState === undefined ? {} : { roomState };
+      this.send(p.domain, frame, { term, positionSig, to, members: [...p.members], ...state });
     }
+    if (changed) {
+      // The voters changed: every voter learns them (what a failover proposal lists).
+      void this.facts.setVoters(roomId, voters);
+      this.sendLogState(roomId, voters, { voters });
+    }
+  }
+
+  /** FED_LOG_STATE of a room this hub sequences, to its other voters. */
+  private sendLogState(
+    roomId: bigint,
+    voters: readonly string[],
+    extra: { commit?: bigint; voters?: readonly string[] },
+  ): void {
+    const frame = hubFrame(this.d.signer, Opcode.FED_LOG_STATE, roomId, 0n, {
+      term: this.book.authorityOf(roomId)?.term ?? 0n,
+      durable: this.d.storage.nextIndex(roomId),
+      commit: extra.commit ?? this.gate?.commit(roomId) ?? this.d.storage.nextIndex(roomId),
+      ...(extra.voters === undefined ? {} : { voters: [...extra.voters] }),
+    });
+    for (const v of voters) if (v !== this.domain) this.send(v, frame, {});
   }
 
   private send(domain: string, frame: Uint8Array, extra: EnvelopeExtra): void {

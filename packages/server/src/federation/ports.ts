@@ -21,6 +21,7 @@ export interface EnvelopeExtra {
   positionSig?: Uint8Array;
   to?: bigint[];
   members?: bigint[];
+  roomState?: Uint8Array;
 }
 
 export interface FederationPorts {

@@ -21,6 +21,8 @@ export const MAX_BUFFERED = 1024;
 export interface Applied {
   readonly frame: Uint8Array;
   readonly to: readonly bigint[];
+  /** The room's state after the frame, when the authority sent it (stored with it). */
+  readonly roomState?: Uint8Array;
 }
 
 export type ReplicaVerdict =
@@ -55,8 +57,19 @@ export class ReplicaLog {
   }
 
   /** A live frame from the authority (position signature and term already checked). */
-  accept(roomId: bigint, frame: Uint8Array, to: readonly bigint[]): Promise<ReplicaVerdict> {
-    return this.serial(roomId, () => this.acceptNow(roomId, frame, to));
+  accept(
+    roomId: bigint,
+    frame: Uint8Array,
+    to: readonly bigint[],
+    roomState?: Uint8Array,
+  ): Promise<ReplicaVerdict> {
+    const a: Applied = roomState === undefined ? { frame, to } : { frame, to, roomState };
+    return this.serial(roomId, () => this.acceptNow(roomId, a));
+  }
+
+  /** The room's state after the replica's last entry (a catch-up page's end). */
+  putState(roomId: bigint, roomState: Uint8Array): Promise<void> {
+    return this.serial(roomId, () => this.storage.putRoomState(roomId, roomState));
   }
 
   /**
@@ -77,11 +90,8 @@ export class ReplicaLog {
     });
   }
 
-  private async acceptNow(
-    roomId: bigint,
-    frame: Uint8Array,
-    to: readonly bigint[],
-  ): Promise<ReplicaVerdict> {
+  private async acceptNow(roomId: bigint, a: Applied): Promise<ReplicaVerdict> {
+    const { frame } = a;
     const h = FrameHeader.view(frame);
     if (h.roomId !== roomId) return refused("frame of another room");
     const head = this.head(roomId);
@@ -89,7 +99,7 @@ export class ReplicaLog {
     // check and stores a frame from the future at its own next index.
     if (h.logIndex > head && canary("replica_skips_position_check")) {
       await this.append(roomId, frame.subarray(0, HEADER_SIZE), frame.subarray(HEADER_SIZE), head);
-      return { kind: "appended", applied: [{ frame, to }] };
+      return { kind: "appended", applied: [a] };
     }
     if (h.logIndex < head) {
       const [stored] = this.storage.readRange(roomId, h.logIndex, 1);
@@ -104,11 +114,17 @@ export class ReplicaLog {
         held = new Map();
         this.buffered.set(roomId, held);
       }
-      if (held.size < MAX_BUFFERED) held.set(h.logIndex, { frame, to });
+      if (held.size < MAX_BUFFERED) held.set(h.logIndex, a);
       return { kind: "gap", from: head };
     }
-    await this.append(roomId, frame.subarray(0, HEADER_SIZE), frame.subarray(HEADER_SIZE));
-    return { kind: "appended", applied: [{ frame, to }, ...(await this.drain(roomId))] };
+    await this.append(
+      roomId,
+      frame.subarray(0, HEADER_SIZE),
+      frame.subarray(HEADER_SIZE),
+      undefined,
+      a.roomState,
+    );
+    return { kind: "appended", applied: [a, ...(await this.drain(roomId))] };
   }
 
   /** Buffered frames that follow the head now, applied in order. */
@@ -126,6 +142,8 @@ export class ReplicaLog {
         roomId,
         next.frame.subarray(0, HEADER_SIZE),
         next.frame.subarray(HEADER_SIZE),
+        undefined,
+        next.roomState,
       );
       out.push(next);
     }
@@ -138,6 +156,7 @@ export class ReplicaLog {
     header: Uint8Array,
     payload: Uint8Array | null,
     at?: bigint,
+    roomState?: Uint8Array,
   ): Promise<void> {
     const h = FrameHeader.view(header);
     const logIndex = at ?? h.logIndex;
@@ -150,6 +169,7 @@ export class ReplicaLog {
         senderId: h.senderId,
         requestId: h.requestId,
         response: NO_RESPONSE,
+        ...(roomState === undefined ? {} : { roomState }),
       },
     ]);
     // Erased at the authority: erased here too, so no byte of it is kept (DESIGN §5).

@@ -19,10 +19,12 @@ import {
 import type { Outcome } from "../vocabulary/outcome.js";
 import { refuse } from "../vocabulary/outcome.js";
 import type { AuthorityBook } from "./authorityBook.js";
+import type { RoomAuthority } from "./contract.js";
 import type { Forwarding, PeerRequester } from "./forwarding.js";
 import { ReplicaCommits } from "./majorityGate.js";
 import { type FederationPorts, ownHeader, resign } from "./ports.js";
 import type { PageEntry, ReplicaLog } from "./replica.js";
+import type { RoomFacts } from "./roomFacts.js";
 
 /** Entries a replica asks per catch-up page. */
 export const CATCH_UP_LIMIT = 256;
@@ -42,6 +44,16 @@ export interface Position {
   position_sig?: Uint8Array;
   to?: bigint[];
   members?: bigint[];
+  room_state?: Uint8Array;
+}
+
+/** What the intake is told besides its ports: the mode, the room facts, who sequences. */
+export interface IntakeOptions {
+  /** `ack_quorum = "majority"`. */
+  majority: boolean;
+  facts: RoomFacts;
+  /** The room's authority and term as this hub's records say (itself for its own rooms). */
+  authorityOf(roomId: bigint): RoomAuthority | undefined;
 }
 
 export class ReplicaIntake {
@@ -57,9 +69,9 @@ export class ReplicaIntake {
     private readonly ports: FederationPorts,
     private readonly book: AuthorityBook,
     private readonly replica: ReplicaLog,
-    majority = false,
+    private readonly o: IntakeOptions,
   ) {
-    if (majority) this.commits = new ReplicaCommits((f, to) => this.fanOut(f, to));
+    if (o.majority) this.commits = new ReplicaCommits((f, to) => this.fanOut(f, to));
   }
 
   /** The authority's commit point for a room (FED_LOG_STATE from `domain`). */
@@ -75,14 +87,16 @@ export class ReplicaIntake {
     if (!verifyPosition(key, term, wire, e.position_sig ?? new Uint8Array(0))) {
       return this.ports.count("BAD_HUB_SIGNATURE");
     }
-    const known = this.book.authorityOf(h.roomId);
+    // No frame from a hub that is not the room's authority in its term (this hub included).
+    const known = this.o.authorityOf(h.roomId);
     if (known !== undefined && term < known.term) return this.ports.count("STALE_TERM");
     if (known !== undefined && term === known.term && known.domain !== domain) {
       return this.ports.count("NOT_AUTHORITY");
     }
     await this.book.learn(h.roomId, domain, term);
     if (e.members !== undefined) this.members.set(h.roomId, new Set(e.members));
-    const v = await this.replica.accept(h.roomId, wire, e.to ?? []);
+    await this.o.facts.beginTerm(h.roomId, term, this.replica.head(h.roomId));
+    const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state);
     if (v.kind === "refused") return this.ports.count(v.refusal.code);
     if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
     if (v.kind === "appended") for (const a of v.applied) this.deliver(h.roomId, a.frame, a.to);
@@ -120,16 +134,24 @@ export class ReplicaIntake {
   }
 
   /** The authority's answer to this hub's catch-up request. */
-  async pageArrived(domain: string, inner: Frame): Promise<void> {
+  async pageArrived(domain: string, inner: Frame, roomState?: Uint8Array): Promise<void> {
     const roomId = inner.header.roomId;
     this.catchingUp.delete(roomId);
     if (inner.header.opcode !== Opcode.SYNC_PAGE) return;
-    if (this.book.authorityOf(roomId)?.domain !== domain) return;
+    const authority = this.book.authorityOf(roomId);
+    if (authority?.domain !== domain) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
+    // The page is a piece of the authority's log: its entries count as of its term.
+    await this.o.facts.beginTerm(roomId, authority.term, this.replica.head(roomId));
     for (const a of await this.replica.applyPage(roomId, page.entries)) {
       this.deliver(roomId, a.frame, a.to);
     }
-    this.reportDurable(domain, roomId, this.book.authorityOf(roomId)?.term ?? 0n);
+    // The state after the page's last entry, when that is where the authority's log ends.
+    const end = page.entries.length === 0 ? undefined : page.next;
+    if (roomState !== undefined && end === page.head && this.replica.head(roomId) === end) {
+      await this.replica.putState(roomId, roomState);
+    }
+    this.reportDurable(domain, roomId, authority.term);
     const head = this.replica.head(roomId);
     if (head < page.head && page.entries.length > 0) this.catchUp(domain, roomId, head);
   }

@@ -53,6 +53,7 @@ import {
   type TermRecord,
   VoteCollector,
 } from "./authority/termState.js";
+import { discardTail, stateIsCurrent } from "./failover.js";
 import type {
   AuthorityRole,
   Incoming,
@@ -69,6 +70,16 @@ const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 export class RoomTransfers {
   readonly #outgoing = new Map<bigint, Outgoing>();
   readonly #incoming = new Map<bigint, Incoming>();
+  /** Random part of each room's failover delay, drawn once its authority went silent. */
+  readonly #jitter = new Map<bigint, bigint>();
+  /** Rooms this hub took over in this run, with where its term starts (told on link up). */
+  readonly #sequencingSince = new Map<bigint, bigint>();
+  /**
+   * The highest term seen in any proposal or refusal per room (not persisted: it only lifts
+   * this hub's next proposal above terms others spent, so two candidates that keep
+   * proposing do not keep colliding in one term).
+   */
+  readonly #seenTerm = new Map<bigint, bigint>();
 
   constructor(private readonly h: TransferHost) {}
 
@@ -207,12 +218,14 @@ export class RoomTransfers {
       } else this.h.send(out.proposal.to, certFrame(this.h.signer, out.cert, out.handover));
     }
     for (const roomId of this.#incoming.keys()) void this.tryInstall(roomId);
+    this.failoverDue(now);
   }
 
   private async onPropose(from: string, roomId: bigint, frame: Frame): Promise<void> {
     const p = proposalOf(roomId, decodePayload(Opcode.AUTHORITY_PROPOSE, frame.payload));
     // The proposer signs its proposal's frame: nobody proposes in another hub's name.
     if (p.proposer !== from) return this.h.count("FORBIDDEN");
+    this.see(roomId, p.term);
     const hash = proposalHash(p);
     const answer = { roomId, term: p.term, hash, voter: this.h.self, logIndex: p.position };
     const rec = this.record(roomId);
@@ -222,8 +235,10 @@ export class RoomTransfers {
       this.h.send(from, voteFrame(this.h.signer, answer, refusal));
       return;
     }
-    // A planned transfer's voters are the sitting authority's to say (it holds the members).
-    const d = decideVote(rec, p, this.view(roomId, p.voters));
+    // A planned transfer's voters are the sitting authority's to say (it holds the members);
+    // a failover's must be those the authority last listed to this hub.
+    const voters = p.kind === "planned" ? p.voters : (this.h.facts.voters(roomId) ?? p.voters);
+    const d = decideVote(rec, p, this.view(roomId, voters));
     if (d.kind === "refused") {
       const cert =
         rec.certificate !== undefined && rec.term >= p.term ? rec.certificate : undefined;
@@ -250,6 +265,7 @@ export class RoomTransfers {
       this.count(roomId, a.vote);
       return;
     }
+    this.see(roomId, m.term);
     out.collector.refuse(from, a.refusal);
     if (out.collector.lost) {
       this.finish(roomId, {
@@ -263,7 +279,9 @@ export class RoomTransfers {
   private count(roomId: bigint, vote: Parameters<VoteCollector["add"]>[0]): void {
     const out = this.#outgoing.get(roomId);
     const cert = out?.collector.add(vote);
-    if (cert !== undefined) void this.handOver(roomId, cert);
+    if (cert === undefined) return;
+    if (cert.proposal.kind === "planned") void this.handOver(roomId, cert);
+    else void this.takeOver(roomId, cert);
   }
 
   /** The certificate formed here: adopt it, let the log settle, hand the room over. */
@@ -299,6 +317,11 @@ export class RoomTransfers {
     if (p.roomId !== roomId) return this.h.count("BAD_PAYLOAD");
     if (!(await this.adopt(roomId, cert))) return;
     if (p.to !== this.h.self) {
+      // Another hub won this term: a proposal of this hub's at or below it is void.
+      const mine = this.#outgoing.get(roomId);
+      if (mine?.cert === undefined && mine !== undefined && mine.proposal.term <= p.term) {
+        this.finish(roomId, this.lost("STALE_TERM"));
+      }
       await this.h.book.learn(roomId, p.to, p.term);
       return;
     }
@@ -363,6 +386,7 @@ export class RoomTransfers {
   }
 
   private announce(roomId: bigint, p: Proposal, nextIndex: bigint): void {
+    this.#sequencingSince.set(roomId, nextIndex);
     const frame = hubFrame(this.h.signer, Opcode.AUTHORITY_COMMIT, roomId, 0n, {
       term: p.term,
       authority: this.h.self,
@@ -378,14 +402,32 @@ export class RoomTransfers {
       return;
     }
     const rec = this.h.records.get(roomId);
-    if (rec?.term === m.term && rec.authority === from)
-      void this.h.book.learn(roomId, from, m.term);
+    if (rec?.term === m.term && rec.authority === from) {
+      void this.h.book.learn(roomId, from, m.term).then(() => this.giveWay(roomId, m));
+    }
     const out = this.#outgoing.get(roomId);
     if (out?.cert === undefined) return;
     const p = out.cert.proposal;
     if (p.to !== from || m.term !== p.term) return;
     this.h.handedOver(roomId);
     this.finish(roomId, { ok: true, term: p.term });
+  }
+
+  /**
+   * The new authority's term starts at `next_index`: entries past it here were never kept
+   * by a majority (a deposed authority's unreplicated tail) and give way.
+   */
+  private async giveWay(roomId: bigint, m: { term: bigint; next_index: bigint }): Promise<void> {
+    await this.h.replicaSettled(roomId);
+    const dropped = await discardTail(this.h.storage, roomId, m.next_index);
+    if (dropped === 0n) return;
+    const rec = this.h.records.get(roomId);
+    if (rec !== undefined) {
+      await this.h.records.put(rec, "tail_discarded", {
+        from: m.next_index.toString(),
+        count: dropped.toString(),
+      });
+    }
   }
 
   private finish(roomId: bigint, r: TransferResult): void {
@@ -402,12 +444,130 @@ export class RoomTransfers {
   }
 
   private view(roomId: bigint, voters: readonly string[]) {
-    const rec = this.record(roomId);
+    const position = this.h.storage.nextIndex(roomId);
     return {
       self: this.h.self,
       voters,
-      log: { position: this.h.storage.nextIndex(roomId), lastTerm: rec?.term ?? 0n },
+      log: { position, lastTerm: this.h.facts.termAt(roomId, position) },
       signer: this.h.signer,
     };
+  }
+
+  /**
+   * Failover: a voter whose link to the room's authority has been down for
+   * `failover_after_ms` (plus a random part, so voters do not all propose at once) proposes
+   * itself, if it holds the room's state as of its log's end. Voters grant it only for a
+   * log at least as complete as theirs (decideVote), so nothing a majority held is lost.
+   */
+  private failoverDue(now: bigint): void {
+    for (const roomId of this.h.book.remoteRooms(this.h.self)) {
+      if (this.#outgoing.has(roomId) || this.#incoming.has(roomId)) continue;
+      const rec = this.record(roomId);
+      const voters = this.h.facts.voters(roomId);
+      if (rec === undefined || voters === undefined || !voters.includes(this.h.self)) continue;
+      const down = this.h.downFor(rec.authority);
+      if (down === undefined) {
+        this.#jitter.delete(roomId);
+        continue;
+      }
+      let jitter = this.#jitter.get(roomId);
+      if (jitter === undefined) {
+        const b = this.h.rng.bytes(2);
+        jitter = BigInt(((b[0]! << 8) | b[1]!) % Math.max(1, this.h.failoverAfterMs));
+        this.#jitter.set(roomId, jitter);
+      }
+      if (down < BigInt(this.h.failoverAfterMs) + jitter) continue;
+      if (!stateIsCurrent(this.h.storage, roomId)) continue;
+      this.#jitter.delete(roomId); // a fresh random part for the next attempt
+      void this.proposeFailover(roomId, rec, voters, now);
+    }
+  }
+
+  private async proposeFailover(
+    roomId: bigint,
+    rec: TermRecord,
+    voters: readonly string[],
+    now: bigint,
+  ): Promise<void> {
+    const position = this.h.storage.nextIndex(roomId);
+    const proposal: Proposal = {
+      roomId,
+      term: maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm.get(roomId) ?? 0n) + 1n,
+      from: rec.authority,
+      to: this.h.self,
+      proposer: this.h.self,
+      position,
+      lastTerm: this.h.facts.termAt(roomId, position),
+      voters: [...voters],
+      nonce: this.h.rng.bytes(NONCE_BYTES),
+      kind: "failover",
+    };
+    const own = decideVote(rec, proposal, this.view(roomId, voters));
+    if (own.kind !== "vote") return;
+    this.#outgoing.set(roomId, {
+      proposal,
+      collector: new VoteCollector(proposal, (d) => this.h.keyOf(d)),
+      answered: new Set([this.h.self]),
+      expiresAt: now + BigInt(2 * this.h.failoverAfterMs),
+      lastSent: now,
+      done: () => {},
+    });
+    await this.h.records.put(own.record, "proposal", { to: this.h.self, kind: "failover" });
+    this.count(roomId, own.vote);
+    for (const v of voters) {
+      if (v !== this.h.self) this.h.send(v, proposeFrame(this.h.signer, proposal));
+    }
+  }
+
+  /** Failover won: this hub sequences the room from its own log and state in the new term. */
+  private async takeOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
+    const out = this.#outgoing.get(roomId);
+    if (out === undefined) return;
+    out.cert = cert;
+    if (!(await this.adopt(roomId, cert))) return this.finish(roomId, this.lost("STALE_TERM"));
+    const p = cert.proposal;
+    const head = this.h.storage.nextIndex(roomId);
+    const roomState = this.h.storage.getRoomState(roomId);
+    if (roomState === undefined) return this.finish(roomId, this.lost("UNKNOWN_ROOM"));
+    await this.h.facts.beginTerm(roomId, p.term, head);
+    const refused = await this.h.local()?.installRoom?.({
+      meta: { roomId, createdAt: this.h.clock.now(), settings: {} },
+      roomState,
+      nextIndex: head,
+    });
+    if (refused !== undefined) return this.finish(roomId, this.lost("INTERNAL"));
+    await this.h.book.learn(roomId, this.h.self, p.term);
+    this.finish(roomId, { ok: true, term: p.term });
+    for (const v of p.voters) {
+      if (v !== this.h.self) this.h.send(v, certFrame(this.h.signer, cert));
+    }
+    this.announce(roomId, p, head);
+  }
+
+  private see(roomId: bigint, term: bigint): void {
+    if (term > (this.#seenTerm.get(roomId) ?? 0n)) this.#seenTerm.set(roomId, term);
+  }
+
+  private lost(code: ProtocolErrorCode): TransferResult {
+    return { ok: false, code, message: "the room could not be taken over" };
+  }
+
+  /** A peer's link came up: it learns the term of every room this hub took over. */
+  linkUp(domain: string): void {
+    for (const [roomId, start] of this.#sequencingSince) {
+      const rec = this.h.records.get(roomId);
+      const voters = this.h.facts.voters(roomId) ?? rec?.certificate?.proposal.voters ?? [];
+      if (rec?.certificate === undefined || rec.authority !== this.h.self) continue;
+      if (!voters.includes(domain)) continue;
+      this.h.send(domain, certFrame(this.h.signer, rec.certificate));
+      this.h.send(
+        domain,
+        hubFrame(this.h.signer, Opcode.AUTHORITY_COMMIT, roomId, 0n, {
+          term: rec.term,
+          authority: this.h.self,
+          next_index: start,
+        }),
+      );
+    }
   }
 }

@@ -11,6 +11,7 @@ import type { TermRecords } from "./authority/termRecords.js";
 import type { VoteCollector } from "./authority/termState.js";
 import type { AuthorityBook } from "./authorityBook.js";
 import type { LocalHub } from "./coreDeps.js";
+import type { RoomFacts } from "./roomFacts.js";
 
 export type TransferResult =
   | { ok: true; term: bigint }
@@ -46,6 +47,10 @@ export interface TransferHost {
   replicaSettled(roomId: bigint): Promise<void>;
   /** The room is the new authority's now: whatever this hub still held for it may go. */
   handedOver(roomId: bigint): void;
+  /** Voters and term starts of the rooms (failover). */
+  readonly facts: RoomFacts;
+  /** How long the link to a peer has been down (ms), undefined while it is up. */
+  downFor(domain: string): bigint | undefined;
   /** Counts a refused authority frame by its code. */
   count(code: ProtocolErrorCode): void;
   failoverAfterMs: number;

@@ -112,7 +112,17 @@ export class CommitPipeline {
         }
         if (opts.replicas !== undefined && opts.replicas.length > 0) {
           const peers = opts.replicas;
-          this.env.sink({ kind: "replicas", roomId: this.roomId, logIndex, peers }, stamped);
+          const roomState = entry.roomState;
+          this.env.sink(
+            {
+              kind: "replicas",
+              roomId: this.roomId,
+              logIndex,
+              peers,
+              ...(roomState === undefined ? {} : { roomState }),
+            },
+            stamped,
+          );
         }
         opts.after?.(logIndex, hlc);
         resolve({ ok: true, logIndex });

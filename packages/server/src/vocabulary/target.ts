@@ -13,7 +13,14 @@ export type Target =
   | { kind: "session"; sessionId: string }
   | { kind: "device"; senderId: bigint }
   | { kind: "members"; roomId: bigint; senderIds: readonly bigint[] }
-  | { kind: "replicas"; roomId: bigint; logIndex: bigint; peers: readonly ReplicaPeer[] };
+  | {
+      kind: "replicas";
+      roomId: bigint;
+      logIndex: bigint;
+      peers: readonly ReplicaPeer[];
+      /** The room's state after the frame, when the frame changed it (failover needs it). */
+      roomState?: Uint8Array;
+    };
 
 /** A participating hub of a room: its member devices, and those a frame is fanned out to. */
 export interface ReplicaPeer {

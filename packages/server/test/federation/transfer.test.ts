@@ -12,107 +12,15 @@ import {
   type PayloadOf,
 } from "@kalandra/proto";
 import { seededRng, tempDir } from "@kalandra/test-support";
-import { encodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import { certFrame, proposeFrame } from "../../src/federation/authority/authorityFrames.js";
 import { type Proposal, proposalHash, signVote } from "../../src/federation/authority/statement.js";
 import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import type { Storage } from "../../src/storage/types.js";
-import {
-  type Answer,
-  answerTo,
-  type Client,
-  type Env,
-  frameOf,
-  makeClient,
-} from "../hub/harness.js";
-import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
+import { type Answer, answerTo, type Client, type Env } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
-import { federation, type Net, sendVia } from "./twoHubs.js";
-
-const A = "a.example";
-const B = "b.example";
-const C = "c.example";
-const ROOM = 0x0a0b_0c0d_0e0f_1011_1213_1415_1617_1820n;
-
-interface Room {
-  net: Net;
-  hubs: Record<string, Env>;
-  alice: Client;
-  bob: Client;
-  carol: Client;
-}
-
-async function uploadKeyPackage(net: Net, env: Env, c: Client): Promise<Uint8Array> {
-  const kp = encodeMlsMessage({
-    version: "mls10",
-    wireformat: "mls_key_package",
-    keyPackage: c.device.publicPackage,
-  });
-  const up = await sendVia(
-    net,
-    env,
-    c,
-    frameOf(c, Opcode.KP_UPLOAD, 0n, 0n, { key_packages: [kp], last_resort: false }),
-  );
-  expect(up.opcode).toBe(Opcode.ACK);
-  return kp;
-}
-
-/** alice@a creates ROOM on A and adds bob@b and carol@c (claimed through their hubs). */
-async function threeHubRoom(opts: Parameters<typeof federation>[1] = {}): Promise<Room> {
-  const net = await federation([A, B, C], opts);
-  const [a, b, c] = [net.hub(A), net.hub(B), net.hub(C)];
-  const alice = await makeClient(a, `alice@${A}`);
-  const bob = await makeClient(b, `bob@${B}`);
-  const carol = await makeClient(c, `carol@${C}`);
-  await uploadKeyPackage(net, b, bob);
-  await uploadKeyPackage(net, c, carol);
-  alice.state = await createRoom(a.cs, a.hubMls, alice.device, ROOM);
-  const created = await sendVia(
-    net,
-    a,
-    alice,
-    frameOf(alice, Opcode.ROOM_CREATE, ROOM, 0n, {
-      group_info: await groupInfoBytes(a.cs, alice.state),
-      join_rule: "invite",
-    }),
-  );
-  expect(created.opcode).toBe(Opcode.ACK);
-  for (const user of [`bob@${B}`, `carol@${C}`]) {
-    const claimed = await sendVia(
-      net,
-      a,
-      alice,
-      frameOf(alice, Opcode.KP_CLAIM, 0n, 0n, { user_id: user }),
-    );
-    expect(claimed.opcode).toBe(Opcode.KP_CLAIMED);
-  }
-  const made = await commit(a.cs, alice.state, [
-    { proposalType: "add", add: { keyPackage: bob.device.publicPackage } },
-    { proposalType: "add", add: { keyPackage: carol.device.publicPackage } },
-  ]);
-  const added = await sendVia(
-    net,
-    a,
-    alice,
-    frameOf(alice, Opcode.COMMIT, ROOM, 0n, {
-      commit: made.commit,
-      group_info: made.groupInfo,
-      welcome: encodeMlsMessage(made.welcome!),
-      welcome_recipients: [bob.senderId, carol.senderId],
-    }),
-  );
-  expect(added.opcode).toBe(Opcode.ACK);
-  alice.state = made.state;
-  bob.state = await join(b.cs, bob.device, made.welcome!);
-  carol.state = await join(c.cs, carol.device, made.welcome!);
-  return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
-}
-
-function headers(env: Env): string[] {
-  return env.storage.readRange(ROOM, 0n, 1000).map((f) => Buffer.from(f.header).toString("hex"));
-}
+import { A, B, C, headers, ROOM, threeHubRoom } from "./threeHubs.js";
+import { type Net, sendVia } from "./twoHubs.js";
 
 /** Sends `bytes` from `c` through its home hub until it is not TRANSFERRING (same request id). */
 async function sendRetrying(net: Net, env: Env, c: Client, bytes: Uint8Array): Promise<Answer> {
@@ -230,29 +138,37 @@ describe("votes and refusals", () => {
     const dir = tempDir("fed-votes");
     const open = () => openLmdbStorage({ path: dir.path, rng: seededRng("fed-votes-c") });
     let storage: Storage = await open();
+    let net: Net | undefined;
     try {
-      const { net } = await threeHubRoom({ storage: { [C]: storage } });
-      const a = net.hub(A).hub.federation!;
+      const n = (await threeHubRoom({ storage: { [C]: storage } })).net;
+      net = n;
+      const a = n.hub(A).hub.federation!;
       const p1 = proposal();
-      a.sendHubFrame(C, proposeFrame(net.signers.get(A)!, p1));
-      await net.settleUntil(() => votes(net, C, A).length === 1);
-      const [first] = votes(net, C, A);
+      a.sendHubFrame(C, proposeFrame(n.signers.get(A)!, p1));
+      await n.settleUntil(() => votes(n, C, A).length === 1);
+      const [first] = votes(n, C, A);
       expect(first).toMatchObject({ term: 1n, voter: C, approve: true });
       expect(storage.readAudit().filter((r) => r.detail.event === "vote")).toHaveLength(1);
-      await net.crash(C);
+      await n.settleUntil(() => false); // C's last audit writes land before it stops
+      await n.crash(C);
       await storage.close();
       storage = await open();
-      await net.restart(C, storage);
-      a.sendHubFrame(C, proposeFrame(net.signers.get(A)!, p1));
+      await n.restart(C, storage);
+      a.sendHubFrame(C, proposeFrame(n.signers.get(A)!, p1));
       const p2 = proposal({ to: C, nonce: new Uint8Array(16).fill(2) });
-      a.sendHubFrame(C, proposeFrame(net.signers.get(A)!, p2));
-      await net.settleUntil(() => votes(net, C, A).length === 3);
-      const [, again, other] = votes(net, C, A);
+      a.sendHubFrame(C, proposeFrame(n.signers.get(A)!, p2));
+      await n.settleUntil(() => votes(n, C, A).length === 3);
+      const [, again, other] = votes(n, C, A);
       expect(again).toEqual(first);
       expect(other).toMatchObject({ approve: false, refusal: "ALREADY_VOTED" });
       // Still one vote on record: the repeated answer wrote nothing.
       expect(storage.readAudit().filter((r) => r.detail.event === "vote")).toHaveLength(1);
     } finally {
+      // Nothing of C's may still be writing when its storage closes.
+      if (net !== undefined && !net.down.has(C)) {
+        await net.settleUntil(() => false);
+        await net.crash(C);
+      }
       await storage.close();
       dir.cleanup();
     }

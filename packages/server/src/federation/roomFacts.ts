@@ -1,0 +1,91 @@
+/**
+ * What a hub knows of a federated room's log beyond its entries (DESIGN §11), as failover
+ * needs it: the room's voters as the authority last listed them, and where each term's
+ * entries start in the log, so the term of the log's last entry (how complete it is, with
+ * its length) is known. Kept in the audit chain (kind `federation_room_facts`, the whole
+ * record per change; the newest per room is read at start).
+ *
+ * A term's start is recorded before the first entry of that term is appended here, so the
+ * record never says a log is less complete than it is (a crash in between can only make
+ * it look more complete, which makes this hub refuse more votes, never wrongly grant one).
+ */
+import type { Clock } from "@kalandra/proto";
+import type { AuditRecord } from "../storage/types.js";
+
+export const FACTS_AUDIT_KIND = "federation_room_facts";
+
+interface Facts {
+  voters?: readonly string[];
+  /** (term, first log_index of the term), terms ascending; term 0 starts at 0. */
+  starts: readonly (readonly [bigint, bigint])[];
+}
+
+export interface RoomFactsDeps {
+  storage: { appendAudit(r: AuditRecord): Promise<void>; readAudit(): AuditRecord[] };
+  clock: Clock;
+  self: string;
+}
+
+export class RoomFacts {
+  readonly #rooms = new Map<bigint, Facts>();
+
+  constructor(private readonly d: RoomFactsDeps) {
+    for (const r of d.storage.readAudit()) {
+      if (r.kind !== FACTS_AUDIT_KIND || r.roomId === undefined) continue;
+      const { voters, starts } = r.detail;
+      if (!Array.isArray(starts)) continue;
+      this.#rooms.set(r.roomId, {
+        ...(Array.isArray(voters) ? { voters: voters.map(String) } : {}),
+        starts: starts.map((s) => [BigInt(s[0]), BigInt(s[1])] as const),
+      });
+    }
+  }
+
+  voters(roomId: bigint): readonly string[] | undefined {
+    return this.#rooms.get(roomId)?.voters;
+  }
+
+  /** Records the room's voters (resolves once durable); false when they did not change. */
+  async setVoters(roomId: bigint, voters: readonly string[]): Promise<boolean> {
+    const f = this.#rooms.get(roomId) ?? { starts: [] };
+    if (f.voters !== undefined && f.voters.join() === voters.join()) return false;
+    await this.#put(roomId, { ...f, voters: [...voters] });
+    return true;
+  }
+
+  /** The last term recorded (0 when none). */
+  lastTerm(roomId: bigint): bigint {
+    const starts = this.#rooms.get(roomId)?.starts ?? [];
+    return starts.length === 0 ? 0n : starts[starts.length - 1]![0];
+  }
+
+  /** Term of the last entry of a log of `length` entries (0 for an empty log). */
+  termAt(roomId: bigint, length: bigint): bigint {
+    let term = 0n;
+    for (const [t, start] of this.#rooms.get(roomId)?.starts ?? []) if (start < length) term = t;
+    return term;
+  }
+
+  /** Entries from `start` on are of `term` (above every recorded one); durable on return. */
+  async beginTerm(roomId: bigint, term: bigint, start: bigint): Promise<void> {
+    const f = this.#rooms.get(roomId) ?? { starts: [] };
+    if (term <= this.lastTerm(roomId)) return;
+    // A start at or before an earlier term's start replaces it: those entries gave way.
+    const kept = f.starts.filter(([, s]) => s < start);
+    await this.#put(roomId, { ...f, starts: [...kept, [term, start]] });
+  }
+
+  async #put(roomId: bigint, f: Facts): Promise<void> {
+    this.#rooms.set(roomId, f);
+    await this.d.storage.appendAudit({
+      kind: FACTS_AUDIT_KIND,
+      at: this.d.clock.now(),
+      roomId,
+      actor: `hub:${this.d.self}`,
+      detail: {
+        ...(f.voters === undefined ? {} : { voters: [...f.voters] }),
+        starts: f.starts.map(([t, s]) => [t.toString(), s.toString()]),
+      },
+    });
+  }
+}

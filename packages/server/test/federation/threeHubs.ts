@@ -1,0 +1,95 @@
+/**
+ * Three hubs in one process (twoHubs.ts) sharing one room: alice@a creates it on A and adds
+ * bob@b and carol@c, whose key packages A claims through their hubs. For the tests of
+ * moving the room's authority (transfer.test.ts, failover.test.ts).
+ */
+import { Opcode } from "@kalandra/proto";
+import { encodeMlsMessage } from "ts-mls";
+import { expect } from "vitest";
+import { type Client, type Env, frameOf, makeClient } from "../hub/harness.js";
+import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
+import { federation, type Net, sendVia } from "./twoHubs.js";
+
+export const A = "a.example";
+export const B = "b.example";
+export const C = "c.example";
+export const ROOM = 0x0a0b_0c0d_0e0f_1011_1213_1415_1617_1820n;
+
+export interface Room {
+  net: Net;
+  hubs: Record<string, Env>;
+  alice: Client;
+  bob: Client;
+  carol: Client;
+}
+
+async function uploadKeyPackage(net: Net, env: Env, c: Client): Promise<Uint8Array> {
+  const kp = encodeMlsMessage({
+    version: "mls10",
+    wireformat: "mls_key_package",
+    keyPackage: c.device.publicPackage,
+  });
+  const up = await sendVia(
+    net,
+    env,
+    c,
+    frameOf(c, Opcode.KP_UPLOAD, 0n, 0n, { key_packages: [kp], last_resort: false }),
+  );
+  expect(up.opcode).toBe(Opcode.ACK);
+  return kp;
+}
+
+/** alice@a creates ROOM on A and adds bob@b and carol@c (claimed through their hubs). */
+export async function threeHubRoom(opts: Parameters<typeof federation>[1] = {}): Promise<Room> {
+  const net = await federation([A, B, C], opts);
+  const [a, b, c] = [net.hub(A), net.hub(B), net.hub(C)];
+  const alice = await makeClient(a, `alice@${A}`);
+  const bob = await makeClient(b, `bob@${B}`);
+  const carol = await makeClient(c, `carol@${C}`);
+  await uploadKeyPackage(net, b, bob);
+  await uploadKeyPackage(net, c, carol);
+  alice.state = await createRoom(a.cs, a.hubMls, alice.device, ROOM);
+  const created = await sendVia(
+    net,
+    a,
+    alice,
+    frameOf(alice, Opcode.ROOM_CREATE, ROOM, 0n, {
+      group_info: await groupInfoBytes(a.cs, alice.state),
+      join_rule: "invite",
+    }),
+  );
+  expect(created.opcode).toBe(Opcode.ACK);
+  for (const user of [`bob@${B}`, `carol@${C}`]) {
+    const claimed = await sendVia(
+      net,
+      a,
+      alice,
+      frameOf(alice, Opcode.KP_CLAIM, 0n, 0n, { user_id: user }),
+    );
+    expect(claimed.opcode).toBe(Opcode.KP_CLAIMED);
+  }
+  const made = await commit(a.cs, alice.state, [
+    { proposalType: "add", add: { keyPackage: bob.device.publicPackage } },
+    { proposalType: "add", add: { keyPackage: carol.device.publicPackage } },
+  ]);
+  const added = await sendVia(
+    net,
+    a,
+    alice,
+    frameOf(alice, Opcode.COMMIT, ROOM, 0n, {
+      commit: made.commit,
+      group_info: made.groupInfo,
+      welcome: encodeMlsMessage(made.welcome!),
+      welcome_recipients: [bob.senderId, carol.senderId],
+    }),
+  );
+  expect(added.opcode).toBe(Opcode.ACK);
+  alice.state = made.state;
+  bob.state = await join(b.cs, bob.device, made.welcome!);
+  carol.state = await join(c.cs, carol.device, made.welcome!);
+  return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
+}
+
+export function headers(env: Env): string[] {
+  return env.storage.readRange(ROOM, 0n, 1000).map((f) => Buffer.from(f.header).toString("hex"));
+}
