@@ -11,9 +11,13 @@
  *   destroyed: cryptographic erasure) and dropped, and the replica fetches the room's log
  *   again from the new authority (storage has no partial truncation).
  */
-import { FrameHeader, Opcode } from "@kalandra/proto";
+import { FrameHeader, hubFrame, Opcode, type ProtocolErrorCode } from "@kalandra/proto";
 import { decodeRoomState } from "../sequencer/roomState.js";
 import type { Storage } from "../storage/types.js";
+import { certFrame } from "./authority/authorityFrames.js";
+import { type HandoverCertificate, NONCE_BYTES, type Proposal } from "./authority/statement.js";
+import type { TermRecord, VoterView } from "./authority/termState.js";
+import type { TransferHost, TransferResult } from "./transferTypes.js";
 
 /** Opcodes whose sequencing changes the room's state (sequencer/roomSequencer.ts). */
 const STATE_OPCODES: ReadonlySet<number> = new Set([
@@ -64,4 +68,153 @@ export async function discardTail(
   }
   await storage.dropRoomLog(roomId);
   return head - nextIndex;
+}
+
+/** What the failover part uses of the transfers (roomTransfers.ts implements it). */
+export interface ElectionPort {
+  readonly h: TransferHost;
+  /** A transfer or election of the room is under way here. */
+  busy(roomId: bigint): boolean;
+  record(roomId: bigint): TermRecord | undefined;
+  view(roomId: bigint, voters: readonly string[]): VoterView;
+  startElection(roomId: bigint, rec: TermRecord, proposal: Proposal): Promise<TransferResult>;
+  /** Marks this hub's election of the room won with `cert`; false when there is none. */
+  certified(roomId: bigint, cert: HandoverCertificate): boolean;
+  adopt(roomId: bigint, cert: HandoverCertificate): Promise<boolean>;
+  finish(roomId: bigint, r: TransferResult): void;
+  announce(roomId: bigint, p: Proposal, nextIndex: bigint): void;
+}
+
+const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+function lost(code: ProtocolErrorCode): TransferResult {
+  return { ok: false, code, message: "the room could not be taken over" };
+}
+
+/** A voter's side of failover: when to propose itself, taking over, a deposed log's tail. */
+export class Failovers {
+  /** Random part of each room's failover delay, drawn once its authority went silent. */
+  readonly #jitter = new Map<bigint, bigint>();
+  /** Rooms this hub took over in this run, with where its term starts (told on link up). */
+  readonly #sequencingSince = new Map<bigint, bigint>();
+  /**
+   * The highest term seen in any proposal or refusal per room (not persisted: it only lifts
+   * this hub's next proposal above terms others spent, so two candidates that keep
+   * proposing do not keep colliding in one term).
+   */
+  readonly #seenTerm = new Map<bigint, bigint>();
+
+  constructor(private readonly t: ElectionPort) {}
+
+  /** The highest term this hub saw proposed or refused in the room. */
+  see(roomId: bigint, term: bigint): void {
+    if (term > (this.#seenTerm.get(roomId) ?? 0n)) this.#seenTerm.set(roomId, term);
+  }
+
+  /**
+   * Failover: a voter whose link to the room's authority has been down for
+   * `failover_after_ms` (plus a random part, so voters do not all propose at once) proposes
+   * itself, if it holds the room's state as of its log's end. Voters grant it only for a
+   * log at least as complete as theirs (decideVote), so nothing a majority held is lost.
+   */
+  due(_now: bigint): void {
+    for (const roomId of this.t.h.book.remoteRooms(this.t.h.self)) {
+      if (this.t.busy(roomId)) continue;
+      const rec = this.t.record(roomId);
+      const voters = this.t.h.facts.voters(roomId);
+      if (rec === undefined || voters === undefined || !voters.includes(this.t.h.self)) continue;
+      const down = this.t.h.downFor(rec.authority);
+      if (down === undefined) {
+        this.#jitter.delete(roomId);
+        continue;
+      }
+      let jitter = this.#jitter.get(roomId);
+      if (jitter === undefined) {
+        const b = this.t.h.rng.bytes(2);
+        jitter = BigInt(((b[0]! << 8) | b[1]!) % Math.max(1, this.t.h.failoverAfterMs));
+        this.#jitter.set(roomId, jitter);
+      }
+      if (down < BigInt(this.t.h.failoverAfterMs) + jitter) continue;
+      if (!stateIsCurrent(this.t.h.storage, roomId)) continue;
+      this.#jitter.delete(roomId); // a fresh random part for the next attempt
+      void this.propose(roomId, rec, voters);
+    }
+  }
+
+  private async propose(roomId: bigint, rec: TermRecord, voters: readonly string[]): Promise<void> {
+    const position = this.t.h.storage.nextIndex(roomId);
+    const proposal: Proposal = {
+      roomId,
+      term: maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm.get(roomId) ?? 0n) + 1n,
+      from: rec.authority,
+      to: this.t.h.self,
+      proposer: this.t.h.self,
+      position,
+      lastTerm: this.t.h.facts.termAt(roomId, position),
+      voters: [...voters],
+      nonce: this.t.h.rng.bytes(NONCE_BYTES),
+      kind: "failover",
+    };
+    await this.t.startElection(roomId, rec, proposal);
+  }
+
+  /** Failover won: this hub sequences the room from its own log and state in the new term. */
+  async takeOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
+    if (!this.t.certified(roomId, cert)) return;
+    if (!(await this.t.adopt(roomId, cert))) return this.t.finish(roomId, lost("STALE_TERM"));
+    const p = cert.proposal;
+    const head = this.t.h.storage.nextIndex(roomId);
+    const roomState = this.t.h.storage.getRoomState(roomId);
+    if (roomState === undefined) return this.t.finish(roomId, lost("UNKNOWN_ROOM"));
+    await this.t.h.facts.beginTerm(roomId, p.term, head);
+    const refused = await this.t.h.local()?.installRoom?.({
+      meta: { roomId, createdAt: this.t.h.clock.now(), settings: {} },
+      roomState,
+      nextIndex: head,
+    });
+    if (refused !== undefined) return this.t.finish(roomId, lost("INTERNAL"));
+    await this.t.h.book.learn(roomId, this.t.h.self, p.term);
+    this.t.finish(roomId, { ok: true, term: p.term });
+    for (const v of p.voters) {
+      if (v !== this.t.h.self) this.t.h.send(v, certFrame(this.t.h.signer, cert));
+    }
+    this.t.announce(roomId, p, head);
+    this.#sequencingSince.set(roomId, head);
+  }
+
+  /** A peer's link came up: it learns the term of every room this hub took over. */
+  linkUp(domain: string): void {
+    for (const [roomId, start] of this.#sequencingSince) {
+      const rec = this.t.h.records.get(roomId);
+      const voters = this.t.h.facts.voters(roomId) ?? rec?.certificate?.proposal.voters ?? [];
+      if (rec?.certificate === undefined || rec.authority !== this.t.h.self) continue;
+      if (!voters.includes(domain)) continue;
+      this.t.h.send(domain, certFrame(this.t.h.signer, rec.certificate));
+      this.t.h.send(
+        domain,
+        hubFrame(this.t.h.signer, Opcode.AUTHORITY_COMMIT, roomId, 0n, {
+          term: rec.term,
+          authority: this.t.h.self,
+          next_index: start,
+        }),
+      );
+    }
+  }
+
+  /**
+   * The new authority's term starts at `next_index`: entries past it here were never kept
+   * by a majority (a deposed authority's unreplicated tail) and give way.
+   */
+  async giveWay(roomId: bigint, m: { term: bigint; next_index: bigint }): Promise<void> {
+    await this.t.h.replicaSettled(roomId);
+    const dropped = await discardTail(this.t.h.storage, roomId, m.next_index);
+    if (dropped === 0n) return;
+    const rec = this.t.h.records.get(roomId);
+    if (rec !== undefined) {
+      await this.t.h.records.put(rec, "tail_discarded", {
+        from: m.next_index.toString(),
+        count: dropped.toString(),
+      });
+    }
+  }
 }

@@ -52,8 +52,9 @@ import {
   initialRecord,
   type TermRecord,
   VoteCollector,
+  type VoterView,
 } from "./authority/termState.js";
-import { discardTail, stateIsCurrent } from "./failover.js";
+import { Failovers } from "./failover.js";
 import type {
   AuthorityRole,
   Incoming,
@@ -67,21 +68,38 @@ export type { AuthorityRole, RoomAuthorityStatus, TransferHost, TransferResult }
 
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
+const lost = (code: ProtocolErrorCode, message: string): TransferResult => ({
+  ok: false,
+  code,
+  message,
+});
+
 export class RoomTransfers {
   readonly #outgoing = new Map<bigint, Outgoing>();
   readonly #incoming = new Map<bigint, Incoming>();
-  /** Random part of each room's failover delay, drawn once its authority went silent. */
-  readonly #jitter = new Map<bigint, bigint>();
-  /** Rooms this hub took over in this run, with where its term starts (told on link up). */
-  readonly #sequencingSince = new Map<bigint, bigint>();
-  /**
-   * The highest term seen in any proposal or refusal per room (not persisted: it only lifts
-   * this hub's next proposal above terms others spent, so two candidates that keep
-   * proposing do not keep colliding in one term).
-   */
-  readonly #seenTerm = new Map<bigint, bigint>();
+  readonly #failovers: Failovers;
 
-  constructor(private readonly h: TransferHost) {}
+  constructor(readonly h: TransferHost) {
+    this.#failovers = new Failovers(this);
+  }
+
+  /** A transfer or election of the room is under way here (failover.ts). */
+  busy(roomId: bigint): boolean {
+    return this.#outgoing.has(roomId) || this.#incoming.has(roomId);
+  }
+
+  /** Marks this hub's election of the room won (failover.ts); false when there is none. */
+  certified(roomId: bigint, cert: HandoverCertificate): boolean {
+    const out = this.#outgoing.get(roomId);
+    if (out === undefined) return false;
+    out.cert = cert;
+    return true;
+  }
+
+  /** A peer's link came up: it learns the term of every room this hub took over. */
+  linkUp(domain: string): void {
+    this.#failovers.linkUp(domain);
+  }
 
   /** The room's record: the stored one, or term 0 under the authority the book knows. */
   record(roomId: bigint): TermRecord | undefined {
@@ -118,28 +136,23 @@ export class RoomTransfers {
 
   /** Starts a planned transfer of a room this hub sequences to the voter `to`. */
   async transfer(roomId: bigint, to: string): Promise<TransferResult> {
-    const fail = (code: ProtocolErrorCode, message: string): TransferResult => ({
-      ok: false,
-      code,
-      message,
-    });
     const rec = this.record(roomId);
-    if (rec === undefined) return fail("UNKNOWN_ROOM", `no room ${roomId}`);
+    if (rec === undefined) return lost("UNKNOWN_ROOM", `no room ${roomId}`);
     if (rec.authority !== this.h.self) {
-      return fail("NOT_AUTHORITY", `${rec.authority} is the room's authority`);
+      return lost("NOT_AUTHORITY", `${rec.authority} is the room's authority`);
     }
     if (this.transferring(roomId) !== undefined) {
-      return fail("TRANSFERRING", "the room is already being transferred");
+      return lost("TRANSFERRING", "the room is already being transferred");
     }
-    if (to === this.h.self) return fail("FORBIDDEN", "this hub is the room's authority already");
-    if (!this.h.isUp(to)) return fail("PEER_UNREACHABLE", `no link to ${to}`);
+    if (to === this.h.self) return lost("FORBIDDEN", "this hub is the room's authority already");
+    if (!this.h.isUp(to)) return lost("PEER_UNREACHABLE", `no link to ${to}`);
     const voters = await this.voters(roomId);
-    if (voters === undefined) return fail("UNKNOWN_ROOM", `no room ${roomId} sequenced here`);
+    if (voters === undefined) return lost("UNKNOWN_ROOM", `no room ${roomId} sequenced here`);
     if (!voters.includes(to)) {
-      return fail("FORBIDDEN", `${to} is not a voter of the room (no member device there)`);
+      return lost("FORBIDDEN", `${to} is not a voter of the room (no member device there)`);
     }
     if (this.transferring(roomId) !== undefined) {
-      return fail("TRANSFERRING", "the room is already being transferred");
+      return lost("TRANSFERRING", "the room is already being transferred");
     }
     const proposal: Proposal = {
       roomId,
@@ -153,6 +166,18 @@ export class RoomTransfers {
       nonce: this.h.rng.bytes(NONCE_BYTES),
       kind: "planned",
     };
+    return this.startElection(roomId, rec, proposal);
+  }
+
+  /**
+   * Votes for `proposal` (persisted: from then on the room takes no write here,
+   * TRANSFERRING), then asks the other voters; resolves when the election ends.
+   */
+  async startElection(
+    roomId: bigint,
+    rec: TermRecord,
+    proposal: Proposal,
+  ): Promise<TransferResult> {
     const now = this.h.clock.now();
     const result = new Promise<TransferResult>((resolve) => {
       this.#outgoing.set(roomId, {
@@ -164,16 +189,16 @@ export class RoomTransfers {
         done: resolve,
       });
     });
-    // Its own vote first, persisted: from here on the room takes no write (TRANSFERRING).
-    const own = decideVote(rec, proposal, this.view(roomId, voters));
+    const own = decideVote(rec, proposal, this.view(roomId, proposal.voters));
     if (own.kind !== "vote") {
-      this.finish(roomId, fail("STALE_TERM", `this hub cannot vote for term ${proposal.term}`));
+      this.finish(roomId, lost("STALE_TERM", `this hub cannot vote for term ${proposal.term}`));
       return result;
     }
-    await this.h.records.put(own.record, "proposal", { to, kind: "planned" });
+    await this.h.records.put(own.record, "proposal", { to: proposal.to, kind: proposal.kind });
     this.count(roomId, own.vote);
-    for (const v of voters)
+    for (const v of proposal.voters) {
       if (v !== this.h.self) this.h.send(v, proposeFrame(this.h.signer, proposal));
+    }
     return result;
   }
 
@@ -218,14 +243,14 @@ export class RoomTransfers {
       } else this.h.send(out.proposal.to, certFrame(this.h.signer, out.cert, out.handover));
     }
     for (const roomId of this.#incoming.keys()) void this.tryInstall(roomId);
-    this.failoverDue(now);
+    this.#failovers.due(now);
   }
 
   private async onPropose(from: string, roomId: bigint, frame: Frame): Promise<void> {
     const p = proposalOf(roomId, decodePayload(Opcode.AUTHORITY_PROPOSE, frame.payload));
     // The proposer signs its proposal's frame: nobody proposes in another hub's name.
     if (p.proposer !== from) return this.h.count("FORBIDDEN");
-    this.see(roomId, p.term);
+    this.#failovers.see(roomId, p.term);
     const hash = proposalHash(p);
     const answer = { roomId, term: p.term, hash, voter: this.h.self, logIndex: p.position };
     const rec = this.record(roomId);
@@ -265,7 +290,7 @@ export class RoomTransfers {
       this.count(roomId, a.vote);
       return;
     }
-    this.see(roomId, m.term);
+    this.#failovers.see(roomId, m.term);
     out.collector.refuse(from, a.refusal);
     if (out.collector.lost) {
       this.finish(roomId, {
@@ -281,7 +306,7 @@ export class RoomTransfers {
     const cert = out?.collector.add(vote);
     if (cert === undefined) return;
     if (cert.proposal.kind === "planned") void this.handOver(roomId, cert);
-    else void this.takeOver(roomId, cert);
+    else void this.#failovers.takeOver(roomId, cert);
   }
 
   /** The certificate formed here: adopt it, let the log settle, hand the room over. */
@@ -320,7 +345,7 @@ export class RoomTransfers {
       // Another hub won this term: a proposal of this hub's at or below it is void.
       const mine = this.#outgoing.get(roomId);
       if (mine?.cert === undefined && mine !== undefined && mine.proposal.term <= p.term) {
-        this.finish(roomId, this.lost("STALE_TERM"));
+        this.finish(roomId, lost("STALE_TERM", "another hub won this term"));
       }
       await this.h.book.learn(roomId, p.to, p.term);
       return;
@@ -338,7 +363,7 @@ export class RoomTransfers {
   }
 
   /** Adopts a valid certificate of a higher term (persisted); false when it is not one. */
-  private async adopt(roomId: bigint, cert: HandoverCertificate): Promise<boolean> {
+  async adopt(roomId: bigint, cert: HandoverCertificate): Promise<boolean> {
     const rec = this.record(roomId) ?? initialRecord(roomId, cert.proposal.from);
     const d = adoptCertificate(rec, cert, (x) => this.h.keyOf(x));
     if (d.kind === "invalid") {
@@ -385,8 +410,7 @@ export class RoomTransfers {
     }
   }
 
-  private announce(roomId: bigint, p: Proposal, nextIndex: bigint): void {
-    this.#sequencingSince.set(roomId, nextIndex);
+  announce(roomId: bigint, p: Proposal, nextIndex: bigint): void {
     const frame = hubFrame(this.h.signer, Opcode.AUTHORITY_COMMIT, roomId, 0n, {
       term: p.term,
       authority: this.h.self,
@@ -403,7 +427,7 @@ export class RoomTransfers {
     }
     const rec = this.h.records.get(roomId);
     if (rec?.term === m.term && rec.authority === from) {
-      void this.h.book.learn(roomId, from, m.term).then(() => this.giveWay(roomId, m));
+      void this.h.book.learn(roomId, from, m.term).then(() => this.#failovers.giveWay(roomId, m));
     }
     const out = this.#outgoing.get(roomId);
     if (out?.cert === undefined) return;
@@ -413,24 +437,7 @@ export class RoomTransfers {
     this.finish(roomId, { ok: true, term: p.term });
   }
 
-  /**
-   * The new authority's term starts at `next_index`: entries past it here were never kept
-   * by a majority (a deposed authority's unreplicated tail) and give way.
-   */
-  private async giveWay(roomId: bigint, m: { term: bigint; next_index: bigint }): Promise<void> {
-    await this.h.replicaSettled(roomId);
-    const dropped = await discardTail(this.h.storage, roomId, m.next_index);
-    if (dropped === 0n) return;
-    const rec = this.h.records.get(roomId);
-    if (rec !== undefined) {
-      await this.h.records.put(rec, "tail_discarded", {
-        from: m.next_index.toString(),
-        count: dropped.toString(),
-      });
-    }
-  }
-
-  private finish(roomId: bigint, r: TransferResult): void {
+  finish(roomId: bigint, r: TransferResult): void {
     const out = this.#outgoing.get(roomId);
     this.#outgoing.delete(roomId);
     out?.done(r);
@@ -443,7 +450,7 @@ export class RoomTransfers {
     return [...new Set([...domains, this.h.self])].sort();
   }
 
-  private view(roomId: bigint, voters: readonly string[]) {
+  view(roomId: bigint, voters: readonly string[]): VoterView {
     const position = this.h.storage.nextIndex(roomId);
     return {
       self: this.h.self,
@@ -451,123 +458,5 @@ export class RoomTransfers {
       log: { position, lastTerm: this.h.facts.termAt(roomId, position) },
       signer: this.h.signer,
     };
-  }
-
-  /**
-   * Failover: a voter whose link to the room's authority has been down for
-   * `failover_after_ms` (plus a random part, so voters do not all propose at once) proposes
-   * itself, if it holds the room's state as of its log's end. Voters grant it only for a
-   * log at least as complete as theirs (decideVote), so nothing a majority held is lost.
-   */
-  private failoverDue(now: bigint): void {
-    for (const roomId of this.h.book.remoteRooms(this.h.self)) {
-      if (this.#outgoing.has(roomId) || this.#incoming.has(roomId)) continue;
-      const rec = this.record(roomId);
-      const voters = this.h.facts.voters(roomId);
-      if (rec === undefined || voters === undefined || !voters.includes(this.h.self)) continue;
-      const down = this.h.downFor(rec.authority);
-      if (down === undefined) {
-        this.#jitter.delete(roomId);
-        continue;
-      }
-      let jitter = this.#jitter.get(roomId);
-      if (jitter === undefined) {
-        const b = this.h.rng.bytes(2);
-        jitter = BigInt(((b[0]! << 8) | b[1]!) % Math.max(1, this.h.failoverAfterMs));
-        this.#jitter.set(roomId, jitter);
-      }
-      if (down < BigInt(this.h.failoverAfterMs) + jitter) continue;
-      if (!stateIsCurrent(this.h.storage, roomId)) continue;
-      this.#jitter.delete(roomId); // a fresh random part for the next attempt
-      void this.proposeFailover(roomId, rec, voters, now);
-    }
-  }
-
-  private async proposeFailover(
-    roomId: bigint,
-    rec: TermRecord,
-    voters: readonly string[],
-    now: bigint,
-  ): Promise<void> {
-    const position = this.h.storage.nextIndex(roomId);
-    const proposal: Proposal = {
-      roomId,
-      term: maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm.get(roomId) ?? 0n) + 1n,
-      from: rec.authority,
-      to: this.h.self,
-      proposer: this.h.self,
-      position,
-      lastTerm: this.h.facts.termAt(roomId, position),
-      voters: [...voters],
-      nonce: this.h.rng.bytes(NONCE_BYTES),
-      kind: "failover",
-    };
-    const own = decideVote(rec, proposal, this.view(roomId, voters));
-    if (own.kind !== "vote") return;
-    this.#outgoing.set(roomId, {
-      proposal,
-      collector: new VoteCollector(proposal, (d) => this.h.keyOf(d)),
-      answered: new Set([this.h.self]),
-      expiresAt: now + BigInt(2 * this.h.failoverAfterMs),
-      lastSent: now,
-      done: () => {},
-    });
-    await this.h.records.put(own.record, "proposal", { to: this.h.self, kind: "failover" });
-    this.count(roomId, own.vote);
-    for (const v of voters) {
-      if (v !== this.h.self) this.h.send(v, proposeFrame(this.h.signer, proposal));
-    }
-  }
-
-  /** Failover won: this hub sequences the room from its own log and state in the new term. */
-  private async takeOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
-    const out = this.#outgoing.get(roomId);
-    if (out === undefined) return;
-    out.cert = cert;
-    if (!(await this.adopt(roomId, cert))) return this.finish(roomId, this.lost("STALE_TERM"));
-    const p = cert.proposal;
-    const head = this.h.storage.nextIndex(roomId);
-    const roomState = this.h.storage.getRoomState(roomId);
-    if (roomState === undefined) return this.finish(roomId, this.lost("UNKNOWN_ROOM"));
-    await this.h.facts.beginTerm(roomId, p.term, head);
-    const refused = await this.h.local()?.installRoom?.({
-      meta: { roomId, createdAt: this.h.clock.now(), settings: {} },
-      roomState,
-      nextIndex: head,
-    });
-    if (refused !== undefined) return this.finish(roomId, this.lost("INTERNAL"));
-    await this.h.book.learn(roomId, this.h.self, p.term);
-    this.finish(roomId, { ok: true, term: p.term });
-    for (const v of p.voters) {
-      if (v !== this.h.self) this.h.send(v, certFrame(this.h.signer, cert));
-    }
-    this.announce(roomId, p, head);
-  }
-
-  private see(roomId: bigint, term: bigint): void {
-    if (term > (this.#seenTerm.get(roomId) ?? 0n)) this.#seenTerm.set(roomId, term);
-  }
-
-  private lost(code: ProtocolErrorCode): TransferResult {
-    return { ok: false, code, message: "the room could not be taken over" };
-  }
-
-  /** A peer's link came up: it learns the term of every room this hub took over. */
-  linkUp(domain: string): void {
-    for (const [roomId, start] of this.#sequencingSince) {
-      const rec = this.h.records.get(roomId);
-      const voters = this.h.facts.voters(roomId) ?? rec?.certificate?.proposal.voters ?? [];
-      if (rec?.certificate === undefined || rec.authority !== this.h.self) continue;
-      if (!voters.includes(domain)) continue;
-      this.h.send(domain, certFrame(this.h.signer, rec.certificate));
-      this.h.send(
-        domain,
-        hubFrame(this.h.signer, Opcode.AUTHORITY_COMMIT, roomId, 0n, {
-          term: rec.term,
-          authority: this.h.self,
-          next_index: start,
-        }),
-      );
-    }
   }
 }

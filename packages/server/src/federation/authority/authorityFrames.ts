@@ -18,6 +18,7 @@ import {
   stateCborDecode,
   stateCborEncode,
 } from "@kalandra/proto";
+import { REFUSALS } from "./messages.js";
 import {
   certificateFromMap,
   certificateToMap,
@@ -32,14 +33,7 @@ import {
 } from "./statement.js";
 import type { VoteRefusal } from "./termState.js";
 
-const REFUSALS: ReadonlySet<string> = new Set<VoteRefusal>([
-  "STALE_TERM",
-  "ALREADY_VOTED",
-  "NOT_VOTER",
-  "VOTERS_MISMATCH",
-  "NOT_AUTHORITY",
-  "CANDIDATE_BEHIND",
-]);
+const KNOWN_REFUSALS: ReadonlySet<string> = new Set(REFUSALS);
 
 export function proposeFrame(signer: DeviceSigner, p: Proposal): Uint8Array {
   const payload: AuthorityProposePayload = {
@@ -104,7 +98,7 @@ export function voteAnswerOf(m: AuthorityVotePayload): VoteAnswer {
       vote: { voter: m.voter, proposal: new Uint8Array(m.proposal), signature: m.signature },
     };
   }
-  if (m.refusal === undefined || !REFUSALS.has(m.refusal)) {
+  if (m.refusal === undefined || !KNOWN_REFUSALS.has(m.refusal)) {
     throw new StatementFormatError("a refusal names a known reason");
   }
   return {

@@ -153,7 +153,8 @@ function entryFromMap(raw: unknown): LogEntry {
   };
 }
 
-const REFUSALS: readonly VoteRefusal[] = [
+/** Every reason a voter may refuse a proposal. */
+export const REFUSALS: readonly VoteRefusal[] = [
   "STALE_TERM",
   "ALREADY_VOTED",
   "NOT_VOTER",
