@@ -372,7 +372,9 @@ export class RoomTransfers {
     }
     if (d.kind === "known") return rec.term === cert.proposal.term;
     const p = cert.proposal;
-    await this.h.records.put(d.record, "transfer", {
+    // Audited as this hub's deposition when another hub took the room it sequenced.
+    const deposed = p.kind === "failover" && d.previous === this.h.self && p.to !== this.h.self;
+    await this.h.records.put(d.record, deposed ? "deposed" : "transfer", {
       from: d.previous,
       to: p.to,
       kind: p.kind,
