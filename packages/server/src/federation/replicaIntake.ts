@@ -94,7 +94,10 @@ export class ReplicaIntake {
       return this.ports.count("NOT_AUTHORITY");
     }
     await this.book.learn(h.roomId, domain, term);
-    if (e.members !== undefined) this.members.set(h.roomId, new Set(e.members));
+    if (e.members !== undefined) {
+      this.members.set(h.roomId, new Set(e.members));
+      void this.o.facts.setMembers(h.roomId, e.members); // kept for a restart, not awaited
+    }
     await this.o.facts.beginTerm(h.roomId, term, this.replica.head(h.roomId));
     const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state);
     if (v.kind === "refused") return this.ports.count(v.refusal.code);
@@ -158,7 +161,8 @@ export class ReplicaIntake {
 
   /**
    * SYNC_REQUEST of a local device on a replicated room: served from the replica to the
-   * room's local members; before the authority listed them (after a restart), forwarded.
+   * room's local members (as last listed, kept across a restart); before the authority
+   * ever listed them, forwarded.
    */
   serveSync(
     sessionId: string,
@@ -168,7 +172,8 @@ export class ReplicaIntake {
     forwarding: Forwarding,
   ): Outcome {
     const h = frame.header;
-    const members = this.members.get(h.roomId);
+    const kept = this.o.facts.members(h.roomId);
+    const members = this.members.get(h.roomId) ?? (kept === undefined ? undefined : new Set(kept));
     const authority = this.book.authorityOf(h.roomId);
     if (members === undefined && authority !== undefined) {
       return forwarding.forward(sessionId, frame, from, authority.domain);

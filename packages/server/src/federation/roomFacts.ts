@@ -1,6 +1,7 @@
 /**
- * What a hub knows of a federated room's log beyond its entries (DESIGN §11), as failover
- * needs it: the room's voters as the authority last listed them, and where each term's
+ * What a hub knows of a federated room's log beyond its entries (DESIGN §11): the room's
+ * voters and this hub's member devices as the authority last listed them (who may sync
+ * from the replica, also after a restart), and where each term's
  * entries start in the log, so the term of the log's last entry (how complete it is, with
  * its length) is known. Kept in the audit chain (kind `federation_room_facts`, the whole
  * record per change; the newest per room is read at start).
@@ -16,6 +17,8 @@ export const FACTS_AUDIT_KIND = "federation_room_facts";
 
 interface Facts {
   voters?: readonly string[];
+  /** This hub's member devices of the room, as the authority last listed them (replicas). */
+  members?: readonly bigint[];
   /** (term, first log_index of the term), terms ascending; term 0 starts at 0. */
   starts: readonly (readonly [bigint, bigint])[];
 }
@@ -32,10 +35,11 @@ export class RoomFacts {
   constructor(private readonly d: RoomFactsDeps) {
     for (const r of d.storage.readAudit()) {
       if (r.kind !== FACTS_AUDIT_KIND || r.roomId === undefined) continue;
-      const { voters, starts } = r.detail;
+      const { voters, starts, members } = r.detail;
       if (!Array.isArray(starts)) continue;
       this.#rooms.set(r.roomId, {
         ...(Array.isArray(voters) ? { voters: voters.map(String) } : {}),
+        ...(Array.isArray(members) ? { members: members.map((m) => BigInt(m)) } : {}),
         starts: starts.map((s) => [BigInt(s[0]), BigInt(s[1])] as const),
       });
     }
@@ -51,6 +55,18 @@ export class RoomFacts {
     if (f.voters !== undefined && f.voters.join() === voters.join()) return false;
     await this.#put(roomId, { ...f, voters: [...voters] });
     return true;
+  }
+
+  members(roomId: bigint): readonly bigint[] | undefined {
+    return this.#rooms.get(roomId)?.members;
+  }
+
+  /** Records this hub's member devices of the room (durable on return) when they changed. */
+  async setMembers(roomId: bigint, members: readonly bigint[]): Promise<void> {
+    const f = this.#rooms.get(roomId) ?? { starts: [] };
+    const sorted = [...members].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (f.members !== undefined && f.members.join() === sorted.join()) return;
+    await this.#put(roomId, { ...f, members: sorted });
   }
 
   /** The last term recorded (0 when none). */
@@ -84,6 +100,7 @@ export class RoomFacts {
       actor: `hub:${this.d.self}`,
       detail: {
         ...(f.voters === undefined ? {} : { voters: [...f.voters] }),
+        ...(f.members === undefined ? {} : { members: f.members.map((m) => m.toString()) }),
         starts: f.starts.map(([t, s]) => [t.toString(), s.toString()]),
       },
     });

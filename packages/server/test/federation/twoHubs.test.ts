@@ -148,6 +148,23 @@ describe("rooms across two hubs", () => {
     expect(refused.error?.name).toBe("NOT_MEMBER");
   });
 
+  it("serves sync from the replica after B restarts: its members are kept", async () => {
+    const { net, b, bob } = await crossRoom();
+    await sendVia(net, b, bob, appMessage(bob, ROOM, 1n));
+    await net.crash(B);
+    await net.restart(B);
+    b.hub.attachSession(bob.sessionId, bob.signer.publicKey, bob.name);
+    const sentBefore = net.log.length;
+    const page = await sendVia(
+      net,
+      b,
+      bob,
+      frameOf(bob, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 }),
+    );
+    expect(page.opcode).toBe(Opcode.SYNC_PAGE);
+    expect(net.log.length).toBe(sentBefore); // answered by B from its replica
+  });
+
   it("relays the authority's refusals and keeps idempotency: one entry per request", async () => {
     const { net, a, b, bob } = await crossRoom();
     const stale = await sendVia(net, b, bob, appMessage(bob, ROOM, 0n));
