@@ -10,6 +10,8 @@ import {
   Opcode,
   openEnvelope,
   type PayloadOf,
+  sealEnvelope,
+  signPosition,
 } from "@kalandra/proto";
 import { seededRng, tempDir } from "@kalandra/test-support";
 import { describe, expect, it } from "vitest";
@@ -210,6 +212,31 @@ describe("votes and refusals", () => {
     expect(await moving).toMatchObject({ ok: false, code: "PEER_UNREACHABLE" });
     expect(a.roomAuthority(ROOM)).toMatchObject({ authority: A, term: 0n, role: "sequencer" });
     expect((await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n))).opcode).toBe(Opcode.ACK);
+  });
+
+  it("an authority refuses a frame another hub claims to have sequenced in its own term", async () => {
+    const { net, hubs, alice } = await threeHubRoom();
+    const a = hubs[A]!.hub.federation!;
+    const bSigner = net.signers.get(B)!;
+    // B presents a frame of the room as sequenced by itself, in A's term 0.
+    const [stored] = hubs[A]!.storage.readRange(ROOM, 1n, 1);
+    const frame = appMessage(alice, ROOM, 1n, "forged");
+    const forged = sealEnvelope(bSigner, {
+      origin: B,
+      forwardedAt: 0n,
+      hops: 1,
+      frame,
+      term: 0n,
+      positionSig: signPosition(bSigner, 0n, frame),
+      to: [],
+    });
+    a.linkFrame(B, forged);
+    await net.settle();
+    expect(a.refused.get("NOT_AUTHORITY")).toBe(1);
+    expect(a.book.authorityOf(ROOM)).toBeUndefined();
+    expect(a.roomAuthority(ROOM)).toMatchObject({ authority: A, term: 0n, role: "sequencer" });
+    expect(hubs[A]!.storage.readRange(ROOM, 1n, 1)).toEqual([stored]);
+    expect(a.writeRefusal(ROOM)).toBeUndefined();
   });
 
   it("drops forged authority frames, typed: a certificate without a majority, a proposal in another hub's name", async () => {
