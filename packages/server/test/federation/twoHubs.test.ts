@@ -154,6 +154,7 @@ describe("rooms across two hubs", () => {
     await net.crash(B);
     await net.restart(B);
     b.hub.attachSession(bob.sessionId, bob.signer.publicKey, bob.name);
+    await net.settle(); // the catch-up B asks for when its link comes back
     const sentBefore = net.log.length;
     const page = await sendVia(
       net,
