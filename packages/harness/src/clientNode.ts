@@ -170,6 +170,23 @@ export class ClientNode {
     this.down = true;
   }
 
+  /**
+   * Tracks a connect in progress (`connecting` until it settles); `onFailed` when it fails
+   * while still the latest one.
+   */
+  track(p: Promise<void>, onFailed: () => void): void {
+    const marker: Promise<void> = p.then(
+      () => {
+        if (this.connecting === marker) this.connecting = undefined;
+      },
+      () => {
+        if (this.connecting === marker) this.connecting = undefined;
+        onFailed();
+      },
+    );
+    this.connecting = marker;
+  }
+
   /** Called by the node's connection when the client core dropped it. */
   dropped(reason: string): void {
     this.o.onDropped?.(this, reason);

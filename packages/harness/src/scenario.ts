@@ -115,31 +115,57 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
       checkErasures(w, w.erasures);
       s.check?.(r);
     } catch (e) {
-      w.violation("scenario_error", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      scenarioError(w, e);
     }
     stateDigest = digestState(w, r.room);
   } finally {
     await w.close();
   }
+  return runResult(
+    w,
+    { ...o, scenario: s.name, plan },
+    { stateDigest, t0, started, notes: r.notes },
+  );
+}
+
+/** Each (invariant, detail) once, in the order first seen, with its time as text. */
+/** What a run's world offers its result: the violations, the trace, the clock. */
+export interface RunWorld {
+  readonly violations: readonly Violation[];
+  readonly trace: { digest(): string; lines(): readonly string[] };
+  readonly scheduler: { readonly eventsRun: number; readonly now: bigint };
+  violation(invariant: string, detail: string): void;
+}
+
+/** A scenario's step threw: recorded as the run's `scenario_error` violation. */
+export function scenarioError(w: RunWorld, e: unknown): void {
+  w.violation("scenario_error", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+}
+
+/** The result of one run of any world (single hub, federation engine, real hubs). */
+export function runResult<P>(
+  w: RunWorld,
+  o: { scenario: string; seed: bigint; plan: P; canaries?: readonly string[]; keepTrace?: boolean },
+  r: { stateDigest: string; t0: bigint; started: number; notes: Record<string, number> },
+): Omit<RunResult, "plan"> & { plan: P } {
   const violations = dedupe(w.violations);
   return {
-    scenario: s.name,
+    scenario: o.scenario,
     seed: o.seed.toString(),
-    plan,
+    plan: o.plan,
     canaries: [...(o.canaries ?? [])],
     ok: violations.length === 0,
     violations,
     traceDigest: w.trace.digest(),
-    stateDigest,
+    stateDigest: r.stateDigest,
     events: w.scheduler.eventsRun,
-    simulatedMs: Number(w.scheduler.now - t0),
-    wallMs: wallClockMs() - started,
+    simulatedMs: Number(w.scheduler.now - r.t0),
+    wallMs: wallClockMs() - r.started,
     notes: r.notes,
     ...(o.keepTrace === true ? { trace: w.trace.lines() } : {}),
   };
 }
 
-/** Each (invariant, detail) once, in the order first seen, with its time as text. */
 export function dedupe(vs: readonly Violation[]): RunResult["violations"] {
   const seen = new Set<string>();
   const out: RunResult["violations"] = [];

@@ -249,16 +249,7 @@ export class World extends SimRun {
   }
 
   #connect(node: ClientNode, p: Promise<void>): void {
-    const marker = p.then(
-      () => {
-        if (node.connecting === marker) node.connecting = undefined;
-      },
-      () => {
-        if (node.connecting === marker) node.connecting = undefined;
-        this.#connectionLost(node.name, "connect failed");
-      },
-    );
-    node.connecting = marker;
+    node.track(p, () => this.#connectionLost(node.name, "connect failed"));
   }
 
   /** The transport tells the client its connection is gone; it reconnects later. */

@@ -21,3 +21,17 @@ export const FED_CANARIES: readonly CanaryInfo[] = [
     scenarios: ["fed_transfer", "fed_partition"],
   },
 ];
+
+/** The bugs planted for the world of real hubs (hubWorld.ts), and which of its scenarios find each. */
+export const FED_HUB_CANARIES: readonly CanaryInfo[] = [
+  {
+    name: "replica_skips_position_check",
+    description: "a replica appends what the authority sends at its own end, unchecked",
+    scenarios: ["fed_hubs", "fed_hubs_partition"],
+  },
+  {
+    name: "relay_ignores_bans",
+    description: "a hub relays to its devices the messages and presence of a user it banned",
+    scenarios: ["fed_hubs"],
+  },
+];

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { AckQuorum } from "@kalandra/server";
 import { wallClockMs } from "../host.js";
 import type { SeededRng } from "../rng.js";
-import { dedupe, type RunResult } from "../scenario.js";
+import { type RunResult, runResult, scenarioError } from "../scenario.js";
 import { checkFedFinal, checkFedSafety, currentAuthority, fedConverged } from "./fedChecks.js";
 import { type FedPlan, type FedPlanSpec, fedPlanFor } from "./fedPlan.js";
 import { FedWorld } from "./fedWorld.js";
@@ -200,28 +200,14 @@ export async function runFedScenario(o: FedRunOptions): Promise<FedRunResult> {
       checkFedSafety(w);
       checkFedFinal(w);
     } catch (e) {
-      w.violation("scenario_error", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      scenarioError(w, e);
     }
     stateDigest = digestFed(w);
   } finally {
     w.close();
   }
-  const violations = dedupe(w.violations);
-  return {
-    scenario: s.name,
-    seed: o.seed.toString(),
-    plan,
-    canaries: [...(o.canaries ?? [])],
-    ok: violations.length === 0,
-    violations,
-    traceDigest: w.trace.digest(),
-    stateDigest,
-    events: w.scheduler.eventsRun,
-    simulatedMs: Number(w.scheduler.now - t0),
-    wallMs: wallClockMs() - started,
-    notes: { ...w.notes, acked: w.acked.size, hubs: plan.hubs },
-    ...(o.keepTrace === true ? { trace: w.trace.lines() } : {}),
-  };
+  const notes = { ...w.notes, acked: w.acked.size, hubs: plan.hubs };
+  return runResult(w, { ...o, scenario: s.name, plan }, { stateDigest, t0, started, notes });
 }
 
 /** SHA-256 over every hub's term, authority and log, and what it served. */

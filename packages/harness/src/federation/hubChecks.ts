@@ -9,11 +9,20 @@
  *   hubs' books, and no hub names an authority other than the room's in its term.
  * - ack_durable, delivered_agree, removed_reads_nothing: the single hub's client checks
  *   (invariants/clientChecks.ts) with the authority's log, across every home hub.
+ * - ephemeral_never_stored: no hub's log holds a PRESENCE or TYPING frame.
+ * - relay_ban: once a hub's operator banned a user homed elsewhere, no device of that hub
+ *   decrypts a message of the user sequenced after the ban, nor sees its presence/typing.
  * - fed_convergence (after the faults heal): replicas at the authority's head, every member
  *   device in the authority's epoch.
  */
 import { createHash } from "node:crypto";
-import { bytesEqual, FrameHeader, HEADER_SIZE, SIGNED_HEADER_SIZE } from "@kalandra/proto";
+import {
+  bytesEqual,
+  FrameHeader,
+  HEADER_SIZE,
+  isEphemeral,
+  SIGNED_HEADER_SIZE,
+} from "@kalandra/proto";
 import type { StoredFrame } from "@kalandra/server";
 import { checkAcks, checkDelivered, checkRemoved } from "../invariants/clientChecks.js";
 import type { HeaderInfo } from "../invariants/hubLog.js";
@@ -31,16 +40,27 @@ export function hubLogOf(
 }
 
 /**
- * The room's authority: the hub named in the highest term any up hub's book holds, or the
- * creator's home hub (a hub's own rooms need no entry in its book).
+ * The room's authority, whose durable log the checks compare with: the hub sequencing it
+ * (or handing it over) in the highest term; before any hub has an authority record for the
+ * room, the one named in the highest term of a book, or the creator's home hub. A hub
+ * elected but still waiting for its handover is not it yet: its log may be behind.
  */
 export function authorityOf(w: FedHubWorld, roomId: bigint, creatorHome: string): string {
-  let best: { domain: string; term: bigint } | undefined;
+  let sequencing: { domain: string; term: bigint } | undefined;
+  let named: { domain: string; term: bigint } | undefined;
   for (const h of w.hubs.values()) {
-    const a = h.node.core?.federation?.book.authorityOf(roomId);
-    if (a !== undefined && (best === undefined || a.term > best.term)) best = a;
+    const fed = h.node.core?.federation;
+    const s = fed?.roomAuthority(roomId);
+    const mine = s !== undefined && s.authority === h.domain;
+    if (mine && (s.role === "sequencer" || s.role === "handing_over")) {
+      if (sequencing === undefined || s.term > sequencing.term) {
+        sequencing = { domain: h.domain, term: s.term };
+      }
+    }
+    const a = fed?.book.authorityOf(roomId);
+    if (a !== undefined && (named === undefined || a.term > named.term)) named = a;
   }
-  return best?.domain ?? creatorHome;
+  return sequencing?.domain ?? named?.domain ?? creatorHome;
 }
 
 /** Same frame: a hub frame's signature is its relaying hub's, the rest must be equal. */
@@ -94,9 +114,11 @@ function checkReplicas(
   authority: string,
   log: StoredFrame[],
 ): void {
+  checkNoEphemeral(w, authority, log);
   for (const domain of w.domains) {
     if (domain === authority) continue;
     const replica = hubLogOf(w, domain, roomId) ?? [];
+    checkNoEphemeral(w, domain, replica);
     for (const [i, r] of replica.entries()) {
       const f = log[i];
       // Beyond the authority's durable head: the authority lost what it had sent (a crash).
@@ -115,7 +137,67 @@ function checkReplicas(
   }
 }
 
+function checkNoEphemeral(w: FedHubWorld, domain: string, log: readonly StoredFrame[]): void {
+  for (const f of log) {
+    if (isEphemeral(FrameHeader.view(f.header).opcode)) {
+      w.violation("ephemeral_never_stored", `${domain}'s log holds a presence/typing frame`);
+      return;
+    }
+  }
+}
+
+/** A ban by `hub`'s operator of `user` (device `senderId`), from replica position `from` on. */
+export interface RelayBan {
+  hub: string;
+  user: string;
+  senderId: bigint;
+  from: bigint;
+  at: bigint;
+}
+
+/** In-flight grace: an ephemeral the hub fanned out just before the ban may still land. */
+const BAN_GRACE_MS = 200n;
+
+export function checkRelayBans(w: FedHubWorld, roomId: bigint, bans: readonly RelayBan[]): void {
+  for (const ban of bans) {
+    for (const [name, c] of w.clients) {
+      if (w.homeOf(name) !== ban.hub) continue;
+      for (const d of c.delivered.get(roomId)?.values() ?? []) {
+        if (d.senderId === ban.senderId && d.logIndex >= ban.from) {
+          w.violation(
+            "relay_ban",
+            `${name} decrypted ${ban.user}'s log_index ${d.logIndex}, banned at ${ban.hub} from ${ban.from}`,
+          );
+        }
+      }
+    }
+    for (const e of w.ephemerals) {
+      if (
+        w.homeOf(e.client) === ban.hub &&
+        e.senderId === ban.senderId &&
+        e.at > ban.at + BAN_GRACE_MS
+      ) {
+        w.violation("relay_ban", `${e.client} saw ${ban.user}'s presence, banned at ${ban.hub}`);
+      }
+    }
+  }
+}
+
 function checkOneAuthority(w: FedHubWorld, roomId: bigint): void {
+  // At most one hub sequences the room in a term.
+  const sequencing = new Map<bigint, string>();
+  for (const h of w.hubs.values()) {
+    const s = h.node.core?.federation?.roomAuthority(roomId);
+    if (s?.role !== "sequencer" || s.authority !== h.domain) continue;
+    const other = sequencing.get(s.term);
+    if (other !== undefined) {
+      w.violation(
+        "fed_one_authority",
+        `room ${roomId} term ${s.term}: ${other} and ${h.domain} sequence`,
+      );
+    }
+    sequencing.set(s.term, h.domain);
+  }
   const byTerm = new Map<bigint, { domain: string; by: string }>();
   for (const h of w.hubs.values()) {
     const a = h.node.core?.federation?.book.authorityOf(roomId);

@@ -11,10 +11,17 @@ import { createHash } from "node:crypto";
 import { wallClockMs } from "../host.js";
 import { type LinkFaults, PERFECT_LINK } from "../network.js";
 import type { SeededRng } from "../rng.js";
-import { dedupe } from "../scenario.js";
+import { runResult, scenarioError } from "../scenario.js";
 import { applyFedPlan, type FedPlan, type FedPlanSpec, fedPlanFor } from "./fedPlan.js";
 import type { FedRunResult } from "./fedScenarios.js";
-import { authorityOf, checkFedSafety, fedHubGaps, hubLogOf } from "./hubChecks.js";
+import {
+  authorityOf,
+  checkFedSafety,
+  checkRelayBans,
+  fedHubGaps,
+  hubLogOf,
+  type RelayBan,
+} from "./hubChecks.js";
 import { FedHubWorld, hubDomain } from "./hubWorld.js";
 
 /** One run's room: who created it, who is in it, what the scenario did to it. */
@@ -25,6 +32,8 @@ export interface FedHubRun {
   readonly creator: string;
   /** Users the scenario removed or kicked (their removal was accepted). */
   readonly removed: Set<string>;
+  /** Bans by a hub's operator of a user homed elsewhere (relay_ban). */
+  readonly bans: RelayBan[];
 }
 
 export interface FedHubScenario {
@@ -40,6 +49,10 @@ export interface FedHubScenario {
   messagesPerUser: number;
   /** Schedules the scenario's own actions (removals, kicks …) in the chaos phase. */
   workload?(r: FedHubRun): void;
+  /** `federation.ack_quorum` of every hub (default "local"). */
+  ackQuorum?: "local" | "majority";
+  /** `federation.failover_after_ms` of every hub (default 3000). */
+  failoverAfterMs?: number;
 }
 
 const te = new TextEncoder();
@@ -102,6 +115,53 @@ function operatorKick(r: FedHubRun, atMs: number): void {
   });
 }
 
+/**
+ * The operator of the last hub bans the room's creator (homed on hub a) hub-wide: that
+ * hub's devices get none of her messages sequenced after, nor her presence (relay_ban).
+ */
+function relayBan(r: FedHubRun, atMs: number): void {
+  const hub = r.w.hub(r.w.domains.at(-1)!);
+  r.w.at(atMs, `${hub.domain} bans ${r.creator}`, () => {
+    const moderation = hub.node.moderation;
+    const from = hub.node.lmdb?.nextIndex(r.room);
+    if (moderation === undefined || from === undefined) return;
+    const ban: RelayBan = {
+      hub: hub.domain,
+      user: r.creator,
+      senderId: r.w.client(r.creator).senderId,
+      from,
+      at: r.w.now,
+    };
+    moderation.ban(r.creator, "hub", undefined, "sim", "operator").then(
+      () => {
+        r.bans.push(ban);
+        r.w.note("relay_bans");
+      },
+      () => undefined,
+    );
+  });
+}
+
+/** Every member says it is online, and types now and then (ephemeral, across hubs). */
+function chatter(r: FedHubRun, chaosMs: number): void {
+  // A removed member's client refuses to type in the room: fine.
+  const quietly = (fn: () => void) => {
+    try {
+      fn();
+    } catch {
+      r.w.note("ephemeral_refused");
+    }
+  };
+  for (const user of r.w.clients.keys()) {
+    r.w.at(r.rng.int(chaosMs / 2), `${user} online`, () =>
+      quietly(() => r.w.client(user).client?.setPresence("online")),
+    );
+    r.w.at(r.rng.int(chaosMs), `${user} types`, () =>
+      quietly(() => r.w.client(user).client?.setTyping(r.room, true)),
+    );
+  }
+}
+
 export const fedHubs: FedHubScenario = {
   name: "fed_hubs",
   description:
@@ -122,6 +182,8 @@ export const fedHubs: FedHubScenario = {
   workload(r) {
     remoteRemoval(r, 2000 + r.rng.int(4000));
     operatorKick(r, 3000 + r.rng.int(4000));
+    relayBan(r, 1000 + r.rng.int(6000));
+    chatter(r, fedHubs.chaosMs);
   },
 };
 
@@ -143,10 +205,93 @@ export const fedHubsPartition: FedHubScenario = {
   },
 };
 
+/** Every 2–4 s the sitting authority hands the room to another hub (a planned transfer). */
+function plannedTransfers(r: FedHubRun, chaosMs: number): void {
+  for (let t = 1500 + r.rng.int(1000); t < chaosMs - 1000; t += 2000 + r.rng.int(2000)) {
+    r.w.at(t, "transfer", () => {
+      const from = authorityOf(r.w, r.room, r.w.homeOf(r.creator));
+      const fed = r.w.hub(from).node.core?.federation;
+      if (fed === undefined) return;
+      const to = r.rng.pick(r.w.domains.filter((d) => d !== from));
+      r.w.note("transfers_started");
+      fed.transfer(r.room, to).then(
+        (res) => r.w.note(res.ok ? "transfers_done" : `transfers_refused_${res.code}`),
+        () => r.w.note("transfers_failed"),
+      );
+    });
+  }
+}
+
+/** The authority crashes, or is cut off from every other hub, long enough to be replaced. */
+function authorityOutage(r: FedHubRun, chaosMs: number, failoverAfterMs: number): void {
+  const t = 1000 + r.rng.int(Math.floor(chaosMs / 3));
+  const cut = r.rng.chance(0.5);
+  r.w.at(t, "authority outage", async () => {
+    const auth = authorityOf(r.w, r.room, r.w.homeOf(r.creator));
+    const downMs = 3 * failoverAfterMs + r.rng.int(4000);
+    if (cut) {
+      r.w.note("authority_cut_off");
+      const rest = r.w.domains.filter((d) => d !== auth);
+      r.w.network.partition([auth], rest);
+      r.w.at(downMs, "outage over", () => r.w.network.unpartition([auth], rest));
+    } else {
+      await r.w.crashHub(auth, r.rng.int(3), downMs);
+    }
+  });
+}
+
+export const fedHubsTransfer: FedHubScenario = {
+  name: "fed_hubs_transfer",
+  description:
+    "real hubs: planned authority transfers every few seconds while members on every hub send (ack_quorum majority), lossy links, crashes",
+  usersPerHub: 1,
+  chaosMs: 14_000,
+  convergeMs: 30_000,
+  messagesPerUser: 6,
+  ackQuorum: "majority",
+  failoverAfterMs: 1500,
+  plan: {
+    minHubs: 3,
+    maxHubs: 4,
+    kinds: ["network", "hubCrash", "replayOld"],
+    maxLoss: 0.1,
+    maxEvents: 2,
+    maxDownMs: 2000,
+  },
+  clientLinks: { loss: 0.02, duplicate: 0.02, reorder: 0.02 },
+  workload: (r) => plannedTransfers(r, fedHubsTransfer.chaosMs),
+};
+
+export const fedHubsFailover: FedHubScenario = {
+  name: "fed_hubs_failover",
+  description:
+    "real hubs: the authority crashes or is cut off; a voter takes over (ack_quorum majority: nothing acknowledged lost); the old one comes back deposed",
+  usersPerHub: 1,
+  chaosMs: 16_000,
+  convergeMs: 30_000,
+  messagesPerUser: 6,
+  ackQuorum: "majority",
+  failoverAfterMs: 1000,
+  plan: { minHubs: 3, maxHubs: 5, kinds: ["network"], maxLoss: 0.1, maxEvents: 0 },
+  workload: (r) => authorityOutage(r, fedHubsFailover.chaosMs, 1000),
+};
+
+/** The scenarios CI runs over its seeds (tests/simulation), all invariants holding. */
 export const FED_HUB_SCENARIOS: readonly FedHubScenario[] = [fedHubs, fedHubsPartition];
 
+/**
+ * Authority transfer and failover between real hubs (fed-core's roomTransfers.ts): they
+ * fail today at several seeds (acknowledged frames lost with ack_quorum majority, replicas
+ * that disagree with the new authority: docs/simulation.md), so CI does not run them yet;
+ * `pnpm sim --scenario fed_hubs_transfer|fed_hubs_failover` does.
+ */
+export const FED_HUB_AUTHORITY_SCENARIOS: readonly FedHubScenario[] = [
+  fedHubsTransfer,
+  fedHubsFailover,
+];
+
 export function fedHubScenarioByName(name: string): FedHubScenario | undefined {
-  return FED_HUB_SCENARIOS.find((s) => s.name === name);
+  return [...FED_HUB_SCENARIOS, ...FED_HUB_AUTHORITY_SCENARIOS].find((s) => s.name === name);
 }
 
 export interface FedHubRunOptions {
@@ -192,6 +337,8 @@ export async function runFedHubScenario(o: FedHubRunOptions): Promise<FedRunResu
     maxSkewMs: plan.maxSkewMs,
     canaries: o.canaries ?? [],
     keepTrace: o.keepTrace === true,
+    ...(s.ackQuorum === undefined ? {} : { ackQuorum: s.ackQuorum }),
+    ...(s.failoverAfterMs === undefined ? {} : { failoverAfterMs: s.failoverAfterMs }),
   });
   const creator = [...w.clients.keys()][0]!;
   const creatorHome = w.homeOf(creator);
@@ -207,6 +354,7 @@ export async function runFedHubScenario(o: FedHubRunOptions): Promise<FedRunResu
         room,
         creator,
         removed: new Set(),
+        bans: [],
       };
       applyFedPlan(w, plan);
       if (s.clientLinks !== undefined) w.setClientLinks({ ...PERFECT_LINK, ...s.clientLinks });
@@ -217,36 +365,24 @@ export async function runFedHubScenario(o: FedHubRunOptions): Promise<FedRunResu
       for (let t = 0; t < s.chaosMs; t += CHECK_EVERY_MS) {
         await w.runFor(Math.min(CHECK_EVERY_MS, s.chaosMs - t));
         checkFedSafety(w, room, creatorHome);
+        checkRelayBans(w, room, r.bans);
       }
       w.heal();
       w.trace.record("heal");
       await converge(r, s.convergeMs);
       checkFedSafety(w, room, creatorHome);
+      checkRelayBans(w, room, r.bans);
       checkRemovals(r);
       stateDigest = digestFedHubs(w, room);
       o.inspect?.(w, room);
     } catch (e) {
-      w.violation("scenario_error", e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      scenarioError(w, e);
     }
   } finally {
     await w.close();
   }
-  const violations = dedupe(w.violations);
-  return {
-    scenario: s.name,
-    seed: o.seed.toString(),
-    plan,
-    canaries: [...(o.canaries ?? [])],
-    ok: violations.length === 0,
-    violations,
-    traceDigest: w.trace.digest(),
-    stateDigest,
-    events: w.scheduler.eventsRun,
-    simulatedMs: Number(w.scheduler.now - t0),
-    wallMs: wallClockMs() - started,
-    notes: { ...w.notes, hubs: plan.hubs },
-    ...(o.keepTrace === true ? { trace: w.trace.lines() } : {}),
-  };
+  const notes = { ...w.notes, hubs: plan.hubs };
+  return runResult(w, { ...o, scenario: s.name, plan }, { stateDigest, t0, started, notes });
 }
 
 /** The members by the authority's room (removed ones excluded), or undefined while it is down. */

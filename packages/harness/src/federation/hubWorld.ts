@@ -64,7 +64,14 @@ export interface FedHubWorldOptions {
   keepTrace?: boolean;
   /** Observes every frame a hub core emits (scenario hooks). */
   onSink?(hub: string, frame: Uint8Array): void;
+  /** `federation.ack_quorum` of every hub (default "local"). */
+  ackQuorum?: "local" | "majority";
+  /** `federation.failover_after_ms` of every hub (default the hub's, 3000). */
+  failoverAfterMs?: number;
 }
+
+/** How often each hub's runtime ticks its federation core (kalandrad: every 100 ms). */
+export const FED_TICK_MS = 100;
 
 export interface FedHub {
   readonly domain: string;
@@ -79,6 +86,8 @@ export class FedHubWorld extends SimRun {
   /** Honest devices by user id (every invariant reads them). */
   readonly clients = new Map<string, ClientNode>();
   readonly notes: Record<string, number> = {};
+  /** Presence/typing a client got from a user homed on another hub (relay_ban reads them). */
+  readonly ephemerals: { client: string; senderId: bigint; at: bigint }[] = [];
   readonly observed = new WorldObservations((i, d) => this.violation(i, d));
   readonly dir: string;
   readonly #faultRng: SeededRng;
@@ -155,7 +164,14 @@ export class FedHubWorld extends SimRun {
         this.#traceRefusal(domain, target, frame);
         this.o.onSink?.(domain, frame);
       },
-      federation: { peers: policy, links },
+      federation: {
+        peers: policy,
+        links,
+        ...(this.o.ackQuorum === undefined ? {} : { ackQuorum: this.o.ackQuorum }),
+        ...(this.o.failoverAfterMs === undefined
+          ? {}
+          : { failoverAfterMs: this.o.failoverAfterMs }),
+      },
     });
     this.hubs.set(domain, { domain, node, links });
   }
@@ -188,7 +204,16 @@ export class FedHubWorld extends SimRun {
       syncIntervalMs: 5000,
       retryMs: 700,
       onDropped: (n, reason) => this.#connectionLost(n.name, reason),
-      onEvent: (n, e: ClientEvent) => this.observed.clientEvent(n.name, e),
+      onEvent: (n, e: ClientEvent) => {
+        this.observed.clientEvent(n.name, e);
+        // A signal that arrived (not one that lapsed on the client's own timer).
+        const arrived =
+          (e.type === "presence" && e.status !== undefined) || (e.type === "typing" && e.typing);
+        if (arrived && this.homeOf(e.userId) !== home) {
+          this.note("ephemeral_across_hubs");
+          this.ephemerals.push({ client: n.name, senderId: e.senderId, at: this.scheduler.now });
+        }
+      },
     });
     this.clients.set(userId, node);
   }
@@ -207,7 +232,14 @@ export class FedHubWorld extends SimRun {
 
   async #startHub(h: FedHub): Promise<void> {
     await h.node.start();
-    h.links.start(this.scheduler.timersFor(h.domain));
+    const timers = this.scheduler.timersFor(h.domain);
+    h.links.start(timers);
+    // The runtime's federation tick (transfers, failover): dies with the hub's timers.
+    const tick = () => {
+      h.node.core?.federation?.tick();
+      timers.set(FED_TICK_MS, tick);
+    };
+    timers.set(FED_TICK_MS, tick);
   }
 
   get domains(): string[] {
@@ -306,16 +338,7 @@ export class FedHubWorld extends SimRun {
   }
 
   #connect(node: ClientNode, p: Promise<void>): void {
-    const marker = p.then(
-      () => {
-        if (node.connecting === marker) node.connecting = undefined;
-      },
-      () => {
-        if (node.connecting === marker) node.connecting = undefined;
-        this.#connectionLost(node.name, "connect failed");
-      },
-    );
-    node.connecting = marker;
+    node.track(p, () => this.#connectionLost(node.name, "connect failed"));
   }
 
   // ---- hubs and the network ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /** Federation worlds (issue 18): several hubs, one room, the authority moving between them. */
-export { FED_CANARIES } from "./fedCanaries.js";
+export { FED_CANARIES, FED_HUB_CANARIES } from "./fedCanaries.js";
 export {
   applyFedPlan,
   type FedPlan,
@@ -23,13 +23,16 @@ export {
 export { FedWorld, type FedWorldOptions } from "./fedWorld.js";
 export { authorityOf, checkFedSafety, fedHubGaps } from "./hubChecks.js";
 export {
+  FED_HUB_AUTHORITY_SCENARIOS,
   FED_HUB_SCENARIOS,
   type FedHubRun,
   type FedHubRunOptions,
   type FedHubScenario,
   fedHubScenarioByName,
   fedHubs,
+  fedHubsFailover,
   fedHubsPartition,
+  fedHubsTransfer,
   runFedHubScenario,
 } from "./hubScenarios.js";
 export { FedHubWorld, type FedHubWorldOptions, hubDomain } from "./hubWorld.js";

@@ -6,10 +6,12 @@
  */
 import type { Clock, DeviceSigner, Frame, Rng } from "@kalandra/proto";
 import type { RoomMeta, Storage } from "../storage/types.js";
+import type { BanPolicy } from "../vocabulary/bans.js";
 import type { Refusal } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
 import type { AckQuorum } from "./authority/roomAuthority.js";
 import type { AuthorityHandler, PeerLinks, PeerPolicy } from "./contract.js";
+import type { EphemeralAllowance } from "./ephemeralRelay.js";
 import type { PeerRequester } from "./forwarding.js";
 import type { SyncPage } from "./replicaIntake.js";
 
@@ -60,6 +62,10 @@ export interface FederationDeps {
   failoverAfterMs?: number;
   /** Proposal nonces (default: none; a hub without it cannot propose a transfer). */
   rng?: Rng;
+  /** This hub's bans, over what it relays to its devices too (relayFilter.ts). */
+  bans?: BanPolicy;
+  /** A device's allowance of presence/typing frames (the hub's EphemeralGate). */
+  ephemeralAllowance?: () => EphemeralAllowance;
 }
 
 export const NO_RNG: Rng = {

@@ -24,6 +24,7 @@ import {
   type Frame,
   FrameHeader,
   hubFrame,
+  isEphemeral,
   isProtocolError,
   Opcode,
   openEnvelope,
@@ -40,10 +41,12 @@ import { TermRecords } from "./authority/termRecords.js";
 import { AuthorityBook } from "./authorityBook.js";
 import type { AuthorityFrame, FederationInputs } from "./contract.js";
 import { type FederationDeps, type LocalHub, NO_RNG } from "./coreDeps.js";
+import { EphemeralRelay, isEphemeralBytes } from "./ephemeralRelay.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
 import { MajorityGate } from "./majorityGate.js";
 import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
+import { RelayFilter } from "./relayFilter.js";
 import { ReplicaLog } from "./replica.js";
 import { ReplicaIntake, type SyncPageReader } from "./replicaIntake.js";
 import { RoomFacts } from "./roomFacts.js";
@@ -80,6 +83,10 @@ export class FederationCore implements FederationInputs {
   private readonly live = new Map<string, Set<bigint>>();
   private readonly forwarding: Forwarding;
   private readonly intake: ReplicaIntake;
+  /** This hub's bans over what it relays to its devices (relayFilter.ts). */
+  readonly relayFilter: RelayFilter;
+  /** Presence and typing across hubs (ephemeralRelay.ts). */
+  readonly ephemeral: EphemeralRelay;
   private readonly transfers: RoomTransfers;
   /** Voters and term starts of the rooms (failover). */
   private readonly facts: RoomFacts;
@@ -106,17 +113,29 @@ export class FederationCore implements FederationInputs {
       learnDevice: (senderId, domain, userId) =>
         this.remoteDevices.set(senderId, { domain, userId }),
       retryAfterMs: d.retryAfterMs ?? 1000n,
+      relayAnswer: (inner) => this.relayFilter.page(d.signer, inner),
     });
+    this.relayFilter = new RelayFilter(d.bans, d.storage, d.clock);
     const majority = d.ackQuorum === "majority";
     const self = d.peers.domain;
     this.facts = new RoomFacts({ storage: d.storage, clock: d.clock, self });
     this.intake = new ReplicaIntake(ports, this.book, this.replica, {
       majority,
       facts: this.facts,
+      filter: this.relayFilter,
       authorityOf: (roomId) => {
         const rec = this.transfers.record(roomId);
         return rec === undefined ? undefined : { domain: rec.authority, term: rec.term };
       },
+    });
+    this.ephemeral = new EphemeralRelay({
+      ports,
+      ...(d.ephemeralAllowance === undefined ? {} : { allowance: d.ephemeralAllowance }),
+      book: this.book,
+      filter: this.relayFilter,
+      self: () => this.domain,
+      domainOf: (s) => this.remoteDevices.get(s)?.domain,
+      localMembers: (roomId) => this.intake.localMembers(roomId),
     });
     if (majority) {
       this.gate = new MajorityGate({
@@ -249,6 +268,8 @@ export class FederationCore implements FederationInputs {
    * a user whose key packages are claimed): forwarding.ts.
    */
   forward(sessionId: string, frame: Frame, from: PeerRequester, domain: string): Outcome {
+    const spent = this.ephemeral.admit(frame);
+    if (spent !== undefined) return this.forwarding.refuse(sessionId, frame, spent);
     return this.forwarding.forward(sessionId, frame, from, domain);
   }
 
@@ -290,6 +311,16 @@ export class FederationCore implements FederationInputs {
         this.send(rest.slice(0, sep), frame, { to: [BigInt(`0x${rest.slice(sep + 1)}`)] });
         return true;
       }
+      case "members":
+        // Presence/typing: the share of other hubs' devices goes to their hubs.
+        if (isEphemeralBytes(frame)) {
+          this.ephemeral.relay(
+            target.senderIds,
+            frame,
+            this.userOf(FrameHeader.view(frame).senderId),
+          );
+        }
+        return false;
       case "device": {
         const remote = this.remoteDevices.get(target.senderId);
         if (remote === undefined) return false;
@@ -318,6 +349,10 @@ export class FederationCore implements FederationInputs {
     // A frame the authority sequenced carries its position proof, whoever signed the frame.
     if (envelope.position_sig !== undefined) {
       return this.intake.sequenced(domain, key, inner, envelope);
+    }
+    // Presence/typing the authority relays to this hub's members (no device key: not a request).
+    if (isEphemeral(h.opcode) && envelope.device_key === undefined) {
+      return this.ephemeral.arrived(domain, inner, envelope);
     }
     if (h.senderId !== 0n) return this.fromPeerUser(domain, inner, envelope);
     const kind = AUTHORITY_KINDS.get(h.opcode);
@@ -349,7 +384,7 @@ export class FederationCore implements FederationInputs {
     e: { user_id?: string; device_key?: Uint8Array },
   ): Promise<void> {
     const h = inner.header;
-    const refused = peerRequestProblem(this, domain, inner, e);
+    const refused = peerRequestProblem(this, domain, inner, e) ?? this.ephemeral.admit(inner);
     if (refused !== undefined) {
       this.count(refused.code);
       this.send(domain, errorFrame(h, refused), { to: [h.senderId] });
@@ -442,14 +477,18 @@ export class FederationCore implements FederationInputs {
     this.gate?.sequenced(roomId, voters, FrameHeader.view(frame).logIndex + 1n);
     const known = this.facts.voters(roomId);
     const changed = known === undefined || known.join() !== voters.join();
+    // Who sent it, for the participating hubs' bans over what they relay (relayFilter.ts).
+    const userId = this.userOf(FrameHeader.view(frame).senderId);
     for (const p of peers) {
       if (p.domain === this.domain) continue;
       for (const s of [...p.members, ...p.fanout]) {
         if (!this.remoteDevices.has(s)) this.remoteDevices.set(s, { domain: p.domain });
       }
       const to = [...p.fanout];
+      const members = [...p.members];
       const state = roomState === undefined ? {} : { roomState };
-      this.send(p.domain, frame, { term, positionSig, to, members: [...p.members], ...state });
+      const who = userId === undefined ? {} : { userId };
+      this.send(p.domain, frame, { term, positionSig, to, members, ...state, ...who });
     }
     if (changed) {
       // The voters changed: every voter learns them (what a failover proposal lists).
@@ -471,6 +510,12 @@ export class FederationCore implements FederationInputs {
       ...(extra.voters === undefined ? {} : { voters: [...extra.voters] }),
     });
     for (const v of voters) if (v !== this.domain) this.send(v, frame, {});
+  }
+
+  /** The user of a device of this hub, or of another hub's device its home vouched for. */
+  private userOf(senderId: bigint): string | undefined {
+    if (senderId === 0n) return undefined;
+    return this.d.storage.getDevice(senderId)?.userId ?? this.remoteDevices.get(senderId)?.userId;
   }
 
   private send(domain: string, frame: Uint8Array, extra: EnvelopeExtra): void {

@@ -26,6 +26,8 @@ export interface ForwardingDeps {
   /** A device of `domain` whose key packages `userId`'s home handed out. */
   learnDevice(senderId: bigint, domain: string, userId: string): void;
   retryAfterMs: bigint;
+  /** This hub's copy of an answer, when it must differ from a re-signed one (relayFilter.ts). */
+  relayAnswer?(inner: Frame): Uint8Array | undefined;
 }
 
 export class Forwarding {
@@ -76,7 +78,8 @@ export class Forwarding {
       sessionId === undefined
         ? { kind: "device", senderId: sender }
         : { kind: "session", sessionId };
-    this.d.ports.sink(target, ownCopy(this.d.ports.signer, inner));
+    const signer = this.d.ports.signer;
+    this.d.ports.sink(target, this.d.relayAnswer?.(inner) ?? ownCopy(signer, inner));
   }
 
   /** Answers a local session's request with a refusal. */

@@ -23,6 +23,7 @@ import type { RoomAuthority } from "./contract.js";
 import type { Forwarding, PeerRequester } from "./forwarding.js";
 import { ReplicaCommits } from "./majorityGate.js";
 import { type FederationPorts, ownHeader, resign } from "./ports.js";
+import type { RelayFilter } from "./relayFilter.js";
 import type { PageEntry, ReplicaLog } from "./replica.js";
 import type { RoomFacts } from "./roomFacts.js";
 
@@ -45,6 +46,8 @@ export interface Position {
   to?: bigint[];
   members?: bigint[];
   room_state?: Uint8Array;
+  /** The sender's user, as the authority attributes it (relayFilter.ts). */
+  user_id?: string;
 }
 
 /** What the intake is told besides its ports: the mode, the room facts, who sequences. */
@@ -54,6 +57,8 @@ export interface IntakeOptions {
   facts: RoomFacts;
   /** The room's authority and term as this hub's records say (itself for its own rooms). */
   authorityOf(roomId: bigint): RoomAuthority | undefined;
+  /** This hub's bans over what it relays (relayFilter.ts). */
+  filter: RelayFilter;
 }
 
 export class ReplicaIntake {
@@ -94,6 +99,7 @@ export class ReplicaIntake {
       return this.ports.count("NOT_AUTHORITY");
     }
     await this.book.learn(h.roomId, domain, term);
+    await this.o.filter.attribute(h.senderId, e.user_id, domain);
     if (e.members !== undefined) {
       this.members.set(h.roomId, new Set(e.members));
       void this.o.facts.setMembers(h.roomId, e.members); // kept for a restart, not awaited
@@ -134,6 +140,11 @@ export class ReplicaIntake {
       this.catchingUp.delete(roomId);
       this.catchUp(domain, roomId, this.replica.head(roomId));
     }
+  }
+
+  /** This hub's member devices of a replicated room, as the authority last listed them. */
+  localMembers(roomId: bigint): ReadonlySet<bigint> | undefined {
+    return this.members.get(roomId);
   }
 
   /** The authority's answer to this hub's catch-up request. */
@@ -184,9 +195,10 @@ export class ReplicaIntake {
     const { from: start, limit } = decodePayload(Opcode.SYNC_REQUEST, frame.payload);
     const p = page(h.roomId, start, limit);
     const signer = this.ports.signer;
+    // A banned sender's application frames stay in the log but reach no device of this hub.
     const entries = p.entries.map((e) => ({
       header: ownHeader(signer, e.header, e.payload),
-      payload: e.payload,
+      payload: this.o.filter.withholds(FrameHeader.view(e.header)) ? null : e.payload,
     }));
     this.ports.sink(
       { kind: "session", sessionId },
@@ -198,7 +210,7 @@ export class ReplicaIntake {
   private fanOut(frame: Uint8Array, to: readonly bigint[]): void {
     const f = FrameHeader.view(frame);
     const senderIds = to.filter((s) => s !== f.senderId);
-    if (senderIds.length === 0) return;
+    if (senderIds.length === 0 || this.o.filter.withholds(f)) return;
     const bytes = f.senderId === 0n ? resign(this.ports.signer, frame) : frame;
     this.ports.sink({ kind: "members", roomId: f.roomId, senderIds }, bytes);
   }

@@ -235,6 +235,8 @@ export class HubCore {
             clock: given.clock,
             storage: given.storage,
             rng: given.rng,
+            ...(given.bans === undefined ? {} : { bans: given.bans }),
+            ephemeralAllowance: () => new EphemeralGate(given.clock),
           });
     // Every frame the hub emits passes federation first: it takes those for other hubs
     // (before the inbox keeps a Welcome: one for a remote device is its hub's to keep).

@@ -386,3 +386,121 @@ describe("rooms across two hubs", () => {
     expect(verifyFrame(asked[0]!, b.hubSigner.publicKey)).toBe(true);
   });
 });
+
+describe("a participating hub's bans over what it relays (relayFilter.ts)", () => {
+  it("withholds a banned remote user's messages from its devices, delivers the handshake, keeps the log whole", async () => {
+    let banned = false;
+    const net = await federation([A, B], {
+      bans: { [B]: { isBanned: (u) => banned && u === `alice@${A}` } },
+    });
+    const { a, b, alice, bob } = await crossRoom(net);
+    banned = true;
+    const sent = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "withheld at B"));
+    expect(sent.opcode).toBe(Opcode.ACK);
+    // In B's replica (the room's log is the authority's), delivered to no device of B.
+    expect(headers(b)).toEqual(headers(a));
+    expect(deliveredTo(b, bob.senderId, Opcode.APP_MESSAGE)).toHaveLength(0);
+    expect(b.hub.federation!.relayFilter.withheldCount).toBe(1);
+    // Sync from B's replica: the entry is there, its payload is not (an erased entry).
+    const page = await sendVia(
+      net,
+      b,
+      bob,
+      frameOf(bob, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 }),
+    );
+    const entries = decodePayload(Opcode.SYNC_PAGE, page.frame.payload).entries;
+    expect(entries).toHaveLength(3);
+    expect(entries[2]!.payload).toBeNull();
+    expect(entries[1]!.payload).not.toBeNull();
+    // Alice's commit still reaches bob: his group state must follow the room.
+    const c = await commit(a.cs, alice.state!, []);
+    const committed = await sendVia(
+      net,
+      a,
+      alice,
+      frameOf(alice, Opcode.COMMIT, ROOM, 1n, { commit: c.commit, group_info: c.groupInfo }),
+    );
+    expect(committed.opcode).toBe(Opcode.ACK);
+    expect(deliveredTo(b, bob.senderId, Opcode.COMMIT)).toHaveLength(1);
+    // Bob's own messages still go out; lifted, alice's reach bob again.
+    expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 2n))).opcode).toBe(Opcode.ACK);
+    banned = false;
+    await sendVia(net, a, alice, appMessage(alice, ROOM, 2n, "delivered"));
+    expect(deliveredTo(b, bob.senderId, Opcode.APP_MESSAGE)).toHaveLength(1);
+  });
+});
+
+describe("presence and typing across hubs (ephemeralRelay.ts)", () => {
+  const presence = (c: Client, status: string) => frameOf(c, Opcode.PRESENCE, ROOM, 1n, { status });
+
+  it("reach the room's members on the other hub both ways, through the authority, never stored", async () => {
+    const { net, a, b, alice, bob } = await crossRoom();
+    const before = [headers(a).length, headers(b).length];
+    await b.hub.handleFrame(bob.sessionId, bob.senderId, presence(bob, "here"));
+    await net.settle();
+    const atAlice = deliveredTo(a, alice.senderId, Opcode.PRESENCE);
+    expect(atAlice.map((f) => decodePayload(Opcode.PRESENCE, f.payload).status)).toEqual(["here"]);
+    await a.hub.handleFrame(
+      alice.sessionId,
+      alice.senderId,
+      frameOf(alice, Opcode.TYPING, ROOM, 1n, { typing: true }),
+    );
+    await net.settle();
+    const atBob = deliveredTo(b, bob.senderId, Opcode.TYPING);
+    expect(atBob).toHaveLength(1);
+    expect(atBob[0]!.header.senderId).toBe(alice.senderId);
+    expect([headers(a).length, headers(b).length]).toEqual(before);
+    expect(b.hub.federation!.ephemeral.counts.delivered).toBe(1);
+  });
+
+  it("are rate limited per device at the home hub and again at the authority", async () => {
+    const { net, a, b, alice, bob } = await crossRoom();
+    for (let i = 0; i < 40; i++) {
+      await b.hub.handleFrame(bob.sessionId, bob.senderId, presence(bob, `s${i}`));
+    }
+    await net.settle();
+    expect(deliveredTo(a, alice.senderId, Opcode.PRESENCE)).toHaveLength(30);
+    const limited = b.out.filter(
+      (o) => o.target.kind === "session" && o.frame.header.opcode === Opcode.ERROR,
+    );
+    expect(limited.length).toBe(10);
+    // A peer that does not limit its users: the authority spends the same allowance.
+    const sealed = (i: number) =>
+      sealEnvelope(net.signers.get(B)!, {
+        origin: B,
+        forwardedAt: 0n,
+        hops: 1,
+        frame: presence(bob, `flood${i}`),
+        userId: `bob@${B}`,
+        deviceKey: bob.device.publicPackage.leafNode.signaturePublicKey,
+      });
+    net.time.advance(60_000);
+    for (let i = 0; i < 40; i++) a.hub.federation!.linkFrame(B, sealed(i));
+    await net.settle();
+    expect(deliveredTo(a, alice.senderId, Opcode.PRESENCE)).toHaveLength(60);
+  });
+
+  it("are not delivered from a hub that is not the room's authority, nor to non-members", async () => {
+    const { net, a, b, alice, bob } = await crossRoom();
+    const mallory = await makeClient(b, `mallory@${B}`);
+    // A relays "alice's typing" to bob and to mallory (not a member): only bob gets it.
+    const relayed = (origin: string, to: bigint[]) =>
+      sealEnvelope(net.signers.get(origin)!, {
+        origin,
+        forwardedAt: 0n,
+        hops: 1,
+        frame: frameOf(alice, Opcode.TYPING, ROOM, 1n, { typing: true }),
+        to,
+        userId: `alice@${A}`,
+      });
+    b.hub.federation!.linkFrame(A, relayed(A, [bob.senderId, mallory.senderId]));
+    await net.settle();
+    expect(deliveredTo(b, bob.senderId, Opcode.TYPING)).toHaveLength(1);
+    expect(deliveredTo(b, mallory.senderId, Opcode.TYPING)).toHaveLength(0);
+    // The same from B to A, where B is not the authority of A's room: refused.
+    a.hub.federation!.linkFrame(B, relayed(B, [alice.senderId]));
+    await net.settle();
+    expect(deliveredTo(a, alice.senderId, Opcode.TYPING)).toHaveLength(0);
+    expect(a.hub.federation!.refused.get("NOT_AUTHORITY")).toBe(1);
+  });
+});
