@@ -15,6 +15,10 @@
  * outcome in the detail); the votes and the transfer itself are audited by the core.
  */
 import type { ProtocolErrorCode } from "@kalandra/proto";
+import type {
+  RoomAuthorityStatus,
+  TransferResult as TransferOutcome,
+} from "../federation/transferTypes.js";
 import {
   type AdminResponse,
   BadRequest,
@@ -24,17 +28,7 @@ import {
   roomOf,
 } from "./adminHttp.js";
 
-/** A room's authority as the federation core reports it. */
-export interface RoomAuthorityStatus {
-  authority: string;
-  term: bigint;
-  role: "sequencer" | "replica" | "handing_over" | "awaiting_handover";
-  commitIndex: bigint;
-}
-
-export type TransferOutcome =
-  | { ok: true; term: bigint }
-  | { ok: false; code: ProtocolErrorCode; message: string };
+export type { RoomAuthorityStatus, TransferOutcome };
 
 /** What these routes ask of federation (`FederationCore` has it). */
 export interface RoomAuthorityAdmin {

@@ -6,7 +6,7 @@
 import { ManualTime } from "@kalandra/test-support";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import type { RoomAuthorityStatus } from "../../../src/moderation/authorityRoutes.js";
+import type { RoomAuthorityStatus } from "../../../src/federation/transferTypes.js";
 import {
   type AuthorityCore,
   AuthorityDriver,

@@ -17,7 +17,7 @@
 import type { TimerHandle, Timers } from "@kalandra/proto";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { RoomAuthorityStatus } from "../../../moderation/authorityRoutes.js";
+import type { RoomAuthorityStatus } from "../../../federation/transferTypes.js";
 
 /** What the driver asks of the federation core (`FederationCore` has it). */
 export interface AuthorityCore {
