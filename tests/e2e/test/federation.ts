@@ -11,7 +11,15 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectWebSocket, type KalandraClient, type WebSocketConnection } from "@kalandra/client";
-import { freePort, type Kalandrad, startKalandrad, writeHubKey } from "@kalandra/test-support";
+import {
+  freePort,
+  type Kalandrad,
+  startKalandrad,
+  tempDir,
+  waitUntil,
+  writeHubKey,
+} from "@kalandra/test-support";
+import { afterAll } from "vitest";
 import { BIN, openClient } from "./kalandrad.js";
 
 export const ADMIN_TOKEN = "e2e-federation-admin";
@@ -137,6 +145,16 @@ export class Federation {
     });
     this.hubs.set(domain, hub);
     return hub;
+  }
+
+  /** Starts every hub (the last domain first) and waits until every pair is linked. */
+  async startAll(): Promise<void> {
+    for (const d of [...this.specs.keys()].reverse()) await this.start(d);
+    for (let i = 0; i < 600; i++) {
+      if (await this.linked()) return;
+      await sleep(50);
+    }
+    throw new Error("the hubs did not link within 30 s");
   }
 
   /** SIGKILL: no drain, no flush beyond what the hub made durable. */
@@ -325,6 +343,33 @@ export function load(
 }
 
 export type Until = (pred: () => boolean, what: string) => Promise<void>;
+
+/** Waits on real time (bounded: 60 s) until `pred` holds. */
+export const until: Until = (pred, what) =>
+  waitUntil(pred, what, { timeoutMs: 60_000, intervalMs: 20 });
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A federation for one test file, in a temp directory: `create` makes it, and after the
+ * file's tests its members are closed, its hubs stopped and the directory removed.
+ */
+export function federationForFile(label: string): {
+  create(domains: readonly string[], o?: FederationOptions): Promise<Federation>;
+} {
+  const tmp = tempDir(label);
+  let fed: Federation | undefined;
+  afterAll(async () => {
+    await fed?.close();
+    tmp.cleanup();
+  });
+  return {
+    async create(domains, o = {}) {
+      fed = await Federation.create(tmp.path, domains, o);
+      return fed;
+    },
+  };
+}
 
 /**
  * The issue's invariants over what the members saw: every acknowledged send is present at

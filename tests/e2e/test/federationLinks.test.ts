@@ -6,22 +6,15 @@
  * names `peer_links`; the killed hub restarted on its data directory is redialed (or redials)
  * and every hub is ready again.
  */
-import { tempDir } from "@kalandra/test-support";
-import { afterAll, describe, expect, it } from "vitest";
-import { Federation } from "./federation.js";
+import { describe, expect, it } from "vitest";
+import { federationForFile } from "./federation.js";
 
-const tmp = tempDir("e2e-federation-links");
+const federation = federationForFile("e2e-federation-links");
 const DOMAINS = ["a.example", "b.example", "c.example"] as const;
-let fed: Federation | undefined;
-afterAll(async () => {
-  await fed?.close();
-  tmp.cleanup();
-});
 
 describe("three kalandrad processes federating", () => {
   it("link every pair, see a SIGKILLed hub go down and come back", async () => {
-    fed = await Federation.create(tmp.path, DOMAINS, { requirePeers: true });
-    const f = fed;
+    const f = await federation.create(DOMAINS, { requirePeers: true });
     for (const d of DOMAINS) await f.start(d);
     for (const d of DOMAINS) await f.readyzUntil(d, 200, "all links up");
     const metrics = await f.metrics("a.example");

@@ -4,23 +4,13 @@
  * through the hub link, his Welcome routed by B); both send, and each sees the other's
  * messages in the same order (A sequences, B keeps the replica and fans out).
  */
-import { tempDir, waitUntil } from "@kalandra/test-support";
-import { afterAll, expect, it } from "vitest";
-import { Federation, orderProblems } from "./federation.js";
+import { expect, it } from "vitest";
+import { federationForFile, orderProblems, until } from "./federation.js";
 
-const tmp = tempDir("e2e-federation-room");
-let fed: Federation | undefined;
-afterAll(async () => {
-  await fed?.close();
-  tmp.cleanup();
-});
-
-const until = (pred: () => boolean, what: string): Promise<void> =>
-  waitUntil(pred, what, { timeoutMs: 30_000, intervalMs: 20 });
+const federation = federationForFile("e2e-federation-room");
 
 it("a room on hub A with a member whose home is hub B", async () => {
-  fed = await Federation.create(tmp.path, ["a.example", "b.example"]);
-  const f = fed;
+  const f = await federation.create(["a.example", "b.example"]);
   await f.start("b.example");
   await f.start("a.example");
   const alice = await f.member("alice@a.example");

@@ -5,19 +5,16 @@
  * Welcomes routed by their hubs). All three send at once; every acknowledged message
  * reaches every member at the log index the authority gave it, in one order everywhere.
  */
-import { tempDir, waitUntil } from "@kalandra/test-support";
-import { afterAll, expect, it } from "vitest";
-import { Federation, type Member, orderProblems } from "./federation.js";
+import { expect, it } from "vitest";
+import {
+  type Federation,
+  federationForFile,
+  type Member,
+  orderProblems,
+  until,
+} from "./federation.js";
 
-const tmp = tempDir("e2e-federation-three");
-let fed: Federation | undefined;
-afterAll(async () => {
-  await fed?.close();
-  tmp.cleanup();
-});
-
-const until = (pred: () => boolean, what: string): Promise<void> =>
-  waitUntil(pred, what, { timeoutMs: 60_000, intervalMs: 20 });
+const federation = federationForFile("e2e-federation-three");
 
 /** `n` messages from `m`, one after the other (each waits for its acknowledgement). */
 async function burst(f: Federation, m: Member, room: bigint, n: number): Promise<void> {
@@ -25,17 +22,8 @@ async function burst(f: Federation, m: Member, room: bigint, n: number): Promise
 }
 
 it("a room across three hubs: members on each, concurrent senders, one order everywhere", async () => {
-  fed = await Federation.create(tmp.path, ["a.example", "b.example", "c.example"]);
-  const f = fed;
-  for (const d of ["c.example", "b.example", "a.example"]) await f.start(d);
-  const linked = async () => {
-    for (let i = 0; i < 300; i++) {
-      if (await f.linked()) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("the three hubs did not link");
-  };
-  await linked();
+  const f = await federation.create(["a.example", "b.example", "c.example"]);
+  await f.startAll();
   const alice = await f.member("alice@a.example");
   const bob = await f.member("bob@b.example");
   const carol = await f.member("carol@c.example");

@@ -8,29 +8,17 @@
  * `ack_quorum` is kalandrad's default, "majority": an acknowledgement means a majority of
  * the voters hold the frame.
  */
-import { tempDir, waitUntil } from "@kalandra/test-support";
-import { afterAll, expect, it } from "vitest";
-import { Federation, load, orderProblems } from "./federation.js";
+import { expect, it } from "vitest";
+import { federationForFile, load, orderProblems, sleep, until } from "./federation.js";
 
-const tmp = tempDir("e2e-federation-transfer");
-let fed: Federation | undefined;
-afterAll(async () => {
-  await fed?.close();
-  tmp.cleanup();
-});
-
-const until = (pred: () => boolean, what: string): Promise<void> =>
-  waitUntil(pred, what, { timeoutMs: 60_000, intervalMs: 20 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const federation = federationForFile("e2e-federation-transfer");
 
 it("moves a room from A to B while members on three hubs keep sending", async () => {
-  fed = await Federation.create(tmp.path, ["a.example", "b.example", "c.example"], {
+  const f = await federation.create(["a.example", "b.example", "c.example"], {
     // The transfer reads the room from the hub's own storage: shards in-process share it.
     env: { KALANDRA_SERVER__SHARD_RUNTIME: "in-process" },
   });
-  const f = fed;
-  for (const d of ["c.example", "b.example", "a.example"]) await f.start(d);
-  for (let i = 0; i < 300 && !(await f.linked()); i++) await sleep(50);
+  await f.startAll();
   const alice = await f.member("alice@a.example");
   const bob = await f.member("bob@b.example");
   const carol = await f.member("carol@c.example");
