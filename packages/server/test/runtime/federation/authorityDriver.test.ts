@@ -58,7 +58,7 @@ describe("AuthorityDriver", () => {
       timers: time,
       metrics: createAuthorityMetrics(registry),
     });
-    core.rooms.set(1n, status("a.example", 1n, "sequencer"));
+    core.rooms.set(1n, status("a.example", 0n, "sequencer"));
     core.rooms.set(2n, status("b.example", 3n, "replica"));
     driver.start();
     time.advance(1000);
@@ -68,9 +68,13 @@ describe("AuthorityDriver", () => {
     expect(await value(registry, "kalandra_federation_rooms", { role: "handing_over" })).toBe(0);
     expect(await value(registry, "kalandra_federation_room_term_max")).toBe(3);
 
-    // Room 1 moves to b (a transfer), room 2 comes here (a failover): one change each.
-    core.rooms.set(1n, status("b.example", 2n, "replica"));
+    // Room 1 moves to b (a transfer), room 2 comes here (a failover): one change each; room 3
+    // is first seen already sequenced here in term 2 (gained before the book knew it); room 4
+    // was created here (term 0): no change.
+    core.rooms.set(1n, status("b.example", 1n, "replica"));
     core.rooms.set(2n, status("a.example", 4n, "sequencer"));
+    core.rooms.set(3n, status("a.example", 2n, "sequencer"));
+    core.rooms.set(4n, status("a.example", 0n, "sequencer"));
     core.failNext = true; // a failing tick is logged, the driver goes on
     time.advance(3000);
     expect(core.ticks).toBe(40);
@@ -79,7 +83,7 @@ describe("AuthorityDriver", () => {
     ).toBe(1);
     expect(
       await value(registry, "kalandra_federation_authority_changes_total", { change: "gained" }),
-    ).toBe(1);
+    ).toBe(2);
     expect(await value(registry, "kalandra_federation_room_term_max")).toBe(4);
 
     driver.stop();

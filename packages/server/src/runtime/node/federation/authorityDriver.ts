@@ -108,7 +108,9 @@ export class AuthorityDriver {
       counts.set(s.role, (counts.get(s.role) ?? 0) + 1);
       if (s.term > termMax) termMax = s.term;
       const mine = s.authority === this.o.core.domain;
-      const before = this.ours.get(roomId);
+      // A room first seen here already sequenced by this hub in a term after its creator's
+      // (term 0) came by a transfer or failover (the book may learn of a room only then).
+      const before = this.ours.get(roomId) ?? (mine && s.term > 0n ? false : undefined);
       this.ours.set(roomId, mine);
       if (before === undefined || before === mine) continue;
       this.o.metrics.changes.inc({ change: mine ? "gained" : "lost" });
