@@ -2,12 +2,17 @@
  * The WebSocket fronts' primary side in this process (wsFronts.ts) over an
  * echo HubHost, the fronts forked as in kalandrad: wss through a front, a client that
  * stops reading is closed as too slow, a SIGHUP-style reconfigure raises the message cap
- * in the fronts, a renewed certificate reaches them, close() ends the fronts.
+ * in the fronts, a renewed certificate reaches them; the web app served by the fronts
+ * (`web.static_dir`), and 426 for plain HTTP without it.
  */
 import { X509Certificate } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { HEADER_SIZE, Opcode, systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import { tempDir } from "@kalandra/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildConfig } from "../../src/config/load.js";
 import { HubHost } from "../../src/hub/hubHost.js";
 import { generateDevCertificate } from "../../src/runtime/node/devCert.js";
 import { readHeader } from "../../src/runtime/node/wire.js";
@@ -145,5 +150,59 @@ describe("WebSocket fronts (primary in this process)", () => {
       served = await servedCertificate();
     }
     expect(served).toBe(want);
+  });
+});
+
+describe("the web app through a front", () => {
+  it("serves the page and the hub's settings from the fronts; plain HTTP without it gets 426", async () => {
+    const dir = tempDir("fronts-webapp");
+    const root = join(dir.path, "dist");
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, "index.html"), "<!doctype html><title>app</title>");
+    const built = buildConfig({ web: { static_dir: root } }, {});
+    if (!built.ok) throw new Error(JSON.stringify(built.issues));
+    const key = hubKey();
+    const web = new WebSocketFronts({
+      host: "127.0.0.1",
+      port: 0,
+      hubKey: key,
+      hub: host,
+      limits,
+      clock: systemClock,
+      rng: systemRng,
+      timers: systemTimers(),
+      fronts: 1,
+      webApp: { config: built.config, hubPublicKey: key.publicKey },
+    });
+    try {
+      const webPort = (await web.start()).port;
+      const page = await fetch(`http://127.0.0.1:${webPort}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<title>app</title>");
+      const settings = (await (
+        await fetch(`http://127.0.0.1:${webPort}/.well-known/kalandra.json`)
+      ).json()) as { hubPublicKey: string };
+      expect(settings.hubPublicKey).toBe(Buffer.from(key.publicKey).toString("hex"));
+    } finally {
+      await web.close(200);
+      dir.cleanup();
+    }
+    // The wss fronts of this file serve no web app: plain HTTPS gets 426 Upgrade Required.
+    const plain = await new Promise<number>((resolve, reject) => {
+      const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+        s.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      });
+      let head = "";
+      s.setEncoding("utf8").on("data", (d: string) => {
+        head += d;
+        const m = /^HTTP\/1\.1 (\d+)/.exec(head);
+        if (m) {
+          resolve(Number(m[1]));
+          s.destroy();
+        }
+      });
+      s.on("error", reject);
+    });
+    expect(plain).toBe(426);
   });
 });

@@ -52,7 +52,7 @@ interface FrontSlot {
   ready: boolean;
   /** Sessions by the front's connection id. */
   sessions: Map<number, Session>;
-  /** Sockets passed and not yet reported open (counted for balancing). */
+  /** Sockets passed since the front's last batch (counted for balancing until it reports them). */
   handedOff: number;
   outbox: Outbox;
   startedAt: number;
@@ -64,8 +64,6 @@ export class WebSocketFronts {
   private readonly slots: FrontSlot[] = [];
   private accepting = true;
   private closing = false;
-  /** Called after a front exited, with its index and the sessions it ended (tests, logs). */
-  onFrontExit: ((index: number, sessions: number) => void) | undefined;
 
   constructor(private readonly o: WebSocketFrontsOptions) {}
 
@@ -251,7 +249,6 @@ export class WebSocketFronts {
     for (const session of [...slot.sessions.values()]) session.close("front exited");
     slot.sessions.clear();
     slot.outbox.flush(); // the closes have no socket left to go to
-    this.onFrontExit?.(slot.index, ended);
     if (this.closing) return;
     this.o.metrics?.websocketFrontExits.inc();
     this.o.log?.error(
