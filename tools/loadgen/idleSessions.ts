@@ -73,6 +73,9 @@ export class IdleSessions {
   /** Opens the sessions; resolves once each is authenticated, refused or failed. */
   async open(o: IdleSessionOptions): Promise<IdleSessionReport> {
     const started = performance.now();
+    // Pinging starts now, not once all are open: an open phase longer than the hub's
+    // idle timeout (150 s) would otherwise see the first sessions closed as silent.
+    if (o.pingMs > 0 && this.#timer === undefined) this.#startPings(o.pingMs);
     const report: IdleSessionReport = { opened: 0, refused: {}, failed: 0, openS: 0 };
     let next = 0;
     const perUser = Math.max(1, o.sessionsPerUser ?? 1);
@@ -93,7 +96,6 @@ export class IdleSessions {
     };
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, lane));
     report.openS = (performance.now() - started) / 1000;
-    if (o.pingMs > 0 && this.#timer === undefined) this.#startPings(o.pingMs);
     return report;
   }
 
