@@ -60,11 +60,14 @@ export interface IdleSessionReport {
 interface Idle {
   ws: WebSocket;
   ping: Uint8Array;
+  /** When its next PING is due (performance.now()). */
+  due: number;
 }
 
 export class IdleSessions {
   readonly #open = new Set<Idle>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #pingMs = 0;
 
   get size(): number {
     return this.#open.size;
@@ -86,6 +89,8 @@ export class IdleSessions {
         const user = `${o.userPrefix}${Math.floor(i / perUser)}`;
         const r = await openOne(o, from, user);
         if (r.kind === "open") {
+          // The first PING within one interval, spread so they do not arrive together.
+          r.idle.due = performance.now() + Math.random() * this.#pingMs;
           this.#open.add(r.idle);
           r.idle.ws.on("close", () => this.#open.delete(r.idle));
           report.opened++;
@@ -101,16 +106,21 @@ export class IdleSessions {
 
   /** Spreads the PINGs over the interval: a slice of the sessions every second. */
   #startPings(pingMs: number): void {
-    const tickMs = Math.min(1000, pingMs);
-    let tick = 0;
-    const ticks = Math.max(1, Math.round(pingMs / tickMs));
-    this.#timer = setInterval(() => {
-      let i = 0;
-      for (const s of this.#open) {
-        if (i++ % ticks === tick && s.ws.readyState === WebSocket.OPEN) s.ws.send(s.ping);
-      }
-      tick = (tick + 1) % ticks;
-    }, tickMs);
+    this.#pingMs = pingMs;
+    // Each session keeps its own due time. (Slots by position in the set drifted with every
+    // closed session: one closing per tick kept later sessions from ever being pinged, and
+    // the hub closed them as silent.)
+    this.#timer = setInterval(
+      () => {
+        const now = performance.now();
+        for (const s of this.#open) {
+          if (s.due > now || s.ws.readyState !== WebSocket.OPEN) continue;
+          s.ws.send(s.ping);
+          s.due = now + pingMs;
+        }
+      },
+      Math.min(1000, pingMs),
+    );
     this.#timer.unref();
   }
 
@@ -210,7 +220,7 @@ function openOne(o: IdleSessionOptions, from: string, user: string): Promise<Ope
         // done() drops the message listener: PONGs from here on are read and discarded.
         done({
           kind: "open",
-          idle: { ws, ping: frame(signer, senderId, Opcode.PING, 3, { nonce: 3 }) },
+          idle: { ws, ping: frame(signer, senderId, Opcode.PING, 3, { nonce: 3 }), due: 0 },
         });
       }
     });
