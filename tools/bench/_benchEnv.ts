@@ -1,9 +1,16 @@
 /**
  * What every bench suite that starts hubs shares: its temporary directories (removed with
- * `cleanupBenchDirs()` at the end), its stderr log prefix, and the hub environment that
+ * `cleanupBenchDirs()` at the end), its stderr log prefix, the hub environment that
  * lifts the per-session and per-device rate limits (a bench measures the hub, not its
- * limits).
+ * limits), and a client core to connect to such a hub.
  */
+import {
+  getKalandraCiphersuiteImpl,
+  KalandraClient,
+  MemoryStore,
+  type RequestPolicy,
+} from "@kalandra/client";
+import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
 import { type TempDir, tempDir } from "@kalandra/test-support";
 
 /** kalandrad environment: session and device rate limits out of the way. */
@@ -30,4 +37,26 @@ export function cleanupBenchDirs(): void {
 /** A suite's progress lines on stderr (stdout's last line is its JSON figure). */
 export function benchLog(suite: string): (line: string) => void {
   return (line) => process.stderr.write(`[${suite}] ${line}\n`);
+}
+
+/**
+ * A client core of `userId` on the process's clock, randomness and timers, keeping its
+ * state in memory, for a hub whose key is `hubPublicKey`; connect it with `reconnect`.
+ */
+export function benchClient(
+  hubPublicKey: Uint8Array,
+  userId: string,
+  o: { keyPackageTarget: number; requestPolicy?: Partial<RequestPolicy> },
+): Promise<KalandraClient> {
+  return KalandraClient.open({
+    connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
+    clock: systemClock,
+    rng: systemRng,
+    timers: systemTimers(),
+    store: new MemoryStore(),
+    hubPublicKey,
+    cs: getKalandraCiphersuiteImpl(systemRng),
+    userId,
+    ...o,
+  });
 }

@@ -5,15 +5,10 @@
  * hubs, admin calls and metrics.
  */
 import { join } from "node:path";
-import {
-  connectWebSocket,
-  getKalandraCiphersuiteImpl,
-  KalandraClient,
-  MemoryStore,
-} from "@kalandra/client";
-import { systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import { connectWebSocket } from "@kalandra/client";
 import { freePort, type TempDir, tempDir, writeHubKey } from "@kalandra/test-support";
 import { type SpawnedHub, spawnHub } from "../loadgen/hub.js";
+import { benchClient } from "./_benchEnv.js";
 
 export const ADMIN_TOKEN = "bench-federation";
 
@@ -85,15 +80,7 @@ export async function linkUp(hub: SpawnedHub, peer: string, timeoutMs = 30_000):
 
 /** A client core of `userId` connected to `hub` over WebSocket, counting the messages it decrypts. */
 export async function member(userId: string, hub: SpawnedHub) {
-  const client = await KalandraClient.open({
-    connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
-    clock: systemClock,
-    rng: systemRng,
-    timers: systemTimers(),
-    store: new MemoryStore(),
-    hubPublicKey: hub.hubKey,
-    cs: getKalandraCiphersuiteImpl(systemRng),
-    userId,
+  const client = await benchClient(hub.hubKey, userId, {
     keyPackageTarget: 3,
     requestPolicy: { retryMs: 300, maxAttempts: 200, routingRetries: 100 },
   });

@@ -15,12 +15,7 @@
  * BENCH_QUICK=1: one 1 MB blob each way, seconds.
  */
 import { randomBytes } from "node:crypto";
-import {
-  connectWebTransport,
-  getKalandraCiphersuiteImpl,
-  KalandraClient,
-  MemoryStore,
-} from "@kalandra/client";
+import { connectWebTransport } from "@kalandra/client";
 import {
   BLOB_CHUNK_SIZE,
   blobIdOf,
@@ -34,12 +29,10 @@ import {
   generateDeviceKey,
   Opcode,
   type PayloadOf,
-  systemClock,
   systemRng,
-  systemTimers,
 } from "@kalandra/proto";
 import { spawnHub } from "../loadgen/hub.js";
-import { benchDir, benchLog, cleanupBenchDirs, UNLIMITED_RATES } from "./_benchEnv.js";
+import { benchClient, benchDir, benchLog, cleanupBenchDirs, UNLIMITED_RATES } from "./_benchEnv.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const WINDOW = 16;
@@ -172,17 +165,7 @@ async function baselineRun(r: Requests, blob: Uint8Array): Promise<number> {
 /** kalandrad with a room of one member, and a session of that member. */
 async function openHub(): Promise<{ r: Requests; close(): Promise<void> }> {
   const hub = await spawnHub(tmp(), unlimited);
-  const client = await KalandraClient.open({
-    connection: { send: () => undefined, onFrame: () => undefined, close: () => undefined },
-    clock: systemClock,
-    rng: systemRng,
-    timers: systemTimers(),
-    store: new MemoryStore(),
-    hubPublicKey: hub.hubKey,
-    cs: getKalandraCiphersuiteImpl(systemRng),
-    userId: "alice",
-    keyPackageTarget: 1,
-  });
+  const client = await benchClient(hub.hubKey, "alice", { keyPackageTarget: 1 });
   const conn = await connectWebTransport({
     url: hub.url,
     certHash: hub.certHash,
