@@ -31,7 +31,8 @@ import { generateDeviceKey, systemRng } from "@kalandra/proto";
 import { type TempDir, tempDir } from "@kalandra/test-support";
 import { procCpuSeconds } from "../loadgen/frameLoad.js";
 import { frontPids, type SpawnedHub, spawnHub } from "../loadgen/hub.js";
-import { IdleFleet, loopbackAddresses } from "../loadgen/idleFleet.js";
+import { IdleFleet, loopbackAddresses, sumHealth } from "../loadgen/idleFleet.js";
+import type { IdleHealth } from "../loadgen/idleSessions.js";
 import { runLoad } from "../loadgen/loadgen.js";
 
 const log = (s: string) => process.stderr.write(`[scale idle] ${s}\n`);
@@ -40,6 +41,27 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 const PER_PROCESS = 15_000;
 /** Each session's PING interval (the client core's), under the hub's 60 s. */
 const PING_MS = 45_000;
+
+/**
+ * Hub figures from /metrics (the primary's): sessions open, authenticated and closed as
+ * silent so far, and the primary's event-loop delay. Empty when the hub does not answer.
+ */
+async function hubCounters(hub: SpawnedHub): Promise<Record<string, number>> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${hub.monitoringPort}/metrics`)).text();
+    const read = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(text)?.[1]);
+    return {
+      open: read("kalandra_connections_active"),
+      authenticated: read("kalandra_sessions_authenticated_total"),
+      idle_closed: read("kalandra_sessions_idle_closed_total"),
+      loop_p99_ms: round1(read("kalandra_process_nodejs_eventloop_lag_p99_seconds") * 1000),
+      loop_max_ms: round1(read("kalandra_process_nodejs_eventloop_lag_max_seconds") * 1000),
+    };
+  } catch {
+    return {};
+  }
+}
 
 /** Resident memory of a process in KB (Linux): all of it, and its anonymous part. */
 function memoryKb(pid: number): { rss: number; anon: number } {
@@ -173,6 +195,9 @@ function plan(quick: boolean) {
     roomSeconds: quick ? 3 : 15,
     cpuSeconds: quick ? 3 : 30,
     openS: quick ? 60 : Number(process.env.BENCH_IDLE_OPEN_S ?? 900),
+    // A shorter interval stresses keep-alive as more sessions would (the hub's interval and
+    // idle timeout scaled with it): 9 s at 20,000 sessions PINGs as often as 45 s at 100,000.
+    pingMs: Number(process.env.BENCH_IDLE_PING_MS ?? PING_MS),
   };
 }
 
@@ -186,6 +211,12 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     KALANDRA_LIMITS__MAX_CONNECTIONS: String(p.sessions + p.wtSessions + 1000),
     KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: String(p.perIp),
     KALANDRA_SERVER__WEBSOCKET_FRONTS: String(p.fronts),
+    ...(p.pingMs === PING_MS
+      ? {}
+      : {
+          KALANDRA_LIMITS__KEEPALIVE_INTERVAL_MS: String(Math.round((p.pingMs * 4) / 3)),
+          KALANDRA_LIMITS__IDLE_TIMEOUT_MS: String(Math.round((p.pingMs * 10) / 3)),
+        }),
   });
   const pid = hub.child.pid ?? 0;
   let fleet: IdleFleet | undefined;
@@ -196,16 +227,31 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     log(
       `hub ${JSON.stringify(memBefore)} KB (${frontPids(pid).length} fronts); opening ${p.sessions} idle sessions from ${p.processes} processes, ${p.addresses.length} addresses, at most ${p.openS} s`,
     );
-    fleet = await IdleFleet.start({
-      url: hub.websocket,
-      sessions: p.sessions,
-      processes: p.processes,
-      addresses: p.addresses,
-      pingMs: PING_MS,
-      concurrency: 32,
-      deadline: Date.now() + p.openS * 1000,
-      log,
-    });
+    // Every 30 s: how the load processes keep their sessions and what the hub sees.
+    const healths: IdleHealth[] = [];
+    const watch = setInterval(async () => {
+      log(
+        `keep-alive ${JSON.stringify(sumHealth(healths))} hub ${JSON.stringify(await hubCounters(hub))}`,
+      );
+    }, 30_000);
+    watch.unref();
+    try {
+      fleet = await IdleFleet.start({
+        url: hub.websocket,
+        sessions: p.sessions,
+        processes: p.processes,
+        addresses: p.addresses,
+        pingMs: p.pingMs,
+        concurrency: 32,
+        deadline: Date.now() + p.openS * 1000,
+        log,
+        health: (i, h) => {
+          healths[i] = h;
+        },
+      });
+    } finally {
+      clearInterval(watch);
+    }
     log(`opened ${JSON.stringify(fleet.report)}`);
     const memIdle = await settledMemory(hub);
     log(`hub ${JSON.stringify(memIdle)} KB with the idle sessions`);
@@ -213,7 +259,10 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     const perSession = (after: number, before: number) =>
       round1((after - before) / Math.max(1, opened));
     const cpu = await keepaliveCpu(pid, p.cpuSeconds);
-    const pings = (opened * cpu.seconds * 1000) / PING_MS;
+    const pings = (opened * cpu.seconds * 1000) / p.pingMs;
+    const health = fleet.health();
+    const counters = await hubCounters(hub);
+    log(`keep-alive ${JSON.stringify(health)} hub ${JSON.stringify(counters)}`);
     const during = await activeRoomP99(hub, 1000, p.roomSeconds);
     const out: Record<string, number | string> = {
       idle_sessions: opened,
@@ -241,6 +290,12 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
       active_room_p99_ms: during.p99,
       active_room_p99_ms_baseline: before.p99,
       active_room_delivered_all: String(during.delivered && before.delivered),
+      idle_ping_ms: p.pingMs,
+      idle_closed_silent: counters.idle_closed ?? Number.NaN,
+      idle_closed_seen_by_load: Object.values(health.closed).reduce((a, b) => a + b, 0),
+      idle_ping_late_max_ms: health.pingLateMaxMs,
+      idle_load_loop_delay_max_ms: health.loopDelayMaxMs,
+      hub_loop_lag_p99_ms: counters.loop_p99_ms ?? Number.NaN,
       ulimit_n: p.fdLimit,
       idle_processes: p.processes,
       idle_source_addresses: p.addresses.length,

@@ -11,7 +11,8 @@
  * await fleet.close();
  */
 import { type ChildProcess, fork } from "node:child_process";
-import type { IdleSessionReport } from "./idleSessions.js";
+import { Watchdog } from "./fleetWatchdog.js";
+import type { IdleHealth, IdleSessionReport } from "./idleSessions.js";
 
 export interface IdleFleetOptions {
   url: string;
@@ -28,6 +29,8 @@ export interface IdleFleetOptions {
   /** Distinguishes the user ids of several fleets against one hub. */
   userPrefix?: string;
   log?: (line: string) => void;
+  /** Each process's health report (every 10 s) as it arrives. */
+  health?: (process: number, health: IdleHealth) => void;
 }
 
 /** `count` loopback addresses 127.0.0.2, 127.0.0.3, … (Linux routes all of 127/8 to lo). */
@@ -47,12 +50,20 @@ export class IdleFleet {
   private constructor(
     private readonly children: ChildProcess[],
     readonly report: IdleSessionReport,
+    private readonly healths: (IdleHealth | undefined)[],
   ) {}
+
+  /** The last health report of each process (every 10 s), summed. */
+  health(): IdleHealth {
+    return sumHealth(this.healths);
+  }
 
   static async start(o: IdleFleetOptions): Promise<IdleFleet> {
     const n = Math.max(1, Math.min(o.processes, o.sessions));
     const children: ChildProcess[] = [];
+    const healths: (IdleHealth | undefined)[] = [];
     const reports: Promise<IdleSessionReport>[] = [];
+    const watchdog = new Watchdog({ ...o, interval: true });
     for (let p = 0; p < n; p++) {
       const count = Math.floor(o.sessions / n) + (p < o.sessions % n ? 1 : 0);
       const addresses = o.addresses.filter((_, i) => i % n === p);
@@ -61,12 +72,25 @@ export class IdleFleet {
       children.push(child);
       reports.push(
         new Promise((resolve, reject) => {
+          watchdog.watch(p, child, reject);
           child.once("exit", (code) => reject(new Error(`idle worker ${p} exited with ${code}`)));
           child.on(
             "message",
-            (m: { kind: string; opened?: number; report?: IdleSessionReport }) => {
+            (m: {
+              kind: string;
+              opened?: number;
+              report?: IdleSessionReport;
+              health?: IdleHealth;
+            }) => {
+              watchdog.heard(p, m.opened);
               if (m.kind === "progress") o.log?.(`[idle ${p}] ${m.opened} sessions`);
-              else if (m.kind === "opened" && m.report) resolve(m.report);
+              else if (m.kind === "health" && m.health) {
+                healths[p] = m.health;
+                o.health?.(p, m.health);
+              } else if (m.kind === "opened" && m.report) {
+                watchdog.done(p);
+                resolve(m.report);
+              }
             },
           );
         }),
@@ -95,10 +119,12 @@ export class IdleFleet {
         for (const [k, v] of Object.entries(r.refused))
           report.refused[k] = (report.refused[k] ?? 0) + v;
       }
-      return new IdleFleet(children, report);
+      return new IdleFleet(children, report, healths);
     } catch (e) {
       for (const c of children) c.kill("SIGKILL");
       throw e;
+    } finally {
+      watchdog.stop();
     }
   }
 
@@ -120,4 +146,31 @@ export class IdleFleet {
       ),
     );
   }
+}
+
+/** Several processes' health as one (counts summed, delays the worst). */
+export function sumHealth(all: readonly (IdleHealth | undefined)[]): IdleHealth {
+  const out: IdleHealth = {
+    open: 0,
+    pings: 0,
+    pingLateMs: {},
+    pingLateMaxMs: 0,
+    loopDelayP99Ms: 0,
+    loopDelayMaxMs: 0,
+    closed: {},
+  };
+  const add = (to: Record<string, number>, from: Record<string, number>) => {
+    for (const [k, v] of Object.entries(from)) to[k] = (to[k] ?? 0) + v;
+  };
+  for (const h of all) {
+    if (h === undefined) continue;
+    out.open += h.open;
+    out.pings += h.pings;
+    add(out.pingLateMs, h.pingLateMs);
+    add(out.closed, h.closed);
+    out.pingLateMaxMs = Math.max(out.pingLateMaxMs, h.pingLateMaxMs);
+    out.loopDelayP99Ms = Math.max(out.loopDelayP99Ms, h.loopDelayP99Ms);
+    out.loopDelayMaxMs = Math.max(out.loopDelayMaxMs, h.loopDelayMaxMs);
+  }
+  return out;
 }

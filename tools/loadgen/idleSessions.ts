@@ -12,7 +12,8 @@
  * Bounded: `count` sessions, `concurrency` handshakes in flight, `handshakeTimeoutMs` each,
  * none started after `deadline`.
  */
-import { generateKeyPairSync } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import {
   type DeviceSigner,
   decodeErrorPayload,
@@ -24,7 +25,7 @@ import {
   HEADER_SIZE,
   Opcode,
 } from "@kalandra/proto";
-import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
+import { ed25519KeySigner, ed25519PrivateKeyObject } from "@kalandra/proto/node";
 import WebSocket from "ws";
 
 export interface IdleSessionOptions {
@@ -64,10 +65,39 @@ interface Idle {
   due: number;
 }
 
+/**
+ * How this process kept its sessions alive (why PINGs could be late, issue 15): how late
+ * each PING left against its due time, this event loop's delay, and how sessions it had
+ * opened ended (WebSocket close code and reason, e.g. `1000 idle timeout` from the hub).
+ */
+export interface IdleHealth {
+  open: number;
+  pings: number;
+  /** PINGs by lateness (ms past due when sent): ≤1000, ≤2000, ≤5000, ≤15000, more. */
+  pingLateMs: Record<string, number>;
+  pingLateMaxMs: number;
+  /** Event-loop delay (ms) since the process started. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Sessions closed after AUTH_OK, by `<code> <reason>`. */
+  closed: Record<string, number>;
+}
+
+const LATE_BUCKETS = [1000, 2000, 5000, 15_000] as const;
+
 export class IdleSessions {
   readonly #open = new Set<Idle>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #pingMs = 0;
+  readonly #loop = monitorEventLoopDelay({ resolution: 20 });
+  #pings = 0;
+  readonly #late: Record<string, number> = {};
+  #lateMax = 0;
+  readonly #closed: Record<string, number> = {};
+
+  constructor() {
+    this.#loop.enable();
+  }
 
   get size(): number {
     return this.#open.size;
@@ -92,7 +122,11 @@ export class IdleSessions {
           // The first PING within one interval, spread so they do not arrive together.
           r.idle.due = performance.now() + Math.random() * this.#pingMs;
           this.#open.add(r.idle);
-          r.idle.ws.on("close", () => this.#open.delete(r.idle));
+          r.idle.ws.on("close", (code: number, reason: Buffer) => {
+            this.#open.delete(r.idle);
+            const why = `${code} ${reason.toString()}`;
+            this.#closed[why] = (this.#closed[why] ?? 0) + 1;
+          });
           report.opened++;
           if (report.opened % 1000 === 0) o.onProgress?.(report.opened);
         } else if (r.kind === "refused") report.refused[r.name] = (report.refused[r.name] ?? 0) + 1;
@@ -116,6 +150,7 @@ export class IdleSessions {
         for (const s of this.#open) {
           if (s.due > now || s.ws.readyState !== WebSocket.OPEN) continue;
           s.ws.send(s.ping);
+          this.#countPing(now - s.due);
           s.due = now + pingMs;
         }
       },
@@ -124,10 +159,32 @@ export class IdleSessions {
     this.#timer.unref();
   }
 
+  #countPing(lateMs: number): void {
+    this.#pings++;
+    const bucket = LATE_BUCKETS.find((b) => lateMs <= b);
+    const key = bucket === undefined ? `>${LATE_BUCKETS.at(-1)}` : `<=${bucket}`;
+    this.#late[key] = (this.#late[key] ?? 0) + 1;
+    this.#lateMax = Math.max(this.#lateMax, lateMs);
+  }
+
+  /** What keeping the sessions alive looked like so far (IdleHealth). */
+  health(): IdleHealth {
+    return {
+      open: this.#open.size,
+      pings: this.#pings,
+      pingLateMs: { ...this.#late },
+      pingLateMaxMs: Math.round(this.#lateMax),
+      loopDelayP99Ms: Math.round(this.#loop.percentile(99) / 1e6),
+      loopDelayMaxMs: Math.round(this.#loop.max / 1e6),
+      closed: { ...this.#closed },
+    };
+  }
+
   /** Closes every session (and waits, bounded, until the sockets are gone). */
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#loop.disable();
     const closing = [...this.#open].map(
       (s) =>
         new Promise<void>((resolve) => {
@@ -170,9 +227,13 @@ function frame(
 
 /** One session: connect from `from`, handshake as a new device of `user`, keep it idle. */
 function openOne(o: IdleSessionOptions, from: string, user: string): Promise<Opened> {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const devicePublicKey = ed25519RawPublicKey(publicKey);
-  const signer = ed25519KeySigner(privateKey);
+  // From a random seed, never generateKeyPairSync: Node 20 deadlocks when a garbage
+  // collection run while a key is exported to JWK destroys the KeyGenJob that made the key
+  // (its destructor takes the key's mutex the export holds: gdb showed the load process
+  // stuck in ~KeyGenJob under ExportJWKEdKey). The stuck process stopped pinging, and the
+  // hub closed its sessions as silent (issue 15).
+  const signer = ed25519KeySigner(ed25519PrivateKeyObject(randomBytes(32)));
+  const devicePublicKey = signer.publicKey;
   const senderId = deriveSenderId(devicePublicKey);
   return new Promise<Opened>((resolve) => {
     let settled = false;

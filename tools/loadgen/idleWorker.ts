@@ -6,6 +6,9 @@ import { type IdleSessionOptions, IdleSessions } from "./idleSessions.js";
 
 const send = (m: unknown) => process.send?.(m);
 const sessions = new IdleSessions();
+/** How often the parent hears how the sessions are kept (IdleHealth). */
+const HEALTH_MS = 10_000;
+setInterval(() => send({ kind: "health", health: sessions.health() }), HEALTH_MS).unref();
 process.on("message", (m: { kind: string; options?: IdleSessionOptions }) => {
   if (m.kind === "open" && m.options) {
     sessions

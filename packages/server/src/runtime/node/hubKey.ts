@@ -3,10 +3,10 @@
  * room's external_senders). Created on first start with mode 0600 and reused afterwards,
  * because rooms and clients pin it.
  */
-import { createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { ed25519RawPublicKey } from "@kalandra/proto/node";
+import { ed25519PrivateKeyObject, ed25519RawPublicKey } from "@kalandra/proto/node";
 import type { HubKey } from "./wire.js";
 
 export function loadOrCreateHubKey(path: string): { key: HubKey; created: boolean } {
@@ -19,11 +19,13 @@ export function loadOrCreateHubKey(path: string): { key: HubKey; created: boolea
       created: false,
     };
   }
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  // From a random seed, not generateKeyPairSync: Node 20 can deadlock when a garbage
+  // collection during the key's export destroys the KeyGenJob that made it (PROBES.md).
+  const privateKey = ed25519PrivateKeyObject(randomBytes(32));
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, privateKey.export({ type: "pkcs8", format: "pem" }), {
     mode: 0o600,
     flag: "wx",
   });
-  return { key: { privateKey, publicKey: ed25519RawPublicKey(publicKey) }, created: true };
+  return { key: { privateKey, publicKey: ed25519RawPublicKey(privateKey) }, created: true };
 }
