@@ -257,11 +257,14 @@ export class WsClient extends FrameCollector {
     super();
   }
 
-  /** `wss`: TLS, accepting the listener's self-signed test certificate. */
-  static async connect(port: number, wss = false): Promise<WsClient> {
+  /**
+   * `wss`: TLS, accepting the listener's self-signed test certificate. `autoPong` false: a
+   * client whose WebSocket does not answer ping frames (a vanished one, as the hub sees it).
+   */
+  static async connect(port: number, wss = false, autoPong = true): Promise<WsClient> {
     const ws = wss
-      ? new WebSocket(`wss://127.0.0.1:${port}${WS_PATH}`, { rejectUnauthorized: false })
-      : new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
+      ? new WebSocket(`wss://127.0.0.1:${port}${WS_PATH}`, { rejectUnauthorized: false, autoPong })
+      : new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`, { autoPong });
     const c = new WsClient(ws);
     ws.on("message", (data: Buffer) => {
       c.frames.push(new Uint8Array(data));
@@ -350,8 +353,9 @@ export async function authedWs(
   dev: Device,
   userId = "alice",
   wss = false,
+  autoPong = true,
 ): Promise<WsClient> {
-  return handshake(await WsClient.connect(port, wss), dev, userId);
+  return handshake(await WsClient.connect(port, wss, autoPong), dev, userId);
 }
 
 async function handshake<C extends RawClient | WsClient>(

@@ -3,7 +3,8 @@
  * test: it reports a connection with its source address, forwards binary messages whole
  * and text ones as TEXT, caps messages small until the primary says AUTH, writes a frame
  * listed once for several connections to each, closes with the primary's code and reason,
- * and reports a client that stops reading.
+ * reports a client that stops reading, and keeps authenticated sessions alive with
+ * WebSocket ping frames, reporting one silent for the idle timeout.
  */
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +22,7 @@ const settings: FrontSettings = {
   preAuthCap: 1024,
   cap: 64 * 1024,
   maxQueuedBytes: 256 * 1024,
+  keepalive: { intervalMs: 0, timeoutMs: 0 },
 };
 let front: Front;
 let server: Server;
@@ -31,7 +33,7 @@ const reported: Op[][] = [];
 beforeAll(async () => {
   front = await Front.create(settings, (ops) => {
     for (let i = 0; i < ops.length; ) {
-      const n = ops[i] === F.OPEN || ops[i] === F.MESSAGE || ops[i] === F.SLOW ? 3 : 2;
+      const n = [F.OPEN, F.MESSAGE, F.SLOW, F.SILENT].includes(ops[i] as never) ? 3 : 2;
       reported.push(ops.slice(i, i + n));
       i += n;
     }
@@ -132,5 +134,44 @@ describe("WebSocket front process (in this process)", () => {
 
   it("refuses an operation it does not know (a primary of another version)", () => {
     expect(() => front.apply({ t: "batch", frames: [], ops: [99, 1] })).toThrow(/unknown/);
+  });
+});
+
+describe("keep-alive in the front (WebSocket ping frames)", () => {
+  const keepalive = { intervalMs: 100, timeoutMs: 400 };
+
+  it("pings a quiet authenticated client, keeps one that answers, reports one that does not", async () => {
+    front.update({ ...settings, keepalive });
+    try {
+      const answers = await open();
+      const mute = new WebSocket(url, { autoPong: false });
+      mute.on("error", () => undefined);
+      const seen = reported.length;
+      await new Promise((r) => mute.once("open", r));
+      const muteId = (await until(() => reported.slice(seen).find((o) => o[0] === F.OPEN)))[1];
+      const talks = await open();
+      const unauthenticated = await open();
+      let pings = 0;
+      answers.ws.on("ping", () => pings++);
+      front.apply({
+        t: "batch",
+        frames: [],
+        ops: [P.AUTH, answers.id, P.AUTH, muteId as number, P.AUTH, talks.id],
+      });
+      const chatter = setInterval(() => talks.ws.send(new Uint8Array([1])), 50);
+      const silent = await until(() => reported.find((o) => o[0] === F.SILENT), 3000);
+      expect(silent[1]).toBe(muteId);
+      expect(silent[2] as number).toBeGreaterThanOrEqual(keepalive.timeoutMs);
+      // Well past the timeout: the others are still not reported.
+      await new Promise((r) => setTimeout(r, 3 * keepalive.timeoutMs));
+      clearInterval(chatter);
+      const silentIds = reported.filter((o) => o[0] === F.SILENT).map((o) => o[1]);
+      expect(silentIds).toEqual([muteId]);
+      expect(pings).toBeGreaterThanOrEqual(2);
+      expect(silentIds).not.toContain(unauthenticated.id); // before AUTH the primary's timer rules
+      for (const c of [answers.ws, mute, talks.ws, unauthenticated.ws]) c.terminate();
+    } finally {
+      front.update(settings);
+    }
   });
 });

@@ -3,13 +3,21 @@
  * echo HubHost, the fronts forked as in kalandrad: wss through a front, a client that
  * stops reading is closed as too slow, a SIGHUP-style reconfigure raises the message cap
  * in the fronts, a renewed certificate reaches them; the web app served by the fronts
- * (`web.static_dir`), and 426 for plain HTTP without it.
+ * (`web.static_dir`), and 426 for plain HTTP without it; the keep-alive run by the fronts
+ * (ping frames; a silent client closed as idle).
  */
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import { HEADER_SIZE, Opcode, systemClock, systemRng, systemTimers } from "@kalandra/proto";
+import {
+  encodePayload,
+  HEADER_SIZE,
+  Opcode,
+  systemClock,
+  systemRng,
+  systemTimers,
+} from "@kalandra/proto";
 import { tempDir } from "@kalandra/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/load.js";
@@ -26,6 +34,7 @@ import {
   errorName,
   hubKey,
   isOp,
+  rawFrame,
 } from "./helpers.js";
 
 let fronts: WebSocketFronts;
@@ -150,6 +159,52 @@ describe("WebSocket fronts (primary in this process)", () => {
       served = await servedCertificate();
     }
     expect(served).toBe(want);
+  });
+
+  it("keep-alive is the fronts': a silent client is closed as idle, one answering ping frames or sending PINGs is kept", async () => {
+    const keepalive = { keepaliveIntervalMs: 200, idleTimeoutMs: 800 };
+    fronts.reconfigure({ ...limits, ...keepalive });
+    const chatter: ReturnType<typeof setInterval>[] = [];
+    try {
+      const [mute, answers, pinging] = [device(), device(), device()];
+      const silent = await authedWs(port, mute, "mute", true, false);
+      const closedWith = new Promise<{ code: number; reason: string }>((r) =>
+        silent.ws.once("close", (code, reason) => r({ code, reason: reason.toString() })),
+      );
+      const kept = await authedWs(port, answers, "answers", true);
+      let framePings = 0;
+      kept.ws.on("ping", () => framePings++);
+      const talker = await authedWs(port, pinging, "pinging", true, false);
+      chatter.push(
+        setInterval(
+          () =>
+            void talker.send(
+              rawFrame(
+                pinging,
+                { opcode: Opcode.PING, requestId: 9 },
+                encodePayload(Opcode.PING, { nonce: 9 }),
+              ),
+            ),
+          100,
+        ),
+      );
+      const started = Date.now();
+      expect(await closedWith).toEqual({ code: 1000, reason: "idle timeout" });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(keepalive.idleTimeoutMs - 100);
+      expect(host.sessionsOf(mute.senderId)).toEqual([]);
+      // Three timeouts on: the other two are still there; the hub sent no PING frame of its own.
+      await new Promise((r) => setTimeout(r, 3 * keepalive.idleTimeoutMs));
+      expect(host.sessionsOf(answers.senderId)).toHaveLength(1);
+      expect(host.sessionsOf(pinging.senderId)).toHaveLength(1);
+      expect(framePings).toBeGreaterThanOrEqual(3);
+      expect(kept.frames.filter(isOp(Opcode.PING))).toEqual([]);
+      expect(talker.frames.filter(isOp(Opcode.PONG)).length).toBeGreaterThanOrEqual(10);
+      kept.close();
+      talker.close();
+    } finally {
+      for (const c of chatter) clearInterval(c);
+      fronts.reconfigure(limits);
+    }
   });
 });
 

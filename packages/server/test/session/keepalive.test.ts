@@ -38,13 +38,17 @@ async function setup(limits: { maxSessionsPerUser?: number } = {}) {
     (sink) => new EchoRecorder(sink),
   );
   let n = 0;
-  const open = async (dev: Device, user = "alice") => {
+  const open = async (dev: Device, user = "alice", keepsAlive = false) => {
     const sent: Frame[] = [];
     const closed: string[] = [];
     const id = `s${++n}`;
     const session = new Session({
       id,
-      io: { send: (f) => sent.push(Frame.fromWire(f)), close: (r) => closed.push(r) },
+      io: {
+        send: (f) => sent.push(Frame.fromWire(f)),
+        close: (r) => closed.push(r),
+        ...(keepsAlive ? { keepsAlive } : {}),
+      },
       hubKey: key,
       hub: host,
       limits: { ...defaultLimits, keepaliveIntervalMs: 1000, idleTimeoutMs: 3500 },
@@ -71,6 +75,21 @@ async function setup(limits: { maxSessionsPerUser?: number } = {}) {
 const pings = (sent: Frame[]) => sent.filter((f) => f.header.opcode === Opcode.PING);
 
 describe("hub keep-alive", () => {
+  it("leaves it to a transport that keeps alive (a WebSocket front): no timer, no PING; closed as idle when told silent", async () => {
+    const t = await setup();
+    const dev = device();
+    const s = await t.open(dev, "alice", true);
+    t.time.advance(10_000); // far past interval and timeout: nothing of the session's own
+    expect(pings(s.sent)).toEqual([]);
+    expect(s.closed).toEqual([]);
+    expect(t.time.pendingTimers).toBe(0); // no keep-alive timer per session
+    s.session.silent(3600);
+    expect(s.closed).toEqual(["idle timeout"]);
+    expect(t.host.sessionsOf(dev.senderId)).toEqual([]);
+    s.session.silent(3600); // once
+    expect(s.closed).toEqual(["idle timeout"]);
+  });
+
   it("PINGs a silent client (signed by the hub) and closes its session at the idle timeout", async () => {
     const t = await setup();
     const dev = device();

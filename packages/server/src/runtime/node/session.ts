@@ -96,6 +96,12 @@ export interface SessionIo {
    * before authentication may raise the cap to `maxPayloadBytes` (wsTransport.ts).
    */
   authenticated?(): void;
+  /**
+   * The transport watches the authenticated client's liveness itself (a WebSocket front:
+   * ping frames, then `Session.silent` at the idle timeout): the session runs no keep-alive
+   * timer and sends no PING of its own.
+   */
+  keepsAlive?: boolean;
 }
 
 export interface SessionDeps {
@@ -280,6 +286,17 @@ export class Session {
     this.emit(frame);
   }
 
+  /**
+   * The client sent nothing for `silentMs`, at least `idle_timeout_ms` (the session's own
+   * keep-alive, or the transport's when it `keepsAlive`): the session is closed as idle.
+   */
+  silent(silentMs: number): void {
+    if (this.isClosed) return;
+    this.d.metrics?.sessionsIdleClosed.inc();
+    this.d.log?.info({ session: this.d.id, silentMs }, "session closed: client silent");
+    this.close("idle timeout");
+  }
+
   close(reason: string): void {
     if (this.isClosed) return;
     const wasReady = this.handshake.identity !== undefined;
@@ -462,11 +479,7 @@ export class Session {
           ),
         );
       },
-      dead: (silentMs) => {
-        this.d.metrics?.sessionsIdleClosed.inc();
-        this.d.log?.info({ session: this.d.id, silentMs }, "session closed: client silent");
-        this.close("idle timeout");
-      },
+      dead: (silentMs) => this.silent(silentMs),
     });
     this.keepalive.start();
   }
@@ -560,7 +573,7 @@ export class Session {
         if (this.authTimer) this.d.timers.clear(this.authTimer);
         this.authTimer = undefined;
         this.decoder?.setPayloadLimit(this.payloadLimit);
-        this.startKeepalive();
+        if (!this.d.io.keepsAlive) this.startKeepalive();
         this.d.io.authenticated?.();
         this.d.metrics?.sessionsAuthenticated.inc();
         this.d.log?.info(

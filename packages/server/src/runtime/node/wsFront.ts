@@ -7,10 +7,13 @@
  *
  * What the front does alone, because it is transport and needs no session state: the
  * WebSocket framing, TLS, ws's per-socket message cap (small until the primary reports
- * AUTH_OK, frontProtocol `AUTH`), the close handshake with its grace period, and noticing a
- * client that reads too slowly (it reports it; the primary closes the session). It sends no
- * keep-alive of its own: the session's keep-alive (hub PING after silence, idle timeout)
- * stays in the primary so idle sessions behave exactly as without fronts.
+ * AUTH_OK, frontProtocol `AUTH`), the close handshake with its grace period, noticing a
+ * client that reads too slowly (it reports it; the primary closes the session), and the
+ * authenticated sessions' keep-alive (websocket/transportKeepalive.ts): a WebSocket ping
+ * frame after `keepalive_interval_ms` of silence, answered by the client's WebSocket on its
+ * own, and after `idle_timeout_ms` of silence a report to the primary, which closes the
+ * session as idle exactly as without fronts. So an idle session costs the primary nothing
+ * between its client's own PINGs: no timer, no signed hub PING, no IPC.
  *
  * The front exits when the primary goes away (IPC disconnect).
  */
@@ -35,6 +38,7 @@ import {
   type ToFront,
 } from "./websocket/frontProtocol.js";
 import { CLOSE_GRACE_MS, capMessages, messageBytes } from "./websocket/messages.js";
+import { keepaliveVerdict, sweepMs, type Watched } from "./websocket/transportKeepalive.js";
 
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -42,7 +46,11 @@ interface Conn {
   ws: WebSocket;
   cork: () => void;
   closing: boolean;
+  /** From AUTH on, the client's liveness (before it the primary's auth timeout applies). */
+  alive: Watched | undefined;
 }
+
+const now = () => performance.now();
 
 export class Front {
   private readonly conns = new Map<number, Conn>();
@@ -50,6 +58,7 @@ export class Front {
   private readonly outbox: Outbox;
   private readonly http: Server | HttpsServer;
   private readonly wss: WebSocketServer;
+  private sweep: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     private settings: FrontSettings,
@@ -73,6 +82,7 @@ export class Front {
       perMessageDeflate: false,
     });
     this.wss.on("connection", (ws, req) => this.serve(ws, req.socket.remoteAddress ?? ""));
+    this.startSweep();
   }
 
   static async create(settings: FrontSettings, send: (ops: Op[]) => void): Promise<Front> {
@@ -101,6 +111,7 @@ export class Front {
       (this.http as HttpsServer).setSecureContext(settings.tls);
     }
     this.settings = settings;
+    this.startSweep();
   }
 
   /** One batch from the primary, in order. */
@@ -114,7 +125,10 @@ export class Front {
           this.write(ops[i + 1] as number, conn, frames[ops[i + 2] as number]);
         i += 3;
       } else if (op === P.AUTH) {
-        if (conn) capMessages(conn.ws, this.settings.cap);
+        if (conn) {
+          capMessages(conn.ws, this.settings.cap);
+          conn.alive = { heard: now(), pinged: undefined };
+        }
         i += 2;
       } else if (op === P.CLOSE) {
         if (conn) this.closeConn(conn, ops[i + 2] as number, ops[i + 3] as string);
@@ -127,11 +141,46 @@ export class Front {
 
   /** Closes every socket (after queued writes, at most `graceMs`). */
   async stop(graceMs: number): Promise<void> {
+    if (this.sweep !== undefined) clearInterval(this.sweep);
+    this.sweep = undefined;
     const until = Date.now() + graceMs;
     for (const c of this.conns.values()) this.closeConn(c, 1001, "hub shutting down");
     while (this.conns.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     for (const c of this.conns.values()) c.ws.terminate();
     this.outbox.flush();
+  }
+
+  /** One sweep timer for every connection, at the pace the keep-alive settings need. */
+  private startSweep(): void {
+    if (this.sweep !== undefined) clearInterval(this.sweep);
+    this.sweep = undefined;
+    const ms = sweepMs(this.settings.keepalive);
+    if (ms === undefined) return;
+    this.sweep = setInterval(() => this.keepalive(now()), ms);
+    this.sweep.unref();
+  }
+
+  /**
+   * Pings the authenticated connections silent for the keep-alive interval and reports
+   * those silent for the idle timeout (once: the primary closes the session).
+   */
+  keepalive(at: number): void {
+    for (const [id, conn] of this.conns) {
+      const alive = conn.alive;
+      if (alive === undefined || conn.closing) continue;
+      const verdict = keepaliveVerdict(alive, at, this.settings.keepalive);
+      if (verdict === "ping") {
+        alive.pinged = at;
+        try {
+          conn.ws.ping();
+        } catch {
+          // the socket is closing: its close event follows
+        }
+      } else if (verdict === "dead") {
+        conn.alive = undefined;
+        this.outbox.push(F.SILENT, id, Math.round(at - alive.heard));
+      }
+    }
   }
 
   private write(id: number, conn: Conn, frame: Uint8Array | undefined): void {
@@ -156,12 +205,19 @@ export class Front {
 
   private serve(ws: WebSocket, peer: string): void {
     const id = this.nextId++;
-    const conn: Conn = { ws, cork: corker(ws), closing: false };
+    const conn: Conn = { ws, cork: corker(ws), closing: false, alive: undefined };
     this.conns.set(id, conn);
     ws.on("error", () => undefined); // the close event follows
     capMessages(ws, this.settings.preAuthCap);
     this.outbox.push(F.OPEN, id, peer);
+    // Anything from the client is life; ws answers its pings with pongs by itself.
+    const heard = () => {
+      if (conn.alive !== undefined) conn.alive.heard = now();
+    };
+    ws.on("pong", heard);
+    ws.on("ping", heard);
     ws.on("message", (data, isBinary) => {
+      heard();
       if (conn.closing) return;
       if (isBinary) this.outbox.push(F.MESSAGE, id, messageBytes(data));
       else this.outbox.push(F.TEXT, id);

@@ -4,9 +4,11 @@
  * primary (this process) accepts each connection on the WebSocket port and passes its
  * socket to the least-loaded of N forked fronts (wsFront.ts), which hold the sockets, speak
  * TLS and WebSocket, and move whole messages over IPC (frontProtocol.ts). Each connection
- * is a `Session` here exactly as with the in-process listener (wsTransport.ts): handshake,
- * admission, keep-alive, caps, strikes and metrics unchanged; the connection gate sees the
- * source address the front reports, and decides here, for every front at once.
+ * is a `Session` here as with the in-process listener (wsTransport.ts): handshake,
+ * admission, caps, strikes and metrics unchanged; the connection gate sees the source
+ * address the front reports, and decides here, for every front at once. The keep-alive is
+ * the front's (WebSocket ping frames, websocket/transportKeepalive.ts): a session here
+ * runs no keep-alive timer and is closed as idle when its front reports it silent.
  *
  * The primary keeps no socket per session (the accepted one is closed once it is passed).
  * A front that exits: its sessions end here ("front exited") and it is restarted; the
@@ -178,6 +180,10 @@ export class WebSocketFronts {
       preAuthCap: HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN,
       cap: HEADER_SIZE + this.o.limits.maxPayloadBytes + MESSAGE_MARGIN,
       maxQueuedBytes: this.o.maxQueuedBytes ?? MAX_QUEUED_BYTES,
+      keepalive: {
+        intervalMs: this.o.limits.keepaliveIntervalMs,
+        timeoutMs: this.o.limits.idleTimeoutMs,
+      },
       ...(this.o.webApp === undefined ? {} : { webApp: this.o.webApp }),
     };
   }
@@ -319,6 +325,9 @@ export class WebSocketFronts {
           session.close("client too slow");
         }
         i += 3;
+      } else if (op === F.SILENT) {
+        session?.silent(ops[i + 2] as number);
+        i += 3;
       } else if (op === F.CLOSED) {
         session?.close("transport closed");
         i += 2;
@@ -342,6 +351,7 @@ export class WebSocketFronts {
       this.o,
       id,
       {
+        keepsAlive: true,
         authenticated: () => out.push(P.AUTH, conn),
         send: (frame) => {
           if (!ended) out.push(P.SEND, conn, out.frame(frame));

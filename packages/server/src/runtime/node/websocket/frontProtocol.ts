@@ -9,6 +9,7 @@
  * so a fan-out of one frame to many sessions of a front crosses the channel once.
  * A new connection's socket travels alone (a handle cannot ride in a batch).
  */
+import type { TransportKeepaliveOptions } from "./transportKeepalive.js";
 
 /** Primary → front operations (in a `ToFront` batch). */
 export const P = {
@@ -32,6 +33,11 @@ export const F = {
   SLOW: 4,
   /** [CLOSED, conn]: the socket is gone. */
   CLOSED: 5,
+  /**
+   * [SILENT, conn, silentMs]: the authenticated client sent nothing, and answered no ping
+   * frame, for `keepalive.timeoutMs` (transportKeepalive.ts); the primary closes the session.
+   */
+  SILENT: 6,
 } as const;
 
 export type Op = number | string | Uint8Array;
@@ -54,6 +60,8 @@ export interface FrontSettings {
   cap: number;
   /** Bytes queued to one client before the front reports it too slow. */
   maxQueuedBytes: number;
+  /** The sessions' keep-alive, run by the front (`limits.keepalive_interval_ms`, `idle_timeout_ms`). */
+  keepalive: TransportKeepaliveOptions;
   /** Serve the web app (`web.static_dir`): the configuration and hub key it needs. */
   webApp?: { config: unknown; hubPublicKey: Uint8Array };
 }
