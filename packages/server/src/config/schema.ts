@@ -345,7 +345,7 @@ export const schema = {
       min: 0,
       max: 3_600_000,
       reload: true,
-      doc: "Silence from an authenticated client after which the hub sends it a PING (and again every interval while the silence lasts); 0 = the hub never pings. Clients ping on their own when quiet (the client's default is every 45 s), so a live client is rarely pinged by the hub.",
+      doc: "Silence from an authenticated client after which the hub sends it a PING (and again every interval while the silence lasts); 0 = the hub never pings. Clients ping on their own when quiet (the client's default is every 45 s), so a live client is rarely pinged by the hub. Through WebSocket front processes (`server.websocket_fronts`) the front sends a WebSocket ping frame instead (no signature, answered by the client's WebSocket itself).",
     },
     idle_timeout_ms: {
       type: "int",
