@@ -15,10 +15,15 @@
  * of five samples a second apart), after the sessions settled minus before, per session,
  * with the primary's and the fronts' parts and the primary's V8 heap (/metrics) apart.
  * Keep-alive CPU: the primary's and the fronts' CPU over a window with only the idle
- * sessions' PINGs (each session every 45 s; the hub's own interval is 60 s, so it never
- * pings them), per PING answered.
+ * sessions' keep-alive, per client PING answered. Without fronts each session PINGs every
+ * 45 s (the hub's own interval is 60 s, so it never pings them); through fronts the hub
+ * asks for a PING every 120 s (AUTH_OK ping_ms) and its fronts send WebSocket ping frames
+ * after 60 s of silence, which ws answers.
  *
- * Knobs: BENCH_IDLE_SESSIONS (default 100,000; quick 300), BENCH_IDLE_FRONTS (default one
+ * Knobs: BENCH_IDLE_PING_MS (the client's interval, default 45 s; shorter stresses
+ * keep-alive at fewer sessions, the hub's periods scaled with it), BENCH_IDLE_CLIENT_PING_MS
+ * (what the hub asks for through fronts, default 8/3 of it; 0 = nothing asked),
+ * BENCH_IDLE_SESSIONS (default 100,000; quick 300), BENCH_IDLE_FRONTS (default one
  * per 15,000 sessions; quick 2; 0 = in-process listener, then capped by `ulimit -n`),
  * BENCH_IDLE_OPEN_S (bound on the open phase, default 900 s; what opened by then is
  * measured), BENCH_IDLE_WT=N (N WebTransport idle sessions measured apart). The machine's
@@ -183,6 +188,7 @@ function plan(quick: boolean) {
   const holders = Math.max(1, fronts);
   const sessions = Math.max(1, Math.min(wanted, holders * (fdLimit - 1000)));
   const perIp = 1000;
+  const pingMs = Number(process.env.BENCH_IDLE_PING_MS ?? PING_MS);
   return {
     fdLimit,
     wanted,
@@ -197,7 +203,14 @@ function plan(quick: boolean) {
     openS: quick ? 60 : Number(process.env.BENCH_IDLE_OPEN_S ?? 900),
     // A shorter interval stresses keep-alive as more sessions would (the hub's interval and
     // idle timeout scaled with it): 9 s at 20,000 sessions PINGs as often as 45 s at 100,000.
-    pingMs: Number(process.env.BENCH_IDLE_PING_MS ?? PING_MS),
+    pingMs,
+    // Through fronts the hub keeps sessions alive with ping frames, so it may ask its clients
+    // for fewer PINGs (AUTH_OK ping_ms, limits.client_ping_interval_ms): 120 s against the
+    // client's 45 s by default (0 = not asked: every 45 s).
+    clientPingMs:
+      fronts > 0
+        ? Number(process.env.BENCH_IDLE_CLIENT_PING_MS ?? Math.round((pingMs * 8) / 3))
+        : 0,
   };
 }
 
@@ -211,6 +224,7 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     KALANDRA_LIMITS__MAX_CONNECTIONS: String(p.sessions + p.wtSessions + 1000),
     KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: String(p.perIp),
     KALANDRA_SERVER__WEBSOCKET_FRONTS: String(p.fronts),
+    KALANDRA_LIMITS__CLIENT_PING_INTERVAL_MS: String(p.clientPingMs),
     ...(p.pingMs === PING_MS
       ? {}
       : {
@@ -259,7 +273,7 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     const perSession = (after: number, before: number) =>
       round1((after - before) / Math.max(1, opened));
     const cpu = await keepaliveCpu(pid, p.cpuSeconds);
-    const pings = (opened * cpu.seconds * 1000) / p.pingMs;
+    const pings = (opened * cpu.seconds * 1000) / Math.max(p.pingMs, p.clientPingMs);
     const health = fleet.health();
     const counters = await hubCounters(hub);
     log(`keep-alive ${JSON.stringify(health)} hub ${JSON.stringify(counters)}`);
@@ -290,7 +304,7 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
       active_room_p99_ms: during.p99,
       active_room_p99_ms_baseline: before.p99,
       active_room_delivered_all: String(during.delivered && before.delivered),
-      idle_ping_ms: p.pingMs,
+      idle_ping_ms: Math.max(p.pingMs, p.clientPingMs),
       idle_closed_silent: counters.idle_closed ?? Number.NaN,
       idle_closed_seen_by_load: Object.values(health.closed).reduce((a, b) => a + b, 0),
       idle_ping_late_max_ms: health.pingLateMaxMs,

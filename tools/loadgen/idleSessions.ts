@@ -5,7 +5,9 @@
  * clients would meet it). Each session runs the real handshake (HELLO, AUTH_CHALLENGE,
  * AUTH_RESPONSE, AUTH_OK) with its own device key as its own user, then keeps only its
  * socket and one PING frame signed once, sent every `pingMs` like the client core's
- * keep-alive (the hub answers each with a PONG); the key is dropped after AUTH_OK.
+ * keep-alive (the hub answers each with a PONG), or every AUTH_OK `ping_ms` when the hub
+ * asks for a longer interval (the client core's negotiatedKeepalive); the key is dropped
+ * after AUTH_OK. The hub's WebSocket ping frames (through fronts) are answered by ws.
  * A hub PING (the session silent past the hub's interval) goes unanswered: with `pingMs`
  * under `limits.keepalive_interval_ms` it never comes.
  *
@@ -63,6 +65,8 @@ interface Idle {
   ping: Uint8Array;
   /** When its next PING is due (performance.now()). */
   due: number;
+  /** Its PING interval: `pingMs`, or the hub's longer `ping_ms`. */
+  every: number;
 }
 
 /**
@@ -88,7 +92,6 @@ const LATE_BUCKETS = [1000, 2000, 5000, 15_000] as const;
 export class IdleSessions {
   readonly #open = new Set<Idle>();
   #timer: ReturnType<typeof setInterval> | undefined;
-  #pingMs = 0;
   readonly #loop = monitorEventLoopDelay({ resolution: 20 });
   #pings = 0;
   readonly #late: Record<string, number> = {};
@@ -120,7 +123,8 @@ export class IdleSessions {
         const r = await openOne(o, from, user);
         if (r.kind === "open") {
           // The first PING within one interval, spread so they do not arrive together.
-          r.idle.due = performance.now() + Math.random() * this.#pingMs;
+          r.idle.every = Math.max(o.pingMs, r.idle.every);
+          r.idle.due = performance.now() + Math.random() * r.idle.every;
           this.#open.add(r.idle);
           r.idle.ws.on("close", (code: number, reason: Buffer) => {
             this.#open.delete(r.idle);
@@ -140,7 +144,6 @@ export class IdleSessions {
 
   /** Spreads the PINGs over the interval: a slice of the sessions every second. */
   #startPings(pingMs: number): void {
-    this.#pingMs = pingMs;
     // Each session keeps its own due time. (Slots by position in the set drifted with every
     // closed session: one closing per tick kept later sessions from ever being pinged, and
     // the hub closed them as silent.)
@@ -151,7 +154,7 @@ export class IdleSessions {
           if (s.due > now || s.ws.readyState !== WebSocket.OPEN) continue;
           s.ws.send(s.ping);
           this.#countPing(now - s.due);
-          s.due = now + pingMs;
+          s.due = now + s.every;
         }
       },
       Math.min(1000, pingMs),
@@ -278,10 +281,16 @@ function openOne(o: IdleSessionOptions, from: string, user: string): Promise<Ope
         const { nonce } = decodePayload(Opcode.AUTH_CHALLENGE, payload);
         ws.send(frame(signer, senderId, Opcode.AUTH_RESPONSE, 2, { nonce }));
       } else if (h.opcode === Opcode.AUTH_OK) {
+        const { ping_ms } = decodePayload(Opcode.AUTH_OK, payload);
         // done() drops the message listener: PONGs from here on are read and discarded.
         done({
           kind: "open",
-          idle: { ws, ping: frame(signer, senderId, Opcode.PING, 3, { nonce: 3 }), due: 0 },
+          idle: {
+            ws,
+            ping: frame(signer, senderId, Opcode.PING, 3, { nonce: 3 }),
+            due: 0,
+            every: ping_ms ?? 0,
+          },
         });
       }
     });

@@ -9,14 +9,14 @@ import type { Device } from "./device.js";
 import { ClientError, expectAck } from "./errors.js";
 import type { HelloAuthProvider } from "./helloAuth.js";
 import type { HubRequests } from "./hubLink.js";
-import { fieldBytes, fieldU64, payloadOf } from "./wire.js";
+import { fieldBytes, fieldNumber, fieldU64, payloadOf } from "./wire.js";
 
 export async function authenticate(
   hub: HubRequests,
   device: Device,
   hubPublicKey: Uint8Array,
   auth?: HelloAuthProvider,
-): Promise<void> {
+): Promise<{ pingMs: number | undefined }> {
   const presented = auth?.();
   const challenge = expectAck(
     await hub.request(Opcode.HELLO, 0n, 0n, {
@@ -37,4 +37,8 @@ export async function authenticate(
     throw new ClientError("wrong_sender_id", "the hub assigned another sender_id");
   if (okPayload.user_id !== device.userId)
     throw new ClientError("wrong_user", "the hub authenticated this device as another user");
+  // How often the hub asks to be pinged (docs/protocol.md "Keep-alive"); absent = not said.
+  return {
+    pingMs: okPayload.ping_ms === undefined ? undefined : fieldNumber(okPayload, "ping_ms"),
+  };
 }

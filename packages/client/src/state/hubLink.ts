@@ -40,10 +40,30 @@ export interface HubConnection {
    * (`onHubSilent`) and reconnects itself.
    */
   drop?(reason: string): void;
+  /**
+   * The PING interval the hub asked for in this connection's AUTH_OK (`ping_ms`), where the
+   * transport authenticates; undefined when it did not say.
+   */
+  readonly pingMs?: number | undefined;
 }
 
 /** The client's keep-alive defaults: a PING after 45 s of quiet, the hub dead after 120 s. */
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 45_000, timeoutMs: 120_000 };
+
+/**
+ * The keep-alive for a session whose AUTH_OK asked for PINGs every `hubPingMs`: a longer
+ * interval than the client's own is taken, and the timeout grows by as much, so the hub
+ * still has the same time to answer a PING; a shorter one or none leaves `own` as it is
+ * (the client may always ping more often), as does a client that does not ping at all.
+ */
+export function negotiatedKeepalive(
+  own: KeepaliveOptions,
+  hubPingMs: number | undefined,
+): KeepaliveOptions {
+  if (hubPingMs === undefined || own.intervalMs === 0 || hubPingMs <= own.intervalMs) return own;
+  const longer = hubPingMs - own.intervalMs;
+  return { intervalMs: hubPingMs, timeoutMs: own.timeoutMs === 0 ? 0 : own.timeoutMs + longer };
+}
 
 /** What the intents and the room sync ask of the hub. */
 export interface HubRequests {
@@ -117,9 +137,19 @@ export class HubLink implements HubRequests {
     this.#listen(o.connection);
   }
 
-  /** Starts the keep-alive: the session is authenticated (HubSession.connect). */
-  watch(): void {
-    if (!this.#closed) this.#keepalive.start();
+  /**
+   * Starts the keep-alive: the session is authenticated (HubSession.connect). `hubPingMs`:
+   * the interval its AUTH_OK asked for (negotiatedKeepalive).
+   */
+  watch(hubPingMs?: number): void {
+    if (this.#closed) return;
+    this.#keepalive.reconfigure(negotiatedKeepalive(this.#o.keepalive, hubPingMs));
+    this.#keepalive.start();
+  }
+
+  /** What the current connection's AUTH_OK said, where the transport authenticated. */
+  get connectionPingMs(): number | undefined {
+    return this.#conn.pingMs;
   }
 
   get closed(): boolean {
@@ -169,10 +199,10 @@ export class HubLink implements HubRequests {
    * everything held is sent. On failure the hold ends without a resend (the retry timers
    * resend), so requests are never held forever.
    */
-  async handshake(authenticate: () => Promise<void>): Promise<void> {
+  async handshake<T>(authenticate: () => Promise<T>): Promise<T> {
     this.#requests.holdUntilAuthenticated();
     try {
-      await authenticate();
+      return await authenticate();
     } catch (e) {
       this.#requests.release();
       throw e;

@@ -48,12 +48,13 @@ export class HubSession {
   }
 
   async connect(): Promise<void> {
-    if (!this.#o.transportAuthenticates)
-      await this.#link.handshake(() =>
-        authenticate(this.#link, this.#c.device, this.#c.apply.hubPublicKey, this.#o.auth),
-      );
+    const { pingMs } = this.#o.transportAuthenticates
+      ? { pingMs: this.#link.connectionPingMs }
+      : await this.#link.handshake(() =>
+          authenticate(this.#link, this.#c.device, this.#c.apply.hubPublicKey, this.#o.auth),
+        );
     this.#link.resendAll();
-    this.#link.watch();
+    this.#link.watch(pingMs);
     await this.#stock.fillIfEmpty();
     await Promise.all([...this.#c.rooms.values()].map((r) => this.#resume(r)));
     this.#armPeriodicSync();

@@ -68,6 +68,8 @@ export interface ReconnectingConnection extends HubConnection {
   readonly senderId: bigint;
   /** Completed (re)connections, the first included. */
   readonly connections: number;
+  /** The PING interval the hub asked for in the current session's AUTH_OK (`ping_ms`). */
+  readonly pingMs: number | undefined;
   /** Frames dropped because the disconnected queue was full. */
   readonly dropped: number;
   /** Drops the open channel (the core found the hub silent) and reconnects with backoff. */
@@ -93,6 +95,7 @@ class Conn implements ReconnectingConnection {
   senderId: bigint;
   connections = 0;
   dropped = 0;
+  pingMs: number | undefined;
   private readonly frameCbs: ((f: Uint8Array) => void)[] = [];
   /** Frames read after AUTH_OK while no `onFrame` listener was registered yet. */
   private early: Uint8Array[] = [];
@@ -235,7 +238,8 @@ class Conn implements ReconnectingConnection {
         if (this.channel === channel) this.lost();
       },
     );
-    await handshake.run();
+    const { pingMs } = await handshake.run();
+    this.pingMs = pingMs;
     if (this.state === "closed") {
       channel.close();
       return;

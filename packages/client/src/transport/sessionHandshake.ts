@@ -60,8 +60,11 @@ export class SessionHandshake {
     this.#fail?.(e);
   }
 
-  /** Runs the four steps; resolves once AUTH_OK arrived and was checked. */
-  async run(): Promise<void> {
+  /**
+   * Runs the four steps; resolves once AUTH_OK arrived and was checked, with the PING
+   * interval the hub asked for in it (`ping_ms`; undefined when it did not say).
+   */
+  async run(): Promise<{ pingMs: number | undefined }> {
     const { deviceSigner: signer, senderId, hubPublicKey } = this.#o;
     const helloId = this.#o.nextRequestId();
     const auth = this.#o.auth?.();
@@ -95,6 +98,7 @@ export class SessionHandshake {
     if (confirmed.user_id !== this.#o.userId)
       throw new TransportError("WRONG_USER", "the hub authenticated this device as another user");
     this.#fail = undefined;
+    return { pingMs: confirmed.ping_ms };
   }
 
   #request(opcode: number, requestId: number, payload: Uint8Array): Uint8Array {

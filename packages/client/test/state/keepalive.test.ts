@@ -14,7 +14,7 @@ import {
 } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { deviceFromSeed } from "../../src/state/device.js";
-import { type HubConnection, HubLink } from "../../src/state/hubLink.js";
+import { type HubConnection, HubLink, negotiatedKeepalive } from "../../src/state/hubLink.js";
 import { RequestIds } from "../../src/state/persistence.js";
 import { parseFrame, verifyFrame } from "../../src/state/wire.js";
 import { MemoryStore } from "../../src/store.js";
@@ -67,6 +67,38 @@ async function setup() {
 }
 
 describe("client keep-alive", () => {
+  it("takes a longer interval the hub asked for in AUTH_OK (ping_ms), the timeout growing with it", async () => {
+    const t = await setup();
+    t.link.watch(4000); // own: 1000 / 3500; asked: every 4000 → dead after 6500
+    t.time.advance(3999);
+    expect(t.conn.sent).toEqual([]);
+    t.time.advance(1);
+    expect(t.conn.opcodes()).toEqual([Opcode.PING]);
+    t.time.advance(2499);
+    expect(t.conn.dropped).toEqual([]);
+    t.time.advance(1);
+    expect(t.conn.dropped).toEqual(["hub silent for 6500 ms"]);
+    // The next session's AUTH_OK says nothing: the client's own interval again.
+    t.link.watch();
+    t.time.advance(1000);
+    expect(t.conn.opcodes()).toEqual([Opcode.PING, Opcode.PING]);
+  });
+
+  it("keeps its own interval when the hub asks for a shorter one, and stays off when off", () => {
+    const own = { intervalMs: 45_000, timeoutMs: 120_000 };
+    expect(negotiatedKeepalive(own, 10_000)).toEqual(own);
+    expect(negotiatedKeepalive(own, undefined)).toEqual(own);
+    expect(negotiatedKeepalive(own, 120_000)).toEqual({ intervalMs: 120_000, timeoutMs: 195_000 });
+    expect(negotiatedKeepalive({ intervalMs: 0, timeoutMs: 0 }, 120_000)).toEqual({
+      intervalMs: 0,
+      timeoutMs: 0,
+    });
+    expect(negotiatedKeepalive({ intervalMs: 45_000, timeoutMs: 0 }, 90_000)).toEqual({
+      intervalMs: 90_000,
+      timeoutMs: 0,
+    });
+  });
+
   it("pings after each quiet interval, drops the connection and tells the app at the timeout", async () => {
     const t = await setup();
     t.link.watch();

@@ -30,7 +30,11 @@ const hello = struct({
 });
 const authChallenge = struct({ nonce: bytes(32), hub_key: bytes(32) });
 const authResponse = struct({ nonce: bytes(32) });
-const authOk = struct({ sender_id: u64(), user_id: text() });
+/**
+ * `ping_ms`: how often the hub asks the client to PING when quiet (docs/protocol.md
+ * "Keep-alive"); sent only when the hub's transport keeps the session alive on its own.
+ */
+const authOk = struct({ sender_id: u64(), user_id: text(), ping_ms: optional(uint()) });
 const ping = struct({ nonce: uint() });
 const error = struct({
   code: uint(),

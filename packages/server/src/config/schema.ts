@@ -347,6 +347,14 @@ export const schema = {
       reload: true,
       doc: "Silence from an authenticated client after which the hub sends it a PING (and again every interval while the silence lasts); 0 = the hub never pings. Clients ping on their own when quiet (the client's default is every 45 s), so a live client is rarely pinged by the hub. Through WebSocket front processes (`server.websocket_fronts`) the front sends a WebSocket ping frame instead (no signature, answered by the client's WebSocket itself).",
     },
+    client_ping_interval_ms: {
+      type: "int",
+      default: 0,
+      min: 0,
+      max: 3_600_000,
+      reload: true,
+      doc: "How often the hub asks its clients to PING when quiet (AUTH_OK `ping_ms`), on sessions whose transport keeps them alive itself: WebSocket through front processes (`server.websocket_fronts`), where the front's ping frames see a vanished client. A longer interval than the client's default (45 s) saves the hub a signature check and a signed PONG per PING (issue 15); the client's own timeout grows with it, so it notices a hung hub later. 0 = not said (clients keep their own interval). Needs clients that know `ping_ms` (older ones refuse an AUTH_OK carrying it).",
+    },
     idle_timeout_ms: {
       type: "int",
       default: 150000,

@@ -30,7 +30,7 @@ import {
 
 const flush = () => new Promise((r) => setImmediate(r));
 
-async function setup(limits: { maxSessionsPerUser?: number } = {}) {
+async function setup(limits: { maxSessionsPerUser?: number; clientPingIntervalMs?: number } = {}) {
   const time = new ManualTime();
   const key = hubKey();
   const host = await HubHost.open(
@@ -51,7 +51,7 @@ async function setup(limits: { maxSessionsPerUser?: number } = {}) {
       },
       hubKey: key,
       hub: host,
-      limits: { ...defaultLimits, keepaliveIntervalMs: 1000, idleTimeoutMs: 3500 },
+      limits: { ...defaultLimits, keepaliveIntervalMs: 1000, idleTimeoutMs: 3500, ...limits },
       clock: time,
       rng: { bytes: (len) => new Uint8Array(len).fill(n) },
       timers: time,
@@ -88,6 +88,19 @@ describe("hub keep-alive", () => {
     expect(t.host.sessionsOf(dev.senderId)).toEqual([]);
     s.session.silent(3600); // once
     expect(s.closed).toEqual(["idle timeout"]);
+  });
+
+  it("asks for client PINGs every client_ping_interval_ms in AUTH_OK only where the transport keeps alive", async () => {
+    const t = await setup({ clientPingIntervalMs: 120_000 });
+    const authOk = (sent: Frame[]) =>
+      decodePayload(Opcode.AUTH_OK, sent.find((f) => f.header.opcode === Opcode.AUTH_OK)!.payload);
+    const front = await t.open(device(), "alice", true);
+    expect(authOk(front.sent).ping_ms).toBe(120_000);
+    // The session's own keep-alive would PING it after 1 s: a longer client interval is no saving there.
+    const own = await t.open(device(), "bob");
+    expect(authOk(own.sent)).not.toHaveProperty("ping_ms");
+    const unset = await setup();
+    expect(authOk((await unset.open(device(), "carol", true)).sent)).not.toHaveProperty("ping_ms");
   });
 
   it("PINGs a silent client (signed by the hub) and closes its session at the idle timeout", async () => {

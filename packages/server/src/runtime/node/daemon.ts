@@ -106,6 +106,7 @@ export function runtimeLimits(c: Config): RuntimeLimits {
     authTimeoutMs: l.auth_timeout_ms,
     keepaliveIntervalMs: l.keepalive_interval_ms,
     idleTimeoutMs: l.idle_timeout_ms,
+    clientPingIntervalMs: l.client_ping_interval_ms,
     maxConnections: l.max_connections,
   };
 }

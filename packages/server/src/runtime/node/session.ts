@@ -81,6 +81,11 @@ export interface SessionLimits {
   keepaliveIntervalMs: number;
   /** Silence after which the hub closes the session (0 = never). */
   idleTimeoutMs: number;
+  /**
+   * The client PING interval AUTH_OK asks for (`ping_ms`) where the transport keeps the
+   * session alive (`SessionIo.keepsAlive`); 0 or absent = not said.
+   */
+  clientPingIntervalMs?: number;
 }
 
 /** What a session may do to its socket. */
@@ -564,10 +569,17 @@ export class Session {
           this.close("too many sessions for the user");
           return;
         }
+        // Only where the transport watches liveness: elsewhere the hub's own PING (60 s)
+        // would come before a longer client interval, and cost more than the client's.
+        const pingMs = this.d.io.keepsAlive ? (this.d.limits.clientPingIntervalMs ?? 0) : 0;
         this.respond(
           Opcode.AUTH_OK,
           requestId,
-          encodePayload(Opcode.AUTH_OK, { sender_id: me.senderId, user_id: me.userId }),
+          encodePayload(Opcode.AUTH_OK, {
+            sender_id: me.senderId,
+            user_id: me.userId,
+            ...(pingMs > 0 ? { ping_ms: pingMs } : {}),
+          }),
         );
         if (!step.first) return;
         if (this.authTimer) this.d.timers.clear(this.authTimer);
