@@ -125,19 +125,41 @@ function openFileLimit(): number {
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** p99 of one small active room (10 members over WebTransport) for `seconds`. */
-async function activeRoomP99(hub: SpawnedHub, roomOffset: number, seconds: number) {
-  const r = await runLoad({
+/**
+ * p99 of one small active room (10 members, 20 msg/s) for `seconds`: over WebSocket (through
+ * the fronts, beside the idle sessions) when the hub has fronts, else over WebTransport.
+ * Bounded: a room not measured within `seconds` + 120 s fails with that said.
+ */
+async function activeRoomP99(
+  hub: SpawnedHub,
+  roomOffset: number,
+  seconds: number,
+  websocket: boolean,
+) {
+  const run = runLoad({
     url: hub.url,
     certHash: hub.certHash,
     hubKey: hub.hubKey,
+    ...(websocket ? { transport: "websocket" as const, websocketUrl: hub.websocket } : {}),
     rooms: 1,
     members: 10,
     rate: 20,
     durationMs: seconds * 1000,
     roomOffset,
   });
-  return { p99: r.p99_ms, delivered: r.delivered === r.expected_deliveries };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`active room ${roomOffset} not measured within ${seconds + 120} s`)),
+      (seconds + 120) * 1000,
+    );
+  });
+  try {
+    const r = await Promise.race([run, bound]);
+    return { p99: r.p99_ms, delivered: r.delivered === r.expected_deliveries };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** CPU the primary and the fronts use over `seconds` with nothing but the idle sessions. */
@@ -236,7 +258,7 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
   let fleet: IdleFleet | undefined;
   let wt: { close(): void } | undefined;
   try {
-    const before = await activeRoomP99(hub, 0, p.roomSeconds);
+    const before = await activeRoomP99(hub, 0, p.roomSeconds, p.fronts > 0);
     const memBefore = await settledMemory(hub);
     log(
       `hub ${JSON.stringify(memBefore)} KB (${frontPids(pid).length} fronts); opening ${p.sessions} idle sessions from ${p.processes} processes, ${p.addresses.length} addresses, at most ${p.openS} s`,
@@ -277,7 +299,7 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     const health = fleet.health();
     const counters = await hubCounters(hub);
     log(`keep-alive ${JSON.stringify(health)} hub ${JSON.stringify(counters)}`);
-    const during = await activeRoomP99(hub, 1000, p.roomSeconds);
+    const during = await activeRoomP99(hub, 1000, p.roomSeconds, p.fronts > 0);
     const out: Record<string, number | string> = {
       idle_sessions: opened,
       idle_sessions_wanted: p.wanted,
@@ -304,6 +326,7 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
       active_room_p99_ms: during.p99,
       active_room_p99_ms_baseline: before.p99,
       active_room_delivered_all: String(during.delivered && before.delivered),
+      active_room_transport: p.fronts > 0 ? "websocket (front processes)" : "webtransport",
       idle_ping_ms: Math.max(p.pingMs, p.clientPingMs),
       idle_closed_silent: counters.idle_closed ?? Number.NaN,
       idle_closed_seen_by_load: Object.values(health.closed).reduce((a, b) => a + b, 0),
@@ -317,7 +340,9 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     // The same room once they are gone: the machine's noise, measured around the figure.
     await fleet.close();
     fleet = undefined;
-    out.active_room_p99_ms_after_close = (await activeRoomP99(hub, 2000, p.roomSeconds)).p99;
+    out.active_room_p99_ms_after_close = (
+      await activeRoomP99(hub, 2000, p.roomSeconds, p.fronts > 0)
+    ).p99;
     if (p.wtSessions > 0) {
       const wt0 = await settledMemory(hub);
       wt = await openWebTransportIdle(hub, p.wtSessions);

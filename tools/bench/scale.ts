@@ -27,6 +27,13 @@ const SECTIONS: readonly { name: string; file: string; fn: string }[] = [
 const only = process.env.BENCH_SCALE_SECTIONS?.split(",").filter(Boolean);
 
 const out: Record<string, number | string | boolean> = {};
+// A library's asynchronous throw (the WebTransport client's "Can not get http2 TLSSocket"
+// on an overloaded hub) must not end the run without its JSON line: it is reported, and
+// the section it hit fails by its own bounds.
+process.on("uncaughtException", (e) => {
+  process.stderr.write(`[scale] uncaught: ${e instanceof Error ? e.stack : e}\n`);
+  out.uncaught_error = e instanceof Error ? e.message : String(e);
+});
 for (const s of SECTIONS) {
   if (only !== undefined && !only.includes(s.name)) continue;
   const path = join(here, s.file);
