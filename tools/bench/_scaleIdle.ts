@@ -211,14 +211,19 @@ function plan(quick: boolean) {
   const sessions = Math.max(1, Math.min(wanted, holders * (fdLimit - 1000)));
   const perIp = 1000;
   const pingMs = Number(process.env.BENCH_IDLE_PING_MS ?? PING_MS);
+  const processes = quick ? 2 : Math.max(2, Math.ceil(sessions / PER_PROCESS));
+  // Each process uses its own addresses (every processes-th): enough for its share at
+  // `perIp` each. (101 addresses for 100,000 sessions over 7 processes left four of them 14
+  // addresses, 14,000 sessions, for shares of 14,286: the rest refused.)
+  const perProcessAddresses = Math.ceil(Math.ceil(sessions / processes) / perIp);
   return {
     fdLimit,
     wanted,
     fronts,
     sessions,
     perIp,
-    addresses: loopbackAddresses(Math.ceil(sessions / perIp) + 1),
-    processes: quick ? 2 : Math.max(2, Math.ceil(sessions / PER_PROCESS)),
+    addresses: loopbackAddresses(processes * perProcessAddresses),
+    processes,
     wtSessions: quick ? 0 : Number(process.env.BENCH_IDLE_WT ?? 0),
     roomSeconds: quick ? 3 : 15,
     cpuSeconds: quick ? 3 : 30,
