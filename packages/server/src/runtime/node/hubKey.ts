@@ -20,7 +20,8 @@ export function loadOrCreateHubKey(path: string): { key: HubKey; created: boolea
     };
   }
   // From a random seed, not generateKeyPairSync: Node 20 can deadlock when a garbage
-  // collection during the key's export destroys the KeyGenJob that made it (PROBES.md).
+  // collection during the key's export destroys the KeyGenJob that made it (docs/performance.md
+  // "Scale: idle sessions").
   const privateKey = ed25519PrivateKeyObject(randomBytes(32));
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, privateKey.export({ type: "pkcs8", format: "pem" }), {
