@@ -26,6 +26,8 @@ export interface LoadOptions {
   transport?: "webtransport" | "websocket";
   /** `ws://host:port/kalandra` of the hub's WebSocket listener. */
   websocketUrl?: string;
+  /** Bound on each member's connection and handshake (the transport's default: 10 s). */
+  connectTimeoutMs?: number;
   hubKey: Uint8Array;
   /** Rooms. */
   rooms: number;
@@ -201,6 +203,7 @@ export async function openMember(
     deviceSigner: client.signer,
     userId,
     hubPublicKey: o.hubKey,
+    ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
     ...(auth === undefined ? {} : { auth: () => auth }),
   };
   const conn =
