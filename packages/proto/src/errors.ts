@@ -96,6 +96,12 @@ export const ErrorCode = {
   FEDERATION_DISABLED: 710,
   /** A replica refused an authority frame: not the next log_index, wrong term or signature. */
   OUT_OF_POSITION: 711,
+  /**
+   * A frame or certificate of a term above the room's known one without a certificate
+   * chain this hub can verify (a majority of the room's voters it knows, pinned keys):
+   * dropped, the room keeps its authority, the sender gets a strike.
+   */
+  UNVERIFIED_TERM: 712,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ErrorCode;

@@ -196,6 +196,8 @@ export {
   type RoomPolicyStatePayload,
   type SyncPagePayload,
   type SyncRequestPayload,
+  type TermChainFetchPayload,
+  type TermChainPayload,
   type TypingPayload,
   type WelcomePayload,
 } from "./payloads/schemas.js";

@@ -116,6 +116,8 @@ export const OPCODE_TRAITS: Readonly<Record<Opcode, OpcodeTraits>> = Object.free
   [Opcode.FED_PROOF]: t("federation", "peer"),
   [Opcode.FED_LINK_OK]: t("federation", "peer"),
   [Opcode.FED_LOG_STATE]: t("federation", "peer"),
+  [Opcode.TERM_CHAIN_FETCH]: t("federation", "peer"),
+  [Opcode.TERM_CHAIN]: t("federation", "peer"),
   // A user lists and revokes its own devices; the hub answers them itself.
   [Opcode.DEVICE_LIST]: t("identity", "client"),
   [Opcode.DEVICE_LISTED]: t("identity", "hub"),

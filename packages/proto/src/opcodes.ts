@@ -60,6 +60,10 @@ export const Opcode = {
   FED_LINK_OK: 0x0709,
   /** Replica ↔ authority: how much of a room's log is durable there / committed (issue 18). */
   FED_LOG_STATE: 0x070a,
+  /** Replica → a hub claiming a higher term: the room's certificates above `after_term`. */
+  TERM_CHAIN_FETCH: 0x070b,
+  /** The answer: verified handover certificates, terms ascending (docs/protocol.md). */
+  TERM_CHAIN: 0x070c,
   // 0x08xx identity (the user's own devices; DESIGN §10)
   DEVICE_LIST: 0x0801,
   DEVICE_LISTED: 0x0802,

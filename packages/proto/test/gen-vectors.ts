@@ -149,6 +149,8 @@ export const SAMPLE_PAYLOADS: { [Op in Opcode]: PayloadOf<Op> } = {
     commit: 41n,
     voters: ["hub-a.example.org", "hub-b.example.org"],
   },
+  [Opcode.TERM_CHAIN_FETCH]: { after_term: 2n },
+  [Opcode.TERM_CHAIN]: { certs: [{ proposal: fill(150, 0x02), votes: [fill(160, 0x03)] }] },
   [Opcode.DEVICE_LIST]: {},
   [Opcode.DEVICE_LISTED]: {
     devices: [

@@ -229,6 +229,19 @@ const fedLogState = struct({
   /** From the authority when they change: the room's voters (hubs with a member device). */
   voters: optional(array(text())),
 });
+/**
+ * A hub that sees a frame sequenced in a term above the one it holds a certificate for asks
+ * the sender for the room's certificate chain (room in the header): every handover
+ * certificate it holds above `after_term`.
+ */
+const termChainFetch = struct({ after_term: u64() });
+/**
+ * The chain, terms ascending, at most 32 certificates (the asker continues from the last);
+ * each as in HANDOVER_CERT: the proposal statement and the signed vote statements.
+ */
+const termChain = struct({
+  certs: array(struct({ proposal: bytes(), votes: array(bytes()) })),
+});
 
 // 0x08xx identity
 const deviceListed = struct({
@@ -297,6 +310,8 @@ export const PAYLOAD_SCHEMAS = {
   [Opcode.FED_PROOF]: fedProof,
   [Opcode.FED_LINK_OK]: fedLinkOk,
   [Opcode.FED_LOG_STATE]: fedLogState,
+  [Opcode.TERM_CHAIN_FETCH]: termChainFetch,
+  [Opcode.TERM_CHAIN]: termChain,
   [Opcode.DEVICE_LIST]: empty,
   [Opcode.DEVICE_LISTED]: deviceListed,
   [Opcode.DEVICE_REVOKE]: deviceRevoke,
@@ -349,6 +364,8 @@ export type AuthorityVotePayload = PayloadOf<typeof Opcode.AUTHORITY_VOTE>;
 export type AuthorityCommitPayload = PayloadOf<typeof Opcode.AUTHORITY_COMMIT>;
 export type HandoverCertPayload = PayloadOf<typeof Opcode.HANDOVER_CERT>;
 export type FedLogStatePayload = PayloadOf<typeof Opcode.FED_LOG_STATE>;
+export type TermChainFetchPayload = PayloadOf<typeof Opcode.TERM_CHAIN_FETCH>;
+export type TermChainPayload = PayloadOf<typeof Opcode.TERM_CHAIN>;
 export type FedHelloPayload = PayloadOf<typeof Opcode.FED_HELLO>;
 export type FedChallengePayload = PayloadOf<typeof Opcode.FED_CHALLENGE>;
 export type FedProofPayload = PayloadOf<typeof Opcode.FED_PROOF>;
