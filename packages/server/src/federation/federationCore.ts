@@ -51,6 +51,7 @@ import { ReplicaLog } from "./replica.js";
 import { ReplicaIntake, type SyncPageReader } from "./replicaIntake.js";
 import { RoomFacts } from "./roomFacts.js";
 import { type RoomAuthorityStatus, RoomTransfers, type TransferResult } from "./roomTransfers.js";
+import { TermFetch } from "./trust/termFetch.js";
 
 export type { FederationDeps, LocalHub, RoomHandover } from "./coreDeps.js";
 export type { PeerRequester } from "./forwarding.js";
@@ -88,6 +89,8 @@ export class FederationCore implements FederationInputs {
   /** Presence and typing across hubs (ephemeralRelay.ts). */
   readonly ephemeral: EphemeralRelay;
   private readonly transfers: RoomTransfers;
+  /** Frames of terms this hub does not believe yet, and the chains asked for them. */
+  readonly trust: TermFetch;
   /** Voters and term starts of the rooms (failover). */
   private readonly facts: RoomFacts;
   /** When each peer's link went down (or this core started, for links never up). */
@@ -123,10 +126,8 @@ export class FederationCore implements FederationInputs {
       majority,
       facts: this.facts,
       filter: this.relayFilter,
-      authorityOf: (roomId) => {
-        const rec = this.transfers.record(roomId);
-        return rec === undefined ? undefined : { domain: rec.authority, term: rec.term };
-      },
+      authorityOf: (roomId) => this.recordOf(roomId),
+      unverified: (domain, key, inner, e) => this.trust.hold(domain, key, inner, e),
     });
     this.ephemeral = new EphemeralRelay({
       ports,
@@ -146,6 +147,7 @@ export class FederationCore implements FederationInputs {
         committed: (roomId, voters, commit) => this.sendLogState(roomId, voters, { commit }),
       });
     }
+    const records = new TermRecords({ storage: d.storage, clock: d.clock, self });
     this.transfers = new RoomTransfers({
       self,
       signer: d.signer,
@@ -153,7 +155,7 @@ export class FederationCore implements FederationInputs {
       rng: d.rng ?? NO_RNG,
       storage: d.storage,
       book: this.book,
-      records: new TermRecords({ storage: d.storage, clock: d.clock, self }),
+      records,
       keyOf: (domain) => this.keyOf(domain),
       isUp: (domain) => this.up.has(domain),
       send: (domain, frame) => this.send(domain, frame, {}),
@@ -169,6 +171,22 @@ export class FederationCore implements FederationInputs {
       failoverAfterMs: d.failoverAfterMs ?? 3000,
       retryAfterMs: d.retryAfterMs ?? 1000n,
     });
+    this.trust = new TermFetch({
+      ports,
+      clock: d.clock,
+      self,
+      record: (roomId) => this.recordOf(roomId),
+      adopt: (roomId, cert) => this.transfers.adopt(roomId, cert),
+      learn: async (roomId, domain, term) => void (await this.book.learn(roomId, domain, term)),
+      chain: (roomId, after, max) => records.chain(roomId, after, max),
+      replay: (domain, key, inner, e) => this.intake.sequenced(domain, key, inner, e, true),
+    });
+  }
+
+  /** The room's authority and term as this hub's term record says. */
+  private recordOf(roomId: bigint): { domain: string; term: bigint } | undefined {
+    const rec = this.transfers.record(roomId);
+    return rec === undefined ? undefined : { domain: rec.authority, term: rec.term };
   }
 
   /**
@@ -182,6 +200,7 @@ export class FederationCore implements FederationInputs {
   /** Periodic work of the rooms' authority (resends, expiry, handovers); every ~100 ms. */
   tick(): void {
     this.transfers.tick();
+    this.trust.tick();
   }
 
   /** Who sequences the room in which term, and this hub's part; undefined for no room. */
@@ -365,6 +384,10 @@ export class FederationCore implements FederationInputs {
     }
     if (h.opcode === Opcode.SYNC_REQUEST) return this.answerCatchUp(domain, inner);
     if (h.opcode === Opcode.FED_LOG_STATE) return this.logState(domain, inner, key);
+    if (h.opcode === Opcode.TERM_CHAIN_FETCH || h.opcode === Opcode.TERM_CHAIN) {
+      if (!verifyFrame(inner, key)) return this.count("BAD_HUB_SIGNATURE");
+      return this.trust.onFrame(domain, inner);
+    }
     // A Welcome or commit request the authority sends to devices of this hub.
     if (h.opcode === Opcode.WELCOME || h.opcode === Opcode.COMMIT_REQUEST) {
       if (h.opcode === Opcode.WELCOME) await this.book.learn(h.roomId, domain, 0n);

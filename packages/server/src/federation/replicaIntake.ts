@@ -1,12 +1,15 @@
 /**
  * A participating hub's side of a replicated room (DESIGN §11): the authority's sequenced
  * frames are checked — position signature under the authority's pinned key, term not
- * below the known one, one authority per term — then position-checked into the replica
+ * below the known one, one authority per term, a term above the known one only once its
+ * certificate chain is verified (trust/termFetch.ts holds the frames meanwhile) — then
+ * position-checked into the replica
  * (replica.ts) and fanned out to the local devices the authority named; a gap is fetched
  * with a hub SYNC_REQUEST (one at a time per room). Sync is served from the replica to the
  * room's local members, as the authority last listed them.
  */
 import {
+  canary,
   decodePayload,
   Flag,
   type Frame,
@@ -59,13 +62,18 @@ export interface IntakeOptions {
   authorityOf(roomId: bigint): RoomAuthority | undefined;
   /** This hub's bans over what it relays (relayFilter.ts). */
   filter: RelayFilter;
+  /** A frame of a term above the record's: held while its chain is fetched (termFetch.ts). */
+  unverified(domain: string, key: Uint8Array, inner: Frame, e: Position): void;
 }
 
 export class ReplicaIntake {
   /** Local member devices of each replicated room, as the authority last listed them. */
   private readonly members = new Map<bigint, Set<bigint>>();
-  /** Rooms with a catch-up request in flight. */
-  private readonly catchingUp = new Set<bigint>();
+  /**
+   * Rooms with a catch-up request in flight, and to whom: a request to a hub that is no
+   * longer the authority is never answered, so one to the new authority goes out anyway.
+   */
+  private readonly catchingUp = new Map<bigint, string>();
   private requestId = 0;
   /** `ack_quorum = "majority"`: local fan-out waits for the authority's commit point. */
   private readonly commits: ReplicaCommits | undefined;
@@ -84,8 +92,17 @@ export class ReplicaIntake {
     if (this.book.authorityOf(roomId)?.domain === domain) this.commits?.committed(roomId, commit);
   }
 
-  /** A frame `domain` sequenced (its link key `key`): checked into the replica, fanned out. */
-  async sequenced(domain: string, key: Uint8Array, inner: Frame, e: Position): Promise<void> {
+  /**
+   * A frame `domain` sequenced (its link key `key`): checked into the replica, fanned out.
+   * `replayed`: a frame held for its term's chain, judged again (never held twice).
+   */
+  async sequenced(
+    domain: string,
+    key: Uint8Array,
+    inner: Frame,
+    e: Position,
+    replayed = false,
+  ): Promise<void> {
     const h = inner.header;
     const term = e.term ?? 0n;
     const wire = inner.toWire();
@@ -97,6 +114,14 @@ export class ReplicaIntake {
     if (known !== undefined && term < known.term) return this.ports.count("STALE_TERM");
     if (known !== undefined && term === known.term && known.domain !== domain) {
       return this.ports.count("NOT_AUTHORITY");
+    }
+    // A higher term is believed only on a certificate chain a majority of the voters this
+    // hub knows signed (trust/termChain.ts), never on the sender's word: held till then.
+    // canary: simulation-only planted bug (issue 18 (e)), a replica that takes any peer's
+    // higher term and records it as the room's authority.
+    if (term > (known?.term ?? 0n) && !canary("replica_trusts_unverified_term")) {
+      if (replayed) return this.ports.count("UNVERIFIED_TERM");
+      return this.o.unverified(domain, key, inner, e);
     }
     await this.book.learn(h.roomId, domain, term);
     await this.o.filter.attribute(h.senderId, e.user_id, domain);
@@ -216,8 +241,8 @@ export class ReplicaIntake {
   }
 
   private catchUp(domain: string, roomId: bigint, from: bigint): void {
-    if (this.catchingUp.has(roomId)) return;
-    this.catchingUp.add(roomId);
+    if (this.catchingUp.get(roomId) === domain) return;
+    this.catchingUp.set(roomId, domain);
     const req = hubFrame(
       this.ports.signer,
       Opcode.SYNC_REQUEST,

@@ -63,6 +63,7 @@ import type {
   TransferHost,
   TransferResult,
 } from "./transferTypes.js";
+import { anchorOf, checkLink } from "./trust/termChain.js";
 
 export type { AuthorityRole, RoomAuthorityStatus, TransferHost, TransferResult };
 
@@ -362,12 +363,23 @@ export class RoomTransfers {
     await this.tryInstall(roomId);
   }
 
-  /** Adopts a valid certificate of a higher term (persisted); false when it is not one. */
+  /**
+   * Adopts a valid certificate of a higher term (persisted); false when it is not one, or
+   * when it is not anchored in what this hub knows of the room (trust/termChain.ts).
+   */
   async adopt(roomId: bigint, cert: HandoverCertificate): Promise<boolean> {
     const rec = this.record(roomId) ?? initialRecord(roomId, cert.proposal.from);
-    const d = adoptCertificate(rec, cert, (x) => this.h.keyOf(x));
+    const keys = (x: string) => this.h.keyOf(x);
+    const d = adoptCertificate(rec, cert, keys);
     if (d.kind === "invalid") {
       this.h.count("BAD_HUB_SIGNATURE");
+      return false;
+    }
+    if (
+      d.kind === "adopted" &&
+      !checkLink(cert, anchorOf(rec, this.h.facts.voters(roomId)), keys).ok
+    ) {
+      this.h.count("UNVERIFIED_TERM");
       return false;
     }
     if (d.kind === "known") return rec.term === cert.proposal.term;

@@ -121,10 +121,7 @@ export function certFrame(
   cert: HandoverCertificate,
   handover?: Handover,
 ): Uint8Array {
-  const payload: HandoverCertPayload = {
-    proposal: encodeProposal(cert.proposal),
-    votes: cert.votes.map((v) => stateCborEncode(voteToMap(v))),
-  };
+  const payload: HandoverCertPayload = certToWire(cert);
   if (handover !== undefined) {
     payload.handover = {
       next_index: handover.nextIndex,
@@ -140,10 +137,7 @@ export function certOf(m: HandoverCertPayload): {
   cert: HandoverCertificate;
   handover?: Handover;
 } {
-  const cert = {
-    proposal: decodeProposal(m.proposal),
-    votes: m.votes.map((v, i) => voteFromMap(decodeMap(v), `votes[${i}]`)),
-  };
+  const cert = certFromWire(m);
   const h = m.handover;
   if (h === undefined) return { cert };
   return {
@@ -154,6 +148,26 @@ export function certOf(m: HandoverCertPayload): {
       createdAt: h.created_at,
       ...(h.creator === undefined ? {} : { creator: h.creator }),
     },
+  };
+}
+
+/** A certificate as HANDOVER_CERT and TERM_CHAIN carry it: proposal and vote statements. */
+export interface WireCertificate {
+  proposal: Uint8Array;
+  votes: Uint8Array[];
+}
+
+export function certToWire(cert: HandoverCertificate): WireCertificate {
+  return {
+    proposal: encodeProposal(cert.proposal),
+    votes: cert.votes.map((v) => stateCborEncode(voteToMap(v))),
+  };
+}
+
+export function certFromWire(m: WireCertificate): HandoverCertificate {
+  return {
+    proposal: decodeProposal(m.proposal),
+    votes: m.votes.map((v, i) => voteFromMap(decodeMap(v), `votes[${i}]`)),
   };
 }
 

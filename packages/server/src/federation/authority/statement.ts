@@ -175,6 +175,19 @@ export function votersWellFormed(voters: readonly string[]): boolean {
 
 export type CertificateCheck = { ok: true } | { ok: false; reason: string };
 
+/** The listed voters whose vote on exactly this proposal verifies under their pinned key. */
+export function validSigners(cert: HandoverCertificate, keys: HubKeys): Set<string> {
+  const p = cert.proposal;
+  const hash = proposalHash(p);
+  const counted = new Set<string>();
+  for (const v of cert.votes) {
+    if (!p.voters.includes(v.voter) || counted.has(v.voter)) continue;
+    if (!bytesEqual(v.proposal, hash) || !verifyVote(v, keys)) continue;
+    counted.add(v.voter);
+  }
+  return counted;
+}
+
 /**
  * Checks a handover certificate: a well-formed proposal for term ≥ 1 whose target is a
  * voter, and valid signatures of more than half of its voters on exactly this proposal.
@@ -185,13 +198,7 @@ export function verifyCertificate(cert: HandoverCertificate, keys: HubKeys): Cer
   if (p.term < 1n) return { ok: false, reason: "term 0 is the room's creation, not a transfer" };
   if (!votersWellFormed(p.voters)) return { ok: false, reason: "voters not distinct and sorted" };
   if (!p.voters.includes(p.to)) return { ok: false, reason: `new authority ${p.to} not a voter` };
-  const hash = proposalHash(p);
-  const counted = new Set<string>();
-  for (const v of cert.votes) {
-    if (!p.voters.includes(v.voter) || counted.has(v.voter)) continue;
-    if (!bytesEqual(v.proposal, hash) || !verifyVote(v, keys)) continue;
-    counted.add(v.voter);
-  }
+  const counted = validSigners(cert, keys);
   const need = majority(p.voters.length);
   if (counted.size < need) {
     return { ok: false, reason: `${counted.size} valid votes of ${need} needed` };

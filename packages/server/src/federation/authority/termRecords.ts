@@ -5,9 +5,14 @@
  * encoded record, and the newest one per room is the record. So a record is durable once
  * `put` resolves, a vote is audited by the very write that persists it, and a hub that
  * restarts reads back the vote it cast: it never votes twice in a (room, term).
+ *
+ * Every certificate a record ever held is kept too (read back from the same audit records):
+ * the room's chain of terms, which a hub that missed a transfer fetches (TERM_CHAIN,
+ * trust/termFetch.ts) to believe a higher term.
  */
 import { type Clock, toHex } from "@kalandra/proto";
 import type { AuditRecord } from "../../storage/types.js";
+import type { HandoverCertificate } from "./statement.js";
 import { decodeTermRecord, encodeTermRecord, type TermRecord } from "./termState.js";
 
 export const TERM_AUDIT_KIND = "federation_term";
@@ -27,18 +32,38 @@ function fromHex(s: string): Uint8Array {
 
 export class TermRecords {
   readonly #rooms = new Map<bigint, TermRecord>();
+  /** Each room's certificates, terms ascending. */
+  readonly #chains = new Map<bigint, HandoverCertificate[]>();
 
   constructor(private readonly d: TermRecordsDeps) {
     for (const r of d.storage.readAudit()) {
       if (r.kind !== TERM_AUDIT_KIND || r.roomId === undefined) continue;
       const hex = r.detail.record;
       if (typeof hex !== "string") continue;
-      this.#rooms.set(r.roomId, decodeTermRecord(fromHex(hex)));
+      const rec = decodeTermRecord(fromHex(hex));
+      this.#rooms.set(r.roomId, rec);
+      this.#keep(rec);
     }
   }
 
   get(roomId: bigint): TermRecord | undefined {
     return this.#rooms.get(roomId);
+  }
+
+  /** The room's certificates of terms above `after`, ascending, at most `max`. */
+  chain(roomId: bigint, after: bigint, max: number): HandoverCertificate[] {
+    const all = this.#chains.get(roomId) ?? [];
+    return all.filter((c) => c.proposal.term > after).slice(0, max);
+  }
+
+  #keep(rec: TermRecord): void {
+    const cert = rec.certificate;
+    if (cert === undefined) return;
+    const chain = this.#chains.get(rec.roomId) ?? [];
+    const last = chain[chain.length - 1];
+    if (last !== undefined && last.proposal.term >= cert.proposal.term) return;
+    chain.push(cert);
+    this.#chains.set(rec.roomId, chain);
   }
 
   /**
@@ -47,6 +72,7 @@ export class TermRecords {
    */
   async put(rec: TermRecord, event: string, detail: Record<string, unknown> = {}): Promise<void> {
     this.#rooms.set(rec.roomId, rec);
+    this.#keep(rec);
     await this.d.storage.appendAudit({
       kind: TERM_AUDIT_KIND,
       at: this.d.clock.now(),
