@@ -13,6 +13,7 @@ import {
   signPosition,
   stampSequence,
 } from "@kalandra/proto";
+import { encodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import { certFrame, certToWire } from "../../src/federation/authority/authorityFrames.js";
 import {
@@ -22,10 +23,13 @@ import {
   signVote,
 } from "../../src/federation/authority/statement.js";
 import { STRIKE_LIMIT } from "../../src/federation/trust/termFetch.js";
-import type { Client } from "../hub/harness.js";
+import { type Client, frameOf, makeClient } from "../hub/harness.js";
+import { commit } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, headers, ROOM, threeHubRoom } from "./threeHubs.js";
+import { A, B, C, headers, ROOM, threeHubRoom, uploadKeyPackage } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
+
+const D = "d.example";
 
 /** A certificate B makes alone: it lists itself as the only voter and signs it. */
 function selfMade(signer: DeviceSigner, term = 1n): HandoverCertificate {
@@ -173,3 +177,45 @@ function isChain(net: Net, bytes: Uint8Array): boolean {
   const key = net.signers.get(B)!.publicKey;
   return openEnvelope(bytes, key, { maxHops: 3 }).inner.header.opcode === Opcode.TERM_CHAIN;
 }
+
+describe("a hub that joins the room after a transfer", () => {
+  it("learns the term chain from the authority that welcomed its user, and follows it", async () => {
+    const { net, hubs, bob } = await threeHubRoom({}, [D]);
+    const [a, b, d] = [hubs[A]!, hubs[B]!, net.hub(D)];
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    // bob@b adds dave@d: D's first frames of the room come from B, in term 1.
+    const dave = await makeClient(d, `dave@${D}`);
+    await uploadKeyPackage(net, d, dave);
+    const claim = frameOf(bob, Opcode.KP_CLAIM, 0n, 0n, { user_id: `dave@${D}` });
+    expect((await sendVia(net, b, bob, claim)).opcode).toBe(Opcode.KP_CLAIMED);
+    const made = await commit(b.cs, bob.state!, [
+      { proposalType: "add", add: { keyPackage: dave.device.publicPackage } },
+    ]);
+    const added = await sendVia(
+      net,
+      b,
+      bob,
+      frameOf(bob, Opcode.COMMIT, ROOM, 1n, {
+        commit: made.commit,
+        group_info: made.groupInfo,
+        welcome: encodeMlsMessage(made.welcome!),
+        welcome_recipients: [dave.senderId],
+      }),
+    );
+    expect(added.opcode).toBe(Opcode.ACK);
+    const said = await sendVia(net, b, bob, appMessage(bob, ROOM, 2n, "hello dave"));
+    expect(said.opcode).toBe(Opcode.ACK);
+    await net.settle();
+    const fd = d.hub.federation!;
+    expect(sent(net, D, B)).toContain(Opcode.TERM_CHAIN_FETCH);
+    expect(fd.book.authorityOf(ROOM)).toEqual({ domain: B, term: 1n });
+    expect(fd.roomAuthority(ROOM)).toMatchObject({ authority: B, term: 1n, role: "replica" });
+    expect(fd.refused.get("UNVERIFIED_TERM")).toBeUndefined();
+    // D holds the room's log from B (caught up from where it came in), and the chain.
+    expect(headers(d)).toEqual(headers(b));
+    const chain = d.storage.readAudit().filter((r) => r.kind === "federation_term");
+    expect(chain.map((r) => [r.detail.event, r.detail.to])).toEqual([["transfer", B]]);
+  });
+});

@@ -23,7 +23,7 @@ export interface Room {
   carol: Client;
 }
 
-async function uploadKeyPackage(net: Net, env: Env, c: Client): Promise<Uint8Array> {
+export async function uploadKeyPackage(net: Net, env: Env, c: Client): Promise<Uint8Array> {
   const kp = encodeMlsMessage({
     version: "mls10",
     wireformat: "mls_key_package",
@@ -39,9 +39,15 @@ async function uploadKeyPackage(net: Net, env: Env, c: Client): Promise<Uint8Arr
   return kp;
 }
 
-/** alice@a creates ROOM on A and adds bob@b and carol@c (claimed through their hubs). */
-export async function threeHubRoom(opts: Parameters<typeof federation>[1] = {}): Promise<Room> {
-  const net = await federation([A, B, C], opts);
+/**
+ * alice@a creates ROOM on A and adds bob@b and carol@c (claimed through their hubs).
+ * `others`: more hubs in the federation, with no member in the room (yet).
+ */
+export async function threeHubRoom(
+  opts: Parameters<typeof federation>[1] = {},
+  others: string[] = [],
+): Promise<Room> {
+  const net = await federation([A, B, C, ...others], opts);
   const [a, b, c] = [net.hub(A), net.hub(B), net.hub(C)];
   const alice = await makeClient(a, `alice@${A}`);
   const bob = await makeClient(b, `bob@${B}`);
