@@ -30,6 +30,11 @@ export const FED_HUB_CANARIES: readonly CanaryInfo[] = [
     scenarios: ["fed_hubs", "fed_hubs_partition"],
   },
   {
+    name: "replica_trusts_unverified_term",
+    description: "a replica takes a peer's higher term without its certificate chain",
+    scenarios: ["fed_hubs"],
+  },
+  {
     name: "relay_ignores_bans",
     description: "a hub relays to its devices the messages and presence of a user it banned",
     scenarios: ["fed_hubs"],

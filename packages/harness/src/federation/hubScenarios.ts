@@ -4,7 +4,8 @@
  * first user of hub a creates a room and adds everyone (key packages claimed across the
  * links, Welcomes routed by each home hub); through the chaos phase members on every hub
  * send, a member homed on another hub removes someone, the authority's operator kicks a
- * user homed elsewhere, under the plan's faults (safety checked every 2 s); then the faults
+ * user homed elsewhere, another hub claims the room in a term it has no certificate for
+ * (hubForgery.ts), under the plan's faults (safety checked every 2 s); then the faults
  * heal and the room must converge. Same seed → same trace and state digests.
  */
 import { createHash } from "node:crypto";
@@ -22,6 +23,7 @@ import {
   hubLogOf,
   type RelayBan,
 } from "./hubChecks.js";
+import { forgedTerm } from "./hubForgery.js";
 import { FedHubWorld, hubDomain } from "./hubWorld.js";
 
 /** One run's room: who created it, who is in it, what the scenario did to it. */
@@ -183,6 +185,7 @@ export const fedHubs: FedHubScenario = {
     remoteRemoval(r, 2000 + r.rng.int(4000));
     operatorKick(r, 3000 + r.rng.int(4000));
     relayBan(r, 1000 + r.rng.int(6000));
+    forgedTerm(r, 1500 + r.rng.int(6000));
     chatter(r, fedHubs.chaosMs);
   },
 };
