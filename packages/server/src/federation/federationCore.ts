@@ -179,7 +179,7 @@ export class FederationCore implements FederationInputs {
       adopt: (roomId, cert) => this.transfers.adopt(roomId, cert),
       learn: async (roomId, domain, term) => void (await this.book.learn(roomId, domain, term)),
       chain: (roomId, after, max) => records.chain(roomId, after, max),
-      replay: (domain, key, inner, e) => this.intake.sequenced(domain, key, inner, e, true),
+      replay: (domain, key, inner, e) => this.intake.sequenced(domain, key, inner, e),
     });
   }
 

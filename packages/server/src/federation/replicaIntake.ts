@@ -3,8 +3,8 @@
  * frames are checked — position signature under the authority's pinned key, term not
  * below the known one, one authority per term, a term above the known one only once its
  * certificate chain is verified (trust/termFetch.ts holds the frames meanwhile) — then
- * position-checked into the replica
- * (replica.ts) and fanned out to the local devices the authority named; a gap is fetched
+ * position-checked into the replica (replica.ts) and fanned out to the local devices the
+ * authority named; a gap is fetched
  * with a hub SYNC_REQUEST (one at a time per room). Sync is served from the replica to the
  * room's local members, as the authority last listed them.
  */
@@ -92,17 +92,8 @@ export class ReplicaIntake {
     if (this.book.authorityOf(roomId)?.domain === domain) this.commits?.committed(roomId, commit);
   }
 
-  /**
-   * A frame `domain` sequenced (its link key `key`): checked into the replica, fanned out.
-   * `replayed`: a frame held for its term's chain, judged again (never held twice).
-   */
-  async sequenced(
-    domain: string,
-    key: Uint8Array,
-    inner: Frame,
-    e: Position,
-    replayed = false,
-  ): Promise<void> {
+  /** A frame `domain` sequenced (its link key `key`): checked into the replica, fanned out. */
+  async sequenced(domain: string, key: Uint8Array, inner: Frame, e: Position): Promise<void> {
     const h = inner.header;
     const term = e.term ?? 0n;
     const wire = inner.toWire();
@@ -120,7 +111,6 @@ export class ReplicaIntake {
     // canary: simulation-only planted bug (issue 18 (e)), a replica that takes any peer's
     // higher term and records it as the room's authority.
     if (term > (known?.term ?? 0n) && !canary("replica_trusts_unverified_term")) {
-      if (replayed) return this.ports.count("UNVERIFIED_TERM");
       return this.o.unverified(domain, key, inner, e);
     }
     await this.book.learn(h.roomId, domain, term);

@@ -71,7 +71,7 @@ export interface TermFetchDeps {
   learn(roomId: bigint, domain: string, term: bigint): Promise<void>;
   /** This hub's certificates of the room above a term (termRecords.ts). */
   chain(roomId: bigint, after: bigint, max: number): HandoverCertificate[];
-  /** A held frame, now believed or not: judged again by the replica intake (never held again). */
+  /** A held frame, now believed or not: judged again by the replica intake. */
   replay(domain: string, key: Uint8Array, inner: Frame, e: Position): Promise<void>;
 }
 
@@ -79,6 +79,8 @@ export class TermFetch {
   readonly #held = new Map<string, Held>();
   readonly #strikes = new Map<string, { count: number; until: bigint }>();
   readonly #served = new Map<string, { window: bigint; count: number }>();
+  /** Held frames being judged again: one still above the record is dropped, not held twice. */
+  readonly #replaying = new WeakSet<Frame>();
 
   constructor(private readonly d: TermFetchDeps) {}
 
@@ -94,6 +96,10 @@ export class TermFetch {
 
   /** A frame `domain` sequenced in `term`, above what this hub believes: held, chain asked. */
   hold(domain: string, key: Uint8Array, inner: Frame, e: Position): void {
+    if (this.#replaying.has(inner)) {
+      this.count("UNVERIFIED_TERM");
+      return;
+    }
     const now = this.d.clock.now();
     const s = this.#strikes.get(domain);
     if (s !== undefined && s.count >= STRIKE_LIMIT && now < s.until) {
@@ -204,7 +210,10 @@ export class TermFetch {
   async #release(h: Held): Promise<void> {
     if (this.#held.get(`${h.domain} ${h.roomId}`) !== h) return;
     this.#held.delete(`${h.domain} ${h.roomId}`);
-    for (const f of h.frames) await this.d.replay(h.domain, f.key, f.inner, f.e);
+    for (const f of h.frames) {
+      this.#replaying.add(f.inner);
+      await this.d.replay(h.domain, f.key, f.inner, f.e);
+    }
   }
 
   /**
