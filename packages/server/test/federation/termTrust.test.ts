@@ -13,7 +13,6 @@ import {
   signPosition,
   stampSequence,
 } from "@kalandra/proto";
-import { encodeMlsMessage } from "ts-mls";
 import { describe, expect, it } from "vitest";
 import { certFrame, certToWire } from "../../src/federation/authority/authorityFrames.js";
 import {
@@ -24,9 +23,8 @@ import {
 } from "../../src/federation/authority/statement.js";
 import { STRIKE_LIMIT } from "../../src/federation/trust/termFetch.js";
 import { type Client, frameOf, makeClient } from "../hub/harness.js";
-import { commit } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, headers, ROOM, threeHubRoom, uploadKeyPackage } from "./threeHubs.js";
+import { A, addMembers, B, C, headers, ROOM, threeHubRoom, uploadKeyPackage } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
 
 const D = "d.example";
@@ -190,21 +188,7 @@ describe("a hub that joins the room after a transfer", () => {
     await uploadKeyPackage(net, d, dave);
     const claim = frameOf(bob, Opcode.KP_CLAIM, 0n, 0n, { user_id: `dave@${D}` });
     expect((await sendVia(net, b, bob, claim)).opcode).toBe(Opcode.KP_CLAIMED);
-    const made = await commit(b.cs, bob.state!, [
-      { proposalType: "add", add: { keyPackage: dave.device.publicPackage } },
-    ]);
-    const added = await sendVia(
-      net,
-      b,
-      bob,
-      frameOf(bob, Opcode.COMMIT, ROOM, 1n, {
-        commit: made.commit,
-        group_info: made.groupInfo,
-        welcome: encodeMlsMessage(made.welcome!),
-        welcome_recipients: [dave.senderId],
-      }),
-    );
-    expect(added.opcode).toBe(Opcode.ACK);
+    await addMembers(net, b, bob, 1n, [dave]);
     const said = await sendVia(net, b, bob, appMessage(bob, ROOM, 2n, "hello dave"));
     expect(said.opcode).toBe(Opcode.ACK);
     await net.settle();

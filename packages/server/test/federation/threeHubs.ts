@@ -74,26 +74,44 @@ export async function threeHubRoom(
     );
     expect(claimed.opcode).toBe(Opcode.KP_CLAIMED);
   }
-  const made = await commit(a.cs, alice.state, [
-    { proposalType: "add", add: { keyPackage: bob.device.publicPackage } },
-    { proposalType: "add", add: { keyPackage: carol.device.publicPackage } },
-  ]);
+  const welcome = await addMembers(net, a, alice, 0n, [bob, carol]);
+  bob.state = await join(b.cs, bob.device, welcome);
+  carol.state = await join(c.cs, carol.device, welcome);
+  return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
+}
+
+type Welcome = NonNullable<Awaited<ReturnType<typeof commit>>["welcome"]>;
+
+/**
+ * `adder` (homed on `env`) commits the Add of `newcomers` to ROOM at `epoch`, their Welcome
+ * routed by their home hubs; returns the Welcome (each newcomer joins with it).
+ */
+export async function addMembers(
+  net: Net,
+  env: Env,
+  adder: Client,
+  epoch: bigint,
+  newcomers: readonly Client[],
+): Promise<Welcome> {
+  const made = await commit(
+    env.cs,
+    adder.state!,
+    newcomers.map((n) => ({ proposalType: "add", add: { keyPackage: n.device.publicPackage } })),
+  );
   const added = await sendVia(
     net,
-    a,
-    alice,
-    frameOf(alice, Opcode.COMMIT, ROOM, 0n, {
+    env,
+    adder,
+    frameOf(adder, Opcode.COMMIT, ROOM, epoch, {
       commit: made.commit,
       group_info: made.groupInfo,
       welcome: encodeMlsMessage(made.welcome!),
-      welcome_recipients: [bob.senderId, carol.senderId],
+      welcome_recipients: newcomers.map((n) => n.senderId),
     }),
   );
   expect(added.opcode).toBe(Opcode.ACK);
-  alice.state = made.state;
-  bob.state = await join(b.cs, bob.device, made.welcome!);
-  carol.state = await join(c.cs, carol.device, made.welcome!);
-  return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
+  adder.state = made.state;
+  return made.welcome!;
 }
 
 export function headers(env: Env): string[] {
