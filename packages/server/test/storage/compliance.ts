@@ -155,6 +155,23 @@ export function storageCompliance(name: string, make: () => Promise<Harness>): v
       );
     });
 
+    it("drops an erased room log: nextIndex is 0 again and the log is rebuilt from 0", async () => {
+      // A deposed authority's replica drops its log and fetches the new authority's again
+      // (federation/failover.ts discardTail): the cached head must not outlive the rows.
+      await s.append([entry(1n, 0n, "a"), entry(1n, 1n, "b"), entry(2n, 0n, "other")]);
+      expect(s.nextIndex(1n)).toBe(2n);
+      await expect(s.dropRoomLog(1n)).rejects.toBeDefined(); // live payloads: nothing dropped
+      expect(s.nextIndex(1n)).toBe(2n);
+      for (const i of s.livePayloads(1n, 0n, 10)) await s.secureDelete(1n, i);
+      expect(await s.dropRoomLog(1n)).toBe(2);
+      expect(s.nextIndex(1n)).toBe(0n);
+      expect(s.readRange(1n, 0n, 10)).toEqual([]);
+      await s.append([entry(1n, 0n, "again")]);
+      expect(s.nextIndex(1n)).toBe(1n);
+      expect(s.readRange(1n, 0n, 10).map((f) => f.logIndex)).toEqual([0n]);
+      expect(s.nextIndex(2n)).toBe(1n);
+    });
+
     it("hands out each one-time key package once, per device", async () => {
       await s.putKeyPackages([
         kp(10n, "alice", 1),

@@ -56,6 +56,12 @@ export class FrameAppender {
     return n;
   }
 
+  /** The room's log was dropped (dropRoomLog): its next log_index is read again (0). */
+  forget(roomId: bigint): void {
+    this.next.delete(roomId);
+    this.planned.delete(roomId);
+  }
+
   async append(entries: readonly AppendEntry[]): Promise<void> {
     if (entries.length === 0) return;
     // Validate and copy everything synchronously: the caller may reuse its buffers.

@@ -244,6 +244,8 @@ class LmdbStorageImpl implements LmdbStorage {
       await this.life.write(() => {
         for (const key of rows) this.t.user_index.removeSync(key);
       });
+      // The cached head would outlive the rows (a replica rebuilds the log from 0).
+      this.appender.forget(roomId);
       return dropped;
     });
   }
