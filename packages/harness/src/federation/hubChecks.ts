@@ -4,7 +4,8 @@
  * - fed_log_prefix: every sequenced frame a client received, through whichever home hub,
  *   is the authority's frame at that log_index (a hub frame re-signed by the client's home
  *   hub is compared without its signature, DESIGN §11: clients pin their home hub's key).
- * - fed_no_fork: every replica holds, at every position it has, the authority's frame.
+ * - fed_no_fork: every replica holds, at every position it has (in majority mode: every
+ *   position it knows committed), the authority's frame.
  * - fed_one_authority: at most one hub is named the room's authority per term across all
  *   hubs' books, and no hub names an authority other than the room's in its term.
  * - ack_durable, delivered_agree, removed_reads_nothing: the single hub's client checks
@@ -119,7 +120,7 @@ function checkReplicas(
     if (domain === authority) continue;
     const replica = hubLogOf(w, domain, roomId) ?? [];
     checkNoEphemeral(w, domain, replica);
-    for (const [i, r] of replica.entries()) {
+    for (const [i, r] of replica.slice(0, agreedLength(w, domain, roomId, replica)).entries()) {
       const f = log[i];
       // Beyond the authority's durable head: the authority lost what it had sent (a crash).
       const same =
@@ -135,6 +136,23 @@ function checkReplicas(
       }
     }
   }
+}
+
+/**
+ * How much of a hub's log must be the authority's: all of it with `ack_quorum = "local"`;
+ * with "majority" what the hub knows a majority holds (its commit index): past it a hub may
+ * hold a deposed authority's tail it has not yet learned to give up (never shown to a
+ * client: fed_log_prefix, ack_durable and delivered_agree hold that).
+ */
+function agreedLength(
+  w: FedHubWorld,
+  domain: string,
+  roomId: bigint,
+  log: readonly StoredFrame[],
+): number {
+  if (w.o.ackQuorum !== "majority") return log.length;
+  const commit = w.hub(domain).node.core?.federation?.roomAuthority(roomId)?.commitIndex;
+  return commit === undefined ? log.length : Math.min(log.length, Number(commit));
 }
 
 function checkNoEphemeral(w: FedHubWorld, domain: string, log: readonly StoredFrame[]): void {

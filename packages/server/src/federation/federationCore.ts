@@ -141,6 +141,13 @@ export class FederationCore implements FederationInputs {
     if (majority) {
       this.gate = new MajorityGate({
         self,
+        signer: d.signer,
+        restore: (roomId) => {
+          const voters = this.isRemoteRoom(roomId) ? undefined : this.facts.voters(roomId);
+          return voters === undefined
+            ? undefined
+            : { voters, durable: d.storage.nextIndex(roomId) };
+        },
         deliver: (t, f) => {
           if (!this.route(t, f)) this.local?.sink(t, f);
         },
@@ -167,6 +174,7 @@ export class FederationCore implements FederationInputs {
           ? undefined
           : d.clock.now() - (this.downSince.get(domain) ?? this.startedAt),
       handedOver: (roomId) => this.gate?.releaseAll(roomId),
+      deposed: (roomId) => this.gate?.drop(roomId),
       count: (code) => this.count(code),
       failoverAfterMs: d.failoverAfterMs ?? 3000,
       retryAfterMs: d.retryAfterMs ?? 1000n,
@@ -203,11 +211,17 @@ export class FederationCore implements FederationInputs {
     this.trust.tick();
   }
 
-  /** Who sequences the room in which term, and this hub's part; undefined for no room. */
+  /**
+   * Who sequences the room in which term, and this hub's part; undefined for no room. The
+   * commit index is what a majority holds: the gate's at the authority, as the authority
+   * last told a replica (majority mode), else the log's length.
+   */
   roomAuthority(roomId: bigint): RoomAuthorityStatus | undefined {
     const s = this.transfers.status(roomId);
-    const commit = this.gate?.commit(roomId);
-    if (s === undefined || commit === undefined || s.authority !== this.domain) return s;
+    if (s === undefined) return s;
+    const commit =
+      s.authority === this.domain ? this.gate?.commit(roomId) : this.intake.commit(roomId);
+    if (commit === undefined || commit >= s.commitIndex) return s;
     return { ...s, commitIndex: commit };
   }
 
@@ -314,6 +328,11 @@ export class FederationCore implements FederationInputs {
    */
   intercept(target: Target, frame: Uint8Array): boolean {
     if (this.gate?.hold(target, frame) === true) return true;
+    const clipped = this.gate?.clip(target, frame);
+    if (clipped !== undefined) {
+      if (!this.route(target, clipped)) this.local?.sink(target, clipped);
+      return true;
+    }
     return this.route(target, frame);
   }
 

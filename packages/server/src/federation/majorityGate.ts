@@ -11,11 +11,27 @@
  * - At a replica: the local fan-out of an entry waits for the authority's commit point
  *   (FED_LOG_STATE `commit`), which it sends whenever it advances.
  *
+ * - Sync: a SYNC_PAGE shows a client only entries below the commit point (`clipPage`; the
+ *   authority's answers here, a replica's in replicaIntake.ts), so a client cannot read
+ *   past what a majority holds either.
+ *
  * Deliveries are released in the order they were held. `"local"` mode never holds anything.
- * Held deliveries are in memory: after a restart the clients' retries (idempotent, same
- * request id) get their ACK once the entry is committed.
+ * Held deliveries are in memory: after a restart the gate knows the room again from its
+ * recorded voters (`restore`) with a commit point of 0 until the replicas report, and the
+ * clients' retries (idempotent, same request id) get their ACK once the entry is committed.
+ * A hub deposed by a failover forgets the room (`drop`): what it held is never delivered.
  */
-import { Flag, FrameHeader, isSequenced, Opcode } from "@kalandra/proto";
+import {
+  type DeviceSigner,
+  decodePayload,
+  Flag,
+  FrameHeader,
+  HEADER_SIZE,
+  isSequenced,
+  Opcode,
+  responseFrame,
+  type SyncPagePayload,
+} from "@kalandra/proto";
 import type { Target } from "../vocabulary/target.js";
 import { majority } from "./authority/statement.js";
 
@@ -36,10 +52,32 @@ interface GatedRoom {
 
 export interface MajorityGateDeps {
   self: string;
+  /** Re-signs a SYNC_PAGE answer it clipped. */
+  signer: DeviceSigner;
   /** Delivers a released frame as the sink would have (local or to a peer). */
   deliver(target: Target, frame: Uint8Array): void;
   /** The commit point advanced: tell the room's replicas. */
   committed(roomId: bigint, voters: readonly string[], commit: bigint): void;
+  /**
+   * A room this hub sequences that the gate does not know (after a restart): its recorded
+   * voters and this hub's durable length, or undefined when the room is not federated.
+   */
+  restore(roomId: bigint): { voters: readonly string[]; durable: bigint } | undefined;
+}
+
+/**
+ * A SYNC_PAGE without its entries at or past `commit` (what a client may see in majority
+ * mode); undefined when the page shows nothing past it.
+ */
+export function clipPage(page: SyncPagePayload, commit: bigint): SyncPagePayload | undefined {
+  const index = (e: { header: Uint8Array }) => FrameHeader.view(e.header).logIndex;
+  if (page.head <= commit && page.entries.every((e) => index(e) < commit)) return undefined;
+  const entries = page.entries.filter((e) => index(e) < commit);
+  const last = entries.at(-1);
+  const first = page.entries[0];
+  const next =
+    last !== undefined ? index(last) + 1n : first !== undefined ? index(first) : page.next;
+  return { entries, next, head: commit > next ? commit : next };
 }
 
 /** Which entry of which room a delivery shows a client, when it shows one. */
@@ -79,7 +117,7 @@ export class MajorityGate {
 
   /** A voter reported how much of the room's log it holds durably. */
   replicated(roomId: bigint, domain: string, length: bigint): void {
-    const r = this.#rooms.get(roomId);
+    const r = this.#room(roomId);
     if (r?.voters.includes(domain)) this.#report(roomId, r, domain, length);
   }
 
@@ -92,10 +130,31 @@ export class MajorityGate {
   hold(target: Target, frame: Uint8Array): boolean {
     const shown = shownEntry(target, frame);
     if (shown === undefined) return false;
-    const r = this.#rooms.get(shown.roomId);
+    const r = this.#room(shown.roomId);
     if (r === undefined || r.voters.length < 2 || shown.index < r.commit) return false;
     r.held.push({ target, frame, index: shown.index });
     return true;
+  }
+
+  /**
+   * A SYNC_PAGE answer (to a local session or a peer's) clipped to the room's commit point
+   * and re-signed; undefined when it may go as it is.
+   */
+  clip(target: Target, frame: Uint8Array): Uint8Array | undefined {
+    if (target.kind !== "session") return undefined;
+    const h = FrameHeader.view(frame);
+    if (h.opcode !== Opcode.SYNC_PAGE || (h.flags & Flag.RESPONSE) === 0) return undefined;
+    const r = this.#room(h.roomId);
+    if (r === undefined || r.voters.length < 2) return undefined;
+    const page = clipPage(decodePayload(Opcode.SYNC_PAGE, frame.subarray(HEADER_SIZE)), r.commit);
+    if (page === undefined) return undefined;
+    const req = { requestId: h.requestId, roomId: h.roomId, epoch: h.epoch };
+    return responseFrame(this.d.signer, req, Opcode.SYNC_PAGE, page);
+  }
+
+  /** This hub no longer sequences the room (deposed): what it held is never delivered. */
+  drop(roomId: bigint): void {
+    this.#rooms.delete(roomId);
   }
 
   /** Releases everything held for the room (its entries are in the next authority's log). */
@@ -103,6 +162,18 @@ export class MajorityGate {
     const r = this.#rooms.get(roomId);
     this.#rooms.delete(roomId);
     for (const h of r?.held ?? []) this.d.deliver(h.target, h.frame);
+  }
+
+  /** The room's gate, restored from the recorded voters when this hub sequences it. */
+  #room(roomId: bigint): GatedRoom | undefined {
+    const known = this.#rooms.get(roomId);
+    if (known !== undefined) return known;
+    const restored = this.d.restore(roomId);
+    if (restored === undefined) return undefined;
+    const durable = new Map([[this.d.self, restored.durable]]);
+    const r: GatedRoom = { voters: restored.voters, durable, commit: 0n, held: [] };
+    this.#rooms.set(roomId, r);
+    return r;
   }
 
   #report(roomId: bigint, r: GatedRoom, domain: string, length: bigint): void {
@@ -136,6 +207,11 @@ export class ReplicaCommits {
     const held = this.#held.get(roomId) ?? [];
     held.push({ frame, to, index });
     this.#held.set(roomId, held);
+  }
+
+  /** The authority's commit point as last told (0 before it said one). */
+  commit(roomId: bigint): bigint {
+    return this.#commit.get(roomId) ?? 0n;
   }
 
   committed(roomId: bigint, commit: bigint): void {

@@ -24,7 +24,7 @@ import { refuse } from "../vocabulary/outcome.js";
 import type { AuthorityBook } from "./authorityBook.js";
 import type { RoomAuthority } from "./contract.js";
 import type { Forwarding, PeerRequester } from "./forwarding.js";
-import { ReplicaCommits } from "./majorityGate.js";
+import { clipPage, ReplicaCommits } from "./majorityGate.js";
 import { type FederationPorts, ownHeader, resign } from "./ports.js";
 import type { RelayFilter } from "./relayFilter.js";
 import type { PageEntry, ReplicaLog } from "./replica.js";
@@ -90,6 +90,11 @@ export class ReplicaIntake {
   /** The authority's commit point for a room (FED_LOG_STATE from `domain`). */
   committed(domain: string, roomId: bigint, commit: bigint): void {
     if (this.book.authorityOf(roomId)?.domain === domain) this.commits?.committed(roomId, commit);
+  }
+
+  /** The authority's commit point as last told (majority mode; undefined in local mode). */
+  commit(roomId: bigint): bigint | undefined {
+    return this.commits?.commit(roomId);
   }
 
   /** A frame `domain` sequenced (its link key `key`): checked into the replica, fanned out. */
@@ -208,7 +213,10 @@ export class ReplicaIntake {
       return forwarding.refuse(sessionId, frame, refuse("NOT_MEMBER", "not a member of the room"));
     }
     const { from: start, limit } = decodePayload(Opcode.SYNC_REQUEST, frame.payload);
-    const p = page(h.roomId, start, limit);
+    const read = page(h.roomId, start, limit);
+    // Majority mode: nothing past the authority's commit point (it may still give way).
+    const p =
+      this.commits === undefined ? read : (clipPage(read, this.commits.commit(h.roomId)) ?? read);
     const signer = this.ports.signer;
     // A banned sender's application frames stay in the log but reach no device of this hub.
     const entries = p.entries.map((e) => ({

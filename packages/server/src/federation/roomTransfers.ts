@@ -386,6 +386,7 @@ export class RoomTransfers {
     const p = cert.proposal;
     // Audited as this hub's deposition when another hub took the room it sequenced.
     const deposed = p.kind === "failover" && d.previous === this.h.self && p.to !== this.h.self;
+    if (deposed) this.h.deposed(roomId);
     await this.h.records.put(d.record, deposed ? "deposed" : "transfer", {
       from: d.previous,
       to: p.to,

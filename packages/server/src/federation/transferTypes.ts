@@ -47,6 +47,8 @@ export interface TransferHost {
   replicaSettled(roomId: bigint): Promise<void>;
   /** The room is the new authority's now: whatever this hub still held for it may go. */
   handedOver(roomId: bigint): void;
+  /** Another hub took the room over from this one by failover: what it held is void. */
+  deposed(roomId: bigint): void;
   /** Voters and term starts of the rooms (failover). */
   readonly facts: RoomFacts;
   /** How long the link to a peer has been down (ms), undefined while it is up. */

@@ -1,0 +1,86 @@
+/**
+ * `ack_quorum = "majority"` beyond the live path (src/federation/majorityGate.ts): what a
+ * client may read — its retried request's ACK after the authority restarted, a sync page at
+ * the authority or at a replica — never shows an entry no majority holds yet, since a
+ * failover may still drop it (fed_hubs_failover seeds 3, 5, 7 acknowledged and served such
+ * entries before these rules).
+ */
+import { decodePayload, FrameHeader, Opcode, openEnvelope } from "@kalandra/proto";
+import { describe, expect, it } from "vitest";
+import { answerTo, type Client, type Env, frameOf } from "../hub/harness.js";
+import { appMessage } from "../sequencer/room.js";
+import { A, B, C, ROOM, threeHubRoom } from "./threeHubs.js";
+import type { Net } from "./twoHubs.js";
+
+/** The replicas' reports to A (FED_LOG_STATE) are lost: nothing new is committed at A. */
+function loseReportsTo(net: Net, to: string): void {
+  net.tamper = (m) => {
+    if (m.to !== to) return m;
+    const key = net.signers.get(m.from)!.publicKey;
+    const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+    return op === Opcode.FED_LOG_STATE ? undefined : m;
+  };
+}
+
+/** The log indexes of the SYNC_PAGE the hub answers `c`'s sync from 0 with. */
+async function syncedIndexes(net: Net, env: Env, c: Client): Promise<bigint[]> {
+  const req = frameOf(c, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 });
+  const requestId = FrameHeader.view(req).requestId;
+  await env.hub.handleFrame(c.sessionId, c.senderId, req);
+  await net.settleUntil(() => answerTo(env, c, requestId) !== undefined);
+  const page = answerTo(env, c, requestId);
+  expect(page?.opcode).toBe(Opcode.SYNC_PAGE);
+  const p = decodePayload(Opcode.SYNC_PAGE, page!.frame.payload);
+  const indexes = p.entries.map((e) => FrameHeader.view(e.header).logIndex);
+  expect(p.head).toBeGreaterThanOrEqual(p.next);
+  return indexes;
+}
+
+describe('ack_quorum = "majority": what clients read', () => {
+  it("a restarted authority holds the ACK of a retried request until a majority holds the entry", async () => {
+    const { net, hubs, alice, bob } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const a = hubs[A]!;
+    loseReportsTo(net, A);
+    const bytes = appMessage(alice, ROOM, 1n, "held");
+    const requestId = FrameHeader.view(bytes).requestId;
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
+    await net.settle();
+    expect(a.storage.nextIndex(ROOM)).toBe(3n);
+    expect(answerTo(a, alice, requestId)).toBeUndefined();
+    // A restarts; alice's client retries the same request (idempotent: same request id).
+    await net.crash(A);
+    await net.restart(A);
+    a.hub.attachSession(alice.sessionId, alice.signer.publicKey, alice.name);
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
+    await net.settle();
+    expect(answerTo(a, alice, requestId), "ACKed before a majority held it").toBeUndefined();
+    // The reports get through again: the next entry commits both.
+    net.tamper = undefined;
+    const next = appMessage(bob, ROOM, 1n, "next");
+    await hubs[B]!.hub.handleFrame(bob.sessionId, bob.senderId, next);
+    await net.settleUntil(() => answerTo(a, alice, requestId) !== undefined);
+    expect(answerTo(a, alice, requestId)?.frame.header.logIndex).toBe(2n);
+  });
+
+  it("a sync page at the authority ends at the commit point", async () => {
+    const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const a = hubs[A]!;
+    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n]);
+    loseReportsTo(net, A);
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, appMessage(alice, ROOM, 1n, "held"));
+    await net.settle();
+    expect(a.storage.nextIndex(ROOM)).toBe(3n);
+    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n]);
+  });
+
+  it("a sync page at a replica ends at the authority's commit point", async () => {
+    const { net, hubs, alice, carol } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const [a, c] = [hubs[A]!, hubs[C]!];
+    // Both replicas store the entry, A never hears so, nor tells C it is committed.
+    loseReportsTo(net, A);
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, appMessage(alice, ROOM, 1n, "held"));
+    await net.settle();
+    expect(c.storage.nextIndex(ROOM)).toBe(3n);
+    expect(await syncedIndexes(net, c, carol)).toEqual([0n, 1n]);
+  });
+});
