@@ -47,15 +47,18 @@ export function hubLogOf(
  * elected but still waiting for its handover is not it yet: its log may be behind.
  */
 export function authorityOf(w: FedHubWorld, roomId: bigint, creatorHome: string): string {
-  let sequencing: { domain: string; term: bigint } | undefined;
+  // Ranked by term, then the successor sequencing before the hub still handing over.
+  let sequencing: { domain: string; rank: bigint } | undefined;
   let named: { domain: string; term: bigint } | undefined;
   for (const h of w.hubs.values()) {
     const fed = h.node.core?.federation;
     const s = fed?.roomAuthority(roomId);
-    const mine = s !== undefined && s.authority === h.domain;
-    if (mine && (s.role === "sequencer" || s.role === "handing_over")) {
-      if (sequencing === undefined || s.term > sequencing.term) {
-        sequencing = { domain: h.domain, term: s.term };
+    // A hub handing the room over names its successor already, but holds the whole log.
+    const sequences = s?.role === "sequencer" && s.authority === h.domain;
+    if (s !== undefined && (sequences || s.role === "handing_over")) {
+      const rank = 2n * s.term + (sequences ? 1n : 0n);
+      if (sequencing === undefined || rank > sequencing.rank) {
+        sequencing = { domain: h.domain, rank };
       }
     }
     const a = fed?.book.authorityOf(roomId);
@@ -79,6 +82,12 @@ export function checkFedSafety(w: FedHubWorld, roomId: bigint, creatorHome: stri
   }
   const log = hubLogOf(w, authority, roomId);
   if (log === undefined) return; // the authority is down: nothing durable to compare with
+  for (const d of w.domains) {
+    const n = w.hub(d).node;
+    console.log(
+      `CHK ${w.now} ${d} auth=${authority} durable=${hubLogOf(w, d, roomId)?.length} st=${JSON.stringify(n.core?.federation?.roomAuthority(roomId), (_k, v) => (typeof v === "bigint" ? v.toString() : v))} book=${n.core?.federation?.book.authorityOf(roomId)?.domain}`,
+    );
+  }
   checkPrefix(w, roomId, authority, log);
   checkReplicas(w, roomId, authority, log);
   const infos: (HeaderInfo | undefined)[] = [];

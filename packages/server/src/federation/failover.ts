@@ -9,7 +9,8 @@
  * - A deposed authority (or any hub) whose log runs past where the new term starts holds a
  *   tail no majority kept: it is never served. The log is erased (every payload's key
  *   destroyed: cryptographic erasure) and dropped, and the replica fetches the room's log
- *   again from the new authority (storage has no partial truncation).
+ *   again from the new authority (storage has no partial truncation; logMatch.ts, which
+ *   also catches a tail that ends before the new term's start).
  */
 import { FrameHeader, hubFrame, Opcode, type ProtocolErrorCode } from "@kalandra/proto";
 import { decodeRoomState } from "../sequencer/roomState.js";
@@ -48,26 +49,6 @@ export function stateIsCurrent(storage: Storage, roomId: bigint): boolean {
     end = from;
   }
   return false;
-}
-
-/**
- * Erases and drops the room's log when it runs past `nextIndex` (where the new authority's
- * term starts); the number of entries given up, 0 when there was no such tail.
- */
-export async function discardTail(
-  storage: Storage,
-  roomId: bigint,
-  nextIndex: bigint,
-): Promise<bigint> {
-  const head = storage.nextIndex(roomId);
-  if (head <= nextIndex) return 0n;
-  for (;;) {
-    const live = storage.livePayloads(roomId, 0n, 1024);
-    if (live.length === 0) break;
-    for (const i of live) await storage.secureDelete(roomId, i);
-  }
-  await storage.dropRoomLog(roomId);
-  return head - nextIndex;
 }
 
 /** What the failover part uses of the transfers (roomTransfers.ts implements it). */
@@ -206,8 +187,7 @@ export class Failovers {
    * by a majority (a deposed authority's unreplicated tail) and give way.
    */
   async giveWay(roomId: bigint, m: { term: bigint; next_index: bigint }): Promise<void> {
-    await this.t.h.replicaSettled(roomId);
-    const dropped = await discardTail(this.t.h.storage, roomId, m.next_index);
+    const dropped = await this.t.h.giveWay(roomId, m.term, m.next_index);
     if (dropped === 0n) return;
     const rec = this.t.h.records.get(roomId);
     if (rec !== undefined) {

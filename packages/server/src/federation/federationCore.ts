@@ -175,6 +175,11 @@ export class FederationCore implements FederationInputs {
           : d.clock.now() - (this.downSince.get(domain) ?? this.startedAt),
       handedOver: (roomId) => this.gate?.releaseAll(roomId),
       deposed: (roomId) => this.gate?.drop(roomId),
+      catchUp: (domain, roomId) => this.intake.resume(domain, [roomId]),
+      giveWay: async (roomId, term, from) => {
+        const a = this.book.authorityOf(roomId);
+        return a === undefined ? 0n : this.intake.giveWay(a.domain, roomId, term, from);
+      },
       count: (code) => this.count(code),
       failoverAfterMs: d.failoverAfterMs ?? 3000,
       retryAfterMs: d.retryAfterMs ?? 1000n,
@@ -448,10 +453,19 @@ export class FederationCore implements FederationInputs {
     await this.local?.peerRequest(reply, inner, { senderId: h.senderId, deviceKey, userId });
   }
 
-  /** A replica's catch-up request, answered from this hub's log of the room it sequences. */
+  /**
+   * A replica's catch-up request, answered from this hub's log of the room it sequences or
+   * hands over (the new authority fetches the tail from it before it installs the room);
+   * else refused, so the replica may ask again elsewhere.
+   */
   private async answerCatchUp(domain: string, inner: Frame): Promise<void> {
     const h = inner.header;
-    if (this.isRemoteRoom(h.roomId)) return this.count("NOT_AUTHORITY");
+    if (this.isRemoteRoom(h.roomId) && this.transfers.status(h.roomId)?.role !== "handing_over") {
+      this.count("NOT_AUTHORITY");
+      const a = this.book.authorityOf(h.roomId);
+      this.send(domain, errorFrame(h, refuse("NOT_AUTHORITY", `${a?.domain} is`)), { to: [0n] });
+      return;
+    }
     const { from, limit } = decodePayload(Opcode.SYNC_REQUEST, inner.payload);
     const page = await this.local?.syncPage(h.roomId, from, limit);
     const answer =

@@ -209,6 +209,11 @@ export class ReplicaCommits {
     this.#held.set(roomId, held);
   }
 
+  /** Drops what the room's devices wait on (a new term: the old one's frames may give way). */
+  forget(roomId: bigint): void {
+    this.#held.delete(roomId);
+  }
+
   /** The authority's commit point as last told (0 before it said one). */
   commit(roomId: bigint): bigint {
     return this.#commit.get(roomId) ?? 0n;

@@ -67,6 +67,45 @@ export class ReplicaLog {
     return this.serial(roomId, () => this.acceptNow(roomId, a));
   }
 
+  /**
+   * Keeps a live frame back without judging its position (the replica's log is being
+   * checked against a new term's authority first): applied once a page lets it follow.
+   */
+  defer(
+    roomId: bigint,
+    frame: Uint8Array,
+    to: readonly bigint[],
+    roomState?: Uint8Array,
+  ): Promise<void> {
+    const a: Applied = roomState === undefined ? { frame, to } : { frame, to, roomState };
+    return this.serial(roomId, async () => {
+      this.hold(roomId, FrameHeader.view(frame).logIndex, a);
+    });
+  }
+
+  /** False when a page entry below the replica's head differs from the stored one (a fork). */
+  agrees(roomId: bigint, entries: readonly PageEntry[]): Promise<boolean> {
+    return this.serial(roomId, async () => {
+      const head = this.head(roomId);
+      for (const e of entries) {
+        const h = FrameHeader.view(e.header);
+        if (h.roomId !== roomId || h.logIndex >= head) break;
+        const [stored] = this.storage.readRange(roomId, h.logIndex, 1);
+        if (stored === undefined || !bytesEqual(stored.header, e.header)) return false;
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Gives the whole log up (a deposed authority's tail in it, storage has no partial
+   * truncation): every payload erased, the log dropped; it is fetched again from 0.
+   * Resolves with how many entries there were.
+   */
+  discard(roomId: bigint): Promise<bigint> {
+    return this.serial(roomId, () => eraseLog(this.storage, roomId));
+  }
+
   /** The room's state after the replica's last entry (a catch-up page's end). */
   putState(roomId: bigint, roomState: Uint8Array): Promise<void> {
     return this.serial(roomId, () => this.storage.putRoomState(roomId, roomState));
@@ -109,12 +148,7 @@ export class ReplicaLog {
       return refused(`log_index ${h.logIndex} differs from the replica's entry (a fork)`);
     }
     if (h.logIndex > head) {
-      let held = this.buffered.get(roomId);
-      if (held === undefined) {
-        held = new Map();
-        this.buffered.set(roomId, held);
-      }
-      if (held.size < MAX_BUFFERED) held.set(h.logIndex, a);
+      this.hold(roomId, h.logIndex, a);
       return { kind: "gap", from: head };
     }
     await this.append(
@@ -125,6 +159,15 @@ export class ReplicaLog {
       a.roomState,
     );
     return { kind: "appended", applied: [a, ...(await this.drain(roomId))] };
+  }
+
+  private hold(roomId: bigint, logIndex: bigint, a: Applied): void {
+    let held = this.buffered.get(roomId);
+    if (held === undefined) {
+      held = new Map();
+      this.buffered.set(roomId, held);
+    }
+    if (held.size < MAX_BUFFERED) held.set(logIndex, a);
   }
 
   /** Buffered frames that follow the head now, applied in order. */
@@ -186,6 +229,18 @@ export class ReplicaLog {
     });
     return next;
   }
+}
+
+/** Erases every payload of the room's log and drops it; resolves with its former length. */
+export async function eraseLog(storage: Storage, roomId: bigint): Promise<bigint> {
+  const head = storage.nextIndex(roomId);
+  for (;;) {
+    const live = storage.livePayloads(roomId, 0n, 1024);
+    if (live.length === 0) break;
+    for (const i of live) await storage.secureDelete(roomId, i);
+  }
+  await storage.dropRoomLog(roomId);
+  return head;
 }
 
 function refused(message: string): ReplicaVerdict {

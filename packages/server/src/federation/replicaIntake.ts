@@ -24,6 +24,7 @@ import { refuse } from "../vocabulary/outcome.js";
 import type { AuthorityBook } from "./authorityBook.js";
 import type { RoomAuthority } from "./contract.js";
 import type { Forwarding, PeerRequester } from "./forwarding.js";
+import { LogMatch } from "./logMatch.js";
 import { clipPage, ReplicaCommits } from "./majorityGate.js";
 import { type FederationPorts, ownHeader, resign } from "./ports.js";
 import type { RelayFilter } from "./relayFilter.js";
@@ -77,6 +78,8 @@ export class ReplicaIntake {
   private requestId = 0;
   /** `ack_quorum = "majority"`: local fan-out waits for the authority's commit point. */
   private readonly commits: ReplicaCommits | undefined;
+  /** The log checked against each new term's authority (logMatch.ts). */
+  private readonly match: LogMatch;
 
   constructor(
     private readonly ports: FederationPorts,
@@ -85,6 +88,21 @@ export class ReplicaIntake {
     private readonly o: IntakeOptions,
   ) {
     if (o.majority) this.commits = new ReplicaCommits((f, to) => this.fanOut(f, to));
+    this.match = new LogMatch({
+      replica,
+      facts: o.facts,
+      forgetHeld: (roomId) => this.commits?.forget(roomId),
+    });
+  }
+
+  /**
+   * A new term starts at `from` (AUTHORITY_COMMIT): a log that runs past it is given up and
+   * fetched again from `domain`; resolves with how many entries were past it.
+   */
+  async giveWay(domain: string, roomId: bigint, term: bigint, from: bigint): Promise<bigint> {
+    const dropped = await this.match.discardPast(roomId, term, from);
+    if (dropped > 0n) this.catchUp(domain, roomId, 0n);
+    return dropped;
   }
 
   /** The authority's commit point for a room (FED_LOG_STATE from `domain`). */
@@ -123,6 +141,9 @@ export class ReplicaIntake {
     if (e.members !== undefined) {
       this.members.set(h.roomId, new Set(e.members));
       void this.o.facts.setMembers(h.roomId, e.members); // kept for a restart, not awaited
+    }
+    if (!(await this.match.admit(h.roomId, term, wire, e.to ?? [], e.room_state))) {
+      return this.catchUp(domain, h.roomId, this.replica.head(h.roomId));
     }
     await this.o.facts.beginTerm(h.roomId, term, this.replica.head(h.roomId));
     const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state);
@@ -175,8 +196,12 @@ export class ReplicaIntake {
     const authority = this.book.authorityOf(roomId);
     if (authority?.domain !== domain) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
+    const before = this.replica.head(roomId);
+    if ((await this.match.page(roomId, authority.term, before, page)) === "discarded") {
+      return this.catchUp(domain, roomId, 0n);
+    }
     // The page is a piece of the authority's log: its entries count as of its term.
-    await this.o.facts.beginTerm(roomId, authority.term, this.replica.head(roomId));
+    await this.o.facts.beginTerm(roomId, authority.term, before);
     for (const a of await this.replica.applyPage(roomId, page.entries)) {
       this.deliver(roomId, a.frame, a.to);
     }
@@ -187,7 +212,7 @@ export class ReplicaIntake {
     }
     this.reportDurable(domain, roomId, authority.term);
     const head = this.replica.head(roomId);
-    if (head < page.head && page.entries.length > 0) this.catchUp(domain, roomId, head);
+    if (head < page.head && head > before) this.catchUp(domain, roomId, head);
   }
 
   /**
@@ -238,6 +263,7 @@ export class ReplicaIntake {
     this.ports.sink({ kind: "members", roomId: f.roomId, senderIds }, bytes);
   }
 
+  /** Asks the authority for its log from `from` on, and the entry before (logMatch.ts). */
   private catchUp(domain: string, roomId: bigint, from: bigint): void {
     if (this.catchingUp.get(roomId) === domain) return;
     this.catchingUp.set(roomId, domain);
@@ -246,7 +272,7 @@ export class ReplicaIntake {
       Opcode.SYNC_REQUEST,
       roomId,
       0n,
-      { from, limit: CATCH_UP_LIMIT },
+      { from: from > 0n ? from - 1n : 0n, limit: CATCH_UP_LIMIT },
       Flag.EXTERNAL,
       ++this.requestId,
     );

@@ -91,6 +91,12 @@ export class RoomFacts {
     await this.#put(roomId, { ...f, starts: [...kept, [term, start]] });
   }
 
+  /** The log was given up and is fetched again: every entry counts as of `term`. */
+  async restartTerms(roomId: bigint, term: bigint): Promise<void> {
+    const f = this.#rooms.get(roomId) ?? { starts: [] };
+    await this.#put(roomId, { ...f, starts: [[term, 0n]] });
+  }
+
   async #put(roomId: bigint, f: Facts): Promise<void> {
     this.#rooms.set(roomId, f);
     await this.d.storage.appendAudit({

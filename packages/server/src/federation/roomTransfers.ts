@@ -404,6 +404,7 @@ export class RoomTransfers {
     try {
       await this.h.replicaSettled(roomId);
       const head = this.h.storage.nextIndex(roomId);
+      if (head < inc.handover.nextIndex) this.askTail(roomId, inc);
       if (head !== inc.handover.nextIndex) return; // not yet (or a fork: never installed)
       const { handover } = inc;
       const refused = await this.h.local()?.installRoom?.({
@@ -423,6 +424,17 @@ export class RoomTransfers {
     } finally {
       inc.installing = false;
     }
+  }
+
+  /**
+   * The replica lacks the end of the log being handed over (a frame lost with a link): the
+   * old authority is asked for it (no new frame would reveal the gap: it takes no writes).
+   */
+  private askTail(roomId: bigint, inc: Incoming): void {
+    const now = this.h.clock.now();
+    if (inc.askedAt !== undefined && now - inc.askedAt < this.h.retryAfterMs) return;
+    inc.askedAt = now;
+    this.h.catchUp(inc.cert.proposal.from, roomId);
   }
 
   announce(roomId: bigint, p: Proposal, nextIndex: bigint): void {

@@ -47,6 +47,13 @@ export interface TransferHost {
   replicaSettled(roomId: bigint): Promise<void>;
   /** The room is the new authority's now: whatever this hub still held for it may go. */
   handedOver(roomId: bigint): void;
+  /**
+   * A new term starts at `from`: the replica's log is given up when it runs past (fetched
+   * again from the authority); resolves with how many entries were past it.
+   */
+  giveWay(roomId: bigint, term: bigint, from: bigint): Promise<bigint>;
+  /** Asks `domain` for the room's log from the replica's head on (a catch-up). */
+  catchUp(domain: string, roomId: bigint): void;
   /** Another hub took the room over from this one by failover: what it held is void. */
   deposed(roomId: bigint): void;
   /** Voters and term starts of the rooms (failover). */
@@ -77,4 +84,6 @@ export interface Incoming {
   cert: HandoverCertificate;
   handover: Handover;
   installing: boolean;
+  /** When the old authority was last asked for the log's end this replica lacks. */
+  askedAt?: bigint;
 }

@@ -93,6 +93,43 @@ describe("failover of a room's authority between real hubs", () => {
     expect(a.writeRefusal(ROOM)).toMatchObject({ code: "NOT_AUTHORITY" });
   });
 
+  it("a deposed authority that never hears where the new term starts still gives its tail up (its log is checked against the new term's)", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    // A sequences an entry no replica receives, then stops.
+    dropSequencedFrom(net, A);
+    await hubs[A]!.hub.handleFrame(
+      alice.sessionId,
+      alice.senderId,
+      appMessage(alice, ROOM, 1n, "tail"),
+    );
+    await net.settle();
+    net.tamper = undefined;
+    await net.crash(A);
+    const winner = await failover(net, [B, C]);
+    const w = hubs[winner]!;
+    // The new term's entries take the tail's place and go past it.
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b2"));
+    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
+    expect(hubs[A]!.storage.nextIndex(ROOM)).toBeLessThan(w.storage.nextIndex(ROOM));
+    // A comes back; the certificate reaches it, where the new term starts does not.
+    net.tamper = (m) => {
+      if (m.to !== A) return m;
+      const key = net.signers.get(m.from)!.publicKey;
+      const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+      return op === Opcode.AUTHORITY_COMMIT ? undefined : m;
+    };
+    await net.restart(A);
+    await net.settle();
+    expect(hubs[A]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: winner });
+    // The next entry reaches A past its head: A must not append after its own tail.
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b3"));
+    await net.settle();
+    expect(headers(hubs[A]!)).toEqual(headers(w));
+  });
+
   it("local: the unreplicated tail an old authority acknowledged is lost by the failover, and counted", async () => {
     const { net, hubs, alice } = await threeHubRoom({
       setup: { ackQuorum: "local", failoverAfterMs: FAILOVER_MS },

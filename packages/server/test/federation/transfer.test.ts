@@ -109,6 +109,39 @@ describe("planned transfer of a room's authority between real hubs", () => {
   );
 });
 
+describe("a handover whose last frame the new authority missed", () => {
+  it("the new authority fetches the log's end from the hub handing the room over, then takes it", async () => {
+    const { net, hubs, alice } = await threeHubRoom();
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    // A's last sequenced frame never reaches B (lost with a link); C has it.
+    net.tamper = (m) => {
+      if (m.from !== A || m.to !== B) return m;
+      const key = net.signers.get(A)!.publicKey;
+      return openEnvelope(m.bytes, key, { maxHops: 3 }).envelope.position_sig === undefined
+        ? m
+        : undefined;
+    };
+    const last = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "last"));
+    expect(last.opcode).toBe(Opcode.ACK);
+    net.tamper = undefined;
+    expect(b.storage.nextIndex(ROOM)).toBeLessThan(a.storage.nextIndex(ROOM));
+    let result: unknown;
+    void a.hub.federation!.transfer(ROOM, B).then((r) => {
+      result = r;
+    });
+    // A takes no more writes: no new frame reveals B's gap; the runtime ticks every 100 ms.
+    for (let step = 0; step < 50 && result === undefined; step++) {
+      net.time.advance(100);
+      for (const env of Object.values(hubs)) env.hub.federation!.tick();
+      await net.settle();
+    }
+    expect(result).toEqual({ ok: true, term: 1n });
+    expect(headers(b)).toEqual(headers(a));
+    const after = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "after"));
+    expect(after.frame.header.logIndex).toBe(last.frame.header.logIndex + 1n);
+  });
+});
+
 /** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
 function votes(net: Net, from: string, to: string): PayloadOf<typeof Opcode.AUTHORITY_VOTE>[] {
   const key = net.signers.get(from)!.publicKey;
