@@ -122,12 +122,17 @@ export class Failovers {
     }
   }
 
-  private async propose(roomId: bigint, rec: TermRecord, voters: readonly string[]): Promise<void> {
+  private async propose(
+    roomId: bigint,
+    rec: TermRecord,
+    voters: readonly string[],
+    from = rec.authority,
+  ): Promise<void> {
     const position = this.t.h.storage.nextIndex(roomId);
     const proposal: Proposal = {
       roomId,
       term: maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm.get(roomId) ?? 0n) + 1n,
-      from: rec.authority,
+      from,
       to: this.t.h.self,
       proposer: this.t.h.self,
       position,
@@ -139,6 +144,20 @@ export class Failovers {
     await this.t.startElection(roomId, rec, proposal);
   }
 
+  /**
+   * The room's authority learned that a voter promised a higher term (its frames are
+   * refused there: replicaIntake.ts): it proposes itself above every term seen, from its
+   * own log, so the room is not left to a term that may never be won (an election whose
+   * candidate went away while the links stay up: nobody else would propose).
+   */
+  reclaim(roomId: bigint, term: bigint): void {
+    this.see(roomId, term);
+    const rec = this.t.record(roomId);
+    const voters = this.t.h.facts.voters(roomId);
+    if (this.t.busy(roomId) || rec?.authority !== this.t.h.self || voters === undefined) return;
+    void this.propose(roomId, rec, voters, this.t.h.self);
+  }
+
   /** Failover won: this hub sequences the room from its own log and state in the new term. */
   async takeOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
     if (!this.t.certified(roomId, cert)) return;
@@ -148,11 +167,15 @@ export class Failovers {
     const roomState = this.t.h.storage.getRoomState(roomId);
     if (roomState === undefined) return this.t.finish(roomId, lost("UNKNOWN_ROOM"));
     await this.t.h.facts.beginTerm(roomId, p.term, head);
-    const refused = await this.t.h.local()?.installRoom?.({
-      meta: { roomId, createdAt: this.t.h.clock.now(), settings: {} },
-      roomState,
-      nextIndex: head,
-    });
+    // Reclaimed (from itself): its sequencer has the room already.
+    const refused =
+      p.from === this.t.h.self
+        ? undefined
+        : await this.t.h.local()?.installRoom?.({
+            meta: { roomId, createdAt: this.t.h.clock.now(), settings: {} },
+            roomState,
+            nextIndex: head,
+          });
     if (refused !== undefined) return this.t.finish(roomId, lost("INTERNAL"));
     await this.t.h.book.learn(roomId, this.t.h.self, p.term);
     this.t.finish(roomId, { ok: true, term: p.term });

@@ -128,6 +128,7 @@ export class FederationCore implements FederationInputs {
       filter: this.relayFilter,
       authorityOf: (roomId) => this.recordOf(roomId),
       unverified: (domain, key, inner, e) => this.trust.hold(domain, key, inner, e),
+      promised: (roomId) => this.transfers.record(roomId)?.vote?.term ?? 0n,
     });
     this.ephemeral = new EphemeralRelay({
       ports,
@@ -510,6 +511,8 @@ export class FederationCore implements FederationInputs {
     const roomId = inner.header.roomId;
     const m = decodePayload(Opcode.FED_LOG_STATE, inner.payload);
     const term = this.book.authorityOf(roomId)?.term ?? 0n;
+    // A voter promised a higher term and refuses this hub's frames: take the room again.
+    if (m.term > term && !this.isRemoteRoom(roomId)) this.transfers.reclaim(roomId, m.term);
     if (m.term !== term) return;
     if (this.isRemoteRoom(roomId)) {
       if (this.book.authorityOf(roomId)?.domain !== domain) return;

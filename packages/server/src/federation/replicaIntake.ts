@@ -65,6 +65,12 @@ export interface IntakeOptions {
   filter: RelayFilter;
   /** A frame of a term above the record's: held while its chain is fetched (termFetch.ts). */
   unverified(domain: string, key: Uint8Array, inner: Frame, e: Position): void;
+  /**
+   * The term this hub voted in last (its promise): an authority of a lower term gets no
+   * entry accepted nor counted here any more, or it could commit an entry the term voted
+   * for does not hold (fed_hubs_transfer seed 92).
+   */
+  promised(roomId: bigint): bigint;
 }
 
 export class ReplicaIntake {
@@ -129,6 +135,14 @@ export class ReplicaIntake {
     if (known !== undefined && term === known.term && known.domain !== domain) {
       return this.ports.count("NOT_AUTHORITY");
     }
+    const promised = this.o.promised(h.roomId);
+    if (term < promised) {
+      // The authority learns of the promise (it takes the room in a higher term).
+      const state = { term: promised, durable: this.replica.head(h.roomId), commit: 0n };
+      const frame = hubFrame(this.ports.signer, Opcode.FED_LOG_STATE, h.roomId, 0n, state);
+      this.ports.send(domain, frame, {});
+      return this.ports.count("STALE_TERM");
+    }
     // A higher term is believed only on a certificate chain a majority of the voters this
     // hub knows signed (trust/termChain.ts), never on the sender's word: held till then.
     // canary: simulation-only planted bug (issue 18 (e)), a replica that takes any peer's
@@ -155,7 +169,8 @@ export class ReplicaIntake {
 
   /** Majority mode: tells the authority how much of the room's log is durable here. */
   private reportDurable(domain: string, roomId: bigint, term: bigint): void {
-    if (this.commits === undefined) return;
+    // Not counted towards a lower term's commit point once this hub voted higher.
+    if (this.commits === undefined || term < this.o.promised(roomId)) return;
     const durable = this.replica.head(roomId);
     const state = { term, durable, commit: 0n };
     this.ports.send(

@@ -97,6 +97,11 @@ export class RoomTransfers {
     return true;
   }
 
+  /** A voter of a room this hub sequences promised `term`, above the room's (failover.ts). */
+  reclaim(roomId: bigint, term: bigint): void {
+    this.#failovers.reclaim(roomId, term);
+  }
+
   /** A peer's link came up: it learns the term of every room this hub took over. */
   linkUp(domain: string): void {
     this.#failovers.linkUp(domain);

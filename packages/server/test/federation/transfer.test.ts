@@ -142,6 +142,40 @@ describe("a handover whose last frame the new authority missed", () => {
   });
 });
 
+describe("a voter promised to a term nobody wins", () => {
+  it("refuses and does not count the sitting authority's lower-term frames; the authority takes the room again above it", async () => {
+    const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    // C asks B alone for term 1 (a failover C then abandons): B's promise, no certificate.
+    const p = proposal({
+      from: A,
+      to: C,
+      proposer: C,
+      position: c.storage.nextIndex(ROOM),
+      kind: "failover",
+    });
+    c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, p));
+    await net.settleUntil(() => votes(net, B, C).length === 1);
+    expect(votes(net, B, C)[0]).toMatchObject({ term: 1n, approve: true });
+    // A sequences in term 0: B refuses it (STALE_TERM), counts nothing towards A's commit,
+    // and tells A of its promise; A reclaims the room in term 2 (B and C vote for it).
+    const sent = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "after the promise"));
+    await net.settle();
+    expect(b.hub.federation!.refused.get("STALE_TERM")).toBeGreaterThan(0);
+    expect(a.hub.federation!.roomAuthority(ROOM)).toMatchObject({
+      authority: A,
+      term: 2n,
+      role: "sequencer",
+    });
+    expect(sent.opcode).toBe(Opcode.ACK);
+    const next = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "in term 2"));
+    expect(next.frame.header.logIndex).toBe(sent.frame.header.logIndex + 1n);
+    await net.settle();
+    expect(headers(b)).toEqual(headers(a));
+    expect(headers(c)).toEqual(headers(a));
+  });
+});
+
 /** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
 function votes(net: Net, from: string, to: string): PayloadOf<typeof Opcode.AUTHORITY_VOTE>[] {
   const key = net.signers.get(from)!.publicKey;
