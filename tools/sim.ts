@@ -19,7 +19,6 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
-  FED_HUB_AUTHORITY_SCENARIOS,
   FED_HUB_SCENARIOS,
   FED_SCENARIOS,
   type FedRunResult,
@@ -61,13 +60,11 @@ const pickScenario = (seed: bigint): Scenario =>
 
 /** Every federation scenario: the authority engine's worlds, then the worlds of real hubs. */
 const FED_NAMES = [...FED_SCENARIOS, ...FED_HUB_SCENARIOS].map((s) => s.name);
-/** Also runnable by name, not drawn by "federation": they still fail (docs/simulation.md). */
-const FED_BY_NAME = [...FED_NAMES, ...FED_HUB_AUTHORITY_SCENARIOS.map((s) => s.name)];
 
 /** The federation scenario of a seed: by name, or drawn from the seed ("federation"). */
 function pickFed(seed: bigint): string | undefined {
   if (values.scenario === "federation") return FED_NAMES[Number(seed % BigInt(FED_NAMES.length))];
-  return values.scenario !== undefined && FED_BY_NAME.includes(values.scenario)
+  return values.scenario !== undefined && FED_NAMES.includes(values.scenario)
     ? values.scenario
     : undefined;
 }
@@ -97,7 +94,7 @@ function summary(r: AnyResult): string {
 
 async function shrinkAndReport(r: AnyResult): Promise<void> {
   if (values["no-shrink"] === true) return;
-  if (FED_BY_NAME.includes(r.scenario)) {
+  if (FED_NAMES.includes(r.scenario)) {
     console.log(`  federation plan (replayed by the seed): ${JSON.stringify(r.plan)}`);
     return;
   }

@@ -25,6 +25,18 @@ export const FED_CANARIES: readonly CanaryInfo[] = [
 /** The bugs planted for the world of real hubs (hubWorld.ts), and which of its scenarios find each. */
 export const FED_HUB_CANARIES: readonly CanaryInfo[] = [
   {
+    name: "vote_twice",
+    description:
+      "a hub votes for a second proposal in a term it already voted in (termState.ts decideVote, the real hubs' too)",
+    scenarios: ["fed_hubs_failover", "fed_hubs_transfer"],
+  },
+  {
+    name: "deposed_keeps_sequencing",
+    description:
+      "a deposed authority adopts its successor's certificate and keeps sequencing in the new term (roomTransfers.ts adopt)",
+    scenarios: ["fed_hubs_failover"],
+  },
+  {
     name: "replica_skips_position_check",
     description: "a replica appends what the authority sends at its own end, unchecked",
     scenarios: ["fed_hubs", "fed_hubs_partition"],

@@ -23,7 +23,6 @@ export {
 export { FedWorld, type FedWorldOptions } from "./fedWorld.js";
 export { authorityOf, checkFedSafety, fedHubGaps } from "./hubChecks.js";
 export {
-  FED_HUB_AUTHORITY_SCENARIOS,
   FED_HUB_SCENARIOS,
   type FedHubRun,
   type FedHubRunOptions,

@@ -25,6 +25,7 @@
  * authority (a new authority waits for the old one's handover, so this cannot fork).
  */
 import {
+  canary,
   decodePayload,
   type Frame,
   hubFrame,
@@ -391,6 +392,13 @@ export class RoomTransfers {
     const p = cert.proposal;
     // Audited as this hub's deposition when another hub took the room it sequenced.
     const deposed = p.kind === "failover" && d.previous === this.h.self && p.to !== this.h.self;
+    // canary: simulation-only planted bug (issue 18), a deposed authority that adopts its
+    // successor's certificate and keeps sequencing, in the new term, as if it were its own.
+    if (deposed && canary("deposed_keeps_sequencing")) {
+      await this.h.records.put({ ...d.record, authority: this.h.self }, "deposed", {});
+      await this.h.book.learn(roomId, this.h.self, p.term);
+      return true;
+    }
     if (deposed) this.h.deposed(roomId);
     await this.h.records.put(d.record, deposed ? "deposed" : "transfer", {
       from: d.previous,
@@ -412,6 +420,8 @@ export class RoomTransfers {
       if (head < inc.handover.nextIndex) this.askTail(roomId, inc);
       if (head !== inc.handover.nextIndex) return; // not yet (or a fork: never installed)
       const { handover } = inc;
+      // Its own entries from here on are of the new term (how complete its log is, later).
+      await this.h.facts.beginTerm(roomId, inc.cert.proposal.term, head);
       const refused = await this.h.local()?.installRoom?.({
         meta: {
           roomId,

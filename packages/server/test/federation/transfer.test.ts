@@ -137,6 +137,9 @@ describe("a handover whose last frame the new authority missed", () => {
     }
     expect(result).toEqual({ ok: true, term: 1n });
     expect(headers(b)).toEqual(headers(a));
+    // B's own entries count as of term 1 from where it took over (its log's completeness).
+    const facts = b.storage.readAudit().filter((r) => r.kind === "federation_room_facts");
+    expect(facts.at(-1)?.detail.starts).toContainEqual(["1", b.storage.nextIndex(ROOM).toString()]);
     const after = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "after"));
     expect(after.frame.header.logIndex).toBe(last.frame.header.logIndex + 1n);
   });
