@@ -113,20 +113,36 @@ export class ReplicaLog {
 
   /**
    * A catch-up page from the authority: entries from the replica's head on are stored (not
-   * fanned out: devices that missed them sync), then buffered frames that now follow.
+   * fanned out: devices that missed them sync), then buffered frames that now follow. A page
+   * entry that is also held as a live frame (the same header) is stored with the room state
+   * that frame carried and delivered as the live frame would have been: a page carries no
+   * per-entry state, and a replica without the state after its last state change can never
+   * take the room over (failover.ts `stateIsCurrent`).
    */
   applyPage(roomId: bigint, entries: readonly PageEntry[]): Promise<Applied[]> {
     return this.serial(roomId, async () => {
+      const out: Applied[] = [];
       for (const e of entries) {
         const h = FrameHeader.view(e.header);
         if (h.roomId !== roomId) break;
         const head = this.head(roomId);
         if (h.logIndex < head) continue;
         if (h.logIndex > head) break;
-        await this.append(roomId, e.header, e.payload);
+        const live = this.takeHeld(roomId, h.logIndex, e.header);
+        await this.append(roomId, e.header, e.payload, undefined, live?.roomState);
+        if (live !== undefined && e.payload !== null) out.push(live);
       }
-      return this.drain(roomId);
+      return [...out, ...(await this.drain(roomId))];
     });
+  }
+
+  /** The held live frame at `logIndex` when it is the entry `header` (removed from the hold). */
+  private takeHeld(roomId: bigint, logIndex: bigint, header: Uint8Array): Applied | undefined {
+    const held = this.buffered.get(roomId);
+    const a = held?.get(logIndex);
+    if (a === undefined || !bytesEqual(a.frame.subarray(0, HEADER_SIZE), header)) return undefined;
+    held?.delete(logIndex);
+    return a;
   }
 
   private async acceptNow(roomId: bigint, a: Applied): Promise<ReplicaVerdict> {

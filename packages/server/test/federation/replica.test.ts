@@ -71,6 +71,39 @@ describe("ReplicaLog: the position check of a participating hub (DESIGN §11)", 
     expect(indexes(storage)).toEqual([0n, 1n, 2n]);
   });
 
+  it("keeps the room state a held live frame carried when a catch-up page brings that entry", async () => {
+    // A hub that joins a room gets its first live frame (the commit that added its user, with
+    // the room's state after it) before it has the log: it is held while the page from 0 is
+    // fetched, and that page may end with the same commit. The state must not be lost with
+    // the held copy, or this replica could never take the room over (failover.ts
+    // stateIsCurrent) and a failover of the room would never start.
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage);
+    const state = new Uint8Array([1, 2, 3]);
+    expect(await r.accept(ROOM, frameAt(1n), [7n], state)).toEqual({ kind: "gap", from: 0n });
+    const page = [frameAt(0n), frameAt(1n)].map((f) => ({
+      header: f.subarray(0, 128),
+      payload: f.subarray(128),
+    }));
+    const applied = await r.applyPage(ROOM, page);
+    expect(indexes(storage)).toEqual([0n, 1n]);
+    expect(storage.getRoomState(ROOM)).toEqual(state);
+    // The held live frame is still delivered to the devices it was for.
+    expect(applied.map((a) => a.to)).toEqual([[7n]]);
+  });
+
+  it("does not take a held frame's state for a different entry at its index", async () => {
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage);
+    await r.accept(ROOM, frameAt(1n, 99n), [7n], new Uint8Array([9]));
+    const page = [frameAt(0n), frameAt(1n)].map((f) => ({
+      header: f.subarray(0, 128),
+      payload: f.subarray(128),
+    }));
+    expect(await r.applyPage(ROOM, page)).toEqual([]);
+    expect(storage.getRoomState(ROOM)).toBeUndefined();
+  });
+
   it("stores an entry erased at the authority as erased here", async () => {
     const storage = new MemoryStorage();
     const r = new ReplicaLog(storage);
