@@ -18,6 +18,8 @@
  * Every refusal of a peer's frame is typed (`refused` counts by code) and never stored.
  */
 import {
+  ackFrame,
+  type DeviceSigner,
   decodePayload,
   errorFrame,
   Flag,
@@ -31,6 +33,7 @@ import {
   type ProtocolErrorCode,
   responseFrame,
   sealEnvelope,
+  signFrame,
   signPosition,
   verifyFrame,
 } from "@kalandra/proto";
@@ -58,6 +61,14 @@ export type { PeerRequester } from "./forwarding.js";
 export { transferringRefusal } from "./peerRequests.js";
 export type { SyncPage, SyncPageReader } from "./replicaIntake.js";
 export type { AuthorityRole, RoomAuthorityStatus, TransferResult } from "./roomTransfers.js";
+
+/** The ACK this hub records for a replicated entry (replica.ts `ReplicaAck`). */
+function replicaAck(signer: DeviceSigner, header: Uint8Array): Uint8Array {
+  const h = FrameHeader.view(header);
+  const ack = ackFrame(h, h.logIndex, h.hlcTimestamp);
+  signFrame(ack, signer);
+  return ack;
+}
 
 /** Reply session ids of forwarded requests: `fed:<domain>:<sender_id hex>`. */
 const PEER_SESSION = "fed:";
@@ -103,7 +114,7 @@ export class FederationCore implements FederationInputs {
   constructor(private readonly d: FederationDeps) {
     this.startedAt = d.clock.now();
     this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
-    this.replica = new ReplicaLog(d.storage);
+    this.replica = new ReplicaLog(d.storage, (header) => replicaAck(d.signer, header));
     const ports: FederationPorts = {
       send: (domain, frame, extra) => this.send(domain, frame, extra),
       sink: (t, f) => this.local?.sink(t, f),

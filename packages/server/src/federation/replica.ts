@@ -40,11 +40,22 @@ export interface PageEntry {
 
 const NO_RESPONSE = new Uint8Array(0);
 
+/**
+ * The answer this hub records for a replicated entry of a device's request: its ACK (the
+ * entry's position, signed by this hub). It is the entry's idempotency record (DESIGN §4):
+ * after a failover the new authority's sequencer answers a retry of a request the old one
+ * sequenced with it, instead of an empty answer the requester never gets.
+ */
+export type ReplicaAck = (header: Uint8Array) => Uint8Array;
+
 export class ReplicaLog {
   private readonly buffered = new Map<bigint, Map<bigint, Applied>>();
   private readonly queues = new Map<bigint, Promise<unknown>>();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly ackOf?: ReplicaAck,
+  ) {}
 
   /** The next log_index this replica expects. */
   head(roomId: bigint): bigint {
@@ -227,7 +238,7 @@ export class ReplicaLog {
         payload: payload ?? new Uint8Array(0),
         senderId: h.senderId,
         requestId: h.requestId,
-        response: NO_RESPONSE,
+        response: h.senderId === 0n || this.ackOf === undefined ? NO_RESPONSE : this.ackOf(header),
         ...(roomState === undefined ? {} : { roomState }),
       },
     ]);

@@ -1,9 +1,14 @@
 import {
+  ackFrame,
   encodeFrame,
   encodePayload,
+  Frame,
+  FrameHeader,
   generateDeviceKey,
   Opcode,
+  signFrame,
   stampSequence,
+  verifyFrame,
 } from "@kalandra/proto";
 import { seededRng } from "@kalandra/test-support";
 import fc from "fast-check";
@@ -13,6 +18,7 @@ import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 
 const ROOM = 0xfeedn;
 const alice = generateDeviceKey(seededRng("replica/alice"));
+const hub = generateDeviceKey(seededRng("replica/hub"));
 
 /** The authority's frame at `logIndex`: an APP_MESSAGE stamped with its position. */
 function frameAt(logIndex: bigint, text = logIndex): Uint8Array {
@@ -102,6 +108,33 @@ describe("ReplicaLog: the position check of a participating hub (DESIGN §11)", 
     }));
     expect(await r.applyPage(ROOM, page)).toEqual([]);
     expect(storage.getRoomState(ROOM)).toBeUndefined();
+  });
+
+  it("records each device request's ACK (its position, signed by this hub) as its idempotency answer", async () => {
+    // After a failover this hub's sequencer answers a retried request from these records: an
+    // empty one was sent as an empty frame the requester never got (a send stuck forever).
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage, (header) => {
+      const h = FrameHeader.view(header);
+      const ack = ackFrame(h, h.logIndex, h.hlcTimestamp);
+      signFrame(ack, hub.signer);
+      return ack;
+    });
+    await r.accept(ROOM, frameAt(1n), []);
+    const page = [frameAt(0n)].map((f) => ({
+      header: f.subarray(0, 128),
+      payload: f.subarray(128),
+    }));
+    await r.applyPage(ROOM, page);
+    for (const i of [0n, 1n]) {
+      const bytes = storage.getResponse(alice.senderId, Number(i) + 1);
+      expect(bytes, `response of entry ${i}`).toBeDefined();
+      const ack = Frame.fromWire(bytes as Uint8Array);
+      expect(ack.header.opcode).toBe(Opcode.ACK);
+      expect(ack.header.logIndex).toBe(i);
+      expect(ack.header.hlcTimestamp).toBe(1000n + i);
+      expect(verifyFrame(ack, hub.signer.publicKey)).toBe(true);
+    }
   });
 
   it("stores an entry erased at the authority as erased here", async () => {
