@@ -26,8 +26,12 @@ export async function spec(domain: string): Promise<Spec> {
   return { domain, dir, keyPath, hubKey: writeHubKey(keyPath), wsPort: await freePort() };
 }
 
-/** Starts (or restarts) `s`'s hub peered with every one of `peers`. */
-export function start(s: Spec, peers: Spec[]): Promise<SpawnedHub> {
+/** Starts (or restarts) `s`'s hub peered with every one of `peers`; `env`: more settings. */
+export function start(
+  s: Spec,
+  peers: Spec[],
+  env: Record<string, string> = {},
+): Promise<SpawnedHub> {
   return spawnHub(join(s.dir.path, "data"), {
     KALANDRA_SERVER__LOG_LEVEL: "info", // startKalandrad reads the "kalandrad ready" line
     KALANDRA_SERVER__DOMAIN: s.domain,
@@ -52,6 +56,7 @@ export function start(s: Spec, peers: Spec[]): Promise<SpawnedHub> {
           hub_key: p.hubKey,
         })),
     ),
+    ...env,
   });
 }
 
