@@ -143,7 +143,11 @@ export class RoomTransfers {
 
   /** Starts a planned transfer of a room this hub sequences to the voter `to`. */
   async transfer(roomId: bigint, to: string): Promise<TransferResult> {
-    const rec = this.record(roomId);
+    // A room that never moved is known to the main storage only with in-process shards;
+    // a worker shard holds it in its own (the shard's handover says it is here).
+    const here = async () => (await this.h.local()?.handoverOf?.(roomId)) !== undefined;
+    const rec =
+      this.record(roomId) ?? ((await here()) ? initialRecord(roomId, this.h.self) : undefined);
     if (rec === undefined) return lost("UNKNOWN_ROOM", `no room ${roomId}`);
     if (rec.authority !== this.h.self) {
       return lost("NOT_AUTHORITY", `${rec.authority} is the room's authority`);
