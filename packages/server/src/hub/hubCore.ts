@@ -56,6 +56,7 @@ import type { GroupViewFactory } from "../sequencer/groupView.js";
 import { ProtocolError, requestFields, verifyFrameSignature } from "../sequencer/wire.js";
 import { askAllShards, askShard } from "../shards/askShards.js";
 import { InProcessShards } from "../shards/inProcess.js";
+import { copyLogToShard } from "../shards/logImport.js";
 import type { ShardModeration } from "../shards/shardCore.js";
 import { shardOf } from "../shards/shardOf.js";
 import type { ShardSet } from "../shards/shardSet.js";
@@ -294,6 +295,9 @@ export class HubCore {
           roomId,
         }),
       installRoom: async (h) => {
+        // The room's log, as this hub's replica holds it, into the shard that will sequence it.
+        const copied = await copyLogToShard(shards, deps.storage, h.meta.roomId, h.nextIndex);
+        if (copied !== undefined) return copied;
         const r = await shards.deliver(shardOf(h.meta.roomId, shards.count), {
           t: "install",
           ...h,
@@ -502,6 +506,8 @@ export class HubCore {
       const refused = session.ephemeral.check(frame);
       if (refused !== undefined) return fail(refused);
     }
+    // Federation: whether the room takes writes, decided here for worker shards too.
+    const writeRefusal = fed?.writeRefusal(h.roomId);
     const msg = {
       t: "frame",
       sessionId,
@@ -509,6 +515,7 @@ export class HubCore {
       userId: session.userId,
       header: requestFields(h),
       bytes: frame.toWire(),
+      ...(writeRefusal === undefined ? {} : { writeRefusal }),
     } as const;
     const shard = shardOf(h.roomId, this.shards.count);
     if (ACCESS_OPCODES.has(h.opcode)) {

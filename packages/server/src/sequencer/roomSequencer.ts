@@ -79,6 +79,11 @@ export interface Request {
   userId?: string;
   /** The session's authenticated device key (external joiners are checked against it). */
   deviceKey?: Uint8Array;
+  /**
+   * Federation: why the room took no write when the hub thread routed the request (worker
+   * shards cannot ask the federation core at decision time; shardCore.ts FrameMessage).
+   */
+  writeRefusal?: Refusal;
 }
 
 export class RoomSequencer implements RoomFacts {
@@ -196,7 +201,9 @@ export class RoomSequencer implements RoomFacts {
       return this.answer(request, refuse("INTERNAL", "room storage failed; restart the hub"));
     }
     // Before anything is decided: a decision changes the room's state in memory.
-    const elsewhere = isSequenced(h.opcode) ? this.elsewhere() : undefined;
+    const elsewhere = isSequenced(h.opcode)
+      ? (request.writeRefusal ?? this.elsewhere())
+      : undefined;
     if (elsewhere !== undefined) return this.answer(request, elsewhere);
     if (isIdempotent(h.opcode)) {
       // Idempotency (DESIGN §4): the first answer, never sequenced twice.

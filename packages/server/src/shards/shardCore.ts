@@ -25,6 +25,7 @@ import type { Ban, BanListCopy, BanPolicy } from "../vocabulary/bans.js";
 import { type KickedLeaves, type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 import type { RetentionPolicy, RoomCursor } from "../vocabulary/retention.js";
 import type { Sink } from "../vocabulary/target.js";
+import { appendImported, dropImportedLog, type ImportEntry } from "./logImport.js";
 import {
   auditPage,
   deleteRoom,
@@ -48,6 +49,14 @@ export interface FrameMessage {
   userId: string;
   header: RequestFields;
   bytes: Uint8Array;
+  /**
+   * Federation: why nothing may be sequenced in the room now (TRANSFERRING while it moves,
+   * NOT_AUTHORITY once another hub has it), as the hub thread's federation core says when
+   * it routes the frame. A worker shard cannot ask the core at decision time; a request
+   * routed before a transfer's proposal is in the handover, which is read only after the
+   * shards drained (federation/roomTransfers.ts), so the check at routing suffices there.
+   */
+  writeRefusal?: Refusal;
 }
 
 export type ShardMessage =
@@ -69,6 +78,13 @@ export type ShardMessage =
    * and state are stored and its sequencer restarts from them.
    */
   | { t: "install"; meta: RoomMeta; roomState: Uint8Array; nextIndex: bigint }
+  /**
+   * Federation with worker shards: entries of a room's replica copied into this shard's
+   * storage before `install` (logImport.ts); answered with the log's end after them.
+   */
+  | { t: "importLog"; roomId: bigint; entries: ImportEntry[] }
+  /** This shard's log of the room is another history (logImport.ts): erased and dropped. */
+  | { t: "dropLog"; roomId: bigint }
   | { t: "query"; query: ShardQuery };
 
 /**
@@ -90,6 +106,8 @@ export type ShardQuery =
   | { q: "memberDomains"; roomId: bigint }
   /** Federation: where the room's log ends, with its stored state and metadata (a handover). */
   | { q: "handover"; roomId: bigint }
+  /** Federation: where this shard's storage's log of the room ends (logImport.ts). */
+  | { q: "logEnd"; roomId: bigint }
   /** A SYNC_PAGE of a room of this shard for a replica catching up (federation), or undefined. */
   | { q: "syncPage"; roomId: bigint; from: bigint; limit: number }
   | { q: "userIndex"; userId: string }
@@ -274,6 +292,14 @@ export class ShardCore {
         return deleteRoom(this.operatorView(), msg);
       case "install":
         return this.install(msg);
+      case "importLog":
+        return {
+          ok: true,
+          logIndex: await appendImported(this.env.storage, msg.roomId, msg.entries),
+        };
+      case "dropLog":
+        await dropImportedLog(this.env.storage, msg.roomId);
+        return { ok: true };
       case "query":
         return { ok: true, data: this.query(msg.query) } as Outcome;
       case "frame":
@@ -331,6 +357,8 @@ export class ShardCore {
         const users = room.members().map((s) => room.member(s)?.userId ?? "");
         return [...new Set(users.flatMap((u) => domainOf(u) ?? []))];
       }
+      case "logEnd":
+        return storage.nextIndex(q.roomId);
       case "handover": {
         const meta = storage.getRoom(q.roomId);
         const roomState = storage.getRoomState(q.roomId);
@@ -354,7 +382,13 @@ export class ShardCore {
       this.env.sink(reply, errorFrame(h, r));
       return { ok: false, refusal: r };
     };
-    const request = { frame, reply, userId: msg.userId, deviceKey: msg.deviceKey };
+    const request = {
+      frame,
+      reply,
+      userId: msg.userId,
+      deviceKey: msg.deviceKey,
+      ...(msg.writeRefusal === undefined ? {} : { writeRefusal: msg.writeRefusal }),
+    };
     if (h.opcode === Opcode.ROOM_CREATE) {
       // Two creations of one room in flight: the second waits and then finds it.
       while (this.creating.has(h.roomId)) await this.creating.get(h.roomId);
