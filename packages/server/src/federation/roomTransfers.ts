@@ -265,6 +265,22 @@ export class RoomTransfers {
     const hash = proposalHash(p);
     const answer = { roomId, term: p.term, hash, voter: this.h.self, logIndex: p.position };
     const rec = this.record(roomId);
+    if (
+      p.kind === "failover" &&
+      rec?.authority === this.h.self &&
+      this.transferring(roomId) === undefined
+    ) {
+      // This hub sequences the room and answers: its authority is not gone. (With worker
+      // shards its main storage does not even hold the log a vote would compare.)
+      const cert = rec.certificate;
+      const refusal = {
+        approve: false as const,
+        refusal: "STALE_TERM" as const,
+        ...(cert ? { cert } : {}),
+      };
+      this.h.send(from, voteFrame(this.h.signer, answer, refusal));
+      return;
+    }
     if (rec === undefined) {
       // A room this hub holds nothing of: it is no voter of it.
       const refusal = { approve: false as const, refusal: "NOT_VOTER" as const };

@@ -246,6 +246,17 @@ describe("votes and refusals", () => {
     }
   });
 
+  it("a sitting authority refuses a failover of its own room: it is not gone", async () => {
+    // A voter whose link to A flapped proposes itself; A, alive and sequencing, answers no
+    // (with worker shards its main storage does not hold the log a vote would compare).
+    const { net, hubs } = await threeHubRoom();
+    const p = proposal({ kind: "failover", from: A, to: B, proposer: B, position: 99n });
+    hubs[B]!.hub.federation!.sendHubFrame(A, proposeFrame(net.signers.get(B)!, p));
+    await net.settle();
+    expect(votes(net, A, B)).toMatchObject([{ term: 1n, approve: false, refusal: "STALE_TERM" }]);
+    expect(hubs[A]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: A, term: 0n });
+  });
+
   it("refuses transfers it cannot make, typed, and the room stays writable", async () => {
     const { net, hubs, alice, bob } = await threeHubRoom();
     const a = hubs[A]!.hub.federation!;
