@@ -56,7 +56,9 @@ it("SIGKILL of the authority: a voter takes over, nothing acknowledged is lost",
   ).catch((e: unknown) => {
     // What the survivors' clients saw, for the report of a stalled failover.
     const seen = { before, now: [bob.sent.size, carol.sent.size], failures: traffic.failures };
-    throw new Error(`${String(e)}: ${JSON.stringify(seen, (_k, v) => (typeof v === "bigint" || v instanceof Error ? String(v) : v))}`);
+    throw new Error(
+      `${String(e)}: ${JSON.stringify(seen, (_k, v) => (typeof v === "bigint" || v instanceof Error ? String(v) : v))}`,
+    );
   });
   // Alice's hub is gone: her loop ends with whatever her client gives up on; not a failure here.
   alice.client.close();

@@ -13,7 +13,7 @@
  * destroyed) and dropped first, as failover.ts does to a replica.
  */
 import { bytesEqual, FrameHeader } from "@kalandra/proto";
-import { discardTail } from "../federation/failover.js";
+import { eraseLog } from "../federation/replica.js";
 import type { Storage } from "../storage/types.js";
 import { type Refusal, refuse } from "../vocabulary/outcome.js";
 import { askShard } from "./askShards.js";
@@ -68,7 +68,7 @@ export async function appendImported(
 
 /** Shard side: erases and drops the shard's log of the room (another history). */
 export async function dropImportedLog(storage: Storage, roomId: bigint): Promise<void> {
-  await discardTail(storage, roomId, 0n);
+  await eraseLog(storage, roomId);
 }
 
 /**
