@@ -58,6 +58,8 @@ export type HandshakeState =
 export type HandshakeStep =
   /** Answer AUTH_CHALLENGE `{nonce}` to the HELLO. */
   | { kind: "challenge"; requestId: number; nonce: Uint8Array }
+  /** A handshake request sent again while its answer is on its way: nothing to send. */
+  | { kind: "repeated" }
   /**
    * The device proved its key: ask the hub's authenticator (asynchronously, within the
    * auth timeout) and hand its verdict to `settle`. `first`: the session is not
@@ -98,6 +100,15 @@ export const HANDSHAKE_OPCODES: ReadonlySet<number> = new Set([Opcode.HELLO, Opc
 
 export class Handshake {
   private s: HandshakeState = { kind: "new" };
+  /**
+   * The last HELLO challenged and the last AUTH_RESPONSE accepted. A client resends a
+   * handshake request (same request_id, same bytes) when its answer is late, as on a loaded
+   * hub: a fresh nonce for the second HELLO made its answer to the first challenge fail
+   * ("nonce does not match"), and a strike for the second AUTH_RESPONSE failed the
+   * handshake before AUTH_OK came. A repeat gets the same challenge, or no answer.
+   */
+  private lastHello: { requestId: number; payload: Uint8Array; nonce: Uint8Array } | undefined;
+  private lastResponse: number | undefined;
 
   constructor(private readonly rng: Rng) {}
 
@@ -114,6 +125,7 @@ export class Handshake {
   step(frame: Frame): HandshakeStep {
     const h = frame.header;
     const st = this.s;
+    if (this.isRepeat(frame)) return { kind: "repeated" };
     if (st.kind === "authenticating") {
       return this.strike("UNAUTHENTICATED", "authentication in progress", h.requestId, h.roomId);
     }
@@ -173,7 +185,13 @@ export class Handshake {
     if (st.kind === "ready" && st.identity.senderId !== senderId) {
       return this.strike("SENDER_MISMATCH", "this session belongs to another device", h.requestId);
     }
+    const last = this.lastHello;
+    const pending = st.kind === "challenged" || (st.kind === "ready" && st.reauth !== undefined);
+    if (pending && last?.requestId === h.requestId && bytesEqual(last.payload, frame.payload)) {
+      return { kind: "challenge", requestId: h.requestId, nonce: last.nonce };
+    }
     const nonce = this.rng.bytes(32);
+    this.lastHello = { requestId: h.requestId, payload: frame.payload.slice(), nonce };
     // Copies: the payload is a view into the frame's buffer.
     const claim: HelloClaim = {
       publicKey: hello.device_key.slice(),
@@ -210,6 +228,7 @@ export class Handshake {
     if (!bytesEqual(nonce, expected)) {
       return this.fail("UNAUTHENTICATED", "nonce does not match the challenge", h.requestId);
     }
+    this.lastResponse = h.requestId;
     const st = this.s;
     if (st.kind === "ready") {
       st.reauth = undefined;
@@ -217,6 +236,18 @@ export class Handshake {
     }
     this.s = { kind: "authenticating", claim };
     return { kind: "authenticate", requestId: h.requestId, claim, first: true };
+  }
+
+  /**
+   * The AUTH_RESPONSE already accepted, or the HELLO already challenged once its challenge
+   * was answered (authenticating or authenticated), sent again by the client.
+   */
+  private isRepeat(frame: Frame): boolean {
+    const h = frame.header;
+    if (h.opcode === Opcode.AUTH_RESPONSE) return h.requestId === this.lastResponse;
+    if (h.opcode !== Opcode.HELLO || this.lastHello?.requestId !== h.requestId) return false;
+    const answered = this.s.kind === "authenticating" || this.lastResponse !== undefined;
+    return answered && bytesEqual(this.lastHello.payload, frame.payload);
   }
 
   private strike(

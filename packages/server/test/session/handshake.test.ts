@@ -27,6 +27,40 @@ const response = (dev: ReturnType<typeof device>, nonce: Uint8Array, requestId =
   );
 
 describe("Handshake", () => {
+  it("a handshake request the client sent again (its answer was late) gets the same challenge, or no answer", () => {
+    const dev = device();
+    const hs = new Handshake(counterRng());
+    const first = new Uint8Array(32).fill(1);
+    const h1 = hello(dev, "alice", 1);
+    expect(hs.step(frame(h1))).toEqual({ kind: "challenge", requestId: 1, nonce: first });
+    // The retry timer fired before AUTH_CHALLENGE arrived: the same HELLO, the same nonce
+    // (a fresh one made the answer to the first challenge fail).
+    expect(hs.step(frame(h1))).toEqual({ kind: "challenge", requestId: 1, nonce: first });
+    // Another HELLO (a new request) is a new challenge, and only its nonce is accepted.
+    const second = new Uint8Array(32).fill(2);
+    expect(hs.step(frame(hello(dev, "alice", 7)))).toEqual({
+      kind: "challenge",
+      requestId: 7,
+      nonce: second,
+    });
+    expect(hs.step(response(dev, first, 8))).toMatchObject({
+      code: "UNAUTHENTICATED",
+      message: "nonce does not match the challenge",
+    });
+    const hs2 = new Handshake(counterRng());
+    hs2.step(frame(h1));
+    const r = response(dev, first, 2);
+    expect(hs2.step(r)).toMatchObject({ kind: "authenticate", requestId: 2 });
+    // Sent again while the authenticator decides, and after AUTH_OK: no strike, no answer.
+    expect(hs2.step(r)).toEqual({ kind: "repeated" });
+    expect(hs2.step(frame(h1))).toEqual({ kind: "repeated" });
+    expect(hs2.settle({ ok: true, userId: "alice@hub" }, 2)).toMatchObject({ first: true });
+    expect(hs2.step(r)).toEqual({ kind: "repeated" });
+    expect(hs2.step(frame(h1))).toEqual({ kind: "repeated" });
+    // An AUTH_RESPONSE of another request id is still refused.
+    expect(hs2.step(response(dev, first, 9))).toMatchObject({ code: "UNAUTHENTICATED" });
+  });
+
   it("HELLO → challenge → AUTH_RESPONSE → authenticate → settled; a re-run for the same device", () => {
     const dev = device();
     const hs = new Handshake(counterRng());

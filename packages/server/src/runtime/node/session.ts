@@ -542,6 +542,8 @@ export class Session {
       case "authenticate":
         this.authenticate(step);
         return;
+      case "repeated":
+        return;
       case "challenge":
         this.respond(
           Opcode.AUTH_CHALLENGE,
