@@ -9,8 +9,8 @@
  * `ulimit -n` is 20,000 (soft = hard) on these machines, so one process holds at most
  * ~19,000 sockets. The hub therefore runs WebSocket front processes
  * (`server.websocket_fronts`, ≤ 15,000 sessions each): the full run opens 100,000 sessions
- * through 7 fronts, the client side spread over 7 processes (each < 20,000 sockets) and 101
- * source addresses (1,000 per address, the hub's `max_connections_per_ip` in this run).
+ * through 7 fronts, the client side spread over 7 processes (each < 20,000 sockets) and 105
+ * source addresses (at most 1,000 per address, the hub's `max_connections_per_ip` in this run).
  * The hub's memory is the sum over the primary and its fronts (/proc/<pid>/status, median
  * of five samples a second apart), after the sessions settled minus before, per session,
  * with the primary's and the fronts' parts and the primary's V8 heap (/metrics) apart.
