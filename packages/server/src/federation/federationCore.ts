@@ -137,7 +137,10 @@ export class FederationCore implements FederationInputs {
       majority,
       facts: this.facts,
       filter: this.relayFilter,
-      authorityOf: (roomId) => this.recordOf(roomId),
+      authorityOf: (roomId) => {
+        const rec = this.transfers.record(roomId);
+        return rec === undefined ? undefined : { domain: rec.authority, term: rec.term };
+      },
       unverified: (domain, key, inner, e) => this.trust.hold(domain, key, inner, e),
       promised: (roomId) => this.transfers.record(roomId)?.vote?.term ?? 0n,
     });
