@@ -82,12 +82,6 @@ export function checkFedSafety(w: FedHubWorld, roomId: bigint, creatorHome: stri
   }
   const log = hubLogOf(w, authority, roomId);
   if (log === undefined) return; // the authority is down: nothing durable to compare with
-  for (const d of w.domains) {
-    const n = w.hub(d).node;
-    console.log(
-      `CHK ${w.now} ${d} auth=${authority} durable=${hubLogOf(w, d, roomId)?.length} st=${JSON.stringify(n.core?.federation?.roomAuthority(roomId), (_k, v) => (typeof v === "bigint" ? v.toString() : v))} book=${n.core?.federation?.book.authorityOf(roomId)?.domain}`,
-    );
-  }
   checkPrefix(w, roomId, authority, log);
   checkReplicas(w, roomId, authority, log);
   const infos: (HeaderInfo | undefined)[] = [];
