@@ -470,14 +470,16 @@ export class FederationCore implements FederationInputs {
 
   /**
    * A replica's catch-up request, answered from this hub's log of the room it sequences or
-   * hands over (the new authority fetches the tail from it before it installs the room);
-   * else refused, so the replica may ask again elsewhere.
+   * hands over, or for the hub it handed the room to (the new authority fetches the tail
+   * before it installs the room, also after this hub restarted); else refused, so the
+   * replica may ask again elsewhere.
    */
   private async answerCatchUp(domain: string, inner: Frame): Promise<void> {
     const h = inner.header;
-    if (this.isRemoteRoom(h.roomId) && this.transfers.status(h.roomId)?.role !== "handing_over") {
+    const a = this.book.authorityOf(h.roomId);
+    const handing = this.transfers.status(h.roomId)?.role === "handing_over";
+    if (this.isRemoteRoom(h.roomId) && !handing && a?.domain !== domain) {
       this.count("NOT_AUTHORITY");
-      const a = this.book.authorityOf(h.roomId);
       this.send(domain, errorFrame(h, refuse("NOT_AUTHORITY", `${a?.domain} is`)), { to: [0n] });
       return;
     }

@@ -1,5 +1,6 @@
-// Kept whole at ~410 lines: one state machine whose two sides (the authority handing a room
-// over, a voter or new authority taking it) share the term records and the in-flight maps.
+// Kept whole at ~490 lines: one state machine whose two sides (the authority handing a room
+// over, a voter or new authority taking it) share the term records and the in-flight maps
+// (failover.ts, handovers.ts and logMatch.ts hold what could be taken out).
 /**
  * Moving a room's authority between real hubs (DESIGN §11, issue 18): the hub side of the
  * rules in federation/authority/ (decideVote, VoteCollector, adoptCertificate — the same
@@ -56,6 +57,7 @@ import {
   type VoterView,
 } from "./authority/termState.js";
 import { Failovers } from "./failover.js";
+import { handoverOf, resendHandovers } from "./handovers.js";
 import type {
   AuthorityRole,
   Incoming,
@@ -106,6 +108,7 @@ export class RoomTransfers {
   /** A peer's link came up: it learns the term of every room this hub took over. */
   linkUp(domain: string): void {
     this.#failovers.linkUp(domain);
+    void resendHandovers(this.h, domain, (roomId) => this.#outgoing.has(roomId));
   }
 
   /** The room's record: the stored one, or term 0 under the authority the book knows. */
@@ -346,14 +349,9 @@ export class RoomTransfers {
     // (the links keep order): the certificate follows the last frame.
     const local = this.h.local();
     await local?.settle?.();
-    const room = await local?.handoverOf?.(roomId);
-    if (room === undefined) return; // stays handing over: no hub can take the room
-    out.handover = {
-      nextIndex: room.nextIndex,
-      roomState: room.roomState,
-      createdAt: room.meta.createdAt,
-      ...(room.meta.creator === undefined ? {} : { creator: room.meta.creator }),
-    };
+    const handover = await handoverOf(this.h, roomId);
+    if (handover === undefined) return; // stays handing over: no hub can take the room
+    out.handover = handover;
     const p = cert.proposal;
     await this.h.book.learn(roomId, p.to, p.term);
     out.lastSent = this.h.clock.now();

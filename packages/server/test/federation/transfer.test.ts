@@ -145,6 +145,38 @@ describe("a handover whose last frame the new authority missed", () => {
   });
 });
 
+describe("a handover interrupted by the old authority's restart", () => {
+  it("the old authority sends the certificate and handover again when the link comes back up", async () => {
+    const { net, hubs, bob } = await threeHubRoom();
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    // The certificate and handover never reach B; A restarts (its transfer in memory lost).
+    net.tamper = (m) => {
+      if (m.from !== A || m.to !== B) return m;
+      const key = net.signers.get(A)!.publicKey;
+      const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+      return op === Opcode.HANDOVER_CERT ? undefined : m;
+    };
+    void a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(a.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: B, term: 1n });
+    expect(b.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: A, term: 0n });
+    await net.crash(A);
+    net.tamper = undefined;
+    await net.restart(A);
+    for (let step = 0; step < 20; step++) {
+      net.time.advance(100);
+      for (const env of Object.values(hubs)) env.hub.federation!.tick();
+      await net.settle();
+    }
+    expect(b.hub.federation!.roomAuthority(ROOM)).toMatchObject({
+      authority: B,
+      term: 1n,
+      role: "sequencer",
+    });
+    expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "at B"))).opcode).toBe(Opcode.ACK);
+  });
+});
+
 describe("a voter promised to a term nobody wins", () => {
   it("refuses and does not count the sitting authority's lower-term frames; the authority takes the room again above it", async () => {
     const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });

@@ -1,0 +1,43 @@
+/**
+ * The handover of a planned transfer (DESIGN §11) as the old authority sends it: where its
+ * log ends, the room's state and metadata (roomTransfers.ts), and sent again after this
+ * hub restarted mid-transfer, when the link to the new authority comes (back) up.
+ */
+import { certFrame, type Handover } from "./authority/authorityFrames.js";
+import type { TransferHost } from "./transferTypes.js";
+
+/** The room's handover from this hub's shard, or undefined when it has no such room. */
+export async function handoverOf(h: TransferHost, roomId: bigint): Promise<Handover | undefined> {
+  const room = await h.local()?.handoverOf?.(roomId);
+  if (room === undefined) return undefined;
+  return {
+    nextIndex: room.nextIndex,
+    roomState: room.roomState,
+    createdAt: room.meta.createdAt,
+    ...(room.meta.creator === undefined ? {} : { creator: room.meta.creator }),
+  };
+}
+
+/**
+ * Rooms this hub handed to `domain` by a planned transfer and no longer has in flight
+ * (`busy`: a restart lost it): the certificate and handover again, since the new
+ * authority may never have had them. One that did answers AUTHORITY_COMMIT again; one that
+ * moved on to a later term ignores them.
+ */
+export async function resendHandovers(
+  h: TransferHost,
+  domain: string,
+  busy: (roomId: bigint) => boolean,
+): Promise<void> {
+  for (const roomId of h.book.knownRooms()) {
+    const rec = h.records.get(roomId);
+    const cert = rec?.certificate;
+    const p = cert?.proposal;
+    if (cert === undefined || p?.kind !== "planned" || p.from !== h.self || p.to !== domain) {
+      continue;
+    }
+    if (rec?.authority !== domain || busy(roomId)) continue;
+    const handover = await handoverOf(h, roomId);
+    if (handover !== undefined) h.send(domain, certFrame(h.signer, cert, handover));
+  }
+}
