@@ -130,6 +130,29 @@ describe("failover of a room's authority between real hubs", () => {
     expect(headers(hubs[A]!)).toEqual(headers(w));
   });
 
+  it("a replica keeps what it took in the new term when the new authority says again where the term starts", async () => {
+    const { net, hubs, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    await net.crash(A);
+    const winner = await failover(net, [B, C]);
+    const other = winner === B ? C : B;
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
+    await net.settle();
+    const before = headers(hubs[other]!);
+    // The link goes down and up: the new authority sends its certificate and
+    // AUTHORITY_COMMIT (where its term starts) again.
+    net.link(winner, other, false);
+    net.link(winner, other);
+    await net.settle();
+    const dropped = hubs[other]!.storage.readAudit().filter(
+      (r) => r.detail.event === "tail_discarded",
+    );
+    expect(dropped).toEqual([]);
+    expect(headers(hubs[other]!)).toEqual(before);
+  });
+
   it("local: the unreplicated tail an old authority acknowledged is lost by the failover, and counted", async () => {
     const { net, hubs, alice } = await threeHubRoom({
       setup: { ackQuorum: "local", failoverAfterMs: FAILOVER_MS },
