@@ -105,7 +105,8 @@ export class Handshake {
    * handshake request (same request_id, same bytes) when its answer is late, as on a loaded
    * hub: a fresh nonce for the second HELLO made its answer to the first challenge fail
    * ("nonce does not match"), and a strike for the second AUTH_RESPONSE failed the
-   * handshake before AUTH_OK came. A repeat gets the same challenge, or no answer.
+   * handshake before AUTH_OK came. A pending HELLO's repeat gets the same challenge, a
+   * pending AUTH_RESPONSE's no answer of its own.
    */
   private lastHello: { requestId: number; payload: Uint8Array; nonce: Uint8Array } | undefined;
   private lastResponse: number | undefined;
@@ -239,15 +240,17 @@ export class Handshake {
   }
 
   /**
-   * The AUTH_RESPONSE already accepted, or the HELLO already challenged once its challenge
-   * was answered (authenticating or authenticated), sent again by the client.
+   * The AUTH_RESPONSE the authenticator is deciding on, sent again: its AUTH_OK (or refusal)
+   * answers it. Once settled, a repeat is refused as before (the answer was lost, and the
+   * client starts over on a new connection).
    */
   private isRepeat(frame: Frame): boolean {
     const h = frame.header;
-    if (h.opcode === Opcode.AUTH_RESPONSE) return h.requestId === this.lastResponse;
-    if (h.opcode !== Opcode.HELLO || this.lastHello?.requestId !== h.requestId) return false;
-    const answered = this.s.kind === "authenticating" || this.lastResponse !== undefined;
-    return answered && bytesEqual(this.lastHello.payload, frame.payload);
+    return (
+      this.s.kind === "authenticating" &&
+      h.opcode === Opcode.AUTH_RESPONSE &&
+      h.requestId === this.lastResponse
+    );
   }
 
   private strike(
