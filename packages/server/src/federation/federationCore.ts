@@ -191,6 +191,7 @@ export class FederationCore implements FederationInputs {
       handedOver: (roomId) => this.gate?.releaseAll(roomId),
       deposed: (roomId) => this.gate?.drop(roomId),
       catchUp: (domain, roomId) => this.intake.resume(domain, [roomId]),
+      claimed: (domain, roomId, term) => this.trust.claimed(domain, roomId, term),
       giveWay: async (roomId, term, from) => {
         const a = this.book.authorityOf(roomId);
         return a === undefined ? 0n : this.intake.giveWay(a.domain, roomId, term, from);
@@ -205,7 +206,12 @@ export class FederationCore implements FederationInputs {
       self,
       record: (roomId) => this.recordOf(roomId),
       adopt: (roomId, cert) => this.transfers.adopt(roomId, cert),
-      learn: async (roomId, domain, term) => void (await this.book.learn(roomId, domain, term)),
+      // Learnt from a chain: the replica catches up from the new authority, whose frames it
+      // may have missed (nothing else would ask: fed_hubs_transfer seed 665017756).
+      learn: async (roomId, domain, term) => {
+        await this.book.learn(roomId, domain, term);
+        this.intake.resume(domain, [roomId]);
+      },
       chain: (roomId, after, max) => records.chain(roomId, after, max),
       replay: (domain, key, inner, e) => this.intake.sequenced(domain, key, inner, e),
     });

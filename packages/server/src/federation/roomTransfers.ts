@@ -489,6 +489,9 @@ export class RoomTransfers {
     if (rec?.term === m.term && rec.authority === from) {
       void this.h.book.learn(roomId, from, m.term).then(() => this.#failovers.giveWay(roomId, m));
     }
+    // A term this hub missed the certificate of (a link down during the transfer): proven
+    // only by the chain, which is asked; the commit itself proves nothing.
+    if (rec !== undefined && m.term > rec.term) this.h.claimed(from, roomId, m.term);
     const out = this.#outgoing.get(roomId);
     if (out?.cert === undefined) return;
     const p = out.cert.proposal;

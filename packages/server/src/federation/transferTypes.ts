@@ -54,6 +54,11 @@ export interface TransferHost {
   giveWay(roomId: bigint, term: bigint, from: bigint): Promise<bigint>;
   /** Asks `domain` for the room's log from the replica's head on (a catch-up). */
   catchUp(domain: string, roomId: bigint): void;
+  /**
+   * `domain` says it sequences the room in `term`, above this hub's record, with no proof
+   * (AUTHORITY_COMMIT): its certificate chain is asked (trust/termFetch.ts).
+   */
+  claimed(domain: string, roomId: bigint, term: bigint): void;
   /** Another hub took the room over from this one by failover: what it held is void. */
   deposed(roomId: bigint): void;
   /** Voters and term starts of the rooms (failover). */

@@ -100,27 +100,40 @@ export class TermFetch {
       this.count("UNVERIFIED_TERM");
       return;
     }
+    const h = this.#open(domain, inner.header.roomId, e.term ?? 0n);
+    if (h !== undefined && h.frames.length < MAX_HELD_FRAMES) h.frames.push({ key, inner, e });
+  }
+
+  /**
+   * `domain` announced that it sequences the room in `term` (AUTHORITY_COMMIT) above what
+   * this hub believes, with no frame to hold: the chain is asked all the same, or a hub
+   * that missed the certificate and the new authority's frames would never learn the term.
+   */
+  claimed(domain: string, roomId: bigint, term: bigint): void {
+    if (term > (this.d.record(roomId)?.term ?? 0n)) this.#open(domain, roomId, term);
+  }
+
+  /** The (sender, room) entry, asked for on opening; undefined when refused or full. */
+  #open(domain: string, roomId: bigint, term: bigint): Held | undefined {
     const now = this.d.clock.now();
     const s = this.#strikes.get(domain);
     if (s !== undefined && s.count >= STRIKE_LIMIT && now < s.until) {
       this.count("UNVERIFIED_TERM");
-      return;
+      return undefined;
     }
-    const roomId = inner.header.roomId;
     const id = `${domain} ${roomId}`;
     let h = this.#held.get(id);
     if (h === undefined) {
       if (this.#held.size >= MAX_HELD_ROOMS) {
         this.count("UNVERIFIED_TERM");
-        return;
+        return undefined;
       }
       h = { domain, roomId, term: 0n, frames: [], sentAt: now, attempts: 0 };
       this.#held.set(id, h);
       this.#ask(h, now);
     }
-    const term = e.term ?? 0n;
     if (term > h.term) h.term = term;
-    if (h.frames.length < MAX_HELD_FRAMES) h.frames.push({ key, inner, e });
+    return h;
   }
 
   /** TERM_CHAIN_FETCH or TERM_CHAIN from `domain` (the frame's hub signature checked). */
