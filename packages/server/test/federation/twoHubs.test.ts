@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
 import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
+import { uploadKeyPackage } from "./threeHubs.js";
 import { federation, type Net, sendVia } from "./twoHubs.js";
 
 const A = "a.example";
@@ -35,18 +36,7 @@ async function crossRoom(net?: Net): Promise<CrossRoom> {
   const b = net.hub(B);
   const alice = await makeClient(a, `alice@${A}`);
   const bob = await makeClient(b, `bob@${B}`);
-  const kp = encodeMlsMessage({
-    version: "mls10",
-    wireformat: "mls_key_package",
-    keyPackage: bob.device.publicPackage,
-  });
-  const up = await sendVia(
-    net,
-    b,
-    bob,
-    frameOf(bob, Opcode.KP_UPLOAD, 0n, 0n, { key_packages: [kp], last_resort: false }),
-  );
-  expect(up.opcode).toBe(Opcode.ACK);
+  const kp = await uploadKeyPackage(net, b, bob);
   alice.state = await createRoom(a.cs, a.hubMls, alice.device, ROOM);
   const created = await sendVia(
     net,
