@@ -4,9 +4,10 @@
  * plaintext carries a marker a raw scan can look for. The storages stay open, as a running
  * hub's would, while backups are taken beside them.
  */
-import { generateKeyPairSync } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ed25519PrivateKeyObject } from "@kalandra/proto/node";
 import { type LmdbStorage, openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import { entry, filesUnder, seededRng, utf8 } from "../storage/helpers.js";
 
@@ -42,7 +43,7 @@ export class HubDir {
       }),
     ];
     writeFileSync(join(path, "shards.json"), '{"runtime":"worker","shards":2}\n');
-    const { privateKey } = generateKeyPairSync("ed25519");
+    const privateKey = ed25519PrivateKeyObject(randomBytes(32));
     writeFileSync(join(path, "hub-key.pem"), privateKey.export({ type: "pkcs8", format: "pem" }));
     return new HubDir(path, main, shards);
   }

@@ -1,5 +1,5 @@
 /** Test helpers: listeners over loopback in front of a HubHost with an echo core, and raw WebTransport and WebSocket clients. */
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { type KeyObject, randomBytes } from "node:crypto";
 import { WebTransport } from "@fails-components/webtransport";
 import {
   decodeErrorPayload,
@@ -15,7 +15,11 @@ import {
   systemRng,
   systemTimers,
 } from "@kalandra/proto";
-import { ed25519KeySigner, ed25519RawPublicKey } from "@kalandra/proto/node";
+import {
+  ed25519KeySigner,
+  ed25519PrivateKeyObject,
+  ed25519RawPublicKey,
+} from "@kalandra/proto/node";
 import { afterAll, beforeAll } from "vitest";
 import { WebSocket } from "ws";
 import { type FrameCore, HubHost } from "../../src/hub/hubHost.js";
@@ -49,9 +53,11 @@ export const defaultLimits: RuntimeLimits = {
   maxSessionsPerUser: 0,
 };
 
+// Keys from a random seed, never generateKeyPairSync: Node 20 can deadlock when a garbage
+// collection during a fresh key's export destroys its KeyGenJob (runtime/node/hubKey.ts).
 export function hubKey(): HubKey {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  return { privateKey, publicKey: ed25519RawPublicKey(publicKey) };
+  const privateKey = ed25519PrivateKeyObject(randomBytes(32));
+  return { privateKey, publicKey: ed25519RawPublicKey(privateKey) };
 }
 
 export interface Device {
@@ -61,8 +67,8 @@ export interface Device {
 }
 
 export function device(): Device {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const raw = ed25519RawPublicKey(publicKey);
+  const privateKey = ed25519PrivateKeyObject(randomBytes(32));
+  const raw = ed25519RawPublicKey(privateKey);
   return { privateKey, publicKey: raw, senderId: deriveSenderId(raw) };
 }
 
