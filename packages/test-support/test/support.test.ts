@@ -65,6 +65,16 @@ describe("freePort", () => {
     });
     await new Promise<void>((r) => s.close(() => r()));
   });
+
+  it("never hands out the same port twice, and none a client's connection could be given", async () => {
+    const ports = [];
+    for (let i = 0; i < 50; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(50);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20_000);
+      expect(port).toBeLessThan(32_768);
+    }
+  });
 });
 
 describe("ManualTime", () => {
