@@ -424,7 +424,7 @@ export class FederationCore implements FederationInputs {
     if ((h.flags & Flag.RESPONSE) !== 0) {
       const sender = envelope.to?.[0];
       if (sender === undefined) return this.count("BAD_PAYLOAD");
-      if (sender === 0n) return this.intake.pageArrived(domain, inner, envelope.room_state);
+      if (sender === 0n) return this.intake.pageArrived(domain, inner, envelope);
       return this.forwarding.answered(domain, inner, sender);
     }
     if (h.opcode === Opcode.SYNC_REQUEST) return this.answerCatchUp(domain, inner);
@@ -501,7 +501,10 @@ export class FederationCore implements FederationInputs {
       const room = await this.local?.handoverOf?.(h.roomId);
       if (room?.nextIndex === page.head) roomState = room.roomState;
     }
-    this.send(domain, answer, { to: [0n], ...(roomState === undefined ? {} : { roomState }) });
+    // Where each term starts in this log: the replica learns every fetched entry's term.
+    const termStarts = this.facts.starts(h.roomId);
+    const state = roomState === undefined ? {} : { roomState };
+    this.send(domain, answer, { to: [0n], termStarts, ...state });
   }
 
   private toAuthority(

@@ -3,9 +3,9 @@
  * src/federation/roomTransfers.ts, failover.ts): the authority's hub stops, a voter takes
  * the room over after `failover_after_ms`, and the deposed hub, back, follows the new term.
  */
-import { FrameHeader, Opcode, openEnvelope } from "@kalandra/proto";
+import { decodePayload, FrameHeader, Opcode, openEnvelope } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
-import { answerTo, type Env } from "../hub/harness.js";
+import { answerTo, type Env, frameOf } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
 import { A, B, C, headers, ROOM, threeHubRoom } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
@@ -130,6 +130,91 @@ describe("failover of a room's authority between real hubs", () => {
     expect(headers(hubs[A]!)).toEqual(headers(w));
   });
 
+  it("a deposed authority shows its devices nothing of its tail on the new authority's commit point before its log is checked (fed_hubs_failover seed 137)", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    // A sequences an entry no replica receives (never committed), then stops.
+    dropSequencedFrom(net, A);
+    const tail = appMessage(alice, ROOM, 1n, "tail");
+    await hubs[A]!.hub.handleFrame(alice.sessionId, alice.senderId, tail);
+    await net.settle();
+    net.tamper = undefined;
+    await net.crash(A);
+    const winner = await failover(net, [B, C]);
+    const w = hubs[winner]!;
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b2"));
+    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
+    // A comes back and learns the new term, its frames and commit point, but neither where
+    // its term starts nor its catch-up pages: A's log is not checked against it yet.
+    net.tamper = (m) => {
+      if (m.to !== A) return m;
+      const key = net.signers.get(m.from)!.publicKey;
+      const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+      return op === Opcode.AUTHORITY_COMMIT || op === Opcode.SYNC_PAGE ? undefined : m;
+    };
+    await net.restart(A);
+    hubs[A]!.hub.attachSession(alice.sessionId, alice.signer.publicKey, alice.name);
+    await net.settle();
+    expect(hubs[A]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: winner });
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b3"));
+    await net.settle();
+    const tailAt = FrameHeader.view(hubs[A]!.storage.readRange(ROOM, 0n, 1000).at(-1)!.header);
+    expect(tailAt.requestId).toBe(FrameHeader.view(tail).requestId);
+    // alice syncs at A: every entry shown is the new authority's at that position.
+    const req = frameOf(alice, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 });
+    await hubs[A]!.hub.handleFrame(alice.sessionId, alice.senderId, req);
+    const requestId = FrameHeader.view(req).requestId;
+    await net.settleUntil(() => answerTo(hubs[A]!, alice, requestId) !== undefined);
+    const page = answerTo(hubs[A]!, alice, requestId)!;
+    expect(page.opcode).toBe(Opcode.SYNC_PAGE);
+    const shown = decodePayload(Opcode.SYNC_PAGE, page.frame.payload).entries;
+    const authority = w.storage.readRange(ROOM, 0n, 1000);
+    for (const e of shown) {
+      const h = FrameHeader.view(e.header);
+      const at = FrameHeader.view(authority[Number(h.logIndex)]!.header);
+      expect([h.logIndex, h.senderId, h.requestId]).toEqual([
+        h.logIndex,
+        at.senderId,
+        at.requestId,
+      ]);
+    }
+  });
+
+  it("a replica that catches up from a new authority records each fetched entry's own term, not the authority's (how complete its log is, in an election)", async () => {
+    const { net, hubs, alice } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    // C misses A's last entry (term 0); B has it.
+    net.tamper = (m) => {
+      if (m.from !== A || m.to !== C) return m;
+      const key = net.signers.get(A)!.publicKey;
+      return openEnvelope(m.bytes, key, { maxHops: 3 }).envelope.position_sig === undefined
+        ? m
+        : undefined;
+    };
+    await hubs[A]!.hub.handleFrame(
+      alice.sessionId,
+      alice.senderId,
+      appMessage(alice, ROOM, 1n, "C misses it"),
+    );
+    await net.settle();
+    net.tamper = undefined;
+    await net.crash(A);
+    expect(await failover(net, [B, C])).toBe(B);
+    const length = hubs[B]!.storage.nextIndex(ROOM);
+    expect(hubs[C]!.storage.nextIndex(ROOM)).toBe(length - 1n);
+    // C's link to B comes back up: C fetches the entry from B, which sequences in term 1.
+    net.link(B, C, false);
+    net.link(B, C);
+    await net.settle();
+    expect(headers(hubs[C]!)).toEqual(headers(hubs[B]!));
+    // The fetched entry is of term 0: C's log ends in term 0, as B's does.
+    expect(termOfLastEntry(hubs[C]!)).toBe(0n);
+    expect(termOfLastEntry(hubs[B]!)).toBe(0n);
+  });
+
   it("a replica keeps what it took in the new term when the new authority says again where the term starts", async () => {
     const { net, hubs, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
@@ -197,5 +282,15 @@ describe("failover of a room's authority between real hubs", () => {
     expect(headers(hubs[C]!)).toEqual(headers(hubs[B]!));
   });
 });
+
+/** The term of the room's last entry in `env`'s log, as its recorded term starts say. */
+function termOfLastEntry(env: Env): bigint {
+  const facts = env.storage.readAudit().filter((r) => r.kind === "federation_room_facts");
+  const starts = (facts.at(-1)?.detail.starts ?? []) as [string, string][];
+  const length = env.storage.nextIndex(ROOM);
+  let term = 0n;
+  for (const [t, s] of starts) if (BigInt(s) < length) term = BigInt(t);
+  return term;
+}
 
 export type { Env };
