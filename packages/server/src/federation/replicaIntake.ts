@@ -107,11 +107,16 @@ export class ReplicaIntake {
 
   /**
    * A new term starts at `from` (AUTHORITY_COMMIT): a log that runs past it is given up and
-   * fetched again from `domain`; resolves with how many entries were past it.
+   * fetched again from `domain`; resolves with how many entries were past it. A log that
+   * ends before it catches up: the new authority may never sequence another entry to
+   * reveal the gap (fed_hubs_failover seed 78).
    */
   async giveWay(domain: string, roomId: bigint, term: bigint, from: bigint): Promise<bigint> {
     const dropped = await this.match.discardPast(roomId, term, from);
     if (dropped > 0n) this.catchUp(domain, roomId, 0n);
+    else if (this.replica.head(roomId) < from) {
+      this.catchUp(domain, roomId, this.replica.head(roomId));
+    }
     return dropped;
   }
 
