@@ -6,9 +6,10 @@
  * its length) is known. Kept in the audit chain (kind `federation_room_facts`, the whole
  * record per change; the newest per room is read at start).
  *
- * A term's start is recorded before the first entry of that term is appended here, so the
- * record never says a log is less complete than it is (a crash in between can only make
- * it look more complete, which makes this hub refuse more votes, never wrongly grant one).
+ * A term's start is recorded before the first entry of that term is appended here (a live
+ * frame: the term it came with; a catch-up page: the terms the authority's own record says,
+ * FED_ENVELOPE `term_starts`), never later, and a record past the log's end says nothing of
+ * it (`termAt` reads only starts below the length), so a crash in between changes nothing.
  */
 import type { Clock } from "@kalandra/proto";
 import type { AuditRecord } from "../storage/types.js";
