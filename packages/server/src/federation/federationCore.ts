@@ -297,6 +297,7 @@ export class FederationCore implements FederationInputs {
     this.up.delete(domain);
     for (const senderId of this.live.get(domain) ?? []) this.local?.remoteLive?.(senderId, false);
     this.live.delete(domain);
+    this.intake.linkDown(domain);
     this.d.authority?.onLinkChange?.(domain, false);
   }
 

@@ -231,6 +231,16 @@ export class ReplicaIntake {
     }
   }
 
+  /**
+   * The link to `domain` went down: a catch-up asked of it is never answered (the next one
+   * to it goes out, whoever the authority is by then: fed_hubs_failover seed 309).
+   */
+  linkDown(domain: string): void {
+    for (const [roomId, asked] of this.catchingUp) {
+      if (asked === domain) this.catchingUp.delete(roomId);
+    }
+  }
+
   /** This hub's member devices of a replicated room, as the authority last listed them. */
   localMembers(roomId: bigint): ReadonlySet<bigint> | undefined {
     return this.members.get(roomId);

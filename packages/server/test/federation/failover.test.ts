@@ -236,6 +236,53 @@ describe("failover of a room's authority between real hubs", () => {
     expect(headers(hubs[C]!)).toEqual(headers(hubs[B]!));
   });
 
+  it("a catch-up request lost with its link does not keep the replica from asking that hub again once it is the authority (fed_hubs_failover seed 309)", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    const opened = (m: { from: string; bytes: Uint8Array }) =>
+      openEnvelope(m.bytes, net.signers.get(m.from)!.publicKey, { maxHops: 3 });
+    // B misses A's next entry, asks A for it on seeing the one after; no answer comes: A stops.
+    let missed = false;
+    net.tamper = (m) => {
+      if (m.from !== A || m.to === A) return m;
+      const { envelope, inner } = opened(m);
+      if (envelope.position_sig !== undefined && (m.to === C || !missed)) {
+        missed ||= m.to === B;
+        return undefined;
+      }
+      return m.to === B && inner.header.opcode === Opcode.SYNC_PAGE ? undefined : m;
+    };
+    for (const text of ["m1", "m2"]) {
+      await hubs[A]!.hub.handleFrame(
+        alice.sessionId,
+        alice.senderId,
+        appMessage(alice, ROOM, 1n, text),
+      );
+      await net.settle();
+    }
+    net.tamper = undefined;
+    await net.crash(A);
+    // B takes the room over (only B's failover timer runs: C votes, does not propose).
+    expect(await failover(net, [B])).toBe(B);
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    // A comes back, follows B, then B is cut off and A takes the room over.
+    await net.restart(A);
+    await net.settle();
+    expect(headers(hubs[A]!)).toEqual(headers(hubs[B]!));
+    net.link(B, A, false);
+    net.link(B, C, false);
+    expect(await failover(net, [A])).toBe(A);
+    // B is back: it follows A, and fetches what it needs from A.
+    net.link(B, A);
+    net.link(B, C);
+    await net.settle();
+    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
+    await net.settle();
+    expect(hubs[B]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: A });
+    expect(headers(hubs[B]!)).toEqual(headers(hubs[A]!));
+  });
+
   it("a replica keeps what it took in the new term when the new authority says again where the term starts", async () => {
     const { net, hubs, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
