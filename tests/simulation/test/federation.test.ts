@@ -145,6 +145,11 @@ const HUB_REGRESSIONS = [
     seed: 78n,
     why: "b.example's replica stayed at 21 while a.example, authority again in term 5, held 22: b missed entry 21 and nothing revealed the gap (no later frame, links up); a replica now catches up when an AUTHORITY_COMMIT says the term starts past its head",
   },
+  {
+    scenario: "fed_hubs_failover",
+    seed: 309n,
+    why: "b.example's replica stayed empty after a.example took the room again in term 4: a catch-up b had asked of a in term 0 died with a's crash, and the mark 'already asked' suppressed every later request to a; a link going down now clears the catch-ups asked of that hub",
+  },
   ...[296n, 368n, 470323102n].map((seed) => ({
     scenario: "fed_hubs_failover",
     seed,
