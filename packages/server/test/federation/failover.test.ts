@@ -7,7 +7,7 @@ import { decodePayload, FrameHeader, Opcode, openEnvelope } from "@kalandra/prot
 import { describe, expect, it } from "vitest";
 import { answerTo, type Client, type Env, frameOf } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, headers, ROOM, threeHubRoom } from "./threeHubs.js";
+import { A, B, C, headers, ROOM, type Room, threeHubRoom } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
 
 const FAILOVER_MS = 1000;
@@ -97,22 +97,8 @@ describe("failover of a room's authority between real hubs", () => {
     const { net, hubs, alice, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
     });
-    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
-    // A sequences an entry no replica receives, then stops.
-    dropSequencedFrom(net, A);
-    await hubs[A]!.hub.handleFrame(
-      alice.sessionId,
-      alice.senderId,
-      appMessage(alice, ROOM, 1n, "tail"),
-    );
-    await net.settle();
-    net.tamper = undefined;
-    await net.crash(A);
-    const winner = await failover(net, [B, C]);
+    const { winner } = await deposeWithTail({ net, hubs, alice, bob, carol });
     const w = hubs[winner]!;
-    // The new term's entries take the tail's place and go past it.
-    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b2"));
-    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
     expect(hubs[A]!.storage.nextIndex(ROOM)).toBeLessThan(w.storage.nextIndex(ROOM));
     // A comes back; the certificate reaches it, where the new term starts does not.
     net.tamper = (m) => {
@@ -134,18 +120,8 @@ describe("failover of a room's authority between real hubs", () => {
     const { net, hubs, alice, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
     });
-    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
-    // A sequences an entry no replica receives (never committed), then stops.
-    dropSequencedFrom(net, A);
-    const tail = appMessage(alice, ROOM, 1n, "tail");
-    await hubs[A]!.hub.handleFrame(alice.sessionId, alice.senderId, tail);
-    await net.settle();
-    net.tamper = undefined;
-    await net.crash(A);
-    const winner = await failover(net, [B, C]);
+    const { winner, tail } = await deposeWithTail({ net, hubs, alice, bob, carol });
     const w = hubs[winner]!;
-    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b2"));
-    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
     // A comes back and learns the new term, its frames and commit point, but neither where
     // its term starts nor its catch-up pages: A's log is not checked against it yet.
     net.tamper = (m) => {
@@ -303,6 +279,26 @@ describe("failover of a room's authority between real hubs", () => {
     expect(headers(hubs[C]!)).toEqual(headers(hubs[B]!));
   });
 });
+
+/**
+ * A sequences an entry no replica receives (never committed: its tail), then stops; B or C
+ * takes over and both write in the new term, past the tail's position. Returns the winner
+ * and the tail's frame.
+ */
+async function deposeWithTail(r: Room): Promise<{ winner: string; tail: Uint8Array }> {
+  const { net, hubs, alice, bob, carol } = r;
+  await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+  dropSequencedFrom(net, A);
+  const tail = appMessage(alice, ROOM, 1n, "tail");
+  await hubs[A]!.hub.handleFrame(alice.sessionId, alice.senderId, tail);
+  await net.settle();
+  net.tamper = undefined;
+  await net.crash(A);
+  const winner = await failover(net, [B, C]);
+  await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b2"));
+  await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
+  return { winner, tail };
+}
 
 /** alice@a sends an entry A sequences that C never receives (B does). */
 async function missedByC(net: Net, a: Env, alice: Client): Promise<void> {
