@@ -150,6 +150,11 @@ const HUB_REGRESSIONS = [
     seed: 309n,
     why: "b.example's replica stayed empty after a.example took the room again in term 4: a catch-up b had asked of a in term 0 died with a's crash, and the mark 'already asked' suppressed every later request to a; a link going down now clears the catch-ups asked of that hub",
   },
+  {
+    scenario: "fed_hubs_failover",
+    seed: 474n,
+    why: "alice@a.example could never connect again after a.example restarted: her SYNC_REQUEST from past the restarted authority's commit point (0 until the replicas report) got a clipped SYNC_PAGE that the gate clipped again on its way out, for ever (stack overflow, INTERNAL); a clipped page now passes the gate unchanged",
+  },
   ...[296n, 368n, 470323102n].map((seed) => ({
     scenario: "fed_hubs_failover",
     seed,
