@@ -484,8 +484,26 @@ export class FederationCore implements FederationInputs {
   private async answerCatchUp(domain: string, inner: Frame): Promise<void> {
     const h = inner.header;
     const a = this.book.authorityOf(h.roomId);
-    const handing = this.transfers.status(h.roomId)?.role === "handing_over";
-    if (this.isRemoteRoom(h.roomId) && !handing && a?.domain !== domain) {
+    const role = this.transfers.status(h.roomId)?.role;
+    // Elected but still fetching the log's end: its log (or its sequencer's, from an earlier
+    // term) is short of the room's; the hub handing over would give its own up for it
+    // (fed_hubs_transfer seed 359).
+    if (role === "awaiting_handover") {
+      this.count("TRANSFERRING");
+      const refusal = refuse("TRANSFERRING", "the room is being handed to this hub");
+      this.send(domain, errorFrame(h, refusal), { to: [0n] });
+      return;
+    }
+    // The hub this one handed the room to may fetch the tail (also after a restart, the
+    // transfer in memory lost); a mere replica answers no one, not even the authority it
+    // follows (fed_hubs_transfer seed 359: a replica whose sequencer still held the room from
+    // an earlier term answered the hub handing over with its shorter log, which that hub
+    // then took for the new authority's and gave its own log up for).
+    const rec = this.transfers.record(h.roomId);
+    const p = rec?.certificate?.proposal;
+    const handedTo = rec?.authority === domain && p?.kind === "planned" && p.from === this.domain;
+    const handing = role === "handing_over" || handedTo;
+    if (this.isRemoteRoom(h.roomId) && !handing) {
       this.count("NOT_AUTHORITY");
       this.send(domain, errorFrame(h, refuse("NOT_AUTHORITY", `${a?.domain} is`)), { to: [0n] });
       return;

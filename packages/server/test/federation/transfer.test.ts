@@ -145,6 +145,53 @@ describe("a handover whose last frame the new authority missed", () => {
   });
 });
 
+describe("a handover whose new authority is still fetching the log's end", () => {
+  it("answers no catch-up from its shorter log, even with the room still in its sequencer from an earlier term: the hub handing over keeps its log (fed_hubs_transfer seed 359)", async () => {
+    const { net, hubs, alice, bob } = await threeHubRoom();
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    const opened = (m: { from: string; bytes: Uint8Array }) =>
+      openEnvelope(m.bytes, net.signers.get(m.from)!.publicKey, { maxHops: 3 });
+    const untilDone = async (moving: Promise<unknown>) => {
+      let result: unknown;
+      void moving.then((r) => {
+        result = r;
+      });
+      for (let step = 0; step < 50 && result === undefined; step++) {
+        net.time.advance(100);
+        for (const env of Object.values(hubs)) env.hub.federation!.tick();
+        await net.settle();
+      }
+      return result;
+    };
+    expect(await untilDone(a.hub.federation!.transfer(ROOM, B))).toEqual({ ok: true, term: 1n });
+    // A misses B's last frame, and the tail it then asks B for does not come (yet).
+    net.tamper = (m) =>
+      m.from === B && m.to === A && opened(m).envelope.position_sig !== undefined ? undefined : m;
+    await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "last"));
+    const log = headers(b);
+    expect(headers(a)).toHaveLength(log.length - 1);
+    net.tamper = (m) =>
+      m.from === B && m.to === A && opened(m).inner.header.opcode === Opcode.SYNC_PAGE
+        ? undefined
+        : m;
+    const moving = b.hub.federation!.transfer(ROOM, A);
+    await net.settle();
+    expect(a.hub.federation!.roomAuthority(ROOM)?.role).toBe("awaiting_handover");
+    // The link between them comes back up: B, handing over, catches up from A.
+    net.link(A, B, false);
+    net.link(A, B);
+    await net.settle();
+    expect(headers(b)).toEqual(log);
+    net.tamper = undefined;
+    expect(await untilDone(moving)).toEqual({ ok: true, term: 2n });
+    expect(headers(a)).toEqual(log);
+    expect(headers(b)).toEqual(log);
+    expect((await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "at A"))).opcode).toBe(
+      Opcode.ACK,
+    );
+  });
+});
+
 describe("a handover interrupted by the old authority's restart", () => {
   it("the old authority sends the certificate and handover again when the link comes back up", async () => {
     const { net, hubs, bob } = await threeHubRoom();
