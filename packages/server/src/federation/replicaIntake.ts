@@ -268,7 +268,7 @@ export class ReplicaIntake {
     if (e.term_starts === undefined) await this.o.facts.beginTerm(roomId, authority.term, before);
     else {
       const theirs = e.term_starts.map((s) => [s.term, s.start] as const);
-      await this.o.facts.adoptStarts(roomId, before, theirs);
+      await this.o.facts.adoptStarts(roomId, before, page.next, theirs);
     }
     for (const a of await this.replica.applyPage(roomId, page.entries)) {
       this.deliver(roomId, a.frame, a.to);

@@ -109,17 +109,21 @@ export class RoomFacts {
   }
 
   /**
-   * The entries from `from` on come from a catch-up page of the authority whose log's term
-   * starts are `theirs` (FED_ENVELOPE `term_starts`): they are of the terms that log says,
+   * The entries from `from` to `end` come from a catch-up page of the authority whose log's
+   * term starts are `theirs` (FED_ENVELOPE `term_starts`): they are of the terms that log says,
    * not of the authority's current term (a log fetched again and counted wholly as of the
    * current term looked more complete than it was, and won an election against a voter
    * holding an acknowledged entry it lacked: fed_hubs_failover). Durable on return.
    */
-  async adoptStarts(roomId: bigint, from: bigint, theirs: Starts): Promise<void> {
+  async adoptStarts(roomId: bigint, from: bigint, end: bigint, theirs: Starts): Promise<void> {
+    if (end <= from) return;
     let atFrom = 0n;
     for (const [t, s] of theirs) if (s <= from) atFrom = t;
     const own = this.starts(roomId).filter(([, s]) => s < from);
-    const next = [...own, [atFrom, from] as const, ...theirs.filter(([, s]) => s > from)];
+    // Only the page's entries: a start past them (the authority's own term, where it will
+    // append) says nothing of what this hub appends there (fed_hubs_transfer seed 62).
+    const inPage = theirs.filter(([, s]) => s > from && s < end);
+    const next = [...own, [atFrom, from] as const, ...inPage];
     const same = (a: Starts) => a.map(([t, s]) => `${t}@${s}`).join();
     if (same(dedupe(next)) === same(this.starts(roomId))) return;
     await this.#setStarts(roomId, next);
