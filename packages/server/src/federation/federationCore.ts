@@ -142,6 +142,8 @@ export class FederationCore implements FederationInputs {
         return rec === undefined ? undefined : { domain: rec.authority, term: rec.term };
       },
       unverified: (domain, key, inner, e) => this.trust.hold(domain, key, inner, e),
+      missedTerm: (domain, roomId) =>
+        this.trust.claimed(domain, roomId, (this.recordOf(roomId)?.term ?? 0n) + 1n),
       promised: (roomId) => this.transfers.record(roomId)?.vote?.term ?? 0n,
     });
     this.ephemeral = new EphemeralRelay({

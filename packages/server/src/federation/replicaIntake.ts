@@ -10,6 +10,7 @@
  */
 import {
   canary,
+  decodeErrorPayload,
   decodePayload,
   Flag,
   type Frame,
@@ -67,6 +68,11 @@ export interface IntakeOptions {
   filter: RelayFilter;
   /** A frame of a term above the record's: held while its chain is fetched (termFetch.ts). */
   unverified(domain: string, key: Uint8Array, inner: Frame, e: Position): void;
+  /**
+   * The hub this one takes for the room's authority says it is not: this hub missed a
+   * transfer; its certificate chain is asked of that hub (termFetch.ts `claimed`).
+   */
+  missedTerm(domain: string, roomId: bigint): void;
   /**
    * The term this hub voted in last (its promise): an authority of a lower term gets no
    * entry accepted nor counted here any more, or it could commit an entry the term voted
@@ -254,8 +260,16 @@ export class ReplicaIntake {
   ): Promise<void> {
     const roomId = inner.header.roomId;
     this.catchingUp.delete(roomId);
-    if (inner.header.opcode !== Opcode.SYNC_PAGE) return;
     const authority = this.book.authorityOf(roomId);
+    if (inner.header.opcode !== Opcode.SYNC_PAGE) {
+      // Nothing else (no frame, no AUTHORITY_COMMIT) may ever tell this hub (fed_hubs_transfer
+      // seed 348: its links were down during the transfer and the new authority's writes).
+      const refusal = inner.header.opcode === Opcode.ERROR ? errorOf(inner) : undefined;
+      if (refusal === "NOT_AUTHORITY" && authority?.domain === domain) {
+        this.o.missedTerm(domain, roomId);
+      }
+      return;
+    }
     if (authority?.domain !== domain) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
     const before = this.replica.head(roomId);
@@ -346,5 +360,14 @@ export class ReplicaIntake {
       ++this.requestId,
     );
     this.ports.send(domain, req, {});
+  }
+}
+
+/** The error code of a hub's ERROR answer, undefined when it is not one. */
+function errorOf(inner: Frame): string | undefined {
+  try {
+    return decodeErrorPayload(inner.payload).name;
+  } catch {
+    return undefined;
   }
 }

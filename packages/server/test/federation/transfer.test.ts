@@ -192,6 +192,36 @@ describe("a handover whose new authority is still fetching the log's end", () =>
   });
 });
 
+describe("a hub that missed a planned transfer and everything of the new authority", () => {
+  it("learns it when the hub it still takes for the authority refuses its catch-up (fed_hubs_transfer seed 348)", async () => {
+    const { net, hubs, carol } = await threeHubRoom();
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    // Nothing of the transfer reaches C: not A's certificate, nothing from B.
+    net.tamper = (m) => {
+      if (m.to !== C) return m;
+      if (m.from === B) return undefined;
+      const key = net.signers.get(m.from)!.publicKey;
+      const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+      return op === Opcode.HANDOVER_CERT ? undefined : m;
+    };
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    expect(c.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: A, term: 0n });
+    net.tamper = undefined;
+    // C's link to A comes back up: C asks A for what it missed, A no longer sequences.
+    net.link(A, C, false);
+    net.link(A, C);
+    await net.settle();
+    expect(c.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: B, term: 1n });
+    expect((await sendVia(net, c, carol, appMessage(carol, ROOM, 1n, "to B"))).opcode).toBe(
+      Opcode.ACK,
+    );
+    await net.settle();
+    expect(headers(c)).toEqual(headers(b));
+  });
+});
+
 describe("a handover interrupted by the old authority's restart", () => {
   it("the old authority sends the certificate and handover again when the link comes back up", async () => {
     const { net, hubs, bob } = await threeHubRoom();
