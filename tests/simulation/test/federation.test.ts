@@ -155,6 +155,21 @@ const HUB_REGRESSIONS = [
     seed: 474n,
     why: "alice@a.example could never connect again after a.example restarted: her SYNC_REQUEST from past the restarted authority's commit point (0 until the replicas report) got a clipped SYNC_PAGE that the gate clipped again on its way out, for ever (stack overflow, INTERNAL); a clipped page now passes the gate unchanged",
   },
+  {
+    scenario: "fed_hubs_transfer",
+    seed: 359n,
+    why: "b.example, handing the room to a.example, gave its whole log up for a's shorter one: a, a replica whose sequencer still held the room from term 0, answered b's catch-up; only the authority, a hub handing over, or the hub that handed the room to the asker answers one now",
+  },
+  {
+    scenario: "fed_hubs_transfer",
+    seed: 62n,
+    why: "b.example's deposed term-1 tail never gave way (b at 9, a at 6): b had taken from a catch-up page the start of a's term 3 at b's head, past the page's entries, so its own term-1 entries were recorded as term 3; a page's term starts are taken for its entries only",
+  },
+  {
+    scenario: "fed_hubs_transfer",
+    seed: 348n,
+    why: "a.example missed the transfer to c.example and all of c's frames, and asked b (refused NOT_AUTHORITY) for ever (replica at 15 of 18); such a refusal now makes it ask b's certificate chain",
+  },
   ...[296n, 368n, 470323102n].map((seed) => ({
     scenario: "fed_hubs_failover",
     seed,
