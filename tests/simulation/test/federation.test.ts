@@ -170,6 +170,11 @@ const HUB_REGRESSIONS = [
     seed: 348n,
     why: "a.example missed the transfer to c.example and all of c's frames, and asked b (refused NOT_AUTHORITY) for ever (replica at 15 of 18); such a refusal now makes it ask b's certificate chain",
   },
+  {
+    scenario: "fed_hubs_transfer",
+    seed: 214n,
+    why: "a.example restarted mid-handover and reported itself a replica: no hub was sequencing or handing over, and b.example (one entry short, not installed yet) was taken for the authority; a restarted hub reports handing_over until its successor says it sequences",
+  },
   ...[296n, 368n, 470323102n].map((seed) => ({
     scenario: "fed_hubs_failover",
     seed,
