@@ -81,6 +81,8 @@ const lost = (code: ProtocolErrorCode, message: string): TransferResult => ({
 export class RoomTransfers {
   readonly #outgoing = new Map<bigint, Outgoing>();
   readonly #incoming = new Map<bigint, Incoming>();
+  /** Rooms whose successor in a planned transfer from here said it sequences (in memory). */
+  readonly #handedOff = new Set<bigint>();
   readonly #failovers: Failovers;
 
   constructor(readonly h: TransferHost) {
@@ -127,6 +129,15 @@ export class RoomTransfers {
     if (rec === undefined) return undefined;
     const out = this.#outgoing.get(roomId);
     let role: AuthorityRole = rec.authority === this.h.self ? "sequencer" : "replica";
+    // After a restart the transfer in flight is gone, the log it hands over is not: handing
+    // over still, until the successor says it sequences (fed_hubs_transfer seed 214).
+    if (this.#handingSinceRestart(roomId, rec)) role = "handing_over";
+    // Elected (its record names it) but not sequencing yet: the room is installed, and the
+    // book names it, only once its replica holds the whole log (fed_hubs_transfer seed 214:
+    // taken for the authority while persisting the certificate, with one entry less).
+    const a = this.h.book.authorityOf(roomId);
+    const installed = rec.term === 0n || (a?.domain === this.h.self && a.term === rec.term);
+    if (role === "sequencer" && !installed) role = "awaiting_handover";
     if (out?.cert !== undefined) role = "handing_over";
     else if (this.#incoming.has(roomId)) role = "awaiting_handover";
     return {
@@ -135,6 +146,12 @@ export class RoomTransfers {
       role,
       commitIndex: this.h.storage.nextIndex(roomId),
     };
+  }
+
+  #handingSinceRestart(roomId: bigint, rec: TermRecord): boolean {
+    const p = rec.certificate?.proposal;
+    if (p?.kind !== "planned" || p.from !== this.h.self || p.to !== rec.authority) return false;
+    return !this.#handedOff.has(roomId) && !this.#outgoing.has(roomId);
   }
 
   /** The retry hint while writes to the room are refused here (TRANSFERRING). */
@@ -487,6 +504,7 @@ export class RoomTransfers {
     }
     const rec = this.h.records.get(roomId);
     if (rec?.term === m.term && rec.authority === from) {
+      this.#handedOff.add(roomId);
       void this.h.book.learn(roomId, from, m.term).then(() => this.#failovers.giveWay(roomId, m));
     }
     // A term this hub missed the certificate of (a link down during the transfer): proven
