@@ -57,6 +57,8 @@ export interface FederationOptions {
   env?: Record<string, string>;
   /** Every hub requires its links to all the others for /readyz. */
   requirePeers?: boolean;
+  /** More `[[federation.peers]]` entries for every hub (a peer the test plays itself). */
+  extraPeers?: { domain: string; url: string; hub_key: string }[];
 }
 
 export class Federation {
@@ -125,13 +127,14 @@ export class Federation {
         KALANDRA_FEDERATION__RECONNECT_MIN_MS: "100",
         KALANDRA_FEDERATION__RECONNECT_MAX_MS: "500",
         KALANDRA_FEDERATION__KEEPALIVE_MS: "500",
-        KALANDRA_FEDERATION__PEERS: JSON.stringify(
-          peers.map((p) => ({
+        KALANDRA_FEDERATION__PEERS: JSON.stringify([
+          ...peers.map((p) => ({
             domain: p.domain,
             url: `ws://127.0.0.1:${p.wsPort}/kalandra`,
             hub_key: p.hubKey,
           })),
-        ),
+          ...(this.o.extraPeers ?? []),
+        ]),
         ...(this.o.requirePeers
           ? { KALANDRA_MONITORING__REQUIRED_PEERS: peers.map((p) => p.domain).join(",") }
           : {}),

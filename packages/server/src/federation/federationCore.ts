@@ -212,7 +212,11 @@ export class FederationCore implements FederationInputs {
         await this.book.learn(roomId, domain, term);
         this.intake.resume(domain, [roomId]);
       },
-      chain: (roomId, after, max) => records.chain(roomId, after, max),
+      audience: (roomId) => ({
+        voters: this.facts.voters(roomId),
+        authority: this.book.authorityOf(roomId)?.domain,
+        chain: records.chain(roomId, 0n, Number.POSITIVE_INFINITY),
+      }),
       replay: (domain, key, inner, e) => this.intake.sequenced(domain, key, inner, e),
     });
   }
