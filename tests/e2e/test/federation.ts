@@ -292,6 +292,49 @@ export class Federation {
     return room;
   }
 
+  /**
+   * alice@a.example, bob@b.example and carol@c.example connected to their hubs, and
+   * alice's room with the other two (every member synchronized at epoch 1).
+   */
+  async threeMemberRoom(): Promise<{ members: [Member, Member, Member]; room: bigint }> {
+    const alice = await this.member("alice@a.example");
+    const bob = await this.member("bob@b.example");
+    const carol = await this.member("carol@c.example");
+    const room = await this.room(alice, [bob, carol], until);
+    return { members: [alice, bob, carol], room };
+  }
+
+  /**
+   * An operator moves the room from `from` to `to` (`POST /admin/rooms/transfer`) while
+   * `members` keep sending; resolves with the new term once each has 3 more acknowledged.
+   */
+  async moveUnderLoad(members: readonly Member[], roomId: string, from: string, to: string) {
+    const before = members.map((m) => m.sent.size);
+    const moved = await this.admin(from, "POST", "/admin/rooms/transfer", { room: roomId, to });
+    if (moved.status !== 200 || moved.body.ok !== true || moved.body.to !== to) {
+      throw new Error(`the move to ${to} failed: ${JSON.stringify(moved)}`);
+    }
+    await until(
+      () => members.every((m, i) => m.sent.size >= (before[i] ?? 0) + 3),
+      `3 more acknowledged each after the move to ${to}`,
+    );
+    return moved.body.term as string;
+  }
+
+  /** The room's authority and term as every hub of `domains` names them (one, or throws). */
+  async agreedAuthority(
+    domains: readonly string[],
+    roomId: string,
+  ): Promise<{ authority: string; term: string }> {
+    const views = await Promise.all(
+      domains.map((d) => this.admin(d, "GET", `/admin/rooms/${roomId}/authority`)),
+    );
+    const seen = views.map((v) => `${v.body.authority} in term ${v.body.term}`);
+    if (new Set(seen).size !== 1) throw new Error(`the hubs disagree: ${seen.join(" / ")}`);
+    const { authority, term } = views[0]?.body ?? {};
+    return { authority: String(authority), term: String(term) };
+  }
+
   /** Closes every member and SIGTERMs every hub still running. */
   async close(): Promise<void> {
     for (const m of this.members.splice(0)) {
@@ -372,6 +415,42 @@ export function federationForFile(label: string): {
       return fed;
     },
   };
+}
+
+/** Acknowledged sends of `members` missing at their log index from any of `survivors`. */
+export function lostAcknowledged(
+  members: readonly Member[],
+  survivors: readonly Member[],
+): string[] {
+  const out: string[] = [];
+  for (const m of members) {
+    for (const [text, index] of m.sent) {
+      for (const s of survivors)
+        if (s.received.get(index) !== text) out.push(`${text}@${index} on ${s.id}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * After a failover: waits (bounded) until every survivor received every send of `members`
+ * that was acknowledged, then returns what breaks the issue's invariants (empty: nothing
+ * acknowledged lost, one order on the survivors, no client error there).
+ */
+export async function survivorProblems(
+  members: readonly Member[],
+  survivors: readonly Member[],
+): Promise<string[]> {
+  const acked = new Set(members.flatMap((m) => [...m.sent.values()]));
+  await until(
+    () => survivors.every((m) => [...acked].every((i) => m.received.has(i))),
+    `all ${acked.size} acknowledged messages on ${survivors.map((m) => m.id).join(", ")}`,
+  );
+  return [
+    ...lostAcknowledged(members, survivors),
+    ...orderProblems(survivors),
+    ...survivors.flatMap((m) => m.errors.map((e) => `${m.id}: ${String(e)}`)),
+  ];
 }
 
 /**

@@ -21,10 +21,7 @@ it("a configured peer outside the room learns nothing of its term chain", async 
     extraPeers: [outsider.peerEntry()],
   });
   await f.startAll();
-  const alice = await f.member("alice@a.example");
-  const bob = await f.member("bob@b.example");
-  const carol = await f.member("carol@c.example");
-  const room = await f.room(alice, [bob, carol], until);
+  const { room } = await f.threeMemberRoom();
   const roomId = room.toString();
   const moved = await f.admin("a.example", "POST", "/admin/rooms/transfer", {
     room: roomId,
