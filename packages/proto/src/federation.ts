@@ -126,6 +126,8 @@ export interface EnvelopeInput {
   to?: readonly bigint[];
   members?: readonly bigint[];
   roomState?: Uint8Array;
+  /** (term, first log_index of the term) of the authority's log, with a catch-up page. */
+  termStarts?: readonly (readonly [bigint, bigint])[];
 }
 
 /** Builds and signs a FED_ENVELOPE frame around `e.frame` (which must be a whole frame). */
@@ -144,6 +146,9 @@ export function sealEnvelope(signer: DeviceSigner, e: EnvelopeInput): Uint8Array
   if (e.to !== undefined) payload.to = [...e.to];
   if (e.members !== undefined) payload.members = [...e.members];
   if (e.roomState !== undefined) payload.room_state = e.roomState;
+  if (e.termStarts !== undefined) {
+    payload.term_starts = e.termStarts.map(([term, start]) => ({ term, start }));
+  }
   return encodeFrame(
     {
       flags: Flag.FEDERATED,

@@ -126,6 +126,10 @@ describe("envelopes", () => {
       term: 2n,
       positionSig: signPosition(hubA.signer, 2n, inner),
       to: [5n, 6n],
+      termStarts: [
+        [2n, 7n],
+        [5n, 40n],
+      ],
     });
     const outer = Frame.fromWire(wire).header;
     expect(outer.flags).toBe(Flag.FEDERATED);
@@ -141,6 +145,10 @@ describe("envelopes", () => {
     expect(verifyFrame(got, alice.publicKey)).toBe(true);
     expect(envelope.user_id).toBe("alice@a.example");
     expect(envelope.to).toEqual([5n, 6n]);
+    expect(envelope.term_starts).toEqual([
+      { term: 2n, start: 7n },
+      { term: 5n, start: 40n },
+    ]);
     expect(
       verifyPosition(hubA.publicKey, envelope.term!, envelope.frame, envelope.position_sig!),
     ).toBe(true);

@@ -152,6 +152,12 @@ const fedEnvelope = struct({
    * entry of a catch-up page): what lets a replica take the room over (failover).
    */
   room_state: optional(bytes()),
+  /**
+   * With a catch-up page: where each term's entries start in the authority's log (terms
+   * ascending), so a replica knows the term of every entry it fetched (how complete its log
+   * is, in an election).
+   */
+  term_starts: optional(array(struct({ term: u64(), start: u64() }))),
 });
 /** Move a room's authority: room in the header; `log_index` the proposer's replica head. */
 const authorityPropose = struct({

@@ -142,6 +142,8 @@ export class FederationCore implements FederationInputs {
         return rec === undefined ? undefined : { domain: rec.authority, term: rec.term };
       },
       unverified: (domain, key, inner, e) => this.trust.hold(domain, key, inner, e),
+      missedTerm: (domain, roomId) =>
+        this.trust.claimed(domain, roomId, (this.recordOf(roomId)?.term ?? 0n) + 1n),
       promised: (roomId) => this.transfers.record(roomId)?.vote?.term ?? 0n,
     });
     this.ephemeral = new EphemeralRelay({
@@ -301,6 +303,7 @@ export class FederationCore implements FederationInputs {
     this.up.delete(domain);
     for (const senderId of this.live.get(domain) ?? []) this.local?.remoteLive?.(senderId, false);
     this.live.delete(domain);
+    this.intake.linkDown(domain);
     this.d.authority?.onLinkChange?.(domain, false);
   }
 
@@ -453,7 +456,7 @@ export class FederationCore implements FederationInputs {
     if ((h.flags & Flag.RESPONSE) !== 0) {
       const sender = envelope.to?.[0];
       if (sender === undefined) return this.count("BAD_PAYLOAD");
-      if (sender === 0n) return this.intake.pageArrived(domain, inner, envelope.room_state);
+      if (sender === 0n) return this.intake.pageArrived(domain, inner, envelope);
       return this.forwarding.answered(domain, inner, sender);
     }
     if (h.opcode === Opcode.SYNC_REQUEST) return this.answerCatchUp(domain, inner);
@@ -512,8 +515,26 @@ export class FederationCore implements FederationInputs {
   private async answerCatchUp(domain: string, inner: Frame): Promise<void> {
     const h = inner.header;
     const a = this.book.authorityOf(h.roomId);
-    const handing = this.transfers.status(h.roomId)?.role === "handing_over";
-    if (this.isRemoteRoom(h.roomId) && !handing && a?.domain !== domain) {
+    const role = this.transfers.status(h.roomId)?.role;
+    // Elected but still fetching the log's end: its log (or its sequencer's, from an earlier
+    // term) is short of the room's; the hub handing over would give its own up for it
+    // (fed_hubs_transfer seed 359).
+    if (role === "awaiting_handover") {
+      this.count("TRANSFERRING");
+      const refusal = refuse("TRANSFERRING", "the room is being handed to this hub");
+      this.send(domain, errorFrame(h, refusal), { to: [0n] });
+      return;
+    }
+    // The hub this one handed the room to may fetch the tail (also after a restart, the
+    // transfer in memory lost); a mere replica answers no one, not even the authority it
+    // follows (fed_hubs_transfer seed 359: a replica whose sequencer still held the room from
+    // an earlier term answered the hub handing over with its shorter log, which that hub
+    // then took for the new authority's and gave its own log up for).
+    const rec = this.transfers.record(h.roomId);
+    const p = rec?.certificate?.proposal;
+    const handedTo = rec?.authority === domain && p?.kind === "planned" && p.from === this.domain;
+    const handing = role === "handing_over" || handedTo;
+    if (this.isRemoteRoom(h.roomId) && !handing) {
       this.count("NOT_AUTHORITY");
       this.send(domain, errorFrame(h, refuse("NOT_AUTHORITY", `${a?.domain} is`)), { to: [0n] });
       return;
@@ -530,7 +551,10 @@ export class FederationCore implements FederationInputs {
       const room = await this.local?.handoverOf?.(h.roomId);
       if (room?.nextIndex === page.head) roomState = room.roomState;
     }
-    this.send(domain, answer, { to: [0n], ...(roomState === undefined ? {} : { roomState }) });
+    // Where each term starts in this log: the replica learns every fetched entry's term.
+    const termStarts = this.facts.starts(h.roomId);
+    const state = roomState === undefined ? {} : { roomState };
+    this.send(domain, answer, { to: [0n], termStarts, ...state });
   }
 
   private toAuthority(

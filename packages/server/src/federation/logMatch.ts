@@ -34,6 +34,11 @@ export class LogMatch {
 
   constructor(private readonly d: LogMatchDeps) {}
 
+  /** True once the room's log was found to agree with its authority's in `term`. */
+  agreed(roomId: bigint, term: bigint): boolean {
+    return this.#agreed.get(roomId) === term;
+  }
+
   /**
    * A live frame of `term`: true when it may be judged now; false when it was held back
    * for the log's check (the caller then catches up from the replica's head).
@@ -68,7 +73,7 @@ export class LogMatch {
     const shorter =
       page.entries.length === 0 && page.head < head && this.d.facts.termAt(roomId, head) < term;
     if (shorter || !(await this.d.replica.agrees(roomId, page.entries))) {
-      await this.discard(roomId, term);
+      await this.discard(roomId);
       return "discarded";
     }
     const first = page.entries[0];
@@ -89,16 +94,16 @@ export class LogMatch {
     await this.d.replica.settled(roomId);
     const head = this.d.replica.head(roomId);
     if (head <= from || this.d.facts.termAt(roomId, from + 1n) >= term) return 0n;
-    await this.discard(roomId, term);
+    await this.discard(roomId);
     return head - from;
   }
 
-  private async discard(roomId: bigint, term: bigint): Promise<void> {
+  private async discard(roomId: bigint): Promise<void> {
     await this.d.replica.discard(roomId);
     this.d.forgetHeld(roomId);
     this.#agreed.delete(roomId);
-    // What is fetched again counts as of this term (a log never looks less complete).
-    await this.d.facts.restartTerms(roomId, term);
+    // Fetched again with the authority's term starts (replicaIntake.ts `pageArrived`).
+    await this.d.facts.forgetTerms(roomId);
   }
 }
 

@@ -77,7 +77,10 @@ export function clipPage(page: SyncPagePayload, commit: bigint): SyncPagePayload
   const first = page.entries[0];
   const next =
     last !== undefined ? index(last) + 1n : first !== undefined ? index(first) : page.next;
-  return { entries, next, head: commit > next ? commit : next };
+  const head = commit > next ? commit : next;
+  // Nothing to hide (a page clipped already: it passes the gate again on its way out).
+  const same = entries.length === page.entries.length && next === page.next;
+  return same && head === page.head ? undefined : { entries, next, head };
 }
 
 /** Which entry of which room a delivery shows a client, when it shows one. */

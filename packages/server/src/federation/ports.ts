@@ -22,6 +22,7 @@ export interface EnvelopeExtra {
   to?: bigint[];
   members?: bigint[];
   roomState?: Uint8Array;
+  termStarts?: readonly (readonly [bigint, bigint])[];
 }
 
 export interface FederationPorts {

@@ -10,6 +10,7 @@
  */
 import {
   canary,
+  decodeErrorPayload,
   decodePayload,
   Flag,
   type Frame,
@@ -52,6 +53,8 @@ export interface Position {
   room_state?: Uint8Array;
   /** The sender's user, as the authority attributes it (relayFilter.ts). */
   user_id?: string;
+  /** With a catch-up page: where each term starts in the authority's log. */
+  term_starts?: { term: bigint; start: bigint }[];
 }
 
 /** What the intake is told besides its ports: the mode, the room facts, who sequences. */
@@ -65,6 +68,11 @@ export interface IntakeOptions {
   filter: RelayFilter;
   /** A frame of a term above the record's: held while its chain is fetched (termFetch.ts). */
   unverified(domain: string, key: Uint8Array, inner: Frame, e: Position): void;
+  /**
+   * The hub this one takes for the room's authority says it is not: this hub missed a
+   * transfer; its certificate chain is asked of that hub (termFetch.ts `claimed`).
+   */
+  missedTerm(domain: string, roomId: bigint): void;
   /**
    * The term this hub voted in last (its promise): an authority of a lower term gets no
    * entry accepted nor counted here any more, or it could commit an entry the term voted
@@ -86,6 +94,8 @@ export class ReplicaIntake {
   private readonly commits: ReplicaCommits | undefined;
   /** The log checked against each new term's authority (logMatch.ts). */
   private readonly match: LogMatch;
+  /** Commit points an authority told before this replica's log was checked in its term. */
+  private readonly earlyCommits = new Map<bigint, { term: bigint; commit: bigint }>();
 
   constructor(
     private readonly ports: FederationPorts,
@@ -103,17 +113,42 @@ export class ReplicaIntake {
 
   /**
    * A new term starts at `from` (AUTHORITY_COMMIT): a log that runs past it is given up and
-   * fetched again from `domain`; resolves with how many entries were past it.
+   * fetched again from `domain`; resolves with how many entries were past it. A log that
+   * ends before it catches up: the new authority may never sequence another entry to
+   * reveal the gap (fed_hubs_failover seed 78).
    */
   async giveWay(domain: string, roomId: bigint, term: bigint, from: bigint): Promise<bigint> {
     const dropped = await this.match.discardPast(roomId, term, from);
     if (dropped > 0n) this.catchUp(domain, roomId, 0n);
+    else if (this.replica.head(roomId) < from) {
+      this.catchUp(domain, roomId, this.replica.head(roomId));
+    }
     return dropped;
   }
 
-  /** The authority's commit point for a room (FED_LOG_STATE from `domain`). */
+  /**
+   * The authority's commit point for a room (FED_LOG_STATE from `domain`). It speaks of the
+   * authority's log: of this replica's only once that was found to agree with it in the
+   * authority's term (logMatch.ts). Till then it is kept aside, or a deposed authority's
+   * tail, still here, would be served to its devices as committed (fed_hubs_failover seed
+   * 137).
+   */
   committed(domain: string, roomId: bigint, commit: bigint): void {
-    if (this.book.authorityOf(roomId)?.domain === domain) this.commits?.committed(roomId, commit);
+    const a = this.book.authorityOf(roomId);
+    if (a?.domain !== domain || this.commits === undefined) return;
+    const early = this.earlyCommits.get(roomId);
+    if (this.match.agreed(roomId, a.term)) this.commits.committed(roomId, commit);
+    else if (early === undefined || early.term !== a.term || early.commit < commit) {
+      this.earlyCommits.set(roomId, { term: a.term, commit });
+    }
+  }
+
+  /** The log agrees with the authority's in `term` now: a commit point told before counts. */
+  private checked(roomId: bigint, term: bigint): void {
+    const early = this.earlyCommits.get(roomId);
+    if (early === undefined || !this.match.agreed(roomId, term)) return;
+    this.earlyCommits.delete(roomId);
+    if (early.term === term) this.commits?.committed(roomId, early.commit);
   }
 
   /** The authority's commit point as last told (majority mode; undefined in local mode). */
@@ -159,7 +194,11 @@ export class ReplicaIntake {
     if (!(await this.match.admit(h.roomId, term, wire, e.to ?? [], e.room_state))) {
       return this.catchUp(domain, h.roomId, this.replica.head(h.roomId));
     }
-    await this.o.facts.beginTerm(h.roomId, term, this.replica.head(h.roomId));
+    this.checked(h.roomId, term);
+    // Its term is recorded before it is appended (where it is, or once the gap is fetched).
+    if (h.logIndex >= this.replica.head(h.roomId)) {
+      await this.o.facts.entryOf(h.roomId, term, h.logIndex);
+    }
     const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state);
     if (v.kind === "refused") return this.ports.count(v.refusal.code);
     if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
@@ -198,30 +237,59 @@ export class ReplicaIntake {
     }
   }
 
+  /**
+   * The link to `domain` went down: a catch-up asked of it is never answered (the next one
+   * to it goes out, whoever the authority is by then: fed_hubs_failover seed 309).
+   */
+  linkDown(domain: string): void {
+    for (const [roomId, asked] of this.catchingUp) {
+      if (asked === domain) this.catchingUp.delete(roomId);
+    }
+  }
+
   /** This hub's member devices of a replicated room, as the authority last listed them. */
   localMembers(roomId: bigint): ReadonlySet<bigint> | undefined {
     return this.members.get(roomId);
   }
 
   /** The authority's answer to this hub's catch-up request. */
-  async pageArrived(domain: string, inner: Frame, roomState?: Uint8Array): Promise<void> {
+  async pageArrived(
+    domain: string,
+    inner: Frame,
+    e: Pick<Position, "room_state" | "term_starts">,
+  ): Promise<void> {
     const roomId = inner.header.roomId;
     this.catchingUp.delete(roomId);
-    if (inner.header.opcode !== Opcode.SYNC_PAGE) return;
     const authority = this.book.authorityOf(roomId);
+    if (inner.header.opcode !== Opcode.SYNC_PAGE) {
+      // Nothing else (no frame, no AUTHORITY_COMMIT) may ever tell this hub (fed_hubs_transfer
+      // seed 348: its links were down during the transfer and the new authority's writes).
+      const refusal = inner.header.opcode === Opcode.ERROR ? errorOf(inner) : undefined;
+      if (refusal === "NOT_AUTHORITY" && authority?.domain === domain) {
+        this.o.missedTerm(domain, roomId);
+      }
+      return;
+    }
     if (authority?.domain !== domain) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
     const before = this.replica.head(roomId);
     if ((await this.match.page(roomId, authority.term, before, page)) === "discarded") {
       return this.catchUp(domain, roomId, 0n);
     }
-    // The page is a piece of the authority's log: its entries count as of its term.
-    await this.o.facts.beginTerm(roomId, authority.term, before);
+    this.checked(roomId, authority.term);
+    // The log agrees with the authority's up to the page's end: so do their entries' terms.
+    // (A hub that sends no term starts: the page's entries count as of the authority's term.)
+    if (e.term_starts === undefined) await this.o.facts.beginTerm(roomId, authority.term, before);
+    else {
+      const theirs = e.term_starts.map((s) => [s.term, s.start] as const);
+      await this.o.facts.adoptStarts(roomId, before, page.next, theirs);
+    }
     for (const a of await this.replica.applyPage(roomId, page.entries)) {
       this.deliver(roomId, a.frame, a.to);
     }
     // The state after the page's last entry, when that is where the authority's log ends.
     const end = page.entries.length === 0 ? undefined : page.next;
+    const roomState = e.room_state;
     if (roomState !== undefined && end === page.head && this.replica.head(roomId) === end) {
       await this.replica.putState(roomId, roomState);
     }
@@ -292,5 +360,14 @@ export class ReplicaIntake {
       ++this.requestId,
     );
     this.ports.send(domain, req, {});
+  }
+}
+
+/** The error code of a hub's ERROR answer, undefined when it is not one. */
+function errorOf(inner: Frame): string | undefined {
+  try {
+    return decodeErrorPayload(inner.payload).name;
+  } catch {
+    return undefined;
   }
 }

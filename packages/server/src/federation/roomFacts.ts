@@ -6,9 +6,10 @@
  * its length) is known. Kept in the audit chain (kind `federation_room_facts`, the whole
  * record per change; the newest per room is read at start).
  *
- * A term's start is recorded before the first entry of that term is appended here, so the
- * record never says a log is less complete than it is (a crash in between can only make
- * it look more complete, which makes this hub refuse more votes, never wrongly grant one).
+ * A term's start is recorded before the first entry of that term is appended here (a live
+ * frame: the term it came with; a catch-up page: the terms the authority's own record says,
+ * FED_ENVELOPE `term_starts`), never later, and a record past the log's end says nothing of
+ * it (`termAt` reads only starts below the length), so a crash in between changes nothing.
  */
 import type { Clock } from "@kalandra/proto";
 import type { AuditRecord } from "../storage/types.js";
@@ -20,7 +21,7 @@ interface Facts {
   /** This hub's member devices of the room, as the authority last listed them (replicas). */
   members?: readonly bigint[];
   /** (term, first log_index of the term), terms ascending; term 0 starts at 0. */
-  starts: readonly (readonly [bigint, bigint])[];
+  starts: Starts;
 }
 
 export interface RoomFactsDeps {
@@ -91,10 +92,52 @@ export class RoomFacts {
     await this.#put(roomId, { ...f, starts: [...kept, [term, start]] });
   }
 
-  /** The log was given up and is fetched again: every entry counts as of `term`. */
-  async restartTerms(roomId: bigint, term: bigint): Promise<void> {
+  /** (term, first log_index of the term) as recorded, terms ascending (catch-up pages). */
+  starts(roomId: bigint): Starts {
+    return this.#rooms.get(roomId)?.starts ?? [];
+  }
+
+  /**
+   * The entry at `logIndex` is of `term` (a live frame of the authority in that term, about
+   * to be appended or held): recorded when the record said otherwise; durable on return.
+   */
+  async entryOf(roomId: bigint, term: bigint, logIndex: bigint): Promise<void> {
+    const starts = this.starts(roomId);
+    const past = starts.some(([, s]) => s > logIndex);
+    if (!past && this.termAt(roomId, logIndex + 1n) === term) return;
+    await this.#setStarts(roomId, [...starts.filter(([, s]) => s < logIndex), [term, logIndex]]);
+  }
+
+  /**
+   * The entries from `from` to `end` come from a catch-up page of the authority whose log's
+   * term starts are `theirs` (FED_ENVELOPE `term_starts`): they are of the terms that log says,
+   * not of the authority's current term (a log fetched again and counted wholly as of the
+   * current term looked more complete than it was, and won an election against a voter
+   * holding an acknowledged entry it lacked: fed_hubs_failover). Durable on return.
+   */
+  async adoptStarts(roomId: bigint, from: bigint, end: bigint, theirs: Starts): Promise<void> {
+    if (end <= from) return;
+    let atFrom = 0n;
+    for (const [t, s] of theirs) if (s <= from) atFrom = t;
+    const own = this.starts(roomId).filter(([, s]) => s < from);
+    // Only the page's entries: a start past them (the authority's own term, where it will
+    // append) says nothing of what this hub appends there (fed_hubs_transfer seed 62).
+    const inPage = theirs.filter(([, s]) => s > from && s < end);
+    const next = [...own, [atFrom, from] as const, ...inPage];
+    const same = (a: Starts) => a.map(([t, s]) => `${t}@${s}`).join();
+    if (same(dedupe(next)) === same(this.starts(roomId))) return;
+    await this.#setStarts(roomId, next);
+  }
+
+  /** The log was given up (fetched again with the authority's term starts): no entry left. */
+  async forgetTerms(roomId: bigint): Promise<void> {
+    if (this.starts(roomId).length === 0) return;
+    await this.#setStarts(roomId, []);
+  }
+
+  async #setStarts(roomId: bigint, starts: Starts): Promise<void> {
     const f = this.#rooms.get(roomId) ?? { starts: [] };
-    await this.#put(roomId, { ...f, starts: [[term, 0n]] });
+    await this.#put(roomId, { ...f, starts: dedupe(starts) });
   }
 
   async #put(roomId: bigint, f: Facts): Promise<void> {
@@ -111,4 +154,18 @@ export class RoomFacts {
       },
     });
   }
+}
+
+type Starts = readonly (readonly [bigint, bigint])[];
+
+/** Without the starts that say nothing: term 0 from the start, or the term before's again. */
+function dedupe(starts: Starts): Starts {
+  const out: (readonly [bigint, bigint])[] = [];
+  let term = 0n;
+  for (const [t, s] of starts) {
+    if (t === term) continue;
+    out.push([t, s]);
+    term = t;
+  }
+  return out;
 }

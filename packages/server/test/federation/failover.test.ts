@@ -3,11 +3,11 @@
  * src/federation/roomTransfers.ts, failover.ts): the authority's hub stops, a voter takes
  * the room over after `failover_after_ms`, and the deposed hub, back, follows the new term.
  */
-import { FrameHeader, Opcode, openEnvelope } from "@kalandra/proto";
+import { decodePayload, FrameHeader, Opcode, openEnvelope } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
-import { answerTo, type Env } from "../hub/harness.js";
+import { answerTo, type Client, type Env, frameOf } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, headers, ROOM, threeHubRoom } from "./threeHubs.js";
+import { A, B, C, headers, ROOM, type Room, threeHubRoom } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
 
 const FAILOVER_MS = 1000;
@@ -97,22 +97,8 @@ describe("failover of a room's authority between real hubs", () => {
     const { net, hubs, alice, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
     });
-    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
-    // A sequences an entry no replica receives, then stops.
-    dropSequencedFrom(net, A);
-    await hubs[A]!.hub.handleFrame(
-      alice.sessionId,
-      alice.senderId,
-      appMessage(alice, ROOM, 1n, "tail"),
-    );
-    await net.settle();
-    net.tamper = undefined;
-    await net.crash(A);
-    const winner = await failover(net, [B, C]);
+    const { winner } = await deposeWithTail({ net, hubs, alice, bob, carol });
     const w = hubs[winner]!;
-    // The new term's entries take the tail's place and go past it.
-    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b2"));
-    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
     expect(hubs[A]!.storage.nextIndex(ROOM)).toBeLessThan(w.storage.nextIndex(ROOM));
     // A comes back; the certificate reaches it, where the new term starts does not.
     net.tamper = (m) => {
@@ -128,6 +114,111 @@ describe("failover of a room's authority between real hubs", () => {
     await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b3"));
     await net.settle();
     expect(headers(hubs[A]!)).toEqual(headers(w));
+  });
+
+  it("a deposed authority shows its devices nothing of its tail on the new authority's commit point before its log is checked (fed_hubs_failover seed 137)", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    const { winner, tail } = await deposeWithTail({ net, hubs, alice, bob, carol });
+    const w = hubs[winner]!;
+    // A comes back and learns the new term, its frames and commit point, but neither where
+    // its term starts nor its catch-up pages: A's log is not checked against it yet.
+    net.tamper = (m) => {
+      if (m.to !== A) return m;
+      const key = net.signers.get(m.from)!.publicKey;
+      const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+      return op === Opcode.AUTHORITY_COMMIT || op === Opcode.SYNC_PAGE ? undefined : m;
+    };
+    await net.restart(A);
+    hubs[A]!.hub.attachSession(alice.sessionId, alice.signer.publicKey, alice.name);
+    await net.settle();
+    expect(hubs[A]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: winner });
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b3"));
+    await net.settle();
+    const tailAt = FrameHeader.view(hubs[A]!.storage.readRange(ROOM, 0n, 1000).at(-1)!.header);
+    expect(tailAt.requestId).toBe(FrameHeader.view(tail).requestId);
+    // alice syncs at A: every entry shown is the new authority's at that position.
+    const req = frameOf(alice, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 });
+    await hubs[A]!.hub.handleFrame(alice.sessionId, alice.senderId, req);
+    const requestId = FrameHeader.view(req).requestId;
+    await net.settleUntil(() => answerTo(hubs[A]!, alice, requestId) !== undefined);
+    const page = answerTo(hubs[A]!, alice, requestId)!;
+    expect(page.opcode).toBe(Opcode.SYNC_PAGE);
+    const shown = decodePayload(Opcode.SYNC_PAGE, page.frame.payload).entries;
+    const authority = w.storage.readRange(ROOM, 0n, 1000);
+    for (const e of shown) {
+      const h = FrameHeader.view(e.header);
+      const at = FrameHeader.view(authority[Number(h.logIndex)]!.header);
+      expect([h.logIndex, h.senderId, h.requestId]).toEqual([
+        h.logIndex,
+        at.senderId,
+        at.requestId,
+      ]);
+    }
+  });
+
+  it("a replica behind where a new term starts catches up at once (fed_hubs_failover seed 78), and records each fetched entry's own term, not the authority's", async () => {
+    const { net, hubs, alice } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    await missedByC(net, hubs[A]!, alice);
+    await net.crash(A);
+    expect(await failover(net, [B, C])).toBe(B);
+    // Nobody writes after the takeover: only where B's term starts reveals C's gap.
+    await net.settle();
+    expect(headers(hubs[C]!)).toEqual(headers(hubs[B]!));
+    // The fetched entry is of term 0: C's log ends in term 0, as B's does (how complete
+    // each log is, in the next election).
+    expect(termOfLastEntry(hubs[C]!)).toBe(0n);
+    expect(termOfLastEntry(hubs[B]!)).toBe(0n);
+  });
+
+  it("a catch-up request lost with its link does not keep the replica from asking that hub again once it is the authority (fed_hubs_failover seed 309)", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    const opened = (m: { from: string; bytes: Uint8Array }) =>
+      openEnvelope(m.bytes, net.signers.get(m.from)!.publicKey, { maxHops: 3 });
+    // B misses A's next entry, asks A for it on seeing the one after; no answer comes: A stops.
+    let missed = false;
+    net.tamper = (m) => {
+      if (m.from !== A || m.to === A) return m;
+      const { envelope, inner } = opened(m);
+      if (envelope.position_sig !== undefined && (m.to === C || !missed)) {
+        missed ||= m.to === B;
+        return undefined;
+      }
+      return m.to === B && inner.header.opcode === Opcode.SYNC_PAGE ? undefined : m;
+    };
+    for (const text of ["m1", "m2"]) {
+      await hubs[A]!.hub.handleFrame(
+        alice.sessionId,
+        alice.senderId,
+        appMessage(alice, ROOM, 1n, text),
+      );
+      await net.settle();
+    }
+    net.tamper = undefined;
+    await net.crash(A);
+    // B takes the room over (only B's failover timer runs: C votes, does not propose).
+    expect(await failover(net, [B])).toBe(B);
+    await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    // A comes back, follows B, then B is cut off and A takes the room over.
+    await net.restart(A);
+    await net.settle();
+    expect(headers(hubs[A]!)).toEqual(headers(hubs[B]!));
+    net.link(B, A, false);
+    net.link(B, C, false);
+    expect(await failover(net, [A])).toBe(A);
+    // B is back: it follows A, and fetches what it needs from A.
+    net.link(B, A);
+    net.link(B, C);
+    await net.settle();
+    await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
+    await net.settle();
+    expect(hubs[B]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: A });
+    expect(headers(hubs[B]!)).toEqual(headers(hubs[A]!));
   });
 
   it("a replica keeps what it took in the new term when the new authority says again where the term starts", async () => {
@@ -177,16 +268,7 @@ describe("failover of a room's authority between real hubs", () => {
     const { net, hubs, alice, carol } = await threeHubRoom({
       setup: { failoverAfterMs: FAILOVER_MS },
     });
-    // C misses the last entry; B has it.
-    net.tamper = (m) => {
-      if (m.from !== A || m.to !== C) return m;
-      const key = net.signers.get(A)!.publicKey;
-      return openEnvelope(m.bytes, key, { maxHops: 3 }).envelope.position_sig === undefined
-        ? m
-        : undefined;
-    };
-    await sendVia(net, hubs[A]!, alice, appMessage(alice, ROOM, 1n, "B has it"));
-    net.tamper = undefined;
+    await missedByC(net, hubs[A]!, alice);
     await net.crash(A);
     const winner = await failover(net, [B, C]);
     expect(winner).toBe(B);
@@ -197,5 +279,53 @@ describe("failover of a room's authority between real hubs", () => {
     expect(headers(hubs[C]!)).toEqual(headers(hubs[B]!));
   });
 });
+
+/**
+ * A sequences an entry no replica receives (never committed: its tail), then stops; B or C
+ * takes over and both write in the new term, past the tail's position. Returns the winner
+ * and the tail's frame.
+ */
+async function deposeWithTail(r: Room): Promise<{ winner: string; tail: Uint8Array }> {
+  const { net, hubs, alice, bob, carol } = r;
+  await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+  dropSequencedFrom(net, A);
+  const tail = appMessage(alice, ROOM, 1n, "tail");
+  await hubs[A]!.hub.handleFrame(alice.sessionId, alice.senderId, tail);
+  await net.settle();
+  net.tamper = undefined;
+  await net.crash(A);
+  const winner = await failover(net, [B, C]);
+  await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b2"));
+  await sendVia(net, hubs[C]!, carol, appMessage(carol, ROOM, 1n, "c1"));
+  return { winner, tail };
+}
+
+/** alice@a sends an entry A sequences that C never receives (B does). */
+async function missedByC(net: Net, a: Env, alice: Client): Promise<void> {
+  net.tamper = (m) => {
+    if (m.from !== A || m.to !== C) return m;
+    const key = net.signers.get(A)!.publicKey;
+    return openEnvelope(m.bytes, key, { maxHops: 3 }).envelope.position_sig === undefined
+      ? m
+      : undefined;
+  };
+  await a.hub.handleFrame(
+    alice.sessionId,
+    alice.senderId,
+    appMessage(alice, ROOM, 1n, "C misses it"),
+  );
+  await net.settle();
+  net.tamper = undefined;
+}
+
+/** The term of the room's last entry in `env`'s log, as its recorded term starts say. */
+function termOfLastEntry(env: Env): bigint {
+  const facts = env.storage.readAudit().filter((r) => r.kind === "federation_room_facts");
+  const starts = (facts.at(-1)?.detail.starts ?? []) as [string, string][];
+  const length = env.storage.nextIndex(ROOM);
+  let term = 0n;
+  for (const [t, s] of starts) if (BigInt(s) < length) term = BigInt(t);
+  return term;
+}
 
 export type { Env };

@@ -4,7 +4,7 @@
  */
 import { createDeviceSigner, encodeFrame, FrameHeader, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
-import { MajorityGate } from "../../src/federation/majorityGate.js";
+import { clipPage, MajorityGate } from "../../src/federation/majorityGate.js";
 import type { Target } from "../../src/vocabulary/target.js";
 
 const ROOM = 7n;
@@ -59,5 +59,23 @@ describe("MajorityGate", () => {
     g.replicated(ROOM, "b.example", 1n);
     g.replicated(ROOM, "c.example", 1n);
     expect(delivered).toEqual([]);
+  });
+
+  it("a clipped page is clipped no further: the hub's sink passes it through the gate again (fed_hubs_failover seed 474: a page asked from past the commit point recursed until the stack overflowed)", () => {
+    const header = (i: bigint) => entry(i).subarray(0, 128);
+    const page = {
+      entries: [10n, 11n].map((i) => ({ header: header(i), payload: new Uint8Array([1]) })),
+      next: 12n,
+      head: 12n,
+    };
+    // A restarted authority: commit point 0 until the replicas report; a device asks from 10.
+    const once = clipPage(page, 0n);
+    expect(once).toMatchObject({ entries: [], next: 10n, head: 10n });
+    expect(clipPage(once!, 0n)).toBeUndefined();
+    // Partly committed: the entries below the commit point stay, once.
+    const part = clipPage(page, 11n);
+    expect(part?.entries.length).toBe(1);
+    expect(part).toMatchObject({ next: 11n, head: 11n });
+    expect(clipPage(part!, 11n)).toBeUndefined();
   });
 });

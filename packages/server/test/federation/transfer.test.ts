@@ -145,6 +145,83 @@ describe("a handover whose last frame the new authority missed", () => {
   });
 });
 
+describe("a handover whose new authority is still fetching the log's end", () => {
+  it("answers no catch-up from its shorter log, even with the room still in its sequencer from an earlier term: the hub handing over keeps its log (fed_hubs_transfer seed 359)", async () => {
+    const { net, hubs, alice, bob } = await threeHubRoom();
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    const opened = (m: { from: string; bytes: Uint8Array }) =>
+      openEnvelope(m.bytes, net.signers.get(m.from)!.publicKey, { maxHops: 3 });
+    const untilDone = async (moving: Promise<unknown>) => {
+      let result: unknown;
+      void moving.then((r) => {
+        result = r;
+      });
+      for (let step = 0; step < 50 && result === undefined; step++) {
+        net.time.advance(100);
+        for (const env of Object.values(hubs)) env.hub.federation!.tick();
+        await net.settle();
+      }
+      return result;
+    };
+    expect(await untilDone(a.hub.federation!.transfer(ROOM, B))).toEqual({ ok: true, term: 1n });
+    // A misses B's last frame, and the tail it then asks B for does not come (yet).
+    net.tamper = (m) =>
+      m.from === B && m.to === A && opened(m).envelope.position_sig !== undefined ? undefined : m;
+    await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "last"));
+    const log = headers(b);
+    expect(headers(a)).toHaveLength(log.length - 1);
+    net.tamper = (m) =>
+      m.from === B && m.to === A && opened(m).inner.header.opcode === Opcode.SYNC_PAGE
+        ? undefined
+        : m;
+    const moving = b.hub.federation!.transfer(ROOM, A);
+    await net.settle();
+    expect(a.hub.federation!.roomAuthority(ROOM)?.role).toBe("awaiting_handover");
+    // The link between them comes back up: B, handing over, catches up from A.
+    net.link(A, B, false);
+    net.link(A, B);
+    await net.settle();
+    expect(headers(b)).toEqual(log);
+    net.tamper = undefined;
+    expect(await untilDone(moving)).toEqual({ ok: true, term: 2n });
+    expect(headers(a)).toEqual(log);
+    expect(headers(b)).toEqual(log);
+    expect((await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "at A"))).opcode).toBe(
+      Opcode.ACK,
+    );
+  });
+});
+
+describe("a hub that missed a planned transfer and everything of the new authority", () => {
+  it("learns it when the hub it still takes for the authority refuses its catch-up (fed_hubs_transfer seed 348)", async () => {
+    const { net, hubs, carol } = await threeHubRoom();
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    // Nothing of the transfer reaches C: not A's certificate, nothing from B.
+    net.tamper = (m) => {
+      if (m.to !== C) return m;
+      if (m.from === B) return undefined;
+      const key = net.signers.get(m.from)!.publicKey;
+      const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+      return op === Opcode.HANDOVER_CERT ? undefined : m;
+    };
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    expect(c.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: A, term: 0n });
+    net.tamper = undefined;
+    // C's link to A comes back up: C asks A for what it missed, A no longer sequences.
+    net.link(A, C, false);
+    net.link(A, C);
+    await net.settle();
+    expect(c.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: B, term: 1n });
+    expect((await sendVia(net, c, carol, appMessage(carol, ROOM, 1n, "to B"))).opcode).toBe(
+      Opcode.ACK,
+    );
+    await net.settle();
+    expect(headers(c)).toEqual(headers(b));
+  });
+});
+
 describe("a handover interrupted by the old authority's restart", () => {
   it("the old authority sends the certificate and handover again when the link comes back up", async () => {
     const { net, hubs, bob } = await threeHubRoom();

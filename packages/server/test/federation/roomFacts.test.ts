@@ -1,0 +1,59 @@
+/**
+ * The term of each entry of a room's log, as a hub records it (src/federation/roomFacts.ts):
+ * what its proposals and votes compare (how complete a log is). A catch-up page's entries
+ * keep the terms the authority's log gives them; a start past the page says nothing.
+ */
+import { describe, expect, it } from "vitest";
+import { RoomFacts } from "../../src/federation/roomFacts.js";
+import type { AuditRecord } from "../../src/storage/types.js";
+
+const ROOM = 9n;
+
+function facts(audit: AuditRecord[] = []): RoomFacts {
+  const storage = {
+    appendAudit: async (r: AuditRecord) => {
+      audit.push(r);
+    },
+    readAudit: () => audit,
+  };
+  return new RoomFacts({ storage, clock: { now: () => 0n }, self: "b.example" });
+}
+
+describe("RoomFacts", () => {
+  it("a page's entries get the authority's terms, a start past the page is not taken (fed_hubs_transfer seed 62)", async () => {
+    const f = facts();
+    // The authority's log: term 1 from 2, term 3 from 6 (where it will append next).
+    await f.adoptStarts(ROOM, 4n, 6n, [
+      [1n, 2n],
+      [3n, 6n],
+    ]);
+    expect(f.termAt(ROOM, 6n)).toBe(1n);
+    // This hub takes the room in term 2 from its head: its own entries are of term 2.
+    await f.beginTerm(ROOM, 2n, 6n);
+    expect(f.termAt(ROOM, 7n)).toBe(2n);
+  });
+
+  it("a page fetched again after the log was given up: each entry keeps its own term, read back after a restart", async () => {
+    const audit: AuditRecord[] = [];
+    const f = facts(audit);
+    await f.entryOf(ROOM, 4n, 0n);
+    await f.forgetTerms(ROOM);
+    expect(f.termAt(ROOM, 1n)).toBe(0n);
+    await f.adoptStarts(ROOM, 0n, 10n, [
+      [2n, 3n],
+      [5n, 8n],
+    ]);
+    const back = facts(audit);
+    expect([3n, 4n, 8n, 9n, 10n].map((n) => back.termAt(ROOM, n))).toEqual([0n, 2n, 2n, 5n, 5n]);
+  });
+
+  it("a live frame's term is recorded at its own index, only when the record said otherwise", async () => {
+    const audit: AuditRecord[] = [];
+    const f = facts(audit);
+    await f.entryOf(ROOM, 1n, 5n);
+    const writes = audit.length;
+    await f.entryOf(ROOM, 1n, 6n);
+    expect(audit.length).toBe(writes);
+    expect([5n, 6n, 7n].map((n) => f.termAt(ROOM, n))).toEqual([0n, 1n, 1n]);
+  });
+});
