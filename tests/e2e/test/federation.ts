@@ -335,6 +335,27 @@ export class Federation {
     return { authority: String(authority), term: String(term) };
   }
 
+  /**
+   * The federation records in `domain`'s audit chain, one line each (votes,
+   * proposals, certificates, term starts), for the report of a failed run.
+   */
+  async federationTrail(domain: string): Promise<string[]> {
+    const r = await this.admin(domain, "GET", "/admin/audit?limit=1000");
+    const records = (r.body.records ?? []) as {
+      kind: string;
+      at: string | number;
+      room_id?: string;
+      roomId?: string;
+      detail?: Record<string, unknown>;
+    }[];
+    return records
+      .filter((x) => x.kind.startsWith("federation_") && x.kind !== "federation_attribution")
+      .map((x) => {
+        const { record: _r, ...detail } = x.detail ?? {};
+        return `${domain} ${x.at} ${x.kind} ${JSON.stringify(detail)}`;
+      });
+  }
+
   /** Closes every member and SIGTERMs every hub still running. */
   async close(): Promise<void> {
     for (const m of this.members.splice(0)) {
