@@ -57,6 +57,8 @@ export interface FederationOptions {
   env?: Record<string, string>;
   /** Every hub requires its links to all the others for /readyz. */
   requirePeers?: boolean;
+  /** More `[[federation.peers]]` entries for every hub (a peer the test plays itself). */
+  extraPeers?: { domain: string; url: string; hub_key: string }[];
 }
 
 export class Federation {
@@ -125,13 +127,14 @@ export class Federation {
         KALANDRA_FEDERATION__RECONNECT_MIN_MS: "100",
         KALANDRA_FEDERATION__RECONNECT_MAX_MS: "500",
         KALANDRA_FEDERATION__KEEPALIVE_MS: "500",
-        KALANDRA_FEDERATION__PEERS: JSON.stringify(
-          peers.map((p) => ({
+        KALANDRA_FEDERATION__PEERS: JSON.stringify([
+          ...peers.map((p) => ({
             domain: p.domain,
             url: `ws://127.0.0.1:${p.wsPort}/kalandra`,
             hub_key: p.hubKey,
           })),
-        ),
+          ...(this.o.extraPeers ?? []),
+        ]),
         ...(this.o.requirePeers
           ? { KALANDRA_MONITORING__REQUIRED_PEERS: peers.map((p) => p.domain).join(",") }
           : {}),
@@ -289,6 +292,70 @@ export class Federation {
     return room;
   }
 
+  /**
+   * alice@a.example, bob@b.example and carol@c.example connected to their hubs, and
+   * alice's room with the other two (every member synchronized at epoch 1).
+   */
+  async threeMemberRoom(): Promise<{ members: [Member, Member, Member]; room: bigint }> {
+    const alice = await this.member("alice@a.example");
+    const bob = await this.member("bob@b.example");
+    const carol = await this.member("carol@c.example");
+    const room = await this.room(alice, [bob, carol], until);
+    return { members: [alice, bob, carol], room };
+  }
+
+  /**
+   * An operator moves the room from `from` to `to` (`POST /admin/rooms/transfer`) while
+   * `members` keep sending; resolves with the new term once each has 3 more acknowledged.
+   */
+  async moveUnderLoad(members: readonly Member[], roomId: string, from: string, to: string) {
+    const before = members.map((m) => m.sent.size);
+    const moved = await this.admin(from, "POST", "/admin/rooms/transfer", { room: roomId, to });
+    if (moved.status !== 200 || moved.body.ok !== true || moved.body.to !== to) {
+      throw new Error(`the move to ${to} failed: ${JSON.stringify(moved)}`);
+    }
+    await until(
+      () => members.every((m, i) => m.sent.size >= (before[i] ?? 0) + 3),
+      `3 more acknowledged each after the move to ${to}`,
+    );
+    return moved.body.term as string;
+  }
+
+  /** The room's authority and term as every hub of `domains` names them (one, or throws). */
+  async agreedAuthority(
+    domains: readonly string[],
+    roomId: string,
+  ): Promise<{ authority: string; term: string }> {
+    const views = await Promise.all(
+      domains.map((d) => this.admin(d, "GET", `/admin/rooms/${roomId}/authority`)),
+    );
+    const seen = views.map((v) => `${v.body.authority} in term ${v.body.term}`);
+    if (new Set(seen).size !== 1) throw new Error(`the hubs disagree: ${seen.join(" / ")}`);
+    const { authority, term } = views[0]?.body ?? {};
+    return { authority: String(authority), term: String(term) };
+  }
+
+  /**
+   * The federation records in `domain`'s audit chain, one line each (votes,
+   * proposals, certificates, term starts), for the report of a failed run.
+   */
+  async federationTrail(domain: string): Promise<string[]> {
+    const r = await this.admin(domain, "GET", "/admin/audit?limit=1000");
+    const records = (r.body.records ?? []) as {
+      kind: string;
+      at: string | number;
+      room_id?: string;
+      roomId?: string;
+      detail?: Record<string, unknown>;
+    }[];
+    return records
+      .filter((x) => x.kind.startsWith("federation_") && x.kind !== "federation_attribution")
+      .map((x) => {
+        const { record: _r, ...detail } = x.detail ?? {};
+        return `${domain} ${x.at} ${x.kind} ${JSON.stringify(detail)}`;
+      });
+  }
+
   /** Closes every member and SIGTERMs every hub still running. */
   async close(): Promise<void> {
     for (const m of this.members.splice(0)) {
@@ -369,6 +436,42 @@ export function federationForFile(label: string): {
       return fed;
     },
   };
+}
+
+/** Acknowledged sends of `members` missing at their log index from any of `survivors`. */
+export function lostAcknowledged(
+  members: readonly Member[],
+  survivors: readonly Member[],
+): string[] {
+  const out: string[] = [];
+  for (const m of members) {
+    for (const [text, index] of m.sent) {
+      for (const s of survivors)
+        if (s.received.get(index) !== text) out.push(`${text}@${index} on ${s.id}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * After a failover: waits (bounded) until every survivor received every send of `members`
+ * that was acknowledged, then returns what breaks the issue's invariants (empty: nothing
+ * acknowledged lost, one order on the survivors, no client error there).
+ */
+export async function survivorProblems(
+  members: readonly Member[],
+  survivors: readonly Member[],
+): Promise<string[]> {
+  const acked = new Set(members.flatMap((m) => [...m.sent.values()]));
+  await until(
+    () => survivors.every((m) => [...acked].every((i) => m.received.has(i))),
+    `all ${acked.size} acknowledged messages on ${survivors.map((m) => m.id).join(", ")}`,
+  );
+  return [
+    ...lostAcknowledged(members, survivors),
+    ...orderProblems(survivors),
+    ...survivors.flatMap((m) => m.errors.map((e) => `${m.id}: ${String(e)}`)),
+  ];
 }
 
 /**

@@ -46,7 +46,7 @@ import type { AuthorityFrame, FederationInputs } from "./contract.js";
 import { type FederationDeps, type LocalHub, NO_RNG } from "./coreDeps.js";
 import { EphemeralRelay, isEphemeralBytes } from "./ephemeralRelay.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
-import { MajorityGate } from "./majorityGate.js";
+import { MajorityGate, shownEntry } from "./majorityGate.js";
 import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
 import { RelayFilter } from "./relayFilter.js";
@@ -214,7 +214,11 @@ export class FederationCore implements FederationInputs {
         await this.book.learn(roomId, domain, term);
         this.intake.resume(domain, [roomId]);
       },
-      chain: (roomId, after, max) => records.chain(roomId, after, max),
+      audience: (roomId) => ({
+        voters: this.facts.voters(roomId),
+        authority: this.book.authorityOf(roomId)?.domain,
+        chain: records.chain(roomId, 0n, Number.POSITIVE_INFINITY),
+      }),
       replay: (domain, key, inner, e) => this.intake.sequenced(domain, key, inner, e),
     });
   }
@@ -363,6 +367,31 @@ export class FederationCore implements FederationInputs {
       return true;
     }
     return this.route(target, frame);
+  }
+
+  /**
+   * True for what this hub's shards emit (a sequencer's ACK, fan-out, Welcome or copy for
+   * the replicas) for a room another hub sequences now: an entry of a term that gave way,
+   * never shown to anyone. With worker shards the write refusal travels with each request,
+   * so a request routed while this hub was the room's authority is sequenced by the worker
+   * after a failover deposed it (issue 18 (c)). The runtimes drop these before the sink.
+   */
+  staleShardOutput(target: Target, frame: Uint8Array): boolean {
+    if (target.kind === "replicas") return this.deposedHere(target.roomId);
+    const shown = shownEntry(target, frame);
+    return shown !== undefined && this.deposedHere(shown.roomId);
+  }
+
+  /**
+   * Another hub sequences the room now, by this hub's book or its term record (adopted just
+   * before the book learns it); not while this hub hands the room over (its last entries'
+   * answers may still come while the shards drain: roomTransfers.ts handOver).
+   */
+  private deposedHere(roomId: bigint): boolean {
+    const rec = this.transfers.h.records.get(roomId);
+    const elsewhere =
+      this.isRemoteRoom(roomId) || (rec !== undefined && rec.authority !== this.domain);
+    return elsewhere && this.transfers.status(roomId)?.role !== "handing_over";
   }
 
   /** Sends what is for other hubs; false when `target` is for local sessions only. */

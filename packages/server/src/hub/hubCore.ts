@@ -247,6 +247,12 @@ export class HubCore {
         : (t, f) => {
             if (!federation.intercept(t, f)) next(t, f);
           };
+    const dropStale = (next: Sink): Sink =>
+      federation === undefined
+        ? next
+        : (t, f) => {
+            if (!federation.staleShardOutput(t, f)) next(t, f);
+          };
     const deps: HubCoreDeps = { ...given, sink: viaFederation(given.sink) };
     let shards = deps.shards;
     if (shards === undefined) {
@@ -258,8 +264,9 @@ export class HubCore {
           clock: deps.clock,
           timers: deps.timers,
           hubSigner: deps.hubSigner,
-          // Welcomes to devices are kept in the inbox on their way out.
-          sink: viaFederation(inbox.capture(given.sink)),
+          // Welcomes to devices are kept in the inbox on their way out; what a sequencer
+          // emits for a room this hub lost is dropped (FederationCore.staleShardOutput).
+          sink: dropStale(viaFederation(inbox.capture(given.sink))),
           groups: deps.groups,
           limits,
           ...(deps.bans === undefined ? {} : { bans: deps.bans }),

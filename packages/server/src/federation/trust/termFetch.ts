@@ -11,7 +11,8 @@
  * certificates per answer, answers served per peer per second.
  *
  * The other side: a hub answers TERM_CHAIN_FETCH with the certificates it holds
- * (termRecords.ts `chain`), whoever asks; they prove themselves.
+ * (termRecords.ts `chain`; they prove themselves), but only to a hub the room's own records
+ * name (chainAudience.ts); any other peer gets the empty chain of an unknown room.
  */
 import {
   type Clock,
@@ -26,6 +27,7 @@ import { type HandoverCertificate, StatementFormatError } from "../authority/sta
 import type { RoomAuthority } from "../contract.js";
 import type { FederationPorts } from "../ports.js";
 import type { Position } from "../replicaIntake.js";
+import { chainFor, type RoomAudience } from "./chainAudience.js";
 
 /** Frames held per (sender, room) while the chain is fetched; later ones are dropped. */
 export const MAX_HELD_FRAMES = 64;
@@ -49,6 +51,18 @@ interface HeldFrame {
   e: Position;
 }
 
+/** TERM_CHAIN_FETCH traffic of this hub (metrics: docs/federation.md). */
+export interface ChainFetchCounts {
+  /** Fetches this hub sent (first asks and resends). */
+  sent: number;
+  /** Fetches answered with the chain the asker may read (possibly empty). */
+  answered: number;
+  /** Fetches answered as for an unknown room: the asker is not one the room names. */
+  withheld: number;
+  /** Fetches over the per-peer rate, not answered. */
+  rateLimited: number;
+}
+
 interface Held {
   domain: string;
   roomId: bigint;
@@ -69,8 +83,8 @@ export interface TermFetchDeps {
   adopt(roomId: bigint, cert: HandoverCertificate): Promise<boolean>;
   /** The book learns the room's authority (after a chain was believed). */
   learn(roomId: bigint, domain: string, term: bigint): Promise<void>;
-  /** This hub's certificates of the room above a term (termRecords.ts). */
-  chain(roomId: bigint, after: bigint, max: number): HandoverCertificate[];
+  /** The room's certificates this hub holds and who takes part in it (chainAudience.ts). */
+  audience(roomId: bigint): RoomAudience;
   /** A held frame, now believed or not: judged again by the replica intake. */
   replay(domain: string, key: Uint8Array, inner: Frame, e: Position): Promise<void>;
 }
@@ -81,12 +95,23 @@ export class TermFetch {
   readonly #served = new Map<string, { window: bigint; count: number }>();
   /** Held frames being judged again: one still above the record is dropped, not held twice. */
   readonly #replaying = new WeakSet<Frame>();
+  readonly #fetches: ChainFetchCounts = { sent: 0, answered: 0, withheld: 0, rateLimited: 0 };
 
   constructor(private readonly d: TermFetchDeps) {}
 
   /** Strikes a peer has for unproven terms (metrics). */
   strikes(domain: string): number {
     return this.#strikes.get(domain)?.count ?? 0;
+  }
+
+  /** Peers with strikes (metrics); only configured peers' frames ever reach this. */
+  struck(): string[] {
+    return [...this.#strikes.keys()];
+  }
+
+  /** TERM_CHAIN_FETCH sent and served so far (metrics). */
+  get fetches(): Readonly<ChainFetchCounts> {
+    return this.#fetches;
   }
 
   /** Rooms with frames held for a chain (tests, metrics). */
@@ -174,6 +199,7 @@ export class TermFetch {
       after_term: after,
     });
     this.d.ports.send(h.domain, frame, {});
+    this.#fetches.sent++;
   }
 
   #serve(domain: string, frame: Frame): void {
@@ -182,12 +208,20 @@ export class TermFetch {
     const s = this.#served.get(domain);
     if (s === undefined || s.window !== window) this.#served.set(domain, { window, count: 1 });
     else if (++s.count > FETCHES_PER_SECOND) {
+      this.#fetches.rateLimited++;
       this.count("RATE_LIMITED");
       return;
     }
     const roomId = frame.header.roomId;
     const { after_term } = decodePayload(Opcode.TERM_CHAIN_FETCH, frame.payload);
-    const certs = this.d.chain(roomId, after_term, MAX_CHAIN).map(certToWire);
+    const answer = chainFor(domain, this.d.audience(roomId), after_term, MAX_CHAIN);
+    // Refused: the same (empty) answer as for a room never held, so nothing leaks.
+    if (answer.ok) this.#fetches.answered++;
+    else {
+      this.#fetches.withheld++;
+      this.count(answer.refusal.code);
+    }
+    const certs = answer.ok ? answer.certs.map(certToWire) : [];
     this.d.ports.send(
       domain,
       hubFrame(this.d.ports.signer, Opcode.TERM_CHAIN, roomId, 0n, { certs }),

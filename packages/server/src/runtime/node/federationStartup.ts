@@ -18,6 +18,7 @@ import {
 } from "./federation/authorityDriver.js";
 import { FederationLinks } from "./federation/federationLinks.js";
 import { createLinkMetrics } from "./federation/linkMetrics.js";
+import { registerTrustMetrics } from "./federation/trustMetrics.js";
 import { wsDialer } from "./federation/wsDialer.js";
 import type { Metrics } from "./metrics.js";
 import type { PeerLinks } from "./peerLinks.js";
@@ -51,12 +52,16 @@ export function openFederationLinks(d: OpenLinksDeps): FederationLinks | undefin
   });
 }
 
-/** The federation core's clock and the room-authority metrics (authorityDriver.ts), started. */
+/**
+ * The federation core's clock and the room-authority metrics (authorityDriver.ts), started;
+ * the core's refusals and term-trust metrics (trustMetrics.ts), read at each scrape.
+ */
 export function driveRoomAuthority(
   core: FederationCore,
   d: { timers: Timers; metrics: Metrics; log: Logger },
 ): { driver: AuthorityDriver; metrics: AuthorityMetrics } {
   const metrics = createAuthorityMetrics(d.metrics.registry);
+  registerTrustMetrics(d.metrics.registry, core);
   const driver = new AuthorityDriver({
     core: {
       domain: core.domain,

@@ -27,6 +27,7 @@ import { publicGroupViews } from "../../sequencer/publicGroupViews.js";
 import type { ShardSet } from "../../shards/shardSet.js";
 import type { AttachmentLimits } from "../../vocabulary/attachmentLimits.js";
 import type { Ban, BanPolicy } from "../../vocabulary/bans.js";
+import type { Sink } from "../../vocabulary/target.js";
 import { buildAuthentication } from "./authMethods.js";
 import type { CoreDeps } from "./daemon.js";
 import type { Metrics } from "./metrics.js";
@@ -145,12 +146,19 @@ export async function openNodeHub(
       // Welcomes leave the shards (worker threads too) through this sink and are kept in
       // the main storage's inbox on their way (inbox/welcomeInbox.ts).
       const inbox = new WelcomeInbox(deps.storage, deps.clock, inboxLimits(c));
+      const toHub = inbox.capture(sink);
+      // What a worker emits for a room this hub no longer sequences (a request routed before
+      // a failover deposed it) is dropped, never shown (FederationCore.staleShardOutput).
+      let hub: HubCore | undefined;
+      const workerSink: Sink = (t, f) => {
+        if (hub?.federation?.staleShardOutput(t, f) !== true) toHub(t, f);
+      };
       let shards: ShardSet | undefined;
       if (o.workers !== undefined) {
         shards = await WorkerShards.start({
           count: o.workers.count,
           hubSeed: ed25519SeedOf(deps.hubKey.privateKey),
-          sink: inbox.capture(sink),
+          sink: workerSink,
           setupOptions: {
             path: o.workers.path,
             hubKey: deps.hubKey.publicKey,
@@ -169,7 +177,7 @@ export async function openNodeHub(
           ...(o.workers.setupModule === undefined ? {} : { setupModule: o.workers.setupModule }),
         });
       }
-      return HubCore.open({
+      hub = await HubCore.open({
         storage: deps.storage,
         clock: deps.clock,
         rng: deps.rng,
@@ -198,6 +206,7 @@ export async function openNodeHub(
         ...(shards === undefined ? {} : { shards }),
         ...(o.federation === undefined ? {} : { federation: o.federation }),
       });
+      return hub;
     },
   );
   const bans = o.bans;
