@@ -30,6 +30,11 @@ export interface LocalHub {
   remoteLive?(senderId: bigint, live: boolean): void;
   /** Domains of the users of a room's member devices, undefined when not sequenced here. */
   memberDomains?(roomId: bigint): Promise<string[] | undefined>;
+  /**
+   * Lists these hub keys (the room's other voters) as the room's MLS external senders, so
+   * any of them can kick once it sequences the room (moderation/enlistHubs.ts).
+   */
+  enlistHubs?(roomId: bigint, keys: Uint8Array[]): Promise<void>;
   /** Resolves once every request accepted before is durable and sent on (shards drained). */
   settle?(): Promise<void>;
   /** Where a room sequenced here ends, with its stored state and metadata (a handover). */

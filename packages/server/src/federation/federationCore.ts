@@ -576,6 +576,20 @@ export class FederationCore implements FederationInputs {
       void this.facts.setVoters(roomId, voters);
       this.sendLogState(roomId, voters, { voters });
     }
+    // Any voter may sequence the room one day: each must be able to kick (enlistHubs.ts).
+    // Checked again at each commit, which may be what lets a pending enlisting through.
+    const op = FrameHeader.view(frame).opcode;
+    if (changed || op === Opcode.COMMIT || op === Opcode.EXTERNAL_COMMIT)
+      this.enlist(roomId, voters);
+  }
+
+  /** Asks the room's shard to list the voters' pinned keys as its MLS external senders. */
+  private enlist(roomId: bigint, voters: readonly string[]): void {
+    const keys = voters.flatMap((v) => {
+      const k = v === this.domain ? undefined : this.keyOf(v);
+      return k === undefined ? [] : [k];
+    });
+    if (keys.length > 0) void this.local?.enlistHubs?.(roomId, keys).catch(() => undefined);
   }
 
   /** FED_LOG_STATE of a room this hub sequences, to its other voters. */

@@ -289,6 +289,9 @@ export class HubCore {
           roomId,
         }),
       settle: () => shards.drain(),
+      enlistHubs: async (roomId, keys) => {
+        await shards.deliver(shardOf(roomId, shards.count), { t: "enlist", roomId, keys });
+      },
       handoverOf: (roomId) =>
         askShard<RoomHandover | undefined>(shards, shardOf(roomId, shards.count), {
           q: "handover",

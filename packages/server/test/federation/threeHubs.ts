@@ -3,11 +3,11 @@
  * bob@b and carol@c, whose key packages A claims through their hubs. For the tests of
  * moving the room's authority (transfer.test.ts, failover.test.ts).
  */
-import { Opcode } from "@kalandra/proto";
-import { encodeMlsMessage } from "ts-mls";
+import { decodePayload, type Frame, Opcode } from "@kalandra/proto";
+import { decodeMlsMessage, encodeMlsMessage } from "ts-mls";
 import { expect } from "vitest";
-import { type Client, type Env, frameOf, makeClient } from "../hub/harness.js";
-import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
+import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
+import { commit, createRoom, groupInfoBytes, join, process } from "../mls/mlsClients.js";
 import { federation, type Net, sendVia } from "./twoHubs.js";
 
 export const A = "a.example";
@@ -77,7 +77,33 @@ export async function threeHubRoom(
   const welcome = await addMembers(net, a, alice, 0n, [bob, carol]);
   bob.state = await join(b.cs, bob.device, welcome);
   carol.state = await join(c.cs, carol.device, welcome);
+  // B and C became voters: A's proposal enlisting them as external senders is pending, and
+  // each member holds it, as a client does (moderation/enlistHubs.ts).
+  await net.settle();
+  for (const [env, m] of [
+    [a, alice],
+    [b, bob],
+    [c, carol],
+  ] as const) {
+    expect(await applyHubProposals(env, m)).toHaveLength(1);
+  }
   return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
+}
+
+/**
+ * The hub's proposals (enlisting hubs, kicks) a device received at its current epoch after
+ * `after`, applied to its state, as the client core does with every PROPOSAL it is sent.
+ */
+export async function applyHubProposals(env: Env, c: Client, after = -1n): Promise<Frame[]> {
+  const epoch = c.state!.groupContext.epoch;
+  const frames = deliveredTo(env, c.senderId, Opcode.PROPOSAL).filter(
+    (f) => f.header.senderId === 0n && f.header.epoch === epoch && f.header.logIndex > after,
+  );
+  for (const f of frames) {
+    const message = decodePayload(Opcode.PROPOSAL, f.payload).message;
+    c.state = await process(env.cs, c.state!, decodeMlsMessage(message, 0)![0]);
+  }
+  return frames;
 }
 
 type Welcome = NonNullable<Awaited<ReturnType<typeof commit>>["welcome"]>;

@@ -1,0 +1,135 @@
+/**
+ * Kicks across hubs (DESIGN §6, §11; moderation/enlistHubs.ts, mls/hubSenders.ts): the
+ * room's authority enlists every hub with members as an MLS external sender (a
+ * GroupContextExtensions proposal a member commits), so after a transfer the new authority
+ * kicks exactly as on one hub: its Remove proposal, every remaining member on every hub
+ * processes the commit, and the kicked member decrypts nothing after it. Three real hub
+ * cores with real ts-mls members (threeHubs.ts).
+ */
+import { decodePayload, Opcode } from "@kalandra/proto";
+import {
+  acceptAll,
+  type ClientState,
+  createApplicationMessage,
+  emptyPskIndex,
+  type MLSMessage,
+  processMessage,
+} from "ts-mls";
+import { externalSendersOf } from "ts-mls/externalSender.js";
+import { describe, expect, it } from "vitest";
+import { loadModerationState, Moderation } from "../../src/moderation/service.js";
+import { type Client, type Env, frameOf } from "../hub/harness.js";
+import { commit, process } from "../mls/mlsClients.js";
+import { appMessage } from "../sequencer/room.js";
+import { A, applyHubProposals, B, C, ROOM, threeHubRoom } from "./threeHubs.js";
+import { type Net, sendVia } from "./twoHubs.js";
+
+function moderationOf(net: Net, env: Env): Moderation {
+  const state = loadModerationState(env.storage);
+  return new Moderation({
+    hub: env.hub,
+    storage: env.storage,
+    clock: net.time,
+    timers: net.time,
+    bans: state.bans,
+    retention: state.retention,
+  });
+}
+
+/** `committer` commits what is pending; the others process its commit. */
+async function commitPending(net: Net, home: Env, committer: Client, others: [Env, Client][]) {
+  const epoch = committer.state!.groupContext.epoch;
+  const made = await commit(home.cs, committer.state!);
+  const r = await sendVia(
+    net,
+    home,
+    committer,
+    frameOf(committer, Opcode.COMMIT, ROOM, epoch, {
+      commit: made.commit,
+      group_info: made.groupInfo,
+    }),
+  );
+  expect(
+    r.error === undefined ? undefined : decodePayload(Opcode.ERROR, r.frame.payload),
+  ).toBeUndefined();
+  expect(r.opcode).toBe(Opcode.ACK);
+  committer.state = made.state;
+  for (const [env, c] of others) c.state = await process(env.cs, c.state!, made.commitMessage);
+  return r.frame.header.logIndex;
+}
+
+function externalSenderKeys(state: ClientState): string[] {
+  const list = externalSendersOf(state.groupContext.extensions) ?? [];
+  return list.map((s) => Buffer.from(s.signaturePublicKey).toString("hex"));
+}
+
+const hex = (k: Uint8Array) => Buffer.from(k).toString("hex");
+
+describe("kicks across hubs", () => {
+  it("after a transfer A → B, B's operator kicks alice@a: members on every hub follow, alice decrypts nothing after", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom();
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    const all: [Env, Client][] = [
+      [a, alice],
+      [b, bob],
+      [c, carol],
+    ];
+    // Adding bob@b and carol@c made B and C voters: A proposed enlisting their hub keys, and
+    // each member holds the proposal (threeHubRoom); bob@b commits it.
+    const enlisted = await commitPending(net, b, bob, [
+      [a, alice],
+      [c, carol],
+    ]);
+    const keys = [A, B, C].map((d) => hex(net.signers.get(d)!.publicKey));
+    for (const [, m] of all) expect(externalSenderKeys(m.state!)).toEqual(keys);
+    await net.settle();
+
+    // The room moves to B.
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+
+    // B's operator kicks alice@a: B signs the Remove as the room's external sender 1.
+    const kicked = await moderationOf(net, b).kick(ROOM, `alice@${A}`, "spam", "admin:b");
+    expect(kicked).toMatchObject({ ok: true, leaves: [0] });
+    await net.settle();
+    for (const [env, m] of all) expect(await applyHubProposals(env, m, enlisted)).toHaveLength(1);
+    // Nothing else until the removal is committed: as on one hub.
+    const epoch = bob.state!.groupContext.epoch;
+    const blocked = await sendVia(net, c, carol, appMessage(carol, ROOM, epoch, "too early"));
+    expect(blocked.error?.name).toBe("MUST_INCLUDE_PENDING_REMOVALS");
+    // carol@c commits it; bob@b and alice@a process the commit.
+    await commitPending(net, c, carol, [
+      [b, bob],
+      [a, alice],
+    ]);
+    expect(alice.state!.groupActiveState.kind).toBe("removedFromGroup");
+    expect(bob.state!.groupContext.epoch).toBe(carol.state!.groupContext.epoch);
+
+    // After it: a message of bob's opens for carol, never for alice; the hub refuses alice.
+    const sealed = await createApplicationMessage(
+      bob.state!,
+      new TextEncoder().encode("after"),
+      b.cs,
+    );
+    const wire: MLSMessage = {
+      version: "mls10",
+      wireformat: "mls_private_message",
+      privateMessage: sealed.privateMessage,
+    };
+    const opened = await processMessage(wire, carol.state!, emptyPskIndex, acceptAll, c.cs);
+    expect(opened.kind).toBe("applicationMessage");
+    await expect(
+      processMessage(wire, alice.state!, emptyPskIndex, acceptAll, a.cs),
+    ).rejects.toThrow();
+    const refused = await sendVia(
+      net,
+      a,
+      alice,
+      appMessage(alice, ROOM, epoch + 1n, "still here?"),
+    );
+    expect(refused.error?.name).toBe("NOT_MEMBER");
+    const ok = await sendVia(net, c, carol, appMessage(carol, ROOM, epoch + 1n, "after"));
+    expect(ok.opcode).toBe(Opcode.ACK);
+  });
+});
