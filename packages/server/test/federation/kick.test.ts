@@ -11,30 +11,28 @@ import {
   acceptAll,
   type ClientState,
   createApplicationMessage,
+  decodeMlsMessage,
   emptyPskIndex,
   type MLSMessage,
   processMessage,
 } from "ts-mls";
 import { externalSendersOf } from "ts-mls/externalSender.js";
 import { describe, expect, it } from "vitest";
-import { loadModerationState, Moderation } from "../../src/moderation/service.js";
 import { type Client, type Env, frameOf } from "../hub/harness.js";
 import { commit, process } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, applyHubProposals, B, C, ROOM, threeHubRoom } from "./threeHubs.js";
+import {
+  A,
+  applyHubProposals,
+  B,
+  C,
+  FAILOVER_MS,
+  failover,
+  moderationOf,
+  ROOM,
+  threeHubRoom,
+} from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
-
-function moderationOf(net: Net, env: Env): Moderation {
-  const state = loadModerationState(env.storage);
-  return new Moderation({
-    hub: env.hub,
-    storage: env.storage,
-    clock: net.time,
-    timers: net.time,
-    bans: state.bans,
-    retention: state.retention,
-  });
-}
 
 /** `committer` commits what is pending; the others process its commit. */
 async function commitPending(net: Net, home: Env, committer: Client, others: [Env, Client][]) {
@@ -129,6 +127,45 @@ describe("kicks across hubs", () => {
       appMessage(alice, ROOM, epoch + 1n, "still here?"),
     );
     expect(refused.error?.name).toBe("NOT_MEMBER");
+    const ok = await sendVia(net, c, carol, appMessage(carol, ROOM, epoch + 1n, "after"));
+    expect(ok.opcode).toBe(Opcode.ACK);
+  });
+  it("after A fails, the voter that took the room over kicks alice@a the same way", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    const enlisted = await commitPending(net, c, carol, [
+      [a, alice],
+      [b, bob],
+    ]);
+    await net.settle();
+    // A dies; B and C elect one of them, which sequences the room in term 1.
+    await net.crash(A);
+    const winner = await failover(net, [B, C]);
+    expect(hubs[winner]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ term: 1n });
+    const kicked = await moderationOf(net, hubs[winner]!).kick(ROOM, `alice@${A}`, "x", "admin");
+    expect(kicked).toMatchObject({ ok: true, leaves: [0] });
+    await net.settle();
+    const [removal] = await applyHubProposals(b, bob, enlisted);
+    expect(await applyHubProposals(c, carol, enlisted)).toHaveLength(1);
+    // bob@b commits the removal, carol@c follows; alice (her hub down) reads them later.
+    const removalMessage = decodeMlsMessage(
+      decodePayload(Opcode.PROPOSAL, removal!.payload).message,
+      0,
+    )![0];
+    const epoch = bob.state!.groupContext.epoch;
+    const commitIndex = await commitPending(net, b, bob, [[c, carol]]);
+    expect(commitIndex).toBeGreaterThan(enlisted);
+    const committed = hubs[winner]!.storage.readRange(ROOM, commitIndex, 1)[0]!;
+    const commitMessage = decodeMlsMessage(
+      decodePayload(Opcode.COMMIT, committed.payload!).commit,
+      0,
+    )![0];
+    let aliceState = await process(a.cs, alice.state!, removalMessage);
+    aliceState = await process(a.cs, aliceState, commitMessage);
+    expect(aliceState.groupActiveState.kind).toBe("removedFromGroup");
+    expect(carol.state!.groupContext.epoch).toBe(epoch + 1n);
     const ok = await sendVia(net, c, carol, appMessage(carol, ROOM, epoch + 1n, "after"));
     expect(ok.opcode).toBe(Opcode.ACK);
   });

@@ -14,23 +14,10 @@ import {
 } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { redactedIndex } from "../../src/federation/replicaRedaction.js";
-import { loadModerationState, Moderation } from "../../src/moderation/service.js";
 import type { Env } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, ROOM, threeHubRoom } from "./threeHubs.js";
-import { type Net, sendVia } from "./twoHubs.js";
-
-function moderationOf(net: Net, env: Env): Moderation {
-  const state = loadModerationState(env.storage);
-  return new Moderation({
-    hub: env.hub,
-    storage: env.storage,
-    clock: net.time,
-    timers: net.time,
-    bans: state.bans,
-    retention: state.retention,
-  });
-}
+import { A, B, C, moderationOf, ROOM, threeHubRoom } from "./threeHubs.js";
+import { sendVia } from "./twoHubs.js";
 
 /** The entry's payload on a hub: null once erased (the header stays). */
 function payloadAt(env: Env, logIndex: bigint): Uint8Array | null | undefined {

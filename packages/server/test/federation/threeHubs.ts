@@ -6,6 +6,7 @@
 import { decodePayload, type Frame, Opcode } from "@kalandra/proto";
 import { decodeMlsMessage, encodeMlsMessage } from "ts-mls";
 import { expect } from "vitest";
+import { loadModerationState, Moderation } from "../../src/moderation/service.js";
 import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
 import { commit, createRoom, groupInfoBytes, join, process } from "../mls/mlsClients.js";
 import { federation, type Net, sendVia } from "./twoHubs.js";
@@ -142,4 +143,34 @@ export async function addMembers(
 
 export function headers(env: Env): string[] {
   return env.storage.readRange(ROOM, 0n, 1000).map((f) => Buffer.from(f.header).toString("hex"));
+}
+
+/** A hub's moderation (kick, redact) over its hub core and storage, as kalandrad builds it. */
+export function moderationOf(net: Net, env: Env): Moderation {
+  const state = loadModerationState(env.storage);
+  return new Moderation({
+    hub: env.hub,
+    storage: env.storage,
+    clock: net.time,
+    timers: net.time,
+    bans: state.bans,
+    retention: state.retention,
+  });
+}
+
+export const FAILOVER_MS = 1000;
+
+/** Lets the voters notice the silence and elect one of them; returns the new authority. */
+export async function failover(net: Net, voters: string[]): Promise<string> {
+  // Fine steps: the random part of each voter's delay sets them apart.
+  for (let step = 0; step < 400; step++) {
+    net.time.advance(FAILOVER_MS / 20);
+    for (const d of voters) net.hub(d).hub.federation!.tick();
+    await net.settle();
+    const winner = voters.find(
+      (d) => net.hub(d).hub.federation!.roomAuthority(ROOM)?.authority === d,
+    );
+    if (winner !== undefined) return winner;
+  }
+  throw new Error("no failover");
 }
