@@ -32,9 +32,10 @@ export interface LocalHub {
   memberDomains?(roomId: bigint): Promise<string[] | undefined>;
   /**
    * Lists these hub keys (the room's other voters) as the room's MLS external senders, so
-   * any of them can kick once it sequences the room (moderation/enlistHubs.ts).
+   * any of them can kick once it sequences the room (moderation/enlistHubs.ts). True when
+   * all are listed already (nothing proposed, nothing pending).
    */
-  enlistHubs?(roomId: bigint, keys: Uint8Array[]): Promise<void>;
+  enlistHubs?(roomId: bigint, keys: Uint8Array[]): Promise<boolean>;
   /** Resolves once every request accepted before is durable and sent on (shards drained). */
   settle?(): Promise<void>;
   /** Where a room sequenced here ends, with its stored state and metadata (a handover). */

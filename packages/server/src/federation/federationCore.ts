@@ -46,6 +46,7 @@ import type { AuthorityFrame, FederationInputs } from "./contract.js";
 import { type FederationDeps, type LocalHub, NO_RNG } from "./coreDeps.js";
 import { EphemeralRelay, isEphemeralBytes } from "./ephemeralRelay.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
+import { HubEnlisting } from "./hubEnlisting.js";
 import { MajorityGate } from "./majorityGate.js";
 import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
@@ -110,11 +111,18 @@ export class FederationCore implements FederationInputs {
   /** `ack_quorum = "majority"` at the authority (majorityGate.ts). */
   private readonly gate: MajorityGate | undefined;
   private local: LocalHub | undefined;
+  /** Voter hubs as the rooms' MLS external senders, so any can kick (hubEnlisting.ts). */
+  private readonly enlisting: HubEnlisting;
 
   constructor(private readonly d: FederationDeps) {
     this.startedAt = d.clock.now();
     this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
     this.replica = new ReplicaLog(d.storage, (header) => replicaAck(d.signer, header));
+    this.enlisting = new HubEnlisting(
+      d.peers.domain,
+      (domain) => this.keyOf(domain),
+      () => this.local,
+    );
     const ports: FederationPorts = {
       send: (domain, frame, extra) => this.send(domain, frame, extra),
       sink: (t, f) => this.local?.sink(t, f),
@@ -580,16 +588,7 @@ export class FederationCore implements FederationInputs {
     // Checked again at each commit, which may be what lets a pending enlisting through.
     const op = FrameHeader.view(frame).opcode;
     if (changed || op === Opcode.COMMIT || op === Opcode.EXTERNAL_COMMIT)
-      this.enlist(roomId, voters);
-  }
-
-  /** Asks the room's shard to list the voters' pinned keys as its MLS external senders. */
-  private enlist(roomId: bigint, voters: readonly string[]): void {
-    const keys = voters.flatMap((v) => {
-      const k = v === this.domain ? undefined : this.keyOf(v);
-      return k === undefined ? [] : [k];
-    });
-    if (keys.length > 0) void this.local?.enlistHubs?.(roomId, keys).catch(() => undefined);
+      this.enlisting.check(roomId, voters);
   }
 
   /** FED_LOG_STATE of a room this hub sequences, to its other voters. */

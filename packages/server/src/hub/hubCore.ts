@@ -290,7 +290,12 @@ export class HubCore {
         }),
       settle: () => shards.drain(),
       enlistHubs: async (roomId, keys) => {
-        await shards.deliver(shardOf(roomId, shards.count), { t: "enlist", roomId, keys });
+        const r = await shards.deliver(shardOf(roomId, shards.count), {
+          t: "enlist",
+          roomId,
+          keys,
+        });
+        return r?.ok === true && r.logIndex === undefined;
       },
       handoverOf: (roomId) =>
         askShard<RoomHandover | undefined>(shards, shardOf(roomId, shards.count), {

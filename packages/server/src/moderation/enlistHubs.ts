@@ -18,25 +18,28 @@ export interface EnlistingRoom {
   proposeExtensions(proposal: Uint8Array): Promise<Outcome>;
 }
 
+/** "listed": every key is an external sender already; "pending": an enlisting awaits its commit. */
+export type Enlisting = Outcome | "listed" | "pending";
+
 /**
- * Proposes appending the `keys` not listed yet to the room's external senders; undefined
- * when there is nothing to do (all listed, or such a proposal is pending already: the
- * next call after its commit proposes whatever is still missing). A refusal when this hub
- * is not an external sender itself (it cannot sign for the room) or the room refuses.
+ * Proposes appending the `keys` not listed yet to the room's external senders. "pending"
+ * while such a proposal awaits its commit (the next call after it proposes whatever is
+ * still missing). A refusal when this hub is not an external sender itself (it cannot
+ * sign for the room) or the room refuses.
  */
 export async function enlistHubs(
   room: EnlistingRoom,
   keys: readonly Uint8Array[],
   signer: DeviceSigner,
-): Promise<Outcome | undefined> {
-  if (room.pending.some((p) => p.kind === "extensions")) return undefined;
+): Promise<Enlisting> {
   let extensions: ReturnType<typeof withHubSenders>;
   try {
     extensions = withHubSenders(decodeRoomGroupInfo(room.groupInfo).groupContext.extensions, keys);
   } catch (e) {
     return { ok: false, refusal: refusalOf(e) };
   }
-  if (extensions === undefined) return undefined;
+  if (extensions === undefined) return "listed";
+  if (room.pending.some((p) => p.kind === "extensions")) return "pending";
   let proposal: Uint8Array;
   try {
     proposal = await buildExternalProposal(

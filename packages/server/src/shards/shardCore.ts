@@ -154,7 +154,7 @@ export interface ShardModeration {
     room: RoomSequencer,
     keys: Uint8Array[],
     signer: FrameSigner,
-  ): Promise<Outcome | undefined>;
+  ): Promise<Outcome | "listed" | "pending">;
   /** One step of a room's retention sweep, planned where the room's storage is. */
   planSweep(storage: Storage, q: SweepQuery): unknown;
 }
@@ -295,7 +295,9 @@ export class ShardCore {
       case "enlist": {
         const room = this.rooms.get(msg.roomId);
         if (room === undefined || this.moderation?.enlist === undefined) return undefined;
-        return this.moderation.enlist(room, msg.keys, this.env.hubSigner);
+        const r = await this.moderation.enlist(room, msg.keys, this.env.hubSigner);
+        // Every key listed already: the federation core asks again only for other voters.
+        return r === "listed" ? { ok: true } : undefined;
       }
       case "bans":
         this.ownBans?.replace(msg.bans);

@@ -80,15 +80,23 @@ export async function threeHubRoom(
   carol.state = await join(c.cs, carol.device, welcome);
   // B and C became voters: A's proposal enlisting them as external senders is pending, and
   // each member holds it, as a client does (moderation/enlistHubs.ts).
-  await net.settle();
-  for (const [env, m] of [
+  const members = [
     [a, alice],
     [b, bob],
     [c, carol],
-  ] as const) {
-    expect(await applyHubProposals(env, m)).toHaveLength(1);
-  }
+  ] as const;
+  // (A hub on LMDB delivers once its write is on disk.)
+  await net.settleUntil(() => members.every(([env, m]) => hubProposals(env, m).length > 0));
+  for (const [env, m] of members) expect(await applyHubProposals(env, m)).toHaveLength(1);
   return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
+}
+
+/** The hub's proposals a device received at its current epoch after `after`. */
+export function hubProposals(env: Env, c: Client, after = -1n): Frame[] {
+  const epoch = c.state!.groupContext.epoch;
+  return deliveredTo(env, c.senderId, Opcode.PROPOSAL).filter(
+    (f) => f.header.senderId === 0n && f.header.epoch === epoch && f.header.logIndex > after,
+  );
 }
 
 /**
@@ -96,10 +104,7 @@ export async function threeHubRoom(
  * `after`, applied to its state, as the client core does with every PROPOSAL it is sent.
  */
 export async function applyHubProposals(env: Env, c: Client, after = -1n): Promise<Frame[]> {
-  const epoch = c.state!.groupContext.epoch;
-  const frames = deliveredTo(env, c.senderId, Opcode.PROPOSAL).filter(
-    (f) => f.header.senderId === 0n && f.header.epoch === epoch && f.header.logIndex > after,
-  );
+  const frames = hubProposals(env, c, after);
   for (const f of frames) {
     const message = decodePayload(Opcode.PROPOSAL, f.payload).message;
     c.state = await process(env.cs, c.state!, decodeMlsMessage(message, 0)![0]);

@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
 import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
-import { applyHubProposals, uploadKeyPackage } from "./threeHubs.js";
+import { applyHubProposals, hubProposals, uploadKeyPackage } from "./threeHubs.js";
 import { federation, type Net, sendVia } from "./twoHubs.js";
 
 const A = "a.example";
@@ -78,7 +78,7 @@ async function crossRoom(net?: Net): Promise<CrossRoom> {
   bob.state = await join(b.cs, bob.device, c.welcome!);
   // B became a voter: A's proposal enlisting it as an external sender is pending at index 2
   // (moderation/enlistHubs.ts); both members hold it, as clients do.
-  await net.settle();
+  await net.settleUntil(() => hubProposals(a, alice).length > 0 && hubProposals(b, bob).length > 0);
   expect(await applyHubProposals(a, alice)).toHaveLength(1);
   expect(await applyHubProposals(b, bob)).toHaveLength(1);
   return { net, a, b, alice, bob };
