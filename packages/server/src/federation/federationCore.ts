@@ -47,6 +47,7 @@ import { type FederationDeps, type LocalHub, NO_RNG } from "./coreDeps.js";
 import { EphemeralRelay, isEphemeralBytes } from "./ephemeralRelay.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
 import { HubEnlisting } from "./hubEnlisting.js";
+import { LeavingVoters } from "./leavingVoters.js";
 import { MajorityGate } from "./majorityGate.js";
 import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
@@ -111,6 +112,8 @@ export class FederationCore implements FederationInputs {
   /** `ack_quorum = "majority"` at the authority (majorityGate.ts). */
   private readonly gate: MajorityGate | undefined;
   private local: LocalHub | undefined;
+  /** Hubs that stopped being voters, owed the commit point up to their leaving. */
+  private readonly leaving = new LeavingVoters();
   /** Voter hubs as the rooms' MLS external senders, so any can kick (hubEnlisting.ts). */
   private readonly enlisting: HubEnlisting;
 
@@ -174,7 +177,8 @@ export class FederationCore implements FederationInputs {
         deliver: (t, f) => {
           if (!this.route(t, f)) this.local?.sink(t, f);
         },
-        committed: (roomId, voters, commit) => this.sendLogState(roomId, voters, { commit }),
+        committed: (roomId, voters, commit) =>
+          this.sendLogState(roomId, this.leaving.recipients(roomId, voters, commit), { commit }),
       });
     }
     const records = new TermRecords({ storage: d.storage, clock: d.clock, self });
@@ -563,9 +567,11 @@ export class FederationCore implements FederationInputs {
     const positionSig = signPosition(this.d.signer, term, frame);
     const withMembers = peers.filter((p) => p.members.length > 0).map((p) => p.domain);
     const voters = [...new Set([this.domain, ...withMembers])].sort();
-    this.gate?.sequenced(roomId, voters, FrameHeader.view(frame).logIndex + 1n);
     const known = this.facts.voters(roomId);
     const changed = known === undefined || known.join() !== voters.join();
+    const length = FrameHeader.view(frame).logIndex + 1n;
+    if (changed) this.leaving.changed(roomId, known, voters, length);
+    this.gate?.sequenced(roomId, voters, length);
     // Who sent it, for the participating hubs' bans over what they relay (relayFilter.ts).
     const userId = this.userOf(FrameHeader.view(frame).senderId);
     for (const p of peers) {

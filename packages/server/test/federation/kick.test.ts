@@ -18,7 +18,7 @@ import {
 } from "ts-mls";
 import { externalSendersOf } from "ts-mls/externalSender.js";
 import { describe, expect, it } from "vitest";
-import { type Client, type Env, frameOf } from "../hub/harness.js";
+import { type Client, deliveredTo, type Env, frameOf } from "../hub/harness.js";
 import { commit, process } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
 import {
@@ -28,6 +28,7 @@ import {
   C,
   FAILOVER_MS,
   failover,
+  hubProposals,
   moderationOf,
   ROOM,
   threeHubRoom,
@@ -168,5 +169,46 @@ describe("kicks across hubs", () => {
     expect(carol.state!.groupContext.epoch).toBe(epoch + 1n);
     const ok = await sendVia(net, c, carol, appMessage(carol, ROOM, epoch + 1n, "after"));
     expect(ok.opcode).toBe(Opcode.ACK);
+  });
+  it("majority: the kicked member's hub, left without members, still delivers the commit removing it", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom({
+      setup: { ackQuorum: "majority" },
+    });
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    const kicked = await moderationOf(net, a).kick(ROOM, `bob@${B}`, "x", "admin");
+    expect(kicked).toMatchObject({ ok: true, leaves: [1] });
+    await net.settleUntil(() => hubProposals(b, bob).length === 2);
+    for (const [env, m] of [
+      [a, alice],
+      [b, bob],
+      [c, carol],
+    ] as const) {
+      expect(await applyHubProposals(env, m, 2n)).toHaveLength(1);
+    }
+    const removal = await commitPending(net, c, carol, [[a, alice]]);
+    // B is no voter any more, yet learns that the commit is committed and shows it to bob.
+    await net.settleUntil(() =>
+      deliveredTo(b, bob.senderId, Opcode.COMMIT).some((f) => f.header.logIndex === removal),
+    );
+    const [commitFrame] = deliveredTo(b, bob.senderId, Opcode.COMMIT).filter(
+      (f) => f.header.logIndex === removal,
+    );
+    expect(commitFrame).toBeDefined();
+    const commitMessage = decodeMlsMessage(
+      decodePayload(Opcode.COMMIT, commitFrame!.payload).commit,
+      0,
+    )![0];
+    bob.state = await process(b.cs, bob.state!, commitMessage);
+    expect(bob.state.groupActiveState.kind).toBe("removedFromGroup");
+    // Nothing after it reaches B's replica fan-out for bob.
+    const later = await sendVia(
+      net,
+      c,
+      carol,
+      appMessage(carol, ROOM, carol.state!.groupContext.epoch, "x"),
+    );
+    expect(later.opcode).toBe(Opcode.ACK);
+    await net.settle();
+    expect(deliveredTo(b, bob.senderId, Opcode.APP_MESSAGE)).toHaveLength(0);
   });
 });
