@@ -66,6 +66,8 @@ export interface FederationDeps {
   ackQuorum?: AckQuorum;
   /** `federation.failover_after_ms`: silence before a voter proposes itself (default 3000). */
   failoverAfterMs?: number;
+  /** Enlist voter hubs as the rooms' MLS external senders (hubEnlisting.ts; default off). */
+  enlistHubs?: boolean;
   /** Proposal nonces (default: none; a hub without it cannot propose a transfer). */
   rng?: Rng;
   /** This hub's bans, over what it relays to its devices too (relayFilter.ts). */

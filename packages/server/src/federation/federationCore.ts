@@ -593,7 +593,7 @@ export class FederationCore implements FederationInputs {
     // Any voter may sequence the room one day: each must be able to kick (enlistHubs.ts).
     // Checked again at each commit, which may be what lets a pending enlisting through.
     const op = FrameHeader.view(frame).opcode;
-    if (changed || op === Opcode.COMMIT || op === Opcode.EXTERNAL_COMMIT)
+    if (this.d.enlistHubs && (changed || op === Opcode.COMMIT || op === Opcode.EXTERNAL_COMMIT))
       this.enlisting.check(roomId, voters);
   }
 
