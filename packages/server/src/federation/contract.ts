@@ -110,4 +110,10 @@ export interface FederationSetup {
   ackQuorum?: "local" | "majority";
   /** `federation.failover_after_ms` (default 3000). */
   failoverAfterMs?: number;
+  /**
+   * Enlist the rooms' voter hubs as MLS external senders so any of them can kick after a
+   * transfer or failover (hubEnlisting.ts). Off by default until the simulation converges
+   * with it at every CI seed (docs/federation.md "Kicks across hubs").
+   */
+  enlistHubs?: boolean;
 }

@@ -30,6 +30,12 @@ export interface LocalHub {
   remoteLive?(senderId: bigint, live: boolean): void;
   /** Domains of the users of a room's member devices, undefined when not sequenced here. */
   memberDomains?(roomId: bigint): Promise<string[] | undefined>;
+  /**
+   * Lists these hub keys (the room's other voters) as the room's MLS external senders, so
+   * any of them can kick once it sequences the room (moderation/enlistHubs.ts). True when
+   * all are listed already (nothing proposed, nothing pending).
+   */
+  enlistHubs?(roomId: bigint, keys: Uint8Array[]): Promise<boolean>;
   /** Resolves once every request accepted before is durable and sent on (shards drained). */
   settle?(): Promise<void>;
   /** Where a room sequenced here ends, with its stored state and metadata (a handover). */
@@ -60,6 +66,8 @@ export interface FederationDeps {
   ackQuorum?: AckQuorum;
   /** `federation.failover_after_ms`: silence before a voter proposes itself (default 3000). */
   failoverAfterMs?: number;
+  /** Enlist voter hubs as the rooms' MLS external senders (hubEnlisting.ts; default off). */
+  enlistHubs?: boolean;
   /** Proposal nonces (default: none; a hub without it cannot propose a transfer). */
   rng?: Rng;
   /** This hub's bans, over what it relays to its devices too (relayFilter.ts). */

@@ -46,6 +46,8 @@ import type { AuthorityFrame, FederationInputs } from "./contract.js";
 import { type FederationDeps, type LocalHub, NO_RNG } from "./coreDeps.js";
 import { EphemeralRelay, isEphemeralBytes } from "./ephemeralRelay.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
+import { HubEnlisting } from "./hubEnlisting.js";
+import { LeavingVoters } from "./leavingVoters.js";
 import { MajorityGate, shownEntry } from "./majorityGate.js";
 import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
@@ -110,11 +112,20 @@ export class FederationCore implements FederationInputs {
   /** `ack_quorum = "majority"` at the authority (majorityGate.ts). */
   private readonly gate: MajorityGate | undefined;
   private local: LocalHub | undefined;
+  /** Hubs that stopped being voters, owed the commit point up to their leaving. */
+  private readonly leaving = new LeavingVoters();
+  /** Voter hubs as the rooms' MLS external senders, so any can kick (hubEnlisting.ts). */
+  private readonly enlisting: HubEnlisting;
 
   constructor(private readonly d: FederationDeps) {
     this.startedAt = d.clock.now();
     this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
     this.replica = new ReplicaLog(d.storage, (header) => replicaAck(d.signer, header));
+    this.enlisting = new HubEnlisting(
+      d.peers.domain,
+      (domain) => this.keyOf(domain),
+      () => this.local,
+    );
     const ports: FederationPorts = {
       send: (domain, frame, extra) => this.send(domain, frame, extra),
       sink: (t, f) => this.local?.sink(t, f),
@@ -168,7 +179,8 @@ export class FederationCore implements FederationInputs {
         deliver: (t, f) => {
           if (!this.route(t, f)) this.local?.sink(t, f);
         },
-        committed: (roomId, voters, commit) => this.sendLogState(roomId, voters, { commit }),
+        committed: (roomId, voters, commit) =>
+          this.sendLogState(roomId, this.leaving.recipients(roomId, voters, commit), { commit }),
       });
     }
     const records = new TermRecords({ storage: d.storage, clock: d.clock, self });
@@ -608,9 +620,11 @@ export class FederationCore implements FederationInputs {
     const positionSig = signPosition(this.d.signer, term, frame);
     const withMembers = peers.filter((p) => p.members.length > 0).map((p) => p.domain);
     const voters = [...new Set([this.domain, ...withMembers])].sort();
-    this.gate?.sequenced(roomId, voters, FrameHeader.view(frame).logIndex + 1n);
     const known = this.facts.voters(roomId);
     const changed = known === undefined || known.join() !== voters.join();
+    const length = FrameHeader.view(frame).logIndex + 1n;
+    if (changed) this.leaving.changed(roomId, known, voters, length);
+    this.gate?.sequenced(roomId, voters, length);
     // Who sent it, for the participating hubs' bans over what they relay (relayFilter.ts).
     const userId = this.userOf(FrameHeader.view(frame).senderId);
     for (const p of peers) {
@@ -629,6 +643,11 @@ export class FederationCore implements FederationInputs {
       void this.facts.setVoters(roomId, voters);
       this.sendLogState(roomId, voters, { voters });
     }
+    // Any voter may sequence the room one day: each must be able to kick (enlistHubs.ts).
+    // Checked again at each commit, which may be what lets a pending enlisting through.
+    const op = FrameHeader.view(frame).opcode;
+    if (this.d.enlistHubs && (changed || op === Opcode.COMMIT || op === Opcode.EXTERNAL_COMMIT))
+      this.enlisting.check(roomId, voters);
   }
 
   /** FED_LOG_STATE of a room this hub sequences, to its other voters. */

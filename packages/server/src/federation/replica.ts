@@ -13,6 +13,7 @@
 import { bytesEqual, canary, FrameHeader, HEADER_SIZE } from "@kalandra/proto";
 import type { Storage } from "../storage/types.js";
 import { type Refusal, refuse } from "../vocabulary/outcome.js";
+import { applyRedaction } from "./replicaRedaction.js";
 
 /** Frames held per room while a gap before them is fetched; more are dropped (re-fetched). */
 export const MAX_BUFFERED = 1024;
@@ -244,6 +245,8 @@ export class ReplicaLog {
     ]);
     // Erased at the authority: erased here too, so no byte of it is kept (DESIGN §5).
     if (payload === null) await this.storage.secureDelete(roomId, logIndex);
+    // The authority's REDACTION of an earlier entry: erased here too (replicaRedaction.ts).
+    else await applyRedaction(this.storage, roomId, header, payload);
   }
 
   private serial<T>(roomId: bigint, op: () => Promise<T>): Promise<T> {

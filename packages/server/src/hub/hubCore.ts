@@ -296,6 +296,14 @@ export class HubCore {
           roomId,
         }),
       settle: () => shards.drain(),
+      enlistHubs: async (roomId, keys) => {
+        const r = await shards.deliver(shardOf(roomId, shards.count), {
+          t: "enlist",
+          roomId,
+          keys,
+        });
+        return r?.ok === true && r.logIndex === undefined;
+      },
       handoverOf: (roomId) =>
         askShard<RoomHandover | undefined>(shards, shardOf(roomId, shards.count), {
           q: "handover",
@@ -604,6 +612,10 @@ export class HubCore {
    * storage; NOT_FOUND when there was nothing to erase.
    */
   async secureDelete(roomId: bigint, logIndex: bigint): Promise<Outcome> {
+    // Only the room's authority erases: a replica's copy goes with the authority's REDACTION
+    // notice (federation/replicaRedaction.ts), so no hub keeps a hole no notice explains.
+    const elsewhere = this.federation?.writeRefusal(roomId);
+    if (elsewhere !== undefined) return { ok: false, refusal: elsewhere };
     const r = await this.shards.deliver(shardOf(roomId, this.shards.count), {
       t: "erase",
       roomId,

@@ -66,6 +66,9 @@ function resolve(
       // RFC 9420 §12.4: a committer cannot include an Update of its own by value.
       if (p.proposal.proposalType === "update")
         reject("INVALID_COMMIT", "Update proposal by value");
+      // Only a hub changes the extensions, by its own proposal (hubSenders.ts).
+      if (p.proposal.proposalType === "group_context_extensions")
+        reject("INVALID_COMMIT", "GroupContextExtensions proposal by value");
       out.push({ proposal: p.proposal, senderLeaf: committer });
       continue;
     }
@@ -133,6 +136,12 @@ export function applyMemberCommit(
   const adds = proposals.flatMap((p) =>
     p.proposal.proposalType === "add" ? [p.proposal.add.keyPackage] : [],
   );
+  const extensions = proposals.flatMap((p) =>
+    p.proposal.proposalType === "group_context_extensions"
+      ? [p.proposal.groupContextExtensions.extensions]
+      : [],
+  );
+  if (extensions.length > 1) reject("INVALID_COMMIT", "two GroupContextExtensions proposals");
   // Each proposal on its own (type allowed, leaf exists, signatures), against the old tree.
   for (const p of proposals) {
     try {
@@ -176,7 +185,9 @@ export function applyMemberCommit(
       added.push({ leafIndex, leaf: kp.leafNode });
     }
     const path = content.commit.path;
-    const needsPath = proposals.length === 0 || updates.length > 0 || removes.length > 0;
+    // RFC 9420 §17.4: Update, Remove and GroupContextExtensions need a path.
+    const needsPath =
+      proposals.length === 0 || updates.length > 0 || removes.length > 0 || extensions.length > 0;
     if (needsPath && path === undefined) reject("INVALID_COMMIT", "commit needs an UpdatePath");
     if (path !== undefined) {
       checkLeafNode(path.leafNode, context, committer, "commit", "INVALID_COMMIT");
@@ -184,7 +195,7 @@ export function applyMemberCommit(
       const newLeaves = new Set(added.map((a) => a.leafIndex));
       applyUpdatePath(tree, committer, path, false, (k) => keys.hasHpke(k), newLeaves);
     }
-    const next = nextState(state, pm, tree);
+    const next = nextState(state, pm, tree, extensions[0]);
     checkNextGroupInfo(groupInfoBytes, next, pm, committer);
     return { result: { state: next, committerLeaf: committer, removed, added }, slot: next.keys };
   });
@@ -267,7 +278,12 @@ function checkFrame(state: GroupState, pm: PublicMessage): void {
 }
 
 /** GroupContext of epoch+1 (RFC 9420 §8.2): new tree hash and confirmed transcript hash. */
-function nextState(state: GroupState, pm: PublicMessage, tree: GroupState["tree"]): GroupState {
+function nextState(
+  state: GroupState,
+  pm: PublicMessage,
+  tree: GroupState["tree"],
+  extensions = state.context.extensions,
+): GroupState {
   const auth = pm.auth;
   if (auth.contentType !== "commit") reject("INVALID_COMMIT", "commit without confirmation tag");
   const confirmedTranscriptHash = sha256(
@@ -280,6 +296,7 @@ function nextState(state: GroupState, pm: PublicMessage, tree: GroupState["tree"
   );
   const context = {
     ...state.context,
+    extensions,
     epoch: state.context.epoch + 1n,
     treeHash: tree.rootHash(),
     confirmedTranscriptHash,

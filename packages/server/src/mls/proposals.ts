@@ -10,6 +10,7 @@ import type { Proposal } from "ts-mls/proposal.js";
 import type { PublicMessage } from "ts-mls/publicMessage.js";
 import { bytesEqual } from "./crypto.js";
 import { type MlsViewErrorCode, reject } from "./errors.js";
+import { checkEnlisting } from "./hubSenders.js";
 import { checkLeafUnique } from "./keyIndex.js";
 import { proposalRef, verifyFramedContent } from "./messages.js";
 import { externalSenderKeys, type GroupState } from "./state.js";
@@ -17,7 +18,8 @@ import { checkKeyPackage, checkLeafNode, userIdOf } from "./validate.js";
 
 /** What a proposal does, for the sequencer's pending set and moderation rules. */
 export interface ProposalSummary {
-  type: "add" | "remove" | "update";
+  /** "extensions": a hub enlisting more hubs as external senders (hubSenders.ts). */
+  type: "add" | "remove" | "update" | "extensions";
   /** Leaf of the proposing member; undefined for the hub or another external sender. */
   senderLeaf?: number;
   /** Index in the external_senders list when an external sender (e.g. the hub) proposed it. */
@@ -81,15 +83,18 @@ export function checkProposalMessage(
     summary.externalSender = externalSender;
     // External senders may only propose Add and Remove (RFC 9420 §12.1.8.1 lists them).
     if (summary.type === "update") reject(code, "an external sender cannot propose an Update");
+  } else if (summary.type === "extensions") {
+    reject(code, "only a hub (an external sender) may change the GroupContext extensions");
   }
   return { ref: proposalRef(pm), summary, resolved: { proposal: content.proposal, senderLeaf } };
 }
 
 /**
- * Validity of one proposal against the current tree. The hub accepts Add, Remove and Update;
- * PSK, ReInit, ExternalInit (outside an external commit), GroupContextExtensions and custom
- * proposals are refused: the hub cannot check PSKs, and a GroupContextExtensions proposal
- * could drop the hub from external_senders (DESIGN §6).
+ * Validity of one proposal against the current tree. The hub accepts Add, Remove and Update,
+ * and GroupContextExtensions only as a hub's enlisting of other hubs (hubSenders.ts: it
+ * appends external senders and changes nothing else); PSK, ReInit, ExternalInit (outside
+ * an external commit) and custom proposals are refused: the hub cannot check PSKs, and any
+ * other extensions change could drop the hub from external_senders (DESIGN §6).
  */
 export function summarize(
   state: GroupState,
@@ -122,6 +127,13 @@ export function summarize(
       checkLeafNode(proposal.update.leafNode, context, senderLeaf, "update", code);
       checkLeafUnique(state.keys, state.tree, proposal.update.leafNode, senderLeaf, code);
       summary.type = "update";
+      return summary;
+    }
+    case "group_context_extensions": {
+      // The hub's own enlisting of other hubs (hubSenders.ts); members never change them.
+      if (senderLeaf !== undefined) reject(code, "a member cannot change the extensions");
+      checkEnlisting(context.extensions, proposal.groupContextExtensions.extensions, code);
+      summary.type = "extensions";
       return summary;
     }
     default:

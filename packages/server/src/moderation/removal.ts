@@ -11,7 +11,14 @@
  * PROBES), so the hub thread loads no HPKE or AEAD code.
  */
 import type { DeviceSigner } from "@kalandra/proto";
-import { type CiphersuiteImpl, decodeMlsMessage, encodeMlsMessage, proposeExternal } from "ts-mls";
+import {
+  type CiphersuiteImpl,
+  decodeMlsMessage,
+  encodeMlsMessage,
+  type GroupInfo,
+  type Proposal,
+  proposeExternal,
+} from "ts-mls";
 import type { GroupMember } from "../sequencer/groupView.js";
 import { type KickedLeaves, type Outcome, type Refusal, refuse } from "../vocabulary/outcome.js";
 
@@ -49,16 +56,8 @@ function signingSuite(signer: DeviceSigner): CiphersuiteImpl {
   } as unknown as CiphersuiteImpl;
 }
 
-/**
- * The MLSMessage (PublicMessage, sender external) proposing the removal of `leaf`, made at
- * the epoch of `groupInfo` (a GroupInfo MLSMessage). Throws RemovalError when the bytes are
- * not a GroupInfo or the hub is not among the room's external senders.
- */
-export async function buildExternalRemove(
-  groupInfo: Uint8Array,
-  leaf: number,
-  signer: DeviceSigner,
-): Promise<Uint8Array> {
+/** The GroupInfo inside a GroupInfo MLSMessage; RemovalError INVALID_GROUP_INFO otherwise. */
+export function decodeRoomGroupInfo(groupInfo: Uint8Array): GroupInfo {
   let decoded: ReturnType<typeof decodeMlsMessage>;
   try {
     decoded = decodeMlsMessage(groupInfo, 0);
@@ -68,11 +67,25 @@ export async function buildExternalRemove(
   if (decoded === undefined || decoded[0].wireformat !== "mls_group_info") {
     throw new RemovalError("INVALID_GROUP_INFO", "the room's GroupInfo does not decode");
   }
+  return decoded[0].groupInfo;
+}
+
+/**
+ * The MLSMessage (PublicMessage, sender external) proposing `proposal`, made at the epoch
+ * of `groupInfo` (a GroupInfo MLSMessage) and signed by the hub. Throws RemovalError when
+ * the bytes are not a GroupInfo or the hub is not among the room's external senders.
+ */
+export async function buildExternalProposal(
+  groupInfo: Uint8Array,
+  proposal: Proposal,
+  signer: DeviceSigner,
+): Promise<Uint8Array> {
+  const info = decodeRoomGroupInfo(groupInfo);
   let message: Awaited<ReturnType<typeof proposeExternal>>;
   try {
     message = await proposeExternal(
-      decoded[0].groupInfo,
-      { proposalType: "remove", remove: { removed: leaf } },
+      info,
+      proposal,
       signer.publicKey,
       new Uint8Array(0),
       signingSuite(signer),
@@ -82,6 +95,19 @@ export async function buildExternalRemove(
     throw new RemovalError("NOT_EXTERNAL_SENDER", String((e as Error)?.message ?? e));
   }
   return encodeMlsMessage(message);
+}
+
+/** The hub's external Remove of `leaf` (buildExternalProposal). */
+export function buildExternalRemove(
+  groupInfo: Uint8Array,
+  leaf: number,
+  signer: DeviceSigner,
+): Promise<Uint8Array> {
+  return buildExternalProposal(
+    groupInfo,
+    { proposalType: "remove", remove: { removed: leaf } },
+    signer,
+  );
 }
 
 /** Leaves of `userId`'s devices in the room, in leaf order. */

@@ -18,6 +18,8 @@ export interface ProposalSummary {
   removedLeaf?: number;
   /** User an Add proposal adds (its BasicCredential identity), for the ban check. */
   addedUserId?: string;
+  /** Index in external_senders when a hub (not a member) proposed it. */
+  externalSender?: number;
 }
 
 export type CheckFailure = {

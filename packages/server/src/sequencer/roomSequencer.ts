@@ -61,6 +61,7 @@ import {
   judgeAppMessage,
   judgeCommit,
   judgeExternalCommit,
+  judgeHubExtensions,
   judgeHubRemoval,
   judgeProposal,
   judgeSync,
@@ -233,6 +234,20 @@ export class RoomSequencer implements RoomFacts {
     if (elsewhere !== undefined) return { ok: false, refusal: elsewhere };
     const frame = this.hubOwnFrame(Opcode.PROPOSAL, { message: proposal });
     const verdict = judgeHubRemoval(this, proposal, leaf);
+    if (isRefusal(verdict)) return { ok: false, refusal: verdict };
+    return this.acceptProposal({ frame: parseFrame(frame) }, proposal, verdict);
+  }
+
+  /**
+   * The hub's GroupContextExtensions proposal enlisting other hubs as external senders
+   * (mls/hubSenders.ts), so whichever hub sequences the room later can kick; pending like
+   * a kick's removal until a member commits it.
+   */
+  async proposeExtensions(proposal: Uint8Array): Promise<Outcome> {
+    const elsewhere = this.elsewhere();
+    if (elsewhere !== undefined) return { ok: false, refusal: elsewhere };
+    const frame = this.hubOwnFrame(Opcode.PROPOSAL, { message: proposal });
+    const verdict = judgeHubExtensions(this, proposal);
     if (isRefusal(verdict)) return { ok: false, refusal: verdict };
     return this.acceptProposal({ frame: parseFrame(frame) }, proposal, verdict);
   }

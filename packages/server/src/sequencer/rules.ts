@@ -112,6 +112,11 @@ export function judgeProposal(
   if (stale !== undefined) return stale;
   const check = room.group.checkProposal(message);
   if (!check.ok) return fromCheck(check, "INVALID_PROPOSAL", room.epoch);
+  // An external sender's proposal is the hub's own (kick, enlisting hubs), never relayed
+  // from a device: with several hubs listed, one hub's users must not speak for it here.
+  if (check.proposal.externalSender !== undefined) {
+    return refuse("FORBIDDEN", "only the room's hub proposes as an external sender");
+  }
   if (check.proposal.type === "add" && room.bans !== undefined) {
     // No commit may add a banned user, so a pending Add of one would block the room.
     const user = check.proposal.addedUserId;
@@ -134,6 +139,19 @@ export function judgeHubRemoval(
     return refuse("INVALID_PROPOSAL", "not a removal of that leaf");
   }
   return { ref: check.ref, kind: check.proposal.type, removedLeaf: leaf };
+}
+
+/** The hub's own enlisting of other hubs as external senders (mls/hubSenders.ts). */
+export function judgeHubExtensions(
+  room: RoomFacts,
+  proposal: Uint8Array,
+): Refusal | ProposalVerdict {
+  const check = room.group.checkProposal(proposal);
+  if (!check.ok) return fromCheck(check, "INVALID_PROPOSAL", room.epoch);
+  if (check.proposal.type !== "extensions") {
+    return refuse("INVALID_PROPOSAL", "not a GroupContextExtensions proposal");
+  }
+  return { ref: check.ref, kind: check.proposal.type, removedLeaf: undefined };
 }
 
 /**

@@ -66,6 +66,8 @@ export type ShardMessage =
   | { t: "notice"; roomId: bigint; opcode: Opcode; payload: unknown }
   | { t: "erase"; roomId: bigint; logIndex: bigint }
   | { t: "kick"; roomId: bigint; userId: string }
+  /** Federation: list these hub keys as the room's MLS external senders (moderation/enlistHubs.ts). */
+  | { t: "enlist"; roomId: bigint; keys: Uint8Array[] }
   /** The hub's ban list, whole (worker shards keep a copy; in process the hub's is shared). */
   | { t: "bans"; bans: Ban[] }
   /** Limits changed at run time (SIGHUP): `max_members_per_room`. */
@@ -144,6 +146,15 @@ export interface ShardModeration {
     userId: string,
     signer: FrameSigner,
   ): Promise<{ ok: true; kick: KickedLeaves } | { ok: false; refusal: Refusal }>;
+  /**
+   * Proposes listing `keys` (other hubs of the room) as its MLS external senders, so any of
+   * them can kick once it sequences the room; undefined when nothing is to be done.
+   */
+  enlist?(
+    room: RoomSequencer,
+    keys: Uint8Array[],
+    signer: FrameSigner,
+  ): Promise<Outcome | "listed" | "pending">;
   /** One step of a room's retention sweep, planned where the room's storage is. */
   planSweep(storage: Storage, q: SweepQuery): unknown;
 }
@@ -280,6 +291,13 @@ export class ShardCore {
           return { ok: true, kick: { leaves: [], logIndexes, alreadyPending: [] } };
         }
         return r;
+      }
+      case "enlist": {
+        const room = this.rooms.get(msg.roomId);
+        if (room === undefined || this.moderation?.enlist === undefined) return undefined;
+        const r = await this.moderation.enlist(room, msg.keys, this.env.hubSigner);
+        // Every key listed already: the federation core asks again only for other voters.
+        return r === "listed" ? { ok: true } : undefined;
       }
       case "bans":
         this.ownBans?.replace(msg.bans);

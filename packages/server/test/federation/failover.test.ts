@@ -7,25 +7,18 @@ import { decodePayload, FrameHeader, Opcode, openEnvelope } from "@kalandra/prot
 import { describe, expect, it } from "vitest";
 import { answerTo, type Client, type Env, frameOf } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, headers, ROOM, type Room, threeHubRoom } from "./threeHubs.js";
+import {
+  A,
+  B,
+  C,
+  FAILOVER_MS,
+  failover,
+  headers,
+  ROOM,
+  type Room,
+  threeHubRoom,
+} from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
-
-const FAILOVER_MS = 1000;
-
-/** Lets the voters notice the silence and elect one of them; returns the new authority. */
-async function failover(net: Net, voters: string[]): Promise<string> {
-  // Fine steps: the random part of each voter's delay sets them apart.
-  for (let step = 0; step < 400; step++) {
-    net.time.advance(FAILOVER_MS / 20);
-    for (const d of voters) net.hub(d).hub.federation!.tick();
-    await net.settle();
-    const winner = voters.find(
-      (d) => net.hub(d).hub.federation!.roomAuthority(ROOM)?.authority === d,
-    );
-    if (winner !== undefined) return winner;
-  }
-  throw new Error("no failover");
-}
 
 /** The sequenced copies from `from` (envelopes with a position) are lost on their way. */
 function dropSequencedFrom(net: Net, from: string): void {

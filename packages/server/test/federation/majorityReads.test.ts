@@ -36,6 +36,7 @@ async function syncedIndexes(net: Net, env: Env, c: Client): Promise<bigint[]> {
   return indexes;
 }
 
+// The room's log after threeHubRoom: create, add, A's enlisting of B and C (0, 1, 2).
 describe('ack_quorum = "majority": what clients read', () => {
   it("a restarted authority holds the ACK of a retried request until a majority holds the entry", async () => {
     const { net, hubs, alice, bob } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
@@ -45,7 +46,7 @@ describe('ack_quorum = "majority": what clients read', () => {
     const requestId = FrameHeader.view(bytes).requestId;
     await a.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
     await net.settle();
-    expect(a.storage.nextIndex(ROOM)).toBe(3n);
+    expect(a.storage.nextIndex(ROOM)).toBe(4n);
     expect(answerTo(a, alice, requestId)).toBeUndefined();
     // A restarts; alice's client retries the same request (idempotent: same request id).
     await net.crash(A);
@@ -59,18 +60,18 @@ describe('ack_quorum = "majority": what clients read', () => {
     const next = appMessage(bob, ROOM, 1n, "next");
     await hubs[B]!.hub.handleFrame(bob.sessionId, bob.senderId, next);
     await net.settleUntil(() => answerTo(a, alice, requestId) !== undefined);
-    expect(answerTo(a, alice, requestId)?.frame.header.logIndex).toBe(2n);
+    expect(answerTo(a, alice, requestId)?.frame.header.logIndex).toBe(3n);
   });
 
   it("a sync page at the authority ends at the commit point", async () => {
     const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
     const a = hubs[A]!;
-    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n]);
+    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n, 2n]);
     loseReportsTo(net, A);
     await a.hub.handleFrame(alice.sessionId, alice.senderId, appMessage(alice, ROOM, 1n, "held"));
     await net.settle();
-    expect(a.storage.nextIndex(ROOM)).toBe(3n);
-    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n]);
+    expect(a.storage.nextIndex(ROOM)).toBe(4n);
+    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n, 2n]);
   });
 
   it("a sync page at a replica ends at the authority's commit point", async () => {
@@ -80,7 +81,7 @@ describe('ack_quorum = "majority": what clients read', () => {
     loseReportsTo(net, A);
     await a.hub.handleFrame(alice.sessionId, alice.senderId, appMessage(alice, ROOM, 1n, "held"));
     await net.settle();
-    expect(c.storage.nextIndex(ROOM)).toBe(3n);
-    expect(await syncedIndexes(net, c, carol)).toEqual([0n, 1n]);
+    expect(c.storage.nextIndex(ROOM)).toBe(4n);
+    expect(await syncedIndexes(net, c, carol)).toEqual([0n, 1n, 2n]);
   });
 });

@@ -3,11 +3,12 @@
  * bob@b and carol@c, whose key packages A claims through their hubs. For the tests of
  * moving the room's authority (transfer.test.ts, failover.test.ts).
  */
-import { Opcode } from "@kalandra/proto";
-import { encodeMlsMessage } from "ts-mls";
+import { decodePayload, type Frame, Opcode } from "@kalandra/proto";
+import { decodeMlsMessage, encodeMlsMessage } from "ts-mls";
 import { expect } from "vitest";
-import { type Client, type Env, frameOf, makeClient } from "../hub/harness.js";
-import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
+import { loadModerationState, Moderation } from "../../src/moderation/service.js";
+import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
+import { commit, createRoom, groupInfoBytes, join, process } from "../mls/mlsClients.js";
 import { federation, type Net, sendVia } from "./twoHubs.js";
 
 export const A = "a.example";
@@ -77,7 +78,38 @@ export async function threeHubRoom(
   const welcome = await addMembers(net, a, alice, 0n, [bob, carol]);
   bob.state = await join(b.cs, bob.device, welcome);
   carol.state = await join(c.cs, carol.device, welcome);
+  // B and C became voters: A's proposal enlisting them as external senders is pending, and
+  // each member holds it, as a client does (moderation/enlistHubs.ts).
+  const members = [
+    [a, alice],
+    [b, bob],
+    [c, carol],
+  ] as const;
+  // (A hub on LMDB delivers once its write is on disk.)
+  await net.settleUntil(() => members.every(([env, m]) => hubProposals(env, m).length > 0));
+  for (const [env, m] of members) expect(await applyHubProposals(env, m)).toHaveLength(1);
   return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
+}
+
+/** The hub's proposals a device received at its current epoch after `after`. */
+export function hubProposals(env: Env, c: Client, after = -1n): Frame[] {
+  const epoch = c.state!.groupContext.epoch;
+  return deliveredTo(env, c.senderId, Opcode.PROPOSAL).filter(
+    (f) => f.header.senderId === 0n && f.header.epoch === epoch && f.header.logIndex > after,
+  );
+}
+
+/**
+ * The hub's proposals (enlisting hubs, kicks) a device received at its current epoch after
+ * `after`, applied to its state, as the client core does with every PROPOSAL it is sent.
+ */
+export async function applyHubProposals(env: Env, c: Client, after = -1n): Promise<Frame[]> {
+  const frames = hubProposals(env, c, after);
+  for (const f of frames) {
+    const message = decodePayload(Opcode.PROPOSAL, f.payload).message;
+    c.state = await process(env.cs, c.state!, decodeMlsMessage(message, 0)![0]);
+  }
+  return frames;
 }
 
 type Welcome = NonNullable<Awaited<ReturnType<typeof commit>>["welcome"]>;
@@ -116,4 +148,34 @@ export async function addMembers(
 
 export function headers(env: Env): string[] {
   return env.storage.readRange(ROOM, 0n, 1000).map((f) => Buffer.from(f.header).toString("hex"));
+}
+
+/** A hub's moderation (kick, redact) over its hub core and storage, as kalandrad builds it. */
+export function moderationOf(net: Net, env: Env): Moderation {
+  const state = loadModerationState(env.storage);
+  return new Moderation({
+    hub: env.hub,
+    storage: env.storage,
+    clock: net.time,
+    timers: net.time,
+    bans: state.bans,
+    retention: state.retention,
+  });
+}
+
+export const FAILOVER_MS = 1000;
+
+/** Lets the voters notice the silence and elect one of them; returns the new authority. */
+export async function failover(net: Net, voters: string[]): Promise<string> {
+  // Fine steps: the random part of each voter's delay sets them apart.
+  for (let step = 0; step < 400; step++) {
+    net.time.advance(FAILOVER_MS / 20);
+    for (const d of voters) net.hub(d).hub.federation!.tick();
+    await net.settle();
+    const winner = voters.find(
+      (d) => net.hub(d).hub.federation!.roomAuthority(ROOM)?.authority === d,
+    );
+    if (winner !== undefined) return winner;
+  }
+  throw new Error("no failover");
 }

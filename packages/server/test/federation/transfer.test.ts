@@ -49,7 +49,7 @@ describe("planned transfer of a room's authority between real hubs", () => {
         authority: A,
         term: 0n,
         role: "sequencer",
-        commitIndex: 2n,
+        commitIndex: 3n, // create, add, A's enlisting of B and C
       });
       expect((await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "before"))).opcode).toBe(
         Opcode.ACK,
@@ -491,27 +491,28 @@ describe('ack_quorum = "majority"', () => {
     await a.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
     await net.settle();
     const requestId = FrameHeader.view(bytes).requestId;
-    expect(a.storage.nextIndex(ROOM)).toBe(3n);
-    expect(c.storage.nextIndex(ROOM)).toBe(3n);
+    // The log so far: create, add, A's enlisting of B and C (0, 1, 2), then the held entry.
+    expect(a.storage.nextIndex(ROOM)).toBe(4n);
+    expect(c.storage.nextIndex(ROOM)).toBe(4n);
     expect(answerTo(a, alice, requestId)).toBeUndefined();
-    expect(a.hub.federation!.roomAuthority(ROOM)?.commitIndex).toBe(2n);
+    expect(a.hub.federation!.roomAuthority(ROOM)?.commitIndex).toBe(3n);
     const shownTo = (env: Env, who: Client) =>
       env.out
         .filter((s) => s.target.kind === "members" && s.target.senderIds.includes(who.senderId))
         .map((s) => s.frame.header.logIndex);
-    expect(shownTo(c, carol)).toEqual([]);
+    expect(shownTo(c, carol)).toEqual([2n]);
     // The reports get through again: the next entry's make the majority hold both.
     net.tamper = undefined;
     const next = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "next"));
     expect(next.opcode).toBe(Opcode.ACK);
     const held = answerTo(a, alice, requestId);
     expect(held?.opcode).toBe(Opcode.ACK);
-    expect(held?.frame.header.logIndex).toBe(2n);
+    expect(held?.frame.header.logIndex).toBe(3n);
     await net.settle();
-    expect(a.hub.federation!.roomAuthority(ROOM)?.commitIndex).toBe(4n);
+    expect(a.hub.federation!.roomAuthority(ROOM)?.commitIndex).toBe(5n);
     // Carol (on C) and alice (on A) saw each entry once committed, in order.
-    expect(shownTo(c, carol)).toEqual([2n, 3n]);
-    expect(shownTo(a, alice)).toEqual([3n]);
+    expect(shownTo(c, carol)).toEqual([2n, 3n, 4n]);
+    expect(shownTo(a, alice)).toEqual([2n, 4n]);
     expect(headers(b)).toEqual(headers(a));
     expect(headers(c)).toEqual(headers(a));
   });
@@ -522,6 +523,6 @@ describe('ack_quorum = "majority"', () => {
       m.from === A && innerOpcode(net, m) === Opcode.APP_MESSAGE ? undefined : m;
     const sent = await sendVia(net, hubs[A]!, alice, appMessage(alice, ROOM, 1n, "at once"));
     expect(sent.opcode).toBe(Opcode.ACK);
-    expect(hubs[B]!.storage.nextIndex(ROOM)).toBe(2n);
+    expect(hubs[B]!.storage.nextIndex(ROOM)).toBe(3n);
   });
 });

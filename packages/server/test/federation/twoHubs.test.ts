@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
 import { commit, createRoom, groupInfoBytes, join } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
-import { uploadKeyPackage } from "./threeHubs.js";
+import { applyHubProposals, hubProposals, uploadKeyPackage } from "./threeHubs.js";
 import { federation, type Net, sendVia } from "./twoHubs.js";
 
 const A = "a.example";
@@ -76,6 +76,11 @@ async function crossRoom(net?: Net): Promise<CrossRoom> {
   expect(added.opcode).toBe(Opcode.ACK);
   alice.state = c.state;
   bob.state = await join(b.cs, bob.device, c.welcome!);
+  // B became a voter: A's proposal enlisting it as an external sender is pending at index 2
+  // (moderation/enlistHubs.ts); both members hold it, as clients do.
+  await net.settleUntil(() => hubProposals(a, alice).length > 0 && hubProposals(b, bob).length > 0);
+  expect(await applyHubProposals(a, alice)).toHaveLength(1);
+  expect(await applyHubProposals(b, bob)).toHaveLength(1);
   return { net, a, b, alice, bob };
 }
 
@@ -93,7 +98,7 @@ describe("rooms across two hubs", () => {
     // B keeps a replica of the whole log, position for position.
     await net.settle();
     expect(headers(b)).toEqual(headers(a));
-    expect(headers(a)).toHaveLength(2);
+    expect(headers(a)).toHaveLength(3);
     expect(b.hub.federation!.book.authorityOf(ROOM)).toEqual({ domain: A, term: 0n });
   });
 
@@ -101,16 +106,16 @@ describe("rooms across two hubs", () => {
     const { net, a, b, alice, bob } = await crossRoom();
     const sent = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "from bob"));
     expect(sent.opcode).toBe(Opcode.ACK);
-    expect(sent.frame.header.logIndex).toBe(2n);
+    expect(sent.frame.header.logIndex).toBe(3n);
     expect(verifyFrame(sent.frame, b.hubSigner.publicKey)).toBe(true);
     expect(deliveredTo(a, alice.senderId, Opcode.APP_MESSAGE)).toHaveLength(1);
     const back = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "from alice"));
-    expect(back.frame.header.logIndex).toBe(3n);
+    expect(back.frame.header.logIndex).toBe(4n);
     const atBob = deliveredTo(b, bob.senderId, Opcode.APP_MESSAGE);
-    expect(atBob.map((f) => f.header.logIndex)).toEqual([3n]);
+    expect(atBob.map((f) => f.header.logIndex)).toEqual([4n]);
     // Bob's own message is not echoed to him; the replica has both.
     expect(headers(b)).toEqual(headers(a));
-    expect(headers(a)).toHaveLength(4);
+    expect(headers(a)).toHaveLength(5);
   });
 
   it("serves sync and history from the replica; refuses non-members", async () => {
@@ -126,8 +131,13 @@ describe("rooms across two hubs", () => {
     expect(page.opcode).toBe(Opcode.SYNC_PAGE);
     expect(net.log.length).toBe(sentBefore); // answered by B, nothing crossed the link
     const p = decodePayload(Opcode.SYNC_PAGE, page.frame.payload);
-    expect(p.entries.map((e) => Buffer.from(e.header).toString("hex"))).toEqual(headers(a));
-    expect(p.head).toBe(3n);
+    // Position for position A's log; the hub's own entry (A's enlisting of B, index 2) is
+    // served re-signed by B, the only hub key bob's client knows: compare the signed part.
+    const signedPart = (h: string) => h.slice(0, 128);
+    expect(p.entries.map((e) => signedPart(Buffer.from(e.header).toString("hex")))).toEqual(
+      headers(a).map(signedPart),
+    );
+    expect(p.head).toBe(4n);
     const mallory = await makeClient(b, `mallory@${B}`);
     const refused = await sendVia(
       net,
@@ -164,7 +174,7 @@ describe("rooms across two hubs", () => {
     const first = await sendVia(net, b, bob, msg);
     const again = await sendVia(net, b, bob, msg);
     expect(again.frame.header.logIndex).toBe(first.frame.header.logIndex);
-    expect(a.storage.nextIndex(ROOM)).toBe(3n);
+    expect(a.storage.nextIndex(ROOM)).toBe(4n);
     expect(headers(b)).toEqual(headers(a));
   });
 
@@ -174,10 +184,11 @@ describe("rooms across two hubs", () => {
     expect(kicked).toMatchObject({ ok: true, kick: { leaves: [1] } });
     await net.settle();
     // The hub's Remove proposal reaches bob through B, re-signed by B; the replica keeps A's.
+    // (The first is A's enlisting of B as an external sender.)
     const proposals = deliveredTo(b, bob.senderId, Opcode.PROPOSAL);
-    expect(proposals).toHaveLength(1);
-    expect(proposals[0]!.header.senderId).toBe(0n);
-    expect(verifyFrame(proposals[0]!, b.hubSigner.publicKey)).toBe(true);
+    expect(proposals).toHaveLength(2);
+    expect(proposals[1]!.header.senderId).toBe(0n);
+    expect(verifyFrame(proposals[1]!, b.hubSigner.publicKey)).toBe(true);
     expect(headers(b)).toEqual(headers(a));
     const held = await sendVia(net, b, bob, appMessage(bob, ROOM, 1n));
     expect(held.error?.name).toBe("MUST_INCLUDE_PENDING_REMOVALS");
@@ -199,12 +210,12 @@ describe("rooms across two hubs", () => {
     net.link(A, B, false);
     const sent = await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "while B is away"));
     expect(sent.opcode).toBe(Opcode.ACK);
-    expect(headers(b)).toHaveLength(2); // nothing crossed the dead link
+    expect(headers(b)).toHaveLength(3); // nothing crossed the dead link
     net.link(A, B);
     await net.settle();
     // No later frame reveals the gap: the link coming up must.
     expect(headers(b)).toEqual(headers(a));
-    expect(headers(a)).toHaveLength(3);
+    expect(headers(a)).toHaveLength(4);
   });
 
   it("B's ban applies to its users: nothing is forwarded", async () => {
@@ -231,7 +242,7 @@ describe("rooms across two hubs", () => {
       return m;
     };
     await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "lost on the link"));
-    expect(b.storage.nextIndex(ROOM)).toBe(2n);
+    expect(b.storage.nextIndex(ROOM)).toBe(3n);
     await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "after the loss"));
     expect(headers(b)).toEqual(headers(a));
     // A frame whose envelope claims another position signature: refused, not stored.
@@ -399,8 +410,8 @@ describe("a participating hub's bans over what it relays (relayFilter.ts)", () =
       frameOf(bob, Opcode.SYNC_REQUEST, ROOM, 1n, { from: 0n, limit: 100 }),
     );
     const entries = decodePayload(Opcode.SYNC_PAGE, page.frame.payload).entries;
-    expect(entries).toHaveLength(3);
-    expect(entries[2]!.payload).toBeNull();
+    expect(entries).toHaveLength(4);
+    expect(entries[3]!.payload).toBeNull();
     expect(entries[1]!.payload).not.toBeNull();
     // Alice's commit still reaches bob: his group state must follow the room.
     const c = await commit(a.cs, alice.state!, []);

@@ -128,8 +128,8 @@ export async function federation(
     authority?: Record<string, AuthorityHandler>;
     /** A hub's storage (default: a MemoryStorage). */
     storage?: Record<string, Storage>;
-    /** Federation settings of every hub (ack quorum, failover delay). */
-    setup?: Pick<FederationSetup, "ackQuorum" | "failoverAfterMs">;
+    /** Federation settings of every hub (ack quorum, failover delay; enlisting on by default). */
+    setup?: Pick<FederationSetup, "ackQuorum" | "failoverAfterMs" | "enlistHubs">;
   } = {},
 ): Promise<Net> {
   const base = await makeEnv();
@@ -172,6 +172,7 @@ export async function federation(
           peers: staticPeerPolicy({ domain, peers }),
           links: net.links(domain),
           ...(opts.authority?.[domain] === undefined ? {} : { authority: opts.authority[domain] }),
+          enlistHubs: true,
           ...opts.setup,
         },
       });

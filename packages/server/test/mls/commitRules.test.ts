@@ -248,7 +248,8 @@ describe("commit content rules", () => {
           proposalType: "group_context_extensions",
           groupContextExtensions: { extensions: [] },
         }),
-      "not accepted",
+      // Only a hub's own proposal may change them, by reference (mls/hubSenders.ts).
+      "GroupContextExtensions proposal by value",
     ],
     [
       "carries an Update by value",
