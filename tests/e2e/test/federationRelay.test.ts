@@ -30,6 +30,11 @@ it("a room on A with a member homed on C, A and C linked only through B", async 
   expect(alice.errors).toEqual([]);
   expect(carol.errors).toEqual([]);
   // A never linked to C: its metrics show no link to C, only to B.
+  // B relayed every frame between them (its metric), and refused nothing of theirs.
+  const relayed = /kalandra_federation_frames_relayed_total (\d+)/.exec(
+    await f.metrics("b.example"),
+  );
+  expect(Number(relayed?.[1])).toBeGreaterThanOrEqual(20);
   const metricsA = await f.metrics("a.example");
   expect(metricsA).toMatch(/kalandra_federation_link_up\{peer="c\.example"\} 0/);
   expect(metricsA).toMatch(/kalandra_federation_link_up\{peer="b\.example"\} 1/);

@@ -48,7 +48,10 @@ export class Net {
     const env = this.hub(domain);
     this.down.add(domain);
     for (const other of this.hubs.keys()) {
-      if (other !== domain) this.hub(other).hub.federation?.linkDown(domain);
+      // A hub reached through a relay has no link to lose (its relay's link stays up).
+      if (other !== domain && !this.unlinked.has([domain, other].sort().join("|"))) {
+        this.hub(other).hub.federation?.linkDown(domain);
+      }
     }
     await env.hub.close();
   }
