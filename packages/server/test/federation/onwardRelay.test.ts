@@ -63,6 +63,29 @@ describe("onward relay: A and C linked only through B", () => {
     for (const env of [a, b, c]) expect(env.hub.federation!.refused.size).toBe(0);
   });
 
+  it("a chain A-B-D-C: three hops each way, every relay passing it on, the room whole on C", async () => {
+    const D = "d.example";
+    const chain = {
+      [A]: { [C]: B, [D]: B },
+      [B]: { [C]: D },
+      [D]: { [A]: B },
+      [C]: { [A]: D, [B]: D },
+    };
+    const { net, hubs, alice, carol } = await threeHubRoom({ routes: chain }, [D]);
+    const [a, c] = [hubs[A]!, hubs[C]!];
+    const sent = await sendVia(net, c, carol, appMessage(carol, ROOM, 1n, "far"));
+    expect(sent.opcode).toBe(Opcode.ACK);
+    expect(deliveredTo(a, alice.senderId, Opcode.APP_MESSAGE)).toHaveLength(1);
+    await sendVia(net, a, alice, appMessage(alice, ROOM, 1n, "back"));
+    expect(deliveredTo(c, carol.senderId, Opcode.APP_MESSAGE)).toHaveLength(1);
+    expect(headers(c)).toEqual(headers(a));
+    const atC = net.log.filter((m) => m.to === C).map((m) => opened(net, m));
+    expect(atC.some((e) => e.origin === A && e.hops === 3)).toBe(true);
+    const links = new Set(net.log.map((m) => [m.from, m.to].sort().join("|")));
+    expect([...links].sort()).toEqual([`${A}|${B}`, `${B}|${D}`, `${C}|${D}`]);
+    for (const d of [A, B, C, D]) expect(net.hub(d).hub.federation!.refused.size).toBe(0);
+  });
+
   it("C is reachable from A while B's links are up, and not once B-C goes down", async () => {
     const { net, hubs } = await threeHubRoom({ routes });
     const fedA = hubs[A]!.hub.federation!;
