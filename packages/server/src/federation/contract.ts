@@ -121,4 +121,9 @@ export interface FederationSetup {
   ackQuorum?: "local" | "majority";
   /** `federation.failover_after_ms` (default 3000). */
   failoverAfterMs?: number;
+  /**
+   * `federation.keepalive_ms`: how often a peer reached through a relay is pinged over it;
+   * silent for two intervals, it counts as unreachable (default 5000).
+   */
+  keepaliveMs?: number;
 }

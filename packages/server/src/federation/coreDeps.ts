@@ -60,6 +60,8 @@ export interface FederationDeps {
   ackQuorum?: AckQuorum;
   /** `federation.failover_after_ms`: silence before a voter proposes itself (default 3000). */
   failoverAfterMs?: number;
+  /** `federation.keepalive_ms`: pings of peers reached through a relay (default 5000). */
+  keepaliveMs?: number;
   /** Proposal nonces (default: none; a hub without it cannot propose a transfer). */
   rng?: Rng;
   /** This hub's bans, over what it relays to its devices too (relayFilter.ts). */

@@ -127,6 +127,7 @@ export class FederationCore implements FederationInputs {
       linked: (domain) => this.direct.has(domain),
       sendRaw: (domain, bytes) => d.links.send(domain, bytes),
       count: (code) => this.count(code),
+      ...(d.keepaliveMs === undefined ? {} : { keepaliveMs: d.keepaliveMs }),
     });
     this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
     this.replica = new ReplicaLog(d.storage, (header) => replicaAck(d.signer, header));
@@ -248,6 +249,7 @@ export class FederationCore implements FederationInputs {
 
   /** Periodic work of the rooms' authority (resends, expiry, handovers); every ~100 ms. */
   tick(): void {
+    for (const p of this.relay.tick()) if (this.up.has(p) && !this.direct.has(p)) this.unreach(p);
     this.transfers.tick();
     this.trust.tick();
   }
@@ -302,6 +304,7 @@ export class FederationCore implements FederationInputs {
     for (const p of this.relay.routedThrough(domain)) {
       const admitted = this.d.peers.admit(p);
       if (admitted.ok && !this.direct.has(p)) this.reach(p, admitted.hubKey);
+      this.relay.heard(p);
     }
   }
 
@@ -447,7 +450,10 @@ export class FederationCore implements FederationInputs {
     const key = envelope.origin === link ? linkKey : this.relay.accept(link, envelope);
     if (key === undefined) return;
     const domain = envelope.origin;
+    // A routed peer heard again after a silence (onwardRelay.ts keepalive) is reachable.
+    if (!this.up.has(domain)) this.reach(domain, key);
     const h = inner.header;
+    if (h.opcode === Opcode.PING && h.senderId === 0n) return; // a routed peer's keepalive
     // A frame the authority sequenced carries its position proof, whoever signed the frame.
     if (envelope.position_sig !== undefined) {
       return this.intake.sequenced(domain, key, inner, envelope);

@@ -11,6 +11,11 @@
  * - Arriving: a relayed envelope for this hub is believed only from the origin's configured
  *   via, with the origin's signature, once (REPLAYED_ENVELOPE), within the replay window.
  *
+ * - Liveness: a relay's link stays up when the hub behind it dies, so each routed peer is
+ *   pinged through its via every `keepaliveMs` (a PING hub frame the peer ignores) and, heard
+ *   from by nothing for two intervals, counts as unreachable (failover's clock starts) until
+ *   a frame of it arrives again.
+ *
  * So a relay cannot forge an origin, speak for another hub's users, replay or amplify (one
  * envelope in, at most one out); a blocked origin is refused at the relay and at the end.
  */
@@ -19,7 +24,10 @@ import {
   type DeviceSigner,
   type FedEnvelopePayload,
   forwardEnvelope,
+  hubFrame,
+  Opcode,
   type ProtocolErrorCode,
+  sealEnvelope,
   verifyRelayed,
 } from "@kalandra/proto";
 import type { PeerPolicy } from "./contract.js";
@@ -28,6 +36,8 @@ import type { PeerPolicy } from "./contract.js";
 export const RELAY_REPLAY_WINDOW_MS = 300_000n;
 /** The most origin signatures remembered; beyond it the oldest are forgotten first. */
 const MAX_REMEMBERED = 65_536;
+/** Default ping interval of routed peers (`federation.keepalive_ms`'s default). */
+const KEEPALIVE_MS = 5000n;
 
 export interface OnwardRelayDeps {
   self: string;
@@ -40,6 +50,7 @@ export interface OnwardRelayDeps {
   sendRaw(domain: string, bytes: Uint8Array): void;
   count(code: ProtocolErrorCode): void;
   replayWindowMs?: bigint;
+  keepaliveMs?: number;
 }
 
 export class OnwardRelay {
@@ -48,9 +59,42 @@ export class OnwardRelay {
   /** Origin signatures of relayed envelopes accepted here, with when they arrived. */
   private readonly seen = new Map<string, bigint>();
   private readonly window: bigint;
+  private readonly keepalive: bigint;
+  /** When each routed peer was last heard from (or its via's link came up). */
+  private readonly heardAt = new Map<string, bigint>();
+  private lastPing: bigint | undefined;
+  private pings = 0;
 
   constructor(private readonly d: OnwardRelayDeps) {
     this.window = d.replayWindowMs ?? RELAY_REPLAY_WINDOW_MS;
+    this.keepalive = d.keepaliveMs === undefined ? KEEPALIVE_MS : BigInt(d.keepaliveMs);
+  }
+
+  /** A frame of routed peer `domain` arrived (or its via's link came up): it is alive. */
+  heard(domain: string): void {
+    this.heardAt.set(domain, this.d.clock.now());
+  }
+
+  /**
+   * The keepalive's clock (the core's tick): pings every routed peer whose via is linked
+   * once an interval; returns the routed peers silent for two intervals.
+   */
+  tick(): string[] {
+    const now = this.d.clock.now();
+    const routed = (this.d.peers.routed?.() ?? []).filter((p) => this.nextHop(p)?.relayed);
+    if (this.lastPing === undefined || now - this.lastPing >= this.keepalive) {
+      this.lastPing = now;
+      for (const p of routed) this.ping(p, now);
+    }
+    return routed.filter((p) => now - (this.heardAt.get(p) ?? now) > 2n * this.keepalive);
+  }
+
+  private ping(domain: string, now: bigint): void {
+    const hop = this.nextHop(domain);
+    if (hop === undefined) return;
+    const frame = hubFrame(this.d.signer, Opcode.PING, 0n, 0n, { nonce: this.pings++ });
+    const e = { origin: this.d.self, forwardedAt: now, hops: 1, frame, dest: domain };
+    this.d.sendRaw(hop.link, sealEnvelope(this.d.signer, e));
   }
 
   /** The configured via of `domain`, when it is reached through another peer. */
@@ -125,6 +169,7 @@ export class OnwardRelay {
     const sig = String.fromCharCode(...(e.origin_sig as Uint8Array));
     if (this.seen.has(sig)) return this.refuse("REPLAYED_ENVELOPE");
     this.remember(sig, now);
+    this.heard(e.origin);
     return admitted.hubKey;
   }
 
