@@ -81,7 +81,9 @@ export class OnwardRelay {
    */
   tick(): string[] {
     const now = this.d.clock.now();
-    const routed = (this.d.peers.routed?.() ?? []).filter((p) => this.nextHop(p)?.relayed);
+    const routed = (this.d.peers.routed?.() ?? []).filter(
+      (p) => this.nextHop(p)?.relayed === true && this.d.peers.admit(p).ok,
+    );
     if (this.lastPing === undefined || now - this.lastPing >= this.keepalive) {
       this.lastPing = now;
       for (const p of routed) this.ping(p, now);
