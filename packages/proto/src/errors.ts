@@ -102,6 +102,11 @@ export const ErrorCode = {
    * dropped, the room keeps its authority, the sender gets a strike.
    */
   UNVERIFIED_TERM: 712,
+  /**
+   * A relayed envelope (onward relay) seen before, or whose origin time is outside the
+   * replay window: dropped, a relay cannot make a hub act on an origin's frame twice.
+   */
+  REPLAYED_ENVELOPE: 713,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ErrorCode;

@@ -24,6 +24,7 @@ import { verifyFrame } from "./signing.js";
 const encoder = new TextEncoder();
 const POSITION_DOMAIN = encoder.encode("kalandra/fed-position/v1");
 const LINK_DOMAIN = encoder.encode("kalandra/fed-link/v1");
+const RELAY_DOMAIN = encoder.encode("kalandra/fed-relay/v1");
 
 function u64(v: bigint): Uint8Array {
   const out = new Uint8Array(8);
@@ -128,11 +129,61 @@ export interface EnvelopeInput {
   roomState?: Uint8Array;
   /** (term, first log_index of the term) of the authority's log, with a catch-up page. */
   termStarts?: readonly (readonly [bigint, bigint])[];
+  /**
+   * The hub the envelope is for when it travels through a relay (onward relay): the origin
+   * then signs {@link relayView} (`origin_sig`), so `signer` must be the origin's key.
+   */
+  dest?: string;
+}
+
+/**
+ * What the origin hub signs for an envelope a relay carries (`origin_sig`): a domain tag and
+ * the envelope's payload as the origin sealed it (hops 1, no `origin_sig`; strict CBOR, so
+ * the destination re-encodes the same bytes from what it decoded). It covers the inner frame,
+ * the destination and every field the origin vouches for (user, device key, term, position).
+ */
+export function relayView(e: FedEnvelopePayload): Uint8Array {
+  const { origin_sig: _sig, ...sealed } = e;
+  return concatBytes(RELAY_DOMAIN, encodePayload(Opcode.FED_ENVELOPE, { ...sealed, hops: 1 }));
+}
+
+/** True when `e.origin_sig` is the origin key's signature over {@link relayView}. */
+export function verifyRelayed(originKey: Uint8Array, e: FedEnvelopePayload): boolean {
+  checkKey("originKey", originKey);
+  if (e.origin_sig === undefined || e.dest === undefined) return false;
+  return ed25519Verify(originKey, relayView(e), e.origin_sig);
+}
+
+/** The FED_ENVELOPE hub frame around `payload.frame`, its header mirroring the inner one. */
+function sealPayload(signer: DeviceSigner, payload: FedEnvelopePayload): Uint8Array {
+  const inner = Frame.fromWire(payload.frame).header;
+  return encodeFrame(
+    {
+      flags: Flag.FEDERATED,
+      opcode: Opcode.FED_ENVELOPE,
+      requestId: inner.requestId,
+      roomId: inner.roomId,
+      senderId: 0n,
+      logIndex: inner.logIndex,
+      hlcTimestamp: inner.hlcTimestamp,
+      epoch: inner.epoch,
+      payload: encodePayload(Opcode.FED_ENVELOPE, payload),
+    },
+    signer,
+  );
+}
+
+/**
+ * A relay's copy of an opened envelope for the next hop: every field as the origin sealed
+ * it (inner frame, origin, time, `dest`, `origin_sig`), one hop more, signed by `signer`
+ * (the forwarding hub) as the link to the next hop requires.
+ */
+export function forwardEnvelope(signer: DeviceSigner, e: FedEnvelopePayload): Uint8Array {
+  return sealPayload(signer, { ...e, hops: e.hops + 1 });
 }
 
 /** Builds and signs a FED_ENVELOPE frame around `e.frame` (which must be a whole frame). */
 export function sealEnvelope(signer: DeviceSigner, e: EnvelopeInput): Uint8Array {
-  const inner = Frame.fromWire(e.frame).header;
   const payload: FedEnvelopePayload = {
     origin: e.origin,
     forwarded_at: e.forwardedAt,
@@ -149,20 +200,11 @@ export function sealEnvelope(signer: DeviceSigner, e: EnvelopeInput): Uint8Array
   if (e.termStarts !== undefined) {
     payload.term_starts = e.termStarts.map(([term, start]) => ({ term, start }));
   }
-  return encodeFrame(
-    {
-      flags: Flag.FEDERATED,
-      opcode: Opcode.FED_ENVELOPE,
-      requestId: inner.requestId,
-      roomId: inner.roomId,
-      senderId: 0n,
-      logIndex: inner.logIndex,
-      hlcTimestamp: inner.hlcTimestamp,
-      epoch: inner.epoch,
-      payload: encodePayload(Opcode.FED_ENVELOPE, payload),
-    },
-    signer,
-  );
+  if (e.dest !== undefined) {
+    payload.dest = e.dest;
+    payload.origin_sig = signer.sign(relayView(payload));
+  }
+  return sealPayload(signer, payload);
 }
 
 /** An opened envelope: its checked payload and the inner frame (a view into it). */
@@ -197,6 +239,13 @@ export function openEnvelope(
       "TOO_MANY_HOPS",
       `hop count ${envelope.hops} outside 1..${opts.maxHops}`,
     );
+  }
+  // A relayed envelope names its destination and carries its origin's signature.
+  if ((envelope.dest === undefined) !== (envelope.origin_sig === undefined)) {
+    throw new ProtocolError("BAD_PAYLOAD", "dest and origin_sig go together");
+  }
+  if (envelope.hops > 1 && envelope.dest === undefined) {
+    throw new ProtocolError("BAD_PAYLOAD", "a relayed envelope without dest and origin_sig");
   }
   const inner = Frame.fromWire(envelope.frame, opts.maxPayload === undefined ? undefined : opts);
   const ih = inner.header;

@@ -77,14 +77,17 @@ export {
 /** Frames between hubs: envelopes, the authority's position proof, link handshake bytes. */
 export {
   type EnvelopeInput,
+  forwardEnvelope,
   type LinkProofKind,
   linkTranscript,
   type OpenedEnvelope,
   openEnvelope,
   positionView,
+  relayView,
   sealEnvelope,
   signPosition,
   verifyPosition,
+  verifyRelayed,
 } from "./federation.js";
 /** Whole frames: decode (views, no copies) and encode. */
 export { type DecodeOptions, encodeFrame, Frame, type FrameInput } from "./frame.js";

@@ -3,12 +3,15 @@ import { describe, expect, it } from "vitest";
 import { HEADER_SIZE } from "../src/constants.js";
 import { ProtocolError } from "../src/errors.js";
 import {
+  forwardEnvelope,
   linkTranscript,
   openEnvelope,
   positionView,
+  relayView,
   sealEnvelope,
   signPosition,
   verifyPosition,
+  verifyRelayed,
 } from "../src/federation.js";
 import { encodeFrame, Frame } from "../src/frame.js";
 import { stampSequence } from "../src/header.js";
@@ -213,5 +216,119 @@ describe("envelopes", () => {
     const bad = encodePayload(Opcode.FED_PROOF, { signature: new Uint8Array(64) });
     expect(decodePayload(Opcode.FED_PROOF, bad).signature.length).toBe(64);
     expect(codeOf(() => decodePayload(Opcode.FED_HELLO, bad))).toBe("BAD_PAYLOAD");
+  });
+});
+
+describe("relayed envelopes (onward relay)", () => {
+  const hubC = generateDeviceKey(seededRng("fed/hub-c"));
+  const base = { origin: "a.example", forwardedAt: 1_000n, hops: 1, dest: "c.example" };
+  const request = () =>
+    sealEnvelope(hubA.signer, {
+      ...base,
+      frame: appMessage(),
+      userId: "alice@a.example",
+      deviceKey: alice.publicKey,
+    });
+
+  it("a relay forwards the origin's envelope one hop on; the destination verifies the origin", () => {
+    const atB = openEnvelope(request(), hubA.publicKey, { maxHops: 3 });
+    expect(atB.envelope.dest).toBe("c.example");
+    const wire = forwardEnvelope(hubB.signer, atB.envelope);
+    const atC = openEnvelope(wire, hubB.publicKey, { maxHops: 3 });
+    expect(atC.envelope.hops).toBe(2);
+    expect(atC.inner.toWire()).toEqual(appMessage());
+    expect(atC.envelope.origin).toBe("a.example");
+    expect(verifyRelayed(hubA.publicKey, atC.envelope)).toBe(true);
+    expect(verifyRelayed(hubB.publicKey, atC.envelope)).toBe(false);
+    // The relay's own signature is the outer one: C's link to B checks it, not A's key.
+    expect(codeOf(() => openEnvelope(wire, hubA.publicKey, { maxHops: 3 }))).toBe(
+      "BAD_HUB_SIGNATURE",
+    );
+    // One more hop than max_hops: refused typed.
+    const third = forwardEnvelope(hubC.signer, { ...atC.envelope, hops: 3 });
+    expect(codeOf(() => openEnvelope(third, hubC.publicKey, { maxHops: 3 }))).toBe("TOO_MANY_HOPS");
+  });
+
+  it("property: a relay changing any field the origin sealed breaks the origin's signature", () => {
+    const sealed = openEnvelope(request(), hubA.publicKey, { maxHops: 3 }).envelope;
+    const forgeries = fc.oneof(
+      fc.constantFrom("b.example", "x.example", "a.exampl").map((origin) => ({ origin })),
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((forwarded_at) => ({ forwarded_at })),
+      fc.constantFrom("d.example", "b.example").map((dest) => ({ dest })),
+      fc.constantFrom("mallory@a.example", "alice@b.example").map((user_id) => ({ user_id })),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((device_key) => ({ device_key })),
+      fc.array(fc.bigInt({ min: 0n, max: 99n }), { maxLength: 3 }).map((to) => ({ to })),
+      fc.bigInt({ min: 0n, max: 9n }).map((term) => ({ term })),
+      fc.constant({ frame: appMessage(1n, 1n) }),
+    );
+    fc.assert(
+      fc.property(forgeries, fc.integer({ min: 1, max: 5 }), (change, hops) => {
+        const forged = { ...sealed, ...change, hops };
+        // Hops alone is the relays' to change; every other field is the origin's word.
+        expect(verifyRelayed(hubA.publicKey, { ...sealed, hops })).toBe(true);
+        const same = relayView(forged).every((b, i) => b === relayView(sealed)[i]);
+        if (!same) expect(verifyRelayed(hubA.publicKey, forged)).toBe(false);
+      }),
+      fcParams(120),
+    );
+  });
+
+  it("property: relayed envelopes round-trip through the codec with the signature intact", () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            user_id: fc.string({ maxLength: 20 }),
+            term: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+            to: fc.array(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { maxLength: 4 }),
+            members: fc.array(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { maxLength: 4 }),
+            room_state: fc.uint8Array({ maxLength: 40 }),
+          },
+          { requiredKeys: [] },
+        ),
+        fc.string({ minLength: 1, maxLength: 30 }),
+        (extra, dest) => {
+          const e = {
+            ...extra,
+            ...(extra.room_state === undefined ? {} : { roomState: extra.room_state }),
+          };
+          const wire = sealEnvelope(hubA.signer, {
+            ...base,
+            dest,
+            frame: appMessage(),
+            ...(e.user_id === undefined ? {} : { userId: e.user_id }),
+            ...(e.term === undefined ? {} : { term: e.term }),
+            ...(e.to === undefined ? {} : { to: e.to }),
+            ...(e.members === undefined ? {} : { members: e.members }),
+            ...(e.roomState === undefined ? {} : { roomState: e.roomState }),
+          });
+          const opened = openEnvelope(wire, hubA.publicKey, { maxHops: 3 }).envelope;
+          const again = decodePayload(
+            Opcode.FED_ENVELOPE,
+            encodePayload(Opcode.FED_ENVELOPE, opened),
+          );
+          expect(again).toEqual(opened);
+          const relayed = openEnvelope(forwardEnvelope(hubB.signer, opened), hubB.publicKey, {
+            maxHops: 3,
+          }).envelope;
+          expect(verifyRelayed(hubA.publicKey, relayed)).toBe(true);
+        },
+      ),
+      fcParams(80),
+    );
+  });
+
+  it("refuses dest without origin_sig and a relayed hop count without either", () => {
+    const plain = sealEnvelope(hubA.signer, { ...base, dest: undefined, frame: appMessage() });
+    const opened = openEnvelope(plain, hubA.publicKey, { maxHops: 3 }).envelope;
+    expect(opened.dest).toBeUndefined();
+    const hopped = forwardEnvelope(hubB.signer, opened);
+    expect(codeOf(() => openEnvelope(hopped, hubB.publicKey, { maxHops: 3 }))).toBe("BAD_PAYLOAD");
+    const { origin_sig: _s, ...unsigned } = openEnvelope(request(), hubA.publicKey, {
+      maxHops: 3,
+    }).envelope;
+    const half = forwardEnvelope(hubB.signer, { ...unsigned, hops: 0 });
+    expect(codeOf(() => openEnvelope(half, hubB.publicKey, { maxHops: 3 }))).toBe("BAD_PAYLOAD");
+    expect(verifyRelayed(hubA.publicKey, unsigned)).toBe(false);
   });
 });

@@ -59,6 +59,11 @@ export interface FederationOptions {
   requirePeers?: boolean;
   /** More `[[federation.peers]]` entries for every hub (a peer the test plays itself). */
   extraPeers?: { domain: string; url: string; hub_key: string }[];
+  /**
+   * Onward relay: hub → peer → the peer it is reached through (configured `via`, no url).
+   * Route both ways: a routed pair never links.
+   */
+  routes?: Record<string, Record<string, string>>;
 }
 
 export class Federation {
@@ -128,15 +133,20 @@ export class Federation {
         KALANDRA_FEDERATION__RECONNECT_MAX_MS: "500",
         KALANDRA_FEDERATION__KEEPALIVE_MS: "500",
         KALANDRA_FEDERATION__PEERS: JSON.stringify([
-          ...peers.map((p) => ({
-            domain: p.domain,
-            url: `ws://127.0.0.1:${p.wsPort}/kalandra`,
-            hub_key: p.hubKey,
-          })),
+          ...peers.map((p) => {
+            const via = this.o.routes?.[domain]?.[p.domain];
+            const where = via ?? `ws://127.0.0.1:${p.wsPort}/kalandra`;
+            return { domain: p.domain, [via ? "via" : "url"]: where, hub_key: p.hubKey };
+          }),
           ...(this.o.extraPeers ?? []),
         ]),
         ...(this.o.requirePeers
-          ? { KALANDRA_MONITORING__REQUIRED_PEERS: peers.map((p) => p.domain).join(",") }
+          ? {
+              KALANDRA_MONITORING__REQUIRED_PEERS: peers
+                .filter((p) => this.o.routes?.[domain]?.[p.domain] === undefined)
+                .map((p) => p.domain)
+                .join(","),
+            }
           : {}),
         ...this.o.env,
       },
@@ -168,12 +178,12 @@ export class Federation {
     this.hubs.delete(domain);
   }
 
-  /** Whether every pair of running hubs has its link up (each hub's metrics). */
+  /** Whether every linked pair of running hubs has its link up (each hub's metrics). */
   async linked(): Promise<boolean> {
     for (const [domain] of this.hubs) {
       const text = await this.metrics(domain);
       for (const peer of this.hubs.keys()) {
-        if (peer === domain) continue;
+        if (peer === domain || this.o.routes?.[domain]?.[peer] !== undefined) continue;
         const up = new RegExp(
           `kalandra_federation_link_up\\{peer="${peer.replace(/\./g, "\\.")}"\\} 1`,
         );

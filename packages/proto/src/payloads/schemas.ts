@@ -135,6 +135,9 @@ const typing = struct({ typing: bool() });
  * `positionView(term, frame)` — proof of position that survives re-forwarding. `to`: the
  * receiving hub's devices a frame is for (fan-out, WELCOME routing); `members`: the receiving
  * hub's member devices of the room after this frame (access checks on its replica).
+ * `dest`/`origin_sig`: on an envelope a relay carries (onward relay, hops > 1), the hub it
+ * is for and the origin hub's signature over `relayView` (the envelope as the origin
+ * sealed it), so the destination believes the origin, not the relay.
  */
 const fedEnvelope = struct({
   origin: text(),
@@ -158,6 +161,8 @@ const fedEnvelope = struct({
    * is, in an election).
    */
   term_starts: optional(array(struct({ term: u64(), start: u64() }))),
+  dest: optional(text()),
+  origin_sig: optional(bytes(64)),
 });
 /** Move a room's authority: room in the header; `log_index` the proposer's replica head. */
 const authorityPropose = struct({

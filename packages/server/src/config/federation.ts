@@ -15,7 +15,7 @@ export interface FederationIssue {
 const DOMAIN =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const HUB_KEY = /^[0-9a-f]{64}$/;
-const PEER_KEYS = ["domain", "url", "hub_key"] as const;
+const PEER_KEYS = ["domain", "url", "hub_key", "via"] as const;
 
 export function isDomain(s: string): boolean {
   return DOMAIN.test(s);
@@ -38,21 +38,33 @@ export function checkPeers(value: unknown): { value: PeerConfig[] } | { problem:
       };
     }
     for (const k of PEER_KEYS) {
-      if (typeof t[k] !== "string") return { problem: `${at}: "${k}" expected a string` };
+      const optional = k === "via" || (k === "url" && t.via !== undefined);
+      if (typeof t[k] !== "string" && !(optional && t[k] === undefined)) {
+        return { problem: `${at}: "${k}" expected a string` };
+      }
     }
     const domain = (t.domain as string).toLowerCase();
-    const url = t.url as string;
     const hubKey = (t.hub_key as string).toLowerCase();
     if (!isDomain(domain))
       return { problem: `${at}: "domain" ${JSON.stringify(t.domain)} is not a domain` };
-    const urlProblem = checkPeerUrl(url);
+    const via = typeof t.via === "string" ? t.via.toLowerCase() : undefined;
+    if (via !== undefined && (t.url !== undefined || !isDomain(via))) {
+      return { problem: `${at} (${domain}): "via" expected a peer's domain, and no "url" with it` };
+    }
+    const url = t.url as string | undefined;
+    const urlProblem = url === undefined ? undefined : checkPeerUrl(url);
     if (urlProblem !== undefined) return { problem: `${at} (${domain}): ${urlProblem}` };
     if (!HUB_KEY.test(hubKey)) {
       return {
         problem: `${at} (${domain}): "hub_key" expected 64 hex digits (an Ed25519 public key)`,
       };
     }
-    out.push({ domain, url, hub_key: hubKey });
+    out.push({
+      domain,
+      hub_key: hubKey,
+      ...(url === undefined ? {} : { url }),
+      ...(via ? { via } : {}),
+    });
   }
   return { value: out };
 }
@@ -91,6 +103,16 @@ export function federationIssues(c: Config): FederationIssue[] {
     if (seen.has(d)) issues.push({ key: "federation.peers", problem: `${d} is listed twice` });
     seen.add(d);
   }
+  // A route names a peer this hub links to itself: relays of relays are the relay's choice.
+  for (const p of f.peers) {
+    const via = p.via === undefined ? undefined : f.peers.find((q) => q.domain === p.via);
+    if (p.via !== undefined && (via === undefined || via.url === undefined)) {
+      issues.push({
+        key: "federation.peers",
+        problem: `${p.domain} via ${p.via}: expected the domain of a peer with a url`,
+      });
+    }
+  }
   for (const list of ["allow", "block"] as const) {
     for (const d of f[list]) {
       if (!seen.has(d.toLowerCase())) {
@@ -107,6 +129,11 @@ export function federationIssues(c: Config): FederationIssue[] {
       issues.push({
         key: "monitoring.required_peers",
         problem: `${JSON.stringify(peer)} is not the domain of an entry of federation.peers`,
+      });
+    } else if (f.peers.some((p) => p.domain === peer.toLowerCase() && p.via !== undefined)) {
+      issues.push({
+        key: "monitoring.required_peers",
+        problem: `${JSON.stringify(peer)} is reached through ${"`via`"}: it has no link to require`,
       });
     }
   }

@@ -16,10 +16,15 @@ export type FieldType = "string" | "int" | "bool" | "enum" | "string[]" | "addre
 export interface PeerConfig {
   /** The peer's `server.domain`; its users are `name@domain`. */
   domain: string;
-  /** Where this hub dials it: `ws://host:port/kalandra` (loopback) or `wss://…`. */
-  url: string;
+  /**
+   * Where this hub dials it: `ws://host:port/kalandra` (loopback) or `wss://…`. Absent for a
+   * peer reached through another (`via`).
+   */
+  url?: string;
   /** The peer's Ed25519 hub public key, 64 hex digits (`kalandrad` logs it as `hub_key`). */
   hub_key: string;
+  /** Onward relay: the directly linked peer this hub reaches it through (never dialed). */
+  via?: string;
 }
 
 export interface Field {
@@ -463,7 +468,7 @@ export const schema = {
     peers: {
       type: "peers",
       default: [],
-      doc: "The peer hubs, one `[[federation.peers]]` table each: `domain` (the peer's `server.domain`), `url` (`ws://host:port/kalandra` on loopback, else `wss://`), `hub_key` (its Ed25519 hub public key, 64 hex digits, pinned: a link proves it). A hub not listed here is refused (PEER_NOT_CONFIGURED) and audited. From the environment: a JSON array of such tables.",
+      doc: "The peer hubs, one `[[federation.peers]]` table each: `domain` (the peer's `server.domain`), `url` (`ws://host:port/kalandra` on loopback, else `wss://`), `hub_key` (its Ed25519 hub public key, 64 hex digits, pinned: a link proves it); instead of `url`, `via` (the domain of a peer with a `url`): a hub with no link of its own, reached through that peer (onward relay, docs/federation.md). A hub not listed here is refused (PEER_NOT_CONFIGURED) and audited. From the environment: a JSON array of such tables.",
     },
   },
   monitoring: {

@@ -32,10 +32,14 @@ export interface FederationInputs {
   linkFrame(domain: string, bytes: Uint8Array): void;
 }
 
-/** A configured peer: its domain and its pinned Ed25519 hub key. */
+/**
+ * A configured peer: its domain and its pinned Ed25519 hub key; `via`, a peer this hub
+ * reaches it through (onward relay, federation/onwardRelay.ts) instead of a link of its own.
+ */
 export interface PeerConfig {
   readonly domain: string;
   readonly hubKey: Uint8Array;
+  readonly via?: string;
 }
 
 export type PeerRefusalCode = Extract<ProtocolErrorCode, "PEER_NOT_CONFIGURED" | "PEER_BLOCKED">;
@@ -55,6 +59,13 @@ export interface PeerPolicy {
   readonly maxHops: number;
   /** The pinned key of a configured, allowed peer, or why it is refused. */
   admit(domain: string): PeerAdmission;
+  /**
+   * The peer this hub reaches `domain` through (its configured `via`), the only hub whose
+   * relayed envelopes of origin `domain` it believes; undefined for a directly linked peer.
+   */
+  via?(domain: string): string | undefined;
+  /** The peers configured with a `via` (reached through another peer). */
+  routed?(): readonly string[];
 }
 
 /** A room's authority as this hub knows it: the hub that sequences it, in which term. */
@@ -116,4 +127,9 @@ export interface FederationSetup {
    * with it at every CI seed (docs/federation.md "Kicks across hubs").
    */
   enlistHubs?: boolean;
+  /**
+   * `federation.keepalive_ms`: how often a peer reached through a relay is pinged over it;
+   * silent for two intervals, it counts as unreachable (default 5000).
+   */
+  keepaliveMs?: number;
 }

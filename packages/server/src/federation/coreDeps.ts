@@ -68,6 +68,8 @@ export interface FederationDeps {
   failoverAfterMs?: number;
   /** Enlist voter hubs as the rooms' MLS external senders (hubEnlisting.ts; default off). */
   enlistHubs?: boolean;
+  /** `federation.keepalive_ms`: pings of peers reached through a relay (default 5000). */
+  keepaliveMs?: number;
   /** Proposal nonces (default: none; a hub without it cannot propose a transfer). */
   rng?: Rng;
   /** This hub's bans, over what it relays to its devices too (relayFilter.ts). */

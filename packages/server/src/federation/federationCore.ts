@@ -49,6 +49,7 @@ import { Forwarding, type PeerRequester } from "./forwarding.js";
 import { HubEnlisting } from "./hubEnlisting.js";
 import { LeavingVoters } from "./leavingVoters.js";
 import { MajorityGate, shownEntry } from "./majorityGate.js";
+import { OnwardRelay } from "./onwardRelay.js";
 import { peerRequestProblem } from "./peerRequests.js";
 import { type EnvelopeExtra, type FederationPorts, ownCopy } from "./ports.js";
 import { RelayFilter } from "./relayFilter.js";
@@ -87,7 +88,12 @@ export class FederationCore implements FederationInputs {
   readonly replica: ReplicaLog;
   /** Refused peer frames by error code (metrics: frames refused per peer are the runtime's). */
   readonly refused = new Map<ProtocolErrorCode, number>();
+  /** Peers reachable now (own link, or their via's) with their pinned keys. */
   private readonly up = new Map<string, Uint8Array>();
+  /** Peers whose own link is up. */
+  private readonly direct = new Set<string>();
+  /** Frames to and through hubs without a link of their own (onwardRelay.ts). */
+  readonly relay: OnwardRelay;
   /**
    * Devices of other hubs this hub learned of: sender_id → home domain, and user when the
    * home vouched for it (a forwarded request, a key-package claim it answered).
@@ -119,6 +125,16 @@ export class FederationCore implements FederationInputs {
 
   constructor(private readonly d: FederationDeps) {
     this.startedAt = d.clock.now();
+    this.relay = new OnwardRelay({
+      self: d.peers.domain,
+      peers: d.peers,
+      signer: d.signer,
+      clock: d.clock,
+      linked: (domain) => this.direct.has(domain),
+      sendRaw: (domain, bytes) => d.links.send(domain, bytes),
+      count: (code) => this.count(code),
+      ...(d.keepaliveMs === undefined ? {} : { keepaliveMs: d.keepaliveMs }),
+    });
     this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
     this.replica = new ReplicaLog(d.storage, (header) => replicaAck(d.signer, header));
     this.enlisting = new HubEnlisting(
@@ -251,6 +267,7 @@ export class FederationCore implements FederationInputs {
 
   /** Periodic work of the rooms' authority (resends, expiry, handovers); every ~100 ms. */
   tick(): void {
+    for (const p of this.relay.tick()) if (this.up.has(p) && !this.direct.has(p)) this.unreach(p);
     this.transfers.tick();
     this.trust.tick();
   }
@@ -299,6 +316,24 @@ export class FederationCore implements FederationInputs {
   }
 
   linkUp(domain: string, hubKey: Uint8Array): void {
+    this.direct.add(domain);
+    this.reach(domain, hubKey);
+    // Peers routed through it are reachable with it (their own pinned keys).
+    for (const p of this.relay.routedThrough(domain)) {
+      const admitted = this.d.peers.admit(p);
+      if (admitted.ok && !this.direct.has(p)) this.reach(p, admitted.hubKey);
+      this.relay.heard(p);
+    }
+  }
+
+  linkDown(domain: string): void {
+    this.direct.delete(domain);
+    this.unreach(domain);
+    for (const p of this.relay.routedThrough(domain)) if (!this.direct.has(p)) this.unreach(p);
+  }
+
+  /** A peer became reachable: over its own link or through its via. */
+  private reach(domain: string, hubKey: Uint8Array): void {
     this.up.set(domain, new Uint8Array(hubKey));
     this.downSince.delete(domain);
     this.transfers.linkUp(domain);
@@ -310,7 +345,7 @@ export class FederationCore implements FederationInputs {
     this.d.authority?.onLinkChange?.(domain, true);
   }
 
-  linkDown(domain: string): void {
+  private unreach(domain: string): void {
     if (this.up.has(domain)) this.downSince.set(domain, this.d.clock.now());
     this.up.delete(domain);
     for (const senderId of this.live.get(domain) ?? []) this.local?.remoteLive?.(senderId, false);
@@ -447,13 +482,22 @@ export class FederationCore implements FederationInputs {
     });
   }
 
-  private async onLinkFrame(domain: string, bytes: Uint8Array): Promise<void> {
-    const key = this.up.get(domain);
-    if (key === undefined) return this.count("PEER_NOT_CONFIGURED");
-    const { envelope, inner } = openEnvelope(bytes, key, { maxHops: this.d.peers.maxHops });
-    // Only direct links: the origin is the peer that signed the envelope.
-    if (envelope.origin !== domain) return this.count("PEER_BLOCKED");
+  private async onLinkFrame(link: string, bytes: Uint8Array): Promise<void> {
+    const linkKey = this.up.get(link);
+    if (linkKey === undefined) return this.count("PEER_NOT_CONFIGURED");
+    const { envelope, inner } = openEnvelope(bytes, linkKey, { maxHops: this.d.peers.maxHops });
+    // For another hub: relayed one hop on (onwardRelay.ts), never looked into here.
+    const dest = envelope.dest;
+    if (dest !== undefined && dest !== this.domain)
+      return this.relay.pass(link, { ...envelope, dest });
+    // The origin is the link's peer, or a hub it relays for whose own signature holds.
+    const key = envelope.origin === link ? linkKey : this.relay.accept(link, envelope);
+    if (key === undefined) return;
+    const domain = envelope.origin;
+    // A routed peer heard again after a silence (onwardRelay.ts keepalive) is reachable.
+    if (!this.up.has(domain)) this.reach(domain, key);
     const h = inner.header;
+    if (h.opcode === Opcode.PING && h.senderId === 0n) return; // a routed peer's keepalive
     // A frame the authority sequenced carries its position proof, whoever signed the frame.
     if (envelope.position_sig !== undefined) {
       return this.intake.sequenced(domain, key, inner, envelope);
@@ -672,15 +716,17 @@ export class FederationCore implements FederationInputs {
   }
 
   private send(domain: string, frame: Uint8Array, extra: EnvelopeExtra): void {
-    if (!this.up.has(domain)) return;
+    const hop = this.up.has(domain) ? this.relay.nextHop(domain) : undefined;
+    if (hop === undefined) return;
     const wire = sealEnvelope(this.d.signer, {
       origin: this.domain,
       forwardedAt: this.d.clock.now(),
       hops: 1,
       frame,
       ...extra,
+      ...(hop.relayed ? { dest: domain } : {}),
     });
-    this.d.links.send(domain, wire);
+    this.d.links.send(hop.link, wire);
   }
 
   private count(code: ProtocolErrorCode): void {

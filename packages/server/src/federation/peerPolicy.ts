@@ -26,12 +26,19 @@ const norm = (d: string): string => d.toLowerCase();
 
 export function staticPeerPolicy(o: StaticPeerOptions): PeerPolicy {
   const keys = new Map(o.peers.map((p) => [norm(p.domain), p.hubKey]));
+  const routes = new Map(
+    o.peers.flatMap((p) => (p.via === undefined ? [] : [[norm(p.domain), norm(p.via)] as const])),
+  );
   const allow = o.allow === undefined ? undefined : new Set(o.allow.map(norm));
   const block = new Set((o.block ?? []).map(norm));
   const maxHops = o.maxHops ?? DEFAULT_MAX_HOPS;
   if (!Number.isInteger(maxHops) || maxHops < 1) throw new RangeError('"maxHops" expected >= 1');
   for (const p of o.peers) {
     if (p.hubKey.length !== 32) throw new TypeError(`hub key of ${p.domain} expected 32 bytes`);
+    // A route names a directly linked peer: relays of relays are the relay's to choose.
+    if (p.via !== undefined && (!keys.has(norm(p.via)) || routes.has(norm(p.via)))) {
+      throw new RangeError(`${p.domain} via ${p.via}: expected a directly linked peer`);
+    }
   }
   return {
     domain: o.domain,
@@ -47,5 +54,7 @@ export function staticPeerPolicy(o: StaticPeerOptions): PeerPolicy {
       }
       return { ok: true, hubKey };
     },
+    via: (domain) => routes.get(norm(domain)),
+    routed: () => [...routes.keys()],
   };
 }

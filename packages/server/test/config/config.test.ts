@@ -215,6 +215,33 @@ describe("configuration", () => {
     ).toBe("server.domain");
   });
 
+  it("[federation]: a peer reached through another names a linked peer as `via`, no url", () => {
+    const fed = (peers: unknown[], more: Record<string, unknown> = {}) =>
+      issues(buildConfig({ server: { domain: "a.example" }, federation: { peers }, ...more }));
+    const routed = { domain: "c.example", hub_key: "0c".repeat(32), via: "B.example" };
+    expect(fed([PEER_B, routed])).toEqual([]);
+    const r = buildConfig({
+      server: { domain: "a.example" },
+      federation: { peers: [PEER_B, routed] },
+    });
+    expect(r.ok && r.config.federation.peers[1]).toEqual({ ...routed, via: "b.example" });
+    expect(fed([PEER_B, { ...routed, url: PEER_C.url }])[0]?.problem).toMatch(/no "url" with it/);
+    expect(fed([PEER_B, { ...routed, via: "not a domain" }])[0]?.problem).toMatch(/"via" expected/);
+    expect(fed([routed])[0]?.problem).toMatch(
+      /c.example via b.example: expected the domain of a peer with a url/,
+    );
+    expect(
+      fed([
+        PEER_B,
+        routed,
+        { ...PEER_C, domain: "d.example", url: undefined, via: "c.example" },
+      ]).map((i) => i.problem),
+    ).toEqual(["d.example via c.example: expected the domain of a peer with a url"]);
+    expect(
+      fed([PEER_B, routed], { monitoring: { required_peers: ["c.example"] } })[0]?.problem,
+    ).toMatch(/reached through `via`/);
+  });
+
   it("parses addresses, IPv6 included", () => {
     expect(parseAddress("[::1]:443")).toEqual({ host: "::1", port: 443 });
     expect(parseAddress("h:70000")).toBeUndefined();

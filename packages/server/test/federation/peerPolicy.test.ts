@@ -37,3 +37,34 @@ describe("staticPeerPolicy", () => {
     ).toThrow(TypeError);
   });
 });
+
+describe("staticPeerPolicy routes (onward relay)", () => {
+  it("names the via of a routed peer, and refuses a via that is not a direct peer", () => {
+    const p = staticPeerPolicy({
+      domain: "a.example",
+      peers: [
+        { domain: "b.example", hubKey: key(2) },
+        { domain: "C.example", hubKey: key(3), via: "B.example" },
+      ],
+    });
+    expect(p.via?.("c.example")).toBe("b.example");
+    expect(p.via?.("b.example")).toBeUndefined();
+    expect(p.routed?.()).toEqual(["c.example"]);
+    expect(() =>
+      staticPeerPolicy({
+        domain: "a.example",
+        peers: [{ domain: "c.example", hubKey: key(3), via: "b.example" }],
+      }),
+    ).toThrow(RangeError);
+    expect(() =>
+      staticPeerPolicy({
+        domain: "a.example",
+        peers: [
+          { domain: "b.example", hubKey: key(2), via: "d.example" },
+          { domain: "d.example", hubKey: key(4) },
+          { domain: "c.example", hubKey: key(3), via: "b.example" },
+        ],
+      }),
+    ).toThrow(RangeError);
+  });
+});

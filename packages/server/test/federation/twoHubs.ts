@@ -40,13 +40,18 @@ export class Net {
   readonly open = new Map<string, (storage: Storage) => Promise<HubCore>>();
   /** Hubs that are down (crashed): messages to them are lost. */
   readonly down = new Set<string>();
+  /** Pairs of hubs with no link of their own ("a|b", sorted): they reach each other via a relay. */
+  readonly unlinked = new Set<string>();
 
   /** The hub stops (its links go down at every peer); its storage stays as it was. */
   async crash(domain: string): Promise<void> {
     const env = this.hub(domain);
     this.down.add(domain);
     for (const other of this.hubs.keys()) {
-      if (other !== domain) this.hub(other).hub.federation?.linkDown(domain);
+      // A hub reached through a relay has no link to lose (its relay's link stays up).
+      if (other !== domain && !this.unlinked.has([domain, other].sort().join("|"))) {
+        this.hub(other).hub.federation?.linkDown(domain);
+      }
     }
     await env.hub.close();
   }
@@ -57,7 +62,11 @@ export class Net {
     if (storage !== undefined) env.storage = storage;
     env.hub = await this.open.get(domain)!(env.storage);
     this.down.delete(domain);
-    for (const other of this.hubs.keys()) if (other !== domain) this.link(domain, other);
+    for (const other of this.hubs.keys()) {
+      if (other !== domain && !this.unlinked.has([domain, other].sort().join("|"))) {
+        this.link(domain, other);
+      }
+    }
     return env;
   }
 
@@ -130,6 +139,11 @@ export async function federation(
     storage?: Record<string, Storage>;
     /** Federation settings of every hub (ack quorum, failover delay; enlisting on by default). */
     setup?: Pick<FederationSetup, "ackQuorum" | "failoverAfterMs" | "enlistHubs">;
+    /**
+     * Onward relay: hub → peer → the peer it reaches it through. A pair routed either way
+     * has no link of its own.
+     */
+    routes?: Record<string, Record<string, string>>;
   } = {},
 ): Promise<Net> {
   const base = await makeEnv();
@@ -156,7 +170,11 @@ export async function federation(
     };
     const peers = domains
       .filter((d) => d !== domain)
-      .map((d) => ({ domain: d, hubKey: net.signers.get(d)!.publicKey }));
+      .map((d) => {
+        const via = opts.routes?.[domain]?.[d];
+        if (via !== undefined) net.unlinked.add([domain, d].sort().join("|"));
+        return { domain: d, hubKey: net.signers.get(d)!.publicKey, ...(via ? { via } : {}) };
+      });
     const open = (storage: Storage) =>
       HubCore.open({
         storage,
@@ -180,7 +198,9 @@ export async function federation(
     env.hub = await open(env.storage);
     net.hubs.set(domain, env);
   }
-  for (const a of domains) for (const b of domains) if (a < b) net.link(a, b);
+  for (const a of domains) {
+    for (const b of domains) if (a < b && !net.unlinked.has(`${a}|${b}`)) net.link(a, b);
+  }
   return net;
 }
 

@@ -222,6 +222,7 @@ export class Daemon {
           ackQuorum: config.federation.ack_quorum === "local" ? "local" : "majority",
           failoverAfterMs: config.federation.failover_after_ms,
           retryAfterMs: BigInt(config.federation.retry_after_ms),
+          keepaliveMs: config.federation.keepalive_ms,
         };
       }
       hub = await openHub(o, deps, dataDir, () => daemon);

@@ -18,6 +18,7 @@ import {
 } from "./federation/authorityDriver.js";
 import { FederationLinks } from "./federation/federationLinks.js";
 import { createLinkMetrics } from "./federation/linkMetrics.js";
+import { registerRelayMetrics } from "./federation/relayMetrics.js";
 import { registerTrustMetrics } from "./federation/trustMetrics.js";
 import { wsDialer } from "./federation/wsDialer.js";
 import type { Metrics } from "./metrics.js";
@@ -73,6 +74,8 @@ export function driveRoomAuthority(
     metrics,
     log: d.log.child({ component: "federation" }),
   });
+  // Onward relay's count, read at scrape (relayMetrics.ts).
+  registerRelayMetrics(d.metrics.registry, core.relay);
   driver.start();
   return { driver, metrics };
 }

@@ -87,11 +87,13 @@ interface Peer {
   redial: TimerHandle | undefined;
 }
 
+/** The configured peers; `url` "" for a peer reached through another (`via`, never dialed). */
 export function peerEntries(config: FederationConfig): (PeerConfig & { url: string })[] {
   return config.peers.map((p) => ({
     domain: p.domain,
-    url: p.url,
+    url: p.url ?? "",
     hubKey: Uint8Array.from(Buffer.from(p.hub_key, "hex")),
+    ...(p.via === undefined ? {} : { via: p.via }),
   }));
 }
 
@@ -121,6 +123,8 @@ export class FederationLinks implements LinkAcceptor {
       domain: o.self.domain,
       maxHops: o.config.max_hops,
       admit: (domain) => this.policy.admit(domain),
+      via: (domain) => this.policy.via?.(domain),
+      routed: () => this.policy.routed?.() ?? [],
     };
   }
 
@@ -219,6 +223,7 @@ export class FederationLinks implements LinkAcceptor {
   }
 
   private dialsTo(p: Peer): boolean {
+    if (p.url === "") return false; // reached through its via (onward relay)
     return this.o.self.domain < p.entry.domain && this.policy.admit(p.entry.domain).ok;
   }
 
