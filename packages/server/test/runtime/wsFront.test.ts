@@ -17,6 +17,8 @@ import {
 } from "../../src/runtime/node/websocket/frontProtocol.js";
 import { Front } from "../../src/runtime/node/wsFront.js";
 
+/** AUTH's device of a connection whose PINGs the front leaves to the primary. */
+const NONE = new Uint8Array(0);
 const settings: FrontSettings = {
   path: "/kalandra",
   preAuthCap: 1024,
@@ -95,7 +97,7 @@ describe("WebSocket front process (in this process)", () => {
     a.ws.send(new Uint8Array(4096));
     expect((await closed(a.ws)).code).toBe(1009);
     const b = await open();
-    front.apply({ t: "batch", frames: [], ops: [P.AUTH, b.id] });
+    front.apply({ t: "batch", frames: [], ops: [P.AUTH, b.id, NONE, 0n] });
     b.ws.send(new Uint8Array(4096));
     const msg = await until(() => reported.find((o) => o[0] === F.MESSAGE && o[1] === b.id));
     expect((msg[2] as Uint8Array).length).toBe(4096);
@@ -156,7 +158,11 @@ describe("keep-alive in the front (WebSocket ping frames)", () => {
       front.apply({
         t: "batch",
         frames: [],
-        ops: [P.AUTH, answers.id, P.AUTH, muteId as number, P.AUTH, talks.id],
+        ops: [
+          ...[P.AUTH, answers.id, NONE, 0n],
+          ...[P.AUTH, muteId as number, NONE, 0n],
+          ...[P.AUTH, talks.id, NONE, 0n],
+        ],
       });
       const chatter = setInterval(() => talks.ws.send(new Uint8Array([1])), 50);
       const silent = await until(() => reported.find((o) => o[0] === F.SILENT), 3000);

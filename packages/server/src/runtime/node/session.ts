@@ -97,10 +97,12 @@ export interface SessionIo {
   /** Closes the session after pending writes. */
   close(reason: string): void;
   /**
-   * The device authenticated (first AUTH_OK): a transport that capped what it buffers
-   * before authentication may raise the cap to `maxPayloadBytes` (wsTransport.ts).
+   * The device authenticated (first AUTH_OK; `device` is absent for a peer hub's link): a
+   * transport that capped what it buffers before authentication may raise the cap to
+   * `maxPayloadBytes` (wsTransport.ts); a WebSocket front answers the device's PINGs
+   * (websocket/frontPings.ts).
    */
-  authenticated?(): void;
+  authenticated?(device?: { publicKey: Uint8Array; senderId: bigint }): void;
   /**
    * The transport watches the authenticated client's liveness itself (a WebSocket front:
    * ping frames, then `Session.silent` at the idle timeout): the session runs no keep-alive
@@ -588,7 +590,7 @@ export class Session {
         this.authTimer = undefined;
         this.decoder?.setPayloadLimit(this.payloadLimit);
         if (!this.d.io.keepsAlive) this.startKeepalive();
-        this.d.io.authenticated?.();
+        this.d.io.authenticated?.(me);
         this.d.metrics?.sessionsAuthenticated.inc();
         this.d.log?.info(
           { session: this.d.id, sender: me.senderId.toString(16), user: me.userId },

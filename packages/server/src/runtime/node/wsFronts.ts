@@ -8,7 +8,9 @@
  * admission, caps, strikes and metrics unchanged; the connection gate sees the source
  * address the front reports, and decides here, for every front at once. The keep-alive is
  * the front's (WebSocket ping frames, websocket/transportKeepalive.ts): a session here
- * runs no keep-alive timer and is closed as idle when its front reports it silent.
+ * runs no keep-alive timer and is closed as idle when its front reports it silent; its
+ * client's PINGs are answered by the front (websocket/frontPings.ts: the fronts get the
+ * hub key, and this process's heartbeat, so that a hung primary still goes unanswered).
  *
  * The primary keeps no socket per session (the accepted one is closed once it is passed).
  * A front that exits: its sessions end here ("front exited") and it is restarted; the
@@ -21,6 +23,7 @@ import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
 import { closeSession, openSession, peerHost, refuseConnection } from "./connectionGate.js";
 import type { Session } from "./session.js";
 import { MAX_QUEUED_BYTES, type RuntimeLimits } from "./transport.js";
+import { PRIMARY_HEARTBEAT_MS } from "./websocket/frontPings.js";
 import {
   F,
   type FromFront,
@@ -38,6 +41,8 @@ const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 /** First wait before restarting a front that exited; doubled while fronts die young. */
 const RESTART_MS = 250;
 const RESTART_MAX_MS = 10_000;
+/** AUTH's device for a session without one (a peer hub's link): the front answers no PINGs. */
+const NO_DEVICE = new Uint8Array(0);
 
 export interface WebSocketFrontsOptions extends Omit<WebSocketListenerOptions, "http"> {
   fronts: number;
@@ -66,6 +71,9 @@ export class WebSocketFronts {
   private readonly slots: FrontSlot[] = [];
   private accepting = true;
   private closing = false;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The hub key as the fronts get it (PKCS #8 DER), exported once. */
+  private pongKey: Uint8Array | undefined;
 
   constructor(private readonly o: WebSocketFrontsOptions) {}
 
@@ -87,6 +95,12 @@ export class WebSocketFronts {
       ready.push(this.spawn(slot));
     }
     await Promise.all(ready);
+    // While it comes, fronts answer PINGs; a primary too busy or hung to send it is not
+    // vouched for (websocket/frontPings.ts).
+    this.heartbeat = setInterval(() => {
+      for (const slot of this.slots) this.control(slot, { t: "alive" });
+    }, PRIMARY_HEARTBEAT_MS);
+    this.heartbeat.unref();
     const server = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.handOff(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -147,6 +161,7 @@ export class WebSocketFronts {
   async close(timeoutMs = 5000): Promise<void> {
     this.accepting = false;
     this.closing = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     // Stops listening now. Its callback is not awaited: node waits there for every front
     // that was passed a socket to report its copies closed, and a front that exited never
     // answers (node 20 child_process socket lists).
@@ -174,7 +189,11 @@ export class WebSocketFronts {
   }
 
   private settings(): FrontSettings {
+    this.pongKey ??= new Uint8Array(
+      this.o.hubKey.privateKey.export({ format: "der", type: "pkcs8" }),
+    );
     return {
+      pongKey: this.pongKey,
       path: WS_PATH,
       ...(this.o.tls === undefined ? {} : { tls: this.o.tls }),
       preAuthCap: HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN,
@@ -328,6 +347,9 @@ export class WebSocketFronts {
       } else if (op === F.SILENT) {
         session?.silent(ops[i + 2] as number);
         i += 3;
+      } else if (op === F.PONGED) {
+        this.o.metrics?.websocketFrontPongs.inc();
+        i += 2;
       } else if (op === F.CLOSED) {
         session?.close("transport closed");
         i += 2;
@@ -352,7 +374,8 @@ export class WebSocketFronts {
       id,
       {
         keepsAlive: true,
-        authenticated: () => out.push(P.AUTH, conn),
+        authenticated: (device) =>
+          out.push(P.AUTH, conn, device?.publicKey ?? NO_DEVICE, device?.senderId ?? 0n),
         send: (frame) => {
           if (!ended) out.push(P.SEND, conn, out.frame(frame));
         },
