@@ -38,6 +38,8 @@ let url: string;
 /** Messages the front forwarded to its primary: [conn, bytes]. */
 const forwarded: [number, Uint8Array][] = [];
 const opened: number[] = [];
+/** PINGs the front reported answering (F.PONGED counts). */
+let reportedPongs = 0;
 
 beforeAll(async () => {
   front = await Front.create(
@@ -45,6 +47,7 @@ beforeAll(async () => {
     (ops: Op[]) => {
       for (let i = 0; i < ops.length; ) {
         if (ops[i] === F.OPEN) opened.push(ops[i + 1] as number);
+        if (ops[i] === F.PONGED) reportedPongs += ops[i + 1] as number;
         if (ops[i] === F.MESSAGE) forwarded.push([ops[i + 1] as number, ops[i + 2] as Uint8Array]);
         i += [F.OPEN, F.MESSAGE, F.SLOW, F.SILENT].includes(ops[i] as never) ? 3 : 2;
       }
@@ -126,6 +129,8 @@ describe("client PINGs answered by the front", () => {
     t += MIN_GAP_MS;
     expect(await send(c, ping(dev, 9))).toBe("answered");
     expect(front.pingsAnswered).toBe(2);
+    // The primary counts them from one report a second (kalandra_websocket_front_pongs_total).
+    await until(() => (reportedPongs === 2 ? true : undefined), 3000);
     c.ws.terminate();
   });
 

@@ -58,6 +58,8 @@ interface Conn {
   device: PingDevice | undefined;
 }
 
+/** How often a front reports the PINGs it answered (F.PONGED). */
+const PONG_REPORT_MS = 1000;
 /** The front's monotonic clock (ms); tests pass their own to `Front.create`. */
 const monotonic = () => performance.now();
 
@@ -73,6 +75,8 @@ export class Front {
   /** When the primary was last heard from (a batch, settings or its heartbeat). */
   private primaryAt: number;
   private pongs = 0;
+  /** PONGs not yet reported to the primary (F.PONGED, once a second). */
+  private unreportedPongs = 0;
 
   private constructor(
     private settings: FrontSettings,
@@ -240,9 +244,17 @@ export class Front {
     const pong = frontPong(bytes, conn.device, signer, t);
     if (pong === undefined) return false;
     this.pongs++;
-    this.outbox.push(F.PONGED, id); // counted by the primary, nothing else
+    this.countPong();
     this.write(id, conn, pong);
     return true;
+  }
+
+  private countPong(): void {
+    if (this.unreportedPongs++ > 0) return;
+    setTimeout(() => {
+      this.outbox.push(F.PONGED, this.unreportedPongs);
+      this.unreportedPongs = 0;
+    }, PONG_REPORT_MS).unref();
   }
 
   private closeConn(conn: Conn, code: number, reason: string): void {

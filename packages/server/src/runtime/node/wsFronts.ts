@@ -20,7 +20,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
-import { closeSession, openSession, peerHost, refuseConnection } from "./connectionGate.js";
+import { openSession, peerHost, refuseConnection } from "./connectionGate.js";
 import type { Session } from "./session.js";
 import { MAX_QUEUED_BYTES, type RuntimeLimits } from "./transport.js";
 import { PRIMARY_HEARTBEAT_MS } from "./websocket/frontPings.js";
@@ -34,15 +34,14 @@ import {
   P,
   type ToFront,
 } from "./websocket/frontProtocol.js";
-import { CLOSE_TRY_AGAIN, closeCodeFor, MESSAGE_MARGIN } from "./websocket/messages.js";
+import { FrontSessionIo } from "./websocket/frontSessionIo.js";
+import { CLOSE_TRY_AGAIN, MESSAGE_MARGIN } from "./websocket/messages.js";
 import { type WebSocketListenerOptions, WS_PATH } from "./wsTransport.js";
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 /** First wait before restarting a front that exited; doubled while fronts die young. */
 const RESTART_MS = 250;
 const RESTART_MAX_MS = 10_000;
-/** AUTH's device for a session without one (a peer hub's link): the front answers no PINGs. */
-const NO_DEVICE = new Uint8Array(0);
 
 export interface WebSocketFrontsOptions extends Omit<WebSocketListenerOptions, "http"> {
   fronts: number;
@@ -53,7 +52,7 @@ export interface WebSocketFrontsOptions extends Omit<WebSocketListenerOptions, "
 }
 
 /** One front process and the sessions whose sockets it holds. */
-interface FrontSlot {
+export interface FrontSlot {
   index: number;
   child: ChildProcess | undefined;
   ready: boolean;
@@ -348,7 +347,7 @@ export class WebSocketFronts {
         session?.silent(ops[i + 2] as number);
         i += 3;
       } else if (op === F.PONGED) {
-        this.o.metrics?.websocketFrontPongs.inc();
+        this.o.metrics?.websocketFrontPongs.inc(conn); // [PONGED, count]
         i += 2;
       } else if (op === F.CLOSED) {
         session?.close("transport closed");
@@ -367,29 +366,9 @@ export class WebSocketFronts {
       out.push(P.SEND, conn, out.frame(refusal), P.CLOSE, conn, CLOSE_TRY_AGAIN, "refused");
       return;
     }
-    const id = `wf${slot.index}-${conn}`;
-    let ended = false;
-    const session: Session = openSession(
-      this.o,
-      id,
-      {
-        keepsAlive: true,
-        authenticated: (device) =>
-          out.push(P.AUTH, conn, device?.publicKey ?? NO_DEVICE, device?.senderId ?? 0n),
-        send: (frame) => {
-          if (!ended) out.push(P.SEND, conn, out.frame(frame));
-        },
-        close: (reason) => {
-          if (ended) return;
-          ended = true;
-          if (slot.sessions.get(conn) === session) slot.sessions.delete(conn);
-          closeSession(this.o, id, reason);
-          out.push(P.CLOSE, conn, closeCodeFor(reason), reason);
-        },
-      },
-      peer,
-    );
-    slot.sessions.set(conn, session);
+    const io = new FrontSessionIo(this.o, slot, conn);
+    io.session = openSession(this.o, io.id, io, peer);
+    slot.sessions.set(conn, io.session);
   }
 }
 

@@ -42,7 +42,10 @@ export const F = {
    * frame, for `keepalive.timeoutMs` (transportKeepalive.ts); the primary closes the session.
    */
   SILENT: 6,
-  /** [PONGED, conn]: the front answered one of the session's PINGs itself (frontPings.ts). */
+  /**
+   * [PONGED, count]: PINGs the front answered itself since its last report (frontPings.ts);
+   * at most one report a second, so the answers cost the primary no IPC of their own.
+   */
   PONGED: 7,
 } as const;
 
