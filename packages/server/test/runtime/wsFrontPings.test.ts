@@ -7,7 +7,7 @@
  * of a connection without a device, a PING after the primary went silent — goes to the
  * primary untouched, whose admission answers it as before.
  */
-import { createServer, type Server } from "node:net";
+import type { Server } from "node:net";
 import { encodePayload, Flag, Frame, Opcode, responseFrame, verifyFrame } from "@kalandra/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -20,15 +20,12 @@ import {
 } from "../../src/runtime/node/websocket/frontProtocol.js";
 import { hubKeySigner } from "../../src/runtime/node/wire.js";
 import { Front } from "../../src/runtime/node/wsFront.js";
+import { FRONT_SETTINGS, listenFront, until } from "./frontHarness.js";
 import { type Device, device, hubKey, rawFrame } from "./helpers.js";
 
 const hub = hubKey();
 const settings: FrontSettings = {
-  path: "/kalandra",
-  preAuthCap: 1024,
-  cap: 64 * 1024,
-  maxQueuedBytes: 256 * 1024,
-  keepalive: { intervalMs: 0, timeoutMs: 0 },
+  ...FRONT_SETTINGS,
   pongKey: new Uint8Array(hub.privateKey.export({ format: "der", type: "pkcs8" })),
 };
 let t = 1_000_000;
@@ -54,26 +51,13 @@ beforeAll(async () => {
     },
     () => t,
   );
-  server = createServer((s) => front.adopt(s));
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const addr = server.address();
-  url = `ws://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/kalandra`;
+  ({ server, url } = await listenFront(front));
 });
 
 afterAll(async () => {
   await front.stop(200);
   server.close();
 });
-
-async function until<T>(f: () => T | undefined, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A client, authenticated by the "primary" as `dev` (or with no device). */
 async function client(dev: Device | undefined) {
