@@ -374,8 +374,8 @@ export class Session {
 
   /** Runs `action` after the frames still being verified (at once when there are none). */
   private inOrder(action: () => void): void {
-    if (this.verifying === undefined)
-      action(); // nothing was ever verified off-thread
+    // No queue yet: nothing was ever verified off this thread.
+    if (this.verifying === undefined) action();
     else this.verifying.inOrder(() => !this.isClosed && action());
   }
 

@@ -34,8 +34,8 @@ import {
   P,
   type ToFront,
 } from "./websocket/frontProtocol.js";
-import { FrontSessionIo } from "./websocket/frontSessionIo.js";
 import { CLOSE_TRY_AGAIN, MESSAGE_MARGIN } from "./websocket/messages.js";
+import { FrontSessionIo } from "./wsFrontSession.js";
 import { type WebSocketListenerOptions, WS_PATH } from "./wsTransport.js";
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";

@@ -3,12 +3,12 @@
  * what the session does to its socket becomes operations for that front
  * (frontProtocol.ts).
  */
-import type { ListenerDeps } from "../connectionGate.js";
-import { closeSession } from "../connectionGate.js";
-import type { Session, SessionIo } from "../session.js";
-import type { FrontSlot } from "../wsFronts.js";
-import { P } from "./frontProtocol.js";
-import { closeCodeFor } from "./messages.js";
+import type { ListenerDeps } from "./connectionGate.js";
+import { closeSession } from "./connectionGate.js";
+import type { Session, SessionIo } from "./session.js";
+import { P } from "./websocket/frontProtocol.js";
+import { closeCodeFor } from "./websocket/messages.js";
+import type { FrontSlot } from "./wsFronts.js";
 
 /** AUTH's device for a session without one (a peer hub's link): the front answers no PINGs. */
 const NO_DEVICE = new Uint8Array(0);
