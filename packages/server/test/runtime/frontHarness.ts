@@ -13,6 +13,7 @@ export const FRONT_SETTINGS: FrontSettings = {
   cap: 64 * 1024,
   maxQueuedBytes: 256 * 1024,
   keepalive: { intervalMs: 0, timeoutMs: 0 },
+  vouchMs: 15_000,
 };
 
 /** Serves `front` on a loopback port; its `ws://` URL and the listener to close. */

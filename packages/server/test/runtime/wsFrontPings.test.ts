@@ -11,7 +11,7 @@ import type { Server } from "node:net";
 import { encodePayload, Flag, Frame, Opcode, responseFrame, verifyFrame } from "@kalandra/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { MIN_GAP_MS, PRIMARY_SILENT_MS } from "../../src/runtime/node/websocket/frontPings.js";
+import { MIN_GAP_MS, vouchMs } from "../../src/runtime/node/websocket/frontPings.js";
 import {
   F,
   type FrontSettings,
@@ -152,7 +152,12 @@ describe("client PINGs answered by the front", () => {
   it("answers only while its primary is heard: a hung primary leaves its clients' PINGs unanswered", async () => {
     const dev = device();
     const c = await client(dev);
-    t += PRIMARY_SILENT_MS;
+    // Half the PING interval the hub asks for, at most 15 s: a hung hub is noticed soon
+    // after the client's (longer) timeout.
+    expect([vouchMs(600), vouchMs(120_000), vouchMs(0), vouchMs(50)]).toEqual([
+      300, 15_000, 15_000, 100,
+    ]);
+    t += settings.vouchMs;
     expect(await send(c, ping(dev, 1))).toBe("forwarded");
     front.alive(); // the primary's heartbeat
     t += MIN_GAP_MS;

@@ -33,7 +33,7 @@ import { ed25519KeySigner } from "@kalandra/proto/node";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Config } from "../../config/schema.js";
 import { corker } from "./websocket/corker.js";
-import { frontPong, type PingDevice, PRIMARY_SILENT_MS } from "./websocket/frontPings.js";
+import { frontPong, type PingDevice } from "./websocket/frontPings.js";
 import {
   F,
   type FrontControl,
@@ -240,7 +240,7 @@ export class Front {
     const signer = this.pongSigner;
     if (conn.device === undefined || signer === undefined) return false;
     const t = this.now();
-    if (t - this.primaryAt >= PRIMARY_SILENT_MS) return false;
+    if (t - this.primaryAt >= this.settings.vouchMs) return false;
     const pong = frontPong(bytes, conn.device, signer, t);
     if (pong === undefined) return false;
     this.pongs++;

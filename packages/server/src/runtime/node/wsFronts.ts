@@ -23,7 +23,7 @@ import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
 import { openSession, peerHost, refuseConnection } from "./connectionGate.js";
 import type { Session } from "./session.js";
 import { MAX_QUEUED_BYTES, type RuntimeLimits } from "./transport.js";
-import { PRIMARY_HEARTBEAT_MS } from "./websocket/frontPings.js";
+import { vouchMs } from "./websocket/frontPings.js";
 import {
   F,
   type FromFront,
@@ -94,12 +94,7 @@ export class WebSocketFronts {
       ready.push(this.spawn(slot));
     }
     await Promise.all(ready);
-    // While it comes, fronts answer PINGs; a primary too busy or hung to send it is not
-    // vouched for (websocket/frontPings.ts).
-    this.heartbeat = setInterval(() => {
-      for (const slot of this.slots) this.control(slot, { t: "alive" });
-    }, PRIMARY_HEARTBEAT_MS);
-    this.heartbeat.unref();
+    this.startHeartbeat();
     const server = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.handOff(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -137,6 +132,7 @@ export class WebSocketFronts {
 
   reconfigure(limits: RuntimeLimits): void {
     this.o.limits = limits;
+    this.startHeartbeat();
     for (const slot of this.slots) {
       for (const session of slot.sessions.values()) session.reconfigure(limits);
       this.control(slot, { t: "settings", settings: this.settings() });
@@ -187,12 +183,29 @@ export class WebSocketFronts {
     );
   }
 
+  /**
+   * While the heartbeat comes (three per `vouchMs`), fronts answer PINGs; a primary too
+   * busy or hung to send it is not vouched for (websocket/frontPings.ts).
+   */
+  private startHeartbeat(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (this.closing) return;
+    this.heartbeat = setInterval(
+      () => {
+        for (const slot of this.slots) this.control(slot, { t: "alive" });
+      },
+      Math.floor(vouchMs(this.o.limits.clientPingIntervalMs) / 3),
+    );
+    this.heartbeat.unref();
+  }
+
   private settings(): FrontSettings {
     this.pongKey ??= new Uint8Array(
       this.o.hubKey.privateKey.export({ format: "der", type: "pkcs8" }),
     );
     return {
       pongKey: this.pongKey,
+      vouchMs: vouchMs(this.o.limits.clientPingIntervalMs),
       path: WS_PATH,
       ...(this.o.tls === undefined ? {} : { tls: this.o.tls }),
       preAuthCap: HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN,

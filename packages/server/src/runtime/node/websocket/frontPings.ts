@@ -7,8 +7,8 @@
  *
  * What the PONG proves is that the hub is there: the client core takes any frame as life
  * (docs/protocol.md "Keep-alive"), so the front answers only while it hears from its
- * primary (`PRIMARY_SILENT_MS`; the primary sends a heartbeat): a hung primary is still
- * noticed by its clients' timeouts. The PONG is the same frame the primary would send,
+ * primary (`vouchMs`; the primary sends a heartbeat three times as often): a hung primary is
+ * still noticed by its clients' timeouts, at most `vouchMs` later. The PONG is the same frame the primary would send,
  * signed by the hub key: a front is the hub's own child process, run by the same user,
  * which could read the key file anyway (the key reaches it over the IPC channel, never a
  * file). The front answers only a PING the primary would have answered without a word,
@@ -30,9 +30,19 @@ import {
 
 /** A front answers at most one PING per connection in this time; more go to the primary. */
 export const MIN_GAP_MS = 1000;
-/** Silence of the primary after which PINGs go to it again (its heartbeat: `PRIMARY_HEARTBEAT_MS`). */
-export const PRIMARY_SILENT_MS = 15_000;
-export const PRIMARY_HEARTBEAT_MS = 5000;
+/** The longest silence of the primary after which a front still answers PINGs. */
+export const MAX_VOUCH_MS = 15_000;
+
+/**
+ * How long a front answers PINGs after last hearing its primary: 15 s, or half the PING
+ * interval the hub asks its clients for (`limits.client_ping_interval_ms`) when that is
+ * shorter, so that a client whose hub hangs misses a PONG within about one interval more
+ * than its timeout (whose negotiated value is longer than the asked interval).
+ */
+export function vouchMs(clientPingIntervalMs: number | undefined): number {
+  const asked = clientPingIntervalMs ?? 0;
+  return asked > 0 ? Math.max(100, Math.min(MAX_VOUCH_MS, Math.floor(asked / 2))) : MAX_VOUCH_MS;
+}
 /** A PING's payload is `{nonce}`: a few bytes; anything longer is for the primary to refuse. */
 const MAX_PING_PAYLOAD = 32;
 

@@ -76,6 +76,8 @@ export interface FrontSettings {
    * (frontPings.ts); absent: every PING goes to the primary.
    */
   pongKey?: Uint8Array;
+  /** How long after the primary's last batch or heartbeat PINGs are still answered (`vouchMs`). */
+  vouchMs: number;
   /** Serve the web app (`web.static_dir`): the configuration and hub key it needs. */
   webApp?: { config: unknown; hubPublicKey: Uint8Array };
 }
