@@ -39,6 +39,7 @@ import { frontPids, type SpawnedHub, spawnHub } from "../loadgen/hub.js";
 import { IdleFleet, loopbackAddresses, sumHealth } from "../loadgen/idleFleet.js";
 import { type IdleHealth, IdleSessions } from "../loadgen/idleSessions.js";
 import { runLoad } from "../loadgen/loadgen.js";
+import { pauseFigures, withHubPauses } from "./_hubPauses.js";
 
 const log = (s: string) => process.stderr.write(`[scale idle] ${s}\n`);
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -62,6 +63,7 @@ async function hubCounters(hub: SpawnedHub): Promise<Record<string, number>> {
       idle_closed: read("kalandra_sessions_idle_closed_total"),
       loop_p99_ms: round1(read("kalandra_process_nodejs_eventloop_lag_p99_seconds") * 1000),
       loop_max_ms: round1(read("kalandra_process_nodejs_eventloop_lag_max_seconds") * 1000),
+      front_pongs: read("kalandra_websocket_front_pongs_total"),
     };
   } catch {
     return {};
@@ -259,6 +261,8 @@ function plan(quick: boolean) {
     processes,
     wtSessions: quick ? 0 : Number(process.env.BENCH_IDLE_WT ?? 0),
     roomSeconds: quick ? 3 : 15,
+    // Node options for the hub's primary (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"): profiles.
+    hubNodeArgs: (process.env.BENCH_IDLE_HUB_NODE_ARGS ?? "").split(" ").filter(Boolean),
     cpuSeconds: quick ? 3 : 30,
     openS: quick ? 60 : Number(process.env.BENCH_IDLE_OPEN_S ?? 900),
     // A shorter interval stresses keep-alive as more sessions would (the hub's interval and
@@ -280,23 +284,30 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
   const dirs: TempDir[] = [];
   const dir = tempDir("bench-scale-idle");
   dirs.push(dir);
-  const hub = await spawnHub(dir.path, {
-    KALANDRA_LIMITS__MAX_CONNECTIONS: String(p.sessions + p.wtSessions + 1000),
-    KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: String(p.perIp),
-    KALANDRA_SERVER__WEBSOCKET_FRONTS: String(p.fronts),
-    KALANDRA_LIMITS__CLIENT_PING_INTERVAL_MS: String(p.clientPingMs),
-    ...(p.pingMs === PING_MS
-      ? {}
-      : {
-          KALANDRA_LIMITS__KEEPALIVE_INTERVAL_MS: String(Math.round((p.pingMs * 4) / 3)),
-          KALANDRA_LIMITS__IDLE_TIMEOUT_MS: String(Math.round((p.pingMs * 10) / 3)),
-        }),
-  });
+  const hub = await spawnHub(
+    dir.path,
+    {
+      KALANDRA_LIMITS__MAX_CONNECTIONS: String(p.sessions + p.wtSessions + 1000),
+      KALANDRA_LIMITS__MAX_CONNECTIONS_PER_IP: String(p.perIp),
+      KALANDRA_SERVER__WEBSOCKET_FRONTS: String(p.fronts),
+      KALANDRA_LIMITS__CLIENT_PING_INTERVAL_MS: String(p.clientPingMs),
+      ...(p.pingMs === PING_MS
+        ? {}
+        : {
+            KALANDRA_LIMITS__KEEPALIVE_INTERVAL_MS: String(Math.round((p.pingMs * 4) / 3)),
+            KALANDRA_LIMITS__IDLE_TIMEOUT_MS: String(Math.round((p.pingMs * 10) / 3)),
+          }),
+    },
+    [],
+    p.hubNodeArgs,
+  );
   const pid = hub.child.pid ?? 0;
   let fleet: IdleFleet | undefined;
   let wt: { close(): void } | undefined;
   try {
-    const before = await activeRoomP99(hub, 0, p.roomSeconds, p.fronts > 0);
+    const { result: before, pauses: pausesBefore } = await withHubPauses(hub, () =>
+      activeRoomP99(hub, 0, p.roomSeconds, p.fronts > 0),
+    );
     const memBefore = await settledMemory(hub);
     log(
       `hub ${JSON.stringify(memBefore)} KB (${frontPids(pid).length} fronts); opening ${p.sessions} idle sessions from ${p.processes} processes, ${p.addresses.length} addresses, at most ${p.openS} s`,
@@ -340,8 +351,12 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     const probe = await handshakeProbe(hub.websocket);
     log(`a new session's handshake with them connected: ${JSON.stringify(probe)}`);
     // A room that cannot be measured leaves the figures above standing, with its error.
-    const during = await activeRoomP99(hub, 1000, p.roomSeconds, p.fronts > 0).catch(
-      (e: unknown) => ({ p99: Number.NaN, delivered: false, error: String(e) }),
+    const { result: during, pauses } = await withHubPauses(hub, () =>
+      activeRoomP99(hub, 1000, p.roomSeconds, p.fronts > 0).catch((e: unknown) => ({
+        p99: Number.NaN,
+        delivered: false,
+        error: String(e),
+      })),
     );
     const out: Record<string, number | string> = {
       idle_sessions: opened,
@@ -375,10 +390,14 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
       active_room_transport: p.fronts > 0 ? "websocket (front processes)" : "webtransport",
       idle_ping_ms: Math.max(p.pingMs, p.clientPingMs),
       idle_closed_silent: counters.idle_closed ?? Number.NaN,
+      // Client PINGs the fronts answered without the primary so far (websocket/frontPings.ts).
+      idle_front_pongs: counters.front_pongs ?? Number.NaN,
       idle_closed_seen_by_load: Object.values(health.closed).reduce((a, b) => a + b, 0),
       idle_ping_late_max_ms: health.pingLateMaxMs,
       idle_load_loop_delay_max_ms: health.loopDelayMaxMs,
       hub_loop_lag_p99_ms: counters.loop_p99_ms ?? Number.NaN,
+      ...pauseFigures(pauses, ""),
+      ...pauseFigures(pausesBefore, "_baseline"),
       ulimit_n: p.fdLimit,
       idle_processes: p.processes,
       idle_source_addresses: p.addresses.length,
@@ -386,11 +405,11 @@ export async function scaleIdle(quick: boolean): Promise<Record<string, number |
     // The same room once they are gone: the machine's noise, measured around the figure.
     await fleet.close();
     fleet = undefined;
-    out.active_room_p99_ms_after_close = (
-      await activeRoomP99(hub, 2000, p.roomSeconds, p.fronts > 0).catch(() => ({
-        p99: Number.NaN,
-      }))
-    ).p99;
+    const { result: after, pauses: pausesAfter } = await withHubPauses(hub, () =>
+      activeRoomP99(hub, 2000, p.roomSeconds, p.fronts > 0).catch(() => ({ p99: Number.NaN })),
+    );
+    out.active_room_p99_ms_after_close = after.p99;
+    Object.assign(out, pauseFigures(pausesAfter, "_after_close"));
     if (p.wtSessions > 0) {
       const wt0 = await settledMemory(hub);
       wt = await openWebTransportIdle(hub, p.wtSessions);

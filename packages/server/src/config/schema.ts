@@ -358,7 +358,7 @@ export const schema = {
       min: 0,
       max: 3_600_000,
       reload: true,
-      doc: "How often the hub asks its clients to PING when quiet (AUTH_OK `ping_ms`), on sessions whose transport keeps them alive itself: WebSocket through front processes (`server.websocket_fronts`), where the front's ping frames see a vanished client. A longer interval than the client's default (45 s) saves the hub a signature check and a signed PONG per PING (issue 15); the client's own timeout grows with it, so it notices a hung hub later. 0 = not said (clients keep their own interval). Needs clients that know `ping_ms` (older ones refuse an AUTH_OK carrying it).",
+      doc: "How often the hub asks its clients to PING when quiet (AUTH_OK `ping_ms`), on sessions whose transport keeps them alive itself: WebSocket through front processes (`server.websocket_fronts`), where the front's ping frames see a vanished client. A longer interval than the client's default (45 s) saves the fronts, which answer those PINGs, a signature check and a signed PONG per PING (issue 15); the client's own timeout grows with it, so it notices a hung hub later. 0 = not said (clients keep their own interval). Needs clients that know `ping_ms` (older ones refuse an AUTH_OK carrying it).",
     },
     idle_timeout_ms: {
       type: "int",

@@ -6,7 +6,7 @@
  * reports a client that stops reading, and keeps authenticated sessions alive with
  * WebSocket ping frames, reporting one silent for the idle timeout.
  */
-import { createServer, type Server } from "node:net";
+import type { Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
@@ -16,13 +16,12 @@ import {
   P,
 } from "../../src/runtime/node/websocket/frontProtocol.js";
 import { Front } from "../../src/runtime/node/wsFront.js";
+import { FRONT_SETTINGS, listenFront, until } from "./frontHarness.js";
 
+/** AUTH's device of a connection whose PINGs the front leaves to the primary. */
+const NONE = new Uint8Array(0);
 const settings: FrontSettings = {
-  path: "/kalandra",
-  preAuthCap: 1024,
-  cap: 64 * 1024,
-  maxQueuedBytes: 256 * 1024,
-  keepalive: { intervalMs: 0, timeoutMs: 0 },
+  ...FRONT_SETTINGS,
 };
 let front: Front;
 let server: Server;
@@ -38,26 +37,13 @@ beforeAll(async () => {
       i += n;
     }
   });
-  server = createServer((s) => front.adopt(s));
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const addr = server.address();
-  url = `ws://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/kalandra`;
+  ({ server, url } = await listenFront(front));
 });
 
 afterAll(async () => {
   await front.stop(200);
   server.close();
 });
-
-async function until<T>(f: () => T | undefined, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Opens a client; resolves with it and the connection id the front reported. */
 async function open(from = "127.0.0.1") {
@@ -95,7 +81,7 @@ describe("WebSocket front process (in this process)", () => {
     a.ws.send(new Uint8Array(4096));
     expect((await closed(a.ws)).code).toBe(1009);
     const b = await open();
-    front.apply({ t: "batch", frames: [], ops: [P.AUTH, b.id] });
+    front.apply({ t: "batch", frames: [], ops: [P.AUTH, b.id, NONE, 0n] });
     b.ws.send(new Uint8Array(4096));
     const msg = await until(() => reported.find((o) => o[0] === F.MESSAGE && o[1] === b.id));
     expect((msg[2] as Uint8Array).length).toBe(4096);
@@ -156,7 +142,11 @@ describe("keep-alive in the front (WebSocket ping frames)", () => {
       front.apply({
         t: "batch",
         frames: [],
-        ops: [P.AUTH, answers.id, P.AUTH, muteId as number, P.AUTH, talks.id],
+        ops: [
+          ...[P.AUTH, answers.id, NONE, 0n],
+          ...[P.AUTH, muteId as number, NONE, 0n],
+          ...[P.AUTH, talks.id, NONE, 0n],
+        ],
       });
       const chatter = setInterval(() => talks.ws.send(new Uint8Array([1])), 50);
       const silent = await until(() => reported.find((o) => o[0] === F.SILENT), 3000);

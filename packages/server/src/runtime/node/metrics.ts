@@ -4,6 +4,7 @@
  * (seconds, bytes). Labels carry codes and opcodes, never user or room identifiers, so
  * cardinality stays bounded and nothing identifying reaches the scraper.
  */
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export interface Metrics {
@@ -20,6 +21,8 @@ export interface Metrics {
   sessionsIdleClosed: Counter;
   /** WebSocket front processes that exited on their own (`server.websocket_fronts`). */
   websocketFrontExits: Counter;
+  /** Client PINGs a WebSocket front answered itself (websocket/frontPings.ts). */
+  websocketFrontPongs: Counter;
   roomMembers: Gauge;
   rooms: Gauge;
   commitDuration: Histogram;
@@ -30,9 +33,11 @@ export interface Metrics {
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: "kalandra_process_" });
   const registers = [registry];
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: "kalandra_process_" });
+    observeGcPauses(registers);
+  }
   return {
     registry,
     messagesSent: new Counter({
@@ -93,6 +98,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       help: "WebSocket front processes that exited while the hub ran (each ended its sessions and was restarted)",
       registers,
     }),
+    websocketFrontPongs: new Counter({
+      name: "kalandra_websocket_front_pongs_total",
+      help: "Client PINGs answered by a WebSocket front process without the primary",
+      registers,
+    }),
     roomMembers: new Gauge({
       name: "kalandra_room_members",
       help: "Members across all rooms (sum)",
@@ -124,4 +134,44 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       registers,
     }),
   };
+}
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+  [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
+};
+
+/**
+ * Every garbage-collection pause of this process: the total by kind, and the longest since
+ * the previous scrape (issue 15: the event loop's stalls with 100,000 sessions). Its own
+ * observer because prom-client's `nodejs_gc_duration_seconds` records only the first
+ * entry of each batch the observer delivers, and has no maximum.
+ */
+function observeGcPauses(registers: Registry[]): void {
+  const total = new Counter({
+    name: "kalandra_process_gc_pause_seconds_total",
+    help: "Time the main thread spent paused in garbage collection, by kind",
+    labelNames: ["kind"],
+    registers,
+  });
+  let max = 0;
+  new Gauge({
+    name: "kalandra_process_gc_pause_max_seconds",
+    help: "The longest garbage-collection pause since the previous scrape",
+    registers,
+    collect() {
+      this.set(max);
+      max = 0;
+    },
+  });
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? -1;
+      const s = e.duration / 1000;
+      total.inc({ kind: GC_KINDS[kind] ?? "other" }, s);
+      if (s > max) max = s;
+    }
+  }).observe({ entryTypes: ["gc"] });
 }

@@ -97,10 +97,12 @@ export interface SessionIo {
   /** Closes the session after pending writes. */
   close(reason: string): void;
   /**
-   * The device authenticated (first AUTH_OK): a transport that capped what it buffers
-   * before authentication may raise the cap to `maxPayloadBytes` (wsTransport.ts).
+   * The device authenticated (first AUTH_OK; `device` is absent for a peer hub's link): a
+   * transport that capped what it buffers before authentication may raise the cap to
+   * `maxPayloadBytes` (wsTransport.ts); a WebSocket front answers the device's PINGs
+   * (websocket/frontPings.ts).
    */
-  authenticated?(): void;
+  authenticated?(device?: { publicKey: Uint8Array; senderId: bigint }): void;
   /**
    * The transport watches the authenticated client's liveness itself (a WebSocket front:
    * ping frames, then `Session.silent` at the idle timeout): the session runs no keep-alive
@@ -138,8 +140,12 @@ interface Verifying {
 
 export class Session {
   private readonly handshake: Handshake;
-  private readonly admission: Admission;
-  private readonly verifying: VerifyQueue<Verifying> | undefined;
+  /**
+   * Made on the first frame that needs it (`admission`, `verifyQueue`): an idle session
+   * whose PINGs its front answers never does (issue 15: less per session for the GC).
+   */
+  private admitting: Admission | undefined;
+  private verifying: VerifyQueue<Verifying> | undefined;
   /**
    * Framing of a byte stream (WebTransport), made on the first chunk: a WebSocket session,
    * whose messages are whole frames, never needs one (an idle session keeps what it needs).
@@ -157,15 +163,6 @@ export class Session {
 
   constructor(private readonly d: SessionDeps) {
     this.handshake = new Handshake(d.rng);
-    this.admission = new Admission(d.limits, d.clock);
-    if (d.verifyAsync !== undefined) {
-      this.verifying = new VerifyQueue(d.verifyAsync, ({ frame, datagram }, ok) => {
-        const me = this.handshake.identity;
-        if (me === undefined || this.isClosed) return false; // closed meanwhile
-        this.afterVerify(frame, datagram, ok, me);
-        return true;
-      });
-    }
     this.authTimer = d.timers.set(d.limits.authTimeoutMs, () => {
       this.authTimer = undefined;
       if (!this.isClosed && this.handshake.identity === undefined) {
@@ -177,6 +174,23 @@ export class Session {
 
   get id(): string {
     return this.d.id;
+  }
+
+  /** The session's rates and strikes (a full bucket when made, as it would be by now). */
+  private get admission(): Admission {
+    this.admitting ??= new Admission(this.d.limits, this.d.clock);
+    return this.admitting;
+  }
+
+  /** The frames being verified off this thread (the runtime's `verifyAsync`), in order. */
+  private verifyQueue(verify: AsyncVerifier): VerifyQueue<Verifying> {
+    this.verifying ??= new VerifyQueue(verify, ({ frame, datagram }, ok) => {
+      const me = this.handshake.identity;
+      if (me === undefined || this.isClosed) return false; // closed meanwhile
+      this.afterVerify(frame, datagram, ok, me);
+      return true;
+    });
+    return this.verifying;
   }
 
   get senderId(): bigint | undefined {
@@ -208,7 +222,7 @@ export class Session {
   /** Applies changed limits (SIGHUP); the payload limit applies to sessions opened afterwards. */
   reconfigure(limits: SessionLimits): void {
     this.d.limits = limits;
-    this.admission.reconfigure(limits);
+    this.admitting?.reconfigure(limits);
     this.keepalive?.reconfigure(keepaliveOptions(limits));
   }
 
@@ -360,6 +374,7 @@ export class Session {
 
   /** Runs `action` after the frames still being verified (at once when there are none). */
   private inOrder(action: () => void): void {
+    // No queue yet: nothing was ever verified off this thread.
     if (this.verifying === undefined) action();
     else this.verifying.inOrder(() => !this.isClosed && action());
   }
@@ -384,13 +399,13 @@ export class Session {
       this.inOrder(() => this.refuse(refused, h.requestId, h.roomId));
       return;
     }
-    if (this.verifying === undefined) {
+    if (this.d.verifyAsync === undefined) {
       this.afterVerify(frame, datagram, verifyFrame(frame, me.publicKey), me);
       return;
     }
     // Verified off this thread, ~120 µs of CPU per frame; the session's frames still reach
     // the hub in the order they arrived.
-    this.verifying.push({ frame, datagram }, frame, me.publicKey);
+    this.verifyQueue(this.d.verifyAsync).push({ frame, datagram }, frame, me.publicKey);
   }
 
   private afterVerify(
@@ -588,7 +603,7 @@ export class Session {
         this.authTimer = undefined;
         this.decoder?.setPayloadLimit(this.payloadLimit);
         if (!this.d.io.keepsAlive) this.startKeepalive();
-        this.d.io.authenticated?.();
+        this.d.io.authenticated?.(me);
         this.d.metrics?.sessionsAuthenticated.inc();
         this.d.log?.info(
           { session: this.d.id, sender: me.senderId.toString(16), user: me.userId },

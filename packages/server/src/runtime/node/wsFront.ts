@@ -12,11 +12,14 @@
  * authenticated sessions' keep-alive (websocket/transportKeepalive.ts): a WebSocket ping
  * frame after `keepalive_interval_ms` of silence, answered by the client's WebSocket on its
  * own, and after `idle_timeout_ms` of silence a report to the primary, which closes the
- * session as idle exactly as without fronts. So an idle session costs the primary nothing
- * between its client's own PINGs: no timer, no signed hub PING, no IPC.
+ * session as idle exactly as without fronts; and the client's own PINGs, answered here with
+ * the hub's PONG while the primary's heartbeat comes (websocket/frontPings.ts). So an idle
+ * session costs the primary nothing: no timer, no signed hub PING, no IPC, no PONG.
  *
  * The front exits when the primary goes away (IPC disconnect).
  */
+
+import { createPrivateKey } from "node:crypto";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -25,9 +28,12 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import type { DeviceSigner } from "@kalandra/proto";
+import { ed25519KeySigner } from "@kalandra/proto/node";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Config } from "../../config/schema.js";
 import { corker } from "./websocket/corker.js";
+import { frontPong, type PingDevice } from "./websocket/frontPings.js";
 import {
   F,
   type FrontControl,
@@ -48,9 +54,14 @@ interface Conn {
   closing: boolean;
   /** From AUTH on, the client's liveness (before it the primary's auth timeout applies). */
   alive: Watched | undefined;
+  /** From AUTH on, the device whose PINGs this front may answer (not a peer hub's link). */
+  device: PingDevice | undefined;
 }
 
-const now = () => performance.now();
+/** How often a front reports the PINGs it answered (F.PONGED). */
+const PONG_REPORT_MS = 1000;
+/** The front's monotonic clock (ms); tests pass their own to `Front.create`. */
+const monotonic = () => performance.now();
 
 export class Front {
   private readonly conns = new Map<number, Conn>();
@@ -59,12 +70,21 @@ export class Front {
   private readonly http: Server | HttpsServer;
   private readonly wss: WebSocketServer;
   private sweep: ReturnType<typeof setInterval> | undefined;
+  /** Signs the PONGs answered here (`settings.pongKey`); undefined: PINGs go to the primary. */
+  private pongSigner: DeviceSigner | undefined;
+  /** When the primary was last heard from (a batch, settings or its heartbeat). */
+  private primaryAt: number;
+  private pongs = 0;
+  /** PONGs not yet reported to the primary (F.PONGED, once a second). */
+  private unreportedPongs = 0;
 
   private constructor(
     private settings: FrontSettings,
     send: (ops: Op[]) => void,
     web: RequestHandler | undefined,
+    private readonly now: () => number,
   ) {
+    this.primaryAt = now();
     this.outbox = new Outbox(({ ops }) => send(ops));
     this.http = settings.tls ? createHttpsServer(settings.tls) : createHttpServer();
     this.http.on(
@@ -82,10 +102,15 @@ export class Front {
       perMessageDeflate: false,
     });
     this.wss.on("connection", (ws, req) => this.serve(ws, req.socket.remoteAddress ?? ""));
+    this.pongSigner = pongSigner(settings);
     this.startSweep();
   }
 
-  static async create(settings: FrontSettings, send: (ops: Op[]) => void): Promise<Front> {
+  static async create(
+    settings: FrontSettings,
+    send: (ops: Op[]) => void,
+    now = monotonic,
+  ): Promise<Front> {
     // Loaded only when serving the web app: a front loads little else (its memory counts).
     const web =
       settings.webApp === undefined
@@ -94,11 +119,21 @@ export class Front {
             settings.webApp.config as Config,
             settings.webApp.hubPublicKey,
           );
-    return new Front(settings, send, web);
+    return new Front(settings, send, web, now);
   }
 
   get size(): number {
     return this.conns.size;
+  }
+
+  /** Client PINGs this front answered itself. */
+  get pingsAnswered(): number {
+    return this.pongs;
+  }
+
+  /** The primary's heartbeat. */
+  alive(): void {
+    this.primaryAt = this.now();
   }
 
   /** A socket the primary accepted: TLS (when configured) and the HTTP upgrade happen here. */
@@ -111,12 +146,15 @@ export class Front {
       (this.http as HttpsServer).setSecureContext(settings.tls);
     }
     this.settings = settings;
+    this.pongSigner = pongSigner(settings);
+    this.primaryAt = this.now();
     this.startSweep();
   }
 
   /** One batch from the primary, in order. */
   apply(batch: ToFront): void {
     const { ops, frames } = batch;
+    this.primaryAt = this.now();
     for (let i = 0; i < ops.length; ) {
       const op = ops[i] as number;
       const conn = this.conns.get(ops[i + 1] as number);
@@ -127,9 +165,13 @@ export class Front {
       } else if (op === P.AUTH) {
         if (conn) {
           capMessages(conn.ws, this.settings.cap);
-          conn.alive = { heard: now(), pinged: undefined };
+          conn.alive = { heard: this.now(), pinged: undefined };
+          const publicKey = ops[i + 2] as Uint8Array;
+          if (publicKey.length === 32) {
+            conn.device = { publicKey, senderId: ops[i + 3] as bigint, answeredAt: -Infinity };
+          }
         }
-        i += 2;
+        i += 4;
       } else if (op === P.CLOSE) {
         if (conn) this.closeConn(conn, ops[i + 2] as number, ops[i + 3] as string);
         i += 4;
@@ -156,7 +198,7 @@ export class Front {
     this.sweep = undefined;
     const ms = sweepMs(this.settings.keepalive);
     if (ms === undefined) return;
-    this.sweep = setInterval(() => this.keepalive(now()), ms);
+    this.sweep = setInterval(() => this.keepalive(this.now()), ms);
     this.sweep.unref();
   }
 
@@ -193,6 +235,28 @@ export class Front {
     }
   }
 
+  /** Answers a client PING here when frontPings.ts allows it; false = the primary's. */
+  private answerPing(id: number, conn: Conn, bytes: Uint8Array): boolean {
+    const signer = this.pongSigner;
+    if (conn.device === undefined || signer === undefined) return false;
+    const t = this.now();
+    if (t - this.primaryAt >= this.settings.vouchMs) return false;
+    const pong = frontPong(bytes, conn.device, signer, t);
+    if (pong === undefined) return false;
+    this.pongs++;
+    this.countPong();
+    this.write(id, conn, pong);
+    return true;
+  }
+
+  private countPong(): void {
+    if (this.unreportedPongs++ > 0) return;
+    setTimeout(() => {
+      this.outbox.push(F.PONGED, this.unreportedPongs);
+      this.unreportedPongs = 0;
+    }, PONG_REPORT_MS).unref();
+  }
+
   private closeConn(conn: Conn, code: number, reason: string): void {
     conn.closing = true;
     try {
@@ -205,22 +269,32 @@ export class Front {
 
   private serve(ws: WebSocket, peer: string): void {
     const id = this.nextId++;
-    const conn: Conn = { ws, cork: corker(ws), closing: false, alive: undefined };
+    const conn: Conn = {
+      ws,
+      cork: corker(ws),
+      closing: false,
+      alive: undefined,
+      device: undefined,
+    };
     this.conns.set(id, conn);
     ws.on("error", () => undefined); // the close event follows
     capMessages(ws, this.settings.preAuthCap);
     this.outbox.push(F.OPEN, id, peer);
     // Anything from the client is life; ws answers its pings with pongs by itself.
     const heard = () => {
-      if (conn.alive !== undefined) conn.alive.heard = now();
+      if (conn.alive !== undefined) conn.alive.heard = this.now();
     };
     ws.on("pong", heard);
     ws.on("ping", heard);
     ws.on("message", (data, isBinary) => {
       heard();
       if (conn.closing) return;
-      if (isBinary) this.outbox.push(F.MESSAGE, id, messageBytes(data));
-      else this.outbox.push(F.TEXT, id);
+      if (!isBinary) {
+        this.outbox.push(F.TEXT, id);
+        return;
+      }
+      const bytes = messageBytes(data);
+      if (!this.answerPing(id, conn, bytes)) this.outbox.push(F.MESSAGE, id, bytes);
     });
     ws.on("close", () => {
       this.conns.delete(id);
@@ -253,6 +327,7 @@ function main(): void {
     if (m.t === "conn") {
       if (handle) front.adopt(handle);
     } else if (m.t === "batch") front.apply(m);
+    else if (m.t === "alive") front.alive();
     else if (m.t === "stop") void front.stop(m.graceMs).finally(() => process.exit(0));
   };
   process.on("message", onMessage);
@@ -261,3 +336,11 @@ function main(): void {
 }
 
 if (process.send !== undefined && process.env.KALANDRA_WS_FRONT === "1") main();
+
+function pongSigner(settings: FrontSettings): DeviceSigner | undefined {
+  const der = settings.pongKey;
+  if (der === undefined) return undefined;
+  return ed25519KeySigner(
+    createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" }),
+  );
+}

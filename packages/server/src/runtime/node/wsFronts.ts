@@ -8,7 +8,9 @@
  * admission, caps, strikes and metrics unchanged; the connection gate sees the source
  * address the front reports, and decides here, for every front at once. The keep-alive is
  * the front's (WebSocket ping frames, websocket/transportKeepalive.ts): a session here
- * runs no keep-alive timer and is closed as idle when its front reports it silent.
+ * runs no keep-alive timer and is closed as idle when its front reports it silent; its
+ * client's PINGs are answered by the front (websocket/frontPings.ts: the fronts get the
+ * hub key, and this process's heartbeat, so that a hung primary still goes unanswered).
  *
  * The primary keeps no socket per session (the accepted one is closed once it is passed).
  * A front that exits: its sessions end here ("front exited") and it is restarted; the
@@ -18,9 +20,10 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
 import { HEADER_SIZE, ProtocolError } from "@kalandra/proto";
 import { PRE_AUTH_MAX_PAYLOAD } from "../../session/handshake.js";
-import { closeSession, openSession, peerHost, refuseConnection } from "./connectionGate.js";
+import { openSession, peerHost, refuseConnection } from "./connectionGate.js";
 import type { Session } from "./session.js";
 import { MAX_QUEUED_BYTES, type RuntimeLimits } from "./transport.js";
+import { vouchMs } from "./websocket/frontPings.js";
 import {
   F,
   type FromFront,
@@ -31,7 +34,8 @@ import {
   P,
   type ToFront,
 } from "./websocket/frontProtocol.js";
-import { CLOSE_TRY_AGAIN, closeCodeFor, MESSAGE_MARGIN } from "./websocket/messages.js";
+import { CLOSE_TRY_AGAIN, MESSAGE_MARGIN } from "./websocket/messages.js";
+import { FrontSessionIo } from "./wsFrontSession.js";
 import { type WebSocketListenerOptions, WS_PATH } from "./wsTransport.js";
 
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
@@ -48,7 +52,7 @@ export interface WebSocketFrontsOptions extends Omit<WebSocketListenerOptions, "
 }
 
 /** One front process and the sessions whose sockets it holds. */
-interface FrontSlot {
+export interface FrontSlot {
   index: number;
   child: ChildProcess | undefined;
   ready: boolean;
@@ -66,6 +70,9 @@ export class WebSocketFronts {
   private readonly slots: FrontSlot[] = [];
   private accepting = true;
   private closing = false;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The hub key as the fronts get it (PKCS #8 DER), exported once. */
+  private pongKey: Uint8Array | undefined;
 
   constructor(private readonly o: WebSocketFrontsOptions) {}
 
@@ -87,6 +94,7 @@ export class WebSocketFronts {
       ready.push(this.spawn(slot));
     }
     await Promise.all(ready);
+    this.startHeartbeat();
     const server = createServer({ pauseOnConnect: true, noDelay: true }, (s) => this.handOff(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -124,6 +132,7 @@ export class WebSocketFronts {
 
   reconfigure(limits: RuntimeLimits): void {
     this.o.limits = limits;
+    this.startHeartbeat();
     for (const slot of this.slots) {
       for (const session of slot.sessions.values()) session.reconfigure(limits);
       this.control(slot, { t: "settings", settings: this.settings() });
@@ -147,6 +156,7 @@ export class WebSocketFronts {
   async close(timeoutMs = 5000): Promise<void> {
     this.accepting = false;
     this.closing = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     // Stops listening now. Its callback is not awaited: node waits there for every front
     // that was passed a socket to report its copies closed, and a front that exited never
     // answers (node 20 child_process socket lists).
@@ -173,8 +183,29 @@ export class WebSocketFronts {
     );
   }
 
+  /**
+   * While the heartbeat comes (three per `vouchMs`), fronts answer PINGs; a primary too
+   * busy or hung to send it is not vouched for (websocket/frontPings.ts).
+   */
+  private startHeartbeat(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (this.closing) return;
+    this.heartbeat = setInterval(
+      () => {
+        for (const slot of this.slots) this.control(slot, { t: "alive" });
+      },
+      Math.floor(vouchMs(this.o.limits.clientPingIntervalMs) / 3),
+    );
+    this.heartbeat.unref();
+  }
+
   private settings(): FrontSettings {
+    this.pongKey ??= new Uint8Array(
+      this.o.hubKey.privateKey.export({ format: "der", type: "pkcs8" }),
+    );
     return {
+      pongKey: this.pongKey,
+      vouchMs: vouchMs(this.o.limits.clientPingIntervalMs),
       path: WS_PATH,
       ...(this.o.tls === undefined ? {} : { tls: this.o.tls }),
       preAuthCap: HEADER_SIZE + PRE_AUTH_MAX_PAYLOAD + MESSAGE_MARGIN,
@@ -328,6 +359,9 @@ export class WebSocketFronts {
       } else if (op === F.SILENT) {
         session?.silent(ops[i + 2] as number);
         i += 3;
+      } else if (op === F.PONGED) {
+        this.o.metrics?.websocketFrontPongs.inc(conn); // [PONGED, count]
+        i += 2;
       } else if (op === F.CLOSED) {
         session?.close("transport closed");
         i += 2;
@@ -345,28 +379,9 @@ export class WebSocketFronts {
       out.push(P.SEND, conn, out.frame(refusal), P.CLOSE, conn, CLOSE_TRY_AGAIN, "refused");
       return;
     }
-    const id = `wf${slot.index}-${conn}`;
-    let ended = false;
-    const session: Session = openSession(
-      this.o,
-      id,
-      {
-        keepsAlive: true,
-        authenticated: () => out.push(P.AUTH, conn),
-        send: (frame) => {
-          if (!ended) out.push(P.SEND, conn, out.frame(frame));
-        },
-        close: (reason) => {
-          if (ended) return;
-          ended = true;
-          if (slot.sessions.get(conn) === session) slot.sessions.delete(conn);
-          closeSession(this.o, id, reason);
-          out.push(P.CLOSE, conn, closeCodeFor(reason), reason);
-        },
-      },
-      peer,
-    );
-    slot.sessions.set(conn, session);
+    const io = new FrontSessionIo(this.o, slot, conn);
+    io.session = openSession(this.o, io.id, io, peer);
+    slot.sessions.set(conn, io.session);
   }
 }
 

@@ -15,7 +15,11 @@ import type { TransportKeepaliveOptions } from "./transportKeepalive.js";
 export const P = {
   /** [SEND, conn, frameIndex]: write frame `frames[frameIndex]` as one binary message. */
   SEND: 1,
-  /** [AUTH, conn]: the session authenticated; raise its message cap to the full limit. */
+  /**
+   * [AUTH, conn, devicePublicKey, senderId]: the session authenticated; raise its message
+   * cap to the full limit. The device (an empty key for a peer hub's link) lets the front
+   * answer its PINGs (frontPings.ts).
+   */
   AUTH: 2,
   /** [CLOSE, conn, code, reason]: close after the frames already sent. */
   CLOSE: 3,
@@ -38,9 +42,14 @@ export const F = {
    * frame, for `keepalive.timeoutMs` (transportKeepalive.ts); the primary closes the session.
    */
   SILENT: 6,
+  /**
+   * [PONGED, count]: PINGs the front answered itself since its last report (frontPings.ts);
+   * at most one report a second, so the answers cost the primary no IPC of their own.
+   */
+  PONGED: 7,
 } as const;
 
-export type Op = number | string | Uint8Array;
+export type Op = number | string | bigint | Uint8Array;
 
 /** A batch to a front. */
 export interface ToFront {
@@ -62,6 +71,13 @@ export interface FrontSettings {
   maxQueuedBytes: number;
   /** The sessions' keep-alive, run by the front (`limits.keepalive_interval_ms`, `idle_timeout_ms`). */
   keepalive: TransportKeepaliveOptions;
+  /**
+   * The hub's private key (PKCS #8 DER) to sign the PONGs the front answers itself
+   * (frontPings.ts); absent: every PING goes to the primary.
+   */
+  pongKey?: Uint8Array;
+  /** How long after the primary's last batch or heartbeat PINGs are still answered (`vouchMs`). */
+  vouchMs: number;
   /** Serve the web app (`web.static_dir`): the configuration and hub key it needs. */
   webApp?: { config: unknown; hubPublicKey: Uint8Array };
 }
@@ -72,7 +88,9 @@ export type FrontControl =
   /** A new connection: its socket is the message's handle. */
   | { t: "conn" }
   /** Close every socket (after what is queued, at most `graceMs`) and exit. */
-  | { t: "stop"; graceMs: number };
+  | { t: "stop"; graceMs: number }
+  /** The primary's heartbeat: while it comes, the front may answer PINGs (frontPings.ts). */
+  | { t: "alive" };
 
 /** What a front sends: its batches, and `ready` once it can take connections. */
 export type FromFront = { t: "batch"; ops: Op[] } | { t: "ready" };
