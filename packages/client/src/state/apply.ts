@@ -12,6 +12,7 @@ import {
   Opcode,
 } from "@kalandra/proto";
 import type { CiphersuiteImpl, ClientState } from "ts-mls";
+import { externalSendersOf } from "ts-mls/externalSender.js";
 import { decodeEnvelope, type MessageEnvelope } from "../envelope/index.js";
 import {
   decodeMessage,
@@ -73,13 +74,23 @@ export async function senderKeysFor(room: Room, cs: CiphersuiteImpl): Promise<Ep
 
 function verifySender(ctx: ApplyContext, state: ClientState, f: ReceivedFrame): Member | undefined {
   if (f.header.senderId === 0n) {
-    if (!verifyFrame(f, ctx.hubPublicKey)) throw new Skip("bad hub signature");
+    // The home hub, or a hub the group lists as an external sender: in a room across hubs
+    // the room's authority (another hub) signs the kicks and notices it sequences.
+    if (verifyFrame(f, ctx.hubPublicKey)) return undefined;
+    if (!externalSenderKeys(state).some((k) => verifyFrame(f, k)))
+      throw new Skip("bad hub signature");
     return undefined;
   }
   const m = memberBySender(state).get(f.header.senderId);
   if (m === undefined) throw new Skip("sender is not a member");
   if (!verifyFrame(f, m.signaturePublicKey)) throw new Skip("bad frame signature");
   return m;
+}
+
+/** The signature keys of the group's external_senders (the hubs that may propose). */
+function externalSenderKeys(state: ClientState): Uint8Array[] {
+  const exts = state.groupContext.extensions.filter((e) => e.extensionType === "external_senders");
+  return (externalSendersOf(exts) ?? []).map((s) => s.signaturePublicKey);
 }
 
 /** An external joiner is not in the tree yet: its key is the leaf its commit installs. */
