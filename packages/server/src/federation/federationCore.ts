@@ -666,11 +666,12 @@ export class FederationCore implements FederationInputs {
     const voters = [...new Set([this.domain, ...withMembers])].sort();
     const known = this.facts.voters(roomId);
     const changed = known === undefined || known.join() !== voters.join();
-    const length = FrameHeader.view(frame).logIndex + 1n;
+    const header = FrameHeader.view(frame);
+    const length = header.logIndex + 1n;
     if (changed) this.leaving.changed(roomId, known, voters, length);
     this.gate?.sequenced(roomId, voters, length);
     // Who sent it, for the participating hubs' bans over what they relay (relayFilter.ts).
-    const userId = this.userOf(FrameHeader.view(frame).senderId);
+    const userId = this.userOf(header.senderId);
     for (const p of peers) {
       if (p.domain === this.domain) continue;
       for (const s of [...p.members, ...p.fanout]) {
@@ -689,7 +690,7 @@ export class FederationCore implements FederationInputs {
     }
     // Any voter may sequence the room one day: each must be able to kick (enlistHubs.ts).
     // Checked again at each commit, which may be what lets a pending enlisting through.
-    const op = FrameHeader.view(frame).opcode;
+    const op = header.opcode;
     if (this.d.enlistHubs && (changed || op === Opcode.COMMIT || op === Opcode.EXTERNAL_COMMIT))
       this.enlisting.check(roomId, voters);
   }
