@@ -8,7 +8,9 @@
  * room (counted over this shard's storage: the blobs of every room the shard owns).
  * Collection (`sweep`): uploads idle past `uploadExpiryMs` are discarded, complete blobs
  * no live message references are erased once their grace period is over, or at once when
- * they were referenced before (their last reference erased while the hub was down).
+ * they were referenced before (their last reference erased while the hub was down). It
+ * runs on a timer while anything may need it (an upload open, an unreferenced blob), so an
+ * abandoned upload's disk space comes back without waiting for the next upload.
  */
 import {
   BLOB_CHUNK_SIZE,
@@ -20,6 +22,8 @@ import {
   Opcode,
   ProtocolError,
   responseFrame,
+  type TimerHandle,
+  type Timers,
   toHex,
 } from "@kalandra/proto";
 import { checkMember, type RoomFacts } from "../sequencer/rules.js";
@@ -34,6 +38,8 @@ export interface BlobServiceEnv {
   /** Absent when the storage keeps no blobs (the in-memory test storage): INTERNAL. */
   store: BlobStore | undefined;
   clock: { now(): bigint };
+  /** Runs the collection while there is something to collect; none: only on new uploads. */
+  timers?: Timers;
   hubSigner: FrameSigner;
   sink: Sink;
   limits: AttachmentLimits;
@@ -51,6 +57,8 @@ type Answer = Refusal | { opcode: Opcode; payload: unknown };
 export class BlobService {
   private readonly uploads = new Uploads();
   private lastSweep: bigint | undefined;
+  private sweepTimer: TimerHandle | undefined;
+  private closed = false;
 
   constructor(private readonly env: BlobServiceEnv) {}
 
@@ -155,6 +163,7 @@ export class BlobService {
       lastAt: this.env.clock.now(),
       writer: store.begin(roomId, blobId, size),
     });
+    this.scheduleSweep();
     return state(blobId, size, 0, false);
   }
 
@@ -239,19 +248,50 @@ export class BlobService {
     };
   }
 
-  /** Runs `sweep` when the last one is older than a tenth of the shorter period. */
+  /** How often collection runs: a tenth of the shorter period, so nothing waits much past it. */
+  private sweepEveryMs(): number {
+    const limits = this.env.limits;
+    return Math.max(
+      1,
+      Math.floor(Math.min(limits.unreferencedGraceMs, limits.uploadExpiryMs) / 10),
+    );
+  }
+
+  /** Runs `sweep` when the last one is older than `sweepEveryMs`. */
   private async maybeSweep(): Promise<void> {
     const now = this.env.clock.now();
-    const every = BigInt(
-      Math.max(
-        1,
-        Math.floor(
-          Math.min(this.env.limits.unreferencedGraceMs, this.env.limits.uploadExpiryMs) / 10,
-        ),
-      ),
-    );
-    if (this.lastSweep !== undefined && now - this.lastSweep < every) return;
+    if (this.lastSweep !== undefined && now - this.lastSweep < BigInt(this.sweepEveryMs())) return;
     await this.sweep();
+  }
+
+  /**
+   * Arms the collection timer unless it is armed; it re-arms itself while an upload is open
+   * or a blob waits unreferenced, and stops when nothing is left (an idle hub has no timer).
+   * Called when an upload begins (its blob, once complete, stays collectable until a message
+   * references it) and when the shard opens (blobs a crash left unreferenced).
+   */
+  scheduleSweep(): void {
+    const timers = this.env.timers;
+    if (timers === undefined || this.closed || this.sweepTimer !== undefined) return;
+    this.sweepTimer = timers.set(this.sweepEveryMs(), () => {
+      this.sweepTimer = undefined;
+      void this.maybeSweep()
+        .catch(() => undefined)
+        .then(() => {
+          if (this.collectable()) this.scheduleSweep();
+        });
+    });
+  }
+
+  /** At open: collection resumes if a crash left blobs unreferenced; an empty store arms nothing. */
+  resumeSweep(): void {
+    if (this.collectable()) this.scheduleSweep();
+  }
+
+  /** Whether a later sweep may remove something: an open upload or an unreferenced blob. */
+  private collectable(): boolean {
+    if (this.uploads.all().length > 0) return true;
+    return this.env.store?.list().some((b) => b.refs === 0) ?? false;
   }
 
   /**
@@ -300,6 +340,9 @@ export class BlobService {
 
   /** Stops: every upload in progress is discarded (a restart forgets them anyway). */
   close(): void {
+    this.closed = true;
+    if (this.sweepTimer !== undefined) this.env.timers?.clear(this.sweepTimer);
+    this.sweepTimer = undefined;
     for (const up of this.uploads.all()) {
       this.uploads.end(up);
       up.writer.discard();

@@ -206,6 +206,7 @@ export class ShardCore {
     this.blobs = new BlobService({
       store: env.storage.blobs,
       clock: env.clock,
+      timers: env.timers,
       hubSigner: env.hubSigner,
       sink: env.sink,
       // Read at each decision, so a limits change reaches it like the rooms' limits.
@@ -223,6 +224,7 @@ export class ShardCore {
       if (opts.env.storage.getRoomState(roomId) === undefined) continue;
       shard.rooms.set(roomId, RoomSequencer.restore(shard.env, roomId));
     }
+    shard.blobs.resumeSweep();
     return shard;
   }
 

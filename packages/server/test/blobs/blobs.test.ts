@@ -260,6 +260,29 @@ describe("attachments through the hub (blobs/)", () => {
     expect(erased.map((r) => r.detail.reason)).toEqual(["never referenced"]);
   });
 
+  it("collects on its own timer, with no later upload, and leaves no timer once nothing is left", async () => {
+    const { env, storage, roomId, alice, dir } = await setup();
+    const idleTimers = env.time.pendingTimers;
+    const dropped = seededBytes(18, 6000);
+    const partial = seededBytes(19, 2 * BLOB_CHUNK_SIZE);
+    expect(state(await upload(env, alice, roomId, dropped)).complete).toBe(true);
+    await begin(env, alice, roomId, idOf(partial), partial.length);
+    await chunk(env, alice, roomId, idOf(partial), partial, 0);
+    expect(env.time.pendingTimers).toBe(idleTimers + 1);
+    // A tenth of the shorter period (30 s) apart: the upload expires at 30 s, the blob at 60 s.
+    for (let t = 0; t < 66_000; t += 3_000) {
+      env.time.advance(3_000);
+      await storage.idle();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(storage.blobs.get(roomId, idOf(dropped))).toBeUndefined();
+    expect(filesUnder(join(dir, "blobs"))).toEqual([]);
+    expect(
+      errorName(await chunk(env, alice, roomId, idOf(partial), partial, BLOB_CHUNK_SIZE)),
+    ).toBe("UPLOAD_EXPIRED");
+    expect(env.time.pendingTimers).toBe(idleTimers);
+  });
+
   it("erases a blob when its last referencing message is erased: no byte of its key is left", async () => {
     const { env, storage, roomId, alice, bob, dir } = await setup();
     const blob = seededBytes(12, BLOB_CHUNK_SIZE + 77);
