@@ -172,7 +172,9 @@ describe("kalandrad hub links", () => {
 
   it("the accepting side pings too: a dialer that falls silent is noticed and its link closed", async () => {
     const [a, b] = await Promise.all([hubSpec(root, "a4.example"), hubSpec(root, "b4.example")]);
-    const hubB = await start(b, [a], { keepalive_ms: 100 });
+    // 300 ms, not less: under a loaded CI machine the loop can stall a few hundred ms, and a
+    // link answered throughout must not be closed as silent.
+    const hubB = await start(b, [a], { keepalive_ms: 300 });
     const bKey = Uint8Array.from(Buffer.from(b.hubKeyHex, "hex"));
     const signer = signerOf(a);
     const dialer = LinkEndpoint.dialer({
@@ -200,13 +202,14 @@ describe("kalandrad hub links", () => {
     for (const e of dialer.start()) if (e.kind === "send") ws.send(e.frame);
     await waitUntil(() => hubB.peerLinks.state("a4.example") === "up", "b sees a's link");
     // Answered, the link stays up across many intervals.
-    await waitUntil(() => pings >= 5, "b pings the dialer");
+    await waitUntil(() => pings >= 4, "b pings the dialer");
     expect(hubB.peerLinks.state("a4.example")).toBe("up");
     // Silent (a partition): b closes the link on its own within a few intervals.
     answering = false;
     const silentAt = performance.now();
     await waitUntil(() => hubB.peerLinks.state("a4.example") === "down", "b drops the silent link");
-    expect(performance.now() - silentAt).toBeLessThan(2000);
+    // Within a few intervals, not waitUntil's 30 s.
+    expect(performance.now() - silentAt).toBeLessThan(4000);
     ws.close();
   });
 });
