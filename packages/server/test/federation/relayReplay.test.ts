@@ -1,95 +1,12 @@
 /**
- * Replay protection of relayed envelopes (federation/relayReplay.ts, onwardRelay.ts `accept`):
- * a relayed envelope is believed once, whatever the rate of envelopes and however full the
- * bounded memory, and a full memory costs a shrunk window, never a replay.
+ * The replay memory of relayed envelopes (federation/relayReplay.ts) on its own: each
+ * signature believed at most once, whatever the rate and however full the bounded memory,
+ * and a full memory costs a shrunk window, never a replay. Through OnwardRelay `accept`:
+ * onwardRelayRules.test.ts.
  */
-import {
-  createDeviceSigner,
-  type FedEnvelopePayload,
-  openEnvelope,
-  type ProtocolErrorCode,
-  sealEnvelope,
-} from "@kalandra/proto";
-import { ManualTime } from "@kalandra/test-support";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
-import { OnwardRelay, RELAY_REPLAY_WINDOW_MS } from "../../src/federation/onwardRelay.js";
-import { staticPeerPolicy } from "../../src/federation/peerPolicy.js";
+import { describe, expect, it } from "vitest";
 import { ReplayMemory } from "../../src/federation/relayReplay.js";
-import { makeClient, makeEnv } from "../hub/harness.js";
-import { appMessage } from "../sequencer/room.js";
-
-const hub = (v: number) => createDeviceSigner(new Uint8Array(32).fill(v));
-const [a, b, c] = [hub(1), hub(2), hub(3)];
-const W = Number(RELAY_REPLAY_WINDOW_MS);
-
-/** Hub c.example, reaching a.example through b.example, remembering at most `max`. */
-function atC(max: number) {
-  const counted: ProtocolErrorCode[] = [];
-  const time = new ManualTime(0n);
-  const relay = new OnwardRelay({
-    self: "c.example",
-    peers: staticPeerPolicy({
-      domain: "c.example",
-      peers: [
-        { domain: "b.example", hubKey: b.publicKey },
-        { domain: "a.example", hubKey: a.publicKey, via: "b.example" },
-      ],
-    }),
-    signer: c,
-    clock: time,
-    linked: (d) => d === "b.example",
-    sendRaw: () => {},
-    count: (code) => counted.push(code),
-    maxRemembered: max,
-  });
-  return { relay, counted, time };
-}
-
-let frame: Uint8Array;
-beforeAll(async () => {
-  const env = await makeEnv();
-  frame = appMessage(await makeClient(env, "alice@a.example"), 5n, 0n, "x");
-});
-
-/** An envelope a.example sealed for c.example at its time `at`, as b.example relays it. */
-function fromA(at: bigint): FedEnvelopePayload {
-  const wire = sealEnvelope(a, {
-    origin: "a.example",
-    forwardedAt: at,
-    hops: 1,
-    frame,
-    dest: "c.example",
-  });
-  return { ...openEnvelope(wire, a.publicKey, { maxHops: 3 }).envelope, hops: 2 };
-}
-
-describe("relayed envelopes are believed once", () => {
-  it("refuses a replay of an envelope the full memory forgot, inside the window", () => {
-    const c = atC(16);
-    c.time.advance(1000);
-    // 40 envelopes within one second: far more than the memory holds, all inside the window.
-    const sent = Array.from({ length: 40 }, (_, i) => fromA(BigInt(1000 + i * 25)));
-    for (const e of sent) expect(c.relay.accept("b.example", e)).toEqual(a.publicKey);
-    expect(c.relay.replays.size.signatures).toBeLessThanOrEqual(16);
-    for (const e of sent) expect(c.relay.accept("b.example", e)).toBeUndefined();
-    expect(c.counted).toEqual(sent.map(() => "REPLAYED_ENVELOPE"));
-    // The origin's next envelope is believed: the window shrank, nothing new is refused.
-    expect(c.relay.accept("b.example", fromA(2001n))).toEqual(a.publicKey);
-  });
-
-  it("remembers an envelope until its origin time leaves the window, not its arrival", () => {
-    const c = atC(16);
-    // a.example's clock runs ahead of c.example's by almost the whole window.
-    const ahead = fromA(BigInt(W - 1));
-    expect(c.relay.accept("b.example", ahead)).toEqual(a.publicKey);
-    c.time.advance(W + 10);
-    // Another envelope arrives (the memory forgets what it may), then the replay.
-    expect(c.relay.accept("b.example", fromA(BigInt(2 * W - 2)))).toEqual(a.publicKey);
-    expect(c.relay.accept("b.example", ahead)).toBeUndefined();
-    expect(c.counted).toEqual(["REPLAYED_ENVELOPE"]);
-  });
-});
 
 describe("ReplayMemory", () => {
   const op = fc.oneof(
