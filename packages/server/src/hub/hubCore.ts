@@ -73,6 +73,7 @@ import {
   type HubRequestContext,
   type InBandModeration,
 } from "./hubRequests.js";
+import { ModerationAnswers } from "./moderationAnswers.js";
 import { RoomQuota } from "./roomQuota.js";
 
 export interface HubLimits
@@ -176,6 +177,7 @@ export class HubCore {
   readonly authentication: Authentication;
   readonly claimLimits: ClaimRateLimiter;
   private moderation: InBandModeration | undefined;
+  private readonly moderationAnswers = new ModerationAnswers();
   /** Every new leaf names its registered owner (identity/leafBinding.ts). */
   private readonly leaves: LeafBinding;
   /** Refused room access is audited (hub/accessAudit.ts). */
@@ -642,6 +644,7 @@ export class HubCore {
       inbox: this.inbox,
       bans: this.deps.bans,
       moderation: this.moderation,
+      moderationAnswers: this.moderationAnswers,
       nowSeconds: this.nowSeconds(),
     };
   }
