@@ -298,6 +298,13 @@ export class HubCore {
           roomId,
         }),
       settle: () => shards.drain(),
+      ...(shards.ownStorage === true
+        ? {
+            eraseCopy: async (roomId: bigint, logIndex: bigint) => {
+              await shards.deliver(shardOf(roomId, shards.count), { t: "erase", roomId, logIndex });
+            },
+          }
+        : {}),
       enlistHubs: async (roomId, keys) => {
         const r = await shards.deliver(shardOf(roomId, shards.count), {
           t: "enlist",
@@ -623,6 +630,13 @@ export class HubCore {
       roomId,
       logIndex,
     });
+    // With worker shards the main storage may hold a second copy: the replica this hub kept
+    // before it took the room over (federation). It goes too, or it would be served again
+    // once the room moves on (nothing to erase there otherwise: false, no record).
+    // In-process shards share the main storage: that one erasure was all.
+    if (r?.ok === true && this.shards.ownStorage === true) {
+      await this.deps.storage.secureDelete(roomId, logIndex);
+    }
     return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
   }
 
