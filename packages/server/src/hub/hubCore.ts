@@ -632,10 +632,13 @@ export class HubCore {
     });
     // With worker shards the main storage may hold a second copy: the replica this hub kept
     // before it took the room over (federation). It goes too, or it would be served again
-    // once the room moves on (nothing to erase there otherwise: false, no record).
-    // In-process shards share the main storage: that one erasure was all.
+    // once the room moves on. (Read first: most rooms have no such copy, and an erasure is a
+    // durable write.) In-process shards share the main storage: that one erasure was all.
     if (r?.ok === true && this.shards.ownStorage === true) {
-      await this.deps.storage.secureDelete(roomId, logIndex);
+      const [copy] = this.deps.storage.readRange(roomId, logIndex, 1);
+      if (copy?.logIndex === logIndex && copy.payload !== null) {
+        await this.deps.storage.secureDelete(roomId, logIndex);
+      }
     }
     return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
   }
