@@ -221,7 +221,18 @@ export class KalandraClient {
       onDiverged: (room) => push.diverged(room),
       pageSize: o.syncPageSize ?? 256,
     });
-    this.#c = { apply, device, clock: o.clock, rng: o.rng, rooms, hub: link, sync, run, persist };
+    this.#c = {
+      apply,
+      device,
+      clock: o.clock,
+      timers: o.timers,
+      rng: o.rng,
+      rooms,
+      hub: link,
+      sync,
+      run,
+      persist,
+    };
     this.#stock = new KeyPackageStock(
       {
         device,

@@ -12,6 +12,14 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectWebSocket, type KalandraClient, type WebSocketConnection } from "@kalandra/client";
 import {
+  decodePayload,
+  encodeFrame,
+  encodePayload,
+  FrameHeader,
+  HEADER_SIZE,
+  Opcode,
+} from "@kalandra/proto";
+import {
   freePort,
   type Kalandrad,
   startKalandrad,
@@ -47,6 +55,8 @@ export interface Member {
   readonly acks: { at: number; index: bigint }[];
   /** `error` events of the client core (a transfer must cause none). */
   readonly errors: Error[];
+  /** Log indexes of the messages the client core was told are redacted (REDACTION). */
+  readonly redacted: Set<bigint>;
 }
 
 const enc = new TextEncoder();
@@ -261,10 +271,12 @@ export class Federation {
       sent: new Map(),
       acks: [],
       errors: [],
+      redacted: new Set(),
     };
     client.on((e) => {
       if (e.type === "message") m.received.set(e.logIndex, dec.decode(e.plaintext));
       if (e.type === "error") m.errors.push(e.error);
+      if (e.type === "redaction") m.redacted.add(e.logIndex);
     });
     await client.reconnect(conn);
     this.members.push(m);
@@ -419,6 +431,54 @@ export function load(
       await Promise.all(loops);
     },
   };
+}
+
+/** One entry of the room's log as a hub serves it (SYNC_PAGE); payload null = erased. */
+export interface ServedEntry {
+  index: bigint;
+  opcode: number;
+  payload: Uint8Array | null;
+}
+
+let rawRequestId = 0x7100_0000;
+
+/**
+ * The room's log from `from` on as `m`'s home hub serves it: a SYNC_REQUEST signed by m's
+ * device, sent on its connection beside its client core (which ignores an answer to a
+ * request id it did not send). A hub that does not sequence the room answers from its
+ * replica, so this reads what each hub holds.
+ */
+export async function servedLog(m: Member, roomId: bigint, from = 0n): Promise<ServedEntry[]> {
+  const requestId = rawRequestId++;
+  const answer = new Promise<Uint8Array>((resolve) =>
+    m.conn.onFrame((bytes) => {
+      if (FrameHeader.view(bytes).requestId === requestId) resolve(bytes);
+    }),
+  );
+  m.conn.send(
+    encodeFrame(
+      {
+        opcode: Opcode.SYNC_REQUEST,
+        requestId,
+        roomId,
+        senderId: m.client.senderId,
+        epoch: m.client.room(roomId)?.epoch ?? 0n,
+        payload: encodePayload(Opcode.SYNC_REQUEST, { from, limit: 500 }),
+      },
+      m.client.signer,
+    ),
+  );
+  const bytes = await Promise.race([answer, sleep(10_000).then(() => undefined)]);
+  if (bytes === undefined) throw new Error(`${m.hub} did not answer a SYNC_REQUEST in 10 s`);
+  const h = FrameHeader.view(bytes);
+  if (h.opcode !== Opcode.SYNC_PAGE) {
+    const e = decodePayload(Opcode.ERROR, bytes.subarray(HEADER_SIZE));
+    throw new Error(`${m.hub} refused the SYNC_REQUEST: ${e.name} ${e.message}`);
+  }
+  return decodePayload(Opcode.SYNC_PAGE, bytes.subarray(HEADER_SIZE)).entries.map((e) => {
+    const eh = FrameHeader.view(e.header);
+    return { index: eh.logIndex, opcode: eh.opcode, payload: e.payload };
+  });
 }
 
 export type Until = (pred: () => boolean, what: string) => Promise<void>;

@@ -1,9 +1,9 @@
 /**
  * What the intents and the push handler need of the client (and nothing else): the device,
- * injected time and randomness, the rooms, the hub, the room sync, the serial queue and
+ * injected time, timers and randomness, the rooms, the hub, the room sync, the serial queue and
  * persistence. `KalandraClient` builds one and keeps it private.
  */
-import type { Clock, Rng } from "@kalandra/proto";
+import type { Clock, Rng, Timers } from "@kalandra/proto";
 import type { ApplyContext } from "./apply.js";
 import type { Device } from "./device.js";
 import type { HubRequests } from "./hubLink.js";
@@ -15,6 +15,7 @@ export interface ClientContext {
   readonly apply: ApplyContext;
   readonly device: Device;
   readonly clock: Clock;
+  readonly timers: Timers;
   readonly rng: Rng;
   readonly rooms: Map<bigint, Room>;
   readonly hub: HubRequests;

@@ -45,6 +45,9 @@ export interface RoomAccessOptions {
 /** Hub error names after which the intent is rebuilt on the new epoch. */
 const RETRYABLE = new Set(["STALE_EPOCH", "MISSING_PROPOSALS"]);
 const MAX_ATTEMPTS = 8;
+/** First wait for a commit the hub sequenced but does not serve yet; it doubles per attempt. */
+const STALE_WAIT_MS = 100;
+const STALE_WAIT_MAX_MS = 2000;
 
 interface Built {
   opcode: number;
@@ -117,8 +120,25 @@ export class Intents {
       });
       if (!RETRYABLE.has(err.hubName)) throw err;
       await this.#c.sync.syncRoom(room);
+      const expected = err.expectedEpoch;
+      if (expected !== undefined && room.epoch < expected)
+        await this.#awaitEpoch(room, expected, attempt);
     }
     throw new ClientError("retries_exhausted", `gave up after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * The hub named an epoch whose commit the sync did not bring: it sequenced the commit but
+   * does not serve it yet (in "majority" mode, not before a majority of hubs persisted it,
+   * docs/federation.md). Rebuilt now, the intent would be stale again and the attempts spent
+   * in moments: wait for the commit (it comes live) a little longer at each attempt, up to
+   * STALE_WAIT_MS << attempt (at most STALE_WAIT_MAX_MS), then go on (the next attempt syncs).
+   */
+  async #awaitEpoch(room: Room, epoch: bigint, attempt: number): Promise<void> {
+    const until = Math.min(STALE_WAIT_MS * 2 ** attempt, STALE_WAIT_MAX_MS);
+    for (let waited = 0; waited < until && room.epoch < epoch && !room.removed; waited += 10) {
+      await new Promise<void>((resolve) => this.#c.timers.set(10, resolve));
+    }
   }
 
   #commitPayload(out: CommitOutput, recipients?: bigint[]): Built {

@@ -50,4 +50,25 @@ describe("client during an authority transfer", () => {
     expect([...a.texts(room)].sort()).toEqual([...sent].sort());
     for (const x of [a, b]) expect(x.events.filter((e) => e.type === "error")).toEqual([]);
   });
+
+  it("a send refused STALE_EPOCH for a commit the hub does not serve yet waits for it, then succeeds", async () => {
+    const w = await World.create("stale-unserved");
+    const [a, b] = await Promise.all(["alice", "bob"].map((u) => w.client(u)));
+    if (!a || !b) throw new Error("clients");
+    const room = await a.client.createRoom();
+    await a.client.addMembers(room, ["bob"]);
+    await waitEpoch([a, b], room, 1n);
+    // bob's commit moves the room to epoch 2; the hub holds it (not served, not fanned out).
+    w.relay.holdFrom = w.relay.rooms.get(room)?.log.length;
+    await b.client.update(room);
+    expect(b.client.room(room)?.epoch).toBe(2n);
+    setTimeout(() => w.relay.release(), 400);
+    // alice sends at epoch 1: STALE_EPOCH (expected 2) and a sync without the commit.
+    const index = await a.client.send(room, text("after the held commit"));
+    expect(w.relay.stats.stale).toBeGreaterThan(0);
+    expect(a.client.room(room)?.epoch).toBe(2n);
+    await waitFor(() => b.texts(room).includes("after the held commit"), "bob reads it");
+    expect(index).toBeGreaterThan(0n);
+    for (const x of [a, b]) expect(x.events.filter((e) => e.type === "error")).toEqual([]);
+  });
 });

@@ -145,6 +145,13 @@ export class Relay {
   refuseRoomRequest:
     | ((f: ReceivedFrame) => { name: ProtocolErrorCode; retryAfterMs?: bigint } | undefined)
     | undefined;
+  /**
+   * Test hook: entries from this log index on are sequenced (the room's epoch moves) but
+   * neither served in sync pages nor fanned out until `release()`, as a federated hub in
+   * "majority" mode holds them until a majority of hubs persisted them.
+   */
+  holdFrom: number | undefined;
+  readonly #held: { frame: Uint8Array; to: RelayConnection[] }[] = [];
   /** Test hook called right after a frame is sequenced, before any answer goes out. */
   afterSequence: ((roomId: bigint, frame: ReceivedFrame) => void) | undefined;
   /** Counters for assertions. */
@@ -248,8 +255,19 @@ export class Relay {
     if (parseFrame(stamped).header.senderId === 0n) signFrame(stamped, this.hub);
     room.log.push(stamped);
     this.afterSequence?.(parseFrame(stamped).header.roomId, parseFrame(stamped));
-    for (const s of room.subscribers) if (s !== sender || this.#o.echo) s.deliver(stamped);
+    const to = [...room.subscribers].filter((s) => s !== sender || this.#o.echo);
+    if (this.holdFrom !== undefined && idx >= BigInt(this.holdFrom)) {
+      this.#held.push({ frame: stamped, to });
+      return idx;
+    }
+    for (const s of to) s.deliver(stamped);
     return idx;
+  }
+
+  /** Ends `holdFrom`: the held entries are served and fanned out. */
+  release(): void {
+    this.holdFrom = undefined;
+    for (const { frame, to } of this.#held.splice(0)) for (const s of to) s.deliver(frame);
   }
 
   #ack(conn: RelayConnection, req: ReceivedFrame, logIndex: bigint, epoch: bigint): void {
@@ -420,7 +438,8 @@ export class Relay {
         room.subscribers.add(conn);
         const from = Number(fieldU64(p, "from"));
         const limit = Math.max(1, Math.min(fieldNumber(p, "limit"), 1000));
-        const slice = room.log.slice(from, from + limit);
+        const served = Math.min(room.log.length, this.holdFrom ?? room.log.length);
+        const slice = room.log.slice(from, Math.min(from + limit, served));
         const entries = slice.map((b) => ({
           header: b.subarray(0, HEADER_SIZE),
           payload: b.subarray(HEADER_SIZE),
@@ -428,7 +447,7 @@ export class Relay {
         this.#respond(conn, f, Opcode.SYNC_PAGE, {
           entries,
           next: BigInt(from + slice.length),
-          head: BigInt(room.log.length),
+          head: BigInt(served),
         });
         return;
       }

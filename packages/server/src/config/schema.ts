@@ -465,6 +465,11 @@ export const schema = {
       values: ["majority", "local"],
       doc: '`"majority"`: a frame is acknowledged once a majority of the room\'s voters persisted it, so failover loses no acknowledged frame; `"local"`: once the authority persisted it (a failover may lose the unreplicated tail).',
     },
+    enlist_hubs: {
+      type: "bool",
+      default: true,
+      doc: "A room's authority enlists every voter hub (each hub with a member device) as an MLS external sender of the room, by a GroupContextExtensions proposal its members commit, so whichever hub sequences the room after a transfer or a failover can kick (docs/federation.md \"Kicks across hubs\"). `false`: only the creating hub is listed and a kick after a move is refused. Read at start: a SIGHUP reports it as needing a restart; switched off, hubs already listed stay listed (the room's committed state) and no more are proposed.",
+    },
     peers: {
       type: "peers",
       default: [],

@@ -36,6 +36,13 @@ export interface LocalHub {
    * all are listed already (nothing proposed, nothing pending).
    */
   enlistHubs?(roomId: bigint, keys: Uint8Array[]): Promise<boolean>;
+  /**
+   * Erases the room's entry `logIndex` in this hub's other copy of the room's log: a worker
+   * shard's, kept from when this hub sequenced the room (it would be served again if the
+   * room came back). For each erasure the replica makes (replicaRedaction.ts). Absent when
+   * there is no other copy (the shards use the main storage).
+   */
+  eraseCopy?(roomId: bigint, logIndex: bigint): Promise<void>;
   /** Resolves once every request accepted before is durable and sent on (shards drained). */
   settle?(): Promise<void>;
   /** Where a room sequenced here ends, with its stored state and metadata (a handover). */

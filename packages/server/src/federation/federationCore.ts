@@ -102,7 +102,11 @@ export class FederationCore implements FederationInputs {
     });
     this.devices = new RemoteDevices(d.storage);
     this.book = new AuthorityBook({ storage: d.storage, clock: d.clock });
-    this.replica = new ReplicaLog(d.storage, (header) => replicaAck(d.signer, header));
+    this.replica = new ReplicaLog(
+      d.storage,
+      (header) => replicaAck(d.signer, header),
+      (roomId, logIndex) => this.local?.eraseCopy?.(roomId, logIndex),
+    );
     this.enlisting = new HubEnlisting(
       d.peers.domain,
       (domain) => this.keyOf(domain),

@@ -1,11 +1,12 @@
 /**
  * Where the hub core sends a local user's request when federation is on (DESIGN §11): a
  * request to a room another hub sequences goes to that authority (sync is served from the
- * replica), a key-package claim for another domain's user goes to that user's home hub.
+ * replica), and so does in-band moderation of such a room (KICK, REDACT, a room BAN); a
+ * key-package claim for another domain's user goes to that user's home hub.
  * Everything else stays on this hub. The hub core's own checks (bans, credentials bound to
  * identity) have run before, so a participating hub's bans apply to what it relays.
  */
-import { decodePayload, type Frame, isRoomRequest, Opcode } from "@kalandra/proto";
+import { decodePayload, type Frame, isProtocolError, isRoomRequest, Opcode } from "@kalandra/proto";
 import { domainOf } from "../identity/userId.js";
 import type { SequencerLimits } from "../sequencer/env.js";
 import { syncPage } from "../sequencer/queries.js";
@@ -33,6 +34,17 @@ export function routeFederated(
     if (domain === undefined || domain === fed.domain.toLowerCase()) return undefined;
     return fed.forward(sessionId, frame, from, domain);
   }
+  if (isRoomModeration(frame)) {
+    // Carried out where the room is sequenced: only its authority can erase or remove.
+    const authority = fed.book.authorityOf(h.roomId);
+    if (authority === undefined || authority.domain === fed.domain) return undefined;
+    const wait = fed.transferring(h.roomId);
+    if (wait !== undefined) {
+      const moving = refuse("TRANSFERRING", "the room's authority is moving");
+      return fed.refuse(sessionId, frame, { ...moving, retryAfterMs: wait });
+    }
+    return fed.forward(sessionId, frame, from, authority.domain);
+  }
   if (!isRoomRequest(h.opcode)) return undefined;
   // While the room moves, here or to here: the client retries after the hint.
   const moving = transferringRefusal(fed, h);
@@ -48,4 +60,21 @@ export function routeFederated(
     );
   }
   return fed.forward(sessionId, frame, from, authority.domain);
+}
+
+/**
+ * In-band moderation of one room (KICK, REDACT, a room-scoped BAN): the room's authority
+ * carries it out (peers may forward these, peerRequests.ts). A hub-wide BAN is this hub's.
+ */
+function isRoomModeration(frame: Frame): boolean {
+  const op = frame.header.opcode;
+  if (op === Opcode.KICK || op === Opcode.REDACT) return true;
+  if (op !== Opcode.BAN) return false;
+  try {
+    return decodePayload(Opcode.BAN, frame.payload).scope === "room";
+  } catch (e) {
+    // Answered here (BAD_PAYLOAD, hubRequests.ts) like any payload that does not decode.
+    if (isProtocolError(e)) return false;
+    throw e;
+  }
 }

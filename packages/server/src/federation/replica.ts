@@ -72,6 +72,8 @@ export class ReplicaLog {
   constructor(
     private readonly storage: Storage,
     private readonly ackOf?: ReplicaAck,
+    /** Erases an entry in this hub's other copy of the room's log (LocalHub.eraseCopy). */
+    private readonly eraseCopy?: (roomId: bigint, logIndex: bigint) => Promise<void> | undefined,
   ) {}
 
   /** The next log_index this replica expects. */
@@ -259,10 +261,13 @@ export class ReplicaLog {
         ...(roomState === undefined ? {} : { roomState }),
       },
     ]);
-    // Erased at the authority: erased here too, so no byte of it is kept (DESIGN §5).
+    // Erased at the authority: erased here too, so no byte of it is kept (DESIGN §5); the
+    // authority's REDACTION of an earlier entry likewise (replicaRedaction.ts). In every
+    // copy this hub holds: a worker shard keeps the log from when this hub sequenced it.
+    let erased: bigint | undefined = logIndex;
     if (payload === null) await this.storage.secureDelete(roomId, logIndex);
-    // The authority's REDACTION of an earlier entry: erased here too (replicaRedaction.ts).
-    else await applyRedaction(this.storage, roomId, header, payload);
+    else erased = await applyRedaction(this.storage, roomId, header, payload);
+    if (erased !== undefined) await this.eraseCopy?.(roomId, erased);
   }
 
   private serial<T>(roomId: bigint, op: () => Promise<T>): Promise<T> {

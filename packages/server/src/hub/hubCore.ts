@@ -73,6 +73,7 @@ import {
   type HubRequestContext,
   type InBandModeration,
 } from "./hubRequests.js";
+import { ModerationAnswers } from "./moderationAnswers.js";
 import { RoomQuota } from "./roomQuota.js";
 
 export interface HubLimits
@@ -176,6 +177,7 @@ export class HubCore {
   readonly authentication: Authentication;
   readonly claimLimits: ClaimRateLimiter;
   private moderation: InBandModeration | undefined;
+  private readonly moderationAnswers = new ModerationAnswers();
   /** Every new leaf names its registered owner (identity/leafBinding.ts). */
   private readonly leaves: LeafBinding;
   /** Refused room access is audited (hub/accessAudit.ts). */
@@ -296,6 +298,13 @@ export class HubCore {
           roomId,
         }),
       settle: () => shards.drain(),
+      ...(shards.ownStorage === true
+        ? {
+            eraseCopy: async (roomId: bigint, logIndex: bigint) => {
+              await shards.deliver(shardOf(roomId, shards.count), { t: "erase", roomId, logIndex });
+            },
+          }
+        : {}),
       enlistHubs: async (roomId, keys) => {
         const r = await shards.deliver(shardOf(roomId, shards.count), {
           t: "enlist",
@@ -621,6 +630,16 @@ export class HubCore {
       roomId,
       logIndex,
     });
+    // With worker shards the main storage may hold a second copy: the replica this hub kept
+    // before it took the room over (federation). It goes too, or it would be served again
+    // once the room moves on. (Read first: most rooms have no such copy, and an erasure is a
+    // durable write.) In-process shards share the main storage: that one erasure was all.
+    if (r?.ok === true && this.shards.ownStorage === true) {
+      const [copy] = this.deps.storage.readRange(roomId, logIndex, 1);
+      if (copy?.logIndex === logIndex && copy.payload !== null) {
+        await this.deps.storage.secureDelete(roomId, logIndex);
+      }
+    }
     return r ?? { ok: false, refusal: refuse("INTERNAL", "no outcome") };
   }
 
@@ -642,6 +661,7 @@ export class HubCore {
       inbox: this.inbox,
       bans: this.deps.bans,
       moderation: this.moderation,
+      moderationAnswers: this.moderationAnswers,
       nowSeconds: this.nowSeconds(),
     };
   }

@@ -1,10 +1,11 @@
 /**
  * The requests the hub answers itself, without a room's sequencer: key-package upload and
  * claim (the directory, keypackages/directory.ts; claims rate-limited, claimLimits.ts),
- * the device's Welcome inbox (INVITES_LIST, WELCOME_ACK; inbox/welcomeInbox.ts) and in-band moderation (KICK, BAN,
- * REDACT, handed to moderation when it is enabled, FORBIDDEN otherwise). Each answers on
- * the requesting session; payloads that do not decode throw ProtocolError, which the hub
- * core turns into an ERROR response.
+ * the device's Welcome inbox (INVITES_LIST, WELCOME_ACK; inbox/welcomeInbox.ts) and in-band
+ * moderation (KICK, BAN, REDACT, handed to moderation when it is enabled, FORBIDDEN
+ * otherwise; a repeat gets the first answer, moderationAnswers.ts). Each answers on the
+ * requesting session; payloads that do not decode throw ProtocolError, which the hub core
+ * turns into an ERROR response.
  */
 import {
   type DeviceSigner,
@@ -24,6 +25,7 @@ import type { BanPolicy } from "../vocabulary/bans.js";
 import { type Outcome, refuse } from "../vocabulary/outcome.js";
 import type { Sink } from "../vocabulary/target.js";
 import type { ClaimRateLimiter } from "./claimLimits.js";
+import type { ModerationAnswers } from "./moderationAnswers.js";
 
 /** A moderation request a device sent in band (KICK, BAN, REDACT), decoded. */
 export type ModerationRequest = {
@@ -58,6 +60,8 @@ export interface HubRequestContext {
   inbox: WelcomeInbox;
   bans: BanPolicy | undefined;
   moderation: InBandModeration | undefined;
+  /** First answers of in-band moderation requests, for their repeats. */
+  moderationAnswers: ModerationAnswers;
   nowSeconds: bigint;
 }
 
@@ -198,8 +202,13 @@ async function moderate(ctx: HubRequestContext, frame: Frame, from: Requester): 
     const r = refuse("FORBIDDEN", "moderation is not enabled on this hub");
     return ctx.sink(reply, errorFrame(h, r));
   }
-  const r = await ctx.moderation.handle({ userId: from.userId, roomId: h.roomId, request });
-  if (!r.ok) return ctx.sink(reply, errorFrame(h, r.refusal));
-  const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlcTimestamp: 0n };
-  ctx.sink(reply, responseFrame(ctx.signer, h, Opcode.ACK, {}, stamp));
+  const moderation = ctx.moderation;
+  // A repeat of the request (the client's retry) gets the first answer (moderationAnswers.ts).
+  const answer = await ctx.moderationAnswers.once(h.senderId, h.requestId, async () => {
+    const r = await moderation.handle({ userId: from.userId, roomId: h.roomId, request });
+    if (!r.ok) return { bytes: errorFrame(h, r.refusal), accepted: false };
+    const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlcTimestamp: 0n };
+    return { bytes: responseFrame(ctx.signer, h, Opcode.ACK, {}, stamp), accepted: true };
+  });
+  ctx.sink(reply, answer);
 }

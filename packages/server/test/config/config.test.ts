@@ -242,6 +242,31 @@ describe("configuration", () => {
     ).toMatch(/reached through `via`/);
   });
 
+  it("[federation]: enlist_hubs is a boolean, true by default, changed by a restart only", () => {
+    const on = loadConfig(undefined, {});
+    expect(on.ok && on.config.federation.enlist_hubs).toBe(true);
+    const off = loadConfig(file("[federation]\nenlist_hubs = false\n"), {});
+    expect(off.ok && off.config.federation.enlist_hubs).toBe(false);
+    const env = loadConfig(undefined, { KALANDRA_FEDERATION__ENLIST_HUBS: "false" });
+    expect(env.ok && env.config.federation.enlist_hubs).toBe(false);
+    for (const bad of ['enlist_hubs = "yes"', "enlist_hubs = 1"]) {
+      const r = loadConfig(file(`[federation]\n${bad}\n`), {});
+      expect(issues(r)).toEqual([
+        { key: "federation.enlist_hubs", problem: expect.stringMatching(/true or false/) },
+      ]);
+    }
+    const badEnv = loadConfig(undefined, { KALANDRA_FEDERATION__ENLIST_HUBS: "on" });
+    expect(issues(badEnv).map((i) => [i.key, i.problem])).toEqual([
+      ["federation.enlist_hubs", expect.stringMatching(/KALANDRA_FEDERATION__ENLIST_HUBS/)],
+    ]);
+    // Enlisting is chosen when the federation core is built: SIGHUP says a restart is needed.
+    const next = defaultConfig();
+    next.federation.enlist_hubs = false;
+    expect(diffConfig(defaultConfig(), next)).toEqual([
+      { key: "federation.enlist_hubs", reloadable: false, secret: false },
+    ]);
+  });
+
   it("parses addresses, IPv6 included", () => {
     expect(parseAddress("[::1]:443")).toEqual({ host: "::1", port: 443 });
     expect(parseAddress("h:70000")).toBeUndefined();

@@ -6,7 +6,7 @@
  * processes the commit, and the kicked member decrypts nothing after it. Three real hub
  * cores with real ts-mls members (threeHubs.ts).
  */
-import { decodePayload, Opcode } from "@kalandra/proto";
+import { decodePayload, FrameHeader, Opcode } from "@kalandra/proto";
 import {
   acceptAll,
   type ClientState,
@@ -18,6 +18,7 @@ import {
 } from "ts-mls";
 import { externalSendersOf } from "ts-mls/externalSender.js";
 import { describe, expect, it } from "vitest";
+import { inBandModeration } from "../../src/moderation/inBand.js";
 import { type Client, deliveredTo, type Env, frameOf } from "../hub/harness.js";
 import { commit, process } from "../mls/mlsClients.js";
 import { appMessage } from "../sequencer/room.js";
@@ -170,6 +171,37 @@ describe("kicks across hubs", () => {
     const ok = await sendVia(net, c, carol, appMessage(carol, ROOM, epoch + 1n, "after"));
     expect(ok.opcode).toBe(Opcode.ACK);
   });
+  it("after a transfer A → B, a moderator homed on C kicks in band: C forwards it to B, whose removal it is", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom();
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    await commitPending(net, b, bob, [
+      [a, alice],
+      [c, carol],
+    ]);
+    await net.settle();
+    for (const env of [b, c]) {
+      const moderation = moderationOf(net, env);
+      env.hub.setModeration(
+        inBandModeration(moderation, { moderators: () => [`carol@${C}`], clock: net.time }),
+      );
+    }
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    const epoch = carol.state!.groupContext.epoch;
+    const kick = frameOf(carol, Opcode.KICK, ROOM, epoch, { user_id: `alice@${A}`, reason: "x" });
+    const r = await sendVia(net, c, carol, kick);
+    expect(r.error).toBeUndefined();
+    expect(r.opcode).toBe(Opcode.ACK);
+    // B sequenced the Remove proposal at the place its answer names (or the expel after it).
+    const at = b.storage.readRange(ROOM, r.frame.header.logIndex, 1)[0]!;
+    expect(FrameHeader.view(at.header).senderId).toBe(0n);
+    expect(b.storage.readAudit().at(-1)).toMatchObject({ kind: "kick", actor: `user:carol@${C}` });
+    expect(c.storage.readAudit().some((x) => x.kind === "kick")).toBe(false);
+    await net.settle();
+    expect(hubProposals(c, carol).length).toBeGreaterThan(0);
+  });
+
   it("majority: the kicked member's hub, left without members, still delivers the commit removing it", async () => {
     const { net, hubs, alice, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority" },

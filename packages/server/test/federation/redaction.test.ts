@@ -7,6 +7,7 @@
 import {
   createDeviceSigner,
   encodeFrame,
+  FrameHeader,
   HEADER_SIZE,
   hubFrame,
   Opcode,
@@ -14,7 +15,8 @@ import {
 } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { redactedIndex } from "../../src/federation/replicaRedaction.js";
-import type { Env } from "../hub/harness.js";
+import { inBandModeration } from "../../src/moderation/inBand.js";
+import { type Env, frameOf } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
 import { A, B, C, moderationOf, ROOM, threeHubRoom } from "./threeHubs.js";
 import { sendVia } from "./twoHubs.js";
@@ -99,6 +101,51 @@ describe("REDACT across hubs", () => {
     for (const env of [a, b, c]) expect(payloadAt(env, target)).toBeNull();
     expect(live(a)).toEqual(live(b));
     expect(live(c)).toEqual(live(b));
+  });
+});
+
+describe("in-band moderation of a room another hub sequences", () => {
+  it("after a transfer A → B, a moderator homed on A redacts in band: A forwards it to B, which erases everywhere", async () => {
+    const { net, hubs, alice, carol } = await threeHubRoom();
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    // alice@a moderates on both hubs (A's own moderation would refuse: it no longer erases).
+    for (const env of [a, b]) {
+      env.hub.setModeration(
+        inBandModeration(moderationOf(net, env), {
+          moderators: () => [`alice@${A}`],
+          clock: net.time,
+        }),
+      );
+    }
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    const sent = await sendVia(net, c, carol, appMessage(carol, ROOM, 1n, "to go"));
+    await net.settle();
+    const target = sent.frame.header.logIndex;
+
+    const redact = frameOf(alice, Opcode.REDACT, ROOM, 1n, { log_index: target, reason: "x" });
+    const r = await sendVia(net, a, alice, redact);
+    expect(r.error).toBeUndefined();
+    expect(r.opcode).toBe(Opcode.ACK);
+    await net.settle();
+    for (const env of [a, b, c]) expect(payloadAt(env, target)).toBeNull();
+    // The notice is B's, at the place B's answer names.
+    const notice = b.storage.readRange(ROOM, r.frame.header.logIndex, 1)[0]!;
+    expect(FrameHeader.view(notice.header).opcode).toBe(Opcode.REDACTION);
+    expect(b.storage.readAudit().at(-1)).toMatchObject({
+      kind: "redact",
+      actor: `user:alice@${A}`,
+    });
+    // A hub-wide BAN stays the hub's own: A bans, B knows nothing of it.
+    const ban = frameOf(alice, Opcode.BAN, ROOM, 1n, {
+      user_id: "x@a.example",
+      scope: "hub",
+      reason: "",
+    });
+    expect((await sendVia(net, a, alice, ban)).opcode).toBe(Opcode.ACK);
+    expect(a.storage.readAudit().at(-1)).toMatchObject({ kind: "ban" });
+    expect(b.storage.readAudit().some((x) => x.kind === "ban")).toBe(false);
   });
 });
 

@@ -5,6 +5,7 @@ import {
   Frame,
   FrameHeader,
   generateDeviceKey,
+  hubFrame,
   Opcode,
   signFrame,
   stampSequence,
@@ -143,6 +144,30 @@ describe("ReplicaLog: the position check of a participating hub (DESIGN §11)", 
     const f = frameAt(0n);
     await r.applyPage(ROOM, [{ header: f.subarray(0, 128), payload: null }]);
     expect(storage.readRange(ROOM, 0n, 1)[0]!.payload).toBeNull();
+  });
+
+  it("erases the hub's other copy of an entry too: erased at the authority, or redacted by its notice", async () => {
+    const storage = new MemoryStorage();
+    const copy: bigint[] = [];
+    const r = new ReplicaLog(storage, undefined, async (roomId, i) => {
+      expect(roomId).toBe(ROOM);
+      copy.push(i);
+    });
+    const f = frameAt(0n);
+    await r.applyPage(ROOM, [{ header: f.subarray(0, 128), payload: null }]);
+    await r.accept(ROOM, frameAt(1n), []);
+    await r.accept(ROOM, frameAt(2n), []);
+    expect(copy).toEqual([0n]);
+    const notice = hubFrame(hub.signer, Opcode.REDACTION, ROOM, 0n, { log_index: 1n });
+    stampSequence(notice, 3n, 1003n);
+    await r.accept(ROOM, notice, []);
+    expect(storage.readRange(ROOM, 1n, 1)[0]!.payload).toBeNull();
+    expect(copy).toEqual([0n, 1n]);
+    // A notice naming what is no application message here erases nothing, in no copy.
+    const bad = hubFrame(hub.signer, Opcode.REDACTION, ROOM, 0n, { log_index: 3n });
+    stampSequence(bad, 4n, 1004n);
+    await r.accept(ROOM, bad, []);
+    expect(copy).toEqual([0n, 1n]);
   });
 
   it("ignores page entries of another room or out of sequence", async () => {

@@ -3,10 +3,10 @@
  * configured moderators may kick, ban and redact over the wire; anyone else is refused with
  * FORBIDDEN and the refusal is audited; a hub without moderation refuses them all.
  */
-import { Opcode } from "@kalandra/proto";
+import { decodePayload, Flag, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { inBandModeration } from "../../src/moderation/inBand.js";
-import { errorName, frameOf, makeClient, send } from "../hub/harness.js";
+import { deliveredTo, errorName, frameOf, makeClient, send } from "../hub/harness.js";
 import { roomWith } from "../sequencer/room.js";
 import { moderatedEnv } from "./support.js";
 
@@ -69,6 +69,58 @@ describe("in-band moderation", () => {
     // Redaction in band: the log has alice's creation frame at 0; redact refuses it.
     const red = frameOf(alice, Opcode.REDACT, roomId, 1n, { log_index: 0n, reason: "x" });
     expect(errorName(await send(env, alice, red))).toBe("FORBIDDEN");
+  });
+
+  it("a repeated REDACT (same sender and request id, the client's retry) gets the first answer, erased and noticed once", async () => {
+    const env = await moderatedEnv();
+    const { members, roomId } = await roomWith(["alice", "bob"], { env });
+    const [alice, bob] = members as [(typeof members)[0], (typeof members)[0]];
+    let moderators = ["alice"];
+    env.hub.setModeration(
+      inBandModeration(env.moderation, { moderators: () => moderators, clock: env.time }),
+    );
+    const message = (text: string) =>
+      frameOf(bob, Opcode.APP_MESSAGE, roomId, 1n, {
+        generation: 0,
+        ciphertext: new TextEncoder().encode(text),
+      });
+    const target = (await send(env, bob, message("oops"))).frame.header.logIndex;
+    const redact = frameOf(alice, Opcode.REDACT, roomId, 1n, { log_index: target, reason: "x" });
+    const first = await send(env, alice, redact);
+    expect(first.opcode).toBe(Opcode.ACK);
+    // The answer was slow: the client sends the same frame again.
+    const again = await send(env, alice, redact);
+    expect(again.opcode).toBe(Opcode.ACK);
+    expect(again.bytes).toEqual(first.bytes);
+
+    // Both copies arrive before the first is answered: one erasure, the same answer twice.
+    const second = (await send(env, bob, message("oops again"))).frame.header.logIndex;
+    const redact2 = frameOf(alice, Opcode.REDACT, roomId, 1n, { log_index: second, reason: "" });
+    const sent = env.out.length;
+    await Promise.all([
+      env.hub.handleFrame(alice.sessionId, alice.senderId, redact2),
+      env.hub.handleFrame(alice.sessionId, alice.senderId, redact2),
+    ]);
+    await env.hub.shards.drain();
+    const answers = env.out
+      .slice(sent)
+      .filter((s) => s.target.kind === "session" && s.frame.header.has(Flag.RESPONSE));
+    expect(answers.map((a) => a.frame.header.opcode)).toEqual([Opcode.ACK, Opcode.ACK]);
+    expect(answers[1]!.bytes).toEqual(answers[0]!.bytes);
+
+    const notices = deliveredTo(env, bob.senderId, Opcode.REDACTION).map(
+      (f) => decodePayload(Opcode.REDACTION, f.payload).log_index,
+    );
+    expect(notices).toEqual([target, second]);
+    expect(env.storage.readAudit().filter((a) => a.kind === "redact")).toHaveLength(2);
+
+    // A refusal is not kept: a retry of a refused request is carried out anew.
+    moderators = [];
+    const third = (await send(env, bob, message("third"))).frame.header.logIndex;
+    const redact3 = frameOf(alice, Opcode.REDACT, roomId, 1n, { log_index: third, reason: "" });
+    expect(errorName(await send(env, alice, redact3))).toBe("FORBIDDEN");
+    moderators = ["alice"];
+    expect((await send(env, alice, redact3)).opcode).toBe(Opcode.ACK);
   });
 
   it("rate-limits the audit of refusals", async () => {

@@ -229,7 +229,9 @@ describe("room access", () => {
     // Kicking bob takes his admin role (sequenced, so every member sees it).
     expect((await env.moderation.kick(roomId, "bob", "x", "admin:test")).ok).toBe(true);
     expect(await env.hub.roomRole(roomId, "bob")).toBe("member"); // until the commit lands
-    expect(errorName(await send(env, bob, byBob))).toBe("FORBIDDEN");
+    // A new request (the same bytes again would be a repeat: its first answer, DESIGN §4).
+    const again = frameOf(bob, Opcode.KICK, roomId, 1n, { user_id: "carol", reason: "spam" });
+    expect(errorName(await send(env, bob, again))).toBe("FORBIDDEN");
   });
 });
 

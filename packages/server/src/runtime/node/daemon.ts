@@ -223,6 +223,7 @@ export class Daemon {
           failoverAfterMs: config.federation.failover_after_ms,
           retryAfterMs: BigInt(config.federation.retry_after_ms),
           keepaliveMs: config.federation.keepalive_ms,
+          enlistHubs: config.federation.enlist_hubs,
         };
       }
       hub = await openHub(o, deps, dataDir, () => daemon);

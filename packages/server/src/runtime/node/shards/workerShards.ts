@@ -37,6 +37,7 @@ export interface WorkerShardsOptions {
 const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 
 export class WorkerShards implements ShardSet {
+  readonly ownStorage = true;
   private readonly workers: Worker[] = [];
   /** Per worker: request id → its resolver. */
   private readonly waiting: Map<number, (o: Outcome | undefined) => void>[] = [];
