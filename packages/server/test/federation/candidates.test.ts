@@ -1,0 +1,151 @@
+/**
+ * A hub taking a room over promises no higher term on the way (issue 18 (a);
+ * src/federation/roomTransfers.ts): a hub that won a failover and is still installing the
+ * room, or that a planned transfer names, refuses another voter's higher term; and a hub
+ * that promised a higher term before its certificate came never sequences in the lower one.
+ * Otherwise it could sequence in its own term after promising a higher term's candidate its
+ * log as it was, and count itself towards a commit point that candidate's log lacks.
+ */
+import { decodePayload, Opcode, openEnvelope, type PayloadOf } from "@kalandra/proto";
+import { describe, expect, it } from "vitest";
+import { proposeFrame } from "../../src/federation/authority/authorityFrames.js";
+import type { Proposal } from "../../src/federation/authority/statement.js";
+import type { LocalHub } from "../../src/federation/coreDeps.js";
+import { appMessage } from "../sequencer/room.js";
+import { A, B, C, FAILOVER_MS, ROOM, threeHubRoom } from "./threeHubs.js";
+import { type Net, sendVia } from "./twoHubs.js";
+
+/** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
+function votes(net: Net, from: string, to: string): PayloadOf<typeof Opcode.AUTHORITY_VOTE>[] {
+  const key = net.signers.get(from)!.publicKey;
+  return net.log
+    .filter((m) => m.from === from && m.to === to)
+    .map((m) => openEnvelope(m.bytes, key, { maxHops: 3 }).inner)
+    .filter((f) => f.header.opcode === Opcode.AUTHORITY_VOTE)
+    .map((f) => decodePayload(Opcode.AUTHORITY_VOTE, f.payload));
+}
+
+/** C, its link to the room's authority down, proposes itself for `term` to B. */
+function cProposes(net: Net, term: bigint, lastTerm = 0n): void {
+  const c = net.hub(C);
+  const p: Proposal = {
+    roomId: ROOM,
+    term,
+    from: A,
+    to: C,
+    proposer: C,
+    position: c.storage.nextIndex(ROOM),
+    lastTerm,
+    voters: [A, B, C],
+    nonce: new Uint8Array(16).fill(Number(term)),
+    kind: "failover",
+  };
+  c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, p));
+}
+
+/** Drops A's HANDOVER_CERT frames to B while `on()` holds. */
+function certsToBLost(net: Net, on: () => boolean): void {
+  net.tamper = (m) => {
+    if (!on() || m.from !== A || m.to !== B) return m;
+    const inner = openEnvelope(m.bytes, net.signers.get(A)!.publicKey, { maxHops: 3 }).inner;
+    return inner.header.opcode === Opcode.HANDOVER_CERT ? undefined : m;
+  };
+}
+
+const setup = { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS } as const;
+
+describe("a hub taking a room promises no higher term", () => {
+  it("a hub that won a failover and is still installing the room refuses a higher term", async () => {
+    const { net, hubs, bob } = await threeHubRoom({ setup });
+    const fb = hubs[B]!.hub.federation!;
+    const local = (fb as unknown as { local: LocalHub }).local;
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let installing = false;
+    fb.attach({
+      ...local,
+      installRoom: async (h) => {
+        installing = true;
+        await held;
+        return local.installRoom!(h);
+      },
+    });
+    await net.crash(A);
+    // Only B's failover timer runs: B proposes term 1, C votes, B installs the room.
+    for (let step = 0; step < 400 && !installing; step++) {
+      net.time.advance(FAILOVER_MS / 20);
+      fb.tick();
+      await net.settle();
+    }
+    expect(installing).toBe(true);
+    cProposes(net, 2n);
+    await net.settle();
+    expect(votes(net, B, C).filter((v) => v.term === 2n)).toMatchObject([
+      { approve: false, refusal: "STALE_TERM" },
+    ]);
+    expect(hubs[B]!.storage.readAudit().filter((r) => r.detail.event === "vote")).toEqual([]);
+    release();
+    await net.settle();
+    expect(fb.roomAuthority(ROOM)).toMatchObject({ authority: B, term: 1n, role: "sequencer" });
+    const sent = await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    expect(sent.error?.name ?? sent.opcode).toBe(Opcode.ACK);
+  });
+
+  it("a hub a planned transfer names refuses a higher term while the transfer may still complete", async () => {
+    const { net, hubs } = await threeHubRoom({ setup });
+    certsToBLost(net, () => true);
+    const moving = hubs[A]!.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    cProposes(net, 2n);
+    await net.settle();
+    expect(votes(net, B, C).filter((v) => v.term === 2n)).toMatchObject([
+      { approve: false, refusal: "STALE_TERM" },
+    ]);
+    net.tamper = undefined;
+    net.time.advance(1000);
+    hubs[A]!.hub.federation!.tick();
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    expect(hubs[B]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({
+      authority: B,
+      term: 1n,
+      role: "sequencer",
+    });
+  });
+
+  it("a hub that promised a higher term before its planned certificate came proposes itself above it instead of sequencing in the lower term", async () => {
+    const { net, hubs, bob } = await threeHubRoom({ setup });
+    let lose = true;
+    certsToBLost(net, () => lose);
+    const moving = hubs[A]!.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    // The planned proposal's time is up at B: B votes for C's term 2.
+    net.time.advance(2 * FAILOVER_MS + 1);
+    cProposes(net, 2n);
+    await net.settle();
+    expect(votes(net, B, C).filter((v) => v.term === 2n)).toMatchObject([{ approve: true }]);
+    // A's certificate of term 1 reaches B at last.
+    lose = false;
+    hubs[A]!.hub.federation!.tick();
+    await net.settle();
+    const fb = hubs[B]!.hub.federation!;
+    expect(fb.roomAuthority(ROOM)).toMatchObject({ authority: B, term: 3n, role: "sequencer" });
+    // B never began term 1: no entry is of it.
+    const starts = hubs[B]!.storage.readAudit()
+      .filter((r) => r.kind === "federation_room_facts")
+      .flatMap((r) => (r.detail.starts as [string, string][]).map((s) => String(s[0])));
+    expect(starts).not.toContain("1");
+    expect(await moving).toMatchObject({ ok: true });
+    const sent = await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    expect(sent.error?.name ?? sent.opcode).toBe(Opcode.ACK);
+    await net.settle();
+    for (const d of [A, C]) {
+      expect(hubs[d]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({
+        authority: B,
+        term: 3n,
+      });
+    }
+  });
+});
