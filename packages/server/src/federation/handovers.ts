@@ -5,7 +5,7 @@
  * the log of a room this hub sequences ends (a reclaim's position).
  */
 import { certFrame, type Handover } from "./authority/authorityFrames.js";
-import type { TransferHost } from "./transferTypes.js";
+import type { RoomAuthorityStatus, TransferHost } from "./transferTypes.js";
 
 /** The room's handover from this hub's shard, or undefined when it has no such room. */
 export async function handoverOf(h: TransferHost, roomId: bigint): Promise<Handover | undefined> {
@@ -17,6 +17,19 @@ export async function handoverOf(h: TransferHost, roomId: bigint): Promise<Hando
     createdAt: room.meta.createdAt,
     ...(room.meta.creator === undefined ? {} : { creator: room.meta.creator }),
   };
+}
+
+/**
+ * A room that never moved and that only this hub's shard holds (worker shards keep their own
+ * storage; no term record or book entry names it): this hub sequences it in term 0.
+ */
+export async function shardRoomStatus(
+  h: TransferHost,
+  roomId: bigint,
+): Promise<RoomAuthorityStatus | undefined> {
+  const room = await h.local()?.handoverOf?.(roomId);
+  if (room === undefined) return undefined;
+  return { authority: h.self, term: 0n, role: "sequencer", commitIndex: room.nextIndex };
 }
 
 /**

@@ -34,6 +34,22 @@ describe("federation with shards on their own storage", () => {
     const end = net.shardStorage.get(A)!.nextIndex(ROOM);
     expect(end).toBeGreaterThan(2n);
     expect(hubs[A]!.storage.nextIndex(ROOM)).toBe(0n);
+    // The admin API's view of a room that never moved: its creating hub, term 0 (its term
+    // record and book entry are made by its first transfer).
+    const a = hubs[A]!.hub.federation!;
+    expect(a.roomAuthority(ROOM)).toBeUndefined();
+    expect(await a.roomAuthorityOf(ROOM)).toEqual({
+      authority: A,
+      term: 0n,
+      role: "sequencer",
+      commitIndex: end,
+    });
+    expect(await a.roomAuthorityOf(ROOM + 1n)).toBeUndefined();
+    expect(await hubs[B]!.hub.federation!.roomAuthorityOf(ROOM)).toMatchObject({
+      authority: A,
+      term: 0n,
+      role: "replica",
+    });
     expect(hubs[B]!.storage.nextIndex(ROOM)).toBe(end);
     const moving = hubs[A]!.hub.federation!.transfer(ROOM, B);
     await net.settle();
