@@ -109,6 +109,9 @@ export class Failovers {
       const rec = this.t.record(roomId);
       const voters = this.t.h.facts.voters(roomId);
       if (rec === undefined || voters === undefined || !voters.includes(this.t.h.self)) continue;
+      // Elected and waiting for the room's handover: no authority of another hub is gone
+      // (this hub is never "up" to itself: it would propose a failover against itself).
+      if (rec.authority === this.t.h.self) continue;
       const down = this.t.h.downFor(rec.authority);
       if (down === undefined) {
         this.#jitter.delete(roomId);

@@ -283,7 +283,10 @@ export class RoomTransfers {
         for (const v of out.proposal.voters) {
           if (!out.answered.has(v)) this.h.send(v, proposeFrame(this.h.signer, out.proposal));
         }
-      } else this.h.send(out.proposal.to, certFrame(this.h.signer, out.cert, out.handover));
+      } else if (out.handover !== undefined) {
+        // Never the certificate alone: the new authority could not install the room from it.
+        this.h.send(out.proposal.to, certFrame(this.h.signer, out.cert, out.handover));
+      }
     }
     for (const roomId of this.#incoming.keys()) void this.tryInstall(roomId);
     this.#failovers.due(now);

@@ -8,7 +8,7 @@
  */
 import { decodePayload, Opcode, openEnvelope, type PayloadOf } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
-import { proposeFrame } from "../../src/federation/authority/authorityFrames.js";
+import { certFrame, certOf, proposeFrame } from "../../src/federation/authority/authorityFrames.js";
 import type { Proposal } from "../../src/federation/authority/statement.js";
 import type { LocalHub } from "../../src/federation/coreDeps.js";
 import { appMessage } from "../sequencer/room.js";
@@ -41,6 +41,25 @@ function cProposes(net: Net, term: bigint, lastTerm = 0n): void {
     kind: "failover",
   };
   c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, p));
+}
+
+/** A's HANDOVER_CERT frames to `to` so far, decoded. */
+function certsFromA(net: Net, to: string): ReturnType<typeof certOf>[] {
+  const key = net.signers.get(A)!.publicKey;
+  return net.log
+    .filter((m) => m.from === A && m.to === to)
+    .map((m) => openEnvelope(m.bytes, key, { maxHops: 3 }).inner)
+    .filter((f) => f.header.opcode === Opcode.HANDOVER_CERT)
+    .map((f) => certOf(decodePayload(Opcode.HANDOVER_CERT, f.payload)));
+}
+
+/** `from`'s AUTHORITY_PROPOSE frames so far (to anyone). */
+function proposalsFrom(net: Net, from: string): number {
+  const key = net.signers.get(from)!.publicKey;
+  return net.log
+    .filter((m) => m.from === from)
+    .map((m) => openEnvelope(m.bytes, key, { maxHops: 3 }).inner)
+    .filter((f) => f.header.opcode === Opcode.AUTHORITY_PROPOSE).length;
 }
 
 /** Drops A's HANDOVER_CERT frames to B while `on()` holds. */
@@ -147,5 +166,68 @@ describe("a hub taking a room promises no higher term", () => {
         term: 3n,
       });
     }
+  });
+
+  it("a planned transfer's new authority that has the certificate without the handover waits for it: it proposes no failover against itself", async () => {
+    const { net, hubs, bob } = await threeHubRoom({ setup });
+    certsToBLost(net, () => true);
+    const moving = hubs[A]!.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    // The certificate alone reaches B (as C gets it): B adopts it, and cannot install.
+    const [cert] = certsFromA(net, C);
+    net.tamper = undefined;
+    hubs[A]!.hub.federation!.sendHubFrame(B, certFrame(net.signers.get(A)!, cert!.cert));
+    await net.settle();
+    const fb = hubs[B]!.hub.federation!;
+    expect(fb.roomAuthority(ROOM)).toMatchObject({ authority: B, role: "awaiting_handover" });
+    const proposed = proposalsFrom(net, B);
+    for (let step = 0; step < 40; step++) {
+      net.time.advance(FAILOVER_MS / 10);
+      fb.tick();
+      hubs[C]!.hub.federation!.tick();
+      await net.settle();
+    }
+    expect(proposalsFrom(net, B)).toBe(proposed);
+    // A's resends carry the handover: B installs the room in term 1.
+    net.time.advance(1000);
+    hubs[A]!.hub.federation!.tick();
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    expect(fb.roomAuthority(ROOM)).toMatchObject({ authority: B, term: 1n, role: "sequencer" });
+    const sent = await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
+    expect(sent.error?.name ?? sent.opcode).toBe(Opcode.ACK);
+  });
+
+  it("the hub handing a room over sends its certificate to the new authority only with the handover", async () => {
+    const { net, hubs } = await threeHubRoom({ setup });
+    const fa = hubs[A]!.hub.federation!;
+    const local = (fa as unknown as { local: LocalHub }).local;
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let settling = false;
+    fa.attach({
+      ...local,
+      settle: async () => {
+        settling = true;
+        await held;
+        await local.settle?.();
+      },
+    });
+    const moving = fa.transfer(ROOM, B);
+    await net.settle();
+    expect(settling).toBe(true);
+    // Its shards drain slowly: the resend is due before the handover is read.
+    for (let step = 0; step < 5; step++) {
+      net.time.advance(1000);
+      fa.tick();
+      await net.settle();
+    }
+    expect(certsFromA(net, B)).toEqual([]);
+    release();
+    await net.settle();
+    expect(certsFromA(net, B).every((c) => c.handover !== undefined)).toBe(true);
+    expect(await moving).toEqual({ ok: true, term: 1n });
   });
 });
