@@ -368,6 +368,34 @@ export class Federation {
       });
   }
 
+  /**
+   * What each running hub of `domains` shows of the room when a run stalls: its authority
+   * view, federation refusals and held frames (metrics), and its federation audit records.
+   */
+  async stallReport(domains: readonly string[], roomId: string): Promise<string> {
+    const out: string[] = [];
+    for (const d of domains) {
+      const h = this.hubs.get(d);
+      if (h === undefined || h.child.exitCode !== null || h.child.signalCode !== null) continue;
+      const view = await this.admin(d, "GET", `/admin/rooms/${roomId}/authority`);
+      out.push(`${d} authority ${JSON.stringify(view.body)}`);
+      for (const line of (await this.metrics(d)).split("\n")) {
+        if (
+          /^kalandra_federation_(core_refusals|frames_refused|term_frames_held|rooms)/.test(line)
+        ) {
+          out.push(`${d} ${line}`);
+        }
+      }
+      out.push(...(await this.federationTrail(d)));
+    }
+    for (const m of this.members) {
+      out.push(
+        `${m.id} sent ${m.sent.size} received ${m.received.size} errors ${m.errors.map(String)}`,
+      );
+    }
+    return out.join("\n");
+  }
+
   /** Closes every member and SIGTERMs every hub still running. */
   async close(): Promise<void> {
     for (const m of this.members.splice(0)) {
