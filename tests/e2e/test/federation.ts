@@ -478,6 +478,24 @@ export function federationForFile(label: string): {
   };
 }
 
+/**
+ * a, b and c on kalandrad's default worker shards, `"majority"`, failover after 1 s, synced
+ * to disk, and alice's room with bob and carol: the failover tests' world.
+ */
+export async function workerFailoverRoom(federation: ReturnType<typeof federationForFile>) {
+  const f = await federation.create(["a.example", "b.example", "c.example"], {
+    env: {
+      KALANDRA_SERVER__SHARDS: "0",
+      KALANDRA_DATABASE__SYNC: "full",
+      KALANDRA_FEDERATION__ACK_QUORUM: "majority",
+      KALANDRA_FEDERATION__FAILOVER_AFTER_MS: "1000",
+    },
+  });
+  await f.startAll();
+  const { members, room } = await f.threeMemberRoom();
+  return { f, members, room, roomId: room.toString() };
+}
+
 /** Acknowledged sends of `members` missing at their log index from any of `survivors`. */
 export function lostAcknowledged(
   members: readonly Member[],

@@ -12,23 +12,19 @@
  * every running hub's view, refusals and federation audit records (Federation.stallReport).
  */
 import { expect, it } from "vitest";
-import { federationForFile, load, survivorProblems, until } from "./federation.js";
+import {
+  federationForFile,
+  load,
+  survivorProblems,
+  until,
+  workerFailoverRoom,
+} from "./federation.js";
 
 const federation = federationForFile("e2e-federation-worker-moves-failover");
 
 it("moves A → B → A with worker shards, then SIGKILL of A: a voter takes over, nothing acknowledged is lost", async () => {
-  const f = await federation.create(["a.example", "b.example", "c.example"], {
-    env: {
-      KALANDRA_SERVER__SHARDS: "0",
-      KALANDRA_DATABASE__SYNC: "full",
-      KALANDRA_FEDERATION__ACK_QUORUM: "majority",
-      KALANDRA_FEDERATION__FAILOVER_AFTER_MS: "1000",
-    },
-  });
-  await f.startAll();
-  const { members, room } = await f.threeMemberRoom();
+  const { f, members, room, roomId } = await workerFailoverRoom(federation);
   const [alice, bob, carol] = members;
-  const roomId = room.toString();
 
   const traffic = load(f, members, room, "load");
   const survivors = [bob, carol];

@@ -6,24 +6,13 @@
  * Otherwise it could sequence in its own term after promising a higher term's candidate its
  * log as it was, and count itself towards a commit point that candidate's log lacks.
  */
-import { decodePayload, Opcode, openEnvelope, type PayloadOf } from "@kalandra/proto";
+import { decodePayload, Opcode, openEnvelope } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { certFrame, certOf, proposeFrame } from "../../src/federation/authority/authorityFrames.js";
 import type { Proposal } from "../../src/federation/authority/statement.js";
-import type { LocalHub } from "../../src/federation/coreDeps.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, FAILOVER_MS, ROOM, threeHubRoom } from "./threeHubs.js";
+import { A, B, C, FAILOVER_MS, holdLocal, ROOM, threeHubRoom, votes } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
-
-/** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
-function votes(net: Net, from: string, to: string): PayloadOf<typeof Opcode.AUTHORITY_VOTE>[] {
-  const key = net.signers.get(from)!.publicKey;
-  return net.log
-    .filter((m) => m.from === from && m.to === to)
-    .map((m) => openEnvelope(m.bytes, key, { maxHops: 3 }).inner)
-    .filter((f) => f.header.opcode === Opcode.AUTHORITY_VOTE)
-    .map((f) => decodePayload(Opcode.AUTHORITY_VOTE, f.payload));
-}
 
 /** C, its link to the room's authority down, proposes itself for `term` to B. */
 function cProposes(net: Net, term: bigint, lastTerm = 0n): void {
@@ -77,35 +66,22 @@ describe("a hub taking a room promises no higher term", () => {
   it("a hub that won a failover and is still installing the room refuses a higher term", async () => {
     const { net, hubs, bob } = await threeHubRoom({ setup });
     const fb = hubs[B]!.hub.federation!;
-    const local = (fb as unknown as { local: LocalHub }).local;
-    let release = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    let installing = false;
-    fb.attach({
-      ...local,
-      installRoom: async (h) => {
-        installing = true;
-        await held;
-        return local.installRoom!(h);
-      },
-    });
+    const install = holdLocal(hubs[B]!, "installRoom");
     await net.crash(A);
     // Only B's failover timer runs: B proposes term 1, C votes, B installs the room.
-    for (let step = 0; step < 400 && !installing; step++) {
+    for (let step = 0; step < 400 && !install.entered; step++) {
       net.time.advance(FAILOVER_MS / 20);
       fb.tick();
       await net.settle();
     }
-    expect(installing).toBe(true);
+    expect(install.entered).toBe(true);
     cProposes(net, 2n);
     await net.settle();
     expect(votes(net, B, C).filter((v) => v.term === 2n)).toMatchObject([
       { approve: false, refusal: "STALE_TERM" },
     ]);
     expect(hubs[B]!.storage.readAudit().filter((r) => r.detail.event === "vote")).toEqual([]);
-    release();
+    install.release();
     await net.settle();
     expect(fb.roomAuthority(ROOM)).toMatchObject({ authority: B, term: 1n, role: "sequencer" });
     const sent = await sendVia(net, hubs[B]!, bob, appMessage(bob, ROOM, 1n, "b1"));
@@ -201,23 +177,10 @@ describe("a hub taking a room promises no higher term", () => {
   it("the hub handing a room over sends its certificate to the new authority only with the handover", async () => {
     const { net, hubs } = await threeHubRoom({ setup });
     const fa = hubs[A]!.hub.federation!;
-    const local = (fa as unknown as { local: LocalHub }).local;
-    let release = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    let settling = false;
-    fa.attach({
-      ...local,
-      settle: async () => {
-        settling = true;
-        await held;
-        await local.settle?.();
-      },
-    });
+    const settle = holdLocal(hubs[A]!, "settle");
     const moving = fa.transfer(ROOM, B);
     await net.settle();
-    expect(settling).toBe(true);
+    expect(settle.entered).toBe(true);
     // Its shards drain slowly: the resend is due before the handover is read.
     for (let step = 0; step < 5; step++) {
       net.time.advance(1000);
@@ -225,7 +188,7 @@ describe("a hub taking a room promises no higher term", () => {
       await net.settle();
     }
     expect(certsFromA(net, B)).toEqual([]);
-    release();
+    settle.release();
     await net.settle();
     expect(certsFromA(net, B).every((c) => c.handover !== undefined)).toBe(true);
     expect(await moving).toEqual({ ok: true, term: 1n });
