@@ -1,8 +1,8 @@
 /**
  * When a hub may promise a higher term of a room (DESIGN §11, issue 18 (a)): a hub that
  * holds the room or is taking it answers failover proposals with a refusal, since the
- * authority they would replace is there; and a hub that promised a higher term never
- * sequences in a lower one. Otherwise it could sequence in its own term after promising
+ * authority they would replace is there; and an election this hub wins in a term below one
+ * it promised since is given up (roomTransfers.ts `count`). Otherwise it could sequence in its own term after promising
  * that higher term's candidate its log as it was, and count itself towards a commit point
  * the candidate's log lacks (an acknowledged entry lost once the candidate wins).
  */

@@ -184,19 +184,6 @@ export class Failovers {
     })();
   }
 
-  /**
-   * Elected by a planned transfer after promising a higher term to another candidate: it
-   * may not sequence in the term it won, so it proposes itself above every term seen, from
-   * its replica (which holds the whole log handed over), as in a failover.
-   */
-  reelect(roomId: bigint, won: Proposal): void {
-    const rec = this.t.record(roomId);
-    const voters = this.t.h.facts.voters(roomId) ?? won.voters;
-    if (rec === undefined || this.t.busy(roomId)) return;
-    if (!stateIsCurrent(this.t.h.storage, roomId)) return;
-    void this.propose(roomId, rec, voters, won.from);
-  }
-
   /** Failover won: this hub sequences the room from its own log and state in the new term. */
   async takeOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
     if (!this.t.certified(roomId, cert)) return;

@@ -435,12 +435,8 @@ export class RoomTransfers {
       this.announce(roomId, p, handover.nextIndex); // a resent certificate: said again
       return;
     }
-    if (!this.#incoming.has(roomId)) {
-      // Promised a higher term before this certificate came (its planned vote expired
-      // first): it may not sequence in this one, and proposes itself above it instead.
-      const reelect = promisedAbove(this.record(roomId), p.term);
-      this.#incoming.set(roomId, { cert, handover, installing: false, reelect });
-    }
+    if (!this.#incoming.has(roomId))
+      this.#incoming.set(roomId, { cert, handover, installing: false });
     await this.tryInstall(roomId);
   }
 
@@ -494,10 +490,6 @@ export class RoomTransfers {
       const head = this.h.storage.nextIndex(roomId);
       if (head < inc.handover.nextIndex) this.askTail(roomId, inc);
       if (head !== inc.handover.nextIndex) return; // not yet (or a fork: never installed)
-      if (inc.reelect) {
-        this.#incoming.delete(roomId);
-        return this.#failovers.reelect(roomId, inc.cert.proposal);
-      }
       const { handover } = inc;
       // Its own entries from here on are of the new term (how complete its log is, later).
       await this.h.facts.beginTerm(roomId, inc.cert.proposal.term, head);

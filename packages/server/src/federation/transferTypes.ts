@@ -91,9 +91,4 @@ export interface Incoming {
   installing: boolean;
   /** When the old authority was last asked for the log's end this replica lacks. */
   askedAt?: bigint;
-  /**
-   * This hub promised a higher term before the certificate came: once its replica holds the
-   * whole log it proposes itself above that term instead of sequencing in this one.
-   */
-  reelect: boolean;
 }
