@@ -380,6 +380,34 @@ export class Federation {
       });
   }
 
+  /**
+   * What each running hub of `domains` shows of the room when a run stalls: its authority
+   * view, federation refusals and held frames (metrics), and its federation audit records.
+   */
+  async stallReport(domains: readonly string[], roomId: string): Promise<string> {
+    const out: string[] = [];
+    for (const d of domains) {
+      const h = this.hubs.get(d);
+      if (h === undefined || h.child.exitCode !== null || h.child.signalCode !== null) continue;
+      const view = await this.admin(d, "GET", `/admin/rooms/${roomId}/authority`);
+      out.push(`${d} authority ${JSON.stringify(view.body)}`);
+      for (const line of (await this.metrics(d)).split("\n")) {
+        if (
+          /^kalandra_federation_(core_refusals|frames_refused|term_frames_held|rooms)/.test(line)
+        ) {
+          out.push(`${d} ${line}`);
+        }
+      }
+      out.push(...(await this.federationTrail(d)));
+    }
+    for (const m of this.members) {
+      out.push(
+        `${m.id} sent ${m.sent.size} received ${m.received.size} errors ${m.errors.map(String)}`,
+      );
+    }
+    return out.join("\n");
+  }
+
   /** Closes every member and SIGTERMs every hub still running. */
   async close(): Promise<void> {
     for (const m of this.members.splice(0)) {
@@ -508,6 +536,24 @@ export function federationForFile(label: string): {
       return fed;
     },
   };
+}
+
+/**
+ * a, b and c on kalandrad's default worker shards, `"majority"`, failover after 1 s, synced
+ * to disk, and alice's room with bob and carol: the failover tests' world.
+ */
+export async function workerFailoverRoom(federation: ReturnType<typeof federationForFile>) {
+  const f = await federation.create(["a.example", "b.example", "c.example"], {
+    env: {
+      KALANDRA_SERVER__SHARDS: "0",
+      KALANDRA_DATABASE__SYNC: "full",
+      KALANDRA_FEDERATION__ACK_QUORUM: "majority",
+      KALANDRA_FEDERATION__FAILOVER_AFTER_MS: "1000",
+    },
+  });
+  await f.startAll();
+  const { members, room } = await f.threeMemberRoom();
+  return { f, members, room, roomId: room.toString() };
 }
 
 /** Acknowledged sends of `members` missing at their log index from any of `survivors`. */

@@ -13,38 +13,22 @@
  * deposed hub's worker still emitted (FederationCore.staleShardOutput): a request routed to
  * C's worker while C held the room in term 1 was acknowledged after B won term 2 (split
  * votes), and B's log has another entry at that index. On a stall the error carries both
- * survivors' federation audit records and refusal counts.
+ * survivors' views, refusal counts and federation audit records (Federation.stallReport).
  */
 import { expect, it } from "vitest";
-import { type Federation, federationForFile, load, survivorProblems, until } from "./federation.js";
+import {
+  federationForFile,
+  load,
+  survivorProblems,
+  until,
+  workerFailoverRoom,
+} from "./federation.js";
 
 const federation = federationForFile("e2e-federation-worker-failover");
 
-/** The survivors' federation refusals by code (kalandra_federation_core_refusals_total). */
-async function stallMetrics(f: Federation): Promise<string[]> {
-  const out: string[] = [];
-  for (const d of ["b.example", "c.example"]) {
-    const text = await f.metrics(d);
-    for (const line of text.split("\n")) {
-      if (line.startsWith("kalandra_federation_core_refusals_total{")) out.push(`${d} ${line}`);
-    }
-  }
-  return out;
-}
-
 it("SIGKILL of the authority with worker shards: a voter takes the room into its worker shard, nothing acknowledged is lost", async () => {
-  const f = await federation.create(["a.example", "b.example", "c.example"], {
-    env: {
-      KALANDRA_SERVER__SHARDS: "0",
-      KALANDRA_DATABASE__SYNC: "full",
-      KALANDRA_FEDERATION__ACK_QUORUM: "majority",
-      KALANDRA_FEDERATION__FAILOVER_AFTER_MS: "1000",
-    },
-  });
-  await f.startAll();
-  const { members, room } = await f.threeMemberRoom();
+  const { f, members, room, roomId } = await workerFailoverRoom(federation);
   const [alice, bob, carol] = members;
-  const roomId = room.toString();
 
   const traffic = load(f, members, room, "load");
   await until(() => members.every((m) => m.sent.size >= 5), "5 acknowledged each");
@@ -56,16 +40,8 @@ it("SIGKILL of the authority with worker shards: a voter takes the room into its
     "5 more acknowledged each after the failover",
   ).catch(async (e: unknown) => {
     // A stall: what each survivor holds of the room's terms, for the report.
-    const trail = [
-      ...(await f.federationTrail("b.example")),
-      ...(await f.federationTrail("c.example")),
-    ];
-    const now = survivors.map((m) => m.sent.size);
-    const views = await Promise.all(
-      ["b.example", "c.example"].map((d) => f.admin(d, "GET", `/admin/rooms/${roomId}/authority`)),
-    );
-    const seen = { before, now, views: views.map((v) => v.body), metrics: await stallMetrics(f) };
-    throw new Error(`${String(e)}: ${JSON.stringify(seen)}\n${trail.join("\n")}`);
+    const report = await f.stallReport(["b.example", "c.example"], roomId);
+    throw new Error(`${String(e)} (before: ${before})\n${report}`);
   });
   alice.client.close();
   alice.conn.close();

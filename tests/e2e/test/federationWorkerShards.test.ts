@@ -27,6 +27,13 @@ it("moves a room A → B → A under load between hubs running worker shards", a
   const { members, room } = await f.threeMemberRoom();
   const roomId = room.toString();
 
+  // A room that never moved: its log only in A's worker shard, A its authority in term 0.
+  const first = await f.admin("a.example", "GET", `/admin/rooms/${roomId}/authority`);
+  expect(first).toMatchObject({
+    status: 200,
+    body: { authority: "a.example", term: "0", role: "sequencer" },
+  });
+
   const traffic = load(f, members, room, "load");
   await until(() => members.every((m) => m.sent.size >= 5), "5 messages acknowledged each");
   const t1 = await f.moveUnderLoad(members, roomId, "a.example", "b.example");

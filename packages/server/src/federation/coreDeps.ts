@@ -45,6 +45,13 @@ export interface LocalHub {
   eraseCopy?(roomId: bigint, logIndex: bigint): Promise<void>;
   /** Resolves once every request accepted before is durable and sent on (shards drained). */
   settle?(): Promise<void>;
+  /**
+   * Where the log of a room sequenced here ends in its shard, once the shards drained;
+   * undefined when the shard holds no such room. Only where shards keep their own storage
+   * (kalandrad's worker shards): there the main storage's copy of a room this hub sequences
+   * stops growing when the hub takes the room (in process it is the same storage).
+   */
+  shardLogEnd?(roomId: bigint): Promise<bigint | undefined>;
   /** Where a room sequenced here ends, with its stored state and metadata (a handover). */
   handoverOf?(roomId: bigint): Promise<RoomHandover | undefined>;
   /** Stores a room taken over and (re)starts its sequencer from it; a refusal if it cannot. */

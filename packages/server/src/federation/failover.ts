@@ -18,6 +18,7 @@ import type { Storage } from "../storage/types.js";
 import { certFrame } from "./authority/authorityFrames.js";
 import { type HandoverCertificate, NONCE_BYTES, type Proposal } from "./authority/statement.js";
 import type { TermRecord, VoterView } from "./authority/termState.js";
+import { logEnd } from "./handovers.js";
 import type { TransferHost, TransferResult } from "./transferTypes.js";
 
 /** Opcodes whose sequencing changes the room's state (sequencer/roomSequencer.ts). */
@@ -57,6 +58,8 @@ export interface ElectionPort {
   /** A transfer or election of the room is under way here. */
   busy(roomId: bigint): boolean;
   record(roomId: bigint): TermRecord | undefined;
+  /** The record, or term 0 under this hub for a never-moved room its shard sequences. */
+  recordHere(roomId: bigint): Promise<TermRecord | undefined>;
   view(roomId: bigint, voters: readonly string[]): VoterView;
   startElection(roomId: bigint, rec: TermRecord, proposal: Proposal): Promise<TransferResult>;
   /** Marks this hub's election of the room won with `cert`; false when there is none. */
@@ -84,6 +87,8 @@ export class Failovers {
    * proposing do not keep colliding in one term).
    */
   readonly #seenTerm = new Map<bigint, bigint>();
+  /** Rooms whose reclaim is being prepared (asking the shard), not proposed yet. */
+  readonly #reclaiming = new Set<bigint>();
 
   constructor(private readonly t: ElectionPort) {}
 
@@ -104,6 +109,9 @@ export class Failovers {
       const rec = this.t.record(roomId);
       const voters = this.t.h.facts.voters(roomId);
       if (rec === undefined || voters === undefined || !voters.includes(this.t.h.self)) continue;
+      // Elected and waiting for the room's handover: no authority of another hub is gone
+      // (this hub is never "up" to itself: it would propose a failover against itself).
+      if (rec.authority === this.t.h.self) continue;
       const down = this.t.h.downFor(rec.authority);
       if (down === undefined) {
         this.#jitter.delete(roomId);
@@ -127,8 +135,8 @@ export class Failovers {
     rec: TermRecord,
     voters: readonly string[],
     from = rec.authority,
+    position = this.t.h.storage.nextIndex(roomId),
   ): Promise<void> {
-    const position = this.t.h.storage.nextIndex(roomId);
     const proposal: Proposal = {
       roomId,
       term: maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm.get(roomId) ?? 0n) + 1n,
@@ -152,10 +160,28 @@ export class Failovers {
    */
   reclaim(roomId: bigint, term: bigint): void {
     this.see(roomId, term);
-    const rec = this.t.record(roomId);
     const voters = this.t.h.facts.voters(roomId);
-    if (this.t.busy(roomId) || rec?.authority !== this.t.h.self || voters === undefined) return;
-    void this.propose(roomId, rec, voters, this.t.h.self);
+    if (this.t.busy(roomId) || this.#reclaiming.has(roomId) || voters === undefined) return;
+    const rec = this.t.record(roomId);
+    if (rec !== undefined && rec.authority !== this.t.h.self) return;
+    const end = logEnd(this.t.h, roomId);
+    if (rec !== undefined && typeof end === "bigint") {
+      void this.propose(roomId, rec, voters, this.t.h.self, end);
+      return;
+    }
+    // With worker shards the log (and a room that never moved) is the shard's: its end is
+    // where this hub's log ends, not the main storage's copy, which stopped growing.
+    this.#reclaiming.add(roomId);
+    void (async () => {
+      try {
+        const here = await this.t.recordHere(roomId);
+        const position = await end;
+        if (this.t.busy(roomId) || here?.authority !== this.t.h.self) return;
+        await this.propose(roomId, here, voters, this.t.h.self, position);
+      } finally {
+        this.#reclaiming.delete(roomId);
+      }
+    })();
   }
 
   /** Failover won: this hub sequences the room from its own log and state in the new term. */
@@ -163,13 +189,16 @@ export class Failovers {
     if (!this.t.certified(roomId, cert)) return;
     if (!(await this.t.adopt(roomId, cert))) return this.t.finish(roomId, lost("STALE_TERM"));
     const p = cert.proposal;
-    const head = this.t.h.storage.nextIndex(roomId);
+    // Reclaimed (from itself): its sequencer has the room already, and its log ends where
+    // its shard's does (with worker shards the main storage's copy stopped growing).
+    const reclaimed = p.from === this.t.h.self;
+    const end = reclaimed ? logEnd(this.t.h, roomId) : this.t.h.storage.nextIndex(roomId);
+    const head = typeof end === "bigint" ? end : await end;
     const roomState = this.t.h.storage.getRoomState(roomId);
-    if (roomState === undefined) return this.t.finish(roomId, lost("UNKNOWN_ROOM"));
+    if (!reclaimed && roomState === undefined) return this.t.finish(roomId, lost("UNKNOWN_ROOM"));
     await this.t.h.facts.beginTerm(roomId, p.term, head);
-    // Reclaimed (from itself): its sequencer has the room already.
     const refused =
-      p.from === this.t.h.self
+      reclaimed || roomState === undefined
         ? undefined
         : await this.t.h.local()?.installRoom?.({
             meta: { roomId, createdAt: this.t.h.clock.now(), settings: {} },

@@ -20,6 +20,7 @@ import { type FederationDeps, type LocalHub, NO_RNG } from "./coreDeps.js";
 import { EnvelopeIntake } from "./envelopeIntake.js";
 import { EphemeralRelay } from "./ephemeralRelay.js";
 import { Forwarding, type PeerRequester } from "./forwarding.js";
+import { shardRoomStatus } from "./handovers.js";
 import { HubEnlisting } from "./hubEnlisting.js";
 import { LeavingVoters } from "./leavingVoters.js";
 import { MajorityGate } from "./majorityGate.js";
@@ -282,6 +283,18 @@ export class FederationCore implements FederationInputs {
       s.authority === this.domain ? this.gate?.commit(roomId) : this.intake.commit(roomId);
     if (commit === undefined || commit >= s.commitIndex) return s;
     return { ...s, commitIndex: commit };
+  }
+
+  /**
+   * `roomAuthority`, or, for a room that never moved whose log only its shard holds (worker
+   * shards), this hub in term 0 (what the admin API answers).
+   */
+  async roomAuthorityOf(roomId: bigint): Promise<RoomAuthorityStatus | undefined> {
+    const s = this.roomAuthority(roomId) ?? (await shardRoomStatus(this.transfers.h, roomId));
+    const commit = s?.authority === this.domain ? this.gate?.commit(roomId) : undefined;
+    return s === undefined || commit === undefined || commit >= s.commitIndex
+      ? s
+      : { ...s, commitIndex: commit };
   }
 
   /**

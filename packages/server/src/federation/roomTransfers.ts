@@ -1,6 +1,6 @@
-// Kept whole at ~490 lines: one state machine whose two sides (the authority handing a room
+// Kept whole at ~580 lines: one state machine whose two sides (the authority handing a room
 // over, a voter or new authority taking it) share the term records and the in-flight maps
-// (failover.ts, handovers.ts and logMatch.ts hold what could be taken out).
+// (failover.ts, candidacy.ts, handovers.ts and logMatch.ts hold what could be taken out).
 /**
  * Moving a room's authority between real hubs (DESIGN §11, issue 18): the hub side of the
  * rules in federation/authority/ (decideVote, VoteCollector, adoptCertificate — the same
@@ -56,6 +56,7 @@ import {
   VoteCollector,
   type VoterView,
 } from "./authority/termState.js";
+import { Candidacy, promisedAbove } from "./candidacy.js";
 import { Failovers } from "./failover.js";
 import { handoverOf, resendHandovers } from "./handovers.js";
 import type {
@@ -84,9 +85,11 @@ export class RoomTransfers {
   /** Rooms whose successor in a planned transfer from here said it sequences (in memory). */
   readonly #handedOff = new Set<bigint>();
   readonly #failovers: Failovers;
+  readonly #candidacy: Candidacy;
 
   constructor(readonly h: TransferHost) {
     this.#failovers = new Failovers(this);
+    this.#candidacy = new Candidacy(h.self, h.clock, 2 * h.failoverAfterMs);
   }
 
   /** A transfer or election of the room is under way here (failover.ts). */
@@ -122,6 +125,17 @@ export class RoomTransfers {
     return this.h.storage.getRoom(roomId) === undefined
       ? undefined
       : initialRecord(roomId, this.h.self);
+  }
+
+  /**
+   * The record, or term 0 under this hub for a room that never moved and that its shard
+   * sequences (with worker shards the main storage does not hold such a room).
+   */
+  async recordHere(roomId: bigint): Promise<TermRecord | undefined> {
+    const rec = this.record(roomId);
+    if (rec !== undefined) return rec;
+    const here = (await this.h.local()?.handoverOf?.(roomId)) !== undefined;
+    return here ? (this.record(roomId) ?? initialRecord(roomId, this.h.self)) : undefined;
   }
 
   status(roomId: bigint): RoomAuthorityStatus | undefined {
@@ -165,9 +179,7 @@ export class RoomTransfers {
   async transfer(roomId: bigint, to: string): Promise<TransferResult> {
     // A room that never moved is known to the main storage only with in-process shards;
     // a worker shard holds it in its own (the shard's handover says it is here).
-    const here = async () => (await this.h.local()?.handoverOf?.(roomId)) !== undefined;
-    const rec =
-      this.record(roomId) ?? ((await here()) ? initialRecord(roomId, this.h.self) : undefined);
+    const rec = await this.recordHere(roomId);
     if (rec === undefined) return lost("UNKNOWN_ROOM", `no room ${roomId}`);
     if (rec.authority !== this.h.self) {
       return lost("NOT_AUTHORITY", `${rec.authority} is the room's authority`);
@@ -271,7 +283,10 @@ export class RoomTransfers {
         for (const v of out.proposal.voters) {
           if (!out.answered.has(v)) this.h.send(v, proposeFrame(this.h.signer, out.proposal));
         }
-      } else this.h.send(out.proposal.to, certFrame(this.h.signer, out.cert, out.handover));
+      } else if (out.handover !== undefined) {
+        // Never the certificate alone: the new authority could not install the room from it.
+        this.h.send(out.proposal.to, certFrame(this.h.signer, out.cert, out.handover));
+      }
     }
     for (const roomId of this.#incoming.keys()) void this.tryInstall(roomId);
     this.#failovers.due(now);
@@ -285,13 +300,12 @@ export class RoomTransfers {
     const hash = proposalHash(p);
     const answer = { roomId, term: p.term, hash, voter: this.h.self, logIndex: p.position };
     const rec = this.record(roomId);
-    if (
-      p.kind === "failover" &&
-      rec?.authority === this.h.self &&
-      this.transferring(roomId) === undefined
-    ) {
-      // This hub sequences the room and answers: its authority is not gone. (With worker
-      // shards its main storage does not even hold the log a vote would compare.)
+    if (p.kind === "failover" && rec !== undefined && this.#candidacy.standing(rec)) {
+      // This hub sequences the room, or is taking it (installing a term it won, electing
+      // itself, named by a planned transfer), and answers: its authority is not gone. Were it
+      // to promise a higher term now, it could still sequence in its own lower one, counting
+      // itself towards a commit point after promising that term's winner its log. (With
+      // worker shards its main storage does not even hold the log a vote would compare.)
       const cert = rec.certificate;
       const refusal = {
         approve: false as const,
@@ -318,6 +332,7 @@ export class RoomTransfers {
       this.h.send(from, voteFrame(this.h.signer, answer, refusal));
       return;
     }
+    if (p.kind === "planned" && p.to === this.h.self) this.#candidacy.named(roomId);
     // Persisted before it is sent: a restart can never vote again in this term.
     if (!d.repeated) await this.h.records.put(d.record, "vote", { to: p.to, proposer: from });
     this.h.send(from, voteFrame(this.h.signer, answer, { approve: true, vote: d.vote }));
@@ -352,6 +367,12 @@ export class RoomTransfers {
     const out = this.#outgoing.get(roomId);
     const cert = out?.collector.add(vote);
     if (cert === undefined) return;
+    if (promisedAbove(this.record(roomId), cert.proposal.term)) {
+      // Won a term below one this hub voted for since: that term's candidate was promised
+      // this hub's log as it was, so nothing more may be sequenced in the lower term.
+      this.finish(roomId, lost("STALE_TERM", "this hub promised a higher term"));
+      return;
+    }
     if (cert.proposal.kind === "planned") void this.handOver(roomId, cert);
     else void this.#failovers.takeOver(roomId, cert);
   }
@@ -383,11 +404,26 @@ export class RoomTransfers {
     const p = cert.proposal;
     if (p.roomId !== roomId) return this.h.count("BAD_PAYLOAD");
     if (!(await this.adopt(roomId, cert))) return;
+    this.#candidacy.settled(roomId);
     if (p.to !== this.h.self) {
       // Another hub won this term: a proposal of this hub's at or below it is void.
       const mine = this.#outgoing.get(roomId);
       if (mine?.cert === undefined && mine !== undefined && mine.proposal.term <= p.term) {
         this.finish(roomId, lost("STALE_TERM", "another hub won this term"));
+      } else if (mine?.cert !== undefined && mine.proposal.term < p.term) {
+        // Handing over, and a later term came first (the successor had promised a higher
+        // term, and proposed itself above it): the handover is over. What this hub held for
+        // its users is delivered if that term's winner is its successor (whose log is the
+        // one handed over), else dropped (their retries are answered by the winner).
+        const to = mine.proposal.to;
+        if (p.to === to) this.h.handedOver(roomId);
+        else this.h.deposed(roomId);
+        this.finish(
+          roomId,
+          p.to === to
+            ? { ok: true, term: mine.proposal.term }
+            : lost("STALE_TERM", `${p.to} won a later term`),
+        );
       }
       await this.h.book.learn(roomId, p.to, p.term);
       return;

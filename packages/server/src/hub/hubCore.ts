@@ -286,6 +286,11 @@ export class HubCore {
       );
     }
     const hub = new HubCore(deps, shards, limits, inbox, federation);
+    const handoverOf = (roomId: bigint) =>
+      askShard<RoomHandover | undefined>(shards, shardOf(roomId, shards.count), {
+        q: "handover",
+        roomId,
+      });
     federation?.attach({
       peerRequest: (replyTo, frame, from) => hub.peerRequest(replyTo, frame, from),
       syncPage: (roomId, from, limit) => hub.roomPage(roomId, from, limit),
@@ -313,11 +318,16 @@ export class HubCore {
         });
         return r?.ok === true && r.logIndex === undefined;
       },
-      handoverOf: (roomId) =>
-        askShard<RoomHandover | undefined>(shards, shardOf(roomId, shards.count), {
-          q: "handover",
-          roomId,
-        }),
+      handoverOf,
+      // Shards given by the runtime (worker threads) keep their own storage.
+      ...(given.shards === undefined
+        ? {}
+        : {
+            shardLogEnd: async (roomId: bigint) => {
+              await shards.drain();
+              return (await handoverOf(roomId))?.nextIndex;
+            },
+          }),
       installRoom: async (h) => {
         // The room's log, as this hub's replica holds it, into the shard that will sequence it.
         const copied = await copyLogToShard(shards, deps.storage, h.meta.roomId, h.nextIndex);

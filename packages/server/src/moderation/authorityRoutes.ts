@@ -34,7 +34,8 @@ export type { RoomAuthorityStatus, TransferOutcome };
 export interface RoomAuthorityAdmin {
   readonly domain: string;
   transfer(roomId: bigint, to: string): Promise<TransferOutcome>;
-  roomAuthority(roomId: bigint): RoomAuthorityStatus | undefined;
+  /** Also a room that never moved (its creating hub, term 0), as FederationCore.roomAuthorityOf. */
+  roomAuthority(roomId: bigint): Promise<RoomAuthorityStatus | undefined>;
 }
 
 export interface AuthorityRoutesDeps {
@@ -83,7 +84,7 @@ export async function authorityRoute(
   const one = /^\/admin\/rooms\/([^/]+)\/authority$/.exec(req.path);
   if (req.method === "GET" && one !== null) {
     const roomId = roomOf(percentDecoded(one[1] as string));
-    const s = d.federation.roomAuthority(roomId);
+    const s = await d.federation.roomAuthority(roomId);
     if (s === undefined) {
       return {
         status: 404,

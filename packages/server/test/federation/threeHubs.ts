@@ -3,9 +3,10 @@
  * bob@b and carol@c, whose key packages A claims through their hubs. For the tests of
  * moving the room's authority (transfer.test.ts, failover.test.ts).
  */
-import { decodePayload, type Frame, Opcode } from "@kalandra/proto";
+import { decodePayload, type Frame, Opcode, openEnvelope, type PayloadOf } from "@kalandra/proto";
 import { decodeMlsMessage, encodeMlsMessage } from "ts-mls";
 import { expect } from "vitest";
+import type { LocalHub } from "../../src/federation/coreDeps.js";
 import { loadModerationState, Moderation } from "../../src/moderation/service.js";
 import { type Client, deliveredTo, type Env, frameOf, makeClient } from "../hub/harness.js";
 import { commit, createRoom, groupInfoBytes, join, process } from "../mls/mlsClients.js";
@@ -178,4 +179,57 @@ export async function failover(net: Net, voters: string[]): Promise<string> {
     if (winner !== undefined) return winner;
   }
   throw new Error("no failover");
+}
+
+/** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
+export function votes(
+  net: Net,
+  from: string,
+  to: string,
+): PayloadOf<typeof Opcode.AUTHORITY_VOTE>[] {
+  const key = net.signers.get(from)!.publicKey;
+  return net.log
+    .filter((m) => m.from === from && m.to === to)
+    .map((m) => openEnvelope(m.bytes, key, { maxHops: 3 }).inner)
+    .filter((f) => f.header.opcode === Opcode.AUTHORITY_VOTE)
+    .map((f) => decodePayload(Opcode.AUTHORITY_VOTE, f.payload));
+}
+
+/**
+ * Holds the hub's `installRoom` or `settle` (what its federation core asks of it) until
+ * `release()`: a slow shard. `entered` turns true when the core first asks.
+ */
+export function holdLocal(
+  env: Env,
+  what: "installRoom" | "settle",
+): { release(): void; readonly entered: boolean } {
+  const fed = env.hub.federation!;
+  const local = (fed as unknown as { local: LocalHub }).local;
+  let release = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const state = { entered: false, release: () => release() };
+  const wait = async () => {
+    state.entered = true;
+    await held;
+  };
+  fed.attach(
+    what === "installRoom"
+      ? {
+          ...local,
+          installRoom: async (h) => {
+            await wait();
+            return local.installRoom!(h);
+          },
+        }
+      : {
+          ...local,
+          settle: async () => {
+            await wait();
+            await local.settle?.();
+          },
+        },
+  );
+  return state;
 }

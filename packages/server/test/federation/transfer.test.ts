@@ -9,7 +9,6 @@ import {
   hubFrame,
   Opcode,
   openEnvelope,
-  type PayloadOf,
   sealEnvelope,
   signPosition,
 } from "@kalandra/proto";
@@ -21,7 +20,7 @@ import { openLmdbStorage } from "../../src/storage/lmdb/lmdbStorage.js";
 import type { Storage } from "../../src/storage/types.js";
 import { type Answer, answerTo, type Client, type Env } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, headers, ROOM, threeHubRoom } from "./threeHubs.js";
+import { A, B, C, headers, ROOM, threeHubRoom, votes } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
 
 /** Sends `bytes` from `c` through its home hub until it is not TRANSFERRING (same request id). */
@@ -296,16 +295,6 @@ describe("a voter promised to a term nobody wins", () => {
     expect(headers(c)).toEqual(headers(a));
   });
 });
-
-/** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
-function votes(net: Net, from: string, to: string): PayloadOf<typeof Opcode.AUTHORITY_VOTE>[] {
-  const key = net.signers.get(from)!.publicKey;
-  return net.log
-    .filter((m) => m.from === from && m.to === to)
-    .map((m) => openEnvelope(m.bytes, key, { maxHops: 3 }).inner)
-    .filter((f) => f.header.opcode === Opcode.AUTHORITY_VOTE)
-    .map((f) => decodePayload(Opcode.AUTHORITY_VOTE, f.payload));
-}
 
 function proposal(over: Partial<Proposal> = {}): Proposal {
   return {

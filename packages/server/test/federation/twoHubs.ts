@@ -12,13 +12,15 @@ import type {
   PeerLinks,
 } from "../../src/federation/contract.js";
 import { staticPeerPolicy } from "../../src/federation/peerPolicy.js";
-import { HubCore } from "../../src/hub/hubCore.js";
+import { DEFAULT_HUB_LIMITS, HubCore } from "../../src/hub/hubCore.js";
+import { WelcomeInbox } from "../../src/inbox/welcomeInbox.js";
 import { shardModeration } from "../../src/moderation/shardModeration.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
+import { InProcessShards } from "../../src/shards/inProcess.js";
 import { MemoryStorage } from "../../src/storage/memoryStorage.js";
 import type { Storage } from "../../src/storage/types.js";
 import type { BanPolicy } from "../../src/vocabulary/bans.js";
-import type { Target } from "../../src/vocabulary/target.js";
+import type { Sink, Target } from "../../src/vocabulary/target.js";
 import { type Answer, answerTo, type Client, type Env, HUB_SEED, makeEnv } from "../hub/harness.js";
 
 export interface Message {
@@ -42,6 +44,8 @@ export class Net {
   readonly down = new Set<string>();
   /** Pairs of hubs with no link of their own ("a|b", sorted): they reach each other via a relay. */
   readonly unlinked = new Set<string>();
+  /** Each hub's shard storage, where its shards keep their own (`shardStorage`). */
+  readonly shardStorage = new Map<string, Storage>();
 
   /** The hub stops (its links go down at every peer); its storage stays as it was. */
   async crash(domain: string): Promise<void> {
@@ -144,6 +148,11 @@ export async function federation(
      * has no link of its own.
      */
     routes?: Record<string, Record<string, string>>;
+    /**
+     * Each hub's shards keep their own storage, as kalandrad's worker shards do (each its own
+     * LMDB directory): a room this hub sequences grows there, the main storage holds replicas.
+     */
+    shardStorage?: boolean;
   } = {},
 ): Promise<Net> {
   const base = await makeEnv();
@@ -175,16 +184,51 @@ export async function federation(
         if (via !== undefined) net.unlinked.add([domain, d].sort().join("|"));
         return { domain: d, hubKey: net.signers.get(d)!.publicKey, ...(via ? { via } : {}) };
       });
-    const open = (storage: Storage) =>
-      HubCore.open({
+    const groups = publicGroupViews(hubMls.publicKey);
+    // Kept over restarts, as a worker shard's directory is.
+    const shardStorage = opts.shardStorage ? new MemoryStorage() : undefined;
+    if (shardStorage !== undefined) net.shardStorage.set(domain, shardStorage);
+    const open = async (storage: Storage) => {
+      let core: HubCore | undefined;
+      const inbox = new WelcomeInbox(storage, net.time);
+      // As kalandrad's worker sink (runtime/node/nodeHub.ts) and host (hub/hubHost.ts) route it.
+      const toHub = inbox.capture(env.sink);
+      const shardSink: Sink = (t, f) => {
+        if (core?.federation?.staleShardOutput(t, f) === true) return;
+        if (core?.intercept(t, f) !== true) toHub(t, f);
+      };
+      const shards =
+        shardStorage === undefined
+          ? undefined
+          : new InProcessShards(
+              1,
+              {
+                storage: shardStorage,
+                clock: net.time,
+                timers: net.time,
+                hubSigner,
+                sink: shardSink,
+                groups,
+                limits: DEFAULT_HUB_LIMITS,
+                ...(opts.bans?.[domain] === undefined ? {} : { bans: opts.bans[domain] }),
+                federation: {
+                  domain,
+                  writeRefusal: (roomId) => core?.federation?.writeRefusal(roomId),
+                },
+              },
+              DEFAULT_HUB_LIMITS.maxBatch,
+              shardModeration,
+            );
+      core = await HubCore.open({
         storage,
         clock: net.time,
         rng: seededRng(`hub-${domain}`),
         timers: net.time,
         hubSigner,
         sink: env.sink,
-        groups: publicGroupViews(hubMls.publicKey),
+        groups,
         shardModeration,
+        ...(shards === undefined ? {} : { shards, inbox }),
         ...(opts.bans?.[domain] === undefined ? {} : { bans: opts.bans[domain] }),
         federation: {
           peers: staticPeerPolicy({ domain, peers }),
@@ -194,6 +238,8 @@ export async function federation(
           ...opts.setup,
         },
       });
+      return core;
+    };
     net.open.set(domain, open);
     env.hub = await open(env.storage);
     net.hubs.set(domain, env);

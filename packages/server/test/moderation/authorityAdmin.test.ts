@@ -50,7 +50,7 @@ class FakeFederation implements RoomAuthorityAdmin {
     this.rooms.set(roomId, { ...s, authority: to, term: s.term + 1n, role: "replica" });
     return { ok: true, term: s.term + 1n };
   }
-  roomAuthority(roomId: bigint): RoomAuthorityStatus | undefined {
+  async roomAuthority(roomId: bigint): Promise<RoomAuthorityStatus | undefined> {
     return this.rooms.get(roomId);
   }
 }

@@ -330,7 +330,11 @@ export class Daemon {
         fedCore === undefined || authority === undefined
           ? undefined
           : {
-              federation: fedCore,
+              federation: {
+                domain: fedCore.domain,
+                transfer: (roomId, to) => fedCore.transfer(roomId, to),
+                roomAuthority: (roomId) => fedCore.roomAuthorityOf(roomId),
+              },
               counted: (result) => authority.metrics.transfersRequested.inc({ result }),
             },
       );
