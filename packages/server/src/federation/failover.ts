@@ -161,8 +161,13 @@ export class Failovers {
   /** Failover won: this hub sequences the room from its own log and state in the new term. */
   async takeOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
     if (!this.t.certified(roomId, cert)) return;
-    if (!(await this.t.adopt(roomId, cert))) return this.t.finish(roomId, lost("STALE_TERM"));
     const p = cert.proposal;
+    // The voters granted this term for the log the proposal states. A log given up since
+    // (a higher term's start ran inside it: giveWay) holds less: sequencing from it would
+    // lose what they held, and a reclaiming hub's sequencer would append past its storage's
+    // end (fed_hubs_failover seed 37). The term is left unused; a later proposal goes above.
+    if (!this.holds(roomId, p)) return this.t.finish(roomId, lost("OUT_OF_POSITION"));
+    if (!(await this.t.adopt(roomId, cert))) return this.t.finish(roomId, lost("STALE_TERM"));
     const head = this.t.h.storage.nextIndex(roomId);
     const roomState = this.t.h.storage.getRoomState(roomId);
     if (roomState === undefined) return this.t.finish(roomId, lost("UNKNOWN_ROOM"));
@@ -184,6 +189,12 @@ export class Failovers {
     }
     this.t.announce(roomId, p, head);
     this.#sequencingSince.set(roomId, head);
+  }
+
+  /** The log still holds the proposal's position, its last entry of the proposal's term. */
+  private holds(roomId: bigint, p: Proposal): boolean {
+    const head = this.t.h.storage.nextIndex(roomId);
+    return head >= p.position && this.t.h.facts.termAt(roomId, p.position) === p.lastTerm;
   }
 
   /** A peer's link came up: it learns the term of every room this hub took over. */
