@@ -56,7 +56,7 @@ export class LogMatch {
       this.#agreed.set(roomId, term);
       return true;
     }
-    await this.d.replica.defer(roomId, frame, to, roomState);
+    await this.d.replica.defer(roomId, frame, to, roomState, term);
     return false;
   }
 
