@@ -119,10 +119,15 @@ export class ReplicaIntake {
    */
   async giveWay(domain: string, roomId: bigint, term: bigint, from: bigint): Promise<bigint> {
     const dropped = await this.match.discardPast(roomId, term, from);
+    const head = this.replica.head(roomId);
     if (dropped > 0n) this.catchUp(domain, roomId, 0n);
-    else if (this.replica.head(roomId) < from) {
-      this.catchUp(domain, roomId, this.replica.head(roomId));
-    }
+    else if (head < from) this.catchUp(domain, roomId, head);
+    // Majority mode: the new authority's commit point counts this log once it is reported
+    // in its term; the term's first entry may never come (fed_hubs_transfer seed 35: the
+    // log ended in a commit no client could see, so every write was STALE_EPOCH). Reported
+    // only for a log checked against the new authority's: now, or after the check's page.
+    else if (this.match.agreed(roomId, term)) this.reportDurable(domain, roomId, term);
+    else if (this.commits !== undefined) this.catchUp(domain, roomId, head);
     return dropped;
   }
 
@@ -199,7 +204,7 @@ export class ReplicaIntake {
     if (h.logIndex >= this.replica.head(h.roomId)) {
       await this.o.facts.entryOf(h.roomId, term, h.logIndex);
     }
-    const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state);
+    const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state, term);
     if (v.kind === "refused") return this.ports.count(v.refusal.code);
     if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
     if (v.kind === "appended") for (const a of v.applied) this.deliver(h.roomId, a.frame, a.to);
@@ -284,7 +289,7 @@ export class ReplicaIntake {
       const theirs = e.term_starts.map((s) => [s.term, s.start] as const);
       await this.o.facts.adoptStarts(roomId, before, page.next, theirs);
     }
-    for (const a of await this.replica.applyPage(roomId, page.entries)) {
+    for (const a of await this.replica.applyPage(roomId, page.entries, authority.term)) {
       this.deliver(roomId, a.frame, a.to);
     }
     // The state after the page's last entry, when that is where the authority's log ends.
