@@ -213,10 +213,14 @@ export class ReplicaIntake {
 
   /** Majority mode: tells the authority how much of the room's log is durable here. */
   private reportDurable(domain: string, roomId: bigint, term: bigint): void {
-    // Not counted towards a lower term's commit point once this hub voted higher.
-    if (this.commits === undefined || term < this.o.promised(roomId)) return;
+    if (this.commits === undefined) return;
     const durable = this.replica.head(roomId);
-    const state = { term, durable, commit: 0n };
+    // Not counted towards a lower term's commit point once this hub voted higher: the
+    // authority learns of the promise instead and takes the room in a higher term. Else a
+    // room whose every write waits on that commit point never moves again (fed_hubs_transfer
+    // seed 481: the log ended in a commit no client could see, all writes STALE_EPOCH).
+    const promised = this.o.promised(roomId);
+    const state = { term: term < promised ? promised : term, durable, commit: 0n };
     this.ports.send(
       domain,
       hubFrame(this.ports.signer, Opcode.FED_LOG_STATE, roomId, 0n, state),
