@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { cborDecode, cborEncode } from "../src/cbor.js";
 import { HEADER_SIZE } from "../src/constants.js";
 import { ProtocolError } from "../src/errors.js";
 import {
@@ -210,6 +211,37 @@ describe("envelopes", () => {
       ),
       fcParams(300),
     );
+  });
+
+  it("refuses an envelope with a field this version does not know, though its signature holds", () => {
+    // Strict on purpose (docs/federation.md "Versions across hubs"): every optional field
+    // so far is one its sender relies on being acted upon, and `origin_sig` covers the
+    // re-encoded fields, so a field dropped on decoding could not be verified either.
+    const inner = appMessage();
+    const fields = encodePayload(Opcode.FED_ENVELOPE, {
+      origin: "a.example",
+      forwarded_at: 1n,
+      hops: 1,
+      frame: inner,
+    });
+    const h = Frame.fromWire(inner).header;
+    const seal = (payload: Uint8Array) =>
+      encodeFrame(
+        {
+          flags: Flag.FEDERATED,
+          opcode: Opcode.FED_ENVELOPE,
+          requestId: h.requestId,
+          roomId: h.roomId,
+          senderId: 0n,
+          epoch: h.epoch,
+          payload,
+        },
+        hubA.signer,
+      );
+    expect(openEnvelope(seal(fields), hubA.publicKey, { maxHops: 3 }).envelope.hops).toBe(1);
+    const wire = seal(cborEncode({ ...(cborDecode(fields) as object), priority: 1 }));
+    expect(verifyFrame(Frame.fromWire(wire), hubA.publicKey)).toBe(true);
+    expect(codeOf(() => openEnvelope(wire, hubA.publicKey, { maxHops: 3 }))).toBe("BAD_PAYLOAD");
   });
 
   it("decodes a federation payload strictly", () => {

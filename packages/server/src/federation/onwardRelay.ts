@@ -9,7 +9,8 @@
  *   hops + 1 and the forwarding hub's outer signature, only between hubs this hub admits,
  *   never back where it came from, and never past `max_hops` (TOO_MANY_HOPS).
  * - Arriving: a relayed envelope for this hub is believed only from the origin's configured
- *   via, with the origin's signature, once (REPLAYED_ENVELOPE), within the replay window.
+ *   via, with the origin's signature, once (REPLAYED_ENVELOPE), within the replay window
+ *   (relayReplay.ts: bounded memory that shrinks the window when full, never lets a replay by).
  *
  * - Liveness: a relay's link stays up when the hub behind it dies, so each routed peer is
  *   pinged through its via every `keepaliveMs` (a PING hub frame the peer ignores) and, heard
@@ -31,11 +32,10 @@ import {
   verifyRelayed,
 } from "@kalandra/proto";
 import type { PeerPolicy } from "./contract.js";
+import { ReplayMemory } from "./relayReplay.js";
 
-/** How long a relayed envelope's origin time stays acceptable (and is remembered), ms. */
-export const RELAY_REPLAY_WINDOW_MS = 300_000n;
-/** The most origin signatures remembered; beyond it the oldest are forgotten first. */
-const MAX_REMEMBERED = 65_536;
+export { RELAY_REPLAY_WINDOW_MS } from "./relayReplay.js";
+
 /** Default ping interval of routed peers (`federation.keepalive_ms`'s default). */
 const KEEPALIVE_MS = 5000n;
 
@@ -50,15 +50,16 @@ export interface OnwardRelayDeps {
   sendRaw(domain: string, bytes: Uint8Array): void;
   count(code: ProtocolErrorCode): void;
   replayWindowMs?: bigint;
+  /** The most origin signatures remembered (relayReplay.ts; default 65,536). */
+  maxRemembered?: number;
   keepaliveMs?: number;
 }
 
 export class OnwardRelay {
   /** Envelopes this hub passed on for other hubs (a counter for metrics and tests). */
   forwarded = 0;
-  /** Origin signatures of relayed envelopes accepted here, with when they arrived. */
-  private readonly seen = new Map<string, bigint>();
-  private readonly window: bigint;
+  /** Relayed envelopes believed here, so none is believed twice (relayReplay.ts). */
+  readonly replays: ReplayMemory;
   private readonly keepalive: bigint;
   /** When each routed peer was last heard from (or its via's link came up). */
   private readonly heardAt = new Map<string, bigint>();
@@ -66,7 +67,7 @@ export class OnwardRelay {
   private pings = 0;
 
   constructor(private readonly d: OnwardRelayDeps) {
-    this.window = d.replayWindowMs ?? RELAY_REPLAY_WINDOW_MS;
+    this.replays = new ReplayMemory(d.replayWindowMs, d.maxRemembered);
     this.keepalive = d.keepaliveMs === undefined ? KEEPALIVE_MS : BigInt(d.keepaliveMs);
   }
 
@@ -165,12 +166,10 @@ export class OnwardRelay {
     if (!admitted.ok) return this.refuse(admitted.code);
     if (this.routeOf(e.origin) !== from) return this.refuse("PEER_BLOCKED");
     if (!verifyRelayed(admitted.hubKey, e)) return this.refuse("BAD_HUB_SIGNATURE");
-    const now = this.d.clock.now();
-    const age = now - e.forwarded_at;
-    if (age > this.window || -age > this.window) return this.refuse("REPLAYED_ENVELOPE");
-    const sig = String.fromCharCode(...(e.origin_sig as Uint8Array));
-    if (this.seen.has(sig)) return this.refuse("REPLAYED_ENVELOPE");
-    this.remember(sig, now);
+    const sig = e.origin_sig as Uint8Array;
+    if (!this.replays.fresh(e.origin, sig, e.forwarded_at, this.d.clock.now())) {
+      return this.refuse("REPLAYED_ENVELOPE");
+    }
     this.heard(e.origin);
     return admitted.hubKey;
   }
@@ -178,14 +177,5 @@ export class OnwardRelay {
   private refuse(code: ProtocolErrorCode): undefined {
     this.d.count(code);
     return undefined;
-  }
-
-  /** Keeps `sig` for the replay window (older ones forgotten; the map stays bounded). */
-  private remember(sig: string, now: bigint): void {
-    for (const [k, at] of this.seen) {
-      if (now - at <= this.window && this.seen.size < MAX_REMEMBERED) break;
-      this.seen.delete(k);
-    }
-    this.seen.set(sig, now);
   }
 }

@@ -10,7 +10,15 @@
  * Operations on one room run one after another (each append is awaited before the next
  * position is judged), so a burst of frames cannot race past the position check.
  */
-import { bytesEqual, canary, FrameHeader, HEADER_SIZE } from "@kalandra/proto";
+import {
+  ackFrame,
+  bytesEqual,
+  canary,
+  type DeviceSigner,
+  FrameHeader,
+  HEADER_SIZE,
+  signFrame,
+} from "@kalandra/proto";
 import type { Storage } from "../storage/types.js";
 import { type Refusal, refuse } from "../vocabulary/outcome.js";
 import { applyRedaction } from "./replicaRedaction.js";
@@ -48,6 +56,14 @@ const NO_RESPONSE = new Uint8Array(0);
  * sequenced with it, instead of an empty answer the requester never gets.
  */
 export type ReplicaAck = (header: Uint8Array) => Uint8Array;
+
+/** The ACK a hub signed by `signer` records for a replicated entry (a `ReplicaAck`). */
+export function replicaAck(signer: DeviceSigner, header: Uint8Array): Uint8Array {
+  const h = FrameHeader.view(header);
+  const ack = ackFrame(h, h.logIndex, h.hlcTimestamp);
+  signFrame(ack, signer);
+  return ack;
+}
 
 /** A live frame held while a gap before it is fetched, with the term it was sent in. */
 interface Held extends Applied {
