@@ -136,6 +136,7 @@ export class FederationCore implements FederationInputs {
       missedTerm: (domain, roomId) =>
         this.trust.claimed(domain, roomId, (this.recordOf(roomId)?.term ?? 0n) + 1n),
       promised: (roomId) => this.transfers.record(roomId)?.vote?.term ?? 0n,
+      handingOver: (roomId) => this.transfers.status(roomId)?.role === "handing_over",
     });
     this.ephemeral = new EphemeralRelay({
       ports,

@@ -79,6 +79,8 @@ export interface IntakeOptions {
    * for does not hold (fed_hubs_transfer seed 92).
    */
   promised(roomId: bigint): bigint;
+  /** This hub hands the room over: its log is the one the new authority takes. */
+  handingOver(roomId: bigint): boolean;
 }
 
 export class ReplicaIntake {
@@ -280,6 +282,12 @@ export class ReplicaIntake {
       return;
     }
     if (authority?.domain !== domain) return;
+    // Handing the room over, this hub's log is the room's until its successor sequences:
+    // a page of the successor (or of whoever answers for it) is no reason to give it up
+    // (fed_hubs_transfer seed 398: b, handing the room to c, asked c to catch up on a link
+    // up; c, which had handed the room to b a term before, answered with its shorter log,
+    // and b dropped its whole log, acknowledged entries included).
+    if (this.o.handingOver(roomId)) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
     const before = this.replica.head(roomId);
     if ((await this.match.page(roomId, authority.term, before, page)) === "discarded") {
