@@ -102,4 +102,22 @@ describe("a new authority's commit point in majority mode", () => {
       commitIndex: head,
     });
   });
+
+  it("is 0 at a restarted authority until the replicas report, not its log's length", async () => {
+    const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const a = hubs[A]!;
+    // A's last entry reaches the replicas, their reports of it never reach A: uncommitted.
+    net.tamper = (m) =>
+      m.to === A && inner(net, m).opcode === Opcode.FED_LOG_STATE ? undefined : m;
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, appMessage(alice, ROOM, 1n, "x"));
+    await net.settle();
+    const head = a.storage.nextIndex(ROOM);
+    expect(a.hub.federation!.roomAuthority(ROOM)!.commitIndex).toBe(head - 1n);
+    await net.crash(A);
+    await net.restart(A);
+    // Nothing reported yet (the replicas' reports are still lost): nothing counts committed.
+    const status = a.hub.federation!.roomAuthority(ROOM)!;
+    expect(status).toMatchObject({ authority: A, role: "sequencer" });
+    expect(status.commitIndex).toBeLessThan(head);
+  });
 });
