@@ -230,7 +230,8 @@ export class FederationCore implements FederationInputs {
       ...parts,
       storage: d.storage,
       leaving: this.leaving,
-      enlisting: d.enlistHubs ? this.enlisting : undefined,
+      // On unless switched off (`federation.enlist_hubs = false`).
+      enlisting: d.enlistHubs === false ? undefined : this.enlisting,
     });
     this.routing = new SinkRouting({ ...parts, fanout: this.fanout });
     this.envelopes = new EnvelopeIntake({
