@@ -282,17 +282,17 @@ export class ReplicaIntake {
       return;
     }
     if (authority?.domain !== domain) return;
-    // Handing the room over, this hub's log is the room's until its successor sequences:
-    // a page of the successor (or of whoever answers for it) is no reason to give it up
-    // (fed_hubs_transfer seed 398: b, handing the room to c, asked c to catch up on a link
-    // up; c, which had handed the room to b a term before, answered with its shorter log,
-    // and b dropped its whole log, acknowledged entries included).
-    if (this.o.handingOver(roomId)) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
     const before = this.replica.head(roomId);
-    if ((await this.match.page(roomId, authority.term, before, page)) === "discarded") {
-      return this.catchUp(domain, roomId, 0n);
-    }
+    // Handing the room over, this hub's log is the room's until its successor sequences: a
+    // page that disagrees with it is no reason to give it up (fed_hubs_transfer seed 398: b,
+    // handing the room to c, asked c to catch up on a link up; c, which had handed the room
+    // to b a term before, answered from its shorter log, and b dropped its whole log,
+    // acknowledged entries included). A page that extends it is taken as any.
+    const keep = this.o.handingOver(roomId);
+    const check = await this.match.page(roomId, authority.term, before, page, keep);
+    if (check === "discarded") return this.catchUp(domain, roomId, 0n);
+    if (check === "kept") return;
     this.checked(roomId, authority.term);
     // The log agrees with the authority's up to the page's end: so do their entries' terms.
     // (A hub that sends no term starts: the page's entries count as of the authority's term.)
