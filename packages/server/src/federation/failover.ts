@@ -191,7 +191,10 @@ export class Failovers {
     this.#sequencingSince.set(roomId, head);
   }
 
-  /** The log still holds the proposal's position, its last entry of the proposal's term. */
+  /**
+   * The log still holds the proposal's position, its last entry of the proposal's term. Read
+   * where `propose` read the position (a change of where that is read must change this too).
+   */
   private holds(roomId: bigint, p: Proposal): boolean {
     const head = this.t.h.storage.nextIndex(roomId);
     return head >= p.position && this.t.h.facts.termAt(roomId, p.position) === p.lastTerm;
