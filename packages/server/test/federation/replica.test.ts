@@ -93,9 +93,7 @@ describe("ReplicaLog: the position check of a participating hub (DESIGN §11)", 
     expect(await r.accept(ROOM, frameAt(2n, 302n), [], undefined, 3n)).toMatchObject({
       kind: "appended",
     });
-    expect(storage.readRange(ROOM, 2n, 1)[0]!.header).toEqual(
-      frameAt(2n, 302n).subarray(0, 128),
-    );
+    expect(storage.readRange(ROOM, 2n, 1)[0]!.header).toEqual(frameAt(2n, 302n).subarray(0, 128));
     // So does a catch-up page of a later term.
     await r.accept(ROOM, frameAt(4n, 904n), [7n], undefined, 3n);
     const page = [{ header: frameAt(3n).subarray(0, 128), payload: frameAt(3n).subarray(128) }];
