@@ -84,6 +84,11 @@ export class Failovers {
    * proposing do not keep colliding in one term).
    */
   readonly #seenTerm = new Map<bigint, bigint>();
+  /** Per room: how often this hub gave its log up (`giveWay`), and how many are under way. */
+  readonly #givenUp = new Map<bigint, number>();
+  readonly #givingWay = new Map<bigint, number>();
+  /** Per room: `#givenUp` when this hub last proposed itself (`holds`). */
+  readonly #proposedAt = new Map<bigint, number>();
 
   constructor(private readonly t: ElectionPort) {}
 
@@ -129,6 +134,7 @@ export class Failovers {
     from = rec.authority,
   ): Promise<void> {
     const position = this.t.h.storage.nextIndex(roomId);
+    this.#proposedAt.set(roomId, this.#givenUp.get(roomId) ?? 0);
     const proposal: Proposal = {
       roomId,
       term: maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm.get(roomId) ?? 0n) + 1n,
@@ -192,10 +198,14 @@ export class Failovers {
   }
 
   /**
-   * The log still holds the proposal's position, its last entry of the proposal's term. Read
-   * where `propose` read the position (a change of where that is read must change this too).
+   * The log is still the one the proposal stated: not given up since (a reclaim's position
+   * may be read elsewhere than this hub's main storage: worker shards), and a failover
+   * candidate's log still holds the proposal's position, its last entry of its term.
    */
   private holds(roomId: bigint, p: Proposal): boolean {
+    if (this.#givingWay.has(roomId)) return false;
+    if ((this.#givenUp.get(roomId) ?? 0) !== this.#proposedAt.get(roomId)) return false;
+    if (p.from === this.t.h.self) return true;
     const head = this.t.h.storage.nextIndex(roomId);
     return head >= p.position && this.t.h.facts.termAt(roomId, p.position) === p.lastTerm;
   }
@@ -224,7 +234,16 @@ export class Failovers {
    * by a majority (a deposed authority's unreplicated tail) and give way.
    */
   async giveWay(roomId: bigint, m: { term: bigint; next_index: bigint }): Promise<void> {
-    const dropped = await this.t.h.giveWay(roomId, m.term, m.next_index);
+    this.#givingWay.set(roomId, (this.#givingWay.get(roomId) ?? 0) + 1);
+    let dropped: bigint;
+    try {
+      dropped = await this.t.h.giveWay(roomId, m.term, m.next_index);
+    } finally {
+      const n = (this.#givingWay.get(roomId) ?? 1) - 1;
+      if (n > 0) this.#givingWay.set(roomId, n);
+      else this.#givingWay.delete(roomId);
+    }
+    if (dropped > 0n) this.#givenUp.set(roomId, (this.#givenUp.get(roomId) ?? 0) + 1);
     if (dropped === 0n) return;
     const rec = this.t.h.records.get(roomId);
     if (rec !== undefined) {
