@@ -9,6 +9,7 @@
  *   pnpm sim --seeds 500 --scenario federation      the federation worlds (2–5 hubs, issue 18)
  *   pnpm sim --seed 3 --scenario fed_election --canary vote_twice
  *   pnpm sim --seed 3 --scenario fed_hubs           real hubs and MLS clients across hubs
+ *   pnpm sim --seed 3 --scenario fed_hubs --enlist-hubs off   … with `federation.enlist_hubs` off
  *
  * A failing run prints its violations, the one command that replays it, and (unless
  * --no-shrink) the fault plan fast-check shrank it to, saved with --save <file.json> as a
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     jobs: { type: "string" },
     "no-shrink": { type: "boolean" },
     worker: { type: "string" },
+    "enlist-hubs": { type: "string" },
     help: { type: "boolean" },
   },
 });
@@ -71,11 +73,20 @@ function pickFed(seed: bigint): string | undefined {
 
 type AnyResult = RunResult | FedRunResult;
 
+/** `--enlist-hubs on|off`: the real hubs' `federation.enlist_hubs` (default the hub's). */
+const enlist = values["enlist-hubs"];
+if (enlist !== undefined && enlist !== "on" && enlist !== "off") {
+  throw new Error("--enlist-hubs takes on or off");
+}
+const enlistHubs = enlist === undefined ? {} : { enlistHubs: enlist === "on" };
+
 /** Runs one seed: a federation world when the scenario is one, else the single-hub world. */
 function runSeed(seed: bigint, keepTrace = false): Promise<AnyResult> {
   const fed = pickFed(seed);
   const hubs = fed === undefined ? undefined : fedHubScenarioByName(fed);
-  if (hubs !== undefined) return runFedHubScenario({ scenario: hubs, seed, canaries, keepTrace });
+  if (hubs !== undefined) {
+    return runFedHubScenario({ scenario: hubs, seed, canaries, keepTrace, ...enlistHubs });
+  }
   const engine = fed === undefined ? undefined : fedScenarioByName(fed);
   if (engine !== undefined) return runFedScenario({ scenario: engine, seed, canaries, keepTrace });
   return runScenario({ scenario: pickScenario(seed), seed, canaries, keepTrace });
@@ -173,6 +184,7 @@ async function many(count: number): Promise<boolean> {
               const args = ["--worker", slice.join(",")];
               if (values.scenario !== undefined) args.push("--scenario", values.scenario);
               if (canaries.length > 0) args.push("--canary", canaries.join(","));
+              if (enlist !== undefined) args.push("--enlist-hubs", enlist);
               const child = fork(self, args, { execArgv: ["--import", "tsx"] });
               child.on("message", (m) => onResult(m as AnyResult));
               child.on("exit", (code) =>
@@ -199,7 +211,8 @@ if (
 ) {
   console.log(
     "usage: pnpm sim --seed N [--scenario name] [--trace file] [--canary a,b] [--no-shrink] [--save file]\n" +
-      "       pnpm sim --seeds COUNT [--from N] [--jobs J] [--scenario name|swarm|federation] [--canary a,b]",
+      "       pnpm sim --seeds COUNT [--from N] [--jobs J] [--scenario name|swarm|federation] [--canary a,b]\n" +
+      "       [--enlist-hubs on|off]   the real hubs' federation.enlist_hubs (default the hub's)",
   );
   process.exit(values.help === true ? 0 : 1);
 }

@@ -107,6 +107,12 @@ export const ErrorCode = {
    * replay window: dropped, a relay cannot make a hub act on an origin's frame twice.
    */
   REPLAYED_ENVELOPE: 713,
+  /**
+   * This hub is not (yet) one of the room's MLS external senders, so it cannot sign a kick's
+   * removal: it sequences the room since before a commit enlisted it (docs/federation.md
+   * "Kicks across hubs"); the room's next commit enlists it, retry after it.
+   */
+  NOT_ENLISTED: 714,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ErrorCode;

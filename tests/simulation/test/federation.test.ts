@@ -180,6 +180,48 @@ const HUB_REGRESSIONS = [
     seed,
     why: "an acknowledged frame lost, or replicas forked, after several elections (failures before the fixes of 2026-12-07; docs/simulation.md): a replica counted a fetched log as of the current term, and took a new authority's commit point before its log was checked",
   })),
+  // With hub enlisting on (the default since session 8): the authority's enlisting proposal
+  // and the members' commits covering it put commits into every room's log.
+  {
+    scenario: "fed_hubs_failover",
+    seed: 37n,
+    why: "e.example won a reclaim for a log it had given up since (b's lower term started inside it): its sequencer appended into an empty log (INTERNAL 'room storage failed' for every write) and its term said it started at 0, so every hub erased its log; a won election is not used for a log that no longer holds the proposal's position",
+  },
+  {
+    scenario: "fed_hubs_failover",
+    seed: 5n,
+    why: "a.example held a deposed authority's term-1 frames past a gap and appended them once the new term's frames closed it (a fork at 20); frames held from a lower term are dropped",
+  },
+  {
+    scenario: "fed_hubs_transfer",
+    seed: 35n,
+    why: "d.example took the room over with the log ending in a commit the old authority never committed: its commit point stayed 0, no client saw the commit, every write was STALE_EPOCH (alice pendingCommit for good); replicas report their checked log when they learn where the new term starts",
+  },
+  ...[373n, 410n, 481n].map((seed) => ({
+    scenario: "fed_hubs_transfer",
+    seed,
+    why: "voters promised to a planned transfer nobody won said nothing while fed by catch-up pages only: the authority's commit point (or the replicas' view of it) never moved past the last commit, every write STALE_EPOCH; a replica that promised higher tells the authority whenever it would report",
+  })),
+  ...[159n, 236n].map((seed) => ({
+    scenario: "fed_hubs_failover",
+    seed,
+    why: "bob@b.example stayed in epoch 1: his replica's commit point stayed at 4 after a reclaim, the voters having promised a term nobody won and saying nothing on catch-up pages; a replica that promised higher tells the authority whenever it would report",
+  })),
+  {
+    scenario: "fed_hubs_transfer",
+    seed: 398n,
+    why: "b.example, handing the room to c.example, took c's answer to its catch-up (c had handed the room to b a term before, from its shorter log) for the new authority's and erased its whole log, acknowledged entries included; a hub handing a room over takes no catch-up page for it",
+  },
+  ...[67n, 205n].map((seed) => ({
+    scenario: "fed_hubs_transfer",
+    seed,
+    why: "a hub handing a room over that ignored every catch-up page (the first fix of seed 398) never caught up after a restart or a transfer that went on elsewhere (fed_convergence; acknowledged entries lost at 205); it keeps its log against a disagreeing page only",
+  })),
+  {
+    scenario: "fed_hubs_failover",
+    seed: 468n,
+    why: "a.example, restarted and deposed without knowing it, reported its whole log as committed (the gate not knowing the room yet), an uncommitted tail the new term gave up included (fed_no_fork); a restarted authority's commit point is 0 until the replicas report",
+  },
 ] as const;
 
 describe.each(HUB_REGRESSIONS.map((r) => [`${r.scenario}/${r.seed}`, r] as const))(

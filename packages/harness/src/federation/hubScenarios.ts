@@ -307,6 +307,8 @@ export interface FedHubRunOptions {
   plan?: FedPlan;
   canaries?: readonly string[];
   keepTrace?: boolean;
+  /** `federation.enlist_hubs` of every hub (default the hub's, as kalandrad's). */
+  enlistHubs?: boolean;
   /** Looks at the world before it closes (tests, debugging a seed). */
   inspect?(w: FedHubWorld, room: bigint): void;
 }
@@ -346,6 +348,7 @@ export async function runFedHubScenario(o: FedHubRunOptions): Promise<FedRunResu
     keepTrace: o.keepTrace === true,
     ...(s.ackQuorum === undefined ? {} : { ackQuorum: s.ackQuorum }),
     ...(s.failoverAfterMs === undefined ? {} : { failoverAfterMs: s.failoverAfterMs }),
+    ...(o.enlistHubs === undefined ? {} : { enlistHubs: o.enlistHubs }),
   });
   const creator = [...w.clients.keys()][0]!;
   const creatorHome = w.homeOf(creator);

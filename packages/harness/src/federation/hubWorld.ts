@@ -68,6 +68,8 @@ export interface FedHubWorldOptions {
   ackQuorum?: "local" | "majority";
   /** `federation.failover_after_ms` of every hub (default the hub's, 3000). */
   failoverAfterMs?: number;
+  /** `federation.enlist_hubs` of every hub (default the hub's, as kalandrad's). */
+  enlistHubs?: boolean;
 }
 
 /** How often each hub's runtime ticks its federation core (kalandrad: every 100 ms). */
@@ -171,6 +173,7 @@ export class FedHubWorld extends SimRun {
         ...(this.o.failoverAfterMs === undefined
           ? {}
           : { failoverAfterMs: this.o.failoverAfterMs }),
+        ...(this.o.enlistHubs === undefined ? {} : { enlistHubs: this.o.enlistHubs }),
       },
     });
     this.hubs.set(domain, { domain, node, links });

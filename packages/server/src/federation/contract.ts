@@ -123,8 +123,8 @@ export interface FederationSetup {
   failoverAfterMs?: number;
   /**
    * Enlist the rooms' voter hubs as MLS external senders so any of them can kick after a
-   * transfer or failover (hubEnlisting.ts). Off by default until the simulation converges
-   * with it at every CI seed (docs/federation.md "Kicks across hubs").
+   * transfer or failover (hubEnlisting.ts; docs/federation.md "Kicks across hubs").
+   * `federation.enlist_hubs`, default true; false leaves kicks to the room's creating hub.
    */
   enlistHubs?: boolean;
   /**

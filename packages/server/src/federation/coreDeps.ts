@@ -80,7 +80,7 @@ export interface FederationDeps {
   ackQuorum?: AckQuorum;
   /** `federation.failover_after_ms`: silence before a voter proposes itself (default 3000). */
   failoverAfterMs?: number;
-  /** Enlist voter hubs as the rooms' MLS external senders (hubEnlisting.ts; default off). */
+  /** Enlist voter hubs as the rooms' MLS external senders (hubEnlisting.ts; default on). */
   enlistHubs?: boolean;
   /** `federation.keepalive_ms`: pings of peers reached through a relay (default 5000). */
   keepaliveMs?: number;

@@ -89,6 +89,11 @@ export class Failovers {
   readonly #seenTerm = new Map<bigint, bigint>();
   /** Rooms whose reclaim is being prepared (asking the shard), not proposed yet. */
   readonly #reclaiming = new Set<bigint>();
+  /** Per room: how often this hub gave its log up (`giveWay`), and how many are under way. */
+  readonly #givenUp = new Map<bigint, number>();
+  readonly #givingWay = new Map<bigint, number>();
+  /** Per room: `#givenUp` when this hub last proposed itself (`holds`). */
+  readonly #proposedAt = new Map<bigint, number>();
 
   constructor(private readonly t: ElectionPort) {}
 
@@ -137,6 +142,7 @@ export class Failovers {
     from = rec.authority,
     position = this.t.h.storage.nextIndex(roomId),
   ): Promise<void> {
+    this.#proposedAt.set(roomId, this.#givenUp.get(roomId) ?? 0);
     const proposal: Proposal = {
       roomId,
       term: maxBig(maxBig(rec.term, rec.vote?.term ?? 0n), this.#seenTerm.get(roomId) ?? 0n) + 1n,
@@ -187,8 +193,13 @@ export class Failovers {
   /** Failover won: this hub sequences the room from its own log and state in the new term. */
   async takeOver(roomId: bigint, cert: HandoverCertificate): Promise<void> {
     if (!this.t.certified(roomId, cert)) return;
-    if (!(await this.t.adopt(roomId, cert))) return this.t.finish(roomId, lost("STALE_TERM"));
     const p = cert.proposal;
+    // The voters granted this term for the log the proposal states. A log given up since
+    // (a higher term's start ran inside it: giveWay) holds less: sequencing from it would
+    // lose what they held, and a reclaiming hub's sequencer would append past its storage's
+    // end (fed_hubs_failover seed 37). The term is left unused; a later proposal goes above.
+    if (!this.holds(roomId, p)) return this.t.finish(roomId, lost("OUT_OF_POSITION"));
+    if (!(await this.t.adopt(roomId, cert))) return this.t.finish(roomId, lost("STALE_TERM"));
     // Reclaimed (from itself): its sequencer has the room already, and its log ends where
     // its shard's does (with worker shards the main storage's copy stopped growing).
     const reclaimed = p.from === this.t.h.self;
@@ -215,6 +226,19 @@ export class Failovers {
     this.#sequencingSince.set(roomId, head);
   }
 
+  /**
+   * The log is still the one the proposal stated: not given up since (a reclaim's position
+   * may be read elsewhere than this hub's main storage: worker shards), and a failover
+   * candidate's log still holds the proposal's position, its last entry of its term.
+   */
+  private holds(roomId: bigint, p: Proposal): boolean {
+    if (this.#givingWay.has(roomId)) return false;
+    if ((this.#givenUp.get(roomId) ?? 0) !== this.#proposedAt.get(roomId)) return false;
+    if (p.from === this.t.h.self) return true;
+    const head = this.t.h.storage.nextIndex(roomId);
+    return head >= p.position && this.t.h.facts.termAt(roomId, p.position) === p.lastTerm;
+  }
+
   /** A peer's link came up: it learns the term of every room this hub took over. */
   linkUp(domain: string): void {
     for (const [roomId, start] of this.#sequencingSince) {
@@ -239,7 +263,16 @@ export class Failovers {
    * by a majority (a deposed authority's unreplicated tail) and give way.
    */
   async giveWay(roomId: bigint, m: { term: bigint; next_index: bigint }): Promise<void> {
-    const dropped = await this.t.h.giveWay(roomId, m.term, m.next_index);
+    this.#givingWay.set(roomId, (this.#givingWay.get(roomId) ?? 0) + 1);
+    let dropped: bigint;
+    try {
+      dropped = await this.t.h.giveWay(roomId, m.term, m.next_index);
+    } finally {
+      const n = (this.#givingWay.get(roomId) ?? 1) - 1;
+      if (n > 0) this.#givingWay.set(roomId, n);
+      else this.#givingWay.delete(roomId);
+    }
+    if (dropped > 0n) this.#givenUp.set(roomId, (this.#givenUp.get(roomId) ?? 0) + 1);
     if (dropped === 0n) return;
     const rec = this.t.h.records.get(roomId);
     if (rec !== undefined) {

@@ -141,6 +141,7 @@ export class FederationCore implements FederationInputs {
       missedTerm: (domain, roomId) =>
         this.trust.claimed(domain, roomId, (this.recordOf(roomId)?.term ?? 0n) + 1n),
       promised: (roomId) => this.transfers.record(roomId)?.vote?.term ?? 0n,
+      handingOver: (roomId) => this.transfers.status(roomId)?.role === "handing_over",
     });
     this.ephemeral = new EphemeralRelay({
       ports,
@@ -234,7 +235,8 @@ export class FederationCore implements FederationInputs {
       ...parts,
       storage: d.storage,
       leaving: this.leaving,
-      enlisting: d.enlistHubs ? this.enlisting : undefined,
+      // On unless switched off (`federation.enlist_hubs = false`).
+      enlisting: d.enlistHubs === false ? undefined : this.enlisting,
     });
     this.routing = new SinkRouting({ ...parts, fanout: this.fanout });
     this.envelopes = new EnvelopeIntake({

@@ -25,8 +25,11 @@ export interface LogMatchDeps {
   forgetHeld(roomId: bigint): void;
 }
 
-/** What a catch-up page told about the replica's log. */
-export type PageCheck = "agrees" | "unknown" | "discarded";
+/**
+ * What a catch-up page told about the replica's log: "kept" when it disagrees but the log
+ * is kept (`keep`: this hub hands the room over, its log is the room's).
+ */
+export type PageCheck = "agrees" | "unknown" | "discarded" | "kept";
 
 export class LogMatch {
   /** The term each room's log was last found to agree with its authority in. */
@@ -56,7 +59,7 @@ export class LogMatch {
       this.#agreed.set(roomId, term);
       return true;
     }
-    await this.d.replica.defer(roomId, frame, to, roomState);
+    await this.d.replica.defer(roomId, frame, to, roomState, term);
     return false;
   }
 
@@ -69,10 +72,12 @@ export class LogMatch {
     term: bigint,
     head: bigint,
     page: { entries: readonly PageEntry[]; head: bigint },
+    keep = false,
   ): Promise<PageCheck> {
     const shorter =
       page.entries.length === 0 && page.head < head && this.d.facts.termAt(roomId, head) < term;
     if (shorter || !(await this.d.replica.agrees(roomId, page.entries))) {
+      if (keep) return "kept";
       await this.discard(roomId);
       return "discarded";
     }

@@ -124,9 +124,15 @@ export class MajorityGate {
     if (r?.voters.includes(domain)) this.#report(roomId, r, domain, length);
   }
 
-  /** The room's commit point at this authority, undefined when it gates nothing. */
+  /**
+   * The room's commit point at this authority, undefined when it gates nothing. After a
+   * restart it is 0 until the replicas report (restored), never the log's length: what the
+   * hub had not committed before it went down is not committed by its coming back
+   * (fed_hubs_failover seed 468: a restarted, deposed authority reported its whole log,
+   * with an uncommitted tail the new term gave up, as committed).
+   */
   commit(roomId: bigint): bigint | undefined {
-    return this.#rooms.get(roomId)?.commit;
+    return this.#room(roomId)?.commit;
   }
 
   /** True when the delivery waits for its entry's commit (it is released later). */

@@ -65,8 +65,13 @@ export function replicaAck(signer: DeviceSigner, header: Uint8Array): Uint8Array
   return ack;
 }
 
+/** A live frame held while a gap before it is fetched, with the term it was sent in. */
+interface Held extends Applied {
+  readonly term: bigint;
+}
+
 export class ReplicaLog {
-  private readonly buffered = new Map<bigint, Map<bigint, Applied>>();
+  private readonly buffered = new Map<bigint, Map<bigint, Held>>();
   private readonly queues = new Map<bigint, Promise<unknown>>();
 
   constructor(
@@ -86,15 +91,22 @@ export class ReplicaLog {
     return this.serial(roomId, async () => {});
   }
 
-  /** A live frame from the authority (position signature and term already checked). */
+  /**
+   * A live frame from the authority of `term` (position signature and term already
+   * checked). Frames held from a lower term are dropped first (see `dropHeldBelow`).
+   */
   accept(
     roomId: bigint,
     frame: Uint8Array,
     to: readonly bigint[],
     roomState?: Uint8Array,
+    term = 0n,
   ): Promise<ReplicaVerdict> {
-    const a: Applied = roomState === undefined ? { frame, to } : { frame, to, roomState };
-    return this.serial(roomId, () => this.acceptNow(roomId, a));
+    const a: Held = roomState === undefined ? { frame, to, term } : { frame, to, roomState, term };
+    return this.serial(roomId, () => {
+      this.dropHeldBelow(roomId, term);
+      return this.acceptNow(roomId, a);
+    });
   }
 
   /**
@@ -106,9 +118,11 @@ export class ReplicaLog {
     frame: Uint8Array,
     to: readonly bigint[],
     roomState?: Uint8Array,
+    term = 0n,
   ): Promise<void> {
-    const a: Applied = roomState === undefined ? { frame, to } : { frame, to, roomState };
+    const a: Held = roomState === undefined ? { frame, to, term } : { frame, to, roomState, term };
     return this.serial(roomId, async () => {
+      this.dropHeldBelow(roomId, term);
       this.hold(roomId, FrameHeader.view(frame).logIndex, a);
     });
   }
@@ -149,8 +163,9 @@ export class ReplicaLog {
    * per-entry state, and a replica without the state after its last state change can never
    * take the room over (failover.ts `stateIsCurrent`).
    */
-  applyPage(roomId: bigint, entries: readonly PageEntry[]): Promise<Applied[]> {
+  applyPage(roomId: bigint, entries: readonly PageEntry[], term = 0n): Promise<Applied[]> {
     return this.serial(roomId, async () => {
+      this.dropHeldBelow(roomId, term);
       const out: Applied[] = [];
       for (const e of entries) {
         const h = FrameHeader.view(e.header);
@@ -160,14 +175,14 @@ export class ReplicaLog {
         if (h.logIndex > head) break;
         const live = this.takeHeld(roomId, h.logIndex, e.header);
         await this.append(roomId, e.header, e.payload, undefined, live?.roomState);
-        if (live !== undefined && e.payload !== null) out.push(live);
+        if (live !== undefined && e.payload !== null) out.push(appliedOf(live));
       }
       return [...out, ...(await this.drain(roomId))];
     });
   }
 
   /** The held live frame at `logIndex` when it is the entry `header` (removed from the hold). */
-  private takeHeld(roomId: bigint, logIndex: bigint, header: Uint8Array): Applied | undefined {
+  private takeHeld(roomId: bigint, logIndex: bigint, header: Uint8Array): Held | undefined {
     const held = this.buffered.get(roomId);
     const a = held?.get(logIndex);
     if (a === undefined || !bytesEqual(a.frame.subarray(0, HEADER_SIZE), header)) return undefined;
@@ -175,7 +190,20 @@ export class ReplicaLog {
     return a;
   }
 
-  private async acceptNow(roomId: bigint, a: Applied): Promise<ReplicaVerdict> {
+  /**
+   * A frame held from a lower term than the authority's now is not known to be in the
+   * room's log: a deposed authority's frame past where the new term starts would be applied
+   * when the new term's frames close the gap before it (fed_hubs_failover seed 5: a fork at
+   * a replica). Dropped; what the room's log does hold there is fetched like any gap.
+   */
+  private dropHeldBelow(roomId: bigint, term: bigint): void {
+    const held = this.buffered.get(roomId);
+    if (held === undefined) return;
+    for (const [i, a] of held) if (a.term < term) held.delete(i);
+    if (held.size === 0) this.buffered.delete(roomId);
+  }
+
+  private async acceptNow(roomId: bigint, a: Held): Promise<ReplicaVerdict> {
     const { frame } = a;
     const h = FrameHeader.view(frame);
     if (h.roomId !== roomId) return refused("frame of another room");
@@ -184,7 +212,7 @@ export class ReplicaLog {
     // check and stores a frame from the future at its own next index.
     if (h.logIndex > head && canary("replica_skips_position_check")) {
       await this.append(roomId, frame.subarray(0, HEADER_SIZE), frame.subarray(HEADER_SIZE), head);
-      return { kind: "appended", applied: [a] };
+      return { kind: "appended", applied: [appliedOf(a)] };
     }
     if (h.logIndex < head) {
       const [stored] = this.storage.readRange(roomId, h.logIndex, 1);
@@ -204,10 +232,10 @@ export class ReplicaLog {
       undefined,
       a.roomState,
     );
-    return { kind: "appended", applied: [a, ...(await this.drain(roomId))] };
+    return { kind: "appended", applied: [appliedOf(a), ...(await this.drain(roomId))] };
   }
 
-  private hold(roomId: bigint, logIndex: bigint, a: Applied): void {
+  private hold(roomId: bigint, logIndex: bigint, a: Held): void {
     let held = this.buffered.get(roomId);
     if (held === undefined) {
       held = new Map();
@@ -234,7 +262,7 @@ export class ReplicaLog {
         undefined,
         next.roomState,
       );
-      out.push(next);
+      out.push(appliedOf(next));
     }
     if (held.size === 0) this.buffered.delete(roomId);
     return out;
@@ -292,6 +320,10 @@ export async function eraseLog(storage: Storage, roomId: bigint): Promise<bigint
   }
   await storage.dropRoomLog(roomId);
   return head;
+}
+
+function appliedOf({ term: _, ...a }: Held): Applied {
+  return a;
 }
 
 function refused(message: string): ReplicaVerdict {

@@ -79,6 +79,8 @@ export interface IntakeOptions {
    * for does not hold (fed_hubs_transfer seed 92).
    */
   promised(roomId: bigint): bigint;
+  /** This hub hands the room over: its log is the one the new authority takes. */
+  handingOver(roomId: bigint): boolean;
 }
 
 export class ReplicaIntake {
@@ -119,10 +121,15 @@ export class ReplicaIntake {
    */
   async giveWay(domain: string, roomId: bigint, term: bigint, from: bigint): Promise<bigint> {
     const dropped = await this.match.discardPast(roomId, term, from);
+    const head = this.replica.head(roomId);
     if (dropped > 0n) this.catchUp(domain, roomId, 0n);
-    else if (this.replica.head(roomId) < from) {
-      this.catchUp(domain, roomId, this.replica.head(roomId));
-    }
+    else if (head < from) this.catchUp(domain, roomId, head);
+    // Majority mode: the new authority's commit point counts this log once it is reported
+    // in its term; the term's first entry may never come (fed_hubs_transfer seed 35: the
+    // log ended in a commit no client could see, so every write was STALE_EPOCH). Reported
+    // only for a log checked against the new authority's: now, or after the check's page.
+    else if (this.match.agreed(roomId, term)) this.reportDurable(domain, roomId, term);
+    else if (this.commits !== undefined) this.catchUp(domain, roomId, head);
     return dropped;
   }
 
@@ -199,7 +206,7 @@ export class ReplicaIntake {
     if (h.logIndex >= this.replica.head(h.roomId)) {
       await this.o.facts.entryOf(h.roomId, term, h.logIndex);
     }
-    const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state);
+    const v = await this.replica.accept(h.roomId, wire, e.to ?? [], e.room_state, term);
     if (v.kind === "refused") return this.ports.count(v.refusal.code);
     if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
     if (v.kind === "appended") for (const a of v.applied) this.deliver(h.roomId, a.frame, a.to);
@@ -208,10 +215,14 @@ export class ReplicaIntake {
 
   /** Majority mode: tells the authority how much of the room's log is durable here. */
   private reportDurable(domain: string, roomId: bigint, term: bigint): void {
-    // Not counted towards a lower term's commit point once this hub voted higher.
-    if (this.commits === undefined || term < this.o.promised(roomId)) return;
+    if (this.commits === undefined) return;
     const durable = this.replica.head(roomId);
-    const state = { term, durable, commit: 0n };
+    // Not counted towards a lower term's commit point once this hub voted higher: the
+    // authority learns of the promise instead and takes the room in a higher term. Else a
+    // room whose every write waits on that commit point never moves again (fed_hubs_transfer
+    // seed 481: the log ended in a commit no client could see, all writes STALE_EPOCH).
+    const promised = this.o.promised(roomId);
+    const state = { term: term < promised ? promised : term, durable, commit: 0n };
     this.ports.send(
       domain,
       hubFrame(this.ports.signer, Opcode.FED_LOG_STATE, roomId, 0n, state),
@@ -273,9 +284,15 @@ export class ReplicaIntake {
     if (authority?.domain !== domain) return;
     const page = decodePayload(Opcode.SYNC_PAGE, inner.payload);
     const before = this.replica.head(roomId);
-    if ((await this.match.page(roomId, authority.term, before, page)) === "discarded") {
-      return this.catchUp(domain, roomId, 0n);
-    }
+    // Handing the room over, this hub's log is the room's until its successor sequences: a
+    // page that disagrees with it is no reason to give it up (fed_hubs_transfer seed 398: b,
+    // handing the room to c, asked c to catch up on a link up; c, which had handed the room
+    // to b a term before, answered from its shorter log, and b dropped its whole log,
+    // acknowledged entries included). A page that extends it is taken as any.
+    const keep = this.o.handingOver(roomId);
+    const check = await this.match.page(roomId, authority.term, before, page, keep);
+    if (check === "discarded") return this.catchUp(domain, roomId, 0n);
+    if (check === "kept") return;
     this.checked(roomId, authority.term);
     // The log agrees with the authority's up to the page's end: so do their entries' terms.
     // (A hub that sends no term starts: the page's entries count as of the authority's term.)
@@ -284,7 +301,7 @@ export class ReplicaIntake {
       const theirs = e.term_starts.map((s) => [s.term, s.start] as const);
       await this.o.facts.adoptStarts(roomId, before, page.next, theirs);
     }
-    for (const a of await this.replica.applyPage(roomId, page.entries)) {
+    for (const a of await this.replica.applyPage(roomId, page.entries, authority.term)) {
       this.deliver(roomId, a.frame, a.to);
     }
     // The state after the page's last entry, when that is where the authority's log ends.

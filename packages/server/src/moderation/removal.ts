@@ -120,6 +120,21 @@ export function leavesOf(room: RemovableRoom, userId: string): number[] {
   return out.sort((a, b) => a - b);
 }
 
+/**
+ * Why the hub cannot make a removal: NOT_ENLISTED when it is not among the room's external
+ * senders (a hub that took the room over before a commit enlisted it), else INTERNAL.
+ */
+function removalRefusal(e: unknown): Refusal {
+  const msg = String((e as Error)?.message ?? e);
+  if (e instanceof RemovalError && e.code === "NOT_EXTERNAL_SENDER") {
+    return refuse(
+      "NOT_ENLISTED",
+      `this hub is not one of the room's external senders yet; the room's next commit enlists it (${msg})`,
+    );
+  }
+  return refuse("INTERNAL", `cannot build the removal: ${msg}`);
+}
+
 export type KickOutcome = { ok: true; kick: KickedLeaves } | { ok: false; refusal: Refusal };
 
 /** Tries per leaf: a commit may move the epoch between building and sequencing. */
@@ -152,8 +167,7 @@ export async function kickUser(
       try {
         proposal = await buildExternalRemove(room.groupInfo, leaf, signer);
       } catch (e) {
-        const msg = String((e as Error)?.message ?? e);
-        return { ok: false, refusal: refuse("INTERNAL", `cannot build the removal: ${msg}`) };
+        return { ok: false, refusal: removalRefusal(e) };
       }
       const r = await room.proposeRemoval(leaf, proposal);
       if (r.ok) {

@@ -132,6 +132,29 @@ describe("kicks across hubs", () => {
     const ok = await sendVia(net, c, carol, appMessage(carol, ROOM, epoch + 1n, "after"));
     expect(ok.opcode).toBe(Opcode.ACK);
   });
+  it("a hub that took the room over before a commit enlisted it refuses a kick NOT_ENLISTED, and kicks once the next commit enlisted it", async () => {
+    const { net, hubs, alice, bob, carol } = await threeHubRoom();
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    // A's enlisting of B and C is still pending (no member committed it) when B takes over.
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    const early = await moderationOf(net, b).kick(ROOM, `alice@${A}`, "x", "admin:b");
+    expect(early).toMatchObject({ ok: false, refusal: { code: "NOT_ENLISTED" } });
+    // carol@c commits what is pending (A's enlisting): B is an external sender now.
+    const enlisted = await commitPending(net, c, carol, [
+      [a, alice],
+      [b, bob],
+    ]);
+    for (const m of [alice, bob, carol]) {
+      expect(externalSenderKeys(m.state!)).toContain(hex(net.signers.get(B)!.publicKey));
+    }
+    await net.settle();
+    const kicked = await moderationOf(net, b).kick(ROOM, `alice@${A}`, "x", "admin:b");
+    expect(kicked).toMatchObject({ ok: true, leaves: [0] });
+    await net.settle();
+    expect(await applyHubProposals(c, carol, enlisted)).toHaveLength(1);
+  });
   it("after A fails, the voter that took the room over kicks alice@a the same way", async () => {
     const { net, hubs, alice, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },

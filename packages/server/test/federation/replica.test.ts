@@ -78,6 +78,30 @@ describe("ReplicaLog: the position check of a participating hub (DESIGN §11)", 
     expect(indexes(storage)).toEqual([0n, 1n, 2n]);
   });
 
+  it("drops a frame held from a deposed term once the next term's frames close the gap (fed_hubs_failover seed 5)", async () => {
+    // A replica behind (head 1) holds the term-1 authority's frame at 2; that authority is
+    // deposed and term 3 starts at 1: term 3's own frames at 1 and 2 must make the log.
+    const storage = new MemoryStorage();
+    const r = new ReplicaLog(storage);
+    await r.accept(ROOM, frameAt(0n), [], undefined, 1n);
+    expect(await r.accept(ROOM, frameAt(2n, 902n), [7n], undefined, 1n)).toEqual({
+      kind: "gap",
+      from: 1n,
+    });
+    const v = await r.accept(ROOM, frameAt(1n, 301n), [8n], undefined, 3n);
+    expect(v).toMatchObject({ kind: "appended", applied: [{ to: [8n] }] });
+    expect(r.head(ROOM)).toBe(2n);
+    expect(await r.accept(ROOM, frameAt(2n, 302n), [], undefined, 3n)).toMatchObject({
+      kind: "appended",
+    });
+    expect(storage.readRange(ROOM, 2n, 1)[0]!.header).toEqual(frameAt(2n, 302n).subarray(0, 128));
+    // So does a catch-up page of a later term.
+    await r.accept(ROOM, frameAt(4n, 904n), [7n], undefined, 3n);
+    const page = [{ header: frameAt(3n).subarray(0, 128), payload: frameAt(3n).subarray(128) }];
+    expect(await r.applyPage(ROOM, page, 4n)).toEqual([]);
+    expect(r.head(ROOM)).toBe(4n);
+  });
+
   it("keeps the room state a held live frame carried when a catch-up page brings that entry", async () => {
     // A hub that joins a room gets its first live frame (the commit that added its user, with
     // the room's state after it) before it has the log: it is held while the page from 0 is
