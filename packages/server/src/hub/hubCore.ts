@@ -319,8 +319,7 @@ export class HubCore {
         return r?.ok === true && r.logIndex === undefined;
       },
       handoverOf,
-      // Shards given by the runtime (worker threads) keep their own storage.
-      ...(given.shards === undefined
+      ...(shards.ownStorage !== true
         ? {}
         : {
             shardLogEnd: async (roomId: bigint) => {

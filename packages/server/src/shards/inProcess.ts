@@ -17,6 +17,8 @@ export class InProcessShards implements ShardSet {
     env: Omit<SequencerEnv, "batcher" | "isLive">,
     maxBatch?: number,
     moderation?: ShardModeration,
+    /** `env.storage` is not the hub's main storage (tests that play worker shards). */
+    readonly ownStorage = false,
   ) {
     this.shards = Array.from({ length: count }, (_, index) =>
       ShardCore.open({

@@ -218,6 +218,7 @@ export async function federation(
               },
               DEFAULT_HUB_LIMITS.maxBatch,
               shardModeration,
+              true,
             );
       core = await HubCore.open({
         storage,
