@@ -150,7 +150,7 @@ export class Failovers {
       to: this.t.h.self,
       proposer: this.t.h.self,
       position,
-      lastTerm: this.t.h.facts.termAt(roomId, position),
+      lastTerm: this.t.h.facts.logTerm(roomId, position),
       voters: [...voters],
       nonce: this.t.h.rng.bytes(NONCE_BYTES),
       kind: "failover",
@@ -207,7 +207,7 @@ export class Failovers {
     const head = typeof end === "bigint" ? end : await end;
     const roomState = this.t.h.storage.getRoomState(roomId);
     if (!reclaimed && roomState === undefined) return this.t.finish(roomId, lost("UNKNOWN_ROOM"));
-    await this.t.h.facts.beginTerm(roomId, p.term, head);
+    await this.t.h.facts.takeTerm(roomId, p.term, head);
     const refused =
       reclaimed || roomState === undefined
         ? undefined
@@ -236,7 +236,7 @@ export class Failovers {
     if ((this.#givenUp.get(roomId) ?? 0) !== this.#proposedAt.get(roomId)) return false;
     if (p.from === this.t.h.self) return true;
     const head = this.t.h.storage.nextIndex(roomId);
-    return head >= p.position && this.t.h.facts.termAt(roomId, p.position) === p.lastTerm;
+    return head >= p.position && this.t.h.facts.logTerm(roomId, p.position) === p.lastTerm;
   }
 
   /** A peer's link came up: it learns the term of every room this hub took over. */

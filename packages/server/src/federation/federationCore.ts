@@ -162,6 +162,12 @@ export class FederationCore implements FederationInputs {
             ? undefined
             : { voters, durable: d.storage.nextIndex(roomId) };
         },
+        termStart: (roomId) => {
+          const term = this.book.authorityOf(roomId)?.term ?? 0n;
+          // Recorded when the hub took the term (roomFacts.ts `takeTerm`); 0 for a room
+          // taken before this was recorded (counted as before).
+          return { term, start: this.facts.startOf(roomId, term) ?? 0n };
+        },
         deliver: (t, f) => this.routing.deliver(t, f),
         committed: (roomId, voters, commit) => {
           const to = this.leaving.recipients(roomId, voters, commit);

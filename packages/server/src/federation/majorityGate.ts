@@ -8,6 +8,13 @@
  *   the Welcomes of a commit are held here until the commit point passes its index. The
  *   commit point is the length a majority of the voters (this hub counting what it
  *   emitted: the sequencer emits only durable entries) reported durable (FED_LOG_STATE).
+ *   A voter's report counts only in this hub's current term and only once it reaches where
+ *   the term starts: such a voter holds the log this hub took the room with, has recorded
+ *   that term as its log's (roomFacts.ts `reach`), and so refuses a candidate of an earlier
+ *   term. Without it an authority could count an earlier term's entry held by a majority as
+ *   committed while a hub with a conflicting entry of a later term could still win the next
+ *   election (Raft's "Figure 8", Ongaro §5.4.2). Until a majority reaches the start, the
+ *   commit point stays where it was: entries committed before stay committed.
  * - At a replica: the local fan-out of an entry waits for the authority's commit point
  *   (FED_LOG_STATE `commit`), which it sends whenever it advances.
  *
@@ -43,6 +50,8 @@ interface Held {
 
 interface GatedRoom {
   voters: readonly string[];
+  /** The term the reports are of (this hub's, as authority). */
+  term: bigint;
   /** Durable length at each voter (this hub's own included). */
   durable: Map<string, bigint>;
   /** Entries a majority holds (entries below it are committed). */
@@ -54,6 +63,8 @@ export interface MajorityGateDeps {
   self: string;
   /** Re-signs a SYNC_PAGE answer it clipped. */
   signer: DeviceSigner;
+  /** This hub's term as the room's authority, and where the term's entries start. */
+  termStart(roomId: bigint): { term: bigint; start: bigint };
   /** Delivers a released frame as the sink would have (local or to a peer). */
   deliver(target: Target, frame: Uint8Array): void;
   /** The commit point advanced: tell the room's replicas. */
@@ -111,7 +122,7 @@ export class MajorityGate {
   sequenced(roomId: bigint, voters: readonly string[], length: bigint): void {
     let r = this.#rooms.get(roomId);
     if (r === undefined) {
-      r = { voters, durable: new Map(), commit: 0n, held: [] };
+      r = { voters, term: this.d.termStart(roomId).term, durable: new Map(), commit: 0n, held: [] };
       this.#rooms.set(roomId, r);
     }
     r.voters = voters;
@@ -180,13 +191,21 @@ export class MajorityGate {
     const restored = this.d.restore(roomId);
     if (restored === undefined) return undefined;
     const durable = new Map([[this.d.self, restored.durable]]);
-    const r: GatedRoom = { voters: restored.voters, durable, commit: 0n, held: [] };
+    const { term } = this.d.termStart(roomId);
+    const r: GatedRoom = { voters: restored.voters, term, durable, commit: 0n, held: [] };
     this.#rooms.set(roomId, r);
     return r;
   }
 
   #report(roomId: bigint, r: GatedRoom, domain: string, length: bigint): void {
-    if ((r.durable.get(domain) ?? 0n) >= length) return;
+    const { term, start } = this.d.termStart(roomId);
+    if (term !== r.term) {
+      // Taken again in a higher term (a reclaim): the old term's reports say nothing now.
+      const own = r.durable.get(this.d.self);
+      r.term = term;
+      r.durable = new Map(own === undefined ? [] : [[this.d.self, own]]);
+    }
+    if (length < start || (r.durable.get(domain) ?? 0n) >= length) return;
     r.durable.set(domain, length);
     const lengths = r.voters.map((v) => r.durable.get(v) ?? 0n).sort((a, b) => (a > b ? -1 : 1));
     const commit = lengths[majority(r.voters.length) - 1] ?? 0n;

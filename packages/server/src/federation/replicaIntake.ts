@@ -98,6 +98,8 @@ export class ReplicaIntake {
   private readonly match: LogMatch;
   /** Commit points an authority told before this replica's log was checked in its term. */
   private readonly earlyCommits = new Map<bigint, { term: bigint; commit: bigint }>();
+  /** Where the authority's current term starts, as it said (AUTHORITY_COMMIT, a page). */
+  private readonly termStarts = new Map<bigint, { term: bigint; start: bigint }>();
 
   constructor(
     private readonly ports: FederationPorts,
@@ -120,6 +122,7 @@ export class ReplicaIntake {
    * reveal the gap (fed_hubs_failover seed 78).
    */
   async giveWay(domain: string, roomId: bigint, term: bigint, from: bigint): Promise<bigint> {
+    this.termStarts.set(roomId, { term, start: from });
     const dropped = await this.match.discardPast(roomId, term, from);
     const head = this.replica.head(roomId);
     if (dropped > 0n) this.catchUp(domain, roomId, 0n);
@@ -128,7 +131,7 @@ export class ReplicaIntake {
     // in its term; the term's first entry may never come (fed_hubs_transfer seed 35: the
     // log ended in a commit no client could see, so every write was STALE_EPOCH). Reported
     // only for a log checked against the new authority's: now, or after the check's page.
-    else if (this.match.agreed(roomId, term)) this.reportDurable(domain, roomId, term);
+    else if (this.match.agreed(roomId, term)) await this.reportDurable(domain, roomId, term);
     else if (this.commits !== undefined) this.catchUp(domain, roomId, head);
     return dropped;
   }
@@ -210,13 +213,24 @@ export class ReplicaIntake {
     if (v.kind === "refused") return this.ports.count(v.refusal.code);
     if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
     if (v.kind === "appended") for (const a of v.applied) this.deliver(h.roomId, a.frame, a.to);
-    this.reportDurable(domain, h.roomId, term);
+    await this.reportDurable(domain, h.roomId, term);
   }
 
-  /** Majority mode: tells the authority how much of the room's log is durable here. */
-  private reportDurable(domain: string, roomId: bigint, term: bigint): void {
+  /**
+   * Majority mode: tells the authority how much of the room's log is durable here. The
+   * authority counts it only from where its term starts (majorityGate.ts): a log checked
+   * against it that reached that start records the term as its own first (roomFacts.ts
+   * `reach`), so this hub's votes from then on say so; a log that is not of the term
+   * (neither reached its start nor holds an entry of it) claims nothing.
+   */
+  private async reportDurable(domain: string, roomId: bigint, term: bigint): Promise<void> {
     if (this.commits === undefined) return;
-    const durable = this.replica.head(roomId);
+    const head = this.replica.head(roomId);
+    const start = this.termStarts.get(roomId);
+    if (start?.term === term && head >= start.start && this.match.agreed(roomId, term)) {
+      await this.o.facts.reach(roomId, term, start.start);
+    }
+    const durable = this.o.facts.logTerm(roomId, head) === term ? head : 0n;
     // Not counted towards a lower term's commit point once this hub voted higher: the
     // authority learns of the promise instead and takes the room in a higher term. Else a
     // room whose every write waits on that commit point never moves again (fed_hubs_transfer
@@ -298,6 +312,8 @@ export class ReplicaIntake {
     // (A hub that sends no term starts: the page's entries count as of the authority's term.)
     if (e.term_starts === undefined) await this.o.facts.beginTerm(roomId, authority.term, before);
     else {
+      const own = e.term_starts.find((s) => s.term === authority.term);
+      if (own !== undefined) this.termStarts.set(roomId, { term: own.term, start: own.start });
       const theirs = e.term_starts.map((s) => [s.term, s.start] as const);
       await this.o.facts.adoptStarts(roomId, before, page.next, theirs);
     }
@@ -310,7 +326,7 @@ export class ReplicaIntake {
     if (roomState !== undefined && end === page.head && this.replica.head(roomId) === end) {
       await this.replica.putState(roomId, roomState);
     }
-    this.reportDurable(domain, roomId, authority.term);
+    await this.reportDurable(domain, roomId, authority.term);
     const head = this.replica.head(roomId);
     if (head < page.head && head > before) this.catchUp(domain, roomId, head);
   }

@@ -10,6 +10,14 @@
  * frame: the term it came with; a catch-up page: the terms the authority's own record says,
  * FED_ENVELOPE `term_starts`), never later, and a record past the log's end says nothing of
  * it (`termAt` reads only starts below the length), so a crash in between changes nothing.
+ *
+ * How complete a log is for an election (`logTerm`) also counts the term whose starting log
+ * this hub's log was found to hold (`reach`: the new authority's, or a replica's checked
+ * against it up to the term's start), though no entry of that term is here yet. That is what
+ * lets the authority of a term count an earlier term's entries as committed (majorityGate.ts):
+ * each voter it counts has its term recorded, and so refuses a candidate of an earlier term
+ * whose log conflicts (Raft's "Figure 8", Ongaro §5.4.2; Viewstamped Replication compares
+ * logs by the last view a replica was in step with, the same idea).
  */
 import type { Clock } from "@kalandra/proto";
 import type { AuditRecord } from "../storage/types.js";
@@ -22,6 +30,8 @@ interface Facts {
   members?: readonly bigint[];
   /** (term, first log_index of the term), terms ascending; term 0 starts at 0. */
   starts: Starts;
+  /** The latest term whose starting log (its first `start` entries) this hub's log holds. */
+  reached?: readonly [bigint, bigint];
 }
 
 export interface RoomFactsDeps {
@@ -36,12 +46,13 @@ export class RoomFacts {
   constructor(private readonly d: RoomFactsDeps) {
     for (const r of d.storage.readAudit()) {
       if (r.kind !== FACTS_AUDIT_KIND || r.roomId === undefined) continue;
-      const { voters, starts, members } = r.detail;
+      const { voters, starts, members, reached } = r.detail;
       if (!Array.isArray(starts)) continue;
       this.#rooms.set(r.roomId, {
         ...(Array.isArray(voters) ? { voters: voters.map(String) } : {}),
         ...(Array.isArray(members) ? { members: members.map((m) => BigInt(m)) } : {}),
         starts: starts.map((s) => [BigInt(s[0]), BigInt(s[1])] as const),
+        ...(Array.isArray(reached) ? { reached: [BigInt(reached[0]), BigInt(reached[1])] } : {}),
       });
     }
   }
@@ -83,13 +94,52 @@ export class RoomFacts {
     return term;
   }
 
+  /**
+   * How complete a log of `length` entries is for an election: the term of its last entry,
+   * or the term whose starting log it holds (`reach`) when that is later.
+   */
+  logTerm(roomId: bigint, length: bigint): bigint {
+    const term = this.termAt(roomId, length);
+    const reached = this.#rooms.get(roomId)?.reached;
+    return reached !== undefined && reached[1] <= length && reached[0] > term ? reached[0] : term;
+  }
+
+  /** Where `term`'s entries start as recorded here, undefined when it is not recorded. */
+  startOf(roomId: bigint, term: bigint): bigint | undefined {
+    if (term === 0n) return 0n;
+    return this.starts(roomId).find(([t]) => t === term)?.[1];
+  }
+
+  /**
+   * This hub's log holds the log the authority of `term` started it from (its first `start`
+   * entries): recorded, durable on return, before the hub reports it to that authority's
+   * commit point. Only a log checked against that authority's (or the authority's own).
+   */
+  async reach(roomId: bigint, term: bigint, start: bigint): Promise<void> {
+    const f = this.#rooms.get(roomId) ?? { starts: [] };
+    if (f.reached !== undefined && f.reached[0] >= term) return;
+    await this.#put(roomId, { ...f, reached: [term, start] });
+  }
+
+  /**
+   * This hub sequences the room from `start` in `term`: its entries from there are of the
+   * term, and its log is the term's starting log. Durable on return (one record).
+   */
+  async takeTerm(roomId: bigint, term: bigint, start: bigint): Promise<void> {
+    const f = this.#rooms.get(roomId) ?? { starts: [] };
+    if (term <= this.lastTerm(roomId)) return this.reach(roomId, term, start);
+    await this.#put(roomId, {
+      ...f,
+      starts: startFrom(f.starts, term, start),
+      reached: [term, start],
+    });
+  }
+
   /** Entries from `start` on are of `term` (above every recorded one); durable on return. */
   async beginTerm(roomId: bigint, term: bigint, start: bigint): Promise<void> {
     const f = this.#rooms.get(roomId) ?? { starts: [] };
     if (term <= this.lastTerm(roomId)) return;
-    // A start at or before an earlier term's start replaces it: those entries gave way.
-    const kept = f.starts.filter(([, s]) => s < start);
-    await this.#put(roomId, { ...f, starts: [...kept, [term, start]] });
+    await this.#put(roomId, { ...f, starts: startFrom(f.starts, term, start) });
   }
 
   /** (term, first log_index of the term) as recorded, terms ascending (catch-up pages). */
@@ -131,8 +181,10 @@ export class RoomFacts {
 
   /** The log was given up (fetched again with the authority's term starts): no entry left. */
   async forgetTerms(roomId: bigint): Promise<void> {
-    if (this.starts(roomId).length === 0) return;
-    await this.#setStarts(roomId, []);
+    const f = this.#rooms.get(roomId);
+    if (f === undefined || (f.starts.length === 0 && f.reached === undefined)) return;
+    const { reached: _, ...rest } = f;
+    await this.#put(roomId, { ...rest, starts: [] });
   }
 
   async #setStarts(roomId: bigint, starts: Starts): Promise<void> {
@@ -151,12 +203,20 @@ export class RoomFacts {
         ...(f.voters === undefined ? {} : { voters: [...f.voters] }),
         ...(f.members === undefined ? {} : { members: f.members.map((m) => m.toString()) }),
         starts: f.starts.map(([t, s]) => [t.toString(), s.toString()]),
+        ...(f.reached === undefined
+          ? {}
+          : { reached: [f.reached[0].toString(), f.reached[1].toString()] }),
       },
     });
   }
 }
 
 type Starts = readonly (readonly [bigint, bigint])[];
+
+/** `starts` with `term` starting at `start`: a start at or before an earlier term's replaces it (those entries gave way). */
+function startFrom(starts: Starts, term: bigint, start: bigint): Starts {
+  return [...starts.filter(([, s]) => s < start), [term, start]];
+}
 
 /** Without the starts that say nothing: term 0 from the start, or the term before's again. */
 function dedupe(starts: Starts): Starts {

@@ -492,7 +492,7 @@ export class RoomTransfers {
       if (head !== inc.handover.nextIndex) return; // not yet (or a fork: never installed)
       const { handover } = inc;
       // Its own entries from here on are of the new term (how complete its log is, later).
-      await this.h.facts.beginTerm(roomId, inc.cert.proposal.term, head);
+      await this.h.facts.takeTerm(roomId, inc.cert.proposal.term, head);
       const refused = await this.h.local()?.installRoom?.({
         meta: {
           roomId,
@@ -572,7 +572,7 @@ export class RoomTransfers {
     return {
       self: this.h.self,
       voters,
-      log: { position, lastTerm: this.h.facts.termAt(roomId, position) },
+      log: { position, lastTerm: this.h.facts.logTerm(roomId, position) },
       signer: this.h.signer,
     };
   }

@@ -23,16 +23,20 @@ function entry(logIndex: bigint): Uint8Array {
   });
 }
 
-function gate(restore?: { voters: readonly string[]; durable: bigint }) {
+function gate(
+  restore?: { voters: readonly string[]; durable: bigint },
+  term = { term: 0n, start: 0n },
+) {
   const delivered: bigint[] = [];
   const g = new MajorityGate({
     self: "a.example",
     signer,
+    termStart: () => term,
     deliver: (_t, f) => delivered.push(FrameHeader.view(f).logIndex),
     committed: () => undefined,
     restore: (roomId) => (roomId === ROOM ? restore : undefined),
   });
-  return { g, delivered };
+  return { g, delivered, term };
 }
 
 const members: Target = { kind: "members", roomId: ROOM, senderIds: [6n] };
@@ -42,6 +46,40 @@ describe("MajorityGate", () => {
     const { g, delivered } = gate({ voters: VOTERS, durable: 3n });
     expect(g.hold(members, entry(2n))).toBe(true);
     g.replicated(ROOM, "b.example", 3n);
+    expect(delivered).toEqual([2n]);
+    expect(g.commit(ROOM)).toBe(3n);
+  });
+
+  it("counts a voter's report only from where its term starts: an earlier term's entry is committed with the term's starting log (Raft's Figure 8)", () => {
+    // Taken in term 4 with a log of 3 entries; the last (index 2) is of an earlier term.
+    const { g, delivered } = gate(undefined, { term: 4n, start: 3n });
+    g.sequenced(ROOM, VOTERS, 3n);
+    expect(g.hold(members, entry(2n))).toBe(true);
+    // b holds index 2 but has not reached the term's start: it may still vote for a
+    // candidate of an earlier term whose log conflicts, so index 2 is not committed.
+    g.replicated(ROOM, "b.example", 2n);
+    expect(delivered).toEqual([]);
+    expect(g.commit(ROOM)).toBe(0n);
+    // c reached the start (its log is this term's starting log): a majority, a and c.
+    g.replicated(ROOM, "c.example", 3n);
+    expect(delivered).toEqual([2n]);
+    expect(g.commit(ROOM)).toBe(3n);
+  });
+
+  it("forgets an earlier term's reports when the hub takes the room again in a higher term", () => {
+    const five = [...VOTERS, "d.example", "e.example"];
+    const { g, delivered, term } = gate(undefined, { term: 1n, start: 0n });
+    g.sequenced(ROOM, five, 3n);
+    expect(g.hold(members, entry(2n))).toBe(true);
+    g.replicated(ROOM, "b.example", 3n); // a and b: no majority of five
+    expect(g.commit(ROOM)).toBe(0n);
+    // A reclaim: term 2 starts at 3. b's report was of term 1: b has not recorded term 2.
+    Object.assign(term, { term: 2n, start: 3n });
+    g.sequenced(ROOM, five, 4n);
+    g.replicated(ROOM, "c.example", 3n);
+    expect(delivered).toEqual([]);
+    expect(g.commit(ROOM)).toBe(0n);
+    g.replicated(ROOM, "d.example", 3n);
     expect(delivered).toEqual([2n]);
     expect(g.commit(ROOM)).toBe(3n);
   });

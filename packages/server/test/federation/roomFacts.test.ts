@@ -56,4 +56,34 @@ describe("RoomFacts", () => {
     expect(audit.length).toBe(writes);
     expect([5n, 6n, 7n].map((n) => f.termAt(ROOM, n))).toEqual([0n, 1n, 1n]);
   });
+
+  it("a log that reached a term's start counts as of that term in elections, also after a restart, until it is given up", async () => {
+    const audit: AuditRecord[] = [];
+    const f = facts(audit);
+    await f.entryOf(ROOM, 2n, 0n); // its entries are of term 2
+    // Checked against the authority of term 4, whose term starts at 5: no entry of term 4.
+    await f.reach(ROOM, 4n, 5n);
+    expect(f.termAt(ROOM, 5n)).toBe(2n);
+    expect(f.logTerm(ROOM, 5n)).toBe(4n);
+    expect(f.logTerm(ROOM, 4n)).toBe(2n); // a shorter log does not hold the term's start
+    await f.reach(ROOM, 3n, 4n); // an older term's start changes nothing
+    expect(facts(audit).logTerm(ROOM, 5n)).toBe(4n);
+    await f.forgetTerms(ROOM);
+    expect(f.logTerm(ROOM, 5n)).toBe(0n);
+    expect(facts(audit).logTerm(ROOM, 5n)).toBe(0n);
+  });
+
+  it("a hub taking a term records its start and the term as its log's in one record", async () => {
+    const audit: AuditRecord[] = [];
+    const f = facts(audit);
+    await f.entryOf(ROOM, 1n, 0n);
+    const before = audit.length;
+    await f.takeTerm(ROOM, 3n, 7n);
+    expect(audit.length).toBe(before + 1);
+    expect(f.startOf(ROOM, 3n)).toBe(7n);
+    expect(f.startOf(ROOM, 0n)).toBe(0n);
+    expect(f.startOf(ROOM, 2n)).toBeUndefined();
+    expect(facts(audit).logTerm(ROOM, 7n)).toBe(3n);
+    expect(f.termAt(ROOM, 8n)).toBe(3n);
+  });
 });
