@@ -168,6 +168,7 @@ export class FederationCore implements FederationInputs {
           // taken before this was recorded (counted as before).
           return { term, start: this.facts.startOf(roomId, term) ?? 0n };
         },
+        known: (roomId) => this.intake.commit(roomId) ?? 0n,
         deliver: (t, f) => this.routing.deliver(t, f),
         committed: (roomId, voters, commit) => {
           const to = this.leaving.recipients(roomId, voters, commit);
@@ -191,7 +192,12 @@ export class FederationCore implements FederationInputs {
       replicaSettled: (roomId) => this.replica.settled(roomId),
       facts: this.facts,
       downFor: (domain) => this.reach.downFor(domain),
-      handedOver: (roomId) => this.gate?.releaseAll(roomId),
+      handedOver: (roomId, term) => {
+        // What this hub committed stays so: its devices read it from the replica at once.
+        const commit = this.gate?.commit(roomId);
+        if (commit !== undefined) this.intake.handedOver(roomId, commit);
+        this.gate?.handedOver(roomId, term);
+      },
       deposed: (roomId) => this.gate?.drop(roomId),
       catchUp: (domain, roomId) => this.intake.resume(domain, [roomId]),
       claimed: (domain, roomId, term) => this.trust.claimed(domain, roomId, term),

@@ -22,6 +22,14 @@
  *   authority's answers here, a replica's in replicaIntake.ts), so a client cannot read
  *   past what a majority holds either.
  *
+ * - Handing the room over (a planned transfer): what it holds waits for the successor's
+ *   commit point, as this hub's replica is told it (`told`), not for the handover: the tail
+ *   handed over may be on no majority yet (with five voters, only on the two hubs), and a
+ *   failover could still lose it. A later term than the successor's drops it (its log may
+ *   not hold it). The replica serves its devices what this hub had committed at once.
+ * - A new authority's commit point starts at what it knew committed as a replica (`known`):
+ *   those entries are in every later log, so its devices read them with no wait.
+ *
  * Deliveries are released in the order they were held. `"local"` mode never holds anything.
  * Held deliveries are in memory: after a restart the gate knows the room again from its
  * recorded voters (`restore`) with a commit point of 0 until the replicas report, and the
@@ -57,6 +65,8 @@ interface GatedRoom {
   /** Entries a majority holds (entries below it are committed). */
   commit: bigint;
   held: Held[];
+  /** Handed over to the authority of this term: released by its commit point (`told`). */
+  handedTo?: bigint;
 }
 
 export interface MajorityGateDeps {
@@ -65,6 +75,8 @@ export interface MajorityGateDeps {
   signer: DeviceSigner;
   /** This hub's term as the room's authority, and where the term's entries start. */
   termStart(roomId: bigint): { term: bigint; start: bigint };
+  /** What this hub knew committed of the room as a replica (0 when nothing). */
+  known(roomId: bigint): bigint;
   /** Delivers a released frame as the sink would have (local or to a peer). */
   deliver(target: Target, frame: Uint8Array): void;
   /** The commit point advanced: tell the room's replicas. */
@@ -122,16 +134,19 @@ export class MajorityGate {
   sequenced(roomId: bigint, voters: readonly string[], length: bigint): void {
     let r = this.#rooms.get(roomId);
     if (r === undefined) {
-      r = { voters, term: this.d.termStart(roomId).term, durable: new Map(), commit: 0n, held: [] };
+      const { term } = this.d.termStart(roomId);
+      const commit = minBig(this.d.known(roomId), length);
+      r = { voters, term, durable: new Map(), commit, held: [] };
       this.#rooms.set(roomId, r);
     }
     r.voters = voters;
+    delete r.handedTo; // taken back: the held wait for this hub's own commit point again
     this.#report(roomId, r, this.d.self, length);
   }
 
   /** A voter reported how much of the room's log it holds durably. */
   replicated(roomId: bigint, domain: string, length: bigint): void {
-    const r = this.#room(roomId);
+    const r = this.#gating(roomId);
     if (r?.voters.includes(domain)) this.#report(roomId, r, domain, length);
   }
 
@@ -143,14 +158,14 @@ export class MajorityGate {
    * with an uncommitted tail the new term gave up, as committed).
    */
   commit(roomId: bigint): bigint | undefined {
-    return this.#room(roomId)?.commit;
+    return this.#gating(roomId)?.commit;
   }
 
   /** True when the delivery waits for its entry's commit (it is released later). */
   hold(target: Target, frame: Uint8Array): boolean {
     const shown = shownEntry(target, frame);
     if (shown === undefined) return false;
-    const r = this.#room(shown.roomId);
+    const r = this.#gating(shown.roomId);
     if (r === undefined || r.voters.length < 2 || shown.index < r.commit) return false;
     r.held.push({ target, frame, index: shown.index });
     return true;
@@ -164,7 +179,7 @@ export class MajorityGate {
     if (target.kind !== "session") return undefined;
     const h = FrameHeader.view(frame);
     if (h.opcode !== Opcode.SYNC_PAGE || (h.flags & Flag.RESPONSE) === 0) return undefined;
-    const r = this.#room(h.roomId);
+    const r = this.#gating(h.roomId);
     if (r === undefined || r.voters.length < 2) return undefined;
     const page = clipPage(decodePayload(Opcode.SYNC_PAGE, frame.subarray(HEADER_SIZE)), r.commit);
     if (page === undefined) return undefined;
@@ -177,11 +192,36 @@ export class MajorityGate {
     this.#rooms.delete(roomId);
   }
 
-  /** Releases everything held for the room (its entries are in the next authority's log). */
-  releaseAll(roomId: bigint): void {
+  /**
+   * The room was handed over to the authority of `term` (its log holds everything this hub
+   * held): what is held waits for that authority's commit point (`told`).
+   */
+  handedOver(roomId: bigint, term: bigint): void {
     const r = this.#rooms.get(roomId);
-    this.#rooms.delete(roomId);
-    for (const h of r?.held ?? []) this.d.deliver(h.target, h.frame);
+    if (r === undefined || r.held.length === 0) this.#rooms.delete(roomId);
+    else r.handedTo = term;
+  }
+
+  /**
+   * The room's authority in `term` has committed `commit` entries of this hub's log (its
+   * replica was told so once its log agreed): what this hub held from before it handed the
+   * room over is released up to there; a later term than the successor's drops it.
+   */
+  told(roomId: bigint, term: bigint, commit: bigint): void {
+    const r = this.#rooms.get(roomId);
+    if (r?.handedTo === undefined) return;
+    if (term !== r.handedTo) {
+      if (term > r.handedTo) this.#rooms.delete(roomId);
+      return;
+    }
+    this.#release(r, commit);
+    if (r.held.length === 0) this.#rooms.delete(roomId);
+  }
+
+  /** The room's gate while this hub sequences it (not once handed over: its replica's). */
+  #gating(roomId: bigint): GatedRoom | undefined {
+    const r = this.#room(roomId);
+    return r?.handedTo === undefined ? r : undefined;
   }
 
   /** The room's gate, restored from the recorded voters when this hub sequences it. */
@@ -192,7 +232,8 @@ export class MajorityGate {
     if (restored === undefined) return undefined;
     const durable = new Map([[this.d.self, restored.durable]]);
     const { term } = this.d.termStart(roomId);
-    const r: GatedRoom = { voters: restored.voters, term, durable, commit: 0n, held: [] };
+    const commit = minBig(this.d.known(roomId), restored.durable);
+    const r: GatedRoom = { voters: restored.voters, term, durable, commit, held: [] };
     this.#rooms.set(roomId, r);
     return r;
   }
@@ -210,13 +251,20 @@ export class MajorityGate {
     const lengths = r.voters.map((v) => r.durable.get(v) ?? 0n).sort((a, b) => (a > b ? -1 : 1));
     const commit = lengths[majority(r.voters.length) - 1] ?? 0n;
     if (commit <= r.commit) return;
-    r.commit = commit;
+    this.#release(r, commit);
+    this.d.committed(roomId, r.voters, commit);
+  }
+
+  /** The commit point moved to `commit`: the deliveries of entries below it go. */
+  #release(r: GatedRoom, commit: bigint): void {
+    if (commit > r.commit) r.commit = commit;
     const ready = r.held.filter((h) => h.index < commit);
     r.held = r.held.filter((h) => h.index >= commit);
     for (const h of ready) this.d.deliver(h.target, h.frame);
-    this.d.committed(roomId, r.voters, commit);
   }
 }
+
+const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 /** The replica's side: local fan-out waits for the authority's commit point. */
 export class ReplicaCommits {

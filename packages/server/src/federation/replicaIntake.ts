@@ -161,6 +161,14 @@ export class ReplicaIntake {
     if (early.term === term) this.commits?.committed(roomId, early.commit);
   }
 
+  /**
+   * This hub handed the room over with `commit` entries committed (its log is the room's up
+   * to its end): its devices read them from the replica before the successor reports.
+   */
+  handedOver(roomId: bigint, commit: bigint): void {
+    this.commits?.committed(roomId, commit);
+  }
+
   /** The authority's commit point as last told (majority mode; undefined in local mode). */
   commit(roomId: bigint): bigint | undefined {
     return this.commits?.commit(roomId);

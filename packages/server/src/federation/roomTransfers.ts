@@ -416,7 +416,7 @@ export class RoomTransfers {
         // its users is delivered if that term's winner is its successor (whose log is the
         // one handed over), else dropped (their retries are answered by the winner).
         const to = mine.proposal.to;
-        if (p.to === to) this.h.handedOver(roomId);
+        if (p.to === to) this.h.handedOver(roomId, p.term);
         else this.h.deposed(roomId);
         this.finish(
           roomId,
@@ -550,7 +550,7 @@ export class RoomTransfers {
     if (out?.cert === undefined) return;
     const p = out.cert.proposal;
     if (p.to !== from || m.term !== p.term) return;
-    this.h.handedOver(roomId);
+    this.h.handedOver(roomId, m.term);
     this.finish(roomId, { ok: true, term: p.term });
   }
 

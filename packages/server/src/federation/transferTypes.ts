@@ -45,8 +45,11 @@ export interface TransferHost {
   local(): LocalHub | undefined;
   /** Resolves once the replica holds every frame that reached it so far. */
   replicaSettled(roomId: bigint): Promise<void>;
-  /** The room is the new authority's now: whatever this hub still held for it may go. */
-  handedOver(roomId: bigint): void;
+  /**
+   * The room is the authority's of `term` now: whatever this hub still held for it goes once
+   * that authority commits it (majorityGate.ts).
+   */
+  handedOver(roomId: bigint, term: bigint): void;
   /**
    * A new term starts at `from`: the replica's log is given up when it runs past (fetched
    * again from the authority); resolves with how many entries were past it.

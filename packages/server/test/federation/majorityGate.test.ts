@@ -26,12 +26,14 @@ function entry(logIndex: bigint): Uint8Array {
 function gate(
   restore?: { voters: readonly string[]; durable: bigint },
   term = { term: 0n, start: 0n },
+  known = 0n,
 ) {
   const delivered: bigint[] = [];
   const g = new MajorityGate({
     self: "a.example",
     signer,
     termStart: () => term,
+    known: () => known,
     deliver: (_t, f) => delivered.push(FrameHeader.view(f).logIndex),
     committed: () => undefined,
     restore: (roomId) => (roomId === ROOM ? restore : undefined),
@@ -82,6 +84,37 @@ describe("MajorityGate", () => {
     g.replicated(ROOM, "d.example", 3n);
     expect(delivered).toEqual([2n]);
     expect(g.commit(ROOM)).toBe(3n);
+  });
+
+  it("handing the room over, releases what it held once the successor commits it, not before; a later term drops it", () => {
+    const { g, delivered } = gate(undefined, { term: 1n, start: 0n });
+    g.sequenced(ROOM, VOTERS, 3n);
+    for (const i of [0n, 1n, 2n]) expect(g.hold(members, entry(i))).toBe(true);
+    g.replicated(ROOM, "b.example", 1n);
+    expect(delivered).toEqual([0n]);
+    g.handedOver(ROOM, 2n);
+    // Reports to a hub that no longer sequences the room count nothing; nothing new is held.
+    g.replicated(ROOM, "c.example", 3n);
+    expect(delivered).toEqual([0n]);
+    expect(g.hold(members, entry(5n))).toBe(false);
+    expect(g.commit(ROOM)).toBeUndefined();
+    g.told(ROOM, 1n, 3n); // an older term's word says nothing
+    g.told(ROOM, 2n, 2n);
+    expect(delivered).toEqual([0n, 1n]);
+    g.told(ROOM, 3n, 3n); // a later term than the successor's: its log may not hold index 2
+    g.told(ROOM, 2n, 3n);
+    expect(delivered).toEqual([0n, 1n]);
+  });
+
+  it("a new authority's commit point starts at what it knew committed as a replica, at most its log", () => {
+    const { g, delivered } = gate(undefined, { term: 2n, start: 4n }, 3n);
+    g.sequenced(ROOM, VOTERS, 5n);
+    expect(g.commit(ROOM)).toBe(3n);
+    expect(g.hold(members, entry(2n))).toBe(false);
+    expect(g.hold(members, entry(3n))).toBe(true);
+    expect(delivered).toEqual([]);
+    const restarted = gate({ voters: VOTERS, durable: 2n }, { term: 2n, start: 2n }, 9n);
+    expect(restarted.g.commit(ROOM)).toBe(2n);
   });
 
   it("holds nothing of a room that is not federated", () => {

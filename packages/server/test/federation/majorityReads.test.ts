@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { answerTo, type Client, type Env, frameOf } from "../hub/harness.js";
 import { appMessage } from "../sequencer/room.js";
 import { A, B, C, ROOM, threeHubRoom } from "./threeHubs.js";
-import type { Net } from "./twoHubs.js";
+import { type Net, sendVia } from "./twoHubs.js";
 
 /** The replicas' reports to A (FED_LOG_STATE) are lost: nothing new is committed at A. */
 function loseReportsTo(net: Net, to: string): void {
@@ -83,5 +83,48 @@ describe('ack_quorum = "majority": what clients read', () => {
     await net.settle();
     expect(c.storage.nextIndex(ROOM)).toBe(4n);
     expect(await syncedIndexes(net, c, carol)).toEqual([0n, 1n, 2n]);
+  });
+});
+
+describe('ack_quorum = "majority": a planned transfer', () => {
+  const dropLogStates = (net: Net) => {
+    net.tamper = (m) => {
+      const key = net.signers.get(m.from)!.publicKey;
+      const op = openEnvelope(m.bytes, key, { maxHops: 3 }).inner.header.opcode;
+      return op === Opcode.FED_LOG_STATE ? undefined : m;
+    };
+  };
+
+  it("both hubs serve the committed log at once: the new authority from what it knew as a replica, the old from what it had committed", async () => {
+    const { net, hubs, alice, bob } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n, 2n]);
+    // No commit point moves any more: the new term's reports never arrive.
+    dropLogStates(net);
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    expect(await syncedIndexes(net, b, bob)).toEqual([0n, 1n, 2n]);
+    expect(await syncedIndexes(net, a, alice)).toEqual([0n, 1n, 2n]);
+  });
+
+  it("the old authority holds an entry's ACK it had not committed until the new authority commits it", async () => {
+    const { net, hubs, alice, bob } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    loseReportsTo(net, A);
+    const bytes = appMessage(alice, ROOM, 1n, "held");
+    const requestId = FrameHeader.view(bytes).requestId;
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
+    await net.settle();
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    expect(b.storage.nextIndex(ROOM)).toBe(4n);
+    // Handed over, the entry is on the new authority's log: not yet told committed to A.
+    expect(answerTo(a, alice, requestId), "ACKed at the handover").toBeUndefined();
+    net.tamper = undefined;
+    await sendVia(net, b, bob, appMessage(bob, ROOM, 1n, "next"));
+    await net.settleUntil(() => answerTo(a, alice, requestId) !== undefined);
+    expect(answerTo(a, alice, requestId)?.frame.header.logIndex).toBe(3n);
   });
 });
