@@ -89,6 +89,8 @@ describe("Raft Figure 8 on five real hubs (majority mode)", () => {
       return s.authority === A && s.term === 2n && s.commitIndex > n;
     };
     expect(await tickUntil(net, [A, B, C], committed, 100)).toBe(true);
+    const grants = [B, C, D].map((d) => votes(net, d, A).map((v) => [v.term, v.approve]));
+    expect(grants).toEqual([[[2n, true]], [[2n, true]], []]);
     expect([A, B, C, D].map((d) => entryAt(hubs[d]!, n, named))).toEqual([
       "x",
       "x",
