@@ -49,47 +49,69 @@ export async function threeHubRoom(
   opts: Parameters<typeof federation>[1] = {},
   others: string[] = [],
 ): Promise<Room> {
-  const net = await federation([A, B, C, ...others], opts);
-  const [a, b, c] = [net.hub(A), net.hub(B), net.hub(C)];
-  const alice = await makeClient(a, `alice@${A}`);
-  const bob = await makeClient(b, `bob@${B}`);
-  const carol = await makeClient(c, `carol@${C}`);
-  await uploadKeyPackage(net, b, bob);
-  await uploadKeyPackage(net, c, carol);
-  alice.state = await createRoom(a.cs, a.hubMls, alice.device, ROOM);
+  const { net, hubs, members } = await memberRoom(
+    [
+      [A, "alice"],
+      [B, "bob"],
+      [C, "carol"],
+    ],
+    opts,
+    others,
+  );
+  const [alice, bob, carol] = members as [Client, Client, Client];
+  return { net, hubs, alice, bob, carol };
+}
+
+/**
+ * One member device per hub of `homes` ([domain, user]): the first creates ROOM on its hub
+ * and adds the others in one commit (their key packages claimed through their hubs), and
+ * every member applies the authority's proposal enlisting the new voters. `others`: more
+ * hubs in the federation, with no member in the room (yet).
+ */
+export async function memberRoom(
+  homes: readonly (readonly [domain: string, user: string])[],
+  opts: Parameters<typeof federation>[1] = {},
+  others: string[] = [],
+): Promise<{ net: Net; hubs: Record<string, Env>; members: Client[] }> {
+  const net = await federation([...homes.map(([d]) => d), ...others], opts);
+  const envs = homes.map(([d]) => net.hub(d));
+  const members: Client[] = [];
+  for (const [i, [d, user]] of homes.entries())
+    members.push(await makeClient(envs[i]!, `${user}@${d}`));
+  for (let i = 1; i < homes.length; i++) await uploadKeyPackage(net, envs[i]!, members[i]!);
+  const [a, creator] = [envs[0]!, members[0]!];
+  creator.state = await createRoom(a.cs, a.hubMls, creator.device, ROOM);
   const created = await sendVia(
     net,
     a,
-    alice,
-    frameOf(alice, Opcode.ROOM_CREATE, ROOM, 0n, {
-      group_info: await groupInfoBytes(a.cs, alice.state),
+    creator,
+    frameOf(creator, Opcode.ROOM_CREATE, ROOM, 0n, {
+      group_info: await groupInfoBytes(a.cs, creator.state),
       join_rule: "invite",
     }),
   );
   expect(created.opcode).toBe(Opcode.ACK);
-  for (const user of [`bob@${B}`, `carol@${C}`]) {
+  for (const newcomer of members.slice(1)) {
     const claimed = await sendVia(
       net,
       a,
-      alice,
-      frameOf(alice, Opcode.KP_CLAIM, 0n, 0n, { user_id: user }),
+      creator,
+      frameOf(creator, Opcode.KP_CLAIM, 0n, 0n, { user_id: newcomer.name }),
     );
     expect(claimed.opcode).toBe(Opcode.KP_CLAIMED);
   }
-  const welcome = await addMembers(net, a, alice, 0n, [bob, carol]);
-  bob.state = await join(b.cs, bob.device, welcome);
-  carol.state = await join(c.cs, carol.device, welcome);
-  // B and C became voters: A's proposal enlisting them as external senders is pending, and
-  // each member holds it, as a client does (moderation/enlistHubs.ts).
-  const members = [
-    [a, alice],
-    [b, bob],
-    [c, carol],
-  ] as const;
+  const welcome = await addMembers(net, a, creator, 0n, members.slice(1));
+  for (const [i, m] of members.entries()) {
+    if (i > 0) m.state = await join(envs[i]!.cs, m.device, welcome);
+  }
+  // The others became voters: the creating hub's proposal enlisting them as external
+  // senders is pending, and each member holds it, as a client does (moderation/enlistHubs.ts).
   // (A hub on LMDB delivers once its write is on disk.)
-  await net.settleUntil(() => members.every(([env, m]) => hubProposals(env, m).length > 0));
-  for (const [env, m] of members) expect(await applyHubProposals(env, m)).toHaveLength(1);
-  return { net, hubs: { [A]: a, [B]: b, [C]: c }, alice, bob, carol };
+  await net.settleUntil(() => members.every((m, i) => hubProposals(envs[i]!, m).length > 0));
+  for (const [i, m] of members.entries()) {
+    expect(await applyHubProposals(envs[i]!, m)).toHaveLength(1);
+  }
+  return { net, hubs: Object.fromEntries(homes.map(([d], i) => [d, envs[i]!])), members };
 }
 
 /** The hub's proposals a device received at its current epoch after `after`. */
@@ -168,17 +190,33 @@ export const FAILOVER_MS = 1000;
 
 /** Lets the voters notice the silence and elect one of them; returns the new authority. */
 export async function failover(net: Net, voters: string[]): Promise<string> {
-  // Fine steps: the random part of each voter's delay sets them apart.
-  for (let step = 0; step < 400; step++) {
-    net.time.advance(FAILOVER_MS / 20);
-    for (const d of voters) net.hub(d).hub.federation!.tick();
-    await net.settle();
-    const winner = voters.find(
-      (d) => net.hub(d).hub.federation!.roomAuthority(ROOM)?.authority === d,
-    );
-    if (winner !== undefined) return winner;
+  const winner = () =>
+    voters.find((d) => net.hub(d).hub.federation!.roomAuthority(ROOM)?.authority === d);
+  if (!(await tickUntil(net, voters, () => winner() !== undefined, 400))) {
+    throw new Error("no failover");
   }
-  throw new Error("no failover");
+  return winner()!;
+}
+
+/**
+ * Lets virtual time pass in fine steps (the random part of each voter's failover delay sets
+ * them apart), ticking the hubs `ticking` (failover timers, resends, expiries) and settling
+ * the network after each step, until `done()` holds after one or `steps` have passed; true
+ * when `done()` held.
+ */
+export async function tickUntil(
+  net: Net,
+  ticking: readonly string[],
+  done: () => boolean,
+  steps: number,
+): Promise<boolean> {
+  for (let step = 0; step < steps; step++) {
+    net.time.advance(FAILOVER_MS / 20);
+    for (const d of ticking) net.hub(d).hub.federation!.tick();
+    await net.settle();
+    if (done()) return true;
+  }
+  return false;
 }
 
 /** The AUTHORITY_VOTE answers `from` sent `to`, in order. */
