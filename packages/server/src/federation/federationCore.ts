@@ -142,6 +142,8 @@ export class FederationCore implements FederationInputs {
         this.trust.claimed(domain, roomId, (this.recordOf(roomId)?.term ?? 0n) + 1n),
       promised: (roomId) => this.transfers.record(roomId)?.vote?.term ?? 0n,
       handingOver: (roomId) => this.transfers.status(roomId)?.role === "handing_over",
+      // What this hub held when it handed the room over goes once the successor committed it.
+      committed: (roomId, term, commit) => this.gate?.told(roomId, term, commit),
     });
     this.ephemeral = new EphemeralRelay({
       ports,

@@ -81,6 +81,8 @@ export interface IntakeOptions {
   promised(roomId: bigint): bigint;
   /** This hub hands the room over: its log is the one the new authority takes. */
   handingOver(roomId: bigint): boolean;
+  /** The authority of `term` committed `commit` entries of this replica's log (majority). */
+  committed?(roomId: bigint, term: bigint, commit: bigint): void;
 }
 
 export class ReplicaIntake {
@@ -147,7 +149,7 @@ export class ReplicaIntake {
     const a = this.book.authorityOf(roomId);
     if (a?.domain !== domain || this.commits === undefined) return;
     const early = this.earlyCommits.get(roomId);
-    if (this.match.agreed(roomId, a.term)) this.commits.committed(roomId, commit);
+    if (this.match.agreed(roomId, a.term)) this.applyCommit(roomId, a.term, commit);
     else if (early === undefined || early.term !== a.term || early.commit < commit) {
       this.earlyCommits.set(roomId, { term: a.term, commit });
     }
@@ -158,7 +160,14 @@ export class ReplicaIntake {
     const early = this.earlyCommits.get(roomId);
     if (early === undefined || !this.match.agreed(roomId, term)) return;
     this.earlyCommits.delete(roomId);
-    if (early.term === term) this.commits?.committed(roomId, early.commit);
+    if (early.term === term) this.applyCommit(roomId, term, early.commit);
+  }
+
+  /** The commit point of the authority of `term`, for this replica's log (it agrees). */
+  private applyCommit(roomId: bigint, term: bigint, commit: bigint): void {
+    if (this.commits === undefined) return;
+    this.commits.committed(roomId, commit);
+    this.o.committed?.(roomId, term, this.commits.commit(roomId));
   }
 
   /**

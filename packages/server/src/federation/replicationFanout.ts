@@ -125,8 +125,6 @@ export class ReplicationFanout {
       if (d.book.authorityOf(roomId)?.domain !== domain) return;
       if (m.voters !== undefined) void d.facts.setVoters(roomId, m.voters);
       d.intake.committed(domain, roomId, m.commit);
-      // What this hub held when it handed the room over goes once the successor committed it.
-      d.gate?.told(roomId, term, d.intake.commit(roomId) ?? 0n);
     } else d.gate?.replicated(roomId, domain, m.durable);
   }
 }
