@@ -127,4 +127,30 @@ describe('ack_quorum = "majority": a planned transfer', () => {
     await net.settleUntil(() => answerTo(a, alice, requestId) !== undefined);
     expect(answerTo(a, alice, requestId)?.frame.header.logIndex).toBe(3n);
   });
+
+  it("a commit point the old authority was told before its log was checked releases its held ACK once the log is, with no new write", async () => {
+    const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    const op = (m: { from: string; bytes: Uint8Array }) =>
+      openEnvelope(m.bytes, net.signers.get(m.from)!.publicKey, { maxHops: 3 }).inner.header.opcode;
+    loseReportsTo(net, A);
+    const bytes = appMessage(alice, ROOM, 1n, "held");
+    const requestId = FrameHeader.view(bytes).requestId;
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
+    await net.settle();
+    // B's commit points reach A, but not B's catch-up pages: A's log is not checked yet.
+    net.tamper = (m) => (m.from === B && m.to === A && op(m) === Opcode.SYNC_PAGE ? undefined : m);
+    const moving = a.hub.federation!.transfer(ROOM, B);
+    await net.settle();
+    expect(await moving).toEqual({ ok: true, term: 1n });
+    expect(b.hub.federation!.roomAuthority(ROOM)?.commitIndex).toBe(4n);
+    expect(answerTo(a, alice, requestId)).toBeUndefined();
+    // The pages come through (A asks again on a link up): A's log agrees, the ACK goes.
+    net.tamper = (m) => (op(m) === Opcode.FED_LOG_STATE ? undefined : m);
+    net.link(A, B, false);
+    net.link(A, B);
+    await net.settleUntil(() => answerTo(a, alice, requestId) !== undefined);
+    expect(answerTo(a, alice, requestId)?.frame.header.logIndex).toBe(3n);
+    expect(b.storage.nextIndex(ROOM)).toBe(4n);
+  });
 });
