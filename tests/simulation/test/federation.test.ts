@@ -222,6 +222,16 @@ const HUB_REGRESSIONS = [
     seed: 468n,
     why: "a.example, restarted and deposed without knowing it, reported its whole log as committed (the gate not knowing the room yet), an uncommitted tail the new term gave up included (fed_no_fork); a restarted authority's commit point is 0 until the replicas report",
   },
+  {
+    scenario: "fed_hubs_transfer",
+    seed: 156n,
+    why: "c.example, elected by a planned transfer in a term after one it had missed (its book still named a.example), ignored the tail it fetched from b.example, the hub handing the room over: never installed, every write TRANSFERRING; a planned certificate tells who sequences until the handover (reached with the Figure 8 commit rule's timing)",
+  },
+  {
+    scenario: "fed_hubs_churn",
+    seed: 90n,
+    why: "a.example, deposed while down, proposed a reclaim above the new authority's term; the voters refused it without their certificate (its term was below the proposal's), so a never learned the term: its replica stayed at 23 (fed_convergence); a refusal carries the voter's certificate when its term is above the candidate's log, and the proposer asks for the chain",
+  },
 ] as const;
 
 describe.each(HUB_REGRESSIONS.map((r) => [`${r.scenario}/${r.seed}`, r] as const))(

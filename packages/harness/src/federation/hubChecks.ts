@@ -44,11 +44,12 @@ export function hubLogOf(
  * The room's authority, whose durable log the checks compare with: the hub sequencing it
  * (or handing it over) in the highest term; before any hub has an authority record for the
  * room, the one named in the highest term of a book, or the creator's home hub. A hub
- * elected but still waiting for its handover is not it yet: its log may be behind.
+ * elected but still waiting for its handover is not it yet: its log may be behind. While the
+ * hub named in the highest term any book knows is down, it is that hub (the checks wait).
  */
 export function authorityOf(w: FedHubWorld, roomId: bigint, creatorHome: string): string {
   // Ranked by term, then the successor sequencing before the hub still handing over.
-  let sequencing: { domain: string; rank: bigint } | undefined;
+  let sequencing: { domain: string; rank: bigint; term: bigint } | undefined;
   let named: { domain: string; term: bigint } | undefined;
   for (const h of w.hubs.values()) {
     const fed = h.node.core?.federation;
@@ -58,11 +59,16 @@ export function authorityOf(w: FedHubWorld, roomId: bigint, creatorHome: string)
     if (s !== undefined && (sequences || s.role === "handing_over")) {
       const rank = 2n * s.term + (sequences ? 1n : 0n);
       if (sequencing === undefined || rank > sequencing.rank) {
-        sequencing = { domain: h.domain, rank };
+        sequencing = { domain: h.domain, rank, term: s.term };
       }
     }
     const a = fed?.book.authorityOf(roomId);
     if (a !== undefined && (named === undefined || a.term > named.term)) named = a;
+  }
+  // The authority of the highest term a hub knows is down: a hub sequencing in a lower term
+  // was deposed and has not learned it yet; its log is not the room's (fed_hubs_churn).
+  if (named !== undefined && sequencing !== undefined && named.term > sequencing.term) {
+    if (!w.hub(named.domain).node.up) return named.domain;
   }
   return sequencing?.domain ?? named?.domain ?? creatorHome;
 }

@@ -289,12 +289,54 @@ export const fedHubsFailover: FedHubScenario = {
   workload: (r) => authorityOutage(r, fedHubsFailover.chaosMs, 1000),
 };
 
+/**
+ * The authority goes down again and again (crashed, or cut off from every other hub) while
+ * members write, so terms follow each other with tails left on some hubs only: with five
+ * voters this is where an earlier term's entry, committed by a later authority, must survive
+ * the next election (Raft's "Figure 8"; federation's figure8.test.ts plays the exact script).
+ */
+function authorityChurn(r: FedHubRun, chaosMs: number, failoverAfterMs: number): void {
+  let t = 800 + r.rng.int(1000);
+  while (t < chaosMs - 2000) {
+    const cut = r.rng.chance(0.4);
+    const downMs = failoverAfterMs + r.rng.int(3 * failoverAfterMs);
+    const written = r.rng.int(3);
+    r.w.at(t, "authority churn", async () => {
+      const auth = authorityOf(r.w, r.room, r.w.homeOf(r.creator));
+      if (cut) {
+        r.w.note("authority_cut_off");
+        const rest = r.w.domains.filter((d) => d !== auth);
+        r.w.network.partition([auth], rest);
+        r.w.at(downMs, "cut over", () => r.w.network.unpartition([auth], rest));
+      } else {
+        await r.w.crashHub(auth, written, downMs);
+      }
+    });
+    t += failoverAfterMs + r.rng.int(3 * failoverAfterMs);
+  }
+}
+
+export const fedHubsChurn: FedHubScenario = {
+  name: "fed_hubs_churn",
+  description:
+    "five real hubs: the authority crashes or is cut off again and again while members send (ack_quorum majority), lossy links: terms follow each other, nothing acknowledged lost",
+  usersPerHub: 1,
+  chaosMs: 20_000,
+  convergeMs: 40_000,
+  messagesPerUser: 6,
+  ackQuorum: "majority",
+  failoverAfterMs: 1000,
+  plan: { minHubs: 5, maxHubs: 5, kinds: ["network"], maxLoss: 0.2, maxEvents: 0 },
+  workload: (r) => authorityChurn(r, fedHubsChurn.chaosMs, 1000),
+};
+
 /** The scenarios CI runs over its seeds (tests/simulation), all invariants holding. */
 export const FED_HUB_SCENARIOS: readonly FedHubScenario[] = [
   fedHubs,
   fedHubsPartition,
   fedHubsTransfer,
   fedHubsFailover,
+  fedHubsChurn,
 ];
 
 export function fedHubScenarioByName(name: string): FedHubScenario | undefined {

@@ -29,6 +29,7 @@ export {
   type FedHubScenario,
   fedHubScenarioByName,
   fedHubs,
+  fedHubsChurn,
   fedHubsFailover,
   fedHubsPartition,
   fedHubsTransfer,

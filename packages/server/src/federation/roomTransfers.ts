@@ -326,8 +326,10 @@ export class RoomTransfers {
     const voters = p.kind === "planned" ? p.voters : (this.h.facts.voters(roomId) ?? p.voters);
     const d = decideVote(rec, p, this.view(roomId, voters));
     if (d.kind === "refused") {
-      const cert =
-        rec.certificate !== undefined && rec.term >= p.term ? rec.certificate : undefined;
+      // The proposer learns of a term above its log's (a deposed authority reclaiming a room
+      // it does not know it lost: fed_hubs_churn seed 90), or the one it proposes again.
+      const known = rec.term >= p.term || rec.term > p.lastTerm;
+      const cert = rec.certificate !== undefined && known ? rec.certificate : undefined;
       const refusal = { approve: false as const, refusal: d.code, ...(cert ? { cert } : {}) };
       this.h.send(from, voteFrame(this.h.signer, answer, refusal));
       return;
@@ -353,6 +355,9 @@ export class RoomTransfers {
       return;
     }
     this.#failovers.see(roomId, m.term);
+    // A term this hub has not adopted: its chain is asked of the voter (termFetch.ts).
+    const above = a.cert?.proposal.term ?? 0n;
+    if (above > (this.record(roomId)?.term ?? 0n)) this.h.claimed(from, roomId, above);
     out.collector.refuse(from, a.refusal);
     if (out.collector.lost) {
       this.finish(roomId, {
@@ -477,6 +482,10 @@ export class RoomTransfers {
       kind: p.kind,
       votes: cert.votes.map((v) => v.voter),
     });
+    // A planned transfer is proposed by the sitting authority, in its term (its voters
+    // checked it is theirs): a hub that missed that term learns who sequences until the
+    // handover, or it ignores the tail it must fetch from there (fed_hubs_transfer seed 156).
+    if (p.kind === "planned") await this.h.book.learn(roomId, p.from, p.lastTerm);
     return true;
   }
 
