@@ -193,16 +193,20 @@ export class ReplicaIntake {
     }
     // No frame from a hub that is not the room's authority in its term (this hub included).
     const known = this.o.authorityOf(h.roomId);
-    if (known !== undefined && term < known.term) return this.ports.count("STALE_TERM");
+    if (known !== undefined && term < known.term) {
+      // A deposed authority that does not know it (back while no hub that would tell it is
+      // up: fed_hubs_churn): told of the term as of a promise; it proposes above it and
+      // learns the term from the voters' refusals (roomTransfers.ts).
+      this.tellTerm(domain, h.roomId, known.term);
+      return this.ports.count("STALE_TERM");
+    }
     if (known !== undefined && term === known.term && known.domain !== domain) {
       return this.ports.count("NOT_AUTHORITY");
     }
     const promised = this.o.promised(h.roomId);
     if (term < promised) {
       // The authority learns of the promise (it takes the room in a higher term).
-      const state = { term: promised, durable: this.replica.head(h.roomId), commit: 0n };
-      const frame = hubFrame(this.ports.signer, Opcode.FED_LOG_STATE, h.roomId, 0n, state);
-      this.ports.send(domain, frame, {});
+      this.tellTerm(domain, h.roomId, promised);
       return this.ports.count("STALE_TERM");
     }
     // A higher term is believed only on a certificate chain a majority of the voters this
@@ -231,6 +235,13 @@ export class ReplicaIntake {
     if (v.kind === "gap") return this.catchUp(domain, h.roomId, v.from);
     if (v.kind === "appended") for (const a of v.applied) this.deliver(h.roomId, a.frame, a.to);
     await this.reportDurable(domain, h.roomId, term);
+  }
+
+  /** Tells `domain`, sequencing the room in a lower term, of `term` (FED_LOG_STATE). */
+  private tellTerm(domain: string, roomId: bigint, term: bigint): void {
+    const state = { term, durable: this.replica.head(roomId), commit: 0n };
+    const frame = hubFrame(this.ports.signer, Opcode.FED_LOG_STATE, roomId, 0n, state);
+    this.ports.send(domain, frame, {});
   }
 
   /**

@@ -86,6 +86,46 @@ describe("failover of a room's authority between real hubs", () => {
     expect(a.writeRefusal(ROOM)).toMatchObject({ code: "NOT_AUTHORITY" });
   });
 
+  it("a deposed authority back while only a hub that took the room by a planned transfer is up learns the term from it on its first write (fed_hubs_churn)", async () => {
+    const { net, hubs, alice } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    await net.crash(A);
+    const winner = await failover(net, [B, C]);
+    const next = winner === B ? C : B;
+    // The winner hands the room on (A down: the winner and `next` are a majority).
+    let moved: unknown;
+    void hubs[winner]!.hub.federation!.transfer(ROOM, next).then((r) => {
+      moved = r;
+    });
+    for (let step = 0; step < 50 && moved === undefined; step++) {
+      net.time.advance(100);
+      for (const d of [B, C]) hubs[d]!.hub.federation!.tick();
+      await net.settle();
+    }
+    expect(moved).toEqual({ ok: true, term: 2n });
+    // The winner goes down; A comes back and knows nothing of terms 1 and 2.
+    await net.crash(winner);
+    await net.restart(A);
+    hubs[A]!.hub.attachSession(alice.sessionId, alice.signer.publicKey, alice.name);
+    await net.settle();
+    const a = hubs[A]!.hub.federation!;
+    const bytes = appMessage(alice, ROOM, 1n, "back");
+    await hubs[A]!.hub.handleFrame(alice.sessionId, alice.senderId, bytes);
+    for (let step = 0; step < 40 && a.roomAuthority(ROOM)?.role !== "replica"; step++) {
+      net.time.advance(100);
+      a.tick();
+      hubs[next]!.hub.federation!.tick();
+      await net.settle();
+    }
+    // (Its own proposal, refused, was a promise: `next` takes the room again above it.)
+    expect(a.roomAuthority(ROOM)).toMatchObject({ authority: next, role: "replica" });
+    expect(a.roomAuthority(ROOM)!.term).toBeGreaterThanOrEqual(2n);
+    // alice's next write through A is sequenced by the room's authority, and acknowledged.
+    const again = await sendVia(net, hubs[A]!, alice, appMessage(alice, ROOM, 1n, "again"));
+    expect(again.error?.name ?? again.opcode).toBe(Opcode.ACK);
+  });
+
   it("a deposed authority that never hears where the new term starts still gives its tail up (its log is checked against the new term's)", async () => {
     const { net, hubs, alice, bob, carol } = await threeHubRoom({
       setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
