@@ -224,6 +224,11 @@ const HUB_REGRESSIONS = [
   },
   {
     scenario: "fed_hubs_transfer",
+    seed: 981332115n,
+    why: "the same as 156 on main (4327f38), found by a random CI seed: b.example's replica at 9, c.example at 10 for good; fixed by the same change alone",
+  },
+  {
+    scenario: "fed_hubs_transfer",
     seed: 156n,
     why: "c.example, elected by a planned transfer in a term after one it had missed (its book still named a.example), ignored the tail it fetched from b.example, the hub handing the room over: never installed, every write TRANSFERRING; a planned certificate tells who sequences until the handover (reached with the Figure 8 commit rule's timing)",
   },
