@@ -181,6 +181,17 @@ export class SimDisk implements Storage {
     this.o.onAppend?.(copy);
     return p;
   }
+  putModerationAnswer(
+    senderId: bigint,
+    requestId: number,
+    answer: Uint8Array,
+    maxAnswers: number,
+  ): Promise<number> {
+    const a = answer.slice();
+    return this.#enqueue("modAnswer", () =>
+      this.inner.putModerationAnswer(senderId, requestId, a, maxAnswers),
+    );
+  }
   putResponse(senderId: bigint, requestId: number, response: Uint8Array): Promise<void> {
     const r = response.slice();
     return this.#enqueue("response", () => this.inner.putResponse(senderId, requestId, r));
@@ -274,6 +285,9 @@ export class SimDisk implements Storage {
   }
   nextIndex(roomId: bigint): bigint {
     return this.inner.nextIndex(roomId);
+  }
+  getModerationAnswer(senderId: bigint, requestId: number): Uint8Array | undefined {
+    return this.inner.getModerationAnswer(senderId, requestId);
   }
   getResponse(senderId: bigint, requestId: number): Uint8Array | undefined {
     return this.inner.getResponse(senderId, requestId);

@@ -105,6 +105,7 @@ export {
   openLmdbStorage,
 } from "./storage/lmdb/lmdbStorage.js";
 export { MemoryStorage, openMemoryStorage } from "./storage/memoryStorage.js";
+export { MODERATION_ANSWER_MAX_BYTES } from "./storage/moderationAnswerBounds.js";
 export type {
   AppendEntry,
   AuditRecord,
@@ -112,6 +113,7 @@ export type {
   BindResult,
   EraseContext,
   IdentityStorage,
+  ModerationAnswerStorage,
   RoomMeta,
   RoomTombstone,
   RoomUsage,

@@ -177,7 +177,7 @@ export class HubCore {
   readonly authentication: Authentication;
   readonly claimLimits: ClaimRateLimiter;
   private moderation: InBandModeration | undefined;
-  private readonly moderationAnswers = new ModerationAnswers();
+  private readonly moderationAnswers: ModerationAnswers;
   /** Every new leaf names its registered owner (identity/leafBinding.ts). */
   private readonly leaves: LeafBinding;
   /** Refused room access is audited (hub/accessAudit.ts). */
@@ -194,6 +194,8 @@ export class HubCore {
     this.limits = limits;
     this.quota = new RoomQuota(limits, deps.clock);
     this.keyPackages = new KeyPackageDirectory(deps.storage, limits);
+    // The hub thread's storage: with worker shards the main directory, not a shard's.
+    this.moderationAnswers = new ModerationAnswers(deps.storage);
     this.authentication =
       deps.authentication ??
       new Authentication({

@@ -3,9 +3,9 @@
  * claim (the directory, keypackages/directory.ts; claims rate-limited, claimLimits.ts),
  * the device's Welcome inbox (INVITES_LIST, WELCOME_ACK; inbox/welcomeInbox.ts) and in-band
  * moderation (KICK, BAN, REDACT, handed to moderation when it is enabled, FORBIDDEN
- * otherwise; a repeat gets the first answer, moderationAnswers.ts). Each answers on the
- * requesting session; payloads that do not decode throw ProtocolError, which the hub core
- * turns into an ERROR response.
+ * otherwise; a repeat gets the first answer, stored, moderationAnswers.ts). Each answers on
+ * the requesting session; payloads that do not decode throw ProtocolError, which the hub
+ * core turns into an ERROR response.
  */
 import {
   type DeviceSigner,
@@ -203,12 +203,14 @@ async function moderate(ctx: HubRequestContext, frame: Frame, from: Requester): 
     return ctx.sink(reply, errorFrame(h, r));
   }
   const moderation = ctx.moderation;
-  // A repeat of the request (the client's retry) gets the first answer (moderationAnswers.ts).
+  // A repeat of the request (the client's retry, after a restart too) gets the first answer,
+  // stored before it is sent; one that could not be stored is not sent (moderationAnswers.ts).
   const answer = await ctx.moderationAnswers.once(h.senderId, h.requestId, async () => {
     const r = await moderation.handle({ userId: from.userId, roomId: h.roomId, request });
     if (!r.ok) return { bytes: errorFrame(h, r.refusal), accepted: false };
     const stamp = r.logIndex === undefined ? undefined : { logIndex: r.logIndex, hlcTimestamp: 0n };
     return { bytes: responseFrame(ctx.signer, h, Opcode.ACK, {}, stamp), accepted: true };
   });
-  ctx.sink(reply, answer);
+  if (answer.kind === "answer") return ctx.sink(reply, answer.bytes);
+  ctx.sink(reply, errorFrame(h, refuse("INTERNAL", "storage failed")));
 }

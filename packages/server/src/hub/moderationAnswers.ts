@@ -6,14 +6,25 @@
  * member gone, so the client saw its own success as a refusal.
  *
  * These requests are no sequenced frames with a stored response (sequencer/idempotency.ts),
- * so their answers are kept here, in memory: a request in flight (a repeat waits for the
- * same answer) and the last `capacity` accepted ones. A refusal is not kept: after
- * TRANSFERRING or PEER_UNREACHABLE the client's retry must be tried again. A restart
- * forgets them: a retry after it is carried out again.
+ * so their accepted answers have a table of their own in the hub's storage
+ * (`ModerationAnswerStorage`, the last `capacity` of them): each is written durably before
+ * it leaves the hub, so a retry after a restart gets it too. A request in flight is kept in
+ * memory (a repeat waits for the same answer). A refusal is not kept: after TRANSFERRING or
+ * PEER_UNREACHABLE the client's retry must be tried again.
  *
+ * An accepted answer whose write failed does not leave the hub: the caller answers INTERNAL,
+ * as the sequencer does when an append fails (commitPipeline.ts). The request was carried
+ * out, so its answer is held here (bounded like the table) and a repeat writes it again
+ * instead of carrying the request out a second time.
+ *
+ * The storage is the hub thread's (HubCore's): with worker shards the main data directory,
+ * which moderation's own audit records live in, never a shard's (docs/architecture.md).
  * The key is authenticated: sender_id derives from the device key the session proved, and a
- * peer forwards only its own users' requests, signed by their device (peerRequests.ts).
+ * peer forwards only its own users' requests, signed by their device (peerRequests.ts). Only
+ * accepted requests are stored, so a client can make the hub keep no more than `capacity`
+ * answers of at most MODERATION_ANSWER_MAX_BYTES, as it could in memory before.
  */
+import type { ModerationAnswerStorage } from "../storage/types.js";
 
 /** One answer, and whether it is kept for repeats (accepted: yes; refused: no). */
 export interface ModerationAnswer {
@@ -21,44 +32,74 @@ export interface ModerationAnswer {
   accepted: boolean;
 }
 
+/** What to send: the answer, or nothing of it because it could not be stored (INTERNAL). */
+export type SettledAnswer = { kind: "answer"; bytes: Uint8Array } | { kind: "unsaved" };
+
+/** Accepted answers a hub stores by default (docs/moderation.md). */
+export const MODERATION_ANSWERS_KEPT = 4096;
+
 const key = (senderId: bigint, requestId: number): string => `${senderId}:${requestId}`;
 
 export class ModerationAnswers {
-  readonly #inflight = new Map<string, Promise<ModerationAnswer>>();
-  /** Accepted answers, oldest first (Map keeps insertion order). */
-  readonly #kept = new Map<string, Uint8Array>();
+  readonly #inflight = new Map<string, Promise<SettledAnswer>>();
+  /** Accepted answers whose write failed, oldest first (Map keeps insertion order). */
+  readonly #unsaved = new Map<string, Uint8Array>();
 
-  constructor(private readonly capacity = 4096) {}
+  constructor(
+    private readonly store: ModerationAnswerStorage,
+    private readonly capacity = MODERATION_ANSWERS_KEPT,
+  ) {}
 
   /**
-   * The answer to (senderId, requestId): the first one's when it was accepted or is still
-   * in flight, else `run`'s (then kept when accepted).
+   * The answer to (senderId, requestId): the first one's when it was accepted (stored) or
+   * is still in flight, else `run`'s (then stored when accepted, before it is given out).
    */
   async once(
     senderId: bigint,
     requestId: number,
     run: () => Promise<ModerationAnswer>,
-  ): Promise<Uint8Array> {
+  ): Promise<SettledAnswer> {
     const k = key(senderId, requestId);
-    const kept = this.#kept.get(k);
-    if (kept !== undefined) return kept;
     const running = this.#inflight.get(k);
-    if (running !== undefined) return (await running).bytes;
-    const p = run();
+    if (running !== undefined) return running;
+    const stored = this.store.getModerationAnswer(senderId, requestId);
+    if (stored !== undefined) return { kind: "answer", bytes: stored };
+    const p = this.#settle(k, senderId, requestId, run);
     this.#inflight.set(k, p);
     try {
-      const a = await p;
-      if (a.accepted) this.#keep(k, a.bytes);
-      return a.bytes;
+      return await p;
     } finally {
       this.#inflight.delete(k);
     }
   }
 
-  #keep(k: string, bytes: Uint8Array): void {
-    this.#kept.set(k, bytes);
-    if (this.#kept.size <= this.capacity) return;
-    const oldest = this.#kept.keys().next().value;
-    if (oldest !== undefined) this.#kept.delete(oldest);
+  async #settle(
+    k: string,
+    senderId: bigint,
+    requestId: number,
+    run: () => Promise<ModerationAnswer>,
+  ): Promise<SettledAnswer> {
+    let bytes = this.#unsaved.get(k);
+    if (bytes === undefined) {
+      const a = await run();
+      if (!a.accepted) return { kind: "answer", bytes: a.bytes };
+      bytes = a.bytes;
+    }
+    try {
+      await this.store.putModerationAnswer(senderId, requestId, bytes, this.capacity);
+    } catch {
+      this.#hold(k, bytes);
+      return { kind: "unsaved" };
+    }
+    this.#unsaved.delete(k);
+    return { kind: "answer", bytes };
+  }
+
+  #hold(k: string, bytes: Uint8Array): void {
+    this.#unsaved.delete(k);
+    this.#unsaved.set(k, bytes);
+    if (this.#unsaved.size <= this.capacity) return;
+    const oldest = this.#unsaved.keys().next().value;
+    if (oldest !== undefined) this.#unsaved.delete(oldest);
   }
 }

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { MemoryIdentity } from "./memoryIdentity.js";
+import { MemoryModerationAnswers } from "./memoryModerationAnswers.js";
 import type {
   AppendEntry,
   AuditRecord,
@@ -64,6 +65,7 @@ export class MemoryStorage implements Storage {
   readonly audit: ChainedAudit[] = [];
   private closed = false;
   private readonly identity = new MemoryIdentity(() => this.live());
+  private readonly moderationAnswers = new MemoryModerationAnswers(() => this.live());
   /** Number of `append` calls, so tests and benches can see group commit at work. */
   appendCalls = 0;
 
@@ -136,6 +138,19 @@ export class MemoryStorage implements Storage {
   async putResponse(senderId: bigint, requestId: number, response: Uint8Array): Promise<void> {
     this.live();
     this.responses.set(respKey(senderId, requestId), copy(response));
+  }
+
+  getModerationAnswer(senderId: bigint, requestId: number): Uint8Array | undefined {
+    return this.moderationAnswers.getModerationAnswer(senderId, requestId);
+  }
+
+  putModerationAnswer(
+    senderId: bigint,
+    requestId: number,
+    answer: Uint8Array,
+    maxAnswers: number,
+  ): Promise<number> {
+    return this.moderationAnswers.putModerationAnswer(senderId, requestId, answer, maxAnswers);
   }
 
   async putRoom(meta: RoomMeta, roomState: Uint8Array): Promise<void> {

@@ -154,6 +154,28 @@ export interface IdentityStorage {
 }
 
 /**
+ * Accepted answers to in-band moderation requests (KICK, BAN, REDACT; hub/moderationAnswers.ts),
+ * by the authenticated (sender_id, request_id), so a retry after a restart gets the first
+ * answer and is not carried out again. Bounded: at most `maxAnswers` rows, oldest dropped.
+ */
+export interface ModerationAnswerStorage {
+  /** The answer stored for (senderId, requestId), if any. */
+  getModerationAnswer(senderId: bigint, requestId: number): Uint8Array | undefined;
+  /**
+   * Stores the answer, durably, unless one is stored for (senderId, requestId) already (the
+   * first stays), then drops the oldest answers beyond `maxAnswers`; resolves with how many
+   * it dropped. An answer over MODERATION_ANSWER_MAX_BYTES (moderationAnswerBounds.ts), ids
+   * that are no u64/u32 or a `maxAnswers` below 1 are StorageError INVALID, nothing written.
+   */
+  putModerationAnswer(
+    senderId: bigint,
+    requestId: number,
+    answer: Uint8Array,
+    maxAnswers: number,
+  ): Promise<number>;
+}
+
+/**
  * A Welcome kept for one recipient device until the device acknowledges it or it expires
  * (issue 12, the Welcome inbox): an offline invitee gets it when it next connects.
  */
@@ -190,7 +212,7 @@ export type AuditVerification =
   | { ok: true; records: number }
   | { ok: false; firstBroken: number; reason: string };
 
-export interface Storage extends IdentityStorage {
+export interface Storage extends IdentityStorage, ModerationAnswerStorage {
   /** The attachment blobs (issue 17); absent in storages that keep none (MemoryStorage). */
   readonly blobs?: BlobStore;
   /**

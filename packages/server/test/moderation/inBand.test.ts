@@ -3,9 +3,10 @@
  * configured moderators may kick, ban and redact over the wire; anyone else is refused with
  * FORBIDDEN and the refusal is audited; a hub without moderation refuses them all.
  */
-import { decodePayload, Flag, Opcode } from "@kalandra/proto";
+import { decodePayload, Flag, FrameHeader, Opcode } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { inBandModeration } from "../../src/moderation/inBand.js";
+import { AnswerDisk } from "../hub/answerDisk.js";
 import { deliveredTo, errorName, frameOf, makeClient, send } from "../hub/harness.js";
 import { roomWith } from "../sequencer/room.js";
 import { moderatedEnv } from "./support.js";
@@ -121,6 +122,35 @@ describe("in-band moderation", () => {
     expect(errorName(await send(env, alice, redact3))).toBe("FORBIDDEN");
     moderators = ["alice"];
     expect((await send(env, alice, redact3)).opcode).toBe(Opcode.ACK);
+  });
+
+  it("sends no ACK it could not store (INTERNAL); the retry gets it, carried out once", async () => {
+    const storage = new AnswerDisk();
+    const env = await moderatedEnv({ storage });
+    const { members, roomId } = await roomWith(["alice", "bob"], { env });
+    const [alice, bob] = members as [(typeof members)[0], (typeof members)[0]];
+    env.hub.setModeration(
+      inBandModeration(env.moderation, { moderators: () => ["alice"], clock: env.time }),
+    );
+    const msg = frameOf(bob, Opcode.APP_MESSAGE, roomId, 1n, {
+      generation: 0,
+      ciphertext: new TextEncoder().encode("oops"),
+    });
+    const target = (await send(env, bob, msg)).frame.header.logIndex;
+    const redact = frameOf(alice, Opcode.REDACT, roomId, 1n, { log_index: target, reason: "x" });
+    storage.full = true;
+    expect(errorName(await send(env, alice, redact))).toBe("INTERNAL");
+    storage.full = false;
+    const again = await send(env, alice, redact);
+    expect(again.opcode).toBe(Opcode.ACK);
+    expect(again.frame.header.logIndex).toBe(
+      deliveredTo(env, bob.senderId, Opcode.REDACTION)[0]?.header.logIndex,
+    );
+    expect(storage.getModerationAnswer(alice.senderId, FrameHeader.view(redact).requestId)).toEqual(
+      again.bytes,
+    );
+    expect(deliveredTo(env, bob.senderId, Opcode.REDACTION)).toHaveLength(1);
+    expect(env.storage.readAudit().filter((a) => a.kind === "redact")).toHaveLength(1);
   });
 
   it("rate-limits the audit of refusals", async () => {

@@ -9,6 +9,7 @@ import { createDeviceSigner, Frame } from "@kalandra/proto";
 import { HubCore, type HubLimits } from "../../src/hub/hubCore.js";
 import type { BanList } from "../../src/moderation/bans.js";
 import type { RetentionPolicy } from "../../src/moderation/retention.js";
+import { shardRoomData } from "../../src/moderation/roomData.js";
 import { loadModerationState, Moderation } from "../../src/moderation/service.js";
 import { shardModeration } from "../../src/moderation/shardModeration.js";
 import { publicGroupViews } from "../../src/sequencer/publicGroupViews.js";
@@ -30,6 +31,8 @@ export async function moderatedEnv(
     limits?: Partial<HubLimits>;
     retention?: RetentionPolicy;
     time?: ManualTime;
+    /** Shards of their own (as kalandrad's worker shards), built at each (re)open. */
+    shards?: ModEnv["shards"];
   } = {},
 ): Promise<ModEnv> {
   const hubSigner = createDeviceSigner(HUB_SEED);
@@ -41,6 +44,7 @@ export async function moderatedEnv(
     storage: opts.storage ?? new MemoryStorage(),
     out: [] as Sent[],
     limits: opts.limits ?? {},
+    ...(opts.shards === undefined ? {} : { shards: opts.shards }),
   } as ModEnv;
   await reopen(env, opts.retention);
   return env;
@@ -64,10 +68,13 @@ export async function reopen(env: ModEnv, retention?: RetentionPolicy): Promise<
     limits: env.limits,
     bans: state.bans,
     shardModeration,
+    ...(env.shards === undefined ? {} : { shards: await env.shards(env) }),
   });
   env.moderation = new Moderation({
     hub: env.hub,
     storage: env.storage,
+    // As kalandrad (runtime/node/startup.ts): the rooms are read where the shards keep them.
+    ...(env.shards === undefined ? {} : { rooms: shardRoomData(env.hub.shards) }),
     clock: env.time,
     timers: env.time,
     bans: state.bans,

@@ -32,16 +32,23 @@ async function rejectionCode(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
+/** A fresh storage for each test of the enclosing describe (handed to `use`), disposed after. */
+export function eachStorage(make: () => Promise<Harness>, use: (s: Storage) => void): void {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await make();
+    use(h.storage);
+  });
+  afterEach(async () => {
+    await h.dispose();
+  });
+}
+
 export function storageCompliance(name: string, make: () => Promise<Harness>): void {
   describe(`Storage compliance: ${name}`, () => {
-    let h: Harness;
     let s: Storage;
-    beforeEach(async () => {
-      h = await make();
-      s = h.storage;
-    });
-    afterEach(async () => {
-      await h.dispose();
+    eachStorage(make, (storage) => {
+      s = storage;
     });
 
     it("appends frames and reads them back in log order", async () => {

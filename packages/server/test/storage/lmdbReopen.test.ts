@@ -130,6 +130,23 @@ describe("LMDB storage across reopen", () => {
     await s.close();
   });
 
+  it("keeps moderation answers and their age order across a restart", async () => {
+    const path = dir("mod-answers");
+    let s = await open(path);
+    for (let i = 1; i <= 3; i++) await s.putModerationAnswer(8n, i, utf8(`ack${i}`), 3);
+    await s.close();
+    s = await open(path);
+    expect(text(s.getModerationAnswer(8n, 2))).toBe("ack2");
+    // The next answer drops the oldest from before the restart, not a newer one.
+    expect(await s.putModerationAnswer(9n, 1, utf8("after"), 3)).toBe(1);
+    expect([1, 2, 3].map((i) => text(s.getModerationAnswer(8n, i)))).toEqual([
+      null,
+      "ack2",
+      "ack3",
+    ]);
+    await s.close();
+  });
+
   it("prunes expired key packages when a claim meets them", async () => {
     const path = dir("kp");
     const s = await open(path);

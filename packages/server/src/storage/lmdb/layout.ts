@@ -35,6 +35,8 @@ export const TABLE_NAMES = [
   "user_devices",
   "enroll_codes",
   "link_nonces",
+  "mod_answers",
+  "mod_answer_age",
   "vault_free",
   "vault_dirty",
   "meta",

@@ -11,6 +11,7 @@ import { type Clock, type Rng, systemClock, systemRng } from "@kalandra/proto";
 import { encodeAuditRecord, GENESIS_HASH } from "../../audit/chain.js";
 import { asStorageError, StorageError } from "../errors.js";
 import { copyBytes, frameKey, requestKey, roomKey } from "../keys.js";
+import { moderationAnswerKey } from "../moderationAnswerBounds.js";
 import { readKeyRef, readU32, STATE_LIVE } from "../slotRef.js";
 import type {
   AppendEntry,
@@ -35,6 +36,7 @@ import * as identity from "./identity.js";
 import { claimPackages, countPackages, putPackages } from "./keyPackages.js";
 import { type Env, META, openEnv, type Tables, VAULT_FILE } from "./layout.js";
 import { Lifecycle } from "./lifecycle.js";
+import * as moderationAnswers from "./moderationAnswers.js";
 import { encodeRoomMeta, listRoomIds, readFrames, readRoomMeta, readUserIndex } from "./reads.js";
 import { CLEAN, recoverVault } from "./recovery.js";
 import {
@@ -174,6 +176,26 @@ class LmdbStorageImpl implements LmdbStorage {
       const key = requestKey(senderId, requestId);
       const value = copyBytes(response);
       return this.life.write(() => this.t.requests.putSync(key, value));
+    });
+  }
+
+  getModerationAnswer(senderId: bigint, requestId: number): Uint8Array | undefined {
+    this.life.live();
+    return moderationAnswers.getModerationAnswer(this.t, requestKey(senderId, requestId));
+  }
+
+  putModerationAnswer(
+    senderId: bigint,
+    requestId: number,
+    answer: Uint8Array,
+    maxAnswers: number,
+  ): Promise<number> {
+    return this.life.run(() => {
+      const key = moderationAnswerKey(senderId, requestId, answer, maxAnswers);
+      const value = copyBytes(answer);
+      return this.life.write(() =>
+        moderationAnswers.putModerationAnswer(this.t, key, value, maxAnswers),
+      );
     });
   }
 
