@@ -8,7 +8,17 @@
 import { Opcode, openEnvelope } from "@kalandra/proto";
 import { describe, expect, it } from "vitest";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, FAILOVER_MS, ROOM, threeHubRoom, transferred, votes } from "./threeHubs.js";
+import {
+  A,
+  B,
+  C,
+  FAILOVER_MS,
+  failover,
+  ROOM,
+  threeHubRoom,
+  transferred,
+  votes,
+} from "./threeHubs.js";
 import { type Message, type Net, sendVia } from "./twoHubs.js";
 
 const AUTHORITY_OPCODES: ReadonlySet<number> = new Set([
@@ -107,4 +117,47 @@ describe("a hub that handed a room over, with shards on their own storage", () =
       expect(net.shardStorage.get(z)!.nextIndex(ROOM)).toBeGreaterThanOrEqual(acknowledged);
     },
   );
+
+  it("refuses failover votes once deposed, while its replica lacks what its shard holds and it cannot tell which entries the room kept", async () => {
+    const { net, hubs, alice } = await threeHubRoom({
+      shardStorage: true,
+      setup: { ackQuorum: "majority", failoverAfterMs: FAILOVER_MS },
+    });
+    // A sequences; C gets none of its entries from now on: what A acknowledges, A and B hold.
+    net.tamper = onlyAuthorityFrames(net, [[A, C]]);
+    for (const text of ["m1", "m2"]) {
+      const sent = await sendVia(net, hubs[A]!, alice, appMessage(alice, ROOM, 1n, text));
+      expect(sent.opcode).toBe(Opcode.ACK);
+    }
+    const acknowledged = net.shardStorage.get(A)!.nextIndex(ROOM);
+    // A crashes; B (the longer log) takes the room over; neither A's replica nor C's gets
+    // B's copy of the log.
+    net.tamper = onlyAuthorityFrames(net, [
+      [A, C],
+      [B, A],
+      [B, C],
+    ]);
+    await net.crash(A);
+    expect(await failover(net, [B, C])).toBe(B);
+    const term = hubs[B]!.hub.federation!.roomAuthority(ROOM)!.term; // after split votes, maybe
+    await net.restart(A);
+    await net.settle();
+    expect(hubs[A]!.hub.federation!.roomAuthority(ROOM)).toMatchObject({ authority: B, term });
+    expect(hubs[A]!.storage.nextIndex(ROOM)).toBeLessThan(acknowledged);
+    expect(hubs[C]!.storage.nextIndex(ROOM)).toBe(acknowledged - 2n);
+    net.tamper = undefined;
+    await net.crash(B);
+    await electionTime(net, [A, C]);
+    const answers = votes(net, A, C).filter((v) => v.term > term);
+    expect(answers.length).toBeGreaterThan(0);
+    for (const v of answers) {
+      expect(v).toMatchObject({ approve: false, refusal: "CANDIDATE_BEHIND" });
+    }
+    for (const d of [A, C]) {
+      expect(net.hub(d).hub.federation!.roomAuthority(ROOM)).toMatchObject({
+        authority: B,
+        term,
+      });
+    }
+  });
 });
