@@ -241,8 +241,9 @@ export class Failovers {
     if (this.#givingWay.has(roomId)) return false;
     if ((this.#givenUp.get(roomId) ?? 0) !== this.#proposedAt.get(roomId)) return false;
     if (p.from === this.t.h.self) return true;
+    // All it holds is in the replica (a takeover installs from it), its shard's copy no longer.
+    if (this.t.held.end(roomId) !== this.t.h.storage.nextIndex(roomId)) return false;
     const head = this.t.h.storage.nextIndex(roomId);
-    if (this.t.held.end(roomId) !== head) return false;
     return head >= p.position && this.t.h.facts.termAt(roomId, p.position) === p.lastTerm;
   }
 
