@@ -19,6 +19,7 @@ import { certFrame } from "./authority/authorityFrames.js";
 import { type HandoverCertificate, NONCE_BYTES, type Proposal } from "./authority/statement.js";
 import type { TermRecord, VoterView } from "./authority/termState.js";
 import { logEnd } from "./handovers.js";
+import type { HeldLog } from "./heldLog.js";
 import type { TransferHost, TransferResult } from "./transferTypes.js";
 
 /** Opcodes whose sequencing changes the room's state (sequencer/roomSequencer.ts). */
@@ -61,6 +62,8 @@ export interface ElectionPort {
   /** The record, or term 0 under this hub for a never-moved room its shard sequences. */
   recordHere(roomId: bigint): Promise<TermRecord | undefined>;
   view(roomId: bigint, voters: readonly string[]): VoterView;
+  /** Where this hub's log of each room ends, its shard's copy included. */
+  readonly held: HeldLog;
   startElection(roomId: bigint, rec: TermRecord, proposal: Proposal): Promise<TransferResult>;
   /** Marks this hub's election of the room won with `cert`; false when there is none. */
   certified(roomId: bigint, cert: HandoverCertificate): boolean;
@@ -129,6 +132,9 @@ export class Failovers {
         this.#jitter.set(roomId, jitter);
       }
       if (down < BigInt(this.t.h.failoverAfterMs) + jitter) continue;
+      // Its shard may hold more of the log than its replica (a room it handed over): the
+      // replica, all a takeover installs from, must be the whole log it holds (heldLog.ts).
+      if (this.t.held.end(roomId) !== this.t.h.storage.nextIndex(roomId)) continue;
       if (!stateIsCurrent(this.t.h.storage, roomId)) continue;
       this.#jitter.delete(roomId); // a fresh random part for the next attempt
       void this.propose(roomId, rec, voters);
@@ -235,6 +241,8 @@ export class Failovers {
     if (this.#givingWay.has(roomId)) return false;
     if ((this.#givenUp.get(roomId) ?? 0) !== this.#proposedAt.get(roomId)) return false;
     if (p.from === this.t.h.self) return true;
+    // All it holds is in the replica (a takeover installs from it), its shard's copy no longer.
+    if (this.t.held.end(roomId) !== this.t.h.storage.nextIndex(roomId)) return false;
     const head = this.t.h.storage.nextIndex(roomId);
     return head >= p.position && this.t.h.facts.logTerm(roomId, p.position) === p.lastTerm;
   }

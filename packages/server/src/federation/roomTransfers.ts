@@ -59,6 +59,7 @@ import {
 import { Candidacy, promisedAbove } from "./candidacy.js";
 import { Failovers } from "./failover.js";
 import { handoverOf, resendHandovers } from "./handovers.js";
+import { HeldLog } from "./heldLog.js";
 import type {
   AuthorityRole,
   Incoming,
@@ -86,8 +87,11 @@ export class RoomTransfers {
   readonly #handedOff = new Set<bigint>();
   readonly #failovers: Failovers;
   readonly #candidacy: Candidacy;
+  /** Where this hub's log of each room ends, its shard's copy included (votes, candidacy). */
+  readonly held: HeldLog;
 
   constructor(readonly h: TransferHost) {
+    this.held = new HeldLog(h);
     this.#failovers = new Failovers(this);
     this.#candidacy = new Candidacy(h.self, h.clock, 2 * h.failoverAfterMs);
   }
@@ -299,6 +303,9 @@ export class RoomTransfers {
     this.#failovers.see(roomId, p.term);
     const hash = proposalHash(p);
     const answer = { roomId, term: p.term, hash, voter: this.h.self, logIndex: p.position };
+    // With shards on their own storage, a failover vote waits for where the shard's copy ends.
+    const reading = p.kind === "failover" ? this.held.read(roomId) : undefined;
+    if (reading !== undefined) await reading;
     const rec = this.record(roomId);
     if (p.kind === "failover" && rec !== undefined && this.#candidacy.standing(rec)) {
       // This hub sequences the room, or is taking it (installing a term it won, electing
@@ -331,6 +338,13 @@ export class RoomTransfers {
       const known = rec.term >= p.term || rec.term > p.lastTerm;
       const cert = rec.certificate !== undefined && known ? rec.certificate : undefined;
       const refusal = { approve: false as const, refusal: d.code, ...(cert ? { cert } : {}) };
+      this.h.send(from, voteFrame(this.h.signer, answer, refusal));
+      return;
+    }
+    if (p.kind === "failover" && !d.repeated && this.held.end(roomId) === undefined) {
+      // Its shard's copy runs past its replica (it sequenced the room) and it cannot tell
+      // which of those entries the room kept: the candidate may lack some (heldLog.ts).
+      const refusal = { approve: false as const, refusal: "CANDIDATE_BEHIND" as const };
       this.h.send(from, voteFrame(this.h.signer, answer, refusal));
       return;
     }
@@ -577,7 +591,9 @@ export class RoomTransfers {
   }
 
   view(roomId: bigint, voters: readonly string[]): VoterView {
-    const position = this.h.storage.nextIndex(roomId);
+    // The log this hub holds (its shard's, after handing the room over); an unknown one
+    // refuses failovers before this is asked (onPropose, failover.ts `due`).
+    const position = this.held.end(roomId) ?? this.h.storage.nextIndex(roomId);
     return {
       self: this.h.self,
       voters,

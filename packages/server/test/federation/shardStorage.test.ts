@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { proposalOf, proposeFrame } from "../../src/federation/authority/authorityFrames.js";
 import type { Proposal } from "../../src/federation/authority/statement.js";
 import { appMessage } from "../sequencer/room.js";
-import { A, B, C, headers, ROOM, threeHubRoom } from "./threeHubs.js";
+import { A, B, C, headers, ROOM, threeHubRoom, transferred } from "./threeHubs.js";
 import { type Net, sendVia } from "./twoHubs.js";
 
 /** The proposals `from` sent `to`, in order. */
@@ -73,9 +73,7 @@ describe("federation with shards on their own storage", () => {
       const [x, y, z, user] = moved ? [B, C, A, bob] : [A, B, C, alice];
       let term = 0n;
       if (moved) {
-        const moving = hubs[A]!.hub.federation!.transfer(ROOM, B);
-        await net.settle();
-        expect(await moving).toMatchObject({ ok: true, term: 1n });
+        await transferred(net, A, B, 1n);
         term = 1n;
       }
       const say = (text: string) => sendVia(net, hubs[x]!, user, appMessage(user, ROOM, 1n, text));

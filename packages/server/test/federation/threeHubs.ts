@@ -188,6 +188,13 @@ export function moderationOf(net: Net, env: Env): Moderation {
 
 export const FAILOVER_MS = 1000;
 
+/** A planned transfer of ROOM from `from` to `to`, run to its end: `to` sequences in `term`. */
+export async function transferred(net: Net, from: string, to: string, term: bigint): Promise<void> {
+  const moving = net.hub(from).hub.federation!.transfer(ROOM, to);
+  await net.settle();
+  expect(await moving).toMatchObject({ ok: true, term });
+}
+
 /** Lets the voters notice the silence and elect one of them; returns the new authority. */
 export async function failover(net: Net, voters: string[]): Promise<string> {
   const winner = () =>
