@@ -175,6 +175,10 @@ export class PublicTree {
         }
       }
       if (!blank) return;
+      // The root goes too, blank or not (a parent left over leaves that are gone): a change
+      // the carried key index must follow, or it still counts the root's key (keyIndex.ts).
+      const root = this.nodes[half];
+      if (root !== undefined) this.changes.push({ nodeIndex: half, old: root, now: undefined });
       // Left subtree keeps its cached hashes: hashes do not depend on the tree's size.
       this.nodes.length = half;
       this.hashes.length = half;

@@ -72,6 +72,32 @@ describe("KeyIndex carried across tree edits", () => {
   });
 });
 
+describe("KeyIndex across a truncation", () => {
+  it("forgets the key of a non-blank root that a removal truncates away (fast-check seed -1271569983)", () => {
+    // Three leaves; leaf 1 removed; the parent over leaves 0 and 1 set; leaf 2 removed: the
+    // tree truncates to leaf 0 alone, dropping that parent (RFC 9420 §7.7).
+    const old = startTree(
+      [
+        [0, 0],
+        [1, 1],
+        [2, 2],
+      ],
+      makers,
+    );
+    const carried = KeyIndex.of(old);
+    const next = old.clone();
+    applyTreeEdit(next, { op: "remove", at: 1 }, makers);
+    applyTreeEdit(next, { op: "parent", at: 0, a: 3, unmerged: [], blank: false }, makers);
+    applyTreeEdit(next, { op: "remove", at: 2 }, makers);
+    expect(next.nodes.length).toBe(1);
+    carried.apply(next.changes);
+    expect(carried.hasHpke(KEYS[3]!)).toBe(false);
+    expect(answers(carried)).toBe(answers(KeyIndex.of(next)));
+    carried.revert(next.changes, next.changes.length);
+    expect(answers(carried)).toBe(answers(KeyIndex.of(old)));
+  });
+});
+
 describe("a view's carried index after a failed commit check", () => {
   let cs: CiphersuiteImpl;
   let hub: Hub;
