@@ -237,6 +237,11 @@ const HUB_REGRESSIONS = [
     seed: 90n,
     why: "a.example, deposed while down, proposed a reclaim above the new authority's term; the voters refused it without their certificate (its term was below the proposal's), so a never learned the term: its replica stayed at 23 (fed_convergence); a refusal carries the voter's certificate when its term is above the candidate's log, and the proposer asks for the chain",
   },
+  ...[17n, 132n, 354n, 414n, 473n].map((seed) => ({
+    scenario: "fed_hubs_churn",
+    seed,
+    why: "the authority (a.example, back in term 0) learned that the voters promised higher terms and proposed once, crossing their own elections: refused, it never tried again, and no write came to prompt it (each waited on a commit point the promises kept at 0): members stuck in epoch 1 (fed_convergence; 132 and 473 on main too); a refused or lost reclaim is proposed again every failover_after_ms",
+  })),
 ] as const;
 
 describe.each(HUB_REGRESSIONS.map((r) => [`${r.scenario}/${r.seed}`, r] as const))(

@@ -90,6 +90,14 @@ export class Failovers {
    * proposing do not keep colliding in one term).
    */
   readonly #seenTerm = new Map<bigint, bigint>();
+  /**
+   * Rooms this hub sequences whose voters promised a higher term (`reclaim`): the term to go
+   * above, and when it last proposed. Tried again every `failover_after_ms` (plus the jitter)
+   * until it holds a term above: a refused reclaim is otherwise never tried again when no
+   * frame comes to trigger it (fed_hubs_churn seed 473: every write waited on a commit point
+   * the voters' promises kept at 0, so nothing was sequenced to be refused).
+   */
+  readonly #reclaims = new Map<bigint, { term: bigint; at: bigint }>();
   /** Rooms whose reclaim is being prepared (asking the shard), not proposed yet. */
   readonly #reclaiming = new Set<bigint>();
   /** Per room: how often this hub gave its log up (`giveWay`), and how many are under way. */
@@ -111,7 +119,8 @@ export class Failovers {
    * itself, if it holds the room's state as of its log's end. Voters grant it only for a
    * log at least as complete as theirs (decideVote), so nothing a majority held is lost.
    */
-  due(_now: bigint): void {
+  due(now: bigint): void {
+    this.#reclaimAgain(now);
     for (const roomId of this.t.h.book.remoteRooms(this.t.h.self)) {
       if (this.t.busy(roomId)) continue;
       const rec = this.t.record(roomId);
@@ -176,6 +185,8 @@ export class Failovers {
     if (this.t.busy(roomId) || this.#reclaiming.has(roomId) || voters === undefined) return;
     const rec = this.t.record(roomId);
     if (rec !== undefined && rec.authority !== this.t.h.self) return;
+    const wanted = this.#reclaims.get(roomId)?.term ?? 0n;
+    this.#reclaims.set(roomId, { term: term > wanted ? term : wanted, at: this.t.h.clock.now() });
     const end = logEnd(this.t.h, roomId);
     if (rec !== undefined && typeof end === "bigint") {
       void this.propose(roomId, rec, voters, this.t.h.self, end);
@@ -194,6 +205,20 @@ export class Failovers {
         this.#reclaiming.delete(roomId);
       }
     })();
+  }
+
+  /** Reclaims refused or lost, proposed again once their time (with the jitter) is past. */
+  #reclaimAgain(now: bigint): void {
+    for (const [roomId, r] of this.#reclaims) {
+      const rec = this.t.record(roomId);
+      if (rec === undefined || rec.authority !== this.t.h.self || rec.term >= r.term) {
+        this.#reclaims.delete(roomId);
+        continue;
+      }
+      const jitter = this.#jitter.get(roomId) ?? 0n;
+      if (this.t.busy(roomId) || now - r.at < BigInt(this.t.h.failoverAfterMs) + jitter) continue;
+      this.reclaim(roomId, r.term);
+    }
   }
 
   /** Failover won: this hub sequences the room from its own log and state in the new term. */

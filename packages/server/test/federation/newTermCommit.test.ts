@@ -103,6 +103,56 @@ describe("a new authority's commit point in majority mode", () => {
     });
   });
 
+  it("is moved by a reclaim tried again when the first is refused, with no new write to prompt it (fed_hubs_churn seed 473)", async () => {
+    const { net, hubs, alice } = await threeHubRoom({
+      setup: { ackQuorum: "majority", failoverAfterMs: 1000 },
+    });
+    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
+    // B and C each promise term 1 to the other; nobody wins it.
+    const p = {
+      roomId: ROOM,
+      term: 1n,
+      from: A,
+      to: C,
+      proposer: C,
+      position: c.storage.nextIndex(ROOM),
+      lastTerm: 0n,
+      voters: [A, B, C],
+      nonce: new Uint8Array(NONCE_BYTES).fill(7),
+      kind: "failover" as const,
+    };
+    c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, p));
+    const q = { ...p, to: B, proposer: B, nonce: new Uint8Array(NONCE_BYTES).fill(8) };
+    b.hub.federation!.sendHubFrame(C, proposeFrame(net.signers.get(B)!, q));
+    await net.settle();
+    // A's next entry tells it of the promises; its reclaim's proposals are held up.
+    net.tamper = (m) =>
+      m.from === A && inner(net, m).opcode === Opcode.AUTHORITY_PROPOSE ? undefined : m;
+    const last = appMessage(alice, ROOM, 1n, "last");
+    await a.hub.handleFrame(alice.sessionId, alice.senderId, last);
+    await net.settle();
+    expect(answerTo(a, alice, FrameHeader.view(last).requestId)).toBeUndefined();
+    // Meanwhile B and C promise term 3 to each other: A's term 2, when it arrives, is refused.
+    const nonce = new Uint8Array(NONCE_BYTES).fill(9);
+    c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, { ...p, term: 3n, nonce }));
+    b.hub.federation!.sendHubFrame(C, proposeFrame(net.signers.get(B)!, { ...q, term: 3n, nonce }));
+    await net.settle();
+    net.tamper = undefined;
+    // No write comes; only time passes.
+    for (let step = 0; step < 60 && a.hub.federation!.roomAuthority(ROOM)!.term < 2n; step++) {
+      net.time.advance(100);
+      for (const h of [a, b, c]) h.hub.federation!.tick();
+      await net.settle();
+    }
+    const head = a.storage.nextIndex(ROOM);
+    expect(a.hub.federation!.roomAuthority(ROOM)).toMatchObject({
+      authority: A,
+      role: "sequencer",
+      commitIndex: head,
+    });
+    expect(answerTo(a, alice, FrameHeader.view(last).requestId)?.opcode).toBe(Opcode.ACK);
+  });
+
   it("is 0 at a restarted authority until the replicas report, not its log's length", async () => {
     const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
     const a = hubs[A]!;
