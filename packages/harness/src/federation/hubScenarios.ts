@@ -235,21 +235,34 @@ function plannedTransfers(r: FedHubRun, chaosMs: number): void {
   }
 }
 
+/**
+ * The room's authority goes down for `downMs`: cut off from every other hub, or crashed
+ * (keeping `written()` of its unflushed writes).
+ */
+async function authorityDown(
+  r: FedHubRun,
+  cut: boolean,
+  downMs: number,
+  written: () => number,
+): Promise<void> {
+  const auth = authorityOf(r.w, r.room, r.w.homeOf(r.creator));
+  if (cut) {
+    r.w.note("authority_cut_off");
+    const rest = r.w.domains.filter((d) => d !== auth);
+    r.w.network.partition([auth], rest);
+    r.w.at(downMs, "outage over", () => r.w.network.unpartition([auth], rest));
+  } else {
+    await r.w.crashHub(auth, written(), downMs);
+  }
+}
+
 /** The authority crashes, or is cut off from every other hub, long enough to be replaced. */
 function authorityOutage(r: FedHubRun, chaosMs: number, failoverAfterMs: number): void {
   const t = 1000 + r.rng.int(Math.floor(chaosMs / 3));
   const cut = r.rng.chance(0.5);
   r.w.at(t, "authority outage", async () => {
-    const auth = authorityOf(r.w, r.room, r.w.homeOf(r.creator));
     const downMs = 3 * failoverAfterMs + r.rng.int(4000);
-    if (cut) {
-      r.w.note("authority_cut_off");
-      const rest = r.w.domains.filter((d) => d !== auth);
-      r.w.network.partition([auth], rest);
-      r.w.at(downMs, "outage over", () => r.w.network.unpartition([auth], rest));
-    } else {
-      await r.w.crashHub(auth, r.rng.int(3), downMs);
-    }
+    await authorityDown(r, cut, downMs, () => r.rng.int(3));
   });
 }
 
@@ -301,17 +314,7 @@ function authorityChurn(r: FedHubRun, chaosMs: number, failoverAfterMs: number):
     const cut = r.rng.chance(0.4);
     const downMs = failoverAfterMs + r.rng.int(3 * failoverAfterMs);
     const written = r.rng.int(3);
-    r.w.at(t, "authority churn", async () => {
-      const auth = authorityOf(r.w, r.room, r.w.homeOf(r.creator));
-      if (cut) {
-        r.w.note("authority_cut_off");
-        const rest = r.w.domains.filter((d) => d !== auth);
-        r.w.network.partition([auth], rest);
-        r.w.at(downMs, "cut over", () => r.w.network.unpartition([auth], rest));
-      } else {
-        await r.w.crashHub(auth, written, downMs);
-      }
-    });
+    r.w.at(t, "authority churn", () => authorityDown(r, cut, downMs, () => written));
     t += failoverAfterMs + r.rng.int(3 * failoverAfterMs);
   }
 }

@@ -25,6 +25,29 @@ function inner(net: Net, m: { from: string; bytes: Uint8Array }) {
   return { opcode: inner.header.opcode, sequenced: envelope.position_sig !== undefined };
 }
 
+/**
+ * C asks B alone for `term`, and B asks C alone (elections each then abandons): both
+ * replicas promised the term, nobody won it.
+ */
+async function promiseEachOther(net: Net, term: bigint): Promise<void> {
+  const p = {
+    roomId: ROOM,
+    term,
+    from: A,
+    to: C,
+    proposer: C,
+    position: net.hub(C).storage.nextIndex(ROOM),
+    lastTerm: 0n,
+    voters: [A, B, C],
+    nonce: new Uint8Array(NONCE_BYTES).fill(7),
+    kind: "failover" as const,
+  };
+  net.hub(C).hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, p));
+  const q = { ...p, to: B, proposer: B, nonce: new Uint8Array(NONCE_BYTES).fill(8) };
+  net.hub(B).hub.federation!.sendHubFrame(C, proposeFrame(net.signers.get(B)!, q));
+  await net.settle();
+}
+
 describe("a new authority's commit point in majority mode", () => {
   it("covers the log it took over as soon as the replicas learn its term's start, with no new write", async () => {
     const { net, hubs, alice, bob, carol } = await threeHubRoom({
@@ -61,25 +84,8 @@ describe("a new authority's commit point in majority mode", () => {
 
   it("is moved by the replicas' promise of a higher term, told on a catch-up page: the authority takes the room again", async () => {
     const { net, hubs, alice } = await threeHubRoom({ setup: { ackQuorum: "majority" } });
-    const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
-    // C asks B alone for term 1 (an election C then abandons).
-    const p = {
-      roomId: ROOM,
-      term: 1n,
-      from: A,
-      to: C,
-      proposer: C,
-      position: c.storage.nextIndex(ROOM),
-      lastTerm: 0n,
-      voters: [A, B, C],
-      nonce: new Uint8Array(NONCE_BYTES).fill(7),
-      kind: "failover" as const,
-    };
-    c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, p));
-    // And B asks C alone for the same term: both replicas promised term 1, no one won it.
-    const q = { ...p, to: B, proposer: B, nonce: new Uint8Array(NONCE_BYTES).fill(8) };
-    b.hub.federation!.sendHubFrame(C, proposeFrame(net.signers.get(B)!, q));
-    await net.settle();
+    const [a, b] = [hubs[A]!, hubs[B]!];
+    await promiseEachOther(net, 1n);
     // A's next entry reaches neither replica live (lost with the links, which go down).
     net.tamper = (m) => (m.from === A && inner(net, m).sequenced ? undefined : m);
     const last = appMessage(alice, ROOM, 1n, "last");
@@ -108,23 +114,7 @@ describe("a new authority's commit point in majority mode", () => {
       setup: { ackQuorum: "majority", failoverAfterMs: 1000 },
     });
     const [a, b, c] = [hubs[A]!, hubs[B]!, hubs[C]!];
-    // B and C each promise term 1 to the other; nobody wins it.
-    const p = {
-      roomId: ROOM,
-      term: 1n,
-      from: A,
-      to: C,
-      proposer: C,
-      position: c.storage.nextIndex(ROOM),
-      lastTerm: 0n,
-      voters: [A, B, C],
-      nonce: new Uint8Array(NONCE_BYTES).fill(7),
-      kind: "failover" as const,
-    };
-    c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, p));
-    const q = { ...p, to: B, proposer: B, nonce: new Uint8Array(NONCE_BYTES).fill(8) };
-    b.hub.federation!.sendHubFrame(C, proposeFrame(net.signers.get(B)!, q));
-    await net.settle();
+    await promiseEachOther(net, 1n);
     // A's next entry tells it of the promises; its reclaim's proposals are held up.
     net.tamper = (m) =>
       m.from === A && inner(net, m).opcode === Opcode.AUTHORITY_PROPOSE ? undefined : m;
@@ -133,10 +123,7 @@ describe("a new authority's commit point in majority mode", () => {
     await net.settle();
     expect(answerTo(a, alice, FrameHeader.view(last).requestId)).toBeUndefined();
     // Meanwhile B and C promise term 3 to each other: A's term 2, when it arrives, is refused.
-    const nonce = new Uint8Array(NONCE_BYTES).fill(9);
-    c.hub.federation!.sendHubFrame(B, proposeFrame(net.signers.get(C)!, { ...p, term: 3n, nonce }));
-    b.hub.federation!.sendHubFrame(C, proposeFrame(net.signers.get(B)!, { ...q, term: 3n, nonce }));
-    await net.settle();
+    await promiseEachOther(net, 3n);
     net.tamper = undefined;
     // No write comes; only time passes.
     for (let step = 0; step < 60 && a.hub.federation!.roomAuthority(ROOM)!.term < 2n; step++) {
