@@ -171,6 +171,7 @@ export class FederationCore implements FederationInputs {
           return { term, start: this.facts.startOf(roomId, term) ?? 0n };
         },
         known: (roomId) => this.intake.commit(roomId) ?? 0n,
+        nudge: (roomId, voters) => this.fanout.sendLogState(roomId, voters, {}),
         deliver: (t, f) => this.routing.deliver(t, f),
         committed: (roomId, voters, commit) => {
           const to = this.leaving.recipients(roomId, voters, commit);
@@ -284,6 +285,7 @@ export class FederationCore implements FederationInputs {
   tick(): void {
     this.reach.tick();
     this.transfers.tick();
+    this.gate?.tick(this.d.clock.now(), this.transfers.h.failoverAfterMs);
     this.trust.tick();
   }
 

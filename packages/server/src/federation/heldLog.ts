@@ -17,8 +17,9 @@
  *  - otherwise (deposed by a failover, or later terms passed) the shard's copy may end in a
  *    tail no majority kept, or hold entries the replica lacks, and which is which cannot be
  *    told: the log is unknown (`end` is undefined: no failover vote, no candidacy) until the
- *    replica holds an entry of the room's current term (then it holds that term's starting
- *    log, with every entry committed before).
+ *    replica's log is of the room's current term (an entry of it, or checked to reach where
+ *    it starts: roomFacts.ts `logTerm`; then it holds that term's starting log, with every
+ *    entry committed before).
  * The shard's end is read once per (room, term) after the shards drained, and only while
  * another hub sequences the room: then it no longer grows. With shards on the main storage
  * (in process, the simulation) the main storage's end is the log, read at once as before.

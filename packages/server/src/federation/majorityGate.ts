@@ -77,6 +77,8 @@ export interface MajorityGateDeps {
   termStart(roomId: bigint): { term: bigint; start: bigint };
   /** What this hub knew committed of the room as a replica (0 when nothing). */
   known(roomId: bigint): bigint;
+  /** Asks the room's voters to report (FED_LOG_STATE of this hub's, `tick`). */
+  nudge(roomId: bigint, voters: readonly string[]): void;
   /** Delivers a released frame as the sink would have (local or to a peer). */
   deliver(target: Target, frame: Uint8Array): void;
   /** The commit point advanced: tell the room's replicas. */
@@ -127,6 +129,8 @@ export function shownEntry(
 
 export class MajorityGate {
   readonly #rooms = new Map<bigint, GatedRoom>();
+  /** Rooms whose commit point lags this hub's log: since when, at which commit point. */
+  readonly #stalled = new Map<bigint, { since: bigint; commit: bigint }>();
 
   constructor(private readonly d: MajorityGateDeps) {}
 
@@ -187,9 +191,31 @@ export class MajorityGate {
     return responseFrame(this.d.signer, req, Opcode.SYNC_PAGE, page);
   }
 
+  /**
+   * The voters of a room whose commit point has not moved for `everyMs` while it lags this
+   * hub's log are asked to report (`nudge`), again every `everyMs`: a restarted authority's
+   * commit point is 0 until they do, and a voter that knows a higher term answers with it,
+   * so a hub deposed while it was down learns it even when nothing new is sequenced
+   * (fed_hubs_churn seed 35: clients waited on that commit point, no write came).
+   */
+  tick(now: bigint, everyMs: number): void {
+    for (const [roomId, r] of this.#rooms) {
+      const lags = r.handedTo === undefined && r.commit < (r.durable.get(this.d.self) ?? 0n);
+      const s = this.#stalled.get(roomId);
+      if (!lags) this.#stalled.delete(roomId);
+      else if (s === undefined || s.commit !== r.commit) {
+        this.#stalled.set(roomId, { since: now, commit: r.commit });
+      } else if (now - s.since >= BigInt(everyMs)) {
+        s.since = now;
+        this.d.nudge(roomId, r.voters);
+      }
+    }
+  }
+
   /** This hub no longer sequences the room (deposed): what it held is never delivered. */
   drop(roomId: bigint): void {
     this.#rooms.delete(roomId);
+    this.#stalled.delete(roomId);
   }
 
   /**

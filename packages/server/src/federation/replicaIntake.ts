@@ -238,7 +238,7 @@ export class ReplicaIntake {
   }
 
   /** Tells `domain`, sequencing the room in a lower term, of `term` (FED_LOG_STATE). */
-  private tellTerm(domain: string, roomId: bigint, term: bigint): void {
+  tellTerm(domain: string, roomId: bigint, term: bigint): void {
     const state = { term, durable: this.replica.head(roomId), commit: 0n };
     const frame = hubFrame(this.ports.signer, Opcode.FED_LOG_STATE, roomId, 0n, state);
     this.ports.send(domain, frame, {});
@@ -251,7 +251,7 @@ export class ReplicaIntake {
    * `reach`), so this hub's votes from then on say so; a log that is not of the term
    * (neither reached its start nor holds an entry of it) claims nothing.
    */
-  private async reportDurable(domain: string, roomId: bigint, term: bigint): Promise<void> {
+  async reportDurable(domain: string, roomId: bigint, term: bigint): Promise<void> {
     if (this.commits === undefined) return;
     const head = this.replica.head(roomId);
     const start = this.termStarts.get(roomId);

@@ -120,11 +120,15 @@ export class ReplicationFanout {
     const term = d.book.authorityOf(roomId)?.term ?? 0n;
     // A voter promised a higher term and refuses this hub's frames: take the room again.
     if (m.term > term && !d.isRemoteRoom(roomId)) d.transfers.reclaim(roomId, m.term);
+    // A hub still sequencing in a lower term (deposed while it was down): told the term.
+    if (m.term < term && d.isRemoteRoom(roomId)) return d.intake.tellTerm(domain, roomId, term);
     if (m.term !== term) return;
     if (d.isRemoteRoom(roomId)) {
       if (d.book.authorityOf(roomId)?.domain !== domain) return;
       if (m.voters !== undefined) void d.facts.setVoters(roomId, m.voters);
       d.intake.committed(domain, roomId, m.commit);
+      // Its commit point lags its log (a nudge, majorityGate.ts `tick`): reported again.
+      if (m.commit < m.durable) void d.intake.reportDurable(domain, roomId, term);
     } else d.gate?.replicated(roomId, domain, m.durable);
   }
 }

@@ -19,14 +19,14 @@ function recordOf(term: bigint, kind: Proposal["kind"], from: string, to = OTHER
 }
 
 /** A hub whose replica ends at `main`, its shard at `shard` (undefined: shards on main). */
-function hub(s: { main: bigint; shard?: bigint; rec?: TermRecord; termAtMain?: bigint }) {
+function hub(s: { main: bigint; shard?: bigint; rec?: TermRecord; logTermMain?: bigint }) {
   const reads: bigint[] = [];
   let failNext = false;
   const h = {
     self: SELF,
     storage: { nextIndex: () => s.main },
     records: { get: () => s.rec },
-    facts: { termAt: (_: bigint, length: bigint) => (length === s.main ? s.termAtMain : 0n) },
+    facts: { logTerm: (_: bigint, length: bigint) => (length === s.main ? s.logTermMain : 0n) },
     local: () =>
       s.shard === undefined
         ? {}
@@ -86,11 +86,11 @@ describe("HeldLog", () => {
   ])(
     "is unknown %s while the shard runs past a replica with no entry of the current term",
     async (_, rec) => {
-      const { held, s } = hub({ main: 3n, shard: 9n, rec, termAtMain: 1n });
+      const { held, s } = hub({ main: 3n, shard: 9n, rec, logTermMain: 1n });
       expect(await settledEnd(held)).toBeUndefined();
       // The replica holds an entry of term 2: the current authority's starting log, with
       // every entry committed before it.
-      s.termAtMain = 2n;
+      s.logTermMain = 2n;
       expect(held.end(ROOM)).toBe(3n);
     },
   );
@@ -108,7 +108,7 @@ describe("HeldLog", () => {
     expect(held.end(ROOM)).toBe(9n);
     expect(reads).toHaveLength(1);
     s.rec = recordOf(2n, "failover", OTHER, "c.example");
-    s.termAtMain = 0n;
+    s.logTermMain = 0n;
     fail();
     expect(held.end(ROOM)).toBeUndefined(); // a new term: asked again (and the read fails)
     await Promise.resolve();

@@ -29,16 +29,18 @@ function gate(
   known = 0n,
 ) {
   const delivered: bigint[] = [];
+  const nudged: bigint[] = [];
   const g = new MajorityGate({
     self: "a.example",
     signer,
     termStart: () => term,
     known: () => known,
+    nudge: (roomId) => nudged.push(roomId),
     deliver: (_t, f) => delivered.push(FrameHeader.view(f).logIndex),
     committed: () => undefined,
     restore: (roomId) => (roomId === ROOM ? restore : undefined),
   });
-  return { g, delivered, term };
+  return { g, delivered, term, nudged };
 }
 
 const members: Target = { kind: "members", roomId: ROOM, senderIds: [6n] };
@@ -115,6 +117,29 @@ describe("MajorityGate", () => {
     expect(delivered).toEqual([]);
     const restarted = gate({ voters: VOTERS, durable: 2n }, { term: 2n, start: 2n }, 9n);
     expect(restarted.g.commit(ROOM)).toBe(2n);
+  });
+
+  it("asks the voters to report once its commit point has lagged its log for a while without moving, again as long as it does", () => {
+    const { g, nudged } = gate({ voters: VOTERS, durable: 3n });
+    expect(g.commit(ROOM)).toBe(0n); // restarted: known again, nothing reported yet
+    g.tick(0n, 1000);
+    g.tick(999n, 1000);
+    expect(nudged).toEqual([]);
+    g.tick(1000n, 1000);
+    expect(nudged).toEqual([ROOM]);
+    g.tick(1500n, 1000);
+    g.tick(2000n, 1000);
+    expect(nudged).toEqual([ROOM, ROOM]);
+    // A report moves the commit point (still lagging): the wait starts again.
+    g.replicated(ROOM, "b.example", 2n);
+    g.tick(2500n, 1000);
+    g.tick(3000n, 1000);
+    expect(nudged).toEqual([ROOM, ROOM]);
+    // Caught up: nothing to ask.
+    g.replicated(ROOM, "b.example", 3n);
+    g.tick(5000n, 1000);
+    g.tick(9000n, 1000);
+    expect(nudged).toEqual([ROOM, ROOM]);
   });
 
   it("holds nothing of a room that is not federated", () => {
