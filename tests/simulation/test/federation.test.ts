@@ -242,6 +242,11 @@ const HUB_REGRESSIONS = [
     seed,
     why: "the authority (a.example, back in term 0) learned that the voters promised higher terms and proposed once, crossing their own elections: refused, it never tried again, and no write came to prompt it (each waited on a commit point the promises kept at 0): members stuck in epoch 1 (fed_convergence; 132 and 473 on main too); a refused or lost reclaim is proposed again every failover_after_ms",
   })),
+  ...[35n, 36n].map((seed) => ({
+    scenario: "fed_hubs_churn",
+    seed,
+    why: "a deposed authority came back while no hub that would tell it was up, and no frame came (its members waited on its commit point, 0 after the restart): it never learned the term (fed_convergence); the gate of a stalled room asks its voters to report every failover_after_ms, and a voter of a higher term answers with it",
+  })),
 ] as const;
 
 describe.each(HUB_REGRESSIONS.map((r) => [`${r.scenario}/${r.seed}`, r] as const))(
