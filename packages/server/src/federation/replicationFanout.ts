@@ -121,7 +121,7 @@ export class ReplicationFanout {
     // A voter promised a higher term and refuses this hub's frames: take the room again.
     if (m.term > term && !d.isRemoteRoom(roomId)) d.transfers.reclaim(roomId, m.term);
     // A hub still sequencing in a lower term (deposed while it was down): told the term.
-    if (m.term < term && d.isRemoteRoom(roomId)) return d.intake.tellTerm(domain, roomId, term);
+    if (m.term < term && d.isRemoteRoom(roomId)) d.intake.tellTerm(domain, roomId, term);
     if (m.term !== term) return;
     if (d.isRemoteRoom(roomId)) {
       if (d.book.authorityOf(roomId)?.domain !== domain) return;
