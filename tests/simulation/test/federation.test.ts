@@ -247,6 +247,11 @@ const HUB_REGRESSIONS = [
     seed,
     why: "a deposed authority came back while no hub that would tell it was up, and no frame came (its members waited on its commit point, 0 after the restart): it never learned the term (fed_convergence); the gate of a stalled room asks its voters to report every failover_after_ms, and a voter of a higher term answers with it",
   })),
+  ...[20n, 266n].map((seed) => ({
+    scenario: "fed_hubs_churn",
+    seed,
+    why: "a voter that gave its log up for a new term's (erased whole, fetched again from 0) voted meanwhile as an empty log, and granted c term 20 with a log of 13 while entries 13 and 14 were committed and acknowledged in term 1: lost (ack_durable, fed_log_prefix); a log given up votes as the starting log of the term it was given up for until fetched again",
+  })),
 ] as const;
 
 describe.each(HUB_REGRESSIONS.map((r) => [`${r.scenario}/${r.seed}`, r] as const))(

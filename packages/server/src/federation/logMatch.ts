@@ -78,7 +78,7 @@ export class LogMatch {
       page.entries.length === 0 && page.head < head && this.d.facts.termAt(roomId, head) < term;
     if (shorter || !(await this.d.replica.agrees(roomId, page.entries))) {
       if (keep) return "kept";
-      await this.discard(roomId);
+      await this.discard(roomId, term);
       return "discarded";
     }
     const first = page.entries[0];
@@ -99,16 +99,21 @@ export class LogMatch {
     await this.d.replica.settled(roomId);
     const head = this.d.replica.head(roomId);
     if (head <= from || this.d.facts.termAt(roomId, from + 1n) >= term) return 0n;
-    await this.discard(roomId);
+    await this.discard(roomId, term);
     return head - from;
   }
 
-  private async discard(roomId: bigint): Promise<void> {
+  /**
+   * Gives the log up for the one of the authority of `term`. Its votes, till the log is
+   * fetched again, stand for that log (roomFacts.ts `forgetTerms`): an empty log granted a
+   * candidate lacking committed entries (fed_hubs_churn seed 266).
+   */
+  private async discard(roomId: bigint, term: bigint): Promise<void> {
+    // Recorded first: a crash in between leaves a floor and a log, never an empty log alone.
+    await this.d.facts.forgetTerms(roomId, term);
     await this.d.replica.discard(roomId);
     this.d.forgetHeld(roomId);
     this.#agreed.delete(roomId);
-    // Fetched again with the authority's term starts (replicaIntake.ts `pageArrived`).
-    await this.d.facts.forgetTerms(roomId);
   }
 }
 

@@ -32,6 +32,8 @@ interface Facts {
   starts: Starts;
   /** The latest term whose starting log (its first `start` entries) this hub's log holds. */
   reached?: readonly [bigint, bigint];
+  /** A log given up for the one of this term's authority: votes stand for that log. */
+  floor?: bigint;
 }
 
 export interface RoomFactsDeps {
@@ -46,13 +48,14 @@ export class RoomFacts {
   constructor(private readonly d: RoomFactsDeps) {
     for (const r of d.storage.readAudit()) {
       if (r.kind !== FACTS_AUDIT_KIND || r.roomId === undefined) continue;
-      const { voters, starts, members, reached } = r.detail;
+      const { voters, starts, members, reached, floor } = r.detail;
       if (!Array.isArray(starts)) continue;
       this.#rooms.set(r.roomId, {
         ...(Array.isArray(voters) ? { voters: voters.map(String) } : {}),
         ...(Array.isArray(members) ? { members: members.map((m) => BigInt(m)) } : {}),
         starts: starts.map((s) => [BigInt(s[0]), BigInt(s[1])] as const),
         ...(Array.isArray(reached) ? { reached: [BigInt(reached[0]), BigInt(reached[1])] } : {}),
+        ...(typeof floor === "string" ? { floor: BigInt(floor) } : {}),
       });
     }
   }
@@ -179,12 +182,27 @@ export class RoomFacts {
     await this.#setStarts(roomId, next);
   }
 
-  /** The log was given up (fetched again with the authority's term starts): no entry left. */
-  async forgetTerms(roomId: bigint): Promise<void> {
-    const f = this.#rooms.get(roomId);
-    if (f === undefined || (f.starts.length === 0 && f.reached === undefined)) return;
-    const { reached: _, ...rest } = f;
-    await this.#put(roomId, { ...rest, starts: [] });
+  /**
+   * The log is given up for the one of the authority of `term` (fetched again with its term
+   * starts): no entry left. Until it is fetched again this hub votes as if it held that
+   * authority's starting log (`voteFloor`): the entries committed before are in it, and an
+   * empty log would grant any candidate (fed_hubs_churn seed 266). Durable on return.
+   */
+  async forgetTerms(roomId: bigint, term: bigint): Promise<void> {
+    const { reached: _, ...f } = this.#rooms.get(roomId) ?? { starts: [] };
+    const floor = f.floor !== undefined && f.floor > term ? f.floor : term;
+    await this.#put(roomId, { ...f, starts: [], floor });
+  }
+
+  /**
+   * How complete this hub's log of `length` entries counts in its votes: as `logTerm` says,
+   * or, while a log given up is fetched again, as the starting log of the term it was given
+   * up for (any log of that term or later holds more; an empty one never does).
+   */
+  votingLog(roomId: bigint, length: bigint): { position: bigint; lastTerm: bigint } {
+    const lastTerm = this.logTerm(roomId, length);
+    const floor = this.#rooms.get(roomId)?.floor ?? 0n;
+    return floor > lastTerm ? { position: 0n, lastTerm: floor } : { position: length, lastTerm };
   }
 
   async #setStarts(roomId: bigint, starts: Starts): Promise<void> {
@@ -206,6 +224,7 @@ export class RoomFacts {
         ...(f.reached === undefined
           ? {}
           : { reached: [f.reached[0].toString(), f.reached[1].toString()] }),
+        ...(f.floor === undefined ? {} : { floor: f.floor.toString() }),
       },
     });
   }

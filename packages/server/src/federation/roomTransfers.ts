@@ -597,7 +597,7 @@ export class RoomTransfers {
     return {
       self: this.h.self,
       voters,
-      log: { position, lastTerm: this.h.facts.logTerm(roomId, position) },
+      log: this.h.facts.votingLog(roomId, position),
       signer: this.h.signer,
     };
   }

@@ -37,7 +37,7 @@ describe("RoomFacts", () => {
     const audit: AuditRecord[] = [];
     const f = facts(audit);
     await f.entryOf(ROOM, 4n, 0n);
-    await f.forgetTerms(ROOM);
+    await f.forgetTerms(ROOM, 5n);
     expect(f.termAt(ROOM, 1n)).toBe(0n);
     await f.adoptStarts(ROOM, 0n, 10n, [
       [2n, 3n],
@@ -68,9 +68,28 @@ describe("RoomFacts", () => {
     expect(f.logTerm(ROOM, 4n)).toBe(2n); // a shorter log does not hold the term's start
     await f.reach(ROOM, 3n, 4n); // an older term's start changes nothing
     expect(facts(audit).logTerm(ROOM, 5n)).toBe(4n);
-    await f.forgetTerms(ROOM);
+    await f.forgetTerms(ROOM, 6n);
     expect(f.logTerm(ROOM, 5n)).toBe(0n);
     expect(facts(audit).logTerm(ROOM, 5n)).toBe(0n);
+  });
+
+  it("a log given up votes as the starting log of the term it was given up for until fetched again (fed_hubs_churn seed 266)", async () => {
+    const audit: AuditRecord[] = [];
+    const f = facts(audit);
+    await f.entryOf(ROOM, 1n, 0n);
+    expect(f.votingLog(ROOM, 18n)).toEqual({ position: 18n, lastTerm: 1n });
+    // Given up for term 18's log: empty, it would have granted any candidate.
+    await f.forgetTerms(ROOM, 18n);
+    expect(f.votingLog(ROOM, 0n)).toEqual({ position: 0n, lastTerm: 18n });
+    expect(facts(audit).votingLog(ROOM, 0n)).toEqual({ position: 0n, lastTerm: 18n });
+    // Fetched again: entries of terms 1 then 18 (its start at 15 in the page).
+    await f.adoptStarts(ROOM, 0n, 17n, [
+      [1n, 0n],
+      [18n, 15n],
+    ]);
+    expect(f.votingLog(ROOM, 17n)).toEqual({ position: 17n, lastTerm: 18n });
+    // Part of it only (the first page): still the floor.
+    expect(f.votingLog(ROOM, 10n)).toEqual({ position: 0n, lastTerm: 18n });
   });
 
   it("a hub taking a term records its start and the term as its log's in one record", async () => {
